@@ -1,0 +1,40 @@
+# The two commands: `make demo` and `make test`. Each installs what is missing first.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps deps-test node test demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-test:
+	@scripts/install-deps.sh test
+
+# node_modules from the lockfile, only when the lockfile changed.
+node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD) -j $(JOBS) lakepipe
+
+test: deps-test node $(BUILD)/build.ninja
+	@ninja -C $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+demo: build
+	@scripts/demo.sh $(BUILD)/lakepipe
+
+bench: deps-test node
+	@cmake -S . -B $(BUILD)-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAKEPIPE_BENCH=ON -DLAKEPIPE_TESTS=OFF >/dev/null
+	@ninja -C $(BUILD)-bench -j $(JOBS)
+	@scripts/bench.sh $(BUILD)-bench
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-bench

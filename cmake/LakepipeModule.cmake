@@ -1,0 +1,31 @@
+# lakepipe_module(NAME <target> DEPS <targets...>)
+#
+# Declares one subsystem folder: every *.cc in the folder (not *_test.cc, *_benchmark.cc or
+# *_fuzz.cc) becomes the static library <target>; every *_test.cc becomes one GoogleTest
+# binary <target>_test registered with ctest. Files are globbed so that adding a source
+# file needs no CMake edit (CONFIGURE_DEPENDS re-globs on each build).
+function(lakepipe_module)
+  cmake_parse_arguments(M "" "NAME" "DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB all_cc CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  set(lib_cc "")
+  set(test_cc "")
+  foreach(f IN LISTS all_cc)
+    if(f MATCHES "_test\\.cc$")
+      list(APPEND test_cc ${f})
+    elseif(f MATCHES "_(benchmark|fuzz)\\.cc$")
+    else()
+      list(APPEND lib_cc ${f})
+    endif()
+  endforeach()
+  add_library(${M_NAME} STATIC ${lib_cc})
+  target_include_directories(${M_NAME} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${M_NAME} PUBLIC ${M_DEPS})
+  if(LAKEPIPE_TESTS AND test_cc)
+    add_executable(${M_NAME}_test ${test_cc})
+    target_link_libraries(${M_NAME}_test PRIVATE ${M_NAME} ${M_TEST_DEPS} lp_testing GTest::gtest GTest::gmock GTest::gtest_main)
+    gtest_discover_tests(${M_NAME}_test
+      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+      DISCOVERY_TIMEOUT 60
+      PROPERTIES ENVIRONMENT "LAKEPIPE_SOURCE_DIR=${CMAKE_SOURCE_DIR};LAKEPIPE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  endif()
+endfunction()

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lakepipe needs to build and test, and only the missing ones.
+# Idempotent and quiet when everything is present. Usage: scripts/install-deps.sh [build|test|demo]
+set -euo pipefail
+
+build_pkgs=(
+  cmake ninja-build g++ pkg-config make
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev
+  libpg-query-dev libsimdjson-dev nlohmann-json3-dev libfast-float-dev
+  librocksdb-dev librdkafka-dev libpq-dev libcpp-httplib-dev libssl-dev
+  libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev uuid-dev
+)
+test_pkgs=(postgresql chromium)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  test|demo) want+=("${test_pkgs[@]}") ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  # dpkg-query prints "install ok installed" only for a fully installed package.
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# Node.js may come from Debian (nodejs + npm) or from NodeSource (nodejs with npm inside,
+# which conflicts with Debian's npm): ask for the commands, not the packages.
+case "${1:-build}" in
+  test|demo)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm) ;;
+esac
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

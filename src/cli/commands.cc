@@ -1,0 +1,19 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+
+namespace lakepipe::cli {
+
+void CommandRegistry::Finish(const Status& status) {
+  if (status.ok()) return;
+  std::fprintf(stderr, "lakepipe: error: %s\n", status.message().c_str());
+  exit_code_ = status.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
+  // Each command file (src/cli/*_command.cc) adds its Register function here.
+  (void)app;
+  (void)registry;
+}
+
+}  // namespace lakepipe::cli

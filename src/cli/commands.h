@@ -1,0 +1,26 @@
+// Command registration for the `lakepipe` binary. Each command group (table, run, ...)
+// has a Register*Commands function in its own file; RegisterAllCommands calls them all.
+// A command's callback stores its exit code in the registry; errors are printed as one
+// line "lakepipe: error: <message>" on stderr with a non-zero exit.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "common/status.h"
+
+namespace lakepipe::cli {
+
+class CommandRegistry {
+ public:
+  int exit_code() const { return exit_code_; }
+  // Records the outcome of a command: prints the error, if any, and sets the exit code.
+  void Finish(const Status& status);
+
+ private:
+  int exit_code_ = 0;
+};
+
+void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
+
+}  // namespace lakepipe::cli

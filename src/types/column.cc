@@ -1,0 +1,351 @@
+#include "types/column.h"
+
+#include <cassert>
+
+namespace lakepipe {
+namespace {
+bool HasOffsets(TypeId id) {
+  return id == TypeId::kString || id == TypeId::kBinary || id == TypeId::kArray ||
+         id == TypeId::kMap;
+}
+}  // namespace
+
+Column::Column(DataType type) : type_(std::move(type)) {
+  if (HasOffsets(type_.id())) offsets_.push_back(0);
+  switch (type_.id()) {
+    case TypeId::kStruct:
+      for (const auto& f : type_.fields()) children_.emplace_back(f.type);
+      break;
+    case TypeId::kArray: children_.emplace_back(type_.element()); break;
+    case TypeId::kMap:
+      children_.emplace_back(type_.key());
+      children_.emplace_back(type_.value());
+      break;
+    default: break;
+  }
+}
+
+Column Column::Nulls(DataType type, int64_t n) {
+  Column c(std::move(type));
+  c.AppendNulls(n);
+  return c;
+}
+
+void Column::Reserve(int64_t n) {
+  int w = type_.fixed_width();
+  if (w > 0) data_.reserve(static_cast<size_t>(n * w));
+  if (HasOffsets(type_.id())) offsets_.reserve(static_cast<size_t>(n + 1));
+}
+
+void Column::MaterializeValidity() {
+  if (!validity_.empty()) return;
+  validity_.assign(static_cast<size_t>((size_ + 8) / 8 + 1), 0xFF);
+}
+
+void Column::SetValidBit(int64_t i, bool valid) {
+  size_t byte = static_cast<size_t>(i >> 3);
+  if (byte >= validity_.size()) validity_.resize(byte + 1 + validity_.size() / 2, 0xFF);
+  if (valid) {
+    validity_[byte] |= static_cast<uint8_t>(1u << (i & 7));
+  } else {
+    validity_[byte] &= static_cast<uint8_t>(~(1u << (i & 7)));
+  }
+}
+
+void Column::AppendNull() {
+  MaterializeValidity();
+  int w = type_.fixed_width();
+  if (w > 0) data_.resize(data_.size() + static_cast<size_t>(w), 0);
+  switch (type_.id()) {
+    case TypeId::kString:
+    case TypeId::kBinary: offsets_.push_back(static_cast<int64_t>(data_.size())); break;
+    case TypeId::kArray:
+    case TypeId::kMap: offsets_.push_back(children_[0].size()); break;
+    case TypeId::kStruct:
+      for (auto& c : children_) c.AppendNull();
+      break;
+    default: break;
+  }
+  SetValidBit(size_, false);
+  ++size_;
+  ++null_count_;
+}
+
+void Column::AppendNulls(int64_t n) {
+  for (int64_t i = 0; i < n; ++i) AppendNull();
+}
+
+void Column::ResizeFixed(int64_t n) {
+  int w = type_.fixed_width();
+  assert(w > 0);
+  data_.resize(static_cast<size_t>(n * w));
+  if (!validity_.empty()) {
+    validity_.resize(static_cast<size_t>((n + 7) / 8 + 1), 0xFF);
+  }
+  if (n < size_) null_count_ = 0;  // recomputed below when a bitmap exists
+  int64_t old = size_;
+  size_ = n;
+  if (!validity_.empty() && n < old) {
+    null_count_ = 0;
+    for (int64_t i = 0; i < n; ++i) null_count_ += IsNull(i);
+  }
+}
+
+void Column::SetNull(int64_t i) {
+  if (IsNull(i)) return;
+  MaterializeValidity();
+  int w = type_.fixed_width();
+  if (w > 0) std::memset(data_.data() + i * w, 0, static_cast<size_t>(w));
+  SetValidBit(i, false);
+  ++null_count_;
+}
+
+void Column::SetValidity(std::vector<uint8_t> bitmap) {
+  validity_ = std::move(bitmap);
+  null_count_ = 0;
+  if (validity_.empty()) return;
+  if (validity_.size() < static_cast<size_t>((size_ + 7) / 8)) {
+    validity_.resize(static_cast<size_t>((size_ + 7) / 8), 0xFF);
+  }
+  for (int64_t i = 0; i < size_; ++i) null_count_ += IsNull(i);
+}
+
+Value Column::GetValue(int64_t i) const {
+  if (IsNull(i)) return Value::Null();
+  switch (type_.id()) {
+    case TypeId::kNull: return Value::Null();
+    case TypeId::kBoolean: return Value::Bool(Get<uint8_t>(i) != 0);
+    case TypeId::kByte: return Value::Int(Get<int8_t>(i), TypeId::kByte);
+    case TypeId::kShort: return Value::Int(Get<int16_t>(i), TypeId::kShort);
+    case TypeId::kInt: return Value::Int(Get<int32_t>(i), TypeId::kInt);
+    case TypeId::kLong: return Value::Int(Get<int64_t>(i), TypeId::kLong);
+    case TypeId::kFloat: return Value::Double(Get<float>(i), TypeId::kFloat);
+    case TypeId::kDouble: return Value::Double(Get<double>(i));
+    case TypeId::kDecimal:
+      return Value::Decimal(Get<int128_t>(i), type_.precision(), type_.scale());
+    case TypeId::kString: return Value::String(std::string(GetString(i)));
+    case TypeId::kBinary: return Value::Binary(std::string(GetString(i)));
+    case TypeId::kDate: return Value::Date(Get<int32_t>(i));
+    case TypeId::kTimestamp: return Value::Timestamp(Get<int64_t>(i));
+    case TypeId::kTimestampNtz: return Value::Timestamp(Get<int64_t>(i), true);
+    case TypeId::kStruct: {
+      std::vector<Value> fields;
+      for (const auto& c : children_) fields.push_back(c.GetValue(i));
+      return Value::Struct(std::move(fields));
+    }
+    case TypeId::kArray: {
+      std::vector<Value> elems;
+      for (int64_t k = offsets_[i]; k < offsets_[i + 1]; ++k) elems.push_back(children_[0].GetValue(k));
+      return Value::Array(std::move(elems));
+    }
+    case TypeId::kMap: {
+      std::vector<Value> kv;
+      for (int64_t k = offsets_[i]; k < offsets_[i + 1]; ++k) {
+        kv.push_back(children_[0].GetValue(k));
+        kv.push_back(children_[1].GetValue(k));
+      }
+      return Value::Map(std::move(kv));
+    }
+  }
+  return Value::Null();
+}
+
+Status Column::AppendValue(const Value& v) {
+  if (v.is_null()) {
+    AppendNull();
+    return Status::OK();
+  }
+  auto mismatch = [&]() {
+    return Status::InvalidArgument("value " + v.ToString() + " does not fit type " +
+                                   type_.ToString());
+  };
+  switch (type_.id()) {
+    case TypeId::kNull: return mismatch();
+    case TypeId::kBoolean:
+      if (v.id() != TypeId::kBoolean) return mismatch();
+      AppendBool(v.bool_value());
+      return Status::OK();
+    case TypeId::kByte:
+    case TypeId::kShort:
+    case TypeId::kInt:
+    case TypeId::kLong:
+    case TypeId::kDate:
+    case TypeId::kTimestamp:
+    case TypeId::kTimestampNtz: {
+      if (v.id() == TypeId::kBoolean || v.id() == TypeId::kDecimal || v.id() == TypeId::kFloat ||
+          v.id() == TypeId::kDouble || v.id() == TypeId::kString || v.id() == TypeId::kBinary ||
+          v.id() == TypeId::kStruct || v.id() == TypeId::kArray || v.id() == TypeId::kMap)
+        return mismatch();
+      int64_t x = v.int_value();
+      switch (type_.id()) {
+        case TypeId::kByte: Append<int8_t>(static_cast<int8_t>(x)); break;
+        case TypeId::kShort: Append<int16_t>(static_cast<int16_t>(x)); break;
+        case TypeId::kInt:
+        case TypeId::kDate: Append<int32_t>(static_cast<int32_t>(x)); break;
+        default: Append<int64_t>(x); break;
+      }
+      return Status::OK();
+    }
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      double d;
+      if (v.id() == TypeId::kFloat || v.id() == TypeId::kDouble) {
+        d = v.double_value();
+      } else if (v.id() == TypeId::kByte || v.id() == TypeId::kShort || v.id() == TypeId::kInt ||
+                 v.id() == TypeId::kLong || v.id() == TypeId::kDecimal) {
+        d = v.AsDouble();
+      } else {
+        return mismatch();
+      }
+      if (type_.id() == TypeId::kFloat) {
+        Append<float>(static_cast<float>(d));
+      } else {
+        Append<double>(d);
+      }
+      return Status::OK();
+    }
+    case TypeId::kDecimal: {
+      if (v.id() == TypeId::kDecimal) {
+        int128_t x = v.decimal_value();
+        int diff = type_.scale() - v.scale();
+        if (diff > 0) x *= Pow10(diff);
+        if (diff < 0) x /= Pow10(-diff);
+        Append<int128_t>(x);
+      } else if (v.id() == TypeId::kLong || v.id() == TypeId::kInt || v.id() == TypeId::kShort ||
+                 v.id() == TypeId::kByte) {
+        Append<int128_t>(static_cast<int128_t>(v.int_value()) * Pow10(type_.scale()));
+      } else {
+        return mismatch();
+      }
+      return Status::OK();
+    }
+    case TypeId::kString:
+    case TypeId::kBinary:
+      if (v.id() != TypeId::kString && v.id() != TypeId::kBinary) return mismatch();
+      AppendString(v.string_value());
+      return Status::OK();
+    case TypeId::kStruct: {
+      if (v.id() != TypeId::kStruct || v.children().size() != children_.size()) return mismatch();
+      for (size_t k = 0; k < children_.size(); ++k) LP_RETURN_IF_ERROR(children_[k].AppendValue(v.children()[k]));
+      CloseStructRow();
+      return Status::OK();
+    }
+    case TypeId::kArray: {
+      if (v.id() != TypeId::kArray) return mismatch();
+      for (const auto& e : v.children()) LP_RETURN_IF_ERROR(children_[0].AppendValue(e));
+      CloseListRow();
+      return Status::OK();
+    }
+    case TypeId::kMap: {
+      if (v.id() != TypeId::kMap) return mismatch();
+      const auto& kv = v.children();
+      for (size_t k = 0; k + 1 < kv.size(); k += 2) {
+        LP_RETURN_IF_ERROR(children_[0].AppendValue(kv[k]));
+        LP_RETURN_IF_ERROR(children_[1].AppendValue(kv[k + 1]));
+      }
+      CloseListRow();
+      return Status::OK();
+    }
+  }
+  return mismatch();
+}
+
+void Column::AppendRange(const Column& other, int64_t offset, int64_t n) {
+  if (n <= 0) return;
+  int w = type_.fixed_width();
+  if (w > 0) {
+    const uint8_t* src = other.data_.data() + offset * w;
+    data_.insert(data_.end(), src, src + n * w);
+  } else {
+    switch (type_.id()) {
+      case TypeId::kString:
+      case TypeId::kBinary: {
+        int64_t begin = other.offsets_[offset], end = other.offsets_[offset + n];
+        int64_t base = static_cast<int64_t>(data_.size()) - begin;
+        data_.insert(data_.end(), other.data_.data() + begin, other.data_.data() + end);
+        for (int64_t i = 1; i <= n; ++i) offsets_.push_back(other.offsets_[offset + i] + base);
+        break;
+      }
+      case TypeId::kArray:
+      case TypeId::kMap: {
+        int64_t begin = other.offsets_[offset], end = other.offsets_[offset + n];
+        int64_t base = children_[0].size() - begin;
+        for (size_t c = 0; c < children_.size(); ++c)
+          children_[c].AppendRange(other.children_[c], begin, end - begin);
+        for (int64_t i = 1; i <= n; ++i) offsets_.push_back(other.offsets_[offset + i] + base);
+        break;
+      }
+      case TypeId::kStruct:
+        for (size_t c = 0; c < children_.size(); ++c)
+          children_[c].AppendRange(other.children_[c], offset, n);
+        break;
+      default: break;
+    }
+  }
+  // Validity.
+  if (other.null_count_ > 0 || !validity_.empty()) {
+    MaterializeValidity();
+    for (int64_t i = 0; i < n; ++i) {
+      bool valid = other.IsValid(offset + i);
+      SetValidBit(size_ + i, valid);
+      if (!valid) ++null_count_;
+    }
+  }
+  size_ += n;
+}
+
+void Column::AppendTake(const Column& other, const int32_t* indices, int64_t n) {
+  int w = type_.fixed_width();
+  if (w > 0 && !other.has_nulls() && validity_.empty()) {
+    size_t at = data_.size();
+    data_.resize(at + static_cast<size_t>(n * w));
+    uint8_t* dst = data_.data() + at;
+    const uint8_t* src = other.data_.data();
+    switch (w) {
+      case 1: for (int64_t i = 0; i < n; ++i) dst[i] = src[indices[i]]; break;
+      case 4:
+        for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * 4, src + static_cast<int64_t>(indices[i]) * 4, 4);
+        break;
+      case 8:
+        for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * 8, src + static_cast<int64_t>(indices[i]) * 8, 8);
+        break;
+      default:
+        for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * w, src + static_cast<int64_t>(indices[i]) * w, static_cast<size_t>(w));
+    }
+    size_ += n;
+    return;
+  }
+  if (type_.id() == TypeId::kString || type_.id() == TypeId::kBinary) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (other.IsNull(indices[i])) {
+        AppendNull();
+      } else {
+        AppendString(other.GetString(indices[i]));
+      }
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) AppendRange(other, indices[i], 1);
+}
+
+Column Column::Slice(int64_t offset, int64_t n) const {
+  Column out(type_);
+  out.AppendRange(*this, offset, n);
+  return out;
+}
+
+Column Column::Take(const std::vector<int32_t>& indices) const {
+  Column out(type_);
+  out.Reserve(static_cast<int64_t>(indices.size()));
+  out.AppendTake(*this, indices.data(), static_cast<int64_t>(indices.size()));
+  return out;
+}
+
+int64_t Column::MemoryBytes() const {
+  int64_t bytes = static_cast<int64_t>(validity_.capacity() + data_.capacity() +
+                                       offsets_.capacity() * sizeof(int64_t));
+  for (const auto& c : children_) bytes += c.MemoryBytes();
+  return bytes;
+}
+
+}  // namespace lakepipe
