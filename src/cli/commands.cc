@@ -12,8 +12,7 @@ void CommandRegistry::Finish(const Status& status) {
 
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
-  (void)app;
-  (void)registry;
+  RegisterGenerateCommands(app, registry);
 }
 
 }  // namespace lakepipe::cli
