@@ -1,0 +1,859 @@
+#include "formats/csv/csv_reader.h"
+
+#include <fast_float/fast_float.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "types/datetime.h"
+#include "types/decimal.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace lakepipe::csv {
+
+void ReadStats::Add(const ReadStats& other) {
+  rows += other.rows;
+  rescued_rows += other.rescued_rows;
+  lines += other.lines;
+  for (int64_t l : other.first_bad_lines) {
+    if (first_bad_lines.size() >= kMaxBadLines) break;
+    first_bad_lines.push_back(l);
+  }
+}
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  static const char* kHex = "0123456789abcdef";
+  out->push_back('"');
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(ch);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Hand-rolled: no locale, no allocation, overflow checked.
+bool ParseInt64(std::string_view s, int64_t* out) {
+  size_t n = s.size();
+  if (n == 0) return false;
+  const char* p = s.data();
+  size_t i = 0;
+  bool neg = false;
+  if (p[0] == '-' || p[0] == '+') {
+    neg = p[0] == '-';
+    i = 1;
+    if (n == 1) return false;
+  }
+  uint64_t v = 0;
+  for (; i < n; ++i) {
+    unsigned d = static_cast<unsigned>(p[i] - '0');
+    if (d > 9) return false;
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (neg) {
+    if (v > (uint64_t{1} << 63)) return false;
+    *out = static_cast<int64_t>(0 - v);
+  } else {
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    *out = static_cast<int64_t>(v);
+  }
+  return true;
+}
+
+bool ParseDouble(std::string_view s, double* out) {
+  const char* p = s.data();
+  const char* e = p + s.size();
+  if (p < e && *p == '+') ++p;
+  if (p == e) return false;
+  auto r = fast_float::from_chars(p, e, *out);
+  return r.ec == std::errc() && r.ptr == e;
+}
+
+bool ParseBool(std::string_view s, bool* out) {
+  if (EqualsIgnoreCase(s, "true")) {
+    *out = true;
+    return true;
+  }
+  if (EqualsIgnoreCase(s, "false")) {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+// A date in the strict yyyy-MM-dd shape used for inference (ParseDate is more lenient).
+bool LooksLikeIsoDate(std::string_view s) {
+  return s.size() == 10 && s[4] == '-' && s[7] == '-';
+}
+bool LooksLikeIsoTimestamp(std::string_view s) {
+  return s.size() >= 16 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ') &&
+         s[13] == ':';
+}
+
+// What inference has seen in a column so far; merged value by value.
+enum class Inferred { kNone, kBool, kInt, kLong, kDouble, kDate, kTimestamp, kString };
+
+Inferred Classify(std::string_view v) {
+  int64_t i;
+  if (ParseInt64(v, &i)) {
+    return (i >= std::numeric_limits<int32_t>::min() && i <= std::numeric_limits<int32_t>::max())
+               ? Inferred::kInt
+               : Inferred::kLong;
+  }
+  double d;
+  if (ParseDouble(v, &d)) return Inferred::kDouble;
+  if (LooksLikeIsoDate(v) && ParseDate(v).ok()) return Inferred::kDate;
+  if (LooksLikeIsoTimestamp(v) && ParseTimestamp(v).ok()) return Inferred::kTimestamp;
+  bool b;
+  if (ParseBool(v, &b)) return Inferred::kBool;
+  return Inferred::kString;
+}
+
+Inferred Merge(Inferred a, Inferred b) {
+  if (a == Inferred::kNone) return b;
+  if (b == Inferred::kNone || a == b) return a;
+  auto is_int = [](Inferred x) { return x == Inferred::kInt || x == Inferred::kLong; };
+  auto is_num = [&](Inferred x) { return is_int(x) || x == Inferred::kDouble; };
+  if (is_int(a) && is_int(b)) return Inferred::kLong;
+  if (is_num(a) && is_num(b)) return Inferred::kDouble;
+  auto is_time = [](Inferred x) { return x == Inferred::kDate || x == Inferred::kTimestamp; };
+  if (is_time(a) && is_time(b)) return Inferred::kTimestamp;
+  return Inferred::kString;
+}
+
+DataType TypeOf(Inferred x) {
+  switch (x) {
+    case Inferred::kBool: return DataType::Boolean();
+    case Inferred::kInt: return DataType::Int();
+    case Inferred::kLong: return DataType::Long();
+    case Inferred::kDouble: return DataType::Double();
+    case Inferred::kDate: return DataType::Date();
+    case Inferred::kTimestamp: return DataType::Timestamp();
+    default: return DataType::String();
+  }
+}
+
+// First byte in [p, end) that is the delimiter, '\n' or '\r' (end if none).
+inline const char* FindFieldEnd(const char* p, const char* end, char delim) {
+#if defined(__SSE2__)
+  const __m128i vd = _mm_set1_epi8(delim);
+  const __m128i vn = _mm_set1_epi8('\n');
+  const __m128i vr = _mm_set1_epi8('\r');
+  while (end - p >= 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
+                               _mm_cmpeq_epi8(x, vr));
+    int mask = _mm_movemask_epi8(hit);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  while (p < end && *p != delim && *p != '\n' && *p != '\r') ++p;
+  return p;
+}
+
+int64_t CountNewlines(const char* p, const char* end) {
+  int64_t n = 0;
+  while (p < end) {
+    const void* hit = std::memchr(p, '\n', static_cast<size_t>(end - p));
+    if (hit == nullptr) break;
+    ++n;
+    p = static_cast<const char*>(hit) + 1;
+  }
+  return n;
+}
+
+enum class ColumnKind {
+  kBool, kByte, kShort, kInt, kLong, kFloat, kDouble, kDecimal, kString, kDate, kTimestamp
+};
+
+Result<ColumnKind> KindOf(const Field& f) {
+  switch (f.type.id()) {
+    case TypeId::kBoolean: return ColumnKind::kBool;
+    case TypeId::kByte: return ColumnKind::kByte;
+    case TypeId::kShort: return ColumnKind::kShort;
+    case TypeId::kInt: return ColumnKind::kInt;
+    case TypeId::kLong: return ColumnKind::kLong;
+    case TypeId::kFloat: return ColumnKind::kFloat;
+    case TypeId::kDouble: return ColumnKind::kDouble;
+    case TypeId::kDecimal: return ColumnKind::kDecimal;
+    case TypeId::kString:
+    case TypeId::kBinary: return ColumnKind::kString;
+    case TypeId::kDate: return ColumnKind::kDate;
+    case TypeId::kTimestamp:
+    case TypeId::kTimestampNtz: return ColumnKind::kTimestamp;
+    default:
+      return Status::NotSupported("CSV column '" + f.name + "' has type " + f.type.ToString() +
+                                  ", which CSV cannot hold (use STRING and parse it)");
+  }
+}
+
+}  // namespace
+
+Result<CsvOptions> CsvOptionsFromMap(
+    const std::vector<std::pair<std::string, std::string>>& kv) {
+  CsvOptions o;
+  auto one_char = [](const std::string& key, const std::string& v) -> Result<char> {
+    if (v == "\\t") return '\t';
+    if (v.size() != 1) {
+      return Status::InvalidArgument("CSV option " + key + " must be one character, got '" + v +
+                                     "'");
+    }
+    return v[0];
+  };
+  for (const auto& [key, value] : kv) {
+    if (EqualsIgnoreCase(key, "header")) {
+      if (!ParseBool(value, &o.header)) {
+        return Status::InvalidArgument("CSV option header must be true or false, got '" + value +
+                                       "'");
+      }
+    } else if (EqualsIgnoreCase(key, "sep") || EqualsIgnoreCase(key, "delimiter")) {
+      LP_ASSIGN_OR_RETURN(o.delimiter, one_char(key, value));
+    } else if (EqualsIgnoreCase(key, "quote")) {
+      LP_ASSIGN_OR_RETURN(o.quote, one_char(key, value));
+    } else if (EqualsIgnoreCase(key, "escape")) {
+      LP_ASSIGN_OR_RETURN(o.escape, one_char(key, value));
+    } else if (EqualsIgnoreCase(key, "nullValue")) {
+      o.null_value = value;
+    } else if (EqualsIgnoreCase(key, "rescuedDataColumn")) {
+      o.rescued_data_column = value;
+    } else if (EqualsIgnoreCase(key, "inferSchema")) {
+      if (!ParseBool(value, &o.infer_types)) {
+        return Status::InvalidArgument("CSV option inferSchema must be true or false, got '" +
+                                       value + "'");
+      }
+    } else if (EqualsIgnoreCase(key, "mode")) {
+      if (!EqualsIgnoreCase(value, "PERMISSIVE")) {
+        return Status::NotSupported("CSV mode '" + value +
+                                    "' is not supported: lakepipe reads in PERMISSIVE mode with "
+                                    "_rescued_data");
+      }
+    } else if (EqualsIgnoreCase(key, "schema")) {
+      LP_ASSIGN_OR_RETURN(Schema s, Schema::ParseDDL(value));
+      o.schema = std::move(s);
+    } else {
+      return Status::NotSupported("CSV option '" + key +
+                                  "' is not supported (supported: header, sep, delimiter, "
+                                  "quote, escape, nullValue, schema, rescuedDataColumn)");
+    }
+  }
+  if (o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == o.quote) {
+    return Status::InvalidArgument("CSV delimiter must differ from the quote and newlines");
+  }
+  return o;
+}
+
+class CsvReader::Impl {
+ public:
+  explicit Impl(CsvOptions o) : opt_(std::move(o)) {}
+
+  Status Init() {
+    if (opt_.batch_rows <= 0) return Status::InvalidArgument("CSV batch_rows must be positive");
+    if (opt_.chunk_bytes < 64) opt_.chunk_bytes = 64;
+    if (opt_.max_row_bytes < opt_.chunk_bytes) opt_.max_row_bytes = opt_.chunk_bytes;
+    if (file_ != nullptr) {
+      buf_.resize(static_cast<size_t>(opt_.chunk_bytes));
+      LP_RETURN_IF_ERROR(ReadMore());
+    }
+    if (end_ - begin_ >= 3 && std::memcmp(buf_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
+
+    std::vector<std::string> header;
+    if (opt_.header) {
+      LP_RETURN_IF_ERROR(ReadHeader(&header));
+    }
+    if (opt_.schema.has_value()) {
+      data_schema_ = *opt_.schema;
+      for (auto& f : data_schema_.mutable_fields()) f.nullable = true;
+    } else {
+      LP_RETURN_IF_ERROR(Infer(header));
+    }
+    for (const auto& f : data_schema_.fields()) {
+      LP_ASSIGN_OR_RETURN(ColumnKind k, KindOf(f));
+      kinds_.push_back(k);
+    }
+    if (!opt_.rescued_data_column.empty() && data_schema_.FindField(opt_.rescued_data_column) >= 0) {
+      return Status::InvalidArgument("the schema already has a column named '" +
+                                     opt_.rescued_data_column + "' (the rescue column)");
+    }
+    out_schema_ = data_schema_;
+    if (!opt_.rescued_data_column.empty()) {
+      out_schema_.AddField(Field{opt_.rescued_data_column, DataType::String(), true});
+    }
+    BuildMapping(header);
+    return Status::OK();
+  }
+
+  const Schema& schema() const { return out_schema_; }
+  const Schema& data_schema() const { return data_schema_; }
+  const ReadStats& total() const { return total_; }
+
+  Result<bool> Next(CsvBatch* out) {
+    if (done_) return false;
+    StartBatch();
+    ReadStats bs;
+    int64_t rows = 0;
+    out->line_numbers.clear();
+    while (rows < opt_.batch_rows) {
+      if (begin_ == end_) {
+        if (eof_) break;
+        begin_ = end_ = 0;
+        LP_RETURN_IF_ERROR(ReadMore());
+        continue;
+      }
+      const char* row_start = buf_.data() + begin_;
+      const char* next = nullptr;
+      int64_t newlines = 0;
+      RowResult r = ParseRow(row_start, buf_.data() + end_, eof_, &next, &newlines);
+      if (r == RowResult::kNeedMore) {
+        LP_RETURN_IF_ERROR(MakeRoom());
+        continue;
+      }
+      int64_t row_line = line_;
+      if (r == RowResult::kUnterminated) {
+        std::string_view raw(row_start, static_cast<size_t>(end_ - begin_));
+        newlines = CountNewlines(raw.data(), raw.data() + raw.size());
+        EmitCorruptRow(raw, &bs, row_line);
+        begin_ = end_;
+      } else {
+        begin_ = static_cast<size_t>(next - buf_.data());
+        if (spans_.size() == 1 && !spans_[0].quoted && spans_[0].len == 0) {
+          // A blank line: skipped, as Spark does.
+          int64_t consumed = newlines > 0 ? newlines : 1;
+          line_ += consumed;
+          bs.lines += consumed;
+          continue;
+        }
+        EmitRow(row_start, &bs, row_line);
+      }
+      int64_t consumed = newlines > 0 ? newlines : 1;  // the last line may lack its newline
+      line_ += consumed;
+      bs.lines += consumed;
+      if (opt_.line_numbers) out->line_numbers.push_back(row_line);
+      ++rows;
+    }
+    if (rows == 0 && begin_ == end_ && eof_) {
+      done_ = true;
+      total_.lines += bs.lines;
+      return false;
+    }
+    bs.rows = rows;
+    std::vector<Column> cols = std::move(cols_);
+    cols_.clear();
+    out->batch = RecordBatch::FromColumns(out_schema_, std::move(cols));
+    out->stats = bs;
+    total_.Add(bs);
+    return true;
+  }
+
+  std::unique_ptr<RandomAccessFile> file_;
+  int64_t file_pos_ = 0;
+  int64_t file_size_ = 0;
+  std::string buf_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  bool eof_ = false;
+
+ private:
+  enum class RowResult { kRow, kNeedMore, kUnterminated };
+  struct Span {
+    int64_t off;       // from the row start, or into scratch_
+    int64_t len;
+    bool in_scratch;
+    bool quoted;
+  };
+
+  Status ReadMore() {
+    if (file_ == nullptr) {
+      eof_ = true;
+      return Status::OK();
+    }
+    if (buf_.size() < end_ + static_cast<size_t>(opt_.chunk_bytes)) {
+      buf_.resize(end_ + static_cast<size_t>(opt_.chunk_bytes));
+    }
+    int64_t n = std::min<int64_t>(static_cast<int64_t>(buf_.size() - end_), file_size_ - file_pos_);
+    if (n > 0) {
+      LP_RETURN_IF_ERROR(file_->ReadAt(file_pos_, n, buf_.data() + end_));
+      file_pos_ += n;
+      end_ += static_cast<size_t>(n);
+    }
+    if (file_pos_ >= file_size_) eof_ = true;
+    return Status::OK();
+  }
+
+  // The row starting at begin_ is incomplete: move it to the front and read more, growing
+  // the window only when the row alone fills it.
+  Status MakeRoom() {
+    if (eof_) return Status::Internal("CSV parser asked for more input after end of input");
+    if (begin_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (static_cast<int64_t>(end_) >= opt_.max_row_bytes) {
+      return Status::Corruption(SourceName() + ": line " + std::to_string(line_) +
+                                ": a row is longer than " + std::to_string(opt_.max_row_bytes) +
+                                " bytes (an unterminated quote?)");
+    }
+    return ReadMore();
+  }
+
+  std::string SourceName() const { return opt_.file_path.empty() ? "CSV input" : opt_.file_path; }
+
+  // Splits one row into spans_. Quoted content with escapes is copied to scratch_.
+  RowResult ParseRow(const char* p, const char* end, bool at_eof, const char** next,
+                     int64_t* newlines) {
+    const char* row_start = p;
+    spans_.clear();
+    scratch_.clear();
+    *newlines = 0;
+    const char delim = opt_.delimiter, quote = opt_.quote, escape = opt_.escape;
+    for (;;) {
+      if (p < end && *p == quote) {
+        ++p;
+        const char* field_start = p;
+        bool copied = false;
+        size_t scratch_start = scratch_.size();
+        for (;;) {
+          const char* q = static_cast<const char*>(std::memchr(p, quote, static_cast<size_t>(end - p)));
+          if (escape != quote) {
+            const char* limit = q != nullptr ? q : end;
+            const char* e = static_cast<const char*>(std::memchr(p, escape, static_cast<size_t>(limit - p)));
+            if (e != nullptr) q = e;
+          }
+          if (q == nullptr) return at_eof ? RowResult::kUnterminated : RowResult::kNeedMore;
+          *newlines += CountNewlines(p, q);
+          if (*q == escape && escape != quote) {
+            if (q + 1 >= end) return at_eof ? RowResult::kUnterminated : RowResult::kNeedMore;
+            if (!copied) copied = true;
+            if (q[1] == quote || q[1] == escape) {
+              scratch_.append(p, static_cast<size_t>(q - p));
+              scratch_.push_back(q[1]);
+              p = q + 2;
+            } else {
+              scratch_.append(p, static_cast<size_t>(q + 1 - p));
+              p = q + 1;
+            }
+            continue;
+          }
+          // *q is the quote: doubled (a literal quote) or closing.
+          if (q + 1 >= end && !at_eof) return RowResult::kNeedMore;
+          if (q + 1 < end && q[1] == quote) {
+            copied = true;
+            scratch_.append(p, static_cast<size_t>(q + 1 - p));
+            p = q + 2;
+            continue;
+          }
+          if (copied) scratch_.append(p, static_cast<size_t>(q - p));
+          p = q + 1;
+          // Text between the closing quote and the delimiter is kept, leniently.
+          if (p < end && *p != delim && *p != '\n' && *p != '\r') {
+            const char* e = FindFieldEnd(p, end, delim);
+            if (e == end && !at_eof) return RowResult::kNeedMore;
+            if (!copied) {
+              scratch_.append(field_start, static_cast<size_t>(q - field_start));
+              copied = true;
+            }
+            scratch_.append(p, static_cast<size_t>(e - p));
+            p = e;
+          }
+          if (copied) {
+            spans_.push_back(Span{static_cast<int64_t>(scratch_start),
+                                  static_cast<int64_t>(scratch_.size() - scratch_start), true, true});
+          } else {
+            spans_.push_back(Span{field_start - row_start, q - field_start, false, true});
+          }
+          break;
+        }
+      } else {
+        const char* e = FindFieldEnd(p, end, delim);
+        if (e == end && !at_eof) return RowResult::kNeedMore;
+        spans_.push_back(Span{p - row_start, e - p, false, false});
+        p = e;
+      }
+      if (p >= end) {
+        *next = end;
+        return RowResult::kRow;
+      }
+      if (*p == delim) {
+        ++p;
+        continue;
+      }
+      if (*p == '\r') {
+        ++p;
+        if (p >= end && !at_eof) return RowResult::kNeedMore;
+        if (p < end && *p == '\n') ++p;
+      } else {  // '\n'
+        ++p;
+      }
+      ++*newlines;
+      *next = p;
+      return RowResult::kRow;
+    }
+  }
+
+  std::string_view SpanText(const char* row_start, const Span& s) const {
+    return s.in_scratch ? std::string_view(scratch_.data() + s.off, static_cast<size_t>(s.len))
+                        : std::string_view(row_start + s.off, static_cast<size_t>(s.len));
+  }
+
+  Status ReadHeader(std::vector<std::string>* names) {
+    for (;;) {
+      if (begin_ == end_ && eof_) return Status::OK();  // empty input: no columns
+      const char* next = nullptr;
+      int64_t newlines = 0;
+      const char* row_start = buf_.data() + begin_;
+      RowResult r = ParseRow(row_start, buf_.data() + end_, eof_, &next, &newlines);
+      if (r == RowResult::kNeedMore) {
+        LP_RETURN_IF_ERROR(MakeRoom());
+        continue;
+      }
+      if (r == RowResult::kUnterminated) {
+        return Status::Corruption(SourceName() + ": line 1: the header has an unterminated quote");
+      }
+      for (const Span& s : spans_) names->emplace_back(SpanText(row_start, s));
+      int64_t consumed = newlines > 0 ? newlines : 1;
+      line_ += consumed;
+      total_.lines += consumed;
+      begin_ = static_cast<size_t>(next - buf_.data());
+      return Status::OK();
+    }
+  }
+
+  // Infers types from up to infer_rows rows at the front of the window, without consuming.
+  Status Infer(const std::vector<std::string>& header) {
+    std::vector<Inferred> seen;
+    size_t first_row_fields = 0;
+    int64_t sampled = 0;
+    size_t pos = begin_;
+    while (sampled < opt_.infer_rows && pos < end_) {
+      const char* row_start = buf_.data() + pos;
+      const char* next = nullptr;
+      int64_t newlines = 0;
+      RowResult r = ParseRow(row_start, buf_.data() + end_, eof_, &next, &newlines);
+      if (r == RowResult::kNeedMore) {
+        if (sampled > 0) break;  // enough to go on; the rest is typed by the schema
+        LP_RETURN_IF_ERROR(MakeRoom());
+        pos = begin_;
+        continue;
+      }
+      if (r == RowResult::kUnterminated) break;
+      pos = static_cast<size_t>(next - buf_.data());
+      if (spans_.size() == 1 && !spans_[0].quoted && spans_[0].len == 0) continue;
+      if (sampled == 0) first_row_fields = spans_.size();
+      if (seen.size() < spans_.size()) seen.resize(spans_.size(), Inferred::kNone);
+      for (size_t i = 0; i < spans_.size(); ++i) {
+        std::string_view v = SpanText(row_start, spans_[i]);
+        if (v.empty() || (opt_.null_value && v == *opt_.null_value && !spans_[i].quoted)) continue;
+        if (seen[i] == Inferred::kString) continue;
+        seen[i] = Merge(seen[i], Classify(v));
+      }
+      ++sampled;
+    }
+    size_t ncols = opt_.header ? header.size() : first_row_fields;
+    std::vector<std::string> used;
+    for (size_t i = 0; i < ncols; ++i) {
+      std::string name = (opt_.header && !header[i].empty()) ? header[i] : "_c" + std::to_string(i);
+      // Duplicate names get their position appended, as Spark does.
+      for (const auto& u : used) {
+        if (EqualsIgnoreCase(u, name)) {
+          name += std::to_string(i);
+          break;
+        }
+      }
+      used.push_back(name);
+      Inferred t = (opt_.infer_types && i < seen.size()) ? seen[i] : Inferred::kString;
+      data_schema_.AddField(Field{name, TypeOf(t), true});
+    }
+    return Status::OK();
+  }
+
+  void BuildMapping(const std::vector<std::string>& header) {
+    size_t ncols = data_schema_.size();
+    std::vector<bool> covered(ncols, false);
+    if (opt_.header && opt_.schema.has_value()) {
+      for (size_t i = 0; i < header.size(); ++i) {
+        int c = data_schema_.FindField(header[i]);
+        if (c >= 0 && covered[static_cast<size_t>(c)]) c = -1;  // a repeated header name
+        if (c >= 0) covered[static_cast<size_t>(c)] = true;
+        pos_to_col_.push_back(c);
+        pos_names_.push_back(header[i].empty() ? "_c" + std::to_string(i) : header[i]);
+      }
+    } else {
+      for (size_t i = 0; i < ncols; ++i) {
+        pos_to_col_.push_back(static_cast<int>(i));
+        pos_names_.push_back(data_schema_.field(i).name);
+        covered[i] = true;
+      }
+    }
+    for (size_t c = 0; c < ncols; ++c) {
+      if (!covered[c]) uncovered_cols_.push_back(static_cast<int>(c));
+    }
+  }
+
+  void StartBatch() {
+    cols_.clear();
+    for (const auto& f : out_schema_.fields()) {
+      cols_.emplace_back(f.type);
+      cols_.back().Reserve(std::min<int64_t>(opt_.batch_rows, 1 << 16));
+    }
+  }
+
+  void AddRescue(std::string_view key, std::string_view raw) {
+    rescue_.push_back(rescue_.empty() ? '{' : ',');
+    AppendJsonString(key, &rescue_);
+    rescue_.push_back(':');
+    AppendJsonString(raw, &rescue_);
+  }
+
+  void FinishRescue(ReadStats* bs, int64_t line) {
+    if (rescue_.empty()) {
+      if (has_rescue_col()) cols_.back().AppendNull();
+      return;
+    }
+    if (!opt_.file_path.empty()) {
+      rescue_.append(",\"_file_path\":");
+      AppendJsonString(opt_.file_path, &rescue_);
+    }
+    rescue_.push_back('}');
+    if (has_rescue_col()) cols_.back().AppendString(rescue_);
+    ++bs->rescued_rows;
+    if (bs->first_bad_lines.size() < ReadStats::kMaxBadLines) bs->first_bad_lines.push_back(line);
+    rescue_.clear();
+  }
+
+  bool has_rescue_col() const { return !opt_.rescued_data_column.empty(); }
+
+  // Appends one field to column c; on a value that does not fit, NULL plus a rescue entry.
+  void ConvertField(size_t c, std::string_view v, bool quoted, std::string_view name) {
+    Column& col = cols_[c];
+    if (!quoted && (v.empty() || (opt_.null_value && v == *opt_.null_value))) {
+      col.AppendNull();
+      return;
+    }
+    ColumnKind kind = kinds_[c];
+    if (kind == ColumnKind::kString) {
+      col.AppendString(v);
+      return;
+    }
+    if (v.empty()) {  // "" for a non-string column: no value, nothing to rescue
+      col.AppendNull();
+      return;
+    }
+    bool ok = true;
+    switch (kind) {
+      case ColumnKind::kBool: {
+        bool b;
+        ok = ParseBool(v, &b);
+        if (ok) col.AppendBool(b);
+        break;
+      }
+      case ColumnKind::kByte:
+      case ColumnKind::kShort:
+      case ColumnKind::kInt:
+      case ColumnKind::kLong: {
+        int64_t x;
+        ok = ParseInt64(v, &x);
+        if (!ok) break;
+        if (kind == ColumnKind::kLong) {
+          col.Append<int64_t>(x);
+        } else if (kind == ColumnKind::kInt) {
+          ok = x >= std::numeric_limits<int32_t>::min() && x <= std::numeric_limits<int32_t>::max();
+          if (ok) col.Append<int32_t>(static_cast<int32_t>(x));
+        } else if (kind == ColumnKind::kShort) {
+          ok = x >= std::numeric_limits<int16_t>::min() && x <= std::numeric_limits<int16_t>::max();
+          if (ok) col.Append<int16_t>(static_cast<int16_t>(x));
+        } else {
+          ok = x >= std::numeric_limits<int8_t>::min() && x <= std::numeric_limits<int8_t>::max();
+          if (ok) col.Append<int8_t>(static_cast<int8_t>(x));
+        }
+        break;
+      }
+      case ColumnKind::kFloat:
+      case ColumnKind::kDouble: {
+        double d;
+        ok = ParseDouble(v, &d);
+        if (ok) {
+          if (kind == ColumnKind::kDouble) {
+            col.Append<double>(d);
+          } else {
+            col.Append<float>(static_cast<float>(d));
+          }
+        }
+        break;
+      }
+      case ColumnKind::kDecimal: {
+        auto r = ParseDecimal(v, col.type().precision(), col.type().scale());
+        ok = r.ok();
+        if (ok) col.Append<int128_t>(*r);
+        break;
+      }
+      case ColumnKind::kDate: {
+        auto r = ParseDate(v);
+        ok = r.ok();
+        if (ok) col.Append<int32_t>(*r);
+        break;
+      }
+      case ColumnKind::kTimestamp: {
+        auto r = ParseTimestamp(v);
+        ok = r.ok();
+        if (ok) col.Append<int64_t>(*r);
+        break;
+      }
+      case ColumnKind::kString: break;
+    }
+    if (!ok) {
+      col.AppendNull();
+      AddRescue(name, v);
+    }
+  }
+
+  void EmitRow(const char* row_start, ReadStats* bs, int64_t line) {
+    size_t npos = pos_to_col_.size();
+    size_t nfields = spans_.size();
+    size_t n = std::min(npos, nfields);
+    for (size_t i = 0; i < n; ++i) {
+      std::string_view v = SpanText(row_start, spans_[i]);
+      int c = pos_to_col_[i];
+      if (c < 0) {
+        // A header column the schema does not have: rescued by its header name.
+        if (!v.empty() || spans_[i].quoted) AddRescue(pos_names_[i], v);
+        continue;
+      }
+      ConvertField(static_cast<size_t>(c), v, spans_[i].quoted, pos_names_[i]);
+    }
+    for (size_t i = n; i < nfields; ++i) {
+      AddRescue("_c" + std::to_string(i), SpanText(row_start, spans_[i]));
+    }
+    if (nfields < npos) {
+      std::string missing;
+      for (size_t i = nfields; i < npos; ++i) {
+        int c = pos_to_col_[i];
+        if (c < 0) continue;
+        cols_[static_cast<size_t>(c)].AppendNull();
+        missing.push_back(missing.empty() ? '[' : ',');
+        AppendJsonString(data_schema_.field(static_cast<size_t>(c)).name, &missing);
+      }
+      if (!missing.empty()) {
+        missing.push_back(']');
+        rescue_.push_back(rescue_.empty() ? '{' : ',');
+        rescue_.append("\"_missing_columns\":");
+        rescue_.append(missing);
+      }
+    }
+    for (int c : uncovered_cols_) cols_[static_cast<size_t>(c)].AppendNull();
+    FinishRescue(bs, line);
+  }
+
+  void EmitCorruptRow(std::string_view raw, ReadStats* bs, int64_t line) {
+    for (size_t c = 0; c < data_schema_.size(); ++c) cols_[c].AppendNull();
+    AddRescue("_corrupt_record", raw);
+    rescue_.append(",\"_error\":");
+    AppendJsonString("unterminated quoted field starting on line " + std::to_string(line),
+                     &rescue_);
+    FinishRescue(bs, line);
+  }
+
+  CsvOptions opt_;
+  Schema data_schema_;
+  Schema out_schema_;
+  std::vector<ColumnKind> kinds_;
+  std::vector<int> pos_to_col_;          // file field position -> schema column, -1: rescued
+  std::vector<std::string> pos_names_;   // rescue key of each file field position
+  std::vector<int> uncovered_cols_;      // schema columns no file field fills
+  std::vector<Span> spans_;
+  std::string scratch_;
+  std::string rescue_;
+  std::vector<Column> cols_;
+  int64_t line_ = 1;
+  bool done_ = false;
+  ReadStats total_;
+};
+
+CsvReader::CsvReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CsvReader::~CsvReader() = default;
+
+Result<std::unique_ptr<CsvReader>> CsvReader::Open(FileSystem* fs, const std::string& path,
+                                                   CsvOptions options) {
+  if (options.file_path.empty()) options.file_path = path;
+  auto impl = std::make_unique<Impl>(std::move(options));
+  LP_ASSIGN_OR_RETURN(impl->file_, fs->NewRandomAccessFile(path));
+  impl->file_size_ = impl->file_->Size();
+  LP_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<CsvReader>(new CsvReader(std::move(impl)));
+}
+
+Result<std::unique_ptr<CsvReader>> CsvReader::OpenBuffer(std::string data, CsvOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->buf_ = std::move(data);
+  impl->end_ = impl->buf_.size();
+  impl->eof_ = true;
+  LP_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<CsvReader>(new CsvReader(std::move(impl)));
+}
+
+const Schema& CsvReader::schema() const { return impl_->schema(); }
+const Schema& CsvReader::data_schema() const { return impl_->data_schema(); }
+Result<bool> CsvReader::Next(CsvBatch* out) { return impl_->Next(out); }
+const ReadStats& CsvReader::total_stats() const { return impl_->total(); }
+
+namespace {
+Result<RecordBatch> ReadAll(CsvReader* reader, ReadStats* stats) {
+  std::vector<RecordBatch> batches;
+  CsvBatch b;
+  for (;;) {
+    LP_ASSIGN_OR_RETURN(bool more, reader->Next(&b));
+    if (!more) break;
+    batches.push_back(std::move(b.batch));
+  }
+  if (stats != nullptr) stats->Add(reader->total_stats());
+  if (batches.size() == 1) return std::move(batches[0]);
+  if (batches.empty()) return RecordBatch::Empty(reader->schema());
+  return RecordBatch::Concat(reader->schema(), batches);
+}
+}  // namespace
+
+Result<RecordBatch> ReadCsvFile(FileSystem* fs, const std::string& path, CsvOptions options,
+                                ReadStats* stats) {
+  LP_ASSIGN_OR_RETURN(auto reader, CsvReader::Open(fs, path, std::move(options)));
+  return ReadAll(reader.get(), stats);
+}
+
+Result<RecordBatch> ReadCsvBuffer(std::string data, CsvOptions options, ReadStats* stats) {
+  LP_ASSIGN_OR_RETURN(auto reader, CsvReader::OpenBuffer(std::move(data), std::move(options)));
+  return ReadAll(reader.get(), stats);
+}
+
+}  // namespace lakepipe::csv

@@ -1,0 +1,341 @@
+#include "formats/csv/csv_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "formats/csv/csv_writer.h"
+#include "testing/testing.h"
+#include "types/datetime.h"
+
+namespace lakepipe::csv {
+namespace {
+
+CsvOptions WithSchema(const std::string& ddl, bool header = true) {
+  CsvOptions o;
+  o.header = header;
+  auto s = Schema::ParseDDL(ddl);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  o.schema = *s;
+  return o;
+}
+
+RecordBatch Read(const std::string& text, CsvOptions o, ReadStats* stats = nullptr) {
+  auto r = ReadCsvBuffer(text, std::move(o), stats);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : RecordBatch();
+}
+
+std::string Str(const RecordBatch& b, int64_t row, const std::string& col) {
+  const Column* c = b.ColumnByName(col);
+  if (c == nullptr) return "<no column " + col + ">";
+  if (c->IsNull(row)) return "NULL";
+  return c->GetValue(row).ToString();
+}
+
+TEST(CsvReaderTest, QuotedFieldsWithDelimitersQuotesAndNewlines) {
+  std::string text =
+      "a,b,c\n"
+      "\"x,y\",\"he said \"\"hi\"\"\",\"line1\nline2\"\n"
+      "plain,,\"\"\n";
+  RecordBatch b = Read(text, WithSchema("a STRING, b STRING, c STRING"));
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_EQ(Str(b, 0, "a"), "x,y");
+  EXPECT_EQ(Str(b, 0, "b"), "he said \"hi\"");
+  EXPECT_EQ(Str(b, 0, "c"), "line1\nline2");
+  EXPECT_EQ(Str(b, 1, "a"), "plain");
+  EXPECT_EQ(Str(b, 1, "b"), "NULL");  // empty unquoted field
+  EXPECT_EQ(Str(b, 1, "c"), "");      // quoted empty string
+  EXPECT_EQ(Str(b, 0, "_rescued_data"), "NULL");
+}
+
+TEST(CsvReaderTest, CrlfBomAndMissingFinalNewline) {
+  std::string text = "\xEF\xBB\xBFid,name\r\n1,one\r\n2,two";
+  RecordBatch b = Read(text, WithSchema("id INT, name STRING"));
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_EQ(b.schema().field(0).name, "id");
+  EXPECT_EQ(Str(b, 0, "name"), "one");
+  EXPECT_EQ(Str(b, 1, "id"), "2");
+  EXPECT_EQ(Str(b, 1, "name"), "two");
+}
+
+TEST(CsvReaderTest, EscapeCharacterAndNullValueAndDelimiter) {
+  CsvOptions o = WithSchema("a STRING, b INT");
+  o.delimiter = ';';
+  o.escape = '\\';
+  o.null_value = "NA";
+  RecordBatch b = Read("a;b\n\"q\\\"x\";NA\n\"z\";7\n", o);
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_EQ(Str(b, 0, "a"), "q\"x");
+  EXPECT_EQ(Str(b, 0, "b"), "NULL");
+  EXPECT_EQ(Str(b, 1, "b"), "7");
+}
+
+TEST(CsvReaderTest, InfersTypesAndNamesColumns) {
+  std::string text =
+      "i,l,d,dt,ts,b,s,n,mix\n"
+      "1,3000000000,1.5,2019-12-09,2019-12-09T10:05:00Z,true,x,,1\n"
+      "-2,4,2,2020-01-31,2020-01-31 00:00:00,FALSE,y,,2.5\n";
+  CsvOptions o;
+  RecordBatch b = Read(text, o);
+  const Schema& s = b.schema();
+  ASSERT_EQ(s.size(), 10u);
+  EXPECT_EQ(s.field(0).type, DataType::Int());
+  EXPECT_EQ(s.field(1).type, DataType::Long());
+  EXPECT_EQ(s.field(2).type, DataType::Double());
+  EXPECT_EQ(s.field(3).type, DataType::Date());
+  EXPECT_EQ(s.field(4).type, DataType::Timestamp());
+  EXPECT_EQ(s.field(5).type, DataType::Boolean());
+  EXPECT_EQ(s.field(6).type, DataType::String());
+  EXPECT_EQ(s.field(7).type, DataType::String());  // all empty
+  EXPECT_EQ(s.field(8).type, DataType::Double());  // int and double merge to double
+  EXPECT_EQ(s.field(9).name, "_rescued_data");
+  EXPECT_EQ(b.column(3).Get<int32_t>(0), DaysFromCivil(2019, 12, 9));
+  EXPECT_EQ(b.column(4).Get<int64_t>(1), int64_t{DaysFromCivil(2020, 1, 31)} * kMicrosPerDay);
+  EXPECT_EQ(Str(b, 1, "b"), "false");
+
+  CsvOptions no_header;
+  no_header.header = false;
+  RecordBatch c = Read("1,x\n2,y\n", no_header);
+  EXPECT_EQ(c.schema().field(0).name, "_c0");
+  EXPECT_EQ(c.schema().field(1).name, "_c1");
+  EXPECT_EQ(c.schema().field(0).type, DataType::Int());
+
+  CsvOptions all_strings;
+  all_strings.infer_types = false;
+  RecordBatch d = Read("a\n1\n", all_strings);
+  EXPECT_EQ(d.schema().field(0).type, DataType::String());
+}
+
+TEST(CsvReaderTest, RescuesBadValuesWithExactJson) {
+  CsvOptions o = WithSchema("name STRING, qty INT, price DOUBLE");
+  o.file_path = "/landing/orders.csv";
+  ReadStats stats;
+  RecordBatch b = Read("name,qty,price\nok,1,2.5\nbad,one,x9\nbig,9999999999,1\n", o, &stats);
+  ASSERT_EQ(b.num_rows(), 3);
+  EXPECT_EQ(Str(b, 0, "_rescued_data"), "NULL");
+  EXPECT_EQ(Str(b, 1, "qty"), "NULL");
+  EXPECT_EQ(Str(b, 1, "price"), "NULL");
+  EXPECT_EQ(Str(b, 1, "_rescued_data"),
+            R"({"qty":"one","price":"x9","_file_path":"/landing/orders.csv"})");
+  EXPECT_EQ(Str(b, 2, "_rescued_data"),
+            R"({"qty":"9999999999","_file_path":"/landing/orders.csv"})");
+  EXPECT_EQ(stats.rows, 3);
+  EXPECT_EQ(stats.rescued_rows, 2);
+  EXPECT_EQ(stats.first_bad_lines, (std::vector<int64_t>{3, 4}));
+}
+
+TEST(CsvReaderTest, RescuesExtraAndMissingFieldsAndUnknownHeaderColumns) {
+  CsvOptions o = WithSchema("a INT, b STRING, c STRING");
+  ReadStats stats;
+  RecordBatch b = Read("a,b,c\n1,x,y,extra1,\"ex,2\"\n2\n3,p,q\n", o, &stats);
+  ASSERT_EQ(b.num_rows(), 3);
+  EXPECT_EQ(Str(b, 0, "c"), "y");
+  EXPECT_EQ(Str(b, 0, "_rescued_data"), R"({"_c3":"extra1","_c4":"ex,2"})");
+  EXPECT_EQ(Str(b, 1, "a"), "2");
+  EXPECT_EQ(Str(b, 1, "b"), "NULL");
+  EXPECT_EQ(Str(b, 1, "_rescued_data"), R"({"_missing_columns":["b","c"]})");
+  EXPECT_EQ(Str(b, 2, "_rescued_data"), "NULL");
+  EXPECT_EQ(stats.rescued_rows, 2);
+
+  // The header names a column the schema lacks, and omits one it has; columns are matched
+  // by name, not position.
+  CsvOptions o2 = WithSchema("b STRING, a INT, z STRING");
+  RecordBatch c = Read("a,extra,b\n1,e,x\n2,,y\n", o2);
+  ASSERT_EQ(c.num_rows(), 2);
+  EXPECT_EQ(Str(c, 0, "a"), "1");
+  EXPECT_EQ(Str(c, 0, "b"), "x");
+  EXPECT_EQ(Str(c, 0, "z"), "NULL");
+  EXPECT_EQ(Str(c, 0, "_rescued_data"), R"({"extra":"e"})");
+  EXPECT_EQ(Str(c, 1, "_rescued_data"), "NULL");  // an empty unknown value holds nothing
+}
+
+TEST(CsvReaderTest, UnterminatedQuoteAtEndIsRescuedWithItsLine) {
+  CsvOptions o = WithSchema("a STRING, b STRING");
+  ReadStats stats;
+  RecordBatch b = Read("a,b\n1,2\n3,\"open\nmore\n", o, &stats);
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_EQ(Str(b, 1, "a"), "NULL");
+  EXPECT_EQ(Str(b, 1, "_rescued_data"),
+            R"({"_corrupt_record":"3,\"open\nmore\n","_error":"unterminated quoted field starting on line 3"})");
+  EXPECT_EQ(stats.first_bad_lines, (std::vector<int64_t>{3}));
+}
+
+TEST(CsvReaderTest, LineNumbersAndBatchesOfNRows) {
+  CsvOptions o = WithSchema("a INT, b STRING");
+  o.batch_rows = 2;
+  o.line_numbers = true;
+  auto reader = CsvReader::OpenBuffer("a,b\n1,x\n\n2,\"two\nlines\"\n3,y\n4,z\n", o);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<int64_t> sizes, lines, values;
+  CsvBatch batch;
+  for (;;) {
+    auto more = (*reader)->Next(&batch);
+    ASSERT_TRUE(more.ok());
+    if (!*more) break;
+    sizes.push_back(batch.batch.num_rows());
+    for (int64_t i = 0; i < batch.batch.num_rows(); ++i) {
+      values.push_back(batch.batch.column(0).Get<int32_t>(i));
+      lines.push_back(batch.line_numbers[static_cast<size_t>(i)]);
+    }
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(values, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(lines, (std::vector<int64_t>{2, 4, 6, 7}));  // line 3 is blank
+  EXPECT_EQ((*reader)->total_stats().rows, 4);
+  EXPECT_EQ((*reader)->total_stats().lines, 7);
+}
+
+// The file reader refills a small window: rows and quoted fields straddle chunk borders.
+TEST(CsvReaderTest, FileReaderWithTinyChunksMatchesBufferReader) {
+  std::string text = "id,name,price\n";
+  for (int i = 0; i < 500; ++i) {
+    text += std::to_string(i) + ",\"name, with \"\"quotes\"\" " + std::to_string(i) +
+            "\nsecond line\"," + std::to_string(i) + ".25\r\n";
+  }
+  testing::TempDir dir;
+  std::string path = dir.Join("in.csv");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(path, text).ok());
+  CsvOptions o = WithSchema("id INT, name STRING, price DOUBLE");
+  o.chunk_bytes = 64;
+  o.batch_rows = 37;
+  ReadStats stats;
+  auto from_file = ReadCsvFile(FileSystem::Default(), path, o, &stats);
+  ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+  ASSERT_EQ(from_file->num_rows(), 500);
+  EXPECT_EQ(stats.rescued_rows, 0);
+  for (int64_t i = 0; i < 500; i += 97) {
+    EXPECT_EQ(from_file->column(0).Get<int32_t>(i), i);
+    EXPECT_EQ(from_file->column(1).GetString(i),
+              "name, with \"quotes\" " + std::to_string(i) + "\nsecond line");
+    EXPECT_DOUBLE_EQ(from_file->column(2).Get<double>(i), i + 0.25);
+  }
+}
+
+TEST(CsvReaderTest, RowLongerThanTheLimitIsAClearError) {
+  testing::TempDir dir;
+  std::string path = dir.Join("long.csv");
+  std::string text = "a\n\"" + std::string(5000, 'x');  // never closed
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(path, text).ok());
+  CsvOptions o = WithSchema("a STRING");
+  o.chunk_bytes = 256;
+  o.max_row_bytes = 1024;
+  auto r = ReadCsvFile(FileSystem::Default(), path, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("line 2"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find(path), std::string::npos);
+}
+
+TEST(CsvReaderTest, TypedColumns) {
+  CsvOptions o = WithSchema(
+      "b BOOLEAN, s SMALLINT, l BIGINT, f FLOAT, d DECIMAL(10,2), dt DATE, ts TIMESTAMP", false);
+  ReadStats stats;
+  RecordBatch b = Read("true,-32768,-9223372036854775808,1.5,12.345,2019-12-09,2019-12-09 10:00:00\n"
+                       "maybe,32768,9223372036854775808,x,abc,2019-13-01,never\n",
+                       o, &stats);
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_EQ(Str(b, 0, "s"), "-32768");
+  EXPECT_EQ(Str(b, 0, "l"), "-9223372036854775808");
+  EXPECT_EQ(Str(b, 0, "d"), "12.35");
+  EXPECT_EQ(Str(b, 0, "ts"), "2019-12-09 10:00:00");
+  for (const char* c : {"b", "s", "l", "f", "d", "dt", "ts"}) EXPECT_EQ(Str(b, 1, c), "NULL") << c;
+  EXPECT_EQ(Str(b, 1, "_rescued_data"),
+            R"({"b":"maybe","s":"32768","l":"9223372036854775808","f":"x","d":"abc","dt":"2019-13-01","ts":"never"})");
+  EXPECT_EQ(stats.rescued_rows, 1);
+}
+
+TEST(CsvReaderTest, OptionsFromMap) {
+  auto o = CsvOptionsFromMap({{"header", "false"}, {"sep", "|"}, {"nullValue", "\\N"}});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->header);
+  EXPECT_EQ(o->delimiter, '|');
+  EXPECT_EQ(*o->null_value, "\\N");
+  auto bad = CsvOptionsFromMap({{"multiLine", "true"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("multiLine"), std::string::npos);
+  EXPECT_FALSE(CsvOptionsFromMap({{"mode", "FAILFAST"}}).ok());
+  EXPECT_FALSE(CsvOptionsFromMap({{"sep", ",,"}}).ok());
+}
+
+TEST(CsvReaderTest, NestedSchemaIsRefused) {
+  auto r = ReadCsvBuffer("a\n1\n", WithSchema("a ARRAY<INT>"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotSupported);
+}
+
+TEST(CsvReaderTest, RandomInputsNeverCrashAndGiveValidBatches) {
+  std::mt19937 rng(42);
+  const char alphabet[] = {'a', '1', ',', '"', '\n', '\r', ';', '\\', ' ', '.', '-', '\xEF'};
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string text;
+    int n = static_cast<int>(rng() % 200);
+    for (int i = 0; i < n; ++i) text.push_back(alphabet[rng() % sizeof alphabet]);
+    CsvOptions o;
+    if (iter % 2 == 0) o = WithSchema("a INT, b STRING, c DOUBLE", iter % 4 == 0);
+    o.batch_rows = 1 + static_cast<int64_t>(rng() % 5);
+    if (iter % 3 == 0) o.escape = '\\';
+    auto r = ReadCsvBuffer(text, o);
+    if (!r.ok()) {
+      // The only refusal: a header whose quote never closes, named by line.
+      EXPECT_NE(r.status().message().find("line 1: the header"), std::string::npos)
+          << r.status().ToString();
+      continue;
+    }
+    ASSERT_TRUE(r->Validate().ok());
+  }
+}
+
+TEST(CsvWriterTest, RoundTripThroughTheReader) {
+  Schema schema({Field{"s", DataType::String()}, Field{"i", DataType::Int()},
+                 Field{"d", DataType::Double()}, Field{"dt", DataType::Date()},
+                 Field{"ts", DataType::Timestamp()}, Field{"dec", DataType::Decimal(12, 3)},
+                 Field{"b", DataType::Boolean()}});
+  std::vector<Column> cols;
+  for (const auto& f : schema.fields()) cols.emplace_back(f.type);
+  std::vector<std::string> strings = {"plain", "comma, inside", "quote \"q\"", "new\nline",
+                                      "", "cr\r\nlf", "  spaces  "};
+  for (size_t i = 0; i < strings.size(); ++i) {
+    cols[0].AppendString(strings[i]);
+    cols[1].Append<int32_t>(static_cast<int32_t>(i) - 3);
+    cols[2].Append<double>(i == 4 ? 0.1 + 0.2 : static_cast<double>(i) / 3);
+    cols[3].Append<int32_t>(static_cast<int32_t>(i * 1000));
+    cols[4].Append<int64_t>(static_cast<int64_t>(i) * 1234567891);
+    cols[5].Append<int128_t>(static_cast<int128_t>(i) * 1001 - 5000);
+    cols[6].AppendBool(i % 2 == 0);
+  }
+  for (auto& c : cols) c.AppendNull();
+  RecordBatch batch = RecordBatch::FromColumns(schema, std::move(cols));
+  std::string text;
+  CsvWriteOptions wo;
+  AppendCsvHeader(schema, wo, &text);
+  AppendCsvRows(batch, wo, &text);
+
+  CsvOptions ro;
+  ro.schema = schema;
+  ro.rescued_data_column = "";
+  RecordBatch back = Read(text, ro);
+  ASSERT_EQ(back.num_rows(), batch.num_rows());
+  for (int64_t r = 0; r < batch.num_rows(); ++r) {
+    for (size_t c = 0; c < schema.size(); ++c) {
+      EXPECT_EQ(back.column(c).GetValue(r), batch.column(c).GetValue(r))
+          << "row " << r << " column " << schema.field(c).name;
+      EXPECT_EQ(back.column(c).IsNull(r), batch.column(c).IsNull(r));
+    }
+  }
+}
+
+TEST(CsvWriterTest, QuotesOnlyWhatNeedsIt) {
+  Schema schema({Field{"a", DataType::String()}, Field{"b", DataType::Double()}});
+  std::vector<Column> cols{Column(DataType::String()), Column(DataType::Double())};
+  cols[0].AppendString("x,y");
+  cols[1].Append<double>(1.0);
+  cols[0].AppendNull();
+  cols[1].Append<double>(std::nan(""));
+  RecordBatch b = RecordBatch::FromColumns(schema, std::move(cols));
+  std::string out;
+  AppendCsvRows(b, CsvWriteOptions{}, &out);
+  EXPECT_EQ(out, "\"x,y\",1.0\n,NaN\n");
+}
+
+}  // namespace
+}  // namespace lakepipe::csv
