@@ -1,0 +1,212 @@
+// The Delta Lake transaction log: actions, their JSON-lines form, checkpoints, and log
+// replay (snapshot reconstruction), following delta-io/delta PROTOCOL.md.
+//
+// This header owns the on-disk vocabulary of a table's `_delta_log/` folder:
+//   - Action structs (protocol, metaData, add, remove, txn, commitInfo; cdc,
+//     domainMetadata, checkpointMetadata and sidecar are recognised and kept verbatim);
+//   - ParseActions / SerializeAction: one JSON object per line, as in `%020d.json`;
+//   - ListLog: the commit and checkpoint files of a log folder;
+//   - ReplayLog: the table state at a version, starting from the newest usable checkpoint
+//     (found through `_last_checkpoint`, or by listing when that file is missing or bad).
+// Most callers want delta/table.h instead. Everything here is a pure function of the
+// files it reads, safe to call from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/fs.h"
+#include "common/status.h"
+
+namespace lakepipe::delta {
+
+// Partition column name -> serialised value (Delta's partition-value serialisation);
+// nullopt is a null partition value.
+using PartitionValues = std::map<std::string, std::optional<std::string>>;
+using StringMap = std::map<std::string, std::string>;
+
+struct Protocol {
+  int32_t min_reader_version = 1;
+  int32_t min_writer_version = 2;
+  // Present only for reader version 3 / writer version 7 (table features).
+  std::optional<std::vector<std::string>> reader_features;
+  std::optional<std::vector<std::string>> writer_features;
+};
+
+struct Format {
+  std::string provider = "parquet";
+  StringMap options;
+};
+
+struct Metadata {
+  std::string id;
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  Format format;
+  std::string schema_string;  // Spark JSON schema
+  std::vector<std::string> partition_columns;
+  StringMap configuration;
+  std::optional<int64_t> created_time;  // milliseconds since the epoch
+};
+
+struct DeletionVector {
+  std::string storage_type;  // "u", "i" or "p"
+  std::string path_or_inline_dv;
+  std::optional<int32_t> offset;
+  int32_t size_in_bytes = 0;
+  int64_t cardinality = 0;
+  // The id that, with the path, keys a logical file during replay.
+  std::string UniqueId() const;
+};
+
+struct AddFile {
+  std::string path;  // as in the log: a URL-encoded relative URI or an absolute URI
+  PartitionValues partition_values;
+  int64_t size = 0;
+  int64_t modification_time = 0;  // milliseconds since the epoch
+  bool data_change = true;
+  std::optional<std::string> stats;  // JSON text
+  std::optional<StringMap> tags;
+  std::optional<DeletionVector> deletion_vector;
+  std::optional<int64_t> base_row_id;
+  std::optional<int64_t> default_row_commit_version;
+  std::optional<std::string> clustering_provider;
+};
+
+struct RemoveFile {
+  std::string path;
+  std::optional<int64_t> deletion_timestamp;  // milliseconds since the epoch
+  bool data_change = true;
+  std::optional<bool> extended_file_metadata;
+  std::optional<PartitionValues> partition_values;
+  std::optional<int64_t> size;
+  std::optional<std::string> stats;
+  std::optional<StringMap> tags;
+  std::optional<DeletionVector> deletion_vector;
+  std::optional<int64_t> base_row_id;
+  std::optional<int64_t> default_row_commit_version;
+};
+
+// Application transaction: the latest `version` an application (a streaming flow) has
+// committed to this table. The basis of exactly-once writes.
+struct Txn {
+  std::string app_id;
+  int64_t version = 0;
+  std::optional<int64_t> last_updated;
+};
+
+// commitInfo is free-form in the protocol: kept as the JSON object's text, with the
+// fields lakepipe reads parsed out.
+struct CommitInfo {
+  std::string json;  // the whole object, e.g. {"timestamp":...,"operation":"WRITE",...}
+  std::optional<int64_t> timestamp;  // milliseconds since the epoch
+  std::optional<int64_t> in_commit_timestamp;
+  std::string operation;
+};
+
+// An action lakepipe recognises but does not interpret (cdc, domainMetadata,
+// checkpointMetadata, sidecar, and unknown future actions): its key and JSON text.
+struct OtherAction {
+  std::string kind;
+  std::string json;
+};
+
+using Action = std::variant<Protocol, Metadata, AddFile, RemoveFile, Txn, CommitInfo, OtherAction>;
+
+// Parses a commit file's text: one action object per non-empty line. `name` (the file
+// name) is used in error messages, with the line number.
+Result<std::vector<Action>> ParseActions(std::string_view text, std::string_view name);
+// One line of JSON (no trailing newline).
+std::string SerializeAction(const Action& action);
+// A whole commit file: each action's line followed by '\n'.
+std::string SerializeActions(const std::vector<Action>& actions);
+
+// Decodes a log path (percent-encoding, as a URI) and resolves it against the table
+// root: relative paths are joined to `table_path`; `file:` URIs are turned into local
+// paths. Other schemes are NotSupported.
+Result<std::string> ResolveDataPath(const std::string& table_path, std::string_view log_path);
+// Percent-encodes a relative path the way Spark writes add.path (RFC 2396 path escaping).
+std::string EncodeLogPath(std::string_view relative_path);
+// Decodes %XX escapes. Corruption on a malformed escape.
+Result<std::string> PercentDecode(std::string_view text);
+
+// ---- the log folder ----------------------------------------------------------------
+std::string LogDir(const std::string& table_path);                 // <table>/_delta_log
+std::string CommitFileName(int64_t version);                       // %020d.json
+std::string CheckpointFileName(int64_t version);                   // %020d.checkpoint.parquet
+
+struct CheckpointFiles {
+  int64_t version = -1;
+  std::vector<std::string> paths;  // 1 (single-file, v2), or the parts of a multi-part one
+  bool v2 = false;                 // %020d.checkpoint.<uuid>.{json,parquet}
+};
+
+struct LogListing {
+  // Commit versions present (ascending) and their file info (for modification times).
+  std::vector<int64_t> versions;
+  std::vector<FileInfo> commit_files;
+  // Complete checkpoints, ascending by version (incomplete multi-part sets left out).
+  std::vector<CheckpointFiles> checkpoints;
+};
+
+// Lists `<table>/_delta_log`. NotFound when the folder does not exist.
+Result<LogListing> ListLog(FileSystem* fs, const std::string& table_path);
+
+// Contents of `_last_checkpoint`; nullopt when absent or unreadable (callers then list).
+struct LastCheckpoint {
+  int64_t version = -1;
+  int64_t size = 0;
+  std::optional<int32_t> parts;
+  std::optional<int64_t> size_in_bytes;
+  std::optional<int64_t> num_of_add_files;
+};
+std::optional<LastCheckpoint> ReadLastCheckpoint(FileSystem* fs, const std::string& table_path);
+std::string SerializeLastCheckpoint(const LastCheckpoint& lc);
+
+// Reads every action of a checkpoint (each part, sidecars of a v2 checkpoint).
+Result<std::vector<Action>> ReadCheckpoint(FileSystem* fs, const std::string& table_path,
+                                           const CheckpointFiles& checkpoint);
+
+// ---- replay ------------------------------------------------------------------------
+// The reconciled state of a table at one version.
+struct TableState {
+  int64_t version = -1;
+  Protocol protocol;
+  Metadata metadata;
+  bool has_protocol = false;
+  bool has_metadata = false;
+  // Active files keyed by (path, deletion vector id), in key order.
+  std::map<std::string, AddFile> files;
+  // Removed files still within their tombstone life, for VACUUM.
+  std::map<std::string, RemoveFile> tombstones;
+  std::map<std::string, Txn> txns;  // app id -> latest
+  // Timestamp of the commit at `version` (inCommitTimestamp, commitInfo.timestamp, or
+  // the commit file's modification time, in that order of preference), milliseconds.
+  int64_t commit_timestamp = 0;
+  int64_t checkpoint_version = -1;  // the checkpoint replay started from, or -1
+};
+
+// The key replay reconciles add/remove by: the decoded path plus the DV id.
+Result<std::string> FileKey(std::string_view path, const std::optional<DeletionVector>& dv);
+
+// Applies one commit's actions (in order) to `state`.
+Status ApplyActions(TableState* state, std::vector<Action> actions);
+
+struct ReplayOptions {
+  // The version to reconstruct; -1 for the latest.
+  int64_t version = -1;
+  // Ignore checkpoints and replay JSON commits from version 0 (for tests and repair).
+  bool ignore_checkpoints = false;
+};
+
+// Reconstructs the table at `options.version`. NotFound for a missing log or version;
+// Corruption for a non-contiguous log, or a state without protocol or metaData.
+Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
+                             const ReplayOptions& options = {});
+
+}  // namespace lakepipe::delta
