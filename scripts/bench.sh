@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `make bench`: lakepipe against DuckDB (npm, 2 threads) on the generated 5-million-line
+# orders file, in the same run; prints a table of times and ratios and writes
+# docs/BENCHMARKS.md. Usage: scripts/bench.sh BUILD_DIR (a build with -DLAKEPIPE_BENCH=ON).
+#
+# Steps: generate the orders CSV once (cached in bench/out/, keyed by the generator's
+# sources); DuckDB loads it, writes Parquet from memory and from CSV, reads it back;
+# bench/lp_parquet_benchmark does the same with lakepipe's CSV reader and Parquet
+# writer/reader; DuckDB reads lakepipe's file (a correctness check of that file); DuckDB runs
+# DESIGN §9's three-step job and the fused query; `lakepipe run examples/orders --once`
+# runs if it exists. A step that fails is reported as such; the others still run.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=$(cd "${1:-build-bench}" && pwd)
+BIN="$BUILD/lakepipe"
+BENCH_BIN="$BUILD/bench/lp_parquet_benchmark"
+ROWS=${LAKEPIPE_BENCH_ROWS:-5000000}
+OUT="$ROOT/bench/out"
+RESULTS="$OUT/results"
+mkdir -p "$OUT"
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+fail_json() { printf '{"error": %s}\n' "$(printf '%s' "$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify(s.slice(-2000))))')"; }
+
+# 1. The input, generated once per generator version.
+GEN_HASH=$(cat src/generator/*.h src/generator/*.cc | sha1sum | cut -c1-10)
+CSV="$OUT/orders_${ROWS}_${GEN_HASH}.csv"
+if [ ! -f "$CSV" ]; then
+  rm -f "$OUT"/orders_*.csv
+  echo "== generating $ROWS order lines into $CSV"
+  t=$(now)
+  if "$BIN" generate orders --rows "$ROWS" --seed 1 --out "$CSV.tmp"; then
+    mv "$CSV.tmp" "$CSV"
+    printf '{"seconds": %s, "rows": %s, "bytes": %s}\n' "$(elapsed "$t")" "$ROWS" \
+      "$(stat -c %s "$CSV")" > "$RESULTS/generate.json"
+  else
+    echo "bench: cannot generate the input with $BIN" >&2
+    exit 1
+  fi
+else
+  echo "== using the cached input $CSV"
+fi
+
+# 2. DuckDB: load, write from memory, CSV -> Parquet, read.
+echo "== DuckDB: load, Parquet write, read"
+if ! node bench/duckdb_bench.mjs table "$CSV" "$OUT" > "$RESULTS/duckdb_table.json" 2> "$RESULTS/err"; then
+  fail_json "$(cat "$RESULTS/err")" > "$RESULTS/duckdb_table.json"
+fi
+
+# 3. lakepipe: the same with its CSV reader and Parquet writer/reader.
+echo "== lakepipe: generator, CSV load, Parquet write, read"
+rm -f "$OUT/lakepipe_orders.parquet"
+if [ -x "$BENCH_BIN" ]; then
+  LAKEPIPE_BENCH_CSV="$CSV" LAKEPIPE_BENCH_OUT="$OUT" \
+  LAKEPIPE_BENCH_DUCKDB_PARQUET="$OUT/duckdb_orders.parquet" \
+    "$BENCH_BIN" --benchmark_out="$RESULTS/lakepipe.json" --benchmark_out_format=json \
+    || echo "bench: lp_parquet_benchmark failed" >&2
+else
+  echo "bench: $BENCH_BIN is missing (configure with -DLAKEPIPE_BENCH=ON)" >&2
+fi
+
+# 4. DuckDB reads lakepipe's file: timing, and the checksums must equal its own file's.
+if [ -f "$OUT/lakepipe_orders.parquet" ]; then
+  echo "== DuckDB reads lakepipe's Parquet file"
+  if ! node bench/duckdb_bench.mjs read "$OUT/lakepipe_orders.parquet" \
+      > "$RESULTS/duckdb_read_lakepipe.json" 2> "$RESULTS/err"; then
+    fail_json "$(cat "$RESULTS/err")" > "$RESULTS/duckdb_read_lakepipe.json"
+  fi
+fi
+
+# 5. DuckDB: DESIGN §9's three steps and the fused query.
+echo "== DuckDB: bronze -> silver -> gold, and fused"
+if ! node bench/duckdb_bench.mjs pipeline "$CSV" "$OUT" > "$RESULTS/duckdb_pipeline.json" 2> "$RESULTS/err"; then
+  fail_json "$(cat "$RESULTS/err")" > "$RESULTS/duckdb_pipeline.json"
+fi
+
+# 6. lakepipe run examples/orders --once, when it exists.
+if "$BIN" run --help > /dev/null 2>&1 && [ -d examples/orders ]; then
+  echo "== lakepipe run examples/orders --once"
+  P="$OUT/pipeline"
+  rm -rf "$P"
+  LANDING="$P/landing"
+  # The example reads ${landing}/orders when its SQL says so, else ${landing} itself.
+  if grep -rqs '${landing}/orders' examples/orders; then DEST="$LANDING/orders"; else DEST="$LANDING"; fi
+  mkdir -p "$DEST"
+  ln "$CSV" "$DEST/orders.csv" 2>/dev/null || cp "$CSV" "$DEST/orders.csv"
+  t=$(now)
+  if "$BIN" run examples/orders --once --set "landing=$LANDING" --set "storage=$P/storage" \
+      > "$RESULTS/pipeline.log" 2>&1; then
+    printf '{"seconds": %s}\n' "$(elapsed "$t")" > "$RESULTS/pipeline.json"
+  else
+    fail_json "$(tail -20 "$RESULTS/pipeline.log")" > "$RESULTS/pipeline.json"
+  fi
+  rm -rf "$P"
+else
+  echo "pipeline benchmark: not built yet (lakepipe run is missing)"
+  echo '{"not_built": "lakepipe run is missing"}' > "$RESULTS/pipeline.json"
+fi
+rm -f "$RESULTS/err"
+
+# 7. The table and docs/BENCHMARKS.md.
+node bench/report.mjs "$RESULTS" "$CSV" docs/BENCHMARKS.md
