@@ -1,0 +1,605 @@
+#include "formats/json/json_reader.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "types/datetime.h"
+#include "types/decimal.h"
+
+namespace lakepipe::json {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Exact name first, then case-insensitive (Spark's default resolution).
+int FindFieldIn(const std::vector<Field>& fields, std::string_view name) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].name == name) return static_cast<int>(i);
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (EqualsIgnoreCase(fields[i].name, name)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// The raw text of a value for rescue: a string's own text, otherwise minified JSON.
+std::string RawText(element e) {
+  std::string_view sv;
+  if (e.type() == element_type::STRING && e.get(sv) == simdjson::SUCCESS) return std::string(sv);
+  return simdjson::minify(e);
+}
+
+// ---- inference ---------------------------------------------------------------------------
+
+struct InferNode {
+  enum Kind { kNone, kBool, kLong, kDouble, kString, kStruct, kArray };
+  Kind kind = kNone;
+  std::vector<std::string> names;     // struct field names, first-seen order
+  std::vector<InferNode> children;    // struct fields, or the one array element
+};
+
+InferNode::Kind MergeScalar(InferNode::Kind a, InferNode::Kind b) {
+  if (a == InferNode::kNone || a == b) return b;
+  if ((a == InferNode::kLong && b == InferNode::kDouble) ||
+      (a == InferNode::kDouble && b == InferNode::kLong))
+    return InferNode::kDouble;
+  return InferNode::kString;
+}
+
+void Observe(InferNode* n, element e, int depth) {
+  if (n->kind == InferNode::kString || depth > 64) {
+    n->kind = InferNode::kString;
+    return;
+  }
+  switch (e.type()) {
+    case element_type::NULL_VALUE: return;
+    case element_type::BOOL: n->kind = MergeScalar(n->kind, InferNode::kBool); return;
+    case element_type::INT64: n->kind = MergeScalar(n->kind, InferNode::kLong); return;
+    case element_type::UINT64:
+    case element_type::DOUBLE: n->kind = MergeScalar(n->kind, InferNode::kDouble); return;
+    case element_type::STRING: n->kind = InferNode::kString; return;
+    case element_type::OBJECT: {
+      if (n->kind == InferNode::kNone) n->kind = InferNode::kStruct;
+      if (n->kind != InferNode::kStruct) {
+        n->kind = InferNode::kString;
+        return;
+      }
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (auto field : obj) {
+        size_t i = 0;
+        while (i < n->names.size() && n->names[i] != field.key) ++i;
+        if (i == n->names.size()) {
+          n->names.emplace_back(field.key);
+          n->children.emplace_back();
+        }
+        Observe(&n->children[i], field.value, depth + 1);
+      }
+      return;
+    }
+    case element_type::ARRAY: {
+      if (n->kind == InferNode::kNone) {
+        n->kind = InferNode::kArray;
+        n->children.emplace_back();
+      }
+      if (n->kind != InferNode::kArray) {
+        n->kind = InferNode::kString;
+        return;
+      }
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (element x : arr) Observe(&n->children[0], x, depth + 1);
+      return;
+    }
+  }
+}
+
+DataType ToType(const InferNode& n) {
+  switch (n.kind) {
+    case InferNode::kBool: return DataType::Boolean();
+    case InferNode::kLong: return DataType::Long();
+    case InferNode::kDouble: return DataType::Double();
+    case InferNode::kStruct: {
+      std::vector<Field> fields;
+      for (size_t i = 0; i < n.names.size(); ++i) {
+        fields.push_back(Field{n.names[i], ToType(n.children[i]), true});
+      }
+      return DataType::Struct(std::move(fields));
+    }
+    case InferNode::kArray: return DataType::Array(ToType(n.children[0]));
+    default: return DataType::String();
+  }
+}
+
+Status CheckReadable(const DataType& t, const std::string& name) {
+  switch (t.id()) {
+    case TypeId::kNull:
+      return Status::NotSupported("JSON column '" + name + "' has type void");
+    case TypeId::kStruct:
+      for (const auto& f : t.fields()) LP_RETURN_IF_ERROR(CheckReadable(f.type, name + "." + f.name));
+      return Status::OK();
+    case TypeId::kArray: return CheckReadable(t.element(), name);
+    case TypeId::kMap:
+      if (!t.key().is_binary_like()) {
+        return Status::NotSupported("JSON column '" + name +
+                                    "': map keys must be strings in JSON, not " +
+                                    t.key().ToString());
+      }
+      return CheckReadable(t.value(), name);
+    default: return Status::OK();
+  }
+}
+
+bool ParseNonFinite(std::string_view s, double* d) {
+  if (s == "NaN") {
+    *d = std::nan("");
+  } else if (s == "Infinity" || s == "+Infinity" || s == "INF" || s == "+INF") {
+    *d = std::numeric_limits<double>::infinity();
+  } else if (s == "-Infinity" || s == "-INF") {
+    *d = -std::numeric_limits<double>::infinity();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Appends exactly one value to `col`. Returns false when the value (or part of it) does
+// not fit the type; the misfit part is NULL.
+bool Convert(Column* col, element e, int depth) {
+  if (e.is_null()) {
+    col->AppendNull();
+    return true;
+  }
+  const DataType& t = col->type();
+  element_type et = e.type();
+  auto fail = [&]() {
+    col->AppendNull();
+    return false;
+  };
+  switch (t.id()) {
+    case TypeId::kBoolean: {
+      if (et != element_type::BOOL) return fail();
+      col->AppendBool(e.get_bool().value_unsafe());
+      return true;
+    }
+    case TypeId::kByte:
+    case TypeId::kShort:
+    case TypeId::kInt:
+    case TypeId::kLong: {
+      if (et != element_type::INT64) return fail();
+      int64_t x = e.get_int64().value_unsafe();
+      switch (t.id()) {
+        case TypeId::kByte:
+          if (x < INT8_MIN || x > INT8_MAX) return fail();
+          col->Append<int8_t>(static_cast<int8_t>(x));
+          break;
+        case TypeId::kShort:
+          if (x < INT16_MIN || x > INT16_MAX) return fail();
+          col->Append<int16_t>(static_cast<int16_t>(x));
+          break;
+        case TypeId::kInt:
+          if (x < INT32_MIN || x > INT32_MAX) return fail();
+          col->Append<int32_t>(static_cast<int32_t>(x));
+          break;
+        default: col->Append<int64_t>(x); break;
+      }
+      return true;
+    }
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      double d;
+      if (et == element_type::INT64) {
+        d = static_cast<double>(e.get_int64().value_unsafe());
+      } else if (et == element_type::UINT64) {
+        d = static_cast<double>(e.get_uint64().value_unsafe());
+      } else if (et == element_type::DOUBLE) {
+        d = e.get_double().value_unsafe();
+      } else if (et == element_type::STRING) {
+        if (!ParseNonFinite(e.get_string().value_unsafe(), &d)) return fail();
+      } else {
+        return fail();
+      }
+      if (t.id() == TypeId::kFloat) {
+        col->Append<float>(static_cast<float>(d));
+      } else {
+        col->Append<double>(d);
+      }
+      return true;
+    }
+    case TypeId::kDecimal: {
+      std::string text;
+      if (et == element_type::INT64 || et == element_type::UINT64 || et == element_type::DOUBLE) {
+        text = simdjson::minify(e);
+      } else if (et == element_type::STRING) {
+        text = std::string(e.get_string().value_unsafe());
+      } else {
+        return fail();
+      }
+      auto r = ParseDecimal(text, t.precision(), t.scale());
+      if (!r.ok()) return fail();
+      col->Append<int128_t>(*r);
+      return true;
+    }
+    case TypeId::kString:
+    case TypeId::kBinary: {
+      if (et == element_type::STRING) {
+        col->AppendString(e.get_string().value_unsafe());
+      } else {
+        col->AppendString(simdjson::minify(e));  // Spark keeps the raw JSON text
+      }
+      return true;
+    }
+    case TypeId::kDate: {
+      if (et != element_type::STRING) return fail();
+      auto r = ParseDate(e.get_string().value_unsafe());
+      if (!r.ok()) return fail();
+      col->Append<int32_t>(*r);
+      return true;
+    }
+    case TypeId::kTimestamp:
+    case TypeId::kTimestampNtz: {
+      if (et == element_type::INT64) {  // seconds since the epoch, as Spark reads them
+        int64_t s = e.get_int64().value_unsafe();
+        if (s > INT64_MAX / kMicrosPerSecond || s < INT64_MIN / kMicrosPerSecond) return fail();
+        col->Append<int64_t>(s * kMicrosPerSecond);
+        return true;
+      }
+      if (et != element_type::STRING) return fail();
+      auto r = ParseTimestamp(e.get_string().value_unsafe());
+      if (!r.ok()) return fail();
+      col->Append<int64_t>(*r);
+      return true;
+    }
+    case TypeId::kStruct: {
+      if (et != element_type::OBJECT || depth > 64) return fail();
+      const auto& fields = t.fields();
+      std::vector<bool> filled(fields.size(), false);
+      bool ok = true;
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (auto field : obj) {
+        int i = FindFieldIn(fields, field.key);
+        if (i < 0 || filled[static_cast<size_t>(i)]) {
+          ok = false;  // a key the struct lacks (or repeats): the top-level value is rescued
+          continue;
+        }
+        filled[static_cast<size_t>(i)] = true;
+        ok &= Convert(&col->child(static_cast<size_t>(i)), field.value, depth + 1);
+      }
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (!filled[i]) col->child(i).AppendNull();
+      }
+      col->CloseStructRow();
+      return ok;
+    }
+    case TypeId::kArray: {
+      if (et != element_type::ARRAY || depth > 64) return fail();
+      bool ok = true;
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (element x : arr) ok &= Convert(&col->child(0), x, depth + 1);
+      col->CloseListRow();
+      return ok;
+    }
+    case TypeId::kMap: {
+      if (et != element_type::OBJECT || depth > 64) return fail();
+      bool ok = true;
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (auto field : obj) {
+        col->child(0).AppendString(field.key);
+        ok &= Convert(&col->child(1), field.value, depth + 1);
+      }
+      col->CloseListRow();
+      return ok;
+    }
+    case TypeId::kNull: return fail();
+  }
+  return fail();
+}
+
+bool IsBlank(std::string_view s) {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+class JsonReader::Impl {
+ public:
+  explicit Impl(JsonOptions o) : opt_(std::move(o)) {}
+
+  Status Init() {
+    if (opt_.batch_rows <= 0) return Status::InvalidArgument("JSON batch_rows must be positive");
+    if (opt_.chunk_bytes < 64) opt_.chunk_bytes = 64;
+    if (opt_.max_line_bytes < opt_.chunk_bytes) opt_.max_line_bytes = opt_.chunk_bytes;
+    if (file_ != nullptr) LP_RETURN_IF_ERROR(ReadMore());
+    if (end_ - begin_ >= 3 && std::memcmp(buf_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
+    if (opt_.schema.has_value()) {
+      data_schema_ = *opt_.schema;
+      for (auto& f : data_schema_.mutable_fields()) f.nullable = true;
+    } else {
+      LP_RETURN_IF_ERROR(Infer());
+    }
+    for (const auto& f : data_schema_.fields()) LP_RETURN_IF_ERROR(CheckReadable(f.type, f.name));
+    if (!opt_.rescued_data_column.empty() && data_schema_.FindField(opt_.rescued_data_column) >= 0) {
+      return Status::InvalidArgument("the schema already has a column named '" +
+                                     opt_.rescued_data_column + "' (the rescue column)");
+    }
+    out_schema_ = data_schema_;
+    if (!opt_.rescued_data_column.empty()) {
+      out_schema_.AddField(Field{opt_.rescued_data_column, DataType::String(), true});
+    }
+    return Status::OK();
+  }
+
+  const Schema& schema() const { return out_schema_; }
+  const Schema& data_schema() const { return data_schema_; }
+  const ReadStats& total() const { return total_; }
+
+  Result<bool> Next(JsonBatch* out) {
+    if (done_) return false;
+    std::vector<Column> cols;
+    for (const auto& f : out_schema_.fields()) cols.emplace_back(f.type);
+    out->line_numbers.clear();
+    ReadStats bs;
+    int64_t rows = 0;
+    while (rows < opt_.batch_rows) {
+      std::string_view line;
+      bool have = false;
+      LP_RETURN_IF_ERROR(NextLine(&line, &have));
+      if (!have) break;
+      int64_t row_line = line_++;
+      ++bs.lines;
+      if (IsBlank(line)) continue;
+      EmitRow(line, &cols, &bs, row_line);
+      if (opt_.line_numbers) out->line_numbers.push_back(row_line);
+      ++rows;
+    }
+    if (rows == 0) {
+      done_ = true;
+      total_.lines += bs.lines;
+      return false;
+    }
+    bs.rows = rows;
+    out->batch = RecordBatch::FromColumns(out_schema_, std::move(cols));
+    out->stats = bs;
+    total_.Add(bs);
+    return true;
+  }
+
+  std::unique_ptr<RandomAccessFile> file_;
+  int64_t file_pos_ = 0;
+  int64_t file_size_ = 0;
+  std::string buf_;   // always has SIMDJSON_PADDING bytes allocated past end_
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  bool eof_ = false;
+  JsonOptions opt_;
+
+ private:
+  Status ReadMore() {
+    if (file_ == nullptr) {
+      eof_ = true;
+      return Status::OK();
+    }
+    size_t want = end_ + static_cast<size_t>(opt_.chunk_bytes);
+    if (buf_.size() < want + simdjson::SIMDJSON_PADDING) buf_.resize(want + simdjson::SIMDJSON_PADDING);
+    int64_t n = std::min<int64_t>(static_cast<int64_t>(want - end_), file_size_ - file_pos_);
+    if (n > 0) {
+      LP_RETURN_IF_ERROR(file_->ReadAt(file_pos_, n, buf_.data() + end_));
+      file_pos_ += n;
+      end_ += static_cast<size_t>(n);
+    }
+    if (file_pos_ >= file_size_) eof_ = true;
+    return Status::OK();
+  }
+
+  Status MakeRoom() {
+    if (begin_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (static_cast<int64_t>(end_) >= opt_.max_line_bytes) {
+      return Status::Corruption((opt_.file_path.empty() ? "JSON input" : opt_.file_path) +
+                                ": line " + std::to_string(line_) + " is longer than " +
+                                std::to_string(opt_.max_line_bytes) + " bytes");
+    }
+    return ReadMore();
+  }
+
+  // The next line (without its newline), consumed from the window.
+  Status NextLine(std::string_view* line, bool* have) {
+    for (;;) {
+      if (begin_ == end_) {
+        if (eof_) {
+          *have = false;
+          return Status::OK();
+        }
+        begin_ = end_ = 0;
+        LP_RETURN_IF_ERROR(ReadMore());
+        continue;
+      }
+      const char* p = buf_.data() + begin_;
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', end_ - begin_));
+      if (nl == nullptr && !eof_) {
+        LP_RETURN_IF_ERROR(MakeRoom());
+        continue;
+      }
+      const char* stop = nl != nullptr ? nl : buf_.data() + end_;
+      *line = std::string_view(p, static_cast<size_t>(stop - p));
+      if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+      begin_ = nl != nullptr ? static_cast<size_t>(nl + 1 - buf_.data()) : end_;
+      *have = true;
+      return Status::OK();
+    }
+  }
+
+  Status Infer() {
+    InferNode root;
+    root.kind = InferNode::kStruct;
+    int64_t sampled = 0;
+    size_t pos = begin_;
+    while (sampled < opt_.infer_rows && pos < end_) {
+      const char* p = buf_.data() + pos;
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', end_ - pos));
+      if (nl == nullptr && !eof_) {
+        if (sampled > 0) break;
+        LP_RETURN_IF_ERROR(MakeRoom());
+        pos = begin_;
+        continue;
+      }
+      const char* stop = nl != nullptr ? nl : buf_.data() + end_;
+      std::string_view line(p, static_cast<size_t>(stop - p));
+      pos = nl != nullptr ? static_cast<size_t>(nl + 1 - buf_.data()) : end_;
+      if (IsBlank(line)) continue;
+      element doc;
+      if (parser_.parse(line.data(), line.size(), false).get(doc) != simdjson::SUCCESS) continue;
+      if (doc.type() != element_type::OBJECT) continue;
+      Observe(&root, doc, 0);
+      ++sampled;
+    }
+    for (size_t i = 0; i < root.names.size(); ++i) {
+      data_schema_.AddField(Field{root.names[i], ToType(root.children[i]), true});
+    }
+    return Status::OK();
+  }
+
+  void AddRescue(std::string_view key, std::string_view raw) {
+    rescue_.push_back(rescue_.empty() ? '{' : ',');
+    csv::AppendJsonString(key, &rescue_);
+    rescue_.push_back(':');
+    csv::AppendJsonString(raw, &rescue_);
+  }
+
+  void FinishRescue(std::vector<Column>* cols, ReadStats* bs, int64_t line) {
+    bool has_col = !opt_.rescued_data_column.empty();
+    if (rescue_.empty()) {
+      if (has_col) cols->back().AppendNull();
+      return;
+    }
+    if (!opt_.file_path.empty()) {
+      rescue_.append(",\"_file_path\":");
+      csv::AppendJsonString(opt_.file_path, &rescue_);
+    }
+    rescue_.push_back('}');
+    if (has_col) cols->back().AppendString(rescue_);
+    rescue_.clear();
+    ++bs->rescued_rows;
+    if (bs->first_bad_lines.size() < ReadStats::kMaxBadLines) bs->first_bad_lines.push_back(line);
+  }
+
+  void EmitRow(std::string_view line, std::vector<Column>* cols, ReadStats* bs, int64_t row_line) {
+    size_t n = data_schema_.size();
+    element doc;
+    auto error = parser_.parse(line.data(), line.size(), false).get(doc);
+    if (error != simdjson::SUCCESS || doc.type() != element_type::OBJECT) {
+      for (size_t c = 0; c < n; ++c) (*cols)[c].AppendNull();
+      AddRescue("_corrupt_record", line);
+      rescue_.append(",\"_error\":");
+      csv::AppendJsonString(error != simdjson::SUCCESS
+                                ? std::string("malformed JSON: ") + simdjson::error_message(error)
+                                : std::string("the line is not a JSON object"),
+                            &rescue_);
+      FinishRescue(cols, bs, row_line);
+      return;
+    }
+    filled_.assign(n, false);
+    simdjson::dom::object obj = doc.get_object().value_unsafe();
+      for (auto field : obj) {
+      int c = FindFieldIn(data_schema_.fields(), field.key);
+      if (c < 0 || filled_[static_cast<size_t>(c)]) {
+        AddRescue(field.key, RawText(field.value));
+        continue;
+      }
+      filled_[static_cast<size_t>(c)] = true;
+      if (!Convert(&(*cols)[static_cast<size_t>(c)], field.value, 0)) {
+        AddRescue(field.key, RawText(field.value));
+      }
+    }
+    for (size_t c = 0; c < n; ++c) {
+      if (!filled_[c]) (*cols)[c].AppendNull();
+    }
+    FinishRescue(cols, bs, row_line);
+  }
+
+  Schema data_schema_;
+  Schema out_schema_;
+  simdjson::dom::parser parser_;
+  std::vector<bool> filled_;
+  std::string rescue_;
+  int64_t line_ = 1;
+  bool done_ = false;
+  ReadStats total_;
+};
+
+JsonReader::JsonReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+JsonReader::~JsonReader() = default;
+
+Result<std::unique_ptr<JsonReader>> JsonReader::Open(FileSystem* fs, const std::string& path,
+                                                     JsonOptions options) {
+  if (options.file_path.empty()) options.file_path = path;
+  auto impl = std::make_unique<Impl>(std::move(options));
+  LP_ASSIGN_OR_RETURN(impl->file_, fs->NewRandomAccessFile(path));
+  impl->file_size_ = impl->file_->Size();
+  LP_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<JsonReader>(new JsonReader(std::move(impl)));
+}
+
+Result<std::unique_ptr<JsonReader>> JsonReader::OpenBuffer(std::string data, JsonOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->end_ = data.size();
+  impl->buf_ = std::move(data);
+  impl->buf_.resize(impl->end_ + simdjson::SIMDJSON_PADDING);
+  impl->eof_ = true;
+  LP_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<JsonReader>(new JsonReader(std::move(impl)));
+}
+
+const Schema& JsonReader::schema() const { return impl_->schema(); }
+const Schema& JsonReader::data_schema() const { return impl_->data_schema(); }
+Result<bool> JsonReader::Next(JsonBatch* out) { return impl_->Next(out); }
+const ReadStats& JsonReader::total_stats() const { return impl_->total(); }
+
+namespace {
+Result<RecordBatch> ReadAll(JsonReader* reader, ReadStats* stats) {
+  std::vector<RecordBatch> batches;
+  JsonBatch b;
+  for (;;) {
+    LP_ASSIGN_OR_RETURN(bool more, reader->Next(&b));
+    if (!more) break;
+    batches.push_back(std::move(b.batch));
+  }
+  if (stats != nullptr) stats->Add(reader->total_stats());
+  if (batches.size() == 1) return std::move(batches[0]);
+  if (batches.empty()) return RecordBatch::Empty(reader->schema());
+  return RecordBatch::Concat(reader->schema(), batches);
+}
+}  // namespace
+
+Result<RecordBatch> ReadJsonFile(FileSystem* fs, const std::string& path, JsonOptions options,
+                                 ReadStats* stats) {
+  LP_ASSIGN_OR_RETURN(auto reader, JsonReader::Open(fs, path, std::move(options)));
+  return ReadAll(reader.get(), stats);
+}
+
+Result<RecordBatch> ReadJsonBuffer(std::string data, JsonOptions options, ReadStats* stats) {
+  LP_ASSIGN_OR_RETURN(auto reader, JsonReader::OpenBuffer(std::move(data), std::move(options)));
+  return ReadAll(reader.get(), stats);
+}
+
+}  // namespace lakepipe::json

@@ -1,0 +1,78 @@
+// JsonReader: streams JSON lines (one object per line, simdjson) into RecordBatches of a
+// bounded number of rows, with the rescue semantics of the CSV reader: nothing is dropped
+// silently (docs/file-formats.md states the exact rules).
+//
+// Types come from the given schema or are inferred from the first `infer_rows` lines:
+// objects -> struct (fields in first-seen order), arrays -> array, integers -> bigint,
+// other numbers -> double, strings -> string, booleans -> boolean; conflicting kinds
+// widen (bigint+double -> double) or fall back to string; a column only ever null is
+// string. Values land in nested Columns.
+//
+// Rescue: a top-level value that does not fit its column (anywhere inside it) makes the
+// misfit leaves NULL and records {"<field>": "<raw JSON text>", ..., "_file_path": ...};
+// a key the schema lacks is recorded the same way; a malformed line (or one that is not an
+// object) gives a row of NULLs with {"_corrupt_record": "<line>", "_error": "...", ...}.
+// Each rescued row is counted in ReadStats with its line number.
+//
+// Call order: Open/OpenBuffer, then Next() until false. One thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/fs.h"
+#include "common/status.h"
+#include "formats/csv/csv_reader.h"  // ReadStats, AppendJsonString
+#include "types/batch.h"
+#include "types/schema.h"
+
+namespace lakepipe::json {
+
+using ReadStats = csv::ReadStats;
+
+struct JsonOptions {
+  std::optional<Schema> schema;
+  int64_t infer_rows = 10000;
+  std::string rescued_data_column = "_rescued_data";  // empty: no rescue column
+  std::string file_path;                              // "_file_path" in rescued records
+  int64_t batch_rows = 65536;
+  int64_t chunk_bytes = 8 << 20;
+  int64_t max_line_bytes = 64 << 20;
+  bool line_numbers = false;
+};
+
+struct JsonBatch {
+  RecordBatch batch;
+  std::vector<int64_t> line_numbers;  // one per row when JsonOptions::line_numbers
+  ReadStats stats;                    // this batch only
+};
+
+class JsonReader {
+ public:
+  ~JsonReader();
+  static Result<std::unique_ptr<JsonReader>> Open(FileSystem* fs, const std::string& path,
+                                                  JsonOptions options);
+  static Result<std::unique_ptr<JsonReader>> OpenBuffer(std::string data, JsonOptions options);
+
+  const Schema& schema() const;       // data columns, then the rescue column
+  const Schema& data_schema() const;  // data columns only
+  // Next batch of at most batch_rows rows; false at end of input. Errors: IOError,
+  // Corruption for a line longer than max_line_bytes.
+  Result<bool> Next(JsonBatch* out);
+  const ReadStats& total_stats() const;
+
+  class Impl;
+
+ private:
+  explicit JsonReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+Result<RecordBatch> ReadJsonFile(FileSystem* fs, const std::string& path, JsonOptions options,
+                                 ReadStats* stats = nullptr);
+Result<RecordBatch> ReadJsonBuffer(std::string data, JsonOptions options,
+                                   ReadStats* stats = nullptr);
+
+}  // namespace lakepipe::json
