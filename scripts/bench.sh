@@ -101,7 +101,7 @@ else
   echo "pipeline benchmark: not built yet (lakepipe run is missing)"
   echo '{"not_built": "lakepipe run is missing"}' > "$RESULTS/pipeline.json"
 fi
-rm -f "$RESULTS/err"
+rm -f "$RESULTS/err" "$OUT"/*.parquet
 
 # 7. The table and docs/BENCHMARKS.md.
 node bench/report.mjs "$RESULTS" "$CSV" docs/BENCHMARKS.md
