@@ -1,0 +1,247 @@
+#include "expr/eval.h"
+
+#include <gtest/gtest.h>
+
+#include "expr/binder.h"
+#include "expr/test_util.h"
+#include "types/datetime.h"
+
+namespace lakepipe::expr {
+namespace {
+
+using test::Call;
+using test::CastAs;
+using test::Col;
+using test::Dbl;
+using test::Eval;
+using test::Eval1;
+using test::Int;
+using test::Long;
+using test::MakeBatch;
+using test::Null;
+using test::Str;
+
+std::string Text(const Value& v) { return v.ToString(); }
+
+std::string EvalText(const ExprPtr& e) {
+  auto v = Eval1(e);
+  if (!v.ok()) return "ERROR: " + v.status().message();
+  return Text(*v);
+}
+
+TEST(Binder, ResolvesColumnsCaseInsensitivelyAndListsAlternatives) {
+  Schema s = Schema::ParseDDL("Price DOUBLE, Quantity INT").value();
+  auto b = Bind(*Col("price"), s);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->column_index, 0);
+  EXPECT_EQ(b->type, DataType::Double());
+  auto missing = Expr::Column("Prise", "", SourcePos{3, 14});
+  auto err = Bind(*missing, s);
+  ASSERT_FALSE(err.ok());
+  EXPECT_EQ(err.status().message(), "3:14: column `Prise` not found; available: Price, Quantity");
+}
+
+TEST(Binder, QualifiersSelectColumnRanges) {
+  // Duplicate names are legal in a join's input (DDL refuses them, so build it directly).
+  Schema s({Field{"id", DataType::Int()}, Field{"name", DataType::String()}, Field{"id", DataType::Int()},
+            Field{"country", DataType::String()}});
+  BindContext ctx;
+  ctx.qualifiers = {{"o", 0, 2}, {"c", 2, 4}};
+  auto b = Bind(*Col("id", "c"), s, ctx);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->column_index, 2);
+  auto ambiguous = Bind(*Col("id"), s, ctx);
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_NE(ambiguous.status().message().find("ambiguous"), std::string::npos);
+  auto unknown = Bind(*Col("id", "x"), s, ctx);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("available: o, c"), std::string::npos);
+}
+
+TEST(Binder, UnknownFunctionIsNotSupported) {
+  auto b = Bind(*Expr::Call("foo", {Int(1)}, SourcePos{1, 8}), Schema());
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::kNotSupported);
+  EXPECT_NE(b.status().message().find("1:8: function `foo` is not supported"), std::string::npos);
+}
+
+TEST(Binder, CoercionAndResultTypes) {
+  Schema s = Schema::ParseDDL("i INT, l BIGINT, d DOUBLE, m DECIMAL(10,2), s STRING, dt DATE").value();
+  auto type_of = [&](const ExprPtr& e) {
+    auto b = Bind(*e, s);
+    return b.ok() ? b->type.ToString() : "ERROR " + b.status().message();
+  };
+  EXPECT_EQ(type_of(Call("+", {Col("i"), Col("l")})), "bigint");
+  EXPECT_EQ(type_of(Call("/", {Col("i"), Col("i")})), "double");
+  EXPECT_EQ(type_of(Call("*", {Col("m"), Col("m")})), "decimal(21,4)");
+  EXPECT_EQ(type_of(Call("+", {Col("m"), Col("i")})), "decimal(13,2)");
+  EXPECT_EQ(type_of(Call("/", {Col("m"), Col("m")})), "decimal(23,13)");
+  EXPECT_EQ(type_of(Call("+", {Col("m"), Col("d")})), "double");
+  EXPECT_EQ(type_of(Call("+", {Col("s"), Col("i")})), "double");
+  EXPECT_EQ(type_of(Call("coalesce", {Col("i"), Col("l"), Null()})), "bigint");
+  EXPECT_EQ(type_of(Call("case", {Call("=", {Col("i"), Int(1)}), Col("i"), Col("d")})), "double");
+  EXPECT_EQ(type_of(Call("=", {Col("dt"), Str("2020-01-01")})), "boolean");
+  EXPECT_EQ(type_of(Call("+", {Col("dt"), Int(1)})), "date");
+  EXPECT_EQ(type_of(Call("round", {Col("m"), Int(1)})), "decimal(10,1)");
+  EXPECT_NE(type_of(Call("+", {Col("dt"), Col("s")})).find("ERROR"), std::string::npos);
+}
+
+TEST(Binder, AggregatesOnlyWhereAllowed) {
+  Schema s = Schema::ParseDDL("i INT, m DECIMAL(10,2)").value();
+  EXPECT_FALSE(Bind(*Call("sum", {Col("i")}), s).ok());
+  BindContext ctx;
+  ctx.allow_aggregates = true;
+  EXPECT_EQ(Bind(*Call("sum", {Col("i")}), s, ctx)->type, DataType::Long());
+  EXPECT_EQ(Bind(*Call("sum", {Col("m")}), s, ctx)->type, DataType::Decimal(20, 2));
+  EXPECT_EQ(Bind(*Call("avg", {Col("m")}), s, ctx)->type, DataType::Decimal(14, 6));
+  EXPECT_EQ(Bind(*Call("avg", {Col("i")}), s, ctx)->type, DataType::Double());
+}
+
+TEST(Eval, ArithmeticNullsAndOverflow) {
+  RecordBatch b = MakeBatch("a INT, b INT", {{Value::Int(1, TypeId::kInt), Value::Int(2, TypeId::kInt)},
+                                               {Value::Null(), Value::Int(2, TypeId::kInt)},
+                                               {Value::Int(7, TypeId::kInt), Value::Int(0, TypeId::kInt)}});
+  auto sum = Eval(Call("+", {Col("a"), Col("b")}), b);
+  ASSERT_TRUE(sum.ok());
+  EXPECT_EQ(Text((*sum)[0]), "3");
+  EXPECT_TRUE((*sum)[1].is_null());
+  auto div = Eval(Call("/", {Col("a"), Col("b")}), b);
+  ASSERT_FALSE(div.ok());
+  EXPECT_NE(div.status().message().find("DIVIDE_BY_ZERO"), std::string::npos);
+  EXPECT_NE(div.status().message().find("(a / b)"), std::string::npos);
+  auto try_div = Eval(Call("try_divide", {Col("a"), Col("b")}), b);
+  ASSERT_TRUE(try_div.ok());
+  EXPECT_EQ(Text((*try_div)[0]), "0.5");
+  EXPECT_TRUE((*try_div)[2].is_null());
+  EXPECT_NE(EvalText(Call("+", {Int(2147483647), Int(1)})).find("ARITHMETIC_OVERFLOW"), std::string::npos);
+  EXPECT_EQ(EvalText(Call("try_add", {Int(2147483647), Int(1)})), "NULL");
+  EXPECT_EQ(EvalText(Call("+", {Int(2147483647), Long(1)})), "2147483648");
+  EXPECT_EQ(EvalText(Call("%", {Int(-7), Int(3)})), "-1");
+  EXPECT_EQ(EvalText(Call("-", {Int(5), Null()})), "NULL");
+}
+
+TEST(Eval, CaseOnlyEvaluatesTakenBranches) {
+  RecordBatch b = MakeBatch("a INT, b INT", {{Value::Int(6, TypeId::kInt), Value::Int(0, TypeId::kInt)},
+                                               {Value::Int(6, TypeId::kInt), Value::Int(3, TypeId::kInt)}});
+  auto r = Eval(Call("case", {Call("<>", {Col("b"), Int(0)}), Call("/", {Col("a"), Col("b")}), Dbl(-1)}), b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Text((*r)[0]), "-1.0");
+  EXPECT_EQ(Text((*r)[1]), "2.0");
+  auto w = Eval(Call("and", {Call("<>", {Col("b"), Int(0)}), Call(">", {Call("/", {Col("a"), Col("b")}), Int(1)})}), b);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(Text((*w)[0]), "false");
+  EXPECT_EQ(Text((*w)[1]), "true");
+}
+
+TEST(Eval, ThreeValuedLogicAndNullSafeEquality) {
+  auto T = test::Bool(true);
+  auto F = test::Bool(false);
+  auto N = CastAs(Null(), "boolean");
+  EXPECT_EQ(EvalText(Call("and", {N, F})), "false");
+  EXPECT_EQ(EvalText(Call("and", {N, T})), "NULL");
+  EXPECT_EQ(EvalText(Call("or", {N, T})), "true");
+  EXPECT_EQ(EvalText(Call("or", {N, F})), "NULL");
+  EXPECT_EQ(EvalText(Call("not", {N})), "NULL");
+  EXPECT_EQ(EvalText(Call("=", {Int(1), Null()})), "NULL");
+  EXPECT_EQ(EvalText(Call("<=>", {Null(), Null()})), "true");
+  EXPECT_EQ(EvalText(Call("<=>", {Int(1), Null()})), "false");
+  EXPECT_EQ(EvalText(Call("in", {Int(1), Int(2), Null()})), "NULL");
+  EXPECT_EQ(EvalText(Call("in", {Int(2), Int(2), Null()})), "true");
+  EXPECT_EQ(EvalText(Call("is_null", {Null()})), "true");
+  EXPECT_EQ(EvalText(Call("coalesce", {Null(), Int(3), Int(4)})), "3");
+  EXPECT_EQ(EvalText(Call("nullif", {Int(3), Int(3)})), "NULL");
+  EXPECT_EQ(EvalText(Call("if", {Call("=", {Int(1), Null()}), Str("y"), Str("n")})), "n");
+}
+
+TEST(Eval, Casts) {
+  EXPECT_EQ(EvalText(CastAs(Str(" 42 "), "int")), "42");
+  EXPECT_EQ(EvalText(CastAs(Str("1.9"), "int")), "1");
+  EXPECT_NE(EvalText(CastAs(Str("abc"), "int")).find("CAST_INVALID_INPUT"), std::string::npos);
+  EXPECT_EQ(EvalText(CastAs(Str("abc"), "int", true)), "NULL");
+  EXPECT_NE(EvalText(CastAs(Str("300"), "tinyint")).find("CAST_OVERFLOW"), std::string::npos);
+  EXPECT_EQ(EvalText(CastAs(Str("2019-12-9"), "date")), "2019-12-09");
+  EXPECT_EQ(EvalText(CastAs(Str("2019-12-09 10:05:00"), "timestamp")), "2019-12-09 10:05:00");
+  EXPECT_EQ(EvalText(CastAs(Str("12.345"), "decimal(5,2)")), "12.35");
+  EXPECT_EQ(EvalText(CastAs(Dbl(1.0), "string")), "1.0");
+  EXPECT_EQ(EvalText(CastAs(Dbl(1e7), "string")), "1.0E7");
+  EXPECT_EQ(EvalText(CastAs(Dbl(0.0001), "string")), "1.0E-4");
+  EXPECT_EQ(EvalText(CastAs(Dbl(123.456), "string")), "123.456");
+  EXPECT_EQ(EvalText(CastAs(Str("yes"), "boolean")), "true");
+  EXPECT_EQ(EvalText(CastAs(Dbl(3.99), "int")), "3");
+  EXPECT_NE(EvalText(CastAs(Dbl(3e10), "int")).find("CAST_OVERFLOW"), std::string::npos);
+}
+
+TEST(Eval, StringFunctions) {
+  EXPECT_EQ(EvalText(Call("upper", {Str("abc")})), "ABC");
+  EXPECT_EQ(EvalText(Call("trim", {Str("  a b  ")})), "a b");
+  EXPECT_EQ(EvalText(Call("concat", {Str("a"), Int(1)})), "a1");
+  EXPECT_EQ(EvalText(Call("concat", {Str("a"), Null()})), "NULL");
+  EXPECT_EQ(EvalText(Call("concat_ws", {Str("-"), Str("a"), Null(), Str("b")})), "a-b");
+  EXPECT_EQ(EvalText(Call("substring", {Str("Spark SQL"), Int(5)})), "k SQL");
+  EXPECT_EQ(EvalText(Call("substring", {Str("Spark SQL"), Int(-3)})), "SQL");
+  EXPECT_EQ(EvalText(Call("substring", {Str("Spark SQL"), Int(5), Int(1)})), "k");
+  EXPECT_EQ(EvalText(Call("substring", {Str("Spark SQL"), Int(0), Int(2)})), "Sp");
+  EXPECT_EQ(EvalText(Call("length", {Str("héllo")})), "5");
+  EXPECT_EQ(EvalText(Call("split_part", {Str("11.12.13"), Str("."), Int(3)})), "13");
+  EXPECT_EQ(EvalText(Call("split_part", {Str("11.12.13"), Str("."), Int(-1)})), "13");
+  EXPECT_EQ(EvalText(Call("split_part", {Str("11.12.13"), Str("."), Int(5)})), "");
+  EXPECT_EQ(EvalText(Call("replace", {Str("ABCabc"), Str("abc"), Str("DEF")})), "ABCDEF");
+  EXPECT_EQ(EvalText(Call("lpad", {Str("hi"), Int(5), Str("ab")})), "abahi");
+  EXPECT_EQ(EvalText(Call("rpad", {Str("hi"), Int(1)})), "h");
+  EXPECT_EQ(EvalText(Call("regexp_replace", {Str("100-200"), Str("(\\d+)"), Str("num")})), "num-num");
+  EXPECT_EQ(EvalText(Call("like", {Str("Spark"), Str("_park")})), "true");
+  EXPECT_EQ(EvalText(Call("like", {Str("a%b"), Str("a\\%b")})), "true");
+  EXPECT_EQ(EvalText(Call("like", {Str("axb"), Str("a\\%b")})), "false");
+  EXPECT_EQ(EvalText(Call("like", {Str("abcabd"), Str("%abd")})), "true");
+  EXPECT_EQ(EvalText(Call("ilike", {Str("SPARK"), Str("sp%")})), "true");
+  EXPECT_EQ(EvalText(Call("rlike", {Str("abc123"), Str("[0-9]+$")})), "true");
+}
+
+TEST(Eval, DateFunctions) {
+  EXPECT_EQ(EvalText(Call("to_timestamp", {Str("12/9/2019 8:05"), Str("M/d/yyyy H:mm")})), "2019-12-09 08:05:00");
+  EXPECT_EQ(EvalText(Call("to_date", {Str("09/12/2019"), Str("dd/MM/yyyy")})), "2019-12-09");
+  EXPECT_NE(EvalText(Call("to_date", {Str("bad"), Str("dd/MM/yyyy")})).find("CANNOT_PARSE"), std::string::npos);
+  EXPECT_EQ(EvalText(Call("try_to_timestamp", {Str("bad"), Str("dd/MM/yyyy")})), "NULL");
+  EXPECT_EQ(EvalText(Call("to_date", {Str("2019-12-09 10:00:00")})), "2019-12-09");
+  auto ts = CastAs(Str("2019-12-09 10:05:30"), "timestamp");
+  EXPECT_EQ(EvalText(Call("date_format", {ts, Str("yyyy-MM-dd HH:mm:ss")})), "2019-12-09 10:05:30");
+  EXPECT_EQ(EvalText(Call("date_format", {ts, Str("EEE, MMM d ''yy h a")})), "Mon, Dec 9 '19 10 AM");
+  EXPECT_EQ(EvalText(Call("date_trunc", {Str("MONTH"), ts})), "2019-12-01 00:00:00");
+  EXPECT_EQ(EvalText(Call("date_trunc", {Str("hour"), ts})), "2019-12-09 10:00:00");
+  EXPECT_EQ(EvalText(Call("trunc", {Str("2019-12-09"), Str("YEAR")})), "2019-01-01");
+  EXPECT_EQ(EvalText(Call("year", {ts})), "2019");
+  EXPECT_EQ(EvalText(Call("dayofweek", {Str("2019-12-09")})), "2");  // a Monday; 1 = Sunday
+  EXPECT_EQ(EvalText(Call("hour", {ts})), "10");
+  EXPECT_EQ(EvalText(Call("quarter", {ts})), "4");
+  EXPECT_EQ(EvalText(Call("weekofyear", {Str("2008-02-20")})), "8");
+  EXPECT_EQ(EvalText(Call("datediff", {Str("2009-07-31"), Str("2009-07-30")})), "1");
+  EXPECT_EQ(EvalText(Call("date_add", {Str("2016-07-30"), Int(1)})), "2016-07-31");
+  EXPECT_EQ(EvalText(Call("months_between", {Str("1997-02-28 10:30:00"), Str("1996-10-30")})), "3.94959677");
+}
+
+TEST(Eval, MathFunctions) {
+  EXPECT_EQ(EvalText(Call("round", {Dbl(2.5)})), "3.0");
+  EXPECT_EQ(EvalText(Call("round", {Dbl(-2.5)})), "-3.0");
+  EXPECT_EQ(EvalText(Call("bround", {Dbl(2.5)})), "2.0");
+  EXPECT_EQ(EvalText(Call("round", {Dbl(1.005), Int(2)})), "1.01");
+  EXPECT_EQ(EvalText(Call("round", {Int(125), Int(-1)})), "130");
+  EXPECT_EQ(EvalText(Call("floor", {Dbl(-0.1)})), "-1");
+  EXPECT_EQ(EvalText(Call("ceil", {Dbl(-0.1)})), "0");
+  EXPECT_EQ(EvalText(Call("abs", {Int(-3)})), "3");
+  EXPECT_EQ(EvalText(Call("sqrt", {Int(4)})), "2.0");
+  EXPECT_EQ(EvalText(Call("power", {Int(2), Int(10)})), "1024.0");
+  EXPECT_EQ(EvalText(Call("greatest", {Int(1), Null(), Int(3)})), "3");
+  EXPECT_EQ(EvalText(Call("least", {Int(1), Null(), Int(3)})), "1");
+}
+
+TEST(Eval, EvaluateSelectionSkipsNullAndFalse) {
+  RecordBatch b = MakeBatch("a INT", {{Value::Int(1, TypeId::kInt)}, {Value::Null()}, {Value::Int(5, TypeId::kInt)}});
+  auto bound = Bind(*Call(">", {Col("a"), Int(2)}), b.schema());
+  ASSERT_TRUE(bound.ok());
+  auto rows = EvaluateSelection(*bound, b);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, std::vector<int32_t>({2}));
+}
+
+}  // namespace
+}  // namespace lakepipe::expr

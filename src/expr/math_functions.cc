@@ -1,0 +1,166 @@
+// Numeric kernels: round/bround (on the decimal text of doubles, as Spark's BigDecimal),
+// floor, ceil, sqrt, power.
+#include <charconv>
+#include <cmath>
+
+#include "expr/eval_internal.h"
+#include "types/decimal.h"
+
+namespace lakepipe::expr {
+
+double RoundDouble(double v, int digits, bool half_even) {
+  if (!std::isfinite(v)) return v;
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
+  bool negative = sci[0] == '-';
+  if (negative) sci.remove_prefix(1);
+  size_t e = sci.find('e');
+  int exponent = std::atoi(std::string(sci.substr(e + 1)).c_str());
+  std::string digits_text;
+  for (size_t i = 0; i < e; ++i) {
+    if (sci[i] != '.') digits_text += sci[i];
+  }
+  // value = 0.d1d2d3... * 10^(exponent+1); keep (exponent + 1 + digits) leading digits.
+  int keep = exponent + 1 + digits;
+  if (keep >= static_cast<int>(digits_text.size())) return v;  // already exact at that scale
+  if (keep < 0) return negative ? -0.0 : 0.0;
+  // Round the kept prefix by the first dropped digit and the rest.
+  int128_t kept = 0;
+  for (int i = 0; i < keep; ++i) kept = kept * 10 + (digits_text[static_cast<size_t>(i)] - '0');
+  int first_dropped = digits_text[static_cast<size_t>(keep)] - '0';
+  bool rest_nonzero = false;
+  for (size_t i = static_cast<size_t>(keep) + 1; i < digits_text.size(); ++i) rest_nonzero |= digits_text[i] != '0';
+  bool up = first_dropped > 5 || (first_dropped == 5 && (rest_nonzero || !half_even || (kept % 2 == 1)));
+  if (up) ++kept;
+  // kept * 10^(exponent + 1 - keep) = kept * 10^(-digits)
+  std::string text = Int128ToString(kept) + "e" + std::to_string(-digits);
+  double out = 0;
+  std::from_chars(text.data(), text.data() + text.size(), out);
+  return negative ? -out : out;
+}
+
+namespace {
+
+template <typename T, typename F>
+Result<ColumnPtr> Map(const DataType& type, const Column& in, F f) {
+  int64_t n = in.size();
+  Column out(type);
+  out.ResizeFixed(n);
+  T* r = out.data<T>();
+  ValidityBuilder validity(n);
+  validity.AndWith(in);
+  for (int64_t i = 0; i < n; ++i) {
+    bool ok = validity.IsValid(i) ? f(i, &r[i]) : (r[i] = T{}, true);
+    if (!ok) validity.SetNull(i);
+  }
+  FinishFixed(&out, &validity);
+  return MakeColumn(std::move(out));
+}
+
+template <typename T>
+Result<ColumnPtr> RoundInteger(const BoundExpr& e, const Column& in, int digits, bool half_even) {
+  if (digits >= 0) return MakeColumn(in);
+  if (digits < -18) digits = -19;
+  Status error;
+  auto r = Map<T>(e.type, in, [&](int64_t i, T* out) {
+    int128_t v = in.data<T>()[i];
+    int128_t rounded = digits <= -19 ? 0 : RescaleDecimal(v, -digits, 0, half_even) * Pow10(-digits);
+    if (rounded > std::numeric_limits<T>::max() || rounded < std::numeric_limits<T>::min()) {
+      if (error.ok()) error = EvalError(e, "[ARITHMETIC_OVERFLOW] rounding " + Int128ToString(v) + " overflows " + e.type.ToString());
+      *out = 0;
+      return true;
+    }
+    *out = static_cast<T>(rounded);
+    return true;
+  });
+  if (!error.ok()) return error;
+  return r;
+}
+
+}  // namespace
+
+Result<ColumnPtr> EvalMathFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  const std::string& fn = e.function;
+  if (fn == "round" || fn == "bround") {
+    bool half_even = fn == "bround";
+    int digits = e.args.size() > 1 ? static_cast<int>(e.args[1].literal.int_value()) : 0;
+    const Column& in = *args[0];
+    switch (in.type().id()) {
+      case TypeId::kByte: return RoundInteger<int8_t>(e, in, digits, half_even);
+      case TypeId::kShort: return RoundInteger<int16_t>(e, in, digits, half_even);
+      case TypeId::kInt: return RoundInteger<int32_t>(e, in, digits, half_even);
+      case TypeId::kLong: return RoundInteger<int64_t>(e, in, digits, half_even);
+      case TypeId::kFloat:
+        return Map<float>(e.type, in, [&](int64_t i, float* r) {
+          *r = static_cast<float>(RoundDouble(in.data<float>()[i], digits, half_even));
+          return true;
+        });
+      case TypeId::kDouble:
+        return Map<double>(e.type, in, [&](int64_t i, double* r) {
+          *r = RoundDouble(in.data<double>()[i], digits, half_even);
+          return true;
+        });
+      case TypeId::kDecimal: {
+        int from = in.type().scale(), to = e.type.scale();
+        return Map<int128_t>(e.type, in, [&](int64_t i, int128_t* r) {
+          int128_t v = in.data<int128_t>()[i];
+          if (digits < 0) {
+            int128_t whole = RescaleDecimal(v, from + (-digits), 0, half_even) * Pow10(-digits);
+            *r = whole * Pow10(to);
+          } else {
+            *r = RescaleDecimal(v, from, to, half_even);
+          }
+          return true;
+        });
+      }
+      default: return MakeColumn(Column::Nulls(e.type, n));
+    }
+  }
+  if (fn == "floor" || fn == "ceil") {
+    bool floor = fn == "floor";
+    const Column& in = *args[0];
+    if (in.type().id() == TypeId::kLong) return MakeColumn(in);
+    if (in.type().id() == TypeId::kDecimal) {
+      int s = in.type().scale();
+      return Map<int128_t>(e.type, in, [&](int64_t i, int128_t* r) {
+        int128_t v = in.data<int128_t>()[i];
+        int128_t d = Pow10(s);
+        int128_t q = v / d;
+        if (v % d != 0 && ((v < 0) == floor)) q += floor ? -1 : 1;
+        *r = q;
+        return true;
+      });
+    }
+    Status error;
+    auto r = Map<int64_t>(e.type, in, [&](int64_t i, int64_t* out) {
+      double v = floor ? std::floor(in.data<double>()[i]) : std::ceil(in.data<double>()[i]);
+      if (std::isnan(v)) { *out = 0; return true; }
+      if (v >= 9.2233720368547758e18) { *out = INT64_MAX; return true; }
+      if (v < -9.2233720368547758e18) { *out = INT64_MIN; return true; }
+      *out = static_cast<int64_t>(v);
+      return true;
+    });
+    return r;
+  }
+  if (fn == "sqrt") {
+    const Column& in = *args[0];
+    return Map<double>(e.type, in, [&](int64_t i, double* r) { *r = std::sqrt(in.data<double>()[i]); return true; });
+  }
+  if (fn == "power") {
+    const Column& a = *args[0];
+    const Column& b = *args[1];
+    int64_t count = a.size();
+    Column out(DataType::Double());
+    out.ResizeFixed(count);
+    ValidityBuilder validity(count);
+    validity.AndWith(a);
+    validity.AndWith(b);
+    for (int64_t i = 0; i < count; ++i) out.data<double>()[i] = std::pow(a.data<double>()[i], b.data<double>()[i]);
+    FinishFixed(&out, &validity);
+    return MakeColumn(std::move(out));
+  }
+  return Status::NotFound(fn);
+}
+
+}  // namespace lakepipe::expr

@@ -1,0 +1,292 @@
+// String kernels: each loops over the rows once, appending results into one buffer.
+#include <cctype>
+#include <cstring>
+
+#include "expr/eval_internal.h"
+#include "expr/kernel_state.h"
+
+namespace lakepipe::expr {
+namespace {
+
+inline size_t Utf8Len(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xE) return 3;
+  if ((lead >> 3) == 0x1E) return 4;
+  return 1;
+}
+
+int64_t NumChars(std::string_view s) {
+  int64_t n = 0;
+  for (size_t i = 0; i < s.size(); i += Utf8Len(static_cast<unsigned char>(s[i]))) ++n;
+  return n;
+}
+
+// Byte offset of character `k` (clamped to the end).
+size_t ByteOffsetOfChar(std::string_view s, int64_t k) {
+  size_t i = 0;
+  for (int64_t c = 0; c < k && i < s.size(); ++c) i += Utf8Len(static_cast<unsigned char>(s[i]));
+  return std::min(i, s.size());
+}
+
+bool AnyNullAt(const std::vector<ColumnPtr>& args, int64_t i) {
+  for (const auto& a : args) {
+    if (a->type().id() == TypeId::kNull || a->IsNull(i)) return true;
+  }
+  return false;
+}
+
+// Runs `f(i, &scratch) -> bool(valid)` per row, NULL when any argument is NULL.
+template <typename F>
+Result<ColumnPtr> StringResult(const std::vector<ColumnPtr>& args, int64_t n, F f) {
+  Column out(DataType::String());
+  out.Reserve(n);
+  std::string scratch;
+  for (int64_t i = 0; i < n; ++i) {
+    if (AnyNullAt(args, i)) { out.AppendNull(); continue; }
+    scratch.clear();
+    auto st = f(i, &scratch);
+    if (!st.ok()) return st.status();
+    if (*st) out.AppendString(scratch); else out.AppendNull();
+  }
+  return MakeColumn(std::move(out));
+}
+
+template <typename T, typename F>
+Result<ColumnPtr> FixedResult(const DataType& type, const std::vector<ColumnPtr>& args, int64_t n, F f) {
+  Column out(type);
+  out.ResizeFixed(n);
+  T* r = out.data<T>();
+  ValidityBuilder validity(n);
+  for (const auto& a : args) {
+    if (a->type().id() == TypeId::kNull) {
+      for (int64_t i = 0; i < n; ++i) validity.SetNull(i);
+    } else {
+      validity.AndWith(*a);
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (!validity.IsValid(i)) { r[i] = T{}; continue; }
+    r[i] = f(i);
+  }
+  FinishFixed(&out, &validity);
+  return MakeColumn(std::move(out));
+}
+
+std::string_view Str(const std::vector<ColumnPtr>& args, size_t a, int64_t i) { return args[a]->GetString(i); }
+
+std::string_view TrimChars(std::string_view s, std::string_view chars, bool left, bool right) {
+  auto in_set = [&](char c) { return chars.find(c) != std::string_view::npos; };
+  size_t b = 0, e = s.size();
+  if (left) while (b < e && in_set(s[b])) ++b;
+  if (right) while (e > b && in_set(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+// Per-row pattern for a non-constant pattern argument: compiled again only when it changes.
+struct PatternCache {
+  std::string last;
+  std::shared_ptr<const KernelState> state;
+  Result<const KernelState*> Get(const std::string& fn, std::string_view pattern, char escape) {
+    if (!state || pattern != last) {
+      auto s = CompilePattern(fn, std::string(pattern), escape);
+      if (!s.ok()) return s.status();
+      state = *s;
+      last = std::string(pattern);
+    }
+    return state.get();
+  }
+};
+
+Result<ColumnPtr> Like(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  PatternCache cache;
+  const std::string& fn = e.function;
+  char escape = '\\';
+  if (args.size() == 3 && args[2]->size() > 0 && args[2]->IsValid(0)) {
+    std::string_view esc = args[2]->GetString(0);
+    if (esc.size() == 1) escape = esc[0];
+  }
+  Status error;
+  auto r = FixedResult<uint8_t>(DataType::Boolean(), {args[0], args[1]}, n, [&](int64_t i) -> uint8_t {
+    const KernelState* state = e.state.get();
+    if (!state) {
+      auto s = cache.Get(fn, Str(args, 1, i), escape);
+      if (!s.ok()) { if (error.ok()) error = EvalError(e, s.status().message()); return 0; }
+      state = *s;
+    }
+    std::string_view s = Str(args, 0, i);
+    if (fn == "rlike") {
+      const auto& re = static_cast<const RegexPattern*>(state)->regex;
+      return std::regex_search(s.begin(), s.end(), re) ? 1 : 0;
+    }
+    return static_cast<const LikePattern*>(state)->Matches(s) ? 1 : 0;
+  });
+  if (!error.ok()) return error;
+  return r;
+}
+
+Result<ColumnPtr> RegexpReplace(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  PatternCache cache;
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    const KernelState* state = e.state.get();
+    if (!state) {
+      auto s = cache.Get("rlike", Str(args, 1, i), '\\');
+      if (!s.ok()) return EvalError(e, s.status().message());
+      state = *s;
+    }
+    const auto& re = static_cast<const RegexPattern*>(state)->regex;
+    std::string_view s = Str(args, 0, i);
+    std::string_view rep = Str(args, 2, i);
+    std::regex_replace(std::back_inserter(*out), s.begin(), s.end(), re, std::string(rep));
+    return true;
+  });
+}
+
+Result<ColumnPtr> Substring(const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    std::string_view s = Str(args, 0, i);
+    int64_t pos = args[1]->data<int32_t>()[i];
+    int64_t length = args.size() > 2 ? args[2]->data<int32_t>()[i] : INT32_MAX;
+    int64_t len = NumChars(s);
+    int64_t start = pos > 0 ? pos - 1 : (pos < 0 ? len + pos : 0);
+    int64_t end = start + length;
+    start = std::max<int64_t>(start, 0);
+    if (start >= end) return true;
+    end = std::min(end, len);
+    if (start >= end) return true;
+    size_t b = ByteOffsetOfChar(s, start);
+    size_t e2 = b + ByteOffsetOfChar(s.substr(b), end - start);
+    out->append(s.substr(b, e2 - b));
+    return true;
+  });
+}
+
+Result<ColumnPtr> SplitPart(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    std::string_view s = Str(args, 0, i);
+    std::string_view delim = Str(args, 1, i);
+    int64_t part = args[2]->data<int32_t>()[i];
+    if (part == 0) return EvalError(e, "[INVALID_INDEX_OF_ZERO] split_part's part number must not be 0");
+    std::vector<std::string_view> parts;
+    if (delim.empty()) {
+      parts.push_back(s);
+    } else {
+      size_t start = 0;
+      while (true) {
+        size_t at = s.find(delim, start);
+        if (at == std::string_view::npos) { parts.push_back(s.substr(start)); break; }
+        parts.push_back(s.substr(start, at - start));
+        start = at + delim.size();
+      }
+    }
+    int64_t count = static_cast<int64_t>(parts.size());
+    int64_t index = part > 0 ? part - 1 : count + part;
+    if (index >= 0 && index < count) out->append(parts[static_cast<size_t>(index)]);
+    return true;
+  });
+}
+
+Result<ColumnPtr> Pad(bool left, const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    std::string_view s = Str(args, 0, i);
+    int64_t target = args[1]->data<int32_t>()[i];
+    std::string_view pad = args.size() > 2 ? Str(args, 2, i) : std::string_view(" ");
+    if (target <= 0) return true;
+    int64_t len = NumChars(s);
+    if (target <= len) {
+      out->append(s.substr(0, ByteOffsetOfChar(s, target)));
+      return true;
+    }
+    if (pad.empty()) {
+      out->append(s);
+      return true;
+    }
+    int64_t need = target - len;
+    std::string fill;
+    int64_t pad_chars = NumChars(pad);
+    while (need > 0) {
+      int64_t take = std::min(need, pad_chars);
+      fill.append(pad.substr(0, ByteOffsetOfChar(pad, take)));
+      need -= take;
+    }
+    if (left) { out->append(fill); out->append(s); } else { out->append(s); out->append(fill); }
+    return true;
+  });
+}
+
+}  // namespace
+
+Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  const std::string& fn = e.function;
+  if (fn == "upper" || fn == "lower") {
+    bool up = fn == "upper";
+    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+      std::string_view s = Str(args, 0, i);
+      out->resize(s.size());
+      for (size_t k = 0; k < s.size(); ++k) {
+        unsigned char c = static_cast<unsigned char>(s[k]);
+        (*out)[k] = static_cast<char>(c < 0x80 ? (up ? std::toupper(c) : std::tolower(c)) : c);
+      }
+      return true;
+    });
+  }
+  if (fn == "trim" || fn == "ltrim" || fn == "rtrim") {
+    bool l = fn != "rtrim", r = fn != "ltrim";
+    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+      std::string_view chars = args.size() > 1 ? Str(args, 1, i) : std::string_view(" ");
+      out->append(TrimChars(Str(args, 0, i), chars, l, r));
+      return true;
+    });
+  }
+  if (fn == "concat") {
+    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+      for (size_t a = 0; a < args.size(); ++a) out->append(Str(args, a, i));
+      return true;
+    });
+  }
+  if (fn == "concat_ws") {
+    Column out(DataType::String());
+    out.Reserve(n);
+    std::string scratch;
+    for (int64_t i = 0; i < n; ++i) {
+      if (args[0]->type().id() == TypeId::kNull || args[0]->IsNull(i)) { out.AppendNull(); continue; }
+      scratch.clear();
+      bool first = true;
+      for (size_t a = 1; a < args.size(); ++a) {
+        if (args[a]->type().id() == TypeId::kNull || args[a]->IsNull(i)) continue;
+        if (!first) scratch.append(Str(args, 0, i));
+        scratch.append(Str(args, a, i));
+        first = false;
+      }
+      out.AppendString(scratch);
+    }
+    return MakeColumn(std::move(out));
+  }
+  if (fn == "length") {
+    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i) { return static_cast<int32_t>(NumChars(Str(args, 0, i))); });
+  }
+  if (fn == "substring") return Substring(args, n);
+  if (fn == "like" || fn == "ilike" || fn == "rlike") return Like(e, args, n);
+  if (fn == "regexp_replace") return RegexpReplace(e, args, n);
+  if (fn == "split_part") return SplitPart(e, args, n);
+  if (fn == "replace") {
+    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+      std::string_view s = Str(args, 0, i), search = Str(args, 1, i);
+      std::string_view rep = args.size() > 2 ? Str(args, 2, i) : std::string_view();
+      if (search.empty()) { out->append(s); return true; }
+      size_t start = 0;
+      while (true) {
+        size_t at = s.find(search, start);
+        if (at == std::string_view::npos) { out->append(s.substr(start)); break; }
+        out->append(s.substr(start, at - start));
+        out->append(rep);
+        start = at + search.size();
+      }
+      return true;
+    });
+  }
+  if (fn == "lpad" || fn == "rpad") return Pad(fn == "lpad", args, n);
+  return Status::NotFound(fn);
+}
+
+}  // namespace lakepipe::expr
