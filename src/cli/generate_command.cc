@@ -14,14 +14,19 @@ namespace {
 
 struct GenerateOptions {
   std::string domain;
-  int64_t rows = -1;
+  int64_t rows = 0;
+  bool rows_given = false;
   std::string out;
   uint64_t seed = 1;
 };
 
 Status RunGenerate(const GenerateOptions& o) {
   LP_ASSIGN_OR_RETURN(auto domain, generator::MakeDomain(o.domain));
-  if (o.rows < 0) return Status::InvalidArgument("generate " + o.domain + ": --rows N is required");
+  if (!o.rows_given) return Status::InvalidArgument("generate " + o.domain + ": --rows N is required");
+  if (o.rows < 0) {
+    return Status::InvalidArgument("generate " + o.domain + ": --rows must be >= 0, got " +
+                                   std::to_string(o.rows));
+  }
   if (o.out.empty()) return Status::InvalidArgument("generate " + o.domain + ": --out FILE is required");
   auto start = std::chrono::steady_clock::now();
   generator::GenerateStats stats;
@@ -43,7 +48,7 @@ void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry) {
   CLI::App* cmd = app.add_subcommand(
       "generate", "Write a synthetic dataset as CSV (the same seed gives the same file)");
   cmd->add_option("domain", opts->domain, "Dataset to generate (see the list below)")->required();
-  cmd->add_option("--rows", opts->rows, "Number of data lines (the header is extra)");
+  CLI::Option* rows = cmd->add_option("--rows", opts->rows, "Number of data lines (the header is extra)");
   cmd->add_option("--out", opts->out, "CSV file to write (created or replaced)");
   cmd->add_option("--seed", opts->seed, "Random seed")->capture_default_str();
   std::string footer = "Domains:";
@@ -51,7 +56,10 @@ void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry) {
     footer += "\n  " + d.name + (d.built ? ": " : " (not built yet): ") + d.description;
   }
   cmd->footer(footer);
-  cmd->callback([opts, &registry] { registry.Finish(RunGenerate(*opts)); });
+  cmd->callback([opts, rows, &registry] {
+    opts->rows_given = rows->count() > 0;
+    registry.Finish(RunGenerate(*opts));
+  });
 }
 
 }  // namespace lakepipe::cli

@@ -18,7 +18,7 @@
 //   - 0.5% of transactions have no CustomerNo (empty field);
 //   - after each well-formed line, an exact copy of it follows with probability 1%
 //     (so ~0.99% of all lines are exact duplicates of the line before them);
-//   - 0.02% of lines are malformed, in four kinds taken in turn at random: Price "N/A",
+//   - 0.02% of lines are malformed, each of one of four kinds drawn at random: Price "N/A",
 //     Price with a decimal comma ("7,95", quoted), Quantity "ten", or the Country field
 //     missing (7 fields). Malformed lines are never duplicated;
 //   - Date as M/d/yyyy, advancing with the position in the file from 12/1/2018 to
