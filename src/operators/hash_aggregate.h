@@ -1,0 +1,75 @@
+// HashAggregate: GROUP BY over a stream of batches with count(*), count(x),
+// count(DISTINCT x), sum, avg, min, max — Spark's result types and ANSI overflow errors.
+//
+// Groups live in an open-addressing hash table keyed by the group values encoded as bytes
+// (KeyEncoder: NULL keys form one group, -0.0 = 0.0, NaNs group together). Per batch the
+// keys are encoded, a group id is found per row, and each aggregate updates its state
+// arrays in one columnar loop.
+//
+// Mergeable state: ExportState() writes each group's partial state (keys, then per
+// aggregate its state columns, see state_schema()) and MergeState() folds such rows in, so
+// a materialized view can keep the state and add only new rows' contributions later
+// (incremental Gold). Merging two states equals aggregating the union of their inputs.
+//
+// Call order: Make, then Push / MergeState any number of times, then Finish (or
+// ExportState) once. Not thread-safe: one instance per stream.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "expr/binder.h"
+#include "operators/key_table.h"
+#include "types/batch.h"
+
+namespace lakepipe::operators {
+
+class Accumulator;
+
+class HashAggregate {
+ public:
+  // `keys` are scalar expressions and `aggregates` kAggregate expressions, all bound against
+  // the input schema (BindContext::allow_aggregates for the latter). With no keys this is a
+  // global aggregate: exactly one output row, even for empty input.
+  static Result<std::unique_ptr<HashAggregate>> Make(std::vector<expr::BoundExpr> keys,
+                                                     std::vector<std::string> key_names,
+                                                     std::vector<expr::BoundExpr> aggregates,
+                                                     std::vector<std::string> aggregate_names);
+  ~HashAggregate();
+
+  Status Push(const RecordBatch& batch);
+  // The result: key columns then one column per aggregate (output_schema()). Errors when a
+  // sum overflows its result type.
+  Result<std::vector<RecordBatch>> Finish();
+  const Schema& output_schema() const { return output_schema_; }
+
+  // Keys, then per aggregate: count -> `<name>$count` bigint; count(DISTINCT x) ->
+  // `<name>$distinct` array<x>; sum -> `<name>$sum`; avg -> `<name>$sum`, `<name>$count`;
+  // min/max -> `<name>$value`.
+  const Schema& state_schema() const { return state_schema_; }
+  Result<RecordBatch> ExportState() const;
+  Status MergeState(const RecordBatch& state);
+
+  int64_t num_groups() const { return table_.size(); }
+  int64_t MemoryBytes() const;
+
+ private:
+  HashAggregate() = default;
+  // Group ids of `n` rows whose key values are `key_cols`, adding new groups.
+  void AssignGroups(const std::vector<const Column*>& key_cols, int64_t n, std::vector<int32_t>* groups);
+
+  std::vector<expr::BoundExpr> keys_;
+  std::vector<expr::BoundExpr> aggregates_;
+  std::vector<std::unique_ptr<Accumulator>> accumulators_;
+  Schema output_schema_;
+  Schema state_schema_;
+  KeyTable table_;
+  std::vector<Column> group_keys_;  // one row per group
+  std::string arena_;
+  std::vector<std::string_view> encoded_;
+  bool finished_ = false;
+};
+
+}  // namespace lakepipe::operators

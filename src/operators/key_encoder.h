@@ -1,0 +1,38 @@
+// KeyEncoder: turns the values of some columns of a row into a byte string such that two
+// rows get equal bytes exactly when their values are equal as grouping keys (Spark's
+// rules: NULLs group together, -0.0 equals 0.0, all NaNs are one value). Used by hash
+// aggregation, hash join and deduplication, and as the key of a persistent seen-set.
+//
+// The encoding: per column a tag byte (0 = NULL, 1 = value) then the value's fixed bytes,
+// or for strings/binary a 4-byte length then the bytes. Nested types are refused.
+// Not thread-safe (holds a scratch buffer); one per operator.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "types/column.h"
+
+namespace lakepipe::operators {
+
+class KeyEncoder {
+ public:
+  // InvalidArgument when a type cannot be a key (struct/array/map).
+  static Status CheckKeyType(const DataType& type, const std::string& what);
+
+  // Encodes row `row` of `columns` into `out` (cleared first).
+  static void Encode(const std::vector<const Column*>& columns, int64_t row, std::string* out);
+  // Encodes every row: keys[i] is a view into `arena` (valid until the next call).
+  static void EncodeAll(const std::vector<const Column*>& columns, int64_t rows, std::string* arena,
+                        std::vector<std::string_view>* keys);
+  // True when any of the key columns is NULL at `row` (join keys never match then).
+  static bool AnyNull(const std::vector<const Column*>& columns, int64_t row);
+};
+
+// 64-bit hash of a key's bytes (not stable across versions; never persist it).
+uint64_t HashKey(std::string_view key);
+
+}  // namespace lakepipe::operators
