@@ -1,0 +1,163 @@
+// The logical plan of one dataset's query: a tree of PlanNodes built by the SQL front end
+// (select.h) from libpg-query's parse tree, then resolved (resolve.h) into a plan the
+// operators execute.
+//
+// Shape (inputs[] are the children, left to right):
+//   kTableScan     reads pipeline table `table` (streaming when written STREAM(t) / STREAM t)
+//   kReadFiles     reads files: read_files(path, format => ..., ...) (`read_files`)
+//   kFilter        rows of inputs[0] where `predicate` is TRUE (WHERE, HAVING)
+//   kProject       `items` computed over inputs[0]; a star item (`*`, `t.*`, `* EXCEPT (...)`)
+//                  stands for input columns until resolution expands it
+//   kAggregate     groups inputs[0] by `group_keys`; output = the keys then `aggregates`
+//                  (each a single aggregate call: count/sum/avg/min/max, count(DISTINCT x));
+//                  the select list and HAVING above it refer to these outputs by name
+//   kJoin          inputs[0] JOIN inputs[1] (`join_type`, `join_condition`); resolution
+//                  splits the condition into equi-join key pairs plus a residual predicate
+//   kUnionAll      all rows of every input (columns matched by position)
+//   kSort          inputs[0] ordered by `sort_keys`
+//   kLimit         the first `limit` rows of inputs[0]
+//   kSubqueryAlias inputs[0] (a subquery in FROM or a CTE) seen under the name `alias`
+//   kDistinct      distinct rows of inputs[0]
+//
+// Column references in expressions are by name (expr::Expr kColumn, qualifier = a FROM
+// item's alias or table name). The hidden columns of read_files are named
+// `_metadata.file_path`, `_metadata.file_name`, `_metadata.file_size`,
+// `_metadata.file_modification_time` (listed in ReadFilesSpec::metadata_columns, appended
+// after the data columns and not matched by `*`).
+//
+// After resolution (resolve.h) every node's `schema` holds its output columns, stars are
+// expanded, and `qualifiers` says which output columns belong to which FROM item name.
+// Immutable once built; shared between threads through PlanPtr.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "expr/expr.h"
+#include "sql/source.h"
+#include "types/schema.h"
+
+namespace lakepipe::sql {
+
+enum class PlanKind {
+  kTableScan,
+  kReadFiles,
+  kFilter,
+  kProject,
+  kAggregate,
+  kJoin,
+  kUnionAll,
+  kSort,
+  kLimit,
+  kSubqueryAlias,
+  kDistinct,
+};
+const char* PlanKindName(PlanKind kind);
+
+// WATERMARK col DELAY OF INTERVAL n unit, after a FROM item (Databricks SQL).
+struct Watermark {
+  std::string column;     // the event-time column the watermark tracks
+  int64_t delay_micros = 0;
+  SourceLocation loc;
+};
+
+struct ReadFilesSpec {
+  std::string path;    // after ${key} substitution; relative paths are relative to the
+                       // pipeline folder (resolved by the loader)
+  std::string format;  // "csv", "json" or "parquet"
+  // Every option as written (keys lower-cased, values as text: 'x' -> x, true -> true),
+  // including format and schema.
+  std::map<std::string, std::string> options;
+  // Parsed `schema =>` (empty when absent; validation then refuses the scan: schema
+  // inference needs data).
+  std::optional<Schema> schema;
+  // Name of the column that collects values not fitting the schema (csv/json): the
+  // `rescuedDataColumn` option, default "_rescued_data"; empty for parquet.
+  std::string rescued_data_column;
+  // _metadata fields the query uses, e.g. "file_path" (provided as `_metadata.file_path`).
+  std::vector<std::string> metadata_columns;
+};
+
+struct ProjectItem {
+  expr::ExprPtr expr;    // null for a star item
+  std::string name;      // output column name (alias, or derived from the expression)
+  bool is_star = false;  // `*` or `qualifier.*`
+  std::string star_qualifier;
+  std::vector<std::string> star_except;  // * EXCEPT (a, b)
+  SourceLocation loc;
+};
+
+struct NamedExpr {
+  expr::ExprPtr expr;
+  std::string name;
+};
+
+struct SortKey {
+  expr::ExprPtr expr;
+  bool ascending = true;
+  bool nulls_first = true;  // Spark's default: NULLS FIRST for ASC, NULLS LAST for DESC
+};
+
+enum class JoinType { kInner, kLeft };
+
+// Which output columns [begin, end) of a node come from the FROM item called `qualifier`.
+struct QualifiedRange {
+  std::string qualifier;
+  int begin = 0;
+  int end = 0;
+};
+
+struct PlanNode;
+using PlanPtr = std::shared_ptr<const PlanNode>;
+
+struct PlanNode {
+  PlanKind kind = PlanKind::kTableScan;
+  SourceLocation loc;
+  std::vector<PlanPtr> inputs;
+
+  // kTableScan / kReadFiles
+  std::string table;          // kTableScan: the pipeline table read
+  bool streaming = false;     // STREAM(...) / STREAM ...: read incrementally
+  ReadFilesSpec read_files;   // kReadFiles
+  std::optional<Watermark> watermark;  // kTableScan / kReadFiles
+
+  // kFilter
+  expr::ExprPtr predicate;
+
+  // kProject
+  std::vector<ProjectItem> items;
+
+  // kAggregate
+  std::vector<NamedExpr> group_keys;
+  std::vector<NamedExpr> aggregates;
+
+  // kJoin
+  JoinType join_type = JoinType::kInner;
+  expr::ExprPtr join_condition;  // null for a cross join (FROM a, b)
+  // Filled by resolution: left_keys[i] (over inputs[0]) = right_keys[i] (over inputs[1]),
+  // and the rest of the condition (over the joined columns), null when none.
+  std::vector<expr::ExprPtr> left_keys;
+  std::vector<expr::ExprPtr> right_keys;
+  expr::ExprPtr residual;
+
+  // kSort
+  std::vector<SortKey> sort_keys;
+  // kLimit
+  int64_t limit = 0;
+  // kSubqueryAlias (also the alias of a scan: `FROM t AS o` sets alias "o" on the scan)
+  std::string alias;
+
+  // Filled by resolution: output columns, and the FROM item names they can be qualified by.
+  Schema schema;
+  std::vector<QualifiedRange> qualifiers;
+  bool resolved = false;
+
+  // Indented one-node-per-line text, for `lakepipe graph --verbose`, tests and messages.
+  std::string ToString(int indent = 0) const;
+};
+
+}  // namespace lakepipe::sql

@@ -1,0 +1,481 @@
+#include "sql/rewrite.h"
+
+#include <pg_query.h>
+
+#include <cmath>
+#include <mutex>
+#include <unordered_map>
+
+#include "sql/lexer.h"
+
+namespace lakepipe::sql {
+
+namespace {
+
+// Reads one protobuf varint; false at a truncated buffer.
+bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    uint8_t b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The keyword kind (0 = not a keyword) of the first token of pg_query_scan's protobuf
+// answer (pg_query.proto: ScanResult{1: version, 2: repeated ScanToken{1: start, 2: end,
+// 4: token, 5: keyword_kind}}).
+int FirstTokenKeywordKind(const PgQueryProtobuf& pbuf) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(pbuf.data);
+  const uint8_t* end = p + pbuf.len;
+  while (p < end) {
+    uint64_t key;
+    if (!ReadVarint(p, end, &key)) return 0;
+    int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
+    uint64_t v;
+    if (wire == 0) {
+      if (!ReadVarint(p, end, &v)) return 0;
+      continue;
+    }
+    if (wire != 2 || !ReadVarint(p, end, &v) || v > static_cast<uint64_t>(end - p)) return 0;
+    if (field != 2) {
+      p += v;
+      continue;
+    }
+    const uint8_t* q = p;
+    const uint8_t* qend = p + v;
+    int kind = 0;
+    while (q < qend) {
+      uint64_t k2, v2;
+      if (!ReadVarint(q, qend, &k2) || (k2 & 7) != 0 || !ReadVarint(q, qend, &v2)) return 0;
+      if ((k2 >> 3) == 5) kind = static_cast<int>(v2);
+    }
+    return kind;
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool IsPostgresKeyword(const std::string& word) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, bool> cache;
+  std::string lower = ToLower(word);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(lower);
+    if (it != cache.end()) return it->second;
+  }
+  PgQueryScanResult r = pg_query_scan(lower.c_str());
+  bool keyword = r.error == nullptr && FirstTokenKeywordKind(r.pbuf) != 0;
+  pg_query_free_scan_result(r);
+  std::lock_guard<std::mutex> lock(mu);
+  cache[lower] = keyword;
+  return keyword;
+}
+
+namespace {
+
+std::string QuoteIdent(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string QuoteString(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+bool IsClauseEnd(const Token& t) {
+  static const char* kEnds[] = {"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION",
+                                "INTERSECT", "WINDOW", "OFFSET", "QUALIFY"};
+  for (const char* k : kEnds) {
+    if (t.IsWord(k)) return true;
+  }
+  return false;
+}
+
+class Rewriter {
+ public:
+  Rewriter(const MappedText& in, const std::vector<Token>& toks) : in_(in), toks_(toks) {
+    out_.text.set_file(in.file());
+    levels_.push_back(Level{true});
+  }
+
+  Result<RewrittenSql> Run() {
+    emitted_at_.assign(toks_.size(), 0);
+    while (i_ < toks_.size()) {
+      LP_RETURN_IF_ERROR(Step());
+    }
+    out_.text.AppendMapped(in_, gap_from_, in_.text().size());
+    return std::move(out_);
+  }
+
+ private:
+  struct Level {
+    bool query = false;
+    bool in_from = false;
+    bool cast = false;
+  };
+
+  const Token& Peek(size_t k) const {
+    static const Token kNone{TokenKind::kSymbol, 0, 0, "", ""};
+    return i_ + k < toks_.size() ? toks_[i_ + k] : kNone;
+  }
+  SourceLocation Loc(const Token& t) const { return in_.Locate(t.begin); }
+  size_t OutOffset() const { return out_.text.text().size(); }
+
+  // Copies the whitespace/comments before `t`, then records FROM-item bookkeeping.
+  void BeginEmit(const Token& t) {
+    out_.text.AppendMapped(in_, gap_from_, t.begin);
+    gap_from_ = t.end;
+    emitted_at_[i_] = OutOffset();
+    if (item_start_pending_) {
+      last_item_start_ = OutOffset();
+      item_start_pending_ = false;
+    }
+    if (stream_pending_) {
+      out_.streaming_refs.insert(OutOffset());
+      stream_pending_ = false;
+    }
+  }
+  void Drop(const Token& t) {
+    out_.text.AppendMapped(in_, gap_from_, t.begin);
+    gap_from_ = t.end;
+    emitted_at_[i_] = OutOffset();
+  }
+  void EmitVerbatim() {
+    const Token& t = toks_[i_];
+    BeginEmit(t);
+    out_.text.AppendMapped(in_, t.begin, t.end);
+    ++i_;
+  }
+  void EmitSynthetic(const std::string& s) {
+    const Token& t = toks_[i_];
+    BeginEmit(t);
+    out_.text.AppendSynthetic(s, in_.OriginOf(t.begin));
+    ++i_;
+  }
+  void EmitQuotedWord() {
+    const Token& t = toks_[i_];
+    BeginEmit(t);
+    out_.text.AppendSynthetic("\"", in_.OriginOf(t.begin));
+    out_.text.AppendMapped(in_, t.begin, t.end);
+    out_.text.AppendSynthetic("\"", in_.OriginOf(t.end));
+    ++i_;
+  }
+
+  // A Spark type name starting at i_ (a word, then optional (...) or <...>), emitted as one
+  // quoted name holding the lower-cased Spark text.
+  void EmitType() {
+    if (i_ >= toks_.size() || !toks_[i_].IsIdentifier()) return;  // libpg-query reports it
+    size_t first = i_;
+    size_t last = i_;
+    size_t j = i_ + 1;
+    if (j < toks_.size() && (toks_[j].IsSymbol("(") || toks_[j].IsSymbol("<"))) {
+      int depth = 0;
+      for (; j < toks_.size(); ++j) {
+        if (toks_[j].IsSymbol("(") || toks_[j].IsSymbol("<")) ++depth;
+        if (toks_[j].IsSymbol(")") || toks_[j].IsSymbol(">")) --depth;
+        if (depth == 0) break;
+      }
+      if (j < toks_.size()) last = j;
+    }
+    std::string type_text;
+    for (size_t k = first; k <= last; ++k) type_text += toks_[k].kind == TokenKind::kQuotedIdent ? toks_[k].value : toks_[k].text;
+    BeginEmit(toks_[first]);
+    out_.text.AppendSynthetic(QuoteIdent(ToLower(type_text)), in_.OriginOf(toks_[first].begin));
+    for (size_t k = first + 1; k <= last; ++k) {
+      i_ = k;
+      Drop(toks_[k]);
+    }
+    i_ = last + 1;
+  }
+
+  size_t MatchingParen(size_t open) const {
+    int depth = 0;
+    for (size_t j = open; j < toks_.size(); ++j) {
+      if (toks_[j].IsSymbol("(")) ++depth;
+      if (toks_[j].IsSymbol(")") && --depth == 0) return j;
+    }
+    return std::string::npos;
+  }
+
+  Status ParseWatermark() {
+    const Token& start = toks_[i_];
+    if (last_item_start_ == std::string::npos) {
+      return ErrorAt(Loc(start), "WATERMARK must follow a table in FROM");
+    }
+    Watermark wm;
+    wm.loc = Loc(start);
+    Drop(start);
+    ++i_;
+    if (!Peek(0).IsIdentifier()) return ErrorAt(Loc(Peek(0)), "expected a column name after WATERMARK");
+    wm.column = Peek(0).value;
+    Drop(Peek(0));
+    ++i_;
+    if (Peek(0).IsSymbol(".") || Peek(0).IsSymbol("(")) {
+      return NotSupportedAt(Loc(Peek(0)), "WATERMARK on an expression; name a timestamp column of the table");
+    }
+    if (Peek(0).IsWord("AS")) {
+      return NotSupportedAt(Loc(Peek(0)), "WATERMARK ... AS name; name a timestamp column of the table");
+    }
+    const char* kSeq[] = {"DELAY", "OF", "INTERVAL"};
+    for (const char* k : kSeq) {
+      if (!Peek(0).IsWord(k)) {
+        return ErrorAt(Loc(Peek(0)), std::string("expected ") + k + " in WATERMARK col DELAY OF INTERVAL n unit");
+      }
+      Drop(Peek(0));
+      ++i_;
+    }
+    double amount = 0;
+    std::string unit;
+    const Token& n = Peek(0);
+    if (n.kind == TokenKind::kNumber) {
+      amount = std::strtod(n.text.c_str(), nullptr);
+      Drop(n);
+      ++i_;
+      if (Peek(0).kind != TokenKind::kWord) return ErrorAt(Loc(Peek(0)), "expected an interval unit (SECONDS, MINUTES, HOURS, DAYS)");
+      unit = ToLower(Peek(0).text);
+      Drop(Peek(0));
+      ++i_;
+    } else if (n.IsString()) {
+      // INTERVAL '5 minutes' or INTERVAL '5' MINUTE
+      std::string v = n.value;
+      Drop(n);
+      ++i_;
+      char* endp = nullptr;
+      amount = std::strtod(v.c_str(), &endp);
+      std::string rest = endp ? std::string(endp) : "";
+      while (!rest.empty() && rest.front() == ' ') rest.erase(rest.begin());
+      if (!rest.empty()) {
+        unit = ToLower(rest);
+      } else if (Peek(0).kind == TokenKind::kWord) {
+        unit = ToLower(Peek(0).text);
+        Drop(Peek(0));
+        ++i_;
+      }
+    } else {
+      return ErrorAt(Loc(n), "expected the interval amount in WATERMARK ... DELAY OF INTERVAL n unit");
+    }
+    if (!unit.empty() && unit.back() == 's') unit.pop_back();
+    double micros_per;
+    if (unit == "second") micros_per = 1e6;
+    else if (unit == "minute") micros_per = 60e6;
+    else if (unit == "hour") micros_per = 3600e6;
+    else if (unit == "day") micros_per = 86400e6;
+    else if (unit == "millisecond") micros_per = 1e3;
+    else return ErrorAt(wm.loc, "unknown interval unit `" + unit + "` in WATERMARK (use SECONDS, MINUTES, HOURS or DAYS)");
+    if (!(amount > 0)) return ErrorAt(wm.loc, "WATERMARK delay must be positive");
+    wm.delay_micros = static_cast<int64_t>(std::llround(amount * micros_per));
+    out_.watermarks[last_item_start_] = wm;
+    return Status::OK();
+  }
+
+  Status Step() {
+    const Token& t = toks_[i_];
+    Level& top = levels_.back();
+    if (t.kind == TokenKind::kSymbol) {
+      if (dropped_parens_.count(i_)) {
+        Drop(t);
+        ++i_;
+        return Status::OK();
+      }
+      if (t.IsSymbol("(")) {
+        Level next;
+        next.query = Peek(1).IsWord("SELECT") || Peek(1).IsWord("WITH");
+        next.cast = cast_paren_pending_;
+        cast_paren_pending_ = false;
+        levels_.push_back(next);
+        EmitVerbatim();
+        return Status::OK();
+      }
+      if (t.IsSymbol(")")) {
+        if (levels_.size() > 1) levels_.pop_back();
+        EmitVerbatim();
+        return Status::OK();
+      }
+      if (t.IsSymbol(",")) {
+        bool in_from = top.in_from;
+        EmitVerbatim();
+        if (in_from) item_start_pending_ = true;
+        return Status::OK();
+      }
+      if (t.IsSymbol("::")) {
+        EmitVerbatim();
+        EmitType();
+        return Status::OK();
+      }
+      if (t.IsSymbol("*") && Peek(1).IsWord("EXCEPT") && Peek(2).IsSymbol("(")) {
+        size_t star_index = i_;
+        size_t key_index = star_index;
+        while (key_index >= 2 && toks_[key_index - 1].IsSymbol(".") && toks_[key_index - 2].IsIdentifier()) key_index -= 2;
+        EmitVerbatim();
+        size_t key = key_index == star_index ? emitted_at_[star_index] : emitted_at_[key_index];
+        Drop(toks_[i_]);  // EXCEPT
+        ++i_;
+        size_t close = MatchingParen(i_);
+        if (close == std::string::npos) return ErrorAt(Loc(toks_[i_]), "unclosed ( after * EXCEPT");
+        std::vector<std::string> names;
+        for (size_t k = i_ + 1; k < close; ++k) {
+          const Token& c = toks_[k];
+          if (c.IsIdentifier()) {
+            if (k + 1 < close && toks_[k + 1].IsSymbol(".")) continue;  // qualifier: keep the last part
+            names.push_back(c.value);
+          } else if (!c.IsSymbol(",") && !c.IsSymbol(".")) {
+            return ErrorAt(Loc(c), "expected column names in * EXCEPT (...)");
+          }
+        }
+        if (names.empty()) return ErrorAt(Loc(toks_[i_]), "* EXCEPT () needs at least one column");
+        for (; i_ <= close; ++i_) Drop(toks_[i_]);
+        out_.star_excepts[key] = std::move(names);
+        return Status::OK();
+      }
+      EmitVerbatim();
+      return Status::OK();
+    }
+    if (t.kind == TokenKind::kQuotedIdent) {
+      EmitSynthetic(QuoteIdent(t.value));
+      return Status::OK();
+    }
+    if (t.IsString()) {
+      if (t.value.find('\0') != std::string::npos) {
+        return NotSupportedAt(Loc(t), "NUL characters in string literals");
+      }
+      EmitSynthetic(QuoteString(t.value));
+      return Status::OK();
+    }
+    if (t.kind == TokenKind::kNumber) {
+      EmitVerbatim();
+      return Status::OK();
+    }
+    // Words.
+    if (t.IsWord("FROM")) {
+      bool query = top.query;
+      EmitVerbatim();
+      if (query) {
+        levels_.back().in_from = true;
+        item_start_pending_ = true;
+      }
+      return Status::OK();
+    }
+    if (t.IsWord("JOIN")) {
+      bool in_from = top.in_from;
+      EmitVerbatim();
+      if (in_from) item_start_pending_ = true;
+      return Status::OK();
+    }
+    if (IsClauseEnd(t)) {
+      top.in_from = false;
+      EmitVerbatim();
+      return Status::OK();
+    }
+    if (t.IsWord("LATERAL") && Peek(1).IsWord("VIEW")) return NotSupportedAt(Loc(t), "LATERAL VIEW");
+    if (t.IsWord("PIVOT") || t.IsWord("UNPIVOT") || t.IsWord("TABLESAMPLE")) {
+      return NotSupportedAt(Loc(t), ToUpper(t.text));
+    }
+    if ((t.IsWord("CLUSTER") || t.IsWord("DISTRIBUTE") || t.IsWord("SORT")) && Peek(1).IsWord("BY")) {
+      return NotSupportedAt(Loc(t), ToUpper(t.text) + " BY (use ORDER BY in a materialized view)");
+    }
+    if (t.IsWord("STREAM") && item_start_pending_) {
+      if (Peek(1).IsSymbol("(")) {
+        size_t close = MatchingParen(i_ + 1);
+        if (close == std::string::npos) return ErrorAt(Loc(Peek(1)), "unclosed ( after STREAM");
+        dropped_parens_.insert(close);
+        Drop(t);
+        ++i_;
+        Drop(toks_[i_]);
+        ++i_;
+        stream_pending_ = true;
+        return Status::OK();
+      }
+      if (Peek(1).IsIdentifier()) {
+        Drop(t);
+        ++i_;
+        stream_pending_ = true;
+        return Status::OK();
+      }
+    }
+    if (t.IsWord("LIVE") && Peek(1).IsSymbol(".")) {
+      Drop(t);
+      ++i_;
+      Drop(toks_[i_]);
+      ++i_;
+      return Status::OK();
+    }
+    if (t.IsWord("TRY_CAST") && Peek(1).IsSymbol("(")) {
+      EmitSynthetic("CAST");
+      out_.try_casts.insert(emitted_at_[i_ - 1]);
+      cast_paren_pending_ = true;
+      return Status::OK();
+    }
+    if (t.IsWord("CAST") && Peek(1).IsSymbol("(")) {
+      cast_paren_pending_ = true;
+      EmitVerbatim();
+      return Status::OK();
+    }
+    if (t.IsWord("AS") && top.cast) {
+      EmitVerbatim();
+      EmitType();
+      return Status::OK();
+    }
+    if ((t.IsWord("current_timestamp") || t.IsWord("current_date")) && Peek(1).IsSymbol("(") &&
+        Peek(2).IsSymbol(")")) {
+      EmitVerbatim();
+      Drop(toks_[i_]);
+      ++i_;
+      Drop(toks_[i_]);
+      ++i_;
+      return Status::OK();
+    }
+    if (t.IsWord("RLIKE") || t.IsWord("REGEXP")) {
+      EmitSynthetic("~");
+      return Status::OK();
+    }
+    if (t.IsWord("WATERMARK") && top.in_from) return ParseWatermark();
+    if (t.IsWord("INTERVAL") && (Peek(1).kind == TokenKind::kNumber || Peek(1).IsString())) {
+      return NotSupportedAt(Loc(t), "INTERVAL values in expressions (use date_add / timestampadd)");
+    }
+    if (IsPostgresKeyword(t.text)) {
+      EmitVerbatim();
+    } else {
+      EmitQuotedWord();
+    }
+    return Status::OK();
+  }
+
+  const MappedText& in_;
+  const std::vector<Token>& toks_;
+  RewrittenSql out_;
+  size_t i_ = 0;
+  size_t gap_from_ = 0;
+  std::vector<size_t> emitted_at_;  // output offset where token k was emitted (or dropped)
+  std::vector<Level> levels_;
+  std::set<size_t> dropped_parens_;
+  bool item_start_pending_ = false;
+  bool stream_pending_ = false;
+  bool cast_paren_pending_ = false;
+  size_t last_item_start_ = std::string::npos;
+};
+
+}  // namespace
+
+Result<RewrittenSql> RewriteSparkSql(const MappedText& sql) {
+  LP_ASSIGN_OR_RETURN(std::vector<Token> toks, Lex(sql));
+  Rewriter r(sql, toks);
+  return r.Run();
+}
+
+}  // namespace lakepipe::sql

@@ -1,0 +1,52 @@
+// The Spark -> PostgreSQL rewrite in front of libpg-query.
+//
+// libpg-query parses PostgreSQL; Lakeflow SQL is Spark SQL. This token-level rewrite turns
+// the Spark spellings PostgreSQL rejects or reads differently into PostgreSQL text, and
+// records what it removed so the plan builder can put it back:
+//   `name`                      -> "name"            (backtick identifiers)
+//   "text" / 'a\'b'             -> 'text' / 'a''b'    (Spark strings, backslash escapes)
+//   unquoted non-keyword words  -> "Word"            (keeps their case, as Spark does)
+//   * EXCEPT (a, b)             -> *                 (list kept in star_excepts)
+//   STREAM(t) / STREAM t        -> t                 (offset kept in streaming_refs)
+//   LIVE.t                      -> t
+//   try_cast(x AS t)            -> cast(x AS t)      (offset kept in try_casts)
+//   CAST(x AS DECIMAL(10,2)), x::STRING -> the Spark type text as one quoted name
+//                                  ("decimal(10,2)"), parsed later with ParseDataType
+//   current_timestamp() / current_date() -> current_timestamp / current_date
+//   a RLIKE b / a REGEXP b      -> a ~ b
+//   WATERMARK c DELAY OF INTERVAL n UNIT after a FROM item -> removed (kept in watermarks)
+// Every byte of the output maps back to the original file (MappedText), so libpg-query's
+// error and node offsets become file:line:col. Offsets in the maps below are offsets in
+// the rewritten text. Pure function; thread-safe.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "sql/plan.h"
+#include "sql/source.h"
+
+namespace lakepipe::sql {
+
+struct RewrittenSql {
+  MappedText text;
+  // Offset of a star column reference (`*`, or the qualifier of `t.*`) -> EXCEPT columns.
+  std::map<size_t, std::vector<std::string>> star_excepts;
+  // Offsets where a FROM item written with STREAM begins (its table name or function).
+  std::set<size_t> streaming_refs;
+  // Offsets of CAST keywords that were try_cast.
+  std::set<size_t> try_casts;
+  // Offset where a FROM item begins -> its WATERMARK clause.
+  std::map<size_t, Watermark> watermarks;
+};
+
+Result<RewrittenSql> RewriteSparkSql(const MappedText& sql);
+
+// True when libpg-query's lexer treats `word` as a keyword (any category). Used to decide
+// which words can be quoted without changing their meaning.
+bool IsPostgresKeyword(const std::string& word);
+
+}  // namespace lakepipe::sql

@@ -1,0 +1,1133 @@
+#include "sql/select.h"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "sql/lexer.h"
+#include "sql/rewrite.h"
+#include "types/decimal.h"
+
+namespace lakepipe::sql {
+
+using expr::Expr;
+using expr::ExprPtr;
+using json = nlohmann::json;
+
+bool IsSupportedAggregate(const std::string& name) {
+  return name == "count" || name == "sum" || name == "avg" || name == "min" || name == "max";
+}
+
+namespace {
+
+// Aggregates Spark has that lakepipe does not run yet: named in a NotSupported error rather
+// than passed on as unknown scalar functions.
+bool IsUnsupportedAggregate(const std::string& name) {
+  static const std::set<std::string> kNames = {
+      "count_if", "approx_count_distinct", "first", "last", "first_value", "last_value",
+      "collect_list", "collect_set", "stddev", "stddev_pop", "stddev_samp", "variance",
+      "var_pop", "var_samp", "any_value", "max_by", "min_by", "percentile",
+      "percentile_approx", "approx_percentile", "median", "mode", "corr", "covar_pop",
+      "covar_samp", "bool_and", "bool_or", "every", "some", "any", "array_agg", "string_agg",
+      "listagg", "bit_and", "bit_or", "sum_distinct", "kurtosis", "skewness", "histogram_numeric"};
+  return kNames.count(name) > 0;
+}
+
+const std::set<std::string>& MetadataFields() {
+  static const std::set<std::string> kFields = {"file_path", "file_name", "file_size",
+                                                "file_modification_time", "file_block_start",
+                                                "file_block_length"};
+  return kFields;
+}
+
+std::string NodeType(const json& n) {
+  if (!n.is_object() || n.empty()) return "";
+  return n.begin().key();
+}
+const json& Body(const json& n) { return n.begin().value(); }
+
+std::string Sval(const json& string_node) {
+  // {"String": {"sval": "x"}}
+  if (NodeType(string_node) != "String") return "";
+  return Body(string_node).value("sval", "");
+}
+
+std::string ExprKey(const ExprPtr& e) { return ToLower(e->ToString()); }
+
+bool SameColumn(const Expr& a, const Expr& b) {
+  if (a.kind != expr::ExprKind::kColumn || b.kind != expr::ExprKind::kColumn) return false;
+  if (!EqualsIgnoreCase(a.name, b.name)) return false;
+  return a.qualifier.empty() || b.qualifier.empty() || EqualsIgnoreCase(a.qualifier, b.qualifier);
+}
+
+class Planner {
+ public:
+  Planner(const RewrittenSql& rw, const PlanOptions& options) : rw_(rw), text_(rw.text), options_(options) {}
+
+  Result<PlanPtr> PlanTop(const json& stmt) {
+    LP_ASSIGN_OR_RETURN(PlanPtr plan, PlanSelect(stmt));
+    LP_RETURN_IF_ERROR(CheckAllConsumed());
+    return plan;
+  }
+
+  Result<ExprPtr> TranslateTopExpr(const json& node) {
+    LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(node));
+    LP_RETURN_IF_ERROR(CheckAllConsumed());
+    return e;
+  }
+
+  SourceLocation Loc(int offset) const {
+    if (offset < 0) return text_.Locate(0);
+    return text_.Locate(static_cast<size_t>(offset));
+  }
+  SourceLocation LocOf(const json& body, int fallback = -1) const {
+    return Loc(body.value("location", fallback));
+  }
+  expr::SourcePos Pos(const SourceLocation& loc) const { return {loc.line, loc.column}; }
+  expr::SourcePos PosOf(const json& body) const { return Pos(LocOf(body)); }
+
+ private:
+  struct MetadataRef {
+    std::string qualifier;
+    std::string field;
+    SourceLocation loc;
+  };
+  // Per SELECT level: the read_files scans of its FROM clause and the _metadata fields used.
+  struct Level {
+    std::vector<std::shared_ptr<PlanNode>> read_files_scans;
+    std::vector<MetadataRef> metadata_refs;
+  };
+
+  Status CheckAllConsumed() {
+    for (size_t off : rw_.streaming_refs) {
+      if (!consumed_streams_.count(off)) {
+        return NotSupportedAt(Loc(static_cast<int>(off)), "STREAM over a subquery; write STREAM(table) or STREAM read_files(...)");
+      }
+    }
+    for (const auto& [off, wm] : rw_.watermarks) {
+      if (!consumed_watermarks_.count(off)) {
+        return NotSupportedAt(wm.loc, "WATERMARK on a subquery or join; put it right after a table name or read_files(...)");
+      }
+    }
+    for (const auto& [off, cols] : rw_.star_excepts) {
+      if (!consumed_excepts_.count(off)) {
+        return ErrorAt(Loc(static_cast<int>(off)), "* EXCEPT (...) is only allowed in a SELECT list");
+      }
+    }
+    return Status::OK();
+  }
+
+  // ---- queries -----------------------------------------------------------------------
+
+  Result<PlanPtr> PlanSelect(const json& select_node) {
+    const json& s = NodeType(select_node) == "SelectStmt" ? Body(select_node) : select_node;
+    auto saved_ctes = ctes_;
+    if (s.contains("withClause")) {
+      const json& w = s["withClause"];
+      if (w.value("recursive", false)) return NotSupportedAt(LocOf(w), "WITH RECURSIVE");
+      for (const json& cte_node : w.value("ctes", json::array())) {
+        const json& cte = Body(cte_node);
+        LP_ASSIGN_OR_RETURN(PlanPtr q, PlanSelect(cte["ctequery"]));
+        auto alias = std::make_shared<PlanNode>();
+        alias->kind = PlanKind::kSubqueryAlias;
+        alias->loc = LocOf(cte);
+        alias->alias = cte.value("ctename", "");
+        alias->inputs.push_back(q);
+        ctes_[ToLower(alias->alias)] = alias;
+      }
+    }
+    Result<PlanPtr> result = PlanSelectBody(s);
+    ctes_ = saved_ctes;
+    return result;
+  }
+
+  Result<PlanPtr> PlanSelectBody(const json& s) {
+    std::string op = s.value("op", "SETOP_NONE");
+    PlanPtr plan;
+    std::vector<ProjectItem> outputs;  // for ORDER BY by name/ordinal
+    if (op != "SETOP_NONE") {
+      if (op != "SETOP_UNION") {
+        return NotSupportedAt(FirstLoc(s), op == "SETOP_INTERSECT" ? "INTERSECT" : "EXCEPT (set difference)");
+      }
+      LP_ASSIGN_OR_RETURN(PlanPtr left, PlanSelect(s["larg"]));
+      LP_ASSIGN_OR_RETURN(PlanPtr right, PlanSelect(s["rarg"]));
+      auto u = std::make_shared<PlanNode>();
+      u->kind = PlanKind::kUnionAll;
+      u->loc = left->loc;
+      for (const PlanPtr& side : {left, right}) {
+        if (side->kind == PlanKind::kUnionAll) {
+          for (const auto& in : side->inputs) u->inputs.push_back(in);
+        } else {
+          u->inputs.push_back(side);
+        }
+      }
+      plan = u;
+      if (!s.value("all", false)) plan = Wrap(PlanKind::kDistinct, plan);
+    } else {
+      LP_ASSIGN_OR_RETURN(plan, PlanSimpleSelect(s, &outputs));
+    }
+    if (s.contains("sortClause")) {
+      auto sort = std::make_shared<PlanNode>();
+      sort->kind = PlanKind::kSort;
+      sort->loc = plan->loc;
+      for (const json& sb_node : s["sortClause"]) {
+        const json& sb = Body(sb_node);
+        SortKey key;
+        const json& n = sb["node"];
+        if (NodeType(n) == "A_Const" && Body(n).contains("ival")) {
+          LP_ASSIGN_OR_RETURN(int64_t ordinal, IntConst(Body(n)));
+          if (outputs.empty()) return NotSupportedAt(LocOf(Body(n)), "ORDER BY position after UNION; order by column name");
+          if (ordinal < 1 || ordinal > static_cast<int64_t>(outputs.size()) || outputs[ordinal - 1].is_star) {
+            return ErrorAt(LocOf(Body(n)), "ORDER BY position " + std::to_string(ordinal) + " is not in the select list");
+          }
+          key.expr = Expr::Column(outputs[ordinal - 1].name, "", PosOf(Body(n)));
+        } else {
+          LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(n));
+          key.expr = e;
+          for (const ProjectItem& item : outputs) {
+            if (!item.is_star && item.expr && ExprKey(item.expr) == ExprKey(e) &&
+                e->kind != expr::ExprKind::kColumn) {
+              key.expr = Expr::Column(item.name, "", e->pos);
+            }
+          }
+        }
+        std::string dir = sb.value("sortby_dir", "SORTBY_DEFAULT");
+        if (dir == "SORTBY_USING") return NotSupportedAt(LocOf(sb), "ORDER BY ... USING");
+        key.ascending = dir != "SORTBY_DESC";
+        std::string nulls = sb.value("sortby_nulls", "SORTBY_NULLS_DEFAULT");
+        key.nulls_first = nulls == "SORTBY_NULLS_DEFAULT" ? key.ascending : nulls == "SORTBY_NULLS_FIRST";
+        sort->sort_keys.push_back(key);
+      }
+      sort->inputs.push_back(plan);
+      plan = sort;
+    }
+    if (s.contains("limitOffset")) return NotSupportedAt(LocOf(Body(s["limitOffset"])), "OFFSET");
+    if (s.contains("limitCount")) {
+      const json& n = s["limitCount"];
+      if (NodeType(n) != "A_Const" || !Body(n).contains("ival")) {
+        if (NodeType(n) == "A_Const" && Body(n).value("isnull", false)) {
+          // LIMIT ALL / LIMIT NULL: no limit
+        } else {
+          return ErrorAt(LocOf(Body(n)), "LIMIT needs an integer constant");
+        }
+      } else {
+        LP_ASSIGN_OR_RETURN(int64_t limit, IntConst(Body(n)));
+        if (limit < 0) return ErrorAt(LocOf(Body(n)), "LIMIT must not be negative");
+        auto l = std::make_shared<PlanNode>();
+        l->kind = PlanKind::kLimit;
+        l->loc = LocOf(Body(n));
+        l->limit = limit;
+        l->inputs.push_back(plan);
+        plan = l;
+      }
+    }
+    if (s.value("limitOption", "LIMIT_OPTION_DEFAULT") == "LIMIT_OPTION_WITH_TIES") {
+      return NotSupportedAt(plan->loc, "FETCH ... WITH TIES");
+    }
+    return plan;
+  }
+
+  SourceLocation FirstLoc(const json& s) {
+    if (s.contains("targetList") && !s["targetList"].empty()) return LocOf(Body(s["targetList"][0]));
+    if (s.contains("larg")) return FirstLoc(s["larg"]);
+    return Loc(0);
+  }
+
+  PlanPtr Wrap(PlanKind kind, PlanPtr input) {
+    auto n = std::make_shared<PlanNode>();
+    n->kind = kind;
+    n->loc = input->loc;
+    n->inputs.push_back(std::move(input));
+    return n;
+  }
+
+  Result<PlanPtr> PlanSimpleSelect(const json& s, std::vector<ProjectItem>* outputs) {
+    if (s.contains("valuesLists")) return NotSupportedAt(Loc(0), "VALUES lists");
+    if (s.contains("intoClause")) return NotSupportedAt(Loc(0), "SELECT INTO");
+    if (s.contains("windowClause")) return NotSupportedAt(Loc(0), "WINDOW clauses (window functions)");
+    if (!s.contains("fromClause")) {
+      return NotSupportedAt(FirstLoc(s), "SELECT without FROM; every dataset reads a table or read_files(...)");
+    }
+    levels_.push_back(Level{});
+    Result<PlanPtr> r = PlanSimpleSelectInLevel(s, outputs);
+    Level level = std::move(levels_.back());
+    levels_.pop_back();
+    if (!r.ok()) return r;
+    // Give each read_files scan of this FROM clause the _metadata fields the query uses.
+    for (const MetadataRef& ref : level.metadata_refs) {
+      bool placed = false;
+      for (auto& scan : level.read_files_scans) {
+        if (!ref.qualifier.empty() && !EqualsIgnoreCase(ref.qualifier, scan->alias)) continue;
+        auto& cols = scan->read_files.metadata_columns;
+        if (std::find(cols.begin(), cols.end(), ref.field) == cols.end()) cols.push_back(ref.field);
+        placed = true;
+      }
+      if (!placed) {
+        return ErrorAt(ref.loc, "_metadata." + ref.field + " is only available when reading read_files(...) in the same FROM clause");
+      }
+    }
+    return r;
+  }
+
+  Result<PlanPtr> PlanSimpleSelectInLevel(const json& s, std::vector<ProjectItem>* outputs) {
+    PlanPtr plan;
+    for (const json& item : s["fromClause"]) {
+      LP_ASSIGN_OR_RETURN(PlanPtr p, PlanFromItem(item));
+      if (!plan) {
+        plan = p;
+      } else {
+        auto j = std::make_shared<PlanNode>();
+        j->kind = PlanKind::kJoin;
+        j->join_type = JoinType::kInner;
+        j->loc = p->loc;
+        j->inputs = {plan, p};
+        plan = j;
+      }
+    }
+    if (s.contains("whereClause")) {
+      LP_ASSIGN_OR_RETURN(ExprPtr pred, Translate(s["whereClause"]));
+      LP_RETURN_IF_ERROR(RefuseAggregates(pred, "WHERE"));
+      auto f = std::make_shared<PlanNode>();
+      f->kind = PlanKind::kFilter;
+      f->loc = Loc(pred->pos.line ? -1 : -1);
+      f->loc = LocFromPos(pred->pos);
+      f->predicate = pred;
+      f->inputs.push_back(plan);
+      plan = f;
+    }
+    // Select list.
+    std::vector<ProjectItem> items;
+    for (const json& t_node : s["targetList"]) {
+      const json& t = Body(t_node);
+      LP_ASSIGN_OR_RETURN(ProjectItem item, TranslateTarget(t));
+      items.push_back(std::move(item));
+    }
+    ExprPtr having;
+    if (s.contains("havingClause")) {
+      LP_ASSIGN_OR_RETURN(having, Translate(s["havingClause"]));
+    }
+    bool has_agg = s.contains("groupClause") || having != nullptr;
+    for (const auto& item : items) {
+      if (item.expr && ContainsAggregate(item.expr)) has_agg = true;
+    }
+    if (has_agg) {
+      LP_ASSIGN_OR_RETURN(plan, PlanAggregate(s, plan, &items, &having));
+    }
+    auto project = std::make_shared<PlanNode>();
+    project->kind = PlanKind::kProject;
+    project->loc = items.empty() ? plan->loc : items[0].loc;
+    project->items = items;
+    project->inputs.push_back(plan);
+    plan = project;
+    *outputs = items;
+    if (s.contains("distinctClause")) {
+      const json& d = s["distinctClause"];
+      if (d.size() != 1 || !d[0].empty()) return NotSupportedAt(project->loc, "DISTINCT ON (...)");
+      plan = Wrap(PlanKind::kDistinct, plan);
+    }
+    return plan;
+  }
+
+  SourceLocation LocFromPos(const expr::SourcePos& pos) const {
+    SourceLocation loc;
+    loc.file = text_.file() ? text_.file()->path() : "";
+    loc.line = pos.line;
+    loc.column = pos.column;
+    return loc;
+  }
+
+  Result<ProjectItem> TranslateTarget(const json& t) {
+    ProjectItem item;
+    item.loc = LocOf(t);
+    const json& val = t["val"];
+    if (NodeType(val) == "ColumnRef") {
+      const json& fields = Body(val)["fields"];
+      if (!fields.empty() && NodeType(fields.back()) == "A_Star") {
+        if (t.contains("name")) return ErrorAt(item.loc, "a star (*) cannot have an alias");
+        item.is_star = true;
+        if (fields.size() == 2) item.star_qualifier = Sval(fields[0]);
+        if (fields.size() > 2) return NotSupportedAt(item.loc, "a.b.* (only table.* is supported)");
+        int loc = Body(val).value("location", -1);
+        auto it = rw_.star_excepts.find(static_cast<size_t>(loc));
+        if (loc >= 0 && it != rw_.star_excepts.end()) {
+          item.star_except = it->second;
+          consumed_excepts_.insert(it->first);
+        }
+        return item;
+      }
+    }
+    LP_ASSIGN_OR_RETURN(item.expr, Translate(val));
+    if (t.contains("name")) {
+      item.name = t.value("name", "");
+    } else if (item.expr->kind == expr::ExprKind::kColumn) {
+      item.name = item.expr->name;
+      if (item.name.rfind("_metadata.", 0) == 0) item.name = item.name.substr(10);
+    } else {
+      item.name = item.expr->ToString();
+    }
+    return item;
+  }
+
+  Status RefuseAggregates(const ExprPtr& e, const char* where) {
+    if (e->IsAggregateCall()) {
+      return ErrorAt(LocFromPos(e->pos), std::string("aggregate `") + e->function + "` is not allowed in " + where);
+    }
+    for (const auto& a : e->args) LP_RETURN_IF_ERROR(RefuseAggregates(a, where));
+    return Status::OK();
+  }
+
+  static bool ContainsAggregate(const ExprPtr& e) {
+    if (e->IsAggregateCall()) return true;
+    for (const auto& a : e->args) {
+      if (ContainsAggregate(a)) return true;
+    }
+    return false;
+  }
+
+  // Collects the aggregate calls of `e` into `aggs` (deduplicated).
+  Status CollectAggregates(const ExprPtr& e, std::vector<NamedExpr>* aggs) {
+    if (e->IsAggregateCall()) {
+      for (const auto& a : e->args) {
+        if (ContainsAggregate(a)) {
+          return ErrorAt(LocFromPos(a->pos), "aggregate inside aggregate `" + e->function + "`");
+        }
+      }
+      for (const auto& existing : *aggs) {
+        if (ExprKey(existing.expr) == ExprKey(e)) return Status::OK();
+      }
+      aggs->push_back({e, "_agg" + std::to_string(aggs->size())});
+      return Status::OK();
+    }
+    for (const auto& a : e->args) LP_RETURN_IF_ERROR(CollectAggregates(a, aggs));
+    return Status::OK();
+  }
+
+  // Rewrites an expression over the aggregate's input into one over its output columns.
+  Result<ExprPtr> OverAggregate(const ExprPtr& e, const std::vector<NamedExpr>& keys,
+                                const std::vector<NamedExpr>& aggs) {
+    for (const auto& k : keys) {
+      if (ExprKey(k.expr) == ExprKey(e) || SameColumn(*k.expr, *e)) return Expr::Column(k.name, "", e->pos);
+    }
+    if (e->IsAggregateCall()) {
+      for (const auto& a : aggs) {
+        if (ExprKey(a.expr) == ExprKey(e)) return Expr::Column(a.name, "", e->pos);
+      }
+    }
+    switch (e->kind) {
+      case expr::ExprKind::kLiteral: return e;
+      case expr::ExprKind::kColumn:
+        return ErrorAt(LocFromPos(e->pos), "column `" + e->ToString() +
+                                               "` must appear in GROUP BY or be inside an aggregate function");
+      case expr::ExprKind::kCast: {
+        LP_ASSIGN_OR_RETURN(ExprPtr arg, OverAggregate(e->args[0], keys, aggs));
+        return Expr::Cast(arg, e->cast_type, e->try_cast, e->pos);
+      }
+      case expr::ExprKind::kCall: {
+        std::vector<ExprPtr> args;
+        for (const auto& a : e->args) {
+          LP_ASSIGN_OR_RETURN(ExprPtr x, OverAggregate(a, keys, aggs));
+          args.push_back(x);
+        }
+        return Expr::Call(e->function, std::move(args), e->pos, e->distinct);
+      }
+    }
+    return e;
+  }
+
+  Result<PlanPtr> PlanAggregate(const json& s, PlanPtr input, std::vector<ProjectItem>* items, ExprPtr* having) {
+    auto agg = std::make_shared<PlanNode>();
+    agg->kind = PlanKind::kAggregate;
+    agg->loc = input->loc;
+    std::set<std::string> used_names;
+    if (s.contains("groupClause")) {
+      agg->loc = LocOf(Body(s["groupClause"][0]));
+      for (const json& g : s["groupClause"]) {
+        std::string type = NodeType(g);
+        if (type == "GroupingSet") {
+          std::string kind = Body(g).value("kind", "");
+          if (kind != "GROUPING_SET_EMPTY") {
+            return NotSupportedAt(LocOf(Body(g)), "GROUPING SETS / ROLLUP / CUBE");
+          }
+          continue;
+        }
+        ExprPtr key;
+        if (type == "A_Const" && Body(g).contains("ival")) {
+          LP_ASSIGN_OR_RETURN(int64_t ordinal, IntConst(Body(g)));
+          if (ordinal < 1 || ordinal > static_cast<int64_t>(items->size()) || (*items)[ordinal - 1].is_star) {
+            return ErrorAt(LocOf(Body(g)), "GROUP BY position " + std::to_string(ordinal) + " is not in the select list");
+          }
+          key = (*items)[ordinal - 1].expr;
+        } else {
+          LP_ASSIGN_OR_RETURN(key, Translate(g));
+        }
+        if (ContainsAggregate(key)) return ErrorAt(LocFromPos(key->pos), "aggregate functions are not allowed in GROUP BY");
+        std::string name = key->kind == expr::ExprKind::kColumn ? key->name : "";
+        if (name.empty() || used_names.count(ToLower(name))) name = "_group" + std::to_string(agg->group_keys.size());
+        used_names.insert(ToLower(name));
+        agg->group_keys.push_back({key, name});
+      }
+    }
+    for (const auto& item : *items) {
+      if (item.is_star) return ErrorAt(item.loc, "* in the select list of an aggregate query; list the grouped columns");
+      LP_RETURN_IF_ERROR(CollectAggregates(item.expr, &agg->aggregates));
+    }
+    if (*having) LP_RETURN_IF_ERROR(CollectAggregates(*having, &agg->aggregates));
+    for (const auto& a : agg->aggregates) {
+      if (!IsSupportedAggregate(a.expr->function)) {
+        return NotSupportedAt(LocFromPos(a.expr->pos), "aggregate function `" + a.expr->function + "`");
+      }
+      if (a.expr->distinct && a.expr->function != "count" && a.expr->function != "sum" &&
+          a.expr->function != "avg" && a.expr->function != "min" && a.expr->function != "max") {
+        return NotSupportedAt(LocFromPos(a.expr->pos), "DISTINCT in `" + a.expr->function + "`");
+      }
+    }
+    agg->inputs.push_back(input);
+    PlanPtr plan = agg;
+    if (*having) {
+      LP_ASSIGN_OR_RETURN(ExprPtr pred, OverAggregate(*having, agg->group_keys, agg->aggregates));
+      auto f = std::make_shared<PlanNode>();
+      f->kind = PlanKind::kFilter;
+      f->loc = LocFromPos((*having)->pos);
+      f->predicate = pred;
+      f->inputs.push_back(plan);
+      plan = f;
+    }
+    for (auto& item : *items) {
+      LP_ASSIGN_OR_RETURN(item.expr, OverAggregate(item.expr, agg->group_keys, agg->aggregates));
+    }
+    return plan;
+  }
+
+  // ---- FROM items ---------------------------------------------------------------------
+
+  Result<PlanPtr> PlanFromItem(const json& node) {
+    std::string type = NodeType(node);
+    const json& b = Body(node);
+    if (type == "RangeVar") return PlanRangeVar(b);
+    if (type == "RangeFunction") return PlanRangeFunction(b);
+    if (type == "RangeSubselect") {
+      if (b.value("lateral", false)) return NotSupportedAt(FirstLocIn(b), "LATERAL subqueries");
+      LP_ASSIGN_OR_RETURN(PlanPtr q, PlanSelect(b["subquery"]));
+      auto alias = std::make_shared<PlanNode>();
+      alias->kind = PlanKind::kSubqueryAlias;
+      alias->loc = q->loc;
+      if (b.contains("alias")) {
+        LP_RETURN_IF_ERROR(CheckAlias(b["alias"], alias->loc));
+        alias->alias = b["alias"].value("aliasname", "");
+      }
+      alias->inputs.push_back(q);
+      return PlanPtr(alias);
+    }
+    if (type == "JoinExpr") return PlanJoin(b);
+    return NotSupportedAt(FirstLocIn(b), "FROM item " + type);
+  }
+
+  SourceLocation FirstLocIn(const json& b) {
+    // The first "location" found anywhere inside a node.
+    int best = -1;
+    std::function<void(const json&)> walk = [&](const json& j) {
+      if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) {
+          if (it.key() == "location" && it.value().is_number_integer()) {
+            int v = it.value().get<int>();
+            if (v >= 0 && (best < 0 || v < best)) best = v;
+          } else {
+            walk(it.value());
+          }
+        }
+      } else if (j.is_array()) {
+        for (const auto& x : j) walk(x);
+      }
+    };
+    walk(b);
+    return Loc(best);
+  }
+
+  Status CheckAlias(const json& alias, const SourceLocation& loc) {
+    if (alias.contains("colnames")) return NotSupportedAt(loc, "column aliases on a FROM item (AS t(a, b))");
+    return Status::OK();
+  }
+
+  void TakeStreamAndWatermark(int location, PlanNode* scan) {
+    if (location < 0) return;
+    size_t off = static_cast<size_t>(location);
+    if (rw_.streaming_refs.count(off)) {
+      scan->streaming = true;
+      consumed_streams_.insert(off);
+    }
+    auto it = rw_.watermarks.find(off);
+    if (it != rw_.watermarks.end()) {
+      scan->watermark = it->second;
+      consumed_watermarks_.insert(off);
+    }
+  }
+
+  Result<PlanPtr> PlanRangeVar(const json& b) {
+    SourceLocation loc = LocOf(b);
+    if (b.contains("schemaname") || b.contains("catalogname")) {
+      return NotSupportedAt(loc, "reading `" + b.value("schemaname", "") + "." + b.value("relname", "") +
+                                     "`: only tables of this pipeline can be read (write the bare name or LIVE.name)");
+    }
+    std::string name = b.value("relname", "");
+    int location = b.value("location", -1);
+    auto cte = ctes_.find(ToLower(name));
+    if (cte != ctes_.end() && !rw_.streaming_refs.count(static_cast<size_t>(location))) {
+      if (b.contains("alias")) {
+        LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
+        auto alias = std::make_shared<PlanNode>(*cte->second);
+        alias->alias = b["alias"].value("aliasname", "");
+        return PlanPtr(alias);
+      }
+      if (rw_.watermarks.count(static_cast<size_t>(location))) {
+        return NotSupportedAt(loc, "WATERMARK on a WITH query");
+      }
+      return cte->second;
+    }
+    auto scan = std::make_shared<PlanNode>();
+    scan->kind = PlanKind::kTableScan;
+    scan->loc = loc;
+    scan->table = name;
+    scan->alias = name;
+    if (b.contains("alias")) {
+      LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
+      scan->alias = b["alias"].value("aliasname", "");
+    }
+    TakeStreamAndWatermark(location, scan.get());
+    return PlanPtr(scan);
+  }
+
+  Result<std::string> OptionValue(const json& n, const std::string& option) {
+    std::string type = NodeType(n);
+    const json& b = Body(n);
+    if (type == "A_Const") {
+      if (b.contains("sval")) return b["sval"].value("sval", "");
+      if (b.contains("ival")) {
+        LP_ASSIGN_OR_RETURN(int64_t v, IntConst(b));
+        return std::to_string(v);
+      }
+      if (b.contains("fval")) return b["fval"].value("fval", "");
+      if (b.contains("boolval")) return std::string(b["boolval"].value("boolval", false) ? "true" : "false");
+    }
+    return ErrorAt(FirstLocIn(b), "read_files option `" + option + "` must be a literal ('text', number or true/false)");
+  }
+
+  Result<PlanPtr> PlanRangeFunction(const json& b) {
+    SourceLocation loc = FirstLocIn(b);
+    if (b.value("lateral", false)) return NotSupportedAt(loc, "LATERAL table functions");
+    if (b.value("ordinality", false)) return NotSupportedAt(loc, "WITH ORDINALITY");
+    const json& fns = b["functions"];
+    if (fns.size() != 1) return NotSupportedAt(loc, "ROWS FROM (...)");
+    const json& items = Body(fns[0])["items"];
+    if (items.empty() || NodeType(items[0]) != "FuncCall") return NotSupportedAt(loc, "this table function");
+    const json& call = Body(items[0]);
+    std::string fname = ToLower(Sval(call["funcname"].back()));
+    loc = LocOf(call);
+    if (fname != "read_files") {
+      return NotSupportedAt(loc, "table-valued function `" + fname + "` (only read_files(...) is supported; "
+                                     "cloud_files() is the legacy spelling: use read_files)");
+    }
+    auto scan = std::make_shared<PlanNode>();
+    scan->kind = PlanKind::kReadFiles;
+    scan->loc = loc;
+    ReadFilesSpec& spec = scan->read_files;
+    bool have_path = false;
+    SourceLocation schema_loc;
+    for (const json& arg : call.value("args", json::array())) {
+      if (NodeType(arg) == "NamedArgExpr") {
+        const json& na = Body(arg);
+        std::string key = ToLower(na.value("name", ""));
+        LP_ASSIGN_OR_RETURN(std::string value, OptionValue(na["arg"], key));
+        if (spec.options.count(key)) return ErrorAt(LocOf(na), "read_files option `" + key + "` given twice");
+        spec.options[key] = value;
+        if (key == "schema") schema_loc = LocOf(na);
+        continue;
+      }
+      if (have_path) return ErrorAt(FirstLocIn(Body(arg)), "read_files takes one path; options are written name => value");
+      LP_ASSIGN_OR_RETURN(spec.path, OptionValue(arg, "path"));
+      have_path = true;
+    }
+    if (!have_path || spec.path.empty()) return ErrorAt(loc, "read_files needs a path: read_files('/landing/orders', format => 'csv')");
+    if (!options_.base_dir.empty() && spec.path[0] != '/' && spec.path.find("://") == std::string::npos) {
+      spec.path = options_.base_dir + "/" + spec.path;
+    }
+    auto fmt = spec.options.find("format");
+    if (fmt == spec.options.end()) {
+      return ErrorAt(loc, "read_files needs format => 'csv' | 'json' | 'parquet' (lakepipe does not guess the format)");
+    }
+    spec.format = ToLower(fmt->second);
+    if (spec.format != "csv" && spec.format != "json" && spec.format != "parquet") {
+      return NotSupportedAt(loc, "read_files format '" + fmt->second + "' (supported: csv, json, parquet)");
+    }
+    auto schema = spec.options.find("schema");
+    if (schema != spec.options.end()) {
+      Result<Schema> parsed = Schema::ParseDDL(schema->second);
+      if (!parsed.ok()) return ErrorAt(schema_loc, "read_files schema: " + parsed.status().message());
+      spec.schema = *parsed;
+    }
+    if (spec.format != "parquet") {
+      auto rescued = spec.options.find("rescueddatacolumn");
+      spec.rescued_data_column = rescued == spec.options.end() ? "_rescued_data" : rescued->second;
+    }
+    scan->alias = "";
+    if (b.contains("alias")) {
+      LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
+      scan->alias = b["alias"].value("aliasname", "");
+    }
+    TakeStreamAndWatermark(call.value("location", -1), scan.get());
+    if (!levels_.empty()) levels_.back().read_files_scans.push_back(scan);
+    return PlanPtr(scan);
+  }
+
+  Result<PlanPtr> PlanJoin(const json& b) {
+    LP_ASSIGN_OR_RETURN(PlanPtr left, PlanFromItem(b["larg"]));
+    LP_ASSIGN_OR_RETURN(PlanPtr right, PlanFromItem(b["rarg"]));
+    auto j = std::make_shared<PlanNode>();
+    j->kind = PlanKind::kJoin;
+    j->loc = right->loc;
+    std::string type = b.value("jointype", "JOIN_INNER");
+    if (type == "JOIN_INNER") {
+      j->join_type = JoinType::kInner;
+    } else if (type == "JOIN_LEFT") {
+      j->join_type = JoinType::kLeft;
+    } else if (type == "JOIN_RIGHT") {
+      return NotSupportedAt(right->loc, "RIGHT JOIN (swap the tables and use LEFT JOIN)");
+    } else if (type == "JOIN_FULL") {
+      return NotSupportedAt(right->loc, "FULL OUTER JOIN");
+    } else {
+      return NotSupportedAt(right->loc, "join type " + type);
+    }
+    if (b.value("isNatural", false)) return NotSupportedAt(right->loc, "NATURAL JOIN (write ON a.x = b.x)");
+    if (b.contains("usingClause")) return NotSupportedAt(right->loc, "JOIN ... USING (write ON a.x = b.x)");
+    if (b.contains("alias")) return NotSupportedAt(right->loc, "an alias on a parenthesized join");
+    if (b.contains("quals")) {
+      LP_ASSIGN_OR_RETURN(j->join_condition, Translate(b["quals"]));
+      LP_RETURN_IF_ERROR(RefuseAggregates(j->join_condition, "a join condition"));
+    } else if (j->join_type == JoinType::kLeft) {
+      return ErrorAt(right->loc, "LEFT JOIN needs an ON condition");
+    }
+    j->inputs = {left, right};
+    return PlanPtr(j);
+  }
+
+  // ---- expressions --------------------------------------------------------------------
+
+  Result<int64_t> IntConst(const json& a_const) {
+    // libpg-query's JSON drops negative and zero ivals; read the digits from the text.
+    int loc = a_const.value("location", -1);
+    if (loc >= 0) {
+      const std::string& t = text_.text();
+      size_t i = static_cast<size_t>(loc);
+      bool neg = false;
+      if (i < t.size() && t[i] == '-') {
+        neg = true;
+        ++i;
+        while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
+      }
+      if (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) {
+        int64_t v = 0;
+        while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) v = v * 10 + (t[i++] - '0');
+        return neg ? -v : v;
+      }
+    }
+    return a_const.contains("ival") ? a_const["ival"].value("ival", int64_t{0}) : int64_t{0};
+  }
+
+  Result<ExprPtr> TranslateConst(const json& b) {
+    expr::SourcePos pos = PosOf(b);
+    if (b.value("isnull", false)) return Expr::Literal(Value::Null(), DataType::Null(), pos);
+    if (b.contains("ival")) {
+      LP_ASSIGN_OR_RETURN(int64_t v, IntConst(b));
+      return Expr::Literal(Value::Int(v, TypeId::kInt), DataType::Int(), pos);
+    }
+    if (b.contains("sval")) return Expr::Literal(Value::String(b["sval"].value("sval", "")), DataType::String(), pos);
+    if (b.contains("boolval")) return Expr::Literal(Value::Bool(b["boolval"].value("boolval", false)), DataType::Boolean(), pos);
+    if (b.contains("fval")) {
+      std::string text = b["fval"].value("fval", "");
+      bool exponent = text.find_first_of("eE") != std::string::npos;
+      bool point = text.find('.') != std::string::npos;
+      if (!exponent && !point) {
+        errno = 0;
+        char* end = nullptr;
+        long long v = std::strtoll(text.c_str(), &end, 10);
+        if (errno == 0 && end && *end == 0) return Expr::Literal(Value::Int(v, TypeId::kLong), DataType::Long(), pos);
+      }
+      if (exponent) return Expr::Literal(Value::Double(std::strtod(text.c_str(), nullptr)), DataType::Double(), pos);
+      // Spark reads 1.5 as DECIMAL(2,1): precision = all digits, scale = digits after '.'.
+      int digits = 0, scale = 0;
+      bool after = false, leading = true;
+      for (char c : text) {
+        if (c == '.') {
+          after = true;
+          continue;
+        }
+        if (!std::isdigit(static_cast<unsigned char>(c))) continue;
+        if (after) ++scale;
+        if (c != '0' || after || !leading) {
+          ++digits;
+          leading = false;
+        }
+      }
+      int precision = std::max(digits, scale);
+      if (precision == 0) precision = 1;
+      if (precision > 38) return Expr::Literal(Value::Double(std::strtod(text.c_str(), nullptr)), DataType::Double(), pos);
+      Result<int128_t> unscaled = ParseDecimal(text, precision, scale);
+      if (!unscaled.ok()) return ErrorAt(LocOf(b), "bad number " + text + ": " + unscaled.status().message());
+      return Expr::Literal(Value::Decimal(*unscaled, precision, scale), DataType::Decimal(precision, scale), pos);
+    }
+    return NotSupportedAt(LocOf(b), "this kind of constant (bit strings)");
+  }
+
+  Result<DataType> TranslateType(const json& type_name, const SourceLocation& loc) {
+    if (type_name.contains("arrayBounds")) return NotSupportedAt(loc, "array types written as t[]");
+    std::vector<std::string> names;
+    for (const json& n : type_name.value("names", json::array())) names.push_back(Sval(n));
+    if (names.size() == 1) {
+      Result<DataType> t = ParseDataType(names[0]);
+      if (!t.ok()) return ErrorAt(loc, "unknown type `" + names[0] + "`: " + t.status().message());
+      return *t;
+    }
+    if (names.size() == 2 && names[0] == "pg_catalog") {
+      const std::string& n = names[1];
+      if (n == "bool") return DataType::Boolean();
+      if (n == "int2") return DataType::Short();
+      if (n == "int4") return DataType::Int();
+      if (n == "int8") return DataType::Long();
+      if (n == "float4") return DataType::Float();
+      if (n == "float8") return DataType::Double();
+      if (n == "varchar" || n == "bpchar" || n == "text") return DataType::String();
+      if (n == "timestamp" || n == "timestamptz") return DataType::Timestamp();
+      if (n == "date") return DataType::Date();
+      if (n == "interval") return NotSupportedAt(loc, "INTERVAL values");
+      return NotSupportedAt(loc, "type " + n);
+    }
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "" : ".") + n;
+    return NotSupportedAt(loc, "type " + joined);
+  }
+
+  Result<std::vector<ExprPtr>> TranslateList(const json& list) {
+    std::vector<ExprPtr> out;
+    for (const json& n : list) {
+      LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(n));
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  Result<ExprPtr> TranslateColumnRef(const json& b) {
+    SourceLocation loc = LocOf(b);
+    expr::SourcePos pos = Pos(loc);
+    std::vector<std::string> parts;
+    for (const json& f : b["fields"]) {
+      if (NodeType(f) == "A_Star") return ErrorAt(loc, "* is only allowed in the select list and count(*)");
+      parts.push_back(Sval(f));
+    }
+    auto metadata = [&](const std::string& qualifier, const std::string& field) -> Result<ExprPtr> {
+      std::string f = ToLower(field);
+      if (!MetadataFields().count(f)) {
+        return ErrorAt(loc, "unknown _metadata field `" + field +
+                                "`; available: file_path, file_name, file_size, file_modification_time, "
+                                "file_block_start, file_block_length");
+      }
+      if (levels_.empty()) return ErrorAt(loc, "_metadata." + f + " is only available in a query over read_files(...)");
+      levels_.back().metadata_refs.push_back({qualifier, f, loc});
+      return Expr::Column("_metadata." + f, qualifier, pos);
+    };
+    if (parts.size() == 1) {
+      if (EqualsIgnoreCase(parts[0], "_metadata")) return NotSupportedAt(loc, "the whole _metadata struct; name a field such as _metadata.file_path");
+      return Expr::Column(parts[0], "", pos);
+    }
+    if (parts.size() == 2) {
+      if (EqualsIgnoreCase(parts[0], "_metadata")) return metadata("", parts[1]);
+      return Expr::Column(parts[1], parts[0], pos);
+    }
+    if (parts.size() == 3 && EqualsIgnoreCase(parts[1], "_metadata")) return metadata(parts[0], parts[2]);
+    return NotSupportedAt(loc, "column reference with " + std::to_string(parts.size()) + " parts (struct fields)");
+  }
+
+  Result<ExprPtr> TranslateFuncCall(const json& b) {
+    SourceLocation loc = LocOf(b);
+    expr::SourcePos pos = Pos(loc);
+    std::vector<std::string> names;
+    for (const json& n : b["funcname"]) names.push_back(Sval(n));
+    std::string name = ToLower(names.back());
+    if (names.size() > 1 && names[0] != "pg_catalog") {
+      return NotSupportedAt(loc, "qualified function name " + names[0] + "." + names.back());
+    }
+    if (b.contains("over")) return NotSupportedAt(loc, "window function " + name + "(...) OVER (...)");
+    if (b.contains("agg_filter")) return NotSupportedAt(loc, "FILTER (WHERE ...) on aggregate " + name);
+    if (b.contains("agg_order") || b.value("agg_within_group", false)) {
+      return NotSupportedAt(loc, "ORDER BY inside aggregate " + name);
+    }
+    if (b.value("func_variadic", false)) return NotSupportedAt(loc, "VARIADIC arguments");
+    std::vector<ExprPtr> args;
+    for (const json& a : b.value("args", json::array())) {
+      if (NodeType(a) == "NamedArgExpr") {
+        return NotSupportedAt(LocOf(Body(a)), "named arguments (name => value) outside read_files");
+      }
+      LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(a));
+      args.push_back(e);
+    }
+    bool distinct = b.value("agg_distinct", false);
+    if (b.value("agg_star", false)) {
+      if (name != "count") return ErrorAt(loc, name + "(*) is not valid; only count(*)");
+      return Expr::Call("count", {}, pos, false);
+    }
+    bool sql_syntax = b.value("funcformat", "") == "COERCE_SQL_SYNTAX";
+    if (sql_syntax) {
+      if (name == "extract" || name == "date_part") {
+        if (args.size() != 2 || args[0]->kind != expr::ExprKind::kLiteral || args[0]->literal.is_null()) {
+          return ErrorAt(loc, "EXTRACT(field FROM value)");
+        }
+        std::string field = ToLower(args[0]->literal.string_value());
+        static const std::map<std::string, std::string> kFields = {
+            {"year", "year"}, {"month", "month"}, {"day", "day"}, {"hour", "hour"},
+            {"minute", "minute"}, {"second", "second"}, {"quarter", "quarter"},
+            {"week", "weekofyear"}, {"doy", "dayofyear"}};
+        auto it = kFields.find(field);
+        if (it == kFields.end()) return NotSupportedAt(loc, "EXTRACT(" + field + " FROM ...)");
+        return Expr::Call(it->second, {args[1]}, pos);
+      }
+      if (name == "position" && args.size() == 2) return Expr::Call("position", {args[1], args[0]}, pos);
+      if (name == "btrim" && args.size() == 1) return Expr::Call("trim", args, pos);
+      if ((name == "ltrim" || name == "rtrim" || name == "btrim") && args.size() == 2) {
+        return Expr::Call(name, args, pos);
+      }
+      if (name == "substring") return Expr::Call("substring", args, pos);
+      if (name == "like_escape" || name == "similar_to_escape") return NotSupportedAt(loc, "LIKE ... ESCAPE");
+      if (name == "timezone") return NotSupportedAt(loc, "AT TIME ZONE (use from_utc_timestamp)");
+      return NotSupportedAt(loc, "the SQL-syntax form of " + name);
+    }
+    if (name == "mean") name = "avg";
+    if (IsUnsupportedAggregate(name)) {
+      return NotSupportedAt(loc, "aggregate function `" + name + "` (supported: count, count(DISTINCT), sum, avg, min, max)");
+    }
+    if (name == "count" && args.size() == 1 && args[0]->kind == expr::ExprKind::kLiteral &&
+        !args[0]->literal.is_null() && !distinct) {
+      return Expr::Call("count", {}, pos, false);  // count(1) == count(*)
+    }
+    if (distinct && !IsSupportedAggregate(name)) return ErrorAt(loc, "DISTINCT is only allowed in aggregate functions");
+    if (name == "try_cast" || name == "cast") return ErrorAt(loc, name + " needs the form " + name + "(x AS type)");
+    return Expr::Call(name, std::move(args), pos, distinct);
+  }
+
+  Result<ExprPtr> Translate(const json& node) {
+    std::string type = NodeType(node);
+    if (type.empty()) return Status::Internal("empty node in libpg-query's parse tree");
+    const json& b = Body(node);
+    SourceLocation loc = LocOf(b);
+    expr::SourcePos pos = Pos(loc);
+    if (type == "ColumnRef") return TranslateColumnRef(b);
+    if (type == "A_Const") return TranslateConst(b);
+    if (type == "TypeCast") {
+      LP_ASSIGN_OR_RETURN(ExprPtr arg, Translate(b["arg"]));
+      LP_ASSIGN_OR_RETURN(DataType t, TranslateType(b["typeName"], loc));
+      int location = b.value("location", -1);
+      bool is_try = location >= 0 && rw_.try_casts.count(static_cast<size_t>(location));
+      return Expr::Cast(arg, t, is_try, pos);
+    }
+    if (type == "FuncCall") return TranslateFuncCall(b);
+    if (type == "BoolExpr") {
+      std::string op = b.value("boolop", "");
+      LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, TranslateList(b["args"]));
+      if (op == "NOT_EXPR") return Expr::Call("not", args, pos);
+      std::string fn = op == "AND_EXPR" ? "and" : "or";
+      ExprPtr acc = args[0];
+      for (size_t i = 1; i < args.size(); ++i) acc = Expr::Call(fn, {acc, args[i]}, args[i]->pos);
+      return acc;
+    }
+    if (type == "NullTest") {
+      LP_ASSIGN_OR_RETURN(ExprPtr arg, Translate(b["arg"]));
+      bool is_null = b.value("nulltesttype", "IS_NULL") == "IS_NULL";
+      return Expr::Call(is_null ? "is_null" : "is_not_null", {arg}, pos);
+    }
+    if (type == "BooleanTest") {
+      LP_ASSIGN_OR_RETURN(ExprPtr arg, Translate(b["arg"]));
+      std::string t = b.value("booltesttype", "");
+      auto lit = [&](bool v) { return Expr::Literal(Value::Bool(v), DataType::Boolean(), pos); };
+      if (t == "IS_TRUE") return Expr::Call("<=>", {arg, lit(true)}, pos);
+      if (t == "IS_NOT_TRUE") return Expr::Call("not", {Expr::Call("<=>", {arg, lit(true)}, pos)}, pos);
+      if (t == "IS_FALSE") return Expr::Call("<=>", {arg, lit(false)}, pos);
+      if (t == "IS_NOT_FALSE") return Expr::Call("not", {Expr::Call("<=>", {arg, lit(false)}, pos)}, pos);
+      if (t == "IS_UNKNOWN") return Expr::Call("is_null", {arg}, pos);
+      return Expr::Call("is_not_null", {arg}, pos);
+    }
+    if (type == "A_Expr") return TranslateAExpr(b);
+    if (type == "CaseExpr") {
+      ExprPtr subject;
+      if (b.contains("arg")) {
+        LP_ASSIGN_OR_RETURN(subject, Translate(b["arg"]));
+      }
+      std::vector<ExprPtr> args;
+      for (const json& w_node : b["args"]) {
+        const json& w = Body(w_node);
+        LP_ASSIGN_OR_RETURN(ExprPtr cond, Translate(w["expr"]));
+        if (subject) cond = Expr::Call("=", {subject, cond}, cond->pos);
+        LP_ASSIGN_OR_RETURN(ExprPtr result, Translate(w["result"]));
+        args.push_back(cond);
+        args.push_back(result);
+      }
+      if (b.contains("defresult")) {
+        LP_ASSIGN_OR_RETURN(ExprPtr d, Translate(b["defresult"]));
+        args.push_back(d);
+      }
+      return Expr::Call("case", std::move(args), pos);
+    }
+    if (type == "CoalesceExpr") {
+      LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, TranslateList(b["args"]));
+      return Expr::Call("coalesce", std::move(args), pos);
+    }
+    if (type == "MinMaxExpr") {
+      LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, TranslateList(b["args"]));
+      return Expr::Call(b.value("op", "") == "IS_GREATEST" ? "greatest" : "least", std::move(args), pos);
+    }
+    if (type == "SQLValueFunction") {
+      std::string op = b.value("op", "");
+      if (op == "SVFOP_CURRENT_TIMESTAMP" || op == "SVFOP_LOCALTIMESTAMP") return Expr::Call("current_timestamp", {}, pos);
+      if (op == "SVFOP_CURRENT_DATE") return Expr::Call("current_date", {}, pos);
+      return NotSupportedAt(loc, "SQL value function " + op.substr(6));
+    }
+    if (type == "SubLink") {
+      return NotSupportedAt(loc, "subqueries inside expressions (IN (SELECT ...), EXISTS, scalar subqueries); join instead");
+    }
+    if (type == "A_Indirection") return NotSupportedAt(FirstLocIn(b), "subscripts and field access on expressions");
+    if (type == "A_ArrayExpr") return NotSupportedAt(loc, "ARRAY[...] constructors");
+    if (type == "RowExpr") return NotSupportedAt(loc, "row constructors");
+    if (type == "CollateClause") return NotSupportedAt(loc, "COLLATE");
+    if (type == "ParamRef") return NotSupportedAt(loc, "$n parameters");
+    if (type == "GroupingFunc") return NotSupportedAt(loc, "GROUPING()");
+    return NotSupportedAt(FirstLocIn(b), "expression " + type);
+  }
+
+  Result<ExprPtr> TranslateAExpr(const json& b) {
+    SourceLocation loc = LocOf(b);
+    expr::SourcePos pos = Pos(loc);
+    std::string kind = b.value("kind", "");
+    std::string op = b.contains("name") && !b["name"].empty() ? Sval(b["name"].back()) : "";
+    ExprPtr l, r;
+    if (b.contains("lexpr")) {
+      LP_ASSIGN_OR_RETURN(l, Translate(b["lexpr"]));
+    }
+    auto right = [&]() -> Result<ExprPtr> { return Translate(b["rexpr"]); };
+    if (kind == "AEXPR_OP") {
+      LP_ASSIGN_OR_RETURN(r, right());
+      if (!l) {
+        if (op == "-") return Expr::Call("negate", {r}, pos);
+        if (op == "+") return r;
+        return NotSupportedAt(loc, "prefix operator " + op);
+      }
+      static const std::map<std::string, std::string> kOps = {
+          {"+", "+"}, {"-", "-"}, {"*", "*"}, {"/", "/"}, {"%", "%"}, {"=", "="}, {"==", "="},
+          {"<>", "<>"}, {"!=", "<>"}, {"<", "<"}, {"<=", "<="}, {">", ">"}, {">=", ">="},
+          {"<=>", "<=>"}, {"||", "||"}, {"~", "rlike"}};
+      auto it = kOps.find(op);
+      if (it == kOps.end()) return NotSupportedAt(loc, "operator " + op);
+      return Expr::Call(it->second, {l, r}, pos);
+    }
+    if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") {
+      LP_ASSIGN_OR_RETURN(r, right());
+      ExprPtr eq = Expr::Call("<=>", {l, r}, pos);
+      return kind == "AEXPR_DISTINCT" ? Expr::Call("not", {eq}, pos) : eq;
+    }
+    if (kind == "AEXPR_NULLIF") {
+      LP_ASSIGN_OR_RETURN(r, right());
+      return Expr::Call("nullif", {l, r}, pos);
+    }
+    if (kind == "AEXPR_IN") {
+      if (NodeType(b["rexpr"]) != "List") return NotSupportedAt(loc, "IN with a subquery; join instead");
+      LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> list, TranslateList(Body(b["rexpr"])["items"]));
+      std::vector<ExprPtr> args = {l};
+      for (auto& e : list) args.push_back(e);
+      ExprPtr in = Expr::Call("in", std::move(args), pos);
+      return op == "<>" ? Expr::Call("not", {in}, pos) : in;
+    }
+    if (kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") {
+      LP_ASSIGN_OR_RETURN(r, right());
+      ExprPtr like = Expr::Call(kind == "AEXPR_LIKE" ? "like" : "ilike", {l, r}, pos);
+      return op.rfind("!", 0) == 0 ? Expr::Call("not", {like}, pos) : like;
+    }
+    if (kind == "AEXPR_BETWEEN" || kind == "AEXPR_NOT_BETWEEN") {
+      const json& items = Body(b["rexpr"])["items"];
+      LP_ASSIGN_OR_RETURN(ExprPtr lo, Translate(items[0]));
+      LP_ASSIGN_OR_RETURN(ExprPtr hi, Translate(items[1]));
+      ExprPtr between = Expr::Call("and", {Expr::Call(">=", {l, lo}, pos), Expr::Call("<=", {l, hi}, pos)}, pos);
+      return kind == "AEXPR_BETWEEN" ? between : Expr::Call("not", {between}, pos);
+    }
+    if (kind == "AEXPR_BETWEEN_SYM" || kind == "AEXPR_NOT_BETWEEN_SYM") return NotSupportedAt(loc, "BETWEEN SYMMETRIC");
+    if (kind == "AEXPR_SIMILAR") return NotSupportedAt(loc, "SIMILAR TO (use RLIKE)");
+    if (kind == "AEXPR_OP_ANY" || kind == "AEXPR_OP_ALL") return NotSupportedAt(loc, "ANY / ALL");
+    return NotSupportedAt(loc, "operator kind " + kind);
+  }
+
+  const RewrittenSql& rw_;
+  const MappedText& text_;
+  PlanOptions options_;
+  std::map<std::string, PlanPtr> ctes_;
+  std::vector<Level> levels_;
+  std::set<size_t> consumed_streams_;
+  std::set<size_t> consumed_watermarks_;
+  std::set<size_t> consumed_excepts_;
+};
+
+// Runs libpg-query over the rewritten text: the statements as JSON, or a syntax error
+// mapped back to the original file:line:col.
+Result<json> ParseWithPostgres(const MappedText& text) {
+  PgQueryParseResult r = pg_query_parse(text.text().c_str());
+  if (r.error) {
+    int cursor = r.error->cursorpos > 0 ? r.error->cursorpos - 1 : 0;
+    std::string message = r.error->message ? r.error->message : "syntax error";
+    pg_query_free_parse_result(r);
+    return ErrorAt(text.Locate(static_cast<size_t>(cursor)), message);
+  }
+  json tree = json::parse(r.parse_tree, nullptr, /*allow_exceptions=*/false);
+  pg_query_free_parse_result(r);
+  if (tree.is_discarded()) return Status::Internal("libpg-query returned malformed JSON");
+  return tree;
+}
+
+}  // namespace
+
+Result<PlanPtr> PlanQuery(const MappedText& sql, const PlanOptions& options) {
+  LP_ASSIGN_OR_RETURN(RewrittenSql rw, RewriteSparkSql(sql));
+  LP_ASSIGN_OR_RETURN(json tree, ParseWithPostgres(rw.text));
+  const json& stmts = tree.value("stmts", json::array());
+  if (stmts.size() != 1) {
+    return ErrorAt(sql.Locate(0), stmts.empty() ? "expected a SELECT query" : "expected one query, found several (a missing ; ?)");
+  }
+  const json& stmt = stmts[0].value("stmt", json::object());
+  if (NodeType(stmt) != "SelectStmt") {
+    return ErrorAt(sql.Locate(0), "expected a SELECT query, found " + NodeType(stmt));
+  }
+  Planner planner(rw, options);
+  return planner.PlanTop(stmt);
+}
+
+Result<ExprPtr> ParseExpression(const MappedText& sql) {
+  MappedText wrapped;
+  wrapped.set_file(sql.file());
+  wrapped.AppendSynthetic("SELECT ", sql.OriginOf(0));
+  wrapped.AppendMapped(sql, 0, sql.text().size());
+  LP_ASSIGN_OR_RETURN(RewrittenSql rw, RewriteSparkSql(wrapped));
+  LP_ASSIGN_OR_RETURN(json tree, ParseWithPostgres(rw.text));
+  const json& stmts = tree.value("stmts", json::array());
+  if (stmts.size() != 1) return ErrorAt(sql.Locate(0), "expected one expression");
+  const json& stmt = stmts[0].value("stmt", json::object());
+  if (NodeType(stmt) != "SelectStmt") return ErrorAt(sql.Locate(0), "expected an expression");
+  const json& s = Body(stmt);
+  if (s.contains("fromClause") || s.contains("whereClause") || !s.contains("targetList") ||
+      s["targetList"].size() != 1 || s.value("op", "SETOP_NONE") != "SETOP_NONE") {
+    return ErrorAt(sql.Locate(0), "expected one expression");
+  }
+  const json& target = Body(s["targetList"][0]);
+  if (target.contains("name")) return ErrorAt(sql.Locate(0), "expected an expression without an alias");
+  Planner planner(rw, {});
+  LP_ASSIGN_OR_RETURN(ExprPtr e, planner.TranslateTopExpr(target["val"]));
+  return e;
+}
+
+}  // namespace lakepipe::sql

@@ -1,0 +1,77 @@
+// The pipeline DDL: the statements of one Lakeflow SQL file.
+//
+//   CREATE [OR REFRESH] STREAMING TABLE name [(columns and constraints)] [clauses] AS query
+//   CREATE [OR REFRESH] MATERIALIZED VIEW name [(...)] [clauses] AS query
+//   CREATE [OR REFRESH] [STREAMING] LIVE TABLE ...   (legacy DLT spellings)
+//   CREATE [TEMPORARY] [LIVE] VIEW name [(...)] [COMMENT '...'] AS query
+// clauses (any order, each at most once): COMMENT '...', PARTITIONED BY (cols),
+// TBLPROPERTIES ('k' = 'v', ...). Inside the parentheses: column definitions
+// (`name TYPE [NOT NULL] [COMMENT '...']`) and expectations
+// (`CONSTRAINT name EXPECT (condition) [ON VIOLATION DROP ROW | FAIL UPDATE | QUARANTINE]`;
+// QUARANTINE is a lakepipe extension). Statements are separated by `;`; `--` and `/* */`
+// comments anywhere. Everything else (SET, AUTO CDC / APPLY CHANGES INTO, CREATE FLOW,
+// plain CREATE TABLE, ...) is NotSupported naming the construct and its file:line:col.
+//
+// `${key}` is replaced by configuration values before parsing; an unknown key is an error.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "expr/expr.h"
+#include "sql/plan.h"
+#include "sql/select.h"
+#include "sql/source.h"
+#include "types/schema.h"
+
+namespace lakepipe::sql {
+
+enum class DatasetKind { kStreamingTable, kMaterializedView, kView };
+const char* DatasetKindName(DatasetKind kind);  // "streaming table", "materialized view", "view"
+
+enum class ViolationAction {
+  kWarn,        // no ON VIOLATION: keep the row, count the failure
+  kDropRow,     // ON VIOLATION DROP ROW
+  kFailUpdate,  // ON VIOLATION FAIL UPDATE: stop the table's update with an error
+  kQuarantine,  // ON VIOLATION QUARANTINE (lakepipe): move the row to <table>_quarantine
+};
+const char* ViolationActionName(ViolationAction action);
+
+struct Expectation {
+  std::string name;
+  expr::ExprPtr condition;
+  std::string condition_sql;  // as written (after ${key} substitution)
+  ViolationAction action = ViolationAction::kWarn;
+  SourceLocation loc;  // of CONSTRAINT
+};
+
+struct ColumnDefinition {
+  Field field;
+  SourceLocation loc;
+};
+
+struct DatasetDefinition {
+  DatasetKind kind = DatasetKind::kMaterializedView;
+  std::string name;
+  SourceLocation loc;        // of the name
+  SourceLocation statement;  // of CREATE
+  bool temporary = false;    // CREATE TEMPORARY VIEW
+  std::vector<ColumnDefinition> columns;  // declared columns (optional)
+  std::vector<Expectation> expectations;
+  std::string comment;
+  std::vector<std::string> partition_columns;
+  std::vector<std::pair<std::string, std::string>> table_properties;
+  std::string query_sql;  // the query text (after ${key} substitution)
+  PlanPtr query;          // its logical plan (unresolved)
+};
+
+// Parses every statement of one SQL file. `configuration` fills `${key}`.
+Result<std::vector<DatasetDefinition>> ParseSqlFile(const SourceFilePtr& file,
+                                                    const std::map<std::string, std::string>& configuration,
+                                                    const PlanOptions& options = {});
+
+}  // namespace lakepipe::sql
