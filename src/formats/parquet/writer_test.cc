@@ -1,0 +1,347 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <sstream>
+
+#include "formats/parquet/metadata.h"
+#include "formats/parquet/parquet.h"
+#include "formats/parquet/writer.h"
+#include "testing/testing.h"
+#include "types/batch.h"
+#include "types/column.h"
+
+namespace lakepipe::parquet {
+namespace {
+
+using lakepipe::testing::RunDuckDB;
+using lakepipe::testing::TempDir;
+
+std::vector<nlohmann::json> Lines(const std::string& out) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  }
+  return rows;
+}
+
+// Reads the footer of a file we wrote with our own Thrift decoder.
+FileMetaData Footer(const std::string& path) {
+  auto data = FileSystem::Default()->ReadFile(path);
+  EXPECT_TRUE(data.ok());
+  const std::string& d = *data;
+  uint32_t len;
+  std::memcpy(&len, d.data() + d.size() - 8, 4);
+  FileMetaData md;
+  Status st = ParseFileMetaData(reinterpret_cast<const uint8_t*>(d.data() + d.size() - 8 - len),
+                                len, path, &md);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return md;
+}
+
+TEST(ParquetSchema, SparkLayout) {
+  auto schema = Schema::ParseDDL(
+      "b TINYINT, s SMALLINT NOT NULL, d9 DECIMAL(9,2), d18 DECIMAL(18,3), d38 DECIMAL(38,10), "
+      "dt DATE, ts TIMESTAMP, tn TIMESTAMP_NTZ, str STRING, bin BINARY, "
+      "arr ARRAY<INT>, m MAP<STRING, BIGINT>, st STRUCT<x: INT, y: STRING>");
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  auto elems = ToParquetSchema(*schema);
+  ASSERT_TRUE(elems.ok());
+  const auto& e = *elems;
+  // Expected layout written out by hand from Spark's ParquetSchemaConverter conventions.
+  std::vector<std::string> names;
+  for (const auto& x : e) names.push_back(x.name);
+  std::vector<std::string> want = {"spark_schema", "b", "s", "d9", "d18", "d38", "dt", "ts", "tn",
+                                   "str", "bin", "arr", "list", "element", "m", "key_value",
+                                   "key", "value", "st", "x", "y"};
+  ASSERT_EQ(names, want);
+  EXPECT_EQ(e[0].num_children, 13);
+  EXPECT_EQ(e[1].type, PhysicalType::kInt32);
+  EXPECT_EQ(e[1].logical_type.kind, LogicalType::Kind::kInteger);
+  EXPECT_EQ(e[1].logical_type.bit_width, 8);
+  EXPECT_EQ(e[2].repetition_type, Repetition::kRequired);
+  EXPECT_EQ(e[2].converted_type, ConvertedType::kInt16);
+  EXPECT_EQ(e[3].type, PhysicalType::kInt32);
+  EXPECT_EQ(e[4].type, PhysicalType::kInt64);
+  EXPECT_EQ(e[5].type, PhysicalType::kFixedLenByteArray);
+  EXPECT_EQ(e[5].type_length, 16);
+  EXPECT_EQ(e[5].precision, 38);
+  EXPECT_EQ(e[5].scale, 10);
+  EXPECT_EQ(e[6].logical_type.kind, LogicalType::Kind::kDate);
+  EXPECT_EQ(e[7].type, PhysicalType::kInt64);
+  EXPECT_TRUE(e[7].logical_type.is_adjusted_to_utc);
+  EXPECT_EQ(e[7].logical_type.unit, TimeUnit::kMicros);
+  EXPECT_FALSE(e[8].logical_type.is_adjusted_to_utc);
+  EXPECT_EQ(e[9].converted_type, ConvertedType::kUtf8);
+  EXPECT_EQ(e[10].logical_type.kind, LogicalType::Kind::kNone);
+  EXPECT_EQ(e[11].converted_type, ConvertedType::kList);
+  EXPECT_EQ(e[12].repetition_type, Repetition::kRepeated);
+  EXPECT_EQ(e[13].repetition_type, Repetition::kOptional);
+  EXPECT_EQ(e[14].converted_type, ConvertedType::kMap);
+  EXPECT_EQ(e[15].num_children, 2);
+  EXPECT_EQ(e[16].repetition_type, Repetition::kRequired);
+  EXPECT_EQ(e[17].repetition_type, Repetition::kOptional);
+  EXPECT_EQ(e[18].num_children, 2);
+  EXPECT_FALSE(e[18].type.has_value());
+}
+
+TEST(ParquetSchema, DecimalWidths) {
+  // Smallest n with 10^p - 1 < 2^(8n-1), checked by hand for a few precisions.
+  EXPECT_EQ(DecimalBytesForPrecision(19), 9);
+  EXPECT_EQ(DecimalBytesForPrecision(20), 9);
+  EXPECT_EQ(DecimalBytesForPrecision(21), 9);
+  EXPECT_EQ(DecimalBytesForPrecision(22), 10);
+  EXPECT_EQ(DecimalBytesForPrecision(38), 16);
+  EXPECT_EQ(DecimalBytesForPrecision(2), 1);
+  EXPECT_EQ(DecimalBytesForPrecision(3), 2);
+}
+
+TEST(ParquetNames, Compression) {
+  EXPECT_EQ(*CompressionFromName("ZSTD"), Compression::kZstd);
+  EXPECT_EQ(*CompressionFromName("none"), Compression::kUncompressed);
+  EXPECT_EQ(*CompressionFromName("lz4_raw"), Compression::kLz4Raw);
+  EXPECT_FALSE(CompressionFromName("lzo").ok());
+  for (auto c : {Compression::kZstd, Compression::kSnappy, Compression::kGzip,
+                 Compression::kUncompressed, Compression::kBrotli, Compression::kLz4,
+                 Compression::kLz4Raw}) {
+    EXPECT_EQ(*CompressionFromName(CompressionName(c)), c);
+  }
+}
+
+RecordBatch FlatBatch(int64_t n) {
+  auto schema = *Schema::ParseDDL("id BIGINT NOT NULL, name STRING, price DOUBLE, qty INT, "
+                                  "flag BOOLEAN, day DATE");
+  Column id(DataType::Long()), name(DataType::String()), price(DataType::Double()),
+      qty(DataType::Int()), flag(DataType::Boolean()), day(DataType::Date());
+  for (int64_t i = 0; i < n; ++i) {
+    id.Append<int64_t>(i * 1000003 - 7);
+    if (i % 7 == 3) name.AppendNull(); else name.AppendString("cust-" + std::to_string(i % 50));
+    if (i % 11 == 5) price.AppendNull(); else price.Append<double>(i * 0.25 - 100);
+    qty.Append<int32_t>(static_cast<int32_t>(i % 13) - 6);
+    if (i % 5 == 0) flag.AppendNull(); else flag.AppendBool(i % 3 == 0);
+    day.Append<int32_t>(static_cast<int32_t>(18000 + i % 400));
+  }
+  return RecordBatch::FromColumns(schema, {id, name, price, qty, flag, day});
+}
+
+TEST(ParquetWriter, FlatColumnsReadByDuckDB) {
+  TempDir dir;
+  std::string path = dir.Join("flat.parquet");
+  RecordBatch batch = FlatBatch(10000);
+  WriteOptions opts;
+  opts.key_value_metadata = {{"origin", "writer_test"}};
+  auto w = FileWriter::Open(FileSystem::Default(), path, batch.schema(), opts);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE((*w)->Write(batch.Slice(0, 4000)).ok());
+  ASSERT_TRUE((*w)->Write(batch.Slice(4000, 6000)).ok());
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->num_rows, 10000);
+  EXPECT_EQ(res->file_bytes, FileSystem::Default()->Stat(path)->size);
+
+  auto out = RunDuckDB("SELECT count(*)::INT AS n, sum(id)::VARCHAR AS sid, count(name)::INT AS cn, "
+                       "sum(price) AS sp, sum(qty)::INT AS sq, count(flag)::INT AS cf, "
+                       "sum(flag::INT)::INT AS tf, min(day)::VARCHAR AS md, "
+                       "count(DISTINCT name)::INT AS dn FROM read_parquet('" + path + "')");
+  if (!out.ok() && out.status().IsNotFound()) GTEST_SKIP() << out.status().ToString();
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto rows = Lines(*out);
+  ASSERT_EQ(rows.size(), 1u);
+  // Expected values computed independently from the generator's formulas.
+  int64_t sid = 0, cn = 0, sq = 0, cf = 0, tf = 0;
+  double sp = 0;
+  for (int64_t i = 0; i < 10000; ++i) {
+    sid += i * 1000003 - 7;
+    cn += i % 7 != 3;
+    if (i % 11 != 5) sp += i * 0.25 - 100;
+    sq += i % 13 - 6;
+    if (i % 5 != 0) { ++cf; tf += i % 3 == 0; }
+  }
+  EXPECT_EQ(rows[0]["n"], 10000);
+  EXPECT_EQ(rows[0]["sid"], std::to_string(sid));
+  EXPECT_EQ(rows[0]["cn"], cn);
+  EXPECT_DOUBLE_EQ(rows[0]["sp"].get<double>(), sp);
+  EXPECT_EQ(rows[0]["sq"], sq);
+  EXPECT_EQ(rows[0]["cf"], cf);
+  EXPECT_EQ(rows[0]["tf"], tf);
+  EXPECT_EQ(rows[0]["md"], "2019-04-14");  // day 18000
+  EXPECT_EQ(rows[0]["dn"], 50);
+
+  // Key-value metadata and statistics as DuckDB sees them.
+  out = RunDuckDB("SELECT value::VARCHAR AS v FROM parquet_kv_metadata('" + path +
+                  "') WHERE key::VARCHAR = 'origin'");
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(Lines(*out).size(), 1u);
+  EXPECT_EQ(Lines(*out)[0]["v"], "writer_test");
+  out = RunDuckDB("SELECT path_in_schema AS p, stats_min_value AS lo, stats_max_value AS hi, "
+                  "stats_null_count::INT AS nc, encodings AS enc FROM parquet_metadata('" + path +
+                  "') ORDER BY column_id");
+  ASSERT_TRUE(out.ok());
+  rows = Lines(*out);
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[0]["lo"], "-7");
+  EXPECT_EQ(rows[0]["hi"], std::to_string(9999LL * 1000003 - 7));
+  EXPECT_EQ(rows[1]["lo"], "cust-0");
+  EXPECT_EQ(rows[1]["hi"], "cust-9");
+  EXPECT_EQ(rows[1]["nc"], 10000 / 7 + (10000 % 7 > 3 ? 1 : 0));
+  EXPECT_NE(rows[1]["enc"].get<std::string>().find("RLE_DICTIONARY"), std::string::npos);
+  EXPECT_EQ(rows[3]["lo"], "-6");
+  EXPECT_EQ(rows[3]["hi"], "6");
+  EXPECT_EQ(rows[4]["lo"], "false");
+  EXPECT_EQ(rows[4]["hi"], "true");
+
+  // WriteResult statistics.
+  ASSERT_EQ(res->columns.size(), 6u);
+  EXPECT_EQ(res->columns[0].path, std::vector<std::string>{"id"});
+  EXPECT_TRUE(res->columns[0].has_min_max);
+  EXPECT_EQ(res->columns[0].min.int_value(), -7);
+  EXPECT_EQ(res->columns[1].max.string_value(), "cust-9");
+  EXPECT_EQ(res->columns[1].null_count, rows[1]["nc"].get<int64_t>());
+  EXPECT_EQ(res->columns[2].min.double_value(), -100);
+  EXPECT_EQ(res->columns[5].min, Value::Date(18000));
+  EXPECT_EQ(res->columns[5].max, Value::Date(18399));
+
+  // The footer as our own decoder reads it.
+  FileMetaData md = Footer(path);
+  EXPECT_EQ(md.num_rows, 10000);
+  EXPECT_EQ(md.created_by, "lakepipe version 0.1.0");
+  EXPECT_EQ(md.column_orders.size(), 6u);
+}
+
+TEST(ParquetWriter, RowGroupsPagesAndDictionaryFallback) {
+  TempDir dir;
+  std::string path = dir.Join("rg.parquet");
+  auto schema = *Schema::ParseDDL("k STRING, v BIGINT");
+  Column k(DataType::String()), v(DataType::Long());
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    k.AppendString("unique-key-" + std::to_string(i));  // defeats the dictionary
+    v.Append<int64_t>(i % 3);                            // dictionary-friendly
+  }
+  RecordBatch batch = RecordBatch::FromColumns(schema, {k, v});
+  WriteOptions opts;
+  opts.compression = Compression::kSnappy;
+  opts.row_group_bytes = 1 << 20;
+  opts.page_bytes = 64 << 10;
+  opts.dictionary_page_bytes = 32 << 10;
+  auto w = FileWriter::Open(FileSystem::Default(), path, schema, opts);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(batch).ok());
+  EXPECT_GT((*w)->EstimatedSize(), 1 << 20);
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  FileMetaData md = Footer(path);
+  EXPECT_GT(md.row_groups.size(), 1u);
+  int64_t rows = 0;
+  for (const auto& rg : md.row_groups) rows += rg.num_rows;
+  EXPECT_EQ(rows, n);
+  const ColumnMetaData& kc = *md.row_groups[0].columns[0].meta_data;
+  EXPECT_EQ(kc.codec, CompressionCodec::kSnappy);
+  // Dictionary pages first, then PLAIN after the fallback.
+  bool has_dict = false, has_plain = false;
+  for (const auto& s : kc.encoding_stats) {
+    if (s.page_type == PageType::kDataPage && s.encoding == Encoding::kRleDictionary) has_dict = true;
+    if (s.page_type == PageType::kDataPage && s.encoding == Encoding::kPlain) has_plain = true;
+  }
+  EXPECT_TRUE(has_dict);
+  EXPECT_TRUE(has_plain);
+  EXPECT_TRUE(kc.dictionary_page_offset.has_value());
+  auto out = RunDuckDB("SELECT count(*)::INT AS n, count(DISTINCT k)::INT AS dk, sum(v)::VARCHAR AS sv, "
+                       "max(k) AS mk FROM read_parquet('" + path + "')");
+  if (!out.ok() && out.status().IsNotFound()) GTEST_SKIP() << out.status().ToString();
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto r = Lines(*out);
+  EXPECT_EQ(r[0]["n"], n);
+  EXPECT_EQ(r[0]["dk"], n);
+  int64_t sv = 0;
+  for (int i = 0; i < n; ++i) sv += i % 3;
+  EXPECT_EQ(r[0]["sv"], std::to_string(sv));
+  EXPECT_EQ(r[0]["mk"], "unique-key-99999");
+  EXPECT_EQ(res->columns[0].max.string_value(), "unique-key-99999");
+  out = RunDuckDB("SELECT count(*) AS pages FROM parquet_metadata('" + path + "')");
+  ASSERT_TRUE(out.ok());
+}
+
+TEST(ParquetWriter, ErrorsAreClear) {
+  TempDir dir;
+  std::string path = dir.Join("e.parquet");
+  auto schema = *Schema::ParseDDL("a INT NOT NULL");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(path, "x").ok());
+  auto exists = FileWriter::Open(FileSystem::Default(), path, schema);
+  EXPECT_FALSE(exists.ok());
+  EXPECT_TRUE(exists.status().IsAlreadyExists()) << exists.status().ToString();
+
+  std::string p2 = dir.Join("e2.parquet");
+  auto w = FileWriter::Open(FileSystem::Default(), p2, schema);
+  ASSERT_TRUE(w.ok());
+  Column a(DataType::Int());
+  a.Append<int32_t>(1);
+  a.AppendNull();
+  Status st = (*w)->Write(RecordBatch::FromColumns(schema, {a}));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("'a'"), std::string::npos) << st.message();
+  auto other = *Schema::ParseDDL("a STRING");
+  Column s(DataType::String());
+  s.AppendString("x");
+  st = (*w)->Write(RecordBatch::FromColumns(other, {s}));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+
+  // A null inside a NOT NULL struct field.
+  auto nested = *Schema::ParseDDL("s STRUCT<x: INT NOT NULL>");
+  auto w3 = FileWriter::Open(FileSystem::Default(), dir.Join("e3.parquet"), nested);
+  ASSERT_TRUE(w3.ok());
+  Column sc(nested.field(0).type);
+  sc.child(0).AppendNull();
+  sc.CloseStructRow();
+  st = (*w3)->Write(RecordBatch::FromColumns(nested, {sc}));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("'x'"), std::string::npos) << st.message();
+
+  auto v = FileWriter::Open(FileSystem::Default(), dir.Join("v.parquet"),
+                            Schema({Field{"n", DataType::Null()}}));
+  EXPECT_EQ(v.status().code(), StatusCode::kNotSupported);
+}
+
+TEST(ParquetWriter, FaultsAtEveryWriteAreReported) {
+  TempDir dir;
+  RecordBatch batch = FlatBatch(3000);
+  WriteOptions opts;
+  opts.row_group_bytes = 8 << 10;  // several row groups, so several appends
+  // Count the operations of a clean run, then fail each one in turn.
+  FaultInjectingFileSystem fs(FileSystem::Default());
+  int64_t ops = 0;
+  {
+    fs.Clear();
+    auto w = FileWriter::Open(&fs, dir.Join("clean.parquet"), batch.schema(), opts);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(batch).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+    ops = fs.operations();
+  }
+  ASSERT_GT(ops, 4);
+  for (int64_t k = 1; k <= ops; ++k) {
+    for (auto fault : {FaultInjectingFileSystem::Fault::kNoSpace,
+                       FaultInjectingFileSystem::Fault::kShortWrite}) {
+      fs.FailAt(k, fault);
+      std::string p = dir.Join("f" + std::to_string(k) + "_" + std::to_string(int(fault)) + ".parquet");
+      auto w = FileWriter::Open(&fs, p, batch.schema(), opts);
+      Status st;
+      if (!w.ok()) {
+        st = w.status();
+      } else {
+        st = (*w)->Write(batch);
+        if (st.ok()) st = (*w)->Close().status();
+      }
+      if (fs.fired()) {
+        EXPECT_FALSE(st.ok()) << "operation " << k;
+      } else {
+        EXPECT_TRUE(st.ok()) << st.ToString();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lakepipe::parquet
