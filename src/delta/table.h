@@ -78,9 +78,12 @@ class Snapshot {
 
   // Builds a snapshot from a replayed state (Checks reader support: refuses reader
   // features lakepipe does not implement with NotSupported naming the feature).
-  static Result<std::shared_ptr<const Snapshot>> Make(std::string table_path, TableState state);
+  static Result<std::shared_ptr<const Snapshot>> Make(std::string table_path, TableState state,
+                                                      FileSystem* fs = FileSystem::Default());
+  FileSystem* fs() const { return fs_; }
 
  private:
+  FileSystem* fs_ = nullptr;
   std::string table_path_;
   TableState state_;
   Schema schema_;

@@ -1,0 +1,297 @@
+// DeltaTable: snapshots, scans, history, and the commit protocol (put-if-absent,
+// conflict checks, retries, checkpoints).
+#include "delta/table.h"
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/uuid.h"
+#include "delta/log_internal.h"
+#include "delta/table_internal.h"
+
+namespace lakepipe::delta {
+
+using json = nlohmann::json;
+
+// ---- protocol support ---------------------------------------------------------------
+
+namespace {
+
+std::string ColumnMappingMode(const Metadata& m) {
+  auto it = m.configuration.find("delta.columnMapping.mode");
+  return it == m.configuration.end() ? "none" : it->second;
+}
+
+bool HasFieldMetadataKey(const std::vector<Field>& fields, std::string_view key) {
+  for (const Field& f : fields) {
+    if (f.metadata.find(key) != std::string::npos) return true;
+    if (f.type.id() == TypeId::kStruct && HasFieldMetadataKey(f.type.fields(), key)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status CheckReadSupport(const Protocol& p, const Metadata& m, const std::string& table_path) {
+  if (p.min_reader_version > 3) {
+    return Status::NotSupported("Delta table " + table_path + " requires reader version " +
+                                std::to_string(p.min_reader_version) +
+                                "; lakepipe reads versions 1 to 3");
+  }
+  if (p.min_reader_version == 2 && ColumnMappingMode(m) != "none") {
+    return Status::NotSupported("Delta table " + table_path +
+                                " uses reader feature 'columnMapping' (delta.columnMapping.mode = " +
+                                ColumnMappingMode(m) + "), which lakepipe does not implement");
+  }
+  if (p.min_reader_version == 3) {
+    static const std::set<std::string> kSupported = {"timestampNtz", "vacuumProtocolCheck",
+                                                     "v2Checkpoint"};
+    for (const auto& f : p.reader_features.value_or(std::vector<std::string>{})) {
+      if (!kSupported.count(f)) {
+        return Status::NotSupported("Delta table " + table_path + " uses reader feature '" + f +
+                                    "', which lakepipe does not implement");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status CheckWriteSupport(const Protocol& p, const Metadata& m, const std::string& table_path) {
+  auto refuse = [&](const std::string& feature) {
+    return Status::NotSupported("cannot write to Delta table " + table_path +
+                                ": it uses writer feature '" + feature +
+                                "', which lakepipe does not honour");
+  };
+  LP_RETURN_IF_ERROR(CheckReadSupport(p, m, table_path));
+  if (p.min_writer_version > 7) {
+    return Status::NotSupported("Delta table " + table_path + " requires writer version " +
+                                std::to_string(p.min_writer_version));
+  }
+  auto schema = Schema::FromSparkJson(m.schema_string);
+  if (schema.ok()) {
+    if (HasFieldMetadataKey(schema->fields(), "delta.invariants")) return refuse("invariants");
+    if (HasFieldMetadataKey(schema->fields(), "delta.generationExpression"))
+      return refuse("generatedColumns");
+    if (HasFieldMetadataKey(schema->fields(), "delta.identity")) return refuse("identityColumns");
+  }
+  for (const auto& [k, v] : m.configuration) {
+    if (k.rfind("delta.constraints.", 0) == 0) return refuse("checkConstraints");
+    if (k == "delta.enableChangeDataFeed" && v == "true") return refuse("changeDataFeed");
+    if (k == "delta.enableDeletionVectors" && v == "true") return refuse("deletionVectors");
+    if (k == "delta.enableRowTracking" && v == "true") return refuse("rowTracking");
+    if (k == "delta.enableInCommitTimestamps" && v == "true") return refuse("inCommitTimestamp");
+  }
+  if (ColumnMappingMode(m) != "none") return refuse("columnMapping");
+  if (p.min_writer_version == 7) {
+    static const std::set<std::string> kHonoured = {"appendOnly", "invariants", "checkConstraints",
+                                                    "timestampNtz", "vacuumProtocolCheck"};
+    for (const auto& f : p.writer_features.value_or(std::vector<std::string>{})) {
+      if (!kHonoured.count(f)) return refuse(f);
+    }
+  }
+  return Status::OK();
+}
+
+// ---- Snapshot -----------------------------------------------------------------------
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::Make(std::string table_path, TableState state,
+                                                       FileSystem* fs) {
+  LP_RETURN_IF_ERROR(CheckReadSupport(state.protocol, state.metadata, table_path));
+  auto snap = std::shared_ptr<Snapshot>(new Snapshot());
+  snap->table_path_ = std::move(table_path);
+  snap->fs_ = fs;
+  auto schema = Schema::FromSparkJson(state.metadata.schema_string);
+  if (!schema.ok()) {
+    return schema.status().WithContext("schemaString of Delta table " + snap->table_path_);
+  }
+  snap->schema_ = std::move(schema).value();
+  for (const auto& pc : state.metadata.partition_columns) {
+    if (snap->schema_.FindField(pc) < 0) {
+      return Status::Corruption("Delta table " + snap->table_path_ + ": partition column '" + pc +
+                                "' is not in the schema");
+    }
+  }
+  snap->files_.reserve(state.files.size());
+  for (const auto& [key, add] : state.files) {
+    if (add.deletion_vector) {
+      return Status::NotSupported("Delta table " + snap->table_path_ +
+                                  " uses reader feature 'deletionVectors' (file " + add.path +
+                                  "), which lakepipe does not implement");
+    }
+    DataFile f;
+    f.add = add;
+    LP_ASSIGN_OR_RETURN(f.full_path, ResolveDataPath(snap->table_path_, add.path));
+    for (const auto& pc : state.metadata.partition_columns) {
+      const Field& field = snap->schema_.field(static_cast<size_t>(snap->schema_.FindField(pc)));
+      std::optional<std::string> text;
+      auto it = add.partition_values.find(pc);
+      if (it == add.partition_values.end()) {
+        // Keys are matched case-insensitively as a fallback.
+        for (const auto& [k, v] : add.partition_values) {
+          if (k.size() == pc.size() &&
+              std::equal(k.begin(), k.end(), pc.begin(),
+                         [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+            text = v;
+        }
+      } else {
+        text = it->second;
+      }
+      auto v = ParsePartitionValue(text, field.type);
+      if (!v.ok()) return v.status().WithContext("file " + add.path);
+      f.partition_values[field.name] = std::move(v).value();
+    }
+    snap->files_.push_back(std::move(f));
+  }
+  std::sort(snap->files_.begin(), snap->files_.end(),
+            [](const DataFile& a, const DataFile& b) { return a.add.path < b.add.path; });
+  snap->state_ = std::move(state);
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+int64_t Snapshot::num_records() const {
+  int64_t total = 0;
+  for (const auto& f : files_) {
+    auto st = Stats(f);
+    if (!st.ok() || !st->num_records) return -1;
+    total += *st->num_records;
+  }
+  return total;
+}
+
+int64_t Snapshot::size_bytes() const {
+  int64_t total = 0;
+  for (const auto& f : files_) total += f.add.size;
+  return total;
+}
+
+std::optional<int64_t> Snapshot::TxnVersion(const std::string& app_id) const {
+  auto it = state_.txns.find(app_id);
+  if (it == state_.txns.end()) return std::nullopt;
+  return it->second.version;
+}
+
+Result<FileStats> Snapshot::Stats(const DataFile& file) const {
+  if (!file.add.stats) return FileStats{};
+  return ParseStatsJson(*file.add.stats, schema_, file.add.path);
+}
+
+// ---- Scan ---------------------------------------------------------------------------
+
+Result<Scan> Scan::Plan(SnapshotPtr snapshot, ScanOptions options) {
+  Scan scan;
+  const Schema& schema = snapshot->schema();
+  if (options.columns.empty()) {
+    scan.output_schema_ = schema;
+  } else {
+    for (const auto& c : options.columns) {
+      int idx = schema.FindField(c);
+      if (idx < 0) {
+        return Status::InvalidArgument("column '" + c + "' is not in table " +
+                                       snapshot->table_path() + " (columns: " +
+                                       schema.ToDDL() + ")");
+      }
+      scan.output_schema_.AddField(schema.field(static_cast<size_t>(idx)));
+    }
+  }
+  for (const auto& p : options.predicates) {
+    if (schema.FindField(p.column) < 0) {
+      return Status::InvalidArgument("predicate column '" + p.column + "' is not in table " +
+                                     snapshot->table_path());
+    }
+  }
+  for (const DataFile& f : snapshot->files()) {
+    if (!options.predicates.empty()) {
+      auto st = snapshot->Stats(f);
+      const FileStats* stats = st.ok() ? &*st : nullptr;
+      if (!FileMayMatch(f, stats, schema, snapshot->partition_columns(), options.predicates))
+        continue;
+    }
+    scan.files_.push_back(f);
+  }
+  scan.snapshot_ = std::move(snapshot);
+  scan.options_ = std::move(options);
+  return scan;
+}
+
+namespace {
+
+// Converts a column read from a file to the table's type, when the file's physical type
+// differs (e.g. an int file column in a bigint table column).
+Result<Column> CastColumn(const Column& in, const DataType& type, const std::string& what) {
+  if (SameTypeIgnoringNullability(in.type(), type)) return in;
+  Column out(type);
+  out.Reserve(in.size());
+  for (int64_t i = 0; i < in.size(); ++i) {
+    Status st = out.AppendValue(in.GetValue(i));
+    if (!st.ok()) {
+      return Status::NotSupported(what + ": file column of type " + in.type().ToString() +
+                                  " cannot be read as " + type.ToString());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<RecordBatch> Scan::ReadFile(size_t i) const {
+  if (i >= files_.size()) return Status::InvalidArgument("scan has no file " + std::to_string(i));
+  const DataFile& file = files_[i];
+  LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(snapshot_->fs(), file.full_path));
+  const Schema& file_schema = reader->schema();
+  const auto& partition_columns = snapshot_->partition_columns();
+  auto is_partition = [&](const std::string& name) {
+    return std::find(partition_columns.begin(), partition_columns.end(), name) !=
+           partition_columns.end();
+  };
+  parquet::ReadOptions ro;
+  for (const Field& f : output_schema_.fields()) {
+    if (!is_partition(f.name) && file_schema.FindField(f.name) >= 0) ro.columns.push_back(f.name);
+  }
+  for (const auto& p : options_.predicates) {
+    if (!is_partition(p.column) && file_schema.FindField(p.column) >= 0) ro.predicates.push_back(p);
+  }
+  int64_t num_rows = reader->num_rows();
+  RecordBatch data;
+  if (!ro.columns.empty()) {
+    LP_ASSIGN_OR_RETURN(data, reader->ReadAll(ro));
+    num_rows = data.num_rows();
+  }
+  std::vector<ColumnPtr> columns;
+  for (const Field& f : output_schema_.fields()) {
+    if (is_partition(f.name)) {
+      Column c(f.type);
+      c.Reserve(num_rows);
+      const Value& v = file.partition_values.at(f.name);
+      for (int64_t r = 0; r < num_rows; ++r) LP_RETURN_IF_ERROR(c.AppendValue(v));
+      columns.push_back(MakeColumn(std::move(c)));
+      continue;
+    }
+    const Column* col = data.num_columns() > 0 ? data.ColumnByName(f.name) : nullptr;
+    if (col == nullptr) {
+      columns.push_back(MakeColumn(Column::Nulls(f.type, num_rows)));
+      continue;
+    }
+    if (SameTypeIgnoringNullability(col->type(), f.type)) {
+      int idx = data.schema().FindField(f.name);
+      columns.push_back(data.column_ptr(static_cast<size_t>(idx)));
+    } else {
+      LP_ASSIGN_OR_RETURN(Column cast, CastColumn(*col, f.type, file.full_path + " column " + f.name));
+      columns.push_back(MakeColumn(std::move(cast)));
+    }
+  }
+  return RecordBatch(output_schema_, std::move(columns), num_rows);
+}
+
+Result<RecordBatch> Scan::ReadAll() const {
+  std::vector<RecordBatch> batches;
+  for (size_t i = 0; i < files_.size(); ++i) {
+    LP_ASSIGN_OR_RETURN(RecordBatch b, ReadFile(i));
+    batches.push_back(std::move(b));
+  }
+  if (batches.empty()) return RecordBatch::Empty(output_schema_);
+  return RecordBatch::Concat(output_schema_, batches);
+}
+
+}  // namespace lakepipe::delta

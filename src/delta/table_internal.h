@@ -1,0 +1,89 @@
+// Internal to src/delta: partition values, add.stats and data skipping, shared by
+// table.cc (reads and writes) and maintenance.cc (OPTIMIZE, VACUUM).
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "delta/table.h"
+
+namespace lakepipe::delta {
+
+// add.stats JSON for a written data file: numRecords, minValues, maxValues, nullCount
+// for the first `num_indexed_cols` leaf columns of `data_schema` (struct leaves nested).
+std::string BuildStatsJson(const parquet::WriteResult& written, const Schema& data_schema,
+                           int num_indexed_cols);
+
+// Parses add.stats typed by `schema`; `file` names the file in errors.
+Result<FileStats> ParseStatsJson(std::string_view stats, const Schema& schema,
+                                 const std::string& file);
+
+// Whether the file may hold a row satisfying every predicate, judged by its partition
+// values and stats (true when unsure).
+bool FileMayMatch(const DataFile& file, const FileStats* stats, const Schema& schema,
+                  const std::vector<std::string>& partition_columns,
+                  const std::vector<parquet::ColumnPredicate>& predicates);
+
+// Whether a value of type `from` may be written into a column of type `to` without loss
+// (same type, nullability ignored at every depth).
+bool SameTypeIgnoringNullability(const DataType& a, const DataType& b);
+
+// The schema with every field (at every depth) nullable.
+Schema MakeNullable(const Schema& schema);
+
+// Checks the reader protocol: NotSupported naming the feature when lakepipe cannot read
+// the table correctly.
+Status CheckReadSupport(const Protocol& protocol, const Metadata& metadata,
+                        const std::string& table_path);
+// Checks the writer protocol likewise.
+Status CheckWriteSupport(const Protocol& protocol, const Metadata& metadata,
+                         const std::string& table_path);
+
+// Lists every regular file under `dir`, as paths relative to `dir`, skipping
+// `_delta_log` and hidden ('.' / '_' prefixed) names at the top level as Delta's
+// VACUUM does (partition folders like "_2=x" are descended into).
+Status ListDataFilesRecursive(FileSystem* fs, const std::string& root, const std::string& rel,
+                              std::vector<FileInfo>* out);
+
+}  // namespace lakepipe::delta
+
+namespace lakepipe::delta {
+
+// One transaction's commit, as table.cc's commit loop runs it.
+struct CommitRequest {
+  std::vector<Action> actions;  // without commitInfo (added per attempt)
+  int64_t read_version = -1;    // the snapshot the transaction read; -1 creates the table
+  // Delta's conflict rules: a blind append (adds only, read nothing) never conflicts with
+  // appends; a transaction that read every file (overwrite) conflicts with a concurrent
+  // data-changing add; any transaction conflicts with a concurrent remove of a file it
+  // read or removed (read_keys), a metadata/protocol change, or a txn of its app id.
+  bool blind_append = false;
+  bool reads_all_files = false;
+  std::set<std::string> read_keys;  // FileKey()s
+  std::optional<std::string> txn_app_id;
+  int64_t txn_version = 0;
+  std::string operation;
+  StringMap operation_parameters;  // values are JSON-encoded strings, as Spark writes
+  StringMap operation_metrics;
+  int64_t checkpoint_interval = 10;  // delta.checkpointInterval of the table read
+};
+
+// delta.checkpointInterval (default 10).
+int64_t CheckpointIntervalOf(const Metadata& metadata);
+
+struct CommitOutcome {
+  int64_t version = -1;
+  int attempts = 0;
+  // The txn app id reached txn_version in a concurrent commit: nothing was committed.
+  bool already_committed = false;
+};
+
+Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
+                                const TableOptions& options, CommitRequest request);
+
+// Writes the checkpoint of `version` and `_last_checkpoint`, dropping expired tombstones.
+Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const TableOptions& options,
+                       int64_t version);
+
+}  // namespace lakepipe::delta

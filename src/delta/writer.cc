@@ -1,0 +1,540 @@
+// TableWriter: schema enforcement/evolution, partitioning, data files with add.stats,
+// and the append/overwrite commit (with txn for exactly-once writes).
+#include <algorithm>
+#include <cstdio>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/uuid.h"
+#include "delta/table.h"
+#include "delta/table_internal.h"
+
+namespace lakepipe::delta {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kNullPartitionFolder = "__HIVE_DEFAULT_PARTITION__";
+
+std::string CodecSuffix(parquet::Compression c) {
+  switch (c) {
+    case parquet::Compression::kUncompressed: return "";
+    case parquet::Compression::kSnappy: return ".snappy";
+    case parquet::Compression::kGzip: return ".gz";
+    case parquet::Compression::kBrotli: return ".br";
+    case parquet::Compression::kLz4: return ".lz4";
+    case parquet::Compression::kLz4Raw: return ".lz4raw";
+    case parquet::Compression::kZstd: return ".zstd";
+  }
+  return "";
+}
+
+int NumIndexedCols(const StringMap& configuration) {
+  auto it = configuration.find("delta.dataSkippingNumIndexedCols");
+  if (it != configuration.end()) {
+    try {
+      return std::stoi(it->second);
+    } catch (...) {
+    }
+  }
+  return 32;
+}
+
+}  // namespace
+
+struct TableWriter::Impl {
+  FileSystem* fs = nullptr;
+  std::string path;
+  TableOptions table_options;
+  WriteOptions options;
+  SnapshotPtr snapshot;  // null when this writer creates the table
+  bool creating = false;
+  bool already_committed = false;
+  bool committed = false;
+  bool schema_known = false;
+  bool schema_changed = false;
+  Schema table_schema;
+  Schema data_schema;  // table schema without partition columns (what data files hold)
+  std::vector<std::string> partition_columns;
+  StringMap configuration;
+
+  struct OpenFile {
+    std::unique_ptr<parquet::FileWriter> writer;
+    std::string relative;  // path under the table, unescaped for the log
+    std::string full;
+    PartitionValues partition_values;
+  };
+  std::map<std::string, OpenFile> open;
+  std::vector<AddFile> adds;
+  std::vector<std::string> written_paths;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  int file_counter = 0;
+
+  void RebuildDataSchema() {
+    data_schema = Schema();
+    for (const Field& f : table_schema.fields()) {
+      if (std::find(partition_columns.begin(), partition_columns.end(), f.name) ==
+          partition_columns.end())
+        data_schema.AddField(f);
+    }
+  }
+
+  Status CheckSchema(const Schema& batch) {
+    if (!schema_known) {
+      table_schema = MakeNullable(batch);
+      schema_known = true;
+      for (auto& pc : partition_columns) {
+        int idx = table_schema.FindField(pc);
+        if (idx < 0) {
+          return Status::InvalidArgument("partition column '" + pc + "' is not in the data (" +
+                                         batch.ToDDL() + ")");
+        }
+        pc = table_schema.field(static_cast<size_t>(idx)).name;
+      }
+      RebuildDataSchema();
+      return Status::OK();
+    }
+    // Every column of the data must be in the table with the same type.
+    std::vector<Field> added;
+    for (const Field& f : batch.fields()) {
+      int idx = table_schema.FindField(f.name);
+      if (idx < 0) {
+        if (!options.merge_schema) {
+          return Status::InvalidArgument(
+              "write to " + path + " refused: column '" + f.name +
+              "' is not in the table schema (" + table_schema.ToDDL() +
+              "); enable schema evolution (merge_schema) to add it");
+        }
+        Field nf = f;
+        nf.nullable = true;
+        added.push_back(std::move(nf));
+        continue;
+      }
+      const Field& tf = table_schema.field(static_cast<size_t>(idx));
+      if (!SameTypeIgnoringNullability(tf.type, f.type)) {
+        return Status::InvalidArgument("write to " + path + " refused: column '" + f.name +
+                                       "' has type " + f.type.ToString() +
+                                       " in the data but " + tf.type.ToString() +
+                                       " in the table");
+      }
+    }
+    if (!options.merge_schema) {
+      for (const Field& tf : table_schema.fields()) {
+        if (batch.FindField(tf.name) < 0) {
+          return Status::InvalidArgument("write to " + path + " refused: table column '" +
+                                         tf.name + "' (" + tf.type.ToString() +
+                                         ") is missing from the data");
+        }
+      }
+    }
+    if (!added.empty()) {
+      // New columns change the files' schema: finish the open files first.
+      LP_RETURN_IF_ERROR(CloseAll());
+      Schema merged = MakeNullable(Schema(std::vector<Field>(added)));
+      for (const Field& f : merged.fields()) table_schema.AddField(f);
+      schema_changed = !creating;
+      RebuildDataSchema();
+    }
+    return Status::OK();
+  }
+
+  Result<OpenFile*> FileFor(const std::string& key, const PartitionValues& pv) {
+    auto it = open.find(key);
+    if (it != open.end()) return &it->second;
+    std::string dir;
+    for (const auto& pc : partition_columns) {
+      const auto& v = pv.at(pc);
+      dir += EscapePartitionPathComponent(pc) + "=" +
+             (v ? EscapePartitionPathComponent(*v) : std::string(kNullPartitionFolder)) + "/";
+    }
+    char part[16];
+    std::snprintf(part, sizeof(part), "part-%05d-", file_counter++);
+    std::string name = std::string(part) + NewUuid() + "-c000" +
+                       CodecSuffix(options.parquet.compression) + ".parquet";
+    OpenFile f;
+    f.relative = dir + name;
+    f.full = JoinPath(path, f.relative);
+    f.partition_values = pv;
+    if (!dir.empty()) LP_RETURN_IF_ERROR(fs->CreateDirs(DirName(f.full)));
+    LP_ASSIGN_OR_RETURN(f.writer, parquet::FileWriter::Open(fs, f.full, data_schema, options.parquet));
+    written_paths.push_back(f.full);
+    auto [pos, inserted] = open.emplace(key, std::move(f));
+    return &pos->second;
+  }
+
+  Status CloseFile(OpenFile& f) {
+    LP_ASSIGN_OR_RETURN(parquet::WriteResult result, f.writer->Close());
+    AddFile add;
+    add.path = EncodeLogPath(f.relative);
+    add.partition_values = f.partition_values;
+    add.size = result.file_bytes;
+    auto info = fs->Stat(f.full);
+    add.modification_time = info.ok() ? info->mtime_micros / 1000 : table_options.clock->NowMillis();
+    add.data_change = true;
+    add.stats = BuildStatsJson(result, data_schema, NumIndexedCols(configuration));
+    rows += result.num_rows;
+    bytes += result.file_bytes;
+    adds.push_back(std::move(add));
+    return Status::OK();
+  }
+
+  Status CloseAll() {
+    for (auto& [key, f] : open) LP_RETURN_IF_ERROR(CloseFile(f));
+    open.clear();
+    return Status::OK();
+  }
+
+  Status WriteGroup(const RecordBatch& batch, const std::vector<int32_t>* rows_of_group,
+                    const std::string& key, const PartitionValues& pv) {
+    std::vector<ColumnPtr> cols;
+    int64_t n = rows_of_group ? static_cast<int64_t>(rows_of_group->size()) : batch.num_rows();
+    for (const Field& f : data_schema.fields()) {
+      int idx = batch.schema().FindField(f.name);
+      if (idx < 0) {
+        cols.push_back(MakeColumn(Column::Nulls(f.type, n)));
+      } else if (rows_of_group) {
+        cols.push_back(MakeColumn(batch.column(static_cast<size_t>(idx)).Take(*rows_of_group)));
+      } else {
+        cols.push_back(batch.column_ptr(static_cast<size_t>(idx)));
+      }
+    }
+    RecordBatch data(data_schema, std::move(cols), n);
+    LP_ASSIGN_OR_RETURN(OpenFile * f, FileFor(key, pv));
+    LP_RETURN_IF_ERROR(f->writer->Write(data));
+    if (f->writer->EstimatedSize() >= options.target_file_bytes) {
+      LP_RETURN_IF_ERROR(CloseFile(*f));
+      open.erase(key);
+    }
+    return Status::OK();
+  }
+
+  Status Write(const RecordBatch& batch) {
+    if (committed) return Status::InvalidArgument("TableWriter::Write after Commit");
+    if (already_committed) return Status::OK();  // the txn is already in the table
+    LP_RETURN_IF_ERROR(CheckSchema(batch.schema()));
+    if (batch.num_rows() == 0) return Status::OK();
+    if (partition_columns.empty()) return WriteGroup(batch, nullptr, "", {});
+    std::vector<const Column*> pcols;
+    std::vector<DataType> ptypes;
+    for (const auto& pc : partition_columns) {
+      int idx = batch.schema().FindField(pc);
+      pcols.push_back(idx < 0 ? nullptr : &batch.column(static_cast<size_t>(idx)));
+    }
+    std::unordered_map<std::string, std::vector<int32_t>> groups;
+    std::unordered_map<std::string, PartitionValues> group_values;
+    std::vector<std::string> order;
+    std::string key;
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      key.clear();
+      PartitionValues pv;
+      for (size_t k = 0; k < partition_columns.size(); ++k) {
+        std::optional<std::string> v;
+        if (pcols[k] != nullptr && !pcols[k]->IsNull(r)) {
+          v = SerializePartitionValue(pcols[k]->GetValue(r));
+          if (v && v->empty()) v.reset();  // Spark stores an empty string as null
+        }
+        key += v ? "v" + *v : std::string("n");
+        key += '\x1f';
+        pv[partition_columns[k]] = std::move(v);
+      }
+      auto [it, inserted] = groups.try_emplace(key);
+      if (inserted) {
+        order.push_back(key);
+        group_values[key] = std::move(pv);
+      }
+      it->second.push_back(static_cast<int32_t>(r));
+    }
+    for (const auto& k : order) {
+      LP_RETURN_IF_ERROR(WriteGroup(batch, &groups[k], k, group_values[k]));
+    }
+    return Status::OK();
+  }
+
+  void DiscardFiles() {
+    for (auto& [k, f] : open) (void)f.writer->Close();
+    open.clear();
+    for (const auto& p : written_paths) (void)fs->RemoveFile(p);
+  }
+
+  Result<CommitResult> Commit() {
+    if (committed) return Status::InvalidArgument("TableWriter::Commit called twice");
+    committed = true;
+    CommitResult result;
+    if (already_committed) {
+      result.version = snapshot ? snapshot->version() : -1;
+      result.already_committed = true;
+      return result;
+    }
+    if (!schema_known) {
+      return Status::InvalidArgument("cannot create Delta table " + path +
+                                     " without a schema: no data was written");
+    }
+    LP_RETURN_IF_ERROR(CloseAll());
+    int64_t now = table_options.clock->NowMillis();
+    CommitRequest req;
+    Metadata meta;
+    if (creating) {
+      meta.id = NewUuid();
+      if (options.create_if_missing) {
+        meta.name = options.create_if_missing->name;
+        meta.description = options.create_if_missing->description;
+      }
+      meta.created_time = now;
+      meta.configuration = configuration;
+      meta.partition_columns = partition_columns;
+      meta.schema_string = table_schema.ToSparkJson();
+      req.actions.push_back(Protocol{});
+      req.actions.push_back(meta);
+      req.read_version = -1;
+    } else {
+      req.read_version = snapshot->version();
+      req.checkpoint_interval = CheckpointIntervalOf(snapshot->metadata());
+      if (schema_changed) {
+        meta = snapshot->metadata();
+        meta.schema_string = table_schema.ToSparkJson();
+        req.actions.push_back(meta);
+      }
+    }
+    int64_t removed = 0;
+    if (options.mode == WriteMode::kOverwrite && snapshot) {
+      req.reads_all_files = true;
+      for (const DataFile& f : snapshot->files()) {
+        RemoveFile r;
+        r.path = f.add.path;
+        r.deletion_timestamp = now;
+        r.data_change = true;
+        r.extended_file_metadata = true;
+        r.partition_values = f.add.partition_values;
+        r.size = f.add.size;
+        r.stats = f.add.stats;
+        r.tags = f.add.tags;
+        LP_ASSIGN_OR_RETURN(std::string key, FileKey(r.path, r.deletion_vector));
+        req.read_keys.insert(key);
+        req.actions.push_back(std::move(r));
+        ++removed;
+      }
+    }
+    if (options.txn_app_id) {
+      req.txn_app_id = options.txn_app_id;
+      req.txn_version = options.txn_version;
+      req.actions.push_back(Txn{*options.txn_app_id, options.txn_version, now});
+    }
+    for (const auto& a : adds) req.actions.push_back(a);
+    req.blind_append = options.mode == WriteMode::kAppend && !schema_changed && !creating;
+    req.operation = options.operation.empty() ? "WRITE" : options.operation;
+    json pcs = partition_columns;
+    req.operation_parameters["mode"] = options.mode == WriteMode::kAppend ? "Append" : "Overwrite";
+    req.operation_parameters["partitionBy"] = pcs.dump();
+    for (const auto& [k, v] : options.operation_parameters) req.operation_parameters[k] = v;
+    req.operation_metrics["numFiles"] = std::to_string(adds.size());
+    req.operation_metrics["numOutputRows"] = std::to_string(rows);
+    req.operation_metrics["numOutputBytes"] = std::to_string(bytes);
+    if (removed > 0) req.operation_metrics["numRemovedFiles"] = std::to_string(removed);
+
+    auto outcome = RunCommit(fs, path, table_options, std::move(req));
+    if (!outcome.ok()) {
+      if (outcome.status().IsConflict()) DiscardFiles();
+      return outcome.status();
+    }
+    result.attempts = outcome->attempts;
+    result.version = outcome->version;
+    if (outcome->already_committed) {
+      DiscardFiles();
+      result.already_committed = true;
+      return result;
+    }
+    result.num_files = static_cast<int64_t>(adds.size());
+    result.num_rows = rows;
+    result.num_bytes = bytes;
+    return result;
+  }
+};
+
+TableWriter::TableWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TableWriter::~TableWriter() = default;
+Status TableWriter::Write(const RecordBatch& batch) { return impl_->Write(batch); }
+Result<CommitResult> TableWriter::Commit() { return impl_->Commit(); }
+
+Result<std::unique_ptr<TableWriter>> DeltaTable::NewWriter(WriteOptions options) const {
+  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Latest());
+  LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), path_));
+  auto append_only = snap->configuration().find("delta.appendOnly");
+  if (options.mode == WriteMode::kOverwrite && append_only != snap->configuration().end() &&
+      append_only->second == "true") {
+    return Status::InvalidArgument("cannot overwrite Delta table " + path_ +
+                                   ": it is append-only (delta.appendOnly = true)");
+  }
+  auto impl = std::make_unique<TableWriter::Impl>();
+  impl->fs = fs_;
+  impl->path = path_;
+  impl->table_options = options_;
+  impl->snapshot = snap;
+  impl->table_schema = snap->schema();
+  impl->schema_known = true;
+  impl->partition_columns = snap->partition_columns();
+  impl->configuration = snap->configuration();
+  impl->RebuildDataSchema();
+  if (options.txn_app_id) {
+    auto v = snap->TxnVersion(*options.txn_app_id);
+    if (v && *v >= options.txn_version) impl->already_committed = true;
+  }
+  impl->options = std::move(options);
+  return std::unique_ptr<TableWriter>(new TableWriter(std::move(impl)));
+}
+
+Result<std::unique_ptr<TableWriter>> DeltaTable::NewWriter(const std::string& path,
+                                                           WriteOptions options, FileSystem* fs,
+                                                           TableOptions table_options) {
+  if (Exists(path, fs)) {
+    LP_ASSIGN_OR_RETURN(auto table, Open(path, fs, table_options));
+    return table->NewWriter(std::move(options));
+  }
+  if (!options.create_if_missing) {
+    return Status::NotFound("no Delta table at " + path +
+                            " (set create_if_missing to create one)");
+  }
+  auto impl = std::make_unique<TableWriter::Impl>();
+  impl->fs = fs;
+  impl->path = path;
+  impl->table_options = table_options;
+  impl->creating = true;
+  const CreateOptions& create = *options.create_if_missing;
+  impl->partition_columns = create.partition_columns;
+  impl->configuration = create.configuration;
+  if (create.schema.size() > 0) {
+    impl->table_schema = MakeNullable(create.schema);
+    impl->schema_known = true;
+    for (auto& pc : impl->partition_columns) {
+      int idx = impl->table_schema.FindField(pc);
+      if (idx < 0) {
+        return Status::InvalidArgument("partition column '" + pc + "' is not in the schema (" +
+                                       impl->table_schema.ToDDL() + ")");
+      }
+      pc = impl->table_schema.field(static_cast<size_t>(idx)).name;
+    }
+    impl->RebuildDataSchema();
+  }
+  impl->options = std::move(options);
+  return std::unique_ptr<TableWriter>(new TableWriter(std::move(impl)));
+}
+
+Result<CommitResult> DeltaTable::Write(const std::vector<RecordBatch>& batches,
+                                       WriteOptions options) const {
+  LP_ASSIGN_OR_RETURN(auto writer, NewWriter(std::move(options)));
+  for (const auto& b : batches) LP_RETURN_IF_ERROR(writer->Write(b));
+  return writer->Commit();
+}
+
+}  // namespace lakepipe::delta
+
+// ---- OPTIMIZE -----------------------------------------------------------------------
+
+namespace lakepipe::delta {
+
+Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) const {
+  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Latest());
+  LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), path_));
+  OptimizeResult result;
+  // Small files per partition, smallest first, packed into bins of about the target size.
+  std::map<std::string, std::vector<const DataFile*>> by_partition;
+  for (const DataFile& f : snap->files()) {
+    if (f.add.size >= options.target_file_bytes) continue;
+    std::string key;
+    for (const auto& [k, v] : f.add.partition_values) key += k + "=" + (v ? "v" + *v : "n") + "\x1f";
+    by_partition[key].push_back(&f);
+  }
+  std::vector<std::vector<const DataFile*>> bins;
+  for (auto& [key, files] : by_partition) {
+    if (static_cast<int>(files.size()) < std::max(2, options.min_files)) continue;
+    std::sort(files.begin(), files.end(),
+              [](const DataFile* a, const DataFile* b) { return a->add.size < b->add.size; });
+    std::vector<const DataFile*> bin;
+    int64_t bin_bytes = 0;
+    for (const DataFile* f : files) {
+      if (!bin.empty() && bin_bytes + f->add.size > options.target_file_bytes) {
+        if (bin.size() >= 2) bins.push_back(bin);
+        bin.clear();
+        bin_bytes = 0;
+      }
+      bin.push_back(f);
+      bin_bytes += f->add.size;
+    }
+    if (bin.size() >= 2) bins.push_back(bin);
+  }
+  if (bins.empty()) return result;
+
+  auto impl = std::make_unique<TableWriter::Impl>();
+  impl->fs = fs_;
+  impl->path = path_;
+  impl->table_options = options_;
+  impl->snapshot = snap;
+  impl->table_schema = snap->schema();
+  impl->schema_known = true;
+  impl->partition_columns = snap->partition_columns();
+  impl->configuration = snap->configuration();
+  impl->RebuildDataSchema();
+  impl->options.target_file_bytes = options.target_file_bytes;
+
+  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, {}));
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < scan.files().size(); ++i) index[scan.files()[i].add.path] = i;
+
+  int64_t now = options_.clock->NowMillis();
+  CommitRequest req;
+  req.read_version = snap->version();
+  req.checkpoint_interval = CheckpointIntervalOf(snap->metadata());
+  int64_t removed_bytes = 0;
+  for (const auto& bin : bins) {
+    for (const DataFile* f : bin) {
+      LP_ASSIGN_OR_RETURN(RecordBatch batch, scan.ReadFile(index.at(f->add.path)));
+      Status st = impl->Write(batch);
+      if (!st.ok()) {
+        impl->DiscardFiles();
+        return st;
+      }
+      RemoveFile r;
+      r.path = f->add.path;
+      r.deletion_timestamp = now;
+      r.data_change = false;
+      r.extended_file_metadata = true;
+      r.partition_values = f->add.partition_values;
+      r.size = f->add.size;
+      r.stats = f->add.stats;
+      LP_ASSIGN_OR_RETURN(std::string key, FileKey(r.path, r.deletion_vector));
+      req.read_keys.insert(key);
+      req.actions.push_back(std::move(r));
+      removed_bytes += f->add.size;
+      ++result.files_removed;
+    }
+    // One output file (or more, past the target size) per bin.
+    Status st = impl->CloseAll();
+    if (!st.ok()) {
+      impl->DiscardFiles();
+      return st;
+    }
+  }
+  for (AddFile a : impl->adds) {
+    a.data_change = false;  // OPTIMIZE rearranges data; it changes none
+    req.actions.push_back(std::move(a));
+  }
+  result.files_added = static_cast<int64_t>(impl->adds.size());
+  req.operation = "OPTIMIZE";
+  req.operation_parameters["predicate"] = "[]";
+  req.operation_parameters["zOrderBy"] = "[]";
+  req.operation_metrics["numRemovedFiles"] = std::to_string(result.files_removed);
+  req.operation_metrics["numAddedFiles"] = std::to_string(result.files_added);
+  req.operation_metrics["numRemovedBytes"] = std::to_string(removed_bytes);
+  req.operation_metrics["numAddedBytes"] = std::to_string(impl->bytes);
+  auto outcome = RunCommit(fs_, path_, options_, std::move(req));
+  if (!outcome.ok()) {
+    if (outcome.status().IsConflict()) impl->DiscardFiles();
+    return outcome.status();
+  }
+  result.version = outcome->version;
+  return result;
+}
+
+}  // namespace lakepipe::delta
