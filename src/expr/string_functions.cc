@@ -29,6 +29,67 @@ size_t ByteOffsetOfChar(std::string_view s, int64_t k) {
   return std::min(i, s.size());
 }
 
+// Upper/lower case of UTF-8 text: ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
+// (the scripts of the seeds' data); other characters are kept as they are.
+uint32_t MapCodepoint(uint32_t c, bool up) {
+  if (c < 0x80) return up ? static_cast<uint32_t>(std::toupper(static_cast<int>(c))) : static_cast<uint32_t>(std::tolower(static_cast<int>(c)));
+  if (up) {
+    if ((c >= 0xE0 && c <= 0xFE && c != 0xF7)) return c - 0x20;
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+      bool odd_lower = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+      if (odd_lower ? (c % 2 == 0) : (c % 2 == 1)) return c - 1;
+      return c;
+    }
+    if (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) return c - 0x20;
+    if (c >= 0x430 && c <= 0x44F) return c - 0x20;
+    if (c >= 0x450 && c <= 0x45F) return c - 0x50;
+  } else {
+    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 0x20;
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+      bool odd_lower = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+      if (odd_lower ? (c % 2 == 1) : (c % 2 == 0)) return c + 1;
+      return c;
+    }
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 0x20;
+    if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+    if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  }
+  return c;
+}
+
+void AppendUtf8(uint32_t c, std::string* out) {
+  if (c < 0x80) {
+    out->push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+void CaseMap(std::string_view s, bool up, std::string* out) {
+  out->reserve(s.size());
+  for (size_t k = 0; k < s.size();) {
+    unsigned char b = static_cast<unsigned char>(s[k]);
+    if (b < 0x80) {
+      out->push_back(static_cast<char>(up ? std::toupper(b) : std::tolower(b)));
+      ++k;
+      continue;
+    }
+    size_t len = Utf8Len(b);
+    if (len == 2 && k + 1 < s.size()) {
+      uint32_t c = ((b & 0x1Fu) << 6) | (static_cast<unsigned char>(s[k + 1]) & 0x3Fu);
+      AppendUtf8(MapCodepoint(c, up), out);
+    } else {
+      out->append(s.substr(k, len));
+    }
+    k += len;
+  }
+}
+
 bool AnyNullAt(const std::vector<ColumnPtr>& args, int64_t i) {
   for (const auto& a : args) {
     if (a->type().id() == TypeId::kNull || a->IsNull(i)) return true;
@@ -221,12 +282,7 @@ Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<Colum
   if (fn == "upper" || fn == "lower") {
     bool up = fn == "upper";
     return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
-      std::string_view s = Str(args, 0, i);
-      out->resize(s.size());
-      for (size_t k = 0; k < s.size(); ++k) {
-        unsigned char c = static_cast<unsigned char>(s[k]);
-        (*out)[k] = static_cast<char>(c < 0x80 ? (up ? std::toupper(c) : std::tolower(c)) : c);
-      }
+      CaseMap(Str(args, 0, i), up, out);
       return true;
     });
   }
