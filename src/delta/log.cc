@@ -614,8 +614,18 @@ std::string SerializeLastCheckpoint(const LastCheckpoint& lc) {
 // ---- replay -------------------------------------------------------------------------
 
 Result<std::string> FileKey(std::string_view path, const std::optional<DeletionVector>& dv) {
-  // Paths are compared decoded, so "a%20b" and "a b" name one file.
-  LP_ASSIGN_OR_RETURN(std::string key, PercentDecode(path));
+  // Paths are compared decoded and without a file: scheme, so "a%20b" and "a b", or
+  // "file:/t/x" and "/t/x", name one file (Delta canonicalises paths the same way).
+  std::string_view p = path;
+  if (p.substr(0, 5) == "file:") {
+    p.remove_prefix(5);
+    if (p.substr(0, 2) == "//") {
+      p.remove_prefix(2);
+      size_t s = p.find('/');
+      p = s == std::string_view::npos ? std::string_view() : p.substr(s);
+    }
+  }
+  LP_ASSIGN_OR_RETURN(std::string key, PercentDecode(p));
   if (dv) {
     key += '\x1f';
     key += dv->UniqueId();
