@@ -370,6 +370,7 @@ class CsvReader::Impl {
       return false;
     }
     bs.rows = rows;
+    RememberStringBytes();
     std::vector<Column> cols = std::move(cols_);
     cols_.clear();
     out->batch = RecordBatch::FromColumns(out_schema_, std::move(cols));
@@ -625,9 +626,18 @@ class CsvReader::Impl {
 
   void StartBatch() {
     cols_.clear();
-    for (const auto& f : out_schema_.fields()) {
-      cols_.emplace_back(f.type);
+    string_bytes_.resize(out_schema_.size(), 0);
+    for (size_t c = 0; c < out_schema_.size(); ++c) {
+      cols_.emplace_back(out_schema_.field(c).type);
       cols_.back().Reserve(std::min<int64_t>(opt_.batch_rows, 1 << 16));
+      // String bytes: as many as the previous batch held, to append without regrowing.
+      if (string_bytes_[c] > 0) cols_.back().raw_data().reserve(string_bytes_[c] + string_bytes_[c] / 8);
+    }
+  }
+
+  void RememberStringBytes() {
+    for (size_t c = 0; c < cols_.size(); ++c) {
+      if (cols_[c].type().is_binary_like()) string_bytes_[c] = cols_[c].raw_data().size();
     }
   }
 
@@ -797,6 +807,7 @@ class CsvReader::Impl {
   std::string scratch_;
   std::string rescue_;
   std::vector<Column> cols_;
+  std::vector<size_t> string_bytes_;  // per column, bytes of the last batch's strings
   int64_t line_ = 1;
   bool done_ = false;
   ReadStats total_;
