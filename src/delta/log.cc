@@ -174,7 +174,10 @@ Status ParseMetadata(const FieldReader& r, Metadata* m) {
     if (provider) m->format.provider = *provider;
     LP_RETURN_IF_ERROR(fr.StrMap("options", &m->format.options));
   }
-  LP_RETURN_IF_ERROR(r.String("schemaString", &m->schema_string));
+  // Spark's Metadata() default has no schemaString (a table with no columns yet).
+  std::optional<std::string> schema_string;
+  LP_RETURN_IF_ERROR(r.OptString("schemaString", &schema_string));
+  m->schema_string = schema_string.value_or("");
   LP_RETURN_IF_ERROR(r.StrList("partitionColumns", &m->partition_columns));
   LP_RETURN_IF_ERROR(r.StrMap("configuration", &m->configuration));
   LP_RETURN_IF_ERROR(r.OptInt("createdTime", &m->created_time));

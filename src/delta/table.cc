@@ -102,7 +102,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Make(std::string table_path, T
   auto snap = std::shared_ptr<Snapshot>(new Snapshot());
   snap->table_path_ = std::move(table_path);
   snap->fs_ = fs;
-  auto schema = Schema::FromSparkJson(state.metadata.schema_string);
+  auto schema = state.metadata.schema_string.empty()
+                    ? Result<Schema>(Schema())
+                    : Schema::FromSparkJson(state.metadata.schema_string);
   if (!schema.ok()) {
     return schema.status().WithContext("schemaString of Delta table " + snap->table_path_);
   }

@@ -1,0 +1,59 @@
+#include "delta/changes.h"
+
+#include <cstdio>
+
+namespace lakepipe::delta {
+
+Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t start_version,
+                                             int64_t end_version, const ChangeReadOptions& options) {
+  std::vector<RecordBatch> out;
+  if (start_version > end_version) return out;
+  LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.AtVersion(end_version));
+  for (int64_t v = start_version; v <= end_version; ++v) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%020lld.json", static_cast<long long>(v));
+    auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
+    if (!text.ok()) {
+      if (text.status().IsNotFound()) {
+        return Status::NotFound("table " + table.path() + ": commit " + std::to_string(v) +
+                                " is missing from _delta_log (it may have been cleaned up); "
+                                "run a full refresh of the downstream table");
+      }
+      return text.status();
+    }
+    LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(*text, name));
+    // The commit's appended files, as a snapshot of just those files, so that the regular
+    // scan path (schema mapping, partition values) reads them.
+    TableState state = end->state();
+    state.files.clear();
+    bool changes_rows = false;
+    for (const Action& a : actions) {
+      if (const auto* add = std::get_if<AddFile>(&a)) {
+        if (!add->data_change) continue;
+        LP_ASSIGN_OR_RETURN(std::string key, FileKey(add->path, add->deletion_vector));
+        state.files[key] = *add;
+      } else if (const auto* remove = std::get_if<RemoveFile>(&a)) {
+        changes_rows |= remove->data_change;
+      }
+    }
+    if (changes_rows) {
+      if (options.skip_change_commits) continue;
+      return Status::NotSupported("table " + table.path() + ": version " + std::to_string(v) +
+                                  " deletes or rewrites rows, which a streaming read cannot "
+                                  "follow (streaming sources must be append-only); run a full "
+                                  "refresh of the downstream table, or set skipChangeCommits");
+    }
+    if (state.files.empty()) continue;
+    LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table.path(), std::move(state)));
+    ScanOptions scan_options;
+    scan_options.columns = options.columns;
+    LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(only_added, scan_options));
+    for (size_t i = 0; i < scan.files().size(); ++i) {
+      LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
+      if (b.num_rows() > 0) out.push_back(std::move(b));
+    }
+  }
+  return out;
+}
+
+}  // namespace lakepipe::delta
