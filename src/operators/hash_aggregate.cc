@@ -104,7 +104,6 @@ class CountDistinctAccumulator : public Accumulator {
   void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
   Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) override {
     if (arg->type().id() == TypeId::kNull) return Status::OK();
-    std::vector<const Column*> cols = {arg};
     for (int64_t i = 0; i < n; ++i) {
       if (arg->IsNull(i)) continue;
       Add(*arg, i, groups[static_cast<size_t>(i)]);
@@ -152,9 +151,7 @@ class CountDistinctAccumulator : public Accumulator {
  private:
   void Add(const Column& c, int64_t row, int32_t group) {
     key_.assign(reinterpret_cast<const char*>(&group), sizeof group);
-    std::string value;
-    KeyEncoder::Encode({&c}, row, &value);
-    key_.append(value);
+    KeyEncoder::AppendOne(c, row, &key_);
     bool inserted;
     seen_.FindOrInsert(key_, &inserted);
     if (inserted) {

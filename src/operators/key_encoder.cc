@@ -53,6 +53,8 @@ inline void AppendValue(const Column& c, int64_t row, std::string* out) {
 
 }  // namespace
 
+void KeyEncoder::AppendOne(const Column& column, int64_t row, std::string* out) { AppendValue(column, row, out); }
+
 void KeyEncoder::Encode(const std::vector<const Column*>& columns, int64_t row, std::string* out) {
   out->clear();
   for (const Column* c : columns) AppendValue(*c, row, out);

@@ -28,6 +28,8 @@ class KeyEncoder {
   // Encodes every row: keys[i] is a view into `arena` (valid until the next call).
   static void EncodeAll(const std::vector<const Column*>& columns, int64_t rows, std::string* arena,
                         std::vector<std::string_view>* keys);
+  // Appends one column's value at `row` (tag + bytes) to `out`.
+  static void AppendOne(const Column& column, int64_t row, std::string* out);
   // True when any of the key columns is NULL at `row` (join keys never match then).
   static bool AnyNull(const std::vector<const Column*>& columns, int64_t row);
 };

@@ -26,8 +26,10 @@ class KeyTable {
 
  private:
   void Grow();
-  std::vector<int32_t> slots_;   // id or -1
-  std::vector<uint64_t> hashes_; // per id
+  // Per slot: the key's hash in the high 32 bits and id + 1 in the low 32 (0 = empty), so
+  // most probes touch only this array.
+  std::vector<uint64_t> slots_;
+  std::vector<uint64_t> hashes_;  // per id, for Grow
   std::vector<uint64_t> offsets_;
   std::vector<uint32_t> lengths_;
   std::string arena_;
