@@ -508,7 +508,7 @@ TEST(ParquetRoundTrip, RandomSchemasAndData) {
     RunCase(std::strtoull(s, nullptr, 10), &duckdb_missing);
     return;
   }
-  for (uint64_t seed = 1; seed <= 32; ++seed) {
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
     RunCase(seed * 7919, &duckdb_missing);
     if (::testing::Test::HasFatalFailure()) return;
   }

@@ -1005,6 +1005,55 @@ Value StatValue(const LeafDesc& d, const TypedStats& s, bool min) {
   }
 }
 
+// Checks that a column's buffers hold what its layout promises, so that a malformed batch
+// is an error rather than an out-of-bounds read while shredding.
+Status CheckShape(const Column& col, const std::string& name) {
+  auto bad = [&](const std::string& what) {
+    return Status::InvalidArgument("column '" + name + "' of the batch is malformed: " + what);
+  };
+  const int64_t n = col.size();
+  if (!col.validity().empty() && static_cast<int64_t>(col.validity().size()) < (n + 7) / 8) {
+    return bad("validity bitmap too short");
+  }
+  const DataType& t = col.type();
+  int w = t.fixed_width();
+  if (w > 0 && static_cast<int64_t>(col.raw_data().size()) < n * w) return bad("data too short");
+  auto check_offsets = [&](int64_t limit) -> Status {
+    const auto& off = col.offsets();
+    if (static_cast<int64_t>(off.size()) < n + 1) return bad("offsets too short");
+    if (off[0] < 0) return bad("negative offset");
+    for (int64_t i = 0; i < n; ++i) {
+      if (off[i + 1] < off[i]) return bad("offsets decrease at row " + std::to_string(i));
+    }
+    if (off[n] > limit) return bad("offsets point past the data");
+    return Status::OK();
+  };
+  switch (t.id()) {
+    case TypeId::kString:
+    case TypeId::kBinary:
+      return check_offsets(static_cast<int64_t>(col.raw_data().size()));
+    case TypeId::kStruct:
+      if (col.num_children() != t.fields().size()) return bad("wrong number of struct children");
+      for (size_t k = 0; k < col.num_children(); ++k) {
+        if (col.child(k).size() < n) return bad("struct child shorter than the struct");
+        LP_RETURN_IF_ERROR(CheckShape(col.child(k), name + "." + t.fields()[k].name));
+      }
+      return Status::OK();
+    case TypeId::kArray:
+    case TypeId::kMap: {
+      size_t kids = t.id() == TypeId::kMap ? 2 : 1;
+      if (col.num_children() != kids) return bad("wrong number of children");
+      int64_t limit = col.child(0).size();
+      if (kids == 2) limit = std::min(limit, col.child(1).size());
+      LP_RETURN_IF_ERROR(check_offsets(limit));
+      for (size_t k = 0; k < kids; ++k) LP_RETURN_IF_ERROR(CheckShape(col.child(k), name));
+      return Status::OK();
+    }
+    default:
+      return Status::OK();
+  }
+}
+
 // ---- the file writer ----------------------------------------------------------------------
 
 class FileWriterImpl : public FileWriter {
@@ -1044,6 +1093,7 @@ class FileWriterImpl : public FileWriter {
                                        schema_.field(i).type.ToString() + " with " +
                                        std::to_string(batch.num_rows()));
       }
+      LP_RETURN_IF_ERROR(CheckShape(batch.column(i), schema_.field(i).name));
       if (!schema_.field(i).nullable && batch.column(i).has_nulls()) {
         return Status::InvalidArgument("column '" + schema_.field(i).name +
                                        "' is NOT NULL but the batch holds nulls");

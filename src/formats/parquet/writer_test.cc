@@ -299,6 +299,18 @@ TEST(ParquetWriter, ErrorsAreClear) {
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("'x'"), std::string::npos) << st.message();
 
+  // A batch whose buffers contradict its layout is refused, not read out of bounds.
+  auto strs = *Schema::ParseDDL("t STRING");
+  auto w4 = FileWriter::Open(FileSystem::Default(), dir.Join("e4.parquet"), strs);
+  ASSERT_TRUE(w4.ok());
+  Column t(DataType::String());
+  t.AppendString("abc");
+  t.AppendString("d");
+  t.mutable_offsets()[1] = 1000;
+  st = (*w4)->Write(RecordBatch::FromColumns(strs, {t}));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("malformed"), std::string::npos) << st.message();
+
   auto v = FileWriter::Open(FileSystem::Default(), dir.Join("v.parquet"),
                             Schema({Field{"n", DataType::Null()}}));
   EXPECT_EQ(v.status().code(), StatusCode::kNotSupported);
@@ -341,6 +353,93 @@ TEST(ParquetWriter, FaultsAtEveryWriteAreReported) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace lakepipe::parquet
+
+namespace lakepipe::parquet {
+namespace {
+
+TEST(ParquetWriter, StatisticsFollowTypeOrder) {
+  TempDir dir;
+  std::string path = dir.Join("stats.parquet");
+  auto schema = *Schema::ParseDDL(
+      "d DOUBLE, nan_only DOUBLE, dec DECIMAL(38,2), ts TIMESTAMP, s STRING, "
+      "arr ARRAY<INT>, st STRUCT<x: INT, y: STRING>, b BINARY");
+  const int n = 6;
+  double dv[n] = {std::nan(""), -0.0, 2.5, -7.25, 0.0, std::nan("")};
+  int128_t decs[n] = {-12345, 99, -(Pow10(36) - 1), 0, 7, Pow10(36) - 1};
+  int64_t ts[n] = {-1000000, 0, 1577836800000000LL, 5, -62135596800000000LL, 42};
+  const char* strs[n] = {"b", "ä", "a", "", "zz", "\x7f"};
+  Column d(DataType::Double()), nan_only(DataType::Double()), dec(schema.field(2).type),
+      tsc(DataType::Timestamp()), s(DataType::String()), arr(schema.field(5).type),
+      st(schema.field(6).type), b(DataType::Binary());
+  for (int i = 0; i < n; ++i) {
+    d.Append<double>(dv[i]);
+    if (i == 3) nan_only.AppendNull(); else nan_only.Append<double>(std::nan(""));
+    dec.Append<int128_t>(decs[i]);
+    tsc.Append<int64_t>(ts[i]);
+    s.AppendString(strs[i]);
+    arr.child(0).Append<int32_t>(i * 100);
+    arr.CloseListRow();
+    if (i == 2) {
+      st.AppendNull();  // also appends a null to each child
+    } else {
+      st.child(0).Append<int32_t>(i - 3);
+      if (i == 4) st.child(1).AppendNull(); else st.child(1).AppendString(std::string(1, 'a' + i));
+      st.CloseStructRow();
+    }
+    b.AppendString(std::string(1, static_cast<char>(0x80 + i)));
+  }
+  auto w = FileWriter::Open(FileSystem::Default(), path, schema);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(RecordBatch::FromColumns(schema, {d, nan_only, dec, tsc, s, arr, st, b})).ok());
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  const auto& c = res->columns;
+  ASSERT_EQ(c.size(), 9u);
+  EXPECT_EQ(c[0].min.double_value(), -7.25);
+  EXPECT_EQ(c[0].max.double_value(), 2.5);
+  EXPECT_FALSE(c[1].has_min_max);  // NaN only
+  EXPECT_EQ(c[1].null_count, 1);
+  EXPECT_EQ(c[2].min.decimal_value(), -(Pow10(36) - 1));
+  EXPECT_EQ(c[2].max.decimal_value(), Pow10(36) - 1);
+  EXPECT_EQ(c[3].min, Value::Timestamp(-62135596800000000LL));
+  EXPECT_EQ(c[3].max, Value::Timestamp(1577836800000000LL));
+  EXPECT_EQ(c[4].min.string_value(), "");
+  EXPECT_EQ(c[4].max.string_value(), "ä");  // unsigned bytes: 0xC3 > 'z' and 0x7f
+  EXPECT_EQ(c[5].path, (std::vector<std::string>{"arr", "element"}));
+  EXPECT_FALSE(c[5].has_min_max);
+  EXPECT_EQ(c[6].path, (std::vector<std::string>{"st", "x"}));
+  EXPECT_EQ(c[6].min.int_value(), -3);
+  EXPECT_EQ(c[6].max.int_value(), 2);
+  EXPECT_EQ(c[6].null_count, 1);  // the null struct
+  EXPECT_EQ(c[7].null_count, 2);  // the null struct and one null y
+  EXPECT_EQ(c[7].min.string_value(), "a");
+  EXPECT_EQ(c[7].max.string_value(), "f");
+  EXPECT_EQ(c[8].min.string_value(), "\x80");
+  EXPECT_EQ(c[8].max.string_value(), "\x85");
+
+  // The same statistics as DuckDB decodes them from the footer.
+  auto out = RunDuckDB("SET TimeZone='UTC'; SELECT stats_min_value AS lo, stats_max_value AS hi, "
+                       "stats_null_count::INT AS nc FROM parquet_metadata('" + path +
+                       "') ORDER BY column_id");
+  if (!out.ok() && out.status().IsNotFound()) GTEST_SKIP() << out.status().ToString();
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto rows = Lines(*out);
+  ASSERT_EQ(rows.size(), 9u);
+  EXPECT_EQ(rows[0]["lo"], "-7.25");
+  EXPECT_EQ(rows[0]["hi"], "2.5");
+  EXPECT_TRUE(rows[1]["lo"].is_null());
+  EXPECT_EQ(rows[2]["lo"], "-9999999999999999999999999999999999.99");
+  EXPECT_EQ(rows[2]["hi"], "9999999999999999999999999999999999.99");
+  EXPECT_EQ(rows[4]["lo"], "");
+  EXPECT_EQ(rows[4]["hi"], "ä");
+  EXPECT_TRUE(rows[5]["lo"].is_null());
+  EXPECT_EQ(rows[6]["lo"], "-3");
+  EXPECT_EQ(rows[6]["nc"], 1);
+  EXPECT_EQ(rows[7]["nc"], 2);
 }
 
 }  // namespace
