@@ -864,7 +864,10 @@ class Binder {
   Status PrepareDatetimeFormat(const Expr& e, BoundExpr& b, size_t arg, bool parsing) {
     if (b.args[arg].literal.is_null()) return Status::OK();
     auto state = CompileDatetimeFormat(b.args[arg].literal.string_value(), parsing);
-    if (!state.ok()) return BindError(e, state.status().message() + " in `" + e.ToString() + "`");
+    if (!state.ok()) {
+      std::string msg = state.status().message() + " in `" + e.ToString() + "`";
+      return state.status().code() == StatusCode::kNotSupported ? Unsupported(e, msg) : BindError(e, msg);
+    }
     b.state = *state;
     return Status::OK();
   }

@@ -245,3 +245,106 @@ TEST(Eval, EvaluateSelectionSkipsNullAndFalse) {
 
 }  // namespace
 }  // namespace lakepipe::expr
+
+namespace lakepipe::expr {
+namespace {
+
+using test::Call;
+using test::CastAs;
+using test::Col;
+using test::Eval1;
+using test::Int;
+using test::Null;
+using test::Str;
+
+std::string Txt(const ExprPtr& e) {
+  auto v = Eval1(e);
+  return v.ok() ? v->ToString() : "ERROR: " + v.status().message();
+}
+
+TEST(EvalMore, DecimalArithmeticKeepsSparkScales) {
+  auto m = [](const std::string& v) { return CastAs(Str(v), "decimal(10,2)"); };
+  EXPECT_EQ(Txt(Call("+", {m("1.25"), m("2.50")})), "3.75");
+  EXPECT_EQ(Txt(Call("*", {m("1.25"), m("2.50")})), "3.1250");
+  EXPECT_EQ(Txt(Call("/", {m("1.00"), m("3.00")})), "0.3333333333333");
+  EXPECT_EQ(Txt(Call("-", {m("1.25"), Int(2)})), "-0.75");
+  EXPECT_NE(Txt(Call("/", {m("1.00"), m("0.00")})).find("DIVIDE_BY_ZERO"), std::string::npos);
+  EXPECT_EQ(Txt(Call("try_divide", {m("1.00"), m("0.00")})), "NULL");
+  EXPECT_EQ(Txt(Call("round", {m("2.45"), Int(1)})), "2.5");
+  EXPECT_EQ(Txt(Call("bround", {m("2.45"), Int(1)})), "2.4");
+  EXPECT_EQ(Txt(Call("floor", {m("-2.45")})), "-3");
+}
+
+TEST(EvalMore, ErrorsNameTheExpressionAndPosition) {
+  auto e = Expr::Call("+", {Int(2147483647), Int(1)}, SourcePos{4, 12});
+  std::string msg = Txt(e);
+  EXPECT_NE(msg.find("4:12:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(2147483647 + 1)"), std::string::npos) << msg;
+  EXPECT_NE(Txt(CastAs(Str("1e99"), "bigint")).find("CAST_INVALID_INPUT"), std::string::npos);
+  EXPECT_NE(Txt(Call("split_part", {Str("a.b"), Str("."), Int(0)})).find("INVALID_INDEX_OF_ZERO"), std::string::npos);
+  EXPECT_NE(Txt(Call("lpad", {Str("a"), Int(2000000000)})).find("too large"), std::string::npos);
+  EXPECT_NE(Txt(Call("abs", {Int(-2147483647 - 1)})).find("ARITHMETIC_OVERFLOW"), std::string::npos);
+}
+
+TEST(EvalMore, BindErrorsForBadPatternsAndTypes) {
+  Schema s = Schema::ParseDDL("d DATE, s STRING").value();
+  auto like = Bind(*Call("like", {Col("s"), Str("a\\b")}), s);
+  ASSERT_FALSE(like.ok());
+  EXPECT_NE(like.status().message().find("escape"), std::string::npos);
+  auto fmt = Bind(*Call("to_timestamp", {Col("s"), Str("yyyy-MM-dd HH:mm z")}), s);
+  ASSERT_FALSE(fmt.ok());
+  EXPECT_EQ(fmt.status().code(), StatusCode::kNotSupported);
+  auto arity = Bind(*Call("upper", {Col("s"), Col("s")}), s);
+  ASSERT_FALSE(arity.ok());
+  EXPECT_NE(arity.status().message().find("takes 1 arguments, got 2"), std::string::npos);
+  auto mismatch = Bind(*Call("case", {Call("is_null", {Col("s")}), Col("d"), test::Bool(true)}), s);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.status().message().find("incompatible types"), std::string::npos);
+}
+
+TEST(EvalMore, DatetimePatterns) {
+  EXPECT_EQ(Txt(Call("to_timestamp", {Str("2019-12-09 10:05:07"), Str("yyyy-MM-dd HH:mm:ss")})), "2019-12-09 10:05:07");
+  EXPECT_EQ(Txt(Call("to_timestamp", {Str("2019-12-09 10:05:07.25"), Str("yyyy-MM-dd HH:mm:ss.SS")})), "2019-12-09 10:05:07.25");
+  EXPECT_EQ(Txt(Call("to_date", {Str("31/12/2019"), Str("dd/MM/yyyy")})), "2019-12-31");
+  // 'dd' needs two digits; 'd' takes one or two.
+  EXPECT_EQ(Txt(Call("try_to_timestamp", {Str("9/12/2019"), Str("dd/MM/yyyy")})), "NULL");
+  EXPECT_EQ(Txt(Call("to_date", {Str("9/12/2019"), Str("d/MM/yyyy")})), "2019-12-09");
+  // An impossible date is not parsed.
+  EXPECT_EQ(Txt(Call("try_to_timestamp", {Str("2/30/2019 1:00"), Str("M/d/yyyy H:mm")})), "NULL");
+  EXPECT_EQ(Txt(Call("to_timestamp", {Str("Dec 9 2019 3:04 PM"), Str("MMM d yyyy h:mm a")})), "2019-12-09 15:04:00");
+  auto ts = CastAs(Str("2019-03-04 05:06:07.089"), "timestamp");
+  EXPECT_EQ(Txt(Call("date_format", {ts, Str("yyyy/M/d H:m:s.SSS EEEE MMMM D Q")})), "2019/3/4 5:6:7.089 Monday March 63 1");
+  EXPECT_EQ(Txt(Call("date_format", {ts, Str("'week' yy")})), "week 19");
+  EXPECT_EQ(Txt(CastAs(Str("2019-03"), "date")), "2019-03-01");
+  EXPECT_EQ(Txt(CastAs(Str("2019-03-04T05:06:07Z"), "timestamp")), "2019-03-04 05:06:07");
+  EXPECT_EQ(Txt(CastAs(Str("2019-13-01"), "date", true)), "NULL");
+}
+
+TEST(EvalMore, NullPropagationInFunctions) {
+  EXPECT_EQ(Txt(Call("upper", {Null()})), "NULL");
+  EXPECT_EQ(Txt(Call("substring", {Str("abc"), Null()})), "NULL");
+  EXPECT_EQ(Txt(Call("year", {Null()})), "NULL");
+  EXPECT_EQ(Txt(Call("round", {Null()})), "NULL");
+  EXPECT_EQ(Txt(Call("like", {Null(), Str("a%")})), "NULL");
+  EXPECT_EQ(Txt(Call("concat_ws", {Null(), Str("a")})), "NULL");
+  EXPECT_EQ(Txt(Call("date_format", {Null(), Str("yyyy")})), "NULL");
+  EXPECT_EQ(Txt(Call("to_date", {Null(), Str("yyyy")})), "NULL");
+  EXPECT_EQ(Txt(Call("coalesce", {Null(), Null()})), "NULL");
+  EXPECT_EQ(Txt(Call("greatest", {Null(), CastAs(Null(), "int")})), "NULL");
+}
+
+TEST(EvalMore, NonConstantPatterns) {
+  RecordBatch b = test::MakeBatch("s STRING, p STRING", {{Value::String("apple"), Value::String("a%")},
+                                                          {Value::String("apple"), Value::String("b%")},
+                                                          {Value::String("x1"), Value::String("[0-9]")}});
+  auto like = test::Eval(Call("like", {Col("s"), Col("p")}), b);
+  ASSERT_TRUE(like.ok());
+  EXPECT_EQ((*like)[0].ToString(), "true");
+  EXPECT_EQ((*like)[1].ToString(), "false");
+  auto rlike = test::Eval(Call("rlike", {Col("s"), Col("p")}), b);
+  ASSERT_TRUE(rlike.ok());
+  EXPECT_EQ((*rlike)[2].ToString(), "true");
+}
+
+}  // namespace
+}  // namespace lakepipe::expr

@@ -247,12 +247,14 @@ Result<ColumnPtr> SplitPart(const BoundExpr& e, const std::vector<ColumnPtr>& ar
   });
 }
 
-Result<ColumnPtr> Pad(bool left, const std::vector<ColumnPtr>& args, int64_t n) {
+Result<ColumnPtr> Pad(const BoundExpr& e, bool left, const std::vector<ColumnPtr>& args, int64_t n) {
   return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
     std::string_view s = Str(args, 0, i);
     int64_t target = args[1]->data<int32_t>()[i];
     std::string_view pad = args.size() > 2 ? Str(args, 2, i) : std::string_view(" ");
     if (target <= 0) return true;
+    // Spark caps a string at 2 GB; refuse absurd targets before allocating.
+    if (target > (1LL << 28)) return EvalError(e, "[INVALID_PARAMETER_VALUE] pad length " + std::to_string(target) + " is too large");
     int64_t len = NumChars(s);
     if (target <= len) {
       out->append(s.substr(0, ByteOffsetOfChar(s, target)));
@@ -341,7 +343,7 @@ Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<Colum
       return true;
     });
   }
-  if (fn == "lpad" || fn == "rpad") return Pad(fn == "lpad", args, n);
+  if (fn == "lpad" || fn == "rpad") return Pad(e, fn == "lpad", args, n);
   return Status::NotFound(fn);
 }
 
