@@ -71,6 +71,18 @@ void AppendUtf8(uint32_t c, std::string* out) {
 }
 
 void CaseMap(std::string_view s, bool up, std::string* out) {
+  bool ascii = true;
+  for (char c : s) ascii &= static_cast<unsigned char>(c) < 0x80;
+  if (ascii) {
+    out->resize(s.size());
+    char* o = out->data();
+    if (up) {
+      for (size_t k = 0; k < s.size(); ++k) o[k] = (s[k] >= 'a' && s[k] <= 'z') ? static_cast<char>(s[k] - 32) : s[k];
+    } else {
+      for (size_t k = 0; k < s.size(); ++k) o[k] = (s[k] >= 'A' && s[k] <= 'Z') ? static_cast<char>(s[k] + 32) : s[k];
+    }
+    return;
+  }
   out->reserve(s.size());
   for (size_t k = 0; k < s.size();) {
     unsigned char b = static_cast<unsigned char>(s[k]);
@@ -102,9 +114,18 @@ template <typename F>
 Result<ColumnPtr> StringResult(const std::vector<ColumnPtr>& args, int64_t n, F f) {
   Column out(DataType::String());
   out.Reserve(n);
+  if (!args.empty() && args[0]->type().is_binary_like()) out.raw_data().reserve(args[0]->raw_data().size());
+  ValidityBuilder valid(n);
+  for (const auto& a : args) {
+    if (a->type().id() == TypeId::kNull) {
+      for (int64_t i = 0; i < n; ++i) valid.SetNull(i);
+    } else {
+      valid.AndWith(*a);
+    }
+  }
   std::string scratch;
   for (int64_t i = 0; i < n; ++i) {
-    if (AnyNullAt(args, i)) { out.AppendNull(); continue; }
+    if (!valid.IsValid(i)) { out.AppendNull(); continue; }
     scratch.clear();
     auto st = f(i, &scratch);
     if (!st.ok()) return st.status();
