@@ -51,8 +51,7 @@ const std::map<std::string, std::string>& Refused() {
 // Files DuckDB itself cannot read; their values are checked by other tests below.
 const std::set<std::string>& DuckDbCannotRead() {
   static const std::set<std::string> kFiles = {
-      "map_no_value.parquet",         // DuckDB: "MAP_KEY_VALUE requires two children"
-      "incorrect_map_schema.parquet",
+      "map_no_value.parquet",  // DuckDB: "MAP_KEY_VALUE requires two children"
       // DuckDB: "BYTE_STREAM_SPLIT encoding is only supported for FLOAT or DOUBLE data"
       "byte_stream_split_extended.gzip.parquet",
       // DuckDB: "Unsupported compression codec LZ4" (the deprecated Hadoop LZ4 codec)
