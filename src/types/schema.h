@@ -40,8 +40,15 @@ struct Field;
 
 class DataType {
  public:
-  DataType() = default;  // void
-  explicit DataType(TypeId id) : id_(id) {}
+  DataType();  // void
+  explicit DataType(TypeId id);
+  // Special members are defined below Field (which must be complete for them: clang
+  // instantiates std::vector<Field>'s members where they are defined).
+  DataType(const DataType&);
+  DataType(DataType&&) noexcept;
+  DataType& operator=(const DataType&);
+  DataType& operator=(DataType&&) noexcept;
+  ~DataType();
 
   static DataType Null() { return DataType(TypeId::kNull); }
   static DataType Boolean() { return DataType(TypeId::kBoolean); }
@@ -114,6 +121,15 @@ struct Field {
     return name == o.name && type == o.type && nullable == o.nullable;
   }
 };
+
+// Defined here, where Field is complete (clang instantiates the member vectors eagerly).
+inline DataType::DataType() = default;
+inline DataType::DataType(TypeId id) : id_(id) {}
+inline DataType::DataType(const DataType&) = default;
+inline DataType::DataType(DataType&&) noexcept = default;
+inline DataType& DataType::operator=(const DataType&) = default;
+inline DataType& DataType::operator=(DataType&&) noexcept = default;
+inline DataType::~DataType() = default;
 
 class Schema {
  public:
