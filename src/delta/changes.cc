@@ -1,7 +1,5 @@
 #include "delta/changes.h"
 
-#include <cstdio>
-
 namespace lakepipe::delta {
 
 Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t start_version,
@@ -10,8 +8,7 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
   if (start_version > end_version) return out;
   LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.AtVersion(end_version));
   for (int64_t v = start_version; v <= end_version; ++v) {
-    char name[32];
-    std::snprintf(name, sizeof name, "%020lld.json", static_cast<long long>(v));
+    std::string name = CommitFileName(v);
     auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
     if (!text.ok()) {
       if (text.status().IsNotFound()) {
