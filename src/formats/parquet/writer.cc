@@ -463,8 +463,14 @@ class LeafWriter {
     }
   }
 
+  // Compressed bytes buffered (for EstimatedSize: what the file will grow by).
   int64_t BufferedBytes() const {
     return static_cast<int64_t>(chunk_.size() + dict_data_.size()) + PageBytes();
+  }
+  // Encoded, uncompressed bytes buffered: the row-group size measure, as parquet-mr's
+  // parquet.block.size (so row groups hold a similar number of rows as Spark's).
+  int64_t BufferedRawBytes() const {
+    return uncompressed_total_ + static_cast<int64_t>(dict_data_.size()) + PageBytes();
   }
 
   // Flushes the last page and appends the column chunk (dictionary page first) to
@@ -1126,7 +1132,7 @@ class FileWriterImpl : public FileWriter {
           return sticky_;
         }
       }
-      if (BufferedBytes() >= options_.row_group_bytes) {
+      if (BufferedRawBytes() >= options_.row_group_bytes) {
         Status st = FlushRowGroup();
         if (!st.ok()) {
           sticky_ = st;
@@ -1184,6 +1190,11 @@ class FileWriterImpl : public FileWriter {
   int64_t BufferedBytes() const {
     int64_t b = 0;
     for (const auto& l : leaves_) b += l->BufferedBytes();
+    return b;
+  }
+  int64_t BufferedRawBytes() const {
+    int64_t b = 0;
+    for (const auto& l : leaves_) b += l->BufferedRawBytes();
     return b;
   }
 

@@ -6,7 +6,7 @@
 // nested columns into definition/repetition levels, data page v1 with PLAIN or
 // RLE_DICTIONARY values (falling back to PLAIN when the dictionary outgrows
 // WriteOptions.dictionary_page_bytes), page compression, column-chunk statistics, row
-// groups closed by buffered size, and the footer. A whole row group is buffered in memory
+// groups closed by buffered size (encoded, uncompressed bytes, as parquet-mr measures), and the footer. A whole row group is buffered in memory
 // (compressed pages) and written column chunk by column chunk when it closes.
 //
 // Thread-safety: as FileWriter (one thread at a time).
