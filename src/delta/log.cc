@@ -729,6 +729,11 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
     auto it = commit_by_version.find(v);
     if (it == commit_by_version.end()) {
       if (start == nullptr && v == 0) {
+        if (!listing.versions.empty() && listing.versions.front() > target) {
+          return Status::NotFound("version " + std::to_string(target) + " of " + table_path +
+                                  " is no longer available (the log starts at version " +
+                                  std::to_string(listing.versions.front()) + ")");
+        }
         return Status::Corruption("Delta log of " + table_path +
                                   " does not start at version 0 and has no usable checkpoint");
       }
