@@ -1119,7 +1119,10 @@ class FileWriterImpl : public FileWriter {
           for (int64_t r = begin; r < end; ++r) entries_[r - begin] = Entry{r, 0, 0};
           Status st = Shred(node, col, entries_, 0);
           if (!st.ok()) {
-            sticky_ = st.WithContext("Parquet writer for " + path_ + " (unusable after this)");
+            // Earlier columns of this slice are already buffered: the file cannot be
+            // finished consistently, so the writer refuses further calls.
+            st = st.WithContext("column '" + schema_.field(i).name + "'");
+            sticky_ = st.WithContext("Parquet writer for " + path_ + " is unusable after");
             return st;
           }
         }
