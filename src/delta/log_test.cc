@@ -223,3 +223,39 @@ TEST(LastCheckpoint, RoundTripAndCorruption) {
 
 }  // namespace
 }  // namespace lakepipe::delta
+
+namespace lakepipe::delta {
+namespace {
+
+// Bad input never crashes the log parser: every truncation and many byte mutations of a
+// valid commit give either actions or a Corruption naming the file.
+TEST(DeltaActions, TruncatedAndMutatedCommitsFailCleanly) {
+  std::string good =
+      R"({"commitInfo":{"timestamp":1,"operation":"WRITE"}})" "\n"
+      R"({"protocol":{"minReaderVersion":1,"minWriterVersion":2}})" "\n"
+      R"({"metaData":{"id":"x","format":{"provider":"parquet","options":{}},"schemaString":"{}","partitionColumns":["p"],"configuration":{}}})" "\n"
+      R"({"add":{"path":"p=1/f.parquet","partitionValues":{"p":"1"},"size":10,"modificationTime":5,"dataChange":true,"stats":"{}","deletionVector":{"storageType":"u","pathOrInlineDv":"x","sizeInBytes":1,"cardinality":1}}})" "\n"
+      R"({"txn":{"appId":"a","version":3}})" "\n";
+  for (size_t n = 0; n <= good.size(); ++n) {
+    auto r = ParseActions(std::string_view(good).substr(0, n), "c.json");
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+      EXPECT_NE(r.status().message().find("c.json"), std::string::npos);
+    }
+  }
+  uint32_t seed = 12345;
+  const char replacements[] = {'"', '{', '}', '[', ']', ':', ',', '0', 'x', '\n', '\\', ' '};
+  for (int i = 0; i < 3000; ++i) {
+    std::string m = good;
+    for (int k = 0; k < 3; ++k) {
+      seed = seed * 1103515245u + 12345u;
+      size_t at = (seed >> 8) % m.size();
+      m[at] = replacements[(seed >> 20) % sizeof(replacements)];
+    }
+    auto r = ParseActions(m, "m.json");
+    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace lakepipe::delta
