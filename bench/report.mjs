@@ -15,9 +15,12 @@ function load(name) {
 const gen = load('generate.json');
 const duckTable = load('duckdb_table.json') ?? {};
 const duckReadOurs = load('duckdb_read_lakepipe.json');
-const duckPipe = load('duckdb_pipeline.json') ?? {};
+const duckPipe = load('duckdb_pipeline.json') ?? { error: 'not run' };
 const pipeline = load('pipeline.json') ?? {};
 const lakepipe = load('lakepipe.json');
+const loadStart = existsSync(`${resultsDir}/load_start.txt`)
+  ? readFileSync(`${resultsDir}/load_start.txt`, 'utf8').trim() : 'unknown';
+const loadEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 // Google Benchmark JSON: the fastest successful run of a benchmark, in seconds.
 const scale = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1 };
@@ -29,7 +32,8 @@ function gbench(name) {
   const ok = runs.filter((b) => !b.error_occurred && b.run_type !== 'aggregate');
   if (ok.length === 0) return { missing: `failed: ${failed?.error_message ?? 'unknown'}` };
   const best = ok.reduce((a, b) => (a.real_time <= b.real_time ? a : b));
-  return { seconds: best.real_time * scale[best.time_unit ?? 'ns'], run: best };
+  return { seconds: best.real_time * scale[best.time_unit ?? 'ns'],
+           cpu: best.cpu_time * scale[best.time_unit ?? 'ns'], run: best };
 }
 
 const fmt = (s) => (typeof s === 'number' ? `${s.toFixed(2)} s` : s);
@@ -39,8 +43,9 @@ const our = (g) => (g.seconds ?? g.missing);
 const duck = (v) => (typeof v === 'number' ? v : (duckTable.error ? 'failed' : 'missing'));
 
 const rows = [];
-const add = (job, ours, theirs, note = '') =>
-  rows.push({ job, ours: fmt(ours), theirs: fmt(theirs), ratio: ratio(ours, theirs), note });
+const add = (job, ours, theirs, note = '', cpu = undefined) =>
+  rows.push({ job, ours: fmt(ours), theirs: fmt(theirs), ratio: ratio(ours, theirs), note,
+              cpu: typeof cpu === 'number' ? fmt(cpu) : '–' });
 
 const load_ = gbench('BM_CsvLoad');
 const write = gbench('BM_ParquetWriteFromMemory');
@@ -48,15 +53,15 @@ const e2e = gbench('BM_CsvToParquet');
 const readDuckFile = gbench('BM_ParquetReadDuckDBFile');
 const readOwnFile = gbench('BM_ParquetReadOwnFile');
 add('CSV -> table in memory', our(load_), duck(duckTable.load_csv),
-    load_.run?.label ? `lakepipe: ${load_.run.label}` : '');
+    load_.run?.label ? `lakepipe: ${load_.run.label}` : '', load_.cpu);
 add('Parquet write from memory (zstd)', our(write), duck(duckTable.write_from_memory),
-    'lakepipe 1 thread; DuckDB COPY of an in-memory table');
+    'lakepipe 1 thread; DuckDB COPY of an in-memory table', write.cpu);
 add('CSV -> Parquet end to end (zstd)', our(e2e), duck(duckTable.csv_to_parquet),
-    'lakepipe streams CSV reader -> FileWriter');
+    'lakepipe streams CSV reader -> FileWriter', e2e.cpu);
 add("Parquet read, all columns, DuckDB's file", our(readDuckFile), duck(duckTable.read_own_file),
-    'lakepipe FileReader::ReadAll; DuckDB count + sums over every column; best of 3');
+    'lakepipe FileReader::ReadAll; DuckDB count + sums over every column; best of 3', readDuckFile.cpu);
 add("Parquet read, all columns, lakepipe's file", our(readOwnFile),
-    duckReadOurs?.read ?? (duckReadOurs?.error ? 'failed' : 'no file'), 'best of 3');
+    duckReadOurs?.read ?? (duckReadOurs?.error ? 'failed' : 'no file'), 'best of 3', readOwnFile.cpu);
 
 const threeSteps = duckPipe.three_steps;
 const pipeSeconds = pipeline.seconds ?? (pipeline.not_built ? 'not built yet (lakepipe run is missing)'
@@ -100,10 +105,12 @@ function table(headers, body) {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 console.log('\nParquet (issue 2): lakepipe vs DuckDB, ratio = lakepipe / DuckDB (lower is better)');
-console.log(table(['job', 'lakepipe', 'DuckDB', 'ratio'], rows.map((r) => [r.job, r.ours, r.theirs, r.ratio])));
+console.log(table(['job', 'lakepipe', 'DuckDB', 'ratio', 'lakepipe CPU'],
+                  rows.map((r) => [r.job, r.ours, r.theirs, r.ratio, r.cpu])));
 console.log(`lakepipe file check by DuckDB: ${fileCheck}`);
+console.log(`load average at start ${loadStart}, at end ${loadEnd}`);
 console.log('\nPipeline (issue 3, DESIGN §9)');
-console.log(table(['job', 'time'], pipeRows.map(([j, v]) => [j, fmt(v ?? 'failed')])));
+console.log(table(['job', 'time'], pipeRows.map(([j, v]) => [j, fmt(v ?? (duckPipe.error === 'not run' ? 'not run' : 'failed'))])));
 console.log(`lakepipe run examples/orders --once: ${fmt(pipeSeconds)}` +
   (typeof pipeSeconds === 'number' ? `  ratio to DuckDB three steps ${ratio(pipeSeconds, threeSteps)} (target 0.50×)` : ''));
 console.log('\nGenerator');
@@ -126,6 +133,8 @@ divided by DuckDB time on the same input in the same run: below 1.0× lakepipe i
 
 - Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
 - Machine: ${os.cpus().length} CPUs (nproc), ${cpu}, ${mem ? (Number(mem) / 1048576).toFixed(1) + ' GiB RAM' : ''}
+- Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The
+  machine is shared: a load above the CPU count means other work ran beside the benchmark
 - Commit: ${commit}
 - DuckDB: ${duckTable.duckdb_version ?? duckPipe.duckdb_version ?? 'unknown'} from npm (@duckdb/node-api), \`SET threads=2\`
 - Input: \`lakepipe generate orders --rows ${duckTable.rows ?? 5000000} --seed 1\`, ${csvBytes ? (csvBytes / 1e6).toFixed(1) + ' MB' : 'size unknown'} of CSV (cached in bench/out/)
@@ -144,13 +153,17 @@ lakepipe's writer and reader run on one thread; DuckDB uses two.
 
 ## Parquet write and read (issue 2; aim 1.0× or better)
 
-${mdTable(['job', 'lakepipe', 'DuckDB', 'ratio', 'note'], rows.map((r) => [r.job, r.ours, r.theirs, r.ratio, r.note]))}
+${mdTable(['job', 'lakepipe', 'DuckDB', 'ratio', 'lakepipe CPU', 'note'],
+          rows.map((r) => [r.job, r.ours, r.theirs, r.ratio, r.cpu, r.note]))}
+
+Times are wall-clock (lakepipe: the best of its runs); "lakepipe CPU" is the CPU time of
+lakepipe's thread, which shows how much of the wall time other work on the machine took.
 
 lakepipe's Parquet file read back by DuckDB: ${fileCheck}.
 
 ## Pipeline (issue 3, DESIGN §9; target: the full pipeline in at most 0.5× DuckDB's three steps)
 
-${mdTable(['job', 'time'], pipeRows.map(([j, v]) => [j, fmt(v ?? 'failed')]))}
+${mdTable(['job', 'time'], pipeRows.map(([j, v]) => [j, fmt(v ?? (duckPipe.error === 'not run' ? 'not run' : 'failed'))]))}
 | \`lakepipe run examples/orders --once\` | ${fmt(pipeSeconds)} |
 
 Ratio lakepipe / DuckDB three steps: ${ratio(pipeSeconds, threeSteps)}; lakepipe / DuckDB fused: ${ratio(pipeSeconds, duckPipe.fused)}.

@@ -22,6 +22,7 @@ RESULTS="$OUT/results"
 mkdir -p "$OUT"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
+cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_start.txt"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
