@@ -757,6 +757,64 @@ TEST(RowGroupSkipping, ByMinMaxAndNullCount) {
   EXPECT_EQ(none->num_columns(), 1u);
 }
 
+TEST(RowGroupSkipping, OnAFileOfOurWriterWithManyRowGroups) {
+  // Sorted data in small row groups: each predicate keeps exactly the groups whose rows
+  // can satisfy it, for int, string, timestamp and decimal columns (the writer's stats).
+  auto schema = Schema::ParseDDL("id BIGINT, name STRING, at TIMESTAMP, price DECIMAL(10,2)");
+  ASSERT_TRUE(schema.ok());
+  std::vector<Column> cols;
+  for (const auto& f : schema->fields()) cols.emplace_back(f.type);
+  const int64_t kRows = 20000;
+  for (int64_t i = 0; i < kRows; ++i) {
+    cols[0].Append<int64_t>(i);
+    char name[16];
+    std::snprintf(name, sizeof(name), "n%06lld", static_cast<long long>(i));
+    cols[1].AppendString(name);
+    cols[2].Append<int64_t>(1'700'000'000'000'000 + i * 1'000'000);
+    cols[3].Append<int128_t>(static_cast<int128_t>(i) * 100 + 99);
+  }
+  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
+  lakepipe::testing::TempDir dir;
+  WriteOptions wo;
+  wo.row_group_bytes = 32 << 10;
+  wo.page_bytes = 8 << 10;
+  auto w = FileWriter::Open(FileSystem::Default(), dir.Join("w.parquet"), *schema, wo);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (int64_t i = 0; i < kRows; i += 1000) ASSERT_TRUE((*w)->Write(batch.Slice(i, 1000)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  auto r = FileReader::Open(FileSystem::Default(), dir.Join("w.parquet"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const FileReader& f = **r;
+  ASSERT_GE(f.num_row_groups(), 4);
+  // First row of each group, to know which group holds which ids.
+  std::vector<int64_t> first(static_cast<size_t>(f.num_row_groups()) + 1, kRows);
+  int64_t at = 0;
+  for (int g = 0; g < f.num_row_groups(); ++g) {
+    first[static_cast<size_t>(g)] = at;
+    at += f.row_group_num_rows(g);
+  }
+  auto expect_only_group_of = [&](const ColumnPredicate& p, int64_t id) {
+    for (int g = 0; g < f.num_row_groups(); ++g) {
+      bool holds = id >= first[static_cast<size_t>(g)] && id < first[static_cast<size_t>(g) + 1];
+      EXPECT_EQ(f.RowGroupMayMatch(g, {p}), holds) << p.column << " group " << g << " id " << id;
+    }
+  };
+  for (int64_t id : {int64_t{0}, int64_t{7777}, kRows - 1}) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "n%06lld", static_cast<long long>(id));
+    expect_only_group_of({"id", ColumnPredicate::Op::kEq, Value::Int(id)}, id);
+    expect_only_group_of({"NAME", ColumnPredicate::Op::kEq, Value::String(name)}, id);
+    expect_only_group_of({"at", ColumnPredicate::Op::kEq, Value::Timestamp(1'700'000'000'000'000 + id * 1'000'000)}, id);
+    expect_only_group_of({"price", ColumnPredicate::Op::kEq, Value::Decimal(static_cast<int128_t>(id) * 100 + 99, 10, 2)}, id);
+  }
+  ReadOptions o;
+  o.predicates = {{"id", ColumnPredicate::Op::kGe, Value::Int(kRows - 10)}};
+  auto tail = f.ReadAll(o);
+  ASSERT_TRUE(tail.ok()) << tail.status().ToString();
+  EXPECT_EQ(tail->num_rows(), f.row_group_num_rows(f.num_row_groups() - 1));
+  EXPECT_EQ(tail->column(0).Get<int64_t>(tail->num_rows() - 1), kRows - 1);
+}
+
 TEST(RowGroupSkipping, ParquetTestingFileWithSeveralRowGroups) {
   std::string path = TestdataFile("data/sort_columns.parquet");
   if (path.empty() || !fsys::exists(path)) GTEST_SKIP() << "parquet-testing data is missing";
