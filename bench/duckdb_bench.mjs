@@ -4,7 +4,8 @@
 //   node bench/duckdb_bench.mjs table CSV OUTDIR     load, Parquet write from memory,
 //                                                    CSV -> Parquet, read of its own file
 //   node bench/duckdb_bench.mjs read PARQUET         read every column (min of 3) + checksums
-//   node bench/duckdb_bench.mjs pipeline CSV OUTDIR  DESIGN §9's three-step job and fused
+//   node bench/duckdb_bench.mjs pipeline CSV OUTDIR  DESIGN §9's three-step job (with the four
+//                                                    gold tables of examples/orders) and fused
 //
 // The table is typed as lakepipe loads it (bench/orders_loader.h): Price DOUBLE and
 // Quantity INTEGER by TRY_CAST (unparseable -> NULL), short lines padded with NULLs.
@@ -99,15 +100,34 @@ if (mode === 'table') {
       TO '${q(bronze)}' (FORMAT PARQUET, COMPRESSION zstd)`);
   out.silver = await timed(`COPY (${silverSelect(`read_parquet('${q(bronze)}')`)})
       TO '${q(silver)}' (FORMAT PARQUET, COMPRESSION zstd)`);
-  out.gold = await timed(`COPY (${goldSelect(`read_parquet('${q(silver)}')`)})
-      TO '${q(gold)}' (FORMAT PARQUET, COMPRESSION zstd)`);
+  // Gold: the four tables of examples/orders (revenue by country, top products, daily
+  // revenue, KPIs), each written to Parquet.
+  const silverScan = `read_parquet('${q(silver)}')`;
+  const goldTables = [
+    [gold, goldSelect(silverScan)],
+    [`${outDir}/duckdb_gold_top_products.parquet`, `SELECT ProductNo, max(ProductName) AS ProductName,
+        sum(Quantity) AS units, round(sum(line_total), 2) AS revenue FROM ${silverScan}
+        GROUP BY ProductNo ORDER BY revenue DESC, ProductNo LIMIT 50`],
+    [`${outDir}/duckdb_gold_daily.parquet`, `SELECT Date AS OrderDate, round(sum(line_total), 2) AS revenue,
+        count(DISTINCT TransactionNo) AS orders, count(*) AS order_lines FROM ${silverScan}
+        WHERE Date IS NOT NULL GROUP BY Date ORDER BY Date`],
+    [`${outDir}/duckdb_gold_kpis.parquet`, `SELECT round(sum(line_total), 2) AS total_revenue,
+        count(DISTINCT TransactionNo) AS orders, count(DISTINCT CustomerNo) AS customers,
+        round(sum(line_total) / count(DISTINCT TransactionNo), 2) AS average_order_value
+        FROM ${silverScan}`],
+  ];
+  out.gold = 0;
+  for (const [path, sql] of goldTables) {
+    remove(path);
+    out.gold += await timed(`COPY (${sql}) TO '${q(path)}' (FORMAT PARQUET, COMPRESSION zstd)`);
+  }
   out.three_steps = out.bronze + out.silver + out.gold;
   out.fused = await timed(`COPY (${goldSelect(`(${silverSelect(csvSource(input))})`)})
       TO '${q(fused)}' (FORMAT PARQUET, COMPRESSION zstd)`);
   out.silver_rows = Number((await rows(`SELECT count(*)::BIGINT AS n FROM read_parquet('${q(silver)}')`))[0].n);
   out.gold_check = (await rows(`SELECT count(*)::BIGINT AS countries,
       round(sum(total_revenue), 2) AS revenue FROM read_parquet('${q(gold)}')`))[0];
-  for (const p of [bronze, silver, fused]) remove(p);
+  for (const p of [bronze, silver, fused, ...goldTables.slice(1).map(([p]) => p)]) remove(p);
 } else {
   console.error('usage: duckdb_bench.mjs table CSV OUTDIR | read PARQUET | pipeline CSV OUTDIR');
   process.exit(2);

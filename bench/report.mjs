@@ -69,9 +69,9 @@ const pipeSeconds = pipeline.seconds ?? (pipeline.not_built ? 'not built yet (la
 const pipeRows = [
   ['DuckDB bronze: CSV -> Parquet (+ ingestion_time, source_file)', duckPipe.bronze],
   ['DuckDB silver: filter, dedup, typed, line_total -> Parquet', duckPipe.silver],
-  ['DuckDB gold: revenue by country -> Parquet', duckPipe.gold],
+  ['DuckDB gold: the 4 gold tables of examples/orders -> Parquet', duckPipe.gold],
   ['DuckDB three steps, total', threeSteps],
-  ['DuckDB fused into one query', duckPipe.fused],
+  ['DuckDB fused into one query (CSV -> revenue by country)', duckPipe.fused],
 ];
 
 // Checks that lakepipe's Parquet file holds the same data as DuckDB's (DuckDB reads both).

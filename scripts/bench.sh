@@ -91,7 +91,7 @@ if "$BIN" run --help > /dev/null 2>&1 && [ -d examples/orders ]; then
   mkdir -p "$DEST"
   ln "$CSV" "$DEST/orders.csv" 2>/dev/null || cp "$CSV" "$DEST/orders.csv"
   t=$(now)
-  if "$BIN" run examples/orders --once --set "landing=$LANDING" --set "storage=$P/storage" \
+  if timeout 900 "$BIN" run examples/orders --once --set "landing=$LANDING" --set "storage=$P/storage" \
       > "$RESULTS/pipeline.log" 2>&1; then
     printf '{"seconds": %s}\n' "$(elapsed "$t")" > "$RESULTS/pipeline.json"
   else
