@@ -5,8 +5,8 @@
 //
 // Shape and rates (expected values; the constants below are the source of truth):
 //   - transactions of 1 + floor(Exp(mean 11)) lines (capped at 100; mean ~11.5) that share
-//     TransactionNo (6 digits from 536365, increasing), Date, CustomerNo and Country; the
-//     products of one transaction are distinct;
+//     TransactionNo (536365 upward, one per transaction; 7 digits past ~5.4M lines), Date,
+//     CustomerNo and Country; the products of one transaction are distinct;
 //   - 3,700 products: 5-digit ProductNo (10% with a letter suffix, "85123A"), Title Case
 //     names; ~3% of names contain a comma and ~2% double quotes, CSV-quoted (RFC 4180);
 //     popularity skewed (index = n * u^1.5); one fixed price per product, log-normal
