@@ -295,8 +295,50 @@ Result<std::unique_ptr<DeltaTable>> DeltaTable::Create(const std::string& path,
 }
 
 Result<SnapshotPtr> DeltaTable::Latest() const {
+  LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
+  int64_t latest = listing.versions.empty() ? -1 : listing.versions.back();
+  std::shared_ptr<const TableState> base;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    base = cached_state_;
+  }
+  // Roll the cached state forward when every commit after it is in the log; otherwise
+  // (first use, log cleaned up, ...) replay from the newest checkpoint.
+  if (base && base->version <= latest && base->version >= 0) {
+    std::map<int64_t, const FileInfo*> by_version;
+    for (size_t i = 0; i < listing.versions.size(); ++i)
+      by_version[listing.versions[i]] = &listing.commit_files[i];
+    bool complete = true;
+    for (int64_t v = base->version + 1; v <= latest && complete; ++v) complete = by_version.count(v) > 0;
+    if (complete) {
+      TableState state = *base;
+      for (int64_t v = base->version + 1; v <= latest; ++v) {
+        const FileInfo* info = by_version[v];
+        LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(JoinPath(LogDir(path_), info->name)));
+        LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(text, info->name));
+        std::optional<int64_t> ict;
+        for (const auto& a : actions) {
+          if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;
+        }
+        LP_RETURN_IF_ERROR(ApplyActions(&state, std::move(actions)));
+        state.version = v;
+        state.commit_timestamp = ict ? *ict : info->mtime_micros / 1000;
+      }
+      auto shared = std::make_shared<const TableState>(std::move(state));
+      {
+        std::lock_guard<std::mutex> lock(cache_mu_);
+        if (!cached_state_ || cached_state_->version < shared->version) cached_state_ = shared;
+      }
+      return Snapshot::Make(path_, *shared, fs_);
+    }
+  }
   LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs_, path_));
-  return Snapshot::Make(path_, std::move(state), fs_);
+  auto shared = std::make_shared<const TableState>(std::move(state));
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (!cached_state_ || cached_state_->version < shared->version) cached_state_ = shared;
+  }
+  return Snapshot::Make(path_, *shared, fs_);
 }
 
 Result<SnapshotPtr> DeltaTable::AtVersion(int64_t version) const {

@@ -263,10 +263,12 @@ Result<RecordBatch> Scan::ReadFile(size_t i) const {
   std::vector<ColumnPtr> columns;
   for (const Field& f : output_schema_.fields()) {
     if (is_partition(f.name)) {
+      // One value built from the partition value, then repeated without a Value per row.
+      Column one(f.type);
+      LP_RETURN_IF_ERROR(one.AppendValue(file.partition_values.at(f.name)));
       Column c(f.type);
       c.Reserve(num_rows);
-      const Value& v = file.partition_values.at(f.name);
-      for (int64_t r = 0; r < num_rows; ++r) LP_RETURN_IF_ERROR(c.AppendValue(v));
+      for (int64_t r = 0; r < num_rows; ++r) c.AppendRange(one, 0, 1);
       columns.push_back(MakeColumn(std::move(c)));
       continue;
     }

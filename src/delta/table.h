@@ -2,8 +2,9 @@
 // with optimistic concurrency and exactly-once `txn`s, checkpoints, OPTIMIZE, VACUUM).
 //
 // Files on disk follow delta-io/delta PROTOCOL.md (see docs/delta.md for what is and is
-// not implemented). A DeltaTable is a handle on a folder; it caches nothing that could go
-// stale, so every Snapshot()/Write() re-reads the log. Thread-safety: a DeltaTable may be
+// not implemented). A DeltaTable is a handle on a folder. Latest() and Write() always list
+// the log; the handle keeps the last state it reconstructed (a version never changes),
+// so reaching a newer version only replays the commits after it. Thread-safety: a DeltaTable may be
 // used from several threads at once, and several processes may write one table; commits
 // are serialised by put-if-absent on `_delta_log/%020d.json`, and a writer that loses a
 // race checks Delta's conflict rules and retries at the next version.
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -276,6 +278,9 @@ class DeltaTable {
   std::string path_;
   FileSystem* fs_;
   TableOptions options_;
+  // The newest state this handle has reconstructed (immutable once built).
+  mutable std::mutex cache_mu_;
+  mutable std::shared_ptr<const TableState> cached_state_;
 };
 
 // Partition values as Delta serialises them in partitionValues and folder names:

@@ -377,6 +377,19 @@ TEST(DeltaTable, TwentyFiveCommitsCheckpointsAndTimeTravel) {
     EXPECT_EQ(a, b) << "version " << v;
     EXPECT_EQ((*snap)->metadata().schema_string, json_only->metadata.schema_string);
   }
+  // The handle's rolled-forward state (cached across the 25 writes) equals a fresh replay.
+  {
+    auto rolled = table->Latest();
+    ASSERT_TRUE(rolled.ok());
+    auto fresh = ReplayLog(fs, path);
+    ASSERT_TRUE(fresh.ok());
+    std::vector<std::string> a, b;
+    for (const auto& [k, f] : (*rolled)->state().files) a.push_back(k);
+    for (const auto& [k, f] : fresh->files) b.push_back(k);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ((*rolled)->version(), fresh->version);
+    EXPECT_EQ((*rolled)->state().txns.size(), fresh->txns.size());
+  }
   // A corrupted _last_checkpoint changes nothing: the log is listed.
   ASSERT_TRUE(fs->WriteFile(JoinPath(LogDir(path), "_last_checkpoint"), "garbage").ok());
   EXPECT_EQ(Ids(*table->Latest()).size(), Ids(*table->AtVersion(25)).size());

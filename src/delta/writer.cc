@@ -227,28 +227,54 @@ struct TableWriter::Impl {
     std::unordered_map<std::string, PartitionValues> group_values;
     std::vector<std::string> order;
     std::string key;
+    // Rows are grouped by the raw bytes of their partition values (no Value per row);
+    // the serialised partition values are computed once per group.
     for (int64_t r = 0; r < batch.num_rows(); ++r) {
       key.clear();
-      PartitionValues pv;
       for (size_t k = 0; k < partition_columns.size(); ++k) {
-        std::optional<std::string> v;
-        if (pcols[k] != nullptr && !pcols[k]->IsNull(r)) {
-          v = SerializePartitionValue(pcols[k]->GetValue(r));
-          if (v && v->empty()) v.reset();  // Spark stores an empty string as null
+        const Column* c = pcols[k];
+        if (c == nullptr || c->IsNull(r)) {
+          key += 'n';
+        } else if (c->type().is_binary_like()) {
+          std::string_view v = c->GetString(r);
+          if (v.empty()) {
+            key += 'n';  // Spark stores an empty string partition value as null
+          } else {
+            key += 'v';
+            uint32_t len = static_cast<uint32_t>(v.size());
+            key.append(reinterpret_cast<const char*>(&len), sizeof(len));
+            key.append(v);
+          }
+        } else {
+          int w = c->type().fixed_width();
+          key += 'v';
+          key.append(reinterpret_cast<const char*>(c->raw_data().data()) + r * w,
+                     static_cast<size_t>(w));
         }
-        key += v ? "v" + *v : std::string("n");
-        key += '\x1f';
-        pv[partition_columns[k]] = std::move(v);
       }
       auto [it, inserted] = groups.try_emplace(key);
       if (inserted) {
+        PartitionValues pv;
+        for (size_t k = 0; k < partition_columns.size(); ++k) {
+          std::optional<std::string> v;
+          if (pcols[k] != nullptr && !pcols[k]->IsNull(r)) {
+            v = SerializePartitionValue(pcols[k]->GetValue(r));
+            if (v && v->empty()) v.reset();
+          }
+          pv[partition_columns[k]] = std::move(v);
+        }
+        // Groups that serialise alike (e.g. -0.0 and 0.0) share one partition folder
+        // through FileFor's key below.
         order.push_back(key);
         group_values[key] = std::move(pv);
       }
       it->second.push_back(static_cast<int32_t>(r));
     }
     for (const auto& k : order) {
-      LP_RETURN_IF_ERROR(WriteGroup(batch, &groups[k], k, group_values[k]));
+      const PartitionValues& pv = group_values[k];
+      std::string file_key;
+      for (const auto& [name, v] : pv) file_key += (v ? "v" + *v : std::string("n")) + '\x1f';
+      LP_RETURN_IF_ERROR(WriteGroup(batch, &groups[k], file_key, pv));
     }
     return Status::OK();
   }
