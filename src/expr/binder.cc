@@ -190,6 +190,7 @@ const std::map<std::string, std::string>& Aliases() {
       {"ucase", "upper"},          {"lcase", "lower"},
       {"mod", "%"},                {"try_sum", "sum"},
       {"date_diff", "datediff"},   {"week", "weekofyear"},
+      {"sha", "sha1"},
   };
   return kAliases;
 }
@@ -220,6 +221,7 @@ const std::map<std::string, std::pair<int, int>>& Arity() {
       {"months_between", {2, 3}}, {"round", {1, 2}}, {"bround", {1, 2}}, {"floor", {1, 1}},
       {"ceil", {1, 1}}, {"abs", {1, 1}}, {"sqrt", {1, 1}}, {"power", {2, 2}},
       {"greatest", {2, -1}}, {"least", {2, -1}}, {"get_field", {2, 2}},
+      {"md5", {1, 1}}, {"sha1", {1, 1}}, {"sha2", {2, 2}},
   };
   return kArity;
 }
@@ -819,6 +821,16 @@ class Binder {
     if (fn == "sqrt" || fn == "power") {
       LP_RETURN_IF_ERROR(ExpectAll(e, b, 0, DataType::Double()));
       b.type = DataType::Double();
+      return Status::OK();
+    }
+    if (fn == "md5" || fn == "sha1" || fn == "sha2") {
+      if (b.args[0].type.id() != TypeId::kBinary) LP_RETURN_IF_ERROR(ExpectType(e, b, 0, DataType::String()));
+      if (fn == "sha2") {
+        LP_RETURN_IF_ERROR(ExpectType(e, b, 1, DataType::Int()));
+        LP_RETURN_IF_ERROR(ExpectLiteral(e, b, 1));
+        b.nullable = true;
+      }
+      b.type = DataType::String();
       return Status::OK();
     }
     if (fn == "get_field") {

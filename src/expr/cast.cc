@@ -318,8 +318,12 @@ class Caster {
           return true;
         });
       case TypeId::kBinary: {
-        Column out = c;
-        return MakeColumn(Column(std::move(out)));
+        Column out(DataType::Binary());
+        out.Reserve(n_);
+        for (int64_t i = 0; i < n_; ++i) {
+          if (c.IsNull(i)) out.AppendNull(); else out.AppendString(c.GetString(i));
+        }
+        return MakeColumn(std::move(out));
       }
       default: break;
     }

@@ -333,6 +333,15 @@ TEST(EvalMore, NullPropagationInFunctions) {
   EXPECT_EQ(Txt(Call("greatest", {Null(), CastAs(Null(), "int")})), "NULL");
 }
 
+TEST(EvalMore, Digests) {
+  // Known answers (RFC 1321, FIPS 180-2 examples).
+  EXPECT_EQ(Txt(Call("md5", {Str("abc")})), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(Txt(Call("sha1", {Str("abc")})), "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(Txt(Call("sha2", {Str("abc"), Int(256)})), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Txt(Call("sha2", {Str("abc"), Int(100)})), "NULL");
+  EXPECT_EQ(Txt(Call("md5", {Null()})), "NULL");
+}
+
 TEST(EvalMore, NonConstantPatterns) {
   RecordBatch b = test::MakeBatch("s STRING, p STRING", {{Value::String("apple"), Value::String("a%")},
                                                           {Value::String("apple"), Value::String("b%")},

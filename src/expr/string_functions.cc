@@ -5,6 +5,8 @@
 #include "expr/eval_internal.h"
 #include "expr/kernel_state.h"
 
+#include <openssl/evp.h>
+
 namespace lakepipe::expr {
 namespace {
 
@@ -365,6 +367,39 @@ Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<Colum
     });
   }
   if (fn == "lpad" || fn == "rpad") return Pad(e, fn == "lpad", args, n);
+  if (fn == "md5" || fn == "sha1" || fn == "sha2") {
+    const EVP_MD* md = nullptr;
+    if (fn == "md5") {
+      md = EVP_md5();
+    } else if (fn == "sha1") {
+      md = EVP_sha1();
+    } else {
+      int64_t bits = e.args[1].literal.is_null() ? -1 : e.args[1].literal.int_value();
+      // Spark: 0 means 256; an unsupported length gives NULL.
+      if (bits == 0 || bits == 256) md = EVP_sha256();
+      else if (bits == 224) md = EVP_sha224();
+      else if (bits == 384) md = EVP_sha384();
+      else if (bits == 512) md = EVP_sha512();
+      if (!md) return MakeColumn(Column::Nulls(DataType::String(), n));
+    }
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    static const char* kHex = "0123456789abcdef";
+    return StringResult({args[0]}, n, [&](int64_t i, std::string* out) -> Result<bool> {
+      std::string_view s = args[0]->GetString(i);
+      unsigned char digest[EVP_MAX_MD_SIZE];
+      unsigned int len = 0;
+      if (EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 || EVP_DigestUpdate(ctx.get(), s.data(), s.size()) != 1 ||
+          EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+        return Status::Internal("OpenSSL digest failed in `" + e.text + "`");
+      }
+      out->resize(len * 2);
+      for (unsigned int k = 0; k < len; ++k) {
+        (*out)[2 * k] = kHex[digest[k] >> 4];
+        (*out)[2 * k + 1] = kHex[digest[k] & 15];
+      }
+      return true;
+    });
+  }
   return Status::NotFound(fn);
 }
 
