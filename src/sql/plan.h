@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "expr/binder.h"
 #include "expr/expr.h"
 #include "sql/source.h"
 #include "types/schema.h"
@@ -104,12 +105,9 @@ struct SortKey {
 
 enum class JoinType { kInner, kLeft };
 
-// Which output columns [begin, end) of a node come from the FROM item called `qualifier`.
-struct QualifiedRange {
-  std::string qualifier;
-  int begin = 0;
-  int end = 0;
-};
+// Which output columns [begin, end) of a node come from the FROM item called `qualifier`
+// (the binder's type, so a node's qualifiers go straight into expr::BindContext).
+using QualifiedRange = expr::QualifierRange;
 
 struct PlanNode;
 using PlanPtr = std::shared_ptr<const PlanNode>;

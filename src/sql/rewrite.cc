@@ -197,10 +197,8 @@ class Rewriter {
     for (size_t k = first; k <= last; ++k) type_text += toks_[k].kind == TokenKind::kQuotedIdent ? toks_[k].value : toks_[k].text;
     BeginEmit(toks_[first]);
     out_.text.AppendSynthetic(QuoteIdent(ToLower(type_text)), in_.OriginOf(toks_[first].begin));
-    for (size_t k = first + 1; k <= last; ++k) {
-      i_ = k;
-      Drop(toks_[k]);
-    }
+    for (size_t k = first + 1; k <= last; ++k) emitted_at_[k] = OutOffset();
+    gap_from_ = toks_[last].end;  // the type's inner spaces are not copied
     i_ = last + 1;
   }
 

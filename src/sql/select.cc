@@ -45,6 +45,25 @@ const std::set<std::string>& MetadataFields() {
   return kFields;
 }
 
+// Collapses "a/./b", "a//b" and a trailing "/." (keeps "..": symlinks make it unsafe).
+std::string NormalizePath(const std::string& p) {
+  std::string out;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t slash = p.find('/', i);
+    if (slash == std::string::npos) slash = p.size();
+    std::string part = p.substr(i, slash - i);
+    if (part == "." || (part.empty() && i != 0)) {
+      // skip
+    } else {
+      if (!out.empty() && out.back() != '/') out += "/";
+      out += part.empty() ? "/" : part;
+    }
+    i = slash + 1;
+  }
+  return out.empty() ? "." : out;
+}
+
 std::string NodeType(const json& n) {
   if (!n.is_object() || n.empty()) return "";
   return n.begin().key();
@@ -653,7 +672,7 @@ class Planner {
     }
     if (!have_path || spec.path.empty()) return ErrorAt(loc, "read_files needs a path: read_files('/landing/orders', format => 'csv')");
     if (!options_.base_dir.empty() && spec.path[0] != '/' && spec.path.find("://") == std::string::npos) {
-      spec.path = options_.base_dir + "/" + spec.path;
+      spec.path = NormalizePath(options_.base_dir + "/" + spec.path);
     }
     auto fmt = spec.options.find("format");
     if (fmt == spec.options.end()) {

@@ -79,7 +79,7 @@ Status ErrorAt(const SourceLocation& loc, const std::string& message) {
 }
 
 Status NotSupportedAt(const SourceLocation& loc, const std::string& message) {
-  return Status::NotSupported(loc.ToString() + ": " + message);
+  return Status::NotSupported(loc.ToString() + ": not supported: " + message);
 }
 
 }  // namespace lakepipe::sql

@@ -74,7 +74,7 @@ class MappedText {
 
 // An InvalidArgument status "file:line:col: message".
 Status ErrorAt(const SourceLocation& loc, const std::string& message);
-// A NotSupported status "file:line:col: message".
+// A NotSupported status "file:line:col: not supported: message".
 Status NotSupportedAt(const SourceLocation& loc, const std::string& message);
 
 }  // namespace lakepipe::sql

@@ -1,0 +1,436 @@
+#include "sql/pipeline.h"
+
+#include <fnmatch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "sql/lexer.h"
+
+namespace lakepipe::sql {
+
+namespace {
+
+std::string TwoDigits(int v) { return (v < 10 ? "0" : "") + std::to_string(v); }
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+bool IsAbsolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+
+std::string Resolve(const std::string& folder, const std::string& p) {
+  if (IsAbsolute(p) || folder.empty()) return p;
+  std::string rel = p;
+  while (rel.rfind("./", 0) == 0) rel = rel.substr(2);
+  if (rel.empty() || rel == ".") return folder;
+  return JoinPath(folder, rel);
+}
+
+// Reads one pipeline.yaml document, with every error at file:line:col.
+class SettingsReader {
+ public:
+  SettingsReader(std::string display_name, std::string folder, FileSystem* fs)
+      : file_(std::move(display_name)), folder_(std::move(folder)), fs_(fs) {}
+
+  SourceLocation Loc(const YAML::Node& n) const {
+    SourceLocation loc;
+    loc.file = file_;
+    YAML::Mark m = n.Mark();
+    if (m.line >= 0) {
+      loc.line = m.line + 1;
+      loc.column = m.column + 1;
+    }
+    return loc;
+  }
+
+  Status CheckKeys(const YAML::Node& map, const std::vector<std::string>& known, const std::string& where) {
+    if (!map.IsMap()) return ErrorAt(Loc(map), where + " must be a mapping of key: value");
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      std::string key = it->first.Scalar();
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        return ErrorAt(Loc(it->first), "unknown key `" + key + "` in " + where + "; known keys: " + JoinNames(known));
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<std::string> String(const YAML::Node& n, const std::string& what) {
+    if (!n.IsScalar()) return ErrorAt(Loc(n), what + " must be a single value");
+    return n.Scalar();
+  }
+
+  Result<bool> Bool(const YAML::Node& n, const std::string& what) {
+    if (n.IsScalar()) {
+      std::string v = ToLower(n.Scalar());
+      if (v == "true" || v == "yes" || v == "on") return true;
+      if (v == "false" || v == "no" || v == "off") return false;
+    }
+    return ErrorAt(Loc(n), what + " must be true or false");
+  }
+
+  Result<std::vector<std::string>> StringList(const YAML::Node& n, const std::string& what) {
+    std::vector<std::string> out;
+    if (n.IsScalar()) {
+      out.push_back(n.Scalar());
+      return out;
+    }
+    if (!n.IsSequence()) return ErrorAt(Loc(n), what + " must be a list");
+    for (const auto& item : n) {
+      if (!item.IsScalar()) return ErrorAt(Loc(item), what + " entries must be single values");
+      out.push_back(item.Scalar());
+    }
+    return out;
+  }
+
+  Result<TriggerSpec> Trigger(const YAML::Node& key, const YAML::Node& n) {
+    TriggerSpec t;
+    t.loc = Loc(key);
+    std::string table = key.Scalar();
+    if (n.IsScalar()) {
+      std::string v = ToLower(n.Scalar());
+      if (v == "once") {
+        t.kind = TriggerSpec::Kind::kOnce;
+        return t;
+      }
+      if (v == "continuous") {
+        t.kind = TriggerSpec::Kind::kContinuous;
+        return t;
+      }
+      return ErrorAt(Loc(n), "trigger of `" + table + "` must be once, continuous, {interval: 5m} or {at: [\"08:00\"]}");
+    }
+    LP_RETURN_IF_ERROR(CheckKeys(n, {"interval", "at", "once", "continuous"}, "triggers." + table));
+    if (n.size() != 1) return ErrorAt(Loc(n), "trigger of `" + table + "` takes exactly one of interval, at, once, continuous");
+    if (n["interval"]) {
+      LP_ASSIGN_OR_RETURN(std::string v, String(n["interval"], "triggers." + table + ".interval"));
+      Result<int64_t> d = ParseDuration(v);
+      if (!d.ok()) return ErrorAt(Loc(n["interval"]), "triggers." + table + ".interval: " + d.status().message());
+      t.kind = TriggerSpec::Kind::kInterval;
+      t.interval_micros = *d;
+      return t;
+    }
+    if (n["at"]) {
+      LP_ASSIGN_OR_RETURN(std::vector<std::string> times, StringList(n["at"], "triggers." + table + ".at"));
+      if (times.empty()) return ErrorAt(Loc(n["at"]), "triggers." + table + ".at needs at least one time");
+      for (const std::string& s : times) {
+        int h = -1, m = -1;
+        char extra = 0;
+        if (std::sscanf(s.c_str(), "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
+            s.size() < 4 || s.size() > 5) {
+          return ErrorAt(Loc(n["at"]), "triggers." + table + ".at: `" + s + "` is not a time HH:MM (00:00 to 23:59)");
+        }
+        t.daily_minutes.push_back(h * 60 + m);
+      }
+      std::sort(t.daily_minutes.begin(), t.daily_minutes.end());
+      t.daily_minutes.erase(std::unique(t.daily_minutes.begin(), t.daily_minutes.end()), t.daily_minutes.end());
+      t.kind = TriggerSpec::Kind::kDaily;
+      return t;
+    }
+    const char* word = n["once"] ? "once" : "continuous";
+    LP_ASSIGN_OR_RETURN(bool on, Bool(n[word], std::string("triggers.") + table + "." + word));
+    if (!on) return ErrorAt(Loc(n[word]), std::string("triggers.") + table + "." + word + ": false is not a trigger; remove the entry");
+    t.kind = n["once"] ? TriggerSpec::Kind::kOnce : TriggerSpec::Kind::kContinuous;
+    return t;
+  }
+
+  Result<PostgresPublish> Postgres(const YAML::Node& n) {
+    PostgresPublish p;
+    p.loc = Loc(n);
+    LP_RETURN_IF_ERROR(CheckKeys(n, {"dsn", "schema", "reader_role", "tables"}, "publish.postgres"));
+    if (!n["dsn"]) return ErrorAt(Loc(n), "publish.postgres needs dsn (a libpq connection string)");
+    LP_ASSIGN_OR_RETURN(p.dsn, String(n["dsn"], "publish.postgres.dsn"));
+    if (n["schema"]) {
+      LP_ASSIGN_OR_RETURN(p.schema, String(n["schema"], "publish.postgres.schema"));
+    }
+    if (n["reader_role"]) {
+      LP_ASSIGN_OR_RETURN(p.reader_role, String(n["reader_role"], "publish.postgres.reader_role"));
+    }
+    if (!n["tables"] || !n["tables"].IsSequence() || n["tables"].size() == 0) {
+      return ErrorAt(Loc(n), "publish.postgres needs tables: a list of pipeline tables");
+    }
+    std::set<std::string> targets;
+    for (const auto& item : n["tables"]) {
+      PublishTable t;
+      t.loc = Loc(item);
+      if (item.IsScalar()) {
+        t.table = item.Scalar();
+      } else {
+        LP_RETURN_IF_ERROR(CheckKeys(item, {"table", "target", "key"}, "publish.postgres.tables entry"));
+        if (!item["table"]) return ErrorAt(Loc(item), "publish.postgres.tables entry needs table:");
+        LP_ASSIGN_OR_RETURN(t.table, String(item["table"], "publish.postgres.tables[].table"));
+        if (item["target"]) {
+      LP_ASSIGN_OR_RETURN(t.target, String(item["target"], "publish.postgres.tables[].target"));
+    }
+        if (item["key"]) {
+          LP_ASSIGN_OR_RETURN(t.key, StringList(item["key"], "publish.postgres.tables[].key"));
+        }
+      }
+      if (t.target.empty()) t.target = t.table;
+      if (!targets.insert(ToLower(t.target)).second) {
+        return ErrorAt(t.loc, "publish.postgres: two tables publish to `" + t.target + "`");
+      }
+      p.tables.push_back(std::move(t));
+    }
+    return p;
+  }
+
+  Result<ServerSettings> Server(const YAML::Node& n) {
+    ServerSettings s;
+    s.loc = Loc(n);
+    LP_RETURN_IF_ERROR(CheckKeys(n, {"host", "port", "tokens"}, "server"));
+    if (n["host"]) {
+      LP_ASSIGN_OR_RETURN(s.host, String(n["host"], "server.host"));
+    }
+    if (n["port"]) {
+      LP_ASSIGN_OR_RETURN(std::string port, String(n["port"], "server.port"));
+      char* end = nullptr;
+      long v = std::strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end != 0 || v < 1 || v > 65535) {
+        return ErrorAt(Loc(n["port"]), "server.port must be a number from 1 to 65535, not `" + port + "`");
+      }
+      s.port = static_cast<int>(v);
+    }
+    if (n["tokens"]) {
+      LP_ASSIGN_OR_RETURN(s.tokens, StringList(n["tokens"], "server.tokens"));
+    }
+    for (const auto& t : s.tokens) {
+      if (t.size() < 16) return ErrorAt(Loc(n["tokens"]), "server.tokens: each token needs at least 16 characters");
+    }
+    if (!s.IsLoopback() && s.tokens.empty()) {
+      return ErrorAt(Loc(n["host"] ? n["host"] : n), "server.host " + s.host +
+                                                         " is reachable from other machines: set server.tokens (bearer tokens)");
+    }
+    return s;
+  }
+
+  Status Libraries(const std::vector<std::string>& patterns, const YAML::Node& where, PipelineSettings* out) {
+    std::set<std::string> seen;
+    for (const std::string& pattern : patterns) {
+      std::string full = Resolve(folder_, pattern);
+      std::string dir = DirName(full), base = BaseName(full);
+      bool wildcard = base.find_first_of("*?[") != std::string::npos;
+      if (dir.find_first_of("*?[") != std::string::npos) {
+        return NotSupportedAt(Loc(where), "libraries: wildcards in folder names (`" + pattern + "`); use folder/*.sql");
+      }
+      std::vector<std::string> found;
+      if (!wildcard) {
+        Result<FileInfo> st = fs_->Stat(full);
+        if (!st.ok()) return ErrorAt(Loc(where), "libraries: `" + pattern + "` not found (" + full + ")");
+        if (st->is_dir) {
+          dir = full;
+          base = "*.sql";
+          wildcard = true;
+        } else {
+          found.push_back(full);
+        }
+      }
+      if (wildcard) {
+        Result<std::vector<FileInfo>> entries = fs_->ListDir(dir);
+        if (!entries.ok()) return ErrorAt(Loc(where), "libraries: cannot list `" + dir + "`: " + entries.status().message());
+        for (const FileInfo& e : *entries) {
+          if (!e.is_dir && fnmatch(base.c_str(), e.name.c_str(), 0) == 0) found.push_back(JoinPath(dir, e.name));
+        }
+        if (found.empty()) return ErrorAt(Loc(where), "libraries: `" + pattern + "` matches no file");
+      }
+      for (const auto& f : found) {
+        if (seen.insert(f).second) out->sql_files.push_back(f);
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<PipelineSettings> Read(const std::string& text, const std::map<std::string, std::string>& overrides) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+      SourceLocation loc{file_, e.mark.line + 1, e.mark.column + 1};
+      return ErrorAt(loc, "YAML syntax: " + e.msg);
+    }
+    try {
+      return ReadRoot(root, overrides);
+    } catch (const YAML::Exception& e) {
+      SourceLocation loc{file_, e.mark.line + 1, e.mark.column + 1};
+      return ErrorAt(loc, e.msg);
+    }
+  }
+
+  Result<PipelineSettings> ReadRoot(const YAML::Node& root, const std::map<std::string, std::string>& overrides) {
+    PipelineSettings s;
+    s.folder = folder_;
+    s.settings_file = JoinPath(folder_, "pipeline.yaml");
+    if (!root || root.IsNull()) return ErrorAt(SourceLocation{file_, 1, 1}, "empty settings: at least `name:` is required");
+    LP_RETURN_IF_ERROR(CheckKeys(root, {"name", "storage", "libraries", "configuration", "continuous", "triggers",
+                                        "publish", "server"},
+                                 "pipeline.yaml"));
+    if (!root["name"]) return ErrorAt(Loc(root), "`name:` is required");
+    LP_ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));
+    if (s.name.empty()) return ErrorAt(Loc(root["name"]), "name must not be empty");
+    std::string storage = "storage";
+    if (root["storage"]) {
+      LP_ASSIGN_OR_RETURN(storage, String(root["storage"], "storage"));
+    }
+    if (root["configuration"]) {
+      const YAML::Node& c = root["configuration"];
+      if (!c.IsMap()) return ErrorAt(Loc(c), "configuration must be a mapping of key: value");
+      for (auto it = c.begin(); it != c.end(); ++it) {
+        std::string key = it->first.Scalar();
+        if (!it->second.IsScalar() && !it->second.IsNull()) {
+          return ErrorAt(Loc(it->second), "configuration." + key + " must be a single value (text, number or true/false)");
+        }
+        s.configuration[key] = it->second.IsNull() ? "" : it->second.Scalar();
+      }
+    }
+    for (const auto& [key, value] : overrides) {
+      if (key == "storage") {
+        storage = value;
+      } else {
+        s.configuration[key] = value;
+      }
+    }
+    s.storage = Resolve(folder_, storage);
+    if (root["continuous"]) {
+      LP_ASSIGN_OR_RETURN(s.continuous, Bool(root["continuous"], "continuous"));
+    }
+    if (root["triggers"]) {
+      const YAML::Node& t = root["triggers"];
+      if (!t.IsMap()) return ErrorAt(Loc(t), "triggers must map table names to triggers");
+      for (auto it = t.begin(); it != t.end(); ++it) {
+        LP_ASSIGN_OR_RETURN(TriggerSpec spec, Trigger(it->first, it->second));
+        s.triggers[it->first.Scalar()] = spec;
+      }
+    }
+    if (root["publish"]) {
+      const YAML::Node& p = root["publish"];
+      LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres"}, "publish"));
+      if (p["postgres"]) {
+      LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"]));
+    }
+    }
+    if (root["server"]) {
+      const YAML::Node& sv = root["server"];
+      if (sv.IsNull()) {
+        s.server = ServerSettings{};
+      } else {
+        LP_ASSIGN_OR_RETURN(s.server, Server(sv));
+      }
+    }
+    YAML::Node libs = root["libraries"];
+    if (libs) {
+      LP_ASSIGN_OR_RETURN(s.libraries, StringList(libs, "libraries"));
+      if (s.libraries.empty()) return ErrorAt(Loc(libs), "libraries is empty: list the SQL files");
+      LP_RETURN_IF_ERROR(Libraries(s.libraries, libs, &s));
+    } else {
+      s.libraries = {"*.sql"};
+      LP_RETURN_IF_ERROR(Libraries(s.libraries, root, &s));
+    }
+    return s;
+  }
+
+ private:
+  std::string file_;
+  std::string folder_;
+  FileSystem* fs_;
+};
+
+}  // namespace
+
+std::string TriggerSpec::ToString() const {
+  switch (kind) {
+    case Kind::kContinuous: return "continuous";
+    case Kind::kOnce: return "once";
+    case Kind::kInterval: {
+      int64_t s = interval_micros / 1000000;
+      if (s % 86400 == 0) return "every " + std::to_string(s / 86400) + "d";
+      if (s % 3600 == 0) return "every " + std::to_string(s / 3600) + "h";
+      if (s % 60 == 0) return "every " + std::to_string(s / 60) + "m";
+      return "every " + std::to_string(s) + "s";
+    }
+    case Kind::kDaily: {
+      std::string out = "daily at ";
+      for (size_t i = 0; i < daily_minutes.size(); ++i) {
+        out += (i ? ", " : "") + TwoDigits(daily_minutes[i] / 60) + ":" + TwoDigits(daily_minutes[i] % 60);
+      }
+      return out;
+    }
+  }
+  return "?";
+}
+
+bool ServerSettings::IsLoopback() const {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+Result<int64_t> ParseDuration(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  size_t start = i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  if (i == start) return Status::InvalidArgument("`" + text + "` is not a duration such as 30s, 5m, 2h or 1d");
+  double amount = std::strtod(text.substr(start, i - start).c_str(), nullptr);
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  std::string unit = ToLower(text.substr(i));
+  while (!unit.empty() && std::isspace(static_cast<unsigned char>(unit.back()))) unit.pop_back();
+  double seconds;
+  if (unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") seconds = 1;
+  else if (unit == "m" || unit == "min" || unit == "minute" || unit == "minutes") seconds = 60;
+  else if (unit == "h" || unit == "hour" || unit == "hours") seconds = 3600;
+  else if (unit == "d" || unit == "day" || unit == "days") seconds = 86400;
+  else return Status::InvalidArgument("`" + text + "` is not a duration such as 30s, 5m, 2h or 1d");
+  int64_t micros = static_cast<int64_t>(amount * seconds * 1e6);
+  if (micros <= 0) return Status::InvalidArgument("duration `" + text + "` must be positive");
+  return micros;
+}
+
+Result<std::map<std::string, std::string>> ParseOverrides(const std::vector<std::string>& assignments) {
+  std::map<std::string, std::string> out;
+  for (const std::string& a : assignments) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--set `" + a + "`: expected key=value");
+    }
+    out[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return out;
+}
+
+Result<PipelineSettings> ParsePipelineSettings(const std::string& yaml_text, const std::string& folder,
+                                               const std::string& display_name,
+                                               const std::map<std::string, std::string>& overrides,
+                                               FileSystem* fs) {
+  SettingsReader reader(display_name, folder, fs);
+  return reader.Read(yaml_text, overrides);
+}
+
+Result<PipelineSettings> LoadPipelineSettings(const std::string& folder,
+                                              const std::map<std::string, std::string>& overrides,
+                                              FileSystem* fs) {
+  std::string path = JoinPath(folder, "pipeline.yaml");
+  Result<std::string> text = fs->ReadFile(path);
+  if (!text.ok()) {
+    if (!fs->Exists(folder)) return Status::NotFound("pipeline folder " + folder + " does not exist");
+    return Status::NotFound(path + ": cannot read the pipeline settings (" + text.status().message() + ")");
+  }
+  return ParsePipelineSettings(*text, folder, path, overrides, fs);
+}
+
+Result<Pipeline> LoadPipeline(const std::string& folder, const std::map<std::string, std::string>& overrides,
+                              FileSystem* fs) {
+  Pipeline p;
+  LP_ASSIGN_OR_RETURN(p.settings, LoadPipelineSettings(folder, overrides, fs));
+  PlanOptions options;
+  options.base_dir = folder;
+  for (const std::string& path : p.settings.sql_files) {
+    LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
+    auto file = std::make_shared<SourceFile>(path, std::move(text));
+    LP_ASSIGN_OR_RETURN(std::vector<DatasetDefinition> defs, ParseSqlFile(file, p.settings.configuration, options));
+    for (auto& d : defs) p.datasets.push_back(std::move(d));
+  }
+  return p;
+}
+
+}  // namespace lakepipe::sql

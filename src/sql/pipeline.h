@@ -1,0 +1,115 @@
+// The pipeline folder: `pipeline.yaml` (settings) plus the Lakeflow SQL files it lists.
+//
+// pipeline.yaml keys (unknown keys are errors naming the key and listing the known ones):
+//   name: orders                      # required
+//   storage: ./storage                # tables at <storage>/<table>/ (default ./storage)
+//   libraries: [sql/*.sql, extra.sql] # SQL files or globs (wildcards in the file name
+//                                     # part; a folder means its *.sql); default *.sql
+//   configuration: {landing: ./landing}   # values for ${key} in the SQL
+//   continuous: false                 # run continuously (true) or triggered
+//   triggers:                         # per table; default: continuous or as triggered
+//     silver_orders: {interval: 5m}   # s, m, h, d
+//     gold_daily: {at: ["08:00", "20:00"]}   # daily windows, local time
+//     backfill: once                  # also `continuous`
+//   publish:
+//     postgres: {dsn: "host=... dbname=...", schema: gold, reader_role: bi_reader,
+//                tables: [gold_kpis, {table: gold_revenue_by_country, target: revenue, key: [Country]}]}
+//   server: {host: 127.0.0.1, port: 8080, tokens: [...]}   # tokens required off loopback
+// Relative paths (storage, libraries, read_files paths) are relative to the pipeline
+// folder. Overrides (`--set key=value`) replace `storage` or a configuration value.
+// Errors name pipeline.yaml:line:col. All file access goes through FileSystem.
+// Pure functions; thread-safe given a thread-safe FileSystem.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "common/status.h"
+#include "sql/source.h"
+#include "sql/statement.h"
+
+namespace lakepipe::sql {
+
+struct TriggerSpec {
+  enum class Kind { kContinuous, kInterval, kDaily, kOnce };
+  Kind kind = Kind::kContinuous;
+  int64_t interval_micros = 0;      // kInterval
+  std::vector<int> daily_minutes;   // kDaily: minutes after midnight, ascending
+  SourceLocation loc;               // the table's key in pipeline.yaml
+  std::string ToString() const;     // "every 5m", "daily at 08:00, 20:00", "once", "continuous"
+};
+
+struct PublishTable {
+  std::string table;             // pipeline table
+  std::string target;            // Postgres table name (default: same)
+  std::vector<std::string> key;  // upsert key columns (empty: replace)
+  SourceLocation loc;
+};
+
+struct PostgresPublish {
+  std::string dsn;          // libpq connection string
+  std::string schema = "public";
+  std::string reader_role;  // read-only role granted SELECT for BI (empty: none)
+  std::vector<PublishTable> tables;
+  SourceLocation loc;
+};
+
+struct PublishSettings {
+  std::optional<PostgresPublish> postgres;
+};
+
+struct ServerSettings {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::vector<std::string> tokens;
+  SourceLocation loc;
+  bool IsLoopback() const;
+};
+
+struct PipelineSettings {
+  std::string folder;        // the pipeline folder as given
+  std::string settings_file; // <folder>/pipeline.yaml
+  std::string name;
+  std::string storage;       // resolved against the folder
+  std::vector<std::string> libraries;  // as written
+  std::vector<std::string> sql_files;  // resolved paths of every SQL file, in library order
+  std::map<std::string, std::string> configuration;
+  bool continuous = false;
+  std::map<std::string, TriggerSpec> triggers;
+  PublishSettings publish;
+  std::optional<ServerSettings> server;
+};
+
+struct Pipeline {
+  PipelineSettings settings;
+  std::vector<DatasetDefinition> datasets;  // in file order, then statement order
+};
+
+// Parses "key=value" strings (from --set) into a map; InvalidArgument on a missing '='.
+Result<std::map<std::string, std::string>> ParseOverrides(const std::vector<std::string>& assignments);
+
+// Reads <folder>/pipeline.yaml and finds the SQL files (does not parse them).
+Result<PipelineSettings> LoadPipelineSettings(const std::string& folder,
+                                              const std::map<std::string, std::string>& overrides = {},
+                                              FileSystem* fs = FileSystem::Default());
+
+// Parses pipeline.yaml text (for tests); `display_name` is used in messages. Library
+// globs are expanded against `folder` through `fs`.
+Result<PipelineSettings> ParsePipelineSettings(const std::string& yaml_text, const std::string& folder,
+                                               const std::string& display_name,
+                                               const std::map<std::string, std::string>& overrides,
+                                               FileSystem* fs);
+
+// LoadPipelineSettings, then parses every SQL file (with `${key}` substitution).
+Result<Pipeline> LoadPipeline(const std::string& folder,
+                              const std::map<std::string, std::string>& overrides = {},
+                              FileSystem* fs = FileSystem::Default());
+
+// "5m" / "30s" / "2h" / "1d" / "90 seconds" -> microseconds.
+Result<int64_t> ParseDuration(const std::string& text);
+
+}  // namespace lakepipe::sql

@@ -1,0 +1,536 @@
+#include "sql/resolve.h"
+
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "expr/binder.h"
+#include "sql/lexer.h"
+
+namespace lakepipe::sql {
+
+using expr::Expr;
+using expr::ExprPtr;
+
+namespace {
+
+// The binder reports "line:col: message"; add the file in front.
+Status InFile(const Status& s, const std::string& file) {
+  if (s.ok()) return s;
+  const std::string& m = s.message();
+  std::string message = !m.empty() && std::isdigit(static_cast<unsigned char>(m[0])) ? file + ":" + m : file + ": " + m;
+  return Status(s.code(), message);
+}
+
+bool IsHidden(const std::string& name) { return name.rfind("_metadata.", 0) == 0; }
+
+DataType MetadataType(const std::string& field) {
+  if (field == "file_size" || field == "file_block_start" || field == "file_block_length") return DataType::Long();
+  if (field == "file_modification_time") return DataType::Timestamp();
+  return DataType::String();
+}
+
+ExprPtr StripQualifiers(const ExprPtr& e) {
+  if (e->kind == expr::ExprKind::kColumn) return e->qualifier.empty() ? e : Expr::Column(e->name, "", e->pos);
+  if (e->args.empty()) return e;
+  std::vector<ExprPtr> args;
+  for (const auto& a : e->args) args.push_back(StripQualifiers(a));
+  if (e->kind == expr::ExprKind::kCast) return Expr::Cast(args[0], e->cast_type, e->try_cast, e->pos);
+  return Expr::Call(e->function, std::move(args), e->pos, e->distinct);
+}
+
+void SplitConjuncts(const ExprPtr& e, std::vector<ExprPtr>* out) {
+  if (e->kind == expr::ExprKind::kCall && e->function == "and" && e->args.size() == 2) {
+    SplitConjuncts(e->args[0], out);
+    SplitConjuncts(e->args[1], out);
+    return;
+  }
+  out->push_back(e);
+}
+
+class Resolver {
+ public:
+  Resolver(const TableSchemaLookup& tables) : tables_(tables) {}
+
+  Result<PlanPtr> Resolve(const PlanPtr& plan) {
+    auto out = std::make_shared<PlanNode>(*plan);
+    out->inputs.clear();
+    for (const auto& in : plan->inputs) {
+      LP_ASSIGN_OR_RETURN(PlanPtr r, Resolve(in));
+      out->inputs.push_back(r);
+    }
+    LP_RETURN_IF_ERROR(ResolveNode(out.get()));
+    out->resolved = true;
+    return PlanPtr(out);
+  }
+
+ private:
+  Result<expr::BoundExpr> Bind(const ExprPtr& e, const PlanNode& input, const SourceLocation& where,
+                               bool allow_aggregates = false) {
+    return Bind(e, input.schema, input.qualifiers, where, allow_aggregates);
+  }
+  Result<expr::BoundExpr> Bind(const ExprPtr& e, const Schema& schema, const std::vector<QualifiedRange>& qualifiers,
+                               const SourceLocation& where, bool allow_aggregates = false) {
+    expr::BindContext ctx;
+    ctx.qualifiers = qualifiers;
+    ctx.allow_aggregates = allow_aggregates;
+    Result<expr::BoundExpr> b = expr::Bind(*e, schema, ctx);
+    if (!b.ok()) return InFile(b.status(), where.file);
+    return b;
+  }
+
+  static std::vector<QualifiedRange> Whole(const std::string& alias, const Schema& schema) {
+    if (alias.empty()) return {};
+    return {QualifiedRange{alias, 0, static_cast<int>(schema.size())}};
+  }
+
+  Status ResolveNode(PlanNode* n) {
+    switch (n->kind) {
+      case PlanKind::kTableScan: {
+        LP_ASSIGN_OR_RETURN(n->schema, tables_(n->table, n->loc));
+        n->qualifiers = Whole(n->alias, n->schema);
+        return CheckWatermark(n);
+      }
+      case PlanKind::kReadFiles: {
+        const ReadFilesSpec& spec = n->read_files;
+        if (!spec.schema) {
+          return NotSupportedAt(n->loc, "read_files without schema => '...': lakepipe does not infer schemas; "
+                                        "give the columns, e.g. schema => 'id BIGINT, name STRING'");
+        }
+        Schema s = *spec.schema;
+        if (!spec.rescued_data_column.empty()) {
+          if (s.FindField(spec.rescued_data_column) >= 0) {
+            return ErrorAt(n->loc, "read_files schema already has a column named " + spec.rescued_data_column +
+                                       " (the rescued data column)");
+          }
+          s.AddField(Field{spec.rescued_data_column, DataType::String(), true});
+        }
+        for (const std::string& m : spec.metadata_columns) s.AddField(Field{"_metadata." + m, MetadataType(m), false});
+        n->schema = s;
+        n->qualifiers = Whole(n->alias, n->schema);
+        return CheckWatermark(n);
+      }
+      case PlanKind::kFilter: {
+        const PlanNode& in = *n->inputs[0];
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(n->predicate, in, n->loc));
+        if (b.type.id() != TypeId::kBoolean && b.type.id() != TypeId::kNull) {
+          return ErrorAt(LocOf(n->predicate, n->loc), "condition `" + n->predicate->ToString() + "` is " +
+                                                          b.type.ToString() + ", not boolean");
+        }
+        n->schema = in.schema;
+        n->qualifiers = in.qualifiers;
+        return Status::OK();
+      }
+      case PlanKind::kProject: return ResolveProject(n);
+      case PlanKind::kAggregate: {
+        const PlanNode& in = *n->inputs[0];
+        Schema s;
+        for (const auto& k : n->group_keys) {
+          LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(k.expr, in, n->loc));
+          s.AddField(Field{k.name, b.type, b.nullable});
+        }
+        for (const auto& a : n->aggregates) {
+          LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(a.expr, in, n->loc, /*allow_aggregates=*/true));
+          s.AddField(Field{a.name, b.type, b.nullable});
+        }
+        n->schema = s;
+        n->qualifiers.clear();
+        return Status::OK();
+      }
+      case PlanKind::kJoin: return ResolveJoin(n);
+      case PlanKind::kUnionAll: {
+        const PlanNode& first = *n->inputs[0];
+        Schema s = first.schema;
+        for (size_t i = 1; i < n->inputs.size(); ++i) {
+          const PlanNode& other = *n->inputs[i];
+          if (other.schema.size() != s.size()) {
+            return ErrorAt(other.loc, "UNION ALL: this query has " + std::to_string(other.schema.size()) +
+                                          " columns, the first has " + std::to_string(s.size()) + " (" +
+                                          first.loc.ToString() + ")");
+          }
+          for (size_t c = 0; c < s.size(); ++c) {
+            Result<DataType> t = expr::CommonType(s.field(c).type, other.schema.field(c).type);
+            if (!t.ok()) {
+              return ErrorAt(other.loc, "UNION ALL column " + std::to_string(c + 1) + " (`" + s.field(c).name +
+                                            "`): " + t.status().message());
+            }
+            s.mutable_fields()[c].type = *t;
+            s.mutable_fields()[c].nullable = s.field(c).nullable || other.schema.field(c).nullable;
+          }
+        }
+        n->schema = s;
+        n->qualifiers.clear();
+        return Status::OK();
+      }
+      case PlanKind::kSort: {
+        const PlanNode& in = *n->inputs[0];
+        for (auto& key : n->sort_keys) {
+          Result<expr::BoundExpr> b = Bind(key.expr, in, n->loc);
+          if (!b.ok()) {
+            // ORDER BY o.x over a projection: the projection keeps the name, not the alias.
+            ExprPtr stripped = StripQualifiers(key.expr);
+            Result<expr::BoundExpr> retry = Bind(stripped, in, n->loc);
+            if (!retry.ok()) return b.status();
+            key.expr = stripped;
+          }
+        }
+        n->schema = in.schema;
+        n->qualifiers = in.qualifiers;
+        return Status::OK();
+      }
+      case PlanKind::kLimit:
+      case PlanKind::kDistinct:
+        n->schema = n->inputs[0]->schema;
+        n->qualifiers = n->inputs[0]->qualifiers;
+        return Status::OK();
+      case PlanKind::kSubqueryAlias:
+        n->schema = n->inputs[0]->schema;
+        n->qualifiers = Whole(n->alias, n->schema);
+        return Status::OK();
+    }
+    return Status::Internal("unknown plan node");
+  }
+
+  SourceLocation LocOf(const ExprPtr& e, const SourceLocation& fallback) {
+    if (e->pos.line <= 0) return fallback;
+    SourceLocation loc = fallback;
+    loc.line = e->pos.line;
+    loc.column = e->pos.column;
+    return loc;
+  }
+
+  Status CheckWatermark(const PlanNode* n) {
+    if (!n->watermark) return Status::OK();
+    int i = n->schema.FindField(n->watermark->column);
+    if (i < 0) {
+      return ErrorAt(n->watermark->loc, "WATERMARK column `" + n->watermark->column + "` not found; available: " +
+                                            [&] {
+                                              std::string s;
+                                              for (const auto& f : n->schema.names()) s += (s.empty() ? "" : ", ") + f;
+                                              return s;
+                                            }());
+    }
+    if (!n->schema.field(i).type.is_timestamp()) {
+      return ErrorAt(n->watermark->loc, "WATERMARK column `" + n->watermark->column + "` is " +
+                                            n->schema.field(i).type.ToString() + ", not a timestamp");
+    }
+    return Status::OK();
+  }
+
+  Status ResolveProject(PlanNode* n) {
+    const PlanNode& in = *n->inputs[0];
+    std::vector<ProjectItem> items;
+    Schema s;
+    for (const ProjectItem& item : n->items) {
+      if (!item.is_star) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(item.expr, in, item.loc));
+        if (b.type.id() == TypeId::kNull) {
+          // An untyped NULL column cannot be stored in Delta (Spark's void type).
+        }
+        items.push_back(item);
+        s.AddField(Field{item.name, b.type, b.nullable});
+        continue;
+      }
+      int begin = 0, end = static_cast<int>(in.schema.size());
+      if (!item.star_qualifier.empty()) {
+        bool found = false;
+        std::string known;
+        for (const auto& q : in.qualifiers) {
+          known += (known.empty() ? "" : ", ") + q.qualifier;
+          if (EqualsIgnoreCase(q.qualifier, item.star_qualifier)) {
+            begin = q.begin;
+            end = q.end;
+            found = true;
+          }
+        }
+        if (!found) {
+          return ErrorAt(item.loc, "`" + item.star_qualifier + ".*`: no table or alias `" + item.star_qualifier +
+                                       "` in FROM; available: " + (known.empty() ? "(none)" : known));
+        }
+      }
+      std::set<std::string> except;
+      for (const std::string& x : item.star_except) {
+        bool found = false;
+        for (int i = begin; i < end; ++i) {
+          if (EqualsIgnoreCase(in.schema.field(i).name, x)) found = true;
+        }
+        if (!found) {
+          std::string avail;
+          for (int i = begin; i < end; ++i) {
+            if (!IsHidden(in.schema.field(i).name)) avail += (avail.empty() ? "" : ", ") + in.schema.field(i).name;
+          }
+          return ErrorAt(item.loc, "* EXCEPT: column `" + x + "` not found; available: " + avail);
+        }
+        except.insert(ToLower(x));
+      }
+      for (int i = begin; i < end; ++i) {
+        const Field& f = in.schema.field(i);
+        if (IsHidden(f.name) || except.count(ToLower(f.name))) continue;
+        std::string qualifier;
+        for (const auto& q : in.qualifiers) {
+          if (i >= q.begin && i < q.end) qualifier = q.qualifier;
+        }
+        ProjectItem col;
+        col.expr = Expr::Column(f.name, qualifier, {item.loc.line, item.loc.column});
+        col.name = f.name;
+        col.loc = item.loc;
+        items.push_back(col);
+        s.AddField(Field{f.name, f.type, f.nullable, f.metadata, f.comment});
+      }
+    }
+    n->items = std::move(items);
+    n->schema = s;
+    n->qualifiers.clear();
+    return Status::OK();
+  }
+
+  Status ResolveJoin(PlanNode* n) {
+    const PlanNode& left = *n->inputs[0];
+    const PlanNode& right = *n->inputs[1];
+    Schema s = left.schema;
+    for (const auto& f : right.schema.fields()) s.AddField(f);
+    std::vector<QualifiedRange> qualifiers = left.qualifiers;
+    int offset = static_cast<int>(left.schema.size());
+    for (const auto& q : right.qualifiers) {
+      for (const auto& existing : left.qualifiers) {
+        if (EqualsIgnoreCase(existing.qualifier, q.qualifier)) {
+          return ErrorAt(right.loc, "`" + q.qualifier + "` names two FROM items; give one an alias");
+        }
+      }
+      qualifiers.push_back(QualifiedRange{q.qualifier, q.begin + offset, q.end + offset});
+    }
+    n->schema = s;
+    n->qualifiers = qualifiers;
+    n->left_keys.clear();
+    n->right_keys.clear();
+    n->residual = nullptr;
+    if (!n->join_condition) return Status::OK();
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr whole, Bind(n->join_condition, s, qualifiers, n->loc));
+    if (whole.type.id() != TypeId::kBoolean) {
+      return ErrorAt(LocOf(n->join_condition, n->loc), "join condition is " + whole.type.ToString() + ", not boolean");
+    }
+    std::vector<ExprPtr> conjuncts;
+    SplitConjuncts(n->join_condition, &conjuncts);
+    std::vector<ExprPtr> residual;
+    for (const ExprPtr& c : conjuncts) {
+      bool is_key = false;
+      if (c->kind == expr::ExprKind::kCall && c->function == "=" && c->args.size() == 2) {
+        for (int swap = 0; swap < 2 && !is_key; ++swap) {
+          const ExprPtr& a = c->args[swap];
+          const ExprPtr& b = c->args[1 - swap];
+          Result<expr::BoundExpr> la = Bind(a, left, n->loc);
+          Result<expr::BoundExpr> rb = Bind(b, right, n->loc);
+          if (!la.ok() || !rb.ok() || la->ContainsAggregate() || rb->ContainsAggregate()) continue;
+          // A constant side (a = 1) is a filter, not a key.
+          if (la->is_literal() || rb->is_literal()) continue;
+          ExprPtr lk = a, rk = b;
+          if (la->type != rb->type) {
+            Result<DataType> common = expr::CommonType(la->type, rb->type);
+            if (!common.ok()) {
+              return ErrorAt(LocOf(c, n->loc), "join keys `" + a->ToString() + "` (" + la->type.ToString() + ") and `" +
+                                                   b->ToString() + "` (" + rb->type.ToString() + ") cannot be compared");
+            }
+            if (la->type != *common) lk = Expr::Cast(a, *common, false, a->pos);
+            if (rb->type != *common) rk = Expr::Cast(b, *common, false, b->pos);
+          }
+          n->left_keys.push_back(lk);
+          n->right_keys.push_back(rk);
+          is_key = true;
+        }
+      }
+      if (!is_key) residual.push_back(c);
+    }
+    for (const auto& r : residual) {
+      n->residual = n->residual ? Expr::Call("and", {n->residual, r}, r->pos) : r;
+    }
+    return Status::OK();
+  }
+
+  const TableSchemaLookup& tables_;
+};
+
+bool HasStreamingSource(const PlanPtr& p) {
+  if ((p->kind == PlanKind::kTableScan || p->kind == PlanKind::kReadFiles) && p->streaming) return true;
+  for (const auto& in : p->inputs) {
+    if (HasStreamingSource(in)) return true;
+  }
+  return false;
+}
+
+const PlanNode* FindStreamingScan(const PlanPtr& p) {
+  if ((p->kind == PlanKind::kTableScan || p->kind == PlanKind::kReadFiles) && p->streaming) return p.get();
+  for (const auto& in : p->inputs) {
+    if (const PlanNode* s = FindStreamingScan(in)) return s;
+  }
+  return nullptr;
+}
+
+Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out) {
+  Schema& s = out->schema;
+  // Unique column names (Delta tables cannot have two columns with one name).
+  std::map<std::string, std::string> seen;
+  for (const auto& f : s.fields()) {
+    if (!seen.emplace(ToLower(f.name), f.name).second) {
+      return ErrorAt(def.loc, "`" + def.name + "` would have two columns named `" + f.name +
+                                  "`; give one an alias (AS other_name)");
+    }
+    if (f.type.id() == TypeId::kNull && def.kind != DatasetKind::kView) {
+      return ErrorAt(def.loc, "column `" + f.name + "` of `" + def.name + "` has no type (an untyped NULL); write CAST(NULL AS type)");
+    }
+  }
+  // Declared columns: each must be produced by the query; declared types win (a Project casts).
+  if (!def.columns.empty()) {
+    if (def.columns.size() != s.size()) {
+      for (const auto& f : s.fields()) {
+        bool declared = false;
+        for (const auto& c : def.columns) declared |= EqualsIgnoreCase(c.field.name, f.name);
+        if (!declared) {
+          return ErrorAt(def.loc, "the query of `" + def.name + "` produces column `" + f.name +
+                                      "` that its column list does not declare");
+        }
+      }
+    }
+    bool needs_cast = false;
+    std::vector<ProjectItem> items;
+    Schema typed;
+    for (const auto& f : s.fields()) {
+      const ColumnDefinition* decl = nullptr;
+      for (const auto& c : def.columns) {
+        if (EqualsIgnoreCase(c.field.name, f.name)) decl = &c;
+      }
+      ProjectItem item;
+      item.name = decl ? decl->field.name : f.name;
+      item.expr = Expr::Column(f.name);
+      item.loc = decl ? decl->loc : def.loc;
+      Field out_field = f;
+      if (decl) {
+        out_field.name = decl->field.name;
+        out_field.comment = decl->field.comment;
+        out_field.nullable = decl->field.nullable;
+        if (decl->field.type != f.type) {
+          Result<expr::BoundExpr> cast = expr::Bind(*Expr::Cast(item.expr, decl->field.type), s, {});
+          if (!cast.ok()) {
+            return ErrorAt(decl->loc, "column `" + f.name + "` is " + f.type.ToString() + " and cannot become " +
+                                          decl->field.type.ToString() + ": " + cast.status().message());
+          }
+          item.expr = Expr::Cast(item.expr, decl->field.type, false, {decl->loc.line, decl->loc.column});
+          out_field.type = decl->field.type;
+          needs_cast = true;
+        }
+      }
+      items.push_back(item);
+      typed.AddField(out_field);
+    }
+    for (const auto& c : def.columns) {
+      if (s.FindField(c.field.name) < 0) {
+        return ErrorAt(c.loc, "column `" + c.field.name + "` is declared but the query does not produce it; it produces: " +
+                                  [&] {
+                                    std::string n;
+                                    for (const auto& name : s.names()) n += (n.empty() ? "" : ", ") + name;
+                                    return n;
+                                  }());
+      }
+    }
+    if (needs_cast) {
+      auto project = std::make_shared<PlanNode>();
+      project->kind = PlanKind::kProject;
+      project->loc = def.loc;
+      project->items = items;
+      project->inputs.push_back(out->plan);
+      project->schema = typed;
+      project->resolved = true;
+      out->plan = project;
+    }
+    s = typed;
+  }
+  for (const Expectation& e : def.expectations) {
+    Result<expr::BoundExpr> b = expr::Bind(*e.condition, s, {});
+    if (!b.ok()) return InFile(b.status(), e.loc.file);
+    if (b->ContainsAggregate()) return ErrorAt(e.loc, "expectation `" + e.name + "` uses an aggregate");
+    if (b->type.id() != TypeId::kBoolean) {
+      return ErrorAt(e.loc, "expectation `" + e.name + "` is " + b->type.ToString() + ", not a boolean condition");
+    }
+  }
+  for (const std::string& p : def.partition_columns) {
+    int i = s.FindField(p);
+    if (i < 0) return ErrorAt(def.loc, "PARTITIONED BY column `" + p + "` is not a column of `" + def.name + "`");
+    if (s.field(i).type.is_nested()) return ErrorAt(def.loc, "cannot partition by `" + p + "` of type " + s.field(i).type.ToString());
+  }
+  if (def.kind == DatasetKind::kStreamingTable && !HasStreamingSource(out->plan)) {
+    return ErrorAt(def.loc, "streaming table `" + def.name + "` reads no stream: write FROM STREAM(table) or "
+                                                          "FROM STREAM read_files(...), or make it a MATERIALIZED VIEW");
+  }
+  if (def.kind == DatasetKind::kMaterializedView) {
+    if (const PlanNode* scan = FindStreamingScan(out->plan)) {
+      return ErrorAt(scan->loc, "materialized view `" + def.name + "` reads its inputs in full: remove STREAM, "
+                                                                  "or make it a STREAMING TABLE");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+const ResolvedDataset* ResolvedPipeline::Find(const std::string& name) const {
+  for (const auto& d : datasets) {
+    if (EqualsIgnoreCase(d.name, name)) return &d;
+  }
+  return nullptr;
+}
+
+Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables) {
+  Resolver r(tables);
+  return r.Resolve(plan);
+}
+
+Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
+  ResolvedPipeline out;
+  LP_ASSIGN_OR_RETURN(out.graph, PipelineGraph::Build(pipeline.datasets));
+  std::map<std::string, Schema> schemas;
+  TableSchemaLookup lookup = [&](const std::string& table, const SourceLocation& loc) -> Result<Schema> {
+    auto it = schemas.find(ToLower(table));
+    if (it == schemas.end()) return ErrorAt(loc, "table `" + table + "` is not resolved yet");
+    return it->second;
+  };
+  for (size_t idx : out.graph.topological_order()) {
+    const GraphNode& node = out.graph.nodes()[idx];
+    const DatasetDefinition& def = pipeline.datasets[node.dataset_index];
+    ResolvedDataset rd;
+    rd.name = def.name;
+    rd.kind = def.kind;
+    rd.dataset_index = node.dataset_index;
+    LP_ASSIGN_OR_RETURN(rd.plan, ResolvePlan(def.query, lookup));
+    rd.schema = rd.plan->schema;
+    LP_RETURN_IF_ERROR(CheckDataset(def, &rd));
+    schemas[ToLower(def.name)] = rd.schema;
+    out.datasets.push_back(std::move(rd));
+  }
+  const PipelineSettings& settings = pipeline.settings;
+  auto known = [&] {
+    std::string s;
+    for (const auto& d : pipeline.datasets) s += (s.empty() ? "" : ", ") + d.name;
+    return s;
+  };
+  for (const auto& [table, trigger] : settings.triggers) {
+    int i = out.graph.Find(table);
+    if (i < 0) return ErrorAt(trigger.loc, "triggers: unknown table `" + table + "`; the pipeline defines: " + known());
+    if (out.graph.nodes()[static_cast<size_t>(i)].kind == DatasetKind::kView) {
+      return ErrorAt(trigger.loc, "triggers: `" + table + "` is a view (views are computed by their readers)");
+    }
+  }
+  if (settings.publish.postgres) {
+    for (const auto& t : settings.publish.postgres->tables) {
+      const ResolvedDataset* d = out.Find(t.table);
+      if (!d) return ErrorAt(t.loc, "publish.postgres: unknown table `" + t.table + "`; the pipeline defines: " + known());
+      if (d->kind == DatasetKind::kView) return ErrorAt(t.loc, "publish.postgres: `" + t.table + "` is a view, not a table");
+      for (const auto& k : t.key) {
+        if (d->schema.FindField(k) < 0) {
+          return ErrorAt(t.loc, "publish.postgres: key column `" + k + "` is not a column of `" + t.table + "`");
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace lakepipe::sql

@@ -1,0 +1,52 @@
+// Resolution: computes every dataset's output schema without reading data, and turns each
+// dataset's plan into the resolved plan the operators execute.
+//
+// Works in the graph's topological order: a table scan takes the schema resolved for that
+// table; read_files takes its `schema =>` option plus the rescued-data column (csv/json)
+// and the _metadata columns the query uses. Expressions are bound with expr::Bind (names,
+// Spark coercion, result types), so an unknown column is an error naming the column, its
+// file:line:col and the available columns. In the resolved plan: every node has `schema`
+// and `qualifiers` filled and `resolved` set; stars are expanded into column references;
+// joins have left_keys/right_keys (cast to a common type when they differ) and `residual`;
+// when a dataset declares column types that differ from its query, a final Project casts.
+// Also checked: duplicate output columns, declared columns missing from the query,
+// expectation conditions (boolean, no aggregates), partition columns, STREAM use
+// (a streaming table needs a STREAM source; a materialized view reads in full), and the
+// tables named in pipeline.yaml triggers and publish.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "sql/graph.h"
+#include "sql/pipeline.h"
+#include "sql/plan.h"
+#include "sql/statement.h"
+
+namespace lakepipe::sql {
+
+struct ResolvedDataset {
+  std::string name;
+  DatasetKind kind = DatasetKind::kMaterializedView;
+  size_t dataset_index = 0;  // into Pipeline::datasets
+  PlanPtr plan;              // resolved plan
+  Schema schema;             // the dataset's output (table) schema
+};
+
+struct ResolvedPipeline {
+  PipelineGraph graph;
+  std::vector<ResolvedDataset> datasets;  // in topological order
+  const ResolvedDataset* Find(const std::string& name) const;
+};
+
+// Resolves one plan, given the schemas of the pipeline tables it may read.
+using TableSchemaLookup = std::function<Result<Schema>(const std::string& table, const SourceLocation& loc)>;
+Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables);
+
+// Builds the graph and resolves every dataset (what `lakepipe validate` does).
+Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline);
+
+}  // namespace lakepipe::sql
