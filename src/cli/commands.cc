@@ -13,6 +13,7 @@ void CommandRegistry::Finish(const Status& status) {
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
   RegisterGenerateCommands(app, registry);
+  RegisterPipelineCommands(app, registry);
 }
 
 }  // namespace lakepipe::cli

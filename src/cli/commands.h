@@ -24,5 +24,6 @@ class CommandRegistry {
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace lakepipe::cli
