@@ -64,6 +64,15 @@ Result<int128_t> BigEndianToInt128(const uint8_t* data, size_t size) {
     data += size - 16;
     size = 16;
   }
+  if (size <= 8) {
+    // Common case (precision <= 18): one 64-bit big-endian load, sign-extended.
+    uint64_t raw = 0;
+    std::memcpy(reinterpret_cast<uint8_t*>(&raw) + (8 - size), data, size);
+    // bswap gives the value in the low `size` bytes; shifting up and back sign-extends it.
+    int shift = static_cast<int>(8 * (8 - size));
+    int64_t v = static_cast<int64_t>(__builtin_bswap64(raw) << shift) >> shift;
+    return static_cast<int128_t>(v);
+  }
   unsigned __int128 v = negative ? ~static_cast<unsigned __int128>(0) : 0;
   for (size_t i = 0; i < size; ++i) v = (v << 8) | data[i];
   return static_cast<int128_t>(v);
@@ -185,6 +194,9 @@ class ParquetReader final : public FileReader {
                   std::vector<std::vector<int64_t>>& starts, Column* out, const std::string& where) const;
   Status ConvertLeaf(const LeafColumn& leaf, const LeafData& data, const std::vector<int64_t>* starts,
                      Column* out, const std::string& where) const;
+  // Flat columns (every level entry a row) of a same-layout type: moves or scatters the
+  // values without an index per row. Returns false when the column needs ConvertLeaf.
+  bool FlatCopyFastPath(const LeafColumn& leaf, LeafData& data, Column* out) const;
   bool PredicateMayMatch(const RowGroup& rg, const ColumnPredicate& p) const;
 
   std::unique_ptr<Source> source_;
@@ -552,6 +564,40 @@ void ScatterFixed(const std::vector<int64_t>& vidx, int64_t nulls, Column* out, 
   }
 }
 
+bool ParquetReader::FlatCopyFastPath(const LeafColumn& leaf, LeafData& data, Column* out) const {
+  if (leaf.conversion != Conversion::kCopy) return false;
+  const int w = data.values.width;
+  if (w <= 0 || w != out->type().fixed_width()) return false;
+  const int64_t n = data.entries;
+  ValueBuffer& v = data.values;
+  if (leaf.max_def == 0 || v.count == n) {
+    if (v.count != n || static_cast<int64_t>(v.fixed.size()) != n * w) return false;
+    // No nulls: the decoded buffer already has the column's layout.
+    out->raw_data().swap(v.fixed);
+    out->ResizeFixed(n);
+    return true;
+  }
+  out->ResizeFixed(n);
+  uint8_t* dst = out->raw_data().data();
+  const uint8_t* src = v.fixed.data();
+  const int16_t* def = data.def.data();
+  const int16_t max_def = leaf.max_def;
+  std::vector<uint8_t> bitmap(static_cast<size_t>((n + 7) / 8), 0);
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (def[i] == max_def) {
+      if (k >= v.count) return false;  // inconsistent: let ConvertLeaf report it
+      std::memcpy(dst + i * w, src + k * w, static_cast<size_t>(w));
+      bitmap[static_cast<size_t>(i >> 3)] |= static_cast<uint8_t>(1u << (i & 7));
+      ++k;
+    } else {
+      std::memset(dst + i * w, 0, static_cast<size_t>(w));
+    }
+  }
+  out->SetValidity(std::move(bitmap));
+  return true;
+}
+
 Status ParquetReader::ConvertLeaf(const LeafColumn& leaf, const LeafData& data, const std::vector<int64_t>* starts,
                                   Column* out, const std::string& where) const {
   // vidx[i]: the dense value index of output row i, or -1 for null.
@@ -674,6 +720,7 @@ Status ParquetReader::ConvertLeaf(const LeafColumn& leaf, const LeafData& data, 
     case Conversion::kBytes:
     case Conversion::kUuidToString: {
       out->Reserve(n);
+      out->raw_data().reserve(v.is_byte_array() ? v.bytes.size() : static_cast<size_t>(n) * 36);
       for (int64_t i = 0; i < n; ++i) {
         int64_t k = vidx[i];
         if (k < 0) {
@@ -824,8 +871,12 @@ Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector
     Column col(node.type);
     if (node.kind == AssemblyNode::Kind::kLeaf && data[static_cast<size_t>(node.leaf)].rep.empty()) {
       // Flat column: every level entry is a row.
-      LP_RETURN_IF_ERROR(ConvertLeaf(fs_.leaves[static_cast<size_t>(node.leaf)], data[static_cast<size_t>(node.leaf)],
-                                     nullptr, &col, where));
+      LeafData& d = data[static_cast<size_t>(node.leaf)];
+      const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(node.leaf)];
+      if (!FlatCopyFastPath(leaf, d, &col)) {
+        col = Column(node.type);
+        LP_RETURN_IF_ERROR(ConvertLeaf(leaf, d, nullptr, &col, where));
+      }
     } else {
       for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
         auto& s = starts[static_cast<size_t>(L)];

@@ -359,6 +359,12 @@ TEST(Reader, ValueConversionHelpers) {
   const uint8_t wide[17] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
                             0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE};
   EXPECT_EQ(*BigEndianToInt128(wide, 17), -2);
+  const uint8_t b80[1] = {0x80}, b7f[1] = {0x7F}, min8[8] = {0x80, 0, 0, 0, 0, 0, 0, 0};
+  const uint8_t nine[9] = {0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(*BigEndianToInt128(b80, 1), -128);
+  EXPECT_EQ(*BigEndianToInt128(b7f, 1), 127);
+  EXPECT_EQ(*BigEndianToInt128(min8, 8), static_cast<int128_t>(INT64_MIN));
+  EXPECT_EQ(*BigEndianToInt128(nine, 9), static_cast<int128_t>(INT64_MIN));
   const uint8_t too_wide[17] = {0x01};
   EXPECT_FALSE(BigEndianToInt128(too_wide, 17).ok());
   const uint8_t uuid[16] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0, 1, 2, 3, 4, 5, 6, 7};
