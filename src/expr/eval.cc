@@ -517,6 +517,44 @@ Result<ColumnPtr> Case(const BoundExpr& e, const RecordBatch& batch) {
   int64_t n = batch.num_rows();
   size_t pairs = e.args.size() / 2;
   bool has_else = e.args.size() % 2 == 1;
+  bool any_can_fail = false;
+  for (const auto& a : e.args) any_can_fail |= CanFail(a);
+  if (!any_can_fail) {
+    // Nothing can raise: evaluate every branch over the whole batch and pick per row,
+    // avoiding the gathers of the lazy path.
+    std::vector<ColumnPtr> values;
+    std::vector<int32_t> piece_of_row(static_cast<size_t>(n), -1), index_in_piece(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) index_in_piece[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+    std::vector<uint8_t> decided(static_cast<size_t>(n), 0);
+    for (size_t p = 0; p < pairs; ++p) {
+      LP_ASSIGN_OR_RETURN(ColumnPtr cond, Evaluate(e.args[2 * p], batch));
+      LP_ASSIGN_OR_RETURN(ColumnPtr value, Evaluate(e.args[2 * p + 1], batch));
+      const uint8_t* c = BoolData(*cond);
+      bool void_cond = cond->type().id() == TypeId::kNull;
+      for (int64_t i = 0; i < n; ++i) {
+        if (!decided[static_cast<size_t>(i)] && !void_cond && cond->IsValid(i) && c[i]) {
+          decided[static_cast<size_t>(i)] = 1;
+          piece_of_row[static_cast<size_t>(i)] = static_cast<int32_t>(values.size());
+        }
+      }
+      values.push_back(value);
+    }
+    if (has_else) {
+      LP_ASSIGN_OR_RETURN(ColumnPtr value, Evaluate(e.args.back(), batch));
+      for (int64_t i = 0; i < n; ++i) {
+        if (!decided[static_cast<size_t>(i)]) piece_of_row[static_cast<size_t>(i)] = static_cast<int32_t>(values.size());
+      }
+      values.push_back(value);
+    }
+    for (auto& v : values) {
+      if (v->type().id() == TypeId::kNull && e.type.id() != TypeId::kNull) v = nullptr;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t p = piece_of_row[static_cast<size_t>(i)];
+      if (p >= 0 && !values[static_cast<size_t>(p)]) piece_of_row[static_cast<size_t>(i)] = -1;
+    }
+    return Assemble(e.type, n, values, piece_of_row, index_in_piece);
+  }
   std::vector<int32_t> remaining = AllRows(n);
   std::vector<ColumnPtr> pieces;
   std::vector<int32_t> piece_of_row(static_cast<size_t>(n), -1), index_in_piece(static_cast<size_t>(n), 0);
