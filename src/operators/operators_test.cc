@@ -246,3 +246,33 @@ TEST(Expectations, ActionsCountsAndQuarantine) {
 
 }  // namespace
 }  // namespace lakepipe::operators
+
+namespace lakepipe::operators {
+namespace {
+
+TEST(HashAggregate, LiteralAndExpressionKeys) {
+  Schema s = Schema::ParseDDL("k STRING, v INT").value();
+  expr::BindContext ctx;
+  ctx.allow_aggregates = true;
+  auto key_null = expr::Bind(*expr::test::Null(), s).value();
+  auto key_upper = expr::Bind(*expr::test::Call("upper", {expr::test::Col("k")}), s).value();
+  auto count = expr::Bind(*expr::test::Call("count", {}), s, ctx).value();
+  auto agg = HashAggregate::Make({key_null, key_upper}, {"n", "u"}, {count}, {"c"});
+  ASSERT_TRUE(agg.ok()) << agg.status().ToString();
+  ASSERT_TRUE((*agg)->Push(expr::test::MakeBatch("k STRING, v INT", {{Value::String("a"), Value::Null()},
+                                                                    {Value::String("A"), Value::Null()},
+                                                                    {Value::Null(), Value::Null()}}))
+                  .ok());
+  auto out = (*agg)->Finish();
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  std::vector<std::string> rows;
+  for (int64_t i = 0; i < (*out)[0].num_rows(); ++i) {
+    auto r = (*out)[0].Row(i);
+    rows.push_back(r[0].ToString() + "|" + r[1].ToString() + "|" + r[2].ToString());
+  }
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows, (std::vector<std::string>{"NULL|A|2", "NULL|NULL|1"}));
+}
+
+}  // namespace
+}  // namespace lakepipe::operators
