@@ -12,8 +12,10 @@ namespace lakepipe::delta {
 
 // add.stats JSON for a written data file: numRecords, minValues, maxValues, nullCount
 // for the first `num_indexed_cols` leaf columns of `data_schema` (struct leaves nested).
+// Leaves named in `nan_columns` ("a" or "s.x") held a NaN: they get no min/max (a NaN
+// orders above every number in Spark, so a max without it would not be a bound).
 std::string BuildStatsJson(const parquet::WriteResult& written, const Schema& data_schema,
-                           int num_indexed_cols);
+                           int num_indexed_cols, const std::set<std::string>& nan_columns = {});
 
 // Parses add.stats typed by `schema`; `file` names the file in errors.
 Result<FileStats> ParseStatsJson(std::string_view stats, const Schema& schema,

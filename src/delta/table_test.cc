@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -748,6 +749,40 @@ TEST(DeltaTable, WriterRollsDataFilesBySize) {
   EXPECT_EQ(names.size(), 4u);  // uniquely named
   EXPECT_EQ(Ids(*snap), Range(0, 20));
   EXPECT_EQ((*w)->Write(MakeBatch(0, 1)).code(), StatusCode::kInvalidArgument);  // after Commit
+}
+
+}  // namespace
+}  // namespace lakepipe::delta
+
+namespace lakepipe::delta {
+namespace {
+
+TEST(DeltaTable, StatsForStructLeavesAndNaN) {
+  testing::TempDir dir;
+  CreateOptions co;
+  co.schema = *Schema::ParseDDL("id BIGINT, s STRUCT<x: INT, y: STRING>, f DOUBLE, g DOUBLE");
+  auto table = DeltaTable::Create(dir.Join("t"), co);
+  ASSERT_TRUE(table.ok());
+  std::vector<Column> cols;
+  for (const auto& f : co.schema.fields()) cols.emplace_back(f.type);
+  for (int i = 0; i < 4; ++i) {
+    cols[0].Append<int64_t>(i);
+    cols[1].child(0).Append<int32_t>(10 + i);
+    if (i == 2) cols[1].child(1).AppendNull(); else cols[1].child(1).AppendString("s" + std::to_string(i));
+    cols[1].CloseStructRow();
+    cols[2].Append<double>(i == 1 ? std::nan("") : i * 1.0);  // one NaN among numbers
+    cols[3].Append<double>(i * 2.0);
+  }
+  ASSERT_TRUE((*table)->Write({RecordBatch::FromColumns(co.schema, std::move(cols))}, {}).ok());
+  auto lines = CommitLines((*table)->path(), 1);
+  json stats = json::parse(lines[1]["add"]["stats"].get<std::string>());
+  EXPECT_EQ(stats["minValues"]["s"]["x"], 10);
+  EXPECT_EQ(stats["maxValues"]["s"]["x"], 13);
+  EXPECT_EQ(stats["nullCount"]["s"]["y"], 1);
+  EXPECT_FALSE(stats["minValues"].contains("f"));  // a NaN: no bounds
+  EXPECT_FALSE(stats["maxValues"].contains("f"));
+  EXPECT_EQ(stats["nullCount"]["f"], 0);
+  EXPECT_EQ(stats["maxValues"]["g"], 6.0);
 }
 
 }  // namespace

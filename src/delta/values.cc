@@ -339,7 +339,7 @@ std::string EscapePartitionPathComponent(std::string_view value) {
 }
 
 std::string BuildStatsJson(const parquet::WriteResult& written, const Schema& data_schema,
-                           int num_indexed_cols) {
+                           int num_indexed_cols, const std::set<std::string>& nan_columns) {
   json stats = json::object();
   stats["numRecords"] = written.num_rows;
   json mins = json::object(), maxs = json::object(), nulls = json::object();
@@ -352,6 +352,9 @@ std::string BuildStatsJson(const parquet::WriteResult& written, const Schema& da
     ++leaves;
     PutPath(nulls, col.path, col.null_count);
     if (!col.has_min_max) continue;
+    std::string dotted;
+    for (const auto& part : col.path) dotted += (dotted.empty() ? "" : ".") + part;
+    if (nan_columns.count(dotted)) continue;
     json mn = StatValue(col.min, *type, false);
     json mx = StatValue(col.max, *type, true);
     if (!mn.is_discarded()) PutPath(mins, col.path, std::move(mn));

@@ -2,6 +2,7 @@
 // and the append/overwrite commit (with txn for exactly-once writes).
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +43,33 @@ int NumIndexedCols(const StringMap& configuration) {
   return 32;
 }
 
+template <typename T>
+bool AnyNan(const Column& c) {
+  const T* v = c.data<T>();
+  for (int64_t i = 0; i < c.size(); ++i) {
+    if (v[i] != v[i]) return true;  // NaN is the only value unequal to itself
+  }
+  return false;
+}
+
+// Adds the float leaves of `c` (top level and inside structs) that hold a NaN.
+void FindNans(const Column& c, const std::string& name, std::set<std::string>* out) {
+  if (out->count(name)) return;
+  switch (c.type().id()) {
+    case TypeId::kDouble:
+      if (AnyNan<double>(c)) out->insert(name);
+      break;
+    case TypeId::kFloat:
+      if (AnyNan<float>(c)) out->insert(name);
+      break;
+    case TypeId::kStruct:
+      for (size_t k = 0; k < c.num_children(); ++k)
+        FindNans(c.child(k), name + "." + c.type().fields()[k].name, out);
+      break;
+    default: break;
+  }
+}
+
 }  // namespace
 
 struct TableWriter::Impl {
@@ -65,6 +93,7 @@ struct TableWriter::Impl {
     std::string relative;  // path under the table, unescaped for the log
     std::string full;
     PartitionValues partition_values;
+    std::set<std::string> nan_columns;  // float leaves that held a NaN
   };
   std::map<std::string, OpenFile> open;
   std::vector<AddFile> adds;
@@ -174,7 +203,7 @@ struct TableWriter::Impl {
     auto info = fs->Stat(f.full);
     add.modification_time = info.ok() ? info->mtime_micros / 1000 : table_options.clock->NowMillis();
     add.data_change = true;
-    add.stats = BuildStatsJson(result, data_schema, NumIndexedCols(configuration));
+    add.stats = BuildStatsJson(result, data_schema, NumIndexedCols(configuration), f.nan_columns);
     rows += result.num_rows;
     bytes += result.file_bytes;
     adds.push_back(std::move(add));
@@ -203,6 +232,9 @@ struct TableWriter::Impl {
     }
     RecordBatch data(data_schema, std::move(cols), n);
     LP_ASSIGN_OR_RETURN(OpenFile * f, FileFor(key, pv));
+    for (size_t c = 0; c < data.num_columns(); ++c) {
+      FindNans(data.column(c), data_schema.field(c).name, &f->nan_columns);
+    }
     LP_RETURN_IF_ERROR(f->writer->Write(data));
     if (f->writer->EstimatedSize() >= options.target_file_bytes) {
       LP_RETURN_IF_ERROR(CloseFile(*f));
