@@ -1,0 +1,152 @@
+#include "sql/pipeline.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testing/testing.h"
+
+namespace lakepipe::sql {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs_ = FileSystem::Default();
+    ASSERT_TRUE(fs_->CreateDirs(dir_.Join("sql")).ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("sql/a.sql"), "CREATE MATERIALIZED VIEW a AS SELECT x FROM t").ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("sql/b.sql"), "CREATE MATERIALIZED VIEW b AS SELECT x FROM t").ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("sql/notes.txt"), "not sql").ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("top.sql"), "CREATE MATERIALIZED VIEW c AS SELECT x FROM t").ok());
+  }
+  Result<PipelineSettings> Parse(const std::string& yaml, const std::map<std::string, std::string>& overrides = {}) {
+    return ParsePipelineSettings(yaml, dir_.path(), "pipeline.yaml", overrides, fs_);
+  }
+  void ExpectError(const std::string& yaml, const std::string& position, const std::string& words) {
+    auto r = Parse(yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_THAT(r.status().message(), HasSubstr(position)) << yaml << " -> " << r.status().ToString();
+    EXPECT_THAT(r.status().message(), HasSubstr(words)) << yaml << " -> " << r.status().ToString();
+  }
+  testing::TempDir dir_;
+  FileSystem* fs_ = nullptr;
+};
+
+TEST_F(PipelineTest, FullSettings) {
+  auto r = Parse(
+      "name: shop\n"
+      "storage: out/tables\n"
+      "libraries: [sql/*.sql, top.sql]\n"
+      "configuration:\n"
+      "  landing: /data/landing\n"
+      "  limit: 5\n"
+      "continuous: true\n"
+      "triggers:\n"
+      "  silver: {interval: 5m}\n"
+      "  gold: {at: [\"20:00\", \"08:00\"]}\n"
+      "  backfill: once\n"
+      "publish:\n"
+      "  postgres:\n"
+      "    dsn: host=localhost dbname=shop\n"
+      "    schema: gold\n"
+      "    reader_role: bi\n"
+      "    tables: [gold, {table: silver, target: clean, key: [id]}]\n"
+      "server: {host: 0.0.0.0, port: 9090, tokens: [abcdefghijklmnopqrstuvwxyz]}\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->name, "shop");
+  EXPECT_EQ(r->storage, dir_.path() + "/out/tables");
+  ASSERT_EQ(r->sql_files.size(), 3u);
+  EXPECT_EQ(r->sql_files[0], dir_.path() + "/sql/a.sql");
+  EXPECT_EQ(r->sql_files[1], dir_.path() + "/sql/b.sql");
+  EXPECT_EQ(r->sql_files[2], dir_.path() + "/top.sql");
+  EXPECT_EQ(r->configuration.at("landing"), "/data/landing");
+  EXPECT_EQ(r->configuration.at("limit"), "5");
+  EXPECT_TRUE(r->continuous);
+  EXPECT_EQ(r->triggers.at("silver").kind, TriggerSpec::Kind::kInterval);
+  EXPECT_EQ(r->triggers.at("silver").interval_micros, 300000000);
+  EXPECT_EQ(r->triggers.at("gold").ToString(), "daily at 08:00, 20:00");
+  EXPECT_EQ(r->triggers.at("gold").loc.ToString(), "pipeline.yaml:10:3");
+  EXPECT_EQ(r->triggers.at("backfill").kind, TriggerSpec::Kind::kOnce);
+  ASSERT_TRUE(r->publish.postgres.has_value());
+  EXPECT_EQ(r->publish.postgres->schema, "gold");
+  ASSERT_EQ(r->publish.postgres->tables.size(), 2u);
+  EXPECT_EQ(r->publish.postgres->tables[0].target, "gold");
+  EXPECT_EQ(r->publish.postgres->tables[1].target, "clean");
+  EXPECT_THAT(r->publish.postgres->tables[1].key, ::testing::ElementsAre("id"));
+  ASSERT_TRUE(r->server.has_value());
+  EXPECT_EQ(r->server->port, 9090);
+  EXPECT_FALSE(r->server->IsLoopback());
+}
+
+TEST_F(PipelineTest, DefaultsAndOverrides) {
+  auto r = Parse("name: p\nconfiguration: {landing: ./in}\n", {{"landing", "/elsewhere"}, {"storage", "/tmp/st"}, {"new", "1"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->storage, "/tmp/st");
+  EXPECT_EQ(r->configuration.at("landing"), "/elsewhere");
+  EXPECT_EQ(r->configuration.at("new"), "1");
+  ASSERT_EQ(r->sql_files.size(), 1u);  // default: *.sql in the folder
+  EXPECT_EQ(r->sql_files[0], dir_.path() + "/top.sql");
+  EXPECT_FALSE(r->continuous);
+  EXPECT_FALSE(r->server.has_value());
+  auto folder = Parse("name: p\nlibraries: sql\n");
+  ASSERT_TRUE(folder.ok()) << folder.status().ToString();
+  EXPECT_EQ(folder->sql_files.size(), 2u);  // a folder means its *.sql
+}
+
+TEST_F(PipelineTest, ErrorsNameFileLineAndKey) {
+  ExpectError("name: p\nstorrage: x\n", "pipeline.yaml:2:1", "unknown key `storrage`");
+  ExpectError("name: p\nstorrage: x\n", "pipeline.yaml:2:1", "known keys: name, storage");
+  ExpectError("storage: x\n", "pipeline.yaml:1:1", "`name:` is required");
+  ExpectError("name: [a, b]\n", "pipeline.yaml:1:7", "name must be a single value");
+  ExpectError("name: p\ntriggers:\n  silver: {interval: 5 parsecs}\n", "pipeline.yaml:3:22", "duration");
+  ExpectError("name: p\ntriggers:\n  silver: {at: [\"25:00\"]}\n", "pipeline.yaml:3:", "25:00");
+  ExpectError("name: p\ntriggers:\n  silver: {every: 5m}\n", "pipeline.yaml:3:12", "unknown key `every`");
+  ExpectError("name: p\ntriggers:\n  silver: sometimes\n", "pipeline.yaml:3:11", "once, continuous");
+  ExpectError("name: p\ncontinuous: maybe\n", "pipeline.yaml:2:13", "true or false");
+  ExpectError("name: p\nlibraries: [missing.sql]\n", "pipeline.yaml:2:12", "not found");
+  ExpectError("name: p\nlibraries: [sql/*.py]\n", "pipeline.yaml:2:12", "matches no file");
+  ExpectError("name: p\nserver: {host: 0.0.0.0}\n", "pipeline.yaml:2:16", "server.tokens");
+  ExpectError("name: p\nserver: {port: 70000}\n", "pipeline.yaml:2:16", "1 to 65535");
+  ExpectError("name: p\npublish:\n  postgres: {schema: x}\n", "pipeline.yaml:3:13", "dsn");
+  ExpectError("name: p\npublish:\n  kafka: {}\n", "pipeline.yaml:3:3", "unknown key `kafka`");
+  ExpectError("name: p\nconfiguration: {a: [1]}\n", "pipeline.yaml:2:20", "single value");
+  ExpectError("name: p\n  bad: indentation\n", "pipeline.yaml:2:", "YAML");
+}
+
+TEST_F(PipelineTest, LoadPipelineParsesSqlWithConfiguration) {
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("pipeline.yaml"), "name: p\nlibraries: [x.sql]\nconfiguration: {min: 3}\n").ok());
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("x.sql"), "CREATE MATERIALIZED VIEW m AS SELECT a FROM t WHERE a > ${min}").ok());
+  auto p = LoadPipeline(dir_.path());
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->datasets.size(), 1u);
+  EXPECT_EQ(p->datasets[0].query->inputs[0]->predicate->ToString(), "(a > 3)");
+  auto overridden = LoadPipeline(dir_.path(), {{"min", "7"}});
+  ASSERT_TRUE(overridden.ok());
+  EXPECT_EQ(overridden->datasets[0].query->inputs[0]->predicate->ToString(), "(a > 7)");
+  auto missing = LoadPipeline(dir_.Join("nope"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("does not exist"));
+}
+
+TEST(ParseOverridesTest, KeyValue) {
+  auto r = ParseOverrides({"a=1", "b=x=y", "c="});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->at("b"), "x=y");
+  EXPECT_EQ(r->at("c"), "");
+  EXPECT_FALSE(ParseOverrides({"novalue"}).ok());
+  EXPECT_FALSE(ParseOverrides({"=x"}).ok());
+}
+
+TEST(ParseDurationTest, Units) {
+  EXPECT_EQ(*ParseDuration("30s"), 30000000);
+  EXPECT_EQ(*ParseDuration("5m"), 300000000);
+  EXPECT_EQ(*ParseDuration("2 hours"), 7200000000LL);
+  EXPECT_EQ(*ParseDuration("1d"), 86400000000LL);
+  EXPECT_FALSE(ParseDuration("0m").ok());
+  EXPECT_FALSE(ParseDuration("5 weeks").ok());
+  EXPECT_FALSE(ParseDuration("m").ok());
+}
+
+}  // namespace
+}  // namespace lakepipe::sql
