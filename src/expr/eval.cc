@@ -83,13 +83,13 @@ inline int Compare3(const T& a, const T& b) {
   }
 }
 
-ColumnPtr Broadcast(const Value& v, const DataType& type, int64_t n) {
+Result<ColumnPtr> Broadcast(const Value& v, const DataType& type, int64_t n) {
   if (v.is_null() || type.id() == TypeId::kNull) return MakeColumn(Column::Nulls(type, n));
   Column c(type);
   int w = type.fixed_width();
   if (w > 0) {
     Status st = c.AppendValue(v);
-    if (!st.ok()) return MakeColumn(Column::Nulls(type, n));
+    if (!st.ok()) return Status::Internal("literal " + v.ToString() + " does not match its type: " + st.message());
     std::vector<uint8_t> one(c.raw_data().begin(), c.raw_data().begin() + w);
     c.ResizeFixed(n);
     uint8_t* d = c.raw_data().data();
@@ -97,6 +97,9 @@ ColumnPtr Broadcast(const Value& v, const DataType& type, int64_t n) {
     return MakeColumn(std::move(c));
   }
   if (type.is_binary_like()) {
+    if (v.id() != TypeId::kString && v.id() != TypeId::kBinary) {
+      return Status::Internal("literal " + v.ToString() + " is not a string but typed " + type.ToString());
+    }
     const std::string& s = v.string_value();
     c.raw_data().reserve(static_cast<size_t>(n) * s.size());
     c.mutable_offsets().reserve(static_cast<size_t>(n + 1));
@@ -104,7 +107,8 @@ ColumnPtr Broadcast(const Value& v, const DataType& type, int64_t n) {
     return MakeColumn(std::move(c));
   }
   for (int64_t i = 0; i < n; ++i) {
-    if (!c.AppendValue(v).ok()) c.AppendNull();
+    Status st = c.AppendValue(v);
+    if (!st.ok()) return Status::Internal("literal " + v.ToString() + " does not match its type: " + st.message());
   }
   return MakeColumn(std::move(c));
 }

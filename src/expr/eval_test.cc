@@ -357,3 +357,36 @@ TEST(EvalMore, NonConstantPatterns) {
 
 }  // namespace
 }  // namespace lakepipe::expr
+
+namespace lakepipe::expr {
+namespace {
+
+TEST(EvalMore, StructFieldsAndCurrentTimestamp) {
+  Schema s = Schema::ParseDDL("id INT, _metadata STRUCT<file_path: STRING, file_size: BIGINT>").value();
+  Column ids(DataType::Int());
+  Column meta(s.field(1).type);
+  for (int i = 0; i < 2; ++i) {
+    ids.Append<int32_t>(i);
+    meta.child(0).AppendString("/landing/f" + std::to_string(i) + ".csv");
+    meta.child(1).Append<int64_t>(100 + i);
+    meta.CloseStructRow();
+  }
+  RecordBatch b = RecordBatch::FromColumns(s, {std::move(ids), std::move(meta)});
+  auto path = test::Eval(test::Col("file_path", "_metadata"), b);
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ((*path)[1].ToString(), "/landing/f1.csv");
+  auto missing = Bind(*test::Col("nope", "_metadata"), s);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("available: file_path, file_size"), std::string::npos);
+
+  BindContext ctx;
+  ctx.current_timestamp_micros = 1575885900000000LL;  // 2019-12-09 10:05:00
+  auto now = Bind(*test::Call("current_timestamp", {}), Schema(), ctx);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(EvaluateConstant(*now)->ToString(), "2019-12-09 10:05:00");
+  auto today = Bind(*test::Call("current_date", {}), Schema(), ctx);
+  EXPECT_EQ(EvaluateConstant(*today)->ToString(), "2019-12-09");
+}
+
+}  // namespace
+}  // namespace lakepipe::expr
