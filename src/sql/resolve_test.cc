@@ -1,0 +1,176 @@
+#include "sql/resolve.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testing/testing.h"
+
+namespace lakepipe::sql {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kBronze =
+    "CREATE STREAMING TABLE orders AS SELECT *, _metadata.file_path AS src FROM STREAM read_files('/in', "
+    "format => 'csv', schema => 'id BIGINT, cust INT, amount DECIMAL(10,2), ts TIMESTAMP, note STRING');\n"
+    "CREATE MATERIALIZED VIEW customers AS SELECT * FROM read_files('/c', format => 'parquet', "
+    "schema => 'id INT, name STRING, country STRING');\n";
+
+Result<ResolvedPipeline> Resolve(const std::string& sql) {
+  Pipeline p;
+  p.settings.name = "t";
+  auto defs = ParseSqlFile(std::make_shared<SourceFile>("r.sql", std::string(kBronze) + sql), {});
+  if (!defs.ok()) return defs.status();
+  p.datasets = std::move(*defs);
+  return ResolvePipeline(p);
+}
+
+std::string Names(const Schema& s) {
+  std::string out;
+  for (const auto& f : s.fields()) out += (out.empty() ? "" : ",") + f.name + ":" + f.type.ToString();
+  return out;
+}
+
+TEST(ResolveTest, ReadFilesSchemaRescuedAndMetadata) {
+  auto r = Resolve("");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Names(r->Find("orders")->schema),
+            "id:bigint,cust:int,amount:decimal(10,2),ts:timestamp,note:string,_rescued_data:string,src:string");
+  // parquet has no rescued data column
+  EXPECT_EQ(Names(r->Find("customers")->schema), "id:int,name:string,country:string");
+}
+
+TEST(ResolveTest, JoinKeysAreSplitAndCastToACommonType) {
+  auto r = Resolve(
+      "CREATE MATERIALIZED VIEW j AS SELECT o.id, c.name, o.amount * 2 AS doubled FROM orders o "
+      "LEFT JOIN customers c ON o.cust = c.id AND c.country <> 'XX' AND o.id = c.id;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ResolvedDataset* j = r->Find("j");
+  EXPECT_EQ(Names(j->schema).substr(0, 37), "id:bigint,name:string,doubled:decimal");
+  EXPECT_EQ(j->schema.field(2).type.scale(), 2);  // the precision follows the binder's rules
+  const PlanNode& join = *j->plan->inputs[0];
+  ASSERT_EQ(join.kind, PlanKind::kJoin);
+  ASSERT_EQ(join.left_keys.size(), 2u);
+  EXPECT_EQ(join.left_keys[0]->ToString(), "o.cust");
+  EXPECT_EQ(join.right_keys[0]->ToString(), "c.id");
+  // bigint = int: the int side is cast
+  EXPECT_EQ(join.left_keys[1]->ToString(), "o.id");
+  EXPECT_EQ(join.right_keys[1]->ToString(), "CAST(c.id AS bigint)");
+  ASSERT_TRUE(join.residual);
+  EXPECT_EQ(join.residual->ToString(), "(c.country <> 'XX')");
+  ASSERT_EQ(join.qualifiers.size(), 2u);
+  EXPECT_EQ(join.qualifiers[1].qualifier, "c");
+  EXPECT_EQ(join.qualifiers[1].begin, 7);
+}
+
+TEST(ResolveTest, StarExceptExpandsAndSkipsHiddenColumns) {
+  auto r = Resolve("CREATE MATERIALIZED VIEW s AS SELECT * EXCEPT (note, `_rescued_data`) FROM orders;\n"
+                   "CREATE STREAMING TABLE raw AS SELECT * FROM STREAM read_files('/in', format => 'json', "
+                   "schema => 'a INT') WHERE _metadata.file_size > 0;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Names(r->Find("s")->schema), "id:bigint,cust:int,amount:decimal(10,2),ts:timestamp,src:string");
+  // _metadata.file_size is read but `*` does not include it.
+  EXPECT_EQ(Names(r->Find("raw")->schema), "a:int,_rescued_data:string");
+}
+
+TEST(ResolveTest, AggregatesUnionSubqueriesSort) {
+  auto r = Resolve(
+      "CREATE MATERIALIZED VIEW g AS SELECT country, count(*) AS n, avg(amount) AS avg_amount FROM "
+      "(SELECT c.country, o.amount FROM orders o JOIN customers c ON o.cust = c.id) x GROUP BY country ORDER BY n DESC;\n"
+      "CREATE MATERIALIZED VIEW u AS SELECT id FROM orders UNION ALL SELECT id FROM customers;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Names(r->Find("g")->schema), "country:string,n:bigint,avg_amount:decimal(14,6)");
+  EXPECT_EQ(Names(r->Find("u")->schema), "id:bigint");
+}
+
+TEST(ResolveTest, DeclaredColumnsCastTheQuery) {
+  auto r = Resolve("CREATE MATERIALIZED VIEW d (id STRING NOT NULL COMMENT 'as text', n BIGINT) AS "
+                   "SELECT id, cust AS n FROM orders;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ResolvedDataset* d = r->Find("d");
+  EXPECT_EQ(Names(d->schema), "id:string,n:bigint");
+  EXPECT_FALSE(d->schema.field(0).nullable);
+  EXPECT_EQ(d->schema.field(0).comment, "as text");
+  ASSERT_EQ(d->plan->kind, PlanKind::kProject);
+  EXPECT_EQ(d->plan->items[0].expr->ToString(), "CAST(id AS string)");
+}
+
+struct BadCase {
+  const char* sql;
+  const char* position;
+  const char* words;
+};
+
+TEST(ResolveTest, ErrorsNameColumnPositionAndAvailableColumns) {
+  const BadCase cases[] = {
+      {"CREATE MATERIALIZED VIEW x AS SELECT amout FROM orders", "r.sql:3:38", "`amout` not found; available: id, cust"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT o.id FROM orders\nWHERE o.nope > 1", "r.sql:4:7", "table or alias `o` not found"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT id FROM orders o JOIN customers c ON o.cust = c.id", "r.sql:3:38",
+       "ambiguous"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT * EXCEPT (nope) FROM orders", "r.sql:3:38", "* EXCEPT: column `nope`"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT z.* FROM orders o", "r.sql:3:38", "no table or alias `z`"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT id, id FROM orders", "r.sql:3:26", "two columns named `id`"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT id FROM orders WHERE note", "r.sql:3:", "not boolean"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT id FROM orders UNION ALL SELECT id, name FROM customers", "r.sql:3:",
+       "UNION ALL"},
+      {"CREATE MATERIALIZED VIEW x (id INT, extra INT) AS SELECT id FROM orders", "r.sql:3:37",
+       "`extra` is declared but the query does not produce it"},
+      {"CREATE MATERIALIZED VIEW x (CONSTRAINT c EXPECT (nope > 0)) AS SELECT id FROM orders", "r.sql:3:50", "`nope`"},
+      {"CREATE MATERIALIZED VIEW x (CONSTRAINT c EXPECT (id + 1)) AS SELECT id FROM orders", "r.sql:3:29",
+       "not a boolean"},
+      {"CREATE MATERIALIZED VIEW x PARTITIONED BY (nope) AS SELECT id FROM orders", "r.sql:3:26", "PARTITIONED BY"},
+      {"CREATE STREAMING TABLE x AS SELECT id FROM orders", "r.sql:3:24", "reads no stream"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT id FROM STREAM orders", "r.sql:3:53", "remove STREAM"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT * FROM read_files('/z', format => 'csv')", "r.sql:3:45", "schema =>"},
+      {"CREATE STREAMING TABLE x AS SELECT * FROM STREAM orders WATERMARK note DELAY OF INTERVAL 1 MINUTE",
+       "r.sql:3:57", "not a timestamp"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT frobnicate(id) AS f FROM orders", "r.sql:3:38", "frobnicate"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT NULL AS n FROM orders", "r.sql:3:26", "untyped NULL"},
+  };
+  for (const BadCase& c : cases) {
+    auto r = Resolve(c.sql);
+    ASSERT_FALSE(r.ok()) << c.sql;
+    EXPECT_THAT(r.status().message(), HasSubstr(c.position)) << c.sql << " -> " << r.status().ToString();
+    EXPECT_THAT(r.status().message(), HasSubstr(c.words)) << c.sql << " -> " << r.status().ToString();
+  }
+}
+
+TEST(ResolveTest, TriggersAndPublishMustNameTables) {
+  Pipeline p;
+  auto defs = ParseSqlFile(std::make_shared<SourceFile>("r.sql", kBronze), {});
+  ASSERT_TRUE(defs.ok());
+  p.datasets = *defs;
+  TriggerSpec t;
+  t.loc = SourceLocation{"pipeline.yaml", 7, 3};
+  p.settings.triggers["nope"] = t;
+  auto r = ResolvePipeline(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("pipeline.yaml:7:3: triggers: unknown table `nope`"));
+  p.settings.triggers.clear();
+  PostgresPublish pg;
+  pg.tables.push_back(PublishTable{"customers", "customers", {"missing_key"}, SourceLocation{"pipeline.yaml", 9, 9}});
+  p.settings.publish.postgres = pg;
+  r = ResolvePipeline(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("pipeline.yaml:9:9"));
+  EXPECT_THAT(r.status().message(), HasSubstr("missing_key"));
+}
+
+TEST(ResolveTest, TestPipelineFolderValidates) {
+  std::string dir = testing::SourceDir() + "/src/sql/testdata/orders";
+  auto p = LoadPipeline(dir);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->settings.name, "orders_test");
+  auto r = ResolvePipeline(*p);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->datasets.size(), 6u);
+  EXPECT_EQ(r->datasets[0].name, "bronze_orders");
+  EXPECT_EQ(Names(r->Find("gold_revenue_by_country")->schema),
+            "Country:string,total_revenue:double,order_lines:bigint,orders:bigint,customers:bigint");
+  EXPECT_EQ(r->Find("silver_orders")->schema.field(1).type, DataType::Date());
+  const PlanNode* scan = r->Find("bronze_orders")->plan->inputs[0].get();
+  EXPECT_EQ(scan->read_files.path, dir + "/landing/orders");
+}
+
+}  // namespace
+}  // namespace lakepipe::sql
