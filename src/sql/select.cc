@@ -838,6 +838,46 @@ class Planner {
     return out;
   }
 
+  // PostgreSQL lower-cases unquoted keywords used as names (Year, Name, Value); Spark keeps
+  // the case as written. Reads the dotted name at `location` in the rewritten text and
+  // takes each part's spelling from there when it matches case-insensitively.
+  void RecoverCase(int location, std::vector<std::string>* parts) {
+    if (location < 0) return;
+    const std::string& t = text_.text();
+    size_t i = static_cast<size_t>(location);
+    for (size_t k = 0; k < parts->size() && i < t.size(); ++k) {
+      std::string spelled;
+      if (t[i] == '"') {
+        size_t j = i + 1;
+        while (j < t.size()) {
+          if (t[j] == '"') {
+            if (j + 1 < t.size() && t[j + 1] == '"') {
+              spelled.push_back('"');
+              j += 2;
+              continue;
+            }
+            break;
+          }
+          spelled.push_back(t[j++]);
+        }
+        i = j + 1;
+      } else {
+        size_t j = i;
+        while (j < t.size() && (std::isalnum(static_cast<unsigned char>(t[j])) || t[j] == '_' || t[j] == '$' ||
+                                static_cast<unsigned char>(t[j]) >= 0x80)) {
+          ++j;
+        }
+        spelled = t.substr(i, j - i);
+        i = j;
+      }
+      if (EqualsIgnoreCase(spelled, (*parts)[k])) (*parts)[k] = spelled;
+      while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
+      if (i >= t.size() || t[i] != '.') return;
+      ++i;
+      while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
+    }
+  }
+
   Result<ExprPtr> TranslateColumnRef(const json& b) {
     SourceLocation loc = LocOf(b);
     expr::SourcePos pos = Pos(loc);
@@ -846,6 +886,7 @@ class Planner {
       if (NodeType(f) == "A_Star") return ErrorAt(loc, "* is only allowed in the select list and count(*)");
       parts.push_back(Sval(f));
     }
+    RecoverCase(b.value("location", -1), &parts);
     auto metadata = [&](const std::string& qualifier, const std::string& field) -> Result<ExprPtr> {
       std::string f = ToLower(field);
       if (!MetadataFields().count(f)) {

@@ -275,3 +275,35 @@ TEST(SelectTest, ParseExpressionPositions) {
 
 }  // namespace
 }  // namespace lakepipe::sql
+
+namespace lakepipe::sql {
+namespace {
+
+TEST(SelectTest, KeywordNamedColumnsAndSparkFunctions) {
+  PlanPtr p = Plan(
+      "SELECT Date, Year, Name, Value, if(a > 1, 'x', 'y') AS f, left(s, 2) AS l, "
+      "date_format(ts, 'yyyy-MM') AS m, split_part(s, ',', 1) AS sp, regexp_replace(s, '\\\\d+', '#') AS r, "
+      "concat(a, b) AS c, substring(s, 1, 3) AS sub, datediff(d1, d2) AS dd, a || b AS cc, "
+      "a IS DISTINCT FROM b AS dist, a <=> b AS ns, a == b AS eq, a != b AS ne FROM t");
+  ASSERT_TRUE(p);
+  std::vector<std::string> got;
+  for (const auto& item : p->items) got.push_back(item.expr->ToString());
+  EXPECT_EQ(p->items[0].name, "Date");
+  EXPECT_EQ(p->items[1].name, "Year");  // a PostgreSQL keyword keeps its case
+  EXPECT_EQ(p->items[2].name, "Name");
+  EXPECT_EQ(p->items[3].name, "Value");
+  PlanPtr q = Plan("SELECT o.Year, t.* FROM t o");
+  EXPECT_EQ(q->items[0].expr->ToString(), "o.Year");
+  EXPECT_EQ(got[4], "if((a > 1), 'x', 'y')");
+  EXPECT_EQ(got[5], "left(s, 2)");
+  EXPECT_EQ(got[8], "regexp_replace(s, '\\d+', '#')");
+  EXPECT_EQ(got[10], "substring(s, 1, 3)");
+  EXPECT_EQ(got[12], "(a || b)");
+  EXPECT_EQ(got[13], "not((a <=> b))");
+  EXPECT_EQ(got[14], "(a <=> b)");
+  EXPECT_EQ(got[15], "(a = b)");
+  EXPECT_EQ(got[16], "(a <> b)");
+}
+
+}  // namespace
+}  // namespace lakepipe::sql
