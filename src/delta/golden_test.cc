@@ -310,7 +310,9 @@ TEST(DeltaGolden, DeleteReAddSameFile) {
   EXPECT_EQ((*snap)->version(), 3);
   EXPECT_EQ(FilePaths(*snap), (std::vector<std::string>{"bar", "foo"}));
   for (const auto& f : (*snap)->files()) {
-    if (f.add.path == "foo") EXPECT_EQ(f.add.modification_time, 1700000000000);
+    if (f.add.path == "foo") {
+      EXPECT_EQ(f.add.modification_time, 1700000000000);
+    }
   }
 }
 

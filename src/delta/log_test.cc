@@ -253,7 +253,9 @@ TEST(DeltaActions, TruncatedAndMutatedCommitsFailCleanly) {
       m[at] = replacements[(seed >> 20) % sizeof(replacements)];
     }
     auto r = ParseActions(m, "m.json");
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+    }
   }
 }
 

@@ -581,8 +581,12 @@ TEST(DeltaTable, OptimizeCompactsPerPartitionWithoutChangingData) {
   auto lines = CommitLines(path, *r->version);
   EXPECT_EQ(lines[0]["commitInfo"]["operation"], "OPTIMIZE");
   for (const auto& l : lines) {
-    if (l.contains("remove")) EXPECT_EQ(l["remove"]["dataChange"], false);
-    if (l.contains("add")) EXPECT_EQ(l["add"]["dataChange"], false);
+    if (l.contains("remove")) {
+      EXPECT_EQ(l["remove"]["dataChange"], false);
+    }
+    if (l.contains("add")) {
+      EXPECT_EQ(l["add"]["dataChange"], false);
+    }
   }
   // Nothing left to compact.
   auto again = table->Optimize();
