@@ -1,5 +1,7 @@
 #include "operators/deduplicate.h"
 
+#include <algorithm>
+
 #include "operators/filter.h"
 #include "operators/key_encoder.h"
 
@@ -15,9 +17,55 @@ Status InMemorySeenKeySet::InsertIfAbsent(const std::vector<std::string_view>& k
   return Status::OK();
 }
 
+Status InMemorySeenKeySet::InsertIfAbsentWithTime(const std::vector<std::string_view>& keys,
+                                                  const std::vector<int64_t>& event_times,
+                                                  std::vector<uint8_t>* inserted) {
+  inserted->resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    bool added;
+    int32_t id = table_.FindOrInsert(keys[i], &added);
+    if (added) times_.push_back(event_times[i]);
+    else times_[static_cast<size_t>(id)] = std::max(times_[static_cast<size_t>(id)], event_times[i]);
+    (*inserted)[i] = added ? 1 : 0;
+  }
+  return Status::OK();
+}
+
+Result<int64_t> InMemorySeenKeySet::ExpireBefore(int64_t watermark_micros) {
+  if (times_.size() != static_cast<size_t>(table_.size())) {
+    return Status::Internal("seen-key set mixes keys with and without event times");
+  }
+  KeyTable kept;
+  std::vector<int64_t> kept_times;
+  int64_t expired = 0;
+  for (int32_t id = 0; id < table_.size(); ++id) {
+    if (times_[static_cast<size_t>(id)] < watermark_micros) {
+      ++expired;
+      continue;
+    }
+    bool added;
+    kept.FindOrInsert(table_.key(id), &added);
+    kept_times.push_back(times_[static_cast<size_t>(id)]);
+  }
+  if (expired > 0) {
+    table_ = std::move(kept);
+    times_ = std::move(kept_times);
+  }
+  return expired;
+}
+
 Result<std::unique_ptr<Deduplicate>> Deduplicate::Make(const Schema& input, std::vector<int> key_columns,
-                                                       std::shared_ptr<SeenKeySet> seen) {
+                                                       std::shared_ptr<SeenKeySet> seen,
+                                                       std::optional<DeduplicateWatermark> watermark) {
   std::unique_ptr<Deduplicate> d(new Deduplicate());
+  if (watermark) {
+    int c = watermark->event_time_column;
+    if (c < 0 || static_cast<size_t>(c) >= input.size() || !input.field(static_cast<size_t>(c)).type.is_timestamp()) {
+      return Status::InvalidArgument("the watermark column of a deduplication must be a timestamp column of the input");
+    }
+    if (watermark->delay_micros < 0) return Status::InvalidArgument("a watermark delay must not be negative");
+    d->watermark_spec_ = watermark;
+  }
   if (key_columns.empty()) {
     for (size_t i = 0; i < input.size(); ++i) key_columns.push_back(static_cast<int>(i));
   }
@@ -34,16 +82,51 @@ Result<std::unique_ptr<Deduplicate>> Deduplicate::Make(const Schema& input, std:
 }
 
 Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch) {
+  int64_t n = batch.num_rows();
   std::vector<const Column*> cols;
   for (int k : key_columns_) cols.push_back(&batch.column(static_cast<size_t>(k)));
-  KeyEncoder::EncodeAll(cols, batch.num_rows(), &arena_, &keys_);
-  LP_RETURN_IF_ERROR(seen_->InsertIfAbsent(keys_, &inserted_));
+  if (!watermark_spec_) {
+    KeyEncoder::EncodeAll(cols, n, &arena_, &keys_);
+    LP_RETURN_IF_ERROR(seen_->InsertIfAbsent(keys_, &inserted_));
+    std::vector<int32_t> rows;
+    for (size_t i = 0; i < inserted_.size(); ++i) {
+      if (inserted_[i]) rows.push_back(static_cast<int32_t>(i));
+    }
+    if (static_cast<int64_t>(rows.size()) == n) return batch;
+    return TakeRows(batch, rows);
+  }
+  // Watermarked: drop late rows, dedup the rest with their event times, then advance the
+  // watermark and expire old keys.
+  const Column& time_col = batch.column(static_cast<size_t>(watermark_spec_->event_time_column));
+  std::vector<int32_t> candidates;
+  std::vector<int64_t> times;
+  int64_t max_time = INT64_MIN;
+  for (int64_t i = 0; i < n; ++i) {
+    bool null_time = time_col.IsNull(i);
+    int64_t t = null_time ? INT64_MAX : time_col.data<int64_t>()[i];
+    if (!null_time) max_time = std::max(max_time, t);
+    if (!null_time && watermark_ && t < *watermark_) continue;  // late
+    candidates.push_back(static_cast<int32_t>(i));
+    times.push_back(t);
+  }
+  RecordBatch candidate_batch = static_cast<int64_t>(candidates.size()) == n ? batch : TakeRows(batch, candidates);
+  cols.clear();
+  for (int k : key_columns_) cols.push_back(&candidate_batch.column(static_cast<size_t>(k)));
+  KeyEncoder::EncodeAll(cols, candidate_batch.num_rows(), &arena_, &keys_);
+  LP_RETURN_IF_ERROR(seen_->InsertIfAbsentWithTime(keys_, times, &inserted_));
   std::vector<int32_t> rows;
   for (size_t i = 0; i < inserted_.size(); ++i) {
     if (inserted_[i]) rows.push_back(static_cast<int32_t>(i));
   }
-  if (static_cast<int64_t>(rows.size()) == batch.num_rows()) return batch;
-  return TakeRows(batch, rows);
+  RecordBatch out = static_cast<int64_t>(rows.size()) == candidate_batch.num_rows() ? candidate_batch
+                                                                                     : TakeRows(candidate_batch, rows);
+  if (max_time != INT64_MIN) {
+    int64_t w = max_time - watermark_spec_->delay_micros;
+    if (!watermark_ || w > *watermark_) watermark_ = w;
+    LP_ASSIGN_OR_RETURN(int64_t expired, seen_->ExpireBefore(*watermark_));
+    (void)expired;
+  }
+  return out;
 }
 
 }  // namespace lakepipe::operators

@@ -6,10 +6,17 @@
 // with RocksDB (and expire old keys by watermark) later; InMemorySeenKeySet is the
 // in-process one. Keys are KeyEncoder bytes (stable: safe to persist).
 //
+// With a watermark (an event-time column and a delay, as `WATERMARK col DELAY OF INTERVAL
+// n MINUTES`): the watermark is the largest event time seen in earlier batches minus the
+// delay; rows whose event time is below it are late and dropped, and after each batch keys
+// whose event time fell below the new watermark are forgotten (Spark's streaming
+// deduplication with a watermark). A row with a NULL event time is never late.
+//
 // Call order: Make, then Push per batch in stream order. Not thread-safe.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -27,26 +34,51 @@ class SeenKeySet {
   virtual Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) = 0;
   virtual int64_t size() const = 0;
   virtual int64_t MemoryBytes() const = 0;
+
+  // Watermarked form: also records each key's event time (micros; the latest wins). The
+  // default ignores the times.
+  virtual Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys,
+                                        const std::vector<int64_t>& event_times, std::vector<uint8_t>* inserted) {
+    return InsertIfAbsent(keys, inserted);
+  }
+  // Forgets keys recorded with an event time below `watermark_micros`; returns how many.
+  virtual Result<int64_t> ExpireBefore(int64_t watermark_micros) {
+    return Status::NotSupported("this seen-key store does not expire keys by watermark");
+  }
 };
 
 class InMemorySeenKeySet : public SeenKeySet {
  public:
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
+  Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
+                                std::vector<uint8_t>* inserted) override;
+  Result<int64_t> ExpireBefore(int64_t watermark_micros) override;
   int64_t size() const override { return table_.size(); }
-  int64_t MemoryBytes() const override { return table_.MemoryBytes(); }
+  int64_t MemoryBytes() const override { return table_.MemoryBytes() + static_cast<int64_t>(times_.size() * 8); }
 
  private:
   KeyTable table_;
+  std::vector<int64_t> times_;  // per key id, when recorded with times
+};
+
+struct DeduplicateWatermark {
+  int event_time_column = -1;  // a timestamp column of the input
+  int64_t delay_micros = 0;
 };
 
 class Deduplicate {
  public:
   // `key_columns`: indexes into `input`; empty = all columns (DISTINCT).
   static Result<std::unique_ptr<Deduplicate>> Make(const Schema& input, std::vector<int> key_columns,
-                                                   std::shared_ptr<SeenKeySet> seen = nullptr);
+                                                   std::shared_ptr<SeenKeySet> seen = nullptr,
+                                                   std::optional<DeduplicateWatermark> watermark = std::nullopt);
   // The rows of `batch` whose key is new (shares the batch when all are new).
   Result<RecordBatch> Push(const RecordBatch& batch);
   const SeenKeySet& seen() const { return *seen_; }
+  // The current watermark (micros), when one is configured and any event time was seen.
+  std::optional<int64_t> watermark() const { return watermark_; }
+  // Restores the watermark after a restart (the runtime checkpoints watermark()).
+  void set_watermark(std::optional<int64_t> w) { watermark_ = w; }
 
  private:
   Deduplicate() = default;
@@ -55,6 +87,8 @@ class Deduplicate {
   std::string arena_;
   std::vector<std::string_view> keys_;
   std::vector<uint8_t> inserted_;
+  std::optional<DeduplicateWatermark> watermark_spec_;
+  std::optional<int64_t> watermark_;
 };
 
 }  // namespace lakepipe::operators

@@ -276,3 +276,36 @@ TEST(HashAggregate, LiteralAndExpressionKeys) {
 
 }  // namespace
 }  // namespace lakepipe::operators
+
+namespace lakepipe::operators {
+namespace {
+
+TEST(Deduplicate, WatermarkDropsLateRowsAndExpiresKeys) {
+  Schema s = Schema::ParseDDL("k INT, t TIMESTAMP").value();
+  auto minutes = [](int64_t m) { return Value::Timestamp(m * 60 * 1000000LL); };
+  auto d = Deduplicate::Make(s, {0}, nullptr, DeduplicateWatermark{1, 10 * 60 * 1000000LL});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  auto rows = [](const RecordBatch& b) {
+    std::vector<std::string> out;
+    for (int64_t i = 0; i < b.num_rows(); ++i) out.push_back(b.Row(i)[0].ToString());
+    return out;
+  };
+  auto b1 = (*d)->Push(expr::test::MakeBatch("k INT, t TIMESTAMP", {{Value::Int(1, TypeId::kInt), minutes(0)},
+                                                                    {Value::Int(2, TypeId::kInt), minutes(30)},
+                                                                    {Value::Int(1, TypeId::kInt), minutes(1)}}));
+  ASSERT_TRUE(b1.ok());
+  EXPECT_EQ(rows(*b1), (std::vector<std::string>{"1", "2"}));
+  ASSERT_TRUE((*d)->watermark().has_value());
+  EXPECT_EQ(*(*d)->watermark(), 20 * 60 * 1000000LL);
+  // Key 1 (event time 1 min) expired below the watermark (20 min); key 2 is kept.
+  EXPECT_EQ((*d)->seen().size(), 1);
+  auto b2 = (*d)->Push(expr::test::MakeBatch("k INT, t TIMESTAMP", {{Value::Int(1, TypeId::kInt), minutes(5)},    // late
+                                                                    {Value::Int(1, TypeId::kInt), minutes(25)},   // new again
+                                                                    {Value::Int(2, TypeId::kInt), minutes(26)}}));  // duplicate
+  ASSERT_TRUE(b2.ok());
+  EXPECT_EQ(rows(*b2), (std::vector<std::string>{"1"}));
+  EXPECT_FALSE(Deduplicate::Make(s, {0}, nullptr, DeduplicateWatermark{0, 0}).ok());
+}
+
+}  // namespace
+}  // namespace lakepipe::operators
