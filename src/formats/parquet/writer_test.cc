@@ -248,6 +248,40 @@ TEST(ParquetWriter, RowGroupsPagesAndDictionaryFallback) {
   EXPECT_TRUE(has_dict);
   EXPECT_TRUE(has_plain);
   EXPECT_TRUE(kc.dictionary_page_offset.has_value());
+
+  // Walk the pages of that chunk with our page-header decoder: a dictionary page first,
+  // then data pages sized by page_bytes (plus at most one 1024-value step) whose values
+  // add up to the row group's rows.
+  {
+    auto file = FileSystem::Default()->ReadFile(path);
+    ASSERT_TRUE(file.ok());
+    int64_t pos = *kc.dictionary_page_offset;
+    const int64_t end = pos + kc.total_compressed_size;
+    int64_t values = 0, data_pages = 0;
+    bool first = true;
+    while (pos < end) {
+      PageHeader h;
+      size_t used = 0;
+      ASSERT_TRUE(ParsePageHeader(reinterpret_cast<const uint8_t*>(file->data() + pos),
+                                  static_cast<size_t>(end - pos), path, &h, &used)
+                      .ok());
+      if (first) {
+        EXPECT_EQ(h.type, PageType::kDictionaryPage);
+        EXPECT_EQ(pos + static_cast<int64_t>(used) + h.compressed_page_size, kc.data_page_offset);
+        first = false;
+      } else {
+        EXPECT_EQ(h.type, PageType::kDataPage);
+        ASSERT_TRUE(h.data_page_header.has_value());
+        values += h.data_page_header->num_values;
+        EXPECT_LE(h.uncompressed_page_size, opts.page_bytes + 1024 * 24);
+        ++data_pages;
+      }
+      pos += static_cast<int64_t>(used) + h.compressed_page_size;
+    }
+    EXPECT_EQ(pos, end);
+    EXPECT_EQ(values, md.row_groups[0].num_rows);
+    EXPECT_GT(data_pages, 2);
+  }
   auto out = RunDuckDB("SELECT count(*)::INT AS n, count(DISTINCT k)::INT AS dk, sum(v)::VARCHAR AS sv, "
                        "max(k) AS mk FROM read_parquet('" + path + "')");
   if (!out.ok() && out.status().IsNotFound()) GTEST_SKIP() << out.status().ToString();
