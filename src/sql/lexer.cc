@@ -108,6 +108,7 @@ Result<std::vector<Token>> Lex(const MappedText& mapped) {
       continue;
     }
     size_t start = i;
+    if (c == '\0') return ErrorAt(mapped.Locate(start), "unexpected NUL byte (is this a text file?)");
     bool skipped = false;
     if (!SkipComment(s, i, &skipped)) {
       return ErrorAt(mapped.Locate(start), "unterminated /* comment");

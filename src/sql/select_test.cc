@@ -263,6 +263,12 @@ TEST(SelectTest, RefusedConstructsNamePosition) {
   }
 }
 
+TEST(SelectTest, NulBytesAreRefusedNotTruncated) {
+  Status s = PlanError(std::string("SELECT a FROM t\0 WHERE", 23));
+  EXPECT_THAT(s.message(), HasSubstr("q.sql:1:16"));
+  EXPECT_THAT(s.message(), HasSubstr("NUL"));
+}
+
 TEST(SelectTest, ParseExpressionPositions) {
   Result<expr::ExprPtr> e = ParseExpression(Text("Quantity > 0 AND `Price` > 0"));
   ASSERT_TRUE(e.ok()) << e.status().ToString();
