@@ -429,6 +429,13 @@ class Rewriter {
       EmitType();
       return Status::OK();
     }
+    if (t.IsWord("AS") && Peek(1).kind == TokenKind::kWord) {
+      // An alias after AS is always a name, even when it is a keyword (AS Year): quoting
+      // it keeps its case.
+      EmitVerbatim();
+      EmitQuotedWord();
+      return Status::OK();
+    }
     if ((t.IsWord("current_timestamp") || t.IsWord("current_date")) && Peek(1).IsSymbol("(") &&
         Peek(2).IsSymbol(")")) {
       EmitVerbatim();

@@ -313,7 +313,6 @@ class Planner {
       LP_RETURN_IF_ERROR(RefuseAggregates(pred, "WHERE"));
       auto f = std::make_shared<PlanNode>();
       f->kind = PlanKind::kFilter;
-      f->loc = Loc(pred->pos.line ? -1 : -1);
       f->loc = LocFromPos(pred->pos);
       f->predicate = pred;
       f->inputs.push_back(plan);

@@ -298,6 +298,10 @@ TEST(SelectTest, KeywordNamedColumnsAndSparkFunctions) {
   EXPECT_EQ(p->items[1].name, "Year");  // a PostgreSQL keyword keeps its case
   EXPECT_EQ(p->items[2].name, "Name");
   EXPECT_EQ(p->items[3].name, "Value");
+  PlanPtr aliases = Plan("SELECT a AS Year, b AS Value FROM t AS Name");
+  EXPECT_EQ(aliases->items[0].name, "Year");
+  EXPECT_EQ(aliases->items[1].name, "Value");
+  EXPECT_EQ(aliases->inputs[0]->alias, "Name");
   PlanPtr q = Plan("SELECT o.Year, t.* FROM t o");
   EXPECT_EQ(q->items[0].expr->ToString(), "o.Year");
   EXPECT_EQ(got[4], "if((a > 1), 'x', 'y')");
