@@ -415,14 +415,17 @@ Result<SnapshotPtr> DeltaTable::AtTimestamp(int64_t timestamp_millis) const {
 }
 
 Result<std::vector<HistoryEntry>> DeltaTable::History(int limit) const {
+  // Timestamps are the ones time travel uses (inCommitTimestamp, else the commit file's
+  // modification time made monotonic), so `AtTimestamp(entry.timestamp_millis)` returns
+  // that entry's version, as Delta's DESCRIBE HISTORY does.
   LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
-  std::vector<HistoryEntry> out;
-  for (size_t k = listing.versions.size(); k-- > 0;) {
-    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+  std::vector<HistoryEntry> ascending;
+  int64_t prev = INT64_MIN;
+  for (size_t k = 0; k < listing.versions.size(); ++k) {
     HistoryEntry e;
     e.version = listing.versions[k];
-    e.timestamp_millis = listing.commit_files[k].mtime_micros / 1000;
     e.commit_info = "{}";
+    int64_t t = listing.commit_files[k].mtime_micros / 1000;
     LP_ASSIGN_OR_RETURN(std::string text,
                         fs_->ReadFile(JoinPath(LogDir(path_), listing.commit_files[k].name)));
     LP_ASSIGN_OR_RETURN(auto actions, ParseActions(text, listing.commit_files[k].name));
@@ -430,14 +433,18 @@ Result<std::vector<HistoryEntry>> DeltaTable::History(int limit) const {
       if (const auto* c = std::get_if<CommitInfo>(&a)) {
         e.commit_info = c->json;
         e.operation = c->operation;
-        if (c->in_commit_timestamp) {
-          e.timestamp_millis = *c->in_commit_timestamp;
-        } else if (c->timestamp) {
-          e.timestamp_millis = *c->timestamp;
-        }
+        if (c->in_commit_timestamp) t = *c->in_commit_timestamp;
       }
     }
-    out.push_back(std::move(e));
+    if (prev != INT64_MIN && t <= prev) t = prev + 1;
+    prev = t;
+    e.timestamp_millis = t;
+    ascending.push_back(std::move(e));
+  }
+  std::vector<HistoryEntry> out;
+  for (size_t k = ascending.size(); k-- > 0;) {
+    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+    out.push_back(std::move(ascending[k]));
   }
   return out;
 }

@@ -191,6 +191,8 @@ struct TableOptions {
 
 struct HistoryEntry {
   int64_t version = 0;
+  // The commit time time travel uses (inCommitTimestamp, else the commit file's
+  // modification time, made monotonic); AtTimestamp(timestamp_millis) gives `version`.
   int64_t timestamp_millis = 0;
   std::string operation;     // "" if the commit has no commitInfo
   std::string commit_info;   // the commitInfo JSON object ("{}" if absent)

@@ -399,6 +399,12 @@ TEST(DeltaTable, TwentyFiveCommitsCheckpointsAndTimeTravel) {
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(history->size(), 26u);
   EXPECT_EQ((*history)[0].version, 25);
+  // Each version is found again by the timestamp its history entry shows.
+  for (const auto& e : *history) {
+    auto at = table->AtTimestamp(e.timestamp_millis);
+    ASSERT_TRUE(at.ok()) << at.status().ToString();
+    EXPECT_EQ((*at)->version(), e.version);
+  }
   auto by_ts = table->AtTimestamp(Clock::System()->NowMillis() + 1000);
   ASSERT_TRUE(by_ts.ok());
   EXPECT_EQ((*by_ts)->version(), 25);
