@@ -192,7 +192,9 @@ TEST(StatementTest, TruncatedAndMangledInputsNeverCrash) {
       mangled[i] = c;
       auto r = ParseSqlFile(std::make_shared<SourceFile>("f.sql", mangled), {});
       (r.ok() ? ok : failed)++;
-      if (!r.ok()) EXPECT_FALSE(r.status().message().empty());
+      if (!r.ok()) {
+        EXPECT_FALSE(r.status().message().empty());
+      }
     }
   }
   EXPECT_GT(failed, 0);
