@@ -132,6 +132,8 @@ struct PlanNode {
   // kAggregate
   std::vector<NamedExpr> group_keys;
   std::vector<NamedExpr> aggregates;
+  // Parallel to group_keys: the select alias a key was written as (GROUP BY alias), or "".
+  std::vector<std::string> group_key_aliases;
 
   // kJoin
   JoinType join_type = JoinType::kInner;

@@ -125,7 +125,14 @@ class Resolver {
       case PlanKind::kAggregate: {
         const PlanNode& in = *n->inputs[0];
         Schema s;
-        for (const auto& k : n->group_keys) {
+        for (size_t i = 0; i < n->group_keys.size(); ++i) {
+          const NamedExpr& k = n->group_keys[i];
+          const std::string alias = i < n->group_key_aliases.size() ? n->group_key_aliases[i] : "";
+          if (!alias.empty() && in.schema.FindField(alias) >= 0) {
+            return ErrorAt(LocOf(k.expr, n->loc), "GROUP BY `" + alias +
+                                                      "` is both an input column and a select-list alias; "
+                                                      "write the expression or its position instead");
+          }
           LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(k.expr, in, n->loc));
           s.AddField(Field{k.name, b.type, b.nullable});
         }

@@ -83,6 +83,16 @@ TEST(ResolveTest, AggregatesUnionSubqueriesSort) {
   EXPECT_EQ(Names(r->Find("u")->schema), "id:bigint");
 }
 
+TEST(ResolveTest, GroupBySelectAlias) {
+  auto r = Resolve("CREATE MATERIALIZED VIEW d AS SELECT to_date(ts) AS day, sum(amount) AS total FROM orders "
+                   "GROUP BY day ORDER BY day;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Names(r->Find("d")->schema).substr(0, 9), "day:date,");
+  auto clash = Resolve("CREATE MATERIALIZED VIEW d AS SELECT upper(note) AS note, count(*) AS n FROM orders GROUP BY note;");
+  ASSERT_FALSE(clash.ok());
+  EXPECT_THAT(clash.status().message(), HasSubstr("both an input column and a select-list alias"));
+}
+
 TEST(ResolveTest, DeclaredColumnsCastTheQuery) {
   auto r = Resolve("CREATE MATERIALIZED VIEW d (id STRING NOT NULL COMMENT 'as text', n BIGINT) AS "
                    "SELECT id, cust AS n FROM orders;");

@@ -474,6 +474,7 @@ class Planner {
           continue;
         }
         ExprPtr key;
+        std::string alias_name;
         if (type == "A_Const" && Body(g).contains("ival")) {
           LP_ASSIGN_OR_RETURN(int64_t ordinal, IntConst(Body(g)));
           if (ordinal < 1 || ordinal > static_cast<int64_t>(items->size()) || (*items)[ordinal - 1].is_star) {
@@ -482,12 +483,27 @@ class Planner {
           key = (*items)[ordinal - 1].expr;
         } else {
           LP_ASSIGN_OR_RETURN(key, Translate(g));
+          // GROUP BY a select-list alias (Spark allows it): group by the aliased expression.
+          // Resolution refuses the case where the name is also an input column.
+          if (key->kind == expr::ExprKind::kColumn && key->qualifier.empty()) {
+            for (const auto& item : *items) {
+              if (item.is_star || !EqualsIgnoreCase(item.name, key->name)) continue;
+              if (item.expr->kind == expr::ExprKind::kColumn && EqualsIgnoreCase(item.expr->name, key->name)) break;
+              if (ContainsAggregate(item.expr)) {
+                return ErrorAt(LocFromPos(key->pos), "GROUP BY `" + key->name + "` names an aggregate");
+              }
+              alias_name = key->name;
+              key = item.expr;
+              break;
+            }
+          }
         }
         if (ContainsAggregate(key)) return ErrorAt(LocFromPos(key->pos), "aggregate functions are not allowed in GROUP BY");
         std::string name = key->kind == expr::ExprKind::kColumn ? key->name : "";
         if (name.empty() || used_names.count(ToLower(name))) name = "_group" + std::to_string(agg->group_keys.size());
         used_names.insert(ToLower(name));
         agg->group_keys.push_back({key, name});
+        agg->group_key_aliases.push_back(alias_name);
       }
     }
     for (const auto& item : *items) {
