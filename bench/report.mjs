@@ -20,7 +20,10 @@ const pipeline = load('pipeline.json') ?? {};
 const lakepipe = load('lakepipe.json');
 const loadStart = existsSync(`${resultsDir}/load_start.txt`)
   ? readFileSync(`${resultsDir}/load_start.txt`, 'utf8').trim() : 'unknown';
-const loadEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadEnd = existsSync(`${resultsDir}/load_end.txt`)
+  ? readFileSync(`${resultsDir}/load_end.txt`, 'utf8').trim()
+  : readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const busy = Number(loadStart.split(' ')[0]) > os.cpus().length;
 
 // Google Benchmark JSON: the fastest successful run of a benchmark, in seconds.
 const scale = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1 };
@@ -64,8 +67,9 @@ add("Parquet read, all columns, lakepipe's file", our(readOwnFile),
     duckReadOurs?.read ?? (duckReadOurs?.error ? 'failed' : 'no file'), 'best of 3', readOwnFile.cpu);
 
 const threeSteps = duckPipe.three_steps;
+const pipeFailure = (pipeline.error ?? '').split('\n').find((l) => /failed:|error:/.test(l))?.trim();
 const pipeSeconds = pipeline.seconds ?? (pipeline.not_built ? 'not built yet (lakepipe run is missing)'
-                                                              : `failed`);
+                                                              : `failed (${pipeFailure ?? 'see bench/out/results/pipeline.log'})`);
 const pipeRows = [
   ['DuckDB bronze: CSV -> Parquet (+ ingestion_time, source_file)', duckPipe.bronze],
   ['DuckDB silver: filter, dedup, typed, line_total -> Parquet', duckPipe.silver],
@@ -135,7 +139,7 @@ divided by DuckDB time on the same input in the same run: below 1.0× lakepipe i
 - Machine: ${os.cpus().length} CPUs (nproc), ${cpu}, ${mem ? (Number(mem) / 1048576).toFixed(1) + ' GiB RAM' : ''}
 - Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The
   machine is shared: a load above the CPU count means other work ran beside the benchmark
-- Commit: ${commit}
+- Commit: ${commit}; run as \`scripts/bench.sh ${existsSync(`${resultsDir}/build.txt`) ? readFileSync(`${resultsDir}/build.txt`, 'utf8').trim() : 'build-bench'}\`
 - DuckDB: ${duckTable.duckdb_version ?? duckPipe.duckdb_version ?? 'unknown'} from npm (@duckdb/node-api), \`SET threads=2\`
 - Input: \`lakepipe generate orders --rows ${duckTable.rows ?? 5000000} --seed 1\`, ${csvBytes ? (csvBytes / 1e6).toFixed(1) + ' MB' : 'size unknown'} of CSV (cached in bench/out/)
 
@@ -158,6 +162,13 @@ ${mdTable(['job', 'lakepipe', 'DuckDB', 'ratio', 'lakepipe CPU', 'note'],
 
 Times are wall-clock (lakepipe: the best of its runs); "lakepipe CPU" is the CPU time of
 lakepipe's thread, which shows how much of the wall time other work on the machine took.
+${busy ? `
+**This run is not a fair measurement**: the load average at its start (${loadStart}) was
+above the CPU count, so other work shared the two cores. DuckDB runs two threads and
+likely suffers more from that than lakepipe's single thread, so the ratios probably
+flatter lakepipe. Run
+\`make bench\` on an idle machine for numbers to quote.
+` : ''}
 
 lakepipe's Parquet file read back by DuckDB: ${fileCheck}.
 

@@ -23,6 +23,7 @@ mkdir -p "$OUT"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_start.txt"
+realpath --relative-to="$ROOT" "$BUILD" > "$RESULTS/build.txt"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
@@ -103,6 +104,7 @@ else
   echo '{"not_built": "lakepipe run is missing"}' > "$RESULTS/pipeline.json"
 fi
 rm -f "$RESULTS/err" "$OUT"/*.parquet
+cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_end.txt"
 
 # 7. The table and docs/BENCHMARKS.md.
 node bench/report.mjs "$RESULTS" "$CSV" docs/BENCHMARKS.md
