@@ -25,5 +25,6 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterTableCommands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace lakepipe::cli

@@ -1,0 +1,612 @@
+// `lakepipe table ...`: write a CSV / JSON lines / Parquet file into a Delta table, and
+// show, describe, history, optimize and vacuum a table. Each subcommand runs one function
+// returning a Status; CommandRegistry::Finish prints "lakepipe: error: ..." on failure.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "delta/table.h"
+#include "formats/csv/csv_reader.h"
+#include "formats/csv/csv_writer.h"
+#include "formats/json/json_reader.h"
+#include "formats/json/json_writer.h"
+#include "formats/parquet/parquet.h"
+#include "types/datetime.h"
+
+namespace lakepipe::cli {
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    std::string item = s.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string HumanBytes(int64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string FormatMillis(int64_t millis) {
+  return FormatTimestamp(millis * 1000) + " UTC";
+}
+
+// ---- text tables ------------------------------------------------------------------------
+
+size_t DisplayWidth(const std::string& s) {
+  size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+
+// Cuts a cell to `max` display characters (on a UTF-8 boundary) and makes control
+// characters visible so that one row stays one line.
+std::string Cell(std::string s, size_t max = 48) {
+  std::string out;
+  size_t w = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) {
+      if (w == max) {
+        out += "...";
+        return out;
+      }
+      ++w;
+    }
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+void PrintTextTable(const std::vector<std::string>& header,
+                    const std::vector<std::vector<std::string>>& rows,
+                    const std::vector<bool>& right_align) {
+  std::vector<size_t> width(header.size(), 0);
+  for (size_t c = 0; c < header.size(); ++c) width[c] = DisplayWidth(header[c]);
+  for (const auto& r : rows) {
+    for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], DisplayWidth(r[c]));
+  }
+  std::string rule = "+";
+  for (size_t w : width) rule += std::string(w + 2, '-') + "+";
+  auto line = [&](const std::vector<std::string>& cells, bool is_header) {
+    std::string s = "|";
+    for (size_t c = 0; c < width.size(); ++c) {
+      const std::string& v = c < cells.size() ? cells[c] : std::string();
+      size_t pad = width[c] - DisplayWidth(v);
+      bool right = !is_header && c < right_align.size() && right_align[c];
+      s += " " + (right ? std::string(pad, ' ') + v : v + std::string(pad, ' ')) + " |";
+    }
+    std::puts(s.c_str());
+  };
+  std::puts(rule.c_str());
+  line(header, true);
+  std::puts(rule.c_str());
+  for (const auto& r : rows) line(r, false);
+  std::puts(rule.c_str());
+}
+
+// ---- table write --------------------------------------------------------------------------
+
+struct WriteArgs {
+  std::string from;
+  std::string to;
+  std::string format;
+  std::string schema;
+  std::string mode = "append";
+  std::string partition_by;
+  std::string header = "true";
+};
+
+// Streams batches of the input file to `sink`; returns the rescue statistics.
+class InputFile {
+ public:
+  virtual ~InputFile() = default;
+  virtual const Schema& schema() const = 0;
+  virtual Result<bool> Next(RecordBatch* batch) = 0;
+  virtual csv::ReadStats stats() const { return {}; }
+};
+
+class CsvInput : public InputFile {
+ public:
+  explicit CsvInput(std::unique_ptr<csv::CsvReader> r) : r_(std::move(r)) {}
+  const Schema& schema() const override { return r_->schema(); }
+  Result<bool> Next(RecordBatch* batch) override {
+    csv::CsvBatch b;
+    LP_ASSIGN_OR_RETURN(bool more, r_->Next(&b));
+    if (more) *batch = std::move(b.batch);
+    return more;
+  }
+  csv::ReadStats stats() const override { return r_->total_stats(); }
+
+ private:
+  std::unique_ptr<csv::CsvReader> r_;
+};
+
+class JsonInput : public InputFile {
+ public:
+  explicit JsonInput(std::unique_ptr<json::JsonReader> r) : r_(std::move(r)) {}
+  const Schema& schema() const override { return r_->schema(); }
+  Result<bool> Next(RecordBatch* batch) override {
+    json::JsonBatch b;
+    LP_ASSIGN_OR_RETURN(bool more, r_->Next(&b));
+    if (more) *batch = std::move(b.batch);
+    return more;
+  }
+  csv::ReadStats stats() const override { return r_->total_stats(); }
+
+ private:
+  std::unique_ptr<json::JsonReader> r_;
+};
+
+class ParquetInput : public InputFile {
+ public:
+  explicit ParquetInput(std::unique_ptr<parquet::FileReader> r) : r_(std::move(r)) {}
+  const Schema& schema() const override { return r_->schema(); }
+  Result<bool> Next(RecordBatch* batch) override {
+    if (next_ >= r_->num_row_groups()) return false;
+    LP_ASSIGN_OR_RETURN(*batch, r_->ReadRowGroup(next_++, {}));
+    return true;
+  }
+
+ private:
+  std::unique_ptr<parquet::FileReader> r_;
+  int next_ = 0;
+};
+
+Result<std::string> FormatOf(const WriteArgs& a) {
+  std::string f = Lower(a.format);
+  if (f.empty()) {
+    std::string p = Lower(a.from);
+    if (EndsWith(p, ".gz") || EndsWith(p, ".zst")) {
+      return Status::NotSupported("compressed input files are not supported: " + a.from);
+    }
+    if (EndsWith(p, ".csv") || EndsWith(p, ".txt")) return std::string("csv");
+    if (EndsWith(p, ".tsv")) return std::string("tsv");
+    if (EndsWith(p, ".json") || EndsWith(p, ".jsonl") || EndsWith(p, ".ndjson")) return std::string("jsonl");
+    if (EndsWith(p, ".parquet")) return std::string("parquet");
+    return Status::InvalidArgument("cannot tell the format of " + a.from +
+                                   " from its extension: pass --format csv|jsonl|parquet");
+  }
+  if (f == "json") f = "jsonl";
+  if (f != "csv" && f != "tsv" && f != "jsonl" && f != "parquet") {
+    return Status::InvalidArgument("unknown --format '" + a.format + "' (csv, jsonl or parquet)");
+  }
+  return f;
+}
+
+Status RunWrite(const WriteArgs& a) {
+  if (a.from.empty()) return Status::InvalidArgument("table write needs --from FILE");
+  if (a.to.empty()) return Status::InvalidArgument("table write needs --to TABLE (a folder)");
+  FileSystem* fs = FileSystem::Default();
+  auto info = fs->Stat(a.from);
+  if (!info.ok() || info->is_dir) return Status::NotFound("no such file: " + a.from);
+  LP_ASSIGN_OR_RETURN(std::string format, FormatOf(a));
+  delta::WriteMode mode;
+  if (a.mode == "append") {
+    mode = delta::WriteMode::kAppend;
+  } else if (a.mode == "overwrite") {
+    mode = delta::WriteMode::kOverwrite;
+  } else {
+    return Status::InvalidArgument("unknown --mode '" + a.mode + "' (append or overwrite)");
+  }
+  bool header;
+  if (a.header == "true") {
+    header = true;
+  } else if (a.header == "false") {
+    header = false;
+  } else {
+    return Status::InvalidArgument("--header must be true or false, not '" + a.header + "'");
+  }
+
+  std::optional<Schema> schema;
+  if (!a.schema.empty()) {
+    auto s = Schema::ParseDDL(a.schema);
+    if (!s.ok()) return Status::InvalidArgument("bad --schema: " + s.status().message());
+    schema = *s;
+  }
+  // Appending to an existing table without --schema: read the file with the table's
+  // types instead of guessing them again.
+  std::unique_ptr<delta::DeltaTable> existing;
+  if (delta::DeltaTable::Exists(a.to, fs)) {
+    LP_ASSIGN_OR_RETURN(existing, delta::DeltaTable::Open(a.to, fs));
+    if (!schema.has_value() && mode == delta::WriteMode::kAppend && format != "parquet") {
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, existing->Latest());
+      Schema s;
+      for (const auto& f : snap->schema().fields()) {
+        if (f.name != "_rescued_data") s.AddField(f);
+      }
+      schema = s;
+    }
+  }
+
+  std::unique_ptr<InputFile> input;
+  if (format == "csv" || format == "tsv") {
+    csv::CsvOptions o;
+    o.header = header;
+    if (format == "tsv") o.delimiter = '\t';
+    o.schema = schema;
+    o.batch_rows = 1 << 17;
+    LP_ASSIGN_OR_RETURN(auto r, csv::CsvReader::Open(fs, a.from, o));
+    input = std::make_unique<CsvInput>(std::move(r));
+  } else if (format == "jsonl") {
+    json::JsonOptions o;
+    o.schema = schema;
+    o.batch_rows = 1 << 16;
+    LP_ASSIGN_OR_RETURN(auto r, json::JsonReader::Open(fs, a.from, o));
+    input = std::make_unique<JsonInput>(std::move(r));
+  } else {
+    if (schema.has_value() && !a.schema.empty()) {
+      return Status::InvalidArgument("--schema applies to csv and jsonl input; a Parquet file "
+                                     "carries its own schema");
+    }
+    LP_ASSIGN_OR_RETURN(auto r, parquet::FileReader::Open(fs, a.from));
+    input = std::make_unique<ParquetInput>(std::move(r));
+  }
+
+  delta::WriteOptions wo;
+  wo.mode = mode;
+  wo.operation_parameters["source"] = a.from;
+  std::vector<std::string> partition_by = SplitList(a.partition_by);
+  for (const auto& p : partition_by) {
+    if (input->schema().FindField(p) < 0) {
+      return Status::InvalidArgument("--partition-by column '" + p + "' is not in the input (" +
+                                     input->schema().ToDDL() + ")");
+    }
+  }
+  if (existing == nullptr) {
+    delta::CreateOptions create;
+    create.schema = input->schema();
+    create.partition_columns = partition_by;
+    wo.create_if_missing = create;
+  } else if (!partition_by.empty()) {
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, existing->Latest());
+    if (snap->partition_columns() != partition_by) {
+      return Status::InvalidArgument("--partition-by does not match the table's partition "
+                                     "columns; an existing table keeps its partitioning");
+    }
+  }
+  LP_RETURN_IF_ERROR(fs->CreateDirs(a.to));
+  LP_ASSIGN_OR_RETURN(auto writer, delta::DeltaTable::NewWriter(a.to, wo, fs));
+  RecordBatch batch;
+  for (;;) {
+    LP_ASSIGN_OR_RETURN(bool more, input->Next(&batch));
+    if (!more) break;
+    LP_RETURN_IF_ERROR(writer->Write(batch));
+  }
+  LP_ASSIGN_OR_RETURN(delta::CommitResult result, writer->Commit());
+  csv::ReadStats stats = input->stats();
+  std::printf("wrote %lld rows to %s (version %lld, %lld file%s, %s)\n",
+              static_cast<long long>(result.num_rows), a.to.c_str(),
+              static_cast<long long>(result.version), static_cast<long long>(result.num_files),
+              result.num_files == 1 ? "" : "s", HumanBytes(result.num_bytes).c_str());
+  if (stats.rescued_rows > 0) {
+    std::string lines;
+    for (int64_t l : stats.first_bad_lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
+    std::printf("%lld row%s kept values that did not fit the schema in _rescued_data "
+                "(first at line%s %s)\n",
+                static_cast<long long>(stats.rescued_rows), stats.rescued_rows == 1 ? "" : "s",
+                stats.first_bad_lines.size() == 1 ? "" : "s", lines.c_str());
+  }
+  return Status::OK();
+}
+
+// ---- table show / describe / history / optimize / vacuum ------------------------------
+
+Result<std::unique_ptr<delta::DeltaTable>> OpenTable(const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("missing TABLE (the table's folder)");
+  if (!delta::DeltaTable::Exists(path)) {
+    return Status::NotFound("no Delta table at " + path + " (no _delta_log with a commit)");
+  }
+  return delta::DeltaTable::Open(path);
+}
+
+struct ShowArgs {
+  std::string table;
+  int64_t version = -1;
+  std::string timestamp;
+  int64_t limit = 20;
+  std::string format = "table";
+};
+
+Status RunShow(const ShowArgs& a) {
+  if (a.format != "table" && a.format != "csv" && a.format != "jsonl" && a.format != "json") {
+    return Status::InvalidArgument("unknown --format '" + a.format + "' (table, csv or jsonl)");
+  }
+  if (a.version >= 0 && !a.timestamp.empty()) {
+    return Status::InvalidArgument("give --version or --timestamp, not both");
+  }
+  if (a.limit < 0) return Status::InvalidArgument("--limit must be 0 or more");
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(a.table));
+  delta::SnapshotPtr snap;
+  if (a.version >= 0) {
+    LP_ASSIGN_OR_RETURN(snap, table->AtVersion(a.version));
+  } else if (!a.timestamp.empty()) {
+    auto ts = ParseTimestamp(a.timestamp);
+    if (!ts.ok()) return Status::InvalidArgument("bad --timestamp: " + ts.status().message());
+    LP_ASSIGN_OR_RETURN(snap, table->AtTimestamp(FloorDiv(*ts, 1000)));
+  } else {
+    LP_ASSIGN_OR_RETURN(snap, table->Latest());
+  }
+  LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, {}));
+  const Schema& schema = scan.output_schema();
+  std::vector<RecordBatch> batches;
+  int64_t rows = 0;
+  for (size_t i = 0; i < scan.files().size() && rows < a.limit; ++i) {
+    LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
+    if (rows + b.num_rows() > a.limit) b = b.Slice(0, a.limit - rows);
+    rows += b.num_rows();
+    batches.push_back(std::move(b));
+  }
+  std::string out;
+  if (a.format == "csv") {
+    csv::CsvWriteOptions o;
+    csv::AppendCsvHeader(schema, o, &out);
+    for (const auto& b : batches) csv::AppendCsvRows(b, o, &out);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return Status::OK();
+  }
+  if (a.format == "jsonl" || a.format == "json") {
+    for (const auto& b : batches) json::AppendJsonLines(b, json::JsonWriteOptions{}, &out);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return Status::OK();
+  }
+  std::vector<std::string> header;
+  std::vector<bool> right;
+  for (const auto& f : schema.fields()) {
+    header.push_back(f.name);
+    right.push_back(f.type.is_numeric());
+  }
+  std::vector<std::vector<std::string>> cells;
+  std::string text;
+  for (const auto& b : batches) {
+    for (int64_t r = 0; r < b.num_rows(); ++r) {
+      std::vector<std::string> row;
+      for (size_t c = 0; c < b.num_columns(); ++c) {
+        const Column& col = b.column(c);
+        if (col.IsNull(r)) {
+          row.push_back("NULL");
+          continue;
+        }
+        text.clear();
+        csv::AppendCsvValueText(col, r, &text);
+        row.push_back(Cell(text));
+      }
+      cells.push_back(std::move(row));
+    }
+  }
+  PrintTextTable(header, cells, right);
+  int64_t total = snap->num_records();
+  if (total >= 0 && total > rows) {
+    std::printf("%lld of %lld rows (version %lld; --limit N shows more)\n",
+                static_cast<long long>(rows), static_cast<long long>(total),
+                static_cast<long long>(snap->version()));
+  } else {
+    std::printf("%lld row%s (version %lld)\n", static_cast<long long>(rows), rows == 1 ? "" : "s",
+                static_cast<long long>(snap->version()));
+  }
+  return Status::OK();
+}
+
+Status RunDescribe(const std::string& path) {
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
+  const delta::Metadata& md = snap->metadata();
+  std::printf("table       %s\n", snap->table_path().c_str());
+  std::printf("id          %s\n", md.id.c_str());
+  if (md.name) std::printf("name        %s\n", md.name->c_str());
+  if (md.description) std::printf("description %s\n", md.description->c_str());
+  std::printf("version     %lld (%s)\n", static_cast<long long>(snap->version()),
+              FormatMillis(snap->timestamp_millis()).c_str());
+  if (md.created_time) std::printf("created     %s\n", FormatMillis(*md.created_time).c_str());
+  std::string parts;
+  for (const auto& p : snap->partition_columns()) parts += (parts.empty() ? "" : ", ") + p;
+  std::printf("partitions  %s\n", parts.empty() ? "(none)" : parts.c_str());
+  int64_t records = snap->num_records();
+  std::printf("files       %zu\n", snap->files().size());
+  std::printf("rows        %s\n", records >= 0 ? std::to_string(records).c_str() : "unknown (files without stats)");
+  std::printf("size        %s (%lld bytes)\n", HumanBytes(snap->size_bytes()).c_str(),
+              static_cast<long long>(snap->size_bytes()));
+  const delta::Protocol& pr = snap->protocol();
+  std::string protocol = "minReaderVersion " + std::to_string(pr.min_reader_version) +
+                         ", minWriterVersion " + std::to_string(pr.min_writer_version);
+  if (pr.reader_features && !pr.reader_features->empty()) {
+    protocol += ", reader features:";
+    for (const auto& f : *pr.reader_features) protocol += " " + f;
+  }
+  if (pr.writer_features && !pr.writer_features->empty()) {
+    protocol += ", writer features:";
+    for (const auto& f : *pr.writer_features) protocol += " " + f;
+  }
+  std::printf("protocol    %s\n", protocol.c_str());
+  if (snap->configuration().empty()) {
+    std::printf("properties  (none)\n");
+  } else {
+    std::printf("properties\n");
+    for (const auto& [k, v] : snap->configuration()) std::printf("  %s = %s\n", k.c_str(), v.c_str());
+  }
+  std::printf("schema\n");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& f : snap->schema().fields()) {
+    bool is_partition = std::find(snap->partition_columns().begin(), snap->partition_columns().end(),
+                                  f.name) != snap->partition_columns().end();
+    rows.push_back({f.name, f.type.ToString(), f.nullable ? "yes" : "no",
+                    is_partition ? "partition" : ""});
+  }
+  PrintTextTable({"column", "type", "nullable", ""}, rows, {});
+  return Status::OK();
+}
+
+std::string JsonObjectText(const nlohmann::json& j, size_t max = 80) {
+  if (!j.is_object() || j.empty()) return "";
+  std::string s;
+  for (const auto& [k, v] : j.items()) {
+    if (!s.empty()) s += ", ";
+    s += k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return Cell(s, max);
+}
+
+Status RunHistory(const std::string& path, int limit) {
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  LP_ASSIGN_OR_RETURN(auto history, table->History(limit));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : history) {
+    nlohmann::json info = nlohmann::json::parse(h.commit_info, nullptr, false);
+    std::string params, metrics;
+    if (!info.is_discarded()) {
+      if (info.contains("operationParameters")) params = JsonObjectText(info["operationParameters"], 60);
+      if (info.contains("operationMetrics")) metrics = JsonObjectText(info["operationMetrics"], 70);
+    }
+    rows.push_back({std::to_string(h.version), FormatTimestamp(h.timestamp_millis * 1000),
+                    h.operation.empty() ? "(none)" : h.operation, params, metrics});
+  }
+  PrintTextTable({"version", "timestamp (UTC)", "operation", "parameters", "metrics"}, rows,
+                 {true, false, false, false, false});
+  return Status::OK();
+}
+
+Status RunOptimize(const std::string& path, int64_t target_mb) {
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  delta::OptimizeOptions o;
+  if (target_mb > 0) o.target_file_bytes = target_mb << 20;
+  LP_ASSIGN_OR_RETURN(delta::OptimizeResult r, table->Optimize(o));
+  if (!r.version) {
+    std::printf("nothing to compact in %s\n", path.c_str());
+  } else {
+    std::printf("compacted %lld files into %lld (version %lld)\n",
+                static_cast<long long>(r.files_removed), static_cast<long long>(r.files_added),
+                static_cast<long long>(*r.version));
+  }
+  return Status::OK();
+}
+
+Status RunVacuum(const std::string& path, double retain_hours, bool force, bool dry_run) {
+  if (retain_hours < 0) return Status::InvalidArgument("--retain must be 0 or more hours");
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  delta::VacuumOptions o;
+  o.retention_hours = retain_hours;
+  o.disable_retention_check = force;
+  o.dry_run = dry_run;
+  LP_ASSIGN_OR_RETURN(delta::VacuumResult r, table->Vacuum(o));
+  std::printf("%s %zu file%s no longer referenced for %g hours\n",
+              dry_run ? "would delete" : "deleted", r.deleted.size(),
+              r.deleted.size() == 1 ? "" : "s", retain_hours);
+  for (const auto& f : r.deleted) std::printf("  %s\n", f.c_str());
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterTableCommands(CLI::App& app, CommandRegistry& registry) {
+  CLI::App* table = app.add_subcommand("table", "Write files into Delta tables and inspect them");
+  table->require_subcommand(1);
+
+  auto write_args = std::make_shared<WriteArgs>();
+  CLI::App* write = table->add_subcommand(
+      "write", "Write a CSV, JSON lines or Parquet file into a Delta table (created if missing)");
+  write->add_option("--from", write_args->from, "Input file (.csv, .tsv, .jsonl/.json, .parquet)");
+  write->add_option("--to", write_args->to, "Table folder");
+  write->add_option("--format", write_args->format,
+                    "csv, tsv, jsonl or parquet (default: from the file extension)");
+  write->add_option("--schema", write_args->schema,
+                    "Column types, e.g. 'a INT, b STRING' (default: inferred, or the table's)");
+  write->add_option("--mode", write_args->mode, "append or overwrite")->capture_default_str();
+  write->add_option("--partition-by", write_args->partition_by, "Partition columns, comma separated");
+  write->add_option("--header", write_args->header, "CSV: the first line names the columns (true|false)")
+      ->capture_default_str();
+  write->callback([write_args, &registry]() { registry.Finish(RunWrite(*write_args)); });
+
+  auto show_args = std::make_shared<ShowArgs>();
+  CLI::App* show = table->add_subcommand("show", "Print a table's rows (any version)");
+  show->add_option("table", show_args->table, "Table folder");
+  show->add_option("--version", show_args->version, "Time travel to this version");
+  show->add_option("--timestamp", show_args->timestamp,
+                   "Time travel to the version current at this time (e.g. 2024-01-31T10:00:00Z)");
+  show->add_option("--limit", show_args->limit, "Rows to print")->capture_default_str();
+  show->add_option("--format", show_args->format, "table, csv or jsonl")->capture_default_str();
+  show->callback([show_args, &registry]() { registry.Finish(RunShow(*show_args)); });
+
+  auto describe_table = std::make_shared<std::string>();
+  CLI::App* describe = table->add_subcommand("describe", "Print a table's schema, files, size and protocol");
+  describe->add_option("table", *describe_table, "Table folder");
+  describe->callback([describe_table, &registry]() { registry.Finish(RunDescribe(*describe_table)); });
+
+  auto history_table = std::make_shared<std::string>();
+  auto history_limit = std::make_shared<int>(0);
+  CLI::App* history = table->add_subcommand("history", "Print a table's commits, newest first");
+  history->add_option("table", *history_table, "Table folder");
+  history->add_option("--limit", *history_limit, "Commits to print (default: all)");
+  history->callback([history_table, history_limit, &registry]() {
+    registry.Finish(RunHistory(*history_table, *history_limit));
+  });
+
+  auto optimize_table = std::make_shared<std::string>();
+  auto optimize_mb = std::make_shared<int64_t>(0);
+  CLI::App* optimize = table->add_subcommand("optimize", "Compact small data files (OPTIMIZE)");
+  optimize->add_option("table", *optimize_table, "Table folder");
+  optimize->add_option("--target-file-mb", *optimize_mb, "Target file size in MiB (default 128)");
+  optimize->callback([optimize_table, optimize_mb, &registry]() {
+    registry.Finish(RunOptimize(*optimize_table, *optimize_mb));
+  });
+
+  struct VacuumArgs {
+    std::string table;
+    double retain = 168;
+    bool force = false;
+    bool dry_run = false;
+  };
+  auto vacuum_args = std::make_shared<VacuumArgs>();
+  CLI::App* vacuum = table->add_subcommand(
+      "vacuum", "Delete data files no longer referenced and older than the retention");
+  vacuum->add_option("table", vacuum_args->table, "Table folder");
+  vacuum->add_option("--retain", vacuum_args->retain, "Retention in hours")->capture_default_str();
+  vacuum->add_flag("--force", vacuum_args->force,
+                   "Allow a retention below 168 hours (Delta's safety check)");
+  vacuum->add_flag("--dry-run", vacuum_args->dry_run, "List the files without deleting them");
+  vacuum->callback([vacuum_args, &registry]() {
+    registry.Finish(RunVacuum(vacuum_args->table, vacuum_args->retain, vacuum_args->force,
+                              vacuum_args->dry_run));
+  });
+}
+
+}  // namespace lakepipe::cli
