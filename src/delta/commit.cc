@@ -12,7 +12,7 @@
 
 namespace lakepipe::delta {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 namespace lakepipe::delta {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -333,7 +333,7 @@ std::string LineWhere(std::string_view name, int line, std::string_view kind) {
 
 // ---- public: actions ----------------------------------------------------------------
 
-Result<Action> ParseActionObject(const nlohmann::json& obj, const std::string& where) {
+Result<Action> ParseActionObject(const nlohmann::ordered_json& obj, const std::string& where) {
   if (!obj.is_object() || obj.size() != 1) {
     // The protocol has exactly one action per line; take the first known key if several.
     if (!obj.is_object() || obj.empty())

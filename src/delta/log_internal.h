@@ -11,7 +11,7 @@
 namespace lakepipe::delta {
 
 // Parses one action object ({"add": {...}}); `where` prefixes error messages.
-Result<Action> ParseActionObject(const nlohmann::json& obj, const std::string& where);
+Result<Action> ParseActionObject(const nlohmann::ordered_json& obj, const std::string& where);
 
 // The schema of a classic checkpoint (txn, add, remove, metaData, protocol), as Spark
 // writes it.
