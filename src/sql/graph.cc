@@ -158,7 +158,7 @@ std::string PipelineGraph::ToDot(const std::string& pipeline_name) const {
       std::string id = "files" + std::to_string(sources.size());
       sources[key] = id;
       out += "  " + id + " [shape=folder, label=" + DotQuote("read_files\n" + in.files_path + "\n" + in.files_format) +
-             ", kind=\"read_files\"];\n";
+             ", class=\"read_files\"];\n";
     }
   }
   for (size_t idx : order_) {
@@ -169,7 +169,7 @@ std::string PipelineGraph::ToDot(const std::string& pipeline_name) const {
       case DatasetKind::kMaterializedView: shape = "ellipse"; style = "filled"; kind = "materialized_view"; break;
       case DatasetKind::kView: shape = "box"; style = "dashed"; kind = "view"; break;
     }
-    out += "  " + DotQuote(n.name) + " [shape=" + shape + ", style=" + style + ", kind=\"" + kind + "\"];\n";
+    out += "  " + DotQuote(n.name) + " [shape=" + shape + ", style=" + style + ", class=\"" + kind + "\"];\n";
   }
   for (size_t idx : order_) {
     const GraphNode& n = nodes_[idx];

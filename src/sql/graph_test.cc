@@ -113,7 +113,7 @@ TEST(GraphTest, DotOutputParsesBack) {
   const std::string id = R"(("(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*))";
   std::regex node_re("^  " + id + R"( \[(.*)\];$)");
   std::regex edge_re("^  " + id + " -> " + id + R"( \[(.*)\];$)");
-  std::regex kind_re(R"re(kind="([a-z_]+)")re");
+  std::regex kind_re(R"re(class="([a-z_]+)")re");
   std::map<std::string, std::string> kinds;
   std::set<std::pair<std::string, std::string>> edges;
   std::set<std::pair<std::string, std::string>> stream_edges;
