@@ -46,7 +46,7 @@ class PipelineGraph {
   //   "silver_orders (streaming table) <- STREAM bronze_orders"
   std::string ToText() const;
   // Graphviz: datasets as boxes (streaming tables), ellipses (materialized views), dashed
-  // boxes (views); read_files sources as folders (cylinders); STREAM edges solid, batch
+  // boxes (views); read_files sources as folders; STREAM edges solid, batch
   // reads dashed. Each node has class="streaming_table" / "materialized_view" / "view" /
   // "read_files" (a Graphviz attribute that becomes the SVG class).
   std::string ToDot(const std::string& pipeline_name) const;
