@@ -11,7 +11,7 @@
 
 namespace lakepipe::delta {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 namespace lakepipe::delta {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
