@@ -41,7 +41,7 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
                                   "refresh of the downstream table, or set skipChangeCommits");
     }
     if (state.files.empty()) continue;
-    LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table.path(), std::move(state)));
+    LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table.path(), std::move(state), table.fs()));
     ScanOptions scan_options;
     scan_options.columns = options.columns;
     LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(only_added, scan_options));

@@ -27,10 +27,6 @@ bool FileMayMatch(const DataFile& file, const FileStats* stats, const Schema& sc
                   const std::vector<std::string>& partition_columns,
                   const std::vector<parquet::ColumnPredicate>& predicates);
 
-// Whether a value of type `from` may be written into a column of type `to` without loss
-// (same type, nullability ignored at every depth).
-bool SameTypeIgnoringNullability(const DataType& a, const DataType& b);
-
 // The schema with every field (at every depth) nullable.
 Schema MakeNullable(const Schema& schema);
 

@@ -465,27 +465,6 @@ bool FileMayMatch(const DataFile& file, const FileStats* stats, const Schema& sc
   return true;
 }
 
-bool SameTypeIgnoringNullability(const DataType& a, const DataType& b) {
-  if (a.id() != b.id()) return false;
-  switch (a.id()) {
-    case TypeId::kDecimal: return a.precision() == b.precision() && a.scale() == b.scale();
-    case TypeId::kStruct: {
-      if (a.fields().size() != b.fields().size()) return false;
-      for (size_t i = 0; i < a.fields().size(); ++i) {
-        if (a.fields()[i].name != b.fields()[i].name ||
-            !SameTypeIgnoringNullability(a.fields()[i].type, b.fields()[i].type))
-          return false;
-      }
-      return true;
-    }
-    case TypeId::kArray: return SameTypeIgnoringNullability(a.element(), b.element());
-    case TypeId::kMap:
-      return SameTypeIgnoringNullability(a.key(), b.key()) &&
-             SameTypeIgnoringNullability(a.value(), b.value());
-    default: return true;
-  }
-}
-
 namespace {
 DataType NullableType(const DataType& t) {
   switch (t.id()) {

@@ -167,6 +167,11 @@ class Schema {
   std::vector<Field> fields_;
 };
 
+// Whether two types have the same structure (ids, decimal precision/scale, struct field
+// names) whatever their nullability flags (containsNull, valueContainsNull, nullable
+// fields). Such types share one Column layout.
+bool SameTypeIgnoringNullability(const DataType& a, const DataType& b);
+
 // Parses one type in DDL spelling ("decimal(10,2)", "array<int>").
 Result<DataType> ParseDataType(std::string_view text);
 

@@ -1090,7 +1090,9 @@ class FileWriterImpl : public FileWriter {
                                      std::to_string(schema_.size()));
     }
     for (size_t i = 0; i < schema_.size(); ++i) {
-      if (batch.column(i).type() != schema_.field(i).type ||
+      // Nullability flags do not change a column's layout; nulls where the file's schema
+      // forbids them are refused below.
+      if (!SameTypeIgnoringNullability(batch.column(i).type(), schema_.field(i).type) ||
           batch.column(i).size() != batch.num_rows()) {
         return Status::InvalidArgument("column '" + schema_.field(i).name + "' of the batch is " +
                                        batch.column(i).type().ToString() + " with " +

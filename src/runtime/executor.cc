@@ -1,0 +1,272 @@
+#include "runtime/executor.h"
+
+#include "expr/binder.h"
+#include "expr/eval.h"
+#include "operators/deduplicate.h"
+#include "operators/filter.h"
+#include "operators/hash_aggregate.h"
+#include "operators/hash_join.h"
+#include "operators/sort.h"
+
+namespace lakepipe::runtime {
+namespace {
+
+using sql::PlanKind;
+using sql::PlanNode;
+using Batches = std::vector<RecordBatch>;
+
+expr::BindContext ContextFor(const PlanNode& input, const ExecOptions& options) {
+  expr::BindContext ctx;
+  for (const auto& q : input.qualifiers) ctx.qualifiers.push_back({q.qualifier, q.begin, q.end});
+  ctx.current_timestamp_micros = options.current_timestamp_micros;
+  return ctx;
+}
+
+Status NodeError(const PlanNode& node, const Status& st) {
+  if (st.ok() || !node.loc.known()) return st;
+  std::string where = node.loc.ToString();
+  if (st.message().rfind(where, 0) == 0) return st;
+  return st.WithContext(where);
+}
+
+// Gives every batch the node's schema (names and nullability decided by resolution).
+Batches Relabel(const Schema& schema, Batches batches) {
+  for (auto& b : batches) b = RecordBatch(schema, b.columns(), b.num_rows());
+  return batches;
+}
+
+class Executor {
+ public:
+  Executor(ScanProvider& provider, const ExecOptions& options)
+      : provider_(provider), options_(options) {}
+
+  Result<Batches> Run(const PlanNode& node) {
+    auto out = RunNode(node);
+    if (!out.ok()) return NodeError(node, out.status());
+    return out;
+  }
+
+ private:
+  Result<Batches> RunNode(const PlanNode& node) {
+    if (!node.resolved) {
+      return Status::Internal("plan node " + std::string(sql::PlanKindName(node.kind)) +
+                              " was not resolved before execution");
+    }
+    switch (node.kind) {
+      case PlanKind::kTableScan: {
+        LP_ASSIGN_OR_RETURN(Batches rows, provider_.ReadTable(node));
+        return Relabel(node.schema, std::move(rows));
+      }
+      case PlanKind::kReadFiles: {
+        LP_ASSIGN_OR_RETURN(Batches rows, provider_.ReadFiles(node));
+        return Relabel(node.schema, std::move(rows));
+      }
+      case PlanKind::kSubqueryAlias: {
+        LP_ASSIGN_OR_RETURN(Batches rows, Run(*node.inputs[0]));
+        return Relabel(node.schema, std::move(rows));
+      }
+      case PlanKind::kFilter: return RunFilter(node);
+      case PlanKind::kProject: return RunProject(node);
+      case PlanKind::kUnionAll: return RunUnionAll(node);
+      case PlanKind::kLimit: return RunLimit(node);
+      case PlanKind::kAggregate:
+      case PlanKind::kJoin:
+      case PlanKind::kSort:
+      case PlanKind::kDistinct: return RunStateful(node);
+    }
+    return Status::Internal("unknown plan node");
+  }
+
+  Result<Batches> RunFilter(const PlanNode& node) {
+    const PlanNode& input = *node.inputs[0];
+    LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr predicate,
+                        expr::Bind(*node.predicate, input.schema, ContextFor(input, options_)));
+    Batches out;
+    for (const auto& b : rows) {
+      LP_ASSIGN_OR_RETURN(RecordBatch kept, operators::Filter(b, predicate));
+      if (kept.num_rows() > 0) out.push_back(std::move(kept));
+    }
+    return Relabel(node.schema, std::move(out));
+  }
+
+  Result<Batches> RunProject(const PlanNode& node) {
+    const PlanNode& input = *node.inputs[0];
+    LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+    std::vector<expr::BoundExpr> exprs;
+    expr::BindContext ctx = ContextFor(input, options_);
+    for (const auto& item : node.items) {
+      if (item.is_star || item.expr == nullptr) {
+        return Status::Internal("a star item survived resolution");
+      }
+      LP_ASSIGN_OR_RETURN(expr::BoundExpr e, expr::Bind(*item.expr, input.schema, ctx));
+      exprs.push_back(std::move(e));
+    }
+    Batches out;
+    for (const auto& b : rows) {
+      LP_ASSIGN_OR_RETURN(RecordBatch p, operators::Project(b, exprs, node.schema));
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  Result<Batches> RunUnionAll(const PlanNode& node) {
+    Batches out;
+    for (const auto& input : node.inputs) {
+      LP_ASSIGN_OR_RETURN(Batches rows, Run(*input));
+      // Columns match by position; the resolver chose the common types.
+      for (auto& b : rows) {
+        std::vector<ColumnPtr> cols;
+        for (size_t c = 0; c < node.schema.size(); ++c) {
+          const DataType& want = node.schema.field(c).type;
+          if (b.column(c).type() == want) {
+            cols.push_back(b.column_ptr(c));
+          } else {
+            expr::BoundExpr ref;
+            ref.kind = expr::BoundKind::kColumn;
+            ref.column_index = static_cast<int>(c);
+            ref.type = b.column(c).type();
+            ref.text = node.schema.field(c).name;
+            LP_ASSIGN_OR_RETURN(ColumnPtr cast, expr::Evaluate(expr::CastTo(ref, want), b));
+            cols.push_back(cast);
+          }
+        }
+        out.emplace_back(node.schema, std::move(cols), b.num_rows());
+      }
+    }
+    return out;
+  }
+
+  Result<Batches> RunLimit(const PlanNode& node) {
+    LP_ASSIGN_OR_RETURN(Batches rows, Run(*node.inputs[0]));
+    Batches out;
+    int64_t left = node.limit;
+    for (auto& b : rows) {
+      if (left <= 0) break;
+      if (b.num_rows() <= left) {
+        left -= b.num_rows();
+        out.push_back(std::move(b));
+      } else {
+        out.push_back(b.Slice(0, left));
+        left = 0;
+      }
+    }
+    return Relabel(node.schema, std::move(out));
+  }
+
+  Result<Batches> RunStateful(const PlanNode& node);
+
+  ScanProvider& provider_;
+  const ExecOptions& options_;
+};
+
+Result<Batches> Executor::RunStateful(const PlanNode& node) {
+  switch (node.kind) {
+    case PlanKind::kAggregate: {
+      const PlanNode& input = *node.inputs[0];
+      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+      expr::BindContext ctx = ContextFor(input, options_);
+      std::vector<expr::BoundExpr> keys, aggs;
+      std::vector<std::string> key_names, agg_names;
+      for (const auto& k : node.group_keys) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k.expr, input.schema, ctx));
+        keys.push_back(std::move(b));
+        key_names.push_back(k.name);
+      }
+      ctx.allow_aggregates = true;
+      for (const auto& a : node.aggregates) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*a.expr, input.schema, ctx));
+        aggs.push_back(std::move(b));
+        agg_names.push_back(a.name);
+      }
+      LP_ASSIGN_OR_RETURN(auto agg, operators::HashAggregate::Make(std::move(keys), std::move(key_names),
+                                                                   std::move(aggs), std::move(agg_names)));
+      for (const auto& b : rows) LP_RETURN_IF_ERROR(agg->Push(b));
+      LP_ASSIGN_OR_RETURN(Batches out, agg->Finish());
+      return Relabel(node.schema, std::move(out));
+    }
+    case PlanKind::kJoin: {
+      const PlanNode& left = *node.inputs[0];
+      const PlanNode& right = *node.inputs[1];
+      if (node.left_keys.empty()) {
+        return Status::NotSupported("a join without an equality between the two sides (cross join or "
+                                    "non-equi join); join ON left.col = right.col");
+      }
+      LP_ASSIGN_OR_RETURN(Batches left_rows, Run(left));
+      LP_ASSIGN_OR_RETURN(Batches right_rows, Run(right));
+      std::vector<expr::BoundExpr> left_keys, right_keys;
+      for (const auto& k : node.left_keys) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, left.schema, ContextFor(left, options_)));
+        left_keys.push_back(std::move(b));
+      }
+      for (const auto& k : node.right_keys) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, right.schema, ContextFor(right, options_)));
+        right_keys.push_back(std::move(b));
+      }
+      std::optional<expr::BoundExpr> residual;
+      if (node.residual) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*node.residual, node.schema, ContextFor(node, options_)));
+        residual = std::move(b);
+      }
+      auto type = node.join_type == sql::JoinType::kLeft ? operators::JoinType::kLeft
+                                                         : operators::JoinType::kInner;
+      LP_ASSIGN_OR_RETURN(auto join, operators::HashJoin::Make(type, left.schema, right.schema,
+                                                               std::move(left_keys), std::move(right_keys),
+                                                               std::move(residual)));
+      for (const auto& b : right_rows) LP_RETURN_IF_ERROR(join->Build(b));
+      LP_RETURN_IF_ERROR(join->FinishBuild());
+      Batches out;
+      for (const auto& b : left_rows) {
+        LP_ASSIGN_OR_RETURN(RecordBatch joined, join->Probe(b));
+        if (joined.num_rows() > 0) out.push_back(std::move(joined));
+      }
+      return Relabel(node.schema, std::move(out));
+    }
+    case PlanKind::kSort: {
+      const PlanNode& input = *node.inputs[0];
+      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+      std::vector<operators::SortKey> keys;
+      for (const auto& k : node.sort_keys) {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k.expr, input.schema, ContextFor(input, options_)));
+        keys.push_back({std::move(b), k.ascending, k.nulls_first});
+      }
+      LP_ASSIGN_OR_RETURN(auto sort, operators::Sort::Make(input.schema, std::move(keys)));
+      for (const auto& b : rows) LP_RETURN_IF_ERROR(sort->Push(b));
+      LP_ASSIGN_OR_RETURN(Batches out, sort->Finish());
+      return Relabel(node.schema, std::move(out));
+    }
+    case PlanKind::kDistinct: {
+      const PlanNode& input = *node.inputs[0];
+      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+      std::shared_ptr<operators::SeenKeySet> seen;
+      if (options_.seen_keys) {
+        LP_ASSIGN_OR_RETURN(seen, options_.seen_keys(node));
+      }
+      LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, {}, seen));
+      Batches out;
+      for (const auto& b : rows) {
+        LP_ASSIGN_OR_RETURN(RecordBatch fresh, dedup->Push(b));
+        if (fresh.num_rows() > 0) out.push_back(std::move(fresh));
+      }
+      return Relabel(node.schema, std::move(out));
+    }
+    default: break;
+  }
+  return Status::Internal("not a stateful plan node");
+}
+
+}  // namespace
+
+Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider& provider,
+                                         const ExecOptions& options) {
+  Executor executor(provider, options);
+  return executor.Run(plan);
+}
+
+int64_t CountRows(const std::vector<RecordBatch>& batches) {
+  int64_t n = 0;
+  for (const auto& b : batches) n += b.num_rows();
+  return n;
+}
+
+}  // namespace lakepipe::runtime

@@ -1,0 +1,51 @@
+// The plan executor: runs a resolved logical plan (sql/plan.h) over record batches with
+// the vectorized operators (operators/), materialising each node's output as a list of
+// batches. Leaves are supplied by a ScanProvider (pipeline tables, read_files sources),
+// which is where streaming reads become "only the new rows".
+//
+// Stateful nodes (aggregate, distinct, join build side) keep their state only for one
+// Execute call: a materialized view is recomputed from its inputs' snapshots; streaming
+// state across micro-batches is the runtime's job (runtime/flow.h).
+//
+// Thread-safety: Execute is reentrant; the provider is called from the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "operators/deduplicate.h"
+#include "sql/plan.h"
+#include "types/batch.h"
+
+namespace lakepipe::runtime {
+
+class ScanProvider {
+ public:
+  virtual ~ScanProvider() = default;
+  // Rows of a kTableScan node (a pipeline table or view), in node.schema's columns.
+  virtual Result<std::vector<RecordBatch>> ReadTable(const sql::PlanNode& node) = 0;
+  // Rows of a kReadFiles node, in node.schema's columns (data columns, the rescue
+  // column, then the _metadata columns the query uses).
+  virtual Result<std::vector<RecordBatch>> ReadFiles(const sql::PlanNode& node) = 0;
+};
+
+struct ExecOptions {
+  // current_timestamp() for the whole query (Spark fixes it once per query).
+  int64_t current_timestamp_micros = 0;
+  // The seen-key set of a DISTINCT node. A streaming flow supplies a durable one so that
+  // duplicates are dropped across micro-batches; unset, each Execute starts empty.
+  std::function<Result<std::shared_ptr<operators::SeenKeySet>>(const sql::PlanNode&)> seen_keys;
+};
+
+// Runs `plan` (resolved: every node has its schema) and returns its rows; every batch has
+// exactly plan.schema's columns.
+Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider& provider,
+                                         const ExecOptions& options);
+
+// Total rows of a list of batches.
+int64_t CountRows(const std::vector<RecordBatch>& batches);
+
+}  // namespace lakepipe::runtime

@@ -1,0 +1,202 @@
+#include "runtime/file_source.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "formats/csv/csv_reader.h"
+#include "formats/json/json_reader.h"
+#include "formats/parquet/parquet.h"
+
+namespace lakepipe::runtime {
+namespace {
+
+bool IsHiddenName(const std::string& name) {
+  return !name.empty() && (name[0] == '.' || name[0] == '_');
+}
+
+Status ListRecursive(FileSystem* fs, const std::string& root, const std::string& rel,
+                     std::vector<SourceFileEntry>* out) {
+  LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(rel.empty() ? root : JoinPath(root, rel)));
+  for (const auto& e : entries) {
+    if (IsHiddenName(e.name)) continue;
+    std::string child = rel.empty() ? e.name : rel + "/" + e.name;
+    if (e.is_dir) {
+      LP_RETURN_IF_ERROR(ListRecursive(fs, root, child, out));
+    } else {
+      out->push_back({child, e.size, e.mtime_micros});
+    }
+  }
+  return Status::OK();
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Options for the format readers: every read_files option except the ones the source
+// itself handles.
+std::vector<std::pair<std::string, std::string>> ReaderOptions(const sql::ReadFilesSpec& spec) {
+  static const std::set<std::string> kSourceOptions = {
+      "format", "schema", "maxfilespertrigger", "maxbytespertrigger", "includeexistingfiles",
+      "rescueddatacolumn", "schemaevolutionmode", "pathglobfilter", "recursivefilelookup"};
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (const auto& [k, v] : spec.options) {
+    if (!kSourceOptions.count(Lower(k))) kv.emplace_back(k, v);
+  }
+  return kv;
+}
+
+// Fills the output batch's columns: data and rescue columns by name from the reader's
+// batch, `_metadata.*` from the file.
+Result<RecordBatch> ShapeBatch(const RecordBatch& read, const Schema& output,
+                               const std::string& full_path, const SourceFileEntry& file) {
+  std::vector<ColumnPtr> cols;
+  int64_t n = read.num_rows();
+  for (const auto& f : output.fields()) {
+    if (f.name.rfind("_metadata.", 0) == 0) {
+      std::string field = f.name.substr(10);
+      Column c(f.type);
+      c.Reserve(n);
+      for (int64_t i = 0; i < n; ++i) {
+        if (field == "file_path") {
+          c.AppendString(full_path);
+        } else if (field == "file_name") {
+          c.AppendString(BaseName(full_path));
+        } else if (field == "file_size") {
+          c.Append<int64_t>(file.size);
+        } else if (field == "file_modification_time") {
+          c.Append<int64_t>(file.mtime_micros);
+        } else {
+          return Status::NotSupported("_metadata." + field + " is not provided by read_files");
+        }
+      }
+      cols.push_back(MakeColumn(std::move(c)));
+      continue;
+    }
+    const Column* src = read.ColumnByName(f.name);
+    if (src == nullptr) {
+      cols.push_back(MakeColumn(Column::Nulls(f.type, n)));
+    } else if (src->type() != f.type) {
+      return Status::Internal("read_files column " + f.name + " read as " + src->type().ToString() +
+                              ", planned as " + f.type.ToString());
+    } else {
+      cols.push_back(read.column_ptr(static_cast<size_t>(read.schema().FindField(f.name))));
+    }
+  }
+  return RecordBatch(output, std::move(cols), n);
+}
+
+}  // namespace
+
+Result<std::vector<SourceFileEntry>> ListNewFiles(FileSystem* fs, const std::string& root,
+                                                  const std::set<std::string>& seen,
+                                                  const FileListOptions& options) {
+  LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
+  std::vector<SourceFileEntry> all;
+  if (info.is_dir) {
+    LP_RETURN_IF_ERROR(ListRecursive(fs, root, "", &all));
+  } else {
+    all.push_back({"", info.size, info.mtime_micros});
+  }
+  std::vector<SourceFileEntry> fresh;
+  for (auto& f : all)
+    if (!seen.count(f.path)) fresh.push_back(std::move(f));
+  std::sort(fresh.begin(), fresh.end(), [](const SourceFileEntry& a, const SourceFileEntry& b) {
+    return a.mtime_micros != b.mtime_micros ? a.mtime_micros < b.mtime_micros : a.path < b.path;
+  });
+  std::vector<SourceFileEntry> out;
+  int64_t bytes = 0;
+  for (auto& f : fresh) {
+    if (options.max_files > 0 && static_cast<int64_t>(out.size()) >= options.max_files) break;
+    if (options.max_bytes > 0 && !out.empty() && bytes + f.size > options.max_bytes) break;
+    bytes += f.size;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
+  FileListOptions options;
+  for (const auto& [k, v] : spec.options) {
+    std::string key = Lower(k);
+    if (key != "maxfilespertrigger" && key != "maxbytespertrigger") continue;
+    char* end = nullptr;
+    long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 0) {
+      return Status::InvalidArgument("read_files option " + k + " must be a non-negative integer, got '" + v + "'");
+    }
+    (key == "maxfilespertrigger" ? options.max_files : options.max_bytes) = n;
+  }
+  return options;
+}
+
+Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::ReadFilesSpec& spec,
+                                                 const std::vector<SourceFileEntry>& files,
+                                                 const Schema& output_schema,
+                                                 FileReadStats* stats) {
+  std::vector<RecordBatch> out;
+  std::string format = Lower(spec.format);
+  for (const auto& file : files) {
+    std::string full = file.path.empty() ? spec.path : JoinPath(spec.path, file.path);
+    std::vector<RecordBatch> read;
+    if (format == "csv") {
+      LP_ASSIGN_OR_RETURN(csv::CsvOptions options, csv::CsvOptionsFromMap(ReaderOptions(spec)));
+      options.schema = spec.schema;
+      options.rescued_data_column = spec.rescued_data_column;
+      options.file_path = full;
+      LP_ASSIGN_OR_RETURN(auto reader, csv::CsvReader::Open(fs, full, options));
+      csv::CsvBatch batch;
+      while (true) {
+        LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+        if (!more) break;
+        read.push_back(std::move(batch.batch));
+      }
+      stats->rescued_rows += reader->total_stats().rescued_rows;
+    } else if (format == "json") {
+      if (!ReaderOptions(spec).empty()) {
+        return Status::NotSupported("read_files option '" + ReaderOptions(spec)[0].first +
+                                    "' is not supported for format json");
+      }
+      json::JsonOptions options;
+      options.schema = spec.schema;
+      options.rescued_data_column = spec.rescued_data_column;
+      options.file_path = full;
+      LP_ASSIGN_OR_RETURN(auto reader, json::JsonReader::Open(fs, full, options));
+      json::JsonBatch batch;
+      while (true) {
+        LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+        if (!more) break;
+        read.push_back(std::move(batch.batch));
+      }
+      stats->rescued_rows += reader->total_stats().rescued_rows;
+    } else if (format == "parquet") {
+      LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(fs, full));
+      LP_ASSIGN_OR_RETURN(RecordBatch all, reader->ReadAll());
+      // Parquet columns are typed by the file; they must match the declared schema.
+      if (spec.schema) {
+        for (const auto& f : spec.schema->fields()) {
+          const Column* c = all.ColumnByName(f.name);
+          if (c != nullptr && c->type() != f.type) {
+            return Status::InvalidArgument(full + ": column " + f.name + " is " + c->type().ToString() +
+                                           " in the file but " + f.type.ToString() + " in the schema");
+          }
+        }
+      }
+      read.push_back(std::move(all));
+    } else {
+      return Status::NotSupported("read_files format '" + spec.format + "' (supported: csv, json, parquet)");
+    }
+    for (const auto& b : read) {
+      auto shaped = ShapeBatch(b, output_schema, full, file);
+      if (!shaped.ok()) return shaped.status().WithContext(full);
+      stats->rows += b.num_rows();
+      out.push_back(std::move(shaped).value());
+    }
+    stats->files += 1;
+    stats->bytes += file.size;
+  }
+  return out;
+}
+
+}  // namespace lakepipe::runtime

@@ -1,0 +1,109 @@
+// PipelineRunner: runs the datasets of a pipeline folder — one triggered update
+// (`lakepipe run DIR --once`) over every table in dependency order.
+//
+//   - a materialized view is recomputed from the current snapshots of what it reads and
+//     replaces its table's contents (one overwrite commit);
+//   - a streaming table is a flow (runtime/checkpoint.h): each update plans a micro-batch of
+//     the input no earlier batch consumed (new files of read_files, new versions of an
+//     upstream table), processes exactly that, and appends it with txn(flow id, batch id),
+//     so re-running never duplicates and a crash replays the same batch;
+//   - a view is not stored: its query runs inline wherever it is read;
+//   - expectations are applied to each table's rows before writing (warn / drop / fail /
+//     quarantine into `<table>_quarantine`), counted per constraint;
+//   - every table's outcome goes to the event log (runtime/event_log.h).
+// A table whose update fails is reported, and the tables downstream of it are skipped;
+// independent tables still update.
+//
+// Thread-safety: one update at a time per runner (RunOnce is not reentrant).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/status.h"
+#include "sql/pipeline.h"
+#include "sql/resolve.h"
+#include "types/batch.h"
+
+namespace lakepipe::runtime {
+
+struct ExpectationReport {
+  std::string name;
+  std::string action;  // "warn", "drop", "fail", "quarantine"
+  int64_t passed = 0;
+  int64_t failed = 0;
+};
+
+struct TableReport {
+  std::string table;
+  std::string kind;            // "streaming table", "materialized view"
+  std::string status;          // "updated", "up to date", "skipped", "failed"
+  std::string message;         // the error for "failed" / "skipped"
+  int64_t rows_read = 0;
+  int64_t rows_written = 0;
+  int64_t rows_dropped = 0;
+  int64_t rows_quarantined = 0;
+  int64_t rows_rescued = 0;    // source rows with _rescued_data
+  int64_t batches = 0;         // micro-batches committed (streaming tables)
+  int64_t table_version = -1;  // the table's version after the update
+  int64_t duration_ms = 0;
+  std::vector<ExpectationReport> expectations;
+};
+
+struct UpdateReport {
+  std::string update_id;
+  std::vector<TableReport> tables;
+  int64_t duration_ms = 0;
+  bool ok() const;
+};
+
+struct RunOptions {
+  std::set<std::string> full_refresh;  // tables to rebuild from their sources
+  bool full_refresh_all = false;
+  // Called with each table's report as soon as it is done (progress output).
+  std::function<void(const TableReport&)> on_table;
+};
+
+class PipelineRunner {
+ public:
+  static Result<std::unique_ptr<PipelineRunner>> Open(const std::string& folder,
+                                                      const std::map<std::string, std::string>& overrides,
+                                                      FileSystem* fs = FileSystem::Default(),
+                                                      Clock* clock = Clock::System());
+  ~PipelineRunner();
+
+  const sql::Pipeline& pipeline() const;
+  const sql::ResolvedPipeline& resolved() const;
+  // Where table `name` is stored: <storage>/<name>.
+  std::string TablePath(const std::string& name) const;
+  std::string CheckpointPath(const std::string& name) const;
+
+  // One triggered update of every table. Returns the report even when tables failed
+  // (report.ok() says whether all succeeded); a non-OK status only for failures outside
+  // any one table (e.g. the event log cannot be written).
+  Result<UpdateReport> RunOnce(const RunOptions& options);
+
+  // Runs a one-off SELECT over the pipeline's stored tables (and its views, the event log
+  // `_event_log` and `<t>_quarantine` tables) on the same engine. Reads the latest
+  // snapshots; writes nothing.
+  struct QueryResult {
+    Schema schema;
+    std::vector<RecordBatch> batches;
+  };
+  Result<QueryResult> Query(const std::string& select_sql);
+
+  struct Impl;
+
+ private:
+  explicit PipelineRunner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lakepipe::runtime
