@@ -135,7 +135,8 @@ const md = `# Benchmarks
 Written by \`make bench\` (scripts/bench.sh); do not edit by hand. Ratios are lakepipe time
 divided by DuckDB time on the same input in the same run: below 1.0× lakepipe is faster.
 
-- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
+- Date: ${existsSync(`${resultsDir}/date.txt`) ? readFileSync(`${resultsDir}/date.txt`, 'utf8').trim()
+                                               : new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
 - Machine: ${os.cpus().length} CPUs (nproc), ${cpu}, ${mem ? (Number(mem) / 1048576).toFixed(1) + ' GiB RAM' : ''}
 - Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The
   machine is shared: a load above the CPU count means other work ran beside the benchmark
@@ -166,11 +167,12 @@ ${busy ? `
 **This run is not a fair measurement**: the load average at its start (${loadStart}) was
 above the CPU count, so other work shared the two cores. DuckDB runs two threads and
 likely suffers more from that than lakepipe's single thread, so the ratios probably
-flatter lakepipe. Run
-\`make bench\` on an idle machine for numbers to quote.
+flatter lakepipe. Run \`make bench\` on an idle machine for numbers to quote.
 ` : ''}
 
 lakepipe's Parquet file read back by DuckDB: ${fileCheck}.
+Parquet file sizes (zstd): lakepipe ${write.run?.file_bytes ? (write.run.file_bytes / 1e6).toFixed(1) + ' MB' : '–'},
+DuckDB ${duckTable.write_file_bytes ? (duckTable.write_file_bytes / 1e6).toFixed(1) + ' MB' : '–'}.
 
 ## Pipeline (issue 3, DESIGN §9; target: the full pipeline in at most 0.5× DuckDB's three steps)
 

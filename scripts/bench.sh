@@ -23,6 +23,7 @@ mkdir -p "$OUT"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_start.txt"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$RESULTS/date.txt"
 realpath --relative-to="$ROOT" "$BUILD" > "$RESULTS/build.txt"
 
 now() { date +%s.%N; }
