@@ -26,6 +26,18 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// Whether a stored table's columns are the query's: Delta stores every column nullable,
+// so nullability is not compared.
+bool SameColumns(const Schema& table, const Schema& query) {
+  if (table.size() != query.size()) return false;
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (table.field(i).name != query.field(i).name ||
+        !SameTypeIgnoringNullability(table.field(i).type, query.field(i).type))
+      return false;
+  }
+  return true;
+}
+
 int64_t ElapsedMs(int64_t start_nanos) { return (MonotonicNanos() - start_nanos) / 1000000; }
 
 // The inputs of one plan: its read_files scans and the tables it reads (through views).
@@ -249,7 +261,7 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
   if (delta::DeltaTable::Exists(path, fs)) {
     LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(path, fs));
     LP_ASSIGN_OR_RETURN(auto snap, table->Latest());
-    if (snap->schema() != schema) {
+    if (!SameColumns(snap->schema(), schema)) {
       if (options.mode != delta::WriteMode::kOverwrite) {
         return Status::InvalidArgument("table `" + name + "` has columns (" + snap->schema().ToDDL() +
                                        ") but its query now produces (" + schema.ToDDL() +
