@@ -24,6 +24,7 @@ rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_start.txt"
 date -u +%Y-%m-%dT%H:%M:%SZ > "$RESULTS/date.txt"
+git rev-parse --short HEAD > "$RESULTS/commit.txt" 2>/dev/null || true
 realpath --relative-to="$ROOT" "$BUILD" > "$RESULTS/build.txt"
 
 now() { date +%s.%N; }
