@@ -13,10 +13,12 @@ deps:
 deps-test:
 	@scripts/install-deps.sh test
 
-# node_modules from the lockfile, only when the lockfile changed.
+# node_modules from the lockfile, only when the lockfile changed. `npm install --no-save`
+# rather than `npm ci`: npm 11 writes a lockfile without the other platforms' optional
+# DuckDB bindings and then refuses it in `npm ci`; install follows the same lockfile.
 node: node_modules/.package-lock.json
 node_modules/.package-lock.json: package-lock.json
-	@npm ci --no-audit --no-fund --loglevel=error
+	@npm install --no-audit --no-fund --no-save --loglevel=error
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null

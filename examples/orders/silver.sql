@@ -1,5 +1,6 @@
 -- Silver: typed and validated order lines. Exact re-deliveries (the same values in all
--- eight source columns) are dropped; lines with a non-positive or unreadable quantity or
+-- eight source columns, including raw values that did not fit their type, wherever the
+-- line came from) are dropped; lines with a non-positive or unreadable quantity or
 -- price (cancellations among them) go to silver_orders_quarantine with the rules they broke.
 CREATE OR REFRESH STREAMING TABLE silver_orders (
   CONSTRAINT valid_quantity EXPECT (Quantity IS NOT NULL AND Quantity > 0) ON VIOLATION QUARANTINE,
@@ -20,7 +21,8 @@ AS SELECT
   round(Price * Quantity, 2) AS line_total
 FROM (
   SELECT DISTINCT TransactionNo, Date, ProductNo, ProductName, Price, Quantity, CustomerNo,
-                  Country, _rescued_data
+                  Country,
+                  regexp_replace(_rescued_data, ',?"_file_path":"([^"\\\\]|\\\\.)*"', '') AS raw_values
   FROM STREAM(bronze_orders)
 ) AS received
 WHERE CustomerNo IS NULL

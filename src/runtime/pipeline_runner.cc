@@ -13,6 +13,7 @@
 #include "runtime/event_log.h"
 #include "runtime/executor.h"
 #include "runtime/file_source.h"
+#include "state/seen_key_store.h"
 
 namespace lakepipe::runtime {
 
@@ -342,6 +343,19 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
   bool quarantines = false;
   for (const auto& e : Definition(ds).expectations)
     quarantines |= e.action == sql::ViolationAction::kQuarantine;
+  // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
+  // order execution first asks for them.
+  std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
+  auto seen_keys = [&](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
+    auto it = seen_stores.find(&node);
+    if (it == seen_stores.end()) {
+      std::string dir = JoinPath(cp_dir, "state/distinct-" + std::to_string(seen_stores.size()));
+      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+      LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir));
+      it = seen_stores.emplace(&node, std::move(store)).first;
+    }
+    return std::shared_ptr<operators::SeenKeySet>(it->second);
+  };
 
   while (true) {
     LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
@@ -407,6 +421,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     // Process the batch.
     ExecOptions exec;
     exec.current_timestamp_micros = clock->NowMicros();
+    exec.seen_keys = seen_keys;
+    for (auto& [node, store] : seen_stores) store->Abandon();
     BatchScanProvider provider(*this, exec, plan);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
     report.rows_read += CountRows(rows);
@@ -426,6 +442,13 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
                              .status());
     }
     LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
+    // State follows the table: applied only once the batch is in the table, then the
+    // batch is recorded as done (docs/checkpoint.md).
+    for (auto& [node, store] : seen_stores) {
+      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
+        LP_RETURN_IF_ERROR(store->Commit(batch_id));
+      }
+    }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     if (!commit.already_committed) report.rows_written += CountRows(rows);
     report.table_version = commit.version;

@@ -191,6 +191,31 @@ TEST(OrdersPipelineTest, FullRefreshRebuildsFromTheSources) {
   EXPECT_NE(bad.status().message().find("no_such_table"), std::string::npos);
 }
 
+TEST(OrdersPipelineTest, ReDeliveriesInALaterBatchAreDropped) {
+  Fixture f;
+  f.AddOrdersFile("orders-1.csv", 31, 3000);
+  auto runner = f.Open();
+  ASSERT_NE(runner, nullptr);
+  auto first = runner->RunOnce({});
+  ASSERT_TRUE(first.ok());
+  int64_t silver_rows = Find(*first, "silver_orders")->rows_written;
+  ASSERT_GT(silver_rows, 0);
+  // The same file delivered again under another name: Bronze keeps every line as
+  // received, Silver's DISTINCT (state kept across micro-batches) drops all of them.
+  auto content = FileSystem::Default()->ReadFile(JoinPath(f.landing, "orders-1.csv"));
+  ASSERT_TRUE(content.ok());
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(JoinPath(f.landing, "orders-1-again.csv"), *content).ok());
+  // A reopened runner (a new process) must see the same state.
+  runner = f.Open();
+  auto second = runner->RunOnce({});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(Find(*second, "bronze_orders")->rows_written, 3000);
+  EXPECT_EQ(Find(*second, "silver_orders")->status, "updated");
+  EXPECT_EQ(Find(*second, "silver_orders")->rows_written, 0);
+  auto count = OurRows(*runner, "SELECT count(*) AS n FROM silver_orders");
+  EXPECT_EQ(count[0].at("n"), std::to_string(silver_rows));
+}
+
 TEST(OrdersPipelineTest, QueryErrorsNameTheProblem) {
   Fixture f;
   auto runner = f.Open();
