@@ -1,58 +1,63 @@
 #!/usr/bin/env bash
-# `make demo` (until the streaming pipeline lands): generate order lines, write them into a
-# Delta table with `lakepipe table write`, then print the table's description, history and
-# a few rows. Usage: scripts/demo.sh [path/to/lakepipe]
+# `make demo`: the orders pipeline (examples/orders) on generated order lines.
+# Two deliveries of files land in a landing folder; after each, one triggered update
+# (`lakepipe run --once`) carries the new lines through Bronze, Silver and Gold exactly
+# once. Then the Gold tables, the event log and a table's history are shown.
+# (Continuous mode with the live dashboard comes with the streaming runtime.)
+# Usage: scripts/demo.sh [path/to/lakepipe]
 set -euo pipefail
 
 BIN="${1:-build/lakepipe}"
-ROWS="${DEMO_ROWS:-200000}"
+ROWS="${DEMO_ROWS:-250000}"
 DEMO_DIR="${LAKEPIPE_DEMO_DIR:-${TMPDIR:-/tmp}/lakepipe-demo}"
-CSV="$DEMO_DIR/landing/orders.csv"
-TABLE="$DEMO_DIR/tables/bronze_orders"
-SCHEMA='TransactionNo STRING, Date STRING, ProductNo STRING, ProductName STRING, Price DOUBLE, Quantity INT, CustomerNo STRING, Country STRING'
+PIPELINE="$(cd "$(dirname "$0")/.." && pwd)/examples/orders"
+LANDING="$DEMO_DIR/landing"
+STORAGE="$DEMO_DIR/storage"
+SETS=(--set "landing=$LANDING" --set "storage=$STORAGE")
 
 if [[ ! -x "$BIN" ]]; then
   echo "demo: $BIN is not built (run make build)" >&2
   exit 1
 fi
 rm -rf "$DEMO_DIR"
-mkdir -p "$DEMO_DIR/landing" "$DEMO_DIR/tables"
+mkdir -p "$LANDING"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+deliver() {  # deliver NAME SEED: a file of ROWS lines, renamed into place whole
+  "$BIN" generate orders --rows "$ROWS" --seed "$2" --out "$LANDING/.$1.tmp" >/dev/null
+  mv "$LANDING/.$1.tmp" "$LANDING/$1"
+  echo "landed $LANDING/$1 ($ROWS lines)"
+}
+query() { "$BIN" query "$PIPELINE" "${SETS[@]}" "$1"; }
 
-step "1. Generating $ROWS order lines"
-if "$BIN" generate --help >/dev/null 2>&1; then
-  "$BIN" generate orders --rows "$ROWS" --out "$CSV"
-else
-  # Fallback generator: the columns and look of the online-shop dataset.
-  awk -v rows="$ROWS" 'BEGIN {
-    srand(42)
-    split("United Kingdom,United Kingdom,United Kingdom,United Kingdom,Germany,France,EIRE,Spain,Netherlands,Belgium", countries, ",")
-    print "TransactionNo,Date,ProductNo,ProductName,Price,Quantity,CustomerNo,Country"
-    for (i = 0; i < rows; i++) {
-      tx = 536000 + int(i / 4); p = int(rand() * 3700)
-      printf "%s%d,%d/%d/2019,%d,\"Product %d, \"\"classic\"\"\",%.2f,%d,%d,%s\n",
-        (rand() < 0.02 ? "C" : ""), tx, 1 + int(rand() * 12), 1 + int(rand() * 28), 21000 + p, p,
-        1 + rand() * rand() * 40, 1 + int(rand() * 24), 12000 + int(rand() * 4700),
-        countries[1 + int(rand() * 10)]
-    }
-  }' > "$CSV"
-fi
-echo "$CSV ($(du -h "$CSV" | cut -f1), $(($(wc -l < "$CSV") - 1)) lines)"
+step "The pipeline: $PIPELINE"
+"$BIN" graph "$PIPELINE" "${SETS[@]}"
 
-step "2. Writing it as a Delta table"
-start=$(date +%s.%N)
-"$BIN" table write --from "$CSV" --to "$TABLE" --schema "$SCHEMA"
-end=$(date +%s.%N)
-awk -v s="$start" -v e="$end" 'BEGIN { printf "took %.2f s\n", e - s }'
+step "1. First delivery"
+deliver orders-001.csv 1
+deliver orders-002.csv 2
+"$BIN" run "$PIPELINE" --once "${SETS[@]}"
 
-step "3. lakepipe table describe"
-"$BIN" table describe "$TABLE"
+step "2. Gold: revenue by country (top 5) and the headline numbers"
+query "SELECT Country, total_revenue, orders, customers FROM gold_revenue_by_country ORDER BY total_revenue DESC LIMIT 5"
+query "SELECT * FROM gold_kpis"
 
-step "4. lakepipe table history"
-"$BIN" table history "$TABLE"
+step "3. Second delivery: only the new file is read"
+deliver orders-003.csv 3
+"$BIN" run "$PIPELINE" --once "${SETS[@]}"
 
-step "5. lakepipe table show --limit 5"
-"$BIN" table show "$TABLE" --limit 5
+step "4. Running again with nothing new changes nothing"
+"$BIN" run "$PIPELINE" --once "${SETS[@]}"
 
-printf '\nThe table is at %s: any Delta reader (Spark, DuckDB, delta-rs) can open it.\n' "$TABLE"
+step "5. Quarantined lines and the rules they broke"
+query "SELECT TransactionNo, Price, Quantity, _failed_constraints FROM silver_orders_quarantine LIMIT 5"
+
+step "6. The event log"
+query "SELECT timestamp, table_name, event_type, message FROM _event_log WHERE table_name = 'silver_orders' ORDER BY timestamp"
+
+step "7. bronze_orders: a Delta table any engine can read"
+"$BIN" table history "$STORAGE/bronze_orders"
+
+printf '\nTables are in %s (Delta Lake: Spark, DuckDB, delta-rs and Trino read them).\n' "$STORAGE"
+printf 'Try: %s query %s --set storage=%s "SELECT * FROM gold_daily_revenue ORDER BY OrderDate DESC LIMIT 7"\n' \
+  "$BIN" "$PIPELINE" "$STORAGE"

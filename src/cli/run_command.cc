@@ -53,7 +53,9 @@ Status RunPipeline(const RunArgs& a) {
   options.full_refresh_all = a.full_refresh_all;
   options.on_table = [](const runtime::TableReport& t) {
     std::string line = "  " + t.table + " (" + t.kind + "): " + t.status;
-    if (t.status == "updated" || t.status == "up to date") {
+    if (t.status == "up to date") {
+      line += ", version " + std::to_string(t.table_version);
+    } else if (t.status == "updated") {
       line += ", " + std::to_string(t.rows_written) + " rows written";
       if (t.rows_dropped) line += ", " + std::to_string(t.rows_dropped) + " dropped";
       if (t.rows_quarantined) line += ", " + std::to_string(t.rows_quarantined) + " quarantined";

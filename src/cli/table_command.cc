@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "delta/table.h"
 #include "formats/csv/csv_reader.h"
 #include "formats/csv/csv_writer.h"
@@ -61,68 +62,6 @@ std::string HumanBytes(int64_t n) {
 
 std::string FormatMillis(int64_t millis) {
   return FormatTimestamp(millis * 1000) + " UTC";
-}
-
-// ---- text tables ------------------------------------------------------------------------
-
-size_t DisplayWidth(const std::string& s) {
-  size_t w = 0;
-  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
-  return w;
-}
-
-// Cuts a cell to `max` display characters (on a UTF-8 boundary) and makes control
-// characters visible so that one row stays one line.
-std::string Cell(std::string s, size_t max = 48) {
-  std::string out;
-  size_t w = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if ((c & 0xC0) != 0x80) {
-      if (w == max) {
-        out += "...";
-        return out;
-      }
-      ++w;
-    }
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
-
-void PrintTextTable(const std::vector<std::string>& header,
-                    const std::vector<std::vector<std::string>>& rows,
-                    const std::vector<bool>& right_align) {
-  std::vector<size_t> width(header.size(), 0);
-  for (size_t c = 0; c < header.size(); ++c) width[c] = DisplayWidth(header[c]);
-  for (const auto& r : rows) {
-    for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], DisplayWidth(r[c]));
-  }
-  std::string rule = "+";
-  for (size_t w : width) rule += std::string(w + 2, '-') + "+";
-  auto line = [&](const std::vector<std::string>& cells, bool is_header) {
-    std::string s = "|";
-    for (size_t c = 0; c < width.size(); ++c) {
-      const std::string& v = c < cells.size() ? cells[c] : std::string();
-      size_t pad = width[c] - DisplayWidth(v);
-      bool right = !is_header && c < right_align.size() && right_align[c];
-      s += " " + (right ? std::string(pad, ' ') + v : v + std::string(pad, ' ')) + " |";
-    }
-    std::puts(s.c_str());
-  };
-  std::puts(rule.c_str());
-  line(header, true);
-  std::puts(rule.c_str());
-  for (const auto& r : rows) line(r, false);
-  std::puts(rule.c_str());
 }
 
 // ---- table write --------------------------------------------------------------------------
@@ -305,7 +244,6 @@ Status RunWrite(const WriteArgs& a) {
                                      "columns; an existing table keeps its partitioning");
     }
   }
-  LP_RETURN_IF_ERROR(fs->CreateDirs(a.to));
   LP_ASSIGN_OR_RETURN(auto writer, delta::DeltaTable::NewWriter(a.to, wo, fs));
   RecordBatch batch;
   for (;;) {
@@ -349,9 +287,7 @@ struct ShowArgs {
 };
 
 Status RunShow(const ShowArgs& a) {
-  if (a.format != "table" && a.format != "csv" && a.format != "jsonl" && a.format != "json") {
-    return Status::InvalidArgument("unknown --format '" + a.format + "' (table, csv or jsonl)");
-  }
+  LP_ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(a.format));
   if (a.version >= 0 && !a.timestamp.empty()) {
     return Status::InvalidArgument("give --version or --timestamp, not both");
   }
@@ -377,44 +313,8 @@ Status RunShow(const ShowArgs& a) {
     rows += b.num_rows();
     batches.push_back(std::move(b));
   }
-  std::string out;
-  if (a.format == "csv") {
-    csv::CsvWriteOptions o;
-    csv::AppendCsvHeader(schema, o, &out);
-    for (const auto& b : batches) csv::AppendCsvRows(b, o, &out);
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    return Status::OK();
-  }
-  if (a.format == "jsonl" || a.format == "json") {
-    for (const auto& b : batches) json::AppendJsonLines(b, json::JsonWriteOptions{}, &out);
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    return Status::OK();
-  }
-  std::vector<std::string> header;
-  std::vector<bool> right;
-  for (const auto& f : schema.fields()) {
-    header.push_back(f.name);
-    right.push_back(f.type.is_numeric());
-  }
-  std::vector<std::vector<std::string>> cells;
-  std::string text;
-  for (const auto& b : batches) {
-    for (int64_t r = 0; r < b.num_rows(); ++r) {
-      std::vector<std::string> row;
-      for (size_t c = 0; c < b.num_columns(); ++c) {
-        const Column& col = b.column(c);
-        if (col.IsNull(r)) {
-          row.push_back("NULL");
-          continue;
-        }
-        text.clear();
-        csv::AppendCsvValueText(col, r, &text);
-        row.push_back(Cell(text));
-      }
-      cells.push_back(std::move(row));
-    }
-  }
-  PrintTextTable(header, cells, right);
+  PrintBatches(schema, batches, format);
+  if (format != OutputFormat::kTable) return Status::OK();
   int64_t total = snap->num_records();
   if (total >= 0 && total > rows) {
     std::printf("%lld of %lld rows (version %lld; --limit N shows more)\n",

@@ -187,7 +187,8 @@ struct TableWriter::Impl {
     f.relative = dir + name;
     f.full = JoinPath(path, f.relative);
     f.partition_values = pv;
-    if (!dir.empty()) LP_RETURN_IF_ERROR(fs->CreateDirs(DirName(f.full)));
+    // The table folder itself may not exist yet (a table created by its first write).
+    LP_RETURN_IF_ERROR(fs->CreateDirs(DirName(f.full)));
     LP_ASSIGN_OR_RETURN(f.writer, parquet::FileWriter::Open(fs, f.full, data_schema, options.parquet));
     written_paths.push_back(f.full);
     auto [pos, inserted] = open.emplace(key, std::move(f));

@@ -11,7 +11,7 @@ EventLog::EventLog(FileSystem* fs, std::string storage, std::string pipeline, Cl
 Schema EventLog::TableSchema() {
   return Schema({{"timestamp", DataType::Timestamp()},
                  {"pipeline", DataType::String()},
-                 {"table", DataType::String()},
+                 {"table_name", DataType::String()},
                  {"update_id", DataType::String()},
                  {"event_type", DataType::String()},
                  {"level", DataType::String()},
@@ -66,7 +66,6 @@ Status EventLog::Flush() {
   options.create_if_missing = create;
   delta::TableOptions table_options;
   table_options.clock = clock_;
-  LP_RETURN_IF_ERROR(fs_->CreateDirs(path_));
   auto result = delta::DeltaTable::NewWriter(path_, options, fs_, table_options);
   if (!result.ok()) return result.status().WithContext("event log");
   LP_RETURN_IF_ERROR((*result)->Write(RecordBatch::FromColumns(schema, std::move(cols))));

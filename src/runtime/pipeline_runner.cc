@@ -88,6 +88,10 @@ struct PipelineRunner::Impl {
   }
 
   Result<TableReport> UpdateMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh);
+  // Whether a materialized view's last update read exactly the table versions that are
+  // current now (recorded as operationParameters.inputs), so recomputing it would change
+  // nothing. Views over read_files or current_timestamp() are always recomputed.
+  Result<bool> MaterializedViewIsCurrent(const sql::ResolvedDataset& ds) const;
   Result<TableReport> UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh);
   // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.
   Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows, TableReport* report);
@@ -278,7 +282,6 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
     create.name = name;
   }
   options.create_if_missing = create;
-  LP_RETURN_IF_ERROR(fs->CreateDirs(path));
   delta::TableOptions table_options;
   table_options.clock = clock;
   LP_ASSIGN_OR_RETURN(auto writer, delta::DeltaTable::NewWriter(path, options, fs, table_options));
@@ -288,11 +291,65 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
 
 // ---- materialized views --------------------------------------------------------------
 
+namespace {
+bool UsesCurrentTime(const expr::Expr& e) {
+  if (e.kind == expr::ExprKind::kCall &&
+      (e.function == "current_timestamp" || e.function == "current_date" || e.function == "now"))
+    return true;
+  for (const auto& a : e.args)
+    if (UsesCurrentTime(*a)) return true;
+  return false;
+}
+
+bool PlanUsesCurrentTime(const sql::PlanNode& n) {
+  auto uses = [](const expr::ExprPtr& e) { return e != nullptr && UsesCurrentTime(*e); };
+  if (uses(n.predicate) || uses(n.residual)) return true;
+  for (const auto& i : n.items) if (uses(i.expr)) return true;
+  for (const auto& k : n.group_keys) if (uses(k.expr)) return true;
+  for (const auto& a : n.aggregates) if (uses(a.expr)) return true;
+  for (const auto& in : n.inputs) if (PlanUsesCurrentTime(*in)) return true;
+  return false;
+}
+}  // namespace
+
+Result<bool> PipelineRunner::Impl::MaterializedViewIsCurrent(const sql::ResolvedDataset& ds) const {
+  PlanSources sources;
+  CollectSources(*ds.plan, &sources);
+  if (!sources.file_scans.empty() || PlanUsesCurrentTime(*ds.plan)) return false;
+  std::string path = TablePath(ds.name);
+  if (!delta::DeltaTable::Exists(path, fs)) return false;
+  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(path, fs));
+  LP_ASSIGN_OR_RETURN(auto history, table->History(1));
+  if (history.empty()) return false;
+  Json info = Json::parse(history[0].commit_info, nullptr, false);
+  if (info.is_discarded() || !info.contains("operationParameters")) return false;
+  const Json& params = info["operationParameters"];
+  if (!params.contains("inputs") || !params["inputs"].is_string()) return false;
+  Json recorded = Json::parse(params["inputs"].get<std::string>(), nullptr, false);
+  if (recorded.is_discarded() || !recorded.is_object()) return false;
+  Json now = Json::object();
+  for (const auto& t : sources.tables_read) {
+    const sql::ResolvedDataset* upstream_ds = Find(t);
+    auto upstream = delta::DeltaTable::Open(TablePath(upstream_ds ? upstream_ds->name : t), fs);
+    if (!upstream.ok()) return false;
+    LP_ASSIGN_OR_RETURN(int64_t v, (*upstream)->LatestVersion());
+    now[t] = v;
+  }
+  return now == recorded;
+}
+
 Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::ResolvedDataset& ds,
                                                                  bool full_refresh) {
   TableReport report;
   report.table = ds.name;
   report.kind = sql::DatasetKindName(ds.kind);
+  LP_ASSIGN_OR_RETURN(bool current, MaterializedViewIsCurrent(ds));
+  if (current && !full_refresh) {
+    report.status = "up to date";
+    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(TablePath(ds.name), fs));
+    LP_ASSIGN_OR_RETURN(report.table_version, table->LatestVersion());
+    return report;
+  }
   ExecOptions exec;
   exec.current_timestamp_micros = clock->NowMicros();
   FullScanProvider provider(*this, exec);
@@ -586,7 +643,9 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
     } else {
       std::string message = report.status == "skipped"
                                 ? "skipped: " + report.message
-                                : report.status + ": " + std::to_string(report.rows_written) + " rows written";
+                                : report.status == "up to date"
+                                      ? std::string("up to date")
+                                      : report.status + ": " + std::to_string(report.rows_written) + " rows written";
       log.Add({0, report.table, "flow_progress", report.status == "skipped" ? "WARN" : "INFO", message,
                details.dump()});
     }

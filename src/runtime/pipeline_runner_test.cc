@@ -145,6 +145,9 @@ TEST(OrdersPipelineTest, GoldEqualsDuckDBAndRerunsIngestNothingTwice) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(Find(*second, "bronze_orders")->status, "up to date");
   EXPECT_EQ(Find(*second, "silver_orders")->status, "up to date");
+  // ... and the Gold views, whose inputs did not change, are not recomputed.
+  EXPECT_EQ(Find(*second, "gold_kpis")->status, "up to date");
+  EXPECT_EQ(Find(*second, "gold_kpis")->table_version, Find(*first, "gold_kpis")->table_version);
   auto count = OurRows(*runner, "SELECT count(*) AS n FROM bronze_orders");
   ASSERT_EQ(count.size(), 1u);
   EXPECT_EQ(count[0].at("n"), "12000");
@@ -165,6 +168,10 @@ TEST(OrdersPipelineTest, GoldEqualsDuckDBAndRerunsIngestNothingTwice) {
                         "WHERE event_type = 'flow_progress'");
   EXPECT_EQ(events[0].at("updates"), "3");
   EXPECT_EQ(events[0].at("n"), "18");  // 6 tables x 3 updates
+  auto kpi_events = OurRows(*runner,
+                            "SELECT count(*) AS n FROM _event_log WHERE table_name = 'gold_kpis' "
+                            "AND details LIKE '%\"status\":\"up to date\"%'");
+  EXPECT_EQ(kpi_events[0].at("n"), "1");
 }
 
 TEST(OrdersPipelineTest, FullRefreshRebuildsFromTheSources) {
