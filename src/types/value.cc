@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "types/datetime.h"
+#include "types/number_text.h"
 
 namespace lakepipe {
 
@@ -27,23 +28,6 @@ double Value::AsDouble() const {
   return 0;
 }
 
-namespace {
-std::string FormatDouble(double d, TypeId id) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  // Shortest text that reads back to the same value.
-  for (int precision = (id == TypeId::kFloat ? 6 : 15); precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
-    if (id == TypeId::kFloat ? static_cast<float>(std::strtod(buf, nullptr)) == static_cast<float>(d)
-                             : std::strtod(buf, nullptr) == d)
-      break;
-  }
-  std::string s = buf;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-}  // namespace
 
 std::string Value::ToString() const {
   if (is_null()) return "NULL";
@@ -54,7 +38,11 @@ std::string Value::ToString() const {
     case TypeId::kInt:
     case TypeId::kLong: return std::to_string(int_value());
     case TypeId::kFloat:
-    case TypeId::kDouble: return FormatDouble(double_value(), id_);
+    case TypeId::kDouble: {
+      std::string text;
+      AppendDoubleText(double_value(), id_ == TypeId::kFloat, &text);
+      return text;
+    }
     case TypeId::kDecimal: return FormatDecimal(decimal_value(), scale_);
     case TypeId::kString:
     case TypeId::kBinary: return string_value();

@@ -4,27 +4,11 @@
 #include <cmath>
 
 #include "types/datetime.h"
+#include "types/number_text.h"
 #include "types/decimal.h"
 
 namespace lakepipe::csv {
 namespace {
-
-void AppendDouble(double d, bool is_float, std::string* out) {
-  if (std::isnan(d)) {
-    out->append("NaN");
-    return;
-  }
-  if (std::isinf(d)) {
-    out->append(d > 0 ? "Infinity" : "-Infinity");
-    return;
-  }
-  char buf[64];
-  auto r = is_float ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(d))
-                    : std::to_chars(buf, buf + sizeof buf, d);
-  std::string_view s(buf, static_cast<size_t>(r.ptr - buf));
-  out->append(s);
-  if (s.find_first_of(".eEn") == std::string_view::npos) out->append(".0");
-}
 
 void AppendField(std::string_view text, const CsvWriteOptions& o, std::string* out) {
   bool needs_quotes = text.empty();
@@ -65,8 +49,8 @@ void AppendCsvValueText(const Column& col, int64_t i, std::string* out) {
       out->append(buf, r.ptr);
       return;
     }
-    case TypeId::kFloat: AppendDouble(col.Get<float>(i), true, out); return;
-    case TypeId::kDouble: AppendDouble(col.Get<double>(i), false, out); return;
+    case TypeId::kFloat: AppendDoubleText(col.Get<float>(i), true, out); return;
+    case TypeId::kDouble: AppendDoubleText(col.Get<double>(i), false, out); return;
     case TypeId::kDecimal: out->append(FormatDecimal(col.Get<int128_t>(i), col.type().scale())); return;
     case TypeId::kString:
     case TypeId::kBinary: out->append(col.GetString(i)); return;

@@ -6,26 +6,18 @@
 
 #include "formats/csv/csv_reader.h"  // AppendJsonString
 #include "types/datetime.h"
+#include "types/number_text.h"
 #include "types/decimal.h"
 
 namespace lakepipe::json {
 namespace {
 
 void AppendNumber(double d, bool is_float, std::string* out) {
-  if (std::isnan(d)) {
-    out->append("\"NaN\"");
-    return;
-  }
-  if (std::isinf(d)) {
-    out->append(d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    return;
-  }
-  char buf[64];
-  auto r = is_float ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(d))
-                    : std::to_chars(buf, buf + sizeof buf, d);
-  std::string_view s(buf, static_cast<size_t>(r.ptr - buf));
-  out->append(s);
-  if (s.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+  // JSON has no NaN or infinities: Spark writes them as strings.
+  bool quoted = std::isnan(d) || std::isinf(d);
+  if (quoted) out->push_back('"');
+  AppendDoubleText(d, is_float, out);
+  if (quoted) out->push_back('"');
 }
 
 void AppendTimestamp(int64_t micros, bool utc, std::string* out) {
