@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "cli/cli_test_util.h"
 #include "testing/testing.h"
 
 namespace lakepipe {
@@ -18,47 +19,6 @@ namespace {
 using testing::RunCommand;
 using testing::TempDir;
 
-std::string Binary() {
-  const char* dir = std::getenv("LAKEPIPE_BINARY_DIR");
-  return std::string(dir != nullptr ? dir : "build") + "/lakepipe";
-}
-
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
-
-// Runs lakepipe; fails the test when it exits non-zero.
-std::string Lakepipe(const std::string& args) {
-  auto r = RunCommand(Binary() + " " + args);
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? *r : "";
-}
-
-// Runs lakepipe expecting failure; returns its stderr.
-std::string LakepipeFails(const std::string& args) {
-  auto r = RunCommand(Binary() + " " + args);
-  EXPECT_FALSE(r.ok()) << "expected failure: lakepipe " << args;
-  if (r.ok()) return "";
-  const std::string& m = r.status().message();
-  size_t nl = m.find('\n');
-  return nl == std::string::npos ? "" : m.substr(nl + 1);
-}
-
-void ExpectOneErrorLine(const std::string& stderr_text, const std::string& needle) {
-  EXPECT_EQ(stderr_text.rfind("lakepipe: error: ", 0), 0u) << stderr_text;
-  EXPECT_EQ(std::count(stderr_text.begin(), stderr_text.end(), '\n'), 1) << stderr_text;
-  EXPECT_NE(stderr_text.find(needle), std::string::npos) << stderr_text;
-}
-
-std::vector<nlohmann::json> JsonLines(const std::string& text) {
-  std::vector<nlohmann::json> rows;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    if (nl > start) rows.push_back(nlohmann::json::parse(text.substr(start, nl - start)));
-    start = nl + 1;
-  }
-  return rows;
-}
 
 // A value as comparable text: numbers (or numeric strings, as DuckDB prints bigints)
 // through double; null and absent alike.
