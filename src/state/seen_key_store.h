@@ -8,6 +8,8 @@
 // batch before it (or, if the state was already applied, its Delta commit is skipped by
 // its txn anyway).
 //
+// Keys are stored as 128-bit digests (see seen_key_store.cc), 16 bytes per key.
+//
 // Thread-safety: one flow thread; not synchronised.
 #pragma once
 
@@ -45,6 +47,8 @@ class SeenKeyStore : public operators::SeenKeySet {
 
  private:
   SeenKeyStore() = default;
+  Status CommitBulk(int64_t batch_id, int64_t count);
+  static constexpr size_t kBulkKeys = 50000;  // from this many pending keys, ingest a file
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
   std::unordered_set<std::string> pending_;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "testing/testing.h"
 
 namespace lakepipe::state {
@@ -31,6 +33,25 @@ TEST(SeenKeyStoreTest, KeysSurviveReopenOnlyOnceCommitted) {
   EXPECT_EQ(Insert(**store, {"a", "c"}), (std::vector<uint8_t>{0, 1}));
   (*store)->Abandon();
   EXPECT_EQ(Insert(**store, {"c"}), (std::vector<uint8_t>{1}));
+}
+
+TEST(SeenKeyStoreTest, LargeBatchesAreIngestedWhole) {
+  testing::TempDir dir;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 120000; ++i) keys.push_back("key-" + std::to_string(i));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  {
+    auto store = SeenKeyStore::Open(dir.Join("s"));
+    ASSERT_TRUE(store.ok());
+    auto inserted = Insert(**store, views);
+    EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 120000);
+    ASSERT_TRUE((*store)->Commit(3).ok());
+  }
+  auto store = SeenKeyStore::Open(dir.Join("s"));
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->committed_batch(), 3);
+  EXPECT_EQ((*store)->size(), 120000);
+  EXPECT_EQ(Insert(**store, {"key-0", "key-119999", "key-120000"}), (std::vector<uint8_t>{0, 0, 1}));
 }
 
 }  // namespace
