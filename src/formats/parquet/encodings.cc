@@ -1,5 +1,7 @@
 #include "formats/parquet/encodings.h"
 
+#include "formats/parquet/rle.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -52,84 +54,6 @@ const uint8_t* Bytes(std::string_view s) { return reinterpret_cast<const uint8_t
 
 }  // namespace
 
-int BitWidthFor(uint64_t max_value) {
-  int w = 0;
-  while (max_value) {
-    ++w;
-    max_value >>= 1;
-  }
-  return w;
-}
-
-// ---- RLE / bit-packed hybrid -----------------------------------------------------------
-
-RleHybridDecoder::RleHybridDecoder(std::string_view input, int bit_width)
-    : data_(Bytes(input)), size_(static_cast<int64_t>(input.size())), bit_width_(bit_width) {}
-
-Status RleHybridDecoder::NextRun() {
-  if (bit_width_ < 0 || bit_width_ > 32) {
-    return Status::Corruption("RLE/bit-packed data: bit width " + Num(bit_width_) + " is not in 0..32");
-  }
-  if (pos_ >= size_) return Status::Corruption("RLE/bit-packed data ends before all values were read");
-  uint64_t header = 0;
-  LP_RETURN_IF_ERROR(ReadUleb(data_, size_, &pos_, &header, "RLE/bit-packed run header"));
-  if (header & 1) {
-    uint64_t groups = header >> 1;
-    if (groups > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
-      return Status::Corruption("RLE/bit-packed data: bit-packed run of " + std::to_string(groups) + " groups is too long");
-    }
-    int64_t bytes = static_cast<int64_t>(groups) * bit_width_;
-    int64_t available = std::min(bytes, size_ - pos_);
-    // A last run cut short by the end of the data still yields the whole values present.
-    int64_t values = static_cast<int64_t>(groups) * 8;
-    if (bit_width_ > 0) values = std::min(values, available * 8 / bit_width_);
-    packed_left_ = values;
-    packed_bit_ = pos_ * 8;
-    pos_ += available;
-  } else {
-    uint64_t count = header >> 1;
-    if (count > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
-      return Status::Corruption("RLE/bit-packed data: RLE run of " + std::to_string(count) + " values is too long");
-    }
-    int value_bytes = (bit_width_ + 7) / 8;
-    if (size_ - pos_ < value_bytes) return Status::Corruption("RLE/bit-packed data: RLE run value cut off");
-    uint32_t v = 0;
-    for (int i = 0; i < value_bytes; ++i) v |= static_cast<uint32_t>(data_[pos_ + i]) << (8 * i);
-    pos_ += value_bytes;
-    repeat_left_ = static_cast<int64_t>(count);
-    repeat_value_ = v;
-  }
-  return Status::OK();
-}
-
-template <typename T>
-Status RleHybridDecoder::Decode(int64_t n, T* out) {
-  int64_t done = 0;
-  while (done < n) {
-    if (repeat_left_ > 0) {
-      int64_t k = std::min(repeat_left_, n - done);
-      std::fill(out + done, out + done + k, static_cast<T>(repeat_value_));
-      repeat_left_ -= k;
-      done += k;
-    } else if (packed_left_ > 0) {
-      int64_t k = std::min(packed_left_, n - done);
-      for (int64_t i = 0; i < k; ++i) {
-        out[done + i] = static_cast<T>(ReadBits(data_, size_, packed_bit_, bit_width_));
-        packed_bit_ += bit_width_;
-      }
-      packed_left_ -= k;
-      done += k;
-    } else {
-      LP_RETURN_IF_ERROR(NextRun());
-    }
-  }
-  return Status::OK();
-}
-
-template Status RleHybridDecoder::Decode<uint8_t>(int64_t, uint8_t*);
-template Status RleHybridDecoder::Decode<int16_t>(int64_t, int16_t*);
-template Status RleHybridDecoder::Decode<int32_t>(int64_t, int32_t*);
-template Status RleHybridDecoder::Decode<uint32_t>(int64_t, uint32_t*);
 
 // ---- PLAIN -----------------------------------------------------------------------------
 
@@ -199,8 +123,8 @@ Status DecodeRleBoolean(std::string_view input, int64_t n, ValueBuffer* out) {
   // the caller's n is already bounded by the page's value count.
   size_t at = out->fixed.size();
   out->fixed.resize(at + static_cast<size_t>(n));
-  RleHybridDecoder dec(input.substr(4, len), 1);
-  Status st = dec.Decode<uint8_t>(n, out->fixed.data() + at);
+  RleDecoder dec(Bytes(input) + 4, len, 1, "RLE BOOLEAN data");
+  Status st = dec.GetBatch<uint8_t>(out->fixed.data() + at, n);
   if (!st.ok()) {
     out->fixed.resize(at);
     return st.WithContext("RLE BOOLEAN data");
@@ -219,8 +143,9 @@ Status DecodeDictionaryIndices(std::string_view input, int64_t n, int64_t dictio
   int bit_width = static_cast<uint8_t>(input[0]);
   if (bit_width > 32) return Status::Corruption("dictionary indices: bit width " + Num(bit_width) + " is above 32");
   indices->resize(static_cast<size_t>(n));
-  RleHybridDecoder dec(input.substr(1), bit_width);
-  LP_RETURN_IF_ERROR(dec.Decode<int32_t>(n, indices->data()).WithContext("dictionary indices"));
+  RleDecoder dec(Bytes(input) + 1, input.size() - 1, bit_width, "dictionary indices");
+  // Indices are non-negative: decoding into the unsigned view of the int32 buffer.
+  LP_RETURN_IF_ERROR(dec.GetBatch<uint32_t>(reinterpret_cast<uint32_t*>(indices->data()), n));
   // One pass with unsigned compare catches negative (32-bit) and too-large indices.
   uint32_t limit = static_cast<uint32_t>(std::min<int64_t>(dictionary_size, UINT32_MAX));
   const int32_t* idx = indices->data();

@@ -55,35 +55,8 @@ struct ValueBuffer {
   }
 };
 
-// ---- RLE / bit-packed hybrid (levels, dictionary indices, RLE booleans) --------------
-// Decodes the run sequence `<header><run>...` with no length prefix, values of
-// `bit_width` bits (0..32). A final bit-packed run may be cut short by the end of the input
-// (some writers do not pad it); its missing values are simply unavailable.
-class RleHybridDecoder {
- public:
-  RleHybridDecoder(std::string_view input, int bit_width);
-  // Writes the next `n` values to `out`. Corruption if the runs end first.
-  // Instantiated for uint8_t, int16_t, int32_t and uint32_t.
-  template <typename T>
-  Status Decode(int64_t n, T* out);
-
- private:
-  Status NextRun();
-
-  const uint8_t* data_;
-  int64_t size_;
-  int64_t pos_ = 0;
-  int bit_width_;
-  // Current run: either `repeat_left` copies of `repeat_value`, or `packed_left` values
-  // bit-packed from bit `packed_bit` of data_.
-  int64_t repeat_left_ = 0;
-  uint32_t repeat_value_ = 0;
-  int64_t packed_left_ = 0;
-  int64_t packed_bit_ = 0;
-};
-
-// Number of bits needed for values 0..max_value (0 for max_value 0).
-int BitWidthFor(uint64_t max_value);
+// The RLE / bit-packed hybrid (levels, dictionary indices, RLE booleans) is decoded by
+// RleDecoder in formats/parquet/rle.h.
 
 // ---- PLAIN ---------------------------------------------------------------------------
 // Each returns the number of input bytes consumed.

@@ -1,6 +1,7 @@
 // Decoder tests against byte sequences built by hand from apache/parquet-format
 // Encodings.md (the worked examples there, and the layouts it describes).
 #include "formats/parquet/encodings.h"
+#include "formats/parquet/rle.h"
 
 #include <gtest/gtest.h>
 
@@ -24,6 +25,8 @@ std::vector<T> Fixed(const ValueBuffer& v) {
   return out;
 }
 
+const uint8_t* Bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
 std::vector<std::string> Strings(const ValueBuffer& v) {
   std::vector<std::string> out;
   for (int64_t i = 0; i < v.count; ++i) out.emplace_back(v.ByteArray(i));
@@ -33,12 +36,12 @@ std::vector<std::string> Strings(const ValueBuffer& v) {
 TEST(RleHybrid, BitPackedExampleFromSpec) {
   // Encodings.md: values 0..7 with bit width 3 bit-packed are 10001000 11000110 11111010.
   std::string in = B({0x03, 0x88, 0xC6, 0xFA});
-  RleHybridDecoder dec(in, 3);
-  std::vector<int32_t> out(8);
-  ASSERT_TRUE(dec.Decode(8, out.data()).ok());
-  EXPECT_EQ(out, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
-  int32_t extra;
-  EXPECT_FALSE(dec.Decode(1, &extra).ok());
+  RleDecoder dec(Bytes(in), in.size(), 3);
+  std::vector<uint32_t> out(8);
+  ASSERT_TRUE(dec.GetBatch(out.data(), 8).ok());
+  EXPECT_EQ(out, (std::vector<uint32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  uint32_t extra;
+  EXPECT_FALSE(dec.GetBatch(&extra, 1).ok());
 }
 
 TEST(RleHybrid, RleRunsAndMixedRuns) {
@@ -49,22 +52,24 @@ TEST(RleHybrid, RleRunsAndMixedRuns) {
   std::vector<uint8_t> packed(9, 0);
   for (int i = 0; i < 8; ++i) packed[(i * 9) / 8] |= static_cast<uint8_t>(1 << ((i * 9) % 8));
   in.append(reinterpret_cast<const char*>(packed.data()), packed.size());
-  RleHybridDecoder dec(in, 9);
+  RleDecoder dec(Bytes(in), in.size(), 9);
   std::vector<int16_t> out(13);
-  ASSERT_TRUE(dec.Decode(13, out.data()).ok());
+  ASSERT_TRUE(dec.GetBatch(out.data(), 13).ok());
   for (int i = 0; i < 5; ++i) EXPECT_EQ(out[i], 257);
   for (int i = 5; i < 13; ++i) EXPECT_EQ(out[i], 1);
 }
 
 TEST(RleHybrid, TruncatedInputIsCorruption) {
-  RleHybridDecoder dec(B({0x0A}), 8);  // RLE run of 5 whose value byte is missing
-  std::vector<int32_t> out(5);
-  Status st = dec.Decode(5, out.data());
+  std::string run = B({0x0A});  // RLE run of 5 whose value byte is missing
+  RleDecoder dec(Bytes(run), run.size(), 8);
+  std::vector<uint32_t> out(5);
+  Status st = dec.GetBatch(out.data(), 5);
   EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
-  RleHybridDecoder empty("", 1);
-  EXPECT_FALSE(empty.Decode(1, out.data()).ok());
-  RleHybridDecoder huge_varint(B({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}), 1);
-  EXPECT_FALSE(huge_varint.Decode(1, out.data()).ok());
+  RleDecoder empty(nullptr, 0, 1);
+  EXPECT_FALSE(empty.GetBatch(out.data(), 1).ok());
+  std::string varint = B({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01});
+  RleDecoder huge_varint(Bytes(varint), varint.size(), 1);
+  EXPECT_FALSE(huge_varint.GetBatch(out.data(), 1).ok());
 }
 
 TEST(Plain, FixedWidthTypes) {
@@ -249,11 +254,11 @@ TEST(ByteStreamSplit, FloatsAndFixedWidth) {
 }
 
 TEST(BitWidth, ForMaxValue) {
-  EXPECT_EQ(BitWidthFor(0), 0);
-  EXPECT_EQ(BitWidthFor(1), 1);
-  EXPECT_EQ(BitWidthFor(2), 2);
-  EXPECT_EQ(BitWidthFor(255), 8);
-  EXPECT_EQ(BitWidthFor(256), 9);
+  EXPECT_EQ(BitWidth(0), 0);
+  EXPECT_EQ(BitWidth(1), 1);
+  EXPECT_EQ(BitWidth(2), 2);
+  EXPECT_EQ(BitWidth(255), 8);
+  EXPECT_EQ(BitWidth(256), 9);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "formats/parquet/reader.h"
 
+#include "formats/parquet/rle.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -260,7 +262,7 @@ Status ParquetReader::Init() {
 // `prefixed`: data page v1 RLE levels start with a 4-byte length. Returns bytes used.
 Result<int64_t> DecodeLevels(std::string_view bytes, Encoding encoding, bool prefixed, int64_t n,
                              int16_t max_level, std::vector<int16_t>* out) {
-  int bw = encodings::BitWidthFor(static_cast<uint64_t>(max_level));
+  int bw = BitWidth(static_cast<uint64_t>(max_level));
   size_t at = out->size();
   out->resize(at + static_cast<size_t>(n));
   int16_t* dst = out->data() + at;
@@ -280,8 +282,8 @@ Result<int64_t> DecodeLevels(std::string_view bytes, Encoding encoding, bool pre
     } else {
       used = static_cast<int64_t>(bytes.size());
     }
-    encodings::RleHybridDecoder dec(runs, bw);
-    LP_RETURN_IF_ERROR(dec.Decode<int16_t>(n, dst));
+    RleDecoder dec(reinterpret_cast<const uint8_t*>(runs.data()), runs.size(), bw, "levels");
+    LP_RETURN_IF_ERROR(dec.GetBatch<int16_t>(dst, n));
   } else if (encoding == Encoding::kBitPacked) {
     // Deprecated BIT_PACKED levels: MSB first, no length prefix.
     int64_t need = (n * bw + 7) / 8;

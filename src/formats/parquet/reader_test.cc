@@ -454,13 +454,14 @@ TEST(ReaderMalformed, DefinitionLevelAboveMaximum) {
   c.type = PhysicalType::kInt32;
   c.path = {"a"};
   c.num_values = 2;
-  // An RLE run of 2 levels of value 3 where the maximum is 1.
+  // An RLE run of 2 levels of value 3 where the maximum is 1 (bit width 1): refused by
+  // the level decoder, naming the definition levels.
   std::string runs = std::string("\x04\x03", 2);
   uint32_t len = 2;
   std::string body = std::string(reinterpret_cast<const char*>(&len), 4) + runs + Plain<int32_t>({1, 2});
   c.pages.push_back(DataPageV1(2, body));
   ExpectCorruption(ReadBuffer(BuildFile({Root(1), Leaf("a", PhysicalType::kInt32, Repetition::kOptional)}, {{2, {c}}})),
-                   "exceeds the maximum");
+                   "definition levels: RLE run value 3 exceeds bit width 1");
 }
 
 TEST(ReaderMalformed, RowCountMismatch) {
