@@ -102,6 +102,22 @@ struct TableWriter::Impl {
   int64_t bytes = 0;
   int file_counter = 0;
 
+  // A writer for a table that exists, as of `snap`.
+  static std::unique_ptr<Impl> ForSnapshot(FileSystem* fs, const std::string& path,
+                                           const TableOptions& table_options, SnapshotPtr snap) {
+    auto impl = std::make_unique<Impl>();
+    impl->fs = fs;
+    impl->path = path;
+    impl->table_options = table_options;
+    impl->snapshot = snap;
+    impl->table_schema = snap->schema();
+    impl->schema_known = true;
+    impl->partition_columns = snap->partition_columns();
+    impl->configuration = snap->configuration();
+    impl->RebuildDataSchema();
+    return impl;
+  }
+
   void RebuildDataSchema() {
     data_schema = Schema();
     for (const Field& f : table_schema.fields()) {
@@ -426,16 +442,7 @@ Result<std::unique_ptr<TableWriter>> DeltaTable::NewWriter(WriteOptions options)
     return Status::InvalidArgument("cannot overwrite Delta table " + path_ +
                                    ": it is append-only (delta.appendOnly = true)");
   }
-  auto impl = std::make_unique<TableWriter::Impl>();
-  impl->fs = fs_;
-  impl->path = path_;
-  impl->table_options = options_;
-  impl->snapshot = snap;
-  impl->table_schema = snap->schema();
-  impl->schema_known = true;
-  impl->partition_columns = snap->partition_columns();
-  impl->configuration = snap->configuration();
-  impl->RebuildDataSchema();
+  auto impl = TableWriter::Impl::ForSnapshot(fs_, path_, options_, snap);
   if (options.txn_app_id) {
     auto v = snap->TxnVersion(*options.txn_app_id);
     if (v && *v >= options.txn_version) impl->already_committed = true;
@@ -525,16 +532,7 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
   }
   if (bins.empty()) return result;
 
-  auto impl = std::make_unique<TableWriter::Impl>();
-  impl->fs = fs_;
-  impl->path = path_;
-  impl->table_options = options_;
-  impl->snapshot = snap;
-  impl->table_schema = snap->schema();
-  impl->schema_known = true;
-  impl->partition_columns = snap->partition_columns();
-  impl->configuration = snap->configuration();
-  impl->RebuildDataSchema();
+  auto impl = TableWriter::Impl::ForSnapshot(fs_, path_, options_, snap);
   impl->options.target_file_bytes = options.target_file_bytes;
 
   LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, {}));
