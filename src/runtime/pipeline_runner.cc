@@ -39,6 +39,13 @@ bool SameColumns(const Schema& table, const Schema& query) {
   return true;
 }
 
+// Whether rows failing an expectation go to `<table>_quarantine`.
+bool HasQuarantine(const sql::DatasetDefinition& def) {
+  for (const auto& e : def.expectations)
+    if (e.action == sql::ViolationAction::kQuarantine) return true;
+  return false;
+}
+
 int64_t ElapsedMs(int64_t start_nanos) { return (MonotonicNanos() - start_nanos) / 1000000; }
 
 // The inputs of one plan: its read_files scans and the tables it reads (through views).
@@ -369,9 +376,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
   report.rows_written = CountRows(rows);
   report.table_version = commit.version;
   report.batches = 1;
-  bool quarantines = false;
-  for (const auto& e : Definition(ds).expectations)
-    quarantines |= e.action == sql::ViolationAction::kQuarantine;
+  bool quarantines = HasQuarantine(Definition(ds));
   if (quarantines) {
     LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds,
                                   quarantined, options)
@@ -397,9 +402,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     return Status::InvalidArgument("streaming table `" + ds.name +
                                    "` reads no streaming source: use STREAM(table) or read_files(...)");
   }
-  bool quarantines = false;
-  for (const auto& e : Definition(ds).expectations)
-    quarantines |= e.action == sql::ViolationAction::kQuarantine;
+  bool quarantines = HasQuarantine(Definition(ds));
   // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
   // order execution first asks for them.
   std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
