@@ -184,22 +184,11 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
       }
       return st.WithContext("commit of version " + std::to_string(version) + " of " + table_path);
     }
+    // Check the winner and every commit already there after it: while none conflicts,
+    // our actions stay valid on top of them.
     std::string why;
-    auto verdict = CheckWinner(fs, table_path, version, req, &why);
-    if (!verdict.ok()) return verdict.status();
-    if (*verdict == Verdict::kAlreadyCommitted) {
-      out.already_committed = true;
-      out.version = version;
-      return out;
-    }
-    if (*verdict == Verdict::kConflict) {
-      return Status::Conflict("commit to " + table_path + " failed: " + why);
-    }
-    // No conflict: our actions are valid on top of the winner too. Skip past every
-    // commit already there, checking each.
-    ++version;
-    while (fs->Exists(CommitPath(table_path, version))) {
-      verdict = CheckWinner(fs, table_path, version, req, &why);
+    do {
+      auto verdict = CheckWinner(fs, table_path, version, req, &why);
       if (!verdict.ok()) return verdict.status();
       if (*verdict == Verdict::kAlreadyCommitted) {
         out.already_committed = true;
@@ -210,7 +199,7 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
         return Status::Conflict("commit to " + table_path + " failed: " + why);
       }
       ++version;
-    }
+    } while (fs->Exists(CommitPath(table_path, version)));
     read_version = version - 1;
   }
   if (out.version < 0) {

@@ -23,6 +23,17 @@ class ValidityBuilder {
   explicit ValidityBuilder(int64_t n) : n_(n) {}
   // Starts from the AND of the columns' validity.
   void AndWith(const Column& c);
+  // Valid only where every argument is: the NULL-in, NULL-out rule of most functions
+  // (a void argument makes every row NULL).
+  void AndWithAll(const std::vector<ColumnPtr>& args) {
+    for (const auto& a : args) {
+      if (a->type().id() == TypeId::kNull) {
+        for (int64_t i = 0; i < n_; ++i) SetNull(i);
+      } else {
+        AndWith(*a);
+      }
+    }
+  }
   void SetNull(int64_t i) {
     Materialize();
     bits_[static_cast<size_t>(i >> 3)] &= static_cast<uint8_t>(~(1u << (i & 7)));

@@ -142,13 +142,7 @@ Result<ColumnPtr> FixedResult(const DataType& type, const std::vector<ColumnPtr>
   out.ResizeFixed(n);
   T* r = out.data<T>();
   ValidityBuilder validity(n);
-  for (const auto& a : args) {
-    if (a->type().id() == TypeId::kNull) {
-      for (int64_t i = 0; i < n; ++i) validity.SetNull(i);
-    } else {
-      validity.AndWith(*a);
-    }
-  }
+  validity.AndWithAll(args);
   for (int64_t i = 0; i < n; ++i) {
     if (!validity.IsValid(i)) { r[i] = T{}; continue; }
     r[i] = f(i);
