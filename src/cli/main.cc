@@ -3,8 +3,10 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "common/kill_point.h"
 
 int main(int argc, char** argv) {
+  lakepipe::CheckKillPointEnvironment();
   CLI::App app{"lakepipe: declarative streaming lakehouse pipelines into Delta Lake tables"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("lakepipe 0.1.0"));

@@ -1,6 +1,7 @@
 #include "runtime/pipeline_runner.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -64,6 +65,7 @@ bool UpdateReport::ok() const {
 }
 
 struct PipelineRunner::Impl {
+  std::atomic<bool> stop_requested{false};
   FileSystem* fs = nullptr;
   Clock* clock = nullptr;
   sql::Pipeline pipeline;
@@ -572,6 +574,12 @@ Result<PipelineRunner::QueryResult> PipelineRunner::Query(const std::string& sel
   FullScanProvider provider(r, exec);
   LP_ASSIGN_OR_RETURN(Batches rows, Execute(*resolved, provider, exec));
   return QueryResult{resolved->schema, std::move(rows)};
+}
+
+void PipelineRunner::RequestStop() { impl_->stop_requested.store(true); }
+
+Status PipelineRunner::RunContinuous(const RunOptions& options) {
+  return Status::NotSupported("continuous mode is not built yet; use `lakepipe run DIR --once`");
 }
 
 Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {

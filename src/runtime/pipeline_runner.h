@@ -64,11 +64,15 @@ struct UpdateReport {
   bool ok() const;
 };
 
+class StatusBoard;
+
 struct RunOptions {
   std::set<std::string> full_refresh;  // tables to rebuild from their sources
   bool full_refresh_all = false;
   // Called with each table's report as soon as it is done (progress output).
   std::function<void(const TableReport&)> on_table;
+  // Where live status goes (runtime/status_board.h); may be null. Not owned.
+  StatusBoard* board = nullptr;
 };
 
 class PipelineRunner {
@@ -89,6 +93,16 @@ class PipelineRunner {
   // (report.ok() says whether all succeeded); a non-OK status only for failures outside
   // any one table (e.g. the event log cannot be written).
   Result<UpdateReport> RunOnce(const RunOptions& options);
+
+  // Runs continuously until RequestStop(): each flow runs as soon as its input has new
+  // data (inotify on landing folders, a periodic listing as a backstop), downstream tables
+  // as soon as an upstream table commits, per-table triggers (interval / daily windows)
+  // honoured. Returns after the batch in progress when stopped; an error only for
+  // failures outside any one table.
+  Status RunContinuous(const RunOptions& options);
+  // Asks RunContinuous (or RunOnce, between tables) to stop after the current batch.
+  // Thread-safe and async-signal-safe (a SIGINT/SIGTERM handler may call it).
+  void RequestStop();
 
   // Runs a one-off SELECT over the pipeline's stored tables (and its views, the event log
   // `_event_log` and `<t>_quarantine` tables) on the same engine. Reads the latest

@@ -1,0 +1,113 @@
+// StatusBoard: the live state of a running pipeline — per table: its state, totals, the
+// last batch, rates, latency and batch-duration histograms, backlog and state size — for
+// the HTTP API (/api/pipeline, /metrics, server-sent events) and the terminal progress.
+//
+// The runner (PipelineRunner, continuous or --once) writes to it after every batch; the
+// server reads Snapshot() and waits for changes with WaitForChange. It holds no data of
+// the tables themselves.
+//
+// Thread-safety: every method is thread-safe (one mutex; Snapshot copies).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/pipeline_runner.h"
+
+namespace lakepipe::runtime {
+
+// A cumulative histogram in Prometheus' shape: counts[i] observations <= bounds[i]; the
+// last count is +Inf. Values in seconds.
+struct Histogram {
+  std::vector<double> bounds;
+  std::vector<int64_t> counts;  // bounds.size() + 1, not cumulative
+  double sum = 0;
+  int64_t count = 0;
+  static Histogram Seconds();   // 1 ms ... 60 s
+  void Observe(double value, int64_t times = 1);
+  // The value below which `q` (0..1) of the observations fall, interpolated inside the
+  // bucket; 0 when empty.
+  double Quantile(double q) const;
+};
+
+struct ExpectationTotals {
+  std::string name;
+  std::string action;
+  int64_t passed = 0;
+  int64_t failed = 0;
+};
+
+struct TableStatus {
+  std::string name;
+  std::string kind;                // "streaming table", "materialized view"
+  std::string state = "idle";      // "idle", "running", "waiting for trigger", "failed", "stopped"
+  std::string trigger;             // TriggerSpec::ToString()
+  std::vector<std::string> upstream_tables;  // tables it reads (the DAG's edges)
+  std::vector<std::string> sources;          // external inputs, e.g. "files:/path/landing"
+  int64_t table_version = -1;
+  int64_t batches = 0;
+  int64_t rows_in = 0;             // totals since the process started
+  int64_t rows_out = 0;
+  int64_t rows_dropped = 0;
+  int64_t rows_quarantined = 0;
+  int64_t rows_rescued = 0;
+  double rows_out_per_second = 0;  // over the last minute
+  int64_t backlog_files = 0;       // input found but not yet processed
+  int64_t backlog_bytes = 0;
+  int64_t state_keys = 0;          // operator state (dedup keys, aggregate groups)
+  int64_t state_bytes = 0;
+  int64_t last_update_unix_ms = 0;
+  std::string last_error;
+  TableReport last_batch;
+  std::vector<ExpectationTotals> expectations;
+  Histogram batch_duration_seconds = Histogram::Seconds();
+  // From a source line's arrival (its landing file's modification time) to this table's
+  // commit containing it, observed once per source line.
+  Histogram end_to_end_latency_seconds = Histogram::Seconds();
+};
+
+struct PipelineStatus {
+  std::string pipeline;
+  std::string storage;
+  std::string mode;                // "continuous", "triggered", "not running"
+  int64_t started_unix_ms = 0;
+  int64_t generation = 0;          // increases with every change
+  std::vector<TableStatus> tables; // in dependency order
+};
+
+class StatusBoard {
+ public:
+  StatusBoard() = default;
+  // Declares the tables (in dependency order) and what they read.
+  void Init(PipelineStatus initial);
+
+  // Marks a table running / waiting / failed / stopped.
+  void SetState(const std::string& table, const std::string& state);
+  // Adds a finished batch (or update) of `report.table`: totals, histograms, last batch.
+  void RecordBatch(const TableReport& report, int64_t now_unix_ms);
+  // Observes per-line end-to-end latency: `lines` source lines arrived `seconds` ago.
+  void RecordLatency(const std::string& table, double seconds, int64_t lines);
+  void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
+  void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);
+
+  PipelineStatus Snapshot() const;
+  // Blocks until the generation passes `seen_generation` or `timeout_ms` elapses;
+  // returns the current generation.
+  int64_t WaitForChange(int64_t seen_generation, int64_t timeout_ms) const;
+
+ private:
+  TableStatus* Find(const std::string& table);  // requires mu_
+  void Changed();                               // requires mu_
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  PipelineStatus status_;
+  // Recent (unix ms, rows out) per table for rows_out_per_second.
+  std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> recent_;
+};
+
+}  // namespace lakepipe::runtime
