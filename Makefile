@@ -20,10 +20,11 @@ node: node_modules/.package-lock.json
 node_modules/.package-lock.json: package-lock.json
 	@npm install --no-audit --no-fund --no-save --loglevel=error
 
-$(BUILD)/build.ninja: CMakeLists.txt
+# node_modules first: the dashboard's chart library (echarts) is a build input.
+$(BUILD)/build.ninja: CMakeLists.txt | node_modules/.package-lock.json
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 
-build: deps $(BUILD)/build.ninja
+build: deps node $(BUILD)/build.ninja
 	@ninja -C $(BUILD) -j $(JOBS) lakepipe
 
 test: deps-test node $(BUILD)/build.ninja

@@ -26,12 +26,10 @@ for p in "${want[@]}"; do
   fi
 done
 # Node.js may come from Debian (nodejs + npm) or from NodeSource (nodejs with npm inside,
-# which conflicts with Debian's npm): ask for the commands, not the packages.
-case "${1:-build}" in
-  test|demo)
-    command -v node >/dev/null 2>&1 || missing+=(nodejs)
-    command -v npm >/dev/null 2>&1 || missing+=(npm) ;;
-esac
+# which conflicts with Debian's npm): ask for the commands, not the packages. Every mode
+# needs them: the build embeds the dashboard's chart library from node_modules.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"
