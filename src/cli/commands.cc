@@ -14,6 +14,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
   RegisterGenerateCommands(app, registry);
   RegisterPipelineCommands(app, registry);
+  RegisterProduceCommands(app, registry);
   RegisterRunCommands(app, registry);
   RegisterTableCommands(app, registry);
 }

@@ -25,6 +25,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterRunCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterTableCommands(CLI::App& app, CommandRegistry& registry);
 

@@ -1,0 +1,307 @@
+// `lakepipe produce --from FILE --to DIR --rate LINES_PER_S --lines-per-file N [--loop]
+// [--limit LINES]`: the demo's event producer. Splits a CSV into small files (the header
+// repeated in each) and drops them into a landing folder at a steady rate.
+//
+// Each file is written as a hidden temporary file, fsynced and renamed into place
+// (FileSystem::WriteFileAtomic), so a reader that skips names starting with '.' (the file
+// source's rule) never sees half a file. Names sort in production order, also across
+// restarts: `<prefix>-<UTC start time>-<run id>-<sequence>.csv`.
+//
+// Pacing: the file that brings the total to L lines is due at start + L / rate on the
+// monotonic clock. Deadlines are absolute, so sleeping late never accumulates drift; a
+// producer that falls behind writes the overdue files at once and catches up.
+// SIGINT/SIGTERM stop after the file being written; the files written are complete.
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/uuid.h"
+
+namespace lakepipe::cli {
+namespace {
+
+struct ProduceArgs {
+  std::string from;
+  std::string to;
+  std::string rate;
+  int64_t lines_per_file = 100;
+  bool loop = false;
+  int64_t limit = 0;
+  std::string prefix;
+};
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+
+// Installs the handlers without SA_RESTART so that a sleep is cut short by the signal.
+void InstallStopHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Reads a CSV file record by record through the FileSystem, in large chunks. A record
+// ends at a newline outside double quotes, so quoted fields may hold newlines. Each
+// record is returned with its line ending.
+class CsvRecordReader {
+ public:
+  static Result<std::unique_ptr<CsvRecordReader>> Open(FileSystem* fs, const std::string& path) {
+    LP_ASSIGN_OR_RETURN(auto file, fs->NewRandomAccessFile(path));
+    auto reader = std::unique_ptr<CsvRecordReader>(new CsvRecordReader());
+    reader->file_ = std::move(file);
+    reader->path_ = path;
+    return reader;
+  }
+
+  void Rewind() {
+    offset_ = 0;
+    buffer_.clear();
+    pos_ = 0;
+  }
+
+  // Appends the next record to `out`; false at the end of the file.
+  Result<bool> Next(std::string* out) {
+    bool in_quotes = false;
+    bool any = false;
+    while (true) {
+      if (pos_ == buffer_.size()) {
+        LP_ASSIGN_OR_RETURN(bool more, Fill());
+        if (!more) {
+          if (any && out->back() != '\n') out->push_back('\n');  // a last line without newline
+          return any;
+        }
+      }
+      size_t start = pos_;
+      while (pos_ < buffer_.size()) {
+        char c = buffer_[pos_++];
+        if (c == '"') {
+          in_quotes = !in_quotes;
+        } else if (c == '\n' && !in_quotes) {
+          out->append(buffer_, start, pos_ - start);
+          return true;
+        }
+      }
+      out->append(buffer_, start, pos_ - start);
+      any = true;
+    }
+  }
+
+ private:
+  CsvRecordReader() = default;
+
+  Result<bool> Fill() {
+    int64_t left = file_->Size() - offset_;
+    if (left <= 0) return false;
+    int64_t n = std::min<int64_t>(left, kChunk);
+    buffer_.resize(static_cast<size_t>(n));
+    LP_RETURN_IF_ERROR(file_->ReadAt(offset_, n, buffer_.data()));
+    offset_ += n;
+    pos_ = 0;
+    return true;
+  }
+
+  static constexpr int64_t kChunk = 1 << 20;
+  std::unique_ptr<RandomAccessFile> file_;
+  std::string path_;
+  std::string buffer_;
+  size_t pos_ = 0;
+  int64_t offset_ = 0;
+};
+
+Result<double> ParseRate(const std::string& text) {
+  if (text.empty()) return Status::InvalidArgument("produce: --rate LINES_PER_S is required");
+  char* end = nullptr;
+  errno = 0;
+  double rate = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || errno != 0 || !std::isfinite(rate) || rate <= 0) {
+    return Status::InvalidArgument("produce: --rate must be a number of lines per second > 0, got '" +
+                                   text + "'");
+  }
+  return rate;
+}
+
+// "orders-2026.csv" -> "orders-2026"; hidden-looking names lose their leading '.'/'_'.
+std::string DefaultPrefix(const std::string& from) {
+  std::string base = BaseName(from);
+  size_t dot = base.rfind('.');
+  if (dot != std::string::npos && dot > 0) base = base.substr(0, dot);
+  while (!base.empty() && (base[0] == '.' || base[0] == '_')) base.erase(0, 1);
+  return base.empty() ? "part" : base;
+}
+
+std::string UtcStamp() {
+  int64_t micros = Clock::System()->NowMicros();
+  time_t secs = static_cast<time_t>(micros / 1000000);
+  struct tm tm = {};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(micros / 1000 % 1000));
+  return buf;
+}
+
+// Sleeps until `deadline_nanos` on the monotonic clock, or until a stop signal arrives.
+void SleepUntil(int64_t deadline_nanos) {
+  while (g_stop_signal.load() == 0) {
+    int64_t now = MonotonicNanos();
+    if (now >= deadline_nanos) return;
+    int64_t wait = std::min<int64_t>(deadline_nanos - now, 200'000'000);
+    struct timespec ts = {static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+    nanosleep(&ts, nullptr);  // EINTR on a signal: the loop checks the flag
+  }
+}
+
+class Progress {
+ public:
+  Progress(double target_rate) : target_rate_(target_rate), tty_(isatty(STDOUT_FILENO) == 1) {}
+
+  void Update(int64_t start_nanos, int64_t lines, int64_t files, bool final) {
+    int64_t now = MonotonicNanos();
+    int64_t interval = tty_ ? 200'000'000 : 5'000'000'000;
+    if (!final && now - last_print_ < interval) return;
+    last_print_ = now;
+    double seconds = static_cast<double>(now - start_nanos) / 1e9;
+    double rate = seconds > 0 ? static_cast<double>(lines) / seconds : 0;
+    char line[256];
+    std::snprintf(line, sizeof line, "produced %lld lines in %lld files, %.0f lines/s (target %.0f), %.1f s",
+                  static_cast<long long>(lines), static_cast<long long>(files), rate, target_rate_, seconds);
+    if (tty_) {
+      std::printf("\r%s\x1b[K%s", line, final ? "\n" : "");
+    } else {
+      std::printf("%s\n", line);
+    }
+    std::fflush(stdout);
+  }
+
+ private:
+  double target_rate_;
+  bool tty_;
+  int64_t last_print_ = 0;
+};
+
+Status RunProduce(const ProduceArgs& a) {
+  if (a.from.empty()) return Status::InvalidArgument("produce: --from FILE is required");
+  if (a.to.empty()) return Status::InvalidArgument("produce: --to DIR is required");
+  LP_ASSIGN_OR_RETURN(double rate, ParseRate(a.rate));
+  if (a.lines_per_file < 1) {
+    return Status::InvalidArgument("produce: --lines-per-file must be >= 1, got " +
+                                   std::to_string(a.lines_per_file));
+  }
+  if (a.limit < 0) {
+    return Status::InvalidArgument("produce: --limit must be >= 0 (0: no limit), got " + std::to_string(a.limit));
+  }
+  FileSystem* fs = FileSystem::Default();
+  auto info = fs->Stat(a.from);
+  if (!info.ok()) return Status::NotFound("produce: cannot read input " + a.from + ": " + info.status().message());
+  if (info->is_dir) return Status::InvalidArgument("produce: input " + a.from + " is a folder, not a CSV file");
+  auto opened = CsvRecordReader::Open(fs, a.from);
+  if (!opened.ok()) {
+    return Status::NotFound("produce: cannot read input " + a.from + ": " + opened.status().message());
+  }
+  CsvRecordReader& reader = **opened;
+  std::string header;
+  LP_ASSIGN_OR_RETURN(bool has_header, reader.Next(&header));
+  if (!has_header) return Status::InvalidArgument("produce: input " + a.from + " is empty (no header line)");
+
+  if (fs->Exists(a.to)) {
+    auto to_info = fs->Stat(a.to);
+    if (to_info.ok() && !to_info->is_dir) {
+      return Status::InvalidArgument("produce: --to " + a.to + " is a file, not a folder");
+    }
+  } else {
+    Status st = fs->CreateDirs(a.to);
+    if (!st.ok()) return Status::IOError("produce: cannot create the folder " + a.to + ": " + st.message());
+  }
+
+  std::string prefix = a.prefix.empty() ? DefaultPrefix(a.from) : a.prefix;
+  std::string run_id = NewUuid().substr(0, 8);
+  std::string name_stem = prefix + "-" + UtcStamp() + "-" + run_id + "-";
+  InstallStopHandlers();
+
+  Progress progress(rate);
+  const int64_t start = MonotonicNanos();
+  int64_t lines = 0;
+  int64_t files = 0;
+  bool input_done = false;
+  bool data_seen = false;
+  std::string content;
+  while (!input_done && g_stop_signal.load() == 0) {
+    content = header;
+    int64_t in_file = 0;
+    while (in_file < a.lines_per_file && (a.limit == 0 || lines + in_file < a.limit)) {
+      LP_ASSIGN_OR_RETURN(bool got, reader.Next(&content));
+      if (got) {
+        ++in_file;
+        data_seen = true;
+        continue;
+      }
+      if (a.loop && data_seen) {
+        reader.Rewind();
+        std::string skipped_header;
+        LP_ASSIGN_OR_RETURN(bool again, reader.Next(&skipped_header));
+        if (again) continue;
+      }
+      input_done = true;
+      break;
+    }
+    if (a.limit != 0 && lines + in_file >= a.limit) input_done = true;
+    if (in_file == 0) break;
+    // Due when its last line is due: total lines after this file / rate.
+    int64_t due = start + static_cast<int64_t>(static_cast<double>(lines + in_file) / rate * 1e9);
+    SleepUntil(due);
+    if (g_stop_signal.load() != 0) break;  // stopped while waiting: this file is not written
+    char seq[24];
+    std::snprintf(seq, sizeof seq, "%08lld", static_cast<long long>(files + 1));
+    std::string path = JoinPath(a.to, name_stem + seq + ".csv");
+    Status st = fs->WriteFileAtomic(path, content);
+    if (!st.ok()) return Status::IOError("produce: cannot write " + path + ": " + st.message());
+    lines += in_file;
+    ++files;
+    progress.Update(start, lines, files, false);
+  }
+  progress.Update(start, lines, files, true);
+  if (!data_seen && lines == 0 && g_stop_signal.load() == 0) {
+    return Status::InvalidArgument("produce: input " + a.from + " has a header but no data lines");
+  }
+  if (int sig = g_stop_signal.load(); sig != 0) {
+    std::printf("stopped by %s after %lld files\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                static_cast<long long>(files));
+    std::fflush(stdout);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry) {
+  auto args = std::make_shared<ProduceArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "produce", "Split a CSV into small files dropped atomically into a folder at a steady rate");
+  cmd->add_option("--from", args->from, "The CSV file to read (its header is repeated in each file)")->required();
+  cmd->add_option("--to", args->to, "The landing folder (created if missing)")->required();
+  cmd->add_option("--rate", args->rate, "Data lines per second")->required();
+  cmd->add_option("--lines-per-file", args->lines_per_file, "Data lines per file")->capture_default_str();
+  cmd->add_flag("--loop", args->loop, "Start again from the top at the end of the input");
+  cmd->add_option("--limit", args->limit, "Stop after this many data lines (0: no limit)")->capture_default_str();
+  cmd->add_option("--prefix", args->prefix, "File name prefix (default: the input's name)");
+  cmd->callback([args, &registry]() { registry.Finish(RunProduce(*args)); });
+}
+
+}  // namespace lakepipe::cli
