@@ -1,1 +1,577 @@
-// app2
+// lakepipe dashboard: draws the pipeline's Gold tables and live status with ECharts.
+//
+// Data (docs/http-api.md): /api/pipeline (DAG, per-table state, rates, latency),
+// /api/tables (versions and row counts), /api/tables/{name}/rows (Gold rows),
+// /api/expectations, /api/events. Live: the `pipeline` events of /api/stream (SSE); when the
+// stream is unavailable the page polls /api/pipeline instead. Gold tables are re-read only
+// when their Delta version changes.
+"use strict";
+
+(() => {
+  // ---------------------------------------------------------------- settings & helpers
+  const POLL_MS = 2000;           // fallback polling period
+  const SAFETY_POLL_MS = 15000;   // a slow poll even while the stream is up
+  const HISTORY_MS = 10 * 60 * 1000;
+  const GOLD = {
+    country: "gold_revenue_by_country",
+    products: "gold_top_products",
+    daily: "gold_daily_revenue",
+    kpis: "gold_kpis",
+  };
+
+  // ?access_token=... on the page URL is passed on to the API (docs/http-api.md).
+  const token = new URLSearchParams(location.search).get("access_token");
+  const withToken = (path) => token
+    ? path + (path.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token)
+    : path;
+
+  const css = getComputedStyle(document.documentElement);
+  const cssVar = (name) => css.getPropertyValue(name).trim();
+  const C = {
+    text: cssVar("--text"), muted: cssVar("--muted"), border: cssVar("--border"),
+    panel: cssVar("--panel"), accent: cssVar("--accent"), ok: cssVar("--ok"),
+    warn: cssVar("--warn"), bad: cssVar("--bad"), idle: cssVar("--idle"),
+  };
+  const PALETTE = [C.accent, C.ok, C.warn, "#b07cf0", "#4cc3d9", C.bad, "#9aa5b8"];
+  const LAYER_COLOR = { bronze: "#c98a4b", silver: "#a9b4c4", gold: "#e0b43b", other: "#7f8aa0" };
+  const STATE_COLOR = {
+    "running": C.accent, "waiting for trigger": C.ok, "idle": C.ok, "failed": C.bad,
+    "stopped": C.idle, "not running": C.idle, "source": "#4cc3d9", "not written": C.idle,
+  };
+
+  const fmtMoney = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const fmtInt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const fmtCompact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+  const fmtPct = new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 2 });
+  const num = (v) => (v === null || v === undefined || v === "") ? NaN : Number(v);
+  const money = (v) => Number.isFinite(num(v)) ? fmtMoney.format(num(v)) : "–";
+  const int = (v) => Number.isFinite(num(v)) && num(v) >= 0 ? fmtInt.format(num(v)) : "–";
+  const compact = (v) => Number.isFinite(num(v)) ? fmtCompact.format(num(v)) : "–";
+  const seconds = (s) => !Number.isFinite(s) ? "–"
+    : s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${s.toFixed(s < 10 ? 2 : 1)} s` : `${(s / 60).toFixed(1)} min`;
+  const clock = (ms) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
+  const ago = (ms) => {
+    if (!(ms > 0)) return "–";
+    const s = Math.max(0, (Date.now() - ms) / 1000);
+    return s < 60 ? `${Math.round(s)} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : clock(ms);
+  };
+  const $ = (id) => document.getElementById(id);
+  const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const layerOf = (name) => {
+    const m = /^(bronze|silver|gold)(_|$)/i.exec(name || "");
+    return m ? m[1].toLowerCase() : "other";
+  };
+
+  // Fetches JSON; a failure is shown in the banner (not thrown at the console).
+  const failures = new Map();
+  async function api(path) {
+    try {
+      const res = await fetch(withToken(path), { headers: { Accept: "application/json" } });
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
+      failures.delete(path);
+      return body;
+    } catch (err) {
+      failures.set(path, `${path}: ${err.message}`);
+      return null;
+    } finally {
+      renderBanner();
+    }
+  }
+  function renderBanner() {
+    const banner = $("banner");
+    const first = failures.values().next();
+    banner.hidden = first.done;
+    banner.textContent = first.done ? "" : `Cannot load ${first.value}`;
+  }
+
+  // ---------------------------------------------------------------- charts
+  const charts = {};
+  function chart(id) {
+    if (!charts[id]) {
+      charts[id] = echarts.init($(id), null, { renderer: "canvas" });
+    }
+    return charts[id];
+  }
+  const axisCommon = {
+    axisLine: { lineStyle: { color: C.border } },
+    axisTick: { show: false },
+    axisLabel: { color: C.muted, fontSize: 11 },
+    splitLine: { lineStyle: { color: C.border, type: [3, 4] } },
+  };
+  const tooltipCommon = {
+    backgroundColor: C.panel, borderColor: C.border, textStyle: { color: C.text, fontSize: 12 },
+    extraCssText: "box-shadow: 0 6px 18px rgba(0,0,0,.25); border-radius: 8px;",
+  };
+  const legendCommon = { textStyle: { color: C.muted, fontSize: 11 }, icon: "roundRect", itemWidth: 10, itemHeight: 4, top: 0, right: 0 };
+  function emptyGraphic(text) {
+    return { type: "text", left: "center", top: "middle", silent: true,
+             style: { text, fill: C.muted, fontSize: 13 } };
+  }
+  // Sets options; `empty` shows a placeholder text instead of an empty grid.
+  function draw(id, option, empty) {
+    option.graphic = empty ? [emptyGraphic(empty)] : [];
+    chart(id).setOption(option, { notMerge: true, lazyUpdate: true });
+  }
+  const resizeAll = () => Object.values(charts).forEach((c) => c.resize());
+  window.addEventListener("resize", resizeAll);
+  if (window.ResizeObserver) new ResizeObserver(resizeAll).observe(document.querySelector("main"));
+
+  // ---------------------------------------------------------------- Gold tables
+  const tableVersions = {};   // name -> version last drawn
+  const tableInfo = {};       // name -> /api/tables entry
+
+  async function rowsOf(name, limit) {
+    const body = await api(`/api/tables/${encodeURIComponent(name)}/rows?limit=${limit}`);
+    return body && Array.isArray(body.rows) ? body : null;
+  }
+
+  async function refreshKpis() {
+    const body = await rowsOf(GOLD.kpis, 1);
+    if (!body) return false;
+    const k = body.rows[0] || {};
+    $("kpi-total-revenue").textContent = money(k.total_revenue);
+    $("kpi-total-revenue").dataset.value = k.total_revenue ?? "";
+    $("kpi-orders").textContent = int(k.orders);
+    $("kpi-customers").textContent = int(k.customers);
+    $("kpi-aov").textContent = money(k.average_order_value);
+    return true;
+  }
+
+  async function refreshCountries() {
+    const body = await rowsOf(GOLD.country, 10000);
+    if (!body) return false;
+    const rows = body.rows
+      .map((r) => ({ country: r.Country ?? "(unknown)", revenue: num(r.total_revenue), raw: r.total_revenue,
+                     orders: num(r.orders), customers: num(r.customers) }))
+      .filter((r) => Number.isFinite(r.revenue))
+      .sort((a, b) => b.revenue - a.revenue);
+    const total = rows.reduce((s, r) => s + r.revenue, 0);
+    const top = rows[0];
+    const el = $("top-country-revenue");
+    el.textContent = top ? money(top.revenue) : "–";
+    el.dataset.value = top ? String(top.raw) : "";
+    el.dataset.country = top ? top.country : "";
+    $("top-country-name").textContent = top
+      ? `${top.country} · ${fmtPct.format(total > 0 ? top.revenue / total : 0)} of revenue` : "–";
+    $("country-hint").textContent = `gold_revenue_by_country · top ${Math.min(12, rows.length)} of ${rows.length}`;
+    const shown = rows.slice(0, 12).reverse();
+    draw("chart-country", {
+      grid: { left: 8, right: 92, top: 8, bottom: 8, containLabel: true },
+      tooltip: { ...tooltipCommon, trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: (ps) => {
+          const r = shown[ps[0].dataIndex];
+          return `<b>${escapeHtml(r.country)}</b><br>Revenue ${money(r.revenue)}` +
+                 ` (${fmtPct.format(total > 0 ? r.revenue / total : 0)})<br>Orders ${int(r.orders)} · Customers ${int(r.customers)}`;
+        } },
+      xAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
+      yAxis: { type: "category", data: shown.map((r) => r.country), ...axisCommon,
+               axisLabel: { ...axisCommon.axisLabel, color: C.text, width: 110, overflow: "truncate" } },
+      series: [{
+        type: "bar", data: shown.map((r, i) => ({ value: r.revenue,
+          itemStyle: { color: i === shown.length - 1 ? C.accent : PALETTE[0] + "99" } })),
+        barMaxWidth: 16, itemStyle: { borderRadius: [0, 4, 4, 0] },
+        label: { show: true, position: "right", color: C.muted, fontSize: 11,
+                 formatter: (p) => `${compact(p.value)} · ${fmtPct.format(total > 0 ? p.value / total : 0)}` },
+      }],
+    }, rows.length ? null : "No revenue yet");
+    return true;
+  }
+
+  async function refreshProducts() {
+    const body = await rowsOf(GOLD.products, 10);
+    if (!body) return false;
+    const rows = body.rows
+      .map((r) => ({ name: r.ProductName || r.ProductNo, no: r.ProductNo, revenue: num(r.revenue), units: num(r.units) }))
+      .filter((r) => Number.isFinite(r.revenue))
+      .sort((a, b) => b.revenue - a.revenue)
+      .slice(0, 10)
+      .reverse();
+    draw("chart-products", {
+      grid: { left: 8, right: 56, top: 8, bottom: 8, containLabel: true },
+      tooltip: { ...tooltipCommon, trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: (ps) => {
+          const r = rows[ps[0].dataIndex];
+          return `<b>${escapeHtml(r.name)}</b><br>Product ${escapeHtml(r.no)}<br>Revenue ${money(r.revenue)} · Units ${int(r.units)}`;
+        } },
+      xAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
+      yAxis: { type: "category", data: rows.map((r) => r.name), ...axisCommon,
+               axisLabel: { ...axisCommon.axisLabel, color: C.text, width: 170, overflow: "truncate" } },
+      series: [{ type: "bar", data: rows.map((r) => r.revenue), barMaxWidth: 14,
+                 itemStyle: { color: C.ok, borderRadius: [0, 4, 4, 0] },
+                 label: { show: true, position: "right", color: C.muted, fontSize: 11, formatter: (p) => compact(p.value) } }],
+    }, rows.length ? null : "No products yet");
+    return true;
+  }
+
+  async function refreshDaily() {
+    const body = await rowsOf(GOLD.daily, 10000);
+    if (!body) return false;
+    const rows = body.rows
+      .map((r) => ({ day: String(r.OrderDate), revenue: num(r.revenue), orders: num(r.orders) }))
+      .filter((r) => Number.isFinite(r.revenue) && r.day !== "null")
+      .sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : 0);
+    // A trailing 7-day mean smooths the weekday pattern.
+    const avg = rows.map((r, i) => {
+      const w = rows.slice(Math.max(0, i - 6), i + 1);
+      return [r.day, +(w.reduce((s, x) => s + x.revenue, 0) / w.length).toFixed(2)];
+    });
+    draw("chart-daily", {
+      grid: { left: 8, right: 16, top: 30, bottom: 44, containLabel: true },
+      legend: { ...legendCommon, data: ["Daily revenue", "7-day average"] },
+      tooltip: { ...tooltipCommon, trigger: "axis",
+        formatter: (ps) => {
+          const r = rows[ps[0].dataIndex];
+          return `<b>${r.day}</b><br>Revenue ${money(r.revenue)}<br>7-day average ${money(avg[ps[0].dataIndex][1])}<br>Orders ${int(r.orders)}`;
+        } },
+      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 6, borderColor: C.border,
+                   textStyle: { color: C.muted }, fillerColor: C.accent + "22",
+                   dataBackground: { lineStyle: { color: C.muted }, areaStyle: { color: C.muted + "33" } } }],
+      xAxis: { type: "time", ...axisCommon, splitLine: { show: false } },
+      yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
+      series: [
+        { name: "Daily revenue", type: "line", showSymbol: false, data: rows.map((r) => [r.day, r.revenue]),
+          lineStyle: { width: 1, color: C.accent }, itemStyle: { color: C.accent },
+          areaStyle: { color: new echarts.graphic.LinearGradient(0, 0, 0, 1,
+            [{ offset: 0, color: C.accent + "55" }, { offset: 1, color: C.accent + "05" }]) } },
+        { name: "7-day average", type: "line", showSymbol: false, smooth: true, data: avg,
+          lineStyle: { width: 2, color: C.warn }, itemStyle: { color: C.warn } },
+      ],
+    }, rows.length ? null : "No dated orders yet");
+    return true;
+  }
+
+  const goldRefreshers = {
+    [GOLD.kpis]: refreshKpis, [GOLD.country]: refreshCountries,
+    [GOLD.products]: refreshProducts, [GOLD.daily]: refreshDaily,
+  };
+
+  // Re-reads the Gold tables whose version changed (and the table list / row counts).
+  async function refreshTables() {
+    const body = await api("/api/tables");
+    if (!body || !Array.isArray(body.tables)) return;
+    for (const t of body.tables) tableInfo[t.name] = t;
+    const jobs = [];
+    for (const [name, refresh] of Object.entries(goldRefreshers)) {
+      const t = tableInfo[name];
+      if (!t || !t.exists || t.version === tableVersions[name]) continue;
+      const version = t.version;
+      jobs.push(refresh().then((ok) => { if (ok) tableVersions[name] = version; }));
+    }
+    await Promise.all(jobs);
+    renderTableList();
+  }
+
+  // ---------------------------------------------------------------- live status
+  let pipeline = null;          // the last /api/pipeline payload
+  const history = [];           // {t, rate: {layer: rows/s}, p50: {layer}, p95: {layer}}
+
+  function applyPipeline(p) {
+    if (!p || !Array.isArray(p.nodes)) return;
+    pipeline = p;
+    $("pipeline-name").textContent = p.pipeline || "pipeline";
+    document.title = `lakepipe · ${p.pipeline || "dashboard"}`;
+    $("pipeline-mode").textContent = p.mode || "–";
+    $("pipeline-mode").dataset.mode = p.mode || "";
+    $("updated-at").textContent = `updated ${clock(Date.now())}`;
+    sample(p);
+    renderDag(p);
+    renderThroughput();
+    renderLatency();
+    renderTableList();
+  }
+
+  // One sample per second at most: per layer, the summed rows/s and the slowest table's
+  // latency quantiles.
+  function sample(p) {
+    const now = Date.now();
+    const s = { t: now, rate: {}, p50: {}, p95: {} };
+    for (const n of p.nodes) {
+      if (n.kind === "view") continue;
+      const layer = layerOf(n.name);
+      s.rate[layer] = (s.rate[layer] || 0) + (num(n.rows_out_per_second) || 0);
+      const lat = n.end_to_end_latency_seconds;
+      if (lat && lat.count > 0) {
+        s.p50[layer] = Math.max(s.p50[layer] || 0, num(lat.p50) || 0);
+        s.p95[layer] = Math.max(s.p95[layer] || 0, num(lat.p95) || 0);
+      }
+    }
+    const last = history[history.length - 1];
+    if (last && now - last.t < 1000) history[history.length - 1] = s; else history.push(s);
+    while (history.length && now - history[0].t > HISTORY_MS) history.shift();
+  }
+
+  const LAYERS = ["bronze", "silver", "gold", "other"];
+  function renderThroughput() {
+    const layers = LAYERS.filter((l) => history.some((s) => l in s.rate));
+    const lastRates = history.length ? history[history.length - 1].rate : {};
+    draw("chart-throughput", {
+      grid: { left: 8, right: 44, top: 30, bottom: 8, containLabel: true },
+      legend: { ...legendCommon, data: layers.map(cap) },
+      tooltip: { ...tooltipCommon, trigger: "axis", valueFormatter: (v) => `${compact(v)} rows/s` },
+      xAxis: { type: "time", ...axisCommon, splitLine: { show: false },
+               axisLabel: { ...axisCommon.axisLabel, formatter: (v) => clock(v) } },
+      yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
+      series: layers.map((l) => ({
+        name: cap(l), type: "line", showSymbol: false, smooth: true,
+        data: history.map((s) => [s.t, +(s.rate[l] || 0).toFixed(1)]),
+        lineStyle: { width: 2, color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] },
+      })),
+    }, history.length ? null : "Waiting for the pipeline…");
+    const totalRate = Object.values(lastRates).reduce((a, b) => a + b, 0);
+    $("chart-throughput").dataset.rowsPerSecond = totalRate.toFixed(1);
+    $("throughput-hint").textContent = `rows/s written per layer · now ${compact(totalRate)}`;
+  }
+
+  function renderLatency() {
+    const layers = LAYERS.filter((l) => history.some((s) => l in s.p95));
+    const last = history.length ? history[history.length - 1] : { p50: {}, p95: {} };
+    const series = [];
+    for (const l of layers) {
+      series.push({ name: `${cap(l)} p95`, type: "line", showSymbol: false, smooth: true,
+        data: history.filter((s) => l in s.p95).map((s) => [s.t, s.p95[l]]),
+        lineStyle: { width: 2, color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] } });
+      series.push({ name: `${cap(l)} p50`, type: "line", showSymbol: false, smooth: true,
+        data: history.filter((s) => l in s.p50).map((s) => [s.t, s.p50[l]]),
+        lineStyle: { width: 1, type: "dashed", color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] } });
+    }
+    // The end of the pipeline: the deepest layer with observations.
+    const endLayer = [...layers].reverse().find((l) => l in last.p95);
+    $("chart-latency").dataset.p95Seconds = endLayer ? String(last.p95[endLayer]) : "";
+    draw("chart-latency", {
+      grid: { left: 8, right: 12, top: 30, bottom: 8, containLabel: true },
+      legend: { ...legendCommon, data: series.filter((s) => s.name.endsWith("p95")).map((s) => s.name) },
+      tooltip: { ...tooltipCommon, trigger: "axis", valueFormatter: (v) => seconds(v) },
+      xAxis: { type: "time", ...axisCommon, splitLine: { show: false },
+               axisLabel: { ...axisCommon.axisLabel, formatter: (v) => clock(v) } },
+      yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: seconds } },
+      series,
+    }, layers.length ? null : (pipeline && pipeline.mode === "not running"
+      ? "Latency is measured while the pipeline runs" : "No latency observed yet"));
+  }
+
+  // The DAG: file sources on the left, then tables by depth; colour = state, ring = layer.
+  function renderDag(p) {
+    const depth = {};
+    const parents = {};
+    for (const e of p.edges || []) (parents[e.to] ||= []).push(e.from);
+    const depthOf = (id, seen = new Set()) => {
+      if (id in depth) return depth[id];
+      if (seen.has(id)) return 0;
+      seen.add(id);
+      const ps = parents[id] || [];
+      return (depth[id] = ps.length ? 1 + Math.max(...ps.map((x) => depthOf(x, seen))) : 0);
+    };
+    const ids = [...(p.sources || []).map((s) => s.id), ...p.nodes.map((n) => n.name)];
+    // Quarantine tables hang below the table they belong to.
+    const quarantine = Object.values(tableInfo).filter((t) => t.kind === "quarantine" && t.exists);
+    ids.forEach((id) => depthOf(id));
+    const columns = {};
+    for (const id of ids) (columns[depth[id]] ||= []).push(id);
+    const maxDepth = Math.max(0, ...Object.keys(columns).map(Number));
+    const pos = {};
+    for (const [d, col] of Object.entries(columns)) {
+      col.forEach((id, i) => { pos[id] = [Number(d) * 100, (i - (col.length - 1) / 2) * 60]; });
+    }
+    const byName = Object.fromEntries(p.nodes.map((n) => [n.name, n]));
+    const hasChildren = new Set((p.edges || []).map((e) => e.from));
+    const isLeaf = (id) => !hasChildren.has(id) && depth[id] > 0;
+    const nodes = ids.map((id) => {
+      const n = byName[id];
+      const isSource = !n;
+      const src = isSource ? (p.sources || []).find((s) => s.id === id) : null;
+      const state = isSource ? "source" : (tableInfo[id] && tableInfo[id].exists === false && n.state !== "running" ? "not written" : n.state);
+      const label = isSource ? `${(src && src.format) || "files"}: ${basename(src ? src.path : id)}` : id;
+      return {
+        id, name: label, x: pos[id][0], y: pos[id][1],
+        symbol: isSource ? "roundRect" : "circle", symbolSize: isSource ? [26, 18] : 22,
+        itemStyle: { color: STATE_COLOR[state] || C.idle, borderColor: isSource ? C.panel : LAYER_COLOR[layerOf(id)], borderWidth: 3 },
+        label: { show: true, position: isLeaf(id) ? "right" : "bottom", color: C.text, fontSize: 11, distance: 6,
+                 formatter: isSource ? label : `{n|${id}}\n{s|${state} · ${compact(n.rows_out)} rows}`,
+                 rich: { n: { color: C.text, fontSize: 11, lineHeight: 15 }, s: { color: C.muted, fontSize: 10, lineHeight: 13 } } },
+        tooltipHtml: isSource ? `<b>${escapeHtml(label)}</b><br>${escapeHtml(src ? src.path : id)}`
+          : `<b>${escapeHtml(id)}</b> · ${escapeHtml(n.kind)}<br>State: ${escapeHtml(state)}` +
+            `<br>Version ${n.table_version >= 0 ? n.table_version : "–"} · ${int(n.batches)} batches` +
+            `<br>Rows in ${int(n.rows_in)} · out ${int(n.rows_out)}` +
+            (n.rows_quarantined ? ` · quarantined ${int(n.rows_quarantined)}` : "") +
+            `<br>${compact(n.rows_out_per_second)} rows/s · backlog ${int(n.backlog_files)} files` +
+            (n.last_error ? `<br><span style="color:${C.bad}">${escapeHtml(n.last_error)}</span>` : ""),
+      };
+    });
+    const links = (p.edges || []).filter((e) => pos[e.from] && pos[e.to]).map((e) => ({
+      source: e.from, target: e.to,
+      lineStyle: { color: C.muted, width: e.streaming ? 1.6 : 1.2, type: e.streaming ? "solid" : [4, 4], curveness: 0.12, opacity: 0.7 },
+    }));
+    for (const q of quarantine) {
+      const owner = q.name.replace(/_quarantine$/, "");
+      if (!pos[owner]) continue;
+      const id = q.name;
+      pos[id] = [pos[owner][0], pos[owner][1] + 75];
+      nodes.push({ id, name: id, x: pos[id][0], y: pos[id][1], symbol: "diamond", symbolSize: 16,
+        itemStyle: { color: C.warn },
+        label: { show: true, position: "bottom", color: C.muted, fontSize: 10, lineHeight: 14, formatter: `${id}\n${int(q.rows)} rows` },
+        tooltipHtml: `<b>${escapeHtml(id)}</b><br>${int(q.rows)} quarantined rows` });
+      links.push({ source: owner, target: id, lineStyle: { color: C.warn, type: [2, 3], opacity: 0.7, curveness: 0 } });
+    }
+    $("dag-hint").textContent = `${p.nodes.length} tables · ${maxDepth + 1} stages · ${p.mode || ""}`;
+    draw("chart-dag", {
+      tooltip: { ...tooltipCommon, formatter: (x) => x.dataType === "node" ? x.data.tooltipHtml : "" },
+      series: [{
+        type: "graph", layout: "none", roam: true, data: nodes, links,
+        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
+        left: 60, right: 190, top: 30, bottom: 50,
+        emphasis: { focus: "adjacency", lineStyle: { width: 2 } },
+      }],
+    }, nodes.length ? null : "No tables");
+    $("chart-dag").dataset.nodes = String(nodes.length);
+    const legendStates = [["running", "running"], ["waiting for trigger", "waiting / idle"], ["failed", "failed"],
+                          ["not running", "not running"], ["source", "file source"]];
+    $("dag-legend").innerHTML = legendStates.map(([s, label]) => `<span><i style="background:${STATE_COLOR[s]}"></i>${label}</span>`).join("") +
+      `<span><i style="background:${C.warn};border-radius:2px;transform:rotate(45deg)"></i>quarantine</span>` +
+      `<span>ring = layer (bronze · silver · gold) · dashed = batch read</span>`;
+  }
+
+  const KIND_SHORT = { "streaming table": "streaming", "materialized view": "mat. view" };
+  function renderTableList() {
+    if (!pipeline) return;
+    const rows = pipeline.nodes.map((n) => {
+      const info = tableInfo[n.name] || {};
+      const stateLabel = info.exists === false && n.state !== "running" ? `${n.state} · not written` : n.state;
+      return `<tr data-table="${escapeHtml(n.name)}" title="${escapeHtml(n.kind)}">
+        <td><span class="layer" style="color:${LAYER_COLOR[layerOf(n.name)]}">●</span> ${escapeHtml(n.name)}
+            <span class="muted kind">${escapeHtml(KIND_SHORT[n.kind] || n.kind)}</span></td>
+        <td><span class="state" data-state="${escapeHtml(n.state)}"><i></i>${escapeHtml(stateLabel)}</span></td>
+        <td class="num">${n.table_version >= 0 ? n.table_version : (info.version >= 0 ? info.version : "–")}</td>
+        <td class="num">${int(n.rows_out)}</td>
+        <td class="num">${compact(n.rows_out_per_second)}</td>
+        <td class="num">${n.rows_quarantined ? int(n.rows_quarantined) : "–"}</td>
+        <td class="num">${n.backlog_files ? `${int(n.backlog_files)} file${n.backlog_files === 1 ? "" : "s"}` : "–"}</td>
+        <td class="muted">${ago(n.last_update_unix_ms > 0 ? n.last_update_unix_ms : info.last_commit_unix_ms)}</td>
+      </tr>`;
+    });
+    $("tables").tBodies[0].innerHTML = rows.join("");
+  }
+
+  async function refreshExpectations() {
+    const body = await api("/api/expectations");
+    if (!body || !Array.isArray(body.tables)) return;
+    const items = [];
+    let quarantined = 0;
+    for (const t of body.tables) {
+      quarantined += num(t.quarantined_rows) || 0;
+      for (const e of t.expectations || []) {
+        const total = num(e.passed) + num(e.failed);
+        items.push({ label: e.name, table: t.table, action: e.action, passed: num(e.passed), failed: num(e.failed),
+                     rate: e.pass_rate === null || e.pass_rate === undefined ? (total > 0 ? num(e.passed) / total : NaN) : num(e.pass_rate) });
+      }
+    }
+    $("kpi-quarantine").textContent = int(quarantined);
+    $("kpi-quarantine").dataset.value = String(quarantined);
+    const shown = items.filter((i) => Number.isFinite(i.rate)).reverse();
+    const minRate = shown.length ? Math.min(...shown.map((i) => i.rate)) : 1;
+    // Pass rates are usually above 99 %: start the axis near the lowest one so that the
+    // differences are visible (the labels carry the exact value).
+    const axisMin = Math.max(0, Math.floor((minRate - 0.02) * 50) / 50);
+    $("expectations-hint").textContent = `pass rate · ${int(quarantined)} rows quarantined`;
+    draw("chart-expectations", {
+      grid: { left: 8, right: 70, top: 8, bottom: 8, containLabel: true },
+      tooltip: { ...tooltipCommon, trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: (ps) => {
+          const i = shown[ps[0].dataIndex];
+          return `<b>${escapeHtml(i.label)}</b> · ${escapeHtml(i.table)}<br>On violation: ${escapeHtml(i.action)}` +
+                 `<br>Passed ${int(i.passed)} · Failed ${int(i.failed)}<br>Pass rate ${fmtPct.format(i.rate)}`;
+        } },
+      xAxis: { type: "value", min: axisMin, max: 1, ...axisCommon,
+               axisLabel: { ...axisCommon.axisLabel, formatter: (v) => `${Math.round(v * 1000) / 10}%` } },
+      yAxis: { type: "category", data: shown.map((i) => i.label), ...axisCommon,
+               axisLabel: { ...axisCommon.axisLabel, color: C.text, width: 120, overflow: "truncate" } },
+      series: [{ type: "bar", barMaxWidth: 14,
+        data: shown.map((i) => ({ value: i.rate, itemStyle: { color: i.failed === 0 ? C.ok : i.action === "warn" ? C.muted : C.warn } })),
+        itemStyle: { borderRadius: [0, 4, 4, 0] },
+        label: { show: true, position: "right", color: C.muted, fontSize: 11, formatter: (p) => fmtPct.format(p.value) } }],
+    }, shown.length ? null : "No rows checked yet");
+  }
+
+  async function refreshEvents() {
+    const body = await api("/api/events?limit=40");
+    if (!body || !Array.isArray(body.events)) return;
+    const list = $("events");
+    list.innerHTML = body.events.length
+      ? body.events.map((e) => `<li data-level="${escapeHtml(e.level || "")}" data-type="${escapeHtml(e.event_type || "")}">
+          <time>${e.timestamp_unix_ms ? clock(e.timestamp_unix_ms) : ""}</time>
+          <span class="msg" title="${escapeHtml(e.message || "")}">${e.table ? `<b>${escapeHtml(e.table)}</b> ` : ""}${escapeHtml(e.message || e.event_type || "")}</span></li>`).join("")
+      : `<li><span class="empty">No events yet</span></li>`;
+  }
+
+  function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+  function basename(p) { return String(p).replace(/\/+$/, "").split("/").pop() || p; }
+
+  // ---------------------------------------------------------------- refresh loop
+  // Everything but /api/pipeline is refreshed at most once per second, after a change.
+  let slowBusy = false, slowAgain = false, lastGeneration = null;
+  async function refreshSlow() {
+    if (slowBusy) { slowAgain = true; return; }
+    slowBusy = true;
+    try {
+      await Promise.all([refreshTables(), refreshExpectations(), refreshEvents()]);
+      if (pipeline) renderDag(pipeline);
+    } finally {
+      slowBusy = false;
+      if (slowAgain) { slowAgain = false; setTimeout(refreshSlow, 1000); }
+    }
+  }
+  function onPipeline(p) {
+    const changed = p.generation !== lastGeneration;
+    lastGeneration = p.generation;
+    applyPipeline(p);
+    if (changed) refreshSlow();
+  }
+  async function poll() {
+    const p = await api("/api/pipeline");
+    if (p) onPipeline(p);
+  }
+
+  function setLive(state, label) {
+    const el = $("live");
+    el.dataset.state = state;
+    el.querySelector(".label").textContent = label;
+  }
+
+  let pollTimer = null;
+  function startPolling() {
+    if (pollTimer) return;
+    setLive("polling", "polling");
+    pollTimer = setInterval(poll, POLL_MS);
+  }
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function connect() {
+    if (!window.EventSource) { startPolling(); return; }
+    const es = new EventSource(withToken("/api/stream"));
+    let failuresInRow = 0;
+    es.addEventListener("open", () => { failuresInRow = 0; stopPolling(); setLive("live", "live"); });
+    es.addEventListener("pipeline", (e) => {
+      try { onPipeline(JSON.parse(e.data)); } catch (_) { /* a partial payload: the next one follows */ }
+    });
+    es.addEventListener("error", () => {
+      // EventSource reconnects by itself; poll meanwhile, and for good after repeated
+      // failures (e.g. a proxy that does not pass the stream).
+      failuresInRow++;
+      startPolling();
+      if (failuresInRow >= 5 || es.readyState === EventSource.CLOSED) es.close();
+    });
+  }
+
+  // The page-level ticker: relative times and a slow safety refresh.
+  setInterval(() => { renderTableList(); }, 5000);
+  setInterval(() => { poll(); }, SAFETY_POLL_MS);
+
+  // First paint: placeholders, then data.
+  for (const id of ["chart-daily", "chart-country", "chart-products", "chart-dag", "chart-throughput", "chart-latency", "chart-expectations"]) {
+    draw(id, {}, "Loading…");
+  }
+  poll().then(connect);
+})();

@@ -33,11 +33,11 @@ TEST(FindAsset, RootIsTheIndexPageWithTheBytesOfTheSourceFile) {
 }
 
 TEST(FindAsset, PageScriptsAndStylesHaveTheirContentTypes) {
-  const Asset* app = FindAsset("/app.js");
+  const Asset* app = FindAsset("/assets/app.js");
   ASSERT_NE(app, nullptr);
   EXPECT_EQ(app->content_type, "text/javascript; charset=utf-8");
   EXPECT_EQ(app->data, ReadSourceFile("web/app.js"));
-  const Asset* style = FindAsset("/style.css");
+  const Asset* style = FindAsset("/assets/style.css");
   ASSERT_NE(style, nullptr);
   EXPECT_EQ(style->content_type, "text/css; charset=utf-8");
   EXPECT_EQ(style->data, ReadSourceFile("web/style.css"));
@@ -57,6 +57,7 @@ TEST(FindAsset, UnknownAndEscapingPathsAreNotFound) {
   EXPECT_EQ(FindAsset("/../CMakeLists.txt"), nullptr);
   EXPECT_EQ(FindAsset("/index.html?x=1"), nullptr);
   EXPECT_EQ(FindAsset("/assets/../app.js"), nullptr);
+  EXPECT_EQ(FindAsset("/app.js"), nullptr);
 }
 
 }  // namespace

@@ -1,0 +1,318 @@
+// The dashboard in headless Chromium against a real pipeline and server.
+//
+// 1. Copies examples/orders into a temp folder and lands a generated file of orders.
+// 2. Runs the pipeline with its server: continuous `lakepipe run DIR` with a `server:`
+//    section when the binary supports it, else `lakepipe run DIR --once` per delivery
+//    and `lakepipe serve DIR --port P` beside it (LAKEPIPE_DASHBOARD_MODE=continuous|once
+//    forces one).
+// 3. Loads http://127.0.0.1:P/ in Debian's Chromium (puppeteer-core), waits for the Gold
+//    numbers, lands a second file, waits until the page shows the new numbers (live
+//    update), and checks that the revenue shown for the top country equals the top
+//    total_revenue of GET /api/tables/gold_revenue_by_country/rows.
+// 4. Fails on any page error, console error or failed request; keeps a screenshot.
+//
+// Usage: node tests/dashboard/dashboard_test.mjs --lakepipe build/lakepipe
+//          [--artifacts build/test-artifacts] [--keep]
+// Chromium missing is a failure, not a skip: the dashboard is part of the product.
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sourceRoot = path.resolve(here, "..", "..");
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+const lakepipe = path.resolve(arg("--lakepipe", path.join(sourceRoot, "build", "lakepipe")));
+const artifacts = path.resolve(arg("--artifacts", path.join(path.dirname(lakepipe), "test-artifacts")));
+const keep = process.argv.includes("--keep");
+const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const ROWS = Number(process.env.DASHBOARD_TEST_ROWS || 20000);
+
+const log = (...a) => console.log("[dashboard]", ...a);
+function fail(message) {
+  console.error(`[dashboard] FAIL: ${message}`);
+  process.exitCode = 1;
+  throw new Error(message);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------ processes
+const children = [];
+function start(args, name) {
+  const child = spawn(lakepipe, args, { stdio: ["ignore", "pipe", "pipe"] });
+  child.output = "";
+  child.exited = null;
+  child.stdout.on("data", (d) => { child.output += d; });
+  child.stderr.on("data", (d) => { child.output += d; });
+  child.on("exit", (code, signal) => { child.exited = { code, signal }; });
+  child.label = name;
+  children.push(child);
+  return child;
+}
+async function stop(child) {
+  if (!child || child.exited) return;
+  child.kill("SIGINT");
+  for (let i = 0; i < 50 && !child.exited; i++) await sleep(100);
+  if (!child.exited) child.kill("SIGKILL");
+}
+function run(args) {
+  try {
+    return execFileSync(lakepipe, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    fail(`lakepipe ${args.join(" ")} failed (${e.status}): ${e.stderr || e.stdout}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, timeoutMs, probe) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}` + (last instanceof Error ? `: ${last.message}` : ""));
+}
+
+// ------------------------------------------------------------------ the pipeline
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "lakepipe-dashboard-"));
+const pipelineDir = path.join(work, "orders");
+const landing = path.join(work, "landing");
+const storage = path.join(work, "storage");
+const sets = ["--set", `landing=${landing}`, "--set", `storage=${storage}`];
+
+function deliver(name, seed) {
+  // Written beside, then renamed: the pipeline only ever sees whole files.
+  const tmp = path.join(landing, `.${name}.tmp`);
+  run(["generate", "orders", "--rows", String(ROWS), "--seed", String(seed), "--out", tmp]);
+  fs.renameSync(tmp, path.join(landing, name));
+  log(`landed ${name} (${ROWS} lines)`);
+}
+
+let base;         // http://127.0.0.1:port
+let mode;         // "continuous" | "once"
+let pipelineProc; // continuous run, or null
+let serveProc;
+
+async function getJson(p) {
+  const res = await fetch(base + p);
+  if (!res.ok) throw new Error(`${p}: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function healthy(proc) {
+  return waitFor(`${proc.label} to answer /health`, 30000, async () => {
+    if (proc.exited) fail(`${proc.label} exited (${JSON.stringify(proc.exited)}):\n${proc.output}`);
+    const res = await fetch(base + "/health").catch(() => null);
+    return res && res.ok;
+  });
+}
+
+async function startContinuous(port) {
+  fs.appendFileSync(path.join(pipelineDir, "pipeline.yaml"), `\nserver:\n  host: 127.0.0.1\n  port: ${port}\n`);
+  const proc = start(["run", pipelineDir, ...sets], "lakepipe run (continuous)");
+  // A binary without continuous mode exits at once (or never serves): then the caller
+  // falls back to --once + serve.
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    if (proc.exited) return { ok: false, why: `exited ${JSON.stringify(proc.exited)}: ${proc.output.trim()}` };
+    const res = await fetch(base + "/health").catch(() => null);
+    if (res && res.ok) return { ok: true, proc };
+    await sleep(250);
+  }
+  await stop(proc);
+  return { ok: false, why: "no /health within 20 s" };
+}
+
+async function runOnceAndServe(port) {
+  // Without the server section: `run --once` must not start a server.
+  fs.copyFileSync(path.join(sourceRoot, "examples", "orders", "pipeline.yaml"), path.join(pipelineDir, "pipeline.yaml"));
+  run(["run", pipelineDir, "--once", ...sets]);
+  serveProc = start(["serve", pipelineDir, ...sets, "--port", String(port)], "lakepipe serve");
+  await healthy(serveProc);
+}
+
+async function update() {
+  if (mode === "once") run(["run", pipelineDir, "--once", ...sets]);
+}
+
+// The top country by total_revenue according to the API (the Gold table itself).
+async function apiTopCountry() {
+  const body = await getJson("/api/tables/gold_revenue_by_country/rows?limit=10000");
+  if (!Array.isArray(body.rows) || body.rows.length === 0) return null;
+  let top = null;
+  for (const r of body.rows) {
+    if (top === null || Number(r.total_revenue) > Number(top.total_revenue)) top = r;
+  }
+  return { country: top.Country, revenue: Number(top.total_revenue), version: body.version };
+}
+
+// ------------------------------------------------------------------ main
+async function main() {
+  if (!fs.existsSync(lakepipe)) fail(`the lakepipe binary is missing: ${lakepipe}`);
+  if (!fs.existsSync(chromiumPath)) {
+    fail(`Chromium is missing at ${chromiumPath}: install Debian's chromium (scripts/install-deps.sh test) or set CHROMIUM_PATH`);
+  }
+  let puppeteer;
+  try {
+    puppeteer = (await import("puppeteer-core")).default;
+  } catch (e) {
+    fail(`puppeteer-core is missing (run make node / npm install): ${e.message}`);
+  }
+
+  fs.mkdirSync(pipelineDir, { recursive: true });
+  fs.mkdirSync(landing, { recursive: true });
+  for (const f of fs.readdirSync(path.join(sourceRoot, "examples", "orders"))) {
+    fs.copyFileSync(path.join(sourceRoot, "examples", "orders", f), path.join(pipelineDir, f));
+  }
+  deliver("orders-001.csv", 1);
+
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const forced = process.env.LAKEPIPE_DASHBOARD_MODE;
+  if (forced !== "once") {
+    const c = await startContinuous(port);
+    if (c.ok) {
+      mode = "continuous";
+      pipelineProc = c.proc;
+    } else if (forced === "continuous") {
+      fail(`continuous run with server failed: ${c.why}`);
+    } else {
+      log(`continuous run with server not available (${c.why}); using run --once + serve`);
+    }
+  }
+  if (!mode) {
+    mode = "once";
+    await runOnceAndServe(port);
+  }
+  log(`mode ${mode}, server ${base}`);
+
+  // Gold must exist before the page can show it.
+  const first = await waitFor("the first Gold revenue by country", 120000, apiTopCountry);
+  log(`API top country after the first file: ${first.country} ${first.revenue}`);
+
+  const problems = [];
+  const browser = await puppeteer.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      ...(process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : []),
+      "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
+    ],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1440, height: 1000, deviceScaleFactor: 1 });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+    page.on("requestfailed", (r) => {
+      // The event stream is aborted when the page goes away; that is not a page problem.
+      if (!r.url().includes("/api/stream")) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
+    page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+
+    await page.goto(base + "/", { waitUntil: "load", timeout: 30000 });
+    const shown = () => page.$eval('[data-testid="top-country-revenue"]', (el) => ({
+      text: el.textContent.trim(), value: el.dataset.value || "", country: el.dataset.country || "",
+    }));
+    const onPage1 = await waitFor("the top country's revenue on the page", 60000, async () => {
+      const s = await shown();
+      return s.value !== "" ? s : null;
+    });
+    log(`page shows ${onPage1.country} ${onPage1.text}`);
+
+    // Live: a second delivery must reach the page without a reload.
+    deliver("orders-002.csv", 2);
+    await update();
+    const second = await waitFor("the Gold table to include the second file", 120000, async () => {
+      const t = await apiTopCountry();
+      return t && t.revenue !== first.revenue ? t : null;
+    });
+    log(`API top country after the second file: ${second.country} ${second.revenue}`);
+    const live = await waitFor("the page to show the new revenue (live update)", 60000, async () => {
+      const s = await shown();
+      return Number(s.value) !== Number(onPage1.value) ? s : null;
+    });
+    log(`page updated live to ${live.country} ${live.text}`);
+
+    // Equal to the API's Gold value, once both are settled (continuous mode may still be
+    // committing): compare the page against a fresh API read until they agree.
+    let lastCompare = "";
+    const agreed = await waitFor("the page's top-country revenue to equal the API's", 60000, async () => {
+      const api = await apiTopCountry();
+      const s = await shown();
+      const textValue = Number(s.text.replace(/,/g, ""));
+      lastCompare = `page ${s.country} ${s.text} (data-value ${s.value}) vs API ${api.country} ${api.revenue}`;
+      const same = s.country === api.country && Number(s.value) === api.revenue &&
+                   Math.abs(textValue - api.revenue) < 0.005 && s.text === api.revenue.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      return same ? { s, api } : null;
+    }).catch((e) => fail(`${e.message}; last: ${lastCompare}`));
+    log(`page ${agreed.s.country} ${agreed.s.text} == API ${agreed.api.country} ${agreed.api.revenue}`);
+
+    // Every panel has data: KPIs, the DAG, the daily chart and data quality.
+    const kpis = await page.evaluate(() => Object.fromEntries(
+      ["total-revenue", "orders", "customers", "average-order-value", "quarantine-count"].map((id) => [
+        id, document.querySelector(`[data-testid="${id}"]`).textContent.trim()])));
+    for (const [id, text] of Object.entries(kpis)) {
+      if (!/\d/.test(text)) fail(`KPI ${id} shows no number: '${text}'`);
+    }
+    const kpiRows = (await getJson("/api/tables/gold_kpis/rows")).rows[0];
+    const kpiOrders = Number(kpis.orders.replace(/,/g, ""));
+    if (kpiOrders !== Number(kpiRows.orders)) fail(`orders KPI ${kpis.orders} != API ${kpiRows.orders}`);
+    const dagNodes = await page.$eval('[data-testid="chart-pipeline-dag"]', (el) => Number(el.dataset.nodes || 0));
+    const apiPipeline = await getJson("/api/pipeline");
+    if (dagNodes < apiPipeline.nodes.length) fail(`DAG shows ${dagNodes} nodes, the API has ${apiPipeline.nodes.length} tables`);
+    const tableRows = await page.$$eval('[data-testid="tables"] tbody tr', (rows) => rows.length);
+    if (tableRows !== apiPipeline.nodes.length) fail(`table list has ${tableRows} rows, the API ${apiPipeline.nodes.length}`);
+    log(`KPIs ${JSON.stringify(kpis)}; DAG ${dagNodes} nodes`);
+
+    // Let the last animations finish, then keep the picture.
+    await sleep(1500);
+    fs.mkdirSync(artifacts, { recursive: true });
+    const shot = path.join(artifacts, "dashboard.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    log(`screenshot: ${shot}`);
+
+    if (problems.length) fail(`the page reported problems:\n  ${problems.join("\n  ")}`);
+  } finally {
+    await browser.close();
+  }
+  log("PASS");
+}
+
+try {
+  await main();
+} catch (e) {
+  if (!process.exitCode) {
+    console.error(`[dashboard] FAIL: ${e.stack || e.message}`);
+    process.exitCode = 1;
+  }
+  for (const c of children) {
+    if (c.output) console.error(`--- ${c.label} output (last 3000 chars) ---\n${c.output.slice(-3000)}`);
+  }
+} finally {
+  for (const c of children) await stop(c);
+  if (keep || process.exitCode) log(`work folder kept: ${work}`);
+  else fs.rmSync(work, { recursive: true, force: true });
+}
