@@ -1,5 +1,9 @@
-// `lakepipe run DIR --once` and `lakepipe query DIR 'SELECT ...'`.
+// `lakepipe run DIR [--once]` and `lakepipe query DIR 'SELECT ...'`.
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstdio>
 #include <map>
@@ -10,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/status_board.h"
 #include "sql/pipeline.h"
 
 namespace lakepipe::cli {
@@ -38,52 +43,168 @@ std::set<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
-Status RunPipeline(const RunArgs& a) {
-  if (!a.once) {
-    return Status::NotSupported(
-        "continuous mode is not built yet: run with --once to process what is there and exit");
+// The runner a SIGINT/SIGTERM handler stops (one run per process).
+std::atomic<runtime::PipelineRunner*> g_running{nullptr};
+
+extern "C" void StopOnSignal(int) {
+  if (runtime::PipelineRunner* r = g_running.load()) r->RequestStop();
+}
+
+// Installs the stop handler for the lifetime of a run; a second signal while stopping
+// kills the process the default way.
+class StopSignals {
+ public:
+  explicit StopSignals(runtime::PipelineRunner* runner) {
+    g_running.store(runner);
+    struct sigaction sa {};
+    sa.sa_handler = StopOnSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
   }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    g_running.store(nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// "14:03:07.123", local time, for continuous-mode lines.
+std::string FormatLocalTime() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm local;
+  localtime_r(&ts.tv_sec, &local);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03ld", local.tm_hour, local.tm_min, local.tm_sec,
+                static_cast<long>(ts.tv_nsec / 1000000));
+  return buf;
+}
+
+std::string Thousands(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string ReportLine(const runtime::TableReport& t) {
+  std::string line = t.table + " (" + t.kind + "): " + t.status;
+  if (t.status == "up to date") {
+    line += ", version " + std::to_string(t.table_version);
+  } else if (t.status == "updated") {
+    line += ", " + Thousands(t.rows_written) + " rows written";
+    if (t.rows_dropped) line += ", " + Thousands(t.rows_dropped) + " dropped";
+    if (t.rows_quarantined) line += ", " + Thousands(t.rows_quarantined) + " quarantined";
+    if (t.rows_rescued) line += ", " + Thousands(t.rows_rescued) + " with _rescued_data";
+    line += ", version " + std::to_string(t.table_version) + ", " + std::to_string(t.duration_ms) + " ms";
+  } else {
+    line += ": " + t.message;
+  }
+  return line;
+}
+
+void PrintReport(const runtime::TableReport& t, const char* prefix) {
+  std::printf("%s%s\n", prefix, ReportLine(t).c_str());
+  for (const auto& e : t.expectations) {
+    if (e.failed == 0) continue;
+    std::printf("      expectation %s (%s): %s failed, %s passed\n", e.name.c_str(), e.action.c_str(),
+                Thousands(e.failed).c_str(), Thousands(e.passed).c_str());
+  }
+  std::fflush(stdout);
+}
+
+// --once on a terminal: one progress bar line redrawn in place, then the table's line.
+class ProgressBar {
+ public:
+  void Start(const std::string& table, int index, int total) {
+    index_ = index;
+    total_ = total;
+    Draw(table);
+  }
+  void Done(const runtime::TableReport& t) {
+    std::printf("\r\033[K");
+    PrintReport(t, "  ");
+    Draw("");
+  }
+  void Clear() {
+    std::printf("\r\033[K");
+    std::fflush(stdout);
+  }
+
+ private:
+  void Draw(const std::string& table) {
+    constexpr int kWidth = 30;
+    int done = table.empty() ? index_ + 1 : index_;
+    int filled = total_ > 0 ? done * kWidth / total_ : kWidth;
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(kWidth, '.');
+    std::printf("\r\033[K[%s] %d/%d tables%s%s", bar.c_str(), done, total_, table.empty() ? "" : "  updating ",
+                table.c_str());
+    std::fflush(stdout);
+  }
+  int index_ = 0;
+  int total_ = 0;
+};
+
+Status RunPipeline(const RunArgs& a) {
   if (a.full_refresh_all && !a.full_refresh.empty()) {
     return Status::InvalidArgument("give --full-refresh T1,T2 or --full-refresh-all, not both");
   }
   LP_ASSIGN_OR_RETURN(auto overrides, sql::ParseOverrides(a.sets));
   LP_ASSIGN_OR_RETURN(auto runner, runtime::PipelineRunner::Open(a.folder, overrides));
+  const auto& settings = runner->pipeline().settings;
+  bool once = a.once || !settings.continuous;
   runtime::RunOptions options;
   options.full_refresh = SplitCommas(a.full_refresh);
   options.full_refresh_all = a.full_refresh_all;
-  options.on_table = [](const runtime::TableReport& t) {
-    std::string line = "  " + t.table + " (" + t.kind + "): " + t.status;
-    if (t.status == "up to date") {
-      line += ", version " + std::to_string(t.table_version);
-    } else if (t.status == "updated") {
-      line += ", " + std::to_string(t.rows_written) + " rows written";
-      if (t.rows_dropped) line += ", " + std::to_string(t.rows_dropped) + " dropped";
-      if (t.rows_quarantined) line += ", " + std::to_string(t.rows_quarantined) + " quarantined";
-      if (t.rows_rescued) line += ", " + std::to_string(t.rows_rescued) + " with _rescued_data";
-      line += ", version " + std::to_string(t.table_version) + ", " + std::to_string(t.duration_ms) + " ms";
-    } else {
-      line += ": " + t.message;
-    }
-    std::puts(line.c_str());
-    for (const auto& e : t.expectations) {
-      if (e.failed == 0) continue;
-      std::printf("      expectation %s (%s): %lld failed, %lld passed\n", e.name.c_str(), e.action.c_str(),
-                  static_cast<long long>(e.failed), static_cast<long long>(e.passed));
-    }
+  runtime::StatusBoard board;
+  options.board = &board;
+  StopSignals signals(runner.get());
+
+  if (!once) {
+    std::printf("pipeline %s: running continuously (Ctrl-C stops after the current batch)\n", settings.name.c_str());
     std::fflush(stdout);
-  };
-  std::printf("pipeline %s: update started\n", runner->pipeline().settings.name.c_str());
+    options.on_table = [](const runtime::TableReport& t) {
+      std::string stamp = FormatLocalTime();
+      std::printf("%s  ", stamp.c_str());
+      PrintReport(t, "");
+    };
+    LP_RETURN_IF_ERROR(runner->RunContinuous(options));
+    std::printf("pipeline %s: stopped\n", settings.name.c_str());
+    return Status::OK();
+  }
+
+  bool tty = ::isatty(STDOUT_FILENO) == 1;
+  ProgressBar bar;
+  if (tty) {
+    options.on_table_start = [&bar](const std::string& table, int index, int total) { bar.Start(table, index, total); };
+    options.on_table = [&bar](const runtime::TableReport& t) { bar.Done(t); };
+  } else {
+    options.on_table = [](const runtime::TableReport& t) { PrintReport(t, "  "); };
+  }
+  std::printf("pipeline %s: update started\n", settings.name.c_str());
   std::fflush(stdout);
   LP_ASSIGN_OR_RETURN(runtime::UpdateReport report, runner->RunOnce(options));
+  if (tty) bar.Clear();
   int failed = 0;
   for (const auto& t : report.tables) failed += t.status == "failed" || t.status == "skipped";
   if (failed > 0) {
     return Status::Aborted("update " + report.update_id + " finished with " + std::to_string(failed) +
                            " table(s) failed or skipped (details above and in the event log)");
   }
-  std::printf("pipeline %s: update completed in %lld ms (%zu tables)\n",
-              runner->pipeline().settings.name.c_str(), static_cast<long long>(report.duration_ms),
-              report.tables.size());
+  size_t tables = 0;
+  for (const auto& ds : runner->resolved().datasets) tables += ds.kind != sql::DatasetKind::kView;
+  std::printf("pipeline %s: update %s in %lld ms (%zu of %zu tables)\n", settings.name.c_str(),
+              report.tables.size() < tables ? "stopped" : "completed", static_cast<long long>(report.duration_ms),
+              report.tables.size(), tables);
   return Status::OK();
 }
 
@@ -114,7 +235,8 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   auto run_args = std::make_shared<RunArgs>();
   CLI::App* run = app.add_subcommand("run", "Run a pipeline folder: every table, in dependency order");
   run->add_option("folder", run_args->folder, "Pipeline folder (pipeline.yaml + *.sql)")->required();
-  run->add_flag("--once", run_args->once, "Process the input that is there now, then exit");
+  run->add_flag("--once", run_args->once,
+                "Process the input that is there now, then exit (default: run continuously until Ctrl-C)");
   run->add_option("--full-refresh", run_args->full_refresh,
                   "Comma-separated tables to rebuild from their sources");
   run->add_flag("--full-refresh-all", run_args->full_refresh_all, "Rebuild every table");

@@ -1,8 +1,13 @@
 // Runs the built `lakepipe` binary on the orders example: validate, graph, run --once,
 // query, and their error lines.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "cli/cli_test_util.h"
 #include "common/fs.h"
@@ -37,7 +42,7 @@ TEST_F(RunCommandTest, ValidateAndGraph) {
 
 TEST_F(RunCommandTest, RunOnceThenQueryInEveryFormat) {
   std::string out = Lakepipe("run " + Example() + " --once" + sets_);
-  EXPECT_NE(out.find("bronze_orders (streaming table): updated, 3000 rows written"), std::string::npos) << out;
+  EXPECT_NE(out.find("bronze_orders (streaming table): updated, 3,000 rows written"), std::string::npos) << out;
   EXPECT_NE(out.find("update completed"), std::string::npos) << out;
   out = Lakepipe("run " + Example() + " --once" + sets_);
   EXPECT_NE(out.find("bronze_orders (streaming table): up to date"), std::string::npos) << out;
@@ -53,7 +58,6 @@ TEST_F(RunCommandTest, RunOnceThenQueryInEveryFormat) {
 }
 
 TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
-  ExpectOneErrorLine(LakepipeFails("run " + Example() + sets_), "continuous mode is not built yet");
   ExpectOneErrorLine(LakepipeFails("run " + dir_.Join("nowhere") + " --once"), "nowhere");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --full-refresh nope" + sets_), "nope");
   ExpectOneErrorLine(LakepipeFails("query " + Example() + sets_ + " " + Quote("SELECT * FROM gold_kpis")),
@@ -62,6 +66,53 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
   ExpectOneErrorLine(LakepipeFails("query " + Example() + sets_ + " " + Quote("SELECT nope FROM bronze_orders")),
                      "<query>:1:8");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --set oops" + sets_), "oops");
+}
+
+// `lakepipe run DIR` keeps running: a file renamed into the landing folder reaches Gold
+// without another command, and SIGTERM stops it cleanly (exit 0, "stopped").
+TEST_F(RunCommandTest, ContinuousRunPicksUpNewFilesAndStopsOnSigterm) {
+  std::string log = dir_.Join("run.log");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd = "exec " + Binary() + " run " + Example() + sets_ + " > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto count = [&](const std::string& sql) -> int64_t {
+    auto r = testing::RunCommand(Binary() + " query " + Example() + sets_ + " --format csv " + Quote(sql) + " 2>/dev/null");
+    if (!r.ok()) return -1;
+    size_t nl = r->find('\n');
+    return nl == std::string::npos ? -1 : std::atoll(r->c_str() + nl + 1);
+  };
+  auto wait_for = [&](const std::string& sql, int64_t want) {
+    for (int i = 0; i < 300; ++i) {
+      if (count(sql) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for("SELECT count(*) FROM bronze_orders", 3000));
+  // A second file, written under a hidden name and renamed into place.
+  Lakepipe("generate orders --rows 1000 --seed 9 --out " + dir_.Join("landing/.orders-2.tmp"));
+  ASSERT_EQ(::rename(dir_.Join("landing/.orders-2.tmp").c_str(), dir_.Join("landing/orders-2.csv").c_str()), 0);
+  EXPECT_TRUE(wait_for("SELECT count(*) FROM bronze_orders", 4000));
+  // Gold follows Silver: its line count is Silver's row count once both settle.
+  bool settled = false;
+  for (int i = 0; i < 300 && !settled; ++i) {
+    int64_t silver = count("SELECT count(*) FROM silver_orders");
+    settled = silver > 0 && count("SELECT sum(order_lines) FROM gold_revenue_by_country") == silver;
+    if (!settled) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(settled);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  auto text = FileSystem::Default()->ReadFile(log);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *text;
+  EXPECT_NE(text->find("running continuously"), std::string::npos) << *text;
+  EXPECT_NE(text->find("pipeline orders: stopped"), std::string::npos) << *text;
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ std::string Lower(std::string s) {
 // itself handles.
 std::vector<std::pair<std::string, std::string>> ReaderOptions(const sql::ReadFilesSpec& spec) {
   static const std::set<std::string> kSourceOptions = {
-      "format", "schema", "maxfilespertrigger", "maxbytespertrigger", "includeexistingfiles",
+      "format", "schema", "maxfilespertrigger", "maxbytespertrigger", "includeexistingfiles", "filestablemillis",
       "rescueddatacolumn", "schemaevolutionmode", "pathglobfilter", "recursivefilelookup"};
   std::vector<std::pair<std::string, std::string>> kv;
   for (const auto& [k, v] : spec.options) {
@@ -89,9 +89,7 @@ Result<RecordBatch> ShapeBatch(const RecordBatch& read, const Schema& output,
 
 }  // namespace
 
-Result<std::vector<SourceFileEntry>> ListNewFiles(FileSystem* fs, const std::string& root,
-                                                  const std::set<std::string>& seen,
-                                                  const FileListOptions& options) {
+Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root) {
   LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
   std::vector<SourceFileEntry> all;
   if (info.is_dir) {
@@ -99,34 +97,67 @@ Result<std::vector<SourceFileEntry>> ListNewFiles(FileSystem* fs, const std::str
   } else {
     all.push_back({"", info.size, info.mtime_micros});
   }
+  return all;
+}
+
+Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const std::set<std::string>& seen,
+                                 const FileListOptions& options) {
+  LP_ASSIGN_OR_RETURN(auto all, ListAllFiles(fs, root));
+  FileListing listing;
   std::vector<SourceFileEntry> fresh;
-  for (auto& f : all)
-    if (!seen.count(f.path)) fresh.push_back(std::move(f));
+  for (auto& f : all) {
+    if (seen.count(f.path)) continue;
+    if (options.stable_micros > 0) {
+      int64_t age = options.now_micros - f.mtime_micros;
+      if (age < options.stable_micros) {
+        int64_t wait = options.stable_micros - age;
+        if (listing.next_stable_in_micros == 0 || wait < listing.next_stable_in_micros) listing.next_stable_in_micros = wait;
+        listing.backlog_files += 1;
+        listing.backlog_bytes += f.size;
+        continue;
+      }
+    }
+    fresh.push_back(std::move(f));
+  }
   std::sort(fresh.begin(), fresh.end(), [](const SourceFileEntry& a, const SourceFileEntry& b) {
     return a.mtime_micros != b.mtime_micros ? a.mtime_micros < b.mtime_micros : a.path < b.path;
   });
-  std::vector<SourceFileEntry> out;
   int64_t bytes = 0;
   for (auto& f : fresh) {
-    if (options.max_files > 0 && static_cast<int64_t>(out.size()) >= options.max_files) break;
-    if (options.max_bytes > 0 && !out.empty() && bytes + f.size > options.max_bytes) break;
+    bool over = (options.max_files > 0 && static_cast<int64_t>(listing.files.size()) >= options.max_files) ||
+                (options.max_bytes > 0 && !listing.files.empty() && bytes + f.size > options.max_bytes);
+    if (over) {
+      listing.backlog_files += 1;
+      listing.backlog_bytes += f.size;
+      continue;
+    }
     bytes += f.size;
-    out.push_back(std::move(f));
+    listing.files.push_back(std::move(f));
   }
-  return out;
+  return listing;
 }
 
 Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
   FileListOptions options;
   for (const auto& [k, v] : spec.options) {
     std::string key = Lower(k);
-    if (key != "maxfilespertrigger" && key != "maxbytespertrigger") continue;
+    if (key == "includeexistingfiles") {
+      std::string b = Lower(v);
+      if (b != "true" && b != "false") {
+        return Status::InvalidArgument("read_files option " + k + " must be true or false, got '" + v + "'");
+      }
+      options.include_existing = b == "true";
+      continue;
+    }
+    if (key != "maxfilespertrigger" && key != "maxbytespertrigger" && key != "filestablemillis") continue;
     char* end = nullptr;
     long long n = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || n < 0) {
       return Status::InvalidArgument("read_files option " + k + " must be a non-negative integer, got '" + v + "'");
     }
-    (key == "maxfilespertrigger" ? options.max_files : options.max_bytes) = n;
+    if (key == "maxfilespertrigger") options.max_files = n;
+    if (key == "maxbytespertrigger") options.max_bytes = n;
+    if (key == "filestablemillis") options.stable_micros = n * 1000;
   }
   return options;
 }
@@ -187,12 +218,15 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
     } else {
       return Status::NotSupported("read_files format '" + spec.format + "' (supported: csv, json, parquet)");
     }
+    int64_t file_rows = 0;
     for (const auto& b : read) {
       auto shaped = ShapeBatch(b, output_schema, full, file);
       if (!shaped.ok()) return shaped.status().WithContext(full);
-      stats->rows += b.num_rows();
+      file_rows += b.num_rows();
       out.push_back(std::move(shaped).value());
     }
+    stats->rows += file_rows;
+    stats->rows_by_file_mtime.emplace_back(file.mtime_micros, file_rows);
     stats->files += 1;
     stats->bytes += file.size;
   }

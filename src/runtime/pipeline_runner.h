@@ -54,6 +54,8 @@ struct TableReport {
   int64_t batches = 0;         // micro-batches committed (streaming tables)
   int64_t table_version = -1;  // the table's version after the update
   int64_t duration_ms = 0;
+  int64_t state_keys = 0;      // operator state after the update (dedup keys, groups)
+  int64_t state_bytes = 0;
   std::vector<ExpectationReport> expectations;
 };
 
@@ -69,7 +71,9 @@ class StatusBoard;
 struct RunOptions {
   std::set<std::string> full_refresh;  // tables to rebuild from their sources
   bool full_refresh_all = false;
-  // Called with each table's report as soon as it is done (progress output).
+  // Called when a table's update starts (index in the update, tables in it) and with each
+  // table's report as soon as it is done (progress output).
+  std::function<void(const std::string& table, int index, int total)> on_table_start;
   std::function<void(const TableReport&)> on_table;
   // Where live status goes (runtime/status_board.h); may be null. Not owned.
   StatusBoard* board = nullptr;

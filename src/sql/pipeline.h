@@ -6,7 +6,8 @@
 //   libraries: [sql/*.sql, extra.sql] # SQL files or globs (wildcards in the file name
 //                                     # part; a folder means its *.sql); default *.sql
 //   configuration: {landing: ./landing}   # values for ${key} in the SQL
-//   continuous: false                 # run continuously (true) or triggered
+//   continuous: true                  # `lakepipe run` keeps running (default); false:
+//                                     # it processes what is there and exits (--once)
 //   triggers:                         # per table; default: continuous or as triggered
 //     silver_orders: {interval: 5m}   # s, m, h, d
 //     gold_daily: {at: ["08:00", "20:00"]}   # daily windows, local time
@@ -78,7 +79,7 @@ struct PipelineSettings {
   std::vector<std::string> libraries;  // as written
   std::vector<std::string> sql_files;  // resolved paths of every SQL file, in library order
   std::map<std::string, std::string> configuration;
-  bool continuous = false;
+  bool continuous = true;
   std::map<std::string, TriggerSpec> triggers;
   PublishSettings publish;
   std::optional<ServerSettings> server;

@@ -87,7 +87,7 @@ TEST_F(PipelineTest, DefaultsAndOverrides) {
   EXPECT_EQ(r->configuration.at("new"), "1");
   ASSERT_EQ(r->sql_files.size(), 1u);  // default: *.sql in the folder
   EXPECT_EQ(r->sql_files[0], dir_.path() + "/top.sql");
-  EXPECT_FALSE(r->continuous);
+  EXPECT_TRUE(r->continuous);  // the default
   EXPECT_FALSE(r->server.has_value());
   auto folder = Parse("name: p\nlibraries: sql\n");
   ASSERT_TRUE(folder.ok()) << folder.status().ToString();

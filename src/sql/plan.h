@@ -120,6 +120,9 @@ struct PlanNode {
   // kTableScan / kReadFiles
   std::string table;          // kTableScan: the pipeline table read
   bool streaming = false;     // STREAM(...) / STREAM ...: read incrementally
+  // STREAM(t) WITH (skipChangeCommits = true): commits that delete or rewrite rows are
+  // skipped instead of failing the streaming read (Spark's option of the same name).
+  bool skip_change_commits = false;
   ReadFilesSpec read_files;   // kReadFiles
   std::optional<Watermark> watermark;  // kTableScan / kReadFiles
 

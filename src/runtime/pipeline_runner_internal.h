@@ -1,0 +1,168 @@
+// Internals of PipelineRunner shared by its source files: pipeline_runner.cc (open,
+// RunOnce, queries, writing tables), streaming_flow.cc (streaming tables as flows),
+// materialized_view.cc (materialized views, full or incremental) and continuous.cc (the
+// continuous scheduler). Not a public header.
+//
+// Thread-safety: the runner's work runs on one thread (the caller of RunOnce /
+// RunContinuous); `stop_requested` and `watcher->Wake()` may be touched from any thread
+// or a signal handler.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "delta/table.h"
+#include "runtime/checkpoint.h"
+#include "runtime/executor.h"
+#include "runtime/file_source.h"
+#include "runtime/pipeline_runner.h"
+#include "runtime/status_board.h"
+#include "state/seen_key_store.h"
+
+namespace lakepipe::runtime {
+
+class EventLog;
+class FileWatcher;
+
+using Json = nlohmann::json;
+using Batches = std::vector<RecordBatch>;
+
+std::string Lower(std::string s);
+int64_t ElapsedMs(int64_t start_nanos);
+
+// The inputs of one plan: its read_files scans and the tables it reads (through views).
+struct PlanSources {
+  std::vector<const sql::PlanNode*> file_scans;
+  std::vector<const sql::PlanNode*> streaming_tables;  // STREAM(t) of a stored table
+  std::set<std::string> tables_read;                   // every stored table read (lower case)
+};
+
+// When the source lines of a table version arrived: (landing file mtime, lines), for the
+// end-to-end latency of the tables downstream. Kept in memory only; after a restart the
+// lines committed before it are simply not observed.
+using Arrivals = std::vector<std::pair<int64_t, int64_t>>;
+
+// A streaming table's flow, kept open across updates (continuous mode runs many): its
+// checkpoint, what its plans consumed so far, and its open state stores.
+struct Flow {
+  explicit Flow(FlowCheckpoint checkpoint) : cp(std::move(checkpoint)) {}
+  FlowCheckpoint cp;
+  bool history_loaded = false;
+  std::map<std::string, std::set<std::string>> seen_files;  // read_files path -> files ingested
+  std::map<std::string, int64_t> last_version;              // upstream (lower case) -> last endVersion
+  // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
+  // order execution first asks for them.
+  std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
+  // From the last listing: files waiting beyond the per-trigger limits or not yet stable,
+  // and when the next unstable one becomes stable (0: none).
+  int64_t backlog_files = 0;
+  int64_t backlog_bytes = 0;
+  int64_t next_stable_in_micros = 0;
+};
+
+struct PipelineRunner::Impl {
+  std::atomic<bool> stop_requested{false};
+  std::atomic<FileWatcher*> watcher{nullptr};  // set while RunContinuous runs
+  FileSystem* fs = nullptr;
+  Clock* clock = nullptr;
+  sql::Pipeline pipeline;
+  sql::ResolvedPipeline resolved;
+  bool continuous = false;  // the current run is continuous (file stability rules differ)
+  std::map<std::string, std::unique_ptr<Flow>> flows;  // by lower-case table name
+  // table (lower case) -> version -> arrivals, for latency; trimmed as it grows.
+  std::map<std::string, std::map<int64_t, Arrivals>> arrivals;
+  // table (lower case) -> the upstream versions its last update read (latency bookkeeping).
+  std::map<std::string, std::map<std::string, int64_t>> versions_consumed;
+
+  const sql::ResolvedDataset* Find(const std::string& name) const { return resolved.Find(name); }
+  const sql::DatasetDefinition& Definition(const sql::ResolvedDataset& ds) const {
+    return pipeline.datasets[ds.dataset_index];
+  }
+  std::string TablePath(const std::string& name) const {
+    return JoinPath(pipeline.settings.storage, name);
+  }
+  std::string CheckpointPath(const std::string& name) const {
+    return JoinPath(JoinPath(pipeline.settings.storage, "_checkpoints"), name);
+  }
+  void CollectSources(const sql::PlanNode& node, PlanSources* out) const;
+
+  // The tables `--full-refresh` / `--full-refresh-all` name (lower case), checked.
+  Result<std::set<std::string>> FullRefreshSet(const RunOptions& options) const;
+  void LogUpdateStart(EventLog& log, const std::set<std::string>& refresh, const std::string& mode) const;
+  // The board's starting point: every table, its trigger, what it reads.
+  PipelineStatus InitialStatus(const std::string& mode) const;
+  // Updates one table unless an upstream table in `failed` failed, and logs the outcome
+  // to the event log and the board. Never fails: a failure is the report's status.
+  TableReport RunTable(const sql::ResolvedDataset& ds, bool full_refresh, const std::set<std::string>& failed,
+                       EventLog& log, StatusBoard* board);
+  // Updates one table (a materialized view or every pending batch of a streaming table);
+  // reports go to `board` when set.
+  Result<TableReport> UpdateTable(const sql::ResolvedDataset& ds, bool full_refresh, StatusBoard* board);
+  Result<TableReport> UpdateMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
+                                             StatusBoard* board);
+  // Whether a materialized view's last update read exactly the table versions that are
+  // current now (recorded as operationParameters.inputs), so recomputing it would change
+  // nothing. Views over read_files or current_timestamp() are always recomputed.
+  Result<bool> MaterializedViewIsCurrent(const sql::ResolvedDataset& ds) const;
+  Result<TableReport> UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
+                                           StatusBoard* board);
+  Result<Flow*> OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh);
+  // Plans the flow's next batch from its sources; nullopt when there is no new input.
+  Result<std::optional<Json>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
+  // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.
+  Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows, TableReport* report);
+  Result<delta::CreateOptions> CreateOptionsFor(const sql::ResolvedDataset& ds, const Schema& schema) const;
+  // Writes `rows` to table `name` (creating it), in one commit.
+  Result<delta::CommitResult> WriteTable(const std::string& name, const Schema& schema,
+                                         const sql::ResolvedDataset& ds, const Batches& rows,
+                                         delta::WriteOptions options);
+  // Latency bookkeeping: records what table `table` version `version` contains, and
+  // observes on `board` how long its lines took to get there.
+  void RecordArrivals(const std::string& table, int64_t version, Arrivals arrivals, StatusBoard* board);
+  // The arrivals of upstream `table`'s versions (after_version, up_to_version].
+  Arrivals ArrivalsBetween(const std::string& table, int64_t after_version, int64_t up_to_version) const;
+};
+
+// Reads everything: the current snapshot of each table, every file of each source.
+class FullScanProvider : public ScanProvider {
+ public:
+  FullScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec)
+      : runner_(runner), exec_(exec) {}
+
+  Result<Batches> ReadTable(const sql::PlanNode& node) override;
+  Result<Batches> ReadFiles(const sql::PlanNode& node) override;
+
+  const FileReadStats& file_stats() const { return file_stats_; }
+  // name@version of every table read, for "nothing changed" checks.
+  const std::map<std::string, int64_t>& versions_read() const { return versions_read_; }
+
+ protected:
+  Result<Batches> ReadWholeTable(const sql::PlanNode& node);
+
+  const PipelineRunner::Impl& runner_;
+  const ExecOptions& exec_;
+  FileReadStats file_stats_;
+  std::map<std::string, int64_t> versions_read_;
+};
+
+// The input of one planned micro-batch: the planned files of each read_files source and the
+// planned version range of each streaming table; other tables are read whole.
+class BatchScanProvider : public FullScanProvider {
+ public:
+  BatchScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const Json& plan)
+      : FullScanProvider(runner, exec), plan_(plan) {}
+
+  Result<Batches> ReadTable(const sql::PlanNode& node) override;
+  Result<Batches> ReadFiles(const sql::PlanNode& node) override;
+
+ private:
+  const Json& plan_;
+};
+
+}  // namespace lakepipe::runtime

@@ -1,0 +1,268 @@
+// Streaming tables as flows: plan, process, commit, record (docs/checkpoint.md).
+#include <algorithm>
+
+#include "common/kill_point.h"
+#include "delta/changes.h"
+#include "operators/expectations.h"
+#include "runtime/pipeline_runner_internal.h"
+#include "runtime/status_board.h"
+
+namespace lakepipe::runtime {
+
+namespace {
+
+Result<Json> ParsePlan(const std::string& text, const std::string& where) {
+  Json plan = Json::parse(text, nullptr, false);
+  if (plan.is_discarded() || !plan.is_object() || !plan.contains("sources")) {
+    return Status::Corruption(where + ": not a batch plan (JSON with \"sources\")");
+  }
+  return plan;
+}
+
+// Adds what `plan` consumed to the flow's record of consumed input.
+void NoteConsumed(const Json& plan, Flow& flow) {
+  for (const auto& s : plan["sources"]) {
+    if (s["kind"] == "files") {
+      auto& seen = flow.seen_files[s["path"].get<std::string>()];
+      for (const auto& f : s["files"]) seen.insert(f["path"].get<std::string>());
+      if (s.contains("skippedExisting"))
+        for (const auto& f : s["skippedExisting"]) seen.insert(f.get<std::string>());
+    } else if (s["kind"] == "delta") {
+      flow.last_version[Lower(s["table"].get<std::string>())] = s["endVersion"].get<int64_t>();
+    }
+  }
+}
+
+}  // namespace
+
+Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh) {
+  std::string key = Lower(ds.name);
+  std::string cp_dir = CheckpointPath(ds.name);
+  if (full_refresh) {
+    flows.erase(key);  // closes its state stores before the folder goes
+    LP_RETURN_IF_ERROR(FlowCheckpoint::Reset(fs, cp_dir));
+  }
+  auto it = flows.find(key);
+  if (it == flows.end()) {
+    LP_ASSIGN_OR_RETURN(FlowCheckpoint cp, FlowCheckpoint::Open(fs, cp_dir, ds.name));
+    it = flows.emplace(key, std::make_unique<Flow>(std::move(cp))).first;
+  }
+  Flow& flow = *it->second;
+  if (!flow.history_loaded) {
+    LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
+    for (const auto& [id, text] : history) {
+      LP_ASSIGN_OR_RETURN(Json plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(id)));
+      NoteConsumed(plan, flow);
+    }
+    flow.history_loaded = true;
+  }
+  return &flow;
+}
+
+Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow,
+                                                              int64_t batch_id) {
+  PlanSources sources;
+  CollectSources(*ds.plan, &sources);
+  bool any_new = false;
+  flow.backlog_files = flow.backlog_bytes = flow.next_stable_in_micros = 0;
+  Json plan = {{"batchId", batch_id}, {"plannedAt", clock->NowMillis()}, {"sources", Json::array()}};
+  std::set<std::string> planned_paths;
+  for (const sql::PlanNode* scan : sources.file_scans) {
+    const auto& spec = scan->read_files;
+    if (!planned_paths.insert(spec.path).second) continue;
+    LP_ASSIGN_OR_RETURN(FileListOptions limits, FileListOptionsFrom(spec));
+    limits.now_micros = clock->NowMicros();
+    auto& seen = flow.seen_files[spec.path];
+    Json entry = {{"kind", "files"}, {"path", spec.path}, {"files", Json::array()}};
+    if (batch_id == 0 && !limits.include_existing) {
+      // includeExistingFiles = false: what is there at the flow's start is recorded as
+      // consumed without being read, in this first plan.
+      LP_ASSIGN_OR_RETURN(auto existing, ListAllFiles(fs, spec.path));
+      entry["skippedExisting"] = Json::array();
+      for (const auto& f : existing) {
+        entry["skippedExisting"].push_back(f.path);
+        seen.insert(f.path);
+      }
+      any_new = true;  // the first plan is written even when it reads nothing
+    }
+    auto listing = ListNewFiles(fs, spec.path, seen, limits);
+    if (!listing.ok()) {
+      if (listing.status().IsNotFound()) {
+        return Status::NotFound("read_files path " + spec.path + " does not exist");
+      }
+      return listing.status();
+    }
+    for (const auto& f : listing->files) {
+      entry["files"].push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime_micros}});
+    }
+    any_new |= !listing->files.empty();
+    flow.backlog_files += listing->backlog_files;
+    flow.backlog_bytes += listing->backlog_bytes;
+    if (listing->next_stable_in_micros > 0 &&
+        (flow.next_stable_in_micros == 0 || listing->next_stable_in_micros < flow.next_stable_in_micros))
+      flow.next_stable_in_micros = listing->next_stable_in_micros;
+    plan["sources"].push_back(std::move(entry));
+  }
+  std::set<std::string> planned_tables;
+  for (const sql::PlanNode* scan : sources.streaming_tables) {
+    std::string key = Lower(scan->table);
+    if (!planned_tables.insert(key).second) continue;
+    auto upstream = delta::DeltaTable::Open(TablePath(scan->table), fs);
+    if (!upstream.ok()) {
+      if (upstream.status().IsNotFound()) {
+        return Status::NotFound("upstream table `" + scan->table + "` has no data yet");
+      }
+      return upstream.status();
+    }
+    LP_ASSIGN_OR_RETURN(int64_t latest, (*upstream)->LatestVersion());
+    int64_t start = flow.last_version.count(key) ? flow.last_version[key] + 1 : 0;
+    any_new |= start <= latest;
+    plan["sources"].push_back({{"kind", "delta"}, {"table", scan->table}, {"startVersion", start},
+                               {"endVersion", std::max(latest, start - 1)}});
+  }
+  if (!any_new) return std::optional<Json>();
+  return std::optional<Json>(std::move(plan));
+}
+
+Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
+                                                               StatusBoard* board) {
+  TableReport report;
+  report.table = ds.name;
+  report.kind = sql::DatasetKindName(ds.kind);
+  PlanSources sources;
+  CollectSources(*ds.plan, &sources);
+  if (sources.file_scans.empty() && sources.streaming_tables.empty()) {
+    return Status::InvalidArgument("streaming table `" + ds.name +
+                                   "` reads no streaming source: use STREAM(table) or read_files(...)");
+  }
+  LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
+  FlowCheckpoint& cp = flow->cp;
+  const std::string& cp_dir = cp.dir();
+  bool quarantines = false;
+  for (const auto& e : Definition(ds).expectations)
+    quarantines |= e.action == sql::ViolationAction::kQuarantine;
+  auto seen_keys = [this, flow, &cp_dir](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
+    auto it = flow->seen_stores.find(&node);
+    if (it == flow->seen_stores.end()) {
+      std::string dir = JoinPath(cp_dir, "state/distinct-" + std::to_string(flow->seen_stores.size()));
+      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+      LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir));
+      it = flow->seen_stores.emplace(&node, std::move(store)).first;
+    }
+    return std::shared_ptr<operators::SeenKeySet>(it->second);
+  };
+
+  while (!stop_requested.load()) {
+    int64_t batch_start = MonotonicNanos();
+    LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
+    LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
+    int64_t batch_id;
+    Json plan;
+    if (planned && (!committed || *committed < *planned)) {
+      // A batch planned before a crash: replay exactly that input.
+      batch_id = *planned;
+      LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
+      LP_ASSIGN_OR_RETURN(plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(batch_id)));
+    } else {
+      batch_id = planned ? *planned + 1 : 0;
+      LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
+      if (!next) break;
+      plan = std::move(*next);
+      LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump()));
+      NoteConsumed(plan, *flow);
+      LP_KILL_POINT("flow.after_plan");
+    }
+
+    // Process the batch.
+    ExecOptions exec;
+    exec.current_timestamp_micros = clock->NowMicros();
+    exec.seen_keys = seen_keys;
+    for (auto& [node, store] : flow->seen_stores) store->Abandon();
+    BatchScanProvider provider(*this, exec, plan);
+    LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
+    int64_t rows_read = CountRows(rows);
+    report.rows_read += rows_read;
+    report.rows_rescued += provider.file_stats().rescued_rows;
+    TableReport batch_report;  // this batch's expectation counts, merged below
+    LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &batch_report));
+    LP_KILL_POINT("flow.after_process");
+
+    delta::WriteOptions options;
+    // The first batch after a full refresh replaces the old rows; the history stays.
+    options.mode = (full_refresh && batch_id == 0) ? delta::WriteMode::kOverwrite : delta::WriteMode::kAppend;
+    options.operation = "STREAMING UPDATE";
+    options.operation_parameters["batchId"] = std::to_string(batch_id);
+    options.txn_app_id = cp.flow_id();
+    options.txn_version = batch_id;
+    if (quarantines) {
+      LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds,
+                                    quarantined, options)
+                             .status());
+      LP_KILL_POINT("flow.after_quarantine_commit");
+    }
+    LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
+    LP_KILL_POINT("flow.after_table_commit");
+    // State follows the table: applied only once the batch is in the table, then the
+    // batch is recorded as done (docs/checkpoint.md).
+    int64_t state_keys = 0, state_bytes = 0;
+    for (auto& [node, store] : flow->seen_stores) {
+      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
+        LP_RETURN_IF_ERROR(store->Commit(batch_id));
+        LP_KILL_POINT("flow.after_state_commit");
+      }
+      state_keys += store->size();
+      state_bytes += store->MemoryBytes();
+    }
+    LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
+    LP_KILL_POINT("flow.after_commit_log");
+
+    // Bookkeeping for reports and latency.
+    Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
+    for (const auto& s : plan["sources"]) {
+      if (s["kind"] != "delta") continue;
+      Arrivals up = ArrivalsBetween(s["table"].get<std::string>(), s["startVersion"].get<int64_t>() - 1,
+                                    s["endVersion"].get<int64_t>());
+      arrivals.insert(arrivals.end(), up.begin(), up.end());
+    }
+    if (!commit.already_committed) {
+      report.rows_written += CountRows(rows);
+      RecordArrivals(ds.name, commit.version, std::move(arrivals), board);
+    }
+    report.rows_dropped += batch_report.rows_dropped;
+    report.rows_quarantined += batch_report.rows_quarantined;
+    if (report.expectations.empty()) report.expectations = batch_report.expectations;
+    else
+      for (size_t i = 0; i < report.expectations.size(); ++i) {
+        report.expectations[i].passed += batch_report.expectations[i].passed;
+        report.expectations[i].failed += batch_report.expectations[i].failed;
+      }
+    report.table_version = commit.version;
+    report.batches += 1;
+    report.state_keys = state_keys;
+    report.state_bytes = state_bytes;
+    if (board != nullptr) {
+      TableReport one = batch_report;
+      one.table = ds.name;
+      one.kind = report.kind;
+      one.status = "updated";
+      one.rows_read = rows_read;
+      one.rows_rescued = provider.file_stats().rescued_rows;
+      one.rows_written = commit.already_committed ? 0 : CountRows(rows);
+      one.table_version = commit.version;
+      one.batches = 1;
+      one.duration_ms = ElapsedMs(batch_start);
+      board->RecordBatch(one, clock->NowMillis());
+      board->SetStateSize(ds.name, state_keys, state_bytes);
+      board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
+    }
+  }
+  if (board != nullptr) board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
+  report.status = report.batches > 0 ? "updated" : "up to date";
+  if (report.table_version < 0 && delta::DeltaTable::Exists(TablePath(ds.name), fs)) {
+    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(TablePath(ds.name), fs));
+    LP_ASSIGN_OR_RETURN(report.table_version, table->LatestVersion());
+  }
+  return report;
+}
+
+}  // namespace lakepipe::runtime
