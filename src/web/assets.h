@@ -13,9 +13,10 @@ struct Asset {
   std::string_view path, content_type, data;
 };
 
-// The asset served at a URL path ("/" is "/index.html"; the chart library is
-// "/assets/echarts.min.js"), or nullptr when there is none. The query string, if any,
-// must be removed first.
+// The asset served at a URL path, or nullptr when there is none: "/" and "/index.html" are
+// the page; the page's other files are "/assets/<name>" (web/app.js is "/assets/app.js")
+// and the chart library is "/assets/echarts.min.js". The query string, if any, must be
+// removed first. Paths are matched exactly ("/assets/../x" is not found).
 const Asset* FindAsset(std::string_view path);
 
 }  // namespace lakepipe::web
