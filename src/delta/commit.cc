@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/kill_point.h"
 #include "common/uuid.h"
 #include "delta/log_internal.h"
 #include "delta/table.h"
@@ -147,6 +148,7 @@ Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const Tabl
     }
   }
   LP_ASSIGN_OR_RETURN(LastCheckpoint lc, WriteCheckpointFile(fs, table_path, state));
+  LP_KILL_POINT("delta.before_last_checkpoint");
   auto previous = ReadLastCheckpoint(fs, table_path);
   if (previous && previous->version > version) return Status::OK();
   return fs->WriteFileAtomic(JoinPath(LogDir(table_path), "_last_checkpoint"),
@@ -168,8 +170,10 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
     for (const auto& a : req.actions) actions.push_back(a);
     std::string body = SerializeActions(actions);
     std::string path = CommitPath(table_path, version);
+    LP_KILL_POINT("delta.before_commit_file");
     Status st = fs->PutIfAbsent(path, body);
     if (st.ok()) {
+      LP_KILL_POINT("delta.after_commit_file");
       out.version = version;
       break;
     }
