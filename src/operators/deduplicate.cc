@@ -32,6 +32,7 @@ Status InMemorySeenKeySet::InsertIfAbsentWithTime(const std::vector<std::string_
 }
 
 Result<int64_t> InMemorySeenKeySet::ExpireBefore(int64_t watermark_micros) {
+  if (!watermark_ || watermark_micros > *watermark_) watermark_ = watermark_micros;
   if (times_.size() != static_cast<size_t>(table_.size())) {
     return Status::Internal("seen-key set mixes keys with and without event times");
   }
@@ -78,6 +79,7 @@ Result<std::unique_ptr<Deduplicate>> Deduplicate::Make(const Schema& input, std:
   }
   d->key_columns_ = std::move(key_columns);
   d->seen_ = seen ? std::move(seen) : std::make_shared<InMemorySeenKeySet>();
+  if (d->watermark_spec_) d->watermark_ = d->seen_->RecordedWatermark();
   return d;
 }
 

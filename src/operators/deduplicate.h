@@ -42,9 +42,15 @@ class SeenKeySet {
     return InsertIfAbsent(keys, inserted);
   }
   // Forgets keys recorded with an event time below `watermark_micros`; returns how many.
+  // The set remembers the largest watermark it was given (RecordedWatermark), so a
+  // durable set can checkpoint it together with the keys.
   virtual Result<int64_t> ExpireBefore(int64_t watermark_micros) {
     return Status::NotSupported("this seen-key store does not expire keys by watermark");
   }
+  // The largest watermark passed to ExpireBefore (for a durable set: as of its last
+  // commit, plus the current batch's); nullopt before any. Deduplicate::Make starts from
+  // it, so a Deduplicate built per micro-batch continues the watermark of the last one.
+  virtual std::optional<int64_t> RecordedWatermark() const { return std::nullopt; }
 };
 
 class InMemorySeenKeySet : public SeenKeySet {
@@ -53,12 +59,14 @@ class InMemorySeenKeySet : public SeenKeySet {
   Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
                                 std::vector<uint8_t>* inserted) override;
   Result<int64_t> ExpireBefore(int64_t watermark_micros) override;
+  std::optional<int64_t> RecordedWatermark() const override { return watermark_; }
   int64_t size() const override { return table_.size(); }
   int64_t MemoryBytes() const override { return table_.MemoryBytes() + static_cast<int64_t>(times_.size() * 8); }
 
  private:
   KeyTable table_;
   std::vector<int64_t> times_;  // per key id, when recorded with times
+  std::optional<int64_t> watermark_;
 };
 
 struct DeduplicateWatermark {
@@ -68,7 +76,8 @@ struct DeduplicateWatermark {
 
 class Deduplicate {
  public:
-  // `key_columns`: indexes into `input`; empty = all columns (DISTINCT).
+  // `key_columns`: indexes into `input`; empty = all columns (DISTINCT). With a
+  // watermark, the initial watermark is `seen`'s RecordedWatermark().
   static Result<std::unique_ptr<Deduplicate>> Make(const Schema& input, std::vector<int> key_columns,
                                                    std::shared_ptr<SeenKeySet> seen = nullptr,
                                                    std::optional<DeduplicateWatermark> watermark = std::nullopt);

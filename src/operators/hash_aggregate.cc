@@ -41,7 +41,7 @@ class Accumulator {
   virtual ~Accumulator() = default;
   virtual void Resize(int32_t groups) = 0;
   virtual Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) = 0;
-  virtual Status Finish(int32_t groups, Column* out) = 0;
+  virtual Status Finish(int32_t groups, Column* out) const = 0;
   virtual std::vector<Field> StateFields(const std::string& name) const = 0;
   virtual void Export(int32_t groups, std::vector<Column>* out) const = 0;
   virtual Status Merge(const std::vector<const Column*>& state, const std::vector<int32_t>& groups, int64_t n) = 0;
@@ -69,7 +69,7 @@ class CountAccumulator : public Accumulator {
     }
     return Status::OK();
   }
-  Status Finish(int32_t g, Column* out) override {
+  Status Finish(int32_t g, Column* out) const override {
     out->ResizeFixed(g);
     std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
     return Status::OK();
@@ -110,7 +110,7 @@ class CountDistinctAccumulator : public Accumulator {
     }
     return Status::OK();
   }
-  Status Finish(int32_t g, Column* out) override {
+  Status Finish(int32_t g, Column* out) const override {
     out->ResizeFixed(g);
     std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
     return Status::OK();
@@ -237,7 +237,7 @@ class SumAccumulator : public Accumulator {
     }
     return Status::OK();
   }
-  Status Finish(int32_t groups, Column* out) override {
+  Status Finish(int32_t groups, Column* out) const override {
     for (int32_t grp = 0; grp < groups; ++grp) {
       size_t k = static_cast<size_t>(grp);
       if (counts_[k] == 0) {
@@ -330,7 +330,7 @@ class MinMaxAccumulator : public Accumulator {
     UpdateFrom(*arg, groups, n);
     return Status::OK();
   }
-  Status Finish(int32_t groups, Column* out) override {
+  Status Finish(int32_t groups, Column* out) const override {
     std::vector<Column> cols;
     Export(groups, &cols);
     *out = std::move(cols[0]);
@@ -524,6 +524,11 @@ Status HashAggregate::Push(const RecordBatch& batch) {
 Result<std::vector<RecordBatch>> HashAggregate::Finish() {
   if (finished_) return Status::Internal("HashAggregate::Finish called twice");
   finished_ = true;
+  return CurrentResult();
+}
+
+// Accumulator::Finish only reads the state, so the result can be taken at any time.
+Result<std::vector<RecordBatch>> HashAggregate::CurrentResult() const {
   int32_t g = table_.size();
   std::vector<Column> cols;
   for (auto& k : group_keys_) cols.push_back(k);

@@ -11,8 +11,12 @@
 // a materialized view can keep the state and add only new rows' contributions later
 // (incremental Gold). Merging two states equals aggregating the union of their inputs.
 //
-// Call order: Make, then Push / MergeState any number of times, then Finish (or
-// ExportState) once. Not thread-safe: one instance per stream.
+// Incremental use (a materialized view kept up to date): Push / MergeState the new rows'
+// contributions, then CurrentResult() for the output so far, and keep going.
+//
+// Call order: Make, then Push / MergeState / CurrentResult / ExportState any number of
+// times, then optionally Finish once (after which only ExportState / CurrentResult).
+// Not thread-safe: one instance per stream.
 #pragma once
 
 #include <memory>
@@ -43,6 +47,9 @@ class HashAggregate {
   // The result: key columns then one column per aggregate (output_schema()). Errors when a
   // sum overflows its result type.
   Result<std::vector<RecordBatch>> Finish();
+  // The same output as Finish, without ending the stream: Push and MergeState may follow.
+  // (Not called Result(): a member of that name would hide lakepipe::Result<T> here.)
+  Result<std::vector<RecordBatch>> CurrentResult() const;
   const Schema& output_schema() const { return output_schema_; }
 
   // Keys, then per aggregate: count -> `<name>$count` bigint; count(DISTINCT x) ->

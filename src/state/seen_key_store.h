@@ -1,26 +1,37 @@
-// SeenKeyStore: the durable seen-key set of a streaming DISTINCT, kept in RocksDB under
-// the flow's checkpoint (`state/<name>/`, docs/checkpoint.md).
+// SeenKeyStore: the durable seen-key set of a streaming DISTINCT (and of a deduplication
+// with a watermark), kept in RocksDB under the flow's checkpoint (`state/<name>/`; layout
+// in docs/checkpoint.md, section "Operator state").
 //
-// Keys found new during micro-batch N are held in memory (pending) until Commit(N),
-// which writes them together with the marker "batch N applied" in one atomic, synced
-// RocksDB write. The runtime calls Commit only after batch N's Delta commit, so after a
-// crash the state is never ahead of the table: a replayed batch sees the state of the
-// batch before it (or, if the state was already applied, its Delta commit is skipped by
-// its txn anyway).
+// Changes made during micro-batch N — keys found new, newer event times of known keys, and
+// the expiry requested by ExpireBefore — are held in memory (pending) until Commit(N),
+// which applies them together with the markers "batch N applied", the key count and the
+// watermark in one atomic, synced RocksDB write (or one ingested table file for large
+// batches). The runtime calls Commit only after batch N's Delta commit, so after a crash
+// the state is never ahead of the table; Abandon() drops a failed batch's changes.
+//
+// With a watermark, each key also records its event time (the latest seen) in a second,
+// time-ordered index, so that expiring the keys below a watermark is one range scan over
+// old entries, applied in the same commit as the batch. The watermark is stored with the
+// commit marker: after a restart committed_watermark() / RecordedWatermark() give it back
+// (operators::Deduplicate::Make starts from RecordedWatermark()).
 //
 // Keys are stored as 128-bit digests (see seen_key_store.cc), 16 bytes per key.
 //
-// Thread-safety: one flow thread; not synchronised.
+// Call order per batch: Abandon() (forget anything left from a failed attempt), then
+// InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
+// the batch is in the table. Thread-safety: one flow thread; not synchronised.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
 #include "operators/deduplicate.h"
+#include "state/state_size.h"
 
 namespace rocksdb {
 class DB;
@@ -30,30 +41,68 @@ namespace lakepipe::state {
 
 class SeenKeyStore : public operators::SeenKeySet {
  public:
+  // Opens (creating if needed) the store in folder `dir`.
   static Result<std::shared_ptr<SeenKeyStore>> Open(const std::string& dir);
   ~SeenKeyStore() override;
 
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
-  // Keys stored (committed) plus keys pending.
-  int64_t size() const override;
-  int64_t MemoryBytes() const override;
+  Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
+                                std::vector<uint8_t>* inserted) override;
+  // Forgets the keys whose event time is below `watermark_micros`: pending keys at once,
+  // stored keys at the next Commit. Returns how many pending keys were forgotten now.
+  Result<int64_t> ExpireBefore(int64_t watermark_micros) override;
+  // The watermark of this batch (ExpireBefore) if any, else the committed one.
+  std::optional<int64_t> RecordedWatermark() const override;
 
-  // The last batch whose keys were committed; nullopt before the first.
+  // Committed keys plus keys new in the current batch (expiry is counted at Commit).
+  int64_t size() const override;
+  // Pending changes plus RocksDB's write buffers.
+  int64_t MemoryBytes() const override;
+  // Keys, bytes on disk and in memory (lists the folder: call once per batch, not per row).
+  StateSize Size() const;
+
+  // The last batch whose changes were committed; nullopt before the first.
   std::optional<int64_t> committed_batch() const { return committed_batch_; }
-  // Durably adds the pending keys and records batch `batch_id` as applied.
+  // The watermark as of the last commit; nullopt when no watermark was ever recorded.
+  std::optional<int64_t> committed_watermark() const { return committed_watermark_; }
+  // Durably applies the pending changes and records batch `batch_id` as applied.
+  // InvalidArgument when `batch_id` is not above committed_batch() (a batch is applied once).
   Status Commit(int64_t batch_id);
-  // Forgets the pending keys (the batch failed).
-  void Abandon() { pending_.clear(); }
+  // Forgets the pending changes (the batch failed or is replayed).
+  void Abandon();
+
+  // 128-bit digest of a key; public for tests of collisions and layout only.
+  struct Digest {
+    uint64_t part[2];
+    bool operator==(const Digest& o) const { return part[0] == o.part[0] && part[1] == o.part[1]; }
+  };
 
  private:
+  struct DigestHash {
+    size_t operator()(const Digest& d) const { return static_cast<size_t>(d.part[0]); }
+  };
+  // A key touched by the current batch.
+  struct Pending {
+    bool is_new = false;          // absent (or expired) before this batch
+    bool has_time = false;        // recorded with an event time
+    int64_t time = 0;             // the event time to store (the latest seen)
+    bool in_db = false;           // the key is stored (perhaps expired by this batch)
+    std::optional<int64_t> db_time;  // its stored event time
+  };
+
   SeenKeyStore() = default;
-  Status CommitBulk(int64_t batch_id, int64_t count);
-  static constexpr size_t kBulkKeys = 50000;  // from this many pending keys, ingest a file
+  Status Probe(std::string_view key, bool with_time, int64_t time, uint8_t* inserted);
+
+  static constexpr size_t kBulkKeys = 50000;  // from this many written entries, ingest a file
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
-  std::unordered_set<std::string> pending_;
+  std::unordered_map<Digest, Pending, DigestHash> pending_;
+  int64_t pending_new_ = 0;
+  std::optional<int64_t> pending_watermark_;
   std::optional<int64_t> committed_batch_;
+  std::optional<int64_t> committed_watermark_;
   int64_t stored_keys_ = 0;
+  std::string lookup_, value_;  // scratch
 };
 
 }  // namespace lakepipe::state

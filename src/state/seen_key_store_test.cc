@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "testing/testing.h"
+#include "types/batch.h"
 
 namespace lakepipe::state {
 namespace {
+
+constexpr int64_t kMinute = 60LL * 1000000;
 
 std::vector<uint8_t> Insert(SeenKeyStore& s, std::vector<std::string_view> keys) {
   std::vector<uint8_t> inserted;
@@ -15,24 +19,53 @@ std::vector<uint8_t> Insert(SeenKeyStore& s, std::vector<std::string_view> keys)
   return inserted;
 }
 
+std::vector<uint8_t> InsertAt(SeenKeyStore& s, std::vector<std::string_view> keys, std::vector<int64_t> times) {
+  std::vector<uint8_t> inserted;
+  auto st = s.InsertIfAbsentWithTime(keys, times, &inserted);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return inserted;
+}
+
+std::shared_ptr<SeenKeyStore> OpenStore(const std::string& dir) {
+  auto store = SeenKeyStore::Open(dir);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? *store : nullptr;
+}
+
 TEST(SeenKeyStoreTest, KeysSurviveReopenOnlyOnceCommitted) {
   testing::TempDir dir;
   {
-    auto store = SeenKeyStore::Open(dir.Join("s"));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    EXPECT_FALSE((*store)->committed_batch().has_value());
-    EXPECT_EQ(Insert(**store, {"a", "b", "a"}), (std::vector<uint8_t>{1, 1, 0}));
-    ASSERT_TRUE((*store)->Commit(0).ok());
-    EXPECT_EQ(Insert(**store, {"b", "c"}), (std::vector<uint8_t>{0, 1}));
+    auto store = OpenStore(dir.Join("s"));
+    EXPECT_FALSE(store->committed_batch().has_value());
+    EXPECT_EQ(Insert(*store, {"a", "b", "a"}), (std::vector<uint8_t>{1, 1, 0}));
+    ASSERT_TRUE(store->Commit(0).ok());
+    EXPECT_EQ(Insert(*store, {"b", "c"}), (std::vector<uint8_t>{0, 1}));
     // Batch 1 is not committed: "c" must not survive a crash here.
   }
-  auto store = SeenKeyStore::Open(dir.Join("s"));
-  ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->committed_batch(), 0);
-  EXPECT_EQ((*store)->size(), 2);
-  EXPECT_EQ(Insert(**store, {"a", "c"}), (std::vector<uint8_t>{0, 1}));
-  (*store)->Abandon();
-  EXPECT_EQ(Insert(**store, {"c"}), (std::vector<uint8_t>{1}));
+  auto store = OpenStore(dir.Join("s"));
+  EXPECT_EQ(store->committed_batch(), 0);
+  EXPECT_EQ(store->size(), 2);
+  EXPECT_EQ(Insert(*store, {"a", "c"}), (std::vector<uint8_t>{0, 1}));
+  store->Abandon();
+  EXPECT_EQ(store->size(), 2);
+  EXPECT_EQ(Insert(*store, {"c"}), (std::vector<uint8_t>{1}));
+}
+
+TEST(SeenKeyStoreTest, ABatchIsAppliedOnlyOnce) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.Join("s"));
+  Insert(*store, {"a"});
+  ASSERT_TRUE(store->Commit(4).ok());
+  Insert(*store, {"b"});
+  Status again = store->Commit(4);
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(again.message().find("already has batch 4"), std::string::npos) << again.ToString();
+  EXPECT_FALSE(store->Commit(3).ok());
+  ASSERT_TRUE(store->Commit(5).ok());
+  store.reset();
+  store = OpenStore(dir.Join("s"));
+  EXPECT_EQ(store->committed_batch(), 5);
+  EXPECT_EQ(Insert(*store, {"a", "b", "c"}), (std::vector<uint8_t>{0, 0, 1}));
 }
 
 TEST(SeenKeyStoreTest, LargeBatchesAreIngestedWhole) {
@@ -41,17 +74,235 @@ TEST(SeenKeyStoreTest, LargeBatchesAreIngestedWhole) {
   for (int i = 0; i < 120000; ++i) keys.push_back("key-" + std::to_string(i));
   std::vector<std::string_view> views(keys.begin(), keys.end());
   {
-    auto store = SeenKeyStore::Open(dir.Join("s"));
-    ASSERT_TRUE(store.ok());
-    auto inserted = Insert(**store, views);
+    auto store = OpenStore(dir.Join("s"));
+    auto inserted = Insert(*store, views);
     EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 120000);
-    ASSERT_TRUE((*store)->Commit(3).ok());
+    ASSERT_TRUE(store->Commit(3).ok());
   }
-  auto store = SeenKeyStore::Open(dir.Join("s"));
-  ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->committed_batch(), 3);
-  EXPECT_EQ((*store)->size(), 120000);
-  EXPECT_EQ(Insert(**store, {"key-0", "key-119999", "key-120000"}), (std::vector<uint8_t>{0, 0, 1}));
+  auto store = OpenStore(dir.Join("s"));
+  EXPECT_EQ(store->committed_batch(), 3);
+  EXPECT_EQ(store->size(), 120000);
+  EXPECT_EQ(Insert(*store, {"key-0", "key-119999", "key-120000"}), (std::vector<uint8_t>{0, 0, 1}));
+}
+
+TEST(SeenKeyStoreTest, ExpiryForgetsOldKeysAtCommitAndKeepsRetimedOnes) {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.Join("s"));
+    EXPECT_EQ(InsertAt(*store, {"old", "mid", "new"}, {1 * kMinute, 5 * kMinute, 9 * kMinute}),
+              (std::vector<uint8_t>{1, 1, 1}));
+    ASSERT_TRUE(store->Commit(0).ok());
+    EXPECT_FALSE(store->committed_watermark().has_value());
+    // "mid" is seen again later in event time: it must outlive the watermark below.
+    EXPECT_EQ(InsertAt(*store, {"mid", "newer"}, {8 * kMinute, 10 * kMinute}), (std::vector<uint8_t>{0, 1}));
+    auto expired = store->ExpireBefore(6 * kMinute);
+    ASSERT_TRUE(expired.ok());
+    EXPECT_EQ(store->RecordedWatermark(), 6 * kMinute);
+    // Within the batch, a stored key below the watermark already counts as gone.
+    EXPECT_EQ(InsertAt(*store, {"old"}, {7 * kMinute}), (std::vector<uint8_t>{1}));
+    ASSERT_TRUE(store->Commit(1).ok());
+    EXPECT_EQ(store->size(), 4);  // old (again), mid, new, newer
+    EXPECT_EQ(store->committed_watermark(), 6 * kMinute);
+  }
+  auto store = OpenStore(dir.Join("s"));
+  EXPECT_EQ(store->committed_batch(), 1);
+  EXPECT_EQ(store->committed_watermark(), 6 * kMinute);
+  EXPECT_EQ(store->RecordedWatermark(), 6 * kMinute);
+  EXPECT_EQ(store->size(), 4);
+  // Advance past "old" (7), "mid" (8) and "new" (9); "newer" (10) stays.
+  ASSERT_TRUE(store->ExpireBefore(9 * kMinute + 1).ok());
+  ASSERT_TRUE(store->Commit(2).ok());
+  EXPECT_EQ(store->size(), 1);
+  EXPECT_EQ(InsertAt(*store, {"old", "mid", "new", "newer"}, {20 * kMinute, 20 * kMinute, 20 * kMinute, 20 * kMinute}),
+            (std::vector<uint8_t>{1, 1, 1, 0}));
+  // The watermark never goes back.
+  ASSERT_TRUE(store->ExpireBefore(1 * kMinute).ok());
+  EXPECT_EQ(store->RecordedWatermark(), 9 * kMinute + 1);
+  // Abandoning forgets the batch's keys and its watermark.
+  ASSERT_TRUE(store->ExpireBefore(15 * kMinute).ok());
+  store->Abandon();
+  EXPECT_EQ(store->RecordedWatermark(), 9 * kMinute + 1);
+  EXPECT_EQ(store->size(), 1);
+}
+
+// The durable set must answer exactly as the in-memory one (the reference semantics of
+// operators::SeenKeySet), batch after batch, across commits and reopenings.
+TEST(SeenKeyStoreTest, MatchesTheInMemorySetUnderRandomBatches) {
+  testing::TempDir dir;
+  operators::InMemorySeenKeySet reference;
+  auto store = OpenStore(dir.Join("s"));
+  std::mt19937_64 rng(42);
+  int64_t watermark = INT64_MIN;
+  for (int batch = 0; batch < 60; ++batch) {
+    std::vector<std::string> keys;
+    std::vector<int64_t> times;
+    int n = 1 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) {
+      keys.push_back("k" + std::to_string(rng() % 400));
+      // Event times drift forward with the batches, with jitter, and are never late.
+      int64_t t = (batch * 2 + static_cast<int64_t>(rng() % 20)) * kMinute;
+      times.push_back(std::max(t, watermark == INT64_MIN ? t : watermark));
+    }
+    std::vector<std::string_view> views(keys.begin(), keys.end());
+    std::vector<uint8_t> want, got;
+    ASSERT_TRUE(reference.InsertIfAbsentWithTime(views, times, &want).ok());
+    ASSERT_TRUE(store->InsertIfAbsentWithTime(views, times, &got).ok());
+    ASSERT_EQ(got, want) << "batch " << batch;
+    if (batch % 3 != 2) {
+      watermark = std::max(watermark, (batch * 2 - 5) * kMinute);
+      ASSERT_TRUE(reference.ExpireBefore(watermark).ok());
+      ASSERT_TRUE(store->ExpireBefore(watermark).ok());
+    }
+    // A second probe in the same batch sees the batch's own inserts and expiry.
+    std::vector<std::string_view> again(views.begin(), views.begin() + std::min<size_t>(views.size(), 5));
+    std::vector<int64_t> again_times(times.begin(), times.begin() + static_cast<long>(again.size()));
+    for (auto& t : again_times) t = std::max(t, watermark);
+    ASSERT_TRUE(reference.InsertIfAbsentWithTime(again, again_times, &want).ok());
+    ASSERT_TRUE(store->InsertIfAbsentWithTime(again, again_times, &got).ok());
+    ASSERT_EQ(got, want) << "second probe of batch " << batch;
+    ASSERT_TRUE(store->Commit(batch).ok());
+    ASSERT_EQ(store->size(), reference.size()) << "batch " << batch;
+    if (batch % 10 == 9) {
+      store.reset();
+      store = OpenStore(dir.Join("s"));
+      ASSERT_EQ(store->size(), reference.size());
+    }
+  }
+}
+
+TEST(SeenKeyStoreTest, LargeWatermarkedBatchesAreIngestedWithTheirExpiry) {
+  testing::TempDir dir;
+  std::vector<std::string> keys;
+  std::vector<int64_t> times;
+  for (int i = 0; i < 80000; ++i) {
+    keys.push_back("key-" + std::to_string(i));
+    times.push_back(i);  // key-i at i micros
+  }
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  {
+    auto store = OpenStore(dir.Join("s"));
+    auto inserted = InsertAt(*store, views, times);
+    EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 80000);
+    ASSERT_TRUE(store->Commit(0).ok());
+    // Batch 1: re-time the last 60000 keys, then expire everything below 30000 micros:
+    // 30000 deletions, a range deletion and 60000 puts in one ingested file.
+    std::vector<std::string_view> tail(views.begin() + 20000, views.end());
+    std::vector<int64_t> later(tail.size(), 1000000);
+    auto again = InsertAt(*store, tail, later);
+    EXPECT_EQ(std::count(again.begin(), again.end(), 1), 0);
+    ASSERT_TRUE(store->ExpireBefore(30000).ok());
+    ASSERT_TRUE(store->Commit(1).ok());
+    EXPECT_EQ(store->size(), 60000);
+  }
+  auto store = OpenStore(dir.Join("s"));
+  EXPECT_EQ(store->size(), 60000);
+  EXPECT_EQ(store->committed_watermark(), 30000);
+  EXPECT_EQ(InsertAt(*store, {"key-0", "key-19999", "key-20000", "key-79999"}, {2000000, 2000000, 2000000, 2000000}),
+            (std::vector<uint8_t>{1, 1, 0, 0}));
+  store->Abandon();
+  // The re-timed keys expire at their new time, not their old one.
+  ASSERT_TRUE(store->ExpireBefore(999999).ok());
+  ASSERT_TRUE(store->Commit(2).ok());
+  EXPECT_EQ(store->size(), 60000);
+  ASSERT_TRUE(store->ExpireBefore(1000001).ok());
+  ASSERT_TRUE(store->Commit(3).ok());
+  EXPECT_EQ(store->size(), 0);
+  StateSize size = store->Size();
+  EXPECT_EQ(size.keys, 0);
+  EXPECT_GT(size.disk_bytes, 0);
+}
+
+// ---- Deduplicate over the store: the runtime's use --------------------------------
+
+RecordBatch Events(int64_t first_key, int64_t n, int64_t base_time) {
+  Schema schema = Schema::ParseDDL("id BIGINT, ts TIMESTAMP").value();
+  Column ids(DataType::Long()), ts(DataType::Timestamp());
+  for (int64_t i = 0; i < n; ++i) {
+    ids.Append<int64_t>(first_key + i);
+    ts.Append<int64_t>(base_time + i * 1000);  // a millisecond apart
+  }
+  return RecordBatch(schema, {MakeColumn(std::move(ids)), MakeColumn(std::move(ts))}, n);
+}
+
+RecordBatch Concat(const RecordBatch& a, const RecordBatch& b) {
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < a.num_columns(); ++c) {
+    Column col = a.column(c);
+    col.AppendRange(b.column(c), 0, b.num_rows());
+    cols.push_back(MakeColumn(std::move(col)));
+  }
+  return RecordBatch(a.schema(), std::move(cols), a.num_rows() + b.num_rows());
+}
+
+// One micro-batch as the runtime runs it: a fresh Deduplicate over the store, Push, Commit.
+int64_t RunBatch(const std::shared_ptr<SeenKeyStore>& store, const RecordBatch& input, int64_t batch_id,
+                 bool watermarked) {
+  store->Abandon();
+  std::optional<operators::DeduplicateWatermark> wm;
+  if (watermarked) wm = operators::DeduplicateWatermark{1, 10 * kMinute};
+  auto dedup = operators::Deduplicate::Make(input.schema(), {0}, store, wm);
+  EXPECT_TRUE(dedup.ok()) << dedup.status().ToString();
+  auto out = (*dedup)->Push(input);
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+  Status st = store->Commit(batch_id);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out.ok() ? out->num_rows() : -1;
+}
+
+// 200 micro-batches of 1000 new keys, event time one minute further each batch, plus the
+// previous batch's first 100 rows again (duplicates) and 50 rows from an hour ago (late).
+TEST(SeenKeyStoreTest, WatermarkKeepsStateBoundedWhileItGrowsWithout) {
+  testing::TempDir dir;
+  auto bounded = OpenStore(dir.Join("bounded"));
+  auto unbounded = OpenStore(dir.Join("unbounded"));
+  std::vector<int64_t> bounded_sizes;
+  for (int64_t b = 0; b < 200; ++b) {
+    RecordBatch fresh = Events(b * 1000, 1000, b * kMinute);
+    RecordBatch input = fresh;
+    if (b > 0) input = Concat(input, Events((b - 1) * 1000, 100, (b - 1) * kMinute));
+    if (b > 70) input = Concat(input, Events((b - 60) * 1000 + 500, 50, (b - 60) * kMinute));
+    EXPECT_EQ(RunBatch(bounded, input, b, true), 1000) << "batch " << b;
+    EXPECT_EQ(RunBatch(unbounded, fresh, b, false), 1000) << "batch " << b;
+    bounded_sizes.push_back(bounded->size());
+  }
+  // Without a watermark every key is kept.
+  EXPECT_EQ(unbounded->size(), 200000);
+  // With a 10-minute delay, a key lives about 10 batches: the size levels off.
+  for (size_t b = 20; b < bounded_sizes.size(); ++b) {
+    EXPECT_LE(bounded_sizes[b], 12000) << "batch " << b;
+    EXPECT_EQ(bounded_sizes[b], bounded_sizes[19]) << "batch " << b;
+  }
+  EXPECT_EQ(bounded->committed_watermark(), 199 * kMinute + 999 * 1000 - 10 * kMinute);
+  EXPECT_EQ(bounded->Size().keys, bounded->size());
+}
+
+TEST(SeenKeyStoreTest, RestartRestoresTheWatermarkAndTheKeys) {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.Join("s"));
+    EXPECT_EQ(RunBatch(store, Events(0, 100, 0), 0, true), 100);
+    EXPECT_EQ(RunBatch(store, Events(100, 100, 30 * kMinute), 1, true), 100);
+    // A batch that never commits (crash after processing).
+    auto dedup = operators::Deduplicate::Make(Events(0, 1, 0).schema(), {0}, store,
+                                              operators::DeduplicateWatermark{1, 10 * kMinute});
+    ASSERT_TRUE(dedup.ok());
+    ASSERT_TRUE((*dedup)->Push(Events(5000, 10, 90 * kMinute)).ok());
+  }
+  auto store = OpenStore(dir.Join("s"));
+  int64_t watermark = 30 * kMinute + 99 * 1000 - 10 * kMinute;
+  EXPECT_EQ(store->committed_watermark(), watermark);
+  EXPECT_EQ(store->size(), 100);  // batch 0's keys expired below the watermark
+  auto dedup = operators::Deduplicate::Make(Events(0, 1, 0).schema(), {0}, store,
+                                            operators::DeduplicateWatermark{1, 10 * kMinute});
+  ASSERT_TRUE(dedup.ok());
+  EXPECT_EQ((*dedup)->watermark(), watermark);
+  // Late rows (batch 0's times) are dropped, batch 1's keys are duplicates, the
+  // uncommitted batch's keys are new.
+  RecordBatch input = Concat(Concat(Events(0, 10, 0), Events(100, 100, 30 * kMinute)), Events(5000, 10, 90 * kMinute));
+  auto out = (*dedup)->Push(input);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->num_rows(), 10);
+  EXPECT_EQ(out->column(0).data<int64_t>()[0], 5000);
 }
 
 }  // namespace

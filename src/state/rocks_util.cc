@@ -1,0 +1,80 @@
+#include "state/rocks_util.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+namespace lakepipe::state {
+
+Status FromRocks(const rocksdb::Status& st, const std::string& what) {
+  if (st.ok()) return Status::OK();
+  if (st.IsNoSpace()) return Status::NoSpace(what + ": " + st.ToString());
+  if (st.IsCorruption()) return Status::Corruption(what + ": " + st.ToString());
+  return Status::IOError(what + ": " + st.ToString());
+}
+
+rocksdb::Options StateDbOptions() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_open_files = 64;
+  // One DB per stateful operator of every flow: keep the info log small.
+  options.keep_log_file_num = 2;
+  options.max_log_file_size = 1 << 20;
+  return options;
+}
+
+Result<std::optional<int64_t>> ReadMarker(rocksdb::DB* db, const std::string& key, const std::string& dir) {
+  std::string value;
+  auto st = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (st.IsNotFound()) return std::optional<int64_t>();
+  LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir));
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || end != value.c_str() + value.size() || errno != 0) {
+    std::string name = key.substr(key[0] == '\xff' ? 1 : 0);
+    return Status::Corruption("state store " + dir + ": marker `" + name + "` is not an integer: '" + value + "'");
+  }
+  return std::optional<int64_t>(v);
+}
+
+Status StateWrite::Apply(rocksdb::DB* db, const std::string& dir, int64_t tag, size_t bulk_entries) {
+  if (ops_.size() >= bulk_entries) return Ingest(db, dir, tag);
+  rocksdb::WriteBatch batch;
+  if (range_) batch.DeleteRange(range_->first, range_->second);
+  for (const auto& op : ops_) {
+    if (op.is_delete) batch.Delete(op.key);
+    else batch.Put(op.key, op.value);
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db->Write(options, &batch), "write state store " + dir);
+}
+
+Status StateWrite::Ingest(rocksdb::DB* db, const std::string& dir, int64_t tag) {
+  std::sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) { return a.key < b.key; });
+  for (size_t i = 1; i < ops_.size(); ++i) {
+    if (ops_[i].key == ops_[i - 1].key) return Status::Internal("state write " + dir + " has a key twice");
+  }
+  std::string file = dir + "/ingest-" + std::to_string(tag) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db->GetOptions());
+  LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
+  for (const auto& op : ops_) {
+    auto st = op.is_delete ? writer.Delete(op.key) : writer.Put(op.key, op.value);
+    LP_RETURN_IF_ERROR(FromRocks(st, "write " + file));
+  }
+  if (range_) LP_RETURN_IF_ERROR(FromRocks(writer.DeleteRange(range_->first, range_->second), "write " + file));
+  LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));
+  rocksdb::IngestExternalFileOptions options;
+  options.move_files = true;
+  Status st = FromRocks(db->IngestExternalFile({file}, options), "ingest " + file);
+  std::remove(file.c_str());
+  return st;
+}
+
+}  // namespace lakepipe::state

@@ -1,0 +1,58 @@
+// Helpers shared by the RocksDB-backed state stores (internal to src/state): status
+// conversion, the common DB options, commit markers, and StateWrite — one atomic, durable
+// write of a batch's changes, as a synced WriteBatch or, when large, one ingested table file.
+//
+// Thread-safety: StateWrite is a plain builder for one thread.
+#pragma once
+
+#include <rocksdb/options.h>
+#include <rocksdb/status.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace lakepipe::state {
+
+Status FromRocks(const rocksdb::Status& st, const std::string& what);
+
+// Options of every state DB: created on first open, few open files, a short info log.
+rocksdb::Options StateDbOptions();
+
+// An integer marker stored as decimal text; nullopt when absent. Corruption when the value
+// is not a decimal integer.
+Result<std::optional<int64_t>> ReadMarker(rocksdb::DB* db, const std::string& key, const std::string& dir);
+
+class StateWrite {
+ public:
+  void Put(std::string key, std::string value) { ops_.push_back({std::move(key), std::move(value), false}); }
+  void Delete(std::string key) { ops_.push_back({std::move(key), std::string(), true}); }
+  // At most one range deletion [begin, end); it must not cover a key Put in this write.
+  void DeleteRange(std::string begin, std::string end) { range_ = {{std::move(begin), std::move(end)}}; }
+  size_t size() const { return ops_.size(); }
+
+  // Applies everything atomically and durably (all or nothing, synced): a WriteBatch, or
+  // from `bulk_entries` entries on a sorted table file (`dir/ingest-<tag>.sst`) that
+  // RocksDB links in whole — far cheaper than millions of memtable inserts. Keys must be
+  // distinct.
+  Status Apply(rocksdb::DB* db, const std::string& dir, int64_t tag, size_t bulk_entries);
+
+ private:
+  struct Op {
+    std::string key;
+    std::string value;
+    bool is_delete;
+  };
+  Status Ingest(rocksdb::DB* db, const std::string& dir, int64_t tag);
+  std::vector<Op> ops_;
+  std::optional<std::pair<std::string, std::string>> range_;
+};
+
+}  // namespace lakepipe::state
