@@ -242,7 +242,19 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       if (options_.seen_keys) {
         LP_ASSIGN_OR_RETURN(seen, options_.seen_keys(node));
       }
-      LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, {}, seen));
+      // WATERMARK on the streaming scan under a DISTINCT bounds its state (state owner).
+      std::optional<operators::DeduplicateWatermark> watermark;
+      const PlanNode* scan = &input;
+      while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
+      if (scan->watermark && scan->streaming) {
+        int column = input.schema.FindField(scan->watermark->column);
+        if (column < 0) {
+          return Status::NotSupported("WATERMARK column `" + scan->watermark->column +
+                                      "` must be selected (under its own name) by the DISTINCT it bounds");
+        }
+        watermark = operators::DeduplicateWatermark{column, scan->watermark->delay_micros};
+      }
+      LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, {}, seen, watermark));
       Batches out;
       for (const auto& b : rows) {
         LP_ASSIGN_OR_RETURN(RecordBatch fresh, dedup->Push(b));
