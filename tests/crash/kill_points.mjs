@@ -1,0 +1,137 @@
+// Kill-point crash test (docs/crash-testing.md): the orders pipeline run in two updates
+// (two files, then a third) is traced once with LAKEPIPE_KILL_TRACE to list the kill
+// points each update passes. Then, for each (update, point, occurrence) — all first
+// occurrences, then later ones spread evenly, up to --max-cases and while the time budget
+// (--budget-seconds, 50) lasts — a fresh storage folder
+// replays the earlier updates, runs the update with LAKEPIPE_KILL_AT=point:n (it must die
+// by SIGKILL), runs it again without, runs the remaining updates, and every table must
+// equal the reference run's row for row (Bronze without its ingestion_time). Every table's
+// Delta versions must be contiguous and every live `add` readable by DuckDB.
+//
+// Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
+import {
+  EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
+  diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, tempDir,
+} from './lib.mjs';
+import { linkSync, mkdirSync } from 'node:fs';
+
+const bin = binary();
+const maxCases = Number(argValue('--max-cases', process.env.LAKEPIPE_KILL_CASES || '40'));
+const rows = Number(argValue('--rows', '1500'));
+// Later occurrences stop being started after this many seconds; first occurrences of every
+// point always run.
+const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '50'));
+// Columns that legitimately differ between two runs over the same input.
+const VOLATILE = ['ingestion_time'];
+
+runTest('kill_points', async () => {
+  const started = Date.now();
+  const work = tempDir('lakepipe-killpoints-');
+  const inputs = join(work, 'inputs');
+  mkdirSync(inputs);
+  for (const [i, seed] of [[1, 31], [2, 32], [3, 33]]) {
+    runOk(bin, ['generate', 'orders', '--rows', String(rows), '--seed', String(seed), '--out', join(inputs, `orders-${i}.csv`)]);
+  }
+  // Update u sees the files of updates 0..u: two files first, then a third.
+  const updateFiles = [['orders-1.csv', 'orders-2.csv'], ['orders-3.csv']];
+
+  // A case folder: landing (hard links to the inputs, added update by update) and storage.
+  const makeCase = (name) => {
+    const dir = join(work, name);
+    mkdirSync(join(dir, 'landing'), { recursive: true });
+    return { landing: join(dir, 'landing'), storage: join(dir, 'storage'), dir };
+  };
+  const runUpdate = (c, u, env = {}) => {
+    for (const f of updateFiles[u]) {
+      if (!existsSync(join(c.landing, f))) linkSync(join(inputs, f), join(c.landing, f));
+    }
+    return runSync(bin, ['run', EXAMPLE, '--once', ...orderSets(c.landing, c.storage)], env);
+  };
+  const mustSucceed = (r, what) => {
+    if (r.status !== 0) fail(`${what} exited with ${r.status ?? r.signal}:\n${(r.stdout + r.stderr).slice(-3000)}`);
+  };
+
+  // The reference run, traced.
+  const ref = makeCase('reference');
+  const traces = [];
+  for (let u = 0; u < updateFiles.length; ++u) {
+    const trace = join(work, `trace-${u}.txt`);
+    mustSucceed(runUpdate(ref, u, { LAKEPIPE_KILL_TRACE: trace }), `reference update ${u}`);
+    const names = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+    traces.push(names);
+  }
+  const allHits = traces.flat();
+  if (allHits.length === 0) {
+    fail(`no kill point was hit: the binary ${bin} has none on the commit path (build with ` +
+      `LAKEPIPE_KILL_POINTS=ON, the default of the test build)`);
+  }
+
+  // Every (update, point, occurrence), first occurrences first.
+  const firsts = [];
+  const laters = [];
+  traces.forEach((names, u) => {
+    const seen = new Map();
+    for (const name of names) {
+      const n = (seen.get(name) || 0) + 1;
+      seen.set(name, n);
+      (n === 1 ? firsts : laters).push({ update: u, point: name, n });
+    }
+  });
+  let cases = firsts.slice(0, maxCases);
+  const room = maxCases - cases.length;
+  if (room > 0 && laters.length > 0) {
+    const step = laters.length / Math.min(room, laters.length);
+    for (let i = 0; i < Math.min(room, laters.length); ++i) cases.push(laters[Math.floor(i * step)]);
+  }
+  const distinctPoints = new Set(allHits).size;
+  console.log(`kill_points: ${allHits.length} hits of ${distinctPoints} distinct points in ${updateFiles.length} updates; ` +
+    `${firsts.length + laters.length} (update, point, occurrence) cases, running ${cases.length}`);
+
+  const duck = await Duck.open();
+  const reference = {};
+  for (const [name, path] of Object.entries(deltaTables(ref.storage))) {
+    if (name.startsWith('_')) continue;  // the event log differs run to run by design
+    reference[name] = await canonicalRows(duck, path, VOLATILE, ref.landing);
+  }
+  await checkTables(duck, ref.storage);
+  await checkOrdersAgainstInput(duck, ref.storage, join(ref.landing, '*.csv'));
+
+  let done = 0;
+  let skipped = 0;
+  for (const k of cases) {
+    if (k.n > 1 && (Date.now() - started) / 1000 > budgetSeconds) {
+      ++skipped;
+      continue;
+    }
+    const label = `update ${k.update}, ${k.point}:${k.n}`;
+    const c = makeCase(`case-${done}`);
+    for (let u = 0; u < k.update; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u} before the kill`);
+    const killed = runUpdate(c, k.update, { LAKEPIPE_KILL_AT: `${k.point}:${k.n}` });
+    if (killed.signal !== 'SIGKILL') {
+      fail(`${label}: expected death by SIGKILL, got exit ${killed.status ?? killed.signal}:\n` +
+        (killed.stdout + killed.stderr).slice(-2000));
+    }
+    mustSucceed(runUpdate(c, k.update), `${label}: the restart`);
+    for (let u = k.update + 1; u < updateFiles.length; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u}`);
+
+    try {
+      await checkTables(duck, c.storage);
+      const tables = deltaTables(c.storage);
+      for (const [name, rowsRef] of Object.entries(reference)) {
+        if (!tables[name]) fail(`table ${name} is missing`);
+        const diff = diffRows(await canonicalRows(duck, tables[name], VOLATILE, c.landing), rowsRef);
+        if (diff) fail(`${name}: ${diff}`);
+      }
+    } catch (e) {
+      if (e.crashTestFailure) fail(`after a kill at ${label} and a restart: ${e.message} (folder kept: ${c.dir})`);
+      throw e;
+    }
+    removeDir(c.dir);
+    ++done;
+  }
+  duck.close();
+  console.log(`kill_points: ${done} crashes at ${new Set(cases.map((k) => k.point)).size} of ${distinctPoints} points, ` +
+    `each restarted to the reference tables, in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : ''));
+  removeDir(work);
+});
