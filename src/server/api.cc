@@ -1,0 +1,568 @@
+#include "server/api.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <thread>
+
+#include "formats/csv/csv_writer.h"
+#include "formats/json/json_writer.h"
+#include "server/metrics.h"
+
+namespace lakepipe::server {
+
+using Json = nlohmann::json;
+using runtime::PipelineStatus;
+using runtime::TableStatus;
+
+namespace {
+
+constexpr int64_t kDefaultRowLimit = 100;
+constexpr int64_t kMaxRowLimit = 10000;
+constexpr int64_t kDefaultEventLimit = 100;
+constexpr int64_t kMaxEventLimit = 1000;
+constexpr int64_t kDefaultHistory = 20;
+constexpr int64_t kMaxHistory = 1000;
+constexpr int64_t kEventLogPollMs = 2000;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+int HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotSupported: return 501;
+    default: return 500;
+  }
+}
+
+ApiResponse FromStatus(const Status& s) { return ErrorResponse(HttpStatusFor(s), s.message()); }
+
+ApiResponse JsonResponse(const Json& j) {
+  ApiResponse r;
+  r.body = DumpJson(j);
+  return r;
+}
+
+const std::string* Param(const QueryParams& params, const std::string& key) {
+  auto it = params.find(key);
+  return it == params.end() ? nullptr : &it->second;
+}
+
+// An integer query parameter: `fallback` when absent, clamped to `max`; InvalidArgument
+// for anything but a non-negative decimal integer.
+Result<int64_t> IntParam(const QueryParams& params, const std::string& key, int64_t fallback, int64_t max) {
+  const std::string* text = Param(params, key);
+  if (text == nullptr || text->empty()) return fallback;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec == std::errc::result_out_of_range && !text->empty() && (*text)[0] != '-') return max;
+  if (ec != std::errc() || ptr != text->data() + text->size() || v < 0) {
+    return Status::InvalidArgument("query parameter " + key + " must be a non-negative integer, got `" +
+                                   text->substr(0, 40) + "`");
+  }
+  return std::min(v, max);
+}
+
+Json HistogramJson(const runtime::Histogram& h) {
+  return {{"count", h.count}, {"sum", h.sum}, {"p50", h.Quantile(0.5)}, {"p95", h.Quantile(0.95)},
+          {"p99", h.Quantile(0.99)}};
+}
+
+Json ReportJson(const runtime::TableReport& r) {
+  return {{"status", r.status},
+          {"message", r.message},
+          {"rows_read", r.rows_read},
+          {"rows_written", r.rows_written},
+          {"rows_dropped", r.rows_dropped},
+          {"rows_quarantined", r.rows_quarantined},
+          {"rows_rescued", r.rows_rescued},
+          {"batches", r.batches},
+          {"table_version", r.table_version},
+          {"duration_ms", r.duration_ms}};
+}
+
+Json SchemaJson(const Schema& schema) {
+  Json fields = Json::array();
+  for (const auto& f : schema.fields())
+    fields.push_back({{"name", f.name}, {"type", f.type.ToString()}, {"nullable", f.nullable}});
+  return fields;
+}
+
+Json InfoJson(const TableInfo& info) {
+  return {{"name", info.entry.name},
+          {"kind", info.entry.kind},
+          {"comment", info.entry.comment},
+          {"stored", info.entry.stored()},
+          {"exists", info.exists},
+          {"version", info.version},
+          {"rows", info.rows},
+          {"files", info.files},
+          {"size_bytes", info.size_bytes},
+          {"last_commit_unix_ms", info.last_commit_unix_ms}};
+}
+
+int64_t JsonInt(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return 0;
+  return it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+}
+std::string JsonString(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string TriggerText(const sql::PipelineSettings& settings, const std::string& table) {
+  for (const auto& [name, spec] : settings.triggers)
+    if (Lower(name) == Lower(table)) return spec.ToString();
+  return settings.continuous ? "continuous" : "triggered";
+}
+
+// The DAG's static part of a table's status.
+TableStatus StaticStatus(const runtime::PipelineRunner& runner, const sql::GraphNode& node) {
+  const auto& graph = runner.resolved().graph;
+  TableStatus t;
+  t.name = node.name;
+  t.kind = sql::DatasetKindName(node.kind);
+  t.trigger = TriggerText(runner.pipeline().settings, node.name);
+  for (size_t up : node.upstream) t.upstream_tables.push_back(graph.nodes()[up].name);
+  for (const auto& in : node.inputs)
+    if (in.table.empty()) t.sources.push_back("files:" + in.files_path);
+  return t;
+}
+
+// A status for `lakepipe serve`: the tables from the pipeline, their totals and last batch
+// from the event log's flow_progress and error events.
+PipelineStatus StatusFromEvents(const runtime::PipelineRunner& runner, const std::vector<EventRow>& events,
+                                int64_t generation) {
+  PipelineStatus s;
+  s.pipeline = runner.pipeline().settings.name;
+  s.storage = runner.pipeline().settings.storage;
+  s.mode = "not running";
+  s.generation = generation;
+  const auto& graph = runner.resolved().graph;
+  std::map<std::string, size_t> index;
+  for (size_t i : graph.topological_order()) {
+    const auto& node = graph.nodes()[i];
+    if (node.kind == sql::DatasetKind::kView) continue;
+    TableStatus t = StaticStatus(runner, node);
+    t.state = "not running";
+    index[Lower(t.name)] = s.tables.size();
+    s.tables.push_back(std::move(t));
+  }
+  for (const auto& e : events) {
+    if (e.table_is_null || (e.event_type != "flow_progress" && e.event_type != "error")) continue;
+    auto it = index.find(Lower(e.table));
+    if (it == index.end()) continue;
+    TableStatus& t = s.tables[it->second];
+    Json d = Json::parse(e.details, nullptr, /*allow_exceptions=*/false);
+    if (!d.is_object()) d = Json::object();
+    runtime::TableReport r;
+    r.table = t.name;
+    r.kind = t.kind;
+    r.status = JsonString(d, "status");
+    if (r.status.empty()) r.status = e.event_type == "error" ? "failed" : "updated";
+    r.message = e.event_type == "error" ? e.message : JsonString(d, "error");
+    r.rows_read = JsonInt(d, "rows_read");
+    r.rows_written = JsonInt(d, "rows_written");
+    r.rows_dropped = JsonInt(d, "rows_dropped");
+    r.rows_quarantined = JsonInt(d, "rows_quarantined");
+    r.rows_rescued = JsonInt(d, "rows_rescued");
+    r.batches = JsonInt(d, "batches");
+    r.duration_ms = JsonInt(d, "duration_ms");
+    r.table_version = d.contains("table_version") ? JsonInt(d, "table_version") : -1;
+    t.batches += r.batches;
+    t.rows_in += r.rows_read;
+    t.rows_out += r.rows_written;
+    t.rows_dropped += r.rows_dropped;
+    t.rows_quarantined += r.rows_quarantined;
+    t.rows_rescued += r.rows_rescued;
+    if (r.table_version >= 0) t.table_version = r.table_version;
+    t.last_update_unix_ms = e.timestamp_unix_ms;
+    t.last_error = r.status == "failed" ? r.message : "";
+    if (auto ex = d.find("expectations"); ex != d.end() && ex->is_array()) {
+      for (const auto& x : *ex) {
+        if (!x.is_object()) continue;
+        std::string name = JsonString(x, "name");
+        auto found = std::find_if(t.expectations.begin(), t.expectations.end(),
+                                  [&](const runtime::ExpectationTotals& y) { return y.name == name; });
+        if (found == t.expectations.end()) {
+          t.expectations.push_back({name, JsonString(x, "action"), 0, 0});
+          found = t.expectations.end() - 1;
+        }
+        found->passed += JsonInt(x, "passed");
+        found->failed += JsonInt(x, "failed");
+      }
+    }
+    if (r.status == "updated" || r.status == "failed") {
+      t.batch_duration_seconds.Observe(static_cast<double>(r.duration_ms) / 1000.0);
+      t.last_batch = std::move(r);
+    }
+  }
+  return s;
+}
+
+Json TableStatusJson(const TableStatus& t) {
+  Json expectations = Json::array();
+  for (const auto& e : t.expectations)
+    expectations.push_back({{"name", e.name}, {"action", e.action}, {"passed", e.passed}, {"failed", e.failed}});
+  return {{"name", t.name},
+          {"kind", t.kind},
+          {"state", t.state},
+          {"trigger", t.trigger},
+          {"upstream", t.upstream_tables},
+          {"sources", t.sources},
+          {"table_version", t.table_version},
+          {"batches", t.batches},
+          {"rows_in", t.rows_in},
+          {"rows_out", t.rows_out},
+          {"rows_dropped", t.rows_dropped},
+          {"rows_quarantined", t.rows_quarantined},
+          {"rows_rescued", t.rows_rescued},
+          {"rows_out_per_second", t.rows_out_per_second},
+          {"backlog_files", t.backlog_files},
+          {"backlog_bytes", t.backlog_bytes},
+          {"state_keys", t.state_keys},
+          {"state_bytes", t.state_bytes},
+          {"last_update_unix_ms", t.last_update_unix_ms},
+          {"last_error", t.last_error},
+          {"last_batch", ReportJson(t.last_batch)},
+          {"batch_duration_seconds", HistogramJson(t.batch_duration_seconds)},
+          {"end_to_end_latency_seconds", HistogramJson(t.end_to_end_latency_seconds)},
+          {"expectations", std::move(expectations)}};
+}
+
+Json PipelineJson(const runtime::PipelineRunner& runner, const PipelineStatus& s) {
+  const auto& graph = runner.resolved().graph;
+  std::map<std::string, const TableStatus*> by_name;
+  for (const auto& t : s.tables) by_name[Lower(t.name)] = &t;
+  Json nodes = Json::array();
+  Json edges = Json::array();
+  Json sources = Json::array();
+  std::set<std::string> source_ids;
+  for (size_t i : graph.topological_order()) {
+    const auto& node = graph.nodes()[i];
+    auto found = by_name.find(Lower(node.name));
+    if (found != by_name.end()) {
+      Json j = TableStatusJson(*found->second);
+      // The DAG's shape always comes from the pipeline definition.
+      TableStatus shape = StaticStatus(runner, node);
+      j["name"] = shape.name;
+      j["kind"] = shape.kind;
+      j["upstream"] = shape.upstream_tables;
+      j["sources"] = shape.sources;
+      if (found->second->trigger.empty()) j["trigger"] = shape.trigger;
+      nodes.push_back(std::move(j));
+    } else {
+      TableStatus t = StaticStatus(runner, node);
+      t.state = s.mode == "not running" ? "not running" : "idle";
+      nodes.push_back(TableStatusJson(t));
+    }
+    for (const auto& in : node.inputs) {
+      if (in.table.empty()) {
+        std::string id = "files:" + in.files_path;
+        edges.push_back({{"from", id}, {"to", node.name}, {"streaming", in.streaming}});
+        if (source_ids.insert(id).second)
+          sources.push_back({{"id", id}, {"path", in.files_path}, {"format", in.files_format}});
+      } else {
+        int up = graph.Find(in.table);
+        std::string from = up >= 0 ? graph.nodes()[static_cast<size_t>(up)].name : in.table;
+        edges.push_back({{"from", from}, {"to", node.name}, {"streaming", in.streaming}});
+      }
+    }
+  }
+  return {{"pipeline", s.pipeline.empty() ? runner.pipeline().settings.name : s.pipeline},
+          {"storage", runner.pipeline().settings.storage},
+          {"mode", s.mode.empty() ? "triggered" : s.mode},
+          {"started_unix_ms", s.started_unix_ms},
+          {"generation", s.generation},
+          {"nodes", std::move(nodes)},
+          {"edges", std::move(edges)},
+          {"sources", std::move(sources)}};
+}
+
+}  // namespace
+
+std::string DumpJson(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+ApiResponse ErrorResponse(int status, const std::string& message) {
+  ApiResponse r;
+  r.status = status;
+  r.body = DumpJson(Json{{"error", message}});
+  return r;
+}
+
+Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board) : catalog_(runner), board_(board) {}
+
+bool Api::PipelineRunsHere() const { return board_ != nullptr && !board_->Snapshot().tables.empty(); }
+
+Result<PipelineStatus> Api::CurrentStatus() const {
+  if (board_ != nullptr) {
+    PipelineStatus s = board_->Snapshot();
+    if (!s.tables.empty()) return s;
+  }
+  LP_ASSIGN_OR_RETURN(int64_t version, catalog_.EventLogVersion());
+  LP_ASSIGN_OR_RETURN(EventRows events, catalog_.Events());
+  return StatusFromEvents(*catalog_.runner(), *events, version + 1);
+}
+
+Result<std::pair<std::string, int64_t>> Api::PipelinePayload() const {
+  LP_ASSIGN_OR_RETURN(PipelineStatus s, CurrentStatus());
+  return std::make_pair(DumpJson(PipelineJson(*catalog_.runner(), s)), s.generation);
+}
+
+int64_t Api::WaitForChange(int64_t seen, int64_t timeout_ms) const {
+  if (PipelineRunsHere()) return board_->WaitForChange(seen, timeout_ms);
+  // Under `serve` another process writes the event log: poll its version.
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeout_ms, kEventLogPollMs)));
+  auto version = catalog_.EventLogVersion();
+  return version.ok() ? *version + 1 : seen;
+}
+
+ApiResponse Api::Handle(const std::string& path, const QueryParams& params) const {
+  if (path == "/health") return JsonResponse({{"status", "ok"}});
+  if (path == "/api/tables" || path == "/api/tables/") return Tables();
+  static const std::string kTablePrefix = "/api/tables/";
+  if (path.rfind(kTablePrefix, 0) == 0) {
+    std::string rest = path.substr(kTablePrefix.size());
+    size_t slash = rest.find('/');
+    std::string name = rest.substr(0, slash);
+    if (slash == std::string::npos) return Table(name, params);
+    if (rest.substr(slash) == "/rows") return Rows(name, params);
+  } else if (path == "/api/pipeline") {
+    return Pipeline();
+  } else if (path == "/api/expectations") {
+    return Expectations();
+  } else if (path == "/api/events") {
+    return Events(params);
+  } else if (path == "/metrics") {
+    return Metrics();
+  }
+  std::string shown = path.substr(0, 200);
+  return ErrorResponse(404, "no endpoint GET " + shown + " (see docs/http-api.md)");
+}
+
+ApiResponse Api::Tables() const {
+  Json tables = Json::array();
+  for (const auto& entry : catalog_.entries()) {
+    if (!entry.stored() && entry.kind != "view") continue;
+    auto info = catalog_.Info(entry);
+    if (!info.ok()) return FromStatus(info.status());
+    if (entry.kind == "quarantine" && !info->exists) continue;
+    tables.push_back(InfoJson(*info));
+  }
+  const auto& settings = catalog_.runner()->pipeline().settings;
+  return JsonResponse({{"pipeline", settings.name}, {"storage", settings.storage}, {"tables", std::move(tables)}});
+}
+
+ApiResponse Api::Table(const std::string& name, const QueryParams& params) const {
+  auto entry = catalog_.Find(name);
+  if (!entry.ok()) return FromStatus(entry.status());
+  auto history_limit = IntParam(params, "history", kDefaultHistory, kMaxHistory);
+  if (!history_limit.ok()) return FromStatus(history_limit.status());
+  auto info = catalog_.Info(*entry);
+  if (!info.ok()) return FromStatus(info.status());
+  Json j = InfoJson(*info);
+  const auto& pipeline = catalog_.runner()->pipeline();
+  const auto& graph = catalog_.runner()->resolved().graph;
+  bool is_dataset = entry->dataset != nullptr && entry->kind != "quarantine";
+  if (info->exists) {
+    j["schema"] = SchemaJson(info->snapshot->schema());
+    j["partition_columns"] = info->snapshot->partition_columns();
+  } else {
+    j["schema"] = is_dataset ? SchemaJson(entry->dataset->schema) : Json::array();
+    j["partition_columns"] = is_dataset ? pipeline.datasets[entry->dataset->dataset_index].partition_columns
+                                        : std::vector<std::string>{};
+  }
+  Json upstream = Json::array();
+  Json expectations = Json::array();
+  if (is_dataset) {
+    int node = graph.Find(entry->name);
+    if (node >= 0)
+      for (size_t up : graph.nodes()[static_cast<size_t>(node)].upstream) upstream.push_back(graph.nodes()[up].name);
+    for (const auto& e : pipeline.datasets[entry->dataset->dataset_index].expectations)
+      expectations.push_back(
+          {{"name", e.name}, {"condition", e.condition_sql}, {"action", sql::ViolationActionName(e.action)}});
+  } else if (entry->kind == "quarantine") {
+    upstream.push_back(entry->dataset->name);
+  }
+  j["upstream"] = std::move(upstream);
+  j["expectations"] = std::move(expectations);
+  Json history = Json::array();
+  if (info->exists && *history_limit > 0) {
+    auto table = delta::DeltaTable::Open(entry->path);
+    if (!table.ok()) return FromStatus(table.status());
+    auto entries = (*table)->History(static_cast<int>(*history_limit));
+    if (!entries.ok()) return FromStatus(entries.status());
+    for (const auto& h : *entries) {
+      Json info_json = Json::parse(h.commit_info, nullptr, false);
+      if (!info_json.is_object()) info_json = Json::object();
+      Json parameters = info_json.value("operationParameters", Json::object());
+      Json metrics = info_json.value("operationMetrics", Json::object());
+      history.push_back({{"version", h.version},
+                         {"timestamp_unix_ms", h.timestamp_millis},
+                         {"operation", h.operation},
+                         {"operation_parameters", parameters.is_object() ? parameters : Json::object()},
+                         {"operation_metrics", metrics.is_object() ? metrics : Json::object()}});
+    }
+  }
+  j["history"] = std::move(history);
+  return JsonResponse(j);
+}
+
+ApiResponse Api::Rows(const std::string& name, const QueryParams& params) const {
+  auto entry = catalog_.Find(name);
+  if (!entry.ok()) return FromStatus(entry.status());
+  auto limit = IntParam(params, "limit", kDefaultRowLimit, kMaxRowLimit);
+  if (!limit.ok()) return FromStatus(limit.status());
+  auto offset = IntParam(params, "offset", 0, INT64_MAX / 4);
+  if (!offset.ok()) return FromStatus(offset.status());
+  const std::string* format = Param(params, "format");
+  bool csv_format = format != nullptr && *format == "csv";
+  if (format != nullptr && !csv_format && *format != "json") {
+    return ErrorResponse(400, "query parameter format must be json or csv, got `" + format->substr(0, 40) + "`");
+  }
+  auto page = catalog_.ReadRows(*entry, *offset, *limit);
+  if (!page.ok()) return FromStatus(page.status());
+
+  ApiResponse r;
+  if (csv_format) {
+    r.content_type = "text/csv; charset=utf-8";
+    csv::CsvWriteOptions options;
+    csv::AppendCsvHeader(page->schema, options, &r.body);
+    for (const auto& b : page->batches) csv::AppendCsvRows(b, options, &r.body);
+    return r;
+  }
+  Json head = {{"table", entry->name},      {"version", page->version}, {"offset", *offset},
+               {"limit", *limit},           {"total_rows", page->total_rows}};
+  Json columns = Json::array();
+  std::vector<std::string> keys;  // each column name as a JSON string, with its colon
+  for (const auto& f : page->schema.fields()) {
+    columns.push_back({{"name", f.name}, {"type", f.type.ToString()}});
+    keys.push_back(DumpJson(f.name) + ":");
+  }
+  head["columns"] = std::move(columns);
+  r.body = DumpJson(head);
+  r.body.pop_back();  // the closing brace: rows follow
+  r.body += ",\"rows\":[";
+  json::JsonWriteOptions options;
+  options.ignore_null_fields = false;
+  bool first_row = true;
+  for (const auto& b : page->batches) {
+    for (int64_t row = 0; row < b.num_rows(); ++row) {
+      r.body += first_row ? "{" : ",{";
+      first_row = false;
+      for (size_t c = 0; c < b.num_columns(); ++c) {
+        if (c > 0) r.body += ',';
+        r.body += keys[c];
+        json::AppendJsonValue(b.column(c), row, options, &r.body);
+      }
+      r.body += '}';
+    }
+  }
+  r.body += "]}";
+  return r;
+}
+
+ApiResponse Api::Pipeline() const {
+  auto payload = PipelinePayload();
+  if (!payload.ok()) return FromStatus(payload.status());
+  ApiResponse r;
+  r.body = std::move(payload->first);
+  return r;
+}
+
+ApiResponse Api::Expectations() const {
+  auto status = CurrentStatus();
+  if (!status.ok()) return FromStatus(status.status());
+  std::map<std::string, const TableStatus*> by_name;
+  for (const auto& t : status->tables) by_name[Lower(t.name)] = &t;
+  const auto& pipeline = catalog_.runner()->pipeline();
+  Json tables = Json::array();
+  for (const auto& ds : catalog_.runner()->resolved().datasets) {
+    const auto& definition = pipeline.datasets[ds.dataset_index];
+    if (definition.expectations.empty()) continue;
+    const TableStatus* t = by_name.count(Lower(ds.name)) ? by_name[Lower(ds.name)] : nullptr;
+    bool quarantines = std::any_of(definition.expectations.begin(), definition.expectations.end(),
+                                   [](const sql::Expectation& e) { return e.action == sql::ViolationAction::kQuarantine; });
+    int64_t quarantined_rows = 0;
+    if (quarantines) {
+      auto entry = catalog_.Find(ds.name + "_quarantine");
+      if (entry.ok()) {
+        auto info = catalog_.Info(*entry);
+        if (!info.ok()) return FromStatus(info.status());
+        quarantined_rows = std::max<int64_t>(0, info->rows);
+      }
+    }
+    Json list = Json::array();
+    for (const auto& e : definition.expectations) {
+      int64_t passed = 0, failed = 0;
+      if (t != nullptr) {
+        for (const auto& x : t->expectations) {
+          if (Lower(x.name) == Lower(e.name)) {
+            passed = x.passed;
+            failed = x.failed;
+          }
+        }
+      }
+      Json rate = passed + failed > 0 ? Json(static_cast<double>(passed) / static_cast<double>(passed + failed))
+                                      : Json(nullptr);
+      list.push_back({{"name", e.name},
+                      {"condition", e.condition_sql},
+                      {"action", sql::ViolationActionName(e.action)},
+                      {"passed", passed},
+                      {"failed", failed},
+                      {"pass_rate", rate}});
+    }
+    tables.push_back({{"table", ds.name},
+                      {"quarantine_table", quarantines ? Json(ds.name + "_quarantine") : Json(nullptr)},
+                      {"quarantined_rows", quarantined_rows},
+                      {"expectations", std::move(list)}});
+  }
+  return JsonResponse({{"tables", std::move(tables)}});
+}
+
+ApiResponse Api::Events(const QueryParams& params) const {
+  auto limit = IntParam(params, "limit", kDefaultEventLimit, kMaxEventLimit);
+  if (!limit.ok()) return FromStatus(limit.status());
+  const std::string* table = Param(params, "table");
+  const std::string* type = Param(params, "type");
+  const std::string* level = Param(params, "level");
+  auto events = catalog_.Events();
+  if (!events.ok()) return FromStatus(events.status());
+  Json list = Json::array();
+  std::string table_key = table != nullptr ? Lower(*table) : "";
+  for (auto it = (*events)->rbegin(); it != (*events)->rend() && static_cast<int64_t>(list.size()) < *limit; ++it) {
+    const EventRow& e = *it;
+    if (table != nullptr && (e.table_is_null || Lower(e.table) != table_key)) continue;
+    if (type != nullptr && e.event_type != *type) continue;
+    if (level != nullptr && e.level != *level) continue;
+    Json details = Json::parse(e.details, nullptr, false);
+    if (details.is_discarded()) details = e.details;
+    list.push_back({{"timestamp_unix_ms", e.timestamp_unix_ms},
+                    {"pipeline", e.pipeline},
+                    {"table", e.table_is_null ? Json(nullptr) : Json(e.table)},
+                    {"update_id", e.update_id},
+                    {"event_type", e.event_type},
+                    {"level", e.level},
+                    {"message", e.message},
+                    {"details", std::move(details)}});
+  }
+  return JsonResponse({{"events", std::move(list)}});
+}
+
+ApiResponse Api::Metrics() const {
+  auto status = CurrentStatus();
+  if (!status.ok()) return FromStatus(status.status());
+  ApiResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = RenderMetrics(*status, PipelineRunsHere());
+  return r;
+}
+
+}  // namespace lakepipe::server

@@ -1,0 +1,276 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "server/api.h"
+
+#if defined(LAKEPIPE_HAVE_WEB) && __has_include("web/assets.h")
+#include "web/assets.h"
+#define LAKEPIPE_SERVE_DASHBOARD 1
+#endif
+
+namespace lakepipe::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kKeepAliveEvery = 15s;
+constexpr auto kMinEventSpacing = 250ms;
+constexpr int64_t kStreamWaitMs = 250;
+
+void Send(httplib::Response& res, const ApiResponse& r) {
+  res.status = r.status;
+  res.set_content(r.body, r.content_type.c_str());
+}
+
+void SendError(httplib::Response& res, int status, const std::string& message) {
+  Send(res, ErrorResponse(status, message));
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  sql::ServerSettings s;
+  s.host = host;
+  return s.IsLoopback();
+}
+
+std::string Trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t");
+  size_t e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+bool TokenMatches(const std::string& given, const std::vector<std::string>& tokens) {
+  bool match = false;
+  for (const auto& token : tokens) {
+    size_t n = std::max(given.size(), token.size());
+    unsigned diff = given.size() == token.size() ? 0u : 1u;
+    for (size_t i = 0; i < n; ++i) {
+      unsigned char a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+      unsigned char b = i < token.size() ? static_cast<unsigned char>(token[i]) : 0;
+      diff |= static_cast<unsigned>(a ^ b);
+    }
+    match |= (diff == 0 && !token.empty());
+  }
+  return match;
+}
+
+ServerOptions ServerOptions::FromSettings(const sql::ServerSettings& settings) {
+  ServerOptions o;
+  o.host = settings.host;
+  o.port = settings.port;
+  o.tokens = settings.tokens;
+  return o;
+}
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  std::unique_ptr<Api> api;
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> streams{0};
+
+  bool Authorized(const httplib::Request& req) const {
+    if (options.tokens.empty() || req.path == "/health") return true;
+    std::string given;
+    std::string header = req.get_header_value("Authorization");
+    if (header.size() > 7 && strncasecmp(header.c_str(), "Bearer ", 7) == 0) {
+      given = Trim(header.substr(7));
+    } else if (req.has_param("access_token")) {
+      given = req.get_param_value("access_token");
+    }
+    return !given.empty() && TokenMatches(given, options.tokens);
+  }
+
+  void Static(const httplib::Request& req, httplib::Response& res) {
+#ifdef LAKEPIPE_SERVE_DASHBOARD
+    const web::Asset* asset = web::FindAsset(req.path);
+    if (asset == nullptr) {
+      SendError(res, 404, "no file or endpoint GET " + req.path.substr(0, 200) + " (see docs/http-api.md)");
+      return;
+    }
+    std::string_view data = asset->data;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content_provider(data.size(), std::string(asset->content_type).c_str(),
+                             [data](size_t offset, size_t length, httplib::DataSink& sink) {
+                               return sink.write(data.data() + offset, length);
+                             });
+#else
+    if (req.path == "/" || req.path.rfind("/assets/", 0) == 0 || req.path == "/index.html") {
+      SendError(res, 404, "the dashboard is not built into this binary (module src/web missing); the API is at /api/");
+    } else {
+      SendError(res, 404, "no endpoint GET " + req.path.substr(0, 200) + " (see docs/http-api.md)");
+    }
+#endif
+  }
+
+  // /api/stream: one "pipeline" event now, then one per status change, keep-alive
+  // comments in between; ends when the server stops or the client goes away.
+  void Stream(const httplib::Request&, httplib::Response& res) {
+    if (streams.fetch_add(1) >= options.max_streams) {
+      streams.fetch_sub(1);
+      SendError(res, 503, "too many open event streams (at most " + std::to_string(options.max_streams) + ")");
+      return;
+    }
+    struct State {
+      int64_t sent_generation = -1;
+      Clock::time_point last_event{};
+      Clock::time_point last_write = Clock::now();
+    };
+    auto state = std::make_shared<State>();
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, state](size_t, httplib::DataSink& sink) {
+          if (stopping.load()) return false;
+          bool send = state->sent_generation < 0;
+          if (!send) {
+            int64_t generation = api->WaitForChange(state->sent_generation, kStreamWaitMs);
+            if (stopping.load()) return false;
+            send = generation != state->sent_generation;
+          }
+          auto now = Clock::now();
+          if (send) {
+            auto since = now - state->last_event;
+            if (since < kMinEventSpacing) std::this_thread::sleep_for(kMinEventSpacing - since);
+            auto payload = api->PipelinePayload();
+            std::string text;
+            if (payload.ok()) {
+              state->sent_generation = payload->second;
+              text = "id: " + std::to_string(payload->second) + "\nevent: pipeline\ndata: " + payload->first + "\n\n";
+            } else {
+              // Reported, and retried at the next keep-alive rather than in a tight loop.
+              text = "event: error\ndata: " + ErrorResponse(500, payload.status().message()).body + "\n\n";
+              state->sent_generation = std::max<int64_t>(state->sent_generation, 0);
+            }
+            state->last_event = state->last_write = Clock::now();
+            return sink.write(text.data(), text.size());
+          }
+          if (now - state->last_write >= kKeepAliveEvery) {
+            state->last_write = now;
+            static const char kKeepAlive[] = ": keep-alive\n\n";
+            return sink.write(kKeepAlive, sizeof(kKeepAlive) - 1);
+          }
+          return true;
+        },
+        [this](bool) { streams.fetch_sub(1); });
+  }
+
+  void Routes() {
+    server.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    server.set_payload_max_length(64 * 1024);
+    server.set_read_timeout(10, 0);
+    server.set_write_timeout(10, 0);
+
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (Authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+      res.set_header("WWW-Authenticate", "Bearer realm=\"lakepipe\"");
+      SendError(res, 401, "this server needs a token: send `Authorization: Bearer <token>` (see server.tokens)");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    server.Get("/api/stream", [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
+    server.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string& path = req.path;
+      if (path.rfind("/api/", 0) == 0 || path == "/api" || path == "/health" || path == "/metrics") {
+        Send(res, api->Handle(path, req.params));
+      } else {
+        Static(req, res);
+      }
+    });
+    auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", "GET, HEAD");
+      SendError(res, 405, "method " + req.method.substr(0, 20) + " is not allowed: the API is read-only (GET)");
+    };
+    server.Post(".*", not_allowed);
+    server.Put(".*", not_allowed);
+    server.Delete(".*", not_allowed);
+    server.Patch(".*", not_allowed);
+    server.Options(".*", not_allowed);
+
+    server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown error";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      SendError(res, 500, "internal error: " + what);
+    });
+    // Errors produced by httplib itself (malformed requests, ...) get a JSON body too.
+    server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      SendError(res, res.status, "HTTP " + std::to_string(res.status) +
+                                     (res.status == 400 ? ": malformed request" : ""));
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+  }
+};
+
+HttpServer::HttpServer() = default;
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* runner,
+                         runtime::StatusBoard* board) {
+  if (impl_ != nullptr) return Status::InvalidArgument("the HTTP server is already started");
+  if (runner == nullptr) return Status::InvalidArgument("the HTTP server needs a pipeline");
+  for (const auto& t : options.tokens) {
+    if (t.empty()) return Status::InvalidArgument("server.tokens has an empty token");
+  }
+  if (!IsLoopbackHost(options.host) && options.tokens.empty()) {
+    return Status::InvalidArgument("server.host " + options.host +
+                                   " is reachable from other machines: set server.tokens (bearer tokens) to serve there");
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return Status::InvalidArgument("server port " + std::to_string(options.port) + " is not between 0 and 65535");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->options.threads = std::max(options.threads, 4);
+  impl->options.max_streams = std::clamp(options.max_streams, 1, impl->options.threads - 2);
+  impl->api = std::make_unique<Api>(runner, board);
+  impl->Routes();
+  int port = options.port;
+  errno = 0;
+  if (port == 0) {
+    port = impl->server.bind_to_any_port(options.host);
+  } else if (!impl->server.bind_to_port(options.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    int err = errno;
+    return Status::IOError("cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                           (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) +
+                           " (is another server using the port? choose one with --port)");
+  }
+  port_.store(port);
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  impl_ = std::move(impl);
+  return Status::OK();
+}
+
+void HttpServer::Stop() {
+  if (impl_ == nullptr) return;
+  impl_->stopping.store(true);
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_.reset();
+}
+
+std::string HttpServer::url() const {
+  std::string host = impl_ != nullptr ? impl_->options.host : "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port()) + "/";
+}
+
+}  // namespace lakepipe::server

@@ -1,0 +1,162 @@
+#include "server/metrics.h"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+
+namespace lakepipe::server {
+
+namespace {
+
+std::string Number(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), d);
+  return std::string(buf, r.ptr);
+}
+std::string Number(int64_t v) { return std::to_string(v); }
+
+// HELP text escapes backslash and newline (not quotes).
+std::string EscapeHelp(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void Family(const char* name, const char* type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += EscapeHelp(help);
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // `labels`: pairs of name and raw value.
+  void Sample(std::string_view name, std::initializer_list<std::pair<const char*, std::string_view>> labels,
+              const std::string& value) {
+    out_ += name;
+    if (labels.size() > 0) {
+      out_ += '{';
+      bool first = true;
+      for (const auto& [k, v] : labels) {
+        if (!first) out_ += ',';
+        first = false;
+        out_ += k;
+        out_ += "=\"";
+        out_ += EscapeLabelValue(v);
+        out_ += '"';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+  std::string& text() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+using runtime::Histogram;
+using runtime::TableStatus;
+
+void PerTable(Writer& w, const runtime::PipelineStatus& s, const char* name, const char* type, const char* help,
+              const std::function<std::string(const TableStatus&)>& value) {
+  w.Family(name, type, help);
+  for (const auto& t : s.tables) w.Sample(name, {{"table", t.name}}, value(t));
+}
+
+void Histograms(Writer& w, const runtime::PipelineStatus& s, const char* name, const char* help,
+                const std::function<const Histogram&(const TableStatus&)>& get) {
+  w.Family(name, "histogram", help);
+  std::string bucket = std::string(name) + "_bucket";
+  for (const auto& t : s.tables) {
+    const Histogram& h = get(t);
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < h.bounds.size(); ++i) {
+      cumulative += i < h.counts.size() ? h.counts[i] : 0;
+      w.Sample(bucket, {{"table", t.name}, {"le", Number(h.bounds[i])}}, Number(cumulative));
+    }
+    w.Sample(bucket, {{"table", t.name}, {"le", "+Inf"}}, Number(h.count));
+    w.Sample(std::string(name) + "_sum", {{"table", t.name}}, Number(h.sum));
+    w.Sample(std::string(name) + "_count", {{"table", t.name}}, Number(h.count));
+  }
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
+  Writer w;
+  w.Family("lakepipe_up", "gauge", "1 while the lakepipe server answers");
+  w.Sample("lakepipe_up", {}, "1");
+  w.Family("lakepipe_pipeline_running", "gauge", "1 when the pipeline runs in this process");
+  w.Sample("lakepipe_pipeline_running", {{"pipeline", s.pipeline}, {"mode", s.mode}}, running ? "1" : "0");
+
+  PerTable(w, s, "lakepipe_table_version", "gauge", "Latest Delta version of the table (-1: not written)",
+           [](const TableStatus& t) { return Number(t.table_version); });
+  PerTable(w, s, "lakepipe_batches_total", "counter", "Batches (or updates) committed",
+           [](const TableStatus& t) { return Number(t.batches); });
+  PerTable(w, s, "lakepipe_rows_in_total", "counter", "Rows read",
+           [](const TableStatus& t) { return Number(t.rows_in); });
+  PerTable(w, s, "lakepipe_rows_out_total", "counter", "Rows written",
+           [](const TableStatus& t) { return Number(t.rows_out); });
+  PerTable(w, s, "lakepipe_rows_dropped_total", "counter", "Rows dropped by expectations",
+           [](const TableStatus& t) { return Number(t.rows_dropped); });
+  PerTable(w, s, "lakepipe_rows_quarantined_total", "counter", "Rows moved to the quarantine table",
+           [](const TableStatus& t) { return Number(t.rows_quarantined); });
+  PerTable(w, s, "lakepipe_rows_rescued_total", "counter", "Source rows with _rescued_data",
+           [](const TableStatus& t) { return Number(t.rows_rescued); });
+  PerTable(w, s, "lakepipe_rows_out_per_second", "gauge", "Rows written per second over the last minute",
+           [](const TableStatus& t) { return Number(t.rows_out_per_second); });
+  PerTable(w, s, "lakepipe_backlog_files", "gauge", "Input files found but not yet processed",
+           [](const TableStatus& t) { return Number(t.backlog_files); });
+  PerTable(w, s, "lakepipe_backlog_bytes", "gauge", "Bytes of input found but not yet processed",
+           [](const TableStatus& t) { return Number(t.backlog_bytes); });
+  PerTable(w, s, "lakepipe_state_keys", "gauge", "Operator state keys (dedup keys, aggregate groups)",
+           [](const TableStatus& t) { return Number(t.state_keys); });
+  PerTable(w, s, "lakepipe_state_bytes", "gauge", "Operator state size in bytes",
+           [](const TableStatus& t) { return Number(t.state_bytes); });
+
+  w.Family("lakepipe_expectation_passed_total", "counter", "Rows that passed an expectation");
+  for (const auto& t : s.tables)
+    for (const auto& e : t.expectations)
+      w.Sample("lakepipe_expectation_passed_total", {{"table", t.name}, {"expectation", e.name}, {"action", e.action}},
+               Number(e.passed));
+  w.Family("lakepipe_expectation_failed_total", "counter", "Rows that failed an expectation");
+  for (const auto& t : s.tables)
+    for (const auto& e : t.expectations)
+      w.Sample("lakepipe_expectation_failed_total", {{"table", t.name}, {"expectation", e.name}, {"action", e.action}},
+               Number(e.failed));
+
+  Histograms(w, s, "lakepipe_batch_duration_seconds", "Duration of a table's batch or update in seconds",
+             [](const TableStatus& t) -> const Histogram& { return t.batch_duration_seconds; });
+  Histograms(w, s, "lakepipe_end_to_end_latency_seconds",
+             "Seconds from a source line's arrival in the landing folder to the commit containing it",
+             [](const TableStatus& t) -> const Histogram& { return t.end_to_end_latency_seconds; });
+  return std::move(w.text());
+}
+
+}  // namespace lakepipe::server
