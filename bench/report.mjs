@@ -1,7 +1,7 @@
 // Turns the results of scripts/bench.sh into a table on the terminal and docs/BENCHMARKS.md.
 // Usage: node bench/report.mjs RESULTS_DIR CSV_PATH MARKDOWN_PATH
 // Ratios are lakepipe time / DuckDB time: below 1.0 lakepipe is faster.
-import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 
@@ -189,5 +189,11 @@ Ratio lakepipe / DuckDB three steps: ${ratio(pipeSeconds, threeSteps)}; lakepipe
 
 ${genLines.map((l) => `- ${l}`).join('\n')}
 `;
-writeFileSync(mdPath, md);
+// Sections written by other benchmark steps (scripts/bench.sh: $RESULTS/sections/*.md), in name order.
+const sectionsDir = `${resultsDir}/sections`;
+const sections = existsSync(sectionsDir)
+  ? readdirSync(sectionsDir).filter((n) => n.endsWith('.md')).sort().map((n) => readFileSync(`${sectionsDir}/${n}`, 'utf8'))
+  : [];
+for (const sec of sections) console.log(`\n${sec.trim()}`);
+writeFileSync(mdPath, [md, ...sections].join('\n'));
 console.log(`\nwrote ${mdPath}`);

@@ -105,6 +105,23 @@ else
   echo "pipeline benchmark: not built yet (lakepipe run is missing)"
   echo '{"not_built": "lakepipe run is missing"}' > "$RESULTS/pipeline.json"
 fi
+# 6b. End-to-end latency and throughput in continuous mode (bench/latency.mjs), and the
+# long kill -9 crash test (tests/crash/kill9.mjs, 20 kills); each writes a section of
+# docs/BENCHMARKS.md into $RESULTS/sections/.
+mkdir -p "$RESULTS/sections"
+if "$BIN" produce --help > /dev/null 2>&1; then
+  echo "== latency: lakepipe produce at 1,000 and 10,000 lines/s into lakepipe run"
+  if ! node bench/latency.mjs --bin "$BIN" --rates 1000,10000 --seconds 25 --json "$RESULTS/latency.json" \
+      --md "$RESULTS/sections/20-latency.md" > "$RESULTS/latency.log" 2>&1; then
+    printf '## End-to-end latency (issue 4)\n\nFailed:\n\n```\n%s\n```\n' "$(tail -15 "$RESULTS/latency.log")" \
+      > "$RESULTS/sections/20-latency.md"
+  fi
+  echo "== crash test: kill -9 the pipeline 20 times while lakepipe produce drops files"
+  if node tests/crash/kill9.mjs --bin "$BIN" --kills 20 --rows 40000 --rate 2000 --lines-per-file 200 \
+      > "$RESULTS/kill9.log" 2>&1; then verdict="passed"; else verdict="FAILED"; fi
+  printf '## Crash test: kill -9 (issue 4, docs/crash-testing.md)\n\n`node tests/crash/kill9.mjs --kills 20 --rows 40000 --rate 2000`: %s\n\n```\n%s\n```\n' \
+    "$verdict" "$(tail -8 "$RESULTS/kill9.log")" > "$RESULTS/sections/30-crash.md"
+fi
 rm -f "$RESULTS/err" "$OUT"/*.parquet
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_end.txt"
 

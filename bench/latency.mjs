@@ -1,0 +1,266 @@
+// End-to-end latency and throughput of the orders pipeline in continuous mode (issue 4,
+// "Performance"): a line written into a landing file until it is counted in
+// gold_revenue_by_country, measured from what is on disk, not from lakepipe's own metrics.
+//
+// For each rate (lines/s): `lakepipe produce` drops files for --seconds while
+// `lakepipe run examples/orders` runs; once the last file has reached Gold the pipeline is
+// stopped (SIGINT) and the chain is read back:
+//   arrival(line)   = the mtime of its landing file (the producer writes, fsyncs, renames);
+//   bronze version  = `_checkpoints/bronze_orders/offsets/N` lists the file, `commits/N`
+//                     gives the bronze table version of batch N;
+//   silver version  = the silver batch whose plan's bronze range [startVersion, endVersion]
+//                     holds that bronze version (its `commits/N`);
+//   gold commit     = the first gold_revenue_by_country version that includes that silver
+//                     version: through gold's own checkpoint when it has one (an
+//                     incremental flow), else the first version whose
+//                     commitInfo.operationParameters.inputs read silver_orders at or after
+//                     it (a materialized view);
+//   latency(line)   = gold commit's commitInfo.timestamp - arrival.
+// Percentiles are weighted per line. Sustained throughput = lines / (the last line's gold
+// commit - the first line's arrival). A last run drops a backlog as fast as the producer
+// can and measures how fast the pipeline drains it (the continuous-mode throughput).
+//
+// Usage: node bench/latency.mjs --bin B [--rates 1000,10000] [--seconds 25]
+//        [--max-lines 300000] [--json OUT.json] [--md OUT.md]
+// A binary without continuous mode is driven as a loop of `run --once` (said in the output).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import {
+  EXAMPLE, argValue, binary, existsSync, fail, join, orderSets, readDeltaLog, readFileSync, readdirSync,
+  removeDir, runOk, sleep, start, statSync, tempDir,
+} from '../tests/crash/lib.mjs';
+
+const bin = binary();
+const rates = argValue('--rates', '1000,10000').split(',').map(Number);
+const seconds = Number(argValue('--seconds', '25'));
+const maxLines = Number(argValue('--max-lines', '300000'));
+const jsonOut = argValue('--json', null);
+const mdOut = argValue('--md', null);
+const GOLD = 'gold_revenue_by_country';
+
+function readCheckpoint(storage, table) {
+  const dir = join(storage, '_checkpoints', table);
+  if (!existsSync(join(dir, 'offsets'))) return null;
+  const read = (sub) => {
+    const out = new Map();
+    if (!existsSync(join(dir, sub))) return out;
+    for (const n of readdirSync(join(dir, sub))) {
+      if (!/^\d+$/.test(n)) continue;
+      try {
+        out.set(Number(n), JSON.parse(readFileSync(join(dir, sub, n), 'utf8')));
+      } catch {
+        // A file being written is never half there (put-if-absent), but tolerate it.
+      }
+    }
+    return out;
+  };
+  return { plans: read('offsets'), commits: read('commits') };
+}
+
+// [{start, end, version}] of a flow reading `upstream` by Delta version ranges.
+function rangesOf(cp, upstream) {
+  const out = [];
+  for (const [n, plan] of cp.plans) {
+    const c = cp.commits.get(n);
+    if (!c) continue;
+    for (const s of plan.sources || []) {
+      if (s.kind === 'delta' && s.table === upstream) out.push({ start: s.startVersion, end: s.endVersion, version: c.tableVersion });
+    }
+  }
+  return out;
+}
+
+const firstVersionCovering = (ranges, v) => {
+  let best = null;
+  for (const r of ranges) if (r.start <= v && v <= r.end && (best === null || r.version < best)) best = r.version;
+  return best;
+};
+
+// For each landing file: {lines, arrival, gold} (gold: commit timestamp in ms, or null when
+// the file has not reached Gold yet).
+function resolveChain(landing, storage) {
+  const files = new Map();
+  for (const n of readdirSync(landing)) {
+    if (n.startsWith('.')) continue;
+    const p = join(landing, n);
+    const text = readFileSync(p, 'utf8');
+    const lines = text.split('\n').filter(Boolean).length - 1;
+    files.set(n, { name: n, lines, arrival: statSync(p).mtimeMs, gold: null });
+  }
+  const bronze = readCheckpoint(storage, 'bronze_orders');
+  const silver = readCheckpoint(storage, 'silver_orders');
+  if (!bronze || !silver || !existsSync(join(storage, GOLD, '_delta_log'))) return [...files.values()];
+  const fileToBronze = new Map();
+  for (const [n, plan] of bronze.plans) {
+    const c = bronze.commits.get(n);
+    if (!c) continue;
+    for (const s of plan.sources || []) {
+      if (s.kind !== 'files') continue;
+      for (const f of s.files) fileToBronze.set(f.path.split('/').pop(), c.tableVersion);
+    }
+  }
+  const silverRanges = rangesOf(silver, 'bronze_orders');
+  const goldLog = readDeltaLog(join(storage, GOLD));
+  const goldTimestamp = new Map();
+  const goldInputs = [];  // [{version, silver, timestamp}] for a materialized view
+  for (const c of goldLog) {
+    const info = c.actions.find((a) => a.commitInfo)?.commitInfo;
+    if (!info) continue;
+    goldTimestamp.set(c.version, info.timestamp);
+    const inputs = info.operationParameters?.inputs;
+    if (typeof inputs === 'string') {
+      const parsed = JSON.parse(inputs);
+      if (typeof parsed.silver_orders === 'number') goldInputs.push({ silver: parsed.silver_orders, timestamp: info.timestamp });
+    }
+  }
+  const goldCp = readCheckpoint(storage, GOLD);
+  const goldRanges = goldCp ? rangesOf(goldCp, 'silver_orders') : null;
+  for (const f of files.values()) {
+    const b = fileToBronze.get(f.name);
+    if (b === undefined) continue;
+    const s = firstVersionCovering(silverRanges, b);
+    if (s === null) continue;
+    if (goldRanges) {
+      const g = firstVersionCovering(goldRanges, s);
+      if (g !== null) f.gold = goldTimestamp.get(g) ?? null;
+    } else {
+      const g = goldInputs.find((x) => x.silver >= s);
+      if (g) f.gold = g.timestamp;
+    }
+  }
+  return [...files.values()];
+}
+
+function weightedPercentile(samples, p) {
+  // samples: [{value, weight}] sorted by value
+  const total = samples.reduce((a, s) => a + s.weight, 0);
+  let acc = 0;
+  for (const s of samples) {
+    acc += s.weight;
+    if (acc >= p * total) return s.value;
+  }
+  return samples.length ? samples[samples.length - 1].value : null;
+}
+
+async function startPipeline(sets) {
+  let child = start(bin, ['run', EXAMPLE, ...sets]);
+  const early = await Promise.race([child.exited, sleep(1500).then(() => null)]);
+  if (early === null) return { mode: 'continuous', stop: () => stopChild(child), child };
+  if (!/continuous mode is not built yet/.test(child.output)) {
+    fail(`lakepipe run exited with ${early.code ?? early.signal}:\n${child.output.slice(-3000)}`);
+  }
+  // No continuous mode: back-to-back `run --once` processes.
+  let stopping = false;
+  let current = null;
+  const loop = (async () => {
+    while (!stopping) {
+      current = start(bin, ['run', EXAMPLE, '--once', ...sets]);
+      const r = await current.exited;
+      if (r.code !== 0 && !stopping) fail(`run --once exited with ${r.code ?? r.signal}:\n${current.output.slice(-3000)}`);
+    }
+  })();
+  return {
+    mode: 'once-loop',
+    stop: async () => {
+      stopping = true;
+      await loop;
+    },
+  };
+}
+
+async function stopChild(child) {
+  child.kill('SIGINT');
+  const r = await Promise.race([child.exited, sleep(30000).then(() => null)]);
+  if (r === null) {
+    child.kill('SIGKILL');
+    await child.exited;
+    return 'did not stop within 30 s of SIGINT (killed)';
+  }
+  return r.code === 0 ? null : `exited with ${r.code ?? r.signal} after SIGINT: ${child.output.slice(-500)}`;
+}
+
+async function measure(label, rate, lines, linesPerFile) {
+  const work = tempDir('lakepipe-latency-');
+  const input = join(work, 'input.csv');
+  const landing = join(work, 'landing');
+  const storage = join(work, 'storage');
+  mkdirSync(landing, { recursive: true });
+  runOk(bin, ['generate', 'orders', '--rows', String(lines), '--seed', '9', '--out', input]);
+  const sets = orderSets(landing, storage);
+  // A warm-up file so that the pipeline is up and every table exists before the clock starts.
+  runOk(bin, ['produce', '--from', input, '--to', landing, '--rate', '1000000', '--lines-per-file', '10',
+    '--limit', '10', '--prefix', 'warmup']);
+  const pipeline = await startPipeline(sets);
+  const warmDeadline = Date.now() + 60000;
+  while (resolveChain(landing, storage).some((f) => f.gold === null)) {
+    if (Date.now() > warmDeadline) fail(`${label}: the warm-up file did not reach ${GOLD} within 60 s`);
+    await sleep(100);
+  }
+
+  const producer = start(bin, ['produce', '--from', input, '--to', landing, '--rate', String(rate),
+    '--lines-per-file', String(linesPerFile), '--prefix', 'load']);
+  const p = await producer.exited;
+  if (p.code !== 0) fail(`${label}: lakepipe produce exited with ${p.code ?? p.signal}: ${producer.output}`);
+  const drainDeadline = Date.now() + 300000;
+  let files;
+  while (true) {
+    files = resolveChain(landing, storage).filter((f) => f.name.startsWith('load-'));
+    if (files.every((f) => f.gold !== null)) break;
+    if (Date.now() > drainDeadline) fail(`${label}: the pipeline did not bring every file to ${GOLD} within 300 s`);
+    await sleep(200);
+  }
+  const stopProblem = await pipeline.stop();
+
+  const samples = files.map((f) => ({ value: f.gold - f.arrival, weight: f.lines })).sort((a, b) => a.value - b.value);
+  const total = files.reduce((a, f) => a + f.lines, 0);
+  const first = Math.min(...files.map((f) => f.arrival));
+  const last = Math.max(...files.map((f) => f.gold));
+  const produceSeconds = (Math.max(...files.map((f) => f.arrival)) - first) / 1000;
+  const firstFileLines = files.find((f) => f.arrival === first).lines;  // landed at the start
+  const result = {
+    label, mode: pipeline.mode, target_rate: rate, lines: total, files: files.length, lines_per_file: linesPerFile,
+    produced_rate: produceSeconds > 0 ? Math.round((total - firstFileLines) / produceSeconds) : null,
+    p50_ms: Math.round(weightedPercentile(samples, 0.5)),
+    p99_ms: Math.round(weightedPercentile(samples, 0.99)),
+    max_ms: Math.round(samples[samples.length - 1].value),
+    throughput_lines_per_s: Math.round(total / ((last - first) / 1000)),
+    gold_versions: readDeltaLog(join(storage, GOLD)).length,
+    stop: stopProblem ?? 'clean',
+  };
+  console.log(`${label}: ${JSON.stringify(result)}`);
+  removeDir(work);
+  return result;
+}
+
+try {
+  const results = [];
+  for (const rate of rates) {
+    const lines = Math.min(maxLines, Math.round(rate * seconds));
+    results.push(await measure(`${rate} lines/s`, rate, lines, Math.max(10, Math.round(rate / 10))));
+  }
+  // Throughput: a backlog dropped as fast as the producer writes, drained by the pipeline.
+  results.push(await measure('max (backlog)', 10000000, maxLines, 10000));
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
+  const table = [
+    '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.map((r) => `| ${r.label} | ${r.mode} | ${r.lines} | ${r.files} | ${r.produced_rate ?? '–'} | ` +
+      `${r.p50_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.throughput_lines_per_s} |`),
+  ].join('\n');
+  const md = `## End-to-end latency and throughput (issue 4; target p99 ≤ 100 ms at 10,000 lines/s)
+
+\`node bench/latency.mjs\`: \`lakepipe produce\` drops order files (${seconds} s per rate, a
+file every 100 ms) while \`lakepipe run examples/orders\` runs${results[0].mode === 'continuous' ? ' continuously' :
+  ' — **as a loop of `run --once`: this binary has no continuous mode**'}. Latency of a line = the
+first ${GOLD} commit (commitInfo.timestamp) that includes it − its landing file's mtime,
+followed through the bronze and silver checkpoints (docs/crash-testing.md, bench/latency.mjs);
+percentiles weighted per line. Sustained = lines / (last line in Gold − first line landed).
+"max (backlog)": ${maxLines} lines dropped as fast as possible, 10,000 per file.
+
+${table}
+`;
+  if (mdOut) writeFileSync(mdOut, md);
+  console.log(md);
+} catch (e) {
+  console.error(`latency: FAILED: ${e.crashTestFailure ? e.message : e.stack}`);
+  process.exit(1);
+}
