@@ -111,6 +111,14 @@
   // Sets options; `empty` shows a placeholder text instead of an empty grid.
   function draw(id, option, empty) {
     option.graphic = empty ? [emptyGraphic(empty)] : [];
+    if (empty) {
+      // No bare axes around a placeholder.
+      for (const key of ["xAxis", "yAxis"]) {
+        if (option[key]) option[key] = [].concat(option[key]).map((a) => ({ ...a, show: false }));
+      }
+      if (option.legend) option.legend = { ...option.legend, show: false };
+      if (option.series) option.series = [];
+    }
     chart(id).setOption(option, { notMerge: true, lazyUpdate: true });
   }
   const resizeAll = () => Object.values(charts).forEach((c) => c.resize());
@@ -302,6 +310,14 @@
   }
 
   const LAYERS = ["bronze", "silver", "gold", "other"];
+  // The live charts' x axis: the last minute at least, up to HISTORY_MS.
+  function liveTimeAxis() {
+    const now = history.length ? history[history.length - 1].t : Date.now();
+    const first = history.length ? history[0].t : now;
+    return { type: "time", min: Math.min(first, now - 60000), max: now, ...axisCommon, splitLine: { show: false },
+             axisLabel: { ...axisCommon.axisLabel, hideOverlap: true, formatter: (v) => clock(v) } };
+  }
+  const notRunning = () => pipeline && pipeline.mode === "not running";
   function renderThroughput() {
     const layers = LAYERS.filter((l) => history.some((s) => l in s.rate));
     const lastRates = history.length ? history[history.length - 1].rate : {};
@@ -309,15 +325,15 @@
       grid: { left: 8, right: 44, top: 30, bottom: 8, containLabel: true },
       legend: { ...legendCommon, data: layers.map(cap) },
       tooltip: { ...tooltipCommon, trigger: "axis", valueFormatter: (v) => `${compact(v)} rows/s` },
-      xAxis: { type: "time", ...axisCommon, splitLine: { show: false },
-               axisLabel: { ...axisCommon.axisLabel, formatter: (v) => clock(v) } },
+      xAxis: liveTimeAxis(),
       yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
       series: layers.map((l) => ({
         name: cap(l), type: "line", showSymbol: false, smooth: true,
         data: history.map((s) => [s.t, +(s.rate[l] || 0).toFixed(1)]),
         lineStyle: { width: 2, color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] },
       })),
-    }, history.length ? null : "Waiting for the pipeline…");
+    }, notRunning() ? "Rates are measured while the pipeline runs (lakepipe run)"
+      : history.length ? null : "Waiting for the pipeline…");
     const totalRate = Object.values(lastRates).reduce((a, b) => a + b, 0);
     $("chart-throughput").dataset.rowsPerSecond = totalRate.toFixed(1);
     $("throughput-hint").textContent = `rows/s written per layer · now ${compact(totalRate)}`;
@@ -342,12 +358,11 @@
       grid: { left: 8, right: 12, top: 30, bottom: 8, containLabel: true },
       legend: { ...legendCommon, data: series.filter((s) => s.name.endsWith("p95")).map((s) => s.name) },
       tooltip: { ...tooltipCommon, trigger: "axis", valueFormatter: (v) => seconds(v) },
-      xAxis: { type: "time", ...axisCommon, splitLine: { show: false },
-               axisLabel: { ...axisCommon.axisLabel, formatter: (v) => clock(v) } },
+      xAxis: liveTimeAxis(),
       yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: seconds } },
       series,
-    }, layers.length ? null : (pipeline && pipeline.mode === "not running"
-      ? "Latency is measured while the pipeline runs" : "No latency observed yet"));
+    }, layers.length ? null : notRunning()
+      ? "Latency is measured while the pipeline runs (lakepipe run)" : "No latency observed yet");
   }
 
   // The DAG: file sources on the left, then tables by depth; colour = state, ring = layer.
@@ -567,7 +582,7 @@
 
   // The page-level ticker: relative times and a slow safety refresh.
   setInterval(() => { renderTableList(); }, 5000);
-  setInterval(() => { poll(); }, SAFETY_POLL_MS);
+  setInterval(() => { poll().then(refreshSlow); }, SAFETY_POLL_MS);
 
   // First paint: placeholders, then data.
   for (const id of ["chart-daily", "chart-country", "chart-products", "chart-dag", "chart-throughput", "chart-latency", "chart-expectations"]) {

@@ -277,9 +277,19 @@ async function main() {
     for (const [id, text] of Object.entries(kpis)) {
       if (!/\d/.test(text)) fail(`KPI ${id} shows no number: '${text}'`);
     }
-    const kpiRows = (await getJson("/api/tables/gold_kpis/rows")).rows[0];
-    const kpiOrders = Number(kpis.orders.replace(/,/g, ""));
-    if (kpiOrders !== Number(kpiRows.orders)) fail(`orders KPI ${kpis.orders} != API ${kpiRows.orders}`);
+    // The orders KPI equals gold_kpis.orders (polled: the page re-reads a table after its
+    // new version appears).
+    await waitFor("the orders KPI to equal gold_kpis.orders", 30000, async () => {
+      const kpiRow = (await getJson("/api/tables/gold_kpis/rows")).rows[0];
+      const text = await page.$eval('[data-testid="orders"]', (el) => el.textContent.trim());
+      return Number(text.replace(/,/g, "")) === Number(kpiRow.orders);
+    });
+    await waitFor("the quarantine count to equal /api/expectations", 30000, async () => {
+      const body = await getJson("/api/expectations");
+      const expected = body.tables.reduce((sum, t) => sum + Number(t.quarantined_rows || 0), 0);
+      const text = await page.$eval('[data-testid="quarantine-count"]', (el) => el.textContent.trim());
+      return Number(text.replace(/,/g, "")) === expected;
+    });
     const dagNodes = await page.$eval('[data-testid="chart-pipeline-dag"]', (el) => Number(el.dataset.nodes || 0));
     const apiPipeline = await getJson("/api/pipeline");
     if (dagNodes < apiPipeline.nodes.length) fail(`DAG shows ${dagNodes} nodes, the API has ${apiPipeline.nodes.length} tables`);
