@@ -111,6 +111,7 @@
   // Sets options; `empty` shows a placeholder text instead of an empty grid.
   function draw(id, option, empty) {
     option.graphic = empty ? [emptyGraphic(empty)] : [];
+    option.aria = { enabled: true };   // screen readers get a generated description
     if (empty) {
       // No bare axes around a placeholder.
       for (const key of ["xAxis", "yAxis"]) {
@@ -120,6 +121,10 @@
       if (option.series) option.series = [];
     }
     chart(id).setOption(option, { notMerge: true, lazyUpdate: true });
+  }
+  // The palette comes from CSS; a colour-scheme switch redraws everything with the new one.
+  if (window.matchMedia) {
+    matchMedia("(prefers-color-scheme: light)").addEventListener("change", () => location.reload());
   }
   const resizeAll = () => Object.values(charts).forEach((c) => c.resize());
   window.addEventListener("resize", resizeAll);
@@ -161,7 +166,7 @@
     el.dataset.value = top ? String(top.raw) : "";
     el.dataset.country = top ? top.country : "";
     $("top-country-name").textContent = top
-      ? `${top.country} · ${fmtPct.format(total > 0 ? top.revenue / total : 0)} of revenue` : "–";
+      ? `${top.country} · ${fmtPct.format(total > 0 ? top.revenue / total : 0)}` : "–";
     $("country-hint").textContent = `gold_revenue_by_country · top ${Math.min(12, rows.length)} of ${rows.length}`;
     const shown = rows.slice(0, 12).reverse();
     draw("chart-country", {
@@ -234,6 +239,7 @@
         } },
       dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 6, borderColor: C.border,
                    textStyle: { color: C.muted }, fillerColor: C.accent + "22",
+                   handleStyle: { color: C.panel, borderColor: C.muted }, moveHandleStyle: { color: C.muted + "66" },
                    dataBackground: { lineStyle: { color: C.muted }, areaStyle: { color: C.muted + "33" } } }],
       xAxis: { type: "time", ...axisCommon, splitLine: { show: false } },
       yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },

@@ -304,6 +304,22 @@ async function main() {
     await page.screenshot({ path: shot, fullPage: true });
     log(`screenshot: ${shot}`);
 
+    // The dark palette too (prefers-color-scheme: dark), with the same number.
+    const dark = await browser.newPage();
+    await dark.setViewport({ width: 1440, height: 1000, deviceScaleFactor: 1 });
+    await dark.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+    dark.on("pageerror", (e) => problems.push(`page error (dark): ${e.message}`));
+    dark.on("console", (m) => { if (m.type() === "error") problems.push(`console error (dark): ${m.text()}`); });
+    await dark.goto(base + "/", { waitUntil: "load", timeout: 30000 });
+    await waitFor("the dark page to show the top country's revenue", 30000, async () => {
+      const v = await dark.$eval('[data-testid="top-country-revenue"]', (el) => el.dataset.value || "");
+      return Number(v) === agreed.api.revenue;
+    });
+    await sleep(1500);
+    const darkShot = path.join(artifacts, "dashboard-dark.png");
+    await dark.screenshot({ path: darkShot, fullPage: true });
+    log(`screenshot: ${darkShot}`);
+
     if (problems.length) fail(`the page reported problems:\n  ${problems.join("\n  ")}`);
   } finally {
     await browser.close();
