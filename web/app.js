@@ -105,14 +105,18 @@
   };
   const legendCommon = { textStyle: { color: C.muted, fontSize: 11 }, icon: "roundRect", itemWidth: 10, itemHeight: 4, top: 0, right: 0 };
   function emptyGraphic(text) {
-    return { type: "text", left: "center", top: "middle", silent: true,
+    return { id: "placeholder", type: "text", left: "center", top: "middle", silent: true,
              style: { text, fill: C.muted, fontSize: 13 } };
   }
-  // Sets options; `empty` shows a placeholder text instead of an empty grid.
+  // Sets a chart's option; `empty` shows a placeholder text instead of an empty grid.
+  // Updates with the same shape (same number of series, not coming from a placeholder)
+  // are merged, so that bars and nodes move to their new values instead of being redrawn
+  // from zero several times a second.
+  const drawnShape = {};
   function draw(id, option, empty) {
-    option.graphic = empty ? [emptyGraphic(empty)] : [];
     option.aria = { enabled: true };   // screen readers get a generated description
     if (empty) {
+      option.graphic = { elements: [emptyGraphic(empty)] };
       // No bare axes around a placeholder.
       for (const key of ["xAxis", "yAxis"]) {
         if (option[key]) option[key] = [].concat(option[key]).map((a) => ({ ...a, show: false }));
@@ -120,7 +124,12 @@
       if (option.legend) option.legend = { ...option.legend, show: false };
       if (option.series) option.series = [];
     }
-    chart(id).setOption(option, { notMerge: true, lazyUpdate: true });
+    const shape = empty ? "empty" : `series:${(option.series || []).map((x) => x.name || x.type).join(",")}`;
+    // A change of shape (also to or from the placeholder) replaces the whole option, which
+    // also removes the placeholder.
+    const notMerge = drawnShape[id] !== shape;
+    drawnShape[id] = shape;
+    chart(id).setOption(option, { notMerge, lazyUpdate: true });
   }
   // The palette comes from CSS; a colour-scheme switch redraws everything with the new one.
   if (window.matchMedia) {
