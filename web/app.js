@@ -497,6 +497,10 @@
     }
     $("kpi-quarantine").textContent = int(quarantined);
     $("kpi-quarantine").dataset.value = String(quarantined);
+    // Expectation names are per table: qualify the ones that occur in several tables.
+    const seen = {};
+    for (const i of items) seen[i.label] = (seen[i.label] || 0) + 1;
+    for (const i of items) if (seen[i.label] > 1) i.label = `${i.table}.${i.label}`;
     const shown = items.filter((i) => Number.isFinite(i.rate)).reverse();
     const minRate = shown.length ? Math.min(...shown.map((i) => i.rate)) : 1;
     // Pass rates are usually above 99 %: start the axis near the lowest one so that the
