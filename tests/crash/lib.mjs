@@ -272,10 +272,11 @@ export async function checkOrdersAgainstInput(duck, storage, landingGlob) {
     `(SELECT count(*) FROM ((${ours}) EXCEPT ALL (${input}))) AS extra, ` +
     `(SELECT count(*) FROM ((${input}) EXCEPT ALL (${ours}))) AS missing`);
   if (Number(b.extra) !== 0 || Number(b.missing) !== 0 || Number(b.bronze_rows) !== Number(b.input_rows)) {
-    const sample = await duck.rows(`SELECT file, TransactionNo, count(*) AS n FROM (${ours}) GROUP BY ALL ` +
-      `HAVING count(*) > 1 LIMIT 3`);
-    fail(`bronze_orders is not every input line exactly once: ${b.bronze_rows} rows for ${b.input_rows} input lines, ` +
-      `${b.extra} not in the input (duplicates such as ${JSON.stringify(sample)}), ${b.missing} input lines missing`);
+    const extra = await duck.rows(`SELECT * FROM ((${ours}) EXCEPT ALL (${input})) LIMIT 2`);
+    const missing = await duck.rows(`SELECT * FROM ((${input}) EXCEPT ALL (${ours})) LIMIT 2`);
+    fail(`bronze_orders is not every input line exactly once: ${b.bronze_rows} rows for ${b.input_rows} input lines; ` +
+      `${b.extra} rows more often than in the input (such as ${JSON.stringify(extra)}), ` +
+      `${b.missing} input lines missing (such as ${JSON.stringify(missing)})`);
   }
 
   const silverCte = duckSilverCte(landingGlob);
