@@ -16,6 +16,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterPipelineCommands(app, registry);
   RegisterProduceCommands(app, registry);
   RegisterRunCommands(app, registry);
+  RegisterServeCommands(app, registry);
   RegisterTableCommands(app, registry);
 }
 

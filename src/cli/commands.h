@@ -27,6 +27,7 @@ void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterRunCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterServeCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterTableCommands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace lakepipe::cli
