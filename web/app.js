@@ -400,9 +400,13 @@
     for (const id of ids) (columns[depth[id]] ||= []).push(id);
     const maxDepth = Math.max(0, ...Object.keys(columns).map(Number));
     const pos = {};
+    const narrow = $("chart-dag").clientWidth < 560;
     for (const [d, col] of Object.entries(columns)) {
-      col.forEach((id, i) => { pos[id] = [Number(d) * 100, (i - (col.length - 1) / 2) * 60]; });
+      col.forEach((id, i) => { pos[id] = [Number(d) * 140, (i - (col.length - 1) / 2) * 64]; });
     }
+    // Narrow screens: one table per row in dependency order, indented by stage.
+    let row = 0;
+    if (narrow) for (const id of ids) pos[id] = [depth[id] * 36, (row++) * 52];
     const byName = Object.fromEntries(p.nodes.map((n) => [n.name, n]));
     const hasChildren = new Set((p.edges || []).map((e) => e.from));
     const isLeaf = (id) => !hasChildren.has(id) && depth[id] > 0;
@@ -416,8 +420,8 @@
         id, name: label, x: pos[id][0], y: pos[id][1],
         symbol: isSource ? "roundRect" : "circle", symbolSize: isSource ? [26, 18] : 22,
         itemStyle: { color: STATE_COLOR[state] || C.idle, borderColor: isSource ? C.panel : LAYER_COLOR[layerOf(id)], borderWidth: 3 },
-        label: { show: true, position: isLeaf(id) ? "right" : "bottom", color: C.text, fontSize: 11, distance: 6,
-                 formatter: isSource ? label : `{n|${id}}\n{s|${state} · ${compact(n.rows_out)} rows}`,
+        label: { show: true, position: narrow || isLeaf(id) ? "right" : "bottom", color: C.text, fontSize: 11, distance: 6,
+                 formatter: isSource ? label : `{n|${id}}\n{s|${state}}\n{s|${compact(n.rows_out)} rows}`,
                  rich: { n: { color: C.text, fontSize: 11, lineHeight: 15 }, s: { color: C.muted, fontSize: 10, lineHeight: 13 } } },
         tooltipHtml: isSource ? `<b>${escapeHtml(label)}</b><br>${escapeHtml(src ? src.path : id)}`
           : `<b>${escapeHtml(id)}</b> · ${escapeHtml(n.kind)}<br>State: ${escapeHtml(state)}` +
@@ -436,7 +440,7 @@
       const owner = q.name.replace(/_quarantine$/, "");
       if (!pos[owner]) continue;
       const id = q.name;
-      pos[id] = [pos[owner][0], pos[owner][1] + 75];
+      pos[id] = narrow ? [pos[owner][0] + 36, (row++) * 52] : [pos[owner][0], pos[owner][1] + 80];
       nodes.push({ id, name: id, x: pos[id][0], y: pos[id][1], symbol: "diamond", symbolSize: 16,
         itemStyle: { color: C.warn },
         label: { show: true, position: "bottom", color: C.muted, fontSize: 10, lineHeight: 14, formatter: `${id}\n${int(q.rows)} rows` },
@@ -447,9 +451,9 @@
     draw("chart-dag", {
       tooltip: { ...tooltipCommon, formatter: (x) => x.dataType === "node" ? x.data.tooltipHtml : "" },
       series: [{
-        type: "graph", layout: "none", roam: true, data: nodes, links,
+        type: "graph", layout: "none", roam: true, data: nodes, links, preserveAspect: true, preserveAspectAlign: narrow ? "left" : "center",
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 7,
-        left: 60, right: 190, top: 30, bottom: 50,
+        ...(narrow ? { left: 20, right: 170, top: 16, bottom: 44 } : { left: 60, right: 190, top: 30, bottom: 50 }),
         emphasis: { focus: "adjacency", lineStyle: { width: 2 } },
       }],
     }, nodes.length ? null : "No tables");
