@@ -97,10 +97,6 @@ AggregateStateStore::~AggregateStateStore() = default;
 Result<std::unique_ptr<AggregateStateStore>> AggregateStateStore::Open(const std::string& dir,
                                                                        const Schema& state_schema, Options options) {
   rocksdb::Options db_options = StateDbOptions();
-  // Snapshots are large values written once and read at startup: keep them in blob files
-  // so compaction does not copy them again and again.
-  db_options.enable_blob_files = true;
-  db_options.min_blob_size = 4096;
   rocksdb::DB* raw = nullptr;
   LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, dir, &raw), "open aggregate state " + dir));
   std::unique_ptr<AggregateStateStore> store(new AggregateStateStore());

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/fs.h"
+
 namespace lakepipe::state {
 
 Status FromRocks(const rocksdb::Status& st, const std::string& what) {
@@ -41,6 +43,17 @@ Result<std::optional<int64_t>> ReadMarker(rocksdb::DB* db, const std::string& ke
     return Status::Corruption("state store " + dir + ": marker `" + name + "` is not an integer: '" + value + "'");
   }
   return std::optional<int64_t>(v);
+}
+
+Status RemoveStaleIngestFiles(const std::string& dir) {
+  FileSystem* fs = FileSystem::Default();
+  LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(dir));
+  for (const auto& e : entries) {
+    if (e.is_dir || e.name.rfind("ingest-", 0) != 0) continue;
+    if (e.name.size() < 4 || e.name.compare(e.name.size() - 4, 4, ".sst") != 0) continue;
+    LP_RETURN_IF_ERROR(fs->RemoveFile(dir + "/" + e.name));
+  }
+  return Status::OK();
 }
 
 Status StateWrite::Apply(rocksdb::DB* db, const std::string& dir, int64_t tag, size_t bulk_entries) {

@@ -30,6 +30,9 @@ rocksdb::Options StateDbOptions();
 // is not a decimal integer.
 Result<std::optional<int64_t>> ReadMarker(rocksdb::DB* db, const std::string& key, const std::string& dir);
 
+// Removes `dir/ingest-*.sst` files a crash left between writing and ingesting them.
+Status RemoveStaleIngestFiles(const std::string& dir);
+
 class StateWrite {
  public:
   void Put(std::string key, std::string value) { ops_.push_back({std::move(key), std::move(value), false}); }

@@ -104,6 +104,9 @@ Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir)
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir, &raw), "open state store " + dir));
+  // A crash between writing and ingesting a bulk file leaves it behind; it was never part
+  // of the DB (ingestion is atomic), so it is garbage.
+  LP_RETURN_IF_ERROR(RemoveStaleIngestFiles(dir));
   std::shared_ptr<SeenKeyStore> store(new SeenKeyStore());
   store->db_.reset(raw);
   store->dir_ = dir;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "common/fs.h"
 #include "testing/testing.h"
 #include "types/batch.h"
 
@@ -83,6 +84,21 @@ TEST(SeenKeyStoreTest, LargeBatchesAreIngestedWhole) {
   EXPECT_EQ(store->committed_batch(), 3);
   EXPECT_EQ(store->size(), 120000);
   EXPECT_EQ(Insert(*store, {"key-0", "key-119999", "key-120000"}), (std::vector<uint8_t>{0, 0, 1}));
+}
+
+TEST(SeenKeyStoreTest, ABulkFileLeftByACrashIsRemovedAndIgnored) {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.Join("s"));
+    Insert(*store, {"a"});
+    ASSERT_TRUE(store->Commit(0).ok());
+  }
+  std::string stale = dir.Join("s") + "/ingest-1.sst";
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(stale, "half a table file").ok());
+  auto store = OpenStore(dir.Join("s"));
+  EXPECT_FALSE(FileSystem::Default()->Exists(stale));
+  EXPECT_EQ(store->committed_batch(), 0);
+  EXPECT_EQ(Insert(*store, {"a", "b"}), (std::vector<uint8_t>{0, 1}));
 }
 
 TEST(SeenKeyStoreTest, ExpiryForgetsOldKeysAtCommitAndKeepsRetimedOnes) {
