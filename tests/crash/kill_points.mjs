@@ -1,4 +1,5 @@
-// Kill-point crash test (docs/crash-testing.md): the orders pipeline run in two updates
+// Kill-point crash test (docs/crash-testing.md): the orders pipeline (a copy of
+// examples/orders whose Bronze checkpoints its Delta log at every commit) run in two updates
 // (two files, then a third) is traced once with LAKEPIPE_KILL_TRACE to list the kill
 // points each update passes. Then, for each (update, point, occurrence) — all first
 // occurrences, then later ones spread evenly, up to --max-cases and while the time budget
@@ -13,10 +14,10 @@ import {
   EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
   diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, tempDir,
 } from './lib.mjs';
-import { linkSync, mkdirSync } from 'node:fs';
+import { cpSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 
 const bin = binary();
-const maxCases = Number(argValue('--max-cases', process.env.LAKEPIPE_KILL_CASES || '40'));
+const maxCases = Number(argValue('--max-cases', process.env.LAKEPIPE_KILL_CASES || '80'));
 const rows = Number(argValue('--rows', '1500'));
 // Later occurrences stop being started after this many seconds; first occurrences of every
 // point always run.
@@ -32,6 +33,16 @@ runTest('kill_points', async () => {
   for (const [i, seed] of [[1, 31], [2, 32], [3, 33]]) {
     runOk(bin, ['generate', 'orders', '--rows', String(rows), '--seed', String(seed), '--out', join(inputs, `orders-${i}.csv`)]);
   }
+  // A copy of the example whose Bronze writes a Delta checkpoint at every commit, so that
+  // the checkpoint path (and its kill points) is part of the protocol under test.
+  const pipelineDir = join(work, 'pipeline');
+  cpSync(EXAMPLE, pipelineDir, { recursive: true });
+  const bronzeSql = readFileSync(join(pipelineDir, 'bronze.sql'), 'utf8');
+  const marker = 'CREATE OR REFRESH STREAMING TABLE bronze_orders\n';
+  if (!bronzeSql.includes(marker)) fail(`examples/orders/bronze.sql no longer starts its table with "${marker.trim()}"`);
+  writeFileSync(join(pipelineDir, 'bronze.sql'),
+    bronzeSql.replace(marker, `${marker}TBLPROPERTIES ('delta.checkpointInterval' = '1')\n`));
+
   // Update u sees the files of updates 0..u: two files first, then a third.
   const updateFiles = [['orders-1.csv', 'orders-2.csv'], ['orders-3.csv']];
 
@@ -45,7 +56,7 @@ runTest('kill_points', async () => {
     for (const f of updateFiles[u]) {
       if (!existsSync(join(c.landing, f))) linkSync(join(inputs, f), join(c.landing, f));
     }
-    return runSync(bin, ['run', EXAMPLE, '--once', ...orderSets(c.landing, c.storage)], env);
+    return runSync(bin, ['run', pipelineDir, '--once', ...orderSets(c.landing, c.storage)], env);
   };
   const mustSucceed = (r, what) => {
     if (r.status !== 0) fail(`${what} exited with ${r.status ?? r.signal}:\n${(r.stdout + r.stderr).slice(-3000)}`);
