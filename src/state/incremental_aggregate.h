@@ -1,0 +1,67 @@
+// IncrementalAggregate: one aggregate of a materialized view kept up to date batch by
+// batch — an in-memory operators::HashAggregate holding the view's whole state, made
+// durable by an AggregateStateStore (docs/checkpoint.md, "Operator state"). This is the
+// object the runtime keeps per incrementally maintained aggregate; it wraps the store's
+// protocol so that the runtime's calls mirror SeenKeyStore's:
+//
+//   Open(dir, make)     loads the state as of the last committed batch
+//   Apply(N, rows)      adds batch N's new input rows; returns the whole current output
+//   ... publish the output (the view's Delta commit with txn N) ...
+//   Commit(N)           makes batch N durable (its delta or a snapshot, with the marker)
+//   Abandon()           on failure before Commit: back to the committed state
+//
+// A batch at or below committed_batch() is already in the state (a replay after a crash
+// between Commit and the checkpoint's commit record): Apply ignores its rows and returns
+// the current output, and Commit of it is a no-op.
+//
+// Call order: Open, then per batch Apply (once or more with the same id), then Commit or
+// Abandon. Thread-safety: one flow thread; not synchronised.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "operators/hash_aggregate.h"
+#include "state/aggregate_state_store.h"
+
+namespace lakepipe::state {
+
+class IncrementalAggregate {
+ public:
+  // Makes a fresh, empty aggregate of the view's query (same keys and aggregates each time).
+  using Factory = std::function<Result<std::unique_ptr<operators::HashAggregate>>()>;
+
+  static Result<std::unique_ptr<IncrementalAggregate>> Open(const std::string& dir, Factory make,
+                                                            AggregateStateStore::Options options);
+  static Result<std::unique_ptr<IncrementalAggregate>> Open(const std::string& dir, Factory make) {
+    return Open(dir, std::move(make), AggregateStateStore::Options());
+  }
+
+  // Adds batch `batch_id`'s rows (the aggregate's input rows, new in this batch) and
+  // returns the aggregate's output over everything so far (HashAggregate::CurrentResult).
+  Result<std::vector<RecordBatch>> Apply(int64_t batch_id, const std::vector<RecordBatch>& rows);
+  // Durably records the applied batch. OK without effect for a batch already committed.
+  Status Commit(int64_t batch_id);
+  // Forgets the uncommitted batch: the aggregate is reloaded from the committed state.
+  Status Abandon();
+
+  std::optional<int64_t> committed_batch() const { return store_->committed_batch(); }
+  StateSize Size() const { return store_->Size(); }
+  const operators::HashAggregate& aggregate() const { return *view_; }
+
+ private:
+  IncrementalAggregate() = default;
+  Status Reload();
+
+  Factory make_;
+  std::unique_ptr<AggregateStateStore> store_;
+  std::unique_ptr<operators::HashAggregate> view_;     // the whole state, committed + pending
+  std::unique_ptr<operators::HashAggregate> pending_;  // the pending batch's rows alone
+  std::optional<int64_t> pending_batch_;
+};
+
+}  // namespace lakepipe::state
