@@ -318,10 +318,17 @@ Result<std::pair<std::string, int64_t>> Api::PipelinePayload() const {
 
 int64_t Api::WaitForChange(int64_t seen, int64_t timeout_ms) const {
   if (PipelineRunsHere()) return board_->WaitForChange(seen, timeout_ms);
-  // Under `serve` another process writes the event log: poll its version.
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeout_ms, kEventLogPollMs)));
-  auto version = catalog_.EventLogVersion();
-  return version.ok() ? *version + 1 : seen;
+  // Under `serve` another process writes the event log: its version is polled, at most
+  // once per kEventLogPollMs for all streams together.
+  std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+  std::lock_guard<std::mutex> lock(poll_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (polled_generation_ < 0 || now - last_poll_ >= std::chrono::milliseconds(kEventLogPollMs)) {
+    auto version = catalog_.EventLogVersion();
+    if (version.ok()) polled_generation_ = *version + 1;
+    last_poll_ = now;
+  }
+  return polled_generation_ < 0 ? seen : polled_generation_;
 }
 
 ApiResponse Api::Handle(const std::string& path, const QueryParams& params) const {

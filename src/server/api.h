@@ -10,8 +10,10 @@
 // The runner and board (may be null) must outlive the Api.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -65,6 +67,10 @@ class Api {
 
   Catalog catalog_;
   runtime::StatusBoard* board_;
+  // The event log's version as last polled (serve mode's change detection).
+  mutable std::mutex poll_mu_;
+  mutable std::chrono::steady_clock::time_point last_poll_{};
+  mutable int64_t polled_generation_ = -1;
 };
 
 }  // namespace lakepipe::server

@@ -675,6 +675,46 @@ TEST(ServerStreamTest, StopEndsOpenStreams) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+TEST(ServerStreamTest, UnderServeTheStreamFollowsTheEventLog) {
+  Orders orders;
+  orders.Open();
+  orders.AddFile("orders-1.csv", 51);
+  orders.Run();
+  HttpServer server;
+  ServerOptions options;
+  options.port = 0;
+  ASSERT_TRUE(server.Start(options, orders.runner.get(), nullptr).ok());
+  std::mutex mu;
+  std::string received;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    auto c = ClientFor(server.port());
+    c.Get("/api/stream", [&](const char* data, size_t n) {
+      std::lock_guard<std::mutex> lock(mu);
+      received.append(data, n);
+      return !done.load();
+    });
+  });
+  auto seen = [&](const std::string& needle) {
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (received.find(needle) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  EXPECT_TRUE(seen("\"rows_out\":3000,")) << received;
+  // Another process's update (here: this runner, not connected to the server) shows up.
+  orders.AddFile("orders-2.csv", 52);
+  orders.Run();
+  EXPECT_TRUE(seen("\"rows_out\":6000,")) << received;
+  done.store(true);
+  server.Stop();
+  reader.join();
+}
+
 TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
   BoardServer s;
   s.Start();
