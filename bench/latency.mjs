@@ -63,15 +63,18 @@ function rangesOf(cp, upstream) {
     const c = cp.commits.get(n);
     if (!c) continue;
     for (const s of plan.sources || []) {
-      if (s.kind === 'delta' && s.table === upstream) out.push({ start: s.startVersion, end: s.endVersion, version: c.tableVersion });
+      if (s.kind === 'delta' && s.table === upstream) {
+        out.push({ start: s.startVersion, end: s.endVersion, version: c.tableVersion, committed: c.committedAt });
+      }
     }
   }
   return out;
 }
 
-const firstVersionCovering = (ranges, v) => {
+// The batch of the first table version whose plan read upstream version `v`.
+const firstRangeCovering = (ranges, v) => {
   let best = null;
-  for (const r of ranges) if (r.start <= v && v <= r.end && (best === null || r.version < best)) best = r.version;
+  for (const r of ranges) if (r.start <= v && v <= r.end && (best === null || r.version < best.version)) best = r;
   return best;
 };
 
@@ -95,7 +98,9 @@ function resolveChain(landing, storage) {
     if (!c) continue;
     for (const s of plan.sources || []) {
       if (s.kind !== 'files') continue;
-      for (const f of s.files) fileToBronze.set(f.path.split('/').pop(), c.tableVersion);
+      for (const f of s.files) {
+        fileToBronze.set(f.path.split('/').pop(), { version: c.tableVersion, planned: plan.plannedAt, committed: c.committedAt });
+      }
     }
   }
   const silverRanges = rangesOf(silver, 'bronze_orders');
@@ -117,13 +122,16 @@ function resolveChain(landing, storage) {
   for (const f of files.values()) {
     const b = fileToBronze.get(f.name);
     if (b === undefined) continue;
-    const s = firstVersionCovering(silverRanges, b);
+    const s = firstRangeCovering(silverRanges, b.version);
     if (s === null) continue;
+    f.bronzePlanned = b.planned;
+    f.bronzeCommitted = b.committed;
+    f.silverCommitted = s.committed;
     if (goldRanges) {
-      const g = firstVersionCovering(goldRanges, s);
-      if (g !== null) f.gold = goldTimestamp.get(g) ?? null;
+      const g = firstRangeCovering(goldRanges, s.version);
+      if (g !== null) f.gold = goldTimestamp.get(g.version) ?? null;
     } else {
-      const g = goldInputs.find((x) => x.silver >= s);
+      const g = goldInputs.find((x) => x.silver >= s.version);
       if (g) f.gold = g.timestamp;
     }
   }
@@ -216,6 +224,10 @@ async function measure(label, rate, lines, linesPerFile) {
   const last = Math.max(...files.map((f) => f.gold));
   const produceSeconds = (Math.max(...files.map((f) => f.arrival)) - first) / 1000;
   const firstFileLines = files.find((f) => f.arrival === first).lines;  // landed at the start
+  // Where the time goes (p50 per line): landing -> Bronze plan, -> Bronze commit log,
+  // -> Silver commit log, -> the Gold commit.
+  const stage = (fn) => Math.round(weightedPercentile(
+    files.map((f) => ({ value: fn(f), weight: f.lines })).sort((a, b) => a.value - b.value), 0.5));
   const result = {
     label, mode: pipeline.mode, target_rate: rate, lines: total, files: files.length, lines_per_file: linesPerFile,
     produced_rate: produceSeconds > 0 ? Math.round((total - firstFileLines) / produceSeconds) : null,
@@ -224,6 +236,12 @@ async function measure(label, rate, lines, linesPerFile) {
     max_ms: Math.round(samples[samples.length - 1].value),
     throughput_lines_per_s: Math.round(total / ((last - first) / 1000)),
     gold_versions: readDeltaLog(join(storage, GOLD)).length,
+    p50_stages_ms: {
+      to_bronze_plan: stage((f) => f.bronzePlanned - f.arrival),
+      bronze: stage((f) => f.bronzeCommitted - f.bronzePlanned),
+      silver: stage((f) => f.silverCommitted - f.bronzeCommitted),
+      gold: stage((f) => f.gold - f.silverCommitted),
+    },
     stop: stopProblem ?? 'clean',
   };
   console.log(`${label}: ${JSON.stringify(result)}`);
@@ -241,10 +259,11 @@ try {
   results.push(await measure('max (backlog)', 10000000, maxLines, 10000));
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
   const table = [
-    '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s | p50 stages: plan / bronze / silver / gold |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => `| ${r.label} | ${r.mode} | ${r.lines} | ${r.files} | ${r.produced_rate ?? '–'} | ` +
-      `${r.p50_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.throughput_lines_per_s} |`),
+      `${r.p50_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.throughput_lines_per_s} | ` +
+      `${Object.values(r.p50_stages_ms).join(' / ')} ms |`),
   ].join('\n');
   const md = `## End-to-end latency and throughput (issue 4; target p99 ≤ 100 ms at 10,000 lines/s)
 
@@ -254,6 +273,8 @@ file every 100 ms) while \`lakepipe run examples/orders\` runs${results[0].mode 
 first ${GOLD} commit (commitInfo.timestamp) that includes it − its landing file's mtime,
 followed through the bronze and silver checkpoints (docs/crash-testing.md, bench/latency.mjs);
 percentiles weighted per line. Sustained = lines / (last line in Gold − first line landed).
+Stages (p50 of each step alone): landing → Bronze plan written (plannedAt), → Bronze
+batch committed (commits/N committedAt), → Silver batch committed, → Gold commit.
 "max (backlog)": ${maxLines} lines dropped as fast as possible, 10,000 per file.
 
 ${table}
