@@ -11,7 +11,6 @@
 // monotonic clock. Deadlines are absolute, so sleeping late never accumulates drift; a
 // producer that falls behind writes the overdue files at once and catches up.
 // SIGINT/SIGTERM stop after the file being written; the files written are complete.
-#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,7 +65,6 @@ class CsvRecordReader {
     LP_ASSIGN_OR_RETURN(auto file, fs->NewRandomAccessFile(path));
     auto reader = std::unique_ptr<CsvRecordReader>(new CsvRecordReader());
     reader->file_ = std::move(file);
-    reader->path_ = path;
     return reader;
   }
 
@@ -119,7 +117,6 @@ class CsvRecordReader {
 
   static constexpr int64_t kChunk = 1 << 20;
   std::unique_ptr<RandomAccessFile> file_;
-  std::string path_;
   std::string buffer_;
   size_t pos_ = 0;
   int64_t offset_ = 0;
@@ -170,7 +167,7 @@ void SleepUntil(int64_t deadline_nanos) {
 
 class Progress {
  public:
-  Progress(double target_rate) : target_rate_(target_rate), tty_(isatty(STDOUT_FILENO) == 1) {}
+  explicit Progress(double target_rate) : target_rate_(target_rate), tty_(isatty(STDOUT_FILENO) == 1) {}
 
   void Update(int64_t start_nanos, int64_t lines, int64_t files, bool final) {
     int64_t now = MonotonicNanos();
