@@ -58,11 +58,26 @@ Result<std::optional<int64_t>> FlowCheckpoint::Latest(const std::string& sub) co
   return latest;
 }
 
-Result<std::optional<int64_t>> FlowCheckpoint::LatestPlanned() const { return Latest("offsets"); }
-Result<std::optional<int64_t>> FlowCheckpoint::LatestCommitted() const { return Latest("commits"); }
+Result<std::optional<int64_t>> FlowCheckpoint::LatestPlanned() const {
+  if (!planned_known_) {
+    LP_ASSIGN_OR_RETURN(planned_, Latest("offsets"));
+    planned_known_ = true;
+  }
+  return planned_;
+}
+
+Result<std::optional<int64_t>> FlowCheckpoint::LatestCommitted() const {
+  if (!committed_known_) {
+    LP_ASSIGN_OR_RETURN(committed_, Latest("commits"));
+    committed_known_ = true;
+  }
+  return committed_;
+}
 
 Status FlowCheckpoint::WritePlan(int64_t batch_id, const std::string& plan_json) {
-  return fs_->PutIfAbsent(JoinPath(dir_, "offsets/" + std::to_string(batch_id)), plan_json + "\n");
+  LP_RETURN_IF_ERROR(fs_->PutIfAbsent(JoinPath(dir_, "offsets/" + std::to_string(batch_id)), plan_json + "\n"));
+  if (planned_known_ && (!planned_ || *planned_ < batch_id)) planned_ = batch_id;
+  return Status::OK();
 }
 
 Result<std::string> FlowCheckpoint::ReadPlan(int64_t batch_id) const {
@@ -89,8 +104,9 @@ Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version) {
   Status st = fs_->PutIfAbsent(JoinPath(dir_, "commits/" + std::to_string(batch_id)),
                                commit.dump() + "\n");
   // A replayed batch may find its commit record already written: that is the same fact.
-  if (st.IsAlreadyExists()) return Status::OK();
-  return st;
+  if (!st.ok() && !st.IsAlreadyExists()) return st;
+  if (committed_known_ && (!committed_ || *committed_ < batch_id)) committed_ = batch_id;
+  return Status::OK();
 }
 
 Status FlowCheckpoint::Reset(FileSystem* fs, const std::string& dir) { return fs->RemoveAll(dir); }

@@ -9,8 +9,9 @@
 // the table's txn version tells whether its commit already happened.
 //
 // Plans are JSON documents owned by the sources; this class stores them, it does not
-// interpret them. Thread-safety: one flow, one thread (a single writer per folder);
-// concurrent readers are safe because every file appears atomically.
+// interpret them. Thread-safety: one flow, one thread (a single writer per folder, which
+// is why the latest ids can be cached after the first listing); concurrent readers of
+// the folder are safe because every file appears atomically.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,11 @@ class FlowCheckpoint {
   FileSystem* fs_;
   std::string dir_;
   std::string flow_id_;
+  // The latest ids, listed once and then kept up to date by this (single) writer.
+  mutable bool planned_known_ = false;
+  mutable bool committed_known_ = false;
+  mutable std::optional<int64_t> planned_;
+  mutable std::optional<int64_t> committed_;
 };
 
 }  // namespace lakepipe::runtime

@@ -1,9 +1,14 @@
-// The continuous scheduler (PipelineRunner::RunContinuous): one thread that runs each table
-// as soon as it has new input and its trigger allows, in dependency order, and otherwise
-// sleeps on inotify / a wake-up / the next timer. docs/triggers.md describes the rules.
+// The continuous scheduler (PipelineRunner::RunContinuous): runs each table as soon as it
+// has new input and its trigger allows, upstream first, on a small pool of workers, and
+// otherwise sleeps on inotify / a wake-up / the next timer. docs/continuous.md describes
+// the rules.
 #include <time.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "common/uuid.h"
 #include "runtime/event_log.h"
@@ -20,6 +25,8 @@ constexpr int64_t kMicrosPerMs = 1000;
 constexpr int64_t kBackstopMicros = 10 * 1000 * 1000;
 // Events are appended to the event log at most this often in continuous mode.
 constexpr int64_t kEventLogFlushMicros = 1000 * 1000;
+// Tables that may run at the same time (their I/O waits overlap; see the loop).
+constexpr size_t kMaxParallelTables = 4;
 // A failed table is retried after this delay, doubling up to the maximum.
 constexpr int64_t kRetryMinMicros = 1000 * 1000;
 constexpr int64_t kRetryMaxMicros = 5 * 60 * 1000 * 1000LL;
@@ -101,92 +108,158 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     tables.push_back(std::move(t));
   }
 
+  // Tables run on a small pool of workers, so that one table's fsyncs overlap another's
+  // work: Bronze ingests the next files while Silver processes the last ones, and the Gold
+  // views update side by side. A table never runs twice at once; the scheduler (this
+  // thread) alone decides what runs and handles the outcomes.
+  std::mutex mu;
+  std::vector<std::pair<size_t, TableReport>> finished;  // guarded by mu
+  std::vector<std::thread> workers;
   std::set<std::string> failed;
+  size_t running = 0;
+  const size_t max_parallel = std::min<size_t>(kMaxParallelTables, std::max<size_t>(1, tables.size()));
+  std::vector<bool> busy(tables.size(), false);
+  std::vector<std::function<void()>> queue;  // guarded by mu
+  std::condition_variable queue_cv;
+  bool shutting_down = false;
+  for (size_t w = 0; w < max_parallel; ++w) {
+    workers.emplace_back([&] {
+      while (true) {
+        std::function<void()> job;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          queue_cv.wait(lock, [&] { return shutting_down || !queue.empty(); });
+          if (queue.empty()) return;
+          job = std::move(queue.front());
+          queue.erase(queue.begin());
+        }
+        job();
+        watcher.Wake();
+      }
+    });
+  }
+  auto stop_workers = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      shutting_down = true;
+    }
+    queue_cv.notify_all();
+    for (auto& w : workers) w.join();
+    workers.clear();
+  };
+
   int64_t next_backstop = now + kBackstopMicros;
   int64_t last_flush = now;
-  while (!r.stop_requested.load()) {
-    now = r.clock->NowMicros();
-    if (now >= next_backstop) {
-      for (auto& t : tables)
-        if (!t.roots.empty()) t.dirty = true;
-      next_backstop = now + kBackstopMicros;
+  Status loop_status;
+  while (true) {
+    // Outcomes of the tables that finished.
+    std::vector<std::pair<size_t, TableReport>> done;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      done.swap(finished);
     }
-    int64_t wake_at = next_backstop;
-    for (auto& t : tables) {
-      if (r.stop_requested.load()) break;
-      using Kind = sql::TriggerSpec::Kind;
-      if (t.trigger.kind == Kind::kOnce && t.ran_once) continue;
-      bool timed = t.trigger.kind == Kind::kInterval || t.trigger.kind == Kind::kDaily;
-      // A timed table runs at its time whether or not anything was noticed (its own
-      // listing decides); others run when something may be new.
-      bool due = now >= t.not_before && (t.dirty || timed);
-      if (!due) {
-        if (t.not_before > now && (t.dirty || timed)) wake_at = std::min(wake_at, t.not_before);
-        continue;
-      }
-      t.dirty = false;
-      TableReport report = r.RunTable(*t.ds, t.full_refresh, failed, log, options.board);
-      t.full_refresh = false;
-      t.ran_once = true;
-      now = r.clock->NowMicros();
-      if (options.on_table && report.status != "up to date") options.on_table(report);
+    now = r.clock->NowMicros();
+    for (auto& [i, report] : done) {
+      TableSchedule& t = tables[i];
+      busy[i] = false;
+      --running;
+      if (options.on_table && report.status != "up to date" && report.status != "waiting") options.on_table(report);
       std::string key = Lower(t.ds->name);
+      using Kind = sql::TriggerSpec::Kind;
       if (report.status == "failed" || report.status == "skipped") {
         failed.insert(key);
         t.retry_delay = std::clamp(t.retry_delay * 2, kRetryMinMicros, kRetryMaxMicros);
         t.not_before = now + t.retry_delay;
         t.dirty = true;
-        wake_at = std::min(wake_at, t.not_before);
         continue;
       }
       failed.erase(key);
       t.retry_delay = 0;
       if (t.trigger.kind == Kind::kInterval) t.not_before = now + t.trigger.interval_micros;
       if (t.trigger.kind == Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now + 60 * 1000000);
-      if (timed) wake_at = std::min(wake_at, t.not_before);
       if (report.status == "updated") {
         for (auto& down : tables)
           if (down.wakes_on.count(key)) down.dirty = true;
       }
-      // Files that are not stable yet (fileStableMillis) need a look when they are.
-      auto flow = r.flows.find(key);
-      if (flow != r.flows.end() && flow->second->next_stable_in_micros > 0) {
+      Flow* flow = r.FindFlow(key);
+      // Files that are not stable yet (fileStableMillis) need a look when they are; a
+      // backlog left means files arrived while the table ran.
+      if (flow != nullptr && flow->next_stable_in_micros > 0) {
         t.dirty = true;
-        t.not_before = std::max(t.not_before, now + flow->second->next_stable_in_micros);
-        wake_at = std::min(wake_at, t.not_before);
-      }
-      // More input than one trigger takes (maxFilesPerTrigger) was already handled by the
-      // flow draining every batch; a backlog left means new files arrived meanwhile.
-      if (flow != r.flows.end() && flow->second->backlog_files > 0 && flow->second->next_stable_in_micros == 0) {
+        t.not_before = std::max(t.not_before, now + flow->next_stable_in_micros);
+      } else if (flow != nullptr && flow->backlog_files > 0) {
         t.dirty = true;
       }
     }
-    // An upstream commit may have marked an earlier-visited table dirty only if the graph
-    // has a cycle (it does not); a table marked dirty by the loop above runs next round
-    // without waiting.
-    bool runnable = false;
-    now = r.clock->NowMicros();
-    for (const auto& t : tables) runnable |= t.dirty && t.not_before <= now && !(t.trigger.kind == sql::TriggerSpec::Kind::kOnce && t.ran_once) &&
-                                             t.trigger.kind != sql::TriggerSpec::Kind::kInterval && t.trigger.kind != sql::TriggerSpec::Kind::kDaily;
+    if (r.stop_requested.load()) {
+      if (running == 0) break;
+    } else {
+      if (now >= next_backstop) {
+        for (auto& t : tables)
+          if (!t.roots.empty()) t.dirty = true;
+        next_backstop = now + kBackstopMicros;
+      }
+      // Start what is due, upstream tables first.
+      for (size_t i = 0; i < tables.size() && running < max_parallel; ++i) {
+        TableSchedule& t = tables[i];
+        using Kind = sql::TriggerSpec::Kind;
+        if (busy[i] || (t.trigger.kind == Kind::kOnce && t.ran_once)) continue;
+        bool timed = t.trigger.kind == Kind::kInterval || t.trigger.kind == Kind::kDaily;
+        // A timed table runs at its time whether or not anything was noticed (its own
+        // listing decides); others run when something may be new.
+        if (now < t.not_before || !(t.dirty || timed)) continue;
+        t.dirty = false;
+        t.ran_once = true;
+        busy[i] = true;
+        ++running;
+        bool full = t.full_refresh;
+        t.full_refresh = false;
+        std::set<std::string> failed_now = failed;
+        std::lock_guard<std::mutex> lock(mu);
+        queue.push_back([&, i, full, failed_now] {
+          TableReport report = r.RunTable(*tables[i].ds, full, failed_now, log, options.board);
+          std::lock_guard<std::mutex> done_lock(mu);
+          finished.emplace_back(i, std::move(report));
+        });
+        queue_cv.notify_one();
+      }
+    }
     if (now - last_flush >= kEventLogFlushMicros) {
-      LP_RETURN_IF_ERROR(log.Flush());
+      Status st = log.Flush();
+      if (!st.ok()) {
+        loop_status = st;
+        r.stop_requested.store(true);
+      }
       last_flush = now;
     }
-    if (r.stop_requested.load()) break;
-    int64_t timeout_ms = runnable ? 0 : std::max<int64_t>(0, (wake_at - now + kMicrosPerMs - 1) / kMicrosPerMs);
-    // Wake at least once a second to flush the event log while busy or idle.
-    timeout_ms = std::min<int64_t>(timeout_ms, 1000);
-    LP_ASSIGN_OR_RETURN(auto changed, watcher.Wait(timeout_ms));
-    for (const auto& root : changed) {
+    // Sleep until something changes: a file, a finished table, a stop, or the next timer.
+    int64_t wake_at = next_backstop;
+    for (size_t i = 0; i < tables.size(); ++i) {
+      const TableSchedule& t = tables[i];
+      bool timed = t.trigger.kind == sql::TriggerSpec::Kind::kInterval || t.trigger.kind == sql::TriggerSpec::Kind::kDaily;
+      if (!busy[i] && (t.dirty || timed) && t.not_before > now) wake_at = std::min(wake_at, t.not_before);
+    }
+    // At least once a second, to flush the event log while busy or idle.
+    int64_t timeout_ms = std::clamp<int64_t>((wake_at - now + kMicrosPerMs - 1) / kMicrosPerMs, 0, 1000);
+    auto changed = watcher.Wait(timeout_ms);
+    if (!changed.ok()) {
+      loop_status = changed.status();
+      r.stop_requested.store(true);
+      continue;
+    }
+    for (const auto& root : *changed) {
       for (auto& t : tables)
         if (t.roots.count(root)) t.dirty = true;
     }
   }
+  stop_workers();
   if (options.board != nullptr) {
     for (const auto& t : tables) options.board->SetState(t.ds->name, "stopped");
   }
-  log.Add({0, "", "update_complete", "INFO", "continuous run stopped", "{}"});
-  return log.Flush();
+  log.Add({0, "", "update_complete", loop_status.ok() ? "INFO" : "ERROR",
+           loop_status.ok() ? "continuous run stopped" : "continuous run stopped: " + loop_status.message(), "{}"});
+  Status flushed = log.Flush();
+  return loop_status.ok() ? flushed : loop_status;
 }
 
 }  // namespace lakepipe::runtime

@@ -179,6 +179,15 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
         aggs.push_back(std::move(b));
         agg_names.push_back(a.name);
       }
+      if (options_.incremental_aggregate) {
+        // The state lives across micro-batches: the runtime adds these (new) rows to it and
+        // returns the aggregate over everything so far.
+        AggregateFactory make = [keys, key_names, aggs, agg_names]() {
+          return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
+        };
+        LP_ASSIGN_OR_RETURN(Batches out, options_.incremental_aggregate(node, make, rows));
+        return Relabel(node.schema, std::move(out));
+      }
       LP_ASSIGN_OR_RETURN(auto agg, operators::HashAggregate::Make(std::move(keys), std::move(key_names),
                                                                    std::move(aggs), std::move(agg_names)));
       for (const auto& b : rows) LP_RETURN_IF_ERROR(agg->Push(b));

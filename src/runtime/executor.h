@@ -4,8 +4,8 @@
 // which is where streaming reads become "only the new rows".
 //
 // Stateful nodes (aggregate, distinct, join build side) keep their state only for one
-// Execute call: a materialized view is recomputed from its inputs' snapshots; streaming
-// state across micro-batches is the runtime's job (runtime/flow.h).
+// Execute call, unless ExecOptions supplies state that lives across micro-batches (the
+// durable seen keys of a streaming DISTINCT, the state of an incremental aggregate).
 //
 // Thread-safety: Execute is reentrant; the provider is called from the calling thread.
 #pragma once
@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "operators/deduplicate.h"
+#include "operators/hash_aggregate.h"
 #include "sql/plan.h"
 #include "types/batch.h"
 
@@ -32,12 +33,21 @@ class ScanProvider {
   virtual Result<std::vector<RecordBatch>> ReadFiles(const sql::PlanNode& node) = 0;
 };
 
+using AggregateFactory = std::function<Result<std::unique_ptr<operators::HashAggregate>>()>;
+
 struct ExecOptions {
   // current_timestamp() for the whole query (Spark fixes it once per query).
   int64_t current_timestamp_micros = 0;
   // The seen-key set of a DISTINCT node. A streaming flow supplies a durable one so that
   // duplicates are dropped across micro-batches; unset, each Execute starts empty.
   std::function<Result<std::shared_ptr<operators::SeenKeySet>>(const sql::PlanNode&)> seen_keys;
+  // The state of an aggregate node kept across micro-batches (incremental materialized
+  // views): given the node, a factory of empty aggregates of it and this batch's input
+  // rows, returns the aggregate's output over all input so far. Unset, each Execute
+  // aggregates only its own input.
+  std::function<Result<std::vector<RecordBatch>>(const sql::PlanNode&, const AggregateFactory&,
+                                                 const std::vector<RecordBatch>&)>
+      incremental_aggregate;
 };
 
 // Runs `plan` (resolved: every node has its schema) and returns its rows; every batch has

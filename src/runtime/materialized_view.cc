@@ -1,6 +1,8 @@
 // Materialized views: recomputed from their inputs' current snapshots and written as one
 // overwrite commit, or left alone when nothing they read changed.
 #include "common/kill_point.h"
+#include "delta/changes.h"
+#include "state/incremental_aggregate.h"
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/status_board.h"
@@ -64,8 +66,8 @@ Result<bool> PipelineRunner::Impl::MaterializedViewIsCurrent(const sql::Resolved
   return now == recorded;
 }
 
-Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::ResolvedDataset& ds,
-                                                                 bool full_refresh, StatusBoard* board) {
+Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::ResolvedDataset& ds,
+                                                                    bool full_refresh, StatusBoard* board) {
   int64_t start = MonotonicNanos();
   TableReport report;
   report.table = ds.name;
@@ -91,6 +93,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
   Json inputs = Json::object();
   for (const auto& [t, v] : provider.versions_read()) inputs[t] = v;
   options.operation_parameters["inputs"] = inputs.dump();
+  options.operation_parameters["technique"] = "complete recompute";
   if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
   LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
   report.rows_written = CountRows(rows);
@@ -103,21 +106,241 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
   }
   LP_KILL_POINT("mv.after_commit");
   report.status = "updated";
+  report.technique = "complete recompute";
   // Latency: the lines of every upstream version this update read for the first time.
-  Arrivals arrivals;
-  auto& consumed = versions_consumed[Lower(ds.name)];
-  for (const auto& [t, v] : provider.versions_read()) {
-    auto it = consumed.find(t);
-    if (it != consumed.end()) {
-      Arrivals up = ArrivalsBetween(t, it->second, v);
-      arrivals.insert(arrivals.end(), up.begin(), up.end());
-    }
-    consumed[t] = v;
-  }
-  RecordArrivals(ds.name, commit.version, std::move(arrivals), board);
+  RecordArrivals(ds.name, commit.version, NewArrivalsFor(ds.name, provider.versions_read()), board);
   if (board != nullptr) {
     report.duration_ms = ElapsedMs(start);
     board->RecordBatch(report, clock->NowMillis());
+  }
+  return report;
+}
+
+
+// ---- incremental maintenance ---------------------------------------------------------
+
+namespace {
+
+bool IsRowwise(sql::PlanKind k) { return k == sql::PlanKind::kFilter || k == sql::PlanKind::kProject || k == sql::PlanKind::kSubqueryAlias; }
+
+}  // namespace
+
+std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& ds,
+                                                     const sql::PlanNode** scan_out) const {
+  if (PlanUsesCurrentTime(*ds.plan)) return "it uses the current time";
+  // Above the aggregate: row-wise steps, ORDER BY and LIMIT over its (whole) output.
+  const sql::PlanNode* n = ds.plan.get();
+  while (n->kind != sql::PlanKind::kAggregate) {
+    if (!(IsRowwise(n->kind) || n->kind == sql::PlanKind::kSort || n->kind == sql::PlanKind::kLimit) ||
+        n->inputs.size() != 1) {
+      return std::string("its query has ") + sql::PlanKindName(n->kind) + " outside a single GROUP BY";
+    }
+    n = n->inputs[0].get();
+  }
+  // Below it: row-wise steps over one stored table, so that new rows of the table map to
+  // new input rows of the aggregate.
+  const sql::PlanNode* below = n->inputs[0].get();
+  while (IsRowwise(below->kind)) below = below->inputs[0].get();
+  if (below->kind != sql::PlanKind::kTableScan) {
+    return std::string("its aggregate reads ") + sql::PlanKindName(below->kind) + ", not one table";
+  }
+  const sql::ResolvedDataset* up = Find(below->table);
+  if (up == nullptr || up->kind == sql::DatasetKind::kView) return "it reads `" + below->table + "`, which is not a stored table";
+  *scan_out = below;
+  return "";
+}
+
+namespace {
+
+// Reads the planned input of an incremental view's batch: the whole table at a version
+// (the first batch) or the rows appended by a version range.
+class IncrementalViewScanProvider : public FullScanProvider {
+ public:
+  IncrementalViewScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const Json& source)
+      : FullScanProvider(runner, exec), source_(source) {}
+
+  Result<Batches> ReadTable(const sql::PlanNode& node) override {
+    if (Lower(node.table) != Lower(source_["table"].get<std::string>())) return FullScanProvider::ReadTable(node);
+    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(runner_.TablePath(node.table), runner_.fs));
+    if (source_["kind"] == "snapshot") {
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(source_["version"].get<int64_t>()));
+      delta::ScanOptions options;
+      options.columns = node.schema.names();
+      LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
+      Batches out;
+      for (size_t i = 0; i < scan.files().size(); ++i) {
+        LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
+        if (b.num_rows() > 0) out.push_back(std::move(b));
+      }
+      return out;
+    }
+    delta::ChangeReadOptions options;
+    options.columns = node.schema.names();
+    return delta::ReadAppends(*table, source_["startVersion"].get<int64_t>(), source_["endVersion"].get<int64_t>(),
+                              options);
+  }
+
+ private:
+  const Json& source_;
+};
+
+}  // namespace
+
+Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
+                                                                 StatusBoard* board) {
+  // A view over pipeline tables that have no data yet waits for them (no error: in
+  // continuous mode their first commit wakes it).
+  PlanSources sources;
+  CollectSources(*ds.plan, &sources);
+  for (const auto& t : sources.tables_read) {
+    const sql::ResolvedDataset* up = Find(t);
+    if (up != nullptr && !delta::DeltaTable::Exists(TablePath(up->name), fs)) {
+      TableReport report;
+      report.table = ds.name;
+      report.kind = sql::DatasetKindName(ds.kind);
+      report.status = "waiting";
+      report.message = "waiting for `" + up->name + "` (no data yet)";
+      return report;
+    }
+  }
+  const sql::PlanNode* scan = nullptr;
+  std::string why_not = WhyNotIncremental(ds, &scan);
+  if (!why_not.empty()) {
+    // Left over state of an earlier, incremental form of the query would be stale.
+    if (fs->Exists(CheckpointPath(ds.name))) {
+      {
+        std::lock_guard<std::mutex> lock(flows_mu);
+        flows.erase(Lower(ds.name));
+      }
+      LP_RETURN_IF_ERROR(FlowCheckpoint::Reset(fs, CheckpointPath(ds.name)));
+    }
+    return RecomputeMaterializedView(ds, full_refresh, board);
+  }
+  auto result = UpdateIncrementalView(ds, *scan, full_refresh, board);
+  if (!result.ok() && result.status().code() == StatusCode::kNotSupported &&
+      result.status().message().find("skipChangeCommits") != std::string::npos) {
+    // The table it reads was rewritten (a full refresh upstream): start again from a
+    // snapshot of it.
+    return UpdateIncrementalView(ds, *scan, /*full_refresh=*/true, board);
+  }
+  return result;
+}
+
+Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::ResolvedDataset& ds,
+                                                                const sql::PlanNode& scan, bool full_refresh,
+                                                                StatusBoard* board) {
+  int64_t start = MonotonicNanos();
+  TableReport report;
+  report.table = ds.name;
+  report.kind = sql::DatasetKindName(ds.kind);
+  LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
+  FlowCheckpoint& cp = flow->cp;
+  std::string upstream = Find(scan.table)->name;
+
+  LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
+  LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
+  int64_t batch_id;
+  Json plan;
+  if (planned && (!committed || *committed < *planned)) {
+    batch_id = *planned;
+    LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
+    plan = Json::parse(text, nullptr, false);
+    if (plan.is_discarded() || !plan.contains("sources") || plan["sources"].empty()) {
+      return Status::Corruption(cp.dir() + "/offsets/" + std::to_string(batch_id) + ": not a view plan");
+    }
+  } else {
+    batch_id = planned ? *planned + 1 : 0;
+    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(TablePath(upstream), fs));
+    LP_ASSIGN_OR_RETURN(int64_t latest, table->LatestVersion());
+    auto last = flow->last_version.find(Lower(upstream));
+    Json source;
+    if (last == flow->last_version.end()) {
+      source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
+    } else if (last->second < latest) {
+      source = {{"kind", "delta"}, {"table", upstream}, {"startVersion", last->second + 1}, {"endVersion", latest}};
+    } else {
+      report.status = "up to date";
+      LP_ASSIGN_OR_RETURN(auto own, delta::DeltaTable::Open(TablePath(ds.name), fs));
+      LP_ASSIGN_OR_RETURN(report.table_version, own->LatestVersion());
+      return report;
+    }
+    plan = {{"batchId", batch_id}, {"plannedAt", clock->NowMillis()}, {"sources", Json::array({source})}};
+    LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump()));
+    flow->last_version[Lower(upstream)] = source.contains("endVersion") ? source["endVersion"].get<int64_t>()
+                                                                         : source["version"].get<int64_t>();
+    LP_KILL_POINT("mv.after_plan");
+  }
+  const Json& source = plan["sources"][0];
+  int64_t read_version = source.contains("endVersion") ? source["endVersion"].get<int64_t>() : source["version"].get<int64_t>();
+
+  ExecOptions exec;
+  exec.current_timestamp_micros = clock->NowMicros();
+  int64_t input_rows = 0;
+  std::string cp_dir = cp.dir();
+  exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory& make,
+                                   const Batches& rows) -> Result<Batches> {
+    if (flow->aggregate == nullptr) {
+      std::string dir = JoinPath(cp_dir, "state/aggregate-0");
+      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+      LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    }
+    input_rows += CountRows(rows);
+    return flow->aggregate->Apply(batch_id, rows);
+  };
+  IncrementalViewScanProvider provider(*this, exec, source);
+  auto executed = Execute(*ds.plan, provider, exec);
+  if (!executed.ok()) {
+    if (flow->aggregate != nullptr) (void)flow->aggregate->Abandon();
+    return executed.status();
+  }
+  Batches rows = std::move(executed).value();
+  report.rows_read = input_rows;
+  auto quarantined = ApplyExpectations(ds, &rows, &report);
+  if (!quarantined.ok()) {
+    if (flow->aggregate != nullptr) (void)flow->aggregate->Abandon();
+    return quarantined.status();
+  }
+  LP_KILL_POINT("mv.after_process");
+
+  delta::WriteOptions options;
+  options.mode = delta::WriteMode::kOverwrite;
+  options.operation = "CREATE OR REFRESH MATERIALIZED VIEW";
+  options.operation_parameters["inputs"] = Json({{Lower(upstream), read_version}}).dump();
+  options.operation_parameters["technique"] = source["kind"] == "snapshot" ? "incremental (initial)" : "incremental";
+  options.operation_parameters["batchId"] = std::to_string(batch_id);
+  if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
+  options.txn_app_id = cp.flow_id();
+  options.txn_version = batch_id;
+  if (HasQuarantine(Definition(ds))) {
+    LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds, *quarantined,
+                                  options)
+                           .status());
+  }
+  auto commit = WriteTable(ds.name, ds.schema, ds, rows, options);
+  if (!commit.ok()) {
+    if (flow->aggregate != nullptr) (void)flow->aggregate->Abandon();
+    return commit.status();
+  }
+  LP_KILL_POINT("mv.after_commit");
+  if (flow->aggregate != nullptr) {
+    LP_RETURN_IF_ERROR(flow->aggregate->Commit(batch_id));
+    LP_KILL_POINT("mv.after_state_commit");
+    state::StateSize size = flow->aggregate->Size();
+    report.state_keys = size.keys;
+    report.state_bytes = size.disk_bytes;
+  }
+  LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit->version));
+
+  report.status = "updated";
+  report.rows_written = CountRows(rows);
+  report.table_version = commit->version;
+  report.batches = 1;
+  report.technique = options.operation_parameters["technique"];
+  RecordArrivals(ds.name, commit->version, NewArrivalsFor(ds.name, {{Lower(upstream), read_version}}), board);
+  if (board != nullptr) {
+    report.duration_ms = ElapsedMs(start);
+    board->RecordBatch(report, clock->NowMillis());
+    board->SetStateSize(ds.name, report.state_keys, report.state_bytes);
   }
   return report;
 }

@@ -83,6 +83,7 @@ void PipelineRunner::Impl::RecordArrivals(const std::string& table, int64_t vers
       board->RecordLatency(table, static_cast<double>(std::max<int64_t>(0, now - t)) / 1e6, n);
     }
   }
+  std::lock_guard<std::mutex> lock(lineage_mu);
   auto& versions = this->arrivals[Lower(table)];
   versions[version] = std::move(merged);
   while (versions.size() > kArrivalVersionsKept) versions.erase(versions.begin());
@@ -91,10 +92,31 @@ void PipelineRunner::Impl::RecordArrivals(const std::string& table, int64_t vers
 Arrivals PipelineRunner::Impl::ArrivalsBetween(const std::string& table, int64_t after_version,
                                                int64_t up_to_version) const {
   Arrivals out;
+  std::lock_guard<std::mutex> lock(lineage_mu);
   auto it = arrivals.find(Lower(table));
   if (it == arrivals.end()) return out;
   for (auto v = it->second.upper_bound(after_version); v != it->second.end() && v->first <= up_to_version; ++v) {
     out.insert(out.end(), v->second.begin(), v->second.end());
+  }
+  return out;
+}
+
+Arrivals PipelineRunner::Impl::NewArrivalsFor(const std::string& view,
+                                              const std::map<std::string, int64_t>& versions_read) {
+  std::map<std::string, std::pair<int64_t, int64_t>> ranges;  // table -> (after, up to)
+  {
+    std::lock_guard<std::mutex> lock(lineage_mu);
+    auto& consumed = versions_consumed[Lower(view)];
+    for (const auto& [t, v] : versions_read) {
+      auto it = consumed.find(t);
+      if (it != consumed.end()) ranges[t] = {it->second, v};
+      consumed[t] = v;
+    }
+  }
+  Arrivals out;
+  for (const auto& [t, range] : ranges) {
+    Arrivals up = ArrivalsBetween(t, range.first, range.second);
+    out.insert(out.end(), up.begin(), up.end());
   }
   return out;
 }
@@ -379,7 +401,7 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
     }
   }
   // Up-to-date tables are not logged in continuous mode (they would be every wake-up).
-  if (report.status == "up to date" && continuous) return report;
+  if ((report.status == "up to date" || report.status == "waiting") && continuous) return report;
 
   Json details = {{"rows_read", report.rows_read},       {"rows_written", report.rows_written},
                   {"rows_dropped", report.rows_dropped}, {"rows_quarantined", report.rows_quarantined},
@@ -387,6 +409,7 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
                   {"duration_ms", report.duration_ms},   {"table_version", report.table_version},
                   {"status", report.status},             {"expectations", Json::array()},
                   {"state", {{"keys", report.state_keys}, {"bytes", report.state_bytes}}}};
+  if (!report.technique.empty()) details["technique"] = report.technique;
   for (const auto& e : report.expectations) {
     details["expectations"].push_back({{"name", e.name}, {"action", e.action}, {"passed", e.passed}, {"failed", e.failed}});
   }
@@ -394,8 +417,8 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
     details["error"] = report.message;
     log.Add({0, report.table, "error", "ERROR", report.message, details.dump()});
   } else {
-    std::string message = report.status == "skipped"
-                              ? "skipped: " + report.message
+    std::string message = report.status == "skipped" || report.status == "waiting"
+                              ? report.status + ": " + report.message
                               : report.status == "up to date"
                                     ? std::string("up to date")
                                     : report.status + ": " + std::to_string(report.rows_written) + " rows written";

@@ -44,8 +44,8 @@ struct ExpectationReport {
 struct TableReport {
   std::string table;
   std::string kind;            // "streaming table", "materialized view"
-  std::string status;          // "updated", "up to date", "skipped", "failed"
-  std::string message;         // the error for "failed" / "skipped"
+  std::string status;          // "updated", "up to date", "waiting", "skipped", "failed"
+  std::string message;         // the error for "failed" / "skipped", the reason for "waiting"
   int64_t rows_read = 0;
   int64_t rows_written = 0;
   int64_t rows_dropped = 0;
@@ -54,6 +54,7 @@ struct TableReport {
   int64_t batches = 0;         // micro-batches committed (streaming tables)
   int64_t table_version = -1;  // the table's version after the update
   int64_t duration_ms = 0;
+  std::string technique;       // materialized views: "incremental", "complete recompute", ...
   int64_t state_keys = 0;      // operator state after the update (dedup keys, groups)
   int64_t state_bytes = 0;
   std::vector<ExpectationReport> expectations;

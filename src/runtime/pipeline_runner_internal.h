@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "runtime/file_source.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
+#include "state/incremental_aggregate.h"
 #include "state/seen_key_store.h"
 
 namespace lakepipe::runtime {
@@ -59,6 +61,8 @@ struct Flow {
   // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
   // order execution first asks for them.
   std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
+  // An incrementally maintained materialized view's aggregate state (opened on first use).
+  std::unique_ptr<state::IncrementalAggregate> aggregate;
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,
   // and when the next unstable one becomes stable (0: none).
   int64_t backlog_files = 0;
@@ -74,11 +78,21 @@ struct PipelineRunner::Impl {
   sql::Pipeline pipeline;
   sql::ResolvedPipeline resolved;
   bool continuous = false;  // the current run is continuous (file stability rules differ)
+  // Continuous mode runs different tables on different threads: the maps below are
+  // guarded; a Flow itself is only used by the thread running its table.
+  std::mutex flows_mu;
   std::map<std::string, std::unique_ptr<Flow>> flows;  // by lower-case table name
+  mutable std::mutex lineage_mu;
   // table (lower case) -> version -> arrivals, for latency; trimmed as it grows.
   std::map<std::string, std::map<int64_t, Arrivals>> arrivals;
   // table (lower case) -> the upstream versions its last update read (latency bookkeeping).
   std::map<std::string, std::map<std::string, int64_t>> versions_consumed;
+
+  Flow* FindFlow(const std::string& lower_name) {
+    std::lock_guard<std::mutex> lock(flows_mu);
+    auto it = flows.find(lower_name);
+    return it == flows.end() ? nullptr : it->second.get();
+  }
 
   const sql::ResolvedDataset* Find(const std::string& name) const { return resolved.Find(name); }
   const sql::DatasetDefinition& Definition(const sql::ResolvedDataset& ds) const {
@@ -104,8 +118,19 @@ struct PipelineRunner::Impl {
   // Updates one table (a materialized view or every pending batch of a streaming table);
   // reports go to `board` when set.
   Result<TableReport> UpdateTable(const sql::ResolvedDataset& ds, bool full_refresh, StatusBoard* board);
+  // A materialized view is maintained incrementally when its query is one GROUP BY over
+  // row-wise steps over one stored table (docs/continuous.md): a flow of its own, reading
+  // the table's new versions and merging them into the aggregate's state; otherwise it is
+  // recomputed from its inputs' snapshots.
   Result<TableReport> UpdateMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
                                              StatusBoard* board);
+  Result<TableReport> RecomputeMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
+                                                StatusBoard* board);
+  Result<TableReport> UpdateIncrementalView(const sql::ResolvedDataset& ds, const sql::PlanNode& scan,
+                                            bool full_refresh, StatusBoard* board);
+  // Empty when the view can be maintained incrementally (then *scan is the table scan under
+  // its aggregate); otherwise why not, for the event log.
+  std::string WhyNotIncremental(const sql::ResolvedDataset& ds, const sql::PlanNode** scan) const;
   // Whether a materialized view's last update read exactly the table versions that are
   // current now (recorded as operationParameters.inputs), so recomputing it would change
   // nothing. Views over read_files or current_timestamp() are always recomputed.
@@ -125,6 +150,8 @@ struct PipelineRunner::Impl {
   // Latency bookkeeping: records what table `table` version `version` contains, and
   // observes on `board` how long its lines took to get there.
   void RecordArrivals(const std::string& table, int64_t version, Arrivals arrivals, StatusBoard* board);
+  // The arrivals of what a materialized view reads for the first time at `versions_read`.
+  Arrivals NewArrivalsFor(const std::string& view, const std::map<std::string, int64_t>& versions_read);
   // The arrivals of upstream `table`'s versions (after_version, up_to_version].
   Arrivals ArrivalsBetween(const std::string& table, int64_t after_version, int64_t up_to_version) const;
 };

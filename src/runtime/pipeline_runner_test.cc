@@ -161,13 +161,30 @@ TEST(OrdersPipelineTest, GoldEqualsDuckDBAndRerunsIngestNothingTwice) {
   EXPECT_EQ(count[0].at("n"), "15000");
   EXPECT_EQ(count[0].at("files"), "3");
   ExpectGoldMatchesDuckDB(*runner, f.landing);
+  // Gold was updated from the new Silver rows alone, not recomputed from all of Silver.
+  for (const char* gold : {"gold_revenue_by_country", "gold_top_products", "gold_daily_revenue", "gold_kpis"}) {
+    EXPECT_EQ(Find(*first, gold)->technique, "incremental (initial)") << gold;
+    EXPECT_EQ(Find(*third, gold)->technique, "incremental") << gold;
+    EXPECT_GT(Find(*third, gold)->state_keys, 0) << gold;
+  }
+  EXPECT_EQ(Find(*third, "gold_kpis")->rows_read, Find(*third, "silver_orders")->rows_written);
+
+  // Silver rebuilt from Bronze rewrites its table: Gold notices the rewrite and starts
+  // again from a snapshot of Silver, and still equals the recomputation.
+  RunOptions refresh;
+  refresh.full_refresh = {"silver_orders"};
+  auto fourth = runner->RunOnce(refresh);
+  ASSERT_TRUE(fourth.ok());
+  for (const auto& t : fourth->tables) EXPECT_NE(t.status, "failed") << t.table << ": " << t.message;
+  EXPECT_EQ(Find(*fourth, "gold_kpis")->technique, "incremental (initial)");
+  ExpectGoldMatchesDuckDB(*runner, f.landing);
 
   // The event log recorded every update, with per-expectation counts.
   auto events = OurRows(*runner,
                         "SELECT count(DISTINCT update_id) AS updates, count(*) AS n FROM _event_log "
                         "WHERE event_type = 'flow_progress'");
-  EXPECT_EQ(events[0].at("updates"), "3");
-  EXPECT_EQ(events[0].at("n"), "18");  // 6 tables x 3 updates
+  EXPECT_EQ(events[0].at("updates"), "4");
+  EXPECT_EQ(events[0].at("n"), "24");  // 6 tables x 4 updates
   auto kpi_events = OurRows(*runner,
                             "SELECT count(*) AS n FROM _event_log WHERE table_name = 'gold_kpis' "
                             "AND details LIKE '%\"status\":\"up to date\"%'");

@@ -29,6 +29,8 @@ void NoteConsumed(const Json& plan, Flow& flow) {
         for (const auto& f : s["skippedExisting"]) seen.insert(f.get<std::string>());
     } else if (s["kind"] == "delta") {
       flow.last_version[Lower(s["table"].get<std::string>())] = s["endVersion"].get<int64_t>();
+    } else if (s["kind"] == "snapshot") {  // an incremental view's first batch
+      flow.last_version[Lower(s["table"].get<std::string>())] = s["version"].get<int64_t>();
     }
   }
 }
@@ -38,6 +40,7 @@ void NoteConsumed(const Json& plan, Flow& flow) {
 Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh) {
   std::string key = Lower(ds.name);
   std::string cp_dir = CheckpointPath(ds.name);
+  std::unique_lock<std::mutex> lock(flows_mu);
   if (full_refresh) {
     flows.erase(key);  // closes its state stores before the folder goes
     LP_RETURN_IF_ERROR(FlowCheckpoint::Reset(fs, cp_dir));
@@ -48,6 +51,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     it = flows.emplace(key, std::make_unique<Flow>(std::move(cp))).first;
   }
   Flow& flow = *it->second;
+  lock.unlock();
   if (!flow.history_loaded) {
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
     for (const auto& [id, text] : history) {
@@ -107,14 +111,12 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
   for (const sql::PlanNode* scan : sources.streaming_tables) {
     std::string key = Lower(scan->table);
     if (!planned_tables.insert(key).second) continue;
-    auto upstream = delta::DeltaTable::Open(TablePath(scan->table), fs);
-    if (!upstream.ok()) {
-      if (upstream.status().IsNotFound()) {
-        return Status::NotFound("upstream table `" + scan->table + "` has no data yet");
-      }
-      return upstream.status();
+    // An upstream table that has no commit yet has nothing to read (version -1).
+    int64_t latest = -1;
+    if (delta::DeltaTable::Exists(TablePath(scan->table), fs)) {
+      LP_ASSIGN_OR_RETURN(auto upstream, delta::DeltaTable::Open(TablePath(scan->table), fs));
+      LP_ASSIGN_OR_RETURN(latest, upstream->LatestVersion());
     }
-    LP_ASSIGN_OR_RETURN(int64_t latest, (*upstream)->LatestVersion());
     int64_t start = flow.last_version.count(key) ? flow.last_version[key] + 1 : 0;
     any_new |= start <= latest;
     plan["sources"].push_back({{"kind", "delta"}, {"table", scan->table}, {"startVersion", start},
