@@ -99,6 +99,8 @@ std::string ReportLine(const runtime::TableReport& t) {
   std::string line = t.table + " (" + t.kind + "): " + t.status;
   if (t.status == "up to date") {
     line += ", version " + std::to_string(t.table_version);
+  } else if (t.status == "waiting") {
+    line += ": " + t.message;
   } else if (t.status == "updated") {
     line += ", " + Thousands(t.rows_written) + " rows written";
     if (t.rows_dropped) line += ", " + Thousands(t.rows_dropped) + " dropped";
