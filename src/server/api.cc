@@ -404,7 +404,7 @@ ApiResponse Api::Table(const std::string& name, const QueryParams& params) const
   if (info->exists && *history_limit > 0) {
     auto table = delta::DeltaTable::Open(entry->path);
     if (!table.ok()) return FromStatus(table.status());
-    auto entries = (*table)->History(static_cast<int>(*history_limit));
+    auto entries = (*table)->History(static_cast<int>(*history_limit));  // reads only the log
     if (!entries.ok()) return FromStatus(entries.status());
     for (const auto& h : *entries) {
       Json info_json = Json::parse(h.commit_info, nullptr, false);

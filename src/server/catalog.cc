@@ -112,17 +112,55 @@ Result<TableEntry> Catalog::Find(std::string_view name) const {
                           "; tables: " + known + " (and <table>_quarantine)");
 }
 
+Result<std::shared_ptr<const delta::DeltaTable>> Catalog::OpenTable(const std::string& path) const {
+  {
+    std::lock_guard<std::mutex> lock(tables_mu_);
+    auto it = tables_.find(path);
+    if (it != tables_.end()) return it->second;
+  }
+  FileSystem* fs = FileSystem::Default();
+  if (!delta::DeltaTable::Exists(path, fs)) return std::shared_ptr<const delta::DeltaTable>();
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<delta::DeltaTable> opened, delta::DeltaTable::Open(path, fs));
+  std::shared_ptr<const delta::DeltaTable> table = std::move(opened);
+  std::lock_guard<std::mutex> lock(tables_mu_);
+  return tables_.emplace(path, table).first->second;
+}
+
+Result<delta::SnapshotPtr> Catalog::LatestSnapshot(const std::string& path) const {
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  if (table == nullptr) return delta::SnapshotPtr();
+  auto latest = table->Latest();
+  if (!latest.ok() && latest.status().IsNotFound()) {
+    // The table was removed (e.g. the storage folder was reset): forget the handle.
+    std::lock_guard<std::mutex> lock(tables_mu_);
+    tables_.erase(path);
+    row_counts_.erase(path);
+    return delta::SnapshotPtr();
+  }
+  return latest;
+}
+
+int64_t Catalog::RowCount(const delta::Snapshot& snapshot) const {
+  {
+    std::lock_guard<std::mutex> lock(tables_mu_);
+    auto it = row_counts_.find(snapshot.table_path());
+    if (it != row_counts_.end() && it->second.first == snapshot.version()) return it->second.second;
+  }
+  int64_t rows = snapshot.num_records();
+  std::lock_guard<std::mutex> lock(tables_mu_);
+  row_counts_[snapshot.table_path()] = {snapshot.version(), rows};
+  return rows;
+}
+
 Result<TableInfo> Catalog::Info(const TableEntry& entry) const {
   TableInfo info;
   info.entry = entry;
   if (!entry.stored()) return info;
-  FileSystem* fs = FileSystem::Default();
-  if (!delta::DeltaTable::Exists(entry.path, fs)) return info;
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(entry.path, fs));
-  LP_ASSIGN_OR_RETURN(info.snapshot, table->Latest());
+  LP_ASSIGN_OR_RETURN(info.snapshot, LatestSnapshot(entry.path));
+  if (info.snapshot == nullptr) return info;
   info.exists = true;
   info.version = info.snapshot->version();
-  info.rows = info.snapshot->num_records();
+  info.rows = RowCount(*info.snapshot);
   info.files = static_cast<int64_t>(info.snapshot->files().size());
   info.size_bytes = info.snapshot->size_bytes();
   info.last_commit_unix_ms = info.snapshot->timestamp_millis();
@@ -164,10 +202,8 @@ Result<RowPage> Catalog::ReadRows(const TableEntry& entry, int64_t offset, int64
 }
 
 Result<int64_t> Catalog::EventLogVersion() const {
-  const TableEntry& log = entries_.back();
-  FileSystem* fs = FileSystem::Default();
-  if (!delta::DeltaTable::Exists(log.path, fs)) return int64_t{-1};
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(log.path, fs));
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(entries_.back().path));
+  if (table == nullptr) return int64_t{-1};
   return table->LatestVersion();
 }
 
@@ -207,17 +243,14 @@ Status AppendEvents(const RecordBatch& batch, const std::string& file, std::vect
 }  // namespace
 
 Result<EventRows> Catalog::Events() const {
-  const TableEntry& log = entries_.back();
-  FileSystem* fs = FileSystem::Default();
   std::lock_guard<std::mutex> lock(events_mu_);
-  if (!delta::DeltaTable::Exists(log.path, fs)) {
+  LP_ASSIGN_OR_RETURN(auto snapshot, LatestSnapshot(entries_.back().path));
+  if (snapshot == nullptr) {
     events_version_ = -1;
     events_files_.clear();
     events_ = std::make_shared<const std::vector<EventRow>>();
     return events_;
   }
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(log.path, fs));
-  LP_ASSIGN_OR_RETURN(auto snapshot, table->Latest());
   if (events_ && snapshot->version() == events_version_) return events_;
 
   std::set<std::string> now;

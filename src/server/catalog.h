@@ -4,8 +4,9 @@
 // A table name from a URL is accepted only if it names (case-insensitively) one of the
 // pipeline's datasets, `<dataset>_quarantine` or `_event_log`; the storage path is then
 // built from the pipeline's own spelling of the name, never from the request, so no
-// request can reach a path outside the storage folder. Every read opens a fresh Delta
-// snapshot (immutable), so a concurrent commit is either fully visible or not at all.
+// request can reach a path outside the storage folder. Every request reads the latest Delta
+// snapshot (immutable), so a concurrent commit is either fully visible or not at all; the
+// table handles are kept, so that reaching a newer version replays only the new commits.
 // Views (not stored) are computed with PipelineRunner::Query, serialised by a mutex here.
 //
 // The event log is read incrementally: the rows of the data files already read are kept,
@@ -16,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -92,9 +94,21 @@ class Catalog {
   Result<EventRows> Events() const;
 
  private:
+  // The table's handle, kept so that each Latest() replays only the commits since the last
+  // request; nullptr when the table does not exist (yet).
+  Result<std::shared_ptr<const delta::DeltaTable>> OpenTable(const std::string& path) const;
+  // Latest snapshot, or nullptr when the table does not exist.
+  Result<delta::SnapshotPtr> LatestSnapshot(const std::string& path) const;
+  // Snapshot::num_records, cached per table version (it parses every file's stats).
+  int64_t RowCount(const delta::Snapshot& snapshot) const;
+
   runtime::PipelineRunner* runner_;
   std::vector<TableEntry> entries_;
   mutable std::mutex query_mu_;  // PipelineRunner::Query is not declared thread-safe
+
+  mutable std::mutex tables_mu_;
+  mutable std::map<std::string, std::shared_ptr<const delta::DeltaTable>> tables_;
+  mutable std::map<std::string, std::pair<int64_t, int64_t>> row_counts_;  // path -> (version, rows)
 
   mutable std::mutex events_mu_;
   mutable int64_t events_version_ = -2;

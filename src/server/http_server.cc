@@ -78,16 +78,28 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> streams{0};
 
-  bool Authorized(const httplib::Request& req) const {
-    if (options.tokens.empty() || req.path == "/health") return true;
-    std::string given;
+  enum class Auth { kOpen, kHeader, kQueryParameter, kCookie, kDenied };
+  // How the request proves it holds a token. The dashboard page is opened as
+  // /?access_token=...; the cookie set then lets its scripts and styles load.
+  Auth Authorize(const httplib::Request& req) const {
+    if (options.tokens.empty() || req.path == "/health") return Auth::kOpen;
     std::string header = req.get_header_value("Authorization");
     if (header.size() > 7 && strncasecmp(header.c_str(), "Bearer ", 7) == 0) {
-      given = Trim(header.substr(7));
-    } else if (req.has_param("access_token")) {
-      given = req.get_param_value("access_token");
+      return TokenMatches(Trim(header.substr(7)), options.tokens) ? Auth::kHeader : Auth::kDenied;
     }
-    return !given.empty() && TokenMatches(given, options.tokens);
+    if (req.has_param("access_token")) {
+      return TokenMatches(req.get_param_value("access_token"), options.tokens) ? Auth::kQueryParameter
+                                                                               : Auth::kDenied;
+    }
+    std::string cookies = req.get_header_value("Cookie");
+    static const std::string kName = "lakepipe_token=";
+    for (size_t at = cookies.find(kName); at != std::string::npos; at = cookies.find(kName, at + 1)) {
+      if (at != 0 && cookies[at - 1] != ' ' && cookies[at - 1] != ';') continue;
+      size_t start = at + kName.size();
+      std::string value = cookies.substr(start, cookies.find(';', start) - start);
+      if (TokenMatches(value, options.tokens)) return Auth::kCookie;
+    }
+    return Auth::kDenied;
   }
 
   void Static(const httplib::Request& req, httplib::Response& res) {
@@ -172,7 +184,12 @@ struct HttpServer::Impl {
     server.set_write_timeout(10, 0);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (Authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+      Auth auth = Authorize(req);
+      if (auth == Auth::kQueryParameter) {
+        res.set_header("Set-Cookie", "lakepipe_token=" + req.get_param_value("access_token") +
+                                         "; Path=/; HttpOnly; SameSite=Strict");
+      }
+      if (auth != Auth::kDenied) return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer realm=\"lakepipe\"");
       SendError(res, 401, "this server needs a token: send `Authorization: Bearer <token>` (see server.tokens)");
       return httplib::Server::HandlerResponse::Handled;

@@ -4,7 +4,8 @@
 //
 // Security rules it owns: bound to a non-loopback address Start refuses without tokens;
 // with tokens every path but /health needs `Authorization: Bearer <token>` (or
-// `?access_token=`), compared in constant time. Table names are checked by the Catalog
+// `?access_token=`, which also sets a `lakepipe_token` cookie for the dashboard's files),
+// compared in constant time. Table names are checked by the Catalog
 // (server/catalog.h), so no request reaches a path outside the storage folder.
 //
 // Use: construct, Start (binds and serves on its own threads; port 0 picks a free port,

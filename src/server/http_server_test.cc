@@ -526,6 +526,18 @@ TEST(ServerAuthTest, RefusesToServeOffLoopbackWithoutTokens) {
   GetJson(port, "/api/tables", 200, {{"Authorization", "bearer first-token"}});
   GetJson(port, "/api/tables?access_token=s3cret-token", 200);
   GetJson(port, "/api/tables?access_token=nope", 401);
+  // The query parameter sets a cookie that authorizes later requests (the dashboard's files).
+  {
+    auto c = ClientFor(port);
+    auto res = c.Get("/api/tables?access_token=first-token");
+    ASSERT_TRUE(res);
+    std::string cookie = res->get_header_value("Set-Cookie");
+    EXPECT_EQ(cookie.rfind("lakepipe_token=first-token;", 0), 0u) << cookie;
+    EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  }
+  GetJson(port, "/api/pipeline", 200, {{"Cookie", "theme=dark; lakepipe_token=first-token"}});
+  GetJson(port, "/api/pipeline", 401, {{"Cookie", "lakepipe_token=first-tokenX"}});
+  GetJson(port, "/api/pipeline", 401, {{"Cookie", "xlakepipe_token=first-token"}});
   server.Stop();
 }
 
