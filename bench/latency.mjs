@@ -65,6 +65,9 @@ function rangesOf(cp, upstream) {
     for (const s of plan.sources || []) {
       if (s.kind === 'delta' && s.table === upstream) {
         out.push({ start: s.startVersion, end: s.endVersion, version: c.tableVersion, committed: c.committedAt });
+      } else if (s.kind === 'snapshot' && s.table === upstream) {
+        // An incremental view's first batch reads the whole table as of `version`.
+        out.push({ start: 0, end: s.version, version: c.tableVersion, committed: c.committedAt });
       }
     }
   }
