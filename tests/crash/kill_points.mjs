@@ -12,7 +12,8 @@
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
 import {
   EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
-  diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, tempDir,
+  diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
+  statSync, tempDir,
 } from './lib.mjs';
 import { cpSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 
@@ -21,7 +22,7 @@ const maxCases = Number(argValue('--max-cases', process.env.LAKEPIPE_KILL_CASES 
 const rows = Number(argValue('--rows', '1500'));
 // Later occurrences stop being started after this many seconds; first occurrences of every
 // point always run.
-const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '50'));
+const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '30'));
 // Columns that legitimately differ between two runs over the same input.
 const VOLATILE = ['ingestion_time'];
 
@@ -125,6 +126,19 @@ runTest('kill_points', async () => {
     mustSucceed(runUpdate(c, k.update), `${label}: the restart`);
     for (let u = k.update + 1; u < updateFiles.length; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u}`);
 
+    await expectReferenceTables(c, label);
+    ++done;
+  }
+  console.log(`kill_points: ${done} crashes at ${new Set(cases.map((k) => k.point)).size} of ${distinctPoints} points, ` +
+    `each restarted to the reference tables, in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : ''));
+
+  await continuousPhase();
+  duck.close();
+  removeDir(work);
+
+  // Every table of case `c` equals the reference run's, row for row.
+  async function expectReferenceTables(c, label) {
     try {
       await checkTables(duck, c.storage);
       const tables = deltaTables(c.storage);
@@ -138,11 +152,62 @@ runTest('kill_points', async () => {
       throw e;
     }
     removeDir(c.dir);
-    ++done;
   }
-  duck.close();
-  console.log(`kill_points: ${done} crashes at ${new Set(cases.map((k) => k.point)).size} of ${distinctPoints} points, ` +
-    `each restarted to the reference tables, in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-    (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : ''));
-  removeDir(work);
+
+  // Continuous mode (`run DIR` without --once) over all three files: traced once until it
+  // goes quiet, then killed at the first occurrence of each point it passes, drained with
+  // `run --once`, and compared with the same reference (the tables' contents do not depend
+  // on how the input was split into batches).
+  async function continuousPhase() {
+    const phaseStart = Date.now();
+    const allFiles = updateFiles.flat();
+    const startContinuous = (c, env) => {
+      for (const f of allFiles) linkSync(join(inputs, f), join(c.landing, f));
+      return start(bin, ['run', pipelineDir, ...orderSets(c.landing, c.storage)], env);
+    };
+    const traced = makeCase('continuous-trace');
+    const trace = join(work, 'trace-continuous.txt');
+    const child = startContinuous(traced, { LAKEPIPE_KILL_TRACE: trace });
+    // Quiet: the trace has not grown for 1.5 s (and the process is still running).
+    let size = -1;
+    let quietSince = Date.now();
+    const deadline = Date.now() + 60000;
+    while (Date.now() - quietSince < 1500) {
+      const exited = await Promise.race([child.exited, sleep(100).then(() => null)]);
+      if (exited) {
+        if (/continuous mode is not built yet/.test(child.output)) {
+          console.log('kill_points: this binary has no continuous mode; the continuous phase is skipped');
+          return;
+        }
+        fail(`the continuous pipeline exited with ${exited.code ?? exited.signal}:\n${child.output.slice(-2000)}`);
+      }
+      const now = existsSync(trace) ? statSync(trace).size : 0;
+      if (now !== size) {
+        size = now;
+        quietSince = Date.now();
+      }
+      if (Date.now() > deadline) fail('the continuous pipeline never went quiet (its trace kept growing for 60 s)');
+    }
+    child.kill('SIGINT');
+    const stopped = await child.exited;
+    if (stopped.code !== 0) fail(`the continuous pipeline did not stop cleanly on SIGINT: ${stopped.code ?? stopped.signal}`);
+    const points = [...new Set(readFileSync(trace, 'utf8').split('\n').filter(Boolean))];
+    if (points.length === 0) fail('the continuous run passed no kill point');
+    let n = 0;
+    for (const point of points) {
+      const label = `continuous, ${point}:1`;
+      const c = makeCase(`continuous-${n++}`);
+      const victim = startContinuous(c, { LAKEPIPE_KILL_AT: `${point}:1` });
+      const r = await Promise.race([victim.exited, sleep(30000).then(() => null)]);
+      if (r === null) {
+        victim.kill('SIGKILL');
+        fail(`${label}: the point was not reached within 30 s`);
+      }
+      if (r.signal !== 'SIGKILL') fail(`${label}: expected death by SIGKILL, got ${r.code ?? r.signal}:\n${victim.output.slice(-2000)}`);
+      mustSucceed(runSync(bin, ['run', pipelineDir, '--once', ...orderSets(c.landing, c.storage)]), `${label}: the restart`);
+      await expectReferenceTables(c, label);
+    }
+    console.log(`kill_points: continuous mode: ${points.length} crashes, one at each point it passes, each restarted ` +
+      `to the reference tables, in ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
+  }
 });
