@@ -3,13 +3,16 @@
 // (two files, then a third) is traced once with LAKEPIPE_KILL_TRACE to list the kill
 // points each update passes. Then, for each (update, point, occurrence) — all first
 // occurrences, then later ones spread evenly, up to --max-cases and while the time budget
-// (--budget-seconds, 50) lasts — a fresh storage folder
+// (--budget-seconds, 30) lasts — a fresh storage folder
 // replays the earlier updates, runs the update with LAKEPIPE_KILL_AT=point:n (it must die
 // by SIGKILL), runs it again without, runs the remaining updates, and every table must
 // equal the reference run's row for row (Bronze without its ingestion_time). Every table's
 // Delta versions must be contiguous and every live `add` readable by DuckDB.
 //
+// Then the same in continuous mode (see continuousPhase below).
+//
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
+//        [--budget-seconds S]
 import {
   EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
   diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
