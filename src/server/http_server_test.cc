@@ -796,6 +796,56 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
   EXPECT_TRUE(out.ok()) << out.status().ToString() << "\n" << res->body;
 }
 
+// `lakepipe run` with a server: the runner fills the board, the API and /metrics show it.
+TEST(ServerBoardTest, PipelineAndMetricsFromARealRun) {
+  Orders orders;
+  orders.Open();
+  orders.AddFile("orders-1.csv", 61);
+  orders.AddFile("orders-2.csv", 62);
+  runtime::StatusBoard board;
+  HttpServer server;
+  ServerOptions options;
+  options.port = 0;
+  ASSERT_TRUE(server.Start(options, orders.runner.get(), &board).ok());
+  runtime::RunOptions run;
+  run.board = &board;
+  auto report = orders.runner->RunOnce(run);
+  ASSERT_TRUE(report.ok() && report->ok());
+
+  Json p = GetJson(server.port(), "/api/pipeline");
+  EXPECT_NE(p["mode"], "not running");
+  std::map<std::string, Json> nodes;
+  for (const auto& n : p["nodes"]) nodes[n["name"]] = n;
+  ASSERT_TRUE(nodes.count("bronze_orders"));
+  EXPECT_EQ(nodes["bronze_orders"]["rows_out"], 2 * kRowsPerFile);  // every generated line
+  EXPECT_EQ(nodes["bronze_orders"]["last_batch"]["rows_written"], 2 * kRowsPerFile);
+  EXPECT_NE(nodes["bronze_orders"]["state"], "not running");
+  EXPECT_EQ(nodes["bronze_orders"]["end_to_end_latency_seconds"]["count"], 2 * kRowsPerFile);
+  Json silver_table = GetJson(server.port(), "/api/tables/silver_orders");
+  EXPECT_EQ(nodes["silver_orders"]["rows_out"], silver_table["rows"]);
+  EXPECT_EQ(nodes["silver_orders"]["table_version"], silver_table["version"]);
+
+  auto c = ClientFor(server.port());
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  testing::TempDir dir;
+  Json silver = {{"table", "silver_orders"}};
+  Json expect = {
+      {"families", {{"lakepipe_rows_out_total", "COUNTER"}, {"lakepipe_end_to_end_latency_seconds", "HISTOGRAM"}}},
+      {"values", Json::array({
+                     {{"name", "lakepipe_rows_out_total"}, {"labels", {{"table", "bronze_orders"}}}, {"value", 2 * kRowsPerFile}},
+                     {{"name", "lakepipe_rows_in_total"}, {"labels", {{"table", "bronze_orders"}}}, {"value", 2 * kRowsPerFile}},
+                     {{"name", "lakepipe_rows_out_total"}, {"labels", silver}, {"value", silver_table["rows"]}},
+                     {{"name", "lakepipe_table_version"}, {"labels", silver}, {"value", silver_table["version"]}},
+                 })},
+      {"histograms", Json::array()}};
+  ASSERT_TRUE(FileSystem::Default()->WriteFileAtomic(dir.Join("metrics.txt"), res->body).ok());
+  ASSERT_TRUE(FileSystem::Default()->WriteFileAtomic(dir.Join("expect.json"), expect.dump()).ok());
+  auto out = testing::RunCommand("cd '" + testing::SourceDir() + "' && node tests/server/check_metrics.mjs '" +
+                                 dir.Join("metrics.txt") + "' '" + dir.Join("expect.json") + "' 2>&1");
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+}
+
 TEST(ServerConcurrencyTest, ReadsWhileThePipelineWrites) {
   Orders orders;
   orders.Open();
