@@ -16,6 +16,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -844,6 +845,59 @@ TEST(ServerBoardTest, PipelineAndMetricsFromARealRun) {
   auto out = testing::RunCommand("cd '" + testing::SourceDir() + "' && node tests/server/check_metrics.mjs '" +
                                  dir.Join("metrics.txt") + "' '" + dir.Join("expect.json") + "' 2>&1");
   EXPECT_TRUE(out.ok()) << out.status().ToString();
+}
+
+// A view is not stored: listed as such, its rows computed by the query engine.
+TEST(ServerViewTest, ViewRowsAreComputedOnDemand) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  std::string landing = dir.Join("landing"), folder = dir.Join("pipeline");
+  ASSERT_TRUE(fs->CreateDirs(landing).ok());
+  ASSERT_TRUE(fs->CreateDirs(folder).ok());
+  ASSERT_TRUE(fs->WriteFile(landing + "/a.csv", "k,v\na,1\nb,2\nc,3\nd,4\n").ok());
+  ASSERT_TRUE(fs->WriteFile(folder + "/pipeline.yaml", "name: views\nstorage: ./storage\nconfiguration:\n  landing: " +
+                                                           landing + "\n").ok());
+  ASSERT_TRUE(fs->WriteFile(folder + "/p.sql",
+                            "CREATE OR REFRESH STREAMING TABLE raw AS SELECT k, v FROM STREAM read_files('${landing}', "
+                            "format => 'csv', header => true, schema => 'k STRING, v INT');\n"
+                            "CREATE VIEW big AS SELECT k, v * 10 AS v10 FROM raw WHERE v >= 2;\n"
+                            "CREATE OR REFRESH MATERIALIZED VIEW total AS SELECT sum(v10) AS s FROM big;\n").ok());
+  auto runner = runtime::PipelineRunner::Open(folder, {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  auto update = (*runner)->RunOnce({});
+  ASSERT_TRUE(update.ok() && update->ok());
+  HttpServer server;
+  ServerOptions options;
+  options.port = 0;
+  ASSERT_TRUE(server.Start(options, runner->get(), nullptr).ok());
+
+  Json tables = GetJson(server.port(), "/api/tables");
+  bool listed = false;
+  for (const auto& t : tables["tables"]) {
+    if (t["name"] == "big") {
+      listed = true;
+      EXPECT_EQ(t["kind"], "view");
+      EXPECT_FALSE(t["stored"].get<bool>());
+    }
+  }
+  EXPECT_TRUE(listed) << tables.dump();
+  Json rows = GetJson(server.port(), "/api/tables/big/rows?limit=2&offset=1");
+  ASSERT_EQ(rows["rows"].size(), 2u) << rows.dump();
+  std::set<int64_t> values;
+  for (const auto& r : rows["rows"]) values.insert(r["v10"].get<int64_t>());
+  for (int64_t v : values) EXPECT_TRUE(v == 20 || v == 30 || v == 40) << v;
+  Json total = GetJson(server.port(), "/api/tables/total/rows");
+  EXPECT_EQ(total["rows"][0]["s"], 90);
+  Json p = GetJson(server.port(), "/api/pipeline");
+  bool view_node = false;
+  for (const auto& n : p["nodes"]) {
+    if (n["name"] == "big") {
+      view_node = true;
+      EXPECT_EQ(n["kind"], "view");
+      EXPECT_EQ(n["upstream"], Json::array({"raw"}));
+    }
+  }
+  EXPECT_TRUE(view_node);
 }
 
 TEST(ServerConcurrencyTest, ReadsWhileThePipelineWrites) {
