@@ -84,7 +84,8 @@ Json ReportJson(const runtime::TableReport& r) {
           {"rows_rescued", r.rows_rescued},
           {"batches", r.batches},
           {"table_version", r.table_version},
-          {"duration_ms", r.duration_ms}};
+          {"duration_ms", r.duration_ms},
+          {"technique", r.technique}};
 }
 
 Json SchemaJson(const Schema& schema) {
@@ -176,6 +177,9 @@ PipelineStatus StatusFromEvents(const runtime::PipelineRunner& runner, const std
     r.batches = JsonInt(d, "batches");
     r.duration_ms = JsonInt(d, "duration_ms");
     r.table_version = d.contains("table_version") ? JsonInt(d, "table_version") : -1;
+    r.technique = JsonString(d, "technique");
+    if (d.contains("state_keys")) t.state_keys = JsonInt(d, "state_keys");
+    if (d.contains("state_bytes")) t.state_bytes = JsonInt(d, "state_bytes");
     t.batches += r.batches;
     t.rows_in += r.rows_read;
     t.rows_out += r.rows_written;
