@@ -556,7 +556,7 @@ struct BoardServer {
   runtime::StatusBoard board;
   HttpServer server;
 
-  void Start() {
+  void Start(int max_streams = 8) {
     orders.Open();
     runtime::PipelineStatus initial;
     initial.pipeline = "orders";
@@ -571,6 +571,7 @@ struct BoardServer {
     board.Init(initial);
     ServerOptions options;
     options.port = 0;
+    options.max_streams = max_streams;
     Status st = server.Start(options, orders.runner.get(), &board);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
@@ -669,9 +670,9 @@ TEST(ServerStreamTest, EventStreamDeliversAnEventAfterABoardChange) {
   EXPECT_TRUE(saw_batch);
 }
 
-TEST(ServerStreamTest, StopEndsOpenStreams) {
+TEST(ServerStreamTest, StopEndsOpenStreamsAndStreamsAreBounded) {
   BoardServer s;
-  s.Start();
+  s.Start(/*max_streams=*/1);
   std::atomic<bool> got_data{false};
   std::thread reader([&] {
     auto c = ClientFor(s.server.port());
@@ -682,6 +683,9 @@ TEST(ServerStreamTest, StopEndsOpenStreams) {
   });
   for (int i = 0; i < 100 && !got_data.load(); ++i) std::this_thread::sleep_for(50ms);
   ASSERT_TRUE(got_data.load());
+  // One stream at most here: the next is refused (the API itself still answers).
+  GetJson(s.server.port(), "/api/stream", 503);
+  GetJson(s.server.port(), "/api/pipeline", 200);
   auto start = std::chrono::steady_clock::now();
   s.server.Stop();
   reader.join();
