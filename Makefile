@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps deps-test node test demo bench clean
+.PHONY: all build deps deps-test node test demo tour bench clean
 
 all: build
 
@@ -31,8 +31,14 @@ test: deps-test node $(BUILD)/build.ninja
 	@ninja -C $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# The live demo: generated orders dropped into a landing folder, the pipeline running
+# continuously, the dashboard at http://127.0.0.1:8080/ (Ctrl-C stops). `make tour` is the
+# batch walk-through (run --once, queries, quarantine, event log, history).
 demo: build
-	@scripts/demo.sh $(BUILD)/lakepipe
+	@$(BUILD)/lakepipe demo --dir $(BUILD)/demo
+
+tour: build
+	@scripts/tour.sh $(BUILD)/lakepipe
 
 bench: deps-test node
 	@cmake -S . -B $(BUILD)-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAKEPIPE_BENCH=ON -DLAKEPIPE_TESTS=OFF >/dev/null

@@ -1,9 +1,14 @@
 // `lakepipe run DIR [--once]` and `lakepipe query DIR 'SELECT ...'`.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <algorithm>
 
 #include <cstdio>
 #include <map>
@@ -13,8 +18,10 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "common/fs.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
+#include "server/http_server.h"
 #include "sql/pipeline.h"
 
 namespace lakepipe::cli {
@@ -23,6 +30,9 @@ namespace {
 struct RunArgs {
   std::string folder;
   bool once = false;
+  int port = -1;           // --port: serve the API and dashboard on this port (0: any free)
+  bool no_server = false;
+  bool summary = false;    // continuous: a status line every few seconds instead of a line per update
   std::string full_refresh;
   bool full_refresh_all = false;
   std::vector<std::string> sets;
@@ -156,6 +166,29 @@ class ProgressBar {
   int total_ = 0;
 };
 
+// Every few seconds: rows per layer, the Gold latency, the backlog (continuous --summary).
+void PrintSummaries(const runtime::StatusBoard& board, const std::atomic<bool>& done) {
+  int64_t seen = -1;
+  while (!done.load()) {
+    for (int i = 0; i < 20 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    runtime::PipelineStatus status = board.Snapshot();
+    if (done.load() || status.generation == seen) continue;
+    seen = status.generation;
+    std::string line = FormatLocalTime();
+    double p99 = 0;
+    int64_t backlog = 0;
+    for (const auto& t : status.tables) {
+      backlog += t.backlog_files;
+      if (t.kind == "streaming table") line += "  " + t.name + " " + Thousands(t.rows_out) + " rows";
+      if (t.end_to_end_latency_seconds.count > 0) p99 = std::max(p99, t.end_to_end_latency_seconds.Quantile(0.99));
+    }
+    char tail[96];
+    std::snprintf(tail, sizeof tail, "  latency p99 %.0f ms  backlog %lld files", p99 * 1000, static_cast<long long>(backlog));
+    std::printf("%s%s\n", line.c_str(), tail);
+    std::fflush(stdout);
+  }
+}
+
 Status RunPipeline(const RunArgs& a) {
   if (a.full_refresh_all && !a.full_refresh.empty()) {
     return Status::InvalidArgument("give --full-refresh T1,T2 or --full-refresh-all, not both");
@@ -172,14 +205,33 @@ Status RunPipeline(const RunArgs& a) {
   StopSignals signals(runner.get());
 
   if (!once) {
+    // The HTTP API and dashboard, when pipeline.yaml has `server:` or --port is given.
+    server::HttpServer http;
+    if (!a.no_server && (settings.server.has_value() || a.port >= 0)) {
+      server::ServerOptions server_options =
+          settings.server ? server::ServerOptions::FromSettings(*settings.server) : server::ServerOptions();
+      if (a.port >= 0) server_options.port = a.port;
+      LP_RETURN_IF_ERROR(http.Start(server_options, runner.get(), &board));
+      std::printf("pipeline %s: dashboard and API at %s\n", settings.name.c_str(), http.url().c_str());
+    }
     std::printf("pipeline %s: running continuously (Ctrl-C stops after the current batch)\n", settings.name.c_str());
     std::fflush(stdout);
-    options.on_table = [](const runtime::TableReport& t) {
-      std::string stamp = FormatLocalTime();
-      std::printf("%s  ", stamp.c_str());
-      PrintReport(t, "");
-    };
-    LP_RETURN_IF_ERROR(runner->RunContinuous(options));
+    std::thread summary;
+    std::atomic<bool> done{false};
+    if (a.summary) {
+      summary = std::thread([&] { PrintSummaries(board, done); });
+    } else {
+      options.on_table = [](const runtime::TableReport& t) {
+        std::string stamp = FormatLocalTime();
+        std::printf("%s  ", stamp.c_str());
+        PrintReport(t, "");
+      };
+    }
+    Status run = runner->RunContinuous(options);
+    done.store(true);
+    if (summary.joinable()) summary.join();
+    http.Stop();
+    LP_RETURN_IF_ERROR(run);
     std::printf("pipeline %s: stopped\n", settings.name.c_str());
     return Status::OK();
   }
@@ -208,6 +260,94 @@ Status RunPipeline(const RunArgs& a) {
               report.tables.size() < tables ? "stopped" : "completed", static_cast<long long>(report.duration_ms),
               report.tables.size(), tables);
   return Status::OK();
+}
+
+// `lakepipe demo`: the orders pipeline running continuously on generated data, with the
+// producer dropping files into its landing folder and the dashboard served.
+struct DemoArgs {
+  std::string dir = "lakepipe-demo";
+  std::string example;  // default: examples/orders beside the working folder or the binary
+  int port = 8080;
+  int64_t rows = 1000000;
+  int64_t rate = 2000;
+  int64_t lines_per_file = 200;
+};
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("lakepipe");
+}
+
+// Starts `lakepipe args...` (this binary) as a child; -1 on failure. `quiet` sends its
+// output to /dev/null.
+pid_t SpawnSelf(const std::vector<std::string>& args, bool quiet = false) {
+  std::string exe = SelfExe();
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (quiet) {
+    int null_fd = ::open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) {
+      ::dup2(null_fd, STDOUT_FILENO);
+      ::dup2(null_fd, STDERR_FILENO);
+    }
+  }
+  // The demo's Ctrl-C goes to the whole process group: the child stops on its own signal.
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(exe.c_str()));
+  for (const auto& x : args) argv.push_back(const_cast<char*>(x.c_str()));
+  argv.push_back(nullptr);
+  ::execv(exe.c_str(), argv.data());
+  ::_exit(127);
+}
+
+// Runs `lakepipe args...` (this binary) and waits; an error names the command.
+Status RunSelf(const std::vector<std::string>& args) {
+  pid_t pid = SpawnSelf(args);
+  if (pid < 0) return Status::IOError("cannot start lakepipe " + args[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Status::IOError("lakepipe " + args[0] + " failed");
+  return Status::OK();
+}
+
+Status RunDemo(const DemoArgs& a) {
+  FileSystem* fs = FileSystem::Default();
+  std::string example = a.example;
+  if (example.empty()) {
+    std::string beside_binary = DirName(DirName(SelfExe())) + "/examples/orders";
+    example = fs->Exists("examples/orders/pipeline.yaml") ? "examples/orders" : beside_binary;
+  }
+  if (!fs->Exists(JoinPath(example, "pipeline.yaml"))) {
+    return Status::NotFound("the demo pipeline " + example + "/pipeline.yaml is missing; run from the lakepipe "
+                            "source folder or give --example DIR");
+  }
+  std::string input = JoinPath(a.dir, "orders.csv");
+  std::string landing = JoinPath(a.dir, "landing");
+  LP_RETURN_IF_ERROR(fs->CreateDirs(landing));
+  if (!fs->Exists(input)) {
+    std::printf("demo: generating %s order lines into %s\n", Thousands(a.rows).c_str(), input.c_str());
+    std::fflush(stdout);
+    LP_RETURN_IF_ERROR(RunSelf({"generate", "orders", "--rows", std::to_string(a.rows), "--out", input}));
+  }
+  std::printf("demo: producing %s lines/s into %s (%s lines per file)\n", Thousands(a.rate).c_str(), landing.c_str(),
+              Thousands(a.lines_per_file).c_str());
+  pid_t producer = SpawnSelf({"produce", "--from", input, "--to", landing, "--rate", std::to_string(a.rate),
+                              "--lines-per-file", std::to_string(a.lines_per_file), "--loop", "--prefix", "demo"},
+                             /*quiet=*/true);
+  if (producer < 0) return Status::IOError("cannot start the producer");
+  RunArgs run;
+  run.folder = example;
+  run.port = a.port;
+  run.summary = true;
+  run.sets = {"landing=" + landing, "storage=" + JoinPath(a.dir, "storage")};
+  Status st = RunPipeline(run);
+  ::kill(producer, SIGTERM);
+  int status = 0;
+  ::waitpid(producer, &status, 0);
+  std::printf("demo: stopped; the tables stay in %s (lakepipe query %s --set storage=%s 'SELECT * FROM gold_kpis')\n",
+              JoinPath(a.dir, "storage").c_str(), example.c_str(), JoinPath(a.dir, "storage").c_str());
+  return st;
 }
 
 struct QueryArgs {
@@ -243,7 +383,26 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
                   "Comma-separated tables to rebuild from their sources");
   run->add_flag("--full-refresh-all", run_args->full_refresh_all, "Rebuild every table");
   run->add_option("--set", run_args->sets, "Override a configuration value or storage: key=value");
+  run->add_option("--port", run_args->port,
+                  "Serve the HTTP API and dashboard on this port while running (0: any free port; "
+                  "default: as pipeline.yaml's server:, else no server)");
+  run->add_flag("--summary", run_args->summary,
+                "Continuous mode: a status line every 2 s instead of a line per table update");
+  run->add_flag("--no-server", run_args->no_server, "Do not start the HTTP server even if pipeline.yaml sets one");
   run->callback([run_args, &registry]() { registry.Finish(RunPipeline(*run_args)); });
+
+  auto demo_args = std::make_shared<DemoArgs>();
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Generate orders, drop them into a landing folder at a steady rate, and run the orders pipeline "
+              "continuously with the dashboard (Ctrl-C stops)");
+  demo->add_option("--dir", demo_args->dir, "Working folder (input, landing, storage)")->capture_default_str();
+  demo->add_option("--example", demo_args->example, "The pipeline folder (default: examples/orders)");
+  demo->add_option("--port", demo_args->port, "Dashboard and API port")->capture_default_str();
+  demo->add_option("--rows", demo_args->rows, "Order lines to generate (the producer loops over them)")
+      ->capture_default_str();
+  demo->add_option("--rate", demo_args->rate, "Lines per second dropped into the landing folder")->capture_default_str();
+  demo->add_option("--lines-per-file", demo_args->lines_per_file, "Lines per landing file")->capture_default_str();
+  demo->callback([demo_args, &registry]() { registry.Finish(RunDemo(*demo_args)); });
 
   auto query_args = std::make_shared<QueryArgs>();
   CLI::App* query = app.add_subcommand("query", "Run a one-off SELECT over a pipeline's tables");

@@ -196,7 +196,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     options.operation_parameters["batchId"] = std::to_string(batch_id);
     options.txn_app_id = cp.flow_id();
     options.txn_version = batch_id;
-    if (quarantines) {
+    // A batch without quarantined rows leaves the quarantine table alone (a replay of it
+    // has none either), except to create the table on the flow's first batch.
+    if (quarantines && (!quarantined.empty() || options.mode == delta::WriteMode::kOverwrite ||
+                        !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
       LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds,
                                     quarantined, options)
                              .status());

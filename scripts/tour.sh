@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# `make demo`: the orders pipeline (examples/orders) on generated order lines.
+# `make tour`: a batch walk-through of the orders pipeline (examples/orders) on generated
+# order lines (`make demo` is the live, continuous one with the dashboard).
 # Two deliveries of files land in a landing folder; after each, one triggered update
 # (`lakepipe run --once`) carries the new lines through Bronze, Silver and Gold exactly
 # once. Then the Gold tables, the event log and a table's history are shown.
-# (Continuous mode with the live dashboard comes with the streaming runtime.)
-# Usage: scripts/demo.sh [path/to/lakepipe]
+# Usage: scripts/tour.sh [path/to/lakepipe]
 set -euo pipefail
 
 BIN="${1:-build/lakepipe}"
 ROWS="${DEMO_ROWS:-250000}"
-DEMO_DIR="${LAKEPIPE_DEMO_DIR:-${TMPDIR:-/tmp}/lakepipe-demo}"
+DEMO_DIR="${LAKEPIPE_DEMO_DIR:-${TMPDIR:-/tmp}/lakepipe-tour}"
 PIPELINE="$(cd "$(dirname "$0")/.." && pwd)/examples/orders"
 LANDING="$DEMO_DIR/landing"
 STORAGE="$DEMO_DIR/storage"
