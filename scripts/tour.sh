@@ -16,7 +16,7 @@ STORAGE="$DEMO_DIR/storage"
 SETS=(--set "landing=$LANDING" --set "storage=$STORAGE")
 
 if [[ ! -x "$BIN" ]]; then
-  echo "demo: $BIN is not built (run make build)" >&2
+  echo "tour: $BIN is not built (run make build)" >&2
   exit 1
 fi
 rm -rf "$DEMO_DIR"
