@@ -10,7 +10,7 @@
 // driven as a loop of `run --once` processes instead (said on the first line of output).
 //
 // Usage: node tests/crash/kill9.mjs [--bin B] [--kills N] [--rows N] [--rate LINES_PER_S]
-//        [--lines-per-file N] [--seed S]
+//        [--lines-per-file N] [--seed S] [--min-delay-ms 100] [--max-delay-ms 1500]
 import {
   EXAMPLE, Duck, argValue, binary, checkOrdersAgainstInput, checkTables, existsSync, fail, join, orderSets, readdirSync,
   removeDir, runOk, runTest, sleep, start, tempDir,
@@ -21,6 +21,9 @@ const kills = Number(argValue('--kills', '5'));
 const rows = Number(argValue('--rows', '6000'));
 const rate = Number(argValue('--rate', '1500'));
 const linesPerFile = Number(argValue('--lines-per-file', '100'));
+// Continuous mode: each run is killed after a random delay in [min, max] ms.
+const minDelay = Number(argValue('--min-delay-ms', '100'));
+const maxDelay = Number(argValue('--max-delay-ms', '1500'));
 let seed = Number(argValue('--seed', String(Date.now() % 100000)));
 
 // A small seeded generator, so that a failing run can be repeated with --seed.
@@ -58,9 +61,9 @@ runTest('kill9', async () => {
     if (Date.now() > deadline) fail(`gave up after ${killed} kills: the producer or the pipeline is stuck`);
     const args = mode === 'continuous' ? ['run', EXAMPLE, ...sets] : ['run', EXAMPLE, '--once', ...sets];
     const child = start(bin, args);
-    // Continuous: kill between 0.2 and 2 s after the start; a `run --once` loop is killed
-    // earlier, as a single update over a few files takes a few hundred ms.
-    const delay = mode === 'continuous' ? 200 + random() * 1800 : 20 + random() * 500;
+    // Continuous: kill between --min-delay-ms and --max-delay-ms after the start; a
+    // `run --once` loop is killed earlier, as an update over a few files takes a few hundred ms.
+    const delay = mode === 'continuous' ? minDelay + random() * (maxDelay - minDelay) : 20 + random() * 500;
     const res = await Promise.race([child.exited, sleep(delay).then(() => null)]);
     if (res === null) {
       child.kill('SIGKILL');
