@@ -89,8 +89,8 @@ runTest('kill9', async () => {
   duck.close();
   if (result.bronze !== rows) fail(`bronze_orders has ${result.bronze} rows, ${rows} lines were produced`);
   console.log(`kill9 (${mode}, seed ${initialSeed}): ${killed} SIGKILLs and ${cleanExits} clean exits while ` +
-    `${rows} lines were produced at ${rate}/s; bronze ${result.bronze} lines once each, silver ${result.silver} rows and ` +
-    `gold (${result.countries} countries) equal DuckDB; ${Object.keys(counts).length} tables contiguous and readable; ` +
+    `${rows} lines were produced at ${rate}/s; bronze ${result.bronze} lines once each, silver ${result.silver} rows, quarantine ` +
+    `${result.quarantined} rows and gold (${result.countries} countries) equal DuckDB; ${Object.keys(counts).length} tables contiguous and readable; ` +
     `${((Date.now() - started) / 1000).toFixed(1)} s`);
   removeDir(work);
 });

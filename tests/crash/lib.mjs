@@ -291,6 +291,14 @@ export async function checkOrdersAgainstInput(duck, storage, landingGlob) {
     fail(`silver_orders differs from DuckDB's recomputation: ${s.ours} rows vs ${s.theirs}, ${s.extra} extra, ${s.missing} missing`);
   }
 
+  // The quarantine: the distinct lines whose quantity or price is missing or not positive.
+  const quarantine = parquetSource(join(storage, 'silver_orders_quarantine'));
+  const [q] = await duck.rows(`${silverCte} SELECT (SELECT count(*) FROM dedup WHERE NOT coalesce(TRY_CAST(Quantity AS INTEGER) > 0 ` +
+    `AND TRY_CAST(Price AS DOUBLE) > 0, false)) AS theirs` + (quarantine ? `, (SELECT count(*) FROM ${quarantine}) AS ours` : ''));
+  if (Number(q.ours ?? 0) !== Number(q.theirs)) {
+    fail(`silver_orders_quarantine has ${q.ours ?? 0} rows, DuckDB finds ${q.theirs} distinct lines with a bad quantity or price`);
+  }
+
   const gold = parquetSource(join(storage, 'gold_revenue_by_country'));
   if (gold === null) fail('gold_revenue_by_country has no rows');
   const ourGold = await duck.rows(`SELECT * FROM ${gold}`);
@@ -319,7 +327,7 @@ export async function checkOrdersAgainstInput(duck, storage, landingGlob) {
     if (Number(ok[k]) !== Number(tk[k])) fail(`gold_kpis.${k}: ${ok[k]} vs DuckDB ${tk[k]}`);
   }
   if (!close(ok.total_revenue, tk.total_revenue, 0.05)) fail(`gold_kpis.total_revenue: ${ok.total_revenue} vs DuckDB ${tk.total_revenue}`);
-  return { bronze: Number(b.bronze_rows), silver: Number(s.ours), countries: ourGold.length };
+  return { bronze: Number(b.bronze_rows), silver: Number(s.ours), quarantined: Number(q.theirs), countries: ourGold.length };
 }
 
 // Runs `main`, printing a failure and exiting 1 on error; exit code 77 means skipped.
