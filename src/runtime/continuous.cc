@@ -56,6 +56,7 @@ struct TableSchedule {
   bool dirty = true;            // may have new input
   bool full_refresh = false;    // pending --full-refresh (first run only)
   bool ran_once = false;
+  bool waiting = false;         // its last run waited for upstream data (no timer until then)
   int64_t not_before = 0;       // wall micros: trigger time or retry backoff
   int64_t retry_delay = 0;      // current backoff after failures (0: none)
   std::set<std::string> roots;  // read_files folders it watches
@@ -175,6 +176,10 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       }
       failed.erase(key);
       t.retry_delay = 0;
+      // A table waiting for its upstream's first data runs when that data is committed
+      // (it is then marked dirty), not on its timer.
+      t.waiting = report.status == "waiting";
+      if (t.waiting) continue;
       if (t.trigger.kind == Kind::kInterval) t.not_before = now + t.trigger.interval_micros;
       if (t.trigger.kind == Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now + 60 * 1000000);
       if (report.status == "updated") {
@@ -207,7 +212,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
         bool timed = t.trigger.kind == Kind::kInterval || t.trigger.kind == Kind::kDaily;
         // A timed table runs at its time whether or not anything was noticed (its own
         // listing decides); others run when something may be new.
-        if (now < t.not_before || !(t.dirty || timed)) continue;
+        if (now < t.not_before || !(t.dirty || (timed && !t.waiting))) continue;
         t.dirty = false;
         t.ran_once = true;
         busy[i] = true;
@@ -237,7 +242,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     for (size_t i = 0; i < tables.size(); ++i) {
       const TableSchedule& t = tables[i];
       bool timed = t.trigger.kind == sql::TriggerSpec::Kind::kInterval || t.trigger.kind == sql::TriggerSpec::Kind::kDaily;
-      if (!busy[i] && (t.dirty || timed) && t.not_before > now) wake_at = std::min(wake_at, t.not_before);
+      if (!busy[i] && (t.dirty || (timed && !t.waiting)) && t.not_before > now) wake_at = std::min(wake_at, t.not_before);
     }
     // At least once a second, to flush the event log while busy or idle.
     int64_t timeout_ms = std::clamp<int64_t>((wake_at - now + kMicrosPerMs - 1) / kMicrosPerMs, 0, 1000);

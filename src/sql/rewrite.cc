@@ -282,6 +282,47 @@ class Rewriter {
     return Status::OK();
   }
 
+  // WITH (key [=] value, ...) after a FROM item: read options of that item.
+  Status ParseTableOptions() {
+    const Token& start = toks_[i_];
+    RewrittenSql::TableOptions opts;
+    opts.loc = Loc(start);
+    size_t close = MatchingParen(i_ + 1);
+    if (close == std::string::npos) return ErrorAt(Loc(start), "unclosed WITH ( ... ) options");
+    Drop(start);
+    ++i_;
+    Drop(toks_[i_]);  // (
+    ++i_;
+    while (i_ < close) {
+      const Token& key = Peek(0);
+      if (!(key.IsIdentifier() || key.IsString() || key.kind == TokenKind::kWord)) {
+        return ErrorAt(Loc(key), "expected an option name in WITH (name = value, ...)");
+      }
+      std::string name = key.value;
+      Drop(key);
+      ++i_;
+      if (Peek(0).IsSymbol("=")) {
+        Drop(Peek(0));
+        ++i_;
+      }
+      const Token& value = Peek(0);
+      if (i_ >= close || value.IsSymbol(",")) return ErrorAt(Loc(value), "expected a value for option " + name);
+      opts.options.emplace_back(name, value.value);
+      Drop(value);
+      ++i_;
+      if (Peek(0).IsSymbol(",")) {
+        Drop(Peek(0));
+        ++i_;
+      } else if (i_ < close) {
+        return ErrorAt(Loc(Peek(0)), "expected , or ) in WITH (name = value, ...)");
+      }
+    }
+    Drop(toks_[close]);
+    i_ = close + 1;
+    out_.table_options[last_item_start_] = opts;
+    return Status::OK();
+  }
+
   Status Step() {
     const Token& t = toks_[i_];
     Level& top = levels_.back();
@@ -450,6 +491,9 @@ class Rewriter {
       return Status::OK();
     }
     if (t.IsWord("WATERMARK") && top.in_from) return ParseWatermark();
+    if (t.IsWord("WITH") && top.in_from && Peek(1).IsSymbol("(") && last_item_start_ != std::string::npos) {
+      return ParseTableOptions();
+    }
     if (t.IsWord("INTERVAL") && (Peek(1).kind == TokenKind::kNumber || Peek(1).IsString())) {
       return NotSupportedAt(Loc(t), "INTERVAL values in expressions (use date_add / timestampadd)");
     }

@@ -15,6 +15,8 @@
 //   current_timestamp() / current_date() -> current_timestamp / current_date
 //   a RLIKE b / a REGEXP b      -> a ~ b
 //   WATERMARK c DELAY OF INTERVAL n UNIT after a FROM item -> removed (kept in watermarks)
+//   WITH (key = value, ...) after a FROM item (streaming read options, e.g.
+//                                  skipChangeCommits) -> removed (kept in table_options)
 // Every byte of the output maps back to the original file (MappedText), so libpg-query's
 // error and node offsets become file:line:col. Offsets in the maps below are offsets in
 // the rewritten text. Pure function; thread-safe.
@@ -41,6 +43,13 @@ struct RewrittenSql {
   std::set<size_t> try_casts;
   // Offset where a FROM item begins -> its WATERMARK clause.
   std::map<size_t, Watermark> watermarks;
+  // Offset where a FROM item begins -> its WITH (key = value, ...) options (keys as
+  // written, values unquoted), and where the clause was.
+  struct TableOptions {
+    std::vector<std::pair<std::string, std::string>> options;
+    SourceLocation loc;
+  };
+  std::map<size_t, TableOptions> table_options;
 };
 
 Result<RewrittenSql> RewriteSparkSql(const MappedText& sql);

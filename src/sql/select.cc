@@ -133,6 +133,11 @@ class Planner {
         return NotSupportedAt(wm.loc, "WATERMARK on a subquery or join; put it right after a table name or read_files(...)");
       }
     }
+    for (const auto& [off, opts] : rw_.table_options) {
+      if (!consumed_options_.count(off)) {
+        return NotSupportedAt(opts.loc, "WITH (...) options on a subquery or join; put them right after STREAM(table)");
+      }
+    }
     for (const auto& [off, cols] : rw_.star_excepts) {
       if (!consumed_excepts_.count(off)) {
         return ErrorAt(Loc(static_cast<int>(off)), "* EXCEPT (...) is only allowed in a SELECT list");
@@ -587,8 +592,8 @@ class Planner {
     return Status::OK();
   }
 
-  void TakeStreamAndWatermark(int location, PlanNode* scan) {
-    if (location < 0) return;
+  Status TakeStreamAndWatermark(int location, PlanNode* scan) {
+    if (location < 0) return Status::OK();
     size_t off = static_cast<size_t>(location);
     if (rw_.streaming_refs.count(off)) {
       scan->streaming = true;
@@ -599,6 +604,24 @@ class Planner {
       scan->watermark = it->second;
       consumed_watermarks_.insert(off);
     }
+    auto opts = rw_.table_options.find(off);
+    if (opts != rw_.table_options.end()) {
+      consumed_options_.insert(off);
+      for (const auto& [key, value] : opts->second.options) {
+        std::string k = key, v = value;
+        for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (k != "skipchangecommits") {
+          return NotSupportedAt(opts->second.loc, "read option `" + key + "` (supported: skipChangeCommits)");
+        }
+        if (scan->kind != PlanKind::kTableScan || !scan->streaming) {
+          return ErrorAt(opts->second.loc, "skipChangeCommits applies to a streaming read: STREAM(table) WITH (...)");
+        }
+        if (v != "true" && v != "false") return ErrorAt(opts->second.loc, "skipChangeCommits must be true or false");
+        scan->skip_change_commits = v == "true";
+      }
+    }
+    return Status::OK();
   }
 
   Result<PlanPtr> PlanRangeVar(const json& b) {
@@ -631,7 +654,7 @@ class Planner {
       LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
       scan->alias = b["alias"].value("aliasname", "");
     }
-    TakeStreamAndWatermark(location, scan.get());
+    LP_RETURN_IF_ERROR(TakeStreamAndWatermark(location, scan.get()));
     return PlanPtr(scan);
   }
 
@@ -712,7 +735,7 @@ class Planner {
       LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
       scan->alias = b["alias"].value("aliasname", "");
     }
-    TakeStreamAndWatermark(call.value("location", -1), scan.get());
+    LP_RETURN_IF_ERROR(TakeStreamAndWatermark(call.value("location", -1), scan.get()));
     if (!levels_.empty()) levels_.back().read_files_scans.push_back(scan);
     return PlanPtr(scan);
   }
@@ -1146,6 +1169,7 @@ class Planner {
   std::vector<Level> levels_;
   std::set<size_t> consumed_streams_;
   std::set<size_t> consumed_watermarks_;
+  std::set<size_t> consumed_options_;
   std::set<size_t> consumed_excepts_;
 };
 
