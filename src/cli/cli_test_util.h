@@ -1,5 +1,5 @@
-// Helpers for tests that run the built `lakepipe` binary (found through the
-// LAKEPIPE_BINARY_DIR environment variable that ctest sets). Test-only.
+// Helpers for tests that run the built `lakepipe` binary (in the build folder the tests
+// were built in; LAKEPIPE_BINARY_DIR overrides it). Test-only.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,10 +14,7 @@
 
 namespace lakepipe {
 
-inline std::string Binary() {
-  const char* dir = std::getenv("LAKEPIPE_BINARY_DIR");
-  return std::string(dir != nullptr ? dir : "build") + "/lakepipe";
-}
+inline std::string Binary() { return testing::BinaryDir() + "/lakepipe"; }
 
 inline std::string Quote(const std::string& s) { return "'" + s + "'"; }
 

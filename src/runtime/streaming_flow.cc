@@ -215,8 +215,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
         LP_RETURN_IF_ERROR(store->Commit(batch_id));
         LP_KILL_POINT("flow.after_state_commit");
       }
-      state_keys += store->size();
-      state_bytes += store->MemoryBytes();
+      state::StateSize size = store->Size();
+      state_keys += size.keys;
+      state_bytes += size.disk_bytes;
     }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");

@@ -30,7 +30,12 @@ TempDir::~TempDir() {
 
 std::string SourceDir() {
   const char* dir = std::getenv("LAKEPIPE_SOURCE_DIR");
-  return dir ? std::string(dir) : std::filesystem::current_path().string();
+  return dir ? std::string(dir) : std::string(LAKEPIPE_DEFAULT_SOURCE_DIR);
+}
+
+std::string BinaryDir() {
+  const char* dir = std::getenv("LAKEPIPE_BINARY_DIR");
+  return dir ? std::string(dir) : std::string(LAKEPIPE_DEFAULT_BINARY_DIR);
 }
 
 std::string TestdataDir() {

@@ -24,6 +24,8 @@ class TempDir {
 
 // The repository's top folder (tests run with it as working directory).
 std::string SourceDir();
+// The build folder (where the `lakepipe` binary is).
+std::string BinaryDir();
 
 // ../shared/testdata, or $LAKEPIPE_TESTDATA; empty when absent. Tests that need it call
 // GTEST_SKIP() with a message saying the folder is missing.
