@@ -67,6 +67,7 @@ struct TableSchedule {
 
 Status PipelineRunner::RunContinuous(const RunOptions& options) {
   Impl& r = *impl_;
+  LP_RETURN_IF_ERROR(r.LockStorage());
   r.continuous = true;
   FileWatcher watcher;
   r.watcher.store(&watcher);

@@ -94,6 +94,12 @@ struct PipelineRunner::Impl {
     return it == flows.end() ? nullptr : it->second.get();
   }
 
+  // An exclusive lock on `<storage>/_lakepipe.lock`, held from the first update until the
+  // runner goes away: two runs writing the same storage would race on its checkpoints.
+  int lock_fd = -1;
+  Status LockStorage();
+  ~Impl();
+
   const sql::ResolvedDataset* Find(const std::string& name) const { return resolved.Find(name); }
   const sql::DatasetDefinition& Definition(const sql::ResolvedDataset& ds) const {
     return pipeline.datasets[ds.dataset_index];

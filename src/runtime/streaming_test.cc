@@ -150,6 +150,20 @@ TEST_F(StreamingTest, UnknownReadOptionsAreErrorsAtTheirPlace) {
   EXPECT_NE(runner.status().message().find("p.sql:2:"), std::string::npos) << runner.status().ToString();
 }
 
+TEST_F(StreamingTest, OneRunAtATimePerStorage) {
+  Pipeline(RawTable());
+  Drop(landing_, "a.csv", "1,x,2026-01-01 00:00:00\n");
+  auto first = Open();
+  auto second = Open();
+  ASSERT_TRUE(first->RunOnce({}).ok());
+  auto refused = second->RunOnce({});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("in use by another lakepipe run"), std::string::npos)
+      << refused.status().ToString();
+  first.reset();  // the lock goes with its runner
+  EXPECT_TRUE(second->RunOnce({}).ok());
+}
+
 TEST_F(StreamingTest, StreamStaticJoinReadsTheCurrentDimensionForNewRowsOnly) {
   Pipeline("CREATE OR REFRESH MATERIALIZED VIEW kinds AS SELECT * FROM read_files('${dims}', format => 'csv', "
            "header => true, schema => 'id INT, kind STRING, ts TIMESTAMP');\n" +
