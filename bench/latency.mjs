@@ -121,7 +121,9 @@ function resolveChain(landing, storage) {
     }
   }
   const goldCp = readCheckpoint(storage, GOLD);
-  const goldRanges = goldCp ? rangesOf(goldCp, 'silver_orders') : null;
+  // An incremental view without batch plans (its state names the version it covers) is
+  // followed through its commits' inputs, like a recomputed view.
+  const goldRanges = goldCp && goldCp.plans.size > 0 ? rangesOf(goldCp, 'silver_orders') : null;
   for (const f of files.values()) {
     const b = fileToBronze.get(f.name);
     if (b === undefined) continue;

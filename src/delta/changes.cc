@@ -6,7 +6,12 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
                                              int64_t end_version, const ChangeReadOptions& options) {
   std::vector<RecordBatch> out;
   if (start_version > end_version) return out;
-  LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.AtVersion(end_version));
+  // Usually the range ends at the latest version, which a kept handle has at hand (it
+  // rolls its cached state forward); an older end is replayed.
+  LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.Latest());
+  if (end->version() != end_version) {
+    LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
+  }
   for (int64_t v = start_version; v <= end_version; ++v) {
     std::string name = CommitFileName(v);
     auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));

@@ -165,31 +165,14 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
     case PlanKind::kAggregate: {
       const PlanNode& input = *node.inputs[0];
       LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
-      expr::BindContext ctx = ContextFor(input, options_);
-      std::vector<expr::BoundExpr> keys, aggs;
-      std::vector<std::string> key_names, agg_names;
-      for (const auto& k : node.group_keys) {
-        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k.expr, input.schema, ctx));
-        keys.push_back(std::move(b));
-        key_names.push_back(k.name);
-      }
-      ctx.allow_aggregates = true;
-      for (const auto& a : node.aggregates) {
-        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*a.expr, input.schema, ctx));
-        aggs.push_back(std::move(b));
-        agg_names.push_back(a.name);
-      }
+      LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(node, options_));
       if (options_.incremental_aggregate) {
         // The state lives across micro-batches: the runtime adds these (new) rows to it and
         // returns the aggregate over everything so far.
-        AggregateFactory make = [keys, key_names, aggs, agg_names]() {
-          return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
-        };
         LP_ASSIGN_OR_RETURN(Batches out, options_.incremental_aggregate(node, make, rows));
         return Relabel(node.schema, std::move(out));
       }
-      LP_ASSIGN_OR_RETURN(auto agg, operators::HashAggregate::Make(std::move(keys), std::move(key_names),
-                                                                   std::move(aggs), std::move(agg_names)));
+      LP_ASSIGN_OR_RETURN(auto agg, make());
       for (const auto& b : rows) LP_RETURN_IF_ERROR(agg->Push(b));
       LP_ASSIGN_OR_RETURN(Batches out, agg->Finish());
       return Relabel(node.schema, std::move(out));
@@ -282,6 +265,28 @@ Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider
                                          const ExecOptions& options) {
   Executor executor(provider, options);
   return executor.Run(plan);
+}
+
+Result<AggregateFactory> AggregateFactoryFor(const PlanNode& node, const ExecOptions& options) {
+  if (node.kind != PlanKind::kAggregate) return Status::Internal("AggregateFactoryFor a non-aggregate node");
+  const PlanNode& input = *node.inputs[0];
+  expr::BindContext ctx = ContextFor(input, options);
+  std::vector<expr::BoundExpr> keys, aggs;
+  std::vector<std::string> key_names, agg_names;
+  for (const auto& k : node.group_keys) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k.expr, input.schema, ctx));
+    keys.push_back(std::move(b));
+    key_names.push_back(k.name);
+  }
+  ctx.allow_aggregates = true;
+  for (const auto& a : node.aggregates) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*a.expr, input.schema, ctx));
+    aggs.push_back(std::move(b));
+    agg_names.push_back(a.name);
+  }
+  return AggregateFactory([keys, key_names, aggs, agg_names]() {
+    return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
+  });
 }
 
 int64_t CountRows(const std::vector<RecordBatch>& batches) {

@@ -55,6 +55,10 @@ struct ExecOptions {
 Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider& provider,
                                          const ExecOptions& options);
 
+// Empty aggregates of a resolved kAggregate node (its keys and aggregates bound against
+// its input), for state that outlives one Execute call.
+Result<AggregateFactory> AggregateFactoryFor(const sql::PlanNode& aggregate, const ExecOptions& options);
+
 // Total rows of a list of batches.
 int64_t CountRows(const std::vector<RecordBatch>& batches);
 

@@ -126,7 +126,7 @@ bool IsRowwise(sql::PlanKind k) { return k == sql::PlanKind::kFilter || k == sql
 }  // namespace
 
 std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& ds,
-                                                     const sql::PlanNode** scan_out) const {
+                                                     IncrementalShape* shape) const {
   if (PlanUsesCurrentTime(*ds.plan)) return "it uses the current time";
   // Above the aggregate: row-wise steps, ORDER BY and LIMIT over its (whole) output.
   const sql::PlanNode* n = ds.plan.get();
@@ -139,6 +139,7 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
   }
   // Below it: row-wise steps over one stored table, so that new rows of the table map to
   // new input rows of the aggregate.
+  shape->aggregate = n;
   const sql::PlanNode* below = n->inputs[0].get();
   while (IsRowwise(below->kind)) below = below->inputs[0].get();
   if (below->kind != sql::PlanKind::kTableScan) {
@@ -146,7 +147,7 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
   }
   const sql::ResolvedDataset* up = Find(below->table);
   if (up == nullptr || up->kind == sql::DatasetKind::kView) return "it reads `" + below->table + "`, which is not a stored table";
-  *scan_out = below;
+  shape->scan = below;
   return "";
 }
 
@@ -161,7 +162,7 @@ class IncrementalViewScanProvider : public FullScanProvider {
 
   Result<Batches> ReadTable(const sql::PlanNode& node) override {
     if (Lower(node.table) != Lower(source_["table"].get<std::string>())) return FullScanProvider::ReadTable(node);
-    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(runner_.TablePath(node.table), runner_.fs));
+    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
     if (source_["kind"] == "snapshot") {
       LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(source_["version"].get<int64_t>()));
       delta::ScanOptions options;
@@ -203,8 +204,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
       return report;
     }
   }
-  const sql::PlanNode* scan = nullptr;
-  std::string why_not = WhyNotIncremental(ds, &scan);
+  IncrementalShape shape;
+  std::string why_not = WhyNotIncremental(ds, &shape);
   if (!why_not.empty()) {
     // Left over state of an earlier, incremental form of the query would be stale.
     if (fs->Exists(CheckpointPath(ds.name))) {
@@ -216,127 +217,100 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
     }
     return RecomputeMaterializedView(ds, full_refresh, board);
   }
-  auto result = UpdateIncrementalView(ds, *scan, full_refresh, board);
+  auto result = UpdateIncrementalView(ds, shape, full_refresh, board);
   if (!result.ok() && result.status().code() == StatusCode::kNotSupported &&
       result.status().message().find("skipChangeCommits") != std::string::npos) {
     // The table it reads was rewritten (a full refresh upstream): start again from a
     // snapshot of it.
-    return UpdateIncrementalView(ds, *scan, /*full_refresh=*/true, board);
+    return UpdateIncrementalView(ds, shape, /*full_refresh=*/true, board);
   }
   return result;
 }
 
 Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::ResolvedDataset& ds,
-                                                                const sql::PlanNode& scan, bool full_refresh,
+                                                                const IncrementalShape& shape, bool full_refresh,
                                                                 StatusBoard* board) {
   int64_t start = MonotonicNanos();
   TableReport report;
   report.table = ds.name;
   report.kind = sql::DatasetKindName(ds.kind);
   LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
-  FlowCheckpoint& cp = flow->cp;
-  std::string upstream = Find(scan.table)->name;
-
-  LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
-  LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
-  int64_t batch_id;
-  Json plan;
-  if (planned && (!committed || *committed < *planned)) {
-    batch_id = *planned;
-    LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
-    plan = Json::parse(text, nullptr, false);
-    if (plan.is_discarded() || !plan.contains("sources") || plan["sources"].empty()) {
-      return Status::Corruption(cp.dir() + "/offsets/" + std::to_string(batch_id) + ": not a view plan");
-    }
-  } else {
-    batch_id = planned ? *planned + 1 : 0;
-    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(TablePath(upstream), fs));
-    LP_ASSIGN_OR_RETURN(int64_t latest, table->LatestVersion());
-    auto last = flow->last_version.find(Lower(upstream));
-    Json source;
-    if (last == flow->last_version.end()) {
-      source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
-    } else if (last->second < latest) {
-      source = {{"kind", "delta"}, {"table", upstream}, {"startVersion", last->second + 1}, {"endVersion", latest}};
-    } else {
-      report.status = "up to date";
-      LP_ASSIGN_OR_RETURN(auto own, delta::DeltaTable::Open(TablePath(ds.name), fs));
-      LP_ASSIGN_OR_RETURN(report.table_version, own->LatestVersion());
-      return report;
-    }
-    plan = {{"batchId", batch_id}, {"plannedAt", clock->NowMillis()}, {"sources", Json::array({source})}};
-    LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump()));
-    flow->last_version[Lower(upstream)] = source.contains("endVersion") ? source["endVersion"].get<int64_t>()
-                                                                         : source["version"].get<int64_t>();
-    LP_KILL_POINT("mv.after_plan");
-  }
-  const Json& source = plan["sources"][0];
-  int64_t read_version = source.contains("endVersion") ? source["endVersion"].get<int64_t>() : source["version"].get<int64_t>();
-
+  const std::string upstream = Find(shape.scan->table)->name;
   ExecOptions exec;
   exec.current_timestamp_micros = clock->NowMicros();
+  if (flow->aggregate == nullptr) {
+    LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(*shape.aggregate, exec));
+    std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
+    LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+    LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+  }
+  state::IncrementalAggregate& aggregate = *flow->aggregate;
+
+  // The state says which upstream version it covers (its batch id is that version), so
+  // the next batch is the versions after it: no plan file is needed. A crash after the
+  // view's commit but before the state's leaves the state behind the table; the next
+  // batch then covers more versions and publishes the same aggregate again.
+  LP_ASSIGN_OR_RETURN(auto table, Table(upstream));
+  LP_ASSIGN_OR_RETURN(int64_t latest, table->LatestVersion());
+  std::optional<int64_t> covered = aggregate.committed_batch();
+  Json source;
+  if (!covered) {
+    source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
+  } else if (*covered < latest) {
+    source = {{"kind", "delta"}, {"table", upstream}, {"startVersion", *covered + 1}, {"endVersion", latest}};
+  } else {
+    report.status = "up to date";
+    LP_ASSIGN_OR_RETURN(auto own, Table(ds.name));
+    LP_ASSIGN_OR_RETURN(report.table_version, own->LatestVersion());
+    return report;
+  }
+  int64_t batch_id = latest;
+
   int64_t input_rows = 0;
-  std::string cp_dir = cp.dir();
-  exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory& make,
-                                   const Batches& rows) -> Result<Batches> {
-    if (flow->aggregate == nullptr) {
-      std::string dir = JoinPath(cp_dir, "state/aggregate-0");
-      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
-    }
+  exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory&, const Batches& rows) -> Result<Batches> {
     input_rows += CountRows(rows);
-    return flow->aggregate->Apply(batch_id, rows);
+    return aggregate.Apply(batch_id, rows);
   };
   IncrementalViewScanProvider provider(*this, exec, source);
+  auto abandon = [&](Status st) {
+    (void)aggregate.Abandon();
+    return st;
+  };
   auto executed = Execute(*ds.plan, provider, exec);
-  if (!executed.ok()) {
-    if (flow->aggregate != nullptr) (void)flow->aggregate->Abandon();
-    return executed.status();
-  }
+  if (!executed.ok()) return abandon(executed.status());
   Batches rows = std::move(executed).value();
   report.rows_read = input_rows;
   auto quarantined = ApplyExpectations(ds, &rows, &report);
-  if (!quarantined.ok()) {
-    if (flow->aggregate != nullptr) (void)flow->aggregate->Abandon();
-    return quarantined.status();
-  }
+  if (!quarantined.ok()) return abandon(quarantined.status());
   LP_KILL_POINT("mv.after_process");
 
   delta::WriteOptions options;
   options.mode = delta::WriteMode::kOverwrite;
   options.operation = "CREATE OR REFRESH MATERIALIZED VIEW";
-  options.operation_parameters["inputs"] = Json({{Lower(upstream), read_version}}).dump();
+  options.operation_parameters["inputs"] = Json({{Lower(upstream), latest}}).dump();
   options.operation_parameters["technique"] = source["kind"] == "snapshot" ? "incremental (initial)" : "incremental";
-  options.operation_parameters["batchId"] = std::to_string(batch_id);
   if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
-  options.txn_app_id = cp.flow_id();
+  options.txn_app_id = flow->cp.flow_id();
   options.txn_version = batch_id;
   if (HasQuarantine(Definition(ds))) {
-    LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds, *quarantined,
-                                  options)
-                           .status());
+    auto written = WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds, *quarantined, options);
+    if (!written.ok()) return abandon(written.status());
   }
   auto commit = WriteTable(ds.name, ds.schema, ds, rows, options);
-  if (!commit.ok()) {
-    if (flow->aggregate != nullptr) (void)flow->aggregate->Abandon();
-    return commit.status();
-  }
+  if (!commit.ok()) return abandon(commit.status());
   LP_KILL_POINT("mv.after_commit");
-  if (flow->aggregate != nullptr) {
-    LP_RETURN_IF_ERROR(flow->aggregate->Commit(batch_id));
-    LP_KILL_POINT("mv.after_state_commit");
-    state::StateSize size = flow->aggregate->Size();
-    report.state_keys = size.keys;
-    report.state_bytes = size.disk_bytes;
-  }
-  LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit->version));
+  LP_RETURN_IF_ERROR(aggregate.Commit(batch_id));
+  LP_KILL_POINT("mv.after_state_commit");
+  state::StateSize size = aggregate.Size();
 
   report.status = "updated";
   report.rows_written = CountRows(rows);
   report.table_version = commit->version;
   report.batches = 1;
+  report.state_keys = size.keys;
+  report.state_bytes = size.disk_bytes;
   report.technique = options.operation_parameters["technique"];
-  RecordArrivals(ds.name, commit->version, NewArrivalsFor(ds.name, {{Lower(upstream), read_version}}), board);
+  RecordArrivals(ds.name, commit->version, NewArrivalsFor(ds.name, {{Lower(upstream), latest}}), board);
   if (board != nullptr) {
     report.duration_ms = ElapsedMs(start);
     board->RecordBatch(report, clock->NowMillis());

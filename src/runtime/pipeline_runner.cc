@@ -156,6 +156,27 @@ Arrivals PipelineRunner::Impl::NewArrivalsFor(const std::string& view,
   return out;
 }
 
+Result<std::shared_ptr<delta::DeltaTable>> PipelineRunner::Impl::Table(const std::string& name) const {
+  std::string path = TablePath(name);
+  {
+    std::lock_guard<std::mutex> lock(tables_mu);
+    auto it = tables.find(path);
+    if (it != tables.end()) return it->second;
+  }
+  if (!delta::DeltaTable::Exists(path, fs)) return Status::NotFound("table `" + name + "` has no commit yet");
+  delta::TableOptions options;
+  options.clock = clock;
+  LP_ASSIGN_OR_RETURN(auto opened, delta::DeltaTable::Open(path, fs, options));
+  std::shared_ptr<delta::DeltaTable> shared(std::move(opened));
+  std::lock_guard<std::mutex> lock(tables_mu);
+  return tables.emplace(path, std::move(shared)).first->second;
+}
+
+void PipelineRunner::Impl::ForgetTable(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(tables_mu);
+  tables.erase(TablePath(name));
+}
+
 // ---- scan providers ------------------------------------------------------------------
 
 Result<Batches> FullScanProvider::ReadTable(const sql::PlanNode& node) {
@@ -175,8 +196,7 @@ Result<Batches> FullScanProvider::ReadFiles(const sql::PlanNode& node) {
 }
 
 Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
-  std::string path = runner_.TablePath(node.table);
-  auto table = delta::DeltaTable::Open(path, runner_.fs);
+  auto table = runner_.Table(node.table);
   if (!table.ok()) {
     if (table.status().IsNotFound()) {
       return Status::NotFound("table `" + node.table + "` has no data yet (its update has not run or failed)");
@@ -204,7 +224,7 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
     if (s["kind"] == "delta" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
       int64_t start = s["startVersion"].get<int64_t>(), end = s["endVersion"].get<int64_t>();
       if (start > end) return Batches{};
-      LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(runner_.TablePath(node.table), runner_.fs));
+      LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
       delta::ChangeReadOptions options;
       options.columns = node.schema.names();
       options.skip_change_commits = node.skip_change_commits;
@@ -285,17 +305,22 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
   std::string path = TablePath(name);
   // A table whose schema no longer matches the query (the SQL changed) is rebuilt: an
   // overwrite may replace the schema, an append may not.
-  if (delta::DeltaTable::Exists(path, fs)) {
-    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(path, fs));
-    LP_ASSIGN_OR_RETURN(auto snap, table->Latest());
-    if (!SameColumns(snap->schema(), schema)) {
-      if (options.mode != delta::WriteMode::kOverwrite) {
-        return Status::InvalidArgument("table `" + name + "` has columns (" + snap->schema().ToDDL() +
-                                       ") but its query now produces (" + schema.ToDDL() +
-                                       "); run with --full-refresh " + name + " to rebuild it");
-      }
-      LP_RETURN_IF_ERROR(fs->RemoveAll(path));
+  auto existing = Table(name);
+  if (!existing.ok() && !existing.status().IsNotFound()) return existing.status();
+  if (existing.ok()) {
+    LP_ASSIGN_OR_RETURN(auto snap, (*existing)->Latest());
+    if (SameColumns(snap->schema(), schema)) {
+      LP_ASSIGN_OR_RETURN(auto writer, (*existing)->NewWriter(std::move(options)));
+      for (const auto& b : rows) LP_RETURN_IF_ERROR(writer->Write(b));
+      return writer->Commit();
     }
+    if (options.mode != delta::WriteMode::kOverwrite) {
+      return Status::InvalidArgument("table `" + name + "` has columns (" + snap->schema().ToDDL() +
+                                     ") but its query now produces (" + schema.ToDDL() +
+                                     "); run with --full-refresh " + name + " to rebuild it");
+    }
+    ForgetTable(name);
+    LP_RETURN_IF_ERROR(fs->RemoveAll(path));
   }
   LP_ASSIGN_OR_RETURN(delta::CreateOptions create, CreateOptionsFor(ds, schema));
   if (name != ds.name) {

@@ -82,6 +82,8 @@ struct PipelineRunner::Impl {
   // guarded; a Flow itself is only used by the thread running its table.
   std::mutex flows_mu;
   std::map<std::string, std::unique_ptr<Flow>> flows;  // by lower-case table name
+  mutable std::mutex tables_mu;
+  mutable std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables;  // by path
   mutable std::mutex lineage_mu;
   // table (lower case) -> version -> arrivals, for latency; trimmed as it grows.
   std::map<std::string, std::map<int64_t, Arrivals>> arrivals;
@@ -132,11 +134,20 @@ struct PipelineRunner::Impl {
                                              StatusBoard* board);
   Result<TableReport> RecomputeMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
                                                 StatusBoard* board);
-  Result<TableReport> UpdateIncrementalView(const sql::ResolvedDataset& ds, const sql::PlanNode& scan,
+  struct IncrementalShape {
+    const sql::PlanNode* aggregate = nullptr;  // the view's GROUP BY
+    const sql::PlanNode* scan = nullptr;       // the table scan under it
+  };
+  Result<TableReport> UpdateIncrementalView(const sql::ResolvedDataset& ds, const IncrementalShape& shape,
                                             bool full_refresh, StatusBoard* board);
-  // Empty when the view can be maintained incrementally (then *scan is the table scan under
-  // its aggregate); otherwise why not, for the event log.
-  std::string WhyNotIncremental(const sql::ResolvedDataset& ds, const sql::PlanNode** scan) const;
+  // Empty when the view can be maintained incrementally (then `shape` is filled);
+  // otherwise why not, for the event log.
+  std::string WhyNotIncremental(const sql::ResolvedDataset& ds, IncrementalShape* shape) const;
+  // An open handle on stored table `name` (kept, so each use replays only the commits
+  // since the last); NotFound when the table has no commit yet. Thread-safe.
+  Result<std::shared_ptr<delta::DeltaTable>> Table(const std::string& name) const;
+  // Forgets the handle (the table's folder was removed).
+  void ForgetTable(const std::string& name) const;
   // Whether a materialized view's last update read exactly the table versions that are
   // current now (recorded as operationParameters.inputs), so recomputing it would change
   // nothing. Views over read_files or current_timestamp() are always recomputed.

@@ -113,9 +113,11 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     if (!planned_tables.insert(key).second) continue;
     // An upstream table that has no commit yet has nothing to read (version -1).
     int64_t latest = -1;
-    if (delta::DeltaTable::Exists(TablePath(scan->table), fs)) {
-      LP_ASSIGN_OR_RETURN(auto upstream, delta::DeltaTable::Open(TablePath(scan->table), fs));
-      LP_ASSIGN_OR_RETURN(latest, upstream->LatestVersion());
+    auto upstream = Table(scan->table);
+    if (upstream.ok()) {
+      LP_ASSIGN_OR_RETURN(latest, (*upstream)->LatestVersion());
+    } else if (!upstream.status().IsNotFound()) {
+      return upstream.status();
     }
     int64_t start = flow.last_version.count(key) ? flow.last_version[key] + 1 : 0;
     any_new |= start <= latest;
