@@ -11,6 +11,7 @@
   // ---------------------------------------------------------------- settings & helpers
   const POLL_MS = 2000;           // fallback polling period
   const SAFETY_POLL_MS = 15000;   // a slow poll even while the stream is up
+  const SAMPLE_MS = 2000;         // live charts get a point at least this often
   const HISTORY_MS = 10 * 60 * 1000;
   const GOLD = {
     country: "gold_revenue_by_country",
@@ -343,7 +344,7 @@
       xAxis: liveTimeAxis(),
       yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
       series: layers.map((l) => ({
-        name: cap(l), type: "line", showSymbol: false, smooth: true,
+        name: cap(l), type: "line", showSymbol: history.length < 4, symbolSize: 5, smooth: true,
         data: history.map((s) => [s.t, +(s.rate[l] || 0).toFixed(1)]),
         lineStyle: { width: 2, color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] },
       })),
@@ -359,10 +360,10 @@
     const last = history.length ? history[history.length - 1] : { p50: {}, p95: {} };
     const series = [];
     for (const l of layers) {
-      series.push({ name: `${cap(l)} p95`, type: "line", showSymbol: false, smooth: true,
+      series.push({ name: `${cap(l)} p95`, type: "line", showSymbol: history.length < 4, symbolSize: 5, smooth: true,
         data: history.filter((s) => l in s.p95).map((s) => [s.t, s.p95[l]]),
         lineStyle: { width: 2, color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] } });
-      series.push({ name: `${cap(l)} p50`, type: "line", showSymbol: false, smooth: true,
+      series.push({ name: `${cap(l)} p50`, type: "line", showSymbol: history.length < 4, symbolSize: 4, smooth: true,
         data: history.filter((s) => l in s.p50).map((s) => [s.t, s.p50[l]]),
         lineStyle: { width: 1, type: "dashed", color: LAYER_COLOR[l] }, itemStyle: { color: LAYER_COLOR[l] } });
     }
@@ -558,7 +559,9 @@
       if (slowAgain) { slowAgain = false; setTimeout(refreshSlow, 1000); }
     }
   }
+  let lastPipelineAt = 0;
   function onPipeline(p) {
+    lastPipelineAt = Date.now();
     const changed = p.generation !== lastGeneration;
     lastGeneration = p.generation;
     applyPipeline(p);
@@ -606,6 +609,9 @@
   // The page-level ticker: relative times and a slow safety refresh.
   setInterval(() => { renderTableList(); }, 5000);
   setInterval(() => { poll().then(refreshSlow); }, SAFETY_POLL_MS);
+  // The stream is quiet while nothing changes, but rates and latency are per minute and
+  // keep moving: sample /api/pipeline when no event came for a while.
+  setInterval(() => { if (!pollTimer && Date.now() - lastPipelineAt > SAMPLE_MS - 100) poll(); }, SAMPLE_MS);
 
   // First paint: placeholders, then data.
   for (const id of ["chart-daily", "chart-country", "chart-products", "chart-dag", "chart-throughput", "chart-latency", "chart-expectations"]) {

@@ -297,8 +297,9 @@ async function main() {
     if (tableRows !== apiPipeline.nodes.length) fail(`table list has ${tableRows} rows, the API ${apiPipeline.nodes.length}`);
     log(`KPIs ${JSON.stringify(kpis)}; DAG ${dagNodes} nodes`);
 
-    // Let the last animations finish, then keep the picture.
-    await sleep(1500);
+    // Let the last animations finish (and, with a running pipeline, a few seconds of
+    // rates and latency accumulate), then keep the picture.
+    await sleep(mode === "continuous" ? 5000 : 1500);
     fs.mkdirSync(artifacts, { recursive: true });
     const shot = path.join(artifacts, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
