@@ -11,10 +11,10 @@
 //   silver version  = the silver batch whose plan's bronze range [startVersion, endVersion]
 //                     holds that bronze version (its `commits/N`);
 //   gold commit     = the first gold_revenue_by_country version that includes that silver
-//                     version: through gold's own checkpoint when it has one (an
-//                     incremental flow), else the first version whose
-//                     commitInfo.operationParameters.inputs read silver_orders at or after
-//                     it (a materialized view);
+//                     version: the first version whose commitInfo.operationParameters.inputs
+//                     read silver_orders at or after it (a materialized view, recomputed or
+//                     incremental: docs/checkpoint.md), or through plans/commits in gold's
+//                     checkpoint folder when it writes them;
 //   latency(line)   = gold commit's commitInfo.timestamp - arrival.
 // Percentiles are weighted per line. Sustained throughput = lines / (the last line's gold
 // commit - the first line's arrival). A last run drops a backlog as fast as the producer
