@@ -186,6 +186,8 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       if (report.status == "updated") {
         for (auto& down : tables)
           if (down.wakes_on.count(key)) down.dirty = true;
+        // A streaming table takes one batch per run: look for the next one.
+        if (t.ds->kind == sql::DatasetKind::kStreamingTable) t.dirty = true;
       }
       Flow* flow = r.FindFlow(key);
       // Files that are not stable yet (fileStableMillis) need a look when they are; a

@@ -164,16 +164,12 @@ class IncrementalViewScanProvider : public FullScanProvider {
     if (Lower(node.table) != Lower(source_["table"].get<std::string>())) return FullScanProvider::ReadTable(node);
     LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
     if (source_["kind"] == "snapshot") {
-      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(source_["version"].get<int64_t>()));
-      delta::ScanOptions options;
-      options.columns = node.schema.names();
-      LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
-      Batches out;
-      for (size_t i = 0; i < scan.files().size(); ++i) {
-        LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
-        if (b.num_rows() > 0) out.push_back(std::move(b));
+      int64_t version = source_["version"].get<int64_t>();
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
+      if (snap->version() != version) {
+        LP_ASSIGN_OR_RETURN(snap, table->AtVersion(version));
       }
-      return out;
+      return ReadSnapshot(snap, node.schema);
     }
     delta::ChangeReadOptions options;
     options.columns = node.schema.names();

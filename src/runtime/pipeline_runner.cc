@@ -205,8 +205,12 @@ Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
   }
   LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
   versions_read_[Lower(node.table)] = snap->version();
+  return ReadSnapshot(snap, node.schema);
+}
+
+Result<Batches> FullScanProvider::ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns) {
   delta::ScanOptions options;
-  options.columns = node.schema.names();
+  options.columns = columns.names();
   LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
   Batches out;
   for (size_t i = 0; i < scan.files().size(); ++i) {

@@ -188,6 +188,8 @@ class FullScanProvider : public ScanProvider {
 
  protected:
   Result<Batches> ReadWholeTable(const sql::PlanNode& node);
+  // Every row of a snapshot, in `columns`' columns.
+  static Result<Batches> ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns);
 
   const PipelineRunner::Impl& runner_;
   const ExecOptions& exec_;

@@ -263,6 +263,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       board->SetStateSize(ds.name, state_keys, state_bytes);
       board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
     }
+    // Continuous mode takes one batch at a time, so that the tables downstream start on it
+    // while this one plans the next (the scheduler runs it again at once).
+    if (continuous) break;
   }
   if (board != nullptr) board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
   report.status = report.batches > 0 ? "updated" : "up to date";
