@@ -112,7 +112,7 @@ std::string ReportLine(const runtime::TableReport& t) {
   } else if (t.status == "waiting") {
     line += ": " + t.message;
   } else if (t.status == "updated") {
-    line += ", " + Thousands(t.rows_written) + " rows written";
+    line += ", " + Thousands(t.rows_written) + (t.rows_written == 1 ? " row written" : " rows written");
     if (t.rows_dropped) line += ", " + Thousands(t.rows_dropped) + " dropped";
     if (t.rows_quarantined) line += ", " + Thousands(t.rows_quarantined) + " quarantined";
     if (t.rows_rescued) line += ", " + Thousands(t.rows_rescued) + " with _rescued_data";
