@@ -104,13 +104,6 @@ void CaseMap(std::string_view s, bool up, std::string* out) {
   }
 }
 
-bool AnyNullAt(const std::vector<ColumnPtr>& args, int64_t i) {
-  for (const auto& a : args) {
-    if (a->type().id() == TypeId::kNull || a->IsNull(i)) return true;
-  }
-  return false;
-}
-
 // Runs `f(i, &scratch) -> bool(valid)` per row, NULL when any argument is NULL.
 template <typename F>
 Result<ColumnPtr> StringResult(const std::vector<ColumnPtr>& args, int64_t n, F f) {
