@@ -268,7 +268,7 @@ struct DemoArgs {
   std::string dir = "lakepipe-demo";
   std::string example;  // default: examples/orders beside the working folder or the binary
   int port = 8080;
-  int64_t rows = 1000000;
+  int64_t rows = 200000;  // per round; each round has a new seed
   int64_t rate = 2000;
   int64_t lines_per_file = 200;
 };
@@ -302,8 +302,8 @@ pid_t SpawnSelf(const std::vector<std::string>& args, bool quiet = false) {
 }
 
 // Runs `lakepipe args...` (this binary) and waits; an error names the command.
-Status RunSelf(const std::vector<std::string>& args) {
-  pid_t pid = SpawnSelf(args);
+Status RunSelf(const std::vector<std::string>& args, bool quiet = false) {
+  pid_t pid = SpawnSelf(args, quiet);
   if (pid < 0) return Status::IOError("cannot start lakepipe " + args[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -322,29 +322,54 @@ Status RunDemo(const DemoArgs& a) {
     return Status::NotFound("the demo pipeline " + example + "/pipeline.yaml is missing; run from the lakepipe "
                             "source folder or give --example DIR");
   }
-  std::string input = JoinPath(a.dir, "orders.csv");
   std::string landing = JoinPath(a.dir, "landing");
   LP_RETURN_IF_ERROR(fs->CreateDirs(landing));
-  if (!fs->Exists(input)) {
-    std::printf("demo: generating %s order lines into %s\n", Thousands(a.rows).c_str(), input.c_str());
-    std::fflush(stdout);
-    LP_RETURN_IF_ERROR(RunSelf({"generate", "orders", "--rows", std::to_string(a.rows), "--out", input}));
-  }
-  std::printf("demo: producing %s lines/s into %s (%s lines per file)\n", Thousands(a.rate).c_str(), landing.c_str(),
-              Thousands(a.lines_per_file).c_str());
-  pid_t producer = SpawnSelf({"produce", "--from", input, "--to", landing, "--rate", std::to_string(a.rate),
-                              "--lines-per-file", std::to_string(a.lines_per_file), "--loop", "--prefix", "demo"},
-                             /*quiet=*/true);
-  if (producer < 0) return Status::IOError("cannot start the producer");
+  // Fresh orders for as long as the demo runs: each round generates `rows` lines with the
+  // next seed and drops them into the landing folder at `rate` (replaying one file would
+  // only feed Silver exact duplicates, which it drops).
+  auto round_input = [&](uint64_t seed) { return JoinPath(a.dir, "orders-" + std::to_string(seed) + ".csv"); };
+  LP_RETURN_IF_ERROR(RunSelf({"generate", "orders", "--rows", std::to_string(a.rows), "--seed", "1", "--out", round_input(1)},
+                             /*quiet=*/true));
+  std::printf("demo: dropping %s order lines/s into %s (%s lines per file; a fresh %s-line batch each round)\n",
+              Thousands(a.rate).c_str(), landing.c_str(), Thousands(a.lines_per_file).c_str(), Thousands(a.rows).c_str());
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> producer{-1};
+  std::atomic<bool> feeder_done{false};
+  std::thread feeder([&] {
+    for (uint64_t seed = 1; !stop.load(); ++seed) {
+      std::string input = round_input(seed);
+      if (!fs->Exists(input) &&
+          !RunSelf({"generate", "orders", "--rows", std::to_string(a.rows), "--seed", std::to_string(seed), "--out", input},
+                   /*quiet=*/true)
+               .ok())
+        break;
+      if (stop.load()) break;
+      pid_t pid = SpawnSelf({"produce", "--from", input, "--to", landing, "--rate", std::to_string(a.rate),
+                             "--lines-per-file", std::to_string(a.lines_per_file), "--prefix",
+                             "demo-" + std::to_string(seed)},
+                            /*quiet=*/true);
+      if (pid < 0) break;
+      producer.store(pid);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      producer.store(-1);
+      (void)fs->RemoveFile(input);
+    }
+    feeder_done.store(true);
+  });
   RunArgs run;
   run.folder = example;
   run.port = a.port;
   run.summary = true;
   run.sets = {"landing=" + landing, "storage=" + JoinPath(a.dir, "storage")};
   Status st = RunPipeline(run);
-  ::kill(producer, SIGTERM);
-  int status = 0;
-  ::waitpid(producer, &status, 0);
+  stop.store(true);
+  while (!feeder_done.load()) {
+    pid_t pid = producer.load();
+    if (pid > 0) ::kill(pid, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  feeder.join();
   std::printf("demo: stopped; the tables stay in %s (lakepipe query %s --set storage=%s 'SELECT * FROM gold_kpis')\n",
               JoinPath(a.dir, "storage").c_str(), example.c_str(), JoinPath(a.dir, "storage").c_str());
   return st;
@@ -398,7 +423,7 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   demo->add_option("--dir", demo_args->dir, "Working folder (input, landing, storage)")->capture_default_str();
   demo->add_option("--example", demo_args->example, "The pipeline folder (default: examples/orders)");
   demo->add_option("--port", demo_args->port, "Dashboard and API port")->capture_default_str();
-  demo->add_option("--rows", demo_args->rows, "Order lines to generate (the producer loops over them)")
+  demo->add_option("--rows", demo_args->rows, "Order lines generated per round (each round with a new seed)")
       ->capture_default_str();
   demo->add_option("--rate", demo_args->rate, "Lines per second dropped into the landing folder")->capture_default_str();
   demo->add_option("--lines-per-file", demo_args->lines_per_file, "Lines per landing file")->capture_default_str();

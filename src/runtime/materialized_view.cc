@@ -305,6 +305,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   report.batches = 1;
   report.state_keys = size.keys;
   report.state_bytes = size.disk_bytes;
+  report.operators = {{"aggregate-0", size.keys, size.disk_bytes}};
   report.technique = options.operation_parameters["technique"];
   RecordArrivals(ds.name, commit->version, NewArrivalsFor(ds.name, {{Lower(upstream), latest}}), board);
   if (board != nullptr) {

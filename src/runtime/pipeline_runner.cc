@@ -474,6 +474,10 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
                   {"status", report.status},             {"expectations", Json::array()},
                   {"state", {{"keys", report.state_keys}, {"bytes", report.state_bytes}}}};
   if (!report.technique.empty()) details["technique"] = report.technique;
+  details["state"]["operators"] = Json::array();
+  for (const auto& op : report.operators) {
+    details["state"]["operators"].push_back({{"name", op.name}, {"keys", op.keys}, {"bytes", op.bytes}});
+  }
   for (const auto& e : report.expectations) {
     details["expectations"].push_back({{"name", e.name}, {"action", e.action}, {"passed", e.passed}, {"failed", e.failed}});
   }

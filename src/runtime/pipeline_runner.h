@@ -55,8 +55,14 @@ struct TableReport {
   int64_t table_version = -1;  // the table's version after the update
   int64_t duration_ms = 0;
   std::string technique;       // materialized views: "incremental", "complete recompute", ...
-  int64_t state_keys = 0;      // operator state after the update (dedup keys, groups)
+  int64_t state_keys = 0;      // operator state after the update (dedup keys, groups), total
   int64_t state_bytes = 0;
+  struct OperatorState {
+    std::string name;          // its folder under the checkpoint's state/: "distinct-0", "aggregate-0"
+    int64_t keys = 0;
+    int64_t bytes = 0;         // on disk
+  };
+  std::vector<OperatorState> operators;
   std::vector<ExpectationReport> expectations;
 };
 

@@ -61,6 +61,7 @@ struct Flow {
   // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
   // order execution first asks for them.
   std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
+  std::map<const sql::PlanNode*, std::string> seen_store_names;  // "distinct-<i>"
   // An incrementally maintained materialized view's aggregate state (opened on first use).
   std::unique_ptr<state::IncrementalAggregate> aggregate;
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,

@@ -148,9 +148,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
   auto seen_keys = [this, flow, &cp_dir](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
     auto it = flow->seen_stores.find(&node);
     if (it == flow->seen_stores.end()) {
-      std::string dir = JoinPath(cp_dir, "state/distinct-" + std::to_string(flow->seen_stores.size()));
+      std::string name = "distinct-" + std::to_string(flow->seen_stores.size());
+      std::string dir = JoinPath(cp_dir, "state/" + name);
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
       LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir));
+      flow->seen_store_names[&node] = name;
       it = flow->seen_stores.emplace(&node, std::move(store)).first;
     }
     return std::shared_ptr<operators::SeenKeySet>(it->second);
@@ -212,6 +214,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     // State follows the table: applied only once the batch is in the table, then the
     // batch is recorded as done (docs/checkpoint.md).
     int64_t state_keys = 0, state_bytes = 0;
+    report.operators.clear();
     for (auto& [node, store] : flow->seen_stores) {
       if (!store->committed_batch() || *store->committed_batch() < batch_id) {
         LP_RETURN_IF_ERROR(store->Commit(batch_id));
@@ -220,6 +223,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       state::StateSize size = store->Size();
       state_keys += size.keys;
       state_bytes += size.disk_bytes;
+      report.operators.push_back({flow->seen_store_names[node], size.keys, size.disk_bytes});
     }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");

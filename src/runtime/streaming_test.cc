@@ -210,6 +210,10 @@ TEST_F(StreamingTest, WatermarkedDistinctDropsLateRowsAcrossBatchesAndRestarts) 
   EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events WHERE id = 3"), 0);
   EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events WHERE id = 4"), 1);
   EXPECT_GT(Find(*update, "unique_events")->state_keys, 0);
+  // The state size per operator is in the event log.
+  EXPECT_GT(Count(*restarted, "SELECT count(*) FROM _event_log WHERE table_name = 'unique_events' AND "
+                              "details LIKE '%\"operators\":[{\"bytes\":%\"name\":\"distinct-0\"%'"),
+            0);
 }
 
 // Continuous mode in-process: files are picked up without another call, downstream tables
