@@ -167,6 +167,26 @@ class PosixFileSystem : public FileSystem {
               [](const FileInfo& a, const FileInfo& b) { return a.name < b.name; });
     return out;
   }
+  Result<std::vector<FileInfo>> ListNames(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return Status::FromErrno(errno, "list " + dir);
+    std::vector<FileInfo> out;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      bool is_dir = e->d_type == DT_DIR;
+      if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {  // the file system did not say
+        struct stat st;
+        if (::stat(JoinPath(dir, name).c_str(), &st) != 0) continue;
+        is_dir = S_ISDIR(st.st_mode);
+      }
+      out.push_back({std::string(name), 0, 0, is_dir});
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end(),
+              [](const FileInfo& a, const FileInfo& b) { return a.name < b.name; });
+    return out;
+  }
   Result<FileInfo> Stat(const std::string& path) override {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);

@@ -66,6 +66,9 @@ class FileSystem {
   virtual Status RemoveFile(const std::string& path) = 0;
   virtual Status CreateDirs(const std::string& path) = 0;
   virtual Result<std::vector<FileInfo>> ListDir(const std::string& dir) = 0;  // sorted by name
+  // As ListDir, but only name and is_dir are filled (size and mtime are 0): no stat per
+  // entry, for folders with many files of which few are of interest.
+  virtual Result<std::vector<FileInfo>> ListNames(const std::string& dir) { return ListDir(dir); }
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
 
   // --- helpers built on the primitives ----------------------------------------------
@@ -118,6 +121,7 @@ class FaultInjectingFileSystem : public FileSystem {
   Result<std::vector<FileInfo>> ListDir(const std::string& dir) override {
     return base_->ListDir(dir);
   }
+  Result<std::vector<FileInfo>> ListNames(const std::string& dir) override { return base_->ListNames(dir); }
   Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
 
  private:

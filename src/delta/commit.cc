@@ -287,35 +287,47 @@ Result<std::unique_ptr<DeltaTable>> DeltaTable::Create(const std::string& path,
   return std::unique_ptr<DeltaTable>(new DeltaTable(path, fs, options));
 }
 
+Result<std::vector<FileInfo>> DeltaTable::CommitsAfterCached(int64_t version) const {
+  // Versions are contiguous (put-if-absent), so the commits after `version` are found by
+  // asking for each next file until one is missing: no listing of a log that may hold
+  // thousands of commits. The cached version's own file must still be there (the table
+  // was not removed and created again).
+  std::vector<FileInfo> out;
+  auto own = fs_->Stat(CommitPath(path_, version));
+  if (!own.ok()) return own.status();
+  for (int64_t v = version + 1;; ++v) {
+    auto next = fs_->Stat(CommitPath(path_, v));
+    if (!next.ok()) {
+      if (next.status().IsNotFound()) break;
+      return next.status();
+    }
+    next->name = CommitFileName(v);
+    out.push_back(std::move(next).value());
+  }
+  return out;
+}
+
 Result<SnapshotPtr> DeltaTable::Latest() const {
-  LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
-  int64_t latest = listing.versions.empty() ? -1 : listing.versions.back();
   std::shared_ptr<const TableState> base;
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     base = cached_state_;
   }
-  // Roll the cached state forward when every commit after it is in the log; otherwise
-  // (first use, log cleaned up, ...) replay from the newest checkpoint.
-  if (base && base->version <= latest && base->version >= 0) {
-    std::map<int64_t, const FileInfo*> by_version;
-    for (size_t i = 0; i < listing.versions.size(); ++i)
-      by_version[listing.versions[i]] = &listing.commit_files[i];
-    bool complete = true;
-    for (int64_t v = base->version + 1; v <= latest && complete; ++v) complete = by_version.count(v) > 0;
-    if (complete) {
+  if (base && base->version >= 0) {
+    auto newer = CommitsAfterCached(base->version);
+    if (newer.ok()) {
+      if (newer->empty()) return Snapshot::Make(path_, *base, fs_);
       TableState state = *base;
-      for (int64_t v = base->version + 1; v <= latest; ++v) {
-        const FileInfo* info = by_version[v];
-        LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(JoinPath(LogDir(path_), info->name)));
-        LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(text, info->name));
+      for (const FileInfo& info : *newer) {
+        LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(JoinPath(LogDir(path_), info.name)));
+        LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(text, info.name));
         std::optional<int64_t> ict;
         for (const auto& a : actions) {
           if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;
         }
         LP_RETURN_IF_ERROR(ApplyActions(&state, std::move(actions)));
-        state.version = v;
-        state.commit_timestamp = ict ? *ict : info->mtime_micros / 1000;
+        state.version += 1;
+        state.commit_timestamp = ict ? *ict : info.mtime_micros / 1000;
       }
       auto shared = std::make_shared<const TableState>(std::move(state));
       {
@@ -325,6 +337,7 @@ Result<SnapshotPtr> DeltaTable::Latest() const {
       return Snapshot::Make(path_, *shared, fs_);
     }
   }
+  // First use, or the cached version's commit is gone: replay from the newest checkpoint.
   LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs_, path_));
   auto shared = std::make_shared<const TableState>(std::move(state));
   {
@@ -347,6 +360,15 @@ Result<SnapshotPtr> DeltaTable::AtVersion(int64_t version) const {
 }
 
 Result<int64_t> DeltaTable::LatestVersion() const {
+  std::shared_ptr<const TableState> base;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    base = cached_state_;
+  }
+  if (base && base->version >= 0) {
+    auto newer = CommitsAfterCached(base->version);
+    if (newer.ok()) return base->version + static_cast<int64_t>(newer->size());
+  }
   LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
   int64_t v = listing.versions.empty() ? -1 : listing.versions.back();
   for (const auto& c : listing.checkpoints) v = std::max(v, c.version);

@@ -277,6 +277,8 @@ class DeltaTable {
   DeltaTable(std::string path, FileSystem* fs, TableOptions options)
       : path_(std::move(path)), fs_(fs), options_(options) {}
   friend class TableWriter;
+  // The commit files after `version` (which this handle has cached), in order.
+  Result<std::vector<FileInfo>> CommitsAfterCached(int64_t version) const;
   std::string path_;
   FileSystem* fs_;
   TableOptions options_;

@@ -14,19 +14,39 @@ bool IsHiddenName(const std::string& name) {
   return !name.empty() && (name[0] == '.' || name[0] == '_');
 }
 
+// Lists the visible files under root/rel. Files in `skip` (relative paths) are left out
+// before they are stat'ed: a landing folder holds mostly files already ingested.
 Status ListRecursive(FileSystem* fs, const std::string& root, const std::string& rel,
-                     std::vector<SourceFileEntry>* out) {
-  LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(rel.empty() ? root : JoinPath(root, rel)));
+                     const std::set<std::string>& skip, std::vector<SourceFileEntry>* out) {
+  std::string dir = rel.empty() ? root : JoinPath(root, rel);
+  LP_ASSIGN_OR_RETURN(auto entries, fs->ListNames(dir));
   for (const auto& e : entries) {
     if (IsHiddenName(e.name)) continue;
     std::string child = rel.empty() ? e.name : rel + "/" + e.name;
     if (e.is_dir) {
-      LP_RETURN_IF_ERROR(ListRecursive(fs, root, child, out));
-    } else {
-      out->push_back({child, e.size, e.mtime_micros});
+      LP_RETURN_IF_ERROR(ListRecursive(fs, root, child, skip, out));
+    } else if (!skip.count(child)) {
+      auto info = fs->Stat(JoinPath(dir, e.name));
+      if (!info.ok()) {
+        if (info.status().IsNotFound()) continue;  // gone between the listing and the stat
+        return info.status();
+      }
+      out->push_back({child, info->size, info->mtime_micros});
     }
   }
   return Status::OK();
+}
+
+Result<std::vector<SourceFileEntry>> ListFilesExcept(FileSystem* fs, const std::string& root,
+                                                     const std::set<std::string>& skip) {
+  LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
+  std::vector<SourceFileEntry> out;
+  if (info.is_dir) {
+    LP_RETURN_IF_ERROR(ListRecursive(fs, root, "", skip, &out));
+  } else if (!skip.count("")) {
+    out.push_back({"", info.size, info.mtime_micros});
+  }
+  return out;
 }
 
 std::string Lower(std::string s) {
@@ -90,23 +110,15 @@ Result<RecordBatch> ShapeBatch(const RecordBatch& read, const Schema& output,
 }  // namespace
 
 Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root) {
-  LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
-  std::vector<SourceFileEntry> all;
-  if (info.is_dir) {
-    LP_RETURN_IF_ERROR(ListRecursive(fs, root, "", &all));
-  } else {
-    all.push_back({"", info.size, info.mtime_micros});
-  }
-  return all;
+  return ListFilesExcept(fs, root, {});
 }
 
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const std::set<std::string>& seen,
                                  const FileListOptions& options) {
-  LP_ASSIGN_OR_RETURN(auto all, ListAllFiles(fs, root));
+  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, seen));
   FileListing listing;
   std::vector<SourceFileEntry> fresh;
-  for (auto& f : all) {
-    if (seen.count(f.path)) continue;
+  for (auto& f : unseen) {
     if (options.stable_micros > 0) {
       int64_t age = options.now_micros - f.mtime_micros;
       if (age < options.stable_micros) {
