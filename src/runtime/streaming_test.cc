@@ -6,6 +6,8 @@
 #include <utime.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <thread>
 
 #include "runtime/pipeline_runner.h"
@@ -14,6 +16,16 @@
 
 namespace lakepipe::runtime {
 namespace {
+
+// "HH:MM" local time `seconds` from now.
+std::string LocalTimeOfDayIn(int seconds) {
+  time_t at = time(nullptr) + seconds;
+  struct tm local;
+  localtime_r(&at, &local);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", local.tm_hour, local.tm_min);
+  return buf;
+}
 
 class StreamingTest : public ::testing::Test {
  protected:
@@ -221,8 +233,9 @@ TEST_F(StreamingTest, WatermarkedDistinctDropsLateRowsAcrossBatchesAndRestarts) 
 TEST_F(StreamingTest, ContinuousRunFollowsNewFilesAndHonoursIntervalTriggers) {
   Pipeline(RawTable() +
                "CREATE OR REFRESH MATERIALIZED VIEW per_kind AS SELECT kind, count(*) AS n FROM raw GROUP BY kind;\n"
-               "CREATE OR REFRESH MATERIALIZED VIEW hourly AS SELECT count(*) AS n FROM raw;\n",
-           "triggers:\n  hourly: {interval: 1h}\n");
+               "CREATE OR REFRESH MATERIALIZED VIEW hourly AS SELECT count(*) AS n FROM raw;\n"
+               "CREATE OR REFRESH MATERIALIZED VIEW nightly AS SELECT count(*) AS n FROM raw;\n",
+           "triggers:\n  hourly: {interval: 1h}\n  nightly: {at: [\"" + LocalTimeOfDayIn(3 * 3600) + "\"]}\n");
   Drop(landing_, "a.csv", "1,x,2026-01-01 00:00:00\n");
   auto runner = Open();
   ASSERT_NE(runner, nullptr);
@@ -248,6 +261,8 @@ TEST_F(StreamingTest, ContinuousRunFollowsNewFilesAndHonoursIntervalTriggers) {
   EXPECT_TRUE(wait_for("SELECT n FROM per_kind WHERE kind = 'y'", 1));
   // The interval table ran once at the start and waits for its hour.
   EXPECT_TRUE(wait_for("SELECT n FROM hourly", 1));
+  // The daily table waits for its window, three hours from now.
+  EXPECT_FALSE(runner->Query("SELECT n FROM nightly").ok());
   runner->RequestStop();
   run.join();
   EXPECT_TRUE(result.ok()) << result.ToString();
@@ -256,6 +271,7 @@ TEST_F(StreamingTest, ContinuousRunFollowsNewFilesAndHonoursIntervalTriggers) {
   for (const auto& t : status.tables) {
     EXPECT_EQ(t.state, "stopped") << t.name;
     if (t.name == "hourly") EXPECT_EQ(t.trigger, "every 1h");
+    if (t.name == "nightly") EXPECT_EQ(t.table_version, -1);
     if (t.name == "per_kind") EXPECT_GT(t.end_to_end_latency_seconds.count, 0);
   }
 }
