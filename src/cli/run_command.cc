@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 #include <algorithm>
+#include <filesystem>
 
 #include <cstdio>
 #include <map>
@@ -311,8 +312,14 @@ Status RunSelf(const std::vector<std::string>& args, bool quiet = false) {
   return Status::OK();
 }
 
-Status RunDemo(const DemoArgs& a) {
+Status RunDemo(const DemoArgs& args) {
   FileSystem* fs = FileSystem::Default();
+  // The working folder as an absolute path: the pipeline resolves relative paths against
+  // its own folder, the producer against ours.
+  DemoArgs a = args;
+  std::error_code ec;
+  a.dir = std::filesystem::absolute(a.dir, ec).lexically_normal().string();
+  if (ec) return Status::InvalidArgument("demo folder " + args.dir + ": " + ec.message());
   std::string example = a.example;
   if (example.empty()) {
     std::string beside_binary = DirName(DirName(SelfExe())) + "/examples/orders";

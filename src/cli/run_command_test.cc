@@ -115,5 +115,42 @@ TEST_F(RunCommandTest, ContinuousRunPicksUpNewFilesAndStopsOnSigterm) {
   EXPECT_NE(text->find("pipeline orders: stopped"), std::string::npos) << *text;
 }
 
+// `lakepipe demo` with a folder relative to where it is started: the producer's files reach
+// the pipeline (which resolves paths against its own folder), the API is served, and
+// SIGINT stops the demo and its producer cleanly.
+TEST_F(RunCommandTest, DemoFeedsThePipelineAndStopsOnSigint) {
+  std::string log = dir_.Join("demo.log");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir_.path().c_str()) != 0) _exit(126);
+    std::string cmd = "exec " + Binary() + " demo --dir demo --example " + Example() +
+                      " --port 0 --rows 3000 --rate 3000 --lines-per-file 100 > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string query = Binary() + " query " + Example() + " --set storage=" + dir_.Join("demo/storage") +
+                      " --format csv " + Quote("SELECT count(*) FROM silver_orders") + " 2>/dev/null";
+  int64_t silver = 0;
+  for (int i = 0; i < 300 && silver < 1000; ++i) {
+    auto r = testing::RunCommand(query);
+    if (r.ok() && r->find('\n') != std::string::npos) silver = std::atoll(r->c_str() + r->find('\n') + 1);
+    if (silver < 1000) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(silver, 1000);
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  auto text = FileSystem::Default()->ReadFile(log);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *text;
+  EXPECT_NE(text->find("dashboard and API at http://127.0.0.1:"), std::string::npos) << *text;
+  EXPECT_NE(text->find("demo: stopped"), std::string::npos) << *text;
+  // The producer stopped with the demo: no process is still writing its landing folder.
+  auto producers = testing::RunCommand("pgrep -f '[p]roduce --from " + dir_.Join("demo") + "' || true");
+  ASSERT_TRUE(producers.ok());
+  EXPECT_EQ(*producers, "") << "a producer outlived the demo";
+}
+
 }  // namespace
 }  // namespace lakepipe
