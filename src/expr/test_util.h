@@ -2,6 +2,7 @@
 // expression trees from short calls. Test-only (included by *_test.cc files).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,22 @@
 #include "types/batch.h"
 
 namespace lakepipe::expr::test {
+
+// Every row of `batches` as "v1|v2|...", sorted: for comparing results whose row order
+// is not defined.
+inline std::vector<std::string> SortedRows(const std::vector<RecordBatch>& batches) {
+  std::vector<std::string> out;
+  for (const auto& b : batches) {
+    for (int64_t i = 0; i < b.num_rows(); ++i) {
+      std::string s;
+      auto row = b.Row(i);
+      for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
+      out.push_back(s);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 inline RecordBatch MakeBatch(const std::string& ddl, const std::vector<std::vector<Value>>& rows) {
   Schema schema = Schema::ParseDDL(ddl).value();

@@ -60,19 +60,7 @@ RecordBatch RandomBatch(std::mt19937_64& rng, int rows, int groups) {
   return expr::test::MakeBatch(kDDL, data);
 }
 
-std::vector<std::string> SortedRows(const std::vector<RecordBatch>& batches) {
-  std::vector<std::string> out;
-  for (const auto& b : batches) {
-    for (int64_t i = 0; i < b.num_rows(); ++i) {
-      std::string s;
-      auto row = b.Row(i);
-      for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
-      out.push_back(s);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using expr::test::SortedRows;
 
 std::vector<std::string> ResultOf(const HashAggregate& agg) {
   auto r = agg.CurrentResult();

@@ -41,19 +41,7 @@ RecordBatch Lines(int batch, int n) {
   return expr::test::MakeBatch(kDDL, rows);
 }
 
-std::vector<std::string> SortedRows(const std::vector<RecordBatch>& batches) {
-  std::vector<std::string> out;
-  for (const auto& b : batches) {
-    for (int64_t i = 0; i < b.num_rows(); ++i) {
-      std::string s;
-      auto row = b.Row(i);
-      for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
-      out.push_back(s);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using expr::test::SortedRows;
 
 // The view recomputed from scratch over batches 0..last.
 std::vector<std::string> Recomputed(int last) {
