@@ -10,6 +10,7 @@
 #include <ctime>
 #include <thread>
 
+#include "delta/table.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
 #include "testing/testing.h"
@@ -152,6 +153,29 @@ TEST_F(StreamingTest, ChangeCommitsUpstreamFailTheStreamUnlessSkipped) {
   Drop(landing_, "b.csv", "3,x,2026-01-01 00:00:00\n");
   ASSERT_TRUE(runner->RunOnce({}).ok());
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM lenient"), 3);
+}
+
+TEST_F(StreamingTest, OptimizeUpstreamAddsNothingDownstream) {
+  Pipeline(RawTable(", maxFilesPerTrigger => 1") + "CREATE OR REFRESH STREAMING TABLE copy AS SELECT id FROM STREAM(raw);\n");
+  Drop(landing_, "a.csv", "1,x,2026-01-01 00:00:00\n");
+  Drop(landing_, "b.csv", "2,x,2026-01-01 00:00:00\n");
+  Drop(landing_, "c.csv", "3,x,2026-01-01 00:00:00\n");
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  ASSERT_TRUE(runner->RunOnce({}).ok());
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM copy"), 3);
+  // Compacting raw's three files rewrites them (remove + add with dataChange = false).
+  auto raw = delta::DeltaTable::Open(runner->TablePath("raw"));
+  ASSERT_TRUE(raw.ok());
+  auto optimized = (*raw)->Optimize();
+  ASSERT_TRUE(optimized.ok()) << optimized.status().ToString();
+  ASSERT_TRUE(optimized->version.has_value());
+  Drop(landing_, "d.csv", "4,x,2026-01-01 00:00:00\n");
+  auto update = runner->RunOnce({});
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(Find(*update, "copy")->status, "updated") << Find(*update, "copy")->message;
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM copy"), 4);  // only d.csv's row was added
+  EXPECT_EQ(Count(*runner, "SELECT count(DISTINCT id) FROM copy"), 4);
 }
 
 TEST_F(StreamingTest, UnknownReadOptionsAreErrorsAtTheirPlace) {
