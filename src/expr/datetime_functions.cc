@@ -35,21 +35,6 @@ bool IsLastDayOfMonth(const Civil& c) {
   return !IsValidCivil(c.year, c.month, c.day + 1);
 }
 
-template <typename T, typename F>
-Result<ColumnPtr> Fixed(const DataType& type, const std::vector<ColumnPtr>& args, int64_t n, F f) {
-  Column out(type);
-  out.ResizeFixed(n);
-  T* r = out.data<T>();
-  ValidityBuilder validity(n);
-  validity.AndWithAll(args);
-  for (int64_t i = 0; i < n; ++i) {
-    if (!validity.IsValid(i)) { r[i] = T{}; continue; }
-    if (!f(i, &r[i])) { r[i] = T{}; validity.SetNull(i); }
-  }
-  FinishFixed(&out, &validity);
-  return MakeColumn(std::move(out));
-}
-
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -93,7 +78,7 @@ Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<Col
   auto micros_of = [&](size_t a, int64_t i) -> int64_t { return args[a]->data<int64_t>()[i]; };
   if (fn == "year" || fn == "month" || fn == "day" || fn == "quarter" || fn == "dayofweek" || fn == "dayofyear" ||
       fn == "weekofyear") {
-    return Fixed<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
+    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
       int64_t d = days_of(0, i);
       if (fn == "dayofweek") { *r = (Weekday(d) + 1) % 7 + 1; return true; }  // 1 = Sunday
       if (fn == "weekofyear") { *r = IsoWeek(d); return true; }
@@ -109,28 +94,28 @@ Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<Col
   if (fn == "hour" || fn == "minute" || fn == "second") {
     int64_t unit = fn == "hour" ? 3600 * kMicrosPerSecond : (fn == "minute" ? 60 * kMicrosPerSecond : kMicrosPerSecond);
     int64_t modulo = fn == "hour" ? 24 : 60;
-    return Fixed<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
+    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
       *r = static_cast<int32_t>(FloorDiv(micros_of(0, i), unit) % modulo);
       if (*r < 0) *r += static_cast<int32_t>(modulo);
       return true;
     });
   }
   if (fn == "datediff") {
-    return Fixed<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
+    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
       *r = static_cast<int32_t>(days_of(0, i) - days_of(1, i));
       return true;
     });
   }
   if (fn == "date_add" || fn == "date_sub") {
     int sign = fn == "date_add" ? 1 : -1;
-    return Fixed<int32_t>(DataType::Date(), args, n, [&](int64_t i, int32_t* r) {
+    return FixedResult<int32_t>(DataType::Date(), args, n, [&](int64_t i, int32_t* r) {
       *r = static_cast<int32_t>(days_of(0, i) + sign * static_cast<int64_t>(args[1]->data<int32_t>()[i]));
       return true;
     });
   }
   if (fn == "date_trunc") {
     Unit unit = args[0]->size() > 0 && args[0]->IsValid(0) ? ParseUnit(args[0]->GetString(0)) : kUnknown;
-    return Fixed<int64_t>(DataType::Timestamp(), {args[1]}, n, [&](int64_t i, int64_t* r) {
+    return FixedResult<int64_t>(DataType::Timestamp(), {args[1]}, n, [&](int64_t i, int64_t* r) {
       int64_t t = micros_of(1, i);
       switch (unit) {
         case kYear: case kQuarter: case kMonth: case kWeek: case kDay:
@@ -148,7 +133,7 @@ Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<Col
   if (fn == "trunc") {
     Unit unit = args[1]->size() > 0 && args[1]->IsValid(0) ? ParseUnit(args[1]->GetString(0)) : kUnknown;
     if (unit > kWeek) unit = kUnknown;  // trunc(date) only knows year/quarter/month/week
-    return Fixed<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* r) {
+    return FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* r) {
       if (unit == kUnknown) return false;
       *r = static_cast<int32_t>(TruncDays(days_of(0, i), unit));
       return true;
@@ -157,7 +142,7 @@ Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<Col
   if (fn == "months_between") {
     bool round_off = true;
     if (args.size() == 3 && args[2]->size() > 0 && args[2]->IsValid(0)) round_off = args[2]->data<uint8_t>()[0] != 0;
-    return Fixed<double>(DataType::Double(), {args[0], args[1]}, n, [&](int64_t i, double* r) {
+    return FixedResult<double>(DataType::Double(), {args[0], args[1]}, n, [&](int64_t i, double* r) {
       int64_t t1 = micros_of(0, i), t2 = micros_of(1, i);
       int64_t d1 = FloorDiv(t1, kMicrosPerDay), d2 = FloorDiv(t2, kMicrosPerDay);
       Civil c1 = ToCivil(d1), c2 = ToCivil(d2);
@@ -189,13 +174,13 @@ Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<Col
       }
       return false;
     };
-    Result<ColumnPtr> r = date ? Fixed<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* out) {
+    Result<ColumnPtr> r = date ? FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* out) {
       auto t = ParseWithFormat(*format, args[0]->GetString(i));
       if (!t) return fail(i);
       *out = static_cast<int32_t>(FloorDiv(*t, kMicrosPerDay));
       return true;
     })
-                               : Fixed<int64_t>(DataType::Timestamp(), {args[0]}, n, [&](int64_t i, int64_t* out) {
+                               : FixedResult<int64_t>(DataType::Timestamp(), {args[0]}, n, [&](int64_t i, int64_t* out) {
       auto t = ParseWithFormat(*format, args[0]->GetString(i));
       if (!t) return fail(i);
       *out = *t;

@@ -55,6 +55,23 @@ class ValidityBuilder {
 // Zeroes the fixed-width slots under nulls, then installs the bitmap (Column's layout rule).
 void FinishFixed(Column* out, ValidityBuilder* validity);
 
+// A fixed-width result of type T over `n` rows, NULL where any argument is NULL;
+// `f(i, &out)` computes row i and returns false to make it NULL.
+template <typename T, typename F>
+Result<ColumnPtr> FixedResult(const DataType& type, const std::vector<ColumnPtr>& args, int64_t n, F f) {
+  Column out(type);
+  out.ResizeFixed(n);
+  T* r = out.data<T>();
+  ValidityBuilder validity(n);
+  validity.AndWithAll(args);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!validity.IsValid(i)) { r[i] = T{}; continue; }
+    if (!f(i, &r[i])) { r[i] = T{}; validity.SetNull(i); }
+  }
+  FinishFixed(&out, &validity);
+  return MakeColumn(std::move(out));
+}
+
 Result<ColumnPtr> CastColumn(const BoundExpr& e, const Column& in, const DataType& to, bool try_cast);
 // Each returns Status NotFound when `e.function` is not theirs.
 Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n);

@@ -129,21 +129,6 @@ Result<ColumnPtr> StringResult(const std::vector<ColumnPtr>& args, int64_t n, F 
   return MakeColumn(std::move(out));
 }
 
-template <typename T, typename F>
-Result<ColumnPtr> FixedResult(const DataType& type, const std::vector<ColumnPtr>& args, int64_t n, F f) {
-  Column out(type);
-  out.ResizeFixed(n);
-  T* r = out.data<T>();
-  ValidityBuilder validity(n);
-  validity.AndWithAll(args);
-  for (int64_t i = 0; i < n; ++i) {
-    if (!validity.IsValid(i)) { r[i] = T{}; continue; }
-    r[i] = f(i);
-  }
-  FinishFixed(&out, &validity);
-  return MakeColumn(std::move(out));
-}
-
 std::string_view Str(const std::vector<ColumnPtr>& args, size_t a, int64_t i) { return args[a]->GetString(i); }
 
 std::string_view TrimChars(std::string_view s, std::string_view chars, bool left, bool right) {
@@ -178,19 +163,25 @@ Result<ColumnPtr> Like(const BoundExpr& e, const std::vector<ColumnPtr>& args, i
     if (esc.size() == 1) escape = esc[0];
   }
   Status error;
-  auto r = FixedResult<uint8_t>(DataType::Boolean(), {args[0], args[1]}, n, [&](int64_t i) -> uint8_t {
+  auto r = FixedResult<uint8_t>(DataType::Boolean(), {args[0], args[1]}, n, [&](int64_t i, uint8_t* out) {
     const KernelState* state = e.state.get();
     if (!state) {
       auto s = cache.Get(fn, Str(args, 1, i), escape);
-      if (!s.ok()) { if (error.ok()) error = EvalError(e, s.status().message()); return 0; }
+      if (!s.ok()) {
+        if (error.ok()) error = EvalError(e, s.status().message());
+        *out = 0;
+        return true;
+      }
       state = *s;
     }
     std::string_view s = Str(args, 0, i);
     if (fn == "rlike") {
       const auto& re = static_cast<const RegexPattern*>(state)->regex;
-      return std::regex_search(s.begin(), s.end(), re) ? 1 : 0;
+      *out = std::regex_search(s.begin(), s.end(), re) ? 1 : 0;
+    } else {
+      *out = static_cast<const LikePattern*>(state)->Matches(s) ? 1 : 0;
     }
-    return static_cast<const LikePattern*>(state)->Matches(s) ? 1 : 0;
+    return true;
   });
   if (!error.ok()) return error;
   return r;
@@ -331,7 +322,10 @@ Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<Colum
     return MakeColumn(std::move(out));
   }
   if (fn == "length") {
-    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i) { return static_cast<int32_t>(NumChars(Str(args, 0, i))); });
+    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* out) {
+      *out = static_cast<int32_t>(NumChars(Str(args, 0, i)));
+      return true;
+    });
   }
   if (fn == "substring") return Substring(args, n);
   if (fn == "like" || fn == "ilike" || fn == "rlike") return Like(e, args, n);

@@ -120,17 +120,7 @@ int StatusOf(const std::string& response) {
   return std::atoi(response.c_str() + 9);
 }
 
-std::vector<Json> DuckRows(const std::string& sql) {
-  auto out = testing::RunDuckDB(sql);
-  EXPECT_TRUE(out.ok()) << out.status().ToString();
-  std::vector<Json> rows;
-  if (!out.ok()) return rows;
-  std::istringstream in(*out);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) rows.push_back(Json::parse(line));
-  return rows;
-}
+std::vector<Json> DuckRows(const std::string& sql) { return testing::DuckDBRows(sql); }
 
 double Num(const Json& v) { return v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>(); }
 

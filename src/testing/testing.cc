@@ -1,5 +1,6 @@
 #include "testing/testing.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,18 @@ std::string TestdataDir() {
   std::string dir = SourceDir() + "/../shared/testdata";
   if (std::filesystem::is_directory(dir)) return std::filesystem::canonical(dir).string();
   return "";
+}
+
+std::vector<nlohmann::json> DuckDBRows(const std::string& sql) {
+  auto out = RunDuckDB(sql);
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+  std::vector<nlohmann::json> rows;
+  if (!out.ok()) return rows;
+  std::istringstream in(*out);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
 }
 
 Result<std::string> RunCommand(const std::string& command) {

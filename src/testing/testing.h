@@ -2,7 +2,9 @@
 // and DuckDB (from npm) as an independent reader. Test-only; not linked into lakepipe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -35,6 +37,8 @@ std::string TestdataDir();
 // as JSON lines, one object per row, values rendered by DuckDB's JSON conversion.
 // NotFound when node or the package is not installed (run `npm ci`).
 Result<std::string> RunDuckDB(const std::string& sql);
+// RunDuckDB's rows, parsed; a failure fails the calling test (and gives no rows).
+std::vector<nlohmann::json> DuckDBRows(const std::string& sql);
 
 // Runs a shell command, returning its stdout; a non-zero exit is an error with stderr.
 Result<std::string> RunCommand(const std::string& command);
