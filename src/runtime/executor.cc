@@ -7,6 +7,8 @@
 #include "operators/hash_aggregate.h"
 #include "operators/hash_join.h"
 #include "operators/sort.h"
+#include "operators/stream_join.h"
+#include "sql/stream_join.h"
 
 namespace lakepipe::runtime {
 namespace {
@@ -155,6 +157,9 @@ class Executor {
   }
 
   Result<Batches> RunStateful(const PlanNode& node);
+  Result<Batches> RunStreamJoin(const PlanNode& node, operators::JoinType type, const Batches& left_rows,
+                                const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
+                                std::vector<expr::BoundExpr> right_keys, std::optional<expr::BoundExpr> residual);
 
   ScanProvider& provider_;
   const ExecOptions& options_;
@@ -202,6 +207,10 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       }
       auto type = node.join_type == sql::JoinType::kLeft ? operators::JoinType::kLeft
                                                          : operators::JoinType::kInner;
+      if (sql::IsStreamStreamJoin(node)) {
+        return RunStreamJoin(node, type, left_rows, right_rows, std::move(left_keys), std::move(right_keys),
+                             std::move(residual));
+      }
       LP_ASSIGN_OR_RETURN(auto join, operators::HashJoin::Make(type, left.schema, right.schema,
                                                                std::move(left_keys), std::move(right_keys),
                                                                std::move(residual)));
@@ -257,6 +266,50 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
     default: break;
   }
   return Status::Internal("not a stateful plan node");
+}
+
+// Both inputs are streams: the join keeps its buffers across micro-batches (the flow's
+// state) and answers for this batch's new rows only (operators/stream_join.h).
+Result<Batches> Executor::RunStreamJoin(const PlanNode& node, operators::JoinType type, const Batches& left_rows,
+                                        const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
+                                        std::vector<expr::BoundExpr> right_keys,
+                                        std::optional<expr::BoundExpr> residual) {
+  const PlanNode& left = *node.inputs[0];
+  const PlanNode& right = *node.inputs[1];
+  LP_ASSIGN_OR_RETURN(sql::StreamJoinBounds found, sql::AnalyzeStreamJoin(node));
+  operators::StreamJoinBounds bounds;
+  bounds.left_time = found.left.time_column;
+  bounds.right_time = found.right.time_column;
+  bounds.left_delay_micros = found.left.delay_micros;
+  bounds.right_delay_micros = found.right.delay_micros;
+  bounds.lower_micros = found.lower_micros;
+  bounds.upper_micros = found.upper_micros;
+  std::unique_ptr<operators::StreamJoinState> local;
+  operators::StreamJoinState* state = nullptr;
+  if (options_.join_state) {
+    LP_ASSIGN_OR_RETURN(state, options_.join_state(node));
+  } else {
+    local = std::make_unique<operators::StreamJoinState>(left.schema, right.schema);
+    state = local.get();
+  }
+  LP_ASSIGN_OR_RETURN(auto join, operators::StreamJoin::Make(type, left.schema, right.schema, node.schema,
+                                                             std::move(left_keys), std::move(right_keys),
+                                                             std::move(residual), bounds, state));
+  LP_ASSIGN_OR_RETURN(operators::StreamJoinOutput out, join->Push(left_rows, right_rows));
+  for (int side = 0; side < 2; ++side) {
+    const RecordBatch& late = side == 0 ? out.late_left : out.late_right;
+    if (late.num_rows() == 0) continue;
+    const sql::StreamJoinSide& s = side == 0 ? found.left : found.right;
+    std::string reason = std::string(side == 0 ? "left" : "right") + " join input " + s.source + ": `" + s.time_name +
+                         "` is behind the watermark (the largest earlier `" + s.time_name + "` minus " +
+                         std::to_string(s.delay_micros / 1000000) + " seconds)";
+    if (!options_.late_rows) {
+      return Status::NotSupported(std::to_string(late.num_rows()) + " late rows of a stream-stream join (" + reason +
+                                  ") and nowhere to put them");
+    }
+    LP_RETURN_IF_ERROR(options_.late_rows(side == 0 ? left : right, late, reason));
+  }
+  return Relabel(node.schema, std::move(out.rows));
 }
 
 }  // namespace

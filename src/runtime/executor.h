@@ -21,6 +21,10 @@
 #include "sql/plan.h"
 #include "types/batch.h"
 
+namespace lakepipe::operators {
+class StreamJoinState;
+}
+
 namespace lakepipe::runtime {
 
 class ScanProvider {
@@ -48,6 +52,12 @@ struct ExecOptions {
   std::function<Result<std::vector<RecordBatch>>(const sql::PlanNode&, const AggregateFactory&,
                                                  const std::vector<RecordBatch>&)>
       incremental_aggregate;
+  // The state of a stream-stream join node, kept across micro-batches (a streaming flow
+  // supplies a durable one, state::JoinStateStore); unset, each Execute starts empty.
+  std::function<Result<operators::StreamJoinState*>(const sql::PlanNode&)> join_state;
+  // Receives the rows a stream-stream join found late (behind its side's watermark), with
+  // the reason; unset, late rows are an error (they are never dropped silently).
+  std::function<Status(const sql::PlanNode& input, const RecordBatch& rows, const std::string& reason)> late_rows;
 };
 
 // Runs `plan` (resolved: every node has its schema) and returns its rows; every batch has

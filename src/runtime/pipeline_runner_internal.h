@@ -25,6 +25,7 @@
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
 #include "state/incremental_aggregate.h"
+#include "state/join_state_store.h"
 #include "state/seen_key_store.h"
 
 namespace lakepipe::runtime {
@@ -62,6 +63,9 @@ struct Flow {
   // order execution first asks for them.
   std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
   std::map<const sql::PlanNode*, std::string> seen_store_names;  // "distinct-<i>"
+  // The durable buffers of each stream-stream join, numbered likewise ("join-<i>").
+  std::map<const sql::PlanNode*, std::unique_ptr<state::JoinStateStore>> join_stores;
+  std::map<const sql::PlanNode*, std::string> join_store_names;
   // An incrementally maintained materialized view's aggregate state (opened on first use).
   std::unique_ptr<state::IncrementalAggregate> aggregate;
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,

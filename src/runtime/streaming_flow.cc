@@ -157,6 +157,18 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     }
     return std::shared_ptr<operators::SeenKeySet>(it->second);
   };
+  auto join_state = [this, flow, &cp_dir](const sql::PlanNode& node) -> Result<operators::StreamJoinState*> {
+    auto it = flow->join_stores.find(&node);
+    if (it == flow->join_stores.end()) {
+      std::string name = "join-" + std::to_string(flow->join_stores.size());
+      std::string dir = JoinPath(cp_dir, "state/" + name);
+      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+      LP_ASSIGN_OR_RETURN(auto store, state::JoinStateStore::Open(dir, node.inputs[0]->schema, node.inputs[1]->schema));
+      flow->join_store_names[&node] = name;
+      it = flow->join_stores.emplace(&node, std::move(store)).first;
+    }
+    return it->second->state();
+  };
 
   while (!stop_requested.load()) {
     int64_t batch_start = MonotonicNanos();
@@ -183,7 +195,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     ExecOptions exec;
     exec.current_timestamp_micros = clock->NowMicros();
     exec.seen_keys = seen_keys;
+    exec.join_state = join_state;
     for (auto& [node, store] : flow->seen_stores) store->Abandon();
+    for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
     BatchScanProvider provider(*this, exec, plan);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
     int64_t rows_read = CountRows(rows);
@@ -224,6 +238,16 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       state_keys += size.keys;
       state_bytes += size.disk_bytes;
       report.operators.push_back({flow->seen_store_names[node], size.keys, size.disk_bytes});
+    }
+    for (auto& [node, store] : flow->join_stores) {
+      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
+        LP_RETURN_IF_ERROR(store->Commit(batch_id));
+        LP_KILL_POINT("flow.after_state_commit");
+      }
+      state::StateSize size = store->Size();
+      state_keys += size.keys;
+      state_bytes += size.disk_bytes;
+      report.operators.push_back({flow->join_store_names[node], size.keys, size.disk_bytes});
     }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");

@@ -6,6 +6,7 @@
 
 #include "expr/binder.h"
 #include "sql/lexer.h"
+#include "sql/stream_join.h"
 
 namespace lakepipe::sql {
 
@@ -467,6 +468,8 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out) {
     return ErrorAt(def.loc, "streaming table `" + def.name + "` reads no stream: write FROM STREAM(table) or "
                                                           "FROM STREAM read_files(...), or make it a MATERIALIZED VIEW");
   }
+  // A join of two streams is kept only with the bounds that make its state finite.
+  if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamJoins(*out->plan));
   if (def.kind == DatasetKind::kMaterializedView) {
     if (const PlanNode* scan = FindStreamingScan(out->plan)) {
       return ErrorAt(scan->loc, "materialized view `" + def.name + "` reads its inputs in full: remove STREAM, "
