@@ -44,13 +44,14 @@ std::string Csv(const std::vector<Event>& rows, const char* header) {
 class StreamingJoinTest : public ::testing::Test {
  protected:
   // views (left, watermark 10 minutes) LEFT or INNER JOIN clicks (right, 20 minutes) within an hour.
-  void Pipeline(const std::string& dir, const std::string& join, const std::string& options) {
+  void Pipeline(const std::string& dir, const std::string& join, const std::string& options, int view_delay = 10,
+                int click_delay = 20) {
     std::string sql =
         "CREATE OR REFRESH STREAMING TABLE j AS SELECT v.seq, v.ad, v.vts, v.page, c.seq AS cseq, c.cts, c.who\n"
         "FROM STREAM read_files('" + dir + "/views', format => 'csv', header => true, schema => 'seq INT, ad INT, "
-        "vts TIMESTAMP, page STRING'" + options + ") WATERMARK vts DELAY OF INTERVAL 10 MINUTES AS v\n" +
+        "vts TIMESTAMP, page STRING'" + options + ") WATERMARK vts DELAY OF INTERVAL " + std::to_string(view_delay) + " MINUTES AS v\n" +
         join + " JOIN STREAM read_files('" + dir + "/clicks', format => 'csv', header => true, schema => 'seq INT, "
-        "ad INT, cts TIMESTAMP, who STRING'" + options + ") WATERMARK cts DELAY OF INTERVAL 20 MINUTES AS c\n"
+        "ad INT, cts TIMESTAMP, who STRING'" + options + ") WATERMARK cts DELAY OF INTERVAL " + std::to_string(click_delay) + " MINUTES AS c\n"
         "ON v.ad = c.ad AND c.cts BETWEEN v.vts AND " + HourAfter("v.vts") + ";\n";
     ASSERT_TRUE(fs_->CreateDirs(dir + "/p").ok());
     ASSERT_TRUE(fs_->CreateDirs(dir + "/views").ok());
@@ -143,21 +144,23 @@ TEST_F(StreamingJoinTest, EverySplitGivesDuckDBsAnswerOverTheWholeInput) {
       clicks.push_back({1000 + i, static_cast<int>(rng() % 5), cclock - static_cast<int64_t>(rng() % 40) * kMinute,
                         "w" + std::to_string(i)});
     }
+    // Delays that leave no row late (late rows get a table of their own, tested apart).
+    const int vd = 30, cd = 45;
     std::vector<std::string> dirs = {tmp_.Join("whole" + join), tmp_.Join("one" + join), tmp_.Join("random" + join)};
     // Whole input at once.
-    Pipeline(dirs[0], join, "");
+    Pipeline(dirs[0], join, "", vd, cd);
     Drop(dirs[0], "views", 0, views);
     Drop(dirs[0], "clicks", 0, clicks);
     Run(dirs[0]);
     // One row of each side per batch, a restart between batches.
-    Pipeline(dirs[1], join, "");
+    Pipeline(dirs[1], join, "", vd, cd);
     for (size_t i = 0; i < views.size(); ++i) {
       Drop(dirs[1], "views", static_cast<int>(i), {views[i]});
       Drop(dirs[1], "clicks", static_cast<int>(i), {clicks[i]});
       Run(dirs[1]);
     }
     // Random files, at most 2 per side per batch, all drained by one run.
-    Pipeline(dirs[2], join, ", maxFilesPerTrigger => 2");
+    Pipeline(dirs[2], join, ", maxFilesPerTrigger => 2", vd, cd);
     for (const auto* side : {&views, &clicks}) {
       size_t i = 0;
       int n = 0;
@@ -181,28 +184,42 @@ TEST_F(StreamingJoinTest, EverySplitGivesDuckDBsAnswerOverTheWholeInput) {
         "WITH v AS (SELECT * FROM read_csv('" + d + "/views/*.csv', header=true, columns={'seq':'INT','ad':'INT','vts':'TIMESTAMP','page':'VARCHAR'})),\n"
         "c AS (SELECT * FROM read_csv('" + d + "/clicks/*.csv', header=true, columns={'seq':'INT','ad':'INT','cts':'TIMESTAMP','who':'VARCHAR'})),\n"
         "vo AS (SELECT * FROM (SELECT *, max(vts) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m FROM v) "
-        "WHERE m IS NULL OR vts IS NULL OR vts >= m - INTERVAL 10 MINUTE),\n"
+        "WHERE m IS NULL OR vts IS NULL OR vts >= m - INTERVAL " + std::to_string(vd) + " MINUTE),\n"
         "co AS (SELECT * FROM (SELECT *, max(cts) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS m FROM c) "
-        "WHERE m IS NULL OR cts IS NULL OR cts >= m - INTERVAL 20 MINUTE),\n"
+        "WHERE m IS NULL OR cts IS NULL OR cts >= m - INTERVAL " + std::to_string(cd) + " MINUTE),\n"
         "matched AS (SELECT v.seq, v.ad, v.vts, v.page, c.seq AS cseq, c.cts, c.who FROM vo v JOIN co c "
         "ON v.ad = c.ad AND c.cts BETWEEN v.vts AND v.vts + INTERVAL 1 HOUR),\n"
         "expected AS (SELECT * FROM matched" +
         (join == "LEFT" ? std::string(" UNION ALL SELECT seq, ad, vts, page, NULL, NULL, NULL FROM vo WHERE seq NOT IN "
                                       "(SELECT seq FROM matched) AND (vts IS NULL OR ad IS NULL OR vts + INTERVAL 1 HOUR "
-                                      "< (SELECT max(cts) - INTERVAL 20 MINUTE FROM c)))")
+                                      "< (SELECT max(cts) - INTERVAL " + std::to_string(cd) + " MINUTE FROM c)))")
                         : std::string(")")) +
         ",\ngot AS (SELECT seq, ad, vts::TIMESTAMP AS vts, page, cseq, cts::TIMESTAMP AS cts, who FROM read_parquet('" +
         d + "/storage/j/*.parquet'))\n"
-        "SELECT (SELECT count(*) FROM (SELECT * FROM expected EXCEPT ALL SELECT * FROM got)) AS missing, "
-        "(SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM expected)) AS extra, "
-        "(SELECT count(*) FROM expected) AS n, (SELECT count(*) FROM matched) AS pairs";
+        "SELECT (SELECT count(*) FROM (SELECT * FROM expected EXCEPT ALL SELECT * FROM got))::INTEGER AS missing, "
+        "(SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM expected))::INTEGER AS extra, "
+        "(SELECT count(*) FROM expected)::INTEGER AS n, (SELECT count(*) FROM matched)::INTEGER AS pairs";
     auto rows = testing::DuckDBRows("SET TimeZone = 'UTC';\n" + duck);
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0]["missing"], 0) << rows[0].dump();
     EXPECT_EQ(rows[0]["extra"], 0) << rows[0].dump();
     EXPECT_EQ(rows[0]["n"].get<int64_t>(), static_cast<int64_t>(whole.size()));
     EXPECT_GT(rows[0]["pairs"].get<int64_t>(), 10) << "the input must produce matches for the test to mean anything";
+    if (join == "LEFT") EXPECT_GT(rows[0]["n"].get<int64_t>(), rows[0]["pairs"].get<int64_t>()) << "no unmatched left rows";
   }
+}
+
+TEST_F(StreamingJoinTest, LateRowsAreNeverDroppedSilently) {
+  std::string d = tmp_.Join("late");
+  Pipeline(d, "", "");
+  Drop(d, "views", 1, {{1, 7, t0_ + 60 * kMinute, "home"}, {2, 7, t0_, "late"}});
+  auto runner = Open(d);
+  auto update = runner->RunOnce({});
+  ASSERT_TRUE(update.ok()) << update.status().ToString();
+  ASSERT_EQ(update->tables.size(), 1u);
+  EXPECT_EQ(update->tables[0].status, "failed");
+  EXPECT_NE(update->tables[0].message.find("1 late rows of a stream-stream join (left join input"), std::string::npos)
+      << update->tables[0].message;
 }
 
 }  // namespace
