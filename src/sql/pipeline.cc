@@ -1,10 +1,12 @@
 #include "sql/pipeline.h"
 
+#include <arpa/inet.h>
 #include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <set>
 
 #include "sql/lexer.h"
@@ -178,7 +180,40 @@ class SettingsReader {
     return p;
   }
 
-  Result<ServerSettings> Server(const YAML::Node& n) {
+  // `${VAR}` in a token: secrets belong in the environment (or --set), not in the file.
+  // A configuration value wins over an environment variable of the same name, as --set
+  // overrides everything; an unset variable is an error, never the literal text.
+  Result<std::string> SubstituteToken(const std::string& token, const YAML::Node& where,
+                                      const std::map<std::string, std::string>& configuration) {
+    std::string out;
+    size_t i = 0;
+    while (i < token.size()) {
+      size_t open = token.find("${", i);
+      if (open == std::string::npos) {
+        out += token.substr(i);
+        break;
+      }
+      out += token.substr(i, open - i);
+      size_t close = token.find('}', open + 2);
+      if (close == std::string::npos) return ErrorAt(Loc(where), "server.tokens: unterminated ${ in a token");
+      std::string name = token.substr(open + 2, close - open - 2);
+      if (name.empty()) return ErrorAt(Loc(where), "server.tokens: empty ${} in a token");
+      auto it = configuration.find(name);
+      if (it != configuration.end()) {
+        out += it->second;
+      } else if (const char* env = std::getenv(name.c_str()); env != nullptr) {
+        out += env;
+      } else {
+        return ErrorAt(Loc(where), "server.tokens: ${" + name +
+                                       "} is not set: export the environment variable " + name +
+                                       " (or give --set " + name + "=...)");
+      }
+      i = close + 1;
+    }
+    return out;
+  }
+
+  Result<ServerSettings> Server(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
     ServerSettings s;
     s.loc = Loc(n);
     LP_RETURN_IF_ERROR(CheckKeys(n, {"host", "port", "tokens"}, "server"));
@@ -196,6 +231,9 @@ class SettingsReader {
     }
     if (n["tokens"]) {
       LP_ASSIGN_OR_RETURN(s.tokens, StringList(n["tokens"], "server.tokens"));
+      for (auto& t : s.tokens) {
+        LP_ASSIGN_OR_RETURN(t, SubstituteToken(t, n["tokens"], configuration));
+      }
     }
     for (const auto& t : s.tokens) {
       if (t.size() < 16) return ErrorAt(Loc(n["tokens"]), "server.tokens: each token needs at least 16 characters");
@@ -308,15 +346,20 @@ class SettingsReader {
       const YAML::Node& p = root["publish"];
       LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres"}, "publish"));
       if (p["postgres"]) {
-      LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"]));
-    }
+        LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"]));
+        // Parsed (so its mistakes are reported) but refused: a run would otherwise exit 0
+        // having published nothing (issue 13).
+        return NotSupportedAt(s.publish.postgres->loc,
+                              "publish.postgres is not built yet: lakepipe cannot publish to PostgreSQL; "
+                              "remove the publish: section (the Delta tables under storage are the output)");
+      }
     }
     if (root["server"]) {
       const YAML::Node& sv = root["server"];
       if (sv.IsNull()) {
         s.server = ServerSettings{};
       } else {
-        LP_ASSIGN_OR_RETURN(s.server, Server(sv));
+        LP_ASSIGN_OR_RETURN(s.server, Server(sv, s.configuration));
       }
     }
     YAML::Node libs = root["libraries"];
@@ -361,8 +404,22 @@ std::string TriggerSpec::ToString() const {
   return "?";
 }
 
-bool ServerSettings::IsLoopback() const {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+bool ServerSettings::IsLoopback() const { return IsLoopbackAddress(host); }
+
+bool IsLoopbackAddress(const std::string& host) {
+  // Parsed, never matched as text: "127.attacker.example" is a DNS name, not 127.0.0.0/8.
+  if (ToLower(host) == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  std::string v6_text = host;
+  if (v6_text.size() >= 2 && v6_text.front() == '[' && v6_text.back() == ']') v6_text = v6_text.substr(1, v6_text.size() - 2);
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, v6_text.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    // ::ffff:127.x.y.z, an IPv4 loopback address written as IPv6.
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
 }
 
 Result<int64_t> ParseDuration(const std::string& text) {

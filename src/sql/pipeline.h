@@ -12,10 +12,11 @@
 //     silver_orders: {interval: 5m}   # s, m, h, d
 //     gold_daily: {at: ["08:00", "20:00"]}   # daily windows, local time
 //     backfill: once                  # also `continuous`
-//   publish:
+//   publish:                          # parsed, then refused: not built yet (issue 13)
 //     postgres: {dsn: "host=... dbname=...", schema: gold, reader_role: bi_reader,
 //                tables: [gold_kpis, {table: gold_revenue_by_country, target: revenue, key: [Country]}]}
-//   server: {host: 127.0.0.1, port: 8080, tokens: [...]}   # tokens required off loopback
+//   server: {host: 127.0.0.1, port: 8080, tokens: ["${API_TOKEN}"]}   # tokens required off
+//                                     # loopback; ${VAR} from configuration or environment
 // Relative paths (storage, libraries, read_files paths) are relative to the pipeline
 // folder. Overrides (`--set key=value`) replace `storage` or a configuration value.
 // Errors name pipeline.yaml:line:col. All file access goes through FileSystem.
@@ -68,8 +69,13 @@ struct ServerSettings {
   int port = 8080;
   std::vector<std::string> tokens;
   SourceLocation loc;
-  bool IsLoopback() const;
+  bool IsLoopback() const;  // IsLoopbackAddress(host)
 };
+
+// Whether `host` is a loopback address: IPv4 127.0.0.0/8 or ::1 (also ::ffff:127.x.y.z),
+// parsed as an address, or exactly "localhost". Any other name is not loopback, since
+// what it resolves to is not ours to trust.
+bool IsLoopbackAddress(const std::string& host);
 
 struct PipelineSettings {
   std::string folder;        // the pipeline folder as given

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "testing/testing.h"
 
 namespace lakepipe::sql {
@@ -46,12 +48,6 @@ TEST_F(PipelineTest, FullSettings) {
       "  silver: {interval: 5m}\n"
       "  gold: {at: [\"20:00\", \"08:00\"]}\n"
       "  backfill: once\n"
-      "publish:\n"
-      "  postgres:\n"
-      "    dsn: host=localhost dbname=shop\n"
-      "    schema: gold\n"
-      "    reader_role: bi\n"
-      "    tables: [gold, {table: silver, target: clean, key: [id]}]\n"
       "server: {host: 0.0.0.0, port: 9090, tokens: [abcdefghijklmnopqrstuvwxyz]}\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->name, "shop");
@@ -68,15 +64,61 @@ TEST_F(PipelineTest, FullSettings) {
   EXPECT_EQ(r->triggers.at("gold").ToString(), "daily at 08:00, 20:00");
   EXPECT_EQ(r->triggers.at("gold").loc.ToString(), "pipeline.yaml:10:3");
   EXPECT_EQ(r->triggers.at("backfill").kind, TriggerSpec::Kind::kOnce);
-  ASSERT_TRUE(r->publish.postgres.has_value());
-  EXPECT_EQ(r->publish.postgres->schema, "gold");
-  ASSERT_EQ(r->publish.postgres->tables.size(), 2u);
-  EXPECT_EQ(r->publish.postgres->tables[0].target, "gold");
-  EXPECT_EQ(r->publish.postgres->tables[1].target, "clean");
-  EXPECT_THAT(r->publish.postgres->tables[1].key, ::testing::ElementsAre("id"));
+  EXPECT_FALSE(r->publish.postgres.has_value());
   ASSERT_TRUE(r->server.has_value());
   EXPECT_EQ(r->server->port, 9090);
   EXPECT_FALSE(r->server->IsLoopback());
+}
+
+// Issue 13: publication is not built, so a publish: section is refused at its position
+// instead of a run that exits 0 having published nothing. Mistakes inside it still come
+// first, with their own positions.
+TEST_F(PipelineTest, PublishIsRefusedAsNotBuiltYet) {
+  ExpectError(
+      "name: p\n"
+      "publish:\n"
+      "  postgres:\n"
+      "    dsn: host=localhost dbname=shop\n"
+      "    tables: [gold, {table: silver, target: clean, key: [id]}]\n",
+      "pipeline.yaml:4:5", "publish.postgres is not built yet");
+  auto r = Parse("name: p\npublish:\n  postgres: {dsn: x, tables: [gold]}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
+  ExpectError("name: p\npublish:\n  postgres: {dsn: x, tables: [a, a]}\n", "pipeline.yaml:3:", "two tables publish");
+}
+
+TEST_F(PipelineTest, TokensTakeVariablesFromConfigurationAndEnvironment) {
+  ::setenv("LAKEPIPE_TEST_API_TOKEN", "from-the-environment-0123", 1);
+  auto r = Parse("name: p\nserver: {host: 0.0.0.0, tokens: [\"${LAKEPIPE_TEST_API_TOKEN}\", \"x-${mine}-y\"]}\n",
+                 {{"mine", "from-configuration"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->server.has_value());
+  EXPECT_THAT(r->server->tokens, ::testing::ElementsAre("from-the-environment-0123", "x-from-configuration-y"));
+  // --set wins over the environment, as it wins over everything.
+  auto set = Parse("name: p\nserver: {tokens: [\"${LAKEPIPE_TEST_API_TOKEN}\"]}\n",
+                   {{"LAKEPIPE_TEST_API_TOKEN", "given-on-the-command-line"}});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->server->tokens.at(0), "given-on-the-command-line");
+  ::unsetenv("LAKEPIPE_TEST_API_TOKEN_UNSET");
+  ExpectError("name: p\nserver:\n  host: 0.0.0.0\n  tokens: [\"${LAKEPIPE_TEST_API_TOKEN_UNSET}\"]\n",
+              "pipeline.yaml:4:11", "${LAKEPIPE_TEST_API_TOKEN_UNSET} is not set");
+  ExpectError("name: p\nserver: {tokens: [\"${OPEN\"]}\n", "pipeline.yaml:2:", "unterminated");
+  // A substituted token is held to the same length rule as a literal one.
+  ::setenv("LAKEPIPE_TEST_SHORT", "short", 1);
+  ExpectError("name: p\nserver: {tokens: [\"${LAKEPIPE_TEST_SHORT}\"]}\n", "pipeline.yaml:2:", "16 characters");
+  ::unsetenv("LAKEPIPE_TEST_API_TOKEN");
+  ::unsetenv("LAKEPIPE_TEST_SHORT");
+}
+
+TEST(LoopbackTest, AddressesAreParsedNotPrefixMatched) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "127.255.255.254", "localhost", "LOCALHOST", "::1", "[::1]",
+                           "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(IsLoopbackAddress(host)) << host;
+  }
+  for (const char* host : {"127.attacker.example", "127.0.0.1.nip.io", "localhost.attacker.example", "0.0.0.0",
+                           "128.0.0.1", "10.0.0.1", "::", "::2", "::ffff:10.0.0.1", "", "127.0.0.1 ", "1270.0.0.1"}) {
+    EXPECT_FALSE(IsLoopbackAddress(host)) << host;
+  }
 }
 
 TEST_F(PipelineTest, DefaultsAndOverrides) {
