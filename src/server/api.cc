@@ -285,6 +285,7 @@ Json PipelineJson(const runtime::PipelineRunner& runner, const PipelineStatus& s
           {"mode", s.mode.empty() ? "triggered" : s.mode},
           {"started_unix_ms", s.started_unix_ms},
           {"generation", s.generation},
+          {"event_log_error", s.event_log_error.empty() ? Json() : Json(s.event_log_error)},
           {"nodes", std::move(nodes)},
           {"edges", std::move(edges)},
           {"sources", std::move(sources)}};

@@ -38,6 +38,41 @@ std::string QuoteIdentifier(const std::string& name) {
   return out + "`";
 }
 
+// `path` with "." and ".." segments and repeated slashes resolved lexically.
+std::string LexicallyNormal(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t slash = path.find('/', i);
+    if (slash == std::string::npos) slash = path.size();
+    std::string part = path.substr(i, slash - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = slash + 1;
+  }
+  std::string out = path.rfind('/', 0) == 0 ? "" : ".";
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+// A Delta log may name data files anywhere (absolute paths, file: URIs, "../"): the
+// server reads only files inside the table's own folder, so a log written by someone
+// else cannot make it serve other files of the machine.
+Status CheckFilesInsideTable(const delta::Snapshot& snapshot) {
+  std::string root = LexicallyNormal(snapshot.table_path()) + "/";
+  for (const auto& f : snapshot.files()) {
+    if (LexicallyNormal(f.full_path).rfind(root, 0) != 0) {
+      return Status::Corruption("table " + snapshot.table_path() + " version " +
+                                      std::to_string(snapshot.version()) + ": data file `" + f.add.path.substr(0, 300) +
+                                      "` is outside the table's folder; the server reads only files inside it");
+    }
+  }
+  return Status::OK();
+}
+
 int64_t FileRecords(const delta::Snapshot& snapshot, const delta::DataFile& file) {
   auto stats = snapshot.Stats(file);
   if (!stats.ok() || !stats->num_records) return -1;
@@ -184,6 +219,7 @@ Result<RowPage> Catalog::ReadRows(const TableEntry& entry, int64_t offset, int64
   if (!info.exists) {
     return Status::NotFound("table `" + entry.name + "` has not been written yet (run the pipeline first)");
   }
+  LP_RETURN_IF_ERROR(CheckFilesInsideTable(*info.snapshot));
   page.schema = info.snapshot->schema();
   page.version = info.version;
   page.total_rows = info.rows;
@@ -252,6 +288,7 @@ Result<EventRows> Catalog::Events() const {
     return events_;
   }
   if (events_ && snapshot->version() == events_version_) return events_;
+  LP_RETURN_IF_ERROR(CheckFilesInsideTable(*snapshot));
 
   std::set<std::string> now;
   for (const auto& f : snapshot->files()) now.insert(f.full_path);

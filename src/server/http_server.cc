@@ -3,7 +3,10 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include "server/api.h"
@@ -33,10 +36,106 @@ void SendError(httplib::Response& res, int status, const std::string& message) {
   Send(res, ErrorResponse(status, message));
 }
 
-bool IsLoopbackHost(const std::string& host) {
-  sql::ServerSettings s;
-  s.host = host;
-  return s.IsLoopback();
+// httplib's connection queue, replaced: its ThreadPool has a fixed number of threads, so
+// as many clients as threads that send half a request (or hold an idle keep-alive
+// connection) stall every other request, /health included, until their read timeouts.
+// This pool starts `min_threads` and adds a thread whenever a connection arrives with no
+// idle thread, up to `max_threads`; only past that do connections wait in the queue.
+// Threads, once started, stay until shutdown (a burst leaves idle threads, not work).
+class ConnectionPool : public httplib::TaskQueue {
+ public:
+  ConnectionPool(size_t min_threads, size_t max_threads) : max_threads_(std::max(min_threads, max_threads)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < min_threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~ConnectionPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(fn));
+      if (idle_ < jobs_.size() && threads_.size() < max_threads_) threads_.emplace_back([this] { Work(); });
+    }
+    cv_.notify_one();
+  }
+
+  void shutdown() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutdown_ = true;
+      threads.swap(threads_);
+    }
+    cv_.notify_all();
+    for (auto& t : threads) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ++idle_;
+        cv_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        --idle_;
+        if (jobs_.empty()) return;  // shutting down with nothing left
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool shutdown_ = false;
+};
+
+#ifdef LAKEPIPE_SERVE_DASHBOARD
+// What a Range header asks of a file of `size` bytes (RFC 9110 section 14). One range is
+// served, clamped to the file; several are answered with the whole file, which the RFC
+// allows (multipart/byteranges is not worth it for the dashboard's few files).
+struct RangeAnswer {
+  enum Kind { kWhole, kPart, kUnsatisfiable } kind = kWhole;
+  size_t offset = 0;
+  size_t length = 0;
+};
+
+RangeAnswer ResolveRange(const httplib::Ranges& ranges, size_t size) {
+  RangeAnswer a;
+  if (ranges.size() != 1) return a;
+  auto [first, last] = ranges[0];
+  if (first < 0 && last < 0) return a;
+  if (first < 0) {  // bytes=-N: the last N bytes
+    if (last == 0 || size == 0) return {RangeAnswer::kUnsatisfiable};
+    size_t n = std::min(static_cast<size_t>(last), size);
+    return {RangeAnswer::kPart, size - n, n};
+  }
+  if (static_cast<size_t>(first) >= size) return {RangeAnswer::kUnsatisfiable};
+  size_t end = last < 0 ? size - 1 : std::min(static_cast<size_t>(last), size - 1);
+  if (end < static_cast<size_t>(first)) return {RangeAnswer::kUnsatisfiable};
+  return {RangeAnswer::kPart, static_cast<size_t>(first), end - static_cast<size_t>(first) + 1};
+}
+#endif
+
+bool IsApiPath(const std::string& path) {
+  return path.rfind("/api/", 0) == 0 || path == "/api" || path == "/health" || path == "/metrics";
+}
+
+// Removes the request's parsed Range and returns it. httplib 0.11 applies req.ranges to
+// whatever response a handler gives, unchecked against its length (a range past the end
+// of a file read memory past it), so no request reaches httplib's writer with ranges left.
+// The Request is httplib's own non-const object, handed to handlers as const.
+httplib::Ranges TakeRanges(const httplib::Request& req) {
+  auto& owned = const_cast<httplib::Request&>(req);
+  httplib::Ranges ranges = std::move(owned.ranges);
+  owned.ranges.clear();
+  return ranges;
 }
 
 std::string Trim(std::string s) {
@@ -102,7 +201,8 @@ struct HttpServer::Impl {
     return Auth::kDenied;
   }
 
-  void Static(const httplib::Request& req, httplib::Response& res) {
+  // `ranges`: the request's Range, taken from httplib (TakeRanges).
+  void Static(const httplib::Request& req, const httplib::Ranges& ranges, httplib::Response& res) {
 #ifdef LAKEPIPE_SERVE_DASHBOARD
     const web::Asset* asset = web::FindAsset(req.path);
     if (asset == nullptr) {
@@ -111,11 +211,29 @@ struct HttpServer::Impl {
     }
     std::string_view data = asset->data;
     res.set_header("Cache-Control", "no-cache");
+    res.set_header("Accept-Ranges", "bytes");
+    RangeAnswer range = ResolveRange(ranges, data.size());
+    if (range.kind == RangeAnswer::kUnsatisfiable) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(data.size()));
+      SendError(res, 416, "range not satisfiable: " + req.path.substr(0, 200) + " has " + std::to_string(data.size()) +
+                              " bytes");
+      return;
+    }
+    if (range.kind == RangeAnswer::kPart) {
+      res.status = 206;
+      res.set_header("Content-Range", "bytes " + std::to_string(range.offset) + "-" +
+                                          std::to_string(range.offset + range.length - 1) + "/" +
+                                          std::to_string(data.size()));
+      data = data.substr(range.offset, range.length);
+    }
+    // httplib asks for [offset, offset + length) of the size given here, never beyond it.
     res.set_content_provider(data.size(), std::string(asset->content_type).c_str(),
                              [data](size_t offset, size_t length, httplib::DataSink& sink) {
-                               return sink.write(data.data() + offset, length);
+                               if (offset > data.size()) return false;
+                               return sink.write(data.data() + offset, std::min(length, data.size() - offset));
                              });
 #else
+    (void)ranges;
     if (req.path == "/" || req.path.rfind("/assets/", 0) == 0 || req.path == "/index.html") {
       SendError(res, 404, "the dashboard is not built into this binary (module src/web missing); the API is at /api/");
     } else {
@@ -178,13 +296,21 @@ struct HttpServer::Impl {
   }
 
   void Routes() {
-    server.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    server.new_task_queue = [min = options.threads, max = options.max_connections] {
+      return new ConnectionPool(static_cast<size_t>(min), static_cast<size_t>(max));
+    };
     server.set_payload_max_length(64 * 1024);
-    server.set_read_timeout(10, 0);
+    // Per read and per write; a client that stops sending (or reading) is dropped then.
+    server.set_read_timeout(5, 0);
     server.set_write_timeout(10, 0);
+    server.set_keep_alive_timeout(5);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       Auth auth = Authorize(req);
+      // Only a static file, served, honours Range (Static takes it); the API ignores it,
+      // as RFC 9110 allows.
+      bool static_get = (req.method == "GET" || req.method == "HEAD") && !IsApiPath(req.path);
+      if (auth == Auth::kDenied || !static_get) TakeRanges(req);
       if (auth == Auth::kQueryParameter) {
         res.set_header("Set-Cookie", "lakepipe_token=" + req.get_param_value("access_token") +
                                          "; Path=/; HttpOnly; SameSite=Strict");
@@ -196,11 +322,10 @@ struct HttpServer::Impl {
     });
     server.Get("/api/stream", [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
     server.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      const std::string& path = req.path;
-      if (path.rfind("/api/", 0) == 0 || path == "/api" || path == "/health" || path == "/metrics") {
-        Send(res, api->Handle(path, req.params));
+      if (IsApiPath(req.path)) {
+        Send(res, api->Handle(req.path, req.params));
       } else {
-        Static(req, res);
+        Static(req, TakeRanges(req), res);
       }
     });
     auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
@@ -243,7 +368,7 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   for (const auto& t : options.tokens) {
     if (t.empty()) return Status::InvalidArgument("server.tokens has an empty token");
   }
-  if (!IsLoopbackHost(options.host) && options.tokens.empty()) {
+  if (!sql::IsLoopbackAddress(options.host) && options.tokens.empty()) {
     return Status::InvalidArgument("server.host " + options.host +
                                    " is reachable from other machines: set server.tokens (bearer tokens) to serve there");
   }
@@ -253,7 +378,9 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->options.threads = std::max(options.threads, 4);
-  impl->options.max_streams = std::clamp(options.max_streams, 1, impl->options.threads - 2);
+  impl->options.max_connections = std::max(options.max_connections, impl->options.threads);
+  // Each event stream holds a connection thread for as long as it is open.
+  impl->options.max_streams = std::clamp(options.max_streams, 1, impl->options.max_connections / 2);
   impl->api = std::make_unique<Api>(runner, board);
   impl->Routes();
   int port = options.port;

@@ -6,7 +6,12 @@
 // with tokens every path but /health needs `Authorization: Bearer <token>` (or
 // `?access_token=`, which also sets a `lakepipe_token` cookie for the dashboard's files),
 // compared in constant time. Table names are checked by the Catalog
-// (server/catalog.h), so no request reaches a path outside the storage folder.
+// (server/catalog.h), so no request reaches a path outside the storage folder, and the
+// Catalog refuses a table whose Delta log names data files outside the table's folder.
+// A client that stalls is dropped after a 5 s read timeout (10 s write); connections get
+// a thread each, added on demand up to max_connections, so slow clients do not starve
+// /health. Range requests are served for the static files only, clamped to the file
+// (416 when nothing of it is left).
 //
 // Use: construct, Start (binds and serves on its own threads; port 0 picks a free port,
 // see port()), Stop (or the destructor). Start and Stop are called from one thread;
@@ -30,7 +35,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                  // 0: any free port
   std::vector<std::string> tokens;  // bearer tokens; required off loopback
-  int threads = 16;                 // worker threads (each open event stream holds one)
+  int threads = 16;                 // connection threads started at once
+  int max_connections = 256;        // connections served at once (a thread each); more wait
   int max_streams = 8;              // concurrent /api/stream clients; more get 503
 
   static ServerOptions FromSettings(const sql::ServerSettings& settings);

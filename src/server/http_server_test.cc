@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "delta/log.h"
+#include "delta/table.h"
 #include "generator/domain.h"
 #include "server/api.h"
 #include "testing/testing.h"
@@ -481,6 +483,136 @@ TEST_F(ServerTest, MalformedRequestsNeverCrashTheServer) {
   }
 }
 
+// Issue 19: `Range: bytes=40000-44095` on /assets/app.js (33,437 bytes) answered 206 with
+// memory past the end of the file.
+TEST_F(ServerTest, RangesOfStaticFilesAreCheckedAndClamped) {
+  auto c = ClientFor(port());
+  auto whole = c.Get("/assets/app.js");
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << "the dashboard's files are built into this binary (module src/web)";
+  const std::string& file = whole->body;
+  ASSERT_LT(file.size(), 40000u);
+  std::string response =
+      RawRequest(port(), "GET /assets/app.js HTTP/1.1\r\nHost: x\r\nRange: bytes=40000-44095\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(response), 416) << response.substr(0, 300);
+  EXPECT_NE(response.find("Content-Range: bytes */" + std::to_string(file.size())), std::string::npos) << response.substr(0, 300);
+  std::string body = response.substr(response.find("\r\n\r\n") + 4);
+  EXPECT_TRUE(Json::parse(body, nullptr, false).contains("error")) << body.substr(0, 300);
+
+  auto ranged = [&](const std::string& range) { return c.Get("/assets/app.js", {{"Range", range}}); };
+  size_t n = file.size();
+  // A range running past the end is clamped to the file.
+  auto tail = ranged("bytes=" + std::to_string(n - 100) + "-" + std::to_string(n + 5000));
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(tail->status, 206);
+  EXPECT_EQ(tail->body, file.substr(n - 100));
+  EXPECT_EQ(tail->get_header_value("Content-Range"),
+            "bytes " + std::to_string(n - 100) + "-" + std::to_string(n - 1) + "/" + std::to_string(n));
+  auto head = ranged("bytes=0-9");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 206);
+  EXPECT_EQ(head->body, file.substr(0, 10));
+  auto suffix = ranged("bytes=-50");
+  ASSERT_TRUE(suffix);
+  EXPECT_EQ(suffix->status, 206);
+  EXPECT_EQ(suffix->body, file.substr(n - 50));
+  auto open_end = ranged("bytes=" + std::to_string(n - 1) + "-");
+  ASSERT_TRUE(open_end);
+  EXPECT_EQ(open_end->body, file.substr(n - 1));
+  auto at_end = ranged("bytes=" + std::to_string(n) + "-");
+  ASSERT_TRUE(at_end);
+  EXPECT_EQ(at_end->status, 416);
+  // Several ranges, even past the end: the whole file (multipart ranges are not served).
+  auto several = ranged("bytes=0-1,50000-50010");
+  ASSERT_TRUE(several);
+  EXPECT_EQ(several->status, 200);
+  EXPECT_EQ(several->body, file);
+  // The API ignores Range.
+  auto api = c.Get("/api/tables", {{"Range", "bytes=5-10,900000-900010"}});
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 200);
+  EXPECT_FALSE(Json::parse(api->body, nullptr, false).is_discarded()) << api->body.substr(0, 200);
+}
+
+// Issue 19: 16 connections that sent half a request stalled every endpoint, /health too.
+TEST_F(ServerTest, SlowClientsDoNotStallOthers) {
+  std::vector<int> slow;
+  for (int i = 0; i < 40; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    std::string half = "GET /api/tables HTTP/1.1\r\nHost: x\r\n";  // no blank line: never complete
+    ASSERT_EQ(send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+    slow.push_back(fd);
+  }
+  std::this_thread::sleep_for(200ms);  // every slow connection is taken by the server
+  for (int i = 0; i < 3; ++i) {
+    httplib::Client c("127.0.0.1", port());
+    c.set_connection_timeout(4, 0);
+    c.set_read_timeout(4, 0);  // under the server's 5 s read timeout, which would free the slow ones
+    auto res = c.Get(i == 0 ? "/health" : "/api/tables");
+    ASSERT_TRUE(res) << "request " << i << " with 40 slow connections open: " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+  }
+  // The server drops a connection that stopped sending (its read timeout), without an answer
+  // or with an error status, never a 200.
+  for (int fd : slow) {
+    timeval tv{30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[512];
+    ssize_t got = recv(fd, buf, sizeof(buf), 0);
+    bool closed_or_refused = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                             (got > 0 && StatusOf(std::string(buf, static_cast<size_t>(got))) >= 400);
+    EXPECT_TRUE(closed_or_refused) << "recv " << got;
+    close(fd);
+  }
+}
+
+// Issue 19: a Delta log entry naming `file:///...` made the server read a file outside
+// the storage folder. Here the file is a real data file copied out of the table, so the
+// server would serve its rows if it followed the path.
+TEST(ServerStorageTest, DataFilesOutsideTheTableFolderAreRefused) {
+  Orders orders;
+  orders.Open();
+  orders.AddFile("orders-1.csv", 51);
+  orders.Run();
+  HttpServer server;
+  ServerOptions options;
+  options.port = 0;
+  ASSERT_TRUE(server.Start(options, orders.runner.get(), nullptr).ok());
+  FileSystem* fs = FileSystem::Default();
+  struct Case {
+    std::string table;
+    std::string path;  // add.path, as a log written elsewhere may hold it
+  };
+  std::string outside = orders.dir.Join("outside.parquet");
+  std::vector<Case> cases = {{"gold_kpis", "file://" + outside},
+                             {"silver_orders", "../../outside.parquet"},
+                             {"bronze_orders", outside}};
+  for (const Case& c : cases) {
+    GetJson(server.port(), "/api/tables/" + c.table + "/rows", 200);
+    std::string table = JoinPath(orders.storage, c.table);
+    auto opened = delta::DeltaTable::Open(table, fs);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    auto snap = (*opened)->Latest();
+    ASSERT_TRUE(snap.ok() && !(*snap)->files().empty());
+    auto data = fs->ReadFile((*snap)->files()[0].full_path);
+    ASSERT_TRUE(data.ok());
+    ASSERT_TRUE(fs->WriteFile(outside, *data).ok());
+    std::string commit = "{\"add\":{\"path\":\"" + c.path + "\",\"partitionValues\":{},\"size\":" +
+                         std::to_string(data->size()) + ",\"modificationTime\":0,\"dataChange\":true}}\n";
+    ASSERT_TRUE(fs->WriteFile(JoinPath(delta::LogDir(table), delta::CommitFileName((*snap)->version() + 1)), commit).ok());
+    Json j = GetJson(server.port(), "/api/tables/" + c.table + "/rows", 500);
+    EXPECT_NE(j["error"].get<std::string>().find("outside the table's folder"), std::string::npos) << j.dump();
+    EXPECT_FALSE(j.contains("rows"));
+  }
+  server.Stop();
+}
+
 TEST(ServerAuthTest, RefusesToServeOffLoopbackWithoutTokens) {
   Orders orders;
   orders.Open();
@@ -495,6 +627,16 @@ TEST(ServerAuthTest, RefusesToServeOffLoopbackWithoutTokens) {
 
   options.tokens = {""};
   EXPECT_FALSE(server.Start(options, orders.runner.get(), nullptr).ok());  // an empty token is no token
+
+  // A name that starts like a loopback address is still a name (issue 19).
+  options.tokens = {};
+  for (const char* host : {"127.attacker.example", "127.0.0.1.nip.io", "localhost.attacker.example"}) {
+    options.host = host;
+    Status named = server.Start(options, orders.runner.get(), nullptr);
+    ASSERT_FALSE(named.ok()) << host;
+    EXPECT_NE(named.message().find("tokens"), std::string::npos) << named.ToString();
+  }
+  options.host = "0.0.0.0";
 
   // With a token it serves off loopback, and every endpoint but /health needs it.
   options.tokens = {"first-token", "s3cret-token"};
