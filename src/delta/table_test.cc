@@ -564,8 +564,65 @@ TEST(DeltaTable, FaultInjectionAtEveryStepOfACommit) {
     auto snap = table->Latest();
     ASSERT_TRUE(snap.ok()) << snap.status().ToString();
     ASSERT_EQ(Ids(*snap), Range(0, next_id)) << "fault at operation " << n;
+    // A failed write leaves no data file that no version names (issue 19).
+    std::vector<FileInfo> files;
+    ASSERT_TRUE(ListDataFilesRecursive(FileSystem::Default(), path, "", &files).ok());
+    EXPECT_EQ(files.size(), (*snap)->files().size()) << "fault at operation " << n << ": " << r.status().ToString();
   }
   EXPECT_GE(injected, 5);
+}
+
+// ENOSPC in the middle of a write of several files (one per partition): the writer's
+// files are deleted, whether the caller gives up after the failed Write or the failure
+// comes at Commit; OPTIMIZE cleans up the same way.
+TEST(DeltaTable, FailedWritesLeaveNoDataFiles) {
+  testing::TempDir dir;
+  std::string path = dir.Join("t");
+  auto table = CreateTable(path, {"day"});
+  ASSERT_TRUE(table->Write({MakeBatch(0, 6)}, {}).ok());
+  ASSERT_TRUE(table->Write({MakeBatch(6, 12)}, {}).ok());
+  auto count_files = [&] {
+    std::vector<FileInfo> files;
+    EXPECT_TRUE(ListDataFilesRecursive(FileSystem::Default(), path, "", &files).ok());
+    return files.size();
+  };
+  size_t before = count_files();
+  ASSERT_EQ(before, (*table->Latest())->files().size());
+  FaultInjectingFileSystem faulty(FileSystem::Default());
+  auto ftable = DeltaTable::Open(path, &faulty);
+  ASSERT_TRUE(ftable.ok());
+  int64_t v0 = *table->LatestVersion();
+  int fired = 0;
+  for (int64_t n = 1; n < 60; ++n) {
+    faulty.FailAt(n, FaultInjectingFileSystem::Fault::kNoSpace);
+    Status st;
+    {
+      auto writer = (*ftable)->NewWriter(WriteOptions{});
+      ASSERT_TRUE(writer.ok());
+      st = (*writer)->Write(MakeBatch(100, 112));
+      if (st.ok()) st = (*writer)->Write(MakeBatch(200, 212));
+      if (st.ok()) st = (*writer)->Commit().status();
+    }  // a writer whose Write failed is dropped here, uncommitted
+    bool hit = faulty.fired();
+    faulty.Clear();
+    if (!hit || *table->LatestVersion() != v0) break;  // done, or the fault came after the commit
+    ++fired;
+    EXPECT_EQ(st.code(), StatusCode::kNoSpace) << st.ToString();
+    EXPECT_EQ(count_files(), before) << "fault at operation " << n << ": " << st.ToString();
+  }
+  EXPECT_GE(fired, 3);
+  // OPTIMIZE with no space: no half-written compacted file stays.
+  auto fresh = DeltaTable::Open(path, &faulty);
+  ASSERT_TRUE(fresh.ok());
+  size_t now = count_files();
+  size_t referenced = (*table->Latest())->files().size();
+  ASSERT_EQ(now, referenced);
+  faulty.FailAt(2, FaultInjectingFileSystem::Fault::kNoSpace);
+  auto optimized = (*fresh)->Optimize();
+  ASSERT_TRUE(faulty.fired());
+  faulty.Clear();
+  EXPECT_FALSE(optimized.ok());
+  EXPECT_EQ(count_files(), now);
 }
 
 TEST(DeltaTable, OptimizeCompactsPerPartitionWithoutChangingData) {

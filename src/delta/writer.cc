@@ -81,6 +81,7 @@ struct TableWriter::Impl {
   bool creating = false;
   bool already_committed = false;
   bool committed = false;
+  bool files_owned_by_log = false;  // a commit names the written files: never delete them
   bool schema_known = false;
   bool schema_changed = false;
   Schema table_schema;
@@ -205,8 +206,9 @@ struct TableWriter::Impl {
     f.partition_values = pv;
     // The table folder itself may not exist yet (a table created by its first write).
     LP_RETURN_IF_ERROR(fs->CreateDirs(DirName(f.full)));
-    LP_ASSIGN_OR_RETURN(f.writer, parquet::FileWriter::Open(fs, f.full, data_schema, options.parquet));
+    // Recorded before the file exists: an Open that fails after creating it leaves it too.
     written_paths.push_back(f.full);
+    LP_ASSIGN_OR_RETURN(f.writer, parquet::FileWriter::Open(fs, f.full, data_schema, options.parquet));
     auto [pos, inserted] = open.emplace(key, std::move(f));
     return &pos->second;
   }
@@ -328,10 +330,38 @@ struct TableWriter::Impl {
     return Status::OK();
   }
 
+  // A writer dropped before its commit (a failed Write, an abandoned update) leaves no
+  // data files behind: they belong to no version and would only wait for VACUUM.
+  ~Impl() {
+    if (!files_owned_by_log) DiscardFiles();
+  }
+
   void DiscardFiles() {
     for (auto& [k, f] : open) (void)f.writer->Close();
     open.clear();
     for (const auto& p : written_paths) (void)fs->RemoveFile(p);
+    written_paths.clear();
+  }
+
+  // After a failed commit: deletes the data files unless a commit naming them is visible
+  // in the log (RunCommit fails after the link when the directory fsync fails; the files
+  // are then the table's). Unknown (the log unreadable) counts as visible.
+  void DiscardFilesUnlessCommitted(int64_t read_version) {
+    if (adds.empty()) {
+      DiscardFiles();
+      return;
+    }
+    const std::string& marker = adds.front().path;
+    for (int64_t v = read_version + 1;; ++v) {
+      std::string commit = JoinPath(LogDir(path), CommitFileName(v));
+      if (!fs->Exists(commit)) break;
+      auto text = fs->ReadFile(commit);
+      if (!text.ok() || text->find("\"" + marker + "\"") != std::string::npos) {
+        files_owned_by_log = true;
+        return;
+      }
+    }
+    DiscardFiles();
   }
 
   Result<CommitResult> Commit() {
@@ -347,7 +377,10 @@ struct TableWriter::Impl {
       return Status::InvalidArgument("cannot create Delta table " + path +
                                      " without a schema: no data was written");
     }
-    LP_RETURN_IF_ERROR(CloseAll());
+    if (Status closed = CloseAll(); !closed.ok()) {
+      DiscardFiles();
+      return closed;
+    }
     int64_t now = table_options.clock->NowMillis();
     CommitRequest req;
     Metadata meta;
@@ -409,11 +442,17 @@ struct TableWriter::Impl {
     req.operation_metrics["numOutputBytes"] = std::to_string(bytes);
     if (removed > 0) req.operation_metrics["numRemovedFiles"] = std::to_string(removed);
 
+    int64_t read_version = req.read_version;
     auto outcome = RunCommit(fs, path, table_options, std::move(req));
     if (!outcome.ok()) {
-      if (outcome.status().IsConflict()) DiscardFiles();
+      if (outcome.status().IsConflict()) {
+        DiscardFiles();
+      } else {
+        DiscardFilesUnlessCommitted(read_version);
+      }
       return outcome.status();
     }
+    files_owned_by_log = !outcome->already_committed;
     result.attempts = outcome->attempts;
     result.version = outcome->version;
     if (outcome->already_committed) {
@@ -585,11 +624,17 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
   req.operation_metrics["numAddedFiles"] = std::to_string(result.files_added);
   req.operation_metrics["numRemovedBytes"] = std::to_string(removed_bytes);
   req.operation_metrics["numAddedBytes"] = std::to_string(impl->bytes);
+  int64_t read_version = req.read_version;
   auto outcome = RunCommit(fs_, path_, options_, std::move(req));
   if (!outcome.ok()) {
-    if (outcome.status().IsConflict()) impl->DiscardFiles();
+    if (outcome.status().IsConflict()) {
+      impl->DiscardFiles();
+    } else {
+      impl->DiscardFilesUnlessCommitted(read_version);
+    }
     return outcome.status();
   }
+  impl->files_owned_by_log = true;
   result.version = outcome->version;
   return result;
 }
