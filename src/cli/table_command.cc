@@ -18,6 +18,7 @@
 #include "formats/json/json_reader.h"
 #include "formats/json/json_writer.h"
 #include "formats/parquet/parquet.h"
+#include "runtime/storage_lock.h"
 #include "types/datetime.h"
 
 namespace lakepipe::cli {
@@ -405,8 +406,18 @@ Status RunHistory(const std::string& path, int limit) {
   return Status::OK();
 }
 
+// A table inside a pipeline's storage folder is written by the pipeline's runs: OPTIMIZE
+// and VACUUM take the run's lock for their duration, or are refused while a run holds it
+// (VACUUM --retain 0 would delete files that a running update is about to commit).
+Result<runtime::StorageLock> LockStorageOf(const std::string& table_path, const std::string& purpose) {
+  std::string storage = runtime::StorageLock::StorageOf(table_path);
+  if (storage.empty()) return runtime::StorageLock();
+  return runtime::StorageLock::Acquire(storage, purpose + " of " + table_path);
+}
+
 Status RunOptimize(const std::string& path, int64_t target_mb) {
   LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  LP_ASSIGN_OR_RETURN(runtime::StorageLock lock, LockStorageOf(path, "OPTIMIZE"));
   delta::OptimizeOptions o;
   if (target_mb > 0) o.target_file_bytes = target_mb << 20;
   LP_ASSIGN_OR_RETURN(delta::OptimizeResult r, table->Optimize(o));
@@ -423,6 +434,10 @@ Status RunOptimize(const std::string& path, int64_t target_mb) {
 Status RunVacuum(const std::string& path, double retain_hours, bool force, bool dry_run) {
   if (retain_hours < 0) return Status::InvalidArgument("--retain must be 0 or more hours");
   LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  runtime::StorageLock lock;
+  if (!dry_run) {
+    LP_ASSIGN_OR_RETURN(lock, LockStorageOf(path, "VACUUM"));
+  }
   delta::VacuumOptions o;
   o.retention_hours = retain_hours;
   o.disable_retention_check = force;

@@ -2,9 +2,14 @@
 // vacuum, their --help, their error lines, and DuckDB reading the data files we wrote.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <map>
 #include <string>
 #include <vector>
@@ -209,6 +214,48 @@ TEST_F(TableCommandTest, OverwriteOptimizeAndVacuum) {
   EXPECT_EQ(JsonLines(Lakepipe("table show " + Quote(table_) + " --format jsonl")).size(), 4u);
   std::string history = Lakepipe("table history " + Quote(table_));
   EXPECT_NE(history.find("OPTIMIZE"), std::string::npos) << history;
+}
+
+// Issue 19: `table vacuum --retain 0 --force` during a run deleted files the run still
+// referenced. A table inside a pipeline's storage folder is vacuumed (and optimized) only
+// under the run's storage lock: refused while a run holds it, naming the run's pid.
+TEST_F(TableCommandTest, VacuumAndOptimizeAreRefusedWhileARunHoldsTheStorage) {
+  std::string example = testing::SourceDir() + "/examples/orders";
+  ASSERT_TRUE(FileSystem::Default()->CreateDirs(dir_.Join("landing")).ok());
+  Lakepipe("generate orders --rows 2000 --seed 4 --out " + dir_.Join("landing/orders-1.csv"));
+  std::string sets = " --set landing=" + dir_.Join("landing") + " --set storage=" + dir_.Join("storage");
+  std::string bronze = dir_.Join("storage/bronze_orders");
+  std::string log = dir_.Join("run.log");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd = "exec " + Binary() + " run " + example + sets + " > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string lock = dir_.Join("storage/_lakepipe.lock");
+  bool locked = false;
+  for (int i = 0; i < 300 && !locked; ++i) {
+    auto text = FileSystem::Default()->ReadFile(lock);
+    locked = text.ok() && *text == std::to_string(pid) && FileSystem::Default()->Exists(JoinPath(bronze, "_delta_log"));
+    if (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(locked) << "the run did not take its storage lock";
+  std::string vacuum = LakepipeFails("table vacuum " + Quote(bronze) + " --retain 0 --force");
+  ExpectOneErrorLine(vacuum, "in use by another lakepipe run (pid " + std::to_string(pid) + ")");
+  EXPECT_NE(vacuum.find("VACUUM"), std::string::npos) << vacuum;
+  ExpectOneErrorLine(LakepipeFails("table optimize " + Quote(bronze)), "(pid " + std::to_string(pid) + ")");
+  // A dry run deletes nothing and needs no lock.
+  Lakepipe("table vacuum " + Quote(bronze) + " --retain 0 --force --dry-run");
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << (FileSystem::Default()->ReadFile(log).ok() ? *FileSystem::Default()->ReadFile(log) : std::string());
+  // With the run stopped, the same commands run.
+  std::string vac = Lakepipe("table vacuum " + Quote(bronze) + " --retain 0 --force");
+  EXPECT_NE(vac.find("deleted"), std::string::npos) << vac;
+  Lakepipe("table optimize " + Quote(bronze));
+  EXPECT_EQ(JsonLines(Lakepipe("table show " + Quote(bronze) + " --format jsonl --limit 5000")).size(), 2000u);
 }
 
 TEST_F(TableCommandTest, HelpOnEveryCommand) {

@@ -48,32 +48,11 @@ constexpr size_t kArrivalVersionsKept = 2000;
 
 }  // namespace
 
-PipelineRunner::Impl::~Impl() {
-  if (lock_fd >= 0) ::close(lock_fd);
-}
+PipelineRunner::Impl::~Impl() = default;
 
 Status PipelineRunner::Impl::LockStorage() {
-  if (lock_fd >= 0) return Status::OK();
-  const std::string& storage = pipeline.settings.storage;
-  LP_RETURN_IF_ERROR(fs->CreateDirs(storage));
-  std::string path = JoinPath(storage, "_lakepipe.lock");
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    char pid[32] = {0};
-    ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
-    ::close(fd);
-    std::string holder = n > 0 ? " (pid " + std::string(pid, static_cast<size_t>(n)) + ")" : "";
-    while (!holder.empty() && (holder.back() == '\n')) holder.pop_back();
-    return Status::Aborted("pipeline storage " + storage + " is in use by another lakepipe run" + holder +
-                           "; stop it first (a pipeline's tables have one writer)");
-  }
-  std::string me = std::to_string(::getpid());
-  if (::ftruncate(fd, 0) == 0) {
-    ssize_t ignored = ::pwrite(fd, me.data(), me.size(), 0);
-    (void)ignored;
-  }
-  lock_fd = fd;
+  if (storage_lock.held()) return Status::OK();
+  LP_ASSIGN_OR_RETURN(storage_lock, StorageLock::Acquire(pipeline.settings.storage, "run"));
   return Status::OK();
 }
 

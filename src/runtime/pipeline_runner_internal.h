@@ -20,6 +20,7 @@
 
 #include "delta/table.h"
 #include "runtime/checkpoint.h"
+#include "runtime/storage_lock.h"
 #include "runtime/executor.h"
 #include "runtime/file_source.h"
 #include "runtime/pipeline_runner.h"
@@ -101,9 +102,9 @@ struct PipelineRunner::Impl {
     return it == flows.end() ? nullptr : it->second.get();
   }
 
-  // An exclusive lock on `<storage>/_lakepipe.lock`, held from the first update until the
+  // The storage lock (runtime/storage_lock.h), held from the first update until the
   // runner goes away: two runs writing the same storage would race on its checkpoints.
-  int lock_fd = -1;
+  StorageLock storage_lock;
   Status LockStorage();
   ~Impl();
 
