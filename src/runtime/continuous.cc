@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -25,6 +26,9 @@ constexpr int64_t kMicrosPerMs = 1000;
 constexpr int64_t kBackstopMicros = 10 * 1000 * 1000;
 // Events are appended to the event log at most this often in continuous mode.
 constexpr int64_t kEventLogFlushMicros = 1000 * 1000;
+// After a failed event-log write, the next try comes after this delay, doubling up to the
+// maximum.
+constexpr int64_t kEventLogRetryMaxMicros = 60 * 1000 * 1000;
 // Tables that may run at the same time (their I/O waits overlap; see the loop).
 constexpr size_t kMaxParallelTables = 4;
 // A failed table is retried after this delay, doubling up to the maximum.
@@ -49,6 +53,64 @@ int64_t NextDailyMicros(const std::vector<int>& minutes, int64_t now_micros) {
   }
   return now_micros + 24LL * 3600 * 1000000;
 }
+
+// The event log records the run; it is not the run's output. When it cannot be written
+// (disk full, I/O error) the tables keep advancing, the events wait in the EventLog, and
+// the write is retried with a doubling delay. The failure is reported once on stderr and
+// on the status board (`event_log_error` of /api/pipeline) until a write succeeds; then
+// an `event_log_recovered` WARN event records the outage in the log itself.
+class EventLogFlusher {
+ public:
+  EventLogFlusher(EventLog* log, StatusBoard* board) : log_(log), board_(board) {}
+
+  void FlushIfDue(int64_t now) {
+    if (now >= next_) Flush(now);
+  }
+
+  void Flush(int64_t now) {
+    Status st = log_->Flush();
+    if (st.ok()) {
+      if (failures_ > 0) {
+        std::fprintf(stderr, "lakepipe: the event log is written again (after %lld failed attempts)\n",
+                     static_cast<long long>(failures_));
+        log_->Add({0, "", "event_log_recovered", "WARN",
+                   "the event log could not be written for " + std::to_string((now - since_) / 1000000) + " s (" +
+                       std::to_string(failures_) + " attempts): " + error_ + "; its events were kept and written since",
+                   "{\"failed_attempts\":" + std::to_string(failures_) + "}"});
+        if (board_ != nullptr) board_->SetEventLogError("");
+      }
+      failures_ = 0;
+      error_.clear();
+      delay_ = kEventLogFlushMicros;
+      next_ = now + delay_;
+      return;
+    }
+    if (failures_ == 0) {
+      since_ = now;
+      std::fprintf(stderr, "lakepipe: warning: cannot write the event log: %s; the pipeline keeps running and retries\n",
+                   st.message().c_str());
+      delay_ = kEventLogFlushMicros;
+    } else {
+      delay_ = std::min(delay_ * 2, kEventLogRetryMaxMicros);
+    }
+    ++failures_;
+    error_ = st.message();
+    next_ = now + delay_;
+    if (board_ != nullptr) {
+      board_->SetEventLogError(error_ + " (attempt " + std::to_string(failures_) + "; next in " +
+                               std::to_string(delay_ / 1000000) + " s)");
+    }
+  }
+
+ private:
+  EventLog* log_;
+  StatusBoard* board_;
+  int64_t next_ = 0;
+  int64_t delay_ = kEventLogFlushMicros;
+  int64_t failures_ = 0;
+  int64_t since_ = 0;
+  std::string error_;
+};
 
 struct TableSchedule {
   const sql::ResolvedDataset* ds = nullptr;
@@ -81,8 +143,9 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   log.set_update_id(NewUuid());
   LP_ASSIGN_OR_RETURN(std::set<std::string> refresh, r.FullRefreshSet(options));
   r.LogUpdateStart(log, refresh, "continuous");
-  LP_RETURN_IF_ERROR(log.Flush());
   if (options.board != nullptr) options.board->Init(r.InitialStatus("continuous"));
+  EventLogFlusher flusher(&log, options.board);
+  flusher.Flush(r.clock->NowMicros());
 
   std::vector<TableSchedule> tables;
   int64_t now = r.clock->NowMicros();
@@ -151,7 +214,6 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   };
 
   int64_t next_backstop = now + kBackstopMicros;
-  int64_t last_flush = now;
   Status loop_status;
   while (true) {
     // Outcomes of the tables that finished.
@@ -232,14 +294,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
         queue_cv.notify_one();
       }
     }
-    if (now - last_flush >= kEventLogFlushMicros) {
-      Status st = log.Flush();
-      if (!st.ok()) {
-        loop_status = st;
-        r.stop_requested.store(true);
-      }
-      last_flush = now;
-    }
+    flusher.FlushIfDue(now);
     // Sleep until something changes: a file, a finished table, a stop, or the next timer.
     int64_t wake_at = next_backstop;
     for (size_t i = 0; i < tables.size(); ++i) {
@@ -267,6 +322,9 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   log.Add({0, "", "update_complete", loop_status.ok() ? "INFO" : "ERROR",
            loop_status.ok() ? "continuous run stopped" : "continuous run stopped: " + loop_status.message(), "{}"});
   Status flushed = log.Flush();
+  if (!flushed.ok()) {
+    flushed = flushed.WithContext("the run stopped, but its last events could not be written to the event log");
+  }
   return loop_status.ok() ? flushed : loop_status;
 }
 

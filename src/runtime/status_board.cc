@@ -67,6 +67,13 @@ void StatusBoard::Changed() {
   changed_.notify_all();
 }
 
+void StatusBoard::SetEventLogError(const std::string& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (status_.event_log_error == error) return;
+  status_.event_log_error = error;
+  Changed();
+}
+
 void StatusBoard::SetState(const std::string& table, const std::string& state) {
   std::lock_guard<std::mutex> lock(mu_);
   TableStatus* t = Find(table);

@@ -77,6 +77,8 @@ struct PipelineStatus {
   int64_t started_unix_ms = 0;
   int64_t generation = 0;          // increases with every change
   std::vector<TableStatus> tables; // in dependency order
+  // Why the event log cannot be written now (empty: it can); the run goes on meanwhile.
+  std::string event_log_error;
 };
 
 class StatusBoard {
@@ -93,6 +95,7 @@ class StatusBoard {
   void RecordLatency(const std::string& table, double seconds, int64_t lines);
   void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
   void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);
+  void SetEventLogError(const std::string& error);  // empty: written again
 
   PipelineStatus Snapshot() const;
   // Blocks until the generation passes `seen_generation` or `timeout_ms` elapses;
