@@ -198,6 +198,14 @@ Status RunPipeline(const RunArgs& a) {
   LP_ASSIGN_OR_RETURN(auto runner, runtime::PipelineRunner::Open(a.folder, overrides));
   const auto& settings = runner->pipeline().settings;
   bool once = a.once || !settings.continuous;
+  if (once && (a.port >= 0 || a.summary)) {
+    // Both act only while a pipeline runs continuously; silently ignoring them would
+    // leave the user waiting for a server or status lines that never come.
+    return Status::InvalidArgument(std::string(a.port >= 0 ? "--port" : "--summary") +
+                                   " applies to a continuous run, but this run does one update and exits (" +
+                                   (a.once ? "--once" : "continuous: false in pipeline.yaml") +
+                                   "); serve the tables with `lakepipe serve " + a.folder + "`");
+  }
   runtime::RunOptions options;
   options.full_refresh = SplitCommas(a.full_refresh);
   options.full_refresh_all = a.full_refresh_all;

@@ -66,6 +66,9 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
   ExpectOneErrorLine(LakepipeFails("query " + Example() + sets_ + " " + Quote("SELECT nope FROM bronze_orders")),
                      "<query>:1:8");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --set oops" + sets_), "oops");
+  // Options of a continuous run are refused with --once, not ignored.
+  ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --port 0" + sets_), "--port applies to a continuous run");
+  ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --summary" + sets_), "--summary applies to a continuous run");
 }
 
 // `lakepipe run DIR` keeps running: a file renamed into the landing folder reaches Gold
