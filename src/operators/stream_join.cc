@@ -32,7 +32,7 @@ RecordBatch ConcatAll(const Schema& schema, std::vector<RecordBatch> batches) {
 // Splits one side's new rows into on-time and late rows, advancing its watermark base row
 // by row (a row with a NULL event time is never late and moves nothing).
 void SplitLate(const RecordBatch& rows, int time_col, int64_t delay, std::optional<int64_t>* max_time,
-               RecordBatch* on_time, RecordBatch* late) {
+               RecordBatch* on_time, RecordBatch* late, std::vector<int64_t>* watermarks) {
   const Column& t = rows.column(static_cast<size_t>(time_col));
   std::vector<int32_t> keep, drop;
   for (int64_t i = 0; i < rows.num_rows(); ++i) {
@@ -40,6 +40,7 @@ void SplitLate(const RecordBatch& rows, int time_col, int64_t delay, std::option
       int64_t v = t.Get<int64_t>(i);
       if (*max_time && v < SatAdd(**max_time, -delay)) {
         drop.push_back(static_cast<int32_t>(i));
+        watermarks->push_back(SatAdd(**max_time, -delay));
         continue;
       }
       if (!*max_time || v > **max_time) *max_time = v;
@@ -148,9 +149,9 @@ Result<StreamJoinOutput> StreamJoin::Push(const std::vector<RecordBatch>& left_i
   StreamJoinOutput out;
   RecordBatch new_left, new_right;
   SplitLate(ConcatAll(left_schema_, left_in), bounds_.left_time, bounds_.left_delay_micros, &st.left.max_time,
-            &new_left, &out.late_left);
+            &new_left, &out.late_left, &out.late_left_watermarks);
   SplitLate(ConcatAll(right_schema_, right_in), bounds_.right_time, bounds_.right_delay_micros, &st.right.max_time,
-            &new_right, &out.late_right);
+            &new_right, &out.late_right, &out.late_right_watermarks);
   st.dirty = true;
 
   // Every buffered row and every new on-time row, old ones first.

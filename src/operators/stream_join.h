@@ -74,6 +74,8 @@ struct StreamJoinOutput {
   std::vector<RecordBatch> rows;  // joined rows (and unmatched left rows of a LEFT join)
   RecordBatch late_left;          // left rows behind the left watermark
   RecordBatch late_right;         // right rows behind the right watermark
+  // Per late row: the watermark it was behind (microseconds).
+  std::vector<int64_t> late_left_watermarks, late_right_watermarks;
 };
 
 class StreamJoin {

@@ -9,6 +9,7 @@
 #include "operators/sort.h"
 #include "operators/stream_join.h"
 #include "sql/stream_join.h"
+#include "types/datetime.h"
 
 namespace lakepipe::runtime {
 namespace {
@@ -300,14 +301,20 @@ Result<Batches> Executor::RunStreamJoin(const PlanNode& node, operators::JoinTyp
     const RecordBatch& late = side == 0 ? out.late_left : out.late_right;
     if (late.num_rows() == 0) continue;
     const sql::StreamJoinSide& s = side == 0 ? found.left : found.right;
-    std::string reason = std::string(side == 0 ? "left" : "right") + " join input " + s.source + ": `" + s.time_name +
-                         "` is behind the watermark (the largest earlier `" + s.time_name + "` minus " +
-                         std::to_string(s.delay_micros / 1000000) + " seconds)";
-    if (!options_.late_rows) {
-      return Status::NotSupported(std::to_string(late.num_rows()) + " late rows of a stream-stream join (" + reason +
-                                  ") and nowhere to put them");
+    const auto& watermarks = side == 0 ? out.late_left_watermarks : out.late_right_watermarks;
+    const Column& time = late.column(static_cast<size_t>(s.time_column));
+    std::vector<std::string> reasons;
+    for (int64_t i = 0; i < late.num_rows(); ++i) {
+      reasons.push_back(std::string(side == 0 ? "left" : "right") + " join input " + s.source + ": " + s.time_name +
+                        " " + FormatTimestamp(time.Get<int64_t>(i)) + " is behind the watermark " +
+                        FormatTimestamp(watermarks[static_cast<size_t>(i)]) + " (the latest " + s.time_name +
+                        " before it minus the WATERMARK delay)");
     }
-    LP_RETURN_IF_ERROR(options_.late_rows(side == 0 ? left : right, late, reason));
+    if (!options_.late_rows) {
+      return Status::Internal(std::to_string(late.num_rows()) + " late rows of a stream-stream join (" + reasons[0] +
+                              ") and nowhere to put them");
+    }
+    LP_RETURN_IF_ERROR(options_.late_rows(node, late, reasons));
   }
   return Relabel(node.schema, std::move(out.rows));
 }

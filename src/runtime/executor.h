@@ -55,9 +55,12 @@ struct ExecOptions {
   // The state of a stream-stream join node, kept across micro-batches (a streaming flow
   // supplies a durable one, state::JoinStateStore); unset, each Execute starts empty.
   std::function<Result<operators::StreamJoinState*>(const sql::PlanNode&)> join_state;
-  // Receives the rows a stream-stream join found late (behind its side's watermark), with
-  // the reason; unset, late rows are an error (they are never dropped silently).
-  std::function<Status(const sql::PlanNode& input, const RecordBatch& rows, const std::string& reason)> late_rows;
+  // Rows an operator found behind its watermark (docs/sql-reference.md "Streaming
+  // semantics"), handed over instead of dropped: `rows` has the columns of `op`'s input,
+  // `reasons` one text per row (the `_late_reason` of `<table>_late`). A streaming flow
+  // collects them into `<table>_late` (LateRowsSchema). Unset, a late row is an error.
+  std::function<Status(const sql::PlanNode& op, const RecordBatch& rows, const std::vector<std::string>& reasons)>
+      late_rows;
 };
 
 // Runs `plan` (resolved: every node has its schema) and returns its rows; every batch has

@@ -157,7 +157,13 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     }
     return std::shared_ptr<operators::SeenKeySet>(it->second);
   };
-  auto join_state = [this, flow, &cp_dir](const sql::PlanNode& node) -> Result<operators::StreamJoinState*> {
+  // A replayed batch whose join state is already committed (a crash between the state
+  // commit and the commit log) runs over a scratch state: its output is not written (the
+  // table has the batch, by txn), and the durable state must not see the rows twice.
+  int64_t current_batch = -1;
+  std::map<const sql::PlanNode*, std::unique_ptr<operators::StreamJoinState>> replay_scratch;
+  auto join_state = [this, flow, &cp_dir, &current_batch,
+                     &replay_scratch](const sql::PlanNode& node) -> Result<operators::StreamJoinState*> {
     auto it = flow->join_stores.find(&node);
     if (it == flow->join_stores.end()) {
       std::string name = "join-" + std::to_string(flow->join_stores.size());
@@ -166,6 +172,12 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       LP_ASSIGN_OR_RETURN(auto store, state::JoinStateStore::Open(dir, node.inputs[0]->schema, node.inputs[1]->schema));
       flow->join_store_names[&node] = name;
       it = flow->join_stores.emplace(&node, std::move(store)).first;
+    }
+    auto committed = it->second->committed_batch();
+    if (committed && *committed >= current_batch) {
+      auto& scratch = replay_scratch[&node];
+      scratch = std::make_unique<operators::StreamJoinState>(node.inputs[0]->schema, node.inputs[1]->schema);
+      return scratch.get();
     }
     return it->second->state();
   };
@@ -196,6 +208,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     exec.current_timestamp_micros = clock->NowMicros();
     exec.seen_keys = seen_keys;
     exec.join_state = join_state;
+    current_batch = batch_id;
     for (auto& [node, store] : flow->seen_stores) store->Abandon();
     for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
     BatchScanProvider provider(*this, exec, plan);
