@@ -121,6 +121,11 @@ if "$BIN" produce --help > /dev/null 2>&1; then
       > "$RESULTS/kill9.log" 2>&1; then verdict="passed"; else verdict="FAILED"; fi
   printf '## Crash test: kill -9 (issue 4, docs/crash-testing.md)\n\n`node tests/crash/kill9.mjs --kills 20 --rows 40000 --rate 2000`: %s\n\n```\n%s\n```\n' \
     "$verdict" "$(tail -8 "$RESULTS/kill9.log")" > "$RESULTS/sections/30-crash.md"
+  echo "== stream-stream join: state size over 5 minutes at 10,000 events/s per side"
+  if node bench/stream_join_state.mjs --bin "$BIN" --rate 10000 --seconds 300 --json "$RESULTS/stream_join_state.json" \
+      > "$RESULTS/stream_join_state.log" 2>&1; then verdict="flat"; else verdict="FAILED"; fi
+  printf '## Stream-stream join state (issue 9)\n\n`node bench/stream_join_state.mjs --rate 10000 --seconds 300`: %s\n\n```\n%s\n```\n' \
+    "$verdict" "$(tail -8 "$RESULTS/stream_join_state.log")" > "$RESULTS/sections/40-stream-join.md"
 fi
 rm -f "$RESULTS/err" "$OUT"/*.parquet
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_end.txt"
