@@ -1,6 +1,7 @@
 // The lakepipe command line: one binary, subcommands registered by each command file.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 
 #include "cli/commands.h"
 #include "common/kill_point.h"
@@ -16,6 +17,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::exception& e) {
+    // Errors travel as Status; an exception reaching here is a bug, but input must never
+    // turn it into an abort (exit 134) that repeats on every rerun.
+    std::fprintf(stderr, "lakepipe: error: internal error: %s\n", e.what());
+    return 70;  // EX_SOFTWARE
+  } catch (...) {
+    std::fprintf(stderr, "lakepipe: error: internal error: unknown exception\n");
+    return 70;
   }
   return registry.exit_code();
 }

@@ -185,5 +185,108 @@ TEST_F(RunCommandTest, DemoFeedsThePipelineAndStopsOnSigint) {
   EXPECT_EQ(*producers, "") << "a producer outlived the demo";
 }
 
+// A small pipeline of its own: one Bronze table over CSV files in `landing`.
+void WritePipeline(const testing::TempDir& dir, const std::string& sql) {
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("in")).ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"),
+                            "name: t\nstorage: " + dir.Join("st") + "\nlibraries: [p.sql]\n"
+                            "configuration: {landing: " + dir.Join("in") + "}\n").ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"), sql).ok());
+}
+
+// Issue 19 item 4: a non-UTF-8 byte in a value bound for _rescued_data aborted every run.
+// Now the run succeeds, the value is rescued, and DuckDB reads Bronze.
+TEST(PipelineBadInputTest, InvalidUtf8IsRescuedInARun) {
+  testing::TempDir dir;
+  WritePipeline(dir, "CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM "
+                     "read_files('${landing}', format => 'csv', header => true, schema => 'a INT, b STRING');\n");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(dir.Join("in/x.csv"), "a,b\n1,caf\xe9\n2,ok\n").ok());
+  std::string out = Lakepipe("run " + dir.Join("p") + " --once");
+  EXPECT_NE(out.find("update completed"), std::string::npos) << out;
+  out = Lakepipe("run " + dir.Join("p") + " --once");  // and again: no abort on rerun
+  EXPECT_NE(out.find("up to date"), std::string::npos) << out;
+  auto rows = JsonLines(Lakepipe("query " + dir.Join("p") + " --format jsonl " +
+                                 Quote("SELECT a, b, _rescued_data AS r FROM bronze ORDER BY a")));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_FALSE(rows[0].contains("b") && !rows[0]["b"].is_null()) << rows[0];
+  auto rescued = nlohmann::json::parse(rows[0]["r"].get<std::string>());
+  EXPECT_EQ(rescued["_invalid_utf8"]["b"], "636166e9");
+  EXPECT_EQ(rows[1]["b"], "ok");
+  auto duck = testing::RunDuckDB("SELECT count(*)::INT AS n, count(b)::INT AS nb FROM read_parquet('" +
+                                 dir.Join("st") + "/bronze/*.parquet')");
+  if (!duck.ok() && duck.status().IsNotFound()) GTEST_SKIP() << duck.status().message();
+  ASSERT_TRUE(duck.ok()) << duck.status().message();
+  auto d = JsonLines(*duck);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0]["n"], 2);
+  EXPECT_EQ(d[0]["nb"], 1);
+}
+
+// Issue 9 item 3: dateFormat (CSV) and multiLine (JSON) pass validate and run, with the
+// values parsed as the options say; an unknown option fails validate at file:line:col.
+TEST(PipelineBadInputTest, ReaderOptionsValidateAndRunAlike) {
+  testing::TempDir dir;
+  WritePipeline(dir,
+      "CREATE OR REFRESH STREAMING TABLE c AS SELECT * FROM STREAM read_files('${landing}/c', format => 'csv', "
+      "header => true, dateFormat => 'dd/MM/yyyy', timestampFormat => 'dd/MM/yyyy HH:mm', "
+      "schema => 'id INT, d DATE, t TIMESTAMP');\n"
+      "CREATE OR REFRESH STREAMING TABLE j AS SELECT * FROM STREAM read_files('${landing}/j', format => 'json', "
+      "multiLine => true, schema => 'id INT, name STRING');\n");
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("in/c")).ok());
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("in/j")).ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("in/c/1.csv"), "id,d,t\n1,31/01/2025,31/01/2025 10:30\n").ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("in/j/1.json"),
+                            "[\n  {\"id\": 1,\n   \"name\": \"a\"},\n  {\"id\": 2, \"name\":\n \"b\"}\n]\n").ok());
+  std::string out = Lakepipe("validate " + dir.Join("p"));
+  EXPECT_NE(out.find("OK"), std::string::npos) << out;
+  out = Lakepipe("run " + dir.Join("p") + " --once");
+  EXPECT_NE(out.find("update completed"), std::string::npos) << out;
+  auto rows = JsonLines(Lakepipe("query " + dir.Join("p") + " --format jsonl " +
+                                 Quote("SELECT CAST(d AS STRING) AS d, CAST(t AS STRING) AS t, _rescued_data AS r FROM c")));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["d"], "2025-01-31");
+  EXPECT_EQ(rows[0]["t"], "2025-01-31 10:30:00");
+  EXPECT_FALSE(rows[0].contains("r") && !rows[0]["r"].is_null()) << rows[0];
+  rows = JsonLines(Lakepipe("query " + dir.Join("p") + " --format jsonl " +
+                            Quote("SELECT id, name FROM j ORDER BY id")));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["name"], "b");
+
+  WritePipeline(dir,
+      "CREATE OR REFRESH STREAMING TABLE j AS SELECT * FROM STREAM read_files('${landing}/j', format => 'json',\n"
+      "  multiLine => true, headr => true, schema => 'id INT, name STRING');\n");
+  ExpectOneErrorLine(LakepipeFails("validate " + dir.Join("p")), "p.sql:1:");
+  ExpectOneErrorLine(LakepipeFails("validate " + dir.Join("p")), "headr is not supported for format json");
+}
+
+// Issue 19 item 6: `SELECT 1+1+...` with 5,000 terms crashed validate, run and query; 10,000
+// ORs took 80 s and crashed. Now: a clear error, and a correct answer for the ORs.
+TEST(PipelineBadInputTest, DeepSqlIsAClearErrorOrAResult) {
+  testing::TempDir dir;
+  const std::string source = " FROM read_files('${landing}', format => 'csv', header => true, schema => 'x INT')";
+  std::string ors = "x = 0";
+  for (int i = 1; i < 10000; ++i) ors += " OR x = " + std::to_string(i * 2);
+  WritePipeline(dir, "CREATE OR REFRESH MATERIALIZED VIEW v AS SELECT x" + source + " WHERE " + ors + ";\n");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(dir.Join("in/x.csv"), "x\n4\n5\n").ok());
+  Lakepipe("validate " + dir.Join("p"));
+  std::string out = Lakepipe("run " + dir.Join("p") + " --once");
+  EXPECT_NE(out.find("update completed"), std::string::npos) << out;
+  auto rows = JsonLines(Lakepipe("query " + dir.Join("p") + " --format jsonl " + Quote("SELECT x FROM v")));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["x"], 4);
+
+  std::string sum = "1";
+  for (int i = 1; i < 5000; ++i) sum += "+1";
+  ExpectOneErrorLine(LakepipeFails("query " + dir.Join("p") + " " + Quote("SELECT " + sum + " AS s FROM v")),
+                     "expression nested deeper than 500 levels");
+  WritePipeline(dir, "CREATE OR REFRESH MATERIALIZED VIEW v AS SELECT " + sum + " AS s" + source + ";\n");
+  ExpectOneErrorLine(LakepipeFails("validate " + dir.Join("p")), "p.sql:1:");
+  ExpectOneErrorLine(LakepipeFails("validate " + dir.Join("p")), "expression nested deeper than 500 levels");
+  ExpectOneErrorLine(LakepipeFails("run " + dir.Join("p") + " --once"), "expression nested deeper than 500 levels");
+}
+
 }  // namespace
 }  // namespace lakepipe

@@ -382,7 +382,7 @@ std::string JsonObjectText(const nlohmann::json& j, size_t max = 80) {
   std::string s;
   for (const auto& [k, v] : j.items()) {
     if (!s.empty()) s += ", ";
-    s += k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    s += k + "=" + (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return Cell(s, max);
 }

@@ -308,5 +308,34 @@ TEST_F(TableCommandTest, DuckDbReadsTheDataFilesAndAgreesWithShow) {
   }
 }
 
+// Issue 19 items 3 and 4: `a,b\n1,caf\xe9` used to abort (nlohmann type_error 316, exit
+// 134). The Latin-1 value is rescued (STRING is UTF-8 only), the write succeeds, and DuckDB
+// reads the table with a valid JSON rescue record.
+TEST_F(TableCommandTest, InvalidUtf8IsRescuedAndTheTableStaysReadable) {
+  std::string bad = dir_.Join("latin1.csv");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(bad, "a,b\n1,caf\xe9\n2,tea\n").ok());
+  std::string out = Lakepipe("table write --from " + Quote(bad) + " --to " + Quote(table_));
+  EXPECT_NE(out.find("wrote 2 rows"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 row kept values"), std::string::npos) << out;
+  // The same file again, now with the table's schema (an append): still no abort.
+  Lakepipe("table write --from " + Quote(bad) + " --to " + Quote(table_));
+
+  auto duck = testing::RunDuckDB("SELECT a::INT AS a, b, json_valid(_rescued_data) AS ok, "
+                                 "_rescued_data->>'$._invalid_utf8.b' AS hex FROM read_parquet('" +
+                                 table_ + "/*.parquet') ORDER BY a, b NULLS FIRST");
+  if (!duck.ok() && duck.status().IsNotFound()) GTEST_SKIP() << duck.status().message();
+  ASSERT_TRUE(duck.ok()) << duck.status().message();
+  auto rows = JsonLines(*duck);
+  ASSERT_EQ(rows.size(), 4u) << *duck;
+  for (int i : {0, 1}) {
+    EXPECT_EQ(rows[i]["a"], 1);
+    EXPECT_TRUE(rows[i]["b"].is_null()) << rows[i];
+    EXPECT_EQ(rows[i]["ok"], true) << rows[i];
+    EXPECT_EQ(rows[i]["hex"], "636166e9") << rows[i];
+  }
+  EXPECT_EQ(rows[2]["b"], "tea");
+  EXPECT_TRUE(rows[2]["ok"].is_null());
+}
+
 }  // namespace
 }  // namespace lakepipe

@@ -38,7 +38,7 @@ CommitInfo MakeCommitInfo(const CommitRequest& req, int64_t now_millis, int64_t 
   o["engineInfo"] = kEngineInfo;
   o["txnId"] = txn_id;
   CommitInfo ci;
-  ci.json = o.dump();
+  ci.json = o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   ci.timestamp = now_millis;
   ci.operation = req.operation;
   return ci;
@@ -273,9 +273,9 @@ Result<std::unique_ptr<DeltaTable>> DeltaTable::Create(const std::string& path,
   req.read_version = -1;
   req.operation = "CREATE TABLE";
   json pcs = meta.partition_columns;
-  req.operation_parameters["partitionBy"] = pcs.dump();
+  req.operation_parameters["partitionBy"] = pcs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   req.operation_parameters["isManaged"] = "false";
-  req.operation_parameters["properties"] = json(meta.configuration).dump();
+  req.operation_parameters["properties"] = json(meta.configuration).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   req.blind_append = true;
   auto outcome = RunCommit(fs, path, options, std::move(req));
   if (!outcome.ok()) {

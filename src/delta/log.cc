@@ -227,7 +227,7 @@ Status ParseTxn(const FieldReader& r, Txn* t) {
 }
 
 Status ParseCommitInfo(const FieldReader& r, CommitInfo* c) {
-  c->json = r.obj.dump();
+  c->json = r.obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (const json* t = r.Find("timestamp"); t && t->is_number_integer()) c->timestamp = t->get<int64_t>();
   if (const json* t = r.Find("inCommitTimestamp"); t && t->is_number_integer())
     c->in_commit_timestamp = t->get<int64_t>();
@@ -374,7 +374,7 @@ Result<Action> ParseActionObject(const nlohmann::ordered_json& obj, const std::s
     LP_RETURN_IF_ERROR(ParseCommitInfo(r, &c));
     return Action(std::move(c));
   }
-  return Action(OtherAction{kind, body.dump()});
+  return Action(OtherAction{kind, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 }
 
 Result<std::vector<Action>> ParseActions(std::string_view text, std::string_view name) {
@@ -400,7 +400,7 @@ Result<std::vector<Action>> ParseActions(std::string_view text, std::string_view
   return out;
 }
 
-std::string SerializeAction(const Action& action) { return ActionJson(action).dump(); }
+std::string SerializeAction(const Action& action) { return ActionJson(action).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 std::string SerializeActions(const std::vector<Action>& actions) {
   std::string out;
@@ -611,7 +611,7 @@ std::string SerializeLastCheckpoint(const LastCheckpoint& lc) {
   if (lc.parts) o["parts"] = *lc.parts;
   if (lc.size_in_bytes) o["sizeInBytes"] = *lc.size_in_bytes;
   if (lc.num_of_add_files) o["numOfAddFiles"] = *lc.num_of_add_files;
-  return o.dump();
+  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // ---- replay -------------------------------------------------------------------------

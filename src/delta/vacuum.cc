@@ -98,7 +98,7 @@ Result<VacuumResult> DeltaTable::Vacuum(const VacuumOptions& options) const {
   start.read_version = snap->version();
   start.checkpoint_interval = CheckpointIntervalOf(snap->metadata());
   start.operation = "VACUUM START";
-  start.operation_parameters["retentionCheckEnabled"] = retention_check.dump();
+  start.operation_parameters["retentionCheckEnabled"] = retention_check.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   start.operation_parameters["specifiedRetentionMillis"] =
       std::to_string(std::llround(options.retention_hours * 3600e3));
   start.operation_parameters["defaultRetentionMillis"] =

@@ -184,7 +184,7 @@ Result<Value> JsonStatToValue(const json& j, const DataType& type, bool is_max) 
       break;
     case TypeId::kDecimal:
       if (j.is_number()) {
-        std::string text = j.dump();
+        std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         auto d = ParseDecimal(text, 38, type.scale());
         if (d.ok()) return Value::Decimal(*d, type.precision(), type.scale());
         return Value::Double(j.get<double>());
@@ -363,7 +363,7 @@ std::string BuildStatsJson(const parquet::WriteResult& written, const Schema& da
   stats["minValues"] = std::move(mins);
   stats["maxValues"] = std::move(maxs);
   stats["nullCount"] = std::move(nulls);
-  return stats.dump();
+  return stats.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<FileStats> ParseStatsJson(std::string_view text, const Schema& schema,

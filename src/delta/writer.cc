@@ -101,6 +101,7 @@ struct TableWriter::Impl {
   std::vector<std::string> written_paths;
   int64_t rows = 0;
   int64_t bytes = 0;
+  int64_t invalid_utf8 = 0;  // STRING values repaired by the Parquet writer
   int file_counter = 0;
 
   // A writer for a table that exists, as of `snap`.
@@ -225,6 +226,7 @@ struct TableWriter::Impl {
     add.stats = BuildStatsJson(result, data_schema, NumIndexedCols(configuration), f.nan_columns);
     rows += result.num_rows;
     bytes += result.file_bytes;
+    invalid_utf8 += result.invalid_utf8_values;
     adds.push_back(std::move(add));
     return Status::OK();
   }
@@ -435,12 +437,14 @@ struct TableWriter::Impl {
     req.operation = options.operation.empty() ? "WRITE" : options.operation;
     json pcs = partition_columns;
     req.operation_parameters["mode"] = options.mode == WriteMode::kAppend ? "Append" : "Overwrite";
-    req.operation_parameters["partitionBy"] = pcs.dump();
+    req.operation_parameters["partitionBy"] = pcs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     for (const auto& [k, v] : options.operation_parameters) req.operation_parameters[k] = v;
     req.operation_metrics["numFiles"] = std::to_string(adds.size());
     req.operation_metrics["numOutputRows"] = std::to_string(rows);
     req.operation_metrics["numOutputBytes"] = std::to_string(bytes);
     if (removed > 0) req.operation_metrics["numRemovedFiles"] = std::to_string(removed);
+    // Ours, not Spark's: STRING values written with invalid UTF-8 replaced (U+FFFD).
+    if (invalid_utf8 > 0) req.operation_metrics["numInvalidUtf8Replaced"] = std::to_string(invalid_utf8);
 
     int64_t read_version = req.read_version;
     auto outcome = RunCommit(fs, path, table_options, std::move(req));

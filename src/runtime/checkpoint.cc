@@ -37,7 +37,7 @@ Result<FlowCheckpoint> FlowCheckpoint::Open(FileSystem* fs, const std::string& d
   if (!existing.status().IsNotFound()) return existing.status();
   Json meta = {{"id", NewUuid()}, {"flow", flow_name}, {"createdAt", Clock::System()->NowMillis()},
                {"format", 1}};
-  Status st = fs->PutIfAbsent(meta_path, meta.dump() + "\n");
+  Status st = fs->PutIfAbsent(meta_path, meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   if (!st.ok() && !st.IsAlreadyExists()) return st;
   // Another process may have won the race: read what is there.
   LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(meta_path));
@@ -102,7 +102,7 @@ Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version) {
   Json commit = {{"batchId", batch_id}, {"tableVersion", table_version},
                  {"committedAt", Clock::System()->NowMillis()}};
   Status st = fs_->PutIfAbsent(JoinPath(dir_, "commits/" + std::to_string(batch_id)),
-                               commit.dump() + "\n");
+                               commit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   // A replayed batch may find its commit record already written: that is the same fact.
   if (!st.ok() && !st.IsAlreadyExists()) return st;
   if (committed_known_ && (!committed_ || *committed_ < batch_id)) committed_ = batch_id;

@@ -5,6 +5,7 @@
 
 #include "formats/csv/csv_reader.h"
 #include "formats/json/json_reader.h"
+#include "formats/options/read_options.h"
 #include "formats/parquet/parquet.h"
 
 namespace lakepipe::runtime {
@@ -47,24 +48,6 @@ Result<std::vector<SourceFileEntry>> ListFilesExcept(FileSystem* fs, const std::
     out.push_back({"", info.size, info.mtime_micros});
   }
   return out;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Options for the format readers: every read_files option except the ones the source
-// itself handles.
-std::vector<std::pair<std::string, std::string>> ReaderOptions(const sql::ReadFilesSpec& spec) {
-  static const std::set<std::string> kSourceOptions = {
-      "format", "schema", "maxfilespertrigger", "maxbytespertrigger", "includeexistingfiles", "filestablemillis",
-      "rescueddatacolumn", "schemaevolutionmode", "pathglobfilter", "recursivefilelookup"};
-  std::vector<std::pair<std::string, std::string>> kv;
-  for (const auto& [k, v] : spec.options) {
-    if (!kSourceOptions.count(Lower(k))) kv.emplace_back(k, v);
-  }
-  return kv;
 }
 
 // Fills the output batch's columns: data and rescue columns by name from the reader's
@@ -150,27 +133,12 @@ Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const 
 }
 
 Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
+  LP_ASSIGN_OR_RETURN(formats::ReadFilesSettings settings, formats::ReadFilesSettingsFrom(spec.options));
   FileListOptions options;
-  for (const auto& [k, v] : spec.options) {
-    std::string key = Lower(k);
-    if (key == "includeexistingfiles") {
-      std::string b = Lower(v);
-      if (b != "true" && b != "false") {
-        return Status::InvalidArgument("read_files option " + k + " must be true or false, got '" + v + "'");
-      }
-      options.include_existing = b == "true";
-      continue;
-    }
-    if (key != "maxfilespertrigger" && key != "maxbytespertrigger" && key != "filestablemillis") continue;
-    char* end = nullptr;
-    long long n = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || n < 0) {
-      return Status::InvalidArgument("read_files option " + k + " must be a non-negative integer, got '" + v + "'");
-    }
-    if (key == "maxfilespertrigger") options.max_files = n;
-    if (key == "maxbytespertrigger") options.max_bytes = n;
-    if (key == "filestablemillis") options.stable_micros = n * 1000;
-  }
+  options.include_existing = settings.source.include_existing_files;
+  options.max_files = settings.source.max_files_per_trigger;
+  options.max_bytes = settings.source.max_bytes_per_trigger;
+  options.stable_micros = settings.source.file_stable_millis * 1000;
   return options;
 }
 
@@ -179,12 +147,14 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
                                                  const Schema& output_schema,
                                                  FileReadStats* stats) {
   std::vector<RecordBatch> out;
-  std::string format = Lower(spec.format);
+  // The same settings `validate` checked (formats/options).
+  LP_ASSIGN_OR_RETURN(formats::ReadFilesSettings settings, formats::ReadFilesSettingsFrom(spec.options));
+  std::string format = settings.format;
   for (const auto& file : files) {
     std::string full = file.path.empty() ? spec.path : JoinPath(spec.path, file.path);
     std::vector<RecordBatch> read;
     if (format == "csv") {
-      LP_ASSIGN_OR_RETURN(csv::CsvOptions options, csv::CsvOptionsFromMap(ReaderOptions(spec)));
+      csv::CsvOptions options = settings.csv;
       options.schema = spec.schema;
       options.rescued_data_column = spec.rescued_data_column;
       options.file_path = full;
@@ -197,11 +167,7 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
       }
       stats->rescued_rows += reader->total_stats().rescued_rows;
     } else if (format == "json") {
-      if (!ReaderOptions(spec).empty()) {
-        return Status::NotSupported("read_files option '" + ReaderOptions(spec)[0].first +
-                                    "' is not supported for format json");
-      }
-      json::JsonOptions options;
+      json::JsonOptions options = settings.json;
       options.schema = spec.schema;
       options.rescued_data_column = spec.rescued_data_column;
       options.file_path = full;

@@ -92,7 +92,7 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   options.operation = "CREATE OR REFRESH MATERIALIZED VIEW";
   Json inputs = Json::object();
   for (const auto& [t, v] : provider.versions_read()) inputs[t] = v;
-  options.operation_parameters["inputs"] = inputs.dump();
+  options.operation_parameters["inputs"] = inputs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   options.operation_parameters["technique"] = "complete recompute";
   if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
   LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
@@ -283,7 +283,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   delta::WriteOptions options;
   options.mode = delta::WriteMode::kOverwrite;
   options.operation = "CREATE OR REFRESH MATERIALIZED VIEW";
-  options.operation_parameters["inputs"] = Json({{Lower(upstream), latest}}).dump();
+  options.operation_parameters["inputs"] = Json({{Lower(upstream), latest}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   options.operation_parameters["technique"] = source["kind"] == "snapshot" ? "incremental (initial)" : "incremental";
   if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
   options.txn_app_id = flow->cp.flow_id();

@@ -401,7 +401,7 @@ void PipelineRunner::Impl::LogUpdateStart(EventLog& log, const std::set<std::str
     details["tables"].push_back(ds.name);
     if (refresh.count(Lower(ds.name))) details["full_refresh"].push_back(ds.name);
   }
-  log.Add({0, "", "update_start", "INFO", "update started (" + mode + ")", details.dump()});
+  log.Add({0, "", "update_start", "INFO", "update started (" + mode + ")", details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 }
 
 TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool full_refresh,
@@ -462,14 +462,14 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
   }
   if (report.status == "failed") {
     details["error"] = report.message;
-    log.Add({0, report.table, "error", "ERROR", report.message, details.dump()});
+    log.Add({0, report.table, "error", "ERROR", report.message, details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   } else {
     std::string message = report.status == "skipped" || report.status == "waiting"
                               ? report.status + ": " + report.message
                               : report.status == "up to date"
                                     ? std::string("up to date")
                                     : report.status + ": " + std::to_string(report.rows_written) + " rows written";
-    log.Add({0, report.table, "flow_progress", report.status == "skipped" ? "WARN" : "INFO", message, details.dump()});
+    log.Add({0, report.table, "flow_progress", report.status == "skipped" ? "WARN" : "INFO", message, details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   }
   return report;
 }
@@ -503,7 +503,7 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   bool stopped = r.stop_requested.load();
   log.Add({0, "", "update_complete", update.ok() ? "INFO" : "ERROR",
            stopped ? "update stopped" : update.ok() ? "update completed" : "update completed with failures",
-           Json({{"duration_ms", update.duration_ms}, {"tables", update.tables.size()}, {"stopped", stopped}}).dump()});
+           Json({{"duration_ms", update.duration_ms}, {"tables", update.tables.size()}, {"stopped", stopped}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   LP_RETURN_IF_ERROR(log.Flush());
   return update;
 }

@@ -198,7 +198,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
       if (!next) break;
       plan = std::move(*next);
-      LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump()));
+      LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
       NoteConsumed(plan, *flow);
       LP_KILL_POINT("flow.after_plan");
     }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "expr/binder.h"
+#include "formats/options/read_options.h"
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
 
@@ -97,6 +98,11 @@ class Resolver {
         if (!spec.schema) {
           return NotSupportedAt(n->loc, "read_files without schema => '...': lakepipe does not infer schemas; "
                                         "give the columns, e.g. schema => 'id BIGINT, name STRING'");
+        }
+        // The reader options, checked by the same function `run` builds its readers with.
+        auto settings = formats::ReadFilesSettingsFrom(spec.options);
+        if (!settings.ok()) {
+          return Status(settings.status().code(), n->loc.ToString() + ": " + settings.status().message());
         }
         Schema s = *spec.schema;
         if (!spec.rescued_data_column.empty()) {

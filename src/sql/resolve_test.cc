@@ -182,5 +182,31 @@ TEST(ResolveTest, TestPipelineFolderValidates) {
   EXPECT_EQ(scan->read_files.path, dir + "/landing/orders");
 }
 
+// Issue 9 item 3: validate checks read_files options with the function run uses
+// (formats/options): what validate accepts, run runs; the rest is refused at file:line:col.
+TEST(ResolveTest, ReadFilesOptionsAreCheckedAsRunWillUseThem) {
+  auto ok = Resolve(
+      "CREATE STREAMING TABLE j AS SELECT * FROM STREAM read_files('/j', format => 'json', multiLine => true, "
+      "dateFormat => 'dd.MM.yyyy', schema => 'd DATE');\n"
+      "CREATE STREAMING TABLE c AS SELECT * FROM STREAM read_files('/c2', format => 'csv', header => true, "
+      "timestampFormat => 'yyyy/MM/dd HH:mm:ss', schema => 't TIMESTAMP');\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+
+  auto bad = Resolve(
+      "CREATE STREAMING TABLE j AS SELECT * FROM STREAM read_files('/j', format => 'json', header => true, "
+      "schema => 'd DATE');\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("r.sql:3:"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("header is not supported for format json"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("known options: format, schema"));
+
+  bad = Resolve(
+      "CREATE STREAMING TABLE c AS SELECT * FROM STREAM read_files('/c2', format => 'csv', dateFormat => 'yyyy-MM-dd VV', "
+      "schema => 'd DATE');\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("r.sql:3:"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("dateFormat"));
+}
+
 }  // namespace
 }  // namespace lakepipe::sql

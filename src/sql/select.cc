@@ -25,6 +25,10 @@ bool IsSupportedAggregate(const std::string& name) {
 
 namespace {
 
+// Deepest expression accepted (docs/sql-reference.md). Far beyond hand-written SQL; small
+// enough that every recursive pass over the tree stays well inside a thread's stack.
+constexpr int kMaxExpressionDepth = 500;
+
 // Aggregates Spark has that lakepipe does not run yet: named in a NotSupported error rather
 // than passed on as unknown scalar functions.
 bool IsUnsupportedAggregate(const std::string& name) {
@@ -1020,6 +1024,18 @@ class Planner {
     const json& b = Body(node);
     SourceLocation loc = LocOf(b);
     expr::SourcePos pos = Pos(loc);
+    // Translation, binding and evaluation all recurse over the expression tree: the depth
+    // is bounded here so that `1+1+...` with thousands of terms is an error, not a crash.
+    struct DepthGuard {
+      int* d;
+      explicit DepthGuard(int* depth) : d(depth) { ++*d; }
+      ~DepthGuard() { --*d; }
+    } guard(&expr_depth_);
+    if (expr_depth_ > kMaxExpressionDepth) {
+      return ErrorAt(loc, "expression nested deeper than " + std::to_string(kMaxExpressionDepth) +
+                              " levels (a long chain such as a+b+c+...: sum the values in a "
+                              "subquery or split the expression)");
+    }
     if (type == "ColumnRef") return TranslateColumnRef(b);
     if (type == "A_Const") return TranslateConst(b);
     if (type == "TypeCast") {
@@ -1034,10 +1050,17 @@ class Planner {
       std::string op = b.value("boolop", "");
       LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, TranslateList(b["args"]));
       if (op == "NOT_EXPR") return Expr::Call("not", args, pos);
+      // PostgreSQL's parser flattens `a OR b OR c ...` into one list; a balanced tree keeps
+      // the depth logarithmic (10,000 ORs nest 14 deep, not 10,000), in the same order.
       std::string fn = op == "AND_EXPR" ? "and" : "or";
-      ExprPtr acc = args[0];
-      for (size_t i = 1; i < args.size(); ++i) acc = Expr::Call(fn, {acc, args[i]}, args[i]->pos);
-      return acc;
+      auto build = [&](auto& self, size_t lo, size_t hi) -> ExprPtr {
+        if (hi - lo == 1) return args[lo];
+        size_t mid = lo + (hi - lo) / 2;
+        ExprPtr l = self(self, lo, mid);
+        ExprPtr r = self(self, mid, hi);
+        return Expr::Call(fn, {l, r}, args[mid]->pos);
+      };
+      return build(build, 0, args.size());
     }
     if (type == "NullTest") {
       LP_ASSIGN_OR_RETURN(ExprPtr arg, Translate(b["arg"]));
@@ -1171,6 +1194,7 @@ class Planner {
   std::set<size_t> consumed_watermarks_;
   std::set<size_t> consumed_options_;
   std::set<size_t> consumed_excepts_;
+  int expr_depth_ = 0;  // Translate() calls in progress
 };
 
 // Runs libpg-query over the rewritten text: the statements as JSON, or a syntax error

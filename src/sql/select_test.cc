@@ -315,5 +315,38 @@ TEST(SelectTest, KeywordNamedColumnsAndSparkFunctions) {
   EXPECT_EQ(got[16], "(a <> b)");
 }
 
+// Issue 19 item 6: 5,000 nested terms used to overflow the stack (SIGSEGV). A left-deep
+// chain deeper than the limit is a clear error at file:line:col; a long flat OR list (PostgreSQL
+// flattens it) becomes a balanced tree and plans.
+TEST(SelectTest, DeepExpressionsAreAnErrorNotACrash) {
+  std::string sum = "SELECT 1";
+  for (int i = 1; i < 5000; ++i) sum += "+1";
+  Status st = PlanError(sum + " AS s FROM t");
+  EXPECT_THAT(st.message(), HasSubstr("expression nested deeper than 500 levels"));
+  EXPECT_THAT(st.message(), HasSubstr("q.sql:1:"));
+
+  std::string ors = "SELECT * FROM t WHERE x = 0";
+  for (int i = 1; i < 10000; ++i) ors += " OR x = " + std::to_string(i);
+  PlanPtr p = Plan(ors);
+  ASSERT_TRUE(p);
+  // Find the filter and measure its depth: logarithmic, not 10,000.
+  const PlanNode* n = p.get();
+  while (n != nullptr && n->kind != PlanKind::kFilter) n = n->inputs.empty() ? nullptr : n->inputs[0].get();
+  ASSERT_NE(n, nullptr);
+  auto depth = [](auto& self, const expr::ExprPtr& e) -> int {
+    int d = 0;
+    for (const auto& a : e->args) d = std::max(d, self(self, a));
+    return d + 1;
+  };
+  EXPECT_LE(depth(depth, n->predicate), 20);
+
+  std::string nested = "SELECT ";
+  for (int i = 0; i < 600; ++i) nested += "(";
+  nested += "1";
+  for (int i = 0; i < 600; ++i) nested += "+1)";
+  st = PlanError(nested + " AS s FROM t");
+  EXPECT_THAT(st.message(), HasSubstr("nested deeper than"));
+}
+
 }  // namespace
 }  // namespace lakepipe::sql

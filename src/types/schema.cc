@@ -163,7 +163,7 @@ Result<Field> FieldFromJson(const Json& j, const std::string& where) {
   LP_ASSIGN_OR_RETURN(f.type, TypeFromJson(j["type"], where + "." + f.name));
   f.nullable = j.value("nullable", true);
   if (j.contains("metadata") && j["metadata"].is_object()) {
-    f.metadata = j["metadata"].dump();
+    f.metadata = j["metadata"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (j["metadata"].contains("comment") && j["metadata"]["comment"].is_string())
       f.comment = j["metadata"]["comment"].get<std::string>();
   }
@@ -471,7 +471,7 @@ std::vector<std::string> Schema::names() const {
 std::string Schema::ToSparkJson() const {
   Json fields = Json::array();
   for (const auto& f : fields_) fields.push_back(FieldToJson(f));
-  return Json{{"type", "struct"}, {"fields", fields}}.dump();
+  return Json{{"type", "struct"}, {"fields", fields}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<Schema> Schema::FromSparkJson(std::string_view json) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/utf8.h"
 #include "types/datetime.h"
 #include "types/decimal.h"
 
@@ -26,6 +27,13 @@ void ReadStats::Add(const ReadStats& other) {
 }
 
 void AppendJsonString(std::string_view text, std::string* out) {
+  // JSON text must be UTF-8: invalid bytes become U+FFFD here; callers that must keep the
+  // bytes record them separately (RescueRecord's "_invalid_utf8").
+  std::string repaired;
+  if (!IsValidUtf8(text)) {
+    repaired = RepairUtf8(text);
+    text = repaired;
+  }
   static const char* kHex = "0123456789abcdef";
   out->push_back('"');
   for (char ch : text) {
@@ -49,6 +57,36 @@ void AppendJsonString(std::string_view text, std::string* out) {
     }
   }
   out->push_back('"');
+}
+
+void AddRescueEntry(std::string_view key, std::string_view raw, std::string* record,
+                    std::string* invalid_utf8) {
+  record->push_back(record->empty() ? '{' : ',');
+  AppendJsonString(key, record);
+  record->push_back(':');
+  AppendJsonString(raw, record);
+  if (!IsValidUtf8(raw)) {
+    if (!invalid_utf8->empty()) invalid_utf8->push_back(',');
+    AppendJsonString(key, invalid_utf8);
+    invalid_utf8->append(":\"");
+    AppendHex(raw, invalid_utf8);
+    invalid_utf8->push_back('"');
+  }
+}
+
+void FinishRescueRecord(const std::string& file_path, std::string* record,
+                        std::string* invalid_utf8) {
+  if (!invalid_utf8->empty()) {
+    record->append(",\"_invalid_utf8\":{");
+    record->append(*invalid_utf8);
+    record->push_back('}');
+    invalid_utf8->clear();
+  }
+  if (!file_path.empty()) {
+    record->append(",\"_file_path\":");
+    AppendJsonString(file_path, record);
+  }
+  record->push_back('}');
 }
 
 namespace {
@@ -267,7 +305,8 @@ Result<CsvOptions> CsvOptionsFromMap(
     } else {
       return Status::NotSupported("CSV option '" + key +
                                   "' is not supported (supported: header, sep, delimiter, "
-                                  "quote, escape, nullValue, schema, rescuedDataColumn)");
+                                  "quote, escape, nullValue, inferSchema, mode, schema, "
+                                  "rescuedDataColumn)");
     }
   }
   if (o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == o.quote) {
@@ -303,6 +342,7 @@ class CsvReader::Impl {
     for (const auto& f : data_schema_.fields()) {
       LP_ASSIGN_OR_RETURN(ColumnKind k, KindOf(f));
       kinds_.push_back(k);
+      is_binary_.push_back(f.type.id() == TypeId::kBinary);
     }
     if (!opt_.rescued_data_column.empty() && data_schema_.FindField(opt_.rescued_data_column) >= 0) {
       return Status::InvalidArgument("the schema already has a column named '" +
@@ -544,7 +584,8 @@ class CsvReader::Impl {
       if (r == RowResult::kUnterminated) {
         return Status::Corruption(SourceName() + ": line 1: the header has an unterminated quote");
       }
-      for (const Span& s : spans_) names->emplace_back(SpanText(row_start, s));
+      // Column names become Delta schema JSON: invalid UTF-8 is repaired (U+FFFD).
+      for (const Span& s : spans_) names->push_back(RepairUtf8(SpanText(row_start, s)));
       int64_t consumed = newlines > 0 ? newlines : 1;
       line_ += consumed;
       total_.lines += consumed;
@@ -642,10 +683,7 @@ class CsvReader::Impl {
   }
 
   void AddRescue(std::string_view key, std::string_view raw) {
-    rescue_.push_back(rescue_.empty() ? '{' : ',');
-    AppendJsonString(key, &rescue_);
-    rescue_.push_back(':');
-    AppendJsonString(raw, &rescue_);
+    AddRescueEntry(key, raw, &rescue_, &invalid_utf8_);
   }
 
   void FinishRescue(ReadStats* bs, int64_t line) {
@@ -653,11 +691,7 @@ class CsvReader::Impl {
       if (has_rescue_col()) cols_.back().AppendNull();
       return;
     }
-    if (!opt_.file_path.empty()) {
-      rescue_.append(",\"_file_path\":");
-      AppendJsonString(opt_.file_path, &rescue_);
-    }
-    rescue_.push_back('}');
+    FinishRescueRecord(opt_.file_path, &rescue_, &invalid_utf8_);
     if (has_rescue_col()) cols_.back().AppendString(rescue_);
     ++bs->rescued_rows;
     if (bs->first_bad_lines.size() < ReadStats::kMaxBadLines) bs->first_bad_lines.push_back(line);
@@ -675,6 +709,12 @@ class CsvReader::Impl {
     }
     ColumnKind kind = kinds_[c];
     if (kind == ColumnKind::kString) {
+      // A STRING holds UTF-8 only (Parquet's STRING is UTF-8): other bytes are rescued.
+      if (!is_binary_[c] && !IsValidUtf8(v)) {
+        col.AppendNull();
+        AddRescue(name, v);
+        return;
+      }
       col.AppendString(v);
       return;
     }
@@ -731,12 +771,24 @@ class CsvReader::Impl {
         break;
       }
       case ColumnKind::kDate: {
+        if (opt_.parse_date) {
+          std::optional<int32_t> d = opt_.parse_date(v);
+          ok = d.has_value();
+          if (ok) col.Append<int32_t>(*d);
+          break;
+        }
         auto r = ParseDate(v);
         ok = r.ok();
         if (ok) col.Append<int32_t>(*r);
         break;
       }
       case ColumnKind::kTimestamp: {
+        if (opt_.parse_timestamp) {
+          std::optional<int64_t> t = opt_.parse_timestamp(v);
+          ok = t.has_value();
+          if (ok) col.Append<int64_t>(*t);
+          break;
+        }
         auto r = ParseTimestamp(v);
         ok = r.ok();
         if (ok) col.Append<int64_t>(*r);
@@ -800,12 +852,14 @@ class CsvReader::Impl {
   Schema data_schema_;
   Schema out_schema_;
   std::vector<ColumnKind> kinds_;
+  std::vector<bool> is_binary_;  // BINARY columns take any bytes; STRING only UTF-8
   std::vector<int> pos_to_col_;          // file field position -> schema column, -1: rescued
   std::vector<std::string> pos_names_;   // rescue key of each file field position
   std::vector<int> uncovered_cols_;      // schema columns no file field fills
   std::vector<Span> spans_;
   std::string scratch_;
   std::string rescue_;
+  std::string invalid_utf8_;  // "key":"hex" entries of the row's rescued invalid UTF-8
   std::vector<Column> cols_;
   std::vector<size_t> string_bytes_;  // per column, bytes of the last batch's strings
   int64_t line_ = 1;

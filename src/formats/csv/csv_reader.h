@@ -11,7 +11,9 @@
 //   - extra fields in a row are recorded as "_c<position>" (or by header name when the
 //     header names them but the schema does not);
 //   - a row with too few fields gets NULLs and "_missing_columns": ["a", ...];
-//   - an unterminated quote at end of input rescues the raw row as "_corrupt_record".
+//   - an unterminated quote at end of input rescues the raw row as "_corrupt_record";
+//   - a STRING value that is not valid UTF-8 becomes NULL and is rescued (its bytes in
+//     hex under "_invalid_utf8"); BINARY columns take any bytes.
 // Every rescued row is counted in ReadStats with the line numbers of the first few.
 //
 // Memory is bounded: the reader holds one input window (chunk_bytes, grown only for a
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +62,11 @@ struct CsvOptions {
   int64_t max_row_bytes = 64 << 20;
   // Keep each row's source line number (1-based line where the row starts).
   bool line_numbers = false;
+  // DATE and TIMESTAMP fields are parsed with these when set (read_files' dateFormat and
+  // timestampFormat, compiled by formats/options); otherwise as ISO 8601 text. A value
+  // the parser rejects is rescued like any other misfit.
+  std::function<std::optional<int32_t>(std::string_view)> parse_date;
+  std::function<std::optional<int64_t>(std::string_view)> parse_timestamp;
 };
 
 // Builds options from read_files()/Spark option names (case-insensitive): header, sep or
@@ -115,7 +123,18 @@ Result<RecordBatch> ReadCsvFile(FileSystem* fs, const std::string& path, CsvOpti
 Result<RecordBatch> ReadCsvBuffer(std::string data, CsvOptions options,
                                   ReadStats* stats = nullptr);
 
-// Appends `text` to `out` as a JSON string literal (quotes and escapes included).
+// Appends `text` to `out` as a JSON string literal (quotes and escapes included). Invalid
+// UTF-8 is written as U+FFFD, so the result is always valid JSON.
 void AppendJsonString(std::string_view text, std::string* out);
+
+// The `_rescued_data` record both readers build (docs/file-formats.md): AddRescueEntry
+// appends "key": "raw" to `record` (opening the object on the first entry); a raw value
+// that is not valid UTF-8 is written with U+FFFD and its exact bytes are kept, in hex, in
+// `invalid_utf8`. FinishRescueRecord appends "_invalid_utf8": {...} when there is any and
+// "_file_path", closes the object and clears `invalid_utf8`.
+void AddRescueEntry(std::string_view key, std::string_view raw, std::string* record,
+                    std::string* invalid_utf8);
+void FinishRescueRecord(const std::string& file_path, std::string* record,
+                        std::string* invalid_utf8);
 
 }  // namespace lakepipe::csv

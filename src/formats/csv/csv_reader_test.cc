@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "formats/csv/csv_writer.h"
@@ -322,6 +323,42 @@ TEST(CsvWriterTest, RoundTripThroughTheReader) {
       EXPECT_EQ(back.column(c).IsNull(r), batch.column(c).IsNull(r));
     }
   }
+}
+
+// Issue 19 item 3: a STRING holds UTF-8 only. Latin-1 bytes are rescued (with their exact
+// bytes in hex), the column is NULL, and the rescue record is valid JSON.
+TEST(CsvReaderTest, InvalidUtf8IsRescuedNotStored) {
+  ReadStats stats;
+  CsvOptions o = WithSchema("a INT, b STRING, c BINARY, d INT");
+  o.file_path = "in.csv";
+  RecordBatch b = Read("a,b,c,d\n1,caf\xe9,x\xffy,2\n2,ok \xc3\xa9,z,no\xe9\n", o, &stats);
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_EQ(Str(b, 0, "a"), "1");
+  EXPECT_EQ(Str(b, 0, "b"), "NULL");
+  EXPECT_EQ(b.ColumnByName("c")->GetString(0), "x\xffy");  // BINARY keeps any bytes
+  EXPECT_EQ(Str(b, 0, "d"), "2");
+  auto r0 = nlohmann::json::parse(b.ColumnByName("_rescued_data")->GetString(0));
+  EXPECT_EQ(r0["b"], "caf\xEF\xBF\xBD");
+  EXPECT_EQ(r0["_invalid_utf8"]["b"], "636166e9");
+  EXPECT_EQ(r0["_file_path"], "in.csv");
+  EXPECT_EQ(Str(b, 1, "b"), "ok \xc3\xa9");  // valid UTF-8 stays
+  auto r1 = nlohmann::json::parse(b.ColumnByName("_rescued_data")->GetString(1));
+  EXPECT_EQ(r1["d"], "no\xEF\xBF\xBD");
+  EXPECT_EQ(r1["_invalid_utf8"]["d"], "6e6fe9");
+  EXPECT_EQ(stats.rescued_rows, 2);
+}
+
+TEST(CsvReaderTest, InvalidUtf8InHeadersExtraFieldsAndCorruptRows) {
+  CsvOptions o;
+  o.infer_types = false;
+  RecordBatch b = Read("n\xe9m,v\nx,y,extra\xe9\n\"open\xe9", o);
+  ASSERT_EQ(b.schema().field(0).name, "n\xEF\xBF\xBDm");
+  ASSERT_EQ(b.num_rows(), 2);
+  auto r0 = nlohmann::json::parse(b.ColumnByName("_rescued_data")->GetString(0));
+  EXPECT_EQ(r0["_invalid_utf8"]["_c2"], "6578747261e9");
+  auto r1 = nlohmann::json::parse(b.ColumnByName("_rescued_data")->GetString(1));
+  EXPECT_EQ(r1["_invalid_utf8"]["_corrupt_record"], "226f70656ee9");
+  EXPECT_TRUE(r1.contains("_error"));
 }
 
 TEST(CsvWriterTest, QuotesOnlyWhatNeedsIt) {

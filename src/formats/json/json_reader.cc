@@ -159,7 +159,7 @@ bool ParseNonFinite(std::string_view s, double* d) {
 
 // Appends exactly one value to `col`. Returns false when the value (or part of it) does
 // not fit the type; the misfit part is NULL.
-bool Convert(Column* col, element e, int depth) {
+bool Convert(Column* col, element e, int depth, const JsonOptions& o) {
   if (e.is_null()) {
     col->AppendNull();
     return true;
@@ -245,6 +245,12 @@ bool Convert(Column* col, element e, int depth) {
     }
     case TypeId::kDate: {
       if (et != element_type::STRING) return fail();
+      if (o.parse_date) {
+        std::optional<int32_t> d = o.parse_date(e.get_string().value_unsafe());
+        if (!d) return fail();
+        col->Append<int32_t>(*d);
+        return true;
+      }
       auto r = ParseDate(e.get_string().value_unsafe());
       if (!r.ok()) return fail();
       col->Append<int32_t>(*r);
@@ -259,6 +265,12 @@ bool Convert(Column* col, element e, int depth) {
         return true;
       }
       if (et != element_type::STRING) return fail();
+      if (o.parse_timestamp) {
+        std::optional<int64_t> t = o.parse_timestamp(e.get_string().value_unsafe());
+        if (!t) return fail();
+        col->Append<int64_t>(*t);
+        return true;
+      }
       auto r = ParseTimestamp(e.get_string().value_unsafe());
       if (!r.ok()) return fail();
       col->Append<int64_t>(*r);
@@ -277,7 +289,7 @@ bool Convert(Column* col, element e, int depth) {
           continue;
         }
         filled[static_cast<size_t>(i)] = true;
-        ok &= Convert(&col->child(static_cast<size_t>(i)), field.value, depth + 1);
+        ok &= Convert(&col->child(static_cast<size_t>(i)), field.value, depth + 1, o);
       }
       for (size_t i = 0; i < fields.size(); ++i) {
         if (!filled[i]) col->child(i).AppendNull();
@@ -289,7 +301,7 @@ bool Convert(Column* col, element e, int depth) {
       if (et != element_type::ARRAY || depth > 64) return fail();
       bool ok = true;
       simdjson::dom::array arr = e.get_array().value_unsafe();
-      for (element x : arr) ok &= Convert(&col->child(0), x, depth + 1);
+      for (element x : arr) ok &= Convert(&col->child(0), x, depth + 1, o);
       col->CloseListRow();
       return ok;
     }
@@ -299,7 +311,7 @@ bool Convert(Column* col, element e, int depth) {
       simdjson::dom::object obj = e.get_object().value_unsafe();
       for (auto field : obj) {
         col->child(0).AppendString(field.key);
-        ok &= Convert(&col->child(1), field.value, depth + 1);
+        ok &= Convert(&col->child(1), field.value, depth + 1, o);
       }
       col->CloseListRow();
       return ok;
@@ -327,7 +339,9 @@ class JsonReader::Impl {
     if (opt_.chunk_bytes < 64) opt_.chunk_bytes = 64;
     if (opt_.max_line_bytes < opt_.chunk_bytes) opt_.max_line_bytes = opt_.chunk_bytes;
     if (file_ != nullptr) LP_RETURN_IF_ERROR(ReadMore());
+    if (opt_.multi_line) LP_RETURN_IF_ERROR(LoadWholeFile());
     if (end_ - begin_ >= 3 && std::memcmp(buf_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
+    if (opt_.multi_line) ParseWholeFile();
     if (opt_.schema.has_value()) {
       data_schema_ = *opt_.schema;
       for (auto& f : data_schema_.mutable_fields()) f.nullable = true;
@@ -352,6 +366,7 @@ class JsonReader::Impl {
 
   Result<bool> Next(JsonBatch* out) {
     if (done_) return false;
+    if (opt_.multi_line) return NextRecords(out);
     std::vector<Column> cols;
     for (const auto& f : out_schema_.fields()) cols.emplace_back(f.type);
     out->line_numbers.clear();
@@ -449,10 +464,95 @@ class JsonReader::Impl {
     }
   }
 
+  // multiLine: the whole file is read (up to max_line_bytes) and parsed as one value.
+  Status LoadWholeFile() {
+    while (!eof_) {
+      if (static_cast<int64_t>(end_) >= opt_.max_line_bytes) {
+        return Status::Corruption((opt_.file_path.empty() ? "JSON input" : opt_.file_path) +
+                                  ": a multiLine JSON file is read whole, and this one is longer than " +
+                                  std::to_string(opt_.max_line_bytes) + " bytes");
+      }
+      LP_RETURN_IF_ERROR(ReadMore());
+    }
+    return Status::OK();
+  }
+
+  // Its records: the value itself when it is an object, the elements of a top-level array
+  // otherwise. A file that does not parse is one corrupt record (as Spark's multiLine).
+  void ParseWholeFile() {
+    std::string_view text(buf_.data() + begin_, end_ - begin_);
+    for (char c : text) file_lines_ += c == '\n';
+    if (!text.empty() && text.back() != '\n') ++file_lines_;
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return;  // no records
+    element doc;
+    auto error = parser_.parse(text.data(), text.size(), false).get(doc);
+    if (error != simdjson::SUCCESS) {
+      whole_file_error_ = std::string("malformed JSON: ") + simdjson::error_message(error);
+      return;
+    }
+    simdjson::dom::array array;
+    if (doc.get(array) == simdjson::SUCCESS) {
+      for (element e : array) records_.push_back(e);
+    } else {
+      records_.push_back(doc);
+    }
+  }
+
+  Result<bool> NextRecords(JsonBatch* out) {
+    std::vector<Column> cols;
+    for (const auto& f : out_schema_.fields()) cols.emplace_back(f.type);
+    out->line_numbers.clear();
+    ReadStats bs;
+    if (!lines_counted_) {
+      bs.lines = file_lines_;
+      lines_counted_ = true;
+    }
+    int64_t rows = 0;
+    if (!whole_file_error_.empty()) {
+      EmitCorrupt(std::string_view(buf_.data() + begin_, end_ - begin_), whole_file_error_, &cols, &bs, 1);
+      if (opt_.line_numbers) out->line_numbers.push_back(1);
+      whole_file_error_.clear();
+      rows = 1;
+    }
+    while (rows < opt_.batch_rows && next_record_ < records_.size()) {
+      element e = records_[next_record_++];
+      int64_t record = static_cast<int64_t>(next_record_);  // 1-based record number
+      if (e.type() == element_type::OBJECT) {
+        EmitObject(e, &cols, &bs, record);
+      } else {
+        EmitCorrupt(simdjson::minify(e), "the record is not a JSON object", &cols, &bs, record);
+      }
+      if (opt_.line_numbers) out->line_numbers.push_back(record);
+      ++rows;
+    }
+    if (rows == 0) {
+      done_ = true;
+      total_.lines += bs.lines;
+      return false;
+    }
+    bs.rows = rows;
+    out->batch = RecordBatch::FromColumns(out_schema_, std::move(cols));
+    out->stats = bs;
+    total_.Add(bs);
+    return true;
+  }
+
   Status Infer() {
     InferNode root;
     root.kind = InferNode::kStruct;
     int64_t sampled = 0;
+    if (opt_.multi_line) {
+      for (element e : records_) {
+        if (sampled >= opt_.infer_rows) break;
+        if (e.type() != element_type::OBJECT) continue;
+        Observe(&root, e, 0);
+        ++sampled;
+      }
+      for (size_t i = 0; i < root.names.size(); ++i) {
+        data_schema_.AddField(Field{root.names[i], ToType(root.children[i]), true});
+      }
+      return Status::OK();
+    }
     size_t pos = begin_;
     while (sampled < opt_.infer_rows && pos < end_) {
       const char* p = buf_.data() + pos;
@@ -480,10 +580,7 @@ class JsonReader::Impl {
   }
 
   void AddRescue(std::string_view key, std::string_view raw) {
-    rescue_.push_back(rescue_.empty() ? '{' : ',');
-    csv::AppendJsonString(key, &rescue_);
-    rescue_.push_back(':');
-    csv::AppendJsonString(raw, &rescue_);
+    csv::AddRescueEntry(key, raw, &rescue_, &invalid_utf8_);
   }
 
   void FinishRescue(std::vector<Column>* cols, ReadStats* bs, int64_t line) {
@@ -492,11 +589,7 @@ class JsonReader::Impl {
       if (has_col) cols->back().AppendNull();
       return;
     }
-    if (!opt_.file_path.empty()) {
-      rescue_.append(",\"_file_path\":");
-      csv::AppendJsonString(opt_.file_path, &rescue_);
-    }
-    rescue_.push_back('}');
+    csv::FinishRescueRecord(opt_.file_path, &rescue_, &invalid_utf8_);
     if (has_col) cols->back().AppendString(rescue_);
     rescue_.clear();
     ++bs->rescued_rows;
@@ -504,20 +597,29 @@ class JsonReader::Impl {
   }
 
   void EmitRow(std::string_view line, std::vector<Column>* cols, ReadStats* bs, int64_t row_line) {
-    size_t n = data_schema_.size();
     element doc;
     auto error = parser_.parse(line.data(), line.size(), false).get(doc);
     if (error != simdjson::SUCCESS || doc.type() != element_type::OBJECT) {
-      for (size_t c = 0; c < n; ++c) (*cols)[c].AppendNull();
-      AddRescue("_corrupt_record", line);
-      rescue_.append(",\"_error\":");
-      csv::AppendJsonString(error != simdjson::SUCCESS
-                                ? std::string("malformed JSON: ") + simdjson::error_message(error)
-                                : std::string("the line is not a JSON object"),
-                            &rescue_);
-      FinishRescue(cols, bs, row_line);
+      EmitCorrupt(line,
+                  error != simdjson::SUCCESS ? std::string("malformed JSON: ") + simdjson::error_message(error)
+                                             : std::string("the line is not a JSON object"),
+                  cols, bs, row_line);
       return;
     }
+    EmitObject(doc, cols, bs, row_line);
+  }
+
+  void EmitCorrupt(std::string_view raw, const std::string& why, std::vector<Column>* cols, ReadStats* bs,
+                   int64_t row_line) {
+    for (size_t c = 0; c < data_schema_.size(); ++c) (*cols)[c].AppendNull();
+    AddRescue("_corrupt_record", raw);
+    rescue_.append(",\"_error\":");
+    csv::AppendJsonString(why, &rescue_);
+    FinishRescue(cols, bs, row_line);
+  }
+
+  void EmitObject(element doc, std::vector<Column>* cols, ReadStats* bs, int64_t row_line) {
+    size_t n = data_schema_.size();
     filled_.assign(n, false);
     simdjson::dom::object obj = doc.get_object().value_unsafe();
       for (auto field : obj) {
@@ -527,7 +629,7 @@ class JsonReader::Impl {
         continue;
       }
       filled_[static_cast<size_t>(c)] = true;
-      if (!Convert(&(*cols)[static_cast<size_t>(c)], field.value, 0)) {
+      if (!Convert(&(*cols)[static_cast<size_t>(c)], field.value, 0, opt_)) {
         AddRescue(field.key, RawText(field.value));
       }
     }
@@ -542,6 +644,13 @@ class JsonReader::Impl {
   simdjson::dom::parser parser_;
   std::vector<bool> filled_;
   std::string rescue_;
+  std::string invalid_utf8_;
+  // multiLine state: the parsed file's records (pointing into parser_'s document).
+  std::vector<element> records_;
+  size_t next_record_ = 0;
+  std::string whole_file_error_;
+  int64_t file_lines_ = 0;
+  bool lines_counted_ = false;
   int64_t line_ = 1;
   bool done_ = false;
   ReadStats total_;

@@ -1,4 +1,5 @@
-// JsonReader: streams JSON lines (one object per line, simdjson) into RecordBatches of a
+// JsonReader: streams JSON lines (one object per line, simdjson; or, with multi_line, one
+// JSON value per file) into RecordBatches of a
 // bounded number of rows, with the rescue semantics of the CSV reader: nothing is dropped
 // silently (docs/file-formats.md states the exact rules).
 //
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +43,15 @@ struct JsonOptions {
   int64_t chunk_bytes = 8 << 20;
   int64_t max_line_bytes = 64 << 20;
   bool line_numbers = false;
+  // Spark's multiLine: the file is one JSON value, an object or an array of objects, and
+  // records may span lines. The file is read whole (at most max_line_bytes); line numbers
+  // and first_bad_lines are then 1-based record numbers. A file that does not parse is one
+  // corrupt record; an array element that is not an object is a corrupt record.
+  bool multi_line = false;
+  // DATE / TIMESTAMP string values are parsed with these when set (dateFormat and
+  // timestampFormat); otherwise as ISO 8601 text.
+  std::function<std::optional<int32_t>(std::string_view)> parse_date;
+  std::function<std::optional<int64_t>(std::string_view)> parse_timestamp;
 };
 
 struct JsonBatch {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "formats/json/json_writer.h"
@@ -31,6 +32,28 @@ std::string Str(const RecordBatch& b, int64_t row, const std::string& col) {
   if (c == nullptr) return "<no column " + col + ">";
   if (c->IsNull(row)) return "NULL";
   return c->GetValue(row).ToString();
+}
+
+// Issue 19 item 3: a line with invalid UTF-8 is not JSON; it is rescued as a corrupt record
+// whose text is valid JSON (U+FFFD) and whose exact bytes are kept in hex.
+TEST(JsonReaderTest, InvalidUtf8LineIsRescuedAsValidJson) {
+  ReadStats stats;
+  JsonOptions o = WithSchema("a BIGINT, b STRING");
+  RecordBatch b = Read("{\"a\":1,\"b\":\"caf\xe9\"}\n{\"a\":2,\"b\":\"ok\"}\n", o, &stats);
+  ASSERT_EQ(b.num_rows(), 2);
+  EXPECT_TRUE(b.ColumnByName("a")->IsNull(0));
+  EXPECT_TRUE(b.ColumnByName("b")->IsNull(0));
+  auto r = nlohmann::json::parse(b.ColumnByName("_rescued_data")->GetString(0));
+  EXPECT_EQ(r["_corrupt_record"], "{\"a\":1,\"b\":\"caf\xEF\xBF\xBD\"}");
+  std::string hex;
+  for (unsigned char c : std::string("{\"a\":1,\"b\":\"caf\xe9\"}")) {
+    static const char* k = "0123456789abcdef";
+    hex.push_back(k[c >> 4]);
+    hex.push_back(k[c & 15]);
+  }
+  EXPECT_EQ(r["_invalid_utf8"]["_corrupt_record"], hex);
+  EXPECT_EQ(Str(b, 1, "b"), "ok");
+  EXPECT_EQ(stats.rescued_rows, 1);
 }
 
 TEST(JsonReaderTest, InfersNestedSchema) {

@@ -54,6 +54,10 @@ struct WriteResult {
   int64_t num_rows = 0;
   int64_t file_bytes = 0;
   std::vector<ColumnStatistics> columns;  // one per leaf column, in schema order
+  // STRING values that were not valid UTF-8 and were written with each invalid byte
+  // replaced by U+FFFD (a STRING column holds UTF-8 only; the readers rescue such
+  // values before they get here, so this counts what came from elsewhere).
+  int64_t invalid_utf8_values = 0;
 };
 
 class FileWriter {

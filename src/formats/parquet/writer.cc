@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/utf8.h"
 #include "formats/parquet/compression.h"
 #include "formats/parquet/rle.h"
 #include "types/column.h"
@@ -628,12 +629,34 @@ class LeafWriter {
           int64_t r = idx[i];
           sv_[i] = std::string_view(base + off[r], static_cast<size_t>(off[r + 1] - off[r]));
         }
+        if (d_.type.id() == TypeId::kString) RepairStrings(n);
         PutBytes(sv_, n);
         return;
       }
     }
   }
 
+  // The last line of defence for STRING columns (readers already rescue bad text): a value
+  // that is not valid UTF-8 would make other readers (DuckDB, Spark) refuse the whole file,
+  // so each invalid byte is written as U+FFFD and the value is counted.
+  void RepairStrings(int64_t n) {
+    repaired_.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      if (IsValidUtf8(sv_[i])) continue;
+      repaired_.push_back(RepairUtf8(sv_[i]));
+      ++invalid_utf8_values_;
+    }
+    if (repaired_.empty()) return;
+    size_t k = 0;  // repaired_ is full now: its strings no longer move
+    for (int64_t i = 0; i < n; ++i) {
+      if (!IsValidUtf8(sv_[i])) sv_[i] = repaired_[k++];
+    }
+  }
+
+ public:
+  int64_t invalid_utf8_values() const { return invalid_utf8_values_; }
+
+ private:
   // ---- encoding ----------------------------------------------------------------------
 
   template <typename T>
@@ -985,6 +1008,8 @@ class LeafWriter {
   int64_t i64_[kChunk];
   uint8_t u8_[kChunk];
   std::string_view sv_[kChunk];
+  std::vector<std::string> repaired_;  // owners of the repaired values sv_ points at
+  int64_t invalid_utf8_values_ = 0;
 };
 
 Value StatValue(const LeafDesc& d, const TypedStats& s, bool min) {
@@ -1173,6 +1198,7 @@ class FileWriterImpl : public FileWriter {
     result.num_rows = total_rows_;
     result.file_bytes = size;
     for (const auto& l : leaves_) {
+      result.invalid_utf8_values += l->invalid_utf8_values();
       ColumnStatistics cs;
       cs.path = l->desc().field_path;
       const TypedStats& s = l->file_stats();

@@ -210,6 +210,43 @@ TEST(ParquetWriter, FlatColumnsReadByDuckDB) {
   EXPECT_EQ(md.column_orders.size(), 6u);
 }
 
+// Issue 19 item 3, last line of defence: invalid UTF-8 that reaches a STRING column is
+// written with U+FFFD (one per bad byte) and counted, so DuckDB still reads the file.
+// BINARY keeps its bytes.
+TEST(ParquetWriter, InvalidUtf8InStringColumnsIsReplacedAndCounted) {
+  TempDir dir;
+  Schema schema({Field{"s", DataType::String()}, Field{"b", DataType::Binary()}});
+  std::vector<Column> cols{Column(DataType::String()), Column(DataType::Binary())};
+  for (int i = 0; i < 3000; ++i) {
+    cols[0].AppendString(i % 1000 == 7 ? std::string("caf\xe9") : "v" + std::to_string(i % 10));
+    cols[1].AppendString("\xff");
+  }
+  RecordBatch batch = RecordBatch::FromColumns(schema, std::move(cols));
+  for (bool dictionary : {true, false}) {
+    std::string path = dir.Join(dictionary ? "dict.parquet" : "plain.parquet");
+    WriteOptions opts;
+    opts.dictionary = dictionary;
+    auto w = FileWriter::Open(FileSystem::Default(), path, schema, opts);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->Write(batch).ok());
+    auto res = (*w)->Close();
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->invalid_utf8_values, 3);
+    ASSERT_TRUE(res->columns[0].has_min_max);
+    EXPECT_EQ(res->columns[0].min.ToString(), "caf\xEF\xBF\xBD");
+
+    auto out = RunDuckDB("SELECT count(*)::INT AS n, count(*) FILTER (WHERE s = 'caf\xEF\xBF\xBD')::INT AS bad, "
+                         "count(*) FILTER (WHERE b = '\\xFF'::BLOB)::INT AS ff FROM read_parquet('" + path + "')");
+    if (!out.ok() && out.status().IsNotFound()) GTEST_SKIP() << out.status().ToString();
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    auto rows = Lines(*out);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0]["n"], 3000);
+    EXPECT_EQ(rows[0]["bad"], 3);
+    EXPECT_EQ(rows[0]["ff"], 3000);
+  }
+}
+
 TEST(ParquetWriter, RowGroupsPagesAndDictionaryFallback) {
   TempDir dir;
   std::string path = dir.Join("rg.parquet");

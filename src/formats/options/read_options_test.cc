@@ -1,0 +1,95 @@
+#include "formats/options/read_options.h"
+
+#include <gtest/gtest.h>
+
+#include "types/datetime.h"
+
+namespace lakepipe::formats {
+namespace {
+
+Result<ReadFilesSettings> From(std::map<std::string, std::string> options) {
+  return ReadFilesSettingsFrom(options);
+}
+
+std::string Str(const RecordBatch& b, int64_t row, const std::string& col) {
+  const Column* c = b.ColumnByName(col);
+  if (c == nullptr) return "<no column " + col + ">";
+  if (c->IsNull(row)) return "NULL";
+  return c->GetValue(row).ToString();
+}
+
+TEST(ReadFilesSettingsTest, CsvDateAndTimestampFormatsParseColumns) {
+  auto s = From({{"format", "csv"}, {"header", "true"}, {"dateformat", "dd/MM/yyyy"},
+                 {"timestampformat", "dd/MM/yyyy HH:mm"}, {"sep", ";"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  csv::CsvOptions o = s->csv;
+  o.schema = *Schema::ParseDDL("d DATE, t TIMESTAMP");
+  csv::ReadStats stats;
+  auto b = csv::ReadCsvBuffer("d;t\n31/12/2024;01/02/2025 13:45\n2024-12-31;2025-02-01 13:45\n", o, &stats);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->num_rows(), 2);
+  EXPECT_EQ(b->ColumnByName("d")->data<int32_t>()[0], DaysFromCivil(2024, 12, 31));
+  EXPECT_EQ(b->ColumnByName("t")->data<int64_t>()[0],
+            DaysFromCivil(2025, 2, 1) * kMicrosPerDay + (13 * 60 + 45) * 60 * kMicrosPerSecond);
+  // With a format given, ISO text no longer fits (as Spark): rescued, not guessed.
+  EXPECT_EQ(Str(*b, 1, "d"), "NULL");
+  EXPECT_EQ(Str(*b, 1, "t"), "NULL");
+  EXPECT_EQ(stats.rescued_rows, 1);
+}
+
+TEST(ReadFilesSettingsTest, JsonMultiLineAndFormats) {
+  auto s = From({{"format", "json"}, {"multiline", "true"}, {"dateformat", "dd.MM.yyyy"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  json::JsonOptions o = s->json;
+  EXPECT_TRUE(o.multi_line);
+  o.schema = *Schema::ParseDDL("id INT, d DATE");
+  auto b = json::ReadJsonBuffer("[\n  {\"id\": 1,\n   \"d\": \"29.02.2024\"},\n  {\"id\": 2, \"d\": \"2024-02-29\"}\n]\n", o);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->num_rows(), 2);
+  EXPECT_EQ(b->ColumnByName("d")->data<int32_t>()[0], DaysFromCivil(2024, 2, 29));
+  EXPECT_EQ(Str(*b, 1, "d"), "NULL");
+  EXPECT_NE(Str(*b, 1, "_rescued_data").find("2024-02-29"), std::string::npos);
+}
+
+TEST(ReadFilesSettingsTest, SourceOptions) {
+  auto s = From({{"format", "parquet"}, {"maxfilespertrigger", "3"}, {"maxbytespertrigger", "100"},
+                 {"includeexistingfiles", "FALSE"}, {"filestablemillis", "250"}, {"schema", "a INT"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->source.max_files_per_trigger, 3);
+  EXPECT_EQ(s->source.max_bytes_per_trigger, 100);
+  EXPECT_FALSE(s->source.include_existing_files);
+  EXPECT_EQ(s->source.file_stable_millis, 250);
+}
+
+TEST(ReadFilesSettingsTest, RefusesUnknownOptionsAndBadValuesNamingThem) {
+  auto r = From({{"format", "json"}, {"header", "true"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().code() == StatusCode::kNotSupported);
+  EXPECT_NE(r.status().message().find("header is not supported for format json"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("multiLine"), std::string::npos) << r.status().message();
+
+  r = From({{"format", "csv"}, {"multiline", "true"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("dateFormat"), std::string::npos) << r.status().message();
+
+  r = From({{"format", "parquet"}, {"dateformat", "yyyy"}});
+  EXPECT_TRUE(r.status().code() == StatusCode::kNotSupported) << r.status().ToString();
+
+  r = From({{"format", "csv"}, {"dateformat", "yyyy-MM-dd VV"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("dateFormat"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("'V'"), std::string::npos) << r.status().message();
+
+  r = From({{"format", "json"}, {"multiline", "yes"}});
+  EXPECT_TRUE(r.status().code() == StatusCode::kInvalidArgument) << r.status().ToString();
+  r = From({{"format", "csv"}, {"maxfilespertrigger", "-1"}});
+  EXPECT_TRUE(r.status().code() == StatusCode::kInvalidArgument) << r.status().ToString();
+  r = From({{"format", "csv"}, {"pathglobfilter", "*.csv"}});
+  EXPECT_NE(r.status().message().find("not built yet"), std::string::npos) << r.status().ToString();
+  r = From({{"format", "csv"}, {"mode", "FAILFAST"}});
+  EXPECT_TRUE(r.status().code() == StatusCode::kNotSupported) << r.status().ToString();
+}
+
+}  // namespace
+}  // namespace lakepipe::formats
