@@ -1050,9 +1050,15 @@ class Planner {
       std::string op = b.value("boolop", "");
       LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, TranslateList(b["args"]));
       if (op == "NOT_EXPR") return Expr::Call("not", args, pos);
-      // PostgreSQL's parser flattens `a OR b OR c ...` into one list; a balanced tree keeps
-      // the depth logarithmic (10,000 ORs nest 14 deep, not 10,000), in the same order.
+      // PostgreSQL's parser flattens `a OR b OR c ...` into one list. A short list folds
+      // to the left, as written; a long one becomes a balanced tree in the same order, so
+      // the depth stays logarithmic (10,000 ORs nest 14 deep, not 10,000).
       std::string fn = op == "AND_EXPR" ? "and" : "or";
+      if (args.size() <= 64) {
+        ExprPtr acc = args[0];
+        for (size_t i = 1; i < args.size(); ++i) acc = Expr::Call(fn, {acc, args[i]}, args[i]->pos);
+        return acc;
+      }
       auto build = [&](auto& self, size_t lo, size_t hi) -> ExprPtr {
         if (hi - lo == 1) return args[lo];
         size_t mid = lo + (hi - lo) / 2;
