@@ -116,6 +116,7 @@ std::string ReportLine(const runtime::TableReport& t) {
     line += ", " + Thousands(t.rows_written) + (t.rows_written == 1 ? " row written" : " rows written");
     if (t.rows_dropped) line += ", " + Thousands(t.rows_dropped) + " dropped";
     if (t.rows_quarantined) line += ", " + Thousands(t.rows_quarantined) + " quarantined";
+    if (t.rows_late) line += ", " + Thousands(t.rows_late) + " late";
     if (t.rows_rescued) line += ", " + Thousands(t.rows_rescued) + " with _rescued_data";
     line += ", version " + std::to_string(t.table_version) + ", " + std::to_string(t.duration_ms) + " ms";
   } else {

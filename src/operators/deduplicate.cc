@@ -83,7 +83,7 @@ Result<std::unique_ptr<Deduplicate>> Deduplicate::Make(const Schema& input, std:
   return d;
 }
 
-Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch) {
+Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch, std::vector<LateRow>* late) {
   int64_t n = batch.num_rows();
   std::vector<const Column*> cols;
   for (int k : key_columns_) cols.push_back(&batch.column(static_cast<size_t>(k)));
@@ -107,7 +107,10 @@ Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch) {
     bool null_time = time_col.IsNull(i);
     int64_t t = null_time ? INT64_MAX : time_col.data<int64_t>()[i];
     if (!null_time) max_time = std::max(max_time, t);
-    if (!null_time && watermark_ && t < *watermark_) continue;  // late
+    if (!null_time && watermark_ && t < *watermark_) {
+      if (late != nullptr) late->push_back({static_cast<int32_t>(i), *watermark_});
+      continue;
+    }
     candidates.push_back(static_cast<int32_t>(i));
     times.push_back(t);
   }

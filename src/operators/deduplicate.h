@@ -81,8 +81,15 @@ class Deduplicate {
   static Result<std::unique_ptr<Deduplicate>> Make(const Schema& input, std::vector<int> key_columns,
                                                    std::shared_ptr<SeenKeySet> seen = nullptr,
                                                    std::optional<DeduplicateWatermark> watermark = std::nullopt);
-  // The rows of `batch` whose key is new (shares the batch when all are new).
-  Result<RecordBatch> Push(const RecordBatch& batch);
+  // The rows of `batch` whose key is new (shares the batch when all are new). With a
+  // watermark, rows behind it are not deduplicated: `late`, when given, receives their
+  // indexes into `batch` and the watermark each was behind (the caller routes them to the
+  // late-rows table; they are never dropped in silence).
+  struct LateRow {
+    int32_t row;
+    int64_t watermark_micros;
+  };
+  Result<RecordBatch> Push(const RecordBatch& batch, std::vector<LateRow>* late = nullptr);
   const SeenKeySet& seen() const { return *seen_; }
   // The current watermark (micros), when one is configured and any event time was seen.
   std::optional<int64_t> watermark() const { return watermark_; }

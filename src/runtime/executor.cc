@@ -32,6 +32,13 @@ Status NodeError(const PlanNode& node, const Status& st) {
   return st.WithContext(where);
 }
 
+const PlanNode* DistinctWatermarkScan(const PlanNode& distinct);
+
+std::string LateReason(const std::string& column, int64_t event_time, int64_t watermark) {
+  return column + " " + FormatTimestamp(event_time) + " is behind the watermark " +
+         FormatTimestamp(watermark) + " (the latest " + column + " before it minus the WATERMARK delay)";
+}
+
 // Gives every batch the node's schema (names and nullability decided by resolution).
 Batches Relabel(const Schema& schema, Batches batches) {
   for (auto& b : batches) b = RecordBatch(schema, b.columns(), b.num_rows());
@@ -162,9 +169,43 @@ class Executor {
                                 const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
                                 std::vector<expr::BoundExpr> right_keys, std::optional<expr::BoundExpr> residual);
 
+  Status HandOverLate(const PlanNode& op, const RecordBatch& input, int time_column,
+                      const std::vector<operators::Deduplicate::LateRow>& late) {
+    std::vector<int32_t> rows;
+    std::vector<std::string> reasons;
+    const Column& time = input.column(static_cast<size_t>(time_column));
+    const std::string& name = input.schema().field(static_cast<size_t>(time_column)).name;
+    for (const auto& l : late) {
+      rows.push_back(l.row);
+      reasons.push_back(LateReason(name, time.data<int64_t>()[l.row], l.watermark_micros));
+    }
+    if (!options_.late_rows) {
+      return Status::Internal(std::to_string(rows.size()) + " late rows and nowhere to put them");
+    }
+    return options_.late_rows(op, operators::TakeRows(input, rows), reasons);
+  }
+
   ScanProvider& provider_;
   const ExecOptions& options_;
 };
+
+// The streaming scan whose WATERMARK bounds a DISTINCT's keys: the first one with a
+// watermark down the DISTINCT's single-input chain.
+const PlanNode* DistinctWatermarkScan(const PlanNode& distinct) {
+  const PlanNode* scan = distinct.inputs[0].get();
+  while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
+  return scan->watermark && scan->streaming ? scan : nullptr;
+}
+
+// The inputs whose rows a watermarked operator may hand over as late.
+void CollectWatermarked(const PlanNode& node, std::vector<const PlanNode*>* out) {
+  if (node.kind == PlanKind::kDistinct && DistinctWatermarkScan(node) != nullptr) out->push_back(node.inputs[0].get());
+  if (node.kind == PlanKind::kJoin && sql::IsStreamStreamJoin(node)) {
+    out->push_back(node.inputs[0].get());
+    out->push_back(node.inputs[1].get());
+  }
+  for (const auto& in : node.inputs) CollectWatermarked(*in, out);
+}
 
 Result<Batches> Executor::RunStateful(const PlanNode& node) {
   switch (node.kind) {
@@ -246,9 +287,7 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       }
       // WATERMARK on the streaming scan under a DISTINCT bounds its state (state owner).
       std::optional<operators::DeduplicateWatermark> watermark;
-      const PlanNode* scan = &input;
-      while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
-      if (scan->watermark && scan->streaming) {
+      if (const PlanNode* scan = DistinctWatermarkScan(node)) {
         int column = input.schema.FindField(scan->watermark->column);
         if (column < 0) {
           return Status::NotSupported("WATERMARK column `" + scan->watermark->column +
@@ -258,9 +297,12 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       }
       LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, {}, seen, watermark));
       Batches out;
+      std::vector<operators::Deduplicate::LateRow> late;
       for (const auto& b : rows) {
-        LP_ASSIGN_OR_RETURN(RecordBatch fresh, dedup->Push(b));
+        late.clear();
+        LP_ASSIGN_OR_RETURN(RecordBatch fresh, dedup->Push(b, &late));
         if (fresh.num_rows() > 0) out.push_back(std::move(fresh));
+        if (!late.empty()) LP_RETURN_IF_ERROR(HandOverLate(node, b, watermark->event_time_column, late));
       }
       return Relabel(node.schema, std::move(out));
     }
@@ -347,6 +389,47 @@ Result<AggregateFactory> AggregateFactoryFor(const PlanNode& node, const ExecOpt
   return AggregateFactory([keys, key_names, aggs, agg_names]() {
     return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
   });
+}
+
+Result<std::optional<Schema>> LateRowsSchema(const sql::PlanNode& plan) {
+  std::vector<const PlanNode*> ops;
+  CollectWatermarked(plan, &ops);
+  if (ops.empty()) return std::optional<Schema>();
+  Schema s;
+  for (const PlanNode* input : ops) {
+    for (const Field& f : input->schema.fields()) {
+      int i = s.FindField(f.name);
+      if (i < 0) {
+        s.AddField(Field{f.name, f.type, true});
+      } else if (s.field(static_cast<size_t>(i)).type != f.type) {
+        return Status::NotSupported("two watermarked operators of one table have column `" + f.name +
+                                    "` with different types (" + s.field(static_cast<size_t>(i)).type.ToString() +
+                                    ", " + f.type.ToString() + "): their late rows cannot share `<table>_late`");
+      }
+    }
+  }
+  s.AddField(Field{kLateReasonColumn, DataType::String(), false});
+  return std::optional<Schema>(std::move(s));
+}
+
+Result<RecordBatch> ToLateRows(const Schema& late_schema, const RecordBatch& rows,
+                               const std::vector<std::string>& reasons) {
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c + 1 < late_schema.size(); ++c) {
+    const Field& f = late_schema.field(c);
+    int i = rows.schema().FindField(f.name);
+    if (i < 0) {
+      cols.push_back(MakeColumn(Column::Nulls(f.type, rows.num_rows())));
+    } else if (rows.column(static_cast<size_t>(i)).type() != f.type) {
+      return Status::Internal("late row column `" + f.name + "` has another type than the late-rows table");
+    } else {
+      cols.push_back(rows.column_ptr(static_cast<size_t>(i)));
+    }
+  }
+  Column reason(DataType::String());
+  for (const auto& r : reasons) reason.AppendString(r);
+  cols.push_back(MakeColumn(std::move(reason)));
+  return RecordBatch(late_schema, std::move(cols), rows.num_rows());
 }
 
 int64_t CountRows(const std::vector<RecordBatch>& batches) {

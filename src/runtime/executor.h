@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -62,6 +64,18 @@ struct ExecOptions {
   std::function<Status(const sql::PlanNode& op, const RecordBatch& rows, const std::vector<std::string>& reasons)>
       late_rows;
 };
+
+// The name of the reason column of a late-rows table.
+inline constexpr char kLateReasonColumn[] = "_late_reason";
+
+// The schema of `<table>_late` for a streaming table computed by `plan`: the input columns
+// of every operator of the plan that applies a watermark (their union by name, in order of
+// appearance) plus `_late_reason STRING`; nullopt when no operator applies one.
+Result<std::optional<Schema>> LateRowsSchema(const sql::PlanNode& plan);
+
+// Reorders `rows` (the input columns of a watermarked operator) into `late_schema` by
+// column name (NULL where the operator has no such column) and appends the reasons.
+Result<RecordBatch> ToLateRows(const Schema& late_schema, const RecordBatch& rows, const std::vector<std::string>& reasons);
 
 // Runs `plan` (resolved: every node has its schema) and returns its rows; every batch has
 // exactly plan.schema's columns.

@@ -308,7 +308,8 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
   LP_ASSIGN_OR_RETURN(delta::CreateOptions create, CreateOptionsFor(ds, schema));
   if (name != ds.name) {
     create.partition_columns.clear();
-    create.description = "rows of " + ds.name + " that failed a QUARANTINE expectation";
+    create.description = name == ds.name + "_late" ? "rows of " + ds.name + " that arrived behind its watermark"
+                                                    : "rows of " + ds.name + " that failed a QUARANTINE expectation";
     create.name = name;
   }
   options.create_if_missing = create;
@@ -447,7 +448,7 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
   if ((report.status == "up to date" || report.status == "waiting") && continuous) return report;
 
   Json details = {{"rows_read", report.rows_read},       {"rows_written", report.rows_written},
-                  {"rows_dropped", report.rows_dropped}, {"rows_quarantined", report.rows_quarantined},
+                  {"rows_dropped", report.rows_dropped}, {"rows_quarantined", report.rows_quarantined}, {"rows_late", report.rows_late},
                   {"rows_rescued", report.rows_rescued}, {"batches", report.batches},
                   {"duration_ms", report.duration_ms},   {"table_version", report.table_version},
                   {"status", report.status},             {"expectations", Json::array()},

@@ -50,6 +50,7 @@ struct TableReport {
   int64_t rows_written = 0;
   int64_t rows_dropped = 0;
   int64_t rows_quarantined = 0;
+  int64_t rows_late = 0;       // rows behind a watermark, moved to <table>_late
   int64_t rows_rescued = 0;    // source rows with _rescued_data
   int64_t batches = 0;         // micro-batches committed (streaming tables)
   int64_t table_version = -1;  // the table's version after the update

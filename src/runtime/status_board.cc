@@ -98,6 +98,7 @@ void StatusBoard::RecordBatch(const TableReport& report, int64_t now_unix_ms) {
   t->rows_out += report.rows_written;
   t->rows_dropped += report.rows_dropped;
   t->rows_quarantined += report.rows_quarantined;
+  t->rows_late += report.rows_late;
   t->rows_rescued += report.rows_rescued;
   t->last_update_unix_ms = now_unix_ms;
   if (report.status == "updated" || report.status == "failed") {

@@ -54,6 +54,7 @@ struct TableStatus {
   int64_t rows_out = 0;
   int64_t rows_dropped = 0;
   int64_t rows_quarantined = 0;
+  int64_t rows_late = 0;  // rows behind a watermark (in <table>_late)
   int64_t rows_rescued = 0;
   double rows_out_per_second = 0;  // over the last minute
   int64_t backlog_files = 0;       // input found but not yet processed

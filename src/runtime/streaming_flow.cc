@@ -6,6 +6,7 @@
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/status_board.h"
+#include "sql/streaming_rules.h"
 
 namespace lakepipe::runtime {
 
@@ -145,7 +146,14 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
   bool quarantines = false;
   for (const auto& e : Definition(ds).expectations)
     quarantines |= e.action == sql::ViolationAction::kQuarantine;
-  auto seen_keys = [this, flow, &cp_dir](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
+  sql::ViewPlanLookup views = [this](const std::string& name) -> const sql::PlanNode* {
+    const sql::ResolvedDataset* d = Find(name);
+    return d != nullptr && d->kind == sql::DatasetKind::kView ? d->plan.get() : nullptr;
+  };
+  auto seen_keys = [this, flow, &cp_dir, &views](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
+    // A DISTINCT over tables read in full sees all their rows in every batch: its keys
+    // must not carry over (a durable set would drop them all from the second batch on).
+    if (!sql::ReadsStream(*node.inputs[0], views)) return std::shared_ptr<operators::SeenKeySet>();
     auto it = flow->seen_stores.find(&node);
     if (it == flow->seen_stores.end()) {
       std::string name = "distinct-" + std::to_string(flow->seen_stores.size());
@@ -182,6 +190,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     return it->second->state();
   };
 
+  // Rows behind a watermark go to `<table>_late` (docs/sql-reference.md "Streaming
+  // semantics"), committed with each batch like the quarantine table.
+  LP_ASSIGN_OR_RETURN(std::optional<Schema> late_schema, LateRowsSchema(*ds.plan));
+  const std::string late_table = ds.name + "_late";
+
   while (!stop_requested.load()) {
     int64_t batch_start = MonotonicNanos();
     LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
@@ -209,6 +222,15 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     exec.seen_keys = seen_keys;
     exec.join_state = join_state;
     current_batch = batch_id;
+    Batches late;
+    if (late_schema) {
+      exec.late_rows = [&late, &late_schema](const sql::PlanNode&, const RecordBatch& rows,
+                                             const std::vector<std::string>& reasons) -> Status {
+        LP_ASSIGN_OR_RETURN(RecordBatch b, ToLateRows(*late_schema, rows, reasons));
+        late.push_back(std::move(b));
+        return Status::OK();
+      };
+    }
     for (auto& [node, store] : flow->seen_stores) store->Abandon();
     for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
     BatchScanProvider provider(*this, exec, plan);
@@ -235,6 +257,13 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
                                     quarantined, options)
                              .status());
       LP_KILL_POINT("flow.after_quarantine_commit");
+    }
+    // Like the quarantine table: written when the batch has late rows, and on the flow's
+    // first batch so that the table exists (a replay finds its txn and writes nothing).
+    if (late_schema && (!late.empty() || options.mode == delta::WriteMode::kOverwrite ||
+                        !delta::DeltaTable::Exists(TablePath(late_table), fs))) {
+      LP_RETURN_IF_ERROR(WriteTable(late_table, *late_schema, ds, late, options).status());
+      LP_KILL_POINT("flow.after_late_commit");
     }
     LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
     LP_KILL_POINT("flow.after_table_commit");
@@ -279,6 +308,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     }
     report.rows_dropped += batch_report.rows_dropped;
     report.rows_quarantined += batch_report.rows_quarantined;
+    int64_t rows_late = commit.already_committed ? 0 : CountRows(late);
+    report.rows_late += rows_late;
     if (report.expectations.empty()) report.expectations = batch_report.expectations;
     else
       for (size_t i = 0; i < report.expectations.size(); ++i) {
@@ -297,6 +328,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       one.rows_read = rows_read;
       one.rows_rescued = provider.file_stats().rescued_rows;
       one.rows_written = commit.already_committed ? 0 : CountRows(rows);
+      one.rows_late = rows_late;
       one.table_version = commit.version;
       one.batches = 1;
       one.duration_ms = ElapsedMs(batch_start);

@@ -223,7 +223,7 @@ TEST_F(StreamingTest, StreamStaticJoinReadsTheCurrentDimensionForNewRowsOnly) {
   EXPECT_EQ(Count(*runner, "SELECT id FROM enriched WHERE label = 'one'"), 10);
 }
 
-TEST_F(StreamingTest, WatermarkedDistinctDropsLateRowsAcrossBatchesAndRestarts) {
+TEST_F(StreamingTest, WatermarkedDistinctMovesLateRowsToTheLateTableAcrossBatchesAndRestarts) {
   Pipeline(RawTable() +
            "CREATE OR REFRESH STREAMING TABLE unique_events AS SELECT DISTINCT id, ts FROM STREAM(raw) "
            "WATERMARK ts DELAY OF INTERVAL 10 MINUTES;\n");
@@ -235,8 +235,10 @@ TEST_F(StreamingTest, WatermarkedDistinctDropsLateRowsAcrossBatchesAndRestarts) 
   // Event time moves to 13:00: the watermark becomes 12:50.
   Drop(landing_, "b.csv", "2,x,2026-01-01 13:00:00\n");
   ASSERT_TRUE(runner->RunOnce({}).ok());
-  // In a new process: a row at 12:30 is late (dropped), one at 12:55 is not; a repeat of
-  // 13:00 is a duplicate.
+  // The late-rows table exists from the first batch, empty.
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM unique_events_late"), 0);
+  // In a new process: a row at 12:30 is late (moved to unique_events_late with its
+  // reason), one at 12:55 is not; a repeat of 13:00 is a duplicate.
   runner.reset();
   auto restarted = Open();
   Drop(landing_, "c.csv", "3,x,2026-01-01 12:30:00\n4,x,2026-01-01 12:55:00\n2,x,2026-01-01 13:00:00\n");
@@ -245,6 +247,15 @@ TEST_F(StreamingTest, WatermarkedDistinctDropsLateRowsAcrossBatchesAndRestarts) 
   EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events"), 3);
   EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events WHERE id = 3"), 0);
   EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events WHERE id = 4"), 1);
+  EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events_late"), 1);
+  EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM unique_events_late WHERE id = 3 AND ts = TIMESTAMP "
+                              "'2026-01-01 12:30:00' AND _late_reason LIKE 'ts 2026-01-01 12:30:00 is behind the "
+                              "watermark 2026-01-01 12:50:00%'"),
+            1);
+  EXPECT_EQ(Find(*update, "unique_events")->rows_late, 1);
+  EXPECT_EQ(Count(*restarted, "SELECT count(*) FROM _event_log WHERE table_name = 'unique_events' AND "
+                              "details LIKE '%\"rows_late\":1,%'"),
+            1);
   EXPECT_GT(Find(*update, "unique_events")->state_keys, 0);
   // The state size per operator is in the event log.
   EXPECT_GT(Count(*restarted, "SELECT count(*) FROM _event_log WHERE table_name = 'unique_events' AND "

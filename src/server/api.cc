@@ -81,6 +81,7 @@ Json ReportJson(const runtime::TableReport& r) {
           {"rows_written", r.rows_written},
           {"rows_dropped", r.rows_dropped},
           {"rows_quarantined", r.rows_quarantined},
+          {"rows_late", r.rows_late},
           {"rows_rescued", r.rows_rescued},
           {"batches", r.batches},
           {"table_version", r.table_version},
@@ -173,6 +174,7 @@ PipelineStatus StatusFromEvents(const runtime::PipelineRunner& runner, const std
     r.rows_written = JsonInt(d, "rows_written");
     r.rows_dropped = JsonInt(d, "rows_dropped");
     r.rows_quarantined = JsonInt(d, "rows_quarantined");
+    r.rows_late = JsonInt(d, "rows_late");
     r.rows_rescued = JsonInt(d, "rows_rescued");
     r.batches = JsonInt(d, "batches");
     r.duration_ms = JsonInt(d, "duration_ms");
@@ -185,6 +187,7 @@ PipelineStatus StatusFromEvents(const runtime::PipelineRunner& runner, const std
     t.rows_out += r.rows_written;
     t.rows_dropped += r.rows_dropped;
     t.rows_quarantined += r.rows_quarantined;
+    t.rows_late += r.rows_late;
     t.rows_rescued += r.rows_rescued;
     if (r.table_version >= 0) t.table_version = r.table_version;
     t.last_update_unix_ms = e.timestamp_unix_ms;
@@ -227,6 +230,7 @@ Json TableStatusJson(const TableStatus& t) {
           {"rows_out", t.rows_out},
           {"rows_dropped", t.rows_dropped},
           {"rows_quarantined", t.rows_quarantined},
+          {"rows_late", t.rows_late},
           {"rows_rescued", t.rows_rescued},
           {"rows_out_per_second", t.rows_out_per_second},
           {"backlog_files", t.backlog_files},

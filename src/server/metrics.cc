@@ -127,6 +127,8 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
            [](const TableStatus& t) { return Number(t.rows_dropped); });
   PerTable(w, s, "lakepipe_rows_quarantined_total", "counter", "Rows moved to the quarantine table",
            [](const TableStatus& t) { return Number(t.rows_quarantined); });
+  PerTable(w, s, "lakepipe_rows_late_total", "counter", "Rows behind a watermark, moved to the <table>_late table",
+           [](const TableStatus& t) { return Number(t.rows_late); });
   PerTable(w, s, "lakepipe_rows_rescued_total", "counter", "Source rows with _rescued_data",
            [](const TableStatus& t) { return Number(t.rows_rescued); });
   PerTable(w, s, "lakepipe_rows_out_per_second", "gauge", "Rows written per second over the last minute",

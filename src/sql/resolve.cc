@@ -8,6 +8,7 @@
 #include "formats/options/read_options.h"
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
+#include "sql/streaming_rules.h"
 
 namespace lakepipe::sql {
 
@@ -298,6 +299,12 @@ class Resolver {
     return Status::OK();
   }
 
+  // The hash join needs key pairs; refused here so that `validate` says it, not `run`.
+  static Status NoEquiJoin(const PlanNode* n) {
+    return NotSupportedAt(n->loc, "a join without an equality between the two sides (cross join or "
+                                  "non-equi join); join ON left.col = right.col");
+  }
+
   Status ResolveJoin(PlanNode* n) {
     const PlanNode& left = *n->inputs[0];
     const PlanNode& right = *n->inputs[1];
@@ -318,7 +325,7 @@ class Resolver {
     n->left_keys.clear();
     n->right_keys.clear();
     n->residual = nullptr;
-    if (!n->join_condition) return Status::OK();
+    if (!n->join_condition) return NoEquiJoin(n);
     LP_ASSIGN_OR_RETURN(expr::BoundExpr whole, Bind(n->join_condition, s, qualifiers, n->loc));
     if (whole.type.id() != TypeId::kBoolean) {
       return ErrorAt(LocOf(n->join_condition, n->loc), "join condition is " + whole.type.ToString() + ", not boolean");
@@ -357,29 +364,14 @@ class Resolver {
     for (const auto& r : residual) {
       n->residual = n->residual ? Expr::Call("and", {n->residual, r}, r->pos) : r;
     }
+    if (n->left_keys.empty()) return NoEquiJoin(n);
     return Status::OK();
   }
 
   const TableSchemaLookup& tables_;
 };
 
-bool HasStreamingSource(const PlanPtr& p) {
-  if ((p->kind == PlanKind::kTableScan || p->kind == PlanKind::kReadFiles) && p->streaming) return true;
-  for (const auto& in : p->inputs) {
-    if (HasStreamingSource(in)) return true;
-  }
-  return false;
-}
-
-const PlanNode* FindStreamingScan(const PlanPtr& p) {
-  if ((p->kind == PlanKind::kTableScan || p->kind == PlanKind::kReadFiles) && p->streaming) return p.get();
-  for (const auto& in : p->inputs) {
-    if (const PlanNode* s = FindStreamingScan(in)) return s;
-  }
-  return nullptr;
-}
-
-Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out) {
+Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const ViewPlanLookup& views) {
   Schema& s = out->schema;
   // Unique column names (Delta tables cannot have two columns with one name).
   std::map<std::string, std::string> seen;
@@ -470,19 +462,9 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out) {
     if (i < 0) return ErrorAt(def.loc, "PARTITIONED BY column `" + p + "` is not a column of `" + def.name + "`");
     if (s.field(i).type.is_nested()) return ErrorAt(def.loc, "cannot partition by `" + p + "` of type " + s.field(i).type.ToString());
   }
-  if (def.kind == DatasetKind::kStreamingTable && !HasStreamingSource(out->plan)) {
-    return ErrorAt(def.loc, "streaming table `" + def.name + "` reads no stream: write FROM STREAM(table) or "
-                                                          "FROM STREAM read_files(...), or make it a MATERIALIZED VIEW");
-  }
   // A join of two streams is kept only with the bounds that make its state finite.
   if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamJoins(*out->plan));
-  if (def.kind == DatasetKind::kMaterializedView) {
-    if (const PlanNode* scan = FindStreamingScan(out->plan)) {
-      return ErrorAt(scan->loc, "materialized view `" + def.name + "` reads its inputs in full: remove STREAM, "
-                                                                  "or make it a STREAMING TABLE");
-    }
-  }
-  return Status::OK();
+  return CheckStreamingRules(def, *out->plan, views);
 }
 
 }  // namespace
@@ -517,7 +499,11 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
     rd.dataset_index = node.dataset_index;
     LP_ASSIGN_OR_RETURN(rd.plan, ResolvePlan(def.query, lookup));
     rd.schema = rd.plan->schema;
-    LP_RETURN_IF_ERROR(CheckDataset(def, &rd));
+    ViewPlanLookup views = [&out](const std::string& name) -> const PlanNode* {
+      const ResolvedDataset* d = out.Find(name);
+      return d != nullptr && d->kind == DatasetKind::kView ? d->plan.get() : nullptr;
+    };
+    LP_RETURN_IF_ERROR(CheckDataset(def, &rd, views));
     schemas[ToLower(def.name)] = rd.schema;
     out.datasets.push_back(std::move(rd));
   }

@@ -10,9 +10,10 @@
 // joins have left_keys/right_keys (cast to a common type when they differ) and `residual`;
 // when a dataset declares column types that differ from its query, a final Project casts.
 // Also checked: duplicate output columns, declared columns missing from the query,
-// expectation conditions (boolean, no aggregates), partition columns, STREAM use
-// (a streaming table needs a STREAM source; a materialized view reads in full), and the
-// tables named in pipeline.yaml triggers and publish.
+// expectation conditions (boolean, no aggregates), partition columns, the streaming rules
+// (streaming_rules.h: what a streaming table may compute, STREAM use), and the tables named
+// in pipeline.yaml triggers and publish. `lakepipe validate` and `lakepipe run` both plan
+// through ResolvePipeline, so they accept the same pipelines.
 // Pure functions; thread-safe.
 #pragma once
 

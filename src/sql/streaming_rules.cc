@@ -1,0 +1,172 @@
+#include "sql/streaming_rules.h"
+
+#include "sql/lexer.h"
+#include "sql/stream_join.h"
+
+namespace lakepipe::sql {
+
+namespace {
+
+const char kUseView[] = "use a materialized view (it reads its inputs in full and lakepipe keeps it up to date)";
+
+class Checker {
+ public:
+  Checker(const DatasetDefinition& def, const ViewPlanLookup& views) : def_(def), views_(views) {}
+
+  // Whether `n` reads a stream; checks the rules on the way up.
+  Result<bool> Walk(const PlanNode& n) {
+    if (n.kind == PlanKind::kReadFiles) return n.streaming;
+    if (n.kind == PlanKind::kTableScan) {
+      const PlanNode* view = views_ ? views_(n.table) : nullptr;
+      if (view == nullptr) return n.streaming;
+      LP_ASSIGN_OR_RETURN(bool streams, Walk(*view));
+      if (n.streaming && !streams) {
+        return NotSupportedAt(n.loc, "STREAM(" + n.table + "): temporary view `" + n.table +
+                                         "` reads no stream (it reads its tables in full); write STREAM(...) "
+                                         "inside the view, or read `" + n.table + "` without STREAM");
+      }
+      return streams;
+    }
+    std::vector<bool> in;
+    bool any = false;
+    for (const auto& input : n.inputs) {
+      LP_ASSIGN_OR_RETURN(bool s, Walk(*input));
+      in.push_back(s);
+      any |= s;
+    }
+    if (def_.kind != DatasetKind::kStreamingTable || !any) return any;
+    switch (n.kind) {
+      case PlanKind::kAggregate: {
+        if (WindowKeyIndex(n) >= 0 && HasWatermark(*n.inputs[0])) return true;
+        return NotSupportedAt(n.loc, "streaming table `" + def_.name +
+                                         "`: a streaming table cannot aggregate without a time window and a "
+                                         "watermark; " + kUseView +
+                                         ", or GROUP BY window(event_time, '10 minutes') over a source with "
+                                         "WATERMARK event_time DELAY OF INTERVAL 10 MINUTES");
+      }
+      case PlanKind::kSort:
+        return NotSupportedAt(n.loc, "streaming table `" + def_.name +
+                                         "`: ORDER BY over a stream (a streaming table appends each micro-batch "
+                                         "and keeps no order across them); remove ORDER BY and order when "
+                                         "reading, or " + kUseView);
+      case PlanKind::kLimit:
+        return NotSupportedAt(n.loc, "streaming table `" + def_.name +
+                                         "`: LIMIT over a stream (which rows come first would depend on how the "
+                                         "input is split into micro-batches); remove LIMIT, or " + kUseView);
+      case PlanKind::kJoin:
+        if (in[0] && in[1]) {
+          // Stream-stream joins (sql/stream_join.h, bounds checked by CheckStreamJoins) see
+          // their streams directly; through a view the executor would not keep join state.
+          if (IsStreamStreamJoin(n)) return true;
+          return NotSupportedAt(n.loc, "streaming table `" + def_.name +
+                                           "`: a join of two streams read through temporary views is not built "
+                                           "yet; join STREAM(...) scans directly, or " + kUseView);
+        }
+        if (n.join_type == JoinType::kLeft && !in[0]) {
+          return NotSupportedAt(n.loc, "streaming table `" + def_.name +
+                                           "`: LEFT JOIN with the stream on the right side (a left row would be "
+                                           "written as unmatched before its match arrives, and never corrected); "
+                                           "put the stream on the left, or " + kUseView);
+        }
+        return true;
+      case PlanKind::kUnionAll:
+        for (size_t i = 0; i < in.size(); ++i) {
+          if (!in[i]) {
+            return NotSupportedAt(n.inputs[i]->loc,
+                                  "streaming table `" + def_.name +
+                                      "`: UNION of a stream with a query that reads its tables in full (every "
+                                      "micro-batch would append that query's rows again); read every branch "
+                                      "with STREAM, or " + kUseView);
+          }
+        }
+        return true;
+      case PlanKind::kDistinct: {
+        // The runtime bounds the DISTINCT's keys by the watermark of the scan right under it.
+        const PlanNode* scan = n.inputs[0].get();
+        while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
+        if (scan->watermark && scan->streaming && n.inputs[0]->schema.FindField(scan->watermark->column) < 0) {
+          return NotSupportedAt(n.loc, "WATERMARK column `" + scan->watermark->column +
+                                           "` must be selected (under its own name) by the DISTINCT it bounds");
+        }
+        return true;
+      }
+      default: return true;
+    }
+  }
+
+  // Whether a streaming scan under `n` (through views) has a WATERMARK.
+  bool HasWatermark(const PlanNode& n) {
+    if (n.kind == PlanKind::kTableScan) {
+      if (n.streaming && n.watermark) return true;
+      const PlanNode* view = views_ ? views_(n.table) : nullptr;
+      return view != nullptr && HasWatermark(*view);
+    }
+    if (n.kind == PlanKind::kReadFiles) return n.streaming && n.watermark.has_value();
+    for (const auto& input : n.inputs) {
+      if (HasWatermark(*input)) return true;
+    }
+    return false;
+  }
+
+ private:
+  const DatasetDefinition& def_;
+  const ViewPlanLookup& views_;
+};
+
+// The first streaming scan under `n`, looking through views; `via` is set to the reader's
+// scan of the view it was found in.
+const PlanNode* FindStreamingScan(const PlanNode& n, const ViewPlanLookup& views, const PlanNode** via) {
+  if ((n.kind == PlanKind::kTableScan || n.kind == PlanKind::kReadFiles) && n.streaming) return &n;
+  if (n.kind == PlanKind::kTableScan) {
+    const PlanNode* view = views ? views(n.table) : nullptr;
+    if (view != nullptr && FindStreamingScan(*view, views, via) != nullptr) {
+      *via = &n;
+      return view;
+    }
+    return nullptr;
+  }
+  for (const auto& in : n.inputs) {
+    if (const PlanNode* s = FindStreamingScan(*in, views, via)) return s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool ReadsStream(const PlanNode& plan, const ViewPlanLookup& views) {
+  const PlanNode* via = nullptr;
+  return FindStreamingScan(plan, views, &via) != nullptr;
+}
+
+int WindowKeyIndex(const PlanNode& aggregate) {
+  for (size_t i = 0; i < aggregate.group_keys.size(); ++i) {
+    const expr::ExprPtr& e = aggregate.group_keys[i].expr;
+    if (e && e->kind == expr::ExprKind::kCall && (e->function == "window" || e->function == "session_window")) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+Status CheckStreamingRules(const DatasetDefinition& def, const PlanNode& plan, const ViewPlanLookup& views) {
+  Checker checker(def, views);
+  LP_ASSIGN_OR_RETURN(bool streams, checker.Walk(plan));
+  if (def.kind == DatasetKind::kStreamingTable && !streams) {
+    return ErrorAt(def.loc, "streaming table `" + def.name + "` reads no stream: write FROM STREAM(table) or "
+                                                          "FROM STREAM read_files(...), or make it a MATERIALIZED VIEW");
+  }
+  if (def.kind == DatasetKind::kMaterializedView && streams) {
+    const PlanNode* via = nullptr;
+    const PlanNode* scan = FindStreamingScan(plan, views, &via);
+    if (via != nullptr) {
+      return ErrorAt(via->loc, "materialized view `" + def.name + "` reads its inputs in full, but view `" + via->table +
+                                   "` reads a stream: remove STREAM from the view, or make `" + def.name +
+                                   "` a STREAMING TABLE");
+    }
+    return ErrorAt(scan->loc, "materialized view `" + def.name + "` reads its inputs in full: remove STREAM, "
+                                                                "or make it a STREAMING TABLE");
+  }
+  return Status::OK();
+}
+
+}  // namespace lakepipe::sql
