@@ -320,7 +320,9 @@ Result<SnapshotPtr> DeltaTable::Latest() const {
       TableState state = *base;
       for (const FileInfo& info : *newer) {
         LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(JoinPath(LogDir(path_), info.name)));
-        LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(text, info.name));
+        auto parsed = ParseActions(text, info.name);
+        if (!parsed.ok()) return parsed.status().WithContext("Delta log of " + path_);
+        std::vector<Action> actions = std::move(parsed).value();
         std::optional<int64_t> ict;
         for (const auto& a : actions) {
           if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;

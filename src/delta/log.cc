@@ -397,6 +397,14 @@ Result<std::vector<Action>> ParseActions(std::string_view text, std::string_view
     LP_ASSIGN_OR_RETURN(Action a, ParseActionObject(obj, LineWhere(name, line_no, "")));
     out.push_back(std::move(a));
   }
+  // Every writer puts at least commitInfo or one action in a commit, so a file without
+  // any is an emptied or cut-off commit, not an empty one: reading it as "nothing
+  // happened" would silently drop that version's rows (issue 19).
+  if (out.empty()) {
+    return Status::Corruption(std::string(name) + ": holds no action (" +
+                              (text.empty() ? std::string("0 bytes") : std::to_string(text.size()) + " bytes of blank lines") +
+                              "); the commit file was emptied or truncated");
+  }
   return out;
 }
 
@@ -746,7 +754,9 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
     const FileInfo* info = commit_by_version[v];
     std::string path = JoinPath(LogDir(table_path), info->name);
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
-    LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(text, info->name));
+    auto parsed = ParseActions(text, info->name);
+    if (!parsed.ok()) return parsed.status().WithContext("Delta log of " + table_path);
+    std::vector<Action> actions = std::move(parsed).value();
     std::optional<int64_t> ict;
     for (const auto& a : actions) {
       if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;

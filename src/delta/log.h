@@ -119,7 +119,8 @@ struct OtherAction {
 using Action = std::variant<Protocol, Metadata, AddFile, RemoveFile, Txn, CommitInfo, OtherAction>;
 
 // Parses a commit file's text: one action object per non-empty line. `name` (the file
-// name) is used in error messages, with the line number.
+// name) is used in error messages, with the line number. A text with no action at all
+// is Corruption: a commit always holds one, so it is an emptied or truncated file.
 Result<std::vector<Action>> ParseActions(std::string_view text, std::string_view name);
 // One line of JSON (no trailing newline).
 std::string SerializeAction(const Action& action);

@@ -227,6 +227,16 @@ TEST(LastCheckpoint, RoundTripAndCorruption) {
 namespace lakepipe::delta {
 namespace {
 
+TEST(DeltaActions, ACommitWithoutActionsIsCorruption) {
+  for (const char* text : {"", "\n", " \n\r\n"}) {
+    auto r = ParseActions(text, "00000000000000000007.json");
+    ASSERT_FALSE(r.ok()) << "'" << text << "'";
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(r.status().message().find("00000000000000000007.json"), std::string::npos);
+    EXPECT_NE(r.status().message().find("emptied or truncated"), std::string::npos) << r.status().ToString();
+  }
+}
+
 // Bad input never crashes the log parser: every truncation and many byte mutations of a
 // valid commit give either actions or a Corruption naming the file.
 TEST(DeltaActions, TruncatedAndMutatedCommitsFailCleanly) {

@@ -521,6 +521,43 @@ TEST(DeltaTable, TxnMakesWritesIdempotent) {
   EXPECT_EQ(files.size(), (*table->Latest())->files().size());
 }
 
+// Issue 19: an emptied or cut-off newest commit is corruption, named by its file; it is
+// never read as an empty commit (that lost its rows), and a writer does not append after it.
+TEST(DeltaTable, EmptiedOrTruncatedNewestCommitIsRefusedByName) {
+  for (const std::string damage : {"empty", "blank", "cut"}) {
+    SCOPED_TRACE(damage);
+    testing::TempDir dir;
+    std::string path = dir.Join("t");
+    auto table = CreateTable(path);
+    ASSERT_NE(table, nullptr);
+    ASSERT_TRUE(table->Write({MakeBatch(0, 5)}, {}).ok());
+    ASSERT_TRUE(table->Write({MakeBatch(5, 9)}, {}).ok());
+    std::string newest = JoinPath(LogDir(path), CommitFileName(2));
+    auto text = FileSystem::Default()->ReadFile(newest);
+    ASSERT_TRUE(text.ok());
+    std::string damaged = damage == "empty" ? "" : damage == "blank" ? "\n\n" : text->substr(0, text->size() / 2);
+    ASSERT_TRUE(FileSystem::Default()->WriteFile(newest, damaged).ok());
+    auto reopened = DeltaTable::Open(path);
+    Status st = reopened.ok() ? (*reopened)->Latest().status() : reopened.status();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
+    EXPECT_NE(st.message().find("00000000000000000002.json"), std::string::npos) << st.ToString();
+    EXPECT_NE(st.message().find(path), std::string::npos) << st.ToString();
+    // A new writer (a restarted run) refuses too: it never commits version 3 after it.
+    if (reopened.ok()) {
+      auto appended = (*reopened)->Write({MakeBatch(9, 10)}, {});
+      EXPECT_FALSE(appended.ok());
+    }
+    EXPECT_FALSE(FileSystem::Default()->Exists(JoinPath(LogDir(path), CommitFileName(3))));
+    // Older versions stay readable (time travel to before the damage).
+    if (reopened.ok()) {
+      auto v1 = (*reopened)->AtVersion(1);
+      ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+      EXPECT_EQ(Ids(*v1), Range(0, 5));
+    }
+  }
+}
+
 // Every write, fsync, link and rename of a commit fails in turn: each failure is an
 // error, no partial commit is visible, and a retry after Clear() succeeds.
 TEST(DeltaTable, FaultInjectionAtEveryStepOfACommit) {
