@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -175,12 +176,20 @@ class PosixFileSystem : public FileSystem {
       std::string_view name = e->d_name;
       if (name == "." || name == "..") continue;
       bool is_dir = e->d_type == DT_DIR;
-      if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {  // the file system did not say
-        struct stat st;
-        if (::stat(JoinPath(dir, name).c_str(), &st) != 0) continue;
-        is_dir = S_ISDIR(st.st_mode);
+      bool is_link = e->d_type == DT_LNK;
+      if (e->d_type == DT_UNKNOWN) {  // the file system did not say
+        struct stat lst;
+        if (::lstat(JoinPath(dir, name).c_str(), &lst) != 0) continue;
+        is_link = S_ISLNK(lst.st_mode);
+        is_dir = S_ISDIR(lst.st_mode);
       }
-      out.push_back({std::string(name), 0, 0, is_dir});
+      if (is_link) {  // what it points to; a dangling link is listed as a file
+        struct stat st;
+        is_dir = ::stat(JoinPath(dir, name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      }
+      FileInfo info{std::string(name), 0, 0, is_dir};
+      info.is_symlink = is_link;
+      out.push_back(std::move(info));
     }
     ::closedir(d);
     std::sort(out.begin(), out.end(),
@@ -190,7 +199,17 @@ class PosixFileSystem : public FileSystem {
   Result<FileInfo> Stat(const std::string& path) override {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
-    return FileInfo{path, static_cast<int64_t>(st.st_size), MtimeMicros(st), S_ISDIR(st.st_mode)};
+    FileInfo info{path, static_cast<int64_t>(st.st_size), MtimeMicros(st), S_ISDIR(st.st_mode)};
+    info.device = static_cast<uint64_t>(st.st_dev);
+    info.inode = static_cast<uint64_t>(st.st_ino);
+    return info;
+  }
+  Result<std::string> RealPath(const std::string& path) override {
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    if (resolved == nullptr) return Status::FromErrno(errno, "resolve " + path);
+    std::string out(resolved);
+    std::free(resolved);
+    return out;
   }
 };
 

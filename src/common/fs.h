@@ -24,6 +24,12 @@ struct FileInfo {
   int64_t size = 0;
   int64_t mtime_micros = 0;   // modification time, microseconds since the Unix epoch
   bool is_dir = false;
+  // ListNames: the entry is a symbolic link (is_dir then says what it points to). Stat:
+  // the device and inode of what the path resolves to, so that a walk can tell a folder
+  // it already visited (a link cycle) from a new one.
+  bool is_symlink = false;
+  uint64_t device = 0;
+  uint64_t inode = 0;
 };
 
 class WritableFile {
@@ -70,6 +76,9 @@ class FileSystem {
   // entry, for folders with many files of which few are of interest.
   virtual Result<std::vector<FileInfo>> ListNames(const std::string& dir) { return ListDir(dir); }
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
+  // The absolute path with every symbolic link resolved (realpath). The default, for file
+  // systems without links, returns `path` unchanged.
+  virtual Result<std::string> RealPath(const std::string& path) { return path; }
 
   // --- helpers built on the primitives ----------------------------------------------
   bool Exists(const std::string& path);
@@ -123,6 +132,7 @@ class FaultInjectingFileSystem : public FileSystem {
   }
   Result<std::vector<FileInfo>> ListNames(const std::string& dir) override { return base_->ListNames(dir); }
   Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
+  Result<std::string> RealPath(const std::string& path) override { return base_->RealPath(path); }
 
  private:
   FileSystem* base_;

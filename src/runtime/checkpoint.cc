@@ -1,10 +1,12 @@
 #include "runtime/checkpoint.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/uuid.h"
+#include "delta/table.h"
 
 namespace lakepipe::runtime {
 namespace {
@@ -101,12 +103,131 @@ Result<std::vector<std::pair<int64_t, std::string>>> FlowCheckpoint::ReadAllPlan
 Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version) {
   Json commit = {{"batchId", batch_id}, {"tableVersion", table_version},
                  {"committedAt", Clock::System()->NowMillis()}};
+  // The state folders that exist now hold state up to this batch: a later start checks
+  // they are still there (whichever operator owns them).
+  Json stores = Json::array();
+  auto state = fs_->ListDir(JoinPath(dir_, "state"));
+  if (state.ok()) {
+    for (const auto& e : *state)
+      if (e.is_dir && !e.name.empty() && e.name[0] != '.') stores.push_back(e.name);
+  } else if (!state.status().IsNotFound()) {
+    return state.status();
+  }
+  commit["stateStores"] = std::move(stores);
   Status st = fs_->PutIfAbsent(JoinPath(dir_, "commits/" + std::to_string(batch_id)),
                                commit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   // A replayed batch may find its commit record already written: that is the same fact.
   if (!st.ok() && !st.IsAlreadyExists()) return st;
   if (committed_known_ && (!committed_ || *committed_ < batch_id)) committed_ = batch_id;
   return Status::OK();
+}
+
+Result<FlowCheckpoint::CommitRecord> FlowCheckpoint::ReadCommit(int64_t batch_id) const {
+  std::string path = JoinPath(dir_, "commits/" + std::to_string(batch_id));
+  LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path));
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("tableVersion") || !j["tableVersion"].is_number_integer()) {
+    return Status::Corruption(path + ": not a commit record (JSON with an integer \"tableVersion\")");
+  }
+  CommitRecord record;
+  record.table_version = j["tableVersion"].get<int64_t>();
+  if (j.contains("stateStores") && j["stateStores"].is_array()) {
+    record.state_stores.emplace();
+    for (const auto& n : j["stateStores"])
+      if (n.is_string()) record.state_stores->push_back(n.get<std::string>());
+  }
+  return record;
+}
+
+namespace {
+
+std::string FullRefreshHint(const std::string& table) {
+  return "; resuming would lose or double rows. Rebuild it with `lakepipe run --full-refresh " + table +
+         "` (it reads its sources again from the start)";
+}
+
+std::string Batches(int64_t from, int64_t to) {
+  return from == to ? "batch " + std::to_string(from) : "batches " + std::to_string(from) + ".." + std::to_string(to);
+}
+
+}  // namespace
+
+Status FlowCheckpoint::CheckAgainstTable(const std::string& table, const TableProgress& t) const {
+  LP_ASSIGN_OR_RETURN(auto planned, LatestPlanned());
+  LP_ASSIGN_OR_RETURN(auto committed, LatestCommitted());
+  if (committed) {
+    LP_ASSIGN_OR_RETURN(CommitRecord record, ReadCommit(*committed));
+    if (!t.exists || record.table_version > t.version) {
+      return Status::Corruption(
+          "checkpoint " + dir_ + " is ahead of table `" + table + "`: its commit log records " +
+          Batches(*committed, *committed) + " as table version " + std::to_string(record.table_version) + ", but " +
+          (t.exists ? "the table's latest version is " + std::to_string(t.version) +
+                          " (its newest commit files were deleted)"
+                    : std::string("the table does not exist (it was deleted)")) +
+          FullRefreshHint(table));
+    }
+    if (!t.flow_txn || *t.flow_txn < *committed) {
+      return Status::Corruption(
+          "checkpoint " + dir_ + " is ahead of table `" + table + "`: its commit log records " +
+          Batches(0, *committed) + ", but the table's txn for this flow (appId " + flow_id_ + ") is " +
+          (t.flow_txn ? std::to_string(*t.flow_txn) : std::string("absent")) +
+          " (commits of the table were lost)" + FullRefreshHint(table));
+    }
+    if (record.state_stores) {
+      for (const auto& name : *record.state_stores) {
+        std::string dir = JoinPath(dir_, "state/" + name);
+        auto entries = fs_->ListDir(dir);
+        if (!entries.ok() && !entries.status().IsNotFound()) return entries.status();
+        if (!entries.ok() || entries->empty()) {
+          return Status::Corruption("state missing for " + Batches(0, *committed) + " of `" + table + "`: " +
+                                            dir + " is " + (entries.ok() ? "empty" : "gone") +
+                                            " but the commit log records it" + FullRefreshHint(table));
+        }
+      }
+    }
+  }
+  if (t.flow_txn && (!planned || *t.flow_txn > *planned)) {
+    return Status::Corruption(
+        "checkpoint " + dir_ + " is behind table `" + table + "`: the table holds batch " +
+        std::to_string(*t.flow_txn) + " of this flow (appId " + flow_id_ + "), but the checkpoint " +
+        (planned ? "has plans only up to batch " + std::to_string(*planned) : std::string("has no plans")) +
+        " (its offsets and commits were deleted): resuming would ingest its input again or never" +
+        FullRefreshHint(table));
+  }
+  if (!committed && !t.flow_txn && t.exists) {
+    return Status::Corruption(
+        "checkpoint " + dir_ + " is behind table `" + table + "`: the table has data (version " +
+        std::to_string(t.version) + ") but no batch of this flow (appId " + flow_id_ +
+        "): the checkpoint was deleted or replaced, or a full refresh did not finish" + FullRefreshHint(table));
+  }
+  return Status::OK();
+}
+
+Result<FlowCheckpoint::TableProgress> FlowCheckpoint::ReadTableProgress(FileSystem* fs, const std::string& table_path,
+                                                                        const std::string& flow_id) {
+  TableProgress progress;
+  auto table = delta::DeltaTable::Open(table_path, fs);
+  if (!table.ok()) {
+    if (table.status().IsNotFound() && !delta::DeltaTable::Exists(table_path, fs)) return progress;
+    return table.status();
+  }
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
+  progress.exists = true;
+  progress.version = snap->version();
+  progress.flow_txn = snap->TxnVersion(flow_id);
+  return progress;
+}
+
+Status FlowCheckpoint::CheckState(const std::string& table, const std::string& store_name,
+                                  std::optional<int64_t> store_batch) const {
+  LP_ASSIGN_OR_RETURN(auto committed, LatestCommitted());
+  if (!committed || (store_batch && *store_batch >= *committed)) return Status::OK();
+  int64_t from = store_batch ? *store_batch + 1 : 0;
+  return Status::Corruption("state missing for " + Batches(from, *committed) + " of `" + table + "`: " +
+                                    JoinPath(dir_, "state/" + store_name) +
+                                    (store_batch ? " was applied only up to batch " + std::to_string(*store_batch)
+                                                 : std::string(" is empty")) +
+                                    " but the commit log records them" + FullRefreshHint(table));
 }
 
 Status FlowCheckpoint::Reset(FileSystem* fs, const std::string& dir) { return fs->RemoveAll(dir); }

@@ -46,8 +46,32 @@ class FlowCheckpoint {
   // set of files already ingested).
   Result<std::vector<std::pair<int64_t, std::string>>> ReadAllPlans() const;
 
-  // Records that batch `batch_id` is committed as `table_version` of the flow's table.
+  // Records that batch `batch_id` is committed as `table_version` of the flow's table,
+  // with the operator state folders present under `state/` at that point.
   Status WriteCommit(int64_t batch_id, int64_t table_version);
+
+  // What the flow's table says about the flow, for CheckAgainstTable.
+  struct TableProgress {
+    bool exists = false;               // the table has a Delta log
+    int64_t version = -1;              // its latest version
+    std::optional<int64_t> flow_txn;   // txn version of appId = flow_id()
+  };
+  // Cross-checks this checkpoint with the table before a streaming flow resumes
+  // (docs/checkpoint.md, "Checks at start"): a table behind the commit log (newest
+  // commits deleted), a commit log behind the table (offsets/commits deleted, or a
+  // checkpoint missing under a table that has data), and operator state folders recorded
+  // in the last commit but now missing or empty. Each is Corruption naming what
+  // is missing and the way out (`--full-refresh <table>`): resuming would lose or double
+  // rows. `table` is the table's name, for the messages.
+  Status CheckAgainstTable(const std::string& table, const TableProgress& progress) const;
+  // Reads TableProgress from the Delta table at `table_path` (as of its latest version)
+  // for the app id `flow_id`. A damaged log is the log's own error (Corruption).
+  static Result<TableProgress> ReadTableProgress(FileSystem* fs, const std::string& table_path,
+                                                 const std::string& flow_id);
+  // Checks one operator state store on opening: `store_batch` (the last batch it applied,
+  // nullopt when it is empty) must not be behind the commit log.
+  Status CheckState(const std::string& table, const std::string& store_name,
+                    std::optional<int64_t> store_batch) const;
 
   // Removes the folder (a full refresh starts the flow from nothing).
   static Status Reset(FileSystem* fs, const std::string& dir);
@@ -56,6 +80,12 @@ class FlowCheckpoint {
   FlowCheckpoint(FileSystem* fs, std::string dir, std::string flow_id)
       : fs_(fs), dir_(std::move(dir)), flow_id_(std::move(flow_id)) {}
   Result<std::optional<int64_t>> Latest(const std::string& sub) const;
+  // Batch `batch_id`'s commit record: (tableVersion, state folders recorded).
+  struct CommitRecord {
+    int64_t table_version = -1;
+    std::optional<std::vector<std::string>> state_stores;  // absent in older records
+  };
+  Result<CommitRecord> ReadCommit(int64_t batch_id) const;
 
   FileSystem* fs_;
   std::string dir_;

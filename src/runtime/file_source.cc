@@ -15,40 +15,164 @@ bool IsHiddenName(const std::string& name) {
   return !name.empty() && (name[0] == '.' || name[0] == '_');
 }
 
-// Lists the visible files under root/rel. Files in `skip` (relative paths) are left out
-// before they are stat'ed: a landing folder holds mostly files already ingested.
-Status ListRecursive(FileSystem* fs, const std::string& root, const std::string& rel,
-                     const std::set<std::string>& skip, std::vector<SourceFileEntry>* out) {
-  std::string dir = rel.empty() ? root : JoinPath(root, rel);
-  LP_ASSIGN_OR_RETURN(auto entries, fs->ListNames(dir));
-  for (const auto& e : entries) {
-    if (IsHiddenName(e.name)) continue;
-    std::string child = rel.empty() ? e.name : rel + "/" + e.name;
-    if (e.is_dir) {
-      LP_RETURN_IF_ERROR(ListRecursive(fs, root, child, skip, out));
-    } else if (!skip.count(child)) {
-      auto info = fs->Stat(JoinPath(dir, e.name));
-      if (!info.ok()) {
-        if (info.status().IsNotFound()) continue;  // gone between the listing and the stat
-        return info.status();
-      }
-      out->push_back({child, info->size, info->mtime_micros});
-    }
-  }
-  return Status::OK();
-}
+// One walk of a landing tree. Directory links are never followed: one that points into
+// the tree would list its files a second time (`ln -s .. sub/up` made 100 lines 4,100
+// rows), one that points out of it would ingest whatever it reaches, and either can form
+// a cycle. File links are read when their target lies outside the tree (a file linked
+// into the landing folder) and skipped when it lies inside (the target is listed under
+// its own name). Every folder is entered once, by device and inode, so a cycle made some
+// other way (a bind mount) cannot make the walk loop either.
+struct TreeWalk {
+  FileSystem* fs;
+  std::string root;
+  std::string real_root;  // resolved, for "inside the tree" tests of link targets
+  const std::set<std::string>& skip;
+  std::vector<SourceFileEntry>* out;
+  std::vector<std::string>* not_followed;
+  std::set<std::pair<uint64_t, uint64_t>> dirs_seen;
+  std::set<std::string> link_targets_seen;
 
+  bool InsideTree(const std::string& real) const {
+    return real == real_root || real.rfind(real_root == "/" ? real_root : real_root + "/", 0) == 0;
+  }
+
+  Status AddFile(const std::string& dir, const std::string& name, const std::string& child) {
+    auto info = fs->Stat(JoinPath(dir, name));
+    if (!info.ok()) {
+      if (info.status().IsNotFound()) return Status::OK();  // gone between the listing and the stat
+      return info.status();
+    }
+    out->push_back({child, info->size, info->mtime_micros});
+    return Status::OK();
+  }
+
+  Status Dir(const std::string& rel) {
+    std::string dir = rel.empty() ? root : JoinPath(root, rel);
+    auto self = fs->Stat(dir);
+    if (!self.ok()) return self.status().IsNotFound() && !rel.empty() ? Status::OK() : self.status();
+    if (self->inode != 0 && !dirs_seen.insert({self->device, self->inode}).second) {
+      not_followed->push_back(rel + "/ (a folder already listed: a cycle)");
+      return Status::OK();
+    }
+    LP_ASSIGN_OR_RETURN(auto entries, fs->ListNames(dir));
+    for (const auto& e : entries) {
+      if (IsHiddenName(e.name)) continue;
+      std::string child = rel.empty() ? e.name : rel + "/" + e.name;
+      if (e.is_symlink) {
+        if (e.is_dir) {
+          not_followed->push_back(child + " (a link to a folder)");
+          continue;
+        }
+        if (skip.count(child)) continue;
+        auto real = fs->RealPath(JoinPath(dir, e.name));
+        if (!real.ok()) {
+          if (real.status().IsNotFound()) {
+            not_followed->push_back(child + " (a link to nothing)");
+            continue;
+          }
+          return real.status();
+        }
+        if (InsideTree(*real)) continue;  // the target is listed under its own name
+        if (!link_targets_seen.insert(*real).second) {
+          not_followed->push_back(child + " (a second link to " + *real + ")");
+          continue;
+        }
+        LP_RETURN_IF_ERROR(AddFile(dir, e.name, child));
+      } else if (e.is_dir) {
+        LP_RETURN_IF_ERROR(Dir(child));
+      } else if (!skip.count(child)) {
+        LP_RETURN_IF_ERROR(AddFile(dir, e.name, child));
+      }
+    }
+    return Status::OK();
+  }
+};
+
+// Lists the visible files under `root`. Files in `skip` (relative paths) are left out
+// before they are stat'ed: a landing folder holds mostly files already ingested.
 Result<std::vector<SourceFileEntry>> ListFilesExcept(FileSystem* fs, const std::string& root,
-                                                     const std::set<std::string>& skip) {
+                                                     const std::set<std::string>& skip,
+                                                     std::vector<std::string>* not_followed) {
   LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
   std::vector<SourceFileEntry> out;
   if (info.is_dir) {
-    LP_RETURN_IF_ERROR(ListRecursive(fs, root, "", skip, &out));
+    LP_ASSIGN_OR_RETURN(std::string real_root, fs->RealPath(root));
+    TreeWalk walk{fs, root, std::move(real_root), skip, &out, not_followed, {}, {}};
+    LP_RETURN_IF_ERROR(walk.Dir(""));
   } else if (!skip.count("")) {
     out.push_back({"", info.size, info.mtime_micros});
   }
   return out;
 }
+
+// Whether a file may still be being written: it is empty, or its end is not yet the end
+// of a complete file of its format (a newline for CSV and JSON lines, the "PAR1" magic
+// that closes a Parquet footer).
+Result<bool> StillBeingWritten(FileSystem* fs, const std::string& path, int64_t size, bool parquet) {
+  if (size == 0) return true;
+  if (parquet && size < 4) return true;
+  LP_ASSIGN_OR_RETURN(auto file, fs->NewRandomAccessFile(path));
+  char tail[4] = {0, 0, 0, 0};
+  int64_t n = parquet ? 4 : 1;
+  LP_RETURN_IF_ERROR(file->ReadAt(size - n, n, tail));
+  return parquet ? std::string_view(tail, 4) != "PAR1" : tail[0] != '\n';
+}
+
+// A file seen as its first `size` bytes, so that a batch reads exactly what its plan
+// recorded even when the file grew since (a writer appending in place).
+class PlannedPrefixFile : public RandomAccessFile {
+ public:
+  PlannedPrefixFile(std::unique_ptr<RandomAccessFile> base, int64_t size) : base_(std::move(base)), size_(size) {
+    path_ = base_->path();
+  }
+  int64_t Size() const override { return size_; }
+  Status ReadAt(int64_t offset, int64_t n, char* out) const override {
+    if (offset < 0 || n < 0 || offset + n > size_) {
+      return Status::Corruption(path_ + ": read of " + std::to_string(n) + " bytes at " + std::to_string(offset) +
+                                " is past its planned size " + std::to_string(size_));
+    }
+    return base_->ReadAt(offset, n, out);
+  }
+
+ private:
+  std::unique_ptr<RandomAccessFile> base_;
+  int64_t size_;
+};
+
+// The file system a format reader gets for one planned file: `path` opens cut to its
+// planned size (and its size now is noted); everything else goes to `base` unchanged.
+class PlannedFileSystem : public FileSystem {
+ public:
+  PlannedFileSystem(FileSystem* base, std::string path, int64_t planned_size)
+      : base_(base), path_(std::move(path)), planned_size_(planned_size) {}
+  int64_t size_seen() const { return size_seen_; }
+
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    LP_ASSIGN_OR_RETURN(auto file, base_->NewRandomAccessFile(path));
+    if (path != path_) return file;
+    size_seen_ = file->Size();
+    int64_t size = std::min(size_seen_, planned_size_);
+    return std::unique_ptr<RandomAccessFile>(new PlannedPrefixFile(std::move(file), size));
+  }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path, CreateMode mode) override {
+    return base_->NewWritableFile(path, mode);
+  }
+  Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
+  Status Link(const std::string& from, const std::string& to) override { return base_->Link(from, to); }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
+  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
+  Result<std::vector<FileInfo>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
+  Result<std::vector<FileInfo>> ListNames(const std::string& dir) override { return base_->ListNames(dir); }
+  Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
+  Result<std::string> RealPath(const std::string& path) override { return base_->RealPath(path); }
+
+ private:
+  FileSystem* base_;
+  std::string path_;
+  int64_t planned_size_;
+  int64_t size_seen_ = -1;
+};
 
 // Fills the output batch's columns: data and rescue columns by name from the reader's
 // batch, `_metadata.*` from the file.
@@ -92,14 +216,16 @@ Result<RecordBatch> ShapeBatch(const RecordBatch& read, const Schema& output,
 
 }  // namespace
 
-Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root) {
-  return ListFilesExcept(fs, root, {});
+Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root,
+                                                  std::vector<std::string>* not_followed) {
+  std::vector<std::string> ignored;
+  return ListFilesExcept(fs, root, {}, not_followed != nullptr ? not_followed : &ignored);
 }
 
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const std::set<std::string>& seen,
                                  const FileListOptions& options) {
-  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, seen));
   FileListing listing;
+  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, seen, &listing.not_followed));
   std::vector<SourceFileEntry> fresh;
   for (auto& f : unseen) {
     if (options.stable_micros > 0) {
@@ -110,6 +236,20 @@ Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const 
         listing.backlog_files += 1;
         listing.backlog_bytes += f.size;
         continue;
+      }
+    }
+    if (options.unterminated_settle_micros > 0) {
+      int64_t age = options.now_micros - f.mtime_micros;
+      if (age < options.unterminated_settle_micros) {
+        auto open = StillBeingWritten(fs, f.path.empty() ? root : JoinPath(root, f.path), f.size, !options.line_delimited);
+        if (!open.ok() && !open.status().IsNotFound()) return open.status();
+        if (!open.ok() || *open) {  // gone, or still being written: a later listing looks again
+          int64_t wait = options.unterminated_settle_micros - age;
+          if (listing.next_stable_in_micros == 0 || wait < listing.next_stable_in_micros) listing.next_stable_in_micros = wait;
+          listing.backlog_files += 1;
+          listing.backlog_bytes += f.size;
+          continue;
+        }
       }
     }
     fresh.push_back(std::move(f));
@@ -135,6 +275,7 @@ Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const 
 Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
   LP_ASSIGN_OR_RETURN(formats::ReadFilesSettings settings, formats::ReadFilesSettingsFrom(spec.options));
   FileListOptions options;
+  options.line_delimited = settings.format != "parquet";
   options.include_existing = settings.source.include_existing_files;
   options.max_files = settings.source.max_files_per_trigger;
   options.max_bytes = settings.source.max_bytes_per_trigger;
@@ -152,13 +293,14 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
   std::string format = settings.format;
   for (const auto& file : files) {
     std::string full = file.path.empty() ? spec.path : JoinPath(spec.path, file.path);
+    PlannedFileSystem planned(fs, full, file.size);
     std::vector<RecordBatch> read;
     if (format == "csv") {
       csv::CsvOptions options = settings.csv;
       options.schema = spec.schema;
       options.rescued_data_column = spec.rescued_data_column;
       options.file_path = full;
-      LP_ASSIGN_OR_RETURN(auto reader, csv::CsvReader::Open(fs, full, options));
+      LP_ASSIGN_OR_RETURN(auto reader, csv::CsvReader::Open(&planned, full, options));
       csv::CsvBatch batch;
       while (true) {
         LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
@@ -171,7 +313,7 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
       options.schema = spec.schema;
       options.rescued_data_column = spec.rescued_data_column;
       options.file_path = full;
-      LP_ASSIGN_OR_RETURN(auto reader, json::JsonReader::Open(fs, full, options));
+      LP_ASSIGN_OR_RETURN(auto reader, json::JsonReader::Open(&planned, full, options));
       json::JsonBatch batch;
       while (true) {
         LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
@@ -180,7 +322,7 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
       }
       stats->rescued_rows += reader->total_stats().rescued_rows;
     } else if (format == "parquet") {
-      LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(fs, full));
+      LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(&planned, full));
       LP_ASSIGN_OR_RETURN(RecordBatch all, reader->ReadAll());
       // Parquet columns are typed by the file; they must match the declared schema.
       if (spec.schema) {
@@ -195,6 +337,9 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
       read.push_back(std::move(all));
     } else {
       return Status::NotSupported("read_files format '" + spec.format + "' (supported: csv, json, parquet)");
+    }
+    if (planned.size_seen() >= 0 && planned.size_seen() != file.size) {
+      stats->changed_files.push_back({full, file.size, planned.size_seen()});
     }
     int64_t file_rows = 0;
     for (const auto& b : read) {

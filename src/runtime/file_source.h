@@ -2,13 +2,25 @@
 // path that no earlier batch ingested, and reads a planned list of files into batches
 // with the query's columns (data columns, the rescue column, then `_metadata.*`).
 //
-// Which files count as complete (docs/file-source.md):
+// Which files are listed (docs/continuous.md, "The file source"): the tree under the root,
+// without following links to folders (into the tree they would list files twice, out of
+// it they would reach anything, and both can loop), each folder entered once (by device
+// and inode); a link to a file outside the tree is read as that file.
+//
+// Which files count as complete (docs/continuous.md):
 //   - files whose name starts with '.' or '_' are never read (Spark's rule for hidden and
 //     temporary files), so a producer writes `.name.tmp` and renames it into place: the
 //     file appears whole or not at all;
 //   - with the read_files option `fileStableMillis => n`, for writers that cannot rename,
 //     a visible file is taken only once it was last modified at least n ms ago (a later
-//     listing takes it when it is old enough).
+//     listing takes it when it is old enough);
+//   - in continuous runs, a file that is empty or does not end as a complete file of its
+//     format ends (CSV/JSON: a newline; Parquet: the "PAR1" footer magic) is still being
+//     written: it waits until it is `unterminated_settle_micros` old (until then its last
+//     line may be cut off mid-row).
+// A planned file is read as exactly the bytes its plan recorded (`size`): bytes appended
+// after planning are never read, and the read reports the file as changed
+// (FileReadStats::changed_files; the runtime logs it as a warning event).
 // docs/checkpoint.md describes how plans record the files of each batch. Pure functions;
 // thread-safe.
 #pragma once
@@ -37,6 +49,9 @@ struct FileListOptions {
   int64_t stable_micros = 0;     // fileStableMillis (as micros); 0: any visible file is complete
   bool include_existing = true;  // includeExistingFiles
   int64_t now_micros = 0;        // "now" for the stability rule
+  bool line_delimited = true;    // csv / json (false: parquet), for the rule above
+  // How long an empty or unterminated file waits; 0: taken as it is.
+  int64_t unterminated_settle_micros = 0;
 };
 
 // What one listing found: the files to take now, and how many complete or not-yet-stable
@@ -47,6 +62,9 @@ struct FileListing {
   int64_t backlog_bytes = 0;
   // Microseconds until the youngest unstable file becomes stable (0: none waits).
   int64_t next_stable_in_micros = 0;
+  // Links and folders the walk did not enter, each with the reason (a link to a folder,
+  // a cycle, a link to nothing...), relative to the root: reported, never silent.
+  std::vector<std::string> not_followed;
 };
 
 // Files under `root` (a folder, searched recursively, or a single file) not in `seen`,
@@ -54,8 +72,11 @@ struct FileListing {
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root,
                                  const std::set<std::string>& seen, const FileListOptions& options);
 
-// Every complete file under `root` now (the includeExistingFiles = false starting point).
-Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root);
+// Every complete file under `root` now (the includeExistingFiles = false starting point,
+// and a batch read of read_files). `not_followed` (optional) receives what the walk left
+// out, as FileListing::not_followed.
+Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root,
+                                                  std::vector<std::string>* not_followed = nullptr);
 
 // Options read from read_files options (maxFilesPerTrigger, maxBytesPerTrigger,
 // fileStableMillis, includeExistingFiles).
@@ -67,10 +88,20 @@ struct FileReadStats {
   int64_t rescued_rows = 0;
   int64_t bytes = 0;
   std::vector<std::pair<int64_t, int64_t>> rows_by_file_mtime;  // (mtime micros, rows) per file
+  // Files whose size at reading differs from their planned size (written in place after
+  // planning): only the planned bytes (or fewer, if it shrank) were read.
+  struct ChangedFile {
+    std::string path;  // as read (the source path joined with the file's)
+    int64_t planned_size = 0;
+    int64_t size = 0;
+  };
+  std::vector<ChangedFile> changed_files;
+  // Batch reads (no plan): what the listing did not follow, as FileListing::not_followed.
+  std::vector<std::string> not_followed;
 };
 
 // Reads `files` (relative to spec.path) into batches whose columns are `output_schema`
-// (the resolved read_files node's schema).
+// (the resolved read_files node's schema), each file cut to its planned `size`.
 Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::ReadFilesSpec& spec,
                                                  const std::vector<SourceFileEntry>& files,
                                                  const Schema& output_schema,

@@ -21,6 +21,14 @@ bool IsDir(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+// A real folder, not a link to one: the listing does not follow folder links
+// (runtime/file_source.h), so neither does the watch, which would otherwise loop on
+// `ln -s .. sub/up`.
+bool IsRealDir(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
 }  // namespace
 
 FileWatcher::FileWatcher() {
@@ -34,12 +42,18 @@ FileWatcher::~FileWatcher() {
 }
 
 Status FileWatcher::AddTree(const std::string& root, const std::string& dir) {
-  int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kEvents | IN_ONLYDIR);
+  // The root itself may be a link (a landing folder linked into place); below it, links
+  // are not entered.
+  uint32_t follow = dir == root || !IsDir(root) ? 0 : IN_DONT_FOLLOW;
+  int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kEvents | IN_ONLYDIR | follow);
   if (wd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return Status::OK();  // gone again; the backstop lists it
     return Status::IOError("inotify_add_watch " + dir + ": " + std::strerror(errno) +
                            (errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : ""));
   }
+  // inotify gives a folder already watched its old descriptor: a folder reached twice (a
+  // bind mount cycle) is not walked again.
+  if (watches_.count(wd)) return Status::OK();
   watches_[wd] = {root, dir};
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return Status::OK();
@@ -48,7 +62,7 @@ Status FileWatcher::AddTree(const std::string& root, const std::string& dir) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     std::string child = dir + "/" + name;
-    if (IsDir(child)) children.push_back(child);
+    if (IsRealDir(child)) children.push_back(child);
   }
   ::closedir(d);
   for (const auto& c : children) LP_RETURN_IF_ERROR(AddTree(root, c));

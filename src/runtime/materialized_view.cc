@@ -85,6 +85,7 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
   report.rows_read = CountRows(rows);
   report.rows_rescued = provider.file_stats().rescued_rows;
+  NoteFileWarnings(provider.file_stats(), &report);
   LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &report));
 
   delta::WriteOptions options;
@@ -239,6 +240,24 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
     LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    // The state and the view are cross-checked once per process (issue 19). A state that
+    // is gone is rebuilt from a snapshot below (a complete recompute, so nothing is lost
+    // or doubled); a view behind its state (its newest commits deleted, or the view
+    // gone) is republished the same way, since the state alone would say "up to date".
+    std::optional<int64_t> covered = flow->aggregate->committed_batch();
+    LP_ASSIGN_OR_RETURN(auto view, FlowCheckpoint::ReadTableProgress(fs, TablePath(ds.name), flow->cp.flow_id()));
+    if (covered && (!view.flow_txn || *view.flow_txn < *covered)) {
+      report.warnings.push_back({"state_rebuilt", "view `" + ds.name + "` is behind its state (" + dir +
+                                                      " covers upstream version " + std::to_string(*covered) +
+                                                      "): recomputing it from a snapshot of `" + Find(shape.scan->table)->name + "`"});
+      flow->aggregate.reset();
+      LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
+      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+      LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    } else if (!covered && view.flow_txn && !full_refresh) {
+      report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` is missing (" + dir +
+                                                      "): recomputing it from a snapshot of `" + Find(shape.scan->table)->name + "`"});
+    }
   }
   state::IncrementalAggregate& aggregate = *flow->aggregate;
 

@@ -156,6 +156,23 @@ void PipelineRunner::Impl::ForgetTable(const std::string& name) const {
   tables.erase(TablePath(name));
 }
 
+void NoteFileWarnings(const FileReadStats& stats, TableReport* report) {
+  for (const auto& f : stats.changed_files) {
+    std::string what = f.size > f.planned_size
+                           ? "grew to " + std::to_string(f.size) + " bytes after it was planned with " +
+                                 std::to_string(f.planned_size) + ": only the planned bytes were read; the " +
+                                 std::to_string(f.size - f.planned_size) +
+                                 " bytes written since are not ingested (write files whole, then rename)"
+                           : "shrank to " + std::to_string(f.size) + " bytes after it was planned with " +
+                                 std::to_string(f.planned_size) + ": only " + std::to_string(f.size) +
+                                 " bytes could be read";
+    report->warnings.push_back({"file_changed", f.path + " " + what});
+  }
+  for (const auto& link : stats.not_followed) {
+    report->warnings.push_back({"link_not_followed", "read_files " + link + ": not followed"});
+  }
+}
+
 // ---- scan providers ------------------------------------------------------------------
 
 Result<Batches> FullScanProvider::ReadTable(const sql::PlanNode& node) {
@@ -167,7 +184,9 @@ Result<Batches> FullScanProvider::ReadTable(const sql::PlanNode& node) {
 }
 
 Result<Batches> FullScanProvider::ReadFiles(const sql::PlanNode& node) {
-  LP_ASSIGN_OR_RETURN(auto files, ListAllFiles(runner_.fs, node.read_files.path));
+  std::vector<std::string> not_followed;
+  LP_ASSIGN_OR_RETURN(auto files, ListAllFiles(runner_.fs, node.read_files.path, &not_followed));
+  for (auto& link : not_followed) file_stats_.not_followed.push_back(node.read_files.path + ": " + link);
   std::sort(files.begin(), files.end(), [](const SourceFileEntry& a, const SourceFileEntry& b) {
     return a.mtime_micros != b.mtime_micros ? a.mtime_micros < b.mtime_micros : a.path < b.path;
   });
@@ -443,6 +462,9 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
     } else {
       board->SetState(ds.name, "idle");
     }
+  }
+  for (const auto& [type, message] : report.warnings) {
+    log.Add({0, report.table, type, "WARN", message, Json({{"status", report.status}}).dump()});
   }
   // Up-to-date tables are not logged in continuous mode (they would be every wake-up).
   if ((report.status == "up to date" || report.status == "waiting") && continuous) return report;

@@ -65,6 +65,10 @@ struct TableReport {
   };
   std::vector<OperatorState> operators;
   std::vector<ExpectationReport> expectations;
+  // What the update met and did not stop for, each logged as a WARN event of its type:
+  // "file_changed" (a source file's size at reading is not its planned size),
+  // "link_not_followed" (a folder link or cycle in a landing tree). (type, message).
+  std::vector<std::pair<std::string, std::string>> warnings;
 };
 
 struct UpdateReport {

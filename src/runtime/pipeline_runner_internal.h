@@ -74,7 +74,15 @@ struct Flow {
   int64_t backlog_files = 0;
   int64_t backlog_bytes = 0;
   int64_t next_stable_in_micros = 0;
+  // Links the listings did not follow, each reported once per process (not per listing),
+  // and the warnings waiting for the flow's next report (TableReport::warnings).
+  std::set<std::string> links_reported;
+  std::vector<std::pair<std::string, std::string>> warnings;
 };
+
+// Adds a read's warnings (files changed after planning, links not followed in a batch
+// read) to `report`.
+void NoteFileWarnings(const FileReadStats& stats, TableReport* report);
 
 struct PipelineRunner::Impl {
   std::atomic<bool> stop_requested{false};

@@ -12,6 +12,10 @@ namespace lakepipe::runtime {
 
 namespace {
 
+// In continuous runs, how long a file that does not end as a complete file (an empty
+// one, a last line without its newline) may still be being written (runtime/file_source.h).
+constexpr int64_t kUnterminatedSettleMicros = 1'000'000;
+
 Result<Json> ParsePlan(const std::string& text, const std::string& where) {
   Json plan = Json::parse(text, nullptr, false);
   if (plan.is_discarded() || !plan.is_object() || !plan.contains("sources")) {
@@ -54,6 +58,12 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
   Flow& flow = *it->second;
   lock.unlock();
   if (!flow.history_loaded) {
+    // Before resuming, the checkpoint must agree with the table (issue 19: deleted
+    // commits, offsets or state lost or doubled rows). A full refresh starts both afresh.
+    if (ds.kind == sql::DatasetKind::kStreamingTable && !full_refresh) {
+      LP_ASSIGN_OR_RETURN(auto progress, FlowCheckpoint::ReadTableProgress(fs, TablePath(ds.name), flow.cp.flow_id()));
+      LP_RETURN_IF_ERROR(flow.cp.CheckAgainstTable(ds.name, progress));
+    }
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
     for (const auto& [id, text] : history) {
       LP_ASSIGN_OR_RETURN(Json plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(id)));
@@ -77,6 +87,7 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     if (!planned_paths.insert(spec.path).second) continue;
     LP_ASSIGN_OR_RETURN(FileListOptions limits, FileListOptionsFrom(spec));
     limits.now_micros = clock->NowMicros();
+    if (continuous) limits.unterminated_settle_micros = kUnterminatedSettleMicros;
     auto& seen = flow.seen_files[spec.path];
     Json entry = {{"kind", "files"}, {"path", spec.path}, {"files", Json::array()}};
     if (batch_id == 0 && !limits.include_existing) {
@@ -96,6 +107,10 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
         return Status::NotFound("read_files path " + spec.path + " does not exist");
       }
       return listing.status();
+    }
+    for (const auto& link : listing->not_followed) {
+      if (flow.links_reported.insert(spec.path + ": " + link).second)
+        flow.warnings.push_back({"link_not_followed", "read_files " + spec.path + ": not followed: " + link});
     }
     for (const auto& f : listing->files) {
       entry["files"].push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime_micros}});
@@ -150,7 +165,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     const sql::ResolvedDataset* d = Find(name);
     return d != nullptr && d->kind == sql::DatasetKind::kView ? d->plan.get() : nullptr;
   };
-  auto seen_keys = [this, flow, &cp_dir, &views](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
+  auto seen_keys = [this, flow, &cp_dir, &ds, &views](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
     // A DISTINCT over tables read in full sees all their rows in every batch: its keys
     // must not carry over (a durable set would drop them all from the second batch on).
     if (!sql::ReadsStream(*node.inputs[0], views)) return std::shared_ptr<operators::SeenKeySet>();
@@ -160,6 +175,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       std::string dir = JoinPath(cp_dir, "state/" + name);
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
       LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir));
+      LP_RETURN_IF_ERROR(flow->cp.CheckState(ds.name, name, store->committed_batch()));
       flow->seen_store_names[&node] = name;
       it = flow->seen_stores.emplace(&node, std::move(store)).first;
     }
@@ -238,6 +254,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     int64_t rows_read = CountRows(rows);
     report.rows_read += rows_read;
     report.rows_rescued += provider.file_stats().rescued_rows;
+    NoteFileWarnings(provider.file_stats(), &report);
     TableReport batch_report;  // this batch's expectation counts, merged below
     LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &batch_report));
     LP_KILL_POINT("flow.after_process");
@@ -341,6 +358,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     if (continuous) break;
   }
   if (board != nullptr) board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
+  report.warnings.insert(report.warnings.end(), flow->warnings.begin(), flow->warnings.end());
+  flow->warnings.clear();
   report.status = report.batches > 0 ? "updated" : "up to date";
   if (report.table_version < 0 && delta::DeltaTable::Exists(TablePath(ds.name), fs)) {
     LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(TablePath(ds.name), fs));
