@@ -223,6 +223,11 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
   if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return Execute(*ds->plan, *this, exec_);
   if (!node.streaming) return ReadWholeTable(node);
   for (const auto& s : plan_["sources"]) {
+    if (s["kind"] == "snapshot" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
+      LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(s["version"].get<int64_t>()));
+      return ReadSnapshot(snap, node.schema);
+    }
     if (s["kind"] == "delta" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
       int64_t start = s["startVersion"].get<int64_t>(), end = s["endVersion"].get<int64_t>();
       if (start > end) return Batches{};

@@ -77,6 +77,10 @@ struct Flow {
   // Links the listings did not follow, each reported once per process (not per listing),
   // and the warnings waiting for the flow's next report (TableReport::warnings).
   std::set<std::string> links_reported;
+  // Set by a full refresh: the flow's first batch reads each upstream table as its
+  // current snapshot, not as its history from version 0 (which holds the upstream's own
+  // rewrites, e.g. its full refresh, that a stream cannot follow).
+  bool start_from_snapshot = false;
   std::vector<std::pair<std::string, std::string>> warnings;
 };
 

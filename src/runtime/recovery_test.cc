@@ -196,7 +196,7 @@ TEST_F(RecoveryTest, ADeletedNewestCommitLeavesTheCheckpointAheadAndIsRefused) {
   RunOptions refresh;
   refresh.full_refresh = {"bronze", "silver", "gold"};
   UpdateReport rebuilt = RunFresh(refresh);
-  EXPECT_TRUE(rebuilt.ok()) << Find(rebuilt, "bronze")->message;
+  for (const auto& t : rebuilt.tables) EXPECT_NE(t.status, "failed") << t.table << ": " << t.message;
   auto runner = Open();
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM bronze"), 30);
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM silver"), 30);

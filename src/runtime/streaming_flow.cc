@@ -56,6 +56,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     it = flows.emplace(key, std::make_unique<Flow>(std::move(cp))).first;
   }
   Flow& flow = *it->second;
+  if (full_refresh) flow.start_from_snapshot = true;
   lock.unlock();
   if (!flow.history_loaded) {
     // Before resuming, the checkpoint must agree with the table (issue 19: deleted
@@ -137,6 +138,10 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     }
     int64_t start = flow.last_version.count(key) ? flow.last_version[key] + 1 : 0;
     any_new |= start <= latest;
+    if (start == 0 && latest >= 0 && flow.start_from_snapshot) {
+      plan["sources"].push_back({{"kind", "snapshot"}, {"table", scan->table}, {"version", latest}});
+      continue;
+    }
     plan["sources"].push_back({{"kind", "delta"}, {"table", scan->table}, {"startVersion", start},
                                {"endVersion", std::max(latest, start - 1)}});
   }
