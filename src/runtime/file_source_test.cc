@@ -42,7 +42,7 @@ class FileSourceTest : public ::testing::Test {
     sql::ReadFilesSpec spec;
     spec.path = root_;
     spec.format = "csv";
-    spec.options = {{"header", "true"}};
+    spec.options = {{"format", "csv"}, {"header", "true"}};  // options hold the format too, as the front end gives them
     spec.schema = *Schema::ParseDDL("id INT");
     return spec;
   }
