@@ -8,10 +8,7 @@
 
 namespace lakepipe::operators {
 
-namespace {
-
-// Compares rows a and b of one non-null column; <0, 0, >0.
-int CompareValues(const Column& c, int64_t a, int64_t b) {
+int CompareNonNull(const Column& c, int64_t a, int64_t b) {
   auto cmp = [](auto x, auto y) { return (x > y) - (x < y); };
   switch (c.type().id()) {
     case TypeId::kBoolean: return cmp(c.data<uint8_t>()[a], c.data<uint8_t>()[b]);
@@ -39,8 +36,6 @@ int CompareValues(const Column& c, int64_t a, int64_t b) {
     default: return c.GetValue(a).Compare(c.GetValue(b));
   }
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Sort>> Sort::Make(const Schema& input, std::vector<SortKey> keys, std::optional<int64_t> limit) {
   std::unique_ptr<Sort> s(new Sort());
@@ -80,7 +75,7 @@ Result<std::vector<RecordBatch>> Sort::Finish() {
         if (an && bn) continue;
         return an ? nulls_first : !nulls_first;
       }
-      int r = CompareValues(c, a, b);
+      int r = CompareNonNull(c, a, b);
       if (r != 0) return asc ? r < 0 : r > 0;
     }
     return false;

@@ -27,6 +27,11 @@ struct SortKey {
   std::optional<bool> nulls_first;  // unset: Spark's default for the direction
 };
 
+// Compares rows a and b of one column whose values at a and b are both non-null: <0, 0,
+// >0, in Sort's order (NaN above every double, strings by UTF-8 bytes). Shared with
+// Window, which orders partitions the same way.
+int CompareNonNull(const Column& c, int64_t a, int64_t b);
+
 class Sort {
  public:
   static Result<std::unique_ptr<Sort>> Make(const Schema& input, std::vector<SortKey> keys,

@@ -1,5 +1,7 @@
 #include "runtime/executor.h"
 
+#include <map>
+
 #include "expr/binder.h"
 #include "expr/eval.h"
 #include "operators/deduplicate.h"
@@ -9,6 +11,8 @@
 #include "operators/sort.h"
 #include "operators/stream_join.h"
 #include "sql/stream_join.h"
+#include "operators/window.h"
+#include "sql/window.h"
 #include "types/datetime.h"
 
 namespace lakepipe::runtime {
@@ -43,6 +47,53 @@ std::string LateReason(const std::string& column, int64_t event_time, int64_t wa
 Batches Relabel(const Schema& schema, Batches batches) {
   for (auto& b : batches) b = RecordBatch(schema, b.columns(), b.num_rows());
   return batches;
+}
+
+operators::WindowFunctionKind WindowKind(const std::string& f) {
+  using K = operators::WindowFunctionKind;
+  static const std::map<std::string, K> kKinds = {
+      {"row_number", K::kRowNumber}, {"rank", K::kRank},        {"dense_rank", K::kDenseRank},
+      {"percent_rank", K::kPercentRank}, {"ntile", K::kNtile},  {"lag", K::kLag},
+      {"lead", K::kLead},            {"first_value", K::kFirstValue}, {"last_value", K::kLastValue},
+      {"nth_value", K::kNthValue},   {"count", K::kCount},      {"sum", K::kSum},
+      {"avg", K::kAvg},              {"min", K::kMin},          {"max", K::kMax}};
+  return kKinds.at(f);  // sql::BindWindowFunction accepts only these names
+}
+
+operators::FrameBound ToBound(sql::WindowFrameBound::Kind k, double offset) {
+  using B = operators::FrameBound;
+  switch (k) {
+    case sql::WindowFrameBound::kUnboundedPreceding: return {B::kUnboundedPreceding, 0};
+    case sql::WindowFrameBound::kPreceding: return {B::kPreceding, offset};
+    case sql::WindowFrameBound::kCurrentRow: return {B::kCurrentRow, 0};
+    case sql::WindowFrameBound::kFollowing: return {B::kFollowing, offset};
+    case sql::WindowFrameBound::kUnboundedFollowing: return {B::kUnboundedFollowing, 0};
+  }
+  return {B::kCurrentRow, 0};
+}
+
+Result<std::unique_ptr<operators::Window>> MakeWindow(const PlanNode& node, const ExecOptions& options) {
+  const PlanNode& input = *node.inputs[0];
+  expr::BindContext ctx = ContextFor(input, options);
+  std::vector<operators::WindowFunctionSpec> specs;
+  for (size_t i = 0; i < node.window_functions.size(); ++i) {
+    const sql::WindowFunction& w = node.window_functions[i];
+    LP_ASSIGN_OR_RETURN(sql::BoundWindowFunction b, sql::BindWindowFunction(w, input.schema, ctx, node.loc.file));
+    operators::WindowFunctionSpec spec;
+    spec.kind = WindowKind(b.function);
+    spec.args = std::move(b.args);
+    spec.n = b.n;
+    spec.ignore_nulls = b.ignore_nulls;
+    spec.partition_by = std::move(b.partition_by);
+    for (auto& k : b.order_by) spec.order_by.push_back({std::move(k.expr), k.ascending, k.nulls_first});
+    spec.frame.unit = b.rows ? operators::FrameUnit::kRows : operators::FrameUnit::kRange;
+    spec.frame.start = ToBound(b.start, b.start_offset);
+    spec.frame.end = ToBound(b.end, b.end_offset);
+    spec.output = node.schema.field(input.schema.size() + i);
+    spec.text = w.text;
+    specs.push_back(std::move(spec));
+  }
+  return operators::Window::Make(input.schema, std::move(specs));
 }
 
 class Executor {
@@ -82,7 +133,8 @@ class Executor {
       case PlanKind::kAggregate:
       case PlanKind::kJoin:
       case PlanKind::kSort:
-      case PlanKind::kDistinct: return RunStateful(node);
+      case PlanKind::kDistinct:
+      case PlanKind::kWindow: return RunStateful(node);
     }
     return Status::Internal("unknown plan node");
   }
@@ -304,6 +356,14 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
         if (fresh.num_rows() > 0) out.push_back(std::move(fresh));
         if (!late.empty()) LP_RETURN_IF_ERROR(HandOverLate(node, b, watermark->event_time_column, late));
       }
+      return Relabel(node.schema, std::move(out));
+    }
+    case PlanKind::kWindow: {
+      const PlanNode& input = *node.inputs[0];
+      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+      LP_ASSIGN_OR_RETURN(auto window, MakeWindow(node, options_));
+      for (const auto& b : rows) LP_RETURN_IF_ERROR(window->Push(b));
+      LP_ASSIGN_OR_RETURN(Batches out, window->Finish());
       return Relabel(node.schema, std::move(out));
     }
     default: break;

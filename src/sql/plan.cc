@@ -15,6 +15,7 @@ const char* PlanKindName(PlanKind kind) {
     case PlanKind::kLimit: return "Limit";
     case PlanKind::kSubqueryAlias: return "SubqueryAlias";
     case PlanKind::kDistinct: return "Distinct";
+    case PlanKind::kWindow: return "Window";
   }
   return "?";
 }
@@ -77,6 +78,12 @@ std::string PlanNode::ToString(int indent) const {
       break;
     }
     case PlanKind::kLimit: s += " " + std::to_string(limit); break;
+    case PlanKind::kWindow: {
+      std::vector<std::string> fns;
+      for (const auto& w : window_functions) fns.push_back(w.text + " AS " + w.name);
+      s += " " + Join(fns);
+      break;
+    }
     case PlanKind::kSubqueryAlias: s += " " + (alias.empty() ? std::string("(unnamed)") : alias); break;
     case PlanKind::kUnionAll:
     case PlanKind::kDistinct: break;

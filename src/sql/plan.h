@@ -18,6 +18,9 @@
 //   kLimit         the first `limit` rows of inputs[0]
 //   kSubqueryAlias inputs[0] (a subquery in FROM or a CTE) seen under the name `alias`
 //   kDistinct      distinct rows of inputs[0]
+//   kWindow        inputs[0]'s columns, then one column per `window_functions` entry
+//                  (named `$window<i>`, hidden from `*`); the select list and QUALIFY
+//                  above it refer to those names
 //
 // Column references in expressions are by name (expr::Expr kColumn, qualifier = a FROM
 // item's alias or table name). The hidden columns of read_files are named
@@ -56,6 +59,7 @@ enum class PlanKind {
   kLimit,
   kSubqueryAlias,
   kDistinct,
+  kWindow,
 };
 const char* PlanKindName(PlanKind kind);
 
@@ -105,6 +109,31 @@ struct SortKey {
 
 enum class JoinType { kInner, kLeft };
 
+// A window frame as written (ROWS|RANGE BETWEEN start AND end), or Spark's default: RANGE
+// UNBOUNDED PRECEDING .. CURRENT ROW with ORDER BY, the whole partition without.
+struct WindowFrameBound {
+  enum Kind { kUnboundedPreceding, kPreceding, kCurrentRow, kFollowing, kUnboundedFollowing };
+  Kind kind = kCurrentRow;
+  expr::ExprPtr offset;  // kPreceding / kFollowing: a numeric literal
+};
+struct WindowFrameSpec {
+  bool rows = false;     // ROWS; otherwise RANGE
+  bool written = false;  // given in the query (not the default)
+  WindowFrameBound start{WindowFrameBound::kUnboundedPreceding, nullptr};
+  WindowFrameBound end{WindowFrameBound::kCurrentRow, nullptr};
+};
+
+// One window function call: `call` is the function with its arguments (row_number(),
+// lag(x, 1, 0), sum(x), ...), evaluated over partitions and frames of kWindow's input.
+struct WindowFunction {
+  expr::ExprPtr call;
+  std::vector<expr::ExprPtr> partition_by;
+  std::vector<SortKey> order_by;
+  WindowFrameSpec frame;
+  std::string name;  // the output column, `$window<i>`
+  std::string text;  // `rank() OVER (PARTITION BY a ORDER BY b)`, for names and messages
+};
+
 // Which output columns [begin, end) of a node come from the FROM item called `qualifier`
 // (the binder's type, so a node's qualifiers go straight into expr::BindContext).
 using QualifiedRange = expr::QualifierRange;
@@ -149,6 +178,8 @@ struct PlanNode {
 
   // kSort
   std::vector<SortKey> sort_keys;
+  // kWindow
+  std::vector<WindowFunction> window_functions;
   // kLimit
   int64_t limit = 0;
   // kSubqueryAlias (also the alias of a scan: `FROM t AS o` sets alias "o" on the scan)

@@ -9,6 +9,7 @@
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
 #include "sql/streaming_rules.h"
+#include "sql/window.h"
 
 namespace lakepipe::sql {
 
@@ -25,7 +26,8 @@ Status InFile(const Status& s, const std::string& file) {
   return Status(s.code(), message);
 }
 
-bool IsHidden(const std::string& name) { return name.rfind("_metadata.", 0) == 0; }
+// Not matched by `*`: read_files' _metadata columns and kWindow's `$window<i>` results.
+bool IsHidden(const std::string& name) { return name.rfind("_metadata.", 0) == 0 || name.rfind("$window", 0) == 0; }
 
 DataType MetadataType(const std::string& field) {
   if (field == "file_size" || field == "file_block_start" || field == "file_block_length") return DataType::Long();
@@ -202,6 +204,19 @@ class Resolver {
         n->schema = n->inputs[0]->schema;
         n->qualifiers = Whole(n->alias, n->schema);
         return Status::OK();
+      case PlanKind::kWindow: {
+        const PlanNode& in = *n->inputs[0];
+        expr::BindContext ctx;
+        ctx.qualifiers = in.qualifiers;
+        Schema s = in.schema;
+        for (const WindowFunction& w : n->window_functions) {
+          LP_ASSIGN_OR_RETURN(BoundWindowFunction b, BindWindowFunction(w, in.schema, ctx, n->loc.file));
+          s.AddField(Field{w.name, b.type, b.nullable});
+        }
+        n->schema = s;
+        n->qualifiers = in.qualifiers;
+        return Status::OK();
+      }
     }
     return Status::Internal("unknown plan node");
   }
@@ -371,6 +386,14 @@ class Resolver {
   const TableSchemaLookup& tables_;
 };
 
+const PlanNode* FindKind(const PlanPtr& p, PlanKind kind) {
+  if (p->kind == kind) return p.get();
+  for (const auto& in : p->inputs) {
+    if (const PlanNode* found = FindKind(in, kind)) return found;
+  }
+  return nullptr;
+}
+
 Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const ViewPlanLookup& views) {
   Schema& s = out->schema;
   // Unique column names (Delta tables cannot have two columns with one name).
@@ -464,6 +487,14 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
   }
   // A join of two streams is kept only with the bounds that make its state finite.
   if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamJoins(*out->plan));
+  if (def.kind == DatasetKind::kStreamingTable) {
+    if (const PlanNode* w = FindKind(out->plan, PlanKind::kWindow)) {
+      return NotSupportedAt(w->loc, "streaming table `" + def.name + "` uses the window function `" +
+                                        w->window_functions[0].text +
+                                        "`: a window function needs its whole partition, which a stream never has; "
+                                        "make it a MATERIALIZED VIEW (recomputed on each update)");
+    }
+  }
   return CheckStreamingRules(def, *out->plan, views);
 }
 

@@ -120,6 +120,7 @@ class Rewriter {
       LP_RETURN_IF_ERROR(Step());
     }
     out_.text.AppendMapped(in_, gap_from_, in_.text().size());
+    if (levels_.back().qualify_open) CloseQualify(levels_.back());
     return std::move(out_);
   }
 
@@ -128,7 +129,24 @@ class Rewriter {
     bool query = false;
     bool in_from = false;
     bool cast = false;
+    bool window_seen = false;   // a WINDOW clause (or QUALIFY) was emitted at this level
+    bool qualify_open = false;  // inside QUALIFY's condition: `)` still to close
   };
+
+  // QUALIFY cond -> WINDOW "$qualify" AS (ORDER BY cond): PostgreSQL has no QUALIFY, and a
+  // window definition is the one clause at that place that holds any expression. The
+  // planner takes the condition back out (select.cc). A later WINDOW becomes ",".
+  static bool EndsQualify(const Token& t) {
+    static const char* kEnds[] = {"WINDOW", "ORDER", "LIMIT", "UNION", "INTERSECT", "EXCEPT", "OFFSET"};
+    for (const char* k : kEnds) {
+      if (t.IsWord(k)) return true;
+    }
+    return false;
+  }
+  void CloseQualify(Level& level) {
+    out_.text.AppendSynthetic(")", in_.OriginOf(gap_from_ > 0 ? gap_from_ - 1 : 0));
+    level.qualify_open = false;
+  }
 
   const Token& Peek(size_t k) const {
     static const Token kNone{TokenKind::kSymbol, 0, 0, "", ""};
@@ -342,6 +360,7 @@ class Rewriter {
         return Status::OK();
       }
       if (t.IsSymbol(")")) {
+        if (top.qualify_open) CloseQualify(top);
         if (levels_.size() > 1) levels_.pop_back();
         EmitVerbatim();
         return Status::OK();
@@ -415,6 +434,24 @@ class Rewriter {
       EmitVerbatim();
       if (in_from) item_start_pending_ = true;
       return Status::OK();
+    }
+    if (t.IsWord("QUALIFY") && top.query) {
+      if (top.qualify_open) return ErrorAt(Loc(t), "QUALIFY appears twice");
+      top.in_from = false;
+      bool after_window = top.window_seen;
+      top.window_seen = true;
+      top.qualify_open = true;
+      EmitSynthetic(after_window ? ", \"$qualify\" AS (ORDER BY " : "WINDOW \"$qualify\" AS (ORDER BY ");
+      return Status::OK();
+    }
+    if (top.qualify_open && EndsQualify(t)) CloseQualify(top);
+    if (t.IsWord("WINDOW") && top.query) {
+      top.in_from = false;
+      if (top.window_seen) {
+        EmitSynthetic(",");
+        return Status::OK();
+      }
+      top.window_seen = true;
     }
     if (IsClauseEnd(t)) {
       top.in_from = false;

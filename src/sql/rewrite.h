@@ -15,6 +15,8 @@
 //   current_timestamp() / current_date() -> current_timestamp / current_date
 //   a RLIKE b / a REGEXP b      -> a ~ b
 //   WATERMARK c DELAY OF INTERVAL n UNIT after a FROM item -> removed (kept in watermarks)
+//   QUALIFY cond                -> WINDOW "$qualify" AS (ORDER BY cond) (a later WINDOW
+//                                  becomes ","; the planner takes the condition back out)
 //   WITH (key = value, ...) after a FROM item (streaming read options, e.g.
 //                                  skipChangeCommits) -> removed (kept in table_options)
 // Every byte of the output maps back to the original file (MappedText), so libpg-query's

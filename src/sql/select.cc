@@ -277,7 +277,6 @@ class Planner {
   Result<PlanPtr> PlanSimpleSelect(const json& s, std::vector<ProjectItem>* outputs) {
     if (s.contains("valuesLists")) return NotSupportedAt(Loc(0), "VALUES lists");
     if (s.contains("intoClause")) return NotSupportedAt(Loc(0), "SELECT INTO");
-    if (s.contains("windowClause")) return NotSupportedAt(Loc(0), "WINDOW clauses (window functions)");
     if (!s.contains("fromClause")) {
       return NotSupportedAt(FirstLoc(s), "SELECT without FROM; every dataset reads a table or read_files(...)");
     }
@@ -327,13 +326,41 @@ class Planner {
       f->inputs.push_back(plan);
       plan = f;
     }
+    // Window functions of this SELECT (select list and QUALIFY) become placeholders
+    // `$window<i>()` while translating; the WINDOW clause holds named windows and the
+    // QUALIFY condition (rewrite.h).
+    std::vector<PendingWindow> windows;
+    std::map<std::string, const json*> named_windows;
+    const json* qualify_node = nullptr;
+    if (s.contains("windowClause")) {
+      for (const json& wd_node : s["windowClause"]) {
+        const json& wd = Body(wd_node);
+        std::string wname = wd.value("name", "");
+        if (wname == kQualifyWindow) {
+          qualify_node = &Body(wd["orderClause"][0])["node"];
+          continue;
+        }
+        if (!named_windows.emplace(ToLower(wname), &wd).second) {
+          return ErrorAt(LocOf(wd), "window `" + wname + "` is defined twice");
+        }
+      }
+    }
+    WindowScope scope(this, &windows, &named_windows);
     // Select list.
     std::vector<ProjectItem> items;
     for (const json& t_node : s["targetList"]) {
       const json& t = Body(t_node);
       LP_ASSIGN_OR_RETURN(ProjectItem item, TranslateTarget(t));
+      if (item.expr && item.name.find("$window") != std::string::npos) item.name = WindowText(item.name, windows);
       items.push_back(std::move(item));
     }
+    ExprPtr qualify;
+    if (qualify_node != nullptr) {
+      LP_ASSIGN_OR_RETURN(qualify, Translate(*qualify_node));
+      LP_RETURN_IF_ERROR(RefuseAggregates(qualify, "QUALIFY"));
+      qualify = SubstituteAliases(qualify, items);
+    }
+    scope.Close();
     ExprPtr having;
     if (s.contains("havingClause")) {
       LP_ASSIGN_OR_RETURN(having, Translate(s["havingClause"]));
@@ -342,8 +369,59 @@ class Planner {
     for (const auto& item : items) {
       if (item.expr && ContainsAggregate(item.expr)) has_agg = true;
     }
+    // The expressions inside window functions and QUALIFY are evaluated over the
+    // aggregate's output too: they ride along as extra select items through PlanAggregate.
+    std::vector<ExprPtr*> riders;
+    for (auto& w : windows) {
+      for (auto& a : w.args) riders.push_back(&a);
+      for (auto& p : w.fn.partition_by) riders.push_back(&p);
+      for (auto& k : w.fn.order_by) riders.push_back(&k.expr);
+    }
+    if (qualify) riders.push_back(&qualify);
+    for (ExprPtr* r : riders) {
+      if (ContainsAggregate(*r)) has_agg = true;
+    }
     if (has_agg) {
+      for (const auto& item : items) {
+        if (item.expr) LP_RETURN_IF_ERROR(RefuseWindowInAggregate(item.expr, false));
+      }
+      size_t n_items = items.size();
+      for (ExprPtr* r : riders) {
+        ProjectItem rider;
+        rider.expr = *r;
+        rider.name = "$rider";
+        rider.loc = LocFromPos((*r)->pos);
+        items.push_back(rider);
+      }
       LP_ASSIGN_OR_RETURN(plan, PlanAggregate(s, plan, &items, &having));
+      for (size_t i = 0; i < riders.size(); ++i) *riders[i] = items[n_items + i].expr;
+      items.resize(n_items);
+    }
+    if (!windows.empty()) {
+      auto win = std::make_shared<PlanNode>();
+      win->kind = PlanKind::kWindow;
+      win->loc = LocFromPos(windows[0].fn.call->pos);
+      for (auto& w : windows) {
+        w.fn.call = Expr::Call(w.fn.call->function, w.args, w.fn.call->pos, w.fn.call->distinct);
+        win->window_functions.push_back(w.fn);
+      }
+      win->inputs.push_back(plan);
+      plan = win;
+      for (auto& item : items) {
+        if (item.expr) item.expr = WindowColumns(item.expr);
+      }
+      if (qualify) qualify = WindowColumns(qualify);
+    }
+    if (qualify) {
+      if (windows.empty()) {
+        return ErrorAt(LocFromPos(qualify->pos), "QUALIFY needs a window function, in the select list or in QUALIFY");
+      }
+      auto f = std::make_shared<PlanNode>();
+      f->kind = PlanKind::kFilter;
+      f->loc = LocFromPos(qualify->pos);
+      f->predicate = qualify;
+      f->inputs.push_back(plan);
+      plan = f;
     }
     auto project = std::make_shared<PlanNode>();
     project->kind = PlanKind::kProject;
@@ -398,6 +476,222 @@ class Planner {
       item.name = item.expr->ToString();
     }
     return item;
+  }
+
+
+  // ---- window functions ----------------------------------------------------------------
+
+  static constexpr const char* kQualifyWindow = "$qualify";
+
+  struct PendingWindow {
+    WindowFunction fn;
+    std::vector<ExprPtr> args;  // fn.call's arguments, rewritten over an aggregate if any
+  };
+
+  // Makes window functions legal while translating one SELECT's list and QUALIFY.
+  class WindowScope {
+   public:
+    WindowScope(Planner* p, std::vector<PendingWindow>* windows, std::map<std::string, const json*>* named)
+        : p_(p), saved_windows_(p->windows_), saved_named_(p->named_windows_) {
+      p->windows_ = windows;
+      p->named_windows_ = named;
+    }
+    ~WindowScope() { Close(); }
+    void Close() {
+      if (p_ == nullptr) return;
+      p_->windows_ = saved_windows_;
+      p_->named_windows_ = saved_named_;
+      p_ = nullptr;
+    }
+
+   private:
+    Planner* p_;
+    std::vector<PendingWindow>* saved_windows_;
+    std::map<std::string, const json*>* saved_named_;
+  };
+
+  static bool IsWindowPlaceholder(const ExprPtr& e) {
+    return e->kind == expr::ExprKind::kCall && e->args.empty() && e->function.rfind("$window", 0) == 0;
+  }
+
+  // "$window0() + 1" -> "rank() OVER (...) + 1", for the names of unaliased columns.
+  static std::string WindowText(std::string name, const std::vector<PendingWindow>& windows) {
+    for (size_t i = windows.size(); i-- > 0;) {
+      std::string placeholder = "$window" + std::to_string(i) + "()";
+      for (size_t at = name.find(placeholder); at != std::string::npos; at = name.find(placeholder)) {
+        name.replace(at, placeholder.size(), windows[i].fn.text);
+      }
+    }
+    return name;
+  }
+
+  // The placeholders become references to kWindow's output columns.
+  static ExprPtr WindowColumns(const ExprPtr& e) {
+    if (IsWindowPlaceholder(e)) return Expr::Column(e->function, "", e->pos);
+    if (e->args.empty()) return e;
+    std::vector<ExprPtr> args;
+    for (const auto& a : e->args) args.push_back(WindowColumns(a));
+    if (e->kind == expr::ExprKind::kCast) return Expr::Cast(args[0], e->cast_type, e->try_cast, e->pos);
+    return Expr::Call(e->function, std::move(args), e->pos, e->distinct);
+  }
+
+  // QUALIFY may name select-list aliases (QUALIFY rn = 1): they stand for their expressions.
+  static ExprPtr SubstituteAliases(const ExprPtr& e, const std::vector<ProjectItem>& items) {
+    if (e->kind == expr::ExprKind::kColumn && e->qualifier.empty()) {
+      for (const auto& item : items) {
+        if (item.is_star || !item.expr || !EqualsIgnoreCase(item.name, e->name)) continue;
+        if (item.expr->kind == expr::ExprKind::kColumn && EqualsIgnoreCase(item.expr->name, e->name)) return e;
+        return item.expr;
+      }
+      return e;
+    }
+    if (e->args.empty()) return e;
+    std::vector<ExprPtr> args;
+    for (const auto& a : e->args) args.push_back(SubstituteAliases(a, items));
+    if (e->kind == expr::ExprKind::kCast) return Expr::Cast(args[0], e->cast_type, e->try_cast, e->pos);
+    return Expr::Call(e->function, std::move(args), e->pos, e->distinct);
+  }
+
+  Status RefuseWindowInAggregate(const ExprPtr& e, bool inside_aggregate) {
+    if (inside_aggregate && IsWindowPlaceholder(e)) {
+      return ErrorAt(LocFromPos(e->pos), "a window function inside an aggregate; compute it in a subquery first");
+    }
+    bool inside = inside_aggregate || e->IsAggregateCall();
+    for (const auto& a : e->args) LP_RETURN_IF_ERROR(RefuseWindowInAggregate(a, inside));
+    return Status::OK();
+  }
+
+  // PostgreSQL's FRAMEOPTION_* bits (parsenodes.h) in WindowDef.frameOptions.
+  enum FrameBits {
+    kFrameNonDefault = 0x1, kFrameRange = 0x2, kFrameRows = 0x4, kFrameGroups = 0x8,
+    kStartUnboundedPreceding = 0x20, kEndUnboundedFollowing = 0x100, kStartCurrentRow = 0x200,
+    kEndCurrentRow = 0x400, kStartOffsetPreceding = 0x800, kEndOffsetPreceding = 0x1000,
+    kStartOffsetFollowing = 0x2000, kEndOffsetFollowing = 0x4000, kFrameExclude = 0x38000,
+  };
+
+  Result<WindowFrameSpec> TranslateFrame(const json& def, bool ordered, const SourceLocation& loc) {
+    WindowFrameSpec f;
+    int fo = def.value("frameOptions", 0);
+    if (!(fo & kFrameNonDefault)) {
+      // Spark's defaults: RANGE UNBOUNDED PRECEDING..CURRENT ROW with ORDER BY, else the
+      // whole partition.
+      if (!ordered) {
+        f.rows = true;
+        f.end.kind = WindowFrameBound::kUnboundedFollowing;
+      }
+      return f;
+    }
+    if (fo & kFrameGroups) return NotSupportedAt(loc, "GROUPS frames (use ROWS or RANGE)");
+    if (fo & kFrameExclude) return NotSupportedAt(loc, "EXCLUDE in a window frame");
+    f.written = true;
+    f.rows = (fo & kFrameRows) != 0;
+    using B = WindowFrameBound;
+    if (fo & kStartUnboundedPreceding) f.start.kind = B::kUnboundedPreceding;
+    else if (fo & kStartCurrentRow) f.start.kind = B::kCurrentRow;
+    else if (fo & kStartOffsetPreceding) f.start.kind = B::kPreceding;
+    else if (fo & kStartOffsetFollowing) f.start.kind = B::kFollowing;
+    else return ErrorAt(loc, "a window frame cannot start at UNBOUNDED FOLLOWING");
+    if (fo & kEndUnboundedFollowing) f.end.kind = B::kUnboundedFollowing;
+    else if (fo & kEndCurrentRow) f.end.kind = B::kCurrentRow;
+    else if (fo & kEndOffsetPreceding) f.end.kind = B::kPreceding;
+    else if (fo & kEndOffsetFollowing) f.end.kind = B::kFollowing;
+    else return ErrorAt(loc, "a window frame cannot end at UNBOUNDED PRECEDING");
+    if (def.contains("startOffset")) {
+      LP_ASSIGN_OR_RETURN(f.start.offset, Translate(def["startOffset"]));
+    }
+    if (def.contains("endOffset")) {
+      LP_ASSIGN_OR_RETURN(f.end.offset, Translate(def["endOffset"]));
+    }
+    auto rank = [](B::Kind k) { return static_cast<int>(k); };
+    if (rank(f.start.kind) > rank(f.end.kind)) {
+      return ErrorAt(loc, "a window frame cannot start after its end");
+    }
+    return f;
+  }
+
+  static std::string BoundText(const WindowFrameBound& b) {
+    switch (b.kind) {
+      case WindowFrameBound::kUnboundedPreceding: return "UNBOUNDED PRECEDING";
+      case WindowFrameBound::kUnboundedFollowing: return "UNBOUNDED FOLLOWING";
+      case WindowFrameBound::kCurrentRow: return "CURRENT ROW";
+      case WindowFrameBound::kPreceding: return (b.offset ? b.offset->ToString() : "?") + " PRECEDING";
+      case WindowFrameBound::kFollowing: return (b.offset ? b.offset->ToString() : "?") + " FOLLOWING";
+    }
+    return "?";
+  }
+
+  Result<ExprPtr> TranslateWindowCall(const json& over, ExprPtr call, const SourceLocation& loc) {
+    // OVER w / OVER (w ORDER BY ...): start from the named window of the WINDOW clause.
+    auto lookup = [&](const std::string& name) -> Result<const json*> {
+      auto it = named_windows_ ? named_windows_->find(ToLower(name)) : std::map<std::string, const json*>::iterator();
+      if (named_windows_ == nullptr || it == named_windows_->end()) {
+        return ErrorAt(loc, "window `" + name + "` is not defined; add WINDOW " + name + " AS (...) to this SELECT");
+      }
+      if (it->second->contains("refname")) return NotSupportedAt(loc, "a named window defined from another named window");
+      return it->second;
+    };
+    json def = over;
+    if (over.contains("name")) {
+      LP_ASSIGN_OR_RETURN(const json* named, lookup(over.value("name", "")));
+      def = *named;
+    } else if (over.contains("refname")) {
+      LP_ASSIGN_OR_RETURN(const json* base, lookup(over.value("refname", "")));
+      if (over.contains("partitionClause")) return ErrorAt(loc, "PARTITION BY cannot be changed when a window builds on a named window");
+      if (over.contains("orderClause") && base->contains("orderClause")) {
+        return ErrorAt(loc, "ORDER BY cannot be changed when the named window already has one");
+      }
+      json merged = *base;
+      if (over.contains("orderClause")) merged["orderClause"] = over["orderClause"];
+      if (over.value("frameOptions", 0) & kFrameNonDefault) {
+        merged["frameOptions"] = over["frameOptions"];
+        merged.erase("startOffset");
+        merged.erase("endOffset");
+        if (over.contains("startOffset")) merged["startOffset"] = over["startOffset"];
+        if (over.contains("endOffset")) merged["endOffset"] = over["endOffset"];
+      }
+      def = merged;
+    }
+    PendingWindow w;
+    ++window_depth_;
+    struct Leave {
+      int* d;
+      ~Leave() { --*d; }
+    } leave{&window_depth_};
+    std::string text = call->ToString() + " OVER (";
+    std::string sep;
+    for (const json& p : def.value("partitionClause", json::array())) {
+      LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(p));
+      text += (w.fn.partition_by.empty() ? "PARTITION BY " : ", ") + e->ToString();
+      w.fn.partition_by.push_back(e);
+    }
+    for (const json& sb_node : def.value("orderClause", json::array())) {
+      const json& sb = Body(sb_node);
+      SortKey key;
+      LP_ASSIGN_OR_RETURN(key.expr, Translate(sb["node"]));
+      std::string dir = sb.value("sortby_dir", "SORTBY_DEFAULT");
+      if (dir == "SORTBY_USING") return NotSupportedAt(loc, "ORDER BY ... USING");
+      key.ascending = dir != "SORTBY_DESC";
+      std::string nulls = sb.value("sortby_nulls", "SORTBY_NULLS_DEFAULT");
+      key.nulls_first = nulls == "SORTBY_NULLS_DEFAULT" ? key.ascending : nulls == "SORTBY_NULLS_FIRST";
+      text += std::string(w.fn.order_by.empty() ? (w.fn.partition_by.empty() ? "" : " ") + std::string("ORDER BY ") : ", ") +
+              key.expr->ToString() + (key.ascending ? "" : " DESC");
+      if (key.nulls_first != key.ascending) text += key.nulls_first ? " NULLS FIRST" : " NULLS LAST";
+      w.fn.order_by.push_back(key);
+    }
+    LP_ASSIGN_OR_RETURN(w.fn.frame, TranslateFrame(def, !w.fn.order_by.empty(), loc));
+    if (w.fn.frame.written) {
+      text += std::string(w.fn.partition_by.empty() && w.fn.order_by.empty() ? "" : " ") +
+              (w.fn.frame.rows ? "ROWS" : "RANGE") + " BETWEEN " + BoundText(w.fn.frame.start) + " AND " +
+              BoundText(w.fn.frame.end);
+    }
+    text += ")";
+    size_t index = windows_->size();
+    w.fn.name = "$window" + std::to_string(index);
+    w.fn.text = text;
+    w.fn.call = call;
+    w.args = call->args;
+    windows_->push_back(std::move(w));
+    return Expr::Call("$window" + std::to_string(index), {}, call->pos);
   }
 
   Status RefuseAggregates(const ExprPtr& e, const char* where) {
@@ -961,12 +1255,22 @@ class Planner {
     if (names.size() > 1 && names[0] != "pg_catalog") {
       return NotSupportedAt(loc, "qualified function name " + names[0] + "." + names.back());
     }
-    if (b.contains("over")) return NotSupportedAt(loc, "window function " + name + "(...) OVER (...)");
     if (b.contains("agg_filter")) return NotSupportedAt(loc, "FILTER (WHERE ...) on aggregate " + name);
     if (b.contains("agg_order") || b.value("agg_within_group", false)) {
       return NotSupportedAt(loc, "ORDER BY inside aggregate " + name);
     }
     if (b.value("func_variadic", false)) return NotSupportedAt(loc, "VARIADIC arguments");
+    const bool is_window = b.contains("over");
+    if (is_window && (windows_ == nullptr || window_depth_ > 0)) {
+      return ErrorAt(loc, "window function `" + name + "` is not allowed here; window functions go in the select "
+                          "list or in QUALIFY (not in WHERE, GROUP BY, HAVING, ORDER BY or another window function)");
+    }
+    if (is_window) ++window_depth_;
+    struct LeaveArgs {
+      int* d;
+      bool on;
+      ~LeaveArgs() { if (on) --*d; }
+    } leave_args{&window_depth_, is_window};
     std::vector<ExprPtr> args;
     for (const json& a : b.value("args", json::array())) {
       if (NodeType(a) == "NamedArgExpr") {
@@ -976,6 +1280,14 @@ class Planner {
       args.push_back(e);
     }
     bool distinct = b.value("agg_distinct", false);
+    if (b.contains("over")) {
+      if (b.value("agg_star", false) && name != "count") return ErrorAt(loc, name + "(*) is not valid; only count(*)");
+      if (name == "count" && (b.value("agg_star", false) ||
+                              (args.size() == 1 && args[0]->kind == expr::ExprKind::kLiteral && !args[0]->literal.is_null()))) {
+        args.clear();  // count(*) / count(1)
+      }
+      return TranslateWindowCall(b["over"], Expr::Call(name, std::move(args), pos, distinct), loc);
+    }
     if (b.value("agg_star", false)) {
       if (name != "count") return ErrorAt(loc, name + "(*) is not valid; only count(*)");
       return Expr::Call("count", {}, pos, false);
@@ -1201,6 +1513,11 @@ class Planner {
   std::set<size_t> consumed_options_;
   std::set<size_t> consumed_excepts_;
   int expr_depth_ = 0;  // Translate() calls in progress
+  // The window functions of the SELECT being planned (null where they are not allowed),
+  // its WINDOW clause, and how deep inside a window function's own expressions we are.
+  std::vector<PendingWindow>* windows_ = nullptr;
+  std::map<std::string, const json*>* named_windows_ = nullptr;
+  int window_depth_ = 0;
 };
 
 // Runs libpg-query over the rewritten text: the statements as JSON, or a syntax error
