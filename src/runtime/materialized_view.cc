@@ -122,6 +122,14 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
 
 namespace {
 
+const sql::PlanNode* FindWindow(const sql::PlanNode& n) {
+  if (n.kind == sql::PlanKind::kWindow) return &n;
+  for (const auto& in : n.inputs) {
+    if (const sql::PlanNode* w = FindWindow(*in)) return w;
+  }
+  return nullptr;
+}
+
 bool IsRowwise(sql::PlanKind k) { return k == sql::PlanKind::kFilter || k == sql::PlanKind::kProject || k == sql::PlanKind::kSubqueryAlias; }
 
 }  // namespace
@@ -129,6 +137,10 @@ bool IsRowwise(sql::PlanKind k) { return k == sql::PlanKind::kFilter || k == sql
 std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& ds,
                                                      IncrementalShape* shape) const {
   if (PlanUsesCurrentTime(*ds.plan)) return "it uses the current time";
+  if (const sql::PlanNode* w = FindWindow(*ds.plan)) {
+    return "it uses the window function `" + w->window_functions[0].text +
+           "`, whose values change with every new row of a partition";
+  }
   // Above the aggregate: row-wise steps, ORDER BY and LIMIT over its (whole) output.
   const sql::PlanNode* n = ds.plan.get();
   while (n->kind != sql::PlanKind::kAggregate) {

@@ -206,6 +206,35 @@ TEST(ResolveTest, ReadFilesOptionsAreCheckedAsRunWillUseThem) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("r.sql:3:"));
   EXPECT_THAT(bad.status().message(), HasSubstr("dateFormat"));
+
+TEST(ResolveTest, WindowFunctionsTypeTheirColumns) {
+  auto r = Resolve(
+      "CREATE MATERIALIZED VIEW w AS SELECT row_number() OVER (PARTITION BY cust ORDER BY ts) AS rn, "
+      "percent_rank() OVER (ORDER BY amount) AS pr, sum(amount) OVER (PARTITION BY cust) AS s, "
+      "count(*) OVER () AS n, lag(note, 1, 'none') OVER (ORDER BY id) AS prev, *, "
+      "avg(cust) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a FROM orders "
+      "QUALIFY rn = 1;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // `*` expands to the input columns only, not the window results.
+  EXPECT_EQ(Names(r->Find("w")->schema),
+            "rn:int,pr:double,s:decimal(20,2),n:bigint,prev:string,id:bigint,cust:int,amount:decimal(10,2),"
+            "ts:timestamp,note:string,_rescued_data:string,src:string,a:double");
+}
+
+TEST(ResolveTest, StreamingTableWithAWindowFunctionIsRefused) {
+  auto r = Resolve(
+      "CREATE STREAMING TABLE x AS SELECT id, rank() OVER (PARTITION BY cust ORDER BY ts) AS r FROM STREAM orders;");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("r.sql:3:"));
+  EXPECT_THAT(r.status().message(), HasSubstr("a window function needs its whole partition"));
+  EXPECT_THAT(r.status().message(), HasSubstr("make it a MATERIALIZED VIEW"));
+}
+
+TEST(ResolveTest, WindowFunctionErrorsPointAtTheCall) {
+  auto r = Resolve("CREATE MATERIALIZED VIEW x AS SELECT id,\n  lead(id) OVER (PARTITION BY cust) AS l FROM orders;");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("r.sql:4:3"));
+  EXPECT_THAT(r.status().message(), HasSubstr("needs ORDER BY"));
 }
 
 }  // namespace

@@ -234,7 +234,9 @@ struct BadCase {
 
 TEST(SelectTest, RefusedConstructsNamePosition) {
   const BadCase cases[] = {
-      {"SELECT a,\n  row_number() OVER (ORDER BY a) FROM t", "q.sql:2:3", "window function"},
+      {"SELECT a,\n  sum(a) OVER (ORDER BY a GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t", "q.sql:2:3", "GROUPS"},
+      {"SELECT a FROM t\nWHERE rank() OVER (ORDER BY a) = 1", "q.sql:2:7", "window function `rank` is not allowed here"},
+      {"SELECT a FROM t QUALIFY a > 1 QUALIFY a > 2", "q.sql:1:31", "QUALIFY appears twice"},
       {"SELECT a FROM t\nRIGHT JOIN u ON t.a = u.a", "q.sql:2:12", "RIGHT JOIN"},
       {"SELECT a FROM t FULL JOIN u ON t.a = u.a", "q.sql:1:27", "FULL OUTER JOIN"},
       {"SELECT a FROM t WHERE a IN (SELECT b FROM u)", "q.sql:1:25", "subqueries"},
