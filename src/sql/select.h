@@ -4,8 +4,9 @@
 // Expression translation follows expr/expr.h's naming: BETWEEN becomes and(>=, <=), simple
 // CASE x WHEN v becomes searched CASE on x = v, NOT IN becomes not(in(...)), IS [NOT] NULL
 // becomes is_null / is_not_null, NULLIF/COALESCE/GREATEST/LEAST become calls, EXTRACT(f FROM
-// x) becomes f(x) (year, month, ...), current_timestamp() a call. Valid SQL lakepipe does
-// not run (window functions, RIGHT/FULL joins, subqueries in expressions, GROUPING SETS,
+// x) becomes f(x) (year, month, ...), current_timestamp() a call. Window functions become
+// a kWindow node under the select list (QUALIFY a filter over it). Valid SQL lakepipe does
+// not run (RIGHT/FULL joins, subqueries in expressions, GROUPING SETS,
 // INTERSECT/EXCEPT, LATERAL, ...) is NotSupported naming the construct and file:line:col.
 // Pure functions; thread-safe (libpg-query keeps per-thread state).
 #pragma once
