@@ -492,7 +492,9 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
       return NotSupportedAt(w->loc, "streaming table `" + def.name + "` uses the window function `" +
                                         w->window_functions[0].text +
                                         "`: a window function needs its whole partition, which a stream never has; "
-                                        "make it a MATERIALIZED VIEW (recomputed on each update)");
+                                        "make it a MATERIALIZED VIEW (recomputed on each update). Keyed "
+                                        "de-duplication of a stream (first row per key within a watermark) is "
+                                        "not built yet");
     }
   }
   return CheckStreamingRules(def, *out->plan, views);
