@@ -206,6 +206,7 @@ TEST(ResolveTest, ReadFilesOptionsAreCheckedAsRunWillUseThem) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("r.sql:3:"));
   EXPECT_THAT(bad.status().message(), HasSubstr("dateFormat"));
+}
 
 TEST(ResolveTest, WindowFunctionsTypeTheirColumns) {
   auto r = Resolve(
