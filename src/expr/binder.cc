@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "expr/aggregate_functions.h"
 #include "expr/eval.h"
 #include "expr/kernel_state.h"
 
@@ -330,7 +331,7 @@ class Binder {
   Result<BoundExpr> BindCall(const Expr& e, bool inside_aggregate) {
     std::string fn = Lower(e.function);
     if (auto it = Aliases().find(fn); it != Aliases().end()) fn = it->second;
-    if (IsAggregateFunction(fn)) return BindAggregate(e, fn, inside_aggregate);
+    if (const AggregateSignature* agg = FindAggregate(fn)) return BindAggregate(e, *agg, inside_aggregate);
     auto arity = Arity().find(fn);
     if (arity == Arity().end()) {
       return Unsupported(e, "function `" + e.function + "` is not supported (docs/functions.md lists what is)");
@@ -357,63 +358,30 @@ class Binder {
     return std::to_string(a.first) + " to " + std::to_string(a.second);
   }
 
-  Result<BoundExpr> BindAggregate(const Expr& e, const std::string& fn, bool inside_aggregate) {
+  // Aggregates are typed by their registry entry (expr/aggregate_functions.h).
+  Result<BoundExpr> BindAggregate(const Expr& e, const AggregateSignature& signature, bool inside_aggregate) {
     if (!ctx_.allow_aggregates) {
       return BindError(e, "aggregate `" + e.ToString() + "` is not allowed here (only in SELECT/HAVING of a grouped query)");
     }
     if (inside_aggregate) return BindError(e, "aggregate `" + e.ToString() + "` nested inside another aggregate");
     BoundExpr b = Base(e, BoundKind::kAggregate);
-    b.function = fn;
     b.distinct = e.distinct;
-    if (fn == "count") {
-      if (e.args.size() > 1 && !e.distinct) return Unsupported(e, "count with several arguments");
-      if (e.args.size() > 1) return Unsupported(e, "count(DISTINCT ...) over several columns");
-    } else if (e.args.size() != 1) {
-      return BindError(e, "aggregate `" + fn + "` takes 1 argument in `" + e.ToString() + "`");
-    }
     for (const auto& a : e.args) {
       LP_ASSIGN_OR_RETURN(BoundExpr arg, Bind(*a, true));
       b.args.push_back(std::move(arg));
     }
-    if (e.distinct && fn != "count") {
-      return Unsupported(e, "DISTINCT in `" + fn + "` (only count(DISTINCT x) is supported)");
-    }
-    if (fn == "count") {
-      b.type = DataType::Long();
-      b.nullable = false;
-      return b;
-    }
-    DataType t = b.args[0].type;
-    if (t.id() == TypeId::kNull) {
-      b.args[0] = CastTo(std::move(b.args[0]), DataType::Double());
-      t = DataType::Double();
-    }
-    if (fn == "min" || fn == "max") {
-      if (!IsPrimitive(t)) return Unsupported(e, fn + " over " + t.ToString() + " in `" + e.ToString() + "`");
-      b.type = t;
-      return b;
-    }
-    if (t.id() == TypeId::kString) {
-      b.args[0] = CastTo(std::move(b.args[0]), DataType::Double());
-      t = DataType::Double();
-    }
-    if (!t.is_numeric()) {
-      return BindError(e, "aggregate `" + fn + "` needs a numeric argument, got " + t.ToString() + " in `" + e.ToString() + "`");
-    }
-    if (fn == "sum") {
-      if (t.is_integer()) {
-        b.type = DataType::Long();
-      } else if (t.id() == TypeId::kDecimal) {
-        b.type = DataType::Decimal(std::min(38, t.precision() + 10), t.scale());
-      } else {
-        b.type = DataType::Double();
+    if (e.filter) {
+      LP_ASSIGN_OR_RETURN(BoundExpr f, Bind(*e.filter, true));
+      if (f.type.id() == TypeId::kNull) f = CastTo(std::move(f), DataType::Boolean());
+      if (f.type.id() != TypeId::kBoolean) {
+        return BindError(e, "FILTER (WHERE `" + e.filter->ToString() + "`) is " + f.type.ToString() + ", not boolean");
       }
-    } else {  // avg
-      if (t.id() == TypeId::kDecimal) {
-        b.type = DataType::Decimal(std::min(38, t.precision() + 4), std::min(38, t.scale() + 4));
-      } else {
-        b.type = DataType::Double();
-      }
+      b.filter = std::make_shared<const BoundExpr>(std::move(f));
+    }
+    Status st = BindAggregateCall(signature, &b);
+    if (!st.ok()) {
+      std::string msg = st.message() + " in `" + e.ToString() + "`";
+      return st.code() == StatusCode::kNotSupported ? Unsupported(e, msg) : BindError(e, msg);
     }
     return b;
   }
@@ -899,7 +867,7 @@ std::vector<std::string> SupportedFunctions() {
   std::vector<std::string> names;
   for (const auto& [name, arity] : Arity()) names.push_back(name);
   for (const auto& [alias, target] : Aliases()) names.push_back(alias);
-  for (const char* agg : {"count", "sum", "avg", "min", "max"}) names.push_back(agg);
+  for (auto& agg : AggregateFunctionNames()) names.push_back(agg);
   std::sort(names.begin(), names.end());
   return names;
 }

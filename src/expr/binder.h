@@ -40,7 +40,7 @@ enum class BoundKind {
   kColumn,     // input column `column_index`
   kCast,       // args[0] cast to `type`; `try_cast` gives NULL on failure
   kCall,       // scalar function `function` over args
-  kAggregate,  // aggregate `function` (count/sum/avg/min/max) over args; only the
+  kAggregate,  // aggregate `function` (expr/aggregate_functions.h) over args; only the
                // aggregate operators evaluate these (Evaluate refuses them)
 };
 
@@ -64,6 +64,7 @@ struct BoundExpr {
   // "substring", "iff" -> "if", "dayofmonth" -> "day", "try_add" keeps its name).
   std::string function;
   bool distinct = false;  // kAggregate: count(DISTINCT x)
+  std::shared_ptr<const BoundExpr> filter;  // kAggregate: FILTER (WHERE ...), boolean
   std::vector<BoundExpr> args;
   std::shared_ptr<const KernelState> state;
 

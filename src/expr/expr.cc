@@ -1,5 +1,7 @@
 #include "expr/expr.h"
 
+#include "expr/aggregate_functions.h"
+
 namespace lakepipe::expr {
 
 ExprPtr Expr::Literal(Value v, DataType type, SourcePos pos) {
@@ -40,10 +42,6 @@ ExprPtr Expr::Call(std::string function, std::vector<ExprPtr> args, SourcePos po
   return e;
 }
 
-bool IsAggregateFunction(const std::string& name) {
-  return name == "count" || name == "sum" || name == "avg" || name == "min" || name == "max";
-}
-
 bool Expr::IsAggregateCall() const { return kind == ExprKind::kCall && IsAggregateFunction(function); }
 
 std::string Expr::ToString() const {
@@ -71,7 +69,9 @@ std::string Expr::ToString() const {
         if (i) s += ", ";
         s += args[i]->ToString();
       }
-      return s + ")";
+      s += ")";
+      if (filter) s += " FILTER (WHERE " + filter->ToString() + ")";
+      return s;
     }
   }
   return "?";

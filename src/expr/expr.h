@@ -18,8 +18,8 @@
 //   "get_field"     (struct_expr, literal field name)             s.x
 //   "||"            string concatenation
 //   everything else by its Spark SQL name: "coalesce", "upper", "to_date", "round", ...
-//   aggregates: "count" (no args = count(*)), "sum", "avg", "min", "max", with
-//   `distinct` set for count(DISTINCT x)
+//   aggregates: the names in expr/aggregate_functions.h ("count" with no args = count(*)),
+//   with `distinct` set for count(DISTINCT x) and `filter` for FILTER (WHERE ...)
 #pragma once
 
 #include <memory>
@@ -62,6 +62,7 @@ struct Expr {
   std::string function;
   std::vector<ExprPtr> args;
   bool distinct = false;  // aggregates only
+  ExprPtr filter;         // aggregates only: FILTER (WHERE filter)
 
   static ExprPtr Literal(Value v, DataType type, SourcePos pos = {});
   static ExprPtr Column(std::string name, std::string qualifier = "", SourcePos pos = {});
@@ -73,7 +74,5 @@ struct Expr {
   // SQL-like text, for messages and EXPLAIN-style output: "(Price * Quantity)".
   std::string ToString() const;
 };
-
-bool IsAggregateFunction(const std::string& name);
 
 }  // namespace lakepipe::expr

@@ -9,460 +9,38 @@
 
 namespace lakepipe::operators {
 
-namespace {
-
-int128_t Pow10i(int n) { return Pow10(n); }
-
-bool Fits(int128_t v, int precision) {
-  int128_t limit = Pow10(precision);
-  return v < limit && v > -limit;
-}
-
-inline bool Valid(const Column& c, int64_t i) { return c.type().id() != TypeId::kNull && !c.IsNull(i); }
-
-// Reads any integer-like column value as int64.
-inline int64_t IntAt(const Column& c, int64_t i) {
-  switch (c.type().id()) {
-    case TypeId::kBoolean: return c.data<uint8_t>()[i];
-    case TypeId::kByte: return c.data<int8_t>()[i];
-    case TypeId::kShort: return c.data<int16_t>()[i];
-    case TypeId::kInt:
-    case TypeId::kDate: return c.data<int32_t>()[i];
-    default: return c.data<int64_t>()[i];
-  }
-}
-
-}  // namespace
-
-// One aggregate's per-group state. Update/Merge are called once per batch (virtual per
-// batch, never per row).
-class Accumulator {
- public:
-  virtual ~Accumulator() = default;
-  virtual void Resize(int32_t groups) = 0;
-  virtual Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) = 0;
-  virtual Status Finish(int32_t groups, Column* out) const = 0;
-  virtual std::vector<Field> StateFields(const std::string& name) const = 0;
-  virtual void Export(int32_t groups, std::vector<Column>* out) const = 0;
-  virtual Status Merge(const std::vector<const Column*>& state, const std::vector<int32_t>& groups, int64_t n) = 0;
-  virtual int64_t MemoryBytes() const = 0;
-  std::string text;
-};
-
-namespace {
-
-Status OverflowError(const std::string& text, const std::string& type) {
-  return Status::InvalidArgument("[ARITHMETIC_OVERFLOW] " + type + " overflow in `" + text +
-                                 "`; use try_sum to get NULL instead");
-}
-
-class CountAccumulator : public Accumulator {
- public:
-  explicit CountAccumulator(bool star) : star_(star) {}
-  void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
-  Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) override {
-    if (star_ || !arg->has_nulls()) {
-      if (!star_ && arg->type().id() == TypeId::kNull) return Status::OK();
-      for (int64_t i = 0; i < n; ++i) ++counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])];
-    } else {
-      for (int64_t i = 0; i < n; ++i) counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])] += arg->IsValid(i);
-    }
-    return Status::OK();
-  }
-  Status Finish(int32_t g, Column* out) const override {
-    out->ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
-    return Status::OK();
-  }
-  std::vector<Field> StateFields(const std::string& name) const override {
-    return {Field{name + "$count", DataType::Long(), false}};
-  }
-  void Export(int32_t g, std::vector<Column>* out) const override {
-    Column c(DataType::Long());
-    c.ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, c.data<int64_t>());
-    out->push_back(std::move(c));
-  }
-  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
-    for (int64_t i = 0; i < n; ++i) {
-      if (s[0]->IsValid(i)) counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])] += s[0]->data<int64_t>()[i];
-    }
-    return Status::OK();
-  }
-  int64_t MemoryBytes() const override { return static_cast<int64_t>(counts_.size() * 8); }
-
- private:
-  bool star_;
-  std::vector<int64_t> counts_;
-};
-
-// count(DISTINCT x): a set of (group, value) pairs; the distinct values are kept (in
-// `values_`, with their group) so the state can be exported as an array per group.
-class CountDistinctAccumulator : public Accumulator {
- public:
-  explicit CountDistinctAccumulator(DataType type) : type_(std::move(type)), values_(type_) {}
-  void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
-  Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) override {
-    if (arg->type().id() == TypeId::kNull) return Status::OK();
-    for (int64_t i = 0; i < n; ++i) {
-      if (arg->IsNull(i)) continue;
-      Add(*arg, i, groups[static_cast<size_t>(i)]);
-    }
-    return Status::OK();
-  }
-  Status Finish(int32_t g, Column* out) const override {
-    out->ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
-    return Status::OK();
-  }
-  std::vector<Field> StateFields(const std::string& name) const override {
-    return {Field{name + "$distinct", DataType::Array(type_, false), false}};
-  }
-  void Export(int32_t g, std::vector<Column>* out) const override {
-    // Order the kept values by group, then close one list row per group.
-    std::vector<int32_t> order(values_group_.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-      return values_group_[static_cast<size_t>(a)] < values_group_[static_cast<size_t>(b)];
-    });
-    Column arr(DataType::Array(type_, false));
-    size_t at = 0;
-    for (int32_t grp = 0; grp < g; ++grp) {
-      size_t begin = at;
-      while (at < order.size() && values_group_[static_cast<size_t>(order[at])] == grp) ++at;
-      if (at > begin) arr.child(0).AppendTake(values_, order.data() + begin, static_cast<int64_t>(at - begin));
-      arr.CloseListRow();
-    }
-    out->push_back(std::move(arr));
-  }
-  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
-    const Column& arr = *s[0];
-    const Column& elems = arr.child(0);
-    for (int64_t i = 0; i < n; ++i) {
-      if (arr.IsNull(i)) continue;
-      for (int64_t k = arr.offsets()[static_cast<size_t>(i)]; k < arr.offsets()[static_cast<size_t>(i) + 1]; ++k) {
-        if (!elems.IsNull(k)) Add(elems, k, groups[static_cast<size_t>(i)]);
-      }
-    }
-    return Status::OK();
-  }
-  int64_t MemoryBytes() const override { return seen_.MemoryBytes() + values_.MemoryBytes(); }
-
- private:
-  void Add(const Column& c, int64_t row, int32_t group) {
-    key_.assign(reinterpret_cast<const char*>(&group), sizeof group);
-    KeyEncoder::AppendOne(c, row, &key_);
-    bool inserted;
-    seen_.FindOrInsert(key_, &inserted);
-    if (inserted) {
-      ++counts_[static_cast<size_t>(group)];
-      values_.AppendRange(c, row, 1);
-      values_group_.push_back(group);
-    }
-  }
-  DataType type_;
-  KeyTable seen_;
-  Column values_;
-  std::vector<int32_t> values_group_;
-  std::vector<int64_t> counts_;
-  std::string key_;
-};
-
-// sum / avg over integers (sum: bigint with overflow check; avg: double), doubles and
-// decimals. `avg` divides by the non-null count at Finish.
-class SumAccumulator : public Accumulator {
- public:
-  SumAccumulator(DataType arg, DataType result, bool avg) : arg_(std::move(arg)), result_(std::move(result)), avg_(avg) {
-    // State sum type: avg keeps Spark's sum type (double, or decimal(p+10,s)).
-    if (arg_.id() == TypeId::kDecimal) {
-      sum_type_ = DataType::Decimal(std::min(38, arg_.precision() + 10), arg_.scale());
-    } else if (arg_.is_integer() && !avg_) {
-      sum_type_ = DataType::Long();
-    } else {
-      sum_type_ = DataType::Double();
-    }
-  }
-  void Resize(int32_t g) override {
-    size_t n = static_cast<size_t>(g);
-    counts_.resize(n, 0);
-    if (sum_type_.id() == TypeId::kLong) isum_.resize(n, 0);
-    else if (sum_type_.id() == TypeId::kDecimal) dsum_.resize(n, 0);
-    else fsum_.resize(n, 0);
-  }
-  Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) override {
-    if (arg->type().id() == TypeId::kNull) return Status::OK();
-    const int32_t* g = groups.data();
-    bool nulls = arg->has_nulls();
-    switch (sum_type_.id()) {
-      case TypeId::kLong:
-        for (int64_t i = 0; i < n; ++i) {
-          if (nulls && arg->IsNull(i)) continue;
-          if (__builtin_add_overflow(isum_[static_cast<size_t>(g[i])], IntAt(*arg, i), &isum_[static_cast<size_t>(g[i])])) {
-            return OverflowError(text, "bigint");
-          }
-          ++counts_[static_cast<size_t>(g[i])];
-        }
-        break;
-      case TypeId::kDecimal: {
-        const int128_t* v = arg->data<int128_t>();
-        for (int64_t i = 0; i < n; ++i) {
-          if (nulls && arg->IsNull(i)) continue;
-          dsum_[static_cast<size_t>(g[i])] += v[i];
-          ++counts_[static_cast<size_t>(g[i])];
-        }
-        break;
-      }
-      default:
-        if (arg->type().id() == TypeId::kDouble) {
-          const double* v = arg->data<double>();
-          for (int64_t i = 0; i < n; ++i) {
-            if (nulls && arg->IsNull(i)) continue;
-            fsum_[static_cast<size_t>(g[i])] += v[i];
-            ++counts_[static_cast<size_t>(g[i])];
-          }
-        } else if (arg->type().id() == TypeId::kFloat) {
-          const float* v = arg->data<float>();
-          for (int64_t i = 0; i < n; ++i) {
-            if (nulls && arg->IsNull(i)) continue;
-            fsum_[static_cast<size_t>(g[i])] += v[i];
-            ++counts_[static_cast<size_t>(g[i])];
-          }
-        } else {
-          for (int64_t i = 0; i < n; ++i) {
-            if (nulls && arg->IsNull(i)) continue;
-            fsum_[static_cast<size_t>(g[i])] += static_cast<double>(IntAt(*arg, i));
-            ++counts_[static_cast<size_t>(g[i])];
-          }
-        }
-    }
-    return Status::OK();
-  }
-  Status Finish(int32_t groups, Column* out) const override {
-    for (int32_t grp = 0; grp < groups; ++grp) {
-      size_t k = static_cast<size_t>(grp);
-      if (counts_[k] == 0) {
-        out->AppendNull();
-        continue;
-      }
-      if (!avg_) {
-        if (sum_type_.id() == TypeId::kLong) out->Append<int64_t>(isum_[k]);
-        else if (sum_type_.id() == TypeId::kDecimal) {
-          if (!Fits(dsum_[k], sum_type_.precision())) return OverflowError(text, sum_type_.ToString());
-          out->Append<int128_t>(dsum_[k]);
-        } else out->Append<double>(fsum_[k]);
-        continue;
-      }
-      if (sum_type_.id() == TypeId::kDecimal) {
-        if (!Fits(dsum_[k], sum_type_.precision())) return OverflowError(text, sum_type_.ToString());
-        // sum (scale s) / count at the result scale, HALF_UP.
-        int shift = result_.scale() - sum_type_.scale() + 1;
-        int128_t num = dsum_[k] * Pow10i(shift);
-        int128_t q = num / counts_[k];
-        int128_t v = q >= 0 ? (q + 5) / 10 : (q - 5) / 10;
-        out->Append<int128_t>(v);
-      } else {
-        out->Append<double>(fsum_[k] / static_cast<double>(counts_[k]));
-      }
-    }
-    return Status::OK();
-  }
-  std::vector<Field> StateFields(const std::string& name) const override {
-    std::vector<Field> f = {Field{name + "$sum", sum_type_, true}};
-    if (avg_) f.push_back(Field{name + "$count", DataType::Long(), false});
-    return f;
-  }
-  void Export(int32_t groups, std::vector<Column>* out) const override {
-    Column sum(sum_type_), count(DataType::Long());
-    for (int32_t grp = 0; grp < groups; ++grp) {
-      size_t k = static_cast<size_t>(grp);
-      if (counts_[k] == 0) sum.AppendNull();
-      else if (sum_type_.id() == TypeId::kLong) sum.Append<int64_t>(isum_[k]);
-      else if (sum_type_.id() == TypeId::kDecimal) sum.Append<int128_t>(dsum_[k]);
-      else sum.Append<double>(fsum_[k]);
-      count.Append<int64_t>(counts_[k]);
-    }
-    out->push_back(std::move(sum));
-    if (avg_) out->push_back(std::move(count));
-  }
-  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
-    const Column& sum = *s[0];
-    for (int64_t i = 0; i < n; ++i) {
-      if (sum.IsNull(i)) continue;
-      size_t k = static_cast<size_t>(groups[static_cast<size_t>(i)]);
-      int64_t c = avg_ ? s[1]->data<int64_t>()[i] : 1;
-      counts_[k] += c;
-      if (sum_type_.id() == TypeId::kLong) {
-        if (__builtin_add_overflow(isum_[k], sum.data<int64_t>()[i], &isum_[k])) return OverflowError(text, "bigint");
-      } else if (sum_type_.id() == TypeId::kDecimal) {
-        dsum_[k] += sum.data<int128_t>()[i];
-      } else {
-        fsum_[k] += sum.data<double>()[i];
-      }
-    }
-    return Status::OK();
-  }
-  int64_t MemoryBytes() const override {
-    return static_cast<int64_t>(counts_.size() * 8 + isum_.size() * 8 + dsum_.size() * 16 + fsum_.size() * 8);
-  }
-
- private:
-  DataType arg_, result_, sum_type_;
-  bool avg_;
-  std::vector<int64_t> counts_;
-  std::vector<int64_t> isum_;
-  std::vector<int128_t> dsum_;
-  std::vector<double> fsum_;
-};
-
-// min / max: the best value per group, held in a Column indexed by group (fixed width) or
-// in strings (variable width). Doubles order NaN above everything, as Spark.
-class MinMaxAccumulator : public Accumulator {
- public:
-  MinMaxAccumulator(DataType type, bool is_max) : type_(std::move(type)), max_(is_max) {}
-  void Resize(int32_t g) override {
-    size_t n = static_cast<size_t>(g);
-    has_.resize(n, 0);
-    if (type_.is_binary_like()) strings_.resize(n);
-    else fixed_.resize(n * static_cast<size_t>(type_.fixed_width()), 0);
-  }
-  Status Update(const Column* arg, const std::vector<int32_t>& groups, int64_t n) override {
-    if (arg->type().id() == TypeId::kNull) return Status::OK();
-    UpdateFrom(*arg, groups, n);
-    return Status::OK();
-  }
-  Status Finish(int32_t groups, Column* out) const override {
-    std::vector<Column> cols;
-    Export(groups, &cols);
-    *out = std::move(cols[0]);
-    return Status::OK();
-  }
-  std::vector<Field> StateFields(const std::string& name) const override {
-    return {Field{name + "$value", type_, true}};
-  }
-  void Export(int32_t groups, std::vector<Column>* out) const override {
-    Column c(type_);
-    int w = type_.fixed_width();
-    for (int32_t grp = 0; grp < groups; ++grp) {
-      size_t k = static_cast<size_t>(grp);
-      if (!has_[k]) { c.AppendNull(); continue; }
-      if (type_.is_binary_like()) {
-        c.AppendString(strings_[k]);
-      } else {
-        size_t at = c.raw_data().size();
-        c.raw_data().insert(c.raw_data().end(), fixed_.begin() + static_cast<long>(k * w), fixed_.begin() + static_cast<long>((k + 1) * w));
-        (void)at;
-        c.ResizeFixed(c.size() + 1);
-      }
-    }
-    out->push_back(std::move(c));
-  }
-  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
-    UpdateFrom(*s[0], groups, n);
-    return Status::OK();
-  }
-  int64_t MemoryBytes() const override {
-    int64_t b = static_cast<int64_t>(fixed_.size() + has_.size());
-    for (const auto& s : strings_) b += static_cast<int64_t>(s.size() + 32);
-    return b;
-  }
-
- private:
-  template <typename T>
-  void UpdateTyped(const Column& arg, const std::vector<int32_t>& groups, int64_t n) {
-    T* best = reinterpret_cast<T*>(fixed_.data());
-    const T* v = arg.data<T>();
-    for (int64_t i = 0; i < n; ++i) {
-      if (arg.IsNull(i)) continue;
-      size_t k = static_cast<size_t>(groups[static_cast<size_t>(i)]);
-      T x = v[i];
-      if (!has_[k]) { best[k] = x; has_[k] = 1; continue; }
-      bool better;
-      if constexpr (std::is_floating_point_v<T>) {
-        // NaN is the largest value.
-        bool xn = std::isnan(x), bn = std::isnan(best[k]);
-        if (max_) better = xn ? !bn : (!bn && x > best[k]);
-        else better = bn ? !xn : (!xn && x < best[k]);
-      } else {
-        better = max_ ? x > best[k] : x < best[k];
-      }
-      if (better) best[k] = x;
-    }
-  }
-  void UpdateFrom(const Column& arg, const std::vector<int32_t>& groups, int64_t n) {
-    switch (type_.id()) {
-      case TypeId::kBoolean: return UpdateTyped<uint8_t>(arg, groups, n);
-      case TypeId::kByte: return UpdateTyped<int8_t>(arg, groups, n);
-      case TypeId::kShort: return UpdateTyped<int16_t>(arg, groups, n);
-      case TypeId::kInt:
-      case TypeId::kDate: return UpdateTyped<int32_t>(arg, groups, n);
-      case TypeId::kLong:
-      case TypeId::kTimestamp:
-      case TypeId::kTimestampNtz: return UpdateTyped<int64_t>(arg, groups, n);
-      case TypeId::kFloat: return UpdateTyped<float>(arg, groups, n);
-      case TypeId::kDouble: return UpdateTyped<double>(arg, groups, n);
-      case TypeId::kDecimal: return UpdateTyped<int128_t>(arg, groups, n);
-      default: break;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      if (arg.IsNull(i)) continue;
-      size_t k = static_cast<size_t>(groups[static_cast<size_t>(i)]);
-      std::string_view x = arg.GetString(i);
-      if (!has_[k] || (max_ ? x > strings_[k] : x < strings_[k])) {
-        strings_[k].assign(x);
-        has_[k] = 1;
-      }
-    }
-  }
-  DataType type_;
-  bool max_;
-  std::vector<uint8_t> has_;
-  std::vector<uint8_t> fixed_;
-  std::vector<std::string> strings_;
-};
-
-}  // namespace
-
 HashAggregate::~HashAggregate() = default;
 
 Result<std::unique_ptr<HashAggregate>> HashAggregate::Make(std::vector<expr::BoundExpr> keys,
                                                            std::vector<std::string> key_names,
                                                            std::vector<expr::BoundExpr> aggregates,
-                                                           std::vector<std::string> aggregate_names) {
+                                                           std::vector<std::string> aggregate_names,
+                                                           std::vector<int64_t> grouping_ids) {
   std::unique_ptr<HashAggregate> agg(new HashAggregate());
+  if (!grouping_ids.empty() && (keys.empty() || keys.size() > 62)) {
+    return Status::InvalidArgument("grouping sets need between 1 and 62 GROUP BY keys, got " + std::to_string(keys.size()));
+  }
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i].ContainsAggregate()) return Status::InvalidArgument("aggregate in GROUP BY key `" + keys[i].text + "`");
     LP_RETURN_IF_ERROR(KeyEncoder::CheckKeyType(keys[i].type, "GROUP BY key `" + keys[i].text + "`"));
-    Field f{i < key_names.size() ? key_names[i] : keys[i].text, keys[i].type, keys[i].nullable};
+    // A key left out of some grouping set is NULL in that set's rows.
+    Field f{i < key_names.size() ? key_names[i] : keys[i].text, keys[i].type, keys[i].nullable || !grouping_ids.empty()};
     agg->output_schema_.AddField(f);
     agg->state_schema_.AddField(f);
     agg->group_keys_.emplace_back(keys[i].type);
   }
+  if (!grouping_ids.empty()) {
+    Field gid{"_grouping_id", DataType::Long(), false};
+    agg->output_schema_.AddField(gid);
+    agg->state_schema_.AddField(gid);
+    agg->group_keys_.emplace_back(DataType::Long());
+  }
   for (size_t i = 0; i < aggregates.size(); ++i) {
     const expr::BoundExpr& a = aggregates[i];
-    if (a.kind != expr::BoundKind::kAggregate) {
-      return Status::InvalidArgument("`" + a.text + "` is not an aggregate call");
-    }
     for (const auto& arg : a.args) {
       if (arg.ContainsAggregate()) return Status::InvalidArgument("nested aggregate in `" + a.text + "`");
     }
-    std::unique_ptr<Accumulator> acc;
-    const DataType arg_type = a.args.empty() ? DataType::Long() : a.args[0].type;
-    if (a.function == "count") {
-      if (a.distinct) {
-        LP_RETURN_IF_ERROR(KeyEncoder::CheckKeyType(arg_type, "count(DISTINCT) argument `" + a.args[0].text + "`"));
-        acc = std::make_unique<CountDistinctAccumulator>(arg_type);
-      } else {
-        acc = std::make_unique<CountAccumulator>(a.args.empty());
-      }
-    } else if (a.function == "sum" || a.function == "avg") {
-      acc = std::make_unique<SumAccumulator>(arg_type, a.type, a.function == "avg");
-    } else if (a.function == "min" || a.function == "max") {
-      LP_RETURN_IF_ERROR(KeyEncoder::CheckKeyType(arg_type, a.function + " argument `" + a.args[0].text + "`"));
-      acc = std::make_unique<MinMaxAccumulator>(arg_type, a.function == "max");
-    } else {
-      return Status::NotSupported("aggregate function `" + a.function + "`");
-    }
-    acc->text = a.text;
+    LP_ASSIGN_OR_RETURN(std::unique_ptr<Accumulator> acc, MakeAccumulator(a));
     std::string name = i < aggregate_names.size() ? aggregate_names[i] : a.text;
     agg->output_schema_.AddField(Field{name, a.type, a.nullable});
     for (auto& f : acc->StateFields(name)) agg->state_schema_.AddField(f);
@@ -470,6 +48,7 @@ Result<std::unique_ptr<HashAggregate>> HashAggregate::Make(std::vector<expr::Bou
   }
   agg->keys_ = std::move(keys);
   agg->aggregates_ = std::move(aggregates);
+  agg->grouping_ids_ = std::move(grouping_ids);
   if (agg->keys_.empty()) {
     // A global aggregate has its one group from the start.
     std::vector<int32_t> groups;
@@ -510,15 +89,60 @@ Status HashAggregate::Push(const RecordBatch& batch) {
     key_values.push_back(std::move(c));
   }
   std::vector<int32_t> groups;
-  AssignGroups(key_cols, n, &groups);
-  for (size_t a = 0; a < aggregates_.size(); ++a) {
-    ColumnPtr arg;
-    if (!aggregates_[a].args.empty()) {
-      LP_ASSIGN_OR_RETURN(arg, expr::Evaluate(aggregates_[a].args[0], batch));
+  if (grouping_ids_.empty()) {
+    AssignGroups(key_cols, n, &groups);
+    for (size_t a = 0; a < aggregates_.size(); ++a) LP_RETURN_IF_ERROR(UpdateOne(a, batch, groups));
+    return Status::OK();
+  }
+  // Grouping sets: the batch once per set, keys outside the set NULL, the id as a key.
+  const size_t k = keys_.size();
+  std::vector<Column> nulls;
+  for (const auto& key : keys_) nulls.push_back(Column::Nulls(key.type, n));
+  Column gid(DataType::Long());
+  gid.ResizeFixed(n);
+  for (int64_t id : grouping_ids_) {
+    std::fill(gid.data<int64_t>(), gid.data<int64_t>() + n, id);
+    std::vector<const Column*> cols;
+    for (size_t i = 0; i < k; ++i) {
+      bool grouped = ((id >> (k - 1 - i)) & 1) == 0;
+      cols.push_back(grouped ? key_cols[i] : &nulls[i]);
     }
-    LP_RETURN_IF_ERROR(accumulators_[a]->Update(arg.get(), groups, n));
+    cols.push_back(&gid);
+    AssignGroups(cols, n, &groups);
+    for (size_t a = 0; a < aggregates_.size(); ++a) LP_RETURN_IF_ERROR(UpdateOne(a, batch, groups));
   }
   return Status::OK();
+}
+
+Status HashAggregate::UpdateOne(size_t a, const RecordBatch& batch, const std::vector<int32_t>& groups) {
+  const expr::BoundExpr& call = aggregates_[a];
+  std::vector<ColumnPtr> values;
+  std::vector<const Column*> args;
+  for (const auto& arg : call.args) {
+    LP_ASSIGN_OR_RETURN(ColumnPtr c, expr::Evaluate(arg, batch));
+    args.push_back(c.get());
+    values.push_back(std::move(c));
+  }
+  if (!call.filter) return accumulators_[a]->Update(args, groups, batch.num_rows());
+  LP_ASSIGN_OR_RETURN(ColumnPtr keep, expr::Evaluate(*call.filter, batch));
+  std::vector<int32_t> rows;
+  if (keep->type().id() == TypeId::kBoolean) {
+    const uint8_t* v = keep->data<uint8_t>();
+    for (int64_t i = 0; i < batch.num_rows(); ++i) {
+      if (keep->IsValid(i) && v[i]) rows.push_back(static_cast<int32_t>(i));
+    }
+  }
+  if (rows.empty()) return Status::OK();
+  std::vector<Column> kept;
+  kept.reserve(args.size());
+  std::vector<const Column*> kept_args;
+  for (const Column* c : args) {
+    kept.push_back(c->Take(rows));
+    kept_args.push_back(&kept.back());
+  }
+  std::vector<int32_t> kept_groups(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) kept_groups[i] = groups[static_cast<size_t>(rows[i])];
+  return accumulators_[a]->Update(kept_args, kept_groups, static_cast<int64_t>(rows.size()));
 }
 
 Result<std::vector<RecordBatch>> HashAggregate::Finish() {
@@ -568,10 +192,10 @@ Status HashAggregate::MergeState(const RecordBatch& state) {
   }
   int64_t n = state.num_rows();
   std::vector<const Column*> key_cols;
-  for (size_t k = 0; k < keys_.size(); ++k) key_cols.push_back(&state.column(k));
+  for (size_t k = 0; k < num_key_columns(); ++k) key_cols.push_back(&state.column(k));
   std::vector<int32_t> groups;
   AssignGroups(key_cols, n, &groups);
-  size_t at = keys_.size();
+  size_t at = num_key_columns();
   for (size_t a = 0; a < accumulators_.size(); ++a) {
     size_t width = accumulators_[a]->StateFields("x").size();
     std::vector<const Column*> s;

@@ -1,5 +1,14 @@
-// HashAggregate: GROUP BY over a stream of batches with count(*), count(x),
-// count(DISTINCT x), sum, avg, min, max — Spark's result types and ANSI overflow errors.
+// HashAggregate: GROUP BY (and GROUPING SETS / ROLLUP / CUBE) over a stream of batches,
+// with the aggregates of expr/aggregate_functions.h (their accumulators:
+// operators/aggregate_functions.h) — Spark's result types and ANSI overflow errors.
+// `FILTER (WHERE ...)` on an aggregate feeds it only the rows where the filter is true.
+// Rows reach the accumulators in push order, which makes first/last/collect_list
+// deterministic for a deterministic input order.
+//
+// Grouping sets: each set is given as its Spark grouping id (bit k-1-i set when key i is
+// *not* in the set). Every input row is aggregated once per set, with the keys outside the
+// set NULL, and the grouping id is an extra key (output and state column `_grouping_id`
+// after the keys), so rolled-up rows never merge with rows whose key is NULL.
 //
 // Groups live in an open-addressing hash table keyed by the group values encoded as bytes
 // (KeyEncoder: NULL keys form one group, -0.0 = 0.0, NaNs group together). Per batch the
@@ -25,22 +34,23 @@
 
 #include "common/status.h"
 #include "expr/binder.h"
+#include "operators/aggregate_functions.h"
 #include "operators/key_table.h"
 #include "types/batch.h"
 
 namespace lakepipe::operators {
 
-class Accumulator;
-
 class HashAggregate {
  public:
   // `keys` are scalar expressions and `aggregates` kAggregate expressions, all bound against
   // the input schema (BindContext::allow_aggregates for the latter). With no keys this is a
-  // global aggregate: exactly one output row, even for empty input.
+  // global aggregate: exactly one output row, even for empty input. `grouping_ids`
+  // non-empty: GROUPING SETS, one Spark grouping id per set (see above).
   static Result<std::unique_ptr<HashAggregate>> Make(std::vector<expr::BoundExpr> keys,
                                                      std::vector<std::string> key_names,
                                                      std::vector<expr::BoundExpr> aggregates,
-                                                     std::vector<std::string> aggregate_names);
+                                                     std::vector<std::string> aggregate_names,
+                                                     std::vector<int64_t> grouping_ids = {});
   ~HashAggregate();
 
   Status Push(const RecordBatch& batch);
@@ -52,9 +62,8 @@ class HashAggregate {
   Result<std::vector<RecordBatch>> CurrentResult() const;
   const Schema& output_schema() const { return output_schema_; }
 
-  // Keys, then per aggregate: count -> `<name>$count` bigint; count(DISTINCT x) ->
-  // `<name>$distinct` array<x>; sum -> `<name>$sum`; avg -> `<name>$sum`, `<name>$count`;
-  // min/max -> `<name>$value`.
+  // Keys (and `_grouping_id`), then per aggregate its accumulator's StateFields
+  // (docs/checkpoint.md, "Incremental aggregates", lists them).
   const Schema& state_schema() const { return state_schema_; }
   Result<RecordBatch> ExportState() const;
   Status MergeState(const RecordBatch& state);
@@ -67,7 +76,13 @@ class HashAggregate {
   // Group ids of `n` rows whose key values are `key_cols`, adding new groups.
   void AssignGroups(const std::vector<const Column*>& key_cols, int64_t n, std::vector<int32_t>* groups);
 
+  // Evaluates `aggregate`'s arguments over `batch` and feeds the rows of `groups` that
+  // pass its FILTER (all rows without one) to accumulator `a`.
+  Status UpdateOne(size_t a, const RecordBatch& batch, const std::vector<int32_t>& groups);
+  size_t num_key_columns() const { return group_keys_.size(); }
+
   std::vector<expr::BoundExpr> keys_;
+  std::vector<int64_t> grouping_ids_;
   std::vector<expr::BoundExpr> aggregates_;
   std::vector<std::unique_ptr<Accumulator>> accumulators_;
   Schema output_schema_;

@@ -446,8 +446,9 @@ Result<AggregateFactory> AggregateFactoryFor(const PlanNode& node, const ExecOpt
     aggs.push_back(std::move(b));
     agg_names.push_back(a.name);
   }
-  return AggregateFactory([keys, key_names, aggs, agg_names]() {
-    return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
+  std::vector<int64_t> grouping_ids = node.grouping_ids;
+  return AggregateFactory([keys, key_names, aggs, agg_names, grouping_ids]() {
+    return operators::HashAggregate::Make(keys, key_names, aggs, agg_names, grouping_ids);
   });
 }
 

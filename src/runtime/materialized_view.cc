@@ -2,6 +2,7 @@
 // overwrite commit, or left alone when nothing they read changed.
 #include "common/kill_point.h"
 #include "delta/changes.h"
+#include "expr/aggregate_functions.h"
 #include "state/incremental_aggregate.h"
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
@@ -153,6 +154,14 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
   // Below it: row-wise steps over one stored table, so that new rows of the table map to
   // new input rows of the aggregate.
   shape->aggregate = n;
+  for (const auto& a : n->aggregates) {
+    const expr::AggregateSignature* sig = expr::FindAggregate(a.expr->function);
+    if (sig != nullptr && sig->order_sensitive) {
+      // The view's batches arrive in commit order, a recompute reads the table's files in
+      // path order: the two orders differ, so only the recompute is well defined.
+      return "its aggregate `" + a.expr->ToString() + "` depends on the order of the rows";
+    }
+  }
   const sql::PlanNode* below = n->inputs[0].get();
   while (IsRowwise(below->kind)) below = below->inputs[0].get();
   if (below->kind != sql::PlanKind::kTableScan) {
@@ -224,7 +233,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
       }
       LP_RETURN_IF_ERROR(FlowCheckpoint::Reset(fs, CheckpointPath(ds.name)));
     }
-    return RecomputeMaterializedView(ds, full_refresh, board);
+    LP_ASSIGN_OR_RETURN(TableReport report, RecomputeMaterializedView(ds, full_refresh, board));
+    // Say why the view is not maintained incrementally.
+    if (report.message.empty() && report.status == "updated") report.message = "recomputed: " + why_not;
+    return report;
   }
   auto result = UpdateIncrementalView(ds, shape, full_refresh, board);
   if (!result.ok() && result.status().code() == StatusCode::kNotSupported &&

@@ -63,6 +63,11 @@ std::string PlanNode::ToString(int indent) const {
       for (const auto& k : group_keys) keys.push_back(k.expr->ToString() + " AS " + k.name);
       for (const auto& a : aggregates) aggs.push_back(a.expr->ToString() + " AS " + a.name);
       s += " keys=[" + Join(keys) + "] aggs=[" + Join(aggs) + "]";
+      if (!grouping_ids.empty()) {
+        std::vector<std::string> ids;
+        for (int64_t id : grouping_ids) ids.push_back(std::to_string(id));
+        s += " grouping_ids=[" + Join(ids) + "]";
+      }
       break;
     }
     case PlanKind::kJoin:

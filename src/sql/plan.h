@@ -9,7 +9,8 @@
 //   kProject       `items` computed over inputs[0]; a star item (`*`, `t.*`, `* EXCEPT (...)`)
 //                  stands for input columns until resolution expands it
 //   kAggregate     groups inputs[0] by `group_keys`; output = the keys then `aggregates`
-//                  (each a single aggregate call: count/sum/avg/min/max, count(DISTINCT x));
+//                  (each a single aggregate call of expr/aggregate_functions.h), with
+//                  `_grouping_id` after the keys when `grouping_ids` is set;
 //                  the select list and HAVING above it refer to these outputs by name
 //   kJoin          inputs[0] JOIN inputs[1] (`join_type`, `join_condition`); resolution
 //                  splits the condition into equi-join key pairs plus a residual predicate
@@ -166,6 +167,10 @@ struct PlanNode {
   std::vector<NamedExpr> aggregates;
   // Parallel to group_keys: the select alias a key was written as (GROUP BY alias), or "".
   std::vector<std::string> group_key_aliases;
+  // GROUPING SETS / ROLLUP / CUBE: one Spark grouping id per set (bit k-1-i set when key i
+  // is not in the set); the output then has a bigint `_grouping_id` column after the keys.
+  // Empty for a plain GROUP BY.
+  std::vector<int64_t> grouping_ids;
 
   // kJoin
   JoinType join_type = JoinType::kInner;

@@ -144,8 +144,9 @@ class Resolver {
                                                       "write the expression or its position instead");
           }
           LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(k.expr, in, n->loc));
-          s.AddField(Field{k.name, b.type, b.nullable});
+          s.AddField(Field{k.name, b.type, b.nullable || !n->grouping_ids.empty()});
         }
+        if (!n->grouping_ids.empty()) s.AddField(Field{"_grouping_id", DataType::Long(), false});
         for (const auto& a : n->aggregates) {
           LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(a.expr, in, n->loc, /*allow_aggregates=*/true));
           s.AddField(Field{a.name, b.type, b.nullable});

@@ -527,6 +527,15 @@ class Rewriter {
       EmitSynthetic("~");
       return Status::OK();
     }
+    if (t.IsWord("ALL") && i_ >= 2 && toks_[i_ - 1].IsWord("BY") && toks_[i_ - 2].IsWord("GROUP") &&
+        (Peek(1).text.empty() || Peek(1).IsSymbol(")") || Peek(1).IsSymbol(";") || IsClauseEnd(Peek(1)))) {
+      // GROUP BY ALL -> GROUP BY () (an empty grouping set), its offset remembered.
+      BeginEmit(t);
+      out_.group_by_all.insert(OutOffset());
+      out_.text.AppendSynthetic("()", in_.OriginOf(t.begin));
+      ++i_;
+      return Status::OK();
+    }
     if (t.IsWord("WATERMARK") && top.in_from) return ParseWatermark();
     if (t.IsWord("WITH") && top.in_from && Peek(1).IsSymbol("(") && last_item_start_ != std::string::npos) {
       return ParseTableOptions();

@@ -17,6 +17,7 @@
 //   WATERMARK c DELAY OF INTERVAL n UNIT after a FROM item -> removed (kept in watermarks)
 //   QUALIFY cond                -> WINDOW "$qualify" AS (ORDER BY cond) (a later WINDOW
 //                                  becomes ","; the planner takes the condition back out)
+//   GROUP BY ALL                -> GROUP BY ()      (offset of "()" kept in group_by_all)
 //   WITH (key = value, ...) after a FROM item (streaming read options, e.g.
 //                                  skipChangeCommits) -> removed (kept in table_options)
 // Every byte of the output maps back to the original file (MappedText), so libpg-query's
@@ -43,6 +44,8 @@ struct RewrittenSql {
   std::set<size_t> streaming_refs;
   // Offsets of CAST keywords that were try_cast.
   std::set<size_t> try_casts;
+  // Offsets of the empty grouping sets "()" that stand for GROUP BY ALL.
+  std::set<size_t> group_by_all;
   // Offset where a FROM item begins -> its WATERMARK clause.
   std::map<size_t, Watermark> watermarks;
   // Offset where a FROM item begins -> its WITH (key = value, ...) options (keys as

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "expr/aggregate_functions.h"
 #include "sql/lexer.h"
 #include "sql/rewrite.h"
 #include "types/decimal.h"
@@ -19,27 +20,29 @@ using expr::Expr;
 using expr::ExprPtr;
 using json = nlohmann::json;
 
-bool IsSupportedAggregate(const std::string& name) {
-  return name == "count" || name == "sum" || name == "avg" || name == "min" || name == "max";
-}
-
 namespace {
 
 // Deepest expression accepted (docs/sql-reference.md). Far beyond hand-written SQL; small
 // enough that every recursive pass over the tree stays well inside a thread's stack.
 constexpr int kMaxExpressionDepth = 500;
 
-// Aggregates Spark has that lakepipe does not run yet: named in a NotSupported error rather
-// than passed on as unknown scalar functions.
-bool IsUnsupportedAggregate(const std::string& name) {
+// Aggregates Spark has that lakepipe does not run yet (expr/aggregate_functions.h lists
+// those it runs): named in a "not built yet" error rather than passed on as unknown scalar
+// functions.
+bool IsUnbuiltAggregate(const std::string& name) {
   static const std::set<std::string> kNames = {
-      "count_if", "approx_count_distinct", "first", "last", "first_value", "last_value",
-      "collect_list", "collect_set", "stddev", "stddev_pop", "stddev_samp", "variance",
-      "var_pop", "var_samp", "any_value", "max_by", "min_by", "percentile",
-      "percentile_approx", "approx_percentile", "median", "mode", "corr", "covar_pop",
-      "covar_samp", "bool_and", "bool_or", "every", "some", "any", "array_agg", "string_agg",
-      "listagg", "bit_and", "bit_or", "sum_distinct", "kurtosis", "skewness", "histogram_numeric"};
+      "median", "mode", "corr", "covar_pop", "covar_samp", "bool_and", "bool_or", "every", "some",
+      "any", "string_agg", "listagg", "bit_and", "bit_or", "bit_xor", "kurtosis", "skewness",
+      "histogram_numeric", "regr_avgx", "regr_avgy", "regr_count", "regr_intercept", "regr_r2",
+      "regr_slope", "regr_sxx", "regr_sxy", "regr_syy", "try_avg", "try_sum", "count_min_sketch",
+      "hll_sketch_agg", "hll_union_agg", "approx_top_k", "percentile_cont", "percentile_disc"};
   return kNames.count(name) > 0;
+}
+
+// grouping(c) / grouping_id(c, ...): functions of the grouping set a row belongs to, valid
+// only above a GROUP BY (planned over its `_grouping_id` column).
+bool IsGroupingCall(const Expr& e) {
+  return e.kind == expr::ExprKind::kCall && (e.function == "grouping" || e.function == "grouping_id");
 }
 
 const std::set<std::string>& MetadataFields() {
@@ -695,7 +698,7 @@ class Planner {
   }
 
   Status RefuseAggregates(const ExprPtr& e, const char* where) {
-    if (e->IsAggregateCall()) {
+    if (e->IsAggregateCall() || IsGroupingCall(*e)) {
       return ErrorAt(LocFromPos(e->pos), std::string("aggregate `") + e->function + "` is not allowed in " + where);
     }
     for (const auto& a : e->args) LP_RETURN_IF_ERROR(RefuseAggregates(a, where));
@@ -703,7 +706,7 @@ class Planner {
   }
 
   static bool ContainsAggregate(const ExprPtr& e) {
-    if (e->IsAggregateCall()) return true;
+    if (e->IsAggregateCall() || IsGroupingCall(*e)) return true;
     for (const auto& a : e->args) {
       if (ContainsAggregate(a)) return true;
     }
@@ -712,6 +715,7 @@ class Planner {
 
   // Collects the aggregate calls of `e` into `aggs` (deduplicated).
   Status CollectAggregates(const ExprPtr& e, std::vector<NamedExpr>* aggs) {
+    if (IsGroupingCall(*e)) return Status::OK();
     if (e->IsAggregateCall()) {
       for (const auto& a : e->args) {
         if (ContainsAggregate(a)) {
@@ -739,6 +743,7 @@ class Planner {
         if (ExprKey(a.expr) == ExprKey(e)) return Expr::Column(a.name, "", e->pos);
       }
     }
+    if (IsGroupingCall(*e)) return GroupingOverAggregate(e, keys);
     switch (e->kind) {
       case expr::ExprKind::kLiteral: return e;
       case expr::ExprKind::kColumn:
@@ -760,53 +765,230 @@ class Planner {
     return e;
   }
 
+  // grouping(c) -> bit of c in `_grouping_id` (tinyint); grouping_id(c1, ...) -> those
+  // bits as one bigint (all keys when no argument). Without grouping sets every row is
+  // grouped by every key: 0.
+  Result<ExprPtr> GroupingOverAggregate(const ExprPtr& e, const std::vector<NamedExpr>& keys) {
+    const bool single = e->function == "grouping";
+    if (single && e->args.size() != 1) return ErrorAt(LocFromPos(e->pos), "grouping() takes one GROUP BY column");
+    const int k = static_cast<int>(keys.size());
+    std::vector<int> which;
+    for (const auto& a : e->args) {
+      int found = -1;
+      for (int i = 0; i < k; ++i) {
+        if (ExprKey(keys[static_cast<size_t>(i)].expr) == ExprKey(a) || SameColumn(*keys[static_cast<size_t>(i)].expr, *a)) found = i;
+      }
+      if (found < 0) {
+        return ErrorAt(LocFromPos(a->pos), "the argument `" + a->ToString() + "` of " + e->function +
+                                               "() is not a GROUP BY expression");
+      }
+      which.push_back(found);
+    }
+    if (e->args.empty()) {
+      for (int i = 0; i < k; ++i) which.push_back(i);
+    }
+    auto lit = [&](int64_t v) { return Expr::Literal(Value::Int(v, TypeId::kLong), DataType::Long(), e->pos); };
+    ExprPtr out;
+    if (!grouping_sets_) {
+      out = lit(0);
+    } else {
+      ExprPtr gid = Expr::Column("_grouping_id", "", e->pos);
+      for (size_t j = 0; j < which.size(); ++j) {
+        // bit of key i: (gid div 2^(k-1-i)) % 2, placed at bit (m-1-j) of the result.
+        ExprPtr bit = Expr::Call("%", {Expr::Call("div", {gid, lit(int64_t{1} << (k - 1 - which[j]))}, e->pos), lit(2)}, e->pos);
+        int64_t weight = int64_t{1} << (which.size() - 1 - j);
+        ExprPtr term = weight == 1 ? bit : Expr::Call("*", {bit, lit(weight)}, e->pos);
+        out = out ? Expr::Call("+", {out, term}, e->pos) : term;
+      }
+      if (e->args.empty()) out = gid;
+    }
+    return single ? Expr::Cast(out, DataType::Byte(), false, e->pos) : out;
+  }
+
+  // One GROUP BY expression (a position, a select-list alias or an expression) -> the
+  // index of its key in agg->group_keys, adding the key when new.
+  Result<int> GroupKeyIndex(const json& g, PlanNode* agg, std::vector<ProjectItem>* items, std::set<std::string>* used_names) {
+    ExprPtr key;
+    std::string alias_name;
+    std::string type = NodeType(g);
+    if (type == "A_Const" && Body(g).contains("ival")) {
+      LP_ASSIGN_OR_RETURN(int64_t ordinal, IntConst(Body(g)));
+      if (ordinal < 1 || ordinal > static_cast<int64_t>(items->size()) || (*items)[ordinal - 1].is_star) {
+        return ErrorAt(LocOf(Body(g)), "GROUP BY position " + std::to_string(ordinal) + " is not in the select list");
+      }
+      key = (*items)[ordinal - 1].expr;
+    } else {
+      LP_ASSIGN_OR_RETURN(key, Translate(g));
+      // GROUP BY a select-list alias (Spark allows it): group by the aliased expression.
+      // Resolution refuses the case where the name is also an input column.
+      if (key->kind == expr::ExprKind::kColumn && key->qualifier.empty()) {
+        for (const auto& item : *items) {
+          if (item.is_star || !EqualsIgnoreCase(item.name, key->name)) continue;
+          if (item.expr->kind == expr::ExprKind::kColumn && EqualsIgnoreCase(item.expr->name, key->name)) break;
+          if (ContainsAggregate(item.expr)) {
+            return ErrorAt(LocFromPos(key->pos), "GROUP BY `" + key->name + "` names an aggregate");
+          }
+          alias_name = key->name;
+          key = item.expr;
+          break;
+        }
+      }
+    }
+    return AddGroupKey(key, alias_name, agg, used_names);
+  }
+
+  Result<int> AddGroupKey(const ExprPtr& key, const std::string& alias_name, PlanNode* agg, std::set<std::string>* used_names) {
+    if (ContainsAggregate(key)) return ErrorAt(LocFromPos(key->pos), "aggregate functions are not allowed in GROUP BY");
+    for (size_t i = 0; i < agg->group_keys.size(); ++i) {
+      if (ExprKey(agg->group_keys[i].expr) == ExprKey(key)) return static_cast<int>(i);
+    }
+    std::string name = key->kind == expr::ExprKind::kColumn ? key->name : "";
+    if (name.empty() || used_names->count(ToLower(name))) name = "_group" + std::to_string(agg->group_keys.size());
+    used_names->insert(ToLower(name));
+    agg->group_keys.push_back({key, name});
+    agg->group_key_aliases.push_back(alias_name);
+    return static_cast<int>(agg->group_keys.size() - 1);
+  }
+
+  using KeySet = std::set<int>;
+
+  // The key sets of one element of ROLLUP/CUBE/GROUPING SETS: (a, b) -> {a, b}; x -> {x}.
+  Result<KeySet> ElementKeys(const json& g, PlanNode* agg, std::vector<ProjectItem>* items, std::set<std::string>* used) {
+    KeySet set;
+    if (NodeType(g) == "GroupingSet") {
+      const json& b = Body(g);
+      std::string kind = b.value("kind", "");
+      if (kind == "GROUPING_SET_EMPTY") return set;
+      if (kind != "GROUPING_SET_SIMPLE") return NotSupportedAt(LocOf(b), "ROLLUP/CUBE nested inside ROLLUP or CUBE");
+      for (const json& x : b.value("content", json::array())) {
+        LP_ASSIGN_OR_RETURN(int i, GroupKeyIndex(x, agg, items, used));
+        set.insert(i);
+      }
+      return set;
+    }
+    LP_ASSIGN_OR_RETURN(int i, GroupKeyIndex(g, agg, items, used));
+    set.insert(i);
+    return set;
+  }
+
+  // The grouping sets one GROUP BY item stands for.
+  Result<std::vector<KeySet>> SetsOf(const json& g, PlanNode* agg, std::vector<ProjectItem>* items, std::set<std::string>* used) {
+    if (NodeType(g) != "GroupingSet") {
+      LP_ASSIGN_OR_RETURN(KeySet one, ElementKeys(g, agg, items, used));
+      return std::vector<KeySet>{one};
+    }
+    const json& b = Body(g);
+    std::string kind = b.value("kind", "");
+    std::vector<KeySet> elements;
+    std::vector<KeySet> sets;
+    if (kind == "GROUPING_SET_SETS") {
+      for (const json& x : b.value("content", json::array())) {
+        std::string k = NodeType(x) == "GroupingSet" ? Body(x).value("kind", "") : "";
+        if (k == "GROUPING_SET_ROLLUP" || k == "GROUPING_SET_CUBE" || k == "GROUPING_SET_SETS") {
+          LP_ASSIGN_OR_RETURN(std::vector<KeySet> inner, SetsOf(x, agg, items, used));
+          sets.insert(sets.end(), inner.begin(), inner.end());
+        } else {
+          LP_ASSIGN_OR_RETURN(KeySet one, ElementKeys(x, agg, items, used));
+          sets.push_back(one);
+        }
+      }
+      return sets;
+    }
+    if (kind == "GROUPING_SET_EMPTY") return std::vector<KeySet>{KeySet{}};
+    if (kind == "GROUPING_SET_SIMPLE") {
+      LP_ASSIGN_OR_RETURN(KeySet one, ElementKeys(g, agg, items, used));
+      return std::vector<KeySet>{one};
+    }
+    for (const json& x : b.value("content", json::array())) {
+      LP_ASSIGN_OR_RETURN(KeySet one, ElementKeys(x, agg, items, used));
+      elements.push_back(one);
+    }
+    if (kind == "GROUPING_SET_ROLLUP") {
+      // ROLLUP(a, b, c) = (a, b, c), (a, b), (a), ().
+      for (size_t n = elements.size() + 1; n-- > 0;) {
+        KeySet s;
+        for (size_t i = 0; i < n; ++i) s.insert(elements[i].begin(), elements[i].end());
+        sets.push_back(s);
+      }
+      return sets;
+    }
+    if (kind == "GROUPING_SET_CUBE") {
+      if (elements.size() > 12) return NotSupportedAt(LocOf(b), "CUBE of more than 12 elements (4096 grouping sets)");
+      size_t n = elements.size();
+      for (uint64_t mask = (uint64_t{1} << n); mask-- > 0;) {
+        KeySet s;
+        for (size_t i = 0; i < n; ++i) {
+          if (mask & (uint64_t{1} << (n - 1 - i))) s.insert(elements[i].begin(), elements[i].end());
+        }
+        sets.push_back(s);
+      }
+      return sets;
+    }
+    return NotSupportedAt(LocOf(b), "grouping set kind " + kind);
+  }
+
   Result<PlanPtr> PlanAggregate(const json& s, PlanPtr input, std::vector<ProjectItem>* items, ExprPtr* having) {
     auto agg = std::make_shared<PlanNode>();
     agg->kind = PlanKind::kAggregate;
     agg->loc = input->loc;
     std::set<std::string> used_names;
+    grouping_sets_ = false;
     if (s.contains("groupClause")) {
       agg->loc = LocOf(Body(s["groupClause"][0]));
+      std::vector<KeySet> sets = {KeySet{}};
+      bool set_syntax = false;
+      bool group_by_all = false;
       for (const json& g : s["groupClause"]) {
-        std::string type = NodeType(g);
-        if (type == "GroupingSet") {
-          std::string kind = Body(g).value("kind", "");
-          if (kind != "GROUPING_SET_EMPTY") {
-            return NotSupportedAt(LocOf(Body(g)), "GROUPING SETS / ROLLUP / CUBE");
+        if (NodeType(g) == "GroupingSet") {
+          const json& b = Body(g);
+          int location = b.value("location", -1);
+          if (b.value("kind", "") == "GROUPING_SET_EMPTY" && location >= 0 &&
+              rw_.group_by_all.count(static_cast<size_t>(location))) {
+            if (s["groupClause"].size() != 1) return ErrorAt(LocOf(b), "GROUP BY ALL cannot be combined with other GROUP BY items");
+            group_by_all = true;
+            continue;
           }
-          continue;
+          if (b.value("kind", "") != "GROUPING_SET_EMPTY") set_syntax = true;
         }
-        ExprPtr key;
-        std::string alias_name;
-        if (type == "A_Const" && Body(g).contains("ival")) {
-          LP_ASSIGN_OR_RETURN(int64_t ordinal, IntConst(Body(g)));
-          if (ordinal < 1 || ordinal > static_cast<int64_t>(items->size()) || (*items)[ordinal - 1].is_star) {
-            return ErrorAt(LocOf(Body(g)), "GROUP BY position " + std::to_string(ordinal) + " is not in the select list");
-          }
-          key = (*items)[ordinal - 1].expr;
-        } else {
-          LP_ASSIGN_OR_RETURN(key, Translate(g));
-          // GROUP BY a select-list alias (Spark allows it): group by the aliased expression.
-          // Resolution refuses the case where the name is also an input column.
-          if (key->kind == expr::ExprKind::kColumn && key->qualifier.empty()) {
-            for (const auto& item : *items) {
-              if (item.is_star || !EqualsIgnoreCase(item.name, key->name)) continue;
-              if (item.expr->kind == expr::ExprKind::kColumn && EqualsIgnoreCase(item.expr->name, key->name)) break;
-              if (ContainsAggregate(item.expr)) {
-                return ErrorAt(LocFromPos(key->pos), "GROUP BY `" + key->name + "` names an aggregate");
-              }
-              alias_name = key->name;
-              key = item.expr;
-              break;
-            }
+        LP_ASSIGN_OR_RETURN(std::vector<KeySet> item_sets, SetsOf(g, agg.get(), items, &used_names));
+        // Several GROUP BY items: every combination of their sets (Spark's cross product).
+        std::vector<KeySet> product;
+        for (const auto& a : sets) {
+          for (const auto& b : item_sets) {
+            KeySet u = a;
+            u.insert(b.begin(), b.end());
+            product.push_back(u);
           }
         }
-        if (ContainsAggregate(key)) return ErrorAt(LocFromPos(key->pos), "aggregate functions are not allowed in GROUP BY");
-        std::string name = key->kind == expr::ExprKind::kColumn ? key->name : "";
-        if (name.empty() || used_names.count(ToLower(name))) name = "_group" + std::to_string(agg->group_keys.size());
-        used_names.insert(ToLower(name));
-        agg->group_keys.push_back({key, name});
-        agg->group_key_aliases.push_back(alias_name);
+        sets = std::move(product);
+      }
+      if (group_by_all) {
+        // Spark's GROUP BY ALL: every select-list expression without an aggregate.
+        for (const auto& item : *items) {
+          if (item.is_star) return ErrorAt(item.loc, "GROUP BY ALL with * in the select list; list the grouped columns");
+          if (!ContainsAggregate(item.expr)) {
+            LP_RETURN_IF_ERROR(AddGroupKey(item.expr, "", agg.get(), &used_names).status());
+          }
+        }
+      }
+      const int k = static_cast<int>(agg->group_keys.size());
+      bool plain = !set_syntax || (sets.size() == 1 && static_cast<int>(sets[0].size()) == k);
+      if (!plain) {
+        if (k > 62) return NotSupportedAt(agg->loc, "grouping sets over more than 62 GROUP BY expressions");
+        std::set<int64_t> seen;
+        for (const auto& set : sets) {
+          int64_t id = 0;
+          for (int i = 0; i < k; ++i) {
+            if (!set.count(i)) id |= int64_t{1} << (k - 1 - i);
+          }
+          if (!seen.insert(id).second) {
+            return NotSupportedAt(agg->loc, "not built yet: the same grouping set listed twice (Spark returns its rows twice); "
+                                            "list each grouping set once");
+          }
+          agg->grouping_ids.push_back(id);
+        }
+        grouping_sets_ = k > 0;
+        if (k == 0) agg->grouping_ids.clear();
       }
     }
     for (const auto& item : *items) {
@@ -814,15 +996,7 @@ class Planner {
       LP_RETURN_IF_ERROR(CollectAggregates(item.expr, &agg->aggregates));
     }
     if (*having) LP_RETURN_IF_ERROR(CollectAggregates(*having, &agg->aggregates));
-    for (const auto& a : agg->aggregates) {
-      if (!IsSupportedAggregate(a.expr->function)) {
-        return NotSupportedAt(LocFromPos(a.expr->pos), "aggregate function `" + a.expr->function + "`");
-      }
-      if (a.expr->distinct && a.expr->function != "count" && a.expr->function != "sum" &&
-          a.expr->function != "avg" && a.expr->function != "min" && a.expr->function != "max") {
-        return NotSupportedAt(LocFromPos(a.expr->pos), "DISTINCT in `" + a.expr->function + "`");
-      }
-    }
+    // Arity, types and DISTINCT are checked by the binder (expr/aggregate_functions.h).
     agg->inputs.push_back(input);
     PlanPtr plan = agg;
     if (*having) {
@@ -1255,7 +1429,6 @@ class Planner {
     if (names.size() > 1 && names[0] != "pg_catalog") {
       return NotSupportedAt(loc, "qualified function name " + names[0] + "." + names.back());
     }
-    if (b.contains("agg_filter")) return NotSupportedAt(loc, "FILTER (WHERE ...) on aggregate " + name);
     if (b.contains("agg_order") || b.value("agg_within_group", false)) {
       return NotSupportedAt(loc, "ORDER BY inside aggregate " + name);
     }
@@ -1290,7 +1463,7 @@ class Planner {
     }
     if (b.value("agg_star", false)) {
       if (name != "count") return ErrorAt(loc, name + "(*) is not valid; only count(*)");
-      return Expr::Call("count", {}, pos, false);
+      if (!b.contains("agg_filter")) return Expr::Call("count", {}, pos, false);
     }
     bool sql_syntax = b.value("funcformat", "") == "COERCE_SQL_SYNTAX";
     if (sql_syntax) {
@@ -1318,16 +1491,26 @@ class Planner {
       return NotSupportedAt(loc, "the SQL-syntax form of " + name);
     }
     if (name == "mean") name = "avg";
-    if (IsUnsupportedAggregate(name)) {
-      return NotSupportedAt(loc, "aggregate function `" + name + "` (supported: count, count(DISTINCT), sum, avg, min, max)");
+    if (IsUnbuiltAggregate(name)) {
+      return NotSupportedAt(loc, "not built yet: aggregate function `" + name + "` (docs/functions.md lists the aggregates lakepipe runs)");
+    }
+    const bool aggregate = expr::IsAggregateFunction(name);
+    if (distinct && !aggregate) return ErrorAt(loc, "DISTINCT is only allowed in aggregate functions");
+    ExprPtr filter;
+    if (b.contains("agg_filter")) {
+      if (!aggregate) return ErrorAt(loc, "FILTER (WHERE ...) is only allowed on aggregate functions, not " + name);
+      LP_ASSIGN_OR_RETURN(filter, Translate(b["agg_filter"]));
+      if (ContainsAggregate(filter)) return ErrorAt(LocFromPos(filter->pos), "aggregate inside FILTER (WHERE ...) of " + name);
     }
     if (name == "count" && args.size() == 1 && args[0]->kind == expr::ExprKind::kLiteral &&
         !args[0]->literal.is_null() && !distinct) {
-      return Expr::Call("count", {}, pos, false);  // count(1) == count(*)
+      args.clear();  // count(1) == count(*)
     }
-    if (distinct && !IsSupportedAggregate(name)) return ErrorAt(loc, "DISTINCT is only allowed in aggregate functions");
     if (name == "try_cast" || name == "cast") return ErrorAt(loc, name + " needs the form " + name + "(x AS type)");
-    return Expr::Call(name, std::move(args), pos, distinct);
+    if (!filter) return Expr::Call(name, std::move(args), pos, distinct);
+    auto call = std::make_shared<Expr>(*Expr::Call(name, std::move(args), pos, distinct));
+    call->filter = filter;
+    return ExprPtr(call);
   }
 
   Result<ExprPtr> Translate(const json& node) {
@@ -1439,7 +1622,11 @@ class Planner {
     if (type == "RowExpr") return NotSupportedAt(loc, "row constructors");
     if (type == "CollateClause") return NotSupportedAt(loc, "COLLATE");
     if (type == "ParamRef") return NotSupportedAt(loc, "$n parameters");
-    if (type == "GroupingFunc") return NotSupportedAt(loc, "GROUPING()");
+    if (type == "GroupingFunc") {
+      // PostgreSQL's GROUPING(a, b) is Spark's grouping_id(a, b); GROUPING(a) is grouping(a).
+      LP_ASSIGN_OR_RETURN(std::vector<ExprPtr> args, TranslateList(b["args"]));
+      return Expr::Call(args.size() == 1 ? "grouping" : "grouping_id", std::move(args), pos);
+    }
     return NotSupportedAt(FirstLocIn(b), "expression " + type);
   }
 
@@ -1518,6 +1705,7 @@ class Planner {
   std::vector<PendingWindow>* windows_ = nullptr;
   std::map<std::string, const json*>* named_windows_ = nullptr;
   int window_depth_ = 0;
+  bool grouping_sets_ = false;  // the aggregate being planned has grouping sets
 };
 
 // Runs libpg-query over the rewritten text: the statements as JSON, or a syntax error

@@ -32,7 +32,4 @@ Result<PlanPtr> PlanQuery(const MappedText& sql, const PlanOptions& options = {}
 // Parses one scalar expression, e.g. the condition of CONSTRAINT c EXPECT (expr).
 Result<expr::ExprPtr> ParseExpression(const MappedText& sql);
 
-// The aggregate functions the planner accepts: count, sum, avg (mean), min, max.
-bool IsSupportedAggregate(const std::string& name);
-
 }  // namespace lakepipe::sql
