@@ -1,0 +1,109 @@
+// Publisher: publishes pipeline tables (Delta) to PostgreSQL tables, exactly once per
+// Delta version, as docs/publish.md specifies.
+//
+//   - A table with a key is kept by upserts and deletes computed from the difference
+//     between the last published Delta version and the latest one: the rows of the data
+//     files the newer version removed against the rows of the files it added (rows in
+//     both are unchanged and not sent), loaded through COPY into temp tables, then
+//     INSERT ... ON CONFLICT DO UPDATE and DELETE ... USING.
+//   - A table without a key (and a keyed table published the first time, rebuilt, or whose
+//     old version can no longer be read) is loaded into a new table that replaces the
+//     old one by DROP + RENAME in the same transaction: readers see the old rows or the
+//     new ones, never a half table.
+//   - `<schema>.lakepipe_publish` holds, per target table, the Delta version it equals.
+//     It is read with FOR UPDATE and written in the same PostgreSQL transaction as the
+//     data, so a crash anywhere applies a version entirely or not at all, and the next
+//     run starts from what is committed.
+//   - The reader role (if set) is created when missing and gets USAGE on the schema and
+//     SELECT on the published tables, nothing else.
+//
+// Thread-safety: one thread uses a Publisher (it owns one connection). Several processes
+// may publish the same table: the progress row's lock serialises them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace lakepipe::publish {
+
+class PgConnection;
+
+struct PublishTarget {
+  std::string table;        // the pipeline table
+  std::string table_path;   // its Delta folder
+  std::string target;       // the PostgreSQL table (published in lower case)
+  std::vector<std::string> key;  // empty: replaced whole at each version
+};
+
+struct PublisherOptions {
+  std::string dsn;
+  std::string schema = "public";
+  std::string reader_role;  // empty: none
+  std::vector<PublishTarget> tables;
+  int connect_timeout_seconds = 5;
+};
+
+struct PublishResult {
+  std::string table;
+  std::string target;
+  int64_t from_version = -1;  // published before (-1: never)
+  int64_t to_version = -1;    // published now (-1: the Delta table does not exist yet)
+  // "up to date", "upsert" (incremental), "replace" (whole table swapped), "not created"
+  std::string technique;
+  std::string reason;         // why a keyed table was replaced whole, if it was
+  int64_t rows_upserted = 0;
+  int64_t rows_deleted = 0;
+  int64_t rows_loaded = 0;    // replace: rows of the new table
+  int64_t rows_unchanged = 0; // upsert: rows in both the removed and the added files
+  std::vector<std::string> columns_added;  // ALTER TABLE ADD COLUMN for new Delta columns
+  int64_t duration_ms = 0;
+};
+
+// Where one table stands: the lag the event log, /metrics and the dashboard show.
+struct PublishLag {
+  std::string table;
+  std::string target;
+  int64_t published_version = -1;
+  int64_t latest_version = -1;
+  int64_t lag_versions = 0;
+  double lag_seconds = 0;  // since the oldest unpublished commit (0 when up to date)
+};
+
+class Publisher {
+ public:
+  explicit Publisher(PublisherOptions options, Clock* clock = Clock::System());
+  ~Publisher();
+
+  const PublisherOptions& options() const { return options_; }
+  // The target of pipeline table `table`, or nullptr.
+  const PublishTarget* Find(const std::string& table) const;
+
+  // Brings `table`'s PostgreSQL table to the Delta table's latest version (or, with
+  // rebuild, recreates it from that version whatever was published). Connects (again)
+  // when needed. An error leaves PostgreSQL as it was (the transaction rolls back).
+  Result<PublishResult> Publish(const std::string& table, bool rebuild = false);
+
+  // Lag of `table` from the progress table and the Delta log. Needs the connection
+  // (published version) unless `published_version` is given (>= -1).
+  Result<PublishLag> Lag(const std::string& table, int64_t published_version = -2);
+
+  // Drops the connection (the next call reconnects).
+  void Disconnect();
+
+ private:
+  Status Connect();
+  Status Setup();
+  Result<PublishResult> PublishInTransaction(const PublishTarget& t, bool rebuild);
+
+  PublisherOptions options_;
+  Clock* clock_;
+  std::unique_ptr<PgConnection> conn_;
+  bool setup_done_ = false;
+};
+
+}  // namespace lakepipe::publish
