@@ -13,6 +13,9 @@
 #include "sql/stream_join.h"
 #include "operators/window.h"
 #include "sql/window.h"
+#include "operators/window_aggregate.h"
+#include "sql/streaming_rules.h"
+#include "sql/time_window.h"
 #include "types/datetime.h"
 
 namespace lakepipe::runtime {
@@ -35,8 +38,6 @@ Status NodeError(const PlanNode& node, const Status& st) {
   if (st.message().rfind(where, 0) == 0) return st;
   return st.WithContext(where);
 }
-
-const PlanNode* DistinctWatermarkScan(const PlanNode& distinct);
 
 std::string LateReason(const std::string& column, int64_t event_time, int64_t watermark) {
   return column + " " + FormatTimestamp(event_time) + " is behind the watermark " +
@@ -221,6 +222,16 @@ class Executor {
                                 const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
                                 std::vector<expr::BoundExpr> right_keys, std::optional<expr::BoundExpr> residual);
 
+  Result<Batches> RunWindowAggregate(const PlanNode& node);
+
+  Status HandOverLate(const PlanNode& op, const RecordBatch& input, std::vector<int32_t> rows,
+                      std::vector<std::string> reasons) {
+    if (!options_.late_rows) {
+      return Status::Internal(std::to_string(rows.size()) + " late rows and nowhere to put them");
+    }
+    return options_.late_rows(op, operators::TakeRows(input, rows), reasons);
+  }
+
   Status HandOverLate(const PlanNode& op, const RecordBatch& input, int time_column,
                       const std::vector<operators::Deduplicate::LateRow>& late) {
     std::vector<int32_t> rows;
@@ -231,27 +242,18 @@ class Executor {
       rows.push_back(l.row);
       reasons.push_back(LateReason(name, time.data<int64_t>()[l.row], l.watermark_micros));
     }
-    if (!options_.late_rows) {
-      return Status::Internal(std::to_string(rows.size()) + " late rows and nowhere to put them");
-    }
-    return options_.late_rows(op, operators::TakeRows(input, rows), reasons);
+    return HandOverLate(op, input, std::move(rows), std::move(reasons));
   }
 
   ScanProvider& provider_;
   const ExecOptions& options_;
 };
 
-// The streaming scan whose WATERMARK bounds a DISTINCT's keys: the first one with a
-// watermark down the DISTINCT's single-input chain.
-const PlanNode* DistinctWatermarkScan(const PlanNode& distinct) {
-  const PlanNode* scan = distinct.inputs[0].get();
-  while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
-  return scan->watermark && scan->streaming ? scan : nullptr;
-}
-
 // The inputs whose rows a watermarked operator may hand over as late.
 void CollectWatermarked(const PlanNode& node, std::vector<const PlanNode*>* out) {
-  if (node.kind == PlanKind::kDistinct && DistinctWatermarkScan(node) != nullptr) out->push_back(node.inputs[0].get());
+  bool stateful = node.kind == PlanKind::kDistinct ||
+                  (node.kind == PlanKind::kAggregate && sql::WindowKeyIndex(node) >= 0);
+  if (stateful && sql::WatermarkScanBelow(node) != nullptr) out->push_back(node.inputs[0].get());
   if (node.kind == PlanKind::kJoin && sql::IsStreamStreamJoin(node)) {
     out->push_back(node.inputs[0].get());
     out->push_back(node.inputs[1].get());
@@ -262,6 +264,7 @@ void CollectWatermarked(const PlanNode& node, std::vector<const PlanNode*>* out)
 Result<Batches> Executor::RunStateful(const PlanNode& node) {
   switch (node.kind) {
     case PlanKind::kAggregate: {
+      if (sql::WindowKeyIndex(node) >= 0) return RunWindowAggregate(node);
       const PlanNode& input = *node.inputs[0];
       LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
       LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(node, options_));
@@ -339,7 +342,7 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       }
       // WATERMARK on the streaming scan under a DISTINCT bounds its state (state owner).
       std::optional<operators::DeduplicateWatermark> watermark;
-      if (const PlanNode* scan = DistinctWatermarkScan(node)) {
+      if (const PlanNode* scan = sql::WatermarkScanBelow(node)) {
         int column = input.schema.FindField(scan->watermark->column);
         if (column < 0) {
           return Status::NotSupported("WATERMARK column `" + scan->watermark->column +
@@ -419,6 +422,80 @@ Result<Batches> Executor::RunStreamJoin(const PlanNode& node, operators::JoinTyp
     LP_RETURN_IF_ERROR(options_.late_rows(node, late, reasons));
   }
   return Relabel(node.schema, std::move(out.rows));
+}
+
+Result<Batches> Executor::RunWindowAggregate(const PlanNode& node) {
+  const PlanNode& input = *node.inputs[0];
+  int wk = sql::WindowKeyIndex(node);
+  const expr::Expr& call = *node.group_keys[static_cast<size_t>(wk)].expr;
+  LP_ASSIGN_OR_RETURN(sql::TimeWindow tw, sql::ParseTimeWindow(call));
+  if (tw.session) return Status::NotSupported("session_window is not built yet");
+  LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+  expr::BindContext ctx = ContextFor(input, options_);
+  LP_ASSIGN_OR_RETURN(expr::BoundExpr time, expr::Bind(*call.args[0], input.schema, ctx));
+  // The window start is appended to the input as its last column; the HashAggregate
+  // groups by it in the window's key position.
+  std::vector<expr::BoundExpr> keys, aggs;
+  std::vector<std::string> key_names, agg_names;
+  for (size_t i = 0; i < node.group_keys.size(); ++i) {
+    key_names.push_back(node.group_keys[i].name);
+    if (static_cast<int>(i) == wk) {
+      expr::BoundExpr start;
+      start.kind = expr::BoundKind::kColumn;
+      start.column_index = static_cast<int>(input.schema.size());
+      start.type = DataType::Timestamp();
+      start.text = node.group_keys[i].name;
+      keys.push_back(std::move(start));
+      continue;
+    }
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*node.group_keys[i].expr, input.schema, ctx));
+    keys.push_back(std::move(b));
+  }
+  ctx.allow_aggregates = true;
+  for (const auto& a : node.aggregates) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*a.expr, input.schema, ctx));
+    aggs.push_back(std::move(b));
+    agg_names.push_back(a.name);
+  }
+  operators::WindowAggregate::Factory make = [keys, key_names, aggs, agg_names]() {
+    return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
+  };
+  const PlanNode* scan = sql::WatermarkScanBelow(node);
+  std::optional<int64_t> delay;
+  if (scan != nullptr) delay = scan->watermark->delay_micros;
+  LP_ASSIGN_OR_RETURN(auto agg, operators::WindowAggregate::Make({tw.size_micros, tw.slide_micros, tw.offset_micros},
+                                                                 std::move(time), wk, delay, make, node.schema));
+  if (!delay) {
+    std::vector<operators::WindowAggregate::LateRow> none;
+    for (const auto& b : rows) LP_RETURN_IF_ERROR(agg->Push(b, &none));
+    LP_ASSIGN_OR_RETURN(Batches out, agg->Finish());
+    return Relabel(node.schema, std::move(out));
+  }
+  // Streaming: continue from the stored open windows, output the windows the watermark
+  // has passed, stage the rest.
+  if (!options_.window_state) {
+    return Status::Internal("a time-window aggregate over a watermarked stream has no state to keep its windows in");
+  }
+  LP_ASSIGN_OR_RETURN(auto state, options_.window_state(node, agg->state_schema()));
+  LP_ASSIGN_OR_RETURN(RecordBatch open, state->OpenWindows());
+  LP_RETURN_IF_ERROR(agg->Restore(state->max_event_time(), open));
+  std::vector<operators::WindowAggregate::LateRow> late;
+  for (const auto& b : rows) {
+    late.clear();
+    LP_RETURN_IF_ERROR(agg->Push(b, &late));
+    if (late.empty()) continue;
+    std::vector<int32_t> idx;
+    std::vector<std::string> reasons;
+    for (auto& l : late) {
+      idx.push_back(l.row);
+      reasons.push_back(std::move(l.reason));
+    }
+    LP_RETURN_IF_ERROR(HandOverLate(node, b, std::move(idx), std::move(reasons)));
+  }
+  LP_ASSIGN_OR_RETURN(Batches out, agg->TakeClosed());
+  LP_ASSIGN_OR_RETURN(RecordBatch still_open, agg->OpenState());
+  state->Stage(agg->max_event_time(), std::move(still_open));
+  return Relabel(node.schema, std::move(out));
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 //
 // Stateful nodes (aggregate, distinct, join build side) keep their state only for one
 // Execute call, unless ExecOptions supplies state that lives across micro-batches (the
-// durable seen keys of a streaming DISTINCT, the state of an incremental aggregate).
+// durable seen keys of a streaming DISTINCT, the open windows of a streaming time-window
+// aggregate, the state of an incremental aggregate).
 //
 // Thread-safety: Execute is reentrant; the provider is called from the calling thread.
 #pragma once
@@ -20,6 +21,7 @@
 #include "common/status.h"
 #include "operators/deduplicate.h"
 #include "operators/hash_aggregate.h"
+#include "operators/window_aggregate.h"
 #include "sql/plan.h"
 #include "types/batch.h"
 
@@ -57,6 +59,11 @@ struct ExecOptions {
   // The state of a stream-stream join node, kept across micro-batches (a streaming flow
   // supplies a durable one, state::JoinStateStore); unset, each Execute starts empty.
   std::function<Result<operators::StreamJoinState*>(const sql::PlanNode&)> join_state;
+  // The durable state of a streaming time-window aggregate node (open windows, max event
+  // time), given its HashAggregate state schema. A streaming flow supplies it; unset, a
+  // window aggregate over a watermarked stream is an error.
+  std::function<Result<std::shared_ptr<operators::WindowState>>(const sql::PlanNode&, const Schema& state_schema)>
+      window_state;
   // Rows an operator found behind its watermark (docs/sql-reference.md "Streaming
   // semantics"), handed over instead of dropped: `rows` has the columns of `op`'s input,
   // `reasons` one text per row (the `_late_reason` of `<table>_late`). A streaming flow

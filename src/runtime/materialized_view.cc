@@ -6,6 +6,7 @@
 #include "state/incremental_aggregate.h"
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
+#include "sql/streaming_rules.h"
 #include "runtime/status_board.h"
 
 namespace lakepipe::runtime {
@@ -153,6 +154,7 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
   }
   // Below it: row-wise steps over one stored table, so that new rows of the table map to
   // new input rows of the aggregate.
+  if (sql::WindowKeyIndex(*n) >= 0) return "it groups by a time window";  // recomputed whole
   shape->aggregate = n;
   for (const auto& a : n->aggregates) {
     const expr::AggregateSignature* sig = expr::FindAggregate(a.expr->function);

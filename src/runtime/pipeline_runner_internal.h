@@ -28,6 +28,7 @@
 #include "state/incremental_aggregate.h"
 #include "state/join_state_store.h"
 #include "state/seen_key_store.h"
+#include "state/window_state_store.h"
 
 namespace lakepipe::runtime {
 
@@ -67,6 +68,9 @@ struct Flow {
   // The durable buffers of each stream-stream join, numbered likewise ("join-<i>").
   std::map<const sql::PlanNode*, std::unique_ptr<state::JoinStateStore>> join_stores;
   std::map<const sql::PlanNode*, std::string> join_store_names;
+  // The open windows of each streaming time-window aggregate (opened on first use).
+  std::map<const sql::PlanNode*, std::shared_ptr<state::WindowStateStore>> window_stores;
+  std::map<const sql::PlanNode*, std::string> window_store_names;  // "window-aggregate-<i>"
   // An incrementally maintained materialized view's aggregate state (opened on first use).
   std::unique_ptr<state::IncrementalAggregate> aggregate;
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,

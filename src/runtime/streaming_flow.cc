@@ -211,6 +211,19 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     return it->second->state();
   };
 
+  auto window_state = [this, flow, &cp_dir](const sql::PlanNode& node,
+                                            const Schema& state_schema) -> Result<std::shared_ptr<operators::WindowState>> {
+    auto it = flow->window_stores.find(&node);
+    if (it == flow->window_stores.end()) {
+      std::string name = "window-aggregate-" + std::to_string(flow->window_stores.size());
+      std::string dir = JoinPath(cp_dir, "state/" + name);
+      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+      LP_ASSIGN_OR_RETURN(auto store, state::WindowStateStore::Open(dir, state_schema));
+      flow->window_store_names[&node] = name;
+      it = flow->window_stores.emplace(&node, std::move(store)).first;
+    }
+    return std::shared_ptr<operators::WindowState>(it->second);
+  };
   // Rows behind a watermark go to `<table>_late` (docs/sql-reference.md "Streaming
   // semantics"), committed with each batch like the quarantine table.
   LP_ASSIGN_OR_RETURN(std::optional<Schema> late_schema, LateRowsSchema(*ds.plan));
@@ -252,8 +265,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
         return Status::OK();
       };
     }
+    exec.window_state = window_state;
     for (auto& [node, store] : flow->seen_stores) store->Abandon();
     for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
+    for (auto& [node, store] : flow->window_stores) store->Abandon();
     BatchScanProvider provider(*this, exec, plan);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
     int64_t rows_read = CountRows(rows);
@@ -312,6 +327,16 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       state_keys += size.keys;
       state_bytes += size.disk_bytes;
       report.operators.push_back({flow->join_store_names[node], size.keys, size.disk_bytes});
+    }
+    for (auto& [node, store] : flow->window_stores) {
+      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
+        LP_RETURN_IF_ERROR(store->Commit(batch_id));
+        LP_KILL_POINT("flow.after_state_commit");
+      }
+      state::StateSize size = store->Size();
+      state_keys += size.keys;
+      state_bytes += size.disk_bytes;
+      report.operators.push_back({flow->window_store_names[node], size.keys, size.disk_bytes});
     }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");

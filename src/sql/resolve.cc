@@ -10,6 +10,7 @@
 #include "sql/stream_join.h"
 #include "sql/streaming_rules.h"
 #include "sql/window.h"
+#include "sql/time_window.h"
 
 namespace lakepipe::sql {
 
@@ -143,6 +144,11 @@ class Resolver {
                                                       "` is both an input column and a select-list alias; "
                                                       "write the expression or its position instead");
           }
+          if (IsTimeWindowCall(*k.expr)) {
+            LP_ASSIGN_OR_RETURN(DataType t, ResolveTimeWindow(*n, *k.expr, in));
+            s.AddField(Field{k.name, t, true});
+            continue;
+          }
           LP_ASSIGN_OR_RETURN(expr::BoundExpr b, Bind(k.expr, in, n->loc));
           s.AddField(Field{k.name, b.type, b.nullable || !n->grouping_ids.empty()});
         }
@@ -220,6 +226,28 @@ class Resolver {
       }
     }
     return Status::Internal("unknown plan node");
+  }
+
+  // window(ts, size[, slide[, start]]) as a group key: a struct<start, end> column.
+  Result<DataType> ResolveTimeWindow(const PlanNode& agg, const Expr& call, const PlanNode& in) {
+    SourceLocation loc = agg.loc;
+    if (call.pos.line > 0) {
+      loc.line = call.pos.line;
+      loc.column = call.pos.column;
+    }
+    int windows = 0;
+    for (const auto& k : agg.group_keys) windows += IsTimeWindowCall(*k.expr) ? 1 : 0;
+    if (windows > 1) return ErrorAt(loc, "GROUP BY has more than one time window");
+    Result<TimeWindow> tw = ParseTimeWindow(call);
+    if (!tw.ok()) return InFile(tw.status(), loc.file);
+    if (tw->session) {
+      return NotSupportedAt(loc, "session_window is not built yet; group by window(time, size[, slide])");
+    }
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr time, Bind(call.args[0], in, agg.loc));
+    if (!time.type.is_timestamp()) {
+      return ErrorAt(loc, "the time of " + call.function + "(...) is " + time.type.ToString() + ", not a timestamp");
+    }
+    return TimeWindowType();
   }
 
   SourceLocation LocOf(const ExprPtr& e, const SourceLocation& fallback) {

@@ -507,6 +507,16 @@ class Rewriter {
       EmitType();
       return Status::OK();
     }
+    // Spark's time window: window(...) and the struct column `window` it groups by, with
+    // its fields start/end. WINDOW and END are reserved words in PostgreSQL: quote them.
+    if (t.IsWord("window") && !(Peek(1).kind == TokenKind::kWord && Peek(2).IsWord("AS"))) {  // not WINDOW w AS (...)
+      EmitSynthetic(QuoteIdent("window"));
+      return Status::OK();
+    }
+    if ((t.IsWord("end") || t.IsWord("start")) && i_ > 0 && toks_[i_ - 1].IsSymbol(".")) {
+      EmitSynthetic(QuoteIdent(ToLower(t.text)));
+      return Status::OK();
+    }
     if (t.IsWord("AS") && Peek(1).kind == TokenKind::kWord) {
       // An alias after AS is always a name, even when it is a keyword (AS Year): quoting
       // it keeps its case.

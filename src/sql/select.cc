@@ -737,6 +737,13 @@ class Planner {
                                 const std::vector<NamedExpr>& aggs) {
     for (const auto& k : keys) {
       if (ExprKey(k.expr) == ExprKey(e) || SameColumn(*k.expr, *e)) return Expr::Column(k.name, "", e->pos);
+      // `window` and `window.start` / `window.end` name the struct a time window groups by.
+      bool time_window = k.expr->kind == expr::ExprKind::kCall &&
+                         (k.expr->function == "window" || k.expr->function == "session_window");
+      if (time_window && e->kind == expr::ExprKind::kColumn &&
+          (e->qualifier.empty() ? EqualsIgnoreCase(e->name, k.name) : EqualsIgnoreCase(e->qualifier, k.name))) {
+        return e;
+      }
     }
     if (e->IsAggregateCall()) {
       for (const auto& a : aggs) {
@@ -843,6 +850,10 @@ class Planner {
       if (ExprKey(agg->group_keys[i].expr) == ExprKey(key)) return static_cast<int>(i);
     }
     std::string name = key->kind == expr::ExprKind::kColumn ? key->name : "";
+    // A time window groups into a struct column named as Spark names it.
+    if (key->kind == expr::ExprKind::kCall && (key->function == "window" || key->function == "session_window")) {
+      name = key->function;
+    }
     if (name.empty() || used_names->count(ToLower(name))) name = "_group" + std::to_string(agg->group_keys.size());
     used_names->insert(ToLower(name));
     agg->group_keys.push_back({key, name});

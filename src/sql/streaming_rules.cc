@@ -2,6 +2,7 @@
 
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
+#include "sql/time_window.h"
 
 namespace lakepipe::sql {
 
@@ -37,12 +38,28 @@ class Checker {
     if (def_.kind != DatasetKind::kStreamingTable || !any) return any;
     switch (n.kind) {
       case PlanKind::kAggregate: {
-        if (WindowKeyIndex(n) >= 0 && HasWatermark(*n.inputs[0])) return true;
+        int wk = WindowKeyIndex(n);
+        const PlanNode* scan = WatermarkScanBelow(n);
+        if (wk >= 0 && scan != nullptr) {
+          // The watermark closes the windows, so it must track the window's own time.
+          const expr::Expr& time = *n.group_keys[static_cast<size_t>(wk)].expr->args[0];
+          if (time.kind != expr::ExprKind::kColumn || !EqualsIgnoreCase(time.name, scan->watermark->column)) {
+            return NotSupportedAt(n.loc, "streaming table `" + def_.name + "`: the time window is over `" +
+                                             time.ToString() + "` but the WATERMARK is on `" +
+                                             scan->watermark->column + "`; window the watermark column");
+          }
+          return true;
+        }
+        if (wk >= 0 && HasWatermark(*n.inputs[0])) {
+          return NotSupportedAt(n.loc, "streaming table `" + def_.name +
+                                           "`: the WATERMARK must be on the stream the time window aggregates "
+                                           "directly (not behind a join, union or view)");
+        }
         return NotSupportedAt(n.loc, "streaming table `" + def_.name +
                                          "`: a streaming table cannot aggregate without a time window and a "
                                          "watermark; " + kUseView +
-                                         ", or GROUP BY window(event_time, '10 minutes') over a source with "
-                                         "WATERMARK event_time DELAY OF INTERVAL 10 MINUTES");
+                                         ", or GROUP BY window(event_time, '10 minutes'), ... over a source "
+                                         "with WATERMARK event_time DELAY OF INTERVAL 10 MINUTES");
       }
       case PlanKind::kSort:
         return NotSupportedAt(n.loc, "streaming table `" + def_.name +
@@ -82,9 +99,8 @@ class Checker {
         return true;
       case PlanKind::kDistinct: {
         // The runtime bounds the DISTINCT's keys by the watermark of the scan right under it.
-        const PlanNode* scan = n.inputs[0].get();
-        while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
-        if (scan->watermark && scan->streaming && n.inputs[0]->schema.FindField(scan->watermark->column) < 0) {
+        const PlanNode* scan = WatermarkScanBelow(n);
+        if (scan != nullptr && n.inputs[0]->schema.FindField(scan->watermark->column) < 0) {
           return NotSupportedAt(n.loc, "WATERMARK column `" + scan->watermark->column +
                                            "` must be selected (under its own name) by the DISTINCT it bounds");
         }
@@ -133,6 +149,13 @@ const PlanNode* FindStreamingScan(const PlanNode& n, const ViewPlanLookup& views
 
 }  // namespace
 
+const PlanNode* WatermarkScanBelow(const PlanNode& node) {
+  if (node.inputs.size() != 1) return nullptr;
+  const PlanNode* scan = node.inputs[0].get();
+  while (!scan->watermark && scan->inputs.size() == 1) scan = scan->inputs[0].get();
+  return scan->watermark && scan->streaming ? scan : nullptr;
+}
+
 bool ReadsStream(const PlanNode& plan, const ViewPlanLookup& views) {
   const PlanNode* via = nullptr;
   return FindStreamingScan(plan, views, &via) != nullptr;
@@ -141,7 +164,7 @@ bool ReadsStream(const PlanNode& plan, const ViewPlanLookup& views) {
 int WindowKeyIndex(const PlanNode& aggregate) {
   for (size_t i = 0; i < aggregate.group_keys.size(); ++i) {
     const expr::ExprPtr& e = aggregate.group_keys[i].expr;
-    if (e && e->kind == expr::ExprKind::kCall && (e->function == "window" || e->function == "session_window")) {
+    if (e && IsTimeWindowCall(*e)) {
       return static_cast<int>(i);
     }
   }

@@ -32,6 +32,11 @@ bool ReadsStream(const PlanNode& plan, const ViewPlanLookup& views);
 // or -1.
 int WindowKeyIndex(const PlanNode& aggregate);
 
+// The streaming scan whose WATERMARK a stateful node (DISTINCT, time-window aggregate)
+// applies: the first scan with a watermark down the node's chain of single-input nodes
+// (projections, filters), when it is read as a stream; else null.
+const PlanNode* WatermarkScanBelow(const PlanNode& node);
+
 // Checks dataset `def` (its resolved plan `plan`) against the streaming rules: a streaming
 // table must read a stream and may only use operators that are maintained incrementally
 // with correct results; a materialized view reads its inputs in full; STREAM(view) needs a
