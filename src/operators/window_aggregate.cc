@@ -69,20 +69,24 @@ Status WindowAggregate::Push(const RecordBatch& batch, std::vector<LateRow>* lat
       continue;
     }
     int64_t ts = t[i];
-    if (delay_) {
-      if (max_event_time_ && ts < *max_event_time_ - *delay_) {
-        late->push_back({static_cast<int32_t>(i), time_name + " " + FormatTimestamp(ts) + " is behind the watermark " +
-                                                      FormatTimestamp(*max_event_time_ - *delay_) + " (the latest " +
-                                                      time_name + " before it minus the WATERMARK delay)"});
-        continue;
-      }
-      if (!max_event_time_ || ts > *max_event_time_) max_event_time_ = ts;
-    }
+    // Spark's rule for windows: a row still counts in each of its windows that the
+    // watermark has not closed (end > watermark); it is late only when all are closed.
+    std::optional<int64_t> wm = watermark();
     int64_t last = ts - FloorMod(ts - window_.offset_micros, window_.slide_micros);
+    size_t before = rows.size();
     for (int64_t s = last; s > ts - window_.size_micros; s -= window_.slide_micros) {
+      if (wm && s + window_.size_micros <= *wm) break;  // this one and all earlier are closed
       rows.push_back(static_cast<int32_t>(i));
       starts.Append<int64_t>(s);
     }
+    if (rows.size() == before) {
+      late->push_back({static_cast<int32_t>(i), time_name + " " + FormatTimestamp(ts) + " is behind the watermark " +
+                                                    FormatTimestamp(*wm) + " (the latest " + time_name +
+                                                    " before it minus the WATERMARK delay) in every window it "
+                                                    "belongs to"});
+      continue;
+    }
+    if (delay_ && (!max_event_time_ || ts > *max_event_time_)) max_event_time_ = ts;
   }
   if (rows.empty()) return Status::OK();
   RecordBatch expanded = TakeRows(batch, rows);

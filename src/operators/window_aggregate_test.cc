@@ -87,20 +87,47 @@ TEST(WindowAggregate, StreamingOutputsClosedWindowsOnceAndHandsBackLateRows) {
   // The next batch in a new instance continues from the exported state.
   auto second = Make(10, 10, 5);
   ASSERT_TRUE(second->Restore(first->max_event_time(), *open).ok());
-  RecordBatch batch = Rows({{"a", 3}, {"a", 14}, {"a", 17}, {"a", 29}, {"a", 36}});
+  RecordBatch batch = Rows({{"a", 3}, {"a", 14}, {"a", 17}, {"a", 29}, {"a", 36}, {"a", 9}});
   ASSERT_TRUE(second->Push(batch, &late).ok());
+  // Watermark 16 when 3 and 14 arrive: [0,10) is closed (3 is late), [10,20) is not (14
+  // counts although it is below the watermark, as in Spark). At 9 the watermark is 31.
   ASSERT_EQ(late.size(), 2u);
   EXPECT_EQ(late[0].row, 0);
-  EXPECT_EQ(late[1].row, 1);
+  EXPECT_EQ(late[1].row, 5);
   EXPECT_EQ(late[0].reason, "t 1970-01-01 00:03:00 is behind the watermark 1970-01-01 00:16:00 (the latest t before it "
-                            "minus the WATERMARK delay)");
-  // Watermark 31: [10,20) has 17 and [20,30) has 21 and 29; [30,40) stays open.
+                            "minus the WATERMARK delay) in every window it belongs to");
+  // Watermark 31: [10,20) has 14 and 17, [20,30) has 21 and 29; [30,40) stays open.
   closed = second->TakeClosed();
   ASSERT_TRUE(closed.ok());
   EXPECT_EQ(expr::test::SortedRows(*closed),
-            (std::vector<std::string>{"{1970-01-01 00:10:00, 1970-01-01 00:20:00}|a|1",
+            (std::vector<std::string>{"{1970-01-01 00:10:00, 1970-01-01 00:20:00}|a|2",
                                       "{1970-01-01 00:20:00, 1970-01-01 00:30:00}|a|2"}));
   EXPECT_EQ(second->OpenState()->num_rows(), 1);
+}
+
+TEST(WindowAggregate, SlidingRowCountsOnlyInItsOpenWindows) {
+  // 10-minute windows every 5, delay 0. After 12 the watermark is 12: a row at 6 belongs to
+  // [0,10) (closed) and [5,15) (open): it counts in [5,15) only and is not late. A row at
+  // 4 belongs to [-5,5) and [0,10), both closed: late.
+  auto w = Make(10, 5, 0);
+  std::vector<WindowAggregate::LateRow> late;
+  ASSERT_TRUE(w->Push(Rows({{"a", 12}, {"a", 6}, {"a", 4}}), &late).ok());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].row, 2);
+  auto closed = w->TakeClosed();
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(expr::test::SortedRows(*closed), (std::vector<std::string>{}));
+  auto open = w->OpenState();
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->num_rows(), 2);  // [5,15) with 12 and 6, [10,20) with 12
+  auto all = Make(10, 5, 0);
+  ASSERT_TRUE(all->Restore(w->max_event_time(), *open).ok());
+  ASSERT_TRUE(all->Push(Rows({{"a", 40}}), &late).ok());
+  closed = all->TakeClosed();
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(expr::test::SortedRows(*closed),
+            (std::vector<std::string>{"{1970-01-01 00:05:00, 1970-01-01 00:15:00}|a|2",
+                                      "{1970-01-01 00:10:00, 1970-01-01 00:20:00}|a|1"}));
 }
 
 }  // namespace

@@ -86,19 +86,19 @@ TEST_F(WindowStreamingTest, SeedGoldRevenueByCountryIsWrittenOnceWhenTheWatermar
   runner = Open();
   Run(*runner, 25, "c.csv", "UK,2,1\n");
   auto rows = Rows(*runner, "SELECT window_start, window_end, Country, revenue, lines FROM gold_revenue ORDER BY Country");
-  EXPECT_EQ(rows, (std::vector<std::string>{"2026-01-01 12:00:00|2026-01-01 12:10:00|FR|5|1",
-                                            "2026-01-01 12:00:00|2026-01-01 12:10:00|UK|40|2"}));
+  EXPECT_EQ(rows, (std::vector<std::string>{"2026-01-01 12:00:00|2026-01-01 12:10:00|FR|5.0|1",
+                                            "2026-01-01 12:00:00|2026-01-01 12:10:00|UK|40.0|2"}));
   // Written once: later batches do not write the window again.
   Run(*runner, 40, "d.csv", "DE,1,1\n");
   EXPECT_EQ(Rows(*runner, "SELECT count(*) FROM gold_revenue WHERE window_start = TIMESTAMP '2026-01-01 12:00:00'"),
             (std::vector<std::string>{"2"}));
   EXPECT_EQ(Rows(*runner, "SELECT Country, revenue FROM gold_revenue WHERE window_start = TIMESTAMP "
                           "'2026-01-01 12:20:00'"),
-            (std::vector<std::string>{"UK|2"}));
+            (std::vector<std::string>{"UK|2.0"}));
   // The materialized view groups every row into its sliding windows.
   EXPECT_EQ(Rows(*runner, "SELECT s, revenue FROM all_windows WHERE Country = 'UK' ORDER BY s"),
-            (std::vector<std::string>{"2026-01-01 11:55:00|10", "2026-01-01 12:00:00|40", "2026-01-01 12:05:00|30",
-                                      "2026-01-01 12:20:00|2", "2026-01-01 12:25:00|2"}));
+            (std::vector<std::string>{"2026-01-01 11:55:00|10.0", "2026-01-01 12:00:00|40.0", "2026-01-01 12:05:00|30.0",
+                                      "2026-01-01 12:20:00|2.0", "2026-01-01 12:25:00|2.0"}));
   EXPECT_EQ(Rows(*runner, "SELECT count(*) FROM gold_revenue_late"), (std::vector<std::string>{"0"}));
 }
 

@@ -444,6 +444,17 @@ class Rewriter {
       EmitSynthetic(after_window ? ", \"$qualify\" AS (ORDER BY " : "WINDOW \"$qualify\" AS (ORDER BY ");
       return Status::OK();
     }
+    // Spark's time window: window(...) and the struct column `window` it groups by, with
+    // its fields start/end. WINDOW and END are reserved words in PostgreSQL: quote them.
+    // The WINDOW clause is always `WINDOW name AS (...)`.
+    if (t.IsWord("window") && !(Peek(1).kind == TokenKind::kWord && Peek(2).IsWord("AS"))) {
+      EmitSynthetic(QuoteIdent("window"));
+      return Status::OK();
+    }
+    if ((t.IsWord("end") || t.IsWord("start")) && i_ > 0 && toks_[i_ - 1].IsSymbol(".")) {
+      EmitSynthetic(QuoteIdent(ToLower(t.text)));
+      return Status::OK();
+    }
     if (top.qualify_open && EndsQualify(t)) CloseQualify(top);
     if (t.IsWord("WINDOW") && top.query) {
       top.in_from = false;
@@ -505,16 +516,6 @@ class Rewriter {
     if (t.IsWord("AS") && top.cast) {
       EmitVerbatim();
       EmitType();
-      return Status::OK();
-    }
-    // Spark's time window: window(...) and the struct column `window` it groups by, with
-    // its fields start/end. WINDOW and END are reserved words in PostgreSQL: quote them.
-    if (t.IsWord("window") && !(Peek(1).kind == TokenKind::kWord && Peek(2).IsWord("AS"))) {  // not WINDOW w AS (...)
-      EmitSynthetic(QuoteIdent("window"));
-      return Status::OK();
-    }
-    if ((t.IsWord("end") || t.IsWord("start")) && i_ > 0 && toks_[i_ - 1].IsSymbol(".")) {
-      EmitSynthetic(QuoteIdent(ToLower(t.text)));
       return Status::OK();
     }
     if (t.IsWord("AS") && Peek(1).kind == TokenKind::kWord) {

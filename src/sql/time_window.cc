@@ -7,6 +7,10 @@
 
 namespace lakepipe::sql {
 
+namespace {
+constexpr int64_t kMaxWindowsPerRow = 1000;
+}  // namespace
+
 bool IsTimeWindowCall(const expr::Expr& e) {
   return e.kind == expr::ExprKind::kCall && (e.function == "window" || e.function == "session_window");
 }
@@ -88,6 +92,13 @@ Result<TimeWindow> ParseTimeWindow(const expr::Expr& call) {
   if (w.size_micros <= 0) return Status::InvalidArgument(where + "the " + names[0] + " must be positive");
   if (w.slide_micros <= 0 || w.slide_micros > w.size_micros) {
     return Status::InvalidArgument(where + "the slide must be positive and at most the window size");
+  }
+  // Each row is copied into every window that holds it; Spark has no limit, a row in a
+  // million windows would exhaust memory here.
+  if (!w.session && w.size_micros / w.slide_micros > kMaxWindowsPerRow) {
+    return Status::InvalidArgument(where + "a row would belong to " + std::to_string(w.size_micros / w.slide_micros) +
+                                   " windows (size / slide); at most " + std::to_string(kMaxWindowsPerRow) +
+                                   " are supported");
   }
   if (w.offset_micros >= w.slide_micros) {
     return Status::InvalidArgument(where + "the start offset must be smaller than the slide");
