@@ -67,6 +67,31 @@ TEST(StreamingRulesTest, RefusesWhatAStreamingTableCannotMaintain) {
        {"temporary view `whole` reads no stream", "inside the view"}},
       {"CREATE MATERIALIZED VIEW x AS SELECT id FROM streamed", "r.sql:5:", {"view `streamed` reads a stream"}},
       {"CREATE STREAMING TABLE x AS SELECT id FROM whole", "r.sql:5:", {"reads no stream"}},
+      // Time windows: the watermark closes them, so it must be on the window's own time.
+      {"CREATE STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "GROUP BY window(ts, '10 minutes')",
+       "r.sql:5:", {no_window}},
+      {"CREATE STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(CAST(ts AS TIMESTAMP), '10 minutes')",
+       "r.sql:5:", {"the time window is over", "but the WATERMARK is on `ts`; window the watermark column"}},
+      {"CREATE STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '10 minutez')",
+       "r.sql:5:", {"'10 minutez' is not a duration (unknown unit `minutez`)"}},
+      {"CREATE STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '5 minutes', '10 minutes')",
+       "r.sql:5:", {"the slide must be positive and at most the window size"}},
+      {"CREATE STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '1 day', '1 second')",
+       "r.sql:5:", {"a row would belong to 86400 windows", "at most 1000"}},
+      {"CREATE STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, 10)",
+       "r.sql:5:", {"write the duration as a string, e.g. '10 minutes'"}},
+      {"CREATE MATERIALIZED VIEW x AS SELECT window.start AS s, count(*) AS n FROM whole "
+       "GROUP BY window(country, '10 minutes')",
+       "r.sql:5:", {"the time of window(...) is string, not a timestamp"}},
+      {"CREATE MATERIALIZED VIEW x AS SELECT count(*) AS n FROM whole "
+       "GROUP BY window(ts, '10 minutes'), window(ts, '5 minutes')",
+       "r.sql:5:", {"GROUP BY has more than one time window"}},
   };
   for (const Refusal& c : cases) {
     auto r = Resolve(c.sql);
@@ -93,6 +118,12 @@ TEST(StreamingRulesTest, AcceptsWhatAStreamingTableMaintains) {
       "CREATE STREAMING TABLE x AS SELECT id FROM streamed",
       // A materialized view may sort, limit and aggregate.
       "CREATE MATERIALIZED VIEW x AS SELECT country, count(*) AS n FROM whole GROUP BY country ORDER BY n LIMIT 3",
+      // Time windows over the watermark column; in a materialized view without one.
+      "CREATE STREAMING TABLE x AS SELECT window.start AS s, window.end AS e, country, sum(amount) AS total "
+      "FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '10 minutes'), country",
+      "CREATE STREAMING TABLE x AS SELECT window, count(*) AS n FROM STREAM(orders) "
+      "WATERMARK ts DELAY OF INTERVAL 1 MINUTE GROUP BY window(ts, '1 hour', '15 minutes', '5 minutes')",
+      "CREATE MATERIALIZED VIEW x AS SELECT window.start, count(*) AS n FROM whole GROUP BY window(ts, '1 day')",
   };
   for (const char* sql : cases) {
     auto r = Resolve(sql);
