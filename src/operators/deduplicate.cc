@@ -4,6 +4,7 @@
 
 #include "operators/filter.h"
 #include "operators/key_encoder.h"
+#include "types/datetime.h"
 
 namespace lakepipe::operators {
 
@@ -27,6 +28,28 @@ Status InMemorySeenKeySet::InsertIfAbsentWithTime(const std::vector<std::string_
     if (added) times_.push_back(event_times[i]);
     else times_[static_cast<size_t>(id)] = std::max(times_[static_cast<size_t>(id)], event_times[i]);
     (*inserted)[i] = added ? 1 : 0;
+  }
+  return Status::OK();
+}
+
+Status InMemorySeenKeySet::InsertIfAbsentOrExpired(const std::vector<std::string_view>& keys,
+                                                   const std::vector<int64_t>& event_times,
+                                                   const std::vector<int64_t>& floors, std::vector<uint8_t>* inserted,
+                                                   std::vector<int64_t>* recorded) {
+  inserted->assign(keys.size(), 0);
+  recorded->assign(keys.size(), 0);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    bool added;
+    int32_t id = table_.FindOrInsert(keys[i], &added);
+    if (added) {
+      times_.push_back(event_times[i]);
+      (*inserted)[i] = 1;
+    } else if (times_[static_cast<size_t>(id)] < floors[i]) {
+      times_[static_cast<size_t>(id)] = event_times[i];
+      (*inserted)[i] = 1;
+    } else {
+      (*recorded)[i] = times_[static_cast<size_t>(id)];
+    }
   }
   return Status::OK();
 }
@@ -67,6 +90,7 @@ Result<std::unique_ptr<Deduplicate>> Deduplicate::Make(const Schema& input, std:
     if (watermark->delay_micros < 0) return Status::InvalidArgument("a watermark delay must not be negative");
     d->watermark_spec_ = watermark;
   }
+  d->keyed_ = !key_columns.empty();
   if (key_columns.empty()) {
     for (size_t i = 0; i < input.size(); ++i) key_columns.push_back(static_cast<int>(i));
   }
@@ -97,36 +121,63 @@ Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch, std::vector<Late
     if (static_cast<int64_t>(rows.size()) == n) return batch;
     return TakeRows(batch, rows);
   }
-  // Watermarked: drop late rows, dedup the rest with their event times, then advance the
-  // watermark and expire old keys.
+  // Watermarked, row by row: each row's watermark is the largest event time before it
+  // minus the delay (late rows are below it and never raise the largest).
   const Column& time_col = batch.column(static_cast<size_t>(watermark_spec_->event_time_column));
+  const int64_t delay = watermark_spec_->delay_micros;
+  std::optional<int64_t> max_time;
+  if (watermark_) max_time = *watermark_ + delay;
   std::vector<int32_t> candidates;
-  std::vector<int64_t> times;
-  int64_t max_time = INT64_MIN;
+  times_.clear();
+  floors_.clear();
   for (int64_t i = 0; i < n; ++i) {
-    bool null_time = time_col.IsNull(i);
-    int64_t t = null_time ? INT64_MAX : time_col.data<int64_t>()[i];
-    if (!null_time) max_time = std::max(max_time, t);
-    if (!null_time && watermark_ && t < *watermark_) {
-      if (late != nullptr) late->push_back({static_cast<int32_t>(i), *watermark_});
+    std::optional<int64_t> wm;
+    if (max_time) wm = *max_time - delay;
+    if (time_col.IsNull(i)) {
+      if (keyed_) {
+        if (late != nullptr) {
+          late->push_back({static_cast<int32_t>(i), wm.value_or(0),
+                           "the event time is NULL: the row's key could never be forgotten"});
+        }
+        continue;
+      }
+      candidates.push_back(static_cast<int32_t>(i));
+      times_.push_back(INT64_MAX);  // never expires
+      floors_.push_back(INT64_MIN);
+      continue;
+    }
+    int64_t t = time_col.data<int64_t>()[i];
+    if (wm && t < *wm) {
+      if (late != nullptr) late->push_back({static_cast<int32_t>(i), *wm, ""});
       continue;
     }
     candidates.push_back(static_cast<int32_t>(i));
-    times.push_back(t);
+    times_.push_back(t);
+    floors_.push_back(wm ? *wm : INT64_MIN);
+    if (!max_time || t > *max_time) max_time = t;
   }
   RecordBatch candidate_batch = static_cast<int64_t>(candidates.size()) == n ? batch : TakeRows(batch, candidates);
   cols.clear();
   for (int k : key_columns_) cols.push_back(&candidate_batch.column(static_cast<size_t>(k)));
   KeyEncoder::EncodeAll(cols, candidate_batch.num_rows(), &arena_, &keys_);
-  LP_RETURN_IF_ERROR(seen_->InsertIfAbsentWithTime(keys_, times, &inserted_));
+  LP_RETURN_IF_ERROR(seen_->InsertIfAbsentOrExpired(keys_, times_, floors_, &inserted_, &recorded_));
   std::vector<int32_t> rows;
   for (size_t i = 0; i < inserted_.size(); ++i) {
-    if (inserted_[i]) rows.push_back(static_cast<int32_t>(i));
+    if (inserted_[i]) {
+      rows.push_back(static_cast<int32_t>(i));
+    } else if (keyed_ && times_[i] < recorded_[i] && late != nullptr) {
+      late->push_back({candidates[i], floors_[i],
+                       "a row of its key with a later event time (" + FormatTimestamp(recorded_[i]) +
+                           ") arrived first and was kept; the first row by event time cannot replace it"});
+    }
+  }
+  if (late != nullptr) {
+    std::sort(late->begin(), late->end(), [](const LateRow& a, const LateRow& b) { return a.row < b.row; });
   }
   RecordBatch out = static_cast<int64_t>(rows.size()) == candidate_batch.num_rows() ? candidate_batch
                                                                                      : TakeRows(candidate_batch, rows);
-  if (max_time != INT64_MIN) {
-    int64_t w = max_time - watermark_spec_->delay_micros;
+  if (max_time) {
+    int64_t w = *max_time - delay;
     if (!watermark_ || w > *watermark_) watermark_ = w;
     LP_ASSIGN_OR_RETURN(int64_t expired, seen_->ExpireBefore(*watermark_));
     (void)expired;

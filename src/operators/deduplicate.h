@@ -7,16 +7,27 @@
 // in-process one. Keys are KeyEncoder bytes (stable: safe to persist).
 //
 // With a watermark (an event-time column and a delay, as `WATERMARK col DELAY OF INTERVAL
-// n MINUTES`): the watermark is the largest event time seen in earlier batches minus the
-// delay; rows whose event time is below it are late and dropped, and after each batch keys
-// whose event time fell below the new watermark are forgotten (Spark's streaming
-// deduplication with a watermark). A row with a NULL event time is never late.
+// n MINUTES`), the watermark advances row by row in stream order (docs/sql-reference.md,
+// "Streaming semantics"): before each row it is the largest event time of the rows before
+// it (across batches) minus the delay. A row whose event time is below it is late (handed
+// back, never deduplicated). A key is remembered with the event time of the row that was
+// kept for it, and forgotten once the watermark passes that time: a later row of the key
+// is then kept again (the first row per key *within the watermark*, Spark's
+// dropDuplicatesWithinWatermark). Because the decision uses each row's own watermark, the
+// result does not depend on how the stream is cut into batches.
+//
+// DISTINCT (all columns) with a watermark: a row with a NULL event time is never late and
+// its key never expires. Keyed (chosen columns): a row with a NULL event time is late (its
+// key could never expire), and so is a row arriving while its key is remembered with a
+// *later* event time than its own: the query ranks rows by event time, so that row would
+// have been the first, but the row kept for the key is already written.
 //
 // Call order: Make, then Push per batch in stream order. Not thread-safe.
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -41,6 +52,15 @@ class SeenKeySet {
                                         const std::vector<int64_t>& event_times, std::vector<uint8_t>* inserted) {
     return InsertIfAbsent(keys, inserted);
   }
+  // Watermarked dedup (row by row): for each key, when it is absent or its recorded event
+  // time is below floors[i] (the row's watermark: the key expired), records it with
+  // event_times[i] and sets (*inserted)[i] = 1; else sets 0 and (*recorded)[i] to the time
+  // it is recorded with (not changed). Keys repeated inside `keys` see the earlier ones.
+  virtual Status InsertIfAbsentOrExpired(const std::vector<std::string_view>& keys,
+                                         const std::vector<int64_t>& event_times, const std::vector<int64_t>& floors,
+                                         std::vector<uint8_t>* inserted, std::vector<int64_t>* recorded) {
+    return Status::NotSupported("this seen-key store does not deduplicate by watermark");
+  }
   // Forgets keys recorded with an event time below `watermark_micros`; returns how many.
   // The set remembers the largest watermark it was given (RecordedWatermark), so a
   // durable set can checkpoint it together with the keys.
@@ -58,6 +78,9 @@ class InMemorySeenKeySet : public SeenKeySet {
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
   Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
                                 std::vector<uint8_t>* inserted) override;
+  Status InsertIfAbsentOrExpired(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
+                                 const std::vector<int64_t>& floors, std::vector<uint8_t>* inserted,
+                                 std::vector<int64_t>* recorded) override;
   Result<int64_t> ExpireBefore(int64_t watermark_micros) override;
   std::optional<int64_t> RecordedWatermark() const override { return watermark_; }
   int64_t size() const override { return table_.size(); }
@@ -88,6 +111,7 @@ class Deduplicate {
   struct LateRow {
     int32_t row;
     int64_t watermark_micros;
+    std::string reason;  // empty: behind the watermark
   };
   Result<RecordBatch> Push(const RecordBatch& batch, std::vector<LateRow>* late = nullptr);
   const SeenKeySet& seen() const { return *seen_; }
@@ -105,6 +129,8 @@ class Deduplicate {
   std::vector<uint8_t> inserted_;
   std::optional<DeduplicateWatermark> watermark_spec_;
   std::optional<int64_t> watermark_;
+  bool keyed_ = false;  // chosen key columns (not DISTINCT over all)
+  std::vector<int64_t> times_, floors_, recorded_;  // scratch
 };
 
 }  // namespace lakepipe::operators

@@ -44,5 +44,54 @@ TEST(DeduplicateWatermark, ANewInstanceContinuesTheSetsWatermark) {
   EXPECT_FALSE((*plain)->watermark().has_value());
 }
 
+// Keyed, delay 5 minutes, rows (key, minute) in stream order. Each row's watermark is the
+// largest earlier time minus 5: 10, 12 -> a kept, dup; 20 -> b kept (watermark now 15);
+// a@14 late; a@16: a's kept row (10) is below 15, a is forgotten -> kept anew; b@18:
+// b was kept at 20, a later time -> handed back as out of order; b@25 dup.
+std::vector<std::pair<int, int64_t>> KeyedInput() {
+  return {{1, 10}, {1, 12}, {2, 20}, {1, 14}, {1, 16}, {2, 18}, {2, 25}};
+}
+
+TEST(DeduplicateWatermark, KeyedFirstRowPerKeyWithinTheWatermark) {
+  Schema schema = Schema::ParseDDL("k INT, t TIMESTAMP").value();
+  auto d = Deduplicate::Make(schema, {0}, nullptr, DeduplicateWatermark{1, 5 * kMinute});
+  ASSERT_TRUE(d.ok());
+  std::vector<Deduplicate::LateRow> late;
+  auto out = (*d)->Push(Rows(KeyedInput()), &late);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(expr::test::SortedRows({*out}),
+            (std::vector<std::string>{"1|1970-01-01 00:10:00", "1|1970-01-01 00:16:00", "2|1970-01-01 00:20:00"}));
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0].row, 3);
+  EXPECT_EQ(late[0].watermark_micros, 15 * kMinute);
+  EXPECT_EQ(late[0].reason, "");
+  EXPECT_EQ(late[1].row, 5);
+  EXPECT_NE(late[1].reason.find("a row of its key with a later event time (1970-01-01 00:20:00) arrived first"),
+            std::string::npos)
+      << late[1].reason;
+}
+
+TEST(DeduplicateWatermark, KeyedResultDoesNotDependOnTheBatches) {
+  // One row per batch, each batch a new instance over the shared set (as the runtime does).
+  Schema schema = Schema::ParseDDL("k INT, t TIMESTAMP").value();
+  auto seen = std::make_shared<InMemorySeenKeySet>();
+  std::vector<RecordBatch> kept;
+  std::vector<int32_t> late_rows;
+  int32_t index = 0;
+  for (auto row : KeyedInput()) {
+    auto d = Deduplicate::Make(schema, {0}, seen, DeduplicateWatermark{1, 5 * kMinute});
+    ASSERT_TRUE(d.ok());
+    std::vector<Deduplicate::LateRow> late;
+    auto out = (*d)->Push(Rows({row}), &late);
+    ASSERT_TRUE(out.ok());
+    kept.push_back(*out);
+    for (const auto& l : late) late_rows.push_back(index + l.row);
+    ++index;
+  }
+  EXPECT_EQ(expr::test::SortedRows(kept),
+            (std::vector<std::string>{"1|1970-01-01 00:10:00", "1|1970-01-01 00:16:00", "2|1970-01-01 00:20:00"}));
+  EXPECT_EQ(late_rows, (std::vector<int32_t>{3, 5}));
+}
+
 }  // namespace
 }  // namespace lakepipe::operators

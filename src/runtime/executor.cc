@@ -223,6 +223,7 @@ class Executor {
                                 std::vector<expr::BoundExpr> right_keys, std::optional<expr::BoundExpr> residual);
 
   Result<Batches> RunWindowAggregate(const PlanNode& node);
+  Result<Batches> RunKeyedDedup(const PlanNode& node);
 
   Status HandOverLate(const PlanNode& op, const RecordBatch& input, std::vector<int32_t> rows,
                       std::vector<std::string> reasons) {
@@ -240,7 +241,8 @@ class Executor {
     const std::string& name = input.schema().field(static_cast<size_t>(time_column)).name;
     for (const auto& l : late) {
       rows.push_back(l.row);
-      reasons.push_back(LateReason(name, time.data<int64_t>()[l.row], l.watermark_micros));
+      reasons.push_back(!l.reason.empty() ? name + ": " + l.reason
+                                          : LateReason(name, time.data<int64_t>()[l.row], l.watermark_micros));
     }
     return HandOverLate(op, input, std::move(rows), std::move(reasons));
   }
@@ -251,7 +253,7 @@ class Executor {
 
 // The inputs whose rows a watermarked operator may hand over as late.
 void CollectWatermarked(const PlanNode& node, std::vector<const PlanNode*>* out) {
-  bool stateful = node.kind == PlanKind::kDistinct ||
+  bool stateful = node.kind == PlanKind::kDistinct || sql::IsStreamingKeyedDedup(node) ||
                   (node.kind == PlanKind::kAggregate && sql::WindowKeyIndex(node) >= 0);
   if (stateful && sql::WatermarkScanBelow(node) != nullptr) out->push_back(node.inputs[0].get());
   if (node.kind == PlanKind::kJoin && sql::IsStreamStreamJoin(node)) {
@@ -362,6 +364,7 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       return Relabel(node.schema, std::move(out));
     }
     case PlanKind::kWindow: {
+      if (sql::IsStreamingKeyedDedup(node)) return RunKeyedDedup(node);
       const PlanNode& input = *node.inputs[0];
       LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
       LP_ASSIGN_OR_RETURN(auto window, MakeWindow(node, options_));
@@ -422,6 +425,52 @@ Result<Batches> Executor::RunStreamJoin(const PlanNode& node, operators::JoinTyp
     LP_RETURN_IF_ERROR(options_.late_rows(node, late, reasons));
   }
   return Relabel(node.schema, std::move(out.rows));
+}
+
+// QUALIFY row_number() OVER (PARTITION BY keys ORDER BY ts) = 1 over a watermarked stream:
+// the first row per key within the watermark (sql/streaming_rules.h CheckKeyedDedup),
+// with the keys in the flow's seen-key state. The kept rows' row_number is 1.
+Result<Batches> Executor::RunKeyedDedup(const PlanNode& node) {
+  const PlanNode& input = *node.inputs[0];
+  LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+  const sql::PlanNode* scan = sql::WatermarkScanBelow(node);
+  int time_column = input.schema.FindField(scan->watermark->column);
+  if (time_column < 0) {
+    return Status::NotSupported("WATERMARK column `" + scan->watermark->column +
+                                "` must be selected (under its own name) by the query the de-duplication reads");
+  }
+  std::vector<int> keys;
+  for (const auto& k : node.window_functions[0].partition_by) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, input.schema, ContextFor(input, options_)));
+    if (b.kind != expr::BoundKind::kColumn) {
+      return Status::NotSupported("keyed de-duplication by an expression is not built yet");
+    }
+    keys.push_back(b.column_index);
+  }
+  std::shared_ptr<operators::SeenKeySet> seen;
+  if (options_.seen_keys) {
+    LP_ASSIGN_OR_RETURN(seen, options_.seen_keys(node));
+  }
+  operators::DeduplicateWatermark watermark{time_column, scan->watermark->delay_micros};
+  LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, keys, seen, watermark));
+  const DataType& number_type = node.schema.field(node.schema.size() - 1).type;
+  Batches out;
+  std::vector<operators::Deduplicate::LateRow> late;
+  for (const auto& b : rows) {
+    late.clear();
+    LP_ASSIGN_OR_RETURN(RecordBatch kept, dedup->Push(b, &late));
+    if (!late.empty()) LP_RETURN_IF_ERROR(HandOverLate(node, b, time_column, late));
+    if (kept.num_rows() == 0) continue;
+    Column one(number_type);
+    for (int64_t i = 0; i < kept.num_rows(); ++i) {
+      if (number_type.id() == TypeId::kInt) one.Append<int32_t>(1);
+      else one.Append<int64_t>(1);
+    }
+    std::vector<ColumnPtr> cols = kept.columns();
+    cols.push_back(MakeColumn(std::move(one)));
+    out.push_back(RecordBatch(node.schema, std::move(cols), kept.num_rows()));
+  }
+  return Relabel(node.schema, std::move(out));
 }
 
 Result<Batches> Executor::RunWindowAggregate(const PlanNode& node) {

@@ -176,7 +176,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     if (!sql::ReadsStream(*node.inputs[0], views)) return std::shared_ptr<operators::SeenKeySet>();
     auto it = flow->seen_stores.find(&node);
     if (it == flow->seen_stores.end()) {
-      std::string name = "distinct-" + std::to_string(flow->seen_stores.size());
+      std::string name = (node.kind == sql::PlanKind::kWindow ? "dedup-" : "distinct-") +
+                         std::to_string(flow->seen_stores.size());
       std::string dir = JoinPath(cp_dir, "state/" + name);
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
       LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir));

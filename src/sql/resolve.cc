@@ -415,6 +415,13 @@ class Resolver {
   const TableSchemaLookup& tables_;
 };
 
+// Window functions in a streaming table: only keyed de-duplication (streaming_rules.h).
+Status CheckStreamingWindows(const std::string& table, const PlanNode& n, const PlanNode* parent) {
+  if (n.kind == PlanKind::kWindow) LP_RETURN_IF_ERROR(CheckKeyedDedup(table, n, parent));
+  for (const auto& in : n.inputs) LP_RETURN_IF_ERROR(CheckStreamingWindows(table, *in, &n));
+  return Status::OK();
+}
+
 const PlanNode* FindKind(const PlanPtr& p, PlanKind kind) {
   if (p->kind == kind) return p.get();
   for (const auto& in : p->inputs) {
@@ -516,16 +523,7 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
   }
   // A join of two streams is kept only with the bounds that make its state finite.
   if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamJoins(*out->plan));
-  if (def.kind == DatasetKind::kStreamingTable) {
-    if (const PlanNode* w = FindKind(out->plan, PlanKind::kWindow)) {
-      return NotSupportedAt(w->loc, "streaming table `" + def.name + "` uses the window function `" +
-                                        w->window_functions[0].text +
-                                        "`: a window function needs its whole partition, which a stream never has; "
-                                        "make it a MATERIALIZED VIEW (recomputed on each update). Keyed "
-                                        "de-duplication of a stream (first row per key within a watermark) is "
-                                        "not built yet");
-    }
-  }
+  if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamingWindows(def.name, *out->plan, nullptr));
   return CheckStreamingRules(def, *out->plan, views);
 }
 

@@ -149,6 +149,65 @@ const PlanNode* FindStreamingScan(const PlanNode& n, const ViewPlanLookup& views
 
 }  // namespace
 
+Status CheckKeyedDedup(const std::string& table, const PlanNode& window, const PlanNode* parent) {
+  const std::string form = "QUALIFY row_number() OVER (PARTITION BY key ORDER BY event_time) = 1";
+  const WindowFunction& f = window.window_functions[0];
+  auto refuse = [&](const std::string& why) {
+    return NotSupportedAt(window.loc, "streaming table `" + table + "` uses the window function `" + f.text + "`: " +
+                                          why);
+  };
+  bool row_number = window.window_functions.size() == 1 && f.call->kind == expr::ExprKind::kCall &&
+                    f.call->function == "row_number";
+  bool first_only = false;
+  if (parent != nullptr && parent->kind == PlanKind::kFilter && parent->predicate) {
+    const expr::Expr& p = *parent->predicate;
+    if (p.kind == expr::ExprKind::kCall && p.function == "=" && p.args.size() == 2) {
+      for (int side = 0; side < 2; ++side) {
+        const expr::Expr& col = *p.args[static_cast<size_t>(side)];
+        const expr::Expr& one = *p.args[static_cast<size_t>(1 - side)];
+        if (col.kind == expr::ExprKind::kColumn && col.name == f.name && one.kind == expr::ExprKind::kLiteral &&
+            !one.literal.is_null() && one.literal.ToString() == "1") {
+          first_only = true;
+        }
+      }
+    }
+  }
+  if (!row_number || !first_only) {
+    return refuse("a window function needs its whole partition, which a stream never has; make it a "
+                  "MATERIALIZED VIEW (recomputed on each update). The one form a streaming table runs is keyed "
+                  "de-duplication, the first row per key within the watermark: " + form);
+  }
+  if (f.partition_by.empty()) return refuse("keyed de-duplication needs PARTITION BY the key columns: " + form);
+  for (const auto& k : f.partition_by) {
+    if (k->kind != expr::ExprKind::kColumn) {
+      return refuse("keyed de-duplication by an expression (`" + k->ToString() +
+                    "`) is not built yet; compute the key as a column in a view or subquery and PARTITION BY it");
+    }
+  }
+  const PlanNode* scan = WatermarkScanBelow(window);
+  if (scan == nullptr) {
+    return refuse("keyed de-duplication of a stream needs `WATERMARK event_time DELAY OF INTERVAL ...` on the "
+                  "stream it reads (directly: projections and filters may sit between), ORDER BY that column: the "
+                  "watermark bounds the keys kept. Without one, SELECT DISTINCT keeps every key forever");
+  }
+  if (f.order_by.size() != 1 || !f.order_by[0].ascending || f.order_by[0].expr->kind != expr::ExprKind::kColumn ||
+      !EqualsIgnoreCase(f.order_by[0].expr->name, scan->watermark->column)) {
+    return refuse("keyed de-duplication keeps the first row per key: ORDER BY the WATERMARK column `" +
+                  scan->watermark->column + "` ascending, alone (" + form +
+                  "). The latest row per key is not built: it would rewrite rows already written; use a "
+                  "materialized view");
+  }
+  if (window.inputs[0]->schema.FindField(scan->watermark->column) < 0) {
+    return refuse("WATERMARK column `" + scan->watermark->column + "` must be selected (under its own name) by "
+                  "the query the de-duplication reads");
+  }
+  return Status::OK();
+}
+
+bool IsStreamingKeyedDedup(const PlanNode& window) {
+  return window.kind == PlanKind::kWindow && WatermarkScanBelow(window) != nullptr;
+}
+
 const PlanNode* WatermarkScanBelow(const PlanNode& node) {
   if (node.inputs.size() != 1) return nullptr;
   const PlanNode* scan = node.inputs[0].get();

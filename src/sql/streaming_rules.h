@@ -37,6 +37,19 @@ int WindowKeyIndex(const PlanNode& aggregate);
 // (projections, filters), when it is read as a stream; else null.
 const PlanNode* WatermarkScanBelow(const PlanNode& node);
 
+// Keyed de-duplication of a stream, the one window function a streaming table runs:
+//   QUALIFY row_number() OVER (PARTITION BY k1, ... ORDER BY ts) = 1
+// over a source with `WATERMARK ts DELAY OF ...` — the first row per key within the
+// watermark (docs/sql-reference.md, "Keyed de-duplication"). `window` is the kWindow node,
+// `parent` the node reading it (the QUALIFY filter), `table` names the streaming table for
+// messages. OK when the shape is that one; else NotSupported with the reason and the
+// alternative. The runtime runs such a kWindow over a streaming scan as a Deduplicate.
+Status CheckKeyedDedup(const std::string& table, const PlanNode& window, const PlanNode* parent);
+
+// Whether kWindow node `window` is run as a keyed de-duplication (its watermarked scan is
+// read as a stream); the shape was checked by CheckKeyedDedup when the pipeline resolved.
+bool IsStreamingKeyedDedup(const PlanNode& window);
+
 // Checks dataset `def` (its resolved plan `plan`) against the streaming rules: a streaming
 // table must read a stream and may only use operators that are maintained incrementally
 // with correct results; a materialized view reads its inputs in full; STREAM(view) needs a

@@ -92,6 +92,30 @@ TEST(StreamingRulesTest, RefusesWhatAStreamingTableCannotMaintain) {
       {"CREATE MATERIALIZED VIEW x AS SELECT count(*) AS n FROM whole "
        "GROUP BY window(ts, '10 minutes'), window(ts, '5 minutes')",
        "r.sql:5:", {"GROUP BY has more than one time window"}},
+      // Keyed de-duplication is the one window function form a streaming table runs.
+      {"CREATE STREAMING TABLE x AS SELECT id, rank() OVER (PARTITION BY cust ORDER BY ts) AS r FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES",
+       "r.sql:5:", {"a window function needs its whole partition", "MATERIALIZED VIEW",
+                    "QUALIFY row_number() OVER (PARTITION BY key ORDER BY event_time) = 1"}},
+      {"CREATE STREAMING TABLE x AS SELECT id, ts FROM STREAM(orders) "
+       "QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts) = 1",
+       "r.sql:5:", {"keyed de-duplication of a stream needs `WATERMARK event_time DELAY OF INTERVAL ...`",
+                    "SELECT DISTINCT keeps every key forever"}},
+      {"CREATE STREAMING TABLE x AS SELECT id, ts FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES "
+       "QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts DESC) = 1",
+       "r.sql:5:", {"ORDER BY the WATERMARK column `ts` ascending", "The latest row per key is not built"}},
+      {"CREATE STREAMING TABLE x AS SELECT id, ts, amount FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 "
+       "MINUTES QUALIFY row_number() OVER (PARTITION BY id ORDER BY amount) = 1",
+       "r.sql:5:", {"ORDER BY the WATERMARK column `ts` ascending"}},
+      {"CREATE STREAMING TABLE x AS SELECT id, ts FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES "
+       "QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts) <= 2",
+       "r.sql:5:", {"a window function needs its whole partition"}},
+      {"CREATE STREAMING TABLE x AS SELECT id, ts FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES "
+       "QUALIFY row_number() OVER (PARTITION BY id % 10 ORDER BY ts) = 1",
+       "r.sql:5:", {"keyed de-duplication by an expression (`", "is not built yet"}},
+      {"CREATE STREAMING TABLE x AS SELECT id, ts FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES "
+       "QUALIFY row_number() OVER (ORDER BY ts) = 1",
+       "r.sql:5:", {"keyed de-duplication needs PARTITION BY the key columns"}},
   };
   for (const Refusal& c : cases) {
     auto r = Resolve(c.sql);
@@ -124,6 +148,13 @@ TEST(StreamingRulesTest, AcceptsWhatAStreamingTableMaintains) {
       "CREATE STREAMING TABLE x AS SELECT window, count(*) AS n FROM STREAM(orders) "
       "WATERMARK ts DELAY OF INTERVAL 1 MINUTE GROUP BY window(ts, '1 hour', '15 minutes', '5 minutes')",
       "CREATE MATERIALIZED VIEW x AS SELECT window.start, count(*) AS n FROM whole GROUP BY window(ts, '1 day')",
+      // Keyed de-duplication of a stream, and the same query in a materialized view.
+      "CREATE STREAMING TABLE x AS SELECT id, cust, ts, amount FROM STREAM(orders) "
+      "WATERMARK ts DELAY OF INTERVAL 10 MINUTES QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts) = 1",
+      "CREATE STREAMING TABLE x AS SELECT * FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 1 HOUR "
+      "WHERE amount > 0 QUALIFY 1 = row_number() OVER (PARTITION BY cust, country ORDER BY ts ASC)",
+      "CREATE MATERIALIZED VIEW x AS SELECT id, ts FROM whole QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts) "
+      "= 1",
   };
   for (const char* sql : cases) {
     auto r = Resolve(sql);

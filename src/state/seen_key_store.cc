@@ -173,6 +173,66 @@ Status SeenKeyStore::InsertIfAbsentWithTime(const std::vector<std::string_view>&
   return Status::OK();
 }
 
+// As Probe with times, but a key recorded below `floor` (the row's watermark) counts as
+// absent and is recorded anew; a known key keeps its time (the kept row's).
+Status SeenKeyStore::ProbeFirst(std::string_view key, int64_t time, int64_t floor, uint8_t* inserted,
+                                int64_t* recorded) {
+  Digest d = DigestOf(key);
+  auto it = pending_.find(d);
+  if (it != pending_.end()) {
+    Pending& p = it->second;
+    if (p.has_time && p.time >= floor) {
+      *inserted = 0;
+      *recorded = p.time;
+      return Status::OK();
+    }
+    p.has_time = true;
+    p.time = time;
+    *inserted = 1;
+    return Status::OK();
+  }
+  Pending p;
+  p.has_time = true;
+  p.time = time;
+  if (stored_keys_ > 0) {
+    lookup_.assign(1, kKeyPrefix);
+    AppendDigest(&lookup_, d);
+    auto st = db_->Get(rocksdb::ReadOptions(), lookup_, &value_);
+    if (!st.ok() && !st.IsNotFound()) return FromRocks(st, "read state store " + dir_);
+    if (st.ok()) {
+      p.in_db = true;
+      if (value_.size() == 8) p.db_time = ReadTime(value_.data());
+      if (!p.db_time || *p.db_time >= floor) {
+        *inserted = 0;
+        *recorded = p.db_time.value_or(INT64_MAX);
+        return Status::OK();
+      }
+    }
+  }
+  p.is_new = true;
+  pending_.emplace(d, p);
+  ++pending_new_;
+  *inserted = 1;
+  return Status::OK();
+}
+
+Status SeenKeyStore::InsertIfAbsentOrExpired(const std::vector<std::string_view>& keys,
+                                             const std::vector<int64_t>& event_times,
+                                             const std::vector<int64_t>& floors, std::vector<uint8_t>* inserted,
+                                             std::vector<int64_t>* recorded) {
+  if (event_times.size() != keys.size() || floors.size() != keys.size()) {
+    return Status::Internal("InsertIfAbsentOrExpired: " + std::to_string(keys.size()) + " keys, " +
+                            std::to_string(event_times.size()) + " times, " + std::to_string(floors.size()) +
+                            " floors");
+  }
+  inserted->assign(keys.size(), 0);
+  recorded->assign(keys.size(), 0);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    LP_RETURN_IF_ERROR(ProbeFirst(keys[i], event_times[i], floors[i], &(*inserted)[i], &(*recorded)[i]));
+  }
+  return Status::OK();
+}
+
 Result<int64_t> SeenKeyStore::ExpireBefore(int64_t watermark_micros) {
   std::optional<int64_t> current = RecordedWatermark();
   if (current && *current >= watermark_micros) {

@@ -48,6 +48,9 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
   Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
                                 std::vector<uint8_t>* inserted) override;
+  Status InsertIfAbsentOrExpired(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
+                                 const std::vector<int64_t>& floors, std::vector<uint8_t>* inserted,
+                                 std::vector<int64_t>* recorded) override;
   // Forgets the keys whose event time is below `watermark_micros`: pending keys at once,
   // stored keys at the next Commit. Returns how many pending keys were forgotten now.
   Result<int64_t> ExpireBefore(int64_t watermark_micros) override;
@@ -92,6 +95,7 @@ class SeenKeyStore : public operators::SeenKeySet {
 
   SeenKeyStore() = default;
   Status Probe(std::string_view key, bool with_time, int64_t time, uint8_t* inserted);
+  Status ProbeFirst(std::string_view key, int64_t time, int64_t floor, uint8_t* inserted, int64_t* recorded);
 
   static constexpr size_t kBulkKeys = 50000;  // from this many written entries, ingest a file
   std::unique_ptr<rocksdb::DB> db_;

@@ -1,5 +1,7 @@
-// Time-window crash and split test: streaming tables grouping a watermarked file stream by
-// tumbling and sliding windows read their input one file per micro-batch. Each table must
+// Time-window and keyed-dedup crash and split test: streaming tables grouping a watermarked
+// file stream by tumbling and sliding windows, and one keeping the first row per key within
+// the watermark (QUALIFY row_number() ... = 1), read their input one file per micro-batch.
+// Each table must
 // equal (1) the same pipeline run over the whole input in one batch, (2) DuckDB computing
 // the expected result from the input with the per-row watermark rule of
 // docs/sql-reference.md ("Streaming semantics"), late rows included, and (3) after a
@@ -20,6 +22,8 @@ const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_K
 const FILES = 8;
 const ROWS = 15;  // per file
 const MINUTE = 60_000_000;  // microseconds
+const COLUMNS = 'seq INT, k STRING, ts TIMESTAMP, v INT, u INT';
+const DEDUP_DELAY = 10;  // minutes
 
 // The windowed tables: name -> [size, slide, delay] in minutes and the aggregates.
 const TABLES = {
@@ -47,13 +51,13 @@ function writeInput(dir) {
   let clock = 1767225600, seq = 0;
   mkdirSync(dir, { recursive: true });
   for (let f = 0; f < FILES; ++f) {
-    let text = 'seq,k,ts,v\n';
+    let text = 'seq,k,ts,v,u\n';
     for (let i = 0; i < ROWS; ++i) {
       clock += (r() % 4) * 60 + (r() % 60);
       let ts = timestamp(clock - (r() % 26) * 60);
       if (r() % 23 === 0) ts = timestamp(clock - 90 * 60);
       if (r() % 31 === 0) ts = '';
-      text += `${seq},k${r() % 3},${ts},${r() % 100}\n`;
+      text += `${seq},k${r() % 3},${ts},${r() % 100},${r() % 12}\n`;
       ++seq;
     }
     writeFileSync(join(dir, `${String(f).padStart(4, '0')}.csv`), text);
@@ -75,9 +79,13 @@ function writePipeline(dir, landing, perBatch) {
     sql += `CREATE OR REFRESH STREAMING TABLE ${name} AS\n` +
       `SELECT window.start AS ws, window.end AS we, k, ${t.aggs}\n` +
       `FROM STREAM read_files('${landing}', format => 'csv', header => true, ` +
-      `schema => 'seq INT, k STRING, ts TIMESTAMP, v INT'${opts}) WATERMARK ts DELAY OF INTERVAL ${t.delay} MINUTES\n` +
+      `schema => '${COLUMNS}'${opts}) WATERMARK ts DELAY OF INTERVAL ${t.delay} MINUTES\n` +
       `GROUP BY ${windowCall(t)}, k;\n`;
   }
+  sql += `CREATE OR REFRESH STREAMING TABLE dedup AS\n` +
+    `SELECT seq, k, u, ts, v FROM STREAM read_files('${landing}', format => 'csv', header => true, ` +
+    `schema => '${COLUMNS}'${opts}) WATERMARK ts DELAY OF INTERVAL ${DEDUP_DELAY} MINUTES\n` +
+    `QUALIFY row_number() OVER (PARTITION BY k, u ORDER BY ts) = 1;\n`;
   writeFileSync(join(dir, 'pipeline.yaml'), 'name: windows\nlibraries: [p.sql]\n');
   writeFileSync(join(dir, 'p.sql'), sql);
 }
@@ -89,7 +97,7 @@ function writePipeline(dir, landing, perBatch) {
 function expectedSql(landing, t) {
   const size = t.size * MINUTE, slide = t.slide * MINUTE, off = (t.start || 0) * MINUTE, delay = t.delay * MINUTE;
   const input = `read_csv(${sqlString(landing + '/*.csv')}, header = true, ` +
-    `columns = {'seq': 'INTEGER', 'k': 'VARCHAR', 'ts': 'TIMESTAMP', 'v': 'INTEGER'})`;
+    `columns = {'seq': 'INTEGER', 'k': 'VARCHAR', 'ts': 'TIMESTAMP', 'v': 'INTEGER', 'u': 'INTEGER'})`;
   const rowsCte = `
     r AS (SELECT *, epoch_us(ts) AS t,
                  max(epoch_us(ts)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${delay} AS wm
@@ -106,6 +114,39 @@ function expectedSql(landing, t) {
   return { out, late };
 }
 
+// DuckDB's expected keyed de-duplication: rows in input order, each with its watermark
+// (largest earlier event time minus the delay); late below it or without an event time.
+// Per key, the first on-time row is kept; the next kept row is the first one whose
+// watermark has passed the kept row's time (the key was forgotten). Between two kept rows,
+// a row with an earlier time than the kept one is handed to dedup_late (out of order).
+function expectedDedupSql(landing) {
+  const input = `read_csv(${sqlString(landing + '/*.csv')}, header = true, ` +
+    `columns = {'seq': 'INTEGER', 'k': 'VARCHAR', 'ts': 'TIMESTAMP', 'v': 'INTEGER', 'u': 'INTEGER'})`;
+  const ctes = `WITH RECURSIVE
+    r AS (SELECT *, epoch_us(ts) AS t,
+                 max(epoch_us(ts)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${DEDUP_DELAY * MINUTE} AS wm
+          FROM ${input}),
+    c AS (SELECT * FROM r WHERE t IS NOT NULL AND (wm IS NULL OR t >= wm)),
+    em(k, u, seq, t) AS (
+      SELECT k, u, seq, t FROM c QUALIFY row_number() OVER (PARTITION BY k, u ORDER BY seq) = 1
+      UNION ALL
+      SELECT c.k, c.u, c.seq, c.t FROM em JOIN c ON c.k = em.k AND c.u = em.u AND c.seq > em.seq AND c.wm > em.t
+      QUALIFY row_number() OVER (PARTITION BY c.k, c.u ORDER BY c.seq) = 1),
+    owner AS (SELECT c.seq, c.t, em.seq AS kept_seq, em.t AS kept_t FROM c JOIN em ON c.k = em.k AND c.u = em.u AND em.seq <= c.seq
+              QUALIFY row_number() OVER (PARTITION BY c.seq ORDER BY em.seq DESC) = 1)`;
+  return {
+    out: `${ctes} SELECT r.seq, r.k, r.u, r.ts::TIMESTAMPTZ AS ts, r.v FROM r JOIN em USING (seq)`,
+    late: `${ctes} SELECT seq FROM r WHERE seq NOT IN (SELECT seq FROM c) ` +
+      `UNION ALL SELECT seq FROM owner WHERE seq <> kept_seq AND t < kept_t ORDER BY seq`,
+  };
+}
+
+const canonical = (rows) => rows.map((r) => {
+  const o = {};
+  for (const k of Object.keys(r).sort()) o[k] = typeof r[k] === 'number' && !Number.isInteger(r[k]) ? Number(r[k].toPrecision(12)) : r[k];
+  return JSON.stringify(o);
+}).sort();
+
 runTest('window_kill', async () => {
   const started = Date.now();
   const work = tempDir('lakepipe-window-kill-');
@@ -119,7 +160,7 @@ runTest('window_kill', async () => {
   };
 
   const duck = await Duck.open();
-  const names = Object.keys(TABLES).flatMap((n) => [n, `${n}_late`]);
+  const names = [...Object.keys(TABLES), 'dedup'].flatMap((n) => [n, `${n}_late`]);
   const tablesOf = async (storage) => {
     const out = {};
     for (const name of names) {
@@ -134,11 +175,7 @@ runTest('window_kill', async () => {
   // The whole-input run against DuckDB's expected result.
   for (const [name, t] of Object.entries(TABLES)) {
     const { out, late } = expectedSql(landing, t);
-    const expected = (await duck.rows(out)).map((r) => {
-      const o = {};
-      for (const k of Object.keys(r).sort()) o[k] = typeof r[k] === 'number' && !Number.isInteger(r[k]) ? Number(r[k].toPrecision(12)) : r[k];
-      return JSON.stringify(o);
-    }).sort();
+    const expected = canonical(await duck.rows(out));
     if (expected.length < 5) fail(`${name}: the input closes only ${expected.length} windows`);
     const d = diffRows(reference[name], expected);
     if (d) fail(`${name} differs from DuckDB's expected windows: ${JSON.stringify(d).slice(0, 1500)}`);
@@ -151,6 +188,23 @@ runTest('window_kill', async () => {
     for (const r of reference[`${name}_late`].map((x) => JSON.parse(x))) {
       if (!r._late_reason) fail(`${name}_late: a row without _late_reason`);
     }
+  }
+
+  {
+    const { out, late } = expectedDedupSql(landing);
+    const expected = canonical(await duck.rows(out));
+    const d = diffRows(reference.dedup, expected);
+    if (d) fail(`dedup differs from DuckDB's expected first rows per key: ${JSON.stringify(d).slice(0, 1500)}`);
+    const lateSeqs = (await duck.rows(late)).map((r) => Number(r.seq));
+    const gotLate = reference.dedup_late.map((r) => Number(JSON.parse(r).seq)).sort((a, b) => a - b);
+    if (JSON.stringify(gotLate) !== JSON.stringify(lateSeqs)) {
+      fail(`dedup_late holds rows ${gotLate.join(',')}, DuckDB expects ${lateSeqs.join(',')}`);
+    }
+    const reasons = reference.dedup_late.map((r) => JSON.parse(r)._late_reason);
+    if (!reasons.some((x) => x.includes('arrived first and was kept'))) fail('dedup_late has no out-of-order row');
+    if (!reasons.some((x) => x.includes('is behind the watermark'))) fail('dedup_late has no row behind the watermark');
+    const input = Number((await duck.rows(`SELECT count(*) AS n FROM read_csv(${sqlString(landing + '/*.csv')})`))[0].n);
+    if (reference.dedup.length + gotLate.length >= input) fail('the input has no duplicates the dedup drops');
   }
 
   const trace = join(work, 'trace.txt');
