@@ -212,7 +212,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     return it->second->state();
   };
 
-  auto window_state = [this, flow, &cp_dir](const sql::PlanNode& node,
+  auto window_state = [this, flow, &cp_dir, &ds](const sql::PlanNode& node,
                                             const Schema& state_schema) -> Result<std::shared_ptr<operators::WindowState>> {
     auto it = flow->window_stores.find(&node);
     if (it == flow->window_stores.end()) {
@@ -220,6 +220,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       std::string dir = JoinPath(cp_dir, "state/" + name);
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
       LP_ASSIGN_OR_RETURN(auto store, state::WindowStateStore::Open(dir, state_schema));
+      LP_RETURN_IF_ERROR(flow->cp.CheckState(ds.name, name, store->committed_batch()));
       flow->window_store_names[&node] = name;
       it = flow->window_stores.emplace(&node, std::move(store)).first;
     }
