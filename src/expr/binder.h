@@ -50,6 +50,8 @@ struct KernelState {
   virtual ~KernelState() = default;
 };
 
+struct ScalarFunction;  // expr/function.h
+
 struct BoundExpr {
   BoundKind kind = BoundKind::kLiteral;
   DataType type;          // result type
@@ -63,6 +65,8 @@ struct BoundExpr {
   // kCall / kAggregate: lower-case function name after alias resolution ("substr" ->
   // "substring", "iff" -> "if", "dayofmonth" -> "day", "try_add" keeps its name).
   std::string function;
+  // kCall: the registry entry whose kernel computes it (never null for a bound call).
+  const ScalarFunction* fn = nullptr;
   bool distinct = false;  // kAggregate: count(DISTINCT x)
   std::shared_ptr<const BoundExpr> filter;  // kAggregate: FILTER (WHERE ...), boolean
   std::vector<BoundExpr> args;

@@ -2,7 +2,10 @@
 #include <cctype>
 #include <cmath>
 
+#include <chrono>
+
 #include "expr/eval_internal.h"
+#include "expr/function.h"
 #include "expr/kernel_state.h"
 #include "types/datetime.h"
 
@@ -70,140 +73,319 @@ int64_t TruncDays(int64_t days, Unit unit) {
   }
 }
 
-}  // namespace
+inline int64_t DaysOf(const std::vector<ColumnPtr>& args, size_t a, int64_t i) { return args[a]->data<int32_t>()[i]; }
+inline int64_t MicrosOf(const std::vector<ColumnPtr>& args, size_t a, int64_t i) { return args[a]->data<int64_t>()[i]; }
 
-Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
-  const std::string& fn = e.function;
-  auto days_of = [&](size_t a, int64_t i) -> int64_t { return args[a]->data<int32_t>()[i]; };
-  auto micros_of = [&](size_t a, int64_t i) -> int64_t { return args[a]->data<int64_t>()[i]; };
-  if (fn == "year" || fn == "month" || fn == "day" || fn == "quarter" || fn == "dayofweek" || fn == "dayofyear" ||
-      fn == "weekofyear") {
-    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
-      int64_t d = days_of(0, i);
-      if (fn == "dayofweek") { *r = (Weekday(d) + 1) % 7 + 1; return true; }  // 1 = Sunday
-      if (fn == "weekofyear") { *r = IsoWeek(d); return true; }
+enum class DatePart { kYear, kMonth, kDay, kQuarter, kDayOfWeek, kDayOfYear, kWeekOfYear };
+
+template <DatePart part>
+Result<ColumnPtr> DatePartKernel(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
+    int64_t d = DaysOf(args, 0, i);
+    if constexpr (part == DatePart::kDayOfWeek) {
+      *r = (Weekday(d) + 1) % 7 + 1;  // 1 = Sunday
+    } else if constexpr (part == DatePart::kWeekOfYear) {
+      *r = IsoWeek(d);
+    } else {
       Civil c = ToCivil(d);
-      if (fn == "year") *r = static_cast<int32_t>(c.year);
-      else if (fn == "month") *r = static_cast<int32_t>(c.month);
-      else if (fn == "day") *r = static_cast<int32_t>(c.day);
-      else if (fn == "quarter") *r = static_cast<int32_t>((c.month - 1) / 3 + 1);
-      else *r = static_cast<int32_t>(d - DaysFromCivil(c.year, 1, 1) + 1);
-      return true;
-    });
-  }
-  if (fn == "hour" || fn == "minute" || fn == "second") {
-    int64_t unit = fn == "hour" ? 3600 * kMicrosPerSecond : (fn == "minute" ? 60 * kMicrosPerSecond : kMicrosPerSecond);
-    int64_t modulo = fn == "hour" ? 24 : 60;
-    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
-      *r = static_cast<int32_t>(FloorDiv(micros_of(0, i), unit) % modulo);
-      if (*r < 0) *r += static_cast<int32_t>(modulo);
-      return true;
-    });
-  }
-  if (fn == "datediff") {
-    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
-      *r = static_cast<int32_t>(days_of(0, i) - days_of(1, i));
-      return true;
-    });
-  }
-  if (fn == "date_add" || fn == "date_sub") {
-    int sign = fn == "date_add" ? 1 : -1;
-    return FixedResult<int32_t>(DataType::Date(), args, n, [&](int64_t i, int32_t* r) {
-      *r = static_cast<int32_t>(days_of(0, i) + sign * static_cast<int64_t>(args[1]->data<int32_t>()[i]));
-      return true;
-    });
-  }
-  if (fn == "date_trunc") {
-    Unit unit = args[0]->size() > 0 && args[0]->IsValid(0) ? ParseUnit(args[0]->GetString(0)) : kUnknown;
-    return FixedResult<int64_t>(DataType::Timestamp(), {args[1]}, n, [&](int64_t i, int64_t* r) {
-      int64_t t = micros_of(1, i);
-      switch (unit) {
-        case kYear: case kQuarter: case kMonth: case kWeek: case kDay:
-          *r = TruncDays(FloorDiv(t, kMicrosPerDay), unit) * kMicrosPerDay;
-          return true;
-        case kHour: *r = FloorDiv(t, 3600 * kMicrosPerSecond) * 3600 * kMicrosPerSecond; return true;
-        case kMinute: *r = FloorDiv(t, 60 * kMicrosPerSecond) * 60 * kMicrosPerSecond; return true;
-        case kSecond: *r = FloorDiv(t, kMicrosPerSecond) * kMicrosPerSecond; return true;
-        case kMillisecond: *r = FloorDiv(t, 1000) * 1000; return true;
-        case kMicrosecond: *r = t; return true;
-        default: return false;
-      }
-    });
-  }
-  if (fn == "trunc") {
-    Unit unit = args[1]->size() > 0 && args[1]->IsValid(0) ? ParseUnit(args[1]->GetString(0)) : kUnknown;
-    if (unit > kWeek) unit = kUnknown;  // trunc(date) only knows year/quarter/month/week
-    return FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* r) {
-      if (unit == kUnknown) return false;
-      *r = static_cast<int32_t>(TruncDays(days_of(0, i), unit));
-      return true;
-    });
-  }
-  if (fn == "months_between") {
-    bool round_off = true;
-    if (args.size() == 3 && args[2]->size() > 0 && args[2]->IsValid(0)) round_off = args[2]->data<uint8_t>()[0] != 0;
-    return FixedResult<double>(DataType::Double(), {args[0], args[1]}, n, [&](int64_t i, double* r) {
-      int64_t t1 = micros_of(0, i), t2 = micros_of(1, i);
-      int64_t d1 = FloorDiv(t1, kMicrosPerDay), d2 = FloorDiv(t2, kMicrosPerDay);
-      Civil c1 = ToCivil(d1), c2 = ToCivil(d2);
-      int64_t months = (c1.year * 12 + c1.month) - (c2.year * 12 + c2.month);
-      if (c1.day == c2.day || (IsLastDayOfMonth(c1) && IsLastDayOfMonth(c2))) {
-        *r = static_cast<double>(months);
+      if constexpr (part == DatePart::kYear) *r = static_cast<int32_t>(c.year);
+      if constexpr (part == DatePart::kMonth) *r = static_cast<int32_t>(c.month);
+      if constexpr (part == DatePart::kDay) *r = static_cast<int32_t>(c.day);
+      if constexpr (part == DatePart::kQuarter) *r = static_cast<int32_t>((c.month - 1) / 3 + 1);
+      if constexpr (part == DatePart::kDayOfYear) *r = static_cast<int32_t>(d - DaysFromCivil(c.year, 1, 1) + 1);
+    }
+    return true;
+  });
+}
+
+// hour / minute / second of a timestamp: (micros / unit) mod modulo.
+template <int64_t unit, int64_t modulo>
+Result<ColumnPtr> TimePartKernel(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
+    *r = static_cast<int32_t>(FloorDiv(MicrosOf(args, 0, i), unit) % modulo);
+    if (*r < 0) *r += static_cast<int32_t>(modulo);
+    return true;
+  });
+}
+
+Result<ColumnPtr> DateDiff(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* r) {
+    *r = static_cast<int32_t>(DaysOf(args, 0, i) - DaysOf(args, 1, i));
+    return true;
+  });
+}
+
+template <int sign>
+Result<ColumnPtr> DateAdd(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return FixedResult<int32_t>(DataType::Date(), args, n, [&](int64_t i, int32_t* r) {
+    *r = static_cast<int32_t>(DaysOf(args, 0, i) + sign * static_cast<int64_t>(args[1]->data<int32_t>()[i]));
+    return true;
+  });
+}
+
+Result<ColumnPtr> DateTrunc(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  Unit unit = args[0]->size() > 0 && args[0]->IsValid(0) ? ParseUnit(args[0]->GetString(0)) : kUnknown;
+  return FixedResult<int64_t>(DataType::Timestamp(), {args[1]}, n, [&](int64_t i, int64_t* r) {
+    int64_t t = MicrosOf(args, 1, i);
+    switch (unit) {
+      case kYear: case kQuarter: case kMonth: case kWeek: case kDay:
+        *r = TruncDays(FloorDiv(t, kMicrosPerDay), unit) * kMicrosPerDay;
         return true;
-      }
-      double seconds1 = static_cast<double>(t1 - d1 * kMicrosPerDay) / 1e6;
-      double seconds2 = static_cast<double>(t2 - d2 * kMicrosPerDay) / 1e6;
-      double diff = (static_cast<double>(static_cast<int64_t>(c1.day) - static_cast<int64_t>(c2.day)) * 86400.0 + seconds1 - seconds2) /
-                    (31.0 * 86400.0);
-      double v = static_cast<double>(months) + diff;
-      *r = round_off ? RoundDouble(v, 8, false) : v;
+      case kHour: *r = FloorDiv(t, 3600 * kMicrosPerSecond) * 3600 * kMicrosPerSecond; return true;
+      case kMinute: *r = FloorDiv(t, 60 * kMicrosPerSecond) * 60 * kMicrosPerSecond; return true;
+      case kSecond: *r = FloorDiv(t, kMicrosPerSecond) * kMicrosPerSecond; return true;
+      case kMillisecond: *r = FloorDiv(t, 1000) * 1000; return true;
+      case kMicrosecond: *r = t; return true;
+      default: return false;
+    }
+  });
+}
+
+Result<ColumnPtr> Trunc(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  Unit unit = args[1]->size() > 0 && args[1]->IsValid(0) ? ParseUnit(args[1]->GetString(0)) : kUnknown;
+  if (unit > kWeek) unit = kUnknown;  // trunc(date) only knows year/quarter/month/week
+  return FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* r) {
+    if (unit == kUnknown) return false;
+    *r = static_cast<int32_t>(TruncDays(DaysOf(args, 0, i), unit));
+    return true;
+  });
+}
+
+Result<ColumnPtr> MonthsBetween(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  bool round_off = true;
+  if (args.size() == 3 && args[2]->size() > 0 && args[2]->IsValid(0)) round_off = args[2]->data<uint8_t>()[0] != 0;
+  return FixedResult<double>(DataType::Double(), {args[0], args[1]}, n, [&](int64_t i, double* r) {
+    int64_t t1 = MicrosOf(args, 0, i), t2 = MicrosOf(args, 1, i);
+    int64_t d1 = FloorDiv(t1, kMicrosPerDay), d2 = FloorDiv(t2, kMicrosPerDay);
+    Civil c1 = ToCivil(d1), c2 = ToCivil(d2);
+    int64_t months = (c1.year * 12 + c1.month) - (c2.year * 12 + c2.month);
+    if (c1.day == c2.day || (IsLastDayOfMonth(c1) && IsLastDayOfMonth(c2))) {
+      *r = static_cast<double>(months);
       return true;
-    });
-  }
-  if (fn == "to_date" || fn == "to_timestamp" || fn == "try_to_timestamp" || fn == "try_to_date") {
-    bool date = fn == "to_date" || fn == "try_to_date";
-    bool try_form = fn.rfind("try_", 0) == 0;
-    const auto* format = static_cast<const DatetimeFormat*>(e.state.get());
-    if (!format) return MakeColumn(Column::Nulls(e.type, n));
-    Status error;
-    auto fail = [&](int64_t i) {
-      if (!try_form && error.ok()) {
-        error = EvalError(e, "[CANNOT_PARSE_TIMESTAMP] text '" + std::string(args[0]->GetString(i)) +
-                                 "' does not match the datetime pattern '" + format->source +
-                                 "'; use try_to_timestamp (or try_cast) to get NULL instead");
-      }
-      return false;
-    };
-    Result<ColumnPtr> r = date ? FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* out) {
+    }
+    double seconds1 = static_cast<double>(t1 - d1 * kMicrosPerDay) / 1e6;
+    double seconds2 = static_cast<double>(t2 - d2 * kMicrosPerDay) / 1e6;
+    double diff = (static_cast<double>(static_cast<int64_t>(c1.day) - static_cast<int64_t>(c2.day)) * 86400.0 + seconds1 - seconds2) /
+                  (31.0 * 86400.0);
+    double v = static_cast<double>(months) + diff;
+    *r = round_off ? RoundDouble(v, 8, false) : v;
+    return true;
+  });
+}
+
+// to_date / to_timestamp with a format (without one the binder makes them casts).
+template <bool date, bool try_form>
+Result<ColumnPtr> ParseDatetime(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  const auto* format = static_cast<const DatetimeFormat*>(e.state.get());
+  if (!format) return MakeColumn(Column::Nulls(e.type, n));
+  Status error;
+  auto fail = [&](int64_t i) {
+    if (!try_form && error.ok()) {
+      error = EvalError(e, "[CANNOT_PARSE_TIMESTAMP] text '" + std::string(args[0]->GetString(i)) +
+                               "' does not match the datetime pattern '" + format->source +
+                               "'; use try_to_timestamp (or try_cast) to get NULL instead");
+    }
+    return false;
+  };
+  Result<ColumnPtr> r = Status::OK();
+  if constexpr (date) {
+    r = FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* out) {
       auto t = ParseWithFormat(*format, args[0]->GetString(i));
       if (!t) return fail(i);
       *out = static_cast<int32_t>(FloorDiv(*t, kMicrosPerDay));
       return true;
-    })
-                               : FixedResult<int64_t>(DataType::Timestamp(), {args[0]}, n, [&](int64_t i, int64_t* out) {
+    });
+  } else {
+    r = FixedResult<int64_t>(DataType::Timestamp(), {args[0]}, n, [&](int64_t i, int64_t* out) {
       auto t = ParseWithFormat(*format, args[0]->GetString(i));
       if (!t) return fail(i);
       *out = *t;
       return true;
     });
-    if (!error.ok()) return error;
-    return r;
   }
-  if (fn == "date_format") {
-    const auto* format = static_cast<const DatetimeFormat*>(e.state.get());
-    if (!format) return MakeColumn(Column::Nulls(e.type, n));
-    Column out(DataType::String());
-    out.Reserve(n);
-    std::string scratch;
-    for (int64_t i = 0; i < n; ++i) {
-      if (args[0]->type().id() == TypeId::kNull || args[0]->IsNull(i)) { out.AppendNull(); continue; }
-      scratch.clear();
-      FormatWithFormat(*format, micros_of(0, i), &scratch);
-      out.AppendString(scratch);
+  if (!error.ok()) return error;
+  return r;
+}
+
+Result<ColumnPtr> DateFormat(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  const auto* format = static_cast<const DatetimeFormat*>(e.state.get());
+  if (!format) return MakeColumn(Column::Nulls(e.type, n));
+  Column out(DataType::String());
+  out.Reserve(n);
+  std::string scratch;
+  for (int64_t i = 0; i < n; ++i) {
+    if (args[0]->type().id() == TypeId::kNull || args[0]->IsNull(i)) { out.AppendNull(); continue; }
+    scratch.clear();
+    FormatWithFormat(*format, MicrosOf(args, 0, i), &scratch);
+    out.AppendString(scratch);
+  }
+  return MakeColumn(std::move(out));
+}
+
+// current_timestamp()/current_date() bind to literals; this kernel is never reached.
+Result<ColumnPtr> NoKernel(const BoundExpr& e, const std::vector<ColumnPtr>&, int64_t) {
+  return Status::Internal("`" + e.text + "` should have been bound to a constant");
+}
+
+// ---- binding -----------------------------------------------------------------------------
+
+Status PrepareDatetimeFormat(CallBinder& c, size_t arg, bool parsing) {
+  if (c.arg(arg).literal.is_null()) return Status::OK();
+  auto state = CompileDatetimeFormat(c.arg(arg).literal.string_value(), parsing);
+  if (!state.ok()) {
+    std::string msg = state.status().message() + " in `" + c.expr().ToString() + "`";
+    return state.status().code() == StatusCode::kNotSupported ? c.Unsupported(msg) : c.Error(msg);
+  }
+  c.bound().state = *state;
+  return Status::OK();
+}
+
+Status BindDatePart(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Date()));
+  c.SetResult(DataType::Int());
+  return Status::OK();
+}
+
+Status BindTimePart(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Timestamp()));
+  c.SetResult(DataType::Int());
+  return Status::OK();
+}
+
+template <bool date, bool try_form>
+Status BindParse(CallBinder& c) {
+  DataType target = date ? DataType::Date() : DataType::Timestamp();
+  if (c.num_args() == 1 || c.arg_type(0).id() != TypeId::kString) {
+    // Without a format (or for a date/timestamp input) this is CAST(x AS DATE|TIMESTAMP).
+    const DataType& from = c.arg_type(0);
+    if (!(from.id() == TypeId::kString || from.id() == TypeId::kDate || from.is_timestamp() || from.id() == TypeId::kNull)) {
+      return c.Error("`" + c.written_name() + "` needs a string, date or timestamp, got " + from.ToString() + " in `" +
+                     c.expr().ToString() + "`");
     }
-    return MakeColumn(std::move(out));
+    c.BecomeCast(0, target, try_form);
+    return Status::OK();
   }
-  return Status::NotFound(fn);
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectLiteral(1));
+  c.SetResult(target);
+  c.bound().nullable = true;
+  return PrepareDatetimeFormat(c, 1, /*parsing=*/true);
+}
+
+Status BindDateFormat(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Timestamp()));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectLiteral(1));
+  c.SetResult(DataType::String());
+  return PrepareDatetimeFormat(c, 1, /*parsing=*/false);
+}
+
+Status BindDateTrunc(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectLiteral(0));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::Timestamp()));
+  c.SetResult(DataType::Timestamp());
+  return Status::OK();
+}
+
+Status BindTrunc(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Date()));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectLiteral(1));
+  c.SetResult(DataType::Date());
+  c.bound().nullable = true;
+  return Status::OK();
+}
+
+int64_t Now(const CallBinder& c) {
+  return c.context().current_timestamp_micros.value_or(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+Status BindCurrentTimestamp(CallBinder& c) {
+  c.BecomeLiteral(Value::Timestamp(Now(c)), DataType::Timestamp());
+  return Status::OK();
+}
+
+Status BindCurrentDate(CallBinder& c) {
+  c.BecomeLiteral(Value::Date(static_cast<int32_t>(FloorDiv(Now(c), kMicrosPerDay))), DataType::Date());
+  return Status::OK();
+}
+
+Status BindDateDiff(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectAll(0, DataType::Date()));
+  c.SetResult(DataType::Int());
+  return Status::OK();
+}
+
+Status BindDateAdd(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Date()));
+  const DataType& t = c.arg_type(1);
+  if (!(t.is_integer() || t.id() == TypeId::kNull || t.id() == TypeId::kString)) {
+    return c.Error("argument 2 of `" + c.written_name() + "` must be an integer, got " + t.ToString() + " in `" +
+                   c.expr().ToString() + "`");
+  }
+  c.arg(1) = CastTo(std::move(c.arg(1)), DataType::Int());
+  c.SetResult(DataType::Date());
+  return Status::OK();
+}
+
+Status BindMonthsBetween(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Timestamp()));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::Timestamp()));
+  if (c.num_args() == 3) LP_RETURN_IF_ERROR(c.ExpectType(2, DataType::Boolean()));
+  c.SetResult(DataType::Double());
+  return Status::OK();
+}
+
+constexpr bool kSafe = false;  // may_error = false: the kernel never raises an ANSI error
+
+}  // namespace
+
+Result<bool> BindTemporalArithmetic(CallBinder& c, bool subtract, bool) {
+  const DataType& a = c.arg_type(0);
+  const DataType& b = c.arg_type(1);
+  // date +/- integer days (Spark's DateAdd/DateSub).
+  if (a.id() == TypeId::kDate && (b.is_integer() || b.id() == TypeId::kNull)) {
+    LP_RETURN_IF_ERROR(c.Rebind(subtract ? "date_sub" : "date_add"));
+    return true;
+  }
+  if (!subtract && b.id() == TypeId::kDate && a.is_integer()) {
+    std::swap(c.arg(0), c.arg(1));
+    LP_RETURN_IF_ERROR(c.Rebind("date_add"));
+    return true;
+  }
+  return false;
+}
+
+void RegisterDatetimeFunctions(FunctionRegistry* r) {
+  r->Add({"year", 1, 1, BindDatePart, DatePartKernel<DatePart::kYear>, nullptr, kSafe});
+  r->Add({"month", 1, 1, BindDatePart, DatePartKernel<DatePart::kMonth>, nullptr, kSafe});
+  r->Add({"day", 1, 1, BindDatePart, DatePartKernel<DatePart::kDay>, nullptr, kSafe});
+  r->AddAlias("dayofmonth", "day");
+  r->Add({"quarter", 1, 1, BindDatePart, DatePartKernel<DatePart::kQuarter>, nullptr, kSafe});
+  r->Add({"dayofweek", 1, 1, BindDatePart, DatePartKernel<DatePart::kDayOfWeek>, nullptr, kSafe});
+  r->Add({"dayofyear", 1, 1, BindDatePart, DatePartKernel<DatePart::kDayOfYear>, nullptr, kSafe});
+  r->Add({"weekofyear", 1, 1, BindDatePart, DatePartKernel<DatePart::kWeekOfYear>, nullptr, kSafe});
+  r->AddAlias("week", "weekofyear");
+  r->Add({"hour", 1, 1, BindTimePart, TimePartKernel<3600 * kMicrosPerSecond, 24>, nullptr, kSafe});
+  r->Add({"minute", 1, 1, BindTimePart, TimePartKernel<60 * kMicrosPerSecond, 60>, nullptr, kSafe});
+  r->Add({"second", 1, 1, BindTimePart, TimePartKernel<kMicrosPerSecond, 60>, nullptr, kSafe});
+  r->Add({"datediff", 2, 2, BindDateDiff, DateDiff, nullptr, kSafe});
+  r->AddAlias("date_diff", "datediff");
+  r->Add({"date_add", 2, 2, BindDateAdd, DateAdd<1>});
+  r->Add({"date_sub", 2, 2, BindDateAdd, DateAdd<-1>});
+  r->Add({"date_trunc", 2, 2, BindDateTrunc, DateTrunc, nullptr, kSafe});
+  r->Add({"trunc", 2, 2, BindTrunc, Trunc, nullptr, kSafe});
+  r->Add({"months_between", 2, 3, BindMonthsBetween, MonthsBetween, nullptr, kSafe});
+  r->Add({"to_date", 1, 2, BindParse<true, false>, ParseDatetime<true, false>});
+  r->Add({"to_timestamp", 1, 2, BindParse<false, false>, ParseDatetime<false, false>});
+  r->Add({"try_to_date", 1, 2, BindParse<true, true>, ParseDatetime<true, true>, nullptr, kSafe});
+  r->Add({"try_to_timestamp", 1, 2, BindParse<false, true>, ParseDatetime<false, true>, nullptr, kSafe});
+  r->Add({"date_format", 2, 2, BindDateFormat, DateFormat, nullptr, kSafe});
+  r->Add({"current_timestamp", 0, 0, BindCurrentTimestamp, NoKernel});
+  r->AddAlias("now", "current_timestamp");
+  r->Add({"current_date", 0, 0, BindCurrentDate, NoKernel});
 }
 
 }  // namespace lakepipe::expr

@@ -2,12 +2,16 @@
 // string_functions.cc, datetime_functions.cc, math_functions.cc). Pure functions.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "common/status.h"
 #include "expr/binder.h"
+#include "types/batch.h"
 #include "types/column.h"
 
 namespace lakepipe::expr {
@@ -73,10 +77,70 @@ Result<ColumnPtr> FixedResult(const DataType& type, const std::vector<ColumnPtr>
 }
 
 Result<ColumnPtr> CastColumn(const BoundExpr& e, const Column& in, const DataType& to, bool try_cast);
-// Each returns Status NotFound when `e.function` is not theirs.
-Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n);
-Result<ColumnPtr> EvalDatetimeFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n);
-Result<ColumnPtr> EvalMathFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n);
+
+// True when evaluating `e` may raise an ANSI error, so it must only see the rows a
+// conditional (CASE/IF/COALESCE/AND/OR) actually sends to it.
+bool CanFail(const BoundExpr& e);
+// `e` evaluated on the rows `rows` of `batch` only (a column of rows.size() values).
+Result<ColumnPtr> EvaluateOnRows(const BoundExpr& e, const RecordBatch& batch, const std::vector<int32_t>& rows);
+// A column of n rows where row i is pieces[piece_of_row[i]] at index_in_piece[i], or
+// NULL when piece_of_row[i] < 0 or that piece is null.
+Result<ColumnPtr> Assemble(const DataType& type, int64_t n, const std::vector<ColumnPtr>& pieces,
+                           const std::vector<int32_t>& piece_of_row, const std::vector<int32_t>& index_in_piece);
+// 0, 1, ..., n-1.
+std::vector<int32_t> AllRows(int64_t n);
+enum class CompareOp { kEq, kNe, kLt, kLe, kGt, kGe, kNullSafeEq };
+// a op b per row (both of one type), NULL where either is NULL except for <=>.
+Result<ColumnPtr> CompareColumns(CompareOp op, const Column& a, const Column& b);
+// Three-valued AND / OR of two boolean columns.
+Result<ColumnPtr> AndOr(bool is_and, const Column& a, const Column& b);
+// Row i's value as text, for error messages.
+std::string ValueText(const Column& c, int64_t i);
+
+// Calls f with a value of the physical C++ type that holds `id` (string_view for
+// string/binary).
+template <typename F>
+decltype(auto) DispatchPhysical(TypeId id, F&& f) {
+  switch (id) {
+    case TypeId::kBoolean: return f(uint8_t{});
+    case TypeId::kByte: return f(int8_t{});
+    case TypeId::kShort: return f(int16_t{});
+    case TypeId::kInt:
+    case TypeId::kDate: return f(int32_t{});
+    case TypeId::kLong:
+    case TypeId::kTimestamp:
+    case TypeId::kTimestampNtz: return f(int64_t{});
+    case TypeId::kFloat: return f(float{});
+    case TypeId::kDouble: return f(double{});
+    case TypeId::kDecimal: return f(int128_t{});
+    default: return f(std::string_view{});
+  }
+}
+
+template <typename T>
+inline T Load(const Column& c, int64_t i) {
+  if constexpr (std::is_same_v<T, std::string_view>) {
+    return c.GetString(i);
+  } else {
+    return c.data<T>()[i];
+  }
+}
+
+// Spark's ordering: NaN equals NaN and is greater than any other value.
+template <typename T>
+inline int Compare3(const T& a, const T& b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    bool an = std::isnan(a), bn = std::isnan(b);
+    if (an || bn) return an == bn ? 0 : (an ? 1 : -1);
+    return (a > b) - (a < b);
+  } else if constexpr (std::is_same_v<T, std::string_view>) {
+    int c = a.compare(b);
+    return (c > 0) - (c < 0);
+  } else {
+    return (a > b) - (a < b);
+  }
+}
+
 
 // Value text as Spark's CAST(x AS STRING) writes it (doubles as Java prints them).
 void AppendDoubleText(double v, bool is_float, std::string* out);

@@ -46,8 +46,8 @@ struct DatetimeFormat : KernelState {
   std::string source;
 };
 
-Result<std::shared_ptr<const KernelState>> CompilePattern(const std::string& function, const std::string& pattern,
-                                                          char escape);
+enum class PatternKind { kLike, kILike, kRegex };
+Result<std::shared_ptr<const KernelState>> CompilePattern(PatternKind kind, const std::string& pattern, char escape);
 Result<std::shared_ptr<const KernelState>> CompileDatetimeFormat(const std::string& format, bool parsing);
 
 // Parses `text` with `format` into microseconds since the epoch (UTC); nullopt when it does

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "expr/eval_internal.h"
+#include "expr/function.h"
 #include "types/decimal.h"
 
 namespace lakepipe::expr {
@@ -78,89 +79,143 @@ Result<ColumnPtr> RoundInteger(const BoundExpr& e, const Column& in, int digits,
   return r;
 }
 
-}  // namespace
-
-Result<ColumnPtr> EvalMathFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
-  const std::string& fn = e.function;
-  if (fn == "round" || fn == "bround") {
-    bool half_even = fn == "bround";
-    int digits = e.args.size() > 1 ? static_cast<int>(e.args[1].literal.int_value()) : 0;
-    const Column& in = *args[0];
-    switch (in.type().id()) {
-      case TypeId::kByte: return RoundInteger<int8_t>(e, in, digits, half_even);
-      case TypeId::kShort: return RoundInteger<int16_t>(e, in, digits, half_even);
-      case TypeId::kInt: return RoundInteger<int32_t>(e, in, digits, half_even);
-      case TypeId::kLong: return RoundInteger<int64_t>(e, in, digits, half_even);
-      case TypeId::kFloat:
-        return Map<float>(e.type, in, [&](int64_t i, float* r) {
-          *r = static_cast<float>(RoundDouble(in.data<float>()[i], digits, half_even));
-          return true;
-        });
-      case TypeId::kDouble:
-        return Map<double>(e.type, in, [&](int64_t i, double* r) {
-          *r = RoundDouble(in.data<double>()[i], digits, half_even);
-          return true;
-        });
-      case TypeId::kDecimal: {
-        int from = in.type().scale(), to = e.type.scale();
-        return Map<int128_t>(e.type, in, [&](int64_t i, int128_t* r) {
-          int128_t v = in.data<int128_t>()[i];
-          if (digits < 0) {
-            int128_t whole = RescaleDecimal(v, from + (-digits), 0, half_even) * Pow10(-digits);
-            *r = whole * Pow10(to);
-          } else {
-            *r = RescaleDecimal(v, from, to, half_even);
-          }
-          return true;
-        });
-      }
-      default: return MakeColumn(Column::Nulls(e.type, n));
-    }
-  }
-  if (fn == "floor" || fn == "ceil") {
-    bool floor = fn == "floor";
-    const Column& in = *args[0];
-    if (in.type().id() == TypeId::kLong) return MakeColumn(in);
-    if (in.type().id() == TypeId::kDecimal) {
-      int s = in.type().scale();
+template <bool half_even>
+Result<ColumnPtr> Round(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  int digits = e.args.size() > 1 ? static_cast<int>(e.args[1].literal.int_value()) : 0;
+  const Column& in = *args[0];
+  switch (in.type().id()) {
+    case TypeId::kByte: return RoundInteger<int8_t>(e, in, digits, half_even);
+    case TypeId::kShort: return RoundInteger<int16_t>(e, in, digits, half_even);
+    case TypeId::kInt: return RoundInteger<int32_t>(e, in, digits, half_even);
+    case TypeId::kLong: return RoundInteger<int64_t>(e, in, digits, half_even);
+    case TypeId::kFloat:
+      return Map<float>(e.type, in, [&](int64_t i, float* r) {
+        *r = static_cast<float>(RoundDouble(in.data<float>()[i], digits, half_even));
+        return true;
+      });
+    case TypeId::kDouble:
+      return Map<double>(e.type, in, [&](int64_t i, double* r) {
+        *r = RoundDouble(in.data<double>()[i], digits, half_even);
+        return true;
+      });
+    case TypeId::kDecimal: {
+      int from = in.type().scale(), to = e.type.scale();
       return Map<int128_t>(e.type, in, [&](int64_t i, int128_t* r) {
         int128_t v = in.data<int128_t>()[i];
-        int128_t d = Pow10(s);
-        int128_t q = v / d;
-        if (v % d != 0 && ((v < 0) == floor)) q += floor ? -1 : 1;
-        *r = q;
+        if (digits < 0) {
+          int128_t whole = RescaleDecimal(v, from + (-digits), 0, half_even) * Pow10(-digits);
+          *r = whole * Pow10(to);
+        } else {
+          *r = RescaleDecimal(v, from, to, half_even);
+        }
         return true;
       });
     }
-    Status error;
-    auto r = Map<int64_t>(e.type, in, [&](int64_t i, int64_t* out) {
-      double v = floor ? std::floor(in.data<double>()[i]) : std::ceil(in.data<double>()[i]);
-      if (std::isnan(v)) { *out = 0; return true; }
-      if (v >= 9.2233720368547758e18) { *out = INT64_MAX; return true; }
-      if (v < -9.2233720368547758e18) { *out = INT64_MIN; return true; }
-      *out = static_cast<int64_t>(v);
+    default: return MakeColumn(Column::Nulls(e.type, n));
+  }
+}
+
+template <bool floor>
+Result<ColumnPtr> FloorCeil(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t) {
+  const Column& in = *args[0];
+  if (in.type().id() == TypeId::kLong) return MakeColumn(in);
+  if (in.type().id() == TypeId::kDecimal) {
+    int s = in.type().scale();
+    return Map<int128_t>(e.type, in, [&](int64_t i, int128_t* r) {
+      int128_t v = in.data<int128_t>()[i];
+      int128_t d = Pow10(s);
+      int128_t q = v / d;
+      if (v % d != 0 && ((v < 0) == floor)) q += floor ? -1 : 1;
+      *r = q;
       return true;
     });
-    return r;
   }
-  if (fn == "sqrt") {
-    const Column& in = *args[0];
-    return Map<double>(e.type, in, [&](int64_t i, double* r) { *r = std::sqrt(in.data<double>()[i]); return true; });
+  return Map<int64_t>(e.type, in, [&](int64_t i, int64_t* out) {
+    double v = floor ? std::floor(in.data<double>()[i]) : std::ceil(in.data<double>()[i]);
+    if (std::isnan(v)) { *out = 0; return true; }
+    if (v >= 9.2233720368547758e18) { *out = INT64_MAX; return true; }
+    if (v < -9.2233720368547758e18) { *out = INT64_MIN; return true; }
+    *out = static_cast<int64_t>(v);
+    return true;
+  });
+}
+
+Result<ColumnPtr> Sqrt(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t) {
+  const Column& in = *args[0];
+  return Map<double>(e.type, in, [&](int64_t i, double* r) { *r = std::sqrt(in.data<double>()[i]); return true; });
+}
+
+Result<ColumnPtr> Power(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t) {
+  const Column& a = *args[0];
+  const Column& b = *args[1];
+  int64_t count = a.size();
+  Column out(DataType::Double());
+  out.ResizeFixed(count);
+  ValidityBuilder validity(count);
+  validity.AndWith(a);
+  validity.AndWith(b);
+  for (int64_t i = 0; i < count; ++i) out.data<double>()[i] = std::pow(a.data<double>()[i], b.data<double>()[i]);
+  FinishFixed(&out, &validity);
+  return MakeColumn(std::move(out));
+}
+
+// ---- binding -----------------------------------------------------------------------------
+
+Status BindRound(CallBinder& c) {
+  if (c.arg_type(0).id() == TypeId::kString || c.arg_type(0).id() == TypeId::kNull) {
+    c.arg(0) = CastTo(std::move(c.arg(0)), DataType::Double());
   }
-  if (fn == "power") {
-    const Column& a = *args[0];
-    const Column& b = *args[1];
-    int64_t count = a.size();
-    Column out(DataType::Double());
-    out.ResizeFixed(count);
-    ValidityBuilder validity(count);
-    validity.AndWith(a);
-    validity.AndWith(b);
-    for (int64_t i = 0; i < count; ++i) out.data<double>()[i] = std::pow(a.data<double>()[i], b.data<double>()[i]);
-    FinishFixed(&out, &validity);
-    return MakeColumn(std::move(out));
+  if (!c.arg_type(0).is_numeric()) return c.Error("`" + c.written_name() + "` needs a number in `" + c.expr().ToString() + "`");
+  int digits = 0;
+  if (c.num_args() == 2) {
+    LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::Int()));
+    LP_RETURN_IF_ERROR(c.ExpectLiteral(1));
+    if (c.arg(1).literal.is_null()) return c.Error("the scale of `" + c.written_name() + "` must not be NULL");
+    digits = static_cast<int>(c.arg(1).literal.int_value());
   }
-  return Status::NotFound(fn);
+  const DataType t = c.arg_type(0);
+  if (t.id() == TypeId::kDecimal) {
+    int new_scale = std::max(0, std::min(digits, t.scale()));
+    int int_digits = t.precision() - t.scale();
+    c.SetResult(DataType::Decimal(std::min(38, int_digits + new_scale + 1), new_scale));
+  } else {
+    c.SetResult(t);
+  }
+  return Status::OK();
+}
+
+Status BindFloorCeil(CallBinder& c) {
+  if (c.arg_type(0).id() == TypeId::kString || c.arg_type(0).id() == TypeId::kNull) {
+    c.arg(0) = CastTo(std::move(c.arg(0)), DataType::Double());
+  }
+  const DataType t = c.arg_type(0);
+  if (!t.is_numeric()) return c.Error("`" + c.written_name() + "` needs a number in `" + c.expr().ToString() + "`");
+  if (t.id() == TypeId::kDecimal) {
+    c.SetResult(DataType::Decimal(std::min(38, t.precision() - t.scale() + 1), 0));
+  } else {
+    c.arg(0) = CastTo(std::move(c.arg(0)), t.is_integer() ? DataType::Long() : DataType::Double());
+    c.SetResult(DataType::Long());
+  }
+  return Status::OK();
+}
+
+Status BindDoubles(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectAll(0, DataType::Double()));
+  c.SetResult(DataType::Double());
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterMathFunctions(FunctionRegistry* r) {
+  r->Add({"round", 1, 2, BindRound, Round<false>});
+  r->Add({"bround", 1, 2, BindRound, Round<true>});
+  r->Add({"floor", 1, 1, BindFloorCeil, FloorCeil<true>});
+  r->Add({"ceil", 1, 1, BindFloorCeil, FloorCeil<false>});
+  r->AddAlias("ceiling", "ceil");
+  r->Add({"sqrt", 1, 1, BindDoubles, Sqrt, nullptr, /*may_error=*/false});
+  r->Add({"power", 2, 2, BindDoubles, Power, nullptr, /*may_error=*/false});
+  r->AddAlias("pow", "power");
 }
 
 }  // namespace lakepipe::expr

@@ -60,11 +60,10 @@ bool LikePattern::Matches(std::string_view s) const {
   return MatchTokens(tokens, lower);
 }
 
-Result<std::shared_ptr<const KernelState>> CompilePattern(const std::string& function, const std::string& pattern,
-                                                          char escape) {
-  if (function == "like" || function == "ilike") {
+Result<std::shared_ptr<const KernelState>> CompilePattern(PatternKind kind, const std::string& pattern, char escape) {
+  if (kind != PatternKind::kRegex) {
     auto p = std::make_shared<LikePattern>();
-    p->case_insensitive = function == "ilike";
+    p->case_insensitive = kind == PatternKind::kILike;
     std::string source = p->case_insensitive ? AsciiLower(pattern) : pattern;
     std::string literal;
     auto flush = [&] {

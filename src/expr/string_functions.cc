@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "expr/eval_internal.h"
+#include "expr/function.h"
 #include "expr/kernel_state.h"
 
 #include <openssl/evp.h>
@@ -143,9 +144,9 @@ std::string_view TrimChars(std::string_view s, std::string_view chars, bool left
 struct PatternCache {
   std::string last;
   std::shared_ptr<const KernelState> state;
-  Result<const KernelState*> Get(const std::string& fn, std::string_view pattern, char escape) {
+  Result<const KernelState*> Get(PatternKind kind, std::string_view pattern, char escape) {
     if (!state || pattern != last) {
-      auto s = CompilePattern(fn, std::string(pattern), escape);
+      auto s = CompilePattern(kind, std::string(pattern), escape);
       if (!s.ok()) return s.status();
       state = *s;
       last = std::string(pattern);
@@ -154,9 +155,9 @@ struct PatternCache {
   }
 };
 
+template <PatternKind kind>
 Result<ColumnPtr> Like(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
   PatternCache cache;
-  const std::string& fn = e.function;
   char escape = '\\';
   if (args.size() == 3 && args[2]->size() > 0 && args[2]->IsValid(0)) {
     std::string_view esc = args[2]->GetString(0);
@@ -166,7 +167,7 @@ Result<ColumnPtr> Like(const BoundExpr& e, const std::vector<ColumnPtr>& args, i
   auto r = FixedResult<uint8_t>(DataType::Boolean(), {args[0], args[1]}, n, [&](int64_t i, uint8_t* out) {
     const KernelState* state = e.state.get();
     if (!state) {
-      auto s = cache.Get(fn, Str(args, 1, i), escape);
+      auto s = cache.Get(kind, Str(args, 1, i), escape);
       if (!s.ok()) {
         if (error.ok()) error = EvalError(e, s.status().message());
         *out = 0;
@@ -175,7 +176,7 @@ Result<ColumnPtr> Like(const BoundExpr& e, const std::vector<ColumnPtr>& args, i
       state = *s;
     }
     std::string_view s = Str(args, 0, i);
-    if (fn == "rlike") {
+    if constexpr (kind == PatternKind::kRegex) {
       const auto& re = static_cast<const RegexPattern*>(state)->regex;
       *out = std::regex_search(s.begin(), s.end(), re) ? 1 : 0;
     } else {
@@ -192,7 +193,7 @@ Result<ColumnPtr> RegexpReplace(const BoundExpr& e, const std::vector<ColumnPtr>
   return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
     const KernelState* state = e.state.get();
     if (!state) {
-      auto s = cache.Get("rlike", Str(args, 1, i), '\\');
+      auto s = cache.Get(PatternKind::kRegex, Str(args, 1, i), '\\');
       if (!s.ok()) return EvalError(e, s.status().message());
       state = *s;
     }
@@ -204,7 +205,7 @@ Result<ColumnPtr> RegexpReplace(const BoundExpr& e, const std::vector<ColumnPtr>
   });
 }
 
-Result<ColumnPtr> Substring(const std::vector<ColumnPtr>& args, int64_t n) {
+Result<ColumnPtr> Substring(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
   return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
     std::string_view s = Str(args, 0, i);
     int64_t pos = args[1]->data<int32_t>()[i];
@@ -248,7 +249,8 @@ Result<ColumnPtr> SplitPart(const BoundExpr& e, const std::vector<ColumnPtr>& ar
   });
 }
 
-Result<ColumnPtr> Pad(const BoundExpr& e, bool left, const std::vector<ColumnPtr>& args, int64_t n) {
+template <bool left>
+Result<ColumnPtr> Pad(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
   return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
     std::string_view s = Str(args, 0, i);
     int64_t target = args[1]->data<int32_t>()[i];
@@ -278,110 +280,230 @@ Result<ColumnPtr> Pad(const BoundExpr& e, bool left, const std::vector<ColumnPtr
   });
 }
 
+template <bool up>
+Result<ColumnPtr> CaseMapKernel(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    CaseMap(Str(args, 0, i), up, out);
+    return true;
+  });
+}
+
+template <bool l, bool r>
+Result<ColumnPtr> Trim(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    std::string_view chars = args.size() > 1 ? Str(args, 1, i) : std::string_view(" ");
+    out->append(TrimChars(Str(args, 0, i), chars, l, r));
+    return true;
+  });
+}
+
+Result<ColumnPtr> Concat(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    for (size_t a = 0; a < args.size(); ++a) out->append(Str(args, a, i));
+    return true;
+  });
+}
+
+Result<ColumnPtr> ConcatWs(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  Column out(DataType::String());
+  out.Reserve(n);
+  std::string scratch;
+  for (int64_t i = 0; i < n; ++i) {
+    if (args[0]->type().id() == TypeId::kNull || args[0]->IsNull(i)) { out.AppendNull(); continue; }
+    scratch.clear();
+    bool first = true;
+    for (size_t a = 1; a < args.size(); ++a) {
+      if (args[a]->type().id() == TypeId::kNull || args[a]->IsNull(i)) continue;
+      if (!first) scratch.append(Str(args, 0, i));
+      scratch.append(Str(args, a, i));
+      first = false;
+    }
+    out.AppendString(scratch);
+  }
+  return MakeColumn(std::move(out));
+}
+
+Result<ColumnPtr> Length(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* out) {
+    *out = static_cast<int32_t>(NumChars(Str(args, 0, i)));
+    return true;
+  });
+}
+
+Result<ColumnPtr> Replace(const BoundExpr&, const std::vector<ColumnPtr>& args, int64_t n) {
+  return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    std::string_view s = Str(args, 0, i), search = Str(args, 1, i);
+    std::string_view rep = args.size() > 2 ? Str(args, 2, i) : std::string_view();
+    if (search.empty()) { out->append(s); return true; }
+    size_t start = 0;
+    while (true) {
+      size_t at = s.find(search, start);
+      if (at == std::string_view::npos) { out->append(s.substr(start)); break; }
+      out->append(s.substr(start, at - start));
+      out->append(rep);
+      start = at + search.size();
+    }
+    return true;
+  });
+}
+
+// The digest for md5/sha1, or for sha2 its bit length (a constant); nullptr for a length
+// Spark does not know (the result is then NULL).
+enum class Digest { kMd5, kSha1, kSha2 };
+
+template <Digest digest>
+Result<ColumnPtr> Hash(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  const EVP_MD* md = nullptr;
+  if constexpr (digest == Digest::kMd5) {
+    md = EVP_md5();
+  } else if constexpr (digest == Digest::kSha1) {
+    md = EVP_sha1();
+  } else {
+    int64_t bits = e.args[1].literal.is_null() ? -1 : e.args[1].literal.int_value();
+    // Spark: 0 means 256; an unsupported length gives NULL.
+    if (bits == 0 || bits == 256) md = EVP_sha256();
+    else if (bits == 224) md = EVP_sha224();
+    else if (bits == 384) md = EVP_sha384();
+    else if (bits == 512) md = EVP_sha512();
+    if (!md) return MakeColumn(Column::Nulls(DataType::String(), n));
+  }
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  static const char* kHex = "0123456789abcdef";
+  return StringResult({args[0]}, n, [&](int64_t i, std::string* out) -> Result<bool> {
+    std::string_view s = args[0]->GetString(i);
+    unsigned char bytes[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 || EVP_DigestUpdate(ctx.get(), s.data(), s.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), bytes, &len) != 1) {
+      return Status::Internal("OpenSSL digest failed in `" + e.text + "`");
+    }
+    out->resize(len * 2);
+    for (unsigned int k = 0; k < len; ++k) {
+      (*out)[2 * k] = kHex[bytes[k] >> 4];
+      (*out)[2 * k + 1] = kHex[bytes[k] & 15];
+    }
+    return true;
+  });
+}
+
+// ---- binding -----------------------------------------------------------------------------
+
+Status BindAllStrings(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectAll(0, DataType::String()));
+  c.SetResult(DataType::String());
+  return Status::OK();
+}
+
+Status BindConcatWs(CallBinder& c) {
+  LP_RETURN_IF_ERROR(BindAllStrings(c));
+  c.bound().nullable = c.arg(0).nullable;
+  return Status::OK();
+}
+
+Status BindLength(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::String()));
+  c.SetResult(DataType::Int());
+  return Status::OK();
+}
+
+Status BindSubstring(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectAll(1, DataType::Int()));
+  c.SetResult(DataType::String());
+  return Status::OK();
+}
+
+Status BindSplitPart(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectType(2, DataType::Int()));
+  c.SetResult(DataType::String());
+  return Status::OK();
+}
+
+Status BindPad(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::String()));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::Int()));
+  if (c.num_args() == 3) LP_RETURN_IF_ERROR(c.ExpectType(2, DataType::String()));
+  c.SetResult(DataType::String());
+  return Status::OK();
+}
+
+// Compiles a constant pattern (argument 2) once, at bind time.
+Status PreparePattern(CallBinder& c, PatternKind kind) {
+  BoundExpr& b = c.bound();
+  if (b.args[1].kind != BoundKind::kLiteral || b.args[1].literal.is_null()) return Status::OK();
+  std::string escape = "\\";
+  if (kind != PatternKind::kRegex && b.args.size() == 3) {
+    LP_RETURN_IF_ERROR(c.ExpectLiteral(2));
+    escape = b.args[2].literal.is_null() ? "" : b.args[2].literal.string_value();
+    if (escape.size() != 1) return c.Error("the LIKE escape must be one character in `" + c.expr().ToString() + "`");
+  }
+  auto state = CompilePattern(kind, b.args[1].literal.string_value(), escape[0]);
+  if (!state.ok()) return c.Error(state.status().message() + " in `" + c.expr().ToString() + "`");
+  b.state = *state;
+  return Status::OK();
+}
+
+template <PatternKind kind>
+Status BindLike(CallBinder& c) {
+  LP_RETURN_IF_ERROR(c.ExpectAll(0, DataType::String()));
+  c.SetResult(DataType::Boolean());
+  return PreparePattern(c, kind);
+}
+
+Status BindRegexpReplace(CallBinder& c) {
+  LP_RETURN_IF_ERROR(BindAllStrings(c));
+  return PreparePattern(c, PatternKind::kRegex);
+}
+
+template <Digest digest>
+Status BindHash(CallBinder& c) {
+  if (c.arg_type(0).id() != TypeId::kBinary) LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::String()));
+  if constexpr (digest == Digest::kSha2) {
+    LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::Int()));
+    LP_RETURN_IF_ERROR(c.ExpectLiteral(1));
+    c.bound().nullable = true;
+  }
+  c.SetResult(DataType::String());
+  return Status::OK();
+}
+
+constexpr bool kSafe = false;  // may_error: the kernel never raises an ANSI error
+
 }  // namespace
 
-Result<ColumnPtr> EvalStringFunction(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
-  const std::string& fn = e.function;
-  if (fn == "upper" || fn == "lower") {
-    bool up = fn == "upper";
-    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
-      CaseMap(Str(args, 0, i), up, out);
-      return true;
-    });
-  }
-  if (fn == "trim" || fn == "ltrim" || fn == "rtrim") {
-    bool l = fn != "rtrim", r = fn != "ltrim";
-    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
-      std::string_view chars = args.size() > 1 ? Str(args, 1, i) : std::string_view(" ");
-      out->append(TrimChars(Str(args, 0, i), chars, l, r));
-      return true;
-    });
-  }
-  if (fn == "concat") {
-    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
-      for (size_t a = 0; a < args.size(); ++a) out->append(Str(args, a, i));
-      return true;
-    });
-  }
-  if (fn == "concat_ws") {
-    Column out(DataType::String());
-    out.Reserve(n);
-    std::string scratch;
-    for (int64_t i = 0; i < n; ++i) {
-      if (args[0]->type().id() == TypeId::kNull || args[0]->IsNull(i)) { out.AppendNull(); continue; }
-      scratch.clear();
-      bool first = true;
-      for (size_t a = 1; a < args.size(); ++a) {
-        if (args[a]->type().id() == TypeId::kNull || args[a]->IsNull(i)) continue;
-        if (!first) scratch.append(Str(args, 0, i));
-        scratch.append(Str(args, a, i));
-        first = false;
-      }
-      out.AppendString(scratch);
-    }
-    return MakeColumn(std::move(out));
-  }
-  if (fn == "length") {
-    return FixedResult<int32_t>(DataType::Int(), args, n, [&](int64_t i, int32_t* out) {
-      *out = static_cast<int32_t>(NumChars(Str(args, 0, i)));
-      return true;
-    });
-  }
-  if (fn == "substring") return Substring(args, n);
-  if (fn == "like" || fn == "ilike" || fn == "rlike") return Like(e, args, n);
-  if (fn == "regexp_replace") return RegexpReplace(e, args, n);
-  if (fn == "split_part") return SplitPart(e, args, n);
-  if (fn == "replace") {
-    return StringResult(args, n, [&](int64_t i, std::string* out) -> Result<bool> {
-      std::string_view s = Str(args, 0, i), search = Str(args, 1, i);
-      std::string_view rep = args.size() > 2 ? Str(args, 2, i) : std::string_view();
-      if (search.empty()) { out->append(s); return true; }
-      size_t start = 0;
-      while (true) {
-        size_t at = s.find(search, start);
-        if (at == std::string_view::npos) { out->append(s.substr(start)); break; }
-        out->append(s.substr(start, at - start));
-        out->append(rep);
-        start = at + search.size();
-      }
-      return true;
-    });
-  }
-  if (fn == "lpad" || fn == "rpad") return Pad(e, fn == "lpad", args, n);
-  if (fn == "md5" || fn == "sha1" || fn == "sha2") {
-    const EVP_MD* md = nullptr;
-    if (fn == "md5") {
-      md = EVP_md5();
-    } else if (fn == "sha1") {
-      md = EVP_sha1();
-    } else {
-      int64_t bits = e.args[1].literal.is_null() ? -1 : e.args[1].literal.int_value();
-      // Spark: 0 means 256; an unsupported length gives NULL.
-      if (bits == 0 || bits == 256) md = EVP_sha256();
-      else if (bits == 224) md = EVP_sha224();
-      else if (bits == 384) md = EVP_sha384();
-      else if (bits == 512) md = EVP_sha512();
-      if (!md) return MakeColumn(Column::Nulls(DataType::String(), n));
-    }
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    static const char* kHex = "0123456789abcdef";
-    return StringResult({args[0]}, n, [&](int64_t i, std::string* out) -> Result<bool> {
-      std::string_view s = args[0]->GetString(i);
-      unsigned char digest[EVP_MAX_MD_SIZE];
-      unsigned int len = 0;
-      if (EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 || EVP_DigestUpdate(ctx.get(), s.data(), s.size()) != 1 ||
-          EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
-        return Status::Internal("OpenSSL digest failed in `" + e.text + "`");
-      }
-      out->resize(len * 2);
-      for (unsigned int k = 0; k < len; ++k) {
-        (*out)[2 * k] = kHex[digest[k] >> 4];
-        (*out)[2 * k + 1] = kHex[digest[k] & 15];
-      }
-      return true;
-    });
-  }
-  return Status::NotFound(fn);
+void RegisterStringFunctions(FunctionRegistry* r) {
+  r->Add({"upper", 1, 1, BindAllStrings, CaseMapKernel<true>, nullptr, kSafe});
+  r->Add({"lower", 1, 1, BindAllStrings, CaseMapKernel<false>, nullptr, kSafe});
+  r->AddAlias("ucase", "upper");
+  r->AddAlias("lcase", "lower");
+  r->Add({"trim", 1, 2, BindAllStrings, Trim<true, true>, nullptr, kSafe});
+  r->Add({"ltrim", 1, 2, BindAllStrings, Trim<true, false>, nullptr, kSafe});
+  r->Add({"rtrim", 1, 2, BindAllStrings, Trim<false, true>, nullptr, kSafe});
+  r->Add({"concat", 1, -1, BindAllStrings, Concat, nullptr, kSafe});
+  r->AddAlias("||", "concat");
+  r->Add({"concat_ws", 1, -1, BindConcatWs, ConcatWs, nullptr, kSafe});
+  r->Add({"length", 1, 1, BindLength, Length, nullptr, kSafe});
+  r->AddAlias("char_length", "length");
+  r->AddAlias("character_length", "length");
+  r->AddAlias("len", "length");
+  r->Add({"substring", 2, 3, BindSubstring, Substring, nullptr, kSafe});
+  r->AddAlias("substr", "substring");
+  r->Add({"replace", 2, 3, BindAllStrings, Replace, nullptr, kSafe});
+  r->Add({"regexp_replace", 3, 3, BindRegexpReplace, RegexpReplace, nullptr, kSafe});
+  r->Add({"split_part", 3, 3, BindSplitPart, SplitPart});
+  r->Add({"lpad", 2, 3, BindPad, Pad<true>, nullptr, kSafe});
+  r->Add({"rpad", 2, 3, BindPad, Pad<false>, nullptr, kSafe});
+  r->Add({"like", 2, 3, BindLike<PatternKind::kLike>, Like<PatternKind::kLike>, nullptr, kSafe});
+  r->Add({"ilike", 2, 3, BindLike<PatternKind::kILike>, Like<PatternKind::kILike>, nullptr, kSafe});
+  r->Add({"rlike", 2, 2, BindLike<PatternKind::kRegex>, Like<PatternKind::kRegex>, nullptr, kSafe});
+  r->AddAlias("regexp", "rlike");
+  r->AddAlias("regexp_like", "rlike");
+  r->Add({"md5", 1, 1, BindHash<Digest::kMd5>, Hash<Digest::kMd5>, nullptr, kSafe});
+  r->Add({"sha1", 1, 1, BindHash<Digest::kSha1>, Hash<Digest::kSha1>, nullptr, kSafe});
+  r->AddAlias("sha", "sha1");
+  r->Add({"sha2", 2, 2, BindHash<Digest::kSha2>, Hash<Digest::kSha2>, nullptr, kSafe});
 }
 
 }  // namespace lakepipe::expr
