@@ -285,10 +285,12 @@ Status BindDiv(CallBinder& c) {
   return Status::OK();
 }
 
+template <bool abs>
 Status BindNegateOrAbs(CallBinder& c) {
   if (c.arg_type(0).id() == TypeId::kString || c.arg_type(0).id() == TypeId::kNull) {
     c.arg(0) = CastTo(std::move(c.arg(0)), DataType::Double());
   }
+  if (!abs && c.arg_type(0).is_interval()) return c.Rebind("interval_negate");
   if (!c.arg_type(0).is_numeric()) {
     return c.Error("`" + c.written_name() + "` needs a number in `" + c.expr().ToString() + "`");
   }
@@ -315,8 +317,8 @@ void RegisterArithmeticFunctions(FunctionRegistry* r) {
   r->Add(Op<'/', true>("try_divide"));
   r->Add(Op<'%', true>("try_mod"));
   r->Add({"div", 2, 2, BindDiv, Arithmetic<'d', false>});
-  r->Add({"negate", 1, 1, BindNegateOrAbs, Unary<false>});
-  r->Add({"abs", 1, 1, BindNegateOrAbs, Unary<true>});
+  r->Add({"negate", 1, 1, BindNegateOrAbs<false>, Unary<false>});
+  r->Add({"abs", 1, 1, BindNegateOrAbs<true>, Unary<true>});
   r->AddAlias("mod", "%");
 }
 

@@ -108,6 +108,9 @@ bool BoundExpr::ContainsAggregate() const {
 }
 
 Result<DataType> CommonType(const DataType& a, const DataType& b) {
+  if (a.id() == TypeId::kDayTimeInterval && b.id() == TypeId::kDayTimeInterval) {
+    return DataType::DayTimeInterval(a.interval_days_only() && b.interval_days_only());
+  }
   if (a == b) return a;
   if (a.id() == TypeId::kNull) return b;
   if (b.id() == TypeId::kNull) return a;
@@ -173,6 +176,7 @@ bool CastSupported(const DataType& from, const DataType& to) {
            t.id() == TypeId::kDate || t.is_timestamp();
   };
   if (to.id() == TypeId::kString) return true;
+  if (from.is_interval() || to.is_interval()) return from.id() == TypeId::kString && to.is_interval();
   if (from.id() == TypeId::kString) return scalar(to) || to.id() == TypeId::kBinary;
   if (from.id() == TypeId::kBinary || to.id() == TypeId::kBinary) return false;
   if (from.is_numeric() || from.id() == TypeId::kBoolean) {
@@ -209,7 +213,19 @@ class Binder {
         b.type = e.cast_type;
         b.try_cast = e.try_cast;
         b.nullable = arg.nullable || e.try_cast || arg.type.id() == TypeId::kString;
+        bool fold = arg.kind == BoundKind::kLiteral && e.cast_type.is_interval();
         b.args.push_back(std::move(arg));
+        if (fold) {
+          // INTERVAL literals arrive as casts of their text: parse once, here, so a bad
+          // literal fails at bind time and kernels see a constant.
+          auto v = EvaluateConstant(b);
+          if (!v.ok()) return v.status();
+          BoundExpr lit = Base(e, BoundKind::kLiteral);
+          lit.type = b.type;
+          lit.literal = *v;
+          lit.nullable = v->is_null();
+          return lit;
+        }
         return b;
       }
       case ExprKind::kCall: return BindCall(e, inside_aggregate);
@@ -290,7 +306,7 @@ class Binder {
     std::string name = Lower(e.function);
     if (const AggregateSignature* agg = FindAggregate(name)) return BindAggregate(e, *agg, inside_aggregate);
     const ScalarFunction* fn = FunctionRegistry::Get().Find(name);
-    if (!fn) {
+    if (!fn || fn->internal) {
       return Unsupported(e, "function `" + e.function + "` is not supported (docs/functions.md lists what is)");
     }
     int n = static_cast<int>(e.args.size());

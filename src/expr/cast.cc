@@ -8,6 +8,7 @@
 #include "fast_float/fast_float.h"
 #include "types/datetime.h"
 #include "types/decimal.h"
+#include "types/interval.h"
 
 namespace lakepipe::expr {
 
@@ -325,6 +326,22 @@ class Caster {
         }
         return MakeColumn(std::move(out));
       }
+      case TypeId::kDayTimeInterval:
+        return Build<int64_t>([&](int64_t i, int64_t* r, const char** kind) {
+          *kind = "CAST_INVALID_INPUT";
+          auto v = ParseIntervalText(c.GetString(i));
+          if (!v.ok() || v->year_month) return false;
+          *r = v->micros;
+          return true;
+        });
+      case TypeId::kYearMonthInterval:
+        return Build<int32_t>([&](int64_t i, int32_t* r, const char** kind) {
+          *kind = "CAST_INVALID_INPUT";
+          auto v = ParseIntervalText(c.GetString(i));
+          if (!v.ok() || (!v->year_month && v->micros != 0)) return false;
+          *r = static_cast<int32_t>(v->months);
+          return true;
+        });
       default: break;
     }
     return Status::NotSupported(PositionPrefix(e_.pos) + "cast from string to " + to_.ToString());

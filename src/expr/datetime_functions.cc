@@ -313,6 +313,7 @@ Status BindCurrentDate(CallBinder& c) {
 }
 
 Status BindDateDiff(CallBinder& c) {
+  if (c.num_args() == 3) return c.Rebind("timestampdiff");  // datediff(unit, start, end)
   LP_RETURN_IF_ERROR(c.ExpectAll(0, DataType::Date()));
   c.SetResult(DataType::Int());
   return Status::OK();
@@ -330,6 +331,12 @@ Status BindDateAdd(CallBinder& c) {
   return Status::OK();
 }
 
+// date_add(unit, n, ts) is timestampadd (Spark 3.3+).
+Status BindDateAddOrTimestampAdd(CallBinder& c) {
+  if (c.num_args() == 3) return c.Rebind("timestampadd");
+  return BindDateAdd(c);
+}
+
 Status BindMonthsBetween(CallBinder& c) {
   LP_RETURN_IF_ERROR(c.ExpectType(0, DataType::Timestamp()));
   LP_RETURN_IF_ERROR(c.ExpectType(1, DataType::Timestamp()));
@@ -341,22 +348,6 @@ Status BindMonthsBetween(CallBinder& c) {
 constexpr bool kSafe = false;  // may_error = false: the kernel never raises an ANSI error
 
 }  // namespace
-
-Result<bool> BindTemporalArithmetic(CallBinder& c, bool subtract, bool) {
-  const DataType& a = c.arg_type(0);
-  const DataType& b = c.arg_type(1);
-  // date +/- integer days (Spark's DateAdd/DateSub).
-  if (a.id() == TypeId::kDate && (b.is_integer() || b.id() == TypeId::kNull)) {
-    LP_RETURN_IF_ERROR(c.Rebind(subtract ? "date_sub" : "date_add"));
-    return true;
-  }
-  if (!subtract && b.id() == TypeId::kDate && a.is_integer()) {
-    std::swap(c.arg(0), c.arg(1));
-    LP_RETURN_IF_ERROR(c.Rebind("date_add"));
-    return true;
-  }
-  return false;
-}
 
 void RegisterDatetimeFunctions(FunctionRegistry* r) {
   r->Add({"year", 1, 1, BindDatePart, DatePartKernel<DatePart::kYear>, nullptr, kSafe});
@@ -371,9 +362,9 @@ void RegisterDatetimeFunctions(FunctionRegistry* r) {
   r->Add({"hour", 1, 1, BindTimePart, TimePartKernel<3600 * kMicrosPerSecond, 24>, nullptr, kSafe});
   r->Add({"minute", 1, 1, BindTimePart, TimePartKernel<60 * kMicrosPerSecond, 60>, nullptr, kSafe});
   r->Add({"second", 1, 1, BindTimePart, TimePartKernel<kMicrosPerSecond, 60>, nullptr, kSafe});
-  r->Add({"datediff", 2, 2, BindDateDiff, DateDiff, nullptr, kSafe});
+  r->Add({"datediff", 2, 3, BindDateDiff, DateDiff, nullptr, kSafe});
   r->AddAlias("date_diff", "datediff");
-  r->Add({"date_add", 2, 2, BindDateAdd, DateAdd<1>});
+  r->Add({"date_add", 2, 3, BindDateAddOrTimestampAdd, DateAdd<1>});
   r->Add({"date_sub", 2, 2, BindDateAdd, DateAdd<-1>});
   r->Add({"date_trunc", 2, 2, BindDateTrunc, DateTrunc, nullptr, kSafe});
   r->Add({"trunc", 2, 2, BindTrunc, Trunc, nullptr, kSafe});

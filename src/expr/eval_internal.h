@@ -106,10 +106,12 @@ decltype(auto) DispatchPhysical(TypeId id, F&& f) {
     case TypeId::kByte: return f(int8_t{});
     case TypeId::kShort: return f(int16_t{});
     case TypeId::kInt:
-    case TypeId::kDate: return f(int32_t{});
+    case TypeId::kDate:
+    case TypeId::kYearMonthInterval: return f(int32_t{});
     case TypeId::kLong:
     case TypeId::kTimestamp:
-    case TypeId::kTimestampNtz: return f(int64_t{});
+    case TypeId::kTimestampNtz:
+    case TypeId::kDayTimeInterval: return f(int64_t{});
     case TypeId::kFloat: return f(float{});
     case TypeId::kDouble: return f(double{});
     case TypeId::kDecimal: return f(int128_t{});

@@ -13,6 +13,7 @@ const FunctionRegistry& FunctionRegistry::Get() {
     RegisterStringFunctions(r);
     RegisterDatetimeFunctions(r);
     RegisterStructFunctions(r);
+    RegisterIntervalFunctions(r);
     RegisterMathFunctions(r);
     return r;
   }();
@@ -27,7 +28,9 @@ const ScalarFunction* FunctionRegistry::Find(std::string_view name) const {
 
 std::vector<std::string> FunctionRegistry::Names() const {
   std::vector<std::string> names;
-  for (const auto& [name, f] : functions_) names.push_back(name);
+  for (const auto& [name, f] : functions_) {
+    if (!f.internal) names.push_back(name);
+  }
   for (const auto& [alias, target] : aliases_) names.push_back(alias);
   std::sort(names.begin(), names.end());
   return names;

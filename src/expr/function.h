@@ -50,6 +50,9 @@ struct ScalarFunction {
   // False when the kernel can never raise an ANSI error, so conditionals may evaluate it
   // over all rows instead of only the rows they route to it.
   bool may_error = true;
+  // Reached only by CallBinder::Rebind from an operator (timestamp + interval); not
+  // callable by name from SQL and not listed.
+  bool internal = false;
 };
 
 class FunctionRegistry {
@@ -77,6 +80,7 @@ void RegisterConditionalFunctions(FunctionRegistry* r);
 void RegisterStringFunctions(FunctionRegistry* r);
 void RegisterDatetimeFunctions(FunctionRegistry* r);
 void RegisterStructFunctions(FunctionRegistry* r);
+void RegisterIntervalFunctions(FunctionRegistry* r);
 void RegisterMathFunctions(FunctionRegistry* r);
 
 // The bind step's view of one call: its source expression, its bound arguments, and the
@@ -121,7 +125,7 @@ class CallBinder {
   const BindContext& context_;
 };
 
-// + and - over dates, timestamps and intervals (datetime_functions.cc): when an operand
+// + and - over dates, timestamps and intervals (interval_functions.cc): when an operand
 // is temporal, rebinds the call to the matching function and returns true; false leaves
 // numeric operands to the arithmetic operator.
 Result<bool> BindTemporalArithmetic(CallBinder& call, bool subtract, bool try_mode);

@@ -295,6 +295,45 @@ TEST(DuckDBDifferential, DateFunctions) {
   diff.Run();
 }
 
+// Interval arithmetic (expr/interval_functions.cc). An INTERVAL literal reaches the binder
+// as a cast of its text (the front end's rewrite), as here.
+TEST(DuckDBDifferential, IntervalArithmetic) {
+  REQUIRE_DUCKDB();
+  Differential diff;
+  auto iv = [](const char* text, const char* type) { return CastAs(Str(text), type); };
+  const char* dt_type = "interval day to second";
+  const char* ym_type = "interval year to month";
+  diff.Add(Call("+", {Col("ts"), iv("90 minutes", dt_type)}), "ts + INTERVAL 90 MINUTE");
+  diff.Add(Call("-", {Col("ts"), iv("1 day 2 hours", dt_type)}), "ts - INTERVAL '1 day 2 hours'");
+  diff.Add(Call("+", {iv("0.25 seconds", dt_type), Col("ts")}), "ts + INTERVAL 250 MILLISECOND");
+  // Both clamp the day to the target month's last day.
+  diff.Add(Call("+", {Col("ts"), iv("1 month", ym_type)}), "ts + INTERVAL 1 MONTH");
+  diff.Add(Call("-", {Col("ts"), iv("1 year 1 month", ym_type)}), "ts - INTERVAL 13 MONTH");
+  // date + a whole-day interval is a date in Spark; DuckDB's date + integer days.
+  diff.Add(Call("+", {Col("dt"), iv("3 days", "interval day")}), "dt + 3");
+  diff.Add(Call("-", {Col("dt"), iv("2 weeks", "interval day")}), "dt - 14");
+  // date +/- months is a date in Spark; DuckDB gives a timestamp.
+  diff.Add(Call("+", {Col("dt"), iv("2 months", ym_type)}), "(dt + INTERVAL 2 MONTH)::DATE");
+  diff.Add(Call("add_months", {Col("dt"), Col("j")}), "(dt + j * INTERVAL 1 MONTH)::DATE");
+  // date + an interval with a time part is a timestamp in both.
+  diff.Add(Call("+", {Col("dt"), iv("36 hours", dt_type)}), "dt + INTERVAL 36 HOUR");
+  diff.Add(Call("timestampadd", {Str("HOUR"), Col("j"), Col("ts")}), "ts + j * INTERVAL 1 HOUR");
+  diff.Add(Call("timestampadd", {Str("MONTH"), Col("j"), Col("ts")}), "ts + j * INTERVAL 1 MONTH");
+  diff.Add(Call("timestampadd", {Str("DAY"), Col("i"), Col("dt")}), "dt::TIMESTAMP + i * INTERVAL 1 DAY");
+  // timestampdiff truncates toward zero (DuckDB's date_diff counts boundaries instead, so
+  // compare with the exact microsecond difference).
+  diff.Add(Call("timestampdiff", {Str("MINUTE"), Col("ts"), CastAs(Str("2020-06-15 12:00:00"), "timestamp")}),
+           "trunc((epoch_us(TIMESTAMP '2020-06-15 12:00:00') - epoch_us(ts)) / 60000000)::BIGINT");
+  diff.Add(Call("timestampdiff", {Str("DAY"), CastAs(Str("2020-06-15 12:00:00"), "timestamp"), Col("ts")}),
+           "trunc((epoch_us(ts) - epoch_us(TIMESTAMP '2020-06-15 12:00:00')) / 86400000000)::BIGINT");
+  // Interval comparisons.
+  diff.Add(Call(">", {Call("-", {Col("ts"), CastAs(Col("dt"), "timestamp")}), iv("12 hours", dt_type)}),
+           "ts - dt::TIMESTAMP > INTERVAL 12 HOUR");
+  diff.Add(Call("<=", {Call("-", {CastAs(Str("2020-06-15 12:00:00"), "timestamp"), Col("ts")}), iv("30 days", "interval day")}),
+           "TIMESTAMP '2020-06-15 12:00:00' - ts <= INTERVAL 30 DAY");
+  diff.Run();
+}
+
 TEST(DuckDBDifferential, MathFunctions) {
   REQUIRE_DUCKDB();
   Differential diff;

@@ -430,6 +430,12 @@ const PlanNode* FindKind(const PlanPtr& p, PlanKind kind) {
   return nullptr;
 }
 
+// Intervals exist in expressions only: Delta has no interval type.
+std::string IntervalColumnMessage(const DatasetDefinition& def, const Field& f) {
+  return "column `" + f.name + "` of `" + def.name + "` is an " + f.type.ToString() +
+         ": Delta tables cannot store intervals; store a number (timestampdiff(SECOND, a, b)) or text (CAST(x AS STRING))";
+}
+
 Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const ViewPlanLookup& views) {
   Schema& s = out->schema;
   // Unique column names (Delta tables cannot have two columns with one name).
@@ -442,6 +448,12 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
     if (f.type.id() == TypeId::kNull && def.kind != DatasetKind::kView) {
       return ErrorAt(def.loc, "column `" + f.name + "` of `" + def.name + "` has no type (an untyped NULL); write CAST(NULL AS type)");
     }
+    if (f.type.is_interval() && def.kind != DatasetKind::kView) {
+      return ErrorAt(def.loc, IntervalColumnMessage(def, f));
+    }
+  }
+  for (const auto& c : def.columns) {
+    if (c.field.type.is_interval() && def.kind != DatasetKind::kView) return ErrorAt(def.loc, IntervalColumnMessage(def, c.field));
   }
   // Declared columns: each must be produced by the query; declared types win (a Project casts).
   if (!def.columns.empty()) {

@@ -136,6 +136,10 @@ TEST(ResolveTest, ErrorsNameColumnPositionAndAvailableColumns) {
        "r.sql:3:57", "not a timestamp"},
       {"CREATE MATERIALIZED VIEW x AS SELECT frobnicate(id) AS f FROM orders", "r.sql:3:38", "frobnicate"},
       {"CREATE MATERIALIZED VIEW x AS SELECT NULL AS n FROM orders", "r.sql:3:26", "untyped NULL"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT ts - ts AS h FROM orders", "r.sql:3:26",
+       "column `h` of `x` is an interval day to second: Delta tables cannot store intervals"},
+      {"CREATE MATERIALIZED VIEW x AS SELECT id, INTERVAL 1 MONTH AS m FROM orders", "r.sql:3:26",
+       "column `m` of `x` is an interval year to month"},
   };
   for (const BadCase& c : cases) {
     auto r = Resolve(c.sql);
@@ -143,6 +147,15 @@ TEST(ResolveTest, ErrorsNameColumnPositionAndAvailableColumns) {
     EXPECT_THAT(r.status().message(), HasSubstr(c.position)) << c.sql << " -> " << r.status().ToString();
     EXPECT_THAT(r.status().message(), HasSubstr(c.words)) << c.sql << " -> " << r.status().ToString();
   }
+}
+
+TEST(ResolveTest, IntervalsInExpressions) {
+  auto r = Resolve(
+      "CREATE MATERIALIZED VIEW x AS SELECT id, ts + INTERVAL 90 MINUTES AS later, "
+      "timestampdiff(SECOND, ts, ts + INTERVAL '1 day 2 hours') AS secs, CAST(ts - ts AS STRING) AS txt "
+      "FROM orders WHERE ts > ts - INTERVAL 1 DAY");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Names(r->Find("x")->schema), "id:bigint,later:timestamp,secs:bigint,txt:string");
 }
 
 TEST(ResolveTest, TriggersAndPublishMustNameTables) {

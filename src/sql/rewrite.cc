@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "sql/lexer.h"
+#include "types/interval.h"
 
 namespace lakepipe::sql {
 
@@ -227,6 +228,110 @@ class Rewriter {
       if (toks_[j].IsSymbol(")") && --depth == 0) return j;
     }
     return std::string::npos;
+  }
+
+  // Functions whose first argument is a bare unit keyword in Spark (when they have three).
+  static bool IsUnitFunction(const Token& t) {
+    for (const char* f : {"timestampadd", "timestampdiff", "dateadd", "date_add", "datediff", "date_diff"}) {
+      if (t.IsWord(f)) return true;
+    }
+    return false;
+  }
+
+  // The number of top-level arguments of the parenthesized list opening at `open`.
+  size_t ArgumentCount(size_t open) const {
+    size_t close = MatchingParen(open);
+    if (close == std::string::npos || close == open + 1) return 0;
+    size_t count = 1;
+    int depth = 0;
+    for (size_t j = open + 1; j < close; ++j) {
+      if (toks_[j].IsSymbol("(")) ++depth;
+      if (toks_[j].IsSymbol(")")) --depth;
+      if (depth == 0 && toks_[j].IsSymbol(",")) ++count;
+    }
+    return count;
+  }
+
+  // An INTERVAL value in an expression: INTERVAL 1 DAY [2 HOURS ...], INTERVAL '2' HOUR,
+  // INTERVAL '1 day 2 hours', INTERVAL -5 MINUTES. Checked here (so a bad literal names its
+  // position) and emitted as CAST('<text>' AS "interval ..."), which the binder folds.
+  Status ParseIntervalValue() {
+    const Token& start = toks_[i_];
+    SourceLocation loc = Loc(start);
+    size_t j = i_ + 1;
+    std::string text;
+    bool any_day_time = false, only_days = true;
+    auto note_unit = [&](IntervalUnit u) {
+      if (!IsYearMonthUnit(u)) {
+        any_day_time = true;
+        if (u != IntervalUnit::kDay && u != IntervalUnit::kWeek) only_days = false;
+      }
+    };
+    if (toks_[j].IsString()) {
+      text = toks_[j].value;
+      ++j;
+      if (j < toks_.size() && toks_[j].kind == TokenKind::kWord && ParseIntervalUnit(toks_[j].text).ok()) {
+        if (j + 1 < toks_.size() && toks_[j + 1].IsWord("TO")) {
+          return NotSupportedAt(Loc(toks_[j]), "INTERVAL '...' " + ToUpper(toks_[j].text) +
+                                                  " TO ... (ANSI interval text) is not built yet; write INTERVAL '1 day 2 hours'");
+        }
+        text += " " + toks_[j].text;
+        ++j;
+      }
+    } else {
+      // One or more `[-]number unit` pairs.
+      while (j + 1 < toks_.size()) {
+        std::string sign;
+        size_t k = j;
+        if (toks_[k].IsSymbol("-")) {
+          sign = "-";
+          ++k;
+        }
+        if (k + 1 >= toks_.size() || toks_[k].kind != TokenKind::kNumber || toks_[k + 1].kind != TokenKind::kWord) break;
+        auto unit = ParseIntervalUnit(toks_[k + 1].text);
+        if (!unit.ok()) {
+          if (text.empty()) return ErrorAt(Loc(toks_[k + 1]), unit.status().message());
+          break;
+        }
+        text += (text.empty() ? "" : " ") + sign + toks_[k].text + " " + toks_[k + 1].text;
+        j = k + 2;
+      }
+      if (text.empty()) return ErrorAt(loc, "expected INTERVAL n UNIT, such as INTERVAL 5 MINUTES");
+    }
+    auto value = ParseIntervalText(text);
+    if (!value.ok()) {
+      return value.status().code() == StatusCode::kNotSupported ? NotSupportedAt(loc, value.status().message())
+                                                                 : ErrorAt(loc, value.status().message());
+    }
+    // The units decide the type, as in Spark: INTERVAL 3 DAYS is `interval day` (a date
+    // plus it stays a date), INTERVAL 3 HOURS `interval day to second`.
+    for (const auto& word : SplitWords(text)) {
+      auto u = ParseIntervalUnit(word);
+      if (u.ok()) note_unit(*u);
+    }
+    std::string type = value->year_month ? "interval year to month"
+                                         : (any_day_time && only_days ? "interval day" : "interval day to second");
+    EmitSynthetic("CAST(" + QuoteString(text) + " AS " + QuoteIdent(type) + ")");
+    while (i_ < j) {
+      Drop(toks_[i_]);
+      ++i_;
+    }
+    return Status::OK();
+  }
+
+  static std::vector<std::string> SplitWords(const std::string& s) {
+    std::vector<std::string> out;
+    std::string w;
+    for (char c : s) {
+      if (c == ' ') {
+        if (!w.empty()) out.push_back(w);
+        w.clear();
+      } else {
+        w += c;
+      }
+    }
+    if (!w.empty()) out.push_back(w);
+    return out;
   }
 
   Status ParseWatermark() {
@@ -551,8 +656,15 @@ class Rewriter {
     if (t.IsWord("WITH") && top.in_from && Peek(1).IsSymbol("(") && last_item_start_ != std::string::npos) {
       return ParseTableOptions();
     }
-    if (t.IsWord("INTERVAL") && (Peek(1).kind == TokenKind::kNumber || Peek(1).IsString())) {
-      return NotSupportedAt(Loc(t), "INTERVAL values in expressions (use date_add / timestampadd)");
+    if (t.IsWord("INTERVAL") &&
+        (Peek(1).kind == TokenKind::kNumber || Peek(1).IsString() || (Peek(1).IsSymbol("-") && Peek(2).kind == TokenKind::kNumber))) {
+      return ParseIntervalValue();
+    }
+    if (i_ >= 2 && toks_[i_ - 1].IsSymbol("(") && IsUnitFunction(toks_[i_ - 2]) && Peek(1).IsSymbol(",") &&
+        ParseIntervalUnit(t.text).ok() && ArgumentCount(i_ - 1) == 3) {
+      // timestampadd(MINUTE, n, ts): the unit is a keyword in Spark; pass it as a string.
+      EmitSynthetic(QuoteString(ToUpper(t.text)));
+      return Status::OK();
     }
     if (IsPostgresKeyword(t.text)) {
       EmitVerbatim();

@@ -246,7 +246,9 @@ TEST(SelectTest, RefusedConstructsNamePosition) {
       {"SELECT a FROM t\n  ORDER BY a LIMIT 5 OFFSET 2", "q.sql:2:29", "OFFSET"},
       {"SELECT median(a) FROM t", "q.sql:1:8", "not built yet: aggregate function `median`"},
       {"SELECT a FROM other_catalog.sch.t", "q.sql:1:15", "only tables of this pipeline"},
-      {"SELECT a FROM t WHERE d > now() - INTERVAL 1 DAY", "q.sql:1:35", "INTERVAL"},
+      {"SELECT a FROM t WHERE d > now() - INTERVAL '1 02' DAY TO HOUR", "q.sql:1:51", "not built yet"},
+      {"SELECT a FROM t WHERE d > now() - INTERVAL '1 month 2 days'", "q.sql:1:35", "not built yet"},
+      {"SELECT a FROM t WHERE d > now() - INTERVAL 5 FORTNIGHTS", "q.sql:1:46", "unknown interval unit"},
       {"SELECT 1", "q.sql:1:8", "without FROM"},
       {"SELECT a FROM read_files('x')", "q.sql:1:15", "format"},
       {"SELECT a FROM read_files('x', format => 'avro')", "q.sql:1:15", "avro"},
@@ -269,6 +271,30 @@ TEST(SelectTest, NulBytesAreRefusedNotTruncated) {
   Status s = PlanError(std::string("SELECT a FROM t\0 WHERE", 23));
   EXPECT_THAT(s.message(), HasSubstr("q.sql:1:16"));
   EXPECT_THAT(s.message(), HasSubstr("NUL"));
+}
+
+TEST(SelectTest, IntervalValuesAndUnitKeywords) {
+  PlanPtr p = Plan(
+      "SELECT ts + INTERVAL 90 SECONDS AS a, ts - INTERVAL '2' HOUR AS b, d + INTERVAL 3 DAYS AS c, "
+      "ts + INTERVAL '1 day 2 hours' AS e, ts + INTERVAL 1 YEAR 2 MONTHS AS f, ts + INTERVAL -1.5 MINUTES AS g, "
+      "timestampadd(MINUTE, 5, ts) AS h, timestampdiff(hour, ts, ts2) AS i, date_add(d, 1) AS j, "
+      "datediff(DAY, ts, ts2) AS k FROM t");
+  ASSERT_TRUE(p);
+  std::vector<std::string> got;
+  for (const auto& item : p->items) got.push_back(item.expr->ToString());
+  EXPECT_EQ(got[0], "(ts + CAST('90 SECONDS' AS interval day to second))");
+  EXPECT_EQ(got[1], "(ts - CAST('2 HOUR' AS interval day to second))");
+  EXPECT_EQ(got[2], "(d + CAST('3 DAYS' AS interval day))");
+  EXPECT_EQ(got[3], "(ts + CAST('1 day 2 hours' AS interval day to second))");
+  EXPECT_EQ(got[4], "(ts + CAST('1 YEAR 2 MONTHS' AS interval year to month))");
+  EXPECT_EQ(got[5], "(ts + CAST('-1.5 MINUTES' AS interval day to second))");
+  EXPECT_EQ(got[6], "timestampadd('MINUTE', 5, ts)");
+  EXPECT_EQ(got[7], "timestampdiff('HOUR', ts, ts2)");
+  EXPECT_EQ(got[8], "date_add(d, 1)");
+  EXPECT_EQ(got[9], "datediff('DAY', ts, ts2)");
+  // The watermark clause keeps its own INTERVAL syntax.
+  PlanPtr w = Plan("SELECT * FROM STREAM events WATERMARK ts DELAY OF INTERVAL 10 MINUTES AS e WHERE ts > ts - INTERVAL 1 HOUR");
+  ASSERT_TRUE(w);
 }
 
 TEST(SelectTest, ParseExpressionPositions) {

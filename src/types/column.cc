@@ -128,6 +128,8 @@ Value Column::GetValue(int64_t i) const {
     case TypeId::kDate: return Value::Date(Get<int32_t>(i));
     case TypeId::kTimestamp: return Value::Timestamp(Get<int64_t>(i));
     case TypeId::kTimestampNtz: return Value::Timestamp(Get<int64_t>(i), true);
+    case TypeId::kDayTimeInterval: return Value::DayTimeInterval(Get<int64_t>(i));
+    case TypeId::kYearMonthInterval: return Value::YearMonthInterval(Get<int32_t>(i));
     case TypeId::kStruct: {
       std::vector<Value> fields;
       for (const auto& c : children_) fields.push_back(c.GetValue(i));
@@ -174,7 +176,8 @@ Status Column::AppendValue(const Value& v) {
     case TypeId::kTimestampNtz: {
       if (v.id() == TypeId::kBoolean || v.id() == TypeId::kDecimal || v.id() == TypeId::kFloat ||
           v.id() == TypeId::kDouble || v.id() == TypeId::kString || v.id() == TypeId::kBinary ||
-          v.id() == TypeId::kStruct || v.id() == TypeId::kArray || v.id() == TypeId::kMap)
+          v.id() == TypeId::kStruct || v.id() == TypeId::kArray || v.id() == TypeId::kMap ||
+          v.id() == TypeId::kDayTimeInterval || v.id() == TypeId::kYearMonthInterval)
         return mismatch();
       int64_t x = v.int_value();
       switch (type_.id()) {
@@ -223,6 +226,14 @@ Status Column::AppendValue(const Value& v) {
     case TypeId::kBinary:
       if (v.id() != TypeId::kString && v.id() != TypeId::kBinary) return mismatch();
       AppendString(v.string_value());
+      return Status::OK();
+    case TypeId::kDayTimeInterval:
+      if (v.id() != TypeId::kDayTimeInterval) return mismatch();
+      Append<int64_t>(v.int_value());
+      return Status::OK();
+    case TypeId::kYearMonthInterval:
+      if (v.id() != TypeId::kYearMonthInterval) return mismatch();
+      Append<int32_t>(static_cast<int32_t>(v.int_value()));
       return Status::OK();
     case TypeId::kStruct: {
       if (v.id() != TypeId::kStruct || v.children().size() != children_.size()) return mismatch();

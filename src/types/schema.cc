@@ -42,11 +42,13 @@ int DataType::fixed_width() const {
     case TypeId::kShort: return 2;
     case TypeId::kInt:
     case TypeId::kFloat:
-    case TypeId::kDate: return 4;
+    case TypeId::kDate:
+    case TypeId::kYearMonthInterval: return 4;
     case TypeId::kLong:
     case TypeId::kDouble:
     case TypeId::kTimestamp:
-    case TypeId::kTimestampNtz: return 8;
+    case TypeId::kTimestampNtz:
+    case TypeId::kDayTimeInterval: return 8;
     case TypeId::kDecimal: return 16;
     default: return 0;
   }
@@ -69,6 +71,8 @@ std::string DataType::ToString() const {
     case TypeId::kDate: return "date";
     case TypeId::kTimestamp: return "timestamp";
     case TypeId::kTimestampNtz: return "timestamp_ntz";
+    case TypeId::kDayTimeInterval: return precision_ == 1 ? "interval day" : "interval day to second";
+    case TypeId::kYearMonthInterval: return "interval year to month";
     case TypeId::kArray: return "array<" + element().ToString() + ">";
     case TypeId::kMap: return "map<" + key().ToString() + "," + value().ToString() + ">";
     case TypeId::kStruct: {
@@ -267,6 +271,44 @@ class DdlParser {
     return f;
   }
 
+  // After INTERVAL: `unit [TO unit]` with year/month units (year-month) or day..second
+  // units (day-time); `interval day` alone is the days-only day-time type.
+  Result<DataType> ParseIntervalQualifier() {
+    auto unit = [&]() -> std::string {
+      SkipSpace();
+      std::string w;
+      while (!AtEnd() && std::isalpha(static_cast<unsigned char>(s_[pos_]))) {
+        w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s_[pos_]))));
+        ++pos_;
+      }
+      return w;
+    };
+    auto rank = [](const std::string& w) {
+      if (w == "year") return 0;
+      if (w == "month") return 1;
+      if (w == "day") return 2;
+      if (w == "hour") return 3;
+      if (w == "minute") return 4;
+      if (w == "second") return 5;
+      return -1;
+    };
+    std::string from = unit();
+    int a = rank(from);
+    if (a < 0) return Error("expected an interval unit (YEAR, MONTH, DAY, HOUR, MINUTE or SECOND) after INTERVAL");
+    int b = a;
+    size_t save = pos_;
+    SkipSpace();
+    if (ConsumeWord("TO")) {
+      b = rank(unit());
+      if (b < a) return Error("expected a later unit after TO in the interval type");
+    } else {
+      pos_ = save;
+    }
+    if ((a <= 1) != (b <= 1)) return Error("an interval type is either YEAR TO MONTH or within DAY TO SECOND");
+    if (a <= 1) return DataType::YearMonthInterval();
+    return DataType::DayTimeInterval(/*days_only=*/a == 2 && b == 2);
+  }
+
   Result<DataType> ParseType() {
     SkipSpace();
     size_t start = pos_;
@@ -288,6 +330,7 @@ class DdlParser {
     if (word == "timestamp" || word == "timestamp_ltz") return DataType::Timestamp();
     if (word == "timestamp_ntz") return DataType::TimestampNtz();
     if (word == "void" || word == "null") return DataType::Null();
+    if (word == "interval") return ParseIntervalQualifier();
     if (word == "string" || word == "varchar" || word == "char" || word == "text") {
       SkipSpace();
       if (Consume('(')) {  // VARCHAR(n): the length is not enforced, as in Spark

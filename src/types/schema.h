@@ -2,7 +2,8 @@
 //
 // Primitive types: boolean, byte, short, int, bigint, float, double, decimal(p,s), string,
 // binary, date, timestamp (UTC, microseconds), timestamp_ntz; nested: struct, array, map;
-// and `void` (the type of an untyped NULL literal). Schemas convert to and from Spark's
+// `void` (the type of an untyped NULL literal); and, in expressions only, the intervals
+// `interval day to second` and `interval year to month`. Schemas convert to and from Spark's
 // JSON schema format (Delta's `schemaString`) and from the SQL DDL used by `--schema` and
 // `read_files(schema => ...)`. Immutable value types; safe to share between threads.
 #pragma once
@@ -34,6 +35,10 @@ enum class TypeId : uint8_t {
   kStruct,
   kArray,
   kMap,
+  // Expression-only types (types/interval.h): never a table column (Delta cannot store
+  // them; resolve refuses such a column).
+  kDayTimeInterval,    // microseconds, int64
+  kYearMonthInterval,  // months, int32
 };
 
 struct Field;
@@ -63,6 +68,14 @@ class DataType {
   static DataType Date() { return DataType(TypeId::kDate); }
   static DataType Timestamp() { return DataType(TypeId::kTimestamp); }
   static DataType TimestampNtz() { return DataType(TypeId::kTimestampNtz); }
+  // `days_only`: Spark's `interval day` (INTERVAL n DAY), which date arithmetic keeps a
+  // date; otherwise `interval day to second`. Both are one type for equality.
+  static DataType DayTimeInterval(bool days_only = false) {
+    DataType t(TypeId::kDayTimeInterval);
+    t.precision_ = days_only ? 1 : 0;
+    return t;
+  }
+  static DataType YearMonthInterval() { return DataType(TypeId::kYearMonthInterval); }
   static DataType Decimal(int precision, int scale);
   static DataType Struct(std::vector<Field> fields);
   static DataType Array(DataType element, bool contains_null = true);
@@ -89,6 +102,8 @@ class DataType {
   bool is_numeric() const { return is_integer() || is_floating() || id_ == TypeId::kDecimal; }
   bool is_binary_like() const { return id_ == TypeId::kString || id_ == TypeId::kBinary; }
   bool is_timestamp() const { return id_ == TypeId::kTimestamp || id_ == TypeId::kTimestampNtz; }
+  bool interval_days_only() const { return id_ == TypeId::kDayTimeInterval && precision_ == 1; }
+  bool is_interval() const { return id_ == TypeId::kDayTimeInterval || id_ == TypeId::kYearMonthInterval; }
   // Bytes per value in a Column's data buffer; 0 for string/binary/nested/void.
   int fixed_width() const;
 

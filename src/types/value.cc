@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "types/datetime.h"
+#include "types/interval.h"
 #include "types/number_text.h"
 
 namespace lakepipe {
@@ -49,6 +50,8 @@ std::string Value::ToString() const {
     case TypeId::kDate: return FormatDate(static_cast<int32_t>(int_value()));
     case TypeId::kTimestamp:
     case TypeId::kTimestampNtz: return FormatTimestamp(int_value());
+    case TypeId::kDayTimeInterval: return FormatDayTimeInterval(int_value());
+    case TypeId::kYearMonthInterval: return FormatYearMonthInterval(int_value());
     case TypeId::kStruct:
     case TypeId::kArray: {
       std::string s = id_ == TypeId::kStruct ? "{" : "[";

@@ -29,6 +29,8 @@ class Value {
   static Value Timestamp(int64_t micros, bool ntz = false) {
     return Value(ntz ? TypeId::kTimestampNtz : TypeId::kTimestamp, micros);
   }
+  static Value DayTimeInterval(int64_t micros) { return Value(TypeId::kDayTimeInterval, micros); }
+  static Value YearMonthInterval(int64_t months) { return Value(TypeId::kYearMonthInterval, months); }
   static Value Struct(std::vector<Value> fields) { return Nested(TypeId::kStruct, std::move(fields)); }
   static Value Array(std::vector<Value> elements) { return Nested(TypeId::kArray, std::move(elements)); }
   // Keys and values interleaved: k0, v0, k1, v1, ...
@@ -39,7 +41,7 @@ class Value {
   bool is_null() const { return std::holds_alternative<std::monostate>(v_); }
   TypeId id() const { return id_; }
   bool bool_value() const { return std::get<bool>(v_); }
-  // Integers, dates (days) and timestamps (micros).
+  // Integers, dates (days), timestamps (micros) and intervals (micros or months).
   int64_t int_value() const { return std::get<int64_t>(v_); }
   double double_value() const { return std::get<double>(v_); }
   int128_t decimal_value() const { return std::get<int128_t>(v_); }
