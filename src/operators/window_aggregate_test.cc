@@ -130,5 +130,82 @@ TEST(WindowAggregate, SlidingRowCountsOnlyInItsOpenWindows) {
                                       "{1970-01-01 00:10:00, 1970-01-01 00:20:00}|a|1"}));
 }
 
+// GROUP BY session_window(t, gap), k with count(*) over "k STRING, t TIMESTAMP".
+std::unique_ptr<WindowAggregate> MakeSession(int64_t gap_min, std::optional<int64_t> delay_min) {
+  Schema in = Schema::ParseDDL("k STRING, t TIMESTAMP").value();
+  auto time = expr::Bind(*Expr::Column("t"), in, {}).value();
+  expr::BoundExpr start;
+  start.kind = expr::BoundKind::kColumn;
+  start.column_index = 2;
+  start.type = DataType::Timestamp();
+  start.text = "session_window";
+  auto key = expr::Bind(*Expr::Column("k"), in, {}).value();
+  expr::BindContext ctx;
+  ctx.allow_aggregates = true;
+  auto count = expr::Bind(*Expr::Call("count", {}), in, ctx).value();
+  auto last = expr::Bind(*Expr::Call("max", {Expr::Column("t")}), in, ctx).value();
+  WindowAggregate::Factory make = [=]() {
+    return HashAggregate::Make({start, key}, {"session_window", "k"}, {count, last}, {"n", "$last"});
+  };
+  Schema out;
+  out.AddField(Field{"session_window", DataType::Struct({Field{"start", DataType::Timestamp(), true},
+                                                         Field{"end", DataType::Timestamp(), true}}),
+                     true});
+  out.AddField(Field{"k", DataType::String(), true});
+  out.AddField(Field{"n", DataType::Long(), false});
+  std::optional<int64_t> delay;
+  if (delay_min) delay = *delay_min * kMinute;
+  WindowSpec spec{gap_min * kMinute, gap_min * kMinute, 0, true};
+  auto w = WindowAggregate::Make(spec, time, 0, delay, make, out, {key});
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  return std::move(w).value();
+}
+
+TEST(WindowAggregate, SessionsInBatchMode) {
+  // Gap 5: a@1, a@4, a@8 form [1, 13); a@13 starts [13, 18) (13 is not before 13); b@2 alone.
+  auto w = MakeSession(5, std::nullopt);
+  std::vector<WindowAggregate::LateRow> late;
+  ASSERT_TRUE(w->Push(Rows({{"a", 8}, {"a", 1}, {"b", 2}, {"a", 13}, {"a", 4}}), &late).ok());
+  auto out = w->Finish();
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(expr::test::SortedRows(*out),
+            (std::vector<std::string>{"{1970-01-01 00:01:00, 1970-01-01 00:13:00}|a|3",
+                                      "{1970-01-01 00:02:00, 1970-01-01 00:07:00}|b|1",
+                                      "{1970-01-01 00:13:00, 1970-01-01 00:18:00}|a|1"}));
+}
+
+TEST(WindowAggregate, StreamingSessionsMergeAcrossBatchesAndCloseWithTheWatermark) {
+  // Gap 5, delay 10. Batch 1: a@0, a@20, a@14 open [0,5), [20,25), [14,19); the watermark
+  // ends at 10, past [0,5), which is output.
+  auto first = MakeSession(5, 10);
+  std::vector<WindowAggregate::LateRow> late;
+  ASSERT_TRUE(first->Push(Rows({{"a", 0}, {"a", 20}, {"a", 14}}), &late).ok());
+  EXPECT_TRUE(late.empty());
+  auto closed = first->TakeClosed();
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(expr::test::SortedRows(*closed),
+            (std::vector<std::string>{"{1970-01-01 00:00:00, 1970-01-01 00:05:00}|a|1"}));
+  auto open = first->OpenState();
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->num_rows(), 2);  // [14,19) and [20,25)
+
+  // Batch 2 in a new instance: a@17 bridges [14,19) and [20,25) into [14,25) of 3 rows,
+  // then 4 more; a@9 is late (watermark 10); at a@60 the watermark is 50 and all close.
+  auto second = MakeSession(5, 10);
+  ASSERT_TRUE(second->Restore(first->max_event_time(), *open).ok());
+  ASSERT_TRUE(second->Push(Rows({{"a", 17}, {"a", 9}, {"b", 21}}), &late).ok());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].row, 1);
+  ASSERT_TRUE(second->Push(Rows({{"a", 60}}), &late).ok());
+  closed = second->TakeClosed();
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(expr::test::SortedRows(*closed),
+            (std::vector<std::string>{"{1970-01-01 00:14:00, 1970-01-01 00:25:00}|a|3",
+                                      "{1970-01-01 00:21:00, 1970-01-01 00:26:00}|b|1"}));
+  open = second->OpenState();
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->num_rows(), 1);  // [60,65)
+}
+
 }  // namespace
 }  // namespace lakepipe::operators

@@ -478,7 +478,6 @@ Result<Batches> Executor::RunWindowAggregate(const PlanNode& node) {
   int wk = sql::WindowKeyIndex(node);
   const expr::Expr& call = *node.group_keys[static_cast<size_t>(wk)].expr;
   LP_ASSIGN_OR_RETURN(sql::TimeWindow tw, sql::ParseTimeWindow(call));
-  if (tw.session) return Status::NotSupported("session_window is not built yet");
   LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
   expr::BindContext ctx = ContextFor(input, options_);
   LP_ASSIGN_OR_RETURN(expr::BoundExpr time, expr::Bind(*call.args[0], input.schema, ctx));
@@ -506,14 +505,25 @@ Result<Batches> Executor::RunWindowAggregate(const PlanNode& node) {
     aggs.push_back(std::move(b));
     agg_names.push_back(a.name);
   }
+  std::vector<expr::BoundExpr> other_keys;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (static_cast<int>(i) != wk) other_keys.push_back(keys[i]);
+  }
+  if (tw.session) {
+    // The session's end follows from its latest event time: one more aggregate, last.
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr last, expr::Bind(*expr::Expr::Call("max", {call.args[0]}), input.schema, ctx));
+    aggs.push_back(std::move(last));
+    agg_names.push_back("$session_last");
+  }
   operators::WindowAggregate::Factory make = [keys, key_names, aggs, agg_names]() {
     return operators::HashAggregate::Make(keys, key_names, aggs, agg_names);
   };
   const PlanNode* scan = sql::WatermarkScanBelow(node);
   std::optional<int64_t> delay;
   if (scan != nullptr) delay = scan->watermark->delay_micros;
-  LP_ASSIGN_OR_RETURN(auto agg, operators::WindowAggregate::Make({tw.size_micros, tw.slide_micros, tw.offset_micros},
-                                                                 std::move(time), wk, delay, make, node.schema));
+  LP_ASSIGN_OR_RETURN(auto agg, operators::WindowAggregate::Make(
+                                    {tw.size_micros, tw.slide_micros, tw.offset_micros, tw.session}, std::move(time),
+                                    wk, delay, make, node.schema, std::move(other_keys)));
   if (!delay) {
     std::vector<operators::WindowAggregate::LateRow> none;
     for (const auto& b : rows) LP_RETURN_IF_ERROR(agg->Push(b, &none));

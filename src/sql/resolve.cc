@@ -240,8 +240,9 @@ class Resolver {
     if (windows > 1) return ErrorAt(loc, "GROUP BY has more than one time window");
     Result<TimeWindow> tw = ParseTimeWindow(call);
     if (!tw.ok()) return InFile(tw.status(), loc.file);
-    if (tw->session) {
-      return NotSupportedAt(loc, "session_window is not built yet; group by window(time, size[, slide])");
+    if (!agg.grouping_ids.empty()) {
+      return NotSupportedAt(loc, "GROUPING SETS / ROLLUP / CUBE with a time window is not built yet; group by the "
+                                 "window and the keys");
     }
     LP_ASSIGN_OR_RETURN(expr::BoundExpr time, Bind(call.args[0], in, agg.loc));
     if (!time.type.is_timestamp()) {

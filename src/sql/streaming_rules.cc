@@ -1,5 +1,6 @@
 #include "sql/streaming_rules.h"
 
+#include "expr/aggregate_functions.h"
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
 #include "sql/time_window.h"
@@ -47,6 +48,20 @@ class Checker {
             return NotSupportedAt(n.loc, "streaming table `" + def_.name + "`: the time window is over `" +
                                              time.ToString() + "` but the WATERMARK is on `" +
                                              scan->watermark->column + "`; window the watermark column");
+          }
+          if (n.group_keys[static_cast<size_t>(wk)].expr->function == "session_window") {
+            // Two open sessions that a row bridges merge their states: the rows of the two
+            // no longer come in arrival order.
+            for (const auto& a : n.aggregates) {
+              const expr::AggregateSignature* sig = expr::FindAggregate(a.expr->function);
+              if (sig != nullptr && sig->order_sensitive) {
+                return NotSupportedAt(n.loc, "streaming table `" + def_.name + "`: the aggregate `" +
+                                                 a.expr->ToString() +
+                                                 "` depends on the order of the rows, which merging two sessions "
+                                                 "does not keep: not built yet in a streaming session window; use "
+                                                 "a materialized view");
+              }
+            }
           }
           return true;
         }
