@@ -66,7 +66,9 @@ class WindowStreamingTest : public ::testing::Test {
       "window_end, Country, sum(line_total) AS revenue, count(*) AS lines FROM STREAM(silver_orders) WATERMARK "
       "ingestion_time DELAY OF INTERVAL 10 MINUTES GROUP BY window(ingestion_time, '10 minutes'), Country;\n"
       "CREATE OR REFRESH MATERIALIZED VIEW all_windows AS SELECT window.start AS s, Country, sum(line_total) AS "
-      "revenue FROM silver_orders GROUP BY window(ingestion_time, '10 minutes', '5 minutes'), Country;\n";
+      "revenue FROM silver_orders GROUP BY window(ingestion_time, '10 minutes', '5 minutes'), Country;\n"
+      "CREATE OR REFRESH MATERIALIZED VIEW sessions AS SELECT session_window.start AS s, session_window.end AS e, "
+      "Country, count(*) AS lines FROM silver_orders GROUP BY session_window(ingestion_time, '10 minutes'), Country;\n";
 
   FileSystem* fs_ = FileSystem::Default();
   ManualClock clock_{kNoon};
@@ -100,6 +102,10 @@ TEST_F(WindowStreamingTest, SeedGoldRevenueByCountryIsWrittenOnceWhenTheWatermar
             (std::vector<std::string>{"2026-01-01 11:55:00|10.0", "2026-01-01 12:00:00|40.0", "2026-01-01 12:05:00|30.0",
                                       "2026-01-01 12:20:00|2.0", "2026-01-01 12:25:00|2.0"}));
   EXPECT_EQ(Rows(*runner, "SELECT count(*) FROM gold_revenue_late"), (std::vector<std::string>{"0"}));
+  // Sessions with a 10-minute gap: UK's 12:00, 12:00 and 12:05 rows form one session.
+  EXPECT_EQ(Rows(*runner, "SELECT s, e, lines FROM sessions WHERE Country = 'UK' ORDER BY s"),
+            (std::vector<std::string>{"2026-01-01 12:00:00|2026-01-01 12:15:00|2",
+                                      "2026-01-01 12:25:00|2026-01-01 12:35:00|1"}));
 }
 
 }  // namespace

@@ -92,6 +92,15 @@ TEST(StreamingRulesTest, RefusesWhatAStreamingTableCannotMaintain) {
       {"CREATE MATERIALIZED VIEW x AS SELECT count(*) AS n FROM whole "
        "GROUP BY window(ts, '10 minutes'), window(ts, '5 minutes')",
        "r.sql:5:", {"GROUP BY has more than one time window"}},
+      {"CREATE STREAMING TABLE x AS SELECT session_window.start AS s, first(id) AS f FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '5 minutes')",
+       "r.sql:5:", {"the aggregate `first(id)` depends on the order of the rows", "streaming session window"}},
+      {"CREATE STREAMING TABLE x AS SELECT session_window.start AS s, count(*) AS n FROM STREAM(orders) "
+       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '5 minutes', '1 minute')",
+       "r.sql:5:", {"session_window(time, gap) takes 2 arguments"}},
+      {"CREATE MATERIALIZED VIEW x AS SELECT country, count(*) AS n FROM whole "
+       "GROUP BY ROLLUP(country), window(ts, '10 minutes')",
+       "r.sql:5:", {"GROUPING SETS / ROLLUP / CUBE with a time window is not built yet"}},
       // Keyed de-duplication is the one window function form a streaming table runs.
       {"CREATE STREAMING TABLE x AS SELECT id, rank() OVER (PARTITION BY cust ORDER BY ts) AS r FROM STREAM(orders) "
        "WATERMARK ts DELAY OF INTERVAL 10 MINUTES",
@@ -148,6 +157,11 @@ TEST(StreamingRulesTest, AcceptsWhatAStreamingTableMaintains) {
       "CREATE STREAMING TABLE x AS SELECT window, count(*) AS n FROM STREAM(orders) "
       "WATERMARK ts DELAY OF INTERVAL 1 MINUTE GROUP BY window(ts, '1 hour', '15 minutes', '5 minutes')",
       "CREATE MATERIALIZED VIEW x AS SELECT window.start, count(*) AS n FROM whole GROUP BY window(ts, '1 day')",
+      "CREATE STREAMING TABLE x AS SELECT session_window.start AS s, session_window.end AS e, cust, "
+      "sum(amount) AS total, collect_set(country) AS countries FROM STREAM(orders) "
+      "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '30 minutes'), cust",
+      "CREATE MATERIALIZED VIEW x AS SELECT session_window, first(id) AS f FROM whole "
+      "GROUP BY session_window(ts, '5 minutes')",
       // Keyed de-duplication of a stream, and the same query in a materialized view.
       "CREATE STREAMING TABLE x AS SELECT id, cust, ts, amount FROM STREAM(orders) "
       "WATERMARK ts DELAY OF INTERVAL 10 MINUTES QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts) = 1",

@@ -24,6 +24,7 @@ const ROWS = 15;  // per file
 const MINUTE = 60_000_000;  // microseconds
 const COLUMNS = 'seq INT, k STRING, ts TIMESTAMP, v INT, u INT';
 const DEDUP_DELAY = 10;  // minutes
+const SESSION = { gap: 4, delay: 12 };  // minutes
 
 // The windowed tables: name -> [size, slide, delay] in minutes and the aggregates.
 const TABLES = {
@@ -82,6 +83,11 @@ function writePipeline(dir, landing, perBatch) {
       `schema => '${COLUMNS}'${opts}) WATERMARK ts DELAY OF INTERVAL ${t.delay} MINUTES\n` +
       `GROUP BY ${windowCall(t)}, k;\n`;
   }
+  sql += `CREATE OR REFRESH STREAMING TABLE sessions AS\n` +
+    `SELECT session_window.start AS ss, session_window.end AS se, k, count(*) AS n, sum(v) AS total\n` +
+    `FROM STREAM read_files('${landing}', format => 'csv', header => true, ` +
+    `schema => '${COLUMNS}'${opts}) WATERMARK ts DELAY OF INTERVAL ${SESSION.delay} MINUTES\n` +
+    `GROUP BY session_window(ts, '${SESSION.gap} minutes'), k;\n`;
   sql += `CREATE OR REFRESH STREAMING TABLE dedup AS\n` +
     `SELECT seq, k, u, ts, v FROM STREAM read_files('${landing}', format => 'csv', header => true, ` +
     `schema => '${COLUMNS}'${opts}) WATERMARK ts DELAY OF INTERVAL ${DEDUP_DELAY} MINUTES\n` +
@@ -141,6 +147,29 @@ function expectedDedupSql(landing) {
   };
 }
 
+// DuckDB's expected sessions: the rows not behind their watermark; per key in event-time
+// order a row starts a new session when its time is at or after the latest earlier time
+// of the key plus the gap; a session is output when its end (latest time + gap) is at or
+// below the final watermark.
+function expectedSessionSql(landing) {
+  const gap = SESSION.gap * MINUTE, delay = SESSION.delay * MINUTE;
+  const input = `read_csv(${sqlString(landing + '/*.csv')}, header = true, ` +
+    `columns = {'seq': 'INTEGER', 'k': 'VARCHAR', 'ts': 'TIMESTAMP', 'v': 'INTEGER', 'u': 'INTEGER'})`;
+  const ctes = `WITH
+    r AS (SELECT *, epoch_us(ts) AS t,
+                 max(epoch_us(ts)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${delay} AS wm
+          FROM ${input}),
+    a AS (SELECT * FROM r WHERE t IS NOT NULL AND (wm IS NULL OR t >= wm)),
+    p AS (SELECT *, max(t) OVER (PARTITION BY k ORDER BY t, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM a),
+    q AS (SELECT *, sum(CASE WHEN prev IS NULL OR t >= prev + ${gap} THEN 1 ELSE 0 END) OVER (PARTITION BY k ORDER BY t, seq) AS sid FROM p),
+    fin AS (SELECT max(epoch_us(ts)) - ${delay} AS wm FROM ${input})`;
+  return {
+    out: `${ctes} SELECT make_timestamp(min(t))::TIMESTAMPTZ AS ss, make_timestamp(max(t) + ${gap})::TIMESTAMPTZ AS se, k, ` +
+      `count(*) AS n, sum(v) AS total FROM q GROUP BY k, sid HAVING max(t) + ${gap} <= (SELECT wm FROM fin)`,
+    late: `${ctes} SELECT seq FROM r WHERE seq NOT IN (SELECT seq FROM a) ORDER BY seq`,
+  };
+}
+
 const canonical = (rows) => rows.map((r) => {
   const o = {};
   for (const k of Object.keys(r).sort()) o[k] = typeof r[k] === 'number' && !Number.isInteger(r[k]) ? Number(r[k].toPrecision(12)) : r[k];
@@ -160,7 +189,7 @@ runTest('window_kill', async () => {
   };
 
   const duck = await Duck.open();
-  const names = [...Object.keys(TABLES), 'dedup'].flatMap((n) => [n, `${n}_late`]);
+  const names = [...Object.keys(TABLES), 'sessions', 'dedup'].flatMap((n) => [n, `${n}_late`]);
   const tablesOf = async (storage) => {
     const out = {};
     for (const name of names) {
@@ -190,6 +219,21 @@ runTest('window_kill', async () => {
     }
   }
 
+  {
+    const { out, late } = expectedSessionSql(landing);
+    const expected = canonical(await duck.rows(out));
+    if (expected.length < 5 || !expected.some((r) => Number(JSON.parse(r).n) > 2)) {
+      fail(`sessions: the input closes too few sessions of several rows: ${expected.length}`);
+    }
+    const d = diffRows(reference.sessions, expected);
+    if (d) fail(`sessions differs from DuckDB's expected sessions: ${JSON.stringify(d).slice(0, 1500)}`);
+    const lateSeqs = (await duck.rows(late)).map((r) => Number(r.seq));
+    const gotLate = reference.sessions_late.map((r) => Number(JSON.parse(r).seq)).sort((a, b) => a - b);
+    if (lateSeqs.length === 0) fail('sessions: the input has no late rows');
+    if (JSON.stringify(gotLate) !== JSON.stringify(lateSeqs)) {
+      fail(`sessions_late holds rows ${gotLate.join(',')}, DuckDB expects ${lateSeqs.join(',')}`);
+    }
+  }
   {
     const { out, late } = expectedDedupSql(landing);
     const expected = canonical(await duck.rows(out));
