@@ -1,7 +1,7 @@
 // Windowed aggregation latency under a steady stream (issue 9, "Benchmarks"): events at
 // --rate per second (default 10,000) land as CSV files every 250 ms for --seconds (default
 // 30), their event time the wall clock when written, while `lakepipe run` keeps
-//   GROUP BY window(ts, '5 seconds'), k   over   WATERMARK ts DELAY OF INTERVAL 2 SECONDS
+//   GROUP BY window(ts, '1 second'), k   over   WATERMARK ts DELAY OF INTERVAL 2 SECONDS
 // continuously. A window may be written once the watermark passes its end, i.e. once an
 // event with ts >= end + 2 s has landed; measured from disk:
 //   allowed(window) = the mtime of the first landing file holding such an event;
@@ -22,7 +22,7 @@ const rate = Number(argValue('--rate', '10000'));
 const seconds = Number(argValue('--seconds', '30'));
 const jsonOut = argValue('--json', null);
 const TICK_MS = 250;
-const SIZE_MS = 5000, DELAY_MS = 2000, KEYS = 20;
+const SIZE_MS = 1000, DELAY_MS = 2000, KEYS = 20;
 
 const work = tempDir('lakepipe-window-bench-');
 const landing = join(work, 'landing');
@@ -34,7 +34,7 @@ writeFileSync(join(work, 'p', 'p.sql'),
   'SELECT window.start AS ws, window.end AS we, k, count(*) AS n, sum(v) AS total\n' +
   `FROM STREAM read_files('${landing}', format => 'csv', header => true, schema => 'id BIGINT, k INT, v INT, ts TIMESTAMP')\n` +
   `WATERMARK ts DELAY OF INTERVAL ${DELAY_MS / 1000} SECONDS\n` +
-  `GROUP BY window(ts, '${SIZE_MS / 1000} seconds'), k;\n`);
+  `GROUP BY window(ts, '${SIZE_MS} milliseconds'), k;\n`);
 
 const iso = (ms) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 const files = [];  // {mtime (ms), maxTs (ms)}
