@@ -44,7 +44,24 @@ const char* kQueries[] = {
     "CREATE OR REFRESH STREAMING TABLE x AS SELECT id FROM STREAM(orders) WITH (skipChangeCommits = true)",
     "CREATE OR REFRESH MATERIALIZED VIEW x AS SELECT country, count(*) AS n FROM whole GROUP BY country "
     "ORDER BY n LIMIT 3",
+    // Time windows, sessions and keyed de-duplication.
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT window.start AS s, window.end AS e, country, sum(amount) AS t "
+    "FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '10 minutes'), country",
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT window, count(*) AS n, percentile_approx(amount, 0.5) AS p "
+    "FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 5 MINUTES GROUP BY window(ts, '1 hour', '20 minutes')",
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT session_window.start AS s, cust, count(*) AS n "
+    "FROM STREAM(orders) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '30 minutes'), cust",
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT id, cust, ts FROM STREAM(orders) "
+    "WATERMARK ts DELAY OF INTERVAL 10 MINUTES QUALIFY row_number() OVER (PARTITION BY cust ORDER BY ts) = 1",
+    "CREATE OR REFRESH MATERIALIZED VIEW x AS SELECT session_window, first(id) AS f FROM whole "
+    "GROUP BY session_window(ts, '5 minutes')",
     // Refused.
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT window.start AS s, count(*) AS n FROM STREAM(orders) "
+    "GROUP BY window(ts, '10 minutes')",
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT id, ts FROM STREAM(orders) "
+    "QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts DESC) = 1",
+    "CREATE OR REFRESH STREAMING TABLE x AS SELECT session_window.start AS s, last(id) AS l FROM STREAM(orders) "
+    "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '5 minutes')",
     "CREATE OR REFRESH STREAMING TABLE x AS SELECT country, sum(amount) AS s FROM STREAM(orders) GROUP BY country",
     "CREATE OR REFRESH STREAMING TABLE x AS SELECT country, count(*) AS n FROM STREAM(orders) "
     "WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY country",
