@@ -485,6 +485,45 @@
       </tr>`;
     });
     $("tables").tBodies[0].innerHTML = rows.join("");
+    renderPublications();
+  }
+
+  // Quantile of a /api/pipeline histogram ({bounds, counts, count}), interpolated in its bucket.
+  function quantile(h, q) {
+    if (!h || !h.count) return NaN;
+    const target = q * h.count;
+    let seen = 0;
+    for (let i = 0; i < h.counts.length; i++) {
+      const c = h.counts[i];
+      if (seen + c >= target && c > 0) {
+        const lo = i === 0 ? 0 : h.bounds[i - 1];
+        const hi = i < h.bounds.length ? h.bounds[i] : lo;
+        return lo + (hi - lo) * ((target - seen) / c);
+      }
+      seen += c;
+    }
+    return h.bounds[h.bounds.length - 1];
+  }
+
+  function renderPublications() {
+    const pubs = (pipeline && pipeline.publications) || [];
+    $("card-publish").hidden = pubs.length === 0;
+    if (pubs.length === 0) return;
+    $("publications").tBodies[0].innerHTML = pubs.map((p) => {
+      const state = p.state === "up to date" ? "idle" : p.state === "behind" ? "running" : "failed";
+      const lag = p.lag_versions > 0 ? `${int(p.lag_versions)} v · ${compact(p.lag_seconds)} s` : "–";
+      const p99 = quantile(p.latency_seconds, 0.99);
+      return `<tr data-publication="${escapeHtml(p.table)}">
+        <td>${escapeHtml(p.table)}</td><td class="muted">${escapeHtml(p.target)}</td>
+        <td><span class="state" data-state="${state}"><i></i>${escapeHtml(p.state)}</span></td>
+        <td class="num">${p.published_version >= 0 ? p.published_version : "–"}</td>
+        <td class="num">${p.latest_version >= 0 ? p.latest_version : "–"}</td>
+        <td class="num" data-testid="publish-lag">${lag}</td>
+        <td class="num">${Number.isFinite(p99) ? `${Math.round(p99 * 1000)} ms` : "–"}</td>
+        <td class="num">${int(p.publications)}</td>
+        <td class="muted">${p.last_error ? escapeHtml(p.last_error) : ""}</td>
+      </tr>`;
+    }).join("");
   }
 
   async function refreshExpectations() {

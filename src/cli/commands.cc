@@ -15,6 +15,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterGenerateCommands(app, registry);
   RegisterPipelineCommands(app, registry);
   RegisterProduceCommands(app, registry);
+  RegisterPublishCommands(app, registry);
   RegisterRunCommands(app, registry);
   RegisterServeCommands(app, registry);
   RegisterTableCommands(app, registry);

@@ -26,8 +26,20 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterPublishCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterRunCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterServeCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterTableCommands(CLI::App& app, CommandRegistry& registry);
 
+}  // namespace lakepipe::cli
+
+namespace lakepipe::runtime {
+class PipelineRunner;
+}
+
+namespace lakepipe::cli {
+// Publishes the pipeline's publish.postgres tables (all, or `only_table`) once, printing a
+// line per table and logging publish_* events; an error when any table failed
+// (publish_command.cc; used by `lakepipe publish` and `run --once`).
+Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_table, bool rebuild);
 }  // namespace lakepipe::cli

@@ -20,6 +20,8 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/fs.h"
+#include "publish/publish_loop.h"
+#include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
 #include "server/http_server.h"
@@ -237,7 +239,23 @@ Status RunPipeline(const RunArgs& a) {
         PrintReport(t, "");
       };
     }
+    // Publication beside the pipeline: its own thread, so PostgreSQL down or slow never
+    // holds a table's commit back.
+    std::unique_ptr<runtime::EventLog> publish_events;
+    std::unique_ptr<publish::PublishLoop> publisher;
+    if (settings.publish.postgres) {
+      publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
+                                                           Clock::System());
+      publisher = std::make_unique<publish::PublishLoop>(
+          publish::OptionsFromSettings(*settings.publish.postgres,
+                                       [&](const std::string& t) { return runner->TablePath(t); }),
+          &board, publish_events.get());
+      publisher->Start();
+      std::printf("pipeline %s: publishing %zu table(s) to PostgreSQL schema %s\n", settings.name.c_str(),
+                  settings.publish.postgres->tables.size(), settings.publish.postgres->schema.c_str());
+    }
     Status run = runner->RunContinuous(options);
+    if (publisher) publisher->Stop();
     done.store(true);
     if (summary.joinable()) summary.join();
     http.Stop();
@@ -260,10 +278,15 @@ Status RunPipeline(const RunArgs& a) {
   if (tty) bar.Clear();
   int failed = 0;
   for (const auto& t : report.tables) failed += t.status == "failed" || t.status == "skipped";
+  // What the update committed is published even when some tables failed: each published
+  // table goes to PostgreSQL as of its latest Delta version.
+  Status published = Status::OK();
+  if (settings.publish.postgres) published = PublishTables(*runner, "", /*rebuild=*/false);
   if (failed > 0) {
     return Status::Aborted("update " + report.update_id + " finished with " + std::to_string(failed) +
                            " table(s) failed or skipped (details above and in the event log)");
   }
+  LP_RETURN_IF_ERROR(published);
   size_t tables = 0;
   for (const auto& ds : runner->resolved().datasets) tables += ds.kind != sql::DatasetKind::kView;
   std::printf("pipeline %s: update %s in %lld ms (%zu of %zu tables)\n", settings.name.c_str(),

@@ -72,35 +72,6 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --summary" + sets_), "--summary applies to a continuous run");
 }
 
-// Issue 13: a run with a publish: section exited 0 and published nothing. Until
-// publication is built, validate and run refuse the section at its position.
-TEST_F(RunCommandTest, PublishIsRefusedAsNotBuiltYet) {
-  std::string copy = dir_.Join("orders_with_publish");
-  ASSERT_TRUE(FileSystem::Default()->CreateDirs(copy).ok());
-  for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "pipeline.yaml"}) {
-    auto text = FileSystem::Default()->ReadFile(Example() + "/" + f);
-    ASSERT_TRUE(text.ok());
-    std::string body = *text;
-    if (std::string(f) == "pipeline.yaml") {
-      body += "publish:\n  postgres:\n    dsn: \"host=127.0.0.1 port=1 dbname=nowhere\"\n    tables: [gold_kpis]\n";
-    }
-    ASSERT_TRUE(FileSystem::Default()->WriteFile(copy + "/" + f, body).ok());
-  }
-  int line = 1;
-  {
-    auto text = FileSystem::Default()->ReadFile(copy + "/pipeline.yaml");
-    ASSERT_TRUE(text.ok());
-    line += static_cast<int>(std::count(text->begin(), text->begin() + static_cast<long>(text->find("    dsn:")), '\n'));
-  }
-  std::string where = "pipeline.yaml:" + std::to_string(line) + ":5";
-  for (const std::string& command : {"validate " + copy + sets_, "run " + copy + " --once" + sets_}) {
-    std::string err = LakepipeFails(command);
-    ExpectOneErrorLine(err, "publish.postgres is not built yet");
-    EXPECT_NE(err.find(where), std::string::npos) << command << ": " << err;
-  }
-  EXPECT_FALSE(FileSystem::Default()->Exists(dir_.Join("storage/bronze_orders")));  // nothing ran
-}
-
 // `lakepipe run DIR` keeps running: a file renamed into the landing folder reaches Gold
 // without another command, and SIGTERM stops it cleanly (exit 0, "stopped").
 TEST_F(RunCommandTest, ContinuousRunPicksUpNewFilesAndStopsOnSigterm) {

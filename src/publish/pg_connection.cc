@@ -7,9 +7,20 @@ namespace {
 
 void IgnoreNotice(void*, const char*) {}
 
+// libpq's messages span lines ("...refused\n\tIs the server running..."): one line here,
+// since errors end up as one `lakepipe: error:` line.
 std::string TrimNewline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n') {
+      while (i + 1 < s.size() && (s[i + 1] == '\t' || s[i + 1] == ' ')) ++i;
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
 }
 
 // A result that clears itself.

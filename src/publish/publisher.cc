@@ -9,6 +9,7 @@
 #include "delta/table.h"
 #include "publish/pg_connection.h"
 #include "publish/pg_types.h"
+#include "sql/pipeline.h"
 
 namespace lakepipe::publish {
 namespace {
@@ -39,7 +40,7 @@ std::string Joined(const std::vector<std::string>& names, const std::string& pre
 // file's snapshot lacks encodes as NULL.
 Status EncodeFiles(const delta::SnapshotPtr& snapshot, const std::set<std::string>* which,
                    const std::vector<Column>& columns, const std::vector<size_t>& key_positions,
-                   const std::string& table, Rows* out) {
+                   bool null_keys, const std::string& table, Rows* out) {
   LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snapshot, {}));
   for (size_t i = 0; i < scan.files().size(); ++i) {
     if (which != nullptr && which->count(scan.files()[i].add.path) == 0) continue;
@@ -62,11 +63,11 @@ Status EncodeFiles(const delta::SnapshotPtr& snapshot, const std::set<std::strin
       }
       for (size_t k = 0; k < key_positions.size(); ++k) {
         const std::string& v = fields[key_positions[k]];
-        if (v == "\\N") {
+        if (v == "\\N" && !null_keys) {
           return Status::Conflict("key column `" + columns[key_positions[k]].field.name + "` is NULL in a row of " +
                                   table + " version " + std::to_string(snapshot->version()) +
-                                  "; a PostgreSQL primary key cannot hold NULL: filter such rows out in the SQL "
-                                  "or publish with another key");
+                                  "; a primary key cannot hold NULL before PostgreSQL 15: filter such rows out in "
+                                  "the SQL or publish with another key");
         }
         if (k > 0) key += '\t';
         key += v;
@@ -96,6 +97,16 @@ std::string Concat(const std::vector<std::string>& lines) {
 }
 
 }  // namespace
+
+PublisherOptions OptionsFromSettings(const sql::PostgresPublish& settings,
+                                     const std::function<std::string(const std::string&)>& table_path) {
+  PublisherOptions o;
+  o.dsn = settings.dsn;
+  o.schema = settings.schema;
+  o.reader_role = settings.reader_role;
+  for (const auto& t : settings.tables) o.tables.push_back({t.table, table_path(t.table), t.target, t.key});
+  return o;
+}
 
 Publisher::Publisher(PublisherOptions options, Clock* clock) : options_(std::move(options)), clock_(clock) {
   options_.schema = PgName(options_.schema);
@@ -185,6 +196,7 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
   LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, delta_table->Latest());
   const int64_t version = latest->version();
   result.to_version = version;
+  result.to_version_millis = latest->timestamp_millis();
 
   // The published columns: the Delta table's, in its order, under their lower-case names.
   std::vector<Column> columns;
@@ -205,6 +217,11 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
     key_names.push_back(PgName(k));
   }
 
+  // A Gold GROUP BY has a NULL group when the column has NULLs: from PostgreSQL 15 the key
+  // is UNIQUE NULLS NOT DISTINCT (NULL is one key value, as in GROUP BY); before, a
+  // PRIMARY KEY, and a NULL key stops the table with an error.
+  const bool null_keys = conn_->server_version() >= 150000;
+  const std::string key_suffix = null_keys ? "_key" : "_pkey";
   const std::string schema = QuoteIdent(options_.schema);
   const std::string qualified = schema + "." + QuoteIdent(t.target);
   const std::string progress = schema + ".lakepipe_publish";
@@ -281,8 +298,8 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
       for (const auto& f : latest->files()) after.insert(f.add.path);
       std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::inserter(removed, removed.end()));
       std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::inserter(added, added.end()));
-      read = EncodeFiles(*old, &removed, columns, key_positions, t.table, &removed_rows);
-      if (read.ok()) read = EncodeFiles(latest, &added, columns, key_positions, t.table, &added_rows);
+      read = EncodeFiles(*old, &removed, columns, key_positions, null_keys, t.table, &removed_rows);
+      if (read.ok()) read = EncodeFiles(latest, &added, columns, key_positions, null_keys, t.table, &added_rows);
     } else {
       read = old.status();
     }
@@ -318,7 +335,7 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
 
   if (replace) {
     Rows all;
-    LP_RETURN_IF_ERROR(EncodeFiles(latest, nullptr, columns, key_positions, t.table, &all));
+    LP_RETURN_IF_ERROR(EncodeFiles(latest, nullptr, columns, key_positions, null_keys, t.table, &all));
     if (!t.key.empty()) {
       std::unordered_set<std::string> seen;
       for (const auto& k : all.keys) {
@@ -334,7 +351,10 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
       LP_ASSIGN_OR_RETURN(std::string type, PostgresType(columns[i].field.type));
       ddl += (i > 0 ? ", " : "") + QuoteIdent(columns[i].pg_name) + " " + type;
     }
-    if (!key_names.empty()) ddl += ", CONSTRAINT " + QuoteIdent(fresh_name + "_pkey") + " PRIMARY KEY (" + Joined(key_names) + ")";
+    if (!key_names.empty()) {
+      ddl += ", CONSTRAINT " + QuoteIdent(fresh_name + key_suffix) +
+             (null_keys ? " UNIQUE NULLS NOT DISTINCT (" : " PRIMARY KEY (") + Joined(key_names) + ")";
+    }
     ddl += ")";
     LP_RETURN_IF_ERROR(conn_->Exec("DROP TABLE IF EXISTS " + fresh));
     LP_RETURN_IF_ERROR(conn_->Exec(ddl));
@@ -344,7 +364,7 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
     LP_RETURN_IF_ERROR(conn_->Exec("ALTER TABLE " + fresh + " RENAME TO " + QuoteIdent(t.target)));
     if (!key_names.empty()) {
       LP_RETURN_IF_ERROR(conn_->Exec("ALTER TABLE " + qualified + " RENAME CONSTRAINT " +
-                                     QuoteIdent(fresh_name + "_pkey") + " TO " + QuoteIdent(t.target + "_pkey")));
+                                     QuoteIdent(fresh_name + key_suffix) + " TO " + QuoteIdent(t.target + key_suffix)));
     }
     if (!options_.reader_role.empty()) {
       LP_RETURN_IF_ERROR(conn_->Exec("GRANT SELECT ON " + qualified + " TO " + QuoteIdent(PgName(options_.reader_role))));
@@ -358,7 +378,8 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
       LP_RETURN_IF_ERROR(conn_->CopyIn("COPY lakepipe_deletes (" + Joined(key_names) + ") FROM STDIN", Concat(deletes.lines)));
       std::string on;
       for (size_t k = 0; k < key_names.size(); ++k) {
-        on += (k > 0 ? " AND " : "") + std::string("t.") + QuoteIdent(key_names[k]) + " = d." + QuoteIdent(key_names[k]);
+        on += (k > 0 ? " AND " : "") + std::string("t.") + QuoteIdent(key_names[k]) + " IS NOT DISTINCT FROM d." +
+              QuoteIdent(key_names[k]);
       }
       LP_RETURN_IF_ERROR(conn_->Exec("DELETE FROM " + qualified + " t USING lakepipe_deletes d WHERE " + on));
     }

@@ -22,12 +22,17 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
+
+namespace lakepipe::sql {
+struct PostgresPublish;
+}
 
 namespace lakepipe::publish {
 
@@ -53,6 +58,7 @@ struct PublishResult {
   std::string target;
   int64_t from_version = -1;  // published before (-1: never)
   int64_t to_version = -1;    // published now (-1: the Delta table does not exist yet)
+  int64_t to_version_millis = 0;  // its Delta commit time (ms since the epoch)
   // "up to date", "upsert" (incremental), "replace" (whole table swapped), "not created"
   std::string technique;
   std::string reason;         // why a keyed table was replaced whole, if it was
@@ -73,6 +79,11 @@ struct PublishLag {
   int64_t lag_versions = 0;
   double lag_seconds = 0;  // since the oldest unpublished commit (0 when up to date)
 };
+
+// The options of pipeline.yaml's publish.postgres section; `table_path` gives a pipeline
+// table's Delta folder.
+PublisherOptions OptionsFromSettings(const sql::PostgresPublish& settings,
+                                     const std::function<std::string(const std::string&)>& table_path);
 
 class Publisher {
  public:

@@ -141,14 +141,33 @@ TEST_F(PublisherTest, KeyedTableIsUpsertedFromTheFileDifference) {
   EXPECT_EQ(Psql("SELECT country, revenue, orders FROM gold.revenue ORDER BY country"),
             "France|200.00|4\nItaly|0.01|1\nSpain|0.99|2\n");
   EXPECT_EQ(Psql("SELECT delta_version FROM gold.lakepipe_publish"), "1\n");
-  // The primary key comes from `key`.
+  // The unique key comes from `key` (UNIQUE NULLS NOT DISTINCT on PostgreSQL 15).
   EXPECT_EQ(Psql("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
-                 "a.attnum = ANY(i.indkey) WHERE i.indrelid = 'gold.revenue'::regclass AND i.indisprimary"),
+                 "a.attnum = ANY(i.indkey) WHERE i.indrelid = 'gold.revenue'::regclass AND i.indisunique"),
             "country\n");
+  EXPECT_EQ(Psql("SELECT conname FROM pg_constraint WHERE conrelid = 'gold.revenue'::regclass"), "revenue_key\n");
 
   r = publisher.Publish("gold_revenue");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->technique, "up to date");
+
+  // A NULL key (a GROUP BY's NULL group) is one key value: inserted, updated, deleted.
+  auto null_row = row("x", 1, 1, 0);
+  null_row[0] = Value::Null();
+  Write(path, schema, {null_row}, false);
+  ASSERT_TRUE(publisher.Publish("gold_revenue").ok());
+  null_row[1] = Value::Decimal(2, 12, 2);
+  Write(path, schema, {row("France", 20000, 4, 0.1), row("Spain", 99, 2, -0.5), row("Italy", 1, 1, 2.5), null_row},
+        true);
+  r = publisher.Publish("gold_revenue");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_upserted, 1);
+  EXPECT_EQ(Psql("SELECT revenue FROM gold.revenue WHERE country IS NULL"), "0.02\n");
+  Write(path, schema, {row("France", 20000, 4, 0.1), row("Spain", 99, 2, -0.5), row("Italy", 1, 1, 2.5)}, true);
+  r = publisher.Publish("gold_revenue");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_deleted, 1);
+  EXPECT_EQ(Psql("SELECT count(*) FROM gold.revenue WHERE country IS NULL"), "0\n");
 
   // An appended version with a new column: ALTER TABLE ADD COLUMN, then the upsert.
   Schema wider = *Schema::ParseDDL(

@@ -49,6 +49,8 @@ double Histogram::Quantile(double q) const {
 void StatusBoard::Init(PipelineStatus initial) {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t generation = status_.generation;
+  // Publication runs beside the runner and may have reported before the runner starts.
+  if (initial.publications.empty()) initial.publications = std::move(status_.publications);
   status_ = std::move(initial);
   status_.generation = generation;
   recent_.clear();
@@ -148,6 +150,19 @@ void StatusBoard::SetStateSize(const std::string& table, int64_t keys, int64_t b
   if (t == nullptr || (t->state_keys == keys && t->state_bytes == bytes)) return;
   t->state_keys = keys;
   t->state_bytes = bytes;
+  Changed();
+}
+
+void StatusBoard::SetPublication(const PublicationStatus& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool found = false;
+  for (auto& p : status_.publications) {
+    if (p.table == status.table) {
+      p = status;
+      found = true;
+    }
+  }
+  if (!found) status_.publications.push_back(status);
   Changed();
 }
 

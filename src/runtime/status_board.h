@@ -71,6 +71,28 @@ struct TableStatus {
   Histogram end_to_end_latency_seconds = Histogram::Seconds();
 };
 
+// A table's publication to PostgreSQL (written by publish/publish_loop.h).
+struct PublicationStatus {
+  std::string table;               // the pipeline table
+  std::string target;              // "schema.table" in PostgreSQL
+  // "up to date", "behind", "retrying" (PostgreSQL unreachable or failing; backing off),
+  // "stopped" (a change PostgreSQL cannot follow; see last_error), "waiting for table"
+  std::string state;
+  int64_t published_version = -1;  // the Delta version PostgreSQL holds (-1: none yet)
+  int64_t latest_version = -1;
+  int64_t lag_versions = 0;
+  double lag_seconds = 0;          // since the oldest commit not yet published
+  int64_t publications = 0;        // successful publications since the process started
+  int64_t rows_upserted = 0;
+  int64_t rows_deleted = 0;
+  int64_t rows_loaded = 0;         // rows loaded by whole-table replaces
+  int64_t failures = 0;
+  int64_t last_publish_unix_ms = 0;
+  std::string last_error;
+  // From a Delta commit to the PostgreSQL commit that makes it visible.
+  Histogram latency_seconds = Histogram::Seconds();
+};
+
 struct PipelineStatus {
   std::string pipeline;
   std::string storage;
@@ -80,6 +102,7 @@ struct PipelineStatus {
   std::vector<TableStatus> tables; // in dependency order
   // Why the event log cannot be written now (empty: it can); the run goes on meanwhile.
   std::string event_log_error;
+  std::vector<PublicationStatus> publications;  // publish.postgres tables, in pipeline.yaml order
 };
 
 class StatusBoard {
@@ -97,6 +120,8 @@ class StatusBoard {
   void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
   void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);
   void SetEventLogError(const std::string& error);  // empty: written again
+  // Adds or replaces the publication status of `status.table`.
+  void SetPublication(const PublicationStatus& status);
 
   PipelineStatus Snapshot() const;
   // Blocks until the generation passes `seen_generation` or `timeout_ms` elapses;

@@ -245,6 +245,28 @@ Json TableStatusJson(const TableStatus& t) {
           {"expectations", std::move(expectations)}};
 }
 
+Json PublicationsJson(const PipelineStatus& s) {
+  Json out = Json::array();
+  for (const auto& p : s.publications) {
+    out.push_back({{"table", p.table},
+                   {"target", p.target},
+                   {"state", p.state},
+                   {"published_version", p.published_version},
+                   {"latest_version", p.latest_version},
+                   {"lag_versions", p.lag_versions},
+                   {"lag_seconds", p.lag_seconds},
+                   {"publications", p.publications},
+                   {"rows_upserted", p.rows_upserted},
+                   {"rows_deleted", p.rows_deleted},
+                   {"rows_loaded", p.rows_loaded},
+                   {"failures", p.failures},
+                   {"last_publish_unix_ms", p.last_publish_unix_ms},
+                   {"last_error", p.last_error.empty() ? Json() : Json(p.last_error)},
+                   {"latency_seconds", HistogramJson(p.latency_seconds)}});
+  }
+  return out;
+}
+
 Json PipelineJson(const runtime::PipelineRunner& runner, const PipelineStatus& s) {
   const auto& graph = runner.resolved().graph;
   std::map<std::string, const TableStatus*> by_name;
@@ -292,7 +314,8 @@ Json PipelineJson(const runtime::PipelineRunner& runner, const PipelineStatus& s
           {"event_log_error", s.event_log_error.empty() ? Json() : Json(s.event_log_error)},
           {"nodes", std::move(nodes)},
           {"edges", std::move(edges)},
-          {"sources", std::move(sources)}};
+          {"sources", std::move(sources)},
+          {"publications", PublicationsJson(s)}};
 }
 
 }  // namespace

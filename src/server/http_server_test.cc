@@ -873,6 +873,19 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
   s.board.SetBacklog("bronze_orders", 3, 4096);
   s.board.SetStateSize("silver_orders", 12, 384);
   s.board.RecordBatch(Report("we\"ird\\name\nx", 1, 1, 1), 1764000002000);
+  // Publication to PostgreSQL, as publish/publish_loop.h reports it.
+  runtime::PublicationStatus pub;
+  pub.table = "gold_kpis";
+  pub.target = "gold.kpis";
+  pub.state = "retrying";
+  pub.published_version = 4;
+  pub.latest_version = 7;
+  pub.lag_versions = 3;
+  pub.lag_seconds = 12.5;
+  pub.publications = 5;
+  pub.failures = 2;
+  pub.latency_seconds.Observe(0.03, 5);
+  s.board.SetPublication(pub);
 
   auto c = ClientFor(s.server.port());
   auto res = c.Get("/metrics");
@@ -898,7 +911,14 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
                    {"lakepipe_expectation_passed_total", "COUNTER"},
                    {"lakepipe_expectation_failed_total", "COUNTER"},
                    {"lakepipe_batch_duration_seconds", "HISTOGRAM"},
-                   {"lakepipe_end_to_end_latency_seconds", "HISTOGRAM"}};
+                   {"lakepipe_end_to_end_latency_seconds", "HISTOGRAM"},
+                   {"lakepipe_publish_lag_versions", "GAUGE"},
+                   {"lakepipe_publish_lag_seconds", "GAUGE"},
+                   {"lakepipe_publish_version", "GAUGE"},
+                   {"lakepipe_publish_up", "GAUGE"},
+                   {"lakepipe_publish_total", "COUNTER"},
+                   {"lakepipe_publish_failures_total", "COUNTER"},
+                   {"lakepipe_publish_latency_seconds", "HISTOGRAM"}};
   auto value = [](const char* name, Json labels, double v) { return Json{{"name", name}, {"labels", labels}, {"value", v}}; };
   Json silver = {{"table", "silver_orders"}};
   Json values = Json::array({
@@ -917,6 +937,12 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
       value("lakepipe_expectation_failed_total", {{"table", "silver_orders"}, {"expectation", "valid_quantity"}, {"action", "quarantine"}}, 3),
       // A label value with a quote, a backslash and a newline survives escaping.
       value("lakepipe_rows_out_total", {{"table", "we\"ird\\name\nx"}}, 1),
+      value("lakepipe_publish_lag_versions", {{"table", "gold_kpis"}, {"target", "gold.kpis"}}, 3),
+      value("lakepipe_publish_lag_seconds", {{"table", "gold_kpis"}, {"target", "gold.kpis"}}, 12.5),
+      value("lakepipe_publish_version", {{"table", "gold_kpis"}, {"target", "gold.kpis"}}, 4),
+      value("lakepipe_publish_up", {{"table", "gold_kpis"}, {"target", "gold.kpis"}}, 0),
+      value("lakepipe_publish_total", {{"table", "gold_kpis"}, {"target", "gold.kpis"}}, 5),
+      value("lakepipe_publish_failures_total", {{"table", "gold_kpis"}, {"target", "gold.kpis"}}, 2),
   });
   Json histograms = Json::array({
       {{"name", "lakepipe_batch_duration_seconds"}, {"table", "silver_orders"}, {"count", 2}, {"sum", 0.15},
@@ -925,6 +951,8 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
        {"buckets", {{"0.1", 0}, {"0.25", 100}, {"+Inf", 100}}}},
       {{"name", "lakepipe_batch_duration_seconds"}, {"table", "we\"ird\\name\nx"}, {"count", 1}, {"sum", 0.001},
        {"buckets", {{"0.001", 1}, {"+Inf", 1}}}},
+      {{"name", "lakepipe_publish_latency_seconds"}, {"table", "gold_kpis"}, {"count", 5}, {"sum", 0.15},
+       {"buckets", {{"0.025", 0}, {"0.05", 5}, {"+Inf", 5}}}},
   });
   Json expect = {{"families", families}, {"values", values}, {"histograms", histograms}};
   ASSERT_TRUE(FileSystem::Default()->WriteFileAtomic(expect_file, expect.dump()).ok());

@@ -158,6 +158,46 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
   Histograms(w, s, "lakepipe_end_to_end_latency_seconds",
              "Seconds from a source line's arrival in the landing folder to the commit containing it",
              [](const TableStatus& t) -> const Histogram& { return t.end_to_end_latency_seconds; });
+
+  // Publication to PostgreSQL (publish.postgres), per published table.
+  if (s.publications.empty()) return std::move(w.text());
+  using runtime::PublicationStatus;
+  auto per_publication = [&](const char* name, const char* type, const char* help,
+                             const std::function<std::string(const PublicationStatus&)>& value) {
+    w.Family(name, type, help);
+    for (const auto& p : s.publications) w.Sample(name, {{"table", p.table}, {"target", p.target}}, value(p));
+  };
+  per_publication("lakepipe_publish_lag_versions", "gauge", "Delta versions not yet published to PostgreSQL",
+                  [](const PublicationStatus& p) { return Number(p.lag_versions); });
+  per_publication("lakepipe_publish_lag_seconds", "gauge",
+                  "Seconds since the oldest Delta commit not yet published to PostgreSQL (0: up to date)",
+                  [](const PublicationStatus& p) { return Number(p.lag_seconds); });
+  per_publication("lakepipe_publish_version", "gauge", "Delta version PostgreSQL holds (-1: none)",
+                  [](const PublicationStatus& p) { return Number(p.published_version); });
+  per_publication("lakepipe_publish_up", "gauge", "1 unless publication is retrying or stopped",
+                  [](const PublicationStatus& p) {
+                    return std::string(p.state == "retrying" || p.state == "stopped" ? "0" : "1");
+                  });
+  per_publication("lakepipe_publish_total", "counter", "Publications (Delta versions applied to PostgreSQL)",
+                  [](const PublicationStatus& p) { return Number(p.publications); });
+  per_publication("lakepipe_publish_failures_total", "counter", "Failed publication attempts",
+                  [](const PublicationStatus& p) { return Number(p.failures); });
+  per_publication("lakepipe_publish_rows_total", "counter", "Rows sent to PostgreSQL (upserted + loaded)",
+                  [](const PublicationStatus& p) { return Number(p.rows_upserted + p.rows_loaded); });
+  w.Family("lakepipe_publish_latency_seconds", "histogram",
+           "Seconds from a Delta commit to the PostgreSQL commit that makes it visible");
+  for (const auto& p : s.publications) {
+    const Histogram& h = p.latency_seconds;
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < h.bounds.size(); ++i) {
+      cumulative += i < h.counts.size() ? h.counts[i] : 0;
+      w.Sample("lakepipe_publish_latency_seconds_bucket", {{"table", p.table}, {"le", Number(h.bounds[i])}},
+               Number(cumulative));
+    }
+    w.Sample("lakepipe_publish_latency_seconds_bucket", {{"table", p.table}, {"le", "+Inf"}}, Number(h.count));
+    w.Sample("lakepipe_publish_latency_seconds_sum", {{"table", p.table}}, Number(h.sum));
+    w.Sample("lakepipe_publish_latency_seconds_count", {{"table", p.table}}, Number(h.count));
+  }
   return std::move(w.text());
 }
 

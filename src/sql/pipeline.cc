@@ -139,12 +139,14 @@ class SettingsReader {
     return t;
   }
 
-  Result<PostgresPublish> Postgres(const YAML::Node& n) {
+  Result<PostgresPublish> Postgres(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
     PostgresPublish p;
     p.loc = Loc(n);
     LP_RETURN_IF_ERROR(CheckKeys(n, {"dsn", "schema", "reader_role", "tables"}, "publish.postgres"));
     if (!n["dsn"]) return ErrorAt(Loc(n), "publish.postgres needs dsn (a libpq connection string)");
     LP_ASSIGN_OR_RETURN(p.dsn, String(n["dsn"], "publish.postgres.dsn"));
+    // A password or a per-run port belongs in the environment or --set, not in the file.
+    LP_ASSIGN_OR_RETURN(p.dsn, Substitute(p.dsn, n["dsn"], configuration, "publish.postgres.dsn"));
     if (n["schema"]) {
       LP_ASSIGN_OR_RETURN(p.schema, String(n["schema"], "publish.postgres.schema"));
     }
@@ -183,8 +185,8 @@ class SettingsReader {
   // `${VAR}` in a token: secrets belong in the environment (or --set), not in the file.
   // A configuration value wins over an environment variable of the same name, as --set
   // overrides everything; an unset variable is an error, never the literal text.
-  Result<std::string> SubstituteToken(const std::string& token, const YAML::Node& where,
-                                      const std::map<std::string, std::string>& configuration) {
+  Result<std::string> Substitute(const std::string& token, const YAML::Node& where,
+                                 const std::map<std::string, std::string>& configuration, const std::string& what) {
     std::string out;
     size_t i = 0;
     while (i < token.size()) {
@@ -195,16 +197,16 @@ class SettingsReader {
       }
       out += token.substr(i, open - i);
       size_t close = token.find('}', open + 2);
-      if (close == std::string::npos) return ErrorAt(Loc(where), "server.tokens: unterminated ${ in a token");
+      if (close == std::string::npos) return ErrorAt(Loc(where), what + ": unterminated ${");
       std::string name = token.substr(open + 2, close - open - 2);
-      if (name.empty()) return ErrorAt(Loc(where), "server.tokens: empty ${} in a token");
+      if (name.empty()) return ErrorAt(Loc(where), what + ": empty ${}");
       auto it = configuration.find(name);
       if (it != configuration.end()) {
         out += it->second;
       } else if (const char* env = std::getenv(name.c_str()); env != nullptr) {
         out += env;
       } else {
-        return ErrorAt(Loc(where), "server.tokens: ${" + name +
+        return ErrorAt(Loc(where), what + ": ${" + name +
                                        "} is not set: export the environment variable " + name +
                                        " (or give --set " + name + "=...)");
       }
@@ -232,7 +234,7 @@ class SettingsReader {
     if (n["tokens"]) {
       LP_ASSIGN_OR_RETURN(s.tokens, StringList(n["tokens"], "server.tokens"));
       for (auto& t : s.tokens) {
-        LP_ASSIGN_OR_RETURN(t, SubstituteToken(t, n["tokens"], configuration));
+        LP_ASSIGN_OR_RETURN(t, Substitute(t, n["tokens"], configuration, "server.tokens"));
       }
     }
     for (const auto& t : s.tokens) {
@@ -346,12 +348,7 @@ class SettingsReader {
       const YAML::Node& p = root["publish"];
       LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres"}, "publish"));
       if (p["postgres"]) {
-        LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"]));
-        // Parsed (so its mistakes are reported) but refused: a run would otherwise exit 0
-        // having published nothing (issue 13).
-        return NotSupportedAt(s.publish.postgres->loc,
-                              "publish.postgres is not built yet: lakepipe cannot publish to PostgreSQL; "
-                              "remove the publish: section (the Delta tables under storage are the output)");
+        LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"], s.configuration));
       }
     }
     if (root["server"]) {

@@ -12,7 +12,7 @@
 //     silver_orders: {interval: 5m}   # s, m, h, d
 //     gold_daily: {at: ["08:00", "20:00"]}   # daily windows, local time
 //     backfill: once                  # also `continuous`
-//   publish:                          # parsed, then refused: not built yet (issue 13)
+//   publish:                          # Gold to PostgreSQL (docs/publish.md); ${VAR} in dsn
 //     postgres: {dsn: "host=... dbname=...", schema: gold, reader_role: bi_reader,
 //                tables: [gold_kpis, {table: gold_revenue_by_country, target: revenue, key: [Country]}]}
 //   server: {host: 127.0.0.1, port: 8080, tokens: ["${API_TOKEN}"]}   # tokens required off

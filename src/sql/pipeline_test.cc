@@ -70,21 +70,32 @@ TEST_F(PipelineTest, FullSettings) {
   EXPECT_FALSE(r->server->IsLoopback());
 }
 
-// Issue 13: publication is not built, so a publish: section is refused at its position
-// instead of a run that exits 0 having published nothing. Mistakes inside it still come
-// first, with their own positions.
-TEST_F(PipelineTest, PublishIsRefusedAsNotBuiltYet) {
-  ExpectError(
+// The publish section: tables with targets and keys; ${VAR} in the dsn from the
+// configuration (or --set) or the environment; mistakes at their positions.
+TEST_F(PipelineTest, PublishSection) {
+  auto r = Parse(
       "name: p\n"
+      "configuration: {pg_port: \"5999\"}\n"
       "publish:\n"
       "  postgres:\n"
-      "    dsn: host=localhost dbname=shop\n"
-      "    tables: [gold, {table: silver, target: clean, key: [id]}]\n",
-      "pipeline.yaml:4:5", "publish.postgres is not built yet");
-  auto r = Parse("name: p\npublish:\n  postgres: {dsn: x, tables: [gold]}\n");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
+      "    dsn: host=localhost port=${pg_port} dbname=shop\n"
+      "    schema: gold\n"
+      "    reader_role: bi\n"
+      "    tables: [gold, {table: silver, target: clean, key: [id]}]\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->publish.postgres.has_value());
+  const auto& pg = *r->publish.postgres;
+  EXPECT_EQ(pg.dsn, "host=localhost port=5999 dbname=shop");
+  EXPECT_EQ(pg.schema, "gold");
+  EXPECT_EQ(pg.reader_role, "bi");
+  ASSERT_EQ(pg.tables.size(), 2u);
+  EXPECT_EQ(pg.tables[0].target, "gold");
+  EXPECT_TRUE(pg.tables[0].key.empty());
+  EXPECT_EQ(pg.tables[1].target, "clean");
+  EXPECT_EQ(pg.tables[1].key, std::vector<std::string>{"id"});
   ExpectError("name: p\npublish:\n  postgres: {dsn: x, tables: [a, a]}\n", "pipeline.yaml:3:", "two tables publish");
+  ExpectError("name: p\npublish:\n  postgres: {dsn: \"port=${LAKEPIPE_NO_SUCH_VAR_X}\", tables: [a]}\n",
+              "pipeline.yaml:3:", "publish.postgres.dsn: ${LAKEPIPE_NO_SUCH_VAR_X} is not set");
 }
 
 TEST_F(PipelineTest, TokensTakeVariablesFromConfigurationAndEnvironment) {
