@@ -488,23 +488,6 @@
     renderPublications();
   }
 
-  // Quantile of a /api/pipeline histogram ({bounds, counts, count}), interpolated in its bucket.
-  function quantile(h, q) {
-    if (!h || !h.count) return NaN;
-    const target = q * h.count;
-    let seen = 0;
-    for (let i = 0; i < h.counts.length; i++) {
-      const c = h.counts[i];
-      if (seen + c >= target && c > 0) {
-        const lo = i === 0 ? 0 : h.bounds[i - 1];
-        const hi = i < h.bounds.length ? h.bounds[i] : lo;
-        return lo + (hi - lo) * ((target - seen) / c);
-      }
-      seen += c;
-    }
-    return h.bounds[h.bounds.length - 1];
-  }
-
   function renderPublications() {
     const pubs = (pipeline && pipeline.publications) || [];
     $("card-publish").hidden = pubs.length === 0;
@@ -512,7 +495,7 @@
     $("publications").tBodies[0].innerHTML = pubs.map((p) => {
       const state = p.state === "up to date" ? "idle" : p.state === "behind" ? "running" : "failed";
       const lag = p.lag_versions > 0 ? `${int(p.lag_versions)} v · ${compact(p.lag_seconds)} s` : "–";
-      const p99 = quantile(p.latency_seconds, 0.99);
+      const p99 = p.latency_seconds && p.latency_seconds.count > 0 ? num(p.latency_seconds.p99) : NaN;
       return `<tr data-publication="${escapeHtml(p.table)}">
         <td>${escapeHtml(p.table)}</td><td class="muted">${escapeHtml(p.target)}</td>
         <td><span class="state" data-state="${state}"><i></i>${escapeHtml(p.state)}</span></td>
