@@ -35,6 +35,7 @@ test: deps-test node $(BUILD)/build.ninja
 # continuously, the dashboard at http://127.0.0.1:8080/ (Ctrl-C stops). `make tour` is the
 # batch walk-through (run --once, queries, quarantine, event log, history).
 demo: build
+	@scripts/install-deps.sh demo
 	@$(BUILD)/lakepipe demo --dir $(BUILD)/demo
 
 tour: build

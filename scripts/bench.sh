@@ -116,6 +116,13 @@ if "$BIN" produce --help > /dev/null 2>&1; then
     printf '## End-to-end latency (issue 4)\n\nFailed:\n\n```\n%s\n```\n' "$(tail -15 "$RESULTS/latency.log")" \
       > "$RESULTS/sections/20-latency.md"
   fi
+  echo "== publication: Gold commit -> visible in PostgreSQL at the demo's rate"
+  if ! node bench/publish_latency.mjs --bin "$BIN" --rate 2000 --seconds 40 --json "$RESULTS/publish_latency.json" \
+      --md "$RESULTS/sections/25-publish.md" > "$RESULTS/publish_latency.log" 2>&1; then
+    [ -s "$RESULTS/sections/25-publish.md" ] || \
+      printf '## Publication to PostgreSQL (issue 13)\n\nFailed:\n\n```\n%s\n```\n' "$(tail -15 "$RESULTS/publish_latency.log")" \
+        > "$RESULTS/sections/25-publish.md"
+  fi
   echo "== crash test: kill -9 the pipeline 20 times while lakepipe produce drops files"
   if node tests/crash/kill9.mjs --bin "$BIN" --kills 20 --rows 40000 --rate 2000 --lines-per-file 200 \
       > "$RESULTS/kill9.log" 2>&1; then verdict="passed"; else verdict="FAILED"; fi

@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/fs.h"
+#include "common/local_postgres.h"
 #include "publish/publish_loop.h"
 #include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
@@ -304,7 +305,49 @@ struct DemoArgs {
   int64_t rows = 200000;  // per round; each round has a new seed
   int64_t rate = 2000;
   int64_t lines_per_file = 200;
+  bool no_postgres = false;
 };
+
+// The demo's PostgreSQL: in <dir>/postgres, or (when the unprivileged user the server runs
+// as cannot reach that folder, or its path is too long for a socket) in /tmp.
+Result<std::unique_ptr<LocalPostgres>> StartDemoPostgres(const std::string& dir, std::string* fallback) {
+  LocalPostgresOptions options;
+  options.folder = JoinPath(dir, "postgres");
+  auto pg = LocalPostgres::Start(options);
+  if (pg.ok()) return pg;
+  std::string first = pg.status().message();
+  *fallback = "/tmp/lakepipe-demo-postgres-" + std::to_string(std::hash<std::string>()(dir) % 1000000007);
+  options.folder = *fallback;
+  pg = LocalPostgres::Start(options);
+  if (!pg.ok()) return Status::IOError(first + "; in " + *fallback + ": " + pg.status().message());
+  return pg;
+}
+
+// A copy of the pipeline folder with a publish section for the demo's PostgreSQL.
+Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn) {
+  FileSystem* fs = FileSystem::Default();
+  LP_RETURN_IF_ERROR(fs->CreateDirs(to));
+  LP_ASSIGN_OR_RETURN(auto names, fs->ListDir(example));
+  for (const auto& f : names) {
+    if (f.is_dir) continue;
+    LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(JoinPath(example, f.name)));
+    if (f.name == "pipeline.yaml") {
+      text += "\n# Added by `lakepipe demo`: the Gold tables in the demo's PostgreSQL.\n"
+              "publish:\n"
+              "  postgres:\n"
+              "    dsn: \"" + dsn + "\"\n"
+              "    schema: gold\n"
+              "    reader_role: bi_reader\n"
+              "    tables:\n"
+              "      - gold_kpis\n"
+              "      - {table: gold_revenue_by_country, target: revenue, key: [Country]}\n"
+              "      - {table: gold_daily_revenue, target: daily_revenue, key: [OrderDate]}\n"
+              "      - {table: gold_top_products, target: top_products, key: [ProductNo]}\n";
+    }
+    LP_RETURN_IF_ERROR(fs->WriteFileAtomic(JoinPath(to, f.name), text));
+  }
+  return Status::OK();
+}
 
 std::string SelfExe() {
   char buf[4096];
@@ -396,8 +439,34 @@ Status RunDemo(const DemoArgs& args) {
     }
     feeder_done.store(true);
   });
+  // PostgreSQL for the serving layer; the demo runs on without it when it cannot start.
+  std::unique_ptr<LocalPostgres> pg;
+  std::string pg_fallback;
+  std::string pipeline = example;
+  if (!a.no_postgres) {
+    auto started = StartDemoPostgres(a.dir, &pg_fallback);
+    Status ready = started.status();
+    if (started.ok()) {
+      pg = std::move(*started);
+      auto has_db = pg->Psql("SELECT 1 FROM pg_database WHERE datname = 'shop'");
+      ready = has_db.status();
+      if (ready.ok() && has_db->empty()) ready = pg->Psql("CREATE DATABASE shop").status();
+      if (ready.ok()) ready = WriteDemoPipeline(example, JoinPath(a.dir, "pipeline"), pg->Dsn("shop"));
+    }
+    if (ready.ok()) {
+      pipeline = JoinPath(a.dir, "pipeline");
+      std::printf("demo: PostgreSQL on 127.0.0.1:%d (data in %s); the Gold tables are published to schema gold. Try:\n"
+                  "  %s -c 'SELECT country, total_revenue, orders FROM gold.revenue ORDER BY total_revenue DESC LIMIT 5'\n",
+                  pg->port(), pg->folder().c_str(),
+                  pg->PsqlCommand("shop", "bi_reader").c_str());
+    } else {
+      std::printf("demo: PostgreSQL not started (%s); running without publication\n", ready.message().c_str());
+      pg.reset();
+    }
+    std::fflush(stdout);
+  }
   RunArgs run;
-  run.folder = example;
+  run.folder = pipeline;
   run.port = a.port;
   run.summary = true;
   run.sets = {"landing=" + landing, "storage=" + JoinPath(a.dir, "storage")};
@@ -409,6 +478,16 @@ Status RunDemo(const DemoArgs& args) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   feeder.join();
+  if (pg) {
+    (void)pg->Stop();
+    pg.reset();
+    // A server folder in /tmp is not the demo's to keep (the lake is; --rebuild-free: the
+    // next demo publishes from the lake again).
+    if (!pg_fallback.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(pg_fallback, ec);
+    }
+  }
   std::printf("demo: stopped; the tables stay in %s (lakepipe query %s --set storage=%s 'SELECT * FROM gold_kpis')\n",
               JoinPath(a.dir, "storage").c_str(), example.c_str(), JoinPath(a.dir, "storage").c_str());
   return st;
@@ -466,6 +545,8 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
       ->capture_default_str();
   demo->add_option("--rate", demo_args->rate, "Lines per second dropped into the landing folder")->capture_default_str();
   demo->add_option("--lines-per-file", demo_args->lines_per_file, "Lines per landing file")->capture_default_str();
+  demo->add_flag("--no-postgres", demo_args->no_postgres,
+                 "Do not start PostgreSQL (by default the demo starts one and publishes the Gold tables to it)");
   demo->callback([demo_args, &registry]() { registry.Finish(RunDemo(*demo_args)); });
 
   auto query_args = std::make_shared<QueryArgs>();

@@ -142,6 +142,22 @@ TEST_F(RunCommandTest, DemoFeedsThePipelineAndStopsOnSigint) {
     if (silver < 1000) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_GE(silver, 1000);
+  // The demo's PostgreSQL serves the Gold tables to the read-only role it prints.
+  std::string port;
+  std::string published;
+  for (int i = 0; i < 300 && published.empty(); ++i) {
+    auto text = FileSystem::Default()->ReadFile(log);
+    size_t at = text.ok() ? text->find("PostgreSQL on 127.0.0.1:") : std::string::npos;
+    if (at != std::string::npos) {
+      port = text->substr(at + 24, text->find(' ', at + 24) - at - 24);
+      auto r = testing::RunCommand("psql -h 127.0.0.1 -p " + port +
+                                   " -U bi_reader shop -Atc 'SELECT orders FROM gold.gold_kpis' 2>/dev/null");
+      if (r.ok() && !r->empty() && *r != "0\n") published = *r;
+    }
+    if (published.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(port.empty()) << "the demo printed no PostgreSQL line";
+  EXPECT_FALSE(published.empty()) << "gold.gold_kpis was not published";
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -150,6 +166,11 @@ TEST_F(RunCommandTest, DemoFeedsThePipelineAndStopsOnSigint) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *text;
   EXPECT_NE(text->find("dashboard and API at http://127.0.0.1:"), std::string::npos) << *text;
   EXPECT_NE(text->find("demo: stopped"), std::string::npos) << *text;
+  EXPECT_NE(text->find("-U bi_reader shop -c 'SELECT country"), std::string::npos) << *text;
+  // The PostgreSQL server stopped with the demo.
+  auto servers = testing::RunCommand("pgrep -f '[p]ostgres -D .*lakepipe-demo-postgres' || true");
+  ASSERT_TRUE(servers.ok());
+  EXPECT_EQ(*servers, "") << "the demo's PostgreSQL outlived it";
   // The producer stopped with the demo: no process is still writing its landing folder.
   auto producers = testing::RunCommand("pgrep -f '[p]roduce --from " + dir_.Join("demo") + "' || true");
   ASSERT_TRUE(producers.ok());

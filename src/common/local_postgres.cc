@@ -229,8 +229,10 @@ std::string LocalPostgres::Dsn(const std::string& dbname) const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname;
 }
 
-std::string LocalPostgres::PsqlCommand(const std::string& dbname) const {
-  return Quote(bin_dir_ + "/psql") + " -h 127.0.0.1 -p " + std::to_string(port_) + " -U postgres " + Quote(dbname);
+std::string LocalPostgres::PsqlCommand(const std::string& dbname, const std::string& user) const {
+  // Debian's /usr/bin/psql (postgresql-client) when there, else the server's own.
+  std::string psql = std::filesystem::exists("/usr/bin/psql") ? "psql" : Quote(bin_dir_ + "/psql");
+  return psql + " -h 127.0.0.1 -p " + std::to_string(port_) + " -U " + Quote(user) + " " + Quote(dbname);
 }
 
 Result<std::string> LocalPostgres::Psql(const std::string& sql, const std::string& dbname) const {

@@ -49,7 +49,7 @@ class LocalPostgres {
   // A libpq connection string for `dbname` as the superuser over TCP.
   std::string Dsn(const std::string& dbname = "postgres") const;
   // A psql command line a user can paste.
-  std::string PsqlCommand(const std::string& dbname = "postgres") const;
+  std::string PsqlCommand(const std::string& dbname = "postgres", const std::string& user = "postgres") const;
 
   // Runs SQL through psql (-X -A -t, ON_ERROR_STOP) as the superuser; returns its output
   // (one line per row, columns separated by '|').

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "delta/table.h"
 #include "runtime/event_log.h"
 #include "runtime/status_board.h"
 
@@ -74,14 +73,8 @@ void PublishLoop::Run() {
       const PublishTarget& t = targets[i];
       runtime::PublicationStatus& st = e.status;
       int64_t now_ms = clock_->NowMicros() / 1000;
-      int64_t latest = -1;
-      if (delta::DeltaTable::Exists(t.table_path)) {
-        auto table = delta::DeltaTable::Open(t.table_path);
-        if (table.ok()) {
-          auto v = (*table)->LatestVersion();
-          if (v.ok()) latest = *v;
-        }
-      }
+      auto latest_or = publisher_.LatestVersion(t.table);
+      int64_t latest = latest_or.ok() ? *latest_or : -1;
       st.latest_version = latest;
       bool attempt = latest >= 0 && (latest != st.published_version || st.state == "retrying") &&
                      !(st.state == "stopped" && latest == e.stopped_at_version) && now_ms >= e.next_try_ms;

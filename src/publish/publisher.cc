@@ -188,11 +188,11 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
   PublishResult result;
   result.table = t.table;
   result.target = t.target;
-  if (!delta::DeltaTable::Exists(t.table_path)) {
+  LP_ASSIGN_OR_RETURN(delta::DeltaTable * delta_table, Table(t));
+  if (delta_table == nullptr) {
     result.technique = "not created";
     return result;
   }
-  LP_ASSIGN_OR_RETURN(auto delta_table, delta::DeltaTable::Open(t.table_path));
   LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, delta_table->Latest());
   const int64_t version = latest->version();
   result.to_version = version;
@@ -412,6 +412,24 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
   return result;
 }
 
+Result<delta::DeltaTable*> Publisher::Table(const PublishTarget& t) {
+  auto it = tables_.find(t.table);
+  if (it != tables_.end()) return it->second.get();
+  if (!delta::DeltaTable::Exists(t.table_path)) return nullptr;
+  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(t.table_path));
+  delta::DeltaTable* raw = table.get();
+  tables_[t.table] = std::move(table);
+  return raw;
+}
+
+Result<int64_t> Publisher::LatestVersion(const std::string& table) {
+  const PublishTarget* t = Find(table);
+  if (t == nullptr) return Status::NotFound("`" + table + "` is not in publish.postgres.tables");
+  LP_ASSIGN_OR_RETURN(delta::DeltaTable * delta_table, Table(*t));
+  if (delta_table == nullptr) return int64_t{-1};
+  return delta_table->LatestVersion();
+}
+
 Result<PublishLag> Publisher::Lag(const std::string& table, int64_t published_version) {
   const PublishTarget* t = Find(table);
   if (t == nullptr) return Status::NotFound("`" + table + "` is not in publish.postgres.tables");
@@ -427,8 +445,8 @@ Result<PublishLag> Publisher::Lag(const std::string& table, int64_t published_ve
     published_version = rows.empty() || !rows[0][0] ? -1 : std::stoll(*rows[0][0]);
   }
   lag.published_version = published_version;
-  if (!delta::DeltaTable::Exists(t->table_path)) return lag;
-  LP_ASSIGN_OR_RETURN(auto delta_table, delta::DeltaTable::Open(t->table_path));
+  LP_ASSIGN_OR_RETURN(delta::DeltaTable * delta_table, Table(*t));
+  if (delta_table == nullptr) return lag;
   LP_ASSIGN_OR_RETURN(lag.latest_version, delta_table->LatestVersion());
   lag.lag_versions = std::max<int64_t>(0, lag.latest_version - published_version);
   if (lag.lag_versions > 0) {

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@
 
 namespace lakepipe::sql {
 struct PostgresPublish;
+}
+namespace lakepipe::delta {
+class DeltaTable;
 }
 
 namespace lakepipe::publish {
@@ -106,15 +110,22 @@ class Publisher {
   // Drops the connection (the next call reconnects).
   void Disconnect();
 
+  // The latest Delta version of `table` (-1 when its Delta table does not exist yet).
+  Result<int64_t> LatestVersion(const std::string& table);
+
  private:
   Status Connect();
   Status Setup();
   Result<PublishResult> PublishInTransaction(const PublishTarget& t, bool rebuild);
+  // A handle kept per table: it caches the last state it replayed, so the next version
+  // costs only the commits after it (nullptr while the table does not exist).
+  Result<delta::DeltaTable*> Table(const PublishTarget& t);
 
   PublisherOptions options_;
   Clock* clock_;
   std::unique_ptr<PgConnection> conn_;
   bool setup_done_ = false;
+  std::map<std::string, std::unique_ptr<delta::DeltaTable>> tables_;
 };
 
 }  // namespace lakepipe::publish
