@@ -237,6 +237,34 @@ TEST_F(PublishCommandTest, ServerDownDoesNotStopTheUpdate) {
   ExpectPostgresEqualsLake();
 }
 
+// A crash just before the PostgreSQL COMMIT leaves the old version and its rows; a crash
+// just after it leaves the new one: either way the next publication ends equal to the
+// lake, and a version is never applied twice (the second case finds nothing to do).
+TEST_F(PublishCommandTest, KilledAroundTheCommitPublishesEachVersionOnce) {
+  AddOrders(5, 1000);
+  Lakepipe("run " + pipeline_ + " --once" + sets_);
+  ExpectPostgresEqualsLake();
+  std::string before = Psql("SELECT * FROM gold.revenue ORDER BY country");
+  int64_t published = PublishedVersion("revenue");
+  AddOrders(6, 1000);
+  // The lake moves on while PostgreSQL is unreachable (port 1).
+  LakepipeFails("run " + pipeline_ + " --once" + sets_.substr(0, sets_.find(" --set pg_port")) + " --set pg_port=1");
+  auto killed = testing::RunCommand("LAKEPIPE_KILL_AT=publish_before_commit:2 " + Binary() + " publish " + pipeline_ +
+                                    sets_ + " >/dev/null 2>&1");
+  EXPECT_FALSE(killed.ok()) << "the kill point was not reached";
+  // The first table (gold_kpis) committed; the second (revenue) died before its COMMIT.
+  EXPECT_EQ(PublishedVersion("gold_kpis"), LatestVersion("gold_kpis"));
+  EXPECT_EQ(PublishedVersion("revenue"), published);
+  EXPECT_EQ(Psql("SELECT * FROM gold.revenue ORDER BY country"), before);
+  killed = testing::RunCommand("LAKEPIPE_KILL_AT=publish_after_commit:2 " + Binary() + " publish " + pipeline_ + sets_ +
+                               " >/dev/null 2>&1");
+  EXPECT_FALSE(killed.ok()) << "the kill point was not reached";
+  EXPECT_EQ(PublishedVersion("revenue"), LatestVersion("gold_revenue_by_country"));
+  std::string out = Lakepipe("publish " + pipeline_ + sets_);
+  EXPECT_NE(out.find("gold.revenue: up to date"), std::string::npos) << out;
+  ExpectPostgresEqualsLake();
+}
+
 pid_t Spawn(const std::string& args, const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {

@@ -167,8 +167,11 @@ TEST_F(RunCommandTest, DemoFeedsThePipelineAndStopsOnSigint) {
   EXPECT_NE(text->find("dashboard and API at http://127.0.0.1:"), std::string::npos) << *text;
   EXPECT_NE(text->find("demo: stopped"), std::string::npos) << *text;
   EXPECT_NE(text->find("-U bi_reader shop -c 'SELECT country"), std::string::npos) << *text;
-  // The PostgreSQL server stopped with the demo.
-  auto servers = testing::RunCommand("pgrep -f '[p]ostgres -D .*lakepipe-demo-postgres' || true");
+  // The PostgreSQL server stopped with the demo (its folder is in the log line).
+  size_t data_at = text->find("(data in ");
+  ASSERT_NE(data_at, std::string::npos) << *text;
+  std::string pg_folder = text->substr(data_at + 9, text->find(')', data_at) - data_at - 9);
+  auto servers = testing::RunCommand("pgrep -f '[p]ostgres -D " + pg_folder + "/data' || true");
   ASSERT_TRUE(servers.ok());
   EXPECT_EQ(*servers, "") << "the demo's PostgreSQL outlived it";
   // The producer stopped with the demo: no process is still writing its landing folder.
