@@ -1,5 +1,6 @@
 // Spark datetime patterns (https://spark.apache.org/docs/latest/sql-ref-datetime-pattern.html)
 // for to_date/to_timestamp (parsing) and date_format (formatting), UTC only.
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -35,6 +36,40 @@ bool ReadNumber(std::string_view s, size_t* pos, int min_digits, int max_digits,
   if (n < min_digits) return false;
   *out = v;
   return true;
+}
+
+// Fields that parse as digits (text months, day names and AM/PM do not).
+bool IsNumeric(const DatetimeFormat::Field& f) {
+  switch (f.letter) {
+    case 'y': case 'd': case 'H': case 'h': case 'k': case 'K': case 'm': case 's': case 'S': case 'D':
+      return true;
+    case 'M': case 'L':
+      return f.count <= 2;
+    default:
+      return false;
+  }
+}
+
+void MarkAdjacentNumbers(std::vector<DatetimeFormat::Field>* fields) {
+  for (size_t i = 0; i < fields->size();) {
+    size_t j = i + 1;
+    while (j < fields->size() && IsNumeric((*fields)[i]) && IsNumeric((*fields)[j])) ++j;
+    for (size_t k = i + 1; k < j; ++k) {
+      (*fields)[k].fixed = true;
+      (*fields)[i].reserve += (*fields)[k].count;
+    }
+    i = j;
+  }
+}
+
+// How many digits field `f` may take at `pos`: a fixed field exactly its count; the head
+// of an adjacent run what the run's digits leave after the fields behind it.
+int MaxDigits(const DatetimeFormat::Field& f, std::string_view s, size_t pos, int natural_max) {
+  if (f.fixed) return f.count;
+  if (f.reserve == 0) return natural_max;
+  int available = 0;
+  while (pos + available < s.size() && std::isdigit(static_cast<unsigned char>(s[pos + available]))) ++available;
+  return std::min(natural_max, available - f.reserve);
 }
 
 void AppendPadded(std::string* out, int64_t v, int width) {
@@ -115,6 +150,7 @@ Result<std::shared_ptr<const KernelState>> CompileDatetimeFormat(const std::stri
     }
     ++i;
   }
+  if (parsing) MarkAdjacentNumbers(&f->fields);
   return std::shared_ptr<const KernelState>(f);
 }
 
@@ -130,20 +166,24 @@ std::optional<int64_t> ParseWithFormat(const DatetimeFormat& format, std::string
       continue;
     }
     int64_t v = 0;
+    auto Number = [&](int min_digits, int max_digits, int64_t* out) {
+      int most = MaxDigits(f, s, pos, max_digits);
+      return ReadNumber(s, &pos, f.fixed ? most : min_digits, most, out);
+    };
     switch (f.letter) {
       case 'y':
         if (f.count == 2) {
-          if (!ReadNumber(s, &pos, 2, 2, &v)) return std::nullopt;
+          if (!Number(2, 2, &v)) return std::nullopt;
           year = 2000 + v;
         } else {
-          if (!ReadNumber(s, &pos, f.count == 1 ? 1 : f.count, 9, &v)) return std::nullopt;
+          if (!Number(f.count == 1 ? 1 : f.count, 9, &v)) return std::nullopt;
           year = v;
         }
         break;
       case 'M':
       case 'L':
         if (f.count <= 2) {
-          if (!ReadNumber(s, &pos, f.count, 2, &v)) return std::nullopt;
+          if (!Number(f.count, 2, &v)) return std::nullopt;
           month = v;
         } else {
           bool found = false;
@@ -159,27 +199,27 @@ std::optional<int64_t> ParseWithFormat(const DatetimeFormat& format, std::string
         }
         break;
       case 'd':
-        if (!ReadNumber(s, &pos, f.count, 2, &day)) return std::nullopt;
+        if (!Number(f.count, 2, &day)) return std::nullopt;
         break;
       case 'H':
       case 'k':
-        if (!ReadNumber(s, &pos, f.count, 2, &hour)) return std::nullopt;
+        if (!Number(f.count, 2, &hour)) return std::nullopt;
         if (f.letter == 'k' && hour == 24) hour = 0;
         break;
       case 'h':
       case 'K':
-        if (!ReadNumber(s, &pos, f.count, 2, &hour)) return std::nullopt;
+        if (!Number(f.count, 2, &hour)) return std::nullopt;
         hour12 = true;
         break;
       case 'm':
-        if (!ReadNumber(s, &pos, f.count, 2, &minute)) return std::nullopt;
+        if (!Number(f.count, 2, &minute)) return std::nullopt;
         break;
       case 's':
-        if (!ReadNumber(s, &pos, f.count, 2, &second)) return std::nullopt;
+        if (!Number(f.count, 2, &second)) return std::nullopt;
         break;
       case 'S': {
         size_t start = pos;
-        if (!ReadNumber(s, &pos, 1, f.count, &v)) return std::nullopt;
+        if (!Number(1, f.count, &v)) return std::nullopt;
         int digits = static_cast<int>(pos - start);
         for (int i = digits; i < 6; ++i) v *= 10;
         for (int i = 6; i < digits; ++i) v /= 10;

@@ -311,6 +311,16 @@ TEST(EvalMore, DatetimePatterns) {
   EXPECT_EQ(Txt(Call("to_date", {Str("9/12/2019"), Str("d/MM/yyyy")})), "2019-12-09");
   // An impossible date is not parsed.
   EXPECT_EQ(Txt(Call("try_to_timestamp", {Str("2/30/2019 1:00"), Str("M/d/yyyy H:mm")})), "NULL");
+  // Adjacent numeric fields (java.time's adjacent value parsing): the fields after the
+  // first take exactly their width, the first what is left.
+  EXPECT_EQ(Txt(Call("to_date", {Str("20191209"), Str("yyyyMMdd")})), "2019-12-09");
+  EXPECT_EQ(Txt(Call("to_date", {Str("191209"), Str("yyMMdd")})), "2019-12-09");
+  EXPECT_EQ(Txt(Call("to_timestamp", {Str("20191209100507"), Str("yyyyMMddHHmmss")})), "2019-12-09 10:05:07");
+  EXPECT_EQ(Txt(Call("to_timestamp", {Str("2019-12-09T1005"), Str("yyyy-MM-dd'T'HHmm")})), "2019-12-09 10:05:00");
+  EXPECT_EQ(Txt(Call("to_timestamp", {Str("20191209 10:05:07.250"), Str("yyyyMMdd HH:mm:ss.SSS")})), "2019-12-09 10:05:07.25");
+  EXPECT_EQ(Txt(Call("try_to_date", {Str("2019129"), Str("yyyyMMdd")})), "NULL");
+  EXPECT_EQ(Txt(Call("try_to_date", {Str("20191309"), Str("yyyyMMdd")})), "NULL");
+  EXPECT_EQ(Txt(Call("try_to_date", {Str("2019120"), Str("yyyyMMdd")})), "NULL");
   EXPECT_EQ(Txt(Call("to_timestamp", {Str("Dec 9 2019 3:04 PM"), Str("MMM d yyyy h:mm a")})), "2019-12-09 15:04:00");
   auto ts = CastAs(Str("2019-03-04 05:06:07.089"), "timestamp");
   EXPECT_EQ(Txt(Call("date_format", {ts, Str("yyyy/M/d H:m:s.SSS EEEE MMMM D Q")})), "2019/3/4 5:6:7.089 Monday March 63 1");

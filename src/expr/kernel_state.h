@@ -41,6 +41,11 @@ struct DatetimeFormat : KernelState {
     char letter = 0;    // 0 = literal text
     int count = 0;      // pattern letter repeat count
     std::string text;   // literal text
+    // Adjacent numeric fields (yyyyMMdd, HHmmss), parsed as java.time does: a field that
+    // directly follows another numeric field takes exactly `count` digits (`fixed`), and
+    // the first field of such a run leaves `reserve` digits for the fields after it.
+    bool fixed = false;
+    int reserve = 0;
   };
   std::vector<Field> fields;
   std::string source;

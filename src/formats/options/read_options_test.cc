@@ -37,6 +37,28 @@ TEST(ReadFilesSettingsTest, CsvDateAndTimestampFormatsParseColumns) {
   EXPECT_EQ(stats.rescued_rows, 1);
 }
 
+// Patterns without separators (yyyyMMdd, yyyyMMddHHmmss) split their digits as java.time
+// does: the fields after the first take exactly their width.
+TEST(ReadFilesSettingsTest, CsvPatternsWithoutSeparators) {
+  auto s = From({{"format", "csv"}, {"header", "true"}, {"dateformat", "yyyyMMdd"},
+                 {"timestampformat", "yyyyMMddHHmmss"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  csv::CsvOptions o = s->csv;
+  o.schema = *Schema::ParseDDL("d DATE, t TIMESTAMP");
+  csv::ReadStats stats;
+  auto b = csv::ReadCsvBuffer("d,t\n20240115,20250201134507\n2024011,2025020113450\n2024-01-15,20251301000000\n", o, &stats);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->num_rows(), 3);
+  EXPECT_EQ(Str(*b, 0, "d"), "2024-01-15");
+  EXPECT_EQ(Str(*b, 0, "t"), "2025-02-01 13:45:07");
+  // Too few digits for the fixed fields, separators, a month 13: rescued, not guessed.
+  EXPECT_EQ(Str(*b, 1, "d"), "NULL");
+  EXPECT_EQ(Str(*b, 1, "t"), "NULL");
+  EXPECT_EQ(Str(*b, 2, "d"), "NULL");
+  EXPECT_EQ(Str(*b, 2, "t"), "NULL");
+  EXPECT_EQ(stats.rescued_rows, 2);
+}
+
 TEST(ReadFilesSettingsTest, JsonMultiLineAndFormats) {
   auto s = From({{"format", "json"}, {"multiline", "true"}, {"dateformat", "dd.MM.yyyy"}});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
