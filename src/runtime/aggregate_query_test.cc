@@ -7,51 +7,18 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "generator/domain.h"
 #include "runtime/pipeline_runner.h"
+#include "testing/differential.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
 
-using Json = nlohmann::json;
 
-std::string Canonical(const std::string& text) {
-  if (text.empty()) return text;
-  char* end = nullptr;
-  double d = std::strtod(text.c_str(), &end);
-  if (end != nullptr && *end == '\0') {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", d);
-    return buf;
-  }
-  return text;
-}
 
-std::string OurText(const Value& v) {
-  if (v.is_null()) return "NULL";
-  if (v.id() == TypeId::kArray) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.children().size(); ++i) s += (i ? "," : "") + OurText(v.children()[i]);
-    return s + "]";
-  }
-  return Canonical(v.ToString());
-}
-
-std::string DuckText(const Json& v) {
-  if (v.is_null()) return "NULL";
-  if (v.is_array()) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + DuckText(v[i]);
-    return s + "]";
-  }
-  if (v.is_string()) return Canonical(v.get<std::string>());
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  return Canonical(v.dump());
-}
 
 class AggregateQueryTest : public ::testing::Test {
  protected:
@@ -89,38 +56,15 @@ class AggregateQueryTest : public ::testing::Test {
     delete dir_;
   }
 
-  static std::vector<std::string> Ours(const std::string& sql) {
-    auto result = runner_->Query(sql);
-    EXPECT_TRUE(result.ok()) << sql << "\n" << result.status().ToString();
-    std::vector<std::string> rows;
-    if (!result.ok()) return rows;
-    for (const auto& b : result->batches) {
-      for (int64_t r = 0; r < b.num_rows(); ++r) {
-        std::string row;
-        for (size_t c = 0; c < b.num_columns(); ++c) row += OurText(b.column(c).GetValue(r)) + "|";
-        rows.push_back(row);
-      }
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
-  }
-
-  static std::vector<std::string> Duck(const std::string& sql) {
-    auto out = testing::RunDuckDB(duck_prefix_ + sql);
-    EXPECT_TRUE(out.ok()) << sql << "\n" << out.status().ToString();
-    std::vector<std::string> rows;
-    if (!out.ok()) return rows;
-    std::istringstream in(*out);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      nlohmann::ordered_json row = nlohmann::ordered_json::parse(line);
-      std::string text;
-      for (auto it = row.begin(); it != row.end(); ++it) text += DuckText(Json::parse(it.value().dump())) + "|";
-      rows.push_back(text);
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
+  static std::vector<std::string> Ours(const std::string& sql) { return Differential().Ours(sql); }
+  static std::vector<std::string> Duck(const std::string& sql) { return Differential().Duck(sql); }
+  static testing::DuckDBDifferential Differential() {
+    return testing::DuckDBDifferential(
+        [](const std::string& sql) -> Result<std::vector<RecordBatch>> {
+          LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
+          return result.batches;
+        },
+        duck_prefix_);
   }
 
   static testing::TempDir* dir_;
@@ -132,11 +76,7 @@ testing::TempDir* AggregateQueryTest::dir_ = nullptr;
 PipelineRunner* AggregateQueryTest::runner_ = nullptr;
 std::string AggregateQueryTest::duck_prefix_;
 
-struct Case {
-  const char* name;
-  std::string ours;
-  std::string duck;  // empty: the same text
-};
+using Case = testing::DifferentialCase;
 
 TEST_F(AggregateQueryTest, EachAggregateEqualsDuckDB) {
   ASSERT_NE(runner_, nullptr);
@@ -195,14 +135,7 @@ TEST_F(AggregateQueryTest, EachAggregateEqualsDuckDB) {
        "GROUP BY Country, ROLLUP(Quantity > 10, CustomerNo IS NULL)",
        ""},
   };
-  for (const auto& c : corpus) {
-    SCOPED_TRACE(c.name);
-    auto ours = Ours(c.ours);
-    auto duck = Duck(c.duck.empty() ? c.ours : c.duck);
-    ASSERT_GT(duck.size(), 0u) << "the DuckDB side returned no rows: the case tests nothing";
-    EXPECT_EQ(ours.size(), duck.size());
-    EXPECT_EQ(ours, duck);
-  }
+  Differential().ExpectCorpusEqual(corpus);
 }
 
 TEST_F(AggregateQueryTest, ApproximateAggregatesAreWithinTheirBoundsAndDeterministic) {
@@ -228,7 +161,7 @@ TEST_F(AggregateQueryTest, ApproximateAggregatesAreWithinTheirBoundsAndDetermini
   int checked = 0;
   for (const auto& b : result->batches) {
     for (int64_t r = 0; r < b.num_rows(); ++r) {
-      std::string country = OurText(b.column(0).GetValue(r));
+      std::string country = testing::CanonicalValue(b.column(0).GetValue(r));
       ASSERT_TRUE(truth.count(country)) << country;
       const auto& t = truth[country];
       double c = static_cast<double>(b.column(1).GetValue(r).int_value());
@@ -307,17 +240,7 @@ TEST(AggregateViewTest, IncrementalViewEqualsRecompute) {
   auto rows = [&](const std::string& sql) {
     auto r = (*runner)->Query(sql);
     EXPECT_TRUE(r.ok()) << sql << "\n" << r.status().ToString();
-    std::vector<std::string> out;
-    if (!r.ok()) return out;
-    for (const auto& b : r->batches) {
-      for (int64_t i = 0; i < b.num_rows(); ++i) {
-        std::string row;
-        for (size_t c = 0; c < b.num_columns(); ++c) row += OurText(b.column(c).GetValue(i)) + "|";
-        out.push_back(row);
-      }
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+    return r.ok() ? testing::CanonicalRows(r->batches) : std::vector<std::string>{};
   };
   for (int batch = 0; batch < 4; ++batch) {
     ASSERT_TRUE(generator::GenerateToFile(fs, **domain, 100 + static_cast<uint64_t>(batch), 700 + 300 * batch,

@@ -5,44 +5,18 @@
 // matter), as sorted multisets (the corpus does not test ORDER BY ties).
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cstdio>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "generator/domain.h"
 #include "runtime/pipeline_runner.h"
+#include "testing/differential.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
 
-using Json = nlohmann::json;
 
-std::string Canonical(const std::string& text) {
-  if (text.empty()) return text;
-  char* end = nullptr;
-  double d = std::strtod(text.c_str(), &end);
-  if (end != nullptr && *end == '\0') {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", d);
-    return buf;
-  }
-  return text;
-}
 
-std::string CanonicalJson(const Json& v) {
-  if (v.is_null()) return "NULL";
-  if (v.is_string()) return Canonical(v.get<std::string>());
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  return Canonical(v.dump());
-}
-
-struct Case {
-  const char* name;
-  std::string ours;   // lakepipe (Spark SQL)
-  std::string duck;   // DuckDB, where its spelling differs; empty: the same text
-};
+using Case = testing::DifferentialCase;
 
 class QueryDifferentialTest : public ::testing::Test {
  protected:
@@ -83,39 +57,15 @@ class QueryDifferentialTest : public ::testing::Test {
     delete dir_;
   }
 
-  static std::vector<std::string> Ours(const std::string& sql) {
-    auto result = runner_->Query(sql);
-    EXPECT_TRUE(result.ok()) << sql << "\n" << result.status().ToString();
-    std::vector<std::string> rows;
-    if (!result.ok()) return rows;
-    for (const auto& b : result->batches) {
-      for (int64_t r = 0; r < b.num_rows(); ++r) {
-        std::string row;
-        for (size_t c = 0; c < b.num_columns(); ++c) row += Canonical(b.column(c).GetValue(r).ToString()) + "|";
-        rows.push_back(row);
-      }
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
-  }
-
-  static std::vector<std::string> Duck(const std::string& sql) {
-    auto out = testing::RunDuckDB(duck_prefix_ + sql);
-    EXPECT_TRUE(out.ok()) << sql << "\n" << out.status().ToString();
-    std::vector<std::string> rows;
-    if (!out.ok()) return rows;
-    std::istringstream in(*out);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      // Keep the column order of the SELECT: parse preserving insertion order.
-      nlohmann::ordered_json row = nlohmann::ordered_json::parse(line);
-      std::string text;
-      for (auto it = row.begin(); it != row.end(); ++it) text += CanonicalJson(Json(it.value())) + "|";
-      rows.push_back(text);
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
+  static std::vector<std::string> Ours(const std::string& sql) { return Differential().Ours(sql); }
+  static std::vector<std::string> Duck(const std::string& sql) { return Differential().Duck(sql); }
+  static testing::DuckDBDifferential Differential() {
+    return testing::DuckDBDifferential(
+        [](const std::string& sql) -> Result<std::vector<RecordBatch>> {
+          LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
+          return result.batches;
+        },
+        duck_prefix_);
   }
 
   static testing::TempDir* dir_;
@@ -184,14 +134,7 @@ TEST_F(QueryDifferentialTest, CorpusEqualsDuckDB) {
        "SELECT CAST(Quantity AS DOUBLE) / 2 AS half, try_cast(ProductNo AS INT) AS pn FROM orders WHERE Quantity > 50",
        "SELECT CAST(Quantity AS DOUBLE) / 2 AS half, TRY_CAST(ProductNo AS INTEGER) AS pn FROM orders WHERE Quantity > 50"},
   };
-  for (const auto& c : corpus) {
-    SCOPED_TRACE(c.name);
-    auto ours = Ours(c.ours);
-    auto duck = Duck(c.duck.empty() ? c.ours : c.duck);
-    ASSERT_FALSE(duck.empty()) << "the DuckDB side returned no rows: the case tests nothing";
-    EXPECT_EQ(ours.size(), duck.size());
-    EXPECT_EQ(ours, duck);
-  }
+  Differential().ExpectCorpusEqual(corpus);
 }
 
 }  // namespace

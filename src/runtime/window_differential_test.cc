@@ -7,43 +7,18 @@
 // Values are compared in canonical text (numbers to 9 significant digits), as multisets.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "runtime/pipeline_runner.h"
+#include "testing/differential.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
 
-using Json = nlohmann::json;
 
-std::string Canonical(const std::string& text) {
-  if (text.empty()) return text;
-  char* end = nullptr;
-  double d = std::strtod(text.c_str(), &end);
-  if (end != nullptr && *end == '\0') {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", d);
-    return buf;
-  }
-  return text;
-}
 
-std::string CanonicalJson(const nlohmann::ordered_json& v) {
-  if (v.is_null()) return "NULL";
-  if (v.is_string()) return Canonical(v.get<std::string>());
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  return Canonical(v.dump());
-}
-
-struct Case {
-  const char* name;
-  std::string ours;  // lakepipe (Spark SQL)
-  std::string duck;  // DuckDB, where its spelling differs; empty: the same text
-};
+using Case = testing::DifferentialCase;
 
 // Deterministic rows: id, g (partition), k (order key), v (int value), x (double value).
 std::string MakeCsv() {
@@ -102,39 +77,15 @@ class WindowDifferentialTest : public ::testing::Test {
     delete dir_;
   }
 
-  static std::vector<std::string> Ours(const std::string& sql) {
-    auto result = runner_->Query(sql);
-    EXPECT_TRUE(result.ok()) << sql << "\n" << result.status().ToString();
-    std::vector<std::string> rows;
-    if (!result.ok()) return rows;
-    for (const auto& b : result->batches) {
-      for (int64_t r = 0; r < b.num_rows(); ++r) {
-        std::string row;
-        for (size_t c = 0; c < b.num_columns(); ++c) row += Canonical(b.column(c).GetValue(r).ToString()) + "|";
-        rows.push_back(row);
-      }
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
-  }
-
-  static std::vector<std::string> Duck(const std::string& sql) {
-    auto out = testing::RunDuckDB(duck_prefix_ + sql);
-    EXPECT_TRUE(out.ok()) << sql << "\n" << out.status().ToString();
-    std::vector<std::string> rows;
-    if (!out.ok()) return rows;
-    std::istringstream in(*out);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      // Keep the column order of the SELECT: parse preserving insertion order.
-      nlohmann::ordered_json row = nlohmann::ordered_json::parse(line);
-      std::string text;
-      for (auto it = row.begin(); it != row.end(); ++it) text += CanonicalJson(it.value()) + "|";
-      rows.push_back(text);
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
+  static std::vector<std::string> Ours(const std::string& sql) { return Differential().Ours(sql); }
+  static std::vector<std::string> Duck(const std::string& sql) { return Differential().Duck(sql); }
+  static testing::DuckDBDifferential Differential() {
+    return testing::DuckDBDifferential(
+        [](const std::string& sql) -> Result<std::vector<RecordBatch>> {
+          LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
+          return result.batches;
+        },
+        duck_prefix_);
   }
 
   static testing::TempDir* dir_;
@@ -231,14 +182,7 @@ TEST_F(WindowDifferentialTest, CorpusEqualsDuckDB) {
       {"window in a subquery, filtered outside",
        "SELECT g, id FROM (SELECT g, id, lead(id) OVER (PARTITION BY g ORDER BY id) AS nxt FROM t) s WHERE nxt IS NULL", ""},
   };
-  for (const auto& c : corpus) {
-    SCOPED_TRACE(c.name);
-    auto ours = Ours(c.ours);
-    auto duck = Duck(c.duck.empty() ? c.ours : c.duck);
-    ASSERT_FALSE(duck.empty()) << "the DuckDB side returned no rows: the case tests nothing";
-    EXPECT_EQ(ours.size(), duck.size());
-    EXPECT_EQ(ours, duck);
-  }
+  Differential().ExpectCorpusEqual(corpus);
 }
 
 TEST_F(WindowDifferentialTest, EmptyInputGivesNoRows) {
@@ -303,29 +247,9 @@ TEST(WindowMaterializedViewTest, RecomputedWithNewRows) {
   EXPECT_TRUE(recomputed);
   auto ours = (*runner)->Query("SELECT id, g, r, total FROM ranked");
   ASSERT_TRUE(ours.ok()) << ours.status().ToString();
-  std::vector<std::string> got;
-  for (const auto& b : ours->batches) {
-    for (int64_t r = 0; r < b.num_rows(); ++r) {
-      std::string row;
-      for (size_t c = 0; c < b.num_columns(); ++c) row += b.column(c).GetValue(r).ToString() + "|";
-      got.push_back(row);
-    }
-  }
-  std::sort(got.begin(), got.end());
-  auto duck = testing::RunDuckDB("SELECT id, g, rank() OVER (PARTITION BY g ORDER BY v DESC) AS r, sum(v) OVER "
+  std::vector<std::string> got = testing::CanonicalRows(ours->batches);
+  std::vector<std::string> want = testing::DuckDBDifferential(nullptr, "").Duck("SELECT id, g, rank() OVER (PARTITION BY g ORDER BY v DESC) AS r, sum(v) OVER "
                                  "(PARTITION BY g) AS total FROM read_csv('" + landing + "/*.csv', header = true)");
-  ASSERT_TRUE(duck.ok()) << duck.status().ToString();
-  std::vector<std::string> want;
-  std::istringstream in(*duck);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    nlohmann::ordered_json row = nlohmann::ordered_json::parse(line);
-    std::string text;
-    for (auto it = row.begin(); it != row.end(); ++it) text += CanonicalJson(it.value()) + "|";
-    want.push_back(text);
-  }
-  std::sort(want.begin(), want.end());
   ASSERT_EQ(want.size(), 5u);
   EXPECT_EQ(got, want);
 }
