@@ -358,9 +358,40 @@ export const QUERIES = [
                FROM (${streamJoin({ ld: 10, rd: 15, lower: 0, upper: 20, select: JOIN_SELECT })})`,
   },
 
-  // ----- time windows and keyed streaming de-duplication -------------------------------
-  // Slots for window(ts, ...) / session_window(ts, ...) GROUP BY streaming tables and the
-  // keyed streaming dedup (sagg's part of issue 9): add entries here once they are on
-  // main, with `late` restating the per-window late rule in DuckDB
-  // (tests/crash/window_kill.mjs has the expected-SQL shape for windows).
+  // ----- time windows (docs/sql-reference.md "Time windows") -----------------------------
+  {
+    name: 'tw_tumbling', kind: 'st', kill: true,
+    sql: `SELECT window.start AS ws, window.end AS we, k, sum(v) AS total, count(*) AS n
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '10 minutes'), k`,
+    ...timeWindow({ size: 10, slide: 10, delay: 10, aggs: 'sum(v) AS total, count(*) AS n' }),
+  },
+  {
+    name: 'tw_sliding', kind: 'st',
+    sql: `SELECT window.start AS ws, window.end AS we, k, min(v) AS lo, max(v) AS hi, count(*) AS n
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 15 MINUTES GROUP BY window(ts, '10 minutes', '5 minutes'), k`,
+    ...timeWindow({ size: 10, slide: 5, delay: 15, aggs: 'min(v) AS lo, max(v) AS hi, count(*) AS n' }),
+  },
+  // Slots: session_window (not built yet) and keyed streaming de-duplication
+  // (QUALIFY row_number() OVER (PARTITION BY k ORDER BY ts) = 1 over a watermarked
+  // stream): add entries here, restating the rule of docs/sql-reference.md in DuckDB.
 ];
+
+// A time-window streaming table over `events` (minutes), as docs/sql-reference.md "Time
+// windows" defines it: a row counts in each of its windows whose end is after the watermark
+// before it, is late when there is none (or its time is NULL), and a window is written
+// once the final watermark is at or past its end.
+function timeWindow({ size, slide, delay }) {
+  const M = 60_000_000, sz = size * M, sl = slide * M, d = delay * M;
+  const rows = `r AS (SELECT *, epoch_us(ts) AS t, max(epoch_us(ts)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${d} AS w FROM events),
+    x AS (SELECT r.*, (r.t - ((r.t % ${sl}) + ${sl}) % ${sl}) - j.j * ${sl} AS st FROM r, range(0, ${Math.ceil(size / slide)}) AS j(j) WHERE r.t IS NOT NULL),
+    e AS (SELECT * FROM x WHERE st > t - ${sz} AND (w IS NULL OR st + ${sz} > w))`;
+  const aggs = arguments[0].aggs;
+  return {
+    expected: `WITH ${rows} SELECT make_timestamp(st) AS ws, make_timestamp(st + ${sz}) AS we, k, ${aggs}
+               FROM e GROUP BY st, k HAVING st + ${sz} <= (SELECT max(epoch_us(ts)) - ${d} FROM events)`,
+    late: `WITH ${rows} SELECT seq, k, ts, v, x, s, CASE WHEN ts IS NULL THEN 'ts is NULL: the row belongs to no time window'
+             ELSE 'ts ' || ${fmt('ts')} || ' is behind the watermark ' || ${fmt('make_timestamp(w)')} ||
+             ' (the latest ts before it minus the WATERMARK delay) in every window it belongs to' END AS _late_reason
+           FROM r WHERE seq NOT IN (SELECT seq FROM e)`,
+  };
+}
