@@ -316,7 +316,9 @@ bool Convert(Column* col, element e, int depth, const JsonOptions& o) {
       col->CloseListRow();
       return ok;
     }
-    case TypeId::kNull: return fail();
+    case TypeId::kNull:
+    case TypeId::kDayTimeInterval:  // expression-only types: never a schema column
+    case TypeId::kYearMonthInterval: return fail();
   }
   return fail();
 }

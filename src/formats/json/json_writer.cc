@@ -110,6 +110,9 @@ void AppendJsonValue(const Column& col, int64_t i, const JsonWriteOptions& o, st
       return;
     case TypeId::kTimestamp: AppendTimestamp(col.Get<int64_t>(i), true, out); return;
     case TypeId::kTimestampNtz: AppendTimestamp(col.Get<int64_t>(i), false, out); return;
+    // Expression-only types (never a table column): their SQL text, as a JSON string.
+    case TypeId::kDayTimeInterval:
+    case TypeId::kYearMonthInterval: csv::AppendJsonString(col.GetValue(i).ToString(), out); return;
     case TypeId::kStruct: {
       std::vector<const Column*> children;
       for (size_t c = 0; c < col.num_children(); ++c) children.push_back(&col.child(c));

@@ -112,7 +112,9 @@ json FloatJson(double d) {
 json ToJson(const Value& v, const DataType& t) {
   if (v.is_null()) return nullptr;
   switch (t.id()) {
-    case TypeId::kNull: return nullptr;
+    case TypeId::kNull:
+    case TypeId::kDayTimeInterval:  // expression-only types: never in a Parquet file
+    case TypeId::kYearMonthInterval: return nullptr;
     case TypeId::kBoolean: return v.bool_value();
     case TypeId::kByte:
     case TypeId::kShort:
