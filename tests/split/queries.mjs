@@ -371,24 +371,147 @@ export const QUERIES = [
           FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 15 MINUTES GROUP BY window(ts, '10 minutes', '5 minutes'), k`,
     ...timeWindow({ size: 10, slide: 5, delay: 15, aggs: 'min(v) AS lo, max(v) AS hi, count(*) AS n' }),
   },
-  // Slots: session_window (not built yet) and keyed streaming de-duplication
-  // (QUALIFY row_number() OVER (PARTITION BY k ORDER BY ts) = 1 over a watermarked
-  // stream): add entries here, restating the rule of docs/sql-reference.md in DuckDB.
+  {
+    name: 'tw_offset', kind: 'st',
+    sql: `SELECT window.start AS ws, window.end AS we, k, count(v) AS n, sum(x) AS sx
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 5 MINUTES GROUP BY window(ts, '20 minutes', '20 minutes', '7 minutes'), k`,
+    ...timeWindow({ size: 20, slide: 20, offset: 7, delay: 5, aggs: 'count(v) AS n, sum(x) AS sx' }),
+  },
+  {
+    name: 'tw_no_keys', kind: 'st',
+    sql: `SELECT window.start AS ws, window.end AS we, count(*) AS n, avg(v) AS a
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '15 minutes')`,
+    ...timeWindow({ size: 15, slide: 15, delay: 10, aggs: 'count(*) AS n, avg(v) AS a', keys: '' }),
+  },
+  {
+    name: 'tw_filtered', kind: 'st',
+    sql: `SELECT window.start AS ws, window.end AS we, k, sum(v) AS t
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES WHERE v >= 20 GROUP BY window(ts, '10 minutes'), k`,
+    ...timeWindow({ size: 10, slide: 10, delay: 10, aggs: 'sum(v) AS t', src: '(SELECT * FROM events WHERE v >= 20)' }),
+  },
+  {
+    name: 'tw_sliding_stats', kind: 'st',
+    sql: `SELECT window.start AS ws, window.end AS we, count_if(v > 50) AS big, max_by(seq, v) AS top
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 20 MINUTES GROUP BY window(ts, '30 minutes', '10 minutes')`,
+    ...timeWindow({ size: 30, slide: 10, delay: 20, keys: '',
+                    aggs: 'count(*) FILTER (WHERE v > 50) AS big, arg_max(seq, v) FILTER (WHERE v IS NOT NULL) AS top' }),
+  },
+  {
+    name: 'mv_window', kind: 'mv',
+    sql: `SELECT window.start AS ws, window.end AS we, k, count(*) AS n FROM ev GROUP BY window(ts, '10 minutes', '5 minutes'), k`,
+    expected: `SELECT make_timestamp(st) AS ws, make_timestamp(st + 600000000) AS we, k, count(*) AS n FROM
+               (SELECT e.*, (epoch_us(ts) - (epoch_us(ts) % 300000000 + 300000000) % 300000000) - j.j * 300000000 AS st
+                FROM events e, range(0, 2) AS j(j) WHERE ts IS NOT NULL) WHERE st > epoch_us(ts) - 600000000 GROUP BY st, k
+               UNION ALL SELECT NULL, NULL, k, count(*) FROM events WHERE ts IS NULL GROUP BY k`,
+  },
+  {
+    name: 'ss_sessions', kind: 'st', kill: true,
+    sql: `SELECT session_window.start AS ss, session_window.end AS se, k, count(*) AS n, sum(v) AS t
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '5 minutes'), k`,
+    ...sessionWindow({ gap: 5, delay: 10, aggs: 'count(*) AS n, sum(v) AS t' }),
+  },
+  {
+    name: 'ss_wide_gap', kind: 'st',
+    sql: `SELECT session_window.start AS ss, session_window.end AS se, count(*) AS n, max(x) AS hi
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 6 MINUTES GROUP BY session_window(ts, '2 minutes')`,
+    ...sessionWindow({ gap: 2, delay: 6, aggs: 'count(*) AS n, max(x) AS hi', keys: '' }),
+  },
+  {
+    name: 'ss_by_s', kind: 'st',
+    sql: `SELECT session_window.start AS ss, session_window.end AS se, s, count(*) AS n, collect_set(k) AS ks
+          FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 5 MINUTES GROUP BY session_window(ts, '8 minutes'), s`,
+    ...sessionWindow({ gap: 8, delay: 5, key: 's', aggs: 'count(*) AS n, list_sort(list(DISTINCT k) FILTER (WHERE k IS NOT NULL)) AS ks' }),
+  },
+  {
+    name: 'mv_sessions', kind: 'mv',
+    sql: `SELECT session_window.start AS ss, session_window.end AS se, k, count(*) AS n, min(seq) AS f
+          FROM ev GROUP BY session_window(ts, '5 minutes'), k`,
+    expected: `WITH p AS (SELECT *, max(ts) OVER (PARTITION BY k ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev
+                          FROM events WHERE ts IS NOT NULL),
+               q AS (SELECT *, sum(CASE WHEN prev IS NULL OR ts >= prev + INTERVAL 5 MINUTE THEN 1 ELSE 0 END)
+                               OVER (PARTITION BY k ORDER BY ts, seq) AS sid FROM p)
+               SELECT min(ts) AS ss, max(ts) + INTERVAL 5 MINUTE AS se, k, count(*) AS n, min(seq) AS f FROM q GROUP BY k, sid
+               UNION ALL SELECT NULL, NULL, k, count(*), min(seq) FROM events WHERE ts IS NULL GROUP BY k`,
+  },
+  {
+    name: 'dd_first', kind: 'st', kill: true,
+    sql: `SELECT seq, k, ts, v FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES
+          QUALIFY row_number() OVER (PARTITION BY k ORDER BY ts) = 1`,
+    ...keyedDedup({ keys: ['k'], delay: 10, cols: 'seq, k, ts, v' }),
+  },
+  {
+    name: 'dd_two_keys', kind: 'st',
+    sql: `SELECT * FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 3 MINUTES
+          QUALIFY row_number() OVER (PARTITION BY k, s ORDER BY ts) = 1`,
+    ...keyedDedup({ keys: ['k', 's'], delay: 3, cols: 'seq, k, ts, v, x, s' }),
+  },
+  {
+    name: 'dd_filtered', kind: 'st',
+    sql: `SELECT seq, k, s, ts FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 25 MINUTES WHERE v > 30
+          QUALIFY row_number() OVER (PARTITION BY s ORDER BY ts) = 1`,
+    ...keyedDedup({ keys: ['s'], delay: 25, cols: 'seq, k, s, ts', src: '(SELECT * FROM events WHERE v > 30)' }),
+  },
 ];
+
+// Session windows over `src` (minutes), docs/sql-reference.md "Time windows": rows not
+// behind their watermark; per key in event-time order a row starts a new session at or
+// after the key's latest earlier time + gap; written when the final watermark reaches the
+// session's end (latest time + gap). Late: below the watermark, or no event time.
+function sessionWindow({ gap, delay, aggs, key = 'k', keys = key, src = 'events' }) {
+  const by = keys ? `PARTITION BY ${keys}` : '';
+  const rows = `r AS (SELECT *, max(ts) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - INTERVAL ${delay} MINUTE AS w FROM ${src}),
+    a AS (SELECT * FROM r WHERE ts IS NOT NULL AND (w IS NULL OR ts >= w)),
+    p AS (SELECT *, max(ts) OVER (${by} ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM a),
+    q AS (SELECT *, sum(CASE WHEN prev IS NULL OR ts >= prev + INTERVAL ${gap} MINUTE THEN 1 ELSE 0 END) OVER (${by} ORDER BY ts, seq) AS sid FROM p)`;
+  return {
+    expected: `WITH ${rows} SELECT min(ts) AS ss, max(ts) + INTERVAL ${gap} MINUTE AS se, ${keys ? keys + ', ' : ''}${aggs}
+               FROM q GROUP BY ${keys ? keys + ', ' : ''}sid
+               HAVING max(ts) + INTERVAL ${gap} MINUTE <= (SELECT max(ts) - INTERVAL ${delay} MINUTE FROM ${src})`,
+    late: `WITH ${rows} SELECT seq, k, ts, v, x, s, CASE WHEN ts IS NULL THEN 'ts is NULL: the row belongs to no session'
+             ELSE 'ts ' || ${fmt('ts')} || ' is behind the watermark ' || ${fmt('w')} ||
+             ' (the latest ts before it minus the WATERMARK delay)' END AS _late_reason
+           FROM r WHERE seq NOT IN (SELECT seq FROM a)`,
+  };
+}
+
+// Keyed de-duplication (docs/sql-reference.md "Keyed de-duplication") over `src`: late
+// below the row's watermark; per key the first on-time row is kept, the next kept row is
+// the first whose watermark has passed the kept row's time; between two, a row with an
+// earlier time than the kept one goes to the late table; no event time: late.
+function keyedDedup({ keys, delay, cols, src = 'events' }) {
+  const eq = keys.map((k) => `c.${k} IS NOT DISTINCT FROM em.${k}`).join(' AND ');
+  const ks = keys.join(', ');
+  const ctes = `WITH RECURSIVE
+    r AS (SELECT *, max(ts) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - INTERVAL ${delay} MINUTE AS w FROM ${src}),
+    c AS (SELECT * FROM r WHERE ts IS NOT NULL AND (w IS NULL OR ts >= w)),
+    em AS (SELECT ${ks}, seq, ts FROM c QUALIFY row_number() OVER (PARTITION BY ${ks} ORDER BY seq) = 1
+           UNION ALL SELECT ${keys.map((k) => 'c.' + k).join(', ')}, c.seq, c.ts FROM em JOIN c ON ${eq} AND c.seq > em.seq AND c.w > em.ts
+           QUALIFY row_number() OVER (PARTITION BY ${keys.map((k) => 'c.' + k).join(', ')} ORDER BY c.seq) = 1),
+    owner AS (SELECT c.*, em.seq AS kept_seq, em.ts AS kept_ts FROM c JOIN em ON ${eq} AND em.seq <= c.seq
+              QUALIFY row_number() OVER (PARTITION BY c.seq ORDER BY em.seq DESC) = 1)`;
+  return {
+    expected: `${ctes} SELECT ${cols} FROM c WHERE seq IN (SELECT seq FROM em)`,
+    late: `${ctes} SELECT seq, k, ts, v, x, s, CASE WHEN ts IS NULL THEN 'ts: the event time is NULL: the row''s key could never be forgotten'
+             ELSE 'ts ' || ${fmt('ts')} || ' is behind the watermark ' || ${fmt('w')} || ' (the latest ts before it minus the WATERMARK delay)' END AS _late_reason
+           FROM r WHERE seq NOT IN (SELECT seq FROM c)
+           UNION ALL SELECT seq, k, ts, v, x, s, 'ts: a row of its key with a later event time (' || ${fmt('kept_ts')} ||
+             ') arrived first and was kept; the first row by event time cannot replace it' FROM owner WHERE seq <> kept_seq AND ts < kept_ts`,
+  };
+}
 
 // A time-window streaming table over `events` (minutes), as docs/sql-reference.md "Time
 // windows" defines it: a row counts in each of its windows whose end is after the watermark
 // before it, is late when there is none (or its time is NULL), and a window is written
 // once the final watermark is at or past its end.
-function timeWindow({ size, slide, delay }) {
-  const M = 60_000_000, sz = size * M, sl = slide * M, d = delay * M;
-  const rows = `r AS (SELECT *, epoch_us(ts) AS t, max(epoch_us(ts)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${d} AS w FROM events),
-    x AS (SELECT r.*, (r.t - ((r.t % ${sl}) + ${sl}) % ${sl}) - j.j * ${sl} AS st FROM r, range(0, ${Math.ceil(size / slide)}) AS j(j) WHERE r.t IS NOT NULL),
+function timeWindow({ size, slide, delay, offset = 0, keys = 'k', src = 'events' }) {
+  const M = 60_000_000, sz = size * M, sl = slide * M, d = delay * M, off = offset * M;
+  const rows = `r AS (SELECT *, epoch_us(ts) AS t, max(epoch_us(ts)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${d} AS w FROM ${src}),
+    x AS (SELECT r.*, (r.t - (((r.t - ${off}) % ${sl}) + ${sl}) % ${sl}) - j.j * ${sl} AS st FROM r, range(0, ${Math.ceil(size / slide)}) AS j(j) WHERE r.t IS NOT NULL),
     e AS (SELECT * FROM x WHERE st > t - ${sz} AND (w IS NULL OR st + ${sz} > w))`;
   const aggs = arguments[0].aggs;
   return {
-    expected: `WITH ${rows} SELECT make_timestamp(st) AS ws, make_timestamp(st + ${sz}) AS we, k, ${aggs}
-               FROM e GROUP BY st, k HAVING st + ${sz} <= (SELECT max(epoch_us(ts)) - ${d} FROM events)`,
+    expected: `WITH ${rows} SELECT make_timestamp(st) AS ws, make_timestamp(st + ${sz}) AS we, ${keys ? keys + ', ' : ''}${aggs}
+               FROM e GROUP BY st${keys ? ', ' + keys : ''} HAVING st + ${sz} <= (SELECT max(epoch_us(ts)) - ${d} FROM ${src})`,
     late: `WITH ${rows} SELECT seq, k, ts, v, x, s, CASE WHEN ts IS NULL THEN 'ts is NULL: the row belongs to no time window'
              ELSE 'ts ' || ${fmt('ts')} || ' is behind the watermark ' || ${fmt('make_timestamp(w)')} ||
              ' (the latest ts before it minus the WATERMARK delay) in every window it belongs to' END AS _late_reason
