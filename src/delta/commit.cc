@@ -81,6 +81,12 @@ Result<Verdict> CheckWinner(FileSystem* fs, const std::string& table_path, int64
         return Verdict::kConflict;
       }
     }
+    if (const auto* ad = std::get_if<AddFile>(&a);
+        ad && ad->data_change && req.add_conflicts && req.add_conflicts(*ad)) {
+      *why = "a concurrent transaction (version " + std::to_string(version) +
+             ") added rows of keys that this transaction changes (file " + ad->path + ")";
+      return Verdict::kConflict;
+    }
     if (const auto* ad = std::get_if<AddFile>(&a); ad && ad->data_change && req.reads_all_files) {
       *why = "a concurrent transaction (version " + std::to_string(version) +
              ") added data that this transaction should have read (file " + ad->path + ")";

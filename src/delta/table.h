@@ -178,6 +178,7 @@ class TableWriter {
 
  private:
   friend class DeltaTable;
+  friend struct WriterAccess;  // row-level changes (row_changes.cc) stage files through Impl
   struct Impl;
   explicit TableWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -2,6 +2,7 @@
 // table.cc (reads and writes) and maintenance.cc (OPTIMIZE, VACUUM).
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -59,6 +60,9 @@ struct CommitRequest {
   bool blind_append = false;
   bool reads_all_files = false;
   std::set<std::string> read_keys;  // FileKey()s
+  // Row-level changes: a concurrent data-changing add for which this returns true holds
+  // rows the transaction should have read (e.g. a key it rewrites): a conflict.
+  std::function<bool(const AddFile&)> add_conflicts;
   std::optional<std::string> txn_app_id;
   int64_t txn_version = 0;
   std::string operation;
@@ -76,6 +80,25 @@ struct CommitOutcome {
   // The txn app id reached txn_version in a concurrent commit: nothing was committed.
   bool already_committed = false;
 };
+
+// Data files written for a commit that is not a plain append/overwrite (row-level
+// changes): the adds (dataChange = true) and what they hold. Not yet in the log.
+struct StagedFiles {
+  std::vector<AddFile> adds;
+  std::vector<std::string> full_paths;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+};
+// Writes `batches` (columns matched to the table schema by name; missing ones NULL) as new
+// data files of the table `snap` is a version of. On error nothing is left behind.
+Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path,
+                                   const TableOptions& options, const SnapshotPtr& snap,
+                                   const std::vector<RecordBatch>& batches,
+                                   int64_t target_file_bytes, const parquet::WriteOptions& parquet);
+// After a failed commit: removes staged files unless a commit after `read_version` names
+// them (the commit became visible before its failing fsync).
+void DiscardStagedFiles(FileSystem* fs, const std::string& table_path, const StagedFiles& staged,
+                        int64_t read_version, bool commit_may_be_visible);
 
 Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
                                 const TableOptions& options, CommitRequest request);

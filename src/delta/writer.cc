@@ -644,3 +644,56 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
 }
 
 }  // namespace lakepipe::delta
+
+// ---- data files for row-level changes --------------------------------------------------
+
+namespace lakepipe::delta {
+
+struct WriterAccess {
+  using Impl = TableWriter::Impl;
+};
+
+Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path,
+                                   const TableOptions& options, const SnapshotPtr& snap,
+                                   const std::vector<RecordBatch>& batches,
+                                   int64_t target_file_bytes, const parquet::WriteOptions& parquet) {
+  auto impl = WriterAccess::Impl::ForSnapshot(fs, table_path, options, snap);
+  impl->options.target_file_bytes = target_file_bytes;
+  impl->options.parquet = parquet;
+  // Rows come from the table itself or are made to its schema: columns the batch lacks
+  // read as NULL, and no schema change happens here.
+  impl->options.merge_schema = true;
+  for (const RecordBatch& b : batches) {
+    for (const Field& f : b.schema().fields()) {
+      if (snap->schema().FindField(f.name) < 0) {
+        return Status::InvalidArgument("write to " + table_path + " refused: column '" + f.name +
+                                       "' is not in the table schema (" + snap->schema().ToDDL() + ")");
+      }
+    }
+    LP_RETURN_IF_ERROR(impl->Write(b));  // ~Impl removes the files on error
+  }
+  LP_RETURN_IF_ERROR(impl->CloseAll());
+  StagedFiles out;
+  out.adds = impl->adds;
+  out.full_paths = impl->written_paths;
+  out.rows = impl->rows;
+  out.bytes = impl->bytes;
+  impl->files_owned_by_log = true;  // the caller owns them now (DiscardStagedFiles)
+  return out;
+}
+
+void DiscardStagedFiles(FileSystem* fs, const std::string& table_path, const StagedFiles& staged,
+                        int64_t read_version, bool commit_may_be_visible) {
+  if (commit_may_be_visible && !staged.adds.empty()) {
+    const std::string& marker = staged.adds.front().path;
+    for (int64_t v = read_version + 1;; ++v) {
+      std::string commit = JoinPath(LogDir(table_path), CommitFileName(v));
+      if (!fs->Exists(commit)) break;
+      auto text = fs->ReadFile(commit);
+      if (!text.ok() || text->find("\"" + marker + "\"") != std::string::npos) return;
+    }
+  }
+  for (const auto& p : staged.full_paths) (void)fs->RemoveFile(p);
+}
+
+}  // namespace lakepipe::delta

@@ -1,0 +1,362 @@
+#include "delta/row_changes.h"
+
+#include <algorithm>
+#include <strings.h>
+
+#include <cstring>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/kill_point.h"
+#include "delta/table_internal.h"
+
+namespace lakepipe::delta {
+
+namespace {
+
+// Equal bytes exactly when the key values are equal (NULL is its own value), for matching
+// table rows against the affected keys; never persisted.
+void AppendKeyBytes(const Column& c, int64_t r, std::string* out) {
+  if (c.IsNull(r)) {
+    out->push_back('\0');
+    return;
+  }
+  out->push_back('\1');
+  if (c.type().is_binary_like()) {
+    std::string_view v = c.GetString(r);
+    uint32_t len = static_cast<uint32_t>(v.size());
+    out->append(reinterpret_cast<const char*>(&len), sizeof len);
+    out->append(v);
+  } else {
+    int w = c.type().fixed_width();
+    out->append(reinterpret_cast<const char*>(c.raw_data().data()) + r * w, static_cast<size_t>(w));
+  }
+}
+
+std::string KeyOf(const std::vector<const Column*>& cols, int64_t r) {
+  std::string k;
+  for (const Column* c : cols) AppendKeyBytes(*c, r, &k);
+  return k;
+}
+
+Result<std::vector<const Column*>> KeyColumns(const RecordBatch& batch, const Schema& table_schema,
+                                              const std::vector<std::string>& names, const std::string& what) {
+  std::vector<const Column*> out;
+  for (const auto& n : names) {
+    int ti = table_schema.FindField(n);
+    int bi = batch.schema().FindField(n);
+    if (ti < 0) return Status::InvalidArgument("key column '" + n + "' is not a column of the table (" + table_schema.ToDDL() + ")");
+    if (bi < 0) return Status::InvalidArgument(what + " lack key column '" + n + "'");
+    const DataType& tt = table_schema.field(static_cast<size_t>(ti)).type;
+    const DataType& bt = batch.schema().field(static_cast<size_t>(bi)).type;
+    if (tt.is_nested()) return Status::InvalidArgument("key column '" + n + "' has nested type " + tt.ToString());
+    if (!SameTypeIgnoringNullability(tt, bt)) {
+      return Status::InvalidArgument("key column '" + n + "' is " + bt.ToString() + " in the " + what +
+                                     " but " + tt.ToString() + " in the table");
+    }
+    out.push_back(&batch.column(static_cast<size_t>(bi)));
+  }
+  return out;
+}
+
+RemoveFile RemoveOf(const DataFile& f, int64_t now) {
+  RemoveFile r;
+  r.path = f.add.path;
+  r.deletion_timestamp = now;
+  r.data_change = true;
+  r.extended_file_metadata = true;
+  r.partition_values = f.add.partition_values;
+  r.size = f.add.size;
+  r.stats = f.add.stats;
+  r.tags = f.add.tags;
+  return r;
+}
+
+// The files read, the ones to rewrite, and their rows split into affected / unaffected.
+struct Rewrite {
+  std::vector<const DataFile*> read;
+  std::vector<const DataFile*> removed;
+  std::vector<RecordBatch> survivors;  // unaffected rows of removed files
+  std::vector<RecordBatch> affected;   // affected rows of removed files
+};
+
+// Reads the candidate files and splits their rows by `is_affected` (a mask per file).
+Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates, const Scan& scan,
+                  const std::function<Result<std::vector<uint8_t>>(const RecordBatch&)>& is_affected,
+                  Rewrite* out) {
+  for (size_t i : candidates) {
+    const DataFile& f = scan.files()[i];
+    out->read.push_back(&f);
+    LP_ASSIGN_OR_RETURN(RecordBatch rows, scan.ReadFile(i));
+    LP_ASSIGN_OR_RETURN(std::vector<uint8_t> mask, is_affected(rows));
+    if (static_cast<int64_t>(mask.size()) != rows.num_rows()) {
+      return Status::Internal("row selector returned " + std::to_string(mask.size()) + " flags for " +
+                              std::to_string(rows.num_rows()) + " rows");
+    }
+    std::vector<int32_t> hit, keep;
+    for (int64_t r = 0; r < rows.num_rows(); ++r) (mask[r] ? hit : keep).push_back(static_cast<int32_t>(r));
+    if (hit.empty()) continue;
+    out->removed.push_back(&f);
+    auto take = [&rows](const std::vector<int32_t>& idx) {
+      std::vector<ColumnPtr> cols;
+      for (size_t c = 0; c < rows.num_columns(); ++c) cols.push_back(MakeColumn(rows.column(c).Take(idx)));
+      return RecordBatch(rows.schema(), std::move(cols), static_cast<int64_t>(idx.size()));
+    };
+    out->affected.push_back(take(hit));
+    if (!keep.empty()) out->survivors.push_back(take(keep));
+  }
+  (void)snap;
+  return Status::OK();
+}
+
+struct CommitPlan {
+  bool reads_all_files = false;
+  std::function<bool(const AddFile&)> add_conflicts;
+};
+
+// Writes `new_rows` plus the survivors and commits them with the removes. Conflict
+// statuses come back as they are (the caller recomputes).
+Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr& snap, const Rewrite& rw,
+                                      const std::vector<RecordBatch>& new_rows, const CommitPlan& plan,
+                                      const RowChangeOptions& options, const TableOptions& table_options,
+                                      StringMap metrics) {
+  RowChangeResult result;
+  result.version = snap->version();
+  for (const auto& b : rw.affected) result.rows_removed += b.num_rows();
+  for (const auto& b : rw.survivors) result.rows_copied += b.num_rows();
+  int64_t new_count = 0;
+  for (const auto& b : new_rows) new_count += b.num_rows();
+  if (rw.removed.empty() && new_count == 0) return result;  // nothing changes
+  std::vector<RecordBatch> to_write = rw.survivors;
+  for (const auto& b : new_rows) to_write.push_back(b);
+  LP_ASSIGN_OR_RETURN(StagedFiles staged, WriteDataFiles(table.fs(), table.path(), table_options, snap, to_write,
+                                                         options.target_file_bytes, options.parquet));
+  LP_KILL_POINT("delta.row_changes.after_files");
+  int64_t now = table_options.clock->NowMillis();
+  CommitRequest req;
+  req.read_version = snap->version();
+  req.checkpoint_interval = CheckpointIntervalOf(snap->metadata());
+  req.reads_all_files = plan.reads_all_files;
+  req.add_conflicts = plan.add_conflicts;
+  for (const DataFile* f : rw.read) {
+    LP_ASSIGN_OR_RETURN(std::string key, FileKey(f->add.path, f->add.deletion_vector));
+    req.read_keys.insert(key);
+  }
+  for (const DataFile* f : rw.removed) {
+    req.actions.push_back(RemoveOf(*f, now));
+    result.bytes_removed += f->add.size;
+  }
+  if (options.txn_app_id) {
+    req.txn_app_id = options.txn_app_id;
+    req.txn_version = options.txn_version;
+    req.actions.push_back(Txn{*options.txn_app_id, options.txn_version, now});
+  }
+  for (const auto& a : staged.adds) req.actions.push_back(a);
+  req.operation = options.operation;
+  req.operation_parameters = options.operation_parameters;
+  metrics["numRemovedFiles"] = std::to_string(rw.removed.size());
+  metrics["numAddedFiles"] = std::to_string(staged.adds.size());
+  metrics["numRemovedBytes"] = std::to_string(result.bytes_removed);
+  metrics["numAddedBytes"] = std::to_string(staged.bytes);
+  metrics["numCopiedRows"] = std::to_string(result.rows_copied);
+  metrics["numOutputRows"] = std::to_string(staged.rows);
+  req.operation_metrics = std::move(metrics);
+  auto outcome = RunCommit(table.fs(), table.path(), table_options, std::move(req));
+  if (!outcome.ok()) {
+    DiscardStagedFiles(table.fs(), table.path(), staged, snap->version(), !outcome.status().IsConflict());
+    return outcome.status();
+  }
+  result.attempts = outcome->attempts;
+  result.version = outcome->version;
+  if (outcome->already_committed) {
+    DiscardStagedFiles(table.fs(), table.path(), staged, snap->version(), false);
+    result.already_committed = true;
+    return result;
+  }
+  result.committed = true;
+  result.rows_written = staged.rows;
+  result.files_removed = static_cast<int64_t>(rw.removed.size());
+  result.files_added = static_cast<int64_t>(staged.adds.size());
+  result.bytes_added = staged.bytes;
+  return result;
+}
+
+// The value of column `name` a file's stats say lies within [min, max], or the file's
+// partition value; false when the file cannot hold any of `sorted` (NULL-free, ascending).
+bool FileMayHoldAny(const Snapshot& snap, const DataFile& f, const std::string& column, const std::vector<Value>& sorted,
+                    bool any_null) {
+  for (const auto& [pc, v] : f.partition_values) {
+    if (strcasecmp(pc.c_str(), column.c_str()) == 0) {
+      if (v.is_null()) return any_null;
+      return std::binary_search(sorted.begin(), sorted.end(), v,
+                                [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
+    }
+  }
+  auto stats = snap.Stats(f);
+  if (!stats.ok()) return true;
+  if (any_null) return true;
+  auto lo = stats->min_values.find(column);
+  auto hi = stats->max_values.find(column);
+  if (lo == stats->min_values.end() || hi == stats->max_values.end() || lo->second.is_null() ||
+      hi->second.is_null()) {
+    // All-NULL column (numRecords == nullCount) holds no non-NULL key.
+    auto nc = stats->null_count.find(column);
+    if (stats->num_records && nc != stats->null_count.end() && nc->second == *stats->num_records) return false;
+    return true;
+  }
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), lo->second,
+                             [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
+  return it != sorted.end() && it->Compare(hi->second) <= 0;
+}
+
+// Stats column names are as written in the schema; find the table's spelling.
+std::string TableName(const Schema& schema, const std::string& name) {
+  int i = schema.FindField(name);
+  return i < 0 ? name : schema.field(static_cast<size_t>(i)).name;
+}
+
+}  // namespace
+
+Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedReplace& change,
+                                         const ComputeReplacement& compute, const RowChangeOptions& options) {
+  if (change.key_columns.empty()) return Status::InvalidArgument("row-level change without key columns");
+  TableOptions table_options;  // the clock of commit times
+  Status last_conflict;
+  int attempts = std::max(1, options.max_attempts);
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    LP_ASSIGN_OR_RETURN(SnapshotPtr snap, table.Latest());
+    LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), table.path()));
+    RowChangeResult skipped;
+    skipped.version = snap->version();
+    if (options.txn_app_id) {
+      auto v = snap->TxnVersion(*options.txn_app_id);
+      if (v && *v >= options.txn_version) {
+        skipped.already_committed = true;
+        return skipped;
+      }
+    }
+    const Schema& schema = snap->schema();
+    LP_ASSIGN_OR_RETURN(std::vector<const Column*> key_cols,
+                        KeyColumns(change.keys, schema, change.key_columns, "affected keys"));
+    std::unordered_set<std::string> keys;
+    for (int64_t r = 0; r < change.keys.num_rows(); ++r) keys.insert(KeyOf(key_cols, r));
+    // Values of the first key column, for skipping files by their stats.
+    std::string first = TableName(schema, change.key_columns[0]);
+    std::vector<Value> sorted;
+    bool any_null = false;
+    for (int64_t r = 0; r < change.keys.num_rows(); ++r) {
+      Value v = key_cols[0]->GetValue(r);
+      if (v.is_null()) any_null = true;
+      else sorted.push_back(std::move(v));
+    }
+    auto less = [](const Value& a, const Value& b) { return a.Compare(b) < 0; };
+    std::sort(sorted.begin(), sorted.end(), less);
+    sorted.erase(std::unique(sorted.begin(), sorted.end(), [](const Value& a, const Value& b) { return a.Compare(b) == 0; }),
+                 sorted.end());
+
+    LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, {}));
+    Rewrite rw;
+    CommitPlan plan;
+    if (change.truncate) {
+      plan.reads_all_files = true;
+      for (const DataFile& f : scan.files()) {
+        rw.read.push_back(&f);
+        rw.removed.push_back(&f);
+      }
+    } else {
+      std::vector<size_t> candidates;
+      for (size_t i = 0; i < scan.files().size(); ++i) {
+        if (!keys.empty() && FileMayHoldAny(*snap, scan.files()[i], first, sorted, any_null)) candidates.push_back(i);
+      }
+      auto is_affected = [&](const RecordBatch& rows) -> Result<std::vector<uint8_t>> {
+        LP_ASSIGN_OR_RETURN(std::vector<const Column*> cols, KeyColumns(rows, schema, change.key_columns, "table rows"));
+        std::vector<uint8_t> mask(static_cast<size_t>(rows.num_rows()));
+        for (int64_t r = 0; r < rows.num_rows(); ++r) mask[r] = keys.count(KeyOf(cols, r)) ? 1 : 0;
+        return mask;
+      };
+      LP_RETURN_IF_ERROR(SplitFiles(snap, candidates, scan, is_affected, &rw));
+      // A concurrent add conflicts when its stats may hold one of our keys.
+      auto shared_sorted = std::make_shared<std::vector<Value>>(sorted);
+      plan.add_conflicts = [snap, first, shared_sorted, any_null](const AddFile& add) {
+        DataFile f;
+        f.add = add;
+        const Schema& s = snap->schema();
+        for (const auto& [k, v] : add.partition_values) {
+          int i = s.FindField(k);
+          if (i < 0) return true;
+          auto pv = ParsePartitionValue(v, s.field(static_cast<size_t>(i)).type);
+          if (!pv.ok()) return true;
+          f.partition_values[k] = *pv;
+        }
+        return FileMayHoldAny(*snap, f, first, *shared_sorted, any_null);
+      };
+    }
+    RecordBatch existing = rw.affected.empty() ? RecordBatch::Empty(scan.output_schema())
+                                               : RecordBatch::Concat(scan.output_schema(), rw.affected);
+    LP_ASSIGN_OR_RETURN(RecordBatch replacement, compute(existing));
+    if (replacement.num_rows() > 0) {
+      LP_ASSIGN_OR_RETURN(std::vector<const Column*> rcols,
+                          KeyColumns(replacement, schema, change.key_columns, "replacement rows"));
+      for (int64_t r = 0; r < replacement.num_rows(); ++r) {
+        if (!keys.count(KeyOf(rcols, r))) {
+          return Status::InvalidArgument("replacement row " + std::to_string(r) + " has a key that is not among the affected keys");
+        }
+      }
+    }
+    StringMap metrics;
+    metrics["numTargetRowsRemoved"] = std::to_string(existing.num_rows());
+    metrics["numReplacementRows"] = std::to_string(replacement.num_rows());
+    std::vector<RecordBatch> new_rows;
+    if (replacement.num_rows() > 0) new_rows.push_back(std::move(replacement));
+    auto result = CommitRewrite(table, snap, rw, new_rows, plan, options, table_options, std::move(metrics));
+    if (result.ok()) {
+      result->attempts = attempt;
+      return result;
+    }
+    if (!result.status().IsConflict()) return result.status();
+    last_conflict = result.status();
+  }
+  return Status::Conflict(last_conflict.message() + " (gave up after " + std::to_string(attempts) +
+                          " recomputations from fresh snapshots)");
+}
+
+Result<RowChangeResult> DeleteRows(const DeltaTable& table, const std::vector<parquet::ColumnPredicate>& skip,
+                                   const RowSelector& select, const std::string& predicate_text,
+                                   const RowChangeOptions& options) {
+  TableOptions table_options;
+  Status last_conflict;
+  int attempts = std::max(1, options.max_attempts);
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    LP_ASSIGN_OR_RETURN(SnapshotPtr snap, table.Latest());
+    LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), table.path()));
+    ScanOptions so;
+    so.predicates = skip;
+    LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, so));
+    std::vector<size_t> all(scan.files().size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    Rewrite rw;
+    LP_RETURN_IF_ERROR(SplitFiles(snap, all, scan, select, &rw));
+    CommitPlan plan;
+    // A concurrent add may hold rows the predicate selects; Delta's DELETE then conflicts.
+    plan.reads_all_files = true;
+    RowChangeOptions o = options;
+    o.operation = "DELETE";
+    nlohmann::json preds = nlohmann::json::array({predicate_text});
+    o.operation_parameters["predicate"] = preds.dump();
+    StringMap metrics;
+    int64_t deleted = 0;
+    for (const auto& b : rw.affected) deleted += b.num_rows();
+    metrics["numDeletedRows"] = std::to_string(deleted);
+    auto result = CommitRewrite(table, snap, rw, {}, plan, o, table_options, std::move(metrics));
+    if (result.ok()) {
+      result->attempts = attempt;
+      return result;
+    }
+    if (!result.status().IsConflict()) return result.status();
+    last_conflict = result.status();
+  }
+  return Status::Conflict(last_conflict.message() + " (gave up after " + std::to_string(attempts) + " attempts)");
+}
+
+}  // namespace lakepipe::delta
