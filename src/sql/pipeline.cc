@@ -481,9 +481,12 @@ Result<Pipeline> LoadPipeline(const std::string& folder, const std::map<std::str
   for (const std::string& path : p.settings.sql_files) {
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
     auto file = std::make_shared<SourceFile>(path, std::move(text));
-    LP_ASSIGN_OR_RETURN(std::vector<DatasetDefinition> defs, ParseSqlFile(file, p.settings.configuration, options));
-    for (auto& d : defs) p.datasets.push_back(std::move(d));
+    LP_ASSIGN_OR_RETURN(SqlFileStatements parsed, ParseSqlStatements(file, p.settings.configuration, options));
+    for (auto& d : parsed.datasets) p.datasets.push_back(std::move(d));
+    for (auto& f : parsed.flows) p.flows.push_back(std::move(f));
   }
+  // Flows may be in another file than the table they write.
+  LP_RETURN_IF_ERROR(AttachFlows(&p.datasets, p.flows));
   return p;
 }
 

@@ -94,6 +94,7 @@ struct PipelineSettings {
 struct Pipeline {
   PipelineSettings settings;
   std::vector<DatasetDefinition> datasets;  // in file order, then statement order
+  std::vector<FlowDefinition> flows;        // attached to their tables (AttachFlows)
 };
 
 // Parses "key=value" strings (from --set) into a map; InvalidArgument on a missing '='.

@@ -456,8 +456,32 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
   for (const auto& c : def.columns) {
     if (c.field.type.is_interval() && def.kind != DatasetKind::kView) return ErrorAt(def.loc, IntervalColumnMessage(def, c.field));
   }
-  // Declared columns: each must be produced by the query; declared types win (a Project casts).
-  if (!def.columns.empty()) {
+  if (out->apply_changes) {
+    // The target of AUTO CDC: declared columns must be the target's, with its types.
+    for (const auto& c : def.columns) {
+      int i = s.FindField(c.field.name);
+      if (i < 0) {
+        return ErrorAt(c.loc, "column `" + c.field.name + "` is declared but AUTO CDC into `" + def.name +
+                                  "` does not write it; it writes: " + [&] {
+                                    std::string n;
+                                    for (const auto& name : s.names()) n += (n.empty() ? "" : ", ") + name;
+                                    return n;
+                                  }());
+      }
+      if (!SameTypeIgnoringNullability(s.field(static_cast<size_t>(i)).type, c.field.type)) {
+        return NotSupportedAt(c.loc, "column `" + c.field.name + "` is declared " + c.field.type.ToString() +
+                                         " but the change feed has " + s.field(static_cast<size_t>(i)).type.ToString() +
+                                         "; casting in AUTO CDC is not built yet: cast in a view in front of the flow");
+      }
+    }
+    for (const Expectation& e : def.expectations) {
+      if (e.action == ViolationAction::kQuarantine) {
+        return NotSupportedAt(e.loc, "ON VIOLATION QUARANTINE on the target of AUTO CDC is not built yet; "
+                                     "use DROP ROW or FAIL UPDATE, or put the expectation on a view in front of the flow");
+      }
+    }
+  } else if (!def.columns.empty()) {
+    // Declared columns: each must be produced by the query; declared types win (a Project casts).
     if (def.columns.size() != s.size()) {
       for (const auto& f : s.fields()) {
         bool declared = false;
@@ -572,6 +596,10 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
     rd.dataset_index = node.dataset_index;
     LP_ASSIGN_OR_RETURN(rd.plan, ResolvePlan(def.query, lookup));
     rd.schema = rd.plan->schema;
+    if (def.apply_changes) {
+      LP_ASSIGN_OR_RETURN(rd.apply_changes, ResolveApplyChanges(def.apply_changes, def.flow_name, rd.plan->schema));
+      rd.schema = rd.apply_changes->target_schema;
+    }
     ViewPlanLookup views = [&out](const std::string& name) -> const PlanNode* {
       const ResolvedDataset* d = out.Find(name);
       return d != nullptr && d->kind == DatasetKind::kView ? d->plan.get() : nullptr;

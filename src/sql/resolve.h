@@ -35,6 +35,9 @@ struct ResolvedDataset {
   size_t dataset_index = 0;  // into Pipeline::datasets
   PlanPtr plan;              // resolved plan
   Schema schema;             // the dataset's output (table) schema
+  // A table written by AUTO CDC: `plan` yields the change events (source schema) and
+  // `schema` is the target's.
+  std::shared_ptr<const ResolvedApplyChanges> apply_changes;
 };
 
 struct ResolvedPipeline {

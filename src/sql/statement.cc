@@ -38,10 +38,6 @@ class StatementParser {
     if (first.IsWord("SET")) {
       return NotSupportedAt(Loc(first), "SET statements; put the value in pipeline.yaml `configuration:` and write ${key}");
     }
-    if (first.IsWord("APPLY")) {
-      return NotSupportedAt(Loc(first), "APPLY CHANGES INTO (CDC into SCD tables) is not supported yet");
-    }
-    if (first.IsWord("AUTO")) return NotSupportedAt(Loc(first), "AUTO CDC INTO is not supported yet");
     static const char* kOtherStatements[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "DROP", "ALTER",
                                              "USE", "WITH", "REFRESH", "TRUNCATE", "OPTIMIZE", "VACUUM"};
     for (const char* k : kOtherStatements) {
@@ -92,8 +88,6 @@ class StatementParser {
     } else if (Cur().IsWord("VIEW")) {
       def.kind = DatasetKind::kView;
       Advance();
-    } else if (Cur().IsWord("FLOW")) {
-      return NotSupportedAt(Loc(kind_token), "CREATE FLOW (append flows) is not supported yet");
     } else if (Cur().IsWord("SINK")) {
       return NotSupportedAt(Loc(kind_token), "CREATE SINK");
     } else if (Cur().IsWord("TABLE")) {
@@ -155,6 +149,10 @@ class StatementParser {
         return ErrorAt(Loc(clause), "expected COMMENT, PARTITIONED BY, TBLPROPERTIES or AS <query>, found `" +
                                         clause.text + "`");
       }
+    }
+    if (AtEnd() && def.kind == DatasetKind::kStreamingTable) {
+      def.declared_only = true;  // a flow writes it (AttachFlows)
+      return def;
     }
     if (AtEnd()) return ErrorAt(EndLoc(), "expected AS <query> to end the definition of `" + def.name + "`");
     Advance();  // AS
@@ -369,23 +367,39 @@ class StatementParser {
 
 }  // namespace
 
-Result<std::vector<DatasetDefinition>> ParseSqlFile(const SourceFilePtr& file,
-                                                    const std::map<std::string, std::string>& configuration,
-                                                    const PlanOptions& options) {
+Result<SqlFileStatements> ParseSqlStatements(const SourceFilePtr& file,
+                                             const std::map<std::string, std::string>& configuration,
+                                             const PlanOptions& options) {
   LP_ASSIGN_OR_RETURN(MappedText text, SubstituteVariables(MappedText::Of(file), configuration));
   LP_ASSIGN_OR_RETURN(std::vector<Token> toks, Lex(text));
-  std::vector<DatasetDefinition> out;
+  SqlFileStatements out;
   size_t begin = 0;
   for (size_t i = 0; i <= toks.size(); ++i) {
     if (i < toks.size() && !toks[i].IsSymbol(";")) continue;
     if (i > begin) {
-      StatementParser parser(text, toks, begin, i, options);
-      LP_ASSIGN_OR_RETURN(DatasetDefinition def, parser.Parse());
-      out.push_back(std::move(def));
+      const Token& first = toks[begin];
+      bool is_flow = first.IsWord("APPLY") || first.IsWord("AUTO") ||
+                     (first.IsWord("CREATE") && begin + 1 < i && toks[begin + 1].IsWord("FLOW"));
+      if (is_flow) {
+        LP_ASSIGN_OR_RETURN(FlowDefinition flow, ParseFlowStatement(text, toks, begin, i, options));
+        out.flows.push_back(std::move(flow));
+      } else {
+        StatementParser parser(text, toks, begin, i, options);
+        LP_ASSIGN_OR_RETURN(DatasetDefinition def, parser.Parse());
+        out.datasets.push_back(std::move(def));
+      }
     }
     begin = i + 1;
   }
   return out;
+}
+
+Result<std::vector<DatasetDefinition>> ParseSqlFile(const SourceFilePtr& file,
+                                                    const std::map<std::string, std::string>& configuration,
+                                                    const PlanOptions& options) {
+  LP_ASSIGN_OR_RETURN(SqlFileStatements parsed, ParseSqlStatements(file, configuration, options));
+  LP_RETURN_IF_ERROR(AttachFlows(&parsed.datasets, parsed.flows));
+  return std::move(parsed.datasets);
 }
 
 }  // namespace lakepipe::sql

@@ -8,9 +8,11 @@
 // TBLPROPERTIES ('k' = 'v', ...). Inside the parentheses: column definitions
 // (`name TYPE [NOT NULL] [COMMENT '...']`) and expectations
 // (`CONSTRAINT name EXPECT (condition) [ON VIOLATION DROP ROW | FAIL UPDATE | QUARANTINE]`;
-// QUARANTINE is a lakepipe extension). Statements are separated by `;`; `--` and `/* */`
-// comments anywhere. Everything else (SET, AUTO CDC / APPLY CHANGES INTO, CREATE FLOW,
-// plain CREATE TABLE, ...) is NotSupported naming the construct and its file:line:col.
+// QUARANTINE is a lakepipe extension). A streaming table may be declared without AS query
+// when a flow writes it: `CREATE FLOW ... AS AUTO CDC INTO t ...`, `APPLY CHANGES INTO t
+// ...` and `CREATE FLOW f AS INSERT INTO t BY NAME SELECT ...` (sql/cdc.h).
+// Statements are separated by `;`; `--` and `/* */` comments anywhere. Everything else
+// (SET, plain CREATE TABLE, ...) is NotSupported naming the construct and its file:line:col.
 //
 // `${key}` is replaced by configuration values before parsing; an unknown key is an error.
 // Pure functions; thread-safe.
@@ -23,6 +25,7 @@
 
 #include "common/status.h"
 #include "expr/expr.h"
+#include "sql/cdc.h"
 #include "sql/plan.h"
 #include "sql/select.h"
 #include "sql/source.h"
@@ -67,9 +70,24 @@ struct DatasetDefinition {
   std::vector<std::pair<std::string, std::string>> table_properties;
   std::string query_sql;  // the query text (after ${key} substitution)
   PlanPtr query;          // its logical plan (unresolved)
+  // `CREATE OR REFRESH STREAMING TABLE t [(...)];` without AS: a flow supplies the query
+  // (AttachFlows); then `flow_name` names it, and `apply_changes` is set for AUTO CDC.
+  bool declared_only = false;
+  std::string flow_name;
+  std::shared_ptr<const ApplyChangesSpec> apply_changes;
 };
 
-// Parses every statement of one SQL file. `configuration` fills `${key}`.
+// The statements of one file: datasets and the flows that write them.
+struct SqlFileStatements {
+  std::vector<DatasetDefinition> datasets;
+  std::vector<FlowDefinition> flows;
+};
+Result<SqlFileStatements> ParseSqlStatements(const SourceFilePtr& file,
+                                             const std::map<std::string, std::string>& configuration,
+                                             const PlanOptions& options = {});
+
+// Parses every statement of one SQL file and attaches its flows (AttachFlows).
+// `configuration` fills `${key}`.
 Result<std::vector<DatasetDefinition>> ParseSqlFile(const SourceFilePtr& file,
                                                     const std::map<std::string, std::string>& configuration,
                                                     const PlanOptions& options = {});

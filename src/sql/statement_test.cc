@@ -123,9 +123,9 @@ TEST(StatementTest, BadInputsNamePositions) {
   const StatusCode kNotSupported = StatusCode::kNotSupported;
   const BadCase cases[] = {
       {"SET spark.x = 1", "t.sql:1:1", "SET statements", kNotSupported},
-      {"CREATE FLOW f AS INSERT INTO t BY NAME SELECT * FROM s", "t.sql:1:8", "CREATE FLOW", kNotSupported},
-      {"\nAPPLY CHANGES INTO t FROM s KEYS (id) SEQUENCE BY ts", "t.sql:2:1", "APPLY CHANGES", kNotSupported},
-      {"AUTO CDC INTO t FROM s KEYS (id)", "t.sql:1:1", "AUTO CDC", kNotSupported},
+      {"CREATE FLOW f AS INSERT INTO t BY NAME SELECT * FROM s", "t.sql:1:30", "not defined", kInvalid},
+      {"\nAPPLY CHANGES INTO t FROM s KEYS (id) SEQUENCE BY ts", "t.sql:2:20", "not defined", kInvalid},
+      {"AUTO CDC INTO t FROM s KEYS (id)", "t.sql:1:33", "SEQUENCE BY", kInvalid},
       {"CREATE TABLE t AS SELECT 1", "t.sql:1:8", "CREATE TABLE", kNotSupported},
       {"CREATE OR REPLACE VIEW v AS SELECT a FROM t", "t.sql:1:11", "OR REFRESH", kInvalid},
       {"CREATE MATERIALIZED VIEW a", "t.sql:1:27", "expected AS", kInvalid},
