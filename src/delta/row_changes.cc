@@ -127,7 +127,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
   for (const auto& b : rw.survivors) result.rows_copied += b.num_rows();
   int64_t new_count = 0;
   for (const auto& b : new_rows) new_count += b.num_rows();
-  if (rw.removed.empty() && new_count == 0) return result;  // nothing changes
+  if (rw.removed.empty() && new_count == 0 && !options.commit_empty) return result;  // nothing changes
   std::vector<RecordBatch> to_write = rw.survivors;
   for (const auto& b : new_rows) to_write.push_back(b);
   LP_ASSIGN_OR_RETURN(StagedFiles staged, WriteDataFiles(table.fs(), table.path(), table_options, snap, to_write,
@@ -155,6 +155,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
   for (const auto& a : staged.adds) req.actions.push_back(a);
   req.operation = options.operation;
   req.operation_parameters = options.operation_parameters;
+  for (const auto& [k, v] : options.operation_metrics) metrics[k] = v;
   metrics["numRemovedFiles"] = std::to_string(rw.removed.size());
   metrics["numAddedFiles"] = std::to_string(staged.adds.size());
   metrics["numRemovedBytes"] = std::to_string(result.bytes_removed);
@@ -259,11 +260,13 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
     Rewrite rw;
     CommitPlan plan;
     if (change.truncate) {
+      // Every row is affected: `compute` sees them all and returns what remains.
       plan.reads_all_files = true;
-      for (const DataFile& f : scan.files()) {
-        rw.read.push_back(&f);
-        rw.removed.push_back(&f);
-      }
+      std::vector<size_t> all(scan.files().size());
+      for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+      LP_RETURN_IF_ERROR(SplitFiles(snap, all, scan, [](const RecordBatch& rows) -> Result<std::vector<uint8_t>> {
+        return std::vector<uint8_t>(static_cast<size_t>(rows.num_rows()), 1);
+      }, &rw));
     } else {
       std::vector<size_t> candidates;
       for (size_t i = 0; i < scan.files().size(); ++i) {
@@ -295,7 +298,7 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
     RecordBatch existing = rw.affected.empty() ? RecordBatch::Empty(scan.output_schema())
                                                : RecordBatch::Concat(scan.output_schema(), rw.affected);
     LP_ASSIGN_OR_RETURN(RecordBatch replacement, compute(existing));
-    if (replacement.num_rows() > 0) {
+    if (replacement.num_rows() > 0 && !change.truncate) {
       LP_ASSIGN_OR_RETURN(std::vector<const Column*> rcols,
                           KeyColumns(replacement, schema, change.key_columns, "replacement rows"));
       for (int64_t r = 0; r < replacement.num_rows(); ++r) {

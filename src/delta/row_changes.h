@@ -35,9 +35,13 @@ struct RowChangeOptions {
   int64_t txn_version = 0;
   std::string operation = "MERGE";  // commitInfo.operation
   StringMap operation_parameters;   // JSON-encoded values, merged into commitInfo
+  StringMap operation_metrics;      // merged into commitInfo.operationMetrics
   int64_t target_file_bytes = 128LL << 20;
   parquet::WriteOptions parquet;
   int max_attempts = 5;  // recomputations after a conflict with a concurrent writer
+  // Commit (the txn and commitInfo) even when no row changes: a streaming flow records
+  // every micro-batch in the table.
+  bool commit_empty = false;
 };
 
 struct RowChangeResult {
@@ -61,11 +65,14 @@ using ComputeReplacement = std::function<Result<RecordBatch>(const RecordBatch& 
 struct KeyedReplace {
   std::vector<std::string> key_columns;  // table columns (case-insensitive); not nested
   RecordBatch keys;                      // the affected keys (at least the key columns)
-  bool truncate = false;                 // first remove every row of the table
+  // Every row of the table is affected: `compute` gets them all (keys then only tells
+  // which files to read, i.e. none is skipped) and its rows are the whole new table.
+  bool truncate = false;
 };
 
-// Replaces every existing row whose key is in `change.keys` by what `compute` returns
-// (which may hold 0..n rows per key; rows of keys not in `keys` are refused).
+// Replaces every existing row whose key is in `change.keys` (every row, with truncate) by
+// what `compute` returns (0..n rows per key; rows of keys not in `keys` are refused,
+// unless truncating).
 // A commit happens only when something changes (rows removed or written).
 Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedReplace& change,
                                          const ComputeReplacement& compute,

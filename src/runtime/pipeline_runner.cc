@@ -263,7 +263,8 @@ Result<Batches> PipelineRunner::Impl::ApplyExpectations(const sql::ResolvedDatas
   if (def.expectations.empty()) return quarantined;
   std::vector<operators::Expectation> expectations;
   for (const auto& e : def.expectations) {
-    auto bound = expr::Bind(*e.condition, ds.schema);
+    // AUTO CDC: the expectations check the change events (before they are applied).
+    auto bound = expr::Bind(*e.condition, ds.apply_changes ? ds.apply_changes->source_schema : ds.schema);
     if (!bound.ok()) return bound.status().WithContext(e.loc.ToString() + ": expectation " + e.name);
     operators::Expectation x;
     x.name = e.name;

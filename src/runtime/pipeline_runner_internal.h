@@ -27,6 +27,7 @@
 #include "runtime/status_board.h"
 #include "state/incremental_aggregate.h"
 #include "state/join_state_store.h"
+#include "state/scd_state_store.h"
 #include "state/seen_key_store.h"
 #include "state/window_state_store.h"
 
@@ -71,6 +72,8 @@ struct Flow {
   // The open windows of each streaming time-window aggregate (opened on first use).
   std::map<const sql::PlanNode*, std::shared_ptr<state::WindowStateStore>> window_stores;
   std::map<const sql::PlanNode*, std::string> window_store_names;  // "window-aggregate-<i>"
+  // An AUTO CDC flow's per-key sequences and tombstones ("scd"; opened on first use).
+  std::unique_ptr<state::ScdStateStore> scd_store;
   // An incrementally maintained materialized view's aggregate state (opened on first use).
   std::unique_ptr<state::IncrementalAggregate> aggregate;
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,
@@ -177,6 +180,12 @@ struct PipelineRunner::Impl {
   Result<TableReport> UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
                                            StatusBoard* board);
   Result<Flow*> OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh);
+  // AUTO CDC (apply_changes_flow.cc): applies one batch of change events to the table in
+  // one commit with the batch's txn; the caller commits flow.scd_store afterwards.
+  // `replace_all`: the first batch of a full refresh (the table's old rows go).
+  Status OpenScdState(const sql::ResolvedDataset& ds, Flow& flow);
+  Result<delta::CommitResult> ApplyChangesBatch(const sql::ResolvedDataset& ds, Flow& flow, const Batches& events,
+                                                const delta::WriteOptions& options, bool replace_all);
   // Plans the flow's next batch from its sources; nullopt when there is no new input.
   Result<std::optional<Json>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
   // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.

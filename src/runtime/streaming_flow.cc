@@ -271,6 +271,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     for (auto& [node, store] : flow->seen_stores) store->Abandon();
     for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
     for (auto& [node, store] : flow->window_stores) store->Abandon();
+    if (flow->scd_store) flow->scd_store->Abandon();
     BatchScanProvider provider(*this, exec, plan);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
     int64_t rows_read = CountRows(rows);
@@ -304,7 +305,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       LP_RETURN_IF_ERROR(WriteTable(late_table, *late_schema, ds, late, options).status());
       LP_KILL_POINT("flow.after_late_commit");
     }
-    LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
+    LP_ASSIGN_OR_RETURN(delta::CommitResult commit,
+                        ds.apply_changes ? ApplyChangesBatch(ds, *flow, rows, options, full_refresh && batch_id == 0)
+                                         : WriteTable(ds.name, ds.schema, ds, rows, options));
     LP_KILL_POINT("flow.after_table_commit");
     // State follows the table: applied only once the batch is in the table, then the
     // batch is recorded as done (docs/checkpoint.md).
@@ -339,6 +342,16 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       state_keys += size.keys;
       state_bytes += size.disk_bytes;
       report.operators.push_back({flow->window_store_names[node], size.keys, size.disk_bytes});
+    }
+    if (flow->scd_store) {
+      if (!flow->scd_store->committed_batch() || *flow->scd_store->committed_batch() < batch_id) {
+        LP_RETURN_IF_ERROR(flow->scd_store->Commit(batch_id));
+        LP_KILL_POINT("flow.after_state_commit");
+      }
+      state::StateSize size = flow->scd_store->Size();
+      state_keys += size.keys;
+      state_bytes += size.disk_bytes;
+      report.operators.push_back({"scd", size.keys, size.disk_bytes});
     }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");

@@ -1,0 +1,275 @@
+// AUTO CDC end to end: a generated change stream of customers (inserts, updates, deletes,
+// re-inserts after deletes, late events older than a delete, a truncate) delivered in
+// order, shuffled within micro-batches and shuffled across micro-batches. The SCD type 1
+// table must equal "the event with the highest sequence per key after the last
+// truncate, minus deleted keys", computed by DuckDB over the whole stream — and every
+// version of the table (time travel) must equal that over the batches delivered so far.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "delta/table.h"
+#include "runtime/pipeline_runner.h"
+#include "testing/testing.h"
+
+namespace lakepipe::runtime {
+namespace {
+
+struct Event {
+  int64_t id;
+  std::string name;  // "" = NULL
+  std::string city;
+  std::string op;    // UPSERT, DELETE, TRUNCATE
+  int64_t seq;
+};
+
+std::string ToJson(const Event& e) {
+  auto str = [](const std::string& s) { return s.empty() ? std::string("null") : "\"" + s + "\""; };
+  return "{\"id\":" + (e.op == "TRUNCATE" ? std::string("null") : std::to_string(e.id)) + ",\"name\":" + str(e.name) +
+         ",\"city\":" + str(e.city) + ",\"op\":\"" + e.op + "\",\"seq\":" + std::to_string(e.seq) + "}\n";
+}
+
+// Events in delivery order: sequences increase with time, but about one event in eight
+// arrives up to 60 positions late (so some updates come after a later delete of their key).
+std::vector<Event> GenerateStream(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Event> by_seq;
+  std::map<int64_t, bool> live;
+  const int kEvents = 600;
+  for (int64_t seq = 1; seq <= kEvents; ++seq) {
+    Event e;
+    e.seq = seq * 10;
+    if (seq == kEvents * 7 / 10) {
+      e.id = 0;
+      e.op = "TRUNCATE";
+      live.clear();
+      by_seq.push_back(e);
+      continue;
+    }
+    e.id = static_cast<int64_t>(rng() % 60);
+    bool is_live = live[e.id];
+    if (is_live && rng() % 4 == 0) {
+      e.op = "DELETE";
+      live[e.id] = false;
+    } else {
+      e.op = "UPSERT";  // insert, update, or re-insert after a delete
+      e.name = rng() % 9 == 0 ? "" : "n" + std::to_string(seq);
+      e.city = "c" + std::to_string(rng() % 7);
+      live[e.id] = true;
+    }
+    by_seq.push_back(e);
+  }
+  std::vector<std::pair<int64_t, Event>> positioned;
+  for (size_t i = 0; i < by_seq.size(); ++i) {
+    int64_t pos = static_cast<int64_t>(i) * 100;
+    if (rng() % 8 == 0) pos += static_cast<int64_t>(rng() % 60) * 100 + 50;
+    positioned.push_back({pos, by_seq[i]});
+  }
+  std::stable_sort(positioned.begin(), positioned.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Event> out;
+  for (auto& p : positioned) out.push_back(p.second);
+  return out;
+}
+
+enum class Delivery { kInOrder, kShuffledWithinBatches, kShuffledAcrossBatches };
+
+class ApplyChangesTest : public ::testing::TestWithParam<Delivery> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+    ASSERT_TRUE(fs_->CreateDirs(dir_.Join("p")).ok());
+  }
+
+  void Pipeline(const std::string& sql) {
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/pipeline.yaml"), "name: t\nstorage: " + dir_.Join("storage") +
+                                                                 "\nlibraries: [p.sql]\ncontinuous: false\n"
+                                                                 "configuration: {landing: " + landing_ + "}\n")
+                    .ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/p.sql"), sql).ok());
+  }
+
+  static std::string Sql(const std::string& extra = "") {
+    return "CREATE OR REFRESH STREAMING TABLE changes AS SELECT * FROM STREAM read_files('${landing}', "
+           "format => 'json', schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT');\n"
+           "CREATE OR REFRESH STREAMING TABLE dim;\n"
+           "CREATE FLOW dim_flow AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id)\n"
+           "  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n"
+           "  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)" + extra + ";\n";
+  }
+
+  // The table's rows at `version` as sorted "id|name|city" lines.
+  std::vector<std::string> TableRows(int64_t version) {
+    auto table = delta::DeltaTable::Open(dir_.Join("storage/dim"));
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto snap = (*table)->AtVersion(version);
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    auto scan = delta::Scan::Plan(*snap, {});
+    auto all = scan->ReadAll();
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    std::vector<std::string> out;
+    for (int64_t r = 0; r < all->num_rows(); ++r) {
+      auto v = [&](const char* c) {
+        Value x = all->ColumnByName(c)->GetValue(r);
+        return x.is_null() ? std::string("NULL") : x.ToString();
+      };
+      out.push_back(v("id") + "|" + v("name") + "|" + v("city"));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // DuckDB's SCD type 1 over the events in `file`.
+  static std::vector<std::string> Expected(const std::string& file) {
+    auto rows = testing::DuckDBRows(
+        "WITH ev AS (SELECT * FROM read_json('" + file +
+        "', columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'})),\n"
+        "t AS (SELECT coalesce(max(seq) FILTER (WHERE op = 'TRUNCATE'), -1) AS tseq FROM ev),\n"
+        "last AS (SELECT ev.* FROM ev, t WHERE op <> 'TRUNCATE' AND seq > tseq\n"
+        "         QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1)\n"
+        "SELECT CAST(id AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || coalesce(city, 'NULL') AS line\n"
+        "FROM last WHERE op <> 'DELETE' ORDER BY line");
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r["line"].get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  FileSystem* fs_ = FileSystem::Default();
+  testing::TempDir dir_;
+  std::string landing_ = dir_.Join("landing");
+};
+
+TEST_P(ApplyChangesTest, Scd1EqualsHighestSequencePerKeyAtEveryVersion) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Pipeline(Sql());
+  std::vector<Event> events = GenerateStream(7);
+  std::mt19937 rng(11);
+  if (GetParam() == Delivery::kShuffledAcrossBatches) std::shuffle(events.begin(), events.end(), rng);
+  const size_t kBatches = 8;
+  size_t per = (events.size() + kBatches - 1) / kBatches;
+  std::vector<int64_t> versions;
+  std::string delivered;
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  for (size_t b = 0; b < kBatches; ++b) {
+    std::vector<Event> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
+                             events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
+    if (GetParam() == Delivery::kShuffledWithinBatches) std::shuffle(batch.begin(), batch.end(), rng);
+    std::string text;
+    for (const auto& e : batch) text += ToJson(e);
+    delivered += text;
+    char name[32];
+    std::snprintf(name, sizeof name, "%04zu.json", b);
+    ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, name), text).ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("upto-" + std::to_string(b) + ".json"), delivered).ok());
+    auto report = (*runner)->RunOnce({});
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    ASSERT_TRUE(report->ok());
+    int64_t v = -1;
+    for (const auto& t : report->tables)
+      if (t.table == "dim") v = t.table_version;
+    ASSERT_GE(v, 0);
+    versions.push_back(v);
+  }
+  // Versions are contiguous: one commit per micro-batch (after the CREATE TABLE).
+  for (size_t b = 1; b < versions.size(); ++b) EXPECT_EQ(versions[b], versions[b - 1] + 1);
+  // The final table, then time travel to every batch's version.
+  auto final_rows = TableRows(versions.back());
+  auto expected = Expected(dir_.Join("upto-" + std::to_string(kBatches - 1) + ".json"));
+  EXPECT_GT(expected.size(), 5u);
+  EXPECT_EQ(final_rows, expected);
+  for (size_t b = 0; b + 1 < kBatches; ++b) {
+    EXPECT_EQ(TableRows(versions[b]), Expected(dir_.Join("upto-" + std::to_string(b) + ".json"))) << "batch " << b;
+  }
+  // DuckDB reads the data files of the last version and finds the same rows.
+  auto table = delta::DeltaTable::Open(dir_.Join("storage/dim"));
+  auto snap = (*table)->Latest();
+  std::string files;
+  for (const auto& f : (*snap)->files()) files += (files.empty() ? "'" : ", '") + f.full_path + "'";
+  if (!files.empty()) {
+    auto n = testing::DuckDBRows("SELECT count(*)::INTEGER AS n FROM read_parquet([" + files + "])");
+    ASSERT_EQ(n.size(), 1u);
+    EXPECT_EQ(n[0]["n"].get<int64_t>(), static_cast<int64_t>(expected.size()));
+  }
+  // Running again with nothing new changes nothing.
+  auto again = (*runner)->RunOnce({});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*table)->LatestVersion(), versions.back());
+}
+
+INSTANTIATE_TEST_SUITE_P(Deliveries, ApplyChangesTest,
+                         ::testing::Values(Delivery::kInOrder, Delivery::kShuffledWithinBatches,
+                                           Delivery::kShuffledAcrossBatches),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Delivery::kInOrder: return std::string("InOrder");
+                             case Delivery::kShuffledWithinBatches: return std::string("ShuffledWithinBatches");
+                             case Delivery::kShuffledAcrossBatches: return std::string("ShuffledAcrossBatches");
+                           }
+                           return std::string("?");
+                         });
+
+class ApplyChangesErrorsTest : public ApplyChangesTest {};
+
+TEST_F(ApplyChangesErrorsTest, DuplicateSequencesAndNullSequencesAreErrorsNamingTheKey) {
+  Pipeline(Sql());
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok());
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "0.json"),
+                                   ToJson({1, "a", "x", "UPSERT", 5}) + ToJson({1, "b", "x", "UPSERT", 5}))
+                  .ok());
+  auto r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok());
+  std::string msg;
+  for (const auto& t : r->tables)
+    if (t.table == "dim") msg = t.message;
+  EXPECT_NE(msg.find("id = 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("same SEQUENCE BY"), std::string::npos) << msg;
+}
+
+TEST_F(ApplyChangesErrorsTest, IdenticalRepeatsAreIgnoredAndNullSequenceIsAnError) {
+  Pipeline(Sql());
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok());
+  std::string e1 = ToJson({1, "a", "x", "UPSERT", 5});
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "0.json"), e1 + e1 + ToJson({2, "b", "y", "UPSERT", 6})).ok());
+  auto r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "1.json"), "{\"id\":3,\"name\":\"c\",\"op\":\"UPSERT\"}\n").ok());
+  r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok());
+  std::string msg;
+  for (const auto& t : r->tables)
+    if (t.table == "dim") msg = t.message;
+  EXPECT_NE(msg.find("id = 3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("is NULL"), std::string::npos) << msg;
+}
+
+TEST_F(ApplyChangesErrorsTest, IgnoreNullUpdatesKeepsValuesAcrossBatches) {
+  Pipeline(Sql("\n  IGNORE NULL UPDATES"));
+  // IGNORE NULL UPDATES is a clause before SEQUENCE BY in Databricks; any order is accepted.
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "0.json"),
+                                   ToJson({1, "a", "x", "UPSERT", 1}) + ToJson({2, "b", "y", "UPSERT", 2}))
+                  .ok());
+  ASSERT_TRUE((*runner)->RunOnce({}).ok());
+  // Same batch: two partial updates of key 1; key 2 deleted then re-inserted without a
+  // city (nothing is kept across a delete).
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "1.json"),
+                                   ToJson({1, "", "z", "UPSERT", 3}) + ToJson({1, "", "", "UPSERT", 4}) +
+                                       ToJson({2, "", "", "DELETE", 5}) + ToJson({2, "b2", "", "UPSERT", 6}))
+                  .ok());
+  auto r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok() && r->ok());
+  auto rows = TableRows(*(*delta::DeltaTable::Open(dir_.Join("storage/dim")))->LatestVersion());
+  EXPECT_EQ(rows, (std::vector<std::string>{"1|a|z", "2|b2|NULL"}));
+}
+
+}  // namespace
+}  // namespace lakepipe::runtime

@@ -1,0 +1,152 @@
+#include "state/scd_state_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include "state/rocks_util.h"
+
+namespace lakepipe::state {
+namespace {
+
+// Layout (docs/checkpoint.md):
+//   k<key bytes>              -> <flag:1 'L' live | 'D' deleted><encoded sequence>
+//   \xff batch / count        -> decimal text: the commit markers
+//   \xff truncate             -> the encoded sequence of the last TRUNCATE
+const char kBatchKey[] = "\xff" "batch";
+const char kCountKey[] = "\xff" "count";
+const char kTruncateKey[] = "\xff" "truncate";
+
+std::string KeyEntry(std::string_view key) {
+  std::string k(1, 'k');
+  k.append(key);
+  return k;
+}
+
+}  // namespace
+
+ScdStateStore::~ScdStateStore() = default;
+
+Result<std::unique_ptr<ScdStateStore>> ScdStateStore::Open(const std::string& dir) {
+  rocksdb::Options options = StateDbOptions();
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir, &raw), "open state store " + dir));
+  LP_RETURN_IF_ERROR(RemoveStaleIngestFiles(dir));
+  std::unique_ptr<ScdStateStore> store(new ScdStateStore());
+  store->db_.reset(raw);
+  store->dir_ = dir;
+  LP_ASSIGN_OR_RETURN(store->committed_batch_, ReadMarker(raw, kBatchKey, dir));
+  LP_ASSIGN_OR_RETURN(auto count, ReadMarker(raw, kCountKey, dir));
+  store->stored_keys_ = count.value_or(0);
+  std::string t;
+  rocksdb::Status st = raw->Get(rocksdb::ReadOptions(), kTruncateKey, &t);
+  if (st.ok()) {
+    store->committed_truncate_ = t;
+  } else if (!st.IsNotFound()) {
+    return FromRocks(st, "read state store " + dir);
+  }
+  return store;
+}
+
+Result<std::optional<ScdKeyState>> ScdStateStore::Lookup(std::string_view key) {
+  auto it = pending_.find(std::string(key));
+  if (it != pending_.end()) return std::optional<ScdKeyState>(it->second);
+  if (pending_truncate_) return std::optional<ScdKeyState>();
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &value_);
+  if (st.IsNotFound()) return std::optional<ScdKeyState>();
+  LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+  if (value_.empty() || (value_[0] != 'L' && value_[0] != 'D')) {
+    return Status::Corruption("state store " + dir_ + ": key entry with an unknown flag");
+  }
+  return std::optional<ScdKeyState>(ScdKeyState{value_[0] == 'D', value_.substr(1)});
+}
+
+Result<std::vector<std::pair<std::string, ScdKeyState>>> ScdStateStore::KeysAbove(const std::string& sequence) {
+  std::vector<std::pair<std::string, ScdKeyState>> out;
+  for (const auto& [k, st] : pending_) {
+    if (st.sequence > sequence) out.push_back({k, st});
+  }
+  if (pending_truncate_) return out;  // the stored keys are gone
+  rocksdb::ReadOptions ro;
+  std::string upper(1, 'l');
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek("k"); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key(), v = it->value();
+    if (v.size() < 1) return Status::Corruption("state store " + dir_ + ": empty key entry");
+    std::string key(k.data() + 1, k.size() - 1);
+    if (pending_.count(key)) continue;
+    std::string seq(v.data() + 1, v.size() - 1);
+    if (seq > sequence) out.push_back({key, ScdKeyState{v[0] == 'D', seq}});
+  }
+  LP_RETURN_IF_ERROR(FromRocks(it->status(), "scan state store " + dir_));
+  return out;
+}
+
+void ScdStateStore::Put(std::string_view key, ScdKeyState state) {
+  auto [it, inserted] = pending_.insert_or_assign(std::string(key), std::move(state));
+  (void)it;
+  (void)inserted;
+}
+
+void ScdStateStore::Truncate(std::string sequence) {
+  pending_.clear();
+  pending_truncate_ = std::move(sequence);
+}
+
+Status ScdStateStore::Commit(int64_t batch_id) {
+  if (committed_batch_ && batch_id <= *committed_batch_) {
+    return Status::InvalidArgument("state store " + dir_ + " already has batch " + std::to_string(*committed_batch_) +
+                                   " applied; batch " + std::to_string(batch_id) + " cannot be applied after it");
+  }
+  StateWrite write;
+  int64_t count = pending_truncate_ ? 0 : stored_keys_;
+  if (pending_truncate_) {
+    write.DeleteRange(std::string(1, 'k'), std::string(1, 'l'));
+    write.Put(kTruncateKey, *pending_truncate_);
+  }
+  for (const auto& [key, s] : pending_) {
+    if (!pending_truncate_) {
+      std::string old;
+      rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &old);
+      if (st.IsNotFound()) ++count;
+      else LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+    } else {
+      ++count;
+    }
+    std::string value(1, s.deleted ? 'D' : 'L');
+    value += s.sequence;
+    write.Put(KeyEntry(key), std::move(value));
+  }
+  write.Put(kBatchKey, std::to_string(batch_id));
+  write.Put(kCountKey, std::to_string(count));
+  // A range deletion cannot share an ingested file with puts of its range: keep the
+  // truncate batch a WriteBatch.
+  LP_RETURN_IF_ERROR(write.Apply(db_.get(), dir_, batch_id, pending_truncate_ ? SIZE_MAX : kBulkKeys));
+  if (pending_truncate_) committed_truncate_ = pending_truncate_;
+  Abandon();
+  stored_keys_ = count;
+  committed_batch_ = batch_id;
+  return Status::OK();
+}
+
+void ScdStateStore::Abandon() {
+  pending_.clear();
+  pending_truncate_.reset();
+  pending_new_ = 0;
+}
+
+StateSize ScdStateStore::Size() const {
+  StateSize s;
+  s.keys = stored_keys_;
+  auto bytes = FolderBytes(dir_);
+  s.disk_bytes = bytes.ok() ? *bytes : 0;
+  for (const auto& [k, v] : pending_) s.memory_bytes += static_cast<int64_t>(k.size() + v.sequence.size() + 48);
+  return s;
+}
+
+}  // namespace lakepipe::state

@@ -1,0 +1,73 @@
+// ScdStateStore: the durable state of an AUTO CDC flow (SCD type 1 and 2), in RocksDB under
+// the flow's checkpoint (`state/scd/`; layout in docs/checkpoint.md, "Operator state").
+//
+// Per key: the sequence of the last change applied to it and whether that change was a
+// delete (a tombstone), so that an event older than what was applied — an update that
+// arrives after a later delete, say — is recognised as stale and never resurrects a row.
+// Also the sequence of the last TRUNCATE: events at or before it are stale. Sequences are
+// stored in an order-preserving byte encoding (operators/scd.h), compared with memcmp.
+//
+// Changes of micro-batch N are pending until Commit(N), which writes them with the marker
+// "batch N applied" in one synced RocksDB write. The runtime commits only after batch N's
+// Delta commit (docs/checkpoint.md), so the state is never ahead of the table; Abandon()
+// drops a failed batch's changes.
+//
+// Call order per batch: Abandon(), Lookup/Put/Truncate (operators::ScdApply), then Commit(N).
+// Thread-safety: one flow thread; not synchronised.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/status.h"
+#include "operators/scd.h"
+#include "state/state_size.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace lakepipe::state {
+
+using operators::ScdKeyState;
+
+class ScdStateStore : public operators::ScdKeyStates {
+ public:
+  static Result<std::unique_ptr<ScdStateStore>> Open(const std::string& dir);
+  ~ScdStateStore();
+
+  // The key's state as of the pending changes (a pending Truncate hides stored keys).
+  Result<std::optional<ScdKeyState>> Lookup(std::string_view key) override;
+  void Put(std::string_view key, ScdKeyState state) override;
+  // Forgets every key and records `sequence` as the last truncate.
+  void Truncate(std::string sequence) override;
+  // The sequence of the last truncate (pending or committed), if any.
+  Result<std::vector<std::pair<std::string, ScdKeyState>>> KeysAbove(const std::string& sequence) override;
+  const std::optional<std::string>& truncate_sequence() const override {
+    return pending_truncate_ ? pending_truncate_ : committed_truncate_;
+  }
+
+  std::optional<int64_t> committed_batch() const { return committed_batch_; }
+  // Durably applies the pending changes and records batch `batch_id` as applied.
+  Status Commit(int64_t batch_id);
+  void Abandon();
+  StateSize Size() const;
+
+ private:
+  ScdStateStore() = default;
+  static constexpr size_t kBulkKeys = 50000;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
+  std::unordered_map<std::string, ScdKeyState> pending_;
+  std::optional<std::string> pending_truncate_;
+  std::optional<std::string> committed_truncate_;
+  std::optional<int64_t> committed_batch_;
+  int64_t stored_keys_ = 0;
+  int64_t pending_new_ = 0;
+  std::string value_;
+};
+
+}  // namespace lakepipe::state
