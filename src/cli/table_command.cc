@@ -1,5 +1,5 @@
 // `lakepipe table ...`: write a CSV / JSON lines / Parquet file into a Delta table, and
-// show, describe, history, optimize and vacuum a table. Each subcommand runs one function
+// show, describe, history, delete rows from (--where), optimize and vacuum a table. Each subcommand runs one function
 // returning a Status; CommandRegistry::Finish prints "lakepipe: error: ..." on failure.
 #include <nlohmann/json.hpp>
 
@@ -12,13 +12,17 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "delta/row_changes.h"
 #include "delta/table.h"
+#include "expr/binder.h"
+#include "expr/eval.h"
 #include "formats/csv/csv_reader.h"
 #include "formats/csv/csv_writer.h"
 #include "formats/json/json_reader.h"
 #include "formats/json/json_writer.h"
 #include "formats/parquet/parquet.h"
 #include "runtime/storage_lock.h"
+#include "sql/select.h"
 #include "types/datetime.h"
 
 namespace lakepipe::cli {
@@ -450,6 +454,76 @@ Status RunVacuum(const std::string& path, double retain_hours, bool force, bool 
   return Status::OK();
 }
 
+// Top-level `column op literal` conjuncts of a WHERE condition, for skipping files by
+// their stats; the condition itself decides every row.
+void SkipPredicates(const expr::Expr& e, const Schema& schema, std::vector<parquet::ColumnPredicate>* out) {
+  if (e.kind != expr::ExprKind::kCall) return;
+  if (e.function == "and") {
+    for (const auto& a : e.args) SkipPredicates(*a, schema, out);
+    return;
+  }
+  using Op = parquet::ColumnPredicate::Op;
+  static const std::pair<const char*, Op> kOps[] = {{"=", Op::kEq}, {"<", Op::kLt}, {"<=", Op::kLe},
+                                                    {">", Op::kGt}, {">=", Op::kGe}};
+  static const std::pair<const char*, Op> kFlipped[] = {{"=", Op::kEq}, {"<", Op::kGt}, {"<=", Op::kGe},
+                                                        {">", Op::kLt}, {">=", Op::kLe}};
+  if (e.args.size() != 2) return;
+  for (int side = 0; side < 2; ++side) {
+    const expr::Expr& col = *e.args[side];
+    const expr::Expr& lit = *e.args[1 - side];
+    if (col.kind != expr::ExprKind::kColumn || lit.kind != expr::ExprKind::kLiteral || lit.literal.is_null()) continue;
+    int idx = schema.FindField(col.name);
+    if (idx < 0) continue;
+    // Only literals of the column's own type family compare correctly with the stats.
+    const DataType& t = schema.field(static_cast<size_t>(idx)).type;
+    bool numeric = t.id() == TypeId::kByte || t.id() == TypeId::kShort || t.id() == TypeId::kInt || t.id() == TypeId::kLong;
+    bool lit_int = lit.literal.id() == TypeId::kByte || lit.literal.id() == TypeId::kShort ||
+                   lit.literal.id() == TypeId::kInt || lit.literal.id() == TypeId::kLong;
+    bool strings = t.id() == TypeId::kString && lit.literal.id() == TypeId::kString;
+    if (!(numeric && lit_int) && !strings) continue;
+    for (const auto& [name, op] : side == 0 ? kOps : kFlipped) {
+      if (e.function == name) out->push_back({schema.field(static_cast<size_t>(idx)).name, op, lit.literal});
+    }
+    return;
+  }
+}
+
+Status RunDelete(const std::string& path, const std::string& where) {
+  if (where.empty()) {
+    return Status::InvalidArgument("table delete needs --where 'condition' (e.g. --where 'customer_id = 42')");
+  }
+  LP_ASSIGN_OR_RETURN(auto table, OpenTable(path));
+  LP_ASSIGN_OR_RETURN(runtime::StorageLock lock, LockStorageOf(path, "DELETE"));
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
+  auto file = std::make_shared<sql::SourceFile>("--where", where);
+  LP_ASSIGN_OR_RETURN(expr::ExprPtr condition, sql::ParseExpression(sql::MappedText::Of(file)));
+  auto bound = expr::Bind(*condition, snap->schema());
+  if (!bound.ok()) return bound.status().WithContext("--where");
+  if (bound->ContainsAggregate()) return Status::InvalidArgument("--where: an aggregate cannot select rows");
+  if (bound->type.id() != TypeId::kBoolean) {
+    return Status::InvalidArgument("--where '" + where + "' is " + bound->type.ToString() + ", not a boolean condition");
+  }
+  std::vector<parquet::ColumnPredicate> skip;
+  SkipPredicates(*condition, snap->schema(), &skip);
+  expr::BoundExpr predicate = std::move(bound).value();
+  auto select = [&predicate](const RecordBatch& rows) -> Result<std::vector<uint8_t>> {
+    LP_ASSIGN_OR_RETURN(ColumnPtr c, expr::Evaluate(predicate, rows));
+    std::vector<uint8_t> mask(static_cast<size_t>(rows.num_rows()));
+    for (int64_t r = 0; r < rows.num_rows(); ++r) mask[r] = c->IsValid(r) && c->Get<uint8_t>(r) != 0;
+    return mask;
+  };
+  LP_ASSIGN_OR_RETURN(delta::RowChangeResult r, delta::DeleteRows(*table, skip, select, where, {}));
+  if (!r.committed) {
+    std::printf("no row of %s matches %s: nothing deleted (version %lld)\n", path.c_str(), where.c_str(),
+                static_cast<long long>(r.version));
+  } else {
+    std::printf("deleted %lld rows from %s (version %lld; %lld files rewritten, %lld rows copied)\n",
+                static_cast<long long>(r.rows_removed), path.c_str(), static_cast<long long>(r.version),
+                static_cast<long long>(r.files_removed), static_cast<long long>(r.rows_copied));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 void RegisterTableCommands(CLI::App& app, CommandRegistry& registry) {
@@ -493,6 +567,16 @@ void RegisterTableCommands(CLI::App& app, CommandRegistry& registry) {
   history->add_option("--limit", *history_limit, "Commits to print (default: all)");
   history->callback([history_table, history_limit, &registry]() {
     registry.Finish(RunHistory(*history_table, *history_limit));
+  });
+
+  auto delete_table = std::make_shared<std::string>();
+  auto delete_where = std::make_shared<std::string>();
+  CLI::App* del = table->add_subcommand(
+      "delete", "Delete the rows a condition selects (e.g. GDPR requests), recorded in the table history");
+  del->add_option("table", *delete_table, "Table folder");
+  del->add_option("--where", *delete_where, "The rows to delete, a SQL condition, e.g. 'customer_id = 42'");
+  del->callback([delete_table, delete_where, &registry]() {
+    registry.Finish(RunDelete(*delete_table, *delete_where));
   });
 
   auto optimize_table = std::make_shared<std::string>();

@@ -258,6 +258,30 @@ TEST_F(TableCommandTest, VacuumAndOptimizeAreRefusedWhileARunHoldsTheStorage) {
   EXPECT_EQ(JsonLines(Lakepipe("table show " + Quote(bronze) + " --format jsonl --limit 5000")).size(), 2000u);
 }
 
+// `table delete --where` rewrites only the files holding matching rows, in one DELETE
+// commit recorded in the history; the previous version stays readable (time travel).
+TEST_F(TableCommandTest, DeleteWhereRewritesMatchingFilesAndKeepsHistory) {
+  for (int i = 0; i < 2; ++i) Lakepipe("table write --from " + Quote(csv_) + " --to " + Quote(table_));
+  std::string out = Lakepipe("table delete " + Quote(table_) + " --where \"country = 'UK' AND id >= 1\"");
+  EXPECT_NE(out.find("deleted 4 rows"), std::string::npos) << out;
+  EXPECT_NE(out.find("2 files rewritten"), std::string::npos) << out;
+  auto rows = JsonLines(Lakepipe("table show " + Quote(table_) + " --format jsonl --limit 100"));
+  EXPECT_EQ(rows.size(), 4u);
+  for (const auto& r : rows) EXPECT_NE(Norm(r, "country"), "UK");
+  std::string history = Lakepipe("table history " + Quote(table_));
+  EXPECT_NE(history.find("DELETE"), std::string::npos) << history;
+  EXPECT_NE(history.find("country = 'UK'"), std::string::npos) << history;
+  // Version 1 (before the delete) still has every row.
+  EXPECT_EQ(JsonLines(Lakepipe("table show " + Quote(table_) + " --format jsonl --limit 100 --version 1")).size(), 8u);
+  // A condition matching nothing commits nothing.
+  std::string none = Lakepipe("table delete " + Quote(table_) + " --where 'id = 999'");
+  EXPECT_NE(none.find("nothing deleted"), std::string::npos) << none;
+  // Errors: no condition, an unknown column, a non-boolean condition.
+  ExpectOneErrorLine(LakepipeFails("table delete " + Quote(table_)), "--where");
+  ExpectOneErrorLine(LakepipeFails("table delete " + Quote(table_) + " --where 'nope = 1'"), "nope");
+  ExpectOneErrorLine(LakepipeFails("table delete " + Quote(table_) + " --where 'id + 1'"), "not a boolean");
+}
+
 TEST_F(TableCommandTest, HelpOnEveryCommand) {
   for (const char* cmd : {"table", "table write", "table show", "table describe", "table history",
                           "table optimize", "table vacuum"}) {

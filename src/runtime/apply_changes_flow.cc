@@ -91,12 +91,14 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
     }
   }
   if (!table.ok()) {
-    LP_ASSIGN_OR_RETURN(delta::CreateOptions create, CreateOptionsFor(ds, ds.schema));
-    delta::TableOptions table_options;
-    table_options.clock = clock;
-    auto created = delta::DeltaTable::Create(path, create, fs, table_options);
-    if (!created.ok() && !created.status().IsAlreadyExists()) return created.status();
-    LP_ASSIGN_OR_RETURN(table, Table(ds.name));
+    // The first batch creates the table in the same commit as its rows and txn (a table
+    // created on its own first would be a version without this flow's txn, which the
+    // checkpoint check at restart rightly refuses).
+    LP_ASSIGN_OR_RETURN(RecordBatch rows, changes.Replacement(RecordBatch::Empty(ds.schema), ds.apply_changes->keys));
+    delta::WriteOptions first = options;
+    first.mode = delta::WriteMode::kAppend;
+    first.operation_parameters["flow"] = "\"" + ds.apply_changes->flow_name + "\"";
+    return WriteTable(ds.name, ds.schema, ds, {rows}, first);
   }
   delta::KeyedReplace change;
   change.key_columns = ds.apply_changes->keys;

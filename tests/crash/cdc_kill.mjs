@@ -1,0 +1,175 @@
+// AUTO CDC crash test: a generated change stream of customers (inserts, updates, deletes,
+// re-inserts, late events older than a delete, a truncate), shuffled across files, is
+// applied by an AUTO CDC flow: a first run takes the first half of the files (creating the
+// table), a second run the rest (row-level changes of the existing table). That second run
+// is traced once with
+// LAKEPIPE_KILL_TRACE; then, for every kill point it passes (first occurrences, then later
+// ones while the --budget-seconds budget lasts), a fresh storage folder runs with
+// LAKEPIPE_KILL_AT=point:n (it must die by SIGKILL), runs again to the end, and the SCD
+// type 1 table must equal DuckDB's "event with the highest sequence per key after the last
+// truncate, minus deleted keys" over the whole stream — so must the same pipeline run over
+// the whole input in one batch. The per-key state (state/scd/), applied after each Delta
+// commit, and the txn of each batch together make the result independent of crashes.
+//
+// Usage: node tests/crash/cdc_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
+import {
+  Duck, argValue, binary, canonicalRows, checkTables, diffRows, fail, join, runSync, runTest, tempDir, removeDir,
+  sqlString,
+} from './lib.mjs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+const bin = binary();
+const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '40'));
+const FILES = 6;
+const EVENTS = 240;
+
+function rng(seed) {
+  let s = BigInt(seed);
+  return () => {
+    s = (s * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
+    return Number(s >> 33n);
+  };
+}
+
+// Events with increasing sequences, then shuffled across the files: late updates, deletes
+// that arrive before the insert they follow, a truncate in the middle.
+function writeInput(dir) {
+  const r = rng(7);
+  const live = new Map();
+  const events = [];
+  for (let i = 1; i <= EVENTS; ++i) {
+    const seq = i * 10;
+    if (i === Math.floor(EVENTS * 0.6)) {
+      events.push({ id: null, name: null, city: null, op: 'TRUNCATE', seq });
+      live.clear();
+      continue;
+    }
+    const id = r() % 25;
+    if (live.get(id) && r() % 4 === 0) {
+      events.push({ id, name: null, city: null, op: 'DELETE', seq });
+      live.set(id, false);
+    } else {
+      events.push({ id, name: `n${i}`, city: `c${r() % 5}`, op: 'UPSERT', seq });
+      live.set(id, true);
+    }
+  }
+  for (let i = events.length - 1; i > 0; --i) {
+    const j = r() % (i + 1);
+    [events[i], events[j]] = [events[j], events[i]];
+  }
+  mkdirSync(dir, { recursive: true });
+  const per = Math.ceil(events.length / FILES);
+  for (let f = 0; f < FILES; ++f) {
+    const lines = events.slice(f * per, (f + 1) * per).map((e) => JSON.stringify(e)).join('\n') + '\n';
+    writeFileSync(join(dir, `${String(f).padStart(4, '0')}.json`), lines);
+  }
+}
+
+function writePipeline(dir, landing, perBatch) {
+  mkdirSync(dir, { recursive: true });
+  const opts = perBatch ? ', maxFilesPerTrigger => 1' : '';
+  writeFileSync(join(dir, 'pipeline.yaml'), `name: cdc\nlibraries: [p.sql]\nconfiguration: {landing: ${landing}}\n`);
+  writeFileSync(join(dir, 'p.sql'),
+    `CREATE OR REFRESH STREAMING TABLE changes AS SELECT * FROM STREAM read_files('\${landing}', format => 'json',\n` +
+    `  schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT'${opts});\n` +
+    `CREATE OR REFRESH STREAMING TABLE dim;\n` +
+    `CREATE FLOW dim_cdc AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id)\n` +
+    `  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n` +
+    `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data);\n`);
+}
+
+runTest('cdc_kill', async () => {
+  const started = Date.now();
+  const work = tempDir('lakepipe-cdc-kill-');
+  const landing = join(work, 'landing');
+  writeInput(landing);
+  writePipeline(join(work, 'whole'), landing, false);
+  writePipeline(join(work, 'batched'), landing, true);
+  const run = (pipeline, storage, env = {}, land = landing) =>
+    runSync(bin, ['run', join(work, pipeline), '--once', '--set', `storage=${storage}`, '--set', `landing=${land}`], env);
+  // A fresh landing folder with the first half of the files, then (more()) the rest.
+  const files = readdirSync(landing).sort();
+  const staged = (dir) => {
+    mkdirSync(dir, { recursive: true });
+    for (const f of files.slice(0, files.length / 2)) copyFileSync(join(landing, f), join(dir, f));
+    return () => { for (const f of files.slice(files.length / 2)) copyFileSync(join(landing, f), join(dir, f)); };
+  };
+  const mustSucceed = (r, what) => {
+    if (r.status !== 0) fail(`${what} exited with ${r.status ?? r.signal}:\n${(r.stdout + r.stderr).slice(-3000)}`);
+  };
+
+  const duck = await Duck.open();
+  // DuckDB's SCD type 1 over every event, independently of lakepipe.
+  const expected = (await duck.rows(
+    `WITH ev AS (SELECT * FROM read_json(${sqlString(join(landing, '*.json'))}, columns = {id: 'BIGINT', ` +
+    `name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'})), ` +
+    `t AS (SELECT coalesce(max(seq) FILTER (WHERE op = 'TRUNCATE'), -1) AS tseq FROM ev), ` +
+    `last AS (SELECT ev.* FROM ev, t WHERE op <> 'TRUNCATE' AND seq > tseq ` +
+    `QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1) ` +
+    `SELECT city, id, name FROM last WHERE op <> 'DELETE'`))
+    .map((r) => JSON.stringify({ city: r.city, id: Number(r.id), name: r.name })).sort();
+  if (expected.length < 5) fail(`the input leaves only ${expected.length} rows`);
+  const dimOf = async (storage) => {
+    const path = join(storage, 'dim');
+    if (!existsSync(join(path, '_delta_log'))) return [];
+    return (await canonicalRows(duck, path)).map((s) => {
+      const o = JSON.parse(s);
+      return JSON.stringify({ city: o.city, id: Number(o.id), name: o.name });
+    }).sort();
+  };
+  const compare = async (storage, label) => {
+    await checkTables(duck, storage);
+    const d = diffRows(await dimOf(storage), expected);
+    if (d) fail(`${label}: dim differs from DuckDB's SCD type 1 of the stream: ${d}`);
+  };
+  mustSucceed(run('whole', join(work, 'whole-storage')), 'the whole-input run');
+  await compare(join(work, 'whole-storage'), 'the whole input in one batch');
+
+  const trace = join(work, 'trace.txt');
+  const traced = join(work, 'traced-storage');
+  const tracedLanding = join(work, 'traced-landing');
+  const moreTraced = staged(tracedLanding);
+  mustSucceed(run('batched', traced, {}, tracedLanding), 'the first half');
+  moreTraced();
+  mustSucceed(run('batched', traced, { LAKEPIPE_KILL_TRACE: trace }, tracedLanding), 'the traced second half');
+  await compare(traced, 'two runs, one file per bronze batch');
+
+  const names = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+  for (const p of ['flow.after_state_commit', 'delta.row_changes.after_files']) {
+    if (!names.includes(p)) fail(`the run never passed ${p}`);
+  }
+  const seen = new Map();
+  const firsts = [], laters = [];
+  for (const name of names) {
+    const n = (seen.get(name) || 0) + 1;
+    seen.set(name, n);
+    (n === 1 ? firsts : laters).push({ point: name, n });
+  }
+  const step = Math.max(1, Math.floor(laters.length / 12));
+  const cases = [...firsts, ...laters.filter((_, i) => i % step === 0)];
+  let done = 0, skipped = 0;
+  for (const k of cases) {
+    if (k.n > 1 && (Date.now() - started) / 1000 > budgetSeconds) {
+      ++skipped;
+      continue;
+    }
+    const label = `${k.point}:${k.n}`;
+    const storage = join(work, `case-${done}`);
+    const caseLanding = join(work, `case-${done}-landing`);
+    const more = staged(caseLanding);
+    mustSucceed(run('batched', storage, {}, caseLanding), `${label}: the first half`);
+    more();
+    const killed = run('batched', storage, { LAKEPIPE_KILL_AT: label }, caseLanding);
+    if (killed.signal !== 'SIGKILL') fail(`${label}: expected death by SIGKILL, got ${killed.status ?? killed.signal}`);
+    mustSucceed(run('batched', storage, {}, caseLanding), `${label}: the restart`);
+    await compare(storage, `killed at ${label}`);
+    removeDir(storage);
+    removeDir(caseLanding);
+    ++done;
+  }
+  duck.close();
+  console.log(`cdc_kill: ${done} kills at ${seen.size} points, each restarted to DuckDB's SCD type 1 of the stream` +
+    (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : '') +
+    ` in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  removeDir(work);
+});
