@@ -128,6 +128,11 @@ if "$BIN" produce --help > /dev/null 2>&1; then
       > "$RESULTS/kill9.log" 2>&1; then verdict="passed"; else verdict="FAILED"; fi
   printf '## Crash test: kill -9 (issue 4, docs/crash-testing.md)\n\n`node tests/crash/kill9.mjs --kills 20 --rows 40000 --rate 2000`: %s\n\n```\n%s\n```\n' \
     "$verdict" "$(tail -8 "$RESULTS/kill9.log")" > "$RESULTS/sections/30-crash.md"
+  echo "== AUTO CDC: 1,000,000 change events on a 1,000,000-key dimension, batches of 10,000, vs DuckDB MERGE INTO"
+  if node bench/cdc_bench.mjs --bin "$BIN" --json "$RESULTS/cdc.json" > "$RESULTS/cdc.log" 2>&1; then
+    verdict="tables equal"; else verdict="FAILED"; fi
+  printf '## AUTO CDC (issue 10)\n\n`node bench/cdc_bench.mjs` (SCD type 1; type 2 is not built yet): %s\n\n```\n%s\n```\n' \
+    "$verdict" "$(tail -6 "$RESULTS/cdc.log")" > "$RESULTS/sections/45-cdc.md"
   echo "== stream-stream join: state size over 5 minutes at 10,000 events/s per side"
   if node bench/stream_join_state.mjs --bin "$BIN" --rate 10000 --seconds 300 --json "$RESULTS/stream_join_state.json" \
       > "$RESULTS/stream_join_state.log" 2>&1; then verdict="flat"; else verdict="FAILED"; fi
