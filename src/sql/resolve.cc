@@ -599,6 +599,11 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
     if (def.apply_changes) {
       LP_ASSIGN_OR_RETURN(rd.apply_changes, ResolveApplyChanges(def.apply_changes, def.flow_name, rd.plan->schema));
       rd.schema = rd.apply_changes->target_schema;
+      if (def.apply_changes->scd_type == 2) {
+        return NotSupportedAt(def.apply_changes->scd_loc,
+                              "AUTO CDC into `" + def.name + "` STORED AS SCD TYPE 2 is not built yet; SCD type 1 "
+                              "(the default) is");
+      }
     }
     ViewPlanLookup views = [&out](const std::string& name) -> const PlanNode* {
       const ResolvedDataset* d = out.Find(name);
