@@ -74,8 +74,13 @@ const lp = (what) => {
 };
 writeFileSync(join(landing, '00000-initial.json'), readFileSync(join(initial, '0000.json')));
 lp('initial load');
-for (const f of readdirSync(changes)) writeFileSync(join(landing, `1-${f}`), readFileSync(join(changes, f)));
-const lpSeconds = lp('change batches');
+// One `run --once` per micro-batch: the AUTO CDC flow reads the new bronze version as one
+// batch (the time includes the bronze table and each process start, so it is a floor).
+let lpSeconds = 0;
+for (const f of readdirSync(changes).sort()) {
+  writeFileSync(join(landing, `1-${f}`), readFileSync(join(changes, f)));
+  lpSeconds += lp(`batch ${f}`);
+}
 // Rewritten bytes per batch, from the dim table's commits after the initial load.
 const log = join(storage, 'dim', '_delta_log');
 const added = [];
@@ -87,7 +92,7 @@ for (const f of readdirSync(log).filter((n) => n.endsWith('.json')).sort()) {
       added.push(Number(ci.operationMetrics.numAddedBytes));
   }
 }
-const perBatch = added.slice(1);  // the first is the initial load
+const perBatch = added;  // row-level commits (the initial load is a plain write)
 const meanBytes = perBatch.reduce((a, b) => a + b, 0) / Math.max(1, perBatch.length);
 
 // DuckDB: the same batches as MERGE INTO (last event per key within the batch first).
@@ -112,7 +117,7 @@ const same = String(ours.n) === String(theirs.n) && ours.h === theirs.h;
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const result = {
   keys: KEYS, events: EVENTS, batch: BATCH, batches,
-  lakepipe_seconds: lpSeconds, lakepipe_events_per_second: EVENTS / lpSeconds,
+  lakepipe_seconds: lpSeconds, note: 'lakepipe: one run --once per batch, process start and bronze table included', lakepipe_events_per_second: EVENTS / lpSeconds,
   duckdb_seconds: duckSeconds, duckdb_events_per_second: EVENTS / duckSeconds,
   ratio_lakepipe_over_duckdb: (EVENTS / lpSeconds) / (EVENTS / duckSeconds),
   rewritten_bytes_per_batch: Math.round(meanBytes), final_rows: Number(ours.n), same_final_table: same, load,
