@@ -13,10 +13,9 @@
 //
 // Usage: node tests/crash/cdc_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
 import {
-  Duck, argValue, binary, canonicalRows, checkTables, diffRows, fail, join, runSync, runTest, tempDir, removeDir,
-  sqlString,
+  argValue, binary, canonicalRows, checkTables, diffRows, Duck, fail, join, killCasesFromTrace, removeDir, runKillCases, runSync, runTest, sqlString, tempDir,
 } from './lib.mjs';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 
 const bin = binary();
 const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '40'));
@@ -134,28 +133,11 @@ runTest('cdc_kill', async () => {
   mustSucceed(run('batched', traced, { LAKEPIPE_KILL_TRACE: trace }, tracedLanding), 'the traced second half');
   await compare(traced, 'two runs, one file per bronze batch');
 
-  const names = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-  for (const p of ['flow.after_state_commit', 'delta.row_changes.after_files']) {
-    if (!names.includes(p)) fail(`the run never passed ${p}`);
-  }
-  const seen = new Map();
-  const firsts = [], laters = [];
-  for (const name of names) {
-    const n = (seen.get(name) || 0) + 1;
-    seen.set(name, n);
-    (n === 1 ? firsts : laters).push({ point: name, n });
-  }
-  const step = Math.max(1, Math.floor(laters.length / 12));
-  const cases = [...firsts, ...laters.filter((_, i) => i % step === 0)];
-  let done = 0, skipped = 0;
-  for (const k of cases) {
-    if (k.n > 1 && (Date.now() - started) / 1000 > budgetSeconds) {
-      ++skipped;
-      continue;
-    }
-    const label = `${k.point}:${k.n}`;
-    const storage = join(work, `case-${done}`);
-    const caseLanding = join(work, `case-${done}-landing`);
+  const { cases, points } = killCasesFromTrace(trace, ['flow.after_state_commit', 'delta.row_changes.after_files']);
+  const { done, note } = await runKillCases(cases, started, budgetSeconds, async (k, i) => {
+    const label = k.label;
+    const storage = join(work, `case-${i}`);
+    const caseLanding = join(work, `case-${i}-landing`);
     const more = staged(caseLanding);
     mustSucceed(run('batched', storage, {}, caseLanding), `${label}: the first half`);
     more();
@@ -165,11 +147,10 @@ runTest('cdc_kill', async () => {
     await compare(storage, `killed at ${label}`);
     removeDir(storage);
     removeDir(caseLanding);
-    ++done;
-  }
+  });
   duck.close();
-  console.log(`cdc_kill: ${done} kills at ${seen.size} points, each restarted to DuckDB's SCD type 1 of the stream` +
-    (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : '') +
+  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 of the stream` +
+    note +
     ` in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   removeDir(work);
 });

@@ -330,6 +330,41 @@ export async function checkOrdersAgainstInput(duck, storage, landingGlob) {
   return { bronze: Number(b.bronze_rows), silver: Number(s.ours), quarantined: Number(q.theirs), countries: ourGold.length };
 }
 
+// Kill cases from a LAKEPIPE_KILL_TRACE file: the first occurrence of every kill point,
+// plus about a dozen later occurrences spread over the run. Fails unless every point
+// of `required` was passed (a run that never reached them would test nothing).
+export function killCasesFromTrace(traceFile, required = []) {
+  const names = readFileSync(traceFile, 'utf8').split('\n').filter(Boolean);
+  for (const p of required) {
+    if (!names.includes(p)) fail(`the traced run never passed ${p}`);
+  }
+  const seen = new Map();
+  const firsts = [], laters = [];
+  for (const name of names) {
+    const n = (seen.get(name) || 0) + 1;
+    seen.set(name, n);
+    (n === 1 ? firsts : laters).push({ point: name, n, label: `${name}:${n}` });
+  }
+  const step = Math.max(1, Math.floor(laters.length / 12));
+  return { cases: [...firsts, ...laters.filter((_, i) => i % step === 0)], points: seen.size };
+}
+
+// Runs `killCase(k, i)` for each case in order. Later occurrences are left out once the
+// run has taken `budgetSeconds` since `started` (first occurrences always run).
+export async function runKillCases(cases, started, budgetSeconds, killCase) {
+  let done = 0, skipped = 0;
+  for (const k of cases) {
+    if (k.n > 1 && (Date.now() - started) / 1000 > budgetSeconds) {
+      ++skipped;
+      continue;
+    }
+    await killCase(k, done);
+    ++done;
+  }
+  const note = skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : '';
+  return { done, skipped, note };
+}
+
 // Runs `main`, printing a failure and exiting 1 on error; exit code 77 means skipped.
 export function runTest(name, main) {
   main().then(

@@ -12,10 +12,9 @@
 //
 // Usage: node tests/crash/window_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
 import {
-  Duck, argValue, binary, canonicalRows, checkTables, diffRows, fail, join, runSync, runTest, sqlString,
-  tempDir, removeDir,
+  argValue, binary, canonicalRows, checkTables, diffRows, Duck, fail, join, killCasesFromTrace, removeDir, runKillCases, runSync, runTest, sqlString, tempDir,
 } from './lib.mjs';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 
 const bin = binary();
 const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '40'));
@@ -264,35 +263,18 @@ runTest('window_kill', async () => {
   };
   await compare(traced, 'one file per batch');
 
-  const points = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-  if (!points.includes('flow.after_state_commit')) fail('the run never committed window state (no flow.after_state_commit)');
-  const seen = new Map();
-  const firsts = [], laters = [];
-  for (const name of points) {
-    const n = (seen.get(name) || 0) + 1;
-    seen.set(name, n);
-    (n === 1 ? firsts : laters).push({ point: name, n });
-  }
-  const step = Math.max(1, Math.floor(laters.length / 12));
-  const cases = [...firsts, ...laters.filter((_, i) => i % step === 0)];
-  let done = 0, skipped = 0;
-  for (const k of cases) {
-    if (k.n > 1 && (Date.now() - started) / 1000 > budgetSeconds) {
-      ++skipped;
-      continue;
-    }
-    const label = `${k.point}:${k.n}`;
-    const storage = join(work, `case-${done}`);
-    const killed = run('batched', storage, { LAKEPIPE_KILL_AT: label });
-    if (killed.signal !== 'SIGKILL') fail(`${label}: expected death by SIGKILL, got ${killed.status ?? killed.signal}`);
-    mustSucceed(run('batched', storage), `${label}: the restart`);
-    await compare(storage, `killed at ${label}`);
+  const { cases, points } = killCasesFromTrace(trace, ['flow.after_state_commit']);
+  const { done, note } = await runKillCases(cases, started, budgetSeconds, async (k, i) => {
+    const storage = join(work, `case-${i}`);
+    const killed = run('batched', storage, { LAKEPIPE_KILL_AT: k.label });
+    if (killed.signal !== 'SIGKILL') fail(`${k.label}: expected death by SIGKILL, got ${killed.status ?? killed.signal}`);
+    mustSucceed(run('batched', storage), `${k.label}: the restart`);
+    await compare(storage, `killed at ${k.label}`);
     removeDir(storage);
-    ++done;
-  }
+  });
   duck.close();
-  console.log(`window_kill: ${done} kills at ${seen.size} points, each restarted to the whole-input tables, ` +
-    `which equal DuckDB's` + (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : '') +
+  console.log(`window_kill: ${done} kills at ${points} points, each restarted to the whole-input tables, ` +
+    `which equal DuckDB's` + note +
     ` in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   removeDir(work);
 });
