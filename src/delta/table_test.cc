@@ -130,7 +130,7 @@ TEST(DeltaTable, CreateAppendAndTheLogFollowsTheProtocol) {
   EXPECT_EQ(ci["operationMetrics"]["numFiles"], "1");
   const json& add = v1[1]["add"];
   EXPECT_TRUE(std::regex_match(add["path"].get<std::string>(),
-                               std::regex("part-00000-[0-9a-f-]{36}-c000\\.zstd\\.parquet")));
+                               std::regex("part-00000000000000000001-00000-[0-9a-f-]{36}-c000\\.zstd\\.parquet")));
   EXPECT_EQ(add["dataChange"], true);
   EXPECT_GT(add["size"].get<int64_t>(), 0);
   EXPECT_GT(add["modificationTime"].get<int64_t>(), 1600000000000);

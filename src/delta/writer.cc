@@ -197,8 +197,13 @@ struct TableWriter::Impl {
       dir += EscapePartitionPathComponent(pc) + "=" +
              (v ? EscapePartitionPathComponent(*v) : std::string(kNullPartitionFolder)) + "/";
     }
-    char part[16];
-    std::snprintf(part, sizeof(part), "part-%05d-", file_counter++);
+    // Names sort in commit order: the version this writer expects to commit (one past the
+    // version it read), then the file's number within the writer. A snapshot lists its files
+    // by path, so a batch read then sees rows in the order they were written, whichever way
+    // the input was cut into commits (docs/functions.md, "Input order").
+    char part[48];
+    std::snprintf(part, sizeof(part), "part-%020lld-%05d-",
+                  static_cast<long long>(snapshot ? snapshot->version() + 1 : 0), file_counter++);
     std::string name = std::string(part) + NewUuid() + "-c000" +
                        CodecSuffix(options.parquet.compression) + ".parquet";
     OpenFile f;

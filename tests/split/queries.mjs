@@ -16,9 +16,6 @@
 //             when the query has no watermark (the table must then not exist).
 //   kill      true: also run in the short SIGKILL variant of `make test` (every entry runs
 //             in the long variant).
-//   known     a known split-invariance defect, with its reason: the entry must still equal
-//             DuckDB over the whole input, but differences between splits are printed (as
-//             KNOWN DIVERGENCE) instead of failing. Remove it once the defect is fixed.
 //
 // The input: `events(seq INT, k STRING, ts TIMESTAMP, v INT, x DOUBLE, s STRING)` and
 // `clicks(seq INT, k STRING, cts TIMESTAMP, w STRING)` — keys k0..k3 with some NULLs, event
@@ -267,9 +264,6 @@ export const QUERIES = [
   },
   {
     name: 'mv_first_last', kind: 'mv',
-    known: 'a batch read of a Delta table feeds its files in path order (docs/functions.md, "Input order"), and ' +
-      'data file names are part-00000-<uuid>: an order-sensitive aggregate over a table written in several commits ' +
-      'sees its rows in a random order, not in commit order',
     sql: `SELECT k, first(v) AS f, last(v) AS l, first(v, true) AS fnn, collect_list(seq) AS seqs FROM ev GROUP BY k`,
     expected: `SELECT k, first(v ORDER BY seq) AS f, last(v ORDER BY seq) AS l, first(v ORDER BY seq) FILTER (WHERE v IS NOT NULL) AS fnn,
                  list(seq ORDER BY seq) AS seqs FROM events GROUP BY k`,
