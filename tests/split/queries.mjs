@@ -14,8 +14,6 @@
 //             below, `seq` = input order): the rows the table must hold.
 //   late      DuckDB SQL for `<name>_late` (the late rows with `_late_reason`), or absent
 //             when the query has no watermark (the table must then not exist).
-//   kill      true: also run in the short SIGKILL variant of `make test` (every entry runs
-//             in the long variant).
 //
 // The input: `events(seq INT, k STRING, ts TIMESTAMP, v INT, x DOUBLE, s STRING)` and
 // `clicks(seq INT, k STRING, cts TIMESTAMP, w STRING)` — keys k0..k3 with some NULLs, event
@@ -78,7 +76,7 @@ const JOIN_SELECT = 'v.seq, v.k, v.ts, v.v, c.seq AS cseq, c.cts, c.w';
 export const QUERIES = [
   // ----- streaming tables without state ------------------------------------------------
   {
-    name: 'st_project', kind: 'st', kill: true,
+    name: 'st_project', kind: 'st',
     sql: `SELECT seq, k, v * 2 AS v2, ts + INTERVAL 90 MINUTES AS later, upper(s) AS s FROM STREAM(ev) WHERE v > 10 OR v IS NULL`,
     expected: `SELECT seq, k, v * 2 AS v2, ts + INTERVAL 90 MINUTE AS later, upper(s) AS s FROM events WHERE v > 10 OR v IS NULL`,
   },
@@ -102,7 +100,7 @@ export const QUERIES = [
   },
   // ----- streaming DISTINCT ------------------------------------------------------------
   {
-    name: 'st_distinct', kind: 'st', kill: true,
+    name: 'st_distinct', kind: 'st',
     sql: `SELECT DISTINCT k, v FROM STREAM(ev)`,
     expected: `SELECT DISTINCT k, v FROM events`,
   },
@@ -112,7 +110,7 @@ export const QUERIES = [
     expected: `SELECT k FROM events UNION SELECT k FROM clicks`,
   },
   {
-    name: 'st_distinct_wm', kind: 'st', kill: true,
+    name: 'st_distinct_wm', kind: 'st',
     sql: `SELECT DISTINCT k, ts FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES`,
     expected: `SELECT DISTINCT k, ts FROM ${withWatermark('events', 'ts', 10)} WHERE ${onTime('ts')}`,
     late: `SELECT k, ts, ${lateReason('ts')} FROM ${withWatermark('events', 'ts', 10)} WHERE ${isLate('ts')}`,
@@ -137,7 +135,7 @@ export const QUERIES = [
   },
   // ----- stream-stream joins -----------------------------------------------------------
   {
-    name: 'sj_inner', kind: 'st', kill: true,
+    name: 'sj_inner', kind: 'st',
     sql: `SELECT ${JOIN_SELECT} FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES AS v
           JOIN STREAM(cl) WATERMARK cts DELAY OF INTERVAL 15 MINUTES AS c
           ON v.k = c.k AND c.cts BETWEEN v.ts AND v.ts + INTERVAL 20 MINUTES`,
@@ -145,7 +143,7 @@ export const QUERIES = [
     late: streamJoinLate({ ld: 10, rd: 15 }),
   },
   {
-    name: 'sj_left', kind: 'st', kill: true,
+    name: 'sj_left', kind: 'st',
     sql: `SELECT ${JOIN_SELECT} FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES AS v
           LEFT JOIN STREAM(cl) WATERMARK cts DELAY OF INTERVAL 15 MINUTES AS c
           ON v.k = c.k AND c.cts BETWEEN v.ts AND v.ts + INTERVAL 20 MINUTES`,
@@ -217,7 +215,7 @@ export const QUERIES = [
   },
   // ----- materialized views over the streaming tables (incremental or recomputed) -------
   {
-    name: 'mv_group', kind: 'mv', kill: true,
+    name: 'mv_group', kind: 'mv',
     sql: `SELECT k, sum(v) AS total, count(*) AS n, count(v) AS nv, avg(x) AS ax, min(ts) AS first_ts, max(ts) AS last_ts FROM ev GROUP BY k`,
     expected: `SELECT k, sum(v) AS total, count(*) AS n, count(v) AS nv, avg(x) AS ax, min(ts) AS first_ts, max(ts) AS last_ts FROM events GROUP BY k`,
   },
@@ -269,7 +267,7 @@ export const QUERIES = [
                  list(seq ORDER BY seq) AS seqs FROM events GROUP BY k`,
   },
   {
-    name: 'mv_rollup', kind: 'mv', kill: true,
+    name: 'mv_rollup', kind: 'mv',
     sql: `SELECT k, s, sum(v) AS total, count(*) AS n, grouping_id() AS gid FROM ev GROUP BY ROLLUP(k, s)`,
     expected: `SELECT k, s, sum(v) AS total, count(*) AS n, grouping_id(k, s) AS gid FROM events GROUP BY ROLLUP(k, s)`,
   },
@@ -310,7 +308,7 @@ export const QUERIES = [
   },
   // ----- window functions in materialized views (recomputed) ---------------------------
   {
-    name: 'mv_rank', kind: 'mv', kill: true,
+    name: 'mv_rank', kind: 'mv',
     sql: `SELECT seq, k, rank() OVER (PARTITION BY k ORDER BY v DESC) AS r, dense_rank() OVER (PARTITION BY k ORDER BY v DESC) AS dr,
             row_number() OVER (PARTITION BY k ORDER BY v DESC, seq) AS rn FROM ev`,
     expected: `SELECT seq, k, rank() OVER (PARTITION BY k ORDER BY v DESC NULLS LAST) AS r, dense_rank() OVER (PARTITION BY k ORDER BY v DESC NULLS LAST) AS dr,
@@ -354,7 +352,7 @@ export const QUERIES = [
 
   // ----- time windows (docs/sql-reference.md "Time windows") -----------------------------
   {
-    name: 'tw_tumbling', kind: 'st', kill: true,
+    name: 'tw_tumbling', kind: 'st',
     sql: `SELECT window.start AS ws, window.end AS we, k, sum(v) AS total, count(*) AS n
           FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY window(ts, '10 minutes'), k`,
     ...timeWindow({ size: 10, slide: 10, delay: 10, aggs: 'sum(v) AS total, count(*) AS n' }),
@@ -399,7 +397,7 @@ export const QUERIES = [
                UNION ALL SELECT NULL, NULL, k, count(*) FROM events WHERE ts IS NULL GROUP BY k`,
   },
   {
-    name: 'ss_sessions', kind: 'st', kill: true,
+    name: 'ss_sessions', kind: 'st',
     sql: `SELECT session_window.start AS ss, session_window.end AS se, k, count(*) AS n, sum(v) AS t
           FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES GROUP BY session_window(ts, '5 minutes'), k`,
     ...sessionWindow({ gap: 5, delay: 10, aggs: 'count(*) AS n, sum(v) AS t' }),
@@ -428,7 +426,7 @@ export const QUERIES = [
                UNION ALL SELECT NULL, NULL, k, count(*), min(seq) FROM events WHERE ts IS NULL GROUP BY k`,
   },
   {
-    name: 'dd_first', kind: 'st', kill: true,
+    name: 'dd_first', kind: 'st',
     sql: `SELECT seq, k, ts, v FROM STREAM(ev) WATERMARK ts DELAY OF INTERVAL 10 MINUTES
           QUALIFY row_number() OVER (PARTITION BY k ORDER BY ts) = 1`,
     ...keyedDedup({ keys: ['k'], delay: 10, cols: 'seq, k, ts, v' }),
