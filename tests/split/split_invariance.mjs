@@ -21,7 +21,6 @@ import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'n
 import { CLICKS_SCHEMA, DUCK_CLICKS_COLUMNS, DUCK_EVENTS_COLUMNS, EVENTS_SCHEMA, QUERIES } from './queries.mjs';
 
 const bin = binary();
-const argv = process.argv;
 const KILLS = Number(argValue('--kills', '6'));
 const SEED = Number(argValue('--seed', '20261204'));
 const BUDGET = Number(argValue('--budget-seconds', '1e9'));
