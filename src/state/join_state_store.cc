@@ -159,11 +159,9 @@ Result<std::unique_ptr<JoinStateStore>> JoinStateStore::Open(const std::string& 
       }
     }
   }
-  rocksdb::DB* raw = nullptr;
-  LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(StateDbOptions(), dir, &raw), "open state store " + dir));
-  LP_RETURN_IF_ERROR(RemoveStaleIngestFiles(dir));
   std::unique_ptr<JoinStateStore> store(new JoinStateStore());
-  store->db_.reset(raw);
+  LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/false));
+  rocksdb::DB* raw = store->db_.get();
   store->dir_ = dir;
   store->left_ = left;
   store->right_ = right;

@@ -1,7 +1,9 @@
 #include "state/rocks_util.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/sst_file_writer.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -55,6 +57,22 @@ Status RemoveStaleIngestFiles(const std::string& dir) {
     LP_RETURN_IF_ERROR(fs->RemoveFile(dir + "/" + e.name));
   }
   return Status::OK();
+}
+
+Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool point_lookups) {
+  rocksdb::Options options = StateDbOptions();
+  if (point_lookups) {
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
+  rocksdb::DB* raw = nullptr;
+  LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir, &raw), "open state store " + dir));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // A crash between writing and ingesting a bulk file leaves it behind; it was never part
+  // of the DB (ingestion is atomic), so it is garbage.
+  LP_RETURN_IF_ERROR(RemoveStaleIngestFiles(dir));
+  return db;
 }
 
 Status StateWrite::Apply(rocksdb::DB* db, const std::string& dir, int64_t tag, size_t bulk_entries) {

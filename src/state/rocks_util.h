@@ -9,6 +9,7 @@
 #include <rocksdb/status.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ Result<std::optional<int64_t>> ReadMarker(rocksdb::DB* db, const std::string& ke
 
 // Removes `dir/ingest-*.sst` files a crash left between writing and ingesting them.
 Status RemoveStaleIngestFiles(const std::string& dir);
+
+// Opens (creating if missing) the state DB in `dir` with StateDbOptions(), then removes
+// stale ingest files. `point_lookups`: the store mostly asks for keys that are absent, so
+// table files get a bloom filter that answers those without a read.
+Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool point_lookups);
 
 class StateWrite {
  public:

@@ -1,8 +1,6 @@
 #include "state/scd_state_store.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/table.h>
 
 #include "state/rocks_util.h"
 
@@ -28,15 +26,9 @@ std::string KeyEntry(std::string_view key) {
 ScdStateStore::~ScdStateStore() = default;
 
 Result<std::unique_ptr<ScdStateStore>> ScdStateStore::Open(const std::string& dir) {
-  rocksdb::Options options = StateDbOptions();
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  rocksdb::DB* raw = nullptr;
-  LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir, &raw), "open state store " + dir));
-  LP_RETURN_IF_ERROR(RemoveStaleIngestFiles(dir));
   std::unique_ptr<ScdStateStore> store(new ScdStateStore());
-  store->db_.reset(raw);
+  LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true));
+  rocksdb::DB* raw = store->db_.get();
   store->dir_ = dir;
   LP_ASSIGN_OR_RETURN(store->committed_batch_, ReadMarker(raw, kBatchKey, dir));
   LP_ASSIGN_OR_RETURN(auto count, ReadMarker(raw, kCountKey, dir));

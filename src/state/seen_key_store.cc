@@ -1,9 +1,7 @@
 #include "state/seen_key_store.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/sst_file_writer.h>
-#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -97,18 +95,10 @@ std::string TimeEntry(int64_t t, const SeenKeyStore::Digest& d) {
 SeenKeyStore::~SeenKeyStore() = default;
 
 Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir) {
-  rocksdb::Options options = StateDbOptions();
-  rocksdb::BlockBasedTableOptions table;
-  // Most lookups are of keys never seen: a bloom filter answers those without a read.
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  rocksdb::DB* raw = nullptr;
-  LP_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, dir, &raw), "open state store " + dir));
-  // A crash between writing and ingesting a bulk file leaves it behind; it was never part
-  // of the DB (ingestion is atomic), so it is garbage.
-  LP_RETURN_IF_ERROR(RemoveStaleIngestFiles(dir));
   std::shared_ptr<SeenKeyStore> store(new SeenKeyStore());
-  store->db_.reset(raw);
+  // Most lookups are of keys never seen: the bloom filter answers those without a read.
+  LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true));
+  rocksdb::DB* raw = store->db_.get();
   store->dir_ = dir;
   LP_ASSIGN_OR_RETURN(store->committed_batch_, ReadMarker(raw, kBatchKey, dir));
   LP_ASSIGN_OR_RETURN(auto count, ReadMarker(raw, kCountKey, dir));
