@@ -10,71 +10,31 @@
 #include <sstream>
 
 #include "generator/domain.h"
-#include "runtime/pipeline_runner.h"
+#include "runtime/csv_table_query_test.h"
 #include "testing/differential.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
 
-
-
-
-class AggregateQueryTest : public ::testing::Test {
+class AggregateQueryTest : public CsvTableQueryTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    FileSystem* fs = FileSystem::Default();
-    std::string landing = dir_->Join("landing");
-    ASSERT_TRUE(fs->CreateDirs(landing).ok());
-    auto domain = generator::MakeDomain("orders");
-    ASSERT_TRUE(domain.ok());
-    ASSERT_TRUE(generator::GenerateToFile(fs, **domain, 17, 6000, landing + "/orders.csv").ok());
-    std::string folder = dir_->Join("pipeline");
-    ASSERT_TRUE(fs->CreateDirs(folder).ok());
-    ASSERT_TRUE(fs->WriteFile(folder + "/pipeline.yaml", "name: aggregates\nstorage: ./storage\nconfiguration:\n  landing: " +
-                                                             landing + "\n")
-                    .ok());
-    ASSERT_TRUE(fs->WriteFile(folder + "/orders.sql",
-                              "CREATE OR REFRESH STREAMING TABLE orders AS SELECT * EXCEPT (_rescued_data) "
-                              "FROM STREAM read_files('${landing}', format => 'csv', header => true, schema => "
-                              "'TransactionNo STRING, Date STRING, ProductNo STRING, ProductName STRING, "
-                              "Price DOUBLE, Quantity INT, CustomerNo STRING, Country STRING');\n")
-                    .ok());
-    auto runner = PipelineRunner::Open(folder, {});
-    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
-    auto update = (*runner)->RunOnce({});
-    ASSERT_TRUE(update.ok() && update->ok());
-    runner_ = runner->release();
-    duck_prefix_ = "SET threads = 1; CREATE TEMP VIEW orders AS SELECT row_number() OVER () AS rn, TransactionNo, Date, "
-                   "ProductNo, ProductName, TRY_CAST(Price AS DOUBLE) AS Price, TRY_CAST(Quantity AS INTEGER) AS Quantity, "
-                   "CustomerNo, Country FROM read_csv('" + landing +
-                   "/orders.csv', header = true, all_varchar = true, null_padding = true); ";
-  }
-  static void TearDownTestSuite() {
-    delete runner_;
-    delete dir_;
-  }
-
-  static std::vector<std::string> Ours(const std::string& sql) { return Differential().Ours(sql); }
-  static std::vector<std::string> Duck(const std::string& sql) { return Differential().Duck(sql); }
-  static testing::DuckDBDifferential Differential() {
-    return testing::DuckDBDifferential(
-        [](const std::string& sql) -> Result<std::vector<RecordBatch>> {
-          LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
-          return result.batches;
+    Load(
+        "orders",
+        [](const std::string& path) -> Status {
+          LP_ASSIGN_OR_RETURN(auto domain, generator::MakeDomain("orders"));
+          return generator::GenerateToFile(FileSystem::Default(), *domain, 17, 6000, path);
         },
-        duck_prefix_);
+        kOrdersCsvSchema,
+        [](const std::string& csv) {
+          return "SET threads = 1; CREATE TEMP VIEW orders AS SELECT row_number() OVER () AS rn, TransactionNo, "
+                 "Date, ProductNo, ProductName, TRY_CAST(Price AS DOUBLE) AS Price, TRY_CAST(Quantity AS INTEGER) "
+                 "AS Quantity, CustomerNo, Country FROM read_csv('" + csv +
+                 "', header = true, all_varchar = true, null_padding = true); ";
+        });
   }
-
-  static testing::TempDir* dir_;
-  static PipelineRunner* runner_;
-  static std::string duck_prefix_;
 };
-
-testing::TempDir* AggregateQueryTest::dir_ = nullptr;
-PipelineRunner* AggregateQueryTest::runner_ = nullptr;
-std::string AggregateQueryTest::duck_prefix_;
 
 using Case = testing::DifferentialCase;
 
@@ -250,7 +210,9 @@ TEST(AggregateViewTest, IncrementalViewEqualsRecompute) {
     ASSERT_TRUE(update.ok()) << update.status().ToString();
     for (const auto& t : update->tables) {
       ASSERT_NE(t.status, "failed") << t.table << ": " << t.message;
-      if (t.table == "stats") EXPECT_EQ(t.technique, batch == 0 ? "incremental (initial)" : "incremental");
+      if (t.table == "stats") {
+        EXPECT_EQ(t.technique, batch == 0 ? "incremental (initial)" : "incremental");
+      }
       if (t.table == "ordered") {
         EXPECT_EQ(t.technique, "complete recompute");
         EXPECT_NE(t.message.find("depends on the order of the rows"), std::string::npos) << t.message;

@@ -5,77 +5,36 @@
 // matter), as sorted multisets (the corpus does not test ORDER BY ties).
 #include <gtest/gtest.h>
 
-
 #include "generator/domain.h"
-#include "runtime/pipeline_runner.h"
+#include "runtime/csv_table_query_test.h"
 #include "testing/differential.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
 
-
-
 using Case = testing::DifferentialCase;
 
-class QueryDifferentialTest : public ::testing::Test {
+class QueryDifferentialTest : public CsvTableQueryTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    FileSystem* fs = FileSystem::Default();
-    std::string landing = dir_->Join("landing");
-    ASSERT_TRUE(fs->CreateDirs(landing).ok());
-    auto domain = generator::MakeDomain("orders");
-    ASSERT_TRUE(domain.ok());
-    ASSERT_TRUE(generator::GenerateToFile(fs, **domain, 7, 8000, landing + "/orders.csv").ok());
-    std::string folder = dir_->Join("pipeline");
-    ASSERT_TRUE(fs->CreateDirs(folder).ok());
-    ASSERT_TRUE(fs->WriteFile(folder + "/pipeline.yaml",
-                              "name: differential\nstorage: ./storage\nconfiguration:\n  landing: " +
-                                  landing + "\n")
-                    .ok());
-    ASSERT_TRUE(fs->WriteFile(folder + "/orders.sql",
-                              "CREATE OR REFRESH STREAMING TABLE orders AS SELECT * EXCEPT (_rescued_data) "
-                              "FROM STREAM read_files('${landing}', format => 'csv', header => true, schema => "
-                              "'TransactionNo STRING, Date STRING, ProductNo STRING, ProductName STRING, "
-                              "Price DOUBLE, Quantity INT, CustomerNo STRING, Country STRING');\n")
-                    .ok());
-    auto runner = PipelineRunner::Open(folder, {});
-    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
-    auto update = (*runner)->RunOnce({});
-    ASSERT_TRUE(update.ok() && update->ok());
-    runner_ = runner->release();
-    // The same table in DuckDB: every field read as text, then cast as lakepipe's reader
-    // does (a value that does not parse is NULL; a short line is padded with NULLs).
-    duck_prefix_ = "CREATE TEMP VIEW orders AS SELECT TransactionNo, Date, ProductNo, ProductName, "
-                   "TRY_CAST(Price AS DOUBLE) AS Price, TRY_CAST(Quantity AS INTEGER) AS Quantity, "
-                   "CustomerNo, Country FROM read_csv('" + landing +
-                   "/orders.csv', header = true, all_varchar = true, null_padding = true); ";
-  }
-  static void TearDownTestSuite() {
-    delete runner_;
-    delete dir_;
-  }
-
-  static std::vector<std::string> Ours(const std::string& sql) { return Differential().Ours(sql); }
-  static std::vector<std::string> Duck(const std::string& sql) { return Differential().Duck(sql); }
-  static testing::DuckDBDifferential Differential() {
-    return testing::DuckDBDifferential(
-        [](const std::string& sql) -> Result<std::vector<RecordBatch>> {
-          LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
-          return result.batches;
+    Load(
+        "orders",
+        [](const std::string& path) -> Status {
+          LP_ASSIGN_OR_RETURN(auto domain, generator::MakeDomain("orders"));
+          return generator::GenerateToFile(FileSystem::Default(), *domain, 7, 8000, path);
         },
-        duck_prefix_);
+        kOrdersCsvSchema,
+        // The same table in DuckDB: every field read as text, then cast as lakepipe's reader
+        // does (a value that does not parse is NULL; a short line is padded with NULLs).
+        [](const std::string& csv) {
+          return "CREATE TEMP VIEW orders AS SELECT TransactionNo, Date, ProductNo, ProductName, "
+                 "TRY_CAST(Price AS DOUBLE) AS Price, TRY_CAST(Quantity AS INTEGER) AS Quantity, "
+                 "CustomerNo, Country FROM read_csv('" + csv +
+                 "', header = true, all_varchar = true, null_padding = true); ";
+        });
   }
-
-  static testing::TempDir* dir_;
-  static PipelineRunner* runner_;
-  static std::string duck_prefix_;
 };
-
-testing::TempDir* QueryDifferentialTest::dir_ = nullptr;
-PipelineRunner* QueryDifferentialTest::runner_ = nullptr;
-std::string QueryDifferentialTest::duck_prefix_;
 
 TEST_F(QueryDifferentialTest, CorpusEqualsDuckDB) {
   ASSERT_NE(runner_, nullptr);

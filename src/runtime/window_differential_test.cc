@@ -9,14 +9,12 @@
 
 #include <cstdio>
 
-#include "runtime/pipeline_runner.h"
+#include "runtime/csv_table_query_test.h"
 #include "testing/differential.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
-
-
 
 using Case = testing::DifferentialCase;
 
@@ -44,58 +42,20 @@ std::string MakeCsv() {
   return csv;
 }
 
-class WindowDifferentialTest : public ::testing::Test {
+class WindowDifferentialTest : public CsvTableQueryTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    FileSystem* fs = FileSystem::Default();
-    std::string landing = dir_->Join("landing");
-    ASSERT_TRUE(fs->CreateDirs(landing).ok());
-    ASSERT_TRUE(fs->WriteFile(landing + "/t.csv", MakeCsv()).ok());
-    std::string folder = dir_->Join("pipeline");
-    ASSERT_TRUE(fs->CreateDirs(folder).ok());
-    ASSERT_TRUE(fs->WriteFile(folder + "/pipeline.yaml", "name: windows\nstorage: ./storage\nconfiguration:\n  landing: " +
-                                                             landing + "\n")
-                    .ok());
-    ASSERT_TRUE(fs->WriteFile(folder + "/t.sql",
-                              "CREATE OR REFRESH STREAMING TABLE t AS SELECT * EXCEPT (_rescued_data) "
-                              "FROM STREAM read_files('${landing}', format => 'csv', header => true, "
-                              "schema => 'id INT, g STRING, k INT, v INT, x DOUBLE');\n")
-                    .ok());
-    auto runner = PipelineRunner::Open(folder, {});
-    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
-    auto update = (*runner)->RunOnce({});
-    ASSERT_TRUE(update.ok() && update->ok());
-    runner_ = runner->release();
-    duck_prefix_ = "SET default_null_order = 'nulls_first_on_asc_last_on_desc'; "
-                   "CREATE TEMP VIEW t AS SELECT * FROM read_csv('" + landing +
-                   "/t.csv', header = true, columns = {'id': 'INTEGER', 'g': 'VARCHAR', 'k': 'INTEGER', "
-                   "'v': 'INTEGER', 'x': 'DOUBLE'}); ";
+    Load(
+        "t", [](const std::string& path) { return FileSystem::Default()->WriteFile(path, MakeCsv()); },
+        "id INT, g STRING, k INT, v INT, x DOUBLE",
+        [](const std::string& csv) {
+          return "SET default_null_order = 'nulls_first_on_asc_last_on_desc'; "
+                 "CREATE TEMP VIEW t AS SELECT * FROM read_csv('" + csv +
+                 "', header = true, columns = {'id': 'INTEGER', 'g': 'VARCHAR', 'k': 'INTEGER', "
+                 "'v': 'INTEGER', 'x': 'DOUBLE'}); ";
+        });
   }
-  static void TearDownTestSuite() {
-    delete runner_;
-    delete dir_;
-  }
-
-  static std::vector<std::string> Ours(const std::string& sql) { return Differential().Ours(sql); }
-  static std::vector<std::string> Duck(const std::string& sql) { return Differential().Duck(sql); }
-  static testing::DuckDBDifferential Differential() {
-    return testing::DuckDBDifferential(
-        [](const std::string& sql) -> Result<std::vector<RecordBatch>> {
-          LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
-          return result.batches;
-        },
-        duck_prefix_);
-  }
-
-  static testing::TempDir* dir_;
-  static PipelineRunner* runner_;
-  static std::string duck_prefix_;
 };
-
-testing::TempDir* WindowDifferentialTest::dir_ = nullptr;
-PipelineRunner* WindowDifferentialTest::runner_ = nullptr;
-std::string WindowDifferentialTest::duck_prefix_;
 
 TEST_F(WindowDifferentialTest, CorpusEqualsDuckDB) {
   ASSERT_NE(runner_, nullptr);
