@@ -60,19 +60,6 @@ Result<std::vector<const Column*>> KeyColumns(const RecordBatch& batch, const Sc
   return out;
 }
 
-RemoveFile RemoveOf(const DataFile& f, int64_t now) {
-  RemoveFile r;
-  r.path = f.add.path;
-  r.deletion_timestamp = now;
-  r.data_change = true;
-  r.extended_file_metadata = true;
-  r.partition_values = f.add.partition_values;
-  r.size = f.add.size;
-  r.stats = f.add.stats;
-  r.tags = f.add.tags;
-  return r;
-}
-
 // The files read, the ones to rewrite, and their rows split into affected / unaffected.
 struct Rewrite {
   std::vector<const DataFile*> read;
@@ -144,7 +131,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
     req.read_keys.insert(key);
   }
   for (const DataFile* f : rw.removed) {
-    req.actions.push_back(RemoveOf(*f, now));
+    req.actions.push_back(RemoveOf(*f, now, /*data_change=*/true));
     result.bytes_removed += f->add.size;
   }
   if (options.txn_app_id) {

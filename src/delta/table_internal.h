@@ -95,6 +95,10 @@ Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path
                                    const TableOptions& options, const SnapshotPtr& snap,
                                    const std::vector<RecordBatch>& batches,
                                    int64_t target_file_bytes, const parquet::WriteOptions& parquet);
+// The `remove` action for an active file of a snapshot (extended file metadata: partition
+// values, size, stats and tags copied from its `add`).
+RemoveFile RemoveOf(const DataFile& file, int64_t deletion_timestamp, bool data_change);
+
 // After a failed commit: removes staged files unless a commit after `read_version` names
 // them (the commit became visible before its failing fsync).
 void DiscardStagedFiles(FileSystem* fs, const std::string& table_path, const StagedFiles& staged,

@@ -417,15 +417,7 @@ struct TableWriter::Impl {
     if (options.mode == WriteMode::kOverwrite && snapshot) {
       req.reads_all_files = true;
       for (const DataFile& f : snapshot->files()) {
-        RemoveFile r;
-        r.path = f.add.path;
-        r.deletion_timestamp = now;
-        r.data_change = true;
-        r.extended_file_metadata = true;
-        r.partition_values = f.add.partition_values;
-        r.size = f.add.size;
-        r.stats = f.add.stats;
-        r.tags = f.add.tags;
+        RemoveFile r = RemoveOf(f, now, /*data_change=*/true);
         LP_ASSIGN_OR_RETURN(std::string key, FileKey(r.path, r.deletion_vector));
         req.read_keys.insert(key);
         req.actions.push_back(std::move(r));
@@ -600,14 +592,8 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
         impl->DiscardFiles();
         return st;
       }
-      RemoveFile r;
-      r.path = f->add.path;
-      r.deletion_timestamp = now;
-      r.data_change = false;
-      r.extended_file_metadata = true;
-      r.partition_values = f->add.partition_values;
-      r.size = f->add.size;
-      r.stats = f->add.stats;
+      // OPTIMIZE only rearranges rows: dataChange false, so streaming readers skip it.
+      RemoveFile r = RemoveOf(*f, now, /*data_change=*/false);
       LP_ASSIGN_OR_RETURN(std::string key, FileKey(r.path, r.deletion_vector));
       req.read_keys.insert(key);
       req.actions.push_back(std::move(r));
@@ -699,6 +685,19 @@ void DiscardStagedFiles(FileSystem* fs, const std::string& table_path, const Sta
     }
   }
   for (const auto& p : staged.full_paths) (void)fs->RemoveFile(p);
+}
+
+RemoveFile RemoveOf(const DataFile& file, int64_t deletion_timestamp, bool data_change) {
+  RemoveFile r;
+  r.path = file.add.path;
+  r.deletion_timestamp = deletion_timestamp;
+  r.data_change = data_change;
+  r.extended_file_metadata = true;
+  r.partition_values = file.add.partition_values;
+  r.size = file.add.size;
+  r.stats = file.add.stats;
+  r.tags = file.add.tags;
+  return r;
 }
 
 }  // namespace lakepipe::delta

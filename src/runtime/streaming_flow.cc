@@ -313,36 +313,23 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     // batch is recorded as done (docs/checkpoint.md).
     int64_t state_keys = 0, state_bytes = 0;
     report.operators.clear();
-    for (auto& [node, store] : flow->seen_stores) {
-      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
-        LP_RETURN_IF_ERROR(store->Commit(batch_id));
-        LP_KILL_POINT("flow.after_state_commit");
+    // Every store kind: commit this batch's state unless a restart already did, then size it.
+    auto commit_stores = [&](auto& stores, auto& names) -> Status {
+      for (auto& [node, store] : stores) {
+        if (!store->committed_batch() || *store->committed_batch() < batch_id) {
+          LP_RETURN_IF_ERROR(store->Commit(batch_id));
+          LP_KILL_POINT("flow.after_state_commit");
+        }
+        state::StateSize size = store->Size();
+        state_keys += size.keys;
+        state_bytes += size.disk_bytes;
+        report.operators.push_back({names[node], size.keys, size.disk_bytes});
       }
-      state::StateSize size = store->Size();
-      state_keys += size.keys;
-      state_bytes += size.disk_bytes;
-      report.operators.push_back({flow->seen_store_names[node], size.keys, size.disk_bytes});
-    }
-    for (auto& [node, store] : flow->join_stores) {
-      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
-        LP_RETURN_IF_ERROR(store->Commit(batch_id));
-        LP_KILL_POINT("flow.after_state_commit");
-      }
-      state::StateSize size = store->Size();
-      state_keys += size.keys;
-      state_bytes += size.disk_bytes;
-      report.operators.push_back({flow->join_store_names[node], size.keys, size.disk_bytes});
-    }
-    for (auto& [node, store] : flow->window_stores) {
-      if (!store->committed_batch() || *store->committed_batch() < batch_id) {
-        LP_RETURN_IF_ERROR(store->Commit(batch_id));
-        LP_KILL_POINT("flow.after_state_commit");
-      }
-      state::StateSize size = store->Size();
-      state_keys += size.keys;
-      state_bytes += size.disk_bytes;
-      report.operators.push_back({flow->window_store_names[node], size.keys, size.disk_bytes});
-    }
+      return Status::OK();
+    };
+    LP_RETURN_IF_ERROR(commit_stores(flow->seen_stores, flow->seen_store_names));
+    LP_RETURN_IF_ERROR(commit_stores(flow->join_stores, flow->join_store_names));
+    LP_RETURN_IF_ERROR(commit_stores(flow->window_stores, flow->window_store_names));
     if (flow->scd_store) {
       if (!flow->scd_store->committed_batch() || *flow->scd_store->committed_batch() < batch_id) {
         LP_RETURN_IF_ERROR(flow->scd_store->Commit(batch_id));
