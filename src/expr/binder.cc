@@ -259,7 +259,7 @@ class Binder {
       if (!found) {
         // A struct column used as `s.x`: rewrite as get_field.
         int struct_index = input_.FindField(e.qualifier);
-        if (struct_index >= 0 && input_.field(struct_index).type.id() == TypeId::kStruct) {
+        if (struct_index >= 0) {
           auto field = Expr::Call("get_field",
                                   {Expr::Column(e.qualifier, "", e.pos),
                                    Expr::Literal(Value::String(e.name), DataType::String(), e.pos)},

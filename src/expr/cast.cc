@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/utf8.h"
 #include "expr/eval_internal.h"
 #include "expr/kernel_state.h"
 #include "fast_float/fast_float.h"
@@ -233,7 +234,9 @@ class Caster {
         case TypeId::kDecimal: buf = FormatDecimal(in_.data<int128_t>()[i], in_.type().scale()); break;
         case TypeId::kDate: buf = FormatDate(in_.data<int32_t>()[i]); break;
         case TypeId::kTimestamp: case TypeId::kTimestampNtz: buf = FormatTimestamp(in_.data<int64_t>()[i]); break;
-        case TypeId::kBinary: buf = std::string(in_.GetString(i)); break;
+        // Kafka keys and values arrive as binary; their text must be valid UTF-8 to be a
+        // STRING (Parquet, JSON, comparisons), so bad bytes become U+FFFD as Java's decoder does.
+        case TypeId::kBinary: AppendRepairedUtf8(in_.GetString(i), &buf); break;
         default: buf = in_.GetValue(i).ToString(); break;
       }
       out.AppendString(buf);

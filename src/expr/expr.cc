@@ -55,6 +55,10 @@ std::string Expr::ToString() const {
       return std::string(try_cast ? "try_cast(" : "CAST(") + args[0]->ToString() + " AS " +
              cast_type.ToString() + ")";
     case ExprKind::kCall: {
+      if (function == "get_field" && args.size() == 2 && args[1]->kind == ExprKind::kLiteral && !args[1]->literal.is_null()) {
+        return args[0]->ToString() + "." + args[1]->literal.string_value();
+      }
+      if (function == "subscript" && args.size() == 2) return args[0]->ToString() + "[" + args[1]->ToString() + "]";
       static const char* kInfix[] = {"+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=",
                                      "<=>", "and", "or", "||", "like"};
       for (const char* op : kInfix) {

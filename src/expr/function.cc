@@ -15,6 +15,7 @@ const FunctionRegistry& FunctionRegistry::Get() {
     RegisterStructFunctions(r);
     RegisterIntervalFunctions(r);
     RegisterMathFunctions(r);
+    RegisterNestedFunctions(r);
     return r;
   }();
   return *registry;

@@ -467,7 +467,9 @@ class Rewriter {
       if (t.IsSymbol(")")) {
         if (top.qualify_open) CloseQualify(top);
         if (levels_.size() > 1) levels_.pop_back();
+        bool wrap = close_after_.count(i_) > 0;
         EmitVerbatim();
+        if (wrap) out_.text.AppendSynthetic(")", in_.OriginOf(t.end));
         return Status::OK();
       }
       if (t.IsSymbol(",")) {
@@ -525,6 +527,18 @@ class Rewriter {
       return Status::OK();
     }
     // Words.
+    // f(x).field and f(x)[k]: PostgreSQL only subscripts a parenthesized call, so the call
+    // gets parentheses.
+    if (Peek(1).IsSymbol("(")) {
+      size_t close = MatchingParen(i_ + 1);
+      if (close != std::string::npos && close + 2 < toks_.size() &&
+          ((toks_[close + 1].IsSymbol(".") && toks_[close + 2].IsIdentifier()) || toks_[close + 1].IsSymbol("["))) {
+        out_.text.AppendMapped(in_, gap_from_, t.begin);
+        gap_from_ = t.begin;
+        out_.text.AppendSynthetic("(", in_.OriginOf(t.begin));
+        close_after_.insert(close);
+      }
+    }
     if (t.IsWord("FROM")) {
       bool query = top.query;
       EmitVerbatim();
@@ -569,12 +583,25 @@ class Rewriter {
       }
       top.window_seen = true;
     }
+    // A keyword on a dotted path (`order.items`, `s.order`) is a name: Spark reserves
+    // fewer words than PostgreSQL.
+    if (!t.IsWord("LIVE") && ((Peek(1).IsSymbol(".") && Peek(2).IsIdentifier()) || (i_ > 0 && toks_[i_ - 1].IsSymbol("."))) &&
+        IsPostgresKeyword(t.text)) {
+      EmitQuotedWord();
+      return Status::OK();
+    }
     if (IsClauseEnd(t)) {
       top.in_from = false;
       EmitVerbatim();
       return Status::OK();
     }
     if (t.IsWord("LATERAL") && Peek(1).IsWord("VIEW")) return NotSupportedAt(Loc(t), "LATERAL VIEW");
+    // Spark's array(a, b) constructor: ARRAY is a PostgreSQL keyword (ARRAY[...],
+    // ARRAY(subquery)), so the function name is quoted.
+    if (t.IsWord("array") && Peek(1).IsSymbol("(") && !Peek(2).IsWord("SELECT") && !Peek(2).IsWord("WITH")) {
+      EmitSynthetic(QuoteIdent("array"));
+      return Status::OK();
+    }
     if (t.IsWord("PIVOT") || t.IsWord("UNPIVOT") || t.IsWord("TABLESAMPLE")) {
       return NotSupportedAt(Loc(t), ToUpper(t.text));
     }
@@ -682,6 +709,7 @@ class Rewriter {
   std::vector<size_t> emitted_at_;  // output offset where token k was emitted (or dropped)
   std::vector<Level> levels_;
   std::set<size_t> dropped_parens_;
+  std::set<size_t> close_after_;  // `)` of a call to parenthesize (f(x).field)
   bool item_start_pending_ = false;
   bool stream_pending_ = false;
   bool cast_paren_pending_ = false;

@@ -106,5 +106,17 @@ TEST(RewriteTest, WatermarkIsParsedAndRemoved) {
   EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("r.sql:1:24"));
 }
 
+
+TEST(RewriteTest, NestedAccessSpellingsBecomePostgresText) {
+  // Keywords on a dotted path are names; a call followed by .field or [k] is parenthesized;
+  // array(...) is a function, not PostgreSQL's ARRAY constructor.
+  auto rw = RewriteSparkSql(Text("SELECT order.items, s.order, element_at(a, 1).x, f(m)['k'], array(1, 2) FROM t"));
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ(rw->text.text(),
+            "SELECT \"order\".\"items\", \"s\".\"order\", (\"element_at\"(\"a\", 1)).\"x\", (\"f\"(\"m\"))['k'], "
+            "\"array\"(1, 2) FROM \"t\"");
+  EXPECT_EQ(OriginalColumnOf(*rw, "(\"element_at\""), 30);
+}
+
 }  // namespace
 }  // namespace lakepipe::sql

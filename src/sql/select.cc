@@ -475,6 +475,9 @@ class Planner {
     } else if (item.expr->kind == expr::ExprKind::kColumn) {
       item.name = item.expr->name;
       if (item.name.rfind("_metadata.", 0) == 0) item.name = item.name.substr(10);
+    } else if (item.expr->kind == expr::ExprKind::kCall && item.expr->function == "get_field" &&
+               item.expr->args.size() == 2 && item.expr->args[1]->kind == expr::ExprKind::kLiteral) {
+      item.name = item.expr->args[1]->literal.string_value();  // Spark names s.a.b `b`
     } else {
       item.name = item.expr->ToString();
     }
@@ -1428,7 +1431,37 @@ class Planner {
       return Expr::Column(parts[1], parts[0], pos);
     }
     if (parts.size() == 3 && EqualsIgnoreCase(parts[1], "_metadata")) return metadata(parts[0], parts[2]);
-    return NotSupportedAt(loc, "column reference with " + std::to_string(parts.size()) + " parts (struct fields)");
+    // a.b.c.d: `a.b` is a table's column or a struct's field (the binder decides), and
+    // every further part is a field of what precedes it.
+    ExprPtr e = Expr::Column(parts[1], parts[0], pos);
+    for (size_t i = 2; i < parts.size(); ++i) e = FieldAccess(e, parts[i], pos);
+    return e;
+  }
+
+  static ExprPtr FieldAccess(ExprPtr base, const std::string& field, expr::SourcePos pos) {
+    return Expr::Call("get_field", {std::move(base), Expr::Literal(Value::String(field), DataType::String(), pos)}, pos);
+  }
+
+  // expr[k], expr[k].field, (expr).field: subscripts and field access after any expression.
+  Result<ExprPtr> TranslateIndirection(const json& b) {
+    LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(b["arg"]));
+    for (const json& step : b["indirection"]) {
+      std::string kind = NodeType(step);
+      const json& sb = Body(step);
+      SourceLocation loc = FirstLocIn(sb).line > 0 ? FirstLocIn(sb) : LocFromPos(e->pos);
+      if (kind == "String") {
+        e = FieldAccess(e, Sval(step), e->pos);
+      } else if (kind == "A_Indices") {
+        if (sb.value("is_slice", false) || !sb.contains("uidx")) return NotSupportedAt(loc, "array slices x[a:b] (use slice(x, start, length))");
+        LP_ASSIGN_OR_RETURN(ExprPtr k, Translate(sb["uidx"]));
+        e = Expr::Call("subscript", {e, k}, e->pos);
+      } else if (kind == "A_Star") {
+        return NotSupportedAt(loc, "x.* on an expression (name the fields)");
+      } else {
+        return NotSupportedAt(loc, "indirection " + kind);
+      }
+    }
+    return e;
   }
 
   Result<ExprPtr> TranslateFuncCall(const json& b) {
@@ -1628,7 +1661,7 @@ class Planner {
     if (type == "SubLink") {
       return NotSupportedAt(loc, "subqueries inside expressions (IN (SELECT ...), EXISTS, scalar subqueries); join instead");
     }
-    if (type == "A_Indirection") return NotSupportedAt(FirstLocIn(b), "subscripts and field access on expressions");
+    if (type == "A_Indirection") return TranslateIndirection(b);
     if (type == "A_ArrayExpr") return NotSupportedAt(loc, "ARRAY[...] constructors");
     if (type == "RowExpr") return NotSupportedAt(loc, "row constructors");
     if (type == "CollateClause") return NotSupportedAt(loc, "COLLATE");
