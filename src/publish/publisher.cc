@@ -7,7 +7,7 @@
 
 #include "common/kill_point.h"
 #include "delta/table.h"
-#include "publish/pg_connection.h"
+#include "common/pg_connection.h"
 #include "publish/pg_types.h"
 #include "sql/pipeline.h"
 

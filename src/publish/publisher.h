@@ -37,10 +37,11 @@ struct PostgresPublish;
 namespace lakepipe::delta {
 class DeltaTable;
 }
+namespace lakepipe {
+class PgConnection;
+}
 
 namespace lakepipe::publish {
-
-class PgConnection;
 
 struct PublishTarget {
   std::string table;        // the pipeline table

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "delta/table.h"
-#include "publish/pg_connection.h"
+#include "common/pg_connection.h"
 #include "publish/pg_types.h"
 #include "testing/pg_test_server.h"
 #include "testing/testing.h"

@@ -15,7 +15,7 @@
 
 struct pg_conn;
 
-namespace lakepipe::publish {
+namespace lakepipe {
 
 using PgRow = std::vector<std::optional<std::string>>;  // text values; nullopt is NULL
 
@@ -24,6 +24,11 @@ class PgConnection {
   // `dsn` is a libpq connection string or URI; connect_timeout defaults to
   // `connect_timeout_seconds` unless the dsn sets it.
   static Result<std::unique_ptr<PgConnection>> Connect(const std::string& dsn, int connect_timeout_seconds = 5);
+  // A walsender connection (`replication=database`, for logical replication): it runs
+  // replication commands and plain SQL. The session starts in UTC with ISO dates and
+  // shortest-exact floats, so that values decoded from the WAL print like COPY's.
+  static Result<std::unique_ptr<PgConnection>> ConnectReplication(const std::string& dsn,
+                                                                  int connect_timeout_seconds = 5);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -38,12 +43,18 @@ class PgConnection {
   Result<std::string> CopyOut(const std::string& copy_sql);
 
   bool broken() const;
+  // The libpq handle, for protocols this class does not wrap (the CopyBoth stream of
+  // logical replication, pgcdc/replication_stream.h). Owned by this object.
+  pg_conn* native() const { return conn_; }
+  // The status of a failed command: PostgreSQL's message and SQLSTATE (IOError).
+  Status Error(const std::string& what) const;
   int server_version() const;  // e.g. 150010
 
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
-  Status Error(const std::string& what) const;
+  static Result<std::unique_ptr<PgConnection>> Open(const std::string& dsn, int connect_timeout_seconds,
+                                                    bool replication);
   pg_conn* conn_;
 };
 
-}  // namespace lakepipe::publish
+}  // namespace lakepipe

@@ -1,8 +1,10 @@
-#include "publish/pg_connection.h"
+#include "common/pg_connection.h"
 
 #include <libpq-fe.h>
 
-namespace lakepipe::publish {
+#include <vector>
+
+namespace lakepipe {
 namespace {
 
 void IgnoreNotice(void*, const char*) {}
@@ -40,11 +42,36 @@ Status ResultError(PGresult* r, const std::string& what) {
 }  // namespace
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& dsn, int connect_timeout_seconds) {
-  // Defaults first: the expanded dsn, later in the array, overrides them.
+  return Open(dsn, connect_timeout_seconds, false);
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::ConnectReplication(const std::string& dsn,
+                                                                       int connect_timeout_seconds) {
+  return Open(dsn, connect_timeout_seconds, true);
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& dsn, int connect_timeout_seconds,
+                                                         bool replication) {
+  // Defaults first: the expanded dsn, later in the array, overrides them; `replication`
+  // comes after it (a walsender is what the caller asked for).
   std::string timeout = std::to_string(connect_timeout_seconds);
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "lakepipe", dsn.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  std::vector<const char*> keys = {"connect_timeout", "application_name"};
+  std::vector<const char*> values = {timeout.c_str(), "lakepipe"};
+  if (replication) {
+    // The walsender formats decoded values with these settings (SET would come too late
+    // for nothing, but startup options also hold for a session that never runs SQL).
+    keys.push_back("options");
+    values.push_back("-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3");
+  }
+  keys.push_back("dbname");
+  values.push_back(dsn.c_str());
+  if (replication) {
+    keys.push_back("replication");
+    values.push_back("database");
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
   if (conn == nullptr) return Status::IOError("PostgreSQL: out of memory connecting");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = TrimNewline(PQerrorMessage(conn));
@@ -53,6 +80,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& d
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   std::unique_ptr<PgConnection> c(new PgConnection(conn));
+  if (replication) return c;
   // Timestamps are sent with an explicit offset; results (tests) read back in UTC.
   LP_RETURN_IF_ERROR(c->Exec("SET TIME ZONE 'UTC'; SET extra_float_digits = 1"));
   return c;
@@ -150,4 +178,4 @@ Result<std::string> PgConnection::CopyOut(const std::string& copy_sql) {
   return out;
 }
 
-}  // namespace lakepipe::publish
+}  // namespace lakepipe

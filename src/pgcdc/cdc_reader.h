@@ -1,0 +1,172 @@
+// CdcReader: one PostgreSQL table's changes through logical replication (docs/
+// postgres-cdc.md): the option check and table description `validate` uses, the setup
+// checks with their fixes, the initial snapshot consistent with a new slot, and the
+// stream of whole transactions as rows with `_change_type`, `_lsn`, `_commit_timestamp`,
+// `_xid` and `_rescued_data`.
+//
+// Positions are transaction end LSNs (the Commit message's end_lsn): a range (after,
+// end] holds the transactions whose end LSN lies in it, so ranges split only between
+// transactions. The reader never confirms anything on its own: Confirm(lsn) is the only
+// way the slot's confirmed_flush_lsn moves, and the caller calls it once the rows up to
+// `lsn` are durable downstream. Reading a range again (after a crash, in another process)
+// restarts the stream at `after` and yields the same transactions: the slot keeps them
+// until confirmed.
+//
+// A dropped connection (the server restarting) is reconnected with backoff inside
+// Poll/Read; what was buffered is received again.
+// Not thread-safe: one flow's thread drives a reader. Call order: Open, then
+// PrepareSlot (once), then any Poll/Read/Confirm/Lag.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "common/pg_connection.h"
+#include "common/status.h"
+#include "pgcdc/pg_type_map.h"
+#include "pgcdc/pgoutput.h"
+#include "pgcdc/replication_stream.h"
+#include "types/batch.h"
+
+namespace lakepipe::pgcdc {
+
+// read_postgres_cdc(dsn => ..., tableName => 'schema.table', slot => ..., publication =>
+// ..., snapshot => true).
+struct CdcOptions {
+  std::string dsn;
+  std::string schema = "public";
+  std::string table;
+  std::string slot;         // empty: derived from the flow id
+  std::string publication;  // empty: lakepipe_<schema>_<table>, created when absent
+  bool snapshot = true;
+};
+// Checks the named options (keys lower case) like validate and run both do.
+Result<CdcOptions> ParseCdcOptions(const std::map<std::string, std::string>& options);
+// The publication lakepipe creates when none is named.
+std::string DefaultPublication(const CdcOptions& options);
+// The slot name for a flow (valid slot characters only, at most 63).
+std::string DefaultSlot(const std::string& flow_id);
+
+struct CdcColumn {
+  std::string name;
+  PgColumnType pg;
+  DataType type;
+  bool toastable = false;  // storage 'x' or 'e': may arrive as an unchanged TOAST value
+};
+struct CdcTable {
+  uint32_t oid = 0;
+  std::string schema, name;
+  char replica_identity = 'd';
+  std::vector<CdcColumn> columns;
+  std::string Qualified() const;  // "schema"."name", quoted for SQL
+};
+// The table as the catalog describes it; NotFound naming the table when absent.
+Result<CdcTable> DescribeTable(PgConnection& conn, const std::string& schema, const std::string& table);
+// The source's rows: the table's columns, then _change_type STRING, _lsn BIGINT,
+// _commit_timestamp TIMESTAMP, _xid BIGINT, _rescued_data STRING.
+Schema CdcSchema(const CdcTable& table);
+// Connects, describes the table and returns CdcSchema: what `validate` resolves.
+Result<Schema> DescribeCdcSchema(const CdcOptions& options);
+
+// Replication lag of a source: WAL the server has past what lakepipe confirmed, and the
+// age of the oldest transaction received but not yet confirmed (0 when none waits).
+struct CdcLag {
+  int64_t bytes = 0;
+  double seconds = 0;
+};
+
+class CdcReader {
+ public:
+  // Connects (a plain connection for the catalog), describes the table and checks the
+  // setup: wal_level = logical, the role's REPLICATION attribute, the publication and
+  // its table (a default publication is created), REPLICA IDENTITY FULL when the table
+  // has columns that PostgreSQL may TOAST. Each failure says which setting and the fix.
+  static Result<std::unique_ptr<CdcReader>> Open(const CdcOptions& options, FileSystem* fs);
+  ~CdcReader();
+
+  const Schema& schema() const { return schema_; }
+  const CdcTable& table() const { return table_; }
+  const std::string& slot() const { return options_.slot; }
+  const std::string& publication() const { return publication_; }
+
+  struct SlotState {
+    Lsn confirmed_flush = 0;
+    Lsn restart = 0;
+    std::string wal_status;  // reserved, extended, unreserved, lost
+  };
+  Result<std::optional<SlotState>> FindSlot();
+  // Fails (naming the slot, what was lost and the way out) when the slot the flow has
+  // used is gone or invalidated by max_slot_wal_keep_size.
+  Status CheckSlotUsable(Lsn needed_from);
+  Status DropSlotIfExists();
+  // Creates the slot. With `snapshot_path`, exports its snapshot and writes the table
+  // as of that snapshot to that file (COPY text, synced) before anything else happens
+  // on the slot; returns the slot's consistent point, from which the stream continues.
+  Result<Lsn> CreateSlot(const std::string* snapshot_path);
+  // The rows of a snapshot file written by CreateSlot (change type `snapshot`, _lsn 0).
+  Result<std::vector<RecordBatch>> ReadSnapshot(const std::string& path);
+
+  // Receives whole transactions after `after` for up to `timeout_ms` (returning as
+  // soon as some arrived and nothing more is waiting) and returns the end LSN of the last
+  // one to take next (at most about `max_rows` rows unless one transaction is larger),
+  // or `after` when none came. Reconnects a dropped stream (a warning, not an error).
+  Result<Lsn> Poll(Lsn after, int timeout_ms, int64_t max_rows);
+  // The rows of the transactions in (after, end], receiving (and reconnecting) as needed.
+  Result<std::vector<RecordBatch>> Read(Lsn after, Lsn end);
+  // Transactions in (after, end]: count and commit times (for latency).
+  std::vector<std::pair<int64_t, int64_t>> CommitTimes(Lsn after, Lsn end) const;
+  // Lets the slot go of WAL up to `lsn` (its data is committed downstream).
+  Status Confirm(Lsn lsn);
+  CdcLag Lag() const;
+  // Problems survived (a reconnect), for the event log.
+  void SetWarn(std::function<void(const std::string&, const std::string&)> warn) { warn_ = std::move(warn); }
+  // Bytes of the server's WAL end, for tests and lag.
+  Lsn server_wal_end() const { return wal_end_; }
+
+ private:
+  struct Txn {
+    Lsn end_lsn = 0;
+    int64_t commit_micros = 0;
+    uint32_t xid = 0;
+    int64_t rows = 0;
+    std::vector<Column> columns;
+  };
+  CdcReader(CdcOptions options, FileSystem* fs) : options_(std::move(options)), fs_(fs) {}
+  Status EnsureStream(Lsn after);
+  Status ReceiveSome(int timeout_ms, int64_t max_rows);
+  Status HandleMessage(const XLogData& data);
+  Status AppendChange(char change, const PgOutputMessage& m, Lsn lsn);
+  void Trim(Lsn after);
+  void DropStream(const Status& why);
+  void StartTxn(const PgOutputMessage& begin);
+
+  CdcOptions options_;
+  FileSystem* fs_;
+  std::string publication_;
+  CdcTable table_;
+  Schema schema_;
+  std::unique_ptr<PgConnection> conn_;  // catalog queries
+  std::unique_ptr<ReplicationStream> stream_;
+  // The relation's columns as the stream last described them -> schema column (-1: not
+  // in the schema, kept in _rescued_data).
+  std::map<uint32_t, std::vector<std::pair<std::string, int>>> relations_;
+  // Whole transactions received, in (buffer_low_, position_].
+  std::deque<Txn> buffer_;
+  Lsn buffer_low_ = 0;
+  Lsn position_ = 0;
+  std::optional<Txn> open_;  // between Begin and Commit
+  Lsn confirmed_ = 0;
+  Lsn wal_end_ = 0;
+  std::deque<std::pair<Lsn, int64_t>> unconfirmed_;  // (end LSN, commit time) handed out
+  int reconnects_ = 0;
+  std::function<void(const std::string&, const std::string&)> warn_;
+};
+
+}  // namespace lakepipe::pgcdc
