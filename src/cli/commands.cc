@@ -13,6 +13,7 @@ void CommandRegistry::Finish(const Status& status) {
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
   RegisterGenerateCommands(app, registry);
+  RegisterKafkaCommands(app, registry);
   RegisterPipelineCommands(app, registry);
   RegisterProduceCommands(app, registry);
   RegisterPublishCommands(app, registry);

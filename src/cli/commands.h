@@ -24,6 +24,7 @@ class CommandRegistry {
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterKafkaCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPublishCommands(CLI::App& app, CommandRegistry& registry);

@@ -11,6 +11,11 @@
 // monotonic clock. Deadlines are absolute, so sleeping late never accumulates drift; a
 // producer that falls behind writes the overdue files at once and catches up.
 // SIGINT/SIGTERM stop after the file being written; the files written are complete.
+//
+// `--to kafka://HOST:PORT/TOPIC` sends each line as one message instead, a JSON object
+// with the header's names (numbers as JSON numbers, empty fields null), keyed by `--key
+// COLUMN` when given; the same pacing applies per group of --lines-per-file messages,
+// each group flushed (acknowledged by the broker) before the next.
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,12 +27,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/uuid.h"
+#include "kafka/producer.h"
+
+#include <nlohmann/json.hpp>
+#include <vector>
 
 namespace lakepipe::cli {
 namespace {
@@ -40,7 +50,53 @@ struct ProduceArgs {
   bool loop = false;
   int64_t limit = 0;
   std::string prefix;
+  std::string key;  // kafka: the column whose value keys each message
 };
+
+// Splits one CSV record (without its line ending) into fields, removing quotes.
+std::vector<std::string> SplitCsv(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back().push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back().push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back().push_back(c);
+    }
+  }
+  return out;
+}
+
+bool LooksLikeJsonNumber(const std::string& v) {
+  if (v.empty()) return false;
+  nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+  return !j.is_discarded() && j.is_number() && v.size() < 18 && !(v.size() > 1 && v[0] == '0' && v[1] != '.');
+}
+
+// The message of a CSV record: a JSON object named by the header.
+std::string RecordJson(const std::vector<std::string>& names, const std::vector<std::string>& fields) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string v = i < fields.size() ? fields[i] : "";
+    if (v.empty()) obj[names[i]] = nullptr;
+    else if (LooksLikeJsonNumber(v)) obj[names[i]] = nlohmann::json::parse(v);
+    else obj[names[i]] = v;
+  }
+  return obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::atomic<int> g_stop_signal{0};
 
@@ -217,12 +273,31 @@ Status RunProduce(const ProduceArgs& a) {
   LP_ASSIGN_OR_RETURN(bool has_header, reader.Next(&header));
   if (!has_header) return Status::InvalidArgument("produce: input " + a.from + " is empty (no header line)");
 
-  if (fs->Exists(a.to)) {
+  std::unique_ptr<kafka::Producer> producer;
+  std::string topic;
+  std::vector<std::string> names = SplitCsv(header);
+  int key_index = -1;
+  if (a.to.rfind("kafka://", 0) == 0) {
+    std::string rest = a.to.substr(8);
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
+      return Status::InvalidArgument("produce: --to kafka://HOST:PORT/TOPIC, not " + a.to);
+    }
+    topic = rest.substr(slash + 1);
+    LP_ASSIGN_OR_RETURN(producer, kafka::Producer::Open(rest.substr(0, slash)));
+    if (!a.key.empty()) {
+      for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == a.key) key_index = static_cast<int>(i);
+      if (key_index < 0) return Status::InvalidArgument("produce: --key " + a.key + " is not a column of " + a.from);
+    }
+  } else if (!a.key.empty()) {
+    return Status::InvalidArgument("produce: --key applies to --to kafka://...");
+  } else if (fs->Exists(a.to)) {
     auto to_info = fs->Stat(a.to);
     if (to_info.ok() && !to_info->is_dir) {
       return Status::InvalidArgument("produce: --to " + a.to + " is a file, not a folder");
     }
-  } else {
+  } else if (!producer) {
     Status st = fs->CreateDirs(a.to);
     if (!st.ok()) return Status::IOError("produce: cannot create the folder " + a.to + ": " + st.message());
   }
@@ -264,6 +339,29 @@ Status RunProduce(const ProduceArgs& a) {
     int64_t due = start + static_cast<int64_t>(static_cast<double>(lines + in_file) / rate * 1e9);
     SleepUntil(due);
     if (g_stop_signal.load() != 0) break;  // stopped while waiting: this file is not written
+    if (producer) {
+      // Each data line of `content` (after the header) is one message.
+      size_t pos = header.size();
+      while (pos < content.size()) {
+        size_t end = pos;
+        bool q = false;
+        while (end < content.size() && (content[end] != '\n' || q)) {
+          if (content[end] == '"') q = !q;
+          ++end;
+        }
+        std::vector<std::string> fields = SplitCsv(std::string_view(content).substr(pos, end - pos));
+        std::string value = RecordJson(names, fields);
+        std::optional<std::string_view> key;
+        if (key_index >= 0 && static_cast<size_t>(key_index) < fields.size()) key = fields[static_cast<size_t>(key_index)];
+        LP_RETURN_IF_ERROR(producer->Send(topic, -1, key, value));
+        pos = end + 1;
+      }
+      LP_RETURN_IF_ERROR(producer->Flush());
+      lines += in_file;
+      ++files;
+      progress.Update(start, lines, files, false);
+      continue;
+    }
     char seq[24];
     std::snprintf(seq, sizeof seq, "%08lld", static_cast<long long>(files + 1));
     std::string path = JoinPath(a.to, name_stem + seq + ".csv");
@@ -292,7 +390,8 @@ void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry) {
   CLI::App* cmd = app.add_subcommand(
       "produce", "Split a CSV into small files dropped atomically into a folder at a steady rate");
   cmd->add_option("--from", args->from, "The CSV file to read (its header is repeated in each file)")->required();
-  cmd->add_option("--to", args->to, "The landing folder (created if missing)")->required();
+  cmd->add_option("--to", args->to, "The landing folder (created if missing), or kafka://HOST:PORT/TOPIC")->required();
+  cmd->add_option("--key", args->key, "kafka: the column whose value keys each message");
   cmd->add_option("--rate", args->rate, "Data lines per second")->required();
   cmd->add_option("--lines-per-file", args->lines_per_file, "Data lines per file")->capture_default_str();
   cmd->add_flag("--loop", args->loop, "Start again from the top at the end of the input");

@@ -163,6 +163,11 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       t.roots.insert(scan->read_files.path);
       LP_RETURN_IF_ERROR(watcher.Watch(scan->read_files.path));
     }
+    // A message source wakes its table when it sees new data (runtime/stream_source.h).
+    if (!sources.stream_scans.empty()) {
+      auto& flag = r.stream_wakes[Lower(ds.name)];
+      if (!flag) flag = std::make_shared<std::atomic<bool>>(false);
+    }
     // A streaming table wakes on its STREAM() inputs; a materialized view on everything
     // it reads. (A stream-static join's static side does not start a batch, as in Spark.)
     if (ds.kind == sql::DatasetKind::kStreamingTable) {
@@ -257,7 +262,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       if (flow != nullptr && flow->next_stable_in_micros > 0) {
         t.dirty = true;
         t.not_before = std::max(t.not_before, now + flow->next_stable_in_micros);
-      } else if (flow != nullptr && flow->backlog_files > 0) {
+      } else if (flow != nullptr && (flow->backlog_files > 0 || flow->backlog_records > 0)) {
         t.dirty = true;
       }
     }
@@ -266,7 +271,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     } else {
       if (now >= next_backstop) {
         for (auto& t : tables)
-          if (!t.roots.empty()) t.dirty = true;
+          if (!t.roots.empty() || r.stream_wakes.count(Lower(t.ds->name))) t.dirty = true;
         next_backstop = now + kBackstopMicros;
       }
       // Start what is due, upstream tables first.
@@ -313,6 +318,10 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     for (const auto& root : *changed) {
       for (auto& t : tables)
         if (t.roots.count(root)) t.dirty = true;
+    }
+    for (auto& t : tables) {
+      auto wake = r.stream_wakes.find(Lower(t.ds->name));
+      if (wake != r.stream_wakes.end() && wake->second->exchange(false)) t.dirty = true;
     }
   }
   stop_workers();

@@ -123,6 +123,10 @@ class Executor {
         LP_ASSIGN_OR_RETURN(Batches rows, provider_.ReadFiles(node));
         return Relabel(node.schema, std::move(rows));
       }
+      case PlanKind::kReadStream: {
+        LP_ASSIGN_OR_RETURN(Batches rows, provider_.ReadStream(node));
+        return Relabel(node.schema, std::move(rows));
+      }
       case PlanKind::kSubqueryAlias: {
         LP_ASSIGN_OR_RETURN(Batches rows, Run(*node.inputs[0]));
         return Relabel(node.schema, std::move(rows));

@@ -39,6 +39,12 @@ class ScanProvider {
   // Rows of a kReadFiles node, in node.schema's columns (data columns, the rescue
   // column, then the _metadata columns the query uses).
   virtual Result<std::vector<RecordBatch>> ReadFiles(const sql::PlanNode& node) = 0;
+  // Rows of a kReadStream node (a message source, runtime/stream_source.h), in
+  // node.schema's columns. Only a streaming flow's batch has them.
+  virtual Result<std::vector<RecordBatch>> ReadStream(const sql::PlanNode& node) {
+    return Status::NotSupported(node.loc.ToString() + ": " + node.stream_source.function +
+                                "(...) is read only as a stream, in a streaming table");
+  }
 };
 
 using AggregateFactory = std::function<Result<std::unique_ptr<operators::HashAggregate>>()>;

@@ -18,6 +18,7 @@
 #include "runtime/event_log.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
+#include "sql/stream_source.h"
 #include "runtime/status_board.h"
 
 namespace lakepipe::runtime {
@@ -64,6 +65,7 @@ bool UpdateReport::ok() const {
 
 void PipelineRunner::Impl::CollectSources(const sql::PlanNode& node, PlanSources* out) const {
   if (node.kind == sql::PlanKind::kReadFiles) out->file_scans.push_back(&node);
+  if (node.kind == sql::PlanKind::kReadStream) out->stream_scans.push_back(&node);
   if (node.kind == sql::PlanKind::kTableScan) {
     const sql::ResolvedDataset* ds = Find(node.table);
     if (ds != nullptr && ds->kind == sql::DatasetKind::kView) {
@@ -252,6 +254,23 @@ Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
     }
   }
   return Status::Internal("micro-batch plan has no entry for read_files " + node.read_files.path);
+}
+
+Result<Batches> BatchScanProvider::ReadStream(const sql::PlanNode& node) {
+  if (flow_ == nullptr) return FullScanProvider::ReadStream(node);
+  std::string key = StreamSourceKey(node.stream_source);
+  for (const auto& s : plan_["sources"]) {
+    if (s["kind"] == "stream" && s["key"] == key) {
+      auto it = flow_->stream_sources.find(key);
+      if (it == flow_->stream_sources.end()) {
+        return Status::Internal("micro-batch plan reads " + key + ", which the flow did not open");
+      }
+      LP_ASSIGN_OR_RETURN(StreamRead read, it->second->Read(s["range"], node.schema));
+      stream_arrivals_.insert(stream_arrivals_.end(), read.produced_at.begin(), read.produced_at.end());
+      return std::move(read.batches);
+    }
+  }
+  return Status::Internal("micro-batch plan has no entry for " + key);
 }
 
 // ---- shared steps --------------------------------------------------------------------
@@ -558,6 +577,8 @@ PipelineStatus PipelineRunner::Impl::InitialStatus(const std::string& mode) cons
       t.upstream_tables.push_back(u != nullptr ? u->name : up);
     }
     for (const auto* scan : sources.file_scans) t.sources.push_back("files:" + scan->read_files.path);
+    for (const auto* scan : sources.stream_scans)
+      t.sources.push_back(sql::StreamSourceKind(scan->stream_source) + ":" + sql::StreamSourceLabel(scan->stream_source));
     if (delta::DeltaTable::Exists(TablePath(ds.name), fs)) {
       auto table = delta::DeltaTable::Open(TablePath(ds.name), fs);
       if (table.ok()) {

@@ -25,6 +25,7 @@
 #include "runtime/file_source.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
+#include "runtime/stream_source.h"
 #include "state/incremental_aggregate.h"
 #include "state/join_state_store.h"
 #include "state/scd_state_store.h"
@@ -46,6 +47,7 @@ int64_t ElapsedMs(int64_t start_nanos);
 struct PlanSources {
   std::vector<const sql::PlanNode*> file_scans;
   std::vector<const sql::PlanNode*> streaming_tables;  // STREAM(t) of a stored table
+  std::vector<const sql::PlanNode*> stream_scans;      // STREAM read_kafka(...), ... (message sources)
   std::set<std::string> tables_read;                   // every stored table read (lower case)
 };
 
@@ -62,6 +64,11 @@ struct Flow {
   bool history_loaded = false;
   std::map<std::string, std::set<std::string>> seen_files;  // read_files path -> files ingested
   std::map<std::string, int64_t> last_version;              // upstream (lower case) -> last endVersion
+  // Message sources (runtime/stream_source.h), by StreamSourceKey: the open source (opened
+  // on first use) and its range in the latest plan (where the next plan continues).
+  std::map<std::string, std::unique_ptr<StreamSource>> stream_sources;
+  std::map<std::string, Json> stream_ranges;
+  int64_t backlog_records = 0;  // message sources' backlog after the last plan
   // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
   // order execution first asks for them.
   std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
@@ -180,6 +187,12 @@ struct PipelineRunner::Impl {
   Result<TableReport> UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
                                            StatusBoard* board);
   Result<Flow*> OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh);
+  // The flow's open message source for `scan` (opening it on first use; in continuous
+  // runs its wake-up marks the table's flag in `stream_wakes` and wakes the scheduler).
+  Result<StreamSource*> OpenStreamSourceOf(const sql::ResolvedDataset& ds, Flow& flow, const sql::PlanNode& scan);
+  // Continuous runs: per table (lower case), set by a message source's wake-up from any
+  // thread, read and cleared by the scheduler. Filled before the workers start.
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> stream_wakes;
   // AUTO CDC (apply_changes_flow.cc): applies one batch of change events to the table in
   // one commit with the batch's txn; the caller commits flow.scd_store afterwards.
   // `replace_all`: the first batch of a full refresh (the table's old rows go).
@@ -232,14 +245,22 @@ class FullScanProvider : public ScanProvider {
 // planned version range of each streaming table; other tables are read whole.
 class BatchScanProvider : public FullScanProvider {
  public:
-  BatchScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const Json& plan)
-      : FullScanProvider(runner, exec), plan_(plan) {}
+  BatchScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const Json& plan,
+                    Flow* flow = nullptr)
+      : FullScanProvider(runner, exec), plan_(plan), flow_(flow) {}
 
   Result<Batches> ReadTable(const sql::PlanNode& node) override;
   Result<Batches> ReadFiles(const sql::PlanNode& node) override;
+  // The planned range of a message source, read through the flow's open source.
+  Result<Batches> ReadStream(const sql::PlanNode& node) override;
+
+  // When the message-source rows read were produced (for latency).
+  const Arrivals& stream_arrivals() const { return stream_arrivals_; }
 
  private:
   const Json& plan_;
+  Flow* flow_;
+  Arrivals stream_arrivals_;
 };
 
 }  // namespace lakepipe::runtime

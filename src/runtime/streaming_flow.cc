@@ -5,6 +5,7 @@
 #include "delta/changes.h"
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
+#include "runtime/file_watcher.h"
 #include "runtime/status_board.h"
 #include "sql/streaming_rules.h"
 
@@ -36,6 +37,8 @@ void NoteConsumed(const Json& plan, Flow& flow) {
       flow.last_version[Lower(s["table"].get<std::string>())] = s["endVersion"].get<int64_t>();
     } else if (s["kind"] == "snapshot") {  // an incremental view's first batch
       flow.last_version[Lower(s["table"].get<std::string>())] = s["version"].get<int64_t>();
+    } else if (s["kind"] == "stream") {  // a message source: where its next range starts
+      flow.stream_ranges[s["key"].get<std::string>()] = s["range"];
     }
   }
 }
@@ -73,6 +76,31 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     flow.history_loaded = true;
   }
   return &flow;
+}
+
+Result<StreamSource*> PipelineRunner::Impl::OpenStreamSourceOf(const sql::ResolvedDataset& ds, Flow& flow,
+                                                               const sql::PlanNode& scan) {
+  std::string key = StreamSourceKey(scan.stream_source);
+  auto it = flow.stream_sources.find(key);
+  if (it != flow.stream_sources.end()) return it->second.get();
+  StreamSourceContext context;
+  context.table = ds.name;
+  context.flow_id = flow.cp.flow_id();
+  context.state_dir = JoinPath(flow.cp.dir(), "sources/" + std::to_string(flow.stream_sources.size()));
+  LP_RETURN_IF_ERROR(fs->CreateDirs(context.state_dir));
+  Flow* f = &flow;
+  context.warn = [f](const std::string& kind, const std::string& message) { f->warnings.push_back({kind, message}); };
+  auto opened = OpenStreamSource(scan.stream_source, context);
+  if (!opened.ok()) return Status(opened.status().code(), scan.loc.ToString() + ": " + opened.status().message());
+  auto wake = stream_wakes.find(Lower(ds.name));
+  if (wake != stream_wakes.end()) {
+    std::shared_ptr<std::atomic<bool>> flag = wake->second;
+    (*opened)->SetWakeup([this, flag] {
+      flag->store(true);
+      if (FileWatcher* w = watcher.load()) w->Wake();
+    });
+  }
+  return flow.stream_sources.emplace(key, std::move(*opened)).first->second.get();
 }
 
 Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow,
@@ -145,7 +173,31 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     plan["sources"].push_back({{"kind", "delta"}, {"table", scan->table}, {"startVersion", start},
                                {"endVersion", std::max(latest, start - 1)}});
   }
+  // Message sources: each plans its next range after its range in the latest plan. A
+  // source with nothing new still carries its range forward (it is where it stands).
+  flow.backlog_records = 0;
+  std::set<std::string> planned_streams;
+  std::vector<Json> stream_entries;
+  for (const sql::PlanNode* scan : sources.stream_scans) {
+    std::string key = StreamSourceKey(scan->stream_source);
+    if (!planned_streams.insert(key).second) continue;
+    LP_ASSIGN_OR_RETURN(StreamSource * source, OpenStreamSourceOf(ds, flow, *scan));
+    auto prev = flow.stream_ranges.find(key);
+    auto next = source->PlanNext(prev == flow.stream_ranges.end() ? nullptr : &prev->second);
+    if (!next.ok()) return Status(next.status().code(), scan->loc.ToString() + ": " + next.status().message());
+    StreamBacklog backlog = source->Backlog();
+    if (backlog.records > 0) flow.backlog_records += backlog.records;
+    if (next->has_value()) {
+      any_new = true;
+      plan["sources"].push_back({{"kind", "stream"}, {"key", key}, {"range", std::move(**next)}});
+    } else if (prev != flow.stream_ranges.end()) {
+      stream_entries.push_back({{"kind", "stream"}, {"key", key}, {"range", prev->second}});
+    } else {
+      return Status::Internal(scan->loc.ToString() + ": " + key + " planned nothing for the flow's first batch");
+    }
+  }
   if (!any_new) return std::optional<Json>();
+  for (auto& e : stream_entries) plan["sources"].push_back(std::move(e));
   return std::optional<Json>(std::move(plan));
 }
 
@@ -156,9 +208,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
   report.kind = sql::DatasetKindName(ds.kind);
   PlanSources sources;
   CollectSources(*ds.plan, &sources);
-  if (sources.file_scans.empty() && sources.streaming_tables.empty()) {
+  if (sources.file_scans.empty() && sources.streaming_tables.empty() && sources.stream_scans.empty()) {
     return Status::InvalidArgument("streaming table `" + ds.name +
-                                   "` reads no streaming source: use STREAM(table) or read_files(...)");
+                                   "` reads no streaming source: use STREAM(table), read_files(...) or "
+                                   "STREAM read_kafka(...)");
   }
   LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
   FlowCheckpoint& cp = flow->cp;
@@ -272,7 +325,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
     for (auto& [node, store] : flow->window_stores) store->Abandon();
     if (flow->scd_store) flow->scd_store->Abandon();
-    BatchScanProvider provider(*this, exec, plan);
+    // A replayed plan may name message sources this process has not opened yet.
+    for (const sql::PlanNode* scan : sources.stream_scans) LP_RETURN_IF_ERROR(OpenStreamSourceOf(ds, *flow, *scan).status());
+    BatchScanProvider provider(*this, exec, plan, flow);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
     int64_t rows_read = CountRows(rows);
     report.rows_read += rows_read;
@@ -342,9 +397,16 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     }
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");
+    // Only now may a message source let go of what the batch read (runtime/stream_source.h).
+    for (const auto& s : plan["sources"]) {
+      if (s["kind"] != "stream") continue;
+      auto src = flow->stream_sources.find(s["key"].get<std::string>());
+      if (src != flow->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s["range"]));
+    }
 
     // Bookkeeping for reports and latency.
     Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
+    arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
     for (const auto& s : plan["sources"]) {
       if (s["kind"] != "delta") continue;
       Arrivals up = ArrivalsBetween(s["table"].get<std::string>(), s["startVersion"].get<int64_t>() - 1,

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "sql/lexer.h"
+#include "sql/stream_source.h"
 
 namespace lakepipe::sql {
 
@@ -22,6 +23,14 @@ void CollectInputs(const PlanPtr& plan, std::vector<GraphInput>* out) {
     GraphInput in;
     in.files_path = plan->read_files.path;
     in.files_format = plan->read_files.format;
+    in.streaming = plan->streaming;
+    in.loc = plan->loc;
+    out->push_back(in);
+  } else if (plan->kind == PlanKind::kReadStream) {
+    GraphInput in;
+    in.source_function = plan->stream_source.function;
+    in.files_path = StreamSourceLabel(plan->stream_source);
+    in.files_format = StreamSourceKind(plan->stream_source);
     in.streaming = plan->streaming;
     in.loc = plan->loc;
     out->push_back(in);
@@ -138,7 +147,8 @@ std::string PipelineGraph::ToText() const {
         const GraphInput& in = n.inputs[i];
         if (i) out += ", ";
         if (in.streaming) out += "STREAM ";
-        out += in.table.empty() ? "read_files('" + in.files_path + "', " + in.files_format + ")" : in.table;
+        if (!in.source_function.empty()) out += in.source_function + "('" + in.files_path + "')";
+        else out += in.table.empty() ? "read_files('" + in.files_path + "', " + in.files_format + ")" : in.table;
       }
     }
     out += "\n";
@@ -157,8 +167,9 @@ std::string PipelineGraph::ToDot(const std::string& pipeline_name) const {
       if (sources.count(key)) continue;
       std::string id = "files" + std::to_string(sources.size());
       sources[key] = id;
-      out += "  " + id + " [shape=folder, label=" + DotQuote("read_files\n" + in.files_path + "\n" + in.files_format) +
-             ", class=\"read_files\"];\n";
+      std::string fn = in.source_function.empty() ? "read_files" : in.source_function;
+      out += "  " + id + " [shape=" + (in.source_function.empty() ? "folder" : "cds") + ", label=" +
+             DotQuote(fn + "\n" + in.files_path + "\n" + in.files_format) + ", class=\"" + fn + "\"];\n";
     }
   }
   for (size_t idx : order_) {

@@ -19,7 +19,10 @@ struct GraphInput {
   std::string table;       // a pipeline dataset (empty for a file source)
   bool streaming = false;  // read with STREAM
   std::string files_path;  // read_files path (empty for a table)
-  std::string files_format;
+  std::string files_format;  // csv/json/parquet; for a message source its kind ("kafka")
+  // A message source (read_kafka, ...): the function; files_path then holds its label
+  // (sql/stream_source.h StreamSourceLabel), e.g. "localhost:9092/orders".
+  std::string source_function;
   SourceLocation loc;
 };
 

@@ -6,6 +6,7 @@ const char* PlanKindName(PlanKind kind) {
   switch (kind) {
     case PlanKind::kTableScan: return "TableScan";
     case PlanKind::kReadFiles: return "ReadFiles";
+    case PlanKind::kReadStream: return "ReadStream";
     case PlanKind::kFilter: return "Filter";
     case PlanKind::kProject: return "Project";
     case PlanKind::kAggregate: return "Aggregate";
@@ -40,6 +41,19 @@ std::string PlanNode::ToString(int indent) const {
       s += std::string(" ") + (streaming ? "STREAM " : "") + read_files.format + " '" + read_files.path + "'";
       if (!alias.empty()) s += " AS " + alias;
       if (!read_files.metadata_columns.empty()) s += " metadata=[" + Join(read_files.metadata_columns) + "]";
+      break;
+    }
+    case PlanKind::kReadStream: {
+      s += std::string(" ") + (streaming ? "STREAM " : "") + stream_source.function + "(";
+      bool first = true;
+      for (const auto& [k, v] : stream_source.options) {
+        // Secrets (kafka.sasl.jaas.config holds a password) never reach plan printouts.
+        bool secret = k.find("jaas") != std::string::npos || k.find("password") != std::string::npos;
+        s += (first ? "" : ", ") + k + " => '" + (secret ? std::string("***") : v) + "'";
+        first = false;
+      }
+      s += ")";
+      if (!alias.empty()) s += " AS " + alias;
       break;
     }
     case PlanKind::kFilter: s += " " + predicate->ToString(); break;

@@ -5,6 +5,8 @@
 // Shape (inputs[] are the children, left to right):
 //   kTableScan     reads pipeline table `table` (streaming when written STREAM(t) / STREAM t)
 //   kReadFiles     reads files: read_files(path, format => ..., ...) (`read_files`)
+//   kReadStream    reads a message source: read_kafka(...), ... (`stream_source`; the
+//                  functions and their columns are listed in sql/stream_source.h)
 //   kFilter        rows of inputs[0] where `predicate` is TRUE (WHERE, HAVING)
 //   kProject       `items` computed over inputs[0]; a star item (`*`, `t.*`, `* EXCEPT (...)`)
 //                  stands for input columns until resolution expands it
@@ -51,6 +53,7 @@ namespace lakepipe::sql {
 enum class PlanKind {
   kTableScan,
   kReadFiles,
+  kReadStream,
   kFilter,
   kProject,
   kAggregate,
@@ -86,6 +89,17 @@ struct ReadFilesSpec {
   std::string rescued_data_column;
   // _metadata fields the query uses, e.g. "file_path" (provided as `_metadata.file_path`).
   std::vector<std::string> metadata_columns;
+};
+
+// A message source called as a table function in FROM: `read_kafka(bootstrapServers =>
+// '...', subscribe => 'orders')`. Its columns are fixed per function (sql/stream_source.h);
+// its options are checked by the function's own option parser at resolution, the same
+// parser `run` opens the source with.
+struct StreamSourceSpec {
+  std::string function;  // lower case: "read_kafka", ...
+  // Every named argument, keys lower-cased (Spark's source options are case-insensitive),
+  // values as text ('x' -> x, 5 -> 5, true -> true).
+  std::map<std::string, std::string> options;
 };
 
 struct ProjectItem {
@@ -154,7 +168,8 @@ struct PlanNode {
   // skipped instead of failing the streaming read (Spark's option of the same name).
   bool skip_change_commits = false;
   ReadFilesSpec read_files;   // kReadFiles
-  std::optional<Watermark> watermark;  // kTableScan / kReadFiles
+  StreamSourceSpec stream_source;  // kReadStream
+  std::optional<Watermark> watermark;  // kTableScan / kReadFiles / kReadStream
 
   // kFilter
   expr::ExprPtr predicate;

@@ -8,6 +8,7 @@
 #include "formats/options/read_options.h"
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
+#include "sql/stream_source.h"
 #include "sql/streaming_rules.h"
 #include "sql/window.h"
 #include "sql/time_window.h"
@@ -118,6 +119,18 @@ class Resolver {
         }
         for (const std::string& m : spec.metadata_columns) s.AddField(Field{"_metadata." + m, MetadataType(m), false});
         n->schema = s;
+        n->qualifiers = Whole(n->alias, n->schema);
+        return CheckWatermark(n);
+      }
+      case PlanKind::kReadStream: {
+        if (!n->streaming) {
+          return NotSupportedAt(n->loc, "not built yet: a batch read of " + n->stream_source.function +
+                                            "(...); read it as a stream, FROM STREAM " + n->stream_source.function +
+                                            "(...), in a streaming table");
+        }
+        auto schema = StreamSourceSchema(n->stream_source);
+        if (!schema.ok()) return Status(schema.status().code(), n->loc.ToString() + ": " + schema.status().message());
+        n->schema = *schema;
         n->qualifiers = Whole(n->alias, n->schema);
         return CheckWatermark(n);
       }

@@ -12,6 +12,7 @@
 #include "expr/aggregate_functions.h"
 #include "sql/lexer.h"
 #include "sql/rewrite.h"
+#include "sql/stream_source.h"
 #include "types/decimal.h"
 
 namespace lakepipe::sql {
@@ -1156,7 +1157,7 @@ class Planner {
       if (b.contains("fval")) return b["fval"].value("fval", "");
       if (b.contains("boolval")) return std::string(b["boolval"].value("boolval", false) ? "true" : "false");
     }
-    return ErrorAt(FirstLocIn(b), "read_files option `" + option + "` must be a literal ('text', number or true/false)");
+    return ErrorAt(FirstLocIn(b), "option `" + option + "` must be a literal ('text', number or true/false)");
   }
 
   Result<PlanPtr> PlanRangeFunction(const json& b) {
@@ -1170,9 +1171,10 @@ class Planner {
     const json& call = Body(items[0]);
     std::string fname = ToLower(Sval(call["funcname"].back()));
     loc = LocOf(call);
+    if (IsStreamSourceFunction(fname)) return PlanStreamSource(b, call, fname, loc);
     if (fname != "read_files") {
-      return NotSupportedAt(loc, "table-valued function `" + fname + "` (only read_files(...) is supported; "
-                                     "cloud_files() is the legacy spelling: use read_files)");
+      return NotSupportedAt(loc, "table-valued function `" + fname + "` (supported: read_files(...), read_kafka(...); "
+                                     "cloud_files() is the legacy spelling of read_files)");
     }
     auto scan = std::make_shared<PlanNode>();
     scan->kind = PlanKind::kReadFiles;
@@ -1223,6 +1225,33 @@ class Planner {
     }
     LP_RETURN_IF_ERROR(TakeStreamAndWatermark(call.value("location", -1), scan.get()));
     if (!levels_.empty()) levels_.back().read_files_scans.push_back(scan);
+    return PlanPtr(scan);
+  }
+
+  // read_kafka(name => value, ...): named arguments only; the options are checked when
+  // the node is resolved (sql/stream_source.h).
+  Result<PlanPtr> PlanStreamSource(const json& b, const json& call, const std::string& fname, SourceLocation loc) {
+    auto scan = std::make_shared<PlanNode>();
+    scan->kind = PlanKind::kReadStream;
+    scan->loc = loc;
+    scan->stream_source.function = fname;
+    for (const json& arg : call.value("args", json::array())) {
+      if (NodeType(arg) != "NamedArgExpr") {
+        return ErrorAt(FirstLocIn(Body(arg)), fname + " takes named options only: " + fname +
+                                                  "(bootstrapServers => 'host:9092', subscribe => 'topic')");
+      }
+      const json& na = Body(arg);
+      std::string key = ToLower(na.value("name", ""));
+      LP_ASSIGN_OR_RETURN(std::string value, OptionValue(na["arg"], key));
+      if (scan->stream_source.options.count(key)) return ErrorAt(LocOf(na), fname + " option `" + key + "` given twice");
+      scan->stream_source.options[key] = value;
+    }
+    scan->alias = "";
+    if (b.contains("alias")) {
+      LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
+      scan->alias = b["alias"].value("aliasname", "");
+    }
+    LP_RETURN_IF_ERROR(TakeStreamAndWatermark(call.value("location", -1), scan.get()));
     return PlanPtr(scan);
   }
 

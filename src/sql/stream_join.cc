@@ -15,13 +15,14 @@ using expr::Expr;
 using expr::ExprPtr;
 
 bool ReadsStream(const PlanNode& n) {
-  if ((n.kind == PlanKind::kTableScan || n.kind == PlanKind::kReadFiles) && n.streaming) return true;
+  if ((n.kind == PlanKind::kTableScan || n.kind == PlanKind::kReadFiles || n.kind == PlanKind::kReadStream) && n.streaming) return true;
   for (const auto& in : n.inputs)
     if (ReadsStream(*in)) return true;
   return false;
 }
 
 std::string SourceName(const PlanNode& scan) {
+  if (scan.kind == PlanKind::kReadStream) return "STREAM " + scan.stream_source.function + "(...)";
   return scan.kind == PlanKind::kTableScan ? "STREAM(" + scan.table + ")" : "read_files('" + scan.read_files.path + "')";
 }
 
@@ -40,7 +41,7 @@ Result<StreamJoinSide> FindSide(const PlanNode& input, const char* which, const 
     path.push_back(n);
     n = n->inputs[0].get();
   }
-  if ((n->kind != PlanKind::kTableScan && n->kind != PlanKind::kReadFiles) || !n->streaming) {
+  if ((n->kind != PlanKind::kTableScan && n->kind != PlanKind::kReadFiles && n->kind != PlanKind::kReadStream) || !n->streaming) {
     return NotSupportedAt(join.loc, std::string("stream-stream join: the ") + which +
                                         " input is a " + PlanKindName(n->kind) +
                                         "; each side must be one STREAM(table) or STREAM read_files(...) with "

@@ -17,7 +17,7 @@ class Checker {
 
   // Whether `n` reads a stream; checks the rules on the way up.
   Result<bool> Walk(const PlanNode& n) {
-    if (n.kind == PlanKind::kReadFiles) return n.streaming;
+    if (n.kind == PlanKind::kReadFiles || n.kind == PlanKind::kReadStream) return n.streaming;
     if (n.kind == PlanKind::kTableScan) {
       const PlanNode* view = views_ ? views_(n.table) : nullptr;
       if (view == nullptr) return n.streaming;
@@ -132,7 +132,7 @@ class Checker {
       const PlanNode* view = views_ ? views_(n.table) : nullptr;
       return view != nullptr && HasWatermark(*view);
     }
-    if (n.kind == PlanKind::kReadFiles) return n.streaming && n.watermark.has_value();
+    if (n.kind == PlanKind::kReadFiles || n.kind == PlanKind::kReadStream) return n.streaming && n.watermark.has_value();
     for (const auto& input : n.inputs) {
       if (HasWatermark(*input)) return true;
     }
@@ -147,7 +147,7 @@ class Checker {
 // The first streaming scan under `n`, looking through views; `via` is set to the reader's
 // scan of the view it was found in.
 const PlanNode* FindStreamingScan(const PlanNode& n, const ViewPlanLookup& views, const PlanNode** via) {
-  if ((n.kind == PlanKind::kTableScan || n.kind == PlanKind::kReadFiles) && n.streaming) return &n;
+  if ((n.kind == PlanKind::kTableScan || n.kind == PlanKind::kReadFiles || n.kind == PlanKind::kReadStream) && n.streaming) return &n;
   if (n.kind == PlanKind::kTableScan) {
     const PlanNode* view = views ? views(n.table) : nullptr;
     if (view != nullptr && FindStreamingScan(*view, views, via) != nullptr) {
