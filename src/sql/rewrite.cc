@@ -570,6 +570,20 @@ class Rewriter {
       EmitSynthetic(QuoteIdent("window"));
       return Status::OK();
     }
+    // `offset` is a column name in Spark (read_kafka's), a reserved word in PostgreSQL:
+    // quoted unless it is the OFFSET clause (followed by its number or expression).
+    if (t.IsWord("offset") && !(Peek(1).kind == TokenKind::kNumber || Peek(1).IsSymbol("(") ||
+                                (Peek(1).kind == TokenKind::kWord && !Peek(1).IsWord("FROM") &&
+                                 !Peek(1).IsWord("AS") && !Peek(1).IsWord("IS") && !Peek(1).IsWord("AND") &&
+                                 !Peek(1).IsWord("OR") && !Peek(1).IsWord("IN") && !Peek(1).IsWord("NOT") &&
+                                 !Peek(1).IsWord("BETWEEN") && !Peek(1).IsWord("LIKE") && !Peek(1).IsWord("DESC") &&
+                                 !Peek(1).IsWord("ASC") && !Peek(1).IsWord("WHERE") && !Peek(1).IsWord("GROUP") &&
+                                 !Peek(1).IsWord("ORDER") && !Peek(1).IsWord("LIMIT") && !Peek(1).IsWord("NULLS") &&
+                                 !Peek(1).IsWord("THEN") && !Peek(1).IsWord("ELSE") && !Peek(1).IsWord("END") &&
+                                 !Peek(1).IsWord("WHEN") && !Peek(1).IsWord("HAVING") && !Peek(1).IsWord("UNION")))) {
+      EmitSynthetic(QuoteIdent("offset"));
+      return Status::OK();
+    }
     if ((t.IsWord("end") || t.IsWord("start")) && i_ > 0 && toks_[i_ - 1].IsSymbol(".")) {
       EmitSynthetic(QuoteIdent(ToLower(t.text)));
       return Status::OK();
