@@ -111,6 +111,7 @@ TEST(KafkaCommandTest, ProduceToKafkaErrorsAreOneLine) {
                      "kafka://HOST:PORT/TOPIC");
   ExpectOneErrorLine(LakepipeFails("produce --from " + csv + " --to kafka://127.0.0.1:9/t --rate 10 --key Nope"),
                      "--key Nope is not a column");
+  ExpectOneErrorLine(LakepipeFails("demo --source kafka --dir " + dir.Join("demo")), "not built yet: demo --source kafka");
 }
 
 }  // namespace

@@ -274,6 +274,11 @@ TEST_F(KafkaSourceTest, BrokerDownAndRequestErrorsLoseNothingAndDoubleNothing) {
     ASSERT_EQ(Bronze(*u3)->status, "updated") << Bronze(*u3)->message;
   }
   ExpectExactlyOnce(2000);
+  // The outage is in the event log: a failed update or librdkafka's errors as a warning.
+  auto events = testing::DuckDBRows("SELECT count(*)::INTEGER AS n FROM " + Scan("_event_log") +
+                                    " WHERE table_name = 'bronze' AND (level = 'ERROR' OR message LIKE '%read_kafka%')");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_GE(events[0]["n"].get<int>(), 1);
 }
 
 TEST_F(KafkaSourceTest, ValidateChecksOptionsWithTheSameParser) {
