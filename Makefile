@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps deps-test node test demo tour bench clean
+.PHONY: all build deps deps-test deps-bench node test demo tour bench clean
 
 all: build
 
@@ -12,6 +12,9 @@ deps:
 
 deps-test:
 	@scripts/install-deps.sh test
+
+deps-bench:
+	@scripts/install-deps.sh bench
 
 # node_modules from the lockfile, only when the lockfile changed. `npm install --no-save`
 # rather than `npm ci`: npm 11 writes a lockfile without the other platforms' optional
@@ -41,7 +44,7 @@ demo: build
 tour: build
 	@scripts/tour.sh $(BUILD)/lakepipe
 
-bench: deps-test node
+bench: deps-bench node
 	@cmake -S . -B $(BUILD)-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAKEPIPE_BENCH=ON -DLAKEPIPE_TESTS=OFF >/dev/null
 	@ninja -C $(BUILD)-bench -j $(JOBS)
 	@scripts/bench.sh $(BUILD)-bench

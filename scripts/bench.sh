@@ -138,6 +138,12 @@ if "$BIN" produce --help > /dev/null 2>&1; then
       > "$RESULTS/stream_join_state.log" 2>&1; then verdict="flat"; else verdict="FAILED"; fi
   printf '## Stream-stream join state (issue 9)\n\n`node bench/stream_join_state.mjs --rate 10000 --seconds 300`: %s\n\n```\n%s\n```\n' \
     "$verdict" "$(tail -8 "$RESULTS/stream_join_state.log")" > "$RESULTS/sections/40-stream-join.md"
+  echo "== Kafka: drain of 1,000,000 messages against kcat -C; produce -> Gold latency at 10,000 and 50,000 msg/s"
+  if ! node bench/kafka_bench.mjs --bin "$BIN" --drain-messages 1000000 --partitions 32 --rates 10000,50000 --seconds 20 \
+      --json "$RESULTS/kafka.json" --md "$RESULTS/sections/50-kafka.md" > "$RESULTS/kafka.log" 2>&1; then
+    printf '## Kafka (issue 11)\n\n`node bench/kafka_bench.mjs` failed:\n\n```\n%s\n```\n' "$(tail -15 "$RESULTS/kafka.log")" \
+      > "$RESULTS/sections/50-kafka.md"
+  fi
   echo "== windowed aggregation: latency to window output at 10,000 events/s"
   if node bench/window_latency.mjs --bin "$BIN" --rate 10000 --seconds 60 --json "$RESULTS/window_latency.json" \
       > "$RESULTS/window_latency.log" 2>&1; then verdict="passed"; else verdict="FAILED"; fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lakepipe needs to build and test, and only the missing ones.
-# Idempotent and quiet when everything is present. Usage: scripts/install-deps.sh [build|test|demo]
+# Idempotent and quiet when everything is present.
+# Usage: scripts/install-deps.sh [build|test|demo|bench] (bench: test's, plus kcat for
+# bench/kafka_bench.mjs's drain baseline)
 set -euo pipefail
 
 build_pkgs=(
@@ -12,10 +14,12 @@ build_pkgs=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev uuid-dev
 )
 test_pkgs=(postgresql chromium)
+bench_pkgs=(kcat)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test|demo) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 esac
 
 missing=()
