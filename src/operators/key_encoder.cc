@@ -76,6 +76,50 @@ void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t ro
   }
 }
 
+Result<size_t> KeyEncoder::ValueLength(std::string_view in, const DataType& type) {
+  auto corrupt = [] { return Status::Corruption("an encoded value is cut short"); };
+  if (in.empty()) return corrupt();
+  if (in[0] == '\0') return size_t{1};
+  size_t n;
+  if (type.id() == TypeId::kString || type.id() == TypeId::kBinary) {
+    uint32_t len;
+    if (in.size() < 1 + sizeof len) return corrupt();
+    std::memcpy(&len, in.data() + 1, sizeof len);
+    n = 1 + sizeof len + len;
+  } else {
+    n = 1 + static_cast<size_t>(type.fixed_width());
+  }
+  if (in.size() < n) return corrupt();
+  return n;
+}
+
+Status KeyEncoder::DecodeOne(std::string_view in, Column* column) {
+  LP_ASSIGN_OR_RETURN(size_t n, ValueLength(in, column->type()));
+  if (n == 1) {
+    column->AppendNull();
+    return Status::OK();
+  }
+  const char* p = in.data() + 1;
+  switch (column->type().id()) {
+    case TypeId::kString:
+    case TypeId::kBinary: column->AppendString(std::string_view(p + 4, n - 5)); return Status::OK();
+    default: break;
+  }
+  auto append = [&](auto v) {
+    std::memcpy(&v, p, sizeof v);
+    column->Append(v);
+  };
+  switch (n - 1) {
+    case 1: append(uint8_t{}); break;
+    case 2: append(int16_t{}); break;
+    case 4: append(int32_t{}); break;
+    case 8: append(int64_t{}); break;
+    case 16: append(int128_t{}); break;
+    default: return Status::Corruption("an encoded value of " + column->type().ToString() + " has no fixed width");
+  }
+  return Status::OK();
+}
+
 bool KeyEncoder::AnyNull(const std::vector<const Column*>& columns, int64_t row) {
   for (const Column* c : columns) {
     if (c->type().id() == TypeId::kNull || c->IsNull(row)) return true;

@@ -32,6 +32,13 @@ class KeyEncoder {
   static void AppendOne(const Column& column, int64_t row, std::string* out);
   // True when any of the key columns is NULL at `row` (join keys never match then).
   static bool AnyNull(const std::vector<const Column*>& columns, int64_t row);
+
+  // The reverse, for state that keeps values as these bytes (SCD type 2 histories): the
+  // length of the one value of `type` that `in` starts with, or Corruption when `in` is
+  // too short. A decoded float keeps its normalisation (-0.0 is 0.0, one NaN).
+  static Result<size_t> ValueLength(std::string_view in, const DataType& type);
+  // Appends that value (exactly ValueLength bytes of `in`) to `column`.
+  static Status DecodeOne(std::string_view in, Column* column);
 };
 
 // 64-bit hash of a key's bytes (not stable across versions; never persist it).

@@ -85,6 +85,217 @@ RecordBatch TakeColumns(const RecordBatch& b, const std::vector<int>& column_ind
   return RecordBatch(schema, std::move(cols), static_cast<int64_t>(rows.size()));
 }
 
+
+// ---- SCD type 2 -----------------------------------------------------------------------
+
+// The batch as Plan prepared it.
+struct HistoryInput {
+  const RecordBatch& ev;
+  const std::vector<int>& key_idx;
+  const Schema& key_schema;
+  const std::vector<const Column*>& key_cols;
+  const std::vector<const Column*>& seq_parts;
+  const std::vector<std::string>& seq;  // encoded, order-preserving
+  const std::vector<std::string>& key;  // KeyEncoder bytes
+  const std::vector<uint8_t>& is_delete;
+};
+
+// One applied change of a key. Views into the stored history or the batch's payloads.
+struct HistoryEvent {
+  std::string_view seq;
+  bool del = false;
+  std::string_view payload;  // KeyEncoder values: the target columns, then the sequence parts
+  bool is_new = false;
+};
+
+void PutU32(uint32_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+// A key's history (docs/checkpoint.md, "AUTO CDC state"): its changes in sequence order,
+// each <u32 n><n bytes: encoded sequence><'U' | 'D'><u32 m><m bytes: payload>.
+void AppendHistoryEvent(const HistoryEvent& e, std::string* out) {
+  PutU32(static_cast<uint32_t>(e.seq.size()), out);
+  out->append(e.seq);
+  out->push_back(e.del ? 'D' : 'U');
+  PutU32(static_cast<uint32_t>(e.payload.size()), out);
+  out->append(e.payload);
+}
+
+Status ParseHistory(std::string_view in, const std::string& table, std::vector<HistoryEvent>* out) {
+  auto corrupt = [&] { return Status::Corruption("AUTO CDC state of " + table + ": a key's history is damaged"); };
+  size_t p = 0;
+  auto take_u32 = [&](uint32_t* v) {
+    if (p + sizeof *v > in.size()) return false;
+    std::memcpy(v, in.data() + p, sizeof *v);
+    p += sizeof *v;
+    return true;
+  };
+  while (p < in.size()) {
+    HistoryEvent e;
+    uint32_t n;
+    if (!take_u32(&n) || p + n + 1 > in.size()) return corrupt();
+    e.seq = in.substr(p, n);
+    p += n;
+    char kind = in[p++];
+    if (kind != 'U' && kind != 'D') return corrupt();
+    e.del = kind == 'D';
+    if (!take_u32(&n) || p + n > in.size()) return corrupt();
+    e.payload = in.substr(p, n);
+    p += n;
+    out->push_back(e);
+  }
+  return Status::OK();
+}
+
+// Splits a payload into one view per value (`types` in payload order).
+Status SplitPayload(std::string_view payload, const std::vector<DataType>& types, std::vector<std::string_view>* out) {
+  out->clear();
+  size_t p = 0;
+  for (const auto& t : types) {
+    LP_ASSIGN_OR_RETURN(size_t len, KeyEncoder::ValueLength(payload.substr(p), t));
+    out->push_back(payload.substr(p, len));
+    p += len;
+  }
+  if (p != payload.size()) return Status::Corruption("an SCD type 2 change has extra bytes");
+  return Status::OK();
+}
+
+bool IsNullValue(std::string_view v) { return !v.empty() && v[0] == '\0'; }
+
+Result<ScdChanges> PlanHistory(const ScdSpec& spec, const HistoryInput& in, ScdKeyStates* states, ScdChanges out) {
+  const RecordBatch& ev = in.ev;
+  const int64_t n = ev.num_rows();
+  const size_t ncols = spec.columns.size();
+  std::vector<const Column*> value_cols;
+  std::vector<DataType> types;
+  for (size_t c = 0; c < ncols; ++c) {
+    value_cols.push_back(ev.ColumnByName(spec.columns[c]));
+    if (value_cols.back() == nullptr) return Status::Internal("change events lack column " + spec.columns[c]);
+    types.push_back(spec.target_schema.field(c).type);
+  }
+  for (const Column* p : in.seq_parts) types.push_back(p->type());
+  std::vector<size_t> tracked;
+  for (const auto& t : spec.tracked) {
+    int c = spec.target_schema.FindField(t);
+    if (c < 0 || static_cast<size_t>(c) >= ncols) return Status::Internal("TRACK HISTORY ON column " + t + " is not a target column");
+    tracked.push_back(static_cast<size_t>(c));
+  }
+  std::vector<std::string> payload(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) {
+    for (const Column* c : value_cols) KeyEncoder::AppendOne(*c, r, &payload[r]);
+    for (const Column* c : in.seq_parts) KeyEncoder::AppendOne(*c, r, &payload[r]);
+  }
+  // The batch's changes grouped by key, each key's in sequence order.
+  std::vector<int32_t> order(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) order[r] = static_cast<int32_t>(r);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    int c = in.key[a].compare(in.key[b]);
+    if (c != 0) return c < 0;
+    return in.seq[a] < in.seq[b];
+  });
+
+  const DataType& seq_type = spec.sequence_type;
+  const bool struct_seq = seq_type.id() == TypeId::kStruct;  // struct(a, b, ...): one part per field
+  std::vector<Column> cols;
+  for (const auto& f : spec.target_schema.fields()) cols.emplace_back(f.type);
+  auto append_seq = [&](Column* col, const std::vector<std::string_view>& vals) -> Status {
+    if (!struct_seq) return KeyEncoder::DecodeOne(vals[ncols], col);
+    for (size_t k = 0; k < in.seq_parts.size(); ++k) LP_RETURN_IF_ERROR(KeyEncoder::DecodeOne(vals[ncols + k], &col->child(k)));
+    col->CloseStructRow();
+    return Status::OK();
+  };
+  std::vector<int32_t> key_rows;
+  std::vector<HistoryEvent> events;
+  std::vector<std::string_view> vals, cur, closing;
+  std::string history;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && in.key[order[j]] == in.key[order[i]]) ++j;
+    const std::string& key = in.key[order[i]];
+    LP_ASSIGN_OR_RETURN(std::optional<ScdKeyState> prior, states->Lookup(key));
+    events.clear();
+    if (prior) LP_RETURN_IF_ERROR(ParseHistory(prior->history, spec.table, &events));
+    std::string_view latest = events.empty() ? std::string_view() : events.back().seq;
+    bool had = !events.empty();
+    for (size_t k = i; k < j; ++k) {
+      int32_t r = order[k];
+      events.push_back(HistoryEvent{in.seq[r], in.is_delete[r] != 0, payload[r], true});
+      if (had && in.seq[r] < latest) ++out.late;
+    }
+    std::stable_sort(events.begin(), events.end(), [](const HistoryEvent& a, const HistoryEvent& b) { return a.seq < b.seq; });
+    // One change per sequence: an identical repeat (a redelivery) is dropped, two
+    // different changes are an error, in one batch or across batches alike.
+    size_t kept = 0;
+    bool changed = false;
+    for (size_t k = 0; k < events.size(); ++k) {
+      if (kept > 0 && events[kept - 1].seq == events[k].seq) {
+        const HistoryEvent& a = events[kept - 1];
+        const HistoryEvent& b = events[k];
+        if (a.del == b.del && a.payload == b.payload) {
+          ++out.duplicates;
+          continue;
+        }
+        return Status::InvalidArgument("AUTO CDC into " + spec.table + ": two different change events for key (" +
+                                       KeyText(ev, in.key_cols, spec.keys, order[i]) + ") have the same SEQUENCE BY " +
+                                       spec.sequence_sql + " value; sequences must order the events of a key");
+      }
+      changed |= events[k].is_new;
+      events[kept++] = events[k];
+    }
+    events.resize(kept);
+    if (!changed) {
+      i = j;
+      continue;
+    }
+    history.clear();
+    for (const auto& e : events) AppendHistoryEvent(e, &history);
+    // The key's versions, from its whole history.
+    bool open = false;
+    std::vector<std::string_view> start;
+    auto close = [&](const std::vector<std::string_view>& end) -> Status {
+      for (size_t c = 0; c < ncols; ++c) LP_RETURN_IF_ERROR(KeyEncoder::DecodeOne(cur[c], &cols[c]));
+      LP_RETURN_IF_ERROR(append_seq(&cols[ncols], start));
+      if (end.empty()) cols[ncols + 1].AppendNull();
+      else LP_RETURN_IF_ERROR(append_seq(&cols[ncols + 1], end));
+      ++out.versions;
+      open = false;
+      return Status::OK();
+    };
+    for (const auto& e : events) {
+      LP_RETURN_IF_ERROR(SplitPayload(e.payload, types, &vals));
+      if (e.del) {
+        if (open) LP_RETURN_IF_ERROR(close(vals));
+        continue;
+      }
+      if (open && spec.ignore_null_updates) {
+        for (size_t c = 0; c < ncols; ++c)
+          if (IsNullValue(vals[c])) vals[c] = cur[c];
+      }
+      bool same = open;
+      for (size_t t = 0; same && t < tracked.size(); ++t) same = vals[tracked[t]] == cur[tracked[t]];
+      if (same) {
+        for (size_t c = 0; c < ncols; ++c) cur[c] = vals[c];  // untracked columns, in place
+        continue;
+      }
+      if (open) LP_RETURN_IF_ERROR(close(vals));
+      cur = vals;
+      start = vals;
+      open = true;
+    }
+    if (open) {
+      LP_RETURN_IF_ERROR(close({}));
+      ++out.upserted_keys;
+    } else {
+      ++out.deleted_keys;
+    }
+    states->Put(key, ScdKeyState{false, std::string(), history});
+    key_rows.push_back(order[i]);
+    i = j;
+  }
+  out.keys = TakeColumns(ev, in.key_idx, in.key_schema, key_rows);
+  out.upserts = RecordBatch::FromColumns(spec.target_schema, std::move(cols));
+  out.fill_from_table.assign(static_cast<size_t>(out.upserts.num_rows()), 0);
+  return out;
+}
 }  // namespace
 
 Status EncodeSequence(const std::vector<const Column*>& parts, int64_t row, const std::string& what, std::string* out) {
@@ -141,6 +352,10 @@ Result<ScdChanges> ScdApply::Plan(const std::vector<RecordBatch>& events, ScdKey
                                      "; every change event needs a sequence value");
     }
     KeyEncoder::Encode(key_cols, r, &key[r]);
+  }
+  if (spec_.scd_type == 2) {
+    HistoryInput in{ev, key_idx, key_schema, key_cols, seq_parts, seq, key, is_delete};
+    return PlanHistory(spec_, in, states, std::move(out));
   }
   std::vector<int32_t> order(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) order[r] = static_cast<int32_t>(r);

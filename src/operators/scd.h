@@ -1,4 +1,4 @@
-// ScdApply: the AUTO CDC operator for SCD type 1 — turns one micro-batch of change events
+// ScdApply: the AUTO CDC operator for SCD type 1 and 2 — turns one micro-batch of change events
 // into keyed row changes for the target Delta table (delta/row_changes.h), deciding each
 // event against the per-key state of what was applied before (ScdKeyStates, kept durably
 // by state::ScdStateStore).
@@ -35,6 +35,10 @@ namespace lakepipe::operators {
 struct ScdKeyState {
   bool deleted = false;  // the last applied change was a delete (a tombstone)
   std::string sequence;  // its encoded sequence
+  // SCD type 2: every change applied to the key (EncodeHistory below), from which its
+  // versions are recomputed when a change lands in the middle; `deleted` and `sequence`
+  // are then unused.
+  std::string history;
 };
 
 // Where ScdApply reads and records per-key state (implemented by state::ScdStateStore).
@@ -66,7 +70,10 @@ struct ScdSpec {
   bool ignore_null_updates = false;
   Schema source_schema;
   std::vector<std::string> columns;  // target columns, all source columns
-  Schema target_schema;
+  Schema target_schema;              // columns (+ __START_AT, __END_AT with type 2)
+  int scd_type = 1;
+  std::vector<std::string> tracked;  // type 2: the columns whose change opens a version
+  DataType sequence_type;            // type 2: of __START_AT / __END_AT
 };
 
 // One micro-batch's decisions.
@@ -85,6 +92,8 @@ struct ScdChanges {
   int64_t duplicates = 0;     // identical repeats ignored
   int64_t upserted_keys = 0;
   int64_t deleted_keys = 0;
+  int64_t late = 0;      // type 2: changes older than the key's latest (versions re-split)
+  int64_t versions = 0;  // type 2: rows written for the affected keys
 
   // The rows that replace the table's rows of `keys` (delta::ReplaceKeyedRows), given them.
   Result<RecordBatch> Replacement(const RecordBatch& existing, const std::vector<std::string>& key_columns) const;
@@ -94,6 +103,15 @@ class ScdApply {
  public:
   explicit ScdApply(ScdSpec spec) : spec_(std::move(spec)) {}
   const ScdSpec& spec() const { return spec_; }
+  // Decides one micro-batch (type 1 or 2 as the spec says).
+  //
+  // SCD type 2: per affected key, the batch's changes are merged into the key's stored
+  // history and all of the key's versions recomputed from it (`upserts` holds them; they
+  // replace the key's rows). A version opens at an upsert whose tracked columns differ
+  // from the open version's (or when none is open) and closes at the next such upsert or
+  // at a delete; an upsert that changes only untracked columns updates the open version
+  // in place. So the table depends only on the set of changes, not on their arrival
+  // order or split into micro-batches: a late change lands in the middle of the history.
   Result<ScdChanges> Plan(const std::vector<RecordBatch>& events, ScdKeyStates* states) const;
 
  private:

@@ -13,11 +13,10 @@ namespace {
 Result<operators::ScdSpec> SpecFor(const sql::ResolvedDataset& ds) {
   const sql::ResolvedApplyChanges& rc = *ds.apply_changes;
   const sql::ApplyChangesSpec& s = *rc.spec;
-  if (s.scd_type != 1) {
-    return NotSupportedAt(s.scd_loc, "AUTO CDC into `" + ds.name +
-                                         "` STORED AS SCD TYPE 2 is not built yet; SCD type 1 (the default) is");
-  }
   operators::ScdSpec spec;
+  spec.scd_type = s.scd_type;
+  spec.tracked = rc.tracked;
+  spec.sequence_type = rc.sequence_type;
   spec.table = ds.name;
   spec.keys = rc.keys;
   spec.sequence_sql = s.sequence_sql;
@@ -118,6 +117,10 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
   ro.operation_metrics["numStaleEvents"] = std::to_string(changes.stale);
   ro.operation_metrics["numDuplicateEvents"] = std::to_string(changes.duplicates);
   if (changes.truncate) ro.operation_metrics["truncated"] = "true";
+  if (ds.apply_changes->spec->scd_type == 2) {
+    ro.operation_metrics["numLateEvents"] = std::to_string(changes.late);
+    ro.operation_metrics["numVersionsWritten"] = std::to_string(changes.versions);
+  }
   const std::vector<std::string>& keys = ds.apply_changes->keys;
   LP_ASSIGN_OR_RETURN(delta::RowChangeResult r,
                       delta::ReplaceKeyedRows(**table, change,

@@ -271,5 +271,186 @@ TEST_F(ApplyChangesErrorsTest, IgnoreNullUpdatesKeepsValuesAcrossBatches) {
   EXPECT_EQ(rows, (std::vector<std::string>{"1|a|z", "2|b2|NULL"}));
 }
 
+// ---- SCD type 2 ----------------------------------------------------------------------
+
+class Scd2Test : public ApplyChangesTest {
+ protected:
+  static std::string Sql2(const std::string& extra = " TRACK HISTORY ON * EXCEPT (city)") {
+    return "CREATE OR REFRESH STREAMING TABLE changes AS SELECT * FROM STREAM read_files('${landing}', "
+           "format => 'json', schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT');\n"
+           "CREATE OR REFRESH STREAMING TABLE dim;\n"
+           "CREATE FLOW dim_flow AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id)\n"
+           "  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)\n"
+           "  STORED AS SCD TYPE 2" + extra + ";\n";
+  }
+
+  // The table's rows at `version` as sorted "id|name|city|start|end" lines.
+  std::vector<std::string> HistoryRows(int64_t version) {
+    auto table = delta::DeltaTable::Open(dir_.Join("storage/dim"));
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto snap = (*table)->AtVersion(version);
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    auto all = delta::Scan::Plan(*snap, {})->ReadAll();
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    std::vector<std::string> out;
+    for (int64_t r = 0; r < all->num_rows(); ++r) {
+      std::string line;
+      for (const char* c : {"id", "name", "city", "__START_AT", "__END_AT"}) {
+        Value x = all->ColumnByName(c)->GetValue(r);
+        line += (line.empty() ? "" : "|") + (x.is_null() ? std::string("NULL") : x.ToString());
+      }
+      out.push_back(line);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // DuckDB's SCD type 2 over the events in `file`, written independently of lakepipe's
+  // algorithm: sort each key's events by seq; a delete, or an upsert whose tracked columns
+  // differ from the previous event's (or that follows a delete or nothing), starts a new
+  // group; a group that starts with an upsert is a version from its first seq to the next
+  // group's, holding the tracked values of its first event and the untracked values of its
+  // last. `tracked_differs` compares an event with the previous one (`p_` columns).
+  static std::vector<std::string> ExpectedHistory(const std::string& file, const std::string& tracked_differs) {
+    auto rows = testing::DuckDBRows(
+        "WITH ev AS (SELECT * FROM read_json('" + file +
+        "', columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'})),\n"
+        "d AS (SELECT DISTINCT * FROM ev),\n"
+        "o AS (SELECT *, lag(op) OVER w AS p_op, lag(name) OVER w AS p_name, lag(city) OVER w AS p_city\n"
+        "      FROM d WINDOW w AS (PARTITION BY id ORDER BY seq)),\n"
+        "b AS (SELECT *, CASE WHEN op = 'DELETE' OR p_op IS NULL OR p_op = 'DELETE' OR (" + tracked_differs +
+        ") THEN 1 ELSE 0 END AS starts FROM o),\n"
+        "g AS (SELECT *, sum(starts) OVER (PARTITION BY id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS grp FROM b),\n"
+        "v AS (SELECT id, grp, min(seq) AS s, first(op ORDER BY seq) AS first_op, first(name ORDER BY seq) AS name,\n"
+        "             last(city ORDER BY seq) AS city FROM g GROUP BY id, grp),\n"
+        "h AS (SELECT *, lead(s) OVER (PARTITION BY id ORDER BY grp) AS e FROM v)\n"
+        "SELECT CAST(id AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || coalesce(city, 'NULL') || '|' ||\n"
+        "       CAST(s AS VARCHAR) || '|' || coalesce(CAST(e AS VARCHAR), 'NULL') AS line\n"
+        "FROM h WHERE first_op = 'UPSERT' ORDER BY line");
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r["line"].get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+TEST_P(Scd2Test, HistoryEqualsDuckDBOverTheWholeStreamAtEveryVersion) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Pipeline(Sql2());
+  std::vector<Event> events;
+  for (const auto& e : GenerateStream(5))
+    if (e.op != "TRUNCATE") events.push_back(e);  // type 2 keeps history; no truncates
+  // A redelivered event (an identical repeat, here in a later batch) changes nothing.
+  events.push_back(events[events.size() / 3]);
+  std::mt19937 rng(13);
+  if (GetParam() == Delivery::kShuffledAcrossBatches) std::shuffle(events.begin(), events.end(), rng);
+  const size_t kBatches = 7;
+  size_t per = (events.size() + kBatches - 1) / kBatches;
+  std::vector<int64_t> versions;
+  std::string delivered;
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  for (size_t b = 0; b < kBatches; ++b) {
+    std::vector<Event> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
+                             events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
+    if (GetParam() == Delivery::kShuffledWithinBatches) std::shuffle(batch.begin(), batch.end(), rng);
+    std::string text;
+    for (const auto& e : batch) text += ToJson(e);
+    delivered += text;
+    char name[32];
+    std::snprintf(name, sizeof name, "%04zu.json", b);
+    ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, name), text).ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("upto-" + std::to_string(b) + ".json"), delivered).ok());
+    auto report = (*runner)->RunOnce({});
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    ASSERT_TRUE(report->ok()) << report->tables.back().message;
+    int64_t v = -1;
+    for (const auto& t : report->tables)
+      if (t.table == "dim") v = t.table_version;
+    versions.push_back(v);
+  }
+  for (size_t b = 1; b < versions.size(); ++b) EXPECT_EQ(versions[b], versions[b - 1] + 1);
+  const std::string differs = "name IS DISTINCT FROM p_name";
+  auto expected = ExpectedHistory(dir_.Join("upto-" + std::to_string(kBatches - 1) + ".json"), differs);
+  EXPECT_GT(expected.size(), 100u);
+  // The stream must exercise what it claims: closed versions, deleted keys, in-place updates.
+  size_t closed = 0;
+  for (const auto& l : expected) closed += l.substr(l.rfind('|')) != "|NULL";
+  EXPECT_GT(closed, 50u);
+  EXPECT_EQ(HistoryRows(versions.back()), expected);
+  for (size_t b = 0; b + 1 < kBatches; ++b) {
+    EXPECT_EQ(HistoryRows(versions[b]), ExpectedHistory(dir_.Join("upto-" + std::to_string(b) + ".json"), differs))
+        << "batch " << b;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Deliveries, Scd2Test,
+                         ::testing::Values(Delivery::kInOrder, Delivery::kShuffledWithinBatches,
+                                           Delivery::kShuffledAcrossBatches),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Delivery::kInOrder: return std::string("InOrder");
+                             case Delivery::kShuffledWithinBatches: return std::string("ShuffledWithinBatches");
+                             case Delivery::kShuffledAcrossBatches: return std::string("ShuffledAcrossBatches");
+                           }
+                           return std::string("?");
+                         });
+
+class Scd2ExamplesTest : public Scd2Test {
+ protected:
+  std::vector<std::string> RunBatches(const std::vector<std::vector<Event>>& batches) {
+    auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+    EXPECT_TRUE(runner.ok()) << runner.status().ToString();
+    for (size_t b = 0; b < batches.size(); ++b) {
+      std::string text;
+      for (const auto& e : batches[b]) text += ToJson(e);
+      EXPECT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, std::to_string(b) + ".json"), text).ok());
+      auto r = (*runner)->RunOnce({});
+      EXPECT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+    }
+    return HistoryRows(*(*delta::DeltaTable::Open(dir_.Join("storage/dim")))->LatestVersion());
+  }
+};
+
+TEST_F(Scd2ExamplesTest, LateChangesSplitTheHistoryAndDeletesCloseTheCurrentVersion) {
+  Pipeline(Sql2(""));  // every column tracked
+  auto rows = RunBatches({
+      {{1, "a", "x", "UPSERT", 10}, {1, "b", "x", "UPSERT", 20}, {2, "p", "y", "UPSERT", 10}},
+      // late: lands between 10 and 20; key 2 deleted, then a change older than the delete
+      {{1, "late", "x", "UPSERT", 15}, {2, "", "", "DELETE", 30}, {2, "q", "y", "UPSERT", 25}},
+      // an identical update opens nothing; a re-insert after the delete opens a version
+      {{1, "b", "x", "UPSERT", 40}, {2, "r", "y", "UPSERT", 50}},
+  });
+  EXPECT_EQ(rows, (std::vector<std::string>{"1|a|x|10|15", "1|b|x|20|NULL", "1|late|x|15|20", "2|p|y|10|25",
+                                            "2|q|y|25|30", "2|r|y|50|NULL"}));
+}
+
+TEST_F(Scd2ExamplesTest, UntrackedChangesUpdateInPlaceAndIgnoreNullUpdatesKeepsValues) {
+  Pipeline(Sql2(" TRACK HISTORY ON name IGNORE NULL UPDATES"));
+  auto rows = RunBatches({
+      {{1, "a", "x", "UPSERT", 10}, {1, "a", "y", "UPSERT", 20}},  // city untracked: in place
+      {{1, "b", "", "UPSERT", 30}},                                 // NULL city keeps y
+      {{1, "", "z", "UPSERT", 25}},                                 // late, NULL name keeps a
+  });
+  EXPECT_EQ(rows, (std::vector<std::string>{"1|a|z|10|30", "1|b|z|30|NULL"}));
+}
+
+TEST_F(Scd2ExamplesTest, DifferentChangesWithOneSequenceAcrossBatchesAreAnError) {
+  Pipeline(Sql2(""));
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok());
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "0.json"), ToJson({1, "a", "x", "UPSERT", 5})).ok());
+  ASSERT_TRUE((*runner)->RunOnce({}).ok());
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "1.json"), ToJson({1, "b", "x", "UPSERT", 5})).ok());
+  auto r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok());
+  std::string msg;
+  for (const auto& t : r->tables)
+    if (t.table == "dim") msg = t.message;
+  EXPECT_NE(msg.find("id = 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("same SEQUENCE BY"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace lakepipe::runtime

@@ -613,9 +613,23 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
       LP_ASSIGN_OR_RETURN(rd.apply_changes, ResolveApplyChanges(def.apply_changes, def.flow_name, rd.plan->schema));
       rd.schema = rd.apply_changes->target_schema;
       if (def.apply_changes->scd_type == 2) {
-        return NotSupportedAt(def.apply_changes->scd_loc,
-                              "AUTO CDC into `" + def.name + "` STORED AS SCD TYPE 2 is not built yet; SCD type 1 "
-                              "(the default) is");
+        // A type 2 history keeps each change's values in the flow's state, encoded as flat
+        // values (operators/key_encoder.h).
+        const auto& parts = rd.apply_changes->sequence_parts;
+        if (parts.size() == 1 && rd.apply_changes->sequence_type.is_nested()) {
+          return NotSupportedAt(def.apply_changes->sequence_loc,
+                                "AUTO CDC into `" + def.name + "` STORED AS SCD TYPE 2 with a struct-typed SEQUENCE BY "
+                                "column is not built yet; write SEQUENCE BY struct(a, b, ...) of its fields");
+        }
+        for (const Field& f : rd.apply_changes->source_schema.fields()) {
+          bool used = f.type.is_nested() && rd.apply_changes->target_schema.FindField(f.name) >= 0;
+          if (used) {
+            return NotSupportedAt(def.apply_changes->scd_loc,
+                                  "AUTO CDC into `" + def.name + "` STORED AS SCD TYPE 2 with the " + f.type.ToString() +
+                                      " column `" + f.name + "` is not built yet; leave it out with COLUMNS * EXCEPT (" +
+                                      f.name + ") or select its fields in the source");
+          }
+        }
       }
     }
     ViewPlanLookup views = [&out](const std::string& name) -> const PlanNode* {

@@ -9,6 +9,7 @@ namespace {
 
 // Layout (docs/checkpoint.md):
 //   k<key bytes>              -> <flag:1 'L' live | 'D' deleted><encoded sequence>
+//                                or, SCD type 2: 'H'<the key's history (operators/scd.cc)>
 //   \xff batch / count        -> decimal text: the commit markers
 //   \xff truncate             -> the encoded sequence of the last TRUNCATE
 const char kBatchKey[] = "\xff" "batch";
@@ -50,6 +51,7 @@ Result<std::optional<ScdKeyState>> ScdStateStore::Lookup(std::string_view key) {
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &value_);
   if (st.IsNotFound()) return std::optional<ScdKeyState>();
   LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+  if (!value_.empty() && value_[0] == 'H') return std::optional<ScdKeyState>(ScdKeyState{false, std::string(), value_.substr(1)});
   if (value_.empty() || (value_[0] != 'L' && value_[0] != 'D')) {
     return Status::Corruption("state store " + dir_ + ": key entry with an unknown flag");
   }
@@ -110,8 +112,8 @@ Status ScdStateStore::Commit(int64_t batch_id) {
     } else {
       ++count;
     }
-    std::string value(1, s.deleted ? 'D' : 'L');
-    value += s.sequence;
+    std::string value(1, !s.history.empty() ? 'H' : s.deleted ? 'D' : 'L');
+    value += s.history.empty() ? s.sequence : s.history;
     write.Put(KeyEntry(key), std::move(value));
   }
   write.Put(kBatchKey, std::to_string(batch_id));
@@ -137,7 +139,7 @@ StateSize ScdStateStore::Size() const {
   s.keys = stored_keys_;
   auto bytes = FolderBytes(dir_);
   s.disk_bytes = bytes.ok() ? *bytes : 0;
-  for (const auto& [k, v] : pending_) s.memory_bytes += static_cast<int64_t>(k.size() + v.sequence.size() + 48);
+  for (const auto& [k, v] : pending_) s.memory_bytes += static_cast<int64_t>(k.size() + v.sequence.size() + v.history.size() + 48);
   return s;
 }
 
