@@ -1,13 +1,16 @@
 // AUTO CDC throughput (issue 10, "Benchmark"): a --keys-key dimension (default 1,000,000)
 // is loaded, then --events change events (default 1,000,000: 10% deletes, 30% updates of
 // existing keys, 60% inserts of new keys) arrive in micro-batches of --batch (10,000).
-// lakepipe applies them with an AUTO CDC flow (SCD type 1: SCD type 2 is not built yet),
-// one Delta commit per micro-batch; DuckDB (npm, 2 threads) applies the same batches with
-// MERGE INTO on its own table, in the same run. Reports events/s of both, the ratio, and
+// lakepipe applies them with an AUTO CDC flow (--scd 1, the default, or --scd 2), one Delta
+// commit per micro-batch; DuckDB (npm, 2 threads) applies the same batches to its own
+// table in the same run: with SCD type 1 one MERGE INTO per batch; with type 2 the
+// MERGE-equivalent of a history (one transaction per batch: close the current versions of
+// the batch's keys, insert the batch's upserts as versions each ending at the key's next
+// change in the batch). Reports events/s of both, the ratio, and
 // lakepipe's rewritten bytes per batch (the commits' numAddedBytes: copy-on-write rewrites
 // every file holding an affected key). Both final tables are compared (count and a hash).
 //
-// Usage: node bench/cdc_bench.mjs --bin B [--keys N] [--events N] [--batch N] [--json OUT]
+// Usage: node bench/cdc_bench.mjs --bin B [--scd 1|2] [--keys N] [--events N] [--batch N] [--json OUT]
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Duck, argValue, binary, fail, join, removeDir, runSync, sqlString, tempDir, parquetSource } from '../tests/crash/lib.mjs';
 
@@ -16,6 +19,8 @@ const KEYS = Number(argValue('--keys', '1000000'));
 const EVENTS = Number(argValue('--events', '1000000'));
 const BATCH = Number(argValue('--batch', '10000'));
 const jsonOut = argValue('--json', null);
+const SCD = Number(argValue('--scd', '1'));
+if (SCD !== 1 && SCD !== 2) fail('--scd takes 1 or 2');
 
 function rng(seed) {
   let s = BigInt(seed);
@@ -65,7 +70,7 @@ writeFileSync(join(pdir, 'p.sql'),
   `  schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT', maxFilesPerTrigger => 1);\n` +
   `CREATE OR REFRESH STREAMING TABLE dim;\n` +
   `CREATE FLOW dim_cdc AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id) APPLY AS DELETE WHEN op = 'DELETE'\n` +
-  `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data);\n`);
+  `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)${SCD === 2 ? ' STORED AS SCD TYPE 2' : ''};\n`);
 const lp = (what) => {
   const t = process.hrtime.bigint();
   const r = runSync(bin, ['run', pdir, '--once']);
@@ -95,37 +100,54 @@ for (const f of readdirSync(log).filter((n) => n.endsWith('.json')).sort()) {
 const perBatch = added;  // row-level commits (the initial load is a plain write)
 const meanBytes = perBatch.reduce((a, b) => a + b, 0) / Math.max(1, perBatch.length);
 
-// DuckDB: the same batches as MERGE INTO (last event per key within the batch first).
+// DuckDB: the same batches as MERGE INTO (last event per key within the batch first), or
+// for SCD type 2 the history's MERGE-equivalent.
 const duck = await Duck.open();
-await duck.rows(`CREATE TABLE dim AS SELECT id, name, city, seq FROM read_json(${sqlString(join(initial, '0000.json'))}, ` +
-  `columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'})`);
+const cols = `columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'}`;
+if (SCD === 1) {
+  await duck.rows(`CREATE TABLE dim AS SELECT id, name, city, seq FROM read_json(${sqlString(join(initial, '0000.json'))}, ${cols})`);
+} else {
+  await duck.rows(`CREATE TABLE dim AS SELECT id, name, city, seq AS __START_AT, NULL::BIGINT AS __END_AT ` +
+    `FROM read_json(${sqlString(join(initial, '0000.json'))}, ${cols})`);
+}
 const t0 = process.hrtime.bigint();
 for (const f of readdirSync(changes).sort()) {
-  await duck.rows(`MERGE INTO dim USING (SELECT * FROM read_json(${sqlString(join(changes, f))}, ` +
-    `columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'}) ` +
-    `QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1) AS ev ON dim.id = ev.id ` +
-    `WHEN MATCHED AND ev.op = 'DELETE' THEN DELETE ` +
-    `WHEN MATCHED THEN UPDATE SET name = ev.name, city = ev.city, seq = ev.seq ` +
-    `WHEN NOT MATCHED AND ev.op <> 'DELETE' THEN INSERT (id, name, city, seq) VALUES (ev.id, ev.name, ev.city, ev.seq)`);
+  const src = `read_json(${sqlString(join(changes, f))}, ${cols})`;
+  if (SCD === 1) {
+    await duck.rows(`MERGE INTO dim USING (SELECT * FROM ${src} ` +
+      `QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1) AS ev ON dim.id = ev.id ` +
+      `WHEN MATCHED AND ev.op = 'DELETE' THEN DELETE ` +
+      `WHEN MATCHED THEN UPDATE SET name = ev.name, city = ev.city, seq = ev.seq ` +
+      `WHEN NOT MATCHED AND ev.op <> 'DELETE' THEN INSERT (id, name, city, seq) VALUES (ev.id, ev.name, ev.city, ev.seq)`);
+    continue;
+  }
+  // The bench's changes arrive in sequence order and every upsert changes the name, so a
+  // batch closes each key's current version at its first change and appends its upserts.
+  await duck.rows(`BEGIN TRANSACTION; ` +
+    `CREATE OR REPLACE TEMP TABLE ev AS SELECT *, lead(seq) OVER (PARTITION BY id ORDER BY seq) AS next_seq FROM ${src}; ` +
+    `MERGE INTO dim USING (SELECT id, min(seq) AS first_seq FROM ev GROUP BY id) AS k ` +
+    `ON dim.id = k.id AND dim.__END_AT IS NULL WHEN MATCHED THEN UPDATE SET __END_AT = k.first_seq; ` +
+    `INSERT INTO dim SELECT id, name, city, seq, next_seq FROM ev WHERE op <> 'DELETE'; COMMIT`);
 }
 const duckSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-const theirs = (await duck.rows(`SELECT count(*)::BIGINT AS n, sum(hash(id, name, city))::VARCHAR AS h FROM dim`))[0];
-const ours = (await duck.rows(`SELECT count(*)::BIGINT AS n, sum(hash(id, name, city))::VARCHAR AS h FROM ${parquetSource(join(storage, 'dim'))}`))[0];
+const hashed = SCD === 1 ? 'id, name, city' : 'id, name, city, __START_AT, __END_AT';
+const theirs = (await duck.rows(`SELECT count(*)::BIGINT AS n, sum(hash(${hashed}))::VARCHAR AS h FROM dim`))[0];
+const ours = (await duck.rows(`SELECT count(*)::BIGINT AS n, sum(hash(${hashed}))::VARCHAR AS h FROM ${parquetSource(join(storage, 'dim'))}`))[0];
 duck.close();
 const same = String(ours.n) === String(theirs.n) && ours.h === theirs.h;
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const result = {
-  keys: KEYS, events: EVENTS, batch: BATCH, batches,
+  scd_type: SCD, keys: KEYS, events: EVENTS, batch: BATCH, batches,
   lakepipe_seconds: lpSeconds, note: 'lakepipe: one run --once per batch, process start and bronze table included', lakepipe_events_per_second: EVENTS / lpSeconds,
   duckdb_seconds: duckSeconds, duckdb_events_per_second: EVENTS / duckSeconds,
   ratio_lakepipe_over_duckdb: (EVENTS / lpSeconds) / (EVENTS / duckSeconds),
   rewritten_bytes_per_batch: Math.round(meanBytes), final_rows: Number(ours.n), same_final_table: same, load,
 };
-console.log(`cdc_bench: ${EVENTS} events on ${KEYS} keys in batches of ${BATCH} (${batches} batches), load ${load}`);
-console.log(`  lakepipe AUTO CDC (SCD 1, incl. the bronze table): ${lpSeconds.toFixed(1)} s, ` +
+console.log(`cdc_bench (SCD type ${SCD}): ${EVENTS} events on ${KEYS} keys in batches of ${BATCH} (${batches} batches), load ${load}`);
+console.log(`  lakepipe AUTO CDC (SCD ${SCD}, incl. the bronze table): ${lpSeconds.toFixed(1)} s, ` +
   `${Math.round(result.lakepipe_events_per_second)} events/s; rewritten bytes per batch ${Math.round(meanBytes)}`);
-console.log(`  DuckDB MERGE INTO per batch: ${duckSeconds.toFixed(1)} s, ${Math.round(result.duckdb_events_per_second)} events/s`);
+console.log(`  DuckDB ${SCD === 1 ? 'MERGE INTO' : 'MERGE + INSERT (SCD 2)'} per batch: ${duckSeconds.toFixed(1)} s, ${Math.round(result.duckdb_events_per_second)} events/s`);
 console.log(`  ratio (lakepipe / DuckDB events/s): ${result.ratio_lakepipe_over_duckdb.toFixed(2)}; ` +
   `final tables ${same ? 'equal' : 'DIFFER'} (${ours.n} rows)`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');

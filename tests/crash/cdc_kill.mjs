@@ -7,13 +7,14 @@
 // ones while the --budget-seconds budget lasts), a fresh storage folder runs with
 // LAKEPIPE_KILL_AT=point:n (it must die by SIGKILL), runs again to the end, and the SCD
 // type 1 table must equal DuckDB's "event with the highest sequence per key after the last
-// truncate, minus deleted keys" over the whole stream — so must the same pipeline run over
-// the whole input in one batch. The per-key state (state/scd/), applied after each Delta
+// truncate, minus deleted keys" over the whole stream, and the SCD type 2 table fed the same
+// changes (but the truncate) DuckDB's full history of the stream — so must the same pipeline
+// run over the whole input in one batch. The per-key state (state/scd/), applied after each Delta
 // commit, and the txn of each batch together make the result independent of crashes.
 //
 // Usage: node tests/crash/cdc_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
 import {
-  argValue, binary, canonicalRows, checkTables, diffRows, Duck, fail, join, killCasesFromTrace, removeDir, runKillCases, runSync, runTest, sqlString, tempDir,
+  argValue, binary, canonicalRows, checkTables, diffRows, Duck, fail, join, killCasesFromTrace, parquetSource, removeDir, runKillCases, runSync, runTest, sqlString, tempDir,
 } from './lib.mjs';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 
@@ -74,7 +75,13 @@ function writePipeline(dir, landing, perBatch) {
     `CREATE OR REFRESH STREAMING TABLE dim;\n` +
     `CREATE FLOW dim_cdc AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id)\n` +
     `  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n` +
-    `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data);\n`);
+    `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data);\n` +
+    // The same changes (without the truncate: type 2 keeps history) into an SCD type 2 table.
+    `CREATE OR REFRESH STREAMING TABLE changes2 AS SELECT * FROM STREAM(changes) WHERE op <> 'TRUNCATE';\n` +
+    `CREATE OR REFRESH STREAMING TABLE hist;\n` +
+    `CREATE FLOW hist_cdc AS AUTO CDC INTO hist FROM STREAM(changes2) KEYS (id)\n` +
+    `  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)\n` +
+    `  STORED AS SCD TYPE 2;\n`);
 }
 
 runTest('cdc_kill', async () => {
@@ -108,6 +115,29 @@ runTest('cdc_kill', async () => {
     `SELECT city, id, name FROM last WHERE op <> 'DELETE'`))
     .map((r) => JSON.stringify({ city: r.city, id: Number(r.id), name: r.name })).sort();
   if (expected.length < 5) fail(`the input leaves only ${expected.length} rows`);
+  // DuckDB's SCD type 2 history: per key in seq order, a delete or an upsert that differs
+  // from the previous event (or follows a delete or nothing) starts a group; a group that
+  // starts with an upsert is a version from its first seq to the next group's.
+  const expectedHist = (await duck.rows(
+    `WITH ev AS (SELECT * FROM read_json(${sqlString(join(landing, '*.json'))}, columns = {id: 'BIGINT', ` +
+    `name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'}) WHERE op <> 'TRUNCATE'), ` +
+    `o AS (SELECT *, lag(op) OVER w AS p_op, lag(name) OVER w AS p_name, lag(city) OVER w AS p_city ` +
+    `  FROM ev WINDOW w AS (PARTITION BY id ORDER BY seq)), ` +
+    `b AS (SELECT *, CASE WHEN op = 'DELETE' OR p_op IS NULL OR p_op = 'DELETE' OR name IS DISTINCT FROM p_name ` +
+    `  OR city IS DISTINCT FROM p_city THEN 1 ELSE 0 END AS starts FROM o), ` +
+    `g AS (SELECT *, sum(starts) OVER (PARTITION BY id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS grp FROM b), ` +
+    `v AS (SELECT id, grp, min(seq) AS s, first(op ORDER BY seq) AS first_op, first(name ORDER BY seq) AS name, ` +
+    `  first(city ORDER BY seq) AS city FROM g GROUP BY id, grp), ` +
+    `h AS (SELECT *, lead(s) OVER (PARTITION BY id ORDER BY grp) AS e FROM v) ` +
+    `SELECT id, name, city, s, e FROM h WHERE first_op = 'UPSERT'`))
+    .map((r) => JSON.stringify([Number(r.id), r.name, r.city, Number(r.s), r.e === null ? null : Number(r.e)])).sort();
+  if (expectedHist.filter((r) => !r.endsWith(',null]')).length < 20) fail('the input closes too few SCD type 2 versions');
+  const histOf = async (storage) => {
+    const path = join(storage, 'hist');
+    if (!existsSync(join(path, '_delta_log'))) return [];
+    return (await duck.rows(`SELECT * FROM ${parquetSource(path)}`)).map((o) => JSON.stringify(
+      [Number(o.id), o.name, o.city, Number(o.__START_AT), o.__END_AT === null ? null : Number(o.__END_AT)])).sort();
+  };
   const dimOf = async (storage) => {
     const path = join(storage, 'dim');
     if (!existsSync(join(path, '_delta_log'))) return [];
@@ -120,6 +150,8 @@ runTest('cdc_kill', async () => {
     await checkTables(duck, storage);
     const d = diffRows(await dimOf(storage), expected);
     if (d) fail(`${label}: dim differs from DuckDB's SCD type 1 of the stream: ${d}`);
+    const h = diffRows(await histOf(storage), expectedHist);
+    if (h) fail(`${label}: hist differs from DuckDB's SCD type 2 history of the stream: ${h}`);
   };
   mustSucceed(run('whole', join(work, 'whole-storage')), 'the whole-input run');
   await compare(join(work, 'whole-storage'), 'the whole input in one batch');
@@ -149,7 +181,7 @@ runTest('cdc_kill', async () => {
     removeDir(caseLanding);
   });
   duck.close();
-  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 of the stream` +
+  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 and type 2 of the stream` +
     note +
     ` in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   removeDir(work);
