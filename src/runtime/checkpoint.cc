@@ -152,7 +152,7 @@ std::string Batches(int64_t from, int64_t to) {
 
 }  // namespace
 
-Status FlowCheckpoint::CheckAgainstTable(const std::string& table, const TableProgress& t) const {
+Status FlowCheckpoint::CheckAgainstTable(const std::string& table, const TableProgress& t, bool shared_table) const {
   LP_ASSIGN_OR_RETURN(auto planned, LatestPlanned());
   LP_ASSIGN_OR_RETURN(auto committed, LatestCommitted());
   if (committed) {
@@ -194,7 +194,7 @@ Status FlowCheckpoint::CheckAgainstTable(const std::string& table, const TablePr
         " (its offsets and commits were deleted): resuming would ingest its input again or never" +
         FullRefreshHint(table));
   }
-  if (!committed && !t.flow_txn && t.exists) {
+  if (!committed && !t.flow_txn && t.exists && !shared_table) {
     return Status::Corruption(
         "checkpoint " + dir_ + " is behind table `" + table + "`: the table has data (version " +
         std::to_string(t.version) + ") but no batch of this flow (appId " + flow_id_ +

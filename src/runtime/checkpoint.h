@@ -63,7 +63,9 @@ class FlowCheckpoint {
   // in the last commit but now missing or empty. Each is Corruption naming what
   // is missing and the way out (`--full-refresh <table>`): resuming would lose or double
   // rows. `table` is the table's name, for the messages.
-  Status CheckAgainstTable(const std::string& table, const TableProgress& progress) const;
+  // `shared_table`: the flow is one of several into the table, so a table with data but
+  // no batch of this flow is a flow added later, not a lost checkpoint.
+  Status CheckAgainstTable(const std::string& table, const TableProgress& progress, bool shared_table = false) const;
   // Reads TableProgress from the Delta table at `table_path` (as of its latest version)
   // for the app id `flow_id`. A damaged log is the log's own error (Corruption).
   static Result<TableProgress> ReadTableProgress(FileSystem* fs, const std::string& table_path,

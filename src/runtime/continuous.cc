@@ -159,6 +159,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     if (t.trigger.kind == sql::TriggerSpec::Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now);
     PlanSources sources;
     r.CollectSources(*ds.plan, &sources);
+    for (const auto& f : ds.more_flows) r.CollectSources(*f.plan, &sources);  // the table's other flows
     for (const auto* scan : sources.file_scans) {
       t.roots.insert(scan->read_files.path);
       LP_RETURN_IF_ERROR(watcher.Watch(scan->read_files.path));

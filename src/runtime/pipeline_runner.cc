@@ -455,6 +455,7 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
   int64_t table_start = MonotonicNanos();
   PlanSources sources;
   CollectSources(*ds.plan, &sources);
+  for (const auto& f : ds.more_flows) CollectSources(*f.plan, &sources);  // the table's other flows
   std::string blocked;
   for (const auto& t : sources.tables_read)
     if (failed.count(t)) blocked = t;
@@ -572,6 +573,7 @@ PipelineStatus PipelineRunner::Impl::InitialStatus(const std::string& mode) cons
                                                          : (mode == "continuous" ? "continuous" : "triggered");
     PlanSources sources;
     CollectSources(*ds.plan, &sources);
+    for (const auto& f : ds.more_flows) CollectSources(*f.plan, &sources);  // the table's other flows
     for (const auto& up : sources.tables_read) {
       const sql::ResolvedDataset* u = Find(up);
       t.upstream_tables.push_back(u != nullptr ? u->name : up);

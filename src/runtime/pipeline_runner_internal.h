@@ -184,9 +184,17 @@ struct PipelineRunner::Impl {
   // current now (recorded as operationParameters.inputs), so recomputing it would change
   // nothing. Views over read_files or current_timestamp() are always recomputed.
   Result<bool> MaterializedViewIsCurrent(const sql::ResolvedDataset& ds) const;
+  // Runs the table's own flow, then its other append flows (ds.more_flows), each from its
+  // own checkpoint.
   Result<TableReport> UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
                                            StatusBoard* board);
-  Result<Flow*> OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh);
+  // One flow into streaming table `ds`: its own query (`more` null; checkpoint
+  // `_checkpoints/<table>/`), or another append flow (`_checkpoints/<table>/flows/<flow>/`,
+  // its rows put in the table's columns by name).
+  Result<TableReport> UpdateStreamingFlow(const sql::ResolvedDataset& ds, const sql::ResolvedDataset::MoreFlow* more,
+                                          bool full_refresh, StatusBoard* board);
+  Result<Flow*> OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh,
+                         const sql::ResolvedDataset::MoreFlow* more = nullptr);
   // The flow's open message source for `scan` (opening it on first use; in continuous
   // runs its wake-up marks the table's flag in `stream_wakes` and wakes the scheduler).
   Result<StreamSource*> OpenStreamSourceOf(const sql::ResolvedDataset& ds, Flow& flow, const sql::PlanNode& scan);

@@ -45,9 +45,14 @@ void NoteConsumed(const Json& plan, Flow& flow) {
 
 }  // namespace
 
-Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh) {
+Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh,
+                                             const sql::ResolvedDataset::MoreFlow* more) {
   std::string key = Lower(ds.name);
   std::string cp_dir = CheckpointPath(ds.name);
+  if (more != nullptr) {
+    key += "/" + Lower(more->name);
+    cp_dir = JoinPath(cp_dir, "flows/" + more->name);
+  }
   std::unique_lock<std::mutex> lock(flows_mu);
   if (full_refresh) {
     flows.erase(key);  // closes its state stores before the folder goes
@@ -55,7 +60,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
   }
   auto it = flows.find(key);
   if (it == flows.end()) {
-    LP_ASSIGN_OR_RETURN(FlowCheckpoint cp, FlowCheckpoint::Open(fs, cp_dir, ds.name));
+    LP_ASSIGN_OR_RETURN(FlowCheckpoint cp, FlowCheckpoint::Open(fs, cp_dir, more ? more->name : ds.name));
     it = flows.emplace(key, std::make_unique<Flow>(std::move(cp))).first;
   }
   Flow& flow = *it->second;
@@ -66,7 +71,8 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     // commits, offsets or state lost or doubled rows). A full refresh starts both afresh.
     if (ds.kind == sql::DatasetKind::kStreamingTable && !full_refresh) {
       LP_ASSIGN_OR_RETURN(auto progress, FlowCheckpoint::ReadTableProgress(fs, TablePath(ds.name), flow.cp.flow_id()));
-      LP_RETURN_IF_ERROR(flow.cp.CheckAgainstTable(ds.name, progress));
+      bool shared = more != nullptr || !ds.more_flows.empty();
+      LP_RETURN_IF_ERROR(flow.cp.CheckAgainstTable(ds.name, progress, shared));
     }
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
     for (const auto& [id, text] : history) {
@@ -201,19 +207,70 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
   return std::optional<Json>(std::move(plan));
 }
 
+namespace {
+
+// Another flow's rows in the table's columns, by name (the table's other columns NULL).
+Batches ConformByName(const Batches& rows, const Schema& table) {
+  Batches out;
+  for (const auto& b : rows) {
+    std::vector<ColumnPtr> cols;
+    for (const Field& f : table.fields()) {
+      int i = b.schema().FindField(f.name);
+      cols.push_back(i >= 0 ? b.column_ptr(static_cast<size_t>(i)) : MakeColumn(Column::Nulls(f.type, b.num_rows())));
+    }
+    out.emplace_back(table, std::move(cols), b.num_rows());
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
                                                                StatusBoard* board) {
+  LP_ASSIGN_OR_RETURN(TableReport report, UpdateStreamingFlow(ds, nullptr, full_refresh, board));
+  for (const auto& more : ds.more_flows) {
+    LP_ASSIGN_OR_RETURN(TableReport r, UpdateStreamingFlow(ds, &more, full_refresh, board));
+    report.rows_read += r.rows_read;
+    report.rows_written += r.rows_written;
+    report.rows_rescued += r.rows_rescued;
+    report.batches += r.batches;
+    report.rows_dropped += r.rows_dropped;
+    report.rows_quarantined += r.rows_quarantined;
+    report.rows_late += r.rows_late;
+    report.duration_ms += r.duration_ms;
+    report.state_keys += r.state_keys;
+    report.state_bytes += r.state_bytes;
+    for (auto& o : r.operators) report.operators.push_back({more.name + "/" + o.name, o.keys, o.bytes});
+    for (auto& w : r.warnings) report.warnings.push_back(std::move(w));
+    if (r.status == "updated") report.status = r.status;
+    if (r.table_version > report.table_version) report.table_version = r.table_version;
+  }
+  return report;
+}
+
+Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::ResolvedDataset& table_ds,
+                                                              const sql::ResolvedDataset::MoreFlow* more,
+                                                              bool full_refresh, StatusBoard* board) {
+  // Another flow runs as the table with that flow's query.
+  sql::ResolvedDataset flow_ds;
+  if (more != nullptr) {
+    flow_ds = table_ds;
+    flow_ds.plan = more->plan;
+  }
+  const sql::ResolvedDataset& ds = more != nullptr ? flow_ds : table_ds;
+  const bool once = more != nullptr && more->once;
   TableReport report;
   report.table = ds.name;
   report.kind = sql::DatasetKindName(ds.kind);
   PlanSources sources;
   CollectSources(*ds.plan, &sources);
-  if (sources.file_scans.empty() && sources.streaming_tables.empty() && sources.stream_scans.empty()) {
+  if (sources.file_scans.empty() && sources.streaming_tables.empty() && sources.stream_scans.empty() &&
+      !once) {
     return Status::InvalidArgument("streaming table `" + ds.name +
                                    "` reads no streaming source: use STREAM(table), read_files(...) or "
                                    "STREAM read_kafka(...)");
   }
-  LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
+  LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh, more));
   FlowCheckpoint& cp = flow->cp;
   const std::string& cp_dir = cp.dir();
   bool quarantines = false;
@@ -296,8 +353,13 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
       LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
       LP_ASSIGN_OR_RETURN(plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(batch_id)));
     } else {
+      if (once && planned) break;  // a ONCE flow has run (docs/checkpoint.md, "Flows")
       batch_id = planned ? *planned + 1 : 0;
       LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
+      if (!next && once) {
+        // Its one batch reads whole tables only: the plan lists no source.
+        next = Json{{"batchId", batch_id}, {"plannedAt", clock->NowMillis()}, {"sources", Json::array()}, {"once", true}};
+      }
       if (!next) break;
       plan = std::move(*next);
       LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
@@ -329,6 +391,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
     for (const sql::PlanNode* scan : sources.stream_scans) LP_RETURN_IF_ERROR(OpenStreamSourceOf(ds, *flow, *scan).status());
     BatchScanProvider provider(*this, exec, plan, flow);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
+    if (more != nullptr) rows = ConformByName(rows, ds.schema);
     int64_t rows_read = CountRows(rows);
     report.rows_read += rows_read;
     report.rows_rescued += provider.file_stats().rescued_rows;
@@ -339,7 +402,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
 
     delta::WriteOptions options;
     // The first batch after a full refresh replaces the old rows; the history stays.
-    options.mode = (full_refresh && batch_id == 0) ? delta::WriteMode::kOverwrite : delta::WriteMode::kAppend;
+    // (The table's own flow runs first; the other flows then append to what it wrote.)
+    options.mode = (full_refresh && batch_id == 0 && more == nullptr) ? delta::WriteMode::kOverwrite
+                                                                      : delta::WriteMode::kAppend;
+    if (more != nullptr) options.operation_parameters["flow"] = "\"" + more->name + "\"";
     options.operation = "STREAMING UPDATE";
     options.operation_parameters["batchId"] = std::to_string(batch_id);
     options.txn_app_id = cp.flow_id();

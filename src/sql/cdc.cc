@@ -334,26 +334,54 @@ Status AttachFlows(std::vector<DatasetDefinition>* datasets, const std::vector<F
       continue;
     }
     const auto& into = it->second;
-    const FlowDefinition& f = *into.front();
-    if (into.size() > 1 || !d.declared_only) {
-      const FlowDefinition& second = *into.back();
-      if (!d.declared_only && f.kind == FlowDefinition::Kind::kAutoCdc) {
-        return ErrorAt(f.target_loc, "`" + d.name + "` has its own query (AS ...); the target of AUTO CDC is "
-                                     "declared without one: CREATE OR REFRESH STREAMING TABLE " + d.name + ";");
+    const FlowDefinition* cdc = nullptr;
+    for (const FlowDefinition* f : into)
+      if (f->kind == FlowDefinition::Kind::kAutoCdc && cdc == nullptr) cdc = f;
+    if (cdc != nullptr) {
+      if (!d.declared_only) {
+        return ErrorAt(cdc->target_loc, "`" + d.name + "` has its own query (AS ...); the target of AUTO CDC is "
+                                        "declared without one: CREATE OR REFRESH STREAMING TABLE " + d.name + ";");
       }
-      return NotSupportedAt(second.loc, "several flows into one streaming table (`" + d.name +
-                                            "`: its own query or other flows, and `" + second.name +
-                                            "`) are not built yet; union the sources in one query "
-                                            "(UNION ALL) or write separate tables");
+      if (into.size() > 1) {
+        const FlowDefinition& other = *(into.front() == cdc ? into[1] : into.front());
+        return NotSupportedAt(other.loc, "several flows into the AUTO CDC target `" + d.name + "` (`" + cdc->name +
+                                             "` and `" + other.name + "`) are not built yet: each flow keeps its own "
+                                             "per-key state, so two flows' changes of one key would each be decided "
+                                             "against part of the key's history; union the change feeds (UNION ALL) "
+                                             "into one source and write one AUTO CDC flow");
+      }
+      if (cdc->once) {
+        return NotSupportedAt(cdc->loc, "AUTO CDC ONCE (`" + cdc->name + "`) is not built yet; run the backfill's "
+                                        "changes through the flow's source table");
+      }
+      d.query = cdc->query;
+      d.query_sql = cdc->query_sql;
+      d.flow_name = cdc->name;
+      d.apply_changes = cdc->cdc;
+      continue;
     }
-    if (f.once) {
-      return NotSupportedAt(f.loc, "ONCE flows (one-time backfills, `" + f.name +
-                                       "`) are not built yet; run the backfill as its own table or with `lakepipe run --once`");
+    // Append flows: the table's own query, else its first flow that is not ONCE, is the
+    // table's query (checkpoint `_checkpoints/<table>/`); the others are more_flows.
+    const FlowDefinition* primary = nullptr;
+    if (d.declared_only) {
+      for (const FlowDefinition* f : into)
+        if (!f->once && primary == nullptr) primary = f;
+      if (primary == nullptr) {
+        return NotSupportedAt(into.front()->loc, "streaming table `" + d.name + "` is written only by ONCE flows, which "
+                                                 "is not built yet; give it a streaming flow (INSERT INTO " + d.name +
+                                                 " BY NAME SELECT ... FROM STREAM(...)) or use a materialized view");
+      }
+      d.query = primary->query;
+      d.query_sql = primary->query_sql;
+      d.flow_name = primary->name;
     }
-    d.query = f.query;
-    d.query_sql = f.query_sql;
-    d.flow_name = f.name;
-    d.apply_changes = f.cdc;
+    for (const FlowDefinition* f : into) {
+      if (f == primary) continue;
+      if (EqualsIgnoreCase(f->name, d.name)) {
+        return ErrorAt(f->loc, "flow `" + f->name + "` has the name of the table it writes; name it differently");
+      }
+      d.more_flows.push_back({f->name, f->loc, f->once, f->query_sql, f->query});
+    }
   }
   return Status::OK();
 }

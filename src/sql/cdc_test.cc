@@ -131,9 +131,20 @@ TEST(CdcStatementTest, ErrorsNamePositions) {
        "c.sql:3:20", "own query", kInvalid},
       {"CREATE MATERIALIZED VIEW d AS SELECT id FROM changes;\nCREATE FLOW f AS INSERT INTO d BY NAME SELECT id FROM changes;",
        "c.sql:3:30", "materialized view", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;\n"
+       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;",
+       "c.sql:4:13", "per-key state", kNotSupported},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC ONCE INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;",
+       "c.sql:3:13", "not built yet", kNotSupported},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO d BY NAME SELECT id FROM STREAM(changes);\n"
-       "CREATE FLOW b AS INSERT INTO d BY NAME SELECT id FROM STREAM(changes);",
-       "c.sql:4:13", "not built yet", kNotSupported},
+       "CREATE FLOW b AS INSERT INTO d BY NAME SELECT id, op AS nope FROM STREAM(changes);",
+       "c.sql:4:13", "`nope`, which `d` does not have", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO d BY NAME SELECT id FROM STREAM(changes);\n"
+       "CREATE FLOW b AS INSERT INTO d BY NAME SELECT name AS id FROM STREAM(changes);",
+       "c.sql:4:13", "CAST it", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO d BY NAME SELECT id FROM STREAM(changes);\n"
+       "CREATE FLOW b AS INSERT INTO ONCE d BY NAME SELECT id FROM STREAM(changes);",
+       "c.sql:4:13", "remove STREAM", kInvalid},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO ONCE d BY NAME SELECT id FROM changes;",
        "c.sql:3:13", "not built yet", kNotSupported},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO d SELECT id FROM changes;", "c.sql:3:32", "BY NAME",

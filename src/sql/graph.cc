@@ -77,6 +77,7 @@ Result<PipelineGraph> PipelineGraph::Build(const std::vector<DatasetDefinition>&
     n.dataset_index = i;
     std::vector<GraphInput> inputs;
     CollectInputs(d.query, &inputs);
+    for (const auto& f : d.more_flows) CollectInputs(f.query, &inputs);
     std::set<std::string> seen;
     for (auto& in : inputs) {
       std::string k = in.table.empty() ? "files:" + in.files_path + ":" + in.files_format : "table:" + ToLower(in.table);

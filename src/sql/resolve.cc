@@ -577,6 +577,47 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
   return CheckStreamingRules(def, *out->plan, views);
 }
 
+// A streaming table's other append flows: each writes its columns by name into the
+// table's (same types; the table's other columns are NULL in its rows).
+Status ResolveMoreFlows(const DatasetDefinition& def, const TableSchemaLookup& lookup, const ViewPlanLookup& views,
+                        ResolvedDataset* rd) {
+  for (const auto& f : def.more_flows) {
+    ResolvedDataset::MoreFlow out;
+    out.name = f.name;
+    out.once = f.once;
+    LP_ASSIGN_OR_RETURN(out.plan, ResolvePlan(f.query, lookup));
+    for (const Field& c : out.plan->schema.fields()) {
+      int i = rd->schema.FindField(c.name);
+      if (i < 0) {
+        return ErrorAt(f.loc, "flow `" + f.name + "` writes column `" + c.name + "`, which `" + def.name +
+                                  "` does not have; it has: " + [&] {
+                                    std::string n;
+                                    for (const auto& name : rd->schema.names()) n += (n.empty() ? "" : ", ") + name;
+                                    return n;
+                                  }() + " (declare the table's columns, or select only those)");
+      }
+      const DataType& want = rd->schema.field(static_cast<size_t>(i)).type;
+      if (!SameTypeIgnoringNullability(c.type, want)) {
+        return ErrorAt(f.loc, "flow `" + f.name + "` writes column `" + c.name + "` as " + c.type.ToString() + ", but `" +
+                                  def.name + "` has it as " + want.ToString() + "; CAST it in the flow's query");
+      }
+    }
+    if (f.once) {
+      // A backfill reads its inputs as they are, one time.
+      if (ReadsStream(*out.plan, views)) {
+        return ErrorAt(f.loc, "ONCE flow `" + f.name + "` runs one time over its inputs as they are: remove STREAM "
+                              "from its query (or drop ONCE for a flow that follows the stream)");
+      }
+    } else {
+      LP_RETURN_IF_ERROR(CheckStreamJoins(*out.plan));
+      LP_RETURN_IF_ERROR(CheckStreamingWindows(def.name, *out.plan, nullptr));
+      LP_RETURN_IF_ERROR(CheckStreamingRules(def, *out.plan, views));
+    }
+    rd->more_flows.push_back(std::move(out));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 const ResolvedDataset* ResolvedPipeline::Find(const std::string& name) const {
@@ -637,6 +678,7 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
       return d != nullptr && d->kind == DatasetKind::kView ? d->plan.get() : nullptr;
     };
     LP_RETURN_IF_ERROR(CheckDataset(def, &rd, views));
+    LP_RETURN_IF_ERROR(ResolveMoreFlows(def, lookup, views, &rd));
     schemas[ToLower(def.name)] = rd.schema;
     out.datasets.push_back(std::move(rd));
   }

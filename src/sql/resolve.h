@@ -38,6 +38,14 @@ struct ResolvedDataset {
   // A table written by AUTO CDC: `plan` yields the change events (source schema) and
   // `schema` is the target's.
   std::shared_ptr<const ResolvedApplyChanges> apply_changes;
+  // A streaming table's other append flows (DatasetDefinition::more_flows), resolved; each
+  // writes its output columns by name into `schema` (the others NULL).
+  struct MoreFlow {
+    std::string name;
+    bool once = false;
+    PlanPtr plan;
+  };
+  std::vector<MoreFlow> more_flows;
 };
 
 struct ResolvedPipeline {

@@ -75,6 +75,16 @@ struct DatasetDefinition {
   bool declared_only = false;
   std::string flow_name;
   std::shared_ptr<const ApplyChangesSpec> apply_changes;
+  // The other append flows into this streaming table (`CREATE FLOW f AS INSERT INTO [ONCE]
+  // t BY NAME query`), besides the one that is its query; each has its own checkpoint.
+  struct MoreFlow {
+    std::string name;
+    SourceLocation loc;
+    bool once = false;  // runs one time (a backfill)
+    std::string query_sql;
+    PlanPtr query;
+  };
+  std::vector<MoreFlow> more_flows;
 };
 
 // The statements of one file: datasets and the flows that write them.
