@@ -271,6 +271,32 @@ TEST_F(ApplyChangesErrorsTest, IgnoreNullUpdatesKeepsValuesAcrossBatches) {
   EXPECT_EQ(rows, (std::vector<std::string>{"1|a|z", "2|b2|NULL"}));
 }
 
+TEST_F(ApplyChangesErrorsTest, QuarantinedChangeEventsAreNotApplied) {
+  std::string sql = Sql();
+  const std::string bare = "CREATE OR REFRESH STREAMING TABLE dim;";
+  sql.replace(sql.find(bare), bare.size(),
+              "CREATE OR REFRESH STREAMING TABLE dim (CONSTRAINT named EXPECT (name IS NOT NULL OR op = 'DELETE') "
+              "ON VIOLATION QUARANTINE);");
+  Pipeline(sql);
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "0.json"),
+                                   ToJson({1, "a", "x", "UPSERT", 1}) + ToJson({2, "", "y", "UPSERT", 2}) +
+                                       ToJson({1, "", "z", "UPSERT", 3}) + ToJson({3, "c", "w", "UPSERT", 4}) +
+                                       ToJson({3, "", "", "DELETE", 5}))
+                  .ok());
+  auto r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+  EXPECT_EQ(TableRows(*(*delta::DeltaTable::Open(dir_.Join("storage/dim")))->LatestVersion()),
+            (std::vector<std::string>{"1|a|x"}));
+  auto q = delta::DeltaTable::Open(dir_.Join("storage/dim_quarantine"));
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  auto rows = delta::Scan::Plan(*(*q)->Latest(), {})->ReadAll();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->num_rows(), 2);  // the change events of keys 2 and 1 without a name
+  EXPECT_NE(rows->schema().FindField("seq"), -1);  // the change event's columns
+}
+
 // ---- SCD type 2 ----------------------------------------------------------------------
 
 class Scd2Test : public ApplyChangesTest {

@@ -414,7 +414,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     // has none either), except to create the table on the flow's first batch.
     if (quarantines && (!quarantined.empty() || options.mode == delta::WriteMode::kOverwrite ||
                         !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
-      LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds,
+      // AUTO CDC quarantines change events (its expectations check them), not table rows.
+      const Schema& checked = ds.apply_changes ? ds.apply_changes->source_schema : ds.schema;
+      LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(checked), ds,
                                     quarantined, options)
                              .status());
       LP_KILL_POINT("flow.after_quarantine_commit");

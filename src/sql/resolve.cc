@@ -487,12 +487,6 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
                                          "; casting in AUTO CDC is not built yet: cast in a view in front of the flow");
       }
     }
-    for (const Expectation& e : def.expectations) {
-      if (e.action == ViolationAction::kQuarantine) {
-        return NotSupportedAt(e.loc, "ON VIOLATION QUARANTINE on the target of AUTO CDC is not built yet; "
-                                     "use DROP ROW or FAIL UPDATE, or put the expectation on a view in front of the flow");
-      }
-    }
   } else if (!def.columns.empty()) {
     // Declared columns: each must be produced by the query; declared types win (a Project casts).
     if (def.columns.size() != s.size()) {

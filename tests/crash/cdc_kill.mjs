@@ -8,8 +8,9 @@
 // LAKEPIPE_KILL_AT=point:n (it must die by SIGKILL), runs again to the end, and the SCD
 // type 1 table must equal DuckDB's "event with the highest sequence per key after the last
 // truncate, minus deleted keys" over the whole stream, and the SCD type 2 table fed the same
-// changes (but the truncate) DuckDB's full history of the stream — so must the same pipeline
-// run over the whole input in one batch. The per-key state (state/scd/), applied after each Delta
+// changes (but the truncate) DuckDB's full history of the stream, and a table written by two
+// append flows (each with its own checkpoint) every selected event exactly once — so must
+// the same pipeline run over the whole input in one batch. The per-key state (state/scd/), applied after each Delta
 // commit, and the txn of each batch together make the result independent of crashes.
 //
 // Usage: node tests/crash/cdc_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
@@ -81,7 +82,11 @@ function writePipeline(dir, landing, perBatch) {
     `CREATE OR REFRESH STREAMING TABLE hist;\n` +
     `CREATE FLOW hist_cdc AS AUTO CDC INTO hist FROM STREAM(changes2) KEYS (id)\n` +
     `  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)\n` +
-    `  STORED AS SCD TYPE 2;\n`);
+    `  STORED AS SCD TYPE 2;\n` +
+    // Two append flows into one table, each exactly once on its own checkpoint.
+    `CREATE OR REFRESH STREAMING TABLE merged;\n` +
+    `CREATE FLOW even AS INSERT INTO merged BY NAME SELECT seq, 'even' AS src FROM STREAM(changes) WHERE seq % 20 = 0;\n` +
+    `CREATE FLOW odd AS INSERT INTO merged BY NAME SELECT 'odd' AS src, seq FROM STREAM(changes2) WHERE seq % 20 = 10;\n`);
 }
 
 runTest('cdc_kill', async () => {
@@ -132,6 +137,15 @@ runTest('cdc_kill', async () => {
     `SELECT id, name, city, s, e FROM h WHERE first_op = 'UPSERT'`))
     .map((r) => JSON.stringify([Number(r.id), r.name, r.city, Number(r.s), r.e === null ? null : Number(r.e)])).sort();
   if (expectedHist.filter((r) => !r.endsWith(',null]')).length < 20) fail('the input closes too few SCD type 2 versions');
+  const expectedMerged = (await duck.rows(
+    `SELECT seq, CASE WHEN seq % 20 = 0 THEN 'even' ELSE 'odd' END AS src FROM read_json(${sqlString(join(landing, '*.json'))}, ` +
+    `columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'}) ` +
+    `WHERE seq % 20 = 0 OR (seq % 20 = 10 AND op <> 'TRUNCATE')`)).map((r) => JSON.stringify([Number(r.seq), r.src])).sort();
+  const mergedOf = async (storage) => {
+    const path = join(storage, 'merged');
+    if (!existsSync(join(path, '_delta_log'))) return [];
+    return (await duck.rows(`SELECT * FROM ${parquetSource(path)}`)).map((o) => JSON.stringify([Number(o.seq), o.src])).sort();
+  };
   const histOf = async (storage) => {
     const path = join(storage, 'hist');
     if (!existsSync(join(path, '_delta_log'))) return [];
@@ -150,6 +164,8 @@ runTest('cdc_kill', async () => {
     await checkTables(duck, storage);
     const d = diffRows(await dimOf(storage), expected);
     if (d) fail(`${label}: dim differs from DuckDB's SCD type 1 of the stream: ${d}`);
+    const m = diffRows(await mergedOf(storage), expectedMerged);
+    if (m) fail(`${label}: merged (two flows) differs from every event exactly once: ${m}`);
     const h = diffRows(await histOf(storage), expectedHist);
     if (h) fail(`${label}: hist differs from DuckDB's SCD type 2 history of the stream: ${h}`);
   };
