@@ -275,7 +275,7 @@ TEST_F(ApplyChangesErrorsTest, QuarantinedChangeEventsAreNotApplied) {
   std::string sql = Sql();
   const std::string bare = "CREATE OR REFRESH STREAMING TABLE dim;";
   sql.replace(sql.find(bare), bare.size(),
-              "CREATE OR REFRESH STREAMING TABLE dim (CONSTRAINT named EXPECT (name IS NOT NULL OR op = 'DELETE') "
+              "CREATE OR REFRESH STREAMING TABLE dim (CONSTRAINT named EXPECT (name IS NOT NULL OR city IS NULL) "
               "ON VIOLATION QUARANTINE);");
   Pipeline(sql);
   auto runner = PipelineRunner::Open(dir_.Join("p"), {});
