@@ -31,6 +31,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/produce_postgres.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/uuid.h"
@@ -51,6 +52,7 @@ struct ProduceArgs {
   int64_t limit = 0;
   std::string prefix;
   std::string key;  // kafka: the column whose value keys each message
+  ProducePostgresArgs pg;  // --to postgresql://...
 };
 
 // Splits one CSV record (without its line ending) into fields, removing quotes.
@@ -250,6 +252,14 @@ class Progress {
 };
 
 Status RunProduce(const ProduceArgs& a) {
+  if (IsPostgresTarget(a.to)) {
+    if (!a.from.empty()) return Status::InvalidArgument("produce: --to postgresql://... generates orders; --from is for files and Kafka");
+    ProducePostgresArgs pg = a.pg;
+    pg.dsn = a.to;
+    LP_ASSIGN_OR_RETURN(pg.rate, ParseRate(a.rate));
+    pg.limit = a.limit;
+    return RunProducePostgres(pg);
+  }
   if (a.from.empty()) return Status::InvalidArgument("produce: --from FILE is required");
   if (a.to.empty()) return Status::InvalidArgument("produce: --to DIR is required");
   LP_ASSIGN_OR_RETURN(double rate, ParseRate(a.rate));
@@ -388,11 +398,19 @@ Status RunProduce(const ProduceArgs& a) {
 void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<ProduceArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "produce", "Split a CSV into small files dropped atomically into a folder at a steady rate");
-  cmd->add_option("--from", args->from, "The CSV file to read (its header is repeated in each file)")->required();
-  cmd->add_option("--to", args->to, "The landing folder (created if missing), or kafka://HOST:PORT/TOPIC")->required();
+      "produce", "Split a CSV into small files dropped atomically into a folder at a steady rate, or send it "
+                 "to Kafka, or (--to postgresql://...) run the orders application against PostgreSQL");
+  cmd->add_option("--from", args->from, "The CSV file to read (its header is repeated in each file)");
+  cmd->add_option("--to", args->to, "The landing folder (created if missing), kafka://HOST:PORT/TOPIC, or "
+                                    "postgresql://... for the orders application (docs/postgres-cdc.md)")->required();
   cmd->add_option("--key", args->key, "kafka: the column whose value keys each message");
-  cmd->add_option("--rate", args->rate, "Data lines per second")->required();
+  cmd->add_option("--rate", args->rate, "Data lines (orders for PostgreSQL) per second")->required();
+  cmd->add_option("--customers", args->pg.customers, "PostgreSQL: customers seeded")->capture_default_str();
+  cmd->add_option("--products", args->pg.products, "PostgreSQL: products seeded")->capture_default_str();
+  cmd->add_option("--dimension-every", args->pg.dimension_every,
+                  "PostgreSQL: one customer/product update, delete or insert per this many orders (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->pg.seed, "PostgreSQL: random seed")->capture_default_str();
   cmd->add_option("--lines-per-file", args->lines_per_file, "Data lines per file")->capture_default_str();
   cmd->add_flag("--loop", args->loop, "Start again from the top at the end of the input");
   cmd->add_option("--limit", args->limit, "Stop after this many data lines (0: no limit)")->capture_default_str();
