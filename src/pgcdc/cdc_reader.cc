@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -71,9 +72,15 @@ Result<CdcOptions> ParseCdcOptions(const std::map<std::string, std::string>& opt
       std::transform(v.begin(), v.end(), v.begin(), ::tolower);
       if (v != "true" && v != "false") return Status::InvalidArgument("read_postgres_cdc snapshot => must be true or false, not '" + value + "'");
       o.snapshot = v == "true";
+    } else if (key == "maxrowspertrigger") {
+      char* end = nullptr;
+      long long n = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1)
+        return Status::InvalidArgument("read_postgres_cdc maxRowsPerTrigger => must be a number >= 1, not '" + value + "'");
+      o.max_rows_per_trigger = n;
     } else {
       return Status::InvalidArgument("read_postgres_cdc has no option `" + key +
-                                     "` (options: dsn, tableName, slot, publication, snapshot)");
+                                     "` (options: dsn, tableName, slot, publication, snapshot, maxRowsPerTrigger)");
     }
   }
   if (o.dsn.empty()) return Status::InvalidArgument("read_postgres_cdc needs dsn => 'postgresql://user@host:5432/db'");
@@ -436,6 +443,7 @@ Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path
 }
 
 void CdcReader::DropStream(const Status& why) {
+  socket_fd_.store(-1);
   stream_.reset();
   buffer_.clear();
   open_.reset();
@@ -452,6 +460,7 @@ Status CdcReader::EnsureStream(Lsn after) {
   LP_RETURN_IF_ERROR(stream->Start(options_.slot, after, publication_));
   if (confirmed_ > 0) LP_RETURN_IF_ERROR(stream->SendStatus(confirmed_));
   stream_ = std::move(stream);
+  socket_fd_.store(PQsocket(stream_->connection().native()));
   buffer_low_ = position_ = after;
   return Status::OK();
 }
@@ -635,6 +644,7 @@ Result<Lsn> CdcReader::Poll(Lsn after, int timeout_ms, int64_t max_rows) {
     int backoff = std::min(5000, 100 << std::min(reconnects_++, 6));
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(backoff, std::max(timeout_ms, 10))));
   }
+  polls_.fetch_add(1);
   Lsn end = after;
   int64_t rows = 0;
   for (const auto& t : buffer_) {
@@ -679,6 +689,13 @@ Result<std::vector<RecordBatch>> CdcReader::Read(Lsn after, Lsn end) {
                               "ends at " + FormatLsn(last) + ")");
   }
   return out;
+}
+
+int64_t CdcReader::buffered_rows(Lsn after) const {
+  int64_t n = 0;
+  for (const auto& t : buffer_)
+    if (t.end_lsn > after) n += t.rows;
+  return n;
 }
 
 std::vector<std::pair<int64_t, int64_t>> CdcReader::CommitTimes(Lsn after, Lsn end) const {

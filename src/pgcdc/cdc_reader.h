@@ -18,6 +18,7 @@
 // PrepareSlot (once), then any Poll/Read/Confirm/Lag.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -38,7 +39,7 @@
 namespace lakepipe::pgcdc {
 
 // read_postgres_cdc(dsn => ..., tableName => 'schema.table', slot => ..., publication =>
-// ..., snapshot => true).
+// ..., snapshot => true, maxRowsPerTrigger => 100000).
 struct CdcOptions {
   std::string dsn;
   std::string schema = "public";
@@ -46,6 +47,7 @@ struct CdcOptions {
   std::string slot;         // empty: derived from the flow id
   std::string publication;  // empty: lakepipe_<schema>_<table>, created when absent
   bool snapshot = true;
+  int64_t max_rows_per_trigger = 100000;  // a batch ends at the transaction that reaches it
 };
 // Checks the named options (keys lower case) like validate and run both do.
 Result<CdcOptions> ParseCdcOptions(const std::map<std::string, std::string>& options);
@@ -129,6 +131,12 @@ class CdcReader {
   void SetWarn(std::function<void(const std::string&, const std::string&)> warn) { warn_ = std::move(warn); }
   // Bytes of the server's WAL end, for tests and lag.
   Lsn server_wal_end() const { return wal_end_; }
+  // Rows received whole but not yet handed out by Read (data waiting to be planned).
+  int64_t buffered_rows(Lsn after) const;
+  // For a watcher thread (the only members safe to call from another thread): the
+  // replication connection's socket (-1 when none) and a counter bumped after each Poll.
+  int socket_fd() const { return socket_fd_.load(); }
+  uint64_t polls() const { return polls_.load(); }
 
  private:
   struct Txn {
@@ -166,6 +174,8 @@ class CdcReader {
   Lsn wal_end_ = 0;
   std::deque<std::pair<Lsn, int64_t>> unconfirmed_;  // (end LSN, commit time) handed out
   int reconnects_ = 0;
+  std::atomic<int> socket_fd_{-1};
+  std::atomic<uint64_t> polls_{0};
   std::function<void(const std::string&, const std::string&)> warn_;
 };
 

@@ -502,6 +502,9 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
                   {"status", report.status},             {"expectations", Json::array()},
                   {"state", {{"keys", report.state_keys}, {"bytes", report.state_bytes}}}};
   if (!report.technique.empty()) details["technique"] = report.technique;
+  if (report.replication_lag_bytes >= 0) {
+    details["replication_lag"] = {{"bytes", report.replication_lag_bytes}, {"seconds", report.replication_lag_seconds}};
+  }
   details["state"]["operators"] = Json::array();
   for (const auto& op : report.operators) {
     details["state"]["operators"].push_back({{"name", op.name}, {"keys", op.keys}, {"bytes", op.bytes}});

@@ -52,6 +52,9 @@ struct TableReport {
   int64_t rows_quarantined = 0;
   int64_t rows_late = 0;       // rows behind a watermark, moved to <table>_late
   int64_t rows_rescued = 0;    // source rows with _rescued_data
+  // Replication sources (read_postgres_cdc) after the update: -1 when the table has none.
+  int64_t replication_lag_bytes = -1;
+  double replication_lag_seconds = -1;
   int64_t batches = 0;         // micro-batches committed (streaming tables)
   int64_t table_version = -1;  // the table's version after the update
   int64_t duration_ms = 0;

@@ -86,6 +86,8 @@ struct Flow {
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,
   // and when the next unstable one becomes stable (0: none).
   int64_t backlog_files = 0;
+  int64_t lag_bytes = -1;  // replication sources (the largest lag of them); -1: none
+  double lag_seconds = -1;
   int64_t backlog_bytes = 0;
   int64_t next_stable_in_micros = 0;
   // Links the listings did not follow, each reported once per process (not per listing),

@@ -144,6 +144,15 @@ void StatusBoard::SetBacklog(const std::string& table, int64_t files, int64_t by
   Changed();
 }
 
+void StatusBoard::SetReplicationLag(const std::string& table, int64_t bytes, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TableStatus* t = Find(table);
+  if (t == nullptr || (t->replication_lag_bytes == bytes && t->replication_lag_seconds == seconds)) return;
+  t->replication_lag_bytes = bytes;
+  t->replication_lag_seconds = seconds;
+  Changed();
+}
+
 void StatusBoard::SetStateSize(const std::string& table, int64_t keys, int64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   TableStatus* t = Find(table);

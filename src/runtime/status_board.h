@@ -59,6 +59,10 @@ struct TableStatus {
   double rows_out_per_second = 0;  // over the last minute
   int64_t backlog_files = 0;       // input found but not yet processed
   int64_t backlog_bytes = 0;
+  // Tables fed by database replication (read_postgres_cdc): bytes of the server's log and
+  // seconds since the oldest commit not yet confirmed; -1 for other tables.
+  int64_t replication_lag_bytes = -1;
+  double replication_lag_seconds = -1;
   int64_t state_keys = 0;          // operator state (dedup keys, aggregate groups)
   int64_t state_bytes = 0;
   int64_t last_update_unix_ms = 0;
@@ -118,6 +122,7 @@ class StatusBoard {
   // Observes per-line end-to-end latency: `lines` source lines arrived `seconds` ago.
   void RecordLatency(const std::string& table, double seconds, int64_t lines);
   void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
+  void SetReplicationLag(const std::string& table, int64_t bytes, double seconds);
   void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);
   void SetEventLogError(const std::string& error);  // empty: written again
   // Adds or replaces the publication status of `status.table`.

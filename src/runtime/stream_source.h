@@ -61,6 +61,10 @@ struct StreamSourceContext {
 struct StreamBacklog {
   int64_t records = -1;
   int64_t bytes = -1;
+  // Sources that replicate a database (read_postgres_cdc): how far behind the server
+  // they are, in bytes of its log and seconds since the oldest unconfirmed commit.
+  int64_t lag_bytes = -1;
+  double lag_seconds = -1;
 };
 
 // The rows of one range, and when each group of them was produced (event-time micros,

@@ -182,6 +182,8 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
   // Message sources: each plans its next range after its range in the latest plan. A
   // source with nothing new still carries its range forward (it is where it stands).
   flow.backlog_records = 0;
+  flow.lag_bytes = -1;
+  flow.lag_seconds = -1;
   std::set<std::string> planned_streams;
   std::vector<Json> stream_entries;
   for (const sql::PlanNode* scan : sources.stream_scans) {
@@ -193,6 +195,8 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     if (!next.ok()) return Status(next.status().code(), scan->loc.ToString() + ": " + next.status().message());
     StreamBacklog backlog = source->Backlog();
     if (backlog.records > 0) flow.backlog_records += backlog.records;
+    flow.lag_bytes = std::max(flow.lag_bytes, backlog.lag_bytes);
+    flow.lag_seconds = std::max(flow.lag_seconds, backlog.lag_seconds);
     if (next->has_value()) {
       any_new = true;
       plan["sources"].push_back({{"kind", "stream"}, {"key", key}, {"range", std::move(**next)}});
@@ -471,6 +475,16 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       auto src = flow->stream_sources.find(s["key"].get<std::string>());
       if (src != flow->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s["range"]));
     }
+    // Replication lag as it stands after the acknowledgement.
+    if (flow->lag_bytes >= 0) {
+      flow->lag_bytes = -1;
+      flow->lag_seconds = -1;
+      for (const auto& [key, src] : flow->stream_sources) {
+        StreamBacklog b = src->Backlog();
+        flow->lag_bytes = std::max(flow->lag_bytes, b.lag_bytes);
+        flow->lag_seconds = std::max(flow->lag_seconds, b.lag_seconds);
+      }
+    }
 
     // Bookkeeping for reports and latency.
     Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
@@ -514,12 +528,16 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       board->RecordBatch(one, clock->NowMillis());
       board->SetStateSize(ds.name, state_keys, state_bytes);
       board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
+      if (flow->lag_bytes >= 0) board->SetReplicationLag(ds.name, flow->lag_bytes, flow->lag_seconds);
     }
     // Continuous mode takes one batch at a time, so that the tables downstream start on it
     // while this one plans the next (the scheduler runs it again at once).
     if (continuous) break;
   }
   if (board != nullptr) board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
+  if (board != nullptr && flow->lag_bytes >= 0) board->SetReplicationLag(ds.name, flow->lag_bytes, flow->lag_seconds);
+  report.replication_lag_bytes = flow->lag_bytes;
+  report.replication_lag_seconds = flow->lag_seconds;
   report.warnings.insert(report.warnings.end(), flow->warnings.begin(), flow->warnings.end());
   flow->warnings.clear();
   report.status = report.batches > 0 ? "updated" : "up to date";

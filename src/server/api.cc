@@ -235,6 +235,8 @@ Json TableStatusJson(const TableStatus& t) {
           {"rows_out_per_second", t.rows_out_per_second},
           {"backlog_files", t.backlog_files},
           {"backlog_bytes", t.backlog_bytes},
+          {"replication_lag_bytes", t.replication_lag_bytes},
+          {"replication_lag_seconds", t.replication_lag_seconds},
           {"state_keys", t.state_keys},
           {"state_bytes", t.state_bytes},
           {"last_update_unix_ms", t.last_update_unix_ms},

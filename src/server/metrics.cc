@@ -137,6 +137,16 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
            [](const TableStatus& t) { return Number(t.backlog_files); });
   PerTable(w, s, "lakepipe_backlog_bytes", "gauge", "Bytes of input found but not yet processed",
            [](const TableStatus& t) { return Number(t.backlog_bytes); });
+  // Only the tables that replicate a database have a lag.
+  w.Family("lakepipe_replication_lag_bytes", "gauge", "Replication sources: server log bytes past the confirmed position");
+  for (const auto& t : s.tables)
+    if (t.replication_lag_bytes >= 0)
+      w.Sample("lakepipe_replication_lag_bytes", {{"table", t.name}}, Number(t.replication_lag_bytes));
+  w.Family("lakepipe_replication_lag_seconds", "gauge",
+           "Replication sources: age of the oldest commit received but not yet confirmed");
+  for (const auto& t : s.tables)
+    if (t.replication_lag_seconds >= 0)
+      w.Sample("lakepipe_replication_lag_seconds", {{"table", t.name}}, Number(t.replication_lag_seconds));
   PerTable(w, s, "lakepipe_state_keys", "gauge", "Operator state keys (dedup keys, aggregate groups)",
            [](const TableStatus& t) { return Number(t.state_keys); });
   PerTable(w, s, "lakepipe_state_bytes", "gauge", "Operator state size in bytes",

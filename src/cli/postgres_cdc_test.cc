@@ -1,0 +1,193 @@
+// read_postgres_cdc end to end: `lakepipe produce --to postgresql://` drives the orders
+// application on a real PostgreSQL (wal_level = logical); a pipeline takes a snapshot of
+// shop.customers and shop.outbox, then streams their changes into Bronze and an AUTO CDC
+// SCD type 1 dimension, across SIGKILLs at kill points (before the Delta commit, between
+// the Delta commit and the slot confirmation, after the commit log) and a PostgreSQL
+// restart. At the end the dimension equals SELECT * of the source table, Bronze holds
+// each outbox event exactly once, and after every kill the slot's confirmed_flush_lsn is
+// not past what the flow committed. Scaled down for `make test` (a few hundred orders).
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_test_util.h"
+#include "common/fs.h"
+#include "pgcdc/pgoutput.h"
+#include "testing/pg_test_server.h"
+#include "testing/testing.h"
+
+namespace lakepipe {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::PgTestServer;
+using testing::TempDir;
+
+const char* kPipelineSql = R"sql(
+CREATE OR REFRESH STREAMING TABLE customers_changes AS
+SELECT * FROM STREAM read_postgres_cdc(dsn => '${postgres_dsn}', tableName => 'shop.customers',
+                                       maxRowsPerTrigger => 40);
+
+CREATE OR REFRESH STREAMING TABLE dim_customer;
+CREATE FLOW customers_scd1 AS AUTO CDC INTO dim_customer
+FROM STREAM(customers_changes) KEYS (customer_id)
+APPLY AS DELETE WHEN _change_type = 'delete'
+SEQUENCE BY _lsn
+COLUMNS * EXCEPT (_change_type, _lsn, _commit_timestamp, _xid, _rescued_data);
+
+CREATE OR REFRESH STREAMING TABLE bronze_outbox AS
+SELECT id, aggregate_id, event_type, payload, _change_type, _lsn
+FROM STREAM read_postgres_cdc(dsn => '${postgres_dsn}', tableName => 'shop.outbox', maxRowsPerTrigger => 60);
+)sql";
+
+class PostgresCdcPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pg = PgTestServer::Start({.logical_replication = true});
+    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+    pg_ = std::move(*pg);
+    ASSERT_TRUE(pg_->CreateDatabase("shopdb").ok());
+    uri_ = "postgresql://postgres@127.0.0.1:" + std::to_string(pg_->port()) + "/shopdb";
+    pipeline_ = dir_.Join("pipe");
+    FileSystem* fs = FileSystem::Default();
+    ASSERT_TRUE(fs->CreateDirs(pipeline_).ok());
+    ASSERT_TRUE(fs->WriteFileAtomic(pipeline_ + "/pipeline.yaml",
+                                    "name: cdc\nstorage: ./storage\nlibraries:\n  - cdc.sql\nconfiguration:\n"
+                                    "  postgres_dsn: \"\"\n")
+                    .ok());
+    ASSERT_TRUE(fs->WriteFileAtomic(pipeline_ + "/cdc.sql", kPipelineSql).ok());
+    storage_ = dir_.Join("storage");
+  }
+  std::string Sets() const { return " --set postgres_dsn=" + uri_ + " --set storage=" + storage_; }
+  std::string Psql(const std::string& sql) {
+    auto r = pg_->Psql(sql, "shopdb");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : "";
+  }
+  void Produce(int orders, int seed) {
+    Lakepipe("produce --to " + uri_ + " --rate 20000 --limit " + std::to_string(orders) +
+             " --customers 40 --products 10 --dimension-every 2 --seed " + std::to_string(seed));
+  }
+  // A value stored out of line (TOAST: random text, not compressible below the limit), then
+  // an update that leaves it unchanged: the stream carries it as 'u'.
+  void ToastedUpdate() {
+    Psql("UPDATE shop.customers SET email = (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 300)) "
+         "WHERE customer_id = (SELECT min(customer_id) FROM shop.customers)");
+    Psql("UPDATE shop.customers SET country = 'Iceland' WHERE customer_id = (SELECT min(customer_id) FROM shop.customers)");
+  }
+  // Runs `run --once` with a kill point; true when the process died by SIGKILL there.
+  bool RunKilledAt(const std::string& point) {
+    std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + pipeline_ + " --once --no-server" +
+                      Sets() + " >/dev/null 2>&1";
+    int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;  // the shell reports a killed child so
+  }
+  // The slot of `table`'s flow: its confirmed_flush_lsn must not be past the end of the
+  // last batch in the flow's commit log (what is in Delta).
+  void ExpectSlotNotPastCommitted(const std::string& table) {
+    std::string cp = storage_ + "/_checkpoints/" + table;
+    FileSystem* fs = FileSystem::Default();
+    auto commits = fs->ListDir(cp + "/commits");
+    ASSERT_TRUE(commits.ok()) << commits.status().ToString();
+    int64_t last = -1;
+    for (const auto& f : *commits) {
+      const std::string& name = f.name;
+      if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) last = std::max<int64_t>(last, std::stoll(name));
+    }
+    if (last < 0) return;
+    auto plan_text = fs->ReadFile(cp + "/offsets/" + std::to_string(last));
+    ASSERT_TRUE(plan_text.ok());
+    auto plan = nlohmann::json::parse(*plan_text);
+    std::string slot, end;
+    for (const auto& s : plan["sources"]) {
+      if (s["kind"] != "stream") continue;
+      slot = s["range"]["slot"];
+      end = s["range"]["endLsn"];
+    }
+    ASSERT_FALSE(slot.empty()) << plan.dump();
+    std::string confirmed = Psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+    ASSERT_FALSE(confirmed.empty());
+    confirmed.pop_back();
+    auto c = pgcdc::ParseLsn(confirmed);
+    auto e = pgcdc::ParseLsn(end);
+    ASSERT_TRUE(c.ok() && e.ok()) << confirmed << " " << end;
+    EXPECT_LE(*c, *e) << table << ": the slot is confirmed past the last committed batch";
+  }
+
+  std::unique_ptr<PgTestServer> pg_;
+  TempDir dir_;
+  std::string uri_, pipeline_, storage_;
+};
+
+TEST_F(PostgresCdcPipelineTest, SnapshotThenStreamWithKillsAndARestartExactlyOnce) {
+  Produce(60, 1);  // exists before the first run: the snapshot
+  EXPECT_THAT(Lakepipe("validate " + pipeline_ + Sets()), HasSubstr("3 tables, OK"));
+  Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
+  ExpectSlotNotPastCommitted("customers_changes");
+  ExpectSlotNotPastCommitted("bronze_outbox");
+
+  int seed = 2;
+  const char* points[] = {"flow.after_plan", "flow.after_table_commit", "pgcdc.before_confirm",
+                          "flow.after_commit_log", "flow.after_state_commit", "flow.after_process"};
+  int killed = 0;
+  for (const char* point : points) {
+    Produce(40, seed++);
+    // A TOASTed document updated next to it and left unchanged by the next update.
+    ToastedUpdate();
+    if (RunKilledAt(point)) ++killed;
+    ExpectSlotNotPastCommitted("customers_changes");
+    ExpectSlotNotPastCommitted("bronze_outbox");
+    if (std::string(point) == "flow.after_commit_log") {
+      ASSERT_TRUE(pg_->Stop().ok());
+      ASSERT_TRUE(pg_->Restart().ok());
+    }
+  }
+  EXPECT_GE(killed, 4) << "most kill points are passed by a run";
+  Produce(30, seed++);
+  Psql("DELETE FROM shop.customers WHERE customer_id IN (5, 6)");
+  ToastedUpdate();
+  Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
+  ExpectSlotNotPastCommitted("customers_changes");
+
+  // The SCD type 1 table equals the source table.
+  std::string ours = Lakepipe("query " + pipeline_ + Sets() + " --format csv \"SELECT customer_id, name, email, "
+                              "country, is_test FROM dim_customer ORDER BY customer_id\"");
+  std::string theirs = Psql("COPY (SELECT customer_id, name, email, country, is_test FROM shop.customers ORDER BY "
+                            "customer_id) TO STDOUT WITH (FORMAT csv)");
+  // Our CSV has a header line and writes booleans as true/false.
+  ASSERT_NE(ours.find('\n'), std::string::npos);
+  ours = ours.substr(ours.find('\n') + 1);
+  for (auto [from, to] : {std::pair<std::string, std::string>{",t\n", ",true\n"}, {",f\n", ",false\n"}}) {
+    for (size_t at = theirs.find(from); at != std::string::npos; at = theirs.find(from, at + 1)) theirs.replace(at, from.size(), to);
+  }
+  EXPECT_EQ(ours, theirs);
+  EXPECT_NE(theirs.find("Iceland"), std::string::npos);
+  EXPECT_EQ(Psql("SELECT length(email) FROM shop.customers WHERE country = 'Iceland' ORDER BY customer_id LIMIT 1"),
+            "9600\n");
+
+  // Bronze holds each outbox event exactly once.
+  std::string counts = Lakepipe("query " + pipeline_ + Sets() + " --format csv \"SELECT count(*) AS n, "
+                                "count(DISTINCT id) AS d, sum(CASE WHEN _change_type IN ('snapshot', 'insert') "
+                                "THEN 1 ELSE 0 END) AS ins FROM bronze_outbox\"");
+  std::string total = Psql("SELECT count(*) FROM shop.outbox");
+  total.pop_back();
+  EXPECT_EQ(counts, "n,d,ins\n" + total + "," + total + "," + total + "\n");
+}
+
+TEST_F(PostgresCdcPipelineTest, ValidateNamesTheSettingToFix) {
+  Produce(1, 1);
+  Psql("ALTER TABLE shop.customers REPLICA IDENTITY DEFAULT");
+  std::string err = LakepipeFails("validate " + pipeline_ + Sets());
+  EXPECT_THAT(err, HasSubstr("cdc.sql:"));
+  EXPECT_THAT(err, HasSubstr("ALTER TABLE shop.customers REPLICA IDENTITY FULL"));
+}
+
+}  // namespace
+}  // namespace lakepipe
