@@ -191,3 +191,15 @@ TEST_F(PostgresCdcPipelineTest, ValidateNamesTheSettingToFix) {
 
 }  // namespace
 }  // namespace lakepipe
+
+namespace lakepipe {
+namespace {
+
+TEST(PostgresCdcDemoTest, DemoFromPostgresIsRefusedAsNotBuiltYet) {
+  testing::TempDir dir;
+  ExpectOneErrorLine(LakepipeFails("demo --source postgres --dir " + dir.Join("demo")),
+                     "not built yet: demo --source postgres");
+}
+
+}  // namespace
+}  // namespace lakepipe

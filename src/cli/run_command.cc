@@ -395,7 +395,14 @@ Status RunDemo(const DemoArgs& args) {
         "lakepipe kafka serve, lakepipe produce --to kafka://HOST:PORT/orders, and a pipeline reading "
         "STREAM read_kafka(...) (docs/kafka.md)");
   }
-  if (args.source != "files") return Status::InvalidArgument("demo --source must be files or kafka, not " + args.source);
+  if (args.source == "postgres") {
+    return Status::NotSupported(
+        "not built yet: demo --source postgres (examples/orders-cdc is not written yet); by hand: lakepipe produce "
+        "--to postgresql://... and a pipeline reading STREAM read_postgres_cdc(...) (docs/postgres-cdc.md)");
+  }
+  if (args.source != "files") {
+    return Status::InvalidArgument("demo --source must be files, kafka or postgres, not " + args.source);
+  }
   FileSystem* fs = FileSystem::Default();
   // The working folder as an absolute path: the pipeline resolves relative paths against
   // its own folder, the producer against ours.
@@ -555,7 +562,7 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   demo->add_option("--lines-per-file", demo_args->lines_per_file, "Lines per landing file")->capture_default_str();
   demo->add_flag("--no-postgres", demo_args->no_postgres,
                  "Do not start PostgreSQL (by default the demo starts one and publishes the Gold tables to it)");
-  demo->add_option("--source", demo_args->source, "Where the orders come from: files (a landing folder) or kafka")
+  demo->add_option("--source", demo_args->source, "Where the orders come from: files (a landing folder), kafka or postgres")
       ->capture_default_str();
   demo->callback([demo_args, &registry]() { registry.Finish(RunDemo(*demo_args)); });
 
