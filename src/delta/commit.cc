@@ -264,7 +264,7 @@ Result<std::unique_ptr<DeltaTable>> DeltaTable::Create(const std::string& path,
     }
   }
   CommitRequest req;
-  Protocol protocol;
+  Protocol protocol = InitialProtocol(create.configuration);
   Metadata meta;
   meta.id = NewUuid();
   meta.name = create.name;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/kill_point.h"
+#include "delta/change_feed.h"
 #include "delta/table_internal.h"
 
 namespace lakepipe::delta {
@@ -60,6 +61,107 @@ Result<std::vector<const Column*>> KeyColumns(const RecordBatch& batch, const Sc
   return out;
 }
 
+// `rows` with a `_change_type` column of `type` appended.
+RecordBatch WithChangeType(const RecordBatch& rows, const std::vector<const char*>& types) {
+  Schema schema = rows.schema();
+  schema.AddField(Field{kChangeTypeColumn, DataType::String(), true});
+  std::vector<ColumnPtr> cols = rows.columns();
+  Column t(DataType::String());
+  t.Reserve(rows.num_rows());
+  for (const char* x : types) t.AppendString(x);
+  cols.push_back(MakeColumn(std::move(t)));
+  return RecordBatch(std::move(schema), std::move(cols), rows.num_rows());
+}
+
+// `batch` in `schema`'s columns (by name; a missing column is NULL).
+Result<RecordBatch> ToSchema(const RecordBatch& batch, const Schema& schema) {
+  std::vector<ColumnPtr> cols;
+  for (const Field& f : schema.fields()) {
+    int i = batch.schema().FindField(f.name);
+    if (i < 0) {
+      cols.push_back(MakeColumn(Column::Nulls(f.type, batch.num_rows())));
+      continue;
+    }
+    const DataType& t = batch.schema().field(static_cast<size_t>(i)).type;
+    if (!SameTypeIgnoringNullability(t, f.type)) {
+      return Status::InvalidArgument("replacement column '" + f.name + "' is " + t.ToString() + " but " +
+                                     f.type.ToString() + " in the table");
+    }
+    cols.push_back(batch.column_ptr(static_cast<size_t>(i)));
+  }
+  return RecordBatch(schema, std::move(cols), batch.num_rows());
+}
+
+// The change data feed rows of a keyed replacement: per key, the existing rows that the
+// replacement keeps unchanged cancel out; each remaining old row is paired with the
+// remaining new row that agrees with it on the most columns (update_preimage /
+// update_postimage); old rows left over are deletes, new rows left over inserts.
+// `existing` and `replacement` are in the table schema.
+Result<RecordBatch> KeyedChangeRows(const RecordBatch& existing, const RecordBatch& replacement,
+                                    const Schema& schema, const std::vector<std::string>& key_columns) {
+  RecordBatch all = RecordBatch::Concat(schema, {existing, replacement});
+  const int64_t n_old = existing.num_rows();
+  LP_ASSIGN_OR_RETURN(std::vector<const Column*> kcols, KeyColumns(all, schema, key_columns, "changed rows"));
+  std::vector<std::string> order;
+  std::unordered_map<std::string, std::pair<std::vector<int32_t>, std::vector<int32_t>>> groups;
+  for (int64_t r = 0; r < all.num_rows(); ++r) {
+    std::string k = KeyOf(kcols, r);
+    auto [it, inserted] = groups.try_emplace(k);
+    if (inserted) order.push_back(k);
+    (r < n_old ? it->second.first : it->second.second).push_back(static_cast<int32_t>(r));
+  }
+  std::vector<int32_t> take;
+  std::vector<const char*> types;
+  for (const std::string& k : order) {
+    auto& [olds, news] = groups[k];
+    if (olds.empty()) {
+      for (int32_t r : news) take.push_back(r), types.push_back(kChangeInsert);
+      continue;
+    }
+    if (news.empty()) {
+      for (int32_t r : olds) take.push_back(r), types.push_back(kChangeDelete);
+      continue;
+    }
+    std::vector<std::vector<Value>> ov, nv;
+    for (int32_t r : olds) ov.push_back(all.Row(r));
+    for (int32_t r : news) nv.push_back(all.Row(r));
+    std::vector<bool> old_done(olds.size()), new_done(news.size());
+    for (size_t i = 0; i < olds.size(); ++i) {
+      for (size_t j = 0; j < news.size(); ++j) {
+        if (!new_done[j] && ov[i] == nv[j]) {
+          old_done[i] = new_done[j] = true;
+          break;
+        }
+      }
+    }
+    for (size_t i = 0; i < olds.size(); ++i) {
+      if (old_done[i]) continue;
+      int best = -1;
+      size_t best_equal = 0;
+      for (size_t j = 0; j < news.size(); ++j) {
+        if (new_done[j]) continue;
+        size_t equal = 0;
+        for (size_t c = 0; c < ov[i].size(); ++c) equal += ov[i][c] == nv[j][c] ? 1 : 0;
+        if (best < 0 || equal > best_equal) best = static_cast<int>(j), best_equal = equal;
+      }
+      old_done[i] = true;
+      if (best < 0) {
+        take.push_back(olds[i]), types.push_back(kChangeDelete);
+        continue;
+      }
+      new_done[static_cast<size_t>(best)] = true;
+      take.push_back(olds[i]), types.push_back(kChangeUpdatePreimage);
+      take.push_back(news[static_cast<size_t>(best)]), types.push_back(kChangeUpdatePostimage);
+    }
+    for (size_t j = 0; j < news.size(); ++j) {
+      if (!new_done[j]) take.push_back(news[j]), types.push_back(kChangeInsert);
+    }
+  }
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < all.num_columns(); ++c) cols.push_back(MakeColumn(all.column(c).Take(take)));
+  return WithChangeType(RecordBatch(schema, std::move(cols), static_cast<int64_t>(take.size())), types);
+}
+
 // The files read, the ones to rewrite, and their rows split into affected / unaffected.
 struct Rewrite {
   std::vector<const DataFile*> read;
@@ -104,10 +206,12 @@ struct CommitPlan {
 
 // Writes `new_rows` plus the survivors and commits them with the removes. Conflict
 // statuses come back as they are (the caller recomputes).
+// With the change data feed on, `changes` (table columns + `_change_type`) go to change
+// data files recorded as `cdc` actions in the same commit.
 Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr& snap, const Rewrite& rw,
                                       const std::vector<RecordBatch>& new_rows, const CommitPlan& plan,
                                       const RowChangeOptions& options, const TableOptions& table_options,
-                                      StringMap metrics) {
+                                      StringMap metrics, const RecordBatch* changes) {
   RowChangeResult result;
   result.version = snap->version();
   for (const auto& b : rw.affected) result.rows_removed += b.num_rows();
@@ -119,6 +223,17 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
   for (const auto& b : new_rows) to_write.push_back(b);
   LP_ASSIGN_OR_RETURN(StagedFiles staged, WriteDataFiles(table.fs(), table.path(), table_options, snap, to_write,
                                                          options.target_file_bytes, options.parquet));
+  int64_t change_rows = 0;
+  if (changes != nullptr && changes->num_rows() > 0 && ChangeDataFeedEnabled(snap->protocol(), snap->metadata())) {
+    auto cdc = WriteChangeDataFiles(table.fs(), table.path(), table_options, snap, *changes, options.parquet);
+    if (!cdc.ok()) {
+      DiscardStagedFiles(table.fs(), table.path(), staged, snap->version(), false);
+      return cdc.status();
+    }
+    staged.cdc = std::move(cdc->cdc);
+    for (auto& p : cdc->full_paths) staged.full_paths.push_back(std::move(p));
+    change_rows = changes->num_rows();
+  }
   LP_KILL_POINT("delta.row_changes.after_files");
   int64_t now = table_options.clock->NowMillis();
   CommitRequest req;
@@ -140,6 +255,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
     req.actions.push_back(Txn{*options.txn_app_id, options.txn_version, now});
   }
   for (const auto& a : staged.adds) req.actions.push_back(a);
+  for (const auto& c : staged.cdc) req.actions.push_back(c);
   req.operation = options.operation;
   req.operation_parameters = options.operation_parameters;
   for (const auto& [k, v] : options.operation_metrics) metrics[k] = v;
@@ -149,6 +265,10 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
   metrics["numAddedBytes"] = std::to_string(staged.bytes);
   metrics["numCopiedRows"] = std::to_string(result.rows_copied);
   metrics["numOutputRows"] = std::to_string(staged.rows);
+  if (!staged.cdc.empty()) {
+    metrics["numChangeDataFiles"] = std::to_string(staged.cdc.size());
+    metrics["numChangeDataRows"] = std::to_string(change_rows);
+  }
   req.operation_metrics = std::move(metrics);
   auto outcome = RunCommit(table.fs(), table.path(), table_options, std::move(req));
   if (!outcome.ok()) {
@@ -297,9 +417,15 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
     StringMap metrics;
     metrics["numTargetRowsRemoved"] = std::to_string(existing.num_rows());
     metrics["numReplacementRows"] = std::to_string(replacement.num_rows());
+    std::optional<RecordBatch> changes;
+    if (ChangeDataFeedEnabled(snap->protocol(), snap->metadata())) {
+      LP_ASSIGN_OR_RETURN(RecordBatch normalized, ToSchema(replacement, scan.output_schema()));
+      LP_ASSIGN_OR_RETURN(changes, KeyedChangeRows(existing, normalized, scan.output_schema(), change.key_columns));
+    }
     std::vector<RecordBatch> new_rows;
     if (replacement.num_rows() > 0) new_rows.push_back(std::move(replacement));
-    auto result = CommitRewrite(table, snap, rw, new_rows, plan, options, table_options, std::move(metrics));
+    auto result = CommitRewrite(table, snap, rw, new_rows, plan, options, table_options, std::move(metrics),
+                                changes ? &*changes : nullptr);
     if (result.ok()) {
       result->attempts = attempt;
       return result;
@@ -338,7 +464,13 @@ Result<RowChangeResult> DeleteRows(const DeltaTable& table, const std::vector<pa
     int64_t deleted = 0;
     for (const auto& b : rw.affected) deleted += b.num_rows();
     metrics["numDeletedRows"] = std::to_string(deleted);
-    auto result = CommitRewrite(table, snap, rw, {}, plan, o, table_options, std::move(metrics));
+    std::optional<RecordBatch> changes;
+    if (deleted > 0 && ChangeDataFeedEnabled(snap->protocol(), snap->metadata())) {
+      RecordBatch gone = RecordBatch::Concat(scan.output_schema(), rw.affected);
+      changes = WithChangeType(gone, std::vector<const char*>(static_cast<size_t>(gone.num_rows()), kChangeDelete));
+    }
+    auto result = CommitRewrite(table, snap, rw, {}, plan, o, table_options, std::move(metrics),
+                                changes ? &*changes : nullptr);
     if (result.ok()) {
       result->attempts = attempt;
       return result;

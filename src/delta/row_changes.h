@@ -2,7 +2,9 @@
 // SCD histories), truncating, and deleting the rows a predicate selects — each in ONE
 // commit that rewrites only the data files holding affected rows (`remove` of the old
 // file + `add` of its surviving rows, both dataChange = true), so every older version
-// stays readable as it was (time travel).
+// stays readable as it was (time travel). On a table with the change data feed on
+// (delta.enableChangeDataFeed), the commit also holds the `_change_data/` files and `cdc`
+// actions describing the row changes (change_feed.h).
 //
 // Files are skipped by add.stats: a file whose min/max of the first key column (or of a
 // predicate column) excludes every affected value is neither read nor rewritten. A file

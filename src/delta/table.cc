@@ -78,7 +78,6 @@ Status CheckWriteSupport(const Protocol& p, const Metadata& m, const std::string
   }
   for (const auto& [k, v] : m.configuration) {
     if (k.rfind("delta.constraints.", 0) == 0) return refuse("checkConstraints");
-    if (k == "delta.enableChangeDataFeed" && v == "true") return refuse("changeDataFeed");
     if (k == "delta.enableDeletionVectors" && v == "true") return refuse("deletionVectors");
     if (k == "delta.enableRowTracking" && v == "true") return refuse("rowTracking");
     if (k == "delta.enableInCommitTimestamps" && v == "true") return refuse("inCommitTimestamp");
@@ -86,7 +85,8 @@ Status CheckWriteSupport(const Protocol& p, const Metadata& m, const std::string
   if (ColumnMappingMode(m) != "none") return refuse("columnMapping");
   if (p.min_writer_version == 7) {
     static const std::set<std::string> kHonoured = {"appendOnly", "invariants", "checkConstraints",
-                                                    "timestampNtz", "vacuumProtocolCheck"};
+                                                    "timestampNtz", "vacuumProtocolCheck",
+                                                    "changeDataFeed"};
     for (const auto& f : p.writer_features.value_or(std::vector<std::string>{})) {
       if (!kHonoured.count(f)) return refuse(f);
     }

@@ -88,6 +88,9 @@ struct StagedFiles {
   std::vector<std::string> full_paths;
   int64_t rows = 0;
   int64_t bytes = 0;
+  // Change data files (CDF) of the same commit: their `cdc` actions (paths also in
+  // full_paths).
+  std::vector<OtherAction> cdc;
 };
 // Writes `batches` (columns matched to the table schema by name; missing ones NULL) as new
 // data files of the table `snap` is a version of. On error nothing is left behind.
@@ -95,6 +98,22 @@ Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path
                                    const TableOptions& options, const SnapshotPtr& snap,
                                    const std::vector<RecordBatch>& batches,
                                    int64_t target_file_bytes, const parquet::WriteOptions& parquet);
+// Writes the change rows of a row-level commit (the table's columns plus `_change_type`)
+// as change data files under `_change_data/` (partition folders below it, partition
+// columns not stored, as for data files), returned as `cdc` actions with dataChange false.
+// On error nothing is left behind.
+Result<StagedFiles> WriteChangeDataFiles(FileSystem* fs, const std::string& table_path,
+                                         const TableOptions& options, const SnapshotPtr& snap,
+                                         const RecordBatch& changes,
+                                         const parquet::WriteOptions& parquet);
+
+// Whether writers must produce change data files for the table (delta.enableChangeDataFeed
+// = true; at writer version 7 only with the `changeDataFeed` writer feature).
+bool ChangeDataFeedEnabled(const Protocol& protocol, const Metadata& metadata);
+// The protocol a new table with `configuration` starts at: (1, 2), or (1, 4) when it
+// enables the change data feed (writer version 4 is the first that knows it).
+Protocol InitialProtocol(const StringMap& configuration);
+
 // The `remove` action for an active file of a snapshot (extended file metadata: partition
 // values, size, stats and tags copied from its `add`).
 RemoveFile RemoveOf(const DataFile& file, int64_t deletion_timestamp, bool data_change);

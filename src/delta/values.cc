@@ -503,7 +503,11 @@ Status ListDataFilesRecursive(FileSystem* fs, const std::string& root, const std
     // Hidden files (checksums, temp files) are never data files. A leading '_' is only
     // hidden when it is not a partition folder ("_2=bar").
     if (!e.name.empty() && e.name[0] == '.') continue;
-    if (!e.name.empty() && e.name[0] == '_' && e.name.find('=') == std::string::npos) continue;
+    // `_change_data` (change data feed files) is listed too, as Delta's VACUUM does: its
+    // files are never referenced by a snapshot and go once older than the retention.
+    if (!e.name.empty() && e.name[0] == '_' && e.name.find('=') == std::string::npos &&
+        !(rel.empty() && e.name == "_change_data"))
+      continue;
     std::string child = rel.empty() ? e.name : JoinPath(rel, e.name);
     if (e.is_dir) {
       LP_RETURN_IF_ERROR(ListDataFilesRecursive(fs, root, child, out));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/uuid.h"
+#include "delta/change_feed.h"
 #include "delta/table.h"
 #include "delta/table_internal.h"
 
@@ -88,6 +89,10 @@ struct TableWriter::Impl {
   Schema data_schema;  // table schema without partition columns (what data files hold)
   std::vector<std::string> partition_columns;
   StringMap configuration;
+  // Where files go under the table folder and how their names start: data files are
+  // "part-..." at the top; change data files (CDF) "cdc-..." under "_change_data/".
+  std::string folder_prefix;
+  std::string name_prefix = "part";
 
   struct OpenFile {
     std::unique_ptr<parquet::FileWriter> writer;
@@ -191,7 +196,7 @@ struct TableWriter::Impl {
   Result<OpenFile*> FileFor(const std::string& key, const PartitionValues& pv) {
     auto it = open.find(key);
     if (it != open.end()) return &it->second;
-    std::string dir;
+    std::string dir = folder_prefix;
     for (const auto& pc : partition_columns) {
       const auto& v = pv.at(pc);
       dir += EscapePartitionPathComponent(pc) + "=" +
@@ -202,7 +207,7 @@ struct TableWriter::Impl {
     // by path, so a batch read then sees rows in the order they were written, whichever way
     // the input was cut into commits (docs/functions.md, "Input order").
     char part[48];
-    std::snprintf(part, sizeof(part), "part-%020lld-%05d-",
+    std::snprintf(part, sizeof(part), "%s-%020lld-%05d-", name_prefix.c_str(),
                   static_cast<long long>(snapshot ? snapshot->version() + 1 : 0), file_counter++);
     std::string name = std::string(part) + NewUuid() + "-c000" +
                        CodecSuffix(options.parquet.compression) + ".parquet";
@@ -401,7 +406,7 @@ struct TableWriter::Impl {
       meta.configuration = configuration;
       meta.partition_columns = partition_columns;
       meta.schema_string = table_schema.ToSparkJson();
-      req.actions.push_back(Protocol{});
+      req.actions.push_back(InitialProtocol(configuration));
       req.actions.push_back(meta);
       req.read_version = -1;
     } else {
@@ -673,10 +678,67 @@ Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path
   return out;
 }
 
+Result<StagedFiles> WriteChangeDataFiles(FileSystem* fs, const std::string& table_path,
+                                         const TableOptions& options, const SnapshotPtr& snap,
+                                         const RecordBatch& changes,
+                                         const parquet::WriteOptions& parquet) {
+  auto impl = WriterAccess::Impl::ForSnapshot(fs, table_path, options, snap);
+  // The file schema is the table's plus `_change_type` (PROTOCOL.md, "Change Data Files").
+  impl->table_schema.AddField(Field{kChangeTypeColumn, DataType::String(), true});
+  impl->RebuildDataSchema();
+  impl->folder_prefix = "_change_data/";
+  impl->name_prefix = "cdc";
+  impl->options.parquet = parquet;
+  LP_RETURN_IF_ERROR(impl->Write(changes));  // ~Impl removes the files on error
+  LP_RETURN_IF_ERROR(impl->CloseAll());
+  StagedFiles out;
+  for (const AddFile& a : impl->adds) {
+    json v = json::object();
+    v["path"] = a.path;
+    json pv = json::object();
+    for (const auto& [k, val] : a.partition_values) pv[k] = val ? json(*val) : json(nullptr);
+    v["partitionValues"] = std::move(pv);
+    v["size"] = a.size;
+    v["dataChange"] = false;  // cdc files never change the table's data
+    out.cdc.push_back(OtherAction{"cdc", v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  }
+  out.full_paths = impl->written_paths;
+  out.bytes = impl->bytes;
+  impl->files_owned_by_log = true;  // the caller owns them now (DiscardStagedFiles)
+  return out;
+}
+
+bool ChangeDataFeedEnabled(const Protocol& protocol, const Metadata& metadata) {
+  auto it = metadata.configuration.find("delta.enableChangeDataFeed");
+  if (it == metadata.configuration.end()) return false;
+  std::string v = it->second;
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v != "true") return false;
+  if (protocol.min_writer_version == 7) {
+    const auto& f = protocol.writer_features;
+    return f && std::find(f->begin(), f->end(), "changeDataFeed") != f->end();
+  }
+  return true;
+}
+
+Protocol InitialProtocol(const StringMap& configuration) {
+  Protocol p;
+  Metadata m;
+  m.configuration = configuration;
+  if (ChangeDataFeedEnabled(p, m)) p.min_writer_version = 4;
+  return p;
+}
+
 void DiscardStagedFiles(FileSystem* fs, const std::string& table_path, const StagedFiles& staged,
                         int64_t read_version, bool commit_may_be_visible) {
-  if (commit_may_be_visible && !staged.adds.empty()) {
-    const std::string& marker = staged.adds.front().path;
+  std::string marker;
+  if (!staged.adds.empty()) {
+    marker = staged.adds.front().path;
+  } else if (!staged.cdc.empty()) {
+    auto v = nlohmann::json::parse(staged.cdc.front().json, nullptr, false);
+    if (v.is_object() && v.contains("path") && v["path"].is_string()) marker = v["path"].get<std::string>();
+  }
+  if (commit_may_be_visible && !marker.empty()) {
     for (int64_t v = read_version + 1;; ++v) {
       std::string commit = JoinPath(LogDir(table_path), CommitFileName(v));
       if (!fs->Exists(commit)) break;

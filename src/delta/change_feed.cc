@@ -1,0 +1,301 @@
+#include "delta/change_feed.h"
+
+#include <strings.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "delta/table_internal.h"
+
+namespace lakepipe::delta {
+
+namespace {
+
+bool IsFeedColumn(const std::string& name);
+
+// Only feed columns asked for: a table column is still read (to count rows), not returned.
+bool OnlyFeedColumns(const ChangeFeedOptions& options) {
+  return !options.columns.empty() &&
+         std::all_of(options.columns.begin(), options.columns.end(), [](const std::string& c) { return IsFeedColumn(c); });
+}
+
+bool IsFeedColumn(const std::string& name) {
+  return strcasecmp(name.c_str(), kChangeTypeColumn) == 0 || strcasecmp(name.c_str(), kCommitVersionColumn) == 0 ||
+         strcasecmp(name.c_str(), kCommitTimestampColumn) == 0;
+}
+
+// The requested table columns (without the feed columns); empty = all.
+std::vector<std::string> TableColumns(const ChangeFeedOptions& options, const Schema& schema) {
+  std::vector<std::string> out;
+  for (const auto& c : options.columns) {
+    if (!IsFeedColumn(c)) out.push_back(c);
+  }
+  if (out.empty() && !options.columns.empty()) {
+    // Only feed columns were asked for: still read one table column to count rows.
+    if (schema.size() > 0) out.push_back(schema.field(0).name);
+  }
+  return out;
+}
+
+Column RepeatInt64(const DataType& type, int64_t v, int64_t n) {
+  Column c(type);
+  c.Reserve(n);
+  for (int64_t i = 0; i < n; ++i) c.Append<int64_t>(v);
+  return c;
+}
+
+Column RepeatString(const std::string& v, int64_t n) {
+  Column c(DataType::String());
+  c.Reserve(n);
+  for (int64_t i = 0; i < n; ++i) c.AppendString(v);
+  return c;
+}
+
+// `rows` (table columns, maybe with `_change_type` last) with the feed columns appended.
+RecordBatch WithFeedColumns(const RecordBatch& rows, const std::vector<std::string>& wanted,
+                            const std::string* change_type, int64_t version, int64_t timestamp_millis,
+                            bool keep_table_columns) {
+  Schema schema;
+  std::vector<ColumnPtr> cols;
+  int64_t n = rows.num_rows();
+  if (keep_table_columns) {
+    for (size_t i = 0; i < rows.num_columns(); ++i) {
+      const Field& f = rows.schema().field(i);
+      if (strcasecmp(f.name.c_str(), kChangeTypeColumn) == 0) continue;
+      if (!wanted.empty() && std::none_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+            return strcasecmp(w.c_str(), f.name.c_str()) == 0;
+          }))
+        continue;
+      schema.AddField(f);
+      cols.push_back(rows.column_ptr(i));
+    }
+  }
+  schema.AddField(Field{kChangeTypeColumn, DataType::String(), true});
+  if (change_type != nullptr) {
+    cols.push_back(MakeColumn(RepeatString(*change_type, n)));
+  } else {
+    int ci = rows.schema().FindField(kChangeTypeColumn);
+    cols.push_back(ci >= 0 ? rows.column_ptr(static_cast<size_t>(ci))
+                           : MakeColumn(Column::Nulls(DataType::String(), n)));
+  }
+  schema.AddField(Field{kCommitVersionColumn, DataType::Long(), true});
+  cols.push_back(MakeColumn(RepeatInt64(DataType::Long(), version, n)));
+  schema.AddField(Field{kCommitTimestampColumn, DataType::Timestamp(), true});
+  cols.push_back(MakeColumn(RepeatInt64(DataType::Timestamp(), timestamp_millis * 1000, n)));
+  return RecordBatch(std::move(schema), std::move(cols), n);
+}
+
+struct CdcFile {
+  std::string path;
+  PartitionValues partition_values;
+  int64_t size = 0;
+};
+
+Result<CdcFile> ParseCdc(const OtherAction& a, const std::string& commit) {
+  auto v = nlohmann::json::parse(a.json, nullptr, false);
+  if (!v.is_object() || !v.contains("path") || !v["path"].is_string()) {
+    return Status::Corruption(commit + ": cdc action without a path");
+  }
+  CdcFile f;
+  f.path = v["path"].get<std::string>();
+  if (v.contains("partitionValues") && v["partitionValues"].is_object()) {
+    for (auto it = v["partitionValues"].begin(); it != v["partitionValues"].end(); ++it) {
+      if (it.value().is_string()) f.partition_values[it.key()] = it.value().get<std::string>();
+      else f.partition_values[it.key()] = std::nullopt;
+    }
+  }
+  if (v.contains("size") && v["size"].is_number_integer()) f.size = v["size"].get<int64_t>();
+  return f;
+}
+
+// Reads `files` (added to a copy of `base` as its only files) with `schema_string`.
+Result<std::vector<RecordBatch>> ReadAs(const DeltaTable& table, const TableState& base,
+                                        const std::string& schema_string, std::map<std::string, AddFile> files,
+                                        const std::vector<std::string>& columns) {
+  std::vector<RecordBatch> out;
+  if (files.empty()) return out;
+  TableState state = base;
+  state.files = std::move(files);
+  state.metadata.schema_string = schema_string;
+  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Snapshot::Make(table.path(), std::move(state), table.fs()));
+  ScanOptions so;
+  so.columns = columns;
+  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, so));
+  for (size_t i = 0; i < scan.files().size(); ++i) {
+    auto b = scan.ReadFile(i);
+    if (!b.ok()) {
+      if (b.status().IsNotFound()) {
+        return Status::NotFound("table " + table.path() + ": file " + scan.files()[i].add.path +
+                                " of the change data feed is gone (removed by VACUUM?): " + b.status().message());
+      }
+      return b.status();
+    }
+    if (b->num_rows() > 0) out.push_back(std::move(b).value());
+  }
+  return out;
+}
+
+}  // namespace
+
+bool HasChangeDataFeed(const Snapshot& snapshot) {
+  return ChangeDataFeedEnabled(snapshot.protocol(), snapshot.metadata());
+}
+
+Schema ChangeFeedSchema(const Schema& columns) {
+  Schema s = columns;
+  s.AddField(Field{kChangeTypeColumn, DataType::String(), true});
+  s.AddField(Field{kCommitVersionColumn, DataType::Long(), true});
+  s.AddField(Field{kCommitTimestampColumn, DataType::Timestamp(), true});
+  return s;
+}
+
+Result<std::vector<RecordBatch>> SnapshotAsInserts(const SnapshotPtr& snapshot, const ChangeFeedOptions& options) {
+  std::vector<RecordBatch> out;
+  std::vector<std::string> cols = TableColumns(options, snapshot->schema());
+  ScanOptions so;
+  so.columns = cols;
+  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snapshot, so));
+  const std::string insert = kChangeInsert;
+  for (size_t i = 0; i < scan.files().size(); ++i) {
+    LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
+    if (b.num_rows() == 0) continue;
+    out.push_back(WithFeedColumns(b, cols, &insert, snapshot->version(), snapshot->timestamp_millis(),
+                                  !OnlyFeedColumns(options)));
+  }
+  return out;
+}
+
+Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t start_version, int64_t end_version,
+                                             const ChangeFeedOptions& options) {
+  std::vector<RecordBatch> out;
+  if (start_version < 0) return Status::InvalidArgument("change data feed start version must be >= 0");
+  if (start_version > end_version) return out;
+  LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.Latest());
+  if (end->version() < end_version) {
+    return Status::InvalidArgument("table " + table.path() + " has no version " + std::to_string(end_version) +
+                                   " yet (latest is " + std::to_string(end->version()) + ")");
+  }
+  if (end->version() != end_version) {
+    LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
+  }
+  const Schema& schema = end->schema();
+  std::vector<std::string> cols = TableColumns(options, schema);
+  const bool keep = !OnlyFeedColumns(options);
+  Schema with_type = schema;
+  with_type.AddField(Field{kChangeTypeColumn, DataType::String(), true});
+  std::string cdc_schema_string = with_type.ToSparkJson();
+  std::vector<std::string> cdc_cols = cols;
+  if (!cdc_cols.empty()) cdc_cols.push_back(kChangeTypeColumn);
+
+  // Commit times as time travel uses them: the commit file's modification time made
+  // monotonic over the whole log (inCommitTimestamp where the commit has one).
+  LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(table.fs(), table.path()));
+  std::map<int64_t, int64_t> times;
+  {
+    int64_t prev = INT64_MIN;
+    for (size_t k = 0; k < listing.versions.size() && listing.versions[k] <= end_version; ++k) {
+      int64_t t = listing.commit_files[k].mtime_micros / 1000;
+      if (prev != INT64_MIN && t <= prev) t = prev + 1;
+      prev = t;
+      times[listing.versions[k]] = t;
+    }
+  }
+  // Whether the feed was recorded at each version: the end's setting, unless a metaData
+  // action inside the range changed it (then the setting before the range applies
+  // until that action).
+  bool cdf = HasChangeDataFeed(*end);
+  std::vector<std::pair<int64_t, std::vector<Action>>> commits;
+  bool metadata_changes = false;
+  for (int64_t v = start_version; v <= end_version; ++v) {
+    std::string name = CommitFileName(v);
+    auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
+    if (!text.ok()) {
+      if (text.status().IsNotFound()) {
+        return Status::NotFound("table " + table.path() + ": commit " + std::to_string(v) +
+                                " is missing from _delta_log (it may have been cleaned up); the change "
+                                "data feed cannot be read from version " + std::to_string(start_version));
+      }
+      return text.status();
+    }
+    LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(*text, name));
+    for (const Action& a : actions) metadata_changes |= std::holds_alternative<Metadata>(a);
+    commits.emplace_back(v, std::move(actions));
+  }
+  Protocol protocol = end->protocol();
+  Metadata metadata = end->metadata();
+  if (metadata_changes && start_version > 0) {
+    LP_ASSIGN_OR_RETURN(SnapshotPtr before, table.AtVersion(start_version - 1));
+    protocol = before->protocol();
+    metadata = before->metadata();
+    cdf = ChangeDataFeedEnabled(protocol, metadata);
+  }
+  for (auto& [v, actions] : commits) {
+    if (metadata_changes) {
+      for (const Action& a : actions) {
+        if (const auto* m = std::get_if<Metadata>(&a)) metadata = *m;
+        if (const auto* p = std::get_if<Protocol>(&a)) protocol = *p;
+      }
+      cdf = ChangeDataFeedEnabled(protocol, metadata);
+    }
+    int64_t ts = times.count(v) ? times[v] : end->timestamp_millis();
+    for (const Action& a : actions) {
+      if (const auto* c = std::get_if<CommitInfo>(&a); c && c->in_commit_timestamp) ts = *c->in_commit_timestamp;
+    }
+    std::map<std::string, AddFile> cdc_files, added, removed;
+    bool removes_rows = false;
+    for (const Action& a : actions) {
+      if (const auto* o = std::get_if<OtherAction>(&a); o && o->kind == "cdc") {
+        LP_ASSIGN_OR_RETURN(CdcFile f, ParseCdc(*o, CommitFileName(v)));
+        AddFile as_add;
+        as_add.path = f.path;
+        as_add.partition_values = f.partition_values;
+        as_add.size = f.size;
+        LP_ASSIGN_OR_RETURN(std::string key, FileKey(f.path, std::nullopt));
+        cdc_files[key] = std::move(as_add);
+      } else if (const auto* add = std::get_if<AddFile>(&a)) {
+        if (!add->data_change) continue;
+        LP_ASSIGN_OR_RETURN(std::string key, FileKey(add->path, add->deletion_vector));
+        added[key] = *add;
+      } else if (const auto* r = std::get_if<RemoveFile>(&a)) {
+        if (!r->data_change) continue;
+        removes_rows = true;
+        if (r->deletion_vector) {
+          return Status::NotSupported("table " + table.path() + ": version " + std::to_string(v) +
+                                      " removes a file with a deletion vector; its change data cannot be derived");
+        }
+        if (!r->partition_values && !end->partition_columns().empty()) {
+          return Status::NotSupported("table " + table.path() + ": version " + std::to_string(v) +
+                                      " removes file " + r->path + " without its partition values");
+        }
+        AddFile as_add;
+        as_add.path = r->path;
+        as_add.partition_values = r->partition_values.value_or(PartitionValues{});
+        as_add.size = r->size.value_or(0);
+        as_add.stats = r->stats;
+        LP_ASSIGN_OR_RETURN(std::string key, FileKey(r->path, std::nullopt));
+        removed[key] = std::move(as_add);
+      }
+    }
+    if (!cdc_files.empty()) {
+      LP_ASSIGN_OR_RETURN(auto rows, ReadAs(table, end->state(), cdc_schema_string, std::move(cdc_files), cdc_cols));
+      for (const auto& b : rows) out.push_back(WithFeedColumns(b, cols, nullptr, v, ts, keep));
+      continue;
+    }
+    if (removes_rows && !cdf) {
+      return Status::NotSupported(
+          "table " + table.path() + ": version " + std::to_string(v) +
+          " deletes or rewrites rows but the table did not record its change data feed then "
+          "(TBLPROPERTIES (delta.enableChangeDataFeed = true) when the table is created, or a full "
+          "refresh to rebuild it with it); read from a later version");
+    }
+    const std::string del = kChangeDelete, ins = kChangeInsert;
+    LP_ASSIGN_OR_RETURN(auto deleted, ReadAs(table, end->state(), end->metadata().schema_string, std::move(removed), cols));
+    for (const auto& b : deleted) out.push_back(WithFeedColumns(b, cols, &del, v, ts, keep));
+    LP_ASSIGN_OR_RETURN(auto inserted, ReadAs(table, end->state(), end->metadata().schema_string, std::move(added), cols));
+    for (const auto& b : inserted) out.push_back(WithFeedColumns(b, cols, &ins, v, ts, keep));
+  }
+  return out;
+}
+
+}  // namespace lakepipe::delta

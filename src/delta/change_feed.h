@@ -1,0 +1,70 @@
+// The change data feed of a Delta table (delta-io/delta PROTOCOL.md, "Change Data Files",
+// "Add CDC File"): the row-level changes between two versions, as Databricks'
+// `table_changes` and the `readChangeFeed` option return them.
+//
+// Writing is done by the row-level commits of row_changes.h: on a table with
+// `delta.enableChangeDataFeed = true` (created at writer version 4), each such commit also
+// writes `_change_data/cdc-*.parquet` files (the table's columns plus `_change_type`) and
+// records them as `cdc` actions. Plain appends and overwrites write none: a reader derives
+// their changes from the commit's `add`s (inserts) and `remove`s (deletes), as the
+// protocol says.
+//
+// Reading (ReadChanges) follows the protocol's reader rules: a version with `cdc` actions
+// is read from those files only; a version without them yields the rows of its
+// data-changing adds as `insert` and of its data-changing removes as `delete`. A version
+// that removes rows without `cdc` actions on a table that did not record the change data
+// feed then is refused (its removes would report rows copied into rewritten files as
+// deleted and inserted again). `_commit_version` and `_commit_timestamp` are not stored;
+// the reader adds them (the timestamp is the one time travel uses).
+//
+// Thread-safety: pure functions of the log and files; the table handle may be shared.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "delta/table.h"
+#include "types/batch.h"
+#include "types/schema.h"
+
+namespace lakepipe::delta {
+
+inline constexpr const char* kChangeTypeColumn = "_change_type";
+inline constexpr const char* kCommitVersionColumn = "_commit_version";
+inline constexpr const char* kCommitTimestampColumn = "_commit_timestamp";
+
+// `_change_type` values.
+inline constexpr const char* kChangeInsert = "insert";
+inline constexpr const char* kChangeDelete = "delete";
+inline constexpr const char* kChangeUpdatePreimage = "update_preimage";
+inline constexpr const char* kChangeUpdatePostimage = "update_postimage";
+
+// Whether writers record the change data feed for the table as of `snapshot`.
+bool HasChangeDataFeed(const Snapshot& snapshot);
+
+// The columns ReadChanges returns: `columns` then `_change_type STRING`,
+// `_commit_version BIGINT`, `_commit_timestamp TIMESTAMP`.
+Schema ChangeFeedSchema(const Schema& columns);
+
+struct ChangeFeedOptions {
+  // Table columns to return (case-insensitive), in this order; empty: all. The three
+  // change feed columns may be listed too; they always come last.
+  std::vector<std::string> columns;
+};
+
+// The row changes made by versions [start_version, end_version] of `table`, in commit
+// order, in ChangeFeedSchema(the table schema as of end_version, projected). Commits that
+// change no data (OPTIMIZE, VACUUM, metadata) contribute nothing. NotFound names a
+// version whose commit or change file is gone (log cleanup, VACUUM).
+Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t start_version,
+                                             int64_t end_version,
+                                             const ChangeFeedOptions& options = {});
+
+// The rows of a snapshot as `insert` changes at its version (the first batch of a
+// streaming change feed read, as Spark's readChangeFeed without startingVersion).
+Result<std::vector<RecordBatch>> SnapshotAsInserts(const SnapshotPtr& snapshot,
+                                                   const ChangeFeedOptions& options = {});
+
+}  // namespace lakepipe::delta
