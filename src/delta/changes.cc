@@ -41,8 +41,10 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
     if (changes_rows) {
       if (options.skip_change_commits) continue;
       return Status::NotSupported("table " + table.path() + ": version " + std::to_string(v) +
-                                  " deletes or rewrites rows, which a streaming read cannot "
-                                  "follow (streaming sources must be append-only); run a full "
+                                  " deletes or rewrites rows, which a streaming read of appended "
+                                  "rows cannot follow; read its change data feed instead "
+                                  "(STREAM(t) WITH (readChangeFeed = true) on a table created with "
+                                  "TBLPROPERTIES (delta.enableChangeDataFeed = true)), run a full "
                                   "refresh of the downstream table, or set skipChangeCommits");
     }
     if (state.files.empty()) continue;

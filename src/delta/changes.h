@@ -6,7 +6,8 @@
 // contribute nothing. A commit that deletes or rewrites rows (a remove with
 // dataChange = true, e.g. an overwrite) cannot be expressed as appended rows: it is an
 // error naming the version, unless skip_change_commits is set (then its adds are ignored
-// too, as Spark's skipChangeCommits option does). Pure function of the log; thread-safe.
+// too, as Spark's skipChangeCommits option does); the error points at the change data
+// feed (change_feed.h), which follows such commits. Pure function of the log; thread-safe.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/kill_point.h"
+#include "delta/change_feed.h"
 #include "delta/table.h"
 #include "common/pg_connection.h"
 #include "publish/pg_types.h"
@@ -36,15 +37,12 @@ std::string Joined(const std::vector<std::string>& names, const std::string& pre
   return out;
 }
 
-// Reads files `which` of `snapshot` (all when null) and encodes their rows. A column the
-// file's snapshot lacks encodes as NULL.
-Status EncodeFiles(const delta::SnapshotPtr& snapshot, const std::set<std::string>* which,
-                   const std::vector<Column>& columns, const std::vector<size_t>& key_positions,
-                   bool null_keys, const std::string& table, Rows* out) {
-  LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snapshot, {}));
-  for (size_t i = 0; i < scan.files().size(); ++i) {
-    if (which != nullptr && which->count(scan.files()[i].add.path) == 0) continue;
-    LP_ASSIGN_OR_RETURN(RecordBatch batch, scan.ReadFile(i));
+// Encodes the rows of `batch` (a column it lacks encodes as NULL); `version` names the
+// table version in errors.
+Status EncodeBatch(const RecordBatch& batch, const std::vector<Column>& columns,
+                   const std::vector<size_t>& key_positions, bool null_keys, const std::string& table,
+                   int64_t version, Rows* out) {
+  {
     std::vector<int> source(columns.size(), -1);
     for (size_t c = 0; c < columns.size(); ++c) source[c] = batch.schema().FindField(columns[c].field.name);
     std::vector<std::string> fields(columns.size());
@@ -65,7 +63,7 @@ Status EncodeFiles(const delta::SnapshotPtr& snapshot, const std::set<std::strin
         const std::string& v = fields[key_positions[k]];
         if (v == "\\N" && !null_keys) {
           return Status::Conflict("key column `" + columns[key_positions[k]].field.name + "` is NULL in a row of " +
-                                  table + " version " + std::to_string(snapshot->version()) +
+                                  table + " version " + std::to_string(version) +
                                   "; a primary key cannot hold NULL before PostgreSQL 15: filter such rows out in "
                                   "the SQL or publish with another key");
         }
@@ -76,6 +74,20 @@ Status EncodeFiles(const delta::SnapshotPtr& snapshot, const std::set<std::strin
       out->lines.push_back(std::move(line));
       out->keys.push_back(std::move(key));
     }
+  }
+  return Status::OK();
+}
+
+// Reads files `which` of `snapshot` (all when null) and encodes their rows. A column the
+// file's snapshot lacks encodes as NULL.
+Status EncodeFiles(const delta::SnapshotPtr& snapshot, const std::set<std::string>* which,
+                   const std::vector<Column>& columns, const std::vector<size_t>& key_positions,
+                   bool null_keys, const std::string& table, Rows* out) {
+  LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snapshot, {}));
+  for (size_t i = 0; i < scan.files().size(); ++i) {
+    if (which != nullptr && which->count(scan.files()[i].add.path) == 0) continue;
+    LP_ASSIGN_OR_RETURN(RecordBatch batch, scan.ReadFile(i));
+    LP_RETURN_IF_ERROR(EncodeBatch(batch, columns, key_positions, null_keys, table, snapshot->version(), out));
   }
   return Status::OK();
 }
@@ -94,6 +106,85 @@ std::string Concat(const std::vector<std::string>& lines) {
   out.reserve(n);
   for (const auto& l : lines) out += l;
   return out;
+}
+
+// The upserts and deletes that take a keyed table from version `from` to `to`, from the
+// table's change data feed: per key, the last change wins (a removal — delete or
+// update_preimage — leaves the key deleted unless a later insert or update_postimage
+// brings it back); within a version removals come before additions. A key whose first
+// change removes the row it had at `from` and whose last change puts the same row back is
+// unchanged (counted, not sent); a key that did not exist at `from` and is gone at `to` is
+// not sent either.
+Status DiffFromChangeFeed(const delta::DeltaTable& table, int64_t from, int64_t to, const std::vector<Column>& columns,
+                          const std::vector<size_t>& key_positions, bool null_keys, const std::string& name,
+                          Rows* upserts, Rows* deletes, int64_t* unchanged) {
+  delta::ChangeFeedOptions options;
+  for (const auto& c : columns) options.columns.push_back(c.field.name);
+  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> changes, delta::ReadChanges(table, from + 1, to, options));
+  struct KeyState {
+    bool existed = false;   // its first change removed a row present at `from`
+    std::string original;   // that row
+    bool live = false;      // a row of the key exists now
+    std::string line;       // ... this one
+  };
+  std::unordered_map<std::string, KeyState> state;
+  std::vector<std::string> order;
+  int64_t current_version = -1;
+  std::vector<std::pair<std::string, std::string>> pending_additions;  // of current_version
+  auto flush = [&]() -> Status {
+    for (auto& [key, line] : pending_additions) {
+      auto [it, inserted] = state.try_emplace(key);
+      if (inserted) order.push_back(key);
+      // A second live row of a key (added without its old row removed): not unique.
+      if (it->second.live) return DuplicateKey(name, current_version, key);
+      it->second.live = true;
+      it->second.line = std::move(line);
+    }
+    pending_additions.clear();
+    return Status::OK();
+  };
+  for (const RecordBatch& b : changes) {
+    const ::lakepipe::Column* type = b.ColumnByName(delta::kChangeTypeColumn);
+    const ::lakepipe::Column* version = b.ColumnByName(delta::kCommitVersionColumn);
+    if (type == nullptr || version == nullptr) return Status::Internal("change feed batch without its columns");
+    Rows encoded;
+    LP_RETURN_IF_ERROR(EncodeBatch(b, columns, key_positions, null_keys, name, to, &encoded));
+    for (int64_t r = 0; r < b.num_rows(); ++r) {
+      int64_t v = version->Get<int64_t>(r);
+      if (v != current_version) {
+        LP_RETURN_IF_ERROR(flush());
+        current_version = v;
+      }
+      std::string_view t = type->GetString(r);
+      std::string& key = encoded.keys[static_cast<size_t>(r)];
+      if (t == delta::kChangeDelete || t == delta::kChangeUpdatePreimage) {
+        auto [it, inserted] = state.try_emplace(key);
+        if (inserted) {
+          order.push_back(key);
+          it->second.existed = true;
+          it->second.original = encoded.lines[static_cast<size_t>(r)];
+        }
+        it->second.live = false;
+      } else {
+        pending_additions.emplace_back(std::move(key), std::move(encoded.lines[static_cast<size_t>(r)]));
+      }
+    }
+  }
+  LP_RETURN_IF_ERROR(flush());
+  for (const std::string& key : order) {
+    KeyState& k = state[key];
+    if (k.live) {
+      if (k.existed && k.line == k.original) {
+        ++*unchanged;
+        continue;
+      }
+      upserts->lines.push_back(std::move(k.line));
+      upserts->keys.push_back(key);
+    } else if (k.existed) {
+      deletes->lines.push_back(key + "\n");
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -288,23 +379,44 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
                               "` is no longer in the Delta table; publication of this table stops (`lakepipe "
                               "publish PIPELINE --rebuild --table " + t.table + "` recreates it)");
     }
-    // Files removed and added between the versions; rows in both are unchanged.
-    Result<delta::SnapshotPtr> old = delta_table->AtVersion(published);
+    // With the change data feed, the changes of the versions in between are read as they
+    // were recorded (only the changed rows, not whole rewritten files). Without it, or when
+    // a version's change files are gone, the files removed and added between the versions
+    // are compared; rows in both are unchanged.
     Status read;
+    bool from_feed = false;
+    if (delta::HasChangeDataFeed(*latest)) {
+      Status feed = DiffFromChangeFeed(*delta_table, published, version, columns, key_positions, null_keys, t.table,
+                                       &upserts, &deletes, &result.rows_unchanged);
+      if (feed.code() == StatusCode::kConflict) return feed;
+      from_feed = feed.ok();
+      if (!from_feed) {
+        upserts = Rows{};
+        deletes = Rows{};
+        result.rows_unchanged = 0;
+        result.reason = "change data feed not readable (" + feed.message() + "): file difference";
+      }
+    }
+    result.from_change_feed = from_feed;
     Rows removed_rows, added_rows;
-    if (old.ok()) {
-      std::set<std::string> before, after, removed, added;
-      for (const auto& f : (*old)->files()) before.insert(f.add.path);
-      for (const auto& f : latest->files()) after.insert(f.add.path);
-      std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::inserter(removed, removed.end()));
-      std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::inserter(added, added.end()));
-      read = EncodeFiles(*old, &removed, columns, key_positions, null_keys, t.table, &removed_rows);
-      if (read.ok()) read = EncodeFiles(latest, &added, columns, key_positions, null_keys, t.table, &added_rows);
-    } else {
-      read = old.status();
+    if (!from_feed) {
+      Result<delta::SnapshotPtr> old = delta_table->AtVersion(published);
+      if (old.ok()) {
+        std::set<std::string> before, after, removed, added;
+        for (const auto& f : (*old)->files()) before.insert(f.add.path);
+        for (const auto& f : latest->files()) after.insert(f.add.path);
+        std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::inserter(removed, removed.end()));
+        std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::inserter(added, added.end()));
+        read = EncodeFiles(*old, &removed, columns, key_positions, null_keys, t.table, &removed_rows);
+        if (read.ok()) read = EncodeFiles(latest, &added, columns, key_positions, null_keys, t.table, &added_rows);
+      } else {
+        read = old.status();
+      }
     }
     if (read.code() == StatusCode::kConflict) return read;
-    if (!read.ok()) {
+    if (from_feed) {
+      // upserts / deletes came from the change data feed
+    } else if (!read.ok()) {
       // VACUUM or log cleanup removed what the old version needs: reload from the latest.
       replace = true;
       result.reason = "version " + std::to_string(published) + " cannot be read any more (" + read.message() + ")";

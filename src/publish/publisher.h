@@ -2,10 +2,11 @@
 // Delta version, as docs/publish.md specifies.
 //
 //   - A table with a key is kept by upserts and deletes computed from the difference
-//     between the last published Delta version and the latest one: the rows of the data
-//     files the newer version removed against the rows of the files it added (rows in
-//     both are unchanged and not sent), loaded through COPY into temp tables, then
-//     INSERT ... ON CONFLICT DO UPDATE and DELETE ... USING.
+//     between the last published Delta version and the latest one: from the table's
+//     change data feed when it records one (delta/change_feed.h: only the changed rows
+//     are read), else the rows of the data files the newer version removed against the
+//     rows of the files it added (rows in both are unchanged and not sent); loaded through
+//     COPY into temp tables, then INSERT ... ON CONFLICT DO UPDATE and DELETE ... USING.
 //   - A table without a key (and a keyed table published the first time, rebuilt, or whose
 //     old version can no longer be read) is loaded into a new table that replaces the
 //     old one by DROP + RENAME in the same transaction: readers see the old rows or the
@@ -71,6 +72,8 @@ struct PublishResult {
   int64_t rows_deleted = 0;
   int64_t rows_loaded = 0;    // replace: rows of the new table
   int64_t rows_unchanged = 0; // upsert: rows in both the removed and the added files
+  // upsert: the changes came from the table's change data feed (not the file difference)
+  bool from_change_feed = false;
   std::vector<std::string> columns_added;  // ALTER TABLE ADD COLUMN for new Delta columns
   int64_t duration_ms = 0;
 };

@@ -169,6 +169,7 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
   if (below->kind != sql::PlanKind::kTableScan) {
     return std::string("its aggregate reads ") + sql::PlanKindName(below->kind) + ", not one table";
   }
+  if (below->read_change_feed) return "it reads the change data feed of `" + below->table + "` (table_changes)";
   const sql::ResolvedDataset* up = Find(below->table);
   if (up == nullptr || up->kind == sql::DatasetKind::kView) return "it reads `" + below->table + "`, which is not a stored table";
   shape->scan = below;

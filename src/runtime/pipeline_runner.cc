@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/uuid.h"
+#include "delta/change_feed.h"
 #include "delta/changes.h"
 #include "expr/binder.h"
 #include "operators/expectations.h"
@@ -205,6 +206,18 @@ Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
   }
   LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
   versions_read_[Lower(node.table)] = snap->version();
+  if (node.read_change_feed) {
+    // table_changes('t', start[, end]): versions start..end (the latest when no end).
+    int64_t end = node.change_feed_end.value_or(snap->version());
+    if (end > snap->version()) {
+      return Status::InvalidArgument("table_changes('" + node.table + "', " + std::to_string(node.change_feed_start) +
+                                     ", " + std::to_string(end) + "): the table's latest version is " +
+                                     std::to_string(snap->version()));
+    }
+    delta::ChangeFeedOptions options;
+    options.columns = node.schema.names();
+    return delta::ReadChanges(**table, node.change_feed_start, end, options);
+  }
   return ReadSnapshot(snap, node.schema);
 }
 
@@ -228,12 +241,24 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
     if (s["kind"] == "snapshot" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
       LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
       LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(s["version"].get<int64_t>()));
+      if (node.read_change_feed) {
+        // The first batch of a change feed read: the current rows as inserts (Spark's
+        // readChangeFeed without startingVersion).
+        delta::ChangeFeedOptions options;
+        options.columns = node.schema.names();
+        return delta::SnapshotAsInserts(snap, options);
+      }
       return ReadSnapshot(snap, node.schema);
     }
     if (s["kind"] == "delta" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
       int64_t start = s["startVersion"].get<int64_t>(), end = s["endVersion"].get<int64_t>();
       if (start > end) return Batches{};
       LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+      if (node.read_change_feed) {
+        delta::ChangeFeedOptions options;
+        options.columns = node.schema.names();
+        return delta::ReadChanges(*table, start, end, options);
+      }
       delta::ChangeReadOptions options;
       options.columns = node.schema.names();
       options.skip_change_commits = node.skip_change_commits;

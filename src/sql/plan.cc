@@ -35,6 +35,11 @@ std::string PlanNode::ToString(int indent) const {
   switch (kind) {
     case PlanKind::kTableScan:
       s += std::string(" ") + (streaming ? "STREAM " : "") + table;
+      if (read_change_feed) {
+        s += streaming ? " change feed"
+                       : " changes " + std::to_string(change_feed_start) + ".." +
+                             (change_feed_end ? std::to_string(*change_feed_end) : std::string("latest"));
+      }
       if (!alias.empty() && alias != table) s += " AS " + alias;
       break;
     case PlanKind::kReadFiles: {

@@ -167,6 +167,13 @@ struct PlanNode {
   // STREAM(t) WITH (skipChangeCommits = true): commits that delete or rewrite rows are
   // skipped instead of failing the streaming read (Spark's option of the same name).
   bool skip_change_commits = false;
+  // kTableScan of the table's change data feed (docs/delta.md, "Change data feed"):
+  // `table_changes('t', start[, end])` (a batch read of versions start..end; no end: the
+  // latest) or `STREAM(t) WITH (readChangeFeed = true)`. The output is the table's columns
+  // then `_change_type STRING`, `_commit_version BIGINT`, `_commit_timestamp TIMESTAMP`.
+  bool read_change_feed = false;
+  int64_t change_feed_start = 0;                 // table_changes only
+  std::optional<int64_t> change_feed_end;        // table_changes only
   ReadFilesSpec read_files;   // kReadFiles
   StreamSourceSpec stream_source;  // kReadStream
   std::optional<Watermark> watermark;  // kTableScan / kReadFiles / kReadStream

@@ -95,6 +95,18 @@ class Resolver {
     switch (n->kind) {
       case PlanKind::kTableScan: {
         LP_ASSIGN_OR_RETURN(n->schema, tables_(n->table, n->loc));
+        if (n->read_change_feed) {
+          // The change data feed's columns (delta/change_feed.h: ChangeFeedSchema).
+          for (const char* c : {"_change_type", "_commit_version", "_commit_timestamp"}) {
+            if (n->schema.FindField(c) >= 0) {
+              return ErrorAt(n->loc, "table `" + n->table + "` has a column named " + c +
+                                         ", which its change data feed adds itself");
+            }
+          }
+          n->schema.AddField(Field{"_change_type", DataType::String(), true});
+          n->schema.AddField(Field{"_commit_version", DataType::Long(), true});
+          n->schema.AddField(Field{"_commit_timestamp", DataType::Timestamp(), true});
+        }
         n->qualifiers = Whole(n->alias, n->schema);
         return CheckWatermark(n);
       }

@@ -1094,18 +1094,32 @@ class Planner {
     auto opts = rw_.table_options.find(off);
     if (opts != rw_.table_options.end()) {
       consumed_options_.insert(off);
+      bool change_feed_option = false;
       for (const auto& [key, value] : opts->second.options) {
         std::string k = key, v = value;
         for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (k != "skipchangecommits") {
-          return NotSupportedAt(opts->second.loc, "read option `" + key + "` (supported: skipChangeCommits)");
+        if (k == "startingversion" || k == "startingtimestamp" || k == "endingversion" || k == "endingtimestamp") {
+          return NotSupportedAt(opts->second.loc, "read option `" + key + "` is not built yet: a streaming read of the "
+                                "change data feed starts with the table's current rows as inserts, then its changes; "
+                                "for a version range use table_changes('t', start, end)");
         }
-        if (scan->kind != PlanKind::kTableScan || !scan->streaming) {
-          return ErrorAt(opts->second.loc, "skipChangeCommits applies to a streaming read: STREAM(table) WITH (...)");
+        if (k != "skipchangecommits" && k != "readchangefeed") {
+          return NotSupportedAt(opts->second.loc, "read option `" + key + "` (supported: skipChangeCommits, readChangeFeed)");
         }
-        if (v != "true" && v != "false") return ErrorAt(opts->second.loc, "skipChangeCommits must be true or false");
-        scan->skip_change_commits = v == "true";
+        if (scan->kind != PlanKind::kTableScan || !scan->streaming || scan->read_change_feed) {
+          return ErrorAt(opts->second.loc, key + " applies to a streaming read of a table: STREAM(table) WITH (...)");
+        }
+        if (v != "true" && v != "false") return ErrorAt(opts->second.loc, key + " must be true or false");
+        if (k == "readchangefeed") {
+          change_feed_option = v == "true";
+        } else {
+          scan->skip_change_commits = v == "true";
+        }
+      }
+      scan->read_change_feed = change_feed_option;
+      if (scan->read_change_feed && scan->skip_change_commits) {
+        return ErrorAt(opts->second.loc, "readChangeFeed reads every change; skipChangeCommits would drop them: use one");
       }
     }
     return Status::OK();
@@ -1172,9 +1186,10 @@ class Planner {
     std::string fname = ToLower(Sval(call["funcname"].back()));
     loc = LocOf(call);
     if (IsStreamSourceFunction(fname)) return PlanStreamSource(b, call, fname, loc);
+    if (fname == "table_changes") return PlanTableChanges(b, call, loc);
     if (fname != "read_files") {
-      return NotSupportedAt(loc, "table-valued function `" + fname + "` (supported: read_files(...), read_kafka(...); "
-                                     "cloud_files() is the legacy spelling of read_files)");
+      return NotSupportedAt(loc, "table-valued function `" + fname + "` (supported: read_files(...), read_kafka(...), "
+                                     "table_changes(...); cloud_files() is the legacy spelling of read_files)");
     }
     auto scan = std::make_shared<PlanNode>();
     scan->kind = PlanKind::kReadFiles;
@@ -1228,6 +1243,7 @@ class Planner {
     return PlanPtr(scan);
   }
 
+<<<<<<< HEAD
   // read_kafka(name => value, ...): named arguments only; the options are checked when
   // the node is resolved (sql/stream_source.h).
   Result<PlanPtr> PlanStreamSource(const json& b, const json& call, const std::string& fname, SourceLocation loc) {
@@ -1247,11 +1263,61 @@ class Planner {
       scan->stream_source.options[key] = value;
     }
     scan->alias = "";
+=======
+  // table_changes('t', start[, end]): the change data feed of pipeline table t, versions
+  // start..end (a batch read; a kTableScan with read_change_feed).
+  Result<PlanPtr> PlanTableChanges(const json& b, const json& call, const SourceLocation& loc) {
+    const json args = call.value("args", json::array());
+    const char* usage = "table_changes takes a table name and a start version, and optionally an end version: "
+                        "table_changes('customers', 1) or table_changes('customers', 1, 5)";
+    if (args.size() < 2 || args.size() > 3) return ErrorAt(loc, usage);
+    auto scan = std::make_shared<PlanNode>();
+    scan->kind = PlanKind::kTableScan;
+    scan->loc = loc;
+    scan->read_change_feed = true;
+    for (size_t i = 0; i < args.size(); ++i) {
+      const json& a = args[i];
+      SourceLocation at = FirstLocIn(Body(a));
+      if (NodeType(a) != "A_Const") return ErrorAt(at, usage);
+      const json& c = Body(a);
+      if (i == 0) {
+        if (!c.contains("sval")) return ErrorAt(at, usage);
+        scan->table = c["sval"].value("sval", "");
+        if (scan->table.rfind("LIVE.", 0) == 0 || scan->table.rfind("live.", 0) == 0) scan->table = scan->table.substr(5);
+        if (scan->table.find('.') != std::string::npos) {
+          return NotSupportedAt(at, "table_changes of `" + scan->table + "`: only tables of this pipeline can be read");
+        }
+        continue;
+      }
+      if (c.contains("sval")) {
+        return NotSupportedAt(at, "table_changes by timestamp is not built yet; give versions (lakepipe table history "
+                                  "lists them)");
+      }
+      if (!c.contains("ival")) return ErrorAt(at, usage);
+      LP_ASSIGN_OR_RETURN(int64_t v, IntConst(c));
+      if (v < 0) return ErrorAt(at, "table_changes versions must not be negative");
+      if (i == 1) scan->change_feed_start = v;
+      else scan->change_feed_end = v;
+    }
+    if (scan->change_feed_end && *scan->change_feed_end < scan->change_feed_start) {
+      return ErrorAt(loc, "table_changes: the end version is before the start version");
+    }
+    scan->alias = scan->table;
+>>>>>>> 1d792b4 (Change data feed reading: table_changes('t', start[, end]) and STREAM(t) WITH (readChangeFeed = true) (streaming: snapshot as inserts, then each version's changes); a plain STREAM over row-level commits says to use the feed; publication of a keyed table reads the feed (file difference as fallback); docs: sql-reference 'Change data feed', publish, continuous (MVs over CDC targets still restart from a snapshot))
     if (b.contains("alias")) {
       LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
       scan->alias = b["alias"].value("aliasname", "");
     }
+<<<<<<< HEAD
     LP_RETURN_IF_ERROR(TakeStreamAndWatermark(call.value("location", -1), scan.get()));
+=======
+    int location = call.value("location", -1);
+    if (location >= 0 && rw_.streaming_refs.count(static_cast<size_t>(location))) {
+      return NotSupportedAt(loc, "STREAM table_changes(...): for a streaming read of the change data feed write "
+                                 "STREAM(" + scan->table + ") WITH (readChangeFeed = true)");
+    }
+    LP_RETURN_IF_ERROR(TakeStreamAndWatermark(location, scan.get()));
+>>>>>>> 1d792b4 (Change data feed reading: table_changes('t', start[, end]) and STREAM(t) WITH (readChangeFeed = true) (streaming: snapshot as inserts, then each version's changes); a plain STREAM over row-level commits says to use the feed; publication of a keyed table reads the feed (file difference as fallback); docs: sql-reference 'Change data feed', publish, continuous (MVs over CDC targets still restart from a snapshot))
     return PlanPtr(scan);
   }
 
