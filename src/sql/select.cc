@@ -1243,7 +1243,6 @@ class Planner {
     return PlanPtr(scan);
   }
 
-<<<<<<< HEAD
   // read_kafka(name => value, ...): named arguments only; the options are checked when
   // the node is resolved (sql/stream_source.h).
   Result<PlanPtr> PlanStreamSource(const json& b, const json& call, const std::string& fname, SourceLocation loc) {
@@ -1263,7 +1262,14 @@ class Planner {
       scan->stream_source.options[key] = value;
     }
     scan->alias = "";
-=======
+    if (b.contains("alias")) {
+      LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
+      scan->alias = b["alias"].value("aliasname", "");
+    }
+    LP_RETURN_IF_ERROR(TakeStreamAndWatermark(call.value("location", -1), scan.get()));
+    return PlanPtr(scan);
+  }
+
   // table_changes('t', start[, end]): the change data feed of pipeline table t, versions
   // start..end (a batch read; a kTableScan with read_change_feed).
   Result<PlanPtr> PlanTableChanges(const json& b, const json& call, const SourceLocation& loc) {
@@ -1303,21 +1309,16 @@ class Planner {
       return ErrorAt(loc, "table_changes: the end version is before the start version");
     }
     scan->alias = scan->table;
->>>>>>> 1d792b4 (Change data feed reading: table_changes('t', start[, end]) and STREAM(t) WITH (readChangeFeed = true) (streaming: snapshot as inserts, then each version's changes); a plain STREAM over row-level commits says to use the feed; publication of a keyed table reads the feed (file difference as fallback); docs: sql-reference 'Change data feed', publish, continuous (MVs over CDC targets still restart from a snapshot))
     if (b.contains("alias")) {
       LP_RETURN_IF_ERROR(CheckAlias(b["alias"], loc));
       scan->alias = b["alias"].value("aliasname", "");
     }
-<<<<<<< HEAD
-    LP_RETURN_IF_ERROR(TakeStreamAndWatermark(call.value("location", -1), scan.get()));
-=======
     int location = call.value("location", -1);
     if (location >= 0 && rw_.streaming_refs.count(static_cast<size_t>(location))) {
       return NotSupportedAt(loc, "STREAM table_changes(...): for a streaming read of the change data feed write "
                                  "STREAM(" + scan->table + ") WITH (readChangeFeed = true)");
     }
     LP_RETURN_IF_ERROR(TakeStreamAndWatermark(location, scan.get()));
->>>>>>> 1d792b4 (Change data feed reading: table_changes('t', start[, end]) and STREAM(t) WITH (readChangeFeed = true) (streaming: snapshot as inserts, then each version's changes); a plain STREAM over row-level commits says to use the feed; publication of a keyed table reads the feed (file difference as fallback); docs: sql-reference 'Change data feed', publish, continuous (MVs over CDC targets still restart from a snapshot))
     return PlanPtr(scan);
   }
 
