@@ -16,6 +16,7 @@ const FunctionRegistry& FunctionRegistry::Get() {
     RegisterIntervalFunctions(r);
     RegisterMathFunctions(r);
     RegisterNestedFunctions(r);
+    RegisterJsonFunctions(r);
     return r;
   }();
   return *registry;

@@ -5,7 +5,7 @@
 //
 // Entries live in one file per family (arithmetic_functions.cc, comparison_functions.cc,
 // conditional_functions.cc, string_functions.cc, datetime_functions.cc,
-// math_functions.cc, struct_functions.cc, nested_functions.cc), each with a Register*Functions(FunctionRegistry*) called once
+// math_functions.cc, struct_functions.cc, nested_functions.cc, json_functions.cc), each with a Register*Functions(FunctionRegistry*) called once
 // when the registry is first used. Adding a function touches its family file (and
 // docs/functions.md, which a test checks against the registry).
 //
@@ -83,6 +83,7 @@ void RegisterStructFunctions(FunctionRegistry* r);
 void RegisterIntervalFunctions(FunctionRegistry* r);
 void RegisterMathFunctions(FunctionRegistry* r);
 void RegisterNestedFunctions(FunctionRegistry* r);
+void RegisterJsonFunctions(FunctionRegistry* r);
 
 // The bind step's view of one call: its source expression, its bound arguments, and the
 // coercion helpers. Errors name the call and its source position.

@@ -5,7 +5,9 @@
 #include "expr/binder.h"
 #include "expr/eval.h"
 #include "operators/deduplicate.h"
+#include "expr/generator.h"
 #include "operators/filter.h"
+#include "operators/generate.h"
 #include "operators/hash_aggregate.h"
 #include "operators/hash_join.h"
 #include "operators/sort.h"
@@ -133,6 +135,7 @@ class Executor {
       }
       case PlanKind::kFilter: return RunFilter(node);
       case PlanKind::kProject: return RunProject(node);
+      case PlanKind::kGenerate: return RunGenerate(node);
       case PlanKind::kUnionAll: return RunUnionAll(node);
       case PlanKind::kLimit: return RunLimit(node);
       case PlanKind::kAggregate:
@@ -173,6 +176,18 @@ class Executor {
     for (const auto& b : rows) {
       LP_ASSIGN_OR_RETURN(RecordBatch p, operators::Project(b, exprs, node.schema));
       out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  Result<Batches> RunGenerate(const PlanNode& node) {
+    const PlanNode& input = *node.inputs[0];
+    LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+    LP_ASSIGN_OR_RETURN(expr::BoundGenerator g, expr::BindGenerator(*node.generator, input.schema, ContextFor(input, options_)));
+    Batches out;
+    for (const auto& b : rows) {
+      LP_ASSIGN_OR_RETURN(RecordBatch p, operators::Generate(b, g, node.schema));
+      if (p.num_rows() > 0) out.push_back(std::move(p));
     }
     return out;
   }

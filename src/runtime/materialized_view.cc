@@ -132,7 +132,10 @@ const sql::PlanNode* FindWindow(const sql::PlanNode& n) {
   return nullptr;
 }
 
-bool IsRowwise(sql::PlanKind k) { return k == sql::PlanKind::kFilter || k == sql::PlanKind::kProject || k == sql::PlanKind::kSubqueryAlias; }
+bool IsRowwise(sql::PlanKind k) {
+  return k == sql::PlanKind::kFilter || k == sql::PlanKind::kProject || k == sql::PlanKind::kSubqueryAlias ||
+         k == sql::PlanKind::kGenerate;
+}
 
 }  // namespace
 

@@ -17,6 +17,7 @@ const char* PlanKindName(PlanKind kind) {
     case PlanKind::kSubqueryAlias: return "SubqueryAlias";
     case PlanKind::kDistinct: return "Distinct";
     case PlanKind::kWindow: return "Window";
+    case PlanKind::kGenerate: return "Generate";
   }
   return "?";
 }
@@ -108,6 +109,11 @@ std::string PlanNode::ToString(int indent) const {
       s += " " + Join(fns);
       break;
     }
+    case PlanKind::kGenerate:
+      s += " " + generator->ToString();
+      if (!generator_alias.empty()) s += " " + generator_alias;
+      if (!generator_names.empty()) s += " AS " + Join(generator_names);
+      break;
     case PlanKind::kSubqueryAlias: s += " " + (alias.empty() ? std::string("(unnamed)") : alias); break;
     case PlanKind::kUnionAll:
     case PlanKind::kDistinct: break;

@@ -24,6 +24,12 @@
 //   kWindow        inputs[0]'s columns, then one column per `window_functions` entry
 //                  (named `$window<i>`, hidden from `*`); the select list and QUALIFY
 //                  above it refer to those names
+//   kGenerate      inputs[0]'s columns for each row a generator (explode, posexplode,
+//                  inline, json_tuple: expr/generator.h) yields, then its columns
+//                  (`generator_names`, or the generator's defaults) qualified by
+//                  `generator_alias`: the LATERAL VIEW's table alias, or `$gen<i>` for a
+//                  select-list generator, whose item is then the star `$gen<i>.*` (a
+//                  plain `*` leaves `$gen` columns out)
 //
 // Column references in expressions are by name (expr::Expr kColumn, qualifier = a FROM
 // item's alias or table name). The hidden columns of read_files are named
@@ -64,6 +70,7 @@ enum class PlanKind {
   kSubqueryAlias,
   kDistinct,
   kWindow,
+  kGenerate,
 };
 const char* PlanKindName(PlanKind kind);
 
@@ -207,6 +214,11 @@ struct PlanNode {
   std::vector<SortKey> sort_keys;
   // kWindow
   std::vector<WindowFunction> window_functions;
+  // kGenerate: the generator call (its `_outer` form for LATERAL VIEW OUTER), its output
+  // column names (empty: the generator's defaults) and the LATERAL VIEW's table alias.
+  expr::ExprPtr generator;
+  std::vector<std::string> generator_names;
+  std::string generator_alias;
   // kLimit
   int64_t limit = 0;
   // kSubqueryAlias (also the alias of a scan: `FROM t AS o` sets alias "o" on the scan)

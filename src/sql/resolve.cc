@@ -5,6 +5,7 @@
 #include <set>
 
 #include "expr/binder.h"
+#include "expr/generator.h"
 #include "formats/options/read_options.h"
 #include "sql/lexer.h"
 #include "sql/stream_join.h"
@@ -28,7 +29,8 @@ Status InFile(const Status& s, const std::string& file) {
   return Status(s.code(), message);
 }
 
-// Not matched by `*`: read_files' _metadata columns and kWindow's `$window<i>` results.
+// Not matched by `*`: read_files' _metadata columns and kWindow's `$window<i>` results
+// (a select-list generator's columns are left out by their `$gen<i>` qualifier).
 bool IsHidden(const std::string& name) { return name.rfind("_metadata.", 0) == 0 || name.rfind("$window", 0) == 0; }
 
 DataType MetadataType(const std::string& field) {
@@ -236,6 +238,29 @@ class Resolver {
         n->schema = n->inputs[0]->schema;
         n->qualifiers = Whole(n->alias, n->schema);
         return Status::OK();
+      case PlanKind::kGenerate: {
+        const PlanNode& in = *n->inputs[0];
+        expr::BindContext ctx;
+        ctx.qualifiers = in.qualifiers;
+        auto g = expr::BindGenerator(*n->generator, in.schema, ctx);
+        if (!g.ok()) return InFile(g.status(), n->loc.file);
+        if (!n->generator_names.empty() && n->generator_names.size() != g->outputs.size()) {
+          return ErrorAt(n->loc, "`" + n->generator->ToString() + "` gives " + std::to_string(g->outputs.size()) +
+                                     " columns, but " + std::to_string(n->generator_names.size()) + " names are given");
+        }
+        Schema s = in.schema;
+        for (size_t i = 0; i < g->outputs.size(); ++i) {
+          Field f = g->outputs[i];
+          if (!n->generator_names.empty()) f.name = n->generator_names[i];
+          s.AddField(f);
+        }
+        n->qualifiers = in.qualifiers;
+        if (!n->generator_alias.empty()) {
+          n->qualifiers.push_back(QualifiedRange{n->generator_alias, static_cast<int>(in.schema.size()), static_cast<int>(s.size())});
+        }
+        n->schema = s;
+        return Status::OK();
+      }
       case PlanKind::kWindow: {
         const PlanNode& in = *n->inputs[0];
         expr::BindContext ctx;
@@ -348,19 +373,33 @@ class Resolver {
         }
         except.insert(ToLower(x));
       }
+      // `$gen<i>.*` stands for a select-list generator's columns (select.cc); a plain `*`
+      // leaves them out.
+      bool generated = item.star_qualifier.rfind("$gen", 0) == 0;
+      if (generated && !item.name.empty()) {
+        if (end - begin != 1) {
+          return NotSupportedAt(item.loc, "one alias (" + item.name + ") for a generator that gives " +
+                                              std::to_string(end - begin) + " columns; name them with LATERAL VIEW ... t AS a, b");
+        }
+      }
       for (int i = begin; i < end; ++i) {
         const Field& f = in.schema.field(i);
         if (IsHidden(f.name) || except.count(ToLower(f.name))) continue;
+        bool in_generator = false;
+        for (const auto& q : in.qualifiers) {
+          if (i >= q.begin && i < q.end && q.qualifier.rfind("$gen", 0) == 0) in_generator = true;
+        }
+        if (in_generator && !generated) continue;
         std::string qualifier;
         for (const auto& q : in.qualifiers) {
           if (i >= q.begin && i < q.end) qualifier = q.qualifier;
         }
         ProjectItem col;
         col.expr = Expr::Column(f.name, qualifier, {item.loc.line, item.loc.column});
-        col.name = f.name;
+        col.name = generated && !item.name.empty() ? item.name : f.name;
         col.loc = item.loc;
         items.push_back(col);
-        s.AddField(Field{f.name, f.type, f.nullable, f.metadata, f.comment});
+        s.AddField(Field{col.name, f.type, f.nullable, f.metadata, f.comment});
       }
     }
     n->items = std::move(items);

@@ -446,9 +446,116 @@ class Rewriter {
     return Status::OK();
   }
 
+  // Databricks' JSON path operator `col:path` (col a column, possibly qualified): when the
+  // column starts here, `"$json_path"(` goes in front of it; EmitColonPath closes the call.
+  void StartColonPath(const Token& t) {
+    size_t j = i_;
+    while (j + 2 < toks_.size() && toks_[j + 1].IsSymbol(".") && toks_[j + 2].IsIdentifier()) j += 2;
+    if (j + 2 >= toks_.size() || !toks_[j + 1].IsSymbol(":")) return;
+    if (!(toks_[j + 2].IsIdentifier() || toks_[j + 2].IsSymbol("["))) return;
+    out_.text.AppendMapped(in_, gap_from_, t.begin);
+    gap_from_ = t.begin;
+    out_.text.AppendSynthetic("\"$json_path\"(", in_.OriginOf(t.begin));
+    colon_paths_.insert(j + 1);
+  }
+
+  // At the `:` of `col:path`: the path's tokens (name | [..], then .name | [..] ...) become
+  // the call's second argument, their source text as a string.
+  Status EmitColonPath() {
+    size_t k = i_ + 1;
+    bool first = true;
+    for (;;) {
+      if (k < toks_.size() && toks_[k].IsSymbol("[")) {
+        size_t close = k + 2;
+        if (close >= toks_.size() || !toks_[close].IsSymbol("]")) {
+          return ErrorAt(Loc(toks_[k]), "expected ['name'], [index] or [*] in a JSON path");
+        }
+        k = close + 1;
+      } else if (first && k < toks_.size() && toks_[k].IsIdentifier()) {
+        ++k;
+      } else if (!first && k + 1 < toks_.size() && toks_[k].IsSymbol(".") && toks_[k + 1].IsIdentifier()) {
+        k += 2;
+      } else {
+        break;
+      }
+      first = false;
+    }
+    const std::string& src = in_.text();
+    std::string path = src.substr(toks_[i_ + 1].begin, toks_[k - 1].end - toks_[i_ + 1].begin);
+    EmitSynthetic(", " + QuoteString(path) + ")");
+    while (i_ < k) {
+      Drop(toks_[i_]);
+      ++i_;
+    }
+    return Status::OK();
+  }
+
+  // LATERAL VIEW [OUTER] gen(args) t [AS] a, b -> , LATERAL gen[_outer](args) AS t(a, b).
+  // The call's tokens go through the normal rewrite; the tail is rebuilt at its `)`.
+  Status LateralView() {
+    const Token& start = toks_[i_];
+    if (!levels_.back().in_from) return ErrorAt(Loc(start), "LATERAL VIEW must follow a FROM item");
+    EmitSynthetic(", LATERAL");
+    Drop(toks_[i_]);  // VIEW
+    ++i_;
+    bool outer = false;
+    if (Peek(0).IsWord("OUTER")) {
+      outer = true;
+      Drop(toks_[i_]);
+      ++i_;
+    }
+    const Token& fn = Peek(0);
+    if (!fn.IsIdentifier() || !Peek(1).IsSymbol("(")) {
+      return ErrorAt(Loc(fn), "expected a generator call after LATERAL VIEW, such as explode(items)");
+    }
+    size_t close = MatchingParen(i_ + 1);
+    if (close == std::string::npos) return ErrorAt(Loc(Peek(1)), "unclosed ( in LATERAL VIEW");
+    std::string name = ToLower(fn.value);
+    if (outer && !(name.size() > 6 && name.compare(name.size() - 6, 6, "_outer") == 0) && name != "json_tuple") name += "_outer";
+    BeginEmit(fn);
+    out_.lateral_views.insert(OutOffset());
+    out_.text.AppendSynthetic(QuoteIdent(name), in_.OriginOf(fn.begin));
+    ++i_;
+    lateral_close_ = close;
+    return Status::OK();
+  }
+
+  // After the `)` of a LATERAL VIEW call: `t [AS] a, b` -> ` AS "t"("a", "b")`.
+  Status LateralViewAliases() {
+    if (!Peek(0).IsIdentifier() || Peek(0).IsWord("AS")) {
+      const Token& at = Peek(0).text.empty() ? toks_[i_ - 1] : Peek(0);
+      return ErrorAt(Loc(at), "LATERAL VIEW needs a table alias after the call: LATERAL VIEW explode(items) t AS item");
+    }
+    std::string text = " AS " + QuoteIdent(Peek(0).value);
+    size_t origin = Peek(0).begin;
+    Drop(Peek(0));
+    ++i_;
+    std::vector<std::string> cols;
+    if (Peek(0).IsWord("AS")) {
+      Drop(Peek(0));
+      ++i_;
+    }
+    while (Peek(0).IsIdentifier() && !IsClauseEnd(Peek(0)) && !Peek(0).IsWord("LATERAL") && !Peek(0).IsWord("JOIN")) {
+      cols.push_back(QuoteIdent(Peek(0).value));
+      Drop(Peek(0));
+      ++i_;
+      if (!Peek(0).IsSymbol(",") || !Peek(1).IsIdentifier() || IsClauseEnd(Peek(1)) || Peek(1).IsWord("LATERAL")) break;
+      Drop(Peek(0));
+      ++i_;
+    }
+    if (!cols.empty()) {
+      text += "(";
+      for (size_t k = 0; k < cols.size(); ++k) text += (k ? ", " : "") + cols[k];
+      text += ")";
+    }
+    out_.text.AppendSynthetic(text, in_.OriginOf(origin));
+    return Status::OK();
+  }
+
   Status Step() {
     const Token& t = toks_[i_];
     Level& top = levels_.back();
+    if (t.IsSymbol(":") && colon_paths_.count(i_)) return EmitColonPath();
     if (t.kind == TokenKind::kSymbol) {
       if (dropped_parens_.count(i_)) {
         Drop(t);
@@ -468,8 +575,13 @@ class Rewriter {
         if (top.qualify_open) CloseQualify(top);
         if (levels_.size() > 1) levels_.pop_back();
         bool wrap = close_after_.count(i_) > 0;
+        bool lateral = i_ == lateral_close_;
         EmitVerbatim();
         if (wrap) out_.text.AppendSynthetic(")", in_.OriginOf(t.end));
+        if (lateral) {
+          lateral_close_ = std::string::npos;
+          return LateralViewAliases();
+        }
         return Status::OK();
       }
       if (t.IsSymbol(",")) {
@@ -511,6 +623,7 @@ class Rewriter {
       EmitVerbatim();
       return Status::OK();
     }
+    if (t.IsIdentifier() && !(i_ > 0 && toks_[i_ - 1].IsSymbol("."))) StartColonPath(t);
     if (t.kind == TokenKind::kQuotedIdent) {
       EmitSynthetic(QuoteIdent(t.value));
       return Status::OK();
@@ -609,7 +722,7 @@ class Rewriter {
       EmitVerbatim();
       return Status::OK();
     }
-    if (t.IsWord("LATERAL") && Peek(1).IsWord("VIEW")) return NotSupportedAt(Loc(t), "LATERAL VIEW");
+    if (t.IsWord("LATERAL") && Peek(1).IsWord("VIEW")) return LateralView();
     // Spark's array(a, b) constructor: ARRAY is a PostgreSQL keyword (ARRAY[...],
     // ARRAY(subquery)), so the function name is quoted.
     if (t.IsWord("array") && Peek(1).IsSymbol("(") && !Peek(2).IsWord("SELECT") && !Peek(2).IsWord("WITH")) {
@@ -724,6 +837,8 @@ class Rewriter {
   std::vector<Level> levels_;
   std::set<size_t> dropped_parens_;
   std::set<size_t> close_after_;  // `)` of a call to parenthesize (f(x).field)
+  std::set<size_t> colon_paths_;  // `:` tokens of `col:path`
+  size_t lateral_close_ = std::string::npos;  // `)` of the LATERAL VIEW call being rewritten
   bool item_start_pending_ = false;
   bool stream_pending_ = false;
   bool cast_paren_pending_ = false;

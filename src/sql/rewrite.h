@@ -14,6 +14,13 @@
 //                                  ("decimal(10,2)"), parsed later with ParseDataType
 //   current_timestamp() / current_date() -> current_timestamp / current_date
 //   a RLIKE b / a REGEXP b      -> a ~ b
+//   col:a.b[0]['k'], t.col:x    -> "$json_path"(col, 'a.b[0][''k'']') (Databricks' JSON
+//                                  path operator; the path text is parsed at bind time)
+//   order.items, s.order        -> "order"."items" (keywords on a dotted path are names)
+//   f(x).field, f(x)[k]         -> (f(x)).field     (PostgreSQL subscripts parenthesized calls)
+//   array(a, b)                 -> "array"(a, b)    (ARRAY is a PostgreSQL keyword)
+//   LATERAL VIEW [OUTER] gen(x) t [AS] a, b -> , LATERAL gen[_outer](x) AS t(a, b)
+//                                  (offset of the call kept in lateral_views)
 //   WATERMARK c DELAY OF INTERVAL n UNIT after a FROM item -> removed (kept in watermarks)
 //   QUALIFY cond                -> WINDOW "$qualify" AS (ORDER BY cond) (a later WINDOW
 //                                  becomes ","; the planner takes the condition back out)
@@ -55,6 +62,9 @@ struct RewrittenSql {
     SourceLocation loc;
   };
   std::map<size_t, TableOptions> table_options;
+  // Offsets of the generator call of each LATERAL VIEW, rewritten as
+  // `, LATERAL gen(args) AS t(a, b)` (OUTER: gen becomes gen_outer).
+  std::set<size_t> lateral_views;
 };
 
 Result<RewrittenSql> RewriteSparkSql(const MappedText& sql);

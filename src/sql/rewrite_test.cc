@@ -118,5 +118,26 @@ TEST(RewriteTest, NestedAccessSpellingsBecomePostgresText) {
   EXPECT_EQ(OriginalColumnOf(*rw, "(\"element_at\""), 30);
 }
 
+
+TEST(RewriteTest, ColonPathsBecomeJsonPathCalls) {
+  auto rw = RewriteSparkSql(Text("SELECT raw:order.id::int, t.raw:items[0].sku, raw:`a b`, raw:['K'][*] FROM t"));
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ(rw->text.text(),
+            "SELECT \"$json_path\"(\"raw\", 'order.id')::\"int\", \"$json_path\"(\"t\".\"raw\", 'items[0].sku'), "
+            "\"$json_path\"(\"raw\", '`a b`'), \"$json_path\"(\"raw\", '[''K''][*]') FROM \"t\"");
+  EXPECT_EQ(OriginalColumnOf(*rw, "\"$json_path\"(\"t\""), 27);
+}
+
+TEST(RewriteTest, LateralViewBecomesALateralFunctionWithItsAliases) {
+  auto rw = RewriteSparkSql(Text("SELECT * FROM t LATERAL VIEW OUTER explode(a) x AS v LATERAL VIEW posexplode(b) y p, w "
+                                 "WHERE v > 0"));
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ(rw->text.text(),
+            "SELECT * FROM \"t\" , LATERAL   \"explode_outer\"(\"a\")    AS \"x\"(\"v\") , LATERAL  \"posexplode\"(\"b\")    "
+            "AS \"y\"(\"p\", \"w\") WHERE \"v\" > 0");
+  EXPECT_EQ(rw->lateral_views.size(), 2u);
+  EXPECT_FALSE(RewriteSparkSql(Text("SELECT * FROM t LATERAL VIEW explode(a)")).ok());
+}
+
 }  // namespace
 }  // namespace lakepipe::sql

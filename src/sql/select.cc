@@ -10,6 +10,8 @@
 #include <set>
 
 #include "expr/aggregate_functions.h"
+#include "expr/generator.h"
+#include "formats/json/json_value.h"
 #include "sql/lexer.h"
 #include "sql/rewrite.h"
 #include "sql/stream_source.h"
@@ -305,9 +307,110 @@ class Planner {
     return r;
   }
 
+  int generated_ = 0;  // select-list generators planned so far (their `$gen<i>` names)
+
+  // The smallest "location" inside a node (a byte offset in the rewritten text), or -1.
+  static int FirstOffsetIn(const json& b) {
+    int best = -1;
+    std::function<void(const json&)> walk = [&](const json& j) {
+      if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) {
+          if (it.key() == "location" && it.value().is_number_integer()) {
+            int v = it.value().get<int>();
+            if (v >= 0 && (best < 0 || v < best)) best = v;
+          } else {
+            walk(it.value());
+          }
+        }
+      } else if (j.is_array()) {
+        for (const auto& x : j) walk(x);
+      }
+    };
+    walk(b);
+    return best;
+  }
+
+  // LATERAL VIEW [OUTER] gen(args) t [AS] a, b — rewritten (rewrite.h) to
+  // `, LATERAL gen[_outer](args) AS t(a, b)`: a Generate node over the FROM items before it.
+  Result<PlanPtr> PlanLateralView(const json& b, PlanPtr input) {
+    SourceLocation loc = FirstLocIn(b);
+    const json& fns = b["functions"];
+    if (fns.size() != 1) return NotSupportedAt(loc, "ROWS FROM (...)");
+    const json& fitems = Body(fns[0])["items"];
+    if (fitems.empty() || NodeType(fitems[0]) != "FuncCall") return ErrorAt(loc, "LATERAL VIEW needs a generator call");
+    LP_ASSIGN_OR_RETURN(ExprPtr call, Translate(fitems[0]));
+    if (!IsGeneratorCall(call)) {
+      return ErrorAt(loc, "LATERAL VIEW `" + call->ToString() + "`: not a generator (explode, explode_outer, posexplode, "
+                          "posexplode_outer, inline, inline_outer, json_tuple)");
+    }
+    auto gen = std::make_shared<PlanNode>();
+    gen->kind = PlanKind::kGenerate;
+    gen->loc = loc;
+    gen->generator = call;
+    if (b.contains("alias")) {
+      const json& a = b["alias"].contains("Alias") ? b["alias"]["Alias"] : b["alias"];
+      gen->generator_alias = a.value("aliasname", "");
+      for (const json& c : a.value("colnames", json::array())) gen->generator_names.push_back(Sval(c));
+    }
+    gen->inputs.push_back(std::move(input));
+    return PlanPtr(gen);
+  }
+
+  static bool IsGeneratorCall(const ExprPtr& e) {
+    return e && e->kind == expr::ExprKind::kCall && expr::IsGenerator(ToLower(e->function));
+  }
+
+  // A generator in the select list (`SELECT id, explode(items) AS item`): a Generate node
+  // over the FROM/WHERE rows, and the item becomes its columns (named as Spark names them,
+  // or by the alias), at the generator's place in the list.
+  Result<bool> PlanSelectGenerator(PlanPtr* plan, std::vector<ProjectItem>* items, bool grouped) {
+    int at = -1;
+    for (size_t i = 0; i < items->size(); ++i) {
+      const ProjectItem& item = (*items)[i];
+      if (!item.expr) continue;
+      if (expr::ContainsGenerator(*item.expr)) {
+        return NotSupportedAt(item.loc, "a generator inside an expression; call it at the top of a select item "
+                                        "(SELECT explode(x) AS v) or in LATERAL VIEW, then compute on its column");
+      }
+      if (!IsGeneratorCall(item.expr)) continue;
+      if (at >= 0) {
+        return NotSupportedAt(item.loc, "two generators in one SELECT (Spark allows one); use LATERAL VIEW for the second");
+      }
+      at = static_cast<int>(i);
+    }
+    if (at < 0) return false;
+    ProjectItem item = (*items)[static_cast<size_t>(at)];
+    if (grouped) {
+      return NotSupportedAt(item.loc, "a generator in a SELECT with GROUP BY, aggregates or window functions is not built "
+                                      "yet; explode in a subquery (or LATERAL VIEW) and aggregate over it");
+    }
+    auto gen = std::make_shared<PlanNode>();
+    gen->kind = PlanKind::kGenerate;
+    gen->loc = item.loc;
+    gen->generator = item.expr;
+    gen->inputs.push_back(*plan);
+    // The generated columns sit under a private qualifier `$gen<i>` (hidden from `*`, so
+    // they never clash with the input's names); the item becomes `$gen<i>.*`, which
+    // resolution expands to them, renamed to the alias when there is one.
+    gen->generator_alias = "$gen" + std::to_string(generated_++);
+    ProjectItem star;
+    star.is_star = true;
+    star.star_qualifier = gen->generator_alias;
+    star.loc = item.loc;
+    if (item.name != item.expr->ToString()) star.name = item.name;  // an alias
+    (*items)[static_cast<size_t>(at)] = star;
+    *plan = gen;
+    return true;
+  }
+
   Result<PlanPtr> PlanSimpleSelectInLevel(const json& s, std::vector<ProjectItem>* outputs) {
     PlanPtr plan;
     for (const json& item : s["fromClause"]) {
+      if (NodeType(item) == "RangeFunction" && Body(item).value("lateral", false) && plan &&
+          rw_.lateral_views.count(static_cast<size_t>(FirstOffsetIn(Body(item))))) {
+        LP_ASSIGN_OR_RETURN(plan, PlanLateralView(Body(item), plan));
+        continue;
+      }
       LP_ASSIGN_OR_RETURN(PlanPtr p, PlanFromItem(item));
       if (!plan) {
         plan = p;
@@ -373,6 +476,8 @@ class Planner {
     for (const auto& item : items) {
       if (item.expr && ContainsAggregate(item.expr)) has_agg = true;
     }
+    LP_ASSIGN_OR_RETURN(bool generated, PlanSelectGenerator(&plan, &items, has_agg || !windows.empty()));
+    (void)generated;
     // The expressions inside window functions and QUALIFY are evaluated over the
     // aggregate's output too: they ride along as extra select items through PlanAggregate.
     std::vector<ExprPtr*> riders;
@@ -450,6 +555,19 @@ class Planner {
     return loc;
   }
 
+  // The last key of a `col:path` expression (also under a cast), or "".
+  static std::string JsonPathName(const Expr& e) {
+    const Expr* x = &e;
+    if (x->kind == expr::ExprKind::kCast) x = x->args[0].get();
+    if (x->kind != expr::ExprKind::kCall || x->function != "$json_path" || x->args.size() != 2 ||
+        x->args[1]->kind != expr::ExprKind::kLiteral || x->args[1]->literal.is_null()) {
+      return "";
+    }
+    auto path = lakepipe::json::ParseJsonPath(x->args[1]->literal.string_value(), lakepipe::json::PathSyntax::kDatabricks);
+    if (!path.ok() || path->steps.empty() || path->steps.back().kind != lakepipe::json::JsonPathStep::kKey) return "";
+    return path->steps.back().key;
+  }
+
   Result<ProjectItem> TranslateTarget(const json& t) {
     ProjectItem item;
     item.loc = LocOf(t);
@@ -479,6 +597,8 @@ class Planner {
     } else if (item.expr->kind == expr::ExprKind::kCall && item.expr->function == "get_field" &&
                item.expr->args.size() == 2 && item.expr->args[1]->kind == expr::ExprKind::kLiteral) {
       item.name = item.expr->args[1]->literal.string_value();  // Spark names s.a.b `b`
+    } else if (std::string key = JsonPathName(*item.expr); !key.empty()) {
+      item.name = key;  // Databricks names raw:a.b and raw:a.b::int `b`
     } else {
       item.name = item.expr->ToString();
     }

@@ -1,4 +1,5 @@
 #include "formats/json/json_reader.h"
+#include "formats/json/json_value.h"
 
 #include <simdjson.h>
 
@@ -711,6 +712,247 @@ Result<RecordBatch> ReadJsonFile(FileSystem* fs, const std::string& path, JsonOp
 Result<RecordBatch> ReadJsonBuffer(std::string data, JsonOptions options, ReadStats* stats) {
   LP_ASSIGN_OR_RETURN(auto reader, JsonReader::OpenBuffer(std::move(data), std::move(options)));
   return ReadAll(reader.get(), stats);
+}
+
+
+// ---- JSON text in values (json_value.h) ---------------------------------------------------
+// Here rather than in a file of its own: it shares Convert and the inference with the reader.
+
+Result<JsonPath> ParseJsonPath(std::string_view text, PathSyntax syntax) {
+  JsonPath path;
+  path.wildcard_always_array = syntax == PathSyntax::kDatabricks;
+  size_t i = 0;
+  auto fail = [&](const std::string& what) -> Status {
+    return Status::InvalidArgument("JSON path '" + std::string(text) + "' at offset " + std::to_string(i) + ": " + what);
+  };
+  bool databricks = syntax == PathSyntax::kDatabricks;
+  if (!databricks) {
+    if (text.empty() || text[0] != '$') return fail("a path starts with $");
+    ++i;
+  }
+  auto is_name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80 || c == '$' || c == '-';
+  };
+  auto read_name = [&](JsonPathStep* step) -> Status {
+    if (i < text.size() && text[i] == '`' && databricks) {
+      ++i;
+      while (i < text.size()) {
+        if (text[i] == '`') {
+          if (i + 1 < text.size() && text[i + 1] == '`') {
+            step->key += '`';
+            i += 2;
+            continue;
+          }
+          break;
+        }
+        step->key += text[i++];
+      }
+      if (i >= text.size()) return fail("unclosed `");
+      ++i;
+    } else {
+      size_t b = i;
+      while (i < text.size() && is_name_char(text[i])) ++i;
+      if (i == b) return fail("expected a field name");
+      step->key = std::string(text.substr(b, i - b));
+    }
+    step->kind = JsonPathStep::kKey;
+    step->case_insensitive = databricks;
+    return Status::OK();
+  };
+  auto read_bracket = [&](JsonPathStep* step) -> Status {
+    ++i;  // [
+    if (i < text.size() && (text[i] == '\'' || text[i] == '"')) {
+      char q = text[i++];
+      while (i < text.size() && text[i] != q) {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        step->key += text[i++];
+      }
+      if (i >= text.size()) return fail("unclosed quote");
+      ++i;
+      step->kind = JsonPathStep::kKey;
+    } else if (i < text.size() && text[i] == '*') {
+      ++i;
+      step->kind = JsonPathStep::kWildcard;
+      path.has_wildcard = true;
+    } else {
+      size_t b = i;
+      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+      if (i == b || i - b > 9) return fail("expected an index, a quoted name or * in [ ]");
+      step->kind = JsonPathStep::kIndex;
+      step->index = std::stoll(std::string(text.substr(b, i - b)));
+    }
+    if (i >= text.size() || text[i] != ']') return fail("expected ]");
+    ++i;
+    return Status::OK();
+  };
+  bool first = true;
+  while (i < text.size()) {
+    JsonPathStep step;
+    if (text[i] == '[') {
+      LP_RETURN_IF_ERROR(read_bracket(&step));
+    } else if (text[i] == '.') {
+      ++i;
+      if (i < text.size() && text[i] == '*' && !databricks) {
+        ++i;
+        step.kind = JsonPathStep::kWildcard;
+        path.has_wildcard = true;
+      } else {
+        LP_RETURN_IF_ERROR(read_name(&step));
+      }
+    } else if (first && databricks) {
+      LP_RETURN_IF_ERROR(read_name(&step));
+    } else {
+      return fail("expected . or [");
+    }
+    first = false;
+    path.steps.push_back(std::move(step));
+  }
+  if (databricks && path.steps.empty()) return fail("empty path");
+  return path;
+}
+
+namespace {
+
+void SortFields(DataType* t) {
+  if (t->id() == TypeId::kStruct) {
+    std::vector<Field> fields = t->fields();
+    for (auto& f : fields) SortFields(&f.type);
+    std::sort(fields.begin(), fields.end(), [](const Field& a, const Field& b) { return a.name < b.name; });
+    *t = DataType::Struct(std::move(fields));
+  } else if (t->id() == TypeId::kArray) {
+    DataType e = t->element();
+    SortFields(&e);
+    *t = DataType::Array(e);
+  }
+}
+
+void Walk(element e, const JsonPath& path, size_t at, std::vector<element>* found) {
+  if (at == path.steps.size()) {
+    found->push_back(e);
+    return;
+  }
+  const JsonPathStep& s = path.steps[at];
+  switch (s.kind) {
+    case JsonPathStep::kKey: {
+      if (e.type() != element_type::OBJECT) return;
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      bool have = false;
+      element match;
+      for (auto field : obj) {
+        if (field.key == s.key) {
+          match = field.value;
+          have = true;
+          break;
+        }
+      }
+      if (!have && s.case_insensitive) {
+        for (auto field : obj) {
+          if (EqualsIgnoreCase(field.key, s.key)) {
+            match = field.value;
+            have = true;
+            break;
+          }
+        }
+      }
+      if (have) Walk(match, path, at + 1, found);
+      return;
+    }
+    case JsonPathStep::kIndex: {
+      simdjson::dom::array arr;
+      if (e.get_array().get(arr) != simdjson::SUCCESS) return;
+      element v;
+      if (arr.at(static_cast<size_t>(s.index)).get(v) == simdjson::SUCCESS) Walk(v, path, at + 1, found);
+      return;
+    }
+    case JsonPathStep::kWildcard: {
+      simdjson::dom::array arr;
+      if (e.get_array().get(arr) != simdjson::SUCCESS) return;
+      for (element x : arr) Walk(x, path, at + 1, found);
+      return;
+    }
+  }
+}
+
+// A value as get_json_object returns it: a string unquoted, anything else minified JSON.
+void ValueText(element e, std::string* out) {
+  std::string_view sv;
+  if (e.type() == element_type::STRING && e.get(sv) == simdjson::SUCCESS) {
+    out->assign(sv);
+  } else {
+    *out = simdjson::minify(e);
+  }
+}
+
+}  // namespace
+
+struct JsonTextParser::Impl {
+  simdjson::dom::parser parser;
+  JsonOptions options;  // defaults: ISO dates and timestamps, as from_json without options
+
+  simdjson::simdjson_result<element> Parse(std::string_view text) {
+    return parser.parse(text.data(), text.size(), true);
+  }
+};
+
+JsonTextParser::JsonTextParser() : impl_(std::make_unique<Impl>()) {}
+JsonTextParser::~JsonTextParser() = default;
+
+JsonFit JsonTextParser::AppendAs(std::string_view text, Column* col) {
+  auto doc = impl_->Parse(text);
+  if (doc.error() != simdjson::SUCCESS) return JsonFit::kMalformed;
+  return Convert(col, doc.value_unsafe(), 0, impl_->options) ? JsonFit::kOk : JsonFit::kMisfit;
+}
+
+bool JsonTextParser::Extract(std::string_view text, const JsonPath& path, std::string* out) {
+  auto doc = impl_->Parse(text);
+  if (doc.error() != simdjson::SUCCESS) return false;
+  std::vector<element> found;
+  Walk(doc.value_unsafe(), path, 0, &found);
+  if (found.empty()) return false;
+  if (path.has_wildcard && (found.size() > 1 || path.wildcard_always_array)) {
+    out->assign("[");
+    for (size_t k = 0; k < found.size(); ++k) {
+      if (k) out->push_back(',');
+      out->append(simdjson::minify(found[k]));
+    }
+    out->push_back(']');
+    return true;
+  }
+  if (found[0].is_null()) return false;
+  ValueText(found[0], out);
+  return true;
+}
+
+bool JsonTextParser::TopLevelValues(std::string_view text, const std::vector<std::string>& keys,
+                                    std::vector<std::pair<bool, std::string>>* out) {
+  out->assign(keys.size(), {false, ""});
+  auto doc = impl_->Parse(text);
+  if (doc.error() != simdjson::SUCCESS || doc.value_unsafe().type() != element_type::OBJECT) return false;
+  simdjson::dom::object obj = doc.value_unsafe().get_object().value_unsafe();
+  for (size_t k = 0; k < keys.size(); ++k) {
+    for (auto field : obj) {
+      if (field.key == keys[k]) {
+        if (!field.value.is_null()) {
+          (*out)[k].first = true;
+          ValueText(field.value, &(*out)[k].second);
+        }
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+Result<DataType> JsonTextParser::InferType(std::string_view text) {
+  auto doc = impl_->Parse(text);
+  if (doc.error() != simdjson::SUCCESS) {
+    return Status::InvalidArgument(std::string("not JSON: ") + simdjson::error_message(doc.error()));
+  }
+  InferNode n;
+  Observe(&n, doc.value_unsafe(), 0);
+  DataType t = ToType(n);
+  SortFields(&t);
+  return t;
 }
 
 }  // namespace lakepipe::json
