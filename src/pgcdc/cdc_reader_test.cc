@@ -179,6 +179,10 @@ TEST_F(CdcReaderTest, RangeReplaysAfterRestartAndConfirmationMovesTheSlot) {
   auto start = r->CreateSlot(nullptr);
   ASSERT_TRUE(start.ok()) << start.status().ToString();
   for (int i = 0; i < 5; ++i) Psql("INSERT INTO shop.customers (id, name) VALUES (" + std::to_string(i) + ", 'n')");
+  // Poll returns as soon as something arrived and nothing more is waiting, so the five
+  // transactions are received first; then the cap alone decides where the range ends.
+  for (int i = 0; i < 100 && r->buffered_rows(*start) < 5; ++i) (void)r->Poll(*start, 100, 1 << 30);
+  ASSERT_EQ(r->buffered_rows(*start), 5);
   Lsn end = PollUntil(*r, *start, /*max_rows=*/2);
   auto first = r->Read(*start, end);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
