@@ -1173,26 +1173,7 @@ class Planner {
     return NotSupportedAt(FirstLocIn(b), "FROM item " + type);
   }
 
-  SourceLocation FirstLocIn(const json& b) {
-    // The first "location" found anywhere inside a node.
-    int best = -1;
-    std::function<void(const json&)> walk = [&](const json& j) {
-      if (j.is_object()) {
-        for (auto it = j.begin(); it != j.end(); ++it) {
-          if (it.key() == "location" && it.value().is_number_integer()) {
-            int v = it.value().get<int>();
-            if (v >= 0 && (best < 0 || v < best)) best = v;
-          } else {
-            walk(it.value());
-          }
-        }
-      } else if (j.is_array()) {
-        for (const auto& x : j) walk(x);
-      }
-    };
-    walk(b);
-    return Loc(best);
-  }
+  SourceLocation FirstLocIn(const json& b) { return Loc(FirstOffsetIn(b)); }
 
   Status CheckAlias(const json& alias, const SourceLocation& loc) {
     if (alias.contains("colnames")) return NotSupportedAt(loc, "column aliases on a FROM item (AS t(a, b))");
