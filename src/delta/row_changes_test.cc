@@ -223,7 +223,7 @@ TEST_F(RowChangesTest, ConcurrentAppendOfOtherKeysDoesNotConflict) {
   change.keys = Keys({5});
   int calls = 0;
   auto r = ReplaceKeyedRows(*table_, change, [&](const RecordBatch&) -> Result<RecordBatch> {
-    if (++calls == 1) EXPECT_TRUE(table_->Write({Rows({{900, "far"}})}, {}).ok());
+    if (++calls == 1) { EXPECT_TRUE(table_->Write({Rows({{900, "far"}})}, {}).ok()); }
     return Rows({{5, "x"}});
   }, {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -241,7 +241,7 @@ TEST_F(RowChangesTest, ConcurrentRewriteOfAReadFileIsAConflict) {
   RowChangeOptions o;
   o.max_attempts = 1;
   auto r = ReplaceKeyedRows(*table_, change, [&](const RecordBatch&) -> Result<RecordBatch> {
-    if (++calls == 1) EXPECT_TRUE(Upsert(*table_, {{6, "other"}}, {}).ok());  // rewrites file 0-9
+    if (++calls == 1) { EXPECT_TRUE(Upsert(*table_, {{6, "other"}}, {}).ok()); }  // rewrites file 0-9
     return Rows({{5, "x"}});
   }, o);
   ASSERT_FALSE(r.ok());

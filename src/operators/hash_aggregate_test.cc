@@ -101,7 +101,7 @@ void CheckIncremental(bool grouped) {
     auto now = view->CurrentResult();
     ASSERT_TRUE(now.ok()) << now.status().ToString();
     ASSERT_EQ(SortedRows(*now), FromScratch(grouped, seen)) << "after step " << step;
-    if (!grouped) ASSERT_EQ((*now)[0].num_rows(), 1);
+    if (!grouped) { ASSERT_EQ((*now)[0].num_rows(), 1); }
   }
   // The data exercised every aggregate: no column of the answer is all NULL or zero.
   auto rows = FromScratch(grouped, seen);

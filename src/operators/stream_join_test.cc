@@ -72,8 +72,6 @@ struct Fixture {
   }
 };
 
-std::string Key(const std::optional<int>& k) { return k ? std::to_string(*k) : "NULL"; }
-
 // The documented result over the whole input.
 struct Expected {
   std::vector<std::string> rows, late_left, late_right;

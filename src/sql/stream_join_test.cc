@@ -85,7 +85,7 @@ TEST(StreamJoinTest, ASideWithoutWatermarkIsRefused) {
 }
 
 TEST(StreamJoinTest, NoTimeRangeOrAOneSidedOneIsRefused) {
-  for (const std::string on : {std::string("v.ad = c.ad"), std::string("v.ad = c.ad AND c.cts >= v.vts"),
+  for (const std::string& on : {std::string("v.ad = c.ad"), std::string("v.ad = c.ad AND c.cts >= v.vts"),
                                std::string("v.ad = c.ad AND c.cts <= v.vts"), std::string("v.ad = c.ad AND c.who <> v.page")}) {
     auto r = Resolve(Query("", on));
     ASSERT_FALSE(r.ok()) << on;

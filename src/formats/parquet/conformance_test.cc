@@ -75,16 +75,6 @@ std::vector<std::string> ListParquetFiles(const std::string& dir) {
   return out;
 }
 
-std::string Hex(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
 // DuckDB's text form of a BLOB: printable ASCII kept (even a backslash), everything
 // else (and quotes) as \xHH.
 std::string DuckBlob(std::string_view s) {
@@ -528,15 +518,6 @@ TEST(ParquetTestingDocumented, MapWithoutValues) {
     }
   }
   EXPECT_EQ(list.GetValue(0).ToString(), "[1, 2, 3]");
-}
-
-std::string Render(const RecordBatch& b) {
-  std::string s = b.schema().ToDDL() + "\n";
-  for (int64_t r = 0; r < b.num_rows(); ++r) {
-    for (const auto& v : b.Row(r)) s += v.ToString() + "|";
-    s += "\n";
-  }
-  return s;
 }
 
 TEST(ParquetTestingDocumented, HadoopLz4FilesHoldTheSameDataAsTheirLz4RawTwins) {

@@ -87,7 +87,7 @@ TEST(Rle, MalformedInputIsCorruption) {
   for (size_t n = 0; n < enc.size(); ++n) {
     RleDecoder t(reinterpret_cast<const uint8_t*>(enc.data()), n, 3);
     Status s = t.GetBatch(out.data(), 1000);
-    if (!s.ok()) EXPECT_EQ(s.code(), StatusCode::kCorruption);
+    if (!s.ok()) { EXPECT_EQ(s.code(), StatusCode::kCorruption); }
   }
   // An RLE run value wider than the bit width.
   std::string bad("\x10\x09", 2);  // run of 8, value 9 at width 3
@@ -114,7 +114,7 @@ TEST(Rle, RandomBytesNeverCrash) {
     int width = static_cast<int>(rng() % 33);
     RleDecoder d(reinterpret_cast<const uint8_t*>(b.data()), b.size(), width);
     Status st = d.GetBatch(out.data(), 1 + rng() % 4000);
-    if (!st.ok()) EXPECT_EQ(st.code(), StatusCode::kCorruption);
+    if (!st.ok()) { EXPECT_EQ(st.code(), StatusCode::kCorruption); }
   }
 }
 

@@ -298,7 +298,7 @@ TEST(ThriftCompact, RandomBytesNeverCrash) {
     for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<char>(rng());
     FileMetaData md;
     Status st = ParseFileMetaData(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "f", &md);
-    if (!st.ok()) EXPECT_EQ(st.code(), StatusCode::kCorruption);
+    if (!st.ok()) { EXPECT_EQ(st.code(), StatusCode::kCorruption); }
   }
 }
 
