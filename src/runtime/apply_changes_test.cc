@@ -137,6 +137,42 @@ class ApplyChangesTest : public ::testing::TestWithParam<Delivery> {
     return out;
   }
 
+  // Delivers `events` as `batches` landing files (shuffled as GetParam() says), one
+  // RunOnce each; writes upto-<b>.json (everything delivered so far) for the expected
+  // results, and returns the version of `dim` after each batch.
+  std::vector<int64_t> DeliverInBatches(std::vector<Event> events, size_t batches, std::mt19937& rng) {
+    if (GetParam() == Delivery::kShuffledAcrossBatches) std::shuffle(events.begin(), events.end(), rng);
+    size_t per = (events.size() + batches - 1) / batches;
+    std::vector<int64_t> versions;
+    std::string delivered;
+    auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+    EXPECT_TRUE(runner.ok()) << runner.status().ToString();
+    if (!runner.ok()) return versions;
+    for (size_t b = 0; b < batches; ++b) {
+      std::vector<Event> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
+                               events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
+      if (GetParam() == Delivery::kShuffledWithinBatches) std::shuffle(batch.begin(), batch.end(), rng);
+      std::string text;
+      for (const auto& e : batch) text += ToJson(e);
+      delivered += text;
+      char name[32];
+      std::snprintf(name, sizeof name, "%04zu.json", b);
+      EXPECT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, name), text).ok());
+      EXPECT_TRUE(fs_->WriteFile(dir_.Join("upto-" + std::to_string(b) + ".json"), delivered).ok());
+      auto report = (*runner)->RunOnce({});
+      EXPECT_TRUE(report.ok()) << report.status().ToString();
+      if (!report.ok()) return versions;
+      EXPECT_TRUE(report->ok()) << report->tables.back().message;
+      if (!report->ok()) return versions;
+      int64_t v = -1;
+      for (const auto& t : report->tables)
+        if (t.table == "dim") v = t.table_version;
+      EXPECT_GE(v, 0);
+      versions.push_back(v);
+    }
+    return versions;
+  }
+
   FileSystem* fs_ = FileSystem::Default();
   testing::TempDir dir_;
   std::string landing_ = dir_.Join("landing");
@@ -145,35 +181,10 @@ class ApplyChangesTest : public ::testing::TestWithParam<Delivery> {
 TEST_P(ApplyChangesTest, Scd1EqualsHighestSequencePerKeyAtEveryVersion) {
   if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
   Pipeline(Sql());
-  std::vector<Event> events = GenerateStream(7);
   std::mt19937 rng(11);
-  if (GetParam() == Delivery::kShuffledAcrossBatches) std::shuffle(events.begin(), events.end(), rng);
   const size_t kBatches = 8;
-  size_t per = (events.size() + kBatches - 1) / kBatches;
-  std::vector<int64_t> versions;
-  std::string delivered;
-  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
-  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
-  for (size_t b = 0; b < kBatches; ++b) {
-    std::vector<Event> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
-                             events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
-    if (GetParam() == Delivery::kShuffledWithinBatches) std::shuffle(batch.begin(), batch.end(), rng);
-    std::string text;
-    for (const auto& e : batch) text += ToJson(e);
-    delivered += text;
-    char name[32];
-    std::snprintf(name, sizeof name, "%04zu.json", b);
-    ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, name), text).ok());
-    ASSERT_TRUE(fs_->WriteFile(dir_.Join("upto-" + std::to_string(b) + ".json"), delivered).ok());
-    auto report = (*runner)->RunOnce({});
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    ASSERT_TRUE(report->ok());
-    int64_t v = -1;
-    for (const auto& t : report->tables)
-      if (t.table == "dim") v = t.table_version;
-    ASSERT_GE(v, 0);
-    versions.push_back(v);
-  }
+  std::vector<int64_t> versions = DeliverInBatches(GenerateStream(7), kBatches, rng);
+  ASSERT_EQ(versions.size(), kBatches);
   // Versions are contiguous: one commit per micro-batch (after the CREATE TABLE).
   for (size_t b = 1; b < versions.size(); ++b) EXPECT_EQ(versions[b], versions[b - 1] + 1);
   // The final table, then time travel to every batch's version.
@@ -194,7 +205,9 @@ TEST_P(ApplyChangesTest, Scd1EqualsHighestSequencePerKeyAtEveryVersion) {
     ASSERT_EQ(n.size(), 1u);
     EXPECT_EQ(n[0]["n"].get<int64_t>(), static_cast<int64_t>(expected.size()));
   }
-  // Running again with nothing new changes nothing.
+  // Running again (a new process) with nothing new changes nothing.
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
   auto again = (*runner)->RunOnce({});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*(*table)->LatestVersion(), versions.back());
@@ -369,32 +382,9 @@ TEST_P(Scd2Test, HistoryEqualsDuckDBOverTheWholeStreamAtEveryVersion) {
   // A redelivered event (an identical repeat, here in a later batch) changes nothing.
   events.push_back(events[events.size() / 3]);
   std::mt19937 rng(13);
-  if (GetParam() == Delivery::kShuffledAcrossBatches) std::shuffle(events.begin(), events.end(), rng);
   const size_t kBatches = 7;
-  size_t per = (events.size() + kBatches - 1) / kBatches;
-  std::vector<int64_t> versions;
-  std::string delivered;
-  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
-  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
-  for (size_t b = 0; b < kBatches; ++b) {
-    std::vector<Event> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
-                             events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
-    if (GetParam() == Delivery::kShuffledWithinBatches) std::shuffle(batch.begin(), batch.end(), rng);
-    std::string text;
-    for (const auto& e : batch) text += ToJson(e);
-    delivered += text;
-    char name[32];
-    std::snprintf(name, sizeof name, "%04zu.json", b);
-    ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, name), text).ok());
-    ASSERT_TRUE(fs_->WriteFile(dir_.Join("upto-" + std::to_string(b) + ".json"), delivered).ok());
-    auto report = (*runner)->RunOnce({});
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    ASSERT_TRUE(report->ok()) << report->tables.back().message;
-    int64_t v = -1;
-    for (const auto& t : report->tables)
-      if (t.table == "dim") v = t.table_version;
-    versions.push_back(v);
-  }
+  std::vector<int64_t> versions = DeliverInBatches(events, kBatches, rng);
+  ASSERT_EQ(versions.size(), kBatches);
   for (size_t b = 1; b < versions.size(); ++b) EXPECT_EQ(versions[b], versions[b - 1] + 1);
   const std::string differs = "name IS DISTINCT FROM p_name";
   auto expected = ExpectedHistory(dir_.Join("upto-" + std::to_string(kBatches - 1) + ".json"), differs);
