@@ -8,10 +8,13 @@
 // not past what the flow committed. Scaled down for `make test` (a few hundred orders).
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -195,10 +198,47 @@ TEST_F(PostgresCdcPipelineTest, ValidateNamesTheSettingToFix) {
 namespace lakepipe {
 namespace {
 
-TEST(PostgresCdcDemoTest, DemoFromPostgresIsRefusedAsNotBuiltYet) {
+// `lakepipe demo --source postgres`: its own PostgreSQL runs the orders application, the
+// CDC example reads it, Gold reaches the read-only role it prints, and SIGINT stops the
+// demo, the application and the server.
+TEST(PostgresCdcDemoTest, DemoFromPostgresPublishesGoldAndStopsOnSigint) {
   testing::TempDir dir;
-  ExpectOneErrorLine(LakepipeFails("demo --source postgres --dir " + dir.Join("demo")),
-                     "not built yet: demo --source postgres");
+  std::string log = dir.Join("demo.log");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd = "exec " + Binary() + " demo --source postgres --dir " + dir.Join("demo") + " --example " +
+                      testing::SourceDir() + "/examples/orders-cdc --port 0 --rate 100 > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string port, published;
+  for (int i = 0; i < 600 && published.empty(); ++i) {
+    auto text = FileSystem::Default()->ReadFile(log);
+    size_t at = text.ok() ? text->find("PostgreSQL on 127.0.0.1:") : std::string::npos;
+    if (at != std::string::npos) {
+      port = text->substr(at + 24, text->find(' ', at + 24) - at - 24);
+      auto r = testing::RunCommand("psql -h 127.0.0.1 -p " + port +
+                                   " -U bi_reader shop -Atc 'SELECT orders FROM gold.gold_kpis' 2>/dev/null");
+      if (r.ok() && !r->empty() && *r != "0\n") published = *r;
+    }
+    if (published.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(port.empty()) << "the demo printed no PostgreSQL line";
+  EXPECT_FALSE(published.empty()) << "gold.gold_kpis was not published";
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  auto text = FileSystem::Default()->ReadFile(log);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *text;
+  EXPECT_THAT(*text, HasSubstr("wal_level = logical"));
+  EXPECT_THAT(*text, HasSubstr("dashboard and API at http://127.0.0.1:"));
+  EXPECT_THAT(*text, HasSubstr("demo: stopped"));
+  auto left = testing::RunCommand("pgrep -f '[p]ostgres -D .* -p " + port + "$|[p]roduce --to postgresql://postgres@127.0.0.1:" +
+                                  port + "/' || true");
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, "") << "the demo's PostgreSQL or orders application outlived it";
 }
 
 }  // namespace

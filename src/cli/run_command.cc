@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include <cstdio>
@@ -303,17 +304,19 @@ struct DemoArgs {
   std::string example;  // default: examples/orders beside the working folder or the binary
   int port = 8080;
   int64_t rows = 200000;  // per round; each round has a new seed
-  int64_t rate = 2000;
+  int64_t rate = 0;  // 0: the source's default (files: 2,000 lines/s; postgres: 200 orders/s)
   int64_t lines_per_file = 200;
   bool no_postgres = false;
-  std::string source = "files";  // files | kafka
+  std::string source = "files";  // files | kafka | postgres
 };
 
 // The demo's PostgreSQL: in <dir>/postgres, or (when the unprivileged user the server runs
 // as cannot reach that folder, or its path is too long for a socket) in /tmp.
-Result<std::unique_ptr<LocalPostgres>> StartDemoPostgres(const std::string& dir, std::string* fallback) {
+Result<std::unique_ptr<LocalPostgres>> StartDemoPostgres(const std::string& dir, std::string* fallback,
+                                                         bool logical_replication = false) {
   LocalPostgresOptions options;
   options.folder = JoinPath(dir, "postgres");
+  options.logical_replication = logical_replication;
   auto pg = LocalPostgres::Start(options);
   if (pg.ok()) return pg;
   std::string first = pg.status().message();
@@ -324,8 +327,24 @@ Result<std::unique_ptr<LocalPostgres>> StartDemoPostgres(const std::string& dir,
   return pg;
 }
 
-// A copy of the pipeline folder with a publish section for the demo's PostgreSQL.
-Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn) {
+// `interval: 5m` -> `interval: 5s` wherever it appears in a pipeline.yaml text.
+std::string MinutesToSeconds(std::string yaml) {
+  const std::string key = "interval:";
+  for (size_t at = yaml.find(key); at != std::string::npos; at = yaml.find(key, at + 1)) {
+    size_t digits = yaml.find_first_not_of(' ', at + key.size());
+    size_t unit = digits == std::string::npos ? digits : yaml.find_first_not_of("0123456789", digits);
+    if (unit == std::string::npos || unit == digits || yaml[unit] != 'm') continue;
+    if (unit + 1 < yaml.size() && std::isalpha(static_cast<unsigned char>(yaml[unit + 1]))) continue;
+    yaml[unit] = 's';
+  }
+  return yaml;
+}
+
+// A copy of the pipeline folder with a publish section for the demo's PostgreSQL. With
+// `seconds_for_minutes`, interval triggers in minutes become as many seconds (the CDC
+// example's Silver every 5 minutes and Gold every 15 run every 5 and 15 seconds).
+Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn,
+                         bool seconds_for_minutes = false) {
   FileSystem* fs = FileSystem::Default();
   LP_RETURN_IF_ERROR(fs->CreateDirs(to));
   LP_ASSIGN_OR_RETURN(auto names, fs->ListDir(example));
@@ -333,6 +352,7 @@ Status WriteDemoPipeline(const std::string& example, const std::string& to, cons
     if (f.is_dir) continue;
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(JoinPath(example, f.name)));
     if (f.name == "pipeline.yaml") {
+      if (seconds_for_minutes) text = MinutesToSeconds(text);
       text += "\n# Added by `lakepipe demo`: the Gold tables in the demo's PostgreSQL.\n"
               "publish:\n"
               "  postgres:\n"
@@ -388,6 +408,88 @@ Status RunSelf(const std::vector<std::string>& args, bool quiet = false) {
   return Status::OK();
 }
 
+// The demo's arguments with the working folder made absolute (the pipeline resolves
+// relative paths against its own folder, the producers against ours), the example folder
+// found (`default_example` in the working folder or beside the binary) and the rate set.
+Result<DemoArgs> ResolveDemoArgs(const DemoArgs& args, const std::string& default_example, int64_t default_rate) {
+  FileSystem* fs = FileSystem::Default();
+  DemoArgs a = args;
+  std::error_code ec;
+  a.dir = std::filesystem::absolute(a.dir, ec).lexically_normal().string();
+  if (ec) return Status::InvalidArgument("demo folder " + args.dir + ": " + ec.message());
+  if (a.example.empty()) {
+    std::string beside_binary = DirName(DirName(SelfExe())) + "/" + default_example;
+    a.example = fs->Exists(default_example + "/pipeline.yaml") ? default_example : beside_binary;
+  }
+  if (!fs->Exists(JoinPath(a.example, "pipeline.yaml"))) {
+    return Status::NotFound("the demo pipeline " + a.example + "/pipeline.yaml is missing; run from the lakepipe "
+                            "source folder or give --example DIR");
+  }
+  if (a.rate == 0) a.rate = default_rate;
+  if (a.rate < 0) return Status::InvalidArgument("demo --rate must be > 0");
+  return a;
+}
+
+// `lakepipe demo --source postgres`: seed 001 over change data capture. A private
+// PostgreSQL with wal_level = logical runs the orders application (`produce --to
+// postgresql://`), examples/orders-cdc reads its outbox and dimensions through logical
+// replication, and the Gold tables are published back to the same server (schema gold).
+// Unlike the files demo, PostgreSQL is the source: without it there is no demo.
+Status RunPostgresDemo(const DemoArgs& args) {
+  if (args.no_postgres) return Status::InvalidArgument("demo --source postgres needs PostgreSQL: drop --no-postgres");
+  LP_ASSIGN_OR_RETURN(DemoArgs a, ResolveDemoArgs(args, "examples/orders-cdc", 200));
+  std::string pg_fallback;
+  LP_ASSIGN_OR_RETURN(auto pg, StartDemoPostgres(a.dir, &pg_fallback, /*logical_replication=*/true));
+  // Everything below stops the server and removes a /tmp folder on the way out.
+  auto stop_postgres = [&] {
+    (void)pg->Stop();
+    if (!pg_fallback.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(pg_fallback, ec);
+    }
+  };
+  // A URI (`produce --to` takes one; libpq and read_postgres_cdc take either form).
+  std::string dsn = "postgresql://postgres@127.0.0.1:" + std::to_string(pg->port()) + "/shop";
+  std::string pipeline = JoinPath(a.dir, "pipeline");
+  Status ready = Status::OK();
+  auto has_db = pg->Psql("SELECT 1 FROM pg_database WHERE datname = 'shop'");
+  ready = has_db.status();
+  if (ready.ok() && has_db->empty()) ready = pg->Psql("CREATE DATABASE shop").status();
+  // The application's schema and first rows exist before the pipeline resolves its sources.
+  if (ready.ok()) ready = RunSelf({"produce", "--to", dsn, "--rate", "1000", "--limit", "1"}, /*quiet=*/true);
+  if (ready.ok()) ready = WriteDemoPipeline(a.example, pipeline, dsn, /*seconds_for_minutes=*/true);
+  if (!ready.ok()) {
+    stop_postgres();
+    return ready;
+  }
+  std::printf("demo: PostgreSQL on 127.0.0.1:%d (data in %s), wal_level = logical; the orders application writes "
+              "%s orders/s to database shop (schema shop, with an outbox)\n"
+              "demo: seed 001's cadence in seconds: Silver every 5 s, Gold every 15 s; Gold is published to schema "
+              "gold. Try:\n"
+              "  %s -c 'SELECT country, total_revenue, orders FROM gold.revenue ORDER BY total_revenue DESC LIMIT 5'\n",
+              pg->port(), pg->folder().c_str(), Thousands(a.rate).c_str(), pg->PsqlCommand("shop", "bi_reader").c_str());
+  std::fflush(stdout);
+  pid_t producer = SpawnSelf({"produce", "--to", dsn, "--rate", std::to_string(a.rate)}, /*quiet=*/true);
+  RunArgs run;
+  run.folder = pipeline;
+  run.port = a.port;
+  run.summary = true;
+  run.sets = {"postgres_dsn=" + dsn, "storage=" + JoinPath(a.dir, "storage")};
+  Status st = producer < 0 ? Status::IOError("cannot start the orders application (lakepipe produce)")
+                           : RunPipeline(run);
+  if (producer > 0) {
+    ::kill(producer, SIGTERM);
+    int status = 0;
+    ::waitpid(producer, &status, 0);
+  }
+  stop_postgres();
+  // Not `lakepipe query`: planning the example describes its sources, and the demo's
+  // PostgreSQL has stopped.
+  std::printf("demo: stopped; the tables stay in %s (lakepipe table show %s); the next demo in %s continues them\n",
+              JoinPath(a.dir, "storage").c_str(), JoinPath(a.dir, "storage/gold_kpis").c_str(), a.dir.c_str());
+  return st;
+}
+
 Status RunDemo(const DemoArgs& args) {
   if (args.source == "kafka") {
     return Status::NotSupported(
@@ -395,30 +497,13 @@ Status RunDemo(const DemoArgs& args) {
         "lakepipe kafka serve, lakepipe produce --to kafka://HOST:PORT/orders, and a pipeline reading "
         "STREAM read_kafka(...) (docs/kafka.md)");
   }
-  if (args.source == "postgres") {
-    return Status::NotSupported(
-        "not built yet: demo --source postgres (examples/orders-cdc is not written yet); by hand: lakepipe produce "
-        "--to postgresql://... and a pipeline reading STREAM read_postgres_cdc(...) (docs/postgres-cdc.md)");
-  }
+  if (args.source == "postgres") return RunPostgresDemo(args);
   if (args.source != "files") {
     return Status::InvalidArgument("demo --source must be files, kafka or postgres, not " + args.source);
   }
   FileSystem* fs = FileSystem::Default();
-  // The working folder as an absolute path: the pipeline resolves relative paths against
-  // its own folder, the producer against ours.
-  DemoArgs a = args;
-  std::error_code ec;
-  a.dir = std::filesystem::absolute(a.dir, ec).lexically_normal().string();
-  if (ec) return Status::InvalidArgument("demo folder " + args.dir + ": " + ec.message());
+  LP_ASSIGN_OR_RETURN(DemoArgs a, ResolveDemoArgs(args, "examples/orders", 2000));
   std::string example = a.example;
-  if (example.empty()) {
-    std::string beside_binary = DirName(DirName(SelfExe())) + "/examples/orders";
-    example = fs->Exists("examples/orders/pipeline.yaml") ? "examples/orders" : beside_binary;
-  }
-  if (!fs->Exists(JoinPath(example, "pipeline.yaml"))) {
-    return Status::NotFound("the demo pipeline " + example + "/pipeline.yaml is missing; run from the lakepipe "
-                            "source folder or give --example DIR");
-  }
   std::string landing = JoinPath(a.dir, "landing");
   LP_RETURN_IF_ERROR(fs->CreateDirs(landing));
   // Fresh orders for as long as the demo runs: each round generates `rows` lines with the
@@ -558,7 +643,9 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   demo->add_option("--port", demo_args->port, "Dashboard and API port")->capture_default_str();
   demo->add_option("--rows", demo_args->rows, "Order lines generated per round (each round with a new seed)")
       ->capture_default_str();
-  demo->add_option("--rate", demo_args->rate, "Lines per second dropped into the landing folder")->capture_default_str();
+  demo->add_option("--rate", demo_args->rate,
+                   "Lines per second dropped into the landing folder (default 2000); with --source postgres, orders "
+                   "per second (default 200)");
   demo->add_option("--lines-per-file", demo_args->lines_per_file, "Lines per landing file")->capture_default_str();
   demo->add_flag("--no-postgres", demo_args->no_postgres,
                  "Do not start PostgreSQL (by default the demo starts one and publishes the Gold tables to it)");
