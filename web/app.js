@@ -467,6 +467,17 @@
   }
 
   const KIND_SHORT = { "streaming table": "streaming", "materialized view": "mat. view" };
+  const fmtBytes = (b) => b < 1024 ? `${int(b)} B` : b < 1048576 ? `${compact(b / 1024)} KiB` : `${compact(b / 1048576)} MiB`;
+  // Files waiting in a landing folder, or a replication source's lag: the server's log
+  // bytes past the confirmed position and the age of the last change applied.
+  function backlog(n) {
+    if (num(n.replication_lag_bytes) >= 0) {
+      const secs = num(n.replication_lag_seconds) >= 0 ? ` · ${compact(n.replication_lag_seconds)} s` : "";
+      return `<span data-testid="replication-lag" data-bytes="${num(n.replication_lag_bytes)}" ` +
+             `title="replication lag: WAL bytes past the confirmed position · seconds">${fmtBytes(num(n.replication_lag_bytes))}${secs}</span>`;
+    }
+    return n.backlog_files ? `${int(n.backlog_files)} file${n.backlog_files === 1 ? "" : "s"}` : "–";
+  }
   function renderTableList() {
     if (!pipeline) return;
     const rows = pipeline.nodes.map((n) => {
@@ -480,7 +491,7 @@
         <td class="num">${int(n.rows_out)}</td>
         <td class="num">${compact(n.rows_out_per_second)}</td>
         <td class="num">${n.rows_quarantined ? int(n.rows_quarantined) : "–"}</td>
-        <td class="num">${n.backlog_files ? `${int(n.backlog_files)} file${n.backlog_files === 1 ? "" : "s"}` : "–"}</td>
+        <td class="num">${backlog(n)}</td>
         <td class="muted">${ago(n.last_update_unix_ms > 0 ? n.last_update_unix_ms : info.last_commit_unix_ms)}</td>
       </tr>`;
     });

@@ -14,12 +14,13 @@
 // Usage: node tests/dashboard/dashboard_test.mjs --lakepipe build/lakepipe
 //          [--artifacts build/test-artifacts] [--keep]
 // Chromium missing is a failure, not a skip: the dashboard is part of the product.
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { freePort, harness, launchChromium, sleep, watchedPage } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sourceRoot = path.resolve(here, "..", "..");
@@ -31,68 +32,17 @@ function arg(name, fallback) {
 const lakepipe = path.resolve(arg("--lakepipe", path.join(sourceRoot, "build", "lakepipe")));
 const artifacts = path.resolve(arg("--artifacts", path.join(path.dirname(lakepipe), "test-artifacts")));
 const keep = process.argv.includes("--keep");
-const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const ROWS = Number(process.env.DASHBOARD_TEST_ROWS || 20000);
 
-const log = (...a) => console.log("[dashboard]", ...a);
-function fail(message) {
-  console.error(`[dashboard] FAIL: ${message}`);
-  process.exitCode = 1;
-  throw new Error(message);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { log, fail, children, start, stop, waitFor } = harness("dashboard", lakepipe);
 
 // ------------------------------------------------------------------ processes
-const children = [];
-function start(args, name) {
-  const child = spawn(lakepipe, args, { stdio: ["ignore", "pipe", "pipe"] });
-  child.output = "";
-  child.exited = null;
-  child.stdout.on("data", (d) => { child.output += d; });
-  child.stderr.on("data", (d) => { child.output += d; });
-  child.on("exit", (code, signal) => { child.exited = { code, signal }; });
-  child.label = name;
-  children.push(child);
-  return child;
-}
-async function stop(child) {
-  if (!child || child.exited) return;
-  child.kill("SIGINT");
-  for (let i = 0; i < 50 && !child.exited; i++) await sleep(100);
-  if (!child.exited) child.kill("SIGKILL");
-}
 function run(args) {
   try {
     return execFileSync(lakepipe, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     fail(`lakepipe ${args.join(" ")} failed (${e.status}): ${e.stderr || e.stdout}`);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what, timeoutMs, probe) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(250);
-  }
-  fail(`timed out after ${timeoutMs / 1000} s waiting for ${what}` + (last instanceof Error ? `: ${last.message}` : ""));
 }
 
 // ------------------------------------------------------------------ the pipeline
@@ -171,16 +121,6 @@ async function apiTopCountry() {
 // ------------------------------------------------------------------ main
 async function main() {
   if (!fs.existsSync(lakepipe)) fail(`the lakepipe binary is missing: ${lakepipe}`);
-  if (!fs.existsSync(chromiumPath)) {
-    fail(`Chromium is missing at ${chromiumPath}: install Debian's chromium (scripts/install-deps.sh test) or set CHROMIUM_PATH`);
-  }
-  let puppeteer;
-  try {
-    puppeteer = (await import("puppeteer-core")).default;
-  } catch (e) {
-    fail(`puppeteer-core is missing (run make node / npm install): ${e.message}`);
-  }
-
   fs.mkdirSync(pipelineDir, { recursive: true });
   fs.mkdirSync(landing, { recursive: true });
   for (const f of fs.readdirSync(path.join(sourceRoot, "examples", "orders"))) {
@@ -213,24 +153,9 @@ async function main() {
   log(`API top country after the first file: ${first.country} ${first.revenue}`);
 
   const problems = [];
-  const browser = await puppeteer.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      ...(process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : []),
-      "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-    ],
-  });
+  const browser = await launchChromium(fail);
   try {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1440, height: 1000, deviceScaleFactor: 1 });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
-    page.on("requestfailed", (r) => {
-      // The event stream is aborted when the page goes away; that is not a page problem.
-      if (!r.url().includes("/api/stream")) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-    });
-    page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+    const page = await watchedPage(browser, problems);
 
     await page.goto(base + "/", { waitUntil: "load", timeout: 30000 });
     const shown = () => page.$eval('[data-testid="top-country-revenue"]', (el) => ({
@@ -306,11 +231,8 @@ async function main() {
     log(`screenshot: ${shot}`);
 
     // The dark palette too (prefers-color-scheme: dark), with the same number.
-    const dark = await browser.newPage();
-    await dark.setViewport({ width: 1440, height: 1000, deviceScaleFactor: 1 });
+    const dark = await watchedPage(browser, problems, " (dark)");
     await dark.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
-    dark.on("pageerror", (e) => problems.push(`page error (dark): ${e.message}`));
-    dark.on("console", (m) => { if (m.type() === "error") problems.push(`console error (dark): ${m.text()}`); });
     await dark.goto(base + "/", { waitUntil: "load", timeout: 30000 });
     await waitFor("the dark page to show the top country's revenue", 30000, async () => {
       const v = await dark.$eval('[data-testid="top-country-revenue"]', (el) => el.dataset.value || "");
