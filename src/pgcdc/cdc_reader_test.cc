@@ -173,6 +173,35 @@ TEST_F(CdcReaderTest, SnapshotThenStreamEveryChangeKindAndType) {
   EXPECT_NE(xid[0], xid[1]);
 }
 
+// Relation messages with a column added and a column dropped mid-stream: the source's
+// schema stays what it was resolved as; an added column's values go to _rescued_data,
+// a dropped column reads NULL, and nothing stops or is lost.
+TEST_F(CdcReaderTest, ColumnAddedAndDroppedMidStream) {
+  Psql("INSERT INTO shop.customers (id, name, score) VALUES (1, 'ann', 1.5)");
+  auto r = Open();
+  ASSERT_NE(r, nullptr);
+  std::string snap = dir_.path() + "/snapshot.copy";
+  auto consistent = r->CreateSlot(&snap);
+  ASSERT_TRUE(consistent.ok()) << consistent.status().ToString();
+  Psql("ALTER TABLE shop.customers ADD COLUMN loyalty text");
+  Psql("INSERT INTO shop.customers (id, name, score, loyalty) VALUES (2, 'bob', 2.5, 'gold')");
+  Psql("UPDATE shop.customers SET loyalty = 'silver', name = 'ann2' WHERE id = 1");
+  Psql("ALTER TABLE shop.customers DROP COLUMN score");
+  Psql("INSERT INTO shop.customers (id, name, loyalty) VALUES (3, 'cy', NULL)");
+  Lsn end = *consistent;
+  std::vector<std::string> text;
+  for (int i = 0; i < 50 && text.size() < 3; ++i) {
+    end = PollUntil(*r, end);
+    auto rows = r->Read(*consistent, end);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    text = RowsOf(*rows, {"id", "name", "score", "_change_type", "_rescued_data"});
+  }
+  EXPECT_THAT(text, ::testing::ElementsAre(
+                        "id=2|name=bob|score=2.5|_change_type=insert|_rescued_data={\"loyalty\":\"gold\"}",
+                        "id=1|name=ann2|score=1.5|_change_type=update|_rescued_data={\"loyalty\":\"silver\"}",
+                        "id=3|name=cy|score=NULL|_change_type=insert|_rescued_data=NULL"));
+}
+
 TEST_F(CdcReaderTest, RangeReplaysAfterRestartAndConfirmationMovesTheSlot) {
   auto r = Open();
   ASSERT_NE(r, nullptr);
