@@ -389,14 +389,19 @@ Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path
     rows = RowBuilder(schema_);
     nrows = 0;
   };
+  // pending[used..] is what is read and not parsed yet; the consumed front is dropped only
+  // when the next chunk is read (dropping it per row would move the buffer once per row).
   std::string pending;
+  size_t used = 0;
   const int64_t size = file->Size();
   constexpr int64_t kChunk = 4 << 20;
   int64_t line_no = 0;
-  for (int64_t off = 0; off < size || !pending.empty();) {
-    size_t nl = pending.find('\n');
+  for (int64_t off = 0; off < size || used < pending.size();) {
+    size_t nl = pending.find('\n', used);
     if (nl == std::string::npos) {
       if (off >= size) return Status::Corruption(path + ": snapshot ends inside a row");
+      pending.erase(0, used);
+      used = 0;
       int64_t n = std::min(kChunk, size - off);
       size_t at = pending.size();
       pending.resize(at + static_cast<size_t>(n));
@@ -404,7 +409,7 @@ Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path
       off += n;
       continue;
     }
-    std::string_view line(pending.data(), nl);
+    std::string_view line(pending.data() + used, nl - used);
     ++line_no;
     nlohmann::json rescued;
     size_t start = 0;
@@ -435,7 +440,7 @@ Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path
     if (rescued.is_null()) rows.columns[ncols + 4].AppendNull();
     else rows.columns[ncols + 4].AppendString(rescued.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     ++nrows;
-    pending.erase(0, nl + 1);
+    used = nl + 1;
     if (nrows >= 65536) flush();
   }
   flush();
