@@ -152,6 +152,12 @@ if "$BIN" produce --help > /dev/null 2>&1; then
     printf '## Kafka (issue 11)\n\n`node bench/kafka_bench.mjs` failed:\n\n```\n%s\n```\n' "$(tail -15 "$RESULTS/kafka.log")" \
       > "$RESULTS/sections/50-kafka.md"
   fi
+  echo "== PostgreSQL CDC: commit -> Gold latency at 5,000 orders/s; snapshot of 5,000,000 rows against psql \\copy"
+  if ! node bench/pgcdc_bench.mjs --bin "$BIN" --rate 5000 --seconds 20 --snapshot-rows 5000000 \
+      --json "$RESULTS/pgcdc.json" --md "$RESULTS/sections/55-pgcdc.md" > "$RESULTS/pgcdc.log" 2>&1; then
+    printf '## PostgreSQL change data capture (issue 12)\n\n`node bench/pgcdc_bench.mjs` failed:\n\n```\n%s\n```\n' \
+      "$(tail -15 "$RESULTS/pgcdc.log")" > "$RESULTS/sections/55-pgcdc.md"
+  fi
   echo "== windowed aggregation: latency to window output at 10,000 events/s"
   if node bench/window_latency.mjs --bin "$BIN" --rate 10000 --seconds 60 --json "$RESULTS/window_latency.json" \
       > "$RESULTS/window_latency.log" 2>&1; then verdict="passed"; else verdict="FAILED"; fi
