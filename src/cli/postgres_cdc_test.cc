@@ -198,6 +198,33 @@ TEST_F(PostgresCdcPipelineTest, ValidateNamesTheSettingToFix) {
 namespace lakepipe {
 namespace {
 
+// `lakepipe query` reads the stored tables of a pipeline whose source cannot be reached
+// (here: nothing listens on the DSN's port), says why, and refuses its views by name.
+TEST(PostgresCdcQueryTest, StoredTablesAreReadWhenTheSourceIsDown) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"), "name: q\nstorage: " + dir.Join("st") + "\nlibraries: [p.sql]\n").ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
+                            "CREATE OR REFRESH STREAMING TABLE customers AS SELECT * FROM STREAM read_postgres_cdc(dsn => "
+                            "'postgresql://postgres@127.0.0.1:1/shop', tableName => 'shop.customers');\n"
+                            "CREATE TEMPORARY VIEW recent AS SELECT * FROM customers;\n").ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("c.csv"), "customer_id,name\n1,ann\n2,bob\n").ok());
+  Lakepipe("table write --from " + dir.Join("c.csv") + " --to " + dir.Join("st/customers"));
+  // (grouped: RunCommand sends the group's stderr elsewhere, the query's goes to err)
+  auto out = testing::RunCommand("{ " + Binary() + " query " + dir.Join("p") +
+                                 " --format csv 'SELECT count(*) AS n FROM customers' 2>" + dir.Join("err") + "; }");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(*out, "n\n2\n");
+  auto err = fs->ReadFile(dir.Join("err"));
+  ASSERT_TRUE(err.ok());
+  EXPECT_THAT(*err, HasSubstr("reading the stored tables only"));
+  EXPECT_THAT(*err, HasSubstr("p.sql:1:"));
+  EXPECT_THAT(LakepipeFails("query " + dir.Join("p") + " 'SELECT * FROM recent'"),
+              HasSubstr("view `recent` cannot be read: the pipeline does not resolve"));
+  EXPECT_THAT(LakepipeFails("run " + dir.Join("p") + " --once --no-server"), HasSubstr("cannot connect"));
+}
+
 // `lakepipe demo --source postgres`: its own PostgreSQL runs the orders application, the
 // CDC example reads it, Gold reaches the read-only role it prints, and SIGINT stops the
 // demo, the application and the server.

@@ -53,6 +53,8 @@ constexpr size_t kArrivalVersionsKept = 2000;
 PipelineRunner::Impl::~Impl() = default;
 
 Status PipelineRunner::Impl::LockStorage() {
+  // Every run starts here: a runner opened for queries over an unresolved pipeline has no plans.
+  if (!resolve_error.ok()) return resolve_error;
   if (storage_lock.held()) return Status::OK();
   LP_ASSIGN_OR_RETURN(storage_lock, StorageLock::Acquire(pipeline.settings.storage, "run"));
   return Status::OK();
@@ -405,6 +407,30 @@ Result<std::unique_ptr<PipelineRunner>> PipelineRunner::Open(
   return std::unique_ptr<PipelineRunner>(new PipelineRunner(std::move(impl)));
 }
 
+Result<std::unique_ptr<PipelineRunner>> PipelineRunner::OpenForQuery(
+    const std::string& folder, const std::map<std::string, std::string>& overrides, Status* resolve_error,
+    FileSystem* fs, Clock* clock) {
+  auto impl = std::make_unique<Impl>();
+  impl->fs = fs;
+  impl->clock = clock;
+  LP_ASSIGN_OR_RETURN(impl->pipeline, sql::LoadPipeline(folder, overrides, fs));
+  auto resolved = sql::ResolvePipeline(impl->pipeline);
+  if (resolved.ok()) {
+    impl->resolved = std::move(resolved).value();
+  } else {
+    impl->resolve_error = resolved.status();
+    for (size_t i = 0; i < impl->pipeline.datasets.size(); ++i) {
+      sql::ResolvedDataset ds;
+      ds.name = impl->pipeline.datasets[i].name;
+      ds.kind = impl->pipeline.datasets[i].kind;
+      ds.dataset_index = i;
+      impl->resolved.datasets.push_back(std::move(ds));
+    }
+  }
+  if (resolve_error != nullptr) *resolve_error = impl->resolve_error;
+  return std::unique_ptr<PipelineRunner>(new PipelineRunner(std::move(impl)));
+}
+
 const sql::Pipeline& PipelineRunner::pipeline() const { return impl_->pipeline; }
 const sql::ResolvedPipeline& PipelineRunner::resolved() const { return impl_->resolved; }
 std::string PipelineRunner::TablePath(const std::string& name) const { return impl_->TablePath(name); }
@@ -420,7 +446,13 @@ Result<PipelineRunner::QueryResult> PipelineRunner::Query(const std::string& sel
   LP_ASSIGN_OR_RETURN(sql::PlanPtr plan, sql::PlanQuery(sql::MappedText::Of(file), plan_options));
   auto lookup = [&r](const std::string& table, const sql::SourceLocation& loc) -> Result<Schema> {
     const sql::ResolvedDataset* ds = r.Find(table);
-    if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return ds->schema;
+    if (ds != nullptr && ds->kind == sql::DatasetKind::kView) {
+      if (!r.resolve_error.ok()) {
+        return sql::ErrorAt(loc, "view `" + table + "` cannot be read: the pipeline does not resolve (" +
+                                     r.resolve_error.message() + ")");
+      }
+      return ds->schema;
+    }
     auto opened = delta::DeltaTable::Open(r.TablePath(table), r.fs);
     if (!opened.ok()) {
       if (!opened.status().IsNotFound()) return opened.status();

@@ -100,6 +100,15 @@ class PipelineRunner {
                                                       const std::map<std::string, std::string>& overrides,
                                                       FileSystem* fs = FileSystem::Default(),
                                                       Clock* clock = Clock::System());
+  // For Query only: as Open, but when the pipeline does not resolve (its sources are not
+  // reachable: a stopped PostgreSQL or Kafka broker, or an error in its SQL), the stored
+  // tables can still be read; its views cannot, and RunOnce/RunContinuous refuse.
+  // `resolve_error` (optional) receives why it did not resolve, OK when it did.
+  static Result<std::unique_ptr<PipelineRunner>> OpenForQuery(const std::string& folder,
+                                                              const std::map<std::string, std::string>& overrides,
+                                                              Status* resolve_error = nullptr,
+                                                              FileSystem* fs = FileSystem::Default(),
+                                                              Clock* clock = Clock::System());
   ~PipelineRunner();
 
   const sql::Pipeline& pipeline() const;

@@ -111,6 +111,9 @@ struct PipelineRunner::Impl {
   Clock* clock = nullptr;
   sql::Pipeline pipeline;
   sql::ResolvedPipeline resolved;
+  // Set by OpenForQuery when the pipeline does not resolve: `resolved` then names the
+  // datasets without plans, and nothing may run.
+  Status resolve_error = Status::OK();
   bool continuous = false;  // the current run is continuous (file stability rules differ)
   // Continuous mode runs different tables on different threads: the maps below are
   // guarded; a Flow itself is only used by the thread running its table.
