@@ -162,13 +162,26 @@ Result<RecordBatch> KeyedChangeRows(const RecordBatch& existing, const RecordBat
   return WithChangeType(RecordBatch(schema, std::move(cols), static_cast<int64_t>(take.size())), types);
 }
 
-// The files read, the ones to rewrite, and their rows split into affected / unaffected.
+// A file holding affected rows: all its rows, split into affected (hit) and unaffected
+// (keep) row numbers.
+struct HitFile {
+  const DataFile* file = nullptr;
+  RecordBatch rows;
+  std::vector<int32_t> hit, keep;
+};
+
+// The files read, the ones holding affected rows, and those rows.
 struct Rewrite {
   std::vector<const DataFile*> read;
-  std::vector<const DataFile*> removed;
-  std::vector<RecordBatch> survivors;  // unaffected rows of removed files
-  std::vector<RecordBatch> affected;   // affected rows of removed files
+  std::vector<HitFile> files;
+  std::vector<RecordBatch> affected;  // affected rows of `files`, in file then row order
 };
+
+RecordBatch TakeRows(const RecordBatch& rows, const std::vector<int32_t>& idx) {
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < rows.num_columns(); ++c) cols.push_back(MakeColumn(rows.column(c).Take(idx)));
+  return RecordBatch(rows.schema(), std::move(cols), static_cast<int64_t>(idx.size()));
+}
 
 // Reads the candidate files and splits their rows by `is_affected` (a mask per file).
 Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates, const Scan& scan,
@@ -183,20 +196,162 @@ Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates
       return Status::Internal("row selector returned " + std::to_string(mask.size()) + " flags for " +
                               std::to_string(rows.num_rows()) + " rows");
     }
-    std::vector<int32_t> hit, keep;
-    for (int64_t r = 0; r < rows.num_rows(); ++r) (mask[r] ? hit : keep).push_back(static_cast<int32_t>(r));
-    if (hit.empty()) continue;
-    out->removed.push_back(&f);
-    auto take = [&rows](const std::vector<int32_t>& idx) {
-      std::vector<ColumnPtr> cols;
-      for (size_t c = 0; c < rows.num_columns(); ++c) cols.push_back(MakeColumn(rows.column(c).Take(idx)));
-      return RecordBatch(rows.schema(), std::move(cols), static_cast<int64_t>(idx.size()));
-    };
-    out->affected.push_back(take(hit));
-    if (!keep.empty()) out->survivors.push_back(take(keep));
+    HitFile h;
+    h.file = &f;
+    for (int64_t r = 0; r < rows.num_rows(); ++r) (mask[r] ? h.hit : h.keep).push_back(static_cast<int32_t>(r));
+    if (h.hit.empty()) continue;
+    out->affected.push_back(TakeRows(rows, h.hit));
+    h.rows = std::move(rows);
+    out->files.push_back(std::move(h));
   }
   (void)snap;
   return Status::OK();
+}
+
+// Whether row i of `a` and row j of `b` hold the same value (NULL equals NULL).
+bool SameCell(const Column& a, int64_t i, const Column& b, int64_t j) {
+  bool na = a.IsNull(i), nb = b.IsNull(j);
+  if (na || nb) return na == nb;
+  if (a.type().is_binary_like()) return a.GetString(i) == b.GetString(j);
+  if (!a.type().is_nested()) {
+    int w = a.type().fixed_width();
+    if (w > 0 && w == b.type().fixed_width()) {
+      return std::memcmp(a.raw_data().data() + i * w, b.raw_data().data() + j * w, static_cast<size_t>(w)) == 0;
+    }
+  }
+  return a.GetValue(i) == b.GetValue(j);
+}
+
+// How the affected files change when most of their rows stay as they are. Each affected
+// row is paired with a replacement row of its key (an identical one first, else the one
+// agreeing on the most columns). A file whose affected rows all have a partner keeps its
+// rows in place: when no pair differs it is left alone, else only the columns in which a
+// pair differs are rewritten (a patch: FileWriter::AppendPatched copies the others'
+// chunks), e.g. an SCD type 2 batch that closes versions changes only __END_AT. Other
+// files are rewritten as before: their unaffected rows plus the replacement rows.
+struct PatchPlan {
+  std::vector<uint8_t> kept;      // per Rewrite::files: left alone (nothing changes)
+  std::vector<int> patch_of;      // per Rewrite::files: index into `patches`, or -1
+  std::vector<FilePatch> patches;
+  std::vector<uint8_t> used;      // per replacement row: placed by a kept or patched file
+};
+
+Result<PatchPlan> PlanPatches(const Rewrite& rw, const RecordBatch& existing, const RecordBatch& replacement,
+                              const Schema& schema, const std::vector<std::string>& key_columns,
+                              const std::vector<std::string>& partition_columns) {
+  PatchPlan plan;
+  plan.kept.assign(rw.files.size(), 0);
+  plan.patch_of.assign(rw.files.size(), -1);
+  plan.used.assign(static_cast<size_t>(replacement.num_rows()), 0);
+  if (rw.files.empty() || existing.num_rows() == 0) return plan;
+  LP_ASSIGN_OR_RETURN(std::vector<const Column*> ok, KeyColumns(existing, schema, key_columns, "changed rows"));
+  LP_ASSIGN_OR_RETURN(std::vector<const Column*> nk, KeyColumns(replacement, schema, key_columns, "replacement rows"));
+  const size_t ncols = existing.num_columns();
+  std::unordered_map<std::string, std::vector<int32_t>> news;
+  for (int64_t r = 0; r < replacement.num_rows(); ++r) news[KeyOf(nk, r)].push_back(static_cast<int32_t>(r));
+  std::unordered_map<std::string, std::vector<int32_t>> olds;
+  std::vector<std::string> order;
+  for (int64_t r = 0; r < existing.num_rows(); ++r) {
+    auto [it, inserted] = olds.try_emplace(KeyOf(ok, r));
+    if (inserted) order.push_back(it->first);
+    it->second.push_back(static_cast<int32_t>(r));
+  }
+  auto equal_cells = [&](int32_t o, int32_t n) {
+    size_t e = 0;
+    for (size_t c = 0; c < ncols; ++c) e += SameCell(existing.column(c), o, replacement.column(c), n) ? 1 : 0;
+    return e;
+  };
+  std::vector<int32_t> partner(static_cast<size_t>(existing.num_rows()), -1);
+  for (const std::string& k : order) {
+    auto nit = news.find(k);
+    if (nit == news.end()) continue;
+    const std::vector<int32_t>& os = olds[k];
+    const std::vector<int32_t>& ns = nit->second;
+    std::vector<uint8_t> taken(ns.size(), 0);
+    for (int32_t o : os) {
+      for (size_t j = 0; j < ns.size(); ++j) {
+        if (!taken[j] && equal_cells(o, ns[j]) == ncols) {
+          taken[j] = 1;
+          partner[o] = ns[j];
+          break;
+        }
+      }
+    }
+    for (int32_t o : os) {
+      if (partner[o] >= 0) continue;
+      int best = -1;
+      size_t best_equal = 0;
+      for (size_t j = 0; j < ns.size(); ++j) {
+        if (taken[j]) continue;
+        size_t e = equal_cells(o, ns[j]);
+        if (best < 0 || e > best_equal) best = static_cast<int>(j), best_equal = e;
+      }
+      if (best < 0) continue;
+      taken[static_cast<size_t>(best)] = 1;
+      partner[o] = ns[static_cast<size_t>(best)];
+    }
+  }
+  std::vector<uint8_t> is_partition(ncols, 0);
+  for (size_t c = 0; c < ncols; ++c) {
+    for (const auto& pc : partition_columns) {
+      if (strcasecmp(pc.c_str(), existing.schema().field(c).name.c_str()) == 0) is_partition[c] = 1;
+    }
+  }
+  int64_t base = 0;  // the file's first row in `existing`
+  for (size_t f = 0; f < rw.files.size(); ++f) {
+    const HitFile& h = rw.files[f];
+    const int64_t n = static_cast<int64_t>(h.hit.size());
+    bool paired = true;
+    std::vector<uint8_t> changed(ncols, 0);
+    for (int64_t i = 0; i < n && paired; ++i) {
+      int32_t p = partner[base + i];
+      if (p < 0) {
+        paired = false;
+        break;
+      }
+      for (size_t c = 0; c < ncols; ++c) {
+        if (!changed[c] && !SameCell(existing.column(c), base + i, replacement.column(c), p)) changed[c] = 1;
+      }
+    }
+    size_t nchanged = 0, npart_changed = 0, nstored = 0;
+    for (size_t c = 0; c < ncols; ++c) {
+      nchanged += changed[c];
+      npart_changed += changed[c] && is_partition[c];
+      nstored += !is_partition[c];
+    }
+    if (paired && npart_changed == 0 && nchanged < nstored) {
+      for (int64_t i = 0; i < n; ++i) plan.used[static_cast<size_t>(partner[base + i])] = 1;
+      if (nchanged == 0) {
+        plan.kept[f] = 1;
+      } else {
+        // The changed columns: the file's values with the affected rows' partners' values.
+        Schema pschema;
+        std::vector<ColumnPtr> pcols;
+        for (size_t c = 0; c < ncols; ++c) {
+          if (!changed[c]) continue;
+          const Column& old = h.rows.column(c);
+          const Column& now = replacement.column(c);
+          Column col(old.type());
+          col.Reserve(h.rows.num_rows());
+          int64_t at = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            int32_t row = h.hit[static_cast<size_t>(i)];
+            if (row > at) col.AppendRange(old, at, row - at);
+            int32_t p = partner[base + i];
+            col.AppendTake(now, &p, 1);
+            at = row + 1;
+          }
+          if (h.rows.num_rows() > at) col.AppendRange(old, at, h.rows.num_rows() - at);
+          pschema.AddField(h.rows.schema().field(c));
+          pcols.push_back(MakeColumn(std::move(col)));
+        }
+        plan.patch_of[f] = static_cast<int>(plan.patches.size());
+        plan.patches.push_back(FilePatch{h.file, RecordBatch(std::move(pschema), std::move(pcols), h.rows.num_rows())});
+      }
+    }
+    base += n;
+  }
+  return plan;
 }
 
 struct CommitPlan {
@@ -204,25 +359,69 @@ struct CommitPlan {
   std::function<bool(const AddFile&)> add_conflicts;
 };
 
-// Writes `new_rows` plus the survivors and commits them with the removes. Conflict
-// statuses come back as they are (the caller recomputes).
+// Writes `new_rows`, the patches and the unaffected rows of the other files, and commits
+// them with the removes. Conflict statuses come back as they are (the caller recomputes).
 // With the change data feed on, `changes` (table columns + `_change_type`) go to change
 // data files recorded as `cdc` actions in the same commit.
 Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr& snap, const Rewrite& rw,
-                                      const std::vector<RecordBatch>& new_rows, const CommitPlan& plan,
-                                      const RowChangeOptions& options, const TableOptions& table_options,
-                                      StringMap metrics, const RecordBatch* changes) {
+                                      const std::vector<RecordBatch>& new_rows, const PatchPlan* patches,
+                                      const CommitPlan& plan, const RowChangeOptions& options,
+                                      const TableOptions& table_options, StringMap metrics,
+                                      const RecordBatch* changes) {
   RowChangeResult result;
   result.version = snap->version();
   for (const auto& b : rw.affected) result.rows_removed += b.num_rows();
-  for (const auto& b : rw.survivors) result.rows_copied += b.num_rows();
+  std::vector<const DataFile*> removed;
+  std::vector<RecordBatch> to_write;
+  std::vector<FilePatch> file_patches;
+  std::vector<size_t> patched_file;  // per file_patches: index into rw.files
+  for (size_t f = 0; f < rw.files.size(); ++f) {
+    const HitFile& h = rw.files[f];
+    if (patches && patches->kept[f]) continue;
+    removed.push_back(h.file);
+    result.rows_copied += static_cast<int64_t>(h.keep.size());
+    if (patches && patches->patch_of[f] >= 0) {
+      file_patches.push_back(patches->patches[static_cast<size_t>(patches->patch_of[f])]);
+      patched_file.push_back(f);
+    } else if (!h.keep.empty()) {
+      to_write.push_back(TakeRows(h.rows, h.keep));
+    }
+  }
   int64_t new_count = 0;
   for (const auto& b : new_rows) new_count += b.num_rows();
-  if (rw.removed.empty() && new_count == 0 && !options.commit_empty) return result;  // nothing changes
-  std::vector<RecordBatch> to_write = rw.survivors;
+  if (removed.empty() && new_count == 0 && !options.commit_empty) return result;  // nothing changes
+  StagedFiles staged;
+  if (!file_patches.empty()) {
+    std::vector<size_t> refused;
+    LP_ASSIGN_OR_RETURN(staged, WritePatchedFiles(table.fs(), table.path(), table_options, snap, file_patches,
+                                                  options.target_file_bytes, options.parquet, &refused));
+    // A file that cannot be patched is written whole: its rows with the patch's columns.
+    for (size_t i : refused) {
+      const HitFile& h = rw.files[patched_file[i]];
+      const RecordBatch& cols = file_patches[i].columns;
+      std::vector<ColumnPtr> all;
+      for (size_t c = 0; c < h.rows.num_columns(); ++c) {
+        int j = cols.schema().FindField(h.rows.schema().field(c).name);
+        all.push_back(j < 0 ? h.rows.column_ptr(c) : cols.column_ptr(static_cast<size_t>(j)));
+      }
+      to_write.push_back(RecordBatch(h.rows.schema(), std::move(all), h.rows.num_rows()));
+    }
+    metrics["numPatchedFiles"] = std::to_string(file_patches.size() - refused.size());
+    metrics["numCopiedBytes"] = std::to_string(staged.copied_bytes);
+  }
   for (const auto& b : new_rows) to_write.push_back(b);
-  LP_ASSIGN_OR_RETURN(StagedFiles staged, WriteDataFiles(table.fs(), table.path(), table_options, snap, to_write,
-                                                         options.target_file_bytes, options.parquet));
+  if (!to_write.empty()) {
+    auto more = WriteDataFiles(table.fs(), table.path(), table_options, snap, to_write, options.target_file_bytes,
+                               options.parquet);
+    if (!more.ok()) {
+      DiscardStagedFiles(table.fs(), table.path(), staged, snap->version(), false);
+      return more.status();
+    }
+    for (auto& a : more->adds) staged.adds.push_back(std::move(a));
+    for (auto& p : more->full_paths) staged.full_paths.push_back(std::move(p));
+    staged.rows += more->rows;
+    staged.bytes += more->bytes;
+  }
   int64_t change_rows = 0;
   if (changes != nullptr && changes->num_rows() > 0 && ChangeDataFeedEnabled(snap->protocol(), snap->metadata())) {
     auto cdc = WriteChangeDataFiles(table.fs(), table.path(), table_options, snap, *changes, options.parquet);
@@ -245,7 +444,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
     LP_ASSIGN_OR_RETURN(std::string key, FileKey(f->add.path, f->add.deletion_vector));
     req.read_keys.insert(key);
   }
-  for (const DataFile* f : rw.removed) {
+  for (const DataFile* f : removed) {
     req.actions.push_back(RemoveOf(*f, now, /*data_change=*/true));
     result.bytes_removed += f->add.size;
   }
@@ -259,7 +458,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
   req.operation = options.operation;
   req.operation_parameters = options.operation_parameters;
   for (const auto& [k, v] : options.operation_metrics) metrics[k] = v;
-  metrics["numRemovedFiles"] = std::to_string(rw.removed.size());
+  metrics["numRemovedFiles"] = std::to_string(removed.size());
   metrics["numAddedFiles"] = std::to_string(staged.adds.size());
   metrics["numRemovedBytes"] = std::to_string(result.bytes_removed);
   metrics["numAddedBytes"] = std::to_string(staged.bytes);
@@ -284,7 +483,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
   }
   result.committed = true;
   result.rows_written = staged.rows;
-  result.files_removed = static_cast<int64_t>(rw.removed.size());
+  result.files_removed = static_cast<int64_t>(removed.size());
   result.files_added = static_cast<int64_t>(staged.adds.size());
   result.bytes_added = staged.bytes;
   return result;
@@ -417,15 +616,28 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
     StringMap metrics;
     metrics["numTargetRowsRemoved"] = std::to_string(existing.num_rows());
     metrics["numReplacementRows"] = std::to_string(replacement.num_rows());
+    LP_ASSIGN_OR_RETURN(RecordBatch normalized, ToSchema(replacement, scan.output_schema()));
     std::optional<RecordBatch> changes;
     if (ChangeDataFeedEnabled(snap->protocol(), snap->metadata())) {
-      LP_ASSIGN_OR_RETURN(RecordBatch normalized, ToSchema(replacement, scan.output_schema()));
       LP_ASSIGN_OR_RETURN(changes, KeyedChangeRows(existing, normalized, scan.output_schema(), change.key_columns));
     }
+    std::optional<PatchPlan> patches;
+    if (!change.truncate) {
+      LP_ASSIGN_OR_RETURN(patches, PlanPatches(rw, existing, normalized, scan.output_schema(), change.key_columns,
+                                               snap->partition_columns()));
+    }
     std::vector<RecordBatch> new_rows;
-    if (replacement.num_rows() > 0) new_rows.push_back(std::move(replacement));
-    auto result = CommitRewrite(table, snap, rw, new_rows, plan, options, table_options, std::move(metrics),
-                                changes ? &*changes : nullptr);
+    if (patches) {
+      std::vector<int32_t> rest;
+      for (int64_t r = 0; r < normalized.num_rows(); ++r) {
+        if (!patches->used[static_cast<size_t>(r)]) rest.push_back(static_cast<int32_t>(r));
+      }
+      if (!rest.empty()) new_rows.push_back(TakeRows(normalized, rest));
+    } else if (normalized.num_rows() > 0) {
+      new_rows.push_back(std::move(normalized));
+    }
+    auto result = CommitRewrite(table, snap, rw, new_rows, patches ? &*patches : nullptr, plan, options,
+                                table_options, std::move(metrics), changes ? &*changes : nullptr);
     if (result.ok()) {
       result->attempts = attempt;
       return result;
@@ -469,7 +681,7 @@ Result<RowChangeResult> DeleteRows(const DeltaTable& table, const std::vector<pa
       RecordBatch gone = RecordBatch::Concat(scan.output_schema(), rw.affected);
       changes = WithChangeType(gone, std::vector<const char*>(static_cast<size_t>(gone.num_rows()), kChangeDelete));
     }
-    auto result = CommitRewrite(table, snap, rw, {}, plan, o, table_options, std::move(metrics),
+    auto result = CommitRewrite(table, snap, rw, {}, nullptr, plan, o, table_options, std::move(metrics),
                                 changes ? &*changes : nullptr);
     if (result.ok()) {
       result->attempts = attempt;

@@ -117,6 +117,98 @@ TEST_F(RowChangesTest, UpsertAndDeleteRewriteOnlyFilesHoldingTheKeys) {
   EXPECT_EQ(rows[0]["five"], "new5");
 }
 
+// The operationMetrics of the commit of `version`, as the log has them.
+std::map<std::string, std::string> CommitMetrics(const std::string& path, int64_t version) {
+  auto log = FileSystem::Default()->ReadFile(path + "/_delta_log/" + CommitFileName(version));
+  EXPECT_TRUE(log.ok());
+  std::map<std::string, std::string> out;
+  size_t at = log->find("\"operationMetrics\":{");
+  if (at == std::string::npos) return out;
+  at += 20;
+  size_t end = log->find('}', at);
+  std::string body = log->substr(at, end - at);
+  size_t p = 0;
+  while (p < body.size()) {
+    size_t k1 = body.find('"', p), k2 = body.find('"', k1 + 1);
+    size_t v1 = body.find('"', k2 + 1), v2 = body.find('"', v1 + 1);
+    if (v2 == std::string::npos) break;
+    out[body.substr(k1 + 1, k2 - k1 - 1)] = body.substr(v1 + 1, v2 - v1 - 1);
+    p = v2 + 1;
+  }
+  return out;
+}
+
+TEST_F(RowChangesTest, ChangingOneColumnOfAKeyPatchesOnlyItsFile) {
+  // The file of keys 100-109 is rewritten with only `name` re-encoded (its `id` column
+  // chunk copied byte for byte); the other two files stay.
+  auto before = *table_->Latest();
+  auto r = Upsert(*table_, {{104, "changed"}}, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_removed, 1);
+  EXPECT_EQ(r->files_added, 1);
+  EXPECT_EQ(r->rows_copied, 9);
+  auto after = *table_->Latest();
+  auto metrics = CommitMetrics(path_, after->version());
+  EXPECT_EQ(metrics["numPatchedFiles"], "1");
+  EXPECT_GT(std::stoll(metrics["numCopiedBytes"]), 0);
+  // The removed file is the one that held key 104, and the others are still active.
+  auto log = *FileSystem::Default()->ReadFile(path_ + "/_delta_log/" + CommitFileName(after->version()));
+  std::string removed_path;
+  for (const auto& f : before->files()) {
+    if (log.find("\"remove\":{\"path\":\"" + f.add.path + "\"") != std::string::npos) removed_path = f.add.path;
+  }
+  ASSERT_FALSE(removed_path.empty());
+  auto stats = before->Stats(*std::find_if(before->files().begin(), before->files().end(),
+                                           [&](const DataFile& f) { return f.add.path == removed_path; }));
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->min_values.at("id").int_value(), 100);
+  // Rows stay in their order; the patched file's stats cover its rows.
+  auto m = Contents(after);
+  EXPECT_EQ(m.size(), 30u);
+  EXPECT_EQ(m[104], "changed");
+  EXPECT_EQ(m[105], "v105");
+  for (const auto& f : after->files()) {
+    auto st = after->Stats(f);
+    ASSERT_TRUE(st.ok());
+    if (st->min_values.at("id").int_value() != 100) continue;
+    EXPECT_EQ(st->num_records, 10);
+    EXPECT_EQ(st->max_values.at("id").int_value(), 109);
+    EXPECT_EQ(st->min_values.at("name").string_value(), "changed");
+    EXPECT_EQ(st->max_values.at("name").string_value(), "v109");
+  }
+  EXPECT_EQ(Contents(*table_->AtVersion(before->version()))[104], "v104");
+  // DuckDB reads the patched file in its row order.
+  std::string files;
+  for (const auto& f : after->files()) files += (files.empty() ? "'" : ", '") + f.full_path + "'";
+  auto rows = testing::DuckDBRows("SELECT count(*)::INTEGER AS n, string_agg(name, ',' ORDER BY id) "
+                                  "FILTER (WHERE id BETWEEN 103 AND 105) AS s FROM read_parquet([" + files + "])");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["n"], 30);
+  EXPECT_EQ(rows[0]["s"], "v103,changed,v105");
+}
+
+TEST_F(RowChangesTest, ReplacingRowsByEqualRowsRewritesNothing) {
+  auto before = *table_->Latest();
+  auto r = Upsert(*table_, {{3, "v3"}, {204, "v204"}}, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->committed);
+  EXPECT_EQ(r->files_removed, 0);
+  EXPECT_EQ(*table_->LatestVersion(), before->version());
+}
+
+TEST_F(RowChangesTest, ADeletedRowRewritesItsFileWhole) {
+  // A key that loses its row cannot keep the file's rows in place: no patch.
+  auto r = Upsert(*table_, {{101, "x"}}, {102});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_removed, 1);
+  auto metrics = CommitMetrics(path_, r->version);
+  EXPECT_EQ(metrics.count("numPatchedFiles"), 0u);
+  auto m = Contents(*table_->Latest());
+  EXPECT_EQ(m.size(), 29u);
+  EXPECT_EQ(m[101], "x");
+  EXPECT_FALSE(m.count(102));
+}
+
 TEST_F(RowChangesTest, NothingToChangeCommitsNothing) {
   int64_t v = *table_->LatestVersion();
   auto r = Upsert(*table_, {}, {12345});  // deleting an absent key

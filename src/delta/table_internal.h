@@ -91,7 +91,25 @@ struct StagedFiles {
   // Change data files (CDF) of the same commit: their `cdc` actions (paths also in
   // full_paths).
   std::vector<OtherAction> cdc;
+  int64_t copied_bytes = 0;  // column-chunk bytes copied unchanged (WritePatchedFiles)
 };
+
+// A data file of the snapshot rewritten with some of its columns replaced: `columns` are
+// top-level non-partition columns of the table holding the file's rows, in file order.
+struct FilePatch {
+  const DataFile* file = nullptr;
+  RecordBatch columns;
+};
+// Writes the patches as new data files (parquet::FileWriter::AppendPatched: every other
+// column chunk copied byte for byte; several patched files share an output file up to
+// `target_file_bytes`, files of one partition only). A patch that cannot be copied that
+// way (a file written with another Parquet schema, missing footer statistics, a nested
+// float column) is left out and its index appended to `refused`: the caller rewrites
+// that file's rows instead. On error nothing is left behind.
+Result<StagedFiles> WritePatchedFiles(FileSystem* fs, const std::string& table_path, const TableOptions& options,
+                                      const SnapshotPtr& snap, const std::vector<FilePatch>& patches,
+                                      int64_t target_file_bytes, const parquet::WriteOptions& parquet,
+                                      std::vector<size_t>* refused);
 // Writes `batches` (columns matched to the table schema by name; missing ones NULL) as new
 // data files of the table `snap` is a version of. On error nothing is left behind.
 Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path,

@@ -107,6 +107,7 @@ struct TableWriter::Impl {
   int64_t rows = 0;
   int64_t bytes = 0;
   int64_t invalid_utf8 = 0;  // STRING values repaired by the Parquet writer
+  int64_t copied_bytes = 0;  // column-chunk bytes copied by AppendPatched
   int file_counter = 0;
 
   // A writer for a table that exists, as of `snap`.
@@ -237,6 +238,7 @@ struct TableWriter::Impl {
     rows += result.num_rows;
     bytes += result.file_bytes;
     invalid_utf8 += result.invalid_utf8_values;
+    copied_bytes += result.copied_bytes;
     adds.push_back(std::move(add));
     return Status::OK();
   }
@@ -674,6 +676,75 @@ Result<StagedFiles> WriteDataFiles(FileSystem* fs, const std::string& table_path
   out.full_paths = impl->written_paths;
   out.rows = impl->rows;
   out.bytes = impl->bytes;
+  impl->files_owned_by_log = true;  // the caller owns them now (DiscardStagedFiles)
+  return out;
+}
+
+Result<StagedFiles> WritePatchedFiles(FileSystem* fs, const std::string& table_path, const TableOptions& options,
+                                      const SnapshotPtr& snap, const std::vector<FilePatch>& patches,
+                                      int64_t target_file_bytes, const parquet::WriteOptions& parquet,
+                                      std::vector<size_t>* refused) {
+  auto impl = WriterAccess::Impl::ForSnapshot(fs, table_path, options, snap);
+  impl->options.target_file_bytes = target_file_bytes;
+  impl->options.parquet = parquet;
+  for (size_t i = 0; i < patches.size(); ++i) {
+    const FilePatch& p = patches[i];
+    const DataFile& f = *p.file;
+    // Float columns that held a NaN have no min/max in add.stats (BuildStatsJson): a copied
+    // one keeps that mark, read from the source's stats; nested ones are not patched.
+    std::set<std::string> nans;
+    bool patchable = true;
+    auto stats = snap->Stats(f);
+    for (const Field& field : impl->data_schema.fields()) {
+      bool replaced = p.columns.schema().FindField(field.name) >= 0;
+      const DataType& t = field.type;
+      if (t.is_nested()) {
+        std::function<bool(const DataType&)> has_float = [&](const DataType& d) {
+          if (d.id() == TypeId::kFloat || d.id() == TypeId::kDouble) return true;
+          for (const Field& c : d.fields()) if (has_float(c.type)) return true;
+          if (d.id() == TypeId::kArray) return has_float(d.element());
+          if (d.id() == TypeId::kMap) return has_float(d.key()) || has_float(d.value());
+          return false;
+        };
+        if (has_float(t)) patchable = false;
+        continue;
+      }
+      if (t.id() != TypeId::kFloat && t.id() != TypeId::kDouble) continue;
+      if (replaced) {
+        FindNans(*p.columns.ColumnByName(field.name), field.name, &nans);
+        continue;
+      }
+      if (!stats.ok() || !stats->num_records) { patchable = false; continue; }
+      auto nc = stats->null_count.find(field.name);
+      bool all_null = nc != stats->null_count.end() && nc->second == *stats->num_records;
+      if (!all_null && (!stats->min_values.count(field.name) || !stats->max_values.count(field.name))) nans.insert(field.name);
+    }
+    if (!patchable) {
+      refused->push_back(i);
+      continue;
+    }
+    std::string key;
+    for (const auto& [k, v] : f.add.partition_values) key += k + (v ? "=v" + *v : "=n") + '\n';
+    LP_ASSIGN_OR_RETURN(WriterAccess::Impl::OpenFile * out, impl->FileFor(key, f.add.partition_values));
+    Status st = out->writer->AppendPatched(fs, f.full_path, p.columns);
+    if (st.code() == StatusCode::kNotSupported) {
+      refused->push_back(i);
+      continue;
+    }
+    LP_RETURN_IF_ERROR(st);  // ~Impl removes the files on error
+    out->nan_columns.insert(nans.begin(), nans.end());
+    if (out->writer->EstimatedSize() >= target_file_bytes) {
+      LP_RETURN_IF_ERROR(impl->CloseFile(*out));
+      impl->open.erase(key);
+    }
+  }
+  LP_RETURN_IF_ERROR(impl->CloseAll());
+  StagedFiles out;
+  out.adds = impl->adds;
+  out.full_paths = impl->written_paths;
+  out.rows = impl->rows;
+  out.bytes = impl->bytes;
+  out.copied_bytes = impl->copied_bytes;
   impl->files_owned_by_log = true;  // the caller owns them now (DiscardStagedFiles)
   return out;
 }

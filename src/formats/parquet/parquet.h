@@ -58,6 +58,8 @@ struct WriteResult {
   // replaced by U+FFFD (a STRING column holds UTF-8 only; the readers rescue such
   // values before they get here, so this counts what came from elsewhere).
   int64_t invalid_utf8_values = 0;
+  // Column-chunk bytes copied from other files by FileWriter::AppendPatched.
+  int64_t copied_bytes = 0;
 };
 
 class FileWriter {
@@ -70,6 +72,15 @@ class FileWriter {
                                                   const WriteOptions& options = {});
   // Appends the rows of `batch`, whose schema must equal the writer's.
   virtual Status Write(const RecordBatch& batch) = 0;
+  // Appends the rows of the Parquet file `source` as its row groups, copying each column
+  // chunk byte for byte (pages, dictionaries, codec as they are), except the top-level
+  // primitive columns of `replacement` (named as in the schema, holding exactly the
+  // source's rows in order), which are encoded anew: copy-on-write that decodes and
+  // encodes only the columns that change. The source must have this writer's Parquet
+  // schema and complete footer statistics for the copied chunks, else NotSupported with
+  // nothing written (the caller writes the rows instead); the file statistics of
+  // WriteResult include the copied chunks'.
+  virtual Status AppendPatched(FileSystem* fs, const std::string& source, const RecordBatch& replacement) = 0;
   // Flushes the last row group, writes the footer and fsyncs the file.
   virtual Result<WriteResult> Close() = 0;
   // Bytes written to the file plus bytes buffered, for rolling files by size.

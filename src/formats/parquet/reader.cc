@@ -421,6 +421,18 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
   }
   out->values = ValueBuffer(PhysicalWidth(leaf));
   if (cm.num_values == 0) return Status::OK();  // empty chunk: offsets may be placeholders
+  {
+    // Room for the chunk's values up front (pages then append without regrowing), capped
+    // so that a footer's claims alone never allocate much.
+    constexpr int64_t kCap = 64LL << 20;
+    ValueBuffer& v = out->values;
+    if (v.is_byte_array()) {
+      v.offsets.reserve(static_cast<size_t>(std::min(cm.num_values + 1, kCap / 8)));
+      v.bytes.reserve(static_cast<size_t>(std::clamp<int64_t>(cm.total_uncompressed_size, 0, kCap)));
+    } else {
+      v.fixed.reserve(static_cast<size_t>(std::min(cm.num_values * v.width, kCap)));
+    }
+  }
   // The chunk starts at its dictionary page when there is one. Some writers store
   // dictionary_page_offset 0 (or a value past the data page) to mean "none": then the
   // chunk starts at data_page_offset, and a dictionary page may still come first there.

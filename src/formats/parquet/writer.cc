@@ -8,6 +8,7 @@
 
 #include "common/utf8.h"
 #include "formats/parquet/compression.h"
+#include "formats/parquet/reader.h"
 #include "formats/parquet/rle.h"
 #include "types/column.h"
 #include "types/decimal.h"
@@ -393,6 +394,76 @@ class LeafWriter {
 
   const LeafDesc& desc() const { return d_; }
   const TypedStats& file_stats() const { return file_stats_; }
+  void RestoreFileStats(const TypedStats& s) { file_stats_ = s; }
+
+  // Folds the footer statistics of a column chunk copied from another file into the
+  // file's statistics; false when they are incomplete (no null count, or no min/max for
+  // values this leaf would have bounds for), so the caller can refuse the copy.
+  bool MergeCopiedStatistics(const std::optional<Statistics>& st, int64_t num_values) {
+    if (!st || !st->null_count) return false;
+    TypedStats t;
+    t.nulls = *st->null_count;
+    bool any_value = *st->null_count < num_values;
+    if (any_value && !d_.under_repeated) {
+      if (!st->min_value || !st->max_value) return false;
+      const std::string& lo = *st->min_value;
+      const std::string& hi = *st->max_value;
+      auto fixed = [&](auto tag, const std::string& b, auto* out) {
+        if (b.size() != sizeof(tag)) return false;
+        decltype(tag) x;
+        std::memcpy(&x, b.data(), sizeof x);
+        *out = x;
+        return true;
+      };
+      switch (d_.physical) {
+        case PhysicalType::kBoolean:
+          if (lo.size() != 1 || hi.size() != 1) return false;
+          t.Int(static_cast<uint8_t>(lo[0]), static_cast<uint8_t>(hi[0]));
+          break;
+        case PhysicalType::kInt32: {
+          int32_t a, b;
+          if (!fixed(int32_t{}, lo, &a) || !fixed(int32_t{}, hi, &b)) return false;
+          t.Int(a, b);
+          break;
+        }
+        case PhysicalType::kInt64: {
+          int64_t a, b;
+          if (!fixed(int64_t{}, lo, &a) || !fixed(int64_t{}, hi, &b)) return false;
+          t.Int(a, b);
+          break;
+        }
+        case PhysicalType::kFloat: {
+          float a, b;
+          if (!fixed(float{}, lo, &a) || !fixed(float{}, hi, &b)) return false;
+          t.Dbl(a, b);
+          break;
+        }
+        case PhysicalType::kDouble: {
+          double a, b;
+          if (!fixed(double{}, lo, &a) || !fixed(double{}, hi, &b)) return false;
+          t.Dbl(a, b);
+          break;
+        }
+        case PhysicalType::kFixedLenByteArray: {
+          if (static_cast<int32_t>(lo.size()) != d_.type_length || static_cast<int32_t>(hi.size()) != d_.type_length)
+            return false;
+          auto a = BigEndianToInt128(reinterpret_cast<const uint8_t*>(lo.data()), lo.size());
+          auto b = BigEndianToInt128(reinterpret_cast<const uint8_t*>(hi.data()), hi.size());
+          if (!a.ok() || !b.ok()) return false;
+          t.Wide(*a, *b);
+          break;
+        }
+        case PhysicalType::kByteArray:
+          t.Bytes(lo);
+          t.Bytes(hi);
+          break;
+        default:
+          return false;
+      }
+    }
+    file_stats_.Merge(t, d_.kind);
+    return true;
+  }
 
   // A top-level leaf: rows [begin, end) of `col` (one level per row).
   void AppendFlat(const Column& col, int64_t begin, int64_t end) {
@@ -1197,6 +1268,7 @@ class FileWriterImpl : public FileWriter {
     WriteResult result;
     result.num_rows = total_rows_;
     result.file_bytes = size;
+    result.copied_bytes = copied_bytes_;
     for (const auto& l : leaves_) {
       result.invalid_utf8_values += l->invalid_utf8_values();
       ColumnStatistics cs;
@@ -1211,6 +1283,143 @@ class FileWriterImpl : public FileWriter {
       result.columns.push_back(std::move(cs));
     }
     return result;
+  }
+
+  Status AppendPatched(FileSystem* fs, const std::string& source, const RecordBatch& replacement) override {
+    LP_RETURN_IF_ERROR(sticky_);
+    if (closed_) return Status::InvalidArgument("Parquet writer for " + path_ + " is closed");
+    // Which leaves are encoded anew: the top-level primitive columns of `replacement`.
+    std::vector<const Column*> replaced(leaves_.size(), nullptr);
+    for (size_t i = 0; i < replacement.num_columns(); ++i) {
+      const std::string& name = replacement.schema().field(i).name;
+      int f = schema_.FindField(name);
+      if (f < 0) return Status::InvalidArgument("patched column '" + name + "' is not in the file's schema");
+      const Node& node = nodes_[static_cast<size_t>(f)];
+      const Column& col = replacement.column(i);
+      if (node.kind != NodeKind::kLeaf) return Status::NotSupported("patched column '" + name + "' is nested");
+      if (!SameTypeIgnoringNullability(col.type(), schema_.field(static_cast<size_t>(f)).type) ||
+          col.size() != replacement.num_rows()) {
+        return Status::InvalidArgument("patched column '" + name + "' is " + col.type().ToString() +
+                                       "; the Parquet file expects " + schema_.field(static_cast<size_t>(f)).type.ToString());
+      }
+      if (!schema_.field(static_cast<size_t>(f)).nullable && col.has_nulls()) {
+        return Status::InvalidArgument("column '" + name + "' is NOT NULL but the batch holds nulls");
+      }
+      replaced[static_cast<size_t>(node.leaf)] = &col;
+    }
+    // The source's footer.
+    LP_ASSIGN_OR_RETURN(auto in, fs->NewRandomAccessFile(source));
+    const int64_t size = in->Size();
+    char tail[8];
+    if (size < 12) return Status::Corruption("Parquet file " + source + " is too short");
+    LP_RETURN_IF_ERROR(in->ReadAt(size - 8, 8, tail));
+    uint32_t footer_len;
+    std::memcpy(&footer_len, tail, 4);
+    if (std::memcmp(tail + 4, "PAR1", 4) != 0 || footer_len > static_cast<uint64_t>(size - 12)) {
+      return Status::Corruption("Parquet file " + source + " has no valid footer");
+    }
+    std::string footer(footer_len, '\0');
+    LP_RETURN_IF_ERROR(in->ReadAt(size - 8 - footer_len, footer_len, footer.data()));
+    FileMetaData md;
+    LP_RETURN_IF_ERROR(ParseFileMetaData(reinterpret_cast<const uint8_t*>(footer.data()), footer.size(), source, &md));
+    if (md.encrypted) return Status::NotSupported("Parquet file " + source + " is encrypted");
+    // Chunks are copied only between files whose Parquet schemas are the same.
+    if (md.schema.size() != build_.elements.size()) return Status::NotSupported(source + " has another Parquet schema");
+    for (size_t i = 0; i < md.schema.size(); ++i) {
+      if (SerializeThrift(md.schema[i]) != SerializeThrift(build_.elements[i])) {
+        return Status::NotSupported(source + " has another Parquet schema (at '" + md.schema[i].name + "')");
+      }
+    }
+    if (md.num_rows != replacement.num_rows()) {
+      return Status::InvalidArgument("patch of " + source + " has " + std::to_string(replacement.num_rows()) +
+                                     " rows for the file's " + std::to_string(md.num_rows));
+    }
+    if (rg_rows_ > 0) LP_RETURN_IF_ERROR(FlushRowGroup());
+    // Check every copied chunk (bounds, statistics) before writing anything, so a refusal
+    // leaves this file as it was.
+    struct Span { int64_t start = 0, length = 0; };
+    std::vector<std::vector<Span>> spans(md.row_groups.size());
+    for (size_t g = 0; g < md.row_groups.size(); ++g) {
+      const RowGroup& rg = md.row_groups[g];
+      if (rg.columns.size() != leaves_.size()) return Status::Corruption(source + ": row group with a wrong column count");
+      for (size_t j = 0; j < leaves_.size(); ++j) {
+        const ColumnChunk& cc = rg.columns[j];
+        if (replaced[j] != nullptr) { spans[g].push_back({}); continue; }
+        if (cc.file_path || !cc.meta_data || cc.encrypted) return Status::NotSupported(source + ": a column chunk outside the file");
+        const ColumnMetaData& m = *cc.meta_data;
+        int64_t start = m.data_page_offset;
+        if (m.dictionary_page_offset && *m.dictionary_page_offset > 0) start = std::min(start, *m.dictionary_page_offset);
+        if (start < 4 || m.total_compressed_size < 0 || start + m.total_compressed_size > size - 8 - footer_len) {
+          return Status::Corruption(source + ": a column chunk lies outside the data");
+        }
+        spans[g].push_back({start, m.total_compressed_size});
+      }
+    }
+    std::vector<TypedStats> saved;
+    for (auto& l : leaves_) saved.push_back(l->file_stats());
+    for (size_t g = 0; g < md.row_groups.size(); ++g) {
+      for (size_t j = 0; j < leaves_.size(); ++j) {
+        if (replaced[j] != nullptr) continue;
+        const ColumnMetaData& m = *md.row_groups[g].columns[j].meta_data;
+        if (!leaves_[j]->MergeCopiedStatistics(m.statistics, m.num_values)) {
+          for (size_t k = 0; k < leaves_.size(); ++k) leaves_[k]->RestoreFileStats(saved[k]);
+          return Status::NotSupported(source + ": column '" + m.path_in_schema.back() + "' lacks statistics");
+        }
+      }
+    }
+    // From here on a failure leaves this file unusable (sticky).
+    auto fail = [&](Status st) {
+      sticky_ = st.WithContext("Parquet writer for " + path_ + " is unusable after");
+      return st;
+    };
+    std::string buf;
+    int64_t first_row = 0;
+    for (size_t g = 0; g < md.row_groups.size(); ++g) {
+      const RowGroup& src = md.row_groups[g];
+      RowGroup rg;
+      rg.num_rows = src.num_rows;
+      rg.file_offset = file_->Size();
+      int64_t compressed = 0, uncompressed = 0;
+      for (size_t j = 0; j < leaves_.size(); ++j) {
+        ColumnChunk cc;
+        if (replaced[j] != nullptr) {
+          leaves_[j]->AppendFlat(*replaced[j], first_row, first_row + src.num_rows);
+          auto sink = [&](const std::string& bytes) { return file_->Append(bytes); };
+          Status st = leaves_[j]->FinishChunk(file_->Size(), sink, &cc);
+          if (!st.ok()) return fail(st);
+        } else {
+          const Span& sp = spans[g][j];
+          cc = src.columns[j];
+          ColumnMetaData& m = *cc.meta_data;
+          buf.resize(static_cast<size_t>(sp.length));
+          Status st = in->ReadAt(sp.start, sp.length, buf.data());
+          const int64_t shift = file_->Size() - sp.start;
+          if (st.ok()) st = file_->Append(buf);
+          if (!st.ok()) return fail(st);
+          m.data_page_offset += shift;
+          if (m.dictionary_page_offset && *m.dictionary_page_offset > 0) *m.dictionary_page_offset += shift;
+          m.index_page_offset.reset();
+          m.bloom_filter_offset.reset();
+          m.bloom_filter_length.reset();
+          cc.file_offset = sp.start + shift;
+          cc.offset_index_offset.reset();
+          cc.offset_index_length.reset();
+          cc.column_index_offset.reset();
+          cc.column_index_length.reset();
+          copied_bytes_ += sp.length;
+        }
+        compressed += cc.meta_data->total_compressed_size;
+        uncompressed += cc.meta_data->total_uncompressed_size;
+        rg.columns.push_back(std::move(cc));
+      }
+      rg.total_byte_size = uncompressed;
+      rg.total_compressed_size = compressed;
+      rg.ordinal = static_cast<int16_t>(std::min<size_t>(row_groups_.size(), INT16_MAX));
+      row_groups_.push_back(std::move(rg));
+      total_rows_ += src.num_rows;
+      first_row += src.num_rows;
+    }
+    return Status::OK();
   }
 
   int64_t EstimatedSize() const override {
@@ -1322,6 +1531,7 @@ class FileWriterImpl : public FileWriter {
   std::vector<Entry> entries_;
   int64_t rg_rows_ = 0;
   int64_t total_rows_ = 0;
+  int64_t copied_bytes_ = 0;
   bool closed_ = false;
   Status sticky_;
 };
