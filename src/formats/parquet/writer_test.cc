@@ -163,7 +163,7 @@ TEST(ParquetWriter, FlatColumnsReadByDuckDB) {
   EXPECT_EQ(rows[0]["sid"], std::to_string(sid));
   EXPECT_EQ(rows[0]["cn"], cn);
   EXPECT_DOUBLE_EQ(rows[0]["sp"].get<double>(), sp);
-  EXPECT_EQ(rows[0]["sq"], std::to_string(sq));
+  EXPECT_EQ(rows[0]["sq"], sq);
   EXPECT_EQ(rows[0]["cf"], cf);
   EXPECT_EQ(rows[0]["tf"], tf);
   EXPECT_EQ(rows[0]["md"], "2019-04-14");  // day 18000
@@ -669,7 +669,7 @@ TEST(ParquetWriter, EveryCodecReadsBack) {
       sq += i % 13 - 6;
     }
     EXPECT_EQ(rows[0]["cn"], cn);
-    EXPECT_EQ(rows[0]["sq"], std::to_string(sq));
+    EXPECT_EQ(rows[0]["sq"], sq);
   }
 }
 
