@@ -12,7 +12,7 @@
 //
 // Usage: node bench/cdc_bench.mjs --bin B [--scd 1|2] [--keys N] [--events N] [--batch N] [--json OUT]
 //        [--verbose] (per-batch times) [--keep] (keep the work folder, e.g. to profile a batch)
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Duck, argValue, binary, fail, join, removeDir, runSync, sqlString, tempDir, parquetSource } from '../tests/crash/lib.mjs';
 
 const bin = binary();
@@ -99,14 +99,27 @@ writeFileSync(join(pdir, 'p.sql'),
   `CREATE OR REFRESH STREAMING TABLE dim;\n` +
   `CREATE FLOW dim_cdc AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id) APPLY AS DELETE WHEN op = 'DELETE'\n` +
   `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)${SCD === 2 ? ' STORED AS SCD TYPE 2' : ''};\n`);
+// CPU seconds (user + system) as well as wall time: on a shared machine the load makes wall
+// times of both sides noisy, CPU times much less so. /usr/bin/time measures lakepipe;
+// DuckDB runs in this process (process.cpuUsage, every thread).
+const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const cpuFile = join(work, 'cpu.txt');
+let lpCpu = 0;
 const lp = (what) => {
   const t = process.hrtime.bigint();
-  const r = runSync(bin, ['run', pdir, '--once']);
+  const r = timeBin ? runSync(timeBin, ['-f', '%U %S', '-o', cpuFile, bin, 'run', pdir, '--once'])
+                    : runSync(bin, ['run', pdir, '--once']);
   if (r.status !== 0) fail(`${what}: lakepipe exited with ${r.status ?? r.signal}: ${(r.stdout + r.stderr).slice(-2000)}`);
-  return Number(process.hrtime.bigint() - t) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  if (timeBin) {
+    const [u, sys] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    lpCpu += u + sys;
+  }
+  return seconds;
 };
 writeFileSync(join(landing, '00000-initial.json'), readFileSync(join(initial, '0000.json')));
 lp('initial load');
+lpCpu = 0;
 // One `run --once` per micro-batch: the AUTO CDC flow reads the new bronze version as one
 // batch (the time includes the bronze table and each process start, so it is a floor).
 let lpSeconds = 0;
@@ -153,6 +166,7 @@ if (SCD === 1) {
     `FROM read_json(${sqlString(join(initial, '0000.json'))}, ${cols})`);
 }
 const duckBatch = [];
+const duckCpu0 = process.cpuUsage();
 for (const f of readdirSync(changes).sort()) {
   const t0 = process.hrtime.bigint();
   await duckBatch1(f);
@@ -177,6 +191,8 @@ async function duckBatch1(f) {
     `INSERT INTO dim SELECT id, name, city, seq, next_seq FROM ev WHERE op <> 'DELETE'; COMMIT`);
 }
 const duckSeconds = duckBatch.reduce((a, b) => a + b, 0);
+const duckCpuUsage = process.cpuUsage(duckCpu0);
+const duckCpu = (duckCpuUsage.user + duckCpuUsage.system) / 1e6;
 const hashed = SCD === 1 ? 'id, name, city' : 'id, name, city, __START_AT, __END_AT';
 const theirs = (await duck.rows(`SELECT count(*)::BIGINT AS n, sum(hash(${hashed}))::VARCHAR AS h FROM dim`))[0];
 const ours = (await duck.rows(`SELECT count(*)::BIGINT AS n, sum(hash(${hashed}))::VARCHAR AS h FROM ${parquetSource(join(storage, 'dim'))}`))[0];
@@ -192,6 +208,8 @@ const result = {
   duckdb_seconds: duckSeconds, duckdb_events_per_second: EVENTS / duckSeconds,
   duckdb_batch_ms_median: pct(duckBatch, 0.5) * 1000,
   ratio_lakepipe_over_duckdb: (EVENTS / lpSeconds) / (EVENTS / duckSeconds),
+  lakepipe_cpu_seconds: timeBin ? lpCpu : null, duckdb_cpu_seconds: duckCpu,
+  cpu_ratio_lakepipe_over_duckdb: timeBin ? duckCpu / lpCpu : null,
   rewritten_bytes_per_batch: Math.round(meanBytes), rewritten_bytes_per_batch_max: maxBytes, table_bytes: tableBytes,
   final_rows: Number(ours.n), same_final_table: same, load_start: loadStart, load,
 };
@@ -203,6 +221,10 @@ console.log(`  rewritten bytes per batch: mean ${mb(meanBytes)}, max ${mb(maxByt
 console.log(`  DuckDB ${SCD === 1 ? 'MERGE INTO' : 'MERGE + INSERT (SCD 2)'} per batch: ${duckSeconds.toFixed(1)} s, ${Math.round(result.duckdb_events_per_second)} events/s (batch median ${result.duckdb_batch_ms_median.toFixed(0)} ms)`);
 console.log(`  ratio (lakepipe / DuckDB events/s): ${result.ratio_lakepipe_over_duckdb.toFixed(2)}; ` +
   `final tables ${same ? 'equal' : 'DIFFER'} (${ours.n} rows)`);
+if (timeBin) {
+  console.log(`  CPU seconds (user + system): lakepipe ${lpCpu.toFixed(1)} s, DuckDB ${duckCpu.toFixed(1)} s; ` +
+    `events per CPU second ratio (lakepipe / DuckDB): ${(duckCpu / lpCpu).toFixed(2)}`);
+}
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
 if (keep) console.log(`  kept ${work}`);
 else removeDir(work);
