@@ -310,8 +310,8 @@ Result<Batches> PipelineRunner::Impl::ApplyExpectations(const sql::ResolvedDatas
   std::vector<operators::Expectation> expectations;
   for (const auto& e : def.expectations) {
     // AUTO CDC: the expectations check the change events (before they are applied).
-    auto bound = expr::Bind(*e.condition, ds.apply_changes ? ds.apply_changes->source_schema : ds.schema);
-    if (!bound.ok()) return bound.status().WithContext(e.loc.ToString() + ": expectation " + e.name);
+    auto bound = sql::BindExpectation(e, ds, ds.apply_changes ? ds.apply_changes->source_schema : ds.schema);
+    if (!bound.ok()) return bound.status();
     operators::Expectation x;
     x.name = e.name;
     x.predicate = std::move(bound).value();

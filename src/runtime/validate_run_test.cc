@@ -80,6 +80,16 @@ const char* kQueries[] = {
     "WATERMARK ts DELAY OF INTERVAL 10 MINUTES",
     "CREATE OR REFRESH STREAMING TABLE x AS SELECT o.id FROM STREAM(orders) o JOIN customers c ON o.cust > c.id",
     "CREATE OR REFRESH MATERIALIZED VIEW x AS SELECT id FROM streamed",
+    // The expectations of an AUTO CDC target check the change events' target columns
+    // (one rule for validate and run): accepted over target columns, refused over a
+    // source column the flow does not write and over SCD type 2's __END_AT.
+    "CREATE OR REFRESH STREAMING TABLE x (CONSTRAINT pos EXPECT (amount > 5) ON VIOLATION DROP ROW);\n"
+    "CREATE FLOW xf AS AUTO CDC INTO x FROM STREAM(orders) KEYS (cust) SEQUENCE BY ts COLUMNS * EXCEPT (country) "
+    "STORED AS SCD TYPE 2",
+    "CREATE OR REFRESH STREAMING TABLE x (CONSTRAINT known EXPECT (country <> 'DE'));\n"
+    "CREATE FLOW xf AS AUTO CDC INTO x FROM STREAM(orders) KEYS (cust) SEQUENCE BY ts COLUMNS * EXCEPT (country)",
+    "CREATE OR REFRESH STREAMING TABLE x (CONSTRAINT cur EXPECT (__END_AT IS NULL));\n"
+    "CREATE FLOW xf AS AUTO CDC INTO x FROM STREAM(orders) KEYS (cust) SEQUENCE BY ts STORED AS SCD TYPE 2",
 };
 
 class ValidateRunTest : public ::testing::Test {

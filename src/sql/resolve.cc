@@ -604,12 +604,7 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
     s = typed;
   }
   for (const Expectation& e : def.expectations) {
-    Result<expr::BoundExpr> b = expr::Bind(*e.condition, s, {});
-    if (!b.ok()) return InFile(b.status(), e.loc.file);
-    if (b->ContainsAggregate()) return ErrorAt(e.loc, "expectation `" + e.name + "` uses an aggregate");
-    if (b->type.id() != TypeId::kBoolean) {
-      return ErrorAt(e.loc, "expectation `" + e.name + "` is " + b->type.ToString() + ", not a boolean condition");
-    }
+    LP_RETURN_IF_ERROR(BindExpectation(e, *out, out->apply_changes ? out->apply_changes->source_schema : s).status());
   }
   for (const std::string& p : def.partition_columns) {
     int i = s.FindField(p);
@@ -675,6 +670,32 @@ const ResolvedDataset* ResolvedPipeline::Find(const std::string& name) const {
 Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables) {
   Resolver r(tables);
   return r.Resolve(plan);
+}
+
+Result<expr::BoundExpr> BindExpectation(const Expectation& e, const ResolvedDataset& ds, const Schema& rows) {
+  if (ds.apply_changes) {
+    // The change events carry the target's columns except the SCD type 2 validity range;
+    // the condition is first bound against just those, so that naming a source column the
+    // flow does not write (or __START_AT) is refused the same way at validate and run.
+    Schema carried;
+    for (const Field& f : ds.apply_changes->target_schema.fields()) {
+      if (f.name != "__START_AT" && f.name != "__END_AT") carried.AddField(f);
+    }
+    Result<expr::BoundExpr> check = expr::Bind(*e.condition, carried, {});
+    if (!check.ok()) {
+      return ErrorAt(e.loc, "expectation `" + e.name + "` of `" + ds.name + "`: " + check.status().message() +
+                                " (the expectations of an AUTO CDC target check each change event's values of the "
+                                "target's columns before it is applied; check other columns of the source in a view "
+                                "in front of the flow)");
+    }
+  }
+  Result<expr::BoundExpr> b = expr::Bind(*e.condition, rows, {});
+  if (!b.ok()) return InFile(b.status(), e.loc.file);
+  if (b->ContainsAggregate()) return ErrorAt(e.loc, "expectation `" + e.name + "` uses an aggregate");
+  if (b->type.id() != TypeId::kBoolean) {
+    return ErrorAt(e.loc, "expectation `" + e.name + "` is " + b->type.ToString() + ", not a boolean condition");
+  }
+  return std::move(b).value();
 }
 
 Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {

@@ -61,4 +61,12 @@ Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables
 // Builds the graph and resolves every dataset (what `lakepipe validate` does).
 Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline);
 
+// Binds expectation `e` of `ds` over the rows it checks, `rows` (validate and run both bind
+// through here, so they accept the same expectations). For a table with a query these are
+// the table's rows (`rows` = ds.schema). For an AUTO CDC target they are the change events
+// a flow writes (`rows` = the flow's source schema), checked before they are applied, and
+// the condition may name only the target columns an event carries (not __START_AT /
+// __END_AT, which do not exist until the event is applied): docs/sql-reference.md, "Flows".
+Result<expr::BoundExpr> BindExpectation(const Expectation& e, const ResolvedDataset& ds, const Schema& rows);
+
 }  // namespace lakepipe::sql
