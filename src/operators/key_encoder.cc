@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace lakepipe::operators {
 
@@ -14,9 +15,140 @@ Status KeyEncoder::CheckKeyType(const DataType& type, const std::string& what) {
 
 namespace {
 
+void PutU32(uint32_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+// A nested value (struct, array, map) and everything inside it, from its Value: tag, then
+// a struct's fields, or an array's u32 count and elements, or a map's u32 count and
+// key, value pairs; leaves as booleans 1 byte, integers/dates/timestamps/intervals 8,
+// floats 8 (as doubles, normalised), decimals 16, strings and binary u32 length + bytes.
+void AppendNested(const Value& v, const DataType& t, std::string* out) {
+  if (v.is_null()) {
+    out->push_back('\0');
+    return;
+  }
+  out->push_back('\1');
+  switch (t.id()) {
+    case TypeId::kStruct:
+      for (size_t k = 0; k < t.fields().size(); ++k) AppendNested(v.children()[k], t.fields()[k].type, out);
+      return;
+    case TypeId::kArray:
+      PutU32(static_cast<uint32_t>(v.children().size()), out);
+      for (const Value& e : v.children()) AppendNested(e, t.element(), out);
+      return;
+    case TypeId::kMap:
+      PutU32(static_cast<uint32_t>(v.children().size() / 2), out);
+      for (size_t k = 0; k + 1 < v.children().size(); k += 2) {
+        AppendNested(v.children()[k], t.key(), out);
+        AppendNested(v.children()[k + 1], t.value(), out);
+      }
+      return;
+    case TypeId::kBoolean: out->push_back(v.bool_value() ? '\1' : '\0'); return;
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      double d = v.double_value();
+      if (d == 0) d = 0;
+      if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
+      out->append(reinterpret_cast<const char*>(&d), sizeof d);
+      return;
+    }
+    case TypeId::kDecimal: {
+      int128_t d = v.decimal_value();
+      out->append(reinterpret_cast<const char*>(&d), sizeof d);
+      return;
+    }
+    case TypeId::kString:
+    case TypeId::kBinary:
+      PutU32(static_cast<uint32_t>(v.string_value().size()), out);
+      out->append(v.string_value());
+      return;
+    default: {
+      int64_t x = v.int_value();
+      out->append(reinterpret_cast<const char*>(&x), sizeof x);
+      return;
+    }
+  }
+}
+
+// Reads one AppendNested value of type `t` at in[*p], advancing *p.
+Result<Value> ReadNested(std::string_view in, const DataType& t, size_t* p) {
+  auto corrupt = [] { return Status::Corruption("an encoded nested value is cut short"); };
+  auto take = [&](void* dst, size_t n) {
+    if (*p + n > in.size()) return false;
+    std::memcpy(dst, in.data() + *p, n);
+    *p += n;
+    return true;
+  };
+  uint8_t tag;
+  if (!take(&tag, 1)) return corrupt();
+  if (tag == 0) return Value::Null();
+  uint32_t n = 0;
+  std::vector<Value> children;
+  switch (t.id()) {
+    case TypeId::kStruct:
+      for (const Field& f : t.fields()) {
+        LP_ASSIGN_OR_RETURN(Value c, ReadNested(in, f.type, p));
+        children.push_back(std::move(c));
+      }
+      return Value::Struct(std::move(children));
+    case TypeId::kArray:
+    case TypeId::kMap: {
+      if (!take(&n, sizeof n)) return corrupt();
+      bool map = t.id() == TypeId::kMap;
+      for (uint32_t k = 0; k < n; ++k) {
+        LP_ASSIGN_OR_RETURN(Value a, ReadNested(in, map ? t.key() : t.element(), p));
+        children.push_back(std::move(a));
+        if (map) {
+          LP_ASSIGN_OR_RETURN(Value b, ReadNested(in, t.value(), p));
+          children.push_back(std::move(b));
+        }
+      }
+      return map ? Value::Map(std::move(children)) : Value::Array(std::move(children));
+    }
+    case TypeId::kBoolean: {
+      uint8_t b;
+      if (!take(&b, 1)) return corrupt();
+      return Value::Bool(b != 0);
+    }
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      double d;
+      if (!take(&d, sizeof d)) return corrupt();
+      return Value::Double(d, t.id());
+    }
+    case TypeId::kDecimal: {
+      int128_t d;
+      if (!take(&d, sizeof d)) return corrupt();
+      return Value::Decimal(d, t.precision(), t.scale());
+    }
+    case TypeId::kString:
+    case TypeId::kBinary: {
+      if (!take(&n, sizeof n) || *p + n > in.size()) return corrupt();
+      std::string s(in.substr(*p, n));
+      *p += n;
+      return t.id() == TypeId::kString ? Value::String(std::move(s)) : Value::Binary(std::move(s));
+    }
+    default: {
+      int64_t x;
+      if (!take(&x, sizeof x)) return corrupt();
+      switch (t.id()) {
+        case TypeId::kDate: return Value::Date(static_cast<int32_t>(x));
+        case TypeId::kTimestamp: return Value::Timestamp(x);
+        case TypeId::kTimestampNtz: return Value::Timestamp(x, true);
+        case TypeId::kDayTimeInterval: return Value::DayTimeInterval(x);
+        case TypeId::kYearMonthInterval: return Value::YearMonthInterval(x);
+        default: return Value::Int(x, t.id());
+      }
+    }
+  }
+}
+
 inline void AppendValue(const Column& c, int64_t row, std::string* out) {
   if (c.type().id() == TypeId::kNull || c.IsNull(row)) {
     out->push_back('\0');
+    return;
+  }
+  if (c.type().is_nested()) {
+    AppendNested(c.GetValue(row), c.type(), out);
     return;
   }
   out->push_back('\1');
@@ -80,6 +212,11 @@ Result<size_t> KeyEncoder::ValueLength(std::string_view in, const DataType& type
   auto corrupt = [] { return Status::Corruption("an encoded value is cut short"); };
   if (in.empty()) return corrupt();
   if (in[0] == '\0') return size_t{1};
+  if (type.is_nested()) {
+    size_t p = 0;
+    LP_RETURN_IF_ERROR(ReadNested(in, type, &p).status());
+    return p;
+  }
   size_t n;
   if (type.id() == TypeId::kString || type.id() == TypeId::kBinary) {
     uint32_t len;
@@ -94,6 +231,11 @@ Result<size_t> KeyEncoder::ValueLength(std::string_view in, const DataType& type
 }
 
 Status KeyEncoder::DecodeOne(std::string_view in, Column* column) {
+  if (column->type().is_nested()) {
+    size_t p = 0;
+    LP_ASSIGN_OR_RETURN(Value v, ReadNested(in, column->type(), &p));
+    return column->AppendValue(v);
+  }
   LP_ASSIGN_OR_RETURN(size_t n, ValueLength(in, column->type()));
   if (n == 1) {
     column->AppendNull();

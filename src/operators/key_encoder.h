@@ -4,7 +4,9 @@
 // aggregation, hash join and deduplication, and as the key of a persistent seen-set.
 //
 // The encoding: per column a tag byte (0 = NULL, 1 = value) then the value's fixed bytes,
-// or for strings/binary a 4-byte length then the bytes. Nested types are refused.
+// or for strings/binary a 4-byte length then the bytes. Nested values (struct, array, map)
+// are encoded recursively (key_encoder.cc, AppendNested) so that SCD type 2 histories can
+// keep them; they are still refused as grouping and join keys (CheckKeyType).
 // Not thread-safe (holds a scratch buffer); one per operator.
 #pragma once
 

@@ -194,7 +194,9 @@ Result<ScdChanges> PlanHistory(const ScdSpec& spec, const HistoryInput& in, ScdK
   });
 
   const DataType& seq_type = spec.sequence_type;
-  const bool struct_seq = seq_type.id() == TypeId::kStruct;  // struct(a, b, ...): one part per field
+  // struct(a, b, ...): one part per field of __START_AT; a struct column is one part.
+  const bool struct_seq = seq_type.id() == TypeId::kStruct &&
+                          !(in.seq_parts.size() == 1 && SameTypeIgnoringNullability(in.seq_parts[0]->type(), seq_type));
   std::vector<Column> cols;
   for (const auto& f : spec.target_schema.fields()) cols.emplace_back(f.type);
   auto append_seq = [&](Column* col, const std::vector<std::string_view>& vals) -> Status {

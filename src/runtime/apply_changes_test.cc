@@ -310,6 +310,50 @@ TEST_F(ApplyChangesErrorsTest, QuarantinedChangeEventsAreNotApplied) {
   EXPECT_NE(rows->schema().FindField("seq"), -1);  // the change event's columns
 }
 
+TEST_F(ApplyChangesErrorsTest, AutoCdcOnceRunsOneTimeOverItsSourceAndAgainAfterAFullRefresh) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  // A table written only by an AUTO CDC ONCE flow over a batch source (a backfill).
+  Pipeline("CREATE OR REFRESH MATERIALIZED VIEW history AS SELECT * FROM read_files('${landing}', "
+           "format => 'json', schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT');\n"
+           "CREATE OR REFRESH STREAMING TABLE dim;\n"
+           "CREATE FLOW backfill AS AUTO CDC ONCE INTO dim FROM history KEYS (id)\n"
+           "  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n"
+           "  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data);\n");
+  std::vector<Event> events = GenerateStream(3);
+  std::string first, all;
+  for (size_t i = 0; i < events.size(); ++i) (i < events.size() / 2 ? first : all) += ToJson(events[i]);
+  all = first + all;
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "0.json"), first).ok());
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("first.json"), first).ok());
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("all.json"), all).ok());
+  auto run = [&](const RunOptions& options) {
+    auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+    auto r = (*runner)->RunOnce(options);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (const auto& t : r->tables) ASSERT_NE(t.status, "failed") << t.table << ": " << t.message;
+  };
+  run({});
+  auto table = delta::DeltaTable::Open(dir_.Join("storage/dim"));
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  int64_t v = *(*table)->LatestVersion();
+  auto expected_first = Expected(dir_.Join("first.json"));
+  EXPECT_GT(expected_first.size(), 5u);
+  EXPECT_EQ(TableRows(v), expected_first);
+  // More history arrives: the ONCE flow has run, so nothing changes, in this process or the next.
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "1.json"), all.substr(first.size())).ok());
+  run({});
+  run({});
+  EXPECT_EQ(*(*table)->LatestVersion(), v);
+  // A full refresh runs it again over its whole source.
+  RunOptions refresh;
+  refresh.full_refresh = {"dim"};
+  run(refresh);
+  auto expected_all = Expected(dir_.Join("all.json"));
+  EXPECT_NE(expected_all, expected_first);
+  EXPECT_EQ(TableRows(*(*table)->LatestVersion()), expected_all);
+}
+
 // ---- SCD type 2 ----------------------------------------------------------------------
 
 class Scd2Test : public ApplyChangesTest {
@@ -449,6 +493,91 @@ TEST_F(Scd2ExamplesTest, UntrackedChangesUpdateInPlaceAndIgnoreNullUpdatesKeepsV
       {{1, "", "z", "UPSERT", 25}},                                 // late, NULL name keeps a
   });
   EXPECT_EQ(rows, (std::vector<std::string>{"1|a|z|10|30", "1|b|z|30|NULL"}));
+}
+
+// SEQUENCE BY a struct column (ordered by its fields in order) and nested target columns
+// (struct, array, map) carried through the history as values. The stream is the generated
+// one with seq = major * 100 + minor, so ordering by (major, minor) is ordering by seq,
+// while ordering by minor first (or as text) would differ. DuckDB reads the data files.
+TEST_F(Scd2ExamplesTest, StructSequenceColumnAndNestedColumnsEqualDuckDBOverTheWholeStream) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Pipeline("CREATE OR REFRESH STREAMING TABLE changes AS SELECT * FROM STREAM read_files('${landing}', "
+           "format => 'json', schema => 'id BIGINT, name STRING, city STRING, op STRING, "
+           "ver STRUCT<major: BIGINT, minor: BIGINT>, tags ARRAY<STRING>, addr STRUCT<city: STRING, zip: STRING>, "
+           "attrs MAP<STRING, BIGINT>');\n"
+           "CREATE OR REFRESH STREAMING TABLE dim;\n"
+           "CREATE FLOW dim_flow AS AUTO CDC INTO dim FROM STREAM(changes) KEYS (id)\n"
+           "  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY ver COLUMNS * EXCEPT (op, ver, _rescued_data)\n"
+           "  STORED AS SCD TYPE 2 TRACK HISTORY ON * EXCEPT (city, addr, attrs);\n");
+  // The nested columns are functions of name (tracked, like tags) and city (untracked).
+  auto json = [](const Event& e) {
+    auto str = [](const std::string& x) { return x.empty() ? std::string("null") : "\"" + x + "\""; };
+    std::string line = "{\"id\":" + std::to_string(e.id) + ",\"name\":" + str(e.name) + ",\"city\":" + str(e.city) +
+                       ",\"op\":\"" + e.op + "\",\"seq\":" + std::to_string(e.seq) + ",\"ver\":{\"major\":" +
+                       std::to_string(e.seq / 100) + ",\"minor\":" + std::to_string(e.seq % 100) + "}";
+    if (e.op == "UPSERT") {
+      line += ",\"tags\":" + (e.name.empty() ? std::string("null") : "[\"" + e.name + "\",\"x\"]");
+      line += ",\"addr\":{\"city\":\"" + e.city + "\",\"zip\":\"z" + e.city + "\"},\"attrs\":{\"" + e.city + "\":1}";
+    }
+    return line + "}\n";
+  };
+  std::vector<Event> events;
+  for (const auto& e : GenerateStream(9))
+    if (e.op != "TRUNCATE") events.push_back(e);
+  std::mt19937 rng(21);
+  std::shuffle(events.begin(), events.end(), rng);
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  std::string all;
+  const size_t kBatches = 4, per = (events.size() + kBatches - 1) / kBatches;
+  for (size_t b = 0; b < kBatches; ++b) {
+    std::string text;
+    for (size_t i = b * per; i < std::min(events.size(), (b + 1) * per); ++i) text += json(events[i]);
+    all += text;
+    ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, std::to_string(b) + ".json"), text).ok());
+    auto r = (*runner)->RunOnce({});
+    ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+  }
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("all.json"), all).ok());
+  auto expected = ExpectedHistory(dir_.Join("all.json"), "name IS DISTINCT FROM p_name");
+  EXPECT_GT(expected.size(), 100u);
+  auto table = delta::DeltaTable::Open(dir_.Join("storage/dim"));
+  ASSERT_TRUE(table.ok());
+  auto snap = (*table)->Latest();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)->schema().field(static_cast<size_t>((*snap)->schema().FindField("__START_AT"))).type.ToString(),
+            "struct<major:bigint,minor:bigint>");
+  std::string files;
+  for (const auto& f : (*snap)->files()) files += (files.empty() ? "'" : ", '") + f.full_path + "'";
+  auto lines = testing::DuckDBRows(
+      "SELECT CAST(id AS VARCHAR) || '|' || coalesce(name, 'NULL') || '|' || coalesce(city, 'NULL') || '|' ||\n"
+      "  CAST(__START_AT.major * 100 + __START_AT.minor AS VARCHAR) || '|' ||\n"
+      "  coalesce(CAST(__END_AT.major * 100 + __END_AT.minor AS VARCHAR), 'NULL') AS line\n"
+      "FROM read_parquet([" + files + "]) ORDER BY line");
+  std::vector<std::string> got;
+  for (const auto& l : lines) got.push_back(l["line"].get<std::string>());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, expected);
+  // Every version carries the nested values of its tracked (first) and untracked (last) change.
+  auto bad = testing::DuckDBRows(
+      "SELECT count(*)::INTEGER AS n FROM read_parquet([" + files + "]) WHERE\n"
+      "  tags IS DISTINCT FROM (CASE WHEN name IS NULL THEN NULL ELSE [name, 'x'] END)\n"
+      "  OR addr IS DISTINCT FROM {'city': city, 'zip': 'z' || city}\n"
+      "  OR map_keys(attrs) IS DISTINCT FROM [city] OR map_values(attrs) IS DISTINCT FROM [1]");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0]["n"].get<int64_t>(), 0);
+  // A NULL field of the sequence is an error naming the key and the field.
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "9.json"),
+                                   "{\"id\":7,\"name\":\"n\",\"city\":\"c\",\"op\":\"UPSERT\",\"ver\":{\"major\":1}}\n")
+                  .ok());
+  auto r = (*runner)->RunOnce({});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok());
+  std::string msg;
+  for (const auto& t : r->tables)
+    if (t.table == "dim") msg = t.message;
+  EXPECT_NE(msg.find("id = 7"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ver.minor is NULL"), std::string::npos) << msg;
 }
 
 TEST_F(Scd2ExamplesTest, DifferentChangesWithOneSequenceAcrossBatchesAreAnError) {

@@ -129,5 +129,31 @@ TEST_F(FlowsTest, EachFlowIsExactlyOnceOnItsOwnAndOnceFlowsRunOneTime) {
                                                "b|13|NULL", "old|100|h", "old|101|i"}));
 }
 
+TEST_F(FlowsTest, ATableWrittenOnlyByOnceFlowsRunsThemOneTime) {
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/p.sql"),
+                             "CREATE OR REFRESH MATERIALIZED VIEW old_orders AS SELECT * FROM read_files('${old}', "
+                             "format => 'json', schema => 'id BIGINT, v STRING');\n"
+                             "CREATE OR REFRESH STREAMING TABLE orders;\n"
+                             "CREATE FLOW first AS INSERT INTO ONCE orders BY NAME SELECT id, v, 'old' AS src "
+                             "FROM old_orders;\n"
+                             "CREATE FLOW second AS INSERT INTO ONCE orders BY NAME SELECT id * 10 AS id, v, "
+                             "'again' AS src FROM old_orders;\n")
+                  .ok());
+  Land("old", "1.json", "{\"id\":1,\"v\":\"h\"}\n");
+  Run();
+  std::vector<std::string> want = {"again|10|h", "old|1|h"};
+  EXPECT_EQ(Rows(), want);
+  Land("old", "2.json", "{\"id\":2,\"v\":\"i\"}\n");
+  Run();
+  EXPECT_EQ(Rows(), want);  // both have run
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok());
+  RunOptions options;
+  options.full_refresh = {"orders"};
+  auto r = (*runner)->RunOnce(options);
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+  EXPECT_EQ(Rows(), (std::vector<std::string>{"again|10|h", "again|20|i", "old|1|h", "old|2|i"}));
+}
+
 }  // namespace
 }  // namespace lakepipe::runtime

@@ -262,7 +262,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     flow_ds.plan = more->plan;
   }
   const sql::ResolvedDataset& ds = more != nullptr ? flow_ds : table_ds;
-  const bool once = more != nullptr && more->once;
+  const bool once = more != nullptr ? more->once : ds.once;
   TableReport report;
   report.table = ds.name;
   report.kind = sql::DatasetKindName(ds.kind);

@@ -334,53 +334,56 @@ Status AttachFlows(std::vector<DatasetDefinition>* datasets, const std::vector<F
       continue;
     }
     const auto& into = it->second;
-    const FlowDefinition* cdc = nullptr;
-    for (const FlowDefinition* f : into)
-      if (f->kind == FlowDefinition::Kind::kAutoCdc && cdc == nullptr) cdc = f;
-    if (cdc != nullptr) {
+    std::vector<const FlowDefinition*> cdc_flows, append_flows;
+    for (const FlowDefinition* f : into) (f->kind == FlowDefinition::Kind::kAutoCdc ? cdc_flows : append_flows).push_back(f);
+    // The flow that is the table's query (checkpoint `_checkpoints/<table>/`): the table's
+    // own query, else its first flow that is not ONCE, else its first flow; the others
+    // are more_flows, each with its own checkpoint.
+    const std::vector<const FlowDefinition*>& writers = cdc_flows.empty() ? append_flows : cdc_flows;
+    const FlowDefinition* primary = nullptr;
+    if (d.declared_only) {
+      for (const FlowDefinition* f : writers)
+        if (!f->once && primary == nullptr) primary = f;
+      if (primary == nullptr) primary = writers.front();
+    }
+    if (!cdc_flows.empty()) {
+      const FlowDefinition* cdc = cdc_flows.front();
       if (!d.declared_only) {
         return ErrorAt(cdc->target_loc, "`" + d.name + "` has its own query (AS ...); the target of AUTO CDC is "
                                         "declared without one: CREATE OR REFRESH STREAMING TABLE " + d.name + ";");
       }
-      if (into.size() > 1) {
-        const FlowDefinition& other = *(into.front() == cdc ? into[1] : into.front());
-        return NotSupportedAt(other.loc, "several flows into the AUTO CDC target `" + d.name + "` (`" + cdc->name +
+      if (!append_flows.empty()) {
+        const FlowDefinition& other = *append_flows.front();
+        return NotSupportedAt(other.loc, "append flow `" + other.name + "` into the AUTO CDC target `" + d.name +
+                                             "` (written by `" + cdc->name + "`): an appended row has no key "
+                                             "sequence and no operation, so whether it replaces, precedes or follows "
+                                             "a key's changes is undefined; give its rows a sequence and write them "
+                                             "with a second AUTO CDC flow (CREATE FLOW " + other.name +
+                                             " AS AUTO CDC INTO " + d.name + " FROM ... KEYS (...) SEQUENCE BY ...)");
+      }
+      if (cdc_flows.size() > 1) {
+        const FlowDefinition& other = *(cdc_flows.front() == primary ? cdc_flows[1] : cdc_flows.front());
+        return NotSupportedAt(other.loc, "several flows into the AUTO CDC target `" + d.name + "` (`" + primary->name +
                                              "` and `" + other.name + "`) are not built yet: each flow keeps its own "
                                              "per-key state, so two flows' changes of one key would each be decided "
                                              "against part of the key's history; union the change feeds (UNION ALL) "
                                              "into one source and write one AUTO CDC flow");
       }
-      if (cdc->once) {
-        return NotSupportedAt(cdc->loc, "AUTO CDC ONCE (`" + cdc->name + "`) is not built yet; run the backfill's "
-                                        "changes through the flow's source table");
-      }
-      d.query = cdc->query;
-      d.query_sql = cdc->query_sql;
-      d.flow_name = cdc->name;
-      d.apply_changes = cdc->cdc;
-      continue;
+      d.apply_changes = primary->cdc;
     }
-    // Append flows: the table's own query, else its first flow that is not ONCE, is the
-    // table's query (checkpoint `_checkpoints/<table>/`); the others are more_flows.
-    const FlowDefinition* primary = nullptr;
     if (d.declared_only) {
-      for (const FlowDefinition* f : into)
-        if (!f->once && primary == nullptr) primary = f;
-      if (primary == nullptr) {
-        return NotSupportedAt(into.front()->loc, "streaming table `" + d.name + "` is written only by ONCE flows, which "
-                                                 "is not built yet; give it a streaming flow (INSERT INTO " + d.name +
-                                                 " BY NAME SELECT ... FROM STREAM(...)) or use a materialized view");
-      }
       d.query = primary->query;
       d.query_sql = primary->query_sql;
       d.flow_name = primary->name;
+      d.flow_loc = primary->loc;
+      d.flow_once = primary->once;
     }
     for (const FlowDefinition* f : into) {
       if (f == primary) continue;
       if (EqualsIgnoreCase(f->name, d.name)) {
         return ErrorAt(f->loc, "flow `" + f->name + "` has the name of the table it writes; name it differently");
       }
-      d.more_flows.push_back({f->name, f->loc, f->once, f->query_sql, f->query});
+      d.more_flows.push_back({f->name, f->loc, f->once, f->query_sql, f->query, f->cdc});
     }
   }
   return Status::OK();

@@ -611,6 +611,14 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
     if (i < 0) return ErrorAt(def.loc, "PARTITIONED BY column `" + p + "` is not a column of `" + def.name + "`");
     if (s.field(i).type.is_nested()) return ErrorAt(def.loc, "cannot partition by `" + p + "` of type " + s.field(i).type.ToString());
   }
+  if (def.flow_once) {
+    // Written only by ONCE flows: its flow reads its inputs as they are, one time.
+    if (ReadsStream(*out->plan, views)) {
+      return ErrorAt(def.flow_loc, "ONCE flow `" + def.flow_name + "` runs one time over its inputs as they are: "
+                                   "remove STREAM from its source (or drop ONCE for a flow that follows the stream)");
+    }
+    return Status::OK();
+  }
   // A join of two streams is kept only with the bounds that make its state finite.
   if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamJoins(*out->plan));
   if (def.kind == DatasetKind::kStreamingTable) LP_RETURN_IF_ERROR(CheckStreamingWindows(def.name, *out->plan, nullptr));
@@ -714,30 +722,12 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
     rd.name = def.name;
     rd.kind = def.kind;
     rd.dataset_index = node.dataset_index;
+    rd.once = def.flow_once;
     LP_ASSIGN_OR_RETURN(rd.plan, ResolvePlan(def.query, lookup));
     rd.schema = rd.plan->schema;
     if (def.apply_changes) {
       LP_ASSIGN_OR_RETURN(rd.apply_changes, ResolveApplyChanges(def.apply_changes, def.flow_name, rd.plan->schema));
       rd.schema = rd.apply_changes->target_schema;
-      if (def.apply_changes->scd_type == 2) {
-        // A type 2 history keeps each change's values in the flow's state, encoded as flat
-        // values (operators/key_encoder.h).
-        const auto& parts = rd.apply_changes->sequence_parts;
-        if (parts.size() == 1 && rd.apply_changes->sequence_type.is_nested()) {
-          return NotSupportedAt(def.apply_changes->sequence_loc,
-                                "AUTO CDC into `" + def.name + "` STORED AS SCD TYPE 2 with a struct-typed SEQUENCE BY "
-                                "column is not built yet; write SEQUENCE BY struct(a, b, ...) of its fields");
-        }
-        for (const Field& f : rd.apply_changes->source_schema.fields()) {
-          bool used = f.type.is_nested() && rd.apply_changes->target_schema.FindField(f.name) >= 0;
-          if (used) {
-            return NotSupportedAt(def.apply_changes->scd_loc,
-                                  "AUTO CDC into `" + def.name + "` STORED AS SCD TYPE 2 with the " + f.type.ToString() +
-                                      " column `" + f.name + "` is not built yet; leave it out with COLUMNS * EXCEPT (" +
-                                      f.name + ") or select its fields in the source");
-          }
-        }
-      }
     }
     ViewPlanLookup views = [&out](const std::string& name) -> const PlanNode* {
       const ResolvedDataset* d = out.Find(name);

@@ -38,12 +38,16 @@ struct ResolvedDataset {
   // A table written by AUTO CDC: `plan` yields the change events (source schema) and
   // `schema` is the target's.
   std::shared_ptr<const ResolvedApplyChanges> apply_changes;
+  // The flow that is `plan` is ONCE: it runs one time over its inputs as they are.
+  bool once = false;
   // A streaming table's other append flows (DatasetDefinition::more_flows), resolved; each
   // writes its output columns by name into `schema` (the others NULL).
   struct MoreFlow {
     std::string name;
     bool once = false;
     PlanPtr plan;
+    // Another AUTO CDC flow into the target (`plan` yields its change events).
+    std::shared_ptr<const ResolvedApplyChanges> apply_changes;
   };
   std::vector<MoreFlow> more_flows;
 };

@@ -74,6 +74,8 @@ struct DatasetDefinition {
   // (AttachFlows); then `flow_name` names it, and `apply_changes` is set for AUTO CDC.
   bool declared_only = false;
   std::string flow_name;
+  SourceLocation flow_loc;
+  bool flow_once = false;  // that flow is ONCE (the table is written only by ONCE flows)
   std::shared_ptr<const ApplyChangesSpec> apply_changes;
   // The other append flows into this streaming table (`CREATE FLOW f AS INSERT INTO [ONCE]
   // t BY NAME query`), besides the one that is its query; each has its own checkpoint.
@@ -83,6 +85,8 @@ struct DatasetDefinition {
     bool once = false;  // runs one time (a backfill)
     std::string query_sql;
     PlanPtr query;
+    // Another AUTO CDC flow into the same target (the query reads its change events).
+    std::shared_ptr<const ApplyChangesSpec> apply_changes;
   };
   std::vector<MoreFlow> more_flows;
 };
