@@ -22,6 +22,7 @@
 #include "cli/output.h"
 #include "common/fs.h"
 #include "common/local_postgres.h"
+#include "kafka/dev_broker.h"
 #include "publish/publish_loop.h"
 #include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
@@ -298,14 +299,17 @@ Status RunPipeline(const RunArgs& a) {
 }
 
 // `lakepipe demo`: the orders pipeline running continuously on generated data, with the
-// producer dropping files into its landing folder and the dashboard served.
+// producer dropping files into its landing folder (or sending them to a development Kafka
+// broker in this process, --source kafka) and the dashboard served.
 struct DemoArgs {
   std::string dir = "lakepipe-demo";
-  std::string example;  // default: examples/orders beside the working folder or the binary
+  std::string example;  // default: examples/orders (-kafka, -cdc) beside the working folder or the binary
   int port = 8080;
   int64_t rows = 200000;  // per round; each round has a new seed
-  int64_t rate = 0;  // 0: the source's default (files: 2,000 lines/s; postgres: 200 orders/s)
+  int64_t rounds = 0;     // files, kafka: rounds produced; 0: until stopped
+  int64_t rate = 0;  // 0: the source's default (files, kafka: 2,000 lines/s; postgres: 200 orders/s)
   int64_t lines_per_file = 200;
+  int partitions = 4;     // kafka: partitions of the orders topic
   bool no_postgres = false;
   std::string source = "files";  // files | kafka | postgres
 };
@@ -343,15 +347,41 @@ std::string MinutesToSeconds(std::string yaml) {
 // A copy of the pipeline folder with a publish section for the demo's PostgreSQL. With
 // `seconds_for_minutes`, interval triggers in minutes become as many seconds (the CDC
 // example's Silver every 5 minutes and Gold every 15 run every 5 and 15 seconds).
+// SQL files the example shares from elsewhere (`../orders/silver.sql` in its `libraries`)
+// are copied beside it under their own names, and the copy's pipeline.yaml names them so.
 Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn,
                          bool seconds_for_minutes = false) {
   FileSystem* fs = FileSystem::Default();
   LP_RETURN_IF_ERROR(fs->CreateDirs(to));
-  LP_ASSIGN_OR_RETURN(auto names, fs->ListDir(example));
-  for (const auto& f : names) {
+  LP_ASSIGN_OR_RETURN(sql::PipelineSettings settings, sql::LoadPipelineSettings(example));
+  std::map<std::string, std::string> renamed;  // library as written -> its name in the copy
+  std::set<std::string> names;
+  LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(example));
+  for (const auto& f : entries)
+    if (!f.is_dir) names.insert(f.name);
+  for (const auto& lib : settings.libraries) {
+    if (lib.find('/') == std::string::npos) continue;
+    if (lib.find_first_of("*?[") != std::string::npos) {
+      return Status::NotSupported("demo: library " + lib + " of " + example +
+                                  " is a pattern outside the pipeline folder; list its files");
+    }
+    std::string base = BaseName(lib);
+    if (!names.insert(base).second) {
+      return Status::InvalidArgument("demo: library " + lib + " of " + example + " has the name of another file (" +
+                                     base + ") in the pipeline folder");
+    }
+    LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(JoinPath(example, lib)));
+    LP_RETURN_IF_ERROR(fs->WriteFileAtomic(JoinPath(to, base), text));
+    renamed[lib] = base;
+  }
+  for (const auto& f : entries) {
     if (f.is_dir) continue;
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(JoinPath(example, f.name)));
     if (f.name == "pipeline.yaml") {
+      for (const auto& [lib, base] : renamed) {
+        for (size_t at = text.find(lib); at != std::string::npos; at = text.find(lib, at + base.size()))
+          text.replace(at, lib.size(), base);
+      }
       if (seconds_for_minutes) text = MinutesToSeconds(text);
       text += "\n# Added by `lakepipe demo`: the Gold tables in the demo's PostgreSQL.\n"
               "publish:\n"
@@ -490,34 +520,66 @@ Status RunPostgresDemo(const DemoArgs& args) {
 }
 
 Status RunDemo(const DemoArgs& args) {
-  if (args.source == "kafka") {
-    return Status::NotSupported(
-        "not built yet: demo --source kafka (the Kafka orders example needs from_json in Bronze); by hand: "
-        "lakepipe kafka serve, lakepipe produce --to kafka://HOST:PORT/orders, and a pipeline reading "
-        "STREAM read_kafka(...) (docs/kafka.md)");
-  }
   if (args.source == "postgres") return RunPostgresDemo(args);
-  if (args.source != "files") {
+  if (args.source != "files" && args.source != "kafka") {
     return Status::InvalidArgument("demo --source must be files, kafka or postgres, not " + args.source);
   }
+  if (args.rounds < 0) return Status::InvalidArgument("demo --rounds must be >= 0 (0: until stopped)");
+  if (args.partitions < 1) return Status::InvalidArgument("demo --partitions must be >= 1");
+  const bool kafka = args.source == "kafka";
   FileSystem* fs = FileSystem::Default();
-  LP_ASSIGN_OR_RETURN(DemoArgs a, ResolveDemoArgs(args, "examples/orders", 2000));
+  LP_ASSIGN_OR_RETURN(DemoArgs a, ResolveDemoArgs(args, kafka ? "examples/orders-kafka" : "examples/orders", 2000));
   std::string example = a.example;
+  LP_RETURN_IF_ERROR(fs->CreateDirs(a.dir));
   std::string landing = JoinPath(a.dir, "landing");
-  LP_RETURN_IF_ERROR(fs->CreateDirs(landing));
+  std::string storage = JoinPath(a.dir, kafka ? "storage-kafka" : "storage");
+  std::unique_ptr<kafka::DevBroker> broker;
+  std::string destination = landing;
+  std::vector<std::string> sets = {"storage=" + storage};
+  if (kafka) {
+    // The development broker keeps messages in memory, so it starts empty: a lake kept
+    // from an earlier Kafka demo would hold offsets this broker never had (the flow would
+    // report them lost). The Kafka demo's lake therefore starts empty too.
+    if (fs->Exists(storage)) {
+      std::error_code ec;
+      std::filesystem::remove_all(storage, ec);
+      if (ec) return Status::IOError("demo: cannot remove the previous Kafka demo's lake " + storage + ": " + ec.message());
+      std::printf("demo: removed the previous Kafka demo's lake %s (the development broker starts empty)\n",
+                  storage.c_str());
+    }
+    LP_ASSIGN_OR_RETURN(broker, kafka::DevBroker::Start());
+    LP_RETURN_IF_ERROR(broker->CreateTopic("orders", a.partitions));
+    destination = "kafka://" + broker->bootstrap_servers() + "/orders";
+    sets.push_back("kafka=" + broker->bootstrap_servers());
+    sets.push_back("topic=orders");
+    std::printf("demo: a development Kafka broker (in memory) at bootstrap.servers=%s, topic orders with %d "
+                "partitions\n",
+                broker->bootstrap_servers().c_str(), a.partitions);
+  } else {
+    LP_RETURN_IF_ERROR(fs->CreateDirs(landing));
+    sets.push_back("landing=" + landing);
+  }
   // Fresh orders for as long as the demo runs: each round generates `rows` lines with the
-  // next seed and drops them into the landing folder at `rate` (replaying one file would
-  // only feed Silver exact duplicates, which it drops).
+  // next seed and sends them at `rate` (replaying one file would only feed Silver exact
+  // duplicates, which it drops).
   auto round_input = [&](uint64_t seed) { return JoinPath(a.dir, "orders-" + std::to_string(seed) + ".csv"); };
   LP_RETURN_IF_ERROR(RunSelf({"generate", "orders", "--rows", std::to_string(a.rows), "--seed", "1", "--out", round_input(1)},
                              /*quiet=*/true));
-  std::printf("demo: dropping %s order lines/s into %s (%s lines per file; a fresh %s-line batch each round)\n",
-              Thousands(a.rate).c_str(), landing.c_str(), Thousands(a.lines_per_file).c_str(), Thousands(a.rows).c_str());
+  if (kafka) {
+    std::printf("demo: sending %s order lines/s to %s as JSON messages keyed by TransactionNo (a fresh %s-line "
+                "batch each round)\n",
+                Thousands(a.rate).c_str(), destination.c_str(), Thousands(a.rows).c_str());
+  } else {
+    std::printf("demo: dropping %s order lines/s into %s (%s lines per file; a fresh %s-line batch each round)\n",
+                Thousands(a.rate).c_str(), landing.c_str(), Thousands(a.lines_per_file).c_str(),
+                Thousands(a.rows).c_str());
+  }
+  std::fflush(stdout);
   std::atomic<bool> stop{false};
   std::atomic<pid_t> producer{-1};
   std::atomic<bool> feeder_done{false};
   std::thread feeder([&] {
-    for (uint64_t seed = 1; !stop.load(); ++seed) {
+    for (uint64_t seed = 1; !stop.load() && (a.rounds == 0 || seed <= static_cast<uint64_t>(a.rounds)); ++seed) {
       std::string input = round_input(seed);
       if (!fs->Exists(input) &&
           !RunSelf({"generate", "orders", "--rows", std::to_string(a.rows), "--seed", std::to_string(seed), "--out", input},
@@ -525,10 +587,14 @@ Status RunDemo(const DemoArgs& args) {
                .ok())
         break;
       if (stop.load()) break;
-      pid_t pid = SpawnSelf({"produce", "--from", input, "--to", landing, "--rate", std::to_string(a.rate),
-                             "--lines-per-file", std::to_string(a.lines_per_file), "--prefix",
-                             "demo-" + std::to_string(seed)},
-                            /*quiet=*/true);
+      std::vector<std::string> produce = {"produce", "--from", input, "--to", destination, "--rate", std::to_string(a.rate),
+                                          "--lines-per-file", std::to_string(a.lines_per_file)};
+      if (kafka) {
+        produce.insert(produce.end(), {"--key", "TransactionNo"});
+      } else {
+        produce.insert(produce.end(), {"--prefix", "demo-" + std::to_string(seed)});
+      }
+      pid_t pid = SpawnSelf(produce, /*quiet=*/true);
       if (pid < 0) break;
       producer.store(pid);
       int status = 0;
@@ -539,6 +605,8 @@ Status RunDemo(const DemoArgs& args) {
     feeder_done.store(true);
   });
   // PostgreSQL for the serving layer; the demo runs on without it when it cannot start.
+  // The Kafka demo publishes to its own database, rebuilt with its lake.
+  const std::string database = kafka ? "shop_kafka" : "shop";
   std::unique_ptr<LocalPostgres> pg;
   std::string pg_fallback;
   std::string pipeline = example;
@@ -547,17 +615,21 @@ Status RunDemo(const DemoArgs& args) {
     Status ready = started.status();
     if (started.ok()) {
       pg = std::move(*started);
-      auto has_db = pg->Psql("SELECT 1 FROM pg_database WHERE datname = 'shop'");
+      if (kafka) ready = pg->Psql("DROP DATABASE IF EXISTS " + database).status();
+      auto has_db = ready.ok() ? pg->Psql("SELECT 1 FROM pg_database WHERE datname = '" + database + "'")
+                               : Result<std::string>(ready);
       ready = has_db.status();
-      if (ready.ok() && has_db->empty()) ready = pg->Psql("CREATE DATABASE shop").status();
-      if (ready.ok()) ready = WriteDemoPipeline(example, JoinPath(a.dir, "pipeline"), pg->Dsn("shop"));
+      if (ready.ok() && has_db->empty()) ready = pg->Psql("CREATE DATABASE " + database).status();
+      if (ready.ok()) {
+        ready = WriteDemoPipeline(example, JoinPath(a.dir, kafka ? "pipeline-kafka" : "pipeline"), pg->Dsn(database));
+      }
     }
     if (ready.ok()) {
-      pipeline = JoinPath(a.dir, "pipeline");
+      pipeline = JoinPath(a.dir, kafka ? "pipeline-kafka" : "pipeline");
       std::printf("demo: PostgreSQL on 127.0.0.1:%d (data in %s); the Gold tables are published to schema gold. Try:\n"
                   "  %s -c 'SELECT country, total_revenue, orders FROM gold.revenue ORDER BY total_revenue DESC LIMIT 5'\n",
                   pg->port(), pg->folder().c_str(),
-                  pg->PsqlCommand("shop", "bi_reader").c_str());
+                  pg->PsqlCommand(database, "bi_reader").c_str());
     } else {
       std::printf("demo: PostgreSQL not started (%s); running without publication\n", ready.message().c_str());
       pg.reset();
@@ -568,7 +640,7 @@ Status RunDemo(const DemoArgs& args) {
   run.folder = pipeline;
   run.port = a.port;
   run.summary = true;
-  run.sets = {"landing=" + landing, "storage=" + JoinPath(a.dir, "storage")};
+  run.sets = sets;
   Status st = RunPipeline(run);
   stop.store(true);
   while (!feeder_done.load()) {
@@ -577,6 +649,7 @@ Status RunDemo(const DemoArgs& args) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   feeder.join();
+  broker.reset();
   if (pg) {
     (void)pg->Stop();
     pg.reset();
@@ -588,7 +661,7 @@ Status RunDemo(const DemoArgs& args) {
     }
   }
   std::printf("demo: stopped; the tables stay in %s (lakepipe query %s --set storage=%s 'SELECT * FROM gold_kpis')\n",
-              JoinPath(a.dir, "storage").c_str(), example.c_str(), JoinPath(a.dir, "storage").c_str());
+              storage.c_str(), example.c_str(), storage.c_str());
   return st;
 }
 
@@ -641,17 +714,25 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
 
   auto demo_args = std::make_shared<DemoArgs>();
   CLI::App* demo = app.add_subcommand(
-      "demo", "Generate orders, drop them into a landing folder at a steady rate, and run the orders pipeline "
-              "continuously with the dashboard (Ctrl-C stops)");
+      "demo", "Generate orders, drop them into a landing folder (or send them to a development Kafka broker, "
+              "--source kafka) at a steady rate, and run the orders pipeline continuously with the dashboard "
+              "(Ctrl-C stops)");
   demo->add_option("--dir", demo_args->dir, "Working folder (input, landing, storage)")->capture_default_str();
-  demo->add_option("--example", demo_args->example, "The pipeline folder (default: examples/orders)");
+  demo->add_option("--example", demo_args->example,
+                   "The pipeline folder (default: examples/orders, -kafka with --source kafka, -cdc with postgres)");
   demo->add_option("--port", demo_args->port, "Dashboard and API port")->capture_default_str();
   demo->add_option("--rows", demo_args->rows, "Order lines generated per round (each round with a new seed)")
       ->capture_default_str();
+  demo->add_option("--rounds", demo_args->rounds, "files, kafka: rounds of --rows lines to send (0: until stopped)")
+      ->capture_default_str();
   demo->add_option("--rate", demo_args->rate,
-                   "Lines per second dropped into the landing folder (default 2000); with --source postgres, orders "
-                   "per second (default 200)");
-  demo->add_option("--lines-per-file", demo_args->lines_per_file, "Lines per landing file")->capture_default_str();
+                   "Lines per second dropped into the landing folder or sent to Kafka (default 2000); with --source "
+                   "postgres, orders per second (default 200)");
+  demo->add_option("--lines-per-file", demo_args->lines_per_file,
+                   "Lines per landing file (kafka: messages per acknowledged group)")
+      ->capture_default_str();
+  demo->add_option("--partitions", demo_args->partitions, "kafka: partitions of the orders topic")
+      ->capture_default_str();
   demo->add_flag("--no-postgres", demo_args->no_postgres,
                  "Do not start PostgreSQL (by default the demo starts one and publishes the Gold tables to it)");
   demo->add_option("--source", demo_args->source, "Where the orders come from: files (a landing folder), kafka or postgres")
