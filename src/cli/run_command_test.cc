@@ -285,3 +285,58 @@ TEST(PipelineBadInputTest, DeepSqlIsAClearErrorOrAResult) {
 
 }  // namespace
 }  // namespace lakepipe
+
+namespace lakepipe {
+namespace {
+
+// LOCATION (docs/scale-out.md): two pipelines with their own storage append to one
+// streaming table in a shared folder, each exactly once; what cannot be shared is refused.
+TEST(PipelineLocationTest, TwoStoragesAppendToOneTableAndRewritesAreRefused) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  for (const char* p : {"a", "b"}) {
+    std::string in = dir.Join(std::string("in-") + p);
+    ASSERT_TRUE(fs->CreateDirs(in).ok());
+    ASSERT_TRUE(fs->CreateDirs(dir.Join(p)).ok());
+    ASSERT_TRUE(fs->WriteFile(JoinPath(in, "x.csv"), std::string("id,src\n1,") + p + "\n2," + p + "\n3," + p + "\n").ok());
+    ASSERT_TRUE(fs->WriteFile(dir.Join(std::string(p) + "/pipeline.yaml"),
+                              std::string("name: ") + p + "\nstorage: " + dir.Join(std::string("st-") + p) +
+                                  "\nlibraries: [p.sql]\nconfiguration: {landing: " + in + ", shared: " +
+                                  dir.Join("shared") + "}\n")
+                    .ok());
+    ASSERT_TRUE(fs->WriteFile(dir.Join(std::string(p) + "/p.sql"),
+                              "CREATE OR REFRESH STREAMING TABLE bronze\nLOCATION '${shared}/bronze'\n"
+                              "AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, "
+                              "schema => 'id INT, src STRING');\n")
+                    .ok());
+  }
+  Lakepipe("validate " + dir.Join("a"));
+  Lakepipe("run " + dir.Join("a") + " --once");
+  Lakepipe("run " + dir.Join("b") + " --once");
+  Lakepipe("run " + dir.Join("a") + " --once");  // nothing new: nothing doubled
+  EXPECT_FALSE(fs->Exists(dir.Join("st-a/bronze")));
+  EXPECT_TRUE(fs->Exists(dir.Join("st-a/_checkpoints/bronze")));
+  EXPECT_TRUE(fs->Exists(dir.Join("st-b/_checkpoints/bronze")));
+  for (const char* p : {"a", "b"}) {
+    auto rows = JsonLines(Lakepipe("query " + dir.Join(p) + " --format jsonl " +
+                                   Quote("SELECT src, count(*) AS n FROM bronze GROUP BY src ORDER BY src")));
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0]["src"], "a");
+    EXPECT_EQ(rows[0]["n"], 3);
+    EXPECT_EQ(rows[1]["src"], "b");
+    EXPECT_EQ(rows[1]["n"], 3);
+  }
+  // A full refresh would delete the other run's rows.
+  ExpectOneErrorLine(LakepipeFails("run " + dir.Join("b") + " --once --full-refresh bronze"),
+                     "not built yet: a full refresh of `bronze`, which has a LOCATION");
+  // Materialized views are rewritten whole: no LOCATION.
+  ASSERT_TRUE(fs->WriteFile(dir.Join("a/p.sql"), "CREATE OR REFRESH MATERIALIZED VIEW v\nLOCATION '/tmp/v'\n"
+                                                 "AS SELECT 1 AS x;\n")
+                  .ok());
+  std::string err = LakepipeFails("validate " + dir.Join("a"));
+  ExpectOneErrorLine(err, "p.sql:2:1");
+  ExpectOneErrorLine(err, "LOCATION on a materialized view");
+}
+
+}  // namespace
+}  // namespace lakepipe

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <algorithm>
 #include <cmath>
 #include <atomic>
@@ -479,6 +481,57 @@ TEST(DeltaTable, ConflictRules) {
   auto extra = Schema::ParseDDL("id BIGINT, name STRING, price DOUBLE, day DATE, ts TIMESTAMP, extra STRING");
   ASSERT_TRUE(table->Write({MakeBatch(17, 18, *extra)}, merge).ok());
   EXPECT_EQ((*app)->Commit().status().code(), StatusCode::kConflict);
+}
+
+// Two writers create the same table at once (two runs appending to one table at a
+// LOCATION, docs/scale-out.md): the loser of version 0 appends its rows at version 1 when
+// the winner's columns are its own, and still fails when they are not.
+TEST(DeltaTable, ConcurrentCreationsAppendWhenTheColumnsAgree) {
+  testing::TempDir dir;
+  std::string path = dir.Join("shared");
+  auto writer = [&](const std::string& app, const Schema& schema, int64_t from, int64_t to) {
+    WriteOptions wo;
+    wo.create_if_missing = CreateOptions{};
+    wo.create_if_missing->partition_columns = {"day"};
+    wo.txn_app_id = app;
+    wo.txn_version = 0;
+    auto w = DeltaTable::NewWriter(path, wo);
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_TRUE((*w)->Write(MakeBatch(from, to, schema)).ok());
+    return std::move(*w);
+  };
+  auto a = writer("run-a", TestSchema(), 0, 6);
+  auto b = writer("run-b", TestSchema(), 6, 12);
+  auto odd = writer("run-c", *Schema::ParseDDL("id BIGINT, name STRING, price DOUBLE, day DATE, ts TIMESTAMP, x INT"),
+                    12, 13);
+  auto ra = a->Commit();
+  ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+  EXPECT_EQ(ra->version, 0);
+  auto rb = b->Commit();
+  ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+  EXPECT_EQ(rb->version, 1);
+  EXPECT_FALSE(rb->already_committed);
+  auto lines = CommitLines(path, 1);
+  for (const auto& l : lines) {
+    EXPECT_FALSE(l.contains("metaData")) << l;
+    EXPECT_FALSE(l.contains("protocol")) << l;
+  }
+  auto rc = odd->Commit();
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.status().code(), StatusCode::kConflict);
+  auto table = DeltaTable::Open(path);
+  ASSERT_TRUE(table.ok());
+  auto snap = (*table)->Latest();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)->version(), 1);
+  EXPECT_EQ(Ids(*snap), Range(0, 12));
+  EXPECT_EQ((*snap)->TxnVersion("run-a"), 0);
+  EXPECT_EQ((*snap)->TxnVersion("run-b"), 0);
+  // The failed writer left no data file behind: every Parquet file is in the table.
+  size_t parquet = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(path))
+    parquet += e.path().extension() == ".parquet" && e.path().string().find("_delta_log") == std::string::npos;
+  EXPECT_EQ(parquet, (*snap)->files().size());
 }
 
 TEST(DeltaTable, TxnMakesWritesIdempotent) {

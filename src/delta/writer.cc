@@ -378,6 +378,31 @@ struct TableWriter::Impl {
     DiscardFiles();
   }
 
+  // After losing the creation of the table to another writer: takes its latest version
+  // as the base of this commit when it has this writer's columns (names and types) and
+  // partition columns; false (the conflict stands) otherwise.
+  Result<bool> AdoptConcurrentCreation() {
+    if (!DeltaTable::Exists(path, fs)) return false;
+    LP_ASSIGN_OR_RETURN(auto table, DeltaTable::Open(path, fs, table_options));
+    LP_ASSIGN_OR_RETURN(SnapshotPtr snap, table->Latest());
+    const Schema& theirs = snap->schema();
+    if (theirs.size() != table_schema.size() || snap->partition_columns() != partition_columns) return false;
+    for (size_t i = 0; i < theirs.size(); ++i) {
+      if (theirs.field(i).name != table_schema.field(i).name ||
+          !SameTypeIgnoringNullability(theirs.field(i).type, table_schema.field(i).type))
+        return false;
+    }
+    LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), path));
+    snapshot = snap;
+    creating = false;
+    configuration = snap->configuration();
+    if (options.txn_app_id) {
+      auto v = snap->TxnVersion(*options.txn_app_id);
+      if (v && *v >= options.txn_version) already_committed = true;
+    }
+    return true;
+  }
+
   Result<CommitResult> Commit() {
     if (committed) return Status::InvalidArgument("TableWriter::Commit called twice");
     committed = true;
@@ -396,62 +421,86 @@ struct TableWriter::Impl {
       return closed;
     }
     int64_t now = table_options.clock->NowMillis();
-    CommitRequest req;
-    Metadata meta;
-    if (creating) {
-      meta.id = NewUuid();
-      if (options.create_if_missing) {
-        meta.name = options.create_if_missing->name;
-        meta.description = options.create_if_missing->description;
-      }
-      meta.created_time = now;
-      meta.configuration = configuration;
-      meta.partition_columns = partition_columns;
-      meta.schema_string = table_schema.ToSparkJson();
-      req.actions.push_back(InitialProtocol(configuration));
-      req.actions.push_back(meta);
-      req.read_version = -1;
-    } else {
-      req.read_version = snapshot->version();
-      req.checkpoint_interval = CheckpointIntervalOf(snapshot->metadata());
-      if (schema_changed) {
-        meta = snapshot->metadata();
-        meta.schema_string = table_schema.ToSparkJson();
-        req.actions.push_back(meta);
-      }
-    }
     int64_t removed = 0;
-    if (options.mode == WriteMode::kOverwrite && snapshot) {
-      req.reads_all_files = true;
-      for (const DataFile& f : snapshot->files()) {
-        RemoveFile r = RemoveOf(f, now, /*data_change=*/true);
-        LP_ASSIGN_OR_RETURN(std::string key, FileKey(r.path, r.deletion_vector));
-        req.read_keys.insert(key);
-        req.actions.push_back(std::move(r));
-        ++removed;
+    // The commit request, as a creation or on top of `snapshot` (rebuilt when another
+    // writer created the table first, below).
+    auto build = [&]() -> Result<CommitRequest> {
+      removed = 0;
+      CommitRequest req;
+      Metadata meta;
+      if (creating) {
+        meta.id = NewUuid();
+        if (options.create_if_missing) {
+          meta.name = options.create_if_missing->name;
+          meta.description = options.create_if_missing->description;
+        }
+        meta.created_time = now;
+        meta.configuration = configuration;
+        meta.partition_columns = partition_columns;
+        meta.schema_string = table_schema.ToSparkJson();
+        req.actions.push_back(InitialProtocol(configuration));
+        req.actions.push_back(meta);
+        req.read_version = -1;
+      } else {
+        req.read_version = snapshot->version();
+        req.checkpoint_interval = CheckpointIntervalOf(snapshot->metadata());
+        if (schema_changed) {
+          meta = snapshot->metadata();
+          meta.schema_string = table_schema.ToSparkJson();
+          req.actions.push_back(meta);
+        }
       }
-    }
-    if (options.txn_app_id) {
-      req.txn_app_id = options.txn_app_id;
-      req.txn_version = options.txn_version;
-      req.actions.push_back(Txn{*options.txn_app_id, options.txn_version, now});
-    }
-    for (const auto& a : adds) req.actions.push_back(a);
-    req.blind_append = options.mode == WriteMode::kAppend && !schema_changed && !creating;
-    req.operation = options.operation.empty() ? "WRITE" : options.operation;
-    json pcs = partition_columns;
-    req.operation_parameters["mode"] = options.mode == WriteMode::kAppend ? "Append" : "Overwrite";
-    req.operation_parameters["partitionBy"] = pcs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    for (const auto& [k, v] : options.operation_parameters) req.operation_parameters[k] = v;
-    req.operation_metrics["numFiles"] = std::to_string(adds.size());
-    req.operation_metrics["numOutputRows"] = std::to_string(rows);
-    req.operation_metrics["numOutputBytes"] = std::to_string(bytes);
-    if (removed > 0) req.operation_metrics["numRemovedFiles"] = std::to_string(removed);
-    // Ours, not Spark's: STRING values written with invalid UTF-8 replaced (U+FFFD).
-    if (invalid_utf8 > 0) req.operation_metrics["numInvalidUtf8Replaced"] = std::to_string(invalid_utf8);
-
+      if (options.mode == WriteMode::kOverwrite && snapshot) {
+        req.reads_all_files = true;
+        for (const DataFile& f : snapshot->files()) {
+          RemoveFile r = RemoveOf(f, now, /*data_change=*/true);
+          LP_ASSIGN_OR_RETURN(std::string key, FileKey(r.path, r.deletion_vector));
+          req.read_keys.insert(key);
+          req.actions.push_back(std::move(r));
+          ++removed;
+        }
+      }
+      if (options.txn_app_id) {
+        req.txn_app_id = options.txn_app_id;
+        req.txn_version = options.txn_version;
+        req.actions.push_back(Txn{*options.txn_app_id, options.txn_version, now});
+      }
+      for (const auto& a : adds) req.actions.push_back(a);
+      req.blind_append = options.mode == WriteMode::kAppend && !schema_changed && !creating;
+      req.operation = options.operation.empty() ? "WRITE" : options.operation;
+      json pcs = partition_columns;
+      req.operation_parameters["mode"] = options.mode == WriteMode::kAppend ? "Append" : "Overwrite";
+      req.operation_parameters["partitionBy"] = pcs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      for (const auto& [k, v] : options.operation_parameters) req.operation_parameters[k] = v;
+      req.operation_metrics["numFiles"] = std::to_string(adds.size());
+      req.operation_metrics["numOutputRows"] = std::to_string(rows);
+      req.operation_metrics["numOutputBytes"] = std::to_string(bytes);
+      if (removed > 0) req.operation_metrics["numRemovedFiles"] = std::to_string(removed);
+      // Ours, not Spark's: STRING values written with invalid UTF-8 replaced (U+FFFD).
+      if (invalid_utf8 > 0) req.operation_metrics["numInvalidUtf8Replaced"] = std::to_string(invalid_utf8);
+      return req;
+    };
+    LP_ASSIGN_OR_RETURN(CommitRequest req, build());
     int64_t read_version = req.read_version;
     auto outcome = RunCommit(fs, path, table_options, std::move(req));
+    if (!outcome.ok() && outcome.status().IsConflict() && creating && options.mode == WriteMode::kAppend) {
+      // Another writer created the table first: several runs appending to one table at a
+      // LOCATION start together (docs/scale-out.md). With the same columns and partitioning
+      // our files are valid on top of its version 0, so they are appended there (at the
+      // next free version, with the usual conflict checks) instead of failing the batch.
+      LP_ASSIGN_OR_RETURN(bool adopted, AdoptConcurrentCreation());
+      if (adopted) {
+        if (already_committed) {
+          DiscardFiles();
+          result.version = snapshot->version();
+          result.already_committed = true;
+          return result;
+        }
+        LP_ASSIGN_OR_RETURN(req, build());
+        read_version = req.read_version;
+        outcome = RunCommit(fs, path, table_options, std::move(req));
+      }
+    }
     if (!outcome.ok()) {
       if (outcome.status().IsConflict()) {
         DiscardFiles();

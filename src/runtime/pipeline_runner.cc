@@ -57,6 +57,18 @@ Status PipelineRunner::Impl::LockStorage() {
   if (!resolve_error.ok()) return resolve_error;
   if (storage_lock.held()) return Status::OK();
   LP_ASSIGN_OR_RETURN(storage_lock, StorageLock::Acquire(pipeline.settings.storage, "run"));
+  // Tables at a LOCATION: shared with other runs that append (Delta's optimistic
+  // concurrency orders the commits), exclusive of OPTIMIZE, VACUUM and DELETE.
+  for (const auto& ds : pipeline.datasets) {
+    if (ds.location.empty()) continue;
+    auto lock = StorageLock::AcquireShared(ds.location, "run");
+    if (!lock.ok()) {
+      storage_lock.Release();
+      table_locks.clear();
+      return lock.status();
+    }
+    table_locks.push_back(std::move(*lock));
+  }
   return Status::OK();
 }
 
@@ -491,6 +503,15 @@ Result<std::set<std::string>> PipelineRunner::Impl::FullRefreshSet(const RunOpti
   if (options.full_refresh_all) {
     for (const auto& ds : resolved.datasets)
       if (ds.kind != sql::DatasetKind::kView) refresh.insert(Lower(ds.name));
+  }
+  // A table at a LOCATION may hold other runs' rows (docs/scale-out.md): rewriting it
+  // from this run's sources would delete theirs.
+  for (const auto& ds : resolved.datasets) {
+    if (ds.kind == sql::DatasetKind::kView || !refresh.count(Lower(ds.name)) || Definition(ds).location.empty()) continue;
+    return Status::NotSupported("not built yet: a full refresh of `" + ds.name + "`, which has a LOCATION (" +
+                                Definition(ds).location +
+                                ") other runs may append to: it would delete their rows too. Stop every run writing "
+                                "it, remove the folder and their checkpoints, and run them again (docs/scale-out.md)");
   }
   return refresh;
 }

@@ -136,6 +136,7 @@ struct PipelineRunner::Impl {
   // The storage lock (runtime/storage_lock.h), held from the first update until the
   // runner goes away: two runs writing the same storage would race on its checkpoints.
   StorageLock storage_lock;
+  std::vector<StorageLock> table_locks;  // shared locks of the tables at a LOCATION
   Status LockStorage();
   ~Impl();
 
@@ -143,7 +144,10 @@ struct PipelineRunner::Impl {
   const sql::DatasetDefinition& Definition(const sql::ResolvedDataset& ds) const {
     return pipeline.datasets[ds.dataset_index];
   }
+  // <storage>/<name>, or the table's LOCATION.
   std::string TablePath(const std::string& name) const {
+    for (const auto& d : pipeline.datasets)
+      if (!d.location.empty() && Lower(d.name) == Lower(name)) return d.location;
     return JoinPath(pipeline.settings.storage, name);
   }
   std::string CheckpointPath(const std::string& name) const {

@@ -57,9 +57,34 @@ Result<StorageLock> StorageLock::Acquire(const std::string& storage, const std::
   return lock;
 }
 
+Result<StorageLock> StorageLock::AcquireShared(const std::string& table_folder, const std::string& purpose) {
+  LP_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(table_folder));
+  std::string path = JoinPath(table_folder, kStorageLockFile);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : std::string();
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return Status::Aborted("table " + table_folder + " is being rewritten" +
+                           (holder.empty() ? std::string() : " (pid " + holder + ")") + "; the " + purpose +
+                           " waits for it to finish");
+  }
+  // No exclusive holder is left: a pid in the file is stale (shared holders write none).
+  if (::ftruncate(fd, 0) != 0) {
+  }
+  StorageLock lock;
+  lock.fd_ = fd;
+  return lock;
+}
+
 std::string StorageLock::StorageOf(const std::string& table_path) {
   char resolved[PATH_MAX];
   std::string dir = ::realpath(table_path.c_str(), resolved) != nullptr ? std::string(resolved) : table_path;
+  struct stat own{};
+  if (::stat(JoinPath(dir, kStorageLockFile).c_str(), &own) == 0) return dir;
   while (!dir.empty() && dir != "/" && dir != ".") {
     dir = DirName(dir);
     if (dir.empty()) break;

@@ -30,9 +30,17 @@ class StorageLock {
   // this process) holds it; `purpose` says what was refused ("run", "vacuum").
   static Result<StorageLock> Acquire(const std::string& storage, const std::string& purpose);
 
-  // The storage folder whose `_lakepipe.lock` governs `table_path`: the nearest folder
-  // above the table that holds `_lakepipe.lock`, `_checkpoints` or `_event_log`; empty
-  // when there is none (a table outside any pipeline storage).
+  // A shared lock on `<table_folder>/_lakepipe.lock`, held by each run that appends to a
+  // table at a LOCATION (docs/scale-out.md): any number of runs hold it together, while
+  // Acquire of the same folder (OPTIMIZE, VACUUM, DELETE: StorageOf finds the table
+  // folder's own lock file first) is refused until they stop. Aborted while an exclusive
+  // holder has it.
+  static Result<StorageLock> AcquireShared(const std::string& table_folder, const std::string& purpose);
+
+  // The folder whose `_lakepipe.lock` governs `table_path`: the table folder itself when
+  // it holds one (a table at a LOCATION that runs share), else the nearest folder above the
+  // table that holds `_lakepipe.lock`, `_checkpoints` or `_event_log`; empty when there
+  // is none (a table outside any pipeline storage).
   static std::string StorageOf(const std::string& table_path);
 
   bool held() const { return fd_ >= 0; }

@@ -71,7 +71,8 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     // commits, offsets or state lost or doubled rows). A full refresh starts both afresh.
     if (ds.kind == sql::DatasetKind::kStreamingTable && !full_refresh) {
       LP_ASSIGN_OR_RETURN(auto progress, FlowCheckpoint::ReadTableProgress(fs, TablePath(ds.name), flow.cp.flow_id()));
-      bool shared = more != nullptr || !ds.more_flows.empty();
+      // Other flows write the table too: its own others, or other runs' (LOCATION).
+      bool shared = more != nullptr || !ds.more_flows.empty() || !Definition(ds).location.empty();
       LP_RETURN_IF_ERROR(flow.cp.CheckAgainstTable(ds.name, progress, shared));
     }
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());

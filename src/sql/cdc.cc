@@ -369,6 +369,11 @@ Status AttachFlows(std::vector<DatasetDefinition>* datasets, const std::vector<F
                                              "against part of the key's history; union the change feeds (UNION ALL) "
                                              "into one source and write one AUTO CDC flow");
       }
+      if (!d.location.empty()) {
+        return NotSupportedAt(d.location_loc, "LOCATION on the AUTO CDC target `" + d.name + "` is not built yet: "
+                                              "its commits update and delete rows, which concurrent writers of a shared "
+                                              "table would conflict on; LOCATION is for append-only streaming tables");
+      }
       d.apply_changes = primary->cdc;
     }
     if (d.declared_only) {

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/fs.h"
 #include "sql/lexer.h"
 
 namespace lakepipe::sql {
@@ -138,7 +139,25 @@ class StatementParser {
       } else if (clause.IsWord("CLUSTER")) {
         return NotSupportedAt(Loc(clause), "CLUSTER BY (liquid clustering); use PARTITIONED BY");
       } else if (clause.IsWord("LOCATION")) {
-        return NotSupportedAt(Loc(clause), "LOCATION; tables live under the pipeline's `storage` folder");
+        // A streaming table outside the pipeline's storage, which runs of other pipelines
+        // may append to as well (docs/scale-out.md); relative to the pipeline folder.
+        if (def.kind != DatasetKind::kStreamingTable) {
+          return NotSupportedAt(Loc(clause), "LOCATION on a materialized view or view; only a streaming table "
+                                             "(append-only, so that several runs may share it) may live outside "
+                                             "the pipeline's `storage` folder");
+        }
+        Advance();
+        if (!Cur().IsString() || Cur().value.empty()) return ErrorAt(Loc(Cur()), "expected a path string after LOCATION");
+        def.location = Cur().value;
+        def.location_loc = Loc(Cur());
+        if (def.location.find("://") != std::string::npos) {
+          return NotSupportedAt(def.location_loc, "LOCATION on object storage (" + def.location +
+                                                      "); give a local or mounted folder");
+        }
+        if (def.location[0] != '/' && !options_.base_dir.empty()) {
+          def.location = JoinPath(options_.base_dir, def.location);
+        }
+        Advance();
       } else if (clause.IsWord("USING")) {
         return NotSupportedAt(Loc(clause), "USING <format>; pipeline tables are Delta tables");
       } else if (clause.IsWord("WITH") || clause.IsWord("MASK")) {
@@ -146,7 +165,7 @@ class StatementParser {
       } else if (clause.IsWord("SCHEDULE") || clause.IsWord("TRIGGER")) {
         return NotSupportedAt(Loc(clause), ToUpper(clause.text) + " in SQL; set per-table `triggers:` in pipeline.yaml");
       } else {
-        return ErrorAt(Loc(clause), "expected COMMENT, PARTITIONED BY, TBLPROPERTIES or AS <query>, found `" +
+        return ErrorAt(Loc(clause), "expected COMMENT, PARTITIONED BY, TBLPROPERTIES, LOCATION or AS <query>, found `" +
                                         clause.text + "`");
       }
     }

@@ -68,6 +68,10 @@ struct DatasetDefinition {
   std::string comment;
   std::vector<std::string> partition_columns;
   std::vector<std::pair<std::string, std::string>> table_properties;
+  // LOCATION 'path' (streaming tables only): the table's folder instead of
+  // <storage>/<name>, resolved against the pipeline folder; other runs may append to it.
+  std::string location;
+  SourceLocation location_loc;
   std::string query_sql;  // the query text (after ${key} substitution)
   PlanPtr query;          // its logical plan (unresolved)
   // `CREATE OR REFRESH STREAMING TABLE t [(...)];` without AS: a flow supplies the query
