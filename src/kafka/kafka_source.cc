@@ -334,6 +334,13 @@ class KafkaSource : public runtime::StreamSource {
     // Spark's consumers read uncommitted data unless told otherwise (kafka.isolation.level).
     if (!props.count("isolation.level")) props["isolation.level"] = "read_uncommitted";
     if (!props.count("client.id")) props["client.id"] = main ? "lakepipe-source" : "lakepipe-source-wakeup";
+    // Read() fetches ranges known to exist, so a long poll there only adds latency: a
+    // fetch sent before every assigned partition's fetcher has started, or after some
+    // partitions reached their planned end, comes back empty only after the broker's wait
+    // (librdkafka's mock cluster holds an empty fetch for the whole wait, even when data
+    // arrives meanwhile; 500 ms by default cost each Bronze batch up to half a second). The
+    // wake-up consumer waits for new data, so a long poll is its purpose.
+    if (main && !props.count("fetch.wait.max.ms")) props["fetch.wait.max.ms"] = "5";
     if (!main) props["fetch.wait.max.ms"] = "100";
     LP_ASSIGN_OR_RETURN(KafkaConf conf, MakeConf(props));
     if (main) {
