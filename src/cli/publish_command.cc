@@ -1,6 +1,6 @@
 // `lakepipe publish DIR [--rebuild] [--table T]`: publishes the pipeline's tables to
-// PostgreSQL (publish.postgres in pipeline.yaml) without running the pipeline; also the
-// publication step of `lakepipe run --once`.
+// PostgreSQL and Kafka (publish.postgres, publish.kafka in pipeline.yaml) without running
+// the pipeline; also the publication step of `lakepipe run --once`.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "publish/kafka_sink.h"
 #include "publish/publisher.h"
 #include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
@@ -17,42 +18,30 @@
 
 namespace lakepipe::cli {
 
-Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_table, bool rebuild) {
-  const auto& settings = runner.pipeline().settings;
-  if (!settings.publish.postgres) {
-    return Status::InvalidArgument("pipeline " + settings.name + " has no publish.postgres section in pipeline.yaml");
-  }
-  publish::Publisher publisher(publish::OptionsFromSettings(
-      *settings.publish.postgres, [&](const std::string& t) { return runner.TablePath(t); }));
-  std::vector<std::string> tables;
-  for (const auto& t : publisher.options().tables) tables.push_back(t.table);
-  if (!only_table.empty()) {
-    const publish::PublishTarget* t = publisher.Find(only_table);
-    if (t == nullptr) {
-      std::string known;
-      for (const auto& x : tables) known += (known.empty() ? "" : ", ") + x;
-      return Status::InvalidArgument("--table " + only_table + " is not published; publish.postgres.tables has: " + known);
-    }
-    tables = {t->table};
-  }
-  runtime::EventLog events(FileSystem::Default(), settings.storage, settings.name, Clock::System());
-  int failed = 0;
-  std::string first_error;
+namespace {
+
+// Publishes `tables` of `publisher` (all when empty), a line each, with events.
+Status PublishWith(publish::TablePublisher& publisher, const std::vector<std::string>& tables, bool rebuild,
+                   runtime::EventLog& events, int* failed, std::string* first_error) {
   for (const auto& table : tables) {
+    std::string target;
+    for (const auto& [t, shown] : publisher.Targets()) {
+      if (t == table) target = shown;
+    }
     auto r = publisher.Publish(table, rebuild);
     runtime::Event e;
     e.table = table;
     if (!r.ok()) {
-      ++failed;
-      if (first_error.empty()) first_error = r.status().message();
-      std::printf("  publish %s: failed: %s\n", table.c_str(), r.status().message().c_str());
+      ++*failed;
+      if (first_error->empty()) *first_error = r.status().message();
+      std::printf("  publish %s -> %s: failed: %s\n", table.c_str(), target.c_str(), r.status().message().c_str());
       e.event_type = "publish_error";
       e.level = "ERROR";
       e.message = r.status().message();
+      e.details_json = nlohmann::json{{"target", target}}.dump();
       events.Add(std::move(e));
       continue;
     }
-    std::string target = publisher.options().schema + "." + r->target;
     std::string line = "  publish " + table + " -> " + target + ": ";
     if (r->technique == "not created") {
       line += "the Delta table does not exist yet (run the pipeline first)";
@@ -61,6 +50,14 @@ Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_ta
     } else if (r->technique == "replace") {
       line += "replaced (" + r->reason + "), " + std::to_string(r->rows_loaded) + " rows, version " +
               std::to_string(r->to_version) + ", " + std::to_string(r->duration_ms) + " ms";
+    } else if (r->technique == "kafka") {
+      line += std::to_string(r->messages_sent) + " messages" +
+              (r->from_change_feed ? " (change feed)" : "") + ", version " + std::to_string(r->from_version) +
+              " -> " + std::to_string(r->to_version) + ", " + std::to_string(r->duration_ms) + " ms";
+      if (r->messages_already_in_topic > 0) {
+        line += " (" + std::to_string(r->messages_already_in_topic) +
+                " already in the topic from an interrupted run, not sent again)";
+      }
     } else {
       line += std::to_string(r->rows_upserted) + " upserted, " + std::to_string(r->rows_deleted) + " deleted, " +
               std::to_string(r->rows_unchanged) + " unchanged, version " + std::to_string(r->from_version) + " -> " +
@@ -71,25 +68,83 @@ Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_ta
     if (r->technique != "up to date" && r->technique != "not created") {
       e.event_type = "publish_progress";
       e.message = "published version " + std::to_string(r->to_version) + " to " + target + " (" + r->technique + ")";
-      e.details_json = nlohmann::json{{"target", target},
-                                      {"from_version", r->from_version},
-                                      {"to_version", r->to_version},
-                                      {"technique", r->technique},
-                                      {"reason", r->reason},
-                                      {"rows_upserted", r->rows_upserted},
-                                      {"rows_deleted", r->rows_deleted},
-                                      {"rows_loaded", r->rows_loaded},
-                                      {"rows_unchanged", r->rows_unchanged},
-                                      {"columns_added", r->columns_added},
-                                      {"duration_ms", r->duration_ms}}
-                           .dump();
+      nlohmann::json d = {{"target", target},
+                          {"from_version", r->from_version},
+                          {"to_version", r->to_version},
+                          {"technique", r->technique},
+                          {"reason", r->reason},
+                          {"rows_upserted", r->rows_upserted},
+                          {"rows_deleted", r->rows_deleted},
+                          {"rows_loaded", r->rows_loaded},
+                          {"rows_unchanged", r->rows_unchanged},
+                          {"columns_added", r->columns_added},
+                          {"duration_ms", r->duration_ms}};
+      if (r->technique == "kafka") {
+        d["messages_sent"] = r->messages_sent;
+        d["messages_already_in_topic"] = r->messages_already_in_topic;
+        d["from_change_feed"] = r->from_change_feed;
+      }
+      e.details_json = d.dump();
       events.Add(std::move(e));
     }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_table, bool rebuild) {
+  const auto& settings = runner.pipeline().settings;
+  if (!settings.publish.postgres && !settings.publish.kafka) {
+    return Status::InvalidArgument("pipeline " + settings.name +
+                                   " has no publish section (publish.postgres or publish.kafka) in pipeline.yaml");
+  }
+  auto table_path = [&](const std::string& t) { return runner.TablePath(t); };
+  std::vector<std::unique_ptr<publish::TablePublisher>> publishers;
+  if (settings.publish.postgres) {
+    publishers.push_back(std::make_unique<publish::Publisher>(
+        publish::OptionsFromSettings(*settings.publish.postgres, table_path)));
+  }
+  if (settings.publish.kafka) {
+    publishers.push_back(std::make_unique<publish::KafkaSink>(
+        publish::KafkaSinkOptionsFromSettings(*settings.publish.kafka, settings.storage, table_path)));
+  }
+  std::vector<std::vector<std::string>> tables(publishers.size());
+  std::vector<std::string> known;
+  bool found = only_table.empty();
+  for (size_t i = 0; i < publishers.size(); ++i) {
+    for (const auto& [t, target] : publishers[i]->Targets()) {
+      known.push_back(t);
+      bool match = only_table.empty() || t == only_table;
+      // PostgreSQL folds names: the --table of a publish.postgres entry matches any case.
+      if (!match && dynamic_cast<publish::Publisher*>(publishers[i].get()) != nullptr) {
+        auto* pg = static_cast<publish::Publisher*>(publishers[i].get());
+        const publish::PublishTarget* pt = pg->Find(only_table);
+        match = pt != nullptr && pt->table == t;
+      }
+      if (match) {
+        tables[i].push_back(t);
+        found = true;
+      }
+    }
+  }
+  if (!found) {
+    std::string list;
+    for (const auto& x : known) list += (list.empty() ? "" : ", ") + x;
+    return Status::InvalidArgument("--table " + only_table + " is not published; the publish section has: " + list);
+  }
+  runtime::EventLog events(FileSystem::Default(), settings.storage, settings.name, Clock::System());
+  int failed = 0;
+  size_t total = 0;
+  std::string first_error;
+  for (size_t i = 0; i < publishers.size(); ++i) {
+    total += tables[i].size();
+    LP_RETURN_IF_ERROR(PublishWith(*publishers[i], tables[i], rebuild, events, &failed, &first_error));
   }
   std::fflush(stdout);
   Status flushed = events.Flush();
   if (failed > 0) {
-    return Status::IOError(std::to_string(failed) + " of " + std::to_string(tables.size()) +
+    return Status::IOError(std::to_string(failed) + " of " + std::to_string(total) +
                            " table(s) not published (the lake is up to date; `lakepipe publish` catches up): " +
                            first_error);
   }
@@ -108,7 +163,9 @@ struct PublishArgs {
 Status RunPublish(const PublishArgs& a) {
   LP_ASSIGN_OR_RETURN(auto overrides, sql::ParseOverrides(a.sets));
   LP_ASSIGN_OR_RETURN(auto runner, runtime::PipelineRunner::Open(a.folder, overrides));
-  std::printf("pipeline %s: publishing to PostgreSQL%s\n", runner->pipeline().settings.name.c_str(),
+  const auto& publish = runner->pipeline().settings.publish;
+  std::string where = publish.postgres && publish.kafka ? "PostgreSQL and Kafka" : publish.kafka ? "Kafka" : "PostgreSQL";
+  std::printf("pipeline %s: publishing to %s%s\n", runner->pipeline().settings.name.c_str(), where.c_str(),
               a.rebuild ? " (rebuilding the serving tables from the lake)" : "");
   return PublishTables(*runner, a.table, a.rebuild);
 }
@@ -118,7 +175,7 @@ Status RunPublish(const PublishArgs& a) {
 void RegisterPublishCommands(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<PublishArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "publish", "Publish the pipeline's tables to PostgreSQL (publish.postgres in pipeline.yaml) without running it");
+      "publish", "Publish the pipeline's tables to PostgreSQL and Kafka (publish: in pipeline.yaml) without running it");
   cmd->add_option("folder", args->folder, "Pipeline folder")->required();
   cmd->add_flag("--rebuild", args->rebuild, "Drop and recreate the serving tables from the lake's latest versions");
   cmd->add_option("--table", args->table, "Publish only this pipeline table");

@@ -23,6 +23,7 @@
 #include "common/fs.h"
 #include "common/local_postgres.h"
 #include "kafka/dev_broker.h"
+#include "publish/kafka_sink.h"
 #include "publish/publish_loop.h"
 #include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
@@ -257,7 +258,22 @@ Status RunPipeline(const RunArgs& a) {
       std::printf("pipeline %s: publishing %zu table(s) to PostgreSQL schema %s\n", settings.name.c_str(),
                   settings.publish.postgres->tables.size(), settings.publish.postgres->schema.c_str());
     }
+    std::unique_ptr<publish::PublishLoop> kafka_sink;
+    if (settings.publish.kafka) {
+      if (!publish_events) {
+        publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
+                                                             Clock::System());
+      }
+      kafka_sink = std::make_unique<publish::PublishLoop>(
+          std::make_unique<publish::KafkaSink>(publish::KafkaSinkOptionsFromSettings(
+              *settings.publish.kafka, settings.storage, [&](const std::string& t) { return runner->TablePath(t); })),
+          &board, publish_events.get());
+      kafka_sink->Start();
+      std::printf("pipeline %s: sending %zu table(s) to Kafka at %s\n", settings.name.c_str(),
+                  settings.publish.kafka->tables.size(), settings.publish.kafka->bootstrap_servers.c_str());
+    }
     Status run = runner->RunContinuous(options);
+    if (kafka_sink) kafka_sink->Stop();
     if (publisher) publisher->Stop();
     done.store(true);
     if (summary.joinable()) summary.join();
@@ -284,7 +300,7 @@ Status RunPipeline(const RunArgs& a) {
   // What the update committed is published even when some tables failed: each published
   // table goes to PostgreSQL as of its latest Delta version.
   Status published = Status::OK();
-  if (settings.publish.postgres) published = PublishTables(*runner, "", /*rebuild=*/false);
+  if (settings.publish.postgres || settings.publish.kafka) published = PublishTables(*runner, "", /*rebuild=*/false);
   if (failed > 0) {
     return Status::Aborted("update " + report.update_id + " finished with " + std::to_string(failed) +
                            " table(s) failed or skipped (details above and in the event log)");

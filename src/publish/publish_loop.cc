@@ -18,7 +18,15 @@ bool SameReport(const runtime::PublicationStatus& a, const runtime::PublicationS
 
 PublishLoop::PublishLoop(PublisherOptions options, runtime::StatusBoard* board, runtime::EventLog* events,
                          PublishLoopOptions loop, Clock* clock)
-    : publisher_(std::move(options), clock), board_(board), events_(events), loop_(loop), clock_(clock) {}
+    : publisher_(std::make_unique<Publisher>(std::move(options), clock)),
+      board_(board),
+      events_(events),
+      loop_(loop),
+      clock_(clock) {}
+
+PublishLoop::PublishLoop(std::unique_ptr<TablePublisher> publisher, runtime::StatusBoard* board,
+                         runtime::EventLog* events, PublishLoopOptions loop, Clock* clock)
+    : publisher_(std::move(publisher)), board_(board), events_(events), loop_(loop), clock_(clock) {}
 
 PublishLoop::~PublishLoop() { Stop(); }
 
@@ -44,11 +52,11 @@ void PublishLoop::Run() {
     int64_t stopped_at_version = -2;  // "stopped" until the Delta table moves past this
     std::string error_logged;         // the last error written to the event log
   };
-  const auto& targets = publisher_.options().tables;
+  const auto targets = publisher_->Targets();
   std::vector<Entry> entries(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) {
-    entries[i].status.table = targets[i].table;
-    entries[i].status.target = publisher_.options().schema + "." + targets[i].target;
+    entries[i].status.table = targets[i].first;
+    entries[i].status.target = targets[i].second;
     entries[i].status.state = "waiting for table";
   }
   int64_t seen_generation = -1;
@@ -70,17 +78,17 @@ void PublishLoop::Run() {
   while (!stop_) {
     for (size_t i = 0; i < entries.size() && !stop_; ++i) {
       Entry& e = entries[i];
-      const PublishTarget& t = targets[i];
+      const std::string& table = targets[i].first;
       runtime::PublicationStatus& st = e.status;
       int64_t now_ms = clock_->NowMicros() / 1000;
-      auto latest_or = publisher_.LatestVersion(t.table);
+      auto latest_or = publisher_->LatestVersion(table);
       int64_t latest = latest_or.ok() ? *latest_or : -1;
       st.latest_version = latest;
       bool attempt = latest >= 0 && (latest != st.published_version || st.state == "retrying") &&
                      !(st.state == "stopped" && latest == e.stopped_at_version) && now_ms >= e.next_try_ms;
       if (latest < 0) st.state = "waiting for table";
       if (attempt) {
-        auto r = publisher_.Publish(t.table);
+        auto r = publisher_->Publish(table);
         now_ms = clock_->NowMicros() / 1000;
         if (r.ok()) {
           bool was_failing = !st.last_error.empty();
@@ -93,7 +101,7 @@ void PublishLoop::Run() {
             ++st.publications;
             st.rows_upserted += r->rows_upserted;
             st.rows_deleted += r->rows_deleted;
-            st.rows_loaded += r->rows_loaded;
+            st.rows_loaded += r->rows_loaded + r->messages_sent;
             st.last_publish_unix_ms = now_ms;
             st.latency_seconds.Observe(std::max<int64_t>(0, now_ms - r->to_version_millis) / 1000.0);
             nlohmann::json d = {{"target", st.target},           {"from_version", r->from_version},
@@ -102,13 +110,18 @@ void PublishLoop::Run() {
                                 {"rows_deleted", r->rows_deleted}, {"rows_loaded", r->rows_loaded},
                                 {"rows_unchanged", r->rows_unchanged}, {"columns_added", r->columns_added},
                                 {"duration_ms", r->duration_ms}};
-            add_event(t.table, "publish_progress", "INFO",
+            if (r->technique == "kafka") {
+              d["messages_sent"] = r->messages_sent;
+              d["messages_already_in_topic"] = r->messages_already_in_topic;
+              d["from_change_feed"] = r->from_change_feed;
+            }
+            add_event(table, "publish_progress", "INFO",
                       "published version " + std::to_string(r->to_version) + " to " + st.target + " (" +
                           r->technique + ")",
                       d);
           }
           if (was_failing) {
-            add_event(t.table, "publish_recovered", "INFO", "publication to " + st.target + " works again",
+            add_event(table, "publish_recovered", "INFO", "publication to " + st.target + " works again",
                       {{"target", st.target}, {"published_version", st.published_version}});
             e.error_logged.clear();
           }
@@ -125,7 +138,7 @@ void PublishLoop::Run() {
             e.next_try_ms = now_ms + e.backoff_ms;
           }
           if (st.last_error != e.error_logged) {
-            add_event(t.table, "publish_error", incompatible ? "ERROR" : "WARN", st.last_error,
+            add_event(table, "publish_error", incompatible ? "ERROR" : "WARN", st.last_error,
                       {{"target", st.target},
                        {"published_version", st.published_version},
                        {"latest_version", latest},
@@ -139,7 +152,7 @@ void PublishLoop::Run() {
       st.lag_versions = latest >= 0 ? std::max<int64_t>(0, latest - st.published_version) : 0;
       st.lag_seconds = 0;
       if (st.lag_versions > 0) {
-        auto lag = publisher_.Lag(t.table, st.published_version);
+        auto lag = publisher_->Lag(table, st.published_version);
         if (lag.ok()) st.lag_seconds = lag->lag_seconds;
       }
       if (board_ != nullptr && (!SameReport(st, e.reported) || (st.lag_versions > 0 && now_ms - e.reported_ms >= 1000))) {

@@ -1,6 +1,6 @@
 // PublishLoop: publication beside a running pipeline (`lakepipe run`, continuous mode).
 //
-// Its own thread owns a Publisher. It wakes when the pipeline's StatusBoard changes (a
+// Its own thread owns a TablePublisher (PostgreSQL's Publisher or the Kafka sink). It wakes when the pipeline's StatusBoard changes (a
 // table committed) and at least every `poll_ms`, compares each published table's latest
 // Delta version with what PostgreSQL holds, and publishes what is behind. PostgreSQL being
 // down or slow never blocks the pipeline: failures are retried with exponential backoff
@@ -43,6 +43,8 @@ class PublishLoop {
   // `board` and `events` may be null; not owned; must outlive the loop.
   PublishLoop(PublisherOptions options, runtime::StatusBoard* board, runtime::EventLog* events,
               PublishLoopOptions loop = {}, Clock* clock = Clock::System());
+  PublishLoop(std::unique_ptr<TablePublisher> publisher, runtime::StatusBoard* board, runtime::EventLog* events,
+              PublishLoopOptions loop = {}, Clock* clock = Clock::System());
   ~PublishLoop();
 
   void Start();
@@ -51,7 +53,7 @@ class PublishLoop {
  private:
   void Run();
 
-  Publisher publisher_;
+  std::unique_ptr<TablePublisher> publisher_;
   runtime::StatusBoard* board_;
   runtime::EventLog* events_;
   PublishLoopOptions loop_;

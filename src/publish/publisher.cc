@@ -213,6 +213,12 @@ const PublishTarget* Publisher::Find(const std::string& table) const {
   return nullptr;
 }
 
+std::vector<std::pair<std::string, std::string>> Publisher::Targets() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& t : options_.tables) out.emplace_back(t.table, options_.schema + "." + t.target);
+  return out;
+}
+
 void Publisher::Disconnect() {
   conn_.reset();
   setup_done_ = false;

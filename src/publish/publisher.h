@@ -31,6 +31,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "publish/table_publisher.h"
 
 namespace lakepipe::sql {
 struct PostgresPublish;
@@ -59,44 +60,15 @@ struct PublisherOptions {
   int connect_timeout_seconds = 5;
 };
 
-struct PublishResult {
-  std::string table;
-  std::string target;
-  int64_t from_version = -1;  // published before (-1: never)
-  int64_t to_version = -1;    // published now (-1: the Delta table does not exist yet)
-  int64_t to_version_millis = 0;  // its Delta commit time (ms since the epoch)
-  // "up to date", "upsert" (incremental), "replace" (whole table swapped), "not created"
-  std::string technique;
-  std::string reason;         // why a keyed table was replaced whole, if it was
-  int64_t rows_upserted = 0;
-  int64_t rows_deleted = 0;
-  int64_t rows_loaded = 0;    // replace: rows of the new table
-  int64_t rows_unchanged = 0; // upsert: rows in both the removed and the added files
-  // upsert: the changes came from the table's change data feed (not the file difference)
-  bool from_change_feed = false;
-  std::vector<std::string> columns_added;  // ALTER TABLE ADD COLUMN for new Delta columns
-  int64_t duration_ms = 0;
-};
-
-// Where one table stands: the lag the event log, /metrics and the dashboard show.
-struct PublishLag {
-  std::string table;
-  std::string target;
-  int64_t published_version = -1;
-  int64_t latest_version = -1;
-  int64_t lag_versions = 0;
-  double lag_seconds = 0;  // since the oldest unpublished commit (0 when up to date)
-};
-
 // The options of pipeline.yaml's publish.postgres section; `table_path` gives a pipeline
 // table's Delta folder.
 PublisherOptions OptionsFromSettings(const sql::PostgresPublish& settings,
                                      const std::function<std::string(const std::string&)>& table_path);
 
-class Publisher {
+class Publisher : public TablePublisher {
  public:
   explicit Publisher(PublisherOptions options, Clock* clock = Clock::System());
-  ~Publisher();
+  ~Publisher() override;
 
   const PublisherOptions& options() const { return options_; }
   // The target of pipeline table `table`, or nullptr.
@@ -105,17 +77,18 @@ class Publisher {
   // Brings `table`'s PostgreSQL table to the Delta table's latest version (or, with
   // rebuild, recreates it from that version whatever was published). Connects (again)
   // when needed. An error leaves PostgreSQL as it was (the transaction rolls back).
-  Result<PublishResult> Publish(const std::string& table, bool rebuild = false);
+  Result<PublishResult> Publish(const std::string& table, bool rebuild = false) override;
 
   // Lag of `table` from the progress table and the Delta log. Needs the connection
   // (published version) unless `published_version` is given (>= -1).
-  Result<PublishLag> Lag(const std::string& table, int64_t published_version = -2);
+  Result<PublishLag> Lag(const std::string& table, int64_t published_version = -2) override;
 
   // Drops the connection (the next call reconnects).
   void Disconnect();
 
   // The latest Delta version of `table` (-1 when its Delta table does not exist yet).
-  Result<int64_t> LatestVersion(const std::string& table);
+  Result<int64_t> LatestVersion(const std::string& table) override;
+  std::vector<std::pair<std::string, std::string>> Targets() const override;
 
  private:
   Status Connect();

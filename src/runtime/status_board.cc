@@ -166,7 +166,7 @@ void StatusBoard::SetPublication(const PublicationStatus& status) {
   std::lock_guard<std::mutex> lock(mu_);
   bool found = false;
   for (auto& p : status_.publications) {
-    if (p.table == status.table) {
+    if (p.table == status.table && p.target == status.target) {
       p = status;
       found = true;
     }

@@ -182,6 +182,65 @@ class SettingsReader {
     return p;
   }
 
+  Result<KafkaPublish> Kafka(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
+    KafkaPublish k;
+    k.loc = Loc(n);
+    LP_RETURN_IF_ERROR(CheckKeys(n, {"bootstrap_servers", "properties", "tables"}, "publish.kafka"));
+    if (!n["bootstrap_servers"]) return ErrorAt(Loc(n), "publish.kafka needs bootstrap_servers (host:port[,host:port])");
+    LP_ASSIGN_OR_RETURN(k.bootstrap_servers, String(n["bootstrap_servers"], "publish.kafka.bootstrap_servers"));
+    LP_ASSIGN_OR_RETURN(k.bootstrap_servers, Substitute(k.bootstrap_servers, n["bootstrap_servers"], configuration,
+                                                        "publish.kafka.bootstrap_servers"));
+    if (n["properties"]) {
+      const YAML::Node& props = n["properties"];
+      if (!props.IsMap()) return ErrorAt(Loc(props), "publish.kafka.properties must map librdkafka properties to values");
+      for (auto it = props.begin(); it != props.end(); ++it) {
+        std::string key = it->first.Scalar();
+        if (!it->second.IsScalar()) return ErrorAt(Loc(it->second), "publish.kafka.properties." + key + " must be a single value");
+        // The sink owns delivery guarantees: weakening them would break exactly-once.
+        if (key == "enable.idempotence" || key == "acks" || key == "request.required.acks" ||
+            key == "transactional.id" || key == "bootstrap.servers") {
+          return ErrorAt(Loc(it->first), "publish.kafka.properties: `" + key +
+                                             "` is set by the sink (idempotent producer, acks=all) and cannot be changed");
+        }
+        LP_ASSIGN_OR_RETURN(k.properties[key], Substitute(it->second.Scalar(), it->second, configuration,
+                                                          "publish.kafka.properties." + key));
+      }
+    }
+    if (!n["tables"] || !n["tables"].IsSequence() || n["tables"].size() == 0) {
+      return ErrorAt(Loc(n), "publish.kafka needs tables: a list of {table: T, topic: name, key: column}");
+    }
+    std::set<std::string> pairs;
+    for (const auto& item : n["tables"]) {
+      KafkaPublishTable t;
+      t.loc = Loc(item);
+      if (item.IsScalar()) {
+        t.table = item.Scalar();
+      } else {
+        LP_RETURN_IF_ERROR(CheckKeys(item, {"table", "topic", "key"}, "publish.kafka.tables entry"));
+        if (!item["table"]) return ErrorAt(Loc(item), "publish.kafka.tables entry needs table:");
+        LP_ASSIGN_OR_RETURN(t.table, String(item["table"], "publish.kafka.tables[].table"));
+        if (item["topic"]) {
+          LP_ASSIGN_OR_RETURN(t.topic, String(item["topic"], "publish.kafka.tables[].topic"));
+        }
+        if (item["key"]) {
+          LP_ASSIGN_OR_RETURN(t.key, String(item["key"], "publish.kafka.tables[].key"));
+        }
+      }
+      if (t.topic.empty()) t.topic = t.table;
+      bool valid = t.topic.size() <= 249 && t.topic != "." && t.topic != "..";
+      for (char c : t.topic) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+      if (!valid) {
+        return ErrorAt(t.loc, "publish.kafka: `" + t.topic + "` is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)");
+      }
+      // One topic per table: the sink's progress (and the board's status) is per table.
+      if (!pairs.insert(t.table).second) {
+        return ErrorAt(t.loc, "publish.kafka: `" + t.table + "` is listed twice (a table is sent to one topic)");
+      }
+      k.tables.push_back(std::move(t));
+    }
+    return k;
+  }
+
   // `${VAR}` in a token: secrets belong in the environment (or --set), not in the file.
   // A configuration value wins over an environment variable of the same name, as --set
   // overrides everything; an unset variable is an error, never the literal text.
@@ -346,9 +405,12 @@ class SettingsReader {
     }
     if (root["publish"]) {
       const YAML::Node& p = root["publish"];
-      LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres"}, "publish"));
+      LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres", "kafka"}, "publish"));
       if (p["postgres"]) {
         LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"], s.configuration));
+      }
+      if (p["kafka"]) {
+        LP_ASSIGN_OR_RETURN(s.publish.kafka, Kafka(p["kafka"], s.configuration));
       }
     }
     if (root["server"]) {

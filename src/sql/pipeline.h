@@ -15,6 +15,9 @@
 //   publish:                          # Gold to PostgreSQL (docs/publish.md); ${VAR} in dsn
 //     postgres: {dsn: "host=... dbname=...", schema: gold, reader_role: bi_reader,
 //                tables: [gold_kpis, {table: gold_revenue_by_country, target: revenue, key: [Country]}]}
+//     kafka:                          # new rows / change feed to topics (docs/kafka.md "Sink")
+//       {bootstrap_servers: "${kafka}", properties: {linger.ms: "20"},
+//        tables: [{table: silver_orders, topic: orders-clean, key: TransactionNo}]}
 //   server: {host: 127.0.0.1, port: 8080, tokens: ["${API_TOKEN}"]}   # tokens required off
 //                                     # loopback; ${VAR} from configuration or environment
 // Relative paths (storage, libraries, read_files paths) are relative to the pipeline
@@ -60,8 +63,24 @@ struct PostgresPublish {
   SourceLocation loc;
 };
 
+// One table sent to a Kafka topic (publish.kafka.tables[]).
+struct KafkaPublishTable {
+  std::string table;  // pipeline table
+  std::string topic;  // Kafka topic (default: the table's name)
+  std::string key;    // column whose value is each message's key (empty: no key)
+  SourceLocation loc;
+};
+
+struct KafkaPublish {
+  std::string bootstrap_servers;                  // host:port[,host:port]
+  std::map<std::string, std::string> properties;  // librdkafka producer properties
+  std::vector<KafkaPublishTable> tables;
+  SourceLocation loc;
+};
+
 struct PublishSettings {
   std::optional<PostgresPublish> postgres;
+  std::optional<KafkaPublish> kafka;
 };
 
 struct ServerSettings {

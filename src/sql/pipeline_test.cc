@@ -162,9 +162,45 @@ TEST_F(PipelineTest, ErrorsNameFileLineAndKey) {
   ExpectError("name: p\nserver: {host: 0.0.0.0}\n", "pipeline.yaml:2:16", "server.tokens");
   ExpectError("name: p\nserver: {port: 70000}\n", "pipeline.yaml:2:16", "1 to 65535");
   ExpectError("name: p\npublish:\n  postgres: {schema: x}\n", "pipeline.yaml:3:13", "dsn");
-  ExpectError("name: p\npublish:\n  kafka: {}\n", "pipeline.yaml:3:3", "unknown key `kafka`");
+  ExpectError("name: p\npublish:\n  pulsar: {}\n", "pipeline.yaml:3:3", "unknown key `pulsar`");
   ExpectError("name: p\nconfiguration: {a: [1]}\n", "pipeline.yaml:2:20", "single value");
   ExpectError("name: p\n  bad: indentation\n", "pipeline.yaml:2:", "YAML");
+}
+
+// publish.kafka: servers from the configuration, producer properties, tables with topics
+// (default: the table's name) and keys; the delivery settings the sink owns are refused.
+TEST_F(PipelineTest, PublishKafkaSection) {
+  auto r = Parse(
+      "name: p\n"
+      "configuration: {kafka: \"127.0.0.1:9092\"}\n"
+      "publish:\n"
+      "  kafka:\n"
+      "    bootstrap_servers: ${kafka}\n"
+      "    properties: {linger.ms: 20, compression.type: zstd}\n"
+      "    tables: [silver, {table: gold, topic: gold-out, key: id}]\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->publish.kafka.has_value());
+  EXPECT_FALSE(r->publish.postgres.has_value());
+  const auto& k = *r->publish.kafka;
+  EXPECT_EQ(k.bootstrap_servers, "127.0.0.1:9092");
+  EXPECT_EQ(k.properties.at("linger.ms"), "20");
+  EXPECT_EQ(k.properties.at("compression.type"), "zstd");
+  ASSERT_EQ(k.tables.size(), 2u);
+  EXPECT_EQ(k.tables[0].table, "silver");
+  EXPECT_EQ(k.tables[0].topic, "silver");
+  EXPECT_TRUE(k.tables[0].key.empty());
+  EXPECT_EQ(k.tables[1].topic, "gold-out");
+  EXPECT_EQ(k.tables[1].key, "id");
+  EXPECT_EQ(k.tables[1].loc.ToString(), "pipeline.yaml:7:22");
+  ExpectError("name: p\npublish:\n  kafka: {tables: [a]}\n", "pipeline.yaml:3:10", "bootstrap_servers");
+  ExpectError("name: p\npublish:\n  kafka: {bootstrap_servers: x}\n", "pipeline.yaml:3:10", "needs tables");
+  ExpectError("name: p\npublish:\n  kafka: {bootstrap_servers: x, tables: [a, a]}\n", "pipeline.yaml:3:", "listed twice");
+  ExpectError("name: p\npublish:\n  kafka: {bootstrap_servers: x, tables: [{table: a, topic: \"a b\"}]}\n",
+              "pipeline.yaml:3:", "not a Kafka topic name");
+  ExpectError("name: p\npublish:\n  kafka: {bootstrap_servers: x, properties: {acks: \"1\"}, tables: [a]}\n",
+              "pipeline.yaml:3:", "`acks` is set by the sink");
+  ExpectError("name: p\npublish:\n  kafka: {bootstrap_servers: x, tables: [{table: a, partition: 1}]}\n",
+              "pipeline.yaml:3:", "unknown key `partition`");
 }
 
 TEST_F(PipelineTest, LoadPipelineParsesSqlWithConfiguration) {

@@ -763,6 +763,23 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
       }
     }
   }
+  if (settings.publish.kafka) {
+    for (const auto& t : settings.publish.kafka->tables) {
+      const ResolvedDataset* d = out.Find(t.table);
+      if (!d) return ErrorAt(t.loc, "publish.kafka: unknown table `" + t.table + "`; the pipeline defines: " + known());
+      if (d->kind == DatasetKind::kView) return ErrorAt(t.loc, "publish.kafka: `" + t.table + "` is a view, not a table");
+      if (!t.key.empty() && d->schema.FindField(t.key) < 0) {
+        return ErrorAt(t.loc, "publish.kafka: key column `" + t.key + "` is not a column of `" + t.table + "`");
+      }
+      if (d->kind == DatasetKind::kMaterializedView) {
+        // A refresh rewrites the table: its versions remove rows, which a topic of new rows
+        // cannot follow (nor can lakepipe record an MV's change feed yet).
+        return ErrorAt(t.loc, "publish.kafka: `" + t.table + "` is a materialized view: each refresh rewrites it, "
+                              "so it has no stream of new rows to send; send a streaming table, or publish it to "
+                              "PostgreSQL (publish.postgres, kept by upserts)");
+      }
+    }
+  }
   return out;
 }
 

@@ -251,5 +251,41 @@ TEST(ResolveTest, WindowFunctionErrorsPointAtTheCall) {
   EXPECT_THAT(r.status().message(), HasSubstr("needs ORDER BY"));
 }
 
+// publish.kafka is checked at validate like publish.postgres: the table exists, is not a
+// view, its key is a column; a materialized view (rewritten by each refresh) is refused
+// with the alternatives.
+TEST(ResolveTest, PublishKafkaTablesAreChecked) {
+  auto resolve = [](KafkaPublishTable t) {
+    Pipeline p;
+    p.settings.name = "t";
+    auto defs = ParseSqlFile(std::make_shared<SourceFile>("r.sql", std::string(kBronze) +
+                                                                       "CREATE TEMPORARY VIEW v AS SELECT id FROM orders;\n"),
+                             {});
+    EXPECT_TRUE(defs.ok()) << defs.status().ToString();
+    p.datasets = std::move(*defs);
+    KafkaPublish k;
+    k.bootstrap_servers = "127.0.0.1:9092";
+    t.loc = SourceLocation{"pipeline.yaml", 5, 7};
+    k.tables.push_back(t);
+    p.settings.publish.kafka = k;
+    return ResolvePipeline(p);
+  };
+  EXPECT_TRUE(resolve({"orders", "out", "id", {}}).ok());
+  auto unknown = resolve({"nope", "out", "", {}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), HasSubstr("pipeline.yaml:5:7"));
+  EXPECT_THAT(unknown.status().message(), HasSubstr("unknown table `nope`"));
+  auto key = resolve({"orders", "out", "missing", {}});
+  ASSERT_FALSE(key.ok());
+  EXPECT_THAT(key.status().message(), HasSubstr("key column `missing`"));
+  auto view = resolve({"v", "out", "", {}});
+  ASSERT_FALSE(view.ok());
+  EXPECT_THAT(view.status().message(), HasSubstr("is a view"));
+  auto mv = resolve({"customers", "out", "", {}});
+  ASSERT_FALSE(mv.ok());
+  EXPECT_THAT(mv.status().message(), HasSubstr("materialized view"));
+  EXPECT_THAT(mv.status().message(), HasSubstr("publish.postgres"));
+}
+
 }  // namespace
 }  // namespace lakepipe::sql
