@@ -77,6 +77,55 @@ TEST(JsonFunctions, FromJsonGivesStructsArraysAndMapsAndNullFieldsForMalformedTe
   EXPECT_FALSE(Bind(*Call("from_json", {Col("s"), Str("a INT,")}), b.schema()).ok());
 }
 
+// Spark's PERMISSIVE mode with a corrupt record field: a record that is not JSON, or does
+// not fit the schema, keeps its text there (with the fields that did fit); keys the schema
+// lacks are ignored; FAILFAST raises; the options are a map of string constants.
+TEST(JsonFunctions, FromJsonKeepsBadRecordsInTheCorruptRecordField) {
+  RecordBatch b = MakeBatch("s STRING", {{Value::String(R"({"a":1,"b":"x","extra":[1]})")},
+                                         {Value::String(R"({"a":"not a number","b":"y"})")},
+                                         {Value::String(R"({"a":)")},
+                                         {Value::Null()}});
+  auto r = Eval(Call("from_json", {Col("s"), Str("a INT, _corrupt_record STRING, b STRING")}), b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)[0].ToString(), "{1, NULL, x}");
+  EXPECT_EQ((*r)[1].ToString(), R"({NULL, {"a":"not a number","b":"y"}, y})");
+  EXPECT_EQ((*r)[2].ToString(), R"({NULL, {"a":, NULL})");
+  EXPECT_TRUE((*r)[3].is_null());
+  // Another name through columnNameOfCorruptRecord; `_corrupt_record` is then a plain field.
+  auto named = Eval(Call("from_json", {Col("s"), Str("a INT, _corrupt_record STRING, _rescued_data STRING"),
+                                       Call("map", {Str("columnNameOfCorruptRecord"), Str("_rescued_data")})}),
+                    b);
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ((*named)[0].ToString(), "{1, NULL, NULL}");
+  EXPECT_EQ((*named)[2].ToString(), R"({NULL, NULL, {"a":})");
+  // Without the field: NULL fields, as before.
+  auto plain = Eval(Call("from_json", {Col("s"), Str("a INT"), Call("map", {Str("mode"), Str("permissive")})}), b);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)[2].ToString(), "{NULL}");
+  // FAILFAST: the first bad record stops the query, quoted; extra keys are not bad.
+  auto ok = Eval(Call("from_json", {Col("s"), Str("a INT"), Call("map", {Str("MODE"), Str("FAILFAST")})}),
+                 MakeBatch("s STRING", {{Value::String(R"({"a":1,"extra":2})")}}));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)[0].ToString(), "{1}");
+  auto failed = Eval(Call("from_json", {Col("s"), Str("a INT"), Call("map", {Str("mode"), Str("FAILFAST")})}), b);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("FAILFAST"), std::string::npos) << failed.status().message();
+  EXPECT_NE(failed.status().message().find("not a number"), std::string::npos) << failed.status().message();
+  // Refusals at bind time.
+  auto bind = [&](std::vector<ExprPtr> args) {
+    auto e = Bind(*Call("from_json", std::move(args)), b.schema());
+    return e.ok() ? std::string("OK") : e.status().message();
+  };
+  EXPECT_NE(bind({Col("s"), Str("a INT"), Call("map", {Str("mode"), Str("DROPMALFORMED")})}).find("DROPMALFORMED"),
+            std::string::npos);
+  EXPECT_NE(bind({Col("s"), Str("a INT"), Call("map", {Str("mode"), Str("LENIENT")})}).find("PERMISSIVE or FAILFAST"),
+            std::string::npos);
+  EXPECT_NE(bind({Col("s"), Str("a INT"), Call("map", {Str("dateFormat"), Str("dd/MM/yyyy")})}).find("not built yet"),
+            std::string::npos);
+  EXPECT_NE(bind({Col("s"), Str("a INT"), Str("mode")}).find("map of string constants"), std::string::npos);
+  EXPECT_NE(bind({Col("s"), Str("a INT, _corrupt_record INT")}).find("must be STRING"), std::string::npos);
+}
+
 TEST(JsonFunctions, ToJsonWritesSparkText) {
   auto ns = Call("named_struct", {Str("a"), test::Int(1), Str("b"), test::Null(), Str("c"),
                                   Call("array", {Str("x"), Str("y\"z")})});

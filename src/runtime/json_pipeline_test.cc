@@ -212,6 +212,29 @@ TEST_F(JsonPipelineTest, JsonFunctionsAndColonPathsMatchDuckDB) {
   EXPECT_EQ(bad[0]["n"].get<int64_t>(), 300 / 17);
 }
 
+// The same payloads with a corrupt record field (Spark's PERMISSIVE mode): valid records
+// parse as DuckDB's json_transform reads them and leave the field NULL; malformed ones keep
+// their text there, so none is lost; keys the schema lacks are not corrupt.
+TEST_F(JsonPipelineTest, CorruptRecordFieldKeepsMalformedPayloadsAsDuckDBFindsThem) {
+  auto runner = Run(std::string(
+                        "CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${payloads}', "
+                        "format => 'json', schema => 'k BIGINT, payload STRING');\n"
+                        "CREATE OR REFRESH STREAMING TABLE parsed AS SELECT k, from_json(payload, '") +
+                    kPayloadSchema + ", _corrupt_record STRING') AS j FROM STREAM raw;\n");
+  ASSERT_NE(runner, nullptr);
+  std::string ours = "SELECT k, j.id AS id, j.order.customer.address.city AS city, len(j.order.items) AS items, "
+                     "j.tags AS tags, j._corrupt_record AS bad FROM read_parquet('" + storage_ + "/parsed/*.parquet')";
+  std::string theirs = "SELECT k, (t).id AS id, (t).order.customer.address.city AS city, len((t).order.items) AS items, "
+                       "(t).tags AS tags, CASE WHEN json_valid(payload) THEN NULL ELSE payload END AS bad FROM "
+                       "(SELECT k, payload, CASE WHEN json_valid(payload) THEN json_transform(payload, " +
+                       std::string(kDuckStructure) + ") END AS t FROM read_json('" + Payloads() +
+                       "', format = 'newline_delimited', columns = {k: 'BIGINT', payload: 'VARCHAR'}))";
+  EXPECT_EQ(Difference(ours, theirs), 0);
+  auto bad = testing::DuckDBRows("SELECT count(bad)::INTEGER AS n FROM (" + ours + ")");
+  ASSERT_FALSE(bad.empty());
+  EXPECT_EQ(bad[0]["n"].get<int64_t>(), 300 / 17);
+}
+
 TEST_F(JsonPipelineTest, ExplodeAndLateralViewMatchDuckDBUnnest) {
   auto runner = Run(PayloadPipeline(
       "CREATE OR REFRESH STREAMING TABLE items AS SELECT k, item.sku, item.qty, item.price FROM STREAM parsed "

@@ -285,6 +285,7 @@ bool Convert(Column* col, element e, int depth, const JsonOptions& o) {
       simdjson::dom::object obj = e.get_object().value_unsafe();
       for (auto field : obj) {
         int i = FindFieldIn(fields, field.key);
+        if (i < 0 && !o.unknown_keys_misfit) continue;
         if (i < 0 || filled[static_cast<size_t>(i)]) {
           ok = false;  // a key the struct lacks (or repeats): the top-level value is rescued
           continue;
@@ -895,6 +896,8 @@ struct JsonTextParser::Impl {
 };
 
 JsonTextParser::JsonTextParser() : impl_(std::make_unique<Impl>()) {}
+
+void JsonTextParser::set_unknown_keys_misfit(bool misfit) { impl_->options.unknown_keys_misfit = misfit; }
 JsonTextParser::~JsonTextParser() = default;
 
 JsonFit JsonTextParser::AppendAs(std::string_view text, Column* col) {

@@ -52,6 +52,9 @@ struct JsonOptions {
   // timestampFormat); otherwise as ISO 8601 text.
   std::function<std::optional<int32_t>(std::string_view)> parse_date;
   std::function<std::optional<int64_t>(std::string_view)> parse_timestamp;
+  // Whether a key the schema lacks makes the record a misfit (the file readers rescue such
+  // records) or is ignored (from_json, as Spark's JSON functions do).
+  bool unknown_keys_misfit = true;
 };
 
 struct JsonBatch {

@@ -62,6 +62,9 @@ class JsonTextParser {
   // Appends `text` converted to col->type() (the JSON reader's rules: docs/file-formats.md);
   // on kMalformed nothing is appended and the caller decides what the row becomes.
   JsonFit AppendAs(std::string_view text, Column* col);
+  // Whether a key the struct lacks makes AppendAs report kMisfit (default true, as the
+  // file readers rescue such records; from_json ignores unknown keys, as Spark does).
+  void set_unknown_keys_misfit(bool misfit);
   // The text at `path` (see above); false for NULL.
   bool Extract(std::string_view text, const JsonPath& path, std::string* out);
   // The values of the top-level keys `keys` of a JSON object, as Extract gives them (one
