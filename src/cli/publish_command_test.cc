@@ -284,8 +284,12 @@ TEST_F(PublishCommandTest, KilledTenTimesAndServerRestartedStillEqualsTheLake) {
   std::string run = "run " + pipeline_ + " --no-server" + sets_;
   for (int i = 0; i < 10; ++i) {
     AddOrders(100 + i, 400);
-    if (i == 4) ASSERT_TRUE(pg_->Stop().ok());
-    if (i == 7) ASSERT_TRUE(pg_->Restart().ok());
+    if (i == 4) {
+      ASSERT_TRUE(pg_->Stop().ok());
+    }
+    if (i == 7) {
+      ASSERT_TRUE(pg_->Restart().ok());
+    }
     pid_t pid = Spawn(run, log);
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));

@@ -205,7 +205,9 @@ TEST_F(StreamingJoinTest, EverySplitGivesDuckDBsAnswerOverTheWholeInput) {
     EXPECT_EQ(rows[0]["extra"], 0) << rows[0].dump();
     EXPECT_EQ(rows[0]["n"].get<int64_t>(), static_cast<int64_t>(whole.size()));
     EXPECT_GT(rows[0]["pairs"].get<int64_t>(), 10) << "the input must produce matches for the test to mean anything";
-    if (join == "LEFT") EXPECT_GT(rows[0]["n"].get<int64_t>(), rows[0]["pairs"].get<int64_t>()) << "no unmatched left rows";
+    if (join == "LEFT") {
+      EXPECT_GT(rows[0]["n"].get<int64_t>(), rows[0]["pairs"].get<int64_t>()) << "no unmatched left rows";
+    }
   }
 }
 

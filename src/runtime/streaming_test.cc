@@ -305,9 +305,15 @@ TEST_F(StreamingTest, ContinuousRunFollowsNewFilesAndHonoursIntervalTriggers) {
   EXPECT_EQ(status.mode, "continuous");
   for (const auto& t : status.tables) {
     EXPECT_EQ(t.state, "stopped") << t.name;
-    if (t.name == "hourly") EXPECT_EQ(t.trigger, "every 1h");
-    if (t.name == "nightly") EXPECT_EQ(t.table_version, -1);
-    if (t.name == "per_kind") EXPECT_GT(t.end_to_end_latency_seconds.count, 0);
+    if (t.name == "hourly") {
+      EXPECT_EQ(t.trigger, "every 1h");
+    }
+    if (t.name == "nightly") {
+      EXPECT_EQ(t.table_version, -1);
+    }
+    if (t.name == "per_kind") {
+      EXPECT_GT(t.end_to_end_latency_seconds.count, 0);
+    }
   }
 }
 

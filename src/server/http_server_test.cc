@@ -478,8 +478,9 @@ TEST_F(ServerTest, MalformedRequestsNeverCrashTheServer) {
     if (rng() % 2) params.emplace("format", rng() % 2 ? "csv" : random_bytes(3));
     ApiResponse r = api.Handle(path, params);
     EXPECT_TRUE(r.status == 200 || r.status == 400 || r.status == 404) << r.status << " " << r.body;
-    if (r.content_type.find("json") != std::string::npos)
+    if (r.content_type.find("json") != std::string::npos) {
       EXPECT_FALSE(Json::parse(r.body, nullptr, false).is_discarded()) << r.body;
+    }
   }
 }
 
@@ -784,7 +785,9 @@ TEST(ServerStreamTest, EventStreamDeliversAnEventAfterABoardChange) {
     payloads.push_back(Json::parse(data, nullptr, false));
     ASSERT_FALSE(payloads.back().is_discarded()) << data;
     EXPECT_EQ(payloads.back()["generation"], id);
-    if (!ids.empty()) EXPECT_GT(id, ids.back());
+    if (!ids.empty()) {
+      EXPECT_GT(id, ids.back());
+    }
     ids.push_back(id);
   }
   ASSERT_GE(payloads.size(), 2u);
