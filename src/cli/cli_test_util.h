@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/fs.h"
 #include "testing/testing.h"
 
 namespace lakepipe {
@@ -51,6 +54,29 @@ inline std::vector<nlohmann::json> JsonLines(const std::string& text) {
     start = nl + 1;
   }
   return rows;
+}
+
+// A running `lakepipe demo` with PostgreSQL: polls its log (`log`) for the line
+// "PostgreSQL on 127.0.0.1:PORT", then gold.gold_kpis in database shop, read as the demo's
+// read-only role, until it has orders; for up to `seconds`. Returns the port ("" when the
+// line never came) and sets *orders to psql's output ("" when nothing was published).
+inline std::string WaitForPublishedKpis(const std::string& log, int seconds, std::string* orders) {
+  const std::string marker = "PostgreSQL on 127.0.0.1:";
+  std::string port;
+  orders->clear();
+  for (int i = 0; i < seconds * 10 && orders->empty(); ++i) {
+    auto text = FileSystem::Default()->ReadFile(log);
+    size_t at = text.ok() ? text->find(marker) : std::string::npos;
+    if (at != std::string::npos) {
+      size_t from = at + marker.size();
+      port = text->substr(from, text->find(' ', from) - from);
+      auto r = testing::RunCommand("psql -h 127.0.0.1 -p " + port +
+                                   " -U bi_reader shop -Atc 'SELECT orders FROM gold.gold_kpis' 2>/dev/null");
+      if (r.ok() && !r->empty() && *r != "0\n") *orders = *r;
+    }
+    if (orders->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return port;
 }
 
 }  // namespace lakepipe

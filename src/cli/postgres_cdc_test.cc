@@ -239,18 +239,8 @@ TEST(PostgresCdcDemoTest, DemoFromPostgresPublishesGoldAndStopsOnSigint) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  std::string port, published;
-  for (int i = 0; i < 600 && published.empty(); ++i) {
-    auto text = FileSystem::Default()->ReadFile(log);
-    size_t at = text.ok() ? text->find("PostgreSQL on 127.0.0.1:") : std::string::npos;
-    if (at != std::string::npos) {
-      port = text->substr(at + 24, text->find(' ', at + 24) - at - 24);
-      auto r = testing::RunCommand("psql -h 127.0.0.1 -p " + port +
-                                   " -U bi_reader shop -Atc 'SELECT orders FROM gold.gold_kpis' 2>/dev/null");
-      if (r.ok() && !r->empty() && *r != "0\n") published = *r;
-    }
-    if (published.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  std::string published;
+  std::string port = WaitForPublishedKpis(log, 60, &published);
   EXPECT_FALSE(port.empty()) << "the demo printed no PostgreSQL line";
   EXPECT_FALSE(published.empty()) << "gold.gold_kpis was not published";
   ASSERT_EQ(::kill(pid, SIGINT), 0);
