@@ -497,9 +497,8 @@ Status RunPostgresDemo(const DemoArgs& args) {
   // A URI (`produce --to` takes one; libpq and read_postgres_cdc take either form).
   std::string dsn = "postgresql://postgres@127.0.0.1:" + std::to_string(pg->port()) + "/shop";
   std::string pipeline = JoinPath(a.dir, "pipeline");
-  Status ready = Status::OK();
   auto has_db = pg->Psql("SELECT 1 FROM pg_database WHERE datname = 'shop'");
-  ready = has_db.status();
+  Status ready = has_db.status();
   if (ready.ok() && has_db->empty()) ready = pg->Psql("CREATE DATABASE shop").status();
   // The application's schema and first rows exist before the pipeline resolves its sources.
   if (ready.ok()) ready = RunSelf({"produce", "--to", dsn, "--rate", "1000", "--limit", "1"}, /*quiet=*/true);

@@ -411,12 +411,10 @@ PipelineRunner::~PipelineRunner() = default;
 Result<std::unique_ptr<PipelineRunner>> PipelineRunner::Open(
     const std::string& folder, const std::map<std::string, std::string>& overrides, FileSystem* fs,
     Clock* clock) {
-  auto impl = std::make_unique<Impl>();
-  impl->fs = fs;
-  impl->clock = clock;
-  LP_ASSIGN_OR_RETURN(impl->pipeline, sql::LoadPipeline(folder, overrides, fs));
-  LP_ASSIGN_OR_RETURN(impl->resolved, sql::ResolvePipeline(impl->pipeline));
-  return std::unique_ptr<PipelineRunner>(new PipelineRunner(std::move(impl)));
+  Status unresolved;
+  LP_ASSIGN_OR_RETURN(auto runner, OpenForQuery(folder, overrides, &unresolved, fs, clock));
+  if (!unresolved.ok()) return unresolved;
+  return runner;
 }
 
 Result<std::unique_ptr<PipelineRunner>> PipelineRunner::OpenForQuery(

@@ -60,8 +60,8 @@ async function main() {
         return cell && Number(cell.bytes) === api.replication_lag_bytes && /B.* · .* s$/.test(cell.text) ? cell : null;
       });
     }
-    const landingRows = await page.$$eval('[data-testid="replication-lag"]', (els) => els.length);
-    if (landingRows !== sources.length) fail(`${landingRows} lag cells on the page, ${sources.length} sources`);
+    const lagCells = await page.$$eval('[data-testid="replication-lag"]', (els) => els.length);
+    if (lagCells !== sources.length) fail(`${lagCells} lag cells on the page, ${sources.length} sources`);
     await waitFor("the orders KPI to equal gold_kpis.orders", 60000, async () => {
       const kpi = (await getJson("/api/tables/gold_kpis/rows")).rows[0];
       const text = await page.$eval('[data-testid="orders"]', (el) => el.textContent.trim());
