@@ -49,19 +49,34 @@ bool SameTableColumns(const Schema& table, const Schema& wanted) {
 
 }  // namespace
 
-Status PipelineRunner::Impl::OpenScdState(const sql::ResolvedDataset& ds, Flow& flow) {
+Status PipelineRunner::Impl::OpenScdState(const sql::ResolvedDataset& ds, Flow& flow, const std::string& marker) {
   if (flow.scd_store) return Status::OK();
-  std::string dir = JoinPath(flow.cp.dir(), "state/scd");
-  LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-  LP_ASSIGN_OR_RETURN(flow.scd_store, state::ScdStateStore::Open(dir));
-  return flow.cp.CheckState(ds.name, "scd", flow.scd_store->committed_batch());
+  // The target's state, in its own flow's checkpoint, whichever of its flows opens it.
+  std::shared_ptr<state::ScdStateStore> store;
+  {
+    std::lock_guard<std::mutex> lock(flows_mu);
+    auto it = scd_stores.find(Lower(ds.name));
+    if (it != scd_stores.end()) store = it->second;
+  }
+  if (!store) {
+    std::string dir = JoinPath(CheckpointPath(ds.name), "state/scd");
+    LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+    LP_ASSIGN_OR_RETURN(std::unique_ptr<state::ScdStateStore> opened, state::ScdStateStore::Open(dir));
+    store = std::move(opened);
+    std::lock_guard<std::mutex> lock(flows_mu);
+    scd_stores[Lower(ds.name)] = store;
+  }
+  flow.scd_store = store;
+  flow.scd_marker = marker;
+  return flow.cp.CheckState(ds.name, "scd", flow.scd_store->committed_batch(marker));
 }
 
 Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::ResolvedDataset& ds, Flow& flow,
-                                                                    const Batches& events,
+                                                                    const std::string& marker, const Batches& events,
                                                                     const delta::WriteOptions& options,
                                                                     bool replace_all) {
-  LP_RETURN_IF_ERROR(OpenScdState(ds, flow));
+  LP_RETURN_IF_ERROR(OpenScdState(ds, flow, marker));
+  flow.scd_store->Abandon();  // the shared store holds nothing of an earlier failed batch
   LP_ASSIGN_OR_RETURN(operators::ScdSpec spec, SpecFor(ds));
   operators::ScdApply apply(std::move(spec));
   // The state decides every event (the table is not read for that), so a replayed batch

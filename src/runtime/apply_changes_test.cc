@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <set>
 #include <map>
 #include <random>
 
@@ -455,6 +457,165 @@ INSTANTIATE_TEST_SUITE_P(Deliveries, Scd2Test,
                            }
                            return std::string("?");
                          });
+
+// Two AUTO CDC flows into one target (two change sources of one dimension), each with its
+// own checkpoint and appId, sharing the target's per-key state: the table equals DuckDB's
+// SCD over the union of both streams whatever the interleaving of the flows' batches.
+class TwoCdcFlowsTest : public Scd2Test {
+ protected:
+  static std::string TwoFlows(const std::string& clauses) {
+    std::string out;
+    for (const char* s : {"a", "b"}) {
+      out += std::string("CREATE OR REFRESH STREAMING TABLE changes_") + s + " AS SELECT * FROM STREAM read_files('${" +
+             s + "}', format => 'json', schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT');\n";
+    }
+    out += "CREATE OR REFRESH STREAMING TABLE dim;\n";
+    for (const char* s : {"a", "b"}) {
+      out += std::string("CREATE FLOW from_") + s + " AS AUTO CDC INTO dim FROM STREAM(changes_" + s +
+             ") KEYS (id)\n  " + clauses + ";\n";
+    }
+    return out;
+  }
+
+  // Delivers chunks[source][round] in `order` (pairs of source, round), one RunOnce per
+  // step, into storage `storage`; returns the dim rows of the last version.
+  std::vector<std::string> Deliver(const std::string& storage, const std::vector<std::vector<std::string>>& chunks,
+                                   const std::vector<std::vector<std::pair<int, int>>>& steps, bool history) {
+    std::string a = dir_.Join(storage + "-a"), b = dir_.Join(storage + "-b");
+    EXPECT_TRUE(fs_->CreateDirs(a).ok());
+    EXPECT_TRUE(fs_->CreateDirs(b).ok());
+    std::map<std::string, std::string> overrides = {{"storage", dir_.Join(storage)}, {"a", a}, {"b", b}};
+    for (const auto& step : steps) {
+      for (const auto& [src, round] : step) {
+        EXPECT_TRUE(fs_->WriteFileAtomic(JoinPath(src == 0 ? a : b, std::to_string(round) + ".json"),
+                                         chunks[static_cast<size_t>(src)][static_cast<size_t>(round)])
+                        .ok());
+      }
+      auto runner = PipelineRunner::Open(dir_.Join("p"), overrides);
+      EXPECT_TRUE(runner.ok()) << runner.status().ToString();
+      if (!runner.ok()) return {};
+      auto r = (*runner)->RunOnce({});
+      EXPECT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+    }
+    std::string saved = dir_.Join("storage");
+    auto table = delta::DeltaTable::Open(dir_.Join(storage + "/dim"));
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    if (!table.ok()) return {};
+    int64_t v = *(*table)->LatestVersion();
+    // TableRows / HistoryRows read storage/dim: point them at this storage.
+    std::filesystem::remove_all(saved);
+    std::filesystem::create_directory_symlink(dir_.Join(storage), saved);
+    auto rows = history ? HistoryRows(v) : TableRows(v);
+    std::filesystem::remove(saved);
+    return rows;
+  }
+
+  // The events split at random between the two sources, each cut into `rounds` chunks.
+  std::vector<std::vector<std::string>> Split(const std::vector<Event>& events, int rounds, std::string* all) {
+    std::mt19937 rng(5);
+    std::vector<std::vector<std::string>> chunks(2, std::vector<std::string>(static_cast<size_t>(rounds)));
+    for (size_t i = 0; i < events.size(); ++i) {
+      std::string line = ToJson(events[i]);
+      *all += line;
+      chunks[rng() % 2][i * static_cast<size_t>(rounds) / events.size()] += line;
+    }
+    return chunks;
+  }
+
+  static std::vector<std::vector<std::pair<int, int>>> Alternating(int rounds) {
+    std::vector<std::vector<std::pair<int, int>>> steps;
+    for (int r = 0; r < rounds; ++r) steps.push_back({{0, r}, {1, r}});
+    return steps;
+  }
+  static std::vector<std::vector<std::pair<int, int>>> BThenA(int rounds) {
+    std::vector<std::vector<std::pair<int, int>>> steps;
+    for (int src : {1, 0})
+      for (int r = 0; r < rounds; ++r) steps.push_back({{src, r}});
+    return steps;
+  }
+};
+
+TEST_F(TwoCdcFlowsTest, Scd1EqualsDuckDBOverBothStreamsWhateverTheInterleaving) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Pipeline(TwoFlows("APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE' SEQUENCE BY seq "
+                    "COLUMNS * EXCEPT (op, seq, _rescued_data)"));
+  std::string all;
+  const int kRounds = 4;
+  auto chunks = Split(GenerateStream(17), kRounds, &all);
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("all.json"), all).ok());
+  auto expected = Expected(dir_.Join("all.json"));
+  EXPECT_GT(expected.size(), 5u);
+  EXPECT_EQ(Deliver("s1", chunks, Alternating(kRounds), false), expected);
+  EXPECT_EQ(Deliver("s2", chunks, BThenA(kRounds), false), expected);
+  // Two flows, two checkpoints, two txn appIds in the table.
+  EXPECT_TRUE(fs_->Exists(dir_.Join("s1/_checkpoints/dim/flows/from_b/metadata")));
+  std::set<std::string> app_ids;
+  auto log = fs_->ListDir(dir_.Join("s1/dim/_delta_log"));
+  ASSERT_TRUE(log.ok());
+  for (const auto& entry : *log) {
+    if (entry.name.size() < 5 || entry.name.substr(entry.name.size() - 5) != ".json") continue;
+    auto text = fs_->ReadFile(dir_.Join("s1/dim/_delta_log/" + entry.name));
+    ASSERT_TRUE(text.ok());
+    size_t at = 0;
+    while ((at = text->find("\"appId\":\"", at)) != std::string::npos) {
+      at += 9;
+      app_ids.insert(text->substr(at, text->find('"', at) - at));
+    }
+  }
+  EXPECT_EQ(app_ids.size(), 2u);
+}
+
+TEST_F(TwoCdcFlowsTest, Scd2EqualsDuckDBOverBothStreamsWhateverTheInterleaving) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Pipeline(TwoFlows("APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data) "
+                    "STORED AS SCD TYPE 2 TRACK HISTORY ON * EXCEPT (city)"));
+  std::vector<Event> events;
+  for (const auto& e : GenerateStream(19))
+    if (e.op != "TRUNCATE") events.push_back(e);
+  std::string all;
+  const int kRounds = 4;
+  auto chunks = Split(events, kRounds, &all);
+  ASSERT_TRUE(fs_->WriteFile(dir_.Join("all.json"), all).ok());
+  auto expected = ExpectedHistory(dir_.Join("all.json"), "name IS DISTINCT FROM p_name");
+  EXPECT_GT(expected.size(), 100u);
+  EXPECT_EQ(Deliver("s1", chunks, Alternating(kRounds), true), expected);
+  EXPECT_EQ(Deliver("s2", chunks, BThenA(kRounds), true), expected);
+}
+
+// A crash after flow b's batch reached the table but before its state did: at restart b's
+// batch is finished first, so flow a's new change of the same key is decided against it
+// (a late upsert below b's delete stays stale instead of resurrecting the key).
+TEST_F(TwoCdcFlowsTest, AFlowsBatchInTheTableButNotInTheSharedStateIsFinishedFirst) {
+  Pipeline(TwoFlows("APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)"));
+  std::string a = dir_.Join("s-a"), b = dir_.Join("s-b"), storage = dir_.Join("s");
+  ASSERT_TRUE(fs_->CreateDirs(a).ok());
+  ASSERT_TRUE(fs_->CreateDirs(b).ok());
+  std::map<std::string, std::string> overrides = {{"storage", storage}, {"a", a}, {"b", b}};
+  auto run = [&] {
+    auto runner = PipelineRunner::Open(dir_.Join("p"), overrides);
+    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+    auto r = (*runner)->RunOnce({});
+    ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->tables.back().message : r.status().ToString());
+  };
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(a, "0.json"), ToJson({1, "x", "c", "UPSERT", 10})).ok());
+  run();
+  std::string state = storage + "/_checkpoints/dim/state/scd", backup = dir_.Join("scd-backup");
+  std::filesystem::copy(state, backup, std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(b, "0.json"), ToJson({1, "", "", "DELETE", 30})).ok());
+  run();
+  // Undo b's state and commit log: the table has b's batch 0 (by txn), the state does not.
+  std::filesystem::remove_all(state);
+  std::filesystem::copy(backup, state, std::filesystem::copy_options::recursive);
+  std::filesystem::remove(storage + "/_checkpoints/dim/flows/from_b/commits/0");
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(a, "1.json"), ToJson({1, "late", "c", "UPSERT", 20})).ok());
+  run();
+  auto table = delta::DeltaTable::Open(storage + "/dim");
+  ASSERT_TRUE(table.ok());
+  auto rows = delta::Scan::Plan(*(*table)->Latest(), {})->ReadAll();
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->num_rows(), 0);  // key 1 deleted at 30; the upsert at 20 is stale
+  EXPECT_TRUE(fs_->Exists(storage + "/_checkpoints/dim/flows/from_b/commits/0"));
+}
 
 class Scd2ExamplesTest : public Scd2Test {
  protected:

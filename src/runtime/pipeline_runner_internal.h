@@ -79,8 +79,11 @@ struct Flow {
   // The open windows of each streaming time-window aggregate (opened on first use).
   std::map<const sql::PlanNode*, std::shared_ptr<state::WindowStateStore>> window_stores;
   std::map<const sql::PlanNode*, std::string> window_store_names;  // "window-aggregate-<i>"
-  // An AUTO CDC flow's per-key sequences and tombstones ("scd"; opened on first use).
-  std::unique_ptr<state::ScdStateStore> scd_store;
+  // An AUTO CDC flow's per-key sequences and tombstones ("scd"; opened on first use):
+  // the target's store, shared by every AUTO CDC flow into it (Impl::scd_stores), in which
+  // this flow commits under its own marker (`scd_marker`: "" for the table's own flow).
+  std::shared_ptr<state::ScdStateStore> scd_store;
+  std::string scd_marker;
   // An incrementally maintained materialized view's aggregate state (opened on first use).
   std::unique_ptr<state::IncrementalAggregate> aggregate;
   // From the last listing: files waiting beyond the per-trigger limits or not yet stable,
@@ -119,6 +122,8 @@ struct PipelineRunner::Impl {
   // guarded; a Flow itself is only used by the thread running its table.
   std::mutex flows_mu;
   std::map<std::string, std::unique_ptr<Flow>> flows;  // by lower-case table name
+  // The AUTO CDC state of each target (lower-case table name), shared by its flows.
+  std::map<std::string, std::shared_ptr<state::ScdStateStore>> scd_stores;
   mutable std::mutex tables_mu;
   mutable std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables;  // by path
   mutable std::mutex lineage_mu;
@@ -200,8 +205,11 @@ struct PipelineRunner::Impl {
   // One flow into streaming table `ds`: its own query (`more` null; checkpoint
   // `_checkpoints/<table>/`), or another append flow (`_checkpoints/<table>/flows/<flow>/`,
   // its rows put in the table's columns by name).
+  // `replay_only`: finish only a batch planned before a crash, if any (the AUTO CDC flows
+  // of one target do this first, so that no flow decides changes against a shared state
+  // that lacks another flow's batch already in the table).
   Result<TableReport> UpdateStreamingFlow(const sql::ResolvedDataset& ds, const sql::ResolvedDataset::MoreFlow* more,
-                                          bool full_refresh, StatusBoard* board);
+                                          bool full_refresh, StatusBoard* board, bool replay_only = false);
   Result<Flow*> OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh,
                          const sql::ResolvedDataset::MoreFlow* more = nullptr);
   // The flow's open message source for `scan` (opening it on first use; in continuous
@@ -213,9 +221,11 @@ struct PipelineRunner::Impl {
   // AUTO CDC (apply_changes_flow.cc): applies one batch of change events to the table in
   // one commit with the batch's txn; the caller commits flow.scd_store afterwards.
   // `replace_all`: the first batch of a full refresh (the table's old rows go).
-  Status OpenScdState(const sql::ResolvedDataset& ds, Flow& flow);
-  Result<delta::CommitResult> ApplyChangesBatch(const sql::ResolvedDataset& ds, Flow& flow, const Batches& events,
-                                                const delta::WriteOptions& options, bool replace_all);
+  Status OpenScdState(const sql::ResolvedDataset& ds, Flow& flow, const std::string& marker);
+  // `marker`: the flow's name for the shared state's commit marker ("" for the table's own flow).
+  Result<delta::CommitResult> ApplyChangesBatch(const sql::ResolvedDataset& ds, Flow& flow, const std::string& marker,
+                                                const Batches& events, const delta::WriteOptions& options,
+                                                bool replace_all);
   // Plans the flow's next batch from its sources; nullopt when there is no new input.
   Result<std::optional<Json>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
   // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.

@@ -56,6 +56,14 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
   std::unique_lock<std::mutex> lock(flows_mu);
   if (full_refresh) {
     flows.erase(key);  // closes its state stores before the folder goes
+    if (more == nullptr) {
+      // The table's folder holds its other flows' folders and the AUTO CDC state they
+      // share: close those too.
+      for (auto it = flows.begin(); it != flows.end();) {
+        it = it->first.rfind(key + "/", 0) == 0 ? flows.erase(it) : std::next(it);
+      }
+      scd_stores.erase(key);
+    }
     LP_RETURN_IF_ERROR(FlowCheckpoint::Reset(fs, cp_dir));
   }
   auto it = flows.find(key);
@@ -232,6 +240,15 @@ Batches ConformByName(const Batches& rows, const Schema& table) {
 
 Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::ResolvedDataset& ds, bool full_refresh,
                                                                StatusBoard* board) {
+  if (ds.apply_changes && !ds.more_flows.empty() && !full_refresh) {
+    // Several AUTO CDC flows share the target's per-key state: a batch one of them
+    // committed to the table before a crash, but not yet to the state, is finished before
+    // any flow plans a new batch against that state.
+    LP_RETURN_IF_ERROR(UpdateStreamingFlow(ds, nullptr, false, board, /*replay_only=*/true).status());
+    for (const auto& more : ds.more_flows) {
+      LP_RETURN_IF_ERROR(UpdateStreamingFlow(ds, &more, false, board, /*replay_only=*/true).status());
+    }
+  }
   LP_ASSIGN_OR_RETURN(TableReport report, UpdateStreamingFlow(ds, nullptr, full_refresh, board));
   for (const auto& more : ds.more_flows) {
     LP_ASSIGN_OR_RETURN(TableReport r, UpdateStreamingFlow(ds, &more, full_refresh, board));
@@ -255,13 +272,15 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
 
 Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::ResolvedDataset& table_ds,
                                                               const sql::ResolvedDataset::MoreFlow* more,
-                                                              bool full_refresh, StatusBoard* board) {
-  // Another flow runs as the table with that flow's query.
+                                                              bool full_refresh, StatusBoard* board, bool replay_only) {
+  // Another flow runs as the table with that flow's query (and its AUTO CDC spec).
   sql::ResolvedDataset flow_ds;
   if (more != nullptr) {
     flow_ds = table_ds;
     flow_ds.plan = more->plan;
+    if (more->apply_changes) flow_ds.apply_changes = more->apply_changes;
   }
+  const std::string scd_marker = more != nullptr ? more->name : std::string();
   const sql::ResolvedDataset& ds = more != nullptr ? flow_ds : table_ds;
   const bool once = more != nullptr ? more->once : ds.once;
   TableReport report;
@@ -346,7 +365,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
   LP_ASSIGN_OR_RETURN(std::optional<Schema> late_schema, LateRowsSchema(*ds.plan));
   const std::string late_table = ds.name + "_late";
 
-  while (!stop_requested.load()) {
+  bool stop_after_batch = false;
+  while (!stop_requested.load() && !stop_after_batch) {
     int64_t batch_start = MonotonicNanos();
     LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
     LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
@@ -356,8 +376,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       // A batch planned before a crash: replay exactly that input.
       batch_id = *planned;
       LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
+      if (replay_only) stop_after_batch = true;
       LP_ASSIGN_OR_RETURN(plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(batch_id)));
     } else {
+      if (replay_only) break;
       if (once && planned) break;  // a ONCE flow has run (docs/checkpoint.md, "Flows")
       batch_id = planned ? *planned + 1 : 0;
       LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
@@ -396,7 +418,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     for (const sql::PlanNode* scan : sources.stream_scans) LP_RETURN_IF_ERROR(OpenStreamSourceOf(ds, *flow, *scan).status());
     BatchScanProvider provider(*this, exec, plan, flow);
     LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
-    if (more != nullptr) rows = ConformByName(rows, ds.schema);
+    if (more != nullptr && !more->apply_changes) rows = ConformByName(rows, ds.schema);
     int64_t rows_read = CountRows(rows);
     report.rows_read += rows_read;
     report.rows_rescued += provider.file_stats().rescued_rows;
@@ -434,7 +456,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       LP_KILL_POINT("flow.after_late_commit");
     }
     LP_ASSIGN_OR_RETURN(delta::CommitResult commit,
-                        ds.apply_changes ? ApplyChangesBatch(ds, *flow, rows, options, full_refresh && batch_id == 0)
+                        ds.apply_changes ? ApplyChangesBatch(ds, *flow, scd_marker, rows, options,
+                                                             full_refresh && batch_id == 0 && more == nullptr)
                                          : WriteTable(ds.name, ds.schema, ds, rows, options));
     LP_KILL_POINT("flow.after_table_commit");
     // State follows the table: applied only once the batch is in the table, then the
@@ -459,8 +482,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     LP_RETURN_IF_ERROR(commit_stores(flow->join_stores, flow->join_store_names));
     LP_RETURN_IF_ERROR(commit_stores(flow->window_stores, flow->window_store_names));
     if (flow->scd_store) {
-      if (!flow->scd_store->committed_batch() || *flow->scd_store->committed_batch() < batch_id) {
-        LP_RETURN_IF_ERROR(flow->scd_store->Commit(batch_id));
+      std::optional<int64_t> applied = flow->scd_store->committed_batch(flow->scd_marker);
+      if (!applied || *applied < batch_id) {
+        LP_RETURN_IF_ERROR(flow->scd_store->Commit(batch_id, flow->scd_marker));
         LP_KILL_POINT("flow.after_state_commit");
       }
       state::StateSize size = flow->scd_store->Size();

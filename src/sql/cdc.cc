@@ -361,14 +361,6 @@ Status AttachFlows(std::vector<DatasetDefinition>* datasets, const std::vector<F
                                              "with a second AUTO CDC flow (CREATE FLOW " + other.name +
                                              " AS AUTO CDC INTO " + d.name + " FROM ... KEYS (...) SEQUENCE BY ...)");
       }
-      if (cdc_flows.size() > 1) {
-        const FlowDefinition& other = *(cdc_flows.front() == primary ? cdc_flows[1] : cdc_flows.front());
-        return NotSupportedAt(other.loc, "several flows into the AUTO CDC target `" + d.name + "` (`" + primary->name +
-                                             "` and `" + other.name + "`) are not built yet: each flow keeps its own "
-                                             "per-key state, so two flows' changes of one key would each be decided "
-                                             "against part of the key's history; union the change feeds (UNION ALL) "
-                                             "into one source and write one AUTO CDC flow");
-      }
       if (!d.location.empty()) {
         return NotSupportedAt(d.location_loc, "LOCATION on the AUTO CDC target `" + d.name + "` is not built yet: "
                                               "its commits update and delete rows, which concurrent writers of a shared "

@@ -93,8 +93,9 @@ Result<FlowDefinition> ParseFlowStatement(const MappedText& text, const std::vec
 // (`CREATE OR REFRESH STREAMING TABLE t;`) takes its flow's input as its query and, for an
 // AUTO CDC flow, the flow's spec (DatasetDefinition::apply_changes). Errors: a flow into
 // an undeclared table or a materialized view, a bare declaration that no flow writes,
-// a CDC flow into a table that has its own query. Not built yet: several flows into one
-// table, ONCE flows.
+// a CDC flow into a table that has its own query, AUTO CDC and append flows into one
+// table. Several flows of one kind: the first that is not ONCE (else the first) is the
+// table's query, the others are DatasetDefinition::more_flows.
 Status AttachFlows(std::vector<DatasetDefinition>* datasets, const std::vector<FlowDefinition>& flows);
 
 // A CDC target resolved against its source rows.

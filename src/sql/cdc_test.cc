@@ -132,8 +132,21 @@ TEST(CdcStatementTest, ErrorsNamePositions) {
       {"CREATE MATERIALIZED VIEW d AS SELECT id FROM changes;\nCREATE FLOW f AS INSERT INTO d BY NAME SELECT id FROM changes;",
        "c.sql:3:30", "materialized view", kInvalid},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;\n"
-       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;",
-       "c.sql:4:13", "per-key state", kNotSupported},
+       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id, name) SEQUENCE BY seq;",
+       "c.sql:4:13", "must agree on KEYS", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;\n"
+       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq STORED AS SCD TYPE 2;",
+       "c.sql:4:13", "must agree on the SCD type", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;\n"
+       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY struct(seq, id);",
+       "c.sql:4:13", "must agree on SEQUENCE BY", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;\n"
+       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq COLUMNS * EXCEPT (op);",
+       "c.sql:4:13", "must agree on the target's columns", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) IGNORE NULL UPDATES "
+       "SEQUENCE BY seq;\nCREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) IGNORE NULL UPDATES "
+       "SEQUENCE BY seq;",
+       "c.sql:4:13", "depend on how the flows' batches interleave", kNotSupported},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC ONCE INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;",
        "c.sql:3:13", "remove STREAM", kInvalid},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;\n"

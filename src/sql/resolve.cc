@@ -625,6 +625,74 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
   return CheckStreamingRules(def, *out->plan, views);
 }
 
+bool SameColumns(const Schema& a, const Schema& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!EqualsIgnoreCase(a.field(i).name, b.field(i).name) || !SameTypeIgnoringNullability(a.field(i).type, b.field(i).type))
+      return false;
+  }
+  return true;
+}
+
+std::string KeyList(const ResolvedApplyChanges& rc) {
+  std::string s;
+  for (const auto& k : rc.keys) s += (s.empty() ? "" : ", ") + k;
+  return s;
+}
+
+// Another AUTO CDC flow into `def` agrees with its first one on what the shared per-key
+// state means: the keys, the sequence's form and type, the SCD type, the target columns,
+// the tracked columns and IGNORE NULL UPDATES.
+Status CheckSameTarget(const DatasetDefinition& def, const ResolvedDataset& rd, const ResolvedApplyChanges& other,
+                       const SourceLocation& loc) {
+  const ResolvedApplyChanges& first = *rd.apply_changes;
+  auto differ = [&](const std::string& what, const std::string& a, const std::string& b) {
+    return ErrorAt(loc, "AUTO CDC flows `" + first.flow_name + "` and `" + other.flow_name + "` into `" + def.name +
+                            "` share its per-key state, so they must agree on " + what + ": `" + first.flow_name +
+                            "` has " + a + ", `" + other.flow_name + "` has " + b);
+  };
+  if (first.spec->scd_type != other.spec->scd_type) {
+    return differ("the SCD type", std::to_string(first.spec->scd_type), std::to_string(other.spec->scd_type));
+  }
+  bool same_keys = first.keys.size() == other.keys.size();
+  for (size_t i = 0; same_keys && i < first.keys.size(); ++i) {
+    const Field& a = first.source_schema.field(static_cast<size_t>(first.source_schema.FindField(first.keys[i])));
+    const Field& b = other.source_schema.field(static_cast<size_t>(other.source_schema.FindField(other.keys[i])));
+    same_keys = EqualsIgnoreCase(a.name, b.name) && SameTypeIgnoringNullability(a.type, b.type);
+  }
+  if (!same_keys) return differ("KEYS (names, order and types)", "(" + KeyList(first) + ")", "(" + KeyList(other) + ")");
+  bool same_sequence = first.sequence_parts.size() == other.sequence_parts.size() &&
+                       SameTypeIgnoringNullability(first.sequence_type, other.sequence_type);
+  if (!same_sequence) {
+    return differ("SEQUENCE BY (the same type, written the same way)",
+                  first.spec->sequence_sql + " (" + first.sequence_type.ToString() + ")",
+                  other.spec->sequence_sql + " (" + other.sequence_type.ToString() + ")");
+  }
+  if (!SameColumns(first.target_schema, other.target_schema)) {
+    return differ("the target's columns", "(" + first.target_schema.ToDDL() + ")", "(" + other.target_schema.ToDDL() + ")");
+  }
+  if (first.tracked != other.tracked) {
+    return differ("TRACK HISTORY ON", std::to_string(first.tracked.size()) + " tracked columns",
+                  std::to_string(other.tracked.size()));
+  }
+  if (first.spec->ignore_null_updates != other.spec->ignore_null_updates) {
+    return differ("IGNORE NULL UPDATES", first.spec->ignore_null_updates ? "it" : "not",
+                  other.spec->ignore_null_updates ? "it" : "not");
+  }
+  if (first.spec->ignore_null_updates && first.spec->scd_type == 1) {
+    // Type 1 keeps only a key's last sequence, not its values: a NULL takes the value the
+    // row has when the update arrives, so the result would depend on which flow's batch
+    // ran first. Type 2 keeps the key's changes and recomputes them in sequence order.
+    return NotSupportedAt(loc, "IGNORE NULL UPDATES with several AUTO CDC flows into the SCD type 1 target `" +
+                                   def.name + "` (`" + first.flow_name + "` and `" + other.flow_name +
+                                   "`) is not built yet: a NULL keeps the value the row has when the update is "
+                                   "applied, so the table would depend on how the flows' batches interleave; "
+                                   "union the sources into one flow (UNION ALL), or use STORED AS SCD TYPE 2, whose "
+                                   "history keeps the values in sequence order");
+  }
+  return Status::OK();
+}
+
 // A streaming table's other append flows: each writes its columns by name into the
 // table's (same types; the table's other columns are NULL in its rows).
 Status ResolveMoreFlows(const DatasetDefinition& def, const TableSchemaLookup& lookup, const ViewPlanLookup& views,
@@ -634,7 +702,25 @@ Status ResolveMoreFlows(const DatasetDefinition& def, const TableSchemaLookup& l
     out.name = f.name;
     out.once = f.once;
     LP_ASSIGN_OR_RETURN(out.plan, ResolvePlan(f.query, lookup));
+    if (f.apply_changes) {
+      // Another AUTO CDC flow into the target: its changes are decided against the same
+      // per-key state, so it must describe keys, sequences and versions the same way.
+      LP_ASSIGN_OR_RETURN(out.apply_changes, ResolveApplyChanges(f.apply_changes, f.name, out.plan->schema));
+      LP_RETURN_IF_ERROR(CheckSameTarget(def, *rd, *out.apply_changes, f.loc));
+      for (const Expectation& e : def.expectations) {
+        LP_RETURN_IF_ERROR(BindExpectation(e, *rd, out.apply_changes->source_schema).status());
+        if (e.action == ViolationAction::kQuarantine &&
+            !SameColumns(out.apply_changes->source_schema, rd->apply_changes->source_schema)) {
+          return ErrorAt(f.loc, "flow `" + f.name + "` reads change events with columns (" +
+                                    out.apply_changes->source_schema.ToDDL() + ") but `" + rd->apply_changes->flow_name +
+                                    "` reads (" + rd->apply_changes->source_schema.ToDDL() + "), and `" + def.name +
+                                    "_quarantine` (expectation `" + e.name + "`) keeps the events as they are: give "
+                                    "both sources the same columns (a view in front of each flow)");
+        }
+      }
+    }
     for (const Field& c : out.plan->schema.fields()) {
+      if (f.apply_changes) break;  // change events, not rows of the table
       int i = rd->schema.FindField(c.name);
       if (i < 0) {
         return ErrorAt(f.loc, "flow `" + f.name + "` writes column `" + c.name + "`, which `" + def.name +

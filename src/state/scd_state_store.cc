@@ -10,11 +10,14 @@ namespace {
 // Layout (docs/checkpoint.md):
 //   k<key bytes>              -> <flag:1 'L' live | 'D' deleted><encoded sequence>
 //                                or, SCD type 2: 'H'<the key's history (operators/scd.cc)>
-//   \xff batch / count        -> decimal text: the commit markers
+//   \xff batch / count        -> decimal text: the commit markers (the table's own flow)
+//   \xff batch/<flow>         -> decimal text: another AUTO CDC flow's marker
 //   \xff truncate             -> the encoded sequence of the last TRUNCATE
 const char kBatchKey[] = "\xff" "batch";
 const char kCountKey[] = "\xff" "count";
 const char kTruncateKey[] = "\xff" "truncate";
+
+std::string BatchKey(const std::string& flow) { return flow.empty() ? kBatchKey : std::string(kBatchKey) + "/" + flow; }
 
 std::string KeyEntry(std::string_view key) {
   std::string k(1, 'k');
@@ -31,7 +34,19 @@ Result<std::unique_ptr<ScdStateStore>> ScdStateStore::Open(const std::string& di
   LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true));
   rocksdb::DB* raw = store->db_.get();
   store->dir_ = dir;
-  LP_ASSIGN_OR_RETURN(store->committed_batch_, ReadMarker(raw, kBatchKey, dir));
+  {
+    // Every flow's marker: `\xff batch` and `\xff batch/<flow>`.
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+    const std::string prefix = kBatchKey;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::string k = it->key().ToString();
+      if (k.size() > prefix.size() && k[prefix.size()] != '/') continue;
+      std::string flow = k.size() > prefix.size() ? k.substr(prefix.size() + 1) : std::string();
+      LP_ASSIGN_OR_RETURN(auto batch, ReadMarker(raw, k, dir));
+      if (batch) store->committed_batches_[flow] = *batch;
+    }
+    LP_RETURN_IF_ERROR(FromRocks(it->status(), "read state store " + dir));
+  }
   LP_ASSIGN_OR_RETURN(auto count, ReadMarker(raw, kCountKey, dir));
   store->stored_keys_ = count.value_or(0);
   std::string t;
@@ -92,10 +107,18 @@ void ScdStateStore::Truncate(std::string sequence) {
   pending_truncate_ = std::move(sequence);
 }
 
-Status ScdStateStore::Commit(int64_t batch_id) {
-  if (committed_batch_ && batch_id <= *committed_batch_) {
-    return Status::InvalidArgument("state store " + dir_ + " already has batch " + std::to_string(*committed_batch_) +
-                                   " applied; batch " + std::to_string(batch_id) + " cannot be applied after it");
+std::optional<int64_t> ScdStateStore::committed_batch(const std::string& flow) const {
+  auto it = committed_batches_.find(flow);
+  if (it == committed_batches_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status ScdStateStore::Commit(int64_t batch_id, const std::string& flow) {
+  std::optional<int64_t> committed = committed_batch(flow);
+  if (committed && batch_id <= *committed) {
+    return Status::InvalidArgument("state store " + dir_ + " already has batch " + std::to_string(*committed) +
+                                   (flow.empty() ? std::string() : " of flow " + flow) + " applied; batch " +
+                                   std::to_string(batch_id) + " cannot be applied after it");
   }
   StateWrite write;
   int64_t count = pending_truncate_ ? 0 : stored_keys_;
@@ -116,7 +139,7 @@ Status ScdStateStore::Commit(int64_t batch_id) {
     value += s.history.empty() ? s.sequence : s.history;
     write.Put(KeyEntry(key), std::move(value));
   }
-  write.Put(kBatchKey, std::to_string(batch_id));
+  write.Put(BatchKey(flow), std::to_string(batch_id));
   write.Put(kCountKey, std::to_string(count));
   // A range deletion cannot share an ingested file with puts of its range: keep the
   // truncate batch a WriteBatch.
@@ -124,7 +147,7 @@ Status ScdStateStore::Commit(int64_t batch_id) {
   if (pending_truncate_) committed_truncate_ = pending_truncate_;
   Abandon();
   stored_keys_ = count;
-  committed_batch_ = batch_id;
+  committed_batches_[flow] = batch_id;
   return Status::OK();
 }
 

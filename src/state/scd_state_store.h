@@ -7,8 +7,12 @@
 // Also the sequence of the last TRUNCATE: events at or before it are stale. Sequences are
 // stored in an order-preserving byte encoding (operators/scd.h), compared with memcmp.
 //
-// Changes of micro-batch N are pending until Commit(N), which writes them with the marker
-// "batch N applied" in one synced RocksDB write. The runtime commits only after batch N's
+// Several AUTO CDC flows into one target share its store (the per-key state is the
+// table's, so each flow's changes are decided against the key's whole history); each flow
+// has its own marker, named by the flow ("" for the table's own flow).
+//
+// Changes of micro-batch N are pending until Commit(N, flow), which writes them with the
+// marker "flow's batch N applied" in one synced RocksDB write. The runtime commits only after batch N's
 // Delta commit (docs/checkpoint.md), so the state is never ahead of the table; Abandon()
 // drops a failed batch's changes.
 //
@@ -17,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,9 +55,10 @@ class ScdStateStore : public operators::ScdKeyStates {
     return pending_truncate_ ? pending_truncate_ : committed_truncate_;
   }
 
-  std::optional<int64_t> committed_batch() const { return committed_batch_; }
-  // Durably applies the pending changes and records batch `batch_id` as applied.
-  Status Commit(int64_t batch_id);
+  // The last batch of flow `flow` applied ("": the table's own flow).
+  std::optional<int64_t> committed_batch(const std::string& flow = "") const;
+  // Durably applies the pending changes and records batch `batch_id` of `flow` as applied.
+  Status Commit(int64_t batch_id, const std::string& flow = "");
   void Abandon();
   StateSize Size() const;
 
@@ -64,7 +70,7 @@ class ScdStateStore : public operators::ScdKeyStates {
   std::unordered_map<std::string, ScdKeyState> pending_;
   std::optional<std::string> pending_truncate_;
   std::optional<std::string> committed_truncate_;
-  std::optional<int64_t> committed_batch_;
+  std::map<std::string, int64_t> committed_batches_;  // by flow
   int64_t stored_keys_ = 0;
   int64_t pending_new_ = 0;
   std::string value_;
