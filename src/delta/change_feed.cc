@@ -282,7 +282,7 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
       for (const auto& b : rows) out.push_back(WithFeedColumns(b, cols, nullptr, v, ts, keep));
       continue;
     }
-    if (removes_rows && !cdf) {
+    if (removes_rows && !cdf && !options.derive_from_files) {
       return Status::NotSupported(
           "table " + table.path() + ": version " + std::to_string(v) +
           " deletes or rewrites rows but the table did not record its change data feed then "

@@ -52,6 +52,12 @@ struct ChangeFeedOptions {
   // Table columns to return (case-insensitive), in this order; empty: all. The three
   // change feed columns may be listed too; they always come last.
   std::vector<std::string> columns;
+  // A version that deletes or rewrites rows without `cdc` actions on a table that did not
+  // record the feed then is refused, unless this is set: its removed files' rows are then
+  // `delete`s and its added files' rows `insert`s, including the rows a rewrite copied
+  // unchanged (they appear deleted and inserted again). For consumers that net the
+  // changes out (an incremental aggregate retracting and adding rows), where that is exact.
+  bool derive_from_files = false;
 };
 
 // The row changes made by versions [start_version, end_version] of `table`, in commit

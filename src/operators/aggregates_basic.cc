@@ -271,7 +271,9 @@ class SumAccumulator : public Accumulator {
     Column sum(sum_type_), count(DataType::Long());
     for (int32_t grp = 0; grp < groups; ++grp) {
       size_t k = static_cast<size_t>(grp);
-      if (counts_[k] == 0) sum.AppendNull();
+      // avg's count can net to 0 with a sum left (a state that retracts some rows and
+      // adds others, merged negated by an incremental view): that sum must be exported.
+      if (counts_[k] == 0 && IsZero(k)) sum.AppendNull();
       else if (sum_type_.id() == TypeId::kLong) sum.Append<int64_t>(isum_[k]);
       else if (sum_type_.id() == TypeId::kDecimal) sum.Append<int128_t>(dsum_[k]);
       else sum.Append<double>(fsum_[k]);
@@ -302,6 +304,11 @@ class SumAccumulator : public Accumulator {
   }
 
  private:
+  bool IsZero(size_t k) const {
+    if (sum_type_.id() == TypeId::kLong) return isum_[k] == 0;
+    if (sum_type_.id() == TypeId::kDecimal) return dsum_[k] == 0;
+    return fsum_[k] == 0;
+  }
   DataType arg_, result_, sum_type_;
   bool avg_;
   std::vector<int64_t> counts_;

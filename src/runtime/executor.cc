@@ -607,6 +607,19 @@ Result<AggregateFactory> AggregateFactoryFor(const PlanNode& node, const ExecOpt
   });
 }
 
+Result<std::vector<expr::BoundExpr>> BindAggregateCalls(const PlanNode& node, const ExecOptions& options) {
+  if (node.kind != PlanKind::kAggregate) return Status::Internal("BindAggregateCalls of a non-aggregate node");
+  const PlanNode& input = *node.inputs[0];
+  expr::BindContext ctx = ContextFor(input, options);
+  ctx.allow_aggregates = true;
+  std::vector<expr::BoundExpr> out;
+  for (const auto& a : node.aggregates) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*a.expr, input.schema, ctx));
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 Result<std::optional<Schema>> LateRowsSchema(const sql::PlanNode& plan) {
   std::vector<const PlanNode*> ops;
   CollectWatermarked(plan, &ops);

@@ -98,6 +98,9 @@ Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider
 // Empty aggregates of a resolved kAggregate node (its keys and aggregates bound against
 // its input), for state that outlives one Execute call.
 Result<AggregateFactory> AggregateFactoryFor(const sql::PlanNode& aggregate, const ExecOptions& options);
+// The aggregate calls of a resolved kAggregate node, bound against its input (typed:
+// argument types, canonical function names), in node.aggregates' order.
+Result<std::vector<expr::BoundExpr>> BindAggregateCalls(const sql::PlanNode& aggregate, const ExecOptions& options);
 
 // Total rows of a list of batches.
 int64_t CountRows(const std::vector<RecordBatch>& batches);

@@ -1,7 +1,9 @@
 // Materialized views: recomputed from their inputs' current snapshots and written as one
 // overwrite commit, or left alone when nothing they read changed.
 #include "common/kill_point.h"
+#include "delta/change_feed.h"
 #include "delta/changes.h"
+#include "operators/key_encoder.h"
 #include "expr/aggregate_functions.h"
 #include "state/incremental_aggregate.h"
 #include "operators/expectations.h"
@@ -209,6 +211,203 @@ class IncrementalViewScanProvider : public FullScanProvider {
   const Json& source_;
 };
 
+// The rows of one table scan of a view's query given in advance (the rows an update
+// retracts, or adds); other tables are read whole.
+class GivenRowsScanProvider : public FullScanProvider {
+ public:
+  GivenRowsScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, std::string table,
+                        const Batches& rows)
+      : FullScanProvider(runner, exec), table_(Lower(table)), rows_(rows) {}
+
+  Result<Batches> ReadTable(const sql::PlanNode& node) override {
+    if (Lower(node.table) != table_) return FullScanProvider::ReadTable(node);
+    return rows_;
+  }
+
+ private:
+  std::string table_;
+  const Batches& rows_;
+};
+
+// The view's aggregate as its state keeps it: the query's aggregates plus hidden counts
+// that retraction needs — count(*) (a group whose rows are all taken back leaves the view)
+// and count(x) beside each sum(x) (a sum whose values are all taken back is NULL again).
+struct CountedAggregate {
+  sql::PlanNode node;       // the view's aggregate node with the hidden counts appended
+  size_t visible = 0;       // output columns of the view's own aggregate
+  size_t key_columns = 0;   // output (and state) columns before the aggregates
+  size_t rows_column = 0;   // output column of count(*)
+  std::vector<std::pair<size_t, size_t>> sum_counts;  // (sum's output column, its count(x) column)
+  bool keyed = false;       // GROUP BY (an empty group leaves); else one row always
+  // Why retracted rows cannot be taken out of the state, or empty when they can.
+  std::string not_retractable;
+};
+
+Result<CountedAggregate> CountAggregate(const sql::PlanNode& agg, const ExecOptions& exec) {
+  CountedAggregate c;
+  c.node = agg;
+  c.visible = agg.schema.size();
+  c.key_columns = agg.schema.size() - agg.aggregates.size();
+  c.keyed = !agg.group_keys.empty() || !agg.grouping_ids.empty();
+  LP_ASSIGN_OR_RETURN(std::vector<expr::BoundExpr> bound, BindAggregateCalls(agg, exec));
+  c.node.aggregates.push_back({expr::Expr::Call("count", {}), "__lp_rows"});
+  c.rows_column = c.visible;
+  for (size_t i = 0; i < bound.size(); ++i) {
+    const expr::BoundExpr& b = bound[i];
+    const std::string text = "`" + agg.aggregates[i].expr->ToString() + "`";
+    const bool exact = !b.args.empty() && (b.args[0].type.is_integer() || b.args[0].type.id() == TypeId::kDecimal);
+    std::string why;
+    if (b.distinct) {
+      why = text + " cannot take a value back: whether another row of its group has the value too is not in its state";
+    } else if (b.function == "min" || b.function == "max") {
+      why = text + " cannot take a value back: the group's next " + (b.function == "min" ? "smallest" : "largest") +
+            " value is not in its state";
+    } else if (b.function == "sum" || b.function == "avg") {
+      if (!exact) why = text + " adds floating-point numbers: taking values back would not give the recomputed "
+                               "result bit for bit";
+    } else if (b.function != "count" && b.function != "count_if") {
+      why = text + " cannot take rows back (only count, count_if, and sum and avg of integers and decimals can)";
+    }
+    if (c.not_retractable.empty()) c.not_retractable = why;
+    if (b.function == "sum") {
+      // count(x) with the same argument and FILTER: the values the sum holds.
+      auto count = std::make_shared<expr::Expr>(*agg.aggregates[i].expr);
+      count->function = "count";
+      count->distinct = false;
+      c.node.aggregates.push_back({count, "__lp_count_" + std::to_string(i)});
+      c.sum_counts.push_back({c.key_columns + i, c.visible + c.node.aggregates.size() - agg.aggregates.size() - 1});
+    }
+  }
+  return c;
+}
+
+// The state's output without the hidden counts: groups left without rows dropped, sums
+// left without values NULL.
+Batches VisibleOutput(const CountedAggregate& c, const Batches& out) {
+  Batches visible;
+  for (const RecordBatch& b : out) {
+    const int64_t n = b.num_rows();
+    const int64_t* rows = b.column(c.rows_column).data<int64_t>();
+    std::vector<int32_t> keep;
+    for (int64_t r = 0; r < n; ++r)
+      if (!c.keyed || rows[r] > 0) keep.push_back(static_cast<int32_t>(r));
+    Schema schema;
+    std::vector<ColumnPtr> cols;
+    for (size_t i = 0; i < c.visible; ++i) {
+      schema.AddField(b.schema().field(i));
+      ColumnPtr col = b.column_ptr(i);
+      for (const auto& [sum, count] : c.sum_counts) {
+        if (sum != i) continue;
+        const int64_t* values = b.column(count).data<int64_t>();
+        std::optional<Column> fixed;
+        for (int64_t r = 0; r < n; ++r) {
+          if (values[r] != 0 || col->IsNull(r)) continue;
+          if (!fixed) fixed = *col;
+          fixed->SetNull(r);
+        }
+        if (fixed) col = MakeColumn(std::move(*fixed));
+      }
+      if (static_cast<int64_t>(keep.size()) != n) col = MakeColumn(col->Take(keep));
+      cols.push_back(std::move(col));
+    }
+    visible.emplace_back(std::move(schema), std::move(cols), static_cast<int64_t>(keep.size()));
+  }
+  return visible;
+}
+
+// What versions start..end of a table did to its rows, netted: a row deleted and inserted
+// again unchanged (a row a rewrite copied, an update that changed no read column) is in
+// neither list.
+struct NetChanges {
+  Batches inserted;  // insert, update_postimage
+  Batches deleted;   // delete, update_preimage
+};
+
+Result<NetChanges> ReadNetChanges(const delta::DeltaTable& table, int64_t start, int64_t end, const Schema& columns) {
+  delta::ChangeFeedOptions options;
+  options.columns = columns.names();
+  options.columns.push_back(delta::kChangeTypeColumn);
+  // A table without the feed: its rewritten files' rows (netted below) are the changes.
+  options.derive_from_files = true;
+  LP_ASSIGN_OR_RETURN(Batches feed, delta::ReadChanges(table, start, end, options));
+  // Each row's bytes, counted per side; equal rows on both sides cancel.
+  std::vector<std::string> key;
+  std::unordered_map<std::string, int64_t> deletes;
+  std::vector<std::vector<uint8_t>> is_delete(feed.size());
+  std::vector<std::vector<std::string>> keys(feed.size());
+  for (size_t f = 0; f < feed.size(); ++f) {
+    const RecordBatch& b = feed[f];
+    const Column* type = b.ColumnByName(delta::kChangeTypeColumn);
+    if (type == nullptr) return Status::Internal("change data feed without _change_type");
+    std::vector<const Column*> cols;
+    for (size_t c = 0; c < columns.size(); ++c) cols.push_back(&b.column(c));
+    for (int64_t r = 0; r < b.num_rows(); ++r) {
+      std::string_view t = type->GetString(r);
+      bool del = t == delta::kChangeDelete || t == delta::kChangeUpdatePreimage;
+      is_delete[f].push_back(del);
+      std::string k;
+      operators::KeyEncoder::Encode(cols, r, &k);
+      if (del) ++deletes[k];
+      keys[f].push_back(std::move(k));
+    }
+  }
+  // Inserts that cancel a delete are dropped; so are the deletes they cancel.
+  std::unordered_map<std::string, int64_t> cancelled;
+  std::vector<std::vector<uint8_t>> keep(feed.size());
+  for (size_t f = 0; f < feed.size(); ++f) {
+    keep[f].assign(is_delete[f].size(), 1);
+    for (size_t r = 0; r < is_delete[f].size(); ++r) {
+      if (is_delete[f][r]) continue;
+      auto it = deletes.find(keys[f][r]);
+      if (it == deletes.end() || it->second == 0) continue;
+      --it->second;
+      ++cancelled[keys[f][r]];
+      keep[f][r] = 0;
+    }
+  }
+  for (size_t f = 0; f < feed.size(); ++f) {
+    for (size_t r = 0; r < is_delete[f].size(); ++r) {
+      if (!is_delete[f][r]) continue;
+      auto it = cancelled.find(keys[f][r]);
+      if (it == cancelled.end() || it->second == 0) continue;
+      --it->second;
+      keep[f][r] = 0;
+    }
+  }
+  NetChanges out;
+  for (size_t f = 0; f < feed.size(); ++f) {
+    const RecordBatch& b = feed[f];
+    for (bool del : {false, true}) {
+      std::vector<int32_t> rows;
+      for (size_t r = 0; r < keep[f].size(); ++r)
+        if (keep[f][r] && (is_delete[f][r] != 0) == del) rows.push_back(static_cast<int32_t>(r));
+      if (rows.empty()) continue;
+      std::vector<ColumnPtr> cols;
+      for (size_t c = 0; c < columns.size(); ++c) cols.push_back(MakeColumn(b.column(c).Take(rows)));
+      Schema schema;
+      for (size_t c = 0; c < columns.size(); ++c) schema.AddField(b.schema().field(c));
+      (del ? out.deleted : out.inserted).emplace_back(std::move(schema), std::move(cols), static_cast<int64_t>(rows.size()));
+    }
+  }
+  return out;
+}
+
+// Whether a commit of versions from+1..to overwrote `table` (a full refresh, an upstream
+// materialized view): the view then starts again from a snapshot rather than taking every
+// row back. Row-level commits (AUTO CDC, DELETE) rewrite files too, but keep their rows.
+Result<bool> TableOverwritten(const delta::DeltaTable& table, int64_t from, int64_t to) {
+  LP_ASSIGN_OR_RETURN(std::vector<delta::HistoryEntry> history, table.History(static_cast<int>(to - from)));
+  for (const auto& h : history) {
+    if (h.version <= from) continue;
+    if (h.operation.rfind("CREATE OR REPLACE", 0) == 0 || h.operation.rfind("REPLACE TABLE", 0) == 0) return true;
+    Json info = Json::parse(h.commit_info, nullptr, false);
+    if (info.is_object() && info.contains("operationParameters") && info["operationParameters"].is_object() &&
+        info["operationParameters"].value("mode", "") == "Overwrite")
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
@@ -265,9 +464,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   const std::string upstream = Find(shape.scan->table)->name;
   ExecOptions exec;
   exec.current_timestamp_micros = clock->NowMicros();
+  LP_ASSIGN_OR_RETURN(CountedAggregate counted, CountAggregate(*shape.aggregate, exec));
+  LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(counted.node, exec));
+  const std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
   if (flow->aggregate == nullptr) {
-    LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(*shape.aggregate, exec));
-    std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
     LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
     // The state and the view are cross-checked once per process (issue 19). A state that
@@ -289,7 +489,6 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
                                                       "): recomputing it from a snapshot of `" + Find(shape.scan->table)->name + "`"});
     }
   }
-  state::IncrementalAggregate& aggregate = *flow->aggregate;
 
   // The state says which upstream version it covers (its batch id is that version), so
   // the next batch is the versions after it: no plan file is needed. A crash after the
@@ -297,7 +496,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   // batch then covers more versions and publishes the same aggregate again.
   LP_ASSIGN_OR_RETURN(auto table, Table(upstream));
   LP_ASSIGN_OR_RETURN(int64_t latest, table->LatestVersion());
-  std::optional<int64_t> covered = aggregate.committed_batch();
+  std::optional<int64_t> covered = flow->aggregate->committed_batch();
   Json source;
   if (!covered) {
     source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
@@ -310,17 +509,80 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     return report;
   }
   int64_t batch_id = latest;
+  std::string technique = source["kind"] == "snapshot" ? "incremental (initial)" : "incremental";
+
+  // Versions that delete or rewrite rows (an AUTO CDC target, `lakepipe table delete`):
+  // their net row changes, from the change data feed or the rewritten files. Retracted
+  // rows are taken out of the state when every aggregate can take them back exactly;
+  // otherwise (or when the changes cannot be read) the view starts again from a snapshot.
+  std::optional<NetChanges> changes;
+  if (source["kind"] == "delta") {
+    delta::ChangeReadOptions appends;
+    appends.columns = shape.scan->schema.names();
+    auto appended = delta::ReadAppends(*table, *covered + 1, latest, appends);
+    if (appended.ok()) {
+      changes = NetChanges{std::move(appended).value(), {}};
+    } else if (appended.status().code() != StatusCode::kNotSupported ||
+               appended.status().message().find("skipChangeCommits") == std::string::npos) {
+      return appended.status();
+    } else {
+      const std::string range = "`" + upstream + "` versions " + std::to_string(*covered + 1) + ".." +
+                                std::to_string(latest);
+      LP_ASSIGN_OR_RETURN(bool replaced, TableOverwritten(*table, *covered, latest));
+      std::string why;
+      if (!replaced) {
+        auto read = ReadNetChanges(*table, *covered + 1, latest, shape.scan->schema);
+        if (!read.ok()) {
+          why = "the row changes of " + range + " cannot be read (" + read.status().message() + ")";
+        } else if (!read->deleted.empty() && !counted.not_retractable.empty()) {
+          why = counted.not_retractable + "; " + range + " deleted or updated " + std::to_string(CountRows(read->deleted)) +
+                " rows";
+        } else {
+          changes = std::move(read).value();
+          if (!changes->deleted.empty()) technique = "incremental (retracting)";
+        }
+      }
+      if (!changes) {
+        flow->aggregate.reset();
+        LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
+        LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+        LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+        source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
+        technique = replaced ? "incremental (initial)" : "complete recompute: " + why;
+      }
+    }
+  }
+  state::IncrementalAggregate& aggregate = *flow->aggregate;
 
   int64_t input_rows = 0;
-  exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory&, const Batches& rows) -> Result<Batches> {
-    input_rows += CountRows(rows);
-    return aggregate.Apply(batch_id, rows);
-  };
-  IncrementalViewScanProvider provider(*this, exec, source);
   auto abandon = [&](Status st) {
     (void)aggregate.Abandon();
     return st;
   };
+  // The aggregate's input rows of the retracted upstream rows (the row-wise steps of the
+  // query applied to them), gathered by a first run of the query whose output is unused.
+  Batches retracted;
+  bool retracting = false;
+  exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory&, const Batches& rows) -> Result<Batches> {
+    if (retracting) {
+      retracted.insert(retracted.end(), rows.begin(), rows.end());
+      return Batches{};
+    }
+    input_rows += CountRows(rows);
+    LP_ASSIGN_OR_RETURN(Batches out, aggregate.Apply(batch_id, rows, retracted, counted.key_columns));
+    return VisibleOutput(counted, out);
+  };
+  if (changes && !changes->deleted.empty()) {
+    retracting = true;
+    GivenRowsScanProvider gone(*this, exec, upstream, changes->deleted);
+    auto ran = Execute(*ds.plan, gone, exec);
+    if (!ran.ok()) return abandon(ran.status());
+    retracting = false;
+    input_rows += CountRows(retracted);
+  }
+  IncrementalViewScanProvider snapshot_or_appends(*this, exec, source);
+  GivenRowsScanProvider given(*this, exec, upstream, changes ? changes->inserted : retracted);
+  FullScanProvider& provider = changes ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;
   auto executed = Execute(*ds.plan, provider, exec);
   if (!executed.ok()) return abandon(executed.status());
   Batches rows = std::move(executed).value();
@@ -333,7 +595,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   options.mode = delta::WriteMode::kOverwrite;
   options.operation = "CREATE OR REFRESH MATERIALIZED VIEW";
   options.operation_parameters["inputs"] = Json({{Lower(upstream), latest}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  options.operation_parameters["technique"] = source["kind"] == "snapshot" ? "incremental (initial)" : "incremental";
+  options.operation_parameters["technique"] = technique;
   if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
   options.txn_app_id = flow->cp.flow_id();
   options.txn_version = batch_id;

@@ -1,5 +1,7 @@
 #include "state/incremental_aggregate.h"
 
+#include "types/decimal.h"
+
 namespace lakepipe::state {
 
 Result<std::unique_ptr<IncrementalAggregate>> IncrementalAggregate::Open(const std::string& dir, Factory make,
@@ -20,6 +22,46 @@ Status IncrementalAggregate::Reload() {
 }
 
 Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, const std::vector<RecordBatch>& rows) {
+  return Apply(batch_id, rows, {}, 0);
+}
+
+namespace {
+
+// `state` with every column from `first` on negated (count and sum state columns: BIGINT,
+// DECIMAL or DOUBLE), so that merging it subtracts what it holds.
+Result<RecordBatch> Negated(const RecordBatch& state, size_t first) {
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < state.num_columns(); ++c) {
+    if (c < first) {
+      cols.push_back(state.column_ptr(c));
+      continue;
+    }
+    Column col = state.column(c);
+    const int64_t n = col.size();
+    switch (col.type().id()) {
+      case TypeId::kLong:
+        for (int64_t i = 0; i < n; ++i) col.data<int64_t>()[i] = -col.data<int64_t>()[i];
+        break;
+      case TypeId::kDecimal:
+        for (int64_t i = 0; i < n; ++i) col.data<int128_t>()[i] = -col.data<int128_t>()[i];
+        break;
+      case TypeId::kDouble:
+        for (int64_t i = 0; i < n; ++i) col.data<double>()[i] = -col.data<double>()[i];
+        break;
+      default:
+        return Status::Internal("aggregate state column `" + state.schema().field(c).name + "` of type " +
+                                col.type().ToString() + " cannot be retracted");
+    }
+    cols.push_back(MakeColumn(std::move(col)));
+  }
+  return RecordBatch(state.schema(), std::move(cols), state.num_rows());
+}
+
+}  // namespace
+
+Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
+                                                             const std::vector<RecordBatch>& retracted,
+                                                             size_t key_columns) {
   std::optional<int64_t> committed = store_->committed_batch();
   if (committed && batch_id <= *committed) return view_->CurrentResult();  // already in the state
   if (pending_batch_ && *pending_batch_ != batch_id) {
@@ -35,7 +77,16 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, c
   LP_ASSIGN_OR_RETURN(auto these, make_());
   for (const auto& b : rows) LP_RETURN_IF_ERROR(these->Push(b));
   LP_ASSIGN_OR_RETURN(RecordBatch delta, these->ExportState());
-  Status merged = pending_->MergeState(delta);
+  std::optional<RecordBatch> taken_back;
+  if (!retracted.empty()) {
+    LP_ASSIGN_OR_RETURN(auto gone, make_());
+    for (const auto& b : retracted) LP_RETURN_IF_ERROR(gone->Push(b));
+    LP_ASSIGN_OR_RETURN(RecordBatch state, gone->ExportState());
+    LP_ASSIGN_OR_RETURN(taken_back, Negated(state, key_columns));
+  }
+  Status merged = taken_back ? pending_->MergeState(*taken_back) : Status::OK();
+  if (merged.ok() && taken_back) merged = view_->MergeState(*taken_back);
+  if (merged.ok()) merged = pending_->MergeState(delta);
   if (merged.ok()) merged = view_->MergeState(delta);
   if (!merged.ok()) {
     // The view may hold part of the batch: go back to the committed state.

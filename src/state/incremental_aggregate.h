@@ -44,6 +44,12 @@ class IncrementalAggregate {
   // Adds batch `batch_id`'s rows (the aggregate's input rows, new in this batch) and
   // returns the aggregate's output over everything so far (HashAggregate::CurrentResult).
   Result<std::vector<RecordBatch>> Apply(int64_t batch_id, const std::vector<RecordBatch>& rows);
+  // The same, and first takes `retracted` (input rows deleted or replaced upstream) back
+  // out: their state, with its columns after the first `key_columns` negated, is merged
+  // in. Exact only for aggregates whose state is counts and sums of exact numbers (count,
+  // count_if, sum and avg of integers and decimals): the caller checks that.
+  Result<std::vector<RecordBatch>> Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
+                                         const std::vector<RecordBatch>& retracted, size_t key_columns);
   // Durably records the applied batch. OK without effect for a batch already committed.
   Status Commit(int64_t batch_id);
   // Forgets the uncommitted batch: the aggregate is reloaded from the committed state.
