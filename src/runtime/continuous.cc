@@ -16,6 +16,7 @@
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/status_board.h"
+#include "sql/table_properties.h"
 
 namespace lakepipe::runtime {
 
@@ -121,6 +122,11 @@ struct TableSchedule {
   bool waiting = false;         // its last run waited for upstream data (no timer until then)
   int64_t not_before = 0;       // wall micros: trigger time or retry backoff
   int64_t retry_delay = 0;      // current backoff after failures (0: none)
+  // A continuous table's commit rate: after an update that committed, the next one starts
+  // no sooner than this (pipelines.trigger.interval; 1 s for materialized views). Input
+  // arriving meanwhile is taken by that next update, so a view that reads a busy table
+  // writes one version per interval instead of one per upstream commit.
+  int64_t min_interval_micros = 0;
   std::set<std::string> roots;  // read_files folders it watches
   std::set<std::string> wakes_on;  // upstream tables (lower case) whose commits wake it
 };
@@ -157,6 +163,12 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     if (trig != r.pipeline.settings.triggers.end()) t.trigger = trig->second;
     t.full_refresh = refresh.count(Lower(ds.name)) > 0;
     if (t.trigger.kind == sql::TriggerSpec::Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now);
+    sql::TableProperties props = sql::TablePropertiesOf(r.Definition(ds).table_properties);
+    if (props.trigger_interval_micros) {
+      t.min_interval_micros = *props.trigger_interval_micros;
+    } else if (ds.kind == sql::DatasetKind::kMaterializedView) {
+      t.min_interval_micros = sql::kDefaultViewTriggerIntervalMicros;
+    }
     PlanSources sources;
     r.CollectSources(*ds.plan, &sources);
     for (const auto& f : ds.more_flows) r.CollectSources(*f.plan, &sources);  // the table's other flows
@@ -252,6 +264,11 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       if (t.trigger.kind == Kind::kInterval) t.not_before = now + t.trigger.interval_micros;
       if (t.trigger.kind == Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now + 60 * 1000000);
       if (report.status == "updated") {
+        // Measured from the end of the update, so two commits are always at least the
+        // interval apart (Spark measures from the batch's start).
+        if (t.trigger.kind == Kind::kContinuous && t.min_interval_micros > 0) {
+          t.not_before = std::max(t.not_before, now + t.min_interval_micros);
+        }
         for (auto& down : tables)
           if (down.wakes_on.count(key)) down.dirty = true;
         // A streaming table takes one batch per run: look for the next one.

@@ -11,6 +11,7 @@
 #include "sql/stream_join.h"
 #include "sql/stream_source.h"
 #include "sql/streaming_rules.h"
+#include "sql/table_properties.h"
 #include "sql/window.h"
 #include "sql/time_window.h"
 
@@ -835,6 +836,13 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
     if (i < 0) return ErrorAt(trigger.loc, "triggers: unknown table `" + table + "`; the pipeline defines: " + known());
     if (out.graph.nodes()[static_cast<size_t>(i)].kind == DatasetKind::kView) {
       return ErrorAt(trigger.loc, "triggers: `" + table + "` is a view (views are computed by their readers)");
+    }
+    for (const auto& def : pipeline.datasets) {
+      if (ToLower(def.name) != ToLower(table)) continue;
+      if (TablePropertiesOf(def.table_properties).trigger_interval_micros) {
+        return ErrorAt(trigger.loc, "triggers: `" + table + "` also sets pipelines.trigger.interval in its TBLPROPERTIES (" +
+                                        def.loc.ToString() + "); keep one of the two");
+      }
     }
   }
   if (settings.publish.postgres) {

@@ -4,6 +4,7 @@
 
 #include "common/fs.h"
 #include "sql/lexer.h"
+#include "sql/table_properties.h"
 
 namespace lakepipe::sql {
 
@@ -366,6 +367,9 @@ class StatementParser {
       const Token& v = Cur();
       if (!(v.IsString() || v.kind == TokenKind::kNumber || v.IsWord("true") || v.IsWord("false"))) {
         return ErrorAt(Loc(v), "expected a value for TBLPROPERTIES key `" + key + "`");
+      }
+      if (Status st = CheckTableProperty(key, v.value); !st.ok()) {
+        return st.code() == StatusCode::kNotSupported ? NotSupportedAt(Loc(v), st.message()) : ErrorAt(Loc(v), st.message());
       }
       def->table_properties.emplace_back(key, v.value);
       Advance();
