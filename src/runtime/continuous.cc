@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/uuid.h"
+#include "runtime/auto_compaction.h"
 #include "runtime/event_log.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
@@ -127,6 +128,7 @@ struct TableSchedule {
   // arriving meanwhile is taken by that next update, so a view that reads a busy table
   // writes one version per interval instead of one per upstream commit.
   int64_t min_interval_micros = 0;
+  bool auto_compact = false;    // a streaming table with delta.autoOptimize.autoCompact on
   std::set<std::string> roots;  // read_files folders it watches
   std::set<std::string> wakes_on;  // upstream tables (lower case) whose commits wake it
 };
@@ -169,6 +171,9 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     } else if (ds.kind == sql::DatasetKind::kMaterializedView) {
       t.min_interval_micros = sql::kDefaultViewTriggerIntervalMicros;
     }
+    // A materialized view rewrites itself whole at each update: it has no small files to
+    // compact.
+    t.auto_compact = ds.kind == sql::DatasetKind::kStreamingTable && props.auto_compact;
     PlanSources sources;
     r.CollectSources(*ds.plan, &sources);
     for (const auto& f : ds.more_flows) r.CollectSources(*f.plan, &sources);  // the table's other flows
@@ -231,6 +236,10 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     workers.clear();
   };
 
+  // Compaction runs beside the tables, on its own thread, so it never delays an update.
+  AutoCompactor compactor(r.fs, r.clock, &log, options.auto_compact);
+  compactor.Start();
+
   int64_t next_backstop = now + kBackstopMicros;
   Status loop_status;
   while (true) {
@@ -269,6 +278,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
         if (t.trigger.kind == Kind::kContinuous && t.min_interval_micros > 0) {
           t.not_before = std::max(t.not_before, now + t.min_interval_micros);
         }
+        if (t.auto_compact) compactor.Notify(t.ds->name, r.TablePath(t.ds->name));
         for (auto& down : tables)
           if (down.wakes_on.count(key)) down.dirty = true;
         // A streaming table takes one batch per run: look for the next one.
@@ -343,6 +353,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     }
   }
   stop_workers();
+  compactor.Stop();
   if (options.board != nullptr) {
     for (const auto& t : tables) options.board->SetState(t.ds->name, "stopped");
   }

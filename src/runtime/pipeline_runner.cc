@@ -20,6 +20,7 @@
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "sql/stream_source.h"
+#include "sql/table_properties.h"
 #include "runtime/status_board.h"
 
 namespace lakepipe::runtime {
@@ -626,6 +627,15 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
     if (report.status == "failed" || report.status == "skipped") failed.insert(Lower(ds.name));
     if (options.on_table) options.on_table(report);
     update.tables.push_back(std::move(report));
+  }
+  // The streaming tables that appended are compacted once their update is over (the
+  // update's rows are all committed by then, so nothing waits for it).
+  AutoCompactor compactor(r.fs, r.clock, &log, options.auto_compact);
+  for (size_t i = 0; i < update.tables.size() && !r.stop_requested.load(); ++i) {
+    const sql::ResolvedDataset& ds = *tables[i];
+    if (ds.kind != sql::DatasetKind::kStreamingTable || update.tables[i].status != "updated") continue;
+    if (!sql::TablePropertiesOf(r.Definition(ds).table_properties).auto_compact) continue;
+    (void)compactor.CompactIfDue(ds.name, r.TablePath(ds.name));  // reported in the event log
   }
   update.duration_ms = ElapsedMs(start);
   bool stopped = r.stop_requested.load();

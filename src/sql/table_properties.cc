@@ -53,9 +53,7 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
     if (v != "true" && v != "false" && v != "auto") {
       return Status::InvalidArgument(quoted + ": `" + std::string(value) + "` must be true, auto or false");
     }
-    if (v != "false") {
-      return Status::NotSupported(quoted + ": auto-compaction is not built yet; run `lakepipe table optimize`");
-    }
+
     return Status::OK();
   }
   if (StartsWith(key, "pipelines.") || StartsWith(key, "lakepipe.")) {

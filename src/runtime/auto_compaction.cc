@@ -1,0 +1,134 @@
+#include "runtime/auto_compaction.h"
+
+#include <nlohmann/json.hpp>
+
+#include "delta/table.h"
+#include "runtime/event_log.h"
+
+namespace lakepipe::runtime {
+
+AutoCompactor::AutoCompactor(FileSystem* fs, Clock* clock, EventLog* log, AutoCompactOptions options)
+    : fs_(fs), clock_(clock), log_(log), options_(options) {}
+
+AutoCompactor::~AutoCompactor() { Stop(); }
+
+void AutoCompactor::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void AutoCompactor::Notify(const std::string& name, const std::string& path) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || !queued_.insert(path).second) return;
+    queue_.emplace_back(name, path);
+  }
+  cv_.notify_one();
+}
+
+void AutoCompactor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+    queued_.clear();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t AutoCompactor::compactions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return compactions_;
+}
+
+void AutoCompactor::Loop() {
+  while (true) {
+    std::pair<std::string, std::string> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      // Taken off the set before the work: a commit during the compaction queues the
+      // table again, so files it adds meanwhile are looked at.
+      queued_.erase(job.second);
+    }
+    (void)CompactIfDue(job.first, job.second);  // reported in the event log
+  }
+}
+
+Result<std::shared_ptr<delta::DeltaTable>> AutoCompactor::Table(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tables_.find(path);
+  if (it != tables_.end()) return it->second;
+  delta::TableOptions options;
+  options.clock = clock_;
+  LP_ASSIGN_OR_RETURN(auto opened, delta::DeltaTable::Open(path, fs_, options));
+  std::shared_ptr<delta::DeltaTable> table = std::move(opened);
+  tables_[path] = table;
+  return table;
+}
+
+Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, const std::string& path) {
+  AutoCompactResult out;
+  auto warn = [&](const Status& st) {
+    if (log_ != nullptr) {
+      log_->Add({0, name, "auto_compaction", "WARN", "auto-compaction failed: " + st.message(), "{}"});
+    }
+    return st;
+  };
+  auto table = Table(path);
+  if (!table.ok()) return table.status().IsNotFound() ? Result<AutoCompactResult>(out) : warn(table.status());
+  auto snap = (*table)->Latest();
+  if (!snap.ok()) return warn(snap.status());
+  // Cheap test first: is some partition past the threshold? (Optimize re-reads the log.)
+  std::map<std::string, int> small;
+  bool due = false;
+  for (const delta::DataFile& f : (*snap)->files()) {
+    if (f.add.size >= options_.target_file_bytes) continue;
+    std::string key;
+    for (const auto& [k, v] : f.add.partition_values) key += k + "=" + (v ? "v" + *v : "n") + "\x1f";
+    if (++small[key] >= options_.min_num_files) due = true;
+  }
+  if (!due) return out;
+  delta::OptimizeOptions optimize;
+  optimize.target_file_bytes = options_.target_file_bytes;
+  optimize.min_files = options_.min_num_files;
+  auto done = (*table)->Optimize(optimize);
+  if (!done.ok()) {
+    if (!done.status().IsConflict()) return warn(done.status());
+    // Lost a race with a commit that removed some of its files: nothing of it stays; the
+    // table's next notification tries again on the new snapshot.
+    out.skipped = done.status().message();
+    if (log_ != nullptr) {
+      log_->Add({0, name, "auto_compaction", "INFO", "auto-compaction gave way to a concurrent commit: " + out.skipped,
+                 nlohmann::json({{"committed", false}}).dump()});
+    }
+    return out;
+  }
+  if (!done->version) return out;
+  out.compacted = true;
+  out.version = *done->version;
+  out.files_removed = done->files_removed;
+  out.files_added = done->files_added;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++compactions_;
+  }
+  if (log_ != nullptr) {
+    log_->Add({0, name, "auto_compaction", "INFO",
+               "compacted " + std::to_string(out.files_removed) + " small files into " +
+                   std::to_string(out.files_added) + " (version " + std::to_string(out.version) + ")",
+               nlohmann::json({{"committed", true},
+                               {"version", out.version},
+                               {"files_removed", out.files_removed},
+                               {"files_added", out.files_added}})
+                   .dump()});
+  }
+  return out;
+}
+
+}  // namespace lakepipe::runtime

@@ -1,0 +1,100 @@
+// AutoCompactor: compaction of the small files that a pipeline's streaming tables
+// accumulate, one data file per micro-batch (`delta.autoOptimize.autoCompact`, on by
+// default; docs/continuous.md, "Auto-compaction").
+//
+// A compaction is `DeltaTable::Optimize` (the code of `lakepipe table optimize`): one
+// commit that removes the small files of a partition and adds their rows in bigger files,
+// every action with dataChange = false, so readers by version (streaming reads, the change
+// data feed, publication, the Kafka sink) skip it and never see those rows twice. It is
+// due when some partition of the table has at least `min_num_files` files smaller than
+// `target_file_bytes` (Databricks' autoCompact.minNumFiles, 50, and 128 MiB).
+//
+// It never holds up ingestion: in continuous mode the scheduler calls Notify after a table
+// committed, and one background thread does the work while the table keeps appending.
+// Delta's conflict checks order the two commits: an append never conflicts with a
+// compaction that removed other files; a compaction whose files a concurrent commit
+// removed (an AUTO CDC rewrite, a full refresh) loses, deletes the files it wrote, and is
+// tried again at the table's next notification. A crash before its commit leaves only
+// files no version names (VACUUM removes them); after it, the compaction is done.
+//
+// Thread-safety: Notify and CompactIfDue may be called from any thread. Call order:
+// Start (for Notify), Notify any number of times, Stop (or the destructor), which waits
+// for the compaction in progress.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/status.h"
+namespace lakepipe::delta {
+class DeltaTable;
+}
+
+namespace lakepipe::runtime {
+
+class EventLog;
+
+struct AutoCompactOptions {
+  // A partition is compacted when it has at least this many files below the target size.
+  int min_num_files = 50;
+  // Files below this size are small; compacted files are about this size.
+  int64_t target_file_bytes = 128LL << 20;
+};
+
+struct AutoCompactResult {
+  bool compacted = false;     // a compaction commit was written
+  int64_t version = -1;       // its version
+  int64_t files_removed = 0;
+  int64_t files_added = 0;
+  std::string skipped;        // why not, when a compaction was due but not committed
+};
+
+class AutoCompactor {
+ public:
+  // `log` (may be null, not owned) receives an `auto_compaction` event per compaction and
+  // a WARN per failure.
+  AutoCompactor(FileSystem* fs, Clock* clock, EventLog* log, AutoCompactOptions options = {});
+  ~AutoCompactor();
+  AutoCompactor(const AutoCompactor&) = delete;
+  AutoCompactor& operator=(const AutoCompactor&) = delete;
+
+  // Starts the background thread that serves Notify.
+  void Start();
+  // Queues a look at table `name` stored at `path` (cheap: no I/O on the caller's thread).
+  void Notify(const std::string& name, const std::string& path);
+  // Waits for the compaction in progress, drops what is queued, stops the thread.
+  void Stop();
+  // Compacts now, on the caller's thread, if due (RunOnce, at the end of an update).
+  Result<AutoCompactResult> CompactIfDue(const std::string& name, const std::string& path);
+
+  // Compaction commits written so far (for tests and status).
+  int64_t compactions() const;
+
+ private:
+  void Loop();
+  Result<std::shared_ptr<delta::DeltaTable>> Table(const std::string& path);
+
+  FileSystem* fs_;
+  Clock* clock_;
+  EventLog* log_;
+  AutoCompactOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::string, std::string>> queue_;  // (name, path), each path once
+  std::set<std::string> queued_;
+  bool stopping_ = false;
+  int64_t compactions_ = 0;
+  std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables_;  // handles by path
+  std::thread thread_;
+};
+
+}  // namespace lakepipe::runtime
