@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delta/log_cleanup.h"
 #include "delta/table_internal.h"
 
 namespace lakepipe::delta {
@@ -212,6 +213,11 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
     auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
     if (!text.ok()) {
       if (text.status().IsNotFound()) {
+        Status expired = CheckVersionRetained(table.fs(), table.path(), v);
+        if (!expired.ok()) {
+          return Status::NotFound("the change data feed of " + table.path() + " cannot be read from version " +
+                                  std::to_string(start_version) + ": " + expired.message());
+        }
         return Status::NotFound("table " + table.path() + ": commit " + std::to_string(v) +
                                 " is missing from _delta_log (it may have been cleaned up); the change "
                                 "data feed cannot be read from version " + std::to_string(start_version));

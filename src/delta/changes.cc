@@ -1,5 +1,7 @@
 #include "delta/changes.h"
 
+#include "delta/log_cleanup.h"
+
 namespace lakepipe::delta {
 
 Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t start_version,
@@ -17,6 +19,13 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
     auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
     if (!text.ok()) {
       if (text.status().IsNotFound()) {
+        Status expired = CheckVersionRetained(table.fs(), table.path(), v);
+        if (!expired.ok()) {
+          return Status::NotFound("a streaming read of " + table.path() + " from version " + std::to_string(v) +
+                                  " cannot go on: " + expired.message() +
+                                  "; run a full refresh of the downstream table, or set a longer "
+                                  "delta.logRetentionDuration on the upstream table");
+        }
         return Status::NotFound("table " + table.path() + ": commit " + std::to_string(v) +
                                 " is missing from _delta_log (it may have been cleaned up); "
                                 "run a full refresh of the downstream table");

@@ -7,6 +7,7 @@
 
 #include "common/kill_point.h"
 #include "common/uuid.h"
+#include "delta/log_cleanup.h"
 #include "delta/log_internal.h"
 #include "delta/table.h"
 #include "delta/table_internal.h"
@@ -157,8 +158,11 @@ Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const Tabl
   LP_KILL_POINT("delta.before_last_checkpoint");
   auto previous = ReadLastCheckpoint(fs, table_path);
   if (previous && previous->version > version) return Status::OK();
-  return fs->WriteFileAtomic(JoinPath(LogDir(table_path), "_last_checkpoint"),
-                             SerializeLastCheckpoint(lc));
+  LP_RETURN_IF_ERROR(fs->WriteFileAtomic(JoinPath(LogDir(table_path), "_last_checkpoint"),
+                                         SerializeLastCheckpoint(lc)));
+  // A new checkpoint may let expired log entries go (delta/log_cleanup.h).
+  LP_KILL_POINT("delta.before_log_cleanup");
+  return CleanUpExpiredLog(fs, table_path, state.metadata.configuration, options.clock->NowMillis()).status();
 }
 
 Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
@@ -362,6 +366,7 @@ Result<SnapshotPtr> DeltaTable::AtVersion(int64_t version) const {
   auto state = ReplayLog(fs_, path_, ro);
   if (!state.ok()) {
     // A version older than the oldest log file (cleaned up) cannot be reconstructed.
+    LP_RETURN_IF_ERROR(CheckVersionRetained(fs_, path_, version));
     return state.status();
   }
   return Snapshot::Make(path_, std::move(state).value(), fs_);
@@ -432,7 +437,10 @@ Result<SnapshotPtr> DeltaTable::AtTimestamp(int64_t timestamp_millis) const {
     return Status::NotFound("timestamp " + std::to_string(timestamp_millis) +
                             " is before the earliest available version (" +
                             std::to_string(times.front().version) + ", committed at " +
-                            std::to_string(times.front().millis) + ") of " + path_);
+                            std::to_string(times.front().millis) + ") of " + path_ +
+                            (times.front().version > 0 ? " (log cleanup removed the older commits, past the "
+                                                         "table's delta.logRetentionDuration)"
+                                                       : ""));
   }
   return AtVersion(chosen);
 }

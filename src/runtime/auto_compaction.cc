@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/kill_point.h"
 #include "delta/table.h"
 #include "runtime/event_log.h"
 
@@ -18,11 +19,11 @@ void AutoCompactor::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
 
-void AutoCompactor::Notify(const std::string& name, const std::string& path) {
+void AutoCompactor::Notify(const std::string& name, const std::string& path, int min_num_files) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || !queued_.insert(path).second) return;
-    queue_.emplace_back(name, path);
+    queue_.push_back({name, path, min_num_files});
   }
   cv_.notify_one();
 }
@@ -45,7 +46,7 @@ int64_t AutoCompactor::compactions() const {
 
 void AutoCompactor::Loop() {
   while (true) {
-    std::pair<std::string, std::string> job;
+    Job job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -54,9 +55,9 @@ void AutoCompactor::Loop() {
       queue_.pop_front();
       // Taken off the set before the work: a commit during the compaction queues the
       // table again, so files it adds meanwhile are looked at.
-      queued_.erase(job.second);
+      queued_.erase(job.path);
     }
-    (void)CompactIfDue(job.first, job.second);  // reported in the event log
+    (void)CompactIfDue(job.name, job.path, job.min_num_files);  // reported in the event log
   }
 }
 
@@ -72,8 +73,10 @@ Result<std::shared_ptr<delta::DeltaTable>> AutoCompactor::Table(const std::strin
   return table;
 }
 
-Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, const std::string& path) {
+Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, const std::string& path,
+                                                      int min_num_files) {
   AutoCompactResult out;
+  int min_files = min_num_files > 0 ? min_num_files : options_.min_num_files;
   auto warn = [&](const Status& st) {
     if (log_ != nullptr) {
       log_->Add({0, name, "auto_compaction", "WARN", "auto-compaction failed: " + st.message(), "{}"});
@@ -91,12 +94,13 @@ Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, c
     if (f.add.size >= options_.target_file_bytes) continue;
     std::string key;
     for (const auto& [k, v] : f.add.partition_values) key += k + "=" + (v ? "v" + *v : "n") + "\x1f";
-    if (++small[key] >= options_.min_num_files) due = true;
+    if (++small[key] >= min_files) due = true;
   }
   if (!due) return out;
   delta::OptimizeOptions optimize;
   optimize.target_file_bytes = options_.target_file_bytes;
-  optimize.min_files = options_.min_num_files;
+  optimize.min_files = min_files;
+  LP_KILL_POINT("compaction.before_optimize");
   auto done = (*table)->Optimize(optimize);
   if (!done.ok()) {
     if (!done.status().IsConflict()) return warn(done.status());
@@ -110,6 +114,7 @@ Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, c
     return out;
   }
   if (!done->version) return out;
+  LP_KILL_POINT("compaction.after_commit");
   out.compacted = true;
   out.version = *done->version;
   out.files_removed = done->files_removed;

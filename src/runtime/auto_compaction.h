@@ -70,11 +70,13 @@ class AutoCompactor {
   // Starts the background thread that serves Notify.
   void Start();
   // Queues a look at table `name` stored at `path` (cheap: no I/O on the caller's thread).
-  void Notify(const std::string& name, const std::string& path);
+  // `min_num_files` > 0 replaces the options' threshold for this table
+  // (lakepipe.autoCompact.minNumFiles).
+  void Notify(const std::string& name, const std::string& path, int min_num_files = 0);
   // Waits for the compaction in progress, drops what is queued, stops the thread.
   void Stop();
   // Compacts now, on the caller's thread, if due (RunOnce, at the end of an update).
-  Result<AutoCompactResult> CompactIfDue(const std::string& name, const std::string& path);
+  Result<AutoCompactResult> CompactIfDue(const std::string& name, const std::string& path, int min_num_files = 0);
 
   // Compaction commits written so far (for tests and status).
   int64_t compactions() const;
@@ -89,7 +91,12 @@ class AutoCompactor {
   AutoCompactOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<std::string, std::string>> queue_;  // (name, path), each path once
+  struct Job {
+    std::string name;
+    std::string path;
+    int min_num_files = 0;
+  };
+  std::deque<Job> queue_;  // each path once
   std::set<std::string> queued_;
   bool stopping_ = false;
   int64_t compactions_ = 0;

@@ -187,7 +187,8 @@ TEST(AutoCompactionTest, DownstreamReadersNeverReadCompactedRowsTwice) {
                                                              "\nconfiguration: {landing: " + landing + "}\n")
                   .ok());
   ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
-                            "CREATE OR REFRESH STREAMING TABLE raw TBLPROPERTIES (delta.enableChangeDataFeed = true) "
+                            "CREATE OR REFRESH STREAMING TABLE raw TBLPROPERTIES (delta.enableChangeDataFeed = true, "
+                            "'lakepipe.autoCompact.minNumFiles' = '6') "
                             "AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, "
                             "schema => 'id INT, kind STRING');\n"
                             "CREATE OR REFRESH STREAMING TABLE clean AS SELECT id, kind FROM STREAM(raw);\n"
@@ -223,7 +224,6 @@ TEST(AutoCompactionTest, DownstreamReadersNeverReadCompactedRowsTwice) {
     EXPECT_EQ(Count(runner, "SELECT count(*) - count(DISTINCT id) FROM clean"), 0);
   };
   RunOptions options;
-  options.auto_compact.min_num_files = 6;
   {
     auto opened = PipelineRunner::Open(dir.Join("p"), {});
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();

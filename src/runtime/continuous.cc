@@ -129,6 +129,7 @@ struct TableSchedule {
   // writes one version per interval instead of one per upstream commit.
   int64_t min_interval_micros = 0;
   bool auto_compact = false;    // a streaming table with delta.autoOptimize.autoCompact on
+  int auto_compact_min_files = 0;  // lakepipe.autoCompact.minNumFiles (0: the default)
   std::set<std::string> roots;  // read_files folders it watches
   std::set<std::string> wakes_on;  // upstream tables (lower case) whose commits wake it
 };
@@ -174,6 +175,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     // A materialized view rewrites itself whole at each update: it has no small files to
     // compact.
     t.auto_compact = ds.kind == sql::DatasetKind::kStreamingTable && props.auto_compact;
+    t.auto_compact_min_files = props.auto_compact_min_files.value_or(0);
     PlanSources sources;
     r.CollectSources(*ds.plan, &sources);
     for (const auto& f : ds.more_flows) r.CollectSources(*f.plan, &sources);  // the table's other flows
@@ -237,7 +239,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   };
 
   // Compaction runs beside the tables, on its own thread, so it never delays an update.
-  AutoCompactor compactor(r.fs, r.clock, &log, options.auto_compact);
+  AutoCompactor compactor(r.fs, r.clock, &log);
   compactor.Start();
 
   int64_t next_backstop = now + kBackstopMicros;
@@ -278,7 +280,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
         if (t.trigger.kind == Kind::kContinuous && t.min_interval_micros > 0) {
           t.not_before = std::max(t.not_before, now + t.min_interval_micros);
         }
-        if (t.auto_compact) compactor.Notify(t.ds->name, r.TablePath(t.ds->name));
+        if (t.auto_compact) compactor.Notify(t.ds->name, r.TablePath(t.ds->name), t.auto_compact_min_files);
         for (auto& down : tables)
           if (down.wakes_on.count(key)) down.dirty = true;
         // A streaming table takes one batch per run: look for the next one.

@@ -16,6 +16,7 @@
 #include "delta/changes.h"
 #include "expr/binder.h"
 #include "operators/expectations.h"
+#include "runtime/auto_compaction.h"
 #include "runtime/event_log.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
@@ -630,12 +631,14 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   }
   // The streaming tables that appended are compacted once their update is over (the
   // update's rows are all committed by then, so nothing waits for it).
-  AutoCompactor compactor(r.fs, r.clock, &log, options.auto_compact);
+  AutoCompactor compactor(r.fs, r.clock, &log);
   for (size_t i = 0; i < update.tables.size() && !r.stop_requested.load(); ++i) {
     const sql::ResolvedDataset& ds = *tables[i];
     if (ds.kind != sql::DatasetKind::kStreamingTable || update.tables[i].status != "updated") continue;
-    if (!sql::TablePropertiesOf(r.Definition(ds).table_properties).auto_compact) continue;
-    (void)compactor.CompactIfDue(ds.name, r.TablePath(ds.name));  // reported in the event log
+    sql::TableProperties props = sql::TablePropertiesOf(r.Definition(ds).table_properties);
+    if (!props.auto_compact) continue;
+    // Reported in the event log.
+    (void)compactor.CompactIfDue(ds.name, r.TablePath(ds.name), props.auto_compact_min_files.value_or(0));
   }
   update.duration_ms = ElapsedMs(start);
   bool stopped = r.stop_requested.load();

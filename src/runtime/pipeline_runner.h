@@ -28,7 +28,6 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/status.h"
-#include "runtime/auto_compaction.h"
 #include "sql/pipeline.h"
 #include "sql/resolve.h"
 #include "types/batch.h"
@@ -93,9 +92,6 @@ struct RunOptions {
   std::function<void(const TableReport&)> on_table;
   // Where live status goes (runtime/status_board.h); may be null. Not owned.
   StatusBoard* board = nullptr;
-  // When the streaming tables' small files are compacted (the documented defaults; tests
-  // lower them).
-  AutoCompactOptions auto_compact;
 };
 
 class PipelineRunner {

@@ -48,6 +48,22 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
     }
     return Status::OK();
   }
+  if (key == "lakepipe.autocompact.minnumfiles") {
+    std::string v(value);
+    char* end = nullptr;
+    long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || end != v.c_str() + v.size() || n < 2 || n > 1000000) {
+      return Status::InvalidArgument(quoted + ": `" + v + "` is not a number of files from 2 to 1000000");
+    }
+    return Status::OK();
+  }
+  if (key == "delta.enableexpiredlogcleanup") {
+    std::string v = Lower(value);
+    if (v != "true" && v != "false") {
+      return Status::InvalidArgument(quoted + ": `" + std::string(value) + "` must be true or false");
+    }
+    return Status::OK();
+  }
   if (key == "delta.autooptimize.autocompact") {
     std::string v = Lower(value);
     if (v != "true" && v != "false" && v != "auto") {
@@ -58,7 +74,7 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
   }
   if (StartsWith(key, "pipelines.") || StartsWith(key, "lakepipe.")) {
     return Status::NotSupported(quoted + " is not built yet; the table properties lakepipe acts on are "
-                                "pipelines.trigger.interval, lakepipe.vacuum.interval and the delta.* properties "
+                                "pipelines.trigger.interval, lakepipe.autoCompact.minNumFiles and the delta.* properties "
                                 "of docs/sql-reference.md (\"Table properties\")");
   }
   return Status::OK();
@@ -73,6 +89,8 @@ TableProperties TablePropertiesOf(const std::vector<std::pair<std::string, std::
       if (micros.ok()) out.trigger_interval_micros = *micros;
     } else if (key == "delta.autooptimize.autocompact") {
       out.auto_compact = Lower(v) != "false";
+    } else if (key == "lakepipe.autocompact.minnumfiles") {
+      out.auto_compact_min_files = std::atoi(v.c_str());
     } else if (key == "lakepipe.vacuum.interval") {
       auto micros = ParseIntervalMicros(v);
       if (micros.ok() && *micros > 0) out.vacuum_interval_micros = *micros;

@@ -1,6 +1,7 @@
 // The table properties (TBLPROPERTIES) that lakepipe acts on, beyond storing every property
 // in the Delta table's `metaData.configuration`: the commit rate of continuous mode
-// (`pipelines.trigger.interval`), auto-compaction (`delta.autoOptimize.autoCompact`),
+// (`pipelines.trigger.interval`), auto-compaction (`delta.autoOptimize.autoCompact`,
+// `lakepipe.autoCompact.minNumFiles`),
 // scheduled VACUUM (`lakepipe.vacuum.interval`), and the Delta retention properties that
 // log cleanup and checkpoints read (`delta.logRetentionDuration`,
 // `delta.deletedFileRetentionDuration`, `delta.checkpointInterval`).
@@ -33,6 +34,9 @@ struct TableProperties {
   std::optional<int64_t> trigger_interval_micros;
   // delta.autoOptimize.autoCompact: on unless 'false' for pipeline tables.
   bool auto_compact = true;
+  // lakepipe.autoCompact.minNumFiles: the small files a partition needs before it is
+  // compacted (nullopt: the default, 50, as Databricks' autoCompact.minNumFiles).
+  std::optional<int> auto_compact_min_files;
   // lakepipe.vacuum.interval: VACUUM the table this often in continuous mode (off when
   // absent), keeping delta.deletedFileRetentionDuration.
   std::optional<int64_t> vacuum_interval_micros;

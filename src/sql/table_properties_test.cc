@@ -32,6 +32,8 @@ TEST(TablePropertiesTest, TriggerIntervalInDatabricksSpelling) {
   EXPECT_EQ(TablePropertiesOf((*r)[2].table_properties).trigger_interval_micros, 0);
   EXPECT_FALSE(TablePropertiesOf((*r)[3].table_properties).trigger_interval_micros.has_value());
   EXPECT_TRUE(TablePropertiesOf((*r)[3].table_properties).auto_compact);
+  EXPECT_FALSE(TablePropertiesOf((*r)[3].table_properties).auto_compact_min_files.has_value());
+  EXPECT_EQ(TablePropertiesOf({{"lakepipe.autoCompact.minNumFiles", "7"}}).auto_compact_min_files, 7);
 }
 
 TEST(TablePropertiesTest, BadValuesAreRefusedAtTheirPosition) {
@@ -45,6 +47,8 @@ TEST(TablePropertiesTest, BadValuesAreRefusedAtTheirPosition) {
       {"'delta.deletedFileRetentionDuration' = '-1 days'", "is not an interval"},
       {"'delta.checkpointInterval' = '0'", "`0` is not a positive number of commits"},
       {"'delta.autoOptimize.autoCompact' = 'sometimes'", "`sometimes` must be true, auto or false"},
+      {"'delta.enableExpiredLogCleanup' = 'no'", "`no` must be true or false"},
+      {"'lakepipe.autoCompact.minNumFiles' = '1'", "`1` is not a number of files from 2 to 1000000"},
       {"'pipelines.reset.allowed' = 'false'", "not supported: TBLPROPERTIES `pipelines.reset.allowed` is not built yet"},
       {"'lakepipe.something' = '1'", "is not built yet"},
   };

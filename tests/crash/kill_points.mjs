@@ -38,14 +38,17 @@ runTest('kill_points', async () => {
     runOk(bin, ['generate', 'orders', '--rows', String(rows), '--seed', String(seed), '--out', join(inputs, `orders-${i}.csv`)]);
   }
   // A copy of the example whose Bronze writes a Delta checkpoint at every commit, so that
-  // the checkpoint path (and its kill points) is part of the protocol under test.
+  // the checkpoint path (and its kill points, log cleanup's among them) is part of the
+  // protocol under test, and is compacted from two small files on (the second update's end
+  // compacts it), so that auto-compaction is too.
   const pipelineDir = join(work, 'pipeline');
   cpSync(EXAMPLE, pipelineDir, { recursive: true });
   const bronzeSql = readFileSync(join(pipelineDir, 'bronze.sql'), 'utf8');
   const marker = 'CREATE OR REFRESH STREAMING TABLE bronze_orders\n';
   if (!bronzeSql.includes(marker)) fail(`examples/orders/bronze.sql no longer starts its table with "${marker.trim()}"`);
   writeFileSync(join(pipelineDir, 'bronze.sql'),
-    bronzeSql.replace(marker, `${marker}TBLPROPERTIES ('delta.checkpointInterval' = '1')\n`));
+    bronzeSql.replace(marker,
+      `${marker}TBLPROPERTIES ('delta.checkpointInterval' = '1', 'lakepipe.autoCompact.minNumFiles' = '2')\n`));
 
   // Update u sees the files of updates 0..u: two files first, then a third.
   const updateFiles = [['orders-1.csv', 'orders-2.csv'], ['orders-3.csv']];

@@ -1,0 +1,193 @@
+// Delta log cleanup and tombstone expiry: expired commits go only when a later checkpoint
+// covers them, the checkpoint's own commit stays, time travel and streaming reads past the
+// retention fail naming the version and the property, and checkpoints drop tombstones
+// older than delta.deletedFileRetentionDuration.
+#include "delta/log_cleanup.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "delta/changes.h"
+#include "delta/table.h"
+#include "testing/testing.h"
+
+namespace lakepipe::delta {
+namespace {
+
+using ::testing::HasSubstr;
+
+Schema IdSchema() { return *Schema::ParseDDL("id BIGINT"); }
+
+RecordBatch Ids(int64_t from, int64_t to) {
+  Column c(DataType::Long());
+  for (int64_t i = from; i < to; ++i) c.Append<int64_t>(i);
+  std::vector<Column> cols;
+  cols.push_back(std::move(c));
+  return RecordBatch::FromColumns(IdSchema(), std::move(cols));
+}
+
+int64_t Rows(const SnapshotPtr& snap) {
+  auto scan = Scan::Plan(snap, {});
+  EXPECT_TRUE(scan.ok());
+  auto all = scan->ReadAll();
+  EXPECT_TRUE(all.ok());
+  return all.ok() ? all->num_rows() : -1;
+}
+
+// Makes the commit files of versions [from, to] look `age_ms` old.
+void Age(const std::string& table, int64_t from, int64_t to, int64_t age_ms) {
+  struct timespec times[2];
+  int64_t t = Clock::System()->NowMillis() - age_ms;
+  times[0].tv_sec = times[1].tv_sec = t / 1000;
+  times[0].tv_nsec = times[1].tv_nsec = (t % 1000) * 1000000;
+  for (int64_t v = from; v <= to; ++v) {
+    ASSERT_EQ(utimensat(AT_FDCWD, JoinPath(LogDir(table), CommitFileName(v)).c_str(), times, 0), 0);
+  }
+}
+
+std::unique_ptr<DeltaTable> Table(const std::string& path, StringMap configuration) {
+  CreateOptions create;
+  create.schema = IdSchema();
+  create.configuration = std::move(configuration);
+  auto t = DeltaTable::Create(path, create);
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return std::move(t).value();
+}
+
+constexpr int64_t kDay = 86400 * 1000;
+
+TEST(LogCleanupTest, ExpiredCommitsGoOnlyUpToTheCheckpointThatCoversThem) {
+  testing::TempDir dir;
+  std::string path = dir.Join("t");
+  auto table = Table(path, {{"delta.checkpointInterval", "5"}, {"delta.logRetentionDuration", "interval 1 day"}});
+  for (int i = 1; i <= 12; ++i) ASSERT_TRUE(table->Write({Ids(i * 10, i * 10 + 10)}, {}).ok());
+  // Versions 0-7 are three days old, 8-12 new: the cut-off commit is 7, and the newest
+  // checkpoint at or before it is 5.
+  Age(path, 0, 7, 3 * kDay);
+  FileSystem* fs = FileSystem::Default();
+  EXPECT_TRUE(fs->Exists(JoinPath(LogDir(path), CommitFileName(0))));
+  for (int i = 13; i <= 15; ++i) ASSERT_TRUE(table->Write({Ids(i * 10, i * 10 + 10)}, {}).ok());  // checkpoint 15
+  for (int64_t v = 0; v < 5; ++v) EXPECT_FALSE(fs->Exists(JoinPath(LogDir(path), CommitFileName(v)))) << v;
+  EXPECT_TRUE(fs->Exists(JoinPath(LogDir(path), CommitFileName(5))));
+  EXPECT_TRUE(fs->Exists(JoinPath(LogDir(path), CheckpointFileName(5))));
+  EXPECT_TRUE(fs->Exists(JoinPath(LogDir(path), CheckpointFileName(10))));
+
+  // Everything from the checkpoint on reads as before.
+  auto latest = table->Latest();
+  ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+  EXPECT_EQ(Rows(*latest), 150);
+  auto fresh = DeltaTable::Open(path);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(Rows(*(*fresh)->Latest()), 150);
+  auto v5 = table->AtVersion(5);
+  ASSERT_TRUE(v5.ok()) << v5.status().ToString();
+  EXPECT_EQ(Rows(*v5), 50);
+  auto history = table->History();
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->back().version, 5);
+  auto appended = ReadAppends(*table, 6, 15, {});
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+
+  // Older versions: a clear error naming the version and the property.
+  auto v3 = table->AtVersion(3);
+  ASSERT_FALSE(v3.ok());
+  EXPECT_TRUE(v3.status().IsNotFound());
+  EXPECT_THAT(v3.status().message(), HasSubstr("version 3 of " + path + " is no longer in its Delta log"));
+  EXPECT_THAT(v3.status().message(), HasSubstr("delta.logRetentionDuration"));
+  EXPECT_THAT(v3.status().message(), HasSubstr("the oldest version it can give is 5"));
+  auto stream = ReadAppends(*table, 3, 15, {});
+  ASSERT_FALSE(stream.ok());
+  EXPECT_THAT(stream.status().message(), HasSubstr("a streaming read of " + path + " from version 3 cannot go on"));
+  EXPECT_THAT(stream.status().message(), HasSubstr("delta.logRetentionDuration"));
+  auto old = table->AtTimestamp(Clock::System()->NowMillis() - 10 * kDay);
+  ASSERT_FALSE(old.ok());
+  EXPECT_THAT(old.status().message(), HasSubstr("log cleanup removed the older commits"));
+}
+
+TEST(LogCleanupTest, NothingGoesWithinTheRetentionOrWhenTurnedOff) {
+  testing::TempDir dir;
+  for (bool off : {false, true}) {
+    std::string path = dir.Join(off ? "off" : "default");
+    StringMap config = {{"delta.checkpointInterval", "5"}};
+    if (off) config["delta.enableExpiredLogCleanup"] = "false";
+    auto table = Table(path, config);
+    for (int i = 1; i <= 9; ++i) ASSERT_TRUE(table->Write({Ids(i, i + 1)}, {}).ok());
+    // 20 days old: within the default 30 days; 40 days with cleanup turned off.
+    Age(path, 0, 9, (off ? 40 : 20) * kDay);
+    ASSERT_TRUE(table->Write({Ids(10, 11)}, {}).ok());  // checkpoint 10
+    EXPECT_TRUE(FileSystem::Default()->Exists(JoinPath(LogDir(path), CommitFileName(0)))) << path;
+    auto v0 = table->AtVersion(0);
+    EXPECT_TRUE(v0.ok()) << v0.status().ToString();
+  }
+  // The same log past 30 days is cleaned when the next checkpoint is written.
+  std::string path = dir.Join("default");
+  auto table = DeltaTable::Open(path);
+  ASSERT_TRUE(table.ok());
+  Age(path, 0, 10, 40 * kDay);
+  auto r = CleanUpExpiredLog(FileSystem::Default(), path, {{"delta.checkpointInterval", "5"}},
+                             Clock::System()->NowMillis());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->cutoff_checkpoint, 10);
+  EXPECT_EQ(r->files_deleted, 10 + 1);  // commits 0-9 and checkpoint 5
+  EXPECT_EQ(Rows(*(*table)->Latest()), 10);
+}
+
+TEST(LogCleanupTest, CheckpointsDropTombstonesPastTheDeletedFileRetention) {
+  testing::TempDir dir;
+  std::string path = dir.Join("t");
+  ManualClock clock(Clock::System()->NowMicros());
+  CreateOptions create;
+  create.schema = IdSchema();
+  create.configuration = {{"delta.checkpointInterval", "2"}, {"delta.deletedFileRetentionDuration", "interval 1 hour"}};
+  TableOptions options;
+  options.clock = &clock;
+  auto table = DeltaTable::Create(path, create, FileSystem::Default(), options);
+  ASSERT_TRUE(table.ok());
+  ASSERT_TRUE((*table)->Write({Ids(0, 5)}, {}).ok());  // 1
+  WriteOptions overwrite;
+  overwrite.mode = WriteMode::kOverwrite;
+  ASSERT_TRUE((*table)->Write({Ids(5, 10)}, overwrite).ok());  // 2: a tombstone; checkpoint 2
+  auto removes_in = [&](int64_t version) {
+    auto listing = ListLog(FileSystem::Default(), path);
+    EXPECT_TRUE(listing.ok());
+    for (const auto& c : listing->checkpoints) {
+      if (c.version != version) continue;
+      auto actions = ReadCheckpoint(FileSystem::Default(), path, c);
+      EXPECT_TRUE(actions.ok());
+      int n = 0;
+      for (const auto& a : *actions) n += std::holds_alternative<RemoveFile>(a);
+      return n;
+    }
+    ADD_FAILURE() << "no checkpoint " << version;
+    return -1;
+  };
+  EXPECT_EQ(removes_in(2), 1);
+  ASSERT_TRUE((*table)->Write({Ids(10, 11)}, {}).ok());  // 3
+  clock.Advance(30LL * 60 * 1000000);  // 30 minutes: still kept
+  ASSERT_TRUE((*table)->Write({Ids(11, 12)}, {}).ok());  // 4: checkpoint
+  EXPECT_EQ(removes_in(4), 1);
+  clock.Advance(31LL * 60 * 1000000);  // past the hour
+  ASSERT_TRUE((*table)->Write({Ids(12, 13)}, {}).ok());  // 5
+  ASSERT_TRUE((*table)->Write({Ids(13, 14)}, {}).ok());  // 6: checkpoint
+  EXPECT_EQ(removes_in(6), 0);
+  auto fresh = DeltaTable::Open(path);
+  ASSERT_TRUE(fresh.ok());
+  auto latest = (*fresh)->Latest();
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(Rows(*latest), 9);
+  EXPECT_TRUE((*latest)->state().tombstones.empty());
+}
+
+TEST(LogCleanupTest, RetentionProperties) {
+  EXPECT_EQ(LogRetentionMillis({}), 30 * kDay);
+  EXPECT_EQ(LogRetentionMillis({{"delta.logRetentionDuration", "interval 2 days"}}), 2 * kDay);
+  EXPECT_EQ(DeletedFileRetentionMillis({}), 7 * kDay);
+  EXPECT_EQ(DeletedFileRetentionMillis({{"delta.deletedFileRetentionDuration", "interval 1 day 12 hours"}}),
+            kDay + kDay / 2);
+}
+
+}  // namespace
+}  // namespace lakepipe::delta
