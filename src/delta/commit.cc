@@ -114,26 +114,6 @@ int64_t CheckpointIntervalOf(const Metadata& m) {
 namespace {
 int64_t CheckpointInterval(const Metadata& m) { return CheckpointIntervalOf(m); }
 
-// "interval 1 week", "interval 7 days", "168 hours" -> milliseconds; default 1 week.
-int64_t ParseIntervalMillis(const std::string& text, int64_t fallback) {
-  std::string s = text;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (s.rfind("interval", 0) == 0) s = s.substr(8);
-  double n = 0;
-  char unit[32] = {0};
-  if (std::sscanf(s.c_str(), "%lf %31s", &n, unit) != 2) return fallback;
-  std::string u = unit;
-  if (!u.empty() && u.back() == 's') u.pop_back();
-  double ms;
-  if (u == "week") ms = n * 7 * 86400e3;
-  else if (u == "day") ms = n * 86400e3;
-  else if (u == "hour") ms = n * 3600e3;
-  else if (u == "minute") ms = n * 60e3;
-  else if (u == "second") ms = n * 1e3;
-  else return fallback;
-  return static_cast<int64_t>(ms);
-}
-
 }  // namespace
 
 Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const TableOptions& options,
@@ -143,9 +123,7 @@ Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const Tabl
   LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs, table_path, ro));
   // Expired tombstones are dropped from the checkpoint (PROTOCOL.md: tombstones are
   // kept for at least delta.deletedFileRetentionDuration).
-  int64_t retention = 7LL * 86400 * 1000;
-  auto it = state.metadata.configuration.find("delta.deletedFileRetentionDuration");
-  if (it != state.metadata.configuration.end()) retention = ParseIntervalMillis(it->second, retention);
+  int64_t retention = DeletedFileRetentionMillis(state.metadata.configuration);
   int64_t cutoff = options.clock->NowMillis() - retention;
   for (auto t = state.tombstones.begin(); t != state.tombstones.end();) {
     if (t->second.deletion_timestamp.value_or(0) < cutoff) {

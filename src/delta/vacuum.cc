@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delta/log_cleanup.h"
 #include "delta/table.h"
 #include "delta/table_internal.h"
 
@@ -12,26 +13,9 @@ namespace lakepipe::delta {
 
 namespace {
 
-constexpr double kDefaultRetentionHours = 168;
-
 // The table's delta.deletedFileRetentionDuration in hours (default one week).
 double TableRetentionHours(const StringMap& configuration) {
-  auto it = configuration.find("delta.deletedFileRetentionDuration");
-  if (it == configuration.end()) return kDefaultRetentionHours;
-  std::string s = it->second;
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (s.rfind("interval", 0) == 0) s = s.substr(8);
-  double n = 0;
-  char unit[32] = {0};
-  if (std::sscanf(s.c_str(), "%lf %31s", &n, unit) != 2) return kDefaultRetentionHours;
-  std::string u = unit;
-  if (!u.empty() && u.back() == 's') u.pop_back();
-  if (u == "week") return n * 168;
-  if (u == "day") return n * 24;
-  if (u == "hour") return n;
-  if (u == "minute") return n / 60;
-  if (u == "second") return n / 3600;
-  return kDefaultRetentionHours;
+  return static_cast<double>(DeletedFileRetentionMillis(configuration)) / 3600e3;
 }
 
 // The path of a log entry relative to the table folder ("" if outside it).

@@ -13,6 +13,7 @@
 
 #include "common/uuid.h"
 #include "runtime/auto_compaction.h"
+#include "runtime/scheduled_vacuum.h"
 #include "runtime/event_log.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
@@ -36,6 +37,9 @@ constexpr size_t kMaxParallelTables = 4;
 // A failed table is retried after this delay, doubling up to the maximum.
 constexpr int64_t kRetryMinMicros = 1000 * 1000;
 constexpr int64_t kRetryMaxMicros = 5 * 60 * 1000 * 1000LL;
+// A scheduled VACUUM (lakepipe.vacuum.interval) first runs this long after the start, or
+// one interval if that is shorter.
+constexpr int64_t kFirstVacuumMaxDelayMicros = 60 * 1000 * 1000LL;
 
 // The first daily window at or after `now` (local time), in microseconds since the epoch.
 int64_t NextDailyMicros(const std::vector<int>& minutes, int64_t now_micros) {
@@ -130,6 +134,8 @@ struct TableSchedule {
   int64_t min_interval_micros = 0;
   bool auto_compact = false;    // a streaming table with delta.autoOptimize.autoCompact on
   int auto_compact_min_files = 0;  // lakepipe.autoCompact.minNumFiles (0: the default)
+  int64_t vacuum_interval_micros = 0;  // lakepipe.vacuum.interval (0: never)
+  int64_t next_vacuum = 0;             // wall micros of the next scheduled VACUUM
   std::set<std::string> roots;  // read_files folders it watches
   std::set<std::string> wakes_on;  // upstream tables (lower case) whose commits wake it
 };
@@ -176,6 +182,12 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     // compact.
     t.auto_compact = ds.kind == sql::DatasetKind::kStreamingTable && props.auto_compact;
     t.auto_compact_min_files = props.auto_compact_min_files.value_or(0);
+    if (props.vacuum_interval_micros) {
+      // The first one soon after the start (a run restarted more often than the interval
+      // still vacuums), then one per interval.
+      t.vacuum_interval_micros = *props.vacuum_interval_micros;
+      t.next_vacuum = now + std::min(t.vacuum_interval_micros, kFirstVacuumMaxDelayMicros);
+    }
     PlanSources sources;
     r.CollectSources(*ds.plan, &sources);
     for (const auto& f : ds.more_flows) r.CollectSources(*f.plan, &sources);  // the table's other flows
@@ -241,6 +253,8 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   // Compaction runs beside the tables, on its own thread, so it never delays an update.
   AutoCompactor compactor(r.fs, r.clock, &log);
   compactor.Start();
+  ScheduledVacuum vacuum(r.fs, r.clock, &log);
+  vacuum.Start();
 
   int64_t next_backstop = now + kBackstopMicros;
   Status loop_status;
@@ -299,6 +313,12 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     if (r.stop_requested.load()) {
       if (running == 0) break;
     } else {
+      for (auto& t : tables) {
+        if (t.vacuum_interval_micros > 0 && now >= t.next_vacuum) {
+          vacuum.Queue(t.ds->name, r.TablePath(t.ds->name));
+          t.next_vacuum = now + t.vacuum_interval_micros;
+        }
+      }
       if (now >= next_backstop) {
         for (auto& t : tables)
           if (!t.roots.empty() || r.stream_wakes.count(Lower(t.ds->name))) t.dirty = true;
@@ -332,6 +352,8 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     flusher.FlushIfDue(now);
     // Sleep until something changes: a file, a finished table, a stop, or the next timer.
     int64_t wake_at = next_backstop;
+    for (const auto& t : tables)
+      if (t.vacuum_interval_micros > 0) wake_at = std::min(wake_at, t.next_vacuum);
     for (size_t i = 0; i < tables.size(); ++i) {
       const TableSchedule& t = tables[i];
       bool timed = t.trigger.kind == sql::TriggerSpec::Kind::kInterval || t.trigger.kind == sql::TriggerSpec::Kind::kDaily;
@@ -356,6 +378,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   }
   stop_workers();
   compactor.Stop();
+  vacuum.Stop();
   if (options.board != nullptr) {
     for (const auto& t : tables) options.board->SetState(t.ds->name, "stopped");
   }

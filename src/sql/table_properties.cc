@@ -28,9 +28,6 @@ bool IsIntervalKey(const std::string& key) {
 Status CheckTableProperty(std::string_view key_text, std::string_view value) {
   std::string key = Lower(key_text);
   std::string quoted = "TBLPROPERTIES `" + std::string(key_text) + "`";
-  if (key == "lakepipe.vacuum.interval") {
-    return Status::NotSupported(quoted + ": scheduled VACUUM is not built yet; run `lakepipe table vacuum`");
-  }
   if (IsIntervalKey(key)) {
     auto micros = ParseIntervalMicros(value);
     if (!micros.ok()) return Status::InvalidArgument(quoted + ": " + micros.status().message());
@@ -74,7 +71,8 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
   }
   if (StartsWith(key, "pipelines.") || StartsWith(key, "lakepipe.")) {
     return Status::NotSupported(quoted + " is not built yet; the table properties lakepipe acts on are "
-                                "pipelines.trigger.interval, lakepipe.autoCompact.minNumFiles and the delta.* properties "
+                                "pipelines.trigger.interval, lakepipe.autoCompact.minNumFiles, lakepipe.vacuum.interval and the delta.* "
+                                "properties "
                                 "of docs/sql-reference.md (\"Table properties\")");
   }
   return Status::OK();

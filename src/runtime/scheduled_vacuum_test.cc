@@ -1,0 +1,146 @@
+// Scheduled VACUUM (lakepipe.vacuum.interval): in a continuous run it deletes the files that
+// no version within the table's retention needs (here: the small files an auto-compaction
+// replaced eight days ago), the table reads the same, a table without the property is not
+// vacuumed, and a VACUUM with nothing to delete writes no commit.
+#include "runtime/scheduled_vacuum.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "delta/table.h"
+#include "runtime/pipeline_runner.h"
+#include "testing/testing.h"
+
+namespace lakepipe::runtime {
+namespace {
+
+int64_t Count(PipelineRunner& runner, const std::string& sql) {
+  auto r = runner.Query(sql);
+  if (!r.ok() || r->batches.empty() || r->batches[0].num_rows() == 0) return -1;
+  Value v = r->batches[0].column(0).GetValue(0);
+  return v.ToString() == "NULL" ? -1 : std::stoll(v.ToString());
+}
+
+int ParquetFiles(const std::string& dir) {
+  auto listed = FileSystem::Default()->ListDir(dir);
+  int n = 0;
+  if (listed.ok()) {
+    for (const auto& f : *listed) n += f.name.find(".parquet") != std::string::npos;
+  }
+  return n;
+}
+
+int Operations(const std::string& table_path, const std::string& operation) {
+  auto table = delta::DeltaTable::Open(table_path);
+  if (!table.ok()) return -1;
+  auto history = (*table)->History();
+  if (!history.ok()) return -1;
+  int n = 0;
+  for (const auto& h : *history) n += h.operation == operation;
+  return n;
+}
+
+TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  std::string landing = dir.Join("landing");
+  ASSERT_TRUE(fs->CreateDirs(landing).ok());
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"), "name: t\nstorage: " + dir.Join("storage") +
+                                                             "\nconfiguration: {landing: " + landing + "}\n")
+                  .ok());
+  // Both tables compact from 2 small files on; only `swept` is vacuumed.
+  const char* kTable =
+      "CREATE OR REFRESH STREAMING TABLE %s TBLPROPERTIES ('lakepipe.autoCompact.minNumFiles' = '2'%s) AS "
+      "SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, schema => 'id INT');\n";
+  char sql[1024];
+  std::string text;
+  std::snprintf(sql, sizeof(sql), kTable, "swept", ", 'lakepipe.vacuum.interval' = '1 second'");
+  text += sql;
+  std::snprintf(sql, sizeof(sql), kTable, "kept", "");
+  text += sql;
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"), text).ok());
+
+  // Two triggered updates: two small files each table, compacted at the end of the second.
+  for (int u = 0; u < 2; ++u) {
+    ASSERT_TRUE(fs->WriteFile(JoinPath(landing, "f" + std::to_string(u) + ".csv"),
+                              "id\n" + std::to_string(2 * u) + "\n" + std::to_string(2 * u + 1) + "\n")
+                    .ok());
+    auto runner = PipelineRunner::Open(dir.Join("p"), {});
+    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+    auto update = (*runner)->RunOnce({});
+    ASSERT_TRUE(update.ok()) << update.status().ToString();
+  }
+  std::string swept = dir.Join("storage/swept"), kept = dir.Join("storage/kept");
+  ASSERT_EQ(Operations(swept, "OPTIMIZE"), 1);
+  ASSERT_EQ(ParquetFiles(swept), 3);  // the two compacted away and the compacted one
+  ASSERT_EQ(ParquetFiles(kept), 3);
+
+  // A continuous run eight days later (the default retention is seven).
+  ManualClock clock(Clock::System()->NowMicros() + 8LL * 86400 * 1000000);
+  auto opened = PipelineRunner::Open(dir.Join("p"), {}, fs, &clock);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<PipelineRunner> runner = std::move(opened).value();
+  Status result;
+  std::atomic<bool> done{false};
+  std::thread run([&] { result = runner->RunContinuous({}); });
+  std::thread tick([&] {
+    while (!done.load()) {
+      clock.Advance(200 * 1000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  bool vacuumed = false;
+  for (int i = 0; i < 400 && !vacuumed; ++i) {
+    vacuumed = Operations(swept, "VACUUM END") == 1;
+    if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(vacuumed);
+  // Later runs of the schedule find nothing to delete: no more VACUUM commits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  runner->RequestStop();
+  run.join();
+  done.store(true);
+  tick.join();
+  ASSERT_TRUE(result.ok()) << result.ToString();
+  EXPECT_EQ(ParquetFiles(swept), 1);
+  EXPECT_EQ(Operations(swept, "VACUUM START"), 1);
+  EXPECT_EQ(Operations(swept, "VACUUM END"), 1);
+  EXPECT_EQ(ParquetFiles(kept), 3);
+  EXPECT_EQ(Operations(kept, "VACUUM START"), 0);
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM swept"), 4);
+  EXPECT_EQ(Count(*runner, "SELECT sum(id) FROM swept"), 0 + 1 + 2 + 3);
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM _event_log WHERE event_type = 'scheduled_vacuum' AND "
+                           "table_name = 'swept' AND level = 'INFO'"),
+            1);
+}
+
+TEST(ScheduledVacuumTest, ATableWithinItsRetentionKeepsItsFiles) {
+  testing::TempDir dir;
+  delta::CreateOptions create;
+  create.schema = *Schema::ParseDDL("id BIGINT");
+  auto table = delta::DeltaTable::Create(dir.Join("t"), create);
+  ASSERT_TRUE(table.ok());
+  Column c(DataType::Long());
+  c.Append<int64_t>(1);
+  std::vector<Column> cols;
+  cols.push_back(std::move(c));
+  RecordBatch b = RecordBatch::FromColumns(create.schema, std::move(cols));
+  ASSERT_TRUE((*table)->Write({b}, {}).ok());
+  delta::WriteOptions overwrite;
+  overwrite.mode = delta::WriteMode::kOverwrite;
+  ASSERT_TRUE((*table)->Write({b}, overwrite).ok());  // the first file now has a tombstone
+  ScheduledVacuum vacuum(FileSystem::Default(), Clock::System(), nullptr);
+  auto n = vacuum.VacuumNow("t", dir.Join("t"));
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(ParquetFiles(dir.Join("t")), 2);
+  EXPECT_EQ(Operations(dir.Join("t"), "VACUUM START"), 0);  // nothing to delete: no commit
+}
+
+}  // namespace
+}  // namespace lakepipe::runtime
