@@ -192,6 +192,51 @@ TEST_F(PostgresCdcPipelineTest, ValidateNamesTheSettingToFix) {
   EXPECT_THAT(err, HasSubstr("ALTER TABLE shop.customers REPLICA IDENTITY FULL"));
 }
 
+// A snapshot and a transaction each far larger than spillRows: each is read by parts
+// (the transaction spooled to disk first) and written as they come, yet each is one
+// batch and one Delta commit, and the table is exactly the changes PostgreSQL made.
+TEST_F(PostgresCdcPipelineTest, LargeSnapshotAndTransactionAreOneCommitEachReadByParts) {
+  Psql("CREATE SCHEMA shop; CREATE TABLE shop.big (id bigint PRIMARY KEY, name text, qty int); "
+       "ALTER TABLE shop.big REPLICA IDENTITY FULL; "
+       "INSERT INTO shop.big SELECT g, 'n' || g, g % 50 FROM generate_series(1, 60000) g");
+  ASSERT_TRUE(FileSystem::Default()
+                  ->WriteFileAtomic(pipeline_ + "/cdc.sql",
+                                    "CREATE OR REFRESH STREAMING TABLE big_changes AS\n"
+                                    "SELECT id, upper(name) AS name, qty, _change_type, _lsn\n"
+                                    "FROM STREAM read_postgres_cdc(dsn => '${postgres_dsn}', tableName => 'shop.big', "
+                                    "spillRows => 7000)\nWHERE qty <> 13;\n")
+                  .ok());
+  Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
+  Psql("BEGIN; UPDATE shop.big SET qty = qty + 1 WHERE id <= 40000; "
+       "INSERT INTO shop.big SELECT g, 'm' || g, g % 50 FROM generate_series(60001, 70000) g; "
+       "DELETE FROM shop.big WHERE id % 10 = 0; COMMIT");
+  // The server decodes the large transaction a while before it sends its first change:
+  // run --once waits for the walsender to pass what was committed before it started.
+  Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
+  FileSystem* fs = FileSystem::Default();
+  std::string log = storage_ + "/big_changes/_delta_log/";
+
+  // One commit per batch: the snapshot (version 0) and the transaction (version 1).
+  EXPECT_TRUE(fs->Exists(log + "00000000000000000001.json"));
+  EXPECT_FALSE(fs->Exists(log + "00000000000000000002.json"));
+  std::string q = "query " + pipeline_ + Sets() + " --format csv ";
+  // Every change that passed the filter, by kind: what PostgreSQL did, counted independently.
+  EXPECT_EQ(Lakepipe(q + "\"SELECT _change_type, count(*) AS n, sum(id) AS ids FROM big_changes GROUP BY "
+                         "_change_type ORDER BY _change_type\""),
+            "_change_type,n,ids\n" +
+                Psql("COPY (SELECT k, count(*), sum(id) FROM ("
+                     "SELECT 'snapshot' AS k, g AS id, g % 50 AS qty FROM generate_series(1, 60000) g "
+                     "UNION ALL SELECT 'update', g, g % 50 + 1 FROM generate_series(1, 40000) g "
+                     "UNION ALL SELECT 'insert', g, g % 50 FROM generate_series(60001, 70000) g "
+                     "UNION ALL SELECT 'delete', g, CASE WHEN g <= 40000 THEN g % 50 + 1 ELSE g % 50 END "
+                     "FROM generate_series(10, 70000, 10) g) c WHERE qty <> 13 GROUP BY k ORDER BY k) "
+                     "TO STDOUT WITH (FORMAT csv)"));
+  EXPECT_EQ(Lakepipe(q + "\"SELECT count(*) AS n FROM big_changes WHERE name <> upper(name) OR name IS NULL\""),
+            "n\n0\n");
+  EXPECT_EQ(Lakepipe(q + "\"SELECT count(*) AS n FROM _event_log WHERE event_type = 'postgres_cdc_spill'\""),
+            "n\n1\n");
+}
+
 }  // namespace
 }  // namespace lakepipe
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -72,15 +73,17 @@ Result<CdcOptions> ParseCdcOptions(const std::map<std::string, std::string>& opt
       std::transform(v.begin(), v.end(), v.begin(), ::tolower);
       if (v != "true" && v != "false") return Status::InvalidArgument("read_postgres_cdc snapshot => must be true or false, not '" + value + "'");
       o.snapshot = v == "true";
-    } else if (key == "maxrowspertrigger") {
+    } else if (key == "maxrowspertrigger" || key == "spillrows") {
       char* end = nullptr;
       long long n = std::strtoll(value.c_str(), &end, 10);
+      const char* name = key == "spillrows" ? "spillRows" : "maxRowsPerTrigger";
       if (value.empty() || *end != '\0' || n < 1)
-        return Status::InvalidArgument("read_postgres_cdc maxRowsPerTrigger => must be a number >= 1, not '" + value + "'");
-      o.max_rows_per_trigger = n;
+        return Status::InvalidArgument("read_postgres_cdc " + std::string(name) + " => must be a number >= 1, not '" + value + "'");
+      (key == "spillrows" ? o.spill_rows : o.max_rows_per_trigger) = n;
     } else {
       return Status::InvalidArgument("read_postgres_cdc has no option `" + key +
-                                     "` (options: dsn, tableName, slot, publication, snapshot, maxRowsPerTrigger)");
+                                     "` (options: dsn, tableName, slot, publication, snapshot, maxRowsPerTrigger, "
+                                     "spillRows)");
     }
   }
   if (o.dsn.empty()) return Status::InvalidArgument("read_postgres_cdc needs dsn => 'postgresql://user@host:5432/db'");
@@ -265,10 +268,15 @@ Result<std::unique_ptr<CdcReader>> CdcReader::Open(const CdcOptions& options, Fi
   LP_ASSIGN_OR_RETURN(r->table_, DescribeTable(*r->conn_, options.schema, options.table));
   LP_RETURN_IF_ERROR(CheckSetup(*r->conn_, options, r->table_, /*create_publication=*/true));
   r->schema_ = CdcSchema(r->table_);
+  if (!options.spool_dir.empty()) {
+    // Spool files of an earlier process are scratch (the slot resends their changes).
+    LP_RETURN_IF_ERROR(fs->RemoveAll(options.spool_dir));
+    LP_RETURN_IF_ERROR(fs->CreateDirs(options.spool_dir));
+  }
   return r;
 }
 
-CdcReader::~CdcReader() = default;
+CdcReader::~CdcReader() { DropStream(Status::OK()); }
 
 Result<std::optional<CdcReader::SlotState>> CdcReader::FindSlot() {
   if (!conn_ || conn_->broken()) {
@@ -377,30 +385,37 @@ Result<Lsn> CdcReader::CreateSlot(const std::string* snapshot_path) {
   return created->consistent_point;
 }
 
-Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path) {
+Result<CdcReader::SnapshotPart> CdcReader::ReadSnapshot(const std::string& path, int64_t begin, int64_t max_rows) {
   LP_ASSIGN_OR_RETURN(auto file, fs_->NewRandomAccessFile(path));
   const size_t ncols = table_.columns.size();
-  std::vector<RecordBatch> out;
+  SnapshotPart out;
   RowBuilder rows(schema_);
-  int64_t nrows = 0;
+  int64_t nrows = 0, part_rows = 0;
   auto flush = [&] {
     if (nrows == 0) return;
-    out.push_back(ToBatch(schema_, std::move(rows.columns)));
+    out.batches.push_back(ToBatch(schema_, std::move(rows.columns)));
     rows = RowBuilder(schema_);
     nrows = 0;
   };
   // pending[used..] is what is read and not parsed yet; the consumed front is dropped only
   // when the next chunk is read (dropping it per row would move the buffer once per row).
+  // base is the file offset of pending[0].
   std::string pending;
   size_t used = 0;
+  int64_t base = begin;
   const int64_t size = file->Size();
   constexpr int64_t kChunk = 4 << 20;
-  int64_t line_no = 0;
-  for (int64_t off = 0; off < size || used < pending.size();) {
+  for (int64_t off = begin; off < size || used < pending.size();) {
+    if (part_rows >= max_rows || static_cast<int64_t>(used) + base - begin >= options_.spill_bytes) {
+      flush();
+      out.next = base + static_cast<int64_t>(used);
+      return out;
+    }
     size_t nl = pending.find('\n', used);
     if (nl == std::string::npos) {
       if (off >= size) return Status::Corruption(path + ": snapshot ends inside a row");
       pending.erase(0, used);
+      base += static_cast<int64_t>(used);
       used = 0;
       int64_t n = std::min(kChunk, size - off);
       size_t at = pending.size();
@@ -410,13 +425,13 @@ Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path
       continue;
     }
     std::string_view line(pending.data() + used, nl - used);
-    ++line_no;
     nlohmann::json rescued;
     size_t start = 0;
     for (size_t c = 0; c < ncols; ++c) {
       size_t tab = line.find('\t', start);
       if ((tab == std::string_view::npos) != (c + 1 == ncols)) {
-        return Status::Corruption(path + ":" + std::to_string(line_no) + ": not " + std::to_string(ncols) + " fields");
+        return Status::Corruption(path + ": the row at byte " + std::to_string(base + static_cast<int64_t>(used)) +
+                                  " has not " + std::to_string(ncols) + " fields");
       }
       std::string_view field = line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
       start = tab + 1;
@@ -440,19 +455,30 @@ Result<std::vector<RecordBatch>> CdcReader::ReadSnapshot(const std::string& path
     if (rescued.is_null()) rows.columns[ncols + 4].AppendNull();
     else rows.columns[ncols + 4].AppendString(rescued.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     ++nrows;
+    ++part_rows;
     used = nl + 1;
     if (nrows >= 65536) flush();
   }
   flush();
+  out.next = -1;
   return out;
+}
+
+void CdcReader::Discard(Txn& t) {
+  if (!t.spool_path.empty()) (void)fs_->RemoveFile(t.spool_path);
+  t.spool_path.clear();
 }
 
 void CdcReader::DropStream(const Status& why) {
   socket_fd_.store(-1);
   stream_.reset();
+  for (auto& t : buffer_) Discard(t);
   buffer_.clear();
+  spool_file_.reset();
+  if (open_) Discard(*open_);
   open_.reset();
-  relations_.clear();
+  relations_ = std::make_shared<RelationMap>();
+  cursor_ = ReadCursor();
   if (!why.ok() && warn_) warn_("postgres_cdc_reconnect", "read_postgres_cdc " + Plain(options_) + ": " + why.message());
 }
 
@@ -466,12 +492,24 @@ Status CdcReader::EnsureStream(Lsn after) {
   if (confirmed_ > 0) LP_RETURN_IF_ERROR(stream->SendStatus(confirmed_));
   stream_ = std::move(stream);
   socket_fd_.store(PQsocket(stream_->connection().native()));
+  catch_up_to_ = 0;
+  catch_up_since_ = std::chrono::steady_clock::now();
+  if (conn_ && !conn_->broken()) {
+    auto flushed = conn_->Query("SELECT pg_current_wal_flush_lsn()");
+    if (flushed.ok() && !flushed->empty() && (*flushed)[0][0]) {
+      auto lsn = ParseLsn(*(*flushed)[0][0]);
+      if (lsn.ok() && *lsn > after) catch_up_to_ = *lsn;
+    }
+  }
   buffer_low_ = position_ = after;
   return Status::OK();
 }
 
 void CdcReader::Trim(Lsn after) {
-  while (!buffer_.empty() && buffer_.front().end_lsn <= after) buffer_.pop_front();
+  while (!buffer_.empty() && buffer_.front().end_lsn <= after) {
+    Discard(buffer_.front());
+    buffer_.pop_front();
+  }
   buffer_low_ = std::max(buffer_low_, after);
   position_ = std::max(position_, after);
 }
@@ -481,72 +519,172 @@ void CdcReader::StartTxn(const PgOutputMessage& begin) {
   t.commit_micros = begin.timestamp_micros;
   t.xid = begin.xid;
   for (const auto& f : schema_.fields()) t.columns.emplace_back(f.type);
+  t.relations = relations_;
   open_ = std::move(t);
 }
 
-Status CdcReader::AppendChange(char change, const PgOutputMessage& m, Lsn lsn) {
-  auto rel = relations_.find(m.relation_oid);
-  if (rel == relations_.end()) {
-    return Status::Corruption("read_postgres_cdc: a change of relation " + std::to_string(m.relation_oid) +
-                              " at " + FormatLsn(lsn) + " without its Relation message");
-  }
-  if (rel->second.empty()) return Status::OK();  // another table of a shared publication
+Result<bool> CdcReader::AppendChange(char change, const PgOutputMessage& m, Lsn lsn, const RelationMap& relations,
+                                     int64_t commit_micros, uint32_t xid, std::vector<Column>& columns) const {
   const size_t ncols = table_.columns.size();
-  const Tuple& tuple = change == 'D' ? m.old_tuple : m.new_tuple;
   std::vector<const TupleValue*> cells(ncols, nullptr);
   nlohmann::json rescued;
-  const auto& mapping = rel->second;
-  for (size_t i = 0; i < tuple.size() && i < mapping.size(); ++i) {
-    const TupleValue* v = &tuple[i];
-    if (v->kind == TupleValue::kUnchangedToast) {
-      if (m.old_kind == 'O' && i < m.old_tuple.size() && m.old_tuple[i].kind == TupleValue::kText) {
-        v = &m.old_tuple[i];
-      } else {
-        return Status::InvalidArgument("read_postgres_cdc: the update of " + Plain(options_) + " at " + FormatLsn(lsn) +
-                                       " left column " + mapping[i].first +
-                                       " unchanged out of line (TOAST) and carries no before-image to take it from: "
-                                       "run ALTER TABLE " + Plain(options_) +
-                                       " REPLICA IDENTITY FULL, then rebuild with --full-refresh <table>");
+  if (change == 'T') {
+    if (std::find(m.truncated.begin(), m.truncated.end(), table_.oid) == m.truncated.end()) return false;
+  } else {
+    auto rel = relations.find(m.relation_oid);
+    if (rel == relations.end()) {
+      return Status::Corruption("read_postgres_cdc: a change of relation " + std::to_string(m.relation_oid) +
+                                " at " + FormatLsn(lsn) + " without its Relation message");
+    }
+    if (rel->second.empty()) return false;  // another table of a shared publication
+    const Tuple& tuple = change == 'D' ? m.old_tuple : m.new_tuple;
+    const auto& mapping = rel->second;
+    for (size_t i = 0; i < tuple.size() && i < mapping.size(); ++i) {
+      const TupleValue* v = &tuple[i];
+      if (v->kind == TupleValue::kUnchangedToast) {
+        if (m.old_kind == 'O' && i < m.old_tuple.size() && m.old_tuple[i].kind == TupleValue::kText) {
+          v = &m.old_tuple[i];
+        } else {
+          return Status::InvalidArgument("read_postgres_cdc: the update of " + Plain(options_) + " at " +
+                                         FormatLsn(lsn) + " left column " + mapping[i].first +
+                                         " unchanged out of line (TOAST) and carries no before-image to take it "
+                                         "from: run ALTER TABLE " + Plain(options_) +
+                                         " REPLICA IDENTITY FULL, then rebuild with --full-refresh <table>");
+        }
       }
+      if (v->kind == TupleValue::kBinary) {
+        return Status::NotSupported("read_postgres_cdc: binary tuple values (the publication's binary option)");
+      }
+      int col = mapping[i].second;
+      if (col < 0) {
+        if (v->kind == TupleValue::kText) rescued[mapping[i].first] = v->data;
+        continue;
+      }
+      cells[static_cast<size_t>(col)] = v;
     }
-    if (v->kind == TupleValue::kBinary) {
-      return Status::NotSupported("read_postgres_cdc: binary tuple values (the publication's binary option)");
-    }
-    int col = mapping[i].second;
-    if (col < 0) {
-      if (v->kind == TupleValue::kText) rescued[mapping[i].first] = v->data;
-      continue;
-    }
-    cells[static_cast<size_t>(col)] = v;
   }
-  Txn& t = *open_;
   for (size_t c = 0; c < ncols; ++c) {
     const TupleValue* v = cells[c];
     if (v == nullptr || v->kind == TupleValue::kNull) {
-      t.columns[c].AppendNull();
+      columns[c].AppendNull();
       continue;
     }
     auto parsed = ParsePgText(v->data, table_.columns[c].type);
     if (parsed.ok()) {
-      LP_RETURN_IF_ERROR(t.columns[c].AppendValue(*parsed));
+      LP_RETURN_IF_ERROR(columns[c].AppendValue(*parsed));
     } else {
-      t.columns[c].AppendNull();
+      columns[c].AppendNull();
       rescued[table_.columns[c].name] = v->data;
     }
   }
   const char* kind = change == 'I' ? "insert" : change == 'U' ? "update" : change == 'D' ? "delete" : "truncate";
-  t.columns[ncols].AppendString(kind);
-  t.columns[ncols + 1].Append<int64_t>(static_cast<int64_t>(lsn));
-  t.columns[ncols + 2].Append<int64_t>(t.commit_micros);
-  t.columns[ncols + 3].Append<int64_t>(static_cast<int64_t>(t.xid));
-  if (rescued.is_null()) t.columns[ncols + 4].AppendNull();
-  else t.columns[ncols + 4].AppendString(rescued.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  ++t.rows;
+  columns[ncols].AppendString(kind);
+  columns[ncols + 1].Append<int64_t>(static_cast<int64_t>(lsn));
+  columns[ncols + 2].Append<int64_t>(commit_micros);
+  columns[ncols + 3].Append<int64_t>(static_cast<int64_t>(xid));
+  if (rescued.is_null()) columns[ncols + 4].AppendNull();
+  else columns[ncols + 4].AppendString(rescued.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return true;
+}
+
+std::vector<std::pair<std::string, int>> CdcReader::MappingOf(const PgOutputMessage& m) const {
+  std::vector<std::pair<std::string, int>> mapping;
+  if (m.nspname != table_.schema || m.relname != table_.name) return mapping;
+  for (const auto& c : m.columns) {
+    int idx = -1;
+    for (size_t i = 0; i < table_.columns.size(); ++i)
+      if (table_.columns[i].name == c.name) idx = static_cast<int>(i);
+    mapping.emplace_back(c.name, idx);
+  }
+  if (mapping.empty()) mapping.emplace_back("", -1);  // a table without columns still is ours
+  return mapping;
+}
+
+namespace {
+
+// A spooled message: u32 payload length, u64 WAL start (the change's _lsn), payload.
+constexpr size_t kFrameHeader = 12;
+
+void AppendFrame(std::string& out, const XLogData& data) {
+  uint32_t len = static_cast<uint32_t>(data.payload.size());
+  uint64_t lsn = data.wal_start;
+  out.append(reinterpret_cast<const char*>(&len), sizeof(len));
+  out.append(reinterpret_cast<const char*>(&lsn), sizeof(lsn));
+  out.append(data.payload);
+}
+
+}  // namespace
+
+Status CdcReader::Spill(Txn& t) {
+  if (t.spool_path.empty()) {
+    if (t.rows <= options_.spill_rows && static_cast<int64_t>(t.raw.size()) <= options_.spill_bytes) return Status::OK();
+    // Too large to hold: from now on its messages go to disk, and its rows are decoded
+    // again from there when read.
+    t.spool_path = JoinPath(options_.spool_dir, "txn-" + std::to_string(t.xid) + "-" + std::to_string(spilled_) + ".pgoutput");
+    LP_ASSIGN_OR_RETURN(spool_file_, fs_->NewWritableFile(t.spool_path, CreateMode::kTruncate));
+    std::vector<Column>().swap(t.columns);
+    ++spilled_;
+    if (warn_) {
+      warn_("postgres_cdc_spill", "read_postgres_cdc " + Plain(options_) + ": transaction " + std::to_string(t.xid) +
+                                      " has more than " + std::to_string(options_.spill_rows) +
+                                      " changes (spillRows) or 64 MiB; it is spooled to " + t.spool_path +
+                                      " and still committed whole");
+    }
+  }
+  if (t.raw.size() >= (1u << 20)) {
+    LP_RETURN_IF_ERROR(spool_file_->Append(t.raw));
+    t.raw.clear();
+  }
+  return Status::OK();
+}
+
+Status CdcReader::ReadSpooled(const Txn& t, int64_t* offset, int64_t max_rows, std::vector<Column>* columns) {
+  LP_ASSIGN_OR_RETURN(auto file, fs_->NewRandomAccessFile(t.spool_path));
+  const int64_t size = file->Size();
+  std::string buf;
+  int64_t base = *offset;  // file offset of buf[0]
+  size_t at = 0;
+  auto need = [&](size_t n) -> Status {
+    if (buf.size() - at >= n) return Status::OK();
+    buf.erase(0, at);
+    base += static_cast<int64_t>(at);
+    at = 0;
+    int64_t want = std::min<int64_t>(size - base - static_cast<int64_t>(buf.size()),
+                                     std::max<int64_t>(4 << 20, static_cast<int64_t>(n)));
+    if (static_cast<int64_t>(buf.size()) + want < static_cast<int64_t>(n))
+      return Status::Corruption(t.spool_path + ": ends inside a message");
+    size_t old = buf.size();
+    buf.resize(old + static_cast<size_t>(want));
+    return file->ReadAt(base + static_cast<int64_t>(old), want, buf.data() + old);
+  };
+  int64_t rows = 0;
+  while (base + static_cast<int64_t>(at) < size && rows < max_rows) {
+    LP_RETURN_IF_ERROR(need(kFrameHeader));
+    uint32_t len;
+    uint64_t lsn;
+    std::memcpy(&len, buf.data() + at, sizeof(len));
+    std::memcpy(&lsn, buf.data() + at + sizeof(len), sizeof(lsn));
+    LP_RETURN_IF_ERROR(need(kFrameHeader + len));
+    std::string_view payload(buf.data() + at + kFrameHeader, len);
+    at += kFrameHeader + len;
+    LP_ASSIGN_OR_RETURN(PgOutputMessage m, DecodePgOutput(payload));
+    if (m.kind == PgOutputMessage::kRelation) {
+      auto copy = std::make_shared<RelationMap>(*cursor_relations_);
+      (*copy)[m.relation_oid] = MappingOf(m);
+      cursor_relations_ = std::move(copy);
+      continue;
+    }
+    LP_ASSIGN_OR_RETURN(bool ours, AppendChange(static_cast<char>(m.kind), m, lsn, *cursor_relations_,
+                                                t.commit_micros, t.xid, *columns));
+    if (ours) ++rows;
+  }
+  *offset = base + static_cast<int64_t>(at) < size ? base + static_cast<int64_t>(at) : -1;
   return Status::OK();
 }
 
 Status CdcReader::HandleMessage(const XLogData& data) {
   LP_ASSIGN_OR_RETURN(PgOutputMessage m, DecodePgOutput(data.payload));
+  const bool spooling = !options_.spool_dir.empty();
   switch (m.kind) {
     case PgOutputMessage::kBegin:
       StartTxn(m);
@@ -556,47 +694,72 @@ Status CdcReader::HandleMessage(const XLogData& data) {
       Txn t = std::move(*open_);
       open_.reset();
       t.end_lsn = m.end_lsn;
+      if (!t.spool_path.empty()) {
+        Status st = spool_file_->Append(t.raw);
+        if (st.ok()) st = spool_file_->Close();
+        spool_file_.reset();
+        if (!st.ok()) {
+          Discard(t);
+          return st;
+        }
+      }
+      std::string().swap(t.raw);
       // The stream restarts at a transaction end: anything at or before it is consumed.
-      if (t.end_lsn <= buffer_low_) return Status::OK();
+      if (t.end_lsn <= buffer_low_) {
+        Discard(t);
+        return Status::OK();
+      }
       position_ = t.end_lsn;
-      if (t.rows > 0) buffer_.push_back(std::move(t));
-      else buffer_.push_back(Txn{t.end_lsn, t.commit_micros, t.xid, 0, {}});
+      if (t.rows == 0) std::vector<Column>().swap(t.columns);
+      buffer_.push_back(std::move(t));
       return Status::OK();
     }
     case PgOutputMessage::kRelation: {
-      std::vector<std::pair<std::string, int>> mapping;
-      if (m.nspname == table_.schema && m.relname == table_.name) {
-        for (const auto& c : m.columns) {
-          int idx = -1;
-          for (size_t i = 0; i < table_.columns.size(); ++i)
-            if (table_.columns[i].name == c.name) idx = static_cast<int>(i);
-          if (idx < 0 && warn_) {
-            warn_("postgres_cdc_schema", "read_postgres_cdc " + Plain(options_) + ": column " + c.name +
+      auto mapping = MappingOf(m);
+      if (warn_) {
+        for (const auto& [name, idx] : mapping) {
+          if (idx < 0 && !name.empty()) {
+            warn_("postgres_cdc_schema", "read_postgres_cdc " + Plain(options_) + ": column " + name +
                                              " is not in the source's schema; its values go to _rescued_data "
                                              "until a full refresh picks it up");
           }
-          mapping.emplace_back(c.name, idx);
         }
-        if (mapping.empty()) mapping.emplace_back("", -1);  // a table without columns still is ours
       }
-      relations_[m.relation_oid] = std::move(mapping);
+      auto copy = std::make_shared<RelationMap>(*relations_);
+      (*copy)[m.relation_oid] = std::move(mapping);
+      relations_ = std::move(copy);
+      // Inside a transaction it changes how its later changes decode: the spool keeps it.
+      if (open_ && spooling) {
+        AppendFrame(open_->raw, data);
+        return Spill(*open_);
+      }
       return Status::OK();
     }
     case PgOutputMessage::kInsert:
     case PgOutputMessage::kUpdate:
     case PgOutputMessage::kDelete:
-      if (!open_) return Status::Corruption("read_postgres_cdc: a change outside a transaction at " + FormatLsn(data.wal_start));
-      return AppendChange(static_cast<char>(m.kind), m, data.wal_start);
     case PgOutputMessage::kTruncate: {
-      if (!open_) return Status::Corruption("read_postgres_cdc: a truncate outside a transaction");
-      for (uint32_t oid : m.truncated) {
-        if (oid != table_.oid) continue;
-        PgOutputMessage row;
-        row.relation_oid = oid;
-        relations_.emplace(oid, std::vector<std::pair<std::string, int>>{{"", -1}});
-        LP_RETURN_IF_ERROR(AppendChange('T', row, data.wal_start));
+      if (!open_) return Status::Corruption("read_postgres_cdc: a change outside a transaction at " + FormatLsn(data.wal_start));
+      Txn& t = *open_;
+      bool ours = false;
+      if (t.spool_path.empty()) {
+        LP_ASSIGN_OR_RETURN(ours, AppendChange(static_cast<char>(m.kind), m, data.wal_start, *relations_,
+                                               t.commit_micros, t.xid, t.columns));
+      } else if (m.kind == PgOutputMessage::kTruncate) {
+        ours = std::find(m.truncated.begin(), m.truncated.end(), table_.oid) != m.truncated.end();
+      } else {
+        auto rel = relations_->find(m.relation_oid);
+        if (rel == relations_->end()) {
+          return Status::Corruption("read_postgres_cdc: a change of relation " + std::to_string(m.relation_oid) +
+                                    " at " + FormatLsn(data.wal_start) + " without its Relation message");
+        }
+        ours = !rel->second.empty();
       }
-      return Status::OK();
+      if (!ours) return Status::OK();
+      ++t.rows;
+      if (!spooling) return Status::OK();
+      AppendFrame(t.raw, data);
+      return Spill(t);
     }
     case PgOutputMessage::kStreamStart:
     case PgOutputMessage::kStreamStop:
@@ -609,13 +772,33 @@ Status CdcReader::HandleMessage(const XLogData& data) {
   }
 }
 
+bool CdcReader::CaughtUp() {
+  if (catch_up_to_ == 0) return true;
+  // A fresh stream first decodes what the server had flushed when it started; a large
+  // transaction takes the walsender a while before its Begin is sent. Until the
+  // walsender has passed that point (or waits for more WAL), "nothing came" does not mean
+  // "nothing is there": a run --once would stop short of it every time.
+  auto waited = std::chrono::steady_clock::now() - catch_up_since_;
+  bool done = waited > std::chrono::seconds(120);
+  if (!done && conn_ && !conn_->broken() && stream_) {
+    auto r = conn_->Query("SELECT r.sent_lsn >= $2::pg_lsn OR a.wait_event ILIKE 'WalSenderWaitForWal' FROM "
+                          "pg_stat_replication r JOIN pg_stat_activity a ON a.pid = r.pid WHERE r.pid = $1",
+                          {std::to_string(PQbackendPID(stream_->connection().native())), FormatLsn(catch_up_to_)});
+    done = !r.ok() || (!r->empty() && (*r)[0][0].value_or("") == "t");
+  }
+  if (done) catch_up_to_ = 0;
+  return done;
+}
+
 Status CdcReader::ReceiveSome(int timeout_ms, int64_t max_rows) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   size_t complete_before = buffer_.size();
   int64_t rows = 0;
   for (;;) {
     int wait = 0;
-    if (buffer_.size() == complete_before) {
+    if (open_) {
+      wait = 100;  // a transaction is being sent: wait for the rest of it (Receive(0) reads nothing new)
+    } else if (buffer_.size() == complete_before) {
       wait = static_cast<int>(std::max<int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count()));
     }
@@ -623,8 +806,14 @@ Status CdcReader::ReceiveSome(int timeout_ms, int64_t max_rows) {
     wal_end_ = std::max(wal_end_, stream_->wal_end());
     if (!data) {
       // Nothing waiting: done if something arrived or the time is up; a transaction in
-      // the middle keeps us reading until its commit (bounded by the deadline).
-      if (buffer_.size() > complete_before || std::chrono::steady_clock::now() >= deadline) return Status::OK();
+      // the middle keeps us reading until its commit (the server is sending it: a large
+      // one would otherwise never be planned by a run --once).
+      if (open_) continue;
+      if (buffer_.size() > complete_before) return Status::OK();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        if (CaughtUp()) return Status::OK();
+        deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      }
       continue;
     }
     LP_RETURN_IF_ERROR(HandleMessage(*data));
@@ -661,7 +850,7 @@ Result<Lsn> CdcReader::Poll(Lsn after, int timeout_ms, int64_t max_rows) {
   return end;
 }
 
-Result<std::vector<RecordBatch>> CdcReader::Read(Lsn after, Lsn end) {
+Status CdcReader::ReceiveUpTo(Lsn after, Lsn end) {
   auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   for (;;) {
     Status st = EnsureStream(after);
@@ -669,7 +858,7 @@ Result<std::vector<RecordBatch>> CdcReader::Read(Lsn after, Lsn end) {
       Trim(after);
       while (st.ok() && position_ < end) st = ReceiveSome(1000, INT64_MAX);
     }
-    if (st.ok()) break;
+    if (st.ok()) return st;
     if (!IsTransient(st) || std::chrono::steady_clock::now() > give_up) {
       return Status(st.code(), "read_postgres_cdc: reading " + Plain(options_) + " changes (" + FormatLsn(after) +
                                    ", " + FormatLsn(end) + "]: " + st.message());
@@ -677,21 +866,68 @@ Result<std::vector<RecordBatch>> CdcReader::Read(Lsn after, Lsn end) {
     DropStream(st);
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(reconnects_++, 6))));
   }
-  std::vector<RecordBatch> out;
-  Lsn last = after;
-  for (auto& t : buffer_) {
-    if (t.end_lsn <= after) continue;
-    if (t.end_lsn > end) break;
-    last = t.end_lsn;
-    unconfirmed_.emplace_back(t.end_lsn, t.commit_micros);
-    if (t.rows == 0) continue;
-    std::vector<Column> copy = t.columns;  // the buffer keeps its own until trimmed
-    out.push_back(ToBatch(schema_, std::move(copy)));
+}
+
+Result<std::vector<RecordBatch>> CdcReader::Read(Lsn after, Lsn end) {
+  bool more = false;
+  return ReadPart(after, end, 0, INT64_MAX, &more);
+}
+
+Result<std::vector<RecordBatch>> CdcReader::ReadPart(Lsn after, Lsn end, int part, int64_t max_rows, bool* more) {
+  *more = false;
+  if (part == 0) {
+    LP_RETURN_IF_ERROR(ReceiveUpTo(after, end));
+    Lsn last = after;
+    for (const auto& t : buffer_) {
+      if (t.end_lsn > end) break;
+      if (t.end_lsn > after) last = t.end_lsn;
+    }
+    if (last != end) {
+      return Status::Corruption("read_postgres_cdc: the planned range of " + Plain(options_) + " ends at " +
+                                FormatLsn(end) + ", which is not the end of a transaction (the last one before it "
+                                "ends at " + FormatLsn(last) + ")");
+    }
+    cursor_ = ReadCursor();
+    cursor_.done = after;
+  } else if (part != cursor_.next_part) {
+    return Status::Internal("read_postgres_cdc: part " + std::to_string(part) + " of a range read out of order");
   }
-  if (last != end) {
-    return Status::Corruption("read_postgres_cdc: the planned range of " + Plain(options_) + " ends at " +
-                              FormatLsn(end) + ", which is not the end of a transaction (the last one before it "
-                              "ends at " + FormatLsn(last) + ")");
+  cursor_.next_part = part + 1;
+  auto handed_out = [this](const Txn& t) {
+    cursor_.done = t.end_lsn;
+    cursor_.offset = 0;
+    if (unconfirmed_.empty() || unconfirmed_.back().first < t.end_lsn) unconfirmed_.emplace_back(t.end_lsn, t.commit_micros);
+  };
+  std::vector<RecordBatch> out;
+  int64_t rows = 0;
+  for (const auto& t : buffer_) {
+    if (t.end_lsn <= cursor_.done) continue;
+    if (t.end_lsn > end) break;
+    if (rows > 0 && (rows >= max_rows || (t.spool_path.empty() && rows + t.rows > max_rows))) {
+      *more = true;
+      return out;
+    }
+    if (t.spool_path.empty()) {
+      if (t.rows > 0) {
+        std::vector<Column> copy = t.columns;  // the buffer keeps its own until trimmed
+        out.push_back(ToBatch(schema_, std::move(copy)));
+      }
+      rows += t.rows;
+      handed_out(t);
+      continue;
+    }
+    if (cursor_.offset == 0) cursor_relations_ = t.relations;
+    std::vector<Column> columns;
+    for (const auto& f : schema_.fields()) columns.emplace_back(f.type);
+    LP_RETURN_IF_ERROR(ReadSpooled(t, &cursor_.offset, max_rows - rows, &columns));
+    int64_t n = columns.empty() ? 0 : columns[0].size();
+    if (n > 0) out.push_back(ToBatch(schema_, std::move(columns)));
+    rows += n;
+    if (cursor_.offset >= 0) {  // the rest of this transaction is the next part's
+      *more = true;
+      return out;
+    }
+    handed_out(t);
   }
   return out;
 }

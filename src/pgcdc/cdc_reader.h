@@ -14,11 +14,19 @@
 //
 // A dropped connection (the server restarting) is reconnected with backoff inside
 // Poll/Read; what was buffered is received again.
+//
+// Memory stays bounded by the spill threshold, not by the data: a transaction with more
+// than `spill_rows` changes (or 64 MiB of messages) is spooled, as the pgoutput messages
+// it came as, to a file in `spool_dir` while it is received, and ReadPart/ReadSnapshot
+// hand out any range or snapshot in parts of about `spill_rows` rows. Spool files are
+// scratch: the slot resends what they hold after a crash, so they are removed when
+// their transaction is trimmed, the stream is dropped, or a reader opens.
 // Not thread-safe: one flow's thread drives a reader. Call order: Open, then
 // PrepareSlot (once), then any Poll/Read/Confirm/Lag.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -48,6 +56,11 @@ struct CdcOptions {
   std::string publication;  // empty: lakepipe_<schema>_<table>, created when absent
   bool snapshot = true;
   int64_t max_rows_per_trigger = 100000;  // a batch ends at the transaction that reaches it
+  // spillRows => : changes of one transaction held in memory before it is spooled to disk,
+  // and the rows of one part of a batch read by parts.
+  int64_t spill_rows = 100000;
+  int64_t spill_bytes = 64LL << 20;  // the same for the bytes of a transaction's messages
+  std::string spool_dir;             // set by the source (its checkpoint folder); empty: no spooling
 };
 // Checks the named options (keys lower case) like validate and run both do.
 Result<CdcOptions> ParseCdcOptions(const std::map<std::string, std::string>& options);
@@ -112,8 +125,14 @@ class CdcReader {
   // as of that snapshot to that file (COPY text, synced) before anything else happens
   // on the slot; returns the slot's consistent point, from which the stream continues.
   Result<Lsn> CreateSlot(const std::string* snapshot_path);
-  // The rows of a snapshot file written by CreateSlot (change type `snapshot`, _lsn 0).
-  Result<std::vector<RecordBatch>> ReadSnapshot(const std::string& path);
+  // The rows of a snapshot file written by CreateSlot (change type `snapshot`, _lsn 0),
+  // from byte `begin` (a row start) for at most `max_rows` rows: `next` is where the next
+  // part starts, or -1 when the file is done.
+  struct SnapshotPart {
+    std::vector<RecordBatch> batches;
+    int64_t next = -1;
+  };
+  Result<SnapshotPart> ReadSnapshot(const std::string& path, int64_t begin = 0, int64_t max_rows = INT64_MAX);
 
   // Receives whole transactions after `after` for up to `timeout_ms` (returning as
   // soon as some arrived and nothing more is waiting) and returns the end LSN of the last
@@ -122,6 +141,12 @@ class CdcReader {
   Result<Lsn> Poll(Lsn after, int timeout_ms, int64_t max_rows);
   // The rows of the transactions in (after, end], receiving (and reconnecting) as needed.
   Result<std::vector<RecordBatch>> Read(Lsn after, Lsn end);
+  // The same rows in parts of about `max_rows` rows (a part ends inside a transaction only
+  // when that transaction alone is larger): part 0 first, then 1, 2 ... while `*more`.
+  // The parts of one range concatenated are exactly Read(after, end).
+  Result<std::vector<RecordBatch>> ReadPart(Lsn after, Lsn end, int part, int64_t max_rows, bool* more);
+  // Transactions spooled to disk since Open (for tests and the event log).
+  int64_t spilled_transactions() const { return spilled_; }
   // Transactions in (after, end]: count and commit times (for latency).
   std::vector<std::pair<int64_t, int64_t>> CommitTimes(Lsn after, Lsn end) const;
   // Lets the slot go of WAL up to `lsn` (its data is committed downstream).
@@ -139,18 +164,44 @@ class CdcReader {
   uint64_t polls() const { return polls_.load(); }
 
  private:
+  // Relation oid -> its columns as the stream described them -> schema column (-1: not
+  // in the schema, kept in _rescued_data). Shared, copied on change: a spooled
+  // transaction decodes later with the relations as they were at its Begin.
+  using RelationMap = std::map<uint32_t, std::vector<std::pair<std::string, int>>>;
   struct Txn {
     Lsn end_lsn = 0;
     int64_t commit_micros = 0;
     uint32_t xid = 0;
     int64_t rows = 0;
-    std::vector<Column> columns;
+    std::vector<Column> columns;  // the rows, unless spooled
+    // Spooling: the messages since Begin (framed as in the spool file) until the
+    // transaction spills or commits, then the file that holds them all.
+    std::string raw;
+    std::string spool_path;
+    std::shared_ptr<const RelationMap> relations;
+  };
+  struct ReadCursor {
+    int next_part = 0;
+    Lsn done = 0;          // transactions up to this end LSN are handed out
+    int64_t offset = 0;    // into the spool file of the next transaction
   };
   CdcReader(CdcOptions options, FileSystem* fs) : options_(std::move(options)), fs_(fs) {}
   Status EnsureStream(Lsn after);
   Status ReceiveSome(int timeout_ms, int64_t max_rows);
+  // Whether a fresh stream has decoded what the server had flushed when it started.
+  bool CaughtUp();
   Status HandleMessage(const XLogData& data);
-  Status AppendChange(char change, const PgOutputMessage& m, Lsn lsn);
+  // Appends the change's row to `columns`; false when the relation is not this table.
+  Result<bool> AppendChange(char change, const PgOutputMessage& m, Lsn lsn, const RelationMap& relations,
+                            int64_t commit_micros, uint32_t xid, std::vector<Column>& columns) const;
+  std::vector<std::pair<std::string, int>> MappingOf(const PgOutputMessage& relation) const;
+  // Moves the open transaction to its spool file once it passes the threshold.
+  Status Spill(Txn& t);
+  // Decodes a spooled transaction's rows from byte `*offset`, at most `max_rows`;
+  // *offset becomes -1 at its end.
+  Status ReadSpooled(const Txn& t, int64_t* offset, int64_t max_rows, std::vector<Column>* columns);
+  Status ReceiveUpTo(Lsn after, Lsn end);
+  void Discard(Txn& t);
   void Trim(Lsn after);
   void DropStream(const Status& why);
   void StartTxn(const PgOutputMessage& begin);
@@ -162,9 +213,11 @@ class CdcReader {
   Schema schema_;
   std::unique_ptr<PgConnection> conn_;  // catalog queries
   std::unique_ptr<ReplicationStream> stream_;
-  // The relation's columns as the stream last described them -> schema column (-1: not
-  // in the schema, kept in _rescued_data).
-  std::map<uint32_t, std::vector<std::pair<std::string, int>>> relations_;
+  std::shared_ptr<const RelationMap> relations_ = std::make_shared<RelationMap>();
+  std::unique_ptr<WritableFile> spool_file_;  // the open transaction's, once it spilled
+  int64_t spilled_ = 0;
+  ReadCursor cursor_;
+  std::shared_ptr<const RelationMap> cursor_relations_;  // while a spooled transaction is read
   // Whole transactions received, in (buffer_low_, position_].
   std::deque<Txn> buffer_;
   Lsn buffer_low_ = 0;
@@ -174,6 +227,8 @@ class CdcReader {
   Lsn wal_end_ = 0;
   std::deque<std::pair<Lsn, int64_t>> unconfirmed_;  // (end LSN, commit time) handed out
   int reconnects_ = 0;
+  Lsn catch_up_to_ = 0;  // the server's flushed WAL when the stream started (0: caught up)
+  std::chrono::steady_clock::time_point catch_up_since_;
   std::atomic<int> socket_fd_{-1};
   std::atomic<uint64_t> polls_{0};
   std::function<void(const std::string&, const std::string&)> warn_;

@@ -55,6 +55,7 @@ class PostgresCdcSource : public runtime::StreamSource {
 
   Status Open() {
     if (options_.slot.empty()) options_.slot = DefaultSlot(context_.flow_id);
+    options_.spool_dir = JoinPath(context_.state_dir, "spool");
     LP_ASSIGN_OR_RETURN(reader_, CdcReader::Open(options_, FileSystem::Default()));
     reader_->SetWarn(context_.warn);
     return Status::OK();
@@ -71,34 +72,17 @@ class PostgresCdcSource : public runtime::StreamSource {
   }
 
   Result<runtime::StreamRead> Read(const Json& range, const Schema& columns) override {
-    LP_RETURN_IF_ERROR(CheckSlotName(range));
-    std::vector<RecordBatch> batches;
     runtime::StreamRead out;
-    if (range.contains("snapshot")) {
-      LP_ASSIGN_OR_RETURN(batches, reader_->ReadSnapshot(JoinPath(context_.state_dir, range["snapshot"].get<std::string>())));
-    } else {
-      LP_ASSIGN_OR_RETURN(Lsn after, ParseLsn(range["afterLsn"].get<std::string>()));
-      LP_ASSIGN_OR_RETURN(Lsn end, ParseLsn(range["endLsn"].get<std::string>()));
-      if (end > after) {
-        LP_ASSIGN_OR_RETURN(batches, reader_->Read(after, end));
-        out.produced_at = reader_->CommitTimes(after, end);
-      }
+    for (int part = 0;; ++part) {
+      LP_ASSIGN_OR_RETURN(runtime::StreamRead one, ReadPartOf(range, columns, part, INT64_MAX));
+      for (auto& b : one.batches) out.batches.push_back(std::move(b));
+      out.produced_at.insert(out.produced_at.end(), one.produced_at.begin(), one.produced_at.end());
+      if (!one.more) return out;
     }
-    // The resolved columns, by name: a column the table gained since is in
-    // _rescued_data; one it lost reads as NULL.
-    for (const auto& b : batches) {
-      std::vector<ColumnPtr> cols;
-      for (const auto& f : columns.fields()) {
-        const Column* c = b.ColumnByName(f.name);
-        if (c != nullptr && c->type() == f.type) {
-          cols.push_back(std::make_shared<Column>(*c));
-        } else {
-          cols.push_back(std::make_shared<Column>(Column::Nulls(f.type, b.num_rows())));
-        }
-      }
-      out.batches.emplace_back(columns, std::move(cols), b.num_rows());
-    }
-    return out;
+  }
+
+  Result<runtime::StreamRead> ReadPart(const Json& range, const Schema& columns, int part) override {
+    return ReadPartOf(range, columns, part, options_.spill_rows);
   }
 
   Status Acknowledge(const Json& range) override {
@@ -124,6 +108,44 @@ class PostgresCdcSource : public runtime::StreamSource {
   }
 
  private:
+  Result<runtime::StreamRead> ReadPartOf(const Json& range, const Schema& columns, int part, int64_t max_rows) {
+    LP_RETURN_IF_ERROR(CheckSlotName(range));
+    std::vector<RecordBatch> batches;
+    runtime::StreamRead out;
+    if (range.contains("snapshot")) {
+      if (part == 0) snapshot_next_ = 0;
+      if (snapshot_next_ < 0) return Status::Internal("read_postgres_cdc: a snapshot part past its end");
+      LP_ASSIGN_OR_RETURN(CdcReader::SnapshotPart p,
+                          reader_->ReadSnapshot(JoinPath(context_.state_dir, range["snapshot"].get<std::string>()),
+                                                snapshot_next_, max_rows));
+      batches = std::move(p.batches);
+      snapshot_next_ = p.next;
+      out.more = p.next >= 0;
+    } else {
+      LP_ASSIGN_OR_RETURN(Lsn after, ParseLsn(range["afterLsn"].get<std::string>()));
+      LP_ASSIGN_OR_RETURN(Lsn end, ParseLsn(range["endLsn"].get<std::string>()));
+      if (end > after) {
+        LP_ASSIGN_OR_RETURN(batches, reader_->ReadPart(after, end, part, max_rows, &out.more));
+        if (part == 0) out.produced_at = reader_->CommitTimes(after, end);
+      }
+    }
+    // The resolved columns, by name: a column the table gained since is in
+    // _rescued_data; one it lost reads as NULL.
+    for (const auto& b : batches) {
+      std::vector<ColumnPtr> cols;
+      for (const auto& f : columns.fields()) {
+        int i = b.schema().FindField(f.name);
+        if (i >= 0 && b.column(static_cast<size_t>(i)).type() == f.type) {
+          cols.push_back(b.column_ptr(static_cast<size_t>(i)));  // shared, not copied
+        } else {
+          cols.push_back(std::make_shared<Column>(Column::Nulls(f.type, b.num_rows())));
+        }
+      }
+      out.batches.emplace_back(columns, std::move(cols), b.num_rows());
+    }
+    return out;
+  }
+
   // The flow's first range: the snapshot (or the slot's start), with the slot created now.
   Result<std::optional<Json>> PlanFirst() {
     FileSystem* fs = FileSystem::Default();
@@ -175,6 +197,7 @@ class PostgresCdcSource : public runtime::StreamSource {
   std::atomic<bool> stop_{false};
   std::thread watcher_;
   Lsn last_end_ = 0;  // end of the last planned range (backlog)
+  int64_t snapshot_next_ = 0;  // where the next part of a snapshot read by parts starts
 };
 
 }  // namespace

@@ -306,7 +306,13 @@ Result<Batches> BatchScanProvider::ReadStream(const sql::PlanNode& node) {
       if (it == flow_->stream_sources.end()) {
         return Status::Internal("micro-batch plan reads " + key + ", which the flow did not open");
       }
-      LP_ASSIGN_OR_RETURN(StreamRead read, it->second->Read(s["range"], node.schema));
+      StreamRead read;
+      if (part_ < 0) {
+        LP_ASSIGN_OR_RETURN(read, it->second->Read(s["range"], node.schema));
+      } else {
+        LP_ASSIGN_OR_RETURN(read, it->second->ReadPart(s["range"], node.schema, part_));
+      }
+      more_parts_ = read.more;
       stream_arrivals_.insert(stream_arrivals_.end(), read.produced_at.begin(), read.produced_at.end());
       return std::move(read.batches);
     }
@@ -367,9 +373,10 @@ Result<delta::CreateOptions> PipelineRunner::Impl::CreateOptionsFor(const sql::R
   return create;
 }
 
-Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& name, const Schema& schema,
-                                                             const sql::ResolvedDataset& ds,
-                                                             const Batches& rows, delta::WriteOptions options) {
+Result<std::unique_ptr<delta::TableWriter>> PipelineRunner::Impl::OpenTableWriter(const std::string& name,
+                                                                                const Schema& schema,
+                                                                                const sql::ResolvedDataset& ds,
+                                                                                delta::WriteOptions options) {
   std::string path = TablePath(name);
   // A table whose schema no longer matches the query (the SQL changed) is rebuilt: an
   // overwrite may replace the schema, an append may not.
@@ -377,11 +384,7 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
   if (!existing.ok() && !existing.status().IsNotFound()) return existing.status();
   if (existing.ok()) {
     LP_ASSIGN_OR_RETURN(auto snap, (*existing)->Latest());
-    if (SameColumns(snap->schema(), schema)) {
-      LP_ASSIGN_OR_RETURN(auto writer, (*existing)->NewWriter(std::move(options)));
-      for (const auto& b : rows) LP_RETURN_IF_ERROR(writer->Write(b));
-      return writer->Commit();
-    }
+    if (SameColumns(snap->schema(), schema)) return (*existing)->NewWriter(std::move(options));
     if (options.mode != delta::WriteMode::kOverwrite) {
       return Status::InvalidArgument("table `" + name + "` has columns (" + snap->schema().ToDDL() +
                                      ") but its query now produces (" + schema.ToDDL() +
@@ -400,7 +403,13 @@ Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& 
   options.create_if_missing = create;
   delta::TableOptions table_options;
   table_options.clock = clock;
-  LP_ASSIGN_OR_RETURN(auto writer, delta::DeltaTable::NewWriter(path, options, fs, table_options));
+  return delta::DeltaTable::NewWriter(path, options, fs, table_options);
+}
+
+Result<delta::CommitResult> PipelineRunner::Impl::WriteTable(const std::string& name, const Schema& schema,
+                                                             const sql::ResolvedDataset& ds,
+                                                             const Batches& rows, delta::WriteOptions options) {
+  LP_ASSIGN_OR_RETURN(auto writer, OpenTableWriter(name, schema, ds, std::move(options)));
   for (const auto& b : rows) LP_RETURN_IF_ERROR(writer->Write(b));
   return writer->Commit();
 }

@@ -232,6 +232,11 @@ struct PipelineRunner::Impl {
   Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows, TableReport* report);
   Result<delta::CreateOptions> CreateOptionsFor(const sql::ResolvedDataset& ds, const Schema& schema) const;
   // Writes `rows` to table `name` (creating it), in one commit.
+  // The writer WriteTable uses (the table created, or rebuilt for an overwrite whose
+  // columns changed), for a caller that writes its rows in several steps.
+  Result<std::unique_ptr<delta::TableWriter>> OpenTableWriter(const std::string& name, const Schema& schema,
+                                                              const sql::ResolvedDataset& ds,
+                                                              delta::WriteOptions options);
   Result<delta::CommitResult> WriteTable(const std::string& name, const Schema& schema,
                                          const sql::ResolvedDataset& ds, const Batches& rows,
                                          delta::WriteOptions options);
@@ -283,11 +288,17 @@ class BatchScanProvider : public FullScanProvider {
 
   // When the message-source rows read were produced (for latency).
   const Arrivals& stream_arrivals() const { return stream_arrivals_; }
+  // Reading by parts (StreamSource::ReadPart): from now on the message source gives
+  // part `part` of its range; more_parts() says whether another follows.
+  void SetPart(int part) { part_ = part; }
+  bool more_parts() const { return more_parts_; }
 
  private:
   const Json& plan_;
   Flow* flow_;
   Arrivals stream_arrivals_;
+  int part_ = -1;  // -1: the whole range
+  bool more_parts_ = false;
 };
 
 }  // namespace lakepipe::runtime

@@ -72,6 +72,7 @@ struct StreamBacklog {
 struct StreamRead {
   std::vector<RecordBatch> batches;
   std::vector<std::pair<int64_t, int64_t>> produced_at;
+  bool more = false;  // ReadPart: further parts of the range follow
 };
 
 class StreamSource {
@@ -87,6 +88,15 @@ class StreamSource {
   // The rows of `range` (a range this source planned, possibly in an earlier process),
   // with exactly `columns` (the resolved node's schema), in a deterministic order.
   virtual Result<StreamRead> Read(const nlohmann::json& range, const Schema& columns) = 0;
+
+  // The same rows in parts of bounded size, so that a flow whose query works row by row
+  // writes a large range (a snapshot, a huge transaction) into one Delta commit in
+  // bounded memory: part 0, then 1, 2 ... while the returned `more` is true, in one go.
+  // The parts concatenated are exactly Read(range, columns). Default: one part.
+  virtual Result<StreamRead> ReadPart(const nlohmann::json& range, const Schema& columns, int part) {
+    if (part > 0) return Status::Internal("this source reads a range in one part");
+    return Read(range, columns);
+  }
 
   // After the batch holding `range` is committed (table, commit log, state).
   virtual Status Acknowledge(const nlohmann::json& range) { return Status::OK(); }

@@ -222,6 +222,37 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
 
 namespace {
 
+// Whether the query works row by row (each output row from one input row), so that a
+// range read by parts gives, part by part, exactly the rows of the whole range.
+bool RowByRow(const sql::PlanNode& node) {
+  switch (node.kind) {
+    case sql::PlanKind::kReadStream:
+    case sql::PlanKind::kFilter:
+    case sql::PlanKind::kProject:
+    case sql::PlanKind::kSubqueryAlias:
+    case sql::PlanKind::kGenerate:
+      break;
+    default:
+      return false;
+  }
+  for (const auto& in : node.inputs)
+    if (!in || !RowByRow(*in)) return false;
+  return true;
+}
+
+void MergeExpectationCounts(const TableReport& part, TableReport* batch) {
+  batch->rows_dropped += part.rows_dropped;
+  batch->rows_quarantined += part.rows_quarantined;
+  if (batch->expectations.empty()) {
+    batch->expectations = part.expectations;
+    return;
+  }
+  for (size_t i = 0; i < batch->expectations.size() && i < part.expectations.size(); ++i) {
+    batch->expectations[i].passed += part.expectations[i].passed;
+    batch->expectations[i].failed += part.expectations[i].failed;
+  }
+}
+
 // Another flow's rows in the table's columns, by name (the table's other columns NULL).
 Batches ConformByName(const Batches& rows, const Schema& table) {
   Batches out;
@@ -364,6 +395,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
   // semantics"), committed with each batch like the quarantine table.
   LP_ASSIGN_OR_RETURN(std::optional<Schema> late_schema, LateRowsSchema(*ds.plan));
   const std::string late_table = ds.name + "_late";
+  // A row-by-row query over one message source reads its range by parts (StreamSource::
+  // ReadPart), each processed and written as it comes into the batch's one commit: a
+  // snapshot or a huge transaction takes memory for a part, not for the range.
+  const bool by_parts = sources.stream_scans.size() == 1 && sources.file_scans.empty() &&
+                        sources.streaming_tables.empty() && !ds.apply_changes && !late_schema && RowByRow(*ds.plan);
 
   bool stop_after_batch = false;
   while (!stop_requested.load() && !stop_after_batch) {
@@ -417,16 +453,6 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     // A replayed plan may name message sources this process has not opened yet.
     for (const sql::PlanNode* scan : sources.stream_scans) LP_RETURN_IF_ERROR(OpenStreamSourceOf(ds, *flow, *scan).status());
     BatchScanProvider provider(*this, exec, plan, flow);
-    LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
-    if (more != nullptr && !more->apply_changes) rows = ConformByName(rows, ds.schema);
-    int64_t rows_read = CountRows(rows);
-    report.rows_read += rows_read;
-    report.rows_rescued += provider.file_stats().rescued_rows;
-    NoteFileWarnings(provider.file_stats(), &report);
-    TableReport batch_report;  // this batch's expectation counts, merged below
-    LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &batch_report));
-    LP_KILL_POINT("flow.after_process");
-
     delta::WriteOptions options;
     // The first batch after a full refresh replaces the old rows; the history stays.
     // (The table's own flow runs first; the other flows then append to what it wrote.)
@@ -437,28 +463,73 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     options.operation_parameters["batchId"] = std::to_string(batch_id);
     options.txn_app_id = cp.flow_id();
     options.txn_version = batch_id;
-    // A batch without quarantined rows leaves the quarantine table alone (a replay of it
-    // has none either), except to create the table on the flow's first batch.
-    if (quarantines && (!quarantined.empty() || options.mode == delta::WriteMode::kOverwrite ||
-                        !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
-      // AUTO CDC quarantines change events (its expectations check them), not table rows.
-      const Schema& checked = ds.apply_changes ? ds.apply_changes->source_schema : ds.schema;
-      LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(checked), ds,
-                                    quarantined, options)
-                             .status());
-      LP_KILL_POINT("flow.after_quarantine_commit");
+    TableReport batch_report;  // this batch's expectation counts, merged below
+    int64_t rows_read = 0, rows_out = 0;
+    delta::CommitResult commit;
+    if (by_parts) {
+      // The quarantine writer opens first and commits first, as WriteTable's order below.
+      std::unique_ptr<delta::TableWriter> quarantine_writer, writer;
+      if (quarantines) {
+        LP_ASSIGN_OR_RETURN(quarantine_writer, OpenTableWriter(ds.name + "_quarantine",
+                                                               operators::QuarantineSchema(ds.schema), ds, options));
+      }
+      LP_ASSIGN_OR_RETURN(writer, OpenTableWriter(ds.name, ds.schema, ds, options));
+      bool any_quarantined = false;
+      for (int part = 0;; ++part) {
+        provider.SetPart(part);
+        LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
+        if (more != nullptr) rows = ConformByName(rows, ds.schema);
+        rows_read += CountRows(rows);
+        TableReport part_report;
+        LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &part_report));
+        MergeExpectationCounts(part_report, &batch_report);
+        for (const auto& b : quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
+        any_quarantined |= !quarantined.empty();
+        for (const auto& b : rows) LP_RETURN_IF_ERROR(writer->Write(b));
+        rows_out += CountRows(rows);
+        if (!provider.more_parts()) break;
+      }
+      report.rows_read += rows_read;
+      LP_KILL_POINT("flow.after_process");
+      if (quarantines && (any_quarantined || options.mode == delta::WriteMode::kOverwrite ||
+                          !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
+        LP_RETURN_IF_ERROR(quarantine_writer->Commit().status());
+        LP_KILL_POINT("flow.after_quarantine_commit");
+      }
+      LP_ASSIGN_OR_RETURN(commit, writer->Commit());
+    } else {
+      LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
+      if (more != nullptr && !more->apply_changes) rows = ConformByName(rows, ds.schema);
+      rows_read = CountRows(rows);
+      report.rows_read += rows_read;
+      report.rows_rescued += provider.file_stats().rescued_rows;
+      NoteFileWarnings(provider.file_stats(), &report);
+      LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &batch_report));
+      LP_KILL_POINT("flow.after_process");
+
+      // A batch without quarantined rows leaves the quarantine table alone (a replay of it
+      // has none either), except to create the table on the flow's first batch.
+      if (quarantines && (!quarantined.empty() || options.mode == delta::WriteMode::kOverwrite ||
+                          !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
+        // AUTO CDC quarantines change events (its expectations check them), not table rows.
+        const Schema& checked = ds.apply_changes ? ds.apply_changes->source_schema : ds.schema;
+        LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(checked), ds,
+                                      quarantined, options)
+                               .status());
+        LP_KILL_POINT("flow.after_quarantine_commit");
+      }
+      // Like the quarantine table: written when the batch has late rows, and on the flow's
+      // first batch so that the table exists (a replay finds its txn and writes nothing).
+      if (late_schema && (!late.empty() || options.mode == delta::WriteMode::kOverwrite ||
+                          !delta::DeltaTable::Exists(TablePath(late_table), fs))) {
+        LP_RETURN_IF_ERROR(WriteTable(late_table, *late_schema, ds, late, options).status());
+        LP_KILL_POINT("flow.after_late_commit");
+      }
+      LP_ASSIGN_OR_RETURN(commit, ds.apply_changes ? ApplyChangesBatch(ds, *flow, scd_marker, rows, options,
+                                                                       full_refresh && batch_id == 0 && more == nullptr)
+                                                   : WriteTable(ds.name, ds.schema, ds, rows, options));
+      rows_out = CountRows(rows);
     }
-    // Like the quarantine table: written when the batch has late rows, and on the flow's
-    // first batch so that the table exists (a replay finds its txn and writes nothing).
-    if (late_schema && (!late.empty() || options.mode == delta::WriteMode::kOverwrite ||
-                        !delta::DeltaTable::Exists(TablePath(late_table), fs))) {
-      LP_RETURN_IF_ERROR(WriteTable(late_table, *late_schema, ds, late, options).status());
-      LP_KILL_POINT("flow.after_late_commit");
-    }
-    LP_ASSIGN_OR_RETURN(delta::CommitResult commit,
-                        ds.apply_changes ? ApplyChangesBatch(ds, *flow, scd_marker, rows, options,
-                                                             full_refresh && batch_id == 0 && more == nullptr)
-                                         : WriteTable(ds.name, ds.schema, ds, rows, options));
     LP_KILL_POINT("flow.after_table_commit");
     // State follows the table: applied only once the batch is in the table, then the
     // batch is recorded as done (docs/checkpoint.md).
@@ -521,7 +592,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       arrivals.insert(arrivals.end(), up.begin(), up.end());
     }
     if (!commit.already_committed) {
-      report.rows_written += CountRows(rows);
+      report.rows_written += rows_out;
       RecordArrivals(ds.name, commit.version, std::move(arrivals), board);
     }
     report.rows_dropped += batch_report.rows_dropped;
@@ -545,7 +616,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       one.status = "updated";
       one.rows_read = rows_read;
       one.rows_rescued = provider.file_stats().rescued_rows;
-      one.rows_written = commit.already_committed ? 0 : CountRows(rows);
+      one.rows_written = commit.already_committed ? 0 : rows_out;
       one.rows_late = rows_late;
       one.table_version = commit.version;
       one.batches = 1;
