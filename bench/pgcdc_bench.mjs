@@ -17,12 +17,17 @@
 //    `psql -c "\copy (SELECT * FROM t) TO /dev/null"` on the same table (the server's and
 //    libpq's limit for moving those rows, with nothing written); rows/s of each and the
 //    ratio. The Delta table's row count and sum(id) are checked against PostgreSQL's.
+//    lakepipe's peak resident memory (GNU time's maximum RSS) is reported beside it: the
+//    snapshot is read by parts of spillRows rows into one Delta commit, so it stays flat
+//    as the table grows. --compare-whole also runs it with spillRows above the table's
+//    size (one part: the whole snapshot in memory) for the difference.
 //
 // The server runs with synchronous_commit = off (the benchmark measures lakepipe, not this
 // machine's fsync rate; WAL still reaches the walsender within wal_writer_delay = 10ms).
 //
 // Usage: node bench/pgcdc_bench.mjs --bin B [--rate 5000] [--seconds 20]
-//        [--snapshot-rows 5000000] [--json OUT.json] [--md OUT.md]
+//        [--snapshot-rows 5000000] [--only latency|snapshot] [--compare-whole]
+//        [--json OUT.json] [--md OUT.md]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -37,6 +42,8 @@ const seconds = Number(argValue('--seconds', '20'));
 const snapshotRows = Number(argValue('--snapshot-rows', '5000000'));
 const jsonOut = argValue('--json', null);
 const mdOut = argValue('--md', null);
+const only = argValue('--only', null);
+const compareWhole = process.argv.includes('--compare-whole');
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 function freePort() {
@@ -207,20 +214,39 @@ async function snapshot(duck) {
       execFileSync('psql', [pg.uri('bench'), '-v', 'ON_ERROR_STOP=1', '-qc', '\\copy (SELECT * FROM public.big) TO /dev/null']);
       psqlSeconds = Math.min(psqlSeconds, Number(process.hrtime.bigint() - t) / 1e9);
     }
-    const storage = join(work, 'storage');
-    writePipeline(join(work, 'p'), storage, `CREATE OR REFRESH STREAMING TABLE big AS
-SELECT * FROM STREAM read_postgres_cdc(dsn => '\${postgres_dsn}', tableName => 'public.big');
+    // One run of the snapshot; `spill` (rows per part) as an option when given. GNU time
+    // reports the process's peak RSS (KiB) on its last stderr line.
+    const copyOnce = async (name, spill) => {
+      const storage = join(work, `storage-${name}`);
+      const option = spill ? `, spillRows => ${spill}` : '';
+      writePipeline(join(work, `p-${name}`), storage, `CREATE OR REFRESH STREAMING TABLE big AS
+SELECT * FROM STREAM read_postgres_cdc(dsn => '\${postgres_dsn}', tableName => 'public.big', slot => 'bench_${name}'${option});
 `);
-    const t = process.hrtime.bigint();
-    runOk(bin, ['run', join(work, 'p'), '--once', '--no-server', '--set', `postgres_dsn=${pg.uri('bench')}`]);
-    const lpSeconds = Number(process.hrtime.bigint() - t) / 1e9;
-    const g = await gold(duck, join(storage, 'big'), 'count(*)::VARCHAR AS n, sum(id)::VARCHAR AS s');
-    if (g.n !== count || g.s !== sum) fail(`the snapshot holds ${g.n} rows (sum ${g.s}); PostgreSQL ${count} (sum ${sum})`);
+      const t = process.hrtime.bigint();
+      const args = ['-f', '%M', bin, 'run', join(work, `p-${name}`), '--once', '--no-server', '--set', `postgres_dsn=${pg.uri('bench')}`];
+      const rr = spawnSync('/usr/bin/time', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (rr.status !== 0) fail(`lakepipe run (snapshot) exited with ${rr.status}: ${rr.stderr.slice(-2000)}`);
+      const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+      const rssKiB = Number(rr.stderr.trim().split('\n').pop());
+      const g = await gold(duck, join(storage, 'big'), 'count(*)::VARCHAR AS n, sum(id)::VARCHAR AS s');
+      if (g.n !== count || g.s !== sum) fail(`the snapshot holds ${g.n} rows (sum ${g.s}); PostgreSQL ${count} (sum ${sum})`);
+      const commits = readDeltaLog(join(storage, 'big')).length;
+      removeDir(storage);
+      return { seconds, rssMiB: Math.round(rssKiB / 1024), commits };
+    };
+    const parts = await copyOnce('parts', null);
+    const lpSeconds = parts.seconds;
     const r = {
       rows: snapshotRows, lakepipe_seconds: +lpSeconds.toFixed(3), lakepipe_rows_per_s: Math.round(snapshotRows / lpSeconds),
+      lakepipe_peak_rss_mib: parts.rssMiB, delta_commits: parts.commits,
       psql_seconds: +psqlSeconds.toFixed(3), psql_rows_per_s: Math.round(snapshotRows / psqlSeconds),
       ratio_lakepipe_over_psql: +(psqlSeconds / lpSeconds).toFixed(3), load: load(),
     };
+    if (compareWhole) {
+      const whole = await copyOnce('whole', snapshotRows + 1);
+      r.whole_seconds = +whole.seconds.toFixed(3);
+      r.whole_peak_rss_mib = whole.rssMiB;
+    }
     console.log(`snapshot: ${JSON.stringify(r)}`);
     return r;
   } finally {
@@ -232,8 +258,13 @@ SELECT * FROM STREAM read_postgres_cdc(dsn => '\${postgres_dsn}', tableName => '
 try {
   const duck = await Duck.open();
   const loadStart = load();
-  const lat = await latency(duck);
-  const snap = await snapshot(duck);
+  const lat = only === 'snapshot' ? null : await latency(duck);
+  const snap = only === 'latency' ? null : await snapshot(duck);
+  if (only) {
+    duck.close();
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ latency: lat, snapshot: snap, load_start: loadStart }, null, 2) + '\n');
+    process.exit(0);
+  }
   duck.close();
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ latency: lat, snapshot: snap, load_start: loadStart }, null, 2) + '\n');
   const md = `## PostgreSQL change data capture (issue 12)
@@ -259,6 +290,9 @@ outbox: Bronze → Silver (from_json, one row per line) → Gold (line totals). 
 | lakepipe run --once | ${snap.lakepipe_seconds} | ${snap.lakepipe_rows_per_s.toLocaleString('en-US')} |
 | psql \\copy to /dev/null | ${snap.psql_seconds} | ${snap.psql_rows_per_s.toLocaleString('en-US')} |
 | **lakepipe / psql** | | **${snap.ratio_lakepipe_over_psql}** |
+
+lakepipe's peak resident memory: ${snap.lakepipe_peak_rss_mib} MiB (the snapshot read by parts of
+spillRows rows, written into ${snap.delta_commits} Delta commit(s))${snap.whole_peak_rss_mib ? `; read in one part: ${snap.whole_peak_rss_mib} MiB` : ''}.
 `;
   if (mdOut) writeFileSync(mdOut, md);
   console.log(md);

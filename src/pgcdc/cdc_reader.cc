@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -438,6 +439,24 @@ Result<CdcReader::SnapshotPart> CdcReader::ReadSnapshot(const std::string& path,
       if (field == "\\N") {
         rows.columns[c].AppendNull();
         continue;
+      }
+      // Fast paths for the common types (no escapes): no copy, no Value in between.
+      if (field.find('\\') == std::string_view::npos) {
+        TypeId id = table_.columns[c].type.id();
+        if (id == TypeId::kString) {
+          rows.columns[c].AppendString(field);
+          continue;
+        }
+        if (id == TypeId::kLong || id == TypeId::kInt) {
+          int64_t v = 0;
+          auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+          if (ec == std::errc() && end == field.data() + field.size() &&
+              (id == TypeId::kLong || (v >= INT32_MIN && v <= INT32_MAX))) {
+            if (id == TypeId::kLong) rows.columns[c].Append<int64_t>(v);
+            else rows.columns[c].Append<int32_t>(static_cast<int32_t>(v));
+            continue;
+          }
+        }
       }
       std::string text = UnescapeCopyField(field);
       auto v = ParsePgText(text, table_.columns[c].type);
