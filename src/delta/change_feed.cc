@@ -117,7 +117,7 @@ Result<std::vector<RecordBatch>> ReadAs(const DeltaTable& table, const TableStat
   std::vector<RecordBatch> out;
   if (files.empty()) return out;
   TableState state = base;
-  state.files = std::move(files);
+  state.files = FileMap<AddFile>(files);
   state.metadata.schema_string = schema_string;
   LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Snapshot::Make(table.path(), std::move(state), table.fs()));
   ScanOptions so;
@@ -177,7 +177,9 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
     return Status::InvalidArgument("table " + table.path() + " has no version " + std::to_string(end_version) +
                                    " yet (latest is " + std::to_string(end->version()) + ")");
   }
-  if (end->version() != end_version) {
+  // The latest snapshot has end_version's schema and settings unless a later commit
+  // changed the metadata.
+  if (end->version() != end_version && end->state().metadata_version > end_version) {
     LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
   }
   const Schema& schema = end->schema();

@@ -10,8 +10,10 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
   if (start_version > end_version) return out;
   // Usually the range ends at the latest version, which a kept handle has at hand (it
   // rolls its cached state forward); an older end is replayed.
+  // The files are read with the schema as of end_version. The latest snapshot has that
+  // schema unless a later commit changed the metadata (then that version is replayed).
   LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.Latest());
-  if (end->version() != end_version) {
+  if (end->version() < end_version || end->state().metadata_version > end_version) {
     LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
   }
   for (int64_t v = start_version; v <= end_version; ++v) {
@@ -35,14 +37,19 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
     LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(*text, name));
     // The commit's appended files, as a snapshot of just those files, so that the regular
     // scan path (schema mapping, partition values) reads them.
-    TableState state = end->state();
-    state.files.clear();
+    TableState state;
+    state.version = end->version();
+    state.protocol = end->protocol();
+    state.metadata = end->metadata();
+    state.has_protocol = state.has_metadata = true;
+    state.commit_timestamp = end->timestamp_millis();
+    std::map<std::string, AddFile> added;
     bool changes_rows = false;
     for (const Action& a : actions) {
       if (const auto* add = std::get_if<AddFile>(&a)) {
         if (!add->data_change) continue;
         LP_ASSIGN_OR_RETURN(std::string key, FileKey(add->path, add->deletion_vector));
-        state.files[key] = *add;
+        added[key] = *add;
       } else if (const auto* remove = std::get_if<RemoveFile>(&a)) {
         changes_rows |= remove->data_change;
       }
@@ -56,7 +63,8 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
                                   "TBLPROPERTIES (delta.enableChangeDataFeed = true)), run a full "
                                   "refresh of the downstream table, or set skipChangeCommits");
     }
-    if (state.files.empty()) continue;
+    if (added.empty()) continue;
+    state.files = FileMap<AddFile>(added);
     LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table.path(), std::move(state), table.fs()));
     ScanOptions scan_options;
     scan_options.columns = options.columns;

@@ -121,17 +121,21 @@ Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const Tabl
   ReplayOptions ro;
   ro.version = version;
   LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs, table_path, ro));
+  return WriteCheckpointOf(fs, table_path, options, std::move(state));
+}
+
+Status WriteCheckpointOf(FileSystem* fs, const std::string& table_path, const TableOptions& options,
+                         TableState state) {
+  int64_t version = state.version;
   // Expired tombstones are dropped from the checkpoint (PROTOCOL.md: tombstones are
   // kept for at least delta.deletedFileRetentionDuration).
   int64_t retention = DeletedFileRetentionMillis(state.metadata.configuration);
   int64_t cutoff = options.clock->NowMillis() - retention;
-  for (auto t = state.tombstones.begin(); t != state.tombstones.end();) {
-    if (t->second.deletion_timestamp.value_or(0) < cutoff) {
-      t = state.tombstones.erase(t);
-    } else {
-      ++t;
-    }
+  std::vector<FileMap<RemoveFile>::Change> expired;
+  for (const auto& [key, t] : state.tombstones) {
+    if (t.deletion_timestamp.value_or(0) < cutoff) expired.emplace_back(key, std::nullopt);
   }
+  state.tombstones.Apply(std::move(expired));
   LP_ASSIGN_OR_RETURN(LastCheckpoint lc, WriteCheckpointFile(fs, table_path, state));
   LP_KILL_POINT("delta.before_last_checkpoint");
   auto previous = ReadLastCheckpoint(fs, table_path);
@@ -150,9 +154,10 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
   int64_t read_version = req.read_version;
   int64_t version = req.read_version + 1;
   CommitOutcome out;
+  std::vector<Action> actions;  // as committed (commitInfo first)
   for (int attempt = 1; attempt <= std::max(1, options.max_commit_attempts); ++attempt) {
     out.attempts = attempt;
-    std::vector<Action> actions;
+    actions.clear();
     actions.reserve(req.actions.size() + 1);
     actions.push_back(MakeCommitInfo(req, options.clock->NowMillis(), read_version, txn_id));
     for (const auto& a : req.actions) actions.push_back(a);
@@ -205,6 +210,15 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
     if (const auto* m = std::get_if<Metadata>(&a)) interval = CheckpointInterval(*m);
   }
   if (out.version > 0 && interval > 0 && out.version % interval == 0) {
+    if (req.read_snapshot && req.read_snapshot->version() == out.version - 1) {
+      // Nobody committed in between: the new state is the snapshot read plus our commit,
+      // which saves listing the log and reading the previous checkpoint back.
+      TableState state = req.read_snapshot->state();
+      if (ApplyCommit(&state, out.version, std::move(actions), options.clock->NowMillis()).ok()) {
+        (void)WriteCheckpointOf(fs, table_path, options, std::move(state));
+        return out;
+      }
+    }
     (void)WriteCheckpoint(fs, table_path, options, out.version);
   }
   return out;
@@ -296,45 +310,38 @@ Result<std::vector<FileInfo>> DeltaTable::CommitsAfterCached(int64_t version) co
 }
 
 Result<SnapshotPtr> DeltaTable::Latest() const {
-  std::shared_ptr<const TableState> base;
+  SnapshotPtr base;
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    base = cached_state_;
+    base = cached_;
   }
-  if (base && base->version >= 0) {
-    auto newer = CommitsAfterCached(base->version);
+  SnapshotPtr snap;
+  if (base) {
+    auto newer = CommitsAfterCached(base->version());
     if (newer.ok()) {
-      if (newer->empty()) return Snapshot::Make(path_, *base, fs_);
-      TableState state = *base;
+      if (newer->empty()) return base;
+      // Roll forward: the new commits' actions on a copy of the state, which shares its
+      // file maps with `base` (only the chunks the commits touch are rebuilt).
+      TableState state = base->state();
+      std::vector<std::string> added;
       for (const FileInfo& info : *newer) {
         LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(JoinPath(LogDir(path_), info.name)));
         auto parsed = ParseActions(text, info.name);
         if (!parsed.ok()) return parsed.status().WithContext("Delta log of " + path_);
-        std::vector<Action> actions = std::move(parsed).value();
-        std::optional<int64_t> ict;
-        for (const auto& a : actions) {
-          if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;
-        }
-        LP_RETURN_IF_ERROR(ApplyActions(&state, std::move(actions)));
-        state.version += 1;
-        state.commit_timestamp = ict ? *ict : info.mtime_micros / 1000;
+        LP_RETURN_IF_ERROR(
+            ApplyCommit(&state, state.version + 1, std::move(parsed).value(), info.mtime_micros / 1000, &added));
       }
-      auto shared = std::make_shared<const TableState>(std::move(state));
-      {
-        std::lock_guard<std::mutex> lock(cache_mu_);
-        if (!cached_state_ || cached_state_->version < shared->version) cached_state_ = shared;
-      }
-      return Snapshot::Make(path_, *shared, fs_);
+      LP_ASSIGN_OR_RETURN(snap, Snapshot::Advance(*base, std::move(state), added));
     }
   }
-  // First use, or the cached version's commit is gone: replay from the newest checkpoint.
-  LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs_, path_));
-  auto shared = std::make_shared<const TableState>(std::move(state));
-  {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    if (!cached_state_ || cached_state_->version < shared->version) cached_state_ = shared;
+  if (!snap) {
+    // First use, or the cached version's commit is gone: replay from the newest checkpoint.
+    LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs_, path_));
+    LP_ASSIGN_OR_RETURN(snap, Snapshot::Make(path_, std::move(state), fs_));
   }
-  return Snapshot::Make(path_, *shared, fs_);
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (!cached_ || cached_->version() < snap->version()) cached_ = snap;
+  return snap;
 }
 
 Result<SnapshotPtr> DeltaTable::AtVersion(int64_t version) const {
@@ -351,14 +358,14 @@ Result<SnapshotPtr> DeltaTable::AtVersion(int64_t version) const {
 }
 
 Result<int64_t> DeltaTable::LatestVersion() const {
-  std::shared_ptr<const TableState> base;
+  SnapshotPtr base;
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    base = cached_state_;
+    base = cached_;
   }
-  if (base && base->version >= 0) {
-    auto newer = CommitsAfterCached(base->version);
-    if (newer.ok()) return base->version + static_cast<int64_t>(newer->size());
+  if (base) {
+    auto newer = CommitsAfterCached(base->version());
+    if (newer.ok()) return base->version() + static_cast<int64_t>(newer->size());
   }
   LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
   int64_t v = listing.versions.empty() ? -1 : listing.versions.back();
@@ -465,6 +472,7 @@ Result<int64_t> DeltaTable::CommitActions(std::vector<Action> actions, int64_t r
   LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), path_));
   CommitRequest req;
   req.read_version = read_version;
+  req.read_snapshot = snap;
   req.checkpoint_interval = CheckpointIntervalOf(snap->metadata());
   req.operation = operation;
   req.operation_parameters = operation_parameters;

@@ -644,28 +644,60 @@ Result<std::string> FileKey(std::string_view path, const std::optional<DeletionV
   return key;
 }
 
-Status ApplyActions(TableState* state, std::vector<Action> actions) {
+Status ApplyActions(TableState* state, std::vector<Action> actions, std::vector<std::string>* added_keys) {
+  // File changes are gathered (in order: the last action on a key wins) and applied to
+  // the copy-on-write maps at once, so a commit rebuilds each touched chunk once.
+  std::vector<FileMap<AddFile>::Change> file_changes;
+  std::vector<FileMap<RemoveFile>::Change> tombstone_changes;
+  // Deletion-vector files counted per key as they stand after the actions.
+  std::map<std::string, bool> dv_after;
   for (Action& action : actions) {
     if (auto* p = std::get_if<Protocol>(&action)) {
       state->protocol = std::move(*p);
       state->has_protocol = true;
+      state->metadata_version = state->version + 1;
     } else if (auto* m = std::get_if<Metadata>(&action)) {
       state->metadata = std::move(*m);
       state->has_metadata = true;
+      state->metadata_version = state->version + 1;
     } else if (auto* a = std::get_if<AddFile>(&action)) {
       LP_ASSIGN_OR_RETURN(std::string key, FileKey(a->path, a->deletion_vector));
-      state->tombstones.erase(key);
+      if (added_keys != nullptr) added_keys->push_back(key);
+      dv_after[key] = a->deletion_vector.has_value();
+      tombstone_changes.emplace_back(key, std::nullopt);
       // An add of a file with a new DV replaces the same path without a DV only through
       // an explicit remove; keying by (path, dv) follows the protocol.
-      state->files[key] = std::move(*a);
+      file_changes.emplace_back(std::move(key), std::move(*a));
     } else if (auto* r = std::get_if<RemoveFile>(&action)) {
       LP_ASSIGN_OR_RETURN(std::string key, FileKey(r->path, r->deletion_vector));
-      state->files.erase(key);
-      state->tombstones[key] = std::move(*r);
+      dv_after[key] = false;
+      file_changes.emplace_back(key, std::nullopt);
+      tombstone_changes.emplace_back(std::move(key), std::move(*r));
     } else if (auto* t = std::get_if<Txn>(&action)) {
       state->txns[t->app_id] = std::move(*t);
     }
   }
+  for (const auto& [key, has_dv] : dv_after) {
+    const AddFile* before = state->files.Find(key);
+    if (before != nullptr && before->deletion_vector) --state->files_with_deletion_vectors;
+    if (has_dv) ++state->files_with_deletion_vectors;
+  }
+  state->files.Apply(std::move(file_changes));
+  state->tombstones.Apply(std::move(tombstone_changes));
+  return Status::OK();
+}
+
+Status ApplyCommit(TableState* state, int64_t version, std::vector<Action> actions, int64_t file_mtime_millis,
+                   std::vector<std::string>* added_keys) {
+  std::optional<int64_t> ict;
+  for (const auto& a : actions) {
+    if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;
+  }
+  // metadata_version is version + 1 relative to the state before the commit.
+  state->version = version - 1;
+  LP_RETURN_IF_ERROR(ApplyActions(state, std::move(actions), added_keys));
+  state->version = version;
+  state->commit_timestamp = ict ? *ict : file_mtime_millis;
   return Status::OK();
 }
 
@@ -724,6 +756,7 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
   int64_t first_commit = 0;
   if (start != nullptr) {
     state.checkpoint_version = start->version;
+    state.version = start->version - 1;  // so that metadata_version is the checkpoint's
     LP_RETURN_IF_ERROR(ApplyActions(&state, std::move(checkpoint_actions)));
     state.version = start->version;
     first_commit = start->version + 1;
@@ -756,14 +789,7 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
     auto parsed = ParseActions(text, info->name);
     if (!parsed.ok()) return parsed.status().WithContext("Delta log of " + table_path);
-    std::vector<Action> actions = std::move(parsed).value();
-    std::optional<int64_t> ict;
-    for (const auto& a : actions) {
-      if (const auto* c = std::get_if<CommitInfo>(&a)) ict = c->in_commit_timestamp;
-    }
-    LP_RETURN_IF_ERROR(ApplyActions(&state, std::move(actions)));
-    state.version = v;
-    state.commit_timestamp = ict ? *ict : info->mtime_micros / 1000;
+    LP_RETURN_IF_ERROR(ApplyCommit(&state, v, std::move(parsed).value(), info->mtime_micros / 1000));
   }
   if (state.version != target) {
     return Status::Corruption("Delta log of " + table_path + ": could not reach version " +

@@ -22,6 +22,7 @@
 
 #include "common/fs.h"
 #include "common/status.h"
+#include "delta/file_map.h"
 
 namespace lakepipe::delta {
 
@@ -181,22 +182,35 @@ struct TableState {
   Metadata metadata;
   bool has_protocol = false;
   bool has_metadata = false;
-  // Active files keyed by (path, deletion vector id), in key order.
-  std::map<std::string, AddFile> files;
+  // Active files keyed by (path, deletion vector id), in key order. Copy-on-write: a
+  // copy of the state shares them, and a commit rebuilds only what it touches.
+  FileMap<AddFile> files;
   // Removed files still within their tombstone life, for VACUUM.
-  std::map<std::string, RemoveFile> tombstones;
+  FileMap<RemoveFile> tombstones;
   std::map<std::string, Txn> txns;  // app id -> latest
   // Timestamp of the commit at `version` (inCommitTimestamp, commitInfo.timestamp, or
   // the commit file's modification time, in that order of preference), milliseconds.
   int64_t commit_timestamp = 0;
   int64_t checkpoint_version = -1;  // the checkpoint replay started from, or -1
+  // The version whose commit set the current protocol or metaData (the checkpoint's
+  // version when they came from one): a reader of an older version >= this one may use
+  // this state's schema without reconstructing that version.
+  int64_t metadata_version = -1;
+  // Active files with a deletion vector (lakepipe reads none: a snapshot refuses them).
+  int64_t files_with_deletion_vectors = 0;
 };
 
 // The key replay reconciles add/remove by: the decoded path plus the DV id.
 Result<std::string> FileKey(std::string_view path, const std::optional<DeletionVector>& dv);
 
-// Applies one commit's actions (in order) to `state`.
-Status ApplyActions(TableState* state, std::vector<Action> actions);
+// Applies actions (in order, as one commit or one checkpoint) to `state`. `added_keys`,
+// when given, receives the keys of the files the actions added (possibly removed again).
+Status ApplyActions(TableState* state, std::vector<Action> actions,
+                    std::vector<std::string>* added_keys = nullptr);
+// Applies commit `version` (the next one) to `state`: its actions, then version and
+// commit_timestamp (inCommitTimestamp, else `file_mtime_millis`).
+Status ApplyCommit(TableState* state, int64_t version, std::vector<Action> actions,
+                   int64_t file_mtime_millis, std::vector<std::string>* added_keys = nullptr);
 
 struct ReplayOptions {
   // The version to reconstruct; -1 for the latest.

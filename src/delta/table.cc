@@ -96,6 +96,45 @@ Status CheckWriteSupport(const Protocol& p, const Metadata& m, const std::string
 
 // ---- Snapshot -----------------------------------------------------------------------
 
+Result<DataFile> Snapshot::MakeDataFile(const AddFile& add) const {
+  DataFile f;
+  f.add = add;
+  LP_ASSIGN_OR_RETURN(f.full_path, ResolveDataPath(table_path_, add.path));
+  for (const auto& pc : state_.metadata.partition_columns) {
+    const Field& field = schema_.field(static_cast<size_t>(schema_.FindField(pc)));
+    std::optional<std::string> text;
+    auto it = add.partition_values.find(pc);
+    if (it == add.partition_values.end()) {
+      // Keys are matched case-insensitively as a fallback.
+      for (const auto& [k, v] : add.partition_values) {
+        if (k.size() == pc.size() &&
+            std::equal(k.begin(), k.end(), pc.begin(),
+                       [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+          text = v;
+      }
+    } else {
+      text = it->second;
+    }
+    auto v = ParsePartitionValue(text, field.type);
+    if (!v.ok()) return v.status().WithContext("file " + add.path);
+    f.partition_values[field.name] = std::move(v).value();
+  }
+  return f;
+}
+
+Status Snapshot::CheckNoDeletionVectors() const {
+  if (state_.files_with_deletion_vectors <= 0) return Status::OK();
+  std::string path;
+  for (const auto& [key, add] : state_.files) {
+    if (add.deletion_vector) {
+      path = add.path;
+      break;
+    }
+  }
+  return Status::NotSupported("Delta table " + table_path_ + " uses reader feature 'deletionVectors' (file " + path +
+                              "), which lakepipe does not implement");
+}
+
 Result<std::shared_ptr<const Snapshot>> Snapshot::Make(std::string table_path, TableState state,
                                                        FileSystem* fs) {
   LP_RETURN_IF_ERROR(CheckReadSupport(state.protocol, state.metadata, table_path));
@@ -115,46 +154,72 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Make(std::string table_path, T
                                 "' is not in the schema");
     }
   }
-  snap->files_.reserve(state.files.size());
-  for (const auto& [key, add] : state.files) {
-    if (add.deletion_vector) {
-      return Status::NotSupported("Delta table " + snap->table_path_ +
-                                  " uses reader feature 'deletionVectors' (file " + add.path +
-                                  "), which lakepipe does not implement");
-    }
-    DataFile f;
-    f.add = add;
-    LP_ASSIGN_OR_RETURN(f.full_path, ResolveDataPath(snap->table_path_, add.path));
-    for (const auto& pc : state.metadata.partition_columns) {
-      const Field& field = snap->schema_.field(static_cast<size_t>(snap->schema_.FindField(pc)));
-      std::optional<std::string> text;
-      auto it = add.partition_values.find(pc);
-      if (it == add.partition_values.end()) {
-        // Keys are matched case-insensitively as a fallback.
-        for (const auto& [k, v] : add.partition_values) {
-          if (k.size() == pc.size() &&
-              std::equal(k.begin(), k.end(), pc.begin(),
-                         [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-            text = v;
-        }
-      } else {
-        text = it->second;
-      }
-      auto v = ParsePartitionValue(text, field.type);
-      if (!v.ok()) return v.status().WithContext("file " + add.path);
-      f.partition_values[field.name] = std::move(v).value();
-    }
+  snap->state_ = std::move(state);
+  // A state built by hand may not have counted its deletion vectors.
+  int64_t dvs = 0;
+  for (const auto& [key, add] : snap->state_.files) dvs += add.deletion_vector ? 1 : 0;
+  snap->state_.files_with_deletion_vectors = dvs;
+  LP_RETURN_IF_ERROR(snap->CheckNoDeletionVectors());
+  // Every file is checked here, so files() (built now) cannot fail later.
+  snap->files_.reserve(snap->state_.files.size());
+  for (const auto& [key, add] : snap->state_.files) {
+    LP_ASSIGN_OR_RETURN(DataFile f, snap->MakeDataFile(add));
     snap->files_.push_back(std::move(f));
   }
   std::sort(snap->files_.begin(), snap->files_.end(),
             [](const DataFile& a, const DataFile& b) { return a.add.path < b.add.path; });
-  snap->state_ = std::move(state);
+  snap->files_built_ = true;
   return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::Advance(const Snapshot& base, TableState state,
+                                                          const std::vector<std::string>& added_keys) {
+  if (state.metadata_version > base.version() || base.table_path_.empty()) {
+    // The protocol or metadata changed: the schema, partition columns and reader
+    // support are checked again, with every file.
+    return Make(base.table_path_, std::move(state), base.fs_);
+  }
+  auto snap = std::shared_ptr<Snapshot>(new Snapshot());
+  snap->table_path_ = base.table_path_;
+  snap->fs_ = base.fs_;
+  snap->schema_ = base.schema_;
+  snap->state_ = std::move(state);
+  LP_RETURN_IF_ERROR(snap->CheckNoDeletionVectors());
+  // Only the new files need checking: the others passed when they were added, under the
+  // same metadata.
+  for (const std::string& key : added_keys) {
+    const AddFile* add = snap->state_.files.Find(key);
+    if (add != nullptr) LP_RETURN_IF_ERROR(snap->MakeDataFile(*add).status());
+  }
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+const std::vector<DataFile>& Snapshot::files() const {
+  std::lock_guard<std::mutex> lock(files_mu_);
+  if (!files_built_) {
+    files_.reserve(state_.files.size());
+    for (const auto& [key, add] : state_.files) {
+      // Checked when the file was added (Make or Advance), so this does not fail.
+      auto f = MakeDataFile(add);
+      if (f.ok()) {
+        files_.push_back(std::move(f).value());
+      } else {
+        DataFile raw;
+        raw.add = add;
+        raw.full_path = JoinPath(table_path_, add.path);
+        files_.push_back(std::move(raw));
+      }
+    }
+    std::sort(files_.begin(), files_.end(),
+              [](const DataFile& a, const DataFile& b) { return a.add.path < b.add.path; });
+    files_built_ = true;
+  }
+  return files_;
 }
 
 int64_t Snapshot::num_records() const {
   int64_t total = 0;
-  for (const auto& f : files_) {
+  for (const auto& f : files()) {
     auto st = Stats(f);
     if (!st.ok() || !st->num_records) return -1;
     total += *st->num_records;
@@ -164,7 +229,7 @@ int64_t Snapshot::num_records() const {
 
 int64_t Snapshot::size_bytes() const {
   int64_t total = 0;
-  for (const auto& f : files_) total += f.add.size;
+  for (const auto& [key, add] : state_.files) total += add.size;
   return total;
 }
 

@@ -66,8 +66,10 @@ class Snapshot {
   const Metadata& metadata() const { return state_.metadata; }
   const TableState& state() const { return state_; }
 
-  // Active files, sorted by path.
-  const std::vector<DataFile>& files() const { return files_; }
+  // Active files, sorted by path. Built on first use, O(files); a commit's own work
+  // never needs it (state().files is the keyed map, shared between versions).
+  const std::vector<DataFile>& files() const;
+  size_t num_files() const { return state_.files.size(); }
   int64_t num_records() const;  // sum of stats.numRecords (-1 if any file lacks it)
   int64_t size_bytes() const;
   // The latest `txn.version` of an application, or nullopt if it never committed.
@@ -79,17 +81,31 @@ class Snapshot {
   Result<FileStats> Stats(const DataFile& file) const;
 
   // Builds a snapshot from a replayed state (Checks reader support: refuses reader
-  // features lakepipe does not implement with NotSupported naming the feature).
+  // features lakepipe does not implement with NotSupported naming the feature). Checks
+  // every file (partition values, no deletion vectors): O(files).
   static Result<std::shared_ptr<const Snapshot>> Make(std::string table_path, TableState state,
                                                       FileSystem* fs = FileSystem::Default());
+  // The snapshot of `state`, a later version of `base`'s table reached by applying the
+  // commits after it, whose adds are `added_keys`: only those files are checked, and the
+  // parsed schema is reused when the commits did not change the metadata. O(changes).
+  static Result<std::shared_ptr<const Snapshot>> Advance(const Snapshot& base, TableState state,
+                                                         const std::vector<std::string>& added_keys);
   FileSystem* fs() const { return fs_; }
 
  private:
+  Snapshot() = default;
+  // The DataFile of an active file: path decoded and resolved, partition values typed.
+  Result<DataFile> MakeDataFile(const AddFile& add) const;
+  Status CheckNoDeletionVectors() const;
+
   FileSystem* fs_ = nullptr;
   std::string table_path_;
   TableState state_;
   Schema schema_;
-  std::vector<DataFile> files_;
+  // files(), built once (under files_mu_) and then never changed.
+  mutable std::mutex files_mu_;
+  mutable bool files_built_ = false;
+  mutable std::vector<DataFile> files_;
 };
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
@@ -283,9 +299,10 @@ class DeltaTable {
   std::string path_;
   FileSystem* fs_;
   TableOptions options_;
-  // The newest state this handle has reconstructed (immutable once built).
+  // The newest snapshot this handle has reconstructed (immutable): Latest() returns it
+  // while no commit follows, and rolls it forward by the new commits otherwise.
   mutable std::mutex cache_mu_;
-  mutable std::shared_ptr<const TableState> cached_state_;
+  mutable SnapshotPtr cached_;
 };
 
 // Partition values as Delta serialises them in partitionValues and folder names:

@@ -69,6 +69,9 @@ struct CommitRequest {
   StringMap operation_parameters;  // values are JSON-encoded strings, as Spark writes
   StringMap operation_metrics;
   int64_t checkpoint_interval = 10;  // delta.checkpointInterval of the table read
+  // The snapshot at read_version, when the caller has it: a checkpoint due at the next
+  // version is then written from it plus this commit, without replaying the log.
+  SnapshotPtr read_snapshot;
 };
 
 // delta.checkpointInterval (default 10).
@@ -147,5 +150,8 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
 // Writes the checkpoint of `version` and `_last_checkpoint`, dropping expired tombstones.
 Status WriteCheckpoint(FileSystem* fs, const std::string& table_path, const TableOptions& options,
                        int64_t version);
+// The same from the table's state at that version (already reconstructed by the caller).
+Status WriteCheckpointOf(FileSystem* fs, const std::string& table_path, const TableOptions& options,
+                         TableState state);
 
 }  // namespace lakepipe::delta

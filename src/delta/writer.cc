@@ -443,6 +443,7 @@ struct TableWriter::Impl {
         req.read_version = -1;
       } else {
         req.read_version = snapshot->version();
+        req.read_snapshot = snapshot;
         req.checkpoint_interval = CheckpointIntervalOf(snapshot->metadata());
         if (schema_changed) {
           meta = snapshot->metadata();
