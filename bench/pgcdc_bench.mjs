@@ -177,11 +177,35 @@ async function latency(duck) {
       SELECT count(*) AS n, quantile_disc(lat, 0.5) AS p50, quantile_disc(lat, 0.99) AS p99, max(lat) AS max,
              min(sent) AS first, max(sent) AS last FROM o`);
     if (Number(q.n) !== orders) fail(`${q.n} orders traced to a Gold commit, ${orders} were produced`);
+    // Whether a micro-batch costs more as its table's history grows: each table's batch
+    // durations (the event log's flow_progress, one per batch in continuous mode) by
+    // quarter of the versions it reached.
+    const batchCost = {};
+    const logFiles = existsSync(join(storage, '_event_log', '_delta_log'))
+      ? liveFiles(join(storage, '_event_log')).map((f) => sqlString(f.path)) : [];
+    if (logFiles.length > 0) {
+      const rows = await duck.rows(`
+        WITH b AS (
+          SELECT table_name AS t, CAST(json_extract(details, '$.table_version') AS BIGINT) AS v,
+                 CAST(json_extract(details, '$.duration_ms') AS DOUBLE) AS ms
+          FROM read_parquet([${logFiles.join(',')}])
+          WHERE event_type = 'flow_progress' AND CAST(json_extract(details, '$.batches') AS BIGINT) = 1),
+        q AS (SELECT t, v, ms, ntile(4) OVER (PARTITION BY t ORDER BY v) AS quarter FROM b)
+        SELECT t, quarter, min(v) AS from_v, max(v) AS to_v, count(*) AS batches,
+               quantile_cont(ms, 0.5) AS p50, quantile_cont(ms, 0.99) AS p99
+        FROM q GROUP BY t, quarter ORDER BY t, quarter`);
+      for (const row of rows) {
+        (batchCost[row.t] ??= []).push({
+          versions: `${row.from_v}-${row.to_v}`, batches: Number(row.batches),
+          p50_ms: Math.round(Number(row.p50) * 10) / 10, p99_ms: Math.round(Number(row.p99) * 10) / 10,
+        });
+      }
+    }
     const r = {
       target_rate: rate, orders, lines: Number(g.n),
       committed_rate: Math.round(orders / ((Number(q.last) - Number(q.first)) / 1000 || produceSeconds)),
       p50_ms: Number(q.p50), p99_ms: Number(q.p99), max_ms: Number(q.max),
-      gold_versions: readDeltaLog(goldPath).length, load: endLoad,
+      gold_versions: readDeltaLog(goldPath).length, load: endLoad, batch_cost: batchCost,
     };
     console.log(`latency: ${JSON.stringify(r)}`);
     return r;
@@ -280,6 +304,13 @@ outbox: Bronze → Silver (from_json, one row per line) → Gold (line totals). 
 | target orders/s | orders | committed orders/s | p50 | p99 | max | gold versions | load |
 |---|---|---|---|---|---|---|---|
 | ${lat.target_rate} | ${lat.orders} | ${lat.committed_rate} | ${lat.p50_ms} ms | ${lat.p99_ms} ms | ${lat.max_ms} ms | ${lat.gold_versions} | ${lat.load} |
+
+Micro-batch duration by quarter of each table's versions (event log \`flow_progress\`; a cost
+that grew with the table's history would show as rising quarters):
+
+| table | versions | batches | p50 | p99 |
+|---|---|---|---|---|
+${Object.entries(lat.batch_cost ?? {}).flatMap(([t, qs]) => qs.map((c) => `| ${t} | ${c.versions} | ${c.batches} | ${c.p50_ms} ms | ${c.p99_ms} ms |`)).join('\n')}
 
 **Snapshot** of a ${snap.rows.toLocaleString('en-US')}-row table (bigint, text, numeric, timestamptz):
 \`lakepipe run --once\` (slot, exported snapshot, COPY, Parquet, Delta commit) against

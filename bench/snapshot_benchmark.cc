@@ -149,12 +149,14 @@ void BM_TimeTravel(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 
-// A flow checkpoint folder with `batches` plans and commit records (the plan of a file
-// source: one new file per batch).
+// A flow checkpoint folder after `batches` batches (the plan of a file source: one new
+// file per batch), cleaned up as a running flow leaves it (FlowCheckpoint::Retain at the
+// last multiple of the retention: a compact file and the newest batches).
 std::string MakeFlowHistory(const std::string& name, int64_t batches) {
   std::string dir = Scratch(name);
   auto cp = runtime::FlowCheckpoint::Open(FileSystem::Default(), dir, name);
   if (!cp.ok()) std::abort();
+  std::string compact_files;
   for (int64_t b = 0; b < batches; ++b) {
     WriteText(dir + "/offsets/" + std::to_string(b),
               "{\"batchId\":" + std::to_string(b) +
@@ -163,7 +165,15 @@ std::string MakeFlowHistory(const std::string& name, int64_t batches) {
     WriteText(dir + "/commits/" + std::to_string(b),
               "{\"batchId\":" + std::to_string(b) + ",\"tableVersion\":" + std::to_string(b + 1) +
                   ",\"committedAt\":1764000000000,\"stateStores\":[]}\n");
+    int64_t last = batches - 1 - (batches - 1) % cp->min_batches_to_retain();
+    if (b <= last) compact_files += std::string(b > 0 ? "," : "") + "{\"path\":\"orders-" + std::to_string(b) + ".csv\"}";
   }
+  int64_t last = batches - 1 - (batches - 1) % cp->min_batches_to_retain();
+  Status st = cp->Retain(last, [&] {
+    return "{\"batchId\":" + std::to_string(last) + ",\"compact\":true,\"sources\":[{\"kind\":\"files\","
+           "\"path\":\"/landing\",\"files\":[" + compact_files + "]}]}";
+  });
+  if (!st.ok()) std::abort();
   return dir;
 }
 
@@ -185,6 +195,7 @@ void BM_FlowCheckpointBatch(benchmark::State& state) {
     if (!planned.ok() || !committed.ok()) std::abort();
     if (!cp->WritePlan(b, PlanOf(b)).ok()) std::abort();
     if (!cp->WriteCommit(b, b + 1).ok()) std::abort();
+    if (!cp->Retain(b, [] { return std::string("{\"sources\":[]}"); }).ok()) std::abort();
     ++b;
   }
   std::filesystem::remove_all(dir);
@@ -198,7 +209,7 @@ void BM_FlowCheckpointOpen(benchmark::State& state) {
     if (!cp.ok()) std::abort();
     auto planned = cp->LatestPlanned();
     auto committed = cp->LatestCommitted();
-    auto history = cp->ReadAllPlans();
+    auto history = cp->ReadAllPlans();  // the compact file and the plans after it
     if (!planned.ok() || !committed.ok() || !history.ok()) std::abort();
     benchmark::DoNotOptimize(history->size());
   }

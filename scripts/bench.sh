@@ -154,6 +154,11 @@ if "$BIN" produce --help > /dev/null 2>&1; then
     printf '## Kafka (issue 11)\n\n`node bench/kafka_bench.mjs` failed:\n\n```\n%s\n```\n' "$(tail -15 "$RESULTS/kafka.log")" \
       > "$RESULTS/sections/50-kafka.md"
   fi
+  echo "== per-batch cost against the history: table at version 100 vs 3,000, flow checkpoint with 100 vs 3,000 batches"
+  SNAP_BIN="$BUILD/bench/lp_snapshot_benchmark"
+  if [ -x "$SNAP_BIN" ] && "$SNAP_BIN" > "$RESULTS/snapshot.log" 2>&1; then verdict="ran"; else verdict="FAILED"; fi
+  printf '## Per-batch cost against the history (issue 16)\n\n`bench/lp_snapshot_benchmark` (bench/snapshot_benchmark.cc; the argument is the table version or the number of batches in the flow checkpoint; a cost that does not grow with the history shows the same time for both; load %s): %s\n\n```\n%s\n```\n' \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$verdict" "$(grep '^BM_' "$RESULTS/snapshot.log")" > "$RESULTS/sections/56-snapshot-cost.md"
   echo "== PostgreSQL CDC: commit -> Gold latency at 5,000 orders/s; snapshot of 5,000,000 rows against psql \\copy"
   if ! node bench/pgcdc_bench.mjs --bin "$BIN" --rate 5000 --seconds 20 --snapshot-rows 5000000 \
       --json "$RESULTS/pgcdc.json" --md "$RESULTS/sections/55-pgcdc.md" > "$RESULTS/pgcdc.log" 2>&1; then

@@ -227,6 +227,9 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
 // ---- DeltaTable: opening and reading ------------------------------------------------
 
 bool DeltaTable::Exists(const std::string& path, FileSystem* fs) {
+  // Asked per micro-batch (side tables): a stat of version 0 answers without listing a
+  // log of thousands of commits; a log whose early commits were cleaned up is listed.
+  if (fs->Exists(CommitPath(path, 0))) return true;
   auto listing = ListLog(fs, path);
   return listing.ok() && (!listing->versions.empty() || !listing->checkpoints.empty());
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/kill_point.h"
 #include "common/uuid.h"
 #include "delta/table.h"
 
@@ -19,6 +20,14 @@ std::optional<int64_t> BatchIdOf(const std::string& name) {
   for (char c : name)
     if (c < '0' || c > '9') return std::nullopt;
   return std::strtoll(name.c_str(), nullptr, 10);
+}
+
+// "<id>.compact": a compact file of offsets/ (Retain).
+std::optional<int64_t> CompactIdOf(const std::string& name) {
+  static const std::string kSuffix = ".compact";
+  if (name.size() <= kSuffix.size() || name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+    return std::nullopt;
+  return BatchIdOf(name.substr(0, name.size() - kSuffix.size()));
 }
 
 }  // namespace
@@ -86,18 +95,56 @@ Result<std::string> FlowCheckpoint::ReadPlan(int64_t batch_id) const {
   return fs_->ReadFile(JoinPath(dir_, "offsets/" + std::to_string(batch_id)));
 }
 
-Result<std::vector<std::pair<int64_t, std::string>>> FlowCheckpoint::ReadAllPlans() const {
-  LP_ASSIGN_OR_RETURN(auto entries, fs_->ListDir(JoinPath(dir_, "offsets")));
-  std::vector<std::pair<int64_t, std::string>> plans;
+Result<std::vector<FlowCheckpoint::StoredPlan>> FlowCheckpoint::ReadAllPlans() const {
+  std::string dir = JoinPath(dir_, "offsets");
+  LP_ASSIGN_OR_RETURN(auto entries, fs_->ListDir(dir));
+  std::optional<int64_t> compact;
+  for (const auto& e : entries) {
+    auto id = CompactIdOf(e.name);
+    if (id && (!compact || *id > *compact)) compact = id;
+  }
+  std::vector<StoredPlan> plans;
   for (const auto& e : entries) {
     auto id = BatchIdOf(e.name);
-    if (!id) continue;
-    LP_ASSIGN_OR_RETURN(std::string text, ReadPlan(*id));
-    plans.emplace_back(*id, std::move(text));
+    if (!id || (compact && *id <= *compact)) continue;
+    StoredPlan p;
+    p.batch_id = *id;
+    p.file = JoinPath(dir, e.name);
+    LP_ASSIGN_OR_RETURN(p.text, fs_->ReadFile(p.file));
+    plans.push_back(std::move(p));
   }
-  std::sort(plans.begin(), plans.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(plans.begin(), plans.end(), [](const auto& a, const auto& b) { return a.batch_id < b.batch_id; });
+  if (compact) {
+    StoredPlan p;
+    p.batch_id = *compact;
+    p.file = JoinPath(dir, std::to_string(*compact) + ".compact");
+    LP_ASSIGN_OR_RETURN(p.text, fs_->ReadFile(p.file));
+    plans.insert(plans.begin(), std::move(p));
+  }
   return plans;
+}
+
+Status FlowCheckpoint::Retain(int64_t batch_id, const std::function<std::string()>& consumed) {
+  if (batch_id <= 0 || batch_id % retain_ != 0) return Status::OK();
+  std::string offsets = JoinPath(dir_, "offsets");
+  Status st = fs_->PutIfAbsent(JoinPath(offsets, std::to_string(batch_id) + ".compact"), consumed() + "\n");
+  // A replayed batch may find its compact already written: the same content.
+  if (!st.ok() && !st.IsAlreadyExists()) return st;
+  LP_KILL_POINT("checkpoint.after_compact");
+  int64_t keep_from = batch_id - retain_ + 1;
+  for (const char* sub : {"commits", "offsets"}) {
+    std::string dir = JoinPath(dir_, sub);
+    LP_ASSIGN_OR_RETURN(auto entries, fs_->ListDir(dir));
+    for (const auto& e : entries) {
+      auto id = BatchIdOf(e.name);
+      auto compact = CompactIdOf(e.name);
+      if ((id && *id < keep_from) || (compact && *compact < batch_id)) {
+        LP_RETURN_IF_ERROR(fs_->RemoveFile(JoinPath(dir, e.name)));
+        LP_KILL_POINT("checkpoint.during_cleanup");
+      }
+    }
+  }
+  return Status::OK();
 }
 
 Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version) {

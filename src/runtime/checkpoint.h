@@ -8,6 +8,12 @@
 // On restart, a batch that is planned but not committed is replayed with the same plan;
 // the table's txn version tells whether its commit already happened.
 //
+// Retention: the folder keeps the plans and commit records of the newest
+// min_batches_to_retain() batches only (Spark's minBatchesToRetain, 100 by default). What
+// the older plans consumed (the files a source has taken, ...) is kept in a compact file
+// the caller builds (Retain); ReadAllPlans returns it with the plans after it, so a restart
+// never needs a deleted file. docs/checkpoint.md, "Retention".
+//
 // Plans are JSON documents owned by the sources; this class stores them, it does not
 // interpret them. Thread-safety: one flow, one thread (a single writer per folder, which
 // is why the latest ids can be cached after the first listing); concurrent readers of
@@ -15,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,9 +49,29 @@ class FlowCheckpoint {
   // (callers replay the stored plan instead).
   Status WritePlan(int64_t batch_id, const std::string& plan_json);
   Result<std::string> ReadPlan(int64_t batch_id) const;
-  // Every stored plan, oldest first (for sources that need the history, such as the
-  // set of files already ingested).
-  Result<std::vector<std::pair<int64_t, std::string>>> ReadAllPlans() const;
+  // The history sources need (such as the set of files already ingested), oldest first:
+  // the newest compact file `offsets/<C>.compact` (a plan-shaped JSON of what plans 0..C
+  // consumed, see Retain) when there is one, then every plan after C.
+  struct StoredPlan {
+    int64_t batch_id = -1;  // C for the compact file
+    std::string file;       // path of the file read, for messages
+    std::string text;
+  };
+  Result<std::vector<StoredPlan>> ReadAllPlans() const;
+
+  // Batches whose offsets/ and commits/ files are kept (at least 1).
+  static constexpr int64_t kDefaultMinBatchesToRetain = 100;
+  int64_t min_batches_to_retain() const { return retain_; }
+  void set_min_batches_to_retain(int64_t n) { retain_ = n < 1 ? 1 : n; }
+  // Bounds the folder, once batch `batch_id` is recorded (after WriteCommit): when
+  // batch_id is a multiple of min_batches_to_retain(), writes `offsets/<batch_id>.compact`
+  // with `consumed()` — what plans 0..batch_id consumed, as one plan-shaped JSON that
+  // the caller builds from what it noted — durably, and only then deletes the plans and
+  // commit records of batches below batch_id - min_batches_to_retain() + 1 and the older
+  // compact files. A crash at any point leaves a folder ReadAllPlans reads correctly
+  // (files are deleted only once the compact that covers them is durable); deletions left
+  // undone are done at the next compaction.
+  Status Retain(int64_t batch_id, const std::function<std::string()>& consumed);
 
   // Records that batch `batch_id` is committed as `table_version` of the flow's table,
   // with the operator state folders present under `state/` at that point.
@@ -97,6 +124,7 @@ class FlowCheckpoint {
   mutable bool committed_known_ = false;
   mutable std::optional<int64_t> planned_;
   mutable std::optional<int64_t> committed_;
+  int64_t retain_ = kDefaultMinBatchesToRetain;
 };
 
 }  // namespace lakepipe::runtime

@@ -43,6 +43,37 @@ void NoteConsumed(const Json& plan, Flow& flow) {
   }
 }
 
+// What the flow's plans consumed so far, as one plan-shaped JSON that NoteConsumed reads
+// back into the same Flow fields (the compact file of FlowCheckpoint::Retain).
+Json ConsumedSummary(const Flow& flow, int64_t batch_id) {
+  Json sources = Json::array();
+  for (const auto& [path, seen] : flow.seen_files) {
+    Json files = Json::array();
+    for (const auto& f : seen) files.push_back({{"path", f}});
+    sources.push_back({{"kind", "files"}, {"path", path}, {"files", std::move(files)}});
+  }
+  for (const auto& [table, version] : flow.last_version)
+    sources.push_back({{"kind", "delta"}, {"table", table}, {"endVersion", version}});
+  for (const auto& [key, range] : flow.stream_ranges)
+    sources.push_back({{"kind", "stream"}, {"key", key}, {"range", range}});
+  return Json{{"batchId", batch_id}, {"compact", true}, {"sources", std::move(sources)}};
+}
+
+// spark.sql.streaming.minBatchesToRetain from the pipeline's configuration (Spark's name
+// for the setting; pipeline.yaml `configuration` or --set).
+Result<int64_t> MinBatchesToRetain(const sql::PipelineSettings& settings) {
+  static const std::string kKey = "spark.sql.streaming.minBatchesToRetain";
+  auto it = settings.configuration.find(kKey);
+  if (it == settings.configuration.end()) return FlowCheckpoint::kDefaultMinBatchesToRetain;
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoll(v) < 1) {
+    return Status::InvalidArgument(settings.settings_file + ": configuration " + kKey + " is '" + v +
+                                   "'; it must be a whole number of batches, at least 1 (Spark's default is 100)");
+  }
+  return std::stoll(v);
+}
+
 }  // namespace
 
 Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh,
@@ -74,6 +105,8 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
   Flow& flow = *it->second;
   if (full_refresh) flow.start_from_snapshot = true;
   lock.unlock();
+  LP_ASSIGN_OR_RETURN(int64_t retain, MinBatchesToRetain(pipeline.settings));
+  flow.cp.set_min_batches_to_retain(retain);
   if (!flow.history_loaded) {
     // Before resuming, the checkpoint must agree with the table (issue 19: deleted
     // commits, offsets or state lost or doubled rows). A full refresh starts both afresh.
@@ -83,9 +116,10 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
       bool shared = more != nullptr || !ds.more_flows.empty() || !Definition(ds).location.empty();
       LP_RETURN_IF_ERROR(flow.cp.CheckAgainstTable(ds.name, progress, shared));
     }
+    // The compact file of the retained history first (if any), then the plans after it.
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
-    for (const auto& [id, text] : history) {
-      LP_ASSIGN_OR_RETURN(Json plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(id)));
+    for (const auto& stored : history) {
+      LP_ASSIGN_OR_RETURN(Json plan, ParsePlan(stored.text, stored.file));
       NoteConsumed(plan, flow);
     }
     flow.history_loaded = true;
@@ -571,6 +605,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       auto src = flow->stream_sources.find(s["key"].get<std::string>());
       if (src != flow->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s["range"]));
     }
+    // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
+    // batches, what the plans consumed so far is compacted and older batch files go.
+    LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] {
+      return ConsumedSummary(*flow, batch_id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }));
     // Replication lag as it stands after the acknowledgement.
     if (flow->lag_bytes >= 0) {
       flow->lag_bytes = -1;
