@@ -2,6 +2,7 @@
 // deletes, file skipping by stats, txn exactly-once, conflicts with concurrent writers,
 // time travel to older versions, and DuckDB reading the result.
 #include "delta/row_changes.h"
+#include "formats/parquet/parquet.h"
 
 #include <gtest/gtest.h>
 
@@ -185,6 +186,45 @@ TEST_F(RowChangesTest, ChangingOneColumnOfAKeyPatchesOnlyItsFile) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["n"], 30);
   EXPECT_EQ(rows[0]["s"], "v103,changed,v105");
+}
+
+// Patching copies a file's row groups, so a file patched from many small files holds many
+// small row groups; the next patch of it writes its rows anew (parquet WriteOptions::
+// merge_row_groups), merging them into one row group instead of copying them again.
+TEST_F(RowChangesTest, APatchedFileOfManySmallRowGroupsIsWrittenAnewMerged) {
+  for (int64_t base = 300; base < 1200; base += 100) {  // 12 files in all
+    std::vector<std::pair<int64_t, std::string>> rows;
+    for (int64_t i = base; i < base + 10; ++i) rows.push_back({i, "v" + std::to_string(i)});
+    ASSERT_TRUE(table_->Write({Rows(rows)}, {}).ok());
+  }
+  auto row_groups = [](const DataFile& f) {
+    auto reader = parquet::FileReader::Open(FileSystem::Default(), f.full_path);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    return reader.ok() ? (*reader)->num_row_groups() : -1;
+  };
+  // One changed name per file: each file is patched, all into one new file.
+  std::vector<std::pair<int64_t, std::string>> first;
+  for (int64_t base = 0; base < 1200; base += 100) first.push_back({base + 4, "a" + std::to_string(base)});
+  auto r = Upsert(*table_, first, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(CommitMetrics(path_, r->version)["numPatchedFiles"], "12");
+  auto patched = *table_->Latest();
+  ASSERT_EQ(patched->files().size(), 1u);
+  EXPECT_EQ(row_groups(patched->files()[0]), 12);
+  // The next change of that file writes it anew: one row group, same rows.
+  r = Upsert(*table_, {{704, "b"}}, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(CommitMetrics(path_, r->version).count("numPatchedFiles") ? CommitMetrics(path_, r->version)["numPatchedFiles"]
+                                                                       : std::string("0"),
+            "0");
+  auto merged = *table_->Latest();
+  ASSERT_FALSE(merged->files().empty());
+  for (const auto& f : merged->files()) EXPECT_EQ(row_groups(f), 1) << f.add.path;
+  auto m = Contents(merged);
+  EXPECT_EQ(m.size(), 120u);
+  EXPECT_EQ(m[704], "b");
+  EXPECT_EQ(m[1104], "a1100");
+  EXPECT_EQ(m[1105], "v1105");
 }
 
 TEST_F(RowChangesTest, ReplacingRowsByEqualRowsRewritesNothing) {

@@ -737,6 +737,7 @@ Result<StagedFiles> WritePatchedFiles(FileSystem* fs, const std::string& table_p
   auto impl = WriterAccess::Impl::ForSnapshot(fs, table_path, options, snap);
   impl->options.target_file_bytes = target_file_bytes;
   impl->options.parquet = parquet;
+  std::set<std::string> filled;  // output files (by partition key) holding a patched file
   for (size_t i = 0; i < patches.size(); ++i) {
     const FilePatch& p = patches[i];
     const DataFile& f = *p.file;
@@ -782,11 +783,23 @@ Result<StagedFiles> WritePatchedFiles(FileSystem* fs, const std::string& table_p
       continue;
     }
     LP_RETURN_IF_ERROR(st);  // ~Impl removes the files on error
+    filled.insert(key);
     out->nan_columns.insert(nans.begin(), nans.end());
     if (out->writer->EstimatedSize() >= target_file_bytes) {
       LP_RETURN_IF_ERROR(impl->CloseFile(*out));
       impl->open.erase(key);
+      filled.erase(key);
     }
+  }
+  // An output file opened for patches that were all refused holds no row: not added.
+  for (auto it = impl->open.begin(); it != impl->open.end();) {
+    if (filled.count(it->first)) {
+      ++it;
+      continue;
+    }
+    LP_RETURN_IF_ERROR(it->second.writer->Close().status());
+    (void)fs->RemoveFile(it->second.full);
+    it = impl->open.erase(it);
   }
   LP_RETURN_IF_ERROR(impl->CloseAll());
   StagedFiles out;

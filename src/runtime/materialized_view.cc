@@ -516,6 +516,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   // rows are taken out of the state when every aggregate can take them back exactly;
   // otherwise (or when the changes cannot be read) the view starts again from a snapshot.
   std::optional<NetChanges> changes;
+  std::string why;  // why the view starts again from a snapshot of an updated table
+  bool replaced = false;
+  const std::string range = "`" + upstream + "` versions " + std::to_string(covered ? *covered + 1 : 0) + ".." +
+                            std::to_string(latest);
   if (source["kind"] == "delta") {
     delta::ChangeReadOptions appends;
     appends.columns = shape.scan->schema.names();
@@ -526,39 +530,19 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
                appended.status().message().find("skipChangeCommits") == std::string::npos) {
       return appended.status();
     } else {
-      const std::string range = "`" + upstream + "` versions " + std::to_string(*covered + 1) + ".." +
-                                std::to_string(latest);
-      LP_ASSIGN_OR_RETURN(bool replaced, TableOverwritten(*table, *covered, latest));
-      std::string why;
+      LP_ASSIGN_OR_RETURN(replaced, TableOverwritten(*table, *covered, latest));
       if (!replaced) {
         auto read = ReadNetChanges(*table, *covered + 1, latest, shape.scan->schema);
-        if (!read.ok()) {
-          why = "the row changes of " + range + " cannot be read (" + read.status().message() + ")";
-        } else if (!read->deleted.empty() && !counted.not_retractable.empty()) {
-          why = counted.not_retractable + "; " + range + " deleted or updated " + std::to_string(CountRows(read->deleted)) +
-                " rows";
-        } else {
+        if (read.ok()) {
           changes = std::move(read).value();
-          if (!changes->deleted.empty()) technique = "incremental (retracting)";
+        } else {
+          why = "the row changes of " + range + " cannot be read (" + read.status().message() + ")";
         }
-      }
-      if (!changes) {
-        flow->aggregate.reset();
-        LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
-        LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-        LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
-        source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
-        technique = replaced ? "incremental (initial)" : "complete recompute: " + why;
       }
     }
   }
-  state::IncrementalAggregate& aggregate = *flow->aggregate;
 
   int64_t input_rows = 0;
-  auto abandon = [&](Status st) {
-    (void)aggregate.Abandon();
-    return st;
-  };
   // The aggregate's input rows of the retracted upstream rows (the row-wise steps of the
   // query applied to them), gathered by a first run of the query whose output is unused.
   Batches retracted;
@@ -569,17 +553,38 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
       return Batches{};
     }
     input_rows += CountRows(rows);
-    LP_ASSIGN_OR_RETURN(Batches out, aggregate.Apply(batch_id, rows, retracted, counted.key_columns));
+    LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->Apply(batch_id, rows, retracted, counted.key_columns));
     return VisibleOutput(counted, out);
   };
   if (changes && !changes->deleted.empty()) {
     retracting = true;
     GivenRowsScanProvider gone(*this, exec, upstream, changes->deleted);
-    auto ran = Execute(*ds.plan, gone, exec);
-    if (!ran.ok()) return abandon(ran.status());
+    LP_RETURN_IF_ERROR(Execute(*ds.plan, gone, exec).status());
     retracting = false;
-    input_rows += CountRows(retracted);
+    // Rows the query's WHERE never let in need no taking back.
+    if (CountRows(retracted) > 0 && !counted.not_retractable.empty()) {
+      why = counted.not_retractable + "; " + range + " deleted or updated " + std::to_string(CountRows(retracted)) +
+            " of its rows";
+      changes.reset();
+      retracted.clear();
+    } else if (CountRows(retracted) > 0) {
+      technique = "incremental (retracting)";
+      input_rows += CountRows(retracted);
+    }
   }
+  if (source["kind"] == "delta" && !changes) {
+    flow->aggregate.reset();
+    LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
+    LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
+    LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
+    technique = replaced ? "incremental (initial)" : "complete recompute: " + why;
+  }
+  state::IncrementalAggregate& aggregate = *flow->aggregate;
+  auto abandon = [&](Status st) {
+    (void)aggregate.Abandon();
+    return st;
+  };
   IncrementalViewScanProvider snapshot_or_appends(*this, exec, source);
   GivenRowsScanProvider given(*this, exec, upstream, changes ? changes->inserted : retracted);
   FullScanProvider& provider = changes ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;

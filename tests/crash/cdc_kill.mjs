@@ -8,7 +8,8 @@
 // LAKEPIPE_KILL_AT=point:n (it must die by SIGKILL), runs again to the end, and the SCD
 // type 1 table must equal DuckDB's "event with the highest sequence per key after the last
 // truncate, minus deleted keys" over the whole stream, and the SCD type 2 table fed the same
-// changes (but the truncate) DuckDB's full history of the stream, and a table written by two
+// changes (but the truncate, split between two AUTO CDC flows that share its per-key
+// state) DuckDB's full history of the stream, and a table written by two
 // append flows (each with its own checkpoint) every selected event exactly once — so must
 // the same pipeline run over the whole input in one batch. The per-key state (state/scd/), applied after each Delta
 // commit, and the txn of each batch together make the result independent of crashes.
@@ -78,9 +79,16 @@ function writePipeline(dir, landing, perBatch) {
     `  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n` +
     `  SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data);\n` +
     // The same changes (without the truncate: type 2 keeps history) into an SCD type 2 table.
+    // Split into two sources, each applied by its own AUTO CDC flow into the one target:
+    // the flows share its per-key state, so the history is still the whole stream's.
     `CREATE OR REFRESH STREAMING TABLE changes2 AS SELECT * FROM STREAM(changes) WHERE op <> 'TRUNCATE';\n` +
+    `CREATE OR REFRESH STREAMING TABLE changes2a AS SELECT * FROM STREAM(changes2) WHERE seq % 30 = 0;\n` +
+    `CREATE OR REFRESH STREAMING TABLE changes2b AS SELECT * FROM STREAM(changes2) WHERE seq % 30 <> 0;\n` +
     `CREATE OR REFRESH STREAMING TABLE hist;\n` +
-    `CREATE FLOW hist_cdc AS AUTO CDC INTO hist FROM STREAM(changes2) KEYS (id)\n` +
+    `CREATE FLOW hist_cdc AS AUTO CDC INTO hist FROM STREAM(changes2a) KEYS (id)\n` +
+    `  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)\n` +
+    `  STORED AS SCD TYPE 2;\n` +
+    `CREATE FLOW hist_cdc_b AS AUTO CDC INTO hist FROM STREAM(changes2b) KEYS (id)\n` +
     `  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY seq COLUMNS * EXCEPT (op, seq, _rescued_data)\n` +
     `  STORED AS SCD TYPE 2;\n` +
     // Two append flows into one table, each exactly once on its own checkpoint.

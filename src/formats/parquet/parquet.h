@@ -35,6 +35,11 @@ struct WriteOptions {
   int64_t page_bytes = 1 << 20;            // target uncompressed data page size
   bool dictionary = true;                  // RLE_DICTIONARY while the dictionary stays small
   int64_t dictionary_page_bytes = 1 << 20; // fall back to PLAIN past this dictionary size
+  // AppendPatched refuses (NotSupported) a source with at least this many row groups that
+  // average under row_group_bytes / 8 (uncompressed): the caller then writes its rows whole
+  // and they merge into full row groups, instead of each row-level patch carrying every
+  // small row group of the files it patched before. 0: never.
+  int merge_row_groups = 8;
   std::string created_by = "lakepipe version 0.1.0";
   std::vector<std::pair<std::string, std::string>> key_value_metadata;
 };
@@ -77,9 +82,10 @@ class FileWriter {
   // primitive columns of `replacement` (named as in the schema, holding exactly the
   // source's rows in order), which are encoded anew: copy-on-write that decodes and
   // encodes only the columns that change. The source must have this writer's Parquet
-  // schema and complete footer statistics for the copied chunks, else NotSupported with
-  // nothing written (the caller writes the rows instead); the file statistics of
-  // WriteResult include the copied chunks'.
+  // schema and complete footer statistics for the copied chunks, and not many small row
+  // groups (WriteOptions::merge_row_groups), else NotSupported with nothing written (the
+  // caller writes the rows instead); the file statistics of WriteResult include the copied
+  // chunks'.
   virtual Status AppendPatched(FileSystem* fs, const std::string& source, const RecordBatch& replacement) = 0;
   // Flushes the last row group, writes the footer and fsyncs the file.
   virtual Result<WriteResult> Close() = 0;

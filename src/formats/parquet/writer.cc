@@ -1330,6 +1330,14 @@ class FileWriterImpl : public FileWriter {
         return Status::NotSupported(source + " has another Parquet schema (at '" + md.schema[i].name + "')");
       }
     }
+    if (options_.merge_row_groups > 0 && md.row_groups.size() >= static_cast<size_t>(options_.merge_row_groups)) {
+      int64_t bytes = 0;
+      for (const RowGroup& rg : md.row_groups) bytes += rg.total_byte_size;
+      if (bytes / static_cast<int64_t>(md.row_groups.size()) < options_.row_group_bytes / 8) {
+        return Status::NotSupported(source + " has " + std::to_string(md.row_groups.size()) +
+                                    " small row groups: its rows are written anew so that they merge");
+      }
+    }
     if (md.num_rows != replacement.num_rows()) {
       return Status::InvalidArgument("patch of " + source + " has " + std::to_string(replacement.num_rows()) +
                                      " rows for the file's " + std::to_string(md.num_rows));

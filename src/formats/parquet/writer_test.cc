@@ -210,6 +210,45 @@ TEST(ParquetWriter, FlatColumnsReadByDuckDB) {
   EXPECT_EQ(md.column_orders.size(), 6u);
 }
 
+// A source made of many small row groups (a file patched batch after batch) is not
+// copied: AppendPatched refuses it before writing anything, so that the caller writes its
+// rows anew into full row groups; a source with few row groups is copied.
+TEST(ParquetWriter, AppendPatchedRefusesManySmallRowGroups) {
+  TempDir dir;
+  const int64_t n = 10000;
+  RecordBatch batch = FlatBatch(n);
+  auto write = [&](const std::string& path, int64_t slice) {
+    WriteOptions small;
+    small.row_group_bytes = 10000;  // a row group per 1000-row write
+    auto w = FileWriter::Open(FileSystem::Default(), path, batch.schema(), small);
+    ASSERT_TRUE(w.ok());
+    for (int64_t at = 0; at < n; at += slice) ASSERT_TRUE((*w)->Write(batch.Slice(at, slice)).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  };
+  std::string many = dir.Join("many.parquet"), few = dir.Join("few.parquet");
+  write(many, 1000);
+  write(few, n);
+  ASSERT_GE(Footer(many).row_groups.size(), 8u);
+  ASSERT_LT(Footer(few).row_groups.size(), 8u);
+  Column qty(DataType::Int());
+  for (int64_t i = 0; i < n; ++i) qty.Append<int32_t>(static_cast<int32_t>(i));
+  RecordBatch patch = RecordBatch::FromColumns(*Schema::ParseDDL("qty INT"), {qty});
+  WriteOptions merging;
+  merging.row_group_bytes = 8 * 1000 * 1000;  // the many row groups are small next to it
+  std::string path = dir.Join("patched.parquet");
+  auto w = FileWriter::Open(FileSystem::Default(), path, batch.schema(), merging);
+  ASSERT_TRUE(w.ok());
+  Status st = (*w)->AppendPatched(FileSystem::Default(), many, patch);
+  EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.ToString();
+  EXPECT_NE(st.message().find("small row groups"), std::string::npos) << st.ToString();
+  st = (*w)->AppendPatched(FileSystem::Default(), few, patch);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->num_rows, n);  // only `few`: nothing of the refused source
+  EXPECT_EQ(Footer(path).row_groups.size(), Footer(few).row_groups.size());
+}
+
 // Copy-on-write by column: a file made of another file's row groups, with two columns
 // re-encoded and the other chunks copied byte for byte, reads back as the source's rows
 // with the new columns (our reader and DuckDB), and its statistics are those of writing
@@ -247,7 +286,9 @@ TEST(ParquetWriter, AppendPatchedCopiesUnchangedColumnChunks) {
   RecordBatch expected = RecordBatch::Concat(batch.schema(), {head, patched});
 
   std::string path = dir.Join("patched.parquet");
-  auto w = FileWriter::Open(FileSystem::Default(), path, batch.schema(), {});
+  WriteOptions copy_all;
+  copy_all.merge_row_groups = 0;  // copy the small row groups too
+  auto w = FileWriter::Open(FileSystem::Default(), path, batch.schema(), copy_all);
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Write(head).ok());
   Status st = (*w)->AppendPatched(FileSystem::Default(), source, patch);
