@@ -88,6 +88,18 @@ TEST_F(QueryDifferentialTest, CorpusEqualsDuckDB) {
       {"order by and limit",
        "SELECT ProductNo, sum(Price * Quantity) AS revenue FROM orders GROUP BY ProductNo ORDER BY revenue DESC LIMIT 10",
        ""},
+      // With LIMIT, which rows come out depends on the order: rows tied on every key are
+      // equal in the selected columns, so ties cannot make the two sides differ.
+      {"order by columns that are not selected",
+       "SELECT ProductName, Quantity FROM orders ORDER BY Price DESC, TransactionNo, ProductNo, Quantity LIMIT 20", ""},
+      {"order by an expression over columns that are not selected",
+       "SELECT TransactionNo FROM orders ORDER BY Price * Quantity DESC, TransactionNo LIMIT 15", ""},
+      {"order by positions of a star",
+       "SELECT * FROM orders ORDER BY 5 DESC, 1, 3, 6, 2, 7 LIMIT 20", ""},
+      {"order by a position after union all",
+       "SELECT Country, Quantity FROM orders WHERE Quantity > 70 UNION ALL SELECT Country, Quantity FROM orders "
+       "WHERE Price > 70 ORDER BY 2 DESC, 1 LIMIT 10",
+       ""},
       {"distinct", "SELECT DISTINCT Country, CustomerNo IS NULL AS guest FROM orders", ""},
       {"cast and try_cast",
        "SELECT CAST(Quantity AS DOUBLE) / 2 AS half, try_cast(ProductNo AS INT) AS pn FROM orders WHERE Quantity > 50",

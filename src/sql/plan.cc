@@ -97,7 +97,8 @@ std::string PlanNode::ToString(int indent) const {
     case PlanKind::kSort: {
       std::vector<std::string> keys;
       for (const auto& k : sort_keys) {
-        keys.push_back(k.expr->ToString() + (k.ascending ? " ASC" : " DESC") + (k.nulls_first ? " NULLS FIRST" : " NULLS LAST"));
+        std::string key = k.expr ? k.expr->ToString() : std::to_string(k.ordinal);
+        keys.push_back(key + (k.ascending ? " ASC" : " DESC") + (k.nulls_first ? " NULLS FIRST" : " NULLS LAST"));
       }
       s += " " + Join(keys);
       break;

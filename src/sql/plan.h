@@ -124,7 +124,9 @@ struct NamedExpr {
 };
 
 struct SortKey {
-  expr::ExprPtr expr;
+  expr::ExprPtr expr;  // null until resolved when the key is a position (ORDER BY 2)
+  int ordinal = 0;     // ORDER BY <position>, 1-based, over the visible output columns
+  SourceLocation loc;  // of a position, for its error
   bool ascending = true;
   bool nulls_first = true;  // Spark's default: NULLS FIRST for ASC, NULLS LAST for DESC
 };

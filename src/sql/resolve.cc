@@ -32,7 +32,9 @@ Status InFile(const Status& s, const std::string& file) {
 
 // Not matched by `*`: read_files' _metadata columns and kWindow's `$window<i>` results
 // (a select-list generator's columns are left out by their `$gen<i>` qualifier).
-bool IsHidden(const std::string& name) { return name.rfind("_metadata.", 0) == 0 || name.rfind("$window", 0) == 0; }
+bool IsHidden(const std::string& name) {
+  return name.rfind("_metadata.", 0) == 0 || name.rfind("$window", 0) == 0 || name.rfind("$order", 0) == 0;
+}
 
 DataType MetadataType(const std::string& field) {
   if (field == "file_size" || field == "file_block_start" || field == "file_block_length") return DataType::Long();
@@ -71,6 +73,9 @@ class Resolver {
     }
     LP_RETURN_IF_ERROR(ResolveNode(out.get()));
     out->resolved = true;
+    if (out->kind == PlanKind::kSort) {
+      if (PlanPtr dropped = DropCarriedSortKeys(out)) return dropped;
+    }
     return PlanPtr(out);
   }
 
@@ -214,22 +219,7 @@ class Resolver {
         n->qualifiers.clear();
         return Status::OK();
       }
-      case PlanKind::kSort: {
-        const PlanNode& in = *n->inputs[0];
-        for (auto& key : n->sort_keys) {
-          Result<expr::BoundExpr> b = Bind(key.expr, in, n->loc);
-          if (!b.ok()) {
-            // ORDER BY o.x over a projection: the projection keeps the name, not the alias.
-            ExprPtr stripped = StripQualifiers(key.expr);
-            Result<expr::BoundExpr> retry = Bind(stripped, in, n->loc);
-            if (!retry.ok()) return b.status();
-            key.expr = stripped;
-          }
-        }
-        n->schema = in.schema;
-        n->qualifiers = in.qualifiers;
-        return Status::OK();
-      }
+      case PlanKind::kSort: return ResolveSort(n);
       case PlanKind::kLimit:
       case PlanKind::kDistinct:
         n->schema = n->inputs[0]->schema;
@@ -326,6 +316,83 @@ class Resolver {
                                             n->schema.field(i).type.ToString() + ", not a timestamp");
     }
     return Status::OK();
+  }
+
+  // ORDER BY binds to the select list first (names, aliases, positions), then, as Spark
+  // does for a plain projection, to the columns under it: such a key is carried through
+  // the projection as a hidden `$order<i>` column, removed again above the sort (Resolve).
+  Status ResolveSort(PlanNode* n) {
+    const PlanPtr input = n->inputs[0];
+    const PlanNode& in = *input;
+    std::shared_ptr<PlanNode> widened;  // `in` with the carried keys, made on the first
+    std::vector<int> visible;
+    for (size_t i = 0; i < in.schema.size(); ++i) {
+      if (!IsHidden(in.schema.field(i).name)) visible.push_back(static_cast<int>(i));
+    }
+    for (size_t k = 0; k < n->sort_keys.size(); ++k) {
+      SortKey& key = n->sort_keys[k];
+      if (key.ordinal > 0) {
+        if (key.ordinal > static_cast<int>(visible.size())) {
+          return ErrorAt(key.loc, "ORDER BY position " + std::to_string(key.ordinal) + " is not in the select list (" +
+                                      std::to_string(visible.size()) + " columns)");
+        }
+        key.expr = Expr::Column(in.schema.field(visible[key.ordinal - 1]).name, "", {key.loc.line, key.loc.column});
+        continue;
+      }
+      Result<expr::BoundExpr> b = Bind(key.expr, in, n->loc);
+      if (b.ok()) continue;
+      // ORDER BY o.x over a projection: the projection keeps the name, not the alias.
+      ExprPtr stripped = StripQualifiers(key.expr);
+      if (Bind(stripped, in, n->loc).ok()) {
+        key.expr = stripped;
+        continue;
+      }
+      if (in.kind != PlanKind::kProject) return b.status();
+      const PlanNode& below = *in.inputs[0];
+      Result<expr::BoundExpr> under = Bind(key.expr, below, n->loc);
+      if (!under.ok()) return b.status();
+      if (!widened) widened = std::make_shared<PlanNode>(in);
+      ProjectItem carried;
+      carried.expr = key.expr;
+      carried.name = "$order" + std::to_string(k);
+      carried.loc = n->loc;
+      widened->items.push_back(carried);
+      widened->schema.AddField(Field{carried.name, under->type, under->nullable});
+      key.expr = Expr::Column(carried.name, "", key.expr->pos);
+    }
+    if (widened) n->inputs[0] = widened;
+    n->schema = n->inputs[0]->schema;
+    n->qualifiers = n->inputs[0]->qualifiers;
+    return Status::OK();
+  }
+
+  // The projection above a sort that carried hidden `$order<i>` keys, or null.
+  static PlanPtr DropCarriedSortKeys(const PlanPtr& sort) {
+    std::vector<ProjectItem> keep;
+    bool carried = false;
+    Schema s;
+    for (size_t i = 0; i < sort->schema.size(); ++i) {
+      const Field& f = sort->schema.field(i);
+      if (f.name.rfind("$order", 0) == 0) {
+        carried = true;
+        continue;
+      }
+      ProjectItem item;
+      item.expr = Expr::Column(f.name, "", {sort->loc.line, sort->loc.column});
+      item.name = f.name;
+      item.loc = sort->loc;
+      keep.push_back(item);
+      s.AddField(f);
+    }
+    if (!carried) return nullptr;
+    auto project = std::make_shared<PlanNode>();
+    project->kind = PlanKind::kProject;
+    project->loc = sort->loc;
+    project->items = std::move(keep);
+    project->schema = std::move(s);
+    project->inputs.push_back(sort);
+    project->resolved = true;
+    return project;
   }
 
   Status ResolveProject(PlanNode* n) {

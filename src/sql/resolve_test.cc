@@ -83,6 +83,22 @@ TEST(ResolveTest, AggregatesUnionSubqueriesSort) {
   EXPECT_EQ(Names(r->Find("u")->schema), "id:bigint");
 }
 
+TEST(ResolveTest, OrderByColumnsOutsideTheSelectList) {
+  // A key that is not selected is carried through the projection and dropped above the sort.
+  auto r = Resolve("CREATE MATERIALIZED VIEW s AS SELECT note FROM orders ORDER BY amount DESC, 1;\n"
+                   "CREATE MATERIALIZED VIEW p AS SELECT * FROM orders ORDER BY 3;");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Names(r->Find("s")->schema), "note:string");
+  EXPECT_EQ(Names(r->Find("p")->schema).substr(0, 10), "id:bigint,");
+  // After DISTINCT or GROUP BY the rows no longer have the column: refused, naming it.
+  auto distinct = Resolve("CREATE MATERIALIZED VIEW d AS SELECT DISTINCT note FROM orders ORDER BY amount;");
+  ASSERT_FALSE(distinct.ok());
+  EXPECT_THAT(distinct.status().message(), HasSubstr("`amount` not found"));
+  auto position = Resolve("CREATE MATERIALIZED VIEW d AS SELECT * FROM orders ORDER BY 40;");
+  ASSERT_FALSE(position.ok());
+  EXPECT_THAT(position.status().message(), HasSubstr("ORDER BY position 40 is not in the select list"));
+}
+
 TEST(ResolveTest, GroupBySelectAlias) {
   auto r = Resolve("CREATE MATERIALIZED VIEW d AS SELECT to_date(ts) AS day, sum(amount) AS total FROM orders "
                    "GROUP BY day ORDER BY day;");

@@ -215,11 +215,12 @@ class Planner {
         const json& n = sb["node"];
         if (NodeType(n) == "A_Const" && Body(n).contains("ival")) {
           LP_ASSIGN_OR_RETURN(int64_t ordinal, IntConst(Body(n)));
-          if (outputs.empty()) return NotSupportedAt(LocOf(Body(n)), "ORDER BY position after UNION; order by column name");
-          if (ordinal < 1 || ordinal > static_cast<int64_t>(outputs.size()) || outputs[ordinal - 1].is_star) {
+          // Positions are resolved against the output columns once `*` is expanded (resolve.cc).
+          if (ordinal < 1 || ordinal > 100000) {
             return ErrorAt(LocOf(Body(n)), "ORDER BY position " + std::to_string(ordinal) + " is not in the select list");
           }
-          key.expr = Expr::Column(outputs[ordinal - 1].name, "", PosOf(Body(n)));
+          key.ordinal = static_cast<int>(ordinal);
+          key.loc = LocOf(Body(n));
         } else {
           LP_ASSIGN_OR_RETURN(ExprPtr e, Translate(n));
           key.expr = e;
