@@ -710,6 +710,17 @@ class Rewriter {
       }
       top.window_seen = true;
     }
+    // `kafka.security.protocol => ...`: Databricks requires backticks around a dotted
+    // option name; without them the parser's error would point at `=>` and say nothing.
+    if (t.IsIdentifier() && Peek(1).IsSymbol(".") && !(i_ > 0 && toks_[i_ - 1].IsSymbol("."))) {
+      size_t j = i_;
+      while (j + 2 < toks_.size() && toks_[j + 1].IsSymbol(".") && toks_[j + 2].IsIdentifier()) j += 2;
+      if (j + 1 < toks_.size() && toks_[j + 1].IsSymbol("=>")) {
+        std::string name = in_.text().substr(t.begin, toks_[j].end - t.begin);
+        return ErrorAt(Loc(t), "an option name that contains dots needs backticks, as in Databricks: `" + name +
+                                   "` => ...");
+      }
+    }
     // A keyword on a dotted path (`order.items`, `s.order`) is a name: Spark reserves
     // fewer words than PostgreSQL.
     if (!t.IsWord("LIVE") && ((Peek(1).IsSymbol(".") && Peek(2).IsIdentifier()) || (i_ > 0 && toks_[i_ - 1].IsSymbol("."))) &&

@@ -106,6 +106,16 @@ TEST(RewriteTest, WatermarkIsParsedAndRemoved) {
   EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("r.sql:1:24"));
 }
 
+TEST(RewriteTest, DottedOptionNamesNeedBackticks) {
+  auto bad = RewriteSparkSql(Text("SELECT * FROM read_kafka(subscribe => 't', kafka.fetch.wait.max.ms => '5')"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("r.sql:1:44"));
+  EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("needs backticks, as in Databricks: `kafka.fetch.wait.max.ms`"));
+  // In backticks the name is one identifier, `fetch` (a PostgreSQL keyword) included.
+  auto ok = RewriteSparkSql(Text("SELECT * FROM read_kafka(subscribe => 't', `kafka.fetch.wait.max.ms` => '5')"));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_NE(ok->text.text().find("\"kafka.fetch.wait.max.ms\""), std::string::npos);
+}
 
 TEST(RewriteTest, NestedAccessSpellingsBecomePostgresText) {
   // Keywords on a dotted path are names; a call followed by .field or [k] is parenthesized;
