@@ -27,6 +27,7 @@ struct TreeWalk {
   std::string root;
   std::string real_root;  // resolved, for "inside the tree" tests of link targets
   const std::set<std::string>& skip;
+  const FileSelection& selection;
   std::vector<SourceFileEntry>* out;
   std::vector<std::string>* not_followed;
   std::set<std::pair<uint64_t, uint64_t>> dirs_seen;
@@ -57,6 +58,7 @@ struct TreeWalk {
     LP_ASSIGN_OR_RETURN(auto entries, fs->ListNames(dir));
     for (const auto& e : entries) {
       if (IsHiddenName(e.name)) continue;
+      if (e.is_dir ? !selection.recursive : (selection.name_glob && !selection.name_glob->Matches(e.name))) continue;
       std::string child = rel.empty() ? e.name : rel + "/" + e.name;
       if (e.is_symlink) {
         if (e.is_dir) {
@@ -91,15 +93,15 @@ struct TreeWalk {
 // Lists the visible files under `root`. Files in `skip` (relative paths) are left out
 // before they are stat'ed: a landing folder holds mostly files already ingested.
 Result<std::vector<SourceFileEntry>> ListFilesExcept(FileSystem* fs, const std::string& root,
-                                                     const std::set<std::string>& skip,
+                                                     const std::set<std::string>& skip, const FileSelection& selection,
                                                      std::vector<std::string>* not_followed) {
   LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
   std::vector<SourceFileEntry> out;
   if (info.is_dir) {
     LP_ASSIGN_OR_RETURN(std::string real_root, fs->RealPath(root));
-    TreeWalk walk{fs, root, std::move(real_root), skip, &out, not_followed, {}, {}};
+    TreeWalk walk{fs, root, std::move(real_root), skip, selection, &out, not_followed, {}, {}};
     LP_RETURN_IF_ERROR(walk.Dir(""));
-  } else if (!skip.count("")) {
+  } else if (!skip.count("") && (!selection.name_glob || selection.name_glob->Matches(BaseName(root)))) {
     out.push_back({"", info.size, info.mtime_micros});
   }
   return out;
@@ -216,16 +218,16 @@ Result<RecordBatch> ShapeBatch(const RecordBatch& read, const Schema& output,
 
 }  // namespace
 
-Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root,
+Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root, const FileSelection& selection,
                                                   std::vector<std::string>* not_followed) {
   std::vector<std::string> ignored;
-  return ListFilesExcept(fs, root, {}, not_followed != nullptr ? not_followed : &ignored);
+  return ListFilesExcept(fs, root, {}, selection, not_followed != nullptr ? not_followed : &ignored);
 }
 
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const std::set<std::string>& seen,
                                  const FileListOptions& options) {
   FileListing listing;
-  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, seen, &listing.not_followed));
+  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, seen, options.selection, &listing.not_followed));
   std::vector<SourceFileEntry> fresh;
   for (auto& f : unseen) {
     if (options.stable_micros > 0) {
@@ -280,6 +282,10 @@ Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
   options.max_files = settings.source.max_files_per_trigger;
   options.max_bytes = settings.source.max_bytes_per_trigger;
   options.stable_micros = settings.source.file_stable_millis * 1000;
+  options.selection.recursive = settings.source.recursive_file_lookup;
+  if (!settings.source.path_glob_filter.empty()) {
+    LP_ASSIGN_OR_RETURN(options.selection.name_glob, FileNameGlob::Compile(settings.source.path_glob_filter));
+  }
   return options;
 }
 

@@ -26,11 +26,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/fs.h"
+#include "common/glob.h"
 #include "common/status.h"
 #include "sql/plan.h"
 #include "types/batch.h"
@@ -43,7 +45,16 @@ struct SourceFileEntry {
   int64_t mtime_micros = 0;
 };
 
+// Which files of the tree a source takes: read_files' recursiveFileLookup and
+// pathGlobFilter (on file names, as Spark). A file left out by either is not input at all:
+// not listed, not counted as backlog, not reported.
+struct FileSelection {
+  bool recursive = true;          // false: only the files directly in the root folder
+  std::optional<FileNameGlob> name_glob;
+};
+
 struct FileListOptions {
+  FileSelection selection;
   int64_t max_files = 0;  // maxFilesPerTrigger; 0: no limit
   int64_t max_bytes = 0;  // maxBytesPerTrigger; 0: no limit (at least one file is taken)
   int64_t stable_micros = 0;     // fileStableMillis (as micros); 0: any visible file is complete
@@ -72,14 +83,14 @@ struct FileListing {
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root,
                                  const std::set<std::string>& seen, const FileListOptions& options);
 
-// Every complete file under `root` now (the includeExistingFiles = false starting point,
+// Every selected file under `root` now (the includeExistingFiles = false starting point,
 // and a batch read of read_files). `not_followed` (optional) receives what the walk left
 // out, as FileListing::not_followed.
-Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root,
+Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root, const FileSelection& selection,
                                                   std::vector<std::string>* not_followed = nullptr);
 
 // Options read from read_files options (maxFilesPerTrigger, maxBytesPerTrigger,
-// fileStableMillis, includeExistingFiles).
+// fileStableMillis, includeExistingFiles, recursiveFileLookup, pathGlobFilter).
 Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec);
 
 struct FileReadStats {

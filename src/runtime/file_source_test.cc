@@ -71,10 +71,42 @@ TEST_F(FileSourceTest, LinksToFoldersAreNotFollowedAndCyclesDoNotLoop) {
   }
   // The batch read of read_files (a materialized view) walks the same way.
   std::vector<std::string> notes;
-  auto all = ListAllFiles(fs_, root_, &notes);
+  auto all = ListAllFiles(fs_, root_, {}, &notes);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
   EXPECT_EQ(notes.size(), 4u);
+}
+
+TEST_F(FileSourceTest, PathGlobFilterAndRecursiveFileLookupSelectFiles) {
+  Write("a.json", "{}\n");
+  Write("b.jsonl", "{}\n");
+  Write("notes.txt", "x\n");
+  Write("2026/01/c.json", "{}\n");
+  Write("2026/01/d.txt", "x\n");
+  auto spec = CsvSpec();
+  spec.options = {{"format", "json"}, {"pathglobfilter", "*.{json,jsonl}"}};
+  auto options = FileListOptionsFrom(spec);
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  auto listing = ListNewFiles(fs_, root_, {}, *options);
+  ASSERT_TRUE(listing.ok()) << listing.status().ToString();
+  // The glob is on names, at any depth; what it leaves out is not backlog either.
+  EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"2026/01/c.json", "a.json", "b.jsonl"}));
+  EXPECT_EQ(listing->backlog_files, 0);
+  spec.options["recursivefilelookup"] = "false";
+  options = FileListOptionsFrom(spec);
+  ASSERT_TRUE(options.ok());
+  listing = ListNewFiles(fs_, root_, {}, *options);
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"a.json", "b.jsonl"}));
+  auto all = ListAllFiles(fs_, root_, options->selection);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Paths(*all), (std::vector<std::string>{"a.json", "b.jsonl"}));
+  // A source that is one file is taken only if its name matches.
+  FileSelection only_txt;
+  only_txt.name_glob = *FileNameGlob::Compile("*.txt");
+  all = ListAllFiles(fs_, JoinPath(root_, "a.json"), only_txt);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
 }
 
 TEST_F(FileSourceTest, LinksToFilesAreReadOnceAndOnlyFromOutsideTheTree) {

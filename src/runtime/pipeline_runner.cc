@@ -204,7 +204,8 @@ Result<Batches> FullScanProvider::ReadTable(const sql::PlanNode& node) {
 
 Result<Batches> FullScanProvider::ReadFiles(const sql::PlanNode& node) {
   std::vector<std::string> not_followed;
-  LP_ASSIGN_OR_RETURN(auto files, ListAllFiles(runner_.fs, node.read_files.path, &not_followed));
+  LP_ASSIGN_OR_RETURN(FileListOptions listing, FileListOptionsFrom(node.read_files));
+  LP_ASSIGN_OR_RETURN(auto files, ListAllFiles(runner_.fs, node.read_files.path, listing.selection, &not_followed));
   for (auto& link : not_followed) file_stats_.not_followed.push_back(node.read_files.path + ": " + link);
   std::sort(files.begin(), files.end(), [](const SourceFileEntry& a, const SourceFileEntry& b) {
     return a.mtime_micros != b.mtime_micros ? a.mtime_micros < b.mtime_micros : a.path < b.path;

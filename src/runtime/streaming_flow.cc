@@ -171,7 +171,7 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     if (batch_id == 0 && !limits.include_existing) {
       // includeExistingFiles = false: what is there at the flow's start is recorded as
       // consumed without being read, in this first plan.
-      LP_ASSIGN_OR_RETURN(auto existing, ListAllFiles(fs, spec.path));
+      LP_ASSIGN_OR_RETURN(auto existing, ListAllFiles(fs, spec.path, limits.selection));
       entry["skippedExisting"] = Json::array();
       for (const auto& f : existing) {
         entry["skippedExisting"].push_back(f.path);

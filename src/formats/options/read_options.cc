@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "common/glob.h"
 #include "expr/datetime_parser.h"
 #include "types/datetime.h"
 
@@ -20,7 +21,7 @@ std::string Lower(std::string s) {
 // Known options, lower-cased, in the order error messages list them.
 const std::vector<std::string> kSourceOptions = {
     "format", "schema", "rescueddatacolumn", "maxfilespertrigger", "maxbytespertrigger",
-    "includeexistingfiles", "filestablemillis", "schemaevolutionmode", "recursivefilelookup"};
+    "includeexistingfiles", "filestablemillis", "schemaevolutionmode", "recursivefilelookup", "pathglobfilter"};
 const std::vector<std::string> kCsvOptions = {"header", "sep", "delimiter", "quote", "escape", "nullvalue",
                                               "inferschema", "mode", "dateformat", "timestampformat"};
 const std::vector<std::string> kJsonOptions = {"multiline", "mode", "dateformat", "timestampformat"};
@@ -106,11 +107,10 @@ Result<ReadFilesSettings> ReadFilesSettingsFrom(const std::map<std::string, std:
                                     "other columns ('rescue')");
       }
     } else if (key == "recursivefilelookup") {
-      LP_ASSIGN_OR_RETURN(bool recursive, Bool(key, value));
-      if (!recursive) {
-        return Status::NotSupported("read_files recursiveFileLookup => false is not built yet: "
-                                    "the landing folder is always listed recursively");
-      }
+      LP_ASSIGN_OR_RETURN(s.source.recursive_file_lookup, Bool(key, value));
+    } else if (key == "pathglobfilter") {
+      LP_RETURN_IF_ERROR(FileNameGlob::Compile(value).status());
+      s.source.path_glob_filter = value;
     } else if (s.format != "parquet" && (key == "dateformat" || key == "timestampformat")) {
       LP_ASSIGN_OR_RETURN(expr::DatetimeParser p, Pattern(key, value));
       (key == "dateformat" ? date_parser : timestamp_parser) = std::move(p);
@@ -124,9 +124,6 @@ Result<ReadFilesSettings> ReadFilesSettingsFrom(const std::map<std::string, std:
         return Status::NotSupported("JSON mode '" + value +
                                     "' is not supported: lakepipe reads in PERMISSIVE mode with _rescued_data");
       }
-    } else if (key == "pathglobfilter") {
-      return Status::NotSupported("read_files option pathGlobFilter is not built yet (put the files in their own "
-                                  "folder)");
     } else {
       return Status::NotSupported("read_files option " + Spelled(key) + " is not supported for format " + s.format +
                                   " (known options: " + KnownList(s.format) + ")");

@@ -27,6 +27,8 @@ struct FileSourceSettings {
   int64_t max_bytes_per_trigger = 0;  // 0: no limit
   bool include_existing_files = true;
   int64_t file_stable_millis = 0;
+  bool recursive_file_lookup = true;  // false: only the files directly in the source folder
+  std::string path_glob_filter;       // on file names (common/glob.h); empty: every file
 };
 
 struct ReadFilesSettings {

@@ -107,8 +107,12 @@ TEST(ReadFilesSettingsTest, RefusesUnknownOptionsAndBadValuesNamingThem) {
   EXPECT_TRUE(r.status().code() == StatusCode::kInvalidArgument) << r.status().ToString();
   r = From({{"format", "csv"}, {"maxfilespertrigger", "-1"}});
   EXPECT_TRUE(r.status().code() == StatusCode::kInvalidArgument) << r.status().ToString();
-  r = From({{"format", "csv"}, {"pathglobfilter", "*.csv"}});
-  EXPECT_NE(r.status().message().find("not built yet"), std::string::npos) << r.status().ToString();
+  r = From({{"format", "csv"}, {"pathglobfilter", "*.{csv"}});
+  EXPECT_NE(r.status().message().find("pathGlobFilter '*.{csv': unclosed {"), std::string::npos) << r.status().ToString();
+  r = From({{"format", "json"}, {"pathglobfilter", "*.json"}, {"recursivefilelookup", "false"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.path_glob_filter, "*.json");
+  EXPECT_FALSE(r->source.recursive_file_lookup);
   r = From({{"format", "csv"}, {"mode", "FAILFAST"}});
   EXPECT_TRUE(r.status().code() == StatusCode::kNotSupported) << r.status().ToString();
 }
