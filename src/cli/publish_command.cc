@@ -1,6 +1,7 @@
 // `lakepipe publish DIR [--rebuild] [--table T]`: publishes the pipeline's tables to
-// PostgreSQL and Kafka (publish.postgres, publish.kafka in pipeline.yaml) without running
-// the pipeline; also the publication step of `lakepipe run --once`.
+// PostgreSQL, Kafka and files (publish.postgres, publish.kafka, publish.files in
+// pipeline.yaml) without running the pipeline; also the publication step of
+// `lakepipe run --once`.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "publish/file_export.h"
 #include "publish/kafka_sink.h"
 #include "publish/publisher.h"
 #include "runtime/event_log.h"
@@ -50,6 +52,10 @@ Status PublishWith(publish::TablePublisher& publisher, const std::vector<std::st
     } else if (r->technique == "replace") {
       line += "replaced (" + r->reason + "), " + std::to_string(r->rows_loaded) + " rows, version " +
               std::to_string(r->to_version) + ", " + std::to_string(r->duration_ms) + " ms";
+    } else if (r->technique == "export") {
+      line += std::to_string(r->files_written) + " file(s) written, " + std::to_string(r->files_unchanged) +
+              " unchanged, " + std::to_string(r->files_removed) + " removed, " + std::to_string(r->rows_loaded) +
+              " rows, version " + std::to_string(r->to_version) + ", " + std::to_string(r->duration_ms) + " ms";
     } else if (r->technique == "kafka") {
       line += std::to_string(r->messages_sent) + " messages" +
               (r->from_change_feed ? " (change feed)" : "") + ", version " + std::to_string(r->from_version) +
@@ -79,6 +85,11 @@ Status PublishWith(publish::TablePublisher& publisher, const std::vector<std::st
                           {"rows_unchanged", r->rows_unchanged},
                           {"columns_added", r->columns_added},
                           {"duration_ms", r->duration_ms}};
+      if (r->technique == "export") {
+        d["files_written"] = r->files_written;
+        d["files_unchanged"] = r->files_unchanged;
+        d["files_removed"] = r->files_removed;
+      }
       if (r->technique == "kafka") {
         d["messages_sent"] = r->messages_sent;
         d["messages_already_in_topic"] = r->messages_already_in_topic;
@@ -95,9 +106,10 @@ Status PublishWith(publish::TablePublisher& publisher, const std::vector<std::st
 
 Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_table, bool rebuild) {
   const auto& settings = runner.pipeline().settings;
-  if (!settings.publish.postgres && !settings.publish.kafka) {
+  if (!settings.publish.postgres && !settings.publish.kafka && !settings.publish.files) {
     return Status::InvalidArgument("pipeline " + settings.name +
-                                   " has no publish section (publish.postgres or publish.kafka) in pipeline.yaml");
+                                   " has no publish section (publish.postgres, publish.kafka or publish.files) in "
+                                   "pipeline.yaml");
   }
   auto table_path = [&](const std::string& t) { return runner.TablePath(t); };
   std::vector<std::unique_ptr<publish::TablePublisher>> publishers;
@@ -108,6 +120,10 @@ Status PublishTables(runtime::PipelineRunner& runner, const std::string& only_ta
   if (settings.publish.kafka) {
     publishers.push_back(std::make_unique<publish::KafkaSink>(
         publish::KafkaSinkOptionsFromSettings(*settings.publish.kafka, settings.storage, table_path)));
+  }
+  if (settings.publish.files) {
+    publishers.push_back(std::make_unique<publish::FileExport>(
+        publish::FileExportTargetsFromSettings(*settings.publish.files, settings.folder, table_path)));
   }
   std::vector<std::vector<std::string>> tables(publishers.size());
   std::vector<std::string> known;

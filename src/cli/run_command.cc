@@ -23,6 +23,7 @@
 #include "common/fs.h"
 #include "common/local_postgres.h"
 #include "kafka/dev_broker.h"
+#include "publish/file_export.h"
 #include "publish/kafka_sink.h"
 #include "publish/publish_loop.h"
 #include "runtime/event_log.h"
@@ -272,7 +273,22 @@ Status RunPipeline(const RunArgs& a) {
       std::printf("pipeline %s: sending %zu table(s) to Kafka at %s\n", settings.name.c_str(),
                   settings.publish.kafka->tables.size(), settings.publish.kafka->bootstrap_servers.c_str());
     }
+    std::unique_ptr<publish::PublishLoop> file_export;
+    if (settings.publish.files) {
+      if (!publish_events) {
+        publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
+                                                             Clock::System());
+      }
+      file_export = std::make_unique<publish::PublishLoop>(
+          std::make_unique<publish::FileExport>(publish::FileExportTargetsFromSettings(
+              *settings.publish.files, settings.folder, [&](const std::string& t) { return runner->TablePath(t); })),
+          &board, publish_events.get());
+      file_export->Start();
+      std::printf("pipeline %s: exporting %zu table(s) as files\n", settings.name.c_str(),
+                  settings.publish.files->tables.size());
+    }
     Status run = runner->RunContinuous(options);
+    if (file_export) file_export->Stop();
     if (kafka_sink) kafka_sink->Stop();
     if (publisher) publisher->Stop();
     done.store(true);
@@ -300,7 +316,9 @@ Status RunPipeline(const RunArgs& a) {
   // What the update committed is published even when some tables failed: each published
   // table goes to PostgreSQL as of its latest Delta version.
   Status published = Status::OK();
-  if (settings.publish.postgres || settings.publish.kafka) published = PublishTables(*runner, "", /*rebuild=*/false);
+  if (settings.publish.postgres || settings.publish.kafka || settings.publish.files) {
+    published = PublishTables(*runner, "", /*rebuild=*/false);
+  }
   if (failed > 0) {
     return Status::Aborted("update " + report.update_id + " finished with " + std::to_string(failed) +
                            " table(s) failed or skipped (details above and in the event log)");

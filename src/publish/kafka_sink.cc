@@ -370,16 +370,8 @@ Result<PublishLag> KafkaSink::Lag(const std::string& table, int64_t published_ve
     LP_ASSIGN_OR_RETURN(Progress p, ReadProgress(*t));
     published_version = p.exists ? p.version : -1;
   }
-  lag.published_version = published_version;
   LP_ASSIGN_OR_RETURN(delta::DeltaTable * dt, Table(*t));
-  if (dt == nullptr) return lag;
-  LP_ASSIGN_OR_RETURN(lag.latest_version, dt->LatestVersion());
-  lag.lag_versions = std::max<int64_t>(0, lag.latest_version - published_version);
-  if (lag.lag_versions > 0) {
-    auto snap = dt->AtVersion(std::max<int64_t>(0, published_version + 1));
-    if (!snap.ok()) snap = dt->Latest();
-    if (snap.ok()) lag.lag_seconds = std::max(0.0, (clock_->NowMicros() / 1000 - (*snap)->timestamp_millis()) / 1000.0);
-  }
+  LP_RETURN_IF_ERROR(FillLag(dt, published_version, *clock_, &lag));
   return lag;
 }
 

@@ -562,20 +562,8 @@ Result<PublishLag> Publisher::Lag(const std::string& table, int64_t published_ve
                                                 {t->target}));
     published_version = rows.empty() || !rows[0][0] ? -1 : std::stoll(*rows[0][0]);
   }
-  lag.published_version = published_version;
   LP_ASSIGN_OR_RETURN(delta::DeltaTable * delta_table, Table(*t));
-  if (delta_table == nullptr) return lag;
-  LP_ASSIGN_OR_RETURN(lag.latest_version, delta_table->LatestVersion());
-  lag.lag_versions = std::max<int64_t>(0, lag.latest_version - published_version);
-  if (lag.lag_versions > 0) {
-    // Since the first commit not yet in PostgreSQL.
-    int64_t first = std::max<int64_t>(0, published_version + 1);
-    auto snap = delta_table->AtVersion(first);
-    if (!snap.ok()) snap = delta_table->Latest();
-    if (snap.ok()) {
-      lag.lag_seconds = std::max(0.0, (clock_->NowMicros() / 1000 - (*snap)->timestamp_millis()) / 1000.0);
-    }
-  }
+  LP_RETURN_IF_ERROR(FillLag(delta_table, published_version, *clock_, &lag));
   return lag;
 }
 

@@ -1,7 +1,8 @@
 // TablePublisher: what publication beside a pipeline (publish_loop.h), `lakepipe publish`
 // and `run --once` need from a destination that follows pipeline tables version by version:
 // PostgreSQL tables (publisher.h) or Kafka topics (kafka_sink.h). Each destination keeps
-// its own progress (the last Delta version it holds) durably and exactly once.
+// its own progress (the last Delta version it holds) durably and exactly once. Files
+// (file_export.h) are a third.
 //
 // Thread-safety: an implementation is used by one thread at a time.
 #pragma once
@@ -11,7 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
+
+namespace lakepipe::delta {
+class DeltaTable;
+}
 
 namespace lakepipe::publish {
 
@@ -35,6 +41,10 @@ struct PublishResult {
   int64_t messages_sent = 0;
   int64_t messages_already_in_topic = 0;
   std::vector<std::string> columns_added;  // ALTER TABLE ADD COLUMN for new Delta columns
+  // Files: partition files replaced now, left as they were (same bytes), and removed.
+  int64_t files_written = 0;
+  int64_t files_unchanged = 0;
+  int64_t files_removed = 0;
   int64_t duration_ms = 0;
 };
 
@@ -47,6 +57,11 @@ struct PublishLag {
   int64_t lag_versions = 0;
   double lag_seconds = 0;  // since the oldest unpublished commit (0 when up to date)
 };
+
+// Fills `lag` from `table` (null: not created yet) for a destination holding
+// `published_version` (-1: nothing): the latest version, the versions behind, and the
+// seconds since the first commit the destination lacks. Shared by the destinations.
+Status FillLag(delta::DeltaTable* table, int64_t published_version, const Clock& clock, PublishLag* lag);
 
 class TablePublisher {
  public:

@@ -182,6 +182,40 @@ class SettingsReader {
     return p;
   }
 
+  Result<FilesPublish> Files(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
+    FilesPublish f;
+    f.loc = Loc(n);
+    const char* shape = "publish.files needs a list of {table: T, path: folder, format: csv|json|parquet, partition_by: column}";
+    if (!n.IsSequence() || n.size() == 0) return ErrorAt(Loc(n), shape);
+    std::set<std::string> paths;
+    for (const auto& item : n) {
+      FilesPublishTable t;
+      t.loc = Loc(item);
+      if (!item.IsMap()) return ErrorAt(t.loc, shape);
+      LP_RETURN_IF_ERROR(CheckKeys(item, {"table", "path", "format", "partition_by"}, "publish.files entry"));
+      if (!item["table"] || !item["path"]) return ErrorAt(t.loc, "publish.files entry needs table: and path:");
+      LP_ASSIGN_OR_RETURN(t.table, String(item["table"], "publish.files[].table"));
+      LP_ASSIGN_OR_RETURN(t.path, String(item["path"], "publish.files[].path"));
+      LP_ASSIGN_OR_RETURN(t.path, Substitute(t.path, item["path"], configuration, "publish.files[].path"));
+      if (t.path.empty()) return ErrorAt(Loc(item["path"]), "publish.files[].path must not be empty");
+      if (item["format"]) {
+        LP_ASSIGN_OR_RETURN(t.format, String(item["format"], "publish.files[].format"));
+        if (t.format != "csv" && t.format != "json" && t.format != "parquet") {
+          return ErrorAt(Loc(item["format"]), "publish.files[].format: `" + t.format + "` is not csv, json or parquet");
+        }
+      }
+      if (item["partition_by"]) {
+        LP_ASSIGN_OR_RETURN(t.partition_by, String(item["partition_by"], "publish.files[].partition_by"));
+      }
+      // Two exports into one folder would remove each other's partitions.
+      if (!paths.insert(t.path).second) {
+        return ErrorAt(t.loc, "publish.files: two entries write to `" + t.path + "`; give each its own folder");
+      }
+      f.tables.push_back(std::move(t));
+    }
+    return f;
+  }
+
   Result<KafkaPublish> Kafka(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
     KafkaPublish k;
     k.loc = Loc(n);
@@ -405,12 +439,15 @@ class SettingsReader {
     }
     if (root["publish"]) {
       const YAML::Node& p = root["publish"];
-      LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres", "kafka"}, "publish"));
+      LP_RETURN_IF_ERROR(CheckKeys(p, {"postgres", "kafka", "files"}, "publish"));
       if (p["postgres"]) {
         LP_ASSIGN_OR_RETURN(s.publish.postgres, Postgres(p["postgres"], s.configuration));
       }
       if (p["kafka"]) {
         LP_ASSIGN_OR_RETURN(s.publish.kafka, Kafka(p["kafka"], s.configuration));
+      }
+      if (p["files"]) {
+        LP_ASSIGN_OR_RETURN(s.publish.files, Files(p["files"], s.configuration));
       }
     }
     if (root["server"]) {

@@ -78,9 +78,24 @@ struct KafkaPublish {
   SourceLocation loc;
 };
 
+// One table written as plain files (publish.files[], publish/file_export.h).
+struct FilesPublishTable {
+  std::string table;         // pipeline table
+  std::string path;          // export folder, as written (relative: to the pipeline folder)
+  std::string format = "csv";  // csv | json | parquet
+  std::string partition_by;  // a column: one file per value; empty: one file
+  SourceLocation loc;
+};
+
+struct FilesPublish {
+  std::vector<FilesPublishTable> tables;
+  SourceLocation loc;
+};
+
 struct PublishSettings {
   std::optional<PostgresPublish> postgres;
   std::optional<KafkaPublish> kafka;
+  std::optional<FilesPublish> files;
 };
 
 struct ServerSettings {

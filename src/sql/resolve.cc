@@ -941,6 +941,17 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
       }
     }
   }
+  if (settings.publish.files) {
+    for (const auto& t : settings.publish.files->tables) {
+      const ResolvedDataset* d = out.Find(t.table);
+      if (!d) return ErrorAt(t.loc, "publish.files: unknown table `" + t.table + "`; the pipeline defines: " + known());
+      if (d->kind == DatasetKind::kView) return ErrorAt(t.loc, "publish.files: `" + t.table + "` is a view, not a table");
+      if (!t.partition_by.empty() && d->schema.FindField(t.partition_by) < 0) {
+        return ErrorAt(t.loc, "publish.files: partition_by column `" + t.partition_by + "` is not a column of `" +
+                                  t.table + "`");
+      }
+    }
+  }
   return out;
 }
 
