@@ -9,56 +9,23 @@
 namespace lakepipe::runtime {
 
 AutoCompactor::AutoCompactor(FileSystem* fs, Clock* clock, EventLog* log, AutoCompactOptions options)
-    : fs_(fs), clock_(clock), log_(log), options_(options) {}
+    : fs_(fs), clock_(clock), log_(log), options_(options), jobs_([this](const TableJobQueue::Job& job) {
+        (void)CompactIfDue(job.name, job.path, job.setting);  // reported in the event log
+      }) {}
 
 AutoCompactor::~AutoCompactor() { Stop(); }
 
-void AutoCompactor::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Loop(); });
-}
+void AutoCompactor::Start() { jobs_.Start(); }
 
 void AutoCompactor::Notify(const std::string& name, const std::string& path, int min_num_files) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || !queued_.insert(path).second) return;
-    queue_.push_back({name, path, min_num_files});
-  }
-  cv_.notify_one();
+  jobs_.Add({name, path, min_num_files});
 }
 
-void AutoCompactor::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    queue_.clear();
-    queued_.clear();
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void AutoCompactor::Stop() { jobs_.Stop(); }
 
 int64_t AutoCompactor::compactions() const {
   std::lock_guard<std::mutex> lock(mu_);
   return compactions_;
-}
-
-void AutoCompactor::Loop() {
-  while (true) {
-    Job job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      // Taken off the set before the work: a commit during the compaction queues the
-      // table again, so files it adds meanwhile are looked at.
-      queued_.erase(job.path);
-    }
-    (void)CompactIfDue(job.name, job.path, job.min_num_files);  // reported in the event log
-  }
 }
 
 Result<std::shared_ptr<delta::DeltaTable>> AutoCompactor::Table(const std::string& path) {

@@ -22,19 +22,17 @@
 // for the compaction in progress.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/status.h"
+#include "runtime/table_job_queue.h"
+
 namespace lakepipe::delta {
 class DeltaTable;
 }
@@ -82,26 +80,16 @@ class AutoCompactor {
   int64_t compactions() const;
 
  private:
-  void Loop();
   Result<std::shared_ptr<delta::DeltaTable>> Table(const std::string& path);
 
   FileSystem* fs_;
   Clock* clock_;
   EventLog* log_;
   AutoCompactOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  struct Job {
-    std::string name;
-    std::string path;
-    int min_num_files = 0;
-  };
-  std::deque<Job> queue_;  // each path once
-  std::set<std::string> queued_;
-  bool stopping_ = false;
+  mutable std::mutex mu_;  // guards compactions_ and tables_
   int64_t compactions_ = 0;
   std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables_;  // handles by path
-  std::thread thread_;
+  TableJobQueue jobs_;  // last: stopped first, before what its jobs use goes
 };
 
 }  // namespace lakepipe::runtime

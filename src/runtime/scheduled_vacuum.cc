@@ -14,48 +14,18 @@ namespace {
 constexpr int64_t kMinRetentionMillis = 3600 * 1000;
 }  // namespace
 
+ScheduledVacuum::ScheduledVacuum(FileSystem* fs, Clock* clock, EventLog* log)
+    : fs_(fs), clock_(clock), log_(log), jobs_([this](const TableJobQueue::Job& job) {
+        (void)VacuumNow(job.name, job.path);  // reported in the event log
+      }) {}
+
 ScheduledVacuum::~ScheduledVacuum() { Stop(); }
 
-void ScheduledVacuum::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Loop(); });
-}
+void ScheduledVacuum::Start() { jobs_.Start(); }
 
-void ScheduledVacuum::Queue(const std::string& name, const std::string& path) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || !queued_.insert(path).second) return;
-    queue_.emplace_back(name, path);
-  }
-  cv_.notify_one();
-}
+void ScheduledVacuum::Queue(const std::string& name, const std::string& path) { jobs_.Add({name, path, 0}); }
 
-void ScheduledVacuum::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    queue_.clear();
-    queued_.clear();
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void ScheduledVacuum::Loop() {
-  while (true) {
-    std::pair<std::string, std::string> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      queued_.erase(job.second);
-    }
-    (void)VacuumNow(job.first, job.second);  // reported in the event log
-  }
-}
+void ScheduledVacuum::Stop() { jobs_.Stop(); }
 
 Result<int64_t> ScheduledVacuum::VacuumNow(const std::string& name, const std::string& path) {
   auto warn = [&](const Status& st) {

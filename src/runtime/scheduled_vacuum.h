@@ -16,17 +16,12 @@
 // in progress.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
-#include <utility>
 
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/status.h"
+#include "runtime/table_job_queue.h"
 
 namespace lakepipe::runtime {
 
@@ -36,7 +31,7 @@ class ScheduledVacuum {
  public:
   // `log` (may be null, not owned) receives a `scheduled_vacuum` event per VACUUM that
   // deleted files, and a WARN per failure.
-  ScheduledVacuum(FileSystem* fs, Clock* clock, EventLog* log) : fs_(fs), clock_(clock), log_(log) {}
+  ScheduledVacuum(FileSystem* fs, Clock* clock, EventLog* log);
   ~ScheduledVacuum();
   ScheduledVacuum(const ScheduledVacuum&) = delete;
   ScheduledVacuum& operator=(const ScheduledVacuum&) = delete;
@@ -49,17 +44,10 @@ class ScheduledVacuum {
   Result<int64_t> VacuumNow(const std::string& name, const std::string& path);
 
  private:
-  void Loop();
-
   FileSystem* fs_;
   Clock* clock_;
   EventLog* log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::string, std::string>> queue_;
-  std::set<std::string> queued_;
-  bool stopping_ = false;
-  std::thread thread_;
+  TableJobQueue jobs_;  // last: stopped first
 };
 
 }  // namespace lakepipe::runtime
