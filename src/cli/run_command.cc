@@ -26,6 +26,7 @@
 #include "publish/file_export.h"
 #include "publish/kafka_sink.h"
 #include "publish/publish_loop.h"
+#include "publish/publisher.h"
 #include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
@@ -247,50 +248,35 @@ Status RunPipeline(const RunArgs& a) {
     // Publication beside the pipeline: its own thread, so PostgreSQL down or slow never
     // holds a table's commit back.
     std::unique_ptr<runtime::EventLog> publish_events;
-    std::unique_ptr<publish::PublishLoop> publisher;
+    std::vector<std::unique_ptr<publish::PublishLoop>> publishers;
+    auto table_path = [&](const std::string& t) { return runner->TablePath(t); };
+    auto publish_beside = [&](std::unique_ptr<publish::TablePublisher> destination) {
+      if (!publish_events) {
+        publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
+                                                             Clock::System());
+      }
+      publishers.push_back(std::make_unique<publish::PublishLoop>(std::move(destination), &board, publish_events.get()));
+      publishers.back()->Start();
+    };
     if (settings.publish.postgres) {
-      publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
-                                                           Clock::System());
-      publisher = std::make_unique<publish::PublishLoop>(
-          publish::OptionsFromSettings(*settings.publish.postgres,
-                                       [&](const std::string& t) { return runner->TablePath(t); }),
-          &board, publish_events.get());
-      publisher->Start();
+      publish_beside(std::make_unique<publish::Publisher>(publish::OptionsFromSettings(*settings.publish.postgres, table_path)));
       std::printf("pipeline %s: publishing %zu table(s) to PostgreSQL schema %s\n", settings.name.c_str(),
                   settings.publish.postgres->tables.size(), settings.publish.postgres->schema.c_str());
     }
-    std::unique_ptr<publish::PublishLoop> kafka_sink;
     if (settings.publish.kafka) {
-      if (!publish_events) {
-        publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
-                                                             Clock::System());
-      }
-      kafka_sink = std::make_unique<publish::PublishLoop>(
-          std::make_unique<publish::KafkaSink>(publish::KafkaSinkOptionsFromSettings(
-              *settings.publish.kafka, settings.storage, [&](const std::string& t) { return runner->TablePath(t); })),
-          &board, publish_events.get());
-      kafka_sink->Start();
+      publish_beside(std::make_unique<publish::KafkaSink>(
+          publish::KafkaSinkOptionsFromSettings(*settings.publish.kafka, settings.storage, table_path)));
       std::printf("pipeline %s: sending %zu table(s) to Kafka at %s\n", settings.name.c_str(),
                   settings.publish.kafka->tables.size(), settings.publish.kafka->bootstrap_servers.c_str());
     }
-    std::unique_ptr<publish::PublishLoop> file_export;
     if (settings.publish.files) {
-      if (!publish_events) {
-        publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
-                                                             Clock::System());
-      }
-      file_export = std::make_unique<publish::PublishLoop>(
-          std::make_unique<publish::FileExport>(publish::FileExportTargetsFromSettings(
-              *settings.publish.files, settings.folder, [&](const std::string& t) { return runner->TablePath(t); })),
-          &board, publish_events.get());
-      file_export->Start();
+      publish_beside(std::make_unique<publish::FileExport>(
+          publish::FileExportTargetsFromSettings(*settings.publish.files, settings.folder, table_path)));
       std::printf("pipeline %s: exporting %zu table(s) as files\n", settings.name.c_str(),
                   settings.publish.files->tables.size());
     }
     Status run = runner->RunContinuous(options);
-    if (file_export) file_export->Stop();
-    if (kafka_sink) kafka_sink->Stop();
-    if (publisher) publisher->Stop();
+    for (auto it = publishers.rbegin(); it != publishers.rend(); ++it) (*it)->Stop();
     done.store(true);
     if (summary.joinable()) summary.join();
     http.Stop();
