@@ -70,7 +70,7 @@ std::vector<FileExportTarget> FileExportTargetsFromSettings(
 }
 
 FileExport::FileExport(std::vector<FileExportTarget> targets, FileSystem* fs, Clock* clock)
-    : targets_(std::move(targets)), fs_(fs), clock_(clock) {}
+    : targets_(std::move(targets)), fs_(fs), clock_(clock), tables_(fs) {}
 FileExport::~FileExport() = default;
 
 const FileExportTarget* FileExport::Find(const std::string& table) const {
@@ -86,15 +86,7 @@ std::vector<std::pair<std::string, std::string>> FileExport::Targets() const {
   return out;
 }
 
-Result<delta::DeltaTable*> FileExport::Table(const FileExportTarget& t) {
-  auto it = tables_.find(t.table);
-  if (it != tables_.end()) return it->second.get();
-  if (!delta::DeltaTable::Exists(t.table_path, fs_)) return nullptr;
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(t.table_path, fs_));
-  delta::DeltaTable* raw = table.get();
-  tables_[t.table] = std::move(table);
-  return raw;
-}
+Result<delta::DeltaTable*> FileExport::Table(const FileExportTarget& t) { return tables_.Get(t.table, t.table_path); }
 
 Result<int64_t> FileExport::ExportedVersion(const FileExportTarget& t) {
   std::string path = JoinPath(t.path, kProgressFile);
@@ -205,9 +197,7 @@ Result<PublishResult> FileExport::Publish(const std::string& table, bool rebuild
 Result<int64_t> FileExport::LatestVersion(const std::string& table) {
   const FileExportTarget* t = Find(table);
   if (t == nullptr) return Status::NotFound("`" + table + "` is not in publish.files");
-  LP_ASSIGN_OR_RETURN(delta::DeltaTable * dt, Table(*t));
-  if (dt == nullptr) return int64_t{-1};
-  return dt->LatestVersion();
+  return tables_.LatestVersion(t->table, t->table_path);
 }
 
 Result<PublishLag> FileExport::Lag(const std::string& table, int64_t published_version) {

@@ -70,7 +70,7 @@ class FileExport : public TablePublisher {
   std::vector<FileExportTarget> targets_;
   FileSystem* fs_;
   Clock* clock_;
-  std::map<std::string, std::unique_ptr<delta::DeltaTable>> tables_;
+  DeltaTableHandles tables_;
 };
 
 }  // namespace lakepipe::publish

@@ -85,15 +85,7 @@ std::vector<std::pair<std::string, std::string>> KafkaSink::Targets() const {
   return out;
 }
 
-Result<delta::DeltaTable*> KafkaSink::Table(const KafkaSinkTarget& t) {
-  auto it = tables_.find(t.table);
-  if (it != tables_.end()) return it->second.get();
-  if (!delta::DeltaTable::Exists(t.table_path)) return nullptr;
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(t.table_path));
-  delta::DeltaTable* raw = table.get();
-  tables_[t.table] = std::move(table);
-  return raw;
-}
+Result<delta::DeltaTable*> KafkaSink::Table(const KafkaSinkTarget& t) { return tables_.Get(t.table, t.table_path); }
 
 Result<kafka::Producer*> KafkaSink::ProducerHandle() {
   if (!producer_) {
@@ -355,9 +347,7 @@ Result<PublishResult> KafkaSink::Publish(const std::string& table, bool rebuild)
 Result<int64_t> KafkaSink::LatestVersion(const std::string& table) {
   const KafkaSinkTarget* t = Find(table);
   if (t == nullptr) return Status::NotFound("`" + table + "` is not in publish.kafka.tables");
-  LP_ASSIGN_OR_RETURN(delta::DeltaTable * dt, Table(*t));
-  if (dt == nullptr) return int64_t{-1};
-  return dt->LatestVersion();
+  return tables_.LatestVersion(t->table, t->table_path);
 }
 
 Result<PublishLag> KafkaSink::Lag(const std::string& table, int64_t published_version) {

@@ -92,7 +92,7 @@ class KafkaSink : public TablePublisher {
   KafkaSinkOptions options_;
   Clock* clock_;
   std::unique_ptr<kafka::Producer> producer_;
-  std::map<std::string, std::unique_ptr<delta::DeltaTable>> tables_;
+  DeltaTableHandles tables_;
   // The progress (version, updated_ms) this object last wrote per table after a complete
   // send: while the file still says so, the topic's tail holds none of its messages.
   std::map<std::string, std::pair<int64_t, int64_t>> clean_;

@@ -530,22 +530,12 @@ Result<PublishResult> Publisher::PublishInTransaction(const PublishTarget& t, bo
   return result;
 }
 
-Result<delta::DeltaTable*> Publisher::Table(const PublishTarget& t) {
-  auto it = tables_.find(t.table);
-  if (it != tables_.end()) return it->second.get();
-  if (!delta::DeltaTable::Exists(t.table_path)) return nullptr;
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(t.table_path));
-  delta::DeltaTable* raw = table.get();
-  tables_[t.table] = std::move(table);
-  return raw;
-}
+Result<delta::DeltaTable*> Publisher::Table(const PublishTarget& t) { return tables_.Get(t.table, t.table_path); }
 
 Result<int64_t> Publisher::LatestVersion(const std::string& table) {
   const PublishTarget* t = Find(table);
   if (t == nullptr) return Status::NotFound("`" + table + "` is not in publish.postgres.tables");
-  LP_ASSIGN_OR_RETURN(delta::DeltaTable * delta_table, Table(*t));
-  if (delta_table == nullptr) return int64_t{-1};
-  return delta_table->LatestVersion();
+  return tables_.LatestVersion(t->table, t->table_path);
 }
 
 Result<PublishLag> Publisher::Lag(const std::string& table, int64_t published_version) {

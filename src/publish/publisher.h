@@ -102,7 +102,7 @@ class Publisher : public TablePublisher {
   Clock* clock_;
   std::unique_ptr<PgConnection> conn_;
   bool setup_done_ = false;
-  std::map<std::string, std::unique_ptr<delta::DeltaTable>> tables_;
+  DeltaTableHandles tables_;
 };
 
 }  // namespace lakepipe::publish

@@ -6,6 +6,25 @@
 
 namespace lakepipe::publish {
 
+DeltaTableHandles::DeltaTableHandles(FileSystem* fs) : fs_(fs) {}
+DeltaTableHandles::~DeltaTableHandles() = default;
+
+Result<delta::DeltaTable*> DeltaTableHandles::Get(const std::string& table, const std::string& path) {
+  auto it = open_.find(table);
+  if (it != open_.end()) return it->second.get();
+  if (!delta::DeltaTable::Exists(path, fs_)) return nullptr;
+  LP_ASSIGN_OR_RETURN(auto opened, delta::DeltaTable::Open(path, fs_));
+  delta::DeltaTable* raw = opened.get();
+  open_[table] = std::move(opened);
+  return raw;
+}
+
+Result<int64_t> DeltaTableHandles::LatestVersion(const std::string& table, const std::string& path) {
+  LP_ASSIGN_OR_RETURN(delta::DeltaTable * dt, Get(table, path));
+  if (dt == nullptr) return int64_t{-1};
+  return dt->LatestVersion();
+}
+
 Status FillLag(delta::DeltaTable* table, int64_t published_version, const Clock& clock, PublishLag* lag) {
   lag->published_version = published_version;
   if (table == nullptr) return Status::OK();

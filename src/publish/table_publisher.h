@@ -8,11 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/status.h"
 
 namespace lakepipe::delta {
@@ -56,6 +59,22 @@ struct PublishLag {
   int64_t latest_version = -1;
   int64_t lag_versions = 0;
   double lag_seconds = 0;  // since the oldest unpublished commit (0 when up to date)
+};
+
+// The Delta tables a destination follows, opened on first use and kept by pipeline table
+// name. A table not created yet gives null and is looked for again at the next call.
+// One thread at a time, like the destinations that own it.
+class DeltaTableHandles {
+ public:
+  explicit DeltaTableHandles(FileSystem* fs = FileSystem::Default());
+  ~DeltaTableHandles();
+  Result<delta::DeltaTable*> Get(const std::string& table, const std::string& path);
+  // The latest version of `table`, -1 when it is not created yet.
+  Result<int64_t> LatestVersion(const std::string& table, const std::string& path);
+
+ private:
+  FileSystem* fs_;
+  std::map<std::string, std::unique_ptr<delta::DeltaTable>> open_;
 };
 
 // Fills `lag` from `table` (null: not created yet) for a destination holding
