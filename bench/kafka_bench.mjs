@@ -14,7 +14,15 @@
 //    is followed on disk like bench/latency.mjs: Bronze's checkpoint plans give each
 //    batch's offset ranges and its Bronze version; Silver's plans give the Bronze versions
 //    each Silver version read; Gold's commits name the Silver version they include.
-//    Percentiles are over messages, computed in DuckDB from Bronze's own rows.
+//    Percentiles are over messages, computed in DuckDB from Bronze's own rows. Gold is a
+//    materialized view set to `pipelines.trigger.interval = '0 seconds'`, so the figures
+//    are the Kafka path's, not the 1 s default commit interval's (docs/continuous.md).
+// 3. Sink: a --sink-rows table published to a topic by `lakepipe publish` (the Kafka sink of
+//    `publish.kafka`: Delta read, to_json per row, idempotent producer with acks=all,
+//    flush, progress file) against `kcat -P` with the same producer settings producing the
+//    same keys and values (read back from lakepipe's topic) and four headers of the same
+//    sizes to a second topic; msgs/s of each and lakepipe / kcat. Both topics are counted
+//    afterwards, so a fast loss cannot pass.
 //
 // The message body is `{"id": N, "country": "XX"}` (small, so that the mock's ~5 MB per
 // partition holds the backlog). Silver extracts the country with split_part on
@@ -22,7 +30,8 @@
 // path, not JSON parsing.
 //
 // Usage: node bench/kafka_bench.mjs --bin B [--drain-messages 1000000] [--partitions 32]
-//        [--rates 10000,50000] [--seconds 20] [--json OUT.json] [--md OUT.md]
+//        [--rates 10000,50000] [--seconds 20] [--sink-rows 500000]
+//        [--only drain,latency,sink] [--json OUT.json] [--md OUT.md]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import {
@@ -35,6 +44,8 @@ const drainMessages = Number(argValue('--drain-messages', '1000000'));
 const partitions = Number(argValue('--partitions', '32'));
 const rates = argValue('--rates', '10000,50000').split(',').map(Number);
 const seconds = Number(argValue('--seconds', '20'));
+const sinkRows = Number(argValue('--sink-rows', '500000'));
+const only = new Set(argValue('--only', 'drain,latency,sink').split(','));
 const jsonOut = argValue('--json', null);
 const mdOut = argValue('--md', null);
 const TOPIC = 'events';
@@ -48,8 +59,8 @@ function writeCsv(path, n) {
 }
 
 // `lakepipe kafka serve`: resolves to {servers, stop()} once it printed its address.
-async function serve(parts) {
-  const child = start(bin, ['kafka', 'serve', '--partitions', String(parts), '--topics', TOPIC]);
+async function serve(parts, topics = [TOPIC]) {
+  const child = start(bin, ['kafka', 'serve', '--partitions', String(parts), '--topics', topics.join(',')]);
   const deadline = Date.now() + 20000;
   while (!/bootstrap\.servers=(\S+)/.test(child.output)) {
     if (Date.now() > deadline) fail(`kafka serve printed no address:\n${child.output}`);
@@ -75,14 +86,22 @@ AS SELECT partition, offset, timestamp,
 FROM STREAM bronze;
 `;
 const GOLD = `CREATE OR REFRESH MATERIALIZED VIEW gold
+TBLPROPERTIES ('pipelines.trigger.interval' = '0 seconds')
 AS SELECT country, count(*) AS n FROM silver GROUP BY country;
 `;
 
-function writePipeline(dir, storage, servers, sql) {
+function writePipeline(dir, storage, servers, sql, extraYaml = '') {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'p.sql'), sql);
   writeFileSync(join(dir, 'pipeline.yaml'),
-    `name: kbench\nstorage: ${storage}\nlibraries: [p.sql]\nconfiguration: {kafka: '${servers}'}\n`);
+    `name: kbench\nstorage: ${storage}\nlibraries: [p.sql]\nconfiguration: {kafka: '${servers}'}\n${extraYaml}`);
+}
+
+// Messages a topic holds now (lakepipe kafka consume: a plain consumer, no group).
+function topicCount(servers, topic) {
+  const out = execFileSync('sh', ['-c',
+    `${bin} kafka consume --bootstrap-servers ${servers} --topic ${topic} | wc -l`], { encoding: 'utf8' });
+  return Number(out.trim());
 }
 
 function produce(csv, servers, rate, perGroup, extra = []) {
@@ -307,21 +326,77 @@ async function latency(duck, rate) {
   }
 }
 
+async function sink() {
+  const work = tempDir('lakepipe-kbench-sink-');
+  // 32 partitions: the mock cluster keeps at most ~5 MB per partition, and lakepipe's
+  // messages carry four headers besides the key and the value.
+  const parts = 32;
+  const broker = await serve(parts, ['sink', 'kcat']);
+  try {
+    const landing = join(work, 'landing');
+    mkdirSync(landing);
+    writeCsv(join(landing, 'rows.csv'), sinkRows);
+    const storage = join(work, 'storage');
+    const dir = join(work, 'p');
+    const sql = `CREATE OR REFRESH STREAMING TABLE src AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, schema => 'id BIGINT, country STRING');\n`;
+    writePipeline(dir, storage, broker.servers, sql);
+    runOk(bin, ['run', dir, '--once']);
+    writePipeline(dir, storage, broker.servers, sql,
+      `publish:\n  kafka:\n    bootstrap_servers: "${broker.servers}"\n    tables:\n      - {table: src, topic: sink, key: id}\n`);
+    let t = process.hrtime.bigint();
+    runOk(bin, ['publish', dir, '--table', 'src']);
+    const lpSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const lpCount = topicCount(broker.servers, 'sink');
+    if (lpCount !== sinkRows) fail(`sink: topic sink holds ${lpCount} messages, the table has ${sinkRows} rows`);
+
+    // The same keys and values for kcat, read back from lakepipe's topic.
+    const payload = join(work, 'payload.txt');
+    execFileSync('sh', ['-c', `${bin} kafka consume --bootstrap-servers ${broker.servers} --topic sink | ` +
+      `node -e 'const rl = require("readline").createInterface({input: process.stdin}); ` +
+      `rl.on("line", (l) => { const m = JSON.parse(l); process.stdout.write(m.key + "\\t" + m.value + "\\n"); });' > ${payload}`]);
+    t = process.hrtime.bigint();
+    // The same producer settings as the sink's (idempotent, acks=all, linger.ms 5) and
+    // four headers of the same names and sizes (kcat's are the same on every message).
+    const headers = ['lakepipe.table=src', `lakepipe.table_id=${'0'.repeat(36)}`, 'lakepipe.version=1',
+      `lakepipe.seq=${sinkRows - 1}`].flatMap((h) => ['-H', h]);
+    const k = spawnSync('kcat', ['-P', '-b', broker.servers, '-t', 'kcat', '-K', '\\t', '-X', 'acks=all',
+      '-X', 'enable.idempotence=true', '-X', 'linger.ms=5', ...headers, '-l', payload],
+      { encoding: 'utf8' });
+    const kcatSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    if (k.status !== 0) fail(`kcat -P failed (${k.status ?? k.signal}): ${k.stderr}`);
+    const kcatCount = topicCount(broker.servers, 'kcat');
+    if (kcatCount !== sinkRows) fail(`sink: kcat produced ${kcatCount} messages, ${sinkRows} were given`);
+    const r = {
+      rows: sinkRows, partitions: parts,
+      lakepipe_seconds: +lpSeconds.toFixed(3), lakepipe_msgs_per_s: Math.round(sinkRows / lpSeconds),
+      kcat_seconds: +kcatSeconds.toFixed(3), kcat_msgs_per_s: Math.round(sinkRows / kcatSeconds),
+      ratio_lakepipe_over_kcat: +(kcatSeconds / lpSeconds).toFixed(3), load: load(),
+    };
+    console.log(`sink: ${JSON.stringify(r)}`);
+    return r;
+  } finally {
+    await broker.stop();
+    removeDir(work);
+  }
+}
+
 try {
   if (spawnSync('kcat', ['-V']).status !== 0) fail('kcat is not installed (scripts/install-deps.sh test)');
   const duck = await Duck.open();
   const loadStart = load();
-  const d = await drain(duck);
+  const d = only.has('drain') ? await drain(duck) : null;
   const lat = [];
-  for (const rate of rates) lat.push(await latency(duck, rate));
+  if (only.has('latency')) for (const rate of rates) lat.push(await latency(duck, rate));
+  const snk = only.has('sink') ? await sink() : null;
   duck.close();
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ drain: d, latency: lat, load_start: loadStart }, null, 2) + '\n');
-  const md = `## Kafka (issue 11)
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ drain: d, latency: lat, sink: snk, load_start: loadStart }, null, 2) + '\n');
+  let md = `## Kafka (issue 11)
 
 \`node bench/kafka_bench.mjs\` against \`lakepipe kafka serve\` (librdkafka's in-memory mock
 broker on loopback); messages are \`{"id": N, "country": "XX"}\` (~30 bytes). Load average
 at the start: ${loadStart}.
-
+`;
+  if (d) md += `
 **Drain** of a ${d.messages.toLocaleString('en-US')}-message backlog over ${d.partitions} partitions
 (Bronze only, \`STREAM read_kafka\` from earliest, one \`lakepipe run --once\` including
 start-up and the Delta commit) against \`kcat -C -e -o beginning -q > /dev/null\` on the same
@@ -332,16 +407,31 @@ topic (load ${d.load}):
 | lakepipe run --once | ${d.lakepipe_seconds} | ${d.lakepipe_msgs_per_s.toLocaleString('en-US')} |
 | kcat -C | ${d.kcat_seconds} | ${d.kcat_msgs_per_s.toLocaleString('en-US')} |
 | **lakepipe / kcat** | | **${d.ratio_lakepipe_over_kcat}** |
-
+`;
+  if (lat.length) md += `
 **Latency** Kafka → Bronze → Silver (split_part on the payload) → Gold (a materialized
-view, count per country), \`lakepipe run\` continuous, \`lakepipe produce --to kafka://\` for
-${seconds} s per rate. Latency = the first Gold commit's commitInfo.timestamp − the message's
-Kafka timestamp (CreateTime at produce), traced through Bronze's and Silver's checkpoints;
-percentiles over messages.
+view, count per country, \`pipelines.trigger.interval = '0 seconds'\`), \`lakepipe run\`
+continuous, \`lakepipe produce --to kafka://\` for ${seconds} s per rate. Latency = the first
+Gold commit's commitInfo.timestamp − the message's Kafka timestamp (CreateTime at produce),
+traced through Bronze's and Silver's checkpoints; percentiles over messages.
 
 | rate | messages | partitions | produced msgs/s | p50 | p99 | max | gold versions | load |
 |---|---|---|---|---|---|---|---|---|
 ${lat.map((r) => `| ${r.label} | ${r.messages} | ${r.partitions} | ${r.produced_rate} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.gold_versions} | ${r.load} |`).join('\n')}
+`;
+  if (snk) md += `
+**Sink**: a ${snk.rows.toLocaleString('en-US')}-row table (\`id\` as the key, the row as JSON)
+sent by \`lakepipe publish\` (\`publish.kafka\`: process start, Delta read, to_json,
+idempotent producer with acks=all, flush, progress file) to a ${snk.partitions}-partition
+topic, against \`kcat -P -X acks=all -X enable.idempotence=true -X linger.ms=5\` producing
+the same keys and values with four headers of the same names and sizes to another topic
+of the same broker (load ${snk.load}):
+
+| producer | seconds | msgs/s |
+|---|---|---|
+| lakepipe publish | ${snk.lakepipe_seconds} | ${snk.lakepipe_msgs_per_s.toLocaleString('en-US')} |
+| kcat -P | ${snk.kcat_seconds} | ${snk.kcat_msgs_per_s.toLocaleString('en-US')} |
+| **lakepipe / kcat** | | **${snk.ratio_lakepipe_over_kcat}** |
 `;
   if (mdOut) writeFileSync(mdOut, md);
   console.log(md);

@@ -36,4 +36,12 @@ Status KafkaError(rd_kafka_resp_err_t err, const std::string& what) {
   }
 }
 
+bool IsMockCluster(rd_kafka_t* rk) {
+  char* id = rd_kafka_clusterid(rk, 1000);
+  if (id == nullptr) return false;
+  bool mock = std::string(id).starts_with("mockCluster");
+  rd_kafka_mem_free(rk, id);
+  return mock;
+}
+
 }  // namespace lakepipe::kafka

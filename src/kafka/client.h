@@ -35,4 +35,9 @@ Result<KafkaHandle> NewClient(rd_kafka_type_t type, KafkaConf conf);
 // `what`: <librdkafka's text> as an IOError (broker, network) or InvalidArgument.
 Status KafkaError(rd_kafka_resp_err_t err, const std::string& what);
 
+// Whether `rk` is connected to librdkafka's mock cluster (`lakepipe kafka serve`, the
+// tests), which names itself "mockCluster<hex>" in its metadata. Waits up to 1 s for
+// metadata when `rk` has none yet; false when none arrives.
+bool IsMockCluster(rd_kafka_t* rk);
+
 }  // namespace lakepipe::kafka

@@ -270,6 +270,10 @@ Result<PublishResult> KafkaSink::Publish(const std::string& table, bool rebuild)
   int64_t seq = 0;
   int64_t seq_version = -1;
   int64_t since_kill_point = 0;
+  // Reused per message: the table headers stay, version and seq are rewritten in place.
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {kHeaderTable, t->table}, {kHeaderTableId, table_id}, {kHeaderVersion, ""}, {kHeaderSeq, ""}};
+  std::vector<std::string> quoted_names;
   for (const RecordBatch& b : *changes) {
     const Column* version_col = b.ColumnByName(delta::kCommitVersionColumn);
     if (version_col == nullptr) return Status::Internal("change rows without _commit_version");
@@ -281,6 +285,8 @@ Result<PublishResult> KafkaSink::Publish(const std::string& table, bool rebuild)
     // A table without a change data feed sends its rows as they are (checked above: inserts).
     size_t value_columns = b.num_columns();
     if (!r.from_change_feed) value_columns -= 3;
+    quoted_names.clear();
+    for (size_t c = 0; c < value_columns; ++c) quoted_names.push_back(nlohmann::json(b.schema().field(c).name).dump() + ':');
     for (int64_t row = 0; row < b.num_rows(); ++row) {
       int64_t v = version_col->Get<int64_t>(row);
       if (v != seq_version) {
@@ -300,19 +306,16 @@ Result<PublishResult> KafkaSink::Publish(const std::string& table, bool rebuild)
         if (col.IsNull(row)) continue;  // to_json leaves NULL fields out
         if (!first) value += ',';
         first = false;
-        value += nlohmann::json(b.schema().field(c).name).dump();
-        value += ':';
+        value += quoted_names[c];
         json::AppendJsonValue(col, row, json::JsonWriteOptions{}, &value);
       }
       value += '}';
       std::optional<std::string> key = key_col != nullptr ? KeyOf(*key_col, row) : std::nullopt;
       std::optional<std::string_view> key_view;
       if (key) key_view = *key;
-      Status sent = producer->Send(topic, -1, key_view, value, 0,
-                                   {{kHeaderTable, t->table},
-                                    {kHeaderTableId, table_id},
-                                    {kHeaderVersion, std::to_string(v)},
-                                    {kHeaderSeq, std::to_string(s)}});
+      headers[2].second = std::to_string(v);
+      headers[3].second = std::to_string(s);
+      Status sent = producer->Send(topic, -1, key_view, value, 0, headers);
       if (!sent.ok()) {
         producer_.reset();  // a failed delivery poisons the handle's error state
         return sent;
