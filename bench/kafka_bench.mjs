@@ -94,7 +94,9 @@ function writePipeline(dir, storage, servers, sql, extraYaml = '') {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'p.sql'), sql);
   writeFileSync(join(dir, 'pipeline.yaml'),
-    `name: kbench\nstorage: ${storage}\nlibraries: [p.sql]\nconfiguration: {kafka: '${servers}'}\n${extraYaml}`);
+    // Every batch's plan is kept (not the newest 100), so that latency can be traced.
+    `name: kbench\nstorage: ${storage}\nlibraries: [p.sql]\n` +
+    `configuration: {kafka: '${servers}', spark.sql.streaming.minBatchesToRetain: '1000000'}\n${extraYaml}`);
 }
 
 // Messages a topic holds now (lakepipe kafka consume: a plain consumer, no group).
