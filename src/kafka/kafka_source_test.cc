@@ -264,6 +264,58 @@ TEST_F(KafkaSourceTest, RetentionLossIsLoggedAndSkippedWithFailOnDataLossFalse) 
   EXPECT_GE(events[0]["n"].get<int>(), 1);
 }
 
+// A topic that is gone: the pipeline moves to another broker (a new cluster, as after a
+// topic was deleted and nothing recreated it) where the topic does not exist. The mock
+// cluster cannot delete a topic, so the cluster is replaced; `${kafka}` is the same query.
+TEST_F(KafkaSourceTest, ATopicThatIsGoneFailsNamingItByDefaultAndIsLoggedWithFailOnDataLossFalse) {
+  for (bool fail_on_loss : {true, false}) {
+    SCOPED_TRACE(fail_on_loss ? "failOnDataLoss true" : "failOnDataLoss false");
+    ASSERT_TRUE(fs_->RemoveAll(dir_.Join("storage")).ok());
+    auto first = DevBroker::Start();
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE((*first)->CreateTopic("orders", 4).ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/p.sql"),
+                               std::string("CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM "
+                                           "read_kafka(bootstrapServers => '${kafka}', subscribe => 'orders', "
+                                           "startingOffsets => 'earliest'") +
+                                   (fail_on_loss ? "" : ", failOnDataLoss => false") + ");\n")
+                    .ok());
+    ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/pipeline.yaml"),
+                               "name: k\nstorage: " + dir_.Join("storage") + "\nlibraries: [p.sql]\n")
+                    .ok());
+    auto p = Producer::Open((*first)->bootstrap_servers());
+    ASSERT_TRUE(p.ok());
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE((*p)->Send("orders", i % 4, std::nullopt, "m" + std::to_string(i)).ok());
+    ASSERT_TRUE((*p)->Flush().ok());
+    p->reset();
+    {
+      auto runner = runtime::PipelineRunner::Open(dir_.Join("p"), {{"kafka", (*first)->bootstrap_servers()}});
+      ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+      auto u = (*runner)->RunOnce({});
+      ASSERT_TRUE(u.ok());
+      ASSERT_EQ(Bronze(*u)->rows_written, 8) << Bronze(*u)->message;
+    }
+    first->reset();
+    auto second = DevBroker::Start();
+    ASSERT_TRUE(second.ok());
+    auto runner = runtime::PipelineRunner::Open(dir_.Join("p"), {{"kafka", (*second)->bootstrap_servers()}});
+    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+    auto u = (*runner)->RunOnce({});
+    ASSERT_TRUE(u.ok());
+    if (fail_on_loss) {
+      EXPECT_EQ(Bronze(*u)->status, "failed");
+      EXPECT_THAT(Bronze(*u)->message, HasSubstr("data loss: topic orders partition "));
+      EXPECT_THAT(Bronze(*u)->message, HasSubstr("no longer exists (topic deleted?)"));
+    } else {
+      ASSERT_NE(Bronze(*u)->status, "failed") << Bronze(*u)->message;
+      int logged = 0;
+      for (const auto& [kind, message] : Bronze(*u)->warnings)
+        logged += kind == "kafka_data_loss" && message.find("no longer exists") != std::string::npos;
+      EXPECT_EQ(logged, 4);  // each of the topic's partitions
+    }
+  }
+}
+
 // startingTimestamp asks the broker for each partition's first offset at or after the
 // timestamp (ListOffsets by time). librdkafka 2.0.2's mock cluster does not look offsets up
 // by time: it answers -1, which Kafka uses for "no message at or after it". What is tested
