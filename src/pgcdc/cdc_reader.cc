@@ -511,17 +511,37 @@ Status CdcReader::EnsureStream(Lsn after) {
   if (confirmed_ > 0) LP_RETURN_IF_ERROR(stream->SendStatus(confirmed_));
   stream_ = std::move(stream);
   socket_fd_.store(PQsocket(stream_->connection().native()));
-  catch_up_to_ = 0;
   catch_up_since_ = std::chrono::steady_clock::now();
-  if (conn_ && !conn_->broken()) {
-    auto flushed = conn_->Query("SELECT pg_current_wal_flush_lsn()");
-    if (flushed.ok() && !flushed->empty() && (*flushed)[0][0]) {
-      auto lsn = ParseLsn(*(*flushed)[0][0]);
-      if (lsn.ok() && *lsn > after) catch_up_to_ = *lsn;
-    }
-  }
+  last_ping_ = {};
+  LP_ASSIGN_OR_RETURN(Lsn written, WalWrittenSoFar());
+  catch_up_to_ = written > after ? written : 0;
   buffer_low_ = position_ = after;
   return Status::OK();
+}
+
+Result<Lsn> CdcReader::WalWrittenSoFar() {
+  if (!conn_ || conn_->broken()) {
+    LP_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(options_.dsn));
+  }
+  // The insert position, not the flushed one: under synchronous_commit = off a commit
+  // returns before its WAL is flushed, and it still was committed before we started.
+  LP_ASSIGN_OR_RETURN(auto rows, conn_->Query("SELECT pg_current_wal_insert_lsn()::text, (SELECT setting FROM "
+                                              "pg_settings WHERE name = 'wal_segment_size'), (SELECT setting FROM "
+                                              "pg_settings WHERE name = 'wal_block_size')"));
+  if (rows.empty() || !rows[0][0] || !rows[0][1] || !rows[0][2])
+    return Status::IOError("read_postgres_cdc: PostgreSQL did not report its WAL insert position");
+  LP_ASSIGN_OR_RETURN(Lsn lsn, ParseLsn(*rows[0][0]));
+  return EndOfRecordsBefore(lsn, std::stoull(*rows[0][1]), std::stoull(*rows[0][2]));
+}
+
+Lsn EndOfRecordsBefore(Lsn insert, uint64_t segment_size, uint64_t block_size) {
+  // At a page start the insert position points past the page header, while the last
+  // record (and the walsender's position after it) ends at the page boundary.
+  constexpr uint64_t kShortHeader = 24, kLongHeader = 40;  // XLogPageHeaderData, XLogLongPageHeaderData
+  if (segment_size > 0 && insert % segment_size == kLongHeader) return insert - kLongHeader;
+  if (block_size > 0 && insert % block_size == kShortHeader && insert % segment_size >= block_size)
+    return insert - kShortHeader;
+  return insert;
 }
 
 void CdcReader::Trim(Lsn after) {
@@ -793,20 +813,34 @@ Status CdcReader::HandleMessage(const XLogData& data) {
 
 bool CdcReader::CaughtUp() {
   if (catch_up_to_ == 0) return true;
-  // A fresh stream first decodes what the server had flushed when it started; a large
-  // transaction takes the walsender a while before its Begin is sent. Until the
-  // walsender has passed that point (or waits for more WAL), "nothing came" does not mean
-  // "nothing is there": a run --once would stop short of it every time.
-  auto waited = std::chrono::steady_clock::now() - catch_up_since_;
-  bool done = waited > std::chrono::seconds(120);
-  if (!done && conn_ && !conn_->broken() && stream_) {
-    auto r = conn_->Query("SELECT r.sent_lsn >= $2::pg_lsn OR a.wait_event ILIKE 'WalSenderWaitForWal' FROM "
-                          "pg_stat_replication r JOIN pg_stat_activity a ON a.pid = r.pid WHERE r.pid = $1",
-                          {std::to_string(PQbackendPID(stream_->connection().native())), FormatLsn(catch_up_to_)});
-    done = !r.ok() || (!r->empty() && (*r)[0][0].value_or("") == "t");
+  // A fresh stream first decodes the WAL written before it started; a large transaction
+  // (or much WAL of other tables) takes the walsender a while before anything is sent.
+  // Until the walsender has passed that point, "nothing came" does not mean "nothing is
+  // there": a run --once would stop short of it. The server's position comes in band: a
+  // keepalive carries the WAL the walsender has decoded (and a commit its end), and the
+  // stream is ordered, so every transaction before that position has been received
+  // before it. A keepalive is asked for (reply requested) while waiting.
+  if (stream_->wal_end() >= catch_up_to_ || position_ >= catch_up_to_) {
+    catch_up_to_ = 0;
+    return true;
   }
-  if (done) catch_up_to_ = 0;
-  return done;
+  auto now = std::chrono::steady_clock::now();
+  if (now - catch_up_since_ > kCatchUpLimit) {
+    if (warn_) {
+      warn_("postgres_cdc_catch_up", "read_postgres_cdc " + Plain(options_) + ": the walsender has not reached " +
+                                         FormatLsn(catch_up_to_) + " (the WAL written before the stream started) in " +
+                                         std::to_string(kCatchUpLimit.count()) + " minutes; it stands at " +
+                                         FormatLsn(stream_->wal_end()) + "; planning goes on with what arrived");
+    }
+    catch_up_to_ = 0;
+    return true;
+  }
+  if (now - last_ping_ >= std::chrono::seconds(1)) {
+    Status st = stream_->SendStatus(0, /*reply_requested=*/true);
+    if (!st.ok()) return true;  // the caller's next Receive reports the broken connection
+    last_ping_ = now;
+  }
+  return false;
 }
 
 Status CdcReader::ReceiveSome(int timeout_ms, int64_t max_rows) {
@@ -918,23 +952,37 @@ Result<std::vector<RecordBatch>> CdcReader::ReadPart(Lsn after, Lsn end, int par
     if (unconfirmed_.empty() || unconfirmed_.back().first < t.end_lsn) unconfirmed_.emplace_back(t.end_lsn, t.commit_micros);
   };
   std::vector<RecordBatch> out;
+  // Transactions held in memory are mostly small (one order, a few rows): their rows are
+  // gathered into one batch rather than one batch per transaction, which would make every
+  // operator and writer downstream pay its per-batch cost per transaction.
+  std::vector<Column> gathered;
+  auto flush_gathered = [&] {
+    if (gathered.empty() || gathered[0].size() == 0) return;
+    out.push_back(ToBatch(schema_, std::move(gathered)));
+    gathered.clear();
+  };
   int64_t rows = 0;
   for (const auto& t : buffer_) {
     if (t.end_lsn <= cursor_.done) continue;
     if (t.end_lsn > end) break;
     if (rows > 0 && (rows >= max_rows || (t.spool_path.empty() && rows + t.rows > max_rows))) {
       *more = true;
+      flush_gathered();
       return out;
     }
     if (t.spool_path.empty()) {
       if (t.rows > 0) {
-        std::vector<Column> copy = t.columns;  // the buffer keeps its own until trimmed
-        out.push_back(ToBatch(schema_, std::move(copy)));
+        // The buffer keeps its own rows until trimmed: a replay reads them again.
+        if (gathered.empty()) {
+          for (const auto& f : schema_.fields()) gathered.emplace_back(f.type);
+        }
+        for (size_t c = 0; c < gathered.size(); ++c) gathered[c].AppendRange(t.columns[c], 0, t.rows);
       }
       rows += t.rows;
       handed_out(t);
       continue;
     }
+    flush_gathered();
     if (cursor_.offset == 0) cursor_relations_ = t.relations;
     std::vector<Column> columns;
     for (const auto& f : schema_.fields()) columns.emplace_back(f.type);
@@ -948,6 +996,7 @@ Result<std::vector<RecordBatch>> CdcReader::ReadPart(Lsn after, Lsn end, int par
     }
     handed_out(t);
   }
+  flush_gathered();
   return out;
 }
 

@@ -97,6 +97,11 @@ struct CdcLag {
   double seconds = 0;
 };
 
+// The end of the last WAL record written when PostgreSQL's insert position is `insert`
+// (pg_current_wal_insert_lsn points past the page header at a page start), comparable
+// with the positions the walsender reports.
+Lsn EndOfRecordsBefore(Lsn insert, uint64_t segment_size, uint64_t block_size);
+
 class CdcReader {
  public:
   // Connects (a plain connection for the catalog), describes the table and checks the
@@ -188,8 +193,11 @@ class CdcReader {
   CdcReader(CdcOptions options, FileSystem* fs) : options_(std::move(options)), fs_(fs) {}
   Status EnsureStream(Lsn after);
   Status ReceiveSome(int timeout_ms, int64_t max_rows);
-  // Whether a fresh stream has decoded what the server had flushed when it started.
+  // Whether a fresh stream has received everything the server had written when it
+  // started (asks for a keepalive while not).
   bool CaughtUp();
+  // The end of the WAL records written so far (the insert position).
+  Result<Lsn> WalWrittenSoFar();
   Status HandleMessage(const XLogData& data);
   // Appends the change's row to `columns`; false when the relation is not this table.
   Result<bool> AppendChange(char change, const PgOutputMessage& m, Lsn lsn, const RelationMap& relations,
@@ -227,8 +235,11 @@ class CdcReader {
   Lsn wal_end_ = 0;
   std::deque<std::pair<Lsn, int64_t>> unconfirmed_;  // (end LSN, commit time) handed out
   int reconnects_ = 0;
-  Lsn catch_up_to_ = 0;  // the server's flushed WAL when the stream started (0: caught up)
-  std::chrono::steady_clock::time_point catch_up_since_;
+  Lsn catch_up_to_ = 0;  // the server's written WAL when the stream started (0: caught up)
+  std::chrono::steady_clock::time_point catch_up_since_, last_ping_;
+  // How long a fresh stream may take to reach catch_up_to_ before planning goes on with
+  // a warning (a walsender decoding gigabytes of other tables' WAL can take minutes).
+  static constexpr std::chrono::minutes kCatchUpLimit{10};
   std::atomic<int> socket_fd_{-1};
   std::atomic<uint64_t> polls_{0};
   std::function<void(const std::string&, const std::string&)> warn_;

@@ -4,6 +4,8 @@
 #include "pgcdc/cdc_reader.h"
 
 #include <atomic>
+#include <chrono>
+#include <iostream>
 #include <map>
 #include <thread>
 
@@ -331,6 +333,66 @@ TEST_F(CdcReaderTest, LargeTransactionSpillsToDiskAndReadsByParts) {
   spooled = FileSystem::Default()->ListDir(options.spool_dir);
   ASSERT_TRUE(spooled.ok());
   EXPECT_TRUE(spooled->empty());
+}
+
+// What was committed before a stream started is there at the first Poll, however long the
+// walsender takes to get to it: here it first decodes a large transaction of a table the
+// publication leaves out (spilled to disk by a tiny logical_decoding_work_mem), which sends
+// nothing for seconds, and the server commits asynchronously (the test server runs with
+// synchronous_commit = off), so the last commit may not even be flushed when Poll starts.
+// One Poll with no time to wait must still return it: "nothing arrived" is not "nothing
+// is there" until the walsender reports (in band, after everything before it) that it
+// has passed the WAL written before the stream started.
+TEST_F(CdcReaderTest, FirstPollHasEverythingCommittedBeforeTheStreamStarted) {
+  Psql("ALTER SYSTEM SET logical_decoding_work_mem = '64kB'");
+  Psql("SELECT pg_reload_conf()");
+  Psql("CREATE TABLE shop.noise (id bigint, pad text)");
+  for (int round = 0; round < 2; ++round) {
+    auto r = Open();
+    ASSERT_NE(r, nullptr);
+    Lsn start = 0;
+    if (round == 0) {
+      auto created = r->CreateSlot(nullptr);
+      ASSERT_TRUE(created.ok()) << created.status().ToString();
+      start = *created;
+    } else {
+      auto slot = r->FindSlot();
+      ASSERT_TRUE(slot.ok() && *slot);
+      start = (*slot)->confirmed_flush;
+    }
+    Psql("INSERT INTO shop.noise SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 250000) g");
+    Psql("INSERT INTO shop.customers (id, name) VALUES (" + std::to_string(round) + ", 'after the noise')");
+    auto t0 = std::chrono::steady_clock::now();
+    auto end = r->Poll(start, /*timeout_ms=*/0, 1 << 30);
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+    std::cout << "round " << round << ": the first Poll took "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+              << " ms\n";
+    ASSERT_GT(*end, start) << "the first Poll stopped short of a commit made before it";
+    auto rows = r->Read(start, *end);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_THAT(RowsOf(*rows, {"id", "name", "_change_type"}),
+                ::testing::ElementsAre("id=" + std::to_string(round) + "|name=after the noise|_change_type=insert"));
+    ASSERT_TRUE(r->Confirm(*end).ok());
+    // Confirmed positions reach the server with the next status message.
+    for (int i = 0; i < 100; ++i) {
+      auto slot = r->FindSlot();
+      ASSERT_TRUE(slot.ok() && *slot);
+      if ((*slot)->confirmed_flush >= *end) break;
+      (void)r->Poll(*end, 50, 1 << 30);
+    }
+  }
+  Psql("ALTER SYSTEM RESET logical_decoding_work_mem");
+  Psql("SELECT pg_reload_conf()");
+}
+
+TEST(CdcLsnTest, InsertPositionAtAPageStartIsTheEndOfTheRecordBefore) {
+  constexpr uint64_t seg = 16u << 20, blk = 8192;
+  EXPECT_EQ(EndOfRecordsBefore(0x5000028, seg, blk), 0x5000000u);        // a segment's first page: long header
+  EXPECT_EQ(EndOfRecordsBefore(0x5002018, seg, blk), 0x5002000u);        // another page: short header
+  EXPECT_EQ(EndOfRecordsBefore(0x5000018, seg, blk), 0x5000018u);        // inside a segment's first page
+  EXPECT_EQ(EndOfRecordsBefore(0x5002028, seg, blk), 0x5002028u);        // a record end inside a page
+  EXPECT_EQ(EndOfRecordsBefore(0x1000000000028, seg, blk), 0x1000000000000u);
 }
 
 TEST_F(CdcReaderTest, ServerRestartMidStreamReconnects) {
