@@ -198,7 +198,7 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
   {
     int64_t prev = INT64_MIN;
     for (size_t k = 0; k < listing.versions.size() && listing.versions[k] <= end_version; ++k) {
-      int64_t t = listing.commit_files[k].mtime_micros / 1000;
+      int64_t t = CommitFileMillis(table.fs(), table.path(), listing.commit_files[k]);
       if (prev != INT64_MIN && t <= prev) t = prev + 1;
       prev = t;
       times[listing.versions[k]] = t;

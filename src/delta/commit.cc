@@ -332,7 +332,7 @@ Result<SnapshotPtr> DeltaTable::Latest() const {
         auto parsed = ParseActions(text, info.name);
         if (!parsed.ok()) return parsed.status().WithContext("Delta log of " + path_);
         LP_RETURN_IF_ERROR(
-            ApplyCommit(&state, state.version + 1, std::move(parsed).value(), info.mtime_micros / 1000, &added));
+            ApplyCommit(&state, state.version + 1, std::move(parsed).value(), CommitFileMillis(fs_, path_, info), &added));
       }
       LP_ASSIGN_OR_RETURN(snap, Snapshot::Advance(*base, std::move(state), added));
     }
@@ -392,7 +392,7 @@ Result<std::vector<CommitTime>> CommitTimes(FileSystem* fs, const std::string& p
   std::vector<CommitTime> out;
   int64_t prev = INT64_MIN;
   for (size_t i = 0; i < listing.versions.size(); ++i) {
-    int64_t t = listing.commit_files[i].mtime_micros / 1000;
+    int64_t t = CommitFileMillis(fs, path, listing.commit_files[i]);
     auto text = fs->ReadFile(JoinPath(LogDir(path), listing.commit_files[i].name));
     if (text.ok()) {
       // Only the first line is needed for commitInfo in commits we and Spark write;
@@ -444,7 +444,7 @@ Result<std::vector<HistoryEntry>> DeltaTable::History(int limit) const {
     HistoryEntry e;
     e.version = listing.versions[k];
     e.commit_info = "{}";
-    int64_t t = listing.commit_files[k].mtime_micros / 1000;
+    int64_t t = CommitFileMillis(fs_, path_, listing.commit_files[k]);
     LP_ASSIGN_OR_RETURN(std::string text,
                         fs_->ReadFile(JoinPath(LogDir(path_), listing.commit_files[k].name)));
     LP_ASSIGN_OR_RETURN(auto actions, ParseActions(text, listing.commit_files[k].name));

@@ -523,9 +523,18 @@ bool AllDigits(std::string_view s) {
 
 }  // namespace
 
+int64_t CommitFileMillis(FileSystem* fs, const std::string& table_path, const FileInfo& commit) {
+  if (commit.mtime_micros != 0) return commit.mtime_micros / 1000;
+  auto st = fs->Stat(JoinPath(LogDir(table_path), commit.name));
+  return st.ok() ? st->mtime_micros / 1000 : 0;
+}
+
 Result<LogListing> ListLog(FileSystem* fs, const std::string& table_path) {
   std::string dir = LogDir(table_path);
-  auto listed = fs->ListDir(dir);
+  // Names only: a stat per entry made every listing cost O(log size) system calls, and a
+  // streaming table lists its log several times per batch. The few callers that need a
+  // commit's time stat that one file (CommitFileMillis).
+  auto listed = fs->ListNames(dir);
   if (!listed.ok()) {
     if (listed.status().IsNotFound()) {
       return Status::NotFound("no Delta table at " + table_path + " (no _delta_log folder)");
@@ -789,7 +798,7 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
     auto parsed = ParseActions(text, info->name);
     if (!parsed.ok()) return parsed.status().WithContext("Delta log of " + table_path);
-    LP_RETURN_IF_ERROR(ApplyCommit(&state, v, std::move(parsed).value(), info->mtime_micros / 1000));
+    LP_RETURN_IF_ERROR(ApplyCommit(&state, v, std::move(parsed).value(), CommitFileMillis(fs, table_path, *info)));
   }
   if (state.version != target) {
     return Status::Corruption("Delta log of " + table_path + ": could not reach version " +
@@ -799,7 +808,7 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
     // The target is the checkpoint's own version: its timestamp is its commit file's.
     auto it = commit_by_version.find(target);
     if (it != commit_by_version.end()) {
-      state.commit_timestamp = it->second->mtime_micros / 1000;
+      state.commit_timestamp = CommitFileMillis(fs, table_path, *it->second);
       auto text = fs->ReadFile(JoinPath(LogDir(table_path), it->second->name));
       if (text.ok()) {
         auto actions = ParseActions(*text, it->second->name);

@@ -54,10 +54,12 @@ Result<LogCleanupResult> CleanUpExpiredLog(FileSystem* fs, const std::string& ta
   int64_t cutoff_commit = -1;
   int64_t prev = INT64_MIN;
   for (size_t i = 0; i < listing.versions.size(); ++i) {
-    int64_t t = listing.commit_files[i].mtime_micros / 1000;
+    int64_t t = CommitFileMillis(fs, table_path, listing.commit_files[i]);
     if (prev != INT64_MIN && t <= prev) t = prev + 1;
     prev = t;
-    if (t <= cutoff_time) cutoff_commit = listing.versions[i];
+    // Times only grow (made monotonic): no later commit can be before the cut-off.
+    if (t > cutoff_time) break;
+    cutoff_commit = listing.versions[i];
   }
   if (cutoff_commit < 0) return out;
   for (const auto& c : listing.checkpoints) {
