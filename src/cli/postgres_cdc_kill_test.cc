@@ -425,6 +425,12 @@ TEST_F(PostgresCdcKillTest, ContinuousRunSurvivesKillsAndARestartExactlyOnce) {
                 total.substr(total.find(',') + 1) + "\n");
   EXPECT_EQ(Query("SELECT count(*) AS n FROM bronze_outbox WHERE _change_type NOT IN ('snapshot', 'insert')"), "0\n");
 
+  // Replication lag per source in the event log (bytes of WAL past the confirmed position).
+  EXPECT_EQ(Query("SELECT count(DISTINCT table_name) AS n FROM _event_log WHERE event_type = 'flow_progress' AND "
+                  "get_json_object(details, '$.replication_lag.bytes') IS NOT NULL AND table_name IN "
+                  "('items_changes', 'bronze_outbox')"),
+            "2\n");
+
   // A column added: the source's schema no longer matches the Bronze table on the next
   // start, which stops with the way out rather than writing anything.
   Psql("ALTER TABLE shop.items ADD COLUMN note text; UPDATE shop.items SET note = 'x' WHERE id = 1");

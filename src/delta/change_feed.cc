@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delta/commit_file_time.h"
 #include "delta/log_cleanup.h"
 #include "delta/table_internal.h"
 

@@ -7,6 +7,7 @@
 
 #include "common/kill_point.h"
 #include "common/uuid.h"
+#include "delta/commit_file_time.h"
 #include "delta/log_cleanup.h"
 #include "delta/log_internal.h"
 #include "delta/table.h"

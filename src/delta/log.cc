@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delta/commit_file_time.h"
 #include "delta/log_internal.h"
 
 namespace lakepipe::delta {

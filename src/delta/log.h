@@ -158,9 +158,6 @@ struct LogListing {
 
 // Lists `<table>/_delta_log`. NotFound when the folder does not exist.
 Result<LogListing> ListLog(FileSystem* fs, const std::string& table_path);
-// A listed commit file's modification time (ms): ListLog lists names only, so this stats
-// the file (0 when it is gone).
-int64_t CommitFileMillis(FileSystem* fs, const std::string& table_path, const FileInfo& commit);
 
 // Contents of `_last_checkpoint`; nullopt when absent or unreadable (callers then list).
 struct LastCheckpoint {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/interval_text.h"
+#include "delta/commit_file_time.h"
 
 namespace lakepipe::delta {
 
