@@ -198,7 +198,8 @@ async function measure(label, rate, lines, linesPerFile) {
   const storage = join(work, 'storage');
   mkdirSync(landing, { recursive: true });
   runOk(bin, ['generate', 'orders', '--rows', String(lines), '--seed', '9', '--out', input]);
-  const sets = orderSets(landing, storage);
+  // Every batch's plan is kept (not the newest 100): latency is traced through them.
+  const sets = [...orderSets(landing, storage), '--set', 'spark.sql.streaming.minBatchesToRetain=1000000'];
   // A warm-up file so that the pipeline is up and every table exists before the clock starts.
   runOk(bin, ['produce', '--from', input, '--to', landing, '--rate', '1000000', '--lines-per-file', '10',
     '--limit', '10', '--prefix', 'warmup']);
