@@ -1,5 +1,6 @@
 // `lakepipe validate DIR` and `lakepipe graph DIR`: parse and resolve a pipeline folder
-// (pipeline.yaml + Lakeflow SQL) without reading any data.
+// (pipeline.yaml + Lakeflow SQL). No table data is read; a read_files scan without a
+// schema reads its kept schema or samples its files, exactly as `run` does.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "sql/graph.h"
 #include "sql/pipeline.h"
 #include "sql/resolve.h"
+#include "runtime/file_source_schema.h"
 
 namespace lakepipe::cli {
 
@@ -38,7 +40,9 @@ Result<sql::Pipeline> Load(const PipelineOptions& o) {
 
 Status RunValidate(const PipelineOptions& o) {
   LP_ASSIGN_OR_RETURN(sql::Pipeline p, Load(o));
-  LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline r, sql::ResolvePipeline(p));
+  // read_files scans without a schema: the kept or inferred schema, as `run` plans them.
+  LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline r,
+                      sql::ResolvePipeline(p, runtime::ReadFilesSchemaLookupFor(FileSystem::Default(), p.settings.storage)));
   if (o.verbose) {
     for (const auto& d : r.datasets) {
       std::printf("%s (%s): %s\n", d.name.c_str(), sql::DatasetKindName(d.kind), d.schema.ToDDL().c_str());
@@ -65,7 +69,7 @@ Status RunGraph(const PipelineOptions& o) {
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry) {
   auto validate_opts = std::make_shared<PipelineOptions>();
   CLI::App* validate = app.add_subcommand(
-      "validate", "Parse a pipeline folder and resolve every table's schema without reading data");
+      "validate", "Parse a pipeline folder and resolve every table's schema (read_files without a schema: inferred from its files)");
   validate->add_option("DIR", validate_opts->dir, "pipeline folder (holds pipeline.yaml)")->required();
   validate->add_option("--set", validate_opts->sets, "override a configuration value or storage: key=value")
       ->take_all();

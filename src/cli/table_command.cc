@@ -20,6 +20,7 @@
 #include "formats/csv/csv_writer.h"
 #include "formats/json/json_reader.h"
 #include "formats/json/json_writer.h"
+#include "formats/parquet/batch_reader.h"
 #include "formats/parquet/parquet.h"
 #include "runtime/storage_lock.h"
 #include "sql/select.h"
@@ -79,62 +80,6 @@ struct WriteArgs {
   std::string mode = "append";
   std::string partition_by;
   std::string header = "true";
-};
-
-// Streams batches of the input file to `sink`; returns the rescue statistics.
-class InputFile {
- public:
-  virtual ~InputFile() = default;
-  virtual const Schema& schema() const = 0;
-  virtual Result<bool> Next(RecordBatch* batch) = 0;
-  virtual csv::ReadStats stats() const { return {}; }
-};
-
-class CsvInput : public InputFile {
- public:
-  explicit CsvInput(std::unique_ptr<csv::CsvReader> r) : r_(std::move(r)) {}
-  const Schema& schema() const override { return r_->schema(); }
-  Result<bool> Next(RecordBatch* batch) override {
-    csv::CsvBatch b;
-    LP_ASSIGN_OR_RETURN(bool more, r_->Next(&b));
-    if (more) *batch = std::move(b.batch);
-    return more;
-  }
-  csv::ReadStats stats() const override { return r_->total_stats(); }
-
- private:
-  std::unique_ptr<csv::CsvReader> r_;
-};
-
-class JsonInput : public InputFile {
- public:
-  explicit JsonInput(std::unique_ptr<json::JsonReader> r) : r_(std::move(r)) {}
-  const Schema& schema() const override { return r_->schema(); }
-  Result<bool> Next(RecordBatch* batch) override {
-    json::JsonBatch b;
-    LP_ASSIGN_OR_RETURN(bool more, r_->Next(&b));
-    if (more) *batch = std::move(b.batch);
-    return more;
-  }
-  csv::ReadStats stats() const override { return r_->total_stats(); }
-
- private:
-  std::unique_ptr<json::JsonReader> r_;
-};
-
-class ParquetInput : public InputFile {
- public:
-  explicit ParquetInput(std::unique_ptr<parquet::FileReader> r) : r_(std::move(r)) {}
-  const Schema& schema() const override { return r_->schema(); }
-  Result<bool> Next(RecordBatch* batch) override {
-    if (next_ >= r_->num_row_groups()) return false;
-    LP_ASSIGN_OR_RETURN(*batch, r_->ReadRowGroup(next_++, {}));
-    return true;
-  }
-
- private:
-  std::unique_ptr<parquet::FileReader> r_;
-  int next_ = 0;
 };
 
 Result<std::string> FormatOf(const WriteArgs& a) {
@@ -203,28 +148,26 @@ Status RunWrite(const WriteArgs& a) {
     }
   }
 
-  std::unique_ptr<InputFile> input;
+  // Every format behind the one reader interface (types/batch_reader.h).
+  std::unique_ptr<BatchReader> input;
   if (format == "csv" || format == "tsv") {
     csv::CsvOptions o;
     o.header = header;
     if (format == "tsv") o.delimiter = '\t';
     o.schema = schema;
     o.batch_rows = 1 << 17;
-    LP_ASSIGN_OR_RETURN(auto r, csv::CsvReader::Open(fs, a.from, o));
-    input = std::make_unique<CsvInput>(std::move(r));
+    LP_ASSIGN_OR_RETURN(input, csv::CsvReader::Open(fs, a.from, o));
   } else if (format == "jsonl") {
     json::JsonOptions o;
     o.schema = schema;
     o.batch_rows = 1 << 16;
-    LP_ASSIGN_OR_RETURN(auto r, json::JsonReader::Open(fs, a.from, o));
-    input = std::make_unique<JsonInput>(std::move(r));
+    LP_ASSIGN_OR_RETURN(input, json::JsonReader::Open(fs, a.from, o));
   } else {
     if (schema.has_value() && !a.schema.empty()) {
       return Status::InvalidArgument("--schema applies to csv and jsonl input; a Parquet file "
                                      "carries its own schema");
     }
-    LP_ASSIGN_OR_RETURN(auto r, parquet::FileReader::Open(fs, a.from));
-    input = std::make_unique<ParquetInput>(std::move(r));
+    LP_ASSIGN_OR_RETURN(input, parquet::OpenBatchReader(fs, a.from));
   }
 
   delta::WriteOptions wo;
@@ -250,14 +193,14 @@ Status RunWrite(const WriteArgs& a) {
     }
   }
   LP_ASSIGN_OR_RETURN(auto writer, delta::DeltaTable::NewWriter(a.to, wo, fs));
-  RecordBatch batch;
+  ReadBatch batch;
   for (;;) {
     LP_ASSIGN_OR_RETURN(bool more, input->Next(&batch));
     if (!more) break;
-    LP_RETURN_IF_ERROR(writer->Write(batch));
+    LP_RETURN_IF_ERROR(writer->Write(batch.batch));
   }
   LP_ASSIGN_OR_RETURN(delta::CommitResult result, writer->Commit());
-  csv::ReadStats stats = input->stats();
+  const ReadStats& stats = input->total_stats();
   std::printf("wrote %lld rows to %s (version %lld, %lld file%s, %s)\n",
               static_cast<long long>(result.num_rows), a.to.c_str(),
               static_cast<long long>(result.version), static_cast<long long>(result.num_files),

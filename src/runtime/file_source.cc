@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
-#include "formats/csv/csv_reader.h"
-#include "formats/json/json_reader.h"
 #include "formats/options/read_options.h"
-#include "formats/parquet/parquet.h"
+#include "runtime/file_source_schema.h"
+#include "types/batch_reader.h"
 
 namespace lakepipe::runtime {
 namespace {
@@ -296,68 +296,52 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
   std::vector<RecordBatch> out;
   // The same settings `validate` checked (formats/options).
   LP_ASSIGN_OR_RETURN(formats::ReadFilesSettings settings, formats::ReadFilesSettingsFrom(spec.options));
-  std::string format = settings.format;
+  // Top-level fields the kept schema lacks (schemaEvolutionMode addNewColumns or
+  // failOnNewColumns): the whole batch is read first, so the flow stops once for all of them.
+  std::vector<NewFieldSeen> new_fields;
+  std::vector<std::string> new_field_files;
+  formats::FileReadTarget target;
+  target.schema = spec.schema;
+  target.rescued_data_column = spec.rescued_data_column;
   for (const auto& file : files) {
     std::string full = file.path.empty() ? spec.path : JoinPath(spec.path, file.path);
     PlannedFileSystem planned(fs, full, file.size);
-    std::vector<RecordBatch> read;
-    if (format == "csv") {
-      csv::CsvOptions options = settings.csv;
-      options.schema = spec.schema;
-      options.rescued_data_column = spec.rescued_data_column;
-      options.file_path = full;
-      LP_ASSIGN_OR_RETURN(auto reader, csv::CsvReader::Open(&planned, full, options));
-      csv::CsvBatch batch;
-      while (true) {
-        LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
-        if (!more) break;
-        read.push_back(std::move(batch.batch));
-      }
-      stats->rescued_rows += reader->total_stats().rescued_rows;
-    } else if (format == "json") {
-      json::JsonOptions options = settings.json;
-      options.schema = spec.schema;
-      options.rescued_data_column = spec.rescued_data_column;
-      options.file_path = full;
-      LP_ASSIGN_OR_RETURN(auto reader, json::JsonReader::Open(&planned, full, options));
-      json::JsonBatch batch;
-      while (true) {
-        LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
-        if (!more) break;
-        read.push_back(std::move(batch.batch));
-      }
-      stats->rescued_rows += reader->total_stats().rescued_rows;
-    } else if (format == "parquet") {
-      LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(&planned, full));
-      LP_ASSIGN_OR_RETURN(RecordBatch all, reader->ReadAll());
-      // Parquet columns are typed by the file; they must match the declared schema.
-      if (spec.schema) {
-        for (const auto& f : spec.schema->fields()) {
-          const Column* c = all.ColumnByName(f.name);
-          if (c != nullptr && c->type() != f.type) {
-            return Status::InvalidArgument(full + ": column " + f.name + " is " + c->type().ToString() +
-                                           " in the file but " + f.type.ToString() + " in the schema");
-          }
-        }
-      }
-      read.push_back(std::move(all));
-    } else {
-      return Status::NotSupported("read_files format '" + spec.format + "' (supported: csv, json, parquet)");
+    target.file_path = full;
+    // One loop for every format: the reader yields bounded batches, each shaped to the
+    // scan's columns as it comes.
+    LP_ASSIGN_OR_RETURN(std::unique_ptr<BatchReader> reader, formats::OpenFileReader(&planned, full, settings, target));
+    int64_t file_rows = 0;
+    ReadBatch batch;
+    while (true) {
+      LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+      if (!more) break;
+      auto shaped = ShapeBatch(batch.batch, output_schema, full, file);
+      if (!shaped.ok()) return shaped.status().WithContext(full);
+      file_rows += batch.batch.num_rows();
+      out.push_back(std::move(shaped).value());
     }
+    stats->rescued_rows += reader->total_stats().rescued_rows;
+    for (const auto& f : reader->total_stats().new_fields) {
+      bool known = false;
+      for (const auto& g : new_fields) known |= g.name == f.name;
+      if (!known) new_fields.push_back({f.name, full, f.line});
+    }
+    if (!reader->total_stats().new_fields.empty()) new_field_files.push_back(full);
     if (planned.size_seen() >= 0 && planned.size_seen() != file.size) {
       stats->changed_files.push_back({full, file.size, planned.size_seen()});
-    }
-    int64_t file_rows = 0;
-    for (const auto& b : read) {
-      auto shaped = ShapeBatch(b, output_schema, full, file);
-      if (!shaped.ok()) return shaped.status().WithContext(full);
-      file_rows += b.num_rows();
-      out.push_back(std::move(shaped).value());
     }
     stats->rows += file_rows;
     stats->rows_by_file_mtime.emplace_back(file.mtime_micros, file_rows);
     stats->files += 1;
     stats->bytes += file.size;
+  }
+  // A batch read (no kept schema) inferred its schema from these very files: a field it
+  // lacks arrived after that, and is rescued like any other misfit.
+  if (!new_fields.empty() && !spec.schema_location.empty()) {
+    int64_t now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    return StopForNewFields(fs, spec, new_field_files, new_fields, now_millis);
   }
   return out;
 }

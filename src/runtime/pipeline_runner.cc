@@ -1,4 +1,5 @@
 #include "runtime/pipeline_runner.h"
+#include "runtime/file_source_schema.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -43,6 +44,21 @@ bool SameColumns(const Schema& table, const Schema& query) {
     if (table.field(i).name != query.field(i).name ||
         !SameTypeIgnoringNullability(table.field(i).type, query.field(i).type))
       return false;
+  }
+  return true;
+}
+
+// Whether `query` has every column of `table` (same name and type) and possibly more.
+bool GainsColumns(const Schema& table, const Schema& query) {
+  for (const Field& f : table.fields()) {
+    bool found = false;
+    for (const Field& g : query.fields()) {
+      if (g.name == f.name) {
+        if (!SameTypeIgnoringNullability(f.type, g.type)) return false;
+        found = true;
+      }
+    }
+    if (!found) return false;
   }
   return true;
 }
@@ -386,6 +402,13 @@ Result<std::unique_ptr<delta::TableWriter>> PipelineRunner::Impl::OpenTableWrite
   if (existing.ok()) {
     LP_ASSIGN_OR_RETURN(auto snap, (*existing)->Latest());
     if (SameColumns(snap->schema(), schema)) return (*existing)->NewWriter(std::move(options));
+    if (options.mode != delta::WriteMode::kOverwrite && GainsColumns(snap->schema(), schema)) {
+      // The query gained columns (a read_files schema that evolved, or new columns in the
+      // SQL): they are added to the table in this commit, earlier rows NULL (Delta's
+      // mergeSchema). Columns are written by name, so their order in the query is free.
+      options.merge_schema = true;
+      return (*existing)->NewWriter(std::move(options));
+    }
     if (options.mode != delta::WriteMode::kOverwrite) {
       return Status::InvalidArgument("table `" + name + "` has columns (" + snap->schema().ToDDL() +
                                      ") but its query now produces (" + schema.ToDDL() +
@@ -436,7 +459,9 @@ Result<std::unique_ptr<PipelineRunner>> PipelineRunner::OpenForQuery(
   impl->fs = fs;
   impl->clock = clock;
   LP_ASSIGN_OR_RETURN(impl->pipeline, sql::LoadPipeline(folder, overrides, fs));
-  auto resolved = sql::ResolvePipeline(impl->pipeline);
+  // Read_files scans without a schema take their kept (or inferred) schema, exactly as
+  // `validate` plans them.
+  auto resolved = sql::ResolvePipeline(impl->pipeline, ReadFilesSchemaLookupFor(fs, impl->pipeline.settings.storage));
   if (resolved.ok()) {
     impl->resolved = std::move(resolved).value();
   } else {
@@ -487,7 +512,9 @@ Result<PipelineRunner::QueryResult> PipelineRunner::Query(const std::string& sel
     LP_ASSIGN_OR_RETURN(auto snap, (*opened)->Latest());
     return snap->schema();
   };
-  LP_ASSIGN_OR_RETURN(sql::PlanPtr resolved, sql::ResolvePlan(plan, lookup));
+  // A read_files scan without a schema in an ad-hoc query infers it from its files now.
+  LP_ASSIGN_OR_RETURN(sql::PlanPtr resolved,
+                      sql::ResolvePlan(plan, lookup, ReadFilesSchemaLookupFor(r.fs, r.pipeline.settings.storage)));
   ExecOptions exec;
   exec.current_timestamp_micros = r.clock->NowMicros();
   FullScanProvider provider(r, exec);

@@ -5,6 +5,7 @@
 #include "delta/changes.h"
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
+#include "runtime/file_source_schema.h"
 #include "runtime/file_watcher.h"
 #include "runtime/status_board.h"
 #include "sql/streaming_rules.h"
@@ -162,6 +163,8 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
   std::set<std::string> planned_paths;
   for (const sql::PlanNode* scan : sources.file_scans) {
     const auto& spec = scan->read_files;
+    // An inferred schema is kept before the first batch that reads with it.
+    LP_RETURN_IF_ERROR(KeepInferredSchema(fs, spec, clock->NowMillis()));
     if (!planned_paths.insert(spec.path).second) continue;
     LP_ASSIGN_OR_RETURN(FileListOptions limits, FileListOptionsFrom(spec));
     limits.now_micros = clock->NowMicros();

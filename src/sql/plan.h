@@ -88,9 +88,15 @@ struct ReadFilesSpec {
   // Every option as written (keys lower-cased, values as text: 'x' -> x, true -> true),
   // including format and schema.
   std::map<std::string, std::string> options;
-  // Parsed `schema =>` (empty when absent; validation then refuses the scan: schema
-  // inference needs data).
+  // Parsed `schema =>`; when absent, resolution fills it with the inferred schema (the
+  // kept one, runtime/file_source_schema.h) and sets `schema_inferred`.
   std::optional<Schema> schema;
+  bool schema_inferred = false;
+  // For an inferred schema kept in the flow checkpoint: the folder of its versioned
+  // schema files and the version read (docs/checkpoint.md, "Inferred schemas"); empty /
+  // -1 for a batch read, which infers at every read.
+  std::string schema_location;
+  int64_t schema_version = -1;
   // Name of the column that collects values not fitting the schema (csv/json): the
   // `rescuedDataColumn` option, default "_rescued_data"; empty for parquet.
   std::string rescued_data_column;

@@ -62,7 +62,8 @@ void SplitConjuncts(const ExprPtr& e, std::vector<ExprPtr>* out) {
 
 class Resolver {
  public:
-  Resolver(const TableSchemaLookup& tables) : tables_(tables) {}
+  Resolver(const TableSchemaLookup& tables, const ReadFilesSchemaLookup& files, ReadFilesScanContext where)
+      : tables_(tables), files_(files), where_(std::move(where)) {}
 
   Result<PlanPtr> Resolve(const PlanPtr& plan) {
     auto out = std::make_shared<PlanNode>(*plan);
@@ -119,15 +120,29 @@ class Resolver {
         return CheckWatermark(n);
       }
       case PlanKind::kReadFiles: {
-        const ReadFilesSpec& spec = n->read_files;
-        if (!spec.schema) {
-          return NotSupportedAt(n->loc, "read_files without schema => '...': lakepipe does not infer schemas; "
-                                        "give the columns, e.g. schema => 'id BIGINT, name STRING'");
-        }
+        ReadFilesSpec& spec = n->read_files;
         // The reader options, checked by the same function `run` builds its readers with.
         auto settings = formats::ReadFilesSettingsFrom(spec.options);
         if (!settings.ok()) {
           return Status(settings.status().code(), n->loc.ToString() + ": " + settings.status().message());
+        }
+        if (!spec.schema) {
+          if (!files_) {
+            return NotSupportedAt(n->loc, "read_files without schema => '...' needs the files to infer it from, "
+                                          "which this statement cannot read; give the columns, e.g. "
+                                          "schema => 'id BIGINT, name STRING'");
+          }
+          ReadFilesScanContext where = where_;
+          where.scan_index = scans_++;
+          where.streaming = n->streaming;
+          auto inferred = files_(spec, where);
+          if (!inferred.ok()) {
+            return Status(inferred.status().code(), n->loc.ToString() + ": " + inferred.status().message());
+          }
+          spec.schema = std::move(inferred->schema);
+          spec.schema_inferred = true;
+          spec.schema_location = std::move(inferred->location);
+          spec.schema_version = inferred->version;
         }
         Schema s = *spec.schema;
         if (!spec.rescued_data_column.empty()) {
@@ -546,6 +561,9 @@ class Resolver {
   }
 
   const TableSchemaLookup& tables_;
+  const ReadFilesSchemaLookup& files_;
+  ReadFilesScanContext where_;
+  int scans_ = 0;  // read_files scans without a schema seen so far, in plan order
 };
 
 // Window functions in a streaming table: only keyed de-duplication (streaming_rules.h).
@@ -763,13 +781,13 @@ Status CheckSameTarget(const DatasetDefinition& def, const ResolvedDataset& rd, 
 
 // A streaming table's other append flows: each writes its columns by name into the
 // table's (same types; the table's other columns are NULL in its rows).
-Status ResolveMoreFlows(const DatasetDefinition& def, const TableSchemaLookup& lookup, const ViewPlanLookup& views,
-                        ResolvedDataset* rd) {
+Status ResolveMoreFlows(const DatasetDefinition& def, const TableSchemaLookup& lookup,
+                        const ReadFilesSchemaLookup& files, const ViewPlanLookup& views, ResolvedDataset* rd) {
   for (const auto& f : def.more_flows) {
     ResolvedDataset::MoreFlow out;
     out.name = f.name;
     out.once = f.once;
-    LP_ASSIGN_OR_RETURN(out.plan, ResolvePlan(f.query, lookup));
+    LP_ASSIGN_OR_RETURN(out.plan, ResolvePlan(f.query, lookup, files, ReadFilesScanContext{def.name, f.name, 0}));
     if (f.apply_changes) {
       // Another AUTO CDC flow into the target: its changes are decided against the same
       // per-key state, so it must describe keys, sequences and versions the same way.
@@ -829,8 +847,9 @@ const ResolvedDataset* ResolvedPipeline::Find(const std::string& name) const {
   return nullptr;
 }
 
-Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables) {
-  Resolver r(tables);
+Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables, const ReadFilesSchemaLookup& files,
+                            const ReadFilesScanContext& where) {
+  Resolver r(tables, files, where);
   return r.Resolve(plan);
 }
 
@@ -860,7 +879,7 @@ Result<expr::BoundExpr> BindExpectation(const Expectation& e, const ResolvedData
   return std::move(b).value();
 }
 
-Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
+Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files) {
   ResolvedPipeline out;
   LP_ASSIGN_OR_RETURN(out.graph, PipelineGraph::Build(pipeline.datasets));
   std::map<std::string, Schema> schemas;
@@ -877,7 +896,7 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
     rd.kind = def.kind;
     rd.dataset_index = node.dataset_index;
     rd.once = def.flow_once;
-    LP_ASSIGN_OR_RETURN(rd.plan, ResolvePlan(def.query, lookup));
+    LP_ASSIGN_OR_RETURN(rd.plan, ResolvePlan(def.query, lookup, files, ReadFilesScanContext{def.name, "", 0}));
     rd.schema = rd.plan->schema;
     if (def.apply_changes) {
       LP_ASSIGN_OR_RETURN(rd.apply_changes, ResolveApplyChanges(def.apply_changes, def.flow_name, rd.plan->schema));
@@ -888,7 +907,7 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline) {
       return d != nullptr && d->kind == DatasetKind::kView ? d->plan.get() : nullptr;
     };
     LP_RETURN_IF_ERROR(CheckDataset(def, &rd, views));
-    LP_RETURN_IF_ERROR(ResolveMoreFlows(def, lookup, views, &rd));
+    LP_RETURN_IF_ERROR(ResolveMoreFlows(def, lookup, files, views, &rd));
     schemas[ToLower(def.name)] = rd.schema;
     out.datasets.push_back(std::move(rd));
   }

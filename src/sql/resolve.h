@@ -2,7 +2,8 @@
 // dataset's plan into the resolved plan the operators execute.
 //
 // Works in the graph's topological order: a table scan takes the schema resolved for that
-// table; read_files takes its `schema =>` option plus the rescued-data column (csv/json)
+// table; read_files takes its `schema =>` option (or the inferred schema, from a
+// ReadFilesSchemaLookup) plus the rescued-data column (csv/json)
 // and the _metadata columns the query uses. Expressions are bound with expr::Bind (names,
 // Spark coercion, result types), so an unknown column is an error naming the column, its
 // file:line:col and the available columns. In the resolved plan: every node has `schema`
@@ -60,10 +61,33 @@ struct ResolvedPipeline {
 
 // Resolves one plan, given the schemas of the pipeline tables it may read.
 using TableSchemaLookup = std::function<Result<Schema>(const std::string& table, const SourceLocation& loc)>;
-Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables);
+
+// Where a read_files scan without `schema =>` sits: the dataset it feeds, the flow (empty:
+// the dataset's own query) and its position among that flow's read_files scans in plan
+// order. The kept schema of the scan is found by these.
+struct ReadFilesScanContext {
+  std::string dataset;
+  std::string flow;
+  int scan_index = 0;
+  bool streaming = false;  // STREAM read_files: the schema is kept; a batch read infers each time
+};
+// The schema a read_files scan without `schema =>` reads with.
+struct ReadFilesSchema {
+  Schema schema;          // the data columns (hints applied)
+  std::string location;   // folder of its versioned schema files; empty: not kept
+  int64_t version = -1;
+};
+// Infers (or reads the kept) schema of a scan without `schema =>`; resolution calls it once
+// per such scan. runtime/file_source_schema.h provides it: `validate` and `run` pass the
+// same one, so they plan the same columns. Without one, such scans are refused.
+using ReadFilesSchemaLookup =
+    std::function<Result<ReadFilesSchema>(const ReadFilesSpec& spec, const ReadFilesScanContext& where)>;
+
+Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables,
+                            const ReadFilesSchemaLookup& files = {}, const ReadFilesScanContext& where = {});
 
 // Builds the graph and resolves every dataset (what `lakepipe validate` does).
-Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline);
+Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files = {});
 
 // Binds expectation `e` of `ds` over the rows it checks, `rows` (validate and run both bind
 // through here, so they accept the same expectations). For a table with a query these are

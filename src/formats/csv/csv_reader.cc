@@ -16,16 +16,6 @@
 
 namespace lakepipe::csv {
 
-void ReadStats::Add(const ReadStats& other) {
-  rows += other.rows;
-  rescued_rows += other.rescued_rows;
-  lines += other.lines;
-  for (int64_t l : other.first_bad_lines) {
-    if (first_bad_lines.size() >= kMaxBadLines) break;
-    first_bad_lines.push_back(l);
-  }
-}
-
 void AppendJsonString(std::string_view text, std::string* out) {
   // JSON text must be UTF-8: invalid bytes become U+FFFD here; callers that must keep the
   // bytes record them separately (RescueRecord's "_invalid_utf8").
@@ -891,34 +881,18 @@ Result<std::unique_ptr<CsvReader>> CsvReader::OpenBuffer(std::string data, CsvOp
 
 const Schema& CsvReader::schema() const { return impl_->schema(); }
 const Schema& CsvReader::data_schema() const { return impl_->data_schema(); }
-Result<bool> CsvReader::Next(CsvBatch* out) { return impl_->Next(out); }
+Result<bool> CsvReader::Next(ReadBatch* out) { return impl_->Next(out); }
 const ReadStats& CsvReader::total_stats() const { return impl_->total(); }
-
-namespace {
-Result<RecordBatch> ReadAll(CsvReader* reader, ReadStats* stats) {
-  std::vector<RecordBatch> batches;
-  CsvBatch b;
-  for (;;) {
-    LP_ASSIGN_OR_RETURN(bool more, reader->Next(&b));
-    if (!more) break;
-    batches.push_back(std::move(b.batch));
-  }
-  if (stats != nullptr) stats->Add(reader->total_stats());
-  if (batches.size() == 1) return std::move(batches[0]);
-  if (batches.empty()) return RecordBatch::Empty(reader->schema());
-  return RecordBatch::Concat(reader->schema(), batches);
-}
-}  // namespace
 
 Result<RecordBatch> ReadCsvFile(FileSystem* fs, const std::string& path, CsvOptions options,
                                 ReadStats* stats) {
   LP_ASSIGN_OR_RETURN(auto reader, CsvReader::Open(fs, path, std::move(options)));
-  return ReadAll(reader.get(), stats);
+  return ReadAllBatches(reader.get(), stats);
 }
 
 Result<RecordBatch> ReadCsvBuffer(std::string data, CsvOptions options, ReadStats* stats) {
   LP_ASSIGN_OR_RETURN(auto reader, CsvReader::OpenBuffer(std::move(data), std::move(options)));
-  return ReadAll(reader.get(), stats);
+  return ReadAllBatches(reader.get(), stats);
 }
 
 }  // namespace lakepipe::csv

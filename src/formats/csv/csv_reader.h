@@ -1,4 +1,4 @@
-// CsvReader: streams an RFC 4180 CSV file (or an in-memory buffer) into RecordBatches of
+// CsvReader (a BatchReader, types/batch_reader.h): streams an RFC 4180 CSV file (or an in-memory buffer) into RecordBatches of
 // a bounded number of rows, with Spark/Databricks "rescue" semantics: nothing in the
 // input is ever dropped silently.
 //
@@ -33,6 +33,7 @@
 #include "common/fs.h"
 #include "common/status.h"
 #include "types/batch.h"
+#include "types/batch_reader.h"
 #include "types/schema.h"
 
 namespace lakepipe::csv {
@@ -74,41 +75,27 @@ struct CsvOptions {
 // (PERMISSIVE only). Anything else is NotSupported, naming the option.
 Result<CsvOptions> CsvOptionsFromMap(const std::vector<std::pair<std::string, std::string>>& kv);
 
-// Counters of one batch or of the whole read so far.
-struct ReadStats {
-  int64_t rows = 0;           // rows produced
-  int64_t rescued_rows = 0;   // rows with a non-null _rescued_data (or that would have one)
-  int64_t lines = 0;          // source lines consumed (including header and blank lines)
-  std::vector<int64_t> first_bad_lines;  // line numbers of the first kMaxBadLines rescued rows
-  static constexpr size_t kMaxBadLines = 10;
+using lakepipe::ReadStats;
+using CsvBatch = ReadBatch;
 
-  void Add(const ReadStats& other);
-};
-
-struct CsvBatch {
-  RecordBatch batch;
-  std::vector<int64_t> line_numbers;  // one per row when CsvOptions::line_numbers
-  ReadStats stats;                    // this batch only
-};
-
-class CsvReader {
+class CsvReader final : public BatchReader {
  public:
-  ~CsvReader();
+  ~CsvReader() override;
   static Result<std::unique_ptr<CsvReader>> Open(FileSystem* fs, const std::string& path,
                                                  CsvOptions options);
   // Reads from memory; `options.file_path` names the source in rescued records.
   static Result<std::unique_ptr<CsvReader>> OpenBuffer(std::string data, CsvOptions options);
 
   // The schema of the batches: the given or inferred columns, then the rescue column.
-  const Schema& schema() const;
+  const Schema& schema() const override;
   // The data columns only (without the rescue column).
-  const Schema& data_schema() const;
+  const Schema& data_schema() const override;
 
   // Fills `out` with the next batch of at most batch_rows rows; false at end of input.
   // Errors: IOError from the file, Corruption for a row longer than max_row_bytes.
-  Result<bool> Next(CsvBatch* out);
+  Result<bool> Next(ReadBatch* out) override;
   // Totals over every batch returned so far.
-  const ReadStats& total_stats() const;
+  const ReadStats& total_stats() const override;
 
   class Impl;
 

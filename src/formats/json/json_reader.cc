@@ -553,7 +553,8 @@ class JsonReader::Impl {
         ++sampled;
       }
       for (size_t i = 0; i < root.names.size(); ++i) {
-        data_schema_.AddField(Field{root.names[i], ToType(root.children[i]), true});
+        data_schema_.AddField(
+            Field{root.names[i], opt_.infer_types ? ToType(root.children[i]) : DataType::String(), true});
       }
       return Status::OK();
     }
@@ -578,9 +579,20 @@ class JsonReader::Impl {
       ++sampled;
     }
     for (size_t i = 0; i < root.names.size(); ++i) {
-      data_schema_.AddField(Field{root.names[i], ToType(root.children[i]), true});
+      data_schema_.AddField(
+            Field{root.names[i], opt_.infer_types ? ToType(root.children[i]) : DataType::String(), true});
     }
     return Status::OK();
+  }
+
+  void NoteNewField(std::string_view key, ReadStats* bs, int64_t row_line) {
+    for (const auto& f : bs->new_fields) {
+      if (f.name == key) return;
+    }
+    for (const auto& f : total_.new_fields) {
+      if (f.name == key) return;
+    }
+    bs->new_fields.push_back({std::string(key), row_line});
   }
 
   void AddRescue(std::string_view key, std::string_view raw) {
@@ -626,8 +638,10 @@ class JsonReader::Impl {
     size_t n = data_schema_.size();
     filled_.assign(n, false);
     simdjson::dom::object obj = doc.get_object().value_unsafe();
-      for (auto field : obj) {
+    for (auto field : obj) {
       int c = FindFieldIn(data_schema_.fields(), field.key);
+      if (c < 0 && !opt_.unknown_keys_misfit) continue;
+      if (c < 0 && opt_.report_new_fields) NoteNewField(field.key, bs, row_line);
       if (c < 0 || filled_[static_cast<size_t>(c)]) {
         AddRescue(field.key, RawText(field.value));
         continue;
@@ -685,34 +699,18 @@ Result<std::unique_ptr<JsonReader>> JsonReader::OpenBuffer(std::string data, Jso
 
 const Schema& JsonReader::schema() const { return impl_->schema(); }
 const Schema& JsonReader::data_schema() const { return impl_->data_schema(); }
-Result<bool> JsonReader::Next(JsonBatch* out) { return impl_->Next(out); }
+Result<bool> JsonReader::Next(ReadBatch* out) { return impl_->Next(out); }
 const ReadStats& JsonReader::total_stats() const { return impl_->total(); }
-
-namespace {
-Result<RecordBatch> ReadAll(JsonReader* reader, ReadStats* stats) {
-  std::vector<RecordBatch> batches;
-  JsonBatch b;
-  for (;;) {
-    LP_ASSIGN_OR_RETURN(bool more, reader->Next(&b));
-    if (!more) break;
-    batches.push_back(std::move(b.batch));
-  }
-  if (stats != nullptr) stats->Add(reader->total_stats());
-  if (batches.size() == 1) return std::move(batches[0]);
-  if (batches.empty()) return RecordBatch::Empty(reader->schema());
-  return RecordBatch::Concat(reader->schema(), batches);
-}
-}  // namespace
 
 Result<RecordBatch> ReadJsonFile(FileSystem* fs, const std::string& path, JsonOptions options,
                                  ReadStats* stats) {
   LP_ASSIGN_OR_RETURN(auto reader, JsonReader::Open(fs, path, std::move(options)));
-  return ReadAll(reader.get(), stats);
+  return ReadAllBatches(reader.get(), stats);
 }
 
 Result<RecordBatch> ReadJsonBuffer(std::string data, JsonOptions options, ReadStats* stats) {
   LP_ASSIGN_OR_RETURN(auto reader, JsonReader::OpenBuffer(std::move(data), std::move(options)));
-  return ReadAll(reader.get(), stats);
+  return ReadAllBatches(reader.get(), stats);
 }
 
 

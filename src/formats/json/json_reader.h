@@ -1,4 +1,4 @@
-// JsonReader: streams JSON lines (one object per line, simdjson; or, with multi_line, one
+// JsonReader (a BatchReader, types/batch_reader.h): streams JSON lines (one object per line, simdjson; or, with multi_line, one
 // JSON value per file) into RecordBatches of a
 // bounded number of rows, with the rescue semantics of the CSV reader: nothing is dropped
 // silently (docs/file-formats.md states the exact rules).
@@ -28,11 +28,13 @@
 #include "common/status.h"
 #include "formats/csv/csv_reader.h"  // ReadStats, AppendJsonString
 #include "types/batch.h"
+#include "types/batch_reader.h"
 #include "types/schema.h"
 
 namespace lakepipe::json {
 
-using ReadStats = csv::ReadStats;
+using lakepipe::ReadStats;
+using JsonBatch = ReadBatch;
 
 struct JsonOptions {
   std::optional<Schema> schema;
@@ -53,29 +55,30 @@ struct JsonOptions {
   std::function<std::optional<int32_t>(std::string_view)> parse_date;
   std::function<std::optional<int64_t>(std::string_view)> parse_timestamp;
   // Whether a key the schema lacks makes the record a misfit (the file readers rescue such
-  // records) or is ignored (from_json, as Spark's JSON functions do).
+  // records) or is ignored (from_json, as Spark's JSON functions do; read_files'
+  // schemaEvolutionMode 'none'), at any depth.
   bool unknown_keys_misfit = true;
+  // Without a schema: false infers every top-level column as STRING (nested values kept as
+  // their JSON text), Auto Loader's default; true infers types, structs and arrays.
+  bool infer_types = true;
+  // Note each top-level key the schema lacks in ReadStats::new_fields (its first line);
+  // the value is still rescued (schemaEvolutionMode addNewColumns / failOnNewColumns).
+  bool report_new_fields = false;
 };
 
-struct JsonBatch {
-  RecordBatch batch;
-  std::vector<int64_t> line_numbers;  // one per row when JsonOptions::line_numbers
-  ReadStats stats;                    // this batch only
-};
-
-class JsonReader {
+class JsonReader final : public BatchReader {
  public:
-  ~JsonReader();
+  ~JsonReader() override;
   static Result<std::unique_ptr<JsonReader>> Open(FileSystem* fs, const std::string& path,
                                                   JsonOptions options);
   static Result<std::unique_ptr<JsonReader>> OpenBuffer(std::string data, JsonOptions options);
 
-  const Schema& schema() const;       // data columns, then the rescue column
-  const Schema& data_schema() const;  // data columns only
+  const Schema& schema() const override;       // data columns, then the rescue column
+  const Schema& data_schema() const override;  // data columns only
   // Next batch of at most batch_rows rows; false at end of input. Errors: IOError,
   // Corruption for a line longer than max_line_bytes.
-  Result<bool> Next(JsonBatch* out);
-  const ReadStats& total_stats() const;
+  Result<bool> Next(ReadBatch* out) override;
+  const ReadStats& total_stats() const override;
 
   class Impl;
 

@@ -198,6 +198,45 @@ TEST(JsonReaderTest, RandomInputsNeverCrash) {
   }
 }
 
+// schemaEvolutionMode support: new top-level keys are reported once each with their
+// first line (and still rescued); with unknown keys ignored ('none') they leave no trace,
+// while a type mismatch is still rescued.
+TEST(JsonReaderTest, NewFieldsReportedOrIgnored) {
+  std::string text = "{\"a\":1}\n{\"a\":2,\"dev\":\"tv\"}\n{\"a\":3,\"dev\":\"pc\",\"x\":{\"y\":1}}\n{\"a\":\"no\"}\n";
+  JsonOptions o;
+  o.schema = *Schema::ParseDDL("a BIGINT");
+  o.report_new_fields = true;
+  ReadStats stats;
+  RecordBatch b = Read(text, o, &stats);
+  ASSERT_EQ(stats.new_fields.size(), 2u);
+  EXPECT_EQ(stats.new_fields[0].name, "dev");
+  EXPECT_EQ(stats.new_fields[0].line, 2);
+  EXPECT_EQ(stats.new_fields[1].name, "x");
+  EXPECT_EQ(stats.new_fields[1].line, 3);
+  EXPECT_EQ(stats.rescued_rows, 3);
+  EXPECT_EQ(b.ColumnByName("_rescued_data")->GetValue(1).ToString(), "{\"dev\":\"tv\"}");
+
+  o.report_new_fields = false;
+  o.unknown_keys_misfit = false;
+  ReadStats ignored;
+  RecordBatch c = Read(text, o, &ignored);
+  EXPECT_TRUE(ignored.new_fields.empty());
+  EXPECT_EQ(ignored.rescued_rows, 1);  // only the mismatch "no"
+  EXPECT_TRUE(c.ColumnByName("_rescued_data")->IsNull(1));
+  EXPECT_TRUE(c.ColumnByName("a")->IsNull(3));
+}
+
+// Without a schema and without type inference (Auto Loader's default), every top-level
+// column is a STRING and nested values keep their JSON text.
+TEST(JsonReaderTest, InferStringsOnly) {
+  JsonOptions o;
+  o.infer_types = false;
+  RecordBatch b = Read("{\"a\":1,\"s\":{\"x\":[1,2]},\"t\":\"u\"}\n", o);
+  EXPECT_EQ(b.schema().ToDDL(), "a string, s string, t string, _rescued_data string");
+  EXPECT_EQ(b.ColumnByName("a")->GetValue(0).ToString(), "1");
+  EXPECT_EQ(b.ColumnByName("s")->GetValue(0).ToString(), "{\"x\":[1,2]}");
+}
+
 TEST(JsonWriterTest, WritesSparkStyleJson) {
   Schema schema({Field{"d", DataType::Double()}, Field{"dec", DataType::Decimal(38, 4)},
                  Field{"dt", DataType::Date()}, Field{"ts", DataType::Timestamp()},

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "formats/csv/csv_reader.h"
 #include "formats/json/json_reader.h"
+#include "types/batch_reader.h"
 
 namespace lakepipe::formats {
 
@@ -31,11 +32,28 @@ struct FileSourceSettings {
   std::string path_glob_filter;       // on file names (common/glob.h); empty: every file
 };
 
+// schemaEvolutionMode (Auto Loader's): what a top-level field the schema lacks does.
+enum class SchemaEvolutionMode {
+  kAddNewColumns,     // the stream stops once; the next run reads with the field added
+  kRescue,            // kept in the rescue column; the schema never changes
+  kNone,              // ignored (Databricks' meaning); type mismatches are still rescued
+  kFailOnNewColumns,  // the stream fails until the schema or the file changes
+};
+const char* SchemaEvolutionModeName(SchemaEvolutionMode mode);
+
+// How a scan without `schema =>` gets its columns (docs/sql-reference.md, read_files).
+struct SchemaInferenceSettings {
+  bool infer_column_types = false;  // inferColumnTypes: false reads every column as STRING
+  std::string schema_hints;         // schemaHints, checked ('a INT, b.c DATE')
+  SchemaEvolutionMode evolution_mode = SchemaEvolutionMode::kRescue;  // the effective mode
+};
+
 struct ReadFilesSettings {
   std::string format;       // "csv", "json" or "parquet" (lower case)
   csv::CsvOptions csv;      // for csv: every reader option but schema/file_path/rescue column
   json::JsonOptions json;   // for json: likewise
   FileSourceSettings source;
+  SchemaInferenceSettings inference;
 };
 
 // `options` as the planner stores them (ReadFilesSpec::options: keys lower-cased, values as
@@ -43,5 +61,21 @@ struct ReadFilesSettings {
 // NotSupported for an option the format does not have (naming the known ones). The error
 // names the option; the caller adds file:line:col.
 Result<ReadFilesSettings> ReadFilesSettingsFrom(const std::map<std::string, std::string>& options);
+
+// What one file of a read_files scan is read into.
+struct FileReadTarget {
+  std::optional<Schema> schema;     // the scan's data columns (given or inferred); csv/json
+                                    // infer from the file when absent
+  std::string rescued_data_column;  // csv/json; empty: no rescue column
+  std::string file_path;            // named in rescued records and errors
+};
+
+// Opens `path` with the reader of `settings.format` behind the one BatchReader interface
+// (types/batch_reader.h), so callers run one read loop whatever the format. Parquet files
+// are typed by their footer: a column the target schema declares with another type is
+// InvalidArgument naming the file and column.
+Result<std::unique_ptr<BatchReader>> OpenFileReader(FileSystem* fs, const std::string& path,
+                                                    const ReadFilesSettings& settings,
+                                                    const FileReadTarget& target);
 
 }  // namespace lakepipe::formats
