@@ -578,10 +578,32 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
       for (size_t i = 0; i < scan.files().size(); ++i) {
         if (!keys.empty() && FileMayHoldAny(*snap, scan.files()[i], first, sorted, any_null)) candidates.push_back(i);
       }
+      // A first key column of up to 8 bytes is checked against its values' bits first, so
+      // that the rows of unaffected keys (most of a file) build no key string.
+      const int first_width = key_cols[0]->type().is_binary_like() || key_cols[0]->type().is_nested()
+                                  ? 0 : key_cols[0]->type().fixed_width();
+      std::unordered_set<uint64_t> first_bits;
+      if (first_width > 0 && first_width <= 8) {
+        for (int64_t r = 0; r < change.keys.num_rows(); ++r) {
+          if (key_cols[0]->IsNull(r)) continue;
+          uint64_t b = 0;
+          std::memcpy(&b, key_cols[0]->raw_data().data() + r * first_width, static_cast<size_t>(first_width));
+          first_bits.insert(b);
+        }
+      }
       auto is_affected = [&](const RecordBatch& rows) -> Result<std::vector<uint8_t>> {
         LP_ASSIGN_OR_RETURN(std::vector<const Column*> cols, KeyColumns(rows, schema, change.key_columns, "table rows"));
         std::vector<uint8_t> mask(static_cast<size_t>(rows.num_rows()));
-        for (int64_t r = 0; r < rows.num_rows(); ++r) mask[r] = keys.count(KeyOf(cols, r)) ? 1 : 0;
+        const bool prefilter = first_width > 0 && first_width <= 8 && cols[0]->type().fixed_width() == first_width;
+        const uint8_t* raw = cols[0]->raw_data().data();
+        for (int64_t r = 0; r < rows.num_rows(); ++r) {
+          if (prefilter && !cols[0]->IsNull(r)) {
+            uint64_t b = 0;
+            std::memcpy(&b, raw + r * first_width, static_cast<size_t>(first_width));
+            if (!first_bits.count(b)) continue;
+          }
+          mask[r] = keys.count(KeyOf(cols, r)) ? 1 : 0;
+        }
         return mask;
       };
       LP_RETURN_IF_ERROR(SplitFiles(snap, candidates, scan, is_affected, &rw));
