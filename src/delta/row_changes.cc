@@ -166,8 +166,28 @@ Result<RecordBatch> KeyedChangeRows(const RecordBatch& existing, const RecordBat
 // (keep) row numbers.
 struct HitFile {
   const DataFile* file = nullptr;
-  RecordBatch rows;
+  // The file's rows as read, one batch per row group: most of a large file is only
+  // copied into a patch column by column, so it is never concatenated whole.
+  std::vector<RecordBatch> pieces;
+  int64_t num_rows = 0;
   std::vector<int32_t> hit, keep;
+  const Schema& schema() const { return pieces.front().schema(); }
+  // All rows in one batch (a file rewritten whole).
+  RecordBatch Whole() const { return RecordBatch::Concat(schema(), pieces); }
+  // Appends rows [from, from + n) of column c (file row numbers) to `out`.
+  void AppendColumnRange(size_t c, int64_t from, int64_t n, Column* out) const {
+    int64_t base = 0;
+    for (const RecordBatch& p : pieces) {
+      const int64_t end = base + p.num_rows();
+      if (n > 0 && from < end) {
+        const int64_t take = std::min(n, end - from);
+        out->AppendRange(p.column(c), from - base, take);
+        from += take;
+        n -= take;
+      }
+      base = end;
+    }
+  }
 };
 
 // The files read, the ones holding affected rows, and those rows.
@@ -183,25 +203,57 @@ RecordBatch TakeRows(const RecordBatch& rows, const std::vector<int32_t>& idx) {
   return RecordBatch(rows.schema(), std::move(cols), static_cast<int64_t>(idx.size()));
 }
 
+// Rows `idx` (file row numbers, ascending) of a file read in pieces.
+RecordBatch TakeRows(const HitFile& h, const std::vector<int32_t>& idx) {
+  if (h.pieces.size() == 1) return TakeRows(h.pieces[0], idx);
+  std::vector<RecordBatch> parts;
+  int64_t base = 0;
+  size_t k = 0;
+  for (const RecordBatch& p : h.pieces) {
+    std::vector<int32_t> local;
+    const int64_t end = base + p.num_rows();
+    for (; k < idx.size() && idx[k] < end; ++k) local.push_back(static_cast<int32_t>(idx[k] - base));
+    if (!local.empty()) parts.push_back(TakeRows(p, local));
+    base = end;
+  }
+  if (parts.empty()) return RecordBatch::Empty(h.schema());
+  return RecordBatch::Concat(h.schema(), parts);
+}
+
 // Reads the candidate files and splits their rows by `is_affected` (a mask per file).
+// With `key_scan` (the same files, only the columns `is_affected` needs), each file's
+// mask comes from those columns first, and only a file with affected rows is decoded
+// whole: a file the stats could not rule out but that holds none costs a key read.
 Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates, const Scan& scan,
                   const std::function<Result<std::vector<uint8_t>>(const RecordBatch&)>& is_affected,
-                  Rewrite* out) {
+                  Rewrite* out, const Scan* key_scan = nullptr) {
   for (size_t i : candidates) {
     const DataFile& f = scan.files()[i];
     out->read.push_back(&f);
-    LP_ASSIGN_OR_RETURN(RecordBatch rows, scan.ReadFile(i));
-    LP_ASSIGN_OR_RETURN(std::vector<uint8_t> mask, is_affected(rows));
-    if (static_cast<int64_t>(mask.size()) != rows.num_rows()) {
-      return Status::Internal("row selector returned " + std::to_string(mask.size()) + " flags for " +
-                              std::to_string(rows.num_rows()) + " rows");
+    std::vector<uint8_t> mask;
+    if (key_scan != nullptr) {
+      LP_ASSIGN_OR_RETURN(RecordBatch keys, key_scan->ReadFile(i));
+      LP_ASSIGN_OR_RETURN(mask, is_affected(keys));
+      if (std::find(mask.begin(), mask.end(), 1) == mask.end()) continue;
     }
     HitFile h;
     h.file = &f;
-    for (int64_t r = 0; r < rows.num_rows(); ++r) (mask[r] ? h.hit : h.keep).push_back(static_cast<int32_t>(r));
+    LP_ASSIGN_OR_RETURN(h.pieces, scan.ReadFilePieces(i));
+    for (const auto& p : h.pieces) h.num_rows += p.num_rows();
+    if (key_scan == nullptr) {
+      if (h.pieces.size() == 1) {
+        LP_ASSIGN_OR_RETURN(mask, is_affected(h.pieces[0]));
+      } else {
+        LP_ASSIGN_OR_RETURN(mask, is_affected(h.Whole()));
+      }
+    }
+    if (static_cast<int64_t>(mask.size()) != h.num_rows) {
+      return Status::Internal("row selector returned " + std::to_string(mask.size()) + " flags for " +
+                              std::to_string(h.num_rows) + " rows");
+    }
+    for (int64_t r = 0; r < h.num_rows; ++r) (mask[r] ? h.hit : h.keep).push_back(static_cast<int32_t>(r));
     if (h.hit.empty()) continue;
-    out->affected.push_back(TakeRows(rows, h.hit));
-    h.rows = std::move(rows);
+    out->affected.push_back(TakeRows(h, h.hit));
     out->files.push_back(std::move(h));
   }
   (void)snap;
@@ -329,24 +381,23 @@ Result<PatchPlan> PlanPatches(const Rewrite& rw, const RecordBatch& existing, co
         std::vector<ColumnPtr> pcols;
         for (size_t c = 0; c < ncols; ++c) {
           if (!changed[c]) continue;
-          const Column& old = h.rows.column(c);
           const Column& now = replacement.column(c);
-          Column col(old.type());
-          col.Reserve(h.rows.num_rows());
+          Column col(h.schema().field(c).type);
+          col.Reserve(h.num_rows);
           int64_t at = 0;
           for (int64_t i = 0; i < n; ++i) {
             int32_t row = h.hit[static_cast<size_t>(i)];
-            if (row > at) col.AppendRange(old, at, row - at);
+            if (row > at) h.AppendColumnRange(c, at, row - at, &col);
             int32_t p = partner[base + i];
             col.AppendTake(now, &p, 1);
             at = row + 1;
           }
-          if (h.rows.num_rows() > at) col.AppendRange(old, at, h.rows.num_rows() - at);
-          pschema.AddField(h.rows.schema().field(c));
+          if (h.num_rows > at) h.AppendColumnRange(c, at, h.num_rows - at, &col);
+          pschema.AddField(h.schema().field(c));
           pcols.push_back(MakeColumn(std::move(col)));
         }
         plan.patch_of[f] = static_cast<int>(plan.patches.size());
-        plan.patches.push_back(FilePatch{h.file, RecordBatch(std::move(pschema), std::move(pcols), h.rows.num_rows())});
+        plan.patches.push_back(FilePatch{h.file, RecordBatch(std::move(pschema), std::move(pcols), h.num_rows)});
       }
     }
     base += n;
@@ -384,7 +435,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
       file_patches.push_back(patches->patches[static_cast<size_t>(patches->patch_of[f])]);
       patched_file.push_back(f);
     } else if (!h.keep.empty()) {
-      to_write.push_back(TakeRows(h.rows, h.keep));
+      to_write.push_back(TakeRows(h, h.keep));
     }
   }
   int64_t new_count = 0;
@@ -399,12 +450,13 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
     for (size_t i : refused) {
       const HitFile& h = rw.files[patched_file[i]];
       const RecordBatch& cols = file_patches[i].columns;
+      RecordBatch whole = h.Whole();
       std::vector<ColumnPtr> all;
-      for (size_t c = 0; c < h.rows.num_columns(); ++c) {
-        int j = cols.schema().FindField(h.rows.schema().field(c).name);
-        all.push_back(j < 0 ? h.rows.column_ptr(c) : cols.column_ptr(static_cast<size_t>(j)));
+      for (size_t c = 0; c < whole.num_columns(); ++c) {
+        int j = cols.schema().FindField(whole.schema().field(c).name);
+        all.push_back(j < 0 ? whole.column_ptr(c) : cols.column_ptr(static_cast<size_t>(j)));
       }
-      to_write.push_back(RecordBatch(h.rows.schema(), std::move(all), h.rows.num_rows()));
+      to_write.push_back(RecordBatch(whole.schema(), std::move(all), whole.num_rows()));
     }
     metrics["numPatchedFiles"] = std::to_string(file_patches.size() - refused.size());
     metrics["numCopiedBytes"] = std::to_string(staged.copied_bytes);
@@ -606,7 +658,11 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
         }
         return mask;
       };
-      LP_RETURN_IF_ERROR(SplitFiles(snap, candidates, scan, is_affected, &rw));
+      ScanOptions key_only;
+      key_only.columns = change.key_columns;
+      LP_ASSIGN_OR_RETURN(Scan key_scan, Scan::Plan(snap, key_only));
+      if (key_scan.files().size() != scan.files().size()) return Status::Internal("key scan planned other files");
+      LP_RETURN_IF_ERROR(SplitFiles(snap, candidates, scan, is_affected, &rw, &key_scan));
       // A concurrent add conflicts when its stats may hold one of our keys.
       auto shared_sorted = std::make_shared<std::vector<Value>>(sorted);
       plan.add_conflicts = [snap, first, shared_sorted, any_null](const AddFile& add) {

@@ -303,6 +303,12 @@ Result<Column> CastColumn(const Column& in, const DataType& type, const std::str
 }  // namespace
 
 Result<RecordBatch> Scan::ReadFile(size_t i) const {
+  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> pieces, ReadFilePieces(i));
+  if (pieces.size() == 1) return std::move(pieces[0]);
+  return RecordBatch::Concat(output_schema_, pieces);
+}
+
+Result<std::vector<RecordBatch>> Scan::ReadFilePieces(size_t i) const {
   if (i >= files_.size()) return Status::InvalidArgument("scan has no file " + std::to_string(i));
   const DataFile& file = files_[i];
   LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(snapshot_->fs(), file.full_path));
@@ -319,38 +325,52 @@ Result<RecordBatch> Scan::ReadFile(size_t i) const {
   for (const auto& p : options_.predicates) {
     if (!is_partition(p.column) && file_schema.FindField(p.column) >= 0) ro.predicates.push_back(p);
   }
-  int64_t num_rows = reader->num_rows();
-  RecordBatch data;
+  std::vector<RecordBatch> pieces;
+  std::vector<int64_t> rows;  // per piece
   if (!ro.columns.empty()) {
-    LP_ASSIGN_OR_RETURN(data, reader->ReadAll(ro));
-    num_rows = data.num_rows();
+    LP_ASSIGN_OR_RETURN(pieces, reader->ReadRowGroups(ro));
+    for (const auto& p : pieces) rows.push_back(p.num_rows());
+  } else {
+    // Only partition (or missing) columns: the file's row count, in one piece.
+    rows.push_back(reader->num_rows());
+    pieces.emplace_back();
   }
-  std::vector<ColumnPtr> columns;
-  for (const Field& f : output_schema_.fields()) {
-    if (is_partition(f.name)) {
-      // One value built from the partition value, then repeated without a Value per row.
-      Column one(f.type);
-      LP_RETURN_IF_ERROR(one.AppendValue(file.partition_values.at(f.name)));
-      Column c(f.type);
-      c.Reserve(num_rows);
-      for (int64_t r = 0; r < num_rows; ++r) c.AppendRange(one, 0, 1);
-      columns.push_back(MakeColumn(std::move(c)));
-      continue;
-    }
-    const Column* col = data.num_columns() > 0 ? data.ColumnByName(f.name) : nullptr;
-    if (col == nullptr) {
-      columns.push_back(MakeColumn(Column::Nulls(f.type, num_rows)));
-      continue;
-    }
-    if (SameTypeIgnoringNullability(col->type(), f.type)) {
-      int idx = data.schema().FindField(f.name);
-      columns.push_back(data.column_ptr(static_cast<size_t>(idx)));
-    } else {
-      LP_ASSIGN_OR_RETURN(Column cast, CastColumn(*col, f.type, file.full_path + " column " + f.name));
-      columns.push_back(MakeColumn(std::move(cast)));
-    }
+  if (rows.empty()) {
+    rows.push_back(0);
+    pieces.emplace_back();
   }
-  return RecordBatch(output_schema_, std::move(columns), num_rows);
+  std::vector<RecordBatch> out;
+  for (size_t p = 0; p < pieces.size(); ++p) {
+    const RecordBatch& data = pieces[p];
+    const int64_t num_rows = rows[p];
+    std::vector<ColumnPtr> columns;
+    for (const Field& f : output_schema_.fields()) {
+      if (is_partition(f.name)) {
+        // One value built from the partition value, then repeated without a Value per row.
+        Column one(f.type);
+        LP_RETURN_IF_ERROR(one.AppendValue(file.partition_values.at(f.name)));
+        Column c(f.type);
+        c.Reserve(num_rows);
+        for (int64_t r = 0; r < num_rows; ++r) c.AppendRange(one, 0, 1);
+        columns.push_back(MakeColumn(std::move(c)));
+        continue;
+      }
+      const Column* col = data.num_columns() > 0 ? data.ColumnByName(f.name) : nullptr;
+      if (col == nullptr) {
+        columns.push_back(MakeColumn(Column::Nulls(f.type, num_rows)));
+        continue;
+      }
+      if (SameTypeIgnoringNullability(col->type(), f.type)) {
+        int idx = data.schema().FindField(f.name);
+        columns.push_back(data.column_ptr(static_cast<size_t>(idx)));
+      } else {
+        LP_ASSIGN_OR_RETURN(Column cast, CastColumn(*col, f.type, file.full_path + " column " + f.name));
+        columns.push_back(MakeColumn(std::move(cast)));
+      }
+    }
+    out.emplace_back(output_schema_, std::move(columns), num_rows);
+  }
+  return out;
 }
 
 Result<RecordBatch> Scan::ReadAll() const {

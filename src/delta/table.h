@@ -130,6 +130,8 @@ class Scan {
   // Reads file i of files(): columns mapped to the table schema by name (a column the
   // file lacks reads as NULL), partition columns filled from the partition values.
   Result<RecordBatch> ReadFile(size_t i) const;
+  // The same rows, one batch per row group read (at least one batch), not concatenated.
+  Result<std::vector<RecordBatch>> ReadFilePieces(size_t i) const;
   // Reads every file, concatenated.
   Result<RecordBatch> ReadAll() const;
 

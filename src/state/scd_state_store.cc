@@ -64,8 +64,9 @@ Result<std::optional<ScdKeyState>> ScdStateStore::Lookup(std::string_view key) {
   if (it != pending_.end()) return std::optional<ScdKeyState>(it->second);
   if (pending_truncate_) return std::optional<ScdKeyState>();
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &value_);
+  if (!st.ok() && !st.IsNotFound()) LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+  looked_up_[std::string(key)] = st.ok();
   if (st.IsNotFound()) return std::optional<ScdKeyState>();
-  LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
   if (!value_.empty() && value_[0] == 'H') return std::optional<ScdKeyState>(ScdKeyState{false, std::string(), value_.substr(1)});
   if (value_.empty() || (value_[0] != 'L' && value_[0] != 'D')) {
     return Status::Corruption("state store " + dir_ + ": key entry with an unknown flag");
@@ -128,10 +129,17 @@ Status ScdStateStore::Commit(int64_t batch_id, const std::string& flow) {
   }
   for (const auto& [key, s] : pending_) {
     if (!pending_truncate_) {
-      std::string old;
-      rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &old);
-      if (st.IsNotFound()) ++count;
-      else LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+      // Whether the key is new to the store: known from its Lookup (a second point read
+      // per key cost as much as the first), else read.
+      auto seen = looked_up_.find(key);
+      if (seen != looked_up_.end()) {
+        count += seen->second ? 0 : 1;
+      } else {
+        std::string old;
+        rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &old);
+        if (st.IsNotFound()) ++count;
+        else LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+      }
     } else {
       ++count;
     }
@@ -153,6 +161,7 @@ Status ScdStateStore::Commit(int64_t batch_id, const std::string& flow) {
 
 void ScdStateStore::Abandon() {
   pending_.clear();
+  looked_up_.clear();
   pending_truncate_.reset();
   pending_new_ = 0;
 }

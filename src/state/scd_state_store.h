@@ -68,6 +68,8 @@ class ScdStateStore : public operators::ScdKeyStates {
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
   std::unordered_map<std::string, ScdKeyState> pending_;
+  // Keys read from RocksDB this batch: whether each was stored (Commit counts new keys).
+  std::unordered_map<std::string, bool> looked_up_;
   std::optional<std::string> pending_truncate_;
   std::optional<std::string> committed_truncate_;
   std::map<std::string, int64_t> committed_batches_;  // by flow

@@ -68,6 +68,13 @@ RecordBatch RecordBatch::Concat(const Schema& schema, const std::vector<RecordBa
   for (size_t c = 0; c < schema.size(); ++c) {
     Column col(schema.field(c).type);
     col.Reserve(total);
+    if (col.type().is_binary_like()) {
+      // The bytes too: growing them append by append copies a whole file's strings again
+      // and again (a row-level change reads files of many row groups).
+      size_t bytes = 0;
+      for (const auto& b : batches) bytes += b.column(c).raw_data().size();
+      col.raw_data().reserve(bytes);
+    }
     for (const auto& b : batches) col.AppendRange(b.column(c), 0, b.num_rows());
     cols.push_back(std::move(col));
   }

@@ -135,6 +135,10 @@ class FileReader {
                                            const ReadOptions& options = {}) const = 0;
   // Reads every row group that may match, concatenated into one batch.
   virtual Result<RecordBatch> ReadAll(const ReadOptions& options = {}) const = 0;
+  // The same batches without concatenating them (one per row group read, in file order,
+  // none when no row group may match): a caller that takes few rows out of a large file
+  // saves copying all of it once more.
+  virtual Result<std::vector<RecordBatch>> ReadRowGroups(const ReadOptions& options = {}) const = 0;
 };
 
 }  // namespace lakepipe::parquet

@@ -186,6 +186,7 @@ class ParquetReader final : public FileReader {
   Result<RecordBatch> ReadRowGroup(int row_group, const std::vector<int>& columns,
                                    const ReadOptions& options) const override;
   Result<RecordBatch> ReadAll(const ReadOptions& options) const override;
+  Result<std::vector<RecordBatch>> ReadRowGroups(const ReadOptions& options) const override;
 
  private:
   Status Corrupt(const std::string& what) const { return Status::Corruption(name_ + ": " + what); }
@@ -918,6 +919,18 @@ Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector
 }
 
 Result<RecordBatch> ParquetReader::ReadAll(const ReadOptions& options) const {
+  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> batches, ReadRowGroups(options));
+  if (batches.size() == 1) return std::move(batches[0]);
+  Schema schema;
+  if (batches.empty()) {
+    for (const auto& name : options.columns) schema.AddField(fs_.schema.field(static_cast<size_t>(fs_.schema.FindField(name))));
+    if (options.columns.empty()) schema = fs_.schema;
+    return RecordBatch::Empty(schema);
+  }
+  return RecordBatch::Concat(batches[0].schema(), batches);
+}
+
+Result<std::vector<RecordBatch>> ParquetReader::ReadRowGroups(const ReadOptions& options) const {
   std::vector<int> columns;
   for (const auto& name : options.columns) {
     int i = fs_.schema.FindField(name);
@@ -952,9 +965,8 @@ Result<RecordBatch> ParquetReader::ReadAll(const ReadOptions& options) const {
     if (!r->ok()) return r->status();
     batches.push_back(std::move(*r).value());
   }
-  if (batches.empty()) return RecordBatch::Empty(schema);
-  if (batches.size() == 1) return std::move(batches[0]);
-  return RecordBatch::Concat(schema, batches);
+  (void)schema;
+  return batches;
 }
 
 // ---- statistics ----------------------------------------------------------------------------
