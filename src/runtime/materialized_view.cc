@@ -243,6 +243,10 @@ struct CountedAggregate {
   std::string not_retractable;
 };
 
+// The state column of the hidden count(*): a group at 0 has no rows left and leaves the
+// state (IncrementalAggregate::SetRowCountColumn).
+constexpr const char* kRowCountState = "__lp_rows$count";
+
 Result<CountedAggregate> CountAggregate(const sql::PlanNode& agg, const ExecOptions& exec) {
   CountedAggregate c;
   c.node = agg;
@@ -470,6 +474,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   if (flow->aggregate == nullptr) {
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
     LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
     // The state and the view are cross-checked once per process (issue 19). A state that
     // is gone is rebuilt from a snapshot below (a complete recompute, so nothing is lost
     // or doubled); a view behind its state (its newest commits deleted, or the view
@@ -484,6 +489,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
       LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
       LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+      if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
     } else if (!covered && view.flow_txn && !full_refresh) {
       report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` is missing (" + dir +
                                                       "): recomputing it from a snapshot of `" + Find(shape.scan->table)->name + "`"});
@@ -577,6 +583,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
     LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
     source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
     technique = replaced ? "incremental (initial)" : "complete recompute: " + why;
   }

@@ -145,7 +145,8 @@ Status AggregateStateStore::LoadInto(operators::HashAggregate* agg) const {
   return Status::OK();
 }
 
-Status AggregateStateStore::Commit(int64_t batch_id, const RecordBatch& delta, const operators::HashAggregate& full) {
+Status AggregateStateStore::Commit(int64_t batch_id, const RecordBatch& delta, const operators::HashAggregate& full,
+                                   bool force_snapshot) {
   if (committed_batch_ && batch_id <= *committed_batch_) {
     return Status::InvalidArgument("aggregate state " + dir_ + " already has batch " +
                                    std::to_string(*committed_batch_) + " applied; batch " + std::to_string(batch_id) +
@@ -155,7 +156,7 @@ Status AggregateStateStore::Commit(int64_t batch_id, const RecordBatch& delta, c
   LP_ASSIGN_OR_RETURN(std::string delta_value, Serialize(delta));
   int64_t kept = std::accumulate(delta_bytes_.begin(), delta_bytes_.end(), int64_t{0});
   int64_t with_this = kept + static_cast<int64_t>(delta_value.size());
-  bool snapshot_due = static_cast<int>(delta_bytes_.size()) + (delta_value.empty() ? 0 : 1) > options_.max_deltas ||
+  bool snapshot_due = force_snapshot || static_cast<int>(delta_bytes_.size()) + (delta_value.empty() ? 0 : 1) > options_.max_deltas ||
                       with_this > std::max(snapshot_bytes_, options_.min_snapshot_bytes);
 
   rocksdb::WriteBatch batch;

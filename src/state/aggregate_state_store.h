@@ -72,7 +72,10 @@ class AggregateStateStore {
   // `full` the whole aggregate with the delta already merged (written as the snapshot when
   // one is due). InvalidArgument when `batch_id` is not above committed_batch() or the
   // delta does not have the state schema.
-  Status Commit(int64_t batch_id, const RecordBatch& delta, const operators::HashAggregate& full);
+  // `force_snapshot`: write the snapshot now whatever the policy says — the aggregate lost
+  // groups (emptied by retractions), which merging deltas cannot express.
+  Status Commit(int64_t batch_id, const RecordBatch& delta, const operators::HashAggregate& full,
+                bool force_snapshot = false);
 
   // Groups of the last committed state, bytes on disk, and in memory: RocksDB's write
   // buffers plus the aggregate's own memory as of the last Commit.

@@ -18,7 +18,42 @@ Status IncrementalAggregate::Reload() {
   pending_.reset();
   pending_batch_.reset();
   LP_ASSIGN_OR_RETURN(view_, make_());
-  return store_->LoadInto(view_.get());
+  LP_RETURN_IF_ERROR(store_->LoadInto(view_.get()));
+  // Deltas written before a snapshot may bring emptied groups back with count 0.
+  LP_ASSIGN_OR_RETURN(bool dropped, DropEmptyGroups());
+  groups_dropped_ = dropped;
+  return Status::OK();
+}
+
+Status IncrementalAggregate::SetRowCountColumn(const std::string& state_column) {
+  const Schema& schema = view_->state_schema();
+  int i = schema.FindField(state_column);
+  if (i < 0 || schema.field(static_cast<size_t>(i)).type.id() != TypeId::kLong) {
+    return Status::Internal("aggregate state has no bigint column `" + state_column + "` (" + schema.ToDDL() + ")");
+  }
+  row_count_column_ = state_column;
+  LP_ASSIGN_OR_RETURN(bool dropped, DropEmptyGroups());
+  groups_dropped_ = groups_dropped_ || dropped;
+  return Status::OK();
+}
+
+Result<bool> IncrementalAggregate::DropEmptyGroups() {
+  if (!row_count_column_) return false;
+  LP_ASSIGN_OR_RETURN(RecordBatch state, view_->ExportState());
+  const Column* count = state.ColumnByName(*row_count_column_);
+  if (count == nullptr) return Status::Internal("aggregate state lost column `" + *row_count_column_ + "`");
+  std::vector<int32_t> keep;
+  const int64_t* n = count->data<int64_t>();
+  for (int64_t r = 0; r < state.num_rows(); ++r)
+    if (count->IsNull(r) || n[r] != 0) keep.push_back(static_cast<int32_t>(r));
+  if (static_cast<int64_t>(keep.size()) == state.num_rows()) return false;
+  // HashAggregate has no removal: the kept groups' state goes into a fresh one.
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < state.num_columns(); ++c) cols.push_back(MakeColumn(state.column(c).Take(keep)));
+  LP_ASSIGN_OR_RETURN(auto fresh, make_());
+  LP_RETURN_IF_ERROR(fresh->MergeState(RecordBatch(state.schema(), std::move(cols), static_cast<int64_t>(keep.size()))));
+  view_ = std::move(fresh);
+  return true;
 }
 
 Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, const std::vector<RecordBatch>& rows) {
@@ -88,6 +123,11 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, c
   if (merged.ok() && taken_back) merged = view_->MergeState(*taken_back);
   if (merged.ok()) merged = pending_->MergeState(delta);
   if (merged.ok()) merged = view_->MergeState(delta);
+  if (merged.ok() && taken_back) {
+    auto dropped = DropEmptyGroups();
+    if (!dropped.ok()) merged = dropped.status();
+    else if (*dropped) groups_dropped_ = true;
+  }
   if (!merged.ok()) {
     // The view may hold part of the batch: go back to the committed state.
     Status reload = Reload();
@@ -109,7 +149,8 @@ Status IncrementalAggregate::Commit(int64_t batch_id) {
                             " but batch " + std::to_string(*pending_batch_) + " was applied");
   }
   LP_ASSIGN_OR_RETURN(RecordBatch delta, pending_->ExportState());
-  LP_RETURN_IF_ERROR(store_->Commit(batch_id, delta, *view_));
+  LP_RETURN_IF_ERROR(store_->Commit(batch_id, delta, *view_, groups_dropped_));
+  groups_dropped_ = false;
   pending_.reset();
   pending_batch_.reset();
   return Status::OK();

@@ -50,6 +50,12 @@ class IncrementalAggregate {
   // count_if, sum and avg of integers and decimals): the caller checks that.
   Result<std::vector<RecordBatch>> Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
                                          const std::vector<RecordBatch>& retracted, size_t key_columns);
+  // Names the state column (a count(*) of the group's rows) whose 0 means that a group
+  // has no rows left. Such groups are then removed — after loading, and after each Apply
+  // that retracts rows — from the aggregate and, through a snapshot at the next Commit,
+  // from the store, so that the state does not grow with churn. Without it (a global
+  // aggregate keeps its one row) nothing is removed. Call right after Open.
+  Status SetRowCountColumn(const std::string& state_column);
   // Durably records the applied batch. OK without effect for a batch already committed.
   Status Commit(int64_t batch_id);
   // Forgets the uncommitted batch: the aggregate is reloaded from the committed state.
@@ -62,12 +68,16 @@ class IncrementalAggregate {
  private:
   IncrementalAggregate() = default;
   Status Reload();
+  // Removes the groups whose row count is 0 from view_; whether any was removed.
+  Result<bool> DropEmptyGroups();
 
   Factory make_;
   std::unique_ptr<AggregateStateStore> store_;
   std::unique_ptr<operators::HashAggregate> view_;     // the whole state, committed + pending
   std::unique_ptr<operators::HashAggregate> pending_;  // the pending batch's rows alone
   std::optional<int64_t> pending_batch_;
+  std::optional<std::string> row_count_column_;
+  bool groups_dropped_ = false;  // since the last commit: the next one writes a snapshot
 };
 
 }  // namespace lakepipe::state
