@@ -478,6 +478,16 @@
     }
     return n.backlog_files ? `${int(n.backlog_files)} file${n.backlog_files === 1 ? "" : "s"}` : "–";
   }
+  // How far the table is behind its inputs and its SLA (docs/sla.md); red while breached.
+  function freshness(n) {
+    const f = n.freshness;
+    if (!f) return "–";
+    const lag = num(f.lag_seconds) > 0 ? seconds(num(f.lag_seconds)) : "0";
+    const sla = f.sla ? ` / ${seconds(num(f.sla.max_lag_seconds))}` : "";
+    const title = f.pending ? `pending: ${f.pending}` : "nothing pending";
+    return `<span data-testid="freshness" data-breached="${f.breached ? "true" : "false"}" data-lag-seconds="${num(f.lag_seconds)}"` +
+           `${f.breached ? ` style="color:${C.bad};font-weight:600"` : ""} title="${escapeHtml(title)}">${lag}${sla}${f.breached ? " · breached" : ""}</span>`;
+  }
   function renderTableList() {
     if (!pipeline) return;
     const rows = pipeline.nodes.map((n) => {
@@ -492,6 +502,7 @@
         <td class="num">${compact(n.rows_out_per_second)}</td>
         <td class="num">${n.rows_quarantined ? int(n.rows_quarantined) : "–"}</td>
         <td class="num">${backlog(n)}</td>
+        <td class="num">${freshness(n)}</td>
         <td class="muted">${ago(n.last_update_unix_ms > 0 ? n.last_update_unix_ms : info.last_commit_unix_ms)}</td>
       </tr>`;
     });

@@ -2,6 +2,11 @@
 // were built in; LAKEPIPE_BINARY_DIR overrides it). Test-only.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -78,5 +83,74 @@ inline std::string WaitForPublishedKpis(const std::string& log, int seconds, std
   }
   return port;
 }
+
+// A running `lakepipe` (serve, run), its stdout read through a pipe; killed (SIGKILL) by
+// the destructor unless stopped.
+class LakepipeProcess {
+ public:
+  explicit LakepipeProcess(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      std::string binary = Binary();
+      argv.push_back(binary.data());
+      std::vector<std::string> copy = args;
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+  }
+  ~LakepipeProcess() {
+    if (pid_ > 0 && !waited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) close(out_);
+  }
+  // Reads stdout until `needle` appears (or EOF / `seconds`); returns all read so far.
+  std::string ReadUntil(const std::string& needle, int seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    fcntl(out_, F_SETFL, O_NONBLOCK);
+    while (text_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      char buf[4096];
+      ssize_t n = read(out_, buf, sizeof(buf));
+      if (n > 0) {
+        text_.append(buf, static_cast<size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    return text_;
+  }
+  // Sends `sig` and waits; returns the exit status (-1 if it did not exit in 10 s).
+  int StopWith(int sig) {
+    kill(pid_, sig);
+    for (int i = 0; i < 500; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        waited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool waited_ = false;
+  std::string text_;
+};
 
 }  // namespace lakepipe

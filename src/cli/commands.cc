@@ -19,6 +19,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterPublishCommands(app, registry);
   RegisterRunCommands(app, registry);
   RegisterServeCommands(app, registry);
+  RegisterStatusCommands(app, registry);
   RegisterTableCommands(app, registry);
 }
 

@@ -16,6 +16,9 @@ class CommandRegistry {
   int exit_code() const { return exit_code_; }
   // Records the outcome of a command: prints the error, if any, and sets the exit code.
   void Finish(const Status& status);
+  // A command that succeeded but reports a condition through its exit status (status: an
+  // SLA breached).
+  void SetExitCode(int code) { exit_code_ = code; }
 
  private:
   int exit_code_ = 0;
@@ -30,6 +33,7 @@ void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPublishCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterRunCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterServeCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterStatusCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterTableCommands(CLI::App& app, CommandRegistry& registry);
 
 }  // namespace lakepipe::cli

@@ -31,6 +31,7 @@
 #include "runtime/pipeline_runner.h"
 #include "runtime/status_board.h"
 #include "server/http_server.h"
+#include "server/sla.h"
 #include "sql/pipeline.h"
 
 namespace lakepipe::cli {
@@ -275,9 +276,38 @@ Status RunPipeline(const RunArgs& a) {
       std::printf("pipeline %s: exporting %zu table(s) as files\n", settings.name.c_str(),
                   settings.publish.files->tables.size());
     }
+    // SLAs (docs/sla.md): evaluated every second beside the run; a change of breach state
+    // is an event. The thread waits in small steps so that stopping is prompt.
+    std::thread sla_thread;
+    if (!settings.slas.empty()) {
+      sla_thread = std::thread([&] {
+        server::SlaMonitor monitor(runner.get());
+        runtime::EventLog events(FileSystem::Default(), settings.storage, settings.name, Clock::System());
+        std::string last_error;
+        while (!done.load()) {
+          auto changes = monitor.Check();
+          if (changes.ok()) {
+            last_error.clear();
+            for (auto& e : *changes) {
+              std::printf("%s  sla: %s\n", FormatLocalTime().c_str(), e.message.c_str());
+              events.Add(std::move(e));
+            }
+            std::fflush(stdout);
+          } else if (changes.status().message() != last_error) {
+            last_error = changes.status().message();  // said once, not every second
+            std::fprintf(stderr, "lakepipe: warning: SLA evaluation failed: %s\n", last_error.c_str());
+          }
+          Status flushed = events.Flush();  // kept and retried next time when it fails
+          (void)flushed;
+          for (int i = 0; i < 10 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        (void)events.Flush();
+      });
+    }
     Status run = runner->RunContinuous(options);
     for (auto it = publishers.rbegin(); it != publishers.rend(); ++it) (*it)->Stop();
     done.store(true);
+    if (sla_thread.joinable()) sla_thread.join();
     if (summary.joinable()) summary.join();
     http.Stop();
     LP_RETURN_IF_ERROR(run);

@@ -17,74 +17,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// A running `lakepipe serve`, its stdout read through a pipe.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      std::string binary = Binary();
-      argv.push_back(binary.data());
-      std::vector<std::string> copy = args;
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  ~ServeProcess() {
-    if (pid_ > 0 && !waited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) close(out_);
-  }
-  // Reads stdout until `needle` appears (or EOF / 20 s); returns all read so far.
-  std::string ReadUntil(const std::string& needle) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    fcntl(out_, F_SETFL, O_NONBLOCK);
-    while (text_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      char buf[4096];
-      ssize_t n = read(out_, buf, sizeof(buf));
-      if (n > 0) {
-        text_.append(buf, static_cast<size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    return text_;
-  }
-  // Sends `sig` and waits; returns the exit status (-1 if it did not exit in 10 s).
-  int StopWith(int sig) {
-    kill(pid_, sig);
-    for (int i = 0; i < 500; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        waited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  bool waited_ = false;
-  std::string text_;
-};
-
 TEST(ServeCommandTest, ServesStorageAndStopsOnSigterm) {
   testing::TempDir dir;
   std::string landing = dir.Join("landing"), storage = dir.Join("storage");
@@ -94,7 +26,7 @@ TEST(ServeCommandTest, ServesStorageAndStopsOnSigterm) {
   std::string sets = " --set landing=" + Quote(landing) + " --set storage=" + Quote(storage);
   Lakepipe("run " + Quote(folder) + " --once" + sets);
 
-  ServeProcess serve({"serve", folder, "--port", "0", "--set", "landing=" + landing, "--set", "storage=" + storage});
+  LakepipeProcess serve({"serve", folder, "--port", "0", "--set", "landing=" + landing, "--set", "storage=" + storage});
   std::string out = serve.ReadUntil("press Ctrl-C");
   size_t at = out.find("http://127.0.0.1:");
   ASSERT_NE(at, std::string::npos) << out;

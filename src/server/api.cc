@@ -247,6 +247,21 @@ Json TableStatusJson(const TableStatus& t) {
           {"expectations", std::move(expectations)}};
 }
 
+Json FreshnessJson(const TableFreshness& t) {
+  Json j = {{"table", t.table},
+            {"layer", t.layer},
+            {"exists", t.exists},
+            {"version", t.version},
+            {"last_commit_unix_ms", t.last_commit_unix_ms},
+            {"lag_seconds", t.lag_seconds},
+            {"pending_since_unix_ms", t.pending_since_unix_ms},
+            {"pending", t.pending_reason.empty() ? Json() : Json(t.pending_reason)},
+            {"sla", nullptr},
+            {"breached", t.breached}};
+  if (t.has_sla) j["sla"] = {{"scope", t.sla_scope}, {"max_lag_seconds", t.max_lag_seconds}};
+  return j;
+}
+
 Json PublicationsJson(const PipelineStatus& s) {
   Json out = Json::array();
   for (const auto& p : s.publications) {
@@ -331,7 +346,8 @@ ApiResponse ErrorResponse(int status, const std::string& message) {
   return r;
 }
 
-Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board) : catalog_(runner), board_(board) {}
+Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board)
+    : catalog_(runner), board_(board), sla_(runner) {}
 
 bool Api::PipelineRunsHere() const { return board_ != nullptr && !board_->Snapshot().tables.empty(); }
 
@@ -347,7 +363,21 @@ Result<PipelineStatus> Api::CurrentStatus() const {
 
 Result<std::pair<std::string, int64_t>> Api::PipelinePayload() const {
   LP_ASSIGN_OR_RETURN(PipelineStatus s, CurrentStatus());
-  return std::make_pair(DumpJson(PipelineJson(*catalog_.runner(), s)), s.generation);
+  Json j = PipelineJson(*catalog_.runner(), s);
+  // Freshness is read from the storage; a failure to read it must not hide the DAG.
+  auto freshness = sla_.Current();
+  std::map<std::string, Json> by_table;
+  if (freshness.ok()) {
+    for (const auto& t : freshness->tables) by_table[Lower(t.table)] = FreshnessJson(t);
+    j["sla_breached"] = freshness->any_breached();
+  } else {
+    j["sla_breached"] = nullptr;
+  }
+  for (auto& node : j["nodes"]) {
+    auto it = by_table.find(Lower(node["name"].get<std::string>()));
+    node["freshness"] = it != by_table.end() ? it->second : Json();
+  }
+  return std::make_pair(DumpJson(j), s.generation);
 }
 
 int64_t Api::WaitForChange(int64_t seen, int64_t timeout_ms) const {
@@ -383,6 +413,8 @@ ApiResponse Api::Handle(const std::string& path, const QueryParams& params) cons
     return Events(params);
   } else if (path == "/metrics") {
     return Metrics();
+  } else if (path == "/api/sla") {
+    return Sla();
   }
   std::string shown = path.substr(0, 200);
   return ErrorResponse(404, "no endpoint GET " + shown + " (see docs/http-api.md)");
@@ -603,7 +635,21 @@ ApiResponse Api::Metrics() const {
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = RenderMetrics(*status, PipelineRunsHere());
+  auto freshness = sla_.Current();
+  if (!freshness.ok()) return FromStatus(freshness.status());
+  r.body += RenderSlaMetrics(*freshness);
   return r;
+}
+
+ApiResponse Api::Sla() const {
+  auto freshness = sla_.Current();
+  if (!freshness.ok()) return FromStatus(freshness.status());
+  Json tables = Json::array();
+  for (const auto& t : freshness->tables) tables.push_back(FreshnessJson(t));
+  return JsonResponse({{"pipeline", catalog_.runner()->pipeline().settings.name},
+                       {"evaluated_unix_ms", freshness->evaluated_unix_ms},
+                       {"breached", freshness->any_breached()},
+                       {"tables", std::move(tables)}});
 }
 
 }  // namespace lakepipe::server

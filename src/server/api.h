@@ -20,6 +20,7 @@
 
 #include "runtime/status_board.h"
 #include "server/catalog.h"
+#include "server/sla.h"
 
 namespace lakepipe::server {
 
@@ -64,9 +65,11 @@ class Api {
   ApiResponse Expectations() const;
   ApiResponse Events(const QueryParams& params) const;
   ApiResponse Metrics() const;
+  ApiResponse Sla() const;
 
   Catalog catalog_;
   runtime::StatusBoard* board_;
+  mutable SlaMonitor sla_;  // freshness of every table, evaluated at most once a second
   // The event log's version as last polled (serve mode's change detection).
   mutable std::mutex poll_mu_;
   mutable std::chrono::steady_clock::time_point last_poll_{};

@@ -211,4 +211,18 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
   return std::move(w.text());
 }
 
+std::string RenderSlaMetrics(const FreshnessReport& report) {
+  Writer w;
+  w.Family("lakepipe_freshness_lag_seconds", "gauge",
+           "Age of the oldest input (landed file or upstream commit) not yet in the table; 0: caught up");
+  for (const auto& t : report.tables) w.Sample("lakepipe_freshness_lag_seconds", {{"table", t.table}}, Number(t.lag_seconds));
+  w.Family("lakepipe_sla_max_lag_seconds", "gauge", "The table's SLA from pipeline.yaml sla: (tables with one)");
+  for (const auto& t : report.tables)
+    if (t.has_sla) w.Sample("lakepipe_sla_max_lag_seconds", {{"table", t.table}, {"sla", t.sla_scope}}, Number(t.max_lag_seconds));
+  w.Family("lakepipe_sla_breached", "gauge", "1 while the table is further behind its inputs than its SLA allows");
+  for (const auto& t : report.tables)
+    if (t.has_sla) w.Sample("lakepipe_sla_breached", {{"table", t.table}, {"sla", t.sla_scope}}, t.breached ? "1" : "0");
+  return std::move(w.text());
+}
+
 }  // namespace lakepipe::server

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "runtime/status_board.h"
+#include "server/sla.h"
 
 namespace lakepipe::server {
 
@@ -14,5 +15,7 @@ std::string EscapeLabelValue(std::string_view value);
 
 // The whole /metrics body. `running`: the pipeline runs in this process.
 std::string RenderMetrics(const runtime::PipelineStatus& status, bool running);
+// The freshness and SLA families (docs/sla.md), appended to RenderMetrics' text.
+std::string RenderSlaMetrics(const FreshnessReport& report);
 
 }  // namespace lakepipe::server

@@ -139,6 +139,35 @@ class SettingsReader {
     return t;
   }
 
+  // `sla:` maps a layer or table to {max_lag: <duration>}; table names are checked against
+  // the pipeline at resolve time (sql/resolve.cc), once the SQL is known.
+  Result<std::vector<SlaSpec>> Slas(const YAML::Node& n) {
+    if (!n.IsMap()) return ErrorAt(Loc(n), "sla must map layers (bronze, silver, gold) or table names to {max_lag: 2h}");
+    std::vector<SlaSpec> out;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      SlaSpec spec;
+      spec.scope = it->first.Scalar();
+      spec.loc = Loc(it->first);
+      std::string lower = ToLower(spec.scope);
+      spec.layer = lower == "bronze" || lower == "silver" || lower == "gold";
+      const YAML::Node& v = it->second;
+      std::string where = "sla." + spec.scope;
+      if (!v.IsMap()) return ErrorAt(Loc(v), where + " must be a mapping such as {max_lag: 2h}");
+      LP_RETURN_IF_ERROR(CheckKeys(v, {"max_lag"}, where));
+      if (!v["max_lag"]) return ErrorAt(Loc(v), where + " needs max_lag (how far behind its inputs the table may fall, e.g. 5m or 2h)");
+      LP_ASSIGN_OR_RETURN(std::string text, String(v["max_lag"], where + ".max_lag"));
+      Result<int64_t> d = ParseDuration(text);
+      if (!d.ok()) return ErrorAt(Loc(v["max_lag"]), where + ".max_lag: " + d.status().message());
+      if (*d <= 0) return ErrorAt(Loc(v["max_lag"]), where + ".max_lag must be more than 0");
+      spec.max_lag_micros = *d;
+      for (const auto& other : out) {
+        if (ToLower(other.scope) == lower) return ErrorAt(spec.loc, where + " is given twice");
+      }
+      out.push_back(std::move(spec));
+    }
+    return out;
+  }
+
   Result<PostgresPublish> Postgres(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
     PostgresPublish p;
     p.loc = Loc(n);
@@ -398,7 +427,7 @@ class SettingsReader {
     s.settings_file = JoinPath(folder_, "pipeline.yaml");
     if (!root || root.IsNull()) return ErrorAt(SourceLocation{file_, 1, 1}, "empty settings: at least `name:` is required");
     LP_RETURN_IF_ERROR(CheckKeys(root, {"name", "storage", "libraries", "configuration", "continuous", "triggers",
-                                        "publish", "server"},
+                                        "publish", "server", "sla"},
                                  "pipeline.yaml"));
     if (!root["name"]) return ErrorAt(Loc(root), "`name:` is required");
     LP_ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));
@@ -457,6 +486,9 @@ class SettingsReader {
       } else {
         LP_ASSIGN_OR_RETURN(s.server, Server(sv, s.configuration));
       }
+    }
+    if (root["sla"]) {
+      LP_ASSIGN_OR_RETURN(s.slas, Slas(root["sla"]));
     }
     YAML::Node libs = root["libraries"];
     if (libs) {

@@ -20,6 +20,9 @@
 //        tables: [{table: silver_orders, topic: orders-clean, key: TransactionNo}]}
 //   server: {host: 127.0.0.1, port: 8080, tokens: ["${API_TOKEN}"]}   # tokens required off
 //                                     # loopback; ${VAR} from configuration or environment
+//   sla:                              # freshness objectives (docs/sla.md): per layer
+//     gold: {max_lag: 2h}             # (bronze, silver, gold: tables named <layer>_*) or
+//     bronze_orders: {max_lag: 5m}    # per table (a table's entry wins over its layer's)
 // Relative paths (storage, libraries, read_files paths) are relative to the pipeline
 // folder. Overrides (`--set key=value`) replace `storage` or a configuration value.
 // Errors name pipeline.yaml:line:col. All file access goes through FileSystem.
@@ -111,6 +114,15 @@ struct ServerSettings {
 // what it resolves to is not ours to trust.
 bool IsLoopbackAddress(const std::string& host);
 
+// One `sla:` entry: a layer (`bronze`, `silver`, `gold`: the tables whose names start with
+// `<layer>_`) or a table, and how far behind its inputs it may fall (docs/sla.md).
+struct SlaSpec {
+  std::string scope;          // as written: a layer or a table name
+  bool layer = false;         // scope is bronze / silver / gold
+  int64_t max_lag_micros = 0;
+  SourceLocation loc;
+};
+
 struct PipelineSettings {
   std::string folder;        // the pipeline folder as given
   std::string settings_file; // <folder>/pipeline.yaml
@@ -123,6 +135,7 @@ struct PipelineSettings {
   std::map<std::string, TriggerSpec> triggers;
   PublishSettings publish;
   std::optional<ServerSettings> server;
+  std::vector<SlaSpec> slas;  // in pipeline.yaml order
 };
 
 struct Pipeline {

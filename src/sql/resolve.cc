@@ -931,6 +931,16 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFil
       }
     }
   }
+  for (const auto& sla : settings.slas) {
+    if (sla.layer) continue;
+    int i = out.graph.Find(sla.scope);
+    if (i < 0) {
+      return ErrorAt(sla.loc, "sla: `" + sla.scope + "` is neither a layer (bronze, silver, gold) nor a table; the pipeline defines: " + known());
+    }
+    if (out.graph.nodes()[static_cast<size_t>(i)].kind == DatasetKind::kView) {
+      return ErrorAt(sla.loc, "sla: `" + sla.scope + "` is a view (not stored, so never behind); set the SLA on the tables that read it");
+    }
+  }
   if (settings.publish.postgres) {
     for (const auto& t : settings.publish.postgres->tables) {
       const ResolvedDataset* d = out.Find(t.table);

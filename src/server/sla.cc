@@ -1,0 +1,341 @@
+#include "server/sla.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "delta/table.h"
+#include "runtime/file_source.h"
+
+namespace lakepipe::server {
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// What a stored table reads, looking through views (a view is computed inside its reader,
+// so the reader's plans and commits name the view's own inputs).
+struct Inputs {
+  std::vector<const sql::ReadFilesSpec*> files;    // read_files scans
+  std::vector<bool> files_streaming;
+  std::map<std::string, bool> tables;              // stored table (lower case) -> read with STREAM
+};
+
+void CollectInputs(const runtime::PipelineRunner& runner, const sql::PlanPtr& plan, bool via_stream, Inputs* out,
+                   std::set<std::string>* views_seen) {
+  if (!plan) return;
+  if (plan->kind == sql::PlanKind::kReadFiles) {
+    out->files.push_back(&plan->read_files);
+    out->files_streaming.push_back(plan->streaming || via_stream);
+  } else if (plan->kind == sql::PlanKind::kTableScan && !plan->table.empty()) {
+    const sql::ResolvedDataset* ds = runner.resolved().Find(plan->table);
+    if (ds != nullptr && ds->kind == sql::DatasetKind::kView) {
+      if (views_seen->insert(Lower(ds->name)).second) CollectInputs(runner, ds->plan, plan->streaming || via_stream, out, views_seen);
+    } else {
+      bool& streaming = out->tables[Lower(ds != nullptr ? ds->name : plan->table)];
+      streaming = streaming || plan->streaming || via_stream;
+    }
+  }
+  for (const auto& child : plan->inputs) CollectInputs(runner, child, via_stream, out, views_seen);
+}
+
+// What a streaming table's committed batches consumed, from its checkpoint folder (read
+// only: `lakepipe serve` never writes the storage). Plans without a commit record are not
+// in the table yet and so do not count.
+struct Consumed {
+  std::map<std::string, std::set<std::string>> files;  // read_files path -> files
+  std::map<std::string, int64_t> versions;             // upstream (lower case) -> last version read
+};
+
+void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, bool first_flow) {
+  auto offsets = fs->ListDir(JoinPath(cp_dir, "offsets"));
+  if (!offsets.ok()) return;
+  auto commits = fs->ListDir(JoinPath(cp_dir, "commits"));
+  std::set<std::string> committed;
+  if (commits.ok()) for (const auto& c : *commits) committed.insert(c.name);
+  std::map<std::string, int64_t> versions;
+  for (const auto& f : *offsets) {
+    bool compact = f.name.size() > 8 && f.name.compare(f.name.size() - 8, 8, ".compact") == 0;
+    if (!compact && committed.count(f.name) == 0) continue;
+    auto text = fs->ReadFile(JoinPath(JoinPath(cp_dir, "offsets"), f.name));
+    if (!text.ok()) continue;
+    Json plan = Json::parse(*text, nullptr, false);
+    if (plan.is_discarded() || !plan.is_object() || !plan.contains("sources") || !plan["sources"].is_array()) continue;
+    for (const auto& s : plan["sources"]) {
+      std::string kind = s.value("kind", "");
+      if (kind == "files" && s.contains("files")) {
+        auto& seen = out->files[s.value("path", "")];
+        for (const auto& file : s["files"]) if (file.is_object()) seen.insert(file.value("path", ""));
+        if (s.contains("skippedExisting"))
+          for (const auto& name : s["skippedExisting"]) if (name.is_string()) seen.insert(name.get<std::string>());
+      } else if (kind == "delta" || kind == "snapshot") {
+        const char* key = kind == "delta" ? "endVersion" : "version";
+        if (!s.contains(key) || !s[key].is_number_integer()) continue;
+        int64_t& v = versions.try_emplace(Lower(s.value("table", "")), -1).first->second;
+        v = std::max(v, s[key].get<int64_t>());
+      }
+    }
+  }
+  // Several flows into one table: the table has an upstream's version only when every
+  // flow reading it has.
+  for (const auto& [t, v] : versions) {
+    auto it = out->versions.find(t);
+    if (it == out->versions.end()) out->versions[t] = v;
+    else it->second = std::min(it->second, v);
+  }
+  (void)first_flow;
+}
+
+Consumed ReadConsumed(FileSystem* fs, const std::string& cp_dir) {
+  Consumed c;
+  NoteFlowPlans(fs, cp_dir, &c, true);
+  auto flows = fs->ListDir(JoinPath(cp_dir, "flows"));
+  if (flows.ok()) {
+    for (const auto& f : *flows) if (f.is_dir) NoteFlowPlans(fs, JoinPath(JoinPath(cp_dir, "flows"), f.name), &c, false);
+  }
+  return c;
+}
+
+// Commits that only rearrange data: nothing downstream reads them.
+bool CarriesData(const std::string& operation) {
+  return operation != "OPTIMIZE" && operation != "VACUUM START" && operation != "VACUUM END";
+}
+
+// How many of the newest commits are read to find the first one a reader lacks; a reader
+// further behind is measured from the oldest of them (an under-estimate of its lag, and
+// still far past any SLA by then).
+constexpr int kMaxCommitsScanned = 2000;
+
+struct Upstream {
+  std::shared_ptr<delta::DeltaTable> table;  // null: not written yet
+  int64_t version = -1;
+};
+
+std::string FormatCount(int64_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string LayerOf(const std::string& table) {
+  std::string l = Lower(table);
+  for (const char* layer : {"bronze", "silver", "gold"}) {
+    size_t n = std::char_traits<char>::length(layer);
+    if (l.compare(0, n, layer) == 0 && (l.size() == n || l[n] == '_')) return layer;
+  }
+  return "";
+}
+
+bool FreshnessReport::any_breached() const {
+  for (const auto& t : tables) if (t.breached) return true;
+  return false;
+}
+
+Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner, FileSystem* fs, int64_t now_unix_ms) {
+  FreshnessReport report;
+  report.evaluated_unix_ms = now_unix_ms;
+  const auto& settings = runner.pipeline().settings;
+  std::map<std::string, Upstream> opened;  // lower-case name -> table
+  auto open = [&](const std::string& name) -> Result<Upstream*> {
+    std::string key = Lower(name);
+    auto it = opened.find(key);
+    if (it != opened.end()) return &it->second;
+    Upstream u;
+    std::string path = runner.TablePath(name);
+    if (delta::DeltaTable::Exists(path, fs)) {
+      LP_ASSIGN_OR_RETURN(auto t, delta::DeltaTable::Open(path, fs));
+      u.table = std::move(t);
+      LP_ASSIGN_OR_RETURN(u.version, u.table->LatestVersion());
+    }
+    return &opened.emplace(key, std::move(u)).first->second;
+  };
+  // The commit time of the first data-carrying version after `read`; -1 when none.
+  auto first_unread = [&](Upstream& u, int64_t read) -> Result<int64_t> {
+    if (!u.table || u.version <= read) return -1;
+    int64_t n = std::min<int64_t>(u.version - read, kMaxCommitsScanned);
+    LP_ASSIGN_OR_RETURN(auto history, u.table->History(static_cast<int>(n)));
+    int64_t since = -1;
+    for (const auto& h : history) {  // newest first: the last match is the oldest
+      if (h.version > read && CarriesData(h.operation)) since = h.timestamp_millis;
+    }
+    return since;
+  };
+
+  std::map<std::string, int64_t> pending_of;  // lower-case table -> pending_since (-1 none)
+  for (const auto& ds : runner.resolved().datasets) {
+    if (ds.kind == sql::DatasetKind::kView) continue;
+    TableFreshness t;
+    t.table = ds.name;
+    t.layer = LayerOf(ds.name);
+    t.kind = sql::DatasetKindName(ds.kind);
+    LP_ASSIGN_OR_RETURN(Upstream * self, open(ds.name));
+    t.exists = self->table != nullptr;
+    t.version = self->version;
+    std::string commit_info = "{}";
+    if (t.exists) {
+      LP_ASSIGN_OR_RETURN(auto last, self->table->History(1));
+      if (!last.empty()) {
+        t.last_commit_unix_ms = last[0].timestamp_millis;
+        commit_info = last[0].commit_info;
+      }
+    }
+
+    Inputs in;
+    std::set<std::string> views_seen;
+    CollectInputs(runner, ds.plan, false, &in, &views_seen);
+    for (const auto& more : ds.more_flows) CollectInputs(runner, more.plan, false, &in, &views_seen);
+    bool streaming = ds.kind == sql::DatasetKind::kStreamingTable;
+
+    int64_t pending = -1;
+    std::string reason;
+    auto note = [&](int64_t since, const std::string& why) {
+      if (since < 0) return;
+      if (pending < 0 || since < pending) {
+        pending = since;
+        reason = why;
+      }
+    };
+
+    Consumed consumed;
+    if (streaming) consumed = ReadConsumed(fs, runner.CheckpointPath(ds.name));
+    std::map<std::string, int64_t> mv_inputs;  // materialized views: versions their last update read
+    if (!streaming) {
+      Json info = Json::parse(commit_info, nullptr, false);
+      if (info.is_object() && info.contains("operationParameters") && info["operationParameters"].is_object()) {
+        const Json& params = info["operationParameters"];
+        if (params.contains("inputs") && params["inputs"].is_string()) {
+          Json recorded = Json::parse(params["inputs"].get<std::string>(), nullptr, false);
+          if (recorded.is_object()) {
+            for (const auto& [k, v] : recorded.items())
+              if (v.is_number_integer()) mv_inputs[Lower(k)] = v.get<int64_t>();
+          }
+        }
+      }
+    }
+
+    // Landed files not yet in the table.
+    for (size_t i = 0; i < in.files.size(); ++i) {
+      const sql::ReadFilesSpec& spec = *in.files[i];
+      if (streaming && !in.files_streaming[i]) continue;  // a batch read inside a stream is not followed
+      auto options = runtime::FileListOptionsFrom(spec);
+      runtime::FileSelection selection = options.ok() ? options->selection : runtime::FileSelection{};
+      auto files = runtime::ListAllFiles(fs, spec.path, selection);
+      if (!files.ok()) continue;  // no landing folder yet: nothing has arrived
+      const std::set<std::string>* seen = nullptr;
+      if (streaming) {
+        auto it = consumed.files.find(spec.path);
+        if (it != consumed.files.end()) seen = &it->second;
+      }
+      int64_t oldest = -1, count = 0;
+      for (const auto& f : *files) {
+        int64_t mtime_ms = f.mtime_micros / 1000;
+        bool in_table = streaming ? (seen != nullptr && seen->count(f.path) > 0)
+                                  : (t.last_commit_unix_ms >= 0 && mtime_ms <= t.last_commit_unix_ms);
+        if (in_table) continue;
+        ++count;
+        if (oldest < 0 || mtime_ms < oldest) oldest = mtime_ms;
+      }
+      if (count > 0) note(oldest, FormatCount(count, "file") + " in " + spec.path + " not yet read");
+    }
+
+    // Tables read: versions not yet read, and what they themselves lack.
+    for (const auto& [up, via_stream] : in.tables) {
+      if (streaming && !via_stream) continue;
+      auto up_pending = pending_of.find(up);
+      if (up_pending != pending_of.end() && up_pending->second >= 0) {
+        note(up_pending->second, up + " is behind");
+      }
+      const sql::ResolvedDataset* up_ds = runner.resolved().Find(up);
+      LP_ASSIGN_OR_RETURN(Upstream * u, open(up_ds != nullptr ? up_ds->name : up));
+      int64_t read = -1;
+      const auto& versions = streaming ? consumed.versions : mv_inputs;
+      auto it = versions.find(up);
+      if (it != versions.end()) read = it->second;
+      LP_ASSIGN_OR_RETURN(int64_t since, first_unread(*u, read));
+      if (since >= 0) note(since, FormatCount(u->version - read, "version") + " of " + up + " not yet read");
+    }
+
+    pending_of[Lower(ds.name)] = pending;
+    t.pending_since_unix_ms = pending;
+    t.pending_reason = reason;
+    t.lag_seconds = pending < 0 ? 0 : std::max<int64_t>(0, now_unix_ms - pending) / 1000.0;
+
+    const sql::SlaSpec* own = nullptr;
+    const sql::SlaSpec* layer = nullptr;
+    for (const auto& s : settings.slas) {
+      if (!s.layer && Lower(s.scope) == Lower(ds.name)) own = &s;
+      if (s.layer && Lower(s.scope) == t.layer) layer = &s;
+    }
+    const sql::SlaSpec* sla = own != nullptr ? own : layer;
+    if (sla != nullptr) {
+      t.has_sla = true;
+      t.sla_scope = sla->scope;
+      t.max_lag_seconds = static_cast<double>(sla->max_lag_micros) / 1e6;
+      t.breached = t.lag_seconds > t.max_lag_seconds;
+    }
+    report.tables.push_back(std::move(t));
+  }
+  return report;
+}
+
+SlaMonitor::SlaMonitor(const runtime::PipelineRunner* runner, int64_t min_interval_ms)
+    : runner_(runner), min_interval_ms_(min_interval_ms) {}
+
+Result<FreshnessReport> SlaMonitor::Current() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t now = Clock::System()->NowMillis();
+  if (have_ && now - last_.evaluated_unix_ms < min_interval_ms_) return last_;
+  LP_ASSIGN_OR_RETURN(last_, EvaluateFreshness(*runner_, FileSystem::Default(), now));
+  have_ = true;
+  return last_;
+}
+
+Result<std::vector<runtime::Event>> SlaMonitor::Check() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t now = Clock::System()->NowMillis();
+  LP_ASSIGN_OR_RETURN(last_, EvaluateFreshness(*runner_, FileSystem::Default(), now));
+  have_ = true;
+  std::vector<runtime::Event> events;
+  for (const auto& t : last_.tables) {
+    if (!t.has_sla) continue;
+    auto [it, first] = breached_.try_emplace(t.table, false);
+    if (it->second == t.breached) continue;
+    it->second = t.breached;
+    Json details = {{"sla", t.sla_scope},
+                    {"max_lag_seconds", t.max_lag_seconds},
+                    {"lag_seconds", t.lag_seconds},
+                    {"pending_since_unix_ms", t.pending_since_unix_ms},
+                    {"pending", t.pending_reason}};
+    runtime::Event e;
+    e.table = t.table;
+    char lag[64];
+    std::snprintf(lag, sizeof lag, "%.0f s", t.lag_seconds);
+    char max[64];
+    std::snprintf(max, sizeof max, "%.0f s", t.max_lag_seconds);
+    if (t.breached) {
+      e.event_type = "sla_breached";
+      e.level = "WARN";
+      e.message = t.table + " is " + lag + " behind its inputs, over its SLA of " + max + " (sla." + t.sla_scope +
+                  "): " + t.pending_reason;
+    } else {
+      e.event_type = "sla_recovered";
+      e.level = "INFO";
+      e.message = t.table + " is within its SLA of " + max + " again (sla." + t.sla_scope + ")";
+    }
+    e.details_json = details.dump();
+    events.push_back(std::move(e));
+    (void)first;
+  }
+  return events;
+}
+
+}  // namespace lakepipe::server

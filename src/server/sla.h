@@ -1,0 +1,88 @@
+// Freshness and SLAs (docs/sla.md): how far each stored table of a pipeline is behind its
+// inputs, and whether that breaks the `sla:` of pipeline.yaml.
+//
+// A table's lag is the age of the oldest input that has arrived but is not yet in the
+// table, following the chain back to the landed files: now − pending_since, where
+// pending_since is the earliest of
+//   - the modification time of each landed file its read_files sources have not planned,
+//   - the commit time of the first data-carrying version of each table it reads that it
+//     has not read yet,
+//   - the pending_since of each table it reads (what is not yet in the table upstream is
+//     not in this one either).
+// A table with nothing pending has lag 0. Everything is read from the storage folder (the
+// flows' checkpoints, the Delta logs) and the landing folders, so `lakepipe status`, the
+// server of `lakepipe run` and `lakepipe serve` compute the same numbers whether or not the
+// pipeline runs.
+//
+// SlaMonitor keeps the last evaluation (for /metrics and the API, at most one evaluation
+// per interval however many requests come) and turns changes of breach state into
+// `sla_breached` / `sla_recovered` events.
+//
+// Thread-safety: EvaluateFreshness is a pure function of the files it reads. SlaMonitor's
+// methods may be called from several threads; the runner must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "common/status.h"
+#include "runtime/event_log.h"
+#include "runtime/pipeline_runner.h"
+
+namespace lakepipe::server {
+
+struct TableFreshness {
+  std::string table;
+  std::string layer;            // bronze / silver / gold / "" (from the name's prefix)
+  std::string kind;             // "streaming table", "materialized view"
+  bool exists = false;          // the table has been written
+  int64_t version = -1;
+  int64_t last_commit_unix_ms = -1;
+  // The arrival of the oldest input not yet in the table; -1: nothing pending.
+  int64_t pending_since_unix_ms = -1;
+  double lag_seconds = 0;       // now − pending_since (0 when nothing is pending)
+  std::string pending_reason;   // what is pending, e.g. "3 files in /landing" (empty: none)
+  // The SLA that applies (the table's own entry, else its layer's); has_sla false: none.
+  bool has_sla = false;
+  std::string sla_scope;        // the pipeline.yaml key it comes from
+  double max_lag_seconds = 0;
+  bool breached = false;        // has_sla && lag_seconds > max_lag_seconds
+};
+
+struct FreshnessReport {
+  int64_t evaluated_unix_ms = 0;
+  std::vector<TableFreshness> tables;  // stored datasets, in dependency order
+  bool any_breached() const;
+};
+
+// The layer of a table from its name: "bronze_x" -> "bronze"; "" when none.
+std::string LayerOf(const std::string& table);
+
+// Evaluates every stored dataset of the runner's pipeline at `now_unix_ms`.
+Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner, FileSystem* fs, int64_t now_unix_ms);
+
+class SlaMonitor {
+ public:
+  // `min_interval_ms`: Current() evaluates again only when the last evaluation is older.
+  SlaMonitor(const runtime::PipelineRunner* runner, int64_t min_interval_ms = 1000);
+
+  // The latest evaluation (evaluating when it is older than the interval).
+  Result<FreshnessReport> Current();
+  // Evaluates now and returns the events for tables whose breach state changed since the
+  // previous call of Check (the first call reports the tables already in breach).
+  Result<std::vector<runtime::Event>> Check();
+
+ private:
+  const runtime::PipelineRunner* runner_;
+  int64_t min_interval_ms_;
+  std::mutex mu_;
+  bool have_ = false;
+  FreshnessReport last_;
+  std::map<std::string, bool> breached_;  // table -> in breach at the last Check
+};
+
+}  // namespace lakepipe::server
