@@ -75,19 +75,8 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
                                                                     const std::string& marker, const Batches& events,
                                                                     const delta::WriteOptions& options,
                                                                     bool replace_all) {
-  LP_RETURN_IF_ERROR(OpenScdState(ds, flow, marker));
-  flow.scd_store->Abandon();  // the shared store holds nothing of an earlier failed batch
-  LP_ASSIGN_OR_RETURN(operators::ScdSpec spec, SpecFor(ds));
-  operators::ScdApply apply(std::move(spec));
-  // The state decides every event (the table is not read for that), so a replayed batch
-  // whose Delta commit is already in place reaches the same decisions and state.
-  Batches nonempty;
-  for (const auto& b : events)
-    if (b.num_rows() > 0) nonempty.push_back(b);
-  if (nonempty.empty()) nonempty.push_back(RecordBatch::Empty(ds.apply_changes->source_schema));
-  LP_ASSIGN_OR_RETURN(operators::ScdChanges changes, apply.Plan(nonempty, flow.scd_store.get()));
-  if (replace_all) changes.truncate = true;  // a full refresh's first batch starts the table afresh
-
+  // The columns are checked before the state is read: its rows are encoded for the
+  // table's columns, and a batch with other columns must stop with the way out.
   std::string path = TablePath(ds.name);
   auto table = Table(ds.name);
   if (!table.ok() && !table.status().IsNotFound()) return table.status();
@@ -104,6 +93,19 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
       table = Status::NotFound(path);
     }
   }
+  LP_RETURN_IF_ERROR(OpenScdState(ds, flow, marker));
+  flow.scd_store->Abandon();  // the shared store holds nothing of an earlier failed batch
+  LP_ASSIGN_OR_RETURN(operators::ScdSpec spec, SpecFor(ds));
+  operators::ScdApply apply(std::move(spec));
+  // The state decides every event (the table is not read for that), so a replayed batch
+  // whose Delta commit is already in place reaches the same decisions and state.
+  Batches nonempty;
+  for (const auto& b : events)
+    if (b.num_rows() > 0) nonempty.push_back(b);
+  if (nonempty.empty()) nonempty.push_back(RecordBatch::Empty(ds.apply_changes->source_schema));
+  LP_ASSIGN_OR_RETURN(operators::ScdChanges changes, apply.Plan(nonempty, flow.scd_store.get()));
+  if (replace_all) changes.truncate = true;  // a full refresh's first batch starts the table afresh
+
   if (!table.ok()) {
     // The first batch creates the table in the same commit as its rows and txn (a table
     // created on its own first would be a version without this flow's txn, which the
