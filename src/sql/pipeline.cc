@@ -427,7 +427,7 @@ class SettingsReader {
     s.settings_file = JoinPath(folder_, "pipeline.yaml");
     if (!root || root.IsNull()) return ErrorAt(SourceLocation{file_, 1, 1}, "empty settings: at least `name:` is required");
     LP_RETURN_IF_ERROR(CheckKeys(root, {"name", "storage", "libraries", "configuration", "continuous", "triggers",
-                                        "publish", "server", "sla"},
+                                        "publish", "server", "sla", "dashboard"},
                                  "pipeline.yaml"));
     if (!root["name"]) return ErrorAt(Loc(root), "`name:` is required");
     LP_ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));
@@ -489,6 +489,9 @@ class SettingsReader {
     }
     if (root["sla"]) {
       LP_ASSIGN_OR_RETURN(s.slas, Slas(root["sla"]));
+    }
+    if (root["dashboard"]) {
+      LP_ASSIGN_OR_RETURN(s.dashboard, ParseDashboard(root["dashboard"], file_, folder_, fs_));
     }
     YAML::Node libs = root["libraries"];
     if (libs) {

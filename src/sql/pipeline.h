@@ -23,6 +23,9 @@
 //   sla:                              # freshness objectives (docs/sla.md): per layer
 //     gold: {max_lag: 2h}             # (bronze, silver, gold: tables named <layer>_*) or
 //     bronze_orders: {max_lag: 5m}    # per table (a table's entry wins over its layer's)
+//   dashboard:                        # the page's charts (docs/dashboard.md; sql/dashboard.h),
+//     {title: Orders, charts: [{id: kpis, type: kpi, sql: "SELECT ...", value: x}]}
+//                                     # or a file holding that mapping: dashboard: dash.yaml
 // Relative paths (storage, libraries, read_files paths) are relative to the pipeline
 // folder. Overrides (`--set key=value`) replace `storage` or a configuration value.
 // Errors name pipeline.yaml:line:col. All file access goes through FileSystem.
@@ -37,6 +40,7 @@
 
 #include "common/fs.h"
 #include "common/status.h"
+#include "sql/dashboard.h"
 #include "sql/source.h"
 #include "sql/statement.h"
 
@@ -136,6 +140,7 @@ struct PipelineSettings {
   PublishSettings publish;
   std::optional<ServerSettings> server;
   std::vector<SlaSpec> slas;  // in pipeline.yaml order
+  std::optional<DashboardSpec> dashboard;  // none: the default dashboard
 };
 
 struct Pipeline {

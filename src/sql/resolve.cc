@@ -981,6 +981,7 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFil
       }
     }
   }
+  LP_ASSIGN_OR_RETURN(out.dashboard, ResolveDashboard(pipeline, out));
   return out;
 }
 

@@ -13,7 +13,7 @@
 // Also checked: duplicate output columns, declared columns missing from the query,
 // expectation conditions (boolean, no aggregates), partition columns, the streaming rules
 // (streaming_rules.h: what a streaming table may compute, STREAM use), and the tables named
-// in pipeline.yaml triggers and publish. `lakepipe validate` and `lakepipe run` both plan
+// in pipeline.yaml triggers and publish, and the dashboard's charts (sql/dashboard.h). `lakepipe validate` and `lakepipe run` both plan
 // through ResolvePipeline, so they accept the same pipelines.
 // Pure functions; thread-safe.
 #pragma once
@@ -56,6 +56,7 @@ struct ResolvedDataset {
 struct ResolvedPipeline {
   PipelineGraph graph;
   std::vector<ResolvedDataset> datasets;  // in topological order
+  ResolvedDashboard dashboard;            // declared in pipeline.yaml, or the default one
   const ResolvedDataset* Find(const std::string& name) const;
 };
 
