@@ -335,6 +335,84 @@ Json PipelineJson(const runtime::PipelineRunner& runner, const PipelineStatus& s
           {"publications", PublicationsJson(s)}};
 }
 
+// `head` (a JSON object) with "rows": [...] appended: one object per row keyed by column
+// name, written straight from the columns (no JSON tree per value).
+std::string RowsJson(const Json& head, const RowPage& page) {
+  std::vector<std::string> keys;  // each column name as a JSON string, with its colon
+  for (const auto& f : page.schema.fields()) keys.push_back(DumpJson(f.name) + ":");
+  std::string body = DumpJson(head);
+  body.pop_back();  // the closing brace: rows follow
+  body += head.empty() ? "\"rows\":[" : ",\"rows\":[";
+  json::JsonWriteOptions options;
+  options.ignore_null_fields = false;
+  bool first_row = true;
+  for (const auto& b : page.batches) {
+    for (int64_t row = 0; row < b.num_rows(); ++row) {
+      body += first_row ? "{" : ",{";
+      first_row = false;
+      for (size_t c = 0; c < b.num_columns(); ++c) {
+        if (c > 0) body += ',';
+        body += keys[c];
+        json::AppendJsonValue(b.column(c), row, options, &body);
+      }
+      body += '}';
+    }
+  }
+  body += "]}";
+  return body;
+}
+
+Json ColumnsJson(const Schema& schema) {
+  Json columns = Json::array();
+  for (const auto& f : schema.fields()) columns.push_back({{"name", f.name}, {"type", f.type.ToString()}});
+  return columns;
+}
+
+// One chart of /api/dashboard: its declaration with the defaults filled in.
+Json ChartJson(const sql::ResolvedChart& c) {
+  const sql::ChartSpec& s = c.spec;
+  Json j = {{"id", s.id},
+            {"title", s.title},
+            {"type", sql::ChartTypeName(s.type)},
+            {"sql", s.sql},
+            {"subtitle", s.subtitle},
+            {"tables", c.tables},
+            {"columns", ColumnsJson(c.columns)},
+            {"limit", s.limit},
+            {"refresh_seconds", s.refresh_micros > 0 ? Json(static_cast<double>(s.refresh_micros) / 1e6) : Json(nullptr)}};
+  switch (s.type) {
+    case sql::ChartType::kKpi:
+      j["value"] = s.value;
+      j["format"] = s.format;
+      j["note"] = s.note;
+      break;
+    case sql::ChartType::kBar:
+    case sql::ChartType::kLine: {
+      Json y = Json::array();
+      for (const auto& series : s.y) y.push_back({{"column", series.column}, {"title", series.title}, {"format", series.format}});
+      j["width"] = s.width;
+      j["x"] = s.x;
+      j["y"] = std::move(y);
+      j["color"] = s.color;
+      j["tooltip"] = s.tooltip;
+      if (s.type == sql::ChartType::kBar) {
+        j["horizontal"] = s.horizontal;
+        j["share"] = s.share;
+        j["highlight_first"] = s.highlight_first;
+      } else {
+        j["moving_average"] = s.moving_average > 0 ? Json{{"window", s.moving_average}, {"title", s.moving_average_title}}
+                                                   : Json(nullptr);
+      }
+      break;
+    }
+    case sql::ChartType::kTable:
+      j["width"] = s.width;
+      j["shown_columns"] = s.columns;
+      break;
+  }
+  return j;
+}
+
 }  // namespace
 
 std::string DumpJson(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -415,6 +493,10 @@ ApiResponse Api::Handle(const std::string& path, const QueryParams& params) cons
     return Metrics();
   } else if (path == "/api/sla") {
     return Sla();
+  } else if (path == "/api/dashboard") {
+    return Dashboard();
+  } else if (path.rfind("/api/dashboard/charts/", 0) == 0) {
+    return Chart(path.substr(std::string("/api/dashboard/charts/").size()));
   }
   std::string shown = path.substr(0, 200);
   return ErrorResponse(404, "no endpoint GET " + shown + " (see docs/http-api.md)");
@@ -513,32 +595,8 @@ ApiResponse Api::Rows(const std::string& name, const QueryParams& params) const 
   }
   Json head = {{"table", entry->name},      {"version", page->version}, {"offset", *offset},
                {"limit", *limit},           {"total_rows", page->total_rows}};
-  Json columns = Json::array();
-  std::vector<std::string> keys;  // each column name as a JSON string, with its colon
-  for (const auto& f : page->schema.fields()) {
-    columns.push_back({{"name", f.name}, {"type", f.type.ToString()}});
-    keys.push_back(DumpJson(f.name) + ":");
-  }
-  head["columns"] = std::move(columns);
-  r.body = DumpJson(head);
-  r.body.pop_back();  // the closing brace: rows follow
-  r.body += ",\"rows\":[";
-  json::JsonWriteOptions options;
-  options.ignore_null_fields = false;
-  bool first_row = true;
-  for (const auto& b : page->batches) {
-    for (int64_t row = 0; row < b.num_rows(); ++row) {
-      r.body += first_row ? "{" : ",{";
-      first_row = false;
-      for (size_t c = 0; c < b.num_columns(); ++c) {
-        if (c > 0) r.body += ',';
-        r.body += keys[c];
-        json::AppendJsonValue(b.column(c), row, options, &r.body);
-      }
-      r.body += '}';
-    }
-  }
-  r.body += "]}";
+  head["columns"] = ColumnsJson(page->schema);
+  r.body = RowsJson(head, *page);
   return r;
 }
 
@@ -650,6 +708,42 @@ ApiResponse Api::Sla() const {
                        {"evaluated_unix_ms", freshness->evaluated_unix_ms},
                        {"breached", freshness->any_breached()},
                        {"tables", std::move(tables)}});
+}
+
+ApiResponse Api::Dashboard() const {
+  const auto& runner = *catalog_.runner();
+  const sql::ResolvedDashboard& d = runner.resolved().dashboard;
+  Json charts = Json::array();
+  for (const auto& c : d.charts) charts.push_back(ChartJson(c));
+  return JsonResponse({{"pipeline", runner.pipeline().settings.name},
+                       {"title", d.title.empty() ? runner.pipeline().settings.name : d.title},
+                       {"declared", d.declared},
+                       {"charts", std::move(charts)}});
+}
+
+ApiResponse Api::Chart(const std::string& id) const {
+  const sql::ResolvedDashboard& d = catalog_.runner()->resolved().dashboard;
+  const sql::ResolvedChart* c = d.Find(id);
+  if (c == nullptr) {
+    std::string known;
+    for (const auto& x : d.charts) known += (known.empty() ? "" : ", ") + x.spec.id;
+    return ErrorResponse(404, "no chart `" + id.substr(0, 80) + "` on the dashboard; charts: " + known);
+  }
+  // Bars and lines also get each series' total over every row (a bar's share of it).
+  std::vector<std::string> series;
+  for (const auto& y : c->spec.y) series.push_back(y.column);
+  auto page = catalog_.QueryRows(c->spec.sql, c->tables, c->spec.limit, series);
+  if (!page.ok()) return FromStatus(page.status());
+  Json head = {{"id", c->spec.id}, {"limit", c->spec.limit}, {"total_rows", page->total_rows}};
+  if (!series.empty()) {
+    Json totals = Json::object();
+    for (size_t i = 0; i < series.size(); ++i) totals[series[i]] = page->totals[i];
+    head["totals"] = std::move(totals);
+  }
+  head["columns"] = ColumnsJson(page->schema);
+  ApiResponse r;
+  r.body = RowsJson(head, *page);
+  return r;
 }
 
 }  // namespace lakepipe::server

@@ -66,6 +66,8 @@ class Api {
   ApiResponse Events(const QueryParams& params) const;
   ApiResponse Metrics() const;
   ApiResponse Sla() const;
+  ApiResponse Dashboard() const;
+  ApiResponse Chart(const std::string& id) const;
 
   Catalog catalog_;
   runtime::StatusBoard* board_;

@@ -237,6 +237,38 @@ Result<RowPage> Catalog::ReadRows(const TableEntry& entry, int64_t offset, int64
   return page;
 }
 
+Result<RowPage> Catalog::QueryRows(const std::string& sql, const std::vector<std::string>& tables, int64_t limit,
+                                   const std::vector<std::string>& sum_columns) const {
+  for (const auto& name : tables) {
+    LP_ASSIGN_OR_RETURN(TableEntry entry, Find(name));
+    LP_ASSIGN_OR_RETURN(TableInfo info, Info(entry));
+    if (!info.exists) return Status::NotFound("table `" + entry.name + "` has not been written yet (run the pipeline first)");
+    LP_RETURN_IF_ERROR(CheckFilesInsideTable(*info.snapshot));
+  }
+  RowPage page;
+  std::lock_guard<std::mutex> lock(query_mu_);
+  LP_ASSIGN_OR_RETURN(auto result, runner_->Query(sql));
+  page.schema = result.schema;
+  page.total_rows = 0;
+  for (const auto& b : result.batches) page.total_rows += b.num_rows();
+  for (const auto& name : sum_columns) {
+    int c = page.schema.FindField(name);
+    double sum = 0;
+    if (c >= 0 && page.schema.field(static_cast<size_t>(c)).type.is_numeric()) {
+      for (const auto& b : result.batches) {
+        const Column& column = b.column(static_cast<size_t>(c));
+        for (int64_t i = 0; i < b.num_rows(); ++i)
+          if (column.IsValid(i)) sum += column.GetValue(i).AsDouble();
+      }
+    }
+    page.totals.push_back(sum);
+  }
+  int64_t skip = 0;
+  int64_t want = limit;
+  TakeRange(result.batches, &skip, &want, &page);
+  return page;
+}
+
 Result<int64_t> Catalog::EventLogVersion() const {
   LP_ASSIGN_OR_RETURN(auto table, OpenTable(entries_.back().path));
   if (table == nullptr) return int64_t{-1};

@@ -57,6 +57,7 @@ struct RowPage {
   int64_t version = -1;
   int64_t total_rows = -1;
   std::vector<RecordBatch> batches;  // at most `limit` rows in all
+  std::vector<double> totals;        // QueryRows: the sums asked for, over every row
 };
 
 struct EventRow {
@@ -87,6 +88,14 @@ class Catalog {
   // Rows [offset, offset+limit) of the latest version (views computed on demand).
   // NotFound when a stored table does not exist yet.
   Result<RowPage> ReadRows(const TableEntry& entry, int64_t offset, int64_t limit) const;
+
+  // Runs a dashboard chart's SELECT (sql/dashboard.h) on the pipeline's engine over the
+  // latest versions and keeps its first `limit` rows; `total_rows` counts them all, and
+  // `totals` holds the sum of each column of `sum_columns` (numbers; NULLs skipped) over
+  // them all. `tables` are the stored tables it reads: each must exist (else NotFound
+  // naming it) and hold only files inside its folder, as ReadRows checks.
+  Result<RowPage> QueryRows(const std::string& sql, const std::vector<std::string>& tables, int64_t limit,
+                            const std::vector<std::string>& sum_columns = {}) const;
 
   // The event log's latest version (-1 when it does not exist yet).
   Result<int64_t> EventLogVersion() const;
