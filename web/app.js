@@ -1,10 +1,12 @@
-// lakepipe dashboard: draws the pipeline's Gold tables and live status with ECharts.
+// lakepipe dashboard: draws the charts the running pipeline declares and its live status
+// with ECharts. Nothing here names a pipeline's tables: the charts come from the pipeline.
 //
-// Data (docs/http-api.md): /api/pipeline (DAG, per-table state, rates, latency),
-// /api/tables (versions and row counts), /api/tables/{name}/rows (Gold rows),
+// Data (docs/http-api.md): /api/dashboard (the declared charts, docs/dashboard.md) and
+// /api/dashboard/charts/{id} (each chart's rows), /api/pipeline (DAG, per-table state,
+// rates, latency), /api/tables (versions and row counts),
 // /api/expectations, /api/events. Live: the `pipeline` events of /api/stream (SSE); when the
-// stream is unavailable the page polls /api/pipeline instead. Gold tables are re-read only
-// when their Delta version changes.
+// stream is unavailable the page polls /api/pipeline instead. A chart is re-read only when
+// the Delta version of a table it reads changes.
 "use strict";
 
 (() => {
@@ -13,12 +15,6 @@
   const SAFETY_POLL_MS = 15000;   // a slow poll even while the stream is up
   const SAMPLE_MS = 2000;         // live charts get a point at least this often
   const HISTORY_MS = 10 * 60 * 1000;
-  const GOLD = {
-    country: "gold_revenue_by_country",
-    products: "gold_top_products",
-    daily: "gold_daily_revenue",
-    kpis: "gold_kpis",
-  };
 
   // ?access_token=... on the page URL is passed on to the API (docs/http-api.md).
   const token = new URLSearchParams(location.search).get("access_token");
@@ -140,149 +136,266 @@
   window.addEventListener("resize", resizeAll);
   if (window.ResizeObserver) new ResizeObserver(resizeAll).observe(document.querySelector("main"));
 
-  // ---------------------------------------------------------------- Gold tables
-  const tableVersions = {};   // name -> version last drawn
+  // ---------------------------------------------------------------- the declared charts
+  // The running pipeline says what to draw: GET /api/dashboard lists its charts (the
+  // `dashboard:` section of pipeline.yaml, or one table per Gold table by default;
+  // docs/dashboard.md), each with the stored tables it reads. A chart is re-read when the
+  // version of one of those tables changes (and every `refresh_seconds` if it has one).
+  let dashboard = null;       // the /api/dashboard payload
+  const chartKeys = {};       // chart id -> the table versions it was last drawn at
   const tableInfo = {};       // name -> /api/tables entry
 
-  async function rowsOf(name, limit) {
-    const body = await api(`/api/tables/${encodeURIComponent(name)}/rows?limit=${limit}`);
-    return body && Array.isArray(body.rows) ? body : null;
+  const fmtNumber = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
+  // A value in one of the formats of docs/dashboard.md; null is "–", text stays text.
+  function formatAs(format, v) {
+    if (v === null || v === undefined || v === "") return "–";
+    if (typeof v === "object") return JSON.stringify(v);  // arrays, structs, maps
+    if (format === "text") return String(v);
+    const n = Number(v);
+    if (typeof v === "boolean" || !Number.isFinite(n)) return String(v);
+    switch (format) {
+      case "integer": return fmtInt.format(n);
+      case "money": return fmtMoney.format(n);
+      case "percent": return fmtPct.format(n);
+      case "compact": return fmtCompact.format(n);
+      default: return fmtNumber.format(n);
+    }
   }
-
-  async function refreshKpis() {
-    const body = await rowsOf(GOLD.kpis, 1);
-    if (!body) return false;
-    const k = body.rows[0] || {};
-    $("kpi-total-revenue").textContent = money(k.total_revenue);
-    $("kpi-total-revenue").dataset.value = k.total_revenue ?? "";
-    $("kpi-orders").textContent = int(k.orders);
-    $("kpi-customers").textContent = int(k.customers);
-    $("kpi-aov").textContent = money(k.average_order_value);
-    return true;
-  }
-
-  async function refreshCountries() {
-    const body = await rowsOf(GOLD.country, 10000);
-    if (!body) return false;
-    const rows = body.rows
-      .map((r) => ({ country: r.Country ?? "(unknown)", revenue: num(r.total_revenue), raw: r.total_revenue,
-                     orders: num(r.orders), customers: num(r.customers) }))
-      .filter((r) => Number.isFinite(r.revenue))
-      .sort((a, b) => b.revenue - a.revenue);
-    const total = rows.reduce((s, r) => s + r.revenue, 0);
-    const top = rows[0];
-    const el = $("top-country-revenue");
-    el.textContent = top ? money(top.revenue) : "–";
-    el.dataset.value = top ? String(top.raw) : "";
-    el.dataset.country = top ? top.country : "";
-    $("top-country-name").textContent = top
-      ? `${top.country} · ${fmtPct.format(total > 0 ? top.revenue / total : 0)}` : "–";
-    $("country-hint").textContent = `gold_revenue_by_country · top ${Math.min(12, rows.length)} of ${rows.length}`;
-    const shown = rows.slice(0, 12).reverse();
-    draw("chart-country", {
-      grid: { left: 8, right: 92, top: 8, bottom: 8, containLabel: true },
-      tooltip: { ...tooltipCommon, trigger: "axis", axisPointer: { type: "shadow" },
-        formatter: (ps) => {
-          const r = shown[ps[0].dataIndex];
-          return `<b>${escapeHtml(r.country)}</b><br>Revenue ${money(r.revenue)}` +
-                 ` (${fmtPct.format(total > 0 ? r.revenue / total : 0)})<br>Orders ${int(r.orders)} · Customers ${int(r.customers)}`;
-        } },
-      xAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
-      yAxis: { type: "category", data: shown.map((r) => r.country), ...axisCommon,
-               axisLabel: { ...axisCommon.axisLabel, color: C.text, width: 110, overflow: "truncate" } },
-      series: [{
-        type: "bar", data: shown.map((r, i) => ({ value: r.revenue,
-          itemStyle: { color: i === shown.length - 1 ? C.accent : PALETTE[0] + "99" } })),
-        barMaxWidth: 16, itemStyle: { borderRadius: [0, 4, 4, 0] },
-        label: { show: true, position: "right", color: C.muted, fontSize: 11,
-                 formatter: (p) => `${compact(p.value)} · ${fmtPct.format(total > 0 ? p.value / total : 0)}` },
-      }],
-    }, rows.length ? null : "No revenue yet");
-    return true;
-  }
-
-  async function refreshProducts() {
-    const body = await rowsOf(GOLD.products, 10);
-    if (!body) return false;
-    const rows = body.rows
-      .map((r) => ({ name: r.ProductName || r.ProductNo, no: r.ProductNo, revenue: num(r.revenue), units: num(r.units) }))
-      .filter((r) => Number.isFinite(r.revenue))
-      .sort((a, b) => b.revenue - a.revenue)
-      .slice(0, 10)
-      .reverse();
-    draw("chart-products", {
-      grid: { left: 8, right: 56, top: 8, bottom: 8, containLabel: true },
-      tooltip: { ...tooltipCommon, trigger: "axis", axisPointer: { type: "shadow" },
-        formatter: (ps) => {
-          const r = rows[ps[0].dataIndex];
-          return `<b>${escapeHtml(r.name)}</b><br>Product ${escapeHtml(r.no)}<br>Revenue ${money(r.revenue)} · Units ${int(r.units)}`;
-        } },
-      xAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
-      yAxis: { type: "category", data: rows.map((r) => r.name), ...axisCommon,
-               axisLabel: { ...axisCommon.axisLabel, color: C.text, width: 170, overflow: "truncate" } },
-      series: [{ type: "bar", data: rows.map((r) => r.revenue), barMaxWidth: 14,
-                 itemStyle: { color: C.ok, borderRadius: [0, 4, 4, 0] },
-                 label: { show: true, position: "right", color: C.muted, fontSize: 11, formatter: (p) => compact(p.value) } }],
-    }, rows.length ? null : "No products yet");
-    return true;
-  }
-
-  async function refreshDaily() {
-    const body = await rowsOf(GOLD.daily, 10000);
-    if (!body) return false;
-    const rows = body.rows
-      .map((r) => ({ day: String(r.OrderDate), revenue: num(r.revenue), orders: num(r.orders) }))
-      .filter((r) => Number.isFinite(r.revenue) && r.day !== "null")
-      .sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : 0);
-    // A trailing 7-day mean smooths the weekday pattern.
-    const avg = rows.map((r, i) => {
-      const w = rows.slice(Math.max(0, i - 6), i + 1);
-      return [r.day, +(w.reduce((s, x) => s + x.revenue, 0) / w.length).toFixed(2)];
-    });
-    draw("chart-daily", {
-      grid: { left: 8, right: 16, top: 30, bottom: 44, containLabel: true },
-      legend: { ...legendCommon, data: ["Daily revenue", "7-day average"] },
-      tooltip: { ...tooltipCommon, trigger: "axis",
-        formatter: (ps) => {
-          const r = rows[ps[0].dataIndex];
-          return `<b>${r.day}</b><br>Revenue ${money(r.revenue)}<br>7-day average ${money(avg[ps[0].dataIndex][1])}<br>Orders ${int(r.orders)}`;
-        } },
-      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 6, borderColor: C.border,
-                   textStyle: { color: C.muted }, fillerColor: C.accent + "22",
-                   handleStyle: { color: C.panel, borderColor: C.muted }, moveHandleStyle: { color: C.muted + "66" },
-                   dataBackground: { lineStyle: { color: C.muted }, areaStyle: { color: C.muted + "33" } } }],
-      xAxis: { type: "time", ...axisCommon, splitLine: { show: false } },
-      yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
-      series: [
-        { name: "Daily revenue", type: "line", showSymbol: false, data: rows.map((r) => [r.day, r.revenue]),
-          lineStyle: { width: 1, color: C.accent }, itemStyle: { color: C.accent },
-          areaStyle: { color: new echarts.graphic.LinearGradient(0, 0, 0, 1,
-            [{ offset: 0, color: C.accent + "55" }, { offset: 1, color: C.accent + "05" }]) } },
-        { name: "7-day average", type: "line", showSymbol: false, smooth: true, data: avg,
-          lineStyle: { width: 2, color: C.warn }, itemStyle: { color: C.warn } },
-      ],
-    }, rows.length ? null : "No dated orders yet");
-    return true;
-  }
-
-  const goldRefreshers = {
-    [GOLD.kpis]: refreshKpis, [GOLD.country]: refreshCountries,
-    [GOLD.products]: refreshProducts, [GOLD.daily]: refreshDaily,
+  // "{Country} · {share|percent}" with the row's values.
+  const fillNote = (template, row) => template.replace(/\{([^}|]+)(?:\|([a-z]+))?\}/g,
+    (_, col, format) => formatAs(format || "text", row ? row[col] : null));
+  const colorOf = (name) => ({ accent: C.accent, ok: C.ok, warn: C.warn, bad: C.bad, muted: C.muted }[name] || C.accent);
+  const columnType = (chart, name) => ((chart.columns || []).find((c) => c.name === name) || {}).type || "";
+  const isNumericType = (t) => /^(tinyint|smallint|int|bigint|float|double|decimal)/.test(t);
+  const chartHint = (c, body) => {
+    const base = c.subtitle || (c.tables || []).join(", ");
+    const shown = body ? body.rows.length : 0;
+    return body && body.total_rows > shown ? `${base} · top ${shown} of ${fmtInt.format(body.total_rows)}` : base;
   };
+  const cardOf = (id) => document.querySelector(`[data-chart="${CSS.escape(id)}"]`);
 
-  // Re-reads the Gold tables whose version changed (and the table list / row counts).
-  async function refreshTables() {
-    const body = await api("/api/tables");
-    if (!body || !Array.isArray(body.tables)) return;
-    for (const t of body.tables) tableInfo[t.name] = t;
+  // Builds the tiles and cards once: KPI tiles before the quarantine tile, the other
+  // charts in the grid before the pipeline's own cards, in declaration order.
+  function buildDashboard(d) {
+    // The title when it says more than the pipeline's name beside it.
+    $("dashboard-title").textContent = d.title && d.title !== d.pipeline ? d.title : "";
+    const kpis = $("kpis");
+    const quarantine = kpis.querySelector('[data-testid="kpi-quarantine"]');
+    const dagCard = document.querySelector('[data-testid="card-pipeline-dag"]');
+    let tiles = 1;
+    for (const c of d.charts) {
+      if (c.type === "kpi") {
+        const el = document.createElement("div");
+        el.className = "kpi";
+        el.dataset.chart = c.id;
+        el.dataset.type = c.type;
+        el.dataset.testid = `chart-${c.id}`;
+        el.innerHTML = `<div class="kpi-label">${escapeHtml(c.title)}</div>
+          <div class="kpi-value" data-role="value">–</div>
+          <div class="kpi-note" data-role="note">${escapeHtml(c.note ? "–" : chartHint(c))}</div>`;
+        kpis.insertBefore(el, quarantine);
+        tiles++;
+        continue;
+      }
+      const card = document.createElement("article");
+      card.className = `card span-${c.width || 6}`;
+      card.dataset.chart = c.id;
+      card.dataset.type = c.type;
+      card.dataset.testid = `chart-${c.id}`;
+      const body = c.type === "table"
+        ? `<div class="table-wrap chart-table"><table class="tables" data-role="table"><thead><tr>${
+            c.shown_columns.map((col) => `<th class="${isNumericType(columnType(c, col)) ? "num" : ""}">${escapeHtml(col)}</th>`).join("")
+          }</tr></thead><tbody><tr><td class="muted" colspan="${c.shown_columns.length}">Loading…</td></tr></tbody></table></div>`
+        : `<div class="chart" id="chart-${escapeHtml(c.id)}" data-role="chart"></div>`;
+      card.innerHTML = `<header><h2>${escapeHtml(c.title)}</h2><span class="hint" data-role="hint">${escapeHtml(chartHint(c))}</span></header>${body}`;
+      dagCard.parentNode.insertBefore(card, dagCard);
+      if (c.type !== "table") draw(`chart-${c.id}`, {}, "Loading…");
+      if (c.refresh_seconds > 0) setInterval(() => { chartKeys[c.id] = null; refreshCharts(); }, c.refresh_seconds * 1000);
+    }
+    kpis.style.setProperty("--kpi-count", String(Math.min(6, tiles)));
+    kpis.dataset.tiles = String(tiles);
+  }
+
+  async function loadDashboard() {
+    if (dashboard) return true;
+    const d = await api("/api/dashboard");
+    if (!d || !Array.isArray(d.charts) || dashboard) return !!dashboard;
+    dashboard = d;
+    buildDashboard(d);
+    return true;
+  }
+
+  // Re-reads the charts whose tables have a new version (all written: a chart over a
+  // table the pipeline has not written yet waits for it).
+  async function refreshCharts() {
+    if (!dashboard) return;
     const jobs = [];
-    for (const [name, refresh] of Object.entries(goldRefreshers)) {
-      const t = tableInfo[name];
-      if (!t || !t.exists || t.version === tableVersions[name]) continue;
-      const version = t.version;
-      jobs.push(refresh().then((ok) => { if (ok) tableVersions[name] = version; }));
+    for (const c of dashboard.charts) {
+      const tables = (c.tables || []).map((t) => tableInfo[t]);
+      if (tables.some((t) => !t || !t.exists)) {
+        const missing = (c.tables || []).filter((t) => !tableInfo[t] || !tableInfo[t].exists);
+        showWaiting(c, `Waiting for ${missing.join(", ")}`);
+        continue;
+      }
+      const key = tables.map((t) => t.version).join(",");
+      if (chartKeys[c.id] === key) continue;
+      jobs.push(api(`/api/dashboard/charts/${encodeURIComponent(c.id)}`).then((body) => {
+        if (!body || !Array.isArray(body.rows)) return;
+        renderChart(c, body);
+        chartKeys[c.id] = key;
+      }));
     }
     await Promise.all(jobs);
+  }
+
+  function showWaiting(c, text) {
+    const card = cardOf(c.id);
+    if (!card || card.dataset.drawn) return;
+    if (c.type === "kpi") card.querySelector('[data-role="note"]').textContent = text;
+    else if (c.type === "table") card.querySelector("tbody").innerHTML = `<tr><td class="muted" colspan="${c.shown_columns.length}">${escapeHtml(text)}</td></tr>`;
+    else draw(`chart-${c.id}`, {}, text);
+  }
+
+  function renderChart(c, body) {
+    const card = cardOf(c.id);
+    if (!card) return;
+    card.dataset.drawn = "true";
+    card.dataset.rows = String(body.rows.length);
+    card.dataset.totalRows = String(body.total_rows);
+    const hint = card.querySelector('[data-role="hint"]');
+    if (hint) hint.textContent = chartHint(c, body);
+    if (c.type === "kpi") renderKpi(c, body, card);
+    else if (c.type === "bar") renderBar(c, body);
+    else if (c.type === "line") renderLine(c, body);
+    else renderTable(c, body, card);
+  }
+
+  function renderKpi(c, body, card) {
+    const row = body.rows[0] || null;
+    const v = row ? row[c.value] : null;
+    const el = card.querySelector('[data-role="value"]');
+    el.textContent = formatAs(c.format, v);
+    el.dataset.value = v === null || v === undefined ? "" : String(v);
+    card.querySelector('[data-role="note"]').textContent = c.note ? (row ? fillNote(c.note, row) : "–") : chartHint(c);
+  }
+
+  // Tooltip lines: the x value, each series, then the extra tooltip columns.
+  function tooltipHtml(c, row, total) {
+    let html = `<b>${escapeHtml(formatAs("text", row[c.x]))}</b>`;
+    for (const s of c.y) {
+      const share = c.share && total > 0 ? ` (${fmtPct.format(num(row[s.column]) / total)})` : "";
+      html += `<br>${escapeHtml(s.title)} ${escapeHtml(formatAs(s.format, row[s.column]))}${share}`;
+    }
+    for (const col of c.tooltip || []) {
+      html += `<br>${escapeHtml(col)} ${escapeHtml(formatAs(isNumericType(columnType(c, col)) ? "number" : "text", row[col]))}`;
+    }
+    return html;
+  }
+
+  function renderBar(c, body) {
+    const first = c.y[0].column;
+    const rows = body.rows.filter((r) => r[c.x] !== null && r[c.x] !== undefined);
+    // Shares are of the first series' total over every row of the query (not only the
+    // `limit` drawn): the server sums it.
+    const total = body.totals && Number.isFinite(num(body.totals[first])) ? num(body.totals[first])
+      : rows.reduce((s, r) => s + (Number.isFinite(num(r[first])) ? num(r[first]) : 0), 0);
+    // Horizontal bars list the first row on top: echarts draws category 0 at the bottom.
+    const shown = c.horizontal ? [...rows].reverse() : rows;
+    const color = colorOf(c.color);
+    const categories = shown.map((r) => formatAs("text", r[c.x]));
+    const label = (s) => ({ show: true, position: c.horizontal ? "right" : "top", color: C.muted, fontSize: 11,
+      formatter: (p) => `${compact(p.value)}${c.share && s.column === first ? ` · ${fmtPct.format(total > 0 ? p.value / total : 0)}` : ""}` });
+    const series = c.y.map((s, i) => ({
+      name: s.title, type: "bar", barMaxWidth: c.horizontal ? 16 : 28,
+      data: shown.map((r, j) => {
+        const value = num(r[s.column]);
+        if (!c.highlight_first || i > 0) return Number.isFinite(value) ? value : null;
+        const isFirst = c.horizontal ? j === shown.length - 1 : j === 0;
+        return { value: Number.isFinite(value) ? value : null, itemStyle: { color: isFirst ? C.accent : color + "99" } };
+      }),
+      itemStyle: { color: i === 0 ? color : PALETTE[i % PALETTE.length], borderRadius: c.horizontal ? [0, 4, 4, 0] : [4, 4, 0, 0] },
+      label: c.y.length === 1 ? label(s) : { show: false },
+    }));
+    const valueAxis = { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } };
+    const categoryAxis = { type: "category", data: categories, ...axisCommon,
+      axisLabel: { ...axisCommon.axisLabel, color: C.text, width: c.horizontal ? 150 : 90, overflow: "truncate" } };
+    draw(`chart-${c.id}`, {
+      grid: { left: 8, right: c.horizontal ? (c.share ? 92 : 56) : 16, top: c.y.length > 1 ? 30 : 8, bottom: 8, containLabel: true },
+      legend: c.y.length > 1 ? { ...legendCommon, data: c.y.map((s) => s.title) } : undefined,
+      tooltip: { ...tooltipCommon, trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: (ps) => tooltipHtml(c, shown[ps[0].dataIndex], total) },
+      xAxis: c.horizontal ? valueAxis : categoryAxis,
+      yAxis: c.horizontal ? categoryAxis : valueAxis,
+      series,
+    }, rows.length ? null : "No rows yet");
+  }
+
+  function renderLine(c, body) {
+    const xType = columnType(c, c.x);
+    const axisKind = /^(date|timestamp)/.test(xType) ? "time" : isNumericType(xType) ? "value" : "category";
+    let rows = body.rows.filter((r) => r[c.x] !== null && r[c.x] !== undefined);
+    if (axisKind === "time") rows = [...rows].sort((a, b) => String(a[c.x]) < String(b[c.x]) ? -1 : String(a[c.x]) > String(b[c.x]) ? 1 : 0);
+    const xs = rows.map((r) => axisKind === "value" ? num(r[c.x]) : String(r[c.x]));
+    const point = (i, v) => axisKind === "category" ? v : [xs[i], v];
+    const color = colorOf(c.color);
+    const series = c.y.map((s, i) => {
+      const col = i === 0 ? color : PALETTE[(i + 1) % PALETTE.length];
+      return {
+        name: s.title, type: "line", showSymbol: rows.length < 3, symbolSize: 5,
+        data: rows.map((r, j) => point(j, Number.isFinite(num(r[s.column])) ? num(r[s.column]) : null)),
+        lineStyle: { width: i === 0 ? 1 : 2, color: col }, itemStyle: { color: col },
+        areaStyle: i === 0 ? { color: new echarts.graphic.LinearGradient(0, 0, 0, 1,
+          [{ offset: 0, color: col + "55" }, { offset: 1, color: col + "05" }]) } : undefined,
+      };
+    });
+    let average = null;
+    if (c.moving_average) {
+      // A trailing mean of the first series over `window` points.
+      const w = c.moving_average.window;
+      const values = rows.map((r) => num(r[c.y[0].column]));
+      average = values.map((_, i) => {
+        const part = values.slice(Math.max(0, i - w + 1), i + 1).filter(Number.isFinite);
+        return part.length ? +(part.reduce((a, b) => a + b, 0) / part.length).toFixed(2) : null;
+      });
+      series.push({ name: c.moving_average.title, type: "line", showSymbol: false, smooth: true,
+        data: average.map((v, j) => point(j, v)), lineStyle: { width: 2, color: C.warn }, itemStyle: { color: C.warn } });
+    }
+    const zoom = rows.length > 30;
+    draw(`chart-${c.id}`, {
+      grid: { left: 8, right: 16, top: 30, bottom: zoom ? 44 : 8, containLabel: true },
+      legend: { ...legendCommon, data: series.map((s) => s.name) },
+      tooltip: { ...tooltipCommon, trigger: "axis",
+        formatter: (ps) => {
+          const i = ps[0].dataIndex;
+          let html = tooltipHtml(c, rows[i], 0);
+          if (average) html += `<br>${escapeHtml(c.moving_average.title)} ${escapeHtml(formatAs(c.y[0].format, average[i]))}`;
+          return html;
+        } },
+      dataZoom: zoom ? [{ type: "inside" }, { type: "slider", height: 18, bottom: 6, borderColor: C.border,
+                   textStyle: { color: C.muted }, fillerColor: C.accent + "22",
+                   handleStyle: { color: C.panel, borderColor: C.muted }, moveHandleStyle: { color: C.muted + "66" },
+                   dataBackground: { lineStyle: { color: C.muted }, areaStyle: { color: C.muted + "33" } } }] : [],
+      xAxis: { type: axisKind, ...axisCommon, splitLine: { show: false }, ...(axisKind === "category" ? { data: xs } : {}) },
+      yAxis: { type: "value", ...axisCommon, axisLabel: { ...axisCommon.axisLabel, formatter: compact } },
+      series,
+    }, rows.length ? null : "No rows yet");
+  }
+
+  function renderTable(c, body, card) {
+    const cols = c.shown_columns;
+    const numeric = cols.map((col) => isNumericType(columnType(c, col)));
+    card.querySelector("tbody").innerHTML = body.rows.length
+      ? body.rows.map((r) => `<tr>${cols.map((col, i) =>
+          `<td class="${numeric[i] ? "num" : ""}">${escapeHtml(formatAs(numeric[i] ? "number" : "text", r[col]))}</td>`).join("")}</tr>`).join("")
+      : `<tr><td class="muted" colspan="${cols.length}">No rows yet</td></tr>`;
+  }
+
+  // Re-reads the table list (versions, row counts), then the charts whose tables changed.
+  async function refreshTables() {
+    const [body] = await Promise.all([api("/api/tables"), loadDashboard()]);
+    if (!body || !Array.isArray(body.tables)) return;
+    for (const t of body.tables) tableInfo[t.name] = t;
+    await refreshCharts();
     renderTableList();
   }
 
@@ -658,7 +771,7 @@
   setInterval(() => { if (!pollTimer && Date.now() - lastPipelineAt > SAMPLE_MS - 100) poll(); }, SAMPLE_MS);
 
   // First paint: placeholders, then data.
-  for (const id of ["chart-daily", "chart-country", "chart-products", "chart-dag", "chart-throughput", "chart-latency", "chart-expectations"]) {
+  for (const id of ["chart-dag", "chart-throughput", "chart-latency", "chart-expectations"]) {
     draw(id, {}, "Loading…");
   }
   poll().then(connect);

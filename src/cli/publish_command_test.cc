@@ -80,7 +80,7 @@ class PublishCommandTest : public ::testing::Test {
     FileSystem* fs = FileSystem::Default();
     ASSERT_TRUE(fs->CreateDirs(pipeline_).ok());
     ASSERT_TRUE(fs->CreateDirs(dir_.Join("landing")).ok());
-    for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "pipeline.yaml"}) {
+    for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml", "pipeline.yaml"}) {
       auto text = fs->ReadFile(testing::SourceDir() + "/examples/orders/" + f);
       ASSERT_TRUE(text.ok());
       std::string body = *text;

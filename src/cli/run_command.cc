@@ -397,8 +397,9 @@ std::string MinutesToSeconds(std::string yaml) {
 // A copy of the pipeline folder with a publish section for the demo's PostgreSQL. With
 // `seconds_for_minutes`, interval triggers in minutes become as many seconds (the CDC
 // example's Silver every 5 minutes and Gold every 15 run every 5 and 15 seconds).
-// SQL files the example shares from elsewhere (`../orders/silver.sql` in its `libraries`)
-// are copied beside it under their own names, and the copy's pipeline.yaml names them so.
+// SQL files the example shares from elsewhere (`../orders/silver.sql` in its `libraries`),
+// and its dashboard file, are copied beside it under their own names, and the copy's
+// pipeline.yaml names them so.
 Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn,
                          bool seconds_for_minutes = false) {
   FileSystem* fs = FileSystem::Default();
@@ -423,6 +424,19 @@ Status WriteDemoPipeline(const std::string& example, const std::string& to, cons
     LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(JoinPath(example, lib)));
     LP_RETURN_IF_ERROR(fs->WriteFileAtomic(JoinPath(to, base), text));
     renamed[lib] = base;
+  }
+  // A dashboard file shared the same way (`dashboard: ../orders/dashboard.yaml`).
+  if (settings.dashboard && settings.dashboard->source_file.find('/') != std::string::npos &&
+      settings.dashboard->source_file[0] != '/') {
+    const std::string& file = settings.dashboard->source_file;
+    std::string base = BaseName(file);
+    if (!names.insert(base).second) {
+      return Status::InvalidArgument("demo: dashboard " + file + " of " + example + " has the name of another file (" +
+                                     base + ") in the pipeline folder");
+    }
+    LP_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(JoinPath(example, file)));
+    LP_RETURN_IF_ERROR(fs->WriteFileAtomic(JoinPath(to, base), text));
+    renamed[file] = base;
   }
   for (const auto& f : entries) {
     if (f.is_dir) continue;

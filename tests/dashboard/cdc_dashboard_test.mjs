@@ -76,7 +76,7 @@ async function main() {
     if (lagCells !== sources.length) fail(`${lagCells} lag cells on the page, ${sources.length} sources`);
     await waitFor("the orders KPI to equal gold_kpis.orders", 60000, async () => {
       const kpi = (await getJson("/api/tables/gold_kpis/rows")).rows[0];
-      const text = await page.$eval('[data-testid="orders"]', (el) => el.textContent.trim());
+      const text = await page.$eval('[data-chart="orders"] [data-role="value"]', (el) => el.textContent.trim());
       return Number(text.replace(/,/g, "")) === Number(kpi.orders);
     });
     await sleep(1000);
