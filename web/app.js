@@ -212,7 +212,8 @@
       if (c.type !== "table") draw(`chart-${c.id}`, {}, "Loading…");
       if (c.refresh_seconds > 0) setInterval(() => { chartKeys[c.id] = null; refreshCharts(); }, c.refresh_seconds * 1000);
     }
-    kpis.style.setProperty("--kpi-count", String(Math.min(6, tiles)));
+    // Six tiles a row as before; fewer tiles keep at least a quarter of the width each.
+    kpis.style.setProperty("--kpi-count", String(Math.max(4, Math.min(6, tiles))));
     kpis.dataset.tiles = String(tiles);
   }
 
