@@ -49,6 +49,18 @@ Status RunValidate(const PipelineOptions& o) {
       std::printf("%s", d.plan->ToString(1).c_str());
     }
   }
+  // The dashboard's charts were planned with the tables (docs/dashboard.md).
+  const sql::ResolvedDashboard& d = r.dashboard;
+  if (o.verbose) {
+    for (const auto& c : d.charts) {
+      std::string tables;
+      for (const auto& t : c.tables) tables += (tables.empty() ? "" : ", ") + t;
+      std::printf("chart %s (%s) reads %s: %s\n", c.spec.id.c_str(), sql::ChartTypeName(c.spec.type), tables.c_str(),
+                  c.columns.ToDDL().c_str());
+    }
+  }
+  std::printf("dashboard %s: %zu chart%s%s\n", d.title.c_str(), d.charts.size(), d.charts.size() == 1 ? "" : "s",
+              d.declared ? "" : " (default: a table per Gold table)");
   std::printf("pipeline %s: %zu tables, OK\n", p.settings.name.c_str(), r.datasets.size());
   return Status::OK();
 }

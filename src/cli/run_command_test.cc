@@ -33,6 +33,11 @@ class RunCommandTest : public ::testing::Test {
 TEST_F(RunCommandTest, ValidateAndGraph) {
   std::string out = Lakepipe("validate " + Example() + sets_);
   EXPECT_NE(out.find("pipeline orders: 6 tables, OK"), std::string::npos) << out;
+  // Its dashboard (examples/orders/dashboard.yaml) is planned too.
+  EXPECT_NE(out.find("dashboard Orders: 8 charts\n"), std::string::npos) << out;
+  out = Lakepipe("validate -v " + Example() + sets_);
+  EXPECT_NE(out.find("chart revenue-by-country (bar) reads gold_revenue_by_country: Country string, total_revenue double"),
+            std::string::npos) << out;
   out = Lakepipe("graph " + Example() + sets_);
   EXPECT_NE(out.find("silver_orders (streaming table) <- STREAM bronze_orders"), std::string::npos) << out;
   out = Lakepipe("graph " + Example() + " --format dot");
