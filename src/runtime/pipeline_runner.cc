@@ -270,10 +270,10 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
   const sql::ResolvedDataset* ds = runner_.Find(node.table);
   if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return Execute(*ds->plan, *this, exec_);
   if (!node.streaming) return ReadWholeTable(node);
-  for (const auto& s : plan_["sources"]) {
-    if (s["kind"] == "snapshot" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
+  for (const auto& s : plan_.sources) {
+    if (s.kind == PlannedSource::Kind::kSnapshot && Lower(s.table) == Lower(node.table)) {
       LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
-      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(s["version"].get<int64_t>()));
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(s.version));
       if (node.read_change_feed) {
         // The first batch of a change feed read: the current rows as inserts (Spark's
         // readChangeFeed without startingVersion).
@@ -283,8 +283,8 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
       }
       return ReadSnapshot(snap, node.schema);
     }
-    if (s["kind"] == "delta" && Lower(s["table"].get<std::string>()) == Lower(node.table)) {
-      int64_t start = s["startVersion"].get<int64_t>(), end = s["endVersion"].get<int64_t>();
+    if (s.kind == PlannedSource::Kind::kDelta && Lower(s.table) == Lower(node.table)) {
+      int64_t start = s.start_version, end = s.end_version;
       if (start > end) return Batches{};
       LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
       if (node.read_change_feed) {
@@ -302,12 +302,10 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
 }
 
 Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
-  for (const auto& s : plan_["sources"]) {
-    if (s["kind"] == "files" && s["path"] == node.read_files.path) {
+  for (const auto& s : plan_.sources) {
+    if (s.kind == PlannedSource::Kind::kFiles && s.path == node.read_files.path) {
       std::vector<SourceFileEntry> files;
-      for (const auto& f : s["files"]) {
-        files.push_back({f["path"].get<std::string>(), f["size"].get<int64_t>(), f["mtime"].get<int64_t>()});
-      }
+      for (const auto& f : s.files) files.push_back({f.path, f.size, f.mtime_micros});
       return ReadSourceFiles(runner_.fs, node.read_files, files, node.schema, &file_stats_);
     }
   }
@@ -317,17 +315,17 @@ Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
 Result<Batches> BatchScanProvider::ReadStream(const sql::PlanNode& node) {
   if (flow_ == nullptr) return FullScanProvider::ReadStream(node);
   std::string key = StreamSourceKey(node.stream_source);
-  for (const auto& s : plan_["sources"]) {
-    if (s["kind"] == "stream" && s["key"] == key) {
+  for (const auto& s : plan_.sources) {
+    if (s.kind == PlannedSource::Kind::kStream && s.key == key) {
       auto it = flow_->stream_sources.find(key);
       if (it == flow_->stream_sources.end()) {
         return Status::Internal("micro-batch plan reads " + key + ", which the flow did not open");
       }
       StreamRead read;
       if (part_ < 0) {
-        LP_ASSIGN_OR_RETURN(read, it->second->Read(s["range"], node.schema));
+        LP_ASSIGN_OR_RETURN(read, it->second->Read(s.range, node.schema));
       } else {
-        LP_ASSIGN_OR_RETURN(read, it->second->ReadPart(s["range"], node.schema, part_));
+        LP_ASSIGN_OR_RETURN(read, it->second->ReadPart(s.range, node.schema, part_));
       }
       more_parts_ = read.more;
       stream_arrivals_.insert(stream_arrivals_.end(), read.produced_at.begin(), read.produced_at.end());

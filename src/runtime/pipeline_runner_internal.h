@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "delta/table.h"
+#include "runtime/batch_plan.h"
 #include "runtime/checkpoint.h"
 #include "runtime/storage_lock.h"
 #include "runtime/executor.h"
@@ -227,7 +228,7 @@ struct PipelineRunner::Impl {
                                                 const Batches& events, const delta::WriteOptions& options,
                                                 bool replace_all);
   // Plans the flow's next batch from its sources; nullopt when there is no new input.
-  Result<std::optional<Json>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
+  Result<std::optional<BatchPlan>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
   // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.
   Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows, TableReport* report);
   Result<delta::CreateOptions> CreateOptionsFor(const sql::ResolvedDataset& ds, const Schema& schema) const;
@@ -277,7 +278,7 @@ class FullScanProvider : public ScanProvider {
 // planned version range of each streaming table; other tables are read whole.
 class BatchScanProvider : public FullScanProvider {
  public:
-  BatchScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const Json& plan,
+  BatchScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const BatchPlan& plan,
                     Flow* flow = nullptr)
       : FullScanProvider(runner, exec), plan_(plan), flow_(flow) {}
 
@@ -294,7 +295,7 @@ class BatchScanProvider : public FullScanProvider {
   bool more_parts() const { return more_parts_; }
 
  private:
-  const Json& plan_;
+  const BatchPlan& plan_;
   Flow* flow_;
   Arrivals stream_arrivals_;
   int part_ = -1;  // -1: the whole range

@@ -18,46 +18,57 @@ namespace {
 // one, a last line without its newline) may still be being written (runtime/file_source.h).
 constexpr int64_t kUnterminatedSettleMicros = 1'000'000;
 
-Result<Json> ParsePlan(const std::string& text, const std::string& where) {
-  Json plan = Json::parse(text, nullptr, false);
-  if (plan.is_discarded() || !plan.is_object() || !plan.contains("sources")) {
-    return Status::Corruption(where + ": not a batch plan (JSON with \"sources\")");
-  }
-  return plan;
-}
-
 // Adds what `plan` consumed to the flow's record of consumed input.
-void NoteConsumed(const Json& plan, Flow& flow) {
-  for (const auto& s : plan["sources"]) {
-    if (s["kind"] == "files") {
-      auto& seen = flow.seen_files[s["path"].get<std::string>()];
-      for (const auto& f : s["files"]) seen.insert(f["path"].get<std::string>());
-      if (s.contains("skippedExisting"))
-        for (const auto& f : s["skippedExisting"]) seen.insert(f.get<std::string>());
-    } else if (s["kind"] == "delta") {
-      flow.last_version[Lower(s["table"].get<std::string>())] = s["endVersion"].get<int64_t>();
-    } else if (s["kind"] == "snapshot") {  // an incremental view's first batch
-      flow.last_version[Lower(s["table"].get<std::string>())] = s["version"].get<int64_t>();
-    } else if (s["kind"] == "stream") {  // a message source: where its next range starts
-      flow.stream_ranges[s["key"].get<std::string>()] = s["range"];
+void NoteConsumed(const BatchPlan& plan, Flow& flow) {
+  for (const auto& s : plan.sources) {
+    switch (s.kind) {
+      case PlannedSource::Kind::kFiles: {
+        auto& seen = flow.seen_files[s.path];
+        for (const auto& f : s.files) seen.insert(f.path);
+        seen.insert(s.skipped_existing.begin(), s.skipped_existing.end());
+        break;
+      }
+      case PlannedSource::Kind::kDelta:
+        flow.last_version[Lower(s.table)] = s.end_version;
+        break;
+      case PlannedSource::Kind::kSnapshot:  // an incremental view's first batch
+        flow.last_version[Lower(s.table)] = s.version;
+        break;
+      case PlannedSource::Kind::kStream:  // a message source: where its next range starts
+        flow.stream_ranges[s.key] = s.range;
+        break;
     }
   }
 }
 
-// What the flow's plans consumed so far, as one plan-shaped JSON that NoteConsumed reads
-// back into the same Flow fields (the compact file of FlowCheckpoint::Retain).
-Json ConsumedSummary(const Flow& flow, int64_t batch_id) {
-  Json sources = Json::array();
+// What the flow's plans consumed so far, as one plan that NoteConsumed reads back into the
+// same Flow fields (the compact file of FlowCheckpoint::Retain).
+BatchPlan ConsumedSummary(const Flow& flow, int64_t batch_id) {
+  BatchPlan summary;
+  summary.batch_id = batch_id;
+  summary.compact = true;
   for (const auto& [path, seen] : flow.seen_files) {
-    Json files = Json::array();
-    for (const auto& f : seen) files.push_back({{"path", f}});
-    sources.push_back({{"kind", "files"}, {"path", path}, {"files", std::move(files)}});
+    PlannedSource s;
+    s.kind = PlannedSource::Kind::kFiles;
+    s.path = path;
+    for (const auto& f : seen) s.files.push_back({f, 0, 0});
+    summary.sources.push_back(std::move(s));
   }
-  for (const auto& [table, version] : flow.last_version)
-    sources.push_back({{"kind", "delta"}, {"table", table}, {"endVersion", version}});
-  for (const auto& [key, range] : flow.stream_ranges)
-    sources.push_back({{"kind", "stream"}, {"key", key}, {"range", range}});
-  return Json{{"batchId", batch_id}, {"compact", true}, {"sources", std::move(sources)}};
+  for (const auto& [table, version] : flow.last_version) {
+    PlannedSource s;
+    s.kind = PlannedSource::Kind::kDelta;
+    s.table = table;
+    s.end_version = version;
+    summary.sources.push_back(std::move(s));
+  }
+  for (const auto& [key, range] : flow.stream_ranges) {
+    PlannedSource s;
+    s.kind = PlannedSource::Kind::kStream;
+    s.key = key;
+    s.range = range;
+    summary.sources.push_back(std::move(s));
+  }
+  return summary;
 }
 
 // spark.sql.streaming.minBatchesToRetain from the pipeline's configuration (Spark's name
@@ -120,7 +131,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     // The compact file of the retained history first (if any), then the plans after it.
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
     for (const auto& stored : history) {
-      LP_ASSIGN_OR_RETURN(Json plan, ParsePlan(stored.text, stored.file));
+      LP_ASSIGN_OR_RETURN(BatchPlan plan, ParseBatchPlan(stored.text, stored.file));
       NoteConsumed(plan, flow);
     }
     flow.history_loaded = true;
@@ -153,13 +164,15 @@ Result<StreamSource*> PipelineRunner::Impl::OpenStreamSourceOf(const sql::Resolv
   return flow.stream_sources.emplace(key, std::move(*opened)).first->second.get();
 }
 
-Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow,
+Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow,
                                                               int64_t batch_id) {
   PlanSources sources;
   CollectSources(*ds.plan, &sources);
   bool any_new = false;
   flow.backlog_files = flow.backlog_bytes = flow.next_stable_in_micros = 0;
-  Json plan = {{"batchId", batch_id}, {"plannedAt", clock->NowMillis()}, {"sources", Json::array()}};
+  BatchPlan plan;
+  plan.batch_id = batch_id;
+  plan.planned_at_millis = clock->NowMillis();
   std::set<std::string> planned_paths;
   for (const sql::PlanNode* scan : sources.file_scans) {
     const auto& spec = scan->read_files;
@@ -170,14 +183,15 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     limits.now_micros = clock->NowMicros();
     if (continuous) limits.unterminated_settle_micros = kUnterminatedSettleMicros;
     auto& seen = flow.seen_files[spec.path];
-    Json entry = {{"kind", "files"}, {"path", spec.path}, {"files", Json::array()}};
+    PlannedSource entry;
+    entry.kind = PlannedSource::Kind::kFiles;
+    entry.path = spec.path;
     if (batch_id == 0 && !limits.include_existing) {
       // includeExistingFiles = false: what is there at the flow's start is recorded as
       // consumed without being read, in this first plan.
       LP_ASSIGN_OR_RETURN(auto existing, ListAllFiles(fs, spec.path, limits.selection));
-      entry["skippedExisting"] = Json::array();
       for (const auto& f : existing) {
-        entry["skippedExisting"].push_back(f.path);
+        entry.skipped_existing.push_back(f.path);
         seen.insert(f.path);
       }
       any_new = true;  // the first plan is written even when it reads nothing
@@ -193,16 +207,14 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
       if (flow.links_reported.insert(spec.path + ": " + link).second)
         flow.warnings.push_back({"link_not_followed", "read_files " + spec.path + ": not followed: " + link});
     }
-    for (const auto& f : listing->files) {
-      entry["files"].push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime_micros}});
-    }
+    for (const auto& f : listing->files) entry.files.push_back({f.path, f.size, f.mtime_micros});
     any_new |= !listing->files.empty();
     flow.backlog_files += listing->backlog_files;
     flow.backlog_bytes += listing->backlog_bytes;
     if (listing->next_stable_in_micros > 0 &&
         (flow.next_stable_in_micros == 0 || listing->next_stable_in_micros < flow.next_stable_in_micros))
       flow.next_stable_in_micros = listing->next_stable_in_micros;
-    plan["sources"].push_back(std::move(entry));
+    plan.sources.push_back(std::move(entry));
   }
   std::set<std::string> planned_tables;
   for (const sql::PlanNode* scan : sources.streaming_tables) {
@@ -218,12 +230,17 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     }
     int64_t start = flow.last_version.count(key) ? flow.last_version[key] + 1 : 0;
     any_new |= start <= latest;
+    PlannedSource entry;
+    entry.table = scan->table;
     if (start == 0 && latest >= 0 && flow.start_from_snapshot) {
-      plan["sources"].push_back({{"kind", "snapshot"}, {"table", scan->table}, {"version", latest}});
-      continue;
+      entry.kind = PlannedSource::Kind::kSnapshot;
+      entry.version = latest;
+    } else {
+      entry.kind = PlannedSource::Kind::kDelta;
+      entry.start_version = start;
+      entry.end_version = std::max(latest, start - 1);
     }
-    plan["sources"].push_back({{"kind", "delta"}, {"table", scan->table}, {"startVersion", start},
-                               {"endVersion", std::max(latest, start - 1)}});
+    plan.sources.push_back(std::move(entry));
   }
   // Message sources: each plans its next range after its range in the latest plan. A
   // source with nothing new still carries its range forward (it is where it stands).
@@ -231,7 +248,7 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
   flow.lag_bytes = -1;
   flow.lag_seconds = -1;
   std::set<std::string> planned_streams;
-  std::vector<Json> stream_entries;
+  std::vector<PlannedSource> stream_entries;
   for (const sql::PlanNode* scan : sources.stream_scans) {
     std::string key = StreamSourceKey(scan->stream_source);
     if (!planned_streams.insert(key).second) continue;
@@ -243,18 +260,23 @@ Result<std::optional<Json>> PipelineRunner::Impl::PlanNextBatch(const sql::Resol
     if (backlog.records > 0) flow.backlog_records += backlog.records;
     flow.lag_bytes = std::max(flow.lag_bytes, backlog.lag_bytes);
     flow.lag_seconds = std::max(flow.lag_seconds, backlog.lag_seconds);
+    PlannedSource entry;
+    entry.kind = PlannedSource::Kind::kStream;
+    entry.key = key;
     if (next->has_value()) {
       any_new = true;
-      plan["sources"].push_back({{"kind", "stream"}, {"key", key}, {"range", std::move(**next)}});
+      entry.range = std::move(**next);
+      plan.sources.push_back(std::move(entry));
     } else if (prev != flow.stream_ranges.end()) {
-      stream_entries.push_back({{"kind", "stream"}, {"key", key}, {"range", prev->second}});
+      entry.range = prev->second;
+      stream_entries.push_back(std::move(entry));
     } else {
       return Status::Internal(scan->loc.ToString() + ": " + key + " planned nothing for the flow's first batch");
     }
   }
-  if (!any_new) return std::optional<Json>();
-  for (auto& e : stream_entries) plan["sources"].push_back(std::move(e));
-  return std::optional<Json>(std::move(plan));
+  if (!any_new) return std::optional<BatchPlan>();
+  for (auto& e : stream_entries) plan.sources.push_back(std::move(e));
+  return std::optional<BatchPlan>(std::move(plan));
 }
 
 namespace {
@@ -444,13 +466,13 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
     LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
     int64_t batch_id;
-    Json plan;
+    BatchPlan plan;
     if (planned && (!committed || *committed < *planned)) {
       // A batch planned before a crash: replay exactly that input.
       batch_id = *planned;
       LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
       if (replay_only) stop_after_batch = true;
-      LP_ASSIGN_OR_RETURN(plan, ParsePlan(text, cp_dir + "/offsets/" + std::to_string(batch_id)));
+      LP_ASSIGN_OR_RETURN(plan, ParseBatchPlan(text, cp_dir + "/offsets/" + std::to_string(batch_id)));
     } else {
       if (replay_only) break;
       if (once && planned) break;  // a ONCE flow has run (docs/checkpoint.md, "Flows")
@@ -458,11 +480,14 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
       if (!next && once) {
         // Its one batch reads whole tables only: the plan lists no source.
-        next = Json{{"batchId", batch_id}, {"plannedAt", clock->NowMillis()}, {"sources", Json::array()}, {"once", true}};
+        next.emplace();
+        next->batch_id = batch_id;
+        next->planned_at_millis = clock->NowMillis();
+        next->once = true;
       }
       if (!next) break;
       plan = std::move(*next);
-      LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+      LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.Serialize()));
       NoteConsumed(plan, *flow);
       LP_KILL_POINT("flow.after_plan");
     }
@@ -603,15 +628,15 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
     LP_KILL_POINT("flow.after_commit_log");
     // Only now may a message source let go of what the batch read (runtime/stream_source.h).
-    for (const auto& s : plan["sources"]) {
-      if (s["kind"] != "stream") continue;
-      auto src = flow->stream_sources.find(s["key"].get<std::string>());
-      if (src != flow->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s["range"]));
+    for (const auto& s : plan.sources) {
+      if (s.kind != PlannedSource::Kind::kStream) continue;
+      auto src = flow->stream_sources.find(s.key);
+      if (src != flow->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s.range));
     }
     // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
     // batches, what the plans consumed so far is compacted and older batch files go.
     LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] {
-      return ConsumedSummary(*flow, batch_id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return ConsumedSummary(*flow, batch_id).Serialize();
     }));
     // Replication lag as it stands after the acknowledgement.
     if (flow->lag_bytes >= 0) {
@@ -627,10 +652,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     // Bookkeeping for reports and latency.
     Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
     arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
-    for (const auto& s : plan["sources"]) {
-      if (s["kind"] != "delta") continue;
-      Arrivals up = ArrivalsBetween(s["table"].get<std::string>(), s["startVersion"].get<int64_t>() - 1,
-                                    s["endVersion"].get<int64_t>());
+    for (const auto& s : plan.sources) {
+      if (s.kind != PlannedSource::Kind::kDelta) continue;
+      Arrivals up = ArrivalsBetween(s.table, s.start_version - 1, s.end_version);
       arrivals.insert(arrivals.end(), up.begin(), up.end());
     }
     if (!commit.already_committed) {

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "delta/table.h"
+#include "runtime/batch_plan.h"
 #include "runtime/file_source.h"
 
 namespace lakepipe::server {
@@ -68,20 +69,17 @@ void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, boo
     if (!compact && committed.count(f.name) == 0) continue;
     auto text = fs->ReadFile(JoinPath(JoinPath(cp_dir, "offsets"), f.name));
     if (!text.ok()) continue;
-    Json plan = Json::parse(*text, nullptr, false);
-    if (plan.is_discarded() || !plan.is_object() || !plan.contains("sources") || !plan["sources"].is_array()) continue;
-    for (const auto& s : plan["sources"]) {
-      std::string kind = s.value("kind", "");
-      if (kind == "files" && s.contains("files")) {
-        auto& seen = out->files[s.value("path", "")];
-        for (const auto& file : s["files"]) if (file.is_object()) seen.insert(file.value("path", ""));
-        if (s.contains("skippedExisting"))
-          for (const auto& name : s["skippedExisting"]) if (name.is_string()) seen.insert(name.get<std::string>());
-      } else if (kind == "delta" || kind == "snapshot") {
-        const char* key = kind == "delta" ? "endVersion" : "version";
-        if (!s.contains(key) || !s[key].is_number_integer()) continue;
-        int64_t& v = versions.try_emplace(Lower(s.value("table", "")), -1).first->second;
-        v = std::max(v, s[key].get<int64_t>());
+    // A plan that does not parse is skipped: the flow itself stops on it, with the reason.
+    auto plan = runtime::ParseBatchPlan(*text, f.name);
+    if (!plan.ok()) continue;
+    for (const auto& s : plan->sources) {
+      if (s.kind == runtime::PlannedSource::Kind::kFiles) {
+        auto& seen = out->files[s.path];
+        for (const auto& file : s.files) seen.insert(file.path);
+        seen.insert(s.skipped_existing.begin(), s.skipped_existing.end());
+      } else if (s.kind == runtime::PlannedSource::Kind::kDelta || s.kind == runtime::PlannedSource::Kind::kSnapshot) {
+        int64_t& v = versions.try_emplace(Lower(s.table), -1).first->second;
+        v = std::max(v, s.kind == runtime::PlannedSource::Kind::kDelta ? s.end_version : s.version);
       }
     }
   }

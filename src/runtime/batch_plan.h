@@ -1,0 +1,66 @@
+// BatchPlan: the typed form of a streaming flow's batch plan, the file `offsets/<N>` of its
+// checkpoint folder (and the compact file `offsets/<C>.compact`), docs/checkpoint.md
+// "Plans". A plan lists what batch N reads from each source: new files of a read_files
+// folder, a version range (or a snapshot version) of an upstream table, a message
+// source's range. It is written once before the batch reads anything and replayed as is
+// after a crash, so reading it back must never trust its shape: ParseBatchPlan checks
+// every field any reader uses and gives Corruption naming the file, and callers use the
+// struct, never the JSON. The message source's range stays JSON: its source owns it.
+//
+// Plain values; no thread-safety concerns.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace lakepipe::runtime {
+
+struct PlannedFile {
+  std::string path;
+  int64_t size = 0;
+  int64_t mtime_micros = 0;
+};
+
+struct PlannedSource {
+  enum class Kind {
+    kFiles,     // read_files: `path` (the folder as written), `files`, `skipped_existing`
+    kDelta,     // an upstream table's versions start_version..end_version (start > end: none)
+    kSnapshot,  // an upstream table whole at `version` (an incremental reader's first batch)
+    kStream,    // a message source `key` (Kafka, PostgreSQL CDC) and its `range`
+  };
+  Kind kind = Kind::kFiles;
+  std::string path;
+  std::vector<PlannedFile> files;
+  // includeExistingFiles = false: what the folder held at the flow's start, recorded as
+  // consumed without being read (first plan only).
+  std::vector<std::string> skipped_existing;
+  std::string table;
+  int64_t start_version = 0;  // kDelta (absent from a compact file: 0)
+  int64_t end_version = -1;   // kDelta
+  int64_t version = -1;       // kSnapshot
+  std::string key;
+  nlohmann::json range;  // kStream: owned by the source (runtime/stream_source.h)
+};
+
+struct BatchPlan {
+  int64_t batch_id = -1;
+  int64_t planned_at_millis = 0;
+  bool once = false;     // a ONCE flow's batch (reads whole tables only)
+  bool compact = false;  // offsets/<C>.compact: what plans 0..C consumed
+  std::vector<PlannedSource> sources;
+
+  nlohmann::json ToJson() const;
+  std::string Serialize() const;
+};
+
+// Parses a stored plan; `file` names it in Corruption messages ("<file>: sources[2].files[0].size:
+// not an integer").
+Result<BatchPlan> ParseBatchPlan(std::string_view text, const std::string& file);
+
+}  // namespace lakepipe::runtime

@@ -1,0 +1,105 @@
+#include "runtime/batch_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace lakepipe::runtime {
+namespace {
+
+TEST(BatchPlanTest, EveryKindOfSourceSurvivesSerializeAndParse) {
+  BatchPlan plan;
+  plan.batch_id = 7;
+  plan.planned_at_millis = 1700000000000;
+  PlannedSource files;
+  files.kind = PlannedSource::Kind::kFiles;
+  files.path = "landing";
+  files.files = {{"landing/a.csv", 10, 20}, {"landing/b.csv", 30, 40}};
+  files.skipped_existing = {"landing/old.csv"};
+  PlannedSource delta;
+  delta.kind = PlannedSource::Kind::kDelta;
+  delta.table = "bronze";
+  delta.start_version = 3;
+  delta.end_version = 5;
+  PlannedSource snapshot;
+  snapshot.kind = PlannedSource::Kind::kSnapshot;
+  snapshot.table = "silver";
+  snapshot.version = 9;
+  PlannedSource stream;
+  stream.kind = PlannedSource::Kind::kStream;
+  stream.key = "kafka:orders";
+  stream.range = {{"0", {{"from", 1}, {"to", 4}}}};
+  plan.sources = {files, delta, snapshot, stream};
+
+  auto back = ParseBatchPlan(plan.Serialize(), "offsets/7");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->batch_id, 7);
+  EXPECT_EQ(back->planned_at_millis, 1700000000000);
+  ASSERT_EQ(back->sources.size(), 4u);
+  EXPECT_EQ(back->sources[0].files[1].path, "landing/b.csv");
+  EXPECT_EQ(back->sources[0].files[1].size, 30);
+  EXPECT_EQ(back->sources[0].files[1].mtime_micros, 40);
+  EXPECT_EQ(back->sources[0].skipped_existing, std::vector<std::string>{"landing/old.csv"});
+  EXPECT_EQ(back->sources[1].start_version, 3);
+  EXPECT_EQ(back->sources[1].end_version, 5);
+  EXPECT_EQ(back->sources[2].version, 9);
+  EXPECT_EQ(back->sources[3].range, stream.range);
+  EXPECT_EQ(back->Serialize(), plan.Serialize());
+}
+
+TEST(BatchPlanTest, ACompactFileKeepsPathsAndEndVersionsOnly) {
+  BatchPlan plan;
+  plan.batch_id = 100;
+  plan.compact = true;
+  PlannedSource files;
+  files.kind = PlannedSource::Kind::kFiles;
+  files.path = "landing";
+  files.files = {{"landing/a.csv", 10, 20}};
+  PlannedSource delta;
+  delta.kind = PlannedSource::Kind::kDelta;
+  delta.table = "bronze";
+  delta.end_version = 5;
+  plan.sources = {files, delta};
+  std::string text = plan.Serialize();
+  EXPECT_EQ(text.find("size"), std::string::npos) << text;
+  EXPECT_EQ(text.find("startVersion"), std::string::npos) << text;
+  auto back = ParseBatchPlan(text, "offsets/100.compact");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->compact);
+  EXPECT_EQ(back->sources[1].end_version, 5);
+}
+
+// Each malformed plan is Corruption naming the file and the field, never an exception.
+TEST(BatchPlanTest, MalformedPlansAreCorruptionNamingTheFileAndTheField) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"", "not a batch plan (a JSON object)"},
+      {"[1,2]", "not a batch plan (a JSON object)"},
+      {"{\"batchId\": 1}", "sources: missing"},
+      {"{\"sources\": {}}", "sources: not an array"},
+      {"{\"sources\": [3]}", "sources[0]: not an object"},
+      {"{\"sources\": [{\"kind\": 3}]}", "sources[0].kind: not a string"},
+      {"{\"sources\": [{\"kind\": \"ftp\"}]}", "sources[0].kind: unknown source kind 'ftp'"},
+      {"{\"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"files\": [{\"path\": \"a\", \"size\": \"big\"}]}]}",
+       "sources[0].files[0].size: not an integer"},
+      {"{\"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"files\": [], \"skippedExisting\": [1]}]}",
+       "sources[0].skippedExisting[0]: not a string"},
+      {"{\"sources\": [{\"kind\": \"delta\", \"table\": \"t\"}]}", "sources[0].endVersion: missing"},
+      {"{\"sources\": [{\"kind\": \"snapshot\", \"table\": \"t\", \"version\": 1.5}]}",
+       "sources[0].version: not an integer"},
+      {"{\"sources\": [{\"kind\": \"stream\", \"key\": \"k\"}]}", "sources[0].range: missing"},
+      {"{\"batchId\": \"x\", \"sources\": []}", "batchId: not an integer"},
+  };
+  for (const auto& c : cases) {
+    auto plan = ParseBatchPlan(c.text, "/cp/offsets/4");
+    ASSERT_FALSE(plan.ok()) << c.text;
+    EXPECT_EQ(plan.status().code(), StatusCode::kCorruption) << plan.status().ToString();
+    EXPECT_NE(plan.status().message().find("/cp/offsets/4"), std::string::npos) << plan.status().ToString();
+    EXPECT_NE(plan.status().message().find(c.expect), std::string::npos)
+        << c.text << " -> " << plan.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace lakepipe::runtime
