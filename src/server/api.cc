@@ -693,9 +693,7 @@ ApiResponse Api::Metrics() const {
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = RenderMetrics(*status, PipelineRunsHere());
-  auto freshness = sla_.Current();
-  if (!freshness.ok()) return FromStatus(freshness.status());
-  r.body += RenderSlaMetrics(*freshness);
+  r.body += RenderSlaMetrics(sla_.Current());
   return r;
 }
 

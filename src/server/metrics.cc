@@ -211,8 +211,15 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
   return std::move(w.text());
 }
 
-std::string RenderSlaMetrics(const FreshnessReport& report) {
+std::string RenderSlaMetrics(const Result<FreshnessReport>& evaluated) {
   Writer w;
+  // A failed evaluation (a table's log unreadable for a moment) must not fail the whole
+  // scrape: the other families stay, the SLA ones are left out and this gauge says why.
+  w.Family("lakepipe_sla_evaluation_failed", "gauge",
+           "1 when freshness could not be evaluated at this scrape (the reason is in /api/sla); the SLA families are then absent");
+  w.Sample("lakepipe_sla_evaluation_failed", {}, evaluated.ok() ? "0" : "1");
+  if (!evaluated.ok()) return std::move(w.text());
+  const FreshnessReport& report = *evaluated;
   w.Family("lakepipe_freshness_lag_seconds", "gauge",
            "Age of the oldest input (landed file or upstream commit) not yet in the table; 0: caught up");
   for (const auto& t : report.tables) w.Sample("lakepipe_freshness_lag_seconds", {{"table", t.table}}, Number(t.lag_seconds));

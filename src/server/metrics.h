@@ -15,7 +15,8 @@ std::string EscapeLabelValue(std::string_view value);
 
 // The whole /metrics body. `running`: the pipeline runs in this process.
 std::string RenderMetrics(const runtime::PipelineStatus& status, bool running);
-// The freshness and SLA families (docs/sla.md), appended to RenderMetrics' text.
-std::string RenderSlaMetrics(const FreshnessReport& report);
+// The freshness and SLA families (docs/sla.md), appended to RenderMetrics' text; when the
+// evaluation failed, only lakepipe_sla_evaluation_failed 1.
+std::string RenderSlaMetrics(const Result<FreshnessReport>& evaluated);
 
 }  // namespace lakepipe::server

@@ -7,6 +7,7 @@
 
 #include "common/fs.h"
 #include "runtime/pipeline_runner.h"
+#include "server/metrics.h"
 #include "testing/testing.h"
 
 namespace lakepipe::server {
@@ -145,6 +146,28 @@ TEST_F(SlaTest, AnUnreadUpstreamCommitIsMeasuredFromItsCommitTime) {
   auto caught_up = EvaluateFreshness(*runner, fs_, later_ms);
   ASSERT_TRUE(caught_up.ok());
   EXPECT_FALSE(caught_up->any_breached());
+}
+
+// A scrape whose freshness evaluation failed keeps its other families: the SLA ones are
+// left out and lakepipe_sla_evaluation_failed says so (it was a 500 for the whole scrape).
+TEST(SlaMetricsTest, AFailedEvaluationLeavesOutTheSlaFamiliesAndSaysSo) {
+  FreshnessReport report;
+  TableFreshness t;
+  t.table = "gold_kpis";
+  t.lag_seconds = 4;
+  t.has_sla = true;
+  t.sla_scope = "gold";
+  t.max_lag_seconds = 2;
+  t.breached = true;
+  report.tables.push_back(t);
+  std::string good = RenderSlaMetrics(Result<FreshnessReport>(report));
+  EXPECT_NE(good.find("lakepipe_sla_evaluation_failed 0\n"), std::string::npos) << good;
+  EXPECT_NE(good.find("lakepipe_sla_breached{table=\"gold_kpis\",sla=\"gold\"} 1\n"), std::string::npos) << good;
+
+  std::string failed = RenderSlaMetrics(Result<FreshnessReport>(Status::IOError("gold_kpis/_delta_log: gone")));
+  EXPECT_NE(failed.find("lakepipe_sla_evaluation_failed 1\n"), std::string::npos) << failed;
+  EXPECT_EQ(failed.find("lakepipe_sla_breached"), std::string::npos) << failed;
+  EXPECT_EQ(failed.find("lakepipe_freshness_lag_seconds"), std::string::npos) << failed;
 }
 
 }  // namespace
