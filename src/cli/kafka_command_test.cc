@@ -20,54 +20,13 @@
 namespace lakepipe {
 namespace {
 
-// `lakepipe kafka serve ...` as a child process; its first stdout line is read.
-class ServedBroker {
- public:
-  explicit ServedBroker(const std::string& args) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::string cmd = Binary() + " kafka serve " + args;
-      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-    char line[512];
-    if (out_ != nullptr && std::fgets(line, sizeof line, out_) != nullptr) first_line_ = line;
-  }
-  ~ServedBroker() {
-    if (pid_ > 0 && !stopped_) Stop();
-    if (out_ != nullptr) std::fclose(out_);
-  }
-  // SIGTERM; the exit status.
-  int Stop() {
-    stopped_ = true;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    return status;
-  }
-  const std::string& first_line() const { return first_line_; }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-  std::string first_line_;
-  bool stopped_ = false;
-};
-
 TEST(KafkaCommandTest, ServeProduceAndReadExactlyOnce) {
   testing::TempDir dir;
-  ServedBroker broker("--partitions 3 --topics orders");
-  const std::string& line = broker.first_line();
+  LakepipeProcess broker({"kafka", "serve", "--partitions", "3", "--topics", "orders"});
+  std::string line = broker.ReadUntil("\n");
   ASSERT_EQ(line.rfind("bootstrap.servers=127.0.0.1:", 0), 0u) << line;
   std::string servers = line.substr(std::string("bootstrap.servers=").size());
-  while (!servers.empty() && (servers.back() == '\n' || servers.back() == '\r')) servers.pop_back();
+  servers = servers.substr(0, servers.find_first_of("\r\n"));
 
   std::string csv = dir.Join("orders.csv");
   Lakepipe("generate orders --rows 2000 --seed 3 --out " + csv);
@@ -103,8 +62,7 @@ TEST(KafkaCommandTest, ServeProduceAndReadExactlyOnce) {
   EXPECT_TRUE(parsed.contains("TransactionNo")) << one;
   EXPECT_TRUE(parsed["Quantity"].is_number()) << one;
 
-  int status = broker.Stop();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(broker.StopWith(SIGTERM), 0);
 }
 
 TEST(KafkaCommandTest, ProduceToKafkaErrorsAreOneLine) {
