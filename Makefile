@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps deps-test deps-bench node test demo tour bench clean
+.PHONY: all build deps deps-test deps-bench node test demo tour bench fuzz clean
 
 all: build
 
@@ -49,5 +49,10 @@ bench: deps-bench node
 	@ninja -C $(BUILD)-bench -j $(JOBS)
 	@scripts/bench.sh $(BUILD)-bench
 
+# libFuzzer targets with clang, ASan and UBSan, each for FUZZ_SECONDS (default 60) from its
+# corpus in tests/fuzz/corpus/ (docs/fuzzing.md); `make test` replays the same corpora.
+fuzz: node
+	@scripts/fuzz.sh $(BUILD)-fuzz
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench
+	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-fuzz

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lakepipe needs to build and test, and only the missing ones.
 # Idempotent and quiet when everything is present.
-# Usage: scripts/install-deps.sh [build|test|demo|bench] (bench: test's, plus kcat for
-# bench/kafka_bench.mjs's drain baseline)
+# Usage: scripts/install-deps.sh [build|test|demo|bench|fuzz] (bench: test's, plus kcat for
+# bench/kafka_bench.mjs's drain baseline; fuzz: clang with libFuzzer and the sanitizers)
 set -euo pipefail
 
 build_pkgs=(
@@ -15,11 +15,13 @@ build_pkgs=(
 )
 test_pkgs=(postgresql chromium)
 bench_pkgs=(kcat)
+fuzz_pkgs=(clang libclang-rt-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test|demo) want+=("${test_pkgs[@]}") ;;
   bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
 esac
 
 missing=()

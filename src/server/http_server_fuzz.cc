@@ -1,9 +1,9 @@
 // libFuzzer entry point for the HTTP server: any bytes, as a raw request on a socket or as
 // a path and query string routed by the API, must give an answer (or a closed
-// connection), never a crash, a hang or a 5xx from the API's own routes. Build with
-// -fsanitize=fuzzer (not part of the library: the *_fuzz.cc suffix excludes it). The
-// pipeline is examples/orders (LAKEPIPE_SOURCE_DIR, default the working directory) over an
-// empty storage folder; run it once first with `lakepipe run` for table data.
+// connection), never a crash, a hang or a 5xx from the API's own routes. The first byte
+// picks raw socket bytes (odd) or a routed path (even). The pipeline is examples/orders
+// (LAKEPIPE_SOURCE_DIR, default the working directory) over an empty storage folder of
+// this process (LAKEPIPE_FUZZ_STORAGE to use one with data). docs/fuzzing.md.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -32,7 +32,7 @@ Target* Setup() {
   const char* storage = std::getenv("LAKEPIPE_FUZZ_STORAGE");
   auto runner = lakepipe::runtime::PipelineRunner::Open(
       std::string(source != nullptr ? source : ".") + "/examples/orders",
-      {{"storage", storage != nullptr ? storage : "/tmp/lakepipe-http-fuzz-storage"}});
+      {{"storage", storage != nullptr ? storage : "/tmp/lakepipe-http-fuzz-" + std::to_string(getpid())}});
   if (!runner.ok()) std::abort();
   auto* t = new Target();
   t->runner = std::move(runner).value();

@@ -1,6 +1,5 @@
 // libFuzzer entry point for the CSV reader: any bytes must give batches or a clear error,
-// never a crash, hang or unbounded allocation. Build with -fsanitize=fuzzer (not part of
-// the library: the *_fuzz.cc suffix excludes it).
+// never a crash, hang or unbounded allocation. docs/fuzzing.md.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,6 +1,5 @@
 // libFuzzer entry point for the JSON lines reader: any bytes must give valid batches (bad
-// lines rescued) or a clear error, never a crash. Build with -fsanitize=fuzzer (excluded
-// from the library by the *_fuzz.cc suffix).
+// lines rescued) or a clear error, never a crash. docs/fuzzing.md.
 #include <cstddef>
 #include <cstdint>
 #include <string>
