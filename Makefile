@@ -37,9 +37,10 @@ test: deps-test node $(BUILD)/build.ninja
 # The live demo: generated orders dropped into a landing folder, the pipeline running
 # continuously, the dashboard at http://127.0.0.1:8080/ (Ctrl-C stops). `make tour` is the
 # batch walk-through (run --once, queries, quarantine, event log, history).
+# `make demo EXAMPLE=video-metrics` runs seed 003's video feed instead.
 demo: build
 	@scripts/install-deps.sh demo
-	@$(BUILD)/lakepipe demo --dir $(BUILD)/demo
+	@$(BUILD)/lakepipe demo --dir $(BUILD)/demo $(if $(EXAMPLE),--example $(EXAMPLE))
 
 tour: build
 	@scripts/tour.sh $(BUILD)/lakepipe

@@ -4,6 +4,7 @@
 
 #include "runtime/event_log.h"
 #include "runtime/status_board.h"
+#include "sql/pipeline.h"
 
 namespace lakepipe::publish {
 namespace {
@@ -50,6 +51,7 @@ void PublishLoop::Run() {
     int64_t next_try_ms = 0;
     int64_t backoff_ms = 0;
     int64_t stopped_at_version = -2;  // "stopped" until the Delta table moves past this
+    bool due = true;                  // with publication times: one came since the last success
     std::string error_logged;         // the last error written to the event log
   };
   const auto targets = publisher_->Targets();
@@ -58,6 +60,12 @@ void PublishLoop::Run() {
     entries[i].status.table = targets[i].first;
     entries[i].status.target = targets[i].second;
     entries[i].status.state = "waiting for table";
+  }
+  const bool scheduled = !loop_.daily_minutes.empty();
+  int64_t next_time_us = 0;
+  if (scheduled) {
+    for (Entry& e : entries) e.due = false;
+    next_time_us = sql::NextDailyMicros(loop_.daily_minutes, clock_->NowMicros());
   }
   int64_t seen_generation = -1;
   int64_t last_flush_ms = 0;
@@ -76,6 +84,11 @@ void PublishLoop::Run() {
   };
 
   while (!stop_) {
+    if (scheduled && clock_->NowMicros() >= next_time_us) {
+      // A publication time: every table behind now is published (and retried until it is).
+      for (Entry& e : entries) e.due = true;
+      next_time_us = sql::NextDailyMicros(loop_.daily_minutes, clock_->NowMicros() + 60 * 1000000LL);
+    }
     for (size_t i = 0; i < entries.size() && !stop_; ++i) {
       Entry& e = entries[i];
       const std::string& table = targets[i].first;
@@ -85,7 +98,7 @@ void PublishLoop::Run() {
       int64_t latest = latest_or.ok() ? *latest_or : -1;
       st.latest_version = latest;
       bool attempt = latest >= 0 && (latest != st.published_version || st.state == "retrying") &&
-                     !(st.state == "stopped" && latest == e.stopped_at_version) && now_ms >= e.next_try_ms;
+                     !(st.state == "stopped" && latest == e.stopped_at_version) && now_ms >= e.next_try_ms && e.due;
       if (latest < 0) st.state = "waiting for table";
       if (attempt) {
         auto r = publisher_->Publish(table);
@@ -97,6 +110,7 @@ void PublishLoop::Run() {
           e.backoff_ms = 0;
           e.next_try_ms = 0;
           e.stopped_at_version = -2;
+          if (scheduled) e.due = false;
           if (r->technique != "up to date" && r->technique != "not created") {
             ++st.publications;
             st.rows_upserted += r->rows_upserted;

@@ -9,6 +9,10 @@
 // (a column's type changed, a NULL or duplicate key) stops that table only, until its
 // Delta table has a newer version.
 //
+// With `daily_minutes` (publish.postgres.at in pipeline.yaml) the loop publishes only at
+// those local times: at each, every table behind is brought to its latest version (failures
+// retried as above until it succeeds); between them tables stay "behind" and the lag grows.
+//
 // Reports: the StatusBoard's publications (state, versions and seconds behind, latency —
 // /api/pipeline, /metrics, the dashboard) and the event log (publish_progress,
 // publish_error, publish_recovered; docs/event-log.md).
@@ -22,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "publish/publisher.h"
 
@@ -36,6 +41,8 @@ struct PublishLoopOptions {
   int poll_ms = 250;
   int retry_min_ms = 500;
   int retry_max_ms = 30000;
+  std::vector<int> daily_minutes;  // publish at these local times only (minutes after
+                                   // midnight, ascending); empty: whenever a table is behind
 };
 
 class PublishLoop {

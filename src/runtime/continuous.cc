@@ -41,25 +41,6 @@ constexpr int64_t kRetryMaxMicros = 5 * 60 * 1000 * 1000LL;
 // one interval if that is shorter.
 constexpr int64_t kFirstVacuumMaxDelayMicros = 60 * 1000 * 1000LL;
 
-// The first daily window at or after `now` (local time), in microseconds since the epoch.
-int64_t NextDailyMicros(const std::vector<int>& minutes, int64_t now_micros) {
-  time_t now = static_cast<time_t>(now_micros / 1000000);
-  for (int day = 0; day < 2; ++day) {
-    for (int m : minutes) {
-      struct tm local;
-      localtime_r(&now, &local);
-      local.tm_mday += day;
-      local.tm_hour = m / 60;
-      local.tm_min = m % 60;
-      local.tm_sec = 0;
-      local.tm_isdst = -1;
-      int64_t at = static_cast<int64_t>(mktime(&local)) * 1000000;
-      if (at >= now_micros) return at;
-    }
-  }
-  return now_micros + 24LL * 3600 * 1000000;
-}
-
 // The event log records the run; it is not the run's output. When it cannot be written
 // (disk full, I/O error) the tables keep advancing, the events wait in the EventLog, and
 // the write is retried with a doubling delay. The failure is reported once on stderr and
@@ -171,7 +152,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     auto trig = r.pipeline.settings.triggers.find(ds.name);
     if (trig != r.pipeline.settings.triggers.end()) t.trigger = trig->second;
     t.full_refresh = refresh.count(Lower(ds.name)) > 0;
-    if (t.trigger.kind == sql::TriggerSpec::Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now);
+    if (t.trigger.kind == sql::TriggerSpec::Kind::kDaily) t.not_before = sql::NextDailyMicros(t.trigger.daily_minutes, now);
     sql::TableProperties props = sql::TablePropertiesOf(r.Definition(ds).table_properties);
     if (props.trigger_interval_micros) {
       t.min_interval_micros = *props.trigger_interval_micros;
@@ -287,7 +268,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       t.waiting = report.status == "waiting";
       if (t.waiting) continue;
       if (t.trigger.kind == Kind::kInterval) t.not_before = now + t.trigger.interval_micros;
-      if (t.trigger.kind == Kind::kDaily) t.not_before = NextDailyMicros(t.trigger.daily_minutes, now + 60 * 1000000);
+      if (t.trigger.kind == Kind::kDaily) t.not_before = sql::NextDailyMicros(t.trigger.daily_minutes, now + 60 * 1000000);
       if (report.status == "updated") {
         // Measured from the end of the update, so two commits are always at least the
         // interval apart (Spark measures from the batch's start).

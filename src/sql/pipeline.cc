@@ -1,6 +1,7 @@
 #include "sql/pipeline.h"
 
 #include <arpa/inet.h>
+#include <time.h>
 #include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
@@ -89,6 +90,25 @@ class SettingsReader {
     return out;
   }
 
+  // `at: ["08:00", "20:00"]`: minutes after local midnight, ascending, without repeats.
+  Result<std::vector<int>> DailyTimes(const YAML::Node& n, const std::string& what) {
+    LP_ASSIGN_OR_RETURN(std::vector<std::string> times, StringList(n, what));
+    if (times.empty()) return ErrorAt(Loc(n), what + " needs at least one time");
+    std::vector<int> minutes;
+    for (const std::string& s : times) {
+      int h = -1, m = -1;
+      char extra = 0;
+      if (std::sscanf(s.c_str(), "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
+          s.size() < 4 || s.size() > 5) {
+        return ErrorAt(Loc(n), what + ": `" + s + "` is not a time HH:MM (00:00 to 23:59)");
+      }
+      minutes.push_back(h * 60 + m);
+    }
+    std::sort(minutes.begin(), minutes.end());
+    minutes.erase(std::unique(minutes.begin(), minutes.end()), minutes.end());
+    return minutes;
+  }
+
   Result<TriggerSpec> Trigger(const YAML::Node& key, const YAML::Node& n) {
     TriggerSpec t;
     t.loc = Loc(key);
@@ -116,19 +136,7 @@ class SettingsReader {
       return t;
     }
     if (n["at"]) {
-      LP_ASSIGN_OR_RETURN(std::vector<std::string> times, StringList(n["at"], "triggers." + table + ".at"));
-      if (times.empty()) return ErrorAt(Loc(n["at"]), "triggers." + table + ".at needs at least one time");
-      for (const std::string& s : times) {
-        int h = -1, m = -1;
-        char extra = 0;
-        if (std::sscanf(s.c_str(), "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
-            s.size() < 4 || s.size() > 5) {
-          return ErrorAt(Loc(n["at"]), "triggers." + table + ".at: `" + s + "` is not a time HH:MM (00:00 to 23:59)");
-        }
-        t.daily_minutes.push_back(h * 60 + m);
-      }
-      std::sort(t.daily_minutes.begin(), t.daily_minutes.end());
-      t.daily_minutes.erase(std::unique(t.daily_minutes.begin(), t.daily_minutes.end()), t.daily_minutes.end());
+      LP_ASSIGN_OR_RETURN(t.daily_minutes, DailyTimes(n["at"], "triggers." + table + ".at"));
       t.kind = TriggerSpec::Kind::kDaily;
       return t;
     }
@@ -171,7 +179,7 @@ class SettingsReader {
   Result<PostgresPublish> Postgres(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
     PostgresPublish p;
     p.loc = Loc(n);
-    LP_RETURN_IF_ERROR(CheckKeys(n, {"dsn", "schema", "reader_role", "tables"}, "publish.postgres"));
+    LP_RETURN_IF_ERROR(CheckKeys(n, {"dsn", "schema", "reader_role", "at", "tables"}, "publish.postgres"));
     if (!n["dsn"]) return ErrorAt(Loc(n), "publish.postgres needs dsn (a libpq connection string)");
     LP_ASSIGN_OR_RETURN(p.dsn, String(n["dsn"], "publish.postgres.dsn"));
     // A password or a per-run port belongs in the environment or --set, not in the file.
@@ -181,6 +189,9 @@ class SettingsReader {
     }
     if (n["reader_role"]) {
       LP_ASSIGN_OR_RETURN(p.reader_role, String(n["reader_role"], "publish.postgres.reader_role"));
+    }
+    if (n["at"]) {
+      LP_ASSIGN_OR_RETURN(p.daily_minutes, DailyTimes(n["at"], "publish.postgres.at"));
     }
     if (!n["tables"] || !n["tables"].IsSequence() || n["tables"].size() == 0) {
       return ErrorAt(Loc(n), "publish.postgres needs tables: a list of pipeline tables");
@@ -447,9 +458,17 @@ class SettingsReader {
         s.configuration[key] = it->second.IsNull() ? "" : it->second.Scalar();
       }
     }
+    bool all_continuous = false;
     for (const auto& [key, value] : overrides) {
       if (key == "storage") {
         storage = value;
+      } else if (key == "triggers") {
+        if (value != "continuous") {
+          return Status::InvalidArgument("--set triggers=" + value +
+                                         ": the one override of triggers is `--set triggers=continuous` (every table "
+                                         "runs as soon as its input changes; publication follows each commit)");
+        }
+        all_continuous = true;
       } else {
         s.configuration[key] = value;
       }
@@ -493,6 +512,12 @@ class SettingsReader {
     if (root["dashboard"]) {
       LP_ASSIGN_OR_RETURN(s.dashboard, ParseDashboard(root["dashboard"], file_, folder_, fs_));
     }
+    if (all_continuous) {
+      // Checked above like any settings, then dropped: tests and demos run the pipeline
+      // at their own pace instead of the production schedule.
+      s.triggers.clear();
+      if (s.publish.postgres) s.publish.postgres->daily_minutes.clear();
+    }
     YAML::Node libs = root["libraries"];
     if (libs) {
       LP_ASSIGN_OR_RETURN(s.libraries, StringList(libs, "libraries"));
@@ -512,6 +537,24 @@ class SettingsReader {
 };
 
 }  // namespace
+
+int64_t NextDailyMicros(const std::vector<int>& minutes, int64_t now_micros) {
+  time_t now = static_cast<time_t>(now_micros / 1000000);
+  for (int day = 0; day < 2; ++day) {
+    for (int m : minutes) {
+      struct tm local;
+      localtime_r(&now, &local);
+      local.tm_mday += day;
+      local.tm_hour = m / 60;
+      local.tm_min = m % 60;
+      local.tm_sec = 0;
+      local.tm_isdst = -1;
+      int64_t at = static_cast<int64_t>(mktime(&local)) * 1000000;
+      if (at >= now_micros) return at;
+    }
+  }
+  return now_micros + 24LL * 3600 * 1000000;
+}
 
 std::string TriggerSpec::ToString() const {
   switch (kind) {

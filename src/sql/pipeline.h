@@ -14,6 +14,8 @@
 //     backfill: once                  # also `continuous`
 //   publish:                          # Gold to PostgreSQL (docs/publish.md); ${VAR} in dsn
 //     postgres: {dsn: "host=... dbname=...", schema: gold, reader_role: bi_reader,
+//                at: ["23:00"],      # optional: publish daily at these local times (default:
+//                                    # as soon as a table commits)
 //                tables: [gold_kpis, {table: gold_revenue_by_country, target: revenue, key: [Country]}]}
 //     kafka:                          # new rows / change feed to topics (docs/kafka.md "Sink")
 //       {bootstrap_servers: "${kafka}", properties: {linger.ms: "20"},
@@ -27,7 +29,10 @@
 //     {title: Orders, charts: [{id: kpis, type: kpi, sql: "SELECT ...", value: x}]}
 //                                     # or a file holding that mapping: dashboard: dash.yaml
 // Relative paths (storage, libraries, read_files paths) are relative to the pipeline
-// folder. Overrides (`--set key=value`) replace `storage` or a configuration value.
+// folder. Overrides (`--set key=value`) replace `storage` or a configuration value;
+// `--set triggers=continuous` (for tests and demos) drops every `triggers:` entry and the
+// publication times (`publish.postgres.at`) after checking them: every table runs as soon
+// as its input changes, and publication follows each commit.
 // Errors name pipeline.yaml:line:col. All file access goes through FileSystem.
 // Pure functions; thread-safe given a thread-safe FileSystem.
 #pragma once
@@ -55,6 +60,10 @@ struct TriggerSpec {
   std::string ToString() const;     // "every 5m", "daily at 08:00, 20:00", "once", "continuous"
 };
 
+// The first of the daily times `minutes` (minutes after local midnight, ascending) at or
+// after `now_micros`, in microseconds since the epoch (daily triggers, publication times).
+int64_t NextDailyMicros(const std::vector<int>& minutes, int64_t now_micros);
+
 struct PublishTable {
   std::string table;             // pipeline table
   std::string target;            // Postgres table name (default: same)
@@ -66,6 +75,8 @@ struct PostgresPublish {
   std::string dsn;          // libpq connection string
   std::string schema = "public";
   std::string reader_role;  // read-only role granted SELECT for BI (empty: none)
+  std::vector<int> daily_minutes;  // `at:` local times to publish (minutes after midnight,
+                                   // ascending); empty: as soon as a table commits
   std::vector<PublishTable> tables;
   SourceLocation loc;
 };

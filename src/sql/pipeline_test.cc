@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
 
 #include "testing/testing.h"
 
@@ -96,6 +97,48 @@ TEST_F(PipelineTest, PublishSection) {
   ExpectError("name: p\npublish:\n  postgres: {dsn: x, tables: [a, a]}\n", "pipeline.yaml:3:", "two tables publish");
   ExpectError("name: p\npublish:\n  postgres: {dsn: \"port=${LAKEPIPE_NO_SUCH_VAR_X}\", tables: [a]}\n",
               "pipeline.yaml:3:", "publish.postgres.dsn: ${LAKEPIPE_NO_SUCH_VAR_X} is not set");
+}
+
+// publish.postgres.at: daily publication times; `--set triggers=continuous` drops them
+// and every trigger (after checking them), for tests and demos; any other value is refused.
+TEST_F(PipelineTest, PublicationTimesAndTheContinuousOverride) {
+  const std::string yaml =
+      "name: p\n"
+      "configuration: {landing: ./in}\n"
+      "triggers:\n"
+      "  bronze: {at: [\"20:00\", \"08:00\"]}\n"
+      "  silver: {interval: 1h}\n"
+      "publish:\n"
+      "  postgres: {dsn: x, at: [\"23:00\"], tables: [gold]}\n";
+  auto r = Parse(yaml);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->publish.postgres->daily_minutes, std::vector<int>{23 * 60});
+  EXPECT_EQ(r->triggers.size(), 2u);
+  auto continuous = Parse(yaml, {{"triggers", "continuous"}});
+  ASSERT_TRUE(continuous.ok()) << continuous.status().ToString();
+  EXPECT_TRUE(continuous->triggers.empty());
+  EXPECT_TRUE(continuous->publish.postgres->daily_minutes.empty());
+  EXPECT_EQ(continuous->configuration.count("triggers"), 0u) << "not a configuration value";
+  EXPECT_EQ(continuous->configuration.at("landing"), "./in");
+  auto refused = Parse(yaml, {{"triggers", "never"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("--set triggers=continuous"));
+  // The override does not hide a bad entry.
+  auto bad = ParsePipelineSettings("name: p\ntriggers:\n  silver: {at: [\"24:00\"]}\n", dir_.path(), "pipeline.yaml",
+                                   {{"triggers", "continuous"}}, fs_);
+  EXPECT_FALSE(bad.ok());
+  ExpectError("name: p\npublish:\n  postgres: {dsn: x, at: [\"7pm\"], tables: [a]}\n", "pipeline.yaml:3:",
+              "publish.postgres.at: `7pm` is not a time HH:MM");
+  // The next publication time is the first listed time at or after now (local time).
+  std::vector<int> times = {8 * 60, 20 * 60};
+  time_t now = time(nullptr);
+  int64_t next = NextDailyMicros(times, static_cast<int64_t>(now) * 1000000);
+  EXPECT_GE(next, static_cast<int64_t>(now) * 1000000);
+  EXPECT_LE(next, static_cast<int64_t>(now) * 1000000 + 13LL * 3600 * 1000000);
+  time_t at = static_cast<time_t>(next / 1000000);
+  struct tm local;
+  localtime_r(&at, &local);
+  EXPECT_TRUE((local.tm_hour == 8 || local.tm_hour == 20) && local.tm_min == 0 && local.tm_sec == 0);
 }
 
 TEST_F(PipelineTest, TokensTakeVariablesFromConfigurationAndEnvironment) {
