@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 
 #include <cstdio>
 #include <map>
@@ -251,18 +252,30 @@ Status RunPipeline(const RunArgs& a) {
     std::unique_ptr<runtime::EventLog> publish_events;
     std::vector<std::unique_ptr<publish::PublishLoop>> publishers;
     auto table_path = [&](const std::string& t) { return runner->TablePath(t); };
-    auto publish_beside = [&](std::unique_ptr<publish::TablePublisher> destination) {
+    auto publish_beside = [&](std::unique_ptr<publish::TablePublisher> destination,
+                              publish::PublishLoopOptions loop_options = {}) {
       if (!publish_events) {
         publish_events = std::make_unique<runtime::EventLog>(FileSystem::Default(), settings.storage, settings.name,
                                                              Clock::System());
       }
-      publishers.push_back(std::make_unique<publish::PublishLoop>(std::move(destination), &board, publish_events.get()));
+      publishers.push_back(
+          std::make_unique<publish::PublishLoop>(std::move(destination), &board, publish_events.get(), loop_options));
       publishers.back()->Start();
     };
     if (settings.publish.postgres) {
-      publish_beside(std::make_unique<publish::Publisher>(publish::OptionsFromSettings(*settings.publish.postgres, table_path)));
-      std::printf("pipeline %s: publishing %zu table(s) to PostgreSQL schema %s\n", settings.name.c_str(),
-                  settings.publish.postgres->tables.size(), settings.publish.postgres->schema.c_str());
+      publish::PublishLoopOptions loop_options;
+      loop_options.daily_minutes = settings.publish.postgres->daily_minutes;
+      publish_beside(std::make_unique<publish::Publisher>(publish::OptionsFromSettings(*settings.publish.postgres, table_path)),
+                     loop_options);
+      std::string when;
+      if (!loop_options.daily_minutes.empty()) {
+        sql::TriggerSpec times;
+        times.kind = sql::TriggerSpec::Kind::kDaily;
+        times.daily_minutes = loop_options.daily_minutes;
+        when = " " + times.ToString();  // "daily at 23:00"
+      }
+      std::printf("pipeline %s: publishing %zu table(s) to PostgreSQL schema %s%s\n", settings.name.c_str(),
+                  settings.publish.postgres->tables.size(), settings.publish.postgres->schema.c_str(), when.c_str());
     }
     if (settings.publish.kafka) {
       publish_beside(std::make_unique<publish::KafkaSink>(
@@ -362,6 +375,8 @@ struct DemoArgs {
   int partitions = 4;     // kafka: partitions of the orders topic
   bool no_postgres = false;
   std::string source = "files";  // files | kafka | postgres
+  int days = 30;                 // video-metrics: days of feed generated
+  double batch_seconds = 5;      // video-metrics: seconds between two landed batch files
 };
 
 // The demo's PostgreSQL: in <dir>/postgres, or (when the unprivileged user the server runs
@@ -399,9 +414,10 @@ std::string MinutesToSeconds(std::string yaml) {
 // example's Silver every 5 minutes and Gold every 15 run every 5 and 15 seconds).
 // SQL files the example shares from elsewhere (`../orders/silver.sql` in its `libraries`),
 // and its dashboard file, are copied beside it under their own names, and the copy's
-// pipeline.yaml names them so.
-Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn,
-                         bool seconds_for_minutes = false) {
+// pipeline.yaml names them so. CopyDemoPipeline does the copying; `edit` rewrites the
+// copy's pipeline.yaml text.
+Status CopyDemoPipeline(const std::string& example, const std::string& to,
+                        const std::function<std::string(std::string)>& edit) {
   FileSystem* fs = FileSystem::Default();
   LP_RETURN_IF_ERROR(fs->CreateDirs(to));
   LP_ASSIGN_OR_RETURN(sql::PipelineSettings settings, sql::LoadPipelineSettings(example));
@@ -446,22 +462,62 @@ Status WriteDemoPipeline(const std::string& example, const std::string& to, cons
         for (size_t at = text.find(lib); at != std::string::npos; at = text.find(lib, at + base.size()))
           text.replace(at, lib.size(), base);
       }
-      if (seconds_for_minutes) text = MinutesToSeconds(text);
-      text += "\n# Added by `lakepipe demo`: the Gold tables in the demo's PostgreSQL.\n"
-              "publish:\n"
-              "  postgres:\n"
-              "    dsn: \"" + dsn + "\"\n"
-              "    schema: gold\n"
-              "    reader_role: bi_reader\n"
-              "    tables:\n"
-              "      - gold_kpis\n"
-              "      - {table: gold_revenue_by_country, target: revenue, key: [Country]}\n"
-              "      - {table: gold_daily_revenue, target: daily_revenue, key: [OrderDate]}\n"
-              "      - {table: gold_top_products, target: top_products, key: [ProductNo]}\n";
+      text = edit(std::move(text));
     }
     LP_RETURN_IF_ERROR(fs->WriteFileAtomic(JoinPath(to, f.name), text));
   }
   return Status::OK();
+}
+
+Status WriteDemoPipeline(const std::string& example, const std::string& to, const std::string& dsn,
+                         bool seconds_for_minutes = false) {
+  return CopyDemoPipeline(example, to, [&](std::string text) {
+    if (seconds_for_minutes) text = MinutesToSeconds(text);
+    text += "\n# Added by `lakepipe demo`: the Gold tables in the demo's PostgreSQL.\n"
+            "publish:\n"
+            "  postgres:\n"
+            "    dsn: \"" + dsn + "\"\n"
+            "    schema: gold\n"
+            "    reader_role: bi_reader\n"
+            "    tables:\n"
+            "      - gold_kpis\n"
+            "      - {table: gold_revenue_by_country, target: revenue, key: [Country]}\n"
+            "      - {table: gold_daily_revenue, target: daily_revenue, key: [OrderDate]}\n"
+            "      - {table: gold_top_products, target: top_products, key: [ProductNo]}\n";
+    return text;
+  });
+}
+
+// `publish:\n  postgres:\n    ...` removed from a pipeline.yaml text written in block style
+// (the lines from `  postgres:` up to the next key of `publish:` or the next top-level
+// key); the text unchanged when it has no such block.
+std::string WithoutPostgresPublication(const std::string& yaml) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < yaml.size()) {
+    size_t nl = yaml.find('\n', start);
+    if (nl == std::string::npos) nl = yaml.size();
+    lines.push_back(yaml.substr(start, nl - start));
+    start = nl + 1;
+  }
+  auto indent = [](const std::string& l) {
+    size_t i = l.find_first_not_of(' ');
+    return i == std::string::npos ? std::string::npos : i;
+  };
+  std::string out;
+  bool in_publish = false, skipping = false;
+  for (const std::string& l : lines) {
+    size_t ind = indent(l);
+    bool blank_or_comment = ind == std::string::npos || l[ind] == '#';
+    if (!blank_or_comment && ind == 0) {
+      in_publish = l.rfind("publish:", 0) == 0;
+      skipping = false;
+    } else if (in_publish && !blank_or_comment && ind == 2) {
+      skipping = l.rfind("  postgres:", 0) == 0;
+    }
+    if (!skipping) out += l + "\n";
+  }
+  return out;
 }
 
 std::string SelfExe() {
@@ -502,6 +558,18 @@ Status RunSelf(const std::vector<std::string>& args, bool quiet = false) {
   return Status::OK();
 }
 
+// `--example NAME`: a folder holding pipeline.yaml, else examples/NAME in the working
+// folder or beside the binary (`--example video-metrics`); as given when none exists.
+std::string ExampleFolder(const std::string& name) {
+  FileSystem* fs = FileSystem::Default();
+  if (fs->Exists(JoinPath(name, "pipeline.yaml")) || name.find('/') != std::string::npos) return name;
+  for (const std::string& root : {std::string("."), DirName(DirName(SelfExe()))}) {
+    std::string folder = JoinPath(root, "examples/" + name);
+    if (fs->Exists(JoinPath(folder, "pipeline.yaml"))) return root == "." ? "examples/" + name : folder;
+  }
+  return name;
+}
+
 // The demo's arguments with the working folder made absolute (the pipeline resolves
 // relative paths against its own folder, the producers against ours), the example folder
 // found (`default_example` in the working folder or beside the binary) and the rate set.
@@ -514,6 +582,8 @@ Result<DemoArgs> ResolveDemoArgs(const DemoArgs& args, const std::string& defaul
   if (a.example.empty()) {
     std::string beside_binary = DirName(DirName(SelfExe())) + "/" + default_example;
     a.example = fs->Exists(default_example + "/pipeline.yaml") ? default_example : beside_binary;
+  } else {
+    a.example = ExampleFolder(a.example);
   }
   if (!fs->Exists(JoinPath(a.example, "pipeline.yaml"))) {
     return Status::NotFound("the demo pipeline " + a.example + "/pipeline.yaml is missing; run from the lakepipe "
@@ -582,7 +652,147 @@ Status RunPostgresDemo(const DemoArgs& args) {
   return st;
 }
 
+// `lakepipe demo --example video-metrics`: seed 003. The feed of `--days` days is generated
+// once (`generate videos`, into <dir>/videos-feed), then its batch files are landed one by
+// one, every `--batch-seconds` (a simulated half day), into <dir>/videos-landing; each is
+// given the time it lands as its modification time, as a file dropped by the feed would
+// have. The example runs continuously with `--set triggers=continuous` (its 08h/20h/22h/23h
+// schedule would leave a demo idle), publishing Gold to a private PostgreSQL (database
+// videos, schema video) as the orders demo does — or, when PostgreSQL cannot start (or
+// --no-postgres), from a copy of the pipeline without publish.postgres, saying so — and
+// exporting the CSV files per day into <dir>/videos-exports. Batches already landed by an
+// earlier demo in the same folder are not landed again: the lake in <dir>/videos-storage
+// continues.
+Status RunVideoDemo(const DemoArgs& args) {
+  if (args.source != "files") {
+    return Status::InvalidArgument("demo --example video-metrics reads a landing folder; --source " + args.source +
+                                   " is for the orders examples");
+  }
+  if (args.days < 1) return Status::InvalidArgument("demo --days must be >= 1");
+  if (!(args.batch_seconds > 0)) return Status::InvalidArgument("demo --batch-seconds must be > 0");
+  FileSystem* fs = FileSystem::Default();
+  LP_ASSIGN_OR_RETURN(DemoArgs a, ResolveDemoArgs(args, "examples/video-metrics", 1));
+  const std::string feed = JoinPath(a.dir, "videos-feed"), landing = JoinPath(a.dir, "videos-landing");
+  const std::string storage = JoinPath(a.dir, "videos-storage"), exports = JoinPath(a.dir, "videos-exports");
+  LP_RETURN_IF_ERROR(fs->CreateDirs(landing));
+  if (!fs->Exists(feed)) {
+    LP_RETURN_IF_ERROR(RunSelf({"generate", "videos", "--days", std::to_string(a.days), "--out", feed}, /*quiet=*/true));
+  }
+  LP_ASSIGN_OR_RETURN(auto feed_entries, fs->ListDir(feed));
+  std::vector<std::string> batches;
+  for (const auto& e : feed_entries)
+    if (!e.is_dir && e.name.rfind("videos_", 0) == 0) batches.push_back(e.name);
+  std::sort(batches.begin(), batches.end());  // videos_<yyyy-mm-dd>T<hh>.json: by time
+  size_t landed = 0;
+  for (const auto& b : batches) landed += fs->Exists(JoinPath(landing, b));
+  std::printf("demo: seed 003's video feed, %zu batch files in %s (%zu landed already); landing one every %.1f s "
+              "(half a day of events) into %s\n",
+              batches.size(), feed.c_str(), landed, a.batch_seconds, landing.c_str());
+  std::fflush(stdout);
+
+  std::unique_ptr<LocalPostgres> pg;
+  std::string pg_fallback;
+  std::vector<std::string> sets = {"storage=" + storage, "landing=" + landing, "exports=" + exports,
+                                   "triggers=continuous"};
+  std::string pipeline = a.example;
+  Status ready = a.no_postgres ? Status::Aborted("--no-postgres") : Status::OK();
+  if (ready.ok()) {
+    auto started = StartDemoPostgres(a.dir, &pg_fallback);
+    ready = started.status();
+    if (started.ok()) {
+      pg = std::move(*started);
+      auto has_db = pg->Psql("SELECT 1 FROM pg_database WHERE datname = 'videos'");
+      ready = has_db.status();
+      if (ready.ok() && has_db->empty()) ready = pg->Psql("CREATE DATABASE videos").status();
+    }
+  }
+  if (ready.ok()) {
+    sets.push_back("postgres_dsn=" + pg->Dsn("videos"));
+    std::printf("demo: PostgreSQL on 127.0.0.1:%d (data in %s); the Gold tables are published to schema video. Try:\n"
+                "  %s -c 'SELECT day, network, views FROM video.views_per_day_network ORDER BY day DESC, views DESC "
+                "LIMIT 6'\n",
+                pg->port(), pg->folder().c_str(), pg->PsqlCommand("videos", "bi_reader").c_str());
+  } else {
+    // The pipeline names a PostgreSQL it would fail to reach: run a copy without it.
+    std::printf("demo: PostgreSQL not started (%s); running without publication to PostgreSQL (the CSV files per day "
+                "are still exported)\n",
+                ready.message().c_str());
+    if (pg) {
+      (void)pg->Stop();
+      pg.reset();
+    }
+    pipeline = JoinPath(a.dir, "pipeline-videos");
+    LP_RETURN_IF_ERROR(CopyDemoPipeline(a.example, pipeline, [](std::string text) {
+      return WithoutPostgresPublication(text) + "\n# `lakepipe demo` removed publish.postgres: no PostgreSQL.\n";
+    }));
+  }
+  std::printf("demo: the Gold CSV files per day go to %s/views_per_day_network and .../views_per_day_institution\n",
+              exports.c_str());
+  std::fflush(stdout);
+
+  // A copy under a hidden name, stamped now, renamed into place: the file source sees it
+  // whole, and its landing time is now (freshness and SLAs are measured from it).
+  auto land = [&](const std::string& name) {
+    std::string from = JoinPath(feed, name), hidden = JoinPath(landing, "." + name + ".tmp");
+    std::error_code ec;
+    std::filesystem::copy_file(from, hidden, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) std::filesystem::last_write_time(hidden, std::filesystem::file_time_type::clock::now(), ec);
+    if (!ec) std::filesystem::rename(hidden, JoinPath(landing, name), ec);
+    if (ec) return Status::IOError("demo: cannot land " + name + ": " + ec.message());
+    return Status::OK();
+  };
+  // The schema is inferred from the landed files: the first batch is there before the run.
+  if (landed == 0 && !batches.empty()) LP_RETURN_IF_ERROR(land(batches[0]));
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    for (const std::string& name : batches) {
+      if (fs->Exists(JoinPath(landing, name))) continue;
+      for (double waited = 0; waited < a.batch_seconds && !stop.load(); waited += 0.05)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (stop.load()) return;
+      Status landed_one = land(name);
+      if (!landed_one.ok()) {
+        std::fprintf(stderr, "lakepipe: warning: %s\n", landed_one.message().c_str());
+        return;
+      }
+    }
+    if (!stop.load()) {
+      std::printf("demo: the whole feed (%zu batches) has landed; the pipeline keeps running until Ctrl-C\n",
+                  batches.size());
+      std::fflush(stdout);
+    }
+  });
+  RunArgs run;
+  run.folder = pipeline;
+  run.port = a.port;
+  run.summary = true;
+  run.sets = sets;
+  Status st = RunPipeline(run);
+  stop.store(true);
+  feeder.join();
+  if (pg) {
+    (void)pg->Stop();
+    pg.reset();
+    if (!pg_fallback.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(pg_fallback, ec);
+    }
+  }
+  std::printf("demo: stopped; the tables stay in %s (lakepipe query %s --set storage=%s 'SELECT * FROM "
+              "gold_views_per_day_network'); the next demo in %s continues them\n",
+              storage.c_str(), a.example.c_str(), storage.c_str(), a.dir.c_str());
+  return st;
+}
+
+// Whether `--example` names the video-metrics pipeline (by its pipeline.yaml's name).
+bool IsVideoExample(const std::string& example) {
+  if (example.empty()) return false;
+  auto settings = sql::LoadPipelineSettings(ExampleFolder(example));
+  return settings.ok() && settings->name == "video-metrics";
+}
+
 Status RunDemo(const DemoArgs& args) {
+  if (IsVideoExample(args.example)) return RunVideoDemo(args);
   if (args.source == "postgres") return RunPostgresDemo(args);
   if (args.source != "files" && args.source != "kafka") {
     return Status::InvalidArgument("demo --source must be files, kafka or postgres, not " + args.source);
@@ -782,7 +992,8 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
               "(Ctrl-C stops)");
   demo->add_option("--dir", demo_args->dir, "Working folder (input, landing, storage)")->capture_default_str();
   demo->add_option("--example", demo_args->example,
-                   "The pipeline folder (default: examples/orders, -kafka with --source kafka, -cdc with postgres)");
+                   "The pipeline folder or the name of one in examples/ (default: examples/orders, -kafka with --source "
+                   "kafka, -cdc with postgres; video-metrics: seed 003's video feed, landed batch by batch)");
   demo->add_option("--port", demo_args->port, "Dashboard and API port")->capture_default_str();
   demo->add_option("--rows", demo_args->rows, "Order lines generated per round (each round with a new seed)")
       ->capture_default_str();
@@ -798,6 +1009,10 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
       ->capture_default_str();
   demo->add_flag("--no-postgres", demo_args->no_postgres,
                  "Do not start PostgreSQL (by default the demo starts one and publishes the Gold tables to it)");
+  demo->add_option("--days", demo_args->days, "video-metrics: days of the video feed generated")->capture_default_str();
+  demo->add_option("--batch-seconds", demo_args->batch_seconds,
+                   "video-metrics: seconds between two batch files landed (each is half a day of events)")
+      ->capture_default_str();
   demo->add_option("--source", demo_args->source, "Where the orders come from: files (a landing folder), kafka or postgres")
       ->capture_default_str();
   demo->callback([demo_args, &registry]() { registry.Finish(RunDemo(*demo_args)); });
