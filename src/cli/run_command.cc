@@ -488,38 +488,6 @@ Status WriteDemoPipeline(const std::string& example, const std::string& to, cons
   });
 }
 
-// `publish:\n  postgres:\n    ...` removed from a pipeline.yaml text written in block style
-// (the lines from `  postgres:` up to the next key of `publish:` or the next top-level
-// key); the text unchanged when it has no such block.
-std::string WithoutPostgresPublication(const std::string& yaml) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < yaml.size()) {
-    size_t nl = yaml.find('\n', start);
-    if (nl == std::string::npos) nl = yaml.size();
-    lines.push_back(yaml.substr(start, nl - start));
-    start = nl + 1;
-  }
-  auto indent = [](const std::string& l) {
-    size_t i = l.find_first_not_of(' ');
-    return i == std::string::npos ? std::string::npos : i;
-  };
-  std::string out;
-  bool in_publish = false, skipping = false;
-  for (const std::string& l : lines) {
-    size_t ind = indent(l);
-    bool blank_or_comment = ind == std::string::npos || l[ind] == '#';
-    if (!blank_or_comment && ind == 0) {
-      in_publish = l.rfind("publish:", 0) == 0;
-      skipping = false;
-    } else if (in_publish && !blank_or_comment && ind == 2) {
-      skipping = l.rfind("  postgres:", 0) == 0;
-    }
-    if (!skipping) out += l + "\n";
-  }
-  return out;
-}
-
 std::string SelfExe() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -659,7 +627,7 @@ Status RunPostgresDemo(const DemoArgs& args) {
 // have. The example runs continuously with `--set triggers=continuous` (its 08h/20h/22h/23h
 // schedule would leave a demo idle), publishing Gold to a private PostgreSQL (database
 // videos, schema video) as the orders demo does — or, when PostgreSQL cannot start (or
-// --no-postgres), from a copy of the pipeline without publish.postgres, saying so — and
+// --no-postgres), with `--set publish.postgres=off`, saying so — and
 // exporting the CSV files per day into <dir>/videos-exports. Batches already landed by an
 // earlier demo in the same folder are not landed again: the lake in <dir>/videos-storage
 // continues.
@@ -694,7 +662,7 @@ Status RunVideoDemo(const DemoArgs& args) {
   std::string pg_fallback;
   std::vector<std::string> sets = {"storage=" + storage, "landing=" + landing, "exports=" + exports,
                                    "triggers=continuous"};
-  std::string pipeline = a.example;
+  const std::string pipeline = a.example;
   Status ready = a.no_postgres ? Status::Aborted("--no-postgres") : Status::OK();
   if (ready.ok()) {
     auto started = StartDemoPostgres(a.dir, &pg_fallback);
@@ -713,7 +681,7 @@ Status RunVideoDemo(const DemoArgs& args) {
                 "LIMIT 6'\n",
                 pg->port(), pg->folder().c_str(), pg->PsqlCommand("videos", "bi_reader").c_str());
   } else {
-    // The pipeline names a PostgreSQL it would fail to reach: run a copy without it.
+    // The pipeline names a PostgreSQL it would fail to reach: run without it.
     std::printf("demo: PostgreSQL not started (%s); running without publication to PostgreSQL (the CSV files per day "
                 "are still exported)\n",
                 ready.message().c_str());
@@ -721,10 +689,7 @@ Status RunVideoDemo(const DemoArgs& args) {
       (void)pg->Stop();
       pg.reset();
     }
-    pipeline = JoinPath(a.dir, "pipeline-videos");
-    LP_RETURN_IF_ERROR(CopyDemoPipeline(a.example, pipeline, [](std::string text) {
-      return WithoutPostgresPublication(text) + "\n# `lakepipe demo` removed publish.postgres: no PostgreSQL.\n";
-    }));
+    sets.push_back("publish.postgres=off");
   }
   std::printf("demo: the Gold CSV files per day go to %s/views_per_day_network and .../views_per_day_institution\n",
               exports.c_str());

@@ -404,7 +404,7 @@ TEST_F(VideoMetricsExampleTest, APausedSilverBreachesItsSlaAndRecovers) {
   std::vector<std::string> files = Generate(2, "", &tally);
   std::string folder = dir_.Join("pipeline");
   ASSERT_TRUE(fs_->CreateDirs(folder).ok());
-  for (const char* f : {"bronze.sql", "silver.sql", "gold.sql"}) {
+  for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml"}) {
     auto text = fs_->ReadFile(JoinPath(example_, f));
     ASSERT_TRUE(text.ok());
     ASSERT_TRUE(fs_->WriteFile(JoinPath(folder, f), *text).ok());

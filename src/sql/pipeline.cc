@@ -459,6 +459,7 @@ class SettingsReader {
       }
     }
     bool all_continuous = false;
+    bool no_postgres = false;
     for (const auto& [key, value] : overrides) {
       if (key == "storage") {
         storage = value;
@@ -469,6 +470,13 @@ class SettingsReader {
                                          "runs as soon as its input changes; publication follows each commit)");
         }
         all_continuous = true;
+      } else if (key == "publish.postgres") {
+        if (value != "off") {
+          return Status::InvalidArgument("--set publish.postgres=" + value +
+                                         ": the one override of publish.postgres is `--set publish.postgres=off` (run "
+                                         "without publishing to PostgreSQL)");
+        }
+        no_postgres = true;
       } else {
         s.configuration[key] = value;
       }
@@ -518,6 +526,9 @@ class SettingsReader {
       s.triggers.clear();
       if (s.publish.postgres) s.publish.postgres->daily_minutes.clear();
     }
+    // Checked above too, then dropped: a run without a PostgreSQL to publish to (the
+    // dashboard tests, `lakepipe demo` when it cannot start one).
+    if (no_postgres) s.publish.postgres.reset();
     YAML::Node libs = root["libraries"];
     if (libs) {
       LP_ASSIGN_OR_RETURN(s.libraries, StringList(libs, "libraries"));

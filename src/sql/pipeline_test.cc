@@ -100,7 +100,8 @@ TEST_F(PipelineTest, PublishSection) {
 }
 
 // publish.postgres.at: daily publication times; `--set triggers=continuous` drops them
-// and every trigger (after checking them), for tests and demos; any other value is refused.
+// and every trigger (after checking them), for tests and demos; `--set
+// publish.postgres=off` drops the section; any other value is refused.
 TEST_F(PipelineTest, PublicationTimesAndTheContinuousOverride) {
   const std::string yaml =
       "name: p\n"
@@ -120,6 +121,13 @@ TEST_F(PipelineTest, PublicationTimesAndTheContinuousOverride) {
   EXPECT_TRUE(continuous->publish.postgres->daily_minutes.empty());
   EXPECT_EQ(continuous->configuration.count("triggers"), 0u) << "not a configuration value";
   EXPECT_EQ(continuous->configuration.at("landing"), "./in");
+  auto no_postgres = Parse(yaml, {{"publish.postgres", "off"}});
+  ASSERT_TRUE(no_postgres.ok()) << no_postgres.status().ToString();
+  EXPECT_FALSE(no_postgres->publish.postgres.has_value());
+  EXPECT_EQ(no_postgres->triggers.size(), 2u);
+  auto postgres_on = Parse(yaml, {{"publish.postgres", "on"}});
+  ASSERT_FALSE(postgres_on.ok());
+  EXPECT_THAT(postgres_on.status().message(), HasSubstr("--set publish.postgres=off"));
   auto refused = Parse(yaml, {{"triggers", "never"}});
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("--set triggers=continuous"));
