@@ -218,11 +218,34 @@ struct HistoryEntry {
 };
 
 struct OptimizeOptions {
-  // Files smaller than this are compacted, into files of about this size.
+  // Small files are packed into files of about this size.
   int64_t target_file_bytes = 128LL << 20;
+  // Files smaller than this are small (candidates); 0 means target_file_bytes (what
+  // `lakepipe table optimize` does). Auto-compaction uses half the target, as Databricks'
+  // autoCompact.minFileSize does, so that a packed bin is not small again.
+  int64_t min_file_bytes = 0;
   // A partition is compacted only if it has at least this many small files.
   int min_files = 2;
+  // Auto-compaction's rule against redoing its own work: small files are grouped by
+  // level (0: written by a commit that was not OPTIMIZE; k: by an OPTIMIZE of files of
+  // level k - 1 at most, tag kCompactedTag). A level is compacted when it alone holds
+  // min_files small files, or when the level below is compacted and its output would
+  // make min_files. So a row is rewritten about log_min_files(target / batch file size)
+  // times, not at every compaction, and right after a compaction a second look with no
+  // new small files finds nothing to do.
+  bool separate_compacted = false;
 };
+// The `add.tags` key OPTIMIZE puts on the files it writes: its level ("1" for files
+// compacted from files no OPTIMIZE wrote). Delta readers ignore tags they do not know; a
+// file copied by a row-level change keeps it.
+inline constexpr const char* kCompactedTag = "lakepipe.compacted";
+// The level of a file (0 when it has no kCompactedTag).
+int CompactionLevel(const AddFile& add);
+// The bins OPTIMIZE would rewrite in `files` (each bin: at least two files of one
+// partition, smallest first, about target_file_bytes together); empty when there is
+// nothing to do. Pure: no I/O.
+std::vector<std::vector<const DataFile*>> PlanOptimize(const std::vector<DataFile>& files,
+                                                       const OptimizeOptions& options);
 struct OptimizeResult {
   std::optional<int64_t> version;  // nullopt when there was nothing to compact
   int64_t files_removed = 0;

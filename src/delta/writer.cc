@@ -597,26 +597,59 @@ Result<CommitResult> DeltaTable::Write(const std::vector<RecordBatch>& batches,
 
 namespace lakepipe::delta {
 
-Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) const {
-  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Latest());
-  LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), path_));
-  OptimizeResult result;
-  // Small files per partition, smallest first, packed into bins of about the target size.
-  std::map<std::string, std::vector<const DataFile*>> by_partition;
-  for (const DataFile& f : snap->files()) {
-    if (f.add.size >= options.target_file_bytes) continue;
+int CompactionLevel(const AddFile& add) {
+  if (!add.tags) return 0;
+  auto it = add.tags->find(kCompactedTag);
+  if (it == add.tags->end()) return 0;
+  int level = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9' || level > 1000) return 1;  // not ours to read: an output all the same
+    level = level * 10 + (c - '0');
+  }
+  return std::max(level, 1);
+}
+
+std::vector<std::vector<const DataFile*>> PlanOptimize(const std::vector<DataFile>& files,
+                                                       const OptimizeOptions& options) {
+  const int64_t small_below = options.min_file_bytes > 0 ? options.min_file_bytes : options.target_file_bytes;
+  const size_t min_files = static_cast<size_t>(std::max(2, options.min_files));
+  // Small files per partition, by level (0: no OPTIMIZE wrote it; k: written by one that
+  // took files of level k - 1 at most). Without separate_compacted, one group.
+  std::map<std::string, std::map<int, std::vector<const DataFile*>>> by_partition;
+  for (const DataFile& f : files) {
+    if (f.add.size >= small_below) continue;
     std::string key;
     for (const auto& [k, v] : f.add.partition_values) key += k + "=" + (v ? "v" + *v : "n") + "\x1f";
-    by_partition[key].push_back(&f);
+    by_partition[key][options.separate_compacted ? CompactionLevel(f.add) : 0].push_back(&f);
   }
   std::vector<std::vector<const DataFile*>> bins;
-  for (auto& [key, files] : by_partition) {
-    if (static_cast<int>(files.size()) < std::max(2, options.min_files)) continue;
-    std::sort(files.begin(), files.end(),
-              [](const DataFile* a, const DataFile* b) { return a->add.size < b->add.size; });
+  for (auto& [key, levels] : by_partition) {
+    // A level is taken when it alone reaches min_files, or when the level below is taken
+    // and the output would make it reach min_files (it joins now rather than at the next
+    // look). So after a compaction no level holds min_files small files: a look with no
+    // new small files finds nothing to do.
+    std::vector<const DataFile*> candidates;
+    bool below_taken = false;
+    int previous = -1;
+    for (auto& [level, group] : levels) {
+      bool next_to_taken = below_taken && level == previous + 1;
+      if (group.size() >= min_files || (next_to_taken && group.size() + 1 >= min_files)) {
+        candidates.insert(candidates.end(), group.begin(), group.end());
+        below_taken = true;
+      } else {
+        below_taken = false;
+      }
+      previous = level;
+    }
+    if (candidates.size() < 2) continue;
+    // Smallest first, packed into bins of about the target size; a bin of one file would
+    // only copy it.
+    std::sort(candidates.begin(), candidates.end(), [](const DataFile* a, const DataFile* b) {
+      return a->add.size != b->add.size ? a->add.size < b->add.size : a->add.path < b->add.path;
+    });
     std::vector<const DataFile*> bin;
     int64_t bin_bytes = 0;
-    for (const DataFile* f : files) {
+    for (const DataFile* f : candidates) {
       if (!bin.empty() && bin_bytes + f->add.size > options.target_file_bytes) {
         if (bin.size() >= 2) bins.push_back(bin);
         bin.clear();
@@ -627,6 +660,14 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
     }
     if (bin.size() >= 2) bins.push_back(bin);
   }
+  return bins;
+}
+
+Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) const {
+  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Latest());
+  LP_RETURN_IF_ERROR(CheckWriteSupport(snap->protocol(), snap->metadata(), path_));
+  OptimizeResult result;
+  std::vector<std::vector<const DataFile*>> bins = PlanOptimize(snap->files(), options);
   if (bins.empty()) return result;
 
   auto impl = TableWriter::Impl::ForSnapshot(fs_, path_, options_, snap);
@@ -641,7 +682,10 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
   req.read_version = snap->version();
   req.checkpoint_interval = CheckpointIntervalOf(snap->metadata());
   int64_t removed_bytes = 0;
+  std::vector<int> output_levels;  // of each output file, in impl->adds order
   for (const auto& bin : bins) {
+    int level = 0;
+    for (const DataFile* f : bin) level = std::max(level, CompactionLevel(f->add));
     for (const DataFile* f : bin) {
       LP_ASSIGN_OR_RETURN(RecordBatch batch, scan.ReadFile(index.at(f->add.path)));
       Status st = impl->Write(batch);
@@ -663,9 +707,15 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
       impl->DiscardFiles();
       return st;
     }
+    output_levels.resize(impl->adds.size(), level + 1);
   }
-  for (AddFile a : impl->adds) {
+  for (size_t i = 0; i < impl->adds.size(); ++i) {
+    AddFile a = impl->adds[i];
     a.data_change = false;  // OPTIMIZE rearranges data; it changes none
+    // Marked with its level, so that auto-compaction tells its own outputs from new small
+    // files (PlanOptimize).
+    if (!a.tags) a.tags.emplace();
+    (*a.tags)[kCompactedTag] = std::to_string(output_levels[i]);
     req.actions.push_back(std::move(a));
   }
   result.files_added = static_cast<int64_t>(impl->adds.size());

@@ -54,19 +54,14 @@ Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, c
   if (!table.ok()) return table.status().IsNotFound() ? Result<AutoCompactResult>(out) : warn(table.status());
   auto snap = (*table)->Latest();
   if (!snap.ok()) return warn(snap.status());
-  // Cheap test first: is some partition past the threshold? (Optimize re-reads the log.)
-  std::map<std::string, int> small;
-  bool due = false;
-  for (const delta::DataFile& f : (*snap)->files()) {
-    if (f.add.size >= options_.target_file_bytes) continue;
-    std::string key;
-    for (const auto& [k, v] : f.add.partition_values) key += k + "=" + (v ? "v" + *v : "n") + "\x1f";
-    if (++small[key] >= min_files) due = true;
-  }
-  if (!due) return out;
   delta::OptimizeOptions optimize;
   optimize.target_file_bytes = options_.target_file_bytes;
+  optimize.min_file_bytes =
+      options_.min_file_bytes > 0 ? options_.min_file_bytes : options_.target_file_bytes / 2;
   optimize.min_files = min_files;
+  optimize.separate_compacted = true;
+  // Cheap test first, on the snapshot at hand (Optimize re-reads the log and plans again).
+  if (delta::PlanOptimize((*snap)->files(), optimize).empty()) return out;
   LP_KILL_POINT("compaction.before_optimize");
   auto done = (*table)->Optimize(optimize);
   if (!done.ok()) {

@@ -7,7 +7,10 @@
 // every action with dataChange = false, so readers by version (streaming reads, the change
 // data feed, publication, the Kafka sink) skip it and never see those rows twice. It is
 // due when some partition of the table has at least `min_num_files` files smaller than
-// `target_file_bytes` (Databricks' autoCompact.minNumFiles, 50, and 128 MiB).
+// `min_file_bytes` that no compaction wrote (Databricks' autoCompact.minNumFiles, 50, and
+// autoCompact.minFileSize, half of the 128 MiB target), or as many small files that
+// earlier compactions wrote: its own outputs are not compacted again at every
+// notification (delta::OptimizeOptions::separate_compacted).
 //
 // It never holds up ingestion: in continuous mode the scheduler calls Notify after a table
 // committed, and one background thread does the work while the table keeps appending.
@@ -42,10 +45,13 @@ namespace lakepipe::runtime {
 class EventLog;
 
 struct AutoCompactOptions {
-  // A partition is compacted when it has at least this many files below the target size.
+  // A partition is compacted when it has at least this many small files (new ones, or
+  // small outputs of earlier compactions: each group counts on its own).
   int min_num_files = 50;
-  // Files below this size are small; compacted files are about this size.
+  // Compacted files are about this size.
   int64_t target_file_bytes = 128LL << 20;
+  // Files below this size are small; 0 means half of target_file_bytes.
+  int64_t min_file_bytes = 0;
 };
 
 struct AutoCompactResult {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <set>
 #include <thread>
 
 #include "delta/changes.h"
@@ -90,6 +91,111 @@ TEST(AutoCompactionTest, CompactsOncePastTheThresholdKeepingEveryRow) {
   EXPECT_EQ(compactor.compactions(), 1);
   // Nothing more to do: one file.
   r = compactor.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->compacted);
+}
+
+int64_t OptimizeCommits(const delta::DeltaTable& table) {
+  auto history = table.History();
+  EXPECT_TRUE(history.ok());
+  int64_t n = 0;
+  for (const auto& h : *history) n += h.operation == "OPTIMIZE";
+  return n;
+}
+
+// What an earlier compaction wrote is not compacted again at every look: only new small
+// files make a partition due, its earlier outputs join when they would reach the threshold,
+// and a look with no new small files writes nothing. Over a long stream of small commits,
+// each row is rewritten a few times (one per level of min_num_files), not at every
+// compaction.
+TEST(AutoCompactionTest, ItsOwnOutputsAreNotCompactedAgainUntilEnoughOfThemExist) {
+  testing::TempDir dir;
+  std::string path = dir.Join("t");
+  auto table = SmallFiles(path, 4);
+  AutoCompactOptions options;
+  options.min_num_files = 4;
+  AutoCompactor compactor(FileSystem::Default(), Clock::System(), nullptr, options);
+  auto r = compactor.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->compacted);
+  EXPECT_EQ(r->files_removed, 4);
+  auto first = table->Latest();
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ((*first)->files().size(), 1u);
+  const delta::DataFile first_output = (*first)->files()[0];
+  ASSERT_TRUE(first_output.add.tags.has_value());
+  EXPECT_EQ(first_output.add.tags->at(delta::kCompactedTag), "1");  // its level
+  // A second look with nothing new: no OPTIMIZE commit.
+  r = compactor.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->compacted);
+  EXPECT_EQ(*table->LatestVersion(), 5);
+  EXPECT_EQ(OptimizeCommits(*table), 1);
+
+  // Four new small files: they are compacted; the first output (one small output, the
+  // new one would make two of four) is left as it is.
+  for (int i = 4; i < 8; ++i) ASSERT_TRUE(table->Write({Ids(i * 10, i * 10 + 10)}, {}).ok());
+  r = compactor.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->compacted);
+  EXPECT_EQ(r->files_removed, 4);
+  auto second = table->Latest();
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ((*second)->files().size(), 2u);
+  bool kept = false;
+  for (const auto& f : (*second)->files()) kept |= f.add.path == first_output.add.path;
+  EXPECT_TRUE(kept) << "the first compaction's output was rewritten";
+  r = compactor.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->compacted);
+  EXPECT_EQ(OptimizeCommits(*table), 2);
+
+  // A long stream of single small commits, a look after each (as in a continuous run):
+  // the rows rewritten stay within a few times the rows written, and every row is there.
+  int64_t rewritten = 0;
+  for (int i = 8; i < 128; ++i) {
+    ASSERT_TRUE(table->Write({Ids(i * 10, i * 10 + 10)}, {}).ok());
+    auto before = table->Latest();
+    ASSERT_TRUE(before.ok());
+    r = compactor.CompactIfDue("t", path);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (!r->compacted) continue;
+    auto after = table->Latest();
+    ASSERT_TRUE(after.ok());
+    std::set<std::string> still;
+    for (const auto& f : (*after)->files()) still.insert(f.add.path);
+    for (const auto& f : (*before)->files()) {
+      if (still.count(f.add.path) != 0) continue;
+      auto stats = (*before)->Stats(f);
+      ASSERT_TRUE(stats.ok() && stats->num_records.has_value());
+      rewritten += *stats->num_records;
+    }
+    // After any compaction, a look with nothing new writes nothing.
+    auto again = compactor.CompactIfDue("t", path);
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->compacted) << "after commit " << i;
+  }
+  auto last = table->Latest();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(SumCount(*last), std::make_pair(int64_t{1279 * 1280 / 2}, int64_t{1280}));
+  // 1,280 rows in files of 10, min_num_files 4: levels of about 40, 160 and 640 rows, so
+  // a row is rewritten at most 3 times (re-compacting every small file at each compaction
+  // rewrote every row at every compaction: about 25 times each here).
+  EXPECT_LE(rewritten, 3 * 1280) << "rows rewritten by compactions";
+  EXPECT_GE(rewritten, 1200 - 3 * 10);  // every full group of new files was compacted
+  // Fewer than 4 small files per level (0 to 3).
+  EXPECT_LT((*last)->files().size(), 16u);
+  int top = 0;
+  for (const auto& f : (*last)->files()) top = std::max(top, delta::CompactionLevel(f.add));
+  EXPECT_EQ(top, 3);
+
+  // A file at or above min_file_bytes is never small.
+  AutoCompactOptions big;
+  big.min_num_files = 2;
+  big.min_file_bytes = 1;
+  AutoCompactor none(FileSystem::Default(), Clock::System(), nullptr, big);
+  for (int i = 128; i < 132; ++i) ASSERT_TRUE(table->Write({Ids(i * 10, i * 10 + 10)}, {}).ok());
+  r = none.CompactIfDue("t", path);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->compacted);
 }
