@@ -16,15 +16,13 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_test_util.h"
-#include "testing/pg_test_server.h"
+#include "cli/pg_cdc_test_util.h"
 #include "testing/testing.h"
 
 namespace lakepipe {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::PgTestServer;
-using testing::TempDir;
 
 // One sequence over the versions of customers and products and the orders. The rows that
 // exist when the triggers are installed are recorded first, as versions that were there
@@ -80,63 +78,35 @@ COPY (
 ) TO STDOUT WITH (FORMAT csv)
 )sql";
 
-class OrdersCdcExampleTest : public ::testing::Test {
+class OrdersCdcExampleTest : public PgCdcTest {
  protected:
   void SetUp() override {
-    auto pg = PgTestServer::Start({.logical_replication = true});
-    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
-    pg_ = std::move(*pg);
-    ASSERT_TRUE(pg_->CreateDatabase("shopdb").ok());
-    uri_ = "postgresql://postgres@127.0.0.1:" + std::to_string(pg_->port()) + "/shopdb";
-    example_ = testing::SourceDir() + "/examples/orders-cdc";
-    storage_ = dir_.Join("storage");
-  }
-  std::string Sets() const { return " --set postgres_dsn=" + uri_ + " --set storage=" + storage_; }
-  std::string Psql(const std::string& sql) {
-    auto r = pg_->Psql(sql, "shopdb");
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : "";
+    PgCdcTest::SetUp();
+    UseFolder(testing::SourceDir() + "/examples/orders-cdc");
   }
   void Produce(int orders, int seed) {
     Lakepipe("produce --to " + uri_ + " --rate 20000 --limit " + std::to_string(orders) +
              " --customers 30 --products 12 --dimension-every 2 --seed " + std::to_string(seed));
   }
-  // `run --once` with a kill point; true when the process died by SIGKILL there.
-  bool RunKilledAt(const std::string& point) {
-    std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + example_ + " --once --no-server" +
-                      Sets() + " >/dev/null 2>&1";
-    int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;
-  }
-  // `lakepipe query` as CSV without its header line.
-  std::string QueryCsv(const std::string& sql) {
-    std::string out = Lakepipe("query " + example_ + Sets() + " --format csv \"" + sql + "\"");
-    size_t newline = out.find('\n');
-    return newline == std::string::npos ? "" : out.substr(newline + 1);
-  }
-
-  std::unique_ptr<PgTestServer> pg_;
-  TempDir dir_;
-  std::string uri_, example_, storage_;
 };
 
 TEST_F(OrdersCdcExampleTest, GoldEqualsPostgresHistoryAcrossKills) {
   Produce(1, 1);  // the schema, the dimensions and one order, before the first run: the snapshot
   Psql(kAuditSql);
-  EXPECT_THAT(Lakepipe("validate " + example_ + Sets()), HasSubstr("13 tables, OK"));
-  Lakepipe("run " + example_ + " --once --no-server" + Sets());
+  EXPECT_THAT(Lakepipe("validate " + pipeline_ + Sets()), HasSubstr("13 tables, OK"));
+  Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
 
   int seed = 2, killed = 0;
   for (const char* point : {"flow.after_table_commit", "pgcdc.before_confirm", "flow.after_commit_log", ""}) {
     Produce(60, seed++);
     if (*point == '\0') {
-      Lakepipe("run " + example_ + " --once --no-server" + Sets());
+      Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
     } else if (RunKilledAt(point)) {
       ++killed;
     }
   }
   EXPECT_GE(killed, 2) << "kill points passed by a run";
-  Lakepipe("run " + example_ + " --once --no-server" + Sets());
+  Lakepipe("run " + pipeline_ + " --once --no-server" + Sets());
 
   std::string outbox = Psql("SELECT count(*) FROM shop.outbox");
   outbox.pop_back();

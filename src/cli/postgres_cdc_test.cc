@@ -18,20 +18,16 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/cli_test_util.h"
+#include "cli/pg_cdc_test_util.h"
 #include "common/fs.h"
-#include "pgcdc/pgoutput.h"
-#include "testing/pg_test_server.h"
 #include "testing/testing.h"
 
 namespace lakepipe {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::PgTestServer;
-using testing::TempDir;
 
 const char* kPipelineSql = R"sql(
 CREATE OR REFRESH STREAMING TABLE customers_changes AS
@@ -50,29 +46,12 @@ SELECT id, aggregate_id, event_type, payload, _change_type, _lsn
 FROM STREAM read_postgres_cdc(dsn => '${postgres_dsn}', tableName => 'shop.outbox', maxRowsPerTrigger => 60);
 )sql";
 
-class PostgresCdcPipelineTest : public ::testing::Test {
+class PostgresCdcPipelineTest : public PgCdcTest {
  protected:
   void SetUp() override {
-    auto pg = PgTestServer::Start({.logical_replication = true});
-    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
-    pg_ = std::move(*pg);
-    ASSERT_TRUE(pg_->CreateDatabase("shopdb").ok());
-    uri_ = "postgresql://postgres@127.0.0.1:" + std::to_string(pg_->port()) + "/shopdb";
-    pipeline_ = dir_.Join("pipe");
-    FileSystem* fs = FileSystem::Default();
-    ASSERT_TRUE(fs->CreateDirs(pipeline_).ok());
-    ASSERT_TRUE(fs->WriteFileAtomic(pipeline_ + "/pipeline.yaml",
-                                    "name: cdc\nstorage: ./storage\nlibraries:\n  - cdc.sql\nconfiguration:\n"
-                                    "  postgres_dsn: \"\"\n")
-                    .ok());
-    ASSERT_TRUE(fs->WriteFileAtomic(pipeline_ + "/cdc.sql", kPipelineSql).ok());
-    storage_ = dir_.Join("storage");
-  }
-  std::string Sets() const { return " --set postgres_dsn=" + uri_ + " --set storage=" + storage_; }
-  std::string Psql(const std::string& sql) {
-    auto r = pg_->Psql(sql, "shopdb");
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : "";
+    PgCdcTest::SetUp();
+    if (HasFatalFailure()) return;
+    UsePipeline("cdc", kPipelineSql);
   }
   void Produce(int orders, int seed) {
     Lakepipe("produce --to " + uri_ + " --rate 20000 --limit " + std::to_string(orders) +
@@ -85,48 +64,8 @@ class PostgresCdcPipelineTest : public ::testing::Test {
          "WHERE customer_id = (SELECT min(customer_id) FROM shop.customers)");
     Psql("UPDATE shop.customers SET country = 'Iceland' WHERE customer_id = (SELECT min(customer_id) FROM shop.customers)");
   }
-  // Runs `run --once` with a kill point; true when the process died by SIGKILL there.
-  bool RunKilledAt(const std::string& point) {
-    std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + pipeline_ + " --once --no-server" +
-                      Sets() + " >/dev/null 2>&1";
-    int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;  // the shell reports a killed child so
-  }
-  // The slot of `table`'s flow: its confirmed_flush_lsn must not be past the end of the
-  // last batch in the flow's commit log (what is in Delta).
-  void ExpectSlotNotPastCommitted(const std::string& table) {
-    std::string cp = storage_ + "/_checkpoints/" + table;
-    FileSystem* fs = FileSystem::Default();
-    auto commits = fs->ListDir(cp + "/commits");
-    ASSERT_TRUE(commits.ok()) << commits.status().ToString();
-    int64_t last = -1;
-    for (const auto& f : *commits) {
-      const std::string& name = f.name;
-      if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) last = std::max<int64_t>(last, std::stoll(name));
-    }
-    if (last < 0) return;
-    auto plan_text = fs->ReadFile(cp + "/offsets/" + std::to_string(last));
-    ASSERT_TRUE(plan_text.ok());
-    auto plan = nlohmann::json::parse(*plan_text);
-    std::string slot, end;
-    for (const auto& s : plan["sources"]) {
-      if (s["kind"] != "stream") continue;
-      slot = s["range"]["slot"];
-      end = s["range"]["endLsn"];
-    }
-    ASSERT_FALSE(slot.empty()) << plan.dump();
-    std::string confirmed = Psql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-    ASSERT_FALSE(confirmed.empty());
-    confirmed.pop_back();
-    auto c = pgcdc::ParseLsn(confirmed);
-    auto e = pgcdc::ParseLsn(end);
-    ASSERT_TRUE(c.ok() && e.ok()) << confirmed << " " << end;
-    EXPECT_LE(*c, *e) << table << ": the slot is confirmed past the last committed batch";
-  }
-
-  std::unique_ptr<PgTestServer> pg_;
-  TempDir dir_;
-  std::string uri_, pipeline_, storage_;
+  // Every slot check of this test expects batches: the first run commits one per table.
+  void ExpectSlotNotPastCommitted(const std::string& table) { PgCdcTest::ExpectSlotNotPastCommitted(table, true); }
 };
 
 TEST_F(PostgresCdcPipelineTest, SnapshotThenStreamWithKillsAndARestartExactlyOnce) {
@@ -182,6 +121,61 @@ TEST_F(PostgresCdcPipelineTest, SnapshotThenStreamWithKillsAndARestartExactlyOnc
   std::string total = Psql("SELECT count(*) FROM shop.outbox");
   total.pop_back();
   EXPECT_EQ(counts, "n,d,ins\n" + total + "," + total + "," + total + "\n");
+}
+
+// A continuous run with nothing to read for longer than wal_sender_timeout keeps its
+// replication connections: the walsender's keepalives are answered (a walsender that got
+// no reply within the timeout ends the connection, and the source would reconnect: a new
+// walsender process and a postgres_cdc_reconnect event). Changes after the idle arrive.
+TEST_F(PostgresCdcPipelineTest, IdleLongerThanWalSenderTimeoutKeepsTheConnection) {
+  Produce(3, 1);
+  Psql("ALTER SYSTEM SET wal_sender_timeout = '2s'");
+  Psql("SELECT pg_reload_conf()");
+  for (int i = 0; i < 50 && Psql("SHOW wal_sender_timeout") != "2s\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(Psql("SHOW wal_sender_timeout"), "2s\n");
+  pid_t run = StartRun(dir_.Join("run.log"));
+  const std::string walsenders =
+      "SELECT string_agg(slot_name || '=' || coalesce(active_pid::text, 'none'), ',' ORDER BY slot_name) "
+      "FROM pg_replication_slots";
+  std::string before;
+  for (int i = 0; i < 300; ++i) {
+    before = Psql(walsenders);
+    bool streaming = before.find("none") == std::string::npos &&
+                     std::count(before.begin(), before.end(), '=') == 2 &&
+                     FileSystem::Default()->Exists(storage_ + "/_checkpoints/bronze_outbox/commits/0");
+    if (streaming) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(std::count(before.begin(), before.end(), '='), 2) << before;
+  ASSERT_EQ(before.find("none"), std::string::npos) << before;
+  // Idle: two and a half timeouts without a change.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  EXPECT_EQ(Psql(walsenders), before) << "a walsender was replaced: the connection was dropped";
+  Produce(4, 2);
+  std::string outbox = Psql("SELECT count(*) FROM shop.outbox");
+  bool arrived = false;
+  for (int i = 0; i < 300 && !arrived; ++i) {
+    auto count = testing::RunCommand(Binary() + " query " + pipeline_ + Sets() +
+                                     " --format csv 'SELECT count(*) AS n FROM bronze_outbox' 2>/dev/null");
+    arrived = count.ok() && *count == "n\n" + outbox;
+    if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(arrived) << "the orders after the idle did not reach bronze_outbox";
+  EXPECT_EQ(Psql(walsenders), before);
+  // A clean stop (SIGINT) writes the event log out.
+  ASSERT_EQ(::kill(run, SIGINT), 0);
+  int status = 0;
+  for (int i = 0; i < 300 && ::waitpid(run, &status, WNOHANG) != run; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (i == 299) {
+      ADD_FAILURE() << "lakepipe run did not stop on SIGINT";
+      ::kill(run, SIGKILL);
+      ::waitpid(run, &status, 0);
+    }
+  }
+  EXPECT_EQ(QueryCsv("SELECT count(*) AS n FROM _event_log WHERE event_type = 'postgres_cdc_reconnect'"), "0\n");
 }
 
 TEST_F(PostgresCdcPipelineTest, ValidateNamesTheSettingToFix) {

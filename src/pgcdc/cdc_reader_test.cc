@@ -3,6 +3,7 @@
 // confirmation, a server restart mid-stream, and each setup error with its fix.
 #include "pgcdc/cdc_reader.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/pg_connection.h"
 #include "testing/pg_test_server.h"
 #include "testing/testing.h"
 
@@ -384,6 +386,70 @@ TEST_F(CdcReaderTest, FirstPollHasEverythingCommittedBeforeTheStreamStarted) {
   }
   Psql("ALTER SYSTEM RESET logical_decoding_work_mem");
   Psql("SELECT pg_reload_conf()");
+}
+
+// A writer commits a row at a time while the slot is created and its snapshot copied:
+// every row is in the snapshot or in the stream, never in both and never in neither, and
+// the snapshot holds exactly the rows committed before the stream's first (one writer: the
+// ids are in commit order).
+TEST_F(CdcReaderTest, ConcurrentWriterDuringSlotCreationLosesAndDoublesNothing) {
+  auto r = Open();
+  ASSERT_NE(r, nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> committed{0};
+  std::string error;
+  std::thread writer([&] {
+    auto conn = PgConnection::Connect(pg_->Dsn(db_));
+    if (!conn.ok()) {
+      error = conn.status().ToString();
+      return;
+    }
+    for (int id = 1; !stop.load() || committed.load() < 400; ++id) {
+      Status st = (*conn)->Exec("INSERT INTO shop.customers (id, name) VALUES (" + std::to_string(id) + ", 'w')");
+      if (!st.ok()) {
+        error = st.ToString();
+        return;
+      }
+      committed.store(id);
+    }
+  });
+  while (committed.load() < 100 && error.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::string snap = dir_.path() + "/snapshot.copy";
+  auto consistent = r->CreateSlot(&snap);
+  int during = committed.load();
+  stop.store(true);
+  writer.join();
+  ASSERT_EQ(error, "");
+  ASSERT_TRUE(consistent.ok()) << consistent.status().ToString();
+  const int total = committed.load();
+  ASSERT_GT(total, during) << "the writer went on after the slot existed";
+
+  auto snapshot = r->ReadSnapshot(snap);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  std::vector<int64_t> snapshot_ids, stream_ids;
+  for (const auto& b : snapshot->batches)
+    for (int64_t i = 0; i < b.num_rows(); ++i) snapshot_ids.push_back(b.ColumnByName("id")->GetValue(i).int_value());
+  Lsn end = *consistent;
+  for (int i = 0; i < 100 && static_cast<int>(snapshot_ids.size() + stream_ids.size()) < total; ++i) {
+    end = PollUntil(*r, end);
+    auto rows = r->Read(*consistent, end);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    stream_ids.clear();
+    for (const auto& b : *rows)
+      for (int64_t k = 0; k < b.num_rows(); ++k) stream_ids.push_back(b.ColumnByName("id")->GetValue(k).int_value());
+  }
+  std::sort(snapshot_ids.begin(), snapshot_ids.end());
+  ASSERT_FALSE(snapshot_ids.empty());
+  // The snapshot: 1..k with no gap; the stream: k+1..total in commit order.
+  EXPECT_EQ(snapshot_ids.front(), 1);
+  EXPECT_EQ(snapshot_ids.back(), static_cast<int64_t>(snapshot_ids.size()));
+  EXPECT_EQ(std::adjacent_find(snapshot_ids.begin(), snapshot_ids.end()), snapshot_ids.end());
+  ASSERT_EQ(static_cast<int>(snapshot_ids.size() + stream_ids.size()), total)
+      << snapshot_ids.size() << " in the snapshot, " << stream_ids.size() << " streamed";
+  for (size_t i = 0; i < stream_ids.size(); ++i) {
+    ASSERT_EQ(stream_ids[i], static_cast<int64_t>(snapshot_ids.size() + 1 + i)) << "streamed change " << i;
+  }
+  EXPECT_GE(static_cast<int>(snapshot_ids.size()), 100);
 }
 
 TEST(CdcLsnTest, InsertPositionAtAPageStartIsTheEndOfTheRecordBefore) {
