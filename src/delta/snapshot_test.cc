@@ -35,7 +35,8 @@ std::string Describe(const TableState& s) {
   std::string out = "v" + std::to_string(s.version) + " ts" + std::to_string(s.commit_timestamp) + "\n";
   out += "protocol " + SerializeAction(s.protocol) + "\nmetadata " + SerializeAction(s.metadata) + "\n";
   // A checkpoint stores adds and removes with dataChange = false (PROTOCOL.md), and
-  // removes without stats: neither is compared.
+  // removes without stats and tags (a remove copies its add's, e.g. OPTIMIZE's level):
+  // none of these is compared.
   for (const auto& [k, a] : s.files) {
     AddFile c = a;
     c.data_change = false;
@@ -45,6 +46,7 @@ std::string Describe(const TableState& s) {
     RemoveFile c = r;
     c.data_change = false;
     c.stats.reset();  // not kept in checkpoints
+    c.tags.reset();
     out += "tomb " + k + " " + SerializeAction(c) + "\n";
   }
   for (const auto& [k, t] : s.txns) out += "txn " + k + " " + std::to_string(t.version) + "\n";

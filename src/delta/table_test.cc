@@ -739,6 +739,8 @@ TEST(DeltaTable, OptimizeCompactsPerPartitionWithoutChangingData) {
     }
     if (l.contains("add")) {
       EXPECT_EQ(l["add"]["dataChange"], false);
+      // Its level, for auto-compaction (files no OPTIMIZE wrote are level 0).
+      EXPECT_EQ(l["add"]["tags"]["lakepipe.compacted"], "1");
     }
   }
   // Nothing left to compact.
