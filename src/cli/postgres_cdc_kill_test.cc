@@ -13,8 +13,9 @@
 // the Bronze table's columns no longer match the source (docs/postgres-cdc.md).
 //
 // Scale: LAKEPIPE_PGCDC_SCALE=full gives issue 12's numbers (50,000 rows before the start,
-// 100,000 changes, about 3 minutes idle); the default (make test) is 2,000 rows and 6,000
-// changes over about 20 seconds of changes, with the same kills and restart.
+// 100,000 changes; about 13 minutes on a busy 2-core machine); the default (make test) is
+// 2,000 rows and 6,000 changes over about 20 seconds of changes, with the same kills and
+// restart.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
