@@ -43,7 +43,9 @@ Result<FlowCheckpoint> FlowCheckpoint::Open(FileSystem* fs, const std::string& d
     if (meta.is_discarded() || !meta.contains("id") || !meta["id"].is_string()) {
       return Status::Corruption(meta_path + ": not a lakepipe checkpoint metadata file");
     }
-    return FlowCheckpoint(fs, dir, meta["id"].get<std::string>());
+    FlowCheckpoint cp(fs, dir, meta["id"].get<std::string>());
+    LP_RETURN_IF_ERROR(cp.DropTornCommitRecords());
+    return cp;
   }
   if (!existing.status().IsNotFound()) return existing.status();
   Json meta = {{"id", NewUuid()}, {"flow", flow_name}, {"createdAt", Clock::System()->NowMillis()},
@@ -57,6 +59,28 @@ Result<FlowCheckpoint> FlowCheckpoint::Open(FileSystem* fs, const std::string& d
     return Status::Corruption(meta_path + ": not a lakepipe checkpoint metadata file");
   }
   return FlowCheckpoint(fs, dir, stored["id"].get<std::string>());
+}
+
+// Commit records are not synced (WriteCommit): after a machine crash the newest ones may
+// be empty or cut short. Each repeats what its batch's Delta commit made durable, and its
+// plan is still there, so a record that does not parse is removed and its batch is
+// replayed as a batch whose commit may have happened (the table's txn decides): the same
+// recovery as a crash between the Delta commit and the record. Only the newest records
+// can be torn; the first that parses ends the scan. A record without its plan is left for
+// the checks at start to report.
+Status FlowCheckpoint::DropTornCommitRecords() {
+  LP_ASSIGN_OR_RETURN(auto entries, fs_->ListDir(JoinPath(dir_, "commits")));
+  std::vector<int64_t> ids;
+  for (const auto& e : entries)
+    if (auto id = BatchIdOf(e.name)) ids.push_back(*id);
+  std::sort(ids.rbegin(), ids.rend());
+  for (int64_t id : ids) {
+    auto record = ReadCommit(id);
+    if (record.ok() || record.status().code() != StatusCode::kCorruption) break;
+    if (!fs_->Exists(JoinPath(dir_, "offsets/" + std::to_string(id)))) break;
+    LP_RETURN_IF_ERROR(fs_->RemoveFile(JoinPath(dir_, "commits/" + std::to_string(id))));
+  }
+  return Status::OK();
 }
 
 Result<std::optional<int64_t>> FlowCheckpoint::Latest(const std::string& sub) const {

@@ -115,6 +115,8 @@ class FlowCheckpoint {
     std::optional<std::vector<std::string>> state_stores;  // absent in older records
   };
   Result<CommitRecord> ReadCommit(int64_t batch_id) const;
+  // At Open: removes the newest commit records that a machine crash left torn.
+  Status DropTornCommitRecords();
 
   FileSystem* fs_;
   std::string dir_;
