@@ -1,5 +1,7 @@
 #include "pgcdc/pgoutput.h"
 
+#include <limits>
+
 #include <cstdio>
 
 namespace lakepipe::pgcdc {
@@ -66,7 +68,13 @@ class Reader {
   bool ok_ = true;
 };
 
-int64_t FromPgTime(uint64_t t) { return static_cast<int64_t>(t) + kPgEpochOffsetMicros; }
+// PostgreSQL writes 'infinity' as INT64_MAX; a time that would overflow saturates there.
+int64_t FromPgTime(uint64_t t) {
+  int64_t unix_micros;
+  if (__builtin_add_overflow(static_cast<int64_t>(t), kPgEpochOffsetMicros, &unix_micros))
+    return std::numeric_limits<int64_t>::max();
+  return unix_micros;
+}
 
 bool ReadTuple(Reader& r, Tuple* out) {
   uint16_t n = r.U16();

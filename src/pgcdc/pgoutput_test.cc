@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "pgcdc/pg_type_map.h"
 
 namespace lakepipe::pgcdc {
@@ -58,6 +60,12 @@ TEST(PgOutputTest, BeginCommitTruncateAndStreamMessages) {
   EXPECT_EQ(m->final_lsn, 0x16B374D848u);
   EXPECT_EQ(m->xid, 77u);
   EXPECT_EQ(m->timestamp_micros, kPgEpochOffsetMicros + 1'000'000);
+  // 'infinity' (INT64_MAX) saturates instead of overflowing (make fuzz found it).
+  Bytes inf;
+  inf.c('B').i64(1).i64(std::numeric_limits<int64_t>::max()).i32(1);
+  auto far = DecodePgOutput(inf.s);
+  ASSERT_TRUE(far.ok());
+  EXPECT_EQ(far->timestamp_micros, std::numeric_limits<int64_t>::max());
   Bytes c;
   c.c('C').c(0).i64(10).i64(20).i64(0);
   m = DecodePgOutput(c.s);

@@ -108,11 +108,15 @@ Result<int64_t> DecodePlainByteArray(std::string_view input, int64_t n, ValueBuf
     uint32_t len;
     std::memcpy(&len, p + pos, 4);
     pos += 4;
-    if (len > static_cast<uint64_t>(size - pos)) {
+    // The lengths of the values after this one must still fit: that is what keeps the
+    // copies inside the `size - 4 * n` bytes reserved above.
+    const int64_t rest_lengths = 4 * (n - i - 1);
+    if (len > static_cast<uint64_t>(size - pos - rest_lengths)) {
       out->bytes.resize(at + static_cast<size_t>(written));
       out->count += i;
       return Status::Corruption("PLAIN BYTE_ARRAY data: value " + Num(i) + " of " + Num(len) +
-                                " bytes runs past the end of the page");
+                                " bytes runs past the end of the page (with the lengths of the " +
+                                Num(n - i - 1) + " values after it)");
     }
     std::memcpy(dst + written, p + pos, len);
     written += len;

@@ -114,6 +114,15 @@ TEST(Plain, ByteArrayLengthPrefixed) {
   // More values than 4-byte lengths could fit: refused before reserving anything.
   ValueBuffer many(0);
   EXPECT_FALSE(DecodePlainByteArray("abcd", 1'000'000'000, &many).ok());
+  // A first value that fits the page but leaves no room for the second one's length
+  // (make fuzz found it: the copy overran the bytes reserved for the values).
+  ValueBuffer greedy(0);
+  Status first = DecodePlainByteArray(B({36, 0, 0, 0}) + std::string(36, 'x'), 2, &greedy).status();
+  EXPECT_EQ(first.code(), StatusCode::kCorruption);
+  EXPECT_NE(first.message().find("value 0 of 36 bytes runs past the end of the page (with the lengths of the 1 values"),
+            std::string::npos)
+      << first.message();
+  EXPECT_EQ(greedy.count, 0);
 }
 
 TEST(RleBoolean, LengthPrefixedRuns) {
