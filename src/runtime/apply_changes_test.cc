@@ -4,9 +4,14 @@
 // table must equal "the event with the highest sequence per key after the last
 // truncate, minus deleted keys", computed by DuckDB over the whole stream — and every
 // version of the table (time travel) must equal that over the batches delivered so far.
+// A second stream, of products (a composite key of an INT and a STRING, a TIMESTAMP
+// sequence), is delivered the same ways into an SCD type 1 and an SCD type 2 table
+// (ProductsTest); tests/crash/cdc_kill.mjs adds SIGKILLs for both streams.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <set>
 #include <map>
@@ -142,7 +147,17 @@ class ApplyChangesTest : public ::testing::TestWithParam<Delivery> {
   // Delivers `events` as `batches` landing files (shuffled as GetParam() says), one
   // RunOnce each; writes upto-<b>.json (everything delivered so far) for the expected
   // results, and returns the version of `dim` after each batch.
-  std::vector<int64_t> DeliverInBatches(std::vector<Event> events, size_t batches, std::mt19937& rng) {
+  std::vector<int64_t> DeliverInBatches(const std::vector<Event>& events, size_t batches, std::mt19937& rng) {
+    std::vector<std::string> lines;
+    for (const auto& e : events) lines.push_back(ToJson(e));
+    return DeliverLines(std::move(lines), batches, rng, "dim");
+  }
+
+  // The same for JSON lines of any shape; returns the version of `table` after each batch
+  // (also written to *all_versions per table, when given).
+  std::vector<int64_t> DeliverLines(std::vector<std::string> events, size_t batches, std::mt19937& rng,
+                                    const std::string& table,
+                                    std::map<std::string, std::vector<int64_t>>* all_versions = nullptr) {
     if (GetParam() == Delivery::kShuffledAcrossBatches) std::shuffle(events.begin(), events.end(), rng);
     size_t per = (events.size() + batches - 1) / batches;
     std::vector<int64_t> versions;
@@ -151,11 +166,11 @@ class ApplyChangesTest : public ::testing::TestWithParam<Delivery> {
     EXPECT_TRUE(runner.ok()) << runner.status().ToString();
     if (!runner.ok()) return versions;
     for (size_t b = 0; b < batches; ++b) {
-      std::vector<Event> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
-                               events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
+      std::vector<std::string> batch(events.begin() + static_cast<long>(std::min(events.size(), b * per)),
+                                     events.begin() + static_cast<long>(std::min(events.size(), (b + 1) * per)));
       if (GetParam() == Delivery::kShuffledWithinBatches) std::shuffle(batch.begin(), batch.end(), rng);
       std::string text;
-      for (const auto& e : batch) text += ToJson(e);
+      for (const auto& e : batch) text += e;
       delivered += text;
       char name[32];
       std::snprintf(name, sizeof name, "%04zu.json", b);
@@ -167,8 +182,10 @@ class ApplyChangesTest : public ::testing::TestWithParam<Delivery> {
       EXPECT_TRUE(report->ok()) << report->tables.back().message;
       if (!report->ok()) return versions;
       int64_t v = -1;
-      for (const auto& t : report->tables)
-        if (t.table == "dim") v = t.table_version;
+      for (const auto& t : report->tables) {
+        if (t.table == table) v = t.table_version;
+        if (all_versions != nullptr) (*all_versions)[t.table].push_back(t.table_version);
+      }
       EXPECT_GE(v, 0);
       versions.push_back(v);
     }
@@ -757,6 +774,244 @@ TEST_F(Scd2ExamplesTest, DifferentChangesWithOneSequenceAcrossBatchesAreAnError)
   EXPECT_NE(msg.find("id = 1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("same SEQUENCE BY"), std::string::npos) << msg;
 }
+
+// ---- products ------------------------------------------------------------------------
+
+// Issue 10's change stream covers products as well as customers: a second dimension of
+// another shape, keyed by (store INT, sku STRING) — a composite key whose first column is
+// 4 bytes wide and whose second is a string — sequenced by a TIMESTAMP, with a DOUBLE
+// price that is sometimes NULL, and names and prices drawn from few values so that many
+// updates leave the tracked columns as they were (SCD type 2 updates those in place).
+struct ProductEvent {
+  int store = 0;
+  std::string sku;       // with store: the key
+  std::string name;      // "" = NULL
+  int price_cents = -1;  // -1 = NULL
+  std::string category;  // "" = NULL
+  std::string op;        // UPSERT, DELETE, TRUNCATE
+  int64_t second = 0;    // the sequence: 2026-01-01 00:00:00 UTC + second
+};
+
+std::string ProductJson(const ProductEvent& e) {
+  auto str = [](const std::string& s) { return s.empty() ? std::string("null") : "\"" + s + "\""; };
+  time_t t = static_cast<time_t>(1767225600 + e.second);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char price[32];
+  if (e.price_cents < 0) std::snprintf(price, sizeof price, "null");
+  else std::snprintf(price, sizeof price, "%d.%02d", e.price_cents / 100, e.price_cents % 100);
+  const bool truncate = e.op == "TRUNCATE";
+  return "{\"store\":" + (truncate ? std::string("null") : std::to_string(e.store)) +
+         ",\"sku\":" + (truncate ? std::string("null") : str(e.sku)) + ",\"name\":" + str(e.name) +
+         ",\"price\":" + price + ",\"category\":" + str(e.category) + ",\"op\":\"" + e.op + "\",\"updated\":\"" + ts +
+         "\"}\n";
+}
+
+// Events in delivery order, as GenerateStream: 45 keys, deletes, re-inserts, a truncate
+// at 60% (with `truncate`), and about one event in eight up to 50 positions late.
+std::vector<ProductEvent> GenerateProducts(uint32_t seed, bool truncate) {
+  std::mt19937 rng(seed);
+  std::vector<ProductEvent> by_seq;
+  std::map<std::pair<int, int>, bool> live;
+  const int kEvents = 500;
+  for (int i = 1; i <= kEvents; ++i) {
+    ProductEvent e;
+    e.second = i * 7;
+    if (truncate && i == kEvents * 6 / 10) {
+      e.op = "TRUNCATE";
+      live.clear();
+      by_seq.push_back(e);
+      continue;
+    }
+    const int store = 1 + static_cast<int>(rng() % 3), sku = static_cast<int>(rng() % 15);
+    e.store = store;
+    e.sku = (sku < 10 ? "sku-0" : "sku-") + std::to_string(sku);
+    bool& is_live = live[{store, sku}];
+    if (is_live && rng() % 4 == 0) {
+      e.op = "DELETE";
+      is_live = false;
+    } else {
+      e.op = "UPSERT";
+      e.name = rng() % 10 == 0 ? "" : "p" + std::to_string(sku) + "-" + std::to_string(rng() % 2);
+      e.price_cents = rng() % 8 == 0 ? -1 : 100 + static_cast<int>(rng() % 3) * 25;
+      e.category = rng() % 12 == 0 ? "" : "cat" + std::to_string(rng() % 4);
+      is_live = true;
+    }
+    by_seq.push_back(e);
+  }
+  std::vector<std::pair<int64_t, ProductEvent>> positioned;
+  for (size_t i = 0; i < by_seq.size(); ++i) {
+    int64_t pos = static_cast<int64_t>(i) * 100;
+    if (rng() % 8 == 0) pos += static_cast<int64_t>(rng() % 50) * 100 + 50;
+    positioned.push_back({pos, by_seq[i]});
+  }
+  std::stable_sort(positioned.begin(), positioned.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<ProductEvent> out;
+  for (auto& p : positioned) out.push_back(p.second);
+  return out;
+}
+
+class ProductsTest : public ApplyChangesTest {
+ protected:
+  // SCD type 1 (the sequence column kept as a column) with truncates; SCD type 2 of the
+  // same stream without them, name and price tracked, category not.
+  static std::string ProductsSql() {
+    return "CREATE OR REFRESH STREAMING TABLE product_changes AS SELECT * FROM STREAM read_files('${landing}', "
+           "format => 'json', schema => 'store INT, sku STRING, name STRING, price DOUBLE, category STRING, "
+           "op STRING, updated TIMESTAMP');\n"
+           "CREATE OR REFRESH STREAMING TABLE dim_product;\n"
+           "CREATE FLOW dim_product_cdc AS AUTO CDC INTO dim_product FROM STREAM(product_changes) KEYS (store, sku)\n"
+           "  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n"
+           "  SEQUENCE BY updated COLUMNS * EXCEPT (op, _rescued_data);\n"
+           "CREATE OR REFRESH STREAMING TABLE product_history_changes AS\n"
+           "  SELECT * FROM STREAM(product_changes) WHERE op <> 'TRUNCATE';\n"
+           "CREATE OR REFRESH STREAMING TABLE hist_product;\n"
+           "CREATE FLOW hist_product_cdc AS AUTO CDC INTO hist_product FROM STREAM(product_history_changes)\n"
+           "  KEYS (store, sku) APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY updated\n"
+           "  COLUMNS * EXCEPT (op, updated, _rescued_data) STORED AS SCD TYPE 2 TRACK HISTORY ON * EXCEPT (category);\n";
+  }
+
+  // `table`'s rows at `version` as sorted lines of `columns` joined by '|': timestamps as
+  // epoch seconds, doubles as whole cents, NULL as NULL.
+  std::vector<std::string> Lines(const std::string& table, int64_t version, const std::vector<std::string>& columns) {
+    auto t = delta::DeltaTable::Open(dir_.Join("storage/" + table));
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    if (!t.ok()) return {};
+    auto snap = (*t)->AtVersion(version);
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    if (!snap.ok()) return {};
+    auto all = delta::Scan::Plan(*snap, {})->ReadAll();
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    if (!all.ok()) return {};
+    std::vector<std::string> out;
+    for (int64_t r = 0; r < all->num_rows(); ++r) {
+      std::string line;
+      for (const auto& c : columns) {
+        const Column* col = all->ColumnByName(c);
+        EXPECT_NE(col, nullptr) << table << " has no column " << c;
+        if (col == nullptr) return {};
+        Value x = col->GetValue(r);
+        std::string text = x.is_null()                          ? "NULL"
+                           : x.id() == TypeId::kTimestamp       ? std::to_string(x.int_value() / 1000000)
+                           : x.id() == TypeId::kDouble          ? std::to_string(std::llround(x.double_value() * 100))
+                                                                : x.ToString();
+        line += (line.empty() ? "" : "|") + text;
+      }
+      out.push_back(line);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  static std::string ReadEvents(const std::string& file) {
+    return "SELECT * FROM read_json('" + file +
+           "', columns = {store: 'INTEGER', sku: 'VARCHAR', name: 'VARCHAR', price: 'DOUBLE', "
+           "category: 'VARCHAR', op: 'VARCHAR', updated: 'TIMESTAMP'})";
+  }
+
+  static std::vector<std::string> Column0(const std::vector<nlohmann::json>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r["line"].get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // DuckDB's SCD type 1: the event with the latest `updated` per key after the last
+  // truncate, minus deleted keys.
+  static std::vector<std::string> ExpectedScd1(const std::string& file) {
+    return Column0(testing::DuckDBRows(
+        "WITH ev AS (" + ReadEvents(file) + "),\n"
+        "t AS (SELECT coalesce(max(updated) FILTER (WHERE op = 'TRUNCATE'), TIMESTAMP '1970-01-01') AS tseq FROM ev),\n"
+        "last AS (SELECT ev.* FROM ev, t WHERE op <> 'TRUNCATE' AND updated > tseq\n"
+        "         QUALIFY row_number() OVER (PARTITION BY store, sku ORDER BY updated DESC) = 1)\n"
+        "SELECT CAST(store AS VARCHAR) || '|' || sku || '|' || coalesce(name, 'NULL') || '|' ||\n"
+        "       coalesce(CAST(CAST(round(price * 100) AS BIGINT) AS VARCHAR), 'NULL') || '|' ||\n"
+        "       coalesce(category, 'NULL') || '|' || CAST(epoch(updated)::BIGINT AS VARCHAR) AS line\n"
+        "FROM last WHERE op <> 'DELETE'"));
+  }
+
+  // DuckDB's SCD type 2 of the stream without truncates, as Scd2Test::ExpectedHistory:
+  // a delete, or an upsert whose name or price differs from the previous event's (or
+  // that follows a delete or nothing) starts a group; a group that starts with an upsert
+  // is a version from its first `updated` to the next group's, with the tracked values of
+  // its first event and the category of its last.
+  static std::vector<std::string> ExpectedScd2(const std::string& file) {
+    return Column0(testing::DuckDBRows(
+        "WITH ev AS (" + ReadEvents(file) + " WHERE op <> 'TRUNCATE'),\n"
+        "d AS (SELECT DISTINCT * FROM ev),\n"
+        "o AS (SELECT *, lag(op) OVER w AS p_op, lag(name) OVER w AS p_name, lag(price) OVER w AS p_price\n"
+        "      FROM d WINDOW w AS (PARTITION BY store, sku ORDER BY updated)),\n"
+        "b AS (SELECT *, CASE WHEN op = 'DELETE' OR p_op IS NULL OR p_op = 'DELETE' OR name IS DISTINCT FROM p_name\n"
+        "                     OR price IS DISTINCT FROM p_price THEN 1 ELSE 0 END AS starts FROM o),\n"
+        "g AS (SELECT *, sum(starts) OVER (PARTITION BY store, sku ORDER BY updated ROWS UNBOUNDED PRECEDING) AS grp FROM b),\n"
+        "v AS (SELECT store, sku, grp, min(updated) AS s, first(op ORDER BY updated) AS first_op,\n"
+        "             first(name ORDER BY updated) AS name, first(price ORDER BY updated) AS price,\n"
+        "             last(category ORDER BY updated) AS category FROM g GROUP BY store, sku, grp),\n"
+        "h AS (SELECT *, lead(s) OVER (PARTITION BY store, sku ORDER BY grp) AS e FROM v)\n"
+        "SELECT CAST(store AS VARCHAR) || '|' || sku || '|' || coalesce(name, 'NULL') || '|' ||\n"
+        "       coalesce(CAST(CAST(round(price * 100) AS BIGINT) AS VARCHAR), 'NULL') || '|' ||\n"
+        "       coalesce(category, 'NULL') || '|' || CAST(epoch(s)::BIGINT AS VARCHAR) || '|' ||\n"
+        "       coalesce(CAST(epoch(e)::BIGINT AS VARCHAR), 'NULL') AS line\n"
+        "FROM h WHERE first_op = 'UPSERT'"));
+  }
+};
+
+TEST_P(ProductsTest, Scd1AndScd2EqualDuckDBAtEveryVersion) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Pipeline(ProductsSql());
+  std::vector<ProductEvent> events = GenerateProducts(23, /*truncate=*/true);
+  // A redelivered upsert (an identical repeat, in a later batch) changes nothing.
+  for (size_t i = events.size() / 3; i < events.size(); ++i) {
+    if (events[i].op == "UPSERT") {
+      events.push_back(events[i]);
+      break;
+    }
+  }
+  std::vector<std::string> lines;
+  for (const auto& e : events) lines.push_back(ProductJson(e));
+  std::mt19937 rng(29);
+  const size_t kBatches = 7;
+  std::map<std::string, std::vector<int64_t>> versions;
+  DeliverLines(lines, kBatches, rng, "dim_product", &versions);
+  const std::vector<std::string> scd1_cols = {"store", "sku", "name", "price", "category", "updated"};
+  const std::vector<std::string> scd2_cols = {"store", "sku", "name", "price", "category", "__START_AT", "__END_AT"};
+  for (const char* t : {"dim_product", "hist_product"}) {
+    ASSERT_EQ(versions[t].size(), kBatches) << t;
+    for (size_t b = 1; b < kBatches; ++b) EXPECT_EQ(versions[t][b], versions[t][b - 1] + 1) << t;
+  }
+  const std::string last = dir_.Join("upto-" + std::to_string(kBatches - 1) + ".json");
+  auto scd1 = ExpectedScd1(last);
+  auto scd2 = ExpectedScd2(last);
+  // The stream exercises what it claims: rows left after the truncate, closed versions,
+  // and versions whose category changed in place (more events than versions).
+  EXPECT_GT(scd1.size(), 10u);
+  size_t closed = 0;
+  for (const auto& l : scd2) closed += l.substr(l.rfind('|')) != "|NULL";
+  EXPECT_GT(closed, 60u);
+  EXPECT_LT(scd2.size(), events.size() * 3 / 4);
+  EXPECT_EQ(Lines("dim_product", versions["dim_product"].back(), scd1_cols), scd1);
+  EXPECT_EQ(Lines("hist_product", versions["hist_product"].back(), scd2_cols), scd2);
+  // Time travel: every batch's version equals DuckDB over the events delivered so far.
+  for (size_t b = 0; b + 1 < kBatches; ++b) {
+    const std::string upto = dir_.Join("upto-" + std::to_string(b) + ".json");
+    EXPECT_EQ(Lines("dim_product", versions["dim_product"][b], scd1_cols), ExpectedScd1(upto)) << "batch " << b;
+    EXPECT_EQ(Lines("hist_product", versions["hist_product"][b], scd2_cols), ExpectedScd2(upto)) << "batch " << b;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Deliveries, ProductsTest,
+                         ::testing::Values(Delivery::kInOrder, Delivery::kShuffledWithinBatches,
+                                           Delivery::kShuffledAcrossBatches),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Delivery::kInOrder: return std::string("InOrder");
+                             case Delivery::kShuffledWithinBatches: return std::string("ShuffledWithinBatches");
+                             case Delivery::kShuffledAcrossBatches: return std::string("ShuffledAcrossBatches");
+                           }
+                           return std::string("?");
+                         });
 
 }  // namespace
 }  // namespace lakepipe::runtime

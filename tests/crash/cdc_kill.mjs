@@ -11,7 +11,10 @@
 // changes (but the truncate, split between two AUTO CDC flows that share its per-key
 // state) DuckDB's full history of the stream, and a table written by two
 // append flows (each with its own checkpoint) every selected event exactly once — so must
-// the same pipeline run over the whole input in one batch. The per-key state (state/scd/), applied after each Delta
+// the same pipeline run over the whole input in one batch. A second stream, of products
+// (keyed by store INT and sku STRING, sequenced by a TIMESTAMP), shuffled across its own
+// files, feeds an SCD type 1 and an SCD type 2 table in the same runs, checked the same way.
+// The per-key state (state/scd/), applied after each Delta
 // commit, and the txn of each batch together make the result independent of crashes.
 //
 // Usage: node tests/crash/cdc_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
@@ -67,10 +70,46 @@ function writeInput(dir) {
   }
 }
 
+// Products: 30 keys (store, sku), 200 events 7 s apart, a truncate at 60%, shuffled
+// across the files as the customers' are.
+function writeProducts(dir) {
+  const r = rng(11);
+  const live = new Map();
+  const events = [];
+  const ts = (i) => new Date(Date.UTC(2026, 0, 1) + i * 7000).toISOString().replace('.000Z', 'Z');
+  for (let i = 1; i <= 200; ++i) {
+    if (i === 120) {
+      events.push({ store: null, sku: null, name: null, price: null, op: 'TRUNCATE', updated: ts(i) });
+      live.clear();
+      continue;
+    }
+    const store = 1 + (r() % 3), sku = `sku-${r() % 10}`, key = `${store}/${sku}`;
+    if (live.get(key) && r() % 4 === 0) {
+      events.push({ store, sku, name: null, price: null, op: 'DELETE', updated: ts(i) });
+      live.set(key, false);
+    } else {
+      events.push({ store, sku, name: r() % 10 === 0 ? null : `p${r() % 3}`, price: r() % 8 === 0 ? null : 1 + (r() % 4) / 4,
+        op: 'UPSERT', updated: ts(i) });
+      live.set(key, true);
+    }
+  }
+  for (let i = events.length - 1; i > 0; --i) {
+    const j = r() % (i + 1);
+    [events[i], events[j]] = [events[j], events[i]];
+  }
+  mkdirSync(dir, { recursive: true });
+  const per = Math.ceil(events.length / FILES);
+  for (let f = 0; f < FILES; ++f) {
+    const lines = events.slice(f * per, (f + 1) * per).map((e) => JSON.stringify(e)).join('\n') + '\n';
+    writeFileSync(join(dir, `${String(f).padStart(4, '0')}.json`), lines);
+  }
+}
+
 function writePipeline(dir, landing, perBatch) {
   mkdirSync(dir, { recursive: true });
   const opts = perBatch ? ', maxFilesPerTrigger => 1' : '';
-  writeFileSync(join(dir, 'pipeline.yaml'), `name: cdc\nlibraries: [p.sql]\nconfiguration: {landing: ${landing}}\n`);
+  writeFileSync(join(dir, 'pipeline.yaml'),
+    `name: cdc\nlibraries: [p.sql]\nconfiguration: {landing: ${landing}, products: ${landing}-products}\n`);
   writeFileSync(join(dir, 'p.sql'),
     `CREATE OR REFRESH STREAMING TABLE changes AS SELECT * FROM STREAM read_files('\${landing}', format => 'json',\n` +
     `  schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT'${opts});\n` +
@@ -94,7 +133,19 @@ function writePipeline(dir, landing, perBatch) {
     // Two append flows into one table, each exactly once on its own checkpoint.
     `CREATE OR REFRESH STREAMING TABLE merged;\n` +
     `CREATE FLOW even AS INSERT INTO merged BY NAME SELECT seq, 'even' AS src FROM STREAM(changes) WHERE seq % 20 = 0;\n` +
-    `CREATE FLOW odd AS INSERT INTO merged BY NAME SELECT 'odd' AS src, seq FROM STREAM(changes2) WHERE seq % 20 = 10;\n`);
+    `CREATE FLOW odd AS INSERT INTO merged BY NAME SELECT 'odd' AS src, seq FROM STREAM(changes2) WHERE seq % 20 = 10;\n` +
+    // Products: SCD type 1 with the truncate, SCD type 2 without, both keyed (store, sku).
+    `CREATE OR REFRESH STREAMING TABLE product_changes AS SELECT * FROM STREAM read_files('\${products}', format => 'json',\n` +
+    `  schema => 'store INT, sku STRING, name STRING, price DOUBLE, op STRING, updated TIMESTAMP'${opts});\n` +
+    `CREATE OR REFRESH STREAMING TABLE dim_product;\n` +
+    `CREATE FLOW dim_product_cdc AS AUTO CDC INTO dim_product FROM STREAM(product_changes) KEYS (store, sku)\n` +
+    `  APPLY AS DELETE WHEN op = 'DELETE' APPLY AS TRUNCATE WHEN op = 'TRUNCATE'\n` +
+    `  SEQUENCE BY updated COLUMNS * EXCEPT (op, _rescued_data);\n` +
+    `CREATE OR REFRESH STREAMING TABLE product_changes2 AS SELECT * FROM STREAM(product_changes) WHERE op <> 'TRUNCATE';\n` +
+    `CREATE OR REFRESH STREAMING TABLE hist_product;\n` +
+    `CREATE FLOW hist_product_cdc AS AUTO CDC INTO hist_product FROM STREAM(product_changes2) KEYS (store, sku)\n` +
+    `  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY updated COLUMNS * EXCEPT (op, updated, _rescued_data)\n` +
+    `  STORED AS SCD TYPE 2;\n`);
 }
 
 runTest('cdc_kill', async () => {
@@ -102,16 +153,29 @@ runTest('cdc_kill', async () => {
   const work = tempDir('lakepipe-cdc-kill-');
   const landing = join(work, 'landing');
   writeInput(landing);
+  writeProducts(`${landing}-products`);
   writePipeline(join(work, 'whole'), landing, false);
   writePipeline(join(work, 'batched'), landing, true);
   const run = (pipeline, storage, env = {}, land = landing) =>
-    runSync(bin, ['run', join(work, pipeline), '--once', '--set', `storage=${storage}`, '--set', `landing=${land}`], env);
-  // A fresh landing folder with the first half of the files, then (more()) the rest.
+    runSync(bin, ['run', join(work, pipeline), '--once', '--set', `storage=${storage}`, '--set', `landing=${land}`,
+      '--set', `products=${land}-products`], env);
+  // Fresh landing folders (customers and products) with the first half of the files, then
+  // (more()) the rest.
   const files = readdirSync(landing).sort();
+  const productFiles = readdirSync(`${landing}-products`).sort();
   const staged = (dir) => {
     mkdirSync(dir, { recursive: true });
+    mkdirSync(`${dir}-products`, { recursive: true });
     for (const f of files.slice(0, files.length / 2)) copyFileSync(join(landing, f), join(dir, f));
-    return () => { for (const f of files.slice(files.length / 2)) copyFileSync(join(landing, f), join(dir, f)); };
+    for (const f of productFiles.slice(0, productFiles.length / 2)) {
+      copyFileSync(join(`${landing}-products`, f), join(`${dir}-products`, f));
+    }
+    return () => {
+      for (const f of files.slice(files.length / 2)) copyFileSync(join(landing, f), join(dir, f));
+      for (const f of productFiles.slice(productFiles.length / 2)) {
+        copyFileSync(join(`${landing}-products`, f), join(`${dir}-products`, f));
+      }
+    };
   };
   const mustSucceed = (r, what) => {
     if (r.status !== 0) fail(`${what} exited with ${r.status ?? r.signal}:\n${(r.stdout + r.stderr).slice(-3000)}`);
@@ -149,6 +213,41 @@ runTest('cdc_kill', async () => {
     `SELECT seq, CASE WHEN seq % 20 = 0 THEN 'even' ELSE 'odd' END AS src FROM read_json(${sqlString(join(landing, '*.json'))}, ` +
     `columns = {id: 'BIGINT', name: 'VARCHAR', city: 'VARCHAR', op: 'VARCHAR', seq: 'BIGINT'}) ` +
     `WHERE seq % 20 = 0 OR (seq % 20 = 10 AND op <> 'TRUNCATE')`)).map((r) => JSON.stringify([Number(r.seq), r.src])).sort();
+  // Products: DuckDB's SCD type 1 and type 2 of their stream (every column tracked).
+  const productEvents = `read_json(${sqlString(join(`${landing}-products`, '*.json'))}, columns = {store: 'INTEGER', ` +
+    `sku: 'VARCHAR', name: 'VARCHAR', price: 'DOUBLE', op: 'VARCHAR', updated: 'TIMESTAMP'})`;
+  const productRow = (o, ...ts) => JSON.stringify([Number(o.store), o.sku, o.name, o.price === null ? null : Number(o.price),
+    ...ts.map((t) => (t === null || t === undefined ? null : Number(t)))]);
+  const expectedProducts = (await duck.rows(
+    `WITH ev AS (SELECT * FROM ${productEvents}), ` +
+    `t AS (SELECT coalesce(max(updated) FILTER (WHERE op = 'TRUNCATE'), TIMESTAMP '1970-01-01') AS tseq FROM ev), ` +
+    `last AS (SELECT ev.* FROM ev, t WHERE op <> 'TRUNCATE' AND updated > tseq ` +
+    `QUALIFY row_number() OVER (PARTITION BY store, sku ORDER BY updated DESC) = 1) ` +
+    `SELECT store, sku, name, price, epoch(updated)::BIGINT AS updated FROM last WHERE op <> 'DELETE'`))
+    .map((o) => productRow(o, o.updated)).sort();
+  if (expectedProducts.length < 5) fail(`the products input leaves only ${expectedProducts.length} rows`);
+  const expectedProductHist = (await duck.rows(
+    `WITH ev AS (SELECT * FROM ${productEvents} WHERE op <> 'TRUNCATE'), ` +
+    `o AS (SELECT *, lag(op) OVER w AS p_op, lag(name) OVER w AS p_name, lag(price) OVER w AS p_price ` +
+    `  FROM ev WINDOW w AS (PARTITION BY store, sku ORDER BY updated)), ` +
+    `b AS (SELECT *, CASE WHEN op = 'DELETE' OR p_op IS NULL OR p_op = 'DELETE' OR name IS DISTINCT FROM p_name ` +
+    `  OR price IS DISTINCT FROM p_price THEN 1 ELSE 0 END AS starts FROM o), ` +
+    `g AS (SELECT *, sum(starts) OVER (PARTITION BY store, sku ORDER BY updated ROWS UNBOUNDED PRECEDING) AS grp FROM b), ` +
+    `v AS (SELECT store, sku, grp, min(updated) AS s, first(op ORDER BY updated) AS first_op, ` +
+    `  first(name ORDER BY updated) AS name, first(price ORDER BY updated) AS price FROM g GROUP BY store, sku, grp), ` +
+    `h AS (SELECT *, lead(s) OVER (PARTITION BY store, sku ORDER BY grp) AS e FROM v) ` +
+    `SELECT store, sku, name, price, epoch(s)::BIGINT AS s, epoch(e)::BIGINT AS e ` +
+    `FROM h WHERE first_op = 'UPSERT'`))
+    .map((o) => productRow(o, o.s, o.e)).sort();
+  if (expectedProductHist.filter((r) => !r.endsWith(',null]')).length < 15) fail('the products input closes too few versions');
+  // lakepipe's tables read by DuckDB, timestamps as epoch seconds on both sides.
+  const productsOf = async (storage, table, cols) => {
+    const path = join(storage, table);
+    if (!existsSync(join(path, '_delta_log'))) return [];
+    const ts = cols.map((c) => `epoch(${c})::BIGINT AS ${c}`).join(', ');
+    return (await duck.rows(`SELECT store, sku, name, price, ${ts} FROM ${parquetSource(path)}`))
+      .map((o) => productRow(o, ...cols.map((c) => o[c]))).sort();
+  };
   const mergedOf = async (storage) => {
     const path = join(storage, 'merged');
     if (!existsSync(join(path, '_delta_log'))) return [];
@@ -176,6 +275,10 @@ runTest('cdc_kill', async () => {
     if (m) fail(`${label}: merged (two flows) differs from every event exactly once: ${m}`);
     const h = diffRows(await histOf(storage), expectedHist);
     if (h) fail(`${label}: hist differs from DuckDB's SCD type 2 history of the stream: ${h}`);
+    const p1 = diffRows(await productsOf(storage, 'dim_product', ['updated']), expectedProducts);
+    if (p1) fail(`${label}: dim_product differs from DuckDB's SCD type 1 of the products stream: ${p1}`);
+    const p2 = diffRows(await productsOf(storage, 'hist_product', ['__START_AT', '__END_AT']), expectedProductHist);
+    if (p2) fail(`${label}: hist_product differs from DuckDB's SCD type 2 history of the products stream: ${p2}`);
   };
   mustSucceed(run('whole', join(work, 'whole-storage')), 'the whole-input run');
   await compare(join(work, 'whole-storage'), 'the whole input in one batch');
@@ -203,9 +306,10 @@ runTest('cdc_kill', async () => {
     await compare(storage, `killed at ${label}`);
     removeDir(storage);
     removeDir(caseLanding);
+    removeDir(`${caseLanding}-products`);
   });
   duck.close();
-  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 and type 2 of the stream` +
+  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 and type 2 of the customers and products streams` +
     note +
     ` in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   removeDir(work);
