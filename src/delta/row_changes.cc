@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <cstring>
+#include <map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -162,31 +163,46 @@ Result<RecordBatch> KeyedChangeRows(const RecordBatch& existing, const RecordBat
   return WithChangeType(RecordBatch(schema, std::move(cols), static_cast<int64_t>(take.size())), types);
 }
 
-// A file holding affected rows: all its rows, split into affected (hit) and unaffected
-// (keep) row numbers.
+// Appends rows [from, from + n) (file row numbers) of column c of a file read in `pieces`
+// (one batch per row group, in file order) to `out`.
+void AppendPiecesRange(const std::vector<RecordBatch>& pieces, size_t c, int64_t from, int64_t n, Column* out) {
+  int64_t base = 0;
+  for (const RecordBatch& p : pieces) {
+    const int64_t end = base + p.num_rows();
+    if (n > 0 && from < end) {
+      const int64_t take = std::min(n, end - from);
+      out->AppendRange(p.column(c), from - base, take);
+      from += take;
+      n -= take;
+    }
+    base = end;
+  }
+}
+
+// A file holding affected rows, split into affected (hit) and unaffected (keep) row
+// numbers. Its rows are read whole only when needed (the file rewritten whole): most of a
+// large file is only copied into a patch column by column, and a patch reads just the
+// columns it changes (Rewrite::read_columns).
 struct HitFile {
   const DataFile* file = nullptr;
-  // The file's rows as read, one batch per row group: most of a large file is only
-  // copied into a patch column by column, so it is never concatenated whole.
-  std::vector<RecordBatch> pieces;
+  const Scan* scan = nullptr;  // of every table column
+  size_t index = 0;            // in scan->files()
+  // All rows, one batch per row group (never concatenated whole unless the file is
+  // rewritten whole); read on first use.
+  mutable std::vector<RecordBatch> pieces;
   int64_t num_rows = 0;
   std::vector<int32_t> hit, keep;
-  const Schema& schema() const { return pieces.front().schema(); }
-  // All rows in one batch (a file rewritten whole).
-  RecordBatch Whole() const { return RecordBatch::Concat(schema(), pieces); }
-  // Appends rows [from, from + n) of column c (file row numbers) to `out`.
-  void AppendColumnRange(size_t c, int64_t from, int64_t n, Column* out) const {
-    int64_t base = 0;
-    for (const RecordBatch& p : pieces) {
-      const int64_t end = base + p.num_rows();
-      if (n > 0 && from < end) {
-        const int64_t take = std::min(n, end - from);
-        out->AppendRange(p.column(c), from - base, take);
-        from += take;
-        n -= take;
-      }
-      base = end;
+  const Schema& schema() const { return scan->output_schema(); }
+  Result<const std::vector<RecordBatch>*> Pieces() const {
+    if (pieces.empty()) {
+      LP_ASSIGN_OR_RETURN(pieces, scan->ReadFilePieces(index));
     }
+    return &pieces;
+  }
+  // All rows in one batch (a file rewritten whole).
+  Result<RecordBatch> Whole() const {
+    LP_ASSIGN_OR_RETURN(const std::vector<RecordBatch>* p, Pieces());
+    return RecordBatch::Concat(schema(), *p);
   }
 };
 
@@ -195,6 +211,8 @@ struct Rewrite {
   std::vector<const DataFile*> read;
   std::vector<HitFile> files;
   std::vector<RecordBatch> affected;  // affected rows of `files`, in file then row order
+  // Columns `columns` (table names) of scan file `index`, one batch per row group.
+  std::function<Result<std::vector<RecordBatch>>(size_t index, const std::vector<std::string>& columns)> read_columns;
 };
 
 RecordBatch TakeRows(const RecordBatch& rows, const std::vector<int32_t>& idx) {
@@ -204,12 +222,13 @@ RecordBatch TakeRows(const RecordBatch& rows, const std::vector<int32_t>& idx) {
 }
 
 // Rows `idx` (file row numbers, ascending) of a file read in pieces.
-RecordBatch TakeRows(const HitFile& h, const std::vector<int32_t>& idx) {
-  if (h.pieces.size() == 1) return TakeRows(h.pieces[0], idx);
+Result<RecordBatch> TakeRows(const HitFile& h, const std::vector<int32_t>& idx) {
+  LP_ASSIGN_OR_RETURN(const std::vector<RecordBatch>* pieces, h.Pieces());
+  if (pieces->size() == 1) return TakeRows((*pieces)[0], idx);
   std::vector<RecordBatch> parts;
   int64_t base = 0;
   size_t k = 0;
-  for (const RecordBatch& p : h.pieces) {
+  for (const RecordBatch& p : *pieces) {
     std::vector<int32_t> local;
     const int64_t end = base + p.num_rows();
     for (; k < idx.size() && idx[k] < end; ++k) local.push_back(static_cast<int32_t>(idx[k] - base));
@@ -222,8 +241,9 @@ RecordBatch TakeRows(const HitFile& h, const std::vector<int32_t>& idx) {
 
 // Reads the candidate files and splits their rows by `is_affected` (a mask per file).
 // With `key_scan` (the same files, only the columns `is_affected` needs), each file's
-// mask comes from those columns first, and only a file with affected rows is decoded
-// whole: a file the stats could not rule out but that holds none costs a key read.
+// mask comes from those columns first, and of a file with affected rows only those rows
+// are decoded (Scan::ReadFileRows): a file the stats could not rule out but that holds
+// none costs a key read, one that holds a few costs a key read and a few rows.
 Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates, const Scan& scan,
                   const std::function<Result<std::vector<uint8_t>>(const RecordBatch&)>& is_affected,
                   Rewrite* out, const Scan* key_scan = nullptr) {
@@ -231,20 +251,23 @@ Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates
     const DataFile& f = scan.files()[i];
     out->read.push_back(&f);
     std::vector<uint8_t> mask;
+    HitFile h;
+    h.file = &f;
+    h.scan = &scan;
+    h.index = i;
     if (key_scan != nullptr) {
       LP_ASSIGN_OR_RETURN(RecordBatch keys, key_scan->ReadFile(i));
       LP_ASSIGN_OR_RETURN(mask, is_affected(keys));
       if (std::find(mask.begin(), mask.end(), 1) == mask.end()) continue;
-    }
-    HitFile h;
-    h.file = &f;
-    LP_ASSIGN_OR_RETURN(h.pieces, scan.ReadFilePieces(i));
-    for (const auto& p : h.pieces) h.num_rows += p.num_rows();
-    if (key_scan == nullptr) {
+      h.num_rows = keys.num_rows();
+    } else {
+      LP_ASSIGN_OR_RETURN(h.pieces, scan.ReadFilePieces(i));
+      for (const auto& p : h.pieces) h.num_rows += p.num_rows();
       if (h.pieces.size() == 1) {
         LP_ASSIGN_OR_RETURN(mask, is_affected(h.pieces[0]));
       } else {
-        LP_ASSIGN_OR_RETURN(mask, is_affected(h.Whole()));
+        LP_ASSIGN_OR_RETURN(RecordBatch whole, h.Whole());
+        LP_ASSIGN_OR_RETURN(mask, is_affected(whole));
       }
     }
     if (static_cast<int64_t>(mask.size()) != h.num_rows) {
@@ -253,7 +276,18 @@ Status SplitFiles(const SnapshotPtr& snap, const std::vector<size_t>& candidates
     }
     for (int64_t r = 0; r < h.num_rows; ++r) (mask[r] ? h.hit : h.keep).push_back(static_cast<int32_t>(r));
     if (h.hit.empty()) continue;
-    out->affected.push_back(TakeRows(h, h.hit));
+    if (key_scan != nullptr) {
+      std::vector<int64_t> rows(h.hit.begin(), h.hit.end());
+      LP_ASSIGN_OR_RETURN(RecordBatch affected, scan.ReadFileRows(i, rows));
+      if (affected.num_rows() != static_cast<int64_t>(rows.size())) {
+        return Status::Internal("read " + std::to_string(affected.num_rows()) + " of " + std::to_string(rows.size()) +
+                                " selected rows of " + f.full_path);
+      }
+      out->affected.push_back(std::move(affected));
+    } else {
+      LP_ASSIGN_OR_RETURN(RecordBatch affected, TakeRows(h, h.hit));
+      out->affected.push_back(std::move(affected));
+    }
     out->files.push_back(std::move(h));
   }
   (void)snap;
@@ -377,22 +411,39 @@ Result<PatchPlan> PlanPatches(const Rewrite& rw, const RecordBatch& existing, co
         plan.kept[f] = 1;
       } else {
         // The changed columns: the file's values with the affected rows' partners' values.
+        // Only those columns are read (all of them when the file was read whole before).
+        std::vector<std::string> names;
+        for (size_t c = 0; c < ncols; ++c)
+          if (changed[c]) names.push_back(h.schema().field(c).name);
+        std::vector<RecordBatch> read;
+        if (h.pieces.empty() && rw.read_columns) {
+          LP_ASSIGN_OR_RETURN(read, rw.read_columns(h.index, names));
+        } else {
+          LP_RETURN_IF_ERROR(h.Pieces().status());
+        }
+        const std::vector<RecordBatch>& from = h.pieces.empty() ? read : h.pieces;
         Schema pschema;
         std::vector<ColumnPtr> pcols;
+        size_t k = 0;  // index of column c in `read`
         for (size_t c = 0; c < ncols; ++c) {
           if (!changed[c]) continue;
+          const size_t fc = h.pieces.empty() ? k++ : c;  // (pieces read whole hold every column)
           const Column& now = replacement.column(c);
           Column col(h.schema().field(c).type);
           col.Reserve(h.num_rows);
           int64_t at = 0;
           for (int64_t i = 0; i < n; ++i) {
             int32_t row = h.hit[static_cast<size_t>(i)];
-            if (row > at) h.AppendColumnRange(c, at, row - at, &col);
+            if (row > at) AppendPiecesRange(from, fc, at, row - at, &col);
             int32_t p = partner[base + i];
             col.AppendTake(now, &p, 1);
             at = row + 1;
           }
-          if (h.num_rows > at) h.AppendColumnRange(c, at, h.num_rows - at, &col);
+          if (h.num_rows > at) AppendPiecesRange(from, fc, at, h.num_rows - at, &col);
+          if (col.size() != h.num_rows) {
+            return Status::Internal("patch of " + h.file->full_path + " column " + h.schema().field(c).name + " has " +
+                                    std::to_string(col.size()) + " rows for the file's " + std::to_string(h.num_rows));
+          }
           pschema.AddField(h.schema().field(c));
           pcols.push_back(MakeColumn(std::move(col)));
         }
@@ -435,7 +486,8 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
       file_patches.push_back(patches->patches[static_cast<size_t>(patches->patch_of[f])]);
       patched_file.push_back(f);
     } else if (!h.keep.empty()) {
-      to_write.push_back(TakeRows(h, h.keep));
+      LP_ASSIGN_OR_RETURN(RecordBatch kept, TakeRows(h, h.keep));
+      to_write.push_back(std::move(kept));
     }
   }
   int64_t new_count = 0;
@@ -450,7 +502,7 @@ Result<RowChangeResult> CommitRewrite(const DeltaTable& table, const SnapshotPtr
     for (size_t i : refused) {
       const HitFile& h = rw.files[patched_file[i]];
       const RecordBatch& cols = file_patches[i].columns;
-      RecordBatch whole = h.Whole();
+      LP_ASSIGN_OR_RETURN(RecordBatch whole, h.Whole());
       std::vector<ColumnPtr> all;
       for (size_t c = 0; c < whole.num_columns(); ++c) {
         int j = cols.schema().FindField(whole.schema().field(c).name);
@@ -663,6 +715,20 @@ Result<RowChangeResult> ReplaceKeyedRows(const DeltaTable& table, const KeyedRep
       LP_ASSIGN_OR_RETURN(Scan key_scan, Scan::Plan(snap, key_only));
       if (key_scan.files().size() != scan.files().size()) return Status::Internal("key scan planned other files");
       LP_RETURN_IF_ERROR(SplitFiles(snap, candidates, scan, is_affected, &rw, &key_scan));
+      // A patch reads the columns it changes (e.g. SCD type 2's __END_AT) and no other.
+      auto column_scans = std::make_shared<std::map<std::vector<std::string>, Scan>>();
+      rw.read_columns = [snap, column_scans, n = scan.files().size()](
+                            size_t index, const std::vector<std::string>& columns) -> Result<std::vector<RecordBatch>> {
+        auto it = column_scans->find(columns);
+        if (it == column_scans->end()) {
+          ScanOptions o;
+          o.columns = columns;
+          LP_ASSIGN_OR_RETURN(Scan s, Scan::Plan(snap, o));
+          if (s.files().size() != n) return Status::Internal("column scan planned other files");
+          it = column_scans->emplace(columns, std::move(s)).first;
+        }
+        return it->second.ReadFilePieces(index);
+      };
       // A concurrent add conflicts when its stats may hold one of our keys.
       auto shared_sorted = std::make_shared<std::vector<Value>>(sorted);
       plan.add_conflicts = [snap, first, shared_sorted, any_null](const AddFile& add) {

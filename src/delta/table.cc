@@ -308,7 +308,15 @@ Result<RecordBatch> Scan::ReadFile(size_t i) const {
   return RecordBatch::Concat(output_schema_, pieces);
 }
 
-Result<std::vector<RecordBatch>> Scan::ReadFilePieces(size_t i) const {
+Result<std::vector<RecordBatch>> Scan::ReadFilePieces(size_t i) const { return ReadPieces(i, nullptr); }
+
+Result<RecordBatch> Scan::ReadFileRows(size_t i, const std::vector<int64_t>& rows) const {
+  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> pieces, ReadPieces(i, &rows));
+  if (pieces.size() == 1) return std::move(pieces[0]);
+  return RecordBatch::Concat(output_schema_, pieces);
+}
+
+Result<std::vector<RecordBatch>> Scan::ReadPieces(size_t i, const std::vector<int64_t>* selected) const {
   if (i >= files_.size()) return Status::InvalidArgument("scan has no file " + std::to_string(i));
   const DataFile& file = files_[i];
   LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(snapshot_->fs(), file.full_path));
@@ -327,7 +335,34 @@ Result<std::vector<RecordBatch>> Scan::ReadFilePieces(size_t i) const {
   }
   std::vector<RecordBatch> pieces;
   std::vector<int64_t> rows;  // per piece
-  if (!ro.columns.empty()) {
+  if (selected != nullptr) {
+    // File row numbers, split by row group (every row group counts: no predicates here).
+    std::vector<int> columns;
+    for (const auto& c : ro.columns) columns.push_back(file_schema.FindField(c));
+    int64_t base = 0;
+    size_t k = 0;
+    for (int g = 0; g < reader->num_row_groups(); ++g) {
+      const int64_t end = base + reader->row_group_num_rows(g);
+      std::vector<int64_t> local;
+      for (; k < selected->size() && (*selected)[k] < end; ++k) {
+        if ((*selected)[k] < base) return Status::InvalidArgument("row selection is not ascending");
+        local.push_back((*selected)[k] - base);
+      }
+      base = end;
+      if (local.empty()) continue;
+      if (columns.empty()) {
+        pieces.emplace_back();
+      } else {
+        LP_ASSIGN_OR_RETURN(RecordBatch b, reader->ReadRowGroupRows(g, columns, local));
+        pieces.push_back(std::move(b));
+      }
+      rows.push_back(static_cast<int64_t>(local.size()));
+    }
+    if (k < selected->size()) {
+      return Status::InvalidArgument("row " + std::to_string((*selected)[k]) + " selected in " + file.full_path +
+                                     " of " + std::to_string(base) + " rows");
+    }
+  } else if (!ro.columns.empty()) {
     LP_ASSIGN_OR_RETURN(pieces, reader->ReadRowGroups(ro));
     for (const auto& p : pieces) rows.push_back(p.num_rows());
   } else {

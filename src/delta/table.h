@@ -132,10 +132,16 @@ class Scan {
   Result<RecordBatch> ReadFile(size_t i) const;
   // The same rows, one batch per row group read (at least one batch), not concatenated.
   Result<std::vector<RecordBatch>> ReadFilePieces(size_t i) const;
+  // Rows `rows` of file i (ascending, numbering every row of the file: predicates skip no
+  // row group here), mapped as ReadFile maps them. Pages holding none of them are not
+  // decompressed and only the selected values are kept (FileReader::ReadRowGroupRows).
+  Result<RecordBatch> ReadFileRows(size_t i, const std::vector<int64_t>& rows) const;
   // Reads every file, concatenated.
   Result<RecordBatch> ReadAll() const;
 
  private:
+  Result<std::vector<RecordBatch>> ReadPieces(size_t i, const std::vector<int64_t>* rows) const;
+
   SnapshotPtr snapshot_;
   ScanOptions options_;
   Schema output_schema_;

@@ -133,6 +133,14 @@ class FileReader {
   // schema holds just those fields, in the order given.
   virtual Result<RecordBatch> ReadRowGroup(int row_group, const std::vector<int>& columns,
                                            const ReadOptions& options = {}) const = 0;
+  // Rows `rows` of one row group (ascending row numbers within it, no repeats), in that
+  // order. Pages of flat columns holding none of them are skipped without being
+  // decompressed, and of the others only the selected values are kept: taking a few rows
+  // out of a large file costs a fraction of reading it. (Lists and maps are read whole
+  // and the rows taken from them.)
+  virtual Result<RecordBatch> ReadRowGroupRows(int row_group, const std::vector<int>& columns,
+                                               const std::vector<int64_t>& rows,
+                                               const ReadOptions& options = {}) const = 0;
   // Reads every row group that may match, concatenated into one batch.
   virtual Result<RecordBatch> ReadAll(const ReadOptions& options = {}) const = 0;
   // The same batches without concatenating them (one per row group read, in file order,

@@ -184,13 +184,24 @@ class ParquetReader final : public FileReader {
   std::string created_by() const override { return md_.created_by.value_or(""); }
   bool RowGroupMayMatch(int row_group, const std::vector<ColumnPredicate>& predicates) const override;
   Result<RecordBatch> ReadRowGroup(int row_group, const std::vector<int>& columns,
-                                   const ReadOptions& options) const override;
+                                   const ReadOptions& options) const override {
+    return ReadRows(row_group, columns, nullptr, options);
+  }
+  Result<RecordBatch> ReadRowGroupRows(int row_group, const std::vector<int>& columns, const std::vector<int64_t>& rows,
+                                       const ReadOptions& options) const override;
   Result<RecordBatch> ReadAll(const ReadOptions& options) const override;
   Result<std::vector<RecordBatch>> ReadRowGroups(const ReadOptions& options) const override;
 
  private:
   Status Corrupt(const std::string& what) const { return Status::Corruption(name_ + ": " + what); }
-  Status ReadChunk(int rg, int leaf_index, const ReadOptions& options, LeafData* out) const;
+  // Decodes one column chunk. With `rows` (a flat leaf only: ascending row numbers of the
+  // row group), only those rows' levels and values are kept, and pages holding none of
+  // them are skipped without being decompressed.
+  Status ReadChunk(int rg, int leaf_index, const ReadOptions& options, LeafData* out,
+                   const std::vector<int64_t>* rows = nullptr) const;
+  // ReadRowGroup and ReadRowGroupRows: `rows` null reads every row.
+  Result<RecordBatch> ReadRows(int row_group, const std::vector<int>& columns, const std::vector<int64_t>* rows,
+                               const ReadOptions& options) const;
   Status DecodePage(const LeafColumn& leaf, const std::string& where, Encoding encoding,
                     std::string_view rep_bytes, Encoding rep_encoding, bool rep_prefixed,
                     std::string_view def_bytes, Encoding def_encoding, bool def_prefixed,
@@ -404,7 +415,44 @@ Status ParquetReader::DecodePage(const LeafColumn& leaf, const std::string& wher
   return Status::OK();
 }
 
-Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions& options, LeafData* out) const {
+// Appends the entries of `page` (one page's levels and values, decoded on their own) at
+// rows rows[from, to) - `first` (page-relative) to `out`.
+Status AppendSelected(const LeafColumn& leaf, const LeafData& page, int64_t first, const std::vector<int64_t>& rows,
+                      size_t from, size_t to, LeafData* out) {
+  const ValueBuffer& v = page.values;
+  const bool values = leaf.conversion != Conversion::kAllNull;
+  auto append = [&](int64_t k) -> Status {
+    if (!values) return Status::OK();
+    if (k >= v.count) return Status::Corruption("levels call for more values than the page holds");
+    if (v.is_byte_array()) {
+      std::string_view b = v.ByteArray(k);
+      out->values.AppendByteArray(reinterpret_cast<const uint8_t*>(b.data()), static_cast<int64_t>(b.size()));
+    } else {
+      const uint8_t* p = v.FixedAt(k);
+      out->values.fixed.insert(out->values.fixed.end(), p, p + v.width);
+      ++out->values.count;
+    }
+    return Status::OK();
+  };
+  int64_t e = 0, before = 0;  // entries scanned, values among them
+  for (size_t i = from; i < to; ++i) {
+    const int64_t at = rows[i] - first;
+    if (at < 0 || at >= page.entries) return Status::Corruption("selected row outside the page");
+    if (leaf.max_def > 0) {
+      for (; e < at; ++e) before += page.def[static_cast<size_t>(e)] == leaf.max_def;
+      const int16_t d = page.def[static_cast<size_t>(at)];
+      out->def.push_back(d);
+      if (d == leaf.max_def) LP_RETURN_IF_ERROR(append(before));
+    } else {
+      LP_RETURN_IF_ERROR(append(at));
+    }
+    ++out->entries;
+  }
+  return Status::OK();
+}
+
+Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions& options, LeafData* out,
+                                const std::vector<int64_t>* rows) const {
   const RowGroup& rg = md_.row_groups[static_cast<size_t>(rg_index)];
   const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(leaf_index)];
   const ColumnChunk& cc = rg.columns[static_cast<size_t>(leaf_index)];
@@ -422,7 +470,7 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
   }
   out->values = ValueBuffer(PhysicalWidth(leaf));
   if (cm.num_values == 0) return Status::OK();  // empty chunk: offsets may be placeholders
-  {
+  if (rows == nullptr) {
     // Room for the chunk's values up front (pages then append without regrowing), capped
     // so that a footer's claims alone never allocate much.
     constexpr int64_t kCap = 64LL << 20;
@@ -456,9 +504,23 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
   std::string page_buf;
   std::string values_buf;
   int64_t pos = 0;
-  while (out->entries < cm.num_values) {
+  if (rows != nullptr && leaf.max_rep > 0) return Status::Internal("row selection on a repeated column");
+  // Level entries of the pages passed (= out->entries without a row selection), and the
+  // next selected row.
+  int64_t consumed = 0;
+  size_t next_row = 0;
+  LeafData page_data;
+  // With a selection, a data page is decoded into page_data and its selected entries
+  // appended; a page holding none is passed over. False: decode straight into `out`.
+  auto select = [&](int64_t n, size_t* from, size_t* to) {
+    *from = next_row;
+    while (next_row < rows->size() && (*rows)[next_row] < consumed + n) ++next_row;
+    *to = next_row;
+  };
+  while (consumed < cm.num_values) {
+    if (rows != nullptr && next_row == rows->size()) break;  // every selected row is read
     if (pos >= length) {
-      return Corrupt(where + ": column chunk ends after " + Num(out->entries) + " of " + Num(cm.num_values) +
+      return Corrupt(where + ": column chunk ends after " + Num(consumed) + " of " + Num(cm.num_values) +
                      " values");
     }
     PageHeader ph;
@@ -497,7 +559,7 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
     switch (ph.type) {
       case PageType::kDictionaryPage: {
         if (!ph.dictionary_page_header) return Corrupt(page_where + ": dictionary page without its header");
-        if (have_dict || out->entries > 0) return Corrupt(page_where + ": dictionary page after the first page");
+        if (have_dict || consumed > 0) return Corrupt(page_where + ": dictionary page after the first page");
         const auto& dh = *ph.dictionary_page_header;
         if (dh.encoding != Encoding::kPlain && dh.encoding != Encoding::kPlainDictionary) {
           return Status::NotSupported(name_ + ": " + page_where + ": dictionary page encoded as " +
@@ -520,23 +582,50 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
       case PageType::kDataPage: {
         if (!ph.data_page_header) return Corrupt(page_where + ": data page without its header");
         const auto& dh = *ph.data_page_header;
-        if (dh.num_values < 0 || dh.num_values > cm.num_values - out->entries) {
+        if (dh.num_values < 0 || dh.num_values > cm.num_values - consumed) {
           return Corrupt(page_where + ": " + Num(dh.num_values) + " values, more than the chunk's remaining " +
-                         Num(cm.num_values - out->entries));
+                         Num(cm.num_values - consumed));
         }
+        size_t from = 0, to = 0;
+        if (rows != nullptr) {
+          select(dh.num_values, &from, &to);
+          if (from == to) {
+            consumed += dh.num_values;
+            break;
+          }
+          page_data = LeafData();
+          page_data.values = ValueBuffer(PhysicalWidth(leaf));
+        }
+        LeafData* into = rows != nullptr ? &page_data : out;
         LP_ASSIGN_OR_RETURN(std::string_view bytes, decompress(page, usize, &page_buf));
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, bytes, dh.repetition_level_encoding, true,
                                       bytes, dh.definition_level_encoding, true, bytes, dh.num_values,
-                                      have_dict ? &dict : nullptr, options, out));
+                                      have_dict ? &dict : nullptr, options, into));
+        if (rows != nullptr) {
+          Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
+          if (!st.ok()) return Corrupt(page_where + ": " + st.message());
+        }
+        consumed += dh.num_values;
         break;
       }
       case PageType::kDataPageV2: {
         if (!ph.data_page_header_v2) return Corrupt(page_where + ": data page v2 without its header");
         const auto& dh = *ph.data_page_header_v2;
-        if (dh.num_values < 0 || dh.num_values > cm.num_values - out->entries) {
+        if (dh.num_values < 0 || dh.num_values > cm.num_values - consumed) {
           return Corrupt(page_where + ": " + Num(dh.num_values) + " values, more than the chunk's remaining " +
-                         Num(cm.num_values - out->entries));
+                         Num(cm.num_values - consumed));
         }
+        size_t from = 0, to = 0;
+        if (rows != nullptr) {
+          select(dh.num_values, &from, &to);
+          if (from == to) {
+            consumed += dh.num_values;
+            break;
+          }
+          page_data = LeafData();
+          page_data.values = ValueBuffer(PhysicalWidth(leaf));
+        }
+        LeafData* into = rows != nullptr ? &page_data : out;
         int64_t rl = dh.repetition_levels_byte_length, dl = dh.definition_levels_byte_length;
         if (rl < 0 || dl < 0 || rl + dl > csize || rl + dl > usize) {
           return Corrupt(page_where + ": level lengths " + Num(rl) + " + " + Num(dl) + " exceed the page (" +
@@ -555,7 +644,12 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
         }
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, rep, Encoding::kRle, false, def,
                                       Encoding::kRle, false, vals, dh.num_values, have_dict ? &dict : nullptr,
-                                      options, out));
+                                      options, into));
+        if (rows != nullptr) {
+          Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
+          if (!st.ok()) return Corrupt(page_where + ": " + st.message());
+        }
+        consumed += dh.num_values;
         break;
       }
       default:
@@ -844,8 +938,42 @@ Status ParquetReader::Assemble(const AssemblyNode& node, std::vector<LeafData>& 
 
 // ---- row groups --------------------------------------------------------------------------
 
-Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector<int>& columns,
-                                                const ReadOptions& options) const {
+Result<RecordBatch> ParquetReader::ReadRowGroupRows(int row_group, const std::vector<int>& columns,
+                                                    const std::vector<int64_t>& rows, const ReadOptions& options) const {
+  if (row_group < 0 || row_group >= num_row_groups()) {
+    return Status::InvalidArgument(name_ + ": row group " + Num(row_group) + " does not exist (" +
+                                   Num(num_row_groups()) + " row groups)");
+  }
+  const int64_t n = md_.row_groups[static_cast<size_t>(row_group)].num_rows;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= n || (i > 0 && rows[i] <= rows[i - 1])) {
+      return Status::InvalidArgument(name_ + ": row selection of row group " + Num(row_group) +
+                                     " is not ascending within its " + Num(n) + " rows");
+    }
+  }
+  // Repeated columns (lists, maps) are read whole and the rows taken from them.
+  std::vector<int> fields = columns;
+  if (fields.empty()) {
+    for (size_t i = 0; i < fs_.fields.size(); ++i) fields.push_back(static_cast<int>(i));
+  }
+  bool repeated = false;
+  for (int f : fields) {
+    if (f < 0 || f >= static_cast<int>(fs_.fields.size())) continue;  // ReadRows reports it
+    const AssemblyNode& node = fs_.fields[static_cast<size_t>(f)];
+    for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
+      repeated |= fs_.leaves[static_cast<size_t>(L)].max_rep > 0;
+    }
+  }
+  if (!repeated) return ReadRows(row_group, fields, &rows, options);
+  LP_ASSIGN_OR_RETURN(RecordBatch all, ReadRows(row_group, fields, nullptr, options));
+  std::vector<int32_t> idx(rows.begin(), rows.end());
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < all.num_columns(); ++c) cols.push_back(MakeColumn(all.column(c).Take(idx)));
+  return RecordBatch(all.schema(), std::move(cols), static_cast<int64_t>(idx.size()));
+}
+
+Result<RecordBatch> ParquetReader::ReadRows(int row_group, const std::vector<int>& columns,
+                                            const std::vector<int64_t>* rows, const ReadOptions& options) const {
   if (row_group < 0 || row_group >= num_row_groups()) {
     return Status::InvalidArgument(name_ + ": row group " + Num(row_group) + " does not exist (" +
                                    Num(num_row_groups()) + " row groups)");
@@ -855,6 +983,8 @@ Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector
     for (size_t i = 0; i < fs_.fields.size(); ++i) fields.push_back(static_cast<int>(i));
   }
   const RowGroup& rg = md_.row_groups[static_cast<size_t>(row_group)];
+  // The rows returned: all of the row group's, or the selected ones.
+  const int64_t num_rows = rows != nullptr ? static_cast<int64_t>(rows->size()) : rg.num_rows;
   Schema schema;
   std::vector<ColumnPtr> out_columns;
   std::vector<LeafData> data(fs_.leaves.size());
@@ -868,13 +998,14 @@ Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector
     std::string where = "row group " + Num(row_group) + ", column '" + field.name + "'";
     for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
       LeafData& d = data[static_cast<size_t>(L)];
-      LP_RETURN_IF_ERROR(ReadChunk(row_group, L, options, &d));
+      LP_RETURN_IF_ERROR(ReadChunk(row_group, L, options, &d, rows));
       // Rows start where the repetition level is 0.
       auto& s = starts[static_cast<size_t>(L)];
       s.clear();
       if (d.rep.empty()) {
-        if (d.entries != rg.num_rows) {
-          return Corrupt(where + ": " + Num(d.entries) + " values in a row group of " + Num(rg.num_rows) + " rows");
+        if (d.entries != num_rows) {
+          return Corrupt(where + ": " + Num(d.entries) + " values for " + Num(num_rows) + " rows of a row group of " +
+                         Num(rg.num_rows));
         }
       } else {
         for (int64_t e = 0; e < d.entries; ++e) {
@@ -899,14 +1030,14 @@ Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector
       for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
         auto& s = starts[static_cast<size_t>(L)];
         if (data[static_cast<size_t>(L)].rep.empty()) {
-          s.resize(static_cast<size_t>(rg.num_rows));
-          for (int64_t i = 0; i < rg.num_rows; ++i) s[static_cast<size_t>(i)] = i;
+          s.resize(static_cast<size_t>(num_rows));
+          for (int64_t i = 0; i < num_rows; ++i) s[static_cast<size_t>(i)] = i;
         }
       }
       LP_RETURN_IF_ERROR(Assemble(node, data, starts, &col, where));
     }
-    if (col.size() != rg.num_rows) {
-      return Corrupt(where + ": assembled " + Num(col.size()) + " rows, the row group has " + Num(rg.num_rows));
+    if (col.size() != num_rows) {
+      return Corrupt(where + ": assembled " + Num(col.size()) + " rows, the row group has " + Num(num_rows));
     }
     for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
       data[static_cast<size_t>(L)] = LeafData();
@@ -915,7 +1046,7 @@ Result<RecordBatch> ParquetReader::ReadRowGroup(int row_group, const std::vector
     schema.AddField(field);
     out_columns.push_back(MakeColumn(std::move(col)));
   }
-  return RecordBatch(std::move(schema), std::move(out_columns), rg.num_rows);
+  return RecordBatch(std::move(schema), std::move(out_columns), num_rows);
 }
 
 Result<RecordBatch> ParquetReader::ReadAll(const ReadOptions& options) const {
