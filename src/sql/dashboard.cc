@@ -12,6 +12,7 @@
 #include "sql/pipeline.h"
 #include "sql/resolve.h"
 #include "sql/select.h"
+#include "sql/yaml_reader.h"
 
 namespace lakepipe::sql {
 
@@ -19,12 +20,6 @@ namespace {
 
 const std::vector<std::string> kFormats = {"number", "integer", "money", "percent", "compact", "text"};
 const std::vector<std::string> kColors = {"accent", "ok", "warn", "bad", "muted"};
-
-std::string Join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 bool IsId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -34,46 +29,9 @@ bool IsId(const std::string& s) {
 }
 
 // Reads one dashboard document; every error names the file, line, column and key path.
-class DashboardReader {
+class DashboardReader : public YamlReader {
  public:
-  explicit DashboardReader(std::string file) : file_(std::move(file)) {}
-
-  SourceLocation Loc(const YAML::Node& n) const {
-    SourceLocation loc;
-    loc.file = file_;
-    YAML::Mark m = n.Mark();
-    if (m.line >= 0) {
-      loc.line = m.line + 1;
-      loc.column = m.column + 1;
-    }
-    return loc;
-  }
-
-  Status CheckKeys(const YAML::Node& map, const std::vector<std::string>& known, const std::string& where,
-                   const std::string& what) {
-    if (!map.IsMap()) return ErrorAt(Loc(map), where + " must be a mapping of key: value");
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      std::string key = it->first.Scalar();
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        return ErrorAt(Loc(it->first), "unknown key `" + key + "` in " + where + "; known keys" + what + ": " + Join(known));
-      }
-    }
-    return Status::OK();
-  }
-
-  Result<std::string> String(const YAML::Node& n, const std::string& where) {
-    if (!n.IsScalar()) return ErrorAt(Loc(n), where + " must be a single value");
-    return n.Scalar();
-  }
-
-  Result<bool> Bool(const YAML::Node& n, const std::string& where) {
-    if (n.IsScalar()) {
-      std::string v = ToLower(n.Scalar());
-      if (v == "true" || v == "yes" || v == "on") return true;
-      if (v == "false" || v == "no" || v == "off") return false;
-    }
-    return ErrorAt(Loc(n), where + " must be true or false");
-  }
+  explicit DashboardReader(std::string file) : YamlReader(std::move(file)) {}
 
   Result<int64_t> Int(const YAML::Node& n, const std::string& where, int64_t min, int64_t max) {
     if (n.IsScalar()) {
@@ -91,7 +49,7 @@ class DashboardReader {
   Result<std::string> OneOf(const YAML::Node& n, const std::string& where, const std::vector<std::string>& allowed) {
     LP_ASSIGN_OR_RETURN(std::string v, String(n, where));
     if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      return ErrorAt(Loc(n), where + ": `" + v + "` is not one of " + Join(allowed));
+      return ErrorAt(Loc(n), where + ": `" + v + "` is not one of " + YamlReader::JoinNames(allowed));
     }
     return v;
   }
@@ -244,7 +202,7 @@ class DashboardReader {
 
   Result<DashboardSpec> Read(const YAML::Node& n) {
     DashboardSpec d;
-    d.file = file_;
+    d.file = file();
     d.loc = Loc(n);
     LP_RETURN_IF_ERROR(CheckKeys(n, {"title", "charts"}, "dashboard", ""));
     if (n["title"]) {
@@ -263,8 +221,6 @@ class DashboardReader {
     return d;
   }
 
- private:
-  std::string file_;
 };
 
 bool Numeric(const DataType& t) { return t.is_numeric(); }
@@ -285,7 +241,7 @@ Result<const Field*> Column(const ChartSpec& c, const Schema& columns, const std
   int i = columns.FindField(name);
   if (i < 0) {
     return ErrorAt(c.loc, c.path + " (" + c.id + ")." + key + ": `" + name + "` is not a column of the chart's query; its columns: " +
-                              Join(columns.names()));
+                              YamlReader::JoinNames(columns.names()));
   }
   return &columns.fields()[static_cast<size_t>(i)];
 }
@@ -305,7 +261,7 @@ Status CheckChart(ChartSpec* c, const Schema& columns) {
       if (c->value.empty()) {
         if (fields.size() != 1) {
           return ErrorAt(c->loc, at + " needs value: (the column shown); its query has " + std::to_string(fields.size()) +
-                                     " columns: " + Join(columns.names()));
+                                     " columns: " + YamlReader::JoinNames(columns.names()));
         }
         c->value = fields[0].name;
       }
@@ -324,7 +280,7 @@ Status CheckChart(ChartSpec* c, const Schema& columns) {
         }
         LP_ASSIGN_OR_RETURN(const Field* nf, Column(*c, columns, ref, "note"));
         if (!fmt.empty()) {
-          if (!IsChartFormat(fmt)) return ErrorAt(c->loc, at + ".note: `" + fmt + "` is not one of " + Join(kFormats));
+          if (!IsChartFormat(fmt)) return ErrorAt(c->loc, at + ".note: `" + fmt + "` is not one of " + YamlReader::JoinNames(kFormats));
           if (fmt != "text") LP_RETURN_IF_ERROR(numeric_or_fail(nf, "note"));
         }
       }
@@ -337,8 +293,8 @@ Status CheckChart(ChartSpec* c, const Schema& columns) {
         c->x = fields[0].name;
         c->y.push_back({fields[1].name, fields[1].name, "number"});
       }
-      if (c->x.empty()) return ErrorAt(c->loc, at + " needs x: (the column of categories or x values); its columns: " + Join(columns.names()));
-      if (c->y.empty()) return ErrorAt(c->loc, at + " needs y: (one or more columns of numbers); its columns: " + Join(columns.names()));
+      if (c->x.empty()) return ErrorAt(c->loc, at + " needs x: (the column of categories or x values); its columns: " + YamlReader::JoinNames(columns.names()));
+      if (c->y.empty()) return ErrorAt(c->loc, at + " needs y: (one or more columns of numbers); its columns: " + YamlReader::JoinNames(columns.names()));
       LP_ASSIGN_OR_RETURN(const Field* xf, Column(*c, columns, c->x, "x"));
       if (xf->type.is_nested() || xf->type.id() == TypeId::kBinary) {
         return ErrorAt(c->loc, at + ".x: column `" + xf->name + "` is " + xf->type.ToString() +

@@ -11,18 +11,13 @@
 #include <set>
 
 #include "sql/lexer.h"
+#include "sql/yaml_reader.h"
 
 namespace lakepipe::sql {
 
 namespace {
 
 std::string TwoDigits(int v) { return (v < 10 ? "0" : "") + std::to_string(v); }
-
-std::string JoinNames(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 bool IsAbsolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
 
@@ -35,60 +30,10 @@ std::string Resolve(const std::string& folder, const std::string& p) {
 }
 
 // Reads one pipeline.yaml document, with every error at file:line:col.
-class SettingsReader {
+class SettingsReader : public YamlReader {
  public:
   SettingsReader(std::string display_name, std::string folder, FileSystem* fs)
-      : file_(std::move(display_name)), folder_(std::move(folder)), fs_(fs) {}
-
-  SourceLocation Loc(const YAML::Node& n) const {
-    SourceLocation loc;
-    loc.file = file_;
-    YAML::Mark m = n.Mark();
-    if (m.line >= 0) {
-      loc.line = m.line + 1;
-      loc.column = m.column + 1;
-    }
-    return loc;
-  }
-
-  Status CheckKeys(const YAML::Node& map, const std::vector<std::string>& known, const std::string& where) {
-    if (!map.IsMap()) return ErrorAt(Loc(map), where + " must be a mapping of key: value");
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      std::string key = it->first.Scalar();
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        return ErrorAt(Loc(it->first), "unknown key `" + key + "` in " + where + "; known keys: " + JoinNames(known));
-      }
-    }
-    return Status::OK();
-  }
-
-  Result<std::string> String(const YAML::Node& n, const std::string& what) {
-    if (!n.IsScalar()) return ErrorAt(Loc(n), what + " must be a single value");
-    return n.Scalar();
-  }
-
-  Result<bool> Bool(const YAML::Node& n, const std::string& what) {
-    if (n.IsScalar()) {
-      std::string v = ToLower(n.Scalar());
-      if (v == "true" || v == "yes" || v == "on") return true;
-      if (v == "false" || v == "no" || v == "off") return false;
-    }
-    return ErrorAt(Loc(n), what + " must be true or false");
-  }
-
-  Result<std::vector<std::string>> StringList(const YAML::Node& n, const std::string& what) {
-    std::vector<std::string> out;
-    if (n.IsScalar()) {
-      out.push_back(n.Scalar());
-      return out;
-    }
-    if (!n.IsSequence()) return ErrorAt(Loc(n), what + " must be a list");
-    for (const auto& item : n) {
-      if (!item.IsScalar()) return ErrorAt(Loc(item), what + " entries must be single values");
-      out.push_back(item.Scalar());
-    }
-    return out;
-  }
+      : YamlReader(std::move(display_name)), folder_(std::move(folder)), fs_(fs) {}
 
   // `at: ["08:00", "20:00"]`: minutes after local midnight, ascending, without repeats.
   Result<std::vector<int>> DailyTimes(const YAML::Node& n, const std::string& what) {
@@ -421,13 +366,13 @@ class SettingsReader {
     try {
       root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
-      SourceLocation loc{file_, e.mark.line + 1, e.mark.column + 1};
+      SourceLocation loc{file(), e.mark.line + 1, e.mark.column + 1};
       return ErrorAt(loc, "YAML syntax: " + e.msg);
     }
     try {
       return ReadRoot(root, overrides);
     } catch (const YAML::Exception& e) {
-      SourceLocation loc{file_, e.mark.line + 1, e.mark.column + 1};
+      SourceLocation loc{file(), e.mark.line + 1, e.mark.column + 1};
       return ErrorAt(loc, e.msg);
     }
   }
@@ -436,7 +381,7 @@ class SettingsReader {
     PipelineSettings s;
     s.folder = folder_;
     s.settings_file = JoinPath(folder_, "pipeline.yaml");
-    if (!root || root.IsNull()) return ErrorAt(SourceLocation{file_, 1, 1}, "empty settings: at least `name:` is required");
+    if (!root || root.IsNull()) return ErrorAt(SourceLocation{file(), 1, 1}, "empty settings: at least `name:` is required");
     LP_RETURN_IF_ERROR(CheckKeys(root, {"name", "storage", "libraries", "configuration", "continuous", "triggers",
                                         "publish", "server", "sla", "dashboard"},
                                  "pipeline.yaml"));
@@ -518,7 +463,7 @@ class SettingsReader {
       LP_ASSIGN_OR_RETURN(s.slas, Slas(root["sla"]));
     }
     if (root["dashboard"]) {
-      LP_ASSIGN_OR_RETURN(s.dashboard, ParseDashboard(root["dashboard"], file_, folder_, fs_));
+      LP_ASSIGN_OR_RETURN(s.dashboard, ParseDashboard(root["dashboard"], file(), folder_, fs_));
     }
     if (all_continuous) {
       // Checked above like any settings, then dropped: tests and demos run the pipeline
@@ -542,7 +487,6 @@ class SettingsReader {
   }
 
  private:
-  std::string file_;
   std::string folder_;
   FileSystem* fs_;
 };
