@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "common/fs.h"
@@ -17,14 +18,19 @@
 
 namespace {
 
-// A table folder of this process for the file-based inputs.
+// A table folder of this process for the file-based inputs, removed at exit.
+struct ScratchTable {
+  std::string path = "/tmp/lakepipe-delta-log-fuzz-" + std::to_string(getpid());
+  ScratchTable() { (void)lakepipe::FileSystem::Default()->CreateDirs(path + "/_delta_log"); }
+  ~ScratchTable() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 const std::string& TableDir() {
-  static const std::string dir = [] {
-    std::string d = "/tmp/lakepipe-delta-log-fuzz-" + std::to_string(getpid());
-    (void)lakepipe::FileSystem::Default()->CreateDirs(d + "/_delta_log");
-    return d;
-  }();
-  return dir;
+  static const ScratchTable table;
+  return table.path;
 }
 
 void FuzzCommit(std::string_view text) {

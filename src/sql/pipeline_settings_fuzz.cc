@@ -5,20 +5,31 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <string>
 
 #include "common/fs.h"
 #include "sql/pipeline.h"
 
+namespace {
+
+// The pipeline folder of this process, removed at exit.
+struct ScratchFolder {
+  std::string path = "/tmp/lakepipe-pipeline-yaml-fuzz-" + std::to_string(getpid());
+  ScratchFolder() { (void)lakepipe::FileSystem::Default()->CreateDirs(path); }
+  ~ScratchFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lakepipe;
-  static const std::string folder = [] {
-    std::string d = "/tmp/lakepipe-pipeline-yaml-fuzz-" + std::to_string(getpid());
-    (void)FileSystem::Default()->CreateDirs(d);
-    return d;
-  }();
-  (void)sql::ParsePipelineSettings(std::string(reinterpret_cast<const char*>(data), size), folder,
+  static const ScratchFolder folder;
+  (void)sql::ParsePipelineSettings(std::string(reinterpret_cast<const char*>(data), size), folder.path,
                                    "pipeline.yaml", {}, FileSystem::Default());
   return 0;
 }
