@@ -29,7 +29,7 @@ for t in $targets; do
   echo "== $t: ${seconds}s from $seeds"
   log="$build/$t.log"
   # libFuzzer adds what it finds to the first folder; the kept corpus is read only.
-  if (cd "$(pwd)" && LAKEPIPE_SOURCE_DIR=$(pwd) "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+  if (LAKEPIPE_SOURCE_DIR=$(pwd) "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/crashes/$t-" "$work" "$seeds" >"$log" 2>&1); then
     result=ok
   else
