@@ -567,7 +567,12 @@ Result<int64_t> ParseDuration(const std::string& text) {
   else if (unit == "h" || unit == "hour" || unit == "hours") seconds = 3600;
   else if (unit == "d" || unit == "day" || unit == "days") seconds = 86400;
   else return Status::InvalidArgument("`" + text + "` is not a duration such as 30s, 5m, 2h or 1d");
-  int64_t micros = static_cast<int64_t>(amount * seconds * 1e6);
+  // Bounded before the conversion: a double beyond int64's range does not convert (make fuzz
+  // found `99999...9m`).
+  constexpr double kMaxMicros = 100.0 * 365 * 86400 * 1e6;
+  double total = amount * seconds * 1e6;
+  if (!(total <= kMaxMicros)) return Status::InvalidArgument("duration `" + text + "` is too long (at most 100 years)");
+  int64_t micros = static_cast<int64_t>(total);
   if (micros <= 0) return Status::InvalidArgument("duration `" + text + "` must be positive");
   return micros;
 }
