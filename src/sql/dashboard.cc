@@ -55,17 +55,8 @@ class DashboardReader : public YamlReader {
   }
 
   Result<std::vector<std::string>> Names(const YAML::Node& n, const std::string& where) {
-    std::vector<std::string> out;
-    if (n.IsScalar()) {
-      out.push_back(n.Scalar());
-      return out;
-    }
-    if (!n.IsSequence()) return ErrorAt(Loc(n), where + " must be a column name or a list of them");
-    for (const auto& item : n) {
-      if (!item.IsScalar()) return ErrorAt(Loc(item), where + " entries must be column names");
-      out.push_back(item.Scalar());
-    }
-    return out;
+    if (!n.IsScalar() && !n.IsSequence()) return ErrorAt(Loc(n), where + " must be a column name or a list of them");
+    return StringList(n, where, "column names");
   }
 
   Result<std::vector<ChartSeries>> Series(const YAML::Node& n, const std::string& where) {
