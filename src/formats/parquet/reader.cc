@@ -512,10 +512,17 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
   LeafData page_data;
   // With a selection, a data page is decoded into page_data and its selected entries
   // appended; a page holding none is passed over. False: decode straight into `out`.
-  auto select = [&](int64_t n, size_t* from, size_t* to) {
+  // Where a data page of `n` values decodes to: `out`, or page_data with [from, to) the
+  // selected rows it holds; nullptr for a page holding none (passed over).
+  auto page_target = [&](int64_t n, size_t* from, size_t* to) -> LeafData* {
+    if (rows == nullptr) return out;
     *from = next_row;
     while (next_row < rows->size() && (*rows)[next_row] < consumed + n) ++next_row;
     *to = next_row;
+    if (*from == *to) return nullptr;
+    page_data = LeafData();
+    page_data.values = ValueBuffer(PhysicalWidth(leaf));
+    return &page_data;
   };
   while (consumed < cm.num_values) {
     if (rows != nullptr && next_row == rows->size()) break;  // every selected row is read
@@ -587,16 +594,11 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
                          Num(cm.num_values - consumed));
         }
         size_t from = 0, to = 0;
-        if (rows != nullptr) {
-          select(dh.num_values, &from, &to);
-          if (from == to) {
-            consumed += dh.num_values;
-            break;
-          }
-          page_data = LeafData();
-          page_data.values = ValueBuffer(PhysicalWidth(leaf));
+        LeafData* into = page_target(dh.num_values, &from, &to);
+        if (into == nullptr) {
+          consumed += dh.num_values;
+          break;
         }
-        LeafData* into = rows != nullptr ? &page_data : out;
         LP_ASSIGN_OR_RETURN(std::string_view bytes, decompress(page, usize, &page_buf));
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, bytes, dh.repetition_level_encoding, true,
                                       bytes, dh.definition_level_encoding, true, bytes, dh.num_values,
@@ -616,16 +618,11 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
                          Num(cm.num_values - consumed));
         }
         size_t from = 0, to = 0;
-        if (rows != nullptr) {
-          select(dh.num_values, &from, &to);
-          if (from == to) {
-            consumed += dh.num_values;
-            break;
-          }
-          page_data = LeafData();
-          page_data.values = ValueBuffer(PhysicalWidth(leaf));
+        LeafData* into = page_target(dh.num_values, &from, &to);
+        if (into == nullptr) {
+          consumed += dh.num_values;
+          break;
         }
-        LeafData* into = rows != nullptr ? &page_data : out;
         int64_t rl = dh.repetition_levels_byte_length, dl = dh.definition_levels_byte_length;
         if (rl < 0 || dl < 0 || rl + dl > csize || rl + dl > usize) {
           return Corrupt(page_where + ": level lengths " + Num(rl) + " + " + Num(dl) + " exceed the page (" +
