@@ -136,8 +136,10 @@ const mdTable = (headers, body) =>
 
 const md = `# Benchmarks
 
-Written by \`make bench\` (scripts/bench.sh); do not edit by hand. Ratios are lakepipe time
-divided by DuckDB time on the same input in the same run: below 1.0× lakepipe is faster.
+Written by \`make bench\` (scripts/bench.sh) down to the line that says "Hand-written
+below"; the sections after it are measurements run by hand and analyses, which \`make bench\`
+keeps. Ratios are lakepipe time divided by DuckDB time on the same input in the same run:
+below 1.0× lakepipe is faster.
 
 - Date: ${existsSync(`${resultsDir}/date.txt`) ? readFileSync(`${resultsDir}/date.txt`, 'utf8').trim()
                                                : new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
@@ -195,5 +197,11 @@ const sections = existsSync(sectionsDir)
   ? readdirSync(sectionsDir).filter((n) => n.endsWith('.md')).sort().map((n) => readFileSync(`${sectionsDir}/${n}`, 'utf8'))
   : [];
 for (const sec of sections) console.log(`\n${sec.trim()}`);
-writeFileSync(mdPath, [md, ...sections].join('\n'));
+// Everything below HAND_MARKER in the existing file was written by hand (measurements run
+// outside make bench, profiles, analyses): it is kept as it is.
+const HAND_MARKER = '<!-- Hand-written below: make bench keeps everything after this line. -->';
+const previous = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '';
+const at = previous.indexOf(HAND_MARKER);
+const handPart = at >= 0 ? previous.slice(at + HAND_MARKER.length).replace(/^\n+/, '') : '';
+writeFileSync(mdPath, [md, ...sections, `\n${HAND_MARKER}\n`, handPart].join('\n'));
 console.log(`\nwrote ${mdPath}`);
