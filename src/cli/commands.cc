@@ -12,6 +12,7 @@ void CommandRegistry::Finish(const Status& status) {
 
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
+  RegisterCrashCommands(app, registry);
   RegisterGenerateCommands(app, registry);
   RegisterKafkaCommands(app, registry);
   RegisterPipelineCommands(app, registry);

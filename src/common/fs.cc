@@ -1,5 +1,7 @@
 #include "common/fs.h"
 
+#include "common/crash_journal.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -230,7 +232,14 @@ Status WriteDurableTemp(FileSystem* fs, const std::string& tmp, std::string_view
 }  // namespace
 
 FileSystem* FileSystem::Default() {
-  static PosixFileSystem* fs = new PosixFileSystem();
+  static FileSystem* fs = [] {
+    FileSystem* posix = new PosixFileSystem();
+#if defined(LAKEPIPE_KILL_POINTS) && LAKEPIPE_KILL_POINTS
+    // Crash tests' power-cut simulation (common/crash_journal.h).
+    if (FileSystem* journaling = JournalingDefaultFromEnvironment(posix)) return journaling;
+#endif
+    return posix;
+  }();
   return fs;
 }
 
