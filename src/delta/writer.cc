@@ -227,6 +227,9 @@ struct TableWriter::Impl {
 
   Status CloseFile(OpenFile& f) {
     LP_ASSIGN_OR_RETURN(parquet::WriteResult result, f.writer->Close());
+    // The writer fsynced the bytes; the file's name needs its folder fsynced too, before a
+    // commit can name it (a power cut would otherwise leave a commit without its file).
+    LP_RETURN_IF_ERROR(fs->SyncDir(DirName(f.full)));
     AddFile add;
     add.path = EncodeLogPath(f.relative);
     add.partition_values = f.partition_values;

@@ -11,8 +11,13 @@
 //
 // Then the same in continuous mode (see continuousPhase below).
 //
+// With --power-loss every killed run is journaled (LAKEPIPE_CRASH_JOURNAL) and, after the
+// kill, `lakepipe crash power-loss` drops what it had not fsynced (common/crash_journal.h),
+// as a power cut at that moment would; one more case cuts the power after each update
+// completed. This finds a missing fsync, which a SIGKILL alone cannot.
+//
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
-//        [--budget-seconds S]
+//        [--budget-seconds S] [--power-loss]
 import {
   EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
   diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
@@ -28,8 +33,9 @@ const rows = Number(argValue('--rows', '1500'));
 const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '30'));
 // Columns that legitimately differ between two runs over the same input.
 const VOLATILE = ['ingestion_time'];
+const powerLoss = process.argv.includes('--power-loss');
 
-runTest('kill_points', async () => {
+runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
   const started = Date.now();
   const work = tempDir('lakepipe-killpoints-');
   const inputs = join(work, 'inputs');
@@ -121,27 +127,52 @@ runTest('kill_points', async () => {
       ++skipped;
       continue;
     }
-    const label = `update ${k.update}, ${k.point}:${k.n}`;
+    const label = `update ${k.update}, ${k.point}:${k.n}${powerLoss ? ', power cut' : ''}`;
     const c = makeCase(`case-${done}`);
     for (let u = 0; u < k.update; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u} before the kill`);
-    const killed = runUpdate(c, k.update, { LAKEPIPE_KILL_AT: `${k.point}:${k.n}` });
+    const killed = runUpdate(c, k.update, { LAKEPIPE_KILL_AT: `${k.point}:${k.n}`, ...journalEnv(c) });
     if (killed.signal !== 'SIGKILL') {
       fail(`${label}: expected death by SIGKILL, got exit ${killed.status ?? killed.signal}:\n` +
         (killed.stdout + killed.stderr).slice(-2000));
     }
+    cutPower(c, label);
     mustSucceed(runUpdate(c, k.update), `${label}: the restart`);
     for (let u = k.update + 1; u < updateFiles.length; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u}`);
 
     await expectReferenceTables(c, label);
     ++done;
   }
-  console.log(`kill_points: ${done} crashes at ${new Set(cases.map((k) => k.point)).size} of ${distinctPoints} points, ` +
+  console.log(`kill_points: ${done} crashes${powerLoss ? ' with power cuts' : ''} at ` +
+    `${new Set(cases.map((k) => k.point)).size} of ${distinctPoints} points, ` +
     `each restarted to the reference tables, in ${((Date.now() - started) / 1000).toFixed(1)} s` +
     (skipped ? ` (${skipped} later occurrences left out by the ${budgetSeconds} s budget)` : ''));
 
-  await continuousPhase();
+  if (powerLoss) {
+    // The power goes after an update completed: what it acknowledged must be durable.
+    const c = makeCase('after-updates');
+    for (let u = 0; u < updateFiles.length; ++u) {
+      mustSucceed(runUpdate(c, u, journalEnv(c)), `update ${u} (journaled)`);
+      cutPower(c, `after update ${u}`);
+      mustSucceed(runUpdate(c, u), `update ${u} again after the power cut`);
+    }
+    await expectReferenceTables(c, 'power cuts after each completed update');
+    console.log('kill_points: a power cut after each completed update left the reference tables');
+  } else {
+    await continuousPhase();
+  }
   duck.close();
   removeDir(work);
+
+  // With --power-loss: the journal of case `c`'s next run, and the rewind after it died.
+  function journalEnv(c) {
+    return powerLoss ? { LAKEPIPE_CRASH_JOURNAL: join(c.dir, 'journal') } : {};
+  }
+  function cutPower(c, label) {
+    if (!powerLoss) return;
+    const r = runSync(bin, ['crash', 'power-loss', join(c.dir, 'journal')]);
+    if (r.status !== 0) fail(`${label}: lakepipe crash power-loss failed:\n${(r.stdout + r.stderr).slice(-2000)}`);
+    removeDir(join(c.dir, 'journal'));
+  }
 
   // Every table of case `c` equals the reference run's, row for row.
   async function expectReferenceTables(c, label) {
