@@ -103,7 +103,7 @@ class JournaledWritableFile : public WritableFile {
   Status Append(std::string_view data) override { return base_->Append(data); }
   Status Sync() override {
     LP_RETURN_IF_ERROR(base_->Sync());
-    fs_->Record("sync\t" + std::to_string(id_) + "\t" + std::to_string(base_->Size()));
+    fs_->NoteSynced(id_, base_->Size());
     return Status::OK();
   }
   Status Close() override { return base_->Close(); }
@@ -157,7 +157,8 @@ void JournalingFileSystem::Record(const std::string& line) {
   (void)n;
 }
 
-Status JournalingFileSystem::KeepBeforeLosing(const std::string& path, bool copy) {
+Status JournalingFileSystem::KeepBeforeLosing(const std::string& name, bool copy) {
+  std::string path = Normalize(name);
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return Status::OK();
   std::string keep_dir = journal_path_ + ".keep";
@@ -170,44 +171,57 @@ Status JournalingFileSystem::KeepBeforeLosing(const std::string& path, bool copy
   return Status::OK();
 }
 
+int64_t JournalingFileSystem::NoteCreated(const std::string& path) {
+  int64_t id = next_file_++;
+  Record("create\t" + std::to_string(id) + "\t" + Normalize(path));
+  return id;
+}
+void JournalingFileSystem::NoteSynced(int64_t file_id, int64_t durable_size) {
+  Record("sync\t" + std::to_string(file_id) + "\t" + std::to_string(durable_size));
+}
+void JournalingFileSystem::NoteRenamed(const std::string& from, const std::string& to) {
+  Record("rename\t" + Normalize(from) + "\t" + Normalize(to));
+}
+void JournalingFileSystem::NoteLinked(const std::string& from, const std::string& to) {
+  Record("link\t" + Normalize(from) + "\t" + Normalize(to));
+}
+void JournalingFileSystem::NoteRemoved(const std::string& path) { Record("remove\t" + Normalize(path)); }
+void JournalingFileSystem::NoteDirSynced(const std::string& dir) { Record("syncdir\t" + Normalize(dir.empty() ? "." : dir)); }
+
 Result<std::unique_ptr<WritableFile>> JournalingFileSystem::NewWritableFile(const std::string& path,
                                                                             CreateMode mode) {
-  std::string p = Normalize(path);
   // Truncating destroys the old content in place: keep a copy of it.
-  if (mode == CreateMode::kTruncate) LP_RETURN_IF_ERROR(KeepBeforeLosing(p, /*copy=*/true));
+  if (mode == CreateMode::kTruncate) LP_RETURN_IF_ERROR(KeepBeforeLosing(path, /*copy=*/true));
   LP_ASSIGN_OR_RETURN(auto file, base_->NewWritableFile(path, mode));
-  int64_t id = next_file_++;
-  Record("create\t" + std::to_string(id) + "\t" + p);
+  int64_t id = NoteCreated(path);
   return std::unique_ptr<WritableFile>(new JournaledWritableFile(this, id, std::move(file)));
 }
 
 Status JournalingFileSystem::Rename(const std::string& from, const std::string& to) {
   auto info = base_->Stat(from);
   if (info.ok() && info->is_dir) return base_->Rename(from, to);  // not journaled (header)
-  std::string f = Normalize(from), t = Normalize(to);
-  LP_RETURN_IF_ERROR(KeepBeforeLosing(t, /*copy=*/false));
+  LP_RETURN_IF_ERROR(KeepBeforeLosing(to, /*copy=*/false));
   LP_RETURN_IF_ERROR(base_->Rename(from, to));
-  Record("rename\t" + f + "\t" + t);
+  NoteRenamed(from, to);
   return Status::OK();
 }
 
 Status JournalingFileSystem::Link(const std::string& from, const std::string& to) {
   LP_RETURN_IF_ERROR(base_->Link(from, to));
-  Record("link\t" + Normalize(from) + "\t" + Normalize(to));
+  NoteLinked(from, to);
   return Status::OK();
 }
 
 Status JournalingFileSystem::RemoveFile(const std::string& path) {
-  std::string p = Normalize(path);
-  LP_RETURN_IF_ERROR(KeepBeforeLosing(p, /*copy=*/false));
+  LP_RETURN_IF_ERROR(KeepBeforeLosing(path, /*copy=*/false));
   LP_RETURN_IF_ERROR(base_->RemoveFile(path));
-  Record("remove\t" + p);
+  NoteRemoved(path);
   return Status::OK();
 }
 
 Status JournalingFileSystem::SyncDir(const std::string& dir) {
   LP_RETURN_IF_ERROR(base_->SyncDir(dir));
-  Record("syncdir\t" + Normalize(dir.empty() ? "." : dir));
+  NoteDirSynced(dir);
   return Status::OK();
 }
 

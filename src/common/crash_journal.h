@@ -15,8 +15,9 @@
 //      the last fsync of its directory (or as before the journal, if never), each file cut
 //      to the size of its last fsync.
 //
-// Not covered: writes that bypass FileSystem (RocksDB's own files), directory creation
-// (treated as durable) and renames of directories (treated as durable).
+// RocksDB's files are journaled too when the state stores open through
+// state::StateDbOptions() (state/rocks_util.h). Not covered: directory creation and renames
+// of directories (treated as durable), RocksDB files reopened for appending.
 //
 // FileSystem::Default() is a JournalingFileSystem when LAKEPIPE_CRASH_JOURNAL names a
 // journal file (kill-point builds only; see common/kill_point.h). Thread-safe: each record
@@ -51,13 +52,22 @@ class JournalingFileSystem : public FileSystem {
   Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
   Result<std::string> RealPath(const std::string& path) override { return base_->RealPath(path); }
 
-  // For the journaled files; not meant for callers.
-  void Record(const std::string& line);
+  // The journal's records, for wrappers of other file systems (RocksDB's: state/) that
+  // journal into the same file. Call KeepBeforeLosing before the operation that takes the
+  // name away, the Note* functions after an operation succeeded.
+  // Keeps the file now named `path` (if any) in the keep folder; `copy` when the operation
+  // destroys the content in place (a truncating create) rather than the name.
+  Status KeepBeforeLosing(const std::string& path, bool copy);
+  int64_t NoteCreated(const std::string& path);  // returns the file's id for NoteSynced
+  void NoteSynced(int64_t file_id, int64_t durable_size);
+  void NoteRenamed(const std::string& from, const std::string& to);
+  void NoteLinked(const std::string& from, const std::string& to);
+  void NoteRemoved(const std::string& path);
+  void NoteDirSynced(const std::string& dir);
 
  private:
   JournalingFileSystem(FileSystem* base, std::string journal_path, int fd);
-  // Keeps the file now named `path` (if any) in the keep folder before it loses the name.
-  Status KeepBeforeLosing(const std::string& path, bool copy);
+  void Record(const std::string& line);
 
   FileSystem* base_;
   std::string journal_path_;

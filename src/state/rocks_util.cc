@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "common/fs.h"
+#include "state/rocks_crash_journal.h"
 
 namespace lakepipe::state {
 
@@ -30,6 +31,8 @@ rocksdb::Options StateDbOptions() {
   // One DB per stateful operator of every flow: keep the info log small.
   options.keep_log_file_num = 2;
   options.max_log_file_size = 1 << 20;
+  // Crash tests' power-cut simulation (common/crash_journal.h); nullptr otherwise.
+  if (rocksdb::Env* journaled = CrashJournalEnvOrNull()) options.env = journaled;
   return options;
 }
 

@@ -19,7 +19,7 @@
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
 //        [--budget-seconds S] [--power-loss]
 import {
-  EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
+  EXAMPLE, Duck, argValue, cutPower, journalEnv, killAt, powerLoss, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
   diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
   statSync, tempDir,
 } from './lib.mjs';
@@ -33,7 +33,6 @@ const rows = Number(argValue('--rows', '1500'));
 const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '30'));
 // Columns that legitimately differ between two runs over the same input.
 const VOLATILE = ['ingestion_time'];
-const powerLoss = process.argv.includes('--power-loss');
 
 runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
   const started = Date.now();
@@ -130,12 +129,7 @@ runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
     const label = `update ${k.update}, ${k.point}:${k.n}${powerLoss ? ', power cut' : ''}`;
     const c = makeCase(`case-${done}`);
     for (let u = 0; u < k.update; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u} before the kill`);
-    const killed = runUpdate(c, k.update, { LAKEPIPE_KILL_AT: `${k.point}:${k.n}`, ...journalEnv(c) });
-    if (killed.signal !== 'SIGKILL') {
-      fail(`${label}: expected death by SIGKILL, got exit ${killed.status ?? killed.signal}:\n` +
-        (killed.stdout + killed.stderr).slice(-2000));
-    }
-    cutPower(c, label);
+    killAt(bin, `${k.point}:${k.n}`, join(c.dir, 'journal'), (env) => runUpdate(c, k.update, env));
     mustSucceed(runUpdate(c, k.update), `${label}: the restart`);
     for (let u = k.update + 1; u < updateFiles.length; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u}`);
 
@@ -151,8 +145,8 @@ runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
     // The power goes after an update completed: what it acknowledged must be durable.
     const c = makeCase('after-updates');
     for (let u = 0; u < updateFiles.length; ++u) {
-      mustSucceed(runUpdate(c, u, journalEnv(c)), `update ${u} (journaled)`);
-      cutPower(c, `after update ${u}`);
+      mustSucceed(runUpdate(c, u, journalEnv(join(c.dir, 'journal'))), `update ${u} (journaled)`);
+      cutPower(bin, join(c.dir, 'journal'), `after update ${u}`);
       mustSucceed(runUpdate(c, u), `update ${u} again after the power cut`);
     }
     await expectReferenceTables(c, 'power cuts after each completed update');
@@ -162,17 +156,6 @@ runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
   }
   duck.close();
   removeDir(work);
-
-  // With --power-loss: the journal of case `c`'s next run, and the rewind after it died.
-  function journalEnv(c) {
-    return powerLoss ? { LAKEPIPE_CRASH_JOURNAL: join(c.dir, 'journal') } : {};
-  }
-  function cutPower(c, label) {
-    if (!powerLoss) return;
-    const r = runSync(bin, ['crash', 'power-loss', join(c.dir, 'journal')]);
-    if (r.status !== 0) fail(`${label}: lakepipe crash power-loss failed:\n${(r.stdout + r.stderr).slice(-2000)}`);
-    removeDir(join(c.dir, 'journal'));
-  }
 
   // Every table of case `c` equals the reference run's, row for row.
   async function expectReferenceTables(c, label) {

@@ -375,6 +375,34 @@ export function runTest(name, main) {
     });
 }
 
+// --power-loss (docs/crash-testing.md, "Power loss"): a killed run is journaled
+// (LAKEPIPE_CRASH_JOURNAL) and, once dead, `lakepipe crash power-loss` drops what it had not
+// fsynced, as a power cut at that moment would.
+export const powerLoss = process.argv.includes('--power-loss');
+
+export function journalEnv(journal) {
+  return powerLoss ? { LAKEPIPE_CRASH_JOURNAL: journal } : {};
+}
+
+export function cutPower(bin, journal, label) {
+  if (!powerLoss) return;
+  const r = runSync(bin, ['crash', 'power-loss', journal]);
+  if (r.status !== 0) fail(`${label}: lakepipe crash power-loss failed:\n${(r.stdout + r.stderr).slice(-2000)}`);
+  rmSync(journal, { force: true });
+}
+
+// Runs `runWithEnv(env)` with LAKEPIPE_KILL_AT=label (journaled with --power-loss), which
+// must die by SIGKILL, then cuts the power (with --power-loss). `journal` is a file path
+// outside the storage folder.
+export function killAt(bin, label, journal, runWithEnv) {
+  const killed = runWithEnv({ LAKEPIPE_KILL_AT: label, ...journalEnv(journal) });
+  if (killed.signal !== 'SIGKILL') {
+    fail(`${label}: expected death by SIGKILL, got ${killed.status ?? killed.signal}:\n` +
+      `${(killed.stdout ?? '') + (killed.stderr ?? '')}`.slice(-2000));
+  }
+  cutPower(bin, journal, label);
+}
+
 export function removeDir(dir) {
   if (!process.env.LAKEPIPE_KEEP_CRASH_DIRS) rmSync(dir, { recursive: true, force: true });
 }

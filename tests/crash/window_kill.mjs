@@ -12,7 +12,7 @@
 //
 // Usage: node tests/crash/window_kill.mjs [--bin build/lakepipe] [--budget-seconds S]
 import {
-  argValue, binary, canonicalRows, checkTables, diffRows, Duck, fail, join, killCasesFromTrace, removeDir, runKillCases, runSync, runTest, sqlString, tempDir,
+  argValue, binary, canonicalRows, checkTables, diffRows, Duck, fail, join, killAt, killCasesFromTrace, removeDir, runKillCases, runSync, runTest, sqlString, tempDir,
 } from './lib.mjs';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 
@@ -266,8 +266,7 @@ runTest('window_kill', async () => {
   const { cases, points } = killCasesFromTrace(trace, ['flow.after_state_commit']);
   const { done, note } = await runKillCases(cases, started, budgetSeconds, async (k, i) => {
     const storage = join(work, `case-${i}`);
-    const killed = run('batched', storage, { LAKEPIPE_KILL_AT: k.label });
-    if (killed.signal !== 'SIGKILL') fail(`${k.label}: expected death by SIGKILL, got ${killed.status ?? killed.signal}`);
+    killAt(bin, k.label, `${storage}.journal`, (env) => run('batched', storage, env));
     mustSucceed(run('batched', storage), `${k.label}: the restart`);
     await compare(storage, `killed at ${k.label}`);
     removeDir(storage);
