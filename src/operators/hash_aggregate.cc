@@ -114,6 +114,16 @@ Status HashAggregate::Push(const RecordBatch& batch) {
   return Status::OK();
 }
 
+Result<std::vector<ColumnPtr>> HashAggregate::EvaluateKeys(const RecordBatch& batch) const {
+  if (!grouping_ids_.empty()) return Status::NotSupported("group keys of a row under GROUPING SETS (one row, several groups)");
+  std::vector<ColumnPtr> out;
+  for (const auto& k : keys_) {
+    LP_ASSIGN_OR_RETURN(ColumnPtr c, expr::Evaluate(k, batch));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Status HashAggregate::UpdateOne(size_t a, const RecordBatch& batch, const std::vector<int32_t>& groups) {
   const expr::BoundExpr& call = aggregates_[a];
   std::vector<ColumnPtr> values;

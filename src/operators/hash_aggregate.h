@@ -70,6 +70,14 @@ class HashAggregate {
 
   int64_t num_groups() const { return table_.size(); }
   int64_t MemoryBytes() const;
+  // Key columns of the state (and output): the group keys, plus `_grouping_id` with
+  // grouping sets.
+  size_t num_key_columns() const { return group_keys_.size(); }
+  bool has_grouping_sets() const { return !grouping_ids_.empty(); }
+  // The group key values of `batch`'s rows (one column per key), as Push computes them;
+  // KeyEncoder bytes of these equal those of the group's state key columns. Plain GROUP
+  // BY only (with grouping sets a row belongs to several groups): NotSupported otherwise.
+  Result<std::vector<ColumnPtr>> EvaluateKeys(const RecordBatch& batch) const;
 
  private:
   HashAggregate() = default;
@@ -79,7 +87,6 @@ class HashAggregate {
   // Evaluates `aggregate`'s arguments over `batch` and feeds the rows of `groups` that
   // pass its FILTER (all rows without one) to accumulator `a`.
   Status UpdateOne(size_t a, const RecordBatch& batch, const std::vector<int32_t>& groups);
-  size_t num_key_columns() const { return group_keys_.size(); }
 
   std::vector<expr::BoundExpr> keys_;
   std::vector<int64_t> grouping_ids_;

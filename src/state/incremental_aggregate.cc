@@ -1,5 +1,8 @@
 #include "state/incremental_aggregate.h"
 
+#include <unordered_set>
+
+#include "operators/key_encoder.h"
 #include "types/decimal.h"
 
 namespace lakepipe::state {
@@ -133,6 +136,126 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, c
     Status reload = Reload();
     return reload.ok() ? merged : reload;
   }
+  return view_->CurrentResult();
+}
+
+namespace {
+
+using KeySet = std::unordered_set<std::string>;
+
+// The KeyEncoder bytes of each row of `key_cols` (HashAggregate's grouping bytes).
+std::vector<std::string> EncodeKeys(const std::vector<const Column*>& key_cols, int64_t n) {
+  std::string arena;
+  std::vector<std::string_view> views;
+  operators::KeyEncoder::EncodeAll(key_cols, n, &arena, &views);
+  return std::vector<std::string>(views.begin(), views.end());
+}
+
+// The rows of `b` where `keep` is set, or `b` itself when all are.
+RecordBatch TakeRows(const RecordBatch& b, const std::vector<int32_t>& keep) {
+  if (static_cast<int64_t>(keep.size()) == b.num_rows()) return b;
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < b.num_columns(); ++c) cols.push_back(MakeColumn(b.column(c).Take(keep)));
+  return RecordBatch(b.schema(), std::move(cols), static_cast<int64_t>(keep.size()));
+}
+
+Result<KeySet> GroupKeySet(const RecordBatch& groups, size_t key_columns) {
+  if (groups.num_columns() < key_columns) {
+    return Status::Internal("group rows have " + std::to_string(groups.num_columns()) + " columns, the state " +
+                            std::to_string(key_columns) + " key columns");
+  }
+  std::vector<const Column*> cols;
+  for (size_t k = 0; k < key_columns; ++k) cols.push_back(&groups.column(k));
+  std::vector<std::string> keys = EncodeKeys(cols, groups.num_rows());
+  return KeySet(std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
+}
+
+// State rows (key columns first) whose group is not in `keys`.
+RecordBatch StateWithout(const RecordBatch& state, size_t key_columns, const KeySet& keys) {
+  std::vector<const Column*> cols;
+  for (size_t k = 0; k < key_columns; ++k) cols.push_back(&state.column(k));
+  std::vector<std::string> encoded = EncodeKeys(cols, state.num_rows());
+  std::vector<int32_t> keep;
+  for (size_t r = 0; r < encoded.size(); ++r)
+    if (keys.count(encoded[r]) == 0) keep.push_back(static_cast<int32_t>(r));
+  return TakeRows(state, keep);
+}
+
+}  // namespace
+
+Result<RecordBatch> IncrementalAggregate::GroupsOf(const std::vector<RecordBatch>& rows) const {
+  LP_ASSIGN_OR_RETURN(auto these, make_());
+  if (these->has_grouping_sets()) {
+    return Status::NotSupported("groups of rows under GROUPING SETS (each row is in several groups)");
+  }
+  for (const auto& b : rows) LP_RETURN_IF_ERROR(these->Push(b));
+  LP_ASSIGN_OR_RETURN(RecordBatch state, these->ExportState());
+  Schema schema;
+  std::vector<ColumnPtr> cols;
+  for (size_t k = 0; k < these->num_key_columns(); ++k) {
+    schema.AddField(state.schema().field(k));
+    cols.push_back(state.column_ptr(k));
+  }
+  return RecordBatch(std::move(schema), std::move(cols), state.num_rows());
+}
+
+Result<std::vector<RecordBatch>> IncrementalAggregate::RowsOfGroups(const std::vector<RecordBatch>& rows,
+                                                                    const RecordBatch& groups, bool in) const {
+  LP_ASSIGN_OR_RETURN(KeySet keys, GroupKeySet(groups, view_->num_key_columns()));
+  std::vector<RecordBatch> out;
+  for (const auto& b : rows) {
+    if (b.num_rows() == 0) continue;
+    LP_ASSIGN_OR_RETURN(std::vector<ColumnPtr> key_values, view_->EvaluateKeys(b));
+    std::vector<const Column*> cols;
+    for (const auto& c : key_values) cols.push_back(c.get());
+    std::vector<std::string> encoded = EncodeKeys(cols, b.num_rows());
+    std::vector<int32_t> keep;
+    for (size_t r = 0; r < encoded.size(); ++r)
+      if ((keys.count(encoded[r]) != 0) == in) keep.push_back(static_cast<int32_t>(r));
+    if (!keep.empty()) out.push_back(TakeRows(b, keep));
+  }
+  return out;
+}
+
+Result<std::vector<RecordBatch>> IncrementalAggregate::ApplyRecomputingGroups(int64_t batch_id,
+                                                                              const std::vector<RecordBatch>& rows,
+                                                                              const RecordBatch& groups,
+                                                                              const std::vector<RecordBatch>& recomputed) {
+  std::optional<int64_t> committed = store_->committed_batch();
+  if (committed && batch_id <= *committed) return view_->CurrentResult();  // already in the state
+  if (pending_batch_ && *pending_batch_ != batch_id) {
+    return Status::Internal("incremental aggregate: batch " + std::to_string(batch_id) + " applied while batch " +
+                            std::to_string(*pending_batch_) + " is neither committed nor abandoned");
+  }
+  if (!pending_) {
+    LP_ASSIGN_OR_RETURN(pending_, make_());
+    pending_batch_ = batch_id;
+  }
+  const size_t key_columns = view_->num_key_columns();
+  LP_ASSIGN_OR_RETURN(KeySet keys, GroupKeySet(groups, key_columns));
+  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> in_groups, RowsOfGroups(recomputed, groups, true));
+  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> other_groups, RowsOfGroups(rows, groups, false));
+  // The new state is built aside and swapped in whole, so a failure leaves view_ as it was.
+  LP_ASSIGN_OR_RETURN(auto again, make_());
+  for (const auto& b : in_groups) LP_RETURN_IF_ERROR(again->Push(b));
+  LP_ASSIGN_OR_RETURN(RecordBatch replaced, again->ExportState());
+  LP_ASSIGN_OR_RETURN(auto these, make_());
+  for (const auto& b : other_groups) LP_RETURN_IF_ERROR(these->Push(b));
+  LP_ASSIGN_OR_RETURN(RecordBatch delta, these->ExportState());
+  LP_ASSIGN_OR_RETURN(RecordBatch state, view_->ExportState());
+  LP_ASSIGN_OR_RETURN(auto fresh, make_());
+  LP_RETURN_IF_ERROR(fresh->MergeState(StateWithout(state, key_columns, keys)));
+  LP_RETURN_IF_ERROR(fresh->MergeState(replaced));
+  LP_RETURN_IF_ERROR(fresh->MergeState(delta));
+  // pending_ is the batch's delta; it cannot express a replacement, so the commit writes
+  // a snapshot (groups_dropped_), and pending_ only keeps the marker's batch.
+  Status merged = pending_->MergeState(delta);
+  if (!merged.ok()) {
+    Status reload = Reload();
+    return reload.ok() ? merged : reload;
+  }
+  view_ = std::move(fresh);
+  groups_dropped_ = true;
   return view_->CurrentResult();
 }
 

@@ -50,6 +50,24 @@ class IncrementalAggregate {
   // count_if, sum and avg of integers and decimals): the caller checks that.
   Result<std::vector<RecordBatch>> Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
                                          const std::vector<RecordBatch>& retracted, size_t key_columns);
+  // Recomputing groups, for aggregates that cannot take values back (min, max,
+  // count(DISTINCT), floating-point sums): the groups of `rows` (input rows), one row
+  // per group, in the state's key columns. Plain GROUP BY only (NotSupported with
+  // grouping sets, where every row also reaches the rolled-up groups).
+  Result<RecordBatch> GroupsOf(const std::vector<RecordBatch>& rows) const;
+  // Those of `rows` (input rows) whose group is among `groups` (as GroupsOf returns
+  // them), or with `in` false, those whose group is not.
+  Result<std::vector<RecordBatch>> RowsOfGroups(const std::vector<RecordBatch>& rows, const RecordBatch& groups,
+                                                bool in) const;
+  // Like Apply, but first replaces the state of `groups` (as GroupsOf returns them) by
+  // the aggregate of those of `recomputed`'s rows that belong to them — which must be
+  // every current input row of those groups (read from the table's new snapshot) — and
+  // then adds those of `rows` that belong to other groups (`rows` of the replaced groups
+  // are in `recomputed` already). A group without recomputed rows leaves the state. The
+  // next Commit writes a snapshot (a delta cannot say "replace").
+  Result<std::vector<RecordBatch>> ApplyRecomputingGroups(int64_t batch_id, const std::vector<RecordBatch>& rows,
+                                                          const RecordBatch& groups,
+                                                          const std::vector<RecordBatch>& recomputed);
   // Names the state column (a count(*) of the group's rows) whose 0 means that a group
   // has no rows left. Such groups are then removed — after loading, and after each Apply
   // that retracts rows — from the aggregate and, through a snapshot at the next Commit,
@@ -77,7 +95,8 @@ class IncrementalAggregate {
   std::unique_ptr<operators::HashAggregate> pending_;  // the pending batch's rows alone
   std::optional<int64_t> pending_batch_;
   std::optional<std::string> row_count_column_;
-  bool groups_dropped_ = false;  // since the last commit: the next one writes a snapshot
+  // Groups were dropped or replaced since the last commit: the next one writes a snapshot.
+  bool groups_dropped_ = false;
 };
 
 }  // namespace lakepipe::state

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "expr/test_util.h"
 #include "testing/testing.h"
@@ -105,6 +106,106 @@ TEST(IncrementalAggregateTest, CrashReplayAbandonAndRestartGiveTheRecomputedView
   view = OpenView(path);
   EXPECT_EQ(SortedRows(view->aggregate().CurrentResult().value()), Recomputed(3));
   EXPECT_EQ(view->Size().keys, 3);
+}
+
+}  // namespace
+}  // namespace lakepipe::state
+
+namespace lakepipe::state {
+namespace {
+
+// min/max/count(DISTINCT) per country (NULL a country too): aggregates that cannot take
+// a value back, so the groups that lost rows are recomputed instead.
+Result<std::unique_ptr<HashAggregate>> MakeExtremes() {
+  Schema s = Schema::ParseDDL(kDDL).value();
+  BindContext agg_ctx;
+  agg_ctx.allow_aggregates = true;
+  LP_ASSIGN_OR_RETURN(BoundExpr key, expr::Bind(*Col("country"), s));
+  LP_ASSIGN_OR_RETURN(BoundExpr lo, expr::Bind(*Call("min", {Col("amount")}), s, agg_ctx));
+  LP_ASSIGN_OR_RETURN(BoundExpr hi, expr::Bind(*Call("max", {Col("tx")}), s, agg_ctx));
+  LP_ASSIGN_OR_RETURN(BoundExpr count, expr::Bind(*Call("count", {}), s, agg_ctx));
+  LP_ASSIGN_OR_RETURN(BoundExpr distinct, expr::Bind(*Expr::Call("count", {Col("tx")}, {}, true), s, agg_ctx));
+  return HashAggregate::Make({key}, {"country"}, {lo, hi, count, distinct}, {"lo", "hi", "n", "txs"});
+}
+
+// Random rows live in a "table": each round deletes a few (the groups they leave are
+// recomputed from the remaining rows) and adds some; after every round, and after a
+// reopen (the snapshot the replacement forced), the state's output equals a fresh
+// aggregate over the table's rows.
+TEST(IncrementalAggregateTest, RecomputedGroupsEqualAFreshAggregate) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("aggregate-0");
+  std::mt19937 rng(7);
+  std::vector<std::vector<Value>> table;
+  auto row = [&]() -> std::vector<Value> {
+    int c = static_cast<int>(rng() % 9);
+    return {c == 8 ? Value::Null() : Value::String("c" + std::to_string(c)), Value::String("t" + std::to_string(rng() % 13)),
+            Value::Decimal(static_cast<int64_t>(rng() % 5000), 10, 2)};
+  };
+  auto batch = [&](const std::vector<std::vector<Value>>& rows) { return expr::test::MakeBatch(kDDL, rows); };
+  auto fresh = [&]() {
+    auto agg = MakeExtremes().value();
+    EXPECT_TRUE(agg->Push(batch(table)).ok());
+    return SortedRows(agg->Finish().value());
+  };
+  std::unique_ptr<IncrementalAggregate> view = IncrementalAggregate::Open(path, MakeExtremes).value();
+  for (int i = 0; i < 60; ++i) table.push_back(row());
+  ASSERT_EQ(SortedRows(view->Apply(0, {batch(table)}).value()), fresh());
+  ASSERT_TRUE(view->Commit(0).ok());
+  for (int64_t round = 1; round <= 12; ++round) {
+    // Delete 1..4 rows (round 6: every row of one country, which leaves the view).
+    std::vector<std::vector<Value>> gone;
+    const size_t deletes = 1 + rng() % 4;
+    for (size_t d = 0; d < deletes && !table.empty(); ++d) {
+      size_t at = rng() % table.size();
+      gone.push_back(table[at]);
+      table.erase(table.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    if (round == 6) {
+      for (size_t at = table.size(); at-- > 0;) {
+        if (!table[at][0].is_null() && table[at][0].Compare(Value::String("c3")) == 0) {
+          gone.push_back(table[at]);
+          table.erase(table.begin() + static_cast<std::ptrdiff_t>(at));
+        }
+      }
+    }
+    std::vector<std::vector<Value>> added;
+    for (int i = 0; i < 5; ++i) added.push_back(row());
+    table.insert(table.end(), added.begin(), added.end());
+    auto groups = view->GroupsOf({batch(gone)});
+    ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+    EXPECT_GE(groups->num_rows(), 1);
+    EXPECT_LE(groups->num_rows(), static_cast<int64_t>(gone.size()));
+    // Given the whole table: only the rows of the groups count.
+    auto out = view->ApplyRecomputingGroups(round, {batch(added)}, *groups, {batch(table)});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(SortedRows(*out), fresh()) << "round " << round;
+    ASSERT_TRUE(view->Commit(round).ok());
+    if (round == 6) {
+      for (const auto& line : SortedRows(*out)) EXPECT_EQ(line.find("c3"), std::string::npos) << line;
+    }
+    if (round % 4 == 0) {
+      view.reset();
+      view = IncrementalAggregate::Open(path, MakeExtremes).value();
+      EXPECT_EQ(view->committed_batch(), round);
+      EXPECT_EQ(SortedRows(view->aggregate().CurrentResult().value()), fresh()) << "reopened after round " << round;
+    }
+  }
+  // RowsOfGroups splits rows by group, NULL keys included.
+  auto null_group = view->GroupsOf({batch({{Value::Null(), Value::String("t"), Value::Decimal(1, 10, 2)}})}).value();
+  auto in = view->RowsOfGroups({batch(table)}, null_group, true).value();
+  auto out = view->RowsOfGroups({batch(table)}, null_group, false).value();
+  int64_t nulls = 0;
+  for (const auto& r : table) nulls += r[0].is_null() ? 1 : 0;
+  int64_t in_rows = 0, out_rows = 0;
+  for (const auto& b : in) {
+    in_rows += b.num_rows();
+    for (int64_t r = 0; r < b.num_rows(); ++r) EXPECT_TRUE(b.column(0).IsNull(r));
+  }
+  for (const auto& b : out) out_rows += b.num_rows();
+  EXPECT_GT(nulls, 0);
+  EXPECT_EQ(in_rows, nulls);
+  EXPECT_EQ(in_rows + out_rows, static_cast<int64_t>(table.size()));
 }
 
 }  // namespace
