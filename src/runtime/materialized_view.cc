@@ -1,5 +1,7 @@
 // Materialized views: recomputed from their inputs' current snapshots and written as one
 // overwrite commit, or left alone when nothing they read changed.
+#include <algorithm>
+
 #include "common/kill_point.h"
 #include "delta/change_feed.h"
 #include "delta/changes.h"
@@ -412,6 +414,142 @@ Result<bool> TableOverwritten(const delta::DeltaTable& table, int64_t from, int6
   return false;
 }
 
+// The table column that group key `key` of `agg` is, unchanged, through the row-wise
+// steps between the aggregate and `scan` — or "" when it is computed (or renamed from a
+// computed value, or comes out of a generator): its values are then not the column's, and
+// the column's file statistics cannot say where a group's rows are.
+std::string ScanColumnOfKey(const sql::PlanNode& agg, size_t key, const sql::PlanNode& scan) {
+  const expr::Expr* e = agg.group_keys[key].expr.get();
+  if (e == nullptr || e->kind != expr::ExprKind::kColumn) return "";
+  std::string name = e->name;
+  const sql::PlanNode* n = agg.inputs[0].get();
+  while (n != &scan) {
+    switch (n->kind) {
+      case sql::PlanKind::kFilter:
+      case sql::PlanKind::kSubqueryAlias:
+        break;
+      case sql::PlanKind::kProject: {
+        // Exactly one item may produce the name: a column reference, or a star passing
+        // the input column through.
+        const expr::Expr* source = nullptr;
+        int producers = 0;
+        for (const auto& item : n->items) {
+          if (item.is_star) {
+            bool excepted = false;
+            for (const auto& x : item.star_except) excepted = excepted || Lower(x) == Lower(name);
+            if (!excepted && n->inputs[0]->schema.FindField(name) >= 0) ++producers;
+          } else if (Lower(item.name) == Lower(name)) {
+            ++producers;
+            source = item.expr.get();
+            if (source == nullptr || source->kind != expr::ExprKind::kColumn) return "";
+          }
+        }
+        if (producers != 1) return "";
+        if (source != nullptr) name = source->name;
+        break;
+      }
+      default:
+        return "";  // a generator (its columns are not the table's) or anything else
+    }
+    if (n->inputs.size() != 1) return "";
+    n = n->inputs[0].get();
+  }
+  int i = scan.schema.FindField(name);
+  if (i < 0) return "";
+  // The key's values are the column's only when they are of its type.
+  const Field& f = scan.schema.field(static_cast<size_t>(i));
+  if (agg.schema.field(key).type != f.type) return "";
+  switch (f.type.id()) {
+    case TypeId::kByte: case TypeId::kShort: case TypeId::kInt: case TypeId::kLong:
+    case TypeId::kString: case TypeId::kDate: case TypeId::kTimestamp: case TypeId::kTimestampNtz:
+      return f.name;
+    default:
+      return "";  // floats (NaN, -0.0 grouping) and the rest: no skipping
+  }
+}
+
+// The values of a group key column of the recomputed groups: sorted distinct non-NULL
+// values, and whether NULL is one.
+struct KeyValues {
+  std::string column;  // the table column; "" when files cannot be skipped
+  std::vector<Value> values;
+  bool with_null = false;
+};
+
+// Whether `file` may hold a row whose column is one of `keys`, by its partition value or
+// add.stats; true when they do not say.
+bool FileMayHoldKeys(const delta::Snapshot& snap, const delta::DataFile& file, const KeyValues& keys) {
+  const int idx = snap.schema().FindField(keys.column);
+  if (idx < 0) return true;
+  const std::string& name = snap.schema().field(static_cast<size_t>(idx)).name;
+  auto in_values = [&](const Value& lo, const Value& hi) {
+    auto it = std::lower_bound(keys.values.begin(), keys.values.end(), lo,
+                               [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
+    return it != keys.values.end() && it->Compare(hi) <= 0;
+  };
+  auto part = file.partition_values.find(name);
+  if (part != file.partition_values.end()) {
+    if (part->second.is_null()) return keys.with_null;
+    return in_values(part->second, part->second);
+  }
+  auto stats = snap.Stats(file);
+  if (!stats.ok() || !stats->num_records) return true;
+  const int64_t n = *stats->num_records;
+  auto nc = stats->null_count.find(name);
+  if (keys.with_null && (nc == stats->null_count.end() || nc->second > 0)) return true;
+  if (nc != stats->null_count.end() && nc->second == n) return false;  // only NULLs, not wanted
+  if (keys.values.empty()) return false;
+  auto lo = stats->min_values.find(name);
+  auto hi = stats->max_values.find(name);
+  if (lo == stats->min_values.end() || hi == stats->max_values.end() || lo->second.is_null() || hi->second.is_null())
+    return true;
+  return in_values(lo->second, hi->second);
+}
+
+// The rows of the recomputed groups' files: table `table` as of `version`, without the
+// files (and, by range, row groups) that statistics show hold none of the groups. Rows
+// of other groups in the files read are still returned (the caller keeps the groups').
+class GroupFilesScanProvider : public FullScanProvider {
+ public:
+  GroupFilesScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, std::string table,
+                         int64_t version, const KeyValues& keys)
+      : FullScanProvider(runner, exec), table_(Lower(table)), version_(version), keys_(keys) {}
+
+  Result<Batches> ReadTable(const sql::PlanNode& node) override {
+    if (Lower(node.table) != table_) return FullScanProvider::ReadTable(node);
+    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(version_));
+    delta::ScanOptions options;
+    options.columns = node.schema.names();
+    using Op = parquet::ColumnPredicate::Op;
+    if (!keys_.column.empty() && !keys_.with_null && !keys_.values.empty()) {
+      options.predicates.push_back({keys_.column, Op::kGe, keys_.values.front()});
+      options.predicates.push_back({keys_.column, Op::kLe, keys_.values.back()});
+    }
+    LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
+    files_total_ += static_cast<int64_t>(snap->num_files());
+    Batches out;
+    for (size_t i = 0; i < scan.files().size(); ++i) {
+      if (!keys_.column.empty() && !FileMayHoldKeys(*snap, scan.files()[i], keys_)) continue;
+      ++files_read_;
+      LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> pieces, scan.ReadFilePieces(i));
+      for (auto& b : pieces)
+        if (b.num_rows() > 0) out.push_back(std::move(b));
+    }
+    return out;
+  }
+
+  int64_t files_read() const { return files_read_; }
+  int64_t files_total() const { return files_total_; }
+
+ private:
+  std::string table_;
+  int64_t version_;
+  const KeyValues& keys_;
+  int64_t files_read_ = 0;
+  int64_t files_total_ = 0;
+};
+
 }  // namespace
 
 Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::ResolvedDataset& ds, bool full_refresh,
@@ -549,30 +687,99 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   }
 
   int64_t input_rows = 0;
-  // The aggregate's input rows of the retracted upstream rows (the row-wise steps of the
-  // query applied to them), gathered by a first run of the query whose output is unused.
+  // The query runs up to three times; its aggregate's input rows go, by `pass`:
+  //  - kRetracting: the retracted upstream rows through the row-wise steps, gathered in
+  //    `retracted` (the query's output is unused);
+  //  - kRecomputing: the rows of the groups that lost a value, read from the table's new
+  //    snapshot, gathered in `recomputed` (output unused);
+  //  - kApplying: the new rows, applied to the state, whose output is the view.
+  enum class Pass { kRetracting, kRecomputing, kApplying };
+  Pass pass = Pass::kApplying;
   Batches retracted;
-  bool retracting = false;
+  Batches recomputed;
+  std::optional<RecordBatch> groups;  // the groups recomputed, when they are
   exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory&, const Batches& rows) -> Result<Batches> {
-    if (retracting) {
-      retracted.insert(retracted.end(), rows.begin(), rows.end());
-      return Batches{};
+    switch (pass) {
+      case Pass::kRetracting:
+        retracted.insert(retracted.end(), rows.begin(), rows.end());
+        return Batches{};
+      case Pass::kRecomputing: {
+        // Only the groups' rows are kept (the files read hold others too).
+        LP_ASSIGN_OR_RETURN(Batches kept, flow->aggregate->RowsOfGroups(rows, *groups, true));
+        recomputed.insert(recomputed.end(), kept.begin(), kept.end());
+        return Batches{};
+      }
+      case Pass::kApplying:
+        break;
     }
     input_rows += CountRows(rows);
+    if (groups) {
+      LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->ApplyRecomputingGroups(batch_id, rows, *groups, recomputed));
+      return VisibleOutput(counted, out);
+    }
     LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->Apply(batch_id, rows, retracted, counted.key_columns));
     return VisibleOutput(counted, out);
   };
   if (changes && !changes->deleted.empty()) {
-    retracting = true;
+    pass = Pass::kRetracting;
     GivenRowsScanProvider gone(*this, exec, upstream, changes->deleted);
     LP_RETURN_IF_ERROR(Execute(*ds.plan, gone, exec).status());
-    retracting = false;
+    pass = Pass::kApplying;
     // Rows the query's WHERE never let in need no taking back.
     if (CountRows(retracted) > 0 && !counted.not_retractable.empty()) {
-      why = counted.not_retractable + "; " + range + " deleted or updated " + std::to_string(CountRows(retracted)) +
-            " of its rows";
-      changes.reset();
-      retracted.clear();
+      const std::string lost = counted.not_retractable + "; " + range + " deleted or updated " +
+                               std::to_string(CountRows(retracted)) + " of its rows";
+      // Recompute only the groups that lost a value, from the table's new snapshot —
+      // unless that is the whole view anyway (see below).
+      std::string whole;  // why the whole view is recomputed instead
+      if (counted.keyed && shape.aggregate->grouping_ids.empty()) {
+        LP_ASSIGN_OR_RETURN(RecordBatch lost_groups, flow->aggregate->GroupsOf(retracted));
+        const int64_t n = lost_groups.num_rows();
+        const int64_t total = flow->aggregate->aggregate().num_groups();
+        // The rule: more than half of the view's groups are recomputed whole. Recomputing
+        // them reads (nearly) every file anyway, and replacing most of the state costs
+        // more than rebuilding it.
+        if (2 * n > total) {
+          whole = std::to_string(n) + " of its " + std::to_string(total) +
+                  " groups lost a value (more than half: the whole view is recomputed)";
+        } else {
+          groups = std::move(lost_groups);
+        }
+      } else if (counted.keyed) {
+        whole = "with GROUPING SETS every row also counts in rolled-up groups";
+      }
+      if (groups) {
+        // The group key that is a table column, unchanged, lets statistics skip files.
+        KeyValues keys;
+        for (size_t k = 0; k < shape.aggregate->group_keys.size() && keys.column.empty(); ++k) {
+          keys.column = ScanColumnOfKey(*shape.aggregate, k, *shape.scan);
+          if (keys.column.empty()) continue;
+          for (int64_t r = 0; r < groups->num_rows(); ++r) {
+            if (groups->column(k).IsNull(r)) keys.with_null = true;
+            else keys.values.push_back(groups->column(k).GetValue(r));
+          }
+          std::sort(keys.values.begin(), keys.values.end(), [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
+          keys.values.erase(std::unique(keys.values.begin(), keys.values.end(),
+                                        [](const Value& a, const Value& b) { return a.Compare(b) == 0; }),
+                            keys.values.end());
+        }
+        pass = Pass::kRecomputing;
+        GroupFilesScanProvider group_files(*this, exec, upstream, latest, keys);
+        LP_RETURN_IF_ERROR(Execute(*ds.plan, group_files, exec).status());
+        pass = Pass::kApplying;
+        const int64_t n = groups->num_rows();
+        technique = "incremental (" + std::to_string(n) + (n == 1 ? " group" : " groups") + " recomputed)";
+        report.message = "recomputed " + std::to_string(n) + " of " +
+                         std::to_string(flow->aggregate->aggregate().num_groups()) + " groups from `" + upstream +
+                         "` version " + std::to_string(latest) + " (" + std::to_string(group_files.files_read()) +
+                         " of " + std::to_string(group_files.files_total()) + " files read): " + lost;
+        input_rows += CountRows(recomputed);
+        retracted.clear();
+      } else {
+        why = lost + (whole.empty() ? "" : "; " + whole);
+        changes.reset();
+        retracted.clear();
+      }
     } else if (CountRows(retracted) > 0) {
       technique = "incremental (retracting)";
       input_rows += CountRows(retracted);
