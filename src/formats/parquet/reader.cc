@@ -135,7 +135,22 @@ struct LeafData {
   std::vector<int16_t> rep;
   ValueBuffer values;
   int64_t entries = 0;  // level entries (= values including nulls and empty lists)
+  // A dictionary-encoded chunk read whole (no row selection, no repetition) keeps its
+  // values as indices into `dict` rather than gathering them page by page: the column is
+  // then built with one gather straight into its own buffers (FlatCopyFastPath), instead of
+  // copying every value twice. While `indices` is not empty `values` is empty: the dense
+  // values are dict[indices] (a page of another encoding first moves them into `values`,
+  // with MaterializeIndices, as do the paths that need them there).
+  std::vector<int32_t> indices;
+  ValueBuffer dict;
 };
+
+// Moves dict[indices] into `values` (empty while indices are kept).
+void MaterializeIndices(LeafData* d) {
+  if (d->indices.empty()) return;
+  encodings::GatherFromDictionary(d->dict, d->indices.data(), static_cast<int64_t>(d->indices.size()), &d->values);
+  std::vector<int32_t>().swap(d->indices);
+}
 
 // Where the file's bytes come from: memory, or a RandomAccessFile read under a mutex.
 class Source {
@@ -197,16 +212,25 @@ class ParquetReader final : public FileReader {
   // Decodes one column chunk. With `rows` (a flat leaf only: ascending row numbers of the
   // row group), only those rows' levels and values are kept, and pages holding none of
   // them are skipped without being decompressed.
+  // `keep_indices` (a top-level flat column read whole): dictionary-encoded values stay
+  // indices (LeafData::indices).
   Status ReadChunk(int rg, int leaf_index, const ReadOptions& options, LeafData* out,
-                   const std::vector<int64_t>* rows = nullptr) const;
+                   const std::vector<int64_t>* rows = nullptr, bool keep_indices = false) const;
   // ReadRowGroup and ReadRowGroupRows: `rows` null reads every row.
+  // `parallel_columns`: two threads decode the columns (a caller reading a single row group
+  // has no other parallelism to use).
   Result<RecordBatch> ReadRows(int row_group, const std::vector<int>& columns, const std::vector<int64_t>* rows,
-                               const ReadOptions& options) const;
+                               const ReadOptions& options, bool parallel_columns = false) const;
+  // One top-level field of a row group (ReadRows' work per column); `data` and `starts`
+  // are the calling thread's scratch, indexed by leaf.
+  Result<ColumnPtr> ReadField(int row_group, int field, const std::vector<int64_t>* rows, int64_t num_rows,
+                              const ReadOptions& options, std::vector<LeafData>& data,
+                              std::vector<std::vector<int64_t>>& starts) const;
   Status DecodePage(const LeafColumn& leaf, const std::string& where, Encoding encoding,
                     std::string_view rep_bytes, Encoding rep_encoding, bool rep_prefixed,
                     std::string_view def_bytes, Encoding def_encoding, bool def_prefixed,
                     std::string_view values, int64_t num_values, const ValueBuffer* dict,
-                    const ReadOptions& options, LeafData* out) const;
+                    const ReadOptions& options, LeafData* out, bool keep_indices = false) const;
   Status Assemble(const AssemblyNode& node, std::vector<LeafData>& data,
                   std::vector<std::vector<int64_t>>& starts, Column* out, const std::string& where) const;
   Status ConvertLeaf(const LeafColumn& leaf, const LeafData& data, const std::vector<int64_t>* starts,
@@ -326,7 +350,7 @@ Status ParquetReader::DecodePage(const LeafColumn& leaf, const std::string& wher
                                  std::string_view rep_bytes, Encoding rep_encoding, bool rep_prefixed,
                                  std::string_view def_bytes, Encoding def_encoding, bool def_prefixed,
                                  std::string_view values, int64_t n, const ValueBuffer* dict,
-                                 const ReadOptions& options, LeafData* out) const {
+                                 const ReadOptions& options, LeafData* out, bool keep_indices) const {
   // Levels are int16 each; values at least a byte: bound the page's decoded size.
   int64_t per_value = 2 * ((leaf.max_def > 0) + (leaf.max_rep > 0)) + std::max(1, PhysicalWidth(leaf));
   if (n < 0 || n > options.max_page_bytes / per_value) {
@@ -358,6 +382,10 @@ Status ParquetReader::DecodePage(const LeafColumn& leaf, const std::string& wher
 
   Status st;
   ValueBuffer* v = &out->values;
+  const bool dictionary_page = encoding == Encoding::kPlainDictionary || encoding == Encoding::kRleDictionary;
+  // Kept indices must stay the only values: a page of another encoding (a writer that fell
+  // back to PLAIN) first moves them into `values`.
+  if (!out->indices.empty() && !dictionary_page) MaterializeIndices(out);
   switch (encoding) {
     case Encoding::kPlain:
       if (leaf.physical == PhysicalType::kBoolean) {
@@ -373,7 +401,16 @@ Status ParquetReader::DecodePage(const LeafColumn& leaf, const std::string& wher
       if (!dict) return Corrupt(where + ": dictionary-encoded page without a dictionary page");
       std::vector<int32_t> indices;
       st = encodings::DecodeDictionaryIndices(values, present, dict->count, &indices);
-      if (st.ok()) encodings::GatherFromDictionary(*dict, indices.data(), present, v);
+      if (!st.ok()) break;
+      if (keep_indices && v->count == 0) {
+        if (out->indices.empty()) {
+          out->indices.swap(indices);
+        } else {
+          out->indices.insert(out->indices.end(), indices.begin(), indices.end());
+        }
+      } else {
+        encodings::GatherFromDictionary(*dict, indices.data(), present, v);
+      }
       break;
     }
     case Encoding::kRle:
@@ -452,7 +489,7 @@ Status AppendSelected(const LeafColumn& leaf, const LeafData& page, int64_t firs
 }
 
 Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions& options, LeafData* out,
-                                const std::vector<int64_t>* rows) const {
+                                const std::vector<int64_t>* rows, bool keep_indices) const {
   const RowGroup& rg = md_.row_groups[static_cast<size_t>(rg_index)];
   const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(leaf_index)];
   const ColumnChunk& cc = rg.columns[static_cast<size_t>(leaf_index)];
@@ -469,8 +506,15 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
     return Status::NotSupported(name_ + ": " + where + ": the LZO codec");
   }
   out->values = ValueBuffer(PhysicalWidth(leaf));
+  out->dict = ValueBuffer(PhysicalWidth(leaf));
+  out->indices.clear();
+  keep_indices = keep_indices && rows == nullptr && leaf.max_rep == 0;
   if (cm.num_values == 0) return Status::OK();  // empty chunk: offsets may be placeholders
-  if (rows == nullptr) {
+  const bool dictionary_chunk = cm.dictionary_page_offset.has_value() && *cm.dictionary_page_offset > 0;
+  if (keep_indices && dictionary_chunk) {
+    constexpr int64_t kCap = 64LL << 20;
+    out->indices.reserve(static_cast<size_t>(std::min(cm.num_values, kCap / 4)));
+  } else if (rows == nullptr) {
     // Room for the chunk's values up front (pages then append without regrowing), capped
     // so that a footer's claims alone never allocate much.
     constexpr int64_t kCap = 64LL << 20;
@@ -499,7 +543,9 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
   LP_ASSIGN_OR_RETURN(std::string_view chunk, source_->Read(start, length, &scratch));
   const uint8_t* base = reinterpret_cast<const uint8_t*>(chunk.data());
 
-  ValueBuffer dict(PhysicalWidth(leaf));
+  ValueBuffer local_dict(PhysicalWidth(leaf));
+  // Kept indices point into the chunk's LeafData::dict, which therefore holds the dictionary.
+  ValueBuffer& dict = keep_indices ? out->dict : local_dict;
   bool have_dict = false;
   std::string page_buf;
   std::string values_buf;
@@ -602,7 +648,7 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
         LP_ASSIGN_OR_RETURN(std::string_view bytes, decompress(page, usize, &page_buf));
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, bytes, dh.repetition_level_encoding, true,
                                       bytes, dh.definition_level_encoding, true, bytes, dh.num_values,
-                                      have_dict ? &dict : nullptr, options, into));
+                                      have_dict ? &dict : nullptr, options, into, keep_indices));
         if (rows != nullptr) {
           Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
           if (!st.ok()) return Corrupt(page_where + ": " + st.message());
@@ -641,7 +687,7 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
         }
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, rep, Encoding::kRle, false, def,
                                       Encoding::kRle, false, vals, dh.num_values, have_dict ? &dict : nullptr,
-                                      options, into));
+                                      options, into, keep_indices));
         if (rows != nullptr) {
           Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
           if (!st.ok()) return Corrupt(page_where + ": " + st.message());
@@ -673,37 +719,143 @@ void ScatterFixed(const std::vector<int64_t>& vidx, int64_t nulls, Column* out, 
   }
 }
 
+// The validity bitmap of a flat column from its definition levels (bit set = value
+// present), and the number of values present.
+int64_t ValidityFromLevels(const int16_t* def, int64_t n, int16_t max_def, std::vector<uint8_t>* bitmap) {
+  bitmap->assign(static_cast<size_t>((n + 7) / 8), 0);
+  uint8_t* bits = bitmap->data();
+  int64_t present = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint8_t byte = 0;
+    for (int b = 0; b < 8; ++b) byte |= static_cast<uint8_t>((def[i + b] == max_def) << b);
+    bits[i >> 3] = byte;
+    present += __builtin_popcount(byte);
+  }
+  for (; i < n; ++i) {
+    if (def[i] == max_def) {
+      bits[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
+      ++present;
+    }
+  }
+  return present;
+}
+
+// Gives a string/binary column whose offsets (n+1) and bytes were written directly its
+// size. Column has no setter for it; appending rows one by one is what the fast path
+// avoids, and FinishAppend (behind CloseStructRow) only counts the row while the column
+// has no validity bitmap yet, which the caller sets afterwards.
+void CountRows(Column* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out->CloseStructRow();
+}
+
 bool ParquetReader::FlatCopyFastPath(const LeafColumn& leaf, LeafData& data, Column* out) const {
-  if (leaf.conversion != Conversion::kCopy) return false;
+  const bool bytes = leaf.conversion == Conversion::kBytes && data.values.is_byte_array() &&
+                     (out->type().id() == TypeId::kString || out->type().id() == TypeId::kBinary);
   const int w = data.values.width;
-  if (w <= 0 || w != out->type().fixed_width()) return false;
+  const bool fixed = leaf.conversion == Conversion::kCopy && w > 0 && w == out->type().fixed_width();
+  if (!bytes && !fixed) return false;
   const int64_t n = data.entries;
-  ValueBuffer& v = data.values;
-  if (leaf.max_def == 0 || v.count == n) {
-    if (v.count != n || static_cast<int64_t>(v.fixed.size()) != n * w) return false;
+  const bool from_dict = !data.indices.empty();
+  const int64_t count = from_dict ? static_cast<int64_t>(data.indices.size()) : data.values.count;
+  // Nulls: the bitmap comes straight from the definition levels, and the dense values must
+  // be exactly the present ones (anything else is left to ConvertLeaf to report).
+  std::vector<uint8_t> bitmap;
+  bool nulls = false;
+  if (leaf.max_def > 0 && count != n) {
+    if (static_cast<int64_t>(data.def.size()) != n) return false;
+    if (ValidityFromLevels(data.def.data(), n, leaf.max_def, &bitmap) != count) return false;
+    nulls = true;
+  } else if (count != n) {
+    return false;
+  }
+  auto valid = [&](int64_t i) { return !nulls || ((bitmap[static_cast<size_t>(i >> 3)] >> (i & 7)) & 1); };
+
+  if (bytes) {
+    std::vector<int64_t>& offsets = out->mutable_offsets();
+    std::vector<uint8_t>& dst = out->raw_data();
+    const ValueBuffer& v = data.values;
+    if (!from_dict && !nulls) {
+      // Already the column's layout (offsets from 0, then the bytes).
+      offsets.swap(data.values.offsets);
+      dst.swap(data.values.bytes);
+    } else if (!from_dict) {
+      // Null rows take empty ranges: the bytes stay as they are, the offsets gain the nulls.
+      offsets.resize(static_cast<size_t>(n) + 1);
+      offsets[0] = 0;
+      int64_t k = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (valid(i)) ++k;
+        offsets[static_cast<size_t>(i) + 1] = v.offsets[static_cast<size_t>(k)];
+      }
+      dst.swap(data.values.bytes);
+    } else {
+      // One pass for the offsets (and so the size), one copy per value into place.
+      const ValueBuffer& dict = data.dict;
+      const int32_t* idx = data.indices.data();
+      const int64_t* doff = dict.offsets.data();
+      offsets.resize(static_cast<size_t>(n) + 1);
+      offsets[0] = 0;
+      int64_t total = 0, k = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (valid(i)) {
+          const int32_t j = idx[k++];
+          total += doff[j + 1] - doff[j];
+        }
+        offsets[static_cast<size_t>(i) + 1] = total;
+      }
+      dst.resize(static_cast<size_t>(total));
+      uint8_t* out_bytes = dst.data();
+      const uint8_t* dict_bytes = dict.bytes.data();
+      k = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t len = offsets[static_cast<size_t>(i) + 1] - offsets[static_cast<size_t>(i)];
+        if (len == 0) {
+          k += valid(i);
+          continue;
+        }
+        std::memcpy(out_bytes + offsets[static_cast<size_t>(i)], dict_bytes + doff[idx[k++]], static_cast<size_t>(len));
+      }
+    }
+    CountRows(out, n);
+    if (nulls) out->SetValidity(std::move(bitmap));
+    return true;
+  }
+
+  out->ResizeFixed(n);
+  uint8_t* dst = out->raw_data().data();
+  if (!from_dict && !nulls) {
     // No nulls: the decoded buffer already has the column's layout.
-    out->raw_data().swap(v.fixed);
+    if (static_cast<int64_t>(data.values.fixed.size()) != n * w) return false;
+    out->raw_data().swap(data.values.fixed);
     out->ResizeFixed(n);
     return true;
   }
-  out->ResizeFixed(n);
-  uint8_t* dst = out->raw_data().data();
-  const uint8_t* src = v.fixed.data();
-  const int16_t* def = data.def.data();
-  const int16_t max_def = leaf.max_def;
-  std::vector<uint8_t> bitmap(static_cast<size_t>((n + 7) / 8), 0);
-  int64_t k = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (def[i] == max_def) {
-      if (k >= v.count) return false;  // inconsistent: let ConvertLeaf report it
-      std::memcpy(dst + i * w, src + k * w, static_cast<size_t>(w));
-      bitmap[static_cast<size_t>(i >> 3)] |= static_cast<uint8_t>(1u << (i & 7));
-      ++k;
-    } else {
-      std::memset(dst + i * w, 0, static_cast<size_t>(w));
+  const uint8_t* src = from_dict ? data.dict.fixed.data() : data.values.fixed.data();
+  const int32_t* idx = data.indices.data();
+  // Value k of the dense sequence: the k-th kept index of the dictionary, or the k-th value.
+  auto copy = [&](auto width_tag) {
+    constexpr int kW = decltype(width_tag)::value;
+    const int ww = kW > 0 ? kW : w;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (valid(i)) {
+        const int64_t at = from_dict ? static_cast<int64_t>(idx[k]) : k;
+        std::memcpy(dst + i * ww, src + at * ww, static_cast<size_t>(ww));
+        ++k;
+      } else {
+        std::memset(dst + i * ww, 0, static_cast<size_t>(ww));
+      }
     }
+  };
+  switch (w) {
+    case 1: copy(std::integral_constant<int, 1>{}); break;
+    case 4: copy(std::integral_constant<int, 4>{}); break;
+    case 8: copy(std::integral_constant<int, 8>{}); break;
+    case 16: copy(std::integral_constant<int, 16>{}); break;
+    default: copy(std::integral_constant<int, 0>{}); break;
   }
-  out->SetValidity(std::move(bitmap));
+  if (nulls) out->SetValidity(std::move(bitmap));
   return true;
 }
 
@@ -970,7 +1122,8 @@ Result<RecordBatch> ParquetReader::ReadRowGroupRows(int row_group, const std::ve
 }
 
 Result<RecordBatch> ParquetReader::ReadRows(int row_group, const std::vector<int>& columns,
-                                            const std::vector<int64_t>* rows, const ReadOptions& options) const {
+                                            const std::vector<int64_t>* rows, const ReadOptions& options,
+                                            bool parallel_columns) const {
   if (row_group < 0 || row_group >= num_row_groups()) {
     return Status::InvalidArgument(name_ + ": row group " + Num(row_group) + " does not exist (" +
                                    Num(num_row_groups()) + " row groups)");
@@ -982,69 +1135,102 @@ Result<RecordBatch> ParquetReader::ReadRows(int row_group, const std::vector<int
   const RowGroup& rg = md_.row_groups[static_cast<size_t>(row_group)];
   // The rows returned: all of the row group's, or the selected ones.
   const int64_t num_rows = rows != nullptr ? static_cast<int64_t>(rows->size()) : rg.num_rows;
-  Schema schema;
-  std::vector<ColumnPtr> out_columns;
-  std::vector<LeafData> data(fs_.leaves.size());
-  std::vector<std::vector<int64_t>> starts(fs_.leaves.size());
   for (int f : fields) {
     if (f < 0 || f >= static_cast<int>(fs_.fields.size())) {
       return Status::InvalidArgument(name_ + ": column index " + Num(f) + " is out of range");
     }
-    const AssemblyNode& node = fs_.fields[static_cast<size_t>(f)];
-    const Field& field = fs_.schema.field(static_cast<size_t>(f));
-    std::string where = "row group " + Num(row_group) + ", column '" + field.name + "'";
-    for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
-      LeafData& d = data[static_cast<size_t>(L)];
-      LP_RETURN_IF_ERROR(ReadChunk(row_group, L, options, &d, rows));
-      // Rows start where the repetition level is 0.
-      auto& s = starts[static_cast<size_t>(L)];
-      s.clear();
-      if (d.rep.empty()) {
-        if (d.entries != num_rows) {
-          return Corrupt(where + ": " + Num(d.entries) + " values for " + Num(num_rows) + " rows of a row group of " +
-                         Num(rg.num_rows));
-        }
-      } else {
-        for (int64_t e = 0; e < d.entries; ++e) {
-          if (d.rep[e] == 0) s.push_back(e);
-        }
-        if (static_cast<int64_t>(s.size()) != rg.num_rows) {
-          return Corrupt(where + ": row count mismatch: " + Num(s.size()) + " rows in the column chunk, " +
-                         Num(rg.num_rows) + " in the row group");
-        }
-      }
+  }
+  // Columns decode independently. Each worker has its own level/value scratch (indexed
+  // by leaf, as Assemble wants it), so a column read twice is no race.
+  std::vector<std::optional<Result<ColumnPtr>>> results(fields.size());
+  std::atomic<size_t> next{0};
+  auto work = [&]() {
+    std::vector<LeafData> data(fs_.leaves.size());
+    std::vector<std::vector<int64_t>> starts(fs_.leaves.size());
+    for (size_t i = next++; i < fields.size(); i = next++) {
+      results[i] = ReadField(row_group, fields[i], rows, num_rows, options, data, starts);
+      if (!results[i]->ok()) next = fields.size();  // the first error is returned: stop early
     }
-    Column col(node.type);
-    if (node.kind == AssemblyNode::Kind::kLeaf && data[static_cast<size_t>(node.leaf)].rep.empty()) {
-      // Flat column: every level entry is a row.
-      LeafData& d = data[static_cast<size_t>(node.leaf)];
-      const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(node.leaf)];
-      if (!FlatCopyFastPath(leaf, d, &col)) {
-        col = Column(node.type);
-        LP_RETURN_IF_ERROR(ConvertLeaf(leaf, d, nullptr, &col, where));
-      }
-    } else {
-      for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
-        auto& s = starts[static_cast<size_t>(L)];
-        if (data[static_cast<size_t>(L)].rep.empty()) {
-          s.resize(static_cast<size_t>(num_rows));
-          for (int64_t i = 0; i < num_rows; ++i) s[static_cast<size_t>(i)] = i;
-        }
-      }
-      LP_RETURN_IF_ERROR(Assemble(node, data, starts, &col, where));
-    }
-    if (col.size() != num_rows) {
-      return Corrupt(where + ": assembled " + Num(col.size()) + " rows, the row group has " + Num(num_rows));
-    }
-    for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
-      data[static_cast<size_t>(L)] = LeafData();
-      std::vector<int64_t>().swap(starts[static_cast<size_t>(L)]);
-    }
-    schema.AddField(field);
-    out_columns.push_back(MakeColumn(std::move(col)));
+  };
+  if (parallel_columns && fields.size() > 1) {
+    std::thread helper(work);
+    work();
+    helper.join();
+  } else {
+    work();
+  }
+  Schema schema;
+  std::vector<ColumnPtr> out_columns;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!results[i]) continue;  // not reached after an error, which is returned below
+    if (!results[i]->ok()) return results[i]->status();
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!results[i]) return Status::Internal(name_ + ": column " + Num(fields[i]) + " was not read");
+    schema.AddField(fs_.schema.field(static_cast<size_t>(fields[i])));
+    out_columns.push_back(std::move(*results[i]).value());
   }
   return RecordBatch(std::move(schema), std::move(out_columns), num_rows);
 }
+
+Result<ColumnPtr> ParquetReader::ReadField(int row_group, int f, const std::vector<int64_t>* rows, int64_t num_rows,
+                                           const ReadOptions& options, std::vector<LeafData>& data,
+                                           std::vector<std::vector<int64_t>>& starts) const {
+  const RowGroup& rg = md_.row_groups[static_cast<size_t>(row_group)];
+  const AssemblyNode& node = fs_.fields[static_cast<size_t>(f)];
+  const Field& field = fs_.schema.field(static_cast<size_t>(f));
+  std::string where = "row group " + Num(row_group) + ", column '" + field.name + "'";
+  for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
+    LeafData& d = data[static_cast<size_t>(L)];
+    LP_RETURN_IF_ERROR(ReadChunk(row_group, L, options, &d, rows, node.kind == AssemblyNode::Kind::kLeaf));
+    // Rows start where the repetition level is 0.
+    auto& s = starts[static_cast<size_t>(L)];
+    s.clear();
+    if (d.rep.empty()) {
+      if (d.entries != num_rows) {
+        return Corrupt(where + ": " + Num(d.entries) + " values for " + Num(num_rows) + " rows of a row group of " +
+                       Num(rg.num_rows));
+      }
+    } else {
+      for (int64_t e = 0; e < d.entries; ++e) {
+        if (d.rep[e] == 0) s.push_back(e);
+      }
+      if (static_cast<int64_t>(s.size()) != rg.num_rows) {
+        return Corrupt(where + ": row count mismatch: " + Num(s.size()) + " rows in the column chunk, " +
+                       Num(rg.num_rows) + " in the row group");
+      }
+    }
+  }
+  Column col(node.type);
+  if (node.kind == AssemblyNode::Kind::kLeaf && data[static_cast<size_t>(node.leaf)].rep.empty()) {
+    // Flat column: every level entry is a row.
+    LeafData& d = data[static_cast<size_t>(node.leaf)];
+    const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(node.leaf)];
+    if (!FlatCopyFastPath(leaf, d, &col)) {
+      col = Column(node.type);
+      MaterializeIndices(&d);
+      LP_RETURN_IF_ERROR(ConvertLeaf(leaf, d, nullptr, &col, where));
+    }
+  } else {
+    for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
+      auto& s = starts[static_cast<size_t>(L)];
+      if (data[static_cast<size_t>(L)].rep.empty()) {
+        s.resize(static_cast<size_t>(num_rows));
+        for (int64_t i = 0; i < num_rows; ++i) s[static_cast<size_t>(i)] = i;
+      }
+    }
+    LP_RETURN_IF_ERROR(Assemble(node, data, starts, &col, where));
+  }
+  if (col.size() != num_rows) {
+    return Corrupt(where + ": assembled " + Num(col.size()) + " rows, the row group has " + Num(num_rows));
+  }
+  for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
+    data[static_cast<size_t>(L)] = LeafData();
+    std::vector<int64_t>().swap(starts[static_cast<size_t>(L)]);
+  }
+  return MakeColumn(std::move(col));
+}
+
 
 Result<RecordBatch> ParquetReader::ReadAll(const ReadOptions& options) const {
   LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> batches, ReadRowGroups(options));
@@ -1075,7 +1261,14 @@ Result<std::vector<RecordBatch>> ParquetReader::ReadRowGroups(const ReadOptions&
     if (options.predicates.empty() || RowGroupMayMatch(rg, options.predicates)) groups.push_back(rg);
   }
   // Row groups decode independently: two workers (the reference machine has two cores)
-  // take them in turn; the batches keep file order.
+  // take them in turn; the batches keep file order. A single row group is decoded by two
+  // workers taking its columns in turn.
+  if (groups.size() == 1) {
+    LP_ASSIGN_OR_RETURN(RecordBatch batch, ReadRows(groups[0], columns, nullptr, options, /*parallel_columns=*/true));
+    std::vector<RecordBatch> batches;
+    batches.push_back(std::move(batch));
+    return batches;
+  }
   std::vector<std::optional<Result<RecordBatch>>> results(groups.size());
   std::atomic<size_t> next{0};
   auto work = [&]() {

@@ -895,6 +895,96 @@ TEST(RowSelection, SelectedRowsEqualTheWholeReadTaken) {
   EXPECT_FALSE(f.ReadRowGroupRows(f.num_row_groups(), {}, {0}).ok());
 }
 
+// Flat columns read whole are built straight from the pages: dictionary indices gathered
+// once into the column, PLAIN strings moved, validity from the definition levels. Every
+// kind of flat column, with and without nulls, dictionary pages with a PLAIN fallback in
+// the same chunk, in one row group (its columns decoded by two threads) and in several.
+TEST(Reader, FlatColumnsReadWholeEqualTheWrittenValues) {
+  auto schema = Schema::ParseDDL(
+      "s STRING, city STRING NOT NULL, bin BINARY, id BIGINT, q INT NOT NULL, price DOUBLE, day DATE, "
+      "flag BOOLEAN, amount DECIMAL(10,2), ts TIMESTAMP, empty STRING");
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  std::mt19937 rng(11);
+  const int64_t kRows = 30000;
+  std::vector<Column> cols;
+  for (const auto& f : schema->fields()) cols.emplace_back(f.type);
+  for (int64_t i = 0; i < kRows; ++i) {
+    // First a few distinct values (dictionary), then unique ones (the writer falls back to PLAIN).
+    std::string s = i < kRows / 3 ? "v" + std::to_string(i % 5) : "unique-" + std::to_string(rng());
+    if (i % 7 == 3) cols[0].AppendNull(); else cols[0].AppendString(i % 50 == 0 ? "" : s);
+    cols[1].AppendString("city-" + std::to_string(rng() % 30));
+    if (i % 5 == 1) cols[2].AppendNull(); else cols[2].AppendString(std::string(1 + i % 3, static_cast<char>(i % 256)));
+    if (i % 3 == 0) cols[3].AppendNull(); else cols[3].Append<int64_t>(static_cast<int64_t>(rng() % 40) - 20);
+    cols[4].Append<int32_t>(static_cast<int32_t>(i));
+    if (i % 11 == 0) cols[5].AppendNull(); else cols[5].Append<double>(static_cast<double>(rng() % 1000) / 8);
+    if (i % 13 == 0) cols[6].AppendNull(); else cols[6].Append<int32_t>(static_cast<int32_t>(19000 + i % 400));
+    if (i % 4 == 0) cols[7].AppendNull(); else cols[7].Append<uint8_t>(rng() % 2);
+    ASSERT_TRUE(cols[8].AppendValue(i % 9 == 0 ? Value::Null() : Value::Decimal(static_cast<int64_t>(rng() % 100000), 10, 2)).ok());
+    if (i % 6 == 0) cols[9].AppendNull(); else cols[9].Append<int64_t>(1700000000000000LL + static_cast<int64_t>(rng() % 1000) * 1000000);
+    cols[10].AppendNull();
+  }
+  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
+  for (int64_t row_group_bytes : {int64_t{256} << 20, int64_t{128} << 10}) {
+    lakepipe::testing::TempDir dir;
+    WriteOptions wo;
+    wo.row_group_bytes = row_group_bytes;
+    wo.page_bytes = 4 << 10;
+    wo.dictionary_page_bytes = 2 << 10;
+    const std::string path = dir.Join("flat.parquet");
+    auto w = FileWriter::Open(FileSystem::Default(), path, *schema, wo);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    for (int64_t i = 0; i < kRows; i += 5000) ASSERT_TRUE((*w)->Write(batch.Slice(i, 5000)).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+    auto r = FileReader::Open(FileSystem::Default(), path);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (row_group_bytes > (1 << 20)) {
+      ASSERT_EQ((*r)->num_row_groups(), 1);
+    } else {
+      ASSERT_GE((*r)->num_row_groups(), 2);
+    }
+    // A chunk of the string column holds dictionary-encoded pages, then PLAIN pages.
+    FileMetaData md;
+    auto bytes = FileSystem::Default()->ReadFile(path);
+    ASSERT_TRUE(bytes.ok());
+    uint32_t footer_len;
+    std::memcpy(&footer_len, bytes->data() + bytes->size() - 8, 4);
+    ASSERT_TRUE(ParseFileMetaData(reinterpret_cast<const uint8_t*>(bytes->data()) + bytes->size() - 8 - footer_len,
+                                  footer_len, path, &md)
+                    .ok());
+    bool mixed_chunk = false;
+    for (const auto& rg : md.row_groups) {
+      bool dict_pages = false, plain_pages = false;
+      for (const auto& st : rg.columns[0].meta_data->encoding_stats) {
+        dict_pages |= st.page_type == PageType::kDataPage && st.encoding == Encoding::kRleDictionary;
+        plain_pages |= st.page_type == PageType::kDataPage && st.encoding == Encoding::kPlain;
+      }
+      mixed_chunk |= dict_pages && plain_pages;
+    }
+    EXPECT_TRUE(mixed_chunk);
+
+    auto all = (*r)->ReadAll();
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    ASSERT_EQ(all->num_rows(), kRows);
+    ASSERT_EQ(all->num_columns(), batch.num_columns());
+    for (size_t c = 0; c < batch.num_columns(); ++c) {
+      EXPECT_EQ(all->column(c).null_count(), batch.column(c).null_count()) << schema->field(c).name;
+    }
+    for (int64_t i = 0; i < kRows; ++i) ASSERT_EQ(all->Row(i), batch.Row(i)) << "row " << i;
+    // Columns chosen, reordered and repeated.
+    ReadOptions some;
+    some.columns = {"price", "s", "s", "city"};
+    auto picked = (*r)->ReadAll(some);
+    ASSERT_TRUE(picked.ok()) << picked.status().ToString();
+    ASSERT_EQ(picked->num_columns(), 4u);
+    for (int64_t i = 0; i < kRows; i += 7) {
+      ASSERT_EQ(picked->column(0).GetValue(i), batch.column(5).GetValue(i)) << "row " << i;
+      ASSERT_EQ(picked->column(1).GetValue(i), batch.column(0).GetValue(i)) << "row " << i;
+      ASSERT_EQ(picked->column(2).GetValue(i), batch.column(0).GetValue(i)) << "row " << i;
+      ASSERT_EQ(picked->column(3).GetValue(i), batch.column(1).GetValue(i)) << "row " << i;
+    }
+  }
+}
+
 TEST(RowSelection, PagesWithoutSelectedRowsAreNotDecompressed) {
   // One required BIGINT column of many zstd pages; the bytes of every page but the first
   // are overwritten: reading row 0 alone succeeds, reading a later row is refused.
