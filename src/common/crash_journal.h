@@ -81,6 +81,13 @@ class JournalingFileSystem : public FileSystem {
 // journal is malformed.
 Status SimulatePowerLoss(const std::string& journal_path);
 
+// FileSystem::Default()'s wrapper when LAKEPIPE_FAULT_AT=N[:enospc|eio|short] is set (a
+// kill-point build; docs/crash-testing.md, "I/O faults"): the N-th append, fsync, rename,
+// link, folder sync or create fails; at exit the process prints whether the fault fired,
+// or with N = 0 how many operations it made. nullptr when the variable is not set. (Here
+// rather than in fs.h: only Default() and tests need it.)
+FileSystem* FaultInjectingDefaultFromEnvironment(FileSystem* posix);
+
 // The journaling wrapper of FileSystem::Default()'s POSIX file system when
 // LAKEPIPE_CRASH_JOURNAL is set, else nullptr (called once by Default()).
 FileSystem* JournalingDefaultFromEnvironment(FileSystem* posix);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -237,6 +238,7 @@ FileSystem* FileSystem::Default() {
 #if defined(LAKEPIPE_KILL_POINTS) && LAKEPIPE_KILL_POINTS
     // Crash tests' power-cut simulation (common/crash_journal.h).
     if (FileSystem* journaling = JournalingDefaultFromEnvironment(posix)) return journaling;
+    if (FileSystem* faulty = FaultInjectingDefaultFromEnvironment(posix)) return faulty;
 #endif
     return posix;
   }();
@@ -410,6 +412,44 @@ std::string BaseName(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   size_t slash = path.rfind('/');
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+}  // namespace lakepipe
+
+namespace lakepipe {
+
+FileSystem* FaultInjectingDefaultFromEnvironment(FileSystem* posix) {
+  const char* spec = std::getenv("LAKEPIPE_FAULT_AT");
+  if (spec == nullptr || *spec == '\0') return nullptr;
+  std::string text = spec;
+  std::string kind = "eio";
+  if (auto colon = text.find(':'); colon != std::string::npos) {
+    kind = text.substr(colon + 1);
+    text = text.substr(0, colon);
+  }
+  char* end = nullptr;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  FaultInjectingFileSystem::Fault fault = FaultInjectingFileSystem::Fault::kIOError;
+  bool known = true;
+  if (kind == "enospc") fault = FaultInjectingFileSystem::Fault::kNoSpace;
+  else if (kind == "short") fault = FaultInjectingFileSystem::Fault::kShortWrite;
+  else if (kind != "eio") known = false;
+  if (end == text.c_str() || *end != '\0' || n < 0 || !known) {
+    std::fprintf(stderr, "lakepipe: error: LAKEPIPE_FAULT_AT=%s: expected N[:enospc|eio|short] with N >= 1, or 0 to count the operations\n", spec);
+    std::exit(2);
+  }
+  static FaultInjectingFileSystem* fs = new FaultInjectingFileSystem(posix);
+  if (n > 0) fs->FailAt(n, fault);
+  // A test must tell a run that met its fault from one that ended before it (N = 0 only
+  // counts, so that a test learns how many operations a run makes).
+  std::atexit([] {
+    if (fs->fired()) {
+      std::fprintf(stderr, "lakepipe: the injected fault fired\n");
+    } else {
+      std::fprintf(stderr, "lakepipe: file system operations: %lld\n", static_cast<long long>(fs->operations()));
+    }
+  });
+  return fs;
 }
 
 }  // namespace lakepipe

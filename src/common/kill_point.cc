@@ -54,7 +54,7 @@ bool KillPointsCompiledIn() {
 
 void CheckKillPointEnvironment() {
   if (KillPointsCompiledIn()) return;
-  for (const char* var : {"LAKEPIPE_KILL_AT", "LAKEPIPE_KILL_TRACE", "LAKEPIPE_CRASH_JOURNAL"}) {
+  for (const char* var : {"LAKEPIPE_KILL_AT", "LAKEPIPE_KILL_TRACE", "LAKEPIPE_CRASH_JOURNAL", "LAKEPIPE_FAULT_AT"}) {
     const char* v = std::getenv(var);
     if (v != nullptr && *v != '\0') {
       std::fprintf(stderr,

@@ -16,8 +16,15 @@
 // as a power cut at that moment would; one more case cuts the power after each update
 // completed. This finds a missing fsync, which a SIGKILL alone cannot.
 //
+// With --io-faults there are no kills: each update's file system operations are counted
+// (LAKEPIPE_FAULT_AT=0), and for N spread over 1..count (all of them with a large
+// --max-cases) the update runs with its N-th operation failing (ENOSPC, EIO or a short
+// write, in turn). It must end with an error naming the path (or succeed, when the failed
+// step was one it can do without), leave every table readable and contiguous, and the
+// next run must bring the tables to the reference.
+//
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
-//        [--budget-seconds S] [--power-loss]
+//        [--budget-seconds S] [--power-loss | --io-faults]
 import {
   EXAMPLE, Duck, argValue, cutPower, journalEnv, killAt, powerLoss, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
   diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
@@ -34,7 +41,9 @@ const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_K
 // Columns that legitimately differ between two runs over the same input.
 const VOLATILE = ['ingestion_time'];
 
-runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
+const ioFaults = process.argv.includes('--io-faults');
+
+runTest(powerLoss ? 'power_loss' : ioFaults ? 'io_faults' : 'kill_points', async () => {
   const started = Date.now();
   const work = tempDir('lakepipe-killpoints-');
   const inputs = join(work, 'inputs');
@@ -74,12 +83,19 @@ runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
     if (r.status !== 0) fail(`${what} exited with ${r.status ?? r.signal}:\n${(r.stdout + r.stderr).slice(-3000)}`);
   };
 
-  // The reference run, traced.
+  // The reference run, traced (and its file system operations counted).
   const ref = makeCase('reference');
   const traces = [];
+  const operations = [];
   for (let u = 0; u < updateFiles.length; ++u) {
     const trace = join(work, `trace-${u}.txt`);
-    mustSucceed(runUpdate(ref, u, { LAKEPIPE_KILL_TRACE: trace }), `reference update ${u}`);
+    const r = runUpdate(ref, u, { LAKEPIPE_KILL_TRACE: trace, ...(ioFaults ? { LAKEPIPE_FAULT_AT: '0' } : {}) });
+    mustSucceed(r, `reference update ${u}`);
+    if (ioFaults) {
+      const m = /file system operations: (\d+)/.exec(r.stderr);
+      if (!m) fail(`reference update ${u} did not count its file system operations:\n${r.stderr.slice(-2000)}`);
+      operations.push(Number(m[1]));
+    }
     const names = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
     traces.push(names);
   }
@@ -119,6 +135,13 @@ runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
   await checkTables(duck, ref.storage);
   await checkOrdersAgainstInput(duck, ref.storage, join(ref.landing, '*.csv'));
 
+  if (ioFaults) {
+    await faultPhase();
+    duck.close();
+    removeDir(work);
+    return;
+  }
+
   let done = 0;
   let skipped = 0;
   for (const k of cases) {
@@ -156,6 +179,59 @@ runTest(powerLoss ? 'power_loss' : 'kill_points', async () => {
   }
   duck.close();
   removeDir(work);
+
+  // --io-faults: an injected failure at the N-th file system operation of an update.
+  async function faultPhase() {
+    const kinds = ['enospc', 'eio', 'short'];
+    const faultCases = [];
+    operations.forEach((count, u) => {
+      const n = Math.min(count, Math.max(1, Math.floor(maxCases / operations.length)));
+      for (let i = 0; i < n; ++i) faultCases.push({ update: u, at: 1 + Math.floor((i * count) / n) });
+    });
+    let failed = 0;
+    const absorbed = [];
+    let ran = 0;
+    for (const [i, k] of faultCases.entries()) {
+      if (i > 0 && (Date.now() - started) / 1000 > budgetSeconds) break;
+      const kind = kinds[i % kinds.length];
+      const label = `update ${k.update}, operation ${k.at} of ${operations[k.update]} failing with ${kind}`;
+      const c = makeCase(`fault-${i}`);
+      for (let u = 0; u < k.update; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u} before the fault`);
+      const r = runUpdate(c, k.update, { LAKEPIPE_FAULT_AT: `${k.at}:${kind}` });
+      const output = r.stdout + r.stderr;
+      const fired = /lakepipe: the injected fault fired/.test(r.stderr);
+      if (r.signal || (r.status !== 0 && r.status !== 1)) {
+        fail(`${label}: expected a clean exit (0, or 1 with an error), got ${r.status ?? r.signal}:\n${output.slice(-2000)}`);
+      }
+      if (!fired) fail(`${label}: the fault was not injected (the run made fewer operations than counted):\n${output.slice(-1500)}`);
+      if (r.status === 1) {
+        // The error must reach the user with the path of the failed operation.
+        if (!/(error|failed).*injected fault on \//.test(output)) {
+          fail(`${label}: the run failed without an error naming the path:\n${output.slice(-2000)}`);
+        }
+        ++failed;
+      } else {
+        // Absorbed: what the run said about it (a warning naming the path), for the summary.
+        const said = output.split('\n').find((l) => /injected fault on/.test(l) && !/^lakepipe: the injected/.test(l));
+        absorbed.push(`${label}: ${said ? said.trim().slice(0, 300) : 'nothing said'}`);
+      }
+      try {
+        await checkTables(duck, c.storage);  // nothing half-committed is visible
+      } catch (e) {
+        if (e.crashTestFailure) fail(`${label}: right after the fault: ${e.message} (folder kept: ${c.dir})`);
+        throw e;
+      }
+      mustSucceed(runUpdate(c, k.update), `${label}: the run after the fault`);
+      for (let u = k.update + 1; u < updateFiles.length; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u}`);
+      await expectReferenceTables(c, label);
+      ++ran;
+    }
+    console.log(`io_faults: ${ran} of ${faultCases.length} injected faults (updates of ${operations.join(' and ')} ` +
+      `file system operations): ${failed} ended in an error naming the path, ${absorbed.length} were absorbed by the ` +
+      `update; every table readable after each, and the next run reached the reference tables, in ` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s`);
+    for (const a of absorbed) console.log(`  absorbed: ${a}`);
+  }
 
   // Every table of case `c` equals the reference run's, row for row.
   async function expectReferenceTables(c, label) {
