@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <atomic>
+#include <thread>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -257,13 +258,16 @@ Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
 Result<Batches> FullScanProvider::ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns) {
   delta::ScanOptions options;
   options.columns = columns.names();
-  LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
-  Batches out;
-  for (size_t i = 0; i < scan.files().size(); ++i) {
-    LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
-    if (b.num_rows() > 0) out.push_back(std::move(b));
-  }
-  return out;
+  return runner_.shared_scans.Read(snap->table_path(), snap->version(), options.columns,
+                                   [&]() -> Result<Batches> {
+                                     LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
+                                     Batches out;
+                                     for (size_t i = 0; i < scan.files().size(); ++i) {
+                                       LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
+                                       if (b.num_rows() > 0) out.push_back(std::move(b));
+                                     }
+                                     return out;
+                                   });
 }
 
 Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
@@ -639,6 +643,23 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
   return report;
 }
 
+size_t PipelineRunner::Impl::IndependentViews(const std::vector<const sql::ResolvedDataset*>& tables,
+                                              size_t from) const {
+  size_t end = from + 1;
+  if (tables[from]->kind != sql::DatasetKind::kMaterializedView) return end;
+  std::set<std::string> group = {Lower(tables[from]->name)};
+  for (; end < tables.size() && tables[end]->kind == sql::DatasetKind::kMaterializedView; ++end) {
+    PlanSources sources;
+    CollectSources(*tables[end]->plan, &sources);
+    for (const auto& f : tables[end]->more_flows) CollectSources(*f.plan, &sources);
+    bool reads_group = false;
+    for (const auto& t : sources.tables_read) reads_group |= group.count(t) > 0;
+    if (reads_group) break;
+    group.insert(Lower(tables[end]->name));
+  }
+  return end;
+}
+
 Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   Impl& r = *impl_;
   LP_RETURN_IF_ERROR(r.LockStorage());
@@ -656,13 +677,43 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   for (const auto& ds : r.resolved.datasets)
     if (ds.kind != sql::DatasetKind::kView) tables.push_back(&ds);
   std::set<std::string> failed;  // lower-case names of tables that failed or were skipped
-  for (size_t i = 0; i < tables.size() && !r.stop_requested.load(); ++i) {
-    const sql::ResolvedDataset& ds = *tables[i];
-    if (options.on_table_start) options.on_table_start(ds.name, static_cast<int>(i), static_cast<int>(tables.size()));
-    TableReport report = r.RunTable(ds, refresh.count(Lower(ds.name)) > 0, failed, log, options.board);
-    if (report.status == "failed" || report.status == "skipped") failed.insert(Lower(ds.name));
-    if (options.on_table) options.on_table(report);
-    update.tables.push_back(std::move(report));
+  std::mutex callbacks_mu;        // the caller's callbacks are called from one thread at a time
+  for (size_t i = 0; i < tables.size() && !r.stop_requested.load();) {
+    // Materialized views that follow each other in dependency order and read none of each
+    // other run together on two threads, and a table they all read at one version is read
+    // once for them (Impl::shared_scans). Reports keep the order of `tables`.
+    size_t end = r.IndependentViews(tables, i);
+    std::vector<TableReport> reports(end - i);
+    std::atomic<size_t> next{i};
+    auto work = [&]() {
+      for (size_t k = next++; k < end && !r.stop_requested.load(); k = next++) {
+        const sql::ResolvedDataset& ds = *tables[k];
+        if (options.on_table_start) {
+          std::lock_guard<std::mutex> lock(callbacks_mu);
+          options.on_table_start(ds.name, static_cast<int>(k), static_cast<int>(tables.size()));
+        }
+        reports[k - i] = r.RunTable(ds, refresh.count(Lower(ds.name)) > 0, failed, log, options.board);
+        if (options.on_table) {
+          std::lock_guard<std::mutex> lock(callbacks_mu);
+          options.on_table(reports[k - i]);
+        }
+      }
+    };
+    if (end - i > 1) {
+      r.shared_scans.Begin();
+      std::thread helper(work);
+      work();
+      helper.join();
+      r.shared_scans.End();
+    } else {
+      work();
+    }
+    for (size_t k = i; k < end; ++k) {
+      if (reports[k - i].table.empty()) break;  // not run: a stop was requested
+      if (reports[k - i].status == "failed" || reports[k - i].status == "skipped") failed.insert(Lower(tables[k]->name));
+      update.tables.push_back(std::move(reports[k - i]));
+    }
+    i = end;
   }
   // The streaming tables that appended are compacted once their update is over (the
   // update's rows are all committed by then, so nothing waits for it).

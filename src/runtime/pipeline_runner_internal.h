@@ -25,6 +25,7 @@
 #include "runtime/executor.h"
 #include "runtime/file_source.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/shared_scan.h"
 #include "runtime/status_board.h"
 #include "runtime/stream_source.h"
 #include "state/incremental_aggregate.h"
@@ -132,6 +133,8 @@ struct PipelineRunner::Impl {
   std::map<std::string, std::map<int64_t, Arrivals>> arrivals;
   // table (lower case) -> the upstream versions its last update read (latency bookkeeping).
   std::map<std::string, std::map<std::string, int64_t>> versions_consumed;
+  // Snapshot reads shared by the views RunOnce runs together.
+  mutable SharedScans shared_scans;
 
   Flow* FindFlow(const std::string& lower_name) {
     std::lock_guard<std::mutex> lock(flows_mu);
@@ -168,6 +171,9 @@ struct PipelineRunner::Impl {
   PipelineStatus InitialStatus(const std::string& mode) const;
   // Updates one table unless an upstream table in `failed` failed, and logs the outcome
   // to the event log and the board. Never fails: a failure is the report's status.
+  // The end of the group of materialized views starting at tables[from] that read none of
+  // each other (RunOnce runs them together); from + 1 when tables[from] is not a view.
+  size_t IndependentViews(const std::vector<const sql::ResolvedDataset*>& tables, size_t from) const;
   TableReport RunTable(const sql::ResolvedDataset& ds, bool full_refresh, const std::set<std::string>& failed,
                        EventLog& log, StatusBoard* board);
   // Updates one table (a materialized view or every pending batch of a streaming table);
@@ -265,8 +271,9 @@ class FullScanProvider : public ScanProvider {
 
  protected:
   Result<Batches> ReadWholeTable(const sql::PlanNode& node);
-  // Every row of a snapshot, in `columns`' columns.
-  static Result<Batches> ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns);
+  // Every row of a snapshot, in `columns`' columns (one read shared by the views that run
+  // together, runner_.shared_scans).
+  Result<Batches> ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns);
 
   const PipelineRunner::Impl& runner_;
   const ExecOptions& exec_;
