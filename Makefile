@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps deps-test deps-bench node test demo tour bench fuzz clean
+.PHONY: all build deps deps-test deps-bench node test demo tour bench fuzz soak crash-soak clean
 
 all: build
 
@@ -49,6 +49,19 @@ bench: deps-bench node
 	@cmake -S . -B $(BUILD)-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAKEPIPE_BENCH=ON -DLAKEPIPE_TESTS=OFF >/dev/null
 	@ninja -C $(BUILD)-bench -j $(JOBS)
 	@scripts/bench.sh $(BUILD)-bench
+
+# Long runs of issue 16, not in `make test` or `make bench`; each writes its section of
+# docs/BENCHMARKS.md. `make soak`: the orders pipeline for SOAK_MINUTES (60) at 5,000
+# lines/s, sampling memory, descriptors, threads, files, startup time and p99 every minute
+# (bench/soak.mjs). `make crash-soak`: CRASH_SOAK_KILLS (1000) SIGKILLs at random moments
+# under `lakepipe produce`, then the crash checks (bench/crash_soak.mjs).
+SOAK_MINUTES ?= 60
+CRASH_SOAK_KILLS ?= 1000
+soak: build
+	@node bench/soak.mjs --bin $(BUILD)/lakepipe --minutes $(SOAK_MINUTES) --md docs/BENCHMARKS.md
+
+crash-soak: build
+	@node bench/crash_soak.mjs --bin $(BUILD)/lakepipe --kills $(CRASH_SOAK_KILLS) --md docs/BENCHMARKS.md
 
 # libFuzzer targets with clang, ASan and UBSan, each for FUZZ_SECONDS (default 60) from its
 # corpus in tests/fuzz/corpus/ (docs/fuzzing.md); `make test` replays the same corpora.

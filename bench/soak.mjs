@@ -1,0 +1,241 @@
+// `make soak` (issue 16, "Bounded growth"): the orders pipeline runs continuously while
+// `lakepipe produce` drops --rate lines/s for --minutes (SOAK_MINUTES, 60); every
+// --sample-seconds (60) it records, from outside the process:
+//   - RSS, open file descriptors and threads of the pipeline (/proc/PID);
+//   - files and bytes under each table's data, its _delta_log, and _checkpoints/<table>;
+//   - startup replay time: how long `lakepipe status` takes (it opens every table's log and
+//     checkpoint and every flow's checkpoint folder, as a restart does);
+//   - p99 landing -> Gold latency over the interval (lakepipe_end_to_end_latency_seconds of
+//     gold_revenue_by_country on /metrics, bucket upper bound).
+// Then it fits a line to each series (second half of the run: after warm-up) and writes the
+// series, the slopes and a 30-day extrapolation to the "## Soak" section of --md (other
+// sections untouched). The target: every slope flat within noise, except data bytes.
+//
+// Usage: node bench/soak.mjs [--bin B] [--minutes 60] [--rate 5000] [--sample-seconds 60]
+//        [--md docs/BENCHMARKS.md] [--json OUT]
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import {
+  EXAMPLE, argValue, binary, fail, join, orderSets, removeDir, runOk, runSync, sleep, start, tempDir,
+} from '../tests/crash/lib.mjs';
+import { replaceSection } from './md_section.mjs';
+
+const bin = binary();
+const minutes = Number(argValue('--minutes', process.env.SOAK_MINUTES || '60'));
+const rate = Number(argValue('--rate', '5000'));
+const sampleSeconds = Number(argValue('--sample-seconds', '60'));
+const mdPath = argValue('--md', null);
+const jsonPath = argValue('--json', null);
+const GOLD = 'gold_revenue_by_country';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+// Files and bytes under `dir`, recursively (0 when missing).
+function du(dir, skip = () => false) {
+  let files = 0;
+  let bytes = 0;
+  if (!existsSync(dir)) return { files, bytes };
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (skip(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      const sub = du(p);
+      files += sub.files;
+      bytes += sub.bytes;
+    } else {
+      try {
+        bytes += statSync(p).size;
+        ++files;
+      } catch {
+        // removed while listing (cleanup, compaction): not counted
+      }
+    }
+  }
+  return { files, bytes };
+}
+
+function procStats(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name) => Number((new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status) || [])[1] || 0);
+  return { rss_mb: field('VmRSS') / 1024, threads: field('Threads'), fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+// Cumulative bucket counts of the Gold latency histogram: Map(le -> count).
+async function latencyBuckets(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (!res.ok) fail(`/metrics answered ${res.status}`);
+  const text = await res.text();
+  const buckets = new Map();
+  const re = /^lakepipe_end_to_end_latency_seconds_bucket\{([^}]*)\} (\S+)$/gm;
+  for (let m; (m = re.exec(text));) {
+    if (!m[1].includes(`table="${GOLD}"`)) continue;
+    const le = /(?:^|,)le="([^"]+)"/.exec(m[1])[1];
+    buckets.set(le === '+Inf' ? Infinity : Number(le), Number(m[2]));
+  }
+  return buckets;
+}
+
+// p99 (a bucket's upper bound) of the observations between two cumulative snapshots.
+function p99Between(before, after) {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return null;
+  for (const le of les) {
+    if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= 0.99 * total) return le;
+  }
+  return Infinity;
+}
+
+// Least-squares slope and intercept of y over x, and the residuals' standard deviation.
+function fit(xs, ys) {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; ++i) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+  }
+  const slope = sxx > 0 ? sxy / sxx : 0;
+  const intercept = my - slope * mx;
+  const sd = Math.sqrt(ys.reduce((a, y, i) => a + (y - (intercept + slope * xs[i])) ** 2, 0) / Math.max(1, n - 2));
+  return { slope, intercept, sd, mean: my };
+}
+
+const work = tempDir('lakepipe-soak-');
+const landing = join(work, 'landing');
+const storage = join(work, 'storage');
+const input = join(work, 'orders.csv');
+const rows = Math.ceil(rate * minutes * 60 * 1.05);
+console.log(`soak: generating ${rows} order lines`);
+runOk(bin, ['generate', 'orders', '--rows', String(rows), '--seed', '7', '--out', input]);
+const port = await freePort();
+const sets = orderSets(landing, storage);
+const producer = start(bin, ['produce', '--from', input, '--to', landing, '--rate', String(rate), '--lines-per-file', '500']);
+while (!existsSync(landing) || readdirSync(landing).length === 0) await sleep(50);
+const pipeline = start(bin, ['run', EXAMPLE, '--summary', '--port', String(port), ...sets]);
+let stopped = null;
+pipeline.exited.then((r) => { stopped = r; });
+const loadStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const t0 = Date.now();
+const samples = [];
+let lastBuckets = new Map();
+console.log(`soak: ${minutes} min at ${rate} lines/s, a sample every ${sampleSeconds} s (pipeline pid ${pipeline.pid}, port ${port})`);
+while ((Date.now() - t0) / 60000 < minutes) {
+  await sleep(sampleSeconds * 1000);
+  if (stopped) fail(`the pipeline exited with ${stopped.code ?? stopped.signal}:\n${pipeline.output.slice(-3000)}`);
+  const s = { minute: (Date.now() - t0) / 60000, ...procStats(pipeline.pid) };
+  let buckets = lastBuckets;
+  try {
+    buckets = await latencyBuckets(port);
+  } catch (e) {
+    if (e.crashTestFailure) throw e;  // the server answered, but not with metrics
+    console.log(`soak: /metrics could not be read: ${e.message}${e.cause ? ` (${e.cause.message})` : ''}`);
+  }
+  s.p99_ms = (() => {
+    const p = p99Between(lastBuckets, buckets);
+    return p === null ? null : p === Infinity ? Infinity : p * 1000;
+  })();
+  lastBuckets = buckets;
+  const t = Date.now();
+  const status = runSync(bin, ['status', EXAMPLE, ...sets]);
+  s.status_ms = Date.now() - t;
+  s.status_exit = status.status;
+  s.tables = {};
+  for (const name of existsSync(storage) ? readdirSync(storage) : []) {
+    if (name.startsWith('_') || !existsSync(join(storage, name, '_delta_log'))) continue;
+    s.tables[name] = {
+      data: du(join(storage, name), (n) => n === '_delta_log'),
+      log: du(join(storage, name, '_delta_log')),
+      checkpoints: du(join(storage, '_checkpoints', name)),
+    };
+  }
+  samples.push(s);
+  const gold = s.tables[GOLD];
+  console.log(`soak: ${s.minute.toFixed(1)} min: RSS ${s.rss_mb.toFixed(0)} MB, ${s.fds} fds, ${s.threads} threads, ` +
+    `p99 ${s.p99_ms ?? '-'} ms, status ${s.status_ms} ms` +
+    (gold ? `, ${GOLD}: ${gold.data.files} data files, ${gold.log.files} log files` : ''));
+}
+pipeline.kill('SIGINT');
+producer.kill('SIGINT');
+await Promise.race([pipeline.exited, sleep(30000)]);
+const loadEnd = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+if (samples.length < 2) fail('fewer than two samples: run longer than two --sample-seconds');
+
+// Series and slopes over the second half (warm-up excluded).
+const series = [
+  ['RSS (MB)', (s) => s.rss_mb, false],
+  ['open file descriptors', (s) => s.fds, false],
+  ['threads', (s) => s.threads, false],
+  ['startup replay: `lakepipe status` (ms)', (s) => s.status_ms, false],
+  ['p99 landing -> Gold (ms, bucket bound)', (s) => (Number.isFinite(s.p99_ms) ? s.p99_ms : null), false],
+];
+const tableNames = Object.keys(samples.at(-1).tables).sort();
+for (const t of tableNames) {
+  series.push([`${t}: data files`, (s) => s.tables[t]?.data.files ?? 0, false]);
+  series.push([`${t}: data MB`, (s) => (s.tables[t]?.data.bytes ?? 0) / 1e6, true]);
+  series.push([`${t}: _delta_log files`, (s) => s.tables[t]?.log.files ?? 0, false]);
+  series.push([`${t}: _delta_log MB`, (s) => (s.tables[t]?.log.bytes ?? 0) / 1e6, false]);
+  series.push([`${t}: _checkpoints files`, (s) => s.tables[t]?.checkpoints.files ?? 0, false]);
+}
+const half = samples.slice(Math.floor(samples.length / 2));
+const rowsOut = [];
+let growing = 0;
+for (const [name, get, mayGrow] of series) {
+  const pts = half.map((s) => [s.minute, get(s)]).filter(([, y]) => y !== null && y !== undefined);
+  if (pts.length < 2) continue;
+  const f = fit(pts.map((p) => p[0]), pts.map((p) => p[1]));
+  const span = pts.at(-1)[0] - pts[0][0];
+  // Flat: the fitted change over the half is within twice the scatter around the line, or
+  // within 5% of the mean (a series that steps by one file now and then).
+  const change = f.slope * span;
+  const flat = Math.abs(change) <= Math.max(2 * f.sd, 0.05 * Math.abs(f.mean), 1e-9);
+  if (!flat && !mayGrow) ++growing;
+  const last = pts.at(-1)[1];
+  rowsOut.push([name, pts[0][1], last, f.slope, last + f.slope * 30 * 24 * 60, flat ? 'flat' : mayGrow ? 'grows (data)' : '**grows**']);
+}
+const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(3));
+const md = [
+  '## Soak (issue 16; `make soak`, bench/soak.mjs)',
+  '',
+  `\`node bench/soak.mjs --minutes ${minutes} --rate ${rate}\`: the orders pipeline in continuous mode for ${minutes} min ` +
+    `while \`lakepipe produce\` drops ${rate} lines/s (500 per file); ${samples.length} samples, one every ${sampleSeconds} s. ` +
+    `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, ${os.cpus().length} CPUs, load ${loadStart} at the start and ${loadEnd} at the end.`,
+  '',
+  `Slopes are fitted over the second half of the run (after warm-up); "flat" means the fitted change over that half is ` +
+    `within twice the scatter around the line or 5% of the mean. 30 days = the last value plus 30 days of the slope.`,
+  `**${growing === 0 ? 'Every series but data bytes is flat.' : `${growing} series grow beyond noise (marked).`}**`,
+  '',
+  '| series | first (2nd half) | last | slope per minute | 30 days | verdict |',
+  '|---|---|---|---|---|---|',
+  ...rowsOut.map(([n, a, b, sl, x, v]) => `| ${n} | ${num(a)} | ${num(b)} | ${num(sl)} | ${num(x)} | ${v} |`),
+  '',
+  '<details><summary>samples</summary>',
+  '',
+  '| minute | RSS MB | fds | threads | p99 ms | status ms | gold data files | gold log files |',
+  '|---|---|---|---|---|---|---|---|',
+  ...samples.map((s) => `| ${s.minute.toFixed(1)} | ${s.rss_mb.toFixed(0)} | ${s.fds} | ${s.threads} | ${s.p99_ms ?? '-'} | ${s.status_ms} | ` +
+    `${s.tables[GOLD]?.data.files ?? '-'} | ${s.tables[GOLD]?.log.files ?? '-'} |`),
+  '',
+  '</details>',
+  '',
+].join('\n');
+console.log(md);
+if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ minutes, rate, samples }, null, 1));
+if (mdPath) {
+  replaceSection(mdPath, '## Soak (issue 16', md);
+  console.log(`soak: wrote the Soak section of ${mdPath}`);
+}
+removeDir(work);
+if (growing > 0) process.exitCode = 1;
