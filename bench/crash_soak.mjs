@@ -15,9 +15,8 @@ const bin = binary();
 const kills = Number(argValue('--kills', process.env.CRASH_SOAK_KILLS || '1000'));
 const mdPath = argValue('--md', null);
 const rate = 2000;
-// About one kill cycle per two seconds (a random 0.1-1.5 s of running, the restart, the
-// check of its exit): enough
-// lines that the producer is still dropping files at the last kill.
+// About one kill cycle per two seconds (a random 0.1-1.5 s of running, then the restart):
+// enough lines that the producer is still dropping files at the last kill.
 const rows = kills * rate * 2;
 const script = join(fileURLToPath(new URL('.', import.meta.url)), '../tests/crash/kill9.mjs');
 const loadStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
