@@ -62,8 +62,10 @@ Status RemoveStaleIngestFiles(const std::string& dir) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool point_lookups) {
+Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool point_lookups, bool compress) {
   rocksdb::Options options = StateDbOptions();
+  // Per table file: files written before with compression stay readable.
+  if (!compress) options.compression = rocksdb::kNoCompression;
   if (point_lookups) {
     rocksdb::BlockBasedTableOptions table;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

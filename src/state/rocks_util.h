@@ -36,8 +36,9 @@ Status RemoveStaleIngestFiles(const std::string& dir);
 
 // Opens (creating if missing) the state DB in `dir` with StateDbOptions(), then removes
 // stale ingest files. `point_lookups`: the store mostly asks for keys that are absent, so
-// table files get a bloom filter that answers those without a read.
-Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool point_lookups);
+// table files get a bloom filter that answers those without a read. `compress`: false for
+// stores of random bytes (digests), where compression costs CPU and saves nothing.
+Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool point_lookups, bool compress = true);
 
 class StateWrite {
  public:

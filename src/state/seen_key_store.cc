@@ -4,10 +4,13 @@
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
+#include <rocksdb/slice.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "state/rocks_util.h"
 
@@ -54,12 +57,8 @@ SeenKeyStore::Digest DigestOf(std::string_view key) {
   return SeenKeyStore::Digest{{Hash64(key, 0x243F6A8885A308D3ULL), Hash64(key, 0x13198A2E03707344ULL)}};
 }
 
-// The digest's 16 bytes in memory order (the layout of stores written before the time
-// index existed, kept so they stay readable).
-void AppendDigest(std::string* out, const SeenKeyStore::Digest& d) {
-  out->append(reinterpret_cast<const char*>(d.part), sizeof d.part);
-}
-
+// The digest's 16 bytes are stored in memory order (the layout of stores written before
+// the time index existed, kept so they stay readable).
 SeenKeyStore::Digest ReadDigest(const char* p) {
   SeenKeyStore::Digest d;
   std::memcpy(d.part, p, sizeof d.part);
@@ -77,17 +76,31 @@ int64_t ReadTime(const char* p) {
   return static_cast<int64_t>(u ^ (1ULL << 63));
 }
 
-std::string KeyEntry(const SeenKeyStore::Digest& d) {
-  std::string k(1, kKeyPrefix);
-  AppendDigest(&k, d);
-  return k;
+// Entries are built in small fixed buffers (no string per entry).
+constexpr size_t kKeyEntryBytes = 1 + sizeof(SeenKeyStore::Digest);
+constexpr size_t kTimeEntryBytes = 1 + 8 + sizeof(SeenKeyStore::Digest);
+
+rocksdb::Slice KeyEntry(const SeenKeyStore::Digest& d, char (&buf)[kKeyEntryBytes]) {
+  buf[0] = kKeyPrefix;
+  std::memcpy(buf + 1, d.part, sizeof d.part);
+  return rocksdb::Slice(buf, sizeof buf);
 }
 
-std::string TimeEntry(int64_t t, const SeenKeyStore::Digest& d) {
-  std::string k(1, kTimePrefix);
-  AppendTime(&k, t);
-  AppendDigest(&k, d);
-  return k;
+void PutTime(char* out, int64_t t) {
+  uint64_t u = static_cast<uint64_t>(t) ^ (1ULL << 63);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((u >> (56 - 8 * i)) & 0xff);
+}
+
+rocksdb::Slice TimeEntry(int64_t t, const SeenKeyStore::Digest& d, char (&buf)[kTimeEntryBytes]) {
+  buf[0] = kTimePrefix;
+  PutTime(buf + 1, t);
+  std::memcpy(buf + 9, d.part, sizeof d.part);
+  return rocksdb::Slice(buf, sizeof buf);
+}
+
+rocksdb::Slice TimeValue(int64_t t, char (&buf)[8]) {
+  PutTime(buf, t);
+  return rocksdb::Slice(buf, sizeof buf);
 }
 
 }  // namespace
@@ -97,7 +110,8 @@ SeenKeyStore::~SeenKeyStore() = default;
 Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir) {
   std::shared_ptr<SeenKeyStore> store(new SeenKeyStore());
   // Most lookups are of keys never seen: the bloom filter answers those without a read.
-  LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true));
+  // Digests do not compress: table files are written uncompressed.
+  LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true, /*compress=*/false));
   rocksdb::DB* raw = store->db_.get();
   store->dir_ = dir;
   LP_ASSIGN_OR_RETURN(store->committed_batch_, ReadMarker(raw, kBatchKey, dir));
@@ -107,47 +121,63 @@ Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir)
   return store;
 }
 
+Status SeenKeyStore::Lookup(const Digest& d, bool* found, std::optional<int64_t>* time) {
+  *found = false;
+  time->reset();
+  if (stored_keys_ == 0) return Status::OK();  // an empty store (a flow's first batch) needs no lookups
+  char buf[kKeyEntryBytes];
+  auto st = db_->Get(rocksdb::ReadOptions(), KeyEntry(d, buf), &value_);
+  if (st.IsNotFound()) return Status::OK();
+  if (!st.ok()) return FromRocks(st, "read state store " + dir_);
+  *found = true;
+  if (value_.size() == 8) *time = ReadTime(value_.data());
+  return Status::OK();
+}
+
+size_t SeenKeyStore::AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time) {
+  bool added;
+  size_t slot = pending_.FindOrInsert(d, &added);
+  pending_.flags(slot) = static_cast<uint8_t>(DigestTable::kUsed | flags | (stored_time ? kHasStoredTime : 0));
+  if (flags & kHasTime) {
+    pending_.time(slot) = time;
+    pending_min_time_ = std::min(pending_min_time_, time);
+  }
+  if (stored_time) pending_.stored_time(slot) = *stored_time;
+  if (flags & kNew) ++pending_new_;
+  return slot;
+}
+
 // Decides whether one key is new, recording the change in pending_. A stored key whose
 // event time is below this batch's expiry watermark counts as absent (it is deleted at
 // Commit), exactly as if ExpireBefore had removed it at once.
-Status SeenKeyStore::Probe(std::string_view key, bool with_time, int64_t time, uint8_t* inserted) {
-  Digest d = DigestOf(key);
-  auto it = pending_.find(d);
-  if (it != pending_.end()) {
-    if (with_time && it->second.has_time) it->second.time = std::max(it->second.time, time);
+Status SeenKeyStore::Probe(const Digest& d, bool with_time, int64_t time, uint8_t* inserted) {
+  size_t slot = pending_.Find(d);
+  if (slot != DigestTable::kNone) {
+    if (with_time && (pending_.flags(slot) & kHasTime)) pending_.time(slot) = std::max(pending_.time(slot), time);
     *inserted = 0;
     return Status::OK();
   }
-  Pending p;
-  p.has_time = with_time;
-  p.time = time;
-  if (stored_keys_ > 0) {  // an empty store (a flow's first batch) needs no lookups
-    lookup_.assign(1, kKeyPrefix);
-    AppendDigest(&lookup_, d);
-    auto st = db_->Get(rocksdb::ReadOptions(), lookup_, &value_);
-    if (!st.ok() && !st.IsNotFound()) return FromRocks(st, "read state store " + dir_);
-    if (st.ok()) {
-      p.in_db = true;
-      if (value_.size() == 8) p.db_time = ReadTime(value_.data());
-      bool expired = p.db_time && pending_watermark_ && *p.db_time < *pending_watermark_;
-      if (!expired) {
-        *inserted = 0;
-        // A known key seen again later in event time lives on until its latest time.
-        if (with_time && p.db_time && time > *p.db_time) pending_.emplace(d, p);
-        return Status::OK();
-      }
+  uint8_t flags = with_time ? kHasTime : 0;
+  bool found;
+  std::optional<int64_t> db_time;
+  LP_RETURN_IF_ERROR(Lookup(d, &found, &db_time));
+  if (found) {
+    bool expired = db_time && pending_watermark_ && *db_time < *pending_watermark_;
+    if (!expired) {
+      *inserted = 0;
+      // A known key seen again later in event time lives on until its latest time.
+      if (with_time && db_time && time > *db_time) AddPending(d, flags, time, db_time);
+      return Status::OK();
     }
   }
-  p.is_new = true;
-  pending_.emplace(d, p);
-  ++pending_new_;
+  AddPending(d, flags | kNew, time, db_time);
   *inserted = 1;
   return Status::OK();
 }
 
 Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) {
   inserted->assign(keys.size(), 0);
-  for (size_t i = 0; i < keys.size(); ++i) LP_RETURN_IF_ERROR(Probe(keys[i], false, 0, &(*inserted)[i]));
+  for (size_t i = 0; i < keys.size(); ++i) LP_RETURN_IF_ERROR(Probe(DigestOf(keys[i]), false, 0, &(*inserted)[i]));
   return Status::OK();
 }
 
@@ -158,50 +188,40 @@ Status SeenKeyStore::InsertIfAbsentWithTime(const std::vector<std::string_view>&
     return Status::Internal("InsertIfAbsentWithTime: " + std::to_string(keys.size()) + " keys but " +
                             std::to_string(event_times.size()) + " event times");
   }
+  pending_.EnableTimes();
   inserted->assign(keys.size(), 0);
-  for (size_t i = 0; i < keys.size(); ++i) LP_RETURN_IF_ERROR(Probe(keys[i], true, event_times[i], &(*inserted)[i]));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    LP_RETURN_IF_ERROR(Probe(DigestOf(keys[i]), true, event_times[i], &(*inserted)[i]));
+  }
   return Status::OK();
 }
 
 // As Probe with times, but a key recorded below `floor` (the row's watermark) counts as
 // absent and is recorded anew; a known key keeps its time (the kept row's).
-Status SeenKeyStore::ProbeFirst(std::string_view key, int64_t time, int64_t floor, uint8_t* inserted,
+Status SeenKeyStore::ProbeFirst(const Digest& d, int64_t time, int64_t floor, uint8_t* inserted,
                                 int64_t* recorded) {
-  Digest d = DigestOf(key);
-  auto it = pending_.find(d);
-  if (it != pending_.end()) {
-    Pending& p = it->second;
-    if (p.has_time && p.time >= floor) {
+  size_t slot = pending_.Find(d);
+  if (slot != DigestTable::kNone) {
+    if ((pending_.flags(slot) & kHasTime) && pending_.time(slot) >= floor) {
       *inserted = 0;
-      *recorded = p.time;
+      *recorded = pending_.time(slot);
       return Status::OK();
     }
-    p.has_time = true;
-    p.time = time;
+    pending_.flags(slot) |= kHasTime;
+    pending_.time(slot) = time;
+    pending_min_time_ = std::min(pending_min_time_, time);
     *inserted = 1;
     return Status::OK();
   }
-  Pending p;
-  p.has_time = true;
-  p.time = time;
-  if (stored_keys_ > 0) {
-    lookup_.assign(1, kKeyPrefix);
-    AppendDigest(&lookup_, d);
-    auto st = db_->Get(rocksdb::ReadOptions(), lookup_, &value_);
-    if (!st.ok() && !st.IsNotFound()) return FromRocks(st, "read state store " + dir_);
-    if (st.ok()) {
-      p.in_db = true;
-      if (value_.size() == 8) p.db_time = ReadTime(value_.data());
-      if (!p.db_time || *p.db_time >= floor) {
-        *inserted = 0;
-        *recorded = p.db_time.value_or(INT64_MAX);
-        return Status::OK();
-      }
-    }
+  bool found;
+  std::optional<int64_t> db_time;
+  LP_RETURN_IF_ERROR(Lookup(d, &found, &db_time));
+  if (found && (!db_time || *db_time >= floor)) {
+    *inserted = 0;
+    *recorded = db_time.value_or(INT64_MAX);
+    return Status::OK();
   }
-  p.is_new = true;
-  pending_.emplace(d, p);
-  ++pending_new_;
+  AddPending(d, kHasTime | kNew, time, db_time);
   *inserted = 1;
   return Status::OK();
 }
@@ -215,10 +235,12 @@ Status SeenKeyStore::InsertIfAbsentOrExpired(const std::vector<std::string_view>
                             std::to_string(event_times.size()) + " times, " + std::to_string(floors.size()) +
                             " floors");
   }
+  pending_.EnableTimes();
   inserted->assign(keys.size(), 0);
   recorded->assign(keys.size(), 0);
   for (size_t i = 0; i < keys.size(); ++i) {
-    LP_RETURN_IF_ERROR(ProbeFirst(keys[i], event_times[i], floors[i], &(*inserted)[i], &(*recorded)[i]));
+    LP_RETURN_IF_ERROR(
+        ProbeFirst(DigestOf(keys[i]), event_times[i], floors[i], &(*inserted)[i], &(*recorded)[i]));
   }
   return Status::OK();
 }
@@ -230,17 +252,25 @@ Result<int64_t> SeenKeyStore::ExpireBefore(int64_t watermark_micros) {
   }
   pending_watermark_ = watermark_micros;
   int64_t forgotten = 0;
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.has_time && it->second.time < watermark_micros) {
-      if (it->second.is_new) {
+  if (watermark_micros <= pending_min_time_) return forgotten;  // no pending time below it
+  int64_t min_time = INT64_MAX;
+  for (size_t s = 0; s < pending_.slot_count(); ++s) {
+    // Erase may move a later entry into slot s: look at s again until it stays.
+    while (pending_.used(s)) {
+      uint8_t flags = pending_.flags(s);
+      if (!(flags & kHasTime)) break;
+      if (pending_.time(s) >= watermark_micros) {
+        min_time = std::min(min_time, pending_.time(s));
+        break;
+      }
+      if (flags & kNew) {
         --pending_new_;
         ++forgotten;
       }
-      it = pending_.erase(it);  // a stored entry below the watermark is deleted at Commit
-    } else {
-      ++it;
+      pending_.Erase(s);  // a stored entry below the watermark is deleted at Commit
     }
   }
+  pending_min_time_ = min_time;
   return forgotten;
 }
 
@@ -251,9 +281,7 @@ std::optional<int64_t> SeenKeyStore::RecordedWatermark() const {
 int64_t SeenKeyStore::size() const { return stored_keys_ + pending_new_; }
 
 int64_t SeenKeyStore::MemoryBytes() const {
-  // An unordered_map node: the value, the next pointer and the cached hash.
-  int64_t bytes = static_cast<int64_t>(pending_.size() * (sizeof(Digest) + sizeof(Pending) + 16) +
-                                       pending_.bucket_count() * sizeof(void*));
+  int64_t bytes = pending_.MemoryBytes();
   uint64_t memtables = 0;
   if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
     bytes += static_cast<int64_t>(memtables);
@@ -271,8 +299,9 @@ StateSize SeenKeyStore::Size() const {
 }
 
 void SeenKeyStore::Abandon() {
-  pending_.clear();
+  pending_.Clear(kKeepSlots);
   pending_new_ = 0;
+  pending_min_time_ = INT64_MAX;
   pending_watermark_.reset();
 }
 
@@ -281,57 +310,150 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
     return Status::InvalidArgument("state store " + dir_ + " already has batch " + std::to_string(*committed_batch_) +
                                    " applied; batch " + std::to_string(batch_id) + " cannot be applied after it");
   }
-  StateWrite write;
   int64_t count = stored_keys_;
-  std::optional<std::string> range_end;
+  std::vector<Digest> expired;  // stored keys to delete
+  std::string range_end;
   if (pending_watermark_) {
     // Stored keys below the watermark: walk the time index up to it. Each entry names a
     // stored key; it is deleted unless this batch re-timed it (then it is re-put below).
-    range_end = std::string(1, kTimePrefix);
-    AppendTime(&*range_end, *pending_watermark_);
+    range_end.assign(1, kTimePrefix);
+    AppendTime(&range_end, *pending_watermark_);
     std::string begin(1, kTimePrefix);
-    rocksdb::Slice upper(*range_end);
+    rocksdb::Slice upper(range_end);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(ro));
     for (iter->Seek(begin); iter->Valid(); iter->Next()) {
       rocksdb::Slice k = iter->key();
-      if (k.size() != 1 + 8 + sizeof(Digest)) {
+      if (k.size() != kTimeEntryBytes) {
         return Status::Corruption("state store " + dir_ + ": time index entry of " + std::to_string(k.size()) +
                                   " bytes, expected 25");
       }
       Digest d = ReadDigest(k.data() + 9);
-      auto it = pending_.find(d);
-      if (it == pending_.end()) {
-        write.Delete(KeyEntry(d));
+      size_t slot = pending_.Find(d);
+      if (slot == DigestTable::kNone) {
+        expired.push_back(d);
         --count;
-      } else if (it->second.is_new) {
+      } else if (pending_.flags(slot) & kNew) {
         --count;  // expired, then seen again in this batch: re-put as new below
       }
     }
     LP_RETURN_IF_ERROR(FromRocks(iter->status(), "scan state store " + dir_));
-    write.DeleteRange(std::string(1, kTimePrefix), *range_end);
   }
-  for (const auto& [d, p] : pending_) {
-    if (p.is_new) ++count;
-    std::string value;
-    if (p.has_time) AppendTime(&value, p.time);
-    write.Put(KeyEntry(d), std::move(value));
-    if (!p.has_time) continue;
-    write.Put(TimeEntry(p.time, d), "");
-    bool covered_by_range = pending_watermark_ && p.db_time && *p.db_time < *pending_watermark_;
-    if (p.db_time && *p.db_time != p.time && !covered_by_range) write.Delete(TimeEntry(*p.db_time, d));
-  }
+  count += pending_new_;
   std::optional<int64_t> watermark = RecordedWatermark();
-  write.Put(kBatchKey, std::to_string(batch_id));
-  write.Put(kCountKey, std::to_string(count));
-  if (watermark) write.Put(kWatermarkKey, std::to_string(*watermark));
-  LP_RETURN_IF_ERROR(write.Apply(db_.get(), dir_, batch_id, kBulkKeys));
+  const std::string* range = pending_watermark_ ? &range_end : nullptr;
+  size_t entries = expired.size() + pending_.size() * (pending_.has_times() ? 2 : 1);
+  LP_RETURN_IF_ERROR(entries >= kBulkKeys ? WriteSorted(batch_id, &expired, range, count, watermark)
+                                          : WriteSmall(batch_id, expired, range, count, watermark));
   Abandon();
   stored_keys_ = count;
   committed_batch_ = batch_id;
   committed_watermark_ = watermark;
   return Status::OK();
+}
+
+Status SeenKeyStore::WriteSmall(int64_t batch_id, const std::vector<Digest>& expired, const std::string* range_end,
+                                int64_t count, std::optional<int64_t> watermark) {
+  rocksdb::WriteBatch batch;
+  char kbuf[kKeyEntryBytes], tbuf[kTimeEntryBytes], vbuf[8];
+  // The range deletion first: the puts below (of times at or above the watermark) win.
+  if (range_end != nullptr) batch.DeleteRange(std::string(1, kTimePrefix), *range_end);
+  for (const Digest& d : expired) batch.Delete(KeyEntry(d, kbuf));
+  for (size_t s = 0; s < pending_.slot_count(); ++s) {
+    if (!pending_.used(s)) continue;
+    const Digest& d = pending_.digest(s);
+    uint8_t flags = pending_.flags(s);
+    if (!(flags & kHasTime)) {
+      batch.Put(KeyEntry(d, kbuf), rocksdb::Slice());
+      continue;
+    }
+    int64_t t = pending_.time(s);
+    batch.Put(KeyEntry(d, kbuf), TimeValue(t, vbuf));
+    batch.Put(TimeEntry(t, d, tbuf), rocksdb::Slice());
+    if (flags & kHasStoredTime) {
+      int64_t old = pending_.stored_time(s);
+      bool covered_by_range = pending_watermark_ && old < *pending_watermark_;
+      if (old != t && !covered_by_range) batch.Delete(TimeEntry(old, d, tbuf));
+    }
+  }
+  batch.Put(kBatchKey, std::to_string(batch_id));
+  batch.Put(kCountKey, std::to_string(count));
+  if (watermark) batch.Put(kWatermarkKey, std::to_string(*watermark));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Write(options, &batch), "write state store " + dir_);
+}
+
+// One table file in key order: the `k` entries (the pending keys and the expired ones,
+// merged), the `t` entries (sorted by time), the markers; then RocksDB links it in whole,
+// atomically (a crash before leaves a stray `ingest-*.sst` that Open removes).
+Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end,
+                                 int64_t count, std::optional<int64_t> watermark) {
+  std::sort(expired->begin(), expired->end(), DigestTable::KeyLess);
+  std::vector<uint32_t> slots = pending_.SortedSlots();
+  // Time index entries: (time, digest, delete?) — puts of this batch's times, deletions
+  // of the old times of re-timed keys that the range deletion does not cover.
+  struct TimeOp {
+    int64_t time;
+    Digest digest;
+    bool is_delete;
+  };
+  std::vector<TimeOp> time_ops;
+  if (pending_.has_times()) {
+    for (uint32_t s : slots) {
+      uint8_t flags = pending_.flags(s);
+      if (!(flags & kHasTime)) continue;
+      int64_t t = pending_.time(s);
+      time_ops.push_back({t, pending_.digest(s), false});
+      if (flags & kHasStoredTime) {
+        int64_t old = pending_.stored_time(s);
+        bool covered_by_range = pending_watermark_ && old < *pending_watermark_;
+        if (old != t && !covered_by_range) time_ops.push_back({old, pending_.digest(s), true});
+      }
+    }
+    std::sort(time_ops.begin(), time_ops.end(), [](const TimeOp& a, const TimeOp& b) {
+      if (a.time != b.time) return a.time < b.time;
+      return DigestTable::KeyLess(a.digest, b.digest);
+    });
+  }
+
+  std::string file = dir_ + "/ingest-" + std::to_string(batch_id) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
+  LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
+  auto check = [&file](const rocksdb::Status& st) { return FromRocks(st, "write " + file); };
+  char kbuf[kKeyEntryBytes], tbuf[kTimeEntryBytes], vbuf[8];
+  size_t e = 0;
+  for (uint32_t s : slots) {
+    const Digest& d = pending_.digest(s);
+    for (; e < expired->size() && DigestTable::KeyLess((*expired)[e], d); ++e) {
+      LP_RETURN_IF_ERROR(check(writer.Delete(KeyEntry((*expired)[e], kbuf))));
+    }
+    rocksdb::Slice value;
+    if (pending_.flags(s) & kHasTime) value = TimeValue(pending_.time(s), vbuf);
+    LP_RETURN_IF_ERROR(check(writer.Put(KeyEntry(d, kbuf), value)));
+  }
+  for (; e < expired->size(); ++e) LP_RETURN_IF_ERROR(check(writer.Delete(KeyEntry((*expired)[e], kbuf))));
+  for (size_t i = 0; i < time_ops.size(); ++i) {
+    if (i > 0 && time_ops[i].time == time_ops[i - 1].time && time_ops[i].digest == time_ops[i - 1].digest) {
+      return Status::Internal("state write " + dir_ + " has a time index entry twice");
+    }
+    rocksdb::Slice key = TimeEntry(time_ops[i].time, time_ops[i].digest, tbuf);
+    LP_RETURN_IF_ERROR(check(time_ops[i].is_delete ? writer.Delete(key) : writer.Put(key, rocksdb::Slice())));
+  }
+  // Markers, in key order: batch < count < watermark.
+  LP_RETURN_IF_ERROR(check(writer.Put(kBatchKey, std::to_string(batch_id))));
+  LP_RETURN_IF_ERROR(check(writer.Put(kCountKey, std::to_string(count))));
+  if (watermark) LP_RETURN_IF_ERROR(check(writer.Put(kWatermarkKey, std::to_string(*watermark))));
+  if (range_end != nullptr) {
+    LP_RETURN_IF_ERROR(check(writer.DeleteRange(std::string(1, kTimePrefix), *range_end)));
+  }
+  LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));
+  rocksdb::IngestExternalFileOptions options;
+  options.move_files = true;
+  Status st = FromRocks(db_->IngestExternalFile({file}, options), "ingest " + file);
+  std::remove(file.c_str());
+  return st;
 }
 
 }  // namespace lakepipe::state

@@ -15,7 +15,9 @@
 // commit marker: after a restart committed_watermark() / RecordedWatermark() give it back
 // (operators::Deduplicate::Make starts from RecordedWatermark()).
 //
-// Keys are stored as 128-bit digests (see seen_key_store.cc), 16 bytes per key.
+// Keys are stored as 128-bit digests (see seen_key_store.cc), 16 bytes per key. The pending
+// changes live in a DigestTable (flat, no node per key); a large batch's changes are
+// written as one sorted table file that RocksDB ingests, built straight from the table.
 //
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
 // InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
@@ -26,11 +28,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
 #include "operators/deduplicate.h"
+#include "state/digest_table.h"
 #include "state/state_size.h"
 
 namespace rocksdb {
@@ -75,38 +77,38 @@ class SeenKeyStore : public operators::SeenKeySet {
   void Abandon();
 
   // 128-bit digest of a key; public for tests of collisions and layout only.
-  struct Digest {
-    uint64_t part[2];
-    bool operator==(const Digest& o) const { return part[0] == o.part[0] && part[1] == o.part[1]; }
-  };
+  using Digest = Digest128;
 
  private:
-  struct DigestHash {
-    size_t operator()(const Digest& d) const { return static_cast<size_t>(d.part[0]); }
-  };
-  // A key touched by the current batch.
-  struct Pending {
-    bool is_new = false;          // absent (or expired) before this batch
-    bool has_time = false;        // recorded with an event time
-    int64_t time = 0;             // the event time to store (the latest seen)
-    bool in_db = false;           // the key is stored (perhaps expired by this batch)
-    std::optional<int64_t> db_time;  // its stored event time
-  };
+  // Flags of a pending entry (DigestTable::flags), besides DigestTable::kUsed.
+  static constexpr uint8_t kNew = 2;            // absent (or expired) before this batch
+  static constexpr uint8_t kHasTime = 4;        // recorded with an event time (DigestTable::time)
+  static constexpr uint8_t kHasStoredTime = 8;  // stored with an event time (DigestTable::stored_time)
 
   SeenKeyStore() = default;
-  Status Probe(std::string_view key, bool with_time, int64_t time, uint8_t* inserted);
-  Status ProbeFirst(std::string_view key, int64_t time, int64_t floor, uint8_t* inserted, int64_t* recorded);
+  Status Probe(const Digest& d, bool with_time, int64_t time, uint8_t* inserted);
+  Status ProbeFirst(const Digest& d, int64_t time, int64_t floor, uint8_t* inserted, int64_t* recorded);
+  // The stored entry of `d`: found, and its event time if it has one.
+  Status Lookup(const Digest& d, bool* found, std::optional<int64_t>* time);
+  size_t AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time);
+  // The batch's writes, as one synced WriteBatch (small) or one ingested sorted table file.
+  Status WriteSmall(int64_t batch_id, const std::vector<Digest>& expired, const std::string* range_end,
+                    int64_t count, std::optional<int64_t> watermark);
+  Status WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
+                     std::optional<int64_t> watermark);
 
-  static constexpr size_t kBulkKeys = 50000;  // from this many written entries, ingest a file
+  static constexpr size_t kBulkKeys = 50000;     // from this many written entries, ingest a file
+  static constexpr size_t kKeepSlots = 1 << 17;  // a pending table this small is reused by the next batch
   std::unique_ptr<rocksdb::DB> db_;
   std::string dir_;
-  std::unordered_map<Digest, Pending, DigestHash> pending_;
+  DigestTable pending_;  // the keys touched by the current batch
   int64_t pending_new_ = 0;
+  int64_t pending_min_time_ = INT64_MAX;  // at most the smallest pending time (ExpireBefore skips above it)
   std::optional<int64_t> pending_watermark_;
   std::optional<int64_t> committed_batch_;
   std::optional<int64_t> committed_watermark_;
   int64_t stored_keys_ = 0;
-  std::string lookup_, value_;  // scratch
+  std::string value_;  // scratch
 };
 
 }  // namespace lakepipe::state

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <random>
 
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
 #include "common/fs.h"
 #include "testing/testing.h"
 #include "types/batch.h"
@@ -226,6 +229,140 @@ TEST(SeenKeyStoreTest, LargeWatermarkedBatchesAreIngestedWithTheirExpiry) {
   StateSize size = store->Size();
   EXPECT_EQ(size.keys, 0);
   EXPECT_GT(size.disk_bytes, 0);
+}
+
+// Batches large enough to be written as one ingested table file alternate with small
+// ones (a WriteBatch): both paths, with event times, re-timed keys and expiry, must leave
+// the store answering as the in-memory set does.
+TEST(SeenKeyStoreTest, BulkAndSmallWritesMatchTheInMemorySet) {
+  testing::TempDir dir;
+  operators::InMemorySeenKeySet reference;
+  auto store = OpenStore(dir.Join("s"));
+  std::mt19937_64 rng(5);
+  int64_t watermark = 0;
+  for (int batch = 0; batch < 12; ++batch) {
+    int n = batch % 2 == 0 ? 40000 : 900;  // 40000 keys with times: 80000 entries, ingested
+    std::vector<std::string> keys;
+    std::vector<int64_t> times;
+    for (int i = 0; i < n; ++i) {
+      keys.push_back("key-" + std::to_string(rng() % 60000));
+      times.push_back(watermark + static_cast<int64_t>(rng() % 1000) * kMinute / 100);
+    }
+    std::vector<std::string_view> views(keys.begin(), keys.end());
+    std::vector<uint8_t> want, got;
+    ASSERT_TRUE(reference.InsertIfAbsentWithTime(views, times, &want).ok());
+    ASSERT_TRUE(store->InsertIfAbsentWithTime(views, times, &got).ok());
+    ASSERT_EQ(got, want) << "batch " << batch;
+    watermark += 3 * kMinute;
+    auto forgotten_ref = reference.ExpireBefore(watermark);
+    auto forgotten = store->ExpireBefore(watermark);
+    ASSERT_TRUE(forgotten.ok() && forgotten_ref.ok());
+    ASSERT_TRUE(store->Commit(batch).ok());
+    ASSERT_EQ(store->size(), reference.size()) << "batch " << batch;
+    if (batch % 4 == 3) {
+      store.reset();
+      store = OpenStore(dir.Join("s"));
+      ASSERT_EQ(store->size(), reference.size());
+      ASSERT_EQ(store->committed_watermark(), watermark);
+    }
+  }
+  // Every key of the key space answers as the reference does.
+  std::vector<std::string> all;
+  for (int i = 0; i < 60000; ++i) all.push_back("key-" + std::to_string(i));
+  std::vector<std::string_view> views(all.begin(), all.end());
+  std::vector<int64_t> times(all.size(), watermark + 100 * kMinute);
+  std::vector<uint8_t> want, got;
+  ASSERT_TRUE(reference.InsertIfAbsentWithTime(views, times, &want).ok());
+  ASSERT_TRUE(store->InsertIfAbsentWithTime(views, times, &got).ok());
+  EXPECT_EQ(got, want);
+  EXPECT_GT(std::count(want.begin(), want.end(), 0), 1000);  // many keys are still remembered
+}
+
+// A batch's changes are in memory only until Commit: a large abandoned batch leaves
+// nothing, and the store answers as before it.
+TEST(SeenKeyStoreTest, AnAbandonedLargeBatchLeavesNoTrace) {
+  testing::TempDir dir;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 70000; ++i) keys.push_back("k" + std::to_string(i));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  auto store = OpenStore(dir.Join("s"));
+  std::vector<std::string_view> first(views.begin(), views.begin() + 60000);
+  auto once = Insert(*store, first);
+  EXPECT_EQ(std::count(once.begin(), once.end(), 1), 60000);
+  auto twice = Insert(*store, first);
+  EXPECT_EQ(std::count(twice.begin(), twice.end(), 1), 0);  // the second call sees the first's inserts
+  ASSERT_TRUE(store->Commit(0).ok());
+  auto again = Insert(*store, views);
+  EXPECT_EQ(std::count(again.begin(), again.end(), 1), 10000);
+  EXPECT_EQ(store->size(), 70000);
+  EXPECT_GT(store->MemoryBytes(), 10000 * 16);
+  store->Abandon();
+  EXPECT_EQ(store->size(), 60000);
+  store.reset();
+  store = OpenStore(dir.Join("s"));
+  EXPECT_EQ(store->committed_batch(), 0);
+  EXPECT_EQ(store->size(), 60000);
+  auto third = Insert(*store, views);
+  EXPECT_EQ(std::count(third.begin(), third.end(), 1), 10000);
+  EXPECT_EQ(third[59999], 0);
+  EXPECT_EQ(third[60000], 1);
+}
+
+// Stores written before table files were left uncompressed (the layout is the same) hold
+// compressed files: they must open and answer as before, and take new batches.
+TEST(SeenKeyStoreTest, ReadsAStoreWithCompressedTableFiles) {
+  testing::TempDir dir;
+  std::vector<std::string> keys;
+  std::vector<int64_t> times;
+  for (int i = 0; i < 3000; ++i) {
+    keys.push_back("key-" + std::to_string(i));
+    times.push_back(i * kMinute);
+  }
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  {
+    auto store = OpenStore(dir.Join("new"));
+    InsertAt(*store, views, times);
+    ASSERT_TRUE(store->ExpireBefore(1000 * kMinute).ok());
+    ASSERT_TRUE(store->Commit(7).ok());
+  }
+  // Copy every entry into a store whose table files are compressed, flushed to files.
+  {
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options in_options;
+    ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(in_options, dir.Join("new"), &raw).ok());
+    std::unique_ptr<rocksdb::DB> in(raw);
+    rocksdb::Options out_options;
+    out_options.create_if_missing = true;
+    out_options.compression = rocksdb::kZSTD;
+    ASSERT_TRUE(rocksdb::DB::Open(out_options, dir.Join("old"), &raw).ok());
+    std::unique_ptr<rocksdb::DB> out(raw);
+    std::unique_ptr<rocksdb::Iterator> it(in->NewIterator(rocksdb::ReadOptions()));
+    int entries = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++entries) {
+      ASSERT_TRUE(out->Put(rocksdb::WriteOptions(), it->key(), it->value()).ok());
+    }
+    EXPECT_EQ(entries, 2000 * 2 + 3);  // k and t entries of the kept keys, three markers
+    ASSERT_TRUE(out->Flush(rocksdb::FlushOptions()).ok());
+    std::string compression;
+    ASSERT_TRUE(out->GetProperty("rocksdb.compression-ratio-at-level0", &compression));
+  }
+  auto store = OpenStore(dir.Join("old"));
+  EXPECT_EQ(store->committed_batch(), 7);
+  EXPECT_EQ(store->committed_watermark(), 1000 * kMinute);
+  EXPECT_EQ(store->size(), 2000);
+  EXPECT_EQ(InsertAt(*store, {"key-0", "key-999", "key-1000", "key-2999", "key-3000"},
+                     {3000 * kMinute, 3000 * kMinute, 3000 * kMinute, 3000 * kMinute, 3000 * kMinute}),
+            (std::vector<uint8_t>{1, 1, 0, 0, 1}));
+  ASSERT_TRUE(store->ExpireBefore(2000 * kMinute).ok());  // expires key-1000..key-1999 stored
+  ASSERT_TRUE(store->Commit(8).ok());
+  // key-1000 was re-timed to 3000 min, so it stays; key-1001..1999 go; 2000..2999 stay; the
+  // new keys (0, 999, 3000) stay.
+  EXPECT_EQ(store->size(), 1 + 1000 + 3);
+  store.reset();
+  store = OpenStore(dir.Join("old"));
+  EXPECT_EQ(store->size(), 1004);
+  EXPECT_EQ(InsertAt(*store, {"key-1000", "key-1001", "key-2000"}, {3001 * kMinute, 3001 * kMinute, 3001 * kMinute}),
+            (std::vector<uint8_t>{0, 1, 0}));
 }
 
 // ---- Deduplicate over the store: the runtime's use --------------------------------

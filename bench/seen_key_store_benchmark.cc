@@ -1,0 +1,177 @@
+// The durable seen-key set of a streaming DISTINCT (src/state/seen_key_store.h, issue 15
+// "Dedup state"): what inserting, committing, reopening and probing cost at millions of
+// keys. Run by scripts/bench.sh (`make bench`) or by hand; not a test.
+//
+//   BM_InsertCommit/B     LAKEPIPE_BENCH_KEYS (default 5,000,000) distinct keys inserted in
+//                         micro-batches of B keys into a fresh store, each batch committed
+//                         (Abandon, InsertIfAbsent, Commit: the runtime's calls). B = 65536
+//                         is a continuous flow's batch; B = all keys is `run --once`.
+//   BM_Reopen/N           Open a store holding N keys and probe one key: a restart's cost.
+//   BM_ProbeKnown/N       on a store of N keys, batches of 65536 keys, half already stored
+//                         and half new, probed and abandoned (a replay; no commit).
+//
+// Keys are 48 bytes, about the KeyEncoder bytes of a row of the orders pipeline's Silver.
+// The stores of BM_Reopen/BM_ProbeKnown are built once per key count under
+// $TMPDIR/lp_seen_bench_<N> (not timed) and reused by later runs.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "state/seen_key_store.h"
+
+namespace lakepipe {
+namespace {
+
+int64_t Keys() {
+  const char* env = std::getenv("LAKEPIPE_BENCH_KEYS");
+  return env != nullptr ? std::atoll(env) : 5000000;
+}
+
+constexpr size_t kKeyBytes = 48;
+
+// Key i: its decimal number padded into 48 bytes of text, as row keys are.
+void MakeKey(int64_t i, char* out) {
+  std::memset(out, 'x', kKeyBytes);
+  std::snprintf(out, kKeyBytes, "order-%012lld|product-%08lld|", static_cast<long long>(i),
+                static_cast<long long>(i % 99991));
+}
+
+// The keys [from, from + n) in one arena with views into it.
+struct KeyBatch {
+  std::string arena;
+  std::vector<std::string_view> views;
+  // Keys id(0) .. id(n - 1).
+  template <typename Id>
+  void FillBy(int64_t n, Id id) {
+    arena.resize(static_cast<size_t>(n) * kKeyBytes);
+    views.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      char* p = arena.data() + static_cast<size_t>(i) * kKeyBytes;
+      MakeKey(id(i), p);
+      views[static_cast<size_t>(i)] = std::string_view(p, kKeyBytes);
+    }
+  }
+  void Fill(int64_t from, int64_t n) {
+    FillBy(n, [from](int64_t i) { return from + i; });
+  }
+};
+
+std::string Scratch(const std::string& name) {
+  std::string dir = (std::filesystem::temp_directory_path() / name).string();
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+void Check(const Status& st) {
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.ToString().c_str());
+    std::abort();
+  }
+}
+
+std::shared_ptr<state::SeenKeyStore> OpenOrDie(const std::string& dir) {
+  auto store = state::SeenKeyStore::Open(dir);
+  Check(store.status());
+  return *store;
+}
+
+// Inserts keys [0, n) in batches of `batch` and commits each; returns the next batch id.
+int64_t Fill(state::SeenKeyStore& store, int64_t n, int64_t batch, int64_t first_batch_id) {
+  KeyBatch keys;
+  std::vector<uint8_t> inserted;
+  int64_t id = first_batch_id;
+  for (int64_t from = 0; from < n; from += batch, ++id) {
+    keys.Fill(from, std::min(batch, n - from));
+    store.Abandon();
+    Check(store.InsertIfAbsent(keys.views, &inserted));
+    Check(store.Commit(id));
+  }
+  return id;
+}
+
+void BM_InsertCommit(benchmark::State& state) {
+  int64_t n = Keys();
+  int64_t batch = state.range(0) == 0 ? n : state.range(0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dir = Scratch("lp_seen_bench_insert");
+    state.ResumeTiming();
+    {
+      auto store = OpenOrDie(dir);
+      Fill(*store, n, batch, 0);
+      if (store->size() != n) std::abort();
+    }  // the destructor is part of the cost
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.counters["keys"] = static_cast<double>(n);
+  state.counters["keys_per_s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_InsertCommit)->Arg(65536)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+
+// A store of n keys under $TMPDIR, built once (batches of 1M keys).
+std::string StoreOf(int64_t n) {
+  std::string dir = (std::filesystem::temp_directory_path() / ("lp_seen_bench_" + std::to_string(n))).string();
+  std::string done = dir + ".done";
+  if (std::filesystem::exists(done)) return dir;
+  std::filesystem::remove_all(dir);
+  {
+    auto store = OpenOrDie(dir);
+    Fill(*store, n, 1000000, 0);
+  }
+  std::FILE* f = std::fopen(done.c_str(), "w");
+  if (f != nullptr) std::fclose(f);
+  return dir;
+}
+
+void BM_Reopen(benchmark::State& state) {
+  int64_t n = state.range(0);
+  std::string dir = StoreOf(n);
+  KeyBatch one;
+  one.Fill(n - 1, 1);
+  std::vector<uint8_t> inserted;
+  for (auto _ : state) {
+    auto store = OpenOrDie(dir);
+    Check(store->InsertIfAbsent(one.views, &inserted));
+    if (store->size() != n || inserted[0] != 0) std::abort();
+    store->Abandon();
+  }
+}
+BENCHMARK(BM_Reopen)->Arg(5000000)->Arg(10000000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+
+void BM_ProbeKnown(benchmark::State& state) {
+  int64_t n = state.range(0);
+  std::string dir = StoreOf(n);
+  auto store = OpenOrDie(dir);
+  constexpr int64_t kBatch = 65536;
+  constexpr int kBatches = 16;
+  std::vector<KeyBatch> batches(kBatches);
+  // Even positions: stored keys spread over the store; odd: keys never stored.
+  for (int b = 0; b < kBatches; ++b) {
+    batches[static_cast<size_t>(b)].FillBy(kBatch, [n, b](int64_t i) {
+      return i % 2 == 0 ? (b * kBatch + i) * 2654435761LL % n : n + b * kBatch + i;
+    });
+  }
+  std::vector<uint8_t> inserted;
+  for (auto _ : state) {
+    for (const auto& keys : batches) {
+      store->Abandon();
+      Check(store->InsertIfAbsent(keys.views, &inserted));
+    }
+    store->Abandon();
+  }
+  state.counters["probes_per_s"] =
+      benchmark::Counter(static_cast<double>(kBatch * kBatches), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_ProbeKnown)->Arg(5000000)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+}  // namespace
+}  // namespace lakepipe
+
+BENCHMARK_MAIN();
