@@ -345,7 +345,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
   const std::string* range = pending_watermark_ ? &range_end : nullptr;
   size_t entries = expired.size() + pending_.size() * (pending_.has_times() ? 2 : 1);
   LP_RETURN_IF_ERROR(entries >= kBulkKeys ? WriteSorted(batch_id, &expired, range, count, watermark)
-                                          : WriteSmall(batch_id, expired, range, count, watermark));
+                                          : WriteSmall(batch_id, &expired, range, count, watermark));
   Abandon();
   stored_keys_ = count;
   committed_batch_ = batch_id;
@@ -353,47 +353,17 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
   return Status::OK();
 }
 
-Status SeenKeyStore::WriteSmall(int64_t batch_id, const std::vector<Digest>& expired, const std::string* range_end,
-                                int64_t count, std::optional<int64_t> watermark) {
-  rocksdb::WriteBatch batch;
-  char kbuf[kKeyEntryBytes], tbuf[kTimeEntryBytes], vbuf[8];
-  // The range deletion first: the puts below (of times at or above the watermark) win.
-  if (range_end != nullptr) batch.DeleteRange(std::string(1, kTimePrefix), *range_end);
-  for (const Digest& d : expired) batch.Delete(KeyEntry(d, kbuf));
-  for (size_t s = 0; s < pending_.slot_count(); ++s) {
-    if (!pending_.used(s)) continue;
-    const Digest& d = pending_.digest(s);
-    uint8_t flags = pending_.flags(s);
-    if (!(flags & kHasTime)) {
-      batch.Put(KeyEntry(d, kbuf), rocksdb::Slice());
-      continue;
-    }
-    int64_t t = pending_.time(s);
-    batch.Put(KeyEntry(d, kbuf), TimeValue(t, vbuf));
-    batch.Put(TimeEntry(t, d, tbuf), rocksdb::Slice());
-    if (flags & kHasStoredTime) {
-      int64_t old = pending_.stored_time(s);
-      bool covered_by_range = pending_watermark_ && old < *pending_watermark_;
-      if (old != t && !covered_by_range) batch.Delete(TimeEntry(old, d, tbuf));
-    }
-  }
-  batch.Put(kBatchKey, std::to_string(batch_id));
-  batch.Put(kCountKey, std::to_string(count));
-  if (watermark) batch.Put(kWatermarkKey, std::to_string(*watermark));
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  return FromRocks(db_->Write(options, &batch), "write state store " + dir_);
-}
-
-// One table file in key order: the `k` entries (the pending keys and the expired ones,
-// merged), the `t` entries (sorted by time), the markers; then RocksDB links it in whole,
-// atomically (a crash before leaves a stray `ingest-*.sst` that Open removes).
-Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end,
-                                 int64_t count, std::optional<int64_t> watermark) {
+// Both write paths put the same entries in key order: the `k` entries (the pending keys
+// and the expired ones, merged), the `t` entries (by time), the markers. Key order is what
+// a table file needs, and in a WriteBatch it makes the memtable inserts cheap and the next
+// commit's walk of the time index follow memory order.
+template <typename Put, typename Delete>
+Status SeenKeyStore::EmitInKeyOrder(int64_t batch_id, std::vector<Digest>* expired, int64_t count,
+                                    std::optional<int64_t> watermark, const Put& put, const Delete& del) {
   std::sort(expired->begin(), expired->end(), DigestTable::KeyLess);
   std::vector<uint32_t> slots = pending_.SortedSlots();
-  // Time index entries: (time, digest, delete?) — puts of this batch's times, deletions
-  // of the old times of re-timed keys that the range deletion does not cover.
+  // Time index entries: puts of this batch's times, and deletions of the old times of
+  // re-timed keys that the range deletion does not cover.
   struct TimeOp {
     int64_t time;
     Digest digest;
@@ -417,37 +387,60 @@ Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired,
       return DigestTable::KeyLess(a.digest, b.digest);
     });
   }
-
-  std::string file = dir_ + "/ingest-" + std::to_string(batch_id) + ".sst";
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
-  LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
-  auto check = [&file](const rocksdb::Status& st) { return FromRocks(st, "write " + file); };
   char kbuf[kKeyEntryBytes], tbuf[kTimeEntryBytes], vbuf[8];
   size_t e = 0;
   for (uint32_t s : slots) {
     const Digest& d = pending_.digest(s);
     for (; e < expired->size() && DigestTable::KeyLess((*expired)[e], d); ++e) {
-      LP_RETURN_IF_ERROR(check(writer.Delete(KeyEntry((*expired)[e], kbuf))));
+      LP_RETURN_IF_ERROR(del(KeyEntry((*expired)[e], kbuf)));
     }
     rocksdb::Slice value;
     if (pending_.flags(s) & kHasTime) value = TimeValue(pending_.time(s), vbuf);
-    LP_RETURN_IF_ERROR(check(writer.Put(KeyEntry(d, kbuf), value)));
+    LP_RETURN_IF_ERROR(put(KeyEntry(d, kbuf), value));
   }
-  for (; e < expired->size(); ++e) LP_RETURN_IF_ERROR(check(writer.Delete(KeyEntry((*expired)[e], kbuf))));
+  for (; e < expired->size(); ++e) LP_RETURN_IF_ERROR(del(KeyEntry((*expired)[e], kbuf)));
   for (size_t i = 0; i < time_ops.size(); ++i) {
     if (i > 0 && time_ops[i].time == time_ops[i - 1].time && time_ops[i].digest == time_ops[i - 1].digest) {
       return Status::Internal("state write " + dir_ + " has a time index entry twice");
     }
     rocksdb::Slice key = TimeEntry(time_ops[i].time, time_ops[i].digest, tbuf);
-    LP_RETURN_IF_ERROR(check(time_ops[i].is_delete ? writer.Delete(key) : writer.Put(key, rocksdb::Slice())));
+    LP_RETURN_IF_ERROR(time_ops[i].is_delete ? del(key) : put(key, rocksdb::Slice()));
   }
   // Markers, in key order: batch < count < watermark.
-  LP_RETURN_IF_ERROR(check(writer.Put(kBatchKey, std::to_string(batch_id))));
-  LP_RETURN_IF_ERROR(check(writer.Put(kCountKey, std::to_string(count))));
-  if (watermark) LP_RETURN_IF_ERROR(check(writer.Put(kWatermarkKey, std::to_string(*watermark))));
-  if (range_end != nullptr) {
-    LP_RETURN_IF_ERROR(check(writer.DeleteRange(std::string(1, kTimePrefix), *range_end)));
-  }
+  LP_RETURN_IF_ERROR(put(kBatchKey, std::to_string(batch_id)));
+  LP_RETURN_IF_ERROR(put(kCountKey, std::to_string(count)));
+  if (watermark) LP_RETURN_IF_ERROR(put(kWatermarkKey, std::to_string(*watermark)));
+  return Status::OK();
+}
+
+Status SeenKeyStore::WriteSmall(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end,
+                                int64_t count, std::optional<int64_t> watermark) {
+  rocksdb::WriteBatch batch;
+  auto check = [this](const rocksdb::Status& st) { return FromRocks(st, "write state store " + dir_); };
+  // The range deletion first: the puts after it (of times at or above the watermark) win.
+  if (range_end != nullptr) LP_RETURN_IF_ERROR(check(batch.DeleteRange(std::string(1, kTimePrefix), *range_end)));
+  LP_RETURN_IF_ERROR(EmitInKeyOrder(
+      batch_id, expired, count, watermark,
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) { return check(batch.Put(k, v)); },
+      [&](const rocksdb::Slice& k) { return check(batch.Delete(k)); }));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return check(db_->Write(options, &batch));
+}
+
+// One table file that RocksDB links in whole, atomically (a crash before leaves a stray
+// `ingest-*.sst` that Open removes).
+Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end,
+                                 int64_t count, std::optional<int64_t> watermark) {
+  std::string file = dir_ + "/ingest-" + std::to_string(batch_id) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
+  LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
+  auto check = [&file](const rocksdb::Status& st) { return FromRocks(st, "write " + file); };
+  LP_RETURN_IF_ERROR(EmitInKeyOrder(
+      batch_id, expired, count, watermark,
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) { return check(writer.Put(k, v)); },
+      [&](const rocksdb::Slice& k) { return check(writer.Delete(k)); }));
+  if (range_end != nullptr) LP_RETURN_IF_ERROR(check(writer.DeleteRange(std::string(1, kTimePrefix), *range_end)));
   LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));
   rocksdb::IngestExternalFileOptions options;
   options.move_files = true;

@@ -92,10 +92,13 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status Lookup(const Digest& d, bool* found, std::optional<int64_t>* time);
   size_t AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time);
   // The batch's writes, as one synced WriteBatch (small) or one ingested sorted table file.
-  Status WriteSmall(int64_t batch_id, const std::vector<Digest>& expired, const std::string* range_end,
-                    int64_t count, std::optional<int64_t> watermark);
+  Status WriteSmall(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
+                    std::optional<int64_t> watermark);
   Status WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
                      std::optional<int64_t> watermark);
+  template <typename Put, typename Delete>
+  Status EmitInKeyOrder(int64_t batch_id, std::vector<Digest>* expired, int64_t count,
+                        std::optional<int64_t> watermark, const Put& put, const Delete& del);
 
   static constexpr size_t kBulkKeys = 50000;     // from this many written entries, ingest a file
   static constexpr size_t kKeepSlots = 1 << 17;  // a pending table this small is reused by the next batch
