@@ -77,6 +77,47 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --summary" + sets_), "--summary applies to a continuous run");
 }
 
+// A damaged state store (RocksDB's manifest overwritten with garbage) is a Corruption
+// error that names the store and the innermost SQL location once, and says how to
+// rebuild; the full refresh it names brings the tables back to the same contents.
+TEST_F(RunCommandTest, DamagedStateNamesItsFolderAndTheFullRefreshThatRebuildsIt) {
+  Lakepipe("run " + Example() + " --once" + sets_);
+  std::string before = Lakepipe("query " + Example() + sets_ + " --format csv " +
+                                Quote("SELECT count(*) AS n, sum(line_total) AS s FROM silver_orders"));
+  std::string state = dir_.Join("storage/_checkpoints/silver_orders/state/distinct-0");
+  auto files = FileSystem::Default()->ListDir(state);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  int damaged = 0;
+  for (const auto& f : *files) {
+    if (f.name.rfind("MANIFEST-", 0) != 0) continue;
+    ASSERT_TRUE(FileSystem::Default()->WriteFile(JoinPath(state, f.name), std::string(4096, '\x5a')).ok());
+    ++damaged;
+  }
+  ASSERT_EQ(damaged, 1) << "the seen-key store of silver_orders has no single RocksDB manifest in " << state;
+  Lakepipe("generate orders --rows 100 --seed 5 --out " + dir_.Join("landing/orders-2.csv"));
+  // The table lines are on stdout: inside the group it goes where stderr goes (the failure
+  // message holds both).
+  auto failed = testing::RunCommand("{ " + Binary() + " run " + Example() + " --once" + sets_ + " 1>&2; }");
+  ASSERT_FALSE(failed.ok()) << "the run over damaged state succeeded";
+  std::string out = failed.status().message();
+  EXPECT_NE(out.find("silver_orders (streaming table): failed: "), std::string::npos) << out;
+  EXPECT_NE(out.find(state), std::string::npos) << out;
+  EXPECT_NE(out.find("--full-refresh silver_orders` rebuilds"), std::string::npos) << out;
+  // One location (the SELECT DISTINCT's), not one per enclosing query.
+  size_t first = out.find("silver.sql:");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_EQ(out.find("silver.sql:", first + 1), std::string::npos) << out;
+
+  Lakepipe("run " + Example() + " --once --full-refresh silver_orders" + sets_);
+  std::string silver = Quote("SELECT count(*) AS n, sum(line_total) AS s FROM silver_orders");
+  std::string after = Lakepipe("query " + Example() + sets_ + " --format csv " + silver);
+  EXPECT_NE(after, before);  // the second file's lines are in
+  // The same as a pipeline that never lost its state, over the same two files.
+  std::string fresh = " --set landing=" + dir_.Join("landing") + " --set storage=" + dir_.Join("fresh");
+  Lakepipe("run " + Example() + " --once" + fresh);
+  EXPECT_EQ(after, Lakepipe("query " + Example() + fresh + " --format csv " + silver));
+}
+
 // `lakepipe run DIR` keeps running: a file renamed into the landing folder reaches Gold
 // without another command, and SIGTERM stops it cleanly (exit 0, "stopped").
 TEST_F(RunCommandTest, ContinuousRunPicksUpNewFilesAndStopsOnSigterm) {

@@ -36,9 +36,10 @@ expr::BindContext ContextFor(const PlanNode& input, const ExecOptions& options) 
 
 Status NodeError(const PlanNode& node, const Status& st) {
   if (st.ok() || !node.loc.known()) return st;
-  std::string where = node.loc.ToString();
-  if (st.message().rfind(where, 0) == 0) return st;
-  return st.WithContext(where);
+  // The innermost node that knows its place said it first: an outer node of the same file
+  // adding its own would give `f.sql:13:3: f.sql:29:43: f.sql:23:19: ...`.
+  if (st.message().rfind(node.loc.file + ":", 0) == 0) return st;
+  return st.WithContext(node.loc.ToString());
 }
 
 std::string LateReason(const std::string& column, int64_t event_time, int64_t watermark) {

@@ -596,6 +596,12 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
     report.kind = sql::DatasetKindName(ds.kind);
     report.status = "failed";
     report.message = result.status().message();
+    // Damaged operator state cannot be repaired in place, but it can be rebuilt: say how.
+    if (result.status().code() == StatusCode::kCorruption &&
+        report.message.find("/_checkpoints/") != std::string::npos) {
+      report.message += " (the table's checkpoint or state is damaged: `lakepipe run PIPELINE --full-refresh " +
+                        ds.name + "` rebuilds the table and its state from its sources)";
+    }
   }
   report.duration_ms = ElapsedMs(table_start);
   if (board != nullptr) {
