@@ -209,6 +209,13 @@ Result<ScdChanges> PlanHistory(const ScdSpec& spec, const HistoryInput& in, ScdK
   std::vector<HistoryEvent> events;
   std::vector<std::string_view> vals, cur, closing;
   std::string history;
+  {
+    // The batch's keys, sorted and distinct (order groups them by key).
+    std::vector<std::string_view> keys;
+    for (int32_t r : order)
+      if (keys.empty() || keys.back() != in.key[r]) keys.push_back(in.key[r]);
+    LP_RETURN_IF_ERROR(states->Prefetch(keys));
+  }
   for (size_t i = 0; i < order.size();) {
     size_t j = i;
     while (j < order.size() && in.key[order[j]] == in.key[order[i]]) ++j;
@@ -368,6 +375,14 @@ Result<ScdChanges> ScdApply::Plan(const std::vector<RecordBatch>& events, ScdKey
     return key[a] < key[b];
   });
 
+  {
+    std::vector<std::string_view> keys;
+    for (int32_t r : order)
+      if (!is_truncate[r]) keys.push_back(key[r]);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    LP_RETURN_IF_ERROR(states->Prefetch(keys));
+  }
   struct Acc {
     bool known = false;     // a sequence is applied (stored or in this batch)
     bool deleted = true;    // no row (absent or deleted)

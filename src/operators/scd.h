@@ -46,6 +46,13 @@ class ScdKeyStates {
  public:
   virtual ~ScdKeyStates() = default;
   virtual Result<std::optional<ScdKeyState>> Lookup(std::string_view key) = 0;
+  // Says which keys the batch will Lookup (sorted by their bytes, distinct), so that a
+  // store can read them in one go (RocksDB's MultiGet) rather than one point read each.
+  // Only a hint: Lookup of any key works without it.
+  virtual Status Prefetch(const std::vector<std::string_view>& keys) {
+    (void)keys;
+    return Status::OK();
+  }
   virtual void Put(std::string_view key, ScdKeyState state) = 0;
   virtual void Truncate(std::string sequence) = 0;
   virtual const std::optional<std::string>& truncate_sequence() const = 0;

@@ -59,19 +59,60 @@ Result<std::unique_ptr<ScdStateStore>> ScdStateStore::Open(const std::string& di
   return store;
 }
 
+Result<ScdKeyState> ScdStateStore::ParseEntry(std::string_view value) const {
+  if (!value.empty() && value[0] == 'H') return ScdKeyState{false, std::string(), std::string(value.substr(1))};
+  if (value.empty() || (value[0] != 'L' && value[0] != 'D')) {
+    return Status::Corruption("state store " + dir_ + ": key entry with an unknown flag");
+  }
+  return ScdKeyState{value[0] == 'D', std::string(value.substr(1))};
+}
+
+Status ScdStateStore::Prefetch(const std::vector<std::string_view>& keys) {
+  prefetched_.clear();
+  if (pending_truncate_ || keys.empty()) return Status::OK();
+  std::vector<std::string> entries;
+  entries.reserve(keys.size());
+  for (std::string_view k : keys) entries.push_back(KeyEntry(k));
+  // The entries keep the keys' order ('k' + key): sorted, as MultiGet may then assume.
+  std::vector<rocksdb::Slice> slices(entries.begin(), entries.end());
+  std::vector<rocksdb::PinnableSlice> values(entries.size());
+  std::vector<rocksdb::Status> statuses(entries.size());
+  db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), slices.size(), slices.data(), values.data(),
+                statuses.data(), /*sorted_input=*/true);
+  prefetched_.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].ok()) {
+      prefetched_.emplace(std::string(keys[i]), values[i].ToString());
+    } else if (statuses[i].IsNotFound()) {
+      prefetched_.emplace(std::string(keys[i]), std::nullopt);
+    } else {
+      prefetched_.clear();
+      return FromRocks(statuses[i], "read state store " + dir_);
+    }
+  }
+  return Status::OK();
+}
+
 Result<std::optional<ScdKeyState>> ScdStateStore::Lookup(std::string_view key) {
   auto it = pending_.find(std::string(key));
   if (it != pending_.end()) return std::optional<ScdKeyState>(it->second);
   if (pending_truncate_) return std::optional<ScdKeyState>();
-  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &value_);
-  if (!st.ok() && !st.IsNotFound()) LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
-  looked_up_[std::string(key)] = st.ok();
-  if (st.IsNotFound()) return std::optional<ScdKeyState>();
-  if (!value_.empty() && value_[0] == 'H') return std::optional<ScdKeyState>(ScdKeyState{false, std::string(), value_.substr(1)});
-  if (value_.empty() || (value_[0] != 'L' && value_[0] != 'D')) {
-    return Status::Corruption("state store " + dir_ + ": key entry with an unknown flag");
+  const std::string* stored = nullptr;
+  bool found = false;
+  auto pre = prefetched_.find(std::string(key));
+  if (pre != prefetched_.end()) {
+    found = pre->second.has_value();
+    if (found) stored = &*pre->second;
+  } else {
+    rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), KeyEntry(key), &value_);
+    if (!st.ok() && !st.IsNotFound()) LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+    found = st.ok();
+    if (found) stored = &value_;
   }
-  return std::optional<ScdKeyState>(ScdKeyState{value_[0] == 'D', value_.substr(1)});
+  looked_up_[std::string(key)] = found;
+  if (!found) return std::optional<ScdKeyState>();
+  LP_ASSIGN_OR_RETURN(ScdKeyState state, ParseEntry(*stored));
+  return std::optional<ScdKeyState>(std::move(state));
 }
 
 Result<std::vector<std::pair<std::string, ScdKeyState>>> ScdStateStore::KeysAbove(const std::string& sequence) {
@@ -162,6 +203,7 @@ Status ScdStateStore::Commit(int64_t batch_id, const std::string& flow) {
 void ScdStateStore::Abandon() {
   pending_.clear();
   looked_up_.clear();
+  prefetched_.clear();
   pending_truncate_.reset();
   pending_new_ = 0;
 }
