@@ -4,6 +4,8 @@
 //   LAKEPIPE_BENCH_CSV            the orders CSV (lakepipe generate orders --rows 5000000)
 //   LAKEPIPE_BENCH_OUT            a scratch folder for the Parquet files written here
 //   LAKEPIPE_BENCH_DUCKDB_PARQUET DuckDB's Parquet file of the same table (optional)
+//   LAKEPIPE_BENCH_PARQUET        any Parquet file for BM_ParquetReadFile (optional), and
+//   LAKEPIPE_BENCH_PARQUET_COLUMNS the columns it reads (comma-separated; default all)
 // Each benchmark runs one iteration on the whole table (reads: three repetitions); the
 // script takes the minimum. The writer and reader benchmarks exist only when those parts
 // of src/formats/parquet are built (CMake defines LAKEPIPE_BENCH_HAVE_PARQUET_*).
@@ -223,6 +225,44 @@ void BM_ParquetReadDuckDBFile(benchmark::State& state) {
   ReadAllColumns(state, Env("LAKEPIPE_BENCH_DUCKDB_PARQUET"));
 }
 BENCHMARK(BM_ParquetReadDuckDBFile)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Any Parquet file (LAKEPIPE_BENCH_PARQUET), e.g. a table's data file, compared with
+// `node bench/duckdb_bench.mjs read FILE` in the same sitting; LAKEPIPE_BENCH_PARQUET_COLUMNS
+// (comma-separated) reads only those columns, as a view that uses a few of them would.
+void BM_ParquetReadFile(benchmark::State& state) {
+  const std::string path = Env("LAKEPIPE_BENCH_PARQUET");
+  if (path.empty() || !FileSystem::Default()->Exists(path)) {
+    state.SkipWithError("set LAKEPIPE_BENCH_PARQUET to a Parquet file");
+    return;
+  }
+  parquet::ReadOptions options;
+  std::string columns = Env("LAKEPIPE_BENCH_PARQUET_COLUMNS");
+  for (size_t at = 0; !columns.empty() && at <= columns.size();) {
+    size_t comma = columns.find(',', at);
+    if (comma == std::string::npos) comma = columns.size();
+    if (comma > at) options.columns.push_back(columns.substr(at, comma - at));
+    at = comma + 1;
+  }
+  int64_t rows = 0;
+  for (auto _ : state) {
+    auto reader = parquet::FileReader::Open(FileSystem::Default(), path);
+    if (!reader.ok()) {
+      state.SkipWithError(reader.status().message().c_str());
+      return;
+    }
+    auto batch = (*reader)->ReadAll(options);
+    if (!batch.ok()) {
+      state.SkipWithError(batch.status().message().c_str());
+      return;
+    }
+    rows = batch->num_rows();
+    benchmark::DoNotOptimize(batch->column(0).size());
+  }
+  state.SetItemsProcessed(rows * state.iterations());
+  state.counters["rows"] = static_cast<double>(rows);
+  state.SetLabel(options.columns.empty() ? "all columns" : columns);
+}
+BENCHMARK(BM_ParquetReadFile)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 #endif  // LAKEPIPE_BENCH_HAVE_PARQUET_READER
 
