@@ -72,6 +72,10 @@ size_t DigestTable::FindOrInsert(const Digest128& d, bool* added) {
   return i;
 }
 
+void DigestTable::Reserve(size_t n) {
+  while (n * 4 > capacity_ * 3) Grow();
+}
+
 void DigestTable::Erase(size_t slot) {
   // Backward-shift deletion: no tombstones. Each later entry of the run moves into the
   // hole unless its home lies cyclically in (hole, j] (moving it would put it before its home).

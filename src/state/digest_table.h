@@ -44,6 +44,8 @@ class DigestTable {
   size_t Find(const Digest128& d) const;
   // The slot holding `d`, inserting it (flags kUsed, times 0) when absent; `*added` says which.
   size_t FindOrInsert(const Digest128& d, bool* added);
+  // Grows (if needed) so that `n` entries fit without growing again.
+  void Reserve(size_t n);
   // Removes the entry in `slot` (occupied). Entries after it may move down, one of them
   // into `slot` itself: check `slot` again when erasing while walking the slots.
   void Erase(size_t slot);

@@ -107,8 +107,9 @@ rocksdb::Slice TimeValue(int64_t t, char (&buf)[8]) {
 
 SeenKeyStore::~SeenKeyStore() = default;
 
-Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir) {
+Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir, int64_t max_keys_in_memory) {
   std::shared_ptr<SeenKeyStore> store(new SeenKeyStore());
+  store->max_keys_in_memory_ = max_keys_in_memory;
   // Most lookups are of keys never seen: the bloom filter answers those without a read.
   // Digests do not compress: table files are written uncompressed.
   LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true, /*compress=*/false));
@@ -125,6 +126,14 @@ Status SeenKeyStore::Lookup(const Digest& d, bool* found, std::optional<int64_t>
   *found = false;
   time->reset();
   if (stored_keys_ == 0) return Status::OK();  // an empty store (a flow's first batch) needs no lookups
+  if (!committed_loaded_ && stored_keys_ <= max_keys_in_memory_) LP_RETURN_IF_ERROR(LoadCommitted());
+  if (committed_loaded_) {
+    size_t slot = committed_.Find(d);
+    if (slot == DigestTable::kNone) return Status::OK();
+    *found = true;
+    if (committed_.flags(slot) & kHasTime) *time = committed_.time(slot);
+    return Status::OK();
+  }
   char buf[kKeyEntryBytes];
   auto st = db_->Get(rocksdb::ReadOptions(), KeyEntry(d, buf), &value_);
   if (st.IsNotFound()) return Status::OK();
@@ -132,6 +141,59 @@ Status SeenKeyStore::Lookup(const Digest& d, bool* found, std::optional<int64_t>
   *found = true;
   if (value_.size() == 8) *time = ReadTime(value_.data());
   return Status::OK();
+}
+
+Status SeenKeyStore::LoadCommitted() {
+  DigestTable table;
+  table.Reserve(static_cast<size_t>(stored_keys_));
+  std::string begin(1, kKeyPrefix), end(1, static_cast<char>(kKeyPrefix + 1));
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  ro.fill_cache = false;  // read once, kept here
+  std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(ro));
+  for (iter->Seek(begin); iter->Valid(); iter->Next()) {
+    rocksdb::Slice k = iter->key(), v = iter->value();
+    if (k.size() != kKeyEntryBytes || (v.size() != 0 && v.size() != 8)) {
+      return Status::Corruption("state store " + dir_ + ": key entry of " + std::to_string(k.size()) +
+                                " bytes with a value of " + std::to_string(v.size()) + ", expected 17 and 0 or 8");
+    }
+    bool added;
+    size_t slot = table.FindOrInsert(ReadDigest(k.data() + 1), &added);
+    if (v.size() == 8) {
+      table.EnableTimes();
+      table.flags(slot) |= kHasTime;
+      table.time(slot) = ReadTime(v.data());
+    }
+  }
+  LP_RETURN_IF_ERROR(FromRocks(iter->status(), "scan state store " + dir_));
+  committed_ = std::move(table);
+  committed_loaded_ = true;
+  return Status::OK();
+}
+
+void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
+  if (!committed_loaded_) return;
+  for (const Digest& d : expired) {
+    size_t slot = committed_.Find(d);
+    if (slot != DigestTable::kNone) committed_.Erase(slot);
+  }
+  for (size_t s = 0; s < pending_.slot_count(); ++s) {
+    if (!pending_.used(s)) continue;
+    bool added;
+    size_t slot = committed_.FindOrInsert(pending_.digest(s), &added);
+    if (pending_.flags(s) & kHasTime) {
+      committed_.EnableTimes();
+      committed_.flags(slot) = DigestTable::kUsed | kHasTime;
+      committed_.time(slot) = pending_.time(s);
+    } else {
+      committed_.flags(slot) = DigestTable::kUsed;
+    }
+  }
+  if (static_cast<int64_t>(committed_.size()) > max_keys_in_memory_) {
+    committed_.Clear();  // grown past the limit: probe RocksDB from now on
+    committed_loaded_ = false;
+  }
 }
 
 size_t SeenKeyStore::AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time) {
@@ -281,7 +343,7 @@ std::optional<int64_t> SeenKeyStore::RecordedWatermark() const {
 int64_t SeenKeyStore::size() const { return stored_keys_ + pending_new_; }
 
 int64_t SeenKeyStore::MemoryBytes() const {
-  int64_t bytes = pending_.MemoryBytes();
+  int64_t bytes = pending_.MemoryBytes() + committed_.MemoryBytes();
   uint64_t memtables = 0;
   if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
     bytes += static_cast<int64_t>(memtables);
@@ -346,6 +408,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
   size_t entries = expired.size() + pending_.size() * (pending_.has_times() ? 2 : 1);
   LP_RETURN_IF_ERROR(entries >= kBulkKeys ? WriteSorted(batch_id, &expired, range, count, watermark)
                                           : WriteSmall(batch_id, &expired, range, count, watermark));
+  ApplyToCommitted(expired);
   Abandon();
   stored_keys_ = count;
   committed_batch_ = batch_id;

@@ -43,8 +43,13 @@ namespace lakepipe::state {
 
 class SeenKeyStore : public operators::SeenKeySet {
  public:
-  // Opens (creating if needed) the store in folder `dir`.
-  static Result<std::shared_ptr<SeenKeyStore>> Open(const std::string& dir);
+  // Opens (creating if needed) the store in folder `dir`. Up to `max_keys_in_memory` stored
+  // keys, the first batch that needs to probe stored keys loads them all into memory (one
+  // scan) and later commits keep that copy current; a larger store is probed in RocksDB
+  // (bloom filters, a read per key present). 0: always probe RocksDB.
+  static constexpr int64_t kDefaultMaxKeysInMemory = 20'000'000;
+  static Result<std::shared_ptr<SeenKeyStore>> Open(const std::string& dir,
+                                                    int64_t max_keys_in_memory = kDefaultMaxKeysInMemory);
   ~SeenKeyStore() override;
 
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
@@ -90,6 +95,10 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status ProbeFirst(const Digest& d, int64_t time, int64_t floor, uint8_t* inserted, int64_t* recorded);
   // The stored entry of `d`: found, and its event time if it has one.
   Status Lookup(const Digest& d, bool* found, std::optional<int64_t>* time);
+  // Reads every stored key into committed_ (when within max_keys_in_memory_).
+  Status LoadCommitted();
+  // After a successful write: applies the batch to committed_ (when loaded).
+  void ApplyToCommitted(const std::vector<Digest>& expired);
   size_t AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time);
   // The batch's writes, as one synced WriteBatch (small) or one ingested sorted table file.
   Status WriteSmall(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
@@ -111,6 +120,11 @@ class SeenKeyStore : public operators::SeenKeySet {
   std::optional<int64_t> committed_batch_;
   std::optional<int64_t> committed_watermark_;
   int64_t stored_keys_ = 0;
+  // The stored keys (flag kHasTime and time() when stored with one), once loaded; a copy
+  // of RocksDB's `k` entries as of the last commit, so probes need no read.
+  DigestTable committed_;
+  bool committed_loaded_ = false;
+  int64_t max_keys_in_memory_ = kDefaultMaxKeysInMemory;
   std::string value_;  // scratch
 };
 

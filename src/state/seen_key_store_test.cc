@@ -30,8 +30,9 @@ std::vector<uint8_t> InsertAt(SeenKeyStore& s, std::vector<std::string_view> key
   return inserted;
 }
 
-std::shared_ptr<SeenKeyStore> OpenStore(const std::string& dir) {
-  auto store = SeenKeyStore::Open(dir);
+std::shared_ptr<SeenKeyStore> OpenStore(const std::string& dir,
+                                        int64_t max_keys_in_memory = SeenKeyStore::kDefaultMaxKeysInMemory) {
+  auto store = SeenKeyStore::Open(dir, max_keys_in_memory);
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   return store.ok() ? *store : nullptr;
 }
@@ -146,12 +147,19 @@ TEST(SeenKeyStoreTest, ExpiryForgetsOldKeysAtCommitAndKeepsRetimedOnes) {
 
 // The durable set must answer exactly as the in-memory one (the reference semantics of
 // operators::SeenKeySet), batch after batch, across commits and reopenings.
-TEST(SeenKeyStoreTest, MatchesTheInMemorySetUnderRandomBatches) {
+// Stored keys are probed in memory (loaded once, kept current by each commit), in RocksDB
+// (max_keys_in_memory 0), or in memory until the store outgrows the limit (150).
+class SeenKeyStoreProbes : public ::testing::TestWithParam<int64_t> {};
+INSTANTIATE_TEST_SUITE_P(InMemoryRocksDbAndOverTheLimit, SeenKeyStoreProbes,
+                         ::testing::Values(SeenKeyStore::kDefaultMaxKeysInMemory, 0, 150));
+
+TEST_P(SeenKeyStoreProbes, MatchesTheInMemorySetUnderRandomBatches) {
   testing::TempDir dir;
   operators::InMemorySeenKeySet reference;
-  auto store = OpenStore(dir.Join("s"));
+  auto store = OpenStore(dir.Join("s"), GetParam());
   std::mt19937_64 rng(42);
   int64_t watermark = INT64_MIN;
+  int64_t largest = 0;
   for (int batch = 0; batch < 60; ++batch) {
     std::vector<std::string> keys;
     std::vector<int64_t> times;
@@ -181,12 +189,14 @@ TEST(SeenKeyStoreTest, MatchesTheInMemorySetUnderRandomBatches) {
     ASSERT_EQ(got, want) << "second probe of batch " << batch;
     ASSERT_TRUE(store->Commit(batch).ok());
     ASSERT_EQ(store->size(), reference.size()) << "batch " << batch;
+    largest = std::max(largest, store->size());
     if (batch % 10 == 9) {
       store.reset();
-      store = OpenStore(dir.Join("s"));
+      store = OpenStore(dir.Join("s"), GetParam());
       ASSERT_EQ(store->size(), reference.size());
     }
   }
+  if (GetParam() == 150) EXPECT_GT(largest, 150);  // the store outgrew the limit
 }
 
 TEST(SeenKeyStoreTest, LargeWatermarkedBatchesAreIngestedWithTheirExpiry) {
@@ -234,12 +244,13 @@ TEST(SeenKeyStoreTest, LargeWatermarkedBatchesAreIngestedWithTheirExpiry) {
 // Batches large enough to be written as one ingested table file alternate with small
 // ones (a WriteBatch): both paths, with event times, re-timed keys and expiry, must leave
 // the store answering as the in-memory set does.
-TEST(SeenKeyStoreTest, BulkAndSmallWritesMatchTheInMemorySet) {
+TEST_P(SeenKeyStoreProbes, BulkAndSmallWritesMatchTheInMemorySet) {
   testing::TempDir dir;
   operators::InMemorySeenKeySet reference;
-  auto store = OpenStore(dir.Join("s"));
+  auto store = OpenStore(dir.Join("s"), GetParam() == 150 ? 20000 : GetParam());
   std::mt19937_64 rng(5);
   int64_t watermark = 0;
+  int64_t largest = 0;
   for (int batch = 0; batch < 12; ++batch) {
     int n = batch % 2 == 0 ? 40000 : 900;  // 40000 keys with times: 80000 entries, ingested
     std::vector<std::string> keys;
@@ -259,9 +270,10 @@ TEST(SeenKeyStoreTest, BulkAndSmallWritesMatchTheInMemorySet) {
     ASSERT_TRUE(forgotten.ok() && forgotten_ref.ok());
     ASSERT_TRUE(store->Commit(batch).ok());
     ASSERT_EQ(store->size(), reference.size()) << "batch " << batch;
+    largest = std::max(largest, store->size());
     if (batch % 4 == 3) {
       store.reset();
-      store = OpenStore(dir.Join("s"));
+      store = OpenStore(dir.Join("s"), GetParam() == 150 ? 20000 : GetParam());
       ASSERT_EQ(store->size(), reference.size());
       ASSERT_EQ(store->committed_watermark(), watermark);
     }
@@ -276,6 +288,7 @@ TEST(SeenKeyStoreTest, BulkAndSmallWritesMatchTheInMemorySet) {
   ASSERT_TRUE(store->InsertIfAbsentWithTime(views, times, &got).ok());
   EXPECT_EQ(got, want);
   EXPECT_GT(std::count(want.begin(), want.end(), 0), 1000);  // many keys are still remembered
+  if (GetParam() == 150) EXPECT_GT(largest, 20000);  // the store outgrew the limit
 }
 
 // A batch's changes are in memory only until Commit: a large abandoned batch leaves
