@@ -9,6 +9,7 @@
 
 #include "common/uuid.h"
 #include "delta/log_internal.h"
+#include "delta/schema_merge.h"
 #include "delta/table_internal.h"
 
 namespace lakepipe::delta {
@@ -288,6 +289,8 @@ namespace {
 // differs (e.g. an int file column in a bigint table column).
 Result<Column> CastColumn(const Column& in, const DataType& type, const std::string& what) {
   if (SameTypeIgnoringNullability(in.type(), type)) return in;
+  // A file written before struct fields were added to the column (schema evolution).
+  if (GainsStructFields(in.type(), type)) return WidenStructColumn(in, type);
   Column out(type);
   out.Reserve(in.size());
   for (int64_t i = 0; i < in.size(); ++i) {

@@ -9,6 +9,7 @@
 
 #include "common/uuid.h"
 #include "delta/change_feed.h"
+#include "delta/schema_merge.h"
 #include "delta/table.h"
 #include "delta/table_internal.h"
 
@@ -150,8 +151,10 @@ struct TableWriter::Impl {
       RebuildDataSchema();
       return Status::OK();
     }
-    // Every column of the data must be in the table with the same type.
+    // Every column of the data must be in the table with the same type (with
+    // merge_schema: or with struct fields added on either side, delta/schema_merge.h).
     std::vector<Field> added;
+    std::vector<std::pair<size_t, DataType>> widened;  // table columns whose structs gain fields
     for (const Field& f : batch.fields()) {
       int idx = table_schema.FindField(f.name);
       if (idx < 0) {
@@ -167,6 +170,11 @@ struct TableWriter::Impl {
         continue;
       }
       const Field& tf = table_schema.field(static_cast<size_t>(idx));
+      if (options.merge_schema && GainsStructFields(tf.type, f.type)) {
+        widened.emplace_back(static_cast<size_t>(idx), MergeStructFields(tf.type, f.type));
+        continue;
+      }
+      if (options.merge_schema && GainsStructFields(f.type, tf.type)) continue;  // written NULL there
       if (!SameTypeIgnoringNullability(tf.type, f.type)) {
         return Status::InvalidArgument("write to " + path + " refused: column '" + f.name +
                                        "' has type " + f.type.ToString() +
@@ -183,9 +191,10 @@ struct TableWriter::Impl {
         }
       }
     }
-    if (!added.empty()) {
-      // New columns change the files' schema: finish the open files first.
+    if (!added.empty() || !widened.empty()) {
+      // New columns (or struct fields) change the files' schema: finish the open files first.
       LP_RETURN_IF_ERROR(CloseAll());
+      for (auto& [idx, type] : widened) table_schema.mutable_fields()[idx].type = std::move(type);
       Schema merged = MakeNullable(Schema(std::vector<Field>(added)));
       for (const Field& f : merged.fields()) table_schema.AddField(f);
       schema_changed = !creating;
@@ -260,6 +269,10 @@ struct TableWriter::Impl {
       int idx = batch.schema().FindField(f.name);
       if (idx < 0) {
         cols.push_back(MakeColumn(Column::Nulls(f.type, n)));
+      } else if (GainsStructFields(batch.schema().field(static_cast<size_t>(idx)).type, f.type)) {
+        // A struct of the data lacks fields the table has (merge_schema): NULL there.
+        LP_ASSIGN_OR_RETURN(Column wide, WidenStructColumn(batch.column(static_cast<size_t>(idx)), f.type));
+        cols.push_back(MakeColumn(rows_of_group ? wide.Take(*rows_of_group) : std::move(wide)));
       } else if (rows_of_group) {
         cols.push_back(MakeColumn(batch.column(static_cast<size_t>(idx)).Take(*rows_of_group)));
       } else {
