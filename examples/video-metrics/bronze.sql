@@ -4,7 +4,8 @@
 -- in the flow's checkpoint; the hints pin the types the later layers rely on, and declare
 -- the counters (a first file may have no views_observed event yet). A field the feed
 -- starts sending later (`device`, from some day on) stops the stream once with
--- schemaEvolutionMode addNewColumns' message; the next run adds the column.
+-- schemaEvolutionMode addNewColumns' message; the run then restarts the flow by itself
+-- with the column added (Silver's SELECT * gains it too).
 -- Values that do not fit (a counter sent as "n/a") are NULL here and kept verbatim in
 -- _rescued_data; a line that is not JSON is a row of NULLs with the line in
 -- _rescued_data's _corrupt_record.

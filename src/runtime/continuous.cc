@@ -104,6 +104,10 @@ struct TableSchedule {
   sql::TriggerSpec trigger;
   bool dirty = true;            // may have new input
   bool full_refresh = false;    // pending --full-refresh (first run only)
+  bool running_full_refresh = false;  // the run in progress is the full refresh
+  // Restarts after a stop for new fields since the table last committed (bounded by
+  // pipelines.maxFlowRetryAttempts, so a stop that makes no progress cannot loop).
+  int64_t restarts_in_a_row = 0;
   bool ran_once = false;
   bool waiting = false;         // its last run waited for upstream data (no timer until then)
   int64_t not_before = 0;       // wall micros: trigger time or retry backoff
@@ -239,6 +243,11 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
 
   int64_t next_backstop = now + kBackstopMicros;
   Status loop_status;
+  LP_ASSIGN_OR_RETURN(const int64_t max_restarts, r.MaxSchemaRestarts());
+  // A flow stopped for new fields: nothing new starts until the tables running now are
+  // done; then the pipeline is re-planned (Impl::Replan, which no running table may see)
+  // and the flow runs again at once.
+  bool replan_pending = false;
   while (true) {
     // Outcomes of the tables that finished.
     std::vector<std::pair<size_t, TableReport>> done;
@@ -254,6 +263,15 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       if (options.on_table && report.status != "up to date" && report.status != "waiting") options.on_table(report);
       std::string key = Lower(t.ds->name);
       using Kind = sql::TriggerSpec::Kind;
+      if (report.status == "restarted") {
+        // Not a failure: no backoff. The same full refresh, if it was one (its first batch
+        // is planned again after the reset, now with the new columns).
+        t.restarts_in_a_row += 1;
+        t.full_refresh = t.running_full_refresh;
+        t.dirty = true;
+        replan_pending = true;
+        continue;
+      }
       if (report.status == "failed" || report.status == "skipped") {
         failed.insert(key);
         t.retry_delay = std::clamp(t.retry_delay * 2, kRetryMinMicros, kRetryMaxMicros);
@@ -263,6 +281,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
       }
       failed.erase(key);
       t.retry_delay = 0;
+      if (report.status == "updated") t.restarts_in_a_row = 0;
       // A table waiting for its upstream's first data runs when that data is committed
       // (it is then marked dirty), not on its timer.
       t.waiting = report.status == "waiting";
@@ -305,8 +324,30 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
           if (!t.roots.empty() || r.stream_wakes.count(Lower(t.ds->name))) t.dirty = true;
         next_backstop = now + kBackstopMicros;
       }
+      if (replan_pending && running == 0) {
+        replan_pending = false;
+        std::vector<std::string> changed;
+        Status replanned = r.Replan(&changed);
+        if (!replanned.ok()) {
+          // The stopped flow runs again with its old plan, stops again, and the bound
+          // turns that into a failure with backoff: nothing loops fast.
+          log.Add({0, "", "error", "ERROR",
+                   "the pipeline could not be planned again after a schema change: " + replanned.message(), "{}"});
+        } else {
+          std::string names;
+          for (const auto& n : changed) names += (names.empty() ? "" : ", ") + n;
+          log.Add({0, "", "replanned", "INFO",
+                   "pipeline planned again after a schema change; new plans for: " + (names.empty() ? "none" : names),
+                   Json({{"tables", changed}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+          // A table whose plan changed looks for input again (downstream tables gain the
+          // new columns from their next batch).
+          for (auto& t : tables)
+            for (const auto& n : changed)
+              if (Lower(n) == Lower(t.ds->name)) t.dirty = true;
+        }
+      }
       // Start what is due, upstream tables first.
-      for (size_t i = 0; i < tables.size() && running < max_parallel; ++i) {
+      for (size_t i = 0; i < tables.size() && running < max_parallel && !replan_pending; ++i) {
         TableSchedule& t = tables[i];
         using Kind = sql::TriggerSpec::Kind;
         if (busy[i] || (t.trigger.kind == Kind::kOnce && t.ran_once)) continue;
@@ -320,10 +361,12 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
         ++running;
         bool full = t.full_refresh;
         t.full_refresh = false;
+        t.running_full_refresh = full;
         std::set<std::string> failed_now = failed;
+        Impl::RestartBudget budget{t.restarts_in_a_row, max_restarts};
         std::lock_guard<std::mutex> lock(mu);
-        queue.push_back([&, i, full, failed_now] {
-          TableReport report = r.RunTable(*tables[i].ds, full, failed_now, log, options.board);
+        queue.push_back([&, i, full, failed_now, budget] {
+          TableReport report = r.RunTable(*tables[i].ds, full, failed_now, log, options.board, &budget);
           std::lock_guard<std::mutex> done_lock(mu);
           finished.emplace_back(i, std::move(report));
         });

@@ -296,8 +296,9 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
   std::vector<RecordBatch> out;
   // The same settings `validate` checked (formats/options).
   LP_ASSIGN_OR_RETURN(formats::ReadFilesSettings settings, formats::ReadFilesSettingsFrom(spec.options));
-  // Top-level fields the kept schema lacks (schemaEvolutionMode addNewColumns or
-  // failOnNewColumns): the whole batch is read first, so the flow stops once for all of them.
+  // Fields the kept schema lacks, top-level or inside structs (schemaEvolutionMode
+  // addNewColumns or failOnNewColumns): the whole batch is read first, so the flow stops
+  // once for all of them.
   std::vector<NewFieldSeen> new_fields;
   std::vector<std::string> new_field_files;
   formats::FileReadTarget target;
@@ -323,8 +324,8 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
     stats->rescued_rows += reader->total_stats().rescued_rows;
     for (const auto& f : reader->total_stats().new_fields) {
       bool known = false;
-      for (const auto& g : new_fields) known |= g.name == f.name;
-      if (!known) new_fields.push_back({f.name, full, f.line});
+      for (const auto& g : new_fields) known |= g.path == f.path;
+      if (!known) new_fields.push_back({f.name, full, f.line, f.path});
     }
     if (!reader->total_stats().new_fields.empty()) new_field_files.push_back(full);
     if (planned.size_seen() >= 0 && planned.size_seen() != file.size) {

@@ -38,6 +38,52 @@ Result<std::vector<std::string>> SampleFiles(FileSystem* fs, const sql::ReadFile
   return out;
 }
 
+// The field at `path` (top-level column first) in `fields`, by Schema::FindField's rule.
+int FindIn(const std::vector<Field>& fields, const std::string& name) { return Schema(fields).FindField(name); }
+
+// `type` (a struct) with the field at `path` (relative to it) added when missing, its
+// type from `batch` (the batch's inferred type at the same place, or null: STRING).
+// False in *added when it was there already.
+DataType WithNestedField(const DataType& type, const std::vector<std::string>& path, size_t at,
+                         const DataType* batch, bool* added) {
+  if (type.id() != TypeId::kStruct) return type;  // the reader reports keys through structs only
+  std::vector<Field> fields = type.fields();
+  const Field* batch_field = nullptr;
+  if (batch != nullptr && batch->id() == TypeId::kStruct) {
+    int b = FindIn(batch->fields(), path[at]);
+    if (b >= 0) batch_field = &batch->fields()[static_cast<size_t>(b)];
+  }
+  int i = FindIn(fields, path[at]);
+  if (at + 1 == path.size()) {
+    if (i >= 0) return type;
+    fields.push_back(Field{path[at], batch_field != nullptr ? batch_field->type : DataType::String(), true});
+    *added = true;
+    return DataType::Struct(std::move(fields));
+  }
+  if (i < 0) return type;
+  Field& f = fields[static_cast<size_t>(i)];
+  f.type = WithNestedField(f.type, path, at + 1, batch_field != nullptr ? &batch_field->type : nullptr, added);
+  return DataType::Struct(std::move(fields));
+}
+
+// Adds the field at `path` to `schema` when missing (a top-level column after the others;
+// a struct field after its struct's fields), typed as in `batch`. Whether it was added.
+bool AddFieldAt(Schema* schema, const std::vector<std::string>& path, const Schema& batch) {
+  int b = batch.FindField(path[0]);
+  const Field* batch_field = b >= 0 ? &batch.field(static_cast<size_t>(b)) : nullptr;
+  int i = schema->FindField(path[0]);
+  if (path.size() == 1) {
+    if (i >= 0) return false;
+    schema->AddField(Field{path[0], batch_field != nullptr ? batch_field->type : DataType::String(), true});
+    return true;
+  }
+  if (i < 0) return false;
+  bool added = false;
+  Field& f = schema->mutable_fields()[static_cast<size_t>(i)];
+  f.type = WithNestedField(f.type, path, 1, batch_field != nullptr ? &batch_field->type : nullptr, &added);
+  return added;
+}
+
 }  // namespace
 
 std::string SchemaLocation(const std::string& storage, const sql::ReadFilesScanContext& where) {
@@ -154,11 +200,9 @@ Status StopForNewFields(FileSystem* fs, const sql::ReadFilesSpec& spec, const st
   Schema base = latest ? latest->schema : *spec.schema;
   std::vector<std::string> added;
   for (const NewFieldSeen& f : seen) {
-    if (base.FindField(f.name) >= 0) continue;  // a version written by an earlier attempt has it
-    int i = batch_schema.FindField(f.name);
-    DataType type = i >= 0 ? batch_schema.field(static_cast<size_t>(i)).type : DataType::String();
-    base.AddField(Field{f.name, type, true});
-    added.push_back(f.name);
+    std::vector<std::string> path = f.path.empty() ? std::vector<std::string>{f.name} : f.path;
+    // False when a version written by an earlier attempt has it already.
+    if (AddFieldAt(&base, path, batch_schema)) added.push_back(f.name);
   }
   int64_t version = latest ? latest->version : 0;
   if (!added.empty()) {
@@ -171,10 +215,14 @@ Status StopForNewFields(FileSystem* fs, const sql::ReadFilesSpec& spec, const st
     LP_RETURN_IF_ERROR(WriteKeptSchema(fs, spec.schema_location, next, now_millis));
     version = next.version;
   }
-  return Status::Aborted(head + ": schemaEvolutionMode addNewColumns stops the stream once here; the schema kept in " +
-                         spec.schema_location + " is now version " + std::to_string(version) +
-                         " with the new column(s) added. Run again to continue: the batch is read again with them "
-                         "(earlier rows have NULL there)");
+  return Status::Aborted(head + ": " + kSchemaEvolutionStop + "; the schema kept in " + spec.schema_location +
+                         " is now version " + std::to_string(version) +
+                         " with the new column(s) added, and the batch is read again with them (earlier rows have "
+                         "NULL there)");
+}
+
+bool IsSchemaEvolutionStop(const Status& status) {
+  return status.code() == StatusCode::kAborted && status.message().find(kSchemaEvolutionStop) != std::string::npos;
 }
 
 }  // namespace lakepipe::runtime

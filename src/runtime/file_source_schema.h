@@ -8,7 +8,8 @@
 // reads kept schemas, infers the others, writes nothing); a flow writes version 0 of an
 // inferred schema when it plans a batch (KeepInferredSchema), after a full refresh has
 // cleared its checkpoint; reading a batch that brings new fields writes the next version
-// and stops the flow (ReadSourceFiles, through EvolveKeptSchema).
+// and stops the flow (ReadSourceFiles, through StopForNewFields); the runner then
+// resolves the pipeline again (the same lookup) and restarts the flow.
 // Functions are thread-safe for different locations; one flow writes a location.
 #pragma once
 
@@ -51,19 +52,29 @@ sql::ReadFilesSchemaLookup ReadFilesSchemaLookupFor(FileSystem* fs, std::string 
 // schemas and batch reads.
 Status KeepInferredSchema(FileSystem* fs, const sql::ReadFilesSpec& spec, int64_t now_millis);
 
-// A top-level field of the files that the scan's schema lacks, where it first appears.
+// A field of the files that the scan's schema lacks, where it first appears: a top-level
+// one, or a key a struct column lacks (`path` {"post", "device"}, name "post.device").
 struct NewFieldSeen {
   std::string name;
   std::string file;  // full path
   int64_t line = 0;
+  std::vector<std::string> path;  // empty: {name}
 };
 
 // A batch of a streaming scan met fields its kept schema lacks. addNewColumns: infers
 // their types from `files` (the batch's files, full paths), writes the next schema
-// version with them appended (unless the newest version already has them), and returns
-// the error that stops the flow, naming the fields, files and lines. failOnNewColumns:
-// only the error. Never OK.
+// version with them appended (top-level ones after the columns, nested ones after their
+// struct's fields; unless the newest version already has them), and returns the error
+// that stops the flow, naming the fields, files and lines. failOnNewColumns: only the
+// error. Never OK.
 Status StopForNewFields(FileSystem* fs, const sql::ReadFilesSpec& spec, const std::vector<std::string>& files,
                         const std::vector<NewFieldSeen>& seen, int64_t now_millis);
+
+// The words of the addNewColumns stop, which the runner recognises (IsSchemaEvolutionStop)
+// to re-plan the pipeline and restart the flow (docs/sql-reference.md, "Schema inference
+// and evolution").
+inline constexpr const char* kSchemaEvolutionStop = "schemaEvolutionMode addNewColumns stops the stream once here";
+// Whether `status` is StopForNewFields' addNewColumns stop (its context may be prefixed).
+bool IsSchemaEvolutionStop(const Status& status);
 
 }  // namespace lakepipe::runtime

@@ -2,15 +2,25 @@
 // checkpoint (a restart reads with the same columns), `validate` plans the same columns
 // as `run`, schemaHints override types, and schemaEvolutionMode addNewColumns stops the
 // stream once when seed 003's events gain a field (lakepipe generate videos
-// --new-field-day 4), then resumes with the column in the schema and the table. DuckDB's
-// JSON functions over the same files are the reference.
+// --new-field-day 4), and the runner restarts the flow by itself with the pipeline
+// planned again (--once and continuous; bounded by pipelines.maxFlowRetryAttempts), the
+// column in the schema and the table; a key new inside a struct is added to the struct.
+// DuckDB's JSON functions over the same files are the reference.
 #include "runtime/file_source_schema.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+
 #include "delta/table.h"
 #include "generator/videos.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/status_board.h"
 #include "sql/pipeline.h"
 #include "testing/testing.h"
 
@@ -24,22 +34,39 @@ class FileSourceSchemaTest : public ::testing::Test {
     ASSERT_TRUE(fs_->CreateDirs(dir_.Join("p")).ok());
   }
 
-  void WritePipeline(const std::string& sql) {
+  // `configuration`: more entries of pipeline.yaml's configuration, "k: v, ...".
+  void WritePipeline(const std::string& sql, const std::string& configuration = "") {
     ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/pipeline.yaml"), "name: t\nstorage: " + storage_ +
                                                                  "\nlibraries: [p.sql]\ncontinuous: false\n"
-                                                                 "configuration: {landing: " + landing_ + "}\n")
+                                                                 "configuration: {landing: " + landing_ +
+                                                                 (configuration.empty() ? "" : ", " + configuration) + "}\n")
                     .ok());
     ASSERT_TRUE(fs_->WriteFile(dir_.Join("p/p.sql"), sql).ok());
   }
 
-  // One `run --once`; the tables' reports.
-  std::vector<TableReport> RunOnce() {
+  // One `run --once`; the tables' reports. `seen` (optional) gets every report the run
+  // gave on_table, restarted attempts included; `board` (optional) the live status.
+  std::vector<TableReport> RunOnce(std::vector<TableReport>* seen = nullptr, StatusBoard* board = nullptr) {
     auto runner = PipelineRunner::Open(dir_.Join("p"), {});
     EXPECT_TRUE(runner.ok()) << runner.status().ToString();
     if (!runner.ok()) return {};
-    auto report = (*runner)->RunOnce({});
+    RunOptions options;
+    options.board = board;
+    if (seen != nullptr) options.on_table = [seen](const TableReport& t) { seen->push_back(t); };
+    auto report = (*runner)->RunOnce(options);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
     return report.ok() ? report->tables : std::vector<TableReport>{};
+  }
+
+  // The first column of the first row of `sql` over the pipeline's tables (-1: none).
+  int64_t Count(const std::string& sql) {
+    auto runner = PipelineRunner::OpenForQuery(dir_.Join("p"), {});
+    if (!runner.ok()) return -1;
+    auto r = (*runner)->Query(sql);
+    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+    if (!r.ok() || r->batches.empty() || r->batches[0].num_rows() == 0) return -1;
+    Value v = r->batches[0].column(0).GetValue(0);
+    return v.ToString() == "NULL" ? -1 : std::stoll(v.ToString());
   }
 
   // The resolved schema of `table` as `validate` plans it.
@@ -140,25 +167,47 @@ TEST_F(FileSourceSchemaTest, AddNewColumnsStopsOnceThenResumesWithTheColumn) {
   EXPECT_EQ(Validated("bronze").find("device"), std::string::npos);
 
   land_days("2026-01-04", "2026-01-06");
-  auto stopped = RunOnce();
-  ASSERT_EQ(stopped.size(), 2u);
-  EXPECT_EQ(stopped[0].status, "failed");
-  EXPECT_NE(stopped[0].message.find("new field `device` ("), std::string::npos) << stopped[0].message;
-  EXPECT_NE(stopped[0].message.find("videos_2026-01-04T08.json line "), std::string::npos) << stopped[0].message;
-  EXPECT_NE(stopped[0].message.find("addNewColumns stops the stream once"), std::string::npos);
+  // The flow stops once on the new field and the update restarts it, re-planned: Bronze
+  // and Silver (SELECT *) then take the column in the same update.
+  std::vector<TableReport> seen;
+  StatusBoard board;
+  auto resumed = RunOnce(&seen, &board);
+  ASSERT_EQ(seen.size(), 3u);
+  const TableReport& stopped = seen[0];
+  EXPECT_EQ(stopped.table, "bronze");
+  EXPECT_EQ(stopped.status, "restarted");
+  EXPECT_NE(stopped.message.find("new field `device` ("), std::string::npos) << stopped.message;
+  EXPECT_NE(stopped.message.find("videos_2026-01-04T08.json line "), std::string::npos) << stopped.message;
+  EXPECT_NE(stopped.message.find("addNewColumns stops the stream once"), std::string::npos);
+  EXPECT_NE(stopped.message.find("the flow restarts with the new schema (restart 1 of at most 2 in this update"),
+            std::string::npos)
+      << stopped.message;
+  ASSERT_EQ(resumed.size(), 2u);
+  for (const auto& t : resumed) EXPECT_EQ(t.status, "updated") << t.table << ": " << t.message;
+  EXPECT_EQ(resumed[0].restarts, 1);
+  EXPECT_EQ(resumed[1].restarts, 0);
+  // The stop stays visible: on the board (the API and /metrics read it) and in the event log.
+  PipelineStatus status = board.Snapshot();
+  ASSERT_FALSE(status.tables.empty());
+  EXPECT_EQ(status.tables[0].name, "bronze");
+  EXPECT_EQ(status.tables[0].restarts, 1);
+  EXPECT_EQ(status.tables[0].last_restart, stopped.message);
+  EXPECT_EQ(Count("SELECT count(*) FROM _event_log WHERE event_type = 'flow_restart' AND level = 'WARN' AND "
+                  "table_name = 'bronze' AND message LIKE '%new field `device`%'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM _event_log WHERE event_type = 'error'"), 0);
   auto kept = ReadLatestKeptSchema(fs_, storage_ + "/_checkpoints/bronze/schemas/0");
   ASSERT_TRUE(kept.ok() && kept->has_value());
   EXPECT_EQ((*kept)->version, 1);
   EXPECT_GE((*kept)->schema.FindField("device"), 0);
-  // validate now plans the column too, as the next run will.
+  // validate plans the column too, as the restarted flow did.
   EXPECT_NE(Validated("silver").find("device string"), std::string::npos) << Validated("silver");
 
-  auto resumed = RunOnce();
-  ASSERT_EQ(resumed.size(), 2u);
-  for (const auto& t : resumed) EXPECT_EQ(t.status, "updated") << t.table << ": " << t.message;
   // Stops once: a further run has nothing new and does not stop.
-  auto again = RunOnce();
-  for (const auto& t : again) EXPECT_NE(t.status, "failed") << t.table << ": " << t.message;
+  seen.clear();
+  auto again = RunOnce(&seen);
+  for (const auto& t : again) EXPECT_EQ(t.status, "up to date") << t.table << ": " << t.message;
+  EXPECT_EQ(seen.size(), 2u);
 
   // Our rows against DuckDB's reading of the same lines (valid JSON objects only; ours
   // keep the malformed ones as rescued rows with no event_id).
@@ -244,6 +293,204 @@ TEST_F(FileSourceSchemaTest, RescueNoneAndFailOnNewColumnsModes) {
   EXPECT_EQ(fail.status, "failed");
   EXPECT_NE(fail.message.find("new field `extra`"), std::string::npos) << fail.message;
   EXPECT_NE(fail.message.find("failOnNewColumns"), std::string::npos) << fail.message;
+}
+
+// Each batch brings a field of its own (maxFilesPerTrigger 1): the update restarts the
+// flow for each, at most pipelines.maxFlowRetryAttempts times (here 2), then fails naming
+// the bound with the rows so far committed; the next update continues (the third
+// field's schema version is already kept). 0 restarts nothing: the stop fails the update.
+TEST_F(FileSourceSchemaTest, RestartsForNewFieldsAreBoundedPerUpdate) {
+  const std::string sql =
+      "CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM read_files('${landing}', format => 'json', "
+      "maxFilesPerTrigger => 1);\n";
+  WritePipeline(sql, "pipelines.maxFlowRetryAttempts: 2");
+  Land("a.json", "{\"id\":\"1\"}\n");
+  auto first = RunOnce();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].status, "updated") << first[0].message;
+  // Distinct modification times: the stream reads b, c, d in that order.
+  auto land_at = [&](const std::string& name, const std::string& text, int seconds_later) {
+    std::string path = Land(name, text);
+    auto when = std::filesystem::last_write_time(path) + std::chrono::seconds(seconds_later);
+    std::filesystem::last_write_time(path, when);
+  };
+  land_at("b.json", "{\"id\":\"2\",\"f1\":\"x\"}\n", 1);
+  land_at("c.json", "{\"id\":\"3\",\"f2\":\"y\"}\n", 2);
+  land_at("d.json", "{\"id\":\"4\",\"f3\":\"z\"}\n", 3);
+  std::vector<TableReport> seen;
+  auto bounded = RunOnce(&seen);
+  ASSERT_EQ(bounded.size(), 1u);
+  EXPECT_EQ(bounded[0].status, "failed");
+  EXPECT_EQ(bounded[0].restarts, 2);
+  EXPECT_NE(bounded[0].message.find("new field `f3`"), std::string::npos) << bounded[0].message;
+  EXPECT_NE(bounded[0].message.find("not restarted: the flow already restarted 2 time(s) for new fields in this "
+                                    "update, the most pipelines.maxFlowRetryAttempts allows; run again to continue"),
+            std::string::npos)
+      << bounded[0].message;
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].status, "restarted");
+  EXPECT_NE(seen[0].message.find("new field `f1`"), std::string::npos) << seen[0].message;
+  EXPECT_NE(seen[0].message.find("(restart 1 of at most 2 in this update"), std::string::npos) << seen[0].message;
+  EXPECT_EQ(seen[1].status, "restarted");
+  EXPECT_NE(seen[1].message.find("new field `f2`"), std::string::npos) << seen[1].message;
+  EXPECT_NE(seen[1].message.find("(restart 2 of at most 2 in this update"), std::string::npos) << seen[1].message;
+  EXPECT_EQ(seen[2].status, "failed");
+  // The batches before the bound are committed, each with its column.
+  EXPECT_EQ(Count("SELECT count(*) FROM bronze"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM bronze WHERE f1 = 'x' AND id = '2'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM bronze WHERE f2 = 'y' AND id = '3'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM _event_log WHERE event_type = 'flow_restart'"), 2);
+
+  // The next update reads d with the version its stop wrote: no restart.
+  auto next = RunOnce();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].status, "updated") << next[0].message;
+  EXPECT_EQ(next[0].restarts, 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM bronze WHERE f3 = 'z' AND id = '4' AND f1 IS NULL"), 1);
+
+  // Restarts off: the stop fails the update as it did before restarts existed.
+  WritePipeline(sql, "pipelines.maxFlowRetryAttempts: 0");
+  land_at("e.json", "{\"id\":\"5\",\"f4\":\"w\"}\n", 4);
+  auto off = RunOnce();
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(off[0].status, "failed");
+  EXPECT_NE(off[0].message.find("not restarted (pipelines.maxFlowRetryAttempts is 0): run again to continue"),
+            std::string::npos)
+      << off[0].message;
+  WritePipeline(sql, "pipelines.maxFlowRetryAttempts: many");
+  auto runner = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(runner.ok());
+  auto refused = (*runner)->RunOnce({});
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("pipelines.maxFlowRetryAttempts is 'many'"), std::string::npos)
+      << refused.status().ToString();
+}
+
+// A continuous run: the stop re-plans the pipeline and the flow resumes in the same
+// process, Silver (SELECT * over Bronze) gaining the column too; no restart by hand.
+TEST_F(FileSourceSchemaTest, AContinuousRunResumesByItselfAfterANewField) {
+  WritePipeline(
+      "CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM read_files('${landing}', format => 'json');\n"
+      "CREATE OR REFRESH STREAMING TABLE silver AS SELECT * FROM STREAM bronze WHERE id IS NOT NULL;\n");
+  Land("a.json", "{\"id\":\"1\"}\n");
+  auto opened = PipelineRunner::Open(dir_.Join("p"), {});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<PipelineRunner> runner = std::move(opened).value();
+  StatusBoard board;
+  RunOptions options;
+  options.board = &board;
+  std::mutex mu;
+  std::vector<TableReport> seen;
+  options.on_table = [&](const TableReport& t) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(t);
+  };
+  Status result;
+  std::thread run([&] { result = runner->RunContinuous(options); });
+  auto rows = [&](const std::string& sql) {
+    auto r = runner->Query(sql);
+    if (!r.ok() || r->batches.empty() || r->batches[0].num_rows() == 0) return int64_t{-1};
+    return static_cast<int64_t>(std::stoll(r->batches[0].column(0).GetValue(0).ToString()));
+  };
+  auto wait_for = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 600; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for([&] { return rows("SELECT count(*) FROM silver") == 1; }));
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "b.json"), "{\"id\":\"2\",\"device\":\"tv\"}\n").ok());
+  EXPECT_TRUE(wait_for([&] { return rows("SELECT count(*) FROM silver WHERE device = 'tv'") == 1; }))
+      << "the new column never reached silver";
+  EXPECT_EQ(rows("SELECT count(*) FROM bronze WHERE device IS NULL AND id = '1'"), 1);
+  runner->RequestStop();
+  run.join();
+  EXPECT_TRUE(result.ok()) << result.ToString();
+  PipelineStatus status = board.Snapshot();
+  ASSERT_EQ(status.tables.size(), 2u);
+  EXPECT_EQ(status.tables[0].restarts, 1);
+  EXPECT_NE(status.tables[0].last_restart.find("new field `device`"), std::string::npos) << status.tables[0].last_restart;
+  EXPECT_NE(status.tables[0].last_restart.find("(restart 1 of at most 2 in a row"), std::string::npos)
+      << status.tables[0].last_restart;
+  EXPECT_EQ(status.tables[0].state, "stopped");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    int restarted = 0;
+    for (const auto& t : seen) {
+      restarted += t.status == "restarted";
+      EXPECT_NE(t.status, "failed") << t.table << ": " << t.message;
+    }
+    EXPECT_EQ(restarted, 1);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM _event_log WHERE event_type = 'flow_restart' AND table_name = 'bronze'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM _event_log WHERE event_type = 'replanned' AND message LIKE '%bronze, silver%'"), 1);
+  // The tables' schemas evolved (Delta mergeSchema), the old row NULL in the new column.
+  for (const char* table : {"bronze", "silver"}) {
+    auto t = delta::DeltaTable::Open(storage_ + "/" + table, fs_);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    auto snap = (*t)->Latest();
+    ASSERT_TRUE(snap.ok());
+    EXPECT_GE((*snap)->schema().FindField("device"), 0) << table << ": " << (*snap)->schema().ToDDL();
+  }
+}
+
+// A key a struct lacks, in a later file (inferColumnTypes: objects are structs): the flow
+// stops once naming it, the kept schema's struct gains the field (after its own), the
+// update restarts the flow, and Bronze and Silver (SELECT *) gain it in their Delta
+// schemas; the earlier row reads NULL there. DuckDB reads the new struct field back.
+TEST_F(FileSourceSchemaTest, ANewFieldInsideAStructIsAddedToTheStruct) {
+  WritePipeline(
+      "CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM read_files('${landing}', format => 'json', "
+      "inferColumnTypes => true);\n"
+      "CREATE OR REFRESH STREAMING TABLE silver AS SELECT * FROM STREAM bronze WHERE id IS NOT NULL;\n");
+  Land("a.json", "{\"id\":\"1\",\"post\":{\"title\":\"a\",\"geo\":{\"city\":\"Lisbon\"}}}\n");
+  auto first = RunOnce();
+  ASSERT_EQ(first.size(), 2u);
+  for (const auto& t : first) EXPECT_EQ(t.status, "updated") << t.table << ": " << t.message;
+  EXPECT_EQ(Validated("silver"), "id string, post struct<title:string,geo:struct<city:string>>, _rescued_data string");
+
+  std::string b = Land("b.json", "{\"id\":\"2\",\"post\":{\"title\":\"b\",\"geo\":{\"city\":\"Porto\",\"lat\":41.15},"
+                                 "\"device\":\"tv\"}}\n");
+  std::filesystem::last_write_time(b, std::filesystem::last_write_time(b) + std::chrono::seconds(1));
+  std::vector<TableReport> seen;
+  auto second = RunOnce(&seen);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].status, "restarted");
+  EXPECT_NE(seen[0].message.find("new fields `post.geo.lat` (" + b + " line 1), `post.device` (" + b + " line 1)"),
+            std::string::npos)
+      << seen[0].message;
+  ASSERT_EQ(second.size(), 2u);
+  for (const auto& t : second) EXPECT_EQ(t.status, "updated") << t.table << ": " << t.message;
+  EXPECT_EQ(second[0].rows_rescued, 0) << "the new fields are columns now, not rescued";
+  const std::string post = "post struct<title:string,geo:struct<city:string,lat:double>,device:string>";
+  auto kept = ReadLatestKeptSchema(fs_, storage_ + "/_checkpoints/bronze/schemas/0");
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->version, 1);
+  EXPECT_EQ((*kept)->schema.ToDDL(), "id string, " + post);
+  EXPECT_EQ(Validated("silver"), "id string, " + post + ", _rescued_data string");
+  for (const char* table : {"bronze", "silver"}) {
+    auto t = delta::DeltaTable::Open(storage_ + "/" + table, fs_);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    auto snap = (*t)->Latest();
+    ASSERT_TRUE(snap.ok());
+    EXPECT_EQ((*snap)->schema().ToDDL(), "id string, " + post + ", _rescued_data string") << table;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM silver WHERE post.device = 'tv' AND post.geo.lat > 41 AND id = '2'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM silver WHERE post.device IS NULL AND post.geo.lat IS NULL AND "
+                  "post.geo.city = 'Lisbon' AND id = '1'"),
+            1);
+  auto rows = testing::DuckDBRows("SELECT id, post.device AS device, post.geo.lat AS lat, post.geo.city AS city, "
+                                  "_rescued_data AS r FROM read_parquet('" +
+                                  storage_ + "/silver/*.parquet', union_by_name = true) ORDER BY id");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0]["device"].is_null());
+  EXPECT_TRUE(rows[0]["lat"].is_null());
+  EXPECT_EQ(rows[0]["city"], "Lisbon");
+  EXPECT_EQ(rows[1]["device"], "tv");
+  EXPECT_EQ(rows[1]["lat"], 41.15);
+  EXPECT_EQ(rows[1]["city"], "Porto");
+  EXPECT_TRUE(rows[1]["r"].is_null());
 }
 
 }  // namespace

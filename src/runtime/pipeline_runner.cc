@@ -16,6 +16,7 @@
 #include "common/uuid.h"
 #include "delta/change_feed.h"
 #include "delta/changes.h"
+#include "delta/schema_merge.h"
 #include "expr/binder.h"
 #include "operators/expectations.h"
 #include "runtime/auto_compaction.h"
@@ -49,19 +50,50 @@ bool SameColumns(const Schema& table, const Schema& query) {
   return true;
 }
 
-// Whether `query` has every column of `table` (same name and type) and possibly more.
+// Whether `query` has every column of `table` (same name and type, or a struct that
+// gained fields) and possibly more.
 bool GainsColumns(const Schema& table, const Schema& query) {
   for (const Field& f : table.fields()) {
     bool found = false;
     for (const Field& g : query.fields()) {
       if (g.name == f.name) {
-        if (!SameTypeIgnoringNullability(f.type, g.type)) return false;
+        if (!SameTypeIgnoringNullability(f.type, g.type) && !delta::GainsStructFields(f.type, g.type)) return false;
         found = true;
       }
     }
     if (!found) return false;
   }
   return true;
+}
+
+// Rows read from a stored table in the plan's columns: versions written before a schema
+// change added columns or struct fields, read by a plan made after it (the table's next
+// commit will have them), lack them; they are NULL there, so that the executor sees the
+// columns and types it planned. Batches that have them all are left as they are.
+Result<Batches> WidenToPlan(Batches rows, const Schema& planned) {
+  for (auto& b : rows) {
+    bool same = b.num_columns() == planned.size();
+    for (size_t c = 0; c < b.num_columns() && same; ++c) {
+      same = b.schema().field(c).name == planned.field(c).name &&
+             !delta::GainsStructFields(b.column(c).type(), planned.field(c).type);
+    }
+    if (same) continue;
+    std::vector<ColumnPtr> cols;
+    int64_t n = b.num_rows();
+    for (const Field& f : planned.fields()) {
+      int c = b.schema().FindField(f.name);
+      if (c < 0) {
+        cols.push_back(MakeColumn(Column::Nulls(f.type, n)));
+      } else if (delta::GainsStructFields(b.column(static_cast<size_t>(c)).type(), f.type)) {
+        LP_ASSIGN_OR_RETURN(Column wide, delta::WidenStructColumn(b.column(static_cast<size_t>(c)), f.type));
+        cols.push_back(MakeColumn(std::move(wide)));
+      } else {
+        cols.push_back(b.column_ptr(static_cast<size_t>(c)));
+      }
+    }
+    b = RecordBatch(planned, std::move(cols), n);
+  }
+  return rows;
 }
 
 // How many versions of a table's arrival record are kept for latency bookkeeping.
@@ -258,16 +290,18 @@ Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
 Result<Batches> FullScanProvider::ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns) {
   delta::ScanOptions options;
   options.columns = columns.names();
-  return runner_.shared_scans.Read(snap->table_path(), snap->version(), options.columns,
-                                   [&]() -> Result<Batches> {
-                                     LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
-                                     Batches out;
-                                     for (size_t i = 0; i < scan.files().size(); ++i) {
-                                       LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
-                                       if (b.num_rows() > 0) out.push_back(std::move(b));
-                                     }
-                                     return out;
-                                   });
+  LP_ASSIGN_OR_RETURN(Batches out,
+                      runner_.shared_scans.Read(snap->table_path(), snap->version(), options.columns,
+                                                [&]() -> Result<Batches> {
+                                                  LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, options));
+                                                  Batches read;
+                                                  for (size_t i = 0; i < scan.files().size(); ++i) {
+                                                    LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
+                                                    if (b.num_rows() > 0) read.push_back(std::move(b));
+                                                  }
+                                                  return read;
+                                                }));
+  return WidenToPlan(std::move(out), columns);
 }
 
 Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
@@ -297,9 +331,19 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         return delta::ReadChanges(*table, start, end, options);
       }
       delta::ChangeReadOptions options;
-      options.columns = node.schema.names();
       options.skip_change_commits = node.skip_change_commits;
-      return delta::ReadAppends(*table, start, end, options);
+      // The plan's columns that version `end` has (the read's schema is end's): a plan made
+      // after a schema change may read versions from before it (WidenToPlan).
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, table->Latest());
+      delta::SnapshotPtr at_end = latest;
+      if (latest->version() != end) {
+        LP_ASSIGN_OR_RETURN(at_end, table->AtVersion(end));
+      }
+      for (const Field& f : node.schema.fields())
+        if (at_end->schema().FindField(f.name) >= 0) options.columns.push_back(f.name);
+      if (options.columns.empty()) options.columns = node.schema.names();  // let the read name what is missing
+      LP_ASSIGN_OR_RETURN(Batches appended, delta::ReadAppends(*table, start, end, options));
+      return WidenToPlan(std::move(appended), node.schema);
     }
   }
   return Status::Internal("micro-batch plan has no entry for streaming source " + node.table);
@@ -568,7 +612,7 @@ void PipelineRunner::Impl::LogUpdateStart(EventLog& log, const std::set<std::str
 
 TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool full_refresh,
                                            const std::set<std::string>& failed, EventLog& log,
-                                           StatusBoard* board) {
+                                           StatusBoard* board, const RestartBudget* restart) {
   int64_t table_start = MonotonicNanos();
   PlanSources sources;
   CollectSources(*ds.plan, &sources);
@@ -601,9 +645,43 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
         report.message.find("/_checkpoints/") != std::string::npos) {
       report.message += " (the table's checkpoint or state is damaged: `lakepipe run PIPELINE --full-refresh " +
                         ds.name + "` rebuilds the table and its state from its sources)";
+    } else if (IsSchemaEvolutionStop(result.status())) {
+      // Lakeflow restarts a flow stopped by addNewColumns by itself; so does lakepipe,
+      // a bounded number of times (docs/sql-reference.md, "Schema inference and evolution").
+      int64_t used = restart != nullptr ? restart->used : 0;
+      int64_t max = restart != nullptr ? restart->max : 0;
+      report.restarts = used;
+      if (used < max) {
+        report.status = "restarted";
+        report.message += "; the flow restarts with the new schema (restart " + std::to_string(used + 1) + " of at most " +
+                          std::to_string(max) + (continuous ? " in a row" : " in this update") +
+                          ", pipelines.maxFlowRetryAttempts)";
+      } else {
+        report.message += max == 0 ? "; not restarted (pipelines.maxFlowRetryAttempts is 0): run again to continue"
+                                   : "; not restarted: the flow already restarted " + std::to_string(used) +
+                                         " time(s) for new fields" + (continuous ? " in a row without committing a batch" : " in this update") +
+                                         ", the most pipelines.maxFlowRetryAttempts allows; run again to continue";
+      }
     }
   }
   report.duration_ms = ElapsedMs(table_start);
+  if (restart != nullptr) report.restarts = restart->used;
+  if (report.status == "restarted") {
+    // Visible as the stop it is: an event of its own (not an error: the update goes on),
+    // the board's restart count and last restart, and /metrics' lakepipe_flow_restarts_total.
+    if (board != nullptr) {
+      board->RecordRestart(ds.name, report.message, clock->NowMillis());
+      board->SetState(ds.name, "restarting");
+    }
+    log.Add({0, report.table, "flow_restart", "WARN", report.message,
+             Json({{"status", report.status},
+                   {"reason", "schema_evolution"},
+                   {"restart", report.restarts + 1},
+                   {"max_restarts", restart != nullptr ? restart->max : 0},
+                   {"duration_ms", report.duration_ms}})
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    return report;
+  }
   if (board != nullptr) {
     if (report.status == "failed" || report.status == "skipped") {
       board->RecordBatch(report, clock->NowMillis());
@@ -625,6 +703,7 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
                   {"status", report.status},             {"expectations", Json::array()},
                   {"state", {{"keys", report.state_keys}, {"bytes", report.state_bytes}}}};
   if (!report.technique.empty()) details["technique"] = report.technique;
+  if (report.restarts > 0) details["restarts"] = report.restarts;
   if (report.replication_lag_bytes >= 0) {
     details["replication_lag"] = {{"bytes", report.replication_lag_bytes}, {"seconds", report.replication_lag_seconds}};
   }
@@ -682,6 +761,7 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   std::vector<const sql::ResolvedDataset*> tables;
   for (const auto& ds : r.resolved.datasets)
     if (ds.kind != sql::DatasetKind::kView) tables.push_back(&ds);
+  LP_ASSIGN_OR_RETURN(int64_t max_restarts, r.MaxSchemaRestarts());
   std::set<std::string> failed;  // lower-case names of tables that failed or were skipped
   std::mutex callbacks_mu;        // the caller's callbacks are called from one thread at a time
   for (size_t i = 0; i < tables.size() && !r.stop_requested.load();) {
@@ -698,7 +778,33 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
           std::lock_guard<std::mutex> lock(callbacks_mu);
           options.on_table_start(ds.name, static_cast<int>(k), static_cast<int>(tables.size()));
         }
-        reports[k - i] = r.RunTable(ds, refresh.count(Lower(ds.name)) > 0, failed, log, options.board);
+        // A flow stopped for new fields runs again, re-planned, within the bound (Lakeflow
+        // retries the update); the tables downstream have not run yet and take the new
+        // plans. Only a table that runs alone (views of a group never stop so) re-plans:
+        // no other table runs meanwhile.
+        Impl::RestartBudget budget{0, max_restarts};
+        TableReport report;
+        while (true) {
+          report = r.RunTable(ds, refresh.count(Lower(ds.name)) > 0, failed, log, options.board,
+                              end - i == 1 ? &budget : nullptr);
+          if (report.status != "restarted") break;
+          if (options.on_table) {
+            std::lock_guard<std::mutex> lock(callbacks_mu);
+            options.on_table(report);
+          }
+          ++budget.used;
+          Status replanned = r.Replan(nullptr);
+          if (!replanned.ok()) {
+            report.status = "failed";
+            report.message = "the pipeline could not be planned again after the schema change: " + replanned.message();
+            log.Add({0, report.table, "error", "ERROR", report.message,
+                     Json({{"status", report.status}, {"error", report.message}})
+                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+            break;
+          }
+        }
+        report.restarts = budget.used;
+        reports[k - i] = std::move(report);
         if (options.on_table) {
           std::lock_guard<std::mutex> lock(callbacks_mu);
           options.on_table(reports[k - i]);
@@ -739,6 +845,79 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
            Json({{"duration_ms", update.duration_ms}, {"tables", update.tables.size()}, {"stopped", stopped}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   LP_RETURN_IF_ERROR(log.Flush());
   return update;
+}
+
+namespace {
+
+// The columns of every node of a dataset's plans: equal fingerprints, same plans but for
+// the nodes' identities (a re-resolution of unchanged SQL over unchanged schemas).
+void PlanFingerprint(const sql::PlanNode& node, std::string* out) {
+  *out += std::to_string(static_cast<int>(node.kind)) + "(" + node.schema.ToDDL();
+  if (node.kind == sql::PlanKind::kReadFiles) {
+    *out += ";v" + std::to_string(node.read_files.schema_version);
+    if (node.read_files.schema) *out += ";" + node.read_files.schema->ToDDL();
+  }
+  for (const auto& in : node.inputs)
+    if (in) PlanFingerprint(*in, out);
+  *out += ")";
+}
+
+std::string DatasetFingerprint(const sql::ResolvedDataset& ds) {
+  std::string out = ds.schema.ToDDL() + "|";
+  if (ds.plan) PlanFingerprint(*ds.plan, &out);
+  if (ds.apply_changes) out += "|" + ds.apply_changes->source_schema.ToDDL();
+  for (const auto& f : ds.more_flows) {
+    out += "|" + f.name + ":";
+    if (f.plan) PlanFingerprint(*f.plan, &out);
+    if (f.apply_changes) out += "|" + f.apply_changes->source_schema.ToDDL();
+  }
+  return out;
+}
+
+}  // namespace
+
+Status PipelineRunner::Impl::Replan(std::vector<std::string>* changed) {
+  LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline fresh,
+                      sql::ResolvePipeline(pipeline, ReadFilesSchemaLookupFor(fs, pipeline.settings.storage)));
+  if (fresh.datasets.size() != resolved.datasets.size()) {
+    return Status::Internal("the pipeline resolved to " + std::to_string(fresh.datasets.size()) +
+                            " datasets after a schema change, " + std::to_string(resolved.datasets.size()) + " before");
+  }
+  for (size_t i = 0; i < fresh.datasets.size(); ++i) {
+    if (Lower(fresh.datasets[i].name) != Lower(resolved.datasets[i].name)) {
+      return Status::Internal("the pipeline's datasets changed order after a schema change (" + fresh.datasets[i].name +
+                              " where " + resolved.datasets[i].name + " was)");
+    }
+  }
+  for (size_t i = 0; i < fresh.datasets.size(); ++i) {
+    sql::ResolvedDataset& now = resolved.datasets[i];
+    if (DatasetFingerprint(fresh.datasets[i]) == DatasetFingerprint(now)) continue;
+    std::string key = Lower(now.name);
+    {
+      std::lock_guard<std::mutex> lock(flows_mu);
+      for (auto it = flows.begin(); it != flows.end();) {
+        it = it->first == key || it->first.rfind(key + "/", 0) == 0 ? flows.erase(it) : std::next(it);
+      }
+    }
+    retired.push_back(now);
+    now = std::move(fresh.datasets[i]);
+    if (changed != nullptr) changed->push_back(now.name);
+  }
+  return Status::OK();
+}
+
+Result<int64_t> PipelineRunner::Impl::MaxSchemaRestarts() const {
+  // Lakeflow's name for how often a failed flow is retried within an update (default 2);
+  // lakepipe retries only the addNewColumns stop.
+  static const std::string kKey = "pipelines.maxFlowRetryAttempts";
+  auto it = pipeline.settings.configuration.find(kKey);
+  if (it == pipeline.settings.configuration.end()) return int64_t{2};
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return Status::InvalidArgument(pipeline.settings.settings_file + ": configuration " + kKey + " is '" + v +
+                                   "'; it must be a whole number of restarts, 0 to 9999 (Lakeflow's default is 2)");
+  }
+  return static_cast<int64_t>(std::stoll(v));
 }
 
 PipelineStatus PipelineRunner::Impl::InitialStatus(const std::string& mode) const {

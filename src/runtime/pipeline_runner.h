@@ -44,8 +44,13 @@ struct ExpectationReport {
 struct TableReport {
   std::string table;
   std::string kind;            // "streaming table", "materialized view"
-  std::string status;          // "updated", "up to date", "waiting", "skipped", "failed"
-  std::string message;         // the error for "failed" / "skipped", the reason for "waiting"
+  // "updated", "up to date", "waiting", "skipped", "failed"; "restarted": the flow stopped
+  // for new fields (schemaEvolutionMode addNewColumns) and runs again at once with the
+  // pipeline re-planned (RunOptions::on_table sees this attempt; the update's report
+  // holds the table's last attempt).
+  std::string status;
+  std::string message;         // the error for "failed" / "skipped" / "restarted", the reason for "waiting"
+  int64_t restarts = 0;        // the table's restarts for new fields before this report (this update)
   int64_t rows_read = 0;
   int64_t rows_written = 0;
   int64_t rows_dropped = 0;

@@ -169,13 +169,33 @@ struct PipelineRunner::Impl {
   void LogUpdateStart(EventLog& log, const std::set<std::string>& refresh, const std::string& mode) const;
   // The board's starting point: every table, its trigger, what it reads.
   PipelineStatus InitialStatus(const std::string& mode) const;
-  // Updates one table unless an upstream table in `failed` failed, and logs the outcome
-  // to the event log and the board. Never fails: a failure is the report's status.
   // The end of the group of materialized views starting at tables[from] that read none of
   // each other (RunOnce runs them together); from + 1 when tables[from] is not a view.
   size_t IndependentViews(const std::vector<const sql::ResolvedDataset*>& tables, size_t from) const;
+  // How many times a flow stopped by schemaEvolutionMode addNewColumns may still be
+  // restarted: `used` restarts so far (in this update; in a continuous run, in a row
+  // without a committed batch) of at most `max` (pipelines.maxFlowRetryAttempts).
+  struct RestartBudget {
+    int64_t used = 0;
+    int64_t max = 0;
+  };
+  // Updates one table unless an upstream table in `failed` failed, and logs the outcome
+  // to the event log and the board. Never fails: a failure is the report's status. A
+  // flow stopped for new fields is "restarted" while `restart` allows (the caller then
+  // calls Replan and runs the table again), "failed" after (or without `restart`).
   TableReport RunTable(const sql::ResolvedDataset& ds, bool full_refresh, const std::set<std::string>& failed,
-                       EventLog& log, StatusBoard* board);
+                       EventLog& log, StatusBoard* board, const RestartBudget* restart = nullptr);
+  // After a flow stopped for new fields: resolves the pipeline again exactly as Open and
+  // `validate` do (the kept schemas now hold the new columns). Each dataset whose plan
+  // changed (its own columns, or those of any node of its plans) takes the new plan in
+  // place, so pointers to `resolved.datasets` elements stay valid, and its open flows are
+  // closed (a Flow keys its state stores by plan node) to reopen from their checkpoints,
+  // as a restarted process would. The replaced plans are kept alive until the runner goes
+  // (`retired`). Only while no table runs. `changed` (optional) gets the datasets' names.
+  Status Replan(std::vector<std::string>* changed);
+  std::vector<sql::ResolvedDataset> retired;
+  // pipelines.maxFlowRetryAttempts of the pipeline's configuration (default 2).
+  Result<int64_t> MaxSchemaRestarts() const;
   // Updates one table (a materialized view or every pending batch of a streaming table);
   // reports go to `board` when set.
   Result<TableReport> UpdateTable(const sql::ResolvedDataset& ds, bool full_refresh, StatusBoard* board);

@@ -135,6 +135,16 @@ void StatusBoard::RecordLatency(const std::string& table, double seconds, int64_
   Changed();
 }
 
+void StatusBoard::RecordRestart(const std::string& table, const std::string& message, int64_t now_unix_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TableStatus* t = Find(table);
+  if (t == nullptr) return;
+  t->restarts += 1;
+  t->last_restart = message;
+  t->last_restart_unix_ms = now_unix_ms;
+  Changed();
+}
+
 void StatusBoard::SetBacklog(const std::string& table, int64_t files, int64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   TableStatus* t = Find(table);

@@ -44,7 +44,9 @@ struct ExpectationTotals {
 struct TableStatus {
   std::string name;
   std::string kind;                // "streaming table", "materialized view"
-  std::string state = "idle";      // "idle", "running", "waiting for trigger", "failed", "stopped"
+  // "idle", "running", "waiting for trigger", "failed", "stopped", "restarting" (stopped for
+  // new fields; runs again once the pipeline is re-planned)
+  std::string state = "idle";
   std::string trigger;             // TriggerSpec::ToString()
   std::vector<std::string> upstream_tables;  // tables it reads (the DAG's edges)
   std::vector<std::string> sources;          // external inputs, e.g. "files:/path/landing"
@@ -67,6 +69,11 @@ struct TableStatus {
   int64_t state_bytes = 0;
   int64_t last_update_unix_ms = 0;
   std::string last_error;
+  // Restarts of the table's flow after it stopped for new fields (schemaEvolutionMode
+  // addNewColumns), since the process started; the last one's message and time.
+  int64_t restarts = 0;
+  std::string last_restart;
+  int64_t last_restart_unix_ms = 0;
   TableReport last_batch;
   std::vector<ExpectationTotals> expectations;
   Histogram batch_duration_seconds = Histogram::Seconds();
@@ -121,6 +128,8 @@ class StatusBoard {
   void RecordBatch(const TableReport& report, int64_t now_unix_ms);
   // Observes per-line end-to-end latency: `lines` source lines arrived `seconds` ago.
   void RecordLatency(const std::string& table, double seconds, int64_t lines);
+  // Counts a restart of the table's flow after a schema change (`message`: why).
+  void RecordRestart(const std::string& table, const std::string& message, int64_t now_unix_ms);
   void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
   void SetReplicationLag(const std::string& table, int64_t bytes, double seconds);
   void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);

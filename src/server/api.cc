@@ -158,10 +158,17 @@ PipelineStatus StatusFromEvents(const runtime::PipelineRunner& runner, const std
     s.tables.push_back(std::move(t));
   }
   for (const auto& e : events) {
-    if (e.table_is_null || (e.event_type != "flow_progress" && e.event_type != "error")) continue;
+    if (e.table_is_null || (e.event_type != "flow_progress" && e.event_type != "error" && e.event_type != "flow_restart"))
+      continue;
     auto it = index.find(Lower(e.table));
     if (it == index.end()) continue;
     TableStatus& t = s.tables[it->second];
+    if (e.event_type == "flow_restart") {
+      t.restarts += 1;
+      t.last_restart = e.message;
+      t.last_restart_unix_ms = e.timestamp_unix_ms;
+      continue;
+    }
     Json d = Json::parse(e.details, nullptr, /*allow_exceptions=*/false);
     if (!d.is_object()) d = Json::object();
     runtime::TableReport r;
@@ -241,6 +248,9 @@ Json TableStatusJson(const TableStatus& t) {
           {"state_bytes", t.state_bytes},
           {"last_update_unix_ms", t.last_update_unix_ms},
           {"last_error", t.last_error},
+          {"restarts", t.restarts},
+          {"last_restart", t.last_restart},
+          {"last_restart_unix_ms", t.last_restart_unix_ms},
           {"last_batch", ReportJson(t.last_batch)},
           {"batch_duration_seconds", HistogramJson(t.batch_duration_seconds)},
           {"end_to_end_latency_seconds", HistogramJson(t.end_to_end_latency_seconds)},

@@ -131,6 +131,9 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
            [](const TableStatus& t) { return Number(t.rows_late); });
   PerTable(w, s, "lakepipe_rows_rescued_total", "counter", "Source rows with _rescued_data",
            [](const TableStatus& t) { return Number(t.rows_rescued); });
+  PerTable(w, s, "lakepipe_flow_restarts_total", "counter",
+           "Restarts of the table's flow after it stopped for new fields (schemaEvolutionMode addNewColumns)",
+           [](const TableStatus& t) { return Number(t.restarts); });
   PerTable(w, s, "lakepipe_rows_out_per_second", "gauge", "Rows written per second over the last minute",
            [](const TableStatus& t) { return Number(t.rows_out_per_second); });
   PerTable(w, s, "lakepipe_backlog_files", "gauge", "Input files found but not yet processed",

@@ -28,11 +28,13 @@ struct ReadStats {
   int64_t lines = 0;          // source lines consumed (including header and blank lines)
   std::vector<int64_t> first_bad_lines;  // line numbers of the first kMaxBadLines rescued rows
   static constexpr size_t kMaxBadLines = 10;
-  // Top-level fields the schema lacks, each once with the line it first appears on, when
-  // the reader was asked to report them (json::JsonOptions::report_new_fields).
+  // Fields the schema lacks, each once with the line it first appears on, when the reader
+  // was asked to report them (json::JsonOptions::report_new_fields): top-level ones, and
+  // keys a struct column lacks (through structs only), e.g. `post.device`.
   struct NewField {
-    std::string name;
+    std::string name;               // the path as text: "device", "post.device"
     int64_t line = 0;
+    std::vector<std::string> path;  // its parts: {"post", "device"}
   };
   std::vector<NewField> new_fields;
 
@@ -46,7 +48,7 @@ struct ReadStats {
     }
     for (const NewField& f : other.new_fields) {
       bool seen = false;
-      for (const NewField& g : new_fields) seen |= g.name == f.name;
+      for (const NewField& g : new_fields) seen |= g.path == f.path;
       if (!seen) new_fields.push_back(f);
     }
   }

@@ -158,9 +158,18 @@ bool ParseNonFinite(std::string_view s, double* d) {
   return true;
 }
 
+// Where Convert notes the keys a struct lacks (JsonOptions::report_new_fields): the path
+// of the struct being converted (top-level column first) and the paths found, each the
+// struct's path then the key. Only through structs: a key missing inside an array element
+// or a map value is not noted (its top-level value is rescued all the same).
+struct NestedKeys {
+  std::vector<std::string_view> path;
+  std::vector<std::vector<std::string>> found;
+};
+
 // Appends exactly one value to `col`. Returns false when the value (or part of it) does
-// not fit the type; the misfit part is NULL.
-bool Convert(Column* col, element e, int depth, const JsonOptions& o) {
+// not fit the type; the misfit part is NULL. `keys` (optional) collects the keys structs lack.
+bool Convert(Column* col, element e, int depth, const JsonOptions& o, NestedKeys* keys = nullptr) {
   if (e.is_null()) {
     col->AppendNull();
     return true;
@@ -286,12 +295,19 @@ bool Convert(Column* col, element e, int depth, const JsonOptions& o) {
       for (auto field : obj) {
         int i = FindFieldIn(fields, field.key);
         if (i < 0 && !o.unknown_keys_misfit) continue;
+        if (i < 0 && keys != nullptr) {
+          std::vector<std::string> at(keys->path.begin(), keys->path.end());
+          at.emplace_back(field.key);
+          if (std::find(keys->found.begin(), keys->found.end(), at) == keys->found.end()) keys->found.push_back(std::move(at));
+        }
         if (i < 0 || filled[static_cast<size_t>(i)]) {
           ok = false;  // a key the struct lacks (or repeats): the top-level value is rescued
           continue;
         }
         filled[static_cast<size_t>(i)] = true;
-        ok &= Convert(&col->child(static_cast<size_t>(i)), field.value, depth + 1, o);
+        if (keys != nullptr) keys->path.push_back(field.key);
+        ok &= Convert(&col->child(static_cast<size_t>(i)), field.value, depth + 1, o, keys);
+        if (keys != nullptr) keys->path.pop_back();
       }
       for (size_t i = 0; i < fields.size(); ++i) {
         if (!filled[i]) col->child(i).AppendNull();
@@ -586,13 +602,22 @@ class JsonReader::Impl {
   }
 
   void NoteNewField(std::string_view key, ReadStats* bs, int64_t row_line) {
+    NoteNewField(std::vector<std::string>{std::string(key)}, bs, row_line);
+  }
+  void NoteNewField(std::vector<std::string> path, ReadStats* bs, int64_t row_line) {
     for (const auto& f : bs->new_fields) {
-      if (f.name == key) return;
+      if (f.path == path) return;
     }
     for (const auto& f : total_.new_fields) {
-      if (f.name == key) return;
+      if (f.path == path) return;
     }
-    bs->new_fields.push_back({std::string(key), row_line});
+    std::string name;
+    for (const auto& part : path) {
+      if (!name.empty()) name += ".";
+      // A key holding a dot is quoted, as schemaHints paths are.
+      name += part.find('.') == std::string::npos ? part : "`" + part + "`";
+    }
+    bs->new_fields.push_back({std::move(name), row_line, std::move(path)});
   }
 
   void AddRescue(std::string_view key, std::string_view raw) {
@@ -647,7 +672,15 @@ class JsonReader::Impl {
         continue;
       }
       filled_[static_cast<size_t>(c)] = true;
-      if (!Convert(&(*cols)[static_cast<size_t>(c)], field.value, 0, opt_)) {
+      Column* col = &(*cols)[static_cast<size_t>(c)];
+      if (opt_.report_new_fields && col->type().id() == TypeId::kStruct) {
+        // Keys a struct lacks, at any depth through structs: new fields too.
+        nested_.path.assign(1, field.key);
+        nested_.found.clear();
+        bool fits = Convert(col, field.value, 0, opt_, &nested_);
+        for (auto& path : nested_.found) NoteNewField(std::move(path), bs, row_line);
+        if (!fits) AddRescue(field.key, RawText(field.value));
+      } else if (!Convert(col, field.value, 0, opt_)) {
         AddRescue(field.key, RawText(field.value));
       }
     }
@@ -659,6 +692,7 @@ class JsonReader::Impl {
 
   Schema data_schema_;
   Schema out_schema_;
+  NestedKeys nested_;  // EmitObject's, kept to reuse its buffers
   simdjson::dom::parser parser_;
   std::vector<bool> filled_;
   std::string rescue_;
