@@ -2,8 +2,9 @@
 //
 // The feed is `lakepipe generate videos` over 10 days (LAKEPIPE_VIDEO_DAYS for a longer
 // run), with a new top-level field (`device`) from day 4 on. The first three days land
-// and run; then the rest lands, and the run stops once on the new field with the
-// documented message; the next run adds the column and continues. The truth is computed
+// and run (--once); then the rest lands and a continuous run takes it: it stops once on
+// the new field with the documented message and restarts the flow by itself, adding the
+// column (no restart by hand). The truth is computed
 // independently from the raw JSON files:
 //   - DuckDB's read_json gives the Gold tables (daily growth of each post's cumulative
 //     counters, summed per day and network / institution); the pipeline's Gold tables,
@@ -199,6 +200,15 @@ std::string AsCsv(const std::vector<Json>& rows, const std::vector<std::string>&
   return out;
 }
 
+// The value of `family{table="<table>"...}` in a /metrics body; -1 when absent.
+double Metric(const std::string& body, const std::string& family, const std::string& table) {
+  std::string prefix = family + "{table=\"" + table + "\"";
+  size_t at = body.find(prefix);
+  if (at == std::string::npos) return -1;
+  size_t space = body.find(' ', body.find('}', at));
+  return std::atof(body.c_str() + space + 1);
+}
+
 class VideoMetricsExampleTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -269,18 +279,75 @@ TEST_F(VideoMetricsExampleTest, GoldFilesAndPostgresEqualDuckDbOverTheRawJsonAcr
   Lakepipe("run " + example_ + " --once" + Sets());
   EXPECT_EQ(QueryCsv("SELECT count(*) FROM bronze_video_events"), std::to_string(ReadFeed(landing_, {files.begin(), files.begin() + 6}).lines) + "\n");
 
-  // The rest: the new field stops the stream once, with the documented message.
+  // The rest lands, and a continuous run takes it: the new field stops the Bronze flow
+  // once, with the documented message, and the run restarts the flow by itself with the
+  // pipeline planned again; Silver, Gold, the CSV files and PostgreSQL follow. No restart
+  // by hand: the run is stopped only once PostgreSQL holds DuckDB's Gold.
   for (size_t i = 6; i < files.size(); ++i) Land(files[i]);
-  std::string stopped;
-  EXPECT_NE(Run("run " + example_ + " --once" + Sets(), &stopped), 0) << stopped;
-  EXPECT_THAT(stopped, HasSubstr("new field `device`"));
-  EXPECT_THAT(stopped, HasSubstr("schemaEvolutionMode addNewColumns stops the stream once here"));
-  EXPECT_THAT(stopped, HasSubstr("Run again to continue"));
-  // ... and the next run continues with the column.
-  std::string resumed;
-  EXPECT_EQ(Run("run " + example_ + " --once" + Sets(), &resumed), 0) << resumed;
-  EXPECT_THAT(resumed, HasSubstr("quarantined"));
-  EXPECT_THAT(resumed, HasSubstr("expectation on_time (warn)"));
+  const std::string network_sql =
+      "SELECT day, network, views, likes, comments, shares, posts_observed FROM gold_views_per_day_network "
+      "ORDER BY day, network";
+  const std::vector<std::string> network_columns = {"day", "network", "views", "likes", "comments", "shares",
+                                                    "posts_observed"};
+  std::string network_truth =
+      AsCsv(testing::DuckDBRows(NetworkTruthSql(landing_) + " ORDER BY day, network"), network_columns);
+  std::vector<std::string> args = {"run", example_, "--port", "0", "--set", "triggers=continuous"};
+  for (const std::string& s : {"storage=" + dir_.Join("storage"), "landing=" + landing_, "exports=" + exports_,
+                               "postgres_dsn=" + pg_->Dsn("videos")}) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  LakepipeProcess run(args);
+  std::string out = run.ReadUntil("the flow restarts with the new schema", 120);
+  size_t at = out.find("http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << out;
+  httplib::Client client("127.0.0.1", std::atoi(out.c_str() + at + std::string("http://127.0.0.1:").size()));
+  client.set_read_timeout(10, 0);
+  EXPECT_THAT(out, HasSubstr("bronze_video_events (streaming table): restarted: "));
+  EXPECT_THAT(out, HasSubstr("bronze.sql:15:13: read_files " + landing_ + ": new field `device` (" + landing_ +
+                             "/videos_2026-01-04T08.json line "));
+  EXPECT_THAT(out, HasSubstr("new field `device`"));
+  EXPECT_THAT(out, HasSubstr("schemaEvolutionMode addNewColumns stops the stream once here"));
+  EXPECT_THAT(out, HasSubstr("(restart 1 of at most 2 in a row, pipelines.maxFlowRetryAttempts)"));
+  std::string published_now;
+  bool caught_up = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  while (!caught_up && std::chrono::steady_clock::now() < deadline) {
+    // A second of its output read (the pipe must not fill while the run goes on).
+    run.ReadUntil("\x01", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto pg = pg_->Psql("COPY (SELECT day, network, views, likes, comments, shares, posts_observed "
+                        "FROM video.views_per_day_network ORDER BY day, network COLLATE \"C\") TO STDOUT WITH (FORMAT csv)",
+                        "videos");
+    published_now = pg.ok() ? *pg : pg.status().ToString();
+    caught_up = published_now == network_truth && QueryCsv(network_sql) == network_truth;
+  }
+  EXPECT_TRUE(caught_up) << "the continuous run never published DuckDB's Gold; PostgreSQL has\n"
+                         << published_now << "\n" << run.ReadUntil("never", 0);
+  // The stop stays visible: /metrics and the API count it.
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_EQ(Metric(metrics->body, "lakepipe_flow_restarts_total", "bronze_video_events"), 1) << metrics->body;
+  EXPECT_EQ(Metric(metrics->body, "lakepipe_flow_restarts_total", "silver_views"), 0);
+  auto api = client.Get("/api/pipeline");
+  ASSERT_TRUE(api && api->status == 200);
+  Json pipeline = Json::parse(api->body, nullptr, false);
+  ASSERT_TRUE(pipeline.is_object()) << api->body;
+  for (const auto& node : pipeline["nodes"]) {
+    if (node["name"] != "bronze_video_events") continue;
+    EXPECT_EQ(node["restarts"], 1);
+    EXPECT_THAT(node["last_restart"].get<std::string>(), HasSubstr("new field `device`"));
+  }
+  EXPECT_EQ(run.StopWith(SIGTERM), 0);
+  out = run.ReadUntil("never", 5);  // to the end of its output
+  EXPECT_EQ(out.find("): failed"), std::string::npos) << out;
+  EXPECT_THAT(out, HasSubstr("quarantined"));
+  size_t restarts = 0;
+  for (size_t p = out.find(": restarted: "); p != std::string::npos; p = out.find(": restarted: ", p + 1)) ++restarts;
+  EXPECT_EQ(restarts, 1u) << out;
+  EXPECT_EQ(QueryCount("SELECT count(*) FROM _event_log WHERE event_type = 'flow_restart' AND "
+                       "table_name = 'bronze_video_events' AND message LIKE '%new field `device`%'"),
+            1);
 
   // `device` is there from day 4 on (by event time), in Bronze and in Silver.
   EXPECT_EQ(QueryCsv("SELECT count_if(device IS NOT NULL AND event_time < TIMESTAMP '2026-01-04 00:00:00'), "
@@ -323,11 +390,7 @@ TEST_F(VideoMetricsExampleTest, GoldFilesAndPostgresEqualDuckDbOverTheRawJsonAcr
   EXPECT_GT(tally.redelivered, 0);
 
   // Gold equals DuckDB's computation over the raw JSON.
-  const std::vector<std::string> network_columns = {"day", "network", "views", "likes", "comments", "shares",
-                                                    "posts_observed"};
-  std::string network_truth = AsCsv(testing::DuckDBRows(NetworkTruthSql(landing_) + " ORDER BY day, network"), network_columns);
-  std::string network = QueryCsv("SELECT day, network, views, likes, comments, shares, posts_observed "
-                                 "FROM gold_views_per_day_network ORDER BY day, network");
+  std::string network = QueryCsv(network_sql);
   EXPECT_EQ(network, network_truth);
   EXPECT_EQ(std::count(network.begin(), network.end(), '\n'), 6 * days) << "every network every day";
   std::string institution_truth =
@@ -377,15 +440,6 @@ TEST_F(VideoMetricsExampleTest, GoldFilesAndPostgresEqualDuckDbOverTheRawJsonAcr
   std::string ours = QueryCsv("SELECT count(*), sum(views) FROM gold_views_per_day_institution");
   std::replace(ours.begin(), ours.end(), ',', '|');  // psql -At separates columns with '|'
   EXPECT_EQ(*institutions, ours);
-}
-
-// The value of `family{table="<table>"...}` in a /metrics body; -1 when absent.
-double Metric(const std::string& body, const std::string& family, const std::string& table) {
-  std::string prefix = family + "{table=\"" + table + "\"";
-  size_t at = body.find(prefix);
-  if (at == std::string::npos) return -1;
-  size_t space = body.find(' ', body.find('}', at));
-  return std::atof(body.c_str() + space + 1);
 }
 
 std::string Replaced(std::string text, const std::string& from, const std::string& to) {

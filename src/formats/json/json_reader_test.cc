@@ -226,6 +226,34 @@ TEST(JsonReaderTest, NewFieldsReportedOrIgnored) {
   EXPECT_TRUE(c.ColumnByName("a")->IsNull(3));
 }
 
+// Keys a struct column lacks are new fields too, at any depth through structs (reported
+// by path, each once with its first line; the top-level value still rescued); a key new
+// inside an array element is not reported (only rescued).
+TEST(JsonReaderTest, NewFieldsInsideStructsAreReportedByPath) {
+  std::string text =
+      "{\"p\":{\"id\":1,\"geo\":{\"city\":\"x\"}}}\n"
+      "{\"p\":{\"id\":2,\"geo\":{\"city\":\"y\",\"lat\":1.5},\"dev\":\"tv\"}}\n"
+      "{\"p\":{\"id\":3,\"dev\":\"pc\",\"a.b\":1}}\n"
+      "{\"tags\":[{\"k\":\"a\",\"new\":1}]}\n";
+  JsonOptions o;
+  o.schema = *Schema::ParseDDL("p STRUCT<id: BIGINT, geo: STRUCT<city: STRING>>, tags ARRAY<STRUCT<k: STRING>>");
+  o.report_new_fields = true;
+  ReadStats stats;
+  RecordBatch b = Read(text, o, &stats);
+  ASSERT_EQ(stats.new_fields.size(), 3u);
+  EXPECT_EQ(stats.new_fields[0].name, "p.geo.lat");
+  EXPECT_EQ(stats.new_fields[0].path, (std::vector<std::string>{"p", "geo", "lat"}));
+  EXPECT_EQ(stats.new_fields[0].line, 2);
+  EXPECT_EQ(stats.new_fields[1].name, "p.dev");
+  EXPECT_EQ(stats.new_fields[1].line, 2);
+  EXPECT_EQ(stats.new_fields[2].name, "p.`a.b`");
+  EXPECT_EQ(stats.new_fields[2].line, 3);
+  EXPECT_EQ(stats.rescued_rows, 3);
+  EXPECT_TRUE(b.ColumnByName("_rescued_data")->IsNull(0));
+  EXPECT_NE(b.ColumnByName("_rescued_data")->GetValue(1).ToString().find("dev"), std::string::npos)
+      << b.ColumnByName("_rescued_data")->GetValue(1).ToString();
+}
+
 // Without a schema and without type inference (Auto Loader's default), every top-level
 // column is a STRING and nested values keep their JSON text.
 TEST(JsonReaderTest, InferStringsOnly) {
