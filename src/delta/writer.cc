@@ -104,6 +104,7 @@ struct TableWriter::Impl {
   };
   std::map<std::string, OpenFile> open;
   std::vector<AddFile> adds;
+  std::set<std::string> unsynced_dirs;  // folders of files closed since the last CloseAll
   std::vector<std::string> written_paths;
   int64_t rows = 0;
   int64_t bytes = 0;
@@ -236,9 +237,10 @@ struct TableWriter::Impl {
 
   Status CloseFile(OpenFile& f) {
     LP_ASSIGN_OR_RETURN(parquet::WriteResult result, f.writer->Close());
-    // The writer fsynced the bytes; the file's name needs its folder fsynced too, before a
-    // commit can name it (a power cut would otherwise leave a commit without its file).
-    LP_RETURN_IF_ERROR(fs->SyncDir(DirName(f.full)));
+    // The writer fsynced the bytes; the file's name needs its folder fsynced too before a
+    // commit can name it (a power cut would otherwise leave a commit without its file):
+    // CloseAll does it once per folder, as every way to the commit passes through it.
+    unsynced_dirs.insert(DirName(f.full));
     AddFile add;
     add.path = EncodeLogPath(f.relative);
     add.partition_values = f.partition_values;
@@ -258,6 +260,8 @@ struct TableWriter::Impl {
   Status CloseAll() {
     for (auto& [key, f] : open) LP_RETURN_IF_ERROR(CloseFile(f));
     open.clear();
+    for (const auto& dir : unsynced_dirs) LP_RETURN_IF_ERROR(fs->SyncDir(dir));
+    unsynced_dirs.clear();
     return Status::OK();
   }
 
