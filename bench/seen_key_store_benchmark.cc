@@ -1,6 +1,7 @@
 // The durable seen-key set of a streaming DISTINCT (src/state/seen_key_store.h, issue 15
 // "Dedup state"): what inserting, committing, reopening and probing cost at millions of
-// keys. Run by scripts/bench.sh (`make bench`) or by hand; not a test.
+// keys. Built by `make bench` (-DLAKEPIPE_BENCH=ON), run by hand (figures in
+// docs/BENCHMARKS.md, "Dedup state"); not a test.
 //
 //   BM_InsertCommit/B     LAKEPIPE_BENCH_KEYS (default 5,000,000) distinct keys inserted in
 //                         micro-batches of B keys into a fresh store, each batch committed
