@@ -72,6 +72,11 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
   ExpectOneErrorLine(LakepipeFails("query " + Example() + sets_ + " " + Quote("SELECT nope FROM bronze_orders")),
                      "<query>:1:8");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --set oops" + sets_), "oops");
+  // A configuration value `run` refuses, `validate` refuses too.
+  for (const char* command : {"validate ", "run --once "}) {
+    ExpectOneErrorLine(LakepipeFails(std::string(command) + Example() + sets_ + " --set pipelines.maxFlowRetryAttempts=x"),
+                       "pipelines.maxFlowRetryAttempts is 'x'");
+  }
   // Options of a continuous run are refused with --once, not ignored.
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --port 0" + sets_), "--port applies to a continuous run");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --summary" + sets_), "--summary applies to a continuous run");

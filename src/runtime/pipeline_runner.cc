@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <atomic>
@@ -521,11 +522,20 @@ Result<std::unique_ptr<PipelineRunner>> PipelineRunner::OpenForQuery(
     }
   }
   if (resolve_error != nullptr) *resolve_error = impl->resolve_error;
+  impl->Publish();
   return std::unique_ptr<PipelineRunner>(new PipelineRunner(std::move(impl)));
 }
 
 const sql::Pipeline& PipelineRunner::pipeline() const { return impl_->pipeline; }
-const sql::ResolvedPipeline& PipelineRunner::resolved() const { return impl_->resolved; }
+const sql::ResolvedPipeline& PipelineRunner::resolved() const {
+  return *impl_->published.load(std::memory_order_acquire);
+}
+
+void PipelineRunner::Impl::Publish() {
+  std::lock_guard<std::mutex> lock(published_mu);
+  published_generations.push_back(resolved);
+  published.store(&published_generations.back(), std::memory_order_release);
+}
 std::string PipelineRunner::TablePath(const std::string& name) const { return impl_->TablePath(name); }
 std::string PipelineRunner::CheckpointPath(const std::string& name) const {
   return impl_->CheckpointPath(name);
@@ -889,6 +899,7 @@ Status PipelineRunner::Impl::Replan(std::vector<std::string>* changed) {
                               " where " + resolved.datasets[i].name + " was)");
     }
   }
+  bool replaced = false;
   for (size_t i = 0; i < fresh.datasets.size(); ++i) {
     sql::ResolvedDataset& now = resolved.datasets[i];
     if (DatasetFingerprint(fresh.datasets[i]) == DatasetFingerprint(now)) continue;
@@ -902,22 +913,23 @@ Status PipelineRunner::Impl::Replan(std::vector<std::string>* changed) {
     retired.push_back(now);
     now = std::move(fresh.datasets[i]);
     if (changed != nullptr) changed->push_back(now.name);
+    replaced = true;
   }
+  if (replaced) Publish();
   return Status::OK();
 }
 
 Result<int64_t> PipelineRunner::Impl::MaxSchemaRestarts() const {
   // Lakeflow's name for how often a failed flow is retried within an update (default 2);
-  // lakepipe retries only the addNewColumns stop.
-  static const std::string kKey = "pipelines.maxFlowRetryAttempts";
-  auto it = pipeline.settings.configuration.find(kKey);
+  // lakepipe retries only the addNewColumns stop. sql::LoadPipeline checked the value.
+  auto it = pipeline.settings.configuration.find("pipelines.maxFlowRetryAttempts");
   if (it == pipeline.settings.configuration.end()) return int64_t{2};
-  const std::string& v = it->second;
-  if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return Status::InvalidArgument(pipeline.settings.settings_file + ": configuration " + kKey + " is '" + v +
-                                   "'; it must be a whole number of restarts, 0 to 9999 (Lakeflow's default is 2)");
+  char* end = nullptr;
+  long long n = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || n < 0) {
+    return Status::InvalidArgument("configuration pipelines.maxFlowRetryAttempts is '" + it->second + "'");
   }
-  return static_cast<int64_t>(std::stoll(v));
+  return static_cast<int64_t>(n);
 }
 
 PipelineStatus PipelineRunner::Impl::InitialStatus(const std::string& mode) const {

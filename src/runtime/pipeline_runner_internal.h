@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -116,6 +117,14 @@ struct PipelineRunner::Impl {
   Clock* clock = nullptr;
   sql::Pipeline pipeline;
   sql::ResolvedPipeline resolved;
+  // What PipelineRunner::resolved() gives other threads (the server's): a copy of
+  // `resolved` made at open and after each Replan that changed it, never changed in place
+  // and kept while the runner lives, so a reader holding one while a flow is re-planned
+  // reads a whole, older plan. Publish() makes the next copy.
+  std::mutex published_mu;
+  std::deque<sql::ResolvedPipeline> published_generations;
+  std::atomic<const sql::ResolvedPipeline*> published{nullptr};
+  void Publish();
   // Set by OpenForQuery when the pipeline does not resolve: `resolved` then names the
   // datasets without plans, and nothing may run.
   Status resolve_error = Status::OK();

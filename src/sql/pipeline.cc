@@ -426,6 +426,14 @@ class SettingsReader : public YamlReader {
         s.configuration[key] = value;
       }
     }
+    // Checked here so that `validate` refuses what `run` would (the runner reads the number).
+    if (auto it = s.configuration.find("pipelines.maxFlowRetryAttempts"); it != s.configuration.end()) {
+      const std::string& v = it->second;
+      if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return Status::InvalidArgument(s.settings_file + ": configuration pipelines.maxFlowRetryAttempts is '" + v +
+                                       "'; it must be a whole number of restarts, 0 to 9999 (Lakeflow's default is 2)");
+      }
+    }
     s.storage = Resolve(folder_, storage);
     if (root["continuous"]) {
       LP_ASSIGN_OR_RETURN(s.continuous, Bool(root["continuous"], "continuous"));
