@@ -97,11 +97,9 @@ Result<RecordBatch> Negated(const RecordBatch& state, size_t first) {
 
 }  // namespace
 
-Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
-                                                             const std::vector<RecordBatch>& retracted,
-                                                             size_t key_columns) {
+Result<bool> IncrementalAggregate::BeginBatch(int64_t batch_id) {
   std::optional<int64_t> committed = store_->committed_batch();
-  if (committed && batch_id <= *committed) return view_->CurrentResult();  // already in the state
+  if (committed && batch_id <= *committed) return true;
   if (pending_batch_ && *pending_batch_ != batch_id) {
     return Status::Internal("incremental aggregate: batch " + std::to_string(batch_id) + " applied while batch " +
                             std::to_string(*pending_batch_) + " is neither committed nor abandoned");
@@ -110,6 +108,14 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, c
     LP_ASSIGN_OR_RETURN(pending_, make_());
     pending_batch_ = batch_id;
   }
+  return false;
+}
+
+Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
+                                                             const std::vector<RecordBatch>& retracted,
+                                                             size_t key_columns) {
+  LP_ASSIGN_OR_RETURN(bool applied, BeginBatch(batch_id));
+  if (applied) return view_->CurrentResult();  // already in the state
   // These rows are aggregated alone; their state is merged both into the view and into
   // the batch's delta (pending_), which Commit persists.
   LP_ASSIGN_OR_RETURN(auto these, make_());
@@ -221,16 +227,8 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::ApplyRecomputingGroups(in
                                                                               const std::vector<RecordBatch>& rows,
                                                                               const RecordBatch& groups,
                                                                               const std::vector<RecordBatch>& recomputed) {
-  std::optional<int64_t> committed = store_->committed_batch();
-  if (committed && batch_id <= *committed) return view_->CurrentResult();  // already in the state
-  if (pending_batch_ && *pending_batch_ != batch_id) {
-    return Status::Internal("incremental aggregate: batch " + std::to_string(batch_id) + " applied while batch " +
-                            std::to_string(*pending_batch_) + " is neither committed nor abandoned");
-  }
-  if (!pending_) {
-    LP_ASSIGN_OR_RETURN(pending_, make_());
-    pending_batch_ = batch_id;
-  }
+  LP_ASSIGN_OR_RETURN(bool applied, BeginBatch(batch_id));
+  if (applied) return view_->CurrentResult();  // already in the state
   const size_t key_columns = view_->num_key_columns();
   LP_ASSIGN_OR_RETURN(KeySet keys, GroupKeySet(groups, key_columns));
   LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> in_groups, RowsOfGroups(recomputed, groups, true));

@@ -84,6 +84,9 @@ class IncrementalAggregate {
   const operators::HashAggregate& aggregate() const { return *view_; }
 
  private:
+  // Starts (or continues) batch `batch_id`'s pending state; true when the batch is already
+  // in the committed state (nothing to apply).
+  Result<bool> BeginBatch(int64_t batch_id);
   IncrementalAggregate() = default;
   Status Reload();
   // Removes the groups whose row count is 0 from view_; whether any was removed.
