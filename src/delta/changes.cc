@@ -7,28 +7,51 @@ namespace lakepipe::delta {
 Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t start_version,
                                              int64_t end_version, const ChangeReadOptions& options) {
   std::vector<RecordBatch> out;
-  if (start_version > end_version) return out;
-  // Usually the range ends at the latest version, which a kept handle has at hand (it
-  // rolls its cached state forward); an older end is replayed.
-  // The files are read with the schema as of end_version. The latest snapshot has that
-  // schema unless a later commit changed the metadata (then that version is replayed).
-  LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.Latest());
-  if (end->version() < end_version || end->state().metadata_version > end_version) {
-    LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
+  AppendsReader reader(table, start_version, end_version, options);
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, reader.Next(&b));
+    if (!more) break;
+    out.push_back(std::move(b));
   }
-  for (int64_t v = start_version; v <= end_version; ++v) {
+  return out;
+}
+
+AppendsReader::AppendsReader(const DeltaTable& table, int64_t start_version, int64_t end_version,
+                             ChangeReadOptions options)
+    : table_(table), next_version_(start_version), end_version_(end_version), options_(std::move(options)) {}
+
+AppendsReader::~AppendsReader() = default;
+
+Result<bool> AppendsReader::NextCommit() {
+  scan_.reset();
+  file_.reset();
+  next_file_ = 0;
+  if (next_version_ > end_version_) return false;
+  if (!end_) {
+    // Usually the range ends at the latest version, which a kept handle has at hand (it
+    // rolls its cached state forward); an older end is replayed.
+    // The files are read with the schema as of end_version. The latest snapshot has that
+    // schema unless a later commit changed the metadata (then that version is replayed).
+    LP_ASSIGN_OR_RETURN(end_, table_.Latest());
+    if (end_->version() < end_version_ || end_->state().metadata_version > end_version_) {
+      LP_ASSIGN_OR_RETURN(end_, table_.AtVersion(end_version_));
+    }
+  }
+  for (; next_version_ <= end_version_;) {
+    const int64_t v = next_version_++;
     std::string name = CommitFileName(v);
-    auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
+    auto text = table_.fs()->ReadFile(JoinPath(LogDir(table_.path()), name));
     if (!text.ok()) {
       if (text.status().IsNotFound()) {
-        Status expired = CheckVersionRetained(table.fs(), table.path(), v);
+        Status expired = CheckVersionRetained(table_.fs(), table_.path(), v);
         if (!expired.ok()) {
-          return Status::NotFound("a streaming read of " + table.path() + " from version " + std::to_string(v) +
+          return Status::NotFound("a streaming read of " + table_.path() + " from version " + std::to_string(v) +
                                   " cannot go on: " + expired.message() +
                                   "; run a full refresh of the downstream table, or set a longer "
                                   "delta.logRetentionDuration on the upstream table");
         }
-        return Status::NotFound("table " + table.path() + ": commit " + std::to_string(v) +
+        return Status::NotFound("table " + table_.path() + ": commit " + std::to_string(v) +
                                 " is missing from _delta_log (it may have been cleaned up); "
                                 "run a full refresh of the downstream table");
       }
@@ -38,11 +61,11 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
     // The commit's appended files, as a snapshot of just those files, so that the regular
     // scan path (schema mapping, partition values) reads them.
     TableState state;
-    state.version = end->version();
-    state.protocol = end->protocol();
-    state.metadata = end->metadata();
+    state.version = end_->version();
+    state.protocol = end_->protocol();
+    state.metadata = end_->metadata();
     state.has_protocol = state.has_metadata = true;
-    state.commit_timestamp = end->timestamp_millis();
+    state.commit_timestamp = end_->timestamp_millis();
     std::map<std::string, AddFile> added;
     bool changes_rows = false;
     for (const Action& a : actions) {
@@ -55,8 +78,8 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
       }
     }
     if (changes_rows) {
-      if (options.skip_change_commits) continue;
-      return Status::NotSupported("table " + table.path() + ": version " + std::to_string(v) +
+      if (options_.skip_change_commits) continue;
+      return Status::NotSupported("table " + table_.path() + ": version " + std::to_string(v) +
                                   " deletes or rewrites rows, which a streaming read of appended "
                                   "rows cannot follow; read its change data feed instead "
                                   "(STREAM(t) WITH (readChangeFeed = true) on a table created with "
@@ -65,16 +88,49 @@ Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t st
     }
     if (added.empty()) continue;
     state.files = FileMap<AddFile>(added);
-    LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table.path(), std::move(state), table.fs()));
+    LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table_.path(), std::move(state), table_.fs()));
     ScanOptions scan_options;
-    scan_options.columns = options.columns;
+    scan_options.columns = options_.columns;
     LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(only_added, scan_options));
-    for (size_t i = 0; i < scan.files().size(); ++i) {
-      LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
-      if (b.num_rows() > 0) out.push_back(std::move(b));
-    }
+    scan_ = std::make_unique<Scan>(std::move(scan));
+    return true;
   }
+  return false;
+}
+
+// Reads the files of `scan` in order, one row group at a time; false when they are done.
+static Result<bool> NextPiece(const Scan& scan, size_t* next_file, std::unique_ptr<Scan::RowGroupReader>* file,
+                              RecordBatch* out) {
+  while (true) {
+    if (*file) {
+      LP_ASSIGN_OR_RETURN(bool more, (*file)->Next(out));
+      if (more && out->num_rows() > 0) return true;
+      if (more) continue;
+      file->reset();
+    }
+    if (*next_file >= scan.files().size()) return false;
+    LP_ASSIGN_OR_RETURN(*file, scan.OpenFile((*next_file)++));
+  }
+}
+
+Result<bool> AppendsReader::Next(RecordBatch* out) {
+  while (true) {
+    if (scan_) {
+      LP_ASSIGN_OR_RETURN(bool more, NextPiece(*scan_, &next_file_, &file_, out));
+      if (more) return true;
+    }
+    LP_ASSIGN_OR_RETURN(bool commit, NextCommit());
+    if (!commit) return false;
+  }
+}
+
+Result<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(SnapshotPtr snapshot, const ScanOptions& options) {
+  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(std::move(snapshot), options));
+  auto out = std::unique_ptr<SnapshotReader>(new SnapshotReader());
+  out->scan_ = std::make_unique<Scan>(std::move(scan));
   return out;
 }
+
+Result<bool> SnapshotReader::Next(RecordBatch* out) { return NextPiece(*scan_, &next_file_, &file_, out); }
 
 }  // namespace lakepipe::delta

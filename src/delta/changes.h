@@ -10,6 +10,7 @@
 // feed (change_feed.h), which follows such commits. Pure function of the log; thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,43 @@ struct ChangeReadOptions {
 // in the table schema as of end_version.
 Result<std::vector<RecordBatch>> ReadAppends(const DeltaTable& table, int64_t start_version,
                                              int64_t end_version, const ChangeReadOptions& options);
+
+// The same rows, one row group at a time, so that a reader of a large range holds one
+// row group (of one file of one commit) at a time: ReadAppends is this loop, collected.
+// Errors (a missing commit, a commit that rewrites rows) come when the reader reaches
+// that commit. One thread at a time; `table` must outlive the reader.
+class AppendsReader {
+ public:
+  AppendsReader(const DeltaTable& table, int64_t start_version, int64_t end_version, ChangeReadOptions options);
+  ~AppendsReader();
+  // The next non-empty piece of rows; false once the range is read.
+  Result<bool> Next(RecordBatch* out);
+
+ private:
+  // Moves to the next commit that appended files (scan_ set), or returns false.
+  Result<bool> NextCommit();
+
+  const DeltaTable& table_;
+  int64_t next_version_;
+  int64_t end_version_;
+  ChangeReadOptions options_;
+  SnapshotPtr end_;  // the table as of end_version (its schema reads every file)
+  std::unique_ptr<Scan> scan_;  // the current commit's appended files
+  size_t next_file_ = 0;
+  std::unique_ptr<Scan::RowGroupReader> file_;
+};
+
+// The rows of a snapshot one row group at a time (as AppendsReader, for a flow's first
+// batch that reads an upstream table as its current snapshot).
+class SnapshotReader {
+ public:
+  static Result<std::unique_ptr<SnapshotReader>> Open(SnapshotPtr snapshot, const ScanOptions& options);
+  Result<bool> Next(RecordBatch* out);
+
+ private:
+  std::unique_ptr<Scan> scan_;
+  size_t next_file_ = 0;
+  std::unique_ptr<Scan::RowGroupReader> file_;
+};
 
 }  // namespace lakepipe::delta

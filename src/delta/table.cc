@@ -379,36 +379,79 @@ Result<std::vector<RecordBatch>> Scan::ReadPieces(size_t i, const std::vector<in
   }
   std::vector<RecordBatch> out;
   for (size_t p = 0; p < pieces.size(); ++p) {
-    const RecordBatch& data = pieces[p];
-    const int64_t num_rows = rows[p];
-    std::vector<ColumnPtr> columns;
-    for (const Field& f : output_schema_.fields()) {
-      if (is_partition(f.name)) {
-        // One value built from the partition value, then repeated without a Value per row.
-        Column one(f.type);
-        LP_RETURN_IF_ERROR(one.AppendValue(file.partition_values.at(f.name)));
-        Column c(f.type);
-        c.Reserve(num_rows);
-        for (int64_t r = 0; r < num_rows; ++r) c.AppendRange(one, 0, 1);
-        columns.push_back(MakeColumn(std::move(c)));
-        continue;
-      }
-      const Column* col = data.num_columns() > 0 ? data.ColumnByName(f.name) : nullptr;
-      if (col == nullptr) {
-        columns.push_back(MakeColumn(Column::Nulls(f.type, num_rows)));
-        continue;
-      }
-      if (SameTypeIgnoringNullability(col->type(), f.type)) {
-        int idx = data.schema().FindField(f.name);
-        columns.push_back(data.column_ptr(static_cast<size_t>(idx)));
-      } else {
-        LP_ASSIGN_OR_RETURN(Column cast, CastColumn(*col, f.type, file.full_path + " column " + f.name));
-        columns.push_back(MakeColumn(std::move(cast)));
-      }
-    }
-    out.emplace_back(output_schema_, std::move(columns), num_rows);
+    LP_ASSIGN_OR_RETURN(RecordBatch mapped, MapPiece(file, pieces[p], rows[p]));
+    out.push_back(std::move(mapped));
   }
   return out;
+}
+
+Result<RecordBatch> Scan::MapPiece(const DataFile& file, const RecordBatch& data, int64_t num_rows) const {
+  const auto& partition_columns = snapshot_->partition_columns();
+  std::vector<ColumnPtr> columns;
+  for (const Field& f : output_schema_.fields()) {
+    if (std::find(partition_columns.begin(), partition_columns.end(), f.name) != partition_columns.end()) {
+      // One value built from the partition value, then repeated without a Value per row.
+      Column one(f.type);
+      LP_RETURN_IF_ERROR(one.AppendValue(file.partition_values.at(f.name)));
+      Column c(f.type);
+      c.Reserve(num_rows);
+      for (int64_t r = 0; r < num_rows; ++r) c.AppendRange(one, 0, 1);
+      columns.push_back(MakeColumn(std::move(c)));
+      continue;
+    }
+    const Column* col = data.num_columns() > 0 ? data.ColumnByName(f.name) : nullptr;
+    if (col == nullptr) {
+      columns.push_back(MakeColumn(Column::Nulls(f.type, num_rows)));
+      continue;
+    }
+    if (SameTypeIgnoringNullability(col->type(), f.type)) {
+      int idx = data.schema().FindField(f.name);
+      columns.push_back(data.column_ptr(static_cast<size_t>(idx)));
+    } else {
+      LP_ASSIGN_OR_RETURN(Column cast, CastColumn(*col, f.type, file.full_path + " column " + f.name));
+      columns.push_back(MakeColumn(std::move(cast)));
+    }
+  }
+  return RecordBatch(output_schema_, std::move(columns), num_rows);
+}
+
+Result<std::unique_ptr<Scan::RowGroupReader>> Scan::OpenFile(size_t i) const {
+  if (i >= files_.size()) return Status::InvalidArgument("scan has no file " + std::to_string(i));
+  auto out = std::make_unique<RowGroupReader>();
+  out->scan_ = this;
+  out->file_ = &files_[i];
+  LP_ASSIGN_OR_RETURN(out->reader_, parquet::FileReader::Open(snapshot_->fs(), files_[i].full_path));
+  const Schema& file_schema = out->reader_->schema();
+  const auto& partition_columns = snapshot_->partition_columns();
+  auto is_partition = [&](const std::string& name) {
+    return std::find(partition_columns.begin(), partition_columns.end(), name) != partition_columns.end();
+  };
+  // The same columns and predicates ReadPieces gives the file reader.
+  for (const Field& f : output_schema_.fields()) {
+    int idx = is_partition(f.name) ? -1 : file_schema.FindField(f.name);
+    if (idx >= 0) out->columns_.push_back(idx);
+  }
+  for (const auto& p : options_.predicates) {
+    if (!is_partition(p.column) && file_schema.FindField(p.column) >= 0) out->predicates_.push_back(p);
+  }
+  return out;
+}
+
+Result<bool> Scan::RowGroupReader::Next(RecordBatch* out) {
+  const int groups = reader_->num_row_groups();
+  while (next_ < groups) {
+    const int g = next_++;
+    const int64_t rows = reader_->row_group_num_rows(g);
+    if (rows == 0) continue;
+    if (!predicates_.empty() && !reader_->RowGroupMayMatch(g, predicates_)) continue;
+    RecordBatch data;
+    if (!columns_.empty()) {
+      LP_ASSIGN_OR_RETURN(data, reader_->ReadRowGroup(g, columns_));
+    }
+    LP_ASSIGN_OR_RETURN(*out, scan_->MapPiece(*file_, data, rows));
+    return true;
+  }
+  return false;
 }
 
 Result<RecordBatch> Scan::ReadAll() const {

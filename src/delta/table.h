@@ -139,8 +139,32 @@ class Scan {
   // Reads every file, concatenated.
   Result<RecordBatch> ReadAll() const;
 
+  // File i of files() read one row group at a time (as ReadFilePieces, without holding
+  // the whole file): for a caller that keeps memory bounded by the row group (a streaming
+  // flow's bounded batches, docs/execution.md). One thread at a time per reader; the Scan
+  // must outlive it.
+  class RowGroupReader {
+   public:
+    // The next row group that may match the predicates, mapped as ReadFile maps rows;
+    // false at the end of the file. Row groups of no rows are skipped.
+    Result<bool> Next(RecordBatch* out);
+
+   private:
+    friend class Scan;
+    const Scan* scan_ = nullptr;
+    const DataFile* file_ = nullptr;
+    std::unique_ptr<parquet::FileReader> reader_;
+    std::vector<int> columns_;  // file column indices to read (empty: none, only the row count)
+    std::vector<parquet::ColumnPredicate> predicates_;
+    int next_ = 0;
+  };
+  Result<std::unique_ptr<RowGroupReader>> OpenFile(size_t i) const;
+
  private:
   Result<std::vector<RecordBatch>> ReadPieces(size_t i, const std::vector<int64_t>* rows) const;
+  // One piece of `file` (`num_rows` rows of `data`, the file's columns as read) in the
+  // output schema: partition columns filled, missing columns NULL, types cast.
+  Result<RecordBatch> MapPiece(const DataFile& file, const RecordBatch& data, int64_t num_rows) const;
 
   SnapshotPtr snapshot_;
   ScanOptions options_;

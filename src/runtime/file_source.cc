@@ -289,60 +289,125 @@ Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
   return options;
 }
 
-Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::ReadFilesSpec& spec,
-                                                 const std::vector<SourceFileEntry>& files,
-                                                 const Schema& output_schema,
-                                                 FileReadStats* stats) {
-  std::vector<RecordBatch> out;
-  // The same settings `validate` checked (formats/options).
-  LP_ASSIGN_OR_RETURN(formats::ReadFilesSettings settings, formats::ReadFilesSettingsFrom(spec.options));
+struct SourceFileStream::State {
+  FileSystem* fs = nullptr;
+  const sql::ReadFilesSpec* spec = nullptr;
+  const std::vector<SourceFileEntry>* files = nullptr;
+  const Schema* output_schema = nullptr;
+  FileReadStats* stats = nullptr;
+  formats::ReadFilesSettings settings;
+  formats::FileReadTarget target;
   // Fields the kept schema lacks, top-level or inside structs (schemaEvolutionMode
   // addNewColumns or failOnNewColumns): the whole batch is read first, so the flow stops
   // once for all of them.
   std::vector<NewFieldSeen> new_fields;
   std::vector<std::string> new_field_files;
-  formats::FileReadTarget target;
-  target.schema = spec.schema;
-  target.rescued_data_column = spec.rescued_data_column;
-  for (const auto& file : files) {
-    std::string full = file.path.empty() ? spec.path : JoinPath(spec.path, file.path);
-    PlannedFileSystem planned(fs, full, file.size);
-    target.file_path = full;
-    // One loop for every format: the reader yields bounded batches, each shaped to the
-    // scan's columns as it comes.
-    LP_ASSIGN_OR_RETURN(std::unique_ptr<BatchReader> reader, formats::OpenFileReader(&planned, full, settings, target));
-    int64_t file_rows = 0;
-    ReadBatch batch;
-    while (true) {
-      LP_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
-      if (!more) break;
-      auto shaped = ShapeBatch(batch.batch, output_schema, full, file);
-      if (!shaped.ok()) return shaped.status().WithContext(full);
-      file_rows += batch.batch.num_rows();
-      out.push_back(std::move(shaped).value());
-    }
-    stats->rescued_rows += reader->total_stats().rescued_rows;
-    for (const auto& f : reader->total_stats().new_fields) {
-      bool known = false;
-      for (const auto& g : new_fields) known |= g.path == f.path;
-      if (!known) new_fields.push_back({f.name, full, f.line, f.path});
-    }
-    if (!reader->total_stats().new_fields.empty()) new_field_files.push_back(full);
-    if (planned.size_seen() >= 0 && planned.size_seen() != file.size) {
-      stats->changed_files.push_back({full, file.size, planned.size_seen()});
-    }
-    stats->rows += file_rows;
-    stats->rows_by_file_mtime.emplace_back(file.mtime_micros, file_rows);
-    stats->files += 1;
-    stats->bytes += file.size;
+  size_t next_file = 0;
+  // The open file (reader over `planned`, which it reads through).
+  const SourceFileEntry* file = nullptr;
+  std::string full;
+  std::unique_ptr<PlannedFileSystem> planned;
+  std::unique_ptr<BatchReader> reader;
+  int64_t file_rows = 0;
+  bool done = false;
+};
+
+SourceFileStream::SourceFileStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
+SourceFileStream::~SourceFileStream() = default;
+
+Result<std::unique_ptr<SourceFileStream>> SourceFileStream::Open(FileSystem* fs, const sql::ReadFilesSpec& spec,
+                                                                 const std::vector<SourceFileEntry>& files,
+                                                                 const Schema& output_schema, FileReadStats* stats,
+                                                                 int64_t batch_rows) {
+  auto state = std::make_unique<State>();
+  state->fs = fs;
+  state->spec = &spec;
+  state->files = &files;
+  state->output_schema = &output_schema;
+  state->stats = stats;
+  // The same settings `validate` checked (formats/options).
+  LP_ASSIGN_OR_RETURN(state->settings, formats::ReadFilesSettingsFrom(spec.options));
+  state->target.schema = spec.schema;
+  state->target.rescued_data_column = spec.rescued_data_column;
+  state->target.batch_rows = batch_rows;
+  return std::unique_ptr<SourceFileStream>(new SourceFileStream(std::move(state)));
+}
+
+Status SourceFileStream::FinishFile() {
+  State& s = *state_;
+  const ReadStats& total = s.reader->total_stats();
+  s.stats->rescued_rows += total.rescued_rows;
+  for (const auto& f : total.new_fields) {
+    bool known = false;
+    for (const auto& g : s.new_fields) known |= g.path == f.path;
+    if (!known) s.new_fields.push_back({f.name, s.full, f.line, f.path});
   }
-  // A batch read (no kept schema) inferred its schema from these very files: a field it
-  // lacks arrived after that, and is rescued like any other misfit.
-  if (!new_fields.empty() && !spec.schema_location.empty()) {
-    int64_t now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-    return StopForNewFields(fs, spec, new_field_files, new_fields, now_millis);
+  if (!total.new_fields.empty()) s.new_field_files.push_back(s.full);
+  if (s.planned->size_seen() >= 0 && s.planned->size_seen() != s.file->size) {
+    s.stats->changed_files.push_back({s.full, s.file->size, s.planned->size_seen()});
+  }
+  s.stats->rows += s.file_rows;
+  s.stats->rows_by_file_mtime.emplace_back(s.file->mtime_micros, s.file_rows);
+  s.stats->files += 1;
+  s.stats->bytes += s.file->size;
+  s.reader.reset();
+  s.planned.reset();
+  s.file = nullptr;
+  return Status::OK();
+}
+
+Result<bool> SourceFileStream::Next(RecordBatch* out) {
+  State& s = *state_;
+  ReadBatch batch;
+  while (!s.done) {
+    if (s.reader == nullptr) {
+      if (s.next_file >= s.files->size()) {
+        s.done = true;
+        // A batch read (no kept schema) inferred its schema from these very files: a field it
+        // lacks arrived after that, and is rescued like any other misfit.
+        if (!s.new_fields.empty() && !s.spec->schema_location.empty()) {
+          int64_t now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+          return StopForNewFields(s.fs, *s.spec, s.new_field_files, s.new_fields, now_millis);
+        }
+        return false;
+      }
+      s.file = &(*s.files)[s.next_file++];
+      s.full = s.file->path.empty() ? s.spec->path : JoinPath(s.spec->path, s.file->path);
+      s.planned = std::make_unique<PlannedFileSystem>(s.fs, s.full, s.file->size);
+      s.target.file_path = s.full;
+      // One loop for every format: the reader yields bounded batches, each shaped to the
+      // scan's columns as it comes.
+      LP_ASSIGN_OR_RETURN(s.reader, formats::OpenFileReader(s.planned.get(), s.full, s.settings, s.target));
+      s.file_rows = 0;
+    }
+    LP_ASSIGN_OR_RETURN(bool more, s.reader->Next(&batch));
+    if (!more) {
+      LP_RETURN_IF_ERROR(FinishFile());
+      continue;
+    }
+    auto shaped = ShapeBatch(batch.batch, *s.output_schema, s.full, *s.file);
+    if (!shaped.ok()) return shaped.status().WithContext(s.full);
+    s.file_rows += batch.batch.num_rows();
+    if (batch.batch.num_rows() == 0) continue;
+    *out = std::move(shaped).value();
+    return true;
+  }
+  return false;
+}
+
+Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::ReadFilesSpec& spec,
+                                                 const std::vector<SourceFileEntry>& files,
+                                                 const Schema& output_schema,
+                                                 FileReadStats* stats) {
+  std::vector<RecordBatch> out;
+  LP_ASSIGN_OR_RETURN(auto stream, SourceFileStream::Open(fs, spec, files, output_schema, stats));
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, stream->Next(&b));
+    if (!more) break;
+    out.push_back(std::move(b));
   }
   return out;
 }

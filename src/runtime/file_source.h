@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -117,5 +118,29 @@ Result<std::vector<RecordBatch>> ReadSourceFiles(FileSystem* fs, const sql::Read
                                                  const std::vector<SourceFileEntry>& files,
                                                  const Schema& output_schema,
                                                  FileReadStats* stats);
+
+// The same read as a stream of bounded batches (the format reader's, at most
+// `batch_rows` rows each when batch_rows > 0), for a flow that processes a micro-batch
+// batch by batch (docs/execution.md). ReadSourceFiles is this loop, collected.
+// Stats are added to *stats as each file ends; fields the kept schema lacks stop the
+// read at its end (StopForNewFields), after every file was read, as ReadSourceFiles.
+// One thread at a time; spec, files and stats must outlive the stream.
+class SourceFileStream {
+ public:
+  static Result<std::unique_ptr<SourceFileStream>> Open(FileSystem* fs, const sql::ReadFilesSpec& spec,
+                                                        const std::vector<SourceFileEntry>& files,
+                                                        const Schema& output_schema, FileReadStats* stats,
+                                                        int64_t batch_rows = 0);
+  ~SourceFileStream();
+  // The next batch with rows; false at the end of the files.
+  Result<bool> Next(RecordBatch* out);
+
+  struct State;
+
+ private:
+  explicit SourceFileStream(std::unique_ptr<State> state);
+  Status FinishFile();
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace lakepipe::runtime

@@ -97,6 +97,21 @@ Result<Batches> WidenToPlan(Batches rows, const Schema& planned) {
   return rows;
 }
 
+// A stream of stored rows (`next`), each batch widened to the plan's columns as
+// WidenToPlan widens a list; `planned` must outlive the stream.
+std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned) {
+  const Schema* schema = &planned;
+  return FunctionStream([next = std::move(next), schema](RecordBatch* out) -> Result<bool> {
+    LP_ASSIGN_OR_RETURN(bool more, next(out));
+    if (!more) return false;
+    Batches one;
+    one.push_back(std::move(*out));
+    LP_ASSIGN_OR_RETURN(one, WidenToPlan(std::move(one), *schema));
+    *out = std::move(one[0]);
+    return true;
+  });
+}
+
 // How many versions of a table's arrival record are kept for latency bookkeeping.
 constexpr size_t kArrivalVersionsKept = 2000;
 
@@ -305,6 +320,22 @@ Result<Batches> FullScanProvider::ReadSnapshot(const delta::SnapshotPtr& snap, c
   return WidenToPlan(std::move(out), columns);
 }
 
+BatchScanProvider::~BatchScanProvider() = default;
+
+Result<Batches> BatchScanProvider::NextPart(const std::function<Result<std::unique_ptr<BatchStream>>()>& open) {
+  if (parts_ == nullptr) {
+    if (part_ != 0) return Status::Internal("a part stream was asked for part " + std::to_string(part_) + " first");
+    LP_ASSIGN_OR_RETURN(auto stream, open());
+    // Two parts ahead: the reader decodes the next while the flow runs this one.
+    parts_ = PrefetchStream(SliceStream(std::move(stream), batch_rows_), 2);
+  }
+  RecordBatch b;
+  LP_ASSIGN_OR_RETURN(more_parts_, parts_->Next(&b));
+  Batches out;
+  if (more_parts_) out.push_back(std::move(b));
+  return out;
+}
+
 Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
   const sql::ResolvedDataset* ds = runner_.Find(node.table);
   if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return Execute(*ds->plan, *this, exec_);
@@ -320,11 +351,22 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         options.columns = node.schema.names();
         return delta::SnapshotAsInserts(snap, options);
       }
+      if (part_ >= 0) {
+        return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+          delta::ScanOptions options;
+          options.columns = node.schema.names();
+          LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::SnapshotReader> reader, delta::SnapshotReader::Open(snap, options));
+          return WidenedStream([reader](RecordBatch* out) { return reader->Next(out); }, node.schema);
+        });
+      }
       return ReadSnapshot(snap, node.schema);
     }
     if (s.kind == PlannedSource::Kind::kDelta && Lower(s.table) == Lower(node.table)) {
       int64_t start = s.start_version, end = s.end_version;
-      if (start > end) return Batches{};
+      if (start > end) {
+        more_parts_ = false;
+        return Batches{};
+      }
       LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
       if (node.read_change_feed) {
         delta::ChangeFeedOptions options;
@@ -343,6 +385,13 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
       for (const Field& f : node.schema.fields())
         if (at_end->schema().FindField(f.name) >= 0) options.columns.push_back(f.name);
       if (options.columns.empty()) options.columns = node.schema.names();  // let the read name what is missing
+      if (part_ >= 0) {
+        return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+          // The stream keeps the table handle alive for its reader.
+          auto reader = std::make_shared<delta::AppendsReader>(*table, start, end, options);
+          return WidenedStream([table, reader](RecordBatch* out) { return reader->Next(out); }, node.schema);
+        });
+      }
       LP_ASSIGN_OR_RETURN(Batches appended, delta::ReadAppends(*table, start, end, options));
       return WidenToPlan(std::move(appended), node.schema);
     }
@@ -355,6 +404,16 @@ Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
     if (s.kind == PlannedSource::Kind::kFiles && s.path == node.read_files.path) {
       std::vector<SourceFileEntry> files;
       for (const auto& f : s.files) files.push_back({f.path, f.size, f.mtime_micros});
+      if (part_ >= 0) {
+        return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+          part_files_ = std::move(files);
+          // Read on the prefetch thread; file_stats_ is this provider's until the stream ends.
+          LP_ASSIGN_OR_RETURN(std::shared_ptr<SourceFileStream> stream,
+                              SourceFileStream::Open(runner_.fs, node.read_files, part_files_, node.schema,
+                                                     &file_stats_, batch_rows_));
+          return FunctionStream([stream](RecordBatch* out) { return stream->Next(out); });
+        });
+      }
       return ReadSourceFiles(runner_.fs, node.read_files, files, node.schema, &file_stats_);
     }
   }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 
 #include "delta/table.h"
 #include "runtime/batch_plan.h"
+#include "runtime/batch_stream.h"
 #include "runtime/checkpoint.h"
 #include "runtime/storage_lock.h"
 #include "runtime/executor.h"
@@ -325,17 +327,31 @@ class BatchScanProvider : public FullScanProvider {
 
   // When the message-source rows read were produced (for latency).
   const Arrivals& stream_arrivals() const { return stream_arrivals_; }
-  // Reading by parts (StreamSource::ReadPart): from now on the message source gives
-  // part `part` of its range; more_parts() says whether another follows.
-  void SetPart(int part) { part_ = part; }
+  // Reading by parts: from now on the batch's one source gives part `part` of its input
+  // (part 0 first, then 1, 2, ... while more_parts() says another follows; a part may be
+  // empty). A message source reads StreamSource::ReadPart; read_files and a streaming
+  // table's planned versions (or snapshot) are read as a stream of about `batch_rows`
+  // rows per part, decoded on a thread of their own a few parts ahead (runtime/
+  // batch_stream.h). file_stats() is complete once more_parts() is false.
+  void SetPart(int part, int64_t batch_rows = kDefaultBatchRows) {
+    part_ = part;
+    batch_rows_ = batch_rows;
+  }
   bool more_parts() const { return more_parts_; }
+  ~BatchScanProvider() override;
 
  private:
+  // The next part of a stream opened on first use by `open`.
+  Result<Batches> NextPart(const std::function<Result<std::unique_ptr<BatchStream>>()>& open);
+
   const BatchPlan& plan_;
   Flow* flow_;
   Arrivals stream_arrivals_;
   int part_ = -1;  // -1: the whole range
   bool more_parts_ = false;
+  int64_t batch_rows_ = kDefaultBatchRows;
+  std::vector<SourceFileEntry> part_files_;  // the planned files the part stream reads
+  std::unique_ptr<BatchStream> parts_;       // declared last: its thread stops first
 };
 
 }  // namespace lakepipe::runtime

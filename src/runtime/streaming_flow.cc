@@ -4,6 +4,7 @@
 #include "common/kill_point.h"
 #include "delta/changes.h"
 #include "operators/expectations.h"
+#include "runtime/batch_stream.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/file_source_schema.h"
 #include "runtime/file_watcher.h"
@@ -281,15 +282,26 @@ Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::
 
 namespace {
 
-// Whether the query works row by row (each output row from one input row), so that a
-// range read by parts gives, part by part, exactly the rows of the whole range.
+// Whether the query works row by row (each output row from one input row, or dropped),
+// so that a range read by parts gives, part by part, exactly the rows of the whole range.
+// A DISTINCT without a watermark qualifies too: its seen keys are the flow's durable set,
+// which every part inserts into, so a key repeated across parts is dropped as within one
+// (a watermarked one is not: its watermark advances per Execute, docs/execution.md).
 bool RowByRow(const sql::PlanNode& node) {
   switch (node.kind) {
     case sql::PlanKind::kReadStream:
+    case sql::PlanKind::kReadFiles:
     case sql::PlanKind::kFilter:
     case sql::PlanKind::kProject:
     case sql::PlanKind::kSubqueryAlias:
     case sql::PlanKind::kGenerate:
+      break;
+    case sql::PlanKind::kTableScan:
+      // A streaming read of a stored table's appends (not its change feed, read whole).
+      if (!node.streaming || node.read_change_feed) return false;
+      break;
+    case sql::PlanKind::kDistinct:
+      if (sql::WatermarkScanBelow(node) != nullptr) return false;
       break;
     default:
       return false;
@@ -297,6 +309,22 @@ bool RowByRow(const sql::PlanNode& node) {
   for (const auto& in : node.inputs)
     if (!in || !RowByRow(*in)) return false;
   return true;
+}
+
+// The rows per part of a flow read by parts: the pipeline's configuration
+// `lakepipe.batchRows` (docs/execution.md; tests set a tiny one), else the default.
+Result<int64_t> BatchRows(const sql::PipelineSettings& settings) {
+  static const std::string kKey = "lakepipe.batchRows";
+  auto it = settings.configuration.find(kKey);
+  if (it == settings.configuration.end()) return kDefaultBatchRows;
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoll(v) < 1) {
+    return Status::InvalidArgument(settings.settings_file + ": configuration " + kKey + " is '" + v +
+                                   "'; it must be a whole number of rows, at least 1 (the default is " +
+                                   std::to_string(kDefaultBatchRows) + ")");
+  }
+  return std::stoll(v);
 }
 
 void MergeExpectationCounts(const TableReport& part, TableReport* batch) {
@@ -454,11 +482,15 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
   // semantics"), committed with each batch like the quarantine table.
   LP_ASSIGN_OR_RETURN(std::optional<Schema> late_schema, LateRowsSchema(*ds.plan));
   const std::string late_table = ds.name + "_late";
-  // A row-by-row query over one message source reads its range by parts (StreamSource::
-  // ReadPart), each processed and written as it comes into the batch's one commit: a
-  // snapshot or a huge transaction takes memory for a part, not for the range.
-  const bool by_parts = sources.stream_scans.size() == 1 && sources.file_scans.empty() &&
-                        sources.streaming_tables.empty() && !ds.apply_changes && !late_schema && RowByRow(*ds.plan);
+  // A row-by-row query over one source (a message source, read_files, or a stored table
+  // read as a stream) reads its batch by parts (StreamSource::ReadPart; about batch_rows
+  // rows of the files or of the planned versions' row groups), each processed and written
+  // as it comes into the batch's one commit: a micro-batch of any size takes memory for
+  // a few parts, not for the batch (docs/execution.md).
+  const size_t num_sources = sources.stream_scans.size() + sources.file_scans.size() + sources.streaming_tables.size();
+  const bool by_parts = num_sources == 1 && sources.tables_read.size() == sources.streaming_tables.size() &&
+                        !ds.apply_changes && !late_schema && RowByRow(*ds.plan);
+  LP_ASSIGN_OR_RETURN(const int64_t batch_rows, BatchRows(pipeline.settings));
 
   bool stop_after_batch = false;
   while (!stop_requested.load() && !stop_after_batch) {
@@ -538,7 +570,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       LP_ASSIGN_OR_RETURN(writer, OpenTableWriter(ds.name, ds.schema, ds, options));
       bool any_quarantined = false;
       for (int part = 0;; ++part) {
-        provider.SetPart(part);
+        provider.SetPart(part, batch_rows);
         LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
         if (more != nullptr) rows = ConformByName(rows, ds.schema);
         rows_read += CountRows(rows);
@@ -552,6 +584,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
         if (!provider.more_parts()) break;
       }
       report.rows_read += rows_read;
+      report.rows_rescued += provider.file_stats().rescued_rows;
+      NoteFileWarnings(provider.file_stats(), &report);
       LP_KILL_POINT("flow.after_process");
       if (quarantines && (any_quarantined || options.mode == delta::WriteMode::kOverwrite ||
                           !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {

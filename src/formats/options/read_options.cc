@@ -238,6 +238,7 @@ Result<std::unique_ptr<BatchReader>> OpenFileReader(FileSystem* fs, const std::s
     options.schema = target.schema;
     options.rescued_data_column = target.rescued_data_column;
     options.file_path = target.file_path.empty() ? path : target.file_path;
+    if (target.batch_rows > 0) options.batch_rows = target.batch_rows;
     LP_ASSIGN_OR_RETURN(auto reader, csv::CsvReader::Open(fs, path, std::move(options)));
     return std::unique_ptr<BatchReader>(std::move(reader));
   }
@@ -246,6 +247,7 @@ Result<std::unique_ptr<BatchReader>> OpenFileReader(FileSystem* fs, const std::s
     options.schema = target.schema;
     options.rescued_data_column = target.rescued_data_column;
     options.file_path = target.file_path.empty() ? path : target.file_path;
+    if (target.batch_rows > 0) options.batch_rows = target.batch_rows;
     LP_ASSIGN_OR_RETURN(auto reader, json::JsonReader::Open(fs, path, std::move(options)));
     return std::unique_ptr<BatchReader>(std::move(reader));
   }

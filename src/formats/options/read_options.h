@@ -68,6 +68,7 @@ struct FileReadTarget {
                                     // infer from the file when absent
   std::string rescued_data_column;  // csv/json; empty: no rescue column
   std::string file_path;            // named in rescued records and errors
+  int64_t batch_rows = 0;           // csv/json: rows per batch; 0: the reader's default
 };
 
 // Opens `path` with the reader of `settings.format` behind the one BatchReader interface
