@@ -32,11 +32,16 @@ struct WriteOptions {
   Compression compression = Compression::kZstd;
   int compression_level = 1;               // zstd level
   int64_t row_group_bytes = 128LL << 20;   // close a row group at this many buffered bytes
+  // ... or at this many rows (0: no limit), whichever comes first: dictionary-encoded
+  // columns can make 128 MB hold tens of millions of rows, and a reader decodes a row
+  // group whole (a streaming read of the table holds one: docs/execution.md).
+  int64_t row_group_rows = 1LL << 20;
   int64_t page_bytes = 1 << 20;            // target uncompressed data page size
   bool dictionary = true;                  // RLE_DICTIONARY while the dictionary stays small
   int64_t dictionary_page_bytes = 1 << 20; // fall back to PLAIN past this dictionary size
   // AppendPatched refuses (NotSupported) a source with at least this many row groups that
-  // average under row_group_bytes / 8 (uncompressed): the caller then writes its rows whole
+  // average under row_group_bytes / 8 (uncompressed) and under row_group_rows / 8 rows
+  // (row groups cut by the row limit are not small): the caller then writes its rows whole
   // and they merge into full row groups, instead of each row-level patch carrying every
   // small row group of the files it patched before. 0: never.
   int merge_row_groups = 8;

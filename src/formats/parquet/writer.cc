@@ -1205,8 +1205,10 @@ class FileWriterImpl : public FileWriter {
     }
     constexpr int64_t kSlice = 16384;
     const int64_t rows = batch.num_rows();
-    for (int64_t begin = 0; begin < rows; begin += kSlice) {
-      int64_t end = std::min(rows, begin + kSlice);
+    for (int64_t begin = 0, end = 0; begin < rows; begin = end) {
+      end = std::min(rows, begin + kSlice);
+      // A row group ends at exactly row_group_rows rows.
+      if (options_.row_group_rows > 0) end = std::min(end, begin + std::max<int64_t>(1, options_.row_group_rows - rg_rows_));
       for (size_t i = 0; i < nodes_.size(); ++i) {
         const Node& node = nodes_[i];
         const Column& col = batch.column(i);
@@ -1233,7 +1235,8 @@ class FileWriterImpl : public FileWriter {
           return sticky_;
         }
       }
-      if (BufferedRawBytes() >= options_.row_group_bytes) {
+      if (BufferedRawBytes() >= options_.row_group_bytes ||
+          (options_.row_group_rows > 0 && rg_rows_ >= options_.row_group_rows)) {
         Status st = FlushRowGroup();
         if (!st.ok()) {
           sticky_ = st;
@@ -1333,7 +1336,9 @@ class FileWriterImpl : public FileWriter {
     if (options_.merge_row_groups > 0 && md.row_groups.size() >= static_cast<size_t>(options_.merge_row_groups)) {
       int64_t bytes = 0;
       for (const RowGroup& rg : md.row_groups) bytes += rg.total_byte_size;
-      if (bytes / static_cast<int64_t>(md.row_groups.size()) < options_.row_group_bytes / 8) {
+      const int64_t groups = static_cast<int64_t>(md.row_groups.size());
+      if (bytes / groups < options_.row_group_bytes / 8 &&
+          (options_.row_group_rows <= 0 || md.num_rows / groups < options_.row_group_rows / 8)) {
         return Status::NotSupported(source + " has " + std::to_string(md.row_groups.size()) +
                                     " small row groups: its rows are written anew so that they merge");
       }

@@ -395,6 +395,39 @@ TEST(ParquetWriter, InvalidUtf8InStringColumnsIsReplacedAndCounted) {
   }
 }
 
+// Dictionary-encoded columns buffer few bytes per row: the row limit, not the byte limit,
+// closes such row groups, at exactly row_group_rows rows whatever the Write sizes.
+TEST(ParquetWriter, RowGroupsCloseAtTheRowLimit) {
+  testing::TempDir dir;
+  std::string path = dir.Join("rows.parquet");
+  auto schema = *Schema::ParseDDL("k STRING, v BIGINT");
+  WriteOptions opts;
+  opts.row_group_rows = 1000;  // row_group_bytes (128 MB) is never reached here
+  auto w = FileWriter::Open(FileSystem::Default(), path, schema, opts);
+  ASSERT_TRUE(w.ok());
+  int64_t next = 0;
+  for (int64_t size : {700, 2500, 1, 799, 3000}) {
+    Column k(DataType::String()), v(DataType::Long());
+    for (int64_t i = 0; i < size; ++i, ++next) {
+      k.AppendString(next % 2 ? "a" : "b");
+      v.Append<int64_t>(next);
+    }
+    ASSERT_TRUE((*w)->Write(RecordBatch::FromColumns(schema, {k, v})).ok());
+  }
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  FileMetaData md = Footer(path);
+  std::vector<int64_t> rows;
+  for (const auto& rg : md.row_groups) rows.push_back(rg.num_rows);
+  EXPECT_EQ(rows, (std::vector<int64_t>{1000, 1000, 1000, 1000, 1000, 1000, 1000}));
+  auto r = FileReader::Open(FileSystem::Default(), path);
+  ASSERT_TRUE(r.ok());
+  auto all = (*r)->ReadAll();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->num_rows(), 7000);
+  for (int64_t i = 0; i < 7000; ++i) ASSERT_EQ(all->column(1).Get<int64_t>(i), i);
+}
+
 TEST(ParquetWriter, RowGroupsPagesAndDictionaryFallback) {
   TempDir dir;
   std::string path = dir.Join("rg.parquet");
