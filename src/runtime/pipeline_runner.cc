@@ -501,6 +501,11 @@ Result<std::unique_ptr<delta::TableWriter>> PipelineRunner::Impl::OpenTableWrite
                                                                                 const sql::ResolvedDataset& ds,
                                                                                 delta::WriteOptions options) {
   std::string path = TablePath(name);
+  // Pipeline tables are read downstream by streaming flows one row group at a time
+  // (docs/execution.md): a row group of at most 262,144 rows (four parts of 64k) keeps
+  // that read small whatever the dictionaries make of the 128 MB byte limit.
+  constexpr int64_t kPipelineRowGroupRows = 1 << 18;
+  options.parquet.row_group_rows = kPipelineRowGroupRows;
   // A table whose schema no longer matches the query (the SQL changed) is rebuilt: an
   // overwrite may replace the schema, an append may not.
   auto existing = Table(name);
