@@ -216,11 +216,13 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
       // which saves listing the log and reading the previous checkpoint back.
       TableState state = req.read_snapshot->state();
       if (ApplyCommit(&state, out.version, std::move(actions), options.clock->NowMillis()).ok()) {
-        (void)WriteCheckpointOf(fs, table_path, options, std::move(state));
+        Status written = WriteCheckpointOf(fs, table_path, options, std::move(state));
+        if (!written.ok()) out.checkpoint_error = written.message();
         return out;
       }
     }
-    (void)WriteCheckpoint(fs, table_path, options, out.version);
+    Status written = WriteCheckpoint(fs, table_path, options, out.version);
+    if (!written.ok()) out.checkpoint_error = written.message();
   }
   return out;
 }

@@ -211,6 +211,9 @@ struct CommitResult {
   int64_t num_rows = 0;
   int64_t num_bytes = 0;
   int attempts = 1;               // put-if-absent attempts (1 without contention)
+  // A checkpoint due after this commit that could not be written (the commit stands:
+  // readers use the JSON commits); empty when none was due or it was written.
+  std::string checkpoint_error;
 };
 
 class DeltaTable;
@@ -280,6 +283,7 @@ struct OptimizeResult {
   std::optional<int64_t> version;  // nullopt when there was nothing to compact
   int64_t files_removed = 0;
   int64_t files_added = 0;
+  std::string checkpoint_error;  // as CommitResult::checkpoint_error
 };
 
 struct VacuumOptions {

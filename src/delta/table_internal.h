@@ -82,6 +82,7 @@ struct CommitOutcome {
   int attempts = 0;
   // The txn app id reached txn_version in a concurrent commit: nothing was committed.
   bool already_committed = false;
+  std::string checkpoint_error;  // as CommitResult::checkpoint_error
 };
 
 // Data files written for a commit that is not a plain append/overwrite (row-level

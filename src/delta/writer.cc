@@ -533,6 +533,7 @@ struct TableWriter::Impl {
     files_owned_by_log = !outcome->already_committed;
     result.attempts = outcome->attempts;
     result.version = outcome->version;
+    result.checkpoint_error = outcome->checkpoint_error;
     if (outcome->already_committed) {
       DiscardFiles();
       result.already_committed = true;
@@ -758,6 +759,7 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
   }
   impl->files_owned_by_log = true;
   result.version = outcome->version;
+  result.checkpoint_error = outcome->checkpoint_error;
   return result;
 }
 

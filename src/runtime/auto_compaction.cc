@@ -77,6 +77,13 @@ Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, c
   }
   if (!done->version) return out;
   LP_KILL_POINT("compaction.after_commit");
+  if (!done->checkpoint_error.empty() && log_ != nullptr) {
+    log_->Add({0, name, "checkpoint_failed", "WARN",
+               "the Delta checkpoint after version " + std::to_string(*done->version) + " (auto-compaction) was not " +
+                   "written (" + done->checkpoint_error + "); readers use the JSON commits, and the next checkpoint " +
+                   "interval tries again",
+               "{}"});
+  }
   out.compacted = true;
   out.version = *done->version;
   out.files_removed = done->files_removed;

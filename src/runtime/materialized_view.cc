@@ -103,6 +103,7 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   options.operation_parameters["technique"] = "complete recompute";
   if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
   LP_ASSIGN_OR_RETURN(delta::CommitResult commit, WriteTable(ds.name, ds.schema, ds, rows, options));
+  NoteCheckpointFailure(commit, &report);
   report.rows_written = CountRows(rows);
   report.table_version = commit.version;
   report.batches = 1;
@@ -824,6 +825,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   }
   auto commit = WriteTable(ds.name, ds.schema, ds, rows, options);
   if (!commit.ok()) return abandon(commit.status());
+  NoteCheckpointFailure(*commit, &report);
   LP_KILL_POINT("mv.after_commit");
   LP_RETURN_IF_ERROR(aggregate.Commit(batch_id));
   LP_KILL_POINT("mv.after_state_commit");

@@ -240,6 +240,15 @@ void PipelineRunner::Impl::ForgetTable(const std::string& name) const {
   tables.erase(TablePath(name));
 }
 
+void NoteCheckpointFailure(const delta::CommitResult& commit, TableReport* report) {
+  if (commit.checkpoint_error.empty()) return;
+  report->warnings.push_back({"checkpoint_failed", "the Delta checkpoint after version " +
+                                                      std::to_string(commit.version) + " was not written (" +
+                                                      commit.checkpoint_error +
+                                                      "); readers use the JSON commits, and the next checkpoint "
+                                                      "interval tries again"});
+}
+
 void NoteFileWarnings(const FileReadStats& stats, TableReport* report) {
   for (const auto& f : stats.changed_files) {
     std::string what = f.size > f.planned_size

@@ -111,6 +111,9 @@ struct Flow {
 // Adds a read's warnings (files changed after planning, links not followed in a batch
 // read) to `report`.
 void NoteFileWarnings(const FileReadStats& stats, TableReport* report);
+// Adds a warning when the commit's Delta checkpoint could not be written (the commit
+// stands; the next checkpoint interval tries again).
+void NoteCheckpointFailure(const delta::CommitResult& commit, TableReport* report);
 
 struct PipelineRunner::Impl {
   std::atomic<bool> stop_requested{false};

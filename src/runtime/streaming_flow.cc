@@ -627,6 +627,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       rows_out = CountRows(rows);
     }
     LP_KILL_POINT("flow.after_table_commit");
+    NoteCheckpointFailure(commit, &report);
     // State follows the table: applied only once the batch is in the table, then the
     // batch is recorded as done (docs/checkpoint.md).
     int64_t state_keys = 0, state_bytes = 0;

@@ -26,7 +26,7 @@
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
 //        [--budget-seconds S] [--power-loss | --io-faults]
 import {
-  EXAMPLE, Duck, argValue, cutPower, journalEnv, killAt, powerLoss, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
+  EXAMPLE, Duck, argValue, cutPower, journalEnv, killAt, parquetSource, powerLoss, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
   diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
   statSync, tempDir,
 } from './lib.mjs';
@@ -211,9 +211,17 @@ runTest(powerLoss ? 'power_loss' : ioFaults ? 'io_faults' : 'kill_points', async
         }
         ++failed;
       } else {
-        // Absorbed: what the run said about it (a warning naming the path), for the summary.
-        const said = output.split('\n').find((l) => /injected fault on/.test(l) && !/^lakepipe: the injected/.test(l));
-        absorbed.push(`${label}: ${said ? said.trim().slice(0, 300) : 'nothing said'}`);
+        // Absorbed (a step the update can do without): never in silence. The run's output
+        // or a WARN event of its event log must name the failed path.
+        let said = output.split('\n').find((l) => /injected fault on/.test(l) && !/^lakepipe: the injected/.test(l));
+        if (!said) {
+          const events = parquetSource(join(c.storage, '_event_log'));
+          const warned = events === null ? [] : await duck.rows(
+            `SELECT event_type, message FROM ${events} WHERE level = 'WARN' AND message LIKE '%injected fault on%'`);
+          if (warned.length > 0) said = `event ${warned[0].event_type}: ${warned[0].message}`;
+        }
+        if (!said) fail(`${label}: the update succeeded and said nothing of the failed operation:\n${output.slice(-1500)}`);
+        absorbed.push(`${label}: ${said.trim().slice(0, 300)}`);
       }
       try {
         await checkTables(duck, c.storage);  // nothing half-committed is visible
