@@ -608,6 +608,21 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
       if (!st.ok()) return Status(st.code(), name_ + ": " + page_where + ": " + st.message());
       return std::string_view(*buf);
     };
+    // A data page (v1 or v2) of `n` values: at most what the chunk has left.
+    auto check_count = [&](int64_t n) -> Status {
+      if (n >= 0 && n <= cm.num_values - consumed) return Status::OK();
+      return Corrupt(page_where + ": " + Num(n) + " values, more than the chunk's remaining " +
+                     Num(cm.num_values - consumed));
+    };
+    // After a data page of `n` values was decoded: its selected rows [from, to) appended.
+    auto finish_page = [&](int64_t n, size_t from, size_t to) -> Status {
+      if (rows != nullptr) {
+        Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
+        if (!st.ok()) return Corrupt(page_where + ": " + st.message());
+      }
+      consumed += n;
+      return Status::OK();
+    };
 
     switch (ph.type) {
       case PageType::kDictionaryPage: {
@@ -635,10 +650,7 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
       case PageType::kDataPage: {
         if (!ph.data_page_header) return Corrupt(page_where + ": data page without its header");
         const auto& dh = *ph.data_page_header;
-        if (dh.num_values < 0 || dh.num_values > cm.num_values - consumed) {
-          return Corrupt(page_where + ": " + Num(dh.num_values) + " values, more than the chunk's remaining " +
-                         Num(cm.num_values - consumed));
-        }
+        LP_RETURN_IF_ERROR(check_count(dh.num_values));
         size_t from = 0, to = 0;
         LeafData* into = page_target(dh.num_values, &from, &to);
         if (into == nullptr) {
@@ -649,20 +661,13 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, bytes, dh.repetition_level_encoding, true,
                                       bytes, dh.definition_level_encoding, true, bytes, dh.num_values,
                                       have_dict ? &dict : nullptr, options, into, keep_indices));
-        if (rows != nullptr) {
-          Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
-          if (!st.ok()) return Corrupt(page_where + ": " + st.message());
-        }
-        consumed += dh.num_values;
+        LP_RETURN_IF_ERROR(finish_page(dh.num_values, from, to));
         break;
       }
       case PageType::kDataPageV2: {
         if (!ph.data_page_header_v2) return Corrupt(page_where + ": data page v2 without its header");
         const auto& dh = *ph.data_page_header_v2;
-        if (dh.num_values < 0 || dh.num_values > cm.num_values - consumed) {
-          return Corrupt(page_where + ": " + Num(dh.num_values) + " values, more than the chunk's remaining " +
-                         Num(cm.num_values - consumed));
-        }
+        LP_RETURN_IF_ERROR(check_count(dh.num_values));
         size_t from = 0, to = 0;
         LeafData* into = page_target(dh.num_values, &from, &to);
         if (into == nullptr) {
@@ -688,11 +693,7 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
         LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, rep, Encoding::kRle, false, def,
                                       Encoding::kRle, false, vals, dh.num_values, have_dict ? &dict : nullptr,
                                       options, into, keep_indices));
-        if (rows != nullptr) {
-          Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
-          if (!st.ok()) return Corrupt(page_where + ": " + st.message());
-        }
-        consumed += dh.num_values;
+        LP_RETURN_IF_ERROR(finish_page(dh.num_values, from, to));
         break;
       }
       default:
