@@ -38,6 +38,21 @@ function rng(seed) {
 
 // Events with increasing sequences, then shuffled across the files: late updates, deletes
 // that arrive before the insert they follow, a truncate in the middle.
+// Shuffles the change events (so sequences arrive out of order, across files) and writes
+// them as FILES JSON-lines files into `dir`.
+function shuffleIntoFiles(events, r, dir) {
+  for (let i = events.length - 1; i > 0; --i) {
+    const j = r() % (i + 1);
+    [events[i], events[j]] = [events[j], events[i]];
+  }
+  mkdirSync(dir, { recursive: true });
+  const per = Math.ceil(events.length / FILES);
+  for (let f = 0; f < FILES; ++f) {
+    const lines = events.slice(f * per, (f + 1) * per).map((e) => JSON.stringify(e)).join('\n') + '\n';
+    writeFileSync(join(dir, `${String(f).padStart(4, '0')}.json`), lines);
+  }
+}
+
 function writeInput(dir) {
   const r = rng(7);
   const live = new Map();
@@ -58,16 +73,7 @@ function writeInput(dir) {
       live.set(id, true);
     }
   }
-  for (let i = events.length - 1; i > 0; --i) {
-    const j = r() % (i + 1);
-    [events[i], events[j]] = [events[j], events[i]];
-  }
-  mkdirSync(dir, { recursive: true });
-  const per = Math.ceil(events.length / FILES);
-  for (let f = 0; f < FILES; ++f) {
-    const lines = events.slice(f * per, (f + 1) * per).map((e) => JSON.stringify(e)).join('\n') + '\n';
-    writeFileSync(join(dir, `${String(f).padStart(4, '0')}.json`), lines);
-  }
+  shuffleIntoFiles(events, r, dir);
 }
 
 // Products: 30 keys (store, sku), 200 events 7 s apart, a truncate at 60%, shuffled
@@ -93,16 +99,7 @@ function writeProducts(dir) {
       live.set(key, true);
     }
   }
-  for (let i = events.length - 1; i > 0; --i) {
-    const j = r() % (i + 1);
-    [events[i], events[j]] = [events[j], events[i]];
-  }
-  mkdirSync(dir, { recursive: true });
-  const per = Math.ceil(events.length / FILES);
-  for (let f = 0; f < FILES; ++f) {
-    const lines = events.slice(f * per, (f + 1) * per).map((e) => JSON.stringify(e)).join('\n') + '\n';
-    writeFileSync(join(dir, `${String(f).padStart(4, '0')}.json`), lines);
-  }
+  shuffleIntoFiles(events, r, dir);
 }
 
 function writePipeline(dir, landing, perBatch) {
