@@ -10,7 +10,12 @@ std::vector<DomainInfo> KnownDomains() {
       {"videos", "video posts and view counts per social network and institution as JSON event files, two "
                  "batches a day (seed 003): --days N --out DIR; ~0.3% malformed lines, 2% late, 1% re-delivered",
        true},
-      {"clicks", "site/app click, navigation and cart events (seed 004)", false},
+      {"shop", "seed 004's e-commerce sources as a folder of files (ERP products/stores CSV, CRM customer "
+               "extracts as Parquet, campaigns, order lines CSV, click/cart events JSON): --days N --out DIR",
+       true},
+      {"clicks", "site/app click, navigation and cart events as one CSV stream (`generate shop` writes them as "
+                 "JSON files per day)",
+       false},
   };
 }
 
@@ -28,6 +33,10 @@ std::string AvailableList() {
 
 Result<std::unique_ptr<Domain>> MakeDomain(std::string_view name) {
   if (name == "orders") return std::unique_ptr<Domain>(std::make_unique<OrdersDomain>());
+  if (name == "shop") {
+    return Status::InvalidArgument("generator domain 'shop' writes a folder of files, not CSV lines: "
+                                   "generator::GenerateShop (lakepipe generate shop --days N --out DIR)");
+  }
   if (name == "videos") {
     return Status::InvalidArgument("generator domain 'videos' writes a folder of JSON files, not CSV lines: "
                                    "generator::GenerateVideos (lakepipe generate videos --days N --out DIR)");
