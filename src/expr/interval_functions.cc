@@ -1,6 +1,7 @@
 // Interval values and time arithmetic: timestamp/date +/- intervals, timestamp - timestamp,
-// interval constructors (make_interval, make_dt_interval, make_ym_interval), and
-// timestampadd / timestampdiff / add_months. Spark semantics in UTC: day-time intervals
+// interval constructors (make_interval, make_dt_interval, make_ym_interval),
+// timestampadd / timestampdiff / add_months, and sequence() (arrays of integers, dates or
+// timestamps stepping from a start to a stop). Spark semantics in UTC: day-time intervals
 // are exact microseconds (a day is 24 hours); year-month intervals add calendar months,
 // keeping the day of month unless the target month is shorter (then its last day).
 #include <limits>
@@ -444,6 +445,153 @@ Result<bool> BindTemporalArithmetic(CallBinder& c, bool subtract, bool) {
                         c.expr().ToString() + "`"));
 }
 
+// sequence(start, stop[, step]): Spark's semantics. Integers step by an integer (default 1,
+// or -1 when stop < start); dates and timestamps by an interval (default 1 day or -1 day),
+// a date's day-time step in whole days. Both ends are included when the steps land on
+// stop. Steps that never reach stop — a step against the direction, or 0 with start !=
+// stop — are Spark's "Illegal sequence boundaries" error. Month steps are calendar months
+// from start (start + i months, the day clamped to the month's length, as add_months), not
+// accumulated. NULL in any argument gives NULL.
+// **Deviation**: at most kMaxSequenceLength elements per row (Spark allows 2147483632):
+// past it an error, not an out-of-memory process.
+constexpr int64_t kMaxSequenceLength = 10'000'000;
+
+int64_t IntegerAt(const Column& c, int64_t i) {
+  switch (c.type().id()) {
+    case TypeId::kByte: return c.data<int8_t>()[i];
+    case TypeId::kShort: return c.data<int16_t>()[i];
+    case TypeId::kInt:
+    case TypeId::kDate: return c.data<int32_t>()[i];
+    default: return c.data<int64_t>()[i];
+  }
+}
+
+void AppendInteger(Column& to, TypeId id, int64_t v) {
+  switch (id) {
+    case TypeId::kByte: to.Append<int8_t>(static_cast<int8_t>(v)); break;
+    case TypeId::kShort: to.Append<int16_t>(static_cast<int16_t>(v)); break;
+    case TypeId::kInt:
+    case TypeId::kDate: to.Append<int32_t>(static_cast<int32_t>(v)); break;
+    default: to.Append<int64_t>(v); break;
+  }
+}
+
+Result<ColumnPtr> Sequence(const BoundExpr& e, const std::vector<ColumnPtr>& args, int64_t n) {
+  const TypeId id = e.type.element().id();
+  const bool is_date = id == TypeId::kDate;
+  const bool temporal = is_date || id == TypeId::kTimestamp || id == TypeId::kTimestampNtz;
+  const bool month_step = args.size() == 3 && args[2]->type().id() == TypeId::kYearMonthInterval;
+  Column out(e.type);
+  Column& el = out.child(0);
+  for (int64_t i = 0; i < n; ++i) {
+    bool null = false;
+    for (const auto& a : args) null |= a->type().id() == TypeId::kNull || a->IsNull(i);
+    if (null) {
+      out.AppendNull();
+      continue;
+    }
+    const int64_t start = IntegerAt(*args[0], i), stop = IntegerAt(*args[1], i);
+    auto boundaries = [&]() {
+      std::string step = args.size() == 3 ? ValueText(*args[2], i) : (stop >= start ? "1" : "-1");
+      return EvalError(e, "Illegal sequence boundaries: " + ValueText(*args[0], i) + " to " + ValueText(*args[1], i) +
+                              " by " + step);
+    };
+    auto too_long = [&](__int128 count) {
+      return EvalError(e, "[COLLECTION_SIZE_LIMIT_EXCEEDED] sequence(" + ValueText(*args[0], i) + ", " +
+                              ValueText(*args[1], i) + ") would have " + std::to_string(static_cast<long long>(count)) +
+                              " elements; lakepipe builds at most " + std::to_string(kMaxSequenceLength) +
+                              " per row (Spark's limit is 2147483632)");
+    };
+    if (month_step) {
+      const int64_t months = args[2]->data<int32_t>()[i];
+      if (!((months > 0 && start <= stop) || (months < 0 && start >= stop) || (months == 0 && start == stop))) {
+        return boundaries();
+      }
+      for (int64_t k = 0;; ++k) {
+        int64_t v;
+        bool ok = is_date ? AddMonthsToDays(start, k * months, &v) : AddMonthsToMicros(start, k * months, &v);
+        if (!ok) return EvalError(e, std::string(kIntervalOverflow) + " in sequence");
+        if (k > 0 && (months == 0 || (months > 0 ? v > stop : v < stop))) break;
+        if (k >= kMaxSequenceLength) return too_long(k + 1);
+        AppendInteger(el, id, v);
+        if (months == 0) break;
+      }
+      out.CloseListRow();
+      continue;
+    }
+    int64_t step;
+    if (args.size() == 3) {
+      step = IntegerAt(*args[2], i);
+      if (is_date) {
+        if (step % kMicrosPerDay != 0) {
+          return EvalError(e, "sequence step must be an interval of day granularity if start and end values are dates, "
+                              "got " + ValueText(*args[2], i));
+        }
+        step /= kMicrosPerDay;
+      }
+    } else {
+      step = (stop >= start ? 1 : -1) * (temporal && !is_date ? kMicrosPerDay : 1);
+    }
+    if (!((step > 0 && start <= stop) || (step < 0 && start >= stop) || (step == 0 && start == stop))) {
+      return boundaries();
+    }
+    const __int128 count = step == 0 ? 1 : (static_cast<__int128>(stop) - start) / step + 1;
+    if (count > kMaxSequenceLength) return too_long(count);
+    for (int64_t k = 0; k < static_cast<int64_t>(count); ++k) AppendInteger(el, id, start + k * step);
+    out.CloseListRow();
+  }
+  return MakeColumn(std::move(out));
+}
+
+Status BindSequence(CallBinder& c) {
+  auto rank = [](TypeId id) {
+    switch (id) {
+      case TypeId::kByte: return 1;
+      case TypeId::kShort: return 2;
+      case TypeId::kInt: return 3;
+      case TypeId::kLong: return 4;
+      default: return 0;
+    }
+  };
+  auto usage = [&] {
+    std::string types = c.arg_type(0).ToString() + ", " + c.arg_type(1).ToString();
+    if (c.num_args() == 3) types += ", " + c.arg_type(2).ToString();
+    return c.Error("`sequence` takes (integer, integer[, integer]), (date, date[, interval]) or (timestamp, "
+                   "timestamp[, interval]); got (" + types + ") in `" + c.expr().ToString() + "`");
+  };
+  TypeId a = c.arg_type(0).id(), b = c.arg_type(1).id();
+  if (a == TypeId::kNull) a = b;
+  if (b == TypeId::kNull) b = a;
+  DataType common;
+  if (rank(a) > 0 && rank(b) > 0) {
+    common = rank(a) >= rank(b) ? DataType(a) : DataType(b);
+  } else if (a == TypeId::kDate && b == TypeId::kDate) {
+    common = DataType::Date();
+  } else if ((a == TypeId::kDate || a == TypeId::kTimestamp) && (b == TypeId::kDate || b == TypeId::kTimestamp)) {
+    common = DataType::Timestamp();
+  } else if (a == TypeId::kTimestampNtz && b == TypeId::kTimestampNtz) {
+    common = DataType(TypeId::kTimestampNtz);
+  } else if (a == TypeId::kNull) {
+    common = DataType::Long();  // sequence(NULL, NULL): NULL of some array type
+  } else {
+    return usage();
+  }
+  LP_RETURN_IF_ERROR(c.ExpectType(0, common));
+  LP_RETURN_IF_ERROR(c.ExpectType(1, common));
+  if (c.num_args() == 3) {
+    TypeId s = c.arg_type(2).id();
+    if (rank(common.id()) > 0) {
+      if (rank(s) == 0 && s != TypeId::kNull) return usage();
+      LP_RETURN_IF_ERROR(c.ExpectType(2, common));
+    } else if (s != TypeId::kDayTimeInterval && s != TypeId::kYearMonthInterval && s != TypeId::kNull) {
+      return usage();
+    }
+  }
+  c.SetResult(DataType::Array(common, /*contains_null=*/false));
+  c.bound().nullable = true;
+  return Status::OK();
+}
+
 void RegisterIntervalFunctions(FunctionRegistry* r) {
   r->Add(Internal("timestamp + day-time interval", AddMicros<1>));
   r->Add(Internal("timestamp - day-time interval", AddMicros<-1>));
@@ -470,6 +618,7 @@ void RegisterIntervalFunctions(FunctionRegistry* r) {
   r->AddAlias("dateadd", "timestampadd");
   r->Add({"timestampdiff", 3, 3, BindTimestampDiff, TimestampDiff});
   r->Add({"add_months", 2, 2, BindAddMonths, DateAddMonths<1>});
+  r->Add({"sequence", 2, 3, BindSequence, Sequence});
 }
 
 }  // namespace lakepipe::expr

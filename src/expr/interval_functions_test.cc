@@ -181,3 +181,57 @@ TEST(IntervalFunctions, ColumnsOfMixedRows) {
 
 }  // namespace
 }  // namespace lakepipe::expr
+
+namespace lakepipe::expr {
+namespace {
+
+// sequence(): Spark 4's results (spark-sql, UTC).
+TEST(Sequence, IntegersDatesAndTimestamps) {
+  using test::Call;
+  using test::Int;
+  EXPECT_EQ(EvalText(Call("sequence", {Int(1), Int(5)})), "[1, 2, 3, 4, 5]");
+  EXPECT_EQ(EvalText(Call("sequence", {Int(5), Int(1)})), "[5, 4, 3, 2, 1]");
+  EXPECT_EQ(EvalText(Call("sequence", {Int(1), Int(9), Int(3)})), "[1, 4, 7]");
+  EXPECT_EQ(EvalText(Call("sequence", {Int(1), Int(10), Int(3)})), "[1, 4, 7, 10]");
+  EXPECT_EQ(EvalText(Call("sequence", {Int(9), Int(1), Int(-4)})), "[9, 5, 1]");
+  EXPECT_EQ(EvalText(Call("sequence", {Int(3), Int(3), Int(0)})), "[3]");
+  EXPECT_EQ(EvalText(Call("sequence", {Date("2026-02-26"), Date("2026-03-02")})),
+            "[2026-02-26, 2026-02-27, 2026-02-28, 2026-03-01, 2026-03-02]");
+  EXPECT_EQ(EvalText(Call("sequence", {Date("2026-03-02"), Date("2026-02-28")})), "[2026-03-02, 2026-03-01, 2026-02-28]");
+  EXPECT_EQ(EvalText(Call("sequence", {Date("2026-01-01"), Date("2026-01-20"), Iv("1 week")})),
+            "[2026-01-01, 2026-01-08, 2026-01-15]");
+  // Months from the start, the day clamped (not accumulated: Mar 31, not Mar 28).
+  EXPECT_EQ(EvalText(Call("sequence", {Date("2026-01-31"), Date("2026-04-30"), Iv("1 month", "interval year to month")})),
+            "[2026-01-31, 2026-02-28, 2026-03-31, 2026-04-30]");
+  EXPECT_EQ(EvalText(Call("sequence", {Ts("2026-01-01 22:00:00"), Ts("2026-01-02 01:30:00"), Iv("1 hour")})),
+            "[2026-01-01 22:00:00, 2026-01-01 23:00:00, 2026-01-02 00:00:00, 2026-01-02 01:00:00]");
+  EXPECT_EQ(EvalText(Call("sequence", {Ts("2026-01-01 12:00:00"), Ts("2026-01-03 00:00:00")})),
+            "[2026-01-01 12:00:00, 2026-01-02 12:00:00]");
+  // A date and a timestamp meet as timestamps.
+  EXPECT_EQ(EvalText(Call("sequence", {Date("2026-01-01"), Ts("2026-01-01 02:00:00"), Iv("1 hour")})),
+            "[2026-01-01 00:00:00, 2026-01-01 01:00:00, 2026-01-01 02:00:00]");
+  EXPECT_EQ(EvalText(Call("sequence", {Null(), Int(3)})), "NULL");
+  EXPECT_EQ(EvalText(Call("sequence", {Int(1), Int(3), CastAs(Null(), "int")})), "NULL");
+}
+
+TEST(Sequence, BadBoundariesStepsAndTypesAreErrors) {
+  using test::Call;
+  using test::Int;
+  EXPECT_EQ(EvalText(Call("sequence", {Int(1), Int(3), Int(0)})),
+            "ERROR: Illegal sequence boundaries: 1 to 3 by 0 in `sequence(1, 3, 0)`")
+      << "a zero step that never reaches stop";
+  EXPECT_NE(EvalText(Call("sequence", {Int(1), Int(3), Int(-1)})).find("Illegal sequence boundaries: 1 to 3 by -1"),
+            std::string::npos);
+  EXPECT_NE(EvalText(Call("sequence", {Date("2026-01-01"), Date("2026-01-03"), Iv("12 hours")}))
+                .find("sequence step must be an interval of day granularity if start and end values are dates"),
+            std::string::npos);
+  EXPECT_NE(EvalText(Call("sequence", {Int(0), CastAs(Str("100000000"), "bigint")})).find("COLLECTION_SIZE_LIMIT_EXCEEDED"),
+            std::string::npos);
+  EXPECT_NE(EvalText(Call("sequence", {Str("a"), Str("b")})).find("`sequence` takes (integer, integer[, integer])"),
+            std::string::npos);
+  EXPECT_NE(EvalText(Call("sequence", {Date("2026-01-01"), Date("2026-01-03"), Int(1)})).find("`sequence` takes"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace lakepipe::expr
