@@ -16,6 +16,11 @@
 // with the header's names (numbers as JSON numbers, empty fields null), keyed by `--key
 // COLUMN` when given; the same pacing applies per group of --lines-per-file messages,
 // each group flushed (acknowledged by the broker) before the next.
+//
+// An input named *.json, *.jsonl or *.ndjson is JSON lines (no header): each line is one
+// message as it is (a line that is not JSON too: the feed's flaws travel as they are),
+// keyed by the top-level field `--key` of the object when given; to a folder it is split
+// into .json files.
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,10 +124,12 @@ void InstallStopHandlers() {
 // record is returned with its line ending.
 class CsvRecordReader {
  public:
-  static Result<std::unique_ptr<CsvRecordReader>> Open(FileSystem* fs, const std::string& path) {
+  // `lines`: every newline ends a record (JSON lines, where quotes are JSON's own).
+  static Result<std::unique_ptr<CsvRecordReader>> Open(FileSystem* fs, const std::string& path, bool lines = false) {
     LP_ASSIGN_OR_RETURN(auto file, fs->NewRandomAccessFile(path));
     auto reader = std::unique_ptr<CsvRecordReader>(new CsvRecordReader());
     reader->file_ = std::move(file);
+    reader->lines_ = lines;
     return reader;
   }
 
@@ -147,7 +154,7 @@ class CsvRecordReader {
       size_t start = pos_;
       while (pos_ < buffer_.size()) {
         char c = buffer_[pos_++];
-        if (c == '"') {
+        if (c == '"' && !lines_) {
           in_quotes = !in_quotes;
         } else if (c == '\n' && !in_quotes) {
           out->append(buffer_, start, pos_ - start);
@@ -174,11 +181,16 @@ class CsvRecordReader {
   }
 
   static constexpr int64_t kChunk = 1 << 20;
+  bool lines_ = false;
   std::unique_ptr<RandomAccessFile> file_;
   std::string buffer_;
   size_t pos_ = 0;
   int64_t offset_ = 0;
 };
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 Result<double> ParseRate(const std::string& text) {
   if (text.empty()) return Status::InvalidArgument("produce: --rate LINES_PER_S is required");
@@ -274,14 +286,17 @@ Status RunProduce(const ProduceArgs& a) {
   auto info = fs->Stat(a.from);
   if (!info.ok()) return Status::NotFound("produce: cannot read input " + a.from + ": " + info.status().message());
   if (info->is_dir) return Status::InvalidArgument("produce: input " + a.from + " is a folder, not a CSV file");
-  auto opened = CsvRecordReader::Open(fs, a.from);
+  const bool json_lines = EndsWith(a.from, ".json") || EndsWith(a.from, ".jsonl") || EndsWith(a.from, ".ndjson");
+  auto opened = CsvRecordReader::Open(fs, a.from, json_lines);
   if (!opened.ok()) {
     return Status::NotFound("produce: cannot read input " + a.from + ": " + opened.status().message());
   }
   CsvRecordReader& reader = **opened;
-  std::string header;
-  LP_ASSIGN_OR_RETURN(bool has_header, reader.Next(&header));
-  if (!has_header) return Status::InvalidArgument("produce: input " + a.from + " is empty (no header line)");
+  std::string header;  // stays empty for JSON lines
+  if (!json_lines) {
+    LP_ASSIGN_OR_RETURN(bool has_header, reader.Next(&header));
+    if (!has_header) return Status::InvalidArgument("produce: input " + a.from + " is empty (no header line)");
+  }
 
   std::unique_ptr<kafka::Producer> producer;
   std::string topic;
@@ -295,7 +310,7 @@ Status RunProduce(const ProduceArgs& a) {
     }
     topic = rest.substr(slash + 1);
     LP_ASSIGN_OR_RETURN(producer, kafka::Producer::Open(rest.substr(0, slash)));
-    if (!a.key.empty()) {
+    if (!a.key.empty() && !json_lines) {
       for (size_t i = 0; i < names.size(); ++i)
         if (names[i] == a.key) key_index = static_cast<int>(i);
       if (key_index < 0) return Status::InvalidArgument("produce: --key " + a.key + " is not a column of " + a.from);
@@ -337,7 +352,10 @@ Status RunProduce(const ProduceArgs& a) {
       if (a.loop && data_seen) {
         reader.Rewind();
         std::string skipped_header;
-        LP_ASSIGN_OR_RETURN(bool again, reader.Next(&skipped_header));
+        bool again = true;
+        if (!json_lines) {
+          LP_ASSIGN_OR_RETURN(again, reader.Next(&skipped_header));
+        }
         if (again) continue;
       }
       input_done = true;
@@ -356,13 +374,27 @@ Status RunProduce(const ProduceArgs& a) {
         size_t end = pos;
         bool q = false;
         while (end < content.size() && (content[end] != '\n' || q)) {
-          if (content[end] == '"') q = !q;
+          if (content[end] == '"' && !json_lines) q = !q;
           ++end;
         }
-        std::vector<std::string> fields = SplitCsv(std::string_view(content).substr(pos, end - pos));
-        std::string value = RecordJson(names, fields);
+        std::string_view record = std::string_view(content).substr(pos, end - pos);
+        std::string value, key_text;
         std::optional<std::string_view> key;
-        if (key_index >= 0 && static_cast<size_t>(key_index) < fields.size()) key = fields[static_cast<size_t>(key_index)];
+        if (json_lines) {
+          while (!record.empty() && record.back() == '\r') record.remove_suffix(1);
+          value = std::string(record);
+          if (!a.key.empty()) {
+            nlohmann::json obj = nlohmann::json::parse(value, nullptr, false);
+            if (!obj.is_discarded() && obj.is_object() && obj.contains(a.key) && !obj[a.key].is_null()) {
+              key_text = obj[a.key].is_string() ? obj[a.key].get<std::string>() : obj[a.key].dump();
+              key = key_text;
+            }
+          }
+        } else {
+          std::vector<std::string> fields = SplitCsv(record);
+          value = RecordJson(names, fields);
+          if (key_index >= 0 && static_cast<size_t>(key_index) < fields.size()) key = fields[static_cast<size_t>(key_index)];
+        }
         LP_RETURN_IF_ERROR(producer->Send(topic, -1, key, value));
         pos = end + 1;
       }
@@ -374,7 +406,7 @@ Status RunProduce(const ProduceArgs& a) {
     }
     char seq[24];
     std::snprintf(seq, sizeof seq, "%08lld", static_cast<long long>(files + 1));
-    std::string path = JoinPath(a.to, name_stem + seq + ".csv");
+    std::string path = JoinPath(a.to, name_stem + seq + (json_lines ? ".json" : ".csv"));
     Status st = fs->WriteFileAtomic(path, content);
     if (!st.ok()) return Status::IOError("produce: cannot write " + path + ": " + st.message());
     lines += in_file;
@@ -383,7 +415,8 @@ Status RunProduce(const ProduceArgs& a) {
   }
   progress.Update(start, lines, files, true);
   if (!data_seen && lines == 0 && g_stop_signal.load() == 0) {
-    return Status::InvalidArgument("produce: input " + a.from + " has a header but no data lines");
+    return Status::InvalidArgument("produce: input " + a.from +
+                                   (json_lines ? " has no lines" : " has a header but no data lines"));
   }
   if (int sig = g_stop_signal.load(); sig != 0) {
     std::printf("stopped by %s after %lld files\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
