@@ -7,6 +7,12 @@
 //                         micro-batches of B keys into a fresh store, each batch committed
 //                         (Abandon, InsertIfAbsent, Commit: the runtime's calls). B = 65536
 //                         is a continuous flow's batch; B = all keys is `run --once`.
+//   BM_BacklogAfterWarmup/N  a store holding 10 keys (a continuous run's warm-up batch),
+//                         then one micro-batch of N new keys inserted and committed: a
+//                         backlog drained in continuous mode. Before session 11 the commit
+//                         put the batch's keys into the store's in-memory copy in key order
+//                         without room reserved, which crowded them into one probe run
+//                         (seconds at 300,000 keys).
 //   BM_Reopen/N           Open a store holding N keys and probe one key: a restart's cost.
 //   BM_ProbeKnown/N       on a store of N keys, batches of 65536 keys, half already stored
 //                         and half new, probed and abandoned (a replay; no commit).
@@ -115,6 +121,33 @@ void BM_InsertCommit(benchmark::State& state) {
   state.counters["keys_per_s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_InsertCommit)->Arg(65536)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+
+void BM_BacklogAfterWarmup(benchmark::State& state) {
+  int64_t n = state.range(0);
+  KeyBatch warmup, backlog;
+  warmup.Fill(n, 10);
+  backlog.Fill(0, n);
+  std::vector<uint8_t> inserted;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dir = Scratch("lp_seen_bench_backlog");
+    auto store = OpenOrDie(dir);
+    store->Abandon();
+    Check(store->InsertIfAbsent(warmup.views, &inserted));
+    Check(store->Commit(0));
+    state.ResumeTiming();
+    store->Abandon();
+    Check(store->InsertIfAbsent(backlog.views, &inserted));
+    Check(store->Commit(1));
+    state.PauseTiming();
+    if (store->size() != n + 10) std::abort();
+    store.reset();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.counters["keys_per_s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_BacklogAfterWarmup)->Arg(300000)->Arg(1000000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 // A store of n keys under $TMPDIR, built once (batches of 1M keys).
 std::string StoreOf(int64_t n) {
