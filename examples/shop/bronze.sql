@@ -26,11 +26,14 @@ FROM STREAM read_files('${landing}/erp/products', format => 'csv', header => tru
   schema => 'product_id BIGINT, sku STRING, product_name STRING, category STRING, brand STRING,
              unit_price DECIMAL(10,2), updated_at TIMESTAMP');
 
--- CRM: a full extract of the customers every day (Parquet).
+-- CRM: a full extract of the customers every day (Parquet). The schema is the CRM export's
+-- contract, declared so that the pipeline plans before the first extract lands.
 CREATE OR REFRESH STREAMING TABLE bronze_customers
 COMMENT 'CRM daily customer extracts as received, one row per customer per extract'
 AS SELECT *, current_timestamp() AS ingestion_time, _metadata.file_name AS source_file
-FROM STREAM read_files('${landing}/crm/customers', format => 'parquet');
+FROM STREAM read_files('${landing}/crm/customers', format => 'parquet',
+  schema => 'customer_id BIGINT, name STRING, email STRING, city STRING, state STRING, segment STRING,
+             signup_date DATE, is_test BOOLEAN, extract_date DATE');
 
 CREATE OR REFRESH STREAMING TABLE bronze_campaigns
 COMMENT 'Marketing campaigns as received'
