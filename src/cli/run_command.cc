@@ -749,6 +749,114 @@ Status RunVideoDemo(const DemoArgs& args) {
   return st;
 }
 
+// `lakepipe demo --example shop`: seed 004. `generate shop --days N` once into
+// <dir>/shop-feed, then landed into <dir>/shop-landing a day at a time, one day every
+// `--batch-seconds`: the reference files (stores, channels, campaigns) and the first day
+// before the run starts, then each day's product changes, CRM extract, orders and events
+// (in that order, so a day's dimensions are there before its facts). Each file is copied
+// under a hidden name, stamped as it lands and renamed into place. examples/shop runs
+// continuously with its dashboard (it publishes nothing). Days landed by an earlier demo in
+// the same folder are not landed again: the lake in <dir>/shop-storage continues.
+Status RunShopDemo(const DemoArgs& args) {
+  if (args.source != "files") {
+    return Status::InvalidArgument("demo --example shop reads a landing folder; --source " + args.source +
+                                   " is for the orders examples");
+  }
+  if (args.days < 1) return Status::InvalidArgument("demo --days must be >= 1");
+  if (!(args.batch_seconds > 0)) return Status::InvalidArgument("demo --batch-seconds must be > 0");
+  FileSystem* fs = FileSystem::Default();
+  LP_ASSIGN_OR_RETURN(DemoArgs a, ResolveDemoArgs(args, "examples/shop", 1));
+  const std::string feed = JoinPath(a.dir, "shop-feed"), landing = JoinPath(a.dir, "shop-landing");
+  const std::string storage = JoinPath(a.dir, "shop-storage");
+  if (!fs->Exists(feed)) {
+    LP_RETURN_IF_ERROR(RunSelf({"generate", "shop", "--days", std::to_string(a.days), "--out", feed}, /*quiet=*/true));
+  }
+  // The feed's files by day (the date in their names), each day in landing order.
+  const std::vector<std::string> fixed = {"erp/stores", "erp/channels", "marketing/campaigns"};
+  const std::vector<std::string> daily = {"erp/products", "crm/customers", "orders", "events"};
+  std::vector<std::string> reference;
+  std::map<std::string, std::vector<std::string>> days;  // yyyy-mm-dd -> relative paths
+  for (const std::string& sub : fixed) {
+    LP_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(landing, sub)));
+    LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(JoinPath(feed, sub)));
+    for (const auto& e : entries) reference.push_back(sub + "/" + e.name);
+  }
+  for (const std::string& sub : daily) {
+    LP_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(landing, sub)));
+    LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(JoinPath(feed, sub)));
+    for (const auto& e : entries) {
+      size_t us = e.name.rfind('_');
+      if (us == std::string::npos || e.name.size() < us + 11) continue;
+      days[e.name.substr(us + 1, 10)].push_back(sub + "/" + e.name);
+    }
+  }
+  auto landed = [&](const std::vector<std::string>& files) {
+    for (const std::string& f : files)
+      if (!fs->Exists(JoinPath(landing, f))) return false;
+    return true;
+  };
+  size_t already = 0;
+  for (const auto& [day, files] : days) already += landed(files);
+  std::printf("demo: seed 004's shop, %zu days of sources in %s (%zu landed already); landing one day every %.1f s "
+              "into %s\n",
+              days.size(), feed.c_str(), already, a.batch_seconds, landing.c_str());
+  std::fflush(stdout);
+  auto land = [&](const std::string& rel) {
+    if (fs->Exists(JoinPath(landing, rel))) return Status::OK();
+    std::string to = JoinPath(landing, rel);
+    std::string hidden = JoinPath(DirName(to), "." + BaseName(to) + ".tmp");
+    std::error_code ec;
+    std::filesystem::copy_file(JoinPath(feed, rel), hidden, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) std::filesystem::last_write_time(hidden, std::filesystem::file_time_type::clock::now(), ec);
+    if (!ec) std::filesystem::rename(hidden, to, ec);
+    if (ec) return Status::IOError("demo: cannot land " + rel + ": " + ec.message());
+    return Status::OK();
+  };
+  for (const std::string& f : reference) LP_RETURN_IF_ERROR(land(f));
+  if (!days.empty()) {
+    for (const std::string& f : days.begin()->second) LP_RETURN_IF_ERROR(land(f));
+  }
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    for (const auto& [day, files] : days) {
+      if (landed(files)) continue;
+      for (double waited = 0; waited < a.batch_seconds && !stop.load(); waited += 0.05)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (stop.load()) return;
+      for (const std::string& f : files) {
+        Status st = land(f);
+        if (!st.ok()) {
+          std::fprintf(stderr, "lakepipe: warning: %s\n", st.message().c_str());
+          return;
+        }
+      }
+    }
+    if (!stop.load()) {
+      std::printf("demo: all %zu days have landed; the pipeline keeps running until Ctrl-C\n", days.size());
+      std::fflush(stdout);
+    }
+  });
+  RunArgs run;
+  run.folder = a.example;
+  run.port = a.port;
+  run.summary = true;
+  run.sets = {"storage=" + storage, "landing=" + landing};
+  Status st = RunPipeline(run);
+  stop.store(true);
+  feeder.join();
+  std::printf("demo: stopped; the tables stay in %s (lakepipe query %s --set storage=%s 'SELECT * FROM "
+              "gold_sales_by_channel_day'); the next demo in %s continues them\n",
+              storage.c_str(), a.example.c_str(), storage.c_str(), a.dir.c_str());
+  return st;
+}
+
+// Whether `--example` names the shop pipeline (by its pipeline.yaml's name).
+bool IsShopExample(const std::string& example) {
+  if (example.empty()) return false;
+  auto settings = sql::LoadPipelineSettings(ExampleFolder(example));
+  return settings.ok() && settings->name == "shop";
+}
+
 // Whether `--example` names the video-metrics pipeline (by its pipeline.yaml's name).
 bool IsVideoExample(const std::string& example) {
   if (example.empty()) return false;
@@ -758,6 +866,7 @@ bool IsVideoExample(const std::string& example) {
 
 Status RunDemo(const DemoArgs& args) {
   if (IsVideoExample(args.example)) return RunVideoDemo(args);
+  if (IsShopExample(args.example)) return RunShopDemo(args);
   if (args.source == "postgres") return RunPostgresDemo(args);
   if (args.source != "files" && args.source != "kafka") {
     return Status::InvalidArgument("demo --source must be files, kafka or postgres, not " + args.source);
@@ -958,7 +1067,8 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   demo->add_option("--dir", demo_args->dir, "Working folder (input, landing, storage)")->capture_default_str();
   demo->add_option("--example", demo_args->example,
                    "The pipeline folder or the name of one in examples/ (default: examples/orders, -kafka with --source "
-                   "kafka, -cdc with postgres; video-metrics: seed 003's video feed, landed batch by batch)");
+                   "kafka, -cdc with postgres; video-metrics: seed 003's video feed, landed batch by batch; shop: seed "
+                   "004's sources, landed a day at a time)");
   demo->add_option("--port", demo_args->port, "Dashboard and API port")->capture_default_str();
   demo->add_option("--rows", demo_args->rows, "Order lines generated per round (each round with a new seed)")
       ->capture_default_str();
@@ -974,9 +1084,10 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
       ->capture_default_str();
   demo->add_flag("--no-postgres", demo_args->no_postgres,
                  "Do not start PostgreSQL (by default the demo starts one and publishes the Gold tables to it)");
-  demo->add_option("--days", demo_args->days, "video-metrics: days of the video feed generated")->capture_default_str();
+  demo->add_option("--days", demo_args->days, "video-metrics, shop: days of the feed generated")->capture_default_str();
   demo->add_option("--batch-seconds", demo_args->batch_seconds,
-                   "video-metrics: seconds between two batch files landed (each is half a day of events)")
+                   "video-metrics: seconds between two batch files landed (each is half a day of events); shop: "
+                   "between two days landed")
       ->capture_default_str();
   demo->add_option("--source", demo_args->source, "Where the orders come from: files (a landing folder), kafka or postgres")
       ->capture_default_str();

@@ -17,9 +17,13 @@
 // the customer); each known product key's list price is the price the order was placed
 // at; the unknown members the fact's expectations count are the generator's own tally.
 // A second test sends the click stream through Kafka (`lakepipe produce` of the JSON
-// lines, `examples/shop-kafka`) and gets the same Gold.
+// lines, `examples/shop-kafka`) and gets the same Gold. A third runs `lakepipe demo
+// --example shop`, which lands the sources a day at a time into a continuous run.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -27,6 +31,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/cli_test_util.h"
@@ -410,6 +415,44 @@ TEST_F(ShopExampleTest, ClickStreamFromKafkaGivesTheSameGold) {
   EXPECT_GT(bronze[0]["rescued"].get<int64_t>(), 0) << "the malformed lines keep their text";
   ExpectGoldEqualsDuckDb(pipeline, sets);
   EXPECT_EQ(broker.StopWith(SIGTERM), 0);
+}
+
+// `lakepipe demo --example shop`: the days land one after another into the continuous run,
+// Gold gets every day, SIGINT stops it cleanly.
+TEST(ShopDemoTest, LandsTheSourcesADayAtATime) {
+  TempDir dir;
+  const std::string log = dir.Join("demo.log"), folder = dir.Join("demo");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd = "exec " + Binary() + " demo --example shop --dir " + folder +
+                      " --port 0 --days 2 --batch-seconds 0.3 > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string query = "query " + testing::SourceDir() + "/examples/shop --set storage=" + folder +
+                            "/shop-storage --set landing=" + folder + "/shop-landing --format jsonl " +
+                            Sh("SELECT count(DISTINCT date) AS days, count(*) AS n FROM gold_sales_by_channel_day");
+  int64_t days = 0;
+  for (int i = 0; i < 600 && days < 2; ++i) {
+    auto r = testing::RunCommand(Binary() + " " + query + " 2>/dev/null");
+    if (r.ok()) {
+      auto rows = JsonLines(*r);
+      if (rows.size() == 1 && rows[0].contains("days")) days = rows[0]["days"].get<int64_t>();
+    }
+    if (days < 2) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(days, 2) << "both days reached Gold";
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  auto text = FileSystem::Default()->ReadFile(log);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << *text;
+  EXPECT_THAT(*text, ::testing::HasSubstr("seed 004's shop, 2 days of sources"));
+  EXPECT_THAT(*text, ::testing::HasSubstr("all 2 days have landed"));
+  EXPECT_THAT(*text, ::testing::HasSubstr("dashboard and API at http://127.0.0.1:"));
+  EXPECT_THAT(*text, ::testing::HasSubstr("demo: stopped"));
 }
 
 }  // namespace
