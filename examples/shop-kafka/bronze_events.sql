@@ -4,7 +4,9 @@
 -- (examples/shop/bronze_events_files.sql), so Silver and Gold are shared. A message that
 -- is not a JSON object, or whose field does not fit its type, keeps its whole text in
 -- _rescued_data; `source` names its topic, partition and offset.
-CREATE OR REFRESH STREAMING TABLE bronze_events
+CREATE OR REFRESH STREAMING TABLE bronze_events (
+  CONSTRAINT readable_event EXPECT (_rescued_data IS NULL)
+)
 COMMENT 'Click, navigation and cart events as received from Kafka, with ingestion time and source'
 AS SELECT e.event_id, e.event_ts, e.session_id, e.customer_id, e.channel, e.event_type, e.page,
           e.product_id, e.quantity, e.utm_campaign,

@@ -42,8 +42,12 @@ FROM STREAM read_files('${landing}/marketing/campaigns', format => 'csv', header
   schema => 'campaign_id STRING, campaign_name STRING, marketing_channel STRING, start_date DATE,
              end_date DATE, budget DECIMAL(12,2)');
 
--- The order system's order lines.
-CREATE OR REFRESH STREAMING TABLE bronze_orders
+-- The order system's order lines. Bronze keeps every row and only counts the ones with a
+-- value that did not fit (warn); Silver quarantines them, Gold stops on an inconsistency
+-- (seed 002's expectations per layer: WARN, then DROP/QUARANTINE, then FAIL).
+CREATE OR REFRESH STREAMING TABLE bronze_orders (
+  CONSTRAINT readable_line EXPECT (_rescued_data IS NULL)
+)
 COMMENT 'Order lines as received, flaws included'
 AS SELECT *, current_timestamp() AS ingestion_time, _metadata.file_name AS source_file
 FROM STREAM read_files('${landing}/orders', format => 'csv', header => true,

@@ -2,7 +2,9 @@
 -- app's click, navigation and cart events, JSON lines, as received. A line that is not JSON
 -- is a row of NULLs with the line in _rescued_data. examples/shop-kafka reads the same
 -- events from a Kafka topic into a table of the same name and columns.
-CREATE OR REFRESH STREAMING TABLE bronze_events
+CREATE OR REFRESH STREAMING TABLE bronze_events (
+  CONSTRAINT readable_event EXPECT (_rescued_data IS NULL)
+)
 COMMENT 'Click, navigation and cart events as received, with ingestion time and source'
 AS SELECT event_id, event_ts, session_id, customer_id, channel, event_type, page, product_id,
           quantity, utm_campaign, _rescued_data,

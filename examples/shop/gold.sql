@@ -5,12 +5,15 @@
 -- time (valid_from <= order_ts < valid_to). A line with no such version — a customer who
 -- signed up and ordered the same day (the CRM extract of that day was taken at 00:00), a
 -- product the ERP never exported — gets the unknown member (-1) and is counted by the
--- expectations below (warn: the row is kept).
+-- expectations below (warn: the row is kept). A line whose total is not its quantity
+-- times its price stops the update (FAIL: Gold must not publish an inconsistent fact).
 CREATE OR REFRESH MATERIALIZED VIEW fact_sales (
   CONSTRAINT known_customer EXPECT (customer_sk <> -1),
   CONSTRAINT known_product  EXPECT (product_sk <> -1),
   CONSTRAINT known_store    EXPECT (store_sk <> -1),
-  CONSTRAINT known_channel  EXPECT (channel_sk <> -1)
+  CONSTRAINT known_channel  EXPECT (channel_sk <> -1),
+  CONSTRAINT line_total_is_quantity_times_price
+                            EXPECT (line_total = quantity * unit_price) ON VIOLATION FAIL UPDATE
 )
 COMMENT 'Sales fact, one row per order line, with surrogate keys to every dimension'
 AS SELECT s.order_id, s.line_no,
