@@ -466,13 +466,23 @@ class Shop {
   std::string EventLine(int64_t id, int64_t ts, const std::string& session, const Customer* customer,
                         const char* channel, const char* type, const std::string& page, const Product* product,
                         int quantity, const std::string& campaign) {
-    std::string s = "{\"event_id\":\"E" + Padded(id, 9) + "\",\"event_ts\":\"" + FormatTimestampIso(ts) +
-                    "\",\"session_id\":\"" + session + "\",\"customer_id\":" +
-                    (customer ? std::to_string(customer->id) : "null") + ",\"channel\":\"" + channel +
-                    "\",\"event_type\":\"" + type + "\",\"page\":" + JsonString(page) + ",\"product_id\":" +
-                    (product ? std::to_string(product->id) : "null") + ",\"quantity\":" +
-                    (quantity > 0 ? std::to_string(quantity) : "null") + ",\"utm_campaign\":" +
-                    (campaign.empty() ? "null" : "\"" + campaign + "\"") + "}";
+    // Appended piece by piece into one reserved string: chains of operator+ copy the
+    // growing line once per piece, which was most of the generator's time.
+    std::string s;
+    s.reserve(260);
+    s.append("{\"event_id\":\"E").append(Padded(id, 9)).append("\",\"event_ts\":\"");
+    s.append(FormatTimestampIso(ts)).append("\",\"session_id\":\"").append(session).append("\",\"customer_id\":");
+    s.append(customer ? std::to_string(customer->id) : "null").append(",\"channel\":\"").append(channel);
+    s.append("\",\"event_type\":\"").append(type).append("\",\"page\":").append(JsonString(page));
+    s.append(",\"product_id\":").append(product ? std::to_string(product->id) : "null");
+    s.append(",\"quantity\":").append(quantity > 0 ? std::to_string(quantity) : "null");
+    s.append(",\"utm_campaign\":");
+    if (campaign.empty()) {
+      s.append("null");
+    } else {
+      s.append("\"").append(campaign).append("\"");
+    }
+    s.append("}");
     return s;
   }
 
@@ -624,17 +634,20 @@ class Shop {
   std::string EventsJson(std::vector<Event>* events) {
     std::stable_sort(events->begin(), events->end(),
                      [](const Event& a, const Event& b) { return a.ts != b.ts ? a.ts < b.ts : a.tie < b.tie; });
+    size_t bytes = 0;
+    for (const Event& e : *events) bytes += e.line.size() + 1;
     std::string s;
+    s.reserve(bytes + bytes / 50);  // room for the duplicates
     for (const Event& e : *events) {
       ++s_->events;
       if (rng_.Chance(kMalformedEvents)) {
-        s += e.line.substr(0, e.line.size() / 2) + "\n";
+        s.append(e.line, 0, e.line.size() / 2).push_back('\n');
         ++s_->malformed_events;
         continue;
       }
-      s += e.line + "\n";
+      s.append(e.line).push_back('\n');
       if (rng_.Chance(kDuplicateEvents)) {
-        s += e.line + "\n";
+        s.append(e.line).push_back('\n');
         ++s_->duplicate_events;
       }
     }
