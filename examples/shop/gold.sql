@@ -52,7 +52,9 @@ GROUP BY d.date, ch.channel_code, ch.channel_name;
 -- session that added to the cart; orders and revenue, the online orders that session
 -- checked out (attributed by the order's campaign_id). Per hour (the live view: the
 -- dashboard shows the last hour) and per day. Times are the session's start and the
--- order's time.
+-- order's time. Clicks and carts count closed sessions (silver_sessions): a session
+-- appears once the stream's watermark passes its end, 40 minutes of event time after its
+-- last event, while its order counts as soon as it is placed.
 CREATE OR REFRESH MATERIALIZED VIEW gold_campaign_hourly
 COMMENT 'Campaign funnel per hour: clicks (sessions), carts, orders, revenue'
 AS SELECT f.campaign_id, c.campaign_name, c.marketing_channel, f.hour,

@@ -55,10 +55,14 @@ LEFT JOIN (SELECT customer_id, max(CAST(is_test AS INT)) AS is_test
   ON t.customer_id = l.customer_id
 WHERE coalesce(t.is_test, 0) = 0;
 
--- Sessionisation of the click stream: a session's events with no gap of 30 minutes or more
--- (Spark's session_window); the funnel counts per session.
-CREATE OR REFRESH MATERIALIZED VIEW silver_sessions
-COMMENT 'Sessions of the click stream: start, end, channel, campaign and funnel counts'
+-- Sessionisation of the click stream, as a stream: a session's events with no gap of 30
+-- minutes or more (Spark's session_window). A session is written once, when the watermark
+-- (the latest event time seen, less 10 minutes) passes its end (its last event + 30
+-- minutes), so the state holds only the open sessions; an event behind the watermark would
+-- go to silver_sessions_late. The sessions of the last 40 minutes of event time are still
+-- open: they are written when later events arrive.
+CREATE OR REFRESH STREAMING TABLE silver_sessions
+COMMENT 'Closed sessions of the click stream: start, end, channel, campaign and funnel counts'
 AS SELECT session_id, session_window.start AS session_start, session_window.end AS session_end,
           channel, campaign_id, max(customer_id) AS customer_id,
           count(*) AS events,
@@ -66,5 +70,5 @@ AS SELECT session_id, session_window.start AS session_start, session_window.end 
           count_if(event_type = 'product_click') AS product_clicks,
           count_if(event_type = 'add_to_cart') AS cart_adds,
           count_if(event_type = 'checkout') AS checkouts
-FROM silver_events
+FROM STREAM(silver_events) WATERMARK event_ts DELAY OF INTERVAL 10 MINUTES
 GROUP BY session_id, session_window(event_ts, '30 minutes'), channel, campaign_id;

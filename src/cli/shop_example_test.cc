@@ -10,8 +10,8 @@
 //     one (correlated EXISTS, where the pipeline uses lag() and a running sum);
 //   - product versions: each change row, ended by the product's next change (lead), where
 //     the pipeline uses AUTO CDC;
-//   - sessions: gaps-and-islands over the events with lag(), where the pipeline uses
-//     session_window.
+//   - sessions: gaps-and-islands over the events with lag(), where the pipeline uses a
+//     streaming session_window (the sessions the watermark has closed).
 // And, directly: each fact row's customer key points to the version holding the
 // attributes of the extract of the order's day (or is -1 exactly when that extract lacks
 // the customer); each known product key's list price is the price the order was placed
@@ -162,8 +162,12 @@ std::string TruthCtes(const std::string& l) {
          "  THEN 1 ELSE 0 END AS brk FROM ev WINDOW w AS (PARTITION BY session_id, channel, campaign_id ORDER BY ts)), "
          "islands AS (SELECT *, sum(brk) OVER (PARTITION BY session_id, channel, campaign_id ORDER BY ts "
          "  ROWS UNBOUNDED PRECEDING) AS sn FROM gaps), "
-         "sess AS (SELECT session_id, channel, campaign_id, sn, min(ts) AS session_start, "
+         "all_sessions AS (SELECT session_id, channel, campaign_id, sn, min(ts) AS session_start, "
+         "  max(ts) + INTERVAL 30 MINUTE AS session_end, "
          "  count(*) FILTER (WHERE event_type = 'add_to_cart') AS cart_adds FROM islands GROUP BY ALL), "
+         // The closed sessions: those whose end the watermark (the latest event time less
+         // 10 minutes) has reached.
+         "sess AS (SELECT * FROM all_sessions WHERE session_end <= (SELECT max(ts) FROM ev) - INTERVAL 10 MINUTE), "
          "fact AS (SELECT s.order_id, s.line_no, CAST(strftime(s.order_ts, '%Y%m%d') AS INT) AS date_key, "
          "  coalesce(c.customer_sk, -1) AS customer_sk, coalesce(p.product_sk, -1) AS product_sk, "
          "  CASE WHEN s.store_id IN (SELECT store_id FROM stores) THEN s.store_id ELSE -1 END AS store_sk, "
