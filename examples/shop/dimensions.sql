@@ -100,6 +100,17 @@ UNION ALL
 SELECT -1, 'unknown', 'unknown', CAST(NULL AS BOOLEAN)
 FROM (SELECT count(*) AS n FROM bronze_channels) AS one_row;
 
+-- The data's first and last day, of the order lines and of the events. Aggregates over
+-- tables that only append, so they are kept incrementally: dim_date does not read every
+-- order line and event again at each update.
+CREATE OR REFRESH MATERIALIZED VIEW order_day_range
+COMMENT 'First and last day of the order lines'
+AS SELECT min(order_date) AS first_day, max(order_date) AS last_day FROM silver_order_lines;
+
+CREATE OR REFRESH MATERIALIZED VIEW event_day_range
+COMMENT 'First and last day of the click stream'
+AS SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM silver_events;
+
 -- Dates: one row per day over the data's range (first to last order or event day), made
 -- with sequence() and explode. Holidays: Brazil's fixed-date national holidays.
 CREATE OR REFRESH MATERIALIZED VIEW dim_date
@@ -120,7 +131,6 @@ AS SELECT CAST(date_format(date, 'yyyyMMdd') AS INT) AS date_key,
 FROM (
   SELECT explode(sequence(least(o.first_day, e.first_day), greatest(o.last_day, e.last_day),
                           INTERVAL 1 DAY)) AS date
-  FROM (SELECT 1 AS k, min(order_date) AS first_day, max(order_date) AS last_day FROM silver_order_lines) AS o
-  JOIN (SELECT 1 AS k, min(event_date) AS first_day, max(event_date) AS last_day FROM silver_events) AS e
-    ON e.k = o.k
+  FROM (SELECT 1 AS k, first_day, last_day FROM order_day_range) AS o
+  JOIN (SELECT 1 AS k, first_day, last_day FROM event_day_range) AS e ON e.k = o.k
 ) AS days;
