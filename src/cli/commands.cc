@@ -14,6 +14,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
   RegisterCrashCommands(app, registry);
   RegisterGenerateCommands(app, registry);
+  RegisterGovernanceCommands(app, registry);
   RegisterKafkaCommands(app, registry);
   RegisterPipelineCommands(app, registry);
   RegisterProduceCommands(app, registry);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <functional>
+#include <set>
 #include <thread>
 
 #include "formats/csv/csv_writer.h"
@@ -13,6 +15,7 @@
 namespace lakepipe::server {
 
 using Json = nlohmann::json;
+using governance::Identity;
 using runtime::PipelineStatus;
 using runtime::TableStatus;
 
@@ -423,7 +426,116 @@ Json ChartJson(const sql::ResolvedChart& c) {
   return j;
 }
 
+ApiResponse Forbidden(const Identity& who, const std::string& what) {
+  return ErrorResponse(403, "principal `" + who.name + "` (" + governance::RoleName(who.role) + ") may not " + what +
+                                " (docs/governance.md)");
+}
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t at = 1;  // past the leading '/'
+  while (at <= path.size()) {
+    size_t slash = path.find('/', at);
+    if (slash == std::string::npos) slash = path.size();
+    out.push_back(path.substr(at, slash - at));
+    at = slash + 1;
+  }
+  return out;
+}
+
+// Drops the lines of Prometheus text whose `table` label names a table `who` does not see
+// (a family's HELP/TYPE lines stay: they say nothing about a table).
+std::string FilterMetrics(const std::string& text, const std::function<bool(const std::string&)>& sees) {
+  std::string out;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size() - 1;
+    std::string_view line(text.data() + at, end - at + 1);
+    bool keep = true;
+    if (!line.empty() && line[0] != '#') {
+      size_t brace = line.find('{');
+      size_t close = line.find('}');
+      if (brace != std::string_view::npos && close != std::string_view::npos) {
+        std::string_view labels = line.substr(brace, close - brace);
+        size_t label = labels.find("table=\"");
+        // `table=` at the start of a label (not the end of another label's name).
+        while (label != std::string_view::npos && label > 0 && labels[label - 1] != '{' && labels[label - 1] != ',')
+          label = labels.find("table=\"", label + 1);
+        if (label != std::string_view::npos) {
+          size_t start = label + 7;
+          size_t stop = labels.find('"', start);
+          keep = sees(std::string(labels.substr(start, stop - start)));
+        }
+      }
+    }
+    if (keep) out.append(line);
+    at = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
+
+const char* RouteAccessName(RouteAccess access) {
+  switch (access) {
+    case RouteAccess::kOpen: return "open";
+    case RouteAccess::kSignedIn: return "signed in";
+    case RouteAccess::kFiltered: return "filtered";
+    case RouteAccess::kTable: return "table";
+    case RouteAccess::kTableRows: return "table rows";
+    case RouteAccess::kChart: return "chart";
+    case RouteAccess::kAdmin: return "admin";
+  }
+  return "?";
+}
+
+const std::vector<Route>& Routes() {
+  static const std::vector<Route> kRoutes = {
+      {"/health", RouteAccess::kOpen, false, false},
+      {"/api/tables", RouteAccess::kFiltered, false, false},
+      {"/api/tables/{name}", RouteAccess::kTable, false, false},
+      {"/api/tables/{name}/rows", RouteAccess::kTableRows, false, false},
+      {"/api/pipeline", RouteAccess::kFiltered, false, false},
+      {"/api/dashboard", RouteAccess::kFiltered, false, false},
+      {"/api/dashboard/charts/{id}", RouteAccess::kChart, false, false},
+      {"/api/sla", RouteAccess::kFiltered, false, false},
+      {"/api/expectations", RouteAccess::kFiltered, false, false},
+      {"/api/events", RouteAccess::kFiltered, false, false},
+      {"/metrics", RouteAccess::kFiltered, false, false},
+      {"/api/stream", RouteAccess::kFiltered, false, true},
+      {"/", RouteAccess::kSignedIn, true, false},
+      {"/index.html", RouteAccess::kSignedIn, true, false},
+      {"/assets/{file}", RouteAccess::kSignedIn, true, false},
+  };
+  return kRoutes;
+}
+
+const Route* MatchRoute(const std::string& path, std::string* param) {
+  if (path.empty() || path[0] != '/') return nullptr;
+  // "/api/tables/" is "/api/tables" (as it always was).
+  std::string p = path.size() > 1 && path.back() == '/' && path != "/" ? path.substr(0, path.size() - 1) : path;
+  std::vector<std::string> segments = Segments(p);
+  for (const auto& route : Routes()) {
+    std::vector<std::string> pattern = Segments(route.pattern);
+    if (pattern.size() != segments.size()) continue;
+    std::string captured;
+    bool match = true;
+    for (size_t i = 0; i < pattern.size() && match; ++i) {
+      if (!pattern[i].empty() && pattern[i].front() == '{') {
+        match = !segments[i].empty();
+        captured = segments[i];
+      } else {
+        match = pattern[i] == segments[i];
+      }
+    }
+    if (match) {
+      if (param != nullptr) *param = captured;
+      return &route;
+    }
+  }
+  return nullptr;
+}
 
 std::string DumpJson(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -434,8 +546,22 @@ ApiResponse ErrorResponse(int status, const std::string& message) {
   return r;
 }
 
-Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board)
-    : catalog_(runner), board_(board), sla_(runner) {}
+Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board, governance::Policy policy)
+    : catalog_(runner), policy_(std::move(policy)), board_(board), sla_(runner) {}
+
+Result<governance::Policy> Api::LoadPolicy() const {
+  std::vector<std::string> tables;
+  for (const auto& e : catalog_.entries()) tables.push_back(e.name);
+  tables.push_back("_audit");
+  const auto& settings = catalog_.runner()->pipeline().settings;
+  return governance::Policy::Load(settings.settings_file, settings.name, tables);
+}
+
+std::string Api::FirstNotSelectable(const Identity& who, const std::vector<std::string>& tables) const {
+  for (const auto& t : tables)
+    if (!policy_.CanSelect(who, t)) return t;
+  return std::string();
+}
 
 bool Api::PipelineRunsHere() const { return board_ != nullptr && !board_->Snapshot().tables.empty(); }
 
@@ -449,15 +575,50 @@ Result<PipelineStatus> Api::CurrentStatus() const {
   return StatusFromEvents(*catalog_.runner(), *events, version + 1);
 }
 
-Result<std::pair<std::string, int64_t>> Api::PipelinePayload() const {
+Result<std::pair<std::string, int64_t>> Api::PipelinePayload(const Identity& who) const {
   LP_ASSIGN_OR_RETURN(PipelineStatus s, CurrentStatus());
   Json j = PipelineJson(*catalog_.runner(), s);
+  if (!governance::Policy::SeesAllStatus(who)) {
+    // A reader's DAG: its tables, the edges between them and from the files they read.
+    auto sees = [&](const Json& name) { return name.is_string() && policy_.CanSee(who, name.get<std::string>()); };
+    Json nodes = Json::array(), edges = Json::array(), sources = Json::array(), publications = Json::array();
+    std::set<std::string> used_sources;
+    for (auto& n : j["nodes"]) {
+      if (!sees(n["name"])) continue;
+      Json upstream = Json::array();
+      for (auto& u : n["upstream"])
+        if (sees(u)) upstream.push_back(u);
+      n["upstream"] = std::move(upstream);
+      nodes.push_back(std::move(n));
+    }
+    for (auto& e : j["edges"]) {
+      if (!sees(e["to"])) continue;
+      std::string from = e["from"].get<std::string>();
+      bool file_source = from.rfind("files:", 0) == 0;
+      if (!file_source && !sees(e["from"])) continue;
+      if (file_source) used_sources.insert(from);
+      edges.push_back(std::move(e));
+    }
+    for (auto& src : j["sources"])
+      if (used_sources.count(src["id"].get<std::string>())) sources.push_back(std::move(src));
+    for (auto& pub : j["publications"])
+      if (sees(pub["table"])) publications.push_back(std::move(pub));
+    j["nodes"] = std::move(nodes);
+    j["edges"] = std::move(edges);
+    j["sources"] = std::move(sources);
+    j["publications"] = std::move(publications);
+  }
   // Freshness is read from the storage; a failure to read it must not hide the DAG.
   auto freshness = sla_.Current();
   std::map<std::string, Json> by_table;
   if (freshness.ok()) {
-    for (const auto& t : freshness->tables) by_table[Lower(t.table)] = FreshnessJson(t);
-    j["sla_breached"] = freshness->any_breached();
+    bool breached = false;
+    for (const auto& t : freshness->tables) {
+      if (!policy_.CanSee(who, t.table)) continue;
+      by_table[Lower(t.table)] = FreshnessJson(t);
+      breached = breached || t.breached;
+    }
+    j["sla_breached"] = breached;
   } else {
     j["sla_breached"] = nullptr;
   }
@@ -483,39 +644,61 @@ int64_t Api::WaitForChange(int64_t seen, int64_t timeout_ms) const {
   return polled_generation_ < 0 ? seen : polled_generation_;
 }
 
-ApiResponse Api::Handle(const std::string& path, const QueryParams& params) const {
-  if (path == "/health") return JsonResponse({{"status", "ok"}});
-  if (path == "/api/tables" || path == "/api/tables/") return Tables();
-  static const std::string kTablePrefix = "/api/tables/";
-  if (path.rfind(kTablePrefix, 0) == 0) {
-    std::string rest = path.substr(kTablePrefix.size());
-    size_t slash = rest.find('/');
-    std::string name = rest.substr(0, slash);
-    if (slash == std::string::npos) return Table(name, params);
-    if (rest.substr(slash) == "/rows") return Rows(name, params);
-  } else if (path == "/api/pipeline") {
-    return Pipeline();
-  } else if (path == "/api/expectations") {
-    return Expectations();
-  } else if (path == "/api/events") {
-    return Events(params);
-  } else if (path == "/metrics") {
-    return Metrics();
-  } else if (path == "/api/sla") {
-    return Sla();
-  } else if (path == "/api/dashboard") {
-    return Dashboard();
-  } else if (path.rfind("/api/dashboard/charts/", 0) == 0) {
-    return Chart(path.substr(std::string("/api/dashboard/charts/").size()));
+ApiResponse Api::Handle(const std::string& path, const QueryParams& params, const Identity& who) const {
+  std::string param;
+  const Route* route = MatchRoute(path, &param);
+  if (route == nullptr || route->is_static || route->streams) {
+    std::string shown = path.substr(0, 200);
+    return ErrorResponse(404, "no endpoint GET " + shown + " (see docs/http-api.md)");
   }
-  std::string shown = path.substr(0, 200);
-  return ErrorResponse(404, "no endpoint GET " + shown + " (see docs/http-api.md)");
+  const std::string& p = route->pattern;
+  switch (route->access) {
+    case RouteAccess::kTable:
+    case RouteAccess::kTableRows: {
+      auto entry = catalog_.Find(param);
+      if (!entry.ok()) return FromStatus(entry.status());
+      if (route->access == RouteAccess::kTable && !policy_.CanSee(who, entry->name))
+        return Forbidden(who, "see table `" + entry->name + "`: no SELECT grant on it");
+      if (route->access == RouteAccess::kTableRows && !policy_.CanSelect(who, entry->name))
+        return Forbidden(who, "read rows of table `" + entry->name + "`: no SELECT grant on it");
+      break;
+    }
+    case RouteAccess::kChart: {
+      const sql::ResolvedChart* c = catalog_.runner()->resolved().dashboard.Find(param);
+      if (c != nullptr) {
+        std::string denied = FirstNotSelectable(who, c->tables);
+        if (!denied.empty())
+          return Forbidden(who, "read chart `" + c->spec.id + "`: no SELECT grant on table `" + denied + "` it reads");
+      }
+      break;  // an unknown chart: Chart() says 404 naming the charts
+    }
+    case RouteAccess::kAdmin:
+      if (who.role != governance::Role::kAdmin) return Forbidden(who, "use " + p + ": it needs role admin");
+      break;
+    case RouteAccess::kOpen:
+    case RouteAccess::kSignedIn:
+    case RouteAccess::kFiltered:
+      break;
+  }
+  if (p == "/health") return JsonResponse({{"status", "ok"}});
+  if (p == "/api/tables") return Tables(who);
+  if (p == "/api/tables/{name}") return Table(param, params);
+  if (p == "/api/tables/{name}/rows") return Rows(param, params);
+  if (p == "/api/pipeline") return Pipeline(who);
+  if (p == "/api/expectations") return Expectations(who);
+  if (p == "/api/events") return Events(params, who);
+  if (p == "/metrics") return Metrics(who);
+  if (p == "/api/sla") return Sla(who);
+  if (p == "/api/dashboard") return Dashboard(who);
+  if (p == "/api/dashboard/charts/{id}") return Chart(param);
+  return ErrorResponse(500, "route " + p + " has no handler (a bug)");
 }
 
-ApiResponse Api::Tables() const {
+ApiResponse Api::Tables(const Identity& who) const {
   Json tables = Json::array();
   for (const auto& entry : catalog_.entries()) {
     if (!entry.stored() && entry.kind != "view") continue;
+    if (!policy_.CanSee(who, entry.name)) continue;
     auto info = catalog_.Info(entry);
     if (!info.ok()) return FromStatus(info.status());
     if (entry.kind == "quarantine" && !info->exists) continue;
@@ -610,15 +793,15 @@ ApiResponse Api::Rows(const std::string& name, const QueryParams& params) const 
   return r;
 }
 
-ApiResponse Api::Pipeline() const {
-  auto payload = PipelinePayload();
+ApiResponse Api::Pipeline(const Identity& who) const {
+  auto payload = PipelinePayload(who);
   if (!payload.ok()) return FromStatus(payload.status());
   ApiResponse r;
   r.body = std::move(payload->first);
   return r;
 }
 
-ApiResponse Api::Expectations() const {
+ApiResponse Api::Expectations(const Identity& who) const {
   auto status = CurrentStatus();
   if (!status.ok()) return FromStatus(status.status());
   std::map<std::string, const TableStatus*> by_name;
@@ -627,7 +810,7 @@ ApiResponse Api::Expectations() const {
   Json tables = Json::array();
   for (const auto& ds : catalog_.runner()->resolved().datasets) {
     const auto& definition = pipeline.datasets[ds.dataset_index];
-    if (definition.expectations.empty()) continue;
+    if (definition.expectations.empty() || !policy_.CanSee(who, ds.name)) continue;
     const TableStatus* t = by_name.count(Lower(ds.name)) ? by_name[Lower(ds.name)] : nullptr;
     bool quarantines = std::any_of(definition.expectations.begin(), definition.expectations.end(),
                                    [](const sql::Expectation& e) { return e.action == sql::ViolationAction::kQuarantine; });
@@ -668,12 +851,15 @@ ApiResponse Api::Expectations() const {
   return JsonResponse({{"tables", std::move(tables)}});
 }
 
-ApiResponse Api::Events(const QueryParams& params) const {
+ApiResponse Api::Events(const QueryParams& params, const Identity& who) const {
   auto limit = IntParam(params, "limit", kDefaultEventLimit, kMaxEventLimit);
   if (!limit.ok()) return FromStatus(limit.status());
   const std::string* table = Param(params, "table");
   const std::string* type = Param(params, "type");
   const std::string* level = Param(params, "level");
+  bool all_events = governance::Policy::SeesAllStatus(who);
+  if (table != nullptr && !policy_.CanSee(who, *table))
+    return Forbidden(who, "read events of table `" + table->substr(0, 80) + "`: no SELECT grant on it");
   auto events = catalog_.Events();
   if (!events.ok()) return FromStatus(events.status());
   Json list = Json::array();
@@ -683,6 +869,8 @@ ApiResponse Api::Events(const QueryParams& params) const {
     if (table != nullptr && (e.table_is_null || Lower(e.table) != table_key)) continue;
     if (type != nullptr && e.event_type != *type) continue;
     if (level != nullptr && e.level != *level) continue;
+    // A reader gets the events of its tables only (pipeline-level events name others).
+    if (!all_events && (e.table_is_null || !policy_.CanSee(who, e.table))) continue;
     Json details = Json::parse(e.details, nullptr, false);
     if (details.is_discarded()) details = e.details;
     list.push_back({{"timestamp_unix_ms", e.timestamp_unix_ms},
@@ -697,32 +885,40 @@ ApiResponse Api::Events(const QueryParams& params) const {
   return JsonResponse({{"events", std::move(list)}});
 }
 
-ApiResponse Api::Metrics() const {
+ApiResponse Api::Metrics(const Identity& who) const {
   auto status = CurrentStatus();
   if (!status.ok()) return FromStatus(status.status());
   ApiResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = RenderMetrics(*status, PipelineRunsHere());
   r.body += RenderSlaMetrics(sla_.Current());
+  if (!governance::Policy::SeesAllStatus(who))
+    r.body = FilterMetrics(r.body, [&](const std::string& t) { return policy_.CanSee(who, t); });
   return r;
 }
 
-ApiResponse Api::Sla() const {
+ApiResponse Api::Sla(const Identity& who) const {
   auto freshness = sla_.Current();
   if (!freshness.ok()) return FromStatus(freshness.status());
   Json tables = Json::array();
-  for (const auto& t : freshness->tables) tables.push_back(FreshnessJson(t));
+  bool breached = false;
+  for (const auto& t : freshness->tables) {
+    if (!policy_.CanSee(who, t.table)) continue;
+    tables.push_back(FreshnessJson(t));
+    breached = breached || t.breached;
+  }
   return JsonResponse({{"pipeline", catalog_.runner()->pipeline().settings.name},
                        {"evaluated_unix_ms", freshness->evaluated_unix_ms},
-                       {"breached", freshness->any_breached()},
+                       {"breached", breached},
                        {"tables", std::move(tables)}});
 }
 
-ApiResponse Api::Dashboard() const {
+ApiResponse Api::Dashboard(const Identity& who) const {
   const auto& runner = *catalog_.runner();
   const sql::ResolvedDashboard& d = runner.resolved().dashboard;
   Json charts = Json::array();
-  for (const auto& c : d.charts) charts.push_back(ChartJson(c));
+  for (const auto& c : d.charts)
+    if (FirstNotSelectable(who, c.tables).empty()) charts.push_back(ChartJson(c));
   return JsonResponse({{"pipeline", runner.pipeline().settings.name},
                        {"title", d.title.empty() ? runner.pipeline().settings.name : d.title},
                        {"declared", d.declared},

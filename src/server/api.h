@@ -6,6 +6,10 @@
 // board with tables), else a status rebuilt from the event log (`lakepipe serve`), with
 // every table "not running" and totals over every recorded update.
 //
+// Access (docs/governance.md): every route is in Routes() with what it needs of the
+// identity asking; Handle checks it (403 naming the table or role) and answers the
+// status routes with only the tables that identity sees.
+//
 // Thread-safety: Handle and the other methods may be called from many threads at once.
 // The runner and board (may be null) must outlive the Api.
 #pragma once
@@ -15,9 +19,11 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "governance/policy.h"
 #include "runtime/status_board.h"
 #include "server/catalog.h"
 #include "server/sla.h"
@@ -32,6 +38,29 @@ struct ApiResponse {
 
 using QueryParams = std::multimap<std::string, std::string>;
 
+// What a route needs of the identity asking (after the token check of http_server.h).
+enum class RouteAccess {
+  kOpen,       // no token needed (/health)
+  kSignedIn,   // any identity (the dashboard's files: they hold no data)
+  kFiltered,   // any identity; the answer holds only the tables it sees
+  kTable,      // the table named in the path must be one it sees
+  kTableRows,  // SELECT on the table named in the path
+  kChart,      // SELECT on every table the chart named in the path reads
+  kAdmin,      // role admin
+};
+const char* RouteAccessName(RouteAccess access);
+
+struct Route {
+  std::string pattern;  // "/api/tables/{name}/rows"; a {param} matches one path segment
+  RouteAccess access;
+  bool is_static;       // served by http_server.cc from src/web, not by Api::Handle
+  bool streams;         // server-sent events (not a single response)
+};
+// Every path the server answers to GET/HEAD, in documentation order.
+const std::vector<Route>& Routes();
+// The route `path` matches (and its {param}, percent-decoded already); nullptr when none.
+const Route* MatchRoute(const std::string& path, std::string* param);
+
 // {"error": message} with `status`.
 ApiResponse ErrorResponse(int status, const std::string& message);
 // JSON text that never throws: invalid UTF-8 is replaced with U+FFFD.
@@ -39,37 +68,50 @@ std::string DumpJson(const nlohmann::json& value);
 
 class Api {
  public:
-  Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board);
+  Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board, governance::Policy policy = {});
 
-  // Routes a GET of `path` (already percent-decoded, no query string). Paths outside the
-  // API (static files) are not handled here: 404.
-  ApiResponse Handle(const std::string& path, const QueryParams& params) const;
+  // Routes a GET of `path` (already percent-decoded, no query string) asked by `who`.
+  // Paths outside the API (static files) are not handled here: 404.
+  ApiResponse Handle(const std::string& path, const QueryParams& params, const governance::Identity& who) const;
+  // As the local user (admin): tests and fuzzing.
+  ApiResponse Handle(const std::string& path, const QueryParams& params) const {
+    return Handle(path, params, governance::Identity::Local());
+  }
 
   // The status to show: the board's, or one rebuilt from the event log.
   Result<runtime::PipelineStatus> CurrentStatus() const;
   // Whether the pipeline runs in this process (the board has tables).
   bool PipelineRunsHere() const;
-  // The /api/pipeline payload and its generation.
-  Result<std::pair<std::string, int64_t>> PipelinePayload() const;
+  // The /api/pipeline payload as `who` sees it, and its generation.
+  Result<std::pair<std::string, int64_t>> PipelinePayload(const governance::Identity& who) const;
   // Waits up to `timeout_ms` for a change after generation `seen`; returns the current
   // generation (the board's, or the event log's version + 1 under `serve`).
   int64_t WaitForChange(int64_t seen, int64_t timeout_ms) const;
 
   const Catalog& catalog() const { return catalog_; }
+  const governance::Policy& policy() const { return policy_; }
+  // Sets the policy (before the first Handle; not thread-safe). Governance needs the
+  // catalog's table names, so it is loaded after the Api exists (LoadPolicy).
+  void set_policy(governance::Policy policy) { policy_ = std::move(policy); }
+  // Loads the pipeline's `governance:` (docs/governance.md) against this API's tables.
+  Result<governance::Policy> LoadPolicy() const;
 
  private:
-  ApiResponse Tables() const;
+  ApiResponse Tables(const governance::Identity& who) const;
   ApiResponse Table(const std::string& name, const QueryParams& params) const;
   ApiResponse Rows(const std::string& name, const QueryParams& params) const;
-  ApiResponse Pipeline() const;
-  ApiResponse Expectations() const;
-  ApiResponse Events(const QueryParams& params) const;
-  ApiResponse Metrics() const;
-  ApiResponse Sla() const;
-  ApiResponse Dashboard() const;
+  ApiResponse Pipeline(const governance::Identity& who) const;
+  ApiResponse Expectations(const governance::Identity& who) const;
+  ApiResponse Events(const QueryParams& params, const governance::Identity& who) const;
+  ApiResponse Metrics(const governance::Identity& who) const;
+  ApiResponse Sla(const governance::Identity& who) const;
+  ApiResponse Dashboard(const governance::Identity& who) const;
   ApiResponse Chart(const std::string& id) const;
+  // Whether `who` may read every table `tables` names; else the first it may not.
+  std::string FirstNotSelectable(const governance::Identity& who, const std::vector<std::string>& tables) const;
 
   Catalog catalog_;
+  governance::Policy policy_;
   runtime::StatusBoard* board_;
   mutable SlaMonitor sla_;  // freshness of every table, evaluated at most once a second
   // The event log's version as last polled (serve mode's change detection).

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "server/api.h"
@@ -178,17 +179,38 @@ struct HttpServer::Impl {
   std::atomic<int> streams{0};
 
   enum class Auth { kOpen, kHeader, kQueryParameter, kCookie, kDenied };
-  // How the request proves it holds a token. The dashboard page is opened as
-  // /?access_token=...; the cookie set then lets its scripts and styles load.
-  Auth Authorize(const httplib::Request& req) const {
-    if (options.tokens.empty() || req.path == "/health") return Auth::kOpen;
+  // Whether any token is configured: plain server.tokens or governance principals. Without
+  // one (loopback only) every request is the local user's.
+  bool NeedsToken() const { return !options.tokens.empty() || api->policy().declared(); }
+
+  // Who holds `token`: a principal of the policy, else a plain server.tokens token (admin).
+  std::optional<governance::Identity> Identify(const std::string& token) const {
+    std::optional<governance::Identity> who = api->policy().Authenticate(token);
+    bool plain = TokenMatches(token, options.tokens);
+    if (!who && plain) who = governance::Identity::ServerToken();
+    return who;
+  }
+
+  // How the request proves it holds a token, and who it is then. The dashboard page is
+  // opened as /?access_token=...; the cookie set then lets its scripts and styles load.
+  Auth Authorize(const httplib::Request& req, governance::Identity* who) const {
+    if (!NeedsToken()) {
+      *who = governance::Identity::Local();
+      return Auth::kOpen;
+    }
+    if (req.path == "/health") return Auth::kOpen;
     std::string header = req.get_header_value("Authorization");
     if (header.size() > 7 && strncasecmp(header.c_str(), "Bearer ", 7) == 0) {
-      return TokenMatches(Trim(header.substr(7)), options.tokens) ? Auth::kHeader : Auth::kDenied;
+      auto found = Identify(Trim(header.substr(7)));
+      if (!found) return Auth::kDenied;
+      *who = *found;
+      return Auth::kHeader;
     }
     if (req.has_param("access_token")) {
-      return TokenMatches(req.get_param_value("access_token"), options.tokens) ? Auth::kQueryParameter
-                                                                               : Auth::kDenied;
+      auto found = Identify(req.get_param_value("access_token"));
+      if (!found) return Auth::kDenied;
+      *who = *found;
+      return Auth::kQueryParameter;
     }
     std::string cookies = req.get_header_value("Cookie");
     static const std::string kName = "lakepipe_token=";
@@ -196,9 +218,19 @@ struct HttpServer::Impl {
       if (at != 0 && cookies[at - 1] != ' ' && cookies[at - 1] != ';') continue;
       size_t start = at + kName.size();
       std::string value = cookies.substr(start, cookies.find(';', start) - start);
-      if (TokenMatches(value, options.tokens)) return Auth::kCookie;
+      if (auto found = Identify(value)) {
+        *who = *found;
+        return Auth::kCookie;
+      }
     }
     return Auth::kDenied;
+  }
+
+  // The identity the pre-routing handler found for `req` (Local when none was needed).
+  governance::Identity Who(const httplib::Request& req) const {
+    governance::Identity who;
+    Authorize(req, &who);
+    return who;
   }
 
   // `ranges`: the request's Range, taken from httplib (TakeRanges).
@@ -244,7 +276,8 @@ struct HttpServer::Impl {
 
   // /api/stream: one "pipeline" event now, then one per status change, keep-alive
   // comments in between; ends when the server stops or the client goes away.
-  void Stream(const httplib::Request&, httplib::Response& res) {
+  void Stream(const httplib::Request& req, httplib::Response& res) {
+    governance::Identity who = Who(req);
     if (streams.fetch_add(1) >= options.max_streams) {
       streams.fetch_sub(1);
       SendError(res, 503, "too many open event streams (at most " + std::to_string(options.max_streams) + ")");
@@ -260,7 +293,7 @@ struct HttpServer::Impl {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, state](size_t, httplib::DataSink& sink) {
+        [this, state, who](size_t, httplib::DataSink& sink) {
           if (stopping.load()) return false;
           bool send = state->sent_generation < 0;
           if (!send) {
@@ -272,7 +305,7 @@ struct HttpServer::Impl {
           if (send) {
             auto since = now - state->last_event;
             if (since < kMinEventSpacing) std::this_thread::sleep_for(kMinEventSpacing - since);
-            auto payload = api->PipelinePayload();
+            auto payload = api->PipelinePayload(who);
             std::string text;
             if (payload.ok()) {
               state->sent_generation = payload->second;
@@ -306,7 +339,8 @@ struct HttpServer::Impl {
     server.set_keep_alive_timeout(5);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      Auth auth = Authorize(req);
+      governance::Identity who;
+      Auth auth = Authorize(req, &who);
       // Only a static file, served, honours Range (Static takes it); the API ignores it,
       // as RFC 9110 allows.
       bool static_get = (req.method == "GET" || req.method == "HEAD") && !IsApiPath(req.path);
@@ -317,13 +351,15 @@ struct HttpServer::Impl {
       }
       if (auth != Auth::kDenied) return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer realm=\"lakepipe\"");
-      SendError(res, 401, "this server needs a token: send `Authorization: Bearer <token>` (see server.tokens)");
+      SendError(res, 401,
+                "this server needs a token: send `Authorization: Bearer <token>` (see server.tokens and "
+                "docs/governance.md)");
       return httplib::Server::HandlerResponse::Handled;
     });
     server.Get("/api/stream", [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
     server.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
       if (IsApiPath(req.path)) {
-        Send(res, api->Handle(req.path, req.params));
+        Send(res, api->Handle(req.path, req.params, Who(req)));
       } else {
         Static(req, TakeRanges(req), res);
       }
@@ -368,10 +404,6 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   for (const auto& t : options.tokens) {
     if (t.empty()) return Status::InvalidArgument("server.tokens has an empty token");
   }
-  if (!sql::IsLoopbackAddress(options.host) && options.tokens.empty()) {
-    return Status::InvalidArgument("server.host " + options.host +
-                                   " is reachable from other machines: set server.tokens (bearer tokens) to serve there");
-  }
   if (options.port < 0 || options.port > 65535) {
     return Status::InvalidArgument("server port " + std::to_string(options.port) + " is not between 0 and 65535");
   }
@@ -382,6 +414,13 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   // Each event stream holds a connection thread for as long as it is open.
   impl->options.max_streams = std::clamp(options.max_streams, 1, impl->options.max_connections / 2);
   impl->api = std::make_unique<Api>(runner, board);
+  LP_ASSIGN_OR_RETURN(governance::Policy policy, impl->api->LoadPolicy());
+  impl->api->set_policy(std::move(policy));
+  if (!sql::IsLoopbackAddress(options.host) && !impl->NeedsToken()) {
+    return Status::InvalidArgument("server.host " + options.host +
+                                   " is reachable from other machines: set server.tokens (bearer tokens) or declare "
+                                   "governance: principals (docs/governance.md) to serve there");
+  }
   impl->Routes();
   int port = options.port;
   errno = 0;

@@ -293,7 +293,10 @@ class SettingsReader : public YamlReader {
     return out;
   }
 
-  Result<ServerSettings> Server(const YAML::Node& n, const std::map<std::string, std::string>& configuration) {
+  // `has_governance`: pipeline.yaml declares `governance:` (principals with tokens, read
+  // by src/governance), which serves off loopback as server.tokens do.
+  Result<ServerSettings> Server(const YAML::Node& n, const std::map<std::string, std::string>& configuration,
+                                bool has_governance) {
     ServerSettings s;
     s.loc = Loc(n);
     LP_RETURN_IF_ERROR(CheckKeys(n, {"host", "port", "tokens"}, "server"));
@@ -318,9 +321,11 @@ class SettingsReader : public YamlReader {
     for (const auto& t : s.tokens) {
       if (t.size() < 16) return ErrorAt(Loc(n["tokens"]), "server.tokens: each token needs at least 16 characters");
     }
-    if (!s.IsLoopback() && s.tokens.empty()) {
-      return ErrorAt(Loc(n["host"] ? n["host"] : n), "server.host " + s.host +
-                                                         " is reachable from other machines: set server.tokens (bearer tokens)");
+    if (!s.IsLoopback() && s.tokens.empty() && !has_governance) {
+      return ErrorAt(Loc(n["host"] ? n["host"] : n),
+                     "server.host " + s.host +
+                         " is reachable from other machines: set server.tokens (bearer tokens) or declare "
+                         "governance: principals (docs/governance.md)");
     }
     return s;
   }
@@ -383,7 +388,7 @@ class SettingsReader : public YamlReader {
     s.settings_file = JoinPath(folder_, "pipeline.yaml");
     if (!root || root.IsNull()) return ErrorAt(SourceLocation{file(), 1, 1}, "empty settings: at least `name:` is required");
     LP_RETURN_IF_ERROR(CheckKeys(root, {"name", "storage", "libraries", "configuration", "continuous", "triggers",
-                                        "publish", "server", "sla", "dashboard"},
+                                        "publish", "server", "sla", "dashboard", "governance"},
                                  "pipeline.yaml"));
     if (!root["name"]) return ErrorAt(Loc(root), "`name:` is required");
     LP_ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));
@@ -464,7 +469,9 @@ class SettingsReader : public YamlReader {
       if (sv.IsNull()) {
         s.server = ServerSettings{};
       } else {
-        LP_ASSIGN_OR_RETURN(s.server, Server(sv, s.configuration));
+        // governance: itself is read by src/governance (governance/policy.h), which the
+        // server loads; it is checked there, with the pipeline's table names.
+        LP_ASSIGN_OR_RETURN(s.server, Server(sv, s.configuration, static_cast<bool>(root["governance"])));
       }
     }
     if (root["sla"]) {
