@@ -38,7 +38,10 @@ Status NewTokenAndHash() {
 
 }  // namespace
 
+void RegisterAuditCommand(CLI::App& app, CommandRegistry& registry);  // audit_command.cc
+
 void RegisterGovernanceCommands(CLI::App& app, CommandRegistry& registry) {
+  RegisterAuditCommand(app, registry);
   CLI::App* token = app.add_subcommand("token", "Bearer tokens for governance principals (docs/governance.md)");
   token->require_subcommand(1);
   CLI::App* hash = token->add_subcommand(

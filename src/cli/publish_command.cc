@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/audit.h"
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "publish/file_export.h"
@@ -196,7 +197,10 @@ void RegisterPublishCommands(CLI::App& app, CommandRegistry& registry) {
   cmd->add_flag("--rebuild", args->rebuild, "Drop and recreate the serving tables from the lake's latest versions");
   cmd->add_option("--table", args->table, "Publish only this pipeline table");
   cmd->add_option("--set", args->sets, "Override a configuration value or storage: key=value");
-  cmd->callback([args, &registry]() { registry.Finish(RunPublish(*args)); });
+  cmd->callback([args, &registry]() {
+    AuditedAction what{"publish", args->table, args->rebuild ? "--rebuild" : "", false};
+    registry.Finish(AuditPipelineCommand(args->folder, args->sets, what, [&] { return RunPublish(*args); }));
+  });
 }
 
 }  // namespace lakepipe::cli

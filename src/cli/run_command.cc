@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/audit.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/fs.h"
@@ -1057,7 +1058,15 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   run->add_flag("--summary", run_args->summary,
                 "Continuous mode: a status line every 2 s instead of a line per table update");
   run->add_flag("--no-server", run_args->no_server, "Do not start the HTTP server even if pipeline.yaml sets one");
-  run->callback([run_args, &registry]() { registry.Finish(RunPipeline(*run_args)); });
+  run->callback([run_args, &registry]() {
+    AuditedAction what;
+    bool refresh = run_args->full_refresh_all || !run_args->full_refresh.empty();
+    what.action = refresh ? "full_refresh" : "run";
+    what.target = run_args->full_refresh_all ? "*" : run_args->full_refresh;
+    what.detail = run_args->once ? "--once" : "";
+    what.record_start = !run_args->once;
+    registry.Finish(AuditPipelineCommand(run_args->folder, run_args->sets, what, [&] { return RunPipeline(*run_args); }));
+  });
 
   auto demo_args = std::make_shared<DemoArgs>();
   CLI::App* demo = app.add_subcommand(
@@ -1099,7 +1108,10 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   query->add_option("sql", query_args->sql, "The SELECT statement")->required();
   query->add_option("--format", query_args->format, "table, csv or jsonl")->capture_default_str();
   query->add_option("--set", query_args->sets, "Override a configuration value or storage: key=value");
-  query->callback([query_args, &registry]() { registry.Finish(RunQuery(*query_args)); });
+  query->callback([query_args, &registry]() {
+    AuditedAction what{"query", "", query_args->sql, false};
+    registry.Finish(AuditPipelineCommand(query_args->folder, query_args->sets, what, [&] { return RunQuery(*query_args); }));
+  });
 }
 
 }  // namespace lakepipe::cli

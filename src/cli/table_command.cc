@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/audit.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "delta/row_changes.h"
@@ -519,7 +520,8 @@ void RegisterTableCommands(CLI::App& app, CommandRegistry& registry) {
   del->add_option("table", *delete_table, "Table folder");
   del->add_option("--where", *delete_where, "The rows to delete, a SQL condition, e.g. 'customer_id = 42'");
   del->callback([delete_table, delete_where, &registry]() {
-    registry.Finish(RunDelete(*delete_table, *delete_where));
+    AuditedAction what{"delete", "", "WHERE " + *delete_where, false};
+    registry.Finish(AuditTableCommand(*delete_table, what, [&] { return RunDelete(*delete_table, *delete_where); }));
   });
 
   auto optimize_table = std::make_shared<std::string>();
@@ -528,7 +530,8 @@ void RegisterTableCommands(CLI::App& app, CommandRegistry& registry) {
   optimize->add_option("table", *optimize_table, "Table folder");
   optimize->add_option("--target-file-mb", *optimize_mb, "Target file size in MiB (default 128)");
   optimize->callback([optimize_table, optimize_mb, &registry]() {
-    registry.Finish(RunOptimize(*optimize_table, *optimize_mb));
+    AuditedAction what{"optimize", "", "", false};
+    registry.Finish(AuditTableCommand(*optimize_table, what, [&] { return RunOptimize(*optimize_table, *optimize_mb); }));
   });
 
   struct VacuumArgs {
@@ -546,8 +549,11 @@ void RegisterTableCommands(CLI::App& app, CommandRegistry& registry) {
                    "Allow a retention below 168 hours (Delta's safety check)");
   vacuum->add_flag("--dry-run", vacuum_args->dry_run, "List the files without deleting them");
   vacuum->callback([vacuum_args, &registry]() {
-    registry.Finish(RunVacuum(vacuum_args->table, vacuum_args->retain, vacuum_args->force,
-                              vacuum_args->dry_run));
+    AuditedAction what{"vacuum", "", "retain " + std::to_string(vacuum_args->retain) + " hours" +
+                                         (vacuum_args->dry_run ? ", dry run" : ""), false};
+    registry.Finish(AuditTableCommand(vacuum_args->table, what, [&] {
+      return RunVacuum(vacuum_args->table, vacuum_args->retain, vacuum_args->force, vacuum_args->dry_run);
+    }));
   });
 }
 

@@ -254,4 +254,19 @@ std::vector<std::string> Policy::EffectiveGrants() const {
   return out;
 }
 
+std::vector<std::string> Policy::Describe() const {
+  std::vector<std::string> out = EffectiveGrants();
+  for (const auto& p : principals_) {
+    std::string line = "PRINCIPAL " + p.name + " ROLE " + RoleName(p.role);
+    if (!p.groups.empty()) {
+      line += " GROUPS";
+      for (const auto& g : p.groups) line += " " + g;
+    }
+    line += " TOKENS " + std::to_string(p.tokens.size());
+    out.push_back(std::move(line));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace lakepipe::governance

@@ -91,6 +91,9 @@ class Policy {
   // The grants in effect for this pipeline, one "SELECT ON TABLE <pipeline.table> TO
   // <grantee>" line each, sorted (the audit log compares them between starts).
   std::vector<std::string> EffectiveGrants() const;
+  // The principals ("PRINCIPAL alice ROLE reader GROUPS analysts", no token material) and
+  // the effective grants, sorted: what the audit log compares between starts.
+  std::vector<std::string> Describe() const;
 
  private:
   std::string pipeline_;

@@ -46,7 +46,9 @@ TEST(TokenHash, MalformedHashesAreRefusedWithoutEchoingThem) {
                           "sha256:" + std::string(31, '0') + "g:" + std::string(64, 'f')}) {
     auto h = ParseTokenHash(bad);
     ASSERT_FALSE(h.ok()) << bad;
-    if (bad.size() > 8) EXPECT_EQ(h.status().message().find(bad), std::string::npos) << h.status().message();
+    if (bad.size() > 8) {
+      EXPECT_EQ(h.status().message().find(bad), std::string::npos) << h.status().message();
+    }
   }
 }
 
@@ -158,7 +160,9 @@ TEST(Policy, RolesGrantsAndRevokesDecideWhatEachPrincipalSees) {
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   auto r2 = all->Authenticate("reader-token-0123456789");
   ASSERT_TRUE(r2);
-  for (const auto& t : kTables) EXPECT_TRUE(all->CanSelect(*r2, t)) << t;
+  for (const auto& t : kTables) {
+    EXPECT_TRUE(all->CanSelect(*r2, t)) << t;
+  }
 }
 
 TEST(Policy, MistakesAreRefusedWithTheirPlace) {

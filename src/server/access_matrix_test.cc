@@ -185,6 +185,7 @@ TEST_F(AccessMatrixTest, EveryRouteTimesEveryCallerGetsItsStatus) {
       {"/api/events", "/api/events?table=silver_orders", {401, 401, 200, 200, 403, 200}},
       {"/metrics", "/metrics", {401, 401, 200, 200, 200, 200}},
       {"/api/stream", "/api/stream", {401, 401, 200, 200, 200, 200}},
+      {"/api/audit", "/api/audit", {401, 401, 200, 403, 403, 200}},
       {"/", "/", {401, 401, 200, 200, 200, 200}},
       {"/index.html", "/index.html", {401, 401, 200, 200, 200, 200}},
       {"/assets/{file}", "/assets/app.js", {401, 401, 200, 200, 200, 200}},
@@ -199,7 +200,9 @@ TEST_F(AccessMatrixTest, EveryRouteTimesEveryCallerGetsItsStatus) {
     EXPECT_EQ(r->pattern, e.route) << e.path;
     covered.insert(r->pattern);
   }
-  for (const auto& r : Routes()) EXPECT_TRUE(covered.count(r.pattern)) << "route " << r.pattern << " has no row in the access matrix";
+  for (const auto& r : Routes()) {
+    EXPECT_TRUE(covered.count(r.pattern)) << "route " << r.pattern << " has no row in the access matrix";
+  }
 
   for (const auto& e : matrix) {
     for (int c = 0; c < kCallers; ++c) {
@@ -232,7 +235,9 @@ TEST_F(AccessMatrixTest, AReaderSeesOnlyItsTablesEverywhere) {
     EXPECT_TRUE(granted.count(edge["to"].get<std::string>())) << edge.dump();
     EXPECT_TRUE(granted.count(edge["from"].get<std::string>())) << edge.dump();  // no file source under gold
   }
-  for (const auto& node : dag["nodes"]) EXPECT_TRUE(node["upstream"].empty()) << node["upstream"].dump();
+  for (const auto& node : dag["nodes"]) {
+    EXPECT_TRUE(node["upstream"].empty()) << node["upstream"].dump();
+  }
   EXPECT_GT(GetJson(port(), "/api/pipeline", kOperator)["edges"].size(), 0u);
 
   // The dashboard lists the charts over granted tables only.
@@ -243,7 +248,9 @@ TEST_F(AccessMatrixTest, AReaderSeesOnlyItsTablesEverywhere) {
   EXPECT_FALSE(charts.count("top-products"));
   EXPECT_FALSE(charts.count("revenue-over-time"));
   for (const auto& c : dashboard["charts"])
-    for (const auto& t : c["tables"]) EXPECT_TRUE(granted.count(t.get<std::string>())) << c.dump();
+    for (const auto& t : c["tables"]) {
+      EXPECT_TRUE(granted.count(t.get<std::string>())) << c.dump();
+    }
 
   // Metrics: samples of granted tables only.
   Json metrics = GetJson(port(), "/metrics", kReader);
@@ -274,6 +281,21 @@ TEST_F(AccessMatrixTest, AReaderSeesOnlyItsTablesEverywhere) {
   Json rows = GetJson(port(), "/api/tables/gold_kpis/rows", kReader, &status);
   EXPECT_EQ(status, 200);
   EXPECT_EQ(rows["rows"].size(), 1u);
+
+  // The denial is in the audit log, with who and why (an admin reads it).
+  Json audit = GetJson(port(), "/api/audit?limit=1000", kAdmin, &status);
+  EXPECT_EQ(status, 200);
+  bool found = false;
+  for (const auto& r : audit["records"]) {
+    if (r["principal"] == "alice" && r["action"] == "read_rows" && r["target"] == "silver_orders") {
+      found = true;
+      EXPECT_EQ(r["outcome"], "denied");
+      EXPECT_EQ(r["status"], 403);
+      EXPECT_EQ(r["role"], "reader");
+      EXPECT_NE(r["detail"].get<std::string>().find("no SELECT grant"), std::string::npos) << r.dump();
+    }
+  }
+  EXPECT_TRUE(found) << audit.dump().substr(0, 2000);
 }
 
 TEST_F(AccessMatrixTest, AReadersEventStreamCarriesOnlyItsTables) {

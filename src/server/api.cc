@@ -504,6 +504,7 @@ const std::vector<Route>& Routes() {
       {"/api/events", RouteAccess::kFiltered, false, false},
       {"/metrics", RouteAccess::kFiltered, false, false},
       {"/api/stream", RouteAccess::kFiltered, false, true},
+      {"/api/audit", RouteAccess::kAdmin, false, false},
       {"/", RouteAccess::kSignedIn, true, false},
       {"/index.html", RouteAccess::kSignedIn, true, false},
       {"/assets/{file}", RouteAccess::kSignedIn, true, false},
@@ -644,22 +645,72 @@ int64_t Api::WaitForChange(int64_t seen, int64_t timeout_ms) const {
   return polled_generation_ < 0 ? seen : polled_generation_;
 }
 
-ApiResponse Api::Handle(const std::string& path, const QueryParams& params, const Identity& who) const {
+// What the audit log calls a request on `route` (docs/governance.md).
+std::string AuditAction(const Route& route) {
+  switch (route.access) {
+    case RouteAccess::kTable: return "read_table";
+    case RouteAccess::kTableRows: return "read_rows";
+    case RouteAccess::kChart: return "query";
+    case RouteAccess::kAdmin: return "read_audit";
+    default: return "http";
+  }
+}
+
+Status Api::Audit(const Identity* who, const std::string& action, const std::string& target, const std::string& from,
+                  int status, const std::string& detail) const {
+  if (audit_ == nullptr) return Status::OK();
+  governance::AuditRecord r;
+  if (who != nullptr) {
+    r.principal = who->kind == Identity::Kind::kLocal ? "local" : who->name;
+    r.role = governance::RoleName(who->role);
+  }
+  r.action = action;
+  r.target = target;
+  r.source = from;
+  r.outcome = status == 401 || status == 403 ? "denied" : (status < 400 ? "allowed" : "failed");
+  r.status = status;
+  r.detail = detail;
+  return audit_->Record(std::move(r));
+}
+
+ApiResponse Api::Handle(const std::string& path, const QueryParams& params, const Identity& who,
+                        const std::string& from) const {
   std::string param;
   const Route* route = MatchRoute(path, &param);
   if (route == nullptr || route->is_static || route->streams) {
     std::string shown = path.substr(0, 200);
     return ErrorResponse(404, "no endpoint GET " + shown + " (see docs/http-api.md)");
   }
-  const std::string& p = route->pattern;
-  switch (route->access) {
+  ApiResponse r = Dispatch(*route, param, params, who);
+  bool audited = route->access == RouteAccess::kTable || route->access == RouteAccess::kTableRows ||
+                 route->access == RouteAccess::kChart || route->access == RouteAccess::kAdmin;
+  if (audited || r.status == 403) {
+    std::string target = route->access == RouteAccess::kFiltered ? path.substr(0, 200) : param.substr(0, 200);
+    if (target.empty()) target = path.substr(0, 200);
+    std::string detail;
+    if (r.status >= 400) {
+      Json body = Json::parse(r.body, nullptr, false);
+      if (body.is_object() && body["error"].is_string()) detail = body["error"].get<std::string>();
+    }
+    Status st = Audit(&who, AuditAction(*route), target, from, r.status, detail);
+    if (!st.ok() && r.status < 400) {
+      return ErrorResponse(500, "the audit log cannot be written, so nothing is served unaudited: " + st.message());
+    }
+  }
+  return r;
+}
+
+ApiResponse Api::Dispatch(const Route& route, const std::string& param, const QueryParams& params,
+                       const Identity& who) const {
+  const std::string& p = route.pattern;
+  switch (route.access) {
     case RouteAccess::kTable:
     case RouteAccess::kTableRows: {
       auto entry = catalog_.Find(param);
       if (!entry.ok()) return FromStatus(entry.status());
-      if (route->access == RouteAccess::kTable && !policy_.CanSee(who, entry->name))
+      if (route.access == RouteAccess::kTable && !policy_.CanSee(who, entry->name))
         return Forbidden(who, "see table `" + entry->name + "`: no SELECT grant on it");
-      if (route->access == RouteAccess::kTableRows && !policy_.CanSelect(who, entry->name))
+      if (route.access == RouteAccess::kTableRows && !policy_.CanSelect(who, entry->name))
         return Forbidden(who, "read rows of table `" + entry->name + "`: no SELECT grant on it");
       break;
     }
@@ -691,7 +742,28 @@ ApiResponse Api::Handle(const std::string& path, const QueryParams& params, cons
   if (p == "/api/sla") return Sla(who);
   if (p == "/api/dashboard") return Dashboard(who);
   if (p == "/api/dashboard/charts/{id}") return Chart(param);
+  if (p == "/api/audit") return AuditRows(params);
   return ErrorResponse(500, "route " + p + " has no handler (a bug)");
+}
+
+ApiResponse Api::AuditRows(const QueryParams& params) const {
+  auto limit = IntParam(params, "limit", kDefaultEventLimit, kMaxEventLimit);
+  if (!limit.ok()) return FromStatus(limit.status());
+  auto records = governance::AuditLog::Read(catalog_.runner()->pipeline().settings.storage);
+  if (!records.ok()) return FromStatus(records.status());
+  Json list = Json::array();
+  for (auto it = records->rbegin(); it != records->rend() && static_cast<int64_t>(list.size()) < *limit; ++it) {
+    list.push_back({{"timestamp_unix_ms", it->timestamp_micros / 1000},
+                    {"principal", it->principal},
+                    {"role", it->role},
+                    {"action", it->action},
+                    {"target", it->target},
+                    {"source", it->source},
+                    {"outcome", it->outcome},
+                    {"status", it->status},
+                    {"detail", it->detail}});
+  }
+  return JsonResponse({{"records", std::move(list)}});
 }
 
 ApiResponse Api::Tables(const Identity& who) const {

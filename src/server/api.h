@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "governance/audit_log.h"
 #include "governance/policy.h"
 #include "runtime/status_board.h"
 #include "server/catalog.h"
@@ -70,9 +71,13 @@ class Api {
  public:
   Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board, governance::Policy policy = {});
 
-  // Routes a GET of `path` (already percent-decoded, no query string) asked by `who`.
-  // Paths outside the API (static files) are not handled here: 404.
-  ApiResponse Handle(const std::string& path, const QueryParams& params, const governance::Identity& who) const;
+  // Routes a GET of `path` (already percent-decoded, no query string) asked by `who` from
+  // `from` ("http 127.0.0.1:5555"). Paths outside the API (static files) are not handled
+  // here: 404. With an audit log, reads of tables, charts and the audit log, and every
+  // denial, are recorded before the answer is returned (docs/governance.md); a record that
+  // cannot be written turns an allowed read into 500 (nothing is served unaudited).
+  ApiResponse Handle(const std::string& path, const QueryParams& params, const governance::Identity& who,
+                     const std::string& from = "") const;
   // As the local user (admin): tests and fuzzing.
   ApiResponse Handle(const std::string& path, const QueryParams& params) const {
     return Handle(path, params, governance::Identity::Local());
@@ -95,6 +100,13 @@ class Api {
   void set_policy(governance::Policy policy) { policy_ = std::move(policy); }
   // Loads the pipeline's `governance:` (docs/governance.md) against this API's tables.
   Result<governance::Policy> LoadPolicy() const;
+  // Records API reads and denials here (may be null: nothing recorded); set before the
+  // first Handle. The log must outlive the Api.
+  void set_audit(governance::AuditLog* audit) { audit_ = audit; }
+  governance::AuditLog* audit() const { return audit_; }
+  // Records one request's outcome (no-op without an audit log).
+  Status Audit(const governance::Identity* who, const std::string& action, const std::string& target,
+               const std::string& from, int status, const std::string& detail) const;
 
  private:
   ApiResponse Tables(const governance::Identity& who) const;
@@ -107,11 +119,16 @@ class Api {
   ApiResponse Sla(const governance::Identity& who) const;
   ApiResponse Dashboard(const governance::Identity& who) const;
   ApiResponse Chart(const std::string& id) const;
+  ApiResponse AuditRows(const QueryParams& params) const;
+  // The access check and the handler of `route`.
+  ApiResponse Dispatch(const Route& route, const std::string& param, const QueryParams& params,
+                       const governance::Identity& who) const;
   // Whether `who` may read every table `tables` names; else the first it may not.
   std::string FirstNotSelectable(const governance::Identity& who, const std::vector<std::string>& tables) const;
 
   Catalog catalog_;
   governance::Policy policy_;
+  governance::AuditLog* audit_ = nullptr;
   runtime::StatusBoard* board_;
   mutable SlaMonitor sla_;  // freshness of every table, evaluated at most once a second
   // The event log's version as last polled (serve mode's change detection).

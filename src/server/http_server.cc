@@ -170,8 +170,13 @@ ServerOptions ServerOptions::FromSettings(const sql::ServerSettings& settings) {
   return o;
 }
 
+std::string From(const httplib::Request& req) {
+  return "http " + req.remote_addr + ":" + std::to_string(req.remote_port);
+}
+
 struct HttpServer::Impl {
   ServerOptions options;
+  std::unique_ptr<governance::AuditLog> audit;  // before api: the Api points to it
   std::unique_ptr<Api> api;
   httplib::Server server;
   std::thread thread;
@@ -351,6 +356,12 @@ struct HttpServer::Impl {
       }
       if (auth != Auth::kDenied) return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer realm=\"lakepipe\"");
+      // Recorded without the token (never written anywhere); a record that cannot be
+      // written does not change the answer, which is a denial anyway.
+      bool sent = !req.get_header_value("Authorization").empty() || req.has_param("access_token") ||
+                  req.get_header_value("Cookie").find("lakepipe_token=") != std::string::npos;
+      (void)api->Audit(nullptr, "http", req.path.substr(0, 200), From(req), 401,
+                       sent ? "unknown token" : "no token");
       SendError(res, 401,
                 "this server needs a token: send `Authorization: Bearer <token>` (see server.tokens and "
                 "docs/governance.md)");
@@ -359,7 +370,7 @@ struct HttpServer::Impl {
     server.Get("/api/stream", [this](const httplib::Request& req, httplib::Response& res) { Stream(req, res); });
     server.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
       if (IsApiPath(req.path)) {
-        Send(res, api->Handle(req.path, req.params, Who(req)));
+        Send(res, api->Handle(req.path, req.params, Who(req), From(req)));
       } else {
         Static(req, TakeRanges(req), res);
       }
@@ -415,7 +426,14 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   impl->options.max_streams = std::clamp(options.max_streams, 1, impl->options.max_connections / 2);
   impl->api = std::make_unique<Api>(runner, board);
   LP_ASSIGN_OR_RETURN(governance::Policy policy, impl->api->LoadPolicy());
+  const auto& settings = runner->pipeline().settings;
+  impl->audit = std::make_unique<governance::AuditLog>(FileSystem::Default(), settings.storage, settings.name);
+  // A changed set of principals or grants is on record before the first request.
+  Status recorded = governance::RecordPolicyChange(*impl->audit, settings.storage, policy, governance::LocalUser(),
+                                                   governance::LocalSource());
+  if (!recorded.ok()) return recorded.WithContext("cannot start the server");
   impl->api->set_policy(std::move(policy));
+  impl->api->set_audit(impl->audit.get());
   if (!sql::IsLoopbackAddress(options.host) && !impl->NeedsToken()) {
     return Status::InvalidArgument("server.host " + options.host +
                                    " is reachable from other machines: set server.tokens (bearer tokens) or declare "
