@@ -67,6 +67,11 @@ bool GainsColumns(const Schema& table, const Schema& query) {
   return true;
 }
 
+// How many versions of a table's arrival record are kept for latency bookkeeping.
+constexpr size_t kArrivalVersionsKept = 2000;
+
+}  // namespace
+
 // Rows read from a stored table in the plan's columns: versions written before a schema
 // change added columns or struct fields, read by a plan made after it (the table's next
 // commit will have them), lack them; they are NULL there, so that the executor sees the
@@ -111,11 +116,6 @@ std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatc
     return true;
   });
 }
-
-// How many versions of a table's arrival record are kept for latency bookkeeping.
-constexpr size_t kArrivalVersionsKept = 2000;
-
-}  // namespace
 
 PipelineRunner::Impl::~Impl() = default;
 

@@ -311,8 +311,8 @@ bool RowByRow(const sql::PlanNode& node) {
   return true;
 }
 
-// The rows per part of a flow read by parts: the pipeline's configuration
-// `lakepipe.batchRows` (docs/execution.md; tests set a tiny one), else the default.
+}  // namespace
+
 Result<int64_t> BatchRows(const sql::PipelineSettings& settings) {
   static const std::string kKey = "lakepipe.batchRows";
   auto it = settings.configuration.find(kKey);
@@ -326,6 +326,8 @@ Result<int64_t> BatchRows(const sql::PipelineSettings& settings) {
   }
   return std::stoll(v);
 }
+
+namespace {
 
 void MergeExpectationCounts(const TableReport& part, TableReport* batch) {
   batch->rows_dropped += part.rows_dropped;
