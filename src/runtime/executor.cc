@@ -1,7 +1,14 @@
 #include "runtime/executor.h"
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
 
+#include "expr/aggregate_functions.h"
 #include "expr/binder.h"
 #include "expr/eval.h"
 #include "operators/deduplicate.h"
@@ -238,6 +245,11 @@ class Executor {
   }
 
   Result<Batches> RunStateful(const PlanNode& node);
+  // An aggregate over row-wise steps over one table scan, with the table read by parts
+  // (ScanProvider::StreamTable) and each part taken through the steps into the aggregate
+  // as it comes: memory holds the aggregate's state and a few parts, not the input.
+  // nullopt when the input has another shape or the provider reads the table only whole.
+  Result<std::optional<Batches>> RunAggregateByParts(const PlanNode& node, const AggregateFactory& make);
   Result<Batches> RunStreamJoin(const PlanNode& node, operators::JoinType type, const Batches& left_rows,
                                 const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
                                 std::vector<expr::BoundExpr> right_keys, std::optional<expr::BoundExpr> residual);
@@ -283,13 +295,370 @@ void CollectWatermarked(const PlanNode& node, std::vector<const PlanNode*>* out)
   for (const auto& in : node.inputs) CollectWatermarked(*in, out);
 }
 
+// ---- aggregates over an input read by parts ------------------------------------------
+
+// One row-wise step between a table scan and the aggregate above it, bound once.
+struct RowwiseStep {
+  const PlanNode* node = nullptr;
+  std::optional<expr::BoundExpr> predicate;       // kFilter
+  std::vector<expr::BoundExpr> exprs;             // kProject
+  std::optional<expr::BoundGenerator> generator;  // kGenerate
+};
+
+bool IsRowwiseKind(PlanKind k) {
+  return k == PlanKind::kFilter || k == PlanKind::kProject || k == PlanKind::kSubqueryAlias ||
+         k == PlanKind::kGenerate;
+}
+
+// The steps from `scan` up to (not including) `top`, bottom first; the scan is set when
+// the input of `top` is row-wise steps over one table scan, else left null.
+std::vector<const PlanNode*> RowwiseChain(const PlanNode& top, const PlanNode** scan) {
+  std::vector<const PlanNode*> chain;
+  *scan = nullptr;
+  const PlanNode* n = top.inputs.size() == 1 ? top.inputs[0].get() : nullptr;
+  while (n != nullptr && IsRowwiseKind(n->kind) && n->inputs.size() == 1) {
+    chain.push_back(n);
+    n = n->inputs[0].get();
+  }
+  if (n == nullptr || n->kind != PlanKind::kTableScan) return {};
+  *scan = n;
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+Result<std::vector<RowwiseStep>> BindSteps(const std::vector<const PlanNode*>& chain, const ExecOptions& options) {
+  std::vector<RowwiseStep> steps;
+  for (const PlanNode* n : chain) {
+    RowwiseStep step;
+    step.node = n;
+    const PlanNode& input = *n->inputs[0];
+    expr::BindContext ctx = ContextFor(input, options);
+    switch (n->kind) {
+      case PlanKind::kFilter: {
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr p, expr::Bind(*n->predicate, input.schema, ctx));
+        step.predicate = std::move(p);
+        break;
+      }
+      case PlanKind::kProject:
+        for (const auto& item : n->items) {
+          if (item.is_star || item.expr == nullptr) return Status::Internal("a star item survived resolution");
+          LP_ASSIGN_OR_RETURN(expr::BoundExpr e, expr::Bind(*item.expr, input.schema, ctx));
+          step.exprs.push_back(std::move(e));
+        }
+        break;
+      case PlanKind::kGenerate: {
+        LP_ASSIGN_OR_RETURN(expr::BoundGenerator g, expr::BindGenerator(*n->generator, input.schema, ctx));
+        step.generator = std::move(g);
+        break;
+      }
+      default:
+        break;  // kSubqueryAlias: the same columns under the node's names
+    }
+    steps.push_back(std::move(step));
+  }
+  return steps;
+}
+
+// One part through the steps (as RunFilter / RunProject / RunGenerate do to each batch).
+Result<RecordBatch> ApplySteps(const Schema& scan, const std::vector<RowwiseStep>& steps, RecordBatch b) {
+  b = RecordBatch(scan, b.columns(), b.num_rows());
+  for (const RowwiseStep& step : steps) {
+    if (b.num_rows() == 0) break;
+    switch (step.node->kind) {
+      case PlanKind::kFilter: {
+        LP_ASSIGN_OR_RETURN(b, operators::Filter(b, *step.predicate));
+        break;
+      }
+      case PlanKind::kProject: {
+        LP_ASSIGN_OR_RETURN(b, operators::Project(b, step.exprs, step.node->schema));
+        break;
+      }
+      case PlanKind::kGenerate: {
+        LP_ASSIGN_OR_RETURN(b, operators::Generate(b, *step.generator, step.node->schema));
+        break;
+      }
+      default:
+        break;
+    }
+    b = RecordBatch(step.node->schema, b.columns(), b.num_rows());
+  }
+  return b;
+}
+
+void MarkColumns(const expr::BoundExpr& e, std::vector<bool>* used) {
+  if (e.kind == expr::BoundKind::kColumn && e.column_index >= 0 &&
+      static_cast<size_t>(e.column_index) < used->size()) {
+    (*used)[static_cast<size_t>(e.column_index)] = true;
+  }
+  for (const auto& a : e.args) MarkColumns(a, used);
+  if (e.filter) MarkColumns(*e.filter, used);
+}
+
+// The scan's columns that the steps and the aggregate read (projection pushdown): the
+// aggregate's keys and arguments, then going down, every column a step's expressions
+// read (all of a projection's items are evaluated, so all their inputs are read), every
+// column under a generator. Never empty: a count(*) alone reads the first column.
+Result<std::vector<std::string>> ColumnsRead(const PlanNode& aggregate, const std::vector<RowwiseStep>& steps,
+                                             const PlanNode& scan, const ExecOptions& options) {
+  const PlanNode& input = *aggregate.inputs[0];
+  std::vector<bool> used(input.schema.size(), false);
+  expr::BindContext ctx = ContextFor(input, options);
+  for (const auto& k : aggregate.group_keys) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k.expr, input.schema, ctx));
+    MarkColumns(b, &used);
+  }
+  ctx.allow_aggregates = true;
+  for (const auto& a : aggregate.aggregates) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*a.expr, input.schema, ctx));
+    MarkColumns(b, &used);
+  }
+  for (size_t i = steps.size(); i-- > 0;) {
+    const RowwiseStep& step = steps[i];
+    const size_t below = step.node->inputs[0]->schema.size();
+    switch (step.node->kind) {
+      case PlanKind::kFilter:
+        MarkColumns(*step.predicate, &used);
+        break;
+      case PlanKind::kProject:
+        used.assign(below, false);
+        for (const auto& e : step.exprs) MarkColumns(e, &used);
+        break;
+      case PlanKind::kGenerate:
+        used.assign(below, true);
+        break;
+      default:
+        break;
+    }
+    used.resize(below, false);
+  }
+  std::vector<std::string> names;
+  for (size_t c = 0; c < used.size() && c < scan.schema.size(); ++c)
+    if (used[c]) names.push_back(scan.schema.field(c).name);
+  if (names.empty() && scan.schema.size() > 0) names.push_back(scan.schema.field(0).name);
+  return names;
+}
+
+// Row-group pushdown: the conjuncts of the filters right above the scan that compare a
+// column with a literal of its own type (or test it for NULL). Floating-point columns
+// are left out (NaN and -0.0 make statistics ranges unsafe).
+void CollectPredicates(const expr::BoundExpr& e, const Schema& schema, std::vector<parquet::ColumnPredicate>* out) {
+  using Op = parquet::ColumnPredicate::Op;
+  if (e.kind != expr::BoundKind::kCall) return;
+  if (e.function == "and") {
+    for (const auto& a : e.args) CollectPredicates(a, schema, out);
+    return;
+  }
+  auto column_of = [&](const expr::BoundExpr& c) -> const Field* {
+    if (c.kind != expr::BoundKind::kColumn || c.column_index < 0 ||
+        static_cast<size_t>(c.column_index) >= schema.size())
+      return nullptr;
+    const Field& f = schema.field(static_cast<size_t>(c.column_index));
+    switch (f.type.id()) {
+      case TypeId::kByte: case TypeId::kShort: case TypeId::kInt: case TypeId::kLong:
+      case TypeId::kString: case TypeId::kDate: case TypeId::kTimestamp: case TypeId::kTimestampNtz:
+        return &f;
+      default:
+        return nullptr;
+    }
+  };
+  if ((e.function == "is_null" || e.function == "is_not_null") && e.args.size() == 1) {
+    if (const Field* f = column_of(e.args[0])) {
+      out->push_back({f->name, e.function == "is_null" ? Op::kIsNull : Op::kIsNotNull, Value()});
+    }
+    return;
+  }
+  static const std::map<std::string, std::pair<Op, Op>> kOps = {  // (column op literal, literal op column)
+      {"=", {Op::kEq, Op::kEq}}, {"<", {Op::kLt, Op::kGt}}, {"<=", {Op::kLe, Op::kGe}},
+      {">", {Op::kGt, Op::kLt}}, {">=", {Op::kGe, Op::kLe}}};
+  auto op = kOps.find(e.function);
+  if (op == kOps.end() || e.args.size() != 2) return;
+  for (int side = 0; side < 2; ++side) {
+    const expr::BoundExpr& c = e.args[static_cast<size_t>(side)];
+    const expr::BoundExpr& lit = e.args[static_cast<size_t>(1 - side)];
+    const Field* f = column_of(c);
+    if (f == nullptr || !lit.is_literal() || lit.literal.is_null() || !(lit.type == f->type)) continue;
+    out->push_back({f->name, side == 0 ? op->second.first : op->second.second, lit.literal});
+    return;
+  }
+}
+
+// Partial aggregates on worker threads: part s goes to worker s % n, each worker takes
+// its parts in order through its own bound steps into its own aggregate. The caller
+// pulls the parts (the decode runs on the stream's own thread) and hands them out.
+class PartialAggregates {
+ public:
+  explicit PartialAggregates(size_t workers) : queues_(workers) {}
+  ~PartialAggregates() { Stop(); }
+
+  Status Start(const Schema& scan, const std::vector<const PlanNode*>& chain, const ExecOptions& options,
+               const AggregateFactory& make) {
+    scan_ = &scan;
+    for (size_t w = 0; w < queues_.size(); ++w) {
+      LP_ASSIGN_OR_RETURN(std::vector<RowwiseStep> steps, BindSteps(chain, options));
+      LP_ASSIGN_OR_RETURN(std::unique_ptr<operators::HashAggregate> agg, make());
+      workers_.push_back(std::make_unique<Worker>());
+      workers_.back()->steps = std::move(steps);
+      workers_.back()->agg = std::move(agg);
+    }
+    for (size_t w = 0; w < workers_.size(); ++w) threads_.emplace_back([this, w] { Work(w); });
+    return Status::OK();
+  }
+
+  // Hands part `seq` to its worker; blocks while that worker has two parts waiting.
+  // False once a worker failed (Finish returns its error).
+  bool Add(int64_t seq, RecordBatch part) {
+    const size_t w = static_cast<size_t>(seq) % queues_.size();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queues_[w].size() < 2 || failed_; });
+    if (failed_) return false;
+    queues_[w].push_back(std::move(part));
+    cv_.notify_all();
+    return true;
+  }
+
+  // Rows the steps gave the aggregates (complete after Finish).
+  int64_t rows() const { return rows_.load(); }
+
+  // Waits for the workers; the partial aggregates merged in worker order into the first.
+  Result<std::unique_ptr<operators::HashAggregate>> Finish() {
+    Stop();
+    if (!error_.ok()) return error_;
+    std::unique_ptr<operators::HashAggregate> out = std::move(workers_[0]->agg);
+    for (size_t w = 1; w < workers_.size(); ++w) {
+      LP_ASSIGN_OR_RETURN(RecordBatch state, workers_[w]->agg->ExportState());
+      workers_[w]->agg.reset();
+      LP_RETURN_IF_ERROR(out->MergeState(state));
+    }
+    return out;
+  }
+
+ private:
+  struct Worker {
+    std::vector<RowwiseStep> steps;
+    std::unique_ptr<operators::HashAggregate> agg;
+  };
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  void Work(size_t w) {
+    while (true) {
+      RecordBatch part;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !queues_[w].empty() || done_ || failed_; });
+        if (failed_ || queues_[w].empty()) return;
+        part = std::move(queues_[w].front());
+        queues_[w].pop_front();
+        cv_.notify_all();
+      }
+      Status st = Status::OK();
+      auto out = ApplySteps(*scan_, workers_[w]->steps, std::move(part));
+      if (!out.ok()) st = out.status();
+      else if (out->num_rows() > 0) st = workers_[w]->agg->Push(*out);
+      if (out.ok()) rows_ += out->num_rows();
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!failed_) error_ = st;
+        failed_ = true;
+        cv_.notify_all();
+        return;
+      }
+    }
+  }
+
+  const Schema* scan_ = nullptr;
+  std::atomic<int64_t> rows_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::deque<RecordBatch>> queues_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  bool done_ = false;
+  bool failed_ = false;
+  Status error_ = Status::OK();
+};
+
+Result<std::optional<Batches>> Executor::RunAggregateByParts(const PlanNode& node, const AggregateFactory& own) {
+  // An incremental aggregate takes rows read by parts only through its merge callback.
+  if (options_.incremental_aggregate && !options_.incremental_aggregate_merge) return std::optional<Batches>();
+  const AggregateFactory& make = options_.incremental_aggregate_merge && options_.incremental_aggregate_factory
+                                     ? options_.incremental_aggregate_factory
+                                     : own;
+  const PlanNode* scan = nullptr;
+  std::vector<const PlanNode*> chain = RowwiseChain(node, &scan);
+  if (scan == nullptr || !scan->resolved) return std::optional<Batches>();
+  LP_ASSIGN_OR_RETURN(std::vector<RowwiseStep> steps, BindSteps(chain, options_));
+  LP_ASSIGN_OR_RETURN(std::vector<std::string> columns, ColumnsRead(node, steps, *scan, options_));
+  std::vector<parquet::ColumnPredicate> predicates;
+  for (const RowwiseStep& step : steps) {
+    if (step.node->kind != PlanKind::kFilter) break;  // only filters on the table's own columns
+    CollectPredicates(*step.predicate, scan->schema, &predicates);
+  }
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<BatchStream> stream, provider_.StreamTable(*scan, columns, predicates));
+  if (stream == nullptr) return std::optional<Batches>();
+
+  bool ordered = false;  // an aggregate whose result depends on the order of its rows
+  for (const auto& a : node.aggregates) {
+    const expr::AggregateSignature* sig = expr::FindAggregate(a.expr->function);
+    ordered = ordered || (sig != nullptr && sig->order_sensitive);
+  }
+  const int threads = ordered ? 1 : std::max(1, options_.aggregate_threads);
+  int64_t rows = 0;
+  std::unique_ptr<operators::HashAggregate> agg;
+  RecordBatch part;
+  if (threads == 1) {
+    LP_ASSIGN_OR_RETURN(agg, make());
+    while (true) {
+      LP_ASSIGN_OR_RETURN(bool more, stream->Next(&part));
+      if (!more) break;
+      LP_ASSIGN_OR_RETURN(RecordBatch in, ApplySteps(scan->schema, steps, std::move(part)));
+      rows += in.num_rows();
+      if (in.num_rows() > 0) LP_RETURN_IF_ERROR(agg->Push(in));
+    }
+  } else {
+    PartialAggregates partials(static_cast<size_t>(threads));
+    LP_RETURN_IF_ERROR(partials.Start(scan->schema, chain, options_, make));
+    Status read = Status::OK();
+    for (int64_t seq = 0;; ++seq) {
+      auto more = stream->Next(&part);
+      if (!more.ok()) {
+        read = more.status();
+        break;
+      }
+      if (!*more || !partials.Add(seq, std::move(part))) break;
+    }
+    auto merged = partials.Finish();
+    LP_RETURN_IF_ERROR(read);
+    if (!merged.ok()) return merged.status();
+    agg = std::move(merged).value();
+    rows = partials.rows();
+  }
+  stream.reset();  // the decode thread ends before the state is handed on
+  if (options_.incremental_aggregate_merge) {
+    LP_ASSIGN_OR_RETURN(Batches out, options_.incremental_aggregate_merge(node, make, std::move(agg), rows));
+    return std::optional<Batches>(Relabel(node.schema, std::move(out)));
+  }
+  LP_ASSIGN_OR_RETURN(Batches out, agg->Finish());
+  return std::optional<Batches>(Relabel(node.schema, std::move(out)));
+}
+
 Result<Batches> Executor::RunStateful(const PlanNode& node) {
   switch (node.kind) {
     case PlanKind::kAggregate: {
       if (sql::WindowKeyIndex(node) >= 0) return RunWindowAggregate(node);
       const PlanNode& input = *node.inputs[0];
-      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
       LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(node, options_));
+      LP_ASSIGN_OR_RETURN(std::optional<Batches> by_parts, RunAggregateByParts(node, make));
+      if (by_parts) return std::move(*by_parts);
+      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
       if (options_.incremental_aggregate) {
         // The state lives across micro-batches: the runtime adds these (new) rows to it and
         // returns the aggregate over everything so far.

@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "formats/parquet/parquet.h"
 #include "operators/deduplicate.h"
 #include "operators/hash_aggregate.h"
 #include "operators/window_aggregate.h"
+#include "runtime/batch_stream.h"
 #include "sql/plan.h"
 #include "types/batch.h"
 
@@ -39,6 +41,19 @@ class ScanProvider {
   // Rows of a kReadFiles node, in node.schema's columns (data columns, the rescue
   // column, then the _metadata columns the query uses).
   virtual Result<std::vector<RecordBatch>> ReadFiles(const sql::PlanNode& node) = 0;
+  // Rows of a kTableScan node as a stream of bounded batches, for an aggregate that
+  // consumes its input part by part (docs/execution.md, "Materialized views by parts"):
+  // only `columns` (names of node.schema's columns, at least one) need hold the table's
+  // values, the others may be NULL; row groups whose statistics prove that no row
+  // satisfies `predicates` may be left out (the caller still filters every row). The
+  // rows, in order, are those ReadTable gives. nullptr when this provider reads the node
+  // only whole; Execute then calls ReadTable.
+  virtual Result<std::unique_ptr<BatchStream>> StreamTable(const sql::PlanNode& node,
+                                                           const std::vector<std::string>& columns,
+                                                           const std::vector<parquet::ColumnPredicate>& predicates) {
+    (void)node, (void)columns, (void)predicates;
+    return std::unique_ptr<BatchStream>();
+  }
   // Rows of a kReadStream node (a message source, runtime/stream_source.h), in
   // node.schema's columns. Only a streaming flow's batch has them.
   virtual Result<std::vector<RecordBatch>> ReadStream(const sql::PlanNode& node) {
@@ -62,6 +77,21 @@ struct ExecOptions {
   std::function<Result<std::vector<RecordBatch>>(const sql::PlanNode&, const AggregateFactory&,
                                                  const std::vector<RecordBatch>&)>
       incremental_aggregate;
+  // With incremental_aggregate: the same for an aggregate whose input was read by parts
+  // (ScanProvider::StreamTable): Execute aggregates the new rows itself as they stream
+  // in, and hands over that aggregate (`these`, built by the factory) with the number of
+  // rows it took. Unset, such an input is read whole and given to incremental_aggregate.
+  std::function<Result<std::vector<RecordBatch>>(const sql::PlanNode&, const AggregateFactory&,
+                                                 std::unique_ptr<operators::HashAggregate> these, int64_t rows)>
+      incremental_aggregate_merge;
+  // The factory of the aggregate incremental_aggregate_merge takes (its state's: it may
+  // hold more aggregates than the node, e.g. hidden counts); unset, the node's own.
+  AggregateFactory incremental_aggregate_factory;
+  // Partial aggregates of an input read by parts run on this many threads (each takes
+  // every n-th part; their states are merged in a fixed order, so the result does not
+  // depend on timing). 1: one thread. Aggregates whose result depends on the order of
+  // the rows (first, last, collect_list, ...) always use one.
+  int aggregate_threads = 1;
   // The state of a stream-stream join node, kept across micro-batches (a streaming flow
   // supplies a durable one, state::JoinStateStore); unset, each Execute starts empty.
   std::function<Result<operators::StreamJoinState*>(const sql::PlanNode&)> join_state;

@@ -72,6 +72,54 @@ Result<bool> PipelineRunner::Impl::MaterializedViewIsCurrent(const sql::Resolved
   return now == recorded;
 }
 
+// ---- reading by parts ----------------------------------------------------------------
+
+Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings) {
+  // Whole row groups by default: a pipeline table's are 262,144 rows (at most 1,048,576
+  // for any table lakepipe writes), and cutting them would copy every value once more.
+  if (settings.configuration.count("lakepipe.batchRows") == 0) return 0;
+  return BatchRows(settings);
+}
+
+Result<std::unique_ptr<BatchStream>> FullScanProvider::StreamTable(
+    const sql::PlanNode& node, const std::vector<std::string>& columns,
+    const std::vector<parquet::ColumnPredicate>& predicates) {
+  if (!by_parts_ || node.read_change_feed) return std::unique_ptr<BatchStream>();
+  const sql::ResolvedDataset* ds = runner_.Find(node.table);
+  if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return std::unique_ptr<BatchStream>();
+  auto table = runner_.Table(node.table);
+  if (!table.ok()) {
+    if (table.status().IsNotFound()) {
+      return Status::NotFound("table `" + node.table + "` has no data yet (its update has not run or failed)");
+    }
+    return table.status();
+  }
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
+  versions_read_[Lower(node.table)] = snap->version();
+  return SnapshotStream(snap, node.schema, columns, predicates);
+}
+
+Result<std::unique_ptr<BatchStream>> FullScanProvider::SnapshotStream(
+    const delta::SnapshotPtr& snap, const Schema& planned, const std::vector<std::string>& columns,
+    const std::vector<parquet::ColumnPredicate>& predicates) {
+  delta::ScanOptions options;
+  // Columns (and predicates) the snapshot has: an older version may lack a column the
+  // plan has (it reads as NULL, WidenToPlan).
+  for (const auto& c : columns)
+    if (snap->schema().FindField(c) >= 0) options.columns.push_back(c);
+  if (options.columns.empty() && snap->schema().size() > 0) options.columns.push_back(snap->schema().field(0).name);
+  for (const auto& p : predicates)
+    if (snap->schema().FindField(p.column) >= 0) options.predicates.push_back(p);
+  LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::SnapshotReader> reader, delta::SnapshotReader::Open(snap, options));
+  // Cut first, then widen: the NULL columns of the columns not read are a part long.
+  std::unique_ptr<BatchStream> parts = FunctionStream([reader](RecordBatch* out) { return reader->Next(out); });
+  if (cut_rows_ > 0) parts = SliceStream(std::move(parts), cut_rows_);
+  std::shared_ptr<BatchStream> cut(std::move(parts));
+  auto widened = WidenedStream([cut](RecordBatch* out) { return cut->Next(out); }, planned);
+  // Two parts ahead: the next is decoded while the aggregate takes this one.
+  return PrefetchStream(std::move(widened), 2);
+}
+
 Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::ResolvedDataset& ds,
                                                                     bool full_refresh, StatusBoard* board) {
   int64_t start = MonotonicNanos();
@@ -88,6 +136,8 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   ExecOptions exec;
   exec.current_timestamp_micros = clock->NowMicros();
   FullScanProvider provider(*this, exec);
+  LP_ASSIGN_OR_RETURN(const int64_t part_rows, ViewPartRows(pipeline.settings));
+  provider.ReadByParts(part_rows);
   LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
   report.rows_read = CountRows(rows);
   report.rows_rescued = provider.file_stats().rescued_rows;
@@ -208,6 +258,20 @@ class IncrementalViewScanProvider : public FullScanProvider {
     options.columns = node.schema.names();
     return delta::ReadAppends(*table, source_["startVersion"].get<int64_t>(), source_["endVersion"].get<int64_t>(),
                               options);
+  }
+
+  Result<std::unique_ptr<BatchStream>> StreamTable(const sql::PlanNode& node, const std::vector<std::string>& columns,
+                                                   const std::vector<parquet::ColumnPredicate>& predicates) override {
+    if (Lower(node.table) != Lower(source_["table"].get<std::string>()))
+      return FullScanProvider::StreamTable(node, columns, predicates);
+    if (!by_parts_ || source_["kind"] != "snapshot") return std::unique_ptr<BatchStream>();
+    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+    int64_t version = source_["version"].get<int64_t>();
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
+    if (snap->version() != version) {
+      LP_ASSIGN_OR_RETURN(snap, table->AtVersion(version));
+    }
+    return SnapshotStream(snap, node.schema, columns, predicates);
   }
 
  private:
@@ -721,6 +785,19 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->Apply(batch_id, rows, retracted, counted.key_columns));
     return VisibleOutput(counted, out);
   };
+  // The view's new rows read by parts (the snapshot of the first batch): Execute builds
+  // their aggregate as they stream, and it is merged into the state whole.
+  exec.incremental_aggregate_factory = make;
+  exec.incremental_aggregate_merge = [&](const sql::PlanNode&, const AggregateFactory&,
+                                         std::unique_ptr<operators::HashAggregate> these,
+                                         int64_t rows) -> Result<Batches> {
+    if (pass != Pass::kApplying || groups || !retracted.empty()) {
+      return Status::Internal("a view's rows read by parts outside the pass that applies them");
+    }
+    input_rows += rows;
+    LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->ApplyAggregated(batch_id, std::move(these)));
+    return VisibleOutput(counted, out);
+  };
   if (changes && !changes->deleted.empty()) {
     pass = Pass::kRetracting;
     GivenRowsScanProvider gone(*this, exec, upstream, changes->deleted);
@@ -801,6 +878,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     return st;
   };
   IncrementalViewScanProvider snapshot_or_appends(*this, exec, source);
+  {
+    auto part_rows = ViewPartRows(pipeline.settings);
+    if (!part_rows.ok()) return abandon(part_rows.status());
+    snapshot_or_appends.ReadByParts(*part_rows);
+  }
   GivenRowsScanProvider given(*this, exec, upstream, changes ? changes->inserted : retracted);
   FullScanProvider& provider = changes ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;
   auto executed = Execute(*ds.plan, provider, exec);

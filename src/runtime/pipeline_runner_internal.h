@@ -108,6 +108,19 @@ struct Flow {
   std::vector<std::pair<std::string, std::string>> warnings;
 };
 
+// The rows per part of a table read by parts: the pipeline's configuration
+// `lakepipe.batchRows` (docs/execution.md; tests set a tiny one), else the default.
+Result<int64_t> BatchRows(const sql::PipelineSettings& settings);
+// The rows a materialized view's part is cut to: 0 (whole row groups of the table it
+// reads) unless the configuration sets `lakepipe.batchRows`.
+Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings);
+// Rows read from a stored table in the plan's columns (`planned`): columns (or struct
+// fields) a batch lacks are NULL, so that the executor sees the columns it planned.
+Result<Batches> WidenToPlan(Batches rows, const Schema& planned);
+// A stream of stored rows (`next`), each batch widened as WidenToPlan widens a list;
+// `planned` must outlive the stream.
+std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned);
+
 // Adds a read's warnings (files changed after planning, links not followed in a batch
 // read) to `report`.
 void NoteFileWarnings(const FileReadStats& stats, TableReport* report);
@@ -299,6 +312,18 @@ class FullScanProvider : public ScanProvider {
   Result<Batches> ReadTable(const sql::PlanNode& node) override;
   Result<Batches> ReadFiles(const sql::PlanNode& node) override;
 
+  // Lets an aggregate read the tables it scans by parts (StreamTable; docs/execution.md,
+  // "Materialized views by parts"), decoded on a thread of their own: one part per row
+  // group, cut to at most `cut_rows` rows when that is > 0. Off until called: the
+  // providers that give a scan its rows in advance (a view's retracted rows) must not be
+  // bypassed.
+  void ReadByParts(int64_t cut_rows) {
+    by_parts_ = true;
+    cut_rows_ = cut_rows;
+  }
+  Result<std::unique_ptr<BatchStream>> StreamTable(const sql::PlanNode& node, const std::vector<std::string>& columns,
+                                                   const std::vector<parquet::ColumnPredicate>& predicates) override;
+
   const FileReadStats& file_stats() const { return file_stats_; }
   // name@version of every table read, for "nothing changed" checks.
   const std::map<std::string, int64_t>& versions_read() const { return versions_read_; }
@@ -308,6 +333,14 @@ class FullScanProvider : public ScanProvider {
   // Every row of a snapshot, in `columns`' columns (one read shared by the views that run
   // together, runner_.shared_scans).
   Result<Batches> ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns);
+  // The rows of a snapshot by parts, in `planned`'s columns of which only `columns` are
+  // read (the others NULL), skipping row groups by `predicates`: a stream of row groups
+  // (cut to cut_rows_), read a few batches ahead on a thread of its own.
+  Result<std::unique_ptr<BatchStream>> SnapshotStream(const delta::SnapshotPtr& snap, const Schema& planned,
+                                                      const std::vector<std::string>& columns,
+                                                      const std::vector<parquet::ColumnPredicate>& predicates);
+  bool by_parts_ = false;  // ReadByParts
+  int64_t cut_rows_ = 0;
 
   const PipelineRunner::Impl& runner_;
   const ExecOptions& exec_;

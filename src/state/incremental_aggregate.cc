@@ -145,6 +145,28 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, c
   return view_->CurrentResult();
 }
 
+Result<std::vector<RecordBatch>> IncrementalAggregate::ApplyAggregated(int64_t batch_id,
+                                                                       std::unique_ptr<operators::HashAggregate> these) {
+  LP_ASSIGN_OR_RETURN(bool applied, BeginBatch(batch_id));
+  if (applied) return view_->CurrentResult();  // already in the state
+  if (view_->num_groups() == 0 && pending_->num_groups() == 0 && these->num_groups() > 0) {
+    // The first batch into an empty state: the view is these rows' aggregate, and the
+    // commit writes it as the snapshot (no delta copy of a state as large as the view).
+    view_ = std::move(these);
+    groups_dropped_ = true;
+    return view_->CurrentResult();
+  }
+  LP_ASSIGN_OR_RETURN(RecordBatch delta, these->ExportState());
+  these.reset();
+  Status merged = pending_->MergeState(delta);
+  if (merged.ok()) merged = view_->MergeState(delta);
+  if (!merged.ok()) {
+    Status reload = Reload();
+    return reload.ok() ? merged : reload;
+  }
+  return view_->CurrentResult();
+}
+
 namespace {
 
 using KeySet = std::unordered_set<std::string>;

@@ -50,6 +50,11 @@ class IncrementalAggregate {
   // count_if, sum and avg of integers and decimals): the caller checks that.
   Result<std::vector<RecordBatch>> Apply(int64_t batch_id, const std::vector<RecordBatch>& rows,
                                          const std::vector<RecordBatch>& retracted, size_t key_columns);
+  // The same as Apply(batch_id, rows) where `these` (made by the factory) is the
+  // aggregate of those rows, built by the caller (e.g. as the rows streamed in by parts).
+  // Into an empty state it is taken whole (no copy): the next Commit then writes it as a
+  // snapshot.
+  Result<std::vector<RecordBatch>> ApplyAggregated(int64_t batch_id, std::unique_ptr<operators::HashAggregate> these);
   // Recomputing groups, for aggregates that cannot take values back (min, max,
   // count(DISTINCT), floating-point sums): the groups of `rows` (input rows), one row
   // per group, in the state's key columns. Plain GROUP BY only (NotSupported with
