@@ -42,15 +42,5 @@ FROM STREAM read_files('${landing}/marketing/campaigns', format => 'csv', header
   schema => 'campaign_id STRING, campaign_name STRING, marketing_channel STRING, start_date DATE,
              end_date DATE, budget DECIMAL(12,2)');
 
--- The order system's order lines. Bronze keeps every row and only counts the ones with a
--- value that did not fit (warn); Silver quarantines them, Gold stops on an inconsistency
--- (seed 002's expectations per layer: WARN, then DROP/QUARANTINE, then FAIL).
-CREATE OR REFRESH STREAMING TABLE bronze_orders (
-  CONSTRAINT readable_line EXPECT (_rescued_data IS NULL)
-)
-COMMENT 'Order lines as received, flaws included'
-AS SELECT *, current_timestamp() AS ingestion_time, _metadata.file_name AS source_file
-FROM STREAM read_files('${landing}/orders', format => 'csv', header => true,
-  schema => 'order_id BIGINT, line_no INT, order_ts TIMESTAMP, channel STRING, store_id INT,
-             customer_id BIGINT, session_id STRING, campaign_id STRING, product_id BIGINT,
-             quantity INT, unit_price DECIMAL(10,2)');
+-- The order lines: bronze_orders_files.sql (landing files) or, in examples/shop-postgres,
+-- the order system's outbox in PostgreSQL.

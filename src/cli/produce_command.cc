@@ -17,6 +17,15 @@
 // COLUMN` when given; the same pacing applies per group of --lines-per-file messages,
 // each group flushed (acknowledged by the broker) before the next.
 //
+// `--from FILE.csv --to postgresql://...` writes each line into the outbox table
+// shop.outbox (docs/postgres-cdc.md, "Loading a CSV into the outbox"), created if absent:
+// payload = the line's JSON object as for Kafka, aggregate_id = the `--key` column's value
+// (or the line's number), aggregate_type/event_type from --aggregate-type/--event-type.
+// Consecutive lines with the same key value are one transaction (an order's lines are
+// committed together, as an order system would); the same pacing applies per group of
+// --lines-per-file lines, each group one round trip. A key run that a group boundary cuts
+// waits for the next group, so it still commits once; a stop commits the lines read.
+//
 // An input named *.json, *.jsonl or *.ndjson is JSON lines (no header): each line is one
 // message as it is (a line that is not JSON too: the feed's flaws travel as they are),
 // keyed by the top-level field `--key` of the object when given; to a folder it is split
@@ -39,6 +48,7 @@
 #include "cli/produce_postgres.h"
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/pg_connection.h"
 #include "common/uuid.h"
 #include "kafka/producer.h"
 
@@ -56,7 +66,9 @@ struct ProduceArgs {
   bool loop = false;
   int64_t limit = 0;
   std::string prefix;
-  std::string key;  // kafka: the column whose value keys each message
+  std::string key;  // kafka: the column whose value keys each message; postgres: aggregate_id
+  std::string aggregate_type = "record";     // postgres outbox rows
+  std::string event_type = "RecordAdded";
   ProducePostgresArgs pg;  // --to postgresql://...
 };
 
@@ -263,9 +275,58 @@ class Progress {
   int64_t last_print_ = 0;
 };
 
+// The outbox table of docs/postgres-cdc.md (the orders application creates the same).
+const char* kOutboxSql = R"sql(
+CREATE SCHEMA IF NOT EXISTS shop;
+CREATE TABLE IF NOT EXISTS shop.outbox (
+  id bigserial PRIMARY KEY, aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+  event_type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE shop.outbox REPLICA IDENTITY FULL;
+)sql";
+
+// `s` as a PostgreSQL string literal (standard_conforming_strings, the default since 9.1).
+std::string PgLiteral(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+// Builds the transactions of the outbox target: one per run of consecutive lines with the
+// same key. Take() returns the SQL of the closed runs; the open one stays until it closes
+// or Finish().
+class OutboxBatch {
+ public:
+  OutboxBatch(std::string aggregate_type, std::string event_type)
+      : prefix_("," + PgLiteral(event_type) + ","), type_(PgLiteral(aggregate_type)) {}
+
+  void Add(const std::string& key, const std::string& payload) {
+    if (open_ && key != open_key_) Close();
+    values_ += std::string(open_ ? "," : "") + "(" + type_ + "," + PgLiteral(key) + prefix_ + PgLiteral(payload) +
+               "::jsonb)";
+    open_ = true;
+    open_key_ = key;
+  }
+  void Finish() { Close(); }
+  std::string Take() { return std::move(closed_); }
+
+ private:
+  void Close() {
+    if (!open_) return;
+    closed_ += "BEGIN;INSERT INTO shop.outbox (aggregate_type, aggregate_id, event_type, payload) VALUES " + values_ +
+               ";COMMIT;";
+    values_.clear();
+    open_ = false;
+  }
+
+  std::string prefix_, type_, values_, open_key_, closed_;
+  bool open_ = false;
+};
+
 Status RunProduce(const ProduceArgs& a) {
-  if (IsPostgresTarget(a.to)) {
-    if (!a.from.empty()) return Status::InvalidArgument("produce: --to postgresql://... generates orders; --from is for files and Kafka");
+  if (IsPostgresTarget(a.to) && a.from.empty()) {
     ProducePostgresArgs pg = a.pg;
     pg.dsn = a.to;
     LP_ASSIGN_OR_RETURN(pg.rate, ParseRate(a.rate));
@@ -299,10 +360,25 @@ Status RunProduce(const ProduceArgs& a) {
   }
 
   std::unique_ptr<kafka::Producer> producer;
+  std::unique_ptr<PgConnection> pg;
+  std::optional<OutboxBatch> outbox;
   std::string topic;
   std::vector<std::string> names = SplitCsv(header);
   int key_index = -1;
-  if (a.to.rfind("kafka://", 0) == 0) {
+  if (IsPostgresTarget(a.to)) {
+    if (json_lines) {
+      return Status::InvalidArgument("produce: --to postgresql://... takes a CSV --from (JSON lines into the "
+                                     "outbox: not built yet)");
+    }
+    if (!a.key.empty()) {
+      for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == a.key) key_index = static_cast<int>(i);
+      if (key_index < 0) return Status::InvalidArgument("produce: --key " + a.key + " is not a column of " + a.from);
+    }
+    LP_ASSIGN_OR_RETURN(pg, PgConnection::Connect(a.to));
+    LP_RETURN_IF_ERROR(pg->Exec(kOutboxSql));
+    outbox.emplace(a.aggregate_type, a.event_type);
+  } else if (a.to.rfind("kafka://", 0) == 0) {
     std::string rest = a.to.substr(8);
     size_t slash = rest.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
@@ -316,7 +392,7 @@ Status RunProduce(const ProduceArgs& a) {
       if (key_index < 0) return Status::InvalidArgument("produce: --key " + a.key + " is not a column of " + a.from);
     }
   } else if (!a.key.empty()) {
-    return Status::InvalidArgument("produce: --key applies to --to kafka://...");
+    return Status::InvalidArgument("produce: --key applies to --to kafka://... and postgresql://...");
   } else if (fs->Exists(a.to)) {
     auto to_info = fs->Stat(a.to);
     if (to_info.ok() && !to_info->is_dir) {
@@ -367,6 +443,32 @@ Status RunProduce(const ProduceArgs& a) {
     int64_t due = start + static_cast<int64_t>(static_cast<double>(lines + in_file) / rate * 1e9);
     SleepUntil(due);
     if (g_stop_signal.load() != 0) break;  // stopped while waiting: this file is not written
+    if (pg) {
+      size_t pos = header.size();
+      int64_t n = lines;
+      while (pos < content.size()) {
+        size_t end = pos;
+        bool q = false;
+        while (end < content.size() && (content[end] != '\n' || q)) {
+          if (content[end] == '"') q = !q;
+          ++end;
+        }
+        std::vector<std::string> fields = SplitCsv(std::string_view(content).substr(pos, end - pos));
+        ++n;
+        std::string key = key_index >= 0 && static_cast<size_t>(key_index) < fields.size()
+                              ? fields[static_cast<size_t>(key_index)]
+                              : std::to_string(n);
+        outbox->Add(key, RecordJson(names, fields));
+        pos = end + 1;
+      }
+      if (input_done) outbox->Finish();
+      std::string sql = outbox->Take();
+      if (!sql.empty()) LP_RETURN_IF_ERROR(pg->Exec(sql));
+      lines += in_file;
+      ++files;
+      progress.Update(start, lines, files, false);
+      continue;
+    }
     if (producer) {
       // Each data line of `content` (after the header) is one message.
       size_t pos = header.size();
@@ -413,6 +515,11 @@ Status RunProduce(const ProduceArgs& a) {
     ++files;
     progress.Update(start, lines, files, false);
   }
+  if (outbox) {
+    outbox->Finish();  // the end of the input, or a stop: the lines read are committed
+    std::string sql = outbox->Take();
+    if (!sql.empty()) LP_RETURN_IF_ERROR(pg->Exec(sql));
+  }
   progress.Update(start, lines, files, true);
   if (!data_seen && lines == 0 && g_stop_signal.load() == 0) {
     return Status::InvalidArgument("produce: input " + a.from +
@@ -435,8 +542,15 @@ void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry) {
                  "to Kafka, or (--to postgresql://...) run the orders application against PostgreSQL");
   cmd->add_option("--from", args->from, "The CSV file to read (its header is repeated in each file)");
   cmd->add_option("--to", args->to, "The landing folder (created if missing), kafka://HOST:PORT/TOPIC, or "
-                                    "postgresql://... for the orders application (docs/postgres-cdc.md)")->required();
-  cmd->add_option("--key", args->key, "kafka: the column whose value keys each message");
+                                    "postgresql://... (the orders application, or with --from the outbox; "
+                                    "docs/postgres-cdc.md)")->required();
+  cmd->add_option("--key", args->key,
+                  "kafka: the column whose value keys each message; postgresql: the outbox's aggregate_id, "
+                  "consecutive lines with one value committed together");
+  cmd->add_option("--aggregate-type", args->aggregate_type, "postgresql --from CSV: the outbox rows' aggregate_type")
+      ->capture_default_str();
+  cmd->add_option("--event-type", args->event_type, "postgresql --from CSV: the outbox rows' event_type")
+      ->capture_default_str();
   cmd->add_option("--rate", args->rate, "Data lines (orders for PostgreSQL) per second")->required();
   cmd->add_option("--customers", args->pg.customers, "PostgreSQL: customers seeded")->capture_default_str();
   cmd->add_option("--products", args->pg.products, "PostgreSQL: products seeded")->capture_default_str();

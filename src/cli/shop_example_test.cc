@@ -17,8 +17,11 @@
 // the customer); each known product key's list price is the price the order was placed
 // at; the unknown members the fact's expectations count are the generator's own tally.
 // A second test sends the click stream through Kafka (`lakepipe produce` of the JSON
-// lines, `examples/shop-kafka`) and gets the same Gold. A third runs `lakepipe demo
-// --example shop`, which lands the sources a day at a time into a continuous run.
+// lines, `examples/shop-kafka`) and gets the same Gold; a third the order lines through
+// the order system's outbox in a real PostgreSQL (`lakepipe produce --from CSV --to
+// postgresql://`, `examples/shop-postgres`), across restarts of the pipeline. A fourth
+// runs `lakepipe demo --example shop`, which lands the sources a day at a time into a
+// continuous run.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -30,12 +33,14 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/cli_test_util.h"
 #include "common/fs.h"
+#include "testing/pg_test_server.h"
 #include "testing/testing.h"
 
 namespace lakepipe {
@@ -419,6 +424,80 @@ TEST_F(ShopExampleTest, ClickStreamFromKafkaGivesTheSameGold) {
   EXPECT_GT(bronze[0]["rescued"].get<int64_t>(), 0) << "the malformed lines keep their text";
   ExpectGoldEqualsDuckDb(pipeline, sets);
   EXPECT_EQ(broker.StopWith(SIGTERM), 0);
+}
+
+// The order lines through the order system's PostgreSQL outbox: each day's order file
+// written into shop.outbox by `lakepipe produce` (an order's lines in one transaction), the
+// other sources landed as files. examples/shop-postgres runs after days 1-3 (read from the
+// outbox's snapshot), again after days 4-5 (streamed from the slot) and once more with
+// nothing new, each run its own process: Bronze has every line exactly once, the flawed
+// ones rescued as a file read rescues them, and the Gold equals DuckDB's over the files,
+// the same truth examples/shop's Gold equals.
+TEST_F(ShopExampleTest, OrdersFromThePostgresOutboxGiveTheSameGold) {
+  auto pg = testing::PgTestServer::Start({.logical_replication = true});
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  ASSERT_TRUE((*pg)->CreateDatabase("shopdb").ok());
+  const std::string uri = "postgresql://postgres@127.0.0.1:" + std::to_string((*pg)->port()) + "/shopdb";
+  auto listed = fs_->ListDir(JoinPath(staging_, "orders"));
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> files;
+  for (const auto& e : *listed) files.push_back(JoinPath(JoinPath(staging_, "orders"), e.name));
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), static_cast<size_t>(kDays));
+  // 7 lines per round trip: orders of 1-4 lines straddle the groups, and must still commit
+  // once each.
+  auto load = [&](int first, int last) {
+    for (int d = first; d <= last; ++d) {
+      Lakepipe("produce --from " + files[static_cast<size_t>(d - 1)] + " --to " + uri +
+               " --rate 1000000 --lines-per-file 7 --key order_id --aggregate-type order --event-type OrderLinePlaced");
+    }
+  };
+  const std::string pipeline = testing::SourceDir() + "/examples/shop-postgres";
+  const std::string sets = Sets(dir_.Join("lake-pg"), " --set postgres_dsn=" + uri);
+  Land(1, 3);  // the orders too: DuckDB's truth reads them; the pipeline reads the outbox
+  load(1, 3);
+  Lakepipe("validate " + pipeline + sets);  // resolves the outbox's columns in PostgreSQL
+  Lakepipe("run " + pipeline + " --once --no-server" + sets);
+  Land(4, kDays);
+  load(4, kDays);
+  Lakepipe("run " + pipeline + " --once --no-server" + sets);
+  Lakepipe("run " + pipeline + " --once --no-server" + sets);  // nothing new: nothing doubled
+
+  // One transaction per order, whatever the groups.
+  auto txns = (*pg)->Psql("SELECT count(DISTINCT xmin::text) || ' ' || count(DISTINCT aggregate_id) || ' ' || "
+                          "count(*) FROM shop.outbox", "shopdb");
+  ASSERT_TRUE(txns.ok()) << txns.status().ToString();
+  std::istringstream in(*txns);
+  int64_t xacts = 0, orders = 0, rows = 0;
+  in >> xacts >> orders >> rows;
+  EXPECT_EQ(xacts, orders) << *txns;
+  EXPECT_EQ(rows, tally_.order_lines);
+
+  // Bronze: every line once, both from the snapshot (_lsn 0) and from the stream; the
+  // lines with a value that does not fit its type rescued, as many as DuckDB finds in the
+  // files.
+  auto bronze = Query(pipeline, sets,
+                      "SELECT count(*) AS n, count(DISTINCT source_file) AS outbox_rows, "
+                      "count(DISTINCT concat(CAST(order_id AS STRING), '/', CAST(line_no AS STRING))) AS keys, "
+                      "count_if(_lsn = 0) AS snapshot, count_if(_lsn > 0) AS streamed, "
+                      "count_if(_rescued_data IS NOT NULL) AS rescued FROM bronze_orders");
+  ASSERT_EQ(bronze.size(), 1u);
+  auto unfit = testing::DuckDBRows(
+      "SELECT CAST(count(*) AS INTEGER) AS n FROM read_csv('" + landing_ + "/orders/*.csv', header = true, all_varchar = true) "
+      "WHERE (quantity <> '' AND TRY_CAST(quantity AS INT) IS NULL) "
+      "OR (unit_price <> '' AND TRY_CAST(unit_price AS DECIMAL(10,2)) IS NULL)");
+  ASSERT_EQ(unfit.size(), 1u);
+  EXPECT_EQ(bronze[0]["n"].get<int64_t>(), tally_.order_lines) << bronze[0].dump();
+  EXPECT_EQ(bronze[0]["outbox_rows"].get<int64_t>(), tally_.order_lines);
+  EXPECT_EQ(bronze[0]["keys"].get<int64_t>(), tally_.order_lines);
+  EXPECT_GT(bronze[0]["snapshot"].get<int64_t>(), 0);
+  EXPECT_GT(bronze[0]["streamed"].get<int64_t>(), 0);
+  EXPECT_EQ(bronze[0]["rescued"].get<int64_t>(), unfit[0]["n"].get<int64_t>());
+  EXPECT_GT(bronze[0]["rescued"].get<int64_t>(), 0);
+  auto quarantined = Query(pipeline, sets, "SELECT count(*) AS n FROM silver_order_lines_quarantine");
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_EQ(quarantined[0]["n"].get<int64_t>(), tally_.bad);
+  ExpectGoldEqualsDuckDb(pipeline, sets);
 }
 
 // `lakepipe demo --example shop`: the days land one after another into the continuous run,
