@@ -38,10 +38,12 @@ Status NewTokenAndHash() {
 
 }  // namespace
 
-void RegisterAuditCommand(CLI::App& app, CommandRegistry& registry);  // audit_command.cc
+void RegisterAuditCommand(CLI::App& app, CommandRegistry& registry);    // audit_command.cc
+void RegisterLineageCommand(CLI::App& app, CommandRegistry& registry);  // lineage_command.cc
 
 void RegisterGovernanceCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterAuditCommand(app, registry);
+  RegisterLineageCommand(app, registry);
   CLI::App* token = app.add_subcommand("token", "Bearer tokens for governance principals (docs/governance.md)");
   token->require_subcommand(1);
   CLI::App* hash = token->add_subcommand(

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "governance/policy.h"
 #include "sql/graph.h"
 #include "sql/pipeline.h"
 #include "sql/resolve.h"
@@ -58,6 +59,17 @@ Status RunValidate(const PipelineOptions& o) {
       std::printf("chart %s (%s) reads %s: %s\n", c.spec.id.c_str(), sql::ChartTypeName(c.spec.type), tables.c_str(),
                   c.columns.ToDDL().c_str());
     }
+  }
+  // governance: (docs/governance.md), checked against the tables as the server checks it.
+  std::vector<std::string> tables = {"_event_log", "_audit"};
+  for (const auto& ds : r.datasets) {
+    tables.push_back(ds.name);
+    tables.push_back(ds.name + "_quarantine");
+  }
+  LP_ASSIGN_OR_RETURN(auto policy, governance::Policy::Load(p.settings.settings_file, p.settings.name, tables));
+  if (policy.declared()) {
+    std::printf("governance: %zu principals, %zu grants (%s)\n", policy.principals().size(),
+                policy.EffectiveGrants().size(), policy.source().c_str());
   }
   std::printf("dashboard %s: %zu chart%s%s\n", d.title.c_str(), d.charts.size(), d.charts.size() == 1 ? "" : "s",
               d.declared ? "" : " (default: a table per Gold table)");

@@ -186,6 +186,9 @@ TEST_F(AccessMatrixTest, EveryRouteTimesEveryCallerGetsItsStatus) {
       {"/metrics", "/metrics", {401, 401, 200, 200, 200, 200}},
       {"/api/stream", "/api/stream", {401, 401, 200, 200, 200, 200}},
       {"/api/audit", "/api/audit", {401, 401, 200, 403, 403, 200}},
+      {"/api/lineage", "/api/lineage", {401, 401, 200, 200, 200, 200}},
+      {"/api/lineage", "/api/lineage?column=gold_kpis.orders", {401, 401, 200, 200, 200, 200}},
+      {"/api/lineage", "/api/lineage?column=silver_orders.line_total", {401, 401, 200, 200, 403, 200}},
       {"/", "/", {401, 401, 200, 200, 200, 200}},
       {"/index.html", "/index.html", {401, 401, 200, 200, 200, 200}},
       {"/assets/{file}", "/assets/app.js", {401, 401, 200, 200, 200, 200}},
@@ -270,6 +273,18 @@ TEST_F(AccessMatrixTest, AReaderSeesOnlyItsTablesEverywhere) {
   EXPECT_FALSE(GetJson(port(), "/api/expectations", kOperator)["tables"].empty());
   for (const auto& t : GetJson(port(), "/api/sla", kReader)["tables"])
     EXPECT_TRUE(granted.count(t["table"].get<std::string>())) << t.dump();
+
+  // Lineage: the reader's columns, their sources in tables it does not see left out.
+  Json lineage = GetJson(port(), "/api/lineage", kReader);
+  ASSERT_FALSE(lineage["columns"].empty());
+  for (const auto& c : lineage["columns"]) {
+    EXPECT_TRUE(granted.count(c["table"].get<std::string>())) << c.dump();
+    EXPECT_TRUE(c["sources"].empty()) << c.dump();  // every gold column comes from silver_orders
+  }
+  Json full = GetJson(port(), "/api/lineage?column=gold_kpis.orders", kOperator);
+  EXPECT_EQ(full["edges"].size(), 3u) << full.dump();  // silver, bronze, the landing files
+  EXPECT_EQ(full["hidden_edges"], 0);
+  EXPECT_EQ(GetJson(port(), "/api/lineage?column=gold_kpis.orders", kReader)["hidden_edges"], 3);
 
   // A denied table names the principal and the missing grant.
   int status = 0;

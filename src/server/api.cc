@@ -505,6 +505,7 @@ const std::vector<Route>& Routes() {
       {"/metrics", RouteAccess::kFiltered, false, false},
       {"/api/stream", RouteAccess::kFiltered, false, true},
       {"/api/audit", RouteAccess::kAdmin, false, false},
+      {"/api/lineage", RouteAccess::kFiltered, false, false},
       {"/", RouteAccess::kSignedIn, true, false},
       {"/index.html", RouteAccess::kSignedIn, true, false},
       {"/assets/{file}", RouteAccess::kSignedIn, true, false},
@@ -548,7 +549,11 @@ ApiResponse ErrorResponse(int status, const std::string& message) {
 }
 
 Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board, governance::Policy policy)
-    : catalog_(runner), policy_(std::move(policy)), board_(board), sla_(runner) {}
+    : catalog_(runner),
+      policy_(std::move(policy)),
+      lineage_(governance::PipelineColumnLineage(runner->resolved())),
+      board_(board),
+      sla_(runner) {}
 
 Result<governance::Policy> Api::LoadPolicy() const {
   std::vector<std::string> tables;
@@ -743,7 +748,53 @@ ApiResponse Api::Dispatch(const Route& route, const std::string& param, const Qu
   if (p == "/api/dashboard") return Dashboard(who);
   if (p == "/api/dashboard/charts/{id}") return Chart(param);
   if (p == "/api/audit") return AuditRows(params);
+  if (p == "/api/lineage") return Lineage(params, who);
   return ErrorResponse(500, "route " + p + " has no handler (a bug)");
+}
+
+ApiResponse Api::Lineage(const QueryParams& params, const Identity& who) const {
+  // A source in a table `who` does not see is left out (counted), so a reader learns
+  // neither its name nor its columns; file and message sources are shown.
+  const auto& graph = catalog_.runner()->resolved().graph;
+  auto shown = [&](const governance::ColumnRef& r) { return graph.Find(r.table) < 0 || policy_.CanSee(who, r.table); };
+  auto ref_json = [](const governance::ColumnRef& r) { return Json{{"table", r.table}, {"column", r.column}}; };
+  const std::string* column = Param(params, "column");
+  if (column != nullptr) {
+    size_t dot = column->find('.');
+    if (dot == std::string::npos) return ErrorResponse(400, "query parameter column must be table.column");
+    governance::ColumnRef start{column->substr(0, dot), column->substr(dot + 1)};
+    bool known = std::any_of(lineage_.begin(), lineage_.end(), [&](const governance::ColumnLineage& c) {
+      return Lower(c.column.table) == Lower(start.table) && Lower(c.column.column) == Lower(start.column);
+    });
+    if (!known) return ErrorResponse(404, "no column `" + column->substr(0, 200) + "` in the pipeline's tables");
+    if (!policy_.CanSee(who, start.table)) return Forbidden(who, "see table `" + start.table + "`: no SELECT grant on it");
+    Json edges = Json::array();
+    int64_t hidden = 0;
+    for (const auto& [from, to] : governance::UpstreamEdges(lineage_, start)) {
+      if (!shown(from) || !shown(to)) {
+        ++hidden;
+        continue;
+      }
+      edges.push_back({{"from", ref_json(from)}, {"to", ref_json(to)}});
+    }
+    return JsonResponse({{"column", *column}, {"edges", std::move(edges)}, {"hidden_edges", hidden}});
+  }
+  Json columns = Json::array();
+  for (const auto& c : lineage_) {
+    if (!policy_.CanSee(who, c.column.table)) continue;
+    Json sources = Json::array();
+    int64_t hidden = 0;
+    for (const auto& s : c.sources) {
+      if (shown(s)) {
+        sources.push_back(ref_json(s));
+      } else {
+        ++hidden;
+      }
+    }
+    columns.push_back({{"table", c.column.table}, {"column", c.column.column}, {"sources", std::move(sources)},
+                       {"hidden_sources", hidden}});
+  }
+  return JsonResponse({{"pipeline", catalog_.runner()->pipeline().settings.name}, {"columns", std::move(columns)}});
 }
 
 ApiResponse Api::AuditRows(const QueryParams& params) const {

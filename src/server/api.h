@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "governance/audit_log.h"
+#include "governance/lineage.h"
 #include "governance/policy.h"
 #include "runtime/status_board.h"
 #include "server/catalog.h"
@@ -120,6 +121,7 @@ class Api {
   ApiResponse Dashboard(const governance::Identity& who) const;
   ApiResponse Chart(const std::string& id) const;
   ApiResponse AuditRows(const QueryParams& params) const;
+  ApiResponse Lineage(const QueryParams& params, const governance::Identity& who) const;
   // The access check and the handler of `route`.
   ApiResponse Dispatch(const Route& route, const std::string& param, const QueryParams& params,
                        const governance::Identity& who) const;
@@ -129,6 +131,7 @@ class Api {
   Catalog catalog_;
   governance::Policy policy_;
   governance::AuditLog* audit_ = nullptr;
+  std::vector<governance::ColumnLineage> lineage_;  // of the resolved pipeline (immutable)
   runtime::StatusBoard* board_;
   mutable SlaMonitor sla_;  // freshness of every table, evaluated at most once a second
   // The event log's version as last polled (serve mode's change detection).
