@@ -1,10 +1,12 @@
 #include "state/rocks_util.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -24,13 +26,60 @@ Status FromRocks(const rocksdb::Status& st, const std::string& what) {
   return Status::IOError(what + ": " + st.ToString());
 }
 
+namespace {
+
+// One budget for the whole process. A pipeline opens a state DB per stateful operator of
+// every flow (a DISTINCT, each incremental view's aggregate, ...), and with RocksDB's
+// defaults each keeps up to two 64 MiB memtables and its own 8 MiB block cache: memtables
+// fill slowly at a continuous run's small batches and are flushed only when full, so a
+// 12-minute soak's RSS grew by ~40 MB a minute for minutes on end (docs/BENCHMARKS.md,
+// "Soak"), towards 5 x 136 MiB for the orders pipeline alone. Shared, the memtables of
+// all state DBs together stay under kStateMemtableBudget (a DB is flushed when the sum
+// passes it) and blocks share one cache.
+constexpr size_t kWriteBufferSize = 8 << 20;
+const std::shared_ptr<rocksdb::WriteBufferManager>& SharedWriteBuffers() {
+  static const auto* manager = new std::shared_ptr<rocksdb::WriteBufferManager>(
+      std::make_shared<rocksdb::WriteBufferManager>(kStateMemtableBudget));
+  return *manager;
+}
+const std::shared_ptr<rocksdb::Cache>& SharedBlockCache() {
+  static const auto* cache = new std::shared_ptr<rocksdb::Cache>(rocksdb::NewLRUCache(kStateBlockCacheBytes));
+  return *cache;
+}
+
+// RocksDB's info log (the LOG file of each DB) is not written. Its messages are
+// diagnostics whose errors also reach lakepipe as the failed call's Status; and on a full
+// disk it brought the process down: once a LOG write failed with ENOSPC, the next message
+// (the one reporting the failed WAL write) hit an assertion of RocksDB 7.8's file writer
+// (`sync_without_flush_called_`) and aborted (tests/crash/full_disk.mjs).
+class DiscardingLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+const std::shared_ptr<rocksdb::Logger>& SharedInfoLog() {
+  static const auto* logger = new std::shared_ptr<rocksdb::Logger>(std::make_shared<DiscardingLogger>());
+  return *logger;
+}
+
+rocksdb::BlockBasedTableOptions SharedTableOptions() {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = SharedBlockCache();
+  return table;
+}
+
+}  // namespace
+
+size_t StateMemtableBytes() { return SharedWriteBuffers()->memory_usage(); }
+
 rocksdb::Options StateDbOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 64;
-  // One DB per stateful operator of every flow: keep the info log small.
-  options.keep_log_file_num = 2;
-  options.max_log_file_size = 1 << 20;
+  options.write_buffer_size = kWriteBufferSize;
+  options.write_buffer_manager = SharedWriteBuffers();
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(SharedTableOptions()));
+  options.info_log = SharedInfoLog();
   // Crash tests' power-cut simulation (common/crash_journal.h); nullptr otherwise.
   if (rocksdb::Env* journaled = CrashJournalEnvOrNull()) options.env = journaled;
   return options;
@@ -67,7 +116,7 @@ Result<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir, bool po
   // Per table file: files written before with compression stay readable.
   if (!compress) options.compression = rocksdb::kNoCompression;
   if (point_lookups) {
-    rocksdb::BlockBasedTableOptions table;
+    rocksdb::BlockBasedTableOptions table = SharedTableOptions();
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   }

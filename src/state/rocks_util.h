@@ -24,8 +24,15 @@ namespace lakepipe::state {
 
 Status FromRocks(const rocksdb::Status& st, const std::string& what);
 
-// Options of every state DB: created on first open, few open files, a short info log.
+// Options of every state DB: created on first open, few open files, a short info log, and
+// the process-wide memory budget: the memtables of all state DBs together are flushed when
+// they pass kStateMemtableBudget, and table blocks share one kStateBlockCacheBytes cache.
 rocksdb::Options StateDbOptions();
+inline constexpr size_t kStateMemtableBudget = 64 << 20;
+inline constexpr size_t kStateBlockCacheBytes = 32 << 20;
+// Bytes held now by the memtables of every state DB of the process (under the budget,
+// give or take the memtable being filled when a flush is triggered).
+size_t StateMemtableBytes();
 
 // An integer marker stored as decimal text; nullopt when absent. Corruption when the value
 // is not a decimal integer.

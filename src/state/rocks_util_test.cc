@@ -1,0 +1,86 @@
+#include "state/rocks_util.h"
+
+#include <gtest/gtest.h>
+
+#include <rocksdb/db.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/fs.h"
+#include "testing/testing.h"
+
+namespace lakepipe::state {
+namespace {
+
+uint64_t MemtableBytes(rocksdb::DB* db) {
+  uint64_t bytes = 0;
+  EXPECT_TRUE(db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &bytes));
+  return bytes;
+}
+
+// The leak the soak found (docs/BENCHMARKS.md, "Soak"): every state DB (one per stateful
+// operator of every flow) kept up to two 64 MiB memtables, filled slowly by a continuous
+// run's small batches and flushed only when full, so RSS grew for many minutes. Now the
+// memtables of all state DBs of the process share one budget. Ten DBs receive 16 MiB each
+// (160 MiB in all); what their memtables hold afterwards must stay within the budget.
+TEST(StateDbOptionsTest, MemtablesOfAllStateDbsShareOneBudget) {
+  testing::TempDir dir;
+  constexpr int kDbs = 10;
+  constexpr int kRounds = 16;
+  std::vector<std::unique_ptr<rocksdb::DB>> dbs;
+  for (int i = 0; i < kDbs; ++i) {
+    auto db = OpenStateDb(dir.Join("db-" + std::to_string(i)), /*point_lookups=*/i % 2 == 0);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    dbs.push_back(std::move(*db));
+  }
+  std::string value(1 << 20, 'v');
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kDbs; ++i) {
+      value[round % value.size()] = static_cast<char>('a' + i);
+      ASSERT_TRUE(dbs[i]->Put(rocksdb::WriteOptions(), "key-" + std::to_string(round), value).ok());
+    }
+  }
+  // Flushes run in the background: wait (at most 60 s) for them to bring the total down.
+  uint64_t total = 0;
+  const uint64_t bound = kStateMemtableBudget + (8 << 20);  // plus the memtable a flush is draining
+  for (int wait = 0; wait < 600; ++wait) {
+    total = 0;
+    for (auto& db : dbs) total += MemtableBytes(db.get());
+    if (total <= bound) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LE(total, bound) << "the memtables of " << kDbs << " state DBs hold " << (total >> 20) << " MiB after "
+                          << kDbs * kRounds << " MiB were written";
+  EXPECT_LE(StateMemtableBytes(), bound);
+  for (auto& db : dbs) {
+    // One memtable of each DB is flushed at 8 MiB, whatever the budget says.
+    EXPECT_LE(MemtableBytes(db.get()), uint64_t{2 * (8 << 20) + (1 << 20)});
+    // Table blocks of every state DB share one cache (RocksDB's default is 8 MiB per DB).
+    uint64_t capacity = 0;
+    ASSERT_TRUE(db->GetIntProperty("rocksdb.block-cache-capacity", &capacity));
+    EXPECT_EQ(capacity, kStateBlockCacheBytes);
+  }
+  // Every value is still there (flushed to table files, not dropped).
+  std::string got;
+  ASSERT_TRUE(dbs[3]->Get(rocksdb::ReadOptions(), "key-0", &got).ok());
+  EXPECT_EQ(got.size(), value.size());
+}
+
+// RocksDB's LOG file is not written (on a full disk its writer aborted the process:
+// tests/crash/full_disk.mjs).
+TEST(StateDbOptionsTest, NoInfoLogFile) {
+  testing::TempDir dir;
+  auto db = OpenStateDb(dir.Join("db"), /*point_lookups=*/false);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Put(rocksdb::WriteOptions(), "k", "v").ok());
+  auto entries = FileSystem::Default()->ListDir(dir.Join("db"));
+  ASSERT_TRUE(entries.ok());
+  for (const auto& e : *entries) EXPECT_NE(e.name.rfind("LOG", 0), 0u) << e.name;
+}
+
+}  // namespace
+}  // namespace lakepipe::state
