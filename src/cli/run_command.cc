@@ -24,6 +24,7 @@
 #include "cli/output.h"
 #include "common/fs.h"
 #include "common/local_postgres.h"
+#include "common/memory.h"
 #include "kafka/dev_broker.h"
 #include "publish/file_export.h"
 #include "publish/kafka_sink.h"
@@ -226,6 +227,9 @@ Status RunPipeline(const RunArgs& a) {
   StopSignals signals(runner.get());
 
   if (!once) {
+    // A run of months: fewer malloc arenas, and freed memory given back every 10 s
+    // (common/memory.h), so RSS follows what the run holds rather than what it once held.
+    TuneAllocatorForLongRun();
     // The HTTP API and dashboard, when pipeline.yaml has `server:` or --port is given.
     server::HttpServer http;
     if (!a.no_server && (settings.server.has_value() || a.port >= 0)) {
@@ -318,7 +322,11 @@ Status RunPipeline(const RunArgs& a) {
         (void)events.Flush();
       });
     }
-    Status run = runner->RunContinuous(options);
+    Status run;
+    {
+      MemoryReleaser releaser(std::chrono::seconds(10));
+      run = runner->RunContinuous(options);
+    }
     for (auto it = publishers.rbegin(); it != publishers.rend(); ++it) (*it)->Stop();
     done.store(true);
     if (sla_thread.joinable()) sla_thread.join();

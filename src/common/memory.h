@@ -1,0 +1,44 @@
+// Process memory for long runs: glibc malloc settings and giving freed memory back to the
+// system. A continuous run allocates and frees batch buffers on many threads for months;
+// with glibc's defaults its RSS kept what it had freed (docs/BENCHMARKS.md, "Soak": up to
+// 16 arenas on 2 cores, each keeping its free chunks), so RSS grew long after the live
+// heap had stopped growing.
+//
+// Thread-safety: TuneAllocatorForLongRun once, early (before the run's threads start);
+// ReleaseFreeMemory from any thread; a MemoryReleaser is owned by one thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace lakepipe {
+
+// At most two malloc arenas (glibc's default is eight per core): threads share their free
+// chunks instead of each keeping its own. Measured side by side at 5,000 lines/s
+// (docs/BENCHMARKS.md, "Memory of a continuous run"): 371 -> 258 MB after six minutes, the
+// same CPU. (A fixed 1 MiB mmap threshold gave 133 MB but cost 32% more CPU: not taken.)
+// A no-op with another allocator.
+void TuneAllocatorForLongRun();
+
+// Returns the free memory of every arena to the system (glibc's malloc_trim): the pages of
+// free chunks inside the heaps, not only the top. Costs a walk of the free lists.
+void ReleaseFreeMemory();
+
+// Calls ReleaseFreeMemory every `interval` on a thread of its own until destroyed.
+class MemoryReleaser {
+ public:
+  explicit MemoryReleaser(std::chrono::milliseconds interval);
+  ~MemoryReleaser();
+  MemoryReleaser(const MemoryReleaser&) = delete;
+  MemoryReleaser& operator=(const MemoryReleaser&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace lakepipe
