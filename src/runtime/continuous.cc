@@ -99,6 +99,14 @@ class EventLogFlusher {
   std::string error_;
 };
 
+// A table and the tables it writes beside itself: `<t>_quarantine` (rows that failed a
+// QUARANTINE expectation) and `<t>_late` (rows behind a watermark). They are created with
+// its table properties and grow a file per batch like it, so auto-compaction and scheduled
+// VACUUM look after them too (a side table that does not exist is skipped).
+std::vector<std::string> WithSideTables(const std::string& name) {
+  return {name, name + "_quarantine", name + "_late"};
+}
+
 struct TableSchedule {
   const sql::ResolvedDataset* ds = nullptr;
   sql::TriggerSpec trigger;
@@ -294,7 +302,9 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
         if (t.trigger.kind == Kind::kContinuous && t.min_interval_micros > 0) {
           t.not_before = std::max(t.not_before, now + t.min_interval_micros);
         }
-        if (t.auto_compact) compactor.Notify(t.ds->name, r.TablePath(t.ds->name), t.auto_compact_min_files);
+        if (t.auto_compact) {
+          for (const auto& name : WithSideTables(t.ds->name)) compactor.Notify(name, r.TablePath(name), t.auto_compact_min_files);
+        }
         for (auto& down : tables)
           if (down.wakes_on.count(key)) down.dirty = true;
         // A streaming table takes one batch per run: look for the next one.
@@ -315,7 +325,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     } else {
       for (auto& t : tables) {
         if (t.vacuum_interval_micros > 0 && now >= t.next_vacuum) {
-          vacuum.Queue(t.ds->name, r.TablePath(t.ds->name));
+          for (const auto& name : WithSideTables(t.ds->name)) vacuum.Queue(name, r.TablePath(name));
           t.next_vacuum = now + t.vacuum_interval_micros;
         }
       }
