@@ -7,13 +7,25 @@
 //     checkpoint and every flow's checkpoint folder, as a restart does);
 //   - p99 landing -> Gold latency over the interval (lakepipe_end_to_end_latency_seconds of
 //     gold_revenue_by_country on /metrics, bucket upper bound).
+//   - the event log's files (`_event_log`), and the keys of Silver's DISTINCT (state that
+//     grows by design: the example's DISTINCT has no watermark).
 // Then it fits a line to each series (second half of the run: after warm-up) and writes the
 // series, the slopes and a 30-day extrapolation to the "## Soak" section of --md (other
 // sections untouched). The target: every slope flat within noise, except data bytes.
 //
+// The pipeline is a copy of examples/orders whose tables are set up as a user leaving it
+// running for months would: scheduled VACUUM (`lakepipe.vacuum.interval`, --vacuum-interval,
+// 5 minutes) with a short retention of removed files and of the log
+// (`delta.deletedFileRetentionDuration` and `delta.logRetentionDuration`, --retention,
+// 10 minutes). Scheduled VACUUM never keeps less than an hour (docs/continuous.md); so that
+// the file counts level off within a soak of an hour, the run gets
+// LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS (honoured by test builds only) = the retention.
+// --as-shipped runs examples/orders unchanged (VACUUM off, 30 days of log).
+//
 // Usage: node bench/soak.mjs [--bin B] [--minutes 60] [--rate 5000] [--sample-seconds 60]
+//        [--vacuum-interval '5 minutes'] [--retention-minutes 10] [--as-shipped]
 //        [--md docs/BENCHMARKS.md] [--json OUT]
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import {
@@ -28,6 +40,9 @@ const sampleSeconds = Number(argValue('--sample-seconds', '60'));
 const mdPath = argValue('--md', null);
 const jsonPath = argValue('--json', null);
 const GOLD = 'gold_revenue_by_country';
+const asShipped = process.argv.includes('--as-shipped');
+const vacuumInterval = argValue('--vacuum-interval', '5 minutes');
+const retentionMinutes = Number(argValue('--retention-minutes', '10'));
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -70,11 +85,37 @@ function procStats(pid) {
   return { rss_mb: field('VmRSS') / 1024, threads: field('Threads'), fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
-// Cumulative bucket counts of the Gold latency histogram: Map(le -> count).
+// The pipeline the soak runs: examples/orders, or a copy whose every table carries the
+// maintenance properties (inserted before each table's COMMENT).
+function soakPipeline(work) {
+  if (asShipped) return EXAMPLE;
+  const dir = join(work, 'pipeline');
+  cpSync(EXAMPLE, dir, { recursive: true });
+  const props = `TBLPROPERTIES ('lakepipe.vacuum.interval' = '${vacuumInterval}', ` +
+    `'delta.deletedFileRetentionDuration' = '${retentionMinutes} minutes', ` +
+    `'delta.logRetentionDuration' = '${retentionMinutes} minutes')\n`;
+  let tables = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql'))) {
+    const sql = readFileSync(join(dir, file), 'utf8');
+    const patched = sql.replace(/^COMMENT '/gm, () => {
+      ++tables;
+      return `${props}COMMENT '`;
+    });
+    writeFileSync(join(dir, file), patched);
+  }
+  if (tables !== 6) fail(`expected the six tables of examples/orders each with a COMMENT line, found ${tables}`);
+  return dir;
+}
+
+// Cumulative bucket counts of the Gold latency histogram: Map(le -> count), and the state
+// keys per table.
+let stateKeys = {};
 async function latencyBuckets(port) {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   if (!res.ok) fail(`/metrics answered ${res.status}`);
   const text = await res.text();
+  stateKeys = {};
+  for (const m of text.matchAll(/^lakepipe_state_keys\{table="([^"]+)"\} (\S+)$/gm)) stateKeys[m[1]] = Number(m[2]);
   const buckets = new Map();
   const re = /^lakepipe_end_to_end_latency_seconds_bucket\{([^}]*)\} (\S+)$/gm;
   for (let m; (m = re.exec(text));) {
@@ -122,9 +163,11 @@ console.log(`soak: generating ${rows} order lines`);
 runOk(bin, ['generate', 'orders', '--rows', String(rows), '--seed', '7', '--out', input]);
 const port = await freePort();
 const sets = orderSets(landing, storage);
+const pipelineDir = soakPipeline(work);
 const producer = start(bin, ['produce', '--from', input, '--to', landing, '--rate', String(rate), '--lines-per-file', '500']);
 while (!existsSync(landing) || readdirSync(landing).length === 0) await sleep(50);
-const pipeline = start(bin, ['run', EXAMPLE, '--summary', '--port', String(port), ...sets]);
+const pipeline = start(bin, ['run', pipelineDir, '--summary', '--port', String(port), ...sets],
+  asShipped ? {} : { LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS: String(retentionMinutes * 60) });
 let stopped = null;
 pipeline.exited.then((r) => { stopped = r; });
 const loadStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -149,7 +192,7 @@ while ((Date.now() - t0) / 60000 < minutes) {
   })();
   lastBuckets = buckets;
   const t = Date.now();
-  const status = runSync(bin, ['status', EXAMPLE, ...sets]);
+  const status = runSync(bin, ['status', pipelineDir, ...sets]);
   s.status_ms = Date.now() - t;
   s.status_exit = status.status;
   s.tables = {};
@@ -161,6 +204,8 @@ while ((Date.now() - t0) / 60000 < minutes) {
       checkpoints: du(join(storage, '_checkpoints', name)),
     };
   }
+  s.event_log = { data: du(join(storage, '_event_log'), (n) => n === '_delta_log'), log: du(join(storage, '_event_log', '_delta_log')) };
+  s.state_keys = { ...stateKeys };
   samples.push(s);
   const gold = s.tables[GOLD];
   console.log(`soak: ${s.minute.toFixed(1)} min: RSS ${s.rss_mb.toFixed(0)} MB, ${s.fds} fds, ${s.threads} threads, ` +
@@ -181,6 +226,9 @@ const series = [
   ['startup replay: `lakepipe status` (ms)', (s) => s.status_ms, false],
   ['p99 landing -> Gold (ms, bucket bound)', (s) => (Number.isFinite(s.p99_ms) ? s.p99_ms : null), false],
 ];
+series.push(['silver_orders: DISTINCT keys (state, grows by design)', (s) => s.state_keys?.silver_orders ?? null, true]);
+series.push(['_event_log: data files', (s) => s.event_log.data.files, false]);
+series.push(['_event_log: _delta_log files', (s) => s.event_log.log.files, false]);
 const tableNames = Object.keys(samples.at(-1).tables).sort();
 for (const t of tableNames) {
   series.push([`${t}: data files`, (s) => s.tables[t]?.data.files ?? 0, false]);
@@ -209,9 +257,14 @@ const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toF
 const md = [
   '## Soak (issue 16; `make soak`, bench/soak.mjs)',
   '',
-  `\`node bench/soak.mjs --minutes ${minutes} --rate ${rate}\`: the orders pipeline in continuous mode for ${minutes} min ` +
+  `\`node bench/soak.mjs --minutes ${minutes} --rate ${rate}${asShipped ? ' --as-shipped' : ''}\`: the orders pipeline in continuous mode for ${minutes} min ` +
     `while \`lakepipe produce\` drops ${rate} lines/s (500 per file); ${samples.length} samples, one every ${sampleSeconds} s. ` +
     `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, ${os.cpus().length} CPUs, load ${loadStart} at the start and ${loadEnd} at the end.`,
+  '',
+  asShipped ? 'The pipeline is examples/orders as shipped (scheduled VACUUM off, 30 days of log).'
+    : `Every table of the pipeline (a copy of examples/orders) has \`'lakepipe.vacuum.interval' = '${vacuumInterval}'\`, ` +
+      `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', and the run ` +
+      `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise).`,
   '',
   `Slopes are fitted over the second half of the run (after warm-up); "flat" means the fitted change over that half is ` +
     `within twice the scatter around the line or 5% of the mean. 30 days = the last value plus 30 days of the slope.`,

@@ -54,7 +54,8 @@ bool KillPointsCompiledIn() {
 
 void CheckKillPointEnvironment() {
   if (KillPointsCompiledIn()) return;
-  for (const char* var : {"LAKEPIPE_KILL_AT", "LAKEPIPE_KILL_TRACE", "LAKEPIPE_CRASH_JOURNAL", "LAKEPIPE_FAULT_AT"}) {
+  for (const char* var : {"LAKEPIPE_KILL_AT", "LAKEPIPE_KILL_TRACE", "LAKEPIPE_CRASH_JOURNAL", "LAKEPIPE_FAULT_AT",
+                          "LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS"}) {
     const char* v = std::getenv(var);
     if (v != nullptr && *v != '\0') {
       std::fprintf(stderr,

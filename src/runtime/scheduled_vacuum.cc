@@ -1,9 +1,11 @@
 #include "runtime/scheduled_vacuum.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
+#include "common/kill_point.h"
 #include "delta/log_cleanup.h"
 #include "delta/table.h"
 #include "runtime/event_log.h"
@@ -12,6 +14,22 @@ namespace lakepipe::runtime {
 
 namespace {
 constexpr int64_t kMinRetentionMillis = 3600 * 1000;
+
+// The floor. Test builds only (kill points compiled in, as for LAKEPIPE_FAULT_AT):
+// LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS lowers it, so that `make soak` sees VACUUM level the
+// file counts off within its hour (bench/soak.mjs); a run of its own, whose batches
+// commit within seconds of writing their files.
+int64_t MinRetentionMillis() {
+  static const int64_t floor = [] {
+    const char* env = std::getenv("LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS");
+    if (!KillPointsCompiledIn() || env == nullptr || *env == '\0') return kMinRetentionMillis;
+    char* end = nullptr;
+    long long seconds = std::strtoll(env, &end, 10);
+    if (end == env || *end != '\0' || seconds < 0) return kMinRetentionMillis;
+    return static_cast<int64_t>(seconds) * 1000;
+  }();
+  return floor;
+}
 }  // namespace
 
 ScheduledVacuum::ScheduledVacuum(FileSystem* fs, Clock* clock, EventLog* log)
@@ -41,7 +59,7 @@ Result<int64_t> ScheduledVacuum::VacuumNow(const std::string& name, const std::s
   delta::VacuumOptions options;
   // Never under an hour, whatever the table says: this VACUUM runs beside the run's own
   // writers, whose data files exist before their commit names them.
-  int64_t retention_ms = std::max<int64_t>(delta::DeletedFileRetentionMillis((*snap)->configuration()), kMinRetentionMillis);
+  int64_t retention_ms = std::max<int64_t>(delta::DeletedFileRetentionMillis((*snap)->configuration()), MinRetentionMillis());
   options.retention_hours = static_cast<double>(retention_ms) / 3600e3;
   options.dry_run = true;
   auto planned = (*table)->Vacuum(options);
