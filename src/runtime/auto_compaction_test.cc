@@ -292,11 +292,13 @@ TEST(AutoCompactionTest, DownstreamReadersNeverReadCompactedRowsTwice) {
   ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"), "name: t\nstorage: " + dir.Join("storage") +
                                                              "\nconfiguration: {landing: " + landing + "}\n")
                   .ok());
+  // raw takes one file per batch: on a loaded machine the files, landed 40 ms apart, would
+  // otherwise gather into fewer than the six small files a compaction needs.
   ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
                             "CREATE OR REFRESH STREAMING TABLE raw TBLPROPERTIES (delta.enableChangeDataFeed = true, "
                             "'lakepipe.autoCompact.minNumFiles' = '6') "
                             "AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, "
-                            "schema => 'id INT, kind STRING');\n"
+                            "schema => 'id INT, kind STRING', maxFilesPerTrigger => 1);\n"
                             "CREATE OR REFRESH STREAMING TABLE clean AS SELECT id, kind FROM STREAM(raw);\n"
                             "CREATE OR REFRESH STREAMING TABLE feed AS SELECT id, _change_type FROM "
                             "STREAM(raw) WITH (readChangeFeed = true);\n"
