@@ -32,8 +32,9 @@ FROM (SELECT count(*) AS n FROM dim_product_history) AS one_row;
 -- customers are at its 00:00, so a version starts at the extract where a customer first
 -- appears or where one of their attributes differs from the previous extract, and ends at
 -- the first extract where they differ again or are missing (removed), or stays current.
--- Lakeflow's AUTO CDC FROM SNAPSHOT is Python-only (create_auto_cdc_from_snapshot_flow);
--- this is the same history computed in SQL, over every extract, at each update.
+-- Lakeflow's AUTO CDC FROM SNAPSHOT is Python-only (create_auto_cdc_from_snapshot_flow)
+-- and lakepipe's SQL form of it is not built yet (docs/sql-reference.md, "AUTO CDC FROM
+-- SNAPSHOT"); this is the same history computed in SQL, over every extract, at each update.
 CREATE OR REFRESH MATERIALIZED VIEW dim_customer
 COMMENT 'Customer dimension (SCD2 from daily CRM extracts): one row per customer version, key -1 the unknown customer'
 AS WITH extracts AS (

@@ -164,6 +164,9 @@ TEST(CdcStatementTest, ErrorsNamePositions) {
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO d SELECT id FROM changes;", "c.sql:3:32", "BY NAME",
        kInvalid},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS MERGE INTO d;", "c.sql:3:18", "AUTO CDC", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY seq "
+       "STORED AS SCD TYPE 2;",
+       "c.sql:3:39", "AUTO CDC FROM SNAPSHOT", kNotSupported},
       {"CREATE STREAMING TABLE s AS SELECT * FROM STREAM read_files('/n', format => 'json', "
        "schema => 'id BIGINT, seq BIGINT, v STRUCT<a: BIGINT, b: ARRAY<BIGINT>>');\n"
        "CREATE STREAMING TABLE d;\nAPPLY CHANGES INTO d FROM STREAM(s) KEYS (id) SEQUENCE BY v STORED AS SCD TYPE 2;",
