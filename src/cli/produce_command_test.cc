@@ -175,6 +175,12 @@ TEST_F(ProduceCommandTest, ErrorsAreOneClearLine) {
   ASSERT_TRUE(FileSystem::Default()->WriteFile(header_only, "a,b\n").ok());
   ExpectOneErrorLine(LakepipeFails("produce --from " + header_only + to + " --rate 10 --loop"),
                      "header.csv has a header but no data lines");
+  // Into a PostgreSQL outbox: refused before connecting (nothing listens on port 1).
+  const std::string pg = " --to postgresql://postgres@127.0.0.1:1/shop --rate 10";
+  ExpectOneErrorLine(LakepipeFails("produce --from " + input_ + pg + " --key nope"), "--key nope is not a column");
+  std::string json = dir_.Join("events.json");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(json, "{\"a\": 1}\n").ok());
+  ExpectOneErrorLine(LakepipeFails("produce --from " + json + pg), "not built yet");
 }
 
 }  // namespace
