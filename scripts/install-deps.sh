@@ -11,7 +11,7 @@ build_pkgs=(
   libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev
   libpg-query-dev libsimdjson-dev nlohmann-json3-dev libfast-float-dev
   librocksdb-dev librdkafka-dev libpq-dev libcpp-httplib-dev libssl-dev
-  libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev uuid-dev
+  libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev uuid-dev tzdata
 )
 test_pkgs=(postgresql chromium)
 bench_pkgs=(kcat)

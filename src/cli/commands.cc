@@ -15,6 +15,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   RegisterCrashCommands(app, registry);
   RegisterGenerateCommands(app, registry);
   RegisterGovernanceCommands(app, registry);
+  RegisterJobCommands(app, registry);
   RegisterKafkaCommands(app, registry);
   RegisterPipelineCommands(app, registry);
   RegisterProduceCommands(app, registry);

@@ -29,6 +29,7 @@ void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterCrashCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterGovernanceCommands(CLI::App& app, CommandRegistry& registry);
+void RegisterJobCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterKafkaCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterPipelineCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterProduceCommands(CLI::App& app, CommandRegistry& registry);

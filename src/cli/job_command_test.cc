@@ -1,0 +1,68 @@
+// `lakepipe job`: the orders job of examples/orders/jobs.yaml end to end (generate ->
+// pipeline update -> optimize -> vacuum, each task the lakepipe binary), its history as
+// text, JSON and a Delta table; a failing job exits 1 and says how to resume; a bad jobs
+// file is refused with its line.
+#include <fstream>
+
+#include "cli/cli_test_util.h"
+
+namespace lakepipe {
+namespace {
+
+using Json = nlohmann::json;
+
+TEST(JobCommandTest, OrdersJobRunsItsTasksAndRecordsThem) {
+  testing::TempDir dir;
+  std::string jobs = testing::SourceDir() + "/examples/orders/jobs.yaml";
+  std::string lake = dir.Join("lake");
+  std::string common = " --storage " + Quote(dir.Join("jobs"));
+  std::string out = Lakepipe("job run " + Quote(jobs) + " daily" + common + " --param landing=" +
+                             Quote(dir.Join("landing")) + " --param lake=" + Quote(lake) + " --param rows=3000");
+  EXPECT_NE(out.find("update_pipeline: succeeded"), std::string::npos) << out;
+  EXPECT_NE(out.find("succeeded\n"), std::string::npos) << out;
+
+  // The pipeline update read what the generate task wrote.
+  std::string count = Lakepipe("query " + Quote(testing::SourceDir() + "/examples/orders") + " --set storage=" +
+                               Quote(lake) + " --format jsonl \"SELECT COUNT(*) AS n FROM bronze_orders\"");
+  ASSERT_EQ(JsonLines(count).size(), 1u) << count;
+  EXPECT_EQ(JsonLines(count)[0]["n"], 3000) << count;
+
+  Json history = Json::parse(Lakepipe("job history " + Quote(jobs) + common + " --json"));
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  const Json& run = history[0];
+  EXPECT_EQ(run["job"], "daily");
+  EXPECT_EQ(run["state"], "succeeded");
+  EXPECT_EQ(run["trigger"], "manual");
+  EXPECT_EQ(run["parameters"]["rows"], "3000");
+  std::vector<std::string> tasks;
+  for (const auto& t : run["tasks"]) {
+    EXPECT_EQ(t["state"], "succeeded") << t.dump();
+    EXPECT_EQ(t["attempt"], 1);
+    tasks.push_back(t["task"]);
+  }
+  EXPECT_EQ(tasks, (std::vector<std::string>{"generate_orders", "update_pipeline", "optimize_silver", "vacuum_bronze"}));
+  // The history is a Delta table: 4 task rows and the run's row.
+  std::string rows = Lakepipe("table show " + Quote(dir.Join("jobs/_job_runs")) + " --format jsonl");
+  EXPECT_EQ(JsonLines(rows).size(), 5u) << rows;
+  std::string text = Lakepipe("job history " + Quote(jobs) + common);
+  EXPECT_NE(text.find("4 succeeded"), std::string::npos) << text;
+}
+
+TEST(JobCommandTest, FailingJobExitsOneAndBadFilesNameTheLine) {
+  testing::TempDir dir;
+  std::string path = dir.Join("jobs.yaml");
+  std::ofstream(path) << "jobs:\n  j:\n    tasks:\n      - {name: a, kind: command, argv: [sh, -c, \"echo broken >&2; exit 4\"]}\n";
+  auto r = testing::RunCommand(Binary() + " job run " + Quote(path) + " j");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("failed: task a: exit status 4: broken"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("to resume it"), std::string::npos) << r.status().message();
+  EXPECT_NE(Lakepipe("job history " + Quote(path)).find("failed"), std::string::npos);
+
+  std::ofstream(path) << "jobs:\n  j:\n    tasks:\n      - {name: a, kind: command, argv: [x], depends_on: [b]}\n";
+  std::string err = LakepipeFails("job check " + Quote(path));
+  ExpectOneErrorLine(err, path + ":4:");
+  EXPECT_NE(err.find("unknown task `b`"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace lakepipe
