@@ -93,6 +93,16 @@ Status AuditLog::Write(const std::vector<AuditRecord>& records) {
   LP_RETURN_IF_ERROR((*writer)->Write(RecordBatch::FromColumns(schema, std::move(cols))));
   auto committed = (*writer)->Commit();
   if (!committed.ok()) return committed.status().WithContext("audit log");
+  if (++commits_ % kCompactEvery == 0) {
+    // The record is committed whatever happens here: a compaction that fails (or loses a
+    // race with another process's) is tried again kCompactEvery commits later.
+    auto table = delta::DeltaTable::Open(path_, fs_, table_options);
+    if (table.ok()) {
+      delta::OptimizeOptions optimize;
+      optimize.min_files = 2;
+      (void)(*table)->Optimize(optimize);
+    }
+  }
   return Status::OK();
 }
 

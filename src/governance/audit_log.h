@@ -13,6 +13,10 @@
 // of actions that were never acknowledged; their data files, if written, are never
 // referenced by the log and are removed by VACUUM.
 //
+// Each commit adds one small data file; every kCompactEvery commits of this AuditLog the
+// table is compacted (OPTIMIZE, dataChange=false: readers see the same rows), so a server
+// that runs for weeks does not leave a file per request for every checkpoint to list.
+//
 // Thread-safe: Record may be called from many threads at once.
 #pragma once
 
@@ -46,6 +50,8 @@ class AuditLog {
  public:
   AuditLog(FileSystem* fs, std::string storage, std::string pipeline, Clock* clock = Clock::System());
 
+  static constexpr int kCompactEvery = 50;
+
   static Schema TableSchema();
   static std::string TablePath(const std::string& storage);
 
@@ -73,6 +79,7 @@ class AuditLog {
   std::condition_variable cv_;
   std::shared_ptr<Batch> open_;  // records waiting for the next commit (guarded by mu_)
   bool committing_ = false;      // a commit is being written (guarded by mu_)
+  int64_t commits_ = 0;          // by this AuditLog (only the committing leader touches it)
 };
 
 // The local OS user running this process ("local:<name>", or "local:uid <n>").

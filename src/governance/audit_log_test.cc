@@ -65,6 +65,28 @@ TEST(AuditLog, ConcurrentRecordsAreAllCommittedInFewerCommits) {
   }
 }
 
+TEST(AuditLog, SmallFilesAreCompactedAsRecordsAccumulate) {
+  testing::TempDir dir;
+  AuditLog log(FileSystem::Default(), dir.path(), "orders");
+  const int n = AuditLog::kCompactEvery * 2 + 3;
+  for (int i = 0; i < n; ++i) {
+    AuditRecord r;
+    r.action = "read_rows";
+    r.target = std::to_string(i);
+    r.outcome = "allowed";
+    ASSERT_TRUE(log.Record(r).ok());  // one at a time: one commit each
+  }
+  auto table = delta::DeltaTable::Open(AuditLog::TablePath(dir.path()));
+  ASSERT_TRUE(table.ok());
+  auto snapshot = (*table)->Latest();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_LE((*snapshot)->num_files(), 4u);  // one compacted file and the 3 records since
+  auto rows = AuditLog::Read(dir.path());
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), static_cast<size_t>(n));  // compaction keeps every record, in order
+  for (int i = 0; i < n; ++i) EXPECT_EQ((*rows)[static_cast<size_t>(i)].target, std::to_string(i));
+}
+
 TEST(AuditLog, NoTableYetReadsAsNoRecords) {
   testing::TempDir dir;
   auto rows = AuditLog::Read(dir.path());
