@@ -195,16 +195,98 @@ void KeyEncoder::Encode(const std::vector<const Column*>& columns, int64_t row, 
 void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t rows, std::string* arena,
                            std::vector<std::string_view>* keys) {
   arena->clear();
-  std::vector<size_t> ends(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (const Column* c : columns) AppendValue(*c, r, arena);
-    ends[static_cast<size_t>(r)] = arena->size();
+  const size_t n = static_cast<size_t>(rows);
+  keys->resize(n);
+  bool nested = false;
+  for (const Column* c : columns) nested |= c->type().is_nested();
+  if (nested) {
+    // Nested values have no length known in advance: row by row.
+    std::vector<size_t> ends(n);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (const Column* c : columns) AppendValue(*c, r, arena);
+      ends[static_cast<size_t>(r)] = arena->size();
+    }
+    size_t start = 0;
+    for (size_t r = 0; r < n; ++r) {
+      (*keys)[r] = std::string_view(arena->data() + start, ends[r] - start);
+      start = ends[r];
+    }
+    return;
   }
-  keys->resize(static_cast<size_t>(rows));
-  size_t start = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    (*keys)[static_cast<size_t>(r)] = std::string_view(arena->data() + start, ends[static_cast<size_t>(r)] - start);
-    start = ends[static_cast<size_t>(r)];
+  // Column by column, in two passes: every row's length first, so that the arena is sized
+  // once, then each column's values written at their rows' cursors. The bytes are exactly
+  // AppendValue's, row after row (a string grown value by value reallocated and re-copied
+  // the arena; a type switch per value cost as much as the copy).
+  std::vector<size_t> cursor(n, 0);
+  for (const Column* c : columns) {
+    const bool null_type = c->type().id() == TypeId::kNull;
+    const bool strings = c->type().id() == TypeId::kString || c->type().id() == TypeId::kBinary;
+    const size_t fixed = strings || null_type ? 0 : static_cast<size_t>(c->type().fixed_width());
+    for (size_t r = 0; r < n; ++r) {
+      const int64_t row = static_cast<int64_t>(r);
+      if (null_type || c->IsNull(row)) cursor[r] += 1;
+      else if (strings) cursor[r] += 1 + sizeof(uint32_t) + c->GetString(row).size();
+      else cursor[r] += 1 + fixed;
+    }
+  }
+  size_t total = 0;
+  for (size_t r = 0; r < n; ++r) {
+    size_t len = cursor[r];
+    cursor[r] = total;  // where row r starts
+    total += len;
+  }
+  arena->resize(total);
+  char* base = arena->data();
+  for (size_t r = 0; r < n; ++r) (*keys)[r] = std::string_view(base + cursor[r], 0);
+  for (const Column* c : columns) {
+    const TypeId id = c->type().id();
+    for (size_t r = 0; r < n; ++r) {
+      const int64_t row = static_cast<int64_t>(r);
+      char* out = base + cursor[r];
+      if (id == TypeId::kNull || c->IsNull(row)) {
+        *out = '\0';
+        cursor[r] += 1;
+        continue;
+      }
+      *out++ = '\1';
+      switch (id) {
+        case TypeId::kFloat: {
+          float v = c->data<float>()[row];
+          if (v == 0) v = 0;  // -0.0 groups with 0.0
+          if (std::isnan(v)) v = std::numeric_limits<float>::quiet_NaN();
+          std::memcpy(out, &v, sizeof v);
+          cursor[r] += 1 + sizeof v;
+          break;
+        }
+        case TypeId::kDouble: {
+          double v = c->data<double>()[row];
+          if (v == 0) v = 0;
+          if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();
+          std::memcpy(out, &v, sizeof v);
+          cursor[r] += 1 + sizeof v;
+          break;
+        }
+        case TypeId::kString:
+        case TypeId::kBinary: {
+          std::string_view v = c->GetString(row);
+          uint32_t len = static_cast<uint32_t>(v.size());
+          std::memcpy(out, &len, sizeof len);
+          if (len > 0) std::memcpy(out + sizeof len, v.data(), len);
+          cursor[r] += 1 + sizeof len + len;
+          break;
+        }
+        default: {
+          const size_t w = static_cast<size_t>(c->type().fixed_width());
+          std::memcpy(out, reinterpret_cast<const char*>(c->raw_data().data()) + row * static_cast<int64_t>(w), w);
+          cursor[r] += 1 + w;
+          break;
+        }
+      }
+    }
+  }
+  for (size_t r = 0; r < n; ++r) {
+    const char* start = (*keys)[r].data();
+    (*keys)[r] = std::string_view(start, static_cast<size_t>(base + cursor[r] - start));
   }
 }
 
