@@ -313,10 +313,7 @@ class CsvReader::Impl {
     if (opt_.batch_rows <= 0) return Status::InvalidArgument("CSV batch_rows must be positive");
     if (opt_.chunk_bytes < 64) opt_.chunk_bytes = 64;
     if (opt_.max_row_bytes < opt_.chunk_bytes) opt_.max_row_bytes = opt_.chunk_bytes;
-    if (file_ != nullptr) {
-      buf_.resize(static_cast<size_t>(opt_.chunk_bytes));
-      LP_RETURN_IF_ERROR(ReadMore());
-    }
+    if (file_ != nullptr) LP_RETURN_IF_ERROR(ReadMore());
     if (end_ - begin_ >= 3 && std::memcmp(buf_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
 
     std::vector<std::string> header;
@@ -431,9 +428,10 @@ class CsvReader::Impl {
       eof_ = true;
       return Status::OK();
     }
-    if (buf_.size() < end_ + static_cast<size_t>(opt_.chunk_bytes)) {
-      buf_.resize(end_ + static_cast<size_t>(opt_.chunk_bytes));
-    }
+    // A window of chunk_bytes, but no larger than what is left of the file: a small file
+    // (a continuous run's landing files) does not zero-fill a whole chunk per open.
+    const size_t want = static_cast<size_t>(std::clamp<int64_t>(file_size_ - file_pos_, 1, opt_.chunk_bytes));
+    if (buf_.size() < end_ + want) buf_.resize(end_ + want);
     int64_t n = std::min<int64_t>(static_cast<int64_t>(buf_.size() - end_), file_size_ - file_pos_);
     if (n > 0) {
       LP_RETURN_IF_ERROR(file_->ReadAt(file_pos_, n, buf_.data() + end_));
