@@ -1,18 +1,16 @@
-// The continuous scheduler (PipelineRunner::RunContinuous): runs each table as soon as it
-// has new input and its trigger allows, upstream first, on a small pool of workers, and
-// otherwise sleeps on inotify / a wake-up / the next timer. docs/continuous.md describes
-// the rules.
+// PipelineRunner::RunContinuous: a continuous run. It describes each table to the
+// ContinuousScheduler (runtime/continuous_scheduler.h), which decides when each updates,
+// and is the scheduler's host: an update is Impl::RunTable, and the upkeep between
+// updates (the event log, auto-compaction, scheduled VACUUM) is here. docs/continuous.md
+// describes the rules.
 #include <time.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
-#include <functional>
-#include <mutex>
-#include <thread>
 
 #include "common/uuid.h"
 #include "runtime/auto_compaction.h"
+#include "runtime/continuous_scheduler.h"
 #include "runtime/scheduled_vacuum.h"
 #include "runtime/event_log.h"
 #include "runtime/file_watcher.h"
@@ -24,19 +22,13 @@ namespace lakepipe::runtime {
 
 namespace {
 
-constexpr int64_t kMicrosPerMs = 1000;
-// Every source folder is listed this often even without an inotify event (the backstop).
-constexpr int64_t kBackstopMicros = 10 * 1000 * 1000;
 // Events are appended to the event log at most this often in continuous mode.
 constexpr int64_t kEventLogFlushMicros = 1000 * 1000;
 // After a failed event-log write, the next try comes after this delay, doubling up to the
 // maximum.
 constexpr int64_t kEventLogRetryMaxMicros = 60 * 1000 * 1000;
-// Tables that may run at the same time (their I/O waits overlap; see the loop).
+// Tables that may run at the same time (their I/O waits overlap: ContinuousScheduler).
 constexpr size_t kMaxParallelTables = 4;
-// A failed table is retried after this delay, doubling up to the maximum.
-constexpr int64_t kRetryMinMicros = 1000 * 1000;
-constexpr int64_t kRetryMaxMicros = 5 * 60 * 1000 * 1000LL;
 // A scheduled VACUUM (lakepipe.vacuum.interval) first runs this long after the start, or
 // one interval if that is shorter.
 constexpr int64_t kFirstVacuumMaxDelayMicros = 60 * 1000 * 1000LL;
@@ -107,30 +99,88 @@ std::vector<std::string> WithSideTables(const std::string& name) {
   return {name, name + "_quarantine", name + "_late"};
 }
 
-struct TableSchedule {
-  const sql::ResolvedDataset* ds = nullptr;
-  sql::TriggerSpec trigger;
-  bool dirty = true;            // may have new input
-  bool full_refresh = false;    // pending --full-refresh (first run only)
-  bool running_full_refresh = false;  // the run in progress is the full refresh
-  // Restarts after a stop for new fields since the table last committed (bounded by
-  // pipelines.maxFlowRetryAttempts, so a stop that makes no progress cannot loop).
-  int64_t restarts_in_a_row = 0;
-  bool ran_once = false;
-  bool waiting = false;         // its last run waited for upstream data (no timer until then)
-  int64_t not_before = 0;       // wall micros: trigger time or retry backoff
-  int64_t retry_delay = 0;      // current backoff after failures (0: none)
-  // A continuous table's commit rate: after an update that committed, the next one starts
-  // no sooner than this (pipelines.trigger.interval; 1 s for materialized views). Input
-  // arriving meanwhile is taken by that next update, so a view that reads a busy table
-  // writes one version per interval instead of one per upstream commit.
-  int64_t min_interval_micros = 0;
-  bool auto_compact = false;    // a streaming table with delta.autoOptimize.autoCompact on
-  int auto_compact_min_files = 0;  // lakepipe.autoCompact.minNumFiles (0: the default)
-  int64_t vacuum_interval_micros = 0;  // lakepipe.vacuum.interval (0: never)
-  int64_t next_vacuum = 0;             // wall micros of the next scheduled VACUUM
-  std::set<std::string> roots;  // read_files folders it watches
-  std::set<std::string> wakes_on;  // upstream tables (lower case) whose commits wake it
+// The continuous run as the scheduler's host: what an update of a table does, and the
+// upkeep between updates (the event log, auto-compaction, scheduled VACUUM).
+class RunHost final : public ContinuousScheduler::Host {
+ public:
+  RunHost(PipelineRunner::Impl& r, const RunOptions& options, std::vector<const sql::ResolvedDataset*> datasets,
+          EventLog& log, EventLogFlusher& flusher, AutoCompactor& compactor, ScheduledVacuum& vacuum,
+          std::vector<int> auto_compact_min_files)
+      : r_(r),
+        options_(options),
+        datasets_(std::move(datasets)),
+        log_(log),
+        flusher_(flusher),
+        compactor_(compactor),
+        vacuum_(vacuum),
+        auto_compact_min_files_(std::move(auto_compact_min_files)) {}
+
+  FinishedUpdate RunTable(size_t index, bool full_refresh, const std::set<std::string>& failed, int64_t restarts,
+                          int64_t max_restarts) override {
+    const sql::ResolvedDataset& ds = *datasets_[index];
+    PipelineRunner::Impl::RestartBudget budget{restarts, max_restarts};
+    FinishedUpdate done;
+    done.report = r_.RunTable(ds, full_refresh, failed, log_, options_.board, &budget);
+    // Read here, on the thread that ran the table's flow (a Flow is only used by the
+    // thread running its table).
+    if (Flow* flow = r_.FindFlow(Lower(ds.name))) {
+      done.next_stable_in_micros = flow->next_stable_in_micros;
+      done.more_input = flow->backlog_files > 0 || flow->backlog_records > 0;
+    }
+    return done;
+  }
+
+  void Finished(size_t index, const TableReport& report, UpdateOutcome outcome) override {
+    if (options_.on_table && outcome != UpdateOutcome::kUpToDate && outcome != UpdateOutcome::kWaiting) {
+      options_.on_table(report);
+    }
+    // A committed streaming table may have small files to compact (a view has none:
+    // auto_compact_min_files_ is -1 for tables that do not compact).
+    if (outcome == UpdateOutcome::kUpdated && auto_compact_min_files_[index] >= 0) {
+      for (const auto& name : WithSideTables(datasets_[index]->name))
+        compactor_.Notify(name, r_.TablePath(name), auto_compact_min_files_[index]);
+    }
+  }
+
+  void VacuumDue(size_t index) override {
+    for (const auto& name : WithSideTables(datasets_[index]->name)) vacuum_.Queue(name, r_.TablePath(name));
+  }
+
+  void Replan(std::vector<std::string>* changed) override {
+    Status replanned = r_.Replan(changed);
+    if (!replanned.ok()) {
+      // The stopped flow runs again with its old plan, stops again, and the restart bound
+      // turns that into a failure with backoff: nothing loops fast.
+      changed->clear();
+      log_.Add({0, "", "error", "ERROR",
+                "the pipeline could not be planned again after a schema change: " + replanned.message(), "{}"});
+      return;
+    }
+    std::string names;
+    for (const auto& n : *changed) names += (names.empty() ? "" : ", ") + n;
+    log_.Add({0, "", "replanned", "INFO",
+              "pipeline planned again after a schema change; new plans for: " + (names.empty() ? "none" : names),
+              Json({{"tables", *changed}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  }
+
+  bool TakeMessageWake(size_t index) override {
+    auto wake = r_.stream_wakes.find(Lower(datasets_[index]->name));
+    return wake != r_.stream_wakes.end() && wake->second->exchange(false);
+  }
+
+  bool StopRequested() override { return r_.stop_requested.load(); }
+  void RequestStop() override { r_.stop_requested.store(true); }
+  void Tick(int64_t now_micros) override { flusher_.FlushIfDue(now_micros); }
+
+ private:
+  PipelineRunner::Impl& r_;
+  const RunOptions& options_;
+  std::vector<const sql::ResolvedDataset*> datasets_;
+  EventLog& log_;
+  EventLogFlusher& flusher_;
+  AutoCompactor& compactor_;
+  ScheduledVacuum& vacuum_;
+  std::vector<int> auto_compact_min_files_;  // per table; -1: no auto-compaction
 };
 
 }  // namespace
@@ -155,31 +205,30 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   EventLogFlusher flusher(&log, options.board);
   flusher.Flush(r.clock->NowMicros());
 
-  std::vector<TableSchedule> tables;
-  int64_t now = r.clock->NowMicros();
+  // What the scheduler needs of each table, in the pipeline's dependency order.
+  std::vector<ScheduledTable> tables;
+  std::vector<const sql::ResolvedDataset*> datasets;
+  std::vector<int> auto_compact_min_files;
+  const int64_t now = r.clock->NowMicros();
   for (const auto& ds : r.resolved.datasets) {
     if (ds.kind == sql::DatasetKind::kView) continue;
-    TableSchedule t;
-    t.ds = &ds;
+    ScheduledTable t;
+    t.name = ds.name;
+    t.streaming = ds.kind == sql::DatasetKind::kStreamingTable;
     auto trig = r.pipeline.settings.triggers.find(ds.name);
     if (trig != r.pipeline.settings.triggers.end()) t.trigger = trig->second;
     t.full_refresh = refresh.count(Lower(ds.name)) > 0;
-    if (t.trigger.kind == sql::TriggerSpec::Kind::kDaily) t.not_before = sql::NextDailyMicros(t.trigger.daily_minutes, now);
     sql::TableProperties props = sql::TablePropertiesOf(r.Definition(ds).table_properties);
     if (props.trigger_interval_micros) {
       t.min_interval_micros = *props.trigger_interval_micros;
     } else if (ds.kind == sql::DatasetKind::kMaterializedView) {
       t.min_interval_micros = sql::kDefaultViewTriggerIntervalMicros;
     }
-    // A materialized view rewrites itself whole at each update: it has no small files to
-    // compact.
-    t.auto_compact = ds.kind == sql::DatasetKind::kStreamingTable && props.auto_compact;
-    t.auto_compact_min_files = props.auto_compact_min_files.value_or(0);
     if (props.vacuum_interval_micros) {
       // The first one soon after the start (a run restarted more often than the interval
       // still vacuums), then one per interval.
       t.vacuum_interval_micros = *props.vacuum_interval_micros;
-      t.next_vacuum = now + std::min(t.vacuum_interval_micros, kFirstVacuumMaxDelayMicros);
+      t.first_vacuum_micros = now + std::min(t.vacuum_interval_micros, kFirstVacuumMaxDelayMicros);
     }
     PlanSources sources;
     r.CollectSources(*ds.plan, &sources);
@@ -192,229 +241,42 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     if (!sources.stream_scans.empty()) {
       auto& flag = r.stream_wakes[Lower(ds.name)];
       if (!flag) flag = std::make_shared<std::atomic<bool>>(false);
+      t.message_source = true;
     }
     // A streaming table wakes on its STREAM() inputs; a materialized view on everything
     // it reads. (A stream-static join's static side does not start a batch, as in Spark.)
-    if (ds.kind == sql::DatasetKind::kStreamingTable) {
+    if (t.streaming) {
       for (const auto* scan : sources.streaming_tables) t.wakes_on.insert(Lower(scan->table));
     } else {
       t.wakes_on = sources.tables_read;
     }
+    // A materialized view rewrites itself whole at each update: it has no small files to
+    // compact.
+    auto_compact_min_files.push_back(t.streaming && props.auto_compact ? props.auto_compact_min_files.value_or(0) : -1);
     tables.push_back(std::move(t));
+    datasets.push_back(&ds);
   }
+  LP_ASSIGN_OR_RETURN(const int64_t max_restarts, r.MaxSchemaRestarts());
 
-  // Tables run on a small pool of workers, so that one table's fsyncs overlap another's
-  // work: Bronze ingests the next files while Silver processes the last ones, and the Gold
-  // views update side by side. A table never runs twice at once; the scheduler (this
-  // thread) alone decides what runs and handles the outcomes.
-  std::mutex mu;
-  std::vector<std::pair<size_t, TableReport>> finished;  // guarded by mu
-  std::vector<std::thread> workers;
-  std::set<std::string> failed;
-  size_t running = 0;
-  const size_t max_parallel = std::min<size_t>(kMaxParallelTables, std::max<size_t>(1, tables.size()));
-  std::vector<bool> busy(tables.size(), false);
-  std::vector<std::function<void()>> queue;  // guarded by mu
-  std::condition_variable queue_cv;
-  bool shutting_down = false;
-  for (size_t w = 0; w < max_parallel; ++w) {
-    workers.emplace_back([&] {
-      while (true) {
-        std::function<void()> job;
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          queue_cv.wait(lock, [&] { return shutting_down || !queue.empty(); });
-          if (queue.empty()) return;
-          job = std::move(queue.front());
-          queue.erase(queue.begin());
-        }
-        job();
-        watcher.Wake();
-      }
-    });
-  }
-  auto stop_workers = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      shutting_down = true;
-    }
-    queue_cv.notify_all();
-    for (auto& w : workers) w.join();
-    workers.clear();
-  };
-
-  // Compaction runs beside the tables, on its own thread, so it never delays an update.
+  // Compaction and VACUUM run beside the tables, on threads of their own, so they never
+  // delay an update.
   AutoCompactor compactor(r.fs, r.clock, &log);
   compactor.Start();
   ScheduledVacuum vacuum(r.fs, r.clock, &log);
   vacuum.Start();
-
-  int64_t next_backstop = now + kBackstopMicros;
   Status loop_status;
-  LP_ASSIGN_OR_RETURN(const int64_t max_restarts, r.MaxSchemaRestarts());
-  // A flow stopped for new fields: nothing new starts until the tables running now are
-  // done; then the pipeline is re-planned (Impl::Replan, which no running table may see)
-  // and the flow runs again at once.
-  bool replan_pending = false;
-  while (true) {
-    // Outcomes of the tables that finished.
-    std::vector<std::pair<size_t, TableReport>> done;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      done.swap(finished);
-    }
-    now = r.clock->NowMicros();
-    for (auto& [i, report] : done) {
-      TableSchedule& t = tables[i];
-      busy[i] = false;
-      --running;
-      if (options.on_table && report.status != "up to date" && report.status != "waiting") options.on_table(report);
-      std::string key = Lower(t.ds->name);
-      using Kind = sql::TriggerSpec::Kind;
-      if (report.status == "restarted") {
-        // Not a failure: no backoff. The same full refresh, if it was one (its first batch
-        // is planned again after the reset, now with the new columns).
-        t.restarts_in_a_row += 1;
-        t.full_refresh = t.running_full_refresh;
-        t.dirty = true;
-        replan_pending = true;
-        continue;
-      }
-      if (report.status == "failed" || report.status == "skipped") {
-        failed.insert(key);
-        t.retry_delay = std::clamp(t.retry_delay * 2, kRetryMinMicros, kRetryMaxMicros);
-        t.not_before = now + t.retry_delay;
-        t.dirty = true;
-        continue;
-      }
-      failed.erase(key);
-      t.retry_delay = 0;
-      if (report.status == "updated") t.restarts_in_a_row = 0;
-      // A table waiting for its upstream's first data runs when that data is committed
-      // (it is then marked dirty), not on its timer.
-      t.waiting = report.status == "waiting";
-      if (t.waiting) continue;
-      if (t.trigger.kind == Kind::kInterval) t.not_before = now + t.trigger.interval_micros;
-      if (t.trigger.kind == Kind::kDaily) t.not_before = sql::NextDailyMicros(t.trigger.daily_minutes, now + 60 * 1000000);
-      if (report.status == "updated") {
-        // Measured from the end of the update, so two commits are always at least the
-        // interval apart (Spark measures from the batch's start).
-        if (t.trigger.kind == Kind::kContinuous && t.min_interval_micros > 0) {
-          t.not_before = std::max(t.not_before, now + t.min_interval_micros);
-        }
-        if (t.auto_compact) {
-          for (const auto& name : WithSideTables(t.ds->name)) compactor.Notify(name, r.TablePath(name), t.auto_compact_min_files);
-        }
-        for (auto& down : tables)
-          if (down.wakes_on.count(key)) down.dirty = true;
-        // A streaming table takes one batch per run: look for the next one.
-        if (t.ds->kind == sql::DatasetKind::kStreamingTable) t.dirty = true;
-      }
-      Flow* flow = r.FindFlow(key);
-      // Files that are not stable yet (fileStableMillis) need a look when they are; a
-      // backlog left means files arrived while the table ran.
-      if (flow != nullptr && flow->next_stable_in_micros > 0) {
-        t.dirty = true;
-        t.not_before = std::max(t.not_before, now + flow->next_stable_in_micros);
-      } else if (flow != nullptr && (flow->backlog_files > 0 || flow->backlog_records > 0)) {
-        t.dirty = true;
-      }
-    }
-    if (r.stop_requested.load()) {
-      if (running == 0) break;
-    } else {
-      for (auto& t : tables) {
-        if (t.vacuum_interval_micros > 0 && now >= t.next_vacuum) {
-          for (const auto& name : WithSideTables(t.ds->name)) vacuum.Queue(name, r.TablePath(name));
-          t.next_vacuum = now + t.vacuum_interval_micros;
-        }
-      }
-      if (now >= next_backstop) {
-        for (auto& t : tables)
-          if (!t.roots.empty() || r.stream_wakes.count(Lower(t.ds->name))) t.dirty = true;
-        next_backstop = now + kBackstopMicros;
-      }
-      if (replan_pending && running == 0) {
-        replan_pending = false;
-        std::vector<std::string> changed;
-        Status replanned = r.Replan(&changed);
-        if (!replanned.ok()) {
-          // The stopped flow runs again with its old plan, stops again, and the bound
-          // turns that into a failure with backoff: nothing loops fast.
-          log.Add({0, "", "error", "ERROR",
-                   "the pipeline could not be planned again after a schema change: " + replanned.message(), "{}"});
-        } else {
-          std::string names;
-          for (const auto& n : changed) names += (names.empty() ? "" : ", ") + n;
-          log.Add({0, "", "replanned", "INFO",
-                   "pipeline planned again after a schema change; new plans for: " + (names.empty() ? "none" : names),
-                   Json({{"tables", changed}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
-          // A table whose plan changed looks for input again (downstream tables gain the
-          // new columns from their next batch).
-          for (auto& t : tables)
-            for (const auto& n : changed)
-              if (Lower(n) == Lower(t.ds->name)) t.dirty = true;
-        }
-      }
-      // Start what is due, upstream tables first.
-      for (size_t i = 0; i < tables.size() && running < max_parallel && !replan_pending; ++i) {
-        TableSchedule& t = tables[i];
-        using Kind = sql::TriggerSpec::Kind;
-        if (busy[i] || (t.trigger.kind == Kind::kOnce && t.ran_once)) continue;
-        bool timed = t.trigger.kind == Kind::kInterval || t.trigger.kind == Kind::kDaily;
-        // A timed table runs at its time whether or not anything was noticed (its own
-        // listing decides); others run when something may be new.
-        if (now < t.not_before || !(t.dirty || (timed && !t.waiting))) continue;
-        t.dirty = false;
-        t.ran_once = true;
-        busy[i] = true;
-        ++running;
-        bool full = t.full_refresh;
-        t.full_refresh = false;
-        t.running_full_refresh = full;
-        std::set<std::string> failed_now = failed;
-        Impl::RestartBudget budget{t.restarts_in_a_row, max_restarts};
-        std::lock_guard<std::mutex> lock(mu);
-        queue.push_back([&, i, full, failed_now, budget] {
-          TableReport report = r.RunTable(*tables[i].ds, full, failed_now, log, options.board, &budget);
-          std::lock_guard<std::mutex> done_lock(mu);
-          finished.emplace_back(i, std::move(report));
-        });
-        queue_cv.notify_one();
-      }
-    }
-    flusher.FlushIfDue(now);
-    // Sleep until something changes: a file, a finished table, a stop, or the next timer.
-    int64_t wake_at = next_backstop;
-    for (const auto& t : tables)
-      if (t.vacuum_interval_micros > 0) wake_at = std::min(wake_at, t.next_vacuum);
-    for (size_t i = 0; i < tables.size(); ++i) {
-      const TableSchedule& t = tables[i];
-      bool timed = t.trigger.kind == sql::TriggerSpec::Kind::kInterval || t.trigger.kind == sql::TriggerSpec::Kind::kDaily;
-      if (!busy[i] && (t.dirty || (timed && !t.waiting)) && t.not_before > now) wake_at = std::min(wake_at, t.not_before);
-    }
-    // At least once a second, to flush the event log while busy or idle.
-    int64_t timeout_ms = std::clamp<int64_t>((wake_at - now + kMicrosPerMs - 1) / kMicrosPerMs, 0, 1000);
-    auto changed = watcher.Wait(timeout_ms);
-    if (!changed.ok()) {
-      loop_status = changed.status();
-      r.stop_requested.store(true);
-      continue;
-    }
-    for (const auto& root : *changed) {
-      for (auto& t : tables)
-        if (t.roots.count(root)) t.dirty = true;
-    }
-    for (auto& t : tables) {
-      auto wake = r.stream_wakes.find(Lower(t.ds->name));
-      if (wake != r.stream_wakes.end() && wake->second->exchange(false)) t.dirty = true;
-    }
+  {
+    RunHost host(r, options, datasets, log, flusher, compactor, vacuum, std::move(auto_compact_min_files));
+    // Tables run on a small pool of workers, so that one table's fsyncs overlap another's
+    // work: Bronze ingests the next files while Silver processes the last ones, and the
+    // Gold views update side by side.
+    ContinuousScheduler scheduler(std::move(tables), &host, &watcher, r.clock, max_restarts, kMaxParallelTables);
+    loop_status = scheduler.Run();
   }
-  stop_workers();
   compactor.Stop();
   vacuum.Stop();
   if (options.board != nullptr) {
-    for (const auto& t : tables) options.board->SetState(t.ds->name, "stopped");
+    for (const auto* ds : datasets) options.board->SetState(ds->name, "stopped");
   }
   log.Add({0, "", "update_complete", loop_status.ok() ? "INFO" : "ERROR",
            loop_status.ok() ? "continuous run stopped" : "continuous run stopped: " + loop_status.message(), "{}"});
