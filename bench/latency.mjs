@@ -32,6 +32,7 @@
 //        [--only-backlog] [--json OUT.json] [--md OUT.md]
 // A binary without continuous mode is driven as a loop of `run --once` (said in the output).
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import {
   EXAMPLE, argValue, binary, existsSync, fail, join, orderSets, readDeltaLog, readFileSync, readdirSync,
   removeDir, runOk, sleep, start, statSync, tempDir,
@@ -245,6 +246,18 @@ async function startPipeline(folder, sets) {
   };
 }
 
+// [user, system] CPU seconds of a running child (Linux /proc), or null.
+function cpuSeconds(child) {
+  if (!child) return null;
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [Number(fields[11]) / 100, Number(fields[12]) / 100];  // utime, stime in USER_HZ (100)
+  } catch {
+    return null;
+  }
+}
+
 async function stopChild(child) {
   child.kill('SIGINT');
   const r = await Promise.race([child.exited, sleep(30000).then(() => null)]);
@@ -275,6 +288,8 @@ async function measure(label, rate, lines, linesPerFile) {
     await sleep(100);
   }
 
+  const cpuBefore = cpuSeconds(pipeline.child);
+  const loadBefore = loadavg()[0];
   const producer = start(bin, ['produce', '--from', input, '--to', landing, '--rate', String(rate),
     '--lines-per-file', String(linesPerFile), '--prefix', 'load']);
   const p = await producer.exited;
@@ -287,6 +302,8 @@ async function measure(label, rate, lines, linesPerFile) {
     if (Date.now() > drainDeadline) fail(`${label}: the pipeline did not bring every file to ${GOLD} within 300 s`);
     await sleep(200);
   }
+  const cpuAfter = cpuSeconds(pipeline.child);
+  const loadAfter = loadavg()[0];
   const stopProblem = await pipeline.stop();
 
   const samples = files.map((f) => ({ value: f.gold - f.arrival, weight: f.lines })).sort((a, b) => a.value - b.value);
@@ -297,8 +314,15 @@ async function measure(label, rate, lines, linesPerFile) {
   const firstFileLines = files.find((f) => f.arrival === first).lines;  // landed at the start
   // Where the time goes (p50 per line): landing -> Bronze plan, -> Bronze commit log,
   // -> Silver commit log, -> the Gold commit.
-  const stage = (fn) => Math.round(weightedPercentile(
-    files.map((f) => ({ value: fn(f), weight: f.lines })).sort((a, b) => a.value - b.value), 0.5));
+  const stage = (fn, p = 0.5) => Math.round(weightedPercentile(
+    files.map((f) => ({ value: fn(f), weight: f.lines })).sort((a, b) => a.value - b.value), p));
+  const stages = {
+    to_bronze_plan: (f) => f.bronzePlanned - f.arrival,
+    bronze: (f) => f.bronzeCommitted - f.bronzePlanned,
+    silver: (f) => f.silverCommitted - f.bronzeCommitted,
+    gold: (f) => f.gold - f.silverCommitted,
+  };
+  const stagesAt = (p) => Object.fromEntries(Object.entries(stages).map(([k, fn]) => [k, stage(fn, p)]));
   const result = {
     label, mode: pipeline.mode, target_rate: rate, lines: total, files: files.length, lines_per_file: linesPerFile,
     produced_rate: produceSeconds > 0 ? Math.round((total - firstFileLines) / produceSeconds) : null,
@@ -307,12 +331,12 @@ async function measure(label, rate, lines, linesPerFile) {
     max_ms: Math.round(samples[samples.length - 1].value),
     throughput_lines_per_s: Math.round(total / ((last - first) / 1000)),
     gold_versions: readDeltaLog(join(storage, GOLD)).length,
-    p50_stages_ms: {
-      to_bronze_plan: stage((f) => f.bronzePlanned - f.arrival),
-      bronze: stage((f) => f.bronzeCommitted - f.bronzePlanned),
-      silver: stage((f) => f.silverCommitted - f.bronzeCommitted),
-      gold: stage((f) => f.gold - f.silverCommitted),
-    },
+    p50_stages_ms: stagesAt(0.5),
+    p99_stages_ms: stagesAt(0.99),
+    // CPU seconds the pipeline process used from the first load file to the last line in
+    // Gold (user, system), and the 1-minute load average around it: the machine is shared.
+    cpu_s: cpuBefore && cpuAfter ? [+(cpuAfter[0] - cpuBefore[0]).toFixed(2), +(cpuAfter[1] - cpuBefore[1]).toFixed(2)] : null,
+    load: [+loadBefore.toFixed(2), +loadAfter.toFixed(2)],
     stop: stopProblem ?? 'clean',
   };
   console.log(`${label}: ${JSON.stringify(result)}`);
@@ -332,11 +356,12 @@ try {
   results.push(await measure('max (backlog)', 10000000, backlogLines, 10000));
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
   const table = [
-    '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s | p50 stages: plan / bronze / silver / gold | gold versions |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s | p50 stages: plan / bronze / silver / gold | p99 stages | gold versions | CPU user + sys | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => `| ${r.label} | ${r.mode} | ${r.lines} | ${r.files} | ${r.produced_rate ?? '–'} | ` +
       `${r.p50_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.throughput_lines_per_s} | ` +
-      `${Object.values(r.p50_stages_ms).join(' / ')} ms | ${r.gold_versions} |`),
+      `${Object.values(r.p50_stages_ms).join(' / ')} ms | ${Object.values(r.p99_stages_ms).join(' / ')} ms | ${r.gold_versions} | ` +
+      `${r.cpu_s ? `${r.cpu_s[0]} + ${r.cpu_s[1]} s` : '–'} | ${r.load.join(' → ')} |`),
   ].join('\n');
   const md = `## End-to-end latency and throughput (issues 4, 15; targets: p99 ≤ 100 ms at 50,000 lines/s, a backlog drained at ≥ 1,000,000 lines/s)
 
@@ -346,7 +371,7 @@ file every 100 ms) while \`lakepipe run examples/orders\` runs${results[0].mode 
 first ${GOLD} commit (commitInfo.timestamp) that includes it − its landing file's mtime,
 followed through the bronze and silver checkpoints (docs/crash-testing.md, bench/latency.mjs);
 percentiles weighted per line. Sustained = lines / (last line in Gold − first line landed).
-Stages (p50 of each step alone): landing → Bronze plan written (plannedAt), → Bronze
+Stages (p50 and p99 of each step alone): landing → Bronze plan written (plannedAt), → Bronze
 batch committed (commits/N committedAt), → Silver batch committed, → Gold commit.
 "max (backlog)": ${backlogLines} lines dropped as fast as possible, 10,000 per file.
 ${viewInterval === 'default'
