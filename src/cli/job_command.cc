@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "jobs/job_runner.h"
+#include "jobs/job_server.h"
 #include "jobs/job_spec.h"
 #include "jobs/run_history.h"
 #include "types/datetime.h"
@@ -231,6 +234,39 @@ Status Check(const std::string& path) {
   return Status::OK();
 }
 
+struct ServeArgs {
+  std::string file, storage, host = "127.0.0.1";
+  int port = 8080;
+  std::vector<std::string> tokens;
+};
+
+Status Serve(const ServeArgs& a) {
+  LP_ASSIGN_OR_RETURN(jobs::JobsFile file, jobs::JobsFile::Load(a.file));
+  if (!a.storage.empty()) file.storage = a.storage;
+  jobs::JobServerOptions o;
+  o.host = a.host;
+  o.port = a.port;
+  o.tokens = a.tokens;
+  o.lakepipe_binary = SelfBinary();
+  StopSignals signals;
+  jobs::JobServer server(file);
+  LP_RETURN_IF_ERROR(server.Start(o));
+  std::printf("lakepipe: jobs of %s at %s\n", a.file.c_str(), server.url().c_str());
+  int scheduled = 0;
+  for (const auto& job : file.jobs) {
+    if (!job.cron) continue;
+    ++scheduled;
+    std::printf("  %s: cron \"%s\" in %s\n", job.name.c_str(), job.cron->text().c_str(), job.timezone.name().c_str());
+  }
+  std::printf("lakepipe: %d scheduled job%s; press Ctrl-C to stop\n", scheduled, scheduled == 1 ? "" : "s");
+  std::fflush(stdout);
+  while (!g_stop_jobs.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.Stop();
+  std::printf("lakepipe: job server stopped\n");
+  std::fflush(stdout);
+  return Status::OK();
+}
+
 }  // namespace
 
 void RegisterJobCommands(CLI::App& app, CommandRegistry& registry) {
@@ -257,6 +293,15 @@ void RegisterJobCommands(CLI::App& app, CommandRegistry& registry) {
   history->add_option("--limit", history_args->limit, "Runs to list (0: all)")->capture_default_str();
   history->add_flag("--json", history_args->json, "Print JSON (runs with their task attempts)");
   history->callback([history_args, &registry]() { registry.Finish(History(*history_args)); });
+
+  auto serve_args = std::make_shared<ServeArgs>();
+  CLI::App* serve = job->add_subcommand("serve", "Run the jobs' schedules and serve their runs (API and page)");
+  serve->add_option("jobs_file", serve_args->file, "The jobs.yaml")->required();
+  serve->add_option("--storage", serve_args->storage, "Folder of the run history (default: the file's storage:)");
+  serve->add_option("--host", serve_args->host, "Address to bind")->capture_default_str();
+  serve->add_option("--port", serve_args->port, "Port (0 picks a free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+  serve->add_option("--token", serve_args->tokens, "A bearer token (repeatable; required off loopback)");
+  serve->callback([serve_args, &registry]() { registry.Finish(Serve(*serve_args)); });
 
   auto check_file = std::make_shared<std::string>();
   CLI::App* check = job->add_subcommand("check", "Load and check a jobs.yaml; print its jobs and tasks");
