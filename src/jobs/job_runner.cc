@@ -333,6 +333,7 @@ Result<RunResult> JobRunner::Run(const RunOptions& o) const {
   params["job"] = job->name;
   params["jobs_dir"] = Absolute(file_.folder);
   params["storage"] = storage;
+  params["lakepipe"] = o.lakepipe_binary.empty() ? "lakepipe" : o.lakepipe_binary;
   nlohmann::json params_json = nlohmann::json::object();
   for (const auto& [k, v] : params) params_json[k] = v;
   const std::string params_text = params_json.dump();

@@ -43,7 +43,7 @@ std::string JobsFile::StoragePath() const {
 }
 
 // Builtin parameters every run has (the runner fills them).
-static const char* const kBuiltinParams[] = {"run_id", "job", "date", "timestamp", "jobs_dir", "storage"};
+static const char* const kBuiltinParams[] = {"run_id", "job", "date", "timestamp", "jobs_dir", "storage", "lakepipe"};
 
 Result<std::string> Substitute(const std::string& text, const std::map<std::string, std::string>& params,
                                const std::string& where) {
@@ -186,7 +186,7 @@ class JobsReader : public YamlReader {
     for (const char* b : kBuiltinParams) {
       if (job.parameters.count(b)) {
         return ErrorAt(Loc(n["parameters"]), where + ": parameter `" + b + "` is built in (run_id, job, date, "
-                                             "timestamp, jobs_dir, storage); choose another name");
+                                             "timestamp, jobs_dir, storage, lakepipe); choose another name");
       }
     }
     if (n["max_parallel"]) {
