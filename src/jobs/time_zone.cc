@@ -91,7 +91,10 @@ struct TzText {
     for (int p = 0; p < 3; ++p) {
       if (!std::isdigit(static_cast<unsigned char>(Peek()))) return false;
       int64_t v = 0;
-      while (std::isdigit(static_cast<unsigned char>(Peek()))) v = v * 10 + (s[i++] - '0');
+      for (int digits = 0; std::isdigit(static_cast<unsigned char>(Peek())); ++digits) {
+        if (digits == 3) return false;  // hours go to 167 (RFC 8536), minutes and seconds to 59
+        v = v * 10 + (s[i++] - '0');
+      }
       parts[p] = v;
       if (Peek() != ':') break;
       ++i;
@@ -102,7 +105,10 @@ struct TzText {
   bool Number(int* out) {
     if (!std::isdigit(static_cast<unsigned char>(Peek()))) return false;
     int v = 0;
-    while (std::isdigit(static_cast<unsigned char>(Peek()))) v = v * 10 + (s[i++] - '0');
+    for (int digits = 0; std::isdigit(static_cast<unsigned char>(Peek())); ++digits) {
+      if (digits == 4) return false;
+      v = v * 10 + (s[i++] - '0');
+    }
     *out = v;
     return true;
   }
@@ -147,10 +153,18 @@ Result<TimeZone> TimeZone::FromTzif(const std::string& name, const std::string& 
   int64_t isutcnt = b.Be(4), isstdcnt = b.Be(4), leapcnt = b.Be(4), timecnt = b.Be(4), typecnt = b.Be(4),
           charcnt = b.Be(4);
   size_t time_size = 4;
+  auto counts_ok = [&] {
+    const int64_t kMax = 1 << 24;
+    return timecnt >= 0 && timecnt < kMax && typecnt > 0 && typecnt <= 256 && charcnt >= 0 && charcnt < kMax &&
+           leapcnt >= 0 && leapcnt < kMax && isstdcnt >= 0 && isstdcnt <= typecnt && isutcnt >= 0 &&
+           isutcnt <= typecnt;
+  };
+  if (!counts_ok()) return corrupt("bad counts");
   if (version >= '2') {
     // Skip the version 1 data block; use the 64-bit one that follows.
-    b.Skip(static_cast<size_t>(timecnt * 4 + timecnt + typecnt * 6 + charcnt + leapcnt * 8 + isstdcnt + isutcnt));
-    if (!b.Has(44)) return corrupt("truncated after the version 1 data");
+    size_t v1 = static_cast<size_t>(timecnt * 4 + timecnt + typecnt * 6 + charcnt + leapcnt * 8 + isstdcnt + isutcnt);
+    if (!b.Has(v1 + 44)) return corrupt("truncated after the version 1 data");
+    b.Skip(v1);
     Bytes h(data, b.at());
     h.Skip(20);
     isutcnt = h.Be(4), isstdcnt = h.Be(4), leapcnt = h.Be(4), timecnt = h.Be(4), typecnt = h.Be(4),
@@ -158,9 +172,7 @@ Result<TimeZone> TimeZone::FromTzif(const std::string& name, const std::string& 
     b = Bytes(data, h.at());
     time_size = 8;
   }
-  if (timecnt < 0 || typecnt <= 0 || typecnt > 256 || charcnt < 0 || leapcnt < 0 || isstdcnt < 0 || isutcnt < 0) {
-    return corrupt("bad counts");
-  }
+  if (!counts_ok()) return corrupt("bad counts");
   size_t need = static_cast<size_t>(timecnt) * (time_size + 1) + static_cast<size_t>(typecnt) * 6 +
                 static_cast<size_t>(charcnt) + static_cast<size_t>(leapcnt) * (time_size + 4) +
                 static_cast<size_t>(isstdcnt + isutcnt);
