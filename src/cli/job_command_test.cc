@@ -2,6 +2,8 @@
 // pipeline update -> optimize -> vacuum, each task the lakepipe binary), its history as
 // text, JSON and a Delta table; a failing job exits 1 and says how to resume; a bad jobs
 // file is refused with its line.
+#include <signal.h>
+
 #include <fstream>
 
 #include "cli/cli_test_util.h"
@@ -62,6 +64,53 @@ TEST(JobCommandTest, FailingJobExitsOneAndBadFilesNameTheLine) {
   std::string err = LakepipeFails("job check " + Quote(path));
   ExpectOneErrorLine(err, path + ":4:");
   EXPECT_NE(err.find("unknown task `b`"), std::string::npos) << err;
+}
+
+// Ctrl-C stops the run: the running task's processes are killed, the run is recorded
+// `cancelled`, and the next `job run` resumes it without redoing what succeeded.
+TEST(JobCommandTest, InterruptedRunIsCancelledThenResumed) {
+  testing::TempDir dir;
+  std::string path = dir.Join("jobs.yaml");
+  std::ofstream(path) << "jobs:\n  j:\n    tasks:\n"
+                         "      - {name: first, kind: command, argv: [sh, -c, \"echo x >> first.out\"]}\n"
+                         "      - {name: slow, kind: command, depends_on: [first], argv: [sh, -c, "
+                         "\"test -f go && exit 0; sleep 30 & echo $! > sleep.pid; wait\"]}\n";
+  LakepipeProcess run({"job", "run", path, "j"});
+  std::string out = run.ReadUntil("slow: started");
+  ASSERT_NE(out.find("slow: started"), std::string::npos) << out;
+  for (int i = 0; i < 200 && !FileSystem::Default()->Stat(dir.Join("sleep.pid")).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(run.StopWith(SIGINT), 1);
+  std::ifstream pid_file(dir.Join("sleep.pid"));
+  pid_t sleeper = 0;
+  pid_file >> sleeper;
+  ASSERT_GT(sleeper, 0);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = ::kill(sleeper, 0) != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "the task's child " << sleeper << " outlived the cancelled run";
+  Json history = Json::parse(Lakepipe("job history " + Quote(path) + " --json"));
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["state"], "cancelled");
+  ASSERT_EQ(history[0]["tasks"].size(), 2u);
+  EXPECT_EQ(history[0]["tasks"][1]["state"], "cancelled");
+
+  std::ofstream(dir.Join("go")) << "";
+  std::string resumed = Lakepipe("job run " + Quote(path) + " j");
+  EXPECT_NE(resumed.find("(resumed)"), std::string::npos) << resumed;
+  EXPECT_NE(resumed.find("first: succeeded in an earlier attempt"), std::string::npos) << resumed;
+  std::ifstream first(dir.Join("first.out"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(first, line)) ++lines;
+  EXPECT_EQ(lines, 1);
+  history = Json::parse(Lakepipe("job history " + Quote(path) + " --json"));
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["state"], "succeeded");
+  EXPECT_EQ(history[0]["tasks"].back()["attempt"], 2);
 }
 
 }  // namespace
