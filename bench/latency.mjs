@@ -28,7 +28,7 @@
 // runs the example as it is.
 //
 // Usage: node bench/latency.mjs --bin B [--rates 1000,10000,50000] [--seconds 25]
-//        [--max-lines 300000] [--backlog-lines N] [--view-interval '0 seconds']
+//        [--max-lines 300000] [--backlog-lines N (0: none)] [--view-interval '0 seconds']
 //        [--only-backlog] [--json OUT.json] [--md OUT.md]
 // A binary without continuous mode is driven as a loop of `run --once` (said in the output).
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -353,7 +353,7 @@ try {
     results.push(await measure(`${rate} lines/s`, rate, lines, Math.max(10, Math.round(rate / 10))));
   }
   // Throughput: a backlog dropped as fast as the producer writes, drained by the pipeline.
-  results.push(await measure('max (backlog)', 10000000, backlogLines, 10000));
+  if (backlogLines > 0) results.push(await measure('max (backlog)', 10000000, backlogLines, 10000));
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
   const table = [
     '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s | p50 stages: plan / bronze / silver / gold | p99 stages | gold versions | CPU user + sys | load |',
