@@ -375,5 +375,101 @@ TEST_F(RecoveryTest, AFileAppendedBetweenPlanAndReadIsReadAsPlannedAndFlagged) {
             1);
 }
 
+// ---- 5. damaged state files and a missing data file (issue 16) ----------------------------
+
+// A garbled CURRENT, a cut MANIFEST and bytes overwritten in the WAL of silver's seen-key
+// store (RocksDB): each is a failure of silver naming the store and the way to rebuild it;
+// nothing downstream runs on it, gold keeps its last good rows, and the full refresh it
+// names brings every table back to the exact counts.
+TEST_F(RecoveryTest, DamagedStateStoreFilesAreRefusedNamingTheStore) {
+  Medallion();
+  for (const std::string damage : {"CURRENT", "MANIFEST", "WAL"}) {
+    SCOPED_TRACE(damage);
+    ASSERT_TRUE(fs_->RemoveAll(dir_.Join("storage")).ok());
+    ASSERT_TRUE(fs_->RemoveAll(landing_).ok());
+    ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+    Drop(JoinPath(landing_, "a.csv"), 0, 50);
+    RunFresh();
+    std::string store = Checkpoint("silver") + "/state/distinct-0";
+    auto entries = fs_->ListDir(store);
+    ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+    bool damaged = false;
+    for (const auto& e : *entries) {
+      std::string file = JoinPath(store, e.name);
+      auto text = fs_->ReadFile(file);
+      ASSERT_TRUE(text.ok());
+      if (damage == "CURRENT" && e.name == "CURRENT") {
+        ASSERT_TRUE(fs_->WriteFile(file, "garbage\n").ok());
+      } else if (damage == "MANIFEST" && e.name.rfind("MANIFEST-", 0) == 0) {
+        ASSERT_TRUE(fs_->WriteFile(file, text->substr(0, 20)).ok());
+      } else if (damage == "WAL" && e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".log") == 0 &&
+                 text->size() > 64) {
+        std::string bytes = *text;
+        for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 32; ++i) bytes[i] = 'X';
+        ASSERT_TRUE(fs_->WriteFile(file, bytes).ok());
+      } else {
+        continue;
+      }
+      damaged = true;
+    }
+    ASSERT_TRUE(damaged) << "no " << damage << " file in " << store;
+    Drop(JoinPath(landing_, "b.csv"), 50, 50);
+    UpdateReport update = RunFresh();
+    EXPECT_FALSE(update.ok());
+    const TableReport* silver = Find(update, "silver");
+    EXPECT_EQ(silver->status, "failed");
+    EXPECT_NE(silver->message.find(store), std::string::npos) << silver->message;
+    EXPECT_NE(silver->message.find("--full-refresh silver"), std::string::npos) << silver->message;
+    EXPECT_EQ(Find(update, "gold")->status, "skipped");
+    {
+      auto runner = Open();
+      ASSERT_NE(runner, nullptr);
+      EXPECT_EQ(Count(*runner, "SELECT n FROM gold"), 50);
+      EXPECT_EQ(Count(*runner, "SELECT count(*) FROM silver"), 50);
+    }
+    RunOptions rebuild;
+    rebuild.full_refresh = {"silver"};
+    UpdateReport rebuilt = RunFresh(rebuild);
+    EXPECT_TRUE(rebuilt.ok()) << Find(rebuilt, "silver")->message;
+    auto runner = Open();
+    ASSERT_NE(runner, nullptr);
+    EXPECT_EQ(Count(*runner, "SELECT count(*) FROM bronze"), 100);
+    EXPECT_EQ(Count(*runner, "SELECT count(*) FROM silver"), 100);
+    EXPECT_EQ(Count(*runner, "SELECT n FROM gold"), 100);
+  }
+}
+
+// A data file that a version of silver names is gone. The incremental flows after it read
+// only newer versions (gold from its state), so they go on with the right counts; every
+// read that needs the file — a query, a full refresh of gold — fails naming it, and
+// nothing is computed without its rows.
+TEST_F(RecoveryTest, AMissingDataFileIsNamedByEveryReadThatNeedsIt) {
+  Medallion();
+  Drop(JoinPath(landing_, "a.csv"), 0, 50);
+  RunFresh();
+  auto table = delta::DeltaTable::Open(dir_.Join("storage/silver"));
+  ASSERT_TRUE(table.ok());
+  auto snap = (*table)->Latest();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ((*snap)->files().size(), 1u);
+  std::string gone = (*snap)->files()[0].full_path;
+  ASSERT_TRUE(fs_->RemoveFile(gone).ok());
+  Drop(JoinPath(landing_, "b.csv"), 50, 50);
+  UpdateReport update = RunFresh();
+  EXPECT_TRUE(update.ok());
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  EXPECT_EQ(Count(*runner, "SELECT n FROM gold"), 100);
+  auto read = runner->Query("SELECT count(*) FROM silver");
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.status().message().find(gone), std::string::npos) << read.status().ToString();
+  RunOptions refresh;
+  refresh.full_refresh = {"gold"};
+  auto recomputed = runner->RunOnce(refresh);
+  ASSERT_TRUE(recomputed.ok());
+  EXPECT_EQ(Find(*recomputed, "gold")->status, "failed");
+  EXPECT_NE(Find(*recomputed, "gold")->message.find(gone), std::string::npos) << Find(*recomputed, "gold")->message;
+}
+
 }  // namespace
 }  // namespace lakepipe::runtime
