@@ -224,10 +224,11 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     } else if (ds.kind == sql::DatasetKind::kMaterializedView) {
       t.min_interval_micros = sql::kDefaultViewTriggerIntervalMicros;
     }
-    if (props.vacuum_interval_micros) {
+    // Scheduled VACUUM: daily unless the table says otherwise ('off' never).
+    t.vacuum_interval_micros = props.vacuum_interval_micros.value_or(sql::kDefaultVacuumIntervalMicros);
+    if (t.vacuum_interval_micros > 0) {
       // The first one soon after the start (a run restarted more often than the interval
       // still vacuums), then one per interval.
-      t.vacuum_interval_micros = *props.vacuum_interval_micros;
       t.first_vacuum_micros = now + std::min(t.vacuum_interval_micros, kFirstVacuumMaxDelayMicros);
     }
     PlanSources sources;

@@ -1,5 +1,5 @@
 // ScheduledVacuum: VACUUM of pipeline tables on a schedule in continuous mode
-// (`TBLPROPERTIES ('lakepipe.vacuum.interval' = '1 day')`, off by default;
+// (`TBLPROPERTIES ('lakepipe.vacuum.interval' = '6 hours')`, daily by default, 'off' never;
 // docs/continuous.md, "Scheduled VACUUM").
 //
 // Each VACUUM is `DeltaTable::Vacuum` (the code of `lakepipe table vacuum`) with the table's

@@ -1,7 +1,8 @@
 // Scheduled VACUUM (lakepipe.vacuum.interval): in a continuous run it deletes the files that
 // no version within the table's retention needs (here: the small files an auto-compaction
-// replaced eight days ago), the table reads the same, a table without the property is not
-// vacuumed, and a VACUUM with nothing to delete writes no commit.
+// replaced eight days ago), the table reads the same, a table without the property is
+// vacuumed too (daily by default, the first a minute after the start), one with 'off' is
+// not, and a VACUUM with nothing to delete writes no commit.
 #include "runtime/scheduled_vacuum.h"
 
 #include <gtest/gtest.h>
@@ -53,7 +54,7 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
   ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"), "name: t\nstorage: " + dir.Join("storage") +
                                                              "\nconfiguration: {landing: " + landing + "}\n")
                   .ok());
-  // Both tables compact from 2 small files on; only `swept` is vacuumed.
+  // The tables compact from 2 small files on; `kept` is never vacuumed.
   const char* kTable =
       "CREATE OR REFRESH STREAMING TABLE %s TBLPROPERTIES ('lakepipe.autoCompact.minNumFiles' = '2'%s) AS "
       "SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, schema => 'id INT');\n";
@@ -61,7 +62,9 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
   std::string text;
   std::snprintf(sql, sizeof(sql), kTable, "swept", ", 'lakepipe.vacuum.interval' = '1 second'");
   text += sql;
-  std::snprintf(sql, sizeof(sql), kTable, "kept", "");
+  std::snprintf(sql, sizeof(sql), kTable, "kept", ", 'lakepipe.vacuum.interval' = 'off'");
+  text += sql;
+  std::snprintf(sql, sizeof(sql), kTable, "daily", "");
   text += sql;
   ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"), text).ok());
 
@@ -75,10 +78,11 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
     auto update = (*runner)->RunOnce({});
     ASSERT_TRUE(update.ok()) << update.status().ToString();
   }
-  std::string swept = dir.Join("storage/swept"), kept = dir.Join("storage/kept");
+  std::string swept = dir.Join("storage/swept"), kept = dir.Join("storage/kept"), daily = dir.Join("storage/daily");
   ASSERT_EQ(Operations(swept, "OPTIMIZE"), 1);
   ASSERT_EQ(ParquetFiles(swept), 3);  // the two compacted away and the compacted one
   ASSERT_EQ(ParquetFiles(kept), 3);
+  ASSERT_EQ(ParquetFiles(daily), 3);
 
   // A continuous run eight days later (the default retention is seven).
   ManualClock clock(Clock::System()->NowMicros() + 8LL * 86400 * 1000000);
@@ -94,9 +98,11 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
+  // `swept` within a second (its interval), `daily` a minute after the start (the clock
+  // runs four times faster than the wall).
   bool vacuumed = false;
-  for (int i = 0; i < 400 && !vacuumed; ++i) {
-    vacuumed = Operations(swept, "VACUUM END") == 1;
+  for (int i = 0; i < 1200 && !vacuumed; ++i) {
+    vacuumed = Operations(swept, "VACUUM END") == 1 && Operations(daily, "VACUUM END") == 1;
     if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(vacuumed);
@@ -112,6 +118,8 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
   EXPECT_EQ(Operations(swept, "VACUUM END"), 1);
   EXPECT_EQ(ParquetFiles(kept), 3);
   EXPECT_EQ(Operations(kept, "VACUUM START"), 0);
+  EXPECT_EQ(ParquetFiles(daily), 1);
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM daily"), 4);
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM swept"), 4);
   EXPECT_EQ(Count(*runner, "SELECT sum(id) FROM swept"), 0 + 1 + 2 + 3);
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM _event_log WHERE event_type = 'scheduled_vacuum' AND "

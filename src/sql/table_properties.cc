@@ -28,11 +28,12 @@ bool IsIntervalKey(const std::string& key) {
 Status CheckTableProperty(std::string_view key_text, std::string_view value) {
   std::string key = Lower(key_text);
   std::string quoted = "TBLPROPERTIES `" + std::string(key_text) + "`";
+  if (key == "lakepipe.vacuum.interval" && Lower(value) == "off") return Status::OK();
   if (IsIntervalKey(key)) {
     auto micros = ParseIntervalMicros(value);
     if (!micros.ok()) return Status::InvalidArgument(quoted + ": " + micros.status().message());
     if (key == "lakepipe.vacuum.interval" && *micros <= 0) {
-      return Status::InvalidArgument(quoted + ": the interval must be positive (leave the property out to never VACUUM)");
+      return Status::InvalidArgument(quoted + ": the interval must be positive ('off' never VACUUMs the table)");
     }
     return Status::OK();
   }
@@ -91,7 +92,8 @@ TableProperties TablePropertiesOf(const std::vector<std::pair<std::string, std::
       out.auto_compact_min_files = std::atoi(v.c_str());
     } else if (key == "lakepipe.vacuum.interval") {
       auto micros = ParseIntervalMicros(v);
-      if (micros.ok() && *micros > 0) out.vacuum_interval_micros = *micros;
+      if (Lower(v) == "off") out.vacuum_interval_micros = 0;
+      else if (micros.ok() && *micros > 0) out.vacuum_interval_micros = *micros;
     }
   }
   return out;

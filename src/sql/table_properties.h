@@ -37,10 +37,12 @@ struct TableProperties {
   // lakepipe.autoCompact.minNumFiles: the small files a partition needs before it is
   // compacted (nullopt: the default, 50, as Databricks' autoCompact.minNumFiles).
   std::optional<int> auto_compact_min_files;
-  // lakepipe.vacuum.interval: VACUUM the table this often in continuous mode (off when
-  // absent), keeping delta.deletedFileRetentionDuration.
+  // lakepipe.vacuum.interval: VACUUM the table this often in continuous mode, keeping
+  // delta.deletedFileRetentionDuration. nullopt: the default, once a day
+  // (kDefaultVacuumIntervalMicros, as Lakeflow's daily maintenance); 0: 'off'.
   std::optional<int64_t> vacuum_interval_micros;
 };
+inline constexpr int64_t kDefaultVacuumIntervalMicros = 24LL * 3600 * 1000000;
 
 // Checks one `key = value` pair of TBLPROPERTIES: InvalidArgument for a value the key
 // cannot take, NotSupported for a `pipelines.` / `lakepipe.` key that is not built. The

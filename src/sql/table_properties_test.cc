@@ -67,6 +67,19 @@ TEST(TablePropertiesTest, OtherPropertiesAreStoredAsTheyAre) {
   EXPECT_TRUE(CheckTableProperty("delta.checkpointInterval", "10").ok());
 }
 
+// Scheduled VACUUM: daily when the table says nothing, an interval, or 'off' (0).
+TEST(TablePropertiesTest, VacuumIntervalDefaultsToDailyAndCanBeTurnedOff) {
+  EXPECT_FALSE(TablePropertiesOf({}).vacuum_interval_micros.has_value());
+  EXPECT_EQ(kDefaultVacuumIntervalMicros, 86400LL * 1000000);
+  EXPECT_EQ(TablePropertiesOf({{"lakepipe.vacuum.interval", "6 hours"}}).vacuum_interval_micros, 6LL * 3600 * 1000000);
+  EXPECT_EQ(TablePropertiesOf({{"lakepipe.vacuum.interval", "OFF"}}).vacuum_interval_micros, 0);
+  EXPECT_TRUE(CheckTableProperty("lakepipe.vacuum.interval", "off").ok());
+  Status zero = CheckTableProperty("lakepipe.vacuum.interval", "0 seconds");
+  EXPECT_FALSE(zero.ok());
+  EXPECT_NE(zero.message().find("'off'"), std::string::npos) << zero.ToString();
+  EXPECT_FALSE(CheckTableProperty("lakepipe.vacuum.interval", "never").ok());
+}
+
 TEST(TablePropertiesTest, ATriggerSetInBothPlacesIsRefused) {
   Pipeline p;
   p.settings.name = "t";
