@@ -20,7 +20,7 @@
 // 10 minutes). Scheduled VACUUM never keeps less than an hour (docs/continuous.md); so that
 // the file counts level off within a soak of an hour, the run gets
 // LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS (honoured by test builds only) = the retention.
-// --as-shipped runs examples/orders unchanged (VACUUM off, 30 days of log).
+// --as-shipped runs examples/orders unchanged (daily VACUUM keeping 7 days, 30 days of log).
 //
 // Usage: node bench/soak.mjs [--bin B] [--minutes 60] [--rate 5000] [--sample-seconds 60]
 //        [--vacuum-interval '5 minutes'] [--retention-minutes 10] [--as-shipped]
@@ -261,7 +261,7 @@ const md = [
     `while \`lakepipe produce\` drops ${rate} lines/s (500 per file); ${samples.length} samples, one every ${sampleSeconds} s. ` +
     `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, ${os.cpus().length} CPUs, load ${loadStart} at the start and ${loadEnd} at the end.`,
   '',
-  asShipped ? 'The pipeline is examples/orders as shipped (scheduled VACUUM off, 30 days of log).'
+  asShipped ? 'The pipeline is examples/orders as shipped (the defaults: daily VACUUM keeping 7 days of removed files, 30 days of log).'
     : `Every table of the pipeline (a copy of examples/orders) has \`'lakepipe.vacuum.interval' = '${vacuumInterval}'\`, ` +
       `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', and the run ` +
       `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise).`,
