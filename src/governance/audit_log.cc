@@ -88,20 +88,22 @@ Status AuditLog::Write(const std::vector<AuditRecord>& records) {
   options.create_if_missing = create;
   delta::TableOptions table_options;
   table_options.clock = clock_;
-  auto writer = delta::DeltaTable::NewWriter(path_, options, fs_, table_options);
+  if (table_ == nullptr && delta::DeltaTable::Exists(path_, fs_)) {
+    auto opened = delta::DeltaTable::Open(path_, fs_, table_options);
+    if (!opened.ok()) return opened.status().WithContext("audit log");
+    table_ = std::move(opened).value();
+  }
+  auto writer = table_ != nullptr ? table_->NewWriter(options) : delta::DeltaTable::NewWriter(path_, options, fs_, table_options);
   if (!writer.ok()) return writer.status().WithContext("audit log");
   LP_RETURN_IF_ERROR((*writer)->Write(RecordBatch::FromColumns(schema, std::move(cols))));
   auto committed = (*writer)->Commit();
   if (!committed.ok()) return committed.status().WithContext("audit log");
-  if (++commits_ % kCompactEvery == 0) {
+  if (++commits_ % kCompactEvery == 0 && table_ != nullptr) {
     // The record is committed whatever happens here: a compaction that fails (or loses a
     // race with another process's) is tried again kCompactEvery commits later.
-    auto table = delta::DeltaTable::Open(path_, fs_, table_options);
-    if (table.ok()) {
-      delta::OptimizeOptions optimize;
-      optimize.min_files = 2;
-      (void)(*table)->Optimize(optimize);
-    }
+    delta::OptimizeOptions optimize;
+    optimize.min_files = 2;
+    (void)table_->Optimize(optimize);
   }
   return Status::OK();
 }

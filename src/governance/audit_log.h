@@ -32,6 +32,10 @@
 #include "common/status.h"
 #include "types/schema.h"
 
+namespace lakepipe::delta {
+class DeltaTable;
+}
+
 namespace lakepipe::governance {
 
 struct AuditRecord {
@@ -80,6 +84,9 @@ class AuditLog {
   std::shared_ptr<Batch> open_;  // records waiting for the next commit (guarded by mu_)
   bool committing_ = false;      // a commit is being written (guarded by mu_)
   int64_t commits_ = 0;          // by this AuditLog (only the committing leader touches it)
+  // The table's handle, kept between commits so that each one replays only the commits
+  // since the last (not the checkpoint again). Only the committing leader touches it.
+  std::shared_ptr<delta::DeltaTable> table_;
 };
 
 // The local OS user running this process ("local:<name>", or "local:uid <n>").
