@@ -105,6 +105,53 @@ else
   echo "pipeline benchmark: not built yet (lakepipe run is missing)"
   echo '{"not_built": "lakepipe run is missing"}' > "$RESULTS/pipeline.json"
 fi
+# 6c. Scale (issue 15): `run examples/orders --once` on the 5M-line input and on a 20M-line
+# one (generated once, cached in bench/out/ beside the 5M file) under /usr/bin/time -v: wall,
+# CPU, peak RSS and each table's time; the 20M run a second time under an address-space
+# limit (`ulimit -v`, LAKEPIPE_BENCH_LIMIT_MB, 3072 by default), which it must pass because
+# it runs by parts (docs/execution.md). LAKEPIPE_BENCH_SCALE_ROWS=0 skips the step.
+SCALE_ROWS=${LAKEPIPE_BENCH_SCALE_ROWS:-20000000}
+LIMIT_MB=${LAKEPIPE_BENCH_LIMIT_MB:-3072}
+mkdir -p "$RESULTS/sections"
+if [ "$SCALE_ROWS" != 0 ] && [ -x /usr/bin/time ] && "$BIN" run --help > /dev/null 2>&1; then
+  BIG="$OUT/orders_${SCALE_ROWS}_${GEN_HASH}.csv"
+  if [ ! -f "$BIG" ]; then
+    echo "== generating $SCALE_ROWS order lines into $BIG"
+    "$BIN" generate orders --rows "$SCALE_ROWS" --seed 1 --out "$BIG.tmp" > /dev/null && mv "$BIG.tmp" "$BIG"
+  fi
+  SECTION="$RESULTS/sections/15-scale.md"
+  {
+    printf '## Scale: 5M and %s lines (issue 15; docs/execution.md)\n\n' "$SCALE_ROWS"
+    printf '`lakepipe run examples/orders --once` under `/usr/bin/time -v`, each input on a fresh storage folder; load at the start of the step: %s.\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '| input | limit | exit | wall | user + sys CPU | peak RSS | per table |\n|---|---|---|---|---|---|---|\n'
+  } > "$SECTION"
+  scale_run() {  # CSV LABEL LIMIT_KB(or empty)
+    local P="$OUT/scale" lines rc wall user sys rss tables
+    rm -rf "$P"
+    mkdir -p "$P/landing"
+    ln "$1" "$P/landing/orders.csv" 2>/dev/null || cp "$1" "$P/landing/orders.csv"
+    echo "== scale: $2${3:+ under ulimit -v $3}"
+    ( if [ -n "$3" ]; then ulimit -v "$3"; fi
+      exec /usr/bin/time -v -o "$RESULTS/scale_$2.time" timeout 1800 "$BIN" run examples/orders --once \
+        --set "landing=$P/landing" --set "storage=$P/storage" ) > "$RESULTS/scale_$2.log" 2>&1
+    rc=$?
+    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$RESULTS/scale_$2.time")
+    user=$(sed -n 's/.*User time (seconds): //p' "$RESULTS/scale_$2.time")
+    sys=$(sed -n 's/.*System time (seconds): //p' "$RESULTS/scale_$2.time")
+    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$RESULTS/scale_$2.time")
+    tables=$(sed -n 's/^  \([a-z_]*\) ([a-z ]*): .*, \([0-9]*\) ms$/\1 \2 ms/p' "$RESULTS/scale_$2.log" | paste -sd, - | sed 's/,/, /g')
+    printf '| %s | %s | %s | %s | %s + %s s | %s MB | %s |\n' "$2" "${3:+$(($3 / 1024)) MB}" "$rc" "$wall" \
+      "$user" "$sys" "$(( ${rss:-0} / 1024 ))" "$tables" >> "$SECTION"
+    echo "${rss:-0}" > "$RESULTS/scale_$2.rss"
+    rm -rf "$P"
+  }
+  scale_run "$CSV" "${ROWS}" ""
+  scale_run "$BIG" "${SCALE_ROWS}" ""
+  scale_run "$BIG" "${SCALE_ROWS}-limited" "$((LIMIT_MB * 1024))"
+  awk -v a="$(cat "$RESULTS/scale_${ROWS}.rss")" -v b="$(cat "$RESULTS/scale_${SCALE_ROWS}.rss")" \
+    'BEGIN { if (a > 0) printf "\nPeak RSS at %s lines / at 5M: %.2f× (target ≤ 1.2×).\n", "'"$SCALE_ROWS"'", b / a }' >> "$SECTION"
+fi
+
 # 6b. End-to-end latency and throughput in continuous mode (bench/latency.mjs), and the
 # long kill -9 crash test (tests/crash/kill9.mjs, 20 kills); each writes a section of
 # docs/BENCHMARKS.md into $RESULTS/sections/.

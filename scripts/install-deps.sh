@@ -2,7 +2,7 @@
 # Installs the Debian packages lakepipe needs to build and test, and only the missing ones.
 # Idempotent and quiet when everything is present.
 # Usage: scripts/install-deps.sh [build|test|demo|bench|fuzz] (bench: test's, plus kcat for
-# bench/kafka_bench.mjs's drain baseline; fuzz: clang with libFuzzer and the sanitizers)
+# bench/kafka_bench.mjs's drain baseline and GNU time for peak RSS; fuzz: clang with libFuzzer and the sanitizers)
 set -euo pipefail
 
 build_pkgs=(
@@ -14,7 +14,7 @@ build_pkgs=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev uuid-dev tzdata
 )
 test_pkgs=(postgresql chromium)
-bench_pkgs=(kcat)
+bench_pkgs=(kcat time)
 fuzz_pkgs=(clang libclang-rt-dev)
 
 want=("${build_pkgs[@]}")
