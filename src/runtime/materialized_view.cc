@@ -74,6 +74,19 @@ Result<bool> PipelineRunner::Impl::MaterializedViewIsCurrent(const sql::Resolved
 
 // ---- reading by parts ----------------------------------------------------------------
 
+Result<int> AggregateThreads(const sql::PipelineSettings& settings) {
+  static const std::string kKey = "lakepipe.aggregateThreads";
+  auto it = settings.configuration.find(kKey);
+  if (it == settings.configuration.end()) return 1;
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 2 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(v) < 1 || std::stoi(v) > 16) {
+    return Status::InvalidArgument(settings.settings_file + ": configuration " + kKey + " is '" + v +
+                                   "'; it must be a whole number of threads from 1 to 16 (the default is 1)");
+  }
+  return std::stoi(v);
+}
+
 Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings) {
   // Whole row groups by default: a pipeline table's are 262,144 rows (at most 1,048,576
   // for any table lakepipe writes), and cutting them would copy every value once more.
@@ -138,6 +151,7 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   FullScanProvider provider(*this, exec);
   LP_ASSIGN_OR_RETURN(const int64_t part_rows, ViewPartRows(pipeline.settings));
   provider.ReadByParts(part_rows);
+  LP_ASSIGN_OR_RETURN(exec.aggregate_threads, AggregateThreads(pipeline.settings));
   LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
   report.rows_read = CountRows(rows);
   report.rows_rescued = provider.file_stats().rescued_rows;
@@ -882,6 +896,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     auto part_rows = ViewPartRows(pipeline.settings);
     if (!part_rows.ok()) return abandon(part_rows.status());
     snapshot_or_appends.ReadByParts(*part_rows);
+    auto threads = AggregateThreads(pipeline.settings);
+    if (!threads.ok()) return abandon(threads.status());
+    exec.aggregate_threads = *threads;
   }
   GivenRowsScanProvider given(*this, exec, upstream, changes ? changes->inserted : retracted);
   FullScanProvider& provider = changes ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;

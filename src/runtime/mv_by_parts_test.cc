@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -90,10 +91,17 @@ class MvByPartsTest : public ::testing::Test {
 
   // Runs the pipeline (`extra`: run options such as a full refresh) and checks that each
   // view holds what its SELECT gives over the whole table; returns the views' rows.
-  std::vector<std::string> RunAndCheck(const std::string& folder, const std::string& batch_rows,
+  struct Config {
+    std::string batch_rows;  // lakepipe.batchRows ("": not set, whole row groups)
+    std::string threads;     // lakepipe.aggregateThreads ("": not set, one)
+  };
+
+  std::vector<std::string> RunAndCheck(const std::string& folder, const Config& config,
                                        const RunOptions& options = {}) {
     std::map<std::string, std::string> overrides;
-    if (!batch_rows.empty()) overrides["lakepipe.batchRows"] = batch_rows;
+    if (!config.batch_rows.empty()) overrides["lakepipe.batchRows"] = config.batch_rows;
+    if (!config.threads.empty()) overrides["lakepipe.aggregateThreads"] = config.threads;
+    const std::string batch_rows = config.batch_rows + "/" + config.threads;
     auto runner = PipelineRunner::Open(folder, overrides);
     EXPECT_TRUE(runner.ok()) << runner.status().ToString();
     if (!runner.ok()) return {};
@@ -132,19 +140,21 @@ TEST_F(MvByPartsTest, ViewsReadByPartsEqualTheirQueryOverTheWholeTable) {
   ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
   Drop("a.csv", 1, 60);
   Drop("b.csv", 61, 45);
-  const std::vector<std::string> sizes = {"", "1", "3", "7"};
+  // Whole row groups; parts of 1, 3 and 7 rows; partial aggregates on 2 and 3 threads
+  // (the amounts are exact binary fractions, so sums in another order are equal).
+  const std::vector<Config> configs = {{"", ""}, {"1", ""}, {"3", ""}, {"7", ""}, {"3", "2"}, {"", "3"}};
   std::vector<std::string> folders;
-  for (size_t i = 0; i < sizes.size(); ++i) folders.push_back(Pipeline("p" + std::to_string(i)));
+  for (size_t i = 0; i < configs.size(); ++i) folders.push_back(Pipeline("p" + std::to_string(i)));
   std::vector<std::vector<std::string>> first, second, refreshed;
-  for (size_t i = 0; i < sizes.size(); ++i) first.push_back(RunAndCheck(folders[i], sizes[i]));
+  for (size_t i = 0; i < configs.size(); ++i) first.push_back(RunAndCheck(folders[i], configs[i]));
   // A second commit of silver: the incremental views add it, the others recompute over
   // two commits' files.
   Drop("c.csv", 106, 40);
-  for (size_t i = 0; i < sizes.size(); ++i) second.push_back(RunAndCheck(folders[i], sizes[i]));
+  for (size_t i = 0; i < configs.size(); ++i) second.push_back(RunAndCheck(folders[i], configs[i]));
   // A full refresh of the views reads the table of two commits as one snapshot by parts.
   RunOptions refresh;
   refresh.full_refresh = {"by_kind", "firsts", "total", "by_bucket", "late_ids"};
-  for (size_t i = 0; i < sizes.size(); ++i) refreshed.push_back(RunAndCheck(folders[i], sizes[i], refresh));
+  for (size_t i = 0; i < configs.size(); ++i) refreshed.push_back(RunAndCheck(folders[i], configs[i], refresh));
   ASSERT_EQ(first[0].size(), kViews.size());
   ASSERT_EQ(second[0].size(), kViews.size());
   // Every view has rows to compare, but late_ids at first: no id reaches 120 before c.csv,
@@ -155,11 +165,23 @@ TEST_F(MvByPartsTest, ViewsReadByPartsEqualTheirQueryOverTheWholeTable) {
   }
   EXPECT_EQ(first[0][4], "");
   EXPECT_NE(first[0][0], second[0][0]) << "the second commit changed nothing in by_kind";
-  for (size_t i = 1; i < sizes.size(); ++i) {
-    EXPECT_EQ(first[i], first[0]) << "batchRows " << sizes[i];
-    EXPECT_EQ(second[i], second[0]) << "batchRows " << sizes[i];
+  for (size_t i = 1; i < configs.size(); ++i) {
+    EXPECT_EQ(first[i], first[0]) << "config " << i;
+    EXPECT_EQ(second[i], second[0]) << "config " << i;
   }
-  for (size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(refreshed[i], second[0]) << "batchRows " << sizes[i];
+  for (size_t i = 0; i < configs.size(); ++i) EXPECT_EQ(refreshed[i], second[0]) << "config " << i;
+}
+
+TEST_F(MvByPartsTest, ABadAggregateThreadsSettingIsRefused) {
+  ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+  Drop("a.csv", 1, 10);
+  auto runner = PipelineRunner::Open(Pipeline("bad"), {{"lakepipe.aggregateThreads", "0"}});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  auto report = (*runner)->RunOnce({});
+  std::string all = report.ok() ? "" : report.status().ToString();
+  if (report.ok())
+    for (const auto& t : report->tables) all += t.message;
+  EXPECT_NE(all.find("lakepipe.aggregateThreads"), std::string::npos) << all;
 }
 
 }  // namespace

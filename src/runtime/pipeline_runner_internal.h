@@ -111,6 +111,9 @@ struct Flow {
 // The rows per part of a table read by parts: the pipeline's configuration
 // `lakepipe.batchRows` (docs/execution.md; tests set a tiny one), else the default.
 Result<int64_t> BatchRows(const sql::PipelineSettings& settings);
+// Threads for the partial aggregates of a materialized view read by parts: the
+// configuration `lakepipe.aggregateThreads` (1 to 16), else 1.
+Result<int> AggregateThreads(const sql::PipelineSettings& settings);
 // The rows a materialized view's part is cut to: 0 (whole row groups of the table it
 // reads) unless the configuration sets `lakepipe.batchRows`.
 Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings);
