@@ -76,6 +76,10 @@ rocksdb::Options StateDbOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 64;
+  // Table handlers are loaded at open on this many threads (RocksDB's default starts 16,
+  // each with its stack): a state store has a few files, and under an address-space limit
+  // (BoundedMemory, `ulimit -v`) a thread that cannot start ends the process.
+  options.max_file_opening_threads = 1;
   options.write_buffer_size = kWriteBufferSize;
   options.write_buffer_manager = SharedWriteBuffers();
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(SharedTableOptions()));
