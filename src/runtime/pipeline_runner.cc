@@ -838,12 +838,24 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   EventLog log(r.fs, r.pipeline.settings.storage, r.pipeline.settings.name, r.clock);
   log.set_update_id(update.update_id);
   LP_ASSIGN_OR_RETURN(std::set<std::string> refresh, r.FullRefreshSet(options));
+  // A refresh selection runs the selected tables (and those fully refreshed) in dependency
+  // order; a selected table reads its unselected inputs at their current versions.
+  std::set<std::string> selected;
+  for (const auto& t : options.refresh_selection) {
+    const sql::ResolvedDataset* ds = r.Find(t);
+    if (ds == nullptr || ds->kind == sql::DatasetKind::kView) {
+      return Status::InvalidArgument("--refresh names `" + t + "`, which is not a table of pipeline " +
+                                     r.pipeline.settings.name);
+    }
+    selected.insert(Lower(t));
+  }
+  if (!selected.empty()) selected.insert(refresh.begin(), refresh.end());
   r.LogUpdateStart(log, refresh, "triggered");
   if (options.board != nullptr) options.board->Init(r.InitialStatus("triggered"));
 
   std::vector<const sql::ResolvedDataset*> tables;
   for (const auto& ds : r.resolved.datasets)
-    if (ds.kind != sql::DatasetKind::kView) tables.push_back(&ds);
+    if (ds.kind != sql::DatasetKind::kView && (selected.empty() || selected.count(Lower(ds.name)))) tables.push_back(&ds);
   LP_ASSIGN_OR_RETURN(int64_t max_restarts, r.MaxSchemaRestarts());
   std::set<std::string> failed;  // lower-case names of tables that failed or were skipped
   std::mutex callbacks_mu;        // the caller's callbacks are called from one thread at a time

@@ -91,6 +91,10 @@ class StatusBoard;
 struct RunOptions {
   std::set<std::string> full_refresh;  // tables to rebuild from their sources
   bool full_refresh_all = false;
+  // RunOnce only (`lakepipe run --once --refresh`): when not empty, the update runs only
+  // these tables and those in `full_refresh` (Databricks' refresh_selection); the others,
+  // their upstream tables included, keep their versions. Names must be tables.
+  std::set<std::string> refresh_selection;
   // Called when a table's update starts (index in the update, tables in it) and with each
   // table's report as soon as it is done (progress output).
   std::function<void(const std::string& table, int index, int total)> on_table_start;

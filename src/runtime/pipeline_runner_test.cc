@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "delta/table.h"
 #include "generator/domain.h"
 #include "testing/testing.h"
 
@@ -203,6 +204,68 @@ TEST(OrdersPipelineTest, FullRefreshRebuildsFromTheSources) {
   auto bad = runner->RunOnce(unknown);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("no_such_table"), std::string::npos);
+}
+
+int64_t LatestVersion(const std::string& path) {
+  auto table = delta::DeltaTable::Open(path);
+  if (!table.ok()) return -100;
+  auto v = (*table)->LatestVersion();
+  return v.ok() ? *v : -100;
+}
+
+// A refresh selection (`lakepipe run --once --refresh`) updates the selected tables only:
+// the others keep their versions and contents, upstream tables are not refreshed implicitly,
+// and a later selection brings the rest up to date, equal to a recomputation.
+TEST(OrdersPipelineTest, RefreshSelectionUpdatesOnlyTheSelectedTables) {
+  if (!testing::RunDuckDB("SELECT 1").ok()) GTEST_FAIL() << "DuckDB (npm) is required: run `npm ci`";
+  Fixture f;
+  f.AddOrdersFile("orders-1.csv", 11, 6000);  // as above: with the second, > 20 countries
+  auto runner = f.Open();
+  ASSERT_NE(runner, nullptr);
+  ASSERT_TRUE(runner->RunOnce({}).ok());
+  const std::string kpis_path = runner->TablePath("gold_kpis");
+  int64_t kpis_version = LatestVersion(kpis_path);
+  ASSERT_GE(kpis_version, 0);
+  auto kpis_before = OurRows(*runner, "SELECT * FROM gold_kpis");
+
+  f.AddOrdersFile("orders-2.csv", 12, 6000);
+  RunOptions select;
+  select.refresh_selection = {"bronze_orders", "SILVER_ORDERS"};  // names match case-insensitively
+  auto partial = runner->RunOnce(select);
+  ASSERT_TRUE(partial.ok()) << partial.status().ToString();
+  ASSERT_EQ(partial->tables.size(), 2u);  // in dependency order, nothing else ran
+  EXPECT_EQ(partial->tables[0].table, "bronze_orders");
+  EXPECT_EQ(partial->tables[1].table, "silver_orders");
+  EXPECT_EQ(Find(*partial, "bronze_orders")->rows_written, 6000);
+  EXPECT_EQ(Find(*partial, "silver_orders")->status, "updated");
+  EXPECT_EQ(OurRows(*runner, "SELECT count(*) AS n FROM bronze_orders")[0].at("n"), "12000");
+  // Gold was not updated: same version, same (now stale) numbers.
+  EXPECT_EQ(LatestVersion(kpis_path), kpis_version);
+  EXPECT_EQ(OurRows(*runner, "SELECT * FROM gold_kpis"), kpis_before);
+
+  // Selecting Gold alone updates it from Silver as it is, without touching Bronze.
+  f.AddOrdersFile("orders-3.csv", 43, 500);
+  int64_t bronze_version = LatestVersion(runner->TablePath("bronze_orders"));
+  RunOptions gold;
+  gold.refresh_selection = {"gold_kpis", "gold_revenue_by_country"};
+  auto gold_run = runner->RunOnce(gold);
+  ASSERT_TRUE(gold_run.ok()) << gold_run.status().ToString();
+  ASSERT_EQ(gold_run->tables.size(), 2u);
+  EXPECT_EQ(Find(*gold_run, "gold_kpis")->status, "updated");
+  EXPECT_GT(LatestVersion(kpis_path), kpis_version);
+  EXPECT_EQ(LatestVersion(runner->TablePath("bronze_orders")), bronze_version);
+  // Gold now equals DuckDB's computation over the first two files (the third is not in
+  // Bronze yet): moving the third away shows DuckDB the same input as Silver saw.
+  ASSERT_TRUE(FileSystem::Default()->Rename(JoinPath(f.landing, "orders-3.csv"), f.dir.Join("orders-3.csv")).ok());
+  ExpectGoldMatchesDuckDB(*runner, f.landing);
+
+  int64_t kpis_after = LatestVersion(kpis_path);
+  RunOptions unknown;
+  unknown.refresh_selection = {"gold_kpis", "no_such_table"};
+  auto bad = runner->RunOnce(unknown);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("`no_such_table`"), std::string::npos) << bad.status().ToString();
+  EXPECT_EQ(LatestVersion(kpis_path), kpis_after);  // refused before anything ran
 }
 
 TEST(OrdersPipelineTest, ReDeliveriesInALaterBatchAreDropped) {
