@@ -48,6 +48,7 @@ struct RunArgs {
   bool summary = false;    // continuous: a status line every few seconds instead of a line per update
   std::string full_refresh;
   bool full_refresh_all = false;
+  std::string refresh;     // --refresh T1,T2: update only these tables (refresh selection)
   std::vector<std::string> sets;
 };
 
@@ -207,6 +208,10 @@ Status RunPipeline(const RunArgs& a) {
   if (a.full_refresh_all && !a.full_refresh.empty()) {
     return Status::InvalidArgument("give --full-refresh T1,T2 or --full-refresh-all, not both");
   }
+  if (!a.refresh.empty() && a.full_refresh_all) {
+    return Status::InvalidArgument("--refresh selects tables to update, --full-refresh-all rebuilds every table: "
+                                   "give one (--full-refresh T1,T2 rebuilds selected tables)");
+  }
   LP_ASSIGN_OR_RETURN(auto overrides, sql::ParseOverrides(a.sets));
   LP_ASSIGN_OR_RETURN(auto runner, runtime::PipelineRunner::Open(a.folder, overrides));
   const auto& settings = runner->pipeline().settings;
@@ -219,7 +224,13 @@ Status RunPipeline(const RunArgs& a) {
                                    (a.once ? "--once" : "continuous: false in pipeline.yaml") +
                                    "); serve the tables with `lakepipe serve " + a.folder + "`");
   }
+  if (!a.refresh.empty() && !once) {
+    // A continuous run updates every table as its input changes; a selection would
+    // silently stop the others.
+    return Status::InvalidArgument("--refresh selects the tables of one triggered update: add --once");
+  }
   runtime::RunOptions options;
+  options.refresh_selection = SplitCommas(a.refresh);
   options.full_refresh = SplitCommas(a.full_refresh);
   options.full_refresh_all = a.full_refresh_all;
   runtime::StatusBoard board;
@@ -363,10 +374,22 @@ Status RunPipeline(const RunArgs& a) {
   }
   LP_RETURN_IF_ERROR(published);
   size_t tables = 0;
-  for (const auto& ds : runner->resolved().datasets) tables += ds.kind != sql::DatasetKind::kView;
-  std::printf("pipeline %s: update %s in %lld ms (%zu of %zu tables)\n", settings.name.c_str(),
-              report.tables.size() < tables ? "stopped" : "completed", static_cast<long long>(report.duration_ms),
-              report.tables.size(), tables);
+  size_t expected = 0;  // the tables this update runs: all, or those of a refresh selection
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::set<std::string> selected;
+  for (const auto& t : options.refresh_selection) selected.insert(lower(t));
+  for (const auto& t : options.full_refresh) selected.insert(lower(t));
+  for (const auto& ds : runner->resolved().datasets) {
+    if (ds.kind == sql::DatasetKind::kView) continue;
+    ++tables;
+    expected += options.refresh_selection.empty() || selected.count(lower(ds.name)) > 0;
+  }
+  std::printf("pipeline %s: update %s in %lld ms (%zu of %zu tables%s)\n", settings.name.c_str(),
+              report.tables.size() < expected ? "stopped" : "completed", static_cast<long long>(report.duration_ms),
+              report.tables.size(), tables, options.refresh_selection.empty() ? "" : ", as selected by --refresh");
   return Status::OK();
 }
 
@@ -1059,6 +1082,9 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
   run->add_option("--full-refresh", run_args->full_refresh,
                   "Comma-separated tables to rebuild from their sources");
   run->add_flag("--full-refresh-all", run_args->full_refresh_all, "Rebuild every table");
+  run->add_option("--refresh", run_args->refresh,
+                  "With --once: comma-separated tables to update, the others (upstream ones too) are not "
+                  "(Databricks' refresh_selection); with --full-refresh, its tables are updated too");
   run->add_option("--set", run_args->sets, "Override a configuration value or storage: key=value");
   run->add_option("--port", run_args->port,
                   "Serve the HTTP API and dashboard on this port while running (0: any free port; "
@@ -1071,6 +1097,9 @@ void RegisterRunCommands(CLI::App& app, CommandRegistry& registry) {
     bool refresh = run_args->full_refresh_all || !run_args->full_refresh.empty();
     what.action = refresh ? "full_refresh" : "run";
     what.target = run_args->full_refresh_all ? "*" : run_args->full_refresh;
+    if (!run_args->refresh.empty()) {
+      what.target += (what.target.empty() ? "" : ",") + run_args->refresh;
+    }
     what.detail = run_args->once ? "--once" : "";
     what.record_start = !run_args->once;
     registry.Finish(AuditPipelineCommand(run_args->folder, run_args->sets, what, [&] { return RunPipeline(*run_args); }));

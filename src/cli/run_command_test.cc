@@ -80,6 +80,17 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
   // Options of a continuous run are refused with --once, not ignored.
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --port 0" + sets_), "--port applies to a continuous run");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --summary" + sets_), "--summary applies to a continuous run");
+  // A refresh selection names tables of the pipeline, and belongs to one triggered update.
+  ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --refresh gold_kpis,nope" + sets_),
+                     "--refresh names `nope`, which is not a table of pipeline");
+  ExpectOneErrorLine(LakepipeFails("run " + Example() + " --refresh gold_kpis" + sets_), "add --once");
+  ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --refresh gold_kpis --full-refresh-all" + sets_),
+                     "give one");
+  std::string out = Lakepipe("run " + Example() + " --once --refresh gold_kpis" + sets_);
+  EXPECT_NE(out.find("gold_kpis"), std::string::npos) << out;
+  EXPECT_EQ(out.find("bronze_orders"), std::string::npos) << out;  // not updated, not reported
+  EXPECT_NE(out.find("update completed in"), std::string::npos) << out;
+  EXPECT_NE(out.find("(1 of 6 tables, as selected by --refresh)"), std::string::npos) << out;
 }
 
 // A damaged state store (RocksDB's manifest overwritten with garbage) is a Corruption

@@ -393,12 +393,6 @@ class JobsReader : public YamlReader {
         }
         if (n["tables"]) {
           LP_ASSIGN_OR_RETURN(t.tables, StringList(n["tables"], where + " tables", "table names"));
-          if (!t.full_refresh) {
-            return sql::NotSupportedAt(Loc(n["tables"]),
-                                       where + ": updating only some tables is not built yet (`lakepipe run` "
-                                               "updates every table); `tables:` selects the tables a "
-                                               "`full_refresh: true` rebuilds");
-          }
         }
         break;
       case TaskKind::kPublish:
@@ -506,10 +500,14 @@ Result<std::vector<std::string>> TaskArgv(const TaskSpec& t, const std::string& 
       LP_ASSIGN_OR_RETURN(std::string pipeline, sub(t.pipeline));
       argv = {bin, "run", pipeline, "--once", "--no-server"};
       if (t.full_refresh && t.tables.empty()) argv.push_back("--full-refresh-all");
-      if (t.full_refresh && !t.tables.empty()) {
+      if (!t.tables.empty()) {
+        // Without full_refresh, a refresh selection: only these tables are updated.
         std::string list;
-        for (const auto& table : t.tables) list += (list.empty() ? "" : ",") + table;
-        argv.push_back("--full-refresh");
+        for (const auto& table : t.tables) {
+          LP_ASSIGN_OR_RETURN(std::string name, sub(table));
+          list += (list.empty() ? "" : ",") + name;
+        }
+        argv.push_back(t.full_refresh ? "--full-refresh" : "--refresh");
         argv.push_back(list);
       }
       LP_RETURN_IF_ERROR(add_sets());

@@ -40,7 +40,8 @@ struct TaskSpec {
   // pipeline_update, publish
   std::string pipeline;                  // pipeline folder
   bool full_refresh = false;
-  std::vector<std::string> tables;       // with full_refresh: the tables rebuilt (empty: all)
+  std::vector<std::string> tables;       // the tables updated (--refresh), with full_refresh
+                                         // the tables rebuilt (--full-refresh); empty: all
   std::map<std::string, std::string> set;  // --set key=value
   std::string table;                     // publish: one table; optimize/vacuum: the table folder
   bool rebuild = false;                  // publish --rebuild

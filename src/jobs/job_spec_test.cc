@@ -105,9 +105,18 @@ jobs:
               "is built in");
 }
 
+TEST(JobSpecTest, TablesWithoutFullRefreshAreARefreshSelection) {
+  auto f = JobsFile::Parse("jobs.yaml",
+                           "jobs:\n  j:\n    tasks: [{name: u, kind: pipeline_update, pipeline: p, "
+                           "tables: [silver_orders, gold_kpis]}]\n");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  auto argv = TaskArgv(f->jobs.at(0).tasks[0], "lp", {{"run_id", "R1"}});
+  ASSERT_TRUE(argv.ok()) << argv.status().message();
+  EXPECT_EQ(*argv, (std::vector<std::string>{"lp", "run", "p", "--once", "--no-server", "--refresh",
+                                             "silver_orders,gold_kpis"}));
+}
+
 TEST(JobSpecTest, OptionsNotBuiltSaySo) {
-  ExpectError("jobs:\n  j:\n    tasks: [{name: u, kind: pipeline_update, pipeline: p, tables: [gold]}]\n",
-              "not supported: job j task u: updating only some tables is not built yet");
   ExpectError("jobs:\n  j:\n    tasks: [{name: u, kind: command, argv: [x], run_if: all_done}]\n",
               "run_if `all_done` is not built yet");
 }
