@@ -51,6 +51,9 @@ TEST_F(FileExportCommandTest, RunOnceExportsAndValidateChecksTheSection) {
   EXPECT_EQ(rows[0]["n"].get<int64_t>(), 3);
   out = Lakepipe("publish " + dir_.Join("p"));
   EXPECT_NE(out.find("up to date"), std::string::npos) << out;
+  // It says where it publishes: files only, not PostgreSQL.
+  EXPECT_NE(out.find("pipeline v: publishing to files\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("PostgreSQL"), std::string::npos) << out;
 }
 
 }  // namespace

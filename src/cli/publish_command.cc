@@ -181,9 +181,18 @@ Status RunPublish(const PublishArgs& a) {
   LP_ASSIGN_OR_RETURN(auto overrides, sql::ParseOverrides(a.sets));
   LP_ASSIGN_OR_RETURN(auto runner, runtime::PipelineRunner::Open(a.folder, overrides));
   const auto& publish = runner->pipeline().settings.publish;
-  std::string where = publish.postgres && publish.kafka ? "PostgreSQL and Kafka" : publish.kafka ? "Kafka" : "PostgreSQL";
-  std::printf("pipeline %s: publishing to %s%s\n", runner->pipeline().settings.name.c_str(), where.c_str(),
-              a.rebuild ? " (rebuilding the serving tables from the lake)" : "");
+  // Name only the destinations the publish section has: a pipeline that only exports
+  // files must not read as if it wrote to PostgreSQL.
+  std::vector<std::string> to;
+  if (publish.postgres) to.push_back("PostgreSQL");
+  if (publish.kafka) to.push_back("Kafka");
+  if (publish.files) to.push_back("files");
+  std::string where;
+  for (size_t i = 0; i < to.size(); ++i) where += (i == 0 ? "" : i + 1 == to.size() ? " and " : ", ") + to[i];
+  if (!where.empty()) {
+    std::printf("pipeline %s: publishing to %s%s\n", runner->pipeline().settings.name.c_str(), where.c_str(),
+                a.rebuild ? " (rebuilding from the lake's latest versions)" : "");
+  }
   return PublishTables(*runner, a.table, a.rebuild);
 }
 
@@ -192,7 +201,7 @@ Status RunPublish(const PublishArgs& a) {
 void RegisterPublishCommands(CLI::App& app, CommandRegistry& registry) {
   auto args = std::make_shared<PublishArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "publish", "Publish the pipeline's tables to PostgreSQL and Kafka (publish: in pipeline.yaml) without running it");
+      "publish", "Publish the pipeline's tables to PostgreSQL, Kafka and files (publish: in pipeline.yaml) without running it");
   cmd->add_option("folder", args->folder, "Pipeline folder")->required();
   cmd->add_flag("--rebuild", args->rebuild, "Drop and recreate the serving tables from the lake's latest versions");
   cmd->add_option("--table", args->table, "Publish only this pipeline table");
