@@ -50,6 +50,27 @@ TEST(JobCommandTest, OrdersJobRunsItsTasksAndRecordsThem) {
   EXPECT_NE(text.find("4 succeeded"), std::string::npos) << text;
 }
 
+// A pipeline_update task with `tables:` (no full_refresh) updates only those tables
+// (`run --once --refresh`): Bronze and Silver are written, Gold is not.
+TEST(JobCommandTest, PipelineUpdateWithTablesUpdatesOnlyThem) {
+  testing::TempDir dir;
+  std::string jobs = dir.Join("jobs.yaml");
+  std::ofstream(jobs) << "jobs:\n  j:\n    tasks:\n"
+                         "      - {name: gen, kind: generate, dataset: orders, out: landing/o.csv, options: {rows: '2000'}}\n"
+                         "      - name: silver\n        kind: pipeline_update\n        pipeline: " +
+                             testing::SourceDir() + "/examples/orders\n        depends_on: [gen]\n"
+                             "        tables: [bronze_orders, silver_orders]\n"
+                             "        set: {landing: '{{jobs_dir}}/landing', storage: '{{jobs_dir}}/lake'}\n";
+  std::string out = Lakepipe("job run " + Quote(jobs) + " j");
+  EXPECT_NE(out.find("silver: succeeded"), std::string::npos) << out;
+  std::string count = Lakepipe("query " + Quote(testing::SourceDir() + "/examples/orders") + " --set storage=" +
+                               Quote(dir.Join("lake")) + " --format jsonl \"SELECT COUNT(*) AS n FROM bronze_orders\"");
+  ASSERT_EQ(JsonLines(count).size(), 1u) << count;
+  EXPECT_EQ(JsonLines(count)[0]["n"], 2000) << count;
+  EXPECT_TRUE(FileSystem::Default()->Exists(dir.Join("lake/silver_orders/_delta_log")));
+  EXPECT_FALSE(FileSystem::Default()->Exists(dir.Join("lake/gold_kpis")));  // not selected: not created
+}
+
 TEST(JobCommandTest, FailingJobExitsOneAndBadFilesNameTheLine) {
   testing::TempDir dir;
   std::string path = dir.Join("jobs.yaml");
