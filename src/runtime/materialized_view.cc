@@ -100,15 +100,7 @@ Result<std::unique_ptr<BatchStream>> FullScanProvider::StreamTable(
   if (!by_parts_ || node.read_change_feed) return std::unique_ptr<BatchStream>();
   const sql::ResolvedDataset* ds = runner_.Find(node.table);
   if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return std::unique_ptr<BatchStream>();
-  auto table = runner_.Table(node.table);
-  if (!table.ok()) {
-    if (table.status().IsNotFound()) {
-      return Status::NotFound("table `" + node.table + "` has no data yet (its update has not run or failed)");
-    }
-    return table.status();
-  }
-  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
-  versions_read_[Lower(node.table)] = snap->version();
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, LatestSnapshot(node));
   return SnapshotStream(snap, node.schema, columns, predicates);
 }
 

@@ -287,7 +287,7 @@ Result<Batches> FullScanProvider::ReadFiles(const sql::PlanNode& node) {
   return ReadSourceFiles(runner_.fs, node.read_files, files, node.schema, &file_stats_);
 }
 
-Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
+Result<delta::SnapshotPtr> FullScanProvider::LatestSnapshot(const sql::PlanNode& node) {
   auto table = runner_.Table(node.table);
   if (!table.ok()) {
     if (table.status().IsNotFound()) {
@@ -297,6 +297,11 @@ Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
   }
   LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
   versions_read_[Lower(node.table)] = snap->version();
+  return snap;
+}
+
+Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, LatestSnapshot(node));
   if (node.read_change_feed) {
     // table_changes('t', start[, end]): versions start..end (the latest when no end).
     int64_t end = node.change_feed_end.value_or(snap->version());
@@ -307,7 +312,8 @@ Result<Batches> FullScanProvider::ReadWholeTable(const sql::PlanNode& node) {
     }
     delta::ChangeFeedOptions options;
     options.columns = node.schema.names();
-    return delta::ReadChanges(**table, node.change_feed_start, end, options);
+    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+    return delta::ReadChanges(*table, node.change_feed_start, end, options);
   }
   return ReadSnapshot(snap, node.schema);
 }

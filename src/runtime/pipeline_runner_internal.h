@@ -333,6 +333,9 @@ class FullScanProvider : public ScanProvider {
 
  protected:
   Result<Batches> ReadWholeTable(const sql::PlanNode& node);
+  // The latest snapshot of the table `node` reads, recorded in versions_read_; NotFound
+  // names the table when it has no data yet.
+  Result<delta::SnapshotPtr> LatestSnapshot(const sql::PlanNode& node);
   // Every row of a snapshot, in `columns`' columns (one read shared by the views that run
   // together, runner_.shared_scans).
   Result<Batches> ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns);
