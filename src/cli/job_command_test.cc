@@ -95,20 +95,22 @@ TEST(JobCommandTest, InterruptedRunIsCancelledThenResumed) {
   std::ofstream(path) << "jobs:\n  j:\n    tasks:\n"
                          "      - {name: first, kind: command, argv: [sh, -c, \"echo x >> first.out\"]}\n"
                          "      - {name: slow, kind: command, depends_on: [first], argv: [sh, -c, "
-                         "\"test -f go && exit 0; sleep 30 & echo $! > sleep.pid; wait\"]}\n";
+                         "\"test -f go && exit 0; sleep 300 & echo $! > sleep.pid; wait\"]}\n";
   LakepipeProcess run({"job", "run", path, "j"});
   std::string out = run.ReadUntil("slow: started");
   ASSERT_NE(out.find("slow: started"), std::string::npos) << out;
-  for (int i = 0; i < 200 && !FileSystem::Default()->Stat(dir.Join("sleep.pid")).ok(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The shell writes sleep.pid after the task started: wait for its content (generously:
+  // under load a fork can take seconds), then cancel.
+  pid_t sleeper = 0;
+  for (int i = 0; i < 1000 && sleeper <= 0; ++i) {
+    std::ifstream pid_file(dir.Join("sleep.pid"));
+    if (!(pid_file >> sleeper)) sleeper = 0;
+    if (sleeper <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(run.StopWith(SIGINT), 1);
-  std::ifstream pid_file(dir.Join("sleep.pid"));
-  pid_t sleeper = 0;
-  pid_file >> sleeper;
   ASSERT_GT(sleeper, 0);
   bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
+  for (int i = 0; i < 1000 && !gone; ++i) {
     gone = ::kill(sleeper, 0) != 0;
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

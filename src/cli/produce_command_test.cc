@@ -122,10 +122,13 @@ TEST_F(ProduceCommandTest, LimitLoopAndRestartsGiveDistinctSortableNames) {
 }
 
 TEST_F(ProduceCommandTest, SigintStopsAfterACompleteFile) {
-  // 50 lines/s with 10 lines per file: a file every 0.2 s; SIGINT after about a second.
+  // 50 lines/s with 10 lines per file: a file every 0.2 s; SIGINT once the first file has
+  // landed (so the handler is installed however slowly a loaded machine starts the
+  // process; at most 30 s), then about half a second later.
   std::string cmd = "(" + Binary() + " produce --from " + input_ + " --to " + landing_ +
                     " --rate 50 --lines-per-file 10 > " + dir_.Join("out.txt") +
-                    " & pid=$!; sleep 1.1; kill -INT $pid; wait $pid; echo exit=$?)";
+                    " & pid=$!; i=0; while [ -z \"$(ls " + landing_ + " 2>/dev/null)\" ] && [ $i -lt 600 ]; do"
+                    " sleep 0.05; i=$((i+1)); done; sleep 0.5; kill -INT $pid; wait $pid; echo exit=$?)";
   auto r = testing::RunCommand(cmd);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_NE(r->find("exit=0"), std::string::npos) << *r;

@@ -302,7 +302,8 @@ TEST_F(PublishCommandTest, KilledTenTimesAndServerRestartedStillEqualsTheLake) {
   pid_t pid = Spawn(run, log);
   bool caught_up = false;
   std::string progress;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Generous: on a loaded 2-core machine the catch-up takes tens of seconds.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
   while (!caught_up && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     caught_up = true;
@@ -322,7 +323,7 @@ TEST_F(PublishCommandTest, KilledTenTimesAndServerRestartedStillEqualsTheLake) {
     auto errors = testing::RunCommand(Binary() + " query " + pipeline_ + sets_ +
                                       " --format csv \"SELECT message FROM _event_log WHERE event_type = "
                                       "'publish_error' LIMIT 5\"");
-    FAIL() << "publication did not catch up in 60 s:\n"
+    FAIL() << "publication did not catch up in 180 s:\n"
            << progress << "publish errors:\n"
            << (errors.ok() ? *errors : errors.status().ToString()) << "the runs' output ends with:\n"
            << tail;
