@@ -228,8 +228,8 @@ TEST_F(ShopGeneratorTest, EventsAreJsonLinesWithSessionsCampaignsAndFlaws) {
       last_ts = ts;
       EXPECT_EQ(ts.substr(0, 10), n.substr(7, 10));
       EXPECT_TRUE(j["channel"] == "web" || j["channel"] == "app");
-      if (!j["utm_campaign"].is_null()) EXPECT_TRUE(campaigns.count(j["utm_campaign"].get<std::string>()));
-      if (j["event_type"] == "add_to_cart") EXPECT_GT(j["quantity"].get<int>(), 0);
+      if (!j["utm_campaign"].is_null()) { EXPECT_TRUE(campaigns.count(j["utm_campaign"].get<std::string>())); }
+      if (j["event_type"] == "add_to_cart") { EXPECT_GT(j["quantity"].get<int>(), 0); }
       if (j["event_type"] == "checkout") ++checkouts;
     }
   }

@@ -144,8 +144,8 @@ TEST_F(VideosTest, FeedHasTheDocumentedShapeAndFlaws) {
         // Counters are cumulative: a later observation of a post never shows fewer views.
         auto& last = last_views[j["post"]["id"].get<std::string>()];
         if (last.first != 0) {
-          if (*at > last.first) EXPECT_GE(m["views"].get<int64_t>(), last.second) << line;
-          if (*at < last.first) EXPECT_LE(m["views"].get<int64_t>(), last.second) << line;
+          if (*at > last.first) { EXPECT_GE(m["views"].get<int64_t>(), last.second) << line; }
+          if (*at < last.first) { EXPECT_LE(m["views"].get<int64_t>(), last.second) << line; }
         }
         if (*at > last.first) last = {*at, m["views"].get<int64_t>()};
       }

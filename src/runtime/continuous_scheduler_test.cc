@@ -168,10 +168,11 @@ TEST(ContinuousScheduler, AFailedTableIsRetriedAfterBackoffAndNamedToTheOthers) 
   bool any_in_window = false;
   for (const auto& c : silver)
     any_in_window |= c.start_micros >= bronze[0].end_micros && c.start_micros < bronze[1].start_micros;
-  if (any_in_window) EXPECT_TRUE(told);
+  if (any_in_window) { EXPECT_TRUE(told); }
   // Once bronze committed, the failure is forgotten.
-  for (const auto& c : silver)
-    if (c.start_micros >= bronze[1].end_micros) EXPECT_EQ(c.failed.count("bronze"), 0u);
+  for (const auto& c : silver) {
+    if (c.start_micros >= bronze[1].end_micros) { EXPECT_EQ(c.failed.count("bronze"), 0u); }
+  }
 }
 
 TEST(ContinuousScheduler, AViewCommitsAtMostOncePerInterval) {

@@ -32,7 +32,7 @@ TEST(ScdStateStoreTest, PrefetchedLookupsEqualPointReadsAcrossCommitsAndReopens)
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     std::vector<std::string_view> views(keys.begin(), keys.end());
-    if (round % 2 == 1) ASSERT_TRUE((*store)->Prefetch(views).ok());  // else: point reads
+    if (round % 2 == 1) { ASSERT_TRUE((*store)->Prefetch(views).ok()); }  // else: point reads
     for (const auto& k : keys) {
       auto got = (*store)->Lookup(k);
       ASSERT_TRUE(got.ok()) << got.status().ToString();

@@ -196,7 +196,7 @@ TEST_P(SeenKeyStoreProbes, MatchesTheInMemorySetUnderRandomBatches) {
       ASSERT_EQ(store->size(), reference.size());
     }
   }
-  if (GetParam() == 150) EXPECT_GT(largest, 150);  // the store outgrew the limit
+  if (GetParam() == 150) { EXPECT_GT(largest, 150); }  // the store outgrew the limit
 }
 
 TEST(SeenKeyStoreTest, LargeWatermarkedBatchesAreIngestedWithTheirExpiry) {
@@ -288,7 +288,7 @@ TEST_P(SeenKeyStoreProbes, BulkAndSmallWritesMatchTheInMemorySet) {
   ASSERT_TRUE(store->InsertIfAbsentWithTime(views, times, &got).ok());
   EXPECT_EQ(got, want);
   EXPECT_GT(std::count(want.begin(), want.end(), 0), 1000);  // many keys are still remembered
-  if (GetParam() == 150) EXPECT_GT(largest, 20000);  // the store outgrew the limit
+  if (GetParam() == 150) { EXPECT_GT(largest, 20000); }  // the store outgrew the limit
 }
 
 // A batch's changes are in memory only until Commit: a large abandoned batch leaves

@@ -185,8 +185,8 @@ TEST_F(InferSchemaTest, OneReadLoopForEveryFormat) {
     }
     EXPECT_EQ(rows, 2) << format;
     EXPECT_EQ((*reader)->total_stats().rows, 2) << format;
-    if (format == "parquet") EXPECT_EQ(batches, 2) << "one batch per row group";
-    if (format == "json") EXPECT_EQ((*reader)->total_stats().rescued_rows, 1) << "the unknown key c is rescued";
+    if (format == "parquet") { EXPECT_EQ(batches, 2) << "one batch per row group"; }
+    if (format == "json") { EXPECT_EQ((*reader)->total_stats().rescued_rows, 1) << "the unknown key c is rescued"; }
   }
   // A Parquet column typed otherwise than the schema says is refused, naming the file.
   auto settings = ReadFilesSettingsFrom({{"format", "parquet"}});
