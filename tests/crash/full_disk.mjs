@@ -25,7 +25,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, linkSync, mkdirSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import {
-  EXAMPLE, Duck, argValue, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables, diffRows,
+  EXAMPLE, Duck, argValue, binary, checkOrdersAgainstInput, checkTables, expectTablesEqualReference, referenceRows,
   existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, tempDir,
 } from './lib.mjs';
 
@@ -104,10 +104,7 @@ runTest('full_disk', async () => {
   for (let u = 0; u < updateFiles.length; ++u) mustSucceed(runUpdate(ref, u), `reference update ${u}`);
   const need = duBytes(ref.storage);
   const duck = await Duck.open();
-  const reference = {};
-  for (const [name, path] of Object.entries(deltaTables(ref.storage))) {
-    if (!name.startsWith('_')) reference[name] = await canonicalRows(duck, path, VOLATILE, ref.landing);
-  }
+  const reference = await referenceRows(duck, ref.storage, VOLATILE, ref.landing);
   await checkOrdersAgainstInput(duck, ref.storage, join(ref.landing, '*.csv'));
 
   // Free space from ~0 to ~90% of what the updates leave behind (runs need more than that
@@ -166,13 +163,7 @@ runTest('full_disk', async () => {
         for (let u = failedAt; u < updateFiles.length; ++u) mustSucceed(runUpdate(c, u), `${label}: update ${u} after space was freed`);
       }
       try {
-        await checkTables(duck, c.storage);
-        const tables = deltaTables(c.storage);
-        for (const [name, rowsRef] of Object.entries(reference)) {
-          if (!tables[name]) fail(`table ${name} is missing`);
-          const diff = diffRows(await canonicalRows(duck, tables[name], VOLATILE, c.landing), rowsRef);
-          if (diff) fail(`${name}: ${diff}`);
-        }
+        await expectTablesEqualReference(duck, c.storage, reference, VOLATILE, c.landing);
         await checkOrdersAgainstInput(duck, c.storage, join(c.landing, '*.csv'));
       } catch (e) {
         if (e.crashTestFailure) fail(`${label} (${failures.at(-1)}): after space was freed: ${e.message}`);

@@ -26,8 +26,8 @@
 // Usage: node tests/crash/kill_points.mjs [--bin build/lakepipe] [--max-cases N] [--rows N]
 //        [--budget-seconds S] [--power-loss | --io-faults]
 import {
-  EXAMPLE, Duck, argValue, cutPower, journalEnv, killAt, parquetSource, powerLoss, binary, canonicalRows, checkOrdersAgainstInput, checkTables, deltaTables,
-  diffRows, existsSync, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
+  EXAMPLE, Duck, argValue, cutPower, journalEnv, killAt, parquetSource, powerLoss, binary, checkOrdersAgainstInput, checkTables,
+  existsSync, expectTablesEqualReference, referenceRows, fail, join, orderSets, readFileSync, removeDir, runOk, runSync, runTest, sleep, start,
   statSync, tempDir,
 } from './lib.mjs';
 import { cpSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -127,11 +127,7 @@ runTest(powerLoss ? 'power_loss' : ioFaults ? 'io_faults' : 'kill_points', async
     `${firsts.length + laters.length} (update, point, occurrence) cases, running ${cases.length}`);
 
   const duck = await Duck.open();
-  const reference = {};
-  for (const [name, path] of Object.entries(deltaTables(ref.storage))) {
-    if (name.startsWith('_')) continue;  // the event log differs run to run by design
-    reference[name] = await canonicalRows(duck, path, VOLATILE, ref.landing);
-  }
+  const reference = await referenceRows(duck, ref.storage, VOLATILE, ref.landing);
   await checkTables(duck, ref.storage);
   await checkOrdersAgainstInput(duck, ref.storage, join(ref.landing, '*.csv'));
 
@@ -244,13 +240,7 @@ runTest(powerLoss ? 'power_loss' : ioFaults ? 'io_faults' : 'kill_points', async
   // Every table of case `c` equals the reference run's, row for row.
   async function expectReferenceTables(c, label) {
     try {
-      await checkTables(duck, c.storage);
-      const tables = deltaTables(c.storage);
-      for (const [name, rowsRef] of Object.entries(reference)) {
-        if (!tables[name]) fail(`table ${name} is missing`);
-        const diff = diffRows(await canonicalRows(duck, tables[name], VOLATILE, c.landing), rowsRef);
-        if (diff) fail(`${name}: ${diff}`);
-      }
+      await expectTablesEqualReference(duck, c.storage, reference, VOLATILE, c.landing);
     } catch (e) {
       if (e.crashTestFailure) fail(`after a kill at ${label} and a restart: ${e.message} (folder kept: ${c.dir})`);
       throw e;

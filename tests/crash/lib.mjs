@@ -240,6 +240,28 @@ export function diffRows(ours, reference) {
     `(first: ${extra[0] ?? '-'}), ${missing.length} missing (first: ${missing[0] ?? '-'})`;
 }
 
+// The rows of every table under `storage` (canonicalRows, name -> rows), leaving out the
+// tables whose name starts with '_' (the event log and audit log differ run to run by design).
+export async function referenceRows(duck, storage, exclude, landing) {
+  const reference = {};
+  for (const [name, path] of Object.entries(deltaTables(storage))) {
+    if (!name.startsWith('_')) reference[name] = await canonicalRows(duck, path, exclude, landing);
+  }
+  return reference;
+}
+
+// Every table of `reference` (name -> canonicalRows of a reference run) is readable under
+// `storage` and equals it row for row (leaving out the `exclude` columns); fails otherwise.
+export async function expectTablesEqualReference(duck, storage, reference, exclude, landing) {
+  await checkTables(duck, storage);
+  const tables = deltaTables(storage);
+  for (const [name, rowsRef] of Object.entries(reference)) {
+    if (!tables[name]) fail(`table ${name} is missing`);
+    const diff = diffRows(await canonicalRows(duck, tables[name], exclude, landing), rowsRef);
+    if (diff) fail(`${name}: ${diff}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // The orders rules restated in DuckDB over the raw landing files (as
 // src/runtime/pipeline_runner_test.cc does): every line read as text, exact re-deliveries
