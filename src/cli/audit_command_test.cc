@@ -8,6 +8,7 @@
 
 #include "cli/cli_test_util.h"
 #include "common/fs.h"
+#include "testing/example_copy.h"
 
 namespace lakepipe {
 namespace {
@@ -30,21 +31,14 @@ TEST(AuditCommandTest, AScriptedSessionLeavesExactlyItsRows) {
   testing::TempDir dir;
   FileSystem* fs = FileSystem::Default();
   std::string folder = dir.Join("orders"), landing = dir.Join("landing"), storage = dir.Join("orders/storage");
-  ASSERT_TRUE(fs->CreateDirs(folder).ok());
   ASSERT_TRUE(fs->CreateDirs(landing).ok());
-  for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml", "pipeline.yaml"}) {
-    auto text = fs->ReadFile(testing::SourceDir() + "/examples/orders/" + f);
-    ASSERT_TRUE(text.ok()) << f;
-    std::string content = *text;
-    if (std::string(f) == "pipeline.yaml") {
-      content += "governance:\n"
-                 "  principals:\n"
-                 "    - {name: root, role: admin, token_hash: \"" + HashWithTheBinary(kAdminToken) + "\"}\n"
-                 "    - {name: alice, role: reader, token_hash: \"" + HashWithTheBinary(kReaderToken) + "\"}\n"
-                 "  grants: grants.sql\n";
-    }
-    ASSERT_TRUE(fs->WriteFile(JoinPath(folder, f), content).ok());
-  }
+  ASSERT_TRUE(testing::CopyOrdersExample(
+                  folder, "governance:\n"
+                          "  principals:\n"
+                          "    - {name: root, role: admin, token_hash: \"" + HashWithTheBinary(kAdminToken) + "\"}\n"
+                          "    - {name: alice, role: reader, token_hash: \"" + HashWithTheBinary(kReaderToken) + "\"}\n"
+                          "  grants: grants.sql\n")
+                  .ok());
   ASSERT_TRUE(fs->WriteFile(JoinPath(folder, "grants.sql"), "GRANT SELECT ON TABLE gold_kpis TO alice;\n").ok());
   Lakepipe("generate orders --rows 1000 --seed 3 --out " + Quote(landing + "/a.csv"));
   std::string sets = " --set landing=" + Quote(landing);

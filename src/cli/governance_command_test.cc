@@ -3,6 +3,7 @@
 // checking governance: with file:line:col.
 #include "cli/cli_test_util.h"
 #include "common/fs.h"
+#include "testing/example_copy.h"
 
 namespace lakepipe {
 namespace {
@@ -43,18 +44,11 @@ TEST(GovernanceCommandTest, TokensHashesAndValidate) {
   // validate reads governance: and says what is wrong where.
   testing::TempDir dir;
   FileSystem* fs = FileSystem::Default();
-  for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml", "pipeline.yaml"}) {
-    auto text = fs->ReadFile(testing::SourceDir() + "/examples/orders/" + f);
-    ASSERT_TRUE(text.ok());
-    std::string content = *text;
-    if (std::string(f) == "pipeline.yaml") {
-      std::string h = *hashed;
-      while (!h.empty() && h.back() == '\n') h.pop_back();
-      content += "governance:\n  principals:\n    - {name: alice, role: reader, token_hash: \"" + h +
-                 "\"}\n  grants: grants.sql\n";
-    }
-    ASSERT_TRUE(fs->WriteFile(dir.Join(f), content).ok());
-  }
+  std::string h = *hashed;
+  while (!h.empty() && h.back() == '\n') h.pop_back();
+  ASSERT_TRUE(testing::CopyOrdersExample(dir.path(), "governance:\n  principals:\n    - {name: alice, role: reader, token_hash: \"" +
+                                                         h + "\"}\n  grants: grants.sql\n")
+                  .ok());
   ASSERT_TRUE(fs->WriteFile(dir.Join("grants.sql"), "GRANT SELECT ON TABLE gold_kpis TO alice;\n").ok());
   std::string ok = Lakepipe("validate " + Quote(dir.path()) + " --set landing=/in");
   EXPECT_NE(ok.find("governance: 1 principals, 1 grants"), std::string::npos) << ok;

@@ -20,6 +20,7 @@
 
 #include "cli/cli_test_util.h"
 #include "common/fs.h"
+#include "testing/example_copy.h"
 #include "delta/table.h"
 #include "testing/pg_test_server.h"
 #include "testing/testing.h"
@@ -78,27 +79,19 @@ class PublishCommandTest : public ::testing::Test {
     // The orders example with a publish section.
     pipeline_ = dir_.Join("orders");
     FileSystem* fs = FileSystem::Default();
-    ASSERT_TRUE(fs->CreateDirs(pipeline_).ok());
     ASSERT_TRUE(fs->CreateDirs(dir_.Join("landing")).ok());
-    for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml", "pipeline.yaml"}) {
-      auto text = fs->ReadFile(testing::SourceDir() + "/examples/orders/" + f);
-      ASSERT_TRUE(text.ok());
-      std::string body = *text;
-      if (std::string(f) == "pipeline.yaml") {
-        body +=
-            "publish:\n"
-            "  postgres:\n"
-            "    dsn: \"host=127.0.0.1 port=${pg_port} user=postgres dbname=shop\"\n"
-            "    schema: gold\n"
-            "    reader_role: bi_reader\n"
-            "    tables:\n"
-            "      - gold_kpis\n"
-            "      - {table: gold_revenue_by_country, target: revenue, key: [Country]}\n"
-            "      - {table: gold_daily_revenue, key: [OrderDate]}\n"
-            "      - {table: gold_top_products, key: [ProductNo]}\n";
-      }
-      ASSERT_TRUE(fs->WriteFile(pipeline_ + "/" + f, body).ok());
-    }
+    ASSERT_TRUE(testing::CopyOrdersExample(pipeline_,
+                                           "publish:\n"
+                                           "  postgres:\n"
+                                           "    dsn: \"host=127.0.0.1 port=${pg_port} user=postgres dbname=shop\"\n"
+                                           "    schema: gold\n"
+                                           "    reader_role: bi_reader\n"
+                                           "    tables:\n"
+                                           "      - gold_kpis\n"
+                                           "      - {table: gold_revenue_by_country, target: revenue, key: [Country]}\n"
+                                           "      - {table: gold_daily_revenue, key: [OrderDate]}\n"
+                                           "      - {table: gold_top_products, key: [ProductNo]}\n")
+                    .ok());
     sets_ = " --set landing=" + dir_.Join("landing") + " --set storage=" + dir_.Join("storage") +
             " --set pg_port=" + std::to_string(pg_->port());
   }

@@ -17,6 +17,7 @@
 #include "governance/token_hash.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#include "testing/example_copy.h"
 #include "testing/testing.h"
 
 namespace lakepipe::server {
@@ -46,22 +47,15 @@ struct GovernedOrders {
   void SetUp() {
     FileSystem* fs = FileSystem::Default();
     std::string folder = dir.Join("orders");
-    ASSERT_TRUE(fs->CreateDirs(folder).ok());
     ASSERT_TRUE(fs->CreateDirs(dir.Join("landing")).ok());
-    for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml", "pipeline.yaml"}) {
-      auto text = fs->ReadFile(testing::SourceDir() + "/examples/orders/" + f);
-      ASSERT_TRUE(text.ok()) << f;
-      std::string content = *text;
-      if (std::string(f) == "pipeline.yaml") {
-        content += "governance:\n"
-                   "  principals:\n"
-                   "    - {name: root, role: admin, token_hash: \"" + HashOf(kAdminToken) + "\"}\n"
-                   "    - {name: grafana, role: operator, groups: [ops], token_hash: \"" + HashOf(kOperatorToken) + "\"}\n"
-                   "    - {name: alice, role: reader, groups: [analysts], token_hash: \"" + HashOf(kReaderToken) + "\"}\n"
-                   "  grants: grants.sql\n";
-      }
-      ASSERT_TRUE(fs->WriteFile(JoinPath(folder, f), content).ok());
-    }
+    ASSERT_TRUE(testing::CopyOrdersExample(
+                    folder, "governance:\n"
+                            "  principals:\n"
+                            "    - {name: root, role: admin, token_hash: \"" + HashOf(kAdminToken) + "\"}\n"
+                            "    - {name: grafana, role: operator, groups: [ops], token_hash: \"" + HashOf(kOperatorToken) + "\"}\n"
+                            "    - {name: alice, role: reader, groups: [analysts], token_hash: \"" + HashOf(kReaderToken) + "\"}\n"
+                            "  grants: grants.sql\n")
+                    .ok());
     ASSERT_TRUE(fs->WriteFile(JoinPath(folder, "grants.sql"),
                               "-- the reader's tables\n"
                               "GRANT SELECT ON TABLE gold_kpis TO analysts;\n"
@@ -334,12 +328,7 @@ TEST(AccessMatrix, APrincipalWithoutTokensRefusesToServeOffLoopbackOnlyWhenNothi
   // Governance principals count as tokens: the pipeline folder above serves on 0.0.0.0.
   // Without any, Start refuses (the documented rule).
   testing::TempDir dir;
-  FileSystem* fs = FileSystem::Default();
-  for (const char* f : {"bronze.sql", "silver.sql", "gold.sql", "dashboard.yaml", "pipeline.yaml"}) {
-    auto text = fs->ReadFile(testing::SourceDir() + "/examples/orders/" + f);
-    ASSERT_TRUE(text.ok());
-    ASSERT_TRUE(fs->WriteFile(dir.Join(f), *text).ok());
-  }
+  ASSERT_TRUE(testing::CopyOrdersExample(dir.path()).ok());
   auto runner = runtime::PipelineRunner::Open(dir.path(), {});
   ASSERT_TRUE(runner.ok()) << runner.status().ToString();
   HttpServer server;
