@@ -176,6 +176,104 @@ TEST_F(RecoveryTest, AnEmptiedNewestCommitIsRefusedNamingTheFile) {
   EXPECT_FALSE(fs_->Exists(CommitFile("bronze", 2)));
 }
 
+// A machine crash on a disk that acknowledged an fsync it had not done can cut the
+// newest Delta commit short. When it is this flow's commit of a batch whose plan is in the
+// checkpoint and that was never recorded (so never acknowledged), the commit is set aside
+// and the batch replayed (docs/delta.md, "Torn commits").
+class TornCommitTest : public RecoveryTest {
+ protected:
+  // Batch 0 (a.csv) through the whole pipeline; then batch 1 (b.csv) of bronze only, whose
+  // commit record is lost and whose Delta commit (version 1) is cut `keep` bytes after the
+  // end of the line holding `line` (a negative `keep`: that many bytes before it).
+  void CrashDuringBronzeBatch1(const std::string& line, int keep) {
+    Medallion();
+    Drop(JoinPath(landing_, "a.csv"), 0, 10);
+    RunFresh();
+    Drop(JoinPath(landing_, "b.csv"), 10, 10);
+    RunOptions bronze_only;
+    bronze_only.refresh_selection = {"bronze"};
+    RunFresh(bronze_only);
+    ASSERT_TRUE(fs_->RemoveFile(JoinPath(Checkpoint("bronze"), "commits/1")).ok());
+    auto text = fs_->ReadFile(CommitFile("bronze", 1));
+    ASSERT_TRUE(text.ok());
+    ASSERT_NE(text->find("{\"add\""), std::string::npos) << *text;
+    size_t at = text->find(line);
+    ASSERT_NE(at, std::string::npos) << *text;
+    size_t end = text->find('\n', at);
+    ASSERT_NE(end, std::string::npos);
+    size_t cut = keep >= 0 ? end + 1 + static_cast<size_t>(keep) : at - static_cast<size_t>(-keep);
+    ASSERT_LT(cut, text->size());
+    ASSERT_TRUE(fs_->WriteFile(CommitFile("bronze", 1), text->substr(0, cut)).ok());
+  }
+
+  std::vector<std::string> Warnings(const UpdateReport& update, const std::string& table, const std::string& kind) {
+    std::vector<std::string> out;
+    for (const auto& [k, message] : Find(update, table)->warnings)
+      if (k == kind) out.push_back(message);
+    return out;
+  }
+};
+
+TEST_F(TornCommitTest, TheFlowsOwnUnacknowledgedCommitCutShortIsSetAsideAndReplayed) {
+  CrashDuringBronzeBatch1("{\"txn\"", 30);  // the txn line whole, the first add cut
+  Drop(JoinPath(landing_, "c.csv"), 20, 10);
+  UpdateReport update = RunFresh();
+  ASSERT_TRUE(update.ok()) << Find(update, "bronze")->message;
+  auto warnings = Warnings(update, "bronze", "torn_commit_set_aside");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("version 1, batch 1"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("00000000000000000001.json.torn"), std::string::npos) << warnings[0];
+  EXPECT_TRUE(fs_->Exists(CommitFile("bronze", 1) + ".torn"));
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM bronze"), 30);
+  EXPECT_EQ(Count(*runner, "SELECT count(DISTINCT id) FROM bronze"), 30);
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM silver"), 30);
+  EXPECT_EQ(Count(*runner, "SELECT sum(n) FROM gold"), 30);
+  // Version 1 was committed again, whole, by the replay.
+  auto text = fs_->ReadFile(CommitFile("bronze", 1));
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(delta::ParseActions(*text, "1.json").ok());
+  // The event log records it.
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM _event_log WHERE event_type = 'torn_commit_set_aside' AND "
+                           "level = 'WARN' AND table_name = 'bronze'"),
+            1);
+}
+
+TEST_F(TornCommitTest, ACommitCutBeforeItsTxnMayBeAnotherWritersAndIsRefused) {
+  CrashDuringBronzeBatch1("{\"txn\"", -5);  // the tail of commitInfo and the txn gone
+  UpdateReport update = RunFresh();
+  EXPECT_FALSE(update.ok());
+  const std::string& message = Find(update, "bronze")->message;
+  EXPECT_NE(message.find("00000000000000000001.json"), std::string::npos) << message;
+  EXPECT_NE(message.find("not set aside"), std::string::npos) << message;
+  EXPECT_NE(message.find("another writer"), std::string::npos) << message;
+  EXPECT_FALSE(fs_->Exists(CommitFile("bronze", 1) + ".torn"));
+  EXPECT_FALSE(fs_->Exists(CommitFile("bronze", 2)));
+}
+
+TEST_F(TornCommitTest, ACommitOfARecordedBatchIsRefused) {
+  CrashDuringBronzeBatch1("{\"txn\"", 30);
+  // The batch's commit record survived: its sources may have been acknowledged.
+  ASSERT_TRUE(fs_->WriteFile(JoinPath(Checkpoint("bronze"), "commits/1"), "{\"tableVersion\":1}\n").ok());
+  UpdateReport update = RunFresh();
+  EXPECT_FALSE(update.ok());
+  const std::string& message = Find(update, "bronze")->message;
+  EXPECT_NE(message.find("may have been acknowledged"), std::string::npos) << message;
+  EXPECT_FALSE(fs_->Exists(CommitFile("bronze", 1) + ".torn"));
+}
+
+TEST_F(TornCommitTest, ATornCommitThatIsNotTheNewestStaysCorruption) {
+  CrashDuringBronzeBatch1("{\"txn\"", 30);
+  // A later version on top of the torn one (another writer's, say).
+  ASSERT_TRUE(fs_->WriteFile(CommitFile("bronze", 2), "{\"commitInfo\":{\"operation\":\"WRITE\"}}\n").ok());
+  UpdateReport update = RunFresh();
+  EXPECT_FALSE(update.ok());
+  const std::string& message = Find(update, "bronze")->message;
+  EXPECT_NE(message.find("00000000000000000001.json"), std::string::npos) << message;
+  EXPECT_FALSE(fs_->Exists(CommitFile("bronze", 1) + ".torn"));
+}
+
 // Commit records are written without fsync (they repeat the Delta commit's txn): a machine
 // crash can leave the newest ones empty or cut short. The next run drops them, replays
 // their batches as already committed (the txn says so), and ends with every row once.

@@ -4,6 +4,7 @@
 #include "common/kill_point.h"
 #include "delta/changes.h"
 #include "operators/expectations.h"
+#include "runtime/torn_commit_repair.h"
 #include "runtime/batch_stream.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/file_source_schema.h"
@@ -124,6 +125,10 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     // Before resuming, the checkpoint must agree with the table (issue 19: deleted
     // commits, offsets or state lost or doubled rows). A full refresh starts both afresh.
     if (ds.kind == sql::DatasetKind::kStreamingTable && !full_refresh) {
+      // A newest commit of this flow that a crash cut short is set aside and its batch
+      // replayed (runtime/torn_commit_repair.h); any other torn commit is refused here.
+      LP_ASSIGN_OR_RETURN(std::string repaired, RepairTornNewestCommit(fs, ds.name, TablePath(ds.name), flow.cp));
+      if (!repaired.empty()) flow.warnings.push_back({"torn_commit_set_aside", repaired});
       LP_ASSIGN_OR_RETURN(auto progress, FlowCheckpoint::ReadTableProgress(fs, TablePath(ds.name), flow.cp.flow_id()));
       // Other flows write the table too: its own others, or other runs' (LOCATION).
       bool shared = more != nullptr || !ds.more_flows.empty() || !Definition(ds).location.empty();
