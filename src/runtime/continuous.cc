@@ -13,6 +13,7 @@
 #include "runtime/continuous_scheduler.h"
 #include "runtime/scheduled_vacuum.h"
 #include "runtime/event_log.h"
+#include "runtime/event_log_upkeep.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/status_board.h"
@@ -40,15 +41,19 @@ constexpr int64_t kFirstVacuumMaxDelayMicros = 60 * 1000 * 1000LL;
 // an `event_log_recovered` WARN event records the outage in the log itself.
 class EventLogFlusher {
  public:
-  EventLogFlusher(EventLog* log, StatusBoard* board) : log_(log), board_(board) {}
+  // `upkeep` (may be null) is told after each write, to compact and expire the log.
+  EventLogFlusher(EventLog* log, StatusBoard* board, EventLogUpkeep* upkeep)
+      : log_(log), board_(board), upkeep_(upkeep) {}
 
   void FlushIfDue(int64_t now) {
     if (now >= next_) Flush(now);
   }
 
   void Flush(int64_t now) {
+    const bool writes = log_->pending() > 0 || failures_ > 0;
     Status st = log_->Flush();
     if (st.ok()) {
+      if (writes && upkeep_ != nullptr) upkeep_->Notify();
       if (failures_ > 0) {
         std::fprintf(stderr, "lakepipe: the event log is written again (after %lld failed attempts)\n",
                      static_cast<long long>(failures_));
@@ -84,20 +89,13 @@ class EventLogFlusher {
  private:
   EventLog* log_;
   StatusBoard* board_;
+  EventLogUpkeep* upkeep_;
   int64_t next_ = 0;
   int64_t delay_ = kEventLogFlushMicros;
   int64_t failures_ = 0;
   int64_t since_ = 0;
   std::string error_;
 };
-
-// A table and the tables it writes beside itself: `<t>_quarantine` (rows that failed a
-// QUARANTINE expectation) and `<t>_late` (rows behind a watermark). They are created with
-// its table properties and grow a file per batch like it, so auto-compaction and scheduled
-// VACUUM look after them too (a side table that does not exist is skipped).
-std::vector<std::string> WithSideTables(const std::string& name) {
-  return {name, name + "_quarantine", name + "_late"};
-}
 
 // The continuous run as the scheduler's host: what an update of a table does, and the
 // upkeep between updates (the event log, auto-compaction, scheduled VACUUM).
@@ -202,7 +200,17 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   LP_ASSIGN_OR_RETURN(std::set<std::string> refresh, r.FullRefreshSet(options));
   r.LogUpdateStart(log, refresh, "continuous");
   if (options.board != nullptr) options.board->Init(r.InitialStatus("continuous"));
-  EventLogFlusher flusher(&log, options.board);
+  // The event log's own retention and compaction (runtime/event_log_upkeep.h), on a
+  // thread of its own, told by the flusher after each write.
+  LP_ASSIGN_OR_RETURN(sql::EventLogSettings event_log_settings,
+                      sql::EventLogSettingsOf(r.pipeline.settings.configuration, r.pipeline.settings.settings_file));
+  EventLogUpkeep upkeep(r.fs, r.clock, &log, r.pipeline.settings.storage,
+                        EventLogUpkeepOptions::Of(event_log_settings));
+  if (Status prepared = upkeep.Prepare(); !prepared.ok()) {
+    log.Add({0, "_event_log", "event_log_retention", "WARN", prepared.message(), "{}"});
+  }
+  upkeep.Start();
+  EventLogFlusher flusher(&log, options.board, &upkeep);
   flusher.Flush(r.clock->NowMicros());
 
   // What the scheduler needs of each table, in the pipeline's dependency order.
@@ -276,6 +284,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   }
   compactor.Stop();
   vacuum.Stop();
+  upkeep.Stop();
   if (options.board != nullptr) {
     for (const auto* ds : datasets) options.board->SetState(ds->name, "stopped");
   }

@@ -4,6 +4,7 @@
 
 #include "common/uuid.h"
 #include "delta/table.h"
+#include "runtime/event_log_upkeep.h"
 #include "types/batch.h"
 
 namespace lakepipe::runtime {
@@ -114,6 +115,7 @@ Status EventLog::Write(const std::vector<Event>& events, const std::string& upda
   delta::CreateOptions create;
   create.schema = schema;
   create.description = "lakepipe event log of pipeline " + pipeline_;
+  create.configuration = EventLogHistoryProperties();
   options.create_if_missing = create;
   delta::TableOptions table_options;
   table_options.clock = clock_;

@@ -22,6 +22,7 @@
 #include "operators/expectations.h"
 #include "runtime/auto_compaction.h"
 #include "runtime/event_log.h"
+#include "runtime/event_log_upkeep.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "sql/stream_source.h"
@@ -929,15 +930,28 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
     i = end;
   }
   // The streaming tables that appended are compacted once their update is over (the
-  // update's rows are all committed by then, so nothing waits for it).
+  // update's rows are all committed by then, so nothing waits for it), with the tables
+  // they write beside themselves, as in continuous mode: repeated `run --once` jobs add a
+  // file per run to each.
   AutoCompactor compactor(r.fs, r.clock, &log);
   for (size_t i = 0; i < update.tables.size() && !r.stop_requested.load(); ++i) {
     const sql::ResolvedDataset& ds = *tables[i];
     if (ds.kind != sql::DatasetKind::kStreamingTable || update.tables[i].status != "updated") continue;
     sql::TableProperties props = sql::TablePropertiesOf(r.Definition(ds).table_properties);
     if (!props.auto_compact) continue;
-    // Reported in the event log.
-    (void)compactor.CompactIfDue(ds.name, r.TablePath(ds.name), props.auto_compact_min_files.value_or(0));
+    for (const auto& name : WithSideTables(ds.name)) {
+      // Reported in the event log.
+      (void)compactor.CompactIfDue(name, r.TablePath(name), props.auto_compact_min_files.value_or(0));
+    }
+  }
+  // The event log's retention and compaction (its VACUUM is continuous mode's, and
+  // `lakepipe table vacuum`'s). A failure is a WARN event; the update stands.
+  if (!r.stop_requested.load()) {
+    LP_ASSIGN_OR_RETURN(sql::EventLogSettings event_log_settings,
+                        sql::EventLogSettingsOf(r.pipeline.settings.configuration, r.pipeline.settings.settings_file));
+    EventLogUpkeep upkeep(r.fs, r.clock, &log, r.pipeline.settings.storage,
+                          EventLogUpkeepOptions::Of(event_log_settings));
+    (void)upkeep.RunNow(/*vacuum=*/false);
   }
   update.duration_ms = ElapsedMs(start);
   bool stopped = r.stop_requested.load();
@@ -976,6 +990,10 @@ std::string DatasetFingerprint(const sql::ResolvedDataset& ds) {
 }
 
 }  // namespace
+
+std::vector<std::string> WithSideTables(const std::string& name) {
+  return {name, name + "_quarantine", name + "_late"};
+}
 
 Status PipelineRunner::Impl::Replan(std::vector<std::string>* changed) {
   LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline fresh,

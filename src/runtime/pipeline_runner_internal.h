@@ -124,6 +124,12 @@ Result<Batches> WidenToPlan(Batches rows, const Schema& planned);
 // `planned` must outlive the stream.
 std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned);
 
+// A table and the tables it writes beside itself: `<t>_quarantine` (rows that failed a
+// QUARANTINE expectation) and `<t>_late` (rows behind a watermark). They are created with
+// its table properties and grow a file per batch like it, so auto-compaction and scheduled
+// VACUUM look after them too (a side table that does not exist is skipped).
+std::vector<std::string> WithSideTables(const std::string& name);
+
 // Adds a read's warnings (files changed after planning, links not followed in a batch
 // read) to `report`.
 void NoteFileWarnings(const FileReadStats& stats, TableReport* report);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "sql/event_log_settings.h"
 #include "sql/lexer.h"
 #include "sql/yaml_reader.h"
 
@@ -439,6 +440,8 @@ class SettingsReader : public YamlReader {
                                        "'; it must be a whole number of restarts, 0 to 9999 (Lakeflow's default is 2)");
       }
     }
+    // Checked here too, so that `validate` refuses what `run` would.
+    LP_RETURN_IF_ERROR(EventLogSettingsOf(s.configuration, s.settings_file).status());
     s.storage = Resolve(folder_, storage);
     if (root["continuous"]) {
       LP_ASSIGN_OR_RETURN(s.continuous, Bool(root["continuous"], "continuous"));

@@ -1,0 +1,187 @@
+// The event log's upkeep (issue 16): events past the retention go and the recent ones
+// stay, reading only the files that hold old events; its small files are compacted; an
+// event log created without them gets its history properties, a value set by hand stays.
+#include "runtime/event_log_upkeep.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "delta/table.h"
+#include "runtime/event_log.h"
+#include "sql/event_log_settings.h"
+#include "testing/testing.h"
+
+namespace lakepipe::runtime {
+namespace {
+
+constexpr int64_t kDay = 86400LL * 1000000;
+constexpr int64_t kStart = 1764000000LL * 1000000;  // November 2025
+
+class EventLogUpkeepTest : public ::testing::Test {
+ protected:
+  // One flush per event, so one data file per event: `message` is "e<i>".
+  void AddFlushed(int64_t timestamp, int i) {
+    clock_.Set(timestamp);
+    log_.Add({timestamp, "", "flow_progress", "INFO", "e" + std::to_string(i), "{}"});
+    ASSERT_TRUE(log_.Flush().ok());
+  }
+
+  delta::SnapshotPtr Latest() {
+    auto table = delta::DeltaTable::Open(EventLog::TablePath(dir_.path()));
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto snap = (*table)->Latest();
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    return *snap;
+  }
+
+  // The messages of the events in the table, and their timestamps.
+  std::multiset<std::string> Messages(std::vector<int64_t>* timestamps = nullptr) {
+    auto scan = delta::Scan::Plan(Latest(), {});
+    EXPECT_TRUE(scan.ok());
+    auto all = scan->ReadAll();
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    std::multiset<std::string> out;
+    int msg = all->schema().FindField("message");
+    int ts = all->schema().FindField("timestamp");
+    for (int64_t r = 0; r < all->num_rows(); ++r) {
+      out.insert(all->column(static_cast<size_t>(msg)).GetValue(r).ToString());
+      if (timestamps) timestamps->push_back(all->column(static_cast<size_t>(ts)).Get<int64_t>(r));
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  FileSystem* fs_ = FileSystem::Default();
+  ManualClock clock_{kStart};
+  EventLog log_{fs_, dir_.path(), "p", &clock_};
+};
+
+TEST_F(EventLogUpkeepTest, EventsOlderThanTheRetentionGoAndRecentOnesStay) {
+  for (int d = 0; d < 10; ++d) AddFlushed(kStart + d * kDay, d);
+  ASSERT_EQ(Latest()->num_files(), 10u);
+  EventLogUpkeepOptions options;
+  options.retention_micros = 7 * kDay;
+  EventLogUpkeep upkeep(fs_, &clock_, nullptr, dir_.path(), options);
+  // Now = day 9: the cut-off is day 2; days 0 and 1 are older.
+  auto deleted = upkeep.ExpireEvents();
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 2);
+  std::vector<int64_t> timestamps;
+  auto messages = Messages(&timestamps);
+  EXPECT_EQ(messages, (std::multiset<std::string>{"e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9"}));
+  for (int64_t t : timestamps) EXPECT_GE(t, clock_.NowMicros() - 7 * kDay);
+  // The two files of old events were removed, none rewritten: the others were not read.
+  EXPECT_EQ(Latest()->num_files(), 8u);
+  // Nothing older now: no commit.
+  int64_t version = Latest()->version();
+  deleted = upkeep.ExpireEvents();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 0);
+  EXPECT_EQ(Latest()->version(), version);
+}
+
+TEST_F(EventLogUpkeepTest, AFileHoldingOldAndRecentEventsKeepsTheRecentOnes) {
+  clock_.Set(kStart + 5 * kDay);
+  log_.Add({kStart, "", "flow_progress", "INFO", "old", "{}"});
+  log_.Add({kStart + 5 * kDay, "", "flow_progress", "INFO", "recent", "{}"});
+  ASSERT_TRUE(log_.Flush().ok());
+  EventLogUpkeepOptions options;
+  options.retention_micros = 2 * kDay;
+  EventLogUpkeep upkeep(fs_, &clock_, &log_, dir_.path(), options);
+  auto result = upkeep.RunNow(/*vacuum=*/false);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->events_deleted, 1);
+  EXPECT_EQ(Messages(), (std::multiset<std::string>{"recent"}));
+  // The upkeep reports itself in the event log.
+  ASSERT_TRUE(log_.Flush().ok());
+  auto scan = delta::Scan::Plan(Latest(), {});
+  auto all = scan->ReadAll();
+  ASSERT_TRUE(all.ok());
+  bool reported = false;
+  int type = all->schema().FindField("event_type"), details = all->schema().FindField("details");
+  for (int64_t r = 0; r < all->num_rows(); ++r) {
+    if (all->column(static_cast<size_t>(type)).GetValue(r).ToString() == "event_log_retention") {
+      reported = true;
+      EXPECT_NE(all->column(static_cast<size_t>(details)).GetValue(r).ToString().find("\"events_deleted\":1"),
+                std::string::npos);
+    }
+  }
+  EXPECT_TRUE(reported);
+}
+
+TEST_F(EventLogUpkeepTest, RetentionOffKeepsEveryEvent) {
+  for (int d = 0; d < 3; ++d) AddFlushed(kStart + d * 30 * kDay, d);
+  EventLogUpkeepOptions options;
+  options.retention_micros = 0;
+  EventLogUpkeep upkeep(fs_, &clock_, nullptr, dir_.path(), options);
+  auto result = upkeep.RunNow(false);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->events_deleted, 0);
+  EXPECT_EQ(Messages().size(), 3u);
+}
+
+TEST_F(EventLogUpkeepTest, SmallFilesAreCompactedKeepingEveryEvent) {
+  for (int i = 0; i < 12; ++i) AddFlushed(kStart + i * 1000000, i);
+  ASSERT_EQ(Latest()->num_files(), 12u);
+  EventLogUpkeepOptions options;
+  options.min_num_files = 5;
+  EventLogUpkeep upkeep(fs_, &clock_, nullptr, dir_.path(), options);
+  auto result = upkeep.RunNow(false);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->compacted);
+  EXPECT_LT(Latest()->num_files(), 12u);
+  EXPECT_EQ(Messages().size(), 12u);
+}
+
+TEST_F(EventLogUpkeepTest, NewEventLogsCarryTheHistoryPropertiesAndOldOnesGetThem) {
+  AddFlushed(kStart, 0);
+  delta::SnapshotPtr created = Latest();
+  for (const auto& [key, value] : EventLogHistoryProperties()) {
+    auto it = created->configuration().find(key);
+    ASSERT_NE(it, created->configuration().end()) << key;
+    EXPECT_EQ(it->second, value);
+  }
+  // An event log of an older lakepipe: created without them, one set by hand.
+  testing::TempDir other;
+  delta::CreateOptions create;
+  create.schema = EventLog::TableSchema();
+  create.configuration["delta.logRetentionDuration"] = "interval 3 days";
+  ASSERT_TRUE(delta::DeltaTable::Create(EventLog::TablePath(other.path()), create).ok());
+  EventLogUpkeep upkeep(fs_, &clock_, nullptr, other.path(), {});
+  ASSERT_TRUE(upkeep.RunNow(false).ok());
+  auto table = delta::DeltaTable::Open(EventLog::TablePath(other.path()));
+  ASSERT_TRUE(table.ok());
+  auto snap = (*table)->Latest();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)->configuration().at("delta.logRetentionDuration"), "interval 3 days");
+  EXPECT_EQ((*snap)->configuration().at("delta.deletedFileRetentionDuration"), "interval 1 hour");
+  EXPECT_EQ((*snap)->schema().ToDDL(), EventLog::TableSchema().ToDDL());
+}
+
+TEST(EventLogSettingsTest, ReadsTheRetentionAndRefusesWhatItCannotUse) {
+  auto defaults = sql::EventLogSettingsOf({}, "p.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->retention_micros, 7 * kDay);
+  auto set = sql::EventLogSettingsOf({{"lakepipe.eventLog.retentionDuration", "interval 36 hours"},
+                                      {"lakepipe.eventLog.autoCompact.minNumFiles", "20"}},
+                                     "p.yaml");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->retention_micros, 36LL * 3600 * 1000000);
+  EXPECT_EQ(set->min_num_files, 20);
+  auto off = sql::EventLogSettingsOf({{"lakepipe.eventLog.retentionDuration", "OFF"}}, "p.yaml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->retention_micros, 0);
+  for (const char* bad : {"5 minutes", "seven days", "-1 day", ""}) {
+    auto r = sql::EventLogSettingsOf({{"lakepipe.eventLog.retentionDuration", bad}}, "p.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("p.yaml: configuration lakepipe.eventLog.retentionDuration is '"),
+              std::string::npos)
+        << r.status().message();
+  }
+  EXPECT_FALSE(sql::EventLogSettingsOf({{"lakepipe.eventLog.autoCompact.minNumFiles", "1"}}, "p.yaml").ok());
+  EXPECT_FALSE(sql::EventLogSettingsOf({{"lakepipe.eventLog.autoCompact.minNumFiles", "x"}}, "p.yaml").ok());
+}
+
+}  // namespace
+}  // namespace lakepipe::runtime
