@@ -12,6 +12,7 @@ void CommandRegistry::Finish(const Status& status) {
 
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry) {
   // Each command file (src/cli/*_command.cc) adds its Register function here.
+  RegisterBundleCommands(app, registry);
   RegisterCrashCommands(app, registry);
   RegisterGenerateCommands(app, registry);
   RegisterGovernanceCommands(app, registry);

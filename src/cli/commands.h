@@ -26,6 +26,7 @@ class CommandRegistry {
 
 void RegisterAllCommands(CLI::App& app, CommandRegistry& registry);
 
+void RegisterBundleCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterCrashCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterGenerateCommands(CLI::App& app, CommandRegistry& registry);
 void RegisterGovernanceCommands(CLI::App& app, CommandRegistry& registry);
