@@ -64,6 +64,23 @@ bool LooksLikeLocalPath(const std::string& value) {
          (value.rfind('/', 0) == 0 && value.rfind("/Volumes/", 0) != 0);
 }
 
+// An interval as Databricks' pipelines.trigger.interval takes it: "5 minutes", "90 seconds".
+std::string IntervalText(int64_t micros) {
+  struct Unit {
+    int64_t micros;
+    const char* name;
+  };
+  static const Unit kUnits[] = {{86400000000LL, "day"}, {3600000000LL, "hour"}, {60000000LL, "minute"},
+                                {1000000LL, "second"}, {1000LL, "millisecond"}};
+  for (const Unit& u : kUnits) {
+    if (micros >= u.micros && micros % u.micros == 0) {
+      int64_t n = micros / u.micros;
+      return std::to_string(n) + " " + u.name + (n == 1 ? "" : "s");
+    }
+  }
+  return std::to_string(micros) + " microseconds";
+}
+
 struct Variable {
   std::string name;
   std::string description;
@@ -128,6 +145,7 @@ class Builder {
   std::vector<DatabricksJob> jobs_;
   std::vector<std::pair<std::string, std::vector<std::string>>> schema_grants_;  // principal, privileges
   std::vector<std::string> table_grants_;  // GRANT statements for grants.sql
+  std::map<std::string, std::string> interval_targets_;  // table (lower case) given the interval -> bundle file
 };
 
 Status Builder::SqlFiles() {
@@ -135,6 +153,14 @@ Status Builder::SqlFiles() {
   // (examples/orders-kafka reads ../orders/silver.sql beside its own bronze.sql).
   std::map<std::string, int> base_count;
   for (const auto& f : s_.sql_files) ++base_count[fs_path::path(f).filename().string()];
+  std::map<std::string, std::string> add_properties;  // table (lower case) -> 'key' = 'value'
+  if (bundle_.continuous) {
+    for (const auto& [table, trigger] : s_.triggers) {
+      if (trigger.kind == sql::TriggerSpec::Kind::kInterval) {
+        add_properties[Lower(table)] = "'pipelines.trigger.interval' = '" + IntervalText(trigger.interval_micros) + "'";
+      }
+    }
+  }
   std::string quarantine_sql;
   for (const auto& f : s_.sql_files) {
     std::string base = fs_path::path(f).filename().string();
@@ -148,8 +174,9 @@ Status Builder::SqlFiles() {
     }
     LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(f));
     std::string shown = Relative(s_.folder, f);
-    LP_ASSIGN_OR_RETURN(ScannedSqlFile scanned, ScanSqlFile(f, text));
+    LP_ASSIGN_OR_RETURN(ScannedSqlFile scanned, ScanSqlFile(f, text, add_properties));
     bundle_.files[target] = scanned.databricks_text;
+    for (const auto& table : scanned.properties_added) interval_targets_[table] = target;
     libraries_.push_back(target);
     for (const auto& q : scanned.quarantined) {
       std::string rules;
@@ -235,9 +262,20 @@ void Builder::Settings() {
        "the tables are Unity Catalog managed tables in ${var.catalog}.${var.schema}");
   for (const auto& [table, trigger] : s_.triggers) {
     std::string note;
+    auto added = interval_targets_.find(Lower(table));
+    if (added != interval_targets_.end()) {
+      Item("triggers: " + table + " " + trigger.ToString(), Where(trigger.loc), true,
+           "TBLPROPERTIES ('pipelines.trigger.interval' = '" + IntervalText(trigger.interval_micros) + "') on " +
+               table + " in " + added->second + ": at most one update of the table per interval in the continuous "
+               "pipeline, as lakepipe's trigger does");
+      continue;
+    }
     if (trigger.kind == sql::TriggerSpec::Kind::kInterval) {
-      note = "a Databricks pipeline triggers all its tables together; for the same commit rate in a continuous "
-             "pipeline add TBLPROPERTIES ('pipelines.trigger.interval' = '...') to " + table + "'s definition";
+      note = bundle_.continuous
+                 ? "no CREATE statement of " + table + " was found in the SQL files to give TBLPROPERTIES "
+                   "('pipelines.trigger.interval' = '...')"
+                 : "the Databricks pipeline is triggered and updates all its tables together; a per-table interval "
+                   "acts only in a continuous pipeline (export with --continuous)";
     } else if (trigger.kind == sql::TriggerSpec::Kind::kDaily) {
       note = "per-table daily windows have no pipeline setting; schedule a job with a pipeline task that refreshes "
              "only " + table + " at those times";
@@ -415,12 +453,7 @@ Result<Bundle> Builder::Build() {
   bundle_.name = s_.name;
   key_ = Identifier(s_.name, "p_");
   schema_ = options_.schema.empty() ? Lower(key_) : options_.schema;
-  LP_RETURN_IF_ERROR(SqlFiles());
-  Variables();
-  Settings();
   LP_RETURN_IF_ERROR(Jobs());
-  LP_RETURN_IF_ERROR(Governance());
-
   bool written = ContinuousKeyWritten();
   switch (options_.mode) {
     case BundleOptions::Mode::kContinuous: bundle_.continuous = true; break;
@@ -448,6 +481,10 @@ Result<Bundle> Builder::Build() {
          "resources.jobs." + j.key + (j.quartz.empty() ? std::string(" (no schedule)")
                                                        : " on Quartz '" + j.quartz + "' in " + j.timezone));
   }
+  LP_RETURN_IF_ERROR(SqlFiles());
+  Variables();
+  Settings();
+  LP_RETURN_IF_ERROR(Governance());
   bundle_.files["databricks.yml"] = DatabricksYml();
   if (!table_grants_.empty()) {
     std::string text = "-- Generated by lakepipe bundle: the table grants of " + s_.name +

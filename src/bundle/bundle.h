@@ -8,7 +8,8 @@
 //                    jobs.yaml job that updates the pipeline (Quartz schedule, time zone),
 //                    and a `resources.schemas` schema with the grants that cover every table;
 //   src/*.sql        the pipeline's SQL files, unchanged but for the lakepipe-only clauses
-//                    sql_scan.h rewrites; src/lakepipe_quarantine.sql for QUARANTINE rules;
+//                    sql_scan.h rewrites and, in a continuous pipeline, interval triggers as
+//                    pipelines.trigger.interval; src/lakepipe_quarantine.sql for QUARANTINE;
 //   grants.sql       table grants to run once (a bundle has no table-level grants);
 //   README.md        how to deploy it, what was translated, and "Not carried over": every
 //                    lakepipe-only setting or clause with its place and the reason.

@@ -8,6 +8,7 @@
 
 #include "bundle/sql_scan.h"
 #include "sql/pipeline.h"
+#include "sql/statement.h"
 #include "testing/example_copy.h"
 #include "testing/testing.h"
 
@@ -225,6 +226,51 @@ TEST(BundleTest, ExamplesWithoutJobsAreContinuousAndSharedFilesGetDistinctNames)
   EXPECT_TRUE(b.files.count("src/gold.sql"));
 }
 
+// orders-cdc is continuous on Databricks and gives Silver and Gold interval triggers: each
+// becomes pipelines.trigger.interval on its table, and the copied files still parse (with
+// lakepipe's own DDL parser) with the property on the right table.
+TEST(BundleTest, IntervalTriggersBecomeTablePropertiesThatStillParse) {
+  std::string folder = testing::SourceDir() + "/examples/orders-cdc";
+  auto settings = sql::LoadPipelineSettings(folder);
+  ASSERT_TRUE(settings.ok()) << settings.status().ToString();
+  Bundle b = Export(folder);
+  ASSERT_TRUE(b.continuous);
+  std::map<std::string, std::string> found;  // table -> pipelines.trigger.interval
+  for (const auto& [path, content] : b.files) {
+    // The generated quarantine file uses filter(..., rule -> ...), a higher-order function
+    // lakepipe does not run; the pipeline's own files must still parse.
+    if (path.rfind("src/", 0) != 0 || path == "src/lakepipe_quarantine.sql") continue;
+    auto file = std::make_shared<const sql::SourceFile>(path, content);
+    auto datasets = sql::ParseSqlFile(file, settings->configuration);
+    ASSERT_TRUE(datasets.ok()) << path << ": " << datasets.status().ToString();
+    for (const auto& d : *datasets) {
+      for (const auto& [k, v] : d.table_properties) {
+        if (k == "pipelines.trigger.interval") found[d.name] = v;
+      }
+    }
+  }
+  ASSERT_EQ(found.size(), settings->triggers.size());
+  for (const auto& [table, trigger] : settings->triggers) {
+    SCOPED_TRACE(table);
+    ASSERT_TRUE(found.count(table));
+    EXPECT_EQ(found[table], trigger.interval_micros == 5 * 60 * 1000000LL ? "5 minutes" : "15 minutes");
+    const BundleItem* item = FindItem(b, "triggers: " + table);
+    ASSERT_NE(item, nullptr);
+    EXPECT_TRUE(item->translated);
+  }
+  // Triggered on Databricks, the same triggers stay in the list (a per-table interval acts
+  // only in a continuous pipeline) and the SQL gets no property.
+  BundleOptions triggered;
+  triggered.mode = BundleOptions::Mode::kTriggered;
+  Bundle t = Export(folder, triggered);
+  for (const auto& [path, content] : t.files) {
+    EXPECT_EQ(content.find("pipelines.trigger.interval"), std::string::npos) << path;
+  }
+  const BundleItem* item = FindItem(t, "triggers: silver_sales");
+  ASSERT_NE(item, nullptr);
+  EXPECT_FALSE(item->translated);
+}
+
 TEST(BundleTest, GovernanceGrantsBecomeSchemaGrantsOrGrantsSql) {
   testing::TempDir dir;
   std::string hash = "sha256:" + std::string(32, 'a') + ":" + std::string(64, 'b');
@@ -296,6 +342,21 @@ TEST(SqlScanTest, QuarantineOnAMaterializedViewKeepsItsKind) {
   EXPECT_NE(sql.find("CREATE OR REFRESH MATERIALIZED VIEW m_quarantine"), std::string::npos) << sql;
   EXPECT_NE(sql.find("WHERE NOT (x > 0);"), std::string::npos) << sql;
   EXPECT_NE(scanned->databricks_text.find("ON VIOLATION DROP ROW,"), std::string::npos);
+}
+
+TEST(SqlScanTest, PropertyJoinsAnExistingListOrAddsAClause) {
+  std::string text =
+      "CREATE OR REFRESH MATERIALIZED VIEW a TBLPROPERTIES ('quality' = 'gold') AS SELECT 1 AS x FROM t;\n"
+      "CREATE OR REFRESH STREAMING TABLE b;\n"
+      "CREATE OR REFRESH STREAMING TABLE c AS SELECT * FROM STREAM(t);\n";
+  std::map<std::string, std::string> add = {{"a", "'k' = '1'"}, {"b", "'k' = '2'"}, {"c", "'k' = '3'"}};
+  auto scanned = ScanSqlFile("x.sql", text, add);
+  ASSERT_TRUE(scanned.ok());
+  EXPECT_EQ(scanned->databricks_text,
+            "CREATE OR REFRESH MATERIALIZED VIEW a TBLPROPERTIES ('k' = '1', 'quality' = 'gold') AS SELECT 1 AS x FROM t;\n"
+            "CREATE OR REFRESH STREAMING TABLE b TBLPROPERTIES ('k' = '2');\n"
+            "CREATE OR REFRESH STREAMING TABLE c TBLPROPERTIES ('k' = '3')\nAS SELECT * FROM STREAM(t);\n");
+  EXPECT_EQ(scanned->properties_added.size(), 3u);
 }
 
 TEST(BundleTest, WriteRefusesAForeignFolderAndReplacesAnEarlierExport) {

@@ -50,7 +50,8 @@ bool SameKafkaProperty(const std::string& property) {
 }
 
 void ScanStatement(const std::vector<sql::Token>& t, size_t begin, size_t end, const std::string& text,
-                   const sql::SourceFile& file, ScannedSqlFile* out, std::vector<Edit>* edits) {
+                   const sql::SourceFile& file, const std::map<std::string, std::string>& add_properties,
+                   ScannedSqlFile* out, std::vector<Edit>* edits) {
   // Table functions anywhere in the statement.
   for (size_t i = begin; i + 1 < end; ++i) {
     if (!t[i + 1].IsSymbol("(")) continue;
@@ -92,13 +93,20 @@ void ScanStatement(const std::vector<sql::Token>& t, size_t begin, size_t end, c
   q.table = t[i + 1].value;
   q.materialized_view = !streaming;
   q.loc = file.Locate(t[begin].begin);
+  auto property = add_properties.find(sql::ToLower(q.table));
+  size_t properties_open = 0;  // the `(` of TBLPROPERTIES, when the statement has one
+  size_t as_begin = end < t.size() ? t[end].begin : text.size();  // where AS starts (or the statement ends)
   int depth = 0;
   for (size_t j = i + 2; j < end; ++j) {
     if (t[j].IsSymbol("(")) ++depth;
     if (t[j].IsSymbol(")")) --depth;
+    if (depth == 0 && t[j].IsWord("TBLPROPERTIES") && j + 1 < end && t[j + 1].IsSymbol("(")) {
+      properties_open = j + 1;
+    }
     if (depth == 0 && t[j].IsWord("AS")) {
       size_t query_end = end < t.size() ? t[end].begin : text.size();
       q.query = Trim(std::string_view(text).substr(t[j].end, query_end - t[j].end));
+      as_begin = t[j].begin;
       break;
     }
     if (depth == 0 && t[j].IsWord("LOCATION") && j + 1 < end && t[j + 1].IsString()) {
@@ -120,12 +128,25 @@ void ScanStatement(const std::vector<sql::Token>& t, size_t begin, size_t end, c
       }
     }
   }
+  if (property != add_properties.end()) {
+    if (properties_open > 0) {
+      size_t at = t[properties_open].end;
+      edits->push_back({at, at, property->second + ", "});
+    } else {
+      // Before AS; for a table without a query (a flow's target), before the statement's end.
+      bool at_end = as_begin == (end < t.size() ? t[end].begin : text.size());
+      edits->push_back({as_begin, as_begin,
+                        std::string(at_end ? " " : "") + "TBLPROPERTIES (" + property->second + ")" + (at_end ? "" : "\n")});
+    }
+    out->properties_added.push_back(property->first);
+  }
   if (!q.rules.empty()) out->quarantined.push_back(std::move(q));
 }
 
 }  // namespace
 
-Result<ScannedSqlFile> ScanSqlFile(const std::string& path, const std::string& text) {
+Result<ScannedSqlFile> ScanSqlFile(const std::string& path, const std::string& text,
+                                   const std::map<std::string, std::string>& add_properties) {
   auto file = std::make_shared<const sql::SourceFile>(path, text);
   LP_ASSIGN_OR_RETURN(std::vector<sql::Token> tokens, sql::Lex(sql::MappedText::Of(file)));
   ScannedSqlFile out;
@@ -133,11 +154,11 @@ Result<ScannedSqlFile> ScanSqlFile(const std::string& path, const std::string& t
   size_t start = 0;
   for (size_t i = 0; i <= tokens.size(); ++i) {
     if (i == tokens.size() || tokens[i].IsSymbol(";")) {
-      if (i > start) ScanStatement(tokens, start, i, text, *file, &out, &edits);
+      if (i > start) ScanStatement(tokens, start, i, text, *file, add_properties, &out, &edits);
       start = i + 1;
     }
   }
-  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+  std::stable_sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
   size_t copied = 0;
   for (const Edit& e : edits) {
     out.databricks_text += text.substr(copied, e.begin - copied);

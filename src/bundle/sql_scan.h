@@ -9,11 +9,15 @@
 //     quarantine pattern: the same query, filtered on the broken rules);
 //   * `LOCATION 'path'` on a streaming table is removed: Unity Catalog manages the tables
 //     of a pipeline (docs/bundle.md).
+// and, when the caller asks for it, a table property is added to a table's statement (a
+// per-table `triggers: {interval: ...}` of pipeline.yaml becomes Databricks' own
+// `TBLPROPERTIES ('pipelines.trigger.interval' = '5 minutes')`).
 // Everything else lakepipe-only (read_postgres_cdc, librdkafka options of read_kafka) is
 // reported, not changed, so the caller lists it in the bundle's README.
 // Pure functions; thread-safe.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +45,7 @@ struct SqlFinding {
 
 struct ScannedSqlFile {
   std::string databricks_text;  // the copy for the bundle (see above)
+  std::vector<std::string> properties_added;           // tables (lower case) given a property
   std::vector<QuarantinedTable> quarantined;
   std::vector<sql::SourceLocation> removed_locations;  // LOCATION clauses taken out
   std::vector<SqlFinding> findings;                    // not changed: to list
@@ -48,7 +53,10 @@ struct ScannedSqlFile {
 
 // `path` names the file in locations; `text` is its content. Errors are the lexer's
 // (an unterminated string or comment), with file:line:col.
-Result<ScannedSqlFile> ScanSqlFile(const std::string& path, const std::string& text);
+// `add_properties` maps a table name (lower case) to one `'key' = 'value'` pair to add to
+// its CREATE statement: into its TBLPROPERTIES list, or as a new TBLPROPERTIES clause.
+Result<ScannedSqlFile> ScanSqlFile(const std::string& path, const std::string& text,
+                                   const std::map<std::string, std::string>& add_properties = {});
 
 // The statement that keeps a quarantined table's failing rows on Databricks:
 //   CREATE OR REFRESH STREAMING TABLE <t>_quarantine AS
