@@ -98,9 +98,16 @@ Status AuditLog::Write(const std::vector<AuditRecord>& records) {
   LP_RETURN_IF_ERROR((*writer)->Write(RecordBatch::FromColumns(schema, std::move(cols))));
   auto committed = (*writer)->Commit();
   if (!committed.ok()) return committed.status().WithContext("audit log");
-  if (++commits_ % kCompactEvery == 0 && table_ != nullptr) {
+  // Every kCompactEvery-th version of the table, whichever process wrote it: cron-style
+  // commands that each record once compact as a long-running server does.
+  if (committed->version > 0 && committed->version % kCompactEvery == 0) {
+    if (table_ == nullptr) {
+      auto opened = delta::DeltaTable::Open(path_, fs_, table_options);
+      if (!opened.ok()) return Status::OK();  // the record stands; the next one tries again
+      table_ = std::move(opened).value();
+    }
     // The record is committed whatever happens here: a compaction that fails (or loses a
-    // race with another process's) is tried again kCompactEvery commits later.
+    // race with another process's) is tried again kCompactEvery versions later.
     delta::OptimizeOptions optimize;
     optimize.min_files = 2;
     (void)table_->Optimize(optimize);

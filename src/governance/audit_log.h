@@ -13,9 +13,11 @@
 // of actions that were never acknowledged; their data files, if written, are never
 // referenced by the log and are removed by VACUUM.
 //
-// Each commit adds one small data file; every kCompactEvery commits of this AuditLog the
-// table is compacted (OPTIMIZE, dataChange=false: readers see the same rows), so a server
-// that runs for weeks does not leave a file per request for every checkpoint to list.
+// Each commit adds one small data file; the commit of every kCompactEvery-th version of
+// the table compacts it (OPTIMIZE, dataChange=false: readers see the same rows), whichever
+// process or AuditLog wrote the versions before, so neither a server that runs for weeks
+// nor cron-style commands that each record once leave a file per record for every
+// checkpoint to list.
 //
 // Thread-safe: Record may be called from many threads at once.
 #pragma once
@@ -83,7 +85,6 @@ class AuditLog {
   std::condition_variable cv_;
   std::shared_ptr<Batch> open_;  // records waiting for the next commit (guarded by mu_)
   bool committing_ = false;      // a commit is being written (guarded by mu_)
-  int64_t commits_ = 0;          // by this AuditLog (only the committing leader touches it)
   // The table's handle, kept between commits so that each one replays only the commits
   // since the last (not the checkpoint again). Only the committing leader touches it.
   std::shared_ptr<delta::DeltaTable> table_;

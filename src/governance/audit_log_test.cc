@@ -87,6 +87,31 @@ TEST(AuditLog, SmallFilesAreCompactedAsRecordsAccumulate) {
   for (int i = 0; i < n; ++i) EXPECT_EQ((*rows)[static_cast<size_t>(i)].target, std::to_string(i));
 }
 
+// Cron-style commands (`run --once`, `table vacuum`, ...) each record once through an
+// AuditLog of their own: the table is still compacted, by whichever writes every
+// kCompactEvery-th version.
+TEST(AuditLog, OneRecordPerProcessIsCompactedToo) {
+  testing::TempDir dir;
+  const int n = AuditLog::kCompactEvery * 2 + 3;
+  for (int i = 0; i < n; ++i) {
+    AuditLog log(FileSystem::Default(), dir.path(), "orders");
+    AuditRecord r;
+    r.action = "run";
+    r.target = std::to_string(i);
+    r.outcome = "allowed";
+    ASSERT_TRUE(log.Record(r).ok());
+  }
+  auto table = delta::DeltaTable::Open(AuditLog::TablePath(dir.path()));
+  ASSERT_TRUE(table.ok());
+  auto snapshot = (*table)->Latest();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_LE((*snapshot)->num_files(), 4u);  // one compacted file and the 3 records since
+  auto rows = AuditLog::Read(dir.path());
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) EXPECT_EQ((*rows)[static_cast<size_t>(i)].target, std::to_string(i));
+}
+
 TEST(AuditLog, NoTableYetReadsAsNoRecords) {
   testing::TempDir dir;
   auto rows = AuditLog::Read(dir.path());
