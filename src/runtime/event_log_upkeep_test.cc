@@ -5,10 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <set>
+#include <thread>
 
 #include "delta/table.h"
 #include "runtime/event_log.h"
+#include "runtime/pipeline_runner.h"
 #include "sql/event_log_settings.h"
 #include "testing/testing.h"
 
@@ -157,6 +162,69 @@ TEST_F(EventLogUpkeepTest, NewEventLogsCarryTheHistoryPropertiesAndOldOnesGetThe
   EXPECT_EQ((*snap)->configuration().at("delta.logRetentionDuration"), "interval 3 days");
   EXPECT_EQ((*snap)->configuration().at("delta.deletedFileRetentionDuration"), "interval 1 hour");
   EXPECT_EQ((*snap)->schema().ToDDL(), EventLog::TableSchema().ToDDL());
+}
+
+// In a continuous run the log is written about once a second while tables update; its
+// upkeep thread compacts it beside the run (here every 3 small files).
+TEST(EventLogContinuousTest, TheLogIsCompactedWhileTheRunGoesOn) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  const std::string landing = dir.Join("landing");
+  ASSERT_TRUE(fs->CreateDirs(landing).ok());
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"),
+                            "name: t\nstorage: " + dir.Join("storage") + "\nconfiguration: {landing: " + landing +
+                                ", lakepipe.eventLog.autoCompact.minNumFiles: '3'}\n")
+                  .ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
+                            "CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${landing}', "
+                            "format => 'csv', header => true, schema => 'id INT');\n")
+                  .ok());
+  auto opened = PipelineRunner::Open(dir.Join("p"), {});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<PipelineRunner> runner = std::move(opened).value();
+  Status result;
+  std::thread run([&] { result = runner->RunContinuous({}); });
+  auto count = [&](const std::string& sql) -> int64_t {
+    auto r = runner->Query(sql);
+    if (!r.ok() || r->batches.empty() || r->batches[0].num_rows() == 0) return -1;
+    return std::stoll(r->batches[0].column(0).GetValue(0).ToString());
+  };
+  auto wait_for = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 400; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  const std::string compactions =
+      "SELECT count(*) FROM _event_log WHERE event_type = 'auto_compaction' AND table_name = '_event_log' AND "
+      "level = 'INFO'";
+  bool compacted = false;
+  // A file, then a flush of its events (at most one a second), until the log compacted.
+  for (int i = 0; i < 12 && !compacted; ++i) {
+    ASSERT_TRUE(fs->WriteFileAtomic(JoinPath(landing, "f" + std::to_string(i) + ".csv"),
+                                    "id\n" + std::to_string(i) + "\n")
+                    .ok());
+    ASSERT_TRUE(wait_for([&] { return count("SELECT count(*) FROM raw") == i + 1; })) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    compacted = count(compactions) > 0;
+  }
+  EXPECT_TRUE(compacted);
+  runner->RequestStop();
+  run.join();
+  EXPECT_TRUE(result.ok()) << result.ToString();
+  auto table = delta::DeltaTable::Open(EventLog::TablePath(dir.Join("storage")));
+  ASSERT_TRUE(table.ok());
+  auto snap = (*table)->Latest();
+  ASSERT_TRUE(snap.ok());
+  // Fewer files than the commits that appended events (each added one).
+  auto history = (*table)->History();
+  ASSERT_TRUE(history.ok());
+  int64_t appends = 0;
+  for (const auto& h : *history) appends += h.operation == "WRITE" ? 1 : 0;
+  EXPECT_LT(static_cast<int64_t>((*snap)->num_files()), appends);
+  EXPECT_EQ(count("SELECT count(*) FROM raw"), count("SELECT count(DISTINCT id) FROM raw"));
 }
 
 TEST(EventLogSettingsTest, ReadsTheRetentionAndRefusesWhatItCannotUse) {
