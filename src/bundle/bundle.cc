@@ -81,6 +81,13 @@ std::string IntervalText(int64_t micros) {
   return std::to_string(micros) + " microseconds";
 }
 
+// A configuration value that names this machine (a broker or database on loopback): the
+// Databricks pipeline cannot reach it.
+bool NamesLoopback(const std::string& value) {
+  return value.find("127.0.0.1") != std::string::npos || value.find("localhost") != std::string::npos ||
+         value.find("[::1]") != std::string::npos;
+}
+
 struct Variable {
   std::string name;
   std::string description;
@@ -240,6 +247,12 @@ void Builder::Variables() {
       Item("configuration " + key + ": " + value, "pipeline.yaml", true,
            "a local path; variable `" + name + "` (default " + v.default_value +
                ", a Unity Catalog volume: create it, or pass --var " + name + "=<cloud path> at deploy)");
+    }
+    if (NamesLoopback(value)) {
+      v.description += " (lakepipe: an address on this machine; on Databricks one the workspace can reach)";
+      Item("configuration " + key + ": " + value, "pipeline.yaml", true,
+           "names this machine; variable `" + name + "` keeps it as its default: pass --var " + name +
+               "=<an address the workspace reaches> at deploy");
     }
     configuration_[key] = "${var." + name + "}";
     variables_.push_back(std::move(v));

@@ -219,8 +219,13 @@ TEST(BundleTest, ExamplesWithoutJobsAreContinuousAndSharedFilesGetDistinctNames)
   ASSERT_TRUE(p);
   EXPECT_TRUE(p["continuous"].as<bool>());
   EXPECT_EQ(y["variables"]["schema"]["default"].as<std::string>(), "orders_kafka");
-  // A bootstrap address is not a path: its default is kept.
+  // A bootstrap address is not a path: its default is kept, and the README says it names
+  // this machine.
   EXPECT_EQ(y["variables"]["kafka"]["default"].as<std::string>(), "127.0.0.1:9092");
+  const BundleItem* kafka = FindItem(b, "configuration kafka: 127.0.0.1:9092");
+  ASSERT_NE(kafka, nullptr);
+  EXPECT_NE(kafka->note.find("--var kafka="), std::string::npos) << kafka->note;
+  EXPECT_EQ(FindItem(b, "configuration topic"), nullptr) << "a topic name is not an address";
   EXPECT_TRUE(b.files.count("src/bronze.sql"));
   EXPECT_TRUE(b.files.count("src/silver.sql"));
   EXPECT_TRUE(b.files.count("src/gold.sql"));
