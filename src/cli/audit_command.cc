@@ -89,7 +89,7 @@ std::string FormatTime(int64_t micros) {
   time_t secs = static_cast<time_t>(micros / 1000000);
   struct tm tm {};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[64];  // room for any int year, so the format cannot truncate
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((micros / 1000) % 1000));
   return buf;

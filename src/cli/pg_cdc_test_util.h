@@ -131,7 +131,9 @@ class PgCdcTest : public ::testing::Test {
       EXPECT_LE(*c, *e) << table << ": the slot is confirmed past the last committed batch";
       ++checked;
     }
-    if (must_have_batches) EXPECT_GT(checked, 0) << plan.dump();
+    if (must_have_batches) {
+      EXPECT_GT(checked, 0) << plan.dump();
+    }
   }
 
   std::unique_ptr<testing::PgTestServer> pg_;

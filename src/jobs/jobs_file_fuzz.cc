@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!file.ok()) return 0;
   for (const auto& job : file->jobs) {
     std::map<std::string, std::string> params = job.parameters;
-    for (const char* b : {"run_id", "job", "date", "timestamp", "jobs_dir", "storage", "lakepipe"}) params[b] = "x";
+    for (const char* b : {"run_id", "job", "date", "timestamp", "jobs_dir", "storage", "lakepipe"}) params[b].assign(1, 'x');
     for (const auto& task : job.tasks) (void)TaskArgv(task, "lakepipe", params);
     if (job.cron) {
       int64_t t = 1'790'000'000;  // 2026-09

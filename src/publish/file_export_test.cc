@@ -134,13 +134,17 @@ TEST_F(FileExportTest, AFailureMidWayLeavesWholeFilesAndTheNextPublicationComple
     FileExport broken({target}, &faulty);
     auto r = broken.Publish("gold");
     const bool fired = faulty.fired();
-    if (fired) EXPECT_FALSE(r.ok());
+    if (fired) {
+      EXPECT_FALSE(r.ok());
+    }
     // Whatever is there is a whole file of the table's rows.
     if (auto entries = fs_->ListDir(out); entries.ok()) {
       for (const auto& e : *entries) {
         if (!e.is_dir) continue;
         auto text = fs_->ReadFile(out + "/" + e.name + "/part-00000.csv");
-        if (text.ok()) EXPECT_EQ(text->rfind("day,network,views\n", 0), 0u) << *text;
+        if (text.ok()) {
+          EXPECT_EQ(text->rfind("day,network,views\n", 0), 0u) << *text;
+        }
       }
     }
     FileExport exporter({target});

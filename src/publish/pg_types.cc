@@ -114,6 +114,11 @@ Result<std::string> PostgresType(const DataType& type) {
     case TypeId::kStruct:
     case TypeId::kArray:
     case TypeId::kMap: return std::string("jsonb");
+    case TypeId::kDayTimeInterval:
+    case TypeId::kYearMonthInterval:
+      return Status::NotSupported("a column of type " + type.ToString() +
+                                  " cannot be published (intervals are expression-only); cast it to a string or a number "
+                                  "in the SQL");
     case TypeId::kNull: break;
   }
   return Status::NotSupported("a column of type void (an untyped NULL) cannot be published; cast it in the SQL");
@@ -217,6 +222,8 @@ void AppendJson(const Value& value, const DataType& type, std::string* out) {
       *out += string_keys ? '}' : ']';
       return;
     }
+    case TypeId::kDayTimeInterval:
+    case TypeId::kYearMonthInterval:  // refused by PostgresType before any row is written
     case TypeId::kNull: *out += "null"; return;
   }
 }
@@ -256,6 +263,8 @@ void AppendCopyField(const Value& value, const DataType& type, std::string* out)
       AppendEscaped(json, out);
       return;
     }
+    case TypeId::kDayTimeInterval:
+    case TypeId::kYearMonthInterval:  // refused by PostgresType before any row is written
     case TypeId::kNull: *out += "\\N"; return;
   }
 }

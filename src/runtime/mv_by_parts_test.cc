@@ -109,7 +109,9 @@ class MvByPartsTest : public ::testing::Test {
     EXPECT_TRUE(report.ok()) << report.status().ToString();
     if (report.ok()) {
       for (const auto& t : report->tables) {
-        if (t.table != "silver" || options.full_refresh.empty()) EXPECT_EQ(t.status, "updated") << t.table << ": " << t.message;
+        if (t.table != "silver" || options.full_refresh.empty()) {
+          EXPECT_EQ(t.status, "updated") << t.table << ": " << t.message;
+        }
       }
     }
     std::vector<std::string> out;
@@ -161,7 +163,9 @@ TEST_F(MvByPartsTest, ViewsReadByPartsEqualTheirQueryOverTheWholeTable) {
   // and its filter lets the files' statistics skip them all.
   for (size_t v = 0; v < kViews.size(); ++v) {
     EXPECT_NE(second[0][v], "") << kViews[v].name;
-    if (v != 4) EXPECT_NE(first[0][v], "") << kViews[v].name;
+    if (v != 4) {
+      EXPECT_NE(first[0][v], "") << kViews[v].name;
+    }
   }
   EXPECT_EQ(first[0][4], "");
   EXPECT_NE(first[0][0], second[0][0]) << "the second commit changed nothing in by_kind";
