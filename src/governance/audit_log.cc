@@ -69,7 +69,7 @@ Status AuditLog::Write(const std::vector<AuditRecord>& records) {
   };
   for (const auto& r : records) {
     cols[0].Append<int64_t>(r.timestamp_micros);
-    cols[1].AppendString(pipeline_);
+    str(cols[1], pipeline_);  // null: the job server's log, or a `lakepipe table` command's
     str(cols[2], r.principal);
     str(cols[3], r.role);
     cols[4].AppendString(r.action);
@@ -83,7 +83,8 @@ Status AuditLog::Write(const std::vector<AuditRecord>& records) {
   options.operation = "WRITE";
   delta::CreateOptions create;
   create.schema = schema;
-  create.description = "lakepipe audit log of pipeline " + pipeline_ + " (docs/governance.md)";
+  create.description = pipeline_.empty() ? std::string("lakepipe audit log (docs/governance.md)")
+                                         : "lakepipe audit log of pipeline " + pipeline_ + " (docs/governance.md)";
   create.configuration["delta.appendOnly"] = "true";
   options.create_if_missing = create;
   delta::TableOptions table_options;

@@ -21,7 +21,7 @@ class GovernanceReader : public sql::YamlReader {
 
   // `node`: the governance mapping (principals, grants).
   Status Read(const YAML::Node& node, std::vector<Principal>* principals,
-              std::set<std::tuple<std::string, std::string, std::string>>* selects) {
+              std::set<std::tuple<std::string, std::string, std::string>>* selects, std::vector<std::string>* files) {
     LP_RETURN_IF_ERROR(CheckKeys(node, {"principals", "grants"}, "governance"));
     std::set<std::string> names, groups;
     if (node["principals"]) {
@@ -42,6 +42,7 @@ class GovernanceReader : public sql::YamlReader {
     if (node["grants"]) {
       LP_ASSIGN_OR_RETURN(std::string path, String(node["grants"], "governance.grants"));
       std::string full = !path.empty() && path[0] == '/' ? path : JoinPath(folder_, path);
+      files->push_back(full);
       auto text = fs_->ReadFile(full);
       if (!text.ok()) {
         return sql::ErrorAt(Loc(node["grants"]), "governance.grants: cannot read " + full + ": " + text.status().message());
@@ -50,7 +51,8 @@ class GovernanceReader : public sql::YamlReader {
       for (const auto& s : statements) {
         std::string pipeline = ToLower(s.pipeline);
         std::string table = ToLower(s.table);
-        bool ours = pipeline.empty() || pipeline == ToLower(pipeline_);
+        // Without a pipeline (the job server) no table is ours to check.
+        bool ours = !pipeline_.empty() && (pipeline.empty() || pipeline == ToLower(pipeline_));
         if (ours && table != "*" && !tables_.count(table)) {
           std::vector<std::string> known;
           for (const auto& [k, v] : tables_) known.push_back(v);
@@ -156,10 +158,11 @@ Result<Policy> Policy::ParseYaml(const std::string& yaml_text, const std::string
   Policy policy;
   policy.pipeline_ = pipeline;
   policy.source_ = file;
+  policy.files_.push_back(file);
   GovernanceReader reader(file, folder, pipeline, tables, fs);
   try {
     YAML::Node node = YAML::Load(yaml_text);
-    LP_RETURN_IF_ERROR(reader.Read(node, &policy.principals_, &policy.selects_));
+    LP_RETURN_IF_ERROR(reader.Read(node, &policy.principals_, &policy.selects_, &policy.files_));
   } catch (const YAML::Exception& e) {
     return sql::ErrorAt(sql::SourceLocation{file, e.mark.line + 1, e.mark.column + 1}, "YAML: " + e.msg);
   }
@@ -175,7 +178,12 @@ Result<Policy> Policy::Load(const std::string& settings_file, const std::string&
   } catch (const YAML::Exception& e) {
     return sql::ErrorAt(sql::SourceLocation{settings_file, e.mark.line + 1, e.mark.column + 1}, "YAML: " + e.msg);
   }
-  if (!root.IsMap() || !root["governance"]) return Policy();
+  if (!root.IsMap() || !root["governance"]) {
+    Policy none;  // nothing declared; the file is still where a declaration would appear
+    none.pipeline_ = pipeline;
+    none.files_.push_back(settings_file);
+    return none;
+  }
   YAML::Node g = root["governance"];
   std::string folder = DirName(settings_file);
   if (g.IsScalar()) {
@@ -188,16 +196,19 @@ Result<Policy> Policy::Load(const std::string& settings_file, const std::string&
       return sql::ErrorAt(sql::SourceLocation{settings_file, m.line + 1, m.column + 1},
                           "governance: cannot read " + full + ": " + shared.status().message());
     }
-    return ParseYaml(*shared, full, DirName(full), pipeline, tables, fs);
+    LP_ASSIGN_OR_RETURN(Policy policy, ParseYaml(*shared, full, DirName(full), pipeline, tables, fs));
+    policy.files_.insert(policy.files_.begin(), settings_file);
+    return policy;
   }
   // Inline: parse the node again from its own text so that positions stay those of
   // pipeline.yaml (yaml-cpp keeps marks on the node itself).
   Policy policy;
   policy.pipeline_ = pipeline;
   policy.source_ = settings_file;
+  policy.files_.push_back(settings_file);
   GovernanceReader reader(settings_file, folder, pipeline, tables, fs);
   try {
-    LP_RETURN_IF_ERROR(reader.Read(g, &policy.principals_, &policy.selects_));
+    LP_RETURN_IF_ERROR(reader.Read(g, &policy.principals_, &policy.selects_, &policy.files_));
   } catch (const YAML::Exception& e) {
     return sql::ErrorAt(sql::SourceLocation{settings_file, e.mark.line + 1, e.mark.column + 1}, "YAML: " + e.msg);
   }

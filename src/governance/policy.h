@@ -61,7 +61,9 @@ class Policy {
   // Reads `governance:` of `settings_file` (pipeline.yaml) of pipeline `pipeline`.
   // `tables` are the names a grant may name unqualified (the pipeline's datasets,
   // quarantine tables, `_event_log`, `_audit`). No `governance:` gives an empty Policy.
-  // Errors name file:line:col.
+  // Errors name file:line:col. An empty `pipeline` reads the principals for a server that
+  // serves no pipeline (`lakepipe job serve`, whose jobs.yaml has the same key): grants
+  // are parsed and their grantees checked, but no table is any pipeline's to check.
   static Result<Policy> Load(const std::string& settings_file, const std::string& pipeline,
                              const std::vector<std::string>& tables, FileSystem* fs = FileSystem::Default());
   // Parses a `governance:` mapping given as YAML text (`file` names it in messages,
@@ -75,6 +77,9 @@ class Policy {
   const std::string& pipeline() const { return pipeline_; }
   // Where the principals and grants come from ("" when nothing is declared).
   const std::string& source() const { return source_; }
+  // Every file the policy was read from (the settings file, a shared governance.yaml, the
+  // grants file): what a server watches to reload it (server/policy_reloader.h).
+  const std::vector<std::string>& files() const { return files_; }
 
   // The principal one of whose token hashes `token` matches. Every hash of every
   // principal is checked (no early exit), each in constant time.
@@ -98,6 +103,7 @@ class Policy {
  private:
   std::string pipeline_;
   std::string source_;
+  std::vector<std::string> files_;
   std::vector<Principal> principals_;
   // (pipeline or "" for any, table or "*", grantee), lower case.
   std::set<std::tuple<std::string, std::string, std::string>> selects_;

@@ -550,10 +550,21 @@ ApiResponse ErrorResponse(int status, const std::string& message) {
 
 Api::Api(runtime::PipelineRunner* runner, runtime::StatusBoard* board, governance::Policy policy)
     : catalog_(runner),
-      policy_(std::move(policy)),
+      policy_(std::make_shared<const governance::Policy>(std::move(policy))),
       lineage_(governance::PipelineColumnLineage(runner->resolved())),
       board_(board),
       sla_(runner) {}
+
+std::shared_ptr<const governance::Policy> Api::policy() const {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return policy_;
+}
+
+void Api::set_policy(governance::Policy policy) {
+  auto next = std::make_shared<const governance::Policy>(std::move(policy));
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  policy_ = std::move(next);
+}
 
 Result<governance::Policy> Api::LoadPolicy() const {
   std::vector<std::string> tables;
@@ -564,8 +575,9 @@ Result<governance::Policy> Api::LoadPolicy() const {
 }
 
 std::string Api::FirstNotSelectable(const Identity& who, const std::vector<std::string>& tables) const {
+  const auto policy = this->policy();
   for (const auto& t : tables)
-    if (!policy_.CanSelect(who, t)) return t;
+    if (!policy->CanSelect(who, t)) return t;
   return std::string();
 }
 
@@ -582,11 +594,12 @@ Result<PipelineStatus> Api::CurrentStatus() const {
 }
 
 Result<std::pair<std::string, int64_t>> Api::PipelinePayload(const Identity& who) const {
+  const auto policy = this->policy();
   LP_ASSIGN_OR_RETURN(PipelineStatus s, CurrentStatus());
   Json j = PipelineJson(*catalog_.runner(), s);
   if (!governance::Policy::SeesAllStatus(who)) {
     // A reader's DAG: its tables, the edges between them and from the files they read.
-    auto sees = [&](const Json& name) { return name.is_string() && policy_.CanSee(who, name.get<std::string>()); };
+    auto sees = [&](const Json& name) { return name.is_string() && policy->CanSee(who, name.get<std::string>()); };
     Json nodes = Json::array(), edges = Json::array(), sources = Json::array(), publications = Json::array();
     std::set<std::string> used_sources;
     for (auto& n : j["nodes"]) {
@@ -620,7 +633,7 @@ Result<std::pair<std::string, int64_t>> Api::PipelinePayload(const Identity& who
   if (freshness.ok()) {
     bool breached = false;
     for (const auto& t : freshness->tables) {
-      if (!policy_.CanSee(who, t.table)) continue;
+      if (!policy->CanSee(who, t.table)) continue;
       by_table[Lower(t.table)] = FreshnessJson(t);
       breached = breached || t.breached;
     }
@@ -707,15 +720,16 @@ ApiResponse Api::Handle(const std::string& path, const QueryParams& params, cons
 
 ApiResponse Api::Dispatch(const Route& route, const std::string& param, const QueryParams& params,
                        const Identity& who) const {
+  const auto policy = this->policy();
   const std::string& p = route.pattern;
   switch (route.access) {
     case RouteAccess::kTable:
     case RouteAccess::kTableRows: {
       auto entry = catalog_.Find(param);
       if (!entry.ok()) return FromStatus(entry.status());
-      if (route.access == RouteAccess::kTable && !policy_.CanSee(who, entry->name))
+      if (route.access == RouteAccess::kTable && !policy->CanSee(who, entry->name))
         return Forbidden(who, "see table `" + entry->name + "`: no SELECT grant on it");
-      if (route.access == RouteAccess::kTableRows && !policy_.CanSelect(who, entry->name))
+      if (route.access == RouteAccess::kTableRows && !policy->CanSelect(who, entry->name))
         return Forbidden(who, "read rows of table `" + entry->name + "`: no SELECT grant on it");
       break;
     }
@@ -753,10 +767,11 @@ ApiResponse Api::Dispatch(const Route& route, const std::string& param, const Qu
 }
 
 ApiResponse Api::Lineage(const QueryParams& params, const Identity& who) const {
+  const auto policy = this->policy();
   // A source in a table `who` does not see is left out (counted), so a reader learns
   // neither its name nor its columns; file and message sources are shown.
   const auto& graph = catalog_.runner()->resolved().graph;
-  auto shown = [&](const governance::ColumnRef& r) { return graph.Find(r.table) < 0 || policy_.CanSee(who, r.table); };
+  auto shown = [&](const governance::ColumnRef& r) { return graph.Find(r.table) < 0 || policy->CanSee(who, r.table); };
   auto ref_json = [](const governance::ColumnRef& r) { return Json{{"table", r.table}, {"column", r.column}}; };
   const std::string* column = Param(params, "column");
   if (column != nullptr) {
@@ -767,7 +782,7 @@ ApiResponse Api::Lineage(const QueryParams& params, const Identity& who) const {
       return Lower(c.column.table) == Lower(start.table) && Lower(c.column.column) == Lower(start.column);
     });
     if (!known) return ErrorResponse(404, "no column `" + column->substr(0, 200) + "` in the pipeline's tables");
-    if (!policy_.CanSee(who, start.table)) return Forbidden(who, "see table `" + start.table + "`: no SELECT grant on it");
+    if (!policy->CanSee(who, start.table)) return Forbidden(who, "see table `" + start.table + "`: no SELECT grant on it");
     Json edges = Json::array();
     int64_t hidden = 0;
     for (const auto& [from, to] : governance::UpstreamEdges(lineage_, start)) {
@@ -781,7 +796,7 @@ ApiResponse Api::Lineage(const QueryParams& params, const Identity& who) const {
   }
   Json columns = Json::array();
   for (const auto& c : lineage_) {
-    if (!policy_.CanSee(who, c.column.table)) continue;
+    if (!policy->CanSee(who, c.column.table)) continue;
     Json sources = Json::array();
     int64_t hidden = 0;
     for (const auto& s : c.sources) {
@@ -818,10 +833,11 @@ ApiResponse Api::AuditRows(const QueryParams& params) const {
 }
 
 ApiResponse Api::Tables(const Identity& who) const {
+  const auto policy = this->policy();
   Json tables = Json::array();
   for (const auto& entry : catalog_.entries()) {
     if (!entry.stored() && entry.kind != "view") continue;
-    if (!policy_.CanSee(who, entry.name)) continue;
+    if (!policy->CanSee(who, entry.name)) continue;
     auto info = catalog_.Info(entry);
     if (!info.ok()) return FromStatus(info.status());
     if (entry.kind == "quarantine" && !info->exists) continue;
@@ -925,6 +941,7 @@ ApiResponse Api::Pipeline(const Identity& who) const {
 }
 
 ApiResponse Api::Expectations(const Identity& who) const {
+  const auto policy = this->policy();
   auto status = CurrentStatus();
   if (!status.ok()) return FromStatus(status.status());
   std::map<std::string, const TableStatus*> by_name;
@@ -933,7 +950,7 @@ ApiResponse Api::Expectations(const Identity& who) const {
   Json tables = Json::array();
   for (const auto& ds : catalog_.runner()->resolved().datasets) {
     const auto& definition = pipeline.datasets[ds.dataset_index];
-    if (definition.expectations.empty() || !policy_.CanSee(who, ds.name)) continue;
+    if (definition.expectations.empty() || !policy->CanSee(who, ds.name)) continue;
     const TableStatus* t = by_name.count(Lower(ds.name)) ? by_name[Lower(ds.name)] : nullptr;
     bool quarantines = std::any_of(definition.expectations.begin(), definition.expectations.end(),
                                    [](const sql::Expectation& e) { return e.action == sql::ViolationAction::kQuarantine; });
@@ -975,13 +992,14 @@ ApiResponse Api::Expectations(const Identity& who) const {
 }
 
 ApiResponse Api::Events(const QueryParams& params, const Identity& who) const {
+  const auto policy = this->policy();
   auto limit = IntParam(params, "limit", kDefaultEventLimit, kMaxEventLimit);
   if (!limit.ok()) return FromStatus(limit.status());
   const std::string* table = Param(params, "table");
   const std::string* type = Param(params, "type");
   const std::string* level = Param(params, "level");
   bool all_events = governance::Policy::SeesAllStatus(who);
-  if (table != nullptr && !policy_.CanSee(who, *table))
+  if (table != nullptr && !policy->CanSee(who, *table))
     return Forbidden(who, "read events of table `" + table->substr(0, 80) + "`: no SELECT grant on it");
   auto events = catalog_.Events();
   if (!events.ok()) return FromStatus(events.status());
@@ -993,7 +1011,7 @@ ApiResponse Api::Events(const QueryParams& params, const Identity& who) const {
     if (type != nullptr && e.event_type != *type) continue;
     if (level != nullptr && e.level != *level) continue;
     // A reader gets the events of its tables only (pipeline-level events name others).
-    if (!all_events && (e.table_is_null || !policy_.CanSee(who, e.table))) continue;
+    if (!all_events && (e.table_is_null || !policy->CanSee(who, e.table))) continue;
     Json details = Json::parse(e.details, nullptr, false);
     if (details.is_discarded()) details = e.details;
     list.push_back({{"timestamp_unix_ms", e.timestamp_unix_ms},
@@ -1009,6 +1027,7 @@ ApiResponse Api::Events(const QueryParams& params, const Identity& who) const {
 }
 
 ApiResponse Api::Metrics(const Identity& who) const {
+  const auto policy = this->policy();
   auto status = CurrentStatus();
   if (!status.ok()) return FromStatus(status.status());
   ApiResponse r;
@@ -1016,17 +1035,18 @@ ApiResponse Api::Metrics(const Identity& who) const {
   r.body = RenderMetrics(*status, PipelineRunsHere());
   r.body += RenderSlaMetrics(sla_.Current());
   if (!governance::Policy::SeesAllStatus(who))
-    r.body = FilterMetrics(r.body, [&](const std::string& t) { return policy_.CanSee(who, t); });
+    r.body = FilterMetrics(r.body, [&](const std::string& t) { return policy->CanSee(who, t); });
   return r;
 }
 
 ApiResponse Api::Sla(const Identity& who) const {
+  const auto policy = this->policy();
   auto freshness = sla_.Current();
   if (!freshness.ok()) return FromStatus(freshness.status());
   Json tables = Json::array();
   bool breached = false;
   for (const auto& t : freshness->tables) {
-    if (!policy_.CanSee(who, t.table)) continue;
+    if (!policy->CanSee(who, t.table)) continue;
     tables.push_back(FreshnessJson(t));
     breached = breached || t.breached;
   }

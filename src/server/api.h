@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -95,10 +96,13 @@ class Api {
   int64_t WaitForChange(int64_t seen, int64_t timeout_ms) const;
 
   const Catalog& catalog() const { return catalog_; }
-  const governance::Policy& policy() const { return policy_; }
-  // Sets the policy (before the first Handle; not thread-safe). Governance needs the
-  // catalog's table names, so it is loaded after the Api exists (LoadPolicy).
-  void set_policy(governance::Policy policy) { policy_ = std::move(policy); }
+  // The policy in effect. A request takes it once and keeps it to the end, so a reload
+  // (set_policy) never changes the rules in the middle of an answer.
+  std::shared_ptr<const governance::Policy> policy() const;
+  // Sets the policy; thread-safe (a server reloads the grants while it serves:
+  // server/policy_reloader.h). Governance needs the catalog's table names, so it is
+  // loaded after the Api exists (LoadPolicy).
+  void set_policy(governance::Policy policy);
   // Loads the pipeline's `governance:` (docs/governance.md) against this API's tables.
   Result<governance::Policy> LoadPolicy() const;
   // Records API reads and denials here (may be null: nothing recorded); set before the
@@ -129,7 +133,8 @@ class Api {
   std::string FirstNotSelectable(const governance::Identity& who, const std::vector<std::string>& tables) const;
 
   Catalog catalog_;
-  governance::Policy policy_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const governance::Policy> policy_;  // guarded by policy_mu_
   governance::AuditLog* audit_ = nullptr;
   std::vector<governance::ColumnLineage> lineage_;  // of the resolved pipeline (immutable)
   runtime::StatusBoard* board_;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "governance/policy_reloader.h"
 #include "server/api.h"
 
 #if defined(LAKEPIPE_HAVE_WEB) && __has_include("web/assets.h")
@@ -182,15 +183,16 @@ struct HttpServer::Impl {
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::atomic<int> streams{0};
+  std::unique_ptr<governance::PolicyReloader> reloader;  // last: stopped first
 
   enum class Auth { kOpen, kHeader, kQueryParameter, kCookie, kDenied };
   // Whether any token is configured: plain server.tokens or governance principals. Without
   // one (loopback only) every request is the local user's.
-  bool NeedsToken() const { return !options.tokens.empty() || api->policy().declared(); }
+  bool NeedsToken() const { return !options.tokens.empty() || api->policy()->declared(); }
 
   // Who holds `token`: a principal of the policy, else a plain server.tokens token (admin).
   std::optional<governance::Identity> Identify(const std::string& token) const {
-    std::optional<governance::Identity> who = api->policy().Authenticate(token);
+    std::optional<governance::Identity> who = api->policy()->Authenticate(token);
     bool plain = TokenMatches(token, options.tokens);
     if (!who && plain) who = governance::Identity::ServerToken();
     return who;
@@ -432,6 +434,17 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   Status recorded = governance::RecordPolicyChange(*impl->audit, settings.storage, policy, governance::LocalUser(),
                                                    governance::LocalSource());
   if (!recorded.ok()) return recorded.WithContext("cannot start the server");
+  governance::PolicyReloader::Callbacks reload;
+  Api* api = impl->api.get();
+  reload.load = [api] { return api->LoadPolicy(); };
+  reload.check = [host = options.host, plain = !options.tokens.empty()](const governance::Policy& p) {
+    if (sql::IsLoopbackAddress(host) || plain || p.declared()) return Status::OK();
+    return Status::InvalidArgument("the new governance declares no principal, which would leave " + host +
+                                   " (reachable from other machines) without tokens");
+  };
+  reload.apply = [api](governance::Policy p) { api->set_policy(std::move(p)); };
+  impl->reloader = std::make_unique<governance::PolicyReloader>(std::move(reload), policy, impl->audit.get(),
+                                                                 settings.storage, options.policy_poll_ms);
   impl->api->set_policy(std::move(policy));
   impl->api->set_audit(impl->audit.get());
   if (!sql::IsLoopbackAddress(options.host) && !impl->NeedsToken()) {
@@ -456,6 +469,8 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
   port_.store(port);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  governance::InstallSighupReload();
+  impl->reloader->Start();
   impl_ = std::move(impl);
   return Status::OK();
 }
@@ -463,6 +478,7 @@ Status HttpServer::Start(const ServerOptions& options, runtime::PipelineRunner* 
 void HttpServer::Stop() {
   if (impl_ == nullptr) return;
   impl_->stopping.store(true);
+  if (impl_->reloader != nullptr) impl_->reloader->Stop();
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_.reset();

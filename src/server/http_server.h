@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,6 +39,9 @@ struct ServerOptions {
   int threads = 16;                 // connection threads started at once
   int max_connections = 256;        // connections served at once (a thread each); more wait
   int max_streams = 8;              // concurrent /api/stream clients; more get 503
+  // How often the governance files are checked for changes (docs/governance.md,
+  // "Reloading the grants"); 0: only on SIGHUP.
+  int64_t policy_poll_ms = 2000;
 
   static ServerOptions FromSettings(const sql::ServerSettings& settings);
 };
