@@ -33,6 +33,9 @@ constexpr size_t kMaxParallelTables = 4;
 // A scheduled VACUUM (lakepipe.vacuum.interval) first runs this long after the start, or
 // one interval if that is shorter.
 constexpr int64_t kFirstVacuumMaxDelayMicros = 60 * 1000 * 1000LL;
+// The audit log's folder in the storage (governance/audit_log.h, which runtime does not
+// link: the name is all it needs).
+constexpr const char* kAuditTable = "_audit";
 
 // The event log records the run; it is not the run's output. When it cannot be written
 // (disk full, I/O error) the tables keep advancing, the events wait in the EventLog, and
@@ -103,7 +106,7 @@ class RunHost final : public ContinuousScheduler::Host {
  public:
   RunHost(PipelineRunner::Impl& r, const RunOptions& options, std::vector<const sql::ResolvedDataset*> datasets,
           EventLog& log, EventLogFlusher& flusher, AutoCompactor& compactor, ScheduledVacuum& vacuum,
-          std::vector<int> auto_compact_min_files)
+          std::vector<int> auto_compact_min_files, int64_t first_audit_vacuum_micros)
       : r_(r),
         options_(options),
         datasets_(std::move(datasets)),
@@ -111,7 +114,8 @@ class RunHost final : public ContinuousScheduler::Host {
         flusher_(flusher),
         compactor_(compactor),
         vacuum_(vacuum),
-        auto_compact_min_files_(std::move(auto_compact_min_files)) {}
+        auto_compact_min_files_(std::move(auto_compact_min_files)),
+        next_audit_vacuum_(first_audit_vacuum_micros) {}
 
   FinishedUpdate RunTable(size_t index, bool full_refresh, const std::set<std::string>& failed, int64_t restarts,
                           int64_t max_restarts) override {
@@ -168,7 +172,16 @@ class RunHost final : public ContinuousScheduler::Host {
 
   bool StopRequested() override { return r_.stop_requested.load(); }
   void RequestStop() override { r_.stop_requested.store(true); }
-  void Tick(int64_t now_micros) override { flusher_.FlushIfDue(now_micros); }
+  void Tick(int64_t now_micros) override {
+    flusher_.FlushIfDue(now_micros);
+    // The audit log (<storage>/_audit, docs/governance.md) is no dataset of the pipeline,
+    // but its compactions leave replaced files as the tables' do: it is vacuumed on the
+    // same daily schedule, with its own delta.deletedFileRetentionDuration.
+    if (now_micros >= next_audit_vacuum_) {
+      vacuum_.Queue(kAuditTable, r_.TablePath(kAuditTable));
+      next_audit_vacuum_ = now_micros + sql::kDefaultVacuumIntervalMicros;
+    }
+  }
 
  private:
   PipelineRunner::Impl& r_;
@@ -179,6 +192,7 @@ class RunHost final : public ContinuousScheduler::Host {
   AutoCompactor& compactor_;
   ScheduledVacuum& vacuum_;
   std::vector<int> auto_compact_min_files_;  // per table; -1: no auto-compaction
+  int64_t next_audit_vacuum_;                // wall micros of the next VACUUM of _audit
 };
 
 }  // namespace
@@ -275,7 +289,8 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   vacuum.Start();
   Status loop_status;
   {
-    RunHost host(r, options, datasets, log, flusher, compactor, vacuum, std::move(auto_compact_min_files));
+    RunHost host(r, options, datasets, log, flusher, compactor, vacuum, std::move(auto_compact_min_files),
+                 now + std::min(sql::kDefaultVacuumIntervalMicros, kFirstVacuumMaxDelayMicros));
     // Tables run on a small pool of workers, so that one table's fsyncs overlap another's
     // work: Bronze ingests the next files while Silver processes the last ones, and the
     // Gold views update side by side.

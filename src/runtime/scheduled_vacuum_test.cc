@@ -150,5 +150,113 @@ TEST(ScheduledVacuumTest, ATableWithinItsRetentionKeepsItsFiles) {
   EXPECT_EQ(Operations(dir.Join("t"), "VACUUM START"), 0);  // nothing to delete: no commit
 }
 
+// <storage>/_audit as the audit log leaves it (governance/audit_log.h): an append-only
+// table whose small files a compaction replaced (OPTIMIZE, dataChange=false). `retention`:
+// its delta.deletedFileRetentionDuration ("" for the default, 7 days).
+void WriteCompactedAuditTable(const std::string& path, const std::string& retention) {
+  delta::CreateOptions create;
+  create.schema = *Schema::ParseDDL("action STRING");
+  create.configuration["delta.appendOnly"] = "true";
+  if (!retention.empty()) create.configuration["delta.deletedFileRetentionDuration"] = retention;
+  auto table = delta::DeltaTable::Create(path, create);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  for (const char* action : {"read_rows", "grant_change"}) {
+    Column c(DataType::String());
+    c.AppendString(action);
+    std::vector<Column> cols;
+    cols.push_back(std::move(c));
+    ASSERT_TRUE((*table)->Write({RecordBatch::FromColumns(create.schema, std::move(cols))}, {}).ok());
+  }
+  auto optimized = (*table)->Optimize({});
+  ASSERT_TRUE(optimized.ok()) << optimized.status().ToString();
+  ASSERT_EQ(ParquetFiles(path), 3);  // the two appended and the one replacing them
+}
+
+int64_t RowsOf(const std::string& path) {
+  auto table = delta::DeltaTable::Open(path);
+  if (!table.ok()) return -1;
+  auto snap = (*table)->Latest();
+  if (!snap.ok()) return -1;
+  auto scan = delta::Scan::Plan(*snap, {});
+  if (!scan.ok()) return -1;
+  auto all = scan->ReadAll();
+  return all.ok() ? all->num_rows() : -1;
+}
+
+// The audit log is vacuumed in a continuous run as the tables are (daily, the first a
+// minute after the start), though no dataset names it: the replaced files go, the rows stay.
+TEST(ScheduledVacuumTest, TheAuditLogIsVacuumedOnTheDailySchedule) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  std::string landing = dir.Join("landing");
+  ASSERT_TRUE(fs->CreateDirs(landing).ok());
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"), "name: t\nstorage: " + dir.Join("storage") +
+                                                             "\nconfiguration: {landing: " + landing + "}\n")
+                  .ok());
+  // The pipeline's own table is never vacuumed: only the audit log's VACUUM is scheduled.
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
+                            "CREATE OR REFRESH STREAMING TABLE kept TBLPROPERTIES ('lakepipe.vacuum.interval' = 'off') "
+                            "AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true, "
+                            "schema => 'id INT');\n")
+                  .ok());
+  ASSERT_TRUE(fs->WriteFile(JoinPath(landing, "f.csv"), "id\n1\n").ok());
+  std::string audit = dir.Join("storage/_audit");
+  WriteCompactedAuditTable(audit, "");
+
+  ManualClock clock(Clock::System()->NowMicros() + 8LL * 86400 * 1000000);  // past the 7 days
+  auto opened = PipelineRunner::Open(dir.Join("p"), {}, fs, &clock);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<PipelineRunner> runner = std::move(opened).value();
+  Status result;
+  std::atomic<bool> done{false};
+  std::thread run([&] { result = runner->RunContinuous({}); });
+  std::thread tick([&] {
+    while (!done.load()) {
+      clock.Advance(200 * 1000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  bool vacuumed = false;
+  for (int i = 0; i < 1200 && !vacuumed; ++i) {
+    vacuumed = Operations(audit, "VACUUM END") == 1;
+    if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  runner->RequestStop();
+  run.join();
+  done.store(true);
+  tick.join();
+  ASSERT_TRUE(result.ok()) << result.ToString();
+  EXPECT_TRUE(vacuumed);
+  EXPECT_EQ(ParquetFiles(audit), 1);
+  EXPECT_EQ(RowsOf(audit), 2);
+  EXPECT_EQ(Operations(dir.Join("storage/kept"), "VACUUM START"), 0);
+  EXPECT_EQ(Count(*runner, "SELECT count(*) FROM _event_log WHERE event_type = 'scheduled_vacuum' AND "
+                           "table_name = '_audit' AND level = 'INFO'"),
+            1);
+}
+
+// The audit log's VACUUM honours its own delta.deletedFileRetentionDuration: 30 days keeps
+// the replaced files eight days on, and deletes them after 31.
+TEST(ScheduledVacuumTest, TheAuditLogKeepsItsFilesWithinItsRetention) {
+  testing::TempDir dir;
+  std::string audit = dir.Join("storage/_audit");
+  WriteCompactedAuditTable(audit, "interval 30 days");
+  const int64_t now = Clock::System()->NowMicros();
+  ManualClock eight_days(now + 8LL * 86400 * 1000000);
+  ScheduledVacuum early(FileSystem::Default(), &eight_days, nullptr);
+  auto none = early.VacuumNow("_audit", audit);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0);
+  EXPECT_EQ(ParquetFiles(audit), 3);
+  ManualClock a_month(now + 31LL * 86400 * 1000000);
+  ScheduledVacuum late(FileSystem::Default(), &a_month, nullptr);
+  auto deleted = late.VacuumNow("_audit", audit);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(ParquetFiles(audit), 1);
+  EXPECT_EQ(RowsOf(audit), 2);
+}
+
 }  // namespace
 }  // namespace lakepipe::runtime
