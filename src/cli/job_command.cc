@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "governance/policy.h"
 #include "jobs/job_runner.h"
 #include "jobs/job_server.h"
 #include "jobs/job_spec.h"
@@ -221,6 +222,11 @@ Status History(const HistoryArgs& a) {
 
 Status Check(const std::string& path) {
   LP_ASSIGN_OR_RETURN(jobs::JobsFile file, jobs::JobsFile::Load(path));
+  if (file.has_governance) {
+    // What `job serve` will load: principals (and grants, checked for their grantees).
+    LP_ASSIGN_OR_RETURN(governance::Policy policy, governance::Policy::Load(path, "", {}));
+    std::printf("governance %s: %zu principals\n", policy.source().c_str(), policy.principals().size());
+  }
   for (const auto& job : file.jobs) {
     std::string schedule = job.cron ? "cron \"" + job.cron->text() + "\" in " + job.timezone.name() : "no schedule";
     std::printf("job %s: %zu tasks, %s\n", job.name.c_str(), job.tasks.size(), schedule.c_str());

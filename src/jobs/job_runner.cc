@@ -245,7 +245,7 @@ Result<RunResult> JobRunner::Run(const RunOptions& o) const {
   LP_ASSIGN_OR_RETURN(bool locked, lock.TryAcquire(storage + "/_job_locks", job->name, &holder));
   if (!locked) {
     int64_t now = o.clock->NowMicros();
-    result.run_id = NewRunId(now);
+    result.run_id = o.run_id.empty() ? NewRunId(now) : o.run_id;
     result.state = kStateSkipped;
     result.error = "job " + job->name + " is already running (process " + holder + "): a job does not overlap itself";
     RunRecord r;
@@ -314,7 +314,7 @@ Result<RunResult> JobRunner::Run(const RunOptions& o) const {
       }
     }
   } else {
-    result.run_id = NewRunId(start_micros);
+    result.run_id = o.run_id.empty() ? NewRunId(start_micros) : o.run_id;
   }
   // Parameters: built-ins, the job's defaults, --param (a resumed run keeps its own).
   if (params.empty()) {

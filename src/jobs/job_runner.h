@@ -36,7 +36,9 @@ struct RunOptions {
   std::map<std::string, std::string> params;     // --param k=v
   std::optional<std::string> resume_run_id;      // --resume RUN_ID
   bool new_run = false;                          // --new: never resume
-  std::string trigger = "manual";                // manual, schedule
+  std::string trigger = "manual";                // manual, schedule, api
+  std::string run_id;                            // a new run's id (empty: NewRunId); a
+                                                 // server names the run it answers with
   std::string lakepipe_binary;                   // argv[0] of lakepipe actions
   Clock* clock = Clock::System();                // timestamps of the history
   std::function<void(const std::string&)> print; // progress lines (may be empty)

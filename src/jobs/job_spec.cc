@@ -110,7 +110,14 @@ class JobsReader : public YamlReader {
   Result<JobsFile> Read(const YAML::Node& root) {
     JobsFile file;
     if (!root.IsMap()) return ErrorAt(Loc(root), "a jobs file is a mapping with `jobs:` (see docs/jobs.md)");
-    LP_RETURN_IF_ERROR(CheckKeys(root, {"storage", "jobs"}, "the jobs file"));
+    LP_RETURN_IF_ERROR(CheckKeys(root, {"storage", "jobs", "governance"}, "the jobs file"));
+    // governance: principals and grants (docs/governance.md), read by `job serve`
+    // (governance::Policy::Load) with its own file:line:col errors.
+    if (root["governance"] && !root["governance"].IsScalar() && !root["governance"].IsMap()) {
+      return ErrorAt(Loc(root["governance"]), "`governance:` is a mapping (principals:, grants:) or the path of a "
+                                              "governance.yaml (see docs/governance.md)");
+    }
+    file.has_governance = static_cast<bool>(root["governance"]);
     if (root["storage"]) {
       LP_ASSIGN_OR_RETURN(file.storage, String(root["storage"], "storage"));
     } else {

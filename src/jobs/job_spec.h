@@ -72,6 +72,7 @@ struct JobsFile {
   std::string folder;                    // its folder: relative paths and task cwd start here
   std::string storage;                   // run history, locks and task logs (absolute or from folder)
   std::vector<JobSpec> jobs;
+  bool has_governance = false;           // a `governance:` key (principals for `job serve`)
 
   // Reads and checks `path`.
   static Result<JobsFile> Load(const std::string& path);

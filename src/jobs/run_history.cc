@@ -83,11 +83,11 @@ Status RunHistory::Append(const std::vector<RunRecord>& records) {
   }
 }
 
-Result<std::vector<RunRecord>> RunHistory::ReadAll() const {
+namespace {
+
+// Every row of `snap`, in the order they ended.
+Result<std::vector<RunRecord>> ReadSnapshot(const delta::SnapshotPtr& snap, const std::string& table_path) {
   std::vector<RunRecord> out;
-  if (!delta::DeltaTable::Exists(table_path_)) return out;
-  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(table_path_));
-  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
   LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(snap, {}));
   // Files in commit order (each Append adds one file in one commit).
   std::vector<std::pair<int64_t, size_t>> order;
@@ -100,7 +100,7 @@ Result<std::vector<RunRecord>> RunHistory::ReadAll() const {
                  *trigger = col("trigger"), *state = col("state"), *start = col("start_time"),
                  *end = col("end_time"), *error = col("error"), *params = col("parameters"), *log = col("log");
     if (!job || !run || !task || !attempt || !trigger || !state || !start || !end || !error || !params || !log) {
-      return Status::Corruption("job run history " + table_path_ + " lacks a column of docs/jobs.md");
+      return Status::Corruption("job run history " + table_path + " lacks a column of docs/jobs.md");
     }
     auto s = [](const Column* c, int64_t r) { return c->IsNull(r) ? std::string() : std::string(c->GetString(r)); };
     for (int64_t r = 0; r < b.num_rows(); ++r) {
@@ -123,6 +123,40 @@ Result<std::vector<RunRecord>> RunHistory::ReadAll() const {
   std::stable_sort(out.begin(), out.end(),
                    [](const RunRecord& a, const RunRecord& b) { return a.end_micros < b.end_micros; });
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<RunRecord>> RunHistory::ReadAll() const {
+  if (!delta::DeltaTable::Exists(table_path_)) return std::vector<RunRecord>();
+  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(table_path_));
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
+  return ReadSnapshot(snap, table_path_);
+}
+
+Result<std::shared_ptr<const std::vector<RunRecord>>> RunHistory::ReadAllCached() {
+  if (!delta::DeltaTable::Exists(table_path_)) return std::make_shared<const std::vector<RunRecord>>();
+  LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(table_path_));
+  LP_ASSIGN_OR_RETURN(int64_t version, table->LatestVersion());  // lists the log, reads no data
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (cached_ != nullptr && cached_version_ == version) return cached_;
+  }
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(version));
+  LP_ASSIGN_OR_RETURN(std::vector<RunRecord> rows, ReadSnapshot(snap, table_path_));
+  auto shared = std::make_shared<const std::vector<RunRecord>>(std::move(rows));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  ++cache_misses_;
+  if (version >= cached_version_) {  // a slower reader of an older version keeps the newer
+    cached_version_ = version;
+    cached_ = shared;
+  }
+  return shared;
+}
+
+int64_t RunHistory::cache_misses() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return cache_misses_;
 }
 
 }  // namespace lakepipe::jobs

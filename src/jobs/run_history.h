@@ -5,10 +5,11 @@
 //
 // Each Append is one Delta commit (appends from several processes retry at the next
 // version). Thread-safe: a RunHistory may be used from several threads; Append calls are
-// serialised by a mutex.
+// serialised by a mutex, ReadAllCached's cache by another.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,10 +50,20 @@ class RunHistory {
   Status Append(const std::vector<RunRecord>& records);
   // Every row, in the order they ended (oldest first); empty when the table does not exist yet.
   Result<std::vector<RunRecord>> ReadAll() const;
+  // The same rows, kept between calls and read again only when the table has a new
+  // version (any process's Append): a server asked every few seconds lists the log folder
+  // instead of reading every data file each time. The result is shared and immutable.
+  Result<std::shared_ptr<const std::vector<RunRecord>>> ReadAllCached();
+  // How many times ReadAllCached read the table (not served from the cache).
+  int64_t cache_misses() const;
 
  private:
   std::string table_path_;
   std::mutex mu_;
+  mutable std::mutex cache_mu_;
+  int64_t cached_version_ = -1;                               // guarded by cache_mu_
+  std::shared_ptr<const std::vector<RunRecord>> cached_;      // guarded by cache_mu_
+  int64_t cache_misses_ = 0;                                  // guarded by cache_mu_
 };
 
 }  // namespace lakepipe::jobs
