@@ -525,8 +525,10 @@
     const byName = Object.fromEntries(p.nodes.map((n) => [n.name, n]));
     const hasChildren = new Set((p.edges || []).map((e) => e.from));
     const isLeaf = (id) => !hasChildren.has(id) && depth[id] > 0;
+    const onPath = lineageTables();   // the selected column's path (column lineage), or null
     const nodes = ids.map((id) => {
       const n = byName[id];
+      const faded = onPath && !onPath.has(id) ? 0.2 : 1;
       const isSource = !n;
       const src = isSource ? (p.sources || []).find((s) => s.id === id) : null;
       const state = isSource ? "source" : (tableInfo[id] && tableInfo[id].exists === false && n.state !== "running" ? "not written" : n.state);
@@ -534,8 +536,8 @@
       return {
         id, name: label, x: pos[id][0], y: pos[id][1],
         symbol: isSource ? "roundRect" : "circle", symbolSize: isSource ? [26, 18] : 22,
-        itemStyle: { color: STATE_COLOR[state] || C.idle, borderColor: isSource ? C.panel : LAYER_COLOR[layerOf(id)], borderWidth: 3 },
-        label: { show: true, position: narrow || isLeaf(id) ? "right" : "bottom", color: C.text, fontSize: 11, distance: 6,
+        itemStyle: { color: STATE_COLOR[state] || C.idle, borderColor: isSource ? C.panel : LAYER_COLOR[layerOf(id)], borderWidth: 3, opacity: faded },
+        label: { show: true, opacity: faded, position: narrow || isLeaf(id) ? "right" : "bottom", color: C.text, fontSize: 11, distance: 6,
                  formatter: isSource ? label : `{n|${id}}\n{s|${state}}\n{s|${compact(n.rows_out)} rows}`,
                  rich: { n: { color: C.text, fontSize: 11, lineHeight: 15 }, s: { color: C.muted, fontSize: 10, lineHeight: 13 } } },
         tooltipHtml: isSource ? `<b>${escapeHtml(label)}</b><br>${escapeHtml(src ? src.path : id)}`
@@ -547,10 +549,14 @@
             (n.last_error ? `<br><span style="color:${C.bad}">${escapeHtml(n.last_error)}</span>` : ""),
       };
     });
-    const links = (p.edges || []).filter((e) => pos[e.from] && pos[e.to]).map((e) => ({
-      source: e.from, target: e.to,
-      lineStyle: { color: C.muted, width: e.streaming ? 1.6 : 1.2, type: e.streaming ? "solid" : [4, 4], curveness: 0.12, opacity: 0.7 },
-    }));
+    const links = (p.edges || []).filter((e) => pos[e.from] && pos[e.to]).map((e) => {
+      const lit = onPath && onPath.has(e.from) && onPath.has(e.to);
+      return {
+        source: e.from, target: e.to,
+        lineStyle: { color: lit ? C.accent : C.muted, width: lit ? 2.4 : e.streaming ? 1.6 : 1.2, type: e.streaming ? "solid" : [4, 4],
+                     curveness: 0.12, opacity: onPath && !lit ? 0.2 : 0.7 },
+      };
+    });
     for (const q of quarantine) {
       const owner = q.name.replace(/_quarantine$/, "");
       if (!pos[owner]) continue;
@@ -573,6 +579,7 @@
       }],
     }, nodes.length ? null : "No tables");
     $("chart-dag").dataset.nodes = String(nodes.length);
+    $("chart-dag").dataset.lineage = onPath ? [...onPath].filter((id) => pos[id]).sort().join(",") : "";
     const legendStates = [["running", "running"], ["waiting for trigger", "waiting / idle"], ["failed", "failed"],
                           ["not running", "not running"], ["source", "file source"]];
     $("dag-legend").innerHTML = legendStates.map(([s, label]) => `<span><i style="background:${STATE_COLOR[s]}"></i>${label}</span>`).join("") +
@@ -703,6 +710,104 @@
   function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
   function basename(p) { return String(p).replace(/\/+$/, "").split("/").pop() || p; }
 
+  // ---------------------------------------------------------------- column lineage
+  // GET /api/lineage (docs/governance.md): every column the caller may see, with its direct
+  // sources. A box per table (file and message sources first), a button per column;
+  // clicking one asks /api/lineage?column=t.c for its path back to where the data enters
+  // the pipeline and highlights it here and in the DAG. What the caller may not see is
+  // never sent: the page shows how many sources or steps were left out.
+  let lineage = null;           // the /api/lineage payload
+  let lineagePath = null;       // {column: {table, column}, edges, hidden_edges} of the selection
+  const refKey = (r) => JSON.stringify([r.table, r.column]);
+  const isExternal = (table) => /^[a-z]+:/.test(table);   // files:..., kafka:...
+
+  async function loadLineage() {
+    if (lineage) return;
+    const body = await api("/api/lineage");
+    if (!body || !Array.isArray(body.columns)) return;
+    lineage = body;
+    renderLineage();
+  }
+
+  function renderLineage() {
+    if (!lineage) return;
+    const tables = new Map();   // table -> [{column, hidden}] in the order given
+    const add = (table, column, hidden) => {
+      if (!tables.has(table)) tables.set(table, []);
+      const cols = tables.get(table);
+      if (!cols.some((c) => c.column === column)) cols.push({ column, hidden });
+    };
+    // Sources outside the pipeline first (they have no columns entry of their own).
+    for (const c of lineage.columns) for (const s of c.sources) if (isExternal(s.table)) add(s.table, s.column, 0);
+    for (const c of lineage.columns) add(c.table, c.column, c.hidden_sources);
+    const on = new Set();
+    const onTables = new Set();
+    if (lineagePath) {
+      on.add(refKey(lineagePath.column));
+      onTables.add(lineagePath.column.table);
+      for (const e of lineagePath.edges) {
+        on.add(refKey(e.from)); on.add(refKey(e.to));
+        onTables.add(e.from.table); onTables.add(e.to.table);
+      }
+    }
+    const selected = lineagePath ? refKey(lineagePath.column) : null;
+    $("lineage").innerHTML = [...tables].map(([table, cols]) => {
+      const external = isExternal(table);
+      const label = external ? `${table.split(":")[0]}: ${basename(table.slice(table.indexOf(":") + 1))}` : table;
+      const dim = lineagePath && !onTables.has(table) ? " dim" : "";
+      return `<div class="lineage-table${external ? " source" : ""}${dim}" data-testid="lineage-table" data-table="${escapeHtml(table)}">` +
+        `<h3 title="${escapeHtml(table)}">${escapeHtml(label)}</h3>` +
+        cols.map((c) => {
+          const key = refKey({ table, column: c.column });
+          const cls = (on.has(key) ? " on" : "") + (key === selected ? " selected" : "");
+          const hint = c.hidden ? ` title="${c.hidden} source${c.hidden === 1 ? "" : "s"} in tables you cannot see"` : "";
+          return `<button type="button" class="lineage-col${cls}" data-testid="lineage-column" data-table="${escapeHtml(table)}" ` +
+                 `data-column="${escapeHtml(c.column)}" data-highlighted="${on.has(key)}"${external ? " disabled" : ""}${hint}>` +
+                 `${escapeHtml(c.column === "*" ? "(rows)" : c.column)}</button>`;
+        }).join("") + `</div>`;
+    }).join("") || `<span class="empty muted">No columns you may see</span>`;
+    const name = (r) => `${r.table}.${r.column === "*" ? "(rows)" : r.column}`;
+    const items = lineagePath ? lineagePath.edges.map((e) =>
+      `<li data-testid="lineage-edge" data-from-table="${escapeHtml(e.from.table)}" data-from-column="${escapeHtml(e.from.column)}" ` +
+      `data-to-table="${escapeHtml(e.to.table)}" data-to-column="${escapeHtml(e.to.column)}">` +
+      `${escapeHtml(name(e.to))} ← ${escapeHtml(name(e.from))}</li>`) : [];
+    if (lineagePath && lineagePath.hidden_edges > 0) {
+      items.push(`<li class="muted" data-testid="lineage-hidden" data-count="${lineagePath.hidden_edges}">` +
+                 `${lineagePath.hidden_edges} more step${lineagePath.hidden_edges === 1 ? "" : "s"} through tables you cannot see</li>`);
+    }
+    $("lineage-path").innerHTML = items.join("");
+    $("lineage-clear").hidden = !lineagePath;
+    $("lineage-hint").textContent = lineagePath
+      ? `${name(lineagePath.column)}: ${lineagePath.edges.length} step${lineagePath.edges.length === 1 ? "" : "s"} back to its sources`
+      : "click a column to see where its values come from";
+  }
+
+  async function selectLineageColumn(table, column) {
+    const body = await api(`/api/lineage?column=${encodeURIComponent(table + "." + column)}`);
+    if (!body || !Array.isArray(body.edges)) return;
+    lineagePath = { column: { table, column }, edges: body.edges, hidden_edges: body.hidden_edges || 0 };
+    renderLineage();
+    if (pipeline) renderDag(pipeline);
+  }
+  function clearLineage() {
+    lineagePath = null;
+    renderLineage();
+    if (pipeline) renderDag(pipeline);
+  }
+  // The tables (and sources) on the selected path, for the DAG; null when none is selected.
+  function lineageTables() {
+    if (!lineagePath) return null;
+    const set = new Set([lineagePath.column.table]);
+    for (const e of lineagePath.edges) { set.add(e.from.table); set.add(e.to.table); }
+    return set;
+  }
+  $("lineage").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button.lineage-col");
+    if (b && !b.disabled) selectLineageColumn(b.dataset.table, b.dataset.column);
+  });
+  $("lineage-clear").addEventListener("click", clearLineage);
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && lineagePath) clearLineage(); });
+
   // ---------------------------------------------------------------- refresh loop
   // Everything but /api/pipeline is refreshed at most once per second, after a change.
   let slowBusy = false, slowAgain = false, lastGeneration = null;
@@ -710,7 +815,7 @@
     if (slowBusy) { slowAgain = true; return; }
     slowBusy = true;
     try {
-      await Promise.all([refreshTables(), refreshExpectations(), refreshEvents()]);
+      await Promise.all([refreshTables(), refreshExpectations(), refreshEvents(), loadLineage()]);
       if (pipeline) renderDag(pipeline);
     } finally {
       slowBusy = false;
