@@ -57,6 +57,7 @@ governance:
 `);
 fs.writeFileSync(path.join(folder, "grants.sql"), "GRANT SELECT ON TABLE gold_kpis TO alice;\n");
 const landing = path.join(work, "landing");
+fs.mkdirSync(landing, { recursive: true });
 const sets = ["--set", `landing=${landing}`, "--set", `storage=${path.join(work, "storage")}`];
 run(["generate", "orders", "--rows", "2000", "--seed", "7", "--out", path.join(landing, "orders-001.csv")]);
 run(["run", folder, "--once", ...sets]);
