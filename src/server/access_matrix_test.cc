@@ -1,7 +1,8 @@
 // Governance on the HTTP API (docs/governance.md): every route of the server's route table
 // asked by every kind of caller — no token, a wrong token, an admin, an operator, a reader,
 // a plain server.tokens token — through a real socket, with the status each must get; and
-// what a reader sees of the tables it was not granted (nothing).
+// what a reader sees of the tables it was not granted (nothing); and grants changed while
+// the server runs (reloaded, or kept when the new file fails).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -9,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -43,6 +47,7 @@ struct GovernedOrders {
   testing::TempDir dir;
   std::unique_ptr<runtime::PipelineRunner> runner;
   HttpServer server;
+  int64_t policy_poll_ms = 2000;  // ServerOptions' default
 
   void SetUp() {
     FileSystem* fs = FileSystem::Default();
@@ -75,6 +80,7 @@ struct GovernedOrders {
     ServerOptions options;
     options.port = 0;
     options.tokens = {kPlainToken};
+    options.policy_poll_ms = policy_poll_ms;
     Status st = server.Start(options, runner.get(), nullptr);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
@@ -322,6 +328,50 @@ TEST_F(AccessMatrixTest, AReadersEventStreamCarriesOnlyItsTables) {
   Json payload = Json::parse(body.substr(data + 6, body.find('\n', data) - data - 6), nullptr, false);
   ASSERT_FALSE(payload.is_discarded()) << body;
   EXPECT_EQ(Names(payload["nodes"], "name"), (std::set<std::string>{"gold_kpis", "gold_revenue_by_country"}));
+}
+
+// docs/governance.md, "Reloading the grants": a grant added to the file while the server
+// runs is in effect without a restart (and recorded); a file that then fails to load
+// keeps the grants in effect, and the failure is in the audit log with its file:line.
+TEST(AccessMatrix, GrantsChangedWhileServingApplyWithoutARestart) {
+  GovernedOrders orders;
+  orders.policy_poll_ms = 50;
+  orders.SetUp();
+  const int port = orders.server.port();
+  ASSERT_GT(port, 0) << "setup failed";
+  EXPECT_EQ(StatusOf(port, "/api/tables/silver_orders/rows", kReader), 403);
+  FileSystem* fs = FileSystem::Default();
+  const std::string grants = JoinPath(orders.dir.Join("orders"), "grants.sql");
+  auto text = fs->ReadFile(grants);
+  ASSERT_TRUE(text.ok());
+  auto within = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 200 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  ASSERT_TRUE(fs->WriteFile(grants, *text + "GRANT SELECT ON TABLE silver_orders TO analysts;\n").ok());
+  EXPECT_TRUE(within([&] { return StatusOf(port, "/api/tables/silver_orders/rows", kReader) == 200; }));
+
+  // Line 8 names an unknown grantee: not loaded, the grant above stays.
+  ASSERT_TRUE(fs->WriteFile(grants, *text + "GRANT SELECT ON TABLE silver_orders TO analysts;\n"
+                                            "GRANT SELECT ON TABLE gold_kpis TO nobody;\n")
+                  .ok());
+  auto grant_changes = [&] {
+    std::vector<Json> out;
+    Json audit = GetJson(port, "/api/audit?limit=1000", kAdmin);  // kept alive for the loop
+    for (const auto& r : audit["records"])
+      if (r["action"] == "grant_change") out.push_back(r);
+    return out;  // newest first
+  };
+  EXPECT_TRUE(within([&] {
+    auto changes = grant_changes();
+    return !changes.empty() && changes.front()["outcome"] == "failed";
+  }));
+  EXPECT_EQ(StatusOf(port, "/api/tables/silver_orders/rows", kReader), 200);
+  auto changes = grant_changes();
+  ASSERT_GE(changes.size(), 3u);  // the start, the reload, the failure
+  EXPECT_NE(changes[0]["detail"].get<std::string>().find(grants + ":8:"), std::string::npos) << changes[0].dump();
+  EXPECT_EQ(changes[1]["outcome"], "allowed");
+  EXPECT_EQ(changes[1]["detail"], "+ SELECT ON TABLE silver_orders TO analysts");
 }
 
 TEST(AccessMatrix, APrincipalWithoutTokensRefusesToServeOffLoopbackOnlyWhenNothingIsDeclared) {
