@@ -1,5 +1,7 @@
 // The jobs page of `lakepipe job serve` (docs/jobs.md): the jobs with their schedules and
 // the runs with their task attempts, re-read from /api/jobs and /api/jobs/runs every 2 s.
+// "Run now" starts a run (POST /api/jobs/{job}/runs: operators and admins; a reader's
+// click is refused by the server and the refusal shown).
 "use strict";
 
 const STATE_COLORS = {
@@ -46,7 +48,31 @@ function renderJobs(body) {
     el("td", { "data-role": "next-run" }, j.schedule ? time(j.schedule.next_run) : ""),
     el("td", { class: "num" }, String(j.tasks.length)),
     el("td", {}, j.running ? stateChip("running") : ""),
-    el("td", { "data-role": "last-run" }, j.last_run ? stateChip(j.last_run.state, `${j.last_run.state} · ${j.last_run.run_id}`) : ""))));
+    el("td", { "data-role": "last-run" }, j.last_run ? stateChip(j.last_run.state, `${j.last_run.state} · ${j.last_run.run_id}`) : ""),
+    el("td", {}, runNowButton(j)))));
+}
+
+function runNowButton(job) {
+  const b = el("button", { class: "clear", "data-role": "run-now", "data-job": job.name, title: `start a run of ${job.name} now` }, "Run now");
+  b.type = "button";
+  b.disabled = job.running;
+  return b;
+}
+
+// A click on "Run now": the server starts the run (or says why not) and the next refresh
+// shows it.
+async function runNow(job) {
+  const error = document.getElementById("error");
+  const res = await fetch(`/api/jobs/${encodeURIComponent(job)}/runs`, { method: "POST", cache: "no-store" });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    error.hidden = false;
+    error.textContent = `cannot start ${job}: ${body.error || `HTTP ${res.status}`}`;
+    return;
+  }
+  error.hidden = true;
+  document.body.dataset.lastStarted = body.run_id;
+  refresh();
 }
 
 function renderRuns(body) {
@@ -85,5 +111,9 @@ async function refresh() {
   }
 }
 
+document.querySelector('[data-testid="jobs"]').addEventListener("click", (ev) => {
+  const b = ev.target.closest('button[data-role="run-now"]');
+  if (b && !b.disabled) runNow(b.dataset.job);
+});
 refresh();
 setInterval(refresh, 2000);

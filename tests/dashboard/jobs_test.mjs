@@ -1,6 +1,7 @@
 // The jobs page of `lakepipe job serve` in headless Chromium: a job that fails, then is
 // resumed and succeeds, and another that succeeds; the page must list every job and every
-// run with the state, trigger and task attempts that GET /api/jobs and /api/jobs/runs give.
+// run with the state, trigger and task attempts that GET /api/jobs and /api/jobs/runs give;
+// its "Run now" button starts a run that the API and the page then list.
 //
 // Usage: node tests/dashboard/jobs_test.mjs --lakepipe build/lakepipe [--artifacts DIR]
 import { execFileSync } from "node:child_process";
@@ -105,6 +106,19 @@ try {
     if (s.tasks.join(",") !== [...last.values()].join(",")) fail(`run ${r.run_id}: page tasks ${s.tasks}, API ${[...last.values()]}`);
   }
   log(`page shows ${shownJobs.length} jobs and ${shownRuns.length} runs as the API gives them`);
+
+  // "Run now" starts a run through the API (trigger `api`), which the page then lists.
+  await page.click('[data-role="run-now"][data-job="report"]');
+  const started = await waitFor("the page to start a run", 15000, () => page.$eval("body", (b) => b.dataset.lastStarted || ""));
+  const apiRun = await waitFor("the started run to succeed", 30000, async () => {
+    const all = (await (await fetch(base + "/api/jobs/runs?job=report")).json()).runs;
+    const r = all.find((x) => x.run_id === started);
+    return r && r.state === "succeeded" ? r : null;
+  });
+  if (apiRun.trigger !== "api") fail(`the run started from the page has trigger '${apiRun.trigger}', expected api`);
+  await waitFor("the page to list the started run", 15000, () =>
+    page.$$eval('[data-testid="runs"] tbody tr', (rows, id) => rows.some((r) => r.dataset.runId === id && r.dataset.state === "succeeded"), started));
+  log(`Run now started ${started} (trigger api), listed on the page`);
   fs.mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, "jobs-page.png"), fullPage: true });
   if (problems.length) fail(`page problems:\n${problems.join("\n")}`);
