@@ -1,5 +1,6 @@
 #include "delta/changes.h"
 
+#include "delta/commit_appends.h"
 #include "delta/log_cleanup.h"
 
 namespace lakepipe::delta {
@@ -40,44 +41,8 @@ Result<bool> AppendsReader::NextCommit() {
   }
   for (; next_version_ <= end_version_;) {
     const int64_t v = next_version_++;
-    std::string name = CommitFileName(v);
-    auto text = table_.fs()->ReadFile(JoinPath(LogDir(table_.path()), name));
-    if (!text.ok()) {
-      if (text.status().IsNotFound()) {
-        Status expired = CheckVersionRetained(table_.fs(), table_.path(), v);
-        if (!expired.ok()) {
-          return Status::NotFound("a streaming read of " + table_.path() + " from version " + std::to_string(v) +
-                                  " cannot go on: " + expired.message() +
-                                  "; run a full refresh of the downstream table, or set a longer "
-                                  "delta.logRetentionDuration on the upstream table");
-        }
-        return Status::NotFound("table " + table_.path() + ": commit " + std::to_string(v) +
-                                " is missing from _delta_log (it may have been cleaned up); "
-                                "run a full refresh of the downstream table");
-      }
-      return text.status();
-    }
-    LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(*text, name));
-    // The commit's appended files, as a snapshot of just those files, so that the regular
-    // scan path (schema mapping, partition values) reads them.
-    TableState state;
-    state.version = end_->version();
-    state.protocol = end_->protocol();
-    state.metadata = end_->metadata();
-    state.has_protocol = state.has_metadata = true;
-    state.commit_timestamp = end_->timestamp_millis();
-    std::map<std::string, AddFile> added;
-    bool changes_rows = false;
-    for (const Action& a : actions) {
-      if (const auto* add = std::get_if<AddFile>(&a)) {
-        if (!add->data_change) continue;
-        LP_ASSIGN_OR_RETURN(std::string key, FileKey(add->path, add->deletion_vector));
-        added[key] = *add;
-      } else if (const auto* remove = std::get_if<RemoveFile>(&a)) {
-        changes_rows |= remove->data_change;
-      }
-    }
-    if (changes_rows) {
+    LP_ASSIGN_OR_RETURN(CommitAppends commit, ReadCommitAppends(table_, *end_, v));
+    if (commit.rewrites_rows) {
       if (options_.skip_change_commits) continue;
       return Status::NotSupported("table " + table_.path() + ": version " + std::to_string(v) +
                                   " deletes or rewrites rows, which a streaming read of appended "
@@ -86,16 +51,58 @@ Result<bool> AppendsReader::NextCommit() {
                                   "TBLPROPERTIES (delta.enableChangeDataFeed = true)), run a full "
                                   "refresh of the downstream table, or set skipChangeCommits");
     }
-    if (added.empty()) continue;
-    state.files = FileMap<AddFile>(added);
-    LP_ASSIGN_OR_RETURN(SnapshotPtr only_added, Snapshot::Make(table_.path(), std::move(state), table_.fs()));
+    if (commit.added == nullptr) continue;
     ScanOptions scan_options;
     scan_options.columns = options_.columns;
-    LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(only_added, scan_options));
+    LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(commit.added, scan_options));
     scan_ = std::make_unique<Scan>(std::move(scan));
     return true;
   }
   return false;
+}
+
+Result<CommitAppends> ReadCommitAppends(const DeltaTable& table, const Snapshot& end, int64_t v) {
+  std::string name = CommitFileName(v);
+  auto text = table.fs()->ReadFile(JoinPath(LogDir(table.path()), name));
+  if (!text.ok()) {
+    if (text.status().IsNotFound()) {
+      Status expired = CheckVersionRetained(table.fs(), table.path(), v);
+      if (!expired.ok()) {
+        return Status::NotFound("a streaming read of " + table.path() + " from version " + std::to_string(v) +
+                                " cannot go on: " + expired.message() +
+                                "; run a full refresh of the downstream table, or set a longer "
+                                "delta.logRetentionDuration on the upstream table");
+      }
+      return Status::NotFound("table " + table.path() + ": commit " + std::to_string(v) +
+                              " is missing from _delta_log (it may have been cleaned up); "
+                              "run a full refresh of the downstream table");
+    }
+    return text.status();
+  }
+  LP_ASSIGN_OR_RETURN(std::vector<Action> actions, ParseActions(*text, name));
+  // The commit's appended files, as a snapshot of just those files, so that the regular
+  // scan path (schema mapping, partition values) reads them.
+  TableState state;
+  state.version = end.version();
+  state.protocol = end.protocol();
+  state.metadata = end.metadata();
+  state.has_protocol = state.has_metadata = true;
+  state.commit_timestamp = end.timestamp_millis();
+  std::map<std::string, AddFile> added;
+  CommitAppends out;
+  for (const Action& a : actions) {
+    if (const auto* add = std::get_if<AddFile>(&a)) {
+      if (!add->data_change) continue;
+      LP_ASSIGN_OR_RETURN(std::string key, FileKey(add->path, add->deletion_vector));
+      added[key] = *add;
+    } else if (const auto* remove = std::get_if<RemoveFile>(&a)) {
+      out.rewrites_rows |= remove->data_change;
+    }
+  }
+  if (out.rewrites_rows || added.empty()) return out;
+  state.files = FileMap<AddFile>(added);
+  LP_ASSIGN_OR_RETURN(out.added, Snapshot::Make(table.path(), std::move(state), table.fs()));
+  return out;
 }
 
 // Reads the files of `scan` in order, one row group at a time; false when they are done.
