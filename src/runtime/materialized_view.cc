@@ -270,6 +270,7 @@ class IncrementalViewScanProvider : public FullScanProvider {
                                                    const std::vector<parquet::ColumnPredicate>& predicates) override {
     if (Lower(node.table) != Lower(source_["table"].get<std::string>()))
       return FullScanProvider::StreamTable(node, columns, predicates);
+    if (by_parts_ && source_["kind"] == "delta") return SharedAppendsStream(node, columns);
     if (!by_parts_ || source_["kind"] != "snapshot") return std::unique_ptr<BatchStream>();
     LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
     int64_t version = source_["version"].get<int64_t>();
@@ -281,6 +282,45 @@ class IncrementalViewScanProvider : public FullScanProvider {
   }
 
  private:
+  // The rows of the planned versions, in the columns the query reads, one version after
+  // the other through runner_.shared_appends (each version decoded once for every view
+  // that follows the table); null when the latest schema is not that of every version in
+  // the range (then the range is read whole, in the schema of its end).
+  Result<std::unique_ptr<BatchStream>> SharedAppendsStream(const sql::PlanNode& node,
+                                                           const std::vector<std::string>& columns) {
+    const int64_t start = source_["startVersion"].get<int64_t>();
+    const int64_t end = source_["endVersion"].get<int64_t>();
+    LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::DeltaTable> table, runner_.Table(node.table));
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, table->Latest());
+    if (latest->version() < end || !SharedAppends::UsableFor(*latest, start)) return std::unique_ptr<BatchStream>();
+    std::vector<std::string> read;
+    for (const auto& c : columns)
+      if (latest->schema().FindField(c) >= 0) read.push_back(c);
+    // A query that reads no column (count(*)) still needs the row counts.
+    if (read.empty() && latest->schema().size() > 0) read.push_back(latest->schema().field(0).name);
+    struct Cursor {
+      int64_t next;
+      Batches pieces;
+      size_t at = 0;
+    };
+    auto cursor = std::make_shared<Cursor>(Cursor{start, {}, 0});
+    SharedAppends* shared = &runner_.shared_appends;
+    std::unique_ptr<BatchStream> parts =
+        FunctionStream([=](RecordBatch* out) -> Result<bool> {
+          while (cursor->at >= cursor->pieces.size()) {
+            if (cursor->next > end) return false;
+            LP_ASSIGN_OR_RETURN(cursor->pieces, shared->Read(*table, latest, cursor->next++, read));
+            cursor->at = 0;
+          }
+          *out = std::move(cursor->pieces[cursor->at++]);
+          return true;
+        });
+    if (cut_rows_ > 0) parts = SliceStream(std::move(parts), cut_rows_);
+    std::shared_ptr<BatchStream> cut(std::move(parts));
+    auto widened = WidenedStream([cut](RecordBatch* out) { return cut->Next(out); }, node.schema);
+    return PrefetchStream(std::move(widened), 2);
+  }
+
   const Json& source_;
 };
 
@@ -735,7 +775,26 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   bool replaced = false;
   const std::string range = "`" + upstream + "` versions " + std::to_string(covered ? *covered + 1 : 0) + ".." +
                             std::to_string(latest);
+  // A range that only appends rows (the usual case) is read by parts, in the columns the
+  // query reads, through shared_appends: each version is decoded once for every view that
+  // follows the table (IncrementalViewScanProvider::SharedAppendsStream).
+  bool only_appends = false;
+  std::call_once(followed_by_views, [this] {
+    for (const auto& other : resolved.datasets) {
+      if (other.kind != sql::DatasetKind::kMaterializedView || other.plan == nullptr) continue;
+      IncrementalShape other_shape;
+      if (!WhyNotIncremental(other, &other_shape).empty()) continue;
+      const sql::ResolvedDataset* up = Find(other_shape.scan->table);
+      if (up != nullptr) shared_appends.Follow(TablePath(up->name), Lower(other.name));
+    }
+  });
   if (source["kind"] == "delta") {
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr now, table->Latest());
+    if (now->version() >= latest && SharedAppends::UsableFor(*now, *covered + 1)) {
+      LP_ASSIGN_OR_RETURN(only_appends, shared_appends.OnlyAppends(*table, now, *covered + 1, latest));
+    }
+  }
+  if (source["kind"] == "delta" && !only_appends) {
     delta::ChangeReadOptions appends;
     appends.columns = shape.scan->schema.names();
     auto appended = delta::ReadAppends(*table, *covered + 1, latest, appends);
@@ -869,7 +928,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
       input_rows += CountRows(retracted);
     }
   }
-  if (source["kind"] == "delta" && !changes) {
+  if (source["kind"] == "delta" && !changes && !only_appends) {
     flow->aggregate.reset();
     LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
@@ -920,6 +979,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   LP_KILL_POINT("mv.after_commit");
   LP_RETURN_IF_ERROR(aggregate.Commit(batch_id));
   LP_KILL_POINT("mv.after_state_commit");
+  shared_appends.Taken(TablePath(upstream), Lower(ds.name), latest);
   state::StateSize size = aggregate.Size();
 
   report.status = "updated";

@@ -28,6 +28,7 @@
 #include "runtime/executor.h"
 #include "runtime/file_source.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/shared_appends.h"
 #include "runtime/shared_scan.h"
 #include "runtime/status_board.h"
 #include "runtime/stream_source.h"
@@ -171,6 +172,10 @@ struct PipelineRunner::Impl {
   std::map<std::string, std::map<std::string, int64_t>> versions_consumed;
   // Snapshot reads shared by the views RunOnce runs together.
   mutable SharedScans shared_scans;
+  // The rows upstream versions appended, decoded once for the incremental views that
+  // follow the table (UpdateIncrementalView).
+  mutable SharedAppends shared_appends;
+  std::once_flag followed_by_views;  // the incremental views registered with shared_appends
 
   Flow* FindFlow(const std::string& lower_name) {
     std::lock_guard<std::mutex> lock(flows_mu);
