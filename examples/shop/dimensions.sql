@@ -28,60 +28,33 @@ SELECT -1, CAST(NULL AS BIGINT), 'unknown', 'unknown product', 'unknown', 'unkno
        CAST(NULL AS DECIMAL(10,2)), CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP), true
 FROM (SELECT count(*) AS n FROM dim_product_history) AS one_row;
 
--- Customers: SCD type 2 from the CRM's daily full extracts. An extract says who the
--- customers are at its 00:00, so a version starts at the extract where a customer first
--- appears or where one of their attributes differs from the previous extract, and ends at
--- the first extract where they differ again or are missing (removed), or stays current.
--- Lakeflow's AUTO CDC FROM SNAPSHOT is Python-only (create_auto_cdc_from_snapshot_flow)
--- and lakepipe's SQL form of it is not built yet (docs/sql-reference.md, "AUTO CDC FROM
--- SNAPSHOT"); this is the same history computed in SQL, over every extract, at each update.
+-- Customers: SCD type 2 from the CRM's daily full extracts, by AUTO CDC FROM SNAPSHOT
+-- (docs/sql-reference.md). An extract says who the customers are at its 00:00: each is
+-- compared with the customers live after the previous one, so a version starts at the
+-- extract where a customer appears or where one of their attributes differs (__START_AT),
+-- and ends at the first extract where they differ again or are missing (removed;
+-- __END_AT), or stays current. Only the new extracts are read at each update. The signup
+-- date never changes; it is not compared.
+CREATE OR REFRESH STREAMING TABLE dim_customer_history
+COMMENT 'Every version of every customer (AUTO CDC FROM SNAPSHOT of the daily CRM extracts, SCD type 2)';
+CREATE FLOW dim_customer_snapshots AS AUTO CDC INTO dim_customer_history
+FROM SNAPSHOT silver_customer_extracts
+KEYS (customer_id)
+SEQUENCE BY extract_date
+STORED AS SCD TYPE 2
+TRACK HISTORY ON * EXCEPT (signup_date);
+
 CREATE OR REFRESH MATERIALIZED VIEW dim_customer
 COMMENT 'Customer dimension (SCD2 from daily CRM extracts): one row per customer version, key -1 the unknown customer'
-AS WITH extracts AS (
-  SELECT extract_date,
-         lag(extract_date) OVER (ORDER BY extract_date) AS previous_extract,
-         lead(extract_date) OVER (ORDER BY extract_date) AS next_extract
-  FROM (SELECT DISTINCT extract_date FROM silver_customer_extracts) AS days
-),
-marked AS (
-  SELECT c.customer_id, c.name, c.email, c.city, c.state, c.segment, c.signup_date, c.is_test,
-         c.extract_date,
-         CASE WHEN lag(c.extract_date) OVER w IS NULL
-                OR NOT (lag(c.extract_date) OVER w <=> e.previous_extract)
-                OR NOT (lag(c.name) OVER w <=> c.name)
-                OR NOT (lag(c.email) OVER w <=> c.email)
-                OR NOT (lag(c.city) OVER w <=> c.city)
-                OR NOT (lag(c.state) OVER w <=> c.state)
-                OR NOT (lag(c.segment) OVER w <=> c.segment)
-                OR NOT (lag(c.is_test) OVER w <=> c.is_test)
-              THEN 1 ELSE 0 END AS starts_version
-  FROM silver_customer_extracts AS c
-  JOIN extracts AS e ON e.extract_date = c.extract_date
-  WINDOW w AS (PARTITION BY c.customer_id ORDER BY c.extract_date)
-),
-numbered AS (
-  SELECT *, sum(starts_version) OVER (PARTITION BY customer_id ORDER BY extract_date
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS version
-  FROM marked
-),
-versions AS (
-  SELECT customer_id, version, min(extract_date) AS first_extract, max(extract_date) AS last_extract,
-         max(name) AS name, max(email) AS email, max(city) AS city, max(state) AS state,
-         max(segment) AS segment, max(signup_date) AS signup_date, max(is_test) AS is_test
-  FROM numbered
-  GROUP BY customer_id, version
-)
-SELECT v.customer_id * 100000 + datediff(v.first_extract, DATE '2000-01-01') AS customer_sk,
-       v.customer_id, v.name, v.email, v.city, v.state, v.segment, v.signup_date, v.is_test,
-       CAST(v.first_extract AS TIMESTAMP) AS valid_from,
-       CAST(e.next_extract AS TIMESTAMP) AS valid_to,
-       e.next_extract IS NULL AS is_current
-FROM versions AS v
-JOIN extracts AS e ON e.extract_date = v.last_extract
+AS SELECT customer_id * 100000 + datediff(__START_AT, DATE '2000-01-01') AS customer_sk,
+          customer_id, name, email, city, state, segment, signup_date, is_test,
+          CAST(__START_AT AS TIMESTAMP) AS valid_from, CAST(__END_AT AS TIMESTAMP) AS valid_to,
+          __END_AT IS NULL AS is_current
+FROM dim_customer_history
 UNION ALL
 SELECT -1, CAST(NULL AS BIGINT), 'unknown', CAST(NULL AS STRING), 'unknown', 'unknown', 'unknown',
        CAST(NULL AS DATE), false, CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP), true
-FROM (SELECT count(*) AS n FROM silver_customer_extracts) AS one_row;
+FROM (SELECT count(*) AS n FROM dim_customer_history) AS one_row;
 
 -- Stores and channels change rarely and keep no history (SCD type 1): the natural integer
 -- id is the key.

@@ -1,9 +1,11 @@
 // AUTO CDC flows: one micro-batch of change events applied to the target table as keyed
 // row changes (delta/row_changes.h), decided against the flow's ScdStateStore
 // (operators/scd.h), with the same txn discipline as every streaming flow: the Delta
-// commit first, the state after it (streaming_flow.cc commits the state).
+// commit first, the state after it (streaming_flow.cc commits the state). A FROM SNAPSHOT
+// flow first turns its snapshot rows into change events (operators/snapshot_cdc.h).
 #include "delta/row_changes.h"
 #include "operators/scd.h"
+#include "operators/snapshot_cdc.h"
 #include "runtime/pipeline_runner_internal.h"
 
 namespace lakepipe::runtime {
@@ -35,6 +37,21 @@ Result<operators::ScdSpec> SpecFor(const sql::ResolvedDataset& ds) {
   spec.columns = rc.columns;
   spec.target_schema = rc.target_schema;
   return spec;
+}
+
+// A snapshot flow's change events (SnapshotDiff::EventSchema) for ScdApply: sequenced by
+// the snapshot's version, deleted when SnapshotDiff::kDeleteColumn is true.
+Status SpecForSnapshotEvents(const sql::ResolvedDataset& ds, operators::ScdSpec* spec) {
+  const sql::ResolvedApplyChanges& rc = *ds.apply_changes;
+  Schema events = operators::SnapshotDiff::EventSchema(rc.source_schema);
+  spec->sequence_parts.clear();
+  for (const auto& p : rc.sequence_parts) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*p, events));
+    spec->sequence_parts.push_back(std::move(b));
+  }
+  LP_ASSIGN_OR_RETURN(spec->delete_when, expr::Bind(*expr::Expr::Column(operators::SnapshotDiff::kDeleteColumn), events));
+  spec->source_schema = events;
+  return Status::OK();
 }
 
 bool SameTableColumns(const Schema& table, const Schema& wanted) {
@@ -74,7 +91,7 @@ Status PipelineRunner::Impl::OpenScdState(const sql::ResolvedDataset& ds, Flow& 
 Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::ResolvedDataset& ds, Flow& flow,
                                                                     const std::string& marker, const Batches& events,
                                                                     const delta::WriteOptions& options,
-                                                                    bool replace_all) {
+                                                                    bool replace_all, bool snapshot_end) {
   // The columns are checked before the state is read: its rows are encoded for the
   // table's columns, and a batch with other columns must stop with the way out.
   std::string path = TablePath(ds.name);
@@ -96,13 +113,28 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
   LP_RETURN_IF_ERROR(OpenScdState(ds, flow, marker));
   flow.scd_store->Abandon();  // the shared store holds nothing of an earlier failed batch
   LP_ASSIGN_OR_RETURN(operators::ScdSpec spec, SpecFor(ds));
-  operators::ScdApply apply(std::move(spec));
   // The state decides every event (the table is not read for that), so a replayed batch
   // whose Delta commit is already in place reaches the same decisions and state.
   Batches nonempty;
   for (const auto& b : events)
     if (b.num_rows() > 0) nonempty.push_back(b);
+  std::optional<operators::SnapshotChanges> snapshot;
+  if (ds.apply_changes->spec->from_snapshot) {
+    const sql::ResolvedApplyChanges& rc = *ds.apply_changes;
+    operators::SnapshotSpec ss;
+    ss.table = ds.name;
+    ss.keys = rc.keys;
+    ss.columns = rc.columns;
+    ss.version_parts = spec.sequence_parts;
+    ss.version_sql = rc.spec->sequence_sql;
+    ss.source_schema = rc.source_schema;
+    operators::SnapshotDiff diff(std::move(ss));
+    LP_ASSIGN_OR_RETURN(snapshot, diff.Plan(nonempty, snapshot_end, flow.scd_store.get()));
+    LP_RETURN_IF_ERROR(SpecForSnapshotEvents(ds, &spec));
+    nonempty = {snapshot->events};
+  }
   if (nonempty.empty()) nonempty.push_back(RecordBatch::Empty(ds.apply_changes->source_schema));
+  operators::ScdApply apply(std::move(spec));
   LP_ASSIGN_OR_RETURN(operators::ScdChanges changes, apply.Plan(nonempty, flow.scd_store.get()));
   if (replace_all) changes.truncate = true;  // a full refresh's first batch starts the table afresh
 
@@ -138,6 +170,16 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
     ro.operation_metrics["numLateEvents"] = std::to_string(changes.late);
     ro.operation_metrics["numVersionsWritten"] = std::to_string(changes.versions);
   }
+  if (snapshot) {
+    ro.operation_metrics["numSnapshots"] = std::to_string(snapshot->snapshots);
+    ro.operation_metrics["numSnapshotInserts"] = std::to_string(snapshot->inserted);
+    ro.operation_metrics["numSnapshotUpdates"] = std::to_string(snapshot->updated);
+    ro.operation_metrics["numSnapshotDeletes"] = std::to_string(snapshot->deleted);
+    ro.operation_metrics["numLateSnapshotRows"] = std::to_string(snapshot->late_rows);
+    ro.operation_metrics["numHeldSnapshotRows"] = std::to_string(snapshot->held_rows);
+    if (!snapshot->processed.empty()) ro.operation_metrics["snapshotVersions"] = snapshot->processed;
+    if (!snapshot->held_version.empty()) ro.operation_metrics["heldSnapshotVersion"] = snapshot->held_version;
+  }
   const std::vector<std::string>& keys = ds.apply_changes->keys;
   LP_ASSIGN_OR_RETURN(delta::RowChangeResult r,
                       delta::ReplaceKeyedRows(**table, change,
@@ -145,6 +187,12 @@ Result<delta::CommitResult> PipelineRunner::Impl::ApplyChangesBatch(const sql::R
                                                 return changes.Replacement(existing, keys);
                                               },
                                               ro));
+  if (snapshot && snapshot->late_rows > 0 && !r.already_committed) {
+    flow.warnings.push_back({"snapshot_late_rows",
+                             std::to_string(snapshot->late_rows) + " rows of `" + ds.name + "`'s snapshot source have a "
+                             "version at or below the last processed one (" + snapshot->late_versions + "): ignored, "
+                             "not applied to history already written (numLateSnapshotRows in the table history)"});
+  }
   delta::CommitResult out;
   out.version = r.version;
   out.already_committed = r.already_committed;

@@ -124,6 +124,7 @@ Json BatchPlan::ToJson() const {
   if (planned_at_millis != 0) j["plannedAt"] = planned_at_millis;
   if (compact) j["compact"] = true;
   if (once) j["once"] = true;
+  if (snapshot_end) j["snapshotEnd"] = true;
   Json list = Json::array();
   for (const auto& s : sources) {
     Json e = {{"kind", KindName(s.kind)}};
@@ -172,6 +173,7 @@ Result<BatchPlan> ParseBatchPlan(std::string_view text, const std::string& file)
   plan.batch_id = r.Integer("batchId", false, -1);
   plan.planned_at_millis = r.Integer("plannedAt", false);
   plan.once = r.Bool("once");
+  plan.snapshot_end = r.Bool("snapshotEnd");
   plan.compact = r.Bool("compact");
   if (const Json* sources = r.Array("sources", true)) {
     for (size_t i = 0; i < sources->size() && error.empty(); ++i)

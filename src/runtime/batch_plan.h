@@ -53,6 +53,10 @@ struct BatchPlan {
   int64_t planned_at_millis = 0;
   bool once = false;     // a ONCE flow's batch (reads whole tables only)
   bool compact = false;  // offsets/<C>.compact: what plans 0..C consumed
+  // An AUTO CDC FROM SNAPSHOT flow's batch at the end of a triggered update's backlog: it
+  // reads nothing and processes the snapshot version held as incomplete
+  // (docs/sql-reference.md, "AUTO CDC FROM SNAPSHOT").
+  bool snapshot_end = false;
   std::vector<PlannedSource> sources;
 
   nlohmann::json ToJson() const;

@@ -291,9 +291,11 @@ struct PipelineRunner::Impl {
   // `replace_all`: the first batch of a full refresh (the table's old rows go).
   Status OpenScdState(const sql::ResolvedDataset& ds, Flow& flow, const std::string& marker);
   // `marker`: the flow's name for the shared state's commit marker ("" for the table's own flow).
+  // AUTO CDC FROM SNAPSHOT: `events` are snapshot rows, turned into change events by
+  // operators::SnapshotDiff; `snapshot_end` (BatchPlan::snapshot_end) completes the held version.
   Result<delta::CommitResult> ApplyChangesBatch(const sql::ResolvedDataset& ds, Flow& flow, const std::string& marker,
                                                 const Batches& events, const delta::WriteOptions& options,
-                                                bool replace_all);
+                                                bool replace_all, bool snapshot_end = false);
   // Plans the flow's next batch from its sources; nullopt when there is no new input.
   Result<std::optional<BatchPlan>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
   // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.

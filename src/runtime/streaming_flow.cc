@@ -517,6 +517,19 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       if (once && planned) break;  // a ONCE flow has run (docs/checkpoint.md, "Flows")
       batch_id = planned ? *planned + 1 : 0;
       LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
+      if (!next && !continuous && ds.apply_changes && ds.apply_changes->spec->from_snapshot) {
+        // The end of a triggered update's backlog completes the snapshot version held as
+        // incomplete: one batch that reads nothing (docs/sql-reference.md, "AUTO CDC FROM
+        // SNAPSHOT"). A continuous run waits for a later version instead.
+        LP_RETURN_IF_ERROR(OpenScdState(ds, *flow, scd_marker));
+        LP_ASSIGN_OR_RETURN(bool held, flow->scd_store->HoldsSnapshotVersion());
+        if (held) {
+          next.emplace();
+          next->batch_id = batch_id;
+          next->planned_at_millis = clock->NowMillis();
+          next->snapshot_end = true;
+        }
+      }
       if (!next && once) {
         // Its one batch reads whole tables only: the plan lists no source.
         next.emplace();
@@ -601,7 +614,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       }
       LP_ASSIGN_OR_RETURN(commit, writer->Commit());
     } else {
-      LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
+      Batches rows;
+      // A snapshot flow's end-of-backlog batch reads nothing: its plan lists no source.
+      if (!plan.snapshot_end) {
+        LP_ASSIGN_OR_RETURN(rows, Execute(*ds.plan, provider, exec));
+      }
       if (more != nullptr && !more->apply_changes) rows = ConformByName(rows, ds.schema);
       rows_read = CountRows(rows);
       report.rows_read += rows_read;
@@ -629,7 +646,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
         LP_KILL_POINT("flow.after_late_commit");
       }
       LP_ASSIGN_OR_RETURN(commit, ds.apply_changes ? ApplyChangesBatch(ds, *flow, scd_marker, rows, options,
-                                                                       full_refresh && batch_id == 0 && more == nullptr)
+                                                                       full_refresh && batch_id == 0 && more == nullptr,
+                                                                       plan.snapshot_end)
                                                    : WriteTable(ds.name, ds.schema, ds, rows, options));
       rows_out = CountRows(rows);
     }

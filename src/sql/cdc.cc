@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "expr/binder.h"
 #include "sql/statement.h"
@@ -96,13 +97,24 @@ class FlowParser {
     }
     LP_RETURN_IF_ERROR(ExpectWord("FROM"));
     if (AtEnd() || IsClauseWord(Cur())) return ErrorAt(Here(), "expected the source after FROM, e.g. STREAM(changes)");
-    // Lakeflow's AUTO CDC FROM SNAPSHOT (Python's create_auto_cdc_from_snapshot_flow) in
-    // SQL: refused rather than read as a table named `snapshot` with an alias.
+    // FROM SNAPSHOT src (Lakeflow's Python create_auto_cdc_from_snapshot_flow in SQL); a
+    // table named `snapshot` is read as one when SNAPSHOT is followed by a clause, AS or
+    // the end (`FROM snapshot KEYS ...`, `FROM snapshot AS s`).
+    if (Cur().IsWord("SNAPSHOT") && i_ + 1 < end_ && toks_[i_ + 1].IsSymbol("(")) {
+      return NotSupportedAt(Here(), "AUTO CDC ... FROM SNAPSHOT (query) WITH VERSION (query) (Databricks' form, one "
+                                    "query per version) is not built; lakepipe reads one table that holds every "
+                                    "snapshot: FROM SNAPSHOT table KEYS (...) SEQUENCE BY its version column "
+                                    "(docs/sql-reference.md, \"AUTO CDC FROM SNAPSHOT\")");
+    }
     if (Cur().IsWord("SNAPSHOT") && i_ + 1 < end_ && toks_[i_ + 1].IsIdentifier() &&
         !IsClauseWord(toks_[i_ + 1]) && !toks_[i_ + 1].IsWord("AS")) {
-      return NotSupportedAt(Here(), "AUTO CDC FROM SNAPSHOT (Lakeflow's create_auto_cdc_from_snapshot_flow) is not "
-                                    "built yet (docs/sql-reference.md, \"AUTO CDC FROM SNAPSHOT\"); a table named "
-                                    "snapshot reads as `snapshot` in backquotes");
+      spec->from_snapshot = true;
+      spec->snapshot_loc = Here();
+      Advance();
+      if (spec->once) {
+        return NotSupportedAt(spec->snapshot_loc, "AUTO CDC ONCE ... FROM SNAPSHOT is not built yet: drop ONCE (a "
+                                                  "snapshot flow processes each version once, as it arrives)");
+      }
     }
     size_t src_begin = i_;
     int depth = 0;
@@ -114,12 +126,17 @@ class FlowParser {
     MappedText source = text_.Slice(toks_[src_begin].begin, toks_[i_ - 1].end);
     spec->source_sql = source.text();
     // The flow reads its source with a plain SELECT * FROM <source>: the same planner,
-    // STREAM rules and error positions as any query.
+    // STREAM rules and error positions as any query. A snapshot source named by itself
+    // (`FROM SNAPSHOT extracts`) is read as STREAM(extracts): each snapshot row once, as
+    // it is appended.
     MappedText query;
     query.set_file(text_.file());
     size_t origin = text_.OriginOf(toks_[src_begin].begin);
-    query.AppendSynthetic("SELECT * FROM ", origin);
+    bool bare_table = spec->from_snapshot && i_ == src_begin + 1 && toks_[src_begin].IsIdentifier() &&
+                      !toks_[src_begin].IsWord("STREAM");
+    query.AppendSynthetic(bare_table ? "SELECT * FROM STREAM(" : "SELECT * FROM ", origin);
     query.AppendMapped(text_, toks_[src_begin].begin, toks_[i_ - 1].end);
+    if (bare_table) query.AppendSynthetic(")", origin);
     flow.query_sql = query.text();
     LP_ASSIGN_OR_RETURN(flow.query, PlanQuery(query, options_));
 
@@ -199,6 +216,24 @@ class FlowParser {
       }
     }
     if (spec->keys.empty()) return ErrorAt(Here(), flow.name + ": AUTO CDC needs KEYS (column, ...)");
+    if (spec->from_snapshot) {
+      if (!spec->sequence_by) {
+        return NotSupportedAt(spec->snapshot_loc, flow.name + ": AUTO CDC FROM SNAPSHOT without SEQUENCE BY (periodic "
+                                                  "snapshots of a table read whole at each update) is not built yet; "
+                                                  "give each snapshot a version column and add SEQUENCE BY it");
+      }
+      if (spec->ignore_null_updates) {
+        return ErrorAt(spec->snapshot_loc, "IGNORE NULL UPDATES does not apply to FROM SNAPSHOT: a snapshot row is "
+                                           "the key's whole row, NULLs included");
+      }
+      for (const auto& [e, loc, what] : {std::tuple{spec->delete_when, spec->delete_loc, "APPLY AS DELETE WHEN"},
+                                         std::tuple{spec->truncate_when, spec->truncate_loc, "APPLY AS TRUNCATE WHEN"}}) {
+        if (e) {
+          return ErrorAt(loc, std::string(what) + " does not apply to FROM SNAPSHOT: a key missing from a snapshot is "
+                                                  "deleted, and a snapshot has no operation column");
+        }
+      }
+    }
     if (!spec->sequence_by) return ErrorAt(Here(), flow.name + ": AUTO CDC needs SEQUENCE BY column");
     if (spec->track_history && spec->scd_type != 2) {
       return ErrorAt(spec->track_history->loc, "TRACK HISTORY ON applies to STORED AS SCD TYPE 2 only");
@@ -296,6 +331,13 @@ class FlowParser {
   PlanOptions options_;
 };
 
+// The column names `e` reads (lower case).
+void ColumnsOf(const expr::Expr& e, std::set<std::string>* out) {
+  if (e.kind == expr::ExprKind::kColumn) out->insert(ToLower(e.name));
+  for (const auto& a : e.args)
+    if (a) ColumnsOf(*a, out);
+}
+
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
@@ -342,6 +384,15 @@ Status AttachFlows(std::vector<DatasetDefinition>* datasets, const std::vector<F
       continue;
     }
     const auto& into = it->second;
+    for (const FlowDefinition* f : into) {
+      if (into.size() > 1 && f->kind == FlowDefinition::Kind::kAutoCdc && f->cdc->from_snapshot) {
+        const FlowDefinition* other = into.front() == f ? into[1] : into.front();
+        return NotSupportedAt(f->cdc->snapshot_loc, "`" + d.name + "` is written by the snapshot flow `" + f->name +
+                                                        "` and by `" + other->name + "`: a snapshot deletes every "
+                                                        "key it lacks, including the other flow's; several flows "
+                                                        "into a FROM SNAPSHOT target are not built");
+      }
+    }
     std::vector<const FlowDefinition*> cdc_flows, append_flows;
     for (const FlowDefinition* f : into) (f->kind == FlowDefinition::Kind::kAutoCdc ? cdc_flows : append_flows).push_back(f);
     // The flow that is the table's query (checkpoint `_checkpoints/<table>/`): the table's
@@ -453,6 +504,18 @@ Result<std::shared_ptr<const ResolvedApplyChanges>> ResolveApplyChanges(
     LP_ASSIGN_OR_RETURN(expr::BoundExpr b, bind(e, loc, what));
     if (b.type.id() != TypeId::kBoolean) return ErrorAt(loc, what + " is " + b.type.ToString() + ", not a boolean condition");
   }
+  // A snapshot's version columns (read by SEQUENCE BY) change at every snapshot: they are
+  // not target columns (every key would differ from one snapshot to the next).
+  std::set<std::string> version_columns;
+  if (spec->from_snapshot) {
+    ColumnsOf(*spec->sequence_by, &version_columns);
+    for (const auto& k : out->keys) {
+      if (version_columns.count(ToLower(k))) {
+        return ErrorAt(spec->sequence_loc, "SEQUENCE BY of a snapshot reads the key column `" + k +
+                                               "`; it is the snapshot's version, one value per snapshot");
+      }
+    }
+  }
   // Target columns: COLUMNS list, or every source column but the EXCEPT ones.
   std::vector<std::string> cols;
   if (spec->columns && !spec->columns->except) {
@@ -461,6 +524,11 @@ Result<std::shared_ptr<const ResolvedApplyChanges>> ResolveApplyChanges(
       int i = source.FindField(c);
       if (i < 0) return ErrorAt(spec->columns->loc, "COLUMNS lists `" + c + "`, which is not a column of the source; it has: " + available());
       if (!listed.insert(ToLower(c)).second) return ErrorAt(spec->columns->loc, "COLUMNS lists `" + c + "` twice");
+      if (version_columns.count(ToLower(c))) {
+        return ErrorAt(spec->columns->loc, "COLUMNS lists `" + c + "`, the snapshot's version (SEQUENCE BY " +
+                                               spec->sequence_sql + "), which is written as __START_AT/__END_AT "
+                                               "with SCD type 2 and is not a column of the target");
+      }
       cols.push_back(source.field(static_cast<size_t>(i)).name);
     }
     for (const auto& k : out->keys) {
@@ -478,7 +546,7 @@ Result<std::shared_ptr<const ResolvedApplyChanges>> ResolveApplyChanges(
       }
     }
     for (const Field& f : source.fields()) {
-      if (!except.count(ToLower(f.name))) cols.push_back(f.name);
+      if (!except.count(ToLower(f.name)) && !version_columns.count(ToLower(f.name))) cols.push_back(f.name);
     }
   }
   out->columns = cols;

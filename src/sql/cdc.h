@@ -4,6 +4,7 @@
 //
 //   [CREATE FLOW name [COMMENT '...'] AS] {AUTO CDC | APPLY CHANGES} [ONCE] INTO target
 //   FROM source                           -- STREAM(t), STREAM t or t
+//      | SNAPSHOT source                  -- full snapshots, one per SEQUENCE BY value
 //   KEYS (k1, ...)
 //   [IGNORE NULL UPDATES]
 //   [APPLY AS DELETE WHEN condition]
@@ -51,6 +52,11 @@ struct ApplyChangesSpec {
   SourceLocation target_loc;
   bool once = false;
   std::string source_sql;  // the FROM item as written, e.g. STREAM(customers_cdc)
+  // FROM SNAPSHOT source: the source's rows are full snapshots of the target, one per
+  // value of SEQUENCE BY (the snapshot's version), compared with the target's current rows
+  // (docs/sql-reference.md, "AUTO CDC FROM SNAPSHOT"); not change events.
+  bool from_snapshot = false;
+  SourceLocation snapshot_loc;
   std::vector<std::string> keys;
   SourceLocation keys_loc;
   bool ignore_null_updates = false;

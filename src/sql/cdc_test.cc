@@ -85,6 +85,47 @@ TEST(CdcStatementTest, ApplyChangesOlderFormAndScd2Columns) {
   EXPECT_TRUE((*rc)->tracked.empty());  // name is the only non-key column, excluded
 }
 
+TEST(CdcStatementTest, AutoCdcFromSnapshot) {
+  // A bare table name is read as STREAM(name); the version column is not a target column.
+  auto r = Resolve(
+      "CREATE OR REFRESH STREAMING TABLE dim;\n"
+      "CREATE FLOW dim_snap AS AUTO CDC INTO dim\n"
+      "FROM SNAPSHOT changes\n"
+      "KEYS (id)\n"
+      "SEQUENCE BY seq\n"
+      "COLUMNS * EXCEPT (op, _rescued_data)\n"
+      "STORED AS SCD TYPE 2 TRACK HISTORY ON * EXCEPT (ts);");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ResolvedDataset* d = r->Find("dim");
+  ASSERT_TRUE(d->apply_changes);
+  const ApplyChangesSpec& s = *d->apply_changes->spec;
+  EXPECT_TRUE(s.from_snapshot);
+  EXPECT_EQ(s.source_sql, "changes");
+  EXPECT_EQ(Names(d->schema), "id:bigint,name:string,city:string,ts:timestamp,__START_AT:bigint,__END_AT:bigint");
+  EXPECT_EQ(d->apply_changes->tracked, (std::vector<std::string>{"name", "city"}));
+  EXPECT_NE(r->graph.ToText().find("dim (streaming table) <- STREAM changes"), std::string::npos) << r->graph.ToText();
+
+  // STREAM written out, struct versions, SCD type 1: the same rules.
+  auto r1 = Resolve(
+      "CREATE OR REFRESH STREAMING TABLE cur;\n"
+      "CREATE FLOW cur_snap AS AUTO CDC INTO cur FROM SNAPSHOT STREAM(changes) KEYS (id, city)\n"
+      "SEQUENCE BY struct(ts, seq) STORED AS SCD TYPE 1;");
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(Names(r1->Find("cur")->schema), "id:bigint,name:string,city:string,op:string,_rescued_data:string");
+  EXPECT_TRUE(r1->Find("cur")->apply_changes->spec->from_snapshot);
+
+  // A table named snapshot is still a table when SNAPSHOT is followed by a clause.
+  auto parsed = ParseSqlStatements(std::make_shared<SourceFile>(
+                                       "c.sql", std::string(kSource) +
+                                                    "CREATE OR REFRESH STREAMING TABLE d3;\n"
+                                                    "APPLY CHANGES INTO d3 FROM snapshot KEYS (id) SEQUENCE BY seq;"),
+                                   {});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->flows.size(), 1u);
+  EXPECT_FALSE(parsed->flows[0].cdc->from_snapshot);
+  EXPECT_EQ(parsed->flows[0].cdc->source_sql, "snapshot");
+}
+
 TEST(CdcStatementTest, AppendFlowIntoADeclaredTableBecomesItsQuery) {
   auto r = Resolve(
       "CREATE OR REFRESH STREAMING TABLE copy (id BIGINT, name STRING);\n"
@@ -164,9 +205,31 @@ TEST(CdcStatementTest, ErrorsNamePositions) {
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS INSERT INTO d SELECT id FROM changes;", "c.sql:3:32", "BY NAME",
        kInvalid},
       {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS MERGE INTO d;", "c.sql:3:18", "AUTO CDC", kInvalid},
-      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY seq "
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) "
        "STORED AS SCD TYPE 2;",
-       "c.sql:3:39", "AUTO CDC FROM SNAPSHOT", kNotSupported},
+       "c.sql:3:39", "without SEQUENCE BY (periodic snapshots", kNotSupported},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT (SELECT * FROM changes) "
+       "WITH VERSION (SELECT 1) KEYS (id);",
+       "c.sql:3:39", "WITH VERSION (query) (Databricks' form", kNotSupported},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC ONCE INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY seq;",
+       "c.sql:3:44", "ONCE ... FROM SNAPSHOT", kNotSupported},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) IGNORE NULL UPDATES "
+       "SEQUENCE BY seq;",
+       "c.sql:3:39", "IGNORE NULL UPDATES does not apply", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) "
+       "APPLY AS DELETE WHEN op = 'D' SEQUENCE BY seq;",
+       "c.sql:3:87", "a key missing from a snapshot is deleted", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY seq "
+       "COLUMNS id, name, seq;",
+       "c.sql:3:82", "the snapshot's version", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY id;",
+       "c.sql:3:78", "reads the key column", kInvalid},
+      {"CREATE STREAMING TABLE d;\nCREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY seq;\n"
+       "CREATE FLOW b AS AUTO CDC INTO d FROM STREAM(changes) KEYS (id) SEQUENCE BY seq;",
+       "c.sql:3:39", "several flows into a FROM SNAPSHOT target", kNotSupported},
+      {"CREATE STREAMING TABLE d (CONSTRAINT named EXPECT (name IS NOT NULL) ON VIOLATION DROP ROW);\n"
+       "CREATE FLOW a AS AUTO CDC INTO d FROM SNAPSHOT changes KEYS (id) SEQUENCE BY seq;",
+       "c.sql:2:27", "which deletes it", kNotSupported},
       {"CREATE STREAMING TABLE s AS SELECT * FROM STREAM read_files('/n', format => 'json', "
        "schema => 'id BIGINT, seq BIGINT, v STRUCT<a: BIGINT, b: ARRAY<BIGINT>>');\n"
        "CREATE STREAMING TABLE d;\nAPPLY CHANGES INTO d FROM STREAM(s) KEYS (id) SEQUENCE BY v STORED AS SCD TYPE 2;",

@@ -691,6 +691,13 @@ Status CheckDataset(const DatasetDefinition& def, ResolvedDataset* out, const Vi
   }
   for (const Expectation& e : def.expectations) {
     LP_RETURN_IF_ERROR(BindExpectation(e, *out, out->apply_changes ? out->apply_changes->source_schema : s).status());
+    if (out->apply_changes && out->apply_changes->spec->from_snapshot &&
+        (e.action == ViolationAction::kDropRow || e.action == ViolationAction::kQuarantine)) {
+      return NotSupportedAt(e.loc, "expectation `" + e.name + "` drops rows of the snapshots read by `" + def.name +
+                                       "` (AUTO CDC FROM SNAPSHOT): a key whose row is dropped is missing from its "
+                                       "snapshot, which deletes it; use ON VIOLATION FAIL UPDATE or no action (warn), "
+                                       "or filter the rows in a view in front of the flow");
+    }
   }
   for (const std::string& p : def.partition_columns) {
     int i = s.FindField(p);

@@ -2,7 +2,10 @@
 
 #include <rocksdb/db.h>
 
+#include <cstring>
+
 #include "state/rocks_util.h"
+#include "state/state_codec.h"
 
 namespace lakepipe::state {
 namespace {
@@ -13,7 +16,15 @@ namespace {
 //   \xff batch / count        -> decimal text: the commit markers (the table's own flow)
 //   \xff batch/<flow>         -> decimal text: another AUTO CDC flow's marker
 //   \xff truncate             -> the encoded sequence of the last TRUNCATE
+//   AUTO CDC FROM SNAPSHOT:
+//   s<key bytes>              -> the key is live after the last processed snapshot: the
+//                                KeyEncoder bytes of its target columns but the keys
+//   \xff snapshot             -> progress: <u8 has last><u32 n><n bytes: last processed
+//                                version><u8 has held><u32 m><m bytes: held version>
+//   \xff snapshot-held        -> the held version's rows (state_codec.h), when held
 const char kBatchKey[] = "\xff" "batch";
+const char kSnapshotKey[] = "\xff" "snapshot";
+const char kSnapshotHeldKey[] = "\xff" "snapshot-held";
 const char kCountKey[] = "\xff" "count";
 const char kTruncateKey[] = "\xff" "truncate";
 
@@ -23,6 +34,31 @@ std::string KeyEntry(std::string_view key) {
   std::string k(1, 'k');
   k.append(key);
   return k;
+}
+
+std::string SnapshotEntry(std::string_view key) {
+  std::string k(1, 's');
+  k.append(key);
+  return k;
+}
+
+void PutOptional(const std::optional<std::string>& v, std::string* out) {
+  out->push_back(v ? 1 : 0);
+  uint32_t n = v ? static_cast<uint32_t>(v->size()) : 0;
+  out->append(reinterpret_cast<const char*>(&n), sizeof n);
+  if (v) out->append(*v);
+}
+
+bool TakeOptional(std::string_view* in, std::optional<std::string>* v) {
+  uint32_t n;
+  if (in->size() < 1 + sizeof n) return false;
+  bool has = (*in)[0] != 0;
+  std::memcpy(&n, in->data() + 1, sizeof n);
+  in->remove_prefix(1 + sizeof n);
+  if (in->size() < n) return false;
+  if (has) *v = std::string(in->substr(0, n));
+  in->remove_prefix(n);
+  return true;
 }
 
 }  // namespace
@@ -149,6 +185,64 @@ void ScdStateStore::Truncate(std::string sequence) {
   pending_truncate_ = std::move(sequence);
 }
 
+Result<operators::SnapshotProgress> ScdStateStore::LoadSnapshotProgress(const Schema& source) {
+  operators::SnapshotProgress p;
+  std::string v;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), kSnapshotKey, &v);
+  if (st.IsNotFound()) return p;
+  LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+  std::string_view in = v;
+  if (!TakeOptional(&in, &p.last_version) || !TakeOptional(&in, &p.held_version) || !in.empty()) {
+    return Status::Corruption("state store " + dir_ + ": the snapshot progress entry is damaged");
+  }
+  if (p.held_version) {
+    std::string held;
+    st = db_->Get(rocksdb::ReadOptions(), kSnapshotHeldKey, &held);
+    if (st.IsNotFound()) return Status::Corruption("state store " + dir_ + ": a held snapshot version without its rows");
+    LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+    LP_ASSIGN_OR_RETURN(RecordBatch rows, DeserializeState(std::move(held), source, "state store " + dir_ + " (held snapshot rows)"));
+    p.held_rows.push_back(std::move(rows));
+  }
+  return p;
+}
+
+Result<bool> ScdStateStore::HoldsSnapshotVersion() {
+  std::string v;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), kSnapshotHeldKey, &v);
+  if (st.IsNotFound()) return false;
+  LP_RETURN_IF_ERROR(FromRocks(st, "read state store " + dir_));
+  return true;
+}
+
+Status ScdStateStore::ScanSnapshotKeys(const std::function<Status(std::string_view key, std::string_view values)>& fn) {
+  rocksdb::ReadOptions ro;
+  std::string upper(1, 't');
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek("s"); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key(), v = it->value();
+    LP_RETURN_IF_ERROR(fn(std::string_view(k.data() + 1, k.size() - 1), std::string_view(v.data(), v.size())));
+  }
+  return FromRocks(it->status(), "scan state store " + dir_);
+}
+
+Status ScdStateStore::StageSnapshot(const operators::SnapshotProgress& progress, const Schema& source,
+                                    std::vector<std::pair<std::string, std::optional<std::string>>> image_changes) {
+  PendingSnapshot p;
+  PutOptional(progress.last_version, &p.progress);
+  PutOptional(progress.held_version, &p.held);  // reused below as the progress' second half
+  p.progress += p.held;
+  p.held.clear();
+  if (progress.held_version) {
+    RecordBatch rows = RecordBatch::Concat(source, progress.held_rows);
+    LP_ASSIGN_OR_RETURN(p.held, SerializeState(rows, source, "lakepipe snapshot state"));
+  }
+  p.image = std::move(image_changes);
+  pending_snapshot_ = std::move(p);
+  return Status::OK();
+}
+
 std::optional<int64_t> ScdStateStore::committed_batch(const std::string& flow) const {
   auto it = committed_batches_.find(flow);
   if (it == committed_batches_.end()) return std::nullopt;
@@ -188,6 +282,15 @@ Status ScdStateStore::Commit(int64_t batch_id, const std::string& flow) {
     value += s.history.empty() ? s.sequence : s.history;
     write.Put(KeyEntry(key), std::move(value));
   }
+  if (pending_snapshot_) {
+    for (auto& [key, values] : pending_snapshot_->image) {
+      if (values) write.Put(SnapshotEntry(key), std::move(*values));
+      else write.Delete(SnapshotEntry(key));
+    }
+    write.Put(kSnapshotKey, pending_snapshot_->progress);
+    if (pending_snapshot_->held.empty()) write.Delete(kSnapshotHeldKey);
+    else write.Put(kSnapshotHeldKey, pending_snapshot_->held);
+  }
   write.Put(BatchKey(flow), std::to_string(batch_id));
   write.Put(kCountKey, std::to_string(count));
   // A range deletion cannot share an ingested file with puts of its range: keep the
@@ -205,6 +308,7 @@ void ScdStateStore::Abandon() {
   looked_up_.clear();
   prefetched_.clear();
   pending_truncate_.reset();
+  pending_snapshot_.reset();
   pending_new_ = 0;
 }
 

@@ -16,7 +16,13 @@
 // Delta commit (docs/checkpoint.md), so the state is never ahead of the table; Abandon()
 // drops a failed batch's changes.
 //
-// Call order per batch: Abandon(), Lookup/Put/Truncate (operators::ScdApply), then Commit(N).
+// AUTO CDC FROM SNAPSHOT keeps its progress and snapshot image here too
+// (operators::SnapshotStates: the last processed version, the rows of the version held as
+// incomplete, per live key its values), staged by operators::SnapshotDiff and written by
+// the same Commit as the per-key SCD state, so the two never disagree after a crash.
+//
+// Call order per batch: Abandon(), [LoadSnapshotProgress/ScanSnapshotKeys/StageSnapshot
+// (operators::SnapshotDiff),] Lookup/Put/Truncate (operators::ScdApply), then Commit(N).
 // Thread-safety: one flow thread; not synchronised.
 
 #pragma once
@@ -30,6 +36,7 @@
 
 #include "common/status.h"
 #include "operators/scd.h"
+#include "operators/snapshot_cdc.h"
 #include "state/state_size.h"
 
 namespace rocksdb {
@@ -40,7 +47,7 @@ namespace lakepipe::state {
 
 using operators::ScdKeyState;
 
-class ScdStateStore : public operators::ScdKeyStates {
+class ScdStateStore : public operators::ScdKeyStates, public operators::SnapshotStates {
  public:
   static Result<std::unique_ptr<ScdStateStore>> Open(const std::string& dir);
   ~ScdStateStore();
@@ -57,6 +64,14 @@ class ScdStateStore : public operators::ScdKeyStates {
   const std::optional<std::string>& truncate_sequence() const override {
     return pending_truncate_ ? pending_truncate_ : committed_truncate_;
   }
+
+  // operators::SnapshotStates (layout in docs/checkpoint.md, "AUTO CDC state").
+  Result<operators::SnapshotProgress> LoadSnapshotProgress(const Schema& source) override;
+  Status ScanSnapshotKeys(const std::function<Status(std::string_view key, std::string_view values)>& fn) override;
+  Status StageSnapshot(const operators::SnapshotProgress& progress, const Schema& source,
+                       std::vector<std::pair<std::string, std::optional<std::string>>> image_changes) override;
+  // Whether a snapshot version is held as incomplete (committed state).
+  Result<bool> HoldsSnapshotVersion();
 
   // The last batch of flow `flow` applied ("": the table's own flow).
   std::optional<int64_t> committed_batch(const std::string& flow = "") const;
@@ -83,6 +98,14 @@ class ScdStateStore : public operators::ScdKeyStates {
   std::unordered_map<std::string, std::optional<std::string>> prefetched_;
   // The key state of a stored entry.
   Result<ScdKeyState> ParseEntry(std::string_view value) const;
+  // A snapshot flow's staged writes: its progress entry, its held rows ("" for none) and
+  // the image's changes.
+  struct PendingSnapshot {
+    std::string progress;
+    std::string held;
+    std::vector<std::pair<std::string, std::optional<std::string>>> image;
+  };
+  std::optional<PendingSnapshot> pending_snapshot_;
   std::optional<std::string> pending_truncate_;
   std::optional<std::string> committed_truncate_;
   std::map<std::string, int64_t> committed_batches_;  // by flow

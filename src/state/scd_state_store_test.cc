@@ -82,5 +82,92 @@ TEST(ScdStateStoreTest, PrefetchedLookupsEqualPointReadsAcrossCommitsAndReopens)
   EXPECT_FALSE((*store)->Lookup(model.begin()->first)->has_value());
 }
 
+// AUTO CDC FROM SNAPSHOT's state: staged progress, held rows and image changes are
+// invisible until Commit, dropped by Abandon, and survive a reopen; an image of 1,500 keys
+// (an ingested table file) scans back whole, and a later commit deletes keys from it.
+TEST(ScdStateStoreTest, SnapshotProgressHeldRowsAndImageCommitWithTheBatch) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("scd");
+  const Schema source = *Schema::ParseDDL("id BIGINT, name STRING, day INT");
+  auto held_rows = [&](int n) {
+    std::vector<Column> cols;
+    for (const Field& f : source.fields()) cols.emplace_back(f.type);
+    for (int i = 0; i < n; ++i) {
+      cols[0].Append<int64_t>(i);
+      if (i % 3 == 0) cols[1].AppendNull();
+      else cols[1].AppendString("n" + std::to_string(i));
+      cols[2].Append<int32_t>(7);
+    }
+    return RecordBatch::FromColumns(source, std::move(cols));
+  };
+  auto scan = [](ScdStateStore& store) {
+    std::map<std::string, std::string> image;
+    EXPECT_TRUE(store.ScanSnapshotKeys([&](std::string_view k, std::string_view v) {
+                       image.emplace(std::string(k), std::string(v));
+                       return Status::OK();
+                     }).ok());
+    return image;
+  };
+  std::vector<std::pair<std::string, std::optional<std::string>>> image;
+  for (int i = 0; i < 1500; ++i) image.push_back({Key(i), "v" + std::to_string(i)});
+  {
+    auto store = ScdStateStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    auto empty = (*store)->LoadSnapshotProgress(source);
+    ASSERT_TRUE(empty.ok());
+    EXPECT_FALSE(empty->last_version || empty->held_version);
+    operators::SnapshotProgress p;
+    p.last_version = std::string("\x80\0\0\x06", 4);
+    p.held_version = std::string("\x80\0\0\x07", 4);
+    p.held_rows = {held_rows(2), held_rows(3)};
+    // Abandoned: nothing of it stays.
+    ASSERT_TRUE((*store)->StageSnapshot(p, source, image).ok());
+    (*store)->Abandon();
+    ASSERT_TRUE((*store)->Commit(0).ok());
+    EXPECT_FALSE(*(*store)->HoldsSnapshotVersion());
+    EXPECT_TRUE(scan(**store).empty());
+    // Committed with batch 1.
+    ASSERT_TRUE((*store)->StageSnapshot(p, source, image).ok());
+    EXPECT_TRUE(scan(**store).empty()) << "staged changes are not visible before the commit";
+    ASSERT_TRUE((*store)->Commit(1).ok());
+  }
+  {
+    auto store = ScdStateStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    EXPECT_TRUE(*(*store)->HoldsSnapshotVersion());
+    auto p = (*store)->LoadSnapshotProgress(source);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(p->last_version, std::string("\x80\0\0\x06", 4));
+    EXPECT_EQ(p->held_version, std::string("\x80\0\0\x07", 4));
+    ASSERT_EQ(p->held_rows.size(), 1u);
+    EXPECT_EQ(p->held_rows[0].num_rows(), 5);
+    EXPECT_TRUE(p->held_rows[0].ColumnByName("name")->IsNull(2));  // row 0 of the second batch
+    EXPECT_EQ(p->held_rows[0].ColumnByName("name")->GetString(3), "n1");
+    EXPECT_EQ(p->held_rows[0].ColumnByName("name")->GetString(4), "n2");
+    auto got = scan(**store);
+    ASSERT_EQ(got.size(), 1500u);
+    EXPECT_EQ(got[Key(1234)], "v1234");
+    // The next version processed: nothing held, two keys gone, one changed.
+    operators::SnapshotProgress next;
+    next.last_version = std::string("\x80\0\0\x07", 4);
+    ASSERT_TRUE((*store)->StageSnapshot(next, source, {{Key(1), std::nullopt}, {Key(2), std::nullopt},
+                                                       {Key(3), std::string("changed")}}).ok());
+    ASSERT_TRUE((*store)->Commit(2).ok());
+  }
+  auto store = ScdStateStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  EXPECT_FALSE(*(*store)->HoldsSnapshotVersion());
+  auto p = (*store)->LoadSnapshotProgress(source);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->last_version, std::string("\x80\0\0\x07", 4));
+  EXPECT_FALSE(p->held_version);
+  EXPECT_TRUE(p->held_rows.empty());
+  auto got = scan(**store);
+  EXPECT_EQ(got.size(), 1498u);
+  EXPECT_EQ(got.count(Key(1)) + got.count(Key(2)), 0u);
+  EXPECT_EQ(got[Key(3)], "changed");
+  EXPECT_EQ((*store)->committed_batch(), 2);
+}
+
 }  // namespace
 }  // namespace lakepipe::state

@@ -11,7 +11,9 @@
 // changes (but the truncate, split between two AUTO CDC flows that share its per-key
 // state) DuckDB's full history of the stream, and a table written by two
 // append flows (each with its own checkpoint) every selected event exactly once — so must
-// the same pipeline run over the whole input in one batch. A second stream, of products
+// the same pipeline run over the whole input in one batch. Daily snapshots of customers
+// (some written in two files) feed an SCD type 2 and an SCD type 1 table by AUTO CDC FROM
+// SNAPSHOT, checked against DuckDB's history of the snapshots. A second stream, of products
 // (keyed by store INT and sku STRING, sequenced by a TIMESTAMP), shuffled across its own
 // files, feeds an SCD type 1 and an SCD type 2 table in the same runs, checked the same way.
 // The per-key state (state/scd/), applied after each Delta
@@ -102,11 +104,39 @@ function writeProducts(dir) {
   shuffleIntoFiles(events, r, dir);
 }
 
+// Daily snapshots of 20 customers: joins, changes of name or city, removals, returns. The
+// days of the first half are files a-*, of the second b-* (a run never sees half a day);
+// every third day is written in two files.
+function writeSnapshots(dir) {
+  const r = rng(13);
+  const people = new Map();
+  mkdirSync(dir, { recursive: true });
+  for (let day = 1; day <= 8; ++day) {
+    const rows = [];
+    for (let id = 1; id <= 20; ++id) {
+      const p = people.get(id) ?? { present: false, name: `n${id}`, city: 'c0' };
+      if (p.present && r() % 8 === 0) p.present = false;
+      else if (!p.present && r() % 3 === 0) p.present = true;
+      else if (p.present && r() % 4 === 0) p.city = `c${r() % 4}`;
+      else if (p.present && r() % 9 === 0) p.name = r() % 2 ? null : `n${id}-${day}`;
+      people.set(id, p);
+      if (p.present) rows.push(JSON.stringify({ id, name: p.name, city: p.city, day }));
+    }
+    const half = day <= 4 ? 'a' : 'b';
+    const parts = day % 3 === 0 ? 2 : 1;
+    for (let part = 0; part < parts; ++part) {
+      const slice = rows.slice(Math.floor(part * rows.length / parts), Math.floor((part + 1) * rows.length / parts));
+      writeFileSync(join(dir, `${half}-${String(day).padStart(2, '0')}-${part}.json`), slice.join('\n') + '\n');
+    }
+  }
+}
+
 function writePipeline(dir, landing, perBatch) {
   mkdirSync(dir, { recursive: true });
   const opts = perBatch ? ', maxFilesPerTrigger => 1' : '';
   writeFileSync(join(dir, 'pipeline.yaml'),
-    `name: cdc\nlibraries: [p.sql]\nconfiguration: {landing: ${landing}, products: ${landing}-products}\n`);
+    `name: cdc\nlibraries: [p.sql]\nconfiguration: {landing: ${landing}, products: ${landing}-products, ` +
+    `snapshots: ${landing}-snapshots}\n`);
   writeFileSync(join(dir, 'p.sql'),
     `CREATE OR REFRESH STREAMING TABLE changes AS SELECT * FROM STREAM read_files('\${landing}', format => 'json',\n` +
     `  schema => 'id BIGINT, name STRING, city STRING, op STRING, seq BIGINT'${opts});\n` +
@@ -142,7 +172,16 @@ function writePipeline(dir, landing, perBatch) {
     `CREATE OR REFRESH STREAMING TABLE hist_product;\n` +
     `CREATE FLOW hist_product_cdc AS AUTO CDC INTO hist_product FROM STREAM(product_changes2) KEYS (store, sku)\n` +
     `  APPLY AS DELETE WHEN op = 'DELETE' SEQUENCE BY updated COLUMNS * EXCEPT (op, updated, _rescued_data)\n` +
-    `  STORED AS SCD TYPE 2;\n`);
+    `  STORED AS SCD TYPE 2;\n` +
+    // Snapshots: SCD type 2 and type 1 by AUTO CDC FROM SNAPSHOT, versioned by day.
+    `CREATE OR REFRESH STREAMING TABLE extracts AS SELECT * FROM STREAM read_files('\${snapshots}', format => 'json',\n` +
+    `  schema => 'id BIGINT, name STRING, city STRING, day INT'${opts});\n` +
+    `CREATE OR REFRESH STREAMING TABLE snap2;\n` +
+    `CREATE FLOW snap2_cdc AS AUTO CDC INTO snap2 FROM SNAPSHOT extracts KEYS (id) SEQUENCE BY day\n` +
+    `  COLUMNS * EXCEPT (_rescued_data) STORED AS SCD TYPE 2;\n` +
+    `CREATE OR REFRESH STREAMING TABLE snap1;\n` +
+    `CREATE FLOW snap1_cdc AS AUTO CDC INTO snap1 FROM SNAPSHOT extracts KEYS (id) SEQUENCE BY day\n` +
+    `  COLUMNS * EXCEPT (_rescued_data) STORED AS SCD TYPE 1;\n`);
 }
 
 runTest('cdc_kill', async () => {
@@ -151,23 +190,33 @@ runTest('cdc_kill', async () => {
   const landing = join(work, 'landing');
   writeInput(landing);
   writeProducts(`${landing}-products`);
+  writeSnapshots(`${landing}-snapshots`);
   writePipeline(join(work, 'whole'), landing, false);
   writePipeline(join(work, 'batched'), landing, true);
   const run = (pipeline, storage, env = {}, land = landing) =>
     runSync(bin, ['run', join(work, pipeline), '--once', '--set', `storage=${storage}`, '--set', `landing=${land}`,
-      '--set', `products=${land}-products`], env);
+      '--set', `products=${land}-products`, '--set', `snapshots=${land}-snapshots`], env);
   // Fresh landing folders (customers and products) with the first half of the files, then
   // (more()) the rest.
   const files = readdirSync(landing).sort();
   const productFiles = readdirSync(`${landing}-products`).sort();
+  const snapshotFiles = readdirSync(`${landing}-snapshots`).sort();
   const staged = (dir) => {
     mkdirSync(dir, { recursive: true });
     mkdirSync(`${dir}-products`, { recursive: true });
+    mkdirSync(`${dir}-snapshots`, { recursive: true });
+    const snapshotsOf = (half) => {
+      for (const f of snapshotFiles.filter((n) => n.startsWith(half))) {
+        copyFileSync(join(`${landing}-snapshots`, f), join(`${dir}-snapshots`, f));
+      }
+    };
+    snapshotsOf('a-');
     for (const f of files.slice(0, files.length / 2)) copyFileSync(join(landing, f), join(dir, f));
     for (const f of productFiles.slice(0, productFiles.length / 2)) {
       copyFileSync(join(`${landing}-products`, f), join(`${dir}-products`, f));
     }
     return () => {
+      snapshotsOf('b-');
       for (const f of files.slice(files.length / 2)) copyFileSync(join(landing, f), join(dir, f));
       for (const f of productFiles.slice(productFiles.length / 2)) {
         copyFileSync(join(`${landing}-products`, f), join(`${dir}-products`, f));
@@ -237,6 +286,34 @@ runTest('cdc_kill', async () => {
     `FROM h WHERE first_op = 'UPSERT'`))
     .map((o) => productRow(o, o.s, o.e)).sort();
   if (expectedProductHist.filter((r) => !r.endsWith(',null]')).length < 15) fail('the products input closes too few versions');
+  // DuckDB's history of the snapshots: a version from the day a customer appears or differs
+  // from the previous day's snapshot, to the next such day or the first day without them;
+  // type 1: the last day's rows.
+  const snapshotRows = `read_json(${sqlString(join(`${landing}-snapshots`, '*.json'))}, columns = {id: 'BIGINT', ` +
+    `name: 'VARCHAR', city: 'VARCHAR', day: 'INTEGER'})`;
+  const expectedSnap2 = (await duck.rows(
+    `WITH e AS (SELECT * FROM ${snapshotRows}), ` +
+    `days AS (SELECT day, lag(day) OVER (ORDER BY day) AS prev, lead(day) OVER (ORDER BY day) AS next ` +
+    `  FROM (SELECT DISTINCT day FROM e)), ` +
+    `m AS (SELECT e.*, CASE WHEN lag(e.day) OVER w IS NULL OR lag(e.day) OVER w <> d.prev ` +
+    `  OR lag(name) OVER w IS DISTINCT FROM name OR lag(city) OVER w <> city THEN 1 ELSE 0 END AS starts ` +
+    `  FROM e JOIN days AS d USING (day) WINDOW w AS (PARTITION BY id ORDER BY e.day)), ` +
+    `g AS (SELECT *, sum(starts) OVER (PARTITION BY id ORDER BY day ROWS UNBOUNDED PRECEDING) AS grp FROM m), ` +
+    `v AS (SELECT id, grp, min(day) AS s, max(day) AS last_day, any_value(name) AS name, any_value(city) AS city ` +
+    `  FROM g GROUP BY id, grp) ` +
+    `SELECT v.id, v.name, v.city, v.s, d.next AS e FROM v JOIN days AS d ON d.day = v.last_day`))
+    .map((r) => JSON.stringify([Number(r.id), r.name, r.city, Number(r.s), r.e === null ? null : Number(r.e)])).sort();
+  if (expectedSnap2.filter((r) => !r.endsWith(',null]')).length < 10) fail('the snapshots close too few versions');
+  const expectedSnap1 = (await duck.rows(
+    `SELECT id, name, city FROM ${snapshotRows} WHERE day = (SELECT max(day) FROM ${snapshotRows})`))
+    .map((r) => JSON.stringify([Number(r.id), r.name, r.city])).sort();
+  const snapOf = async (storage, table) => {
+    const path = join(storage, table);
+    if (!existsSync(join(path, '_delta_log'))) return [];
+    return (await duck.rows(`SELECT * FROM ${parquetSource(path)}`)).map((o) => JSON.stringify(table === 'snap2'
+      ? [Number(o.id), o.name, o.city, Number(o.__START_AT), o.__END_AT === null ? null : Number(o.__END_AT)]
+      : [Number(o.id), o.name, o.city])).sort();
+  };
   // lakepipe's tables read by DuckDB, timestamps as epoch seconds on both sides.
   const productsOf = async (storage, table, cols) => {
     const path = join(storage, table);
@@ -276,6 +353,10 @@ runTest('cdc_kill', async () => {
     if (p1) fail(`${label}: dim_product differs from DuckDB's SCD type 1 of the products stream: ${p1}`);
     const p2 = diffRows(await productsOf(storage, 'hist_product', ['__START_AT', '__END_AT']), expectedProductHist);
     if (p2) fail(`${label}: hist_product differs from DuckDB's SCD type 2 history of the products stream: ${p2}`);
+    const s2 = diffRows(await snapOf(storage, 'snap2'), expectedSnap2);
+    if (s2) fail(`${label}: snap2 differs from DuckDB's SCD type 2 history of the snapshots: ${s2}`);
+    const s1 = diffRows(await snapOf(storage, 'snap1'), expectedSnap1);
+    if (s1) fail(`${label}: snap1 differs from DuckDB's last snapshot: ${s1}`);
   };
   mustSucceed(run('whole', join(work, 'whole-storage')), 'the whole-input run');
   await compare(join(work, 'whole-storage'), 'the whole input in one batch');
@@ -303,9 +384,10 @@ runTest('cdc_kill', async () => {
     removeDir(storage);
     removeDir(caseLanding);
     removeDir(`${caseLanding}-products`);
+    removeDir(`${caseLanding}-snapshots`);
   });
   duck.close();
-  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 and type 2 of the customers and products streams` +
+  console.log(`cdc_kill: ${done} kills at ${points} points, each restarted to DuckDB's SCD type 1 and type 2 of the customers and products streams and the snapshots` +
     note +
     ` in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   removeDir(work);
