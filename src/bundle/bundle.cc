@@ -211,6 +211,12 @@ Status Builder::SqlFiles() {
              "lakepipe's own PostgreSQL logical-replication source; Databricks has no such SQL function. Ingest the "
              "table with Lakeflow Connect's PostgreSQL connector (or Debezium into Kafka and read_kafka) and replace "
              "this FROM in " + target + ": the pipeline does not start on Databricks until then");
+      } else if (finding.feature == "AUTO CDC FROM SNAPSHOT") {
+        Item(finding.feature, Where(finding.loc), false,
+             "lakepipe's SQL form reads one table of every snapshot, versioned by SEQUENCE BY; Databricks' is "
+             "FROM SNAPSHOT (query) WITH VERSION (query): select the next version after last_snapshot_version() in "
+             "WITH VERSION and that version's rows (without the version column) with current_snapshot_version() "
+             "in FROM SNAPSHOT, and rewrite this flow in " + target + ": Databricks refuses it until then");
       } else {
         Item(finding.feature, Where(finding.loc), false,
              "a librdkafka property or lakepipe option; Databricks' read_kafka passes `kafka.*` options to the Java "

@@ -65,6 +65,7 @@ TEST(BundleTest, EveryExtensionOfEveryExampleIsTranslatedOrListed) {
   const std::regex postgres(R"(read_postgres_cdc\s*\()", std::regex::icase);
   const std::regex lakepipe_property(R"(['`]?lakepipe\.[A-Za-z]+)");
   const std::regex location(R"(\bLOCATION\s+')", std::regex::icase);
+  const std::regex from_snapshot(R"(FROM\s+SNAPSHOT\s+[A-Za-z_])", std::regex::icase);
   for (const auto& folder : folders) {
     SCOPED_TRACE(folder);
     auto settings = sql::LoadPipelineSettings(folder);
@@ -102,6 +103,7 @@ TEST(BundleTest, EveryExtensionOfEveryExampleIsTranslatedOrListed) {
       }
       if (std::regex_search(text, postgres)) expected.push_back("read_postgres_cdc");
       if (std::regex_search(text, location)) expected.push_back("LOCATION");
+      if (std::regex_search(text, from_snapshot)) expected.push_back("AUTO CDC FROM SNAPSHOT");
       for (std::sregex_iterator it(text.begin(), text.end(), lakepipe_property), end; it != end; ++it) {
         expected.push_back("TBLPROPERTIES lakepipe.");
       }

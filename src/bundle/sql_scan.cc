@@ -73,6 +73,16 @@ void ScanStatement(const std::vector<sql::Token>& t, size_t begin, size_t end, c
       }
     }
   }
+  // lakepipe's AUTO CDC ... FROM SNAPSHOT table SEQUENCE BY version (docs/sql-reference.md):
+  // Databricks' SQL form is FROM SNAPSHOT (query) WITH VERSION (query).
+  bool cdc = false;
+  for (size_t i = begin; i + 1 < end; ++i) {
+    cdc |= (t[i].IsWord("AUTO") && t[i + 1].IsWord("CDC")) || (t[i].IsWord("APPLY") && t[i + 1].IsWord("CHANGES"));
+    if (cdc && i + 2 < end && t[i].IsWord("FROM") && t[i + 1].IsWord("SNAPSHOT") && t[i + 2].IsIdentifier() &&
+        !t[i + 2].IsWord("AS") && !t[i + 2].IsWord("KEYS") && !t[i + 2].IsWord("SEQUENCE")) {
+      out->findings.push_back({"AUTO CDC FROM SNAPSHOT", file.Locate(t[i + 1].begin)});
+    }
+  }
   if (!t[begin].IsWord("CREATE")) return;
   // CREATE [OR REFRESH] [STREAMING | MATERIALIZED] [LIVE] TABLE|VIEW name
   bool streaming = false, is_table_or_view = false;

@@ -12,8 +12,8 @@
 // and, when the caller asks for it, a table property is added to a table's statement (a
 // per-table `triggers: {interval: ...}` of pipeline.yaml becomes Databricks' own
 // `TBLPROPERTIES ('pipelines.trigger.interval' = '5 minutes')`).
-// Everything else lakepipe-only (read_postgres_cdc, librdkafka options of read_kafka) is
-// reported, not changed, so the caller lists it in the bundle's README.
+// Everything else lakepipe-only (read_postgres_cdc, librdkafka options of read_kafka, AUTO
+// CDC FROM SNAPSHOT) is reported, not changed, so the caller lists it in the bundle's README.
 // Pure functions; thread-safe.
 #pragma once
 
