@@ -944,14 +944,15 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
       (void)compactor.CompactIfDue(name, r.TablePath(name), props.auto_compact_min_files.value_or(0));
     }
   }
-  // The event log's retention and compaction (its VACUUM is continuous mode's, and
-  // `lakepipe table vacuum`'s). A failure is a WARN event; the update stands.
+  // The event log's retention, compaction and VACUUM (its files removed over an hour ago:
+  // the table's own retention), so that cron-style jobs keep its folder bounded too. A
+  // failure is a WARN event; the update stands.
   if (!r.stop_requested.load()) {
     LP_ASSIGN_OR_RETURN(sql::EventLogSettings event_log_settings,
                         sql::EventLogSettingsOf(r.pipeline.settings.configuration, r.pipeline.settings.settings_file));
     EventLogUpkeep upkeep(r.fs, r.clock, &log, r.pipeline.settings.storage,
                           EventLogUpkeepOptions::Of(event_log_settings));
-    (void)upkeep.RunNow(/*vacuum=*/false);
+    (void)upkeep.RunNow(/*vacuum=*/true);
   }
   update.duration_ms = ElapsedMs(start);
   bool stopped = r.stop_requested.load();
