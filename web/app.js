@@ -532,15 +532,18 @@
       const isSource = !n;
       const src = isSource ? (p.sources || []).find((s) => s.id === id) : null;
       const state = isSource ? "source" : (tableInfo[id] && tableInfo[id].exists === false && n.state !== "running" ? "not written" : n.state);
-      const label = isSource ? `${(src && src.format) || "files"}: ${basename(src ? src.path : id)}` : id;
+      // A source is a landing folder, or another pipeline's table (pipeline.table).
+      const external = !!(src && src.pipeline);
+      const label = !isSource ? id : external ? id : `${(src && src.format) || "files"}: ${basename(src ? src.path : id)}`;
       return {
         id, name: label, x: pos[id][0], y: pos[id][1],
-        symbol: isSource ? "roundRect" : "circle", symbolSize: isSource ? [26, 18] : 22,
+        symbol: external ? "rect" : isSource ? "roundRect" : "circle", symbolSize: isSource ? [26, 18] : 22,
         itemStyle: { color: STATE_COLOR[state] || C.idle, borderColor: isSource ? C.panel : LAYER_COLOR[layerOf(id)], borderWidth: 3, opacity: faded },
         label: { show: true, opacity: faded, position: narrow || isLeaf(id) ? "right" : "bottom", color: C.text, fontSize: 11, distance: 6,
                  formatter: isSource ? label : `{n|${id}}\n{s|${state}}\n{s|${compact(n.rows_out)} rows}`,
                  rich: { n: { color: C.text, fontSize: 11, lineHeight: 15 }, s: { color: C.muted, fontSize: 10, lineHeight: 13 } } },
-        tooltipHtml: isSource ? `<b>${escapeHtml(label)}</b><br>${escapeHtml(src ? src.path : id)}`
+        tooltipHtml: external ? `<b>${escapeHtml(label)}</b><br>table of pipeline ${escapeHtml(src.pipeline)}<br>${escapeHtml(src.path)}`
+          : isSource ? `<b>${escapeHtml(label)}</b><br>${escapeHtml(src ? src.path : id)}`
           : `<b>${escapeHtml(id)}</b> · ${escapeHtml(n.kind)}<br>State: ${escapeHtml(state)}` +
             `<br>Version ${n.table_version >= 0 ? n.table_version : "–"} · ${int(n.batches)} batches` +
             `<br>Rows in ${int(n.rows_in)} · out ${int(n.rows_out)}` +

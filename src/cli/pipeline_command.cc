@@ -11,6 +11,7 @@
 #include "sql/graph.h"
 #include "sql/pipeline.h"
 #include "sql/resolve.h"
+#include "runtime/external_tables.h"
 #include "runtime/file_source_schema.h"
 
 namespace lakepipe::cli {
@@ -42,8 +43,10 @@ Result<sql::Pipeline> Load(const PipelineOptions& o) {
 Status RunValidate(const PipelineOptions& o) {
   LP_ASSIGN_OR_RETURN(sql::Pipeline p, Load(o));
   // read_files scans without a schema: the kept or inferred schema, as `run` plans them.
+  // Other pipelines' tables: through the catalog, at their current versions (docs/catalog.md).
   LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline r,
-                      sql::ResolvePipeline(p, runtime::ReadFilesSchemaLookupFor(FileSystem::Default(), p.settings.storage)));
+                      sql::ResolvePipeline(p, runtime::ReadFilesSchemaLookupFor(FileSystem::Default(), p.settings.storage),
+                                           runtime::ExternalTableLookupFor(FileSystem::Default(), p)));
   if (o.verbose) {
     for (const auto& d : r.datasets) {
       std::printf("%s (%s): %s\n", d.name.c_str(), sql::DatasetKindName(d.kind), d.schema.ToDDL().c_str());
@@ -73,6 +76,10 @@ Status RunValidate(const PipelineOptions& o) {
   }
   std::printf("dashboard %s: %zu chart%s%s\n", d.title.c_str(), d.charts.size(), d.charts.size() == 1 ? "" : "s",
               d.declared ? "" : " (default: a table per Gold table)");
+  for (const auto& t : r.external_tables) {
+    std::printf("reads %s: pipeline %s's table at %s (version %lld)\n", t.name.c_str(), t.pipeline.c_str(),
+                t.path.c_str(), static_cast<long long>(t.version));
+  }
   std::printf("pipeline %s: %zu tables, OK\n", p.settings.name.c_str(), r.datasets.size());
   return Status::OK();
 }

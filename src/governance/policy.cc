@@ -238,13 +238,21 @@ bool Policy::CanSelect(const Identity& who, std::string_view table) const {
   if (who.role == Role::kAdmin) return true;
   std::string t = ToLower(table);
   std::string p = ToLower(pipeline_);
+  // (pipeline, table) pairs a grant may name: this pipeline's table unqualified or
+  // qualified; another pipeline's `q.table` (read through the catalog, docs/catalog.md)
+  // only qualified, or `*` of every pipeline.
+  std::vector<std::pair<std::string, std::string>> names = {{"", t}, {"", "*"}, {p, t}, {p, "*"}};
+  if (size_t dot = t.find('.'); dot != std::string::npos) {
+    std::string q = t.substr(0, dot);
+    std::string qt = t.substr(dot + 1);
+    names = {{q, qt}, {q, "*"}, {"", "*"}};
+    if (q == p) names.push_back({"", qt});
+  }
   std::vector<std::string> grantees{ToLower(who.name)};
   for (const auto& g : who.groups) grantees.push_back(ToLower(g));
   for (const auto& grantee : grantees) {
-    for (const auto& pipeline : {std::string(), p}) {
-      for (const auto& name : {t, std::string("*")}) {
-        if (selects_.count(std::make_tuple(pipeline, name, grantee))) return true;
-      }
+    for (const auto& [pipeline, name] : names) {
+      if (selects_.count(std::make_tuple(pipeline, name, grantee))) return true;
     }
   }
   return false;

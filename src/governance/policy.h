@@ -85,7 +85,8 @@ class Policy {
   // principal is checked (no early exit), each in constant time.
   std::optional<Identity> Authenticate(std::string_view token) const;
 
-  // Whether `who` may read rows of this pipeline's table `table` (case-insensitive).
+  // Whether `who` may read rows of this pipeline's table `table` (case-insensitive), or of
+  // another pipeline's `pipeline.table` (granted qualified, or by `*`).
   bool CanSelect(const Identity& who, std::string_view table) const;
   // Whether `who` sees `table` at all (in lists, the DAG, metrics, events): admins and
   // operators see every table, readers the tables they may select.

@@ -14,6 +14,7 @@
 #include "runtime/scheduled_vacuum.h"
 #include "runtime/event_log.h"
 #include "runtime/event_log_upkeep.h"
+#include "runtime/external_tables.h"
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/status_board.h"
@@ -231,6 +232,8 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   std::vector<ScheduledTable> tables;
   std::vector<const sql::ResolvedDataset*> datasets;
   std::vector<int> auto_compact_min_files;
+  // Other pipelines' tables (lower case) -> the wake flags of the tables that read them.
+  std::map<std::string, std::vector<std::shared_ptr<std::atomic<bool>>>> external_readers;
   const int64_t now = r.clock->NowMicros();
   for (const auto& ds : r.resolved.datasets) {
     if (ds.kind == sql::DatasetKind::kView) continue;
@@ -273,6 +276,15 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     } else {
       t.wakes_on = sources.tables_read;
     }
+    // Another pipeline's tables commit in another process: their watch (below) wakes the
+    // table as a message source's wake-up does.
+    for (const auto& name : t.wakes_on) {
+      if (r.resolved.FindExternal(name) == nullptr) continue;
+      auto& flag = r.stream_wakes[Lower(ds.name)];
+      if (!flag) flag = std::make_shared<std::atomic<bool>>(false);
+      t.message_source = true;
+      external_readers[name].push_back(flag);
+    }
     // A materialized view rewrites itself whole at each update: it has no small files to
     // compact.
     auto_compact_min_files.push_back(t.streaming && props.auto_compact ? props.auto_compact_min_files.value_or(0) : -1);
@@ -280,6 +292,21 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     datasets.push_back(&ds);
   }
   LP_ASSIGN_OR_RETURN(const int64_t max_restarts, r.MaxSchemaRestarts());
+  // The other pipelines' tables this run reads: polled for new commits (docs/catalog.md).
+  std::vector<ExternalTableWatch::Watched> watched;
+  for (const auto& [name, flags] : external_readers) {
+    const sql::ExternalTable* t = r.resolved.FindExternal(name);
+    ExternalTableWatch::Watched w;
+    w.path = t->path;
+    w.version = t->version;
+    w.on_commit = [&r, flags = flags] {
+      for (const auto& f : flags) f->store(true);
+      if (FileWatcher* fw = r.watcher.load()) fw->Wake();
+    };
+    watched.push_back(std::move(w));
+  }
+  ExternalTableWatch external_watch(r.fs, std::move(watched));
+  external_watch.Start();
 
   // Compaction and VACUUM run beside the tables, on threads of their own, so they never
   // delay an update.
@@ -297,6 +324,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     ContinuousScheduler scheduler(std::move(tables), &host, &watcher, r.clock, max_restarts, kMaxParallelTables);
     loop_status = scheduler.Run();
   }
+  external_watch.Stop();
   compactor.Stop();
   vacuum.Stop();
   upkeep.Stop();

@@ -235,7 +235,11 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
   }
   if (below->read_change_feed) return "it reads the change data feed of `" + below->table + "` (table_changes)";
   const sql::ResolvedDataset* up = Find(below->table);
-  if (up == nullptr || up->kind == sql::DatasetKind::kView) return "it reads `" + below->table + "`, which is not a stored table";
+  // Another pipeline's table (docs/catalog.md) is stored, read by version like ours.
+  bool external = up == nullptr && resolved.FindExternal(below->table) != nullptr;
+  if (!external && (up == nullptr || up->kind == sql::DatasetKind::kView)) {
+    return "it reads `" + below->table + "`, which is not a stored table";
+  }
   shape->scan = below;
   return "";
 }

@@ -1,5 +1,6 @@
 #include "runtime/pipeline_runner.h"
 #include "runtime/file_source_schema.h"
+#include "runtime/external_tables.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -588,7 +589,8 @@ Result<std::unique_ptr<PipelineRunner>> PipelineRunner::OpenForQuery(
   LP_ASSIGN_OR_RETURN(impl->pipeline, sql::LoadPipeline(folder, overrides, fs));
   // Read_files scans without a schema take their kept (or inferred) schema, exactly as
   // `validate` plans them.
-  auto resolved = sql::ResolvePipeline(impl->pipeline, ReadFilesSchemaLookupFor(fs, impl->pipeline.settings.storage));
+  auto resolved = sql::ResolvePipeline(impl->pipeline, ReadFilesSchemaLookupFor(fs, impl->pipeline.settings.storage),
+                                       ExternalTableLookupFor(fs, impl->pipeline));
   if (resolved.ok()) {
     impl->resolved = std::move(resolved).value();
   } else {
@@ -998,7 +1000,8 @@ std::vector<std::string> WithSideTables(const std::string& name) {
 
 Status PipelineRunner::Impl::Replan(std::vector<std::string>* changed) {
   LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline fresh,
-                      sql::ResolvePipeline(pipeline, ReadFilesSchemaLookupFor(fs, pipeline.settings.storage)));
+                      sql::ResolvePipeline(pipeline, ReadFilesSchemaLookupFor(fs, pipeline.settings.storage),
+                                           ExternalTableLookupFor(fs, pipeline)));
   if (fresh.datasets.size() != resolved.datasets.size()) {
     return Status::Internal("the pipeline resolved to " + std::to_string(fresh.datasets.size()) +
                             " datasets after a schema change, " + std::to_string(resolved.datasets.size()) + " before");

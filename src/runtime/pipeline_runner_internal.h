@@ -194,8 +194,10 @@ struct PipelineRunner::Impl {
   const sql::DatasetDefinition& Definition(const sql::ResolvedDataset& ds) const {
     return pipeline.datasets[ds.dataset_index];
   }
-  // <storage>/<name>, or the table's LOCATION.
+  // <storage>/<name>, or the table's LOCATION; for another pipeline's `pipeline.table`
+  // (docs/catalog.md), its folder as the catalog gave it at resolution.
   std::string TablePath(const std::string& name) const {
+    if (const sql::ExternalTable* external = resolved.FindExternal(name)) return external->path;
     for (const auto& d : pipeline.datasets)
       if (!d.location.empty() && Lower(d.name) == Lower(name)) return d.location;
     return JoinPath(pipeline.settings.storage, name);

@@ -238,7 +238,11 @@ Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::
     any_new |= start <= latest;
     PlannedSource entry;
     entry.table = scan->table;
-    if (start == 0 && latest >= 0 && flow.start_from_snapshot) {
+    // Another pipeline's table starts, as Spark's Delta source does, from its snapshot
+    // at the first batch's version, then its later commits: its history may hold its own
+    // rewrites (a full refresh) or be cleaned up (docs/catalog.md).
+    bool external = resolved.FindExternal(scan->table) != nullptr;
+    if (start == 0 && latest >= 0 && (flow.start_from_snapshot || external)) {
       entry.kind = PlannedSource::Kind::kSnapshot;
       entry.version = latest;
     } else {

@@ -329,6 +329,15 @@ Json PipelineJson(const runtime::PipelineRunner& runner, const PipelineStatus& s
         edges.push_back({{"from", id}, {"to", node.name}, {"streaming", in.streaming}});
         if (source_ids.insert(id).second)
           sources.push_back({{"id", id}, {"path", in.files_path}, {"format", in.files_format}});
+      } else if (const sql::ExternalTable* ext = runner.resolved().FindExternal(in.table)) {
+        // Another pipeline's table (docs/catalog.md): a source node named pipeline.table.
+        edges.push_back({{"from", ext->name}, {"to", node.name}, {"streaming", in.streaming}});
+        if (source_ids.insert(ext->name).second)
+          sources.push_back({{"id", ext->name},
+                             {"path", ext->path},
+                             {"format", "delta"},
+                             {"pipeline", ext->pipeline},
+                             {"table", ext->table}});
       } else {
         int up = graph.Find(in.table);
         std::string from = up >= 0 ? graph.nodes()[static_cast<size_t>(up)].name : in.table;
@@ -614,8 +623,10 @@ Result<std::pair<std::string, int64_t>> Api::PipelinePayload(const Identity& who
       if (!sees(e["to"])) continue;
       std::string from = e["from"].get<std::string>();
       bool file_source = from.rfind("files:", 0) == 0;
+      // Another pipeline's table shows as the grants allow `pipeline.table`: its node
+      // carries its name and folder, never its rows (those are its own pipeline's to serve).
       if (!file_source && !sees(e["from"])) continue;
-      if (file_source) used_sources.insert(from);
+      used_sources.insert(from);
       edges.push_back(std::move(e));
     }
     for (auto& src : j["sources"])

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "sql/lexer.h"
+#include "sql/pipeline_catalog.h"
 #include "sql/stream_source.h"
 
 namespace lakepipe::sql {
@@ -91,7 +92,9 @@ Result<PipelineGraph> PipelineGraph::Build(const std::vector<DatasetDefinition>&
   for (size_t i = 0; i < g.nodes_.size(); ++i) {
     GraphNode& n = g.nodes_[i];
     for (const GraphInput& in : n.inputs) {
-      if (in.table.empty()) continue;
+      // Another pipeline's table (`pipeline.table`, docs/catalog.md) is an input of this
+      // graph, not a node of it: resolution finds it through the catalog.
+      if (in.table.empty() || IsQualifiedTableName(in.table)) continue;
       auto it = by_name.find(ToLower(in.table));
       if (it == by_name.end()) {
         std::string known;
@@ -159,10 +162,19 @@ std::string PipelineGraph::ToText() const {
 
 std::string PipelineGraph::ToDot(const std::string& pipeline_name) const {
   std::string out = "digraph " + DotQuote(pipeline_name) + " {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n";
-  std::map<std::string, std::string> sources;  // path+format -> node id
+  std::map<std::string, std::string> sources;  // path+format (or lower-case pipeline.table) -> node id
   for (size_t idx : order_) {
     const GraphNode& n = nodes_[idx];
     for (const GraphInput& in : n.inputs) {
+      if (IsQualifiedTableName(in.table)) {
+        // Another pipeline's table: a box with a double border, named as the query names it.
+        std::string key = ToLower(in.table);
+        if (sources.count(key)) continue;
+        std::string id = "external" + std::to_string(sources.size());
+        sources[key] = id;
+        out += "  " + id + " [shape=box, peripheries=2, label=" + DotQuote(key) + ", class=\"external_table\"];\n";
+        continue;
+      }
       if (!in.table.empty()) continue;
       std::string key = in.files_path + "\n" + in.files_format;
       if (sources.count(key)) continue;
@@ -186,8 +198,9 @@ std::string PipelineGraph::ToDot(const std::string& pipeline_name) const {
   for (size_t idx : order_) {
     const GraphNode& n = nodes_[idx];
     for (const GraphInput& in : n.inputs) {
-      std::string from = in.table.empty() ? sources[in.files_path + "\n" + in.files_format]
-                                          : DotQuote(nodes_[static_cast<size_t>(Find(in.table))].name);
+      std::string from = in.table.empty()                  ? sources[in.files_path + "\n" + in.files_format]
+                         : IsQualifiedTableName(in.table) ? sources[ToLower(in.table)]
+                                                          : DotQuote(nodes_[static_cast<size_t>(Find(in.table))].name);
       out += "  " + from + " -> " + DotQuote(n.name) + " [style=" + (in.streaming ? "solid" : "dashed") +
              (in.streaming ? ", label=\"STREAM\"" : "") + "];\n";
     }

@@ -1,7 +1,9 @@
 // The pipeline graph: which dataset reads which, in an order that runs producers first.
 //
 // Nodes are the datasets of a pipeline (streaming tables, materialized views, views) and
-// the read_files sources they ingest; edges go from what is read to what reads it. A table
+// the read_files sources they ingest; edges go from what is read to what reads it. Another
+// pipeline's table (`pipeline.table`, docs/catalog.md) is an input like a file source, not
+// a node: it has no upstream edge here, and ToText / ToDot show it by that name. A table
 // defined twice, a reference to an unknown table and a cycle are errors naming the files
 // and positions involved. Table names match case-insensitively (as in Spark).
 // Immutable once built; safe to share between threads.
@@ -16,7 +18,7 @@
 namespace lakepipe::sql {
 
 struct GraphInput {
-  std::string table;       // a pipeline dataset (empty for a file source)
+  std::string table;       // a pipeline dataset, or another pipeline's `pipeline.table` (empty for a file source)
   bool streaming = false;  // read with STREAM
   std::string files_path;  // read_files path (empty for a table)
   std::string files_format;  // csv/json/parquet; for a message source its kind ("kafka")

@@ -389,7 +389,7 @@ class SettingsReader : public YamlReader {
     s.settings_file = JoinPath(folder_, "pipeline.yaml");
     if (!root || root.IsNull()) return ErrorAt(SourceLocation{file(), 1, 1}, "empty settings: at least `name:` is required");
     LP_RETURN_IF_ERROR(CheckKeys(root, {"name", "storage", "libraries", "configuration", "continuous", "triggers",
-                                        "publish", "server", "sla", "dashboard", "governance"},
+                                        "publish", "server", "sla", "dashboard", "governance", "catalog"},
                                  "pipeline.yaml"));
     if (!root["name"]) return ErrorAt(Loc(root), "`name:` is required");
     LP_ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));

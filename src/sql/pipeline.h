@@ -28,6 +28,9 @@
 //   dashboard:                        # the page's charts (docs/dashboard.md; sql/dashboard.h),
 //     {title: Orders, charts: [{id: kpis, type: kpi, sql: "SELECT ...", value: x}]}
 //                                     # or a file holding that mapping: dashboard: dash.yaml
+//   catalog: ../catalog.yaml          # maps other pipelines' names to their storage, so the
+//                                     # SQL reads `<pipeline>.<table>` (sql/pipeline_catalog.h,
+//                                     # which reads this key; docs/catalog.md)
 // Relative paths (storage, libraries, read_files paths) are relative to the pipeline
 // folder. Overrides (`--set key=value`) replace `storage` or a configuration value;
 // `--set triggers=continuous` (for tests and demos) drops every `triggers:` entry and the

@@ -8,6 +8,7 @@
 #include "expr/generator.h"
 #include "formats/options/read_options.h"
 #include "sql/lexer.h"
+#include "sql/pipeline_catalog.h"
 #include "sql/stream_join.h"
 #include "sql/stream_source.h"
 #include "sql/streaming_rules.h"
@@ -854,6 +855,13 @@ const ResolvedDataset* ResolvedPipeline::Find(const std::string& name) const {
   return nullptr;
 }
 
+const ExternalTable* ResolvedPipeline::FindExternal(const std::string& name) const {
+  for (const auto& t : external_tables) {
+    if (EqualsIgnoreCase(t.name, name)) return &t;
+  }
+  return nullptr;
+}
+
 Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables, const ReadFilesSchemaLookup& files,
                             const ReadFilesScanContext& where) {
   Resolver r(tables, files, where);
@@ -886,11 +894,23 @@ Result<expr::BoundExpr> BindExpectation(const Expectation& e, const ResolvedData
   return std::move(b).value();
 }
 
-Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files) {
+Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files,
+                                         const ExternalTableLookup& external) {
   ResolvedPipeline out;
   LP_ASSIGN_OR_RETURN(out.graph, PipelineGraph::Build(pipeline.datasets));
   std::map<std::string, Schema> schemas;
   TableSchemaLookup lookup = [&](const std::string& table, const SourceLocation& loc) -> Result<Schema> {
+    if (IsQualifiedTableName(table)) {
+      // Another pipeline's table (docs/catalog.md), looked up once per name.
+      if (const ExternalTable* known = out.FindExternal(table)) return known->schema;
+      if (!external) {
+        return ErrorAt(loc, "reading `" + table + "`, another pipeline's table, needs a catalog: name it in "
+                            "pipeline.yaml (catalog: ../catalog.yaml; docs/catalog.md)");
+      }
+      LP_ASSIGN_OR_RETURN(ExternalTable found, external(table, loc));
+      out.external_tables.push_back(std::move(found));
+      return out.external_tables.back().schema;
+    }
     auto it = schemas.find(ToLower(table));
     if (it == schemas.end()) return ErrorAt(loc, "table `" + table + "` is not resolved yet");
     return it->second;

@@ -53,11 +53,29 @@ struct ResolvedDataset {
   std::vector<MoreFlow> more_flows;
 };
 
+// A table of another pipeline that this pipeline's queries read as `<pipeline>.<table>`,
+// found through the pipeline catalog (sql/pipeline_catalog.h, docs/catalog.md).
+struct ExternalTable {
+  std::string name;      // lower case `pipeline.table`: what the plans' table scans carry
+  std::string pipeline;  // the other pipeline, as the catalog spells it
+  std::string table;     // its table, as stored
+  std::string path;      // the Delta table's folder
+  Schema schema;         // its columns at `version`
+  int64_t version = -1;  // the version the schema was read at
+  SourceLocation entry;  // the catalog entry
+};
+
+// Resolves a qualified name read at `loc` (its schema read from the table's Delta log).
+// runtime/external_tables.h provides it; without one, qualified names are refused.
+using ExternalTableLookup = std::function<Result<ExternalTable>(const std::string& name, const SourceLocation& loc)>;
+
 struct ResolvedPipeline {
   PipelineGraph graph;
   std::vector<ResolvedDataset> datasets;  // in topological order
   ResolvedDashboard dashboard;            // declared in pipeline.yaml, or the default one
+  std::vector<ExternalTable> external_tables;  // other pipelines' tables read, in first-read order
   const ResolvedDataset* Find(const std::string& name) const;
+  const ExternalTable* FindExternal(const std::string& name) const;  // case-insensitive
 };
 
 // Resolves one plan, given the schemas of the pipeline tables it may read.
@@ -88,7 +106,9 @@ Result<PlanPtr> ResolvePlan(const PlanPtr& plan, const TableSchemaLookup& tables
                             const ReadFilesSchemaLookup& files = {}, const ReadFilesScanContext& where = {});
 
 // Builds the graph and resolves every dataset (what `lakepipe validate` does).
-Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files = {});
+// `external` resolves `<pipeline>.<table>` reads (each name once).
+Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files = {},
+                                         const ExternalTableLookup& external = {});
 
 // Binds expectation `e` of `ds` over the rows it checks, `rows` (validate and run both bind
 // through here, so they accept the same expectations). For a table with a query these are

@@ -1229,11 +1229,17 @@ class Planner {
 
   Result<PlanPtr> PlanRangeVar(const json& b) {
     SourceLocation loc = LocOf(b);
-    if (b.contains("schemaname") || b.contains("catalogname")) {
-      return NotSupportedAt(loc, "reading `" + b.value("schemaname", "") + "." + b.value("relname", "") +
-                                     "`: only tables of this pipeline can be read (write the bare name or LIVE.name)");
+    if (b.contains("catalogname")) {
+      return NotSupportedAt(loc, "reading `" + b.value("catalogname", "") + "." + b.value("schemaname", "") + "." +
+                                     b.value("relname", "") + "`: a three-part name; another pipeline's table is "
+                                     "<pipeline>.<table> (docs/catalog.md), this pipeline's the bare name");
     }
     std::string name = b.value("relname", "");
+    if (b.contains("schemaname")) {
+      // Another pipeline's table, resolved through the catalog (docs/catalog.md): the
+      // scan carries the qualified name. A WITH query is never qualified.
+      name = b.value("schemaname", "") + "." + name;
+    }
     int location = b.value("location", -1);
     auto cte = ctes_.find(ToLower(name));
     if (cte != ctes_.end() && !rw_.streaming_refs.count(static_cast<size_t>(location))) {

@@ -249,7 +249,7 @@ TEST(SelectTest, RefusedConstructsNamePosition) {
       {"SELECT a FROM t INTERSECT SELECT a FROM u", "q.sql:1:8", "INTERSECT"},
       {"SELECT a FROM t\n  ORDER BY a LIMIT 5 OFFSET 2", "q.sql:2:29", "OFFSET"},
       {"SELECT median(a) FROM t", "q.sql:1:8", "not built yet: aggregate function `median`"},
-      {"SELECT a FROM other_catalog.sch.t", "q.sql:1:15", "only tables of this pipeline"},
+      {"SELECT a FROM other_catalog.sch.t", "q.sql:1:15", "three-part name"},
       {"SELECT a FROM t WHERE d > now() - INTERVAL '1 02' DAY TO HOUR", "q.sql:1:51", "not built yet"},
       {"SELECT a FROM t WHERE d > now() - INTERVAL '1 month 2 days'", "q.sql:1:35", "not built yet"},
       {"SELECT a FROM t WHERE d > now() - INTERVAL 5 FORTNIGHTS", "q.sql:1:46", "unknown interval unit"},
