@@ -718,7 +718,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   report.table = ds.name;
   report.kind = sql::DatasetKindName(ds.kind);
   LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
-  const std::string upstream = Find(shape.scan->table)->name;
+  // The upstream as declared, or another pipeline's `pipeline.table` (docs/catalog.md).
+  const sql::ResolvedDataset* upstream_ds = Find(shape.scan->table);
+  const std::string upstream = upstream_ds != nullptr ? upstream_ds->name : Lower(shape.scan->table);
   ExecOptions exec;
   exec.current_timestamp_micros = clock->NowMicros();
   LP_ASSIGN_OR_RETURN(CountedAggregate counted, CountAggregate(*shape.aggregate, exec));
@@ -737,7 +739,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     if (covered && (!view.flow_txn || *view.flow_txn < *covered)) {
       report.warnings.push_back({"state_rebuilt", "view `" + ds.name + "` is behind its state (" + dir +
                                                       " covers upstream version " + std::to_string(*covered) +
-                                                      "): recomputing it from a snapshot of `" + Find(shape.scan->table)->name + "`"});
+                                                      "): recomputing it from a snapshot of `" + upstream + "`"});
       flow->aggregate.reset();
       LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
@@ -745,7 +747,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
       if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
     } else if (!covered && view.flow_txn && !full_refresh) {
       report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` is missing (" + dir +
-                                                      "): recomputing it from a snapshot of `" + Find(shape.scan->table)->name + "`"});
+                                                      "): recomputing it from a snapshot of `" + upstream + "`"});
     }
   }
 

@@ -83,8 +83,8 @@ TEST_F(PipelineCatalogTest, CatalogMistakesNameTheLine) {
   ExpectParseError("pipelines:\n  orders: {}\n", "2:3", "give `storage:`");
   ExpectParseError("pipelines:\n  orders: {storage: a}\n  ORDERS: {storage: b}\n", "3:3", "listed twice");
   ExpectParseError("pipelines:\n  orders: {storage: '${nowhere_set_xyz}'}\n", "2:21", "${nowhere_set_xyz} is not set");
-  ExpectParseError("pipelines:\n  orders: {folder: shop}\n", "2:21", "not a pipeline folder");
-  ExpectParseError("pipelines:\n  shop: {folder: orders}\n", "2:17", "is named `orders`, not `shop`");
+  ExpectParseError("pipelines:\n  orders: {folder: shop}\n", "2:20", "not a pipeline folder");
+  ExpectParseError("pipelines:\n  shop: {folder: orders}\n", "2:18", "is named `orders`, not `shop`");
   ExpectParseError("tables: {}\n", "1:1", "unknown key `tables`");
   ExpectParseError("pipelines:\n  a.b: {storage: x}\n", "2:3", "not a pipeline name");
   ExpectParseError("pipelines: [\n", "", "YAML");
@@ -127,7 +127,7 @@ TEST_F(PipelineCatalogTest, UnknownTableWithoutAFolderListsWhatIsStored) {
   EXPECT_THAT(s.message(), HasSubstr("stored tables: gold_kpis, silver_orders"));
   auto missing = Parse("pipelines:\n  orders: {storage: orders/nowhere}\n");
   ASSERT_TRUE(missing.ok());
-  EXPECT_THAT(ResolveError(*missing, "orders.silver_orders").message(), HasSubstr("has it run?"));
+  EXPECT_THAT(ResolveError(*missing, "orders.silver_orders").message(), HasSubstr("which does not exist: has pipeline orders run?"));
 }
 
 TEST_F(PipelineCatalogTest, LoadForFollowsPipelineYaml) {
