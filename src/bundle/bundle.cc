@@ -279,6 +279,22 @@ bool Builder::ContinuousKeyWritten() const {
 void Builder::Settings() {
   Item("storage: " + Relative(s_.folder, s_.storage), "pipeline.yaml", true,
        "the tables are Unity Catalog managed tables in ${var.catalog}.${var.schema}");
+  // catalog: (docs/catalog.md): `pipeline.table` in the SQL is Unity Catalog's
+  // `schema.table`, and a bundle's schema defaults to its pipeline's name.
+  try {
+    auto text = fs_->ReadFile(s_.settings_file);
+    YAML::Node root = text.ok() ? YAML::Load(*text) : YAML::Node();
+    if (root.IsMap() && root["catalog"] && root["catalog"].IsScalar()) {
+      YAML::Mark m = root["catalog"].Mark();
+      Item("catalog: " + root["catalog"].Scalar(),
+           "pipeline.yaml:" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1), true,
+           "the SQL's `pipeline.table` names are Unity Catalog `schema.table` names in the pipeline's catalog: "
+           "export each pipeline they read with its default schema (its name) into the same catalog; the catalog "
+           "file itself is not needed there");
+    }
+  } catch (const YAML::Exception&) {
+    // pipeline.yaml was parsed already; nothing more to say here.
+  }
   for (const auto& [table, trigger] : s_.triggers) {
     std::string note;
     auto added = interval_targets_.find(Lower(table));

@@ -233,6 +233,19 @@ TEST(BundleTest, ExamplesWithoutJobsAreContinuousAndSharedFilesGetDistinctNames)
   EXPECT_TRUE(b.files.count("src/gold.sql"));
 }
 
+// orders-reporting reads orders.silver_orders through a catalog file (docs/catalog.md): on
+// Databricks the same two-part name is schema.table, and the README says how to deploy it.
+TEST(BundleTest, ACatalogIsTranslatedToSchemaNames) {
+  Bundle b = Export(testing::SourceDir() + "/examples/orders-reporting");
+  const BundleItem* catalog = FindItem(b, "catalog: ../catalog.yaml");
+  ASSERT_NE(catalog, nullptr);
+  EXPECT_TRUE(catalog->translated);
+  EXPECT_NE(catalog->note.find("schema.table"), std::string::npos) << catalog->note;
+  EXPECT_NE(Section(b.files["README.md"], "Translated").find("catalog: ../catalog.yaml"), std::string::npos);
+  // The SQL is copied unchanged, qualified names included.
+  EXPECT_NE(b.files["src/reporting.sql"].find("STREAM(orders.silver_orders)"), std::string::npos);
+}
+
 // orders-cdc is continuous on Databricks and gives Silver and Gold interval triggers: each
 // becomes pipelines.trigger.interval on its table, and the copied files still parse (with
 // lakepipe's own DDL parser) with the property on the right table.
