@@ -1,36 +1,8 @@
 #include "jobs/job_routes.h"
 
+#include "server/route_pattern.h"
+
 namespace lakepipe::jobs {
-
-namespace {
-
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t at = 1;  // past the leading '/'
-  while (at <= path.size()) {
-    size_t slash = path.find('/', at);
-    if (slash == std::string::npos) slash = path.size();
-    out.push_back(path.substr(at, slash - at));
-    at = slash + 1;
-  }
-  return out;
-}
-
-bool Matches(const std::string& pattern, const std::vector<std::string>& segments, std::string* param) {
-  std::vector<std::string> parts = Segments(pattern);
-  if (parts.size() != segments.size()) return false;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (!parts[i].empty() && parts[i].front() == '{') {
-      if (segments[i].empty()) return false;
-      if (param != nullptr) *param = segments[i];
-    } else if (parts[i] != segments[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 const char* JobRouteAccessName(JobRouteAccess access) {
   switch (access) {
@@ -59,9 +31,8 @@ const JobRoute* MatchJobRoute(const std::string& method, const std::string& path
   if (other_method != nullptr) *other_method = false;
   if (path.empty() || path[0] != '/') return nullptr;
   std::string m = method == "HEAD" ? "GET" : method;
-  std::vector<std::string> segments = Segments(path);
   for (const auto& route : JobRoutes()) {
-    if (!Matches(route.pattern, segments, param)) continue;
+    if (!server::MatchRoutePattern(route.pattern, path, param)) continue;
     if (route.method == m) return &route;
     if (other_method != nullptr) *other_method = true;
   }

@@ -11,6 +11,7 @@
 #include "formats/csv/csv_writer.h"
 #include "formats/json/json_writer.h"
 #include "server/metrics.h"
+#include "server/route_pattern.h"
 
 namespace lakepipe::server {
 
@@ -440,18 +441,6 @@ ApiResponse Forbidden(const Identity& who, const std::string& what) {
                                 " (docs/governance.md)");
 }
 
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t at = 1;  // past the leading '/'
-  while (at <= path.size()) {
-    size_t slash = path.find('/', at);
-    if (slash == std::string::npos) slash = path.size();
-    out.push_back(path.substr(at, slash - at));
-    at = slash + 1;
-  }
-  return out;
-}
-
 // Drops the lines of Prometheus text whose `table` label names a table `who` does not see
 // (a family's HELP/TYPE lines stay: they say nothing about a table).
 std::string FilterMetrics(const std::string& text, const std::function<bool(const std::string&)>& sees) {
@@ -526,24 +515,8 @@ const Route* MatchRoute(const std::string& path, std::string* param) {
   if (path.empty() || path[0] != '/') return nullptr;
   // "/api/tables/" is "/api/tables" (as it always was).
   std::string p = path.size() > 1 && path.back() == '/' && path != "/" ? path.substr(0, path.size() - 1) : path;
-  std::vector<std::string> segments = Segments(p);
   for (const auto& route : Routes()) {
-    std::vector<std::string> pattern = Segments(route.pattern);
-    if (pattern.size() != segments.size()) continue;
-    std::string captured;
-    bool match = true;
-    for (size_t i = 0; i < pattern.size() && match; ++i) {
-      if (!pattern[i].empty() && pattern[i].front() == '{') {
-        match = !segments[i].empty();
-        captured = segments[i];
-      } else {
-        match = pattern[i] == segments[i];
-      }
-    }
-    if (match) {
-      if (param != nullptr) *param = captured;
-      return &route;
-    }
+    if (MatchRoutePattern(route.pattern, p, param)) return &route;
   }
   return nullptr;
 }
