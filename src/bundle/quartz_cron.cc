@@ -1,8 +1,6 @@
 #include "bundle/quartz_cron.h"
 
-#include <cctype>
-#include <set>
-#include <sstream>
+#include <cstdint>
 #include <vector>
 
 #include "jobs/cron.h"
@@ -10,104 +8,37 @@
 namespace lakepipe::bundle {
 namespace {
 
-std::vector<std::string> SplitFields(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> out;
-  std::string f;
-  while (in >> f) out.push_back(f);
-  return out;
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t at = s.find(sep, start);
-    out.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
-    if (at == std::string::npos) return out;
-    start = at + 1;
-  }
-}
-
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// The macros of jobs/cron.h, as their five fields.
-std::string ExpandMacro(const std::string& text) {
-  if (text == "@hourly") return "0 * * * *";
-  if (text == "@daily" || text == "@midnight") return "0 0 * * *";
-  if (text == "@weekly") return "0 0 * * 0";
-  if (text == "@monthly") return "0 0 1 * *";
-  if (text == "@yearly" || text == "@annually") return "0 0 1 1 *";
-  return text;
-}
-
 // Minute, hour, day-of-month and month fields mean the same in Quartz, except that a step
 // over `*` is written from the field's first value ("*/15" -> "0/15").
 std::string PlainField(const std::string& field, int first) {
   std::string out;
-  for (const std::string& item : Split(field, ',')) {
-    if (!out.empty()) out += ",";
-    if (item.rfind("*/", 0) == 0) {
-      out += std::to_string(first) + item.substr(1);
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '*' && i + 1 < field.size() && field[i + 1] == '/') {
+      out += std::to_string(first);
     } else {
-      out += item;
+      out += field[i];
     }
   }
   return out;
 }
 
-int WeekdayValue(const std::string& text) {
-  static const char* const kNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
-  std::string up = Upper(text);
-  for (int i = 0; i < 7; ++i) {
-    if (up == kNames[i]) return i;
-  }
-  return std::stoi(text) % 7;  // 7 is Sunday too; checked by CronSchedule::Parse
-}
-
-// Cron weekdays (0 or 7 = Sunday) to Quartz's (1 = Sunday .. 7 = Saturday): the field is
-// expanded to its set of days and written back as ascending ranges, since a cron range such
-// as 5-7 (Friday to Sunday) wraps in Quartz's numbering.
-std::string WeekdayField(const std::string& field) {
-  std::set<int> days;  // cron numbering 0..6
-  for (const std::string& item : Split(field, ',')) {
-    std::string base = item;
-    int step = 1;
-    size_t slash = item.find('/');
-    if (slash != std::string::npos) {
-      base = item.substr(0, slash);
-      step = std::stoi(item.substr(slash + 1));
-    }
-    int lo = 0, hi = 6;
-    if (base != "*") {
-      size_t dash = base.find('-');
-      std::string lo_text = base.substr(0, dash);
-      lo = WeekdayValue(lo_text);
-      if (dash != std::string::npos) {
-        std::string hi_text = base.substr(dash + 1);
-        hi = Upper(hi_text) == "SUN" || hi_text == "7" ? 7 : WeekdayValue(hi_text);
-      } else {
-        hi = slash != std::string::npos ? 6 : lo;
-      }
-    }
-    for (int d = lo; d <= hi; d += step) days.insert(d % 7);
-  }
+// Cron weekdays (bit 0 = Sunday, as CronSchedule parsed them) to Quartz's (1 = Sunday ..
+// 7 = Saturday), written as ascending ranges, since a cron range such as 5-7 (Friday to
+// Sunday) wraps in Quartz's numbering.
+std::string WeekdayField(uint8_t days) {
   std::string out;
-  auto it = days.begin();
-  while (it != days.end()) {
-    int start = *it, end = *it;
-    auto next = std::next(it);
-    while (next != days.end() && *next == end + 1) {
-      end = *next;
-      ++next;
+  int d = 0;
+  while (d < 7) {
+    if (((days >> d) & 1) == 0) {
+      ++d;
+      continue;
     }
+    int end = d;
+    while (end + 1 < 7 && ((days >> (end + 1)) & 1)) ++end;
     if (!out.empty()) out += ",";
-    out += std::to_string(start + 1);
-    if (end > start) out += (end == start + 1 ? "," : "-") + std::to_string(end + 1);
-    it = next;
+    out += std::to_string(d + 1);
+    if (end > d) out += (end == d + 1 ? "," : "-") + std::to_string(end + 1);
+    d = end + 1;
   }
   return out;
 }
@@ -115,19 +46,16 @@ std::string WeekdayField(const std::string& field) {
 }  // namespace
 
 Result<std::string> CronToQuartz(const std::string& cron) {
-  LP_ASSIGN_OR_RETURN(jobs::CronSchedule checked, jobs::CronSchedule::Parse(cron));
-  (void)checked;
-  std::vector<std::string> f = SplitFields(ExpandMacro(cron));
-  if (f.size() != 5) {
-    return Status::InvalidArgument("cron '" + cron + "' does not have five fields");
-  }
+  // The parser's fields (macros expanded, names and ranges checked) and weekday set, so
+  // this accepts exactly what jobs.yaml accepts.
+  LP_ASSIGN_OR_RETURN(jobs::CronSchedule schedule, jobs::CronSchedule::Parse(cron));
+  const std::vector<std::string>& f = schedule.fields();
   const std::string& minute = f[0];
   const std::string& hour = f[1];
   const std::string& dom = f[2];
   const std::string& month = f[3];
-  const std::string& dow = f[4];
   bool dom_star = dom == "*";
-  bool dow_star = dow == "*";
+  bool dow_star = f[4] == "*";
   if (!dom_star && !dow_star) {
     return Status::NotSupported("cron '" + cron +
                                 "' restricts both the day of the month and the day of the week, which cron runs "
@@ -138,7 +66,7 @@ Result<std::string> CronToQuartz(const std::string& cron) {
   if (dow_star) {
     quartz += PlainField(dom, 1) + " " + PlainField(month, 1) + " ?";
   } else {
-    quartz += "? " + PlainField(month, 1) + " " + WeekdayField(dow);
+    quartz += "? " + PlainField(month, 1) + " " + WeekdayField(schedule.weekdays());
   }
   return quartz;
 }

@@ -44,6 +44,9 @@ TEST(QuartzCronTest, Macros) {
   EXPECT_EQ(Quartz("@hourly"), "0 0 * * * ?");
   EXPECT_EQ(Quartz("@weekly"), "0 0 0 ? * 1");
   EXPECT_EQ(Quartz("@monthly"), "0 0 0 1 * ?");
+  // Whatever jobs.yaml accepts converts: macros in capitals, spaces around the fields.
+  EXPECT_EQ(Quartz("@DAILY"), "0 0 0 * * ?");
+  EXPECT_EQ(Quartz(" 0  6 * * 1 "), "0 0 6 ? * 2");
 }
 
 TEST(QuartzCronTest, BothDayFieldsRestrictedIsRefusedWithTheReason) {

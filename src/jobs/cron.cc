@@ -1,6 +1,7 @@
 #include "jobs/cron.h"
 
 #include <cctype>
+#include <utility>
 #include <vector>
 
 namespace lakepipe::jobs {
@@ -153,6 +154,7 @@ Result<CronSchedule> CronSchedule::Parse(const std::string& input) {
   c.dom_star_ = fields[2][0] == '*';
   c.dow_star_ = fields[4][0] == '*';
   c.by_elapsed_time_ = fields[0][0] == '*' || fields[1][0] == '*';
+  c.fields_ = std::move(fields);
   return c;
 }
 

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "jobs/time_zone.h"
@@ -32,12 +33,17 @@ class CronSchedule {
   Result<int64_t> Next(int64_t after_utc, const TimeZone& tz) const;
 
   const std::string& text() const { return text_; }
+  // The five fields as written, a macro expanded ("@daily": "0" "0" "*" "*" "*").
+  const std::vector<std::string>& fields() const { return fields_; }
+  // Bit w: weekday w runs (0 = Sunday; a 7 in the text is folded into 0).
+  uint8_t weekdays() const { return weekdays_; }
   bool Matches(int64_t local) const;  // whether a local wall-clock minute matches
 
  private:
   bool DayMatches(int64_t days) const;
 
   std::string text_;
+  std::vector<std::string> fields_;
   uint64_t minutes_ = 0;  // bit i: minute i
   uint32_t hours_ = 0;
   uint32_t days_ = 0;     // bit d: day d (1..31)
