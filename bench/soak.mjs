@@ -20,6 +20,10 @@
 // 10 minutes). Scheduled VACUUM never keeps less than an hour (docs/continuous.md); so that
 // the file counts level off within a soak of an hour, the run gets
 // LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS (honoured by test builds only) = the retention.
+// The event log's own retentions (7 days of events, an hour of log and removed files, an
+// upkeep an hour; none can be set under an hour) are shortened to the same --retention by
+// LAKEPIPE_EVENT_LOG_RETENTION_SECONDS (test builds only; runtime/event_log_upkeep.cc), its
+// retention and VACUUM then running every half retention.
 // --as-shipped runs examples/orders unchanged (daily VACUUM keeping 7 days, 30 days of log).
 //
 // Usage: node bench/soak.mjs [--bin B] [--minutes 60] [--rate 5000] [--sample-seconds 60]
@@ -167,7 +171,10 @@ const pipelineDir = soakPipeline(work);
 const producer = start(bin, ['produce', '--from', input, '--to', landing, '--rate', String(rate), '--lines-per-file', '500']);
 while (!existsSync(landing) || readdirSync(landing).length === 0) await sleep(50);
 const pipeline = start(bin, ['run', pipelineDir, '--summary', '--port', String(port), ...sets],
-  asShipped ? {} : { LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS: String(retentionMinutes * 60) });
+  asShipped ? {} : {
+    LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS: String(retentionMinutes * 60),
+    LAKEPIPE_EVENT_LOG_RETENTION_SECONDS: String(retentionMinutes * 60),
+  });
 let stopped = null;
 pipeline.exited.then((r) => { stopped = r; });
 const loadStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -204,6 +211,7 @@ while ((Date.now() - t0) / 60000 < minutes) {
       checkpoints: du(join(storage, '_checkpoints', name)),
     };
   }
+  s.all_checkpoints = du(join(storage, '_checkpoints'));
   s.event_log = { data: du(join(storage, '_event_log'), (n) => n === '_delta_log'), log: du(join(storage, '_event_log', '_delta_log')) };
   s.state_keys = { ...stateKeys };
   samples.push(s);
@@ -228,7 +236,11 @@ const series = [
 ];
 series.push(['silver_orders: DISTINCT keys (state, grows by design)', (s) => s.state_keys?.silver_orders ?? null, true]);
 series.push(['_event_log: data files', (s) => s.event_log.data.files, false]);
+series.push(['_event_log: data MB', (s) => s.event_log.data.bytes / 1e6, false]);
 series.push(['_event_log: _delta_log files', (s) => s.event_log.log.files, false]);
+series.push(['_event_log: _delta_log MB', (s) => s.event_log.log.bytes / 1e6, false]);
+series.push(['_checkpoints (all flows): files', (s) => s.all_checkpoints.files, false]);
+series.push(['_checkpoints (all flows): MB', (s) => s.all_checkpoints.bytes / 1e6, false]);
 const tableNames = Object.keys(samples.at(-1).tables).sort();
 for (const t of tableNames) {
   series.push([`${t}: data files`, (s) => s.tables[t]?.data.files ?? 0, false]);
@@ -264,7 +276,9 @@ const md = [
   asShipped ? 'The pipeline is examples/orders as shipped (the defaults: daily VACUUM keeping 7 days of removed files, 30 days of log).'
     : `Every table of the pipeline (a copy of examples/orders) has \`'lakepipe.vacuum.interval' = '${vacuumInterval}'\`, ` +
       `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', and the run ` +
-      `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise).`,
+      `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise) and ` +
+      `LAKEPIPE_EVENT_LOG_RETENTION_SECONDS=${retentionMinutes * 60} (the event log keeps ${retentionMinutes} minutes of events, ` +
+      `log and removed files, with its retention and VACUUM every ${retentionMinutes / 2} minutes, instead of 7 days, an hour and an hour).`,
   '',
   `Slopes are fitted over the second half of the run (after warm-up); "flat" means the fitted change over that half is ` +
     `within twice the scatter around the line or 5% of the mean. 30 days = the last value plus 30 days of the slope.`,

@@ -55,7 +55,7 @@ bool KillPointsCompiledIn() {
 void CheckKillPointEnvironment() {
   if (KillPointsCompiledIn()) return;
   for (const char* var : {"LAKEPIPE_KILL_AT", "LAKEPIPE_KILL_TRACE", "LAKEPIPE_CRASH_JOURNAL", "LAKEPIPE_FAULT_AT",
-                          "LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS"}) {
+                          "LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS", "LAKEPIPE_EVENT_LOG_RETENTION_SECONDS"}) {
     const char* v = std::getenv(var);
     if (v != nullptr && *v != '\0') {
       std::fprintf(stderr,

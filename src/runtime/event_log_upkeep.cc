@@ -1,7 +1,10 @@
 #include "runtime/event_log_upkeep.h"
 
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
+#include "common/kill_point.h"
 #include "delta/row_changes.h"
 #include "delta/table.h"
 #include "runtime/event_log.h"
@@ -14,9 +17,39 @@ namespace {
 constexpr const char* kRetentionKey = "lakepipe.eventLog.retentionDuration";
 constexpr const char* kEventLogName = "_event_log";
 
+// Test builds only (kill points compiled in, as LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS):
+// LAKEPIPE_EVENT_LOG_RETENTION_SECONDS=N makes every retention of the event log N seconds
+// (its events, its log and removed files) and runs its retention and VACUUM every N/2
+// seconds, so that `make soak` (bench/soak.mjs) outlasts them within its hour; the
+// settings' floor of an hour would not. 0 when unset or not a whole number of seconds.
+int64_t SoakRetentionSeconds() {
+  static const int64_t seconds = [] {
+    const char* env = std::getenv("LAKEPIPE_EVENT_LOG_RETENTION_SECONDS");
+    if (!KillPointsCompiledIn() || env == nullptr || *env == '\0') return int64_t{0};
+    char* end = nullptr;
+    long long n = std::strtoll(env, &end, 10);
+    if (end == env || *end != '\0' || n <= 0) return int64_t{0};
+    return static_cast<int64_t>(n);
+  }();
+  return seconds;
+}
+
+EventLogUpkeepOptions WithSoakOverride(EventLogUpkeepOptions options) {
+  if (const int64_t seconds = SoakRetentionSeconds(); seconds > 0) {
+    options.retention_micros = seconds * 1000000;
+    options.expire_every_micros = seconds * 1000000 / 2;
+    options.vacuum_every_micros = seconds * 1000000 / 2;
+  }
+  return options;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> EventLogHistoryProperties() {
+  if (const int64_t seconds = SoakRetentionSeconds(); seconds > 0) {
+    const std::string interval = "interval " + std::to_string(seconds) + " seconds";
+    return {{"delta.logRetentionDuration", interval}, {"delta.deletedFileRetentionDuration", interval}};
+  }
   return {{"delta.logRetentionDuration", "interval 1 hour"}, {"delta.deletedFileRetentionDuration", "interval 1 hour"}};
 }
 
@@ -26,7 +59,7 @@ EventLogUpkeep::EventLogUpkeep(FileSystem* fs, Clock* clock, EventLog* log, cons
       clock_(clock),
       log_(log),
       path_(EventLog::TablePath(storage)),
-      options_(options),
+      options_(WithSoakOverride(options)),
       compactor_(fs, clock, log),
       vacuum_(fs, clock, log),
       jobs_([this](const TableJobQueue::Job&) { RunDue(); }) {}
