@@ -12,6 +12,7 @@
 #include "delta/log_internal.h"
 #include "delta/table.h"
 #include "delta/table_internal.h"
+#include "delta/txn_retention.h"
 
 namespace lakepipe::delta {
 
@@ -137,6 +138,10 @@ Status WriteCheckpointOf(FileSystem* fs, const std::string& table_path, const Ta
     if (t.deletion_timestamp.value_or(0) < cutoff) expired.emplace_back(key, std::nullopt);
   }
   state.tombstones.Apply(std::move(expired));
+  // So are expired transaction identifiers (delta/txn_retention.h), when the table sets
+  // delta.setTransactionRetentionDuration.
+  const std::optional<int64_t> txn_cutoff = TxnExpiryCutoffMillis(state.metadata.configuration, options.clock->NowMillis());
+  std::erase_if(state.txns, [&](const auto& entry) { return TxnExpired(entry.second, txn_cutoff); });
   LP_ASSIGN_OR_RETURN(LastCheckpoint lc, WriteCheckpointFile(fs, table_path, state));
   LP_KILL_POINT("delta.before_last_checkpoint");
   auto previous = ReadLastCheckpoint(fs, table_path);
@@ -343,7 +348,7 @@ Result<SnapshotPtr> DeltaTable::Latest() const {
   if (!snap) {
     // First use, or the cached version's commit is gone: replay from the newest checkpoint.
     LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs_, path_));
-    LP_ASSIGN_OR_RETURN(snap, Snapshot::Make(path_, std::move(state), fs_));
+    LP_ASSIGN_OR_RETURN(snap, Snapshot::Make(path_, std::move(state), fs_, options_.clock));
   }
   std::lock_guard<std::mutex> lock(cache_mu_);
   if (!cached_ || cached_->version() < snap->version()) cached_ = snap;
@@ -360,7 +365,7 @@ Result<SnapshotPtr> DeltaTable::AtVersion(int64_t version) const {
     LP_RETURN_IF_ERROR(CheckVersionRetained(fs_, path_, version));
     return state.status();
   }
-  return Snapshot::Make(path_, std::move(state).value(), fs_);
+  return Snapshot::Make(path_, std::move(state).value(), fs_, options_.clock);
 }
 
 Result<int64_t> DeltaTable::LatestVersion() const {

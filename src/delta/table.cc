@@ -11,6 +11,7 @@
 #include "delta/log_internal.h"
 #include "delta/schema_merge.h"
 #include "delta/table_internal.h"
+#include "delta/txn_retention.h"
 
 namespace lakepipe::delta {
 
@@ -137,11 +138,12 @@ Status Snapshot::CheckNoDeletionVectors() const {
 }
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::Make(std::string table_path, TableState state,
-                                                       FileSystem* fs) {
+                                                       FileSystem* fs, Clock* clock) {
   LP_RETURN_IF_ERROR(CheckReadSupport(state.protocol, state.metadata, table_path));
   auto snap = std::shared_ptr<Snapshot>(new Snapshot());
   snap->table_path_ = std::move(table_path);
   snap->fs_ = fs;
+  snap->clock_ = clock;
   auto schema = state.metadata.schema_string.empty()
                     ? Result<Schema>(Schema())
                     : Schema::FromSparkJson(state.metadata.schema_string);
@@ -178,11 +180,12 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Advance(const Snapshot& base, 
   if (state.metadata_version > base.version() || base.table_path_.empty()) {
     // The protocol or metadata changed: the schema, partition columns and reader
     // support are checked again, with every file.
-    return Make(base.table_path_, std::move(state), base.fs_);
+    return Make(base.table_path_, std::move(state), base.fs_, base.clock_);
   }
   auto snap = std::shared_ptr<Snapshot>(new Snapshot());
   snap->table_path_ = base.table_path_;
   snap->fs_ = base.fs_;
+  snap->clock_ = base.clock_;
   snap->schema_ = base.schema_;
   snap->state_ = std::move(state);
   LP_RETURN_IF_ERROR(snap->CheckNoDeletionVectors());
@@ -237,6 +240,9 @@ int64_t Snapshot::size_bytes() const {
 std::optional<int64_t> Snapshot::TxnVersion(const std::string& app_id) const {
   auto it = state_.txns.find(app_id);
   if (it == state_.txns.end()) return std::nullopt;
+  if (TxnExpired(it->second, TxnExpiryCutoffMillis(state_.metadata.configuration, clock_->NowMillis()))) {
+    return std::nullopt;
+  }
   return it->second.version;
 }
 

@@ -72,8 +72,11 @@ class Snapshot {
   size_t num_files() const { return state_.files.size(); }
   int64_t num_records() const;  // sum of stats.numRecords (-1 if any file lacks it)
   int64_t size_bytes() const;
-  // The latest `txn.version` of an application, or nullopt if it never committed.
+  // The latest `txn.version` of an application, or nullopt if it never committed or its
+  // txn has expired (delta.setTransactionRetentionDuration, delta/txn_retention.h: judged
+  // by the snapshot's clock at the time of the call).
   std::optional<int64_t> TxnVersion(const std::string& app_id) const;
+  // Every txn as replayed, expired ones included (TxnVersion leaves those out).
   const std::map<std::string, Txn>& txns() const { return state_.txns; }
 
   // Parses a file's add.stats, typing min/max by the table schema. An absent stats
@@ -83,8 +86,10 @@ class Snapshot {
   // Builds a snapshot from a replayed state (Checks reader support: refuses reader
   // features lakepipe does not implement with NotSupported naming the feature). Checks
   // every file (partition values, no deletion vectors): O(files).
+  // `clock` judges txn expiry (TxnVersion).
   static Result<std::shared_ptr<const Snapshot>> Make(std::string table_path, TableState state,
-                                                      FileSystem* fs = FileSystem::Default());
+                                                      FileSystem* fs = FileSystem::Default(),
+                                                      Clock* clock = Clock::System());
   // The snapshot of `state`, a later version of `base`'s table reached by applying the
   // commits after it, whose adds are `added_keys`: only those files are checked, and the
   // parsed schema is reused when the commits did not change the metadata. O(changes).
@@ -99,6 +104,7 @@ class Snapshot {
   Status CheckNoDeletionVectors() const;
 
   FileSystem* fs_ = nullptr;
+  Clock* clock_ = Clock::System();
   std::string table_path_;
   TableState state_;
   Schema schema_;

@@ -46,11 +46,17 @@ EventLogUpkeepOptions WithSoakOverride(EventLogUpkeepOptions options) {
 }  // namespace
 
 std::map<std::string, std::string> EventLogHistoryProperties() {
+  std::string history = "interval 1 hour";
+  // Each EventLog (each run) writes under an appId of its own and needs its txn only to
+  // recognise its own retried flush, moments later (event_log.h); a day is ample, and the
+  // appIds of past runs then leave the checkpoints instead of piling up in every one.
+  std::string txns = "interval 1 day";
   if (const int64_t seconds = SoakRetentionSeconds(); seconds > 0) {
-    const std::string interval = "interval " + std::to_string(seconds) + " seconds";
-    return {{"delta.logRetentionDuration", interval}, {"delta.deletedFileRetentionDuration", interval}};
+    history = txns = "interval " + std::to_string(seconds) + " seconds";
   }
-  return {{"delta.logRetentionDuration", "interval 1 hour"}, {"delta.deletedFileRetentionDuration", "interval 1 hour"}};
+  return {{"delta.logRetentionDuration", history},
+          {"delta.deletedFileRetentionDuration", history},
+          {"delta.setTransactionRetentionDuration", txns}};
 }
 
 EventLogUpkeep::EventLogUpkeep(FileSystem* fs, Clock* clock, EventLog* log, const std::string& storage,

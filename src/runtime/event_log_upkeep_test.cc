@@ -161,7 +161,40 @@ TEST_F(EventLogUpkeepTest, NewEventLogsCarryTheHistoryPropertiesAndOldOnesGetThe
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ((*snap)->configuration().at("delta.logRetentionDuration"), "interval 3 days");
   EXPECT_EQ((*snap)->configuration().at("delta.deletedFileRetentionDuration"), "interval 1 hour");
+  EXPECT_EQ((*snap)->configuration().at("delta.setTransactionRetentionDuration"), "interval 1 day");
   EXPECT_EQ((*snap)->schema().ToDDL(), EventLog::TableSchema().ToDDL());
+}
+
+// Every run writes the event log under an appId of its own; a day after a run's last
+// flush its txn leaves the checkpoints, so a month of hourly runs does not put 720 txns
+// in every checkpoint. The current run's txn stays.
+TEST_F(EventLogUpkeepTest, PastRunsTxnsLeaveTheCheckpointsAfterADay) {
+  AddFlushed(kStart, 0);  // this fixture's EventLog: the first run
+  ASSERT_EQ(Latest()->txns().size(), 1u);
+  const std::string first_run = Latest()->txns().begin()->first;
+  EventLog second(fs_, dir_.path(), "p", &clock_);  // a later run
+  // Ten flushes of the second run, 23 hours on: one checkpoint (every 10 commits) holds both.
+  int64_t t = kStart + 23 * kDay / 24;
+  for (int i = 0; i < 10; ++i) {
+    clock_.Set(t + i);
+    second.Add({t + i, "", "flow_progress", "INFO", "second", "{}"});
+    ASSERT_TRUE(second.Flush().ok());
+  }
+  ASSERT_GE(Latest()->state().checkpoint_version, 0);
+  EXPECT_EQ(Latest()->txns().size(), 2u);
+  // Ten more, 25 hours after the first run's flush: the next checkpoint drops its txn.
+  t = kStart + 25 * kDay / 24;
+  for (int i = 0; i < 10; ++i) {
+    clock_.Set(t + i);
+    second.Add({t + i, "", "flow_progress", "INFO", "second", "{}"});
+    ASSERT_TRUE(second.Flush().ok());
+  }
+  delta::SnapshotPtr snap = Latest();
+  ASSERT_EQ(snap->state().checkpoint_version, snap->version()) << "expected a checkpoint at the 20th flush";
+  EXPECT_EQ(snap->txns().count(first_run), 0u);
+  ASSERT_EQ(snap->txns().size(), 1u);
+  EXPECT_EQ(Messages().count("second"), 20u);
+  EXPECT_EQ(Messages().count("e0"), 1u);
 }
 
 // In a continuous run the log is written about once a second while tables update; its

@@ -37,6 +37,14 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
     }
     return Status::OK();
   }
+  if (key == "delta.settransactionretentionduration") {
+    // delta/txn_retention.h: an expired txn reads as never committed.
+    return Status::NotSupported(
+        quoted + " is refused on pipeline tables: every flow writing the table keeps its exactly-once progress in "
+                 "the table's txn (appId = the flow's id), and a flow idle or stopped for longer than the duration "
+                 "would lose it, then refuse to start (its checkpoint ahead of the table) or write a batch twice "
+                 "(docs/delta.md, \"Transaction identifiers\")");
+  }
   if (key == "delta.checkpointinterval") {
     std::string v(value);
     char* end = nullptr;

@@ -51,6 +51,9 @@ TEST(TablePropertiesTest, BadValuesAreRefusedAtTheirPosition) {
       {"'lakepipe.autoCompact.minNumFiles' = '1'", "`1` is not a number of files from 2 to 1000000"},
       {"'pipelines.reset.allowed' = 'false'", "not supported: TBLPROPERTIES `pipelines.reset.allowed` is not built yet"},
       {"'lakepipe.something' = '1'", "is not built yet"},
+      {"'delta.setTransactionRetentionDuration' = 'interval 7 days'",
+       "TBLPROPERTIES `delta.setTransactionRetentionDuration` is refused on pipeline tables: every flow writing the "
+       "table keeps its exactly-once progress in the table's txn"},
   };
   for (const auto& c : cases) {
     auto r = Parse(std::string(kBronze) + "CREATE MATERIALIZED VIEW a TBLPROPERTIES (" + c.props +
