@@ -19,7 +19,7 @@ constexpr const char* kEventLogName = "_event_log";
 
 // Test builds only (kill points compiled in, as LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS):
 // LAKEPIPE_EVENT_LOG_RETENTION_SECONDS=N makes every retention of the event log N seconds
-// (its events, its log and removed files) and runs its retention and VACUUM every N/2
+// (its events, its log and removed files, its txns) and runs its retention and VACUUM every N/2
 // seconds, so that `make soak` (bench/soak.mjs) outlasts them within its hour; the
 // settings' floor of an hour would not. 0 when unset or not a whole number of seconds.
 int64_t SoakRetentionSeconds() {

@@ -13,7 +13,9 @@
 //     (AutoCompactor::CompactIfDue; `lakepipe.eventLog.autoCompact.minNumFiles`, 50 by
 //     default);
 //   - history: the table carries `delta.logRetentionDuration` and
-//     `delta.deletedFileRetentionDuration` of one hour (EventLogHistoryProperties, added
+//     `delta.deletedFileRetentionDuration` of one hour, and
+//     `delta.setTransactionRetentionDuration` of a day (the txns of past runs leave its
+//     checkpoints, delta/txn_retention.h) (EventLogHistoryProperties, added
 //     by one metadata commit to an event log created without them; a value already set is
 //     kept): Delta log cleanup (delta/log_cleanup.h) then removes its expired commit files
 //     after each checkpoint, and VACUUM (ScheduledVacuum::VacuumNow) the files that
