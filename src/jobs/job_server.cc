@@ -16,6 +16,7 @@
 #include "governance/audit_log.h"
 #include "governance/policy.h"
 #include "governance/policy_reloader.h"
+#include "jobs/audit_upkeep.h"
 #include "jobs/job_routes.h"
 #include "jobs/job_runner.h"
 #include "jobs/run_history.h"
@@ -35,7 +36,7 @@ struct JobServer::Impl {
   const JobsFile& file;
   JobServerOptions options;
   httplib::Server http;
-  std::thread http_thread, scheduler_thread;
+  std::thread http_thread, scheduler_thread, upkeep_thread;
   std::atomic<bool> stopping{false};
   std::unique_ptr<Scheduler> scheduler;
   int port = 0;
@@ -139,6 +140,23 @@ struct JobServer::Impl {
     started.detail = "schedule";
     (void)Audit(started);
     StartRun(job, "schedule", ScheduleOrigin());
+  }
+
+  // The audit table's daily VACUUM (jobs/audit_upkeep.h), reported on stdout as the
+  // server reports the rest of its own work.
+  void UpkeepLoop(AuditUpkeep upkeep) {
+    while (!stopping.load()) {
+      auto deleted = upkeep.RunIfDue();
+      if (!deleted.ok()) {
+        std::printf("lakepipe: warning: scheduled VACUUM of %s failed (retried tomorrow): %s\n",
+                    upkeep.path().c_str(), deleted.status().message().c_str());
+      } else if (*deleted > 0) {
+        std::printf("lakepipe: scheduled VACUUM of %s deleted %lld files no version within its retention needs\n",
+                    upkeep.path().c_str(), static_cast<long long>(*deleted));
+      }
+      std::fflush(stdout);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
 
   void SchedulerLoop() {
@@ -483,6 +501,10 @@ Status JobServer::Start(const JobServerOptions& options) {
     impl->reloader->Start();
   }
   if (options.run_schedules) impl->scheduler_thread = std::thread([raw] { raw->SchedulerLoop(); });
+  impl->upkeep_thread = std::thread([raw, upkeep = AuditUpkeep(FileSystem::Default(), options.clock,
+                                                                governance::AuditLog::TablePath(storage))] {
+    raw->UpkeepLoop(upkeep);
+  });
   impl_ = std::move(impl);
   return Status::OK();
 }
@@ -492,6 +514,7 @@ void JobServer::Stop() {
   impl_->stopping.store(true);
   if (impl_->reloader != nullptr) impl_->reloader->Stop();
   if (impl_->scheduler_thread.joinable()) impl_->scheduler_thread.join();
+  if (impl_->upkeep_thread.joinable()) impl_->upkeep_thread.join();
   std::vector<Impl::RunThread> runs;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
