@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <queue>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
 
+#include "common/fs.h"
 #include "state/rocks_util.h"
 
 namespace lakepipe::state {
@@ -105,16 +107,57 @@ rocksdb::Slice TimeValue(int64_t t, char (&buf)[8]) {
 
 }  // namespace
 
-SeenKeyStore::~SeenKeyStore() = default;
+namespace {
 
-Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir, int64_t max_keys_in_memory) {
+// Bytes per slot of a DigestTable without times (a digest and its flags).
+constexpr int64_t kSlotBytes = static_cast<int64_t>(sizeof(SeenKeyStore::Digest) + 1);
+
+// Whether growing a table of `slots` slots stays within `budget` bytes while the old and
+// the new arrays both exist (3x the old).
+bool GrowthFits(size_t slots, int64_t budget) { return 3 * static_cast<int64_t>(slots) * kSlotBytes <= budget; }
+
+// Removes the runs a batch spilled before the process stopped: they were never part of
+// the store.
+Status RemoveStaleRuns(const std::string& dir) {
+  FileSystem* fs = FileSystem::Default();
+  LP_ASSIGN_OR_RETURN(auto entries, fs->ListDir(dir));
+  for (const auto& e : entries) {
+    if (e.is_dir || e.name.rfind("spill-", 0) != 0) continue;
+    if (e.name.size() < 4 || e.name.compare(e.name.size() - 4, 4, ".run") != 0) continue;
+    LP_RETURN_IF_ERROR(fs->RemoveFile(dir + "/" + e.name));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+SeenKeyStore::~SeenKeyStore() { RemoveRuns(); }
+
+int64_t SeenKeyStore::MaxKeysWithin(int64_t budget_bytes) {
+  // The largest table whose own growth fits, filled to its 3/4: the loaded copy of the
+  // stored keys, like the pending table, then never needs more than the budget.
+  size_t slots = 1024;
+  if (!GrowthFits(slots, budget_bytes)) return 0;
+  while (GrowthFits(slots * 2, budget_bytes)) slots *= 2;
+  return static_cast<int64_t>(slots * 2 * 3 / 4);
+}
+
+Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir, int64_t max_keys_in_memory,
+                                                          int64_t memory_budget_bytes) {
+  if (memory_budget_bytes < 1) {
+    return Status::InvalidArgument("state store " + dir + ": memory budget of " +
+                                   std::to_string(memory_budget_bytes) + " bytes; it must be at least 1");
+  }
   std::shared_ptr<SeenKeyStore> store(new SeenKeyStore());
-  store->max_keys_in_memory_ = max_keys_in_memory;
+  store->memory_budget_bytes_ = memory_budget_bytes;
+  store->max_keys_in_memory_ =
+      max_keys_in_memory == kMaxKeysFromBudget ? MaxKeysWithin(memory_budget_bytes) : max_keys_in_memory;
   // Most lookups are of keys never seen: the bloom filter answers those without a read.
   // Digests do not compress: table files are written uncompressed.
   LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true, /*compress=*/false));
   rocksdb::DB* raw = store->db_.get();
   store->dir_ = dir;
+  LP_RETURN_IF_ERROR(RemoveStaleRuns(dir));
   LP_ASSIGN_OR_RETURN(store->committed_batch_, ReadMarker(raw, kBatchKey, dir));
   LP_ASSIGN_OR_RETURN(auto count, ReadMarker(raw, kCountKey, dir));
   store->stored_keys_ = count.value_or(0);
@@ -227,6 +270,14 @@ Status SeenKeyStore::Probe(const Digest& d, bool with_time, int64_t time, uint8_
   }
   uint8_t flags = with_time ? kHasTime : 0;
   bool found;
+  if (!runs_.empty()) {
+    if (with_time) return Status::Internal("state store " + dir_ + ": event times after keys were spilled");
+    LP_RETURN_IF_ERROR(InSpilledRuns(d, &found));
+    if (found) {
+      *inserted = 0;
+      return Status::OK();
+    }
+  }
   std::optional<int64_t> db_time;
   LP_RETURN_IF_ERROR(Lookup(d, &found, &db_time));
   if (found) {
@@ -238,14 +289,58 @@ Status SeenKeyStore::Probe(const Digest& d, bool with_time, int64_t time, uint8_
       return Status::OK();
     }
   }
+  if (!with_time) LP_RETURN_IF_ERROR(SpillIfFull());
   AddPending(d, flags | kNew, time, db_time);
   *inserted = 1;
   return Status::OK();
 }
 
+Status SeenKeyStore::SpillIfFull() {
+  if (pending_.has_times() || pending_watermark_) return Status::OK();  // spilling keeps no times
+  size_t slots = pending_.slot_count();
+  if (slots == 0 || (pending_.size() + 1) * 4 <= slots * 3) return Status::OK();  // no growth yet
+  if (GrowthFits(slots, memory_budget_bytes_)) return Status::OK();
+  std::vector<uint32_t> sorted = pending_.SortedSlots();
+  std::string path = dir_ + "/spill-" + std::to_string(next_run_++) + ".run";
+  LP_ASSIGN_OR_RETURN(auto run, DigestRun::Write(path, pending_, sorted));
+  runs_.push_back(std::move(run));
+  pending_.Clear(slots);  // the arrays are reused for the next keys
+  return Status::OK();
+}
+
+Status SeenKeyStore::InSpilledRuns(const Digest& d, bool* found) {
+  *found = false;
+  for (const auto& run : runs_) {
+    if (!run->MayContain(d)) continue;
+    LP_ASSIGN_OR_RETURN(*found, run->Contains(d));
+    if (*found) return Status::OK();
+  }
+  return Status::OK();
+}
+
+void SeenKeyStore::RemoveRuns() {
+  for (auto& run : runs_) run->Remove();
+  runs_.clear();
+}
+
 Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) {
   inserted->assign(keys.size(), 0);
-  for (size_t i = 0; i < keys.size(); ++i) LP_RETURN_IF_ERROR(Probe(DigestOf(keys[i]), false, 0, &(*inserted)[i]));
+  if (runs_.empty()) {
+    for (size_t i = 0; i < keys.size(); ++i) LP_RETURN_IF_ERROR(Probe(DigestOf(keys[i]), false, 0, &(*inserted)[i]));
+    return Status::OK();
+  }
+  // With runs, most keys (the new ones) cost a filter block of every run, each a cache
+  // miss: the digests are computed first, and the blocks of a key a few places ahead are
+  // fetched while this one is probed, so the misses overlap.
+  constexpr size_t kAhead = 8;
+  digests_.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) digests_[i] = DigestOf(keys[i]);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i + kAhead < keys.size()) {
+      for (const auto& run : runs_) run->Prefetch(digests_[i + kAhead]);
+    }
+    LP_RETURN_IF_ERROR(Probe(digests_[i], false, 0, &(*inserted)[i]));
+  }
   return Status::OK();
 }
 
@@ -268,6 +363,7 @@ Status SeenKeyStore::InsertIfAbsentWithTime(const std::vector<std::string_view>&
 // absent and is recorded anew; a known key keeps its time (the kept row's).
 Status SeenKeyStore::ProbeFirst(const Digest& d, int64_t time, int64_t floor, uint8_t* inserted,
                                 int64_t* recorded) {
+  if (!runs_.empty()) return Status::Internal("state store " + dir_ + ": event times after keys were spilled");
   size_t slot = pending_.Find(d);
   if (slot != DigestTable::kNone) {
     if ((pending_.flags(slot) & kHasTime) && pending_.time(slot) >= floor) {
@@ -314,6 +410,7 @@ Status SeenKeyStore::InsertIfAbsentOrExpired(const std::vector<std::string_view>
 }
 
 Result<int64_t> SeenKeyStore::ExpireBefore(int64_t watermark_micros) {
+  if (!runs_.empty()) return Status::Internal("state store " + dir_ + ": a watermark after keys were spilled");
   std::optional<int64_t> current = RecordedWatermark();
   if (current && *current >= watermark_micros) {
     watermark_micros = *current;  // a watermark never goes back
@@ -350,6 +447,7 @@ int64_t SeenKeyStore::size() const { return stored_keys_ + pending_new_; }
 
 int64_t SeenKeyStore::MemoryBytes() const {
   int64_t bytes = pending_.MemoryBytes() + committed_.MemoryBytes();
+  for (const auto& run : runs_) bytes += run->MemoryBytes();
   uint64_t memtables = 0;
   if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
     bytes += static_cast<int64_t>(memtables);
@@ -367,6 +465,7 @@ StateSize SeenKeyStore::Size() const {
 }
 
 void SeenKeyStore::Abandon() {
+  RemoveRuns();
   pending_.Clear(kKeepSlots);
   pending_new_ = 0;
   pending_min_time_ = INT64_MAX;
@@ -377,6 +476,24 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
   if (committed_batch_ && batch_id <= *committed_batch_) {
     return Status::InvalidArgument("state store " + dir_ + " already has batch " + std::to_string(*committed_batch_) +
                                    " applied; batch " + std::to_string(batch_id) + " cannot be applied after it");
+  }
+  if (!runs_.empty()) {
+    // Spilled: only keys without times, no watermark (SpillIfFull), so no expiry either.
+    if (pending_watermark_ || pending_.has_times()) {
+      return Status::Internal("state store " + dir_ + ": spilled keys with event times or a watermark");
+    }
+    int64_t count = stored_keys_ + pending_new_;
+    std::optional<int64_t> watermark = RecordedWatermark();
+    LP_RETURN_IF_ERROR(WriteMerged(batch_id, count, watermark));
+    // The store outgrew the budget: a loaded copy is dropped, probes read RocksDB (or
+    // reload when a small budget's key count still allows it).
+    committed_.Clear();
+    committed_loaded_ = false;
+    Abandon();
+    stored_keys_ = count;
+    committed_batch_ = batch_id;
+    committed_watermark_ = watermark;
+    return Status::OK();
   }
   int64_t count = stored_keys_;
   std::vector<Digest> expired;  // stored keys to delete
@@ -510,6 +627,68 @@ Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired,
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) { return check(writer.Put(k, v)); },
       [&](const rocksdb::Slice& k) { return check(writer.Delete(k)); }));
   if (range_end != nullptr) LP_RETURN_IF_ERROR(check(writer.DeleteRange(std::string(1, kTimePrefix), *range_end)));
+  LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));
+  rocksdb::IngestExternalFileOptions options;
+  options.move_files = true;
+  Status st = FromRocks(db_->IngestExternalFile({file}, options), "ingest " + file);
+  std::remove(file.c_str());
+  return st;
+}
+
+// The batch's new keys are in pending_ and in the runs, each sorted, disjoint (a key is
+// added only when absent from all): a k-way merge gives them in key order for one table
+// file, with the markers after them, as WriteSorted writes it.
+Status SeenKeyStore::WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark) {
+  std::string file = dir_ + "/ingest-" + std::to_string(batch_id) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
+  LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
+  auto check = [&file](const rocksdb::Status& st) { return FromRocks(st, "write " + file); };
+  // Sources: 0 .. runs-1 the runs, runs the pending table's sorted slots.
+  std::vector<uint32_t> slots = pending_.SortedSlots();
+  size_t next_slot = 0;
+  std::vector<std::unique_ptr<DigestRunReader>> readers;
+  for (const auto& run : runs_) readers.push_back(std::make_unique<DigestRunReader>(*run));
+  struct Head {
+    Digest digest;
+    size_t source;
+  };
+  auto after = [](const Head& a, const Head& b) { return DigestTable::KeyLess(b.digest, a.digest); };
+  std::priority_queue<Head, std::vector<Head>, decltype(after)> heads(after);
+  auto advance = [&](size_t source) -> Status {
+    Digest d;
+    if (source == readers.size()) {
+      if (next_slot == slots.size()) return Status::OK();
+      heads.push({pending_.digest(slots[next_slot++]), source});
+      return Status::OK();
+    }
+    LP_ASSIGN_OR_RETURN(bool more, readers[source]->Next(&d));
+    if (more) heads.push({d, source});
+    return Status::OK();
+  };
+  for (size_t s = 0; s <= readers.size(); ++s) LP_RETURN_IF_ERROR(advance(s));
+  char kbuf[kKeyEntryBytes];
+  bool have_last = false;
+  Digest last{};
+  int64_t written = 0;
+  while (!heads.empty()) {
+    Head h = heads.top();
+    heads.pop();
+    if (have_last && !DigestTable::KeyLess(last, h.digest)) {
+      return Status::Internal("state store " + dir_ + ": a spilled key run is out of order or repeats a key");
+    }
+    LP_RETURN_IF_ERROR(check(writer.Put(KeyEntry(h.digest, kbuf), rocksdb::Slice())));
+    last = h.digest;
+    have_last = true;
+    ++written;
+    LP_RETURN_IF_ERROR(advance(h.source));
+  }
+  if (written != pending_new_) {
+    return Status::Internal("state store " + dir_ + ": " + std::to_string(written) + " spilled and pending keys, " +
+                            std::to_string(pending_new_) + " new keys counted");
+  }
+  LP_RETURN_IF_ERROR(check(writer.Put(kBatchKey, std::to_string(batch_id))));
+  LP_RETURN_IF_ERROR(check(writer.Put(kCountKey, std::to_string(count))));
+  if (watermark) LP_RETURN_IF_ERROR(check(writer.Put(kWatermarkKey, std::to_string(*watermark))));
   LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));
   rocksdb::IngestExternalFileOptions options;
   options.move_files = true;

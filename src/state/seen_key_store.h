@@ -19,6 +19,16 @@
 // changes live in a DigestTable (flat, no node per key); a large batch's changes are
 // written as one sorted table file that RocksDB ingests, built straight from the table.
 //
+// Memory budget (docs/checkpoint.md, "Memory budget"): the pending table of a batch
+// without event times (a DISTINCT without a watermark, the only kind that runs a large
+// micro-batch by parts) holds at most `memory_budget_bytes`, counting the copy a growth
+// makes. When it would grow past that, its keys are written in key order to a run file in
+// the store's folder (`spill-<n>.run`, a DigestRun) and the table starts empty again; a
+// probe looks in the table, then in the runs (a Bloom filter each, a block read when it
+// says maybe), then in the store. Commit merges the table and the runs into the one
+// ingested table file, so the commit protocol is unchanged; Abandon deletes the runs. The
+// in-memory copy of the stored keys is limited by the same budget.
+//
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
 // InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
 // the batch is in the table. Thread-safety: one flow thread; not synchronised.
@@ -32,6 +42,7 @@
 
 #include "common/status.h"
 #include "operators/deduplicate.h"
+#include "state/digest_run.h"
 #include "state/digest_table.h"
 #include "state/state_size.h"
 
@@ -46,10 +57,17 @@ class SeenKeyStore : public operators::SeenKeySet {
   // Opens (creating if needed) the store in folder `dir`. Up to `max_keys_in_memory` stored
   // keys, the first batch that needs to probe stored keys loads them all into memory (one
   // scan) and later commits keep that copy current; a larger store is probed in RocksDB
-  // (bloom filters, a read per key present). 0: always probe RocksDB.
-  static constexpr int64_t kDefaultMaxKeysInMemory = 20'000'000;
+  // (bloom filters, a read per key present). 0: always probe RocksDB;
+  // kMaxKeysFromBudget: as many as a table within `memory_budget_bytes` holds.
+  // `memory_budget_bytes` (at least 1) bounds the pending table of a batch (see above).
+  static constexpr int64_t kMaxKeysFromBudget = -1;
+  static constexpr int64_t kDefaultMaxKeysInMemory = kMaxKeysFromBudget;
+  static constexpr int64_t kDefaultMemoryBudgetBytes = 64LL << 20;
   static Result<std::shared_ptr<SeenKeyStore>> Open(const std::string& dir,
-                                                    int64_t max_keys_in_memory = kDefaultMaxKeysInMemory);
+                                                    int64_t max_keys_in_memory = kDefaultMaxKeysInMemory,
+                                                    int64_t memory_budget_bytes = kDefaultMemoryBudgetBytes);
+  // The stored keys a DigestTable within `budget_bytes` holds (kMaxKeysFromBudget's value).
+  static int64_t MaxKeysWithin(int64_t budget_bytes);
   ~SeenKeyStore() override;
 
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
@@ -66,7 +84,9 @@ class SeenKeyStore : public operators::SeenKeySet {
 
   // Committed keys plus keys new in the current batch (expiry is counted at Commit).
   int64_t size() const override;
-  // Pending changes plus RocksDB's write buffers.
+  // Runs written by the current batch because its keys outgrew the memory budget.
+  int64_t spilled_runs() const { return static_cast<int64_t>(runs_.size()); }
+  // Pending changes (with the spilled runs' filters and indexes) plus RocksDB's write buffers.
   int64_t MemoryBytes() const override;
   // Keys, bytes on disk and in memory (lists the folder: call once per batch, not per row).
   StateSize Size() const;
@@ -99,6 +119,15 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status LoadCommitted();
   // After a successful write: applies the batch to committed_ (when loaded).
   void ApplyToCommitted(const std::vector<Digest>& expired);
+  // Before a new key is added to pending_ (no event times): writes pending_ to a run when
+  // growing it would pass the memory budget.
+  Status SpillIfFull();
+  // Whether `d` is in one of the current batch's runs.
+  Status InSpilledRuns(const Digest& d, bool* found);
+  // Drops the runs (and their files).
+  void RemoveRuns();
+  // Commit of a batch with runs: the runs and pending_ merged into one ingested table file.
+  Status WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark);
   size_t AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time);
   // The batch's writes, as one synced WriteBatch (small) or one ingested sorted table file.
   Status WriteSmall(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
@@ -124,8 +153,12 @@ class SeenKeyStore : public operators::SeenKeySet {
   // of RocksDB's `k` entries as of the last commit, so probes need no read.
   DigestTable committed_;
   bool committed_loaded_ = false;
-  int64_t max_keys_in_memory_ = kDefaultMaxKeysInMemory;
+  int64_t max_keys_in_memory_ = 0;
+  int64_t memory_budget_bytes_ = kDefaultMemoryBudgetBytes;
+  std::vector<std::unique_ptr<DigestRun>> runs_;  // the current batch's spilled keys
+  int64_t next_run_ = 0;                          // numbers the run files of this process
   std::string value_;  // scratch
+  std::vector<Digest> digests_;  // scratch: a probe's digests
 };
 
 }  // namespace lakepipe::state

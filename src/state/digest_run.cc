@@ -1,0 +1,150 @@
+#include "state/digest_run.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace lakepipe::state {
+namespace {
+
+constexpr uint64_t kFilterBitsPerDigest = 10;
+constexpr int kFilterProbes = 7;  // bits set per digest, all in one 512-bit block
+constexpr size_t kWriteBufferDigests = 4096;
+constexpr size_t kReadBufferDigests = 4096;
+
+// The filter's block comes from the digest's second half, its bits from the first: the
+// digest is already uniformly distributed, so its bits need no further hashing.
+inline uint64_t FilterBlock(const Digest128& d, uint64_t blocks) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(d.part[1]) * blocks) >> 64);
+}
+
+Status WriteAll(int fd, const void* data, size_t bytes, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::write(fd, p, bytes);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "write " + path);
+    }
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+// Reads exactly `bytes` at `offset`.
+Status ReadAt(int fd, void* data, size_t bytes, int64_t offset, const std::string& path) {
+  char* p = static_cast<char*>(data);
+  while (bytes > 0) {
+    ssize_t n = ::pread(fd, p, bytes, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "read " + path);
+    }
+    if (n == 0) return Status::Corruption("spilled key run " + path + " is shorter than written");
+    p += n;
+    bytes -= static_cast<size_t>(n);
+    offset += n;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DigestRun>> DigestRun::Write(const std::string& path, const DigestTable& table,
+                                                    const std::vector<uint32_t>& sorted_slots) {
+  std::unique_ptr<DigestRun> run(new DigestRun());
+  run->path_ = path;
+  run->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (run->fd_ < 0) return Status::FromErrno(errno, "create " + path);
+  run->count_ = static_cast<int64_t>(sorted_slots.size());
+  run->filter_blocks_ = std::max<uint64_t>(1, (sorted_slots.size() * kFilterBitsPerDigest + 511) / 512);
+  run->filter_.assign(run->filter_blocks_ * 8, 0);
+  run->fences_.reserve((sorted_slots.size() + kDigestsPerBlock - 1) / kDigestsPerBlock);
+  std::vector<Digest128> buffer;
+  buffer.reserve(kWriteBufferDigests);
+  for (size_t i = 0; i < sorted_slots.size(); ++i) {
+    const Digest128& d = table.digest(sorted_slots[i]);
+    if (i % kDigestsPerBlock == 0) run->fences_.push_back(d);
+    run->AddToFilter(d);
+    buffer.push_back(d);
+    if (buffer.size() == kWriteBufferDigests) {
+      LP_RETURN_IF_ERROR(WriteAll(run->fd_, buffer.data(), buffer.size() * sizeof(Digest128), path));
+      buffer.clear();
+    }
+  }
+  LP_RETURN_IF_ERROR(WriteAll(run->fd_, buffer.data(), buffer.size() * sizeof(Digest128), path));
+  // No fsync: a run is never read by another process; a crash discards the batch and Open
+  // deletes the file.
+  return run;
+}
+
+DigestRun::~DigestRun() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DigestRun::AddToFilter(const Digest128& d) {
+  uint64_t* block = &filter_[FilterBlock(d, filter_blocks_) * 8];
+  uint64_t bits = d.part[0];
+  for (int i = 0; i < kFilterProbes; ++i, bits >>= 9) {
+    uint64_t b = bits & 511;
+    block[b >> 6] |= 1ULL << (b & 63);
+  }
+}
+
+void DigestRun::Prefetch(const Digest128& d) const {
+  __builtin_prefetch(&filter_[FilterBlock(d, filter_blocks_) * 8]);
+}
+
+bool DigestRun::MayContain(const Digest128& d) const {
+  const uint64_t* block = &filter_[FilterBlock(d, filter_blocks_) * 8];
+  uint64_t bits = d.part[0];
+  for (int i = 0; i < kFilterProbes; ++i, bits >>= 9) {
+    uint64_t b = bits & 511;
+    if ((block[b >> 6] & (1ULL << (b & 63))) == 0) return false;
+  }
+  return true;
+}
+
+Result<bool> DigestRun::Contains(const Digest128& d) const {
+  if (count_ == 0) return false;
+  // The last block whose first digest is at or below d.
+  auto it = std::upper_bound(fences_.begin(), fences_.end(), d, DigestTable::KeyLess);
+  if (it == fences_.begin()) return false;
+  size_t block = static_cast<size_t>(it - fences_.begin()) - 1;
+  int64_t first = static_cast<int64_t>(block * kDigestsPerBlock);
+  size_t n = static_cast<size_t>(std::min<int64_t>(kDigestsPerBlock, count_ - first));
+  Digest128 buf[kDigestsPerBlock];
+  LP_RETURN_IF_ERROR(ReadAt(fd_, buf, n * sizeof(Digest128), first * static_cast<int64_t>(sizeof(Digest128)), path_));
+  auto pos = std::lower_bound(buf, buf + n, d, DigestTable::KeyLess);
+  return pos != buf + n && *pos == d;
+}
+
+int64_t DigestRun::MemoryBytes() const {
+  return static_cast<int64_t>(filter_.capacity() * sizeof(uint64_t) + fences_.capacity() * sizeof(Digest128));
+}
+
+void DigestRun::Remove() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  ::unlink(path_.c_str());
+}
+
+Result<bool> DigestRunReader::Next(Digest128* d) {
+  if (at_ == buffer_.size()) {
+    if (read_ == run_.count_) return false;
+    size_t n = static_cast<size_t>(std::min<int64_t>(kReadBufferDigests, run_.count_ - read_));
+    buffer_.resize(n);
+    LP_RETURN_IF_ERROR(ReadAt(run_.fd_, buffer_.data(), n * sizeof(Digest128),
+                              read_ * static_cast<int64_t>(sizeof(Digest128)), run_.path_));
+    read_ += static_cast<int64_t>(n);
+    at_ = 0;
+  }
+  *d = buffer_[at_++];
+  return true;
+}
+
+}  // namespace lakepipe::state

@@ -1,0 +1,224 @@
+// The memory budget of SeenKeyStore (docs/checkpoint.md, "Memory budget"): a batch whose
+// new keys outgrow it spills them to sorted runs on disk, and must answer, commit, abandon
+// and recover exactly as the in-memory path does.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "operators/deduplicate.h"
+#include "state/digest_run.h"
+#include "state/seen_key_store.h"
+#include "testing/testing.h"
+
+namespace lakepipe::state {
+namespace {
+
+// 1 byte: the pending table spills whenever it would grow past its first 1,024 slots
+// (768 keys), so a few thousand keys make several runs.
+constexpr int64_t kTinyBudget = 1;
+
+std::shared_ptr<SeenKeyStore> Open(const std::string& dir, int64_t budget) {
+  auto store = SeenKeyStore::Open(dir, SeenKeyStore::kMaxKeysFromBudget, budget);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? *store : nullptr;
+}
+
+std::vector<uint8_t> Insert(SeenKeyStore& s, const std::vector<std::string>& keys) {
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::vector<uint8_t> inserted;
+  auto st = s.InsertIfAbsent(views, &inserted);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return inserted;
+}
+
+int CountFiles(const std::string& dir, const std::string& prefix) {
+  auto entries = FileSystem::Default()->ListDir(dir);
+  EXPECT_TRUE(entries.ok());
+  int n = 0;
+  if (entries.ok()) {
+    for (const auto& e : *entries) n += e.name.rfind(prefix, 0) == 0 ? 1 : 0;
+  }
+  return n;
+}
+
+TEST(DigestRunTest, FindsEveryWrittenDigestAndNoOther) {
+  testing::TempDir dir;
+  DigestTable table;
+  std::mt19937_64 rng(7);
+  std::vector<Digest128> in, out;
+  for (int i = 0; i < 5000; ++i) {
+    Digest128 d{{rng(), rng()}};
+    bool added;
+    if (i % 2 == 0) {
+      table.FindOrInsert(d, &added);
+      in.push_back(d);
+    } else {
+      out.push_back(d);
+    }
+  }
+  auto run = DigestRun::Write(dir.Join("r.run"), table, table.SortedSlots());
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ((*run)->size(), 2500);
+  for (const auto& d : in) {
+    auto found = (*run)->Contains(d);
+    ASSERT_TRUE(found.ok());
+    EXPECT_TRUE(*found);
+  }
+  int maybe = 0;
+  for (const auto& d : out) {
+    auto found = (*run)->Contains(d);
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(*found);
+    maybe += (*run)->MayContain(d) ? 1 : 0;
+  }
+  EXPECT_LT(maybe, 125) << "the filter lets more than 5% of absent digests through";
+  // The reader gives them back in key order.
+  DigestRunReader reader(**run);
+  std::vector<Digest128> read;
+  Digest128 d;
+  while (true) {
+    auto more = reader.Next(&d);
+    ASSERT_TRUE(more.ok());
+    if (!*more) break;
+    read.push_back(d);
+  }
+  std::sort(in.begin(), in.end(), DigestTable::KeyLess);
+  EXPECT_TRUE(read == in);
+  (*run)->Remove();
+  EXPECT_EQ(CountFiles(dir.path(), "r.run"), 0);
+}
+
+// Random batches of repeated keys, some far larger than the budget: every answer, size and
+// commit equals the reference set's and the default budget's store, across reopenings.
+TEST(SeenKeySpillTest, ATinyBudgetAnswersAsTheInMemoryPath) {
+  testing::TempDir dir;
+  operators::InMemorySeenKeySet reference;
+  auto spilling = Open(dir.Join("tiny"), kTinyBudget);
+  auto in_memory = Open(dir.Join("default"), SeenKeyStore::kDefaultMemoryBudgetBytes);
+  std::mt19937_64 rng(11);
+  int64_t most_runs = 0;
+  for (int batch = 0; batch < 14; ++batch) {
+    // Every part of the batch probes the same (growing) pending state, as Deduplicate's
+    // parts do; the key space grows so that later batches hold old and new keys.
+    int parts = 1 + static_cast<int>(rng() % 4);
+    for (int p = 0; p < parts; ++p) {
+      std::vector<std::string> keys;
+      int n = batch % 3 == 0 ? 3000 : static_cast<int>(rng() % 700);
+      for (int i = 0; i < n; ++i) keys.push_back("k" + std::to_string(rng() % (2000 + 1500 * batch)));
+      std::vector<std::string_view> views(keys.begin(), keys.end());
+      std::vector<uint8_t> want;
+      ASSERT_TRUE(reference.InsertIfAbsent(views, &want).ok());
+      ASSERT_EQ(Insert(*spilling, keys), want) << "batch " << batch << " part " << p;
+      ASSERT_EQ(Insert(*in_memory, keys), want) << "batch " << batch << " part " << p;
+      most_runs = std::max(most_runs, spilling->spilled_runs());
+    }
+    ASSERT_EQ(spilling->size(), reference.size());
+    ASSERT_TRUE(spilling->Commit(batch).ok());
+    ASSERT_TRUE(in_memory->Commit(batch).ok());
+    EXPECT_EQ(spilling->spilled_runs(), 0);
+    EXPECT_EQ(CountFiles(dir.Join("tiny"), "spill-"), 0) << "a committed batch left its runs";
+    ASSERT_EQ(spilling->size(), reference.size());
+    if (batch % 4 == 3) {
+      spilling.reset();
+      spilling = Open(dir.Join("tiny"), kTinyBudget);
+      ASSERT_EQ(spilling->size(), reference.size());
+      ASSERT_EQ(spilling->committed_batch(), batch);
+    }
+  }
+  EXPECT_GE(most_runs, 3) << "the budget never forced a spill";
+  // Every key of the key space answers as the reference does.
+  std::vector<std::string> all;
+  for (int i = 0; i < 2000 + 1500 * 14; ++i) all.push_back("k" + std::to_string(i));
+  std::vector<std::string_view> views(all.begin(), all.end());
+  std::vector<uint8_t> want;
+  ASSERT_TRUE(reference.InsertIfAbsent(views, &want).ok());
+  EXPECT_EQ(Insert(*spilling, all), want);
+  EXPECT_GT(std::count(want.begin(), want.end(), 0), 5000);
+}
+
+// A spilled batch that fails (or is replayed) leaves nothing: no run files, no keys; and
+// the replay spills and commits the same keys.
+TEST(SeenKeySpillTest, AnAbandonedSpilledBatchLeavesNoTrace) {
+  testing::TempDir dir;
+  auto store = Open(dir.Join("s"), kTinyBudget);
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 2000; ++i) first.push_back("a" + std::to_string(i));
+  for (int i = 0; i < 5000; ++i) second.push_back(i % 2 == 0 ? "a" + std::to_string(i) : "b" + std::to_string(i));
+  Insert(*store, first);
+  ASSERT_TRUE(store->Commit(0).ok());
+  auto got = Insert(*store, second);
+  EXPECT_EQ(std::count(got.begin(), got.end(), 1), 4000);  // 1000 "a" keys were in batch 0
+  EXPECT_GT(store->spilled_runs(), 0);
+  EXPECT_GT(CountFiles(dir.Join("s"), "spill-"), 0);
+  EXPECT_EQ(store->size(), 6000);
+  store->Abandon();
+  EXPECT_EQ(store->spilled_runs(), 0);
+  EXPECT_EQ(CountFiles(dir.Join("s"), "spill-"), 0);
+  EXPECT_EQ(store->size(), 2000);
+  // The replay of batch 1 finds the same keys new, and commits them once.
+  EXPECT_EQ(Insert(*store, second), got);
+  ASSERT_TRUE(store->Commit(1).ok());
+  EXPECT_FALSE(store->Commit(1).ok()) << "a batch must be applied once";
+  store.reset();
+  store = Open(dir.Join("s"), kTinyBudget);
+  EXPECT_EQ(store->size(), 6000);
+  auto again = Insert(*store, second);
+  EXPECT_EQ(std::count(again.begin(), again.end(), 1), 0);
+}
+
+// A process killed while a batch had spilled leaves run files that were never part of the
+// store: the next Open deletes them, and the store is as of the last commit.
+TEST(SeenKeySpillTest, RunsLeftByACrashAreRemovedAtOpen) {
+  testing::TempDir dir;
+  {
+    auto store = Open(dir.Join("s"), kTinyBudget);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 1000; ++i) keys.push_back("c" + std::to_string(i));
+    Insert(*store, keys);
+    ASSERT_TRUE(store->Commit(0).ok());
+  }
+  // What a kill during batch 1 leaves: a run of keys never committed.
+  DigestTable table;
+  bool added;
+  table.FindOrInsert(Digest128{{1, 2}}, &added);
+  ASSERT_TRUE(DigestRun::Write(dir.Join("s") + "/spill-0.run", table, table.SortedSlots()).ok());
+  ASSERT_EQ(CountFiles(dir.Join("s"), "spill-"), 1);
+  auto store = Open(dir.Join("s"), kTinyBudget);
+  EXPECT_EQ(CountFiles(dir.Join("s"), "spill-"), 0);
+  EXPECT_EQ(store->committed_batch(), 0);
+  EXPECT_EQ(store->size(), 1000);
+}
+
+TEST(SeenKeySpillTest, TheBudgetBoundsThePendingTable) {
+  testing::TempDir dir;
+  const int64_t budget = 1 << 20;
+  auto store = Open(dir.Join("s"), budget);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 200000; ++i) keys.push_back("m" + std::to_string(i));
+  int64_t most = 0;
+  for (size_t at = 0; at < keys.size(); at += 10000) {
+    std::vector<std::string> part(keys.begin() + static_cast<long>(at), keys.begin() + static_cast<long>(at + 10000));
+    Insert(*store, part);
+    most = std::max(most, store->MemoryBytes());
+  }
+  EXPECT_GT(store->spilled_runs(), 3);
+  // The table (within the budget) plus the runs' filters and indexes (about 1.3 bytes per
+  // spilled key) and RocksDB's empty write buffer.
+  EXPECT_LT(most, budget + 200000 * 2 + (1 << 20));
+  ASSERT_TRUE(store->Commit(0).ok());
+  EXPECT_EQ(store->size(), 200000);
+}
+
+TEST(SeenKeySpillTest, ABudgetBelowOneByteIsRefused) {
+  testing::TempDir dir;
+  auto store = SeenKeyStore::Open(dir.Join("s"), SeenKeyStore::kMaxKeysFromBudget, 0);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().ToString().find("memory budget"), std::string::npos) << store.status().ToString();
+}
+
+}  // namespace
+}  // namespace lakepipe::state
