@@ -35,6 +35,10 @@ import { cpSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 const bin = binary();
 const maxCases = Number(argValue('--max-cases', process.env.LAKEPIPE_KILL_CASES || '80'));
 const rows = Number(argValue('--rows', '1500'));
+// --seen-keys-memory V: the copy's configuration sets lakepipe.seenKeysMemory to V, e.g. 1
+// (bytes), so that Silver's DISTINCT spills its keys to runs in every batch
+// (docs/checkpoint.md, "Memory budget") and the kills fall between spills and commits.
+const seenKeysMemory = argValue('--seen-keys-memory', '');
 // Later occurrences stop being started after this many seconds; first occurrences of every
 // point always run.
 const budgetSeconds = Number(argValue('--budget-seconds', process.env.LAKEPIPE_KILL_BUDGET || '30'));
@@ -63,6 +67,13 @@ runTest(powerLoss ? 'power_loss' : ioFaults ? 'io_faults' : 'kill_points', async
   writeFileSync(join(pipelineDir, 'bronze.sql'),
     bronzeSql.replace(marker,
       `${marker}TBLPROPERTIES ('delta.checkpointInterval' = '1', 'lakepipe.autoCompact.minNumFiles' = '2')\n`));
+
+  if (seenKeysMemory) {
+    const yaml = readFileSync(join(pipelineDir, 'pipeline.yaml'), 'utf8');
+    if (!yaml.includes('\nconfiguration:\n')) fail('examples/orders/pipeline.yaml has no configuration: section');
+    writeFileSync(join(pipelineDir, 'pipeline.yaml'),
+      yaml.replace('\nconfiguration:\n', `\nconfiguration:\n  lakepipe.seenKeysMemory: "${seenKeysMemory}"\n`));
+  }
 
   // Update u sees the files of updates 0..u: two files first, then a third.
   const updateFiles = [['orders-1.csv', 'orders-2.csv'], ['orders-3.csv']];
