@@ -54,31 +54,82 @@ Status ReadAt(int fd, void* data, size_t bytes, int64_t offset, const std::strin
 
 }  // namespace
 
-Result<std::unique_ptr<DigestRun>> DigestRun::Write(const std::string& path, const DigestTable& table,
-                                                    const std::vector<uint32_t>& sorted_slots) {
+Result<std::unique_ptr<DigestRun>> DigestRun::Create(const std::string& path, int64_t count) {
   std::unique_ptr<DigestRun> run(new DigestRun());
   run->path_ = path;
   run->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (run->fd_ < 0) return Status::FromErrno(errno, "create " + path);
-  run->count_ = static_cast<int64_t>(sorted_slots.size());
-  run->filter_blocks_ = std::max<uint64_t>(1, (sorted_slots.size() * kFilterBitsPerDigest + 511) / 512);
+  run->filter_blocks_ = std::max<uint64_t>(1, (static_cast<uint64_t>(count) * kFilterBitsPerDigest + 511) / 512);
   run->filter_.assign(run->filter_blocks_ * 8, 0);
-  run->fences_.reserve((sorted_slots.size() + kDigestsPerBlock - 1) / kDigestsPerBlock);
-  std::vector<Digest128> buffer;
-  buffer.reserve(kWriteBufferDigests);
-  for (size_t i = 0; i < sorted_slots.size(); ++i) {
-    const Digest128& d = table.digest(sorted_slots[i]);
-    if (i % kDigestsPerBlock == 0) run->fences_.push_back(d);
-    run->AddToFilter(d);
-    buffer.push_back(d);
-    if (buffer.size() == kWriteBufferDigests) {
-      LP_RETURN_IF_ERROR(WriteAll(run->fd_, buffer.data(), buffer.size() * sizeof(Digest128), path));
-      buffer.clear();
-    }
-  }
-  LP_RETURN_IF_ERROR(WriteAll(run->fd_, buffer.data(), buffer.size() * sizeof(Digest128), path));
+  run->fences_.reserve((static_cast<size_t>(count) + kDigestsPerBlock - 1) / kDigestsPerBlock);
+  return run;
+}
+
+Status DigestRun::Append(const Digest128& d, std::vector<Digest128>* buffer) {
+  if (count_ % static_cast<int64_t>(kDigestsPerBlock) == 0) fences_.push_back(d);
+  AddToFilter(d);
+  ++count_;
+  buffer->push_back(d);
+  if (buffer->size() == kWriteBufferDigests) return Flush(buffer);
+  return Status::OK();
+}
+
+Status DigestRun::Flush(std::vector<Digest128>* buffer) {
   // No fsync: a run is never read by another process; a crash discards the batch and Open
   // deletes the file.
+  LP_RETURN_IF_ERROR(WriteAll(fd_, buffer->data(), buffer->size() * sizeof(Digest128), path_));
+  buffer->clear();
+  return Status::OK();
+}
+
+Result<std::unique_ptr<DigestRun>> DigestRun::Write(const std::string& path, const DigestTable& table,
+                                                    const std::vector<uint32_t>& sorted_slots) {
+  LP_ASSIGN_OR_RETURN(auto run, Create(path, static_cast<int64_t>(sorted_slots.size())));
+  std::vector<Digest128> buffer;
+  buffer.reserve(kWriteBufferDigests);
+  for (uint32_t slot : sorted_slots) LP_RETURN_IF_ERROR(run->Append(table.digest(slot), &buffer));
+  LP_RETURN_IF_ERROR(run->Flush(&buffer));
+  return run;
+}
+
+Result<std::unique_ptr<DigestRun>> DigestRun::Merge(const std::string& path,
+                                                    const std::vector<const DigestRun*>& inputs) {
+  int64_t total = 0;
+  int level = 0;
+  for (const DigestRun* in : inputs) {
+    total += in->size();
+    level = std::max(level, in->level() + 1);
+  }
+  LP_ASSIGN_OR_RETURN(auto run, Create(path, total));
+  run->level_ = level;
+  std::vector<std::unique_ptr<DigestRunReader>> readers;
+  std::vector<Digest128> heads(inputs.size());
+  std::vector<bool> live(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    readers.push_back(std::make_unique<DigestRunReader>(*inputs[i]));
+    LP_ASSIGN_OR_RETURN(bool more, readers[i]->Next(&heads[i]));
+    live[i] = more;
+  }
+  std::vector<Digest128> buffer;
+  buffer.reserve(kWriteBufferDigests);
+  Digest128 last{};
+  // Few inputs (SeenKeyStore merges four at a time): the smallest head by a linear scan.
+  while (true) {
+    size_t best = inputs.size();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (live[i] && (best == inputs.size() || DigestTable::KeyLess(heads[i], heads[best]))) best = i;
+    }
+    if (best == inputs.size()) break;
+    if (run->count_ > 0 && !DigestTable::KeyLess(last, heads[best])) {
+      return Status::Internal("merging spilled key runs into " + path + ": a key twice or out of order");
+    }
+    last = heads[best];
+    LP_RETURN_IF_ERROR(run->Append(heads[best], &buffer));
+    LP_ASSIGN_OR_RETURN(bool more, readers[best]->Next(&heads[best]));
+    live[best] = more;
+  }
+  LP_RETURN_IF_ERROR(run->Flush(&buffer));
+  if (run->count_ != total) return Status::Internal("merging spilled key runs into " + path + ": digests lost");
   return run;
 }
 

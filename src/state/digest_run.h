@@ -33,6 +33,8 @@ class DigestRun {
   // returns the run.
   static Result<std::unique_ptr<DigestRun>> Write(const std::string& path, const DigestTable& table,
                                                   const std::vector<uint32_t>& sorted_slots);
+  // Writes the union of `inputs` (disjoint runs) to `path`, merged in key order.
+  static Result<std::unique_ptr<DigestRun>> Merge(const std::string& path, const std::vector<const DigestRun*>& inputs);
   ~DigestRun();
 
   // False: `d` is certainly not in the run. True: it may be (Contains says).
@@ -43,6 +45,9 @@ class DigestRun {
   Result<bool> Contains(const Digest128& d) const;
 
   int64_t size() const { return count_; }
+  // How many merges made this run (0: written from a table; a merge of runs of level L
+  // is of level L + 1). SeenKeyStore merges runs of equal level.
+  int level() const { return level_; }
   const std::string& path() const { return path_; }
   // Bytes of the filter and the sparse index.
   int64_t MemoryBytes() const;
@@ -52,11 +57,17 @@ class DigestRun {
  private:
   friend class DigestRunReader;
   DigestRun() = default;
+  // Creates the file, sizes the filter and index for `count` digests.
+  static Result<std::unique_ptr<DigestRun>> Create(const std::string& path, int64_t count);
+  // Appends digests in key order (buffered; Flush at the end).
+  Status Append(const Digest128& d, std::vector<Digest128>* buffer);
+  Status Flush(std::vector<Digest128>* buffer);
   void AddToFilter(const Digest128& d);
 
   std::string path_;
   int fd_ = -1;
   int64_t count_ = 0;
+  int level_ = 0;
   std::vector<uint64_t> filter_;  // blocks of 8 words (512 bits)
   uint64_t filter_blocks_ = 0;
   std::vector<Digest128> fences_;  // the first digest of each block of the file

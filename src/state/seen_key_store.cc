@@ -305,6 +305,27 @@ Status SeenKeyStore::SpillIfFull() {
   LP_ASSIGN_OR_RETURN(auto run, DigestRun::Write(path, pending_, sorted));
   runs_.push_back(std::move(run));
   pending_.Clear(slots);  // the arrays are reused for the next keys
+  // Every new key checks each run's filter: runs of equal size are merged four at a time,
+  // so there are at most three of each size (a few runs, not one per spill), and each key
+  // is rewritten once per level.
+  constexpr size_t kMergeWidth = 4;
+  while (runs_.size() >= kMergeWidth) {
+    size_t first = runs_.size() - kMergeWidth;
+    bool same_level = true;
+    for (size_t i = first; i < runs_.size(); ++i) same_level &= runs_[i]->level() == runs_.back()->level();
+    if (!same_level) break;
+    std::vector<const DigestRun*> inputs;
+    for (size_t i = first; i < runs_.size(); ++i) inputs.push_back(runs_[i].get());
+    std::string merged_path = dir_ + "/spill-" + std::to_string(next_run_++) + ".run";
+    auto merged = DigestRun::Merge(merged_path, inputs);
+    if (!merged.ok()) {
+      std::remove(merged_path.c_str());  // not a run of the batch: Abandon would not find it
+      return merged.status();
+    }
+    for (size_t i = first; i < runs_.size(); ++i) runs_[i]->Remove();
+    runs_.resize(first);
+    runs_.push_back(std::move(*merged));
+  }
   return Status::OK();
 }
 
