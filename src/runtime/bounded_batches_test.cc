@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,11 @@ class BoundedBatchesTest : public ::testing::Test {
 
   // Runs the pipeline once with `batch_rows` and returns every table's rows as text, in
   // table order (the order the flows wrote them).
-  std::vector<std::string> Run(const std::string& folder, const std::string& batch_rows) {
-    auto runner = PipelineRunner::Open(folder, {{"lakepipe.batchRows", batch_rows}});
+  std::vector<std::string> Run(const std::string& folder, const std::string& batch_rows,
+                               const std::string& flow_threads = "") {
+    std::map<std::string, std::string> overrides = {{"lakepipe.batchRows", batch_rows}};
+    if (!flow_threads.empty()) overrides["lakepipe.flowThreads"] = flow_threads;
+    auto runner = PipelineRunner::Open(folder, overrides);
     EXPECT_TRUE(runner.ok()) << runner.status().ToString();
     if (!runner.ok()) return {};
     auto report = (*runner)->RunOnce({});
@@ -138,6 +142,72 @@ TEST_F(BoundedBatchesTest, PartsOfAnySizeWriteWhatTheWholeBatchWrites) {
       EXPECT_EQ(second[i][t], second[0][t]) << "batchRows " << sizes[i] << ", second run";
     }
   }
+}
+
+// lakepipe.flowThreads: the three steps of each part (query up to the DISTINCT, the rest
+// with the expectations, the writers) on one, two or three threads write the same rows in
+// the same order, in both micro-batches.
+TEST_F(BoundedBatchesTest, PartsOnThreeThreadsWriteWhatOneThreadWrites) {
+  ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+  Drop("a.csv", 1, 300);
+  Drop("b.csv", 301, 77);
+  struct Config {
+    std::string rows, threads;
+  };
+  const std::vector<Config> configs = {{"1000000", "1"}, {"1000000", "3"}, {"1", "3"},
+                                       {"5", "2"},       {"5", "3"},       {"64", "3"}};
+  std::vector<std::string> folders;
+  for (size_t i = 0; i < configs.size(); ++i) folders.push_back(Pipeline("t" + std::to_string(i)));
+  std::vector<std::vector<std::string>> first, second;
+  for (size_t i = 0; i < configs.size(); ++i) first.push_back(Run(folders[i], configs[i].rows, configs[i].threads));
+  Drop("c.csv", 200, 150);  // re-deliveries of lines of the first batch, and new ones
+  for (size_t i = 0; i < configs.size(); ++i) second.push_back(Run(folders[i], configs[i].rows, configs[i].threads));
+  ASSERT_EQ(first[0].size(), 4u);
+  for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 2) << t;
+  for (size_t i = 1; i < configs.size(); ++i) {
+    for (size_t t = 0; t < first[0].size(); ++t) {
+      EXPECT_EQ(first[i][t], first[0][t]) << "batchRows " << configs[i].rows << ", flowThreads "
+                                          << configs[i].threads << ", first run";
+      EXPECT_EQ(second[i][t], second[0][t]) << "batchRows " << configs[i].rows << ", flowThreads "
+                                            << configs[i].threads << ", second run";
+    }
+  }
+}
+
+// A duplicate pair with a part boundary at every position around it: parts of 1 to 11
+// rows over 11 lines where line 8 repeats line 4 (and line 11 line 10). Whatever part each
+// copy falls in, on three threads, the first copy is kept and the second dropped.
+TEST_F(BoundedBatchesTest, ADuplicatePairIsDroppedWhereverThePartBoundaryFalls) {
+  ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(landing_, "pairs.csv"),
+                                   "id,kind,amount\n1,a,1.5\n2,b,2.5\n3,c,3.5\n4,d,4.5\n5,e,5.5\n6,f,6.5\n"
+                                   "7,g,7.5\n4,d,4.5\n9,h,9.5\n10,i,10.5\n10,i,10.5\n")
+                  .ok());
+  std::string reference_folder = Pipeline("ref");
+  std::vector<std::string> reference = Run(reference_folder, "1000000", "1");
+  ASSERT_EQ(reference.size(), 4u);
+  // 11 lines in Bronze, 9 distinct in Silver (the two repeats dropped).
+  EXPECT_EQ(std::count(reference[0].begin(), reference[0].end(), '\n'), 12) << reference[0];
+  EXPECT_EQ(std::count(reference[1].begin(), reference[1].end(), '\n'), 10) << reference[1];
+  for (int rows = 1; rows <= 11; ++rows) {
+    std::string folder = Pipeline("pairs" + std::to_string(rows));
+    std::vector<std::string> got = Run(folder, std::to_string(rows), "3");
+    ASSERT_EQ(got.size(), reference.size());
+    for (size_t t = 0; t < got.size(); ++t) EXPECT_EQ(got[t], reference[t]) << "batchRows " << rows;
+  }
+}
+
+TEST_F(BoundedBatchesTest, ABadFlowThreadsSettingIsRefused) {
+  ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+  Drop("a.csv", 1, 5);
+  std::string folder = Pipeline("bad");
+  auto runner = PipelineRunner::Open(folder, {{"lakepipe.flowThreads", "4"}});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  auto report = (*runner)->RunOnce({});
+  std::string all = report.ok() ? "" : report.status().ToString();
+  if (report.ok())
+    for (const auto& t : report->tables) all += t.message;
+  EXPECT_NE(all.find("lakepipe.flowThreads"), std::string::npos) << all;
 }
 
 TEST_F(BoundedBatchesTest, ABadBatchRowsSettingIsRefused) {

@@ -124,6 +124,7 @@ class Executor {
       return Status::Internal("plan node " + std::string(sql::PlanKindName(node.kind)) +
                               " was not resolved before execution");
     }
+    if (&node == options_.given_node && options_.given_rows != nullptr) return *options_.given_rows;
     switch (node.kind) {
       case PlanKind::kTableScan: {
         LP_ASSIGN_OR_RETURN(Batches rows, provider_.ReadTable(node));

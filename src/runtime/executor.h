@@ -106,6 +106,11 @@ struct ExecOptions {
   // collects them into `<table>_late` (LateRowsSchema). Unset, a late row is an error.
   std::function<Status(const sql::PlanNode& op, const RecordBatch& rows, const std::vector<std::string>& reasons)>
       late_rows;
+  // The rows of one node of the plan, computed beforehand (a streaming flow running its
+  // query in two halves on two threads, docs/execution.md): Execute takes them as that
+  // node's output instead of running it and the nodes below it. Both unset: none.
+  const sql::PlanNode* given_node = nullptr;
+  const std::vector<RecordBatch>* given_rows = nullptr;
 };
 
 // The name of the reason column of a late-rows table.

@@ -112,6 +112,11 @@ struct Flow {
 // The rows per part of a table read by parts: the pipeline's configuration
 // `lakepipe.batchRows` (docs/execution.md; tests set a tiny one), else the default.
 Result<int64_t> BatchRows(const sql::PipelineSettings& settings);
+// Threads a streaming table's micro-batch read by parts runs its steps on (query up to
+// its DISTINCT, the rest with the expectations, the writers; docs/execution.md): the
+// configuration `lakepipe.flowThreads` (1 to 3), else kDefaultFlowThreads.
+inline constexpr int kDefaultFlowThreads = 3;
+Result<int> FlowThreads(const sql::PipelineSettings& settings);
 // Threads for the partial aggregates of a materialized view read by parts: the
 // configuration `lakepipe.aggregateThreads` (1 to 16), else 1.
 Result<int> AggregateThreads(const sql::PipelineSettings& settings);

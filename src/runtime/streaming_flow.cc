@@ -6,6 +6,7 @@
 #include "operators/expectations.h"
 #include "runtime/torn_commit_repair.h"
 #include "runtime/batch_stream.h"
+#include "runtime/ordered_stages.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/file_source_schema.h"
 #include "runtime/file_watcher.h"
@@ -337,7 +338,56 @@ Result<int64_t> BatchRows(const sql::PipelineSettings& settings) {
   return std::stoll(v);
 }
 
+Result<int> FlowThreads(const sql::PipelineSettings& settings) {
+  static const std::string kKey = "lakepipe.flowThreads";
+  auto it = settings.configuration.find(kKey);
+  if (it == settings.configuration.end()) return kDefaultFlowThreads;
+  const std::string& v = it->second;
+  if (v != "1" && v != "2" && v != "3") {
+    return Status::InvalidArgument(settings.settings_file + ": configuration " + kKey + " is '" + v +
+                                   "'; it must be 1, 2 or 3 threads (the default is " +
+                                   std::to_string(kDefaultFlowThreads) + ")");
+  }
+  return std::stoi(v);
+}
+
 namespace {
+
+// Where a micro-batch run by parts on three threads cuts its query: the topmost DISTINCT,
+// with only row-wise steps above it. The part up to it (the read and the seen-key set,
+// whose answers depend on the order of the rows) stays on one thread; the steps above
+// it depend on nothing but their row and run on the next. nullptr: no DISTINCT.
+const sql::PlanNode* StageCut(const sql::PlanNode& plan) {
+  const sql::PlanNode* node = &plan;
+  while (true) {
+    if (node->kind == sql::PlanKind::kDistinct) return node;
+    switch (node->kind) {
+      case sql::PlanKind::kProject:
+      case sql::PlanKind::kFilter:
+      case sql::PlanKind::kSubqueryAlias:
+      case sql::PlanKind::kGenerate:
+        break;
+      default:
+        return nullptr;
+    }
+    if (node->inputs.size() != 1 || !node->inputs[0]) return nullptr;
+    node = node->inputs[0].get();
+  }
+}
+
+// The provider of the upper half of a cut query: its only input is the given rows of the
+// cut (ExecOptions::given_rows), so any read is a bug.
+class NoScans final : public ScanProvider {
+ public:
+  Result<std::vector<RecordBatch>> ReadTable(const sql::PlanNode& node) override { return Unexpected(node); }
+  Result<std::vector<RecordBatch>> ReadFiles(const sql::PlanNode& node) override { return Unexpected(node); }
+  Result<std::vector<RecordBatch>> ReadStream(const sql::PlanNode& node) override { return Unexpected(node); }
+
+ private:
+  static Status Unexpected(const sql::PlanNode& node) {
+    return Status::Internal("the upper half of a cut streaming query reads a source (" + node.loc.ToString() + ")");
+  }
+};
 
 void MergeExpectationCounts(const TableReport& part, TableReport* batch) {
   batch->rows_dropped += part.rows_dropped;
@@ -504,6 +554,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
   const bool by_parts = num_sources == 1 && sources.tables_read.size() == sources.streaming_tables.size() &&
                         !ds.apply_changes && !late_schema && RowByRow(*ds.plan);
   LP_ASSIGN_OR_RETURN(const int64_t batch_rows, BatchRows(pipeline.settings));
+  LP_ASSIGN_OR_RETURN(const int flow_threads, FlowThreads(pipeline.settings));
 
   bool stop_after_batch = false;
   while (!stop_requested.load() && !stop_after_batch) {
@@ -595,19 +646,62 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       }
       LP_ASSIGN_OR_RETURN(writer, OpenTableWriter(ds.name, ds.schema, ds, options));
       bool any_quarantined = false;
-      for (int part = 0;; ++part) {
-        provider.SetPart(part, batch_rows);
-        LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
-        if (more != nullptr) rows = ConformByName(rows, ds.schema);
-        rows_read += CountRows(rows);
-        TableReport part_report;
-        LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &part_report));
-        MergeExpectationCounts(part_report, &batch_report);
-        for (const auto& b : quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
-        any_quarantined |= !quarantined.empty();
-        for (const auto& b : rows) LP_RETURN_IF_ERROR(writer->Write(b));
-        rows_out += CountRows(rows);
-        if (!provider.more_parts()) break;
+      // Each part goes through three steps: the query up to its DISTINCT (reads the part;
+      // the seen-key set decides in row order), the rest of the query with the
+      // expectations, the writers. With lakepipe.flowThreads = 3 each step has a thread
+      // and works on the next part while the following step takes this one; with 2 the
+      // first two share a thread; with 1 all run here, part after part. Every step sees
+      // the parts in order, so all three forms write the same rows in the same order
+      // (docs/execution.md, "Both cores").
+      struct PartWork {
+        Batches rows, quarantined;
+        int64_t rows_read = 0;
+        TableReport report;  // its expectation counts
+      };
+      const sql::PlanNode* cut = flow_threads >= 3 ? StageCut(*ds.plan) : nullptr;
+      int next_part = 0;
+      bool read_all = false;
+      auto read_part = [&](PartWork* w) -> Result<bool> {
+        if (read_all) return false;
+        provider.SetPart(next_part++, batch_rows);
+        LP_ASSIGN_OR_RETURN(w->rows, Execute(cut != nullptr ? *cut : *ds.plan, provider, exec));
+        read_all = !provider.more_parts();
+        return true;
+      };
+      auto finish_query = [&](PartWork& w) -> Status {
+        if (cut != nullptr) {
+          ExecOptions upper = exec;
+          upper.given_node = cut;
+          upper.given_rows = &w.rows;
+          NoScans no_scans;
+          LP_ASSIGN_OR_RETURN(Batches out, Execute(*ds.plan, no_scans, upper));
+          w.rows = std::move(out);
+        }
+        if (more != nullptr) w.rows = ConformByName(w.rows, ds.schema);
+        w.rows_read = CountRows(w.rows);
+        LP_ASSIGN_OR_RETURN(w.quarantined, ApplyExpectations(ds, &w.rows, &w.report));
+        return Status::OK();
+      };
+      auto write_part = [&](PartWork& w) -> Status {
+        rows_read += w.rows_read;
+        MergeExpectationCounts(w.report, &batch_report);
+        for (const auto& b : w.quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
+        any_quarantined |= !w.quarantined.empty();
+        for (const auto& b : w.rows) LP_RETURN_IF_ERROR(writer->Write(b));
+        rows_out += CountRows(w.rows);
+        return Status::OK();
+      };
+      using Step = std::function<Status(PartWork&)>;
+      if (flow_threads == 2) {
+        auto read_and_finish = [&](PartWork* w) -> Result<bool> {
+          LP_ASSIGN_OR_RETURN(bool got, read_part(w));
+          if (got) LP_RETURN_IF_ERROR(finish_query(*w));
+          return got;
+        };
+        LP_RETURN_IF_ERROR(RunOrderedStages<PartWork>(read_and_finish, std::vector<Step>{write_part}, 2, true));
+      } else {
+        LP_RETURN_IF_ERROR(RunOrderedStages<PartWork>(read_part, std::vector<Step>{finish_query, write_part}, 2,
+                                                      flow_threads > 1));
       }
       report.rows_read += rows_read;
       report.rows_rescued += provider.file_stats().rescued_rows;
