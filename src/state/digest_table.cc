@@ -42,7 +42,6 @@ bool DigestTable::KeyLess(const Digest128& a, const Digest128& b) {
   return BigEndian(a.part[1]) < BigEndian(b.part[1]);
 }
 
-size_t DigestTable::Home(const Digest128& d) const { return static_cast<size_t>(BigEndian(d.part[0]) >> shift_); }
 
 size_t DigestTable::Find(const Digest128& d) const {
   if (capacity_ == 0) return kNone;

@@ -57,8 +57,39 @@ uint64_t Hash64(std::string_view data, uint64_t seed) {
   return h;
 }
 
+constexpr uint64_t kSeed0 = 0x243F6A8885A308D3ULL, kSeed1 = 0x13198A2E03707344ULL;
+
 SeenKeyStore::Digest DigestOf(std::string_view key) {
-  return SeenKeyStore::Digest{{Hash64(key, 0x243F6A8885A308D3ULL), Hash64(key, 0x13198A2E03707344ULL)}};
+  return SeenKeyStore::Digest{{Hash64(key, kSeed0), Hash64(key, kSeed1)}};
+}
+
+// DigestOf in one pass over the key: the two hashes differ only in their seed, so each
+// word is loaded and mixed once and folded into both (the same digest, half the reads).
+SeenKeyStore::Digest DigestOfOnePass(std::string_view data) {
+  const uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  uint64_t h0 = kSeed0 ^ (data.size() * kMul), h1 = kSeed1 ^ (data.size() * kMul);
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data.data() + i, 8);
+    w *= 0xBF58476D1CE4E5B9ULL;
+    w ^= w >> 31;
+    h0 = (h0 ^ w) * kMul;
+    h0 ^= h0 >> 29;
+    h1 = (h1 ^ w) * kMul;
+    h1 ^= h1 >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, data.data() + i, data.size() - i);
+  const uint64_t t = tail * 0x94D049BB133111EBULL;
+  auto finish = [t, kMul](uint64_t h) {
+    h = (h ^ t) * kMul;
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    return h;
+  };
+  return SeenKeyStore::Digest{{finish(h0), finish(h1)}};
 }
 
 // The digest's 16 bytes are stored in memory order (the layout of stores written before
@@ -362,22 +393,40 @@ void SeenKeyStore::RemoveRuns() {
 }
 
 Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) {
-  inserted->assign(keys.size(), 0);
-  if (runs_.empty()) {
-    for (size_t i = 0; i < keys.size(); ++i) LP_RETURN_IF_ERROR(Probe(DigestOf(keys[i]), false, 0, &(*inserted)[i]));
-    return Status::OK();
-  }
-  // With runs, most keys (the new ones) cost a filter block of every run, each a cache
-  // miss: the digests are computed first, and the blocks of a key a few places ahead are
-  // fetched while this one is probed, so the misses overlap.
+  const size_t n = keys.size();
+  inserted->assign(n, 0);
+  // The digests first, then the probes, each fetching the table slots (and the run filter
+  // blocks) of a key a few places ahead while this one is probed: a pending table of
+  // millions of keys, or a run's filter, is a cache miss per key otherwise, and the misses
+  // now overlap.
   constexpr size_t kAhead = 8;
-  digests_.resize(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) digests_[i] = DigestOf(keys[i]);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (i + kAhead < keys.size()) {
-      for (const auto& run : runs_) run->Prefetch(digests_[i + kAhead]);
+  digests_.resize(n);
+  for (size_t i = 0; i < n; ++i) digests_[i] = DigestOfOnePass(keys[i]);
+  if (n > 0 && stored_keys_ > 0 && !committed_loaded_ && stored_keys_ <= max_keys_in_memory_) {
+    LP_RETURN_IF_ERROR(LoadCommitted());
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const Digest& ahead = digests_[i + kAhead];
+      pending_.Prefetch(ahead);
+      if (committed_loaded_) committed_.Prefetch(ahead);
+      for (const auto& run : runs_) run->Prefetch(ahead);
     }
-    LP_RETURN_IF_ERROR(Probe(digests_[i], false, 0, &(*inserted)[i]));
+    const Digest& d = digests_[i];
+    if (stored_keys_ == 0 && runs_.empty() && !pending_.has_times() &&
+        (pending_.size() + 1) * 4 <= pending_.slot_count() * 3) {
+      // Nothing stored or spilled and room without growth (so no spill either): one probe
+      // of the pending table decides and inserts, where Probe takes two.
+      bool added;
+      size_t slot = pending_.FindOrInsert(d, &added);
+      if (added) {
+        pending_.flags(slot) = DigestTable::kUsed | kNew;
+        ++pending_new_;
+        (*inserted)[i] = 1;
+      }
+      continue;
+    }
+    LP_RETURN_IF_ERROR(Probe(d, false, 0, &(*inserted)[i]));
   }
   return Status::OK();
 }

@@ -56,6 +56,38 @@ TEST(SeenKeyStoreTest, KeysSurviveReopenOnlyOnceCommitted) {
   EXPECT_EQ(Insert(*store, {"c"}), (std::vector<uint8_t>{1}));
 }
 
+// The keys of a store written before are found again by every probe form: InsertIfAbsent
+// digests keys in one pass over their bytes, the timed forms as the stores were always
+// written (two hashes, one pass each). Keys of 0 to 40 bytes cover every tail length,
+// stored in memory (loaded) and read from RocksDB (max 0 in memory).
+TEST(SeenKeyStoreTest, EveryProbeFormDigestsAKeyAlike) {
+  testing::TempDir dir;
+  std::vector<std::string> owned;
+  for (int len = 0; len <= 40; ++len) {
+    std::string k;
+    for (int i = 0; i < len; ++i) k.push_back(static_cast<char>('a' + (i * 7 + len) % 26));
+    owned.push_back(k);
+  }
+  std::vector<std::string_view> keys(owned.begin(), owned.end());
+  std::vector<int64_t> times(keys.size(), kMinute);
+  {
+    auto s = OpenStore(dir.Join("timed"));
+    for (uint8_t x : InsertAt(*s, keys, times)) EXPECT_EQ(x, 1);
+    ASSERT_TRUE(s->Commit(0).ok());
+  }
+  for (int64_t in_memory : {SeenKeyStore::kDefaultMaxKeysInMemory, int64_t{0}}) {
+    auto s = OpenStore(dir.Join("timed"), in_memory);
+    for (uint8_t x : Insert(*s, keys)) EXPECT_EQ(x, 0) << "a timed key not found by InsertIfAbsent";
+  }
+  {
+    auto s = OpenStore(dir.Join("plain"));
+    for (uint8_t x : Insert(*s, keys)) EXPECT_EQ(x, 1);
+    ASSERT_TRUE(s->Commit(0).ok());
+  }
+  auto s = OpenStore(dir.Join("plain"), 0);
+  for (uint8_t x : InsertAt(*s, keys, times)) EXPECT_EQ(x, 0) << "a key of InsertIfAbsent not found by a timed probe";
+}
+
 TEST(SeenKeyStoreTest, ABatchIsAppliedOnlyOnce) {
   testing::TempDir dir;
   auto store = OpenStore(dir.Join("s"));
