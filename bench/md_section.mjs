@@ -11,7 +11,9 @@ export function replaceSection(mdPath, headingStart, section) {
     out = `${doc.replace(/\n*$/, '\n\n')}${section}`;
   } else {
     const next = doc.indexOf('\n## ', at + 1);
-    out = doc.slice(0, at + 1) + section + (next < 0 ? '' : doc.slice(next + 1));
+    // A blank line before the next heading: after an HTML block (the soak's <details>)
+    // markdown would otherwise take the heading into the block.
+    out = doc.slice(0, at + 1) + section.replace(/\n*$/, '\n\n') + (next < 0 ? '' : doc.slice(next + 1));
   }
   writeFileSync(mdPath, out.replace(/\n*$/, '\n'));
 }
