@@ -13,6 +13,7 @@
 #include <queue>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "common/fs.h"
@@ -725,14 +726,14 @@ Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired,
 // The batch's new keys are in pending_ and in the runs, each sorted, disjoint (a key is
 // added only when absent from all): a k-way merge gives them in key order for one table
 // file, with the markers after them, as WriteSorted writes it.
-Status SeenKeyStore::WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark) {
-  std::string file = dir_ + "/ingest-" + std::to_string(batch_id) + ".sst";
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), BulkFileOptions(db_.get()));
-  LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
+// The `k` entries of the runs and of pending_'s sorted slots [slot_from, slot_to) whose
+// keys lie in [lo, hi) (nullptr: unbounded), merged in key order into `writer`.
+Status SeenKeyStore::MergeKeys(rocksdb::SstFileWriter* writer, const std::string& file,
+                               const std::vector<uint32_t>& slots, size_t slot_from, size_t slot_to, const Digest* lo,
+                               const Digest* hi, int64_t* written) const {
   auto check = [&file](const rocksdb::Status& st) { return FromRocks(st, "write " + file); };
   // Sources: 0 .. runs-1 the runs, runs the pending table's sorted slots.
-  std::vector<uint32_t> slots = pending_.SortedSlots();
-  size_t next_slot = 0;
+  size_t next_slot = slot_from;
   std::vector<std::unique_ptr<DigestRunReader>> readers;
   for (const auto& run : runs_) readers.push_back(std::make_unique<DigestRunReader>(*run));
   struct Head {
@@ -744,43 +745,104 @@ Status SeenKeyStore::WriteMerged(int64_t batch_id, int64_t count, std::optional<
   auto advance = [&](size_t source) -> Status {
     Digest d;
     if (source == readers.size()) {
-      if (next_slot == slots.size()) return Status::OK();
+      if (next_slot == slot_to) return Status::OK();
       heads.push({pending_.digest(slots[next_slot++]), source});
       return Status::OK();
     }
-    LP_ASSIGN_OR_RETURN(bool more, readers[source]->Next(&d));
-    if (more) heads.push({d, source});
-    return Status::OK();
+    while (true) {
+      LP_ASSIGN_OR_RETURN(bool more, readers[source]->Next(&d));
+      if (!more) return Status::OK();
+      if (lo != nullptr && DigestTable::KeyLess(d, *lo)) continue;  // the other half's
+      if (hi != nullptr && !DigestTable::KeyLess(d, *hi)) return Status::OK();
+      heads.push({d, source});
+      return Status::OK();
+    }
   };
   for (size_t s = 0; s <= readers.size(); ++s) LP_RETURN_IF_ERROR(advance(s));
   char kbuf[kKeyEntryBytes];
   bool have_last = false;
   Digest last{};
-  int64_t written = 0;
   while (!heads.empty()) {
     Head h = heads.top();
     heads.pop();
     if (have_last && !DigestTable::KeyLess(last, h.digest)) {
       return Status::Internal("state store " + dir_ + ": a spilled key run is out of order or repeats a key");
     }
-    LP_RETURN_IF_ERROR(check(writer.Put(KeyEntry(h.digest, kbuf), rocksdb::Slice())));
+    LP_RETURN_IF_ERROR(check(writer->Put(KeyEntry(h.digest, kbuf), rocksdb::Slice())));
     last = h.digest;
     have_last = true;
-    ++written;
+    ++*written;
     LP_RETURN_IF_ERROR(advance(h.source));
   }
-  if (written != pending_new_) {
-    return Status::Internal("state store " + dir_ + ": " + std::to_string(written) + " spilled and pending keys, " +
-                            std::to_string(pending_new_) + " new keys counted");
+  return Status::OK();
+}
+
+// From kSplitKeys new keys, the keys below the middle digest go to a second file written
+// at the same time on another thread; both files (disjoint key ranges) are ingested by
+// one call, which RocksDB records in one manifest write: both or neither.
+Status SeenKeyStore::WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark) {
+  const std::string base = dir_ + "/ingest-" + std::to_string(batch_id);
+  const rocksdb::Options options = BulkFileOptions(db_.get());
+  const std::vector<uint32_t> slots = pending_.SortedSlots();
+  const bool split = pending_new_ >= static_cast<int64_t>(kSplitKeys);
+  Digest middle{};
+  middle.part[0] = __builtin_bswap64(1ULL << 63);  // the first key byte 0x80: half of uniform digests below
+  size_t mid = 0;
+  if (split) {
+    mid = static_cast<size_t>(std::lower_bound(slots.begin(), slots.end(), middle,
+                                               [this](uint32_t s, const Digest& m) {
+                                                 return DigestTable::KeyLess(pending_.digest(s), m);
+                                               }) -
+                              slots.begin());
   }
-  LP_RETURN_IF_ERROR(check(writer.Put(kBatchKey, std::to_string(batch_id))));
-  LP_RETURN_IF_ERROR(check(writer.Put(kCountKey, std::to_string(count))));
-  if (watermark) LP_RETURN_IF_ERROR(check(writer.Put(kWatermarkKey, std::to_string(*watermark))));
-  LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));
-  rocksdb::IngestExternalFileOptions options;
-  options.move_files = true;
-  Status st = FromRocks(db_->IngestExternalFile({file}, options), "ingest " + file);
-  std::remove(file.c_str());
+  std::vector<std::string> files;
+  auto remove_files = [&files] {
+    for (const auto& f : files) std::remove(f.c_str());
+  };
+  // The lower half (split only), on its own thread.
+  const std::string lower_file = base + "-0.sst";
+  Status lower_status;
+  int64_t lower_written = 0;
+  std::thread lower;
+  if (split) {
+    lower = std::thread([&] {
+      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+      lower_status = FromRocks(writer.Open(lower_file), "create " + lower_file);
+      if (lower_status.ok()) lower_status = MergeKeys(&writer, lower_file, slots, 0, mid, nullptr, &middle, &lower_written);
+      // A half without keys makes no file (RocksDB refuses an empty one).
+      if (lower_status.ok() && lower_written > 0) lower_status = FromRocks(writer.Finish(), "finish " + lower_file);
+    });
+  }
+  const std::string file = split ? base + "-1.sst" : base + ".sst";
+  int64_t written = 0;
+  Status st;
+  {
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+    auto check = [&file](const rocksdb::Status& s) { return FromRocks(s, "write " + file); };
+    st = FromRocks(writer.Open(file), "create " + file);
+    if (st.ok()) st = MergeKeys(&writer, file, slots, mid, slots.size(), split ? &middle : nullptr, nullptr, &written);
+    if (st.ok()) st = check(writer.Put(kBatchKey, std::to_string(batch_id)));
+    if (st.ok()) st = check(writer.Put(kCountKey, std::to_string(count)));
+    if (st.ok() && watermark) st = check(writer.Put(kWatermarkKey, std::to_string(*watermark)));
+    if (st.ok()) st = FromRocks(writer.Finish(), "finish " + file);
+  }
+  if (split) {
+    lower.join();
+    if (st.ok()) st = lower_status;
+    if (lower_written > 0) files.push_back(lower_file);
+    else std::remove(lower_file.c_str());
+  }
+  files.push_back(file);
+  if (st.ok() && written + lower_written != pending_new_) {
+    st = Status::Internal("state store " + dir_ + ": " + std::to_string(written + lower_written) +
+                          " spilled and pending keys, " + std::to_string(pending_new_) + " new keys counted");
+  }
+  if (st.ok()) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;
+    st = FromRocks(db_->IngestExternalFile(files, ingest), "ingest " + base + "*.sst");
+  }
+  remove_files();
   return st;
 }
 

@@ -48,6 +48,7 @@
 
 namespace rocksdb {
 class DB;
+class SstFileWriter;
 }
 
 namespace lakepipe::state {
@@ -128,6 +129,9 @@ class SeenKeyStore : public operators::SeenKeySet {
   void RemoveRuns();
   // Commit of a batch with runs: the runs and pending_ merged into one ingested table file.
   Status WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark);
+  Status MergeKeys(rocksdb::SstFileWriter* writer, const std::string& file, const std::vector<uint32_t>& slots,
+                   size_t slot_from, size_t slot_to, const Digest* lo, const Digest* hi, int64_t* written) const;
+  static constexpr size_t kSplitKeys = 400000;  // from this many new keys, WriteMerged writes two files at once
   size_t AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time);
   // The batch's writes, as one synced WriteBatch (small) or one ingested sorted table file.
   Status WriteSmall(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,

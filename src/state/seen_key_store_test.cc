@@ -88,6 +88,49 @@ TEST(SeenKeyStoreTest, EveryProbeFormDigestsAKeyAlike) {
   for (uint8_t x : InsertAt(*s, keys, times)) EXPECT_EQ(x, 0) << "a key of InsertIfAbsent not found by a timed probe";
 }
 
+// A batch of 400,000 new keys or more that spilled past its memory budget is written as
+// two table files at once (keys below and above the middle digest, each merged from the
+// runs and the pending table) and ingested together: every key of both halves comes back.
+TEST(SeenKeyStoreTest, ALargeSpilledBatchIsWrittenAsTwoFilesIngestedTogether) {
+  testing::TempDir dir;
+  std::vector<std::string> owned;
+  for (int i = 0; i < 900001; ++i) owned.push_back("key-" + std::to_string(i));
+  std::vector<std::string_view> keys(owned.begin(), owned.end());
+  auto insert_in_parts = [&](SeenKeyStore& s, size_t from, size_t to) {
+    std::vector<uint8_t> all;
+    for (size_t at = from; at < to; at += 65536) {
+      std::vector<std::string_view> part(keys.begin() + static_cast<std::ptrdiff_t>(at),
+                                         keys.begin() + static_cast<std::ptrdiff_t>(std::min(to, at + 65536)));
+      auto got = Insert(s, part);
+      all.insert(all.end(), got.begin(), got.end());
+    }
+    return all;
+  };
+  {
+    auto s = SeenKeyStore::Open(dir.Join("s"), SeenKeyStore::kMaxKeysFromBudget, 1 << 20);
+    ASSERT_TRUE(s.ok());
+    auto first = insert_in_parts(**s, 0, 450000);
+    EXPECT_EQ(std::count(first.begin(), first.end(), 1), 450000);
+    EXPECT_GT((*s)->spilled_runs(), 0);
+    ASSERT_TRUE((*s)->Commit(0).ok());
+    // Batch 1: 50,000 stored keys again and 450,000 new ones.
+    auto second = insert_in_parts(**s, 400000, 900000);
+    EXPECT_EQ(std::count(second.begin(), second.begin() + 50000, 0), 50000);
+    EXPECT_EQ(std::count(second.begin() + 50000, second.end(), 1), 450000);
+    EXPECT_GT((*s)->spilled_runs(), 0);
+    ASSERT_TRUE((*s)->Commit(1).ok());
+  }
+  auto s = OpenStore(dir.Join("s"), 0);
+  EXPECT_EQ(s->size(), 900000);
+  EXPECT_EQ(s->committed_batch(), 1);
+  auto seen = Insert(*s, keys);
+  EXPECT_EQ(std::count(seen.begin(), seen.begin() + 900000, 0), 900000);
+  EXPECT_EQ(seen.back(), 1);  // key-900000 was never inserted
+  auto listed = FileSystem::Default()->ListDir(dir.Join("s"));
+  ASSERT_TRUE(listed.ok());
+  for (const auto& e : *listed) EXPECT_NE(e.name.rfind("ingest-", 0), 0u) << e.name;
+}
+
 TEST(SeenKeyStoreTest, ABatchIsAppliedOnlyOnce) {
   testing::TempDir dir;
   auto store = OpenStore(dir.Join("s"));
