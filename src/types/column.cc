@@ -52,6 +52,40 @@ void Column::SetValidBit(int64_t i, bool valid) {
   }
 }
 
+void Column::SetValidRange(int64_t from, int64_t n) {
+  const int64_t end = from + n;
+  const size_t bytes = static_cast<size_t>(end >> 3) + 1;
+  if (validity_.size() < bytes) validity_.resize(bytes + validity_.size() / 2, 0xFF);
+  int64_t i = from;
+  for (; i < end && (i & 7) != 0; ++i) validity_[static_cast<size_t>(i >> 3)] |= static_cast<uint8_t>(1u << (i & 7));
+  for (; i + 8 <= end; i += 8) validity_[static_cast<size_t>(i >> 3)] = 0xFF;
+  for (; i < end; ++i) validity_[static_cast<size_t>(i >> 3)] |= static_cast<uint8_t>(1u << (i & 7));
+}
+
+void Column::AppendStrings(const std::string_view* values, int64_t n) {
+  if (n <= 0) return;
+  size_t total = 0;
+  for (int64_t i = 0; i < n; ++i) total += values[i].size();
+  const size_t at = data_.size();
+  // resize() zero-fills the new bytes once (a memset the width of the batch); the
+  // per-value cost is then one memcpy, with no capacity check or call per value.
+  data_.resize(at + total);
+  const size_t first = offsets_.size();
+  offsets_.resize(first + static_cast<size_t>(n));
+  uint8_t* dst = data_.data() + at;
+  int64_t* off = offsets_.data() + first;
+  int64_t pos = static_cast<int64_t>(at);
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t len = values[i].size();
+    if (len != 0) std::memcpy(dst, values[i].data(), len);
+    dst += len;
+    pos += static_cast<int64_t>(len);
+    off[i] = pos;
+  }
+  if (!validity_.empty()) SetValidRange(size_, n);
+  size_ += n;
+}
+
 void Column::AppendNull() {
   MaterializeValidity();
   int w = type_.fixed_width();
@@ -352,13 +386,43 @@ void Column::AppendTake(const Column& other, const int32_t* indices, int64_t n) 
     return;
   }
   if (type_.id() == TypeId::kString || type_.id() == TypeId::kBinary) {
+    // Sized once, then one memcpy per value. A null row is appended as an empty range
+    // (SetNull leaves a string's old bytes under it in `other`).
+    const bool nulls = other.has_nulls();
+    const int64_t* src_off = other.offsets_.data();
+    auto length = [&](int64_t r) -> int64_t {
+      return nulls && other.IsNull(r) ? 0 : src_off[r + 1] - src_off[r];
+    };
+    size_t total = 0;
+    for (int64_t i = 0; i < n; ++i) total += static_cast<size_t>(length(indices[i]));
+    const size_t at = data_.size();
+    data_.resize(at + total);
+    const size_t first = offsets_.size();
+    offsets_.resize(first + static_cast<size_t>(n));
+    src_off = other.offsets_.data();  // again: `other` may be this column
+    uint8_t* dst = data_.data() + at;
+    const uint8_t* src = other.data_.data();
+    int64_t* off = offsets_.data() + first;
+    int64_t pos = static_cast<int64_t>(at);
     for (int64_t i = 0; i < n; ++i) {
-      if (other.IsNull(indices[i])) {
-        AppendNull();
-      } else {
-        AppendString(other.GetString(indices[i]));
-      }
+      const int64_t r = indices[i];
+      const int64_t len = length(r);
+      if (len != 0) std::memcpy(dst, src + src_off[r], static_cast<size_t>(len));
+      dst += len;
+      pos += len;
+      off[i] = pos;
     }
+    if (other.has_nulls()) {
+      MaterializeValidity();
+      for (int64_t i = 0; i < n; ++i) {
+        const bool valid = other.IsValid(indices[i]);
+        SetValidBit(size_ + i, valid);
+        if (!valid) ++null_count_;
+      }
+    } else if (!validity_.empty()) {
+      SetValidRange(size_, n);
+    }
+    size_ += n;
     return;
   }
   for (int64_t i = 0; i < n; ++i) AppendRange(other, indices[i], 1);

@@ -91,6 +91,11 @@ class Column {
     offsets_.push_back(static_cast<int64_t>(data_.size()));
     FinishAppend();
   }
+  // Appends n valid strings at once: the bytes and the offsets grow once and each value
+  // is one memcpy, where n AppendString calls would pay a vector insert each (the CSV
+  // reader and string gathers build their columns this way). The views must not point
+  // into this column's own bytes.
+  void AppendStrings(const std::string_view* values, int64_t n);
   // Array/map: first append the elements to child(0) (and child(1) for maps), then call
   // this to close the row; the row spans the children's elements added since the last one.
   void CloseListRow() {
@@ -127,6 +132,8 @@ class Column {
     ++size_;
   }
   void SetValidBit(int64_t i, bool valid);
+  // Sets bits [from, from+n) of an existing bitmap to valid (growing it as needed).
+  void SetValidRange(int64_t from, int64_t n);
   void MaterializeValidity();
 
   DataType type_;

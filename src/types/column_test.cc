@@ -1,0 +1,154 @@
+// Column building: the bulk string appends (AppendStrings, the string gather of
+// AppendTake) must give the same column as appending the values one by one.
+#include "types/column.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace lakepipe {
+namespace {
+
+// Every observable part of two string columns: size, nulls, each value, offsets.
+void ExpectSameStrings(const Column& want, const Column& got) {
+  ASSERT_EQ(want.size(), got.size());
+  EXPECT_EQ(want.null_count(), got.null_count());
+  for (int64_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(want.IsNull(i), got.IsNull(i)) << "row " << i;
+    EXPECT_EQ(want.GetString(i), got.GetString(i)) << "row " << i;
+  }
+  EXPECT_EQ(want.offsets(), got.offsets());
+  EXPECT_EQ(static_cast<int64_t>(got.offsets().size()), got.size() + 1);
+  EXPECT_EQ(got.offsets().back(), static_cast<int64_t>(got.raw_data().size()));
+}
+
+TEST(ColumnAppendStrings, EmptyAndLongStrings) {
+  std::string long_value(1 << 20, 'x');
+  long_value[12345] = 'y';
+  std::vector<std::string> values = {"", "a", "", long_value, "", "tail"};
+  std::vector<std::string_view> views(values.begin(), values.end());
+
+  Column bulk(DataType::String());
+  bulk.AppendStrings(views.data(), static_cast<int64_t>(views.size()));
+  Column one(DataType::String());
+  for (const auto& v : values) one.AppendString(v);
+  ExpectSameStrings(one, bulk);
+  EXPECT_EQ(bulk.GetString(3).size(), long_value.size());
+  EXPECT_EQ(bulk.GetString(3)[12345], 'y');
+  EXPECT_EQ(bulk.null_count(), 0);
+  EXPECT_TRUE(bulk.validity().empty());
+
+  // Nothing appended for n = 0, and only empty strings give an empty byte buffer.
+  bulk.AppendStrings(views.data(), 0);
+  EXPECT_EQ(bulk.size(), 6);
+  Column empties(DataType::String());
+  std::string_view e[3] = {"", "", ""};
+  empties.AppendStrings(e, 3);
+  EXPECT_EQ(empties.size(), 3);
+  EXPECT_TRUE(empties.raw_data().empty());
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(empties.GetString(i), "");
+}
+
+// Many calls of random sizes mixed with nulls and single appends, across many
+// reallocations of the byte buffer, against the same values appended one by one.
+TEST(ColumnAppendStrings, ManyValuesAcrossBufferGrowthWithNulls) {
+  std::mt19937_64 rng(15);
+  Column bulk(DataType::String());
+  Column one(DataType::String());
+  std::vector<std::string> batch;
+  std::vector<std::string_view> views;
+  size_t reallocations = 0;
+  const uint8_t* last_data = nullptr;
+  for (int round = 0; round < 400; ++round) {
+    batch.clear();
+    views.clear();
+    int n = static_cast<int>(rng() % 700);
+    for (int i = 0; i < n; ++i) {
+      size_t len = rng() % 5 == 0 ? rng() % 300 : rng() % 12;
+      std::string v(len, '\0');
+      for (auto& ch : v) ch = static_cast<char>('a' + rng() % 26);
+      batch.push_back(std::move(v));
+    }
+    for (const auto& v : batch) views.push_back(v);
+    bulk.AppendStrings(views.data(), static_cast<int64_t>(views.size()));
+    for (const auto& v : batch) one.AppendString(v);
+    switch (rng() % 3) {
+      case 0:
+        bulk.AppendNull();
+        one.AppendNull();
+        break;
+      case 1:
+        bulk.AppendString("single");
+        one.AppendString("single");
+        break;
+      default: break;
+    }
+    if (bulk.raw_data().data() != last_data) {
+      ++reallocations;
+      last_data = bulk.raw_data().data();
+    }
+  }
+  EXPECT_GT(reallocations, 5u);  // the byte buffer did grow under the appends
+  EXPECT_GT(bulk.null_count(), 0);
+  ExpectSameStrings(one, bulk);
+}
+
+// A validity bitmap that exists before a bulk append: the new rows are valid, the old
+// null stays null, including across byte boundaries of the bitmap.
+TEST(ColumnAppendStrings, AfterNullsKeepsBitmapRight) {
+  Column c(DataType::String());
+  c.AppendNull();
+  std::vector<std::string_view> v(21, "v");
+  c.AppendStrings(v.data(), 21);
+  c.AppendNull();
+  c.AppendStrings(v.data(), 3);
+  ASSERT_EQ(c.size(), 26);
+  EXPECT_EQ(c.null_count(), 2);
+  for (int64_t i = 0; i < c.size(); ++i) {
+    bool want_null = i == 0 || i == 22;
+    EXPECT_EQ(c.IsNull(i), want_null) << "row " << i;
+    EXPECT_EQ(c.GetString(i), want_null ? "" : "v") << "row " << i;
+  }
+}
+
+// The string gather: nulls become empty ranges even when SetNull left bytes under them,
+// repeated and out-of-order indices copy the right values.
+TEST(ColumnTake, StringsGatherNullsAndRepeats) {
+  Column src(DataType::String());
+  for (int i = 0; i < 100; ++i) src.AppendString("value-" + std::to_string(i));
+  src.SetNull(7);  // its bytes stay in the buffer
+  src.AppendNull();
+  std::vector<int32_t> idx = {99, 7, 0, 0, 100, 50, 7, 1};
+  Column got = src.Take(idx);
+  ASSERT_EQ(got.size(), 8);
+  EXPECT_EQ(got.null_count(), 3);
+  const char* want[] = {"value-99", nullptr, "value-0", "value-0", nullptr, "value-50", nullptr,
+                        "value-1"};
+  for (int64_t i = 0; i < 8; ++i) {
+    if (want[i] == nullptr) {
+      EXPECT_TRUE(got.IsNull(i)) << "row " << i;
+      EXPECT_EQ(got.GetString(i), "") << "row " << i;
+    } else {
+      EXPECT_FALSE(got.IsNull(i)) << "row " << i;
+      EXPECT_EQ(got.GetString(i), want[i]) << "row " << i;
+    }
+  }
+  // Gathering onto a column that already holds rows (and a bitmap) appends after them.
+  Column more(DataType::String());
+  more.AppendNull();
+  more.AppendString("first");
+  std::vector<int32_t> idx2 = {3, 4};
+  more.AppendTake(src, idx2.data(), 2);
+  ASSERT_EQ(more.size(), 4);
+  EXPECT_TRUE(more.IsNull(0));
+  EXPECT_EQ(more.GetString(1), "first");
+  EXPECT_EQ(more.GetString(2), "value-3");
+  EXPECT_EQ(more.GetString(3), "value-4");
+  EXPECT_FALSE(more.IsNull(3));
+  EXPECT_EQ(more.null_count(), 1);
+}
+
+}  // namespace
+}  // namespace lakepipe
