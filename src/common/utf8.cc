@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace lakepipe {
 namespace {
 
@@ -35,13 +39,24 @@ size_t FirstInvalidUtf8(std::string_view s) {
   const auto* p = begin;
   const auto* end = p + s.size();
   while (p < end) {
-    // ASCII runs, eight bytes at a time: most text is ASCII.
+    // ASCII runs, 32 bytes at a time with SSE2 (then 8): most text is ASCII, and a reader
+    // checks a whole chunk of values in one call.
+#if defined(__SSE2__)
+    while (end - p >= 32) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+      if (_mm_movemask_epi8(_mm_or_si128(a, b)) != 0) break;
+      p += 32;
+    }
+#endif
     while (end - p >= 8) {
       uint64_t w;
       std::memcpy(&w, p, 8);
       if ((w & 0x8080808080808080ULL) != 0) break;
       p += 8;
     }
+    // Byte by byte up to the next multi-byte sequence (short values end here).
+    while (p < end && *p < 0x80) ++p;
     if (p >= end) break;
     size_t n = ValidSequenceLength(p, end);
     if (n == 0) return static_cast<size_t>(p - begin);

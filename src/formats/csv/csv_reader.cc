@@ -331,6 +331,10 @@ class CsvReader::Impl {
       kinds_.push_back(k);
       is_binary_.push_back(f.type.id() == TypeId::kBinary);
     }
+    pending_.resize(data_schema_.size());
+    ascii_syntax_ = static_cast<unsigned char>(opt_.delimiter) < 0x80 &&
+                    static_cast<unsigned char>(opt_.quote) < 0x80 &&
+                    static_cast<unsigned char>(opt_.escape) < 0x80;
     if (!opt_.rescued_data_column.empty() && data_schema_.FindField(opt_.rescued_data_column) >= 0) {
       return Status::InvalidArgument("the schema already has a column named '" +
                                      opt_.rescued_data_column + "' (the rescue column)");
@@ -356,6 +360,7 @@ class CsvReader::Impl {
     while (rows < opt_.batch_rows) {
       if (begin_ == end_) {
         if (eof_) break;
+        FlushPendingStrings();  // the window is about to be overwritten
         begin_ = end_ = 0;
         LP_RETURN_IF_ERROR(ReadMore());
         continue;
@@ -365,6 +370,7 @@ class CsvReader::Impl {
       int64_t newlines = 0;
       RowResult r = ParseRow(row_start, buf_.data() + end_, eof_, &next, &newlines);
       if (r == RowResult::kNeedMore) {
+        FlushPendingStrings();  // MakeRoom moves the window's bytes
         LP_RETURN_IF_ERROR(MakeRoom());
         continue;
       }
@@ -383,6 +389,7 @@ class CsvReader::Impl {
           bs.lines += consumed;
           continue;
         }
+        row_utf8_ok_ = RowIsValidUtf8(OffsetOf(row_start), begin_);
         EmitRow(row_start, &bs, row_line);
       }
       int64_t consumed = newlines > 0 ? newlines : 1;  // the last line may lack its newline
@@ -397,6 +404,7 @@ class CsvReader::Impl {
       return false;
     }
     bs.rows = rows;
+    FlushPendingStrings();
     RememberStringBytes();
     std::vector<Column> cols = std::move(cols_);
     cols_.clear();
@@ -424,6 +432,7 @@ class CsvReader::Impl {
   };
 
   Status ReadMore() {
+    utf8_known_ = false;
     if (file_ == nullptr) {
       eof_ = true;
       return Status::OK();
@@ -446,6 +455,7 @@ class CsvReader::Impl {
   // the window only when the row alone fills it.
   Status MakeRoom() {
     if (eof_) return Status::Internal("CSV parser asked for more input after end of input");
+    utf8_known_ = false;
     if (begin_ > 0) {
       std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
       end_ -= begin_;
@@ -556,6 +566,50 @@ class CsvReader::Impl {
   std::string_view SpanText(const char* row_start, const Span& s) const {
     return s.in_scratch ? std::string_view(scratch_.data() + s.off, static_cast<size_t>(s.len))
                         : std::string_view(row_start + s.off, static_cast<size_t>(s.len));
+  }
+
+  size_t OffsetOf(const char* row_start) const {
+    return static_cast<size_t>(row_start - buf_.data());
+  }
+
+  // Whether every byte of the row [row_begin, row_end) of the window is valid UTF-8, from
+  // one check of the window instead of one per value: the window is validated from a row
+  // start up to its first invalid byte, and a row that ends before that byte is valid.
+  // Its fields are too, because they are cut at ASCII bytes (delimiter, quote, escape,
+  // newline), which are whole characters in valid UTF-8. Only a row at or past an invalid
+  // byte starts a new check, so each byte of the window is checked once. Rows that are
+  // not certified this way have their values checked one by one, as before.
+  bool RowIsValidUtf8(size_t row_begin, size_t row_end) {
+    if (!ascii_syntax_) return false;
+    if (!utf8_known_ || row_begin >= utf8_valid_end_) {
+      std::string_view rest(buf_.data() + row_begin, end_ - row_begin);
+      size_t bad = FirstInvalidUtf8(rest);
+      utf8_valid_end_ = bad == std::string_view::npos ? end_ : row_begin + bad;
+      utf8_known_ = true;
+    }
+    return row_end <= utf8_valid_end_;
+  }
+
+  // STRING/BINARY values that are views into the window wait in pending_ and go into
+  // their column in one AppendStrings call: at kFlushStrings values, before anything
+  // else is appended to that column, before the window's bytes move, and at the end of
+  // the batch.
+  static constexpr size_t kFlushStrings = 2048;
+
+  void FlushPending(size_t c) {
+    std::vector<std::string_view>& p = pending_[c];
+    if (p.empty()) return;
+    cols_[c].AppendStrings(p.data(), static_cast<int64_t>(p.size()));
+    p.clear();
+  }
+
+  void FlushPendingStrings() {
+    for (size_t c = 0; c < pending_.size(); ++c) FlushPending(c);
+  }
+
+  void AppendNullTo(size_t c) {
+    FlushPending(c);
+    cols_[c].AppendNull();
   }
 
   Status ReadHeader(std::vector<std::string>* names) {
@@ -689,21 +743,30 @@ class CsvReader::Impl {
   bool has_rescue_col() const { return !opt_.rescued_data_column.empty(); }
 
   // Appends one field to column c; on a value that does not fit, NULL plus a rescue entry.
-  void ConvertField(size_t c, std::string_view v, bool quoted, std::string_view name) {
+  // `in_window`: v points into the input window (not scratch_), so it can wait in pending_.
+  void ConvertField(size_t c, std::string_view v, bool quoted, bool in_window,
+                    std::string_view name) {
     Column& col = cols_[c];
+    ColumnKind kind = kinds_[c];
     if (!quoted && (v.empty() || (opt_.null_value && v == *opt_.null_value))) {
+      if (kind == ColumnKind::kString) FlushPending(c);
       col.AppendNull();
       return;
     }
-    ColumnKind kind = kinds_[c];
     if (kind == ColumnKind::kString) {
       // A STRING holds UTF-8 only (Parquet's STRING is UTF-8): other bytes are rescued.
-      if (!is_binary_[c] && !IsValidUtf8(v)) {
-        col.AppendNull();
+      if (!is_binary_[c] && !row_utf8_ok_ && !IsValidUtf8(v)) {
+        AppendNullTo(c);
         AddRescue(name, v);
         return;
       }
-      col.AppendString(v);
+      if (in_window) {
+        pending_[c].push_back(v);
+        if (pending_[c].size() >= kFlushStrings) FlushPending(c);
+      } else {
+        FlushPending(c);
+        col.AppendString(v);
+      }
       return;
     }
     if (v.empty()) {  // "" for a non-string column: no value, nothing to rescue
@@ -802,7 +865,8 @@ class CsvReader::Impl {
         if (!v.empty() || spans_[i].quoted) AddRescue(pos_names_[i], v);
         continue;
       }
-      ConvertField(static_cast<size_t>(c), v, spans_[i].quoted, pos_names_[i]);
+      ConvertField(static_cast<size_t>(c), v, spans_[i].quoted, !spans_[i].in_scratch,
+                   pos_names_[i]);
     }
     for (size_t i = n; i < nfields; ++i) {
       AddRescue("_c" + std::to_string(i), SpanText(row_start, spans_[i]));
@@ -812,7 +876,7 @@ class CsvReader::Impl {
       for (size_t i = nfields; i < npos; ++i) {
         int c = pos_to_col_[i];
         if (c < 0) continue;
-        cols_[static_cast<size_t>(c)].AppendNull();
+        AppendNullTo(static_cast<size_t>(c));
         missing.push_back(missing.empty() ? '[' : ',');
         AppendJsonString(data_schema_.field(static_cast<size_t>(c)).name, &missing);
       }
@@ -823,12 +887,12 @@ class CsvReader::Impl {
         rescue_.append(missing);
       }
     }
-    for (int c : uncovered_cols_) cols_[static_cast<size_t>(c)].AppendNull();
+    for (int c : uncovered_cols_) AppendNullTo(static_cast<size_t>(c));
     FinishRescue(bs, line);
   }
 
   void EmitCorruptRow(std::string_view raw, ReadStats* bs, int64_t line) {
-    for (size_t c = 0; c < data_schema_.size(); ++c) cols_[c].AppendNull();
+    for (size_t c = 0; c < data_schema_.size(); ++c) AppendNullTo(c);
     AddRescue("_corrupt_record", raw);
     rescue_.append(",\"_error\":");
     AppendJsonString("unterminated quoted field starting on line " + std::to_string(line),
@@ -850,6 +914,11 @@ class CsvReader::Impl {
   std::string invalid_utf8_;  // "key":"hex" entries of the row's rescued invalid UTF-8
   std::vector<Column> cols_;
   std::vector<size_t> string_bytes_;  // per column, bytes of the last batch's strings
+  std::vector<std::vector<std::string_view>> pending_;  // per data column, see FlushPending
+  bool ascii_syntax_ = false;  // delimiter, quote and escape are ASCII (RowIsValidUtf8)
+  bool utf8_known_ = false;    // utf8_valid_end_ is up to date for the window
+  size_t utf8_valid_end_ = 0;  // the window is valid UTF-8 from the checked row to here
+  bool row_utf8_ok_ = false;   // the row being emitted is valid UTF-8 as a whole
   int64_t line_ = 1;
   bool done_ = false;
   ReadStats total_;

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <optional>
 #include <random>
 
+#include "common/utf8.h"
 #include "formats/csv/csv_writer.h"
 #include "testing/testing.h"
 #include "types/datetime.h"
@@ -359,6 +362,102 @@ TEST(CsvReaderTest, InvalidUtf8InHeadersExtraFieldsAndCorruptRows) {
   auto r1 = nlohmann::json::parse(b.ColumnByName("_rescued_data")->GetString(1));
   EXPECT_EQ(r1["_invalid_utf8"]["_corrupt_record"], "226f70656ee9");
   EXPECT_TRUE(r1.contains("_error"));
+}
+
+// The reader checks UTF-8 once per window, not once per value (RowIsValidUtf8): an
+// invalid byte in a row in the middle of a window, rows of valid multi-byte text around
+// it (some cut by the window's edge), two bad rows in a row and a bad first row of a
+// window must each be rescued exactly as the per-value check did, naming line and column.
+TEST(CsvReaderTest, InvalidUtf8InTheMiddleOfAWindowIsRescuedWithItsLine) {
+  std::string text = "id,name,city\n";
+  std::vector<int> bad_rows = {300, 301, 777};
+  auto name_of = [](int i) { return "caf\xc3\xa9 \xe2\x82\xac" + std::to_string(i); };
+  for (int i = 0; i < 1000; ++i) {
+    bool bad = std::find(bad_rows.begin(), bad_rows.end(), i) != bad_rows.end();
+    text += std::to_string(i) + "," + (bad ? "bad\xe9" + std::to_string(i) : name_of(i)) +
+            "," + (i % 7 == 0 ? "" : "\"Z\"\"rich\"") + "\n";
+  }
+  testing::TempDir dir;
+  std::string path = dir.Join("utf8.csv");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(path, text).ok());
+  for (int64_t chunk : {int64_t{100}, int64_t{333}, int64_t{4096}, int64_t{8} << 20}) {
+    SCOPED_TRACE("chunk_bytes " + std::to_string(chunk));
+    CsvOptions o = WithSchema("id INT, name STRING, city STRING");
+    o.chunk_bytes = chunk;
+    o.batch_rows = 128;
+    ReadStats stats;
+    auto b = ReadCsvFile(FileSystem::Default(), path, o, &stats);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    ASSERT_EQ(b->num_rows(), 1000);
+    EXPECT_EQ(stats.rescued_rows, 3);
+    // Lines are 1-based and the header is line 1: row i is on line i + 2.
+    EXPECT_EQ(stats.first_bad_lines, (std::vector<int64_t>{302, 303, 779}));
+    const Column* name = b->ColumnByName("name");
+    const Column* city = b->ColumnByName("city");
+    const Column* rescued = b->ColumnByName("_rescued_data");
+    for (int i = 0; i < 1000; ++i) {
+      bool bad = std::find(bad_rows.begin(), bad_rows.end(), i) != bad_rows.end();
+      ASSERT_EQ(b->column(0).Get<int32_t>(i), i);
+      if (bad) {
+        EXPECT_TRUE(name->IsNull(i)) << i;
+        auto r = nlohmann::json::parse(rescued->GetString(i));
+        EXPECT_EQ(r["_invalid_utf8"]["name"], "626164e9" + [&] {
+          std::string hex;
+          AppendHex(std::to_string(i), &hex);
+          return hex;
+        }()) << i;
+      } else {
+        EXPECT_EQ(name->GetString(i), name_of(i)) << i;
+        EXPECT_TRUE(rescued->IsNull(i)) << i;
+      }
+      if (i % 7 == 0) {
+        EXPECT_TRUE(city->IsNull(i)) << i;
+      } else {
+        EXPECT_EQ(city->GetString(i), "Z\"rich") << i;
+      }
+    }
+  }
+}
+
+// String values wait in a per-column list and go into the column in bulk: values from
+// the window, values unescaped into scratch space (doubled quotes), NULLs and missing
+// fields must keep their row order across window refills and batch ends.
+TEST(CsvReaderTest, StringValuesKeepTheirOrderAcrossRefillsAndBatches) {
+  std::string text = "a,b\n";
+  std::vector<std::optional<std::string>> want_a, want_b;
+  for (int i = 0; i < 3000; ++i) {
+    std::string id = std::to_string(i);
+    switch (i % 5) {
+      case 0: text += "plain" + id + ",x" + id + "\n"; want_a.push_back("plain" + id); want_b.push_back("x" + id); break;
+      case 1: text += "\"q\"\"" + id + "\",\n"; want_a.push_back("q\"" + id); want_b.push_back(std::nullopt); break;
+      case 2: text += ",\"" + id + "\"\n"; want_a.push_back(std::nullopt); want_b.push_back(id); break;
+      case 3: text += "\"\"," + id + "\n"; want_a.push_back(""); want_b.push_back(id); break;
+      default: text += "only" + id + "\n"; want_a.push_back("only" + id); want_b.push_back(std::nullopt); break;
+    }
+  }
+  testing::TempDir dir;
+  std::string path = dir.Join("order.csv");
+  ASSERT_TRUE(FileSystem::Default()->WriteFile(path, text).ok());
+  CsvOptions o = WithSchema("a STRING, b STRING");
+  o.chunk_bytes = 250;
+  o.batch_rows = 333;
+  ReadStats stats;
+  auto b = ReadCsvFile(FileSystem::Default(), path, o, &stats);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->num_rows(), 3000);
+  EXPECT_EQ(stats.rescued_rows, 600);  // the rows with a missing field
+  for (int64_t i = 0; i < 3000; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      const auto& want = c == 0 ? want_a[static_cast<size_t>(i)] : want_b[static_cast<size_t>(i)];
+      const Column& col = b->column(static_cast<size_t>(c));
+      if (!want) {
+        EXPECT_TRUE(col.IsNull(i)) << "row " << i << " col " << c;
+      } else {
+        ASSERT_FALSE(col.IsNull(i)) << "row " << i << " col " << c;
+        EXPECT_EQ(col.GetString(i), *want) << "row " << i << " col " << c;
+      }
+    }
+  }
 }
 
 TEST(CsvWriterTest, QuotesOnlyWhatNeedsIt) {
