@@ -12,6 +12,8 @@
 // Thread-safety: as FileWriter (one thread at a time).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,5 +33,11 @@ Result<std::vector<SchemaElement>> ToParquetSchema(const Schema& schema);
 int DecimalBytesForPrecision(int precision);
 
 CompressionCodec ToCodec(Compression c);
+
+// Tests only: the hash the dictionary encoder uses for BYTE_ARRAY values, so a test can
+// make every value collide. nullptr (the default) is the built-in hash. Not thread-safe:
+// set it while no writer is running.
+using DictionaryHashFn = uint64_t (*)(const char* data, size_t size);
+extern DictionaryHashFn g_dictionary_hash_for_testing;
 
 }  // namespace lakepipe::parquet

@@ -395,6 +395,97 @@ TEST(ParquetWriter, InvalidUtf8InStringColumnsIsReplacedAndCounted) {
   }
 }
 
+// The writer checks a string column's UTF-8 once per Write over the rows' bytes, not per
+// value. Values that are valid only when joined (a character split between two values)
+// must still each be repaired and counted, as the per-value check did.
+TEST(ParquetWriter, Utf8SplitAcrossTwoValuesIsStillRepaired) {
+  TempDir dir;
+  Schema schema({Field{"s", DataType::String()}});
+  Column c(DataType::String());
+  for (int i = 0; i < 100; ++i) c.AppendString(i == 40 ? "a\xc3" : i == 41 ? "\xa9z" : "ok\xc3\xa9");
+  RecordBatch batch = RecordBatch::FromColumns(schema, {c});
+  std::string path = dir.Join("split.parquet");
+  auto w = FileWriter::Open(FileSystem::Default(), path, schema, WriteOptions());
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE((*w)->Write(batch).ok());
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->invalid_utf8_values, 2);
+  auto reader = FileReader::Open(FileSystem::Default(), path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto back = (*reader)->ReadAll();
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->column(0).GetString(40), "a\xEF\xBF\xBD");
+  EXPECT_EQ(back->column(0).GetString(41), "\xEF\xBF\xBDz");
+  EXPECT_EQ(back->column(0).GetString(42), "ok\xc3\xa9");
+}
+
+uint64_t ConstantHash(const char*, size_t) { return 0x1234; }
+// Same slot bits for all (the top bits), different low bits: tags differ, probes collide.
+uint64_t SameSlotHash(const char* p, size_t n) { return n == 0 ? 0 : static_cast<uint8_t>(p[n - 1]); }
+
+// The dictionary encoder compares bytes only where hashes match: with a hash under which
+// every value collides, and one where every value lands in the same slot with different
+// tags, the file must be byte for byte the one written with the real hash (the dictionary
+// is in order of first appearance), through several growths of the hash table.
+TEST(ParquetWriter, DictionaryWithHashCollisionsWritesTheSameFile) {
+  TempDir dir;
+  Schema schema({Field{"s", DataType::String()}});
+  Column c(DataType::String());
+  for (int i = 0; i < 20000; ++i) {
+    int k = (i * 7919) % 3001;
+    // Prefixes of each other, an empty value, runs of equal values.
+    std::string v = k == 0 ? "" : "key-" + std::string(static_cast<size_t>(k % 13), 'x') + std::to_string(k);
+    c.AppendString(v);
+    if (i % 5 == 0) c.AppendString(v);
+    if (i % 97 == 0) c.AppendNull();
+  }
+  RecordBatch batch = RecordBatch::FromColumns(schema, {c});
+  auto write = [&](const std::string& name) -> std::string {
+    std::string path = dir.Join(name);
+    auto w = FileWriter::Open(FileSystem::Default(), path, schema, WriteOptions());
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_TRUE((*w)->Write(batch).ok());
+    auto res = (*w)->Close();
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    auto bytes = FileSystem::Default()->ReadFile(path);
+    EXPECT_TRUE(bytes.ok());
+    return bytes.ok() ? *bytes : std::string();
+  };
+  std::string normal = write("normal.parquet");
+  g_dictionary_hash_for_testing = ConstantHash;
+  std::string constant = write("constant.parquet");
+  g_dictionary_hash_for_testing = SameSlotHash;
+  std::string same_slot = write("same_slot.parquet");
+  g_dictionary_hash_for_testing = nullptr;
+  ASSERT_FALSE(normal.empty());
+  EXPECT_EQ(constant, normal);
+  EXPECT_EQ(same_slot, normal);
+
+  // And the file holds the values, through a dictionary of the 3001 distinct ones.
+  FileMetaData md = Footer(dir.Join("constant.parquet"));
+  ASSERT_EQ(md.row_groups.size(), 1u);
+  const ColumnMetaData& cm = *md.row_groups[0].columns[0].meta_data;
+  ASSERT_TRUE(cm.dictionary_page_offset.has_value());
+  PageHeader h;
+  size_t used = 0;
+  ASSERT_TRUE(ParsePageHeader(reinterpret_cast<const uint8_t*>(constant.data() + *cm.dictionary_page_offset),
+                              constant.size() - static_cast<size_t>(*cm.dictionary_page_offset),
+                              "constant.parquet", &h, &used)
+                  .ok());
+  ASSERT_TRUE(h.dictionary_page_header.has_value());
+  EXPECT_EQ(h.dictionary_page_header->num_values, 3001);
+  auto reader = FileReader::OpenBuffer(constant, "constant.parquet");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto back = (*reader)->ReadAll();
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->num_rows(), c.size());
+  for (int64_t i = 0; i < c.size(); ++i) {
+    ASSERT_EQ(back->column(0).IsNull(i), c.IsNull(i)) << i;
+    ASSERT_EQ(back->column(0).GetString(i), c.GetString(i)) << i;
+  }
+}
+
 // Dictionary-encoded columns buffer few bytes per row: the row limit, not the byte limit,
 // closes such row groups, at exactly row_group_rows rows whatever the Write sizes.
 TEST(ParquetWriter, RowGroupsCloseAtTheRowLimit) {
