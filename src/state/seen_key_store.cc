@@ -34,64 +34,7 @@ const char kWatermarkKey[] = "\xff" "watermark";
 constexpr char kKeyPrefix = 'k';
 constexpr char kTimePrefix = 't';
 
-// A stable 128-bit digest of a key (two 64-bit hashes with different seeds). Stored
-// instead of the key: 16 bytes per row however wide the row is; two distinct keys collide
-// with probability about n^2 / 2^129 (1e-26 for five million keys).
-uint64_t Hash64(std::string_view data, uint64_t seed) {
-  const uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-  uint64_t h = seed ^ (data.size() * kMul);
-  size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data.data() + i, 8);
-    w *= 0xBF58476D1CE4E5B9ULL;
-    w ^= w >> 31;
-    h = (h ^ w) * kMul;
-    h ^= h >> 29;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, data.data() + i, data.size() - i);
-  h = (h ^ (tail * 0x94D049BB133111EBULL)) * kMul;
-  h ^= h >> 32;
-  h *= 0xD6E8FEB86659FD93ULL;
-  h ^= h >> 32;
-  return h;
-}
-
 constexpr uint64_t kSeed0 = 0x243F6A8885A308D3ULL, kSeed1 = 0x13198A2E03707344ULL;
-
-SeenKeyStore::Digest DigestOf(std::string_view key) {
-  return SeenKeyStore::Digest{{Hash64(key, kSeed0), Hash64(key, kSeed1)}};
-}
-
-// DigestOf in one pass over the key: the two hashes differ only in their seed, so each
-// word is loaded and mixed once and folded into both (the same digest, half the reads).
-SeenKeyStore::Digest DigestOfOnePass(std::string_view data) {
-  const uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-  uint64_t h0 = kSeed0 ^ (data.size() * kMul), h1 = kSeed1 ^ (data.size() * kMul);
-  size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data.data() + i, 8);
-    w *= 0xBF58476D1CE4E5B9ULL;
-    w ^= w >> 31;
-    h0 = (h0 ^ w) * kMul;
-    h0 ^= h0 >> 29;
-    h1 = (h1 ^ w) * kMul;
-    h1 ^= h1 >> 29;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, data.data() + i, data.size() - i);
-  const uint64_t t = tail * 0x94D049BB133111EBULL;
-  auto finish = [t, kMul](uint64_t h) {
-    h = (h ^ t) * kMul;
-    h ^= h >> 32;
-    h *= 0xD6E8FEB86659FD93ULL;
-    h ^= h >> 32;
-    return h;
-  };
-  return SeenKeyStore::Digest{{finish(h0), finish(h1)}};
-}
 
 // The digest's 16 bytes are stored in memory order (the layout of stores written before
 // the time index existed, kept so they stay readable).
@@ -140,6 +83,37 @@ rocksdb::Slice TimeValue(int64_t t, char (&buf)[8]) {
 }
 
 }  // namespace
+
+// Two 64-bit hashes of the key with different seeds, computed in one pass (each word is
+// loaded and mixed once and folded into both). Stored instead of the key: 16 bytes per row
+// however wide the row is; two distinct keys collide with probability about n^2 / 2^129
+// (1e-26 for five million keys). Part of the stores' layout: it must never change.
+SeenKeyStore::Digest SeenKeyStore::DigestOf(std::string_view data) {
+  const uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  uint64_t h0 = kSeed0 ^ (data.size() * kMul), h1 = kSeed1 ^ (data.size() * kMul);
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data.data() + i, 8);
+    w *= 0xBF58476D1CE4E5B9ULL;
+    w ^= w >> 31;
+    h0 = (h0 ^ w) * kMul;
+    h0 ^= h0 >> 29;
+    h1 = (h1 ^ w) * kMul;
+    h1 ^= h1 >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, data.data() + i, data.size() - i);
+  const uint64_t t = tail * 0x94D049BB133111EBULL;
+  auto finish = [t, kMul](uint64_t h) {
+    h = (h ^ t) * kMul;
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    return h;
+  };
+  return Digest{{finish(h0), finish(h1)}};
+}
 
 namespace {
 
@@ -402,7 +376,7 @@ Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, s
   // now overlap.
   constexpr size_t kAhead = 8;
   digests_.resize(n);
-  for (size_t i = 0; i < n; ++i) digests_[i] = DigestOfOnePass(keys[i]);
+  for (size_t i = 0; i < n; ++i) digests_[i] = SeenKeyStore::DigestOf(keys[i]);
   if (n > 0 && stored_keys_ > 0 && !committed_loaded_ && stored_keys_ <= max_keys_in_memory_) {
     LP_RETURN_IF_ERROR(LoadCommitted());
   }
@@ -442,7 +416,7 @@ Status SeenKeyStore::InsertIfAbsentWithTime(const std::vector<std::string_view>&
   pending_.EnableTimes();
   inserted->assign(keys.size(), 0);
   for (size_t i = 0; i < keys.size(); ++i) {
-    LP_RETURN_IF_ERROR(Probe(DigestOf(keys[i]), true, event_times[i], &(*inserted)[i]));
+    LP_RETURN_IF_ERROR(Probe(SeenKeyStore::DigestOf(keys[i]), true, event_times[i], &(*inserted)[i]));
   }
   return Status::OK();
 }
@@ -492,7 +466,7 @@ Status SeenKeyStore::InsertIfAbsentOrExpired(const std::vector<std::string_view>
   recorded->assign(keys.size(), 0);
   for (size_t i = 0; i < keys.size(); ++i) {
     LP_RETURN_IF_ERROR(
-        ProbeFirst(DigestOf(keys[i]), event_times[i], floors[i], &(*inserted)[i], &(*recorded)[i]));
+        ProbeFirst(SeenKeyStore::DigestOf(keys[i]), event_times[i], floors[i], &(*inserted)[i], &(*recorded)[i]));
   }
   return Status::OK();
 }

@@ -104,6 +104,8 @@ class SeenKeyStore : public operators::SeenKeySet {
 
   // 128-bit digest of a key; public for tests of collisions and layout only.
   using Digest = Digest128;
+  // The digest stored for `key` (the same in every probe form and in every version).
+  static Digest DigestOf(std::string_view key);
 
  private:
   // Flags of a pending entry (DigestTable::flags), besides DigestTable::kUsed.

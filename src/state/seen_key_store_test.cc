@@ -88,6 +88,28 @@ TEST(SeenKeyStoreTest, EveryProbeFormDigestsAKeyAlike) {
   for (uint8_t x : InsertAt(*s, keys, times)) EXPECT_EQ(x, 0) << "a key of InsertIfAbsent not found by a timed probe";
 }
 
+// The digest is part of the stores' layout: stores written by earlier versions are found
+// only if every key still digests to what those versions stored. These are the digests
+// the first layout's two-pass hash gave (lengths 0, 1, under, at and over one word).
+TEST(SeenKeyStoreTest, TheDigestIsTheOneEarlierVersionsStored) {
+  struct Known {
+    std::string key;
+    uint64_t part0, part1;
+  };
+  const Known known[] = {
+      {"", 0xd34402edf2a39352ULL, 0x200481dbad2351abULL},
+      {"a", 0xbdf57bcda46e5a37ULL, 0xf5e3421916c4dc11ULL},
+      {"abcdefg", 0x4d7edd0870d02ccbULL, 0x244e7eb8e2a4d9daULL},
+      {"abcdefgh", 0xcd985bfbc98b2cf7ULL, 0xa7cd5b186a527ea4ULL},
+      {std::string("key-1234567890123\x01x"), 0xbb74df998fa0a3a7ULL, 0x079ccaa69d6fff8fULL},
+  };
+  for (const Known& k : known) {
+    SeenKeyStore::Digest d = SeenKeyStore::DigestOf(k.key);
+    EXPECT_EQ(d.part[0], k.part0) << "key '" << k.key << "'";
+    EXPECT_EQ(d.part[1], k.part1) << "key '" << k.key << "'";
+  }
+}
+
 // A batch of 400,000 new keys or more that spilled past its memory budget is written as
 // two table files at once (keys below and above the middle digest, each merged from the
 // runs and the pending table) and ingested together: every key of both halves comes back.
