@@ -274,9 +274,13 @@ for (const [name, get, mayGrow] of series) {
   // within 5% of the mean (a series that steps by one file now and then).
   const change = f.slope * span;
   const flat = Math.abs(change) <= Math.max(2 * f.sd, 0.05 * Math.abs(f.mean), 1e-9);
-  if (!flat && !mayGrow) ++growing;
+  // A series that falls beyond noise is bounded but not levelled yet (a retention longer
+  // than the run's first half): said so, not counted as growing, no 30-day figure.
+  const falls = !flat && f.slope < 0;
+  if (!flat && !falls && !mayGrow) ++growing;
   const last = pts.at(-1)[1];
-  rowsOut.push([name, pts[0][1], last, f.slope, last + f.slope * 30 * 24 * 60, flat ? 'flat' : mayGrow ? 'grows (data)' : '**grows**']);
+  const verdict = flat ? 'flat' : falls ? 'falls (not levelled yet)' : mayGrow ? 'grows (data)' : '**grows**';
+  rowsOut.push([name, pts[0][1], last, f.slope, falls ? null : last + f.slope * 30 * 24 * 60, verdict]);
 }
 const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(3));
 const md = [
@@ -299,7 +303,7 @@ const md = [
   '',
   '| series | first (2nd half) | last | slope per minute | 30 days | verdict |',
   '|---|---|---|---|---|---|',
-  ...rowsOut.map(([n, a, b, sl, x, v]) => `| ${n} | ${num(a)} | ${num(b)} | ${num(sl)} | ${num(x)} | ${v} |`),
+  ...rowsOut.map(([n, a, b, sl, x, v]) => `| ${n} | ${num(a)} | ${num(b)} | ${num(sl)} | ${x === null ? "–" : num(x)} | ${v} |`),
   '',
   '<details><summary>samples</summary>',
   '',
