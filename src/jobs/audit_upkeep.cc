@@ -1,9 +1,6 @@
 #include "jobs/audit_upkeep.h"
 
-#include <algorithm>
-
-#include "delta/log_cleanup.h"
-#include "delta/table.h"
+#include "delta/background_vacuum.h"
 #include "sql/table_properties.h"
 
 namespace lakepipe::jobs {
@@ -23,21 +20,8 @@ Result<int64_t> AuditUpkeep::RunIfDue() {
 }
 
 Result<int64_t> AuditUpkeep::VacuumNow(FileSystem* fs, Clock* clock, const std::string& path) {
-  delta::TableOptions table_options;
-  table_options.clock = clock;
-  auto table = delta::DeltaTable::Open(path, fs, table_options);
-  if (!table.ok()) return table.status().IsNotFound() ? Result<int64_t>(int64_t{0}) : table.status();
-  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, (*table)->Latest());
-  delta::VacuumOptions options;
-  const int64_t retention_ms =
-      std::max<int64_t>(delta::DeletedFileRetentionMillis(snap->configuration()), kMinRetentionMillis);
-  options.retention_hours = static_cast<double>(retention_ms) / 3600e3;
-  options.dry_run = true;
-  LP_ASSIGN_OR_RETURN(delta::VacuumResult planned, (*table)->Vacuum(options));
-  if (planned.deleted.empty()) return int64_t{0};
-  options.dry_run = false;
-  LP_ASSIGN_OR_RETURN(delta::VacuumResult done, (*table)->Vacuum(options));
-  return static_cast<int64_t>(done.deleted.size());
+  LP_ASSIGN_OR_RETURN(delta::BackgroundVacuumResult done, delta::VacuumBesideWriters(path, fs, clock, kMinRetentionMillis));
+  return done.files_deleted;
 }
 
 }  // namespace lakepipe::jobs

@@ -1,13 +1,11 @@
 #include "runtime/scheduled_vacuum.h"
 
-#include <algorithm>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
 #include "common/kill_point.h"
-#include "delta/log_cleanup.h"
-#include "delta/table.h"
+#include "delta/background_vacuum.h"
 #include "runtime/event_log.h"
 
 namespace lakepipe::runtime {
@@ -46,35 +44,18 @@ void ScheduledVacuum::Queue(const std::string& name, const std::string& path) { 
 void ScheduledVacuum::Stop() { jobs_.Stop(); }
 
 Result<int64_t> ScheduledVacuum::VacuumNow(const std::string& name, const std::string& path) {
-  auto warn = [&](const Status& st) {
-    if (log_ != nullptr) log_->Add({0, name, "scheduled_vacuum", "WARN", "scheduled VACUUM failed: " + st.message(), "{}"});
-    return st;
-  };
-  delta::TableOptions table_options;
-  table_options.clock = clock_;
-  auto table = delta::DeltaTable::Open(path, fs_, table_options);
-  if (!table.ok()) return table.status().IsNotFound() ? Result<int64_t>(int64_t{0}) : warn(table.status());
-  auto snap = (*table)->Latest();
-  if (!snap.ok()) return warn(snap.status());
-  delta::VacuumOptions options;
-  // Never under an hour, whatever the table says: this VACUUM runs beside the run's own
-  // writers, whose data files exist before their commit names them.
-  int64_t retention_ms = std::max<int64_t>(delta::DeletedFileRetentionMillis((*snap)->configuration()), MinRetentionMillis());
-  options.retention_hours = static_cast<double>(retention_ms) / 3600e3;
-  options.dry_run = true;
-  auto planned = (*table)->Vacuum(options);
-  if (!planned.ok()) return warn(planned.status());
-  if (planned->deleted.empty()) return int64_t{0};
-  options.dry_run = false;
-  auto done = (*table)->Vacuum(options);
-  if (!done.ok()) return warn(done.status());
-  int64_t n = static_cast<int64_t>(done->deleted.size());
-  if (log_ != nullptr) {
+  auto done = delta::VacuumBesideWriters(path, fs_, clock_, MinRetentionMillis());
+  if (!done.ok()) {
+    if (log_ != nullptr) log_->Add({0, name, "scheduled_vacuum", "WARN", "scheduled VACUUM failed: " + done.status().message(), "{}"});
+    return done.status();
+  }
+  const int64_t n = done->files_deleted;
+  if (n > 0 && log_ != nullptr) {
     log_->Add({0, name, "scheduled_vacuum", "INFO",
                "VACUUM deleted " + std::to_string(n) + " files no version within the retention needs",
                nlohmann::json({{"files_deleted", n},
                                {"start_version", done->start_version.value_or(-1)},
-                               {"retention_hours", options.retention_hours}})
+                               {"retention_hours", done->retention_hours}})
                    .dump()});
   }
   return n;
