@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "delta/append_log_compaction.h"
 #include "delta/table.h"
 #include "governance/policy.h"
 #include "types/batch.h"
@@ -99,19 +100,15 @@ Status AuditLog::Write(const std::vector<AuditRecord>& records) {
   LP_RETURN_IF_ERROR((*writer)->Write(RecordBatch::FromColumns(schema, std::move(cols))));
   auto committed = (*writer)->Commit();
   if (!committed.ok()) return committed.status().WithContext("audit log");
-  // Every kCompactEvery-th version of the table, whichever process wrote it: cron-style
-  // commands that each record once compact as a long-running server does.
-  if (committed->version > 0 && committed->version % kCompactEvery == 0) {
+  // Compacted as delta/append_log_compaction.h says; the record is committed whatever
+  // happens there (a failed compaction is tried again kCompactEvery versions later).
+  if (delta::AppendLogCompactionDue(committed->version)) {
     if (table_ == nullptr) {
       auto opened = delta::DeltaTable::Open(path_, fs_, table_options);
-      if (!opened.ok()) return Status::OK();  // the record stands; the next one tries again
+      if (!opened.ok()) return Status::OK();
       table_ = std::move(opened).value();
     }
-    // The record is committed whatever happens here: a compaction that fails (or loses a
-    // race with another process's) is tried again kCompactEvery versions later.
-    delta::OptimizeOptions optimize;
-    optimize.min_files = 2;
-    (void)table_->Optimize(optimize);
+    (void)delta::CompactAppendLog(*table_);
   }
   return Status::OK();
 }

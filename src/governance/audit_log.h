@@ -13,11 +13,10 @@
 // of actions that were never acknowledged; their data files, if written, are never
 // referenced by the log and are removed by VACUUM.
 //
-// Each commit adds one small data file; the commit of every kCompactEvery-th version of
-// the table compacts it (OPTIMIZE, dataChange=false: readers see the same rows), whichever
-// process or AuditLog wrote the versions before, so neither a server that runs for weeks
-// nor cron-style commands that each record once leave a file per record for every
-// checkpoint to list.
+// Each commit adds one small data file; every kCompactEvery-th version compacts the
+// table (delta/append_log_compaction.h), so neither a server that runs for weeks nor
+// cron-style commands that each record once leave a file per record for every checkpoint
+// to list.
 //
 // Thread-safe: Record may be called from many threads at once.
 #pragma once
@@ -32,6 +31,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/status.h"
+#include "delta/append_log_compaction.h"
 #include "types/schema.h"
 
 namespace lakepipe::delta {
@@ -56,7 +56,7 @@ class AuditLog {
  public:
   AuditLog(FileSystem* fs, std::string storage, std::string pipeline, Clock* clock = Clock::System());
 
-  static constexpr int kCompactEvery = 50;
+  static constexpr int kCompactEvery = delta::kAppendLogCompactEvery;
 
   static Schema TableSchema();
   static std::string TablePath(const std::string& storage);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "delta/append_log_compaction.h"
 #include "delta/table.h"
 #include "types/batch.h"
 
@@ -76,6 +77,12 @@ Status RunHistory::Append(const std::vector<RunRecord>& records) {
     if (st.ok()) {
       auto committed = (*writer)->Commit();
       st = committed.status();
+      // One small file per Append: compacted as delta/append_log_compaction.h says. The
+      // records are committed whatever happens there (a failure is retried 50 versions on).
+      if (st.ok() && delta::AppendLogCompactionDue(committed->version)) {
+        auto table = delta::DeltaTable::Open(table_path_);
+        if (table.ok()) (void)delta::CompactAppendLog(**table);
+      }
     }
     // Another process created the table at the same moment: append to it.
     if (st.IsAlreadyExists() && attempt == 0) continue;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "delta/append_log_compaction.h"
+#include "delta/table.h"
 #include "testing/testing.h"
 
 namespace lakepipe::jobs {
@@ -49,6 +51,31 @@ TEST(RunHistory, CachedReadsFollowTheTableVersion) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].run_id, "r1");
+}
+
+
+// A job that runs every minute appends twice a run for months: every 50th version
+// compacts the table (delta/append_log_compaction.h), whichever writer reaches it, and
+// the history reads the same rows in the same order.
+TEST(RunHistory, AppendsAreCompactedEveryFiftyVersions) {
+  testing::TempDir dir;
+  const int n = delta::kAppendLogCompactEvery * 2 + 3;
+  for (int i = 0; i < n; ++i) {
+    RunHistory writer(dir.path());  // a process of its own each time, as `job run` is
+    ASSERT_TRUE(writer.Append({Row("r" + std::to_string(i), 1'000'000 * (i + 1))}).ok());
+  }
+  RunHistory history(dir.path());
+  auto table = delta::DeltaTable::Open(history.table_path());
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  auto snapshot = (*table)->Latest();
+  ASSERT_TRUE(snapshot.ok());
+  // Each compaction is a version of its own: the appends at versions 50 and 100 are
+  // followed by OPTIMIZEs, leaving one compacted file and the 3 appends since.
+  EXPECT_EQ((*snapshot)->num_files(), 4u);
+  auto rows = history.ReadAll();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) EXPECT_EQ((*rows)[static_cast<size_t>(i)].run_id, "r" + std::to_string(i));
 }
 
 }  // namespace
