@@ -1,7 +1,7 @@
 // VacuumBesideWriters: the VACUUM that lakepipe's background upkeep runs on a table while
 // other processes or threads may be writing to it (a continuous run's scheduled VACUUM,
-// runtime/scheduled_vacuum.h; the job server's VACUUM of its audit table,
-// jobs/audit_upkeep.h).
+// runtime/scheduled_vacuum.h; the job server's VACUUM of its audit table and run history,
+// jobs/server_upkeep.h).
 //
 // It keeps the table's own `delta.deletedFileRetentionDuration`, never less than
 // `min_retention_millis`, because the writers' data files exist before their commit names

@@ -16,7 +16,7 @@
 #include "governance/audit_log.h"
 #include "governance/policy.h"
 #include "governance/policy_reloader.h"
-#include "jobs/audit_upkeep.h"
+#include "jobs/server_upkeep.h"
 #include "jobs/job_routes.h"
 #include "jobs/job_runner.h"
 #include "jobs/run_history.h"
@@ -142,17 +142,20 @@ struct JobServer::Impl {
     StartRun(job, "schedule", ScheduleOrigin());
   }
 
-  // The audit table's daily VACUUM (jobs/audit_upkeep.h), reported on stdout as the
-  // server reports the rest of its own work.
-  void UpkeepLoop(AuditUpkeep upkeep) {
+  // The daily upkeep (jobs/server_upkeep.h), reported on stdout as the server reports the
+  // rest of its own work.
+  void UpkeepLoop(ServerUpkeep upkeep) {
     while (!stopping.load()) {
-      auto deleted = upkeep.RunIfDue();
-      if (!deleted.ok()) {
-        std::printf("lakepipe: warning: scheduled VACUUM of %s failed (retried tomorrow): %s\n",
-                    upkeep.path().c_str(), deleted.status().message().c_str());
-      } else if (*deleted > 0) {
-        std::printf("lakepipe: scheduled VACUUM of %s deleted %lld files no version within its retention needs\n",
-                    upkeep.path().c_str(), static_cast<long long>(*deleted));
+      UpkeepReport done = upkeep.RunIfDue();
+      for (const auto& failure : done.failures) {
+        std::printf("lakepipe: warning: upkeep failed (retried tomorrow): %s\n", failure.c_str());
+      }
+      if (done.audit_files_deleted + done.run_history_files_deleted + done.log_folders_deleted > 0) {
+        std::printf("lakepipe: upkeep of %s: VACUUM deleted %lld files of _audit and %lld of _job_runs that no "
+                    "version within their retention needs; %lld run log folders past log_retention deleted\n",
+                    upkeep.storage().c_str(), static_cast<long long>(done.audit_files_deleted),
+                    static_cast<long long>(done.run_history_files_deleted),
+                    static_cast<long long>(done.log_folders_deleted));
       }
       std::fflush(stdout);
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -501,8 +504,8 @@ Status JobServer::Start(const JobServerOptions& options) {
     impl->reloader->Start();
   }
   if (options.run_schedules) impl->scheduler_thread = std::thread([raw] { raw->SchedulerLoop(); });
-  impl->upkeep_thread = std::thread([raw, upkeep = AuditUpkeep(FileSystem::Default(), options.clock,
-                                                                governance::AuditLog::TablePath(storage))] {
+  impl->upkeep_thread = std::thread([raw, upkeep = ServerUpkeep(FileSystem::Default(), options.clock, storage,
+                                                                 file_.log_retention_micros)] {
     raw->UpkeepLoop(upkeep);
   });
   impl_ = std::move(impl);

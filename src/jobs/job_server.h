@@ -14,8 +14,9 @@
 // path but /health needs `Authorization: Bearer` (or ?access_token=, which sets a cookie
 // for the page's files). The principals are reloaded when their files change or on SIGHUP
 // (governance/policy_reloader.h). Runs, their triggers and every denial are recorded in
-// the audit table `<jobs storage>/_audit` before the answer is sent, and that table is
-// VACUUMed a minute after Start and then daily (jobs/audit_upkeep.h).
+// the audit table `<jobs storage>/_audit` before the answer is sent. A minute after Start
+// and then daily the server VACUUMs that table and the run history, and deletes task logs
+// past the jobs file's log_retention (jobs/server_upkeep.h).
 //
 // Use: construct, Start, then Stop (or the destructor) from the same thread; the
 // JobsFile must outlive the server. Runs still going at Stop are stopped (cancelled).

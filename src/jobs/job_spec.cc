@@ -110,7 +110,7 @@ class JobsReader : public YamlReader {
   Result<JobsFile> Read(const YAML::Node& root) {
     JobsFile file;
     if (!root.IsMap()) return ErrorAt(Loc(root), "a jobs file is a mapping with `jobs:` (see docs/jobs.md)");
-    LP_RETURN_IF_ERROR(CheckKeys(root, {"storage", "jobs", "governance"}, "the jobs file"));
+    LP_RETURN_IF_ERROR(CheckKeys(root, {"storage", "log_retention", "jobs", "governance"}, "the jobs file"));
     // governance: principals and grants (docs/governance.md), read by `job serve`
     // (governance::Policy::Load) with its own file:line:col errors.
     if (root["governance"] && !root["governance"].IsScalar() && !root["governance"].IsMap()) {
@@ -122,6 +122,14 @@ class JobsReader : public YamlReader {
       LP_ASSIGN_OR_RETURN(file.storage, String(root["storage"], "storage"));
     } else {
       file.storage = ".lakepipe-jobs";
+    }
+    if (root["log_retention"]) {
+      LP_ASSIGN_OR_RETURN(int64_t ms, Duration(root["log_retention"], "log_retention"));
+      if (ms < 3'600'000) {
+        return ErrorAt(Loc(root["log_retention"]), "log_retention must be at least an hour (task logs are deleted "
+                                                   "this long after their run's last write; default 30d)");
+      }
+      file.log_retention_micros = ms * 1000;
     }
     const YAML::Node jobs = root["jobs"];
     if (!jobs || !jobs.IsMap() || jobs.size() == 0) {

@@ -67,10 +67,15 @@ struct JobSpec {
   const TaskSpec* FindTask(const std::string& name) const;
 };
 
+inline constexpr int64_t kDefaultLogRetentionMicros = 30LL * 86400 * 1000000;
+
 struct JobsFile {
   std::string path;                      // the jobs.yaml as given
   std::string folder;                    // its folder: relative paths and task cwd start here
   std::string storage;                   // run history, locks and task logs (absolute or from folder)
+  // `log_retention`: the job server deletes a run's task logs this long after their last
+  // write (jobs/server_upkeep.h); at least an hour.
+  int64_t log_retention_micros = kDefaultLogRetentionMicros;
   std::vector<JobSpec> jobs;
   bool has_governance = false;           // a `governance:` key (principals for `job serve`)
 

@@ -116,6 +116,22 @@ TEST(JobSpecTest, TablesWithoutFullRefreshAreARefreshSelection) {
                                              "silver_orders,gold_kpis"}));
 }
 
+// Task logs are deleted by the job server this long after their run's last write.
+TEST(JobSpecTest, LogRetentionIsADurationOfAtLeastAnHour) {
+  const char* jobs = "jobs:\n  j:\n    tasks: [{name: a, kind: command, argv: [x]}]\n";
+  auto defaulted = JobsFile::Parse("jobs.yaml", jobs);
+  ASSERT_TRUE(defaulted.ok()) << defaulted.status().ToString();
+  EXPECT_EQ(defaulted->log_retention_micros, 30LL * 86400 * 1000000);
+  auto week = JobsFile::Parse("jobs.yaml", std::string("log_retention: 7d\n") + jobs);
+  ASSERT_TRUE(week.ok()) << week.status().ToString();
+  EXPECT_EQ(week->log_retention_micros, 7LL * 86400 * 1000000);
+  auto spelled = JobsFile::Parse("jobs.yaml", std::string("log_retention: '2 hours'\n") + jobs);
+  ASSERT_TRUE(spelled.ok()) << spelled.status().ToString();
+  EXPECT_EQ(spelled->log_retention_micros, 2LL * 3600 * 1000000);
+  ExpectError(std::string("log_retention: 10m\n") + jobs, "jobs.yaml:1:16: log_retention must be at least an hour");
+  ExpectError(std::string("log_retention: soon\n") + jobs, "jobs.yaml:1:16: log_retention: 'soon' is not a duration");
+}
+
 TEST(JobSpecTest, OptionsNotBuiltSaySo) {
   ExpectError("jobs:\n  j:\n    tasks: [{name: u, kind: command, argv: [x], run_if: all_done}]\n",
               "run_if `all_done` is not built yet");
