@@ -1,6 +1,8 @@
 // Command-line actions in the audit log (docs/governance.md): run, full refresh, query,
 // publish, and `lakepipe table` vacuum/delete/optimize on a pipeline's tables, recorded in
-// `<storage>/_audit` as the local OS user. Included by the command files that record.
+// `<storage>/_audit` as the local OS user; `lakepipe job run` in the jobs storage's
+// `_audit`, as the job server records the runs it starts. Included by the command files
+// that record.
 #pragma once
 
 #include <functional>
@@ -12,7 +14,7 @@
 namespace lakepipe::cli {
 
 struct AuditedAction {
-  std::string action;  // run, full_refresh, query, publish, vacuum, delete, optimize
+  std::string action;  // run, full_refresh, query, publish, vacuum, delete, optimize, job_run
   std::string target;  // tables, a table, the SQL's pipeline
   std::string detail;  // e.g. the SQL of a query
   // Also record a `started` row before the action (a continuous run may never end
@@ -29,5 +31,11 @@ Status AuditPipelineCommand(const std::string& folder, const std::vector<std::st
 // is a table of a pipeline's storage (its parent holds `_event_log` or `_checkpoints`).
 Status AuditTableCommand(const std::string& table_folder, const AuditedAction& what,
                          const std::function<Status()>& body);
+
+// Records one row of a `lakepipe job run` in `<jobs_storage>/_audit` (`pipeline` null):
+// `outcome` is started, allowed (the run succeeded) or failed; `status` the exit status.
+// A record that cannot be written is reported on stderr as a warning.
+void RecordJobAction(const std::string& jobs_storage, const AuditedAction& what, const std::string& outcome,
+                     int status);
 
 }  // namespace lakepipe::cli

@@ -76,6 +76,11 @@ Status AuditTableCommand(const std::string& table_folder, const AuditedAction& w
   return st;
 }
 
+void RecordJobAction(const std::string& jobs_storage, const AuditedAction& what, const std::string& outcome,
+                     int status) {
+  Record(jobs_storage, "", what, outcome, status, what.detail);
+}
+
 namespace {
 
 struct AuditArgs {

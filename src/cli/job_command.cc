@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/audit.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "governance/policy.h"
@@ -94,8 +95,25 @@ Status RunJob(const RunArgs& a, CommandRegistry& registry) {
   };
   StopSignals signals;
   o.stop = &g_stop_jobs;
+  // Recorded in the jobs storage's audit table as the job server records the runs it
+  // starts (docs/governance.md, "The job server"): a start, then the outcome.
+  AuditedAction audited;
+  audited.action = "job_run";
+  audited.target = a.job;
+  audited.detail = a.resume.empty() ? "command line" : "command line, resuming " + a.resume;
+  const std::string storage = file.StoragePath();
+  RecordJobAction(storage, audited, "started", 0);
   jobs::JobRunner runner(file);
-  LP_ASSIGN_OR_RETURN(jobs::RunResult r, runner.Run(o));
+  auto ran = runner.Run(o);
+  if (!ran.ok()) {
+    audited.detail += ": the run could not start: " + ran.status().message();
+    RecordJobAction(storage, audited, "failed", 1);
+    return ran.status();
+  }
+  const jobs::RunResult& r = *ran;
+  audited.detail += ": run " + r.run_id + " " + r.state + (r.error.empty() ? "" : ": " + r.error);
+  RecordJobAction(storage, audited, r.state == jobs::kStateSucceeded ? "allowed" : "failed",
+                  r.state == jobs::kStateSucceeded ? 0 : 1);
   if (r.state == jobs::kStateSucceeded) return Status::OK();
   if (r.state == jobs::kStateSkipped) return Status::Aborted("run refused: " + r.error);
   registry.SetExitCode(1);

@@ -4,6 +4,7 @@
 // file is refused with its line.
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "cli/cli_test_util.h"
@@ -48,6 +49,10 @@ TEST(JobCommandTest, OrdersJobRunsItsTasksAndRecordsThem) {
   EXPECT_EQ(JsonLines(rows).size(), 5u) << rows;
   std::string text = Lakepipe("job history " + Quote(jobs) + common);
   EXPECT_NE(text.find("4 succeeded"), std::string::npos) << text;
+  std::string audit = Lakepipe("table show " + Quote(dir.Join("jobs/_audit")) + " --format jsonl");
+  size_t allowed = 0;
+  for (const Json& rec : JsonLines(audit)) allowed += rec["action"] == "job_run" && rec["outcome"] == "allowed";
+  EXPECT_EQ(allowed, 1u) << audit;
 }
 
 // A pipeline_update task with `tables:` (no full_refresh) updates only those tables
@@ -80,6 +85,24 @@ TEST(JobCommandTest, FailingJobExitsOneAndBadFilesNameTheLine) {
   EXPECT_NE(r.status().message().find("failed: task a: exit status 4: broken"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("to resume it"), std::string::npos) << r.status().message();
   EXPECT_NE(Lakepipe("job history " + Quote(path)).find("failed"), std::string::npos);
+  // The command line's runs are in the jobs storage's audit table, as the server's are:
+  // the start, then the failure with the run's state and error, as the local user.
+  std::string audit = Lakepipe("table show " + Quote(dir.Join(".lakepipe-jobs/_audit")) + " --format jsonl");
+  std::vector<Json> records = JsonLines(audit);
+  ASSERT_EQ(records.size(), 2u) << audit;
+  std::sort(records.begin(), records.end(),
+            [](const Json& x, const Json& y) { return x["timestamp"].get<std::string>() < y["timestamp"].get<std::string>(); });
+  for (const Json& rec : records) {
+    EXPECT_EQ(rec["action"], "job_run") << rec.dump();
+    EXPECT_EQ(rec["target"], "j") << rec.dump();
+    EXPECT_EQ(rec["role"], "os") << rec.dump();
+    EXPECT_FALSE(rec.contains("pipeline")) << rec.dump();  // null: not a pipeline's action
+  }
+  EXPECT_EQ(records[0]["outcome"], "started");
+  EXPECT_EQ(records[1]["outcome"], "failed");
+  EXPECT_EQ(records[1]["status"], 1);
+  EXPECT_NE(records[1]["detail"].get<std::string>().find("failed: task a: exit status 4"), std::string::npos)
+      << records[1].dump();
 
   std::ofstream(path) << "jobs:\n  j:\n    tasks:\n      - {name: a, kind: command, argv: [x], depends_on: [b]}\n";
   std::string err = LakepipeFails("job check " + Quote(path));
