@@ -108,6 +108,11 @@ Result<std::unique_ptr<Deduplicate>> Deduplicate::Make(const Schema& input, std:
 }
 
 Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch, std::vector<LateRow>* late) {
+  LP_ASSIGN_OR_RETURN(SelectedBatch fresh, PushSelect(batch, late));
+  return fresh.Materialize();
+}
+
+Result<SelectedBatch> Deduplicate::PushSelect(const RecordBatch& batch, std::vector<LateRow>* late) {
   int64_t n = batch.num_rows();
   std::vector<const Column*> cols;
   for (int k : key_columns_) cols.push_back(&batch.column(static_cast<size_t>(k)));
@@ -115,11 +120,11 @@ Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch, std::vector<Late
     KeyEncoder::EncodeAll(cols, n, &arena_, &keys_);
     LP_RETURN_IF_ERROR(seen_->InsertIfAbsent(keys_, &inserted_));
     std::vector<int32_t> rows;
+    rows.reserve(inserted_.size());
     for (size_t i = 0; i < inserted_.size(); ++i) {
       if (inserted_[i]) rows.push_back(static_cast<int32_t>(i));
     }
-    if (static_cast<int64_t>(rows.size()) == n) return batch;
-    return TakeRows(batch, rows);
+    return SelectedBatch(batch, std::move(rows));
   }
   // Watermarked, row by row: each row's watermark is the largest event time before it
   // minus the delay (late rows are below it and never raise the largest).
@@ -174,8 +179,7 @@ Result<RecordBatch> Deduplicate::Push(const RecordBatch& batch, std::vector<Late
   if (late != nullptr) {
     std::sort(late->begin(), late->end(), [](const LateRow& a, const LateRow& b) { return a.row < b.row; });
   }
-  RecordBatch out = static_cast<int64_t>(rows.size()) == candidate_batch.num_rows() ? candidate_batch
-                                                                                     : TakeRows(candidate_batch, rows);
+  SelectedBatch out(std::move(candidate_batch), std::move(rows));
   if (max_time) {
     int64_t w = *max_time - delay;
     if (!watermark_ || w > *watermark_) watermark_ = w;

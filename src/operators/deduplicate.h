@@ -33,6 +33,7 @@
 
 #include "common/status.h"
 #include "operators/key_table.h"
+#include "operators/selection.h"
 #include "types/batch.h"
 
 namespace lakepipe::operators {
@@ -114,6 +115,10 @@ class Deduplicate {
     std::string reason;  // empty: behind the watermark
   };
   Result<RecordBatch> Push(const RecordBatch& batch, std::vector<LateRow>* late = nullptr);
+  // As Push, but the new rows are handed back as a selection of `batch` (no copy; with a
+  // watermark and late rows, of a copy of the rows that were not late). The same rows,
+  // the same seen-key effects.
+  Result<SelectedBatch> PushSelect(const RecordBatch& batch, std::vector<LateRow>* late = nullptr);
   const SeenKeySet& seen() const { return *seen_; }
   // The current watermark (micros), when one is configured and any event time was seen.
   std::optional<int64_t> watermark() const { return watermark_; }

@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "expr/binder.h"
+#include "operators/selection.h"
 #include "types/batch.h"
 
 namespace lakepipe::operators {
@@ -47,5 +48,17 @@ struct ExpectationResult {
 Schema QuarantineSchema(const Schema& input);
 
 Result<ExpectationResult> ApplyExpectations(const RecordBatch& batch, const std::vector<Expectation>& expectations);
+
+// As ApplyExpectations over the selected rows of `in`, with the kept rows handed back as a
+// selection of the same batch (no copy; the predicates are evaluated over the whole batch,
+// see EvaluateOverSelection). Counts, quarantined rows and a FAIL's message are those of
+// ApplyExpectations(in.Materialize(), ...).
+struct SelectedExpectationResult {
+  SelectedBatch kept;
+  RecordBatch quarantined;  // QuarantineSchema(input schema)
+  std::vector<ExpectationCounts> counts;
+};
+Result<SelectedExpectationResult> ApplyExpectationsSelected(SelectedBatch in,
+                                                            const std::vector<Expectation>& expectations);
 
 }  // namespace lakepipe::operators

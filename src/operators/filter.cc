@@ -17,6 +17,16 @@ Result<RecordBatch> Filter(const RecordBatch& batch, const expr::BoundExpr& pred
   return TakeRows(batch, rows);
 }
 
+Result<SelectedBatch> FilterSelected(SelectedBatch in, const expr::BoundExpr& predicate) {
+  std::function<Result<std::vector<int32_t>>(const RecordBatch&)> eval = [&](const RecordBatch& b) {
+    return expr::EvaluateSelection(predicate, b);
+  };
+  LP_ASSIGN_OR_RETURN(std::vector<int32_t> passing, EvaluateOverSelection(&in, eval));
+  if (in.all()) return SelectedBatch(std::move(in.batch), std::move(passing));
+  std::vector<int32_t> kept = IntersectRows(*in.rows, passing);
+  return SelectedBatch(std::move(in.batch), std::move(kept));
+}
+
 Schema ProjectionSchema(const std::vector<expr::BoundExpr>& exprs, const std::vector<std::string>& names) {
   Schema s;
   for (size_t i = 0; i < exprs.size(); ++i) {
@@ -38,6 +48,21 @@ Result<RecordBatch> Project(const RecordBatch& batch, const std::vector<expr::Bo
     cols.push_back(std::move(c));
   }
   return RecordBatch(output_schema, std::move(cols), batch.num_rows());
+}
+
+}  // namespace lakepipe::operators
+
+namespace lakepipe::operators {
+
+Result<SelectedBatch> ProjectSelected(SelectedBatch in, const std::vector<expr::BoundExpr>& exprs,
+                                      const Schema& output_schema) {
+  std::function<Result<RecordBatch>(const RecordBatch&)> eval = [&](const RecordBatch& b) {
+    return Project(b, exprs, output_schema);
+  };
+  LP_ASSIGN_OR_RETURN(RecordBatch projected, EvaluateOverSelection(&in, eval));
+  SelectedBatch out(std::move(projected));
+  out.rows = std::move(in.rows);
+  return out;
 }
 
 }  // namespace lakepipe::operators

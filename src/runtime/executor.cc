@@ -33,6 +33,7 @@ namespace {
 using sql::PlanKind;
 using sql::PlanNode;
 using Batches = std::vector<RecordBatch>;
+using Selected = std::vector<operators::SelectedBatch>;
 
 expr::BindContext ContextFor(const PlanNode& input, const ExecOptions& options) {
   expr::BindContext ctx;
@@ -118,6 +119,13 @@ class Executor {
     return out;
   }
 
+  // The rows of `node` as selections (ExecuteSelected).
+  Result<Selected> RunSelected(const PlanNode& node) {
+    auto out = RunSelectedNode(node);
+    if (!out.ok()) return NodeError(node, out.status());
+    return out;
+  }
+
  private:
   Result<Batches> RunNode(const PlanNode& node) {
     if (!node.resolved) {
@@ -156,6 +164,69 @@ class Executor {
     return Status::Internal("unknown plan node");
   }
 
+  Result<Selected> RunSelectedNode(const PlanNode& node) {
+    if (!node.resolved) {
+      return Status::Internal("plan node " + std::string(sql::PlanKindName(node.kind)) +
+                              " was not resolved before execution");
+    }
+    if (&node == options_.given_node && options_.given_selected != nullptr) return *options_.given_selected;
+    switch (node.kind) {
+      case PlanKind::kSubqueryAlias: {
+        LP_ASSIGN_OR_RETURN(Selected rows, RunSelected(*node.inputs[0]));
+        for (auto& b : rows) b = b.Relabel(node.schema);
+        return rows;
+      }
+      case PlanKind::kFilter: {
+        const PlanNode& input = *node.inputs[0];
+        LP_ASSIGN_OR_RETURN(Selected rows, RunSelected(input));
+        LP_ASSIGN_OR_RETURN(expr::BoundExpr predicate,
+                            expr::Bind(*node.predicate, input.schema, ContextFor(input, options_)));
+        Selected out;
+        for (auto& b : rows) {
+          LP_ASSIGN_OR_RETURN(operators::SelectedBatch kept, operators::FilterSelected(std::move(b), predicate));
+          if (kept.num_rows() > 0) out.push_back(kept.Relabel(node.schema));
+        }
+        return out;
+      }
+      case PlanKind::kProject: {
+        const PlanNode& input = *node.inputs[0];
+        LP_ASSIGN_OR_RETURN(Selected rows, RunSelected(input));
+        LP_ASSIGN_OR_RETURN(std::vector<expr::BoundExpr> exprs, BindProjection(node));
+        Selected out;
+        for (auto& b : rows) {
+          LP_ASSIGN_OR_RETURN(operators::SelectedBatch p, operators::ProjectSelected(std::move(b), exprs, node.schema));
+          out.push_back(std::move(p));
+        }
+        return out;
+      }
+      case PlanKind::kDistinct: return RunDistinct(node);
+      default: {
+        LP_ASSIGN_OR_RETURN(Batches rows, RunNode(node));
+        Selected out;
+        out.reserve(rows.size());
+        for (auto& b : rows) out.emplace_back(std::move(b));
+        return out;
+      }
+    }
+  }
+
+  Result<std::vector<expr::BoundExpr>> BindProjection(const PlanNode& node) {
+    const PlanNode& input = *node.inputs[0];
+    std::vector<expr::BoundExpr> exprs;
+    expr::BindContext ctx = ContextFor(input, options_);
+    for (const auto& item : node.items) {
+      if (item.is_star || item.expr == nullptr) {
+        return Status::Internal("a star item survived resolution");
+      }
+      LP_ASSIGN_OR_RETURN(expr::BoundExpr e, expr::Bind(*item.expr, input.schema, ctx));
+      exprs.push_back(std::move(e));
+    }
+    return exprs;
+  }
+
+  // A DISTINCT's new rows, as selections of its input's batches.
+  Result<Selected> RunDistinct(const PlanNode& node);
+
   Result<Batches> RunFilter(const PlanNode& node) {
     const PlanNode& input = *node.inputs[0];
     LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
@@ -172,15 +243,7 @@ class Executor {
   Result<Batches> RunProject(const PlanNode& node) {
     const PlanNode& input = *node.inputs[0];
     LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
-    std::vector<expr::BoundExpr> exprs;
-    expr::BindContext ctx = ContextFor(input, options_);
-    for (const auto& item : node.items) {
-      if (item.is_star || item.expr == nullptr) {
-        return Status::Internal("a star item survived resolution");
-      }
-      LP_ASSIGN_OR_RETURN(expr::BoundExpr e, expr::Bind(*item.expr, input.schema, ctx));
-      exprs.push_back(std::move(e));
-    }
+    LP_ASSIGN_OR_RETURN(std::vector<expr::BoundExpr> exprs, BindProjection(node));
     Batches out;
     for (const auto& b : rows) {
       LP_ASSIGN_OR_RETURN(RecordBatch p, operators::Project(b, exprs, node.schema));
@@ -651,6 +714,35 @@ Result<std::optional<Batches>> Executor::RunAggregateByParts(const PlanNode& nod
   return std::optional<Batches>(Relabel(node.schema, std::move(out)));
 }
 
+Result<Selected> Executor::RunDistinct(const PlanNode& node) {
+  const PlanNode& input = *node.inputs[0];
+  LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
+  std::shared_ptr<operators::SeenKeySet> seen;
+  if (options_.seen_keys) {
+    LP_ASSIGN_OR_RETURN(seen, options_.seen_keys(node));
+  }
+  // WATERMARK on the streaming scan under a DISTINCT bounds its state (state owner).
+  std::optional<operators::DeduplicateWatermark> watermark;
+  if (const PlanNode* scan = sql::WatermarkScanBelow(node)) {
+    int column = input.schema.FindField(scan->watermark->column);
+    if (column < 0) {
+      return Status::NotSupported("WATERMARK column `" + scan->watermark->column +
+                                  "` must be selected (under its own name) by the DISTINCT it bounds");
+    }
+    watermark = operators::DeduplicateWatermark{column, scan->watermark->delay_micros};
+  }
+  LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, {}, seen, watermark));
+  Selected out;
+  std::vector<operators::Deduplicate::LateRow> late;
+  for (const auto& b : rows) {
+    late.clear();
+    LP_ASSIGN_OR_RETURN(operators::SelectedBatch fresh, dedup->PushSelect(b, &late));
+    if (fresh.num_rows() > 0) out.push_back(fresh.Relabel(node.schema));
+    if (!late.empty()) LP_RETURN_IF_ERROR(HandOverLate(node, b, watermark->event_time_column, late));
+  }
+  return out;
+}
+
 Result<Batches> Executor::RunStateful(const PlanNode& node) {
   switch (node.kind) {
     case PlanKind::kAggregate: {
@@ -726,32 +818,11 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
       return Relabel(node.schema, std::move(out));
     }
     case PlanKind::kDistinct: {
-      const PlanNode& input = *node.inputs[0];
-      LP_ASSIGN_OR_RETURN(Batches rows, Run(input));
-      std::shared_ptr<operators::SeenKeySet> seen;
-      if (options_.seen_keys) {
-        LP_ASSIGN_OR_RETURN(seen, options_.seen_keys(node));
-      }
-      // WATERMARK on the streaming scan under a DISTINCT bounds its state (state owner).
-      std::optional<operators::DeduplicateWatermark> watermark;
-      if (const PlanNode* scan = sql::WatermarkScanBelow(node)) {
-        int column = input.schema.FindField(scan->watermark->column);
-        if (column < 0) {
-          return Status::NotSupported("WATERMARK column `" + scan->watermark->column +
-                                      "` must be selected (under its own name) by the DISTINCT it bounds");
-        }
-        watermark = operators::DeduplicateWatermark{column, scan->watermark->delay_micros};
-      }
-      LP_ASSIGN_OR_RETURN(auto dedup, operators::Deduplicate::Make(input.schema, {}, seen, watermark));
+      LP_ASSIGN_OR_RETURN(Selected fresh, RunDistinct(node));
       Batches out;
-      std::vector<operators::Deduplicate::LateRow> late;
-      for (const auto& b : rows) {
-        late.clear();
-        LP_ASSIGN_OR_RETURN(RecordBatch fresh, dedup->Push(b, &late));
-        if (fresh.num_rows() > 0) out.push_back(std::move(fresh));
-        if (!late.empty()) LP_RETURN_IF_ERROR(HandOverLate(node, b, watermark->event_time_column, late));
-      }
-      return Relabel(node.schema, std::move(out));
+      out.reserve(fresh.size());
+      for (const auto& b : fresh) out.push_back(b.Materialize());
+      return out;
     }
     case PlanKind::kWindow: {
       if (sql::IsStreamingKeyedDedup(node)) return RunKeyedDedup(node);
@@ -953,6 +1024,12 @@ Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider
                                          const ExecOptions& options) {
   Executor executor(provider, options);
   return executor.Run(plan);
+}
+
+Result<std::vector<operators::SelectedBatch>> ExecuteSelected(const sql::PlanNode& plan, ScanProvider& provider,
+                                                              const ExecOptions& options) {
+  Executor executor(provider, options);
+  return executor.RunSelected(plan);
 }
 
 Result<AggregateFactory> AggregateFactoryFor(const PlanNode& node, const ExecOptions& options) {

@@ -22,6 +22,7 @@
 #include "formats/parquet/parquet.h"
 #include "operators/deduplicate.h"
 #include "operators/hash_aggregate.h"
+#include "operators/selection.h"
 #include "operators/window_aggregate.h"
 #include "runtime/batch_stream.h"
 #include "sql/plan.h"
@@ -111,6 +112,8 @@ struct ExecOptions {
   // node's output instead of running it and the nodes below it. Both unset: none.
   const sql::PlanNode* given_node = nullptr;
   const std::vector<RecordBatch>* given_rows = nullptr;
+  // The same as selections (ExecuteSelected's output for given_node), for ExecuteSelected.
+  const std::vector<operators::SelectedBatch>* given_selected = nullptr;
 };
 
 // The name of the reason column of a late-rows table.
@@ -129,6 +132,13 @@ Result<RecordBatch> ToLateRows(const Schema& late_schema, const RecordBatch& row
 // exactly plan.schema's columns.
 Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider& provider,
                                          const ExecOptions& options);
+
+// As Execute, with the rows as selections of batches: a DISTINCT hands on which rows of its
+// input are new instead of copying them, and the filters and projections above it carry
+// the selection (operators/selection.h), so the rows are copied once, by the consumer, or
+// never when all are kept. Other nodes run as in Execute (every row selected).
+Result<std::vector<operators::SelectedBatch>> ExecuteSelected(const sql::PlanNode& plan, ScanProvider& provider,
+                                                              const ExecOptions& options);
 
 // Empty aggregates of a resolved kAggregate node (its keys and aggregates bound against
 // its input), for state that outlives one Execute call.

@@ -307,6 +307,10 @@ struct PipelineRunner::Impl {
   Result<std::optional<BatchPlan>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
   // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.
   Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows, TableReport* report);
+  // The same over selections (operators/selection.h): the kept rows stay selections of the
+  // same batches, copied by no one here.
+  Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, std::vector<operators::SelectedBatch>* rows,
+                                    TableReport* report);
   Result<delta::CreateOptions> CreateOptionsFor(const sql::ResolvedDataset& ds, const Schema& schema) const;
   // Writes `rows` to table `name` (creating it), in one commit.
   // The writer WriteTable uses (the table created, or rebuilt for an overwrite whose

@@ -653,7 +653,11 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       // first two share a thread; with 1 all run here, part after part. Every step sees
       // the parts in order, so all three forms write the same rows in the same order
       // (docs/execution.md, "Both cores").
+      // A part's rows stay selections of the batches read (operators/selection.h) from the
+      // DISTINCT through the expectations, and are copied once, at the end of the second
+      // step, when any was dropped.
       struct PartWork {
+        std::vector<operators::SelectedBatch> selected;
         Batches rows, quarantined;
         int64_t rows_read = 0;
         TableReport report;  // its expectation counts
@@ -664,7 +668,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       auto read_part = [&](PartWork* w) -> Result<bool> {
         if (read_all) return false;
         provider.SetPart(next_part++, batch_rows);
-        LP_ASSIGN_OR_RETURN(w->rows, Execute(cut != nullptr ? *cut : *ds.plan, provider, exec));
+        LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, exec));
         read_all = !provider.more_parts();
         return true;
       };
@@ -672,14 +676,23 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
         if (cut != nullptr) {
           ExecOptions upper = exec;
           upper.given_node = cut;
-          upper.given_rows = &w.rows;
+          upper.given_selected = &w.selected;
           NoScans no_scans;
-          LP_ASSIGN_OR_RETURN(Batches out, Execute(*ds.plan, no_scans, upper));
-          w.rows = std::move(out);
+          LP_ASSIGN_OR_RETURN(std::vector<operators::SelectedBatch> out, ExecuteSelected(*ds.plan, no_scans, upper));
+          w.selected = std::move(out);
         }
-        if (more != nullptr) w.rows = ConformByName(w.rows, ds.schema);
-        w.rows_read = CountRows(w.rows);
-        LP_ASSIGN_OR_RETURN(w.quarantined, ApplyExpectations(ds, &w.rows, &w.report));
+        if (more != nullptr) {
+          Batches dense;
+          for (const auto& b : w.selected) dense.push_back(b.Materialize());
+          dense = ConformByName(dense, ds.schema);
+          w.selected.clear();
+          for (auto& b : dense) w.selected.emplace_back(std::move(b));
+        }
+        w.rows_read = operators::CountSelectedRows(w.selected);
+        LP_ASSIGN_OR_RETURN(w.quarantined, ApplyExpectations(ds, &w.selected, &w.report));
+        w.rows.clear();
+        for (const auto& b : w.selected) w.rows.push_back(b.Materialize());
+        w.selected.clear();
         return Status::OK();
       };
       auto write_part = [&](PartWork& w) -> Status {
