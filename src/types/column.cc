@@ -365,8 +365,46 @@ void Column::AppendRange(const Column& other, int64_t offset, int64_t n) {
 }
 
 void Column::AppendTake(const Column& other, const int32_t* indices, int64_t n) {
+  // The validity of the n rows gathered, as rows [size_, size_+n) (size_ not yet
+  // advanced): a byte of the bitmap per 8 rows, not a call per bit.
+  auto append_taken_validity = [&]() {
+    if (!other.has_nulls()) {
+      if (!validity_.empty()) SetValidRange(size_, n);
+      return;
+    }
+    MaterializeValidity();
+    const int64_t end = size_ + n;
+    const size_t bytes = static_cast<size_t>(end >> 3) + 1;
+    if (validity_.size() < bytes) validity_.resize(bytes + validity_.size() / 2, 0xFF);
+    uint8_t* bits = validity_.data();
+    int64_t nulls = 0;
+    int64_t k = 0;
+    int64_t row = size_;
+    // Up to a byte boundary, bit by bit; then a byte per 8 rows.
+    for (; k < n && (row & 7) != 0; ++k, ++row) {
+      const bool valid = other.IsValid(indices[k]);
+      const uint8_t bit = static_cast<uint8_t>(1u << (row & 7));
+      bits[row >> 3] = valid ? (bits[row >> 3] | bit) : (bits[row >> 3] & static_cast<uint8_t>(~bit));
+      nulls += !valid;
+    }
+    for (; k + 8 <= n; k += 8, row += 8) {
+      uint8_t b = 0;
+      for (int j = 0; j < 8; ++j) b |= static_cast<uint8_t>(other.IsValid(indices[k + j]) ? 1u << j : 0u);
+      bits[row >> 3] = b;
+      nulls += 8 - __builtin_popcount(b);
+    }
+    for (; k < n; ++k, ++row) {
+      const bool valid = other.IsValid(indices[k]);
+      const uint8_t bit = static_cast<uint8_t>(1u << (row & 7));
+      bits[row >> 3] = valid ? (bits[row >> 3] | bit) : (bits[row >> 3] & static_cast<uint8_t>(~bit));
+      nulls += !valid;
+    }
+    null_count_ += nulls;
+  };
   int w = type_.fixed_width();
-  if (w > 0 && !other.has_nulls() && validity_.empty()) {
+  if (w > 0) {
+    // Values gathered whole (a null's slot holds zero in `other`, as it must here), then
+    // the validity bits.
     size_t at = data_.size();
     data_.resize(at + static_cast<size_t>(n * w));
     uint8_t* dst = data_.data() + at;
@@ -382,6 +420,7 @@ void Column::AppendTake(const Column& other, const int32_t* indices, int64_t n) 
       default:
         for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * w, src + static_cast<int64_t>(indices[i]) * w, static_cast<size_t>(w));
     }
+    append_taken_validity();
     size_ += n;
     return;
   }
@@ -412,16 +451,7 @@ void Column::AppendTake(const Column& other, const int32_t* indices, int64_t n) 
       pos += len;
       off[i] = pos;
     }
-    if (other.has_nulls()) {
-      MaterializeValidity();
-      for (int64_t i = 0; i < n; ++i) {
-        const bool valid = other.IsValid(indices[i]);
-        SetValidBit(size_ + i, valid);
-        if (!valid) ++null_count_;
-      }
-    } else if (!validity_.empty()) {
-      SetValidRange(size_, n);
-    }
+    append_taken_validity();
     size_ += n;
     return;
   }

@@ -150,5 +150,56 @@ TEST(ColumnTake, StringsGatherNullsAndRepeats) {
   EXPECT_EQ(more.null_count(), 1);
 }
 
+// The fixed-width gather with nulls (values whole, the bitmap a byte per 8 rows) against
+// appending each taken row by AppendRange, onto columns with and without rows and nulls
+// already, for gathers that start inside a bitmap byte and end inside another.
+TEST(ColumnTake, FixedWidthWithNullsEqualsRowByRow) {
+  std::mt19937 rng(7);
+  for (DataType type : {DataType::Int(), DataType::Double(), DataType::Boolean(), DataType::Long()}) {
+    Column src(type);
+    for (int i = 0; i < 300; ++i) {
+      if (rng() % 5 == 0) {
+        src.AppendNull();
+      } else if (type.id() == TypeId::kBoolean) {
+        src.AppendBool(rng() % 2);
+      } else if (type.id() == TypeId::kDouble) {
+        src.Append<double>(i * 0.5);
+      } else if (type.id() == TypeId::kLong) {
+        src.Append<int64_t>(i * 1000003LL);
+      } else {
+        src.Append<int32_t>(i);
+      }
+    }
+    ASSERT_TRUE(src.has_nulls());
+    for (int before : {0, 3, 8, 13}) {
+      for (int count : {0, 1, 7, 8, 9, 64, 131}) {
+        std::vector<int32_t> idx;
+        for (int k = 0; k < count; ++k) idx.push_back(static_cast<int32_t>(rng() % 300));
+        Column want(type), got(type);
+        for (int b = 0; b < before; ++b) {
+          // Rows already there, one of them NULL when there are several.
+          if (b == 1) {
+            want.AppendNull();
+            got.AppendNull();
+          } else {
+            want.AppendRange(src, b, 1);
+            got.AppendRange(src, b, 1);
+          }
+        }
+        for (int32_t r : idx) want.AppendRange(src, r, 1);
+        got.AppendTake(src, idx.data(), static_cast<int64_t>(idx.size()));
+        SCOPED_TRACE(type.ToString() + " before " + std::to_string(before) + " count " + std::to_string(count));
+        ASSERT_EQ(want.size(), got.size());
+        EXPECT_EQ(want.null_count(), got.null_count());
+        for (int64_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(want.IsNull(i), got.IsNull(i)) << "row " << i;
+          EXPECT_TRUE(want.GetValue(i) == got.GetValue(i)) << "row " << i;
+        }
+        EXPECT_EQ(want.raw_data(), got.raw_data());
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lakepipe
