@@ -9,35 +9,57 @@
 
 namespace lakepipe::expr {
 
+// Rounds the shortest decimal text of v (what Spark's BigDecimal(double) holds) at `digits`
+// places. The text is read in place (no strings), and the rounded decimal kept·10^-digits
+// becomes a double by one exact division or product when kept < 2^53 and |digits| <= 22:
+// both operands are then exact doubles, so the correctly rounded quotient is the double
+// nearest the decimal, as parsing its text gives (the fallback, for longer values).
 double RoundDouble(double v, int digits, bool half_even) {
   if (!std::isfinite(v)) return v;
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
-  bool negative = sci[0] == '-';
-  if (negative) sci.remove_prefix(1);
-  size_t e = sci.find('e');
-  int exponent = std::atoi(std::string(sci.substr(e + 1)).c_str());
-  std::string digits_text;
-  for (size_t i = 0; i < e; ++i) {
-    if (sci[i] != '.') digits_text += sci[i];
+  const char* p = buf;
+  const char* end = res.ptr;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  // The significant digits (at most 17 for the shortest text), then the exponent.
+  char digits_text[32];
+  int nd = 0;
+  while (p < end && *p != 'e') {
+    if (*p != '.' && nd < static_cast<int>(sizeof digits_text)) digits_text[nd++] = *p;
+    ++p;
+  }
+  int exponent = 0;
+  if (p < end) {
+    ++p;  // 'e'
+    bool exp_negative = false;
+    if (p < end && (*p == '+' || *p == '-')) exp_negative = *p++ == '-';
+    std::from_chars(p, end, exponent);
+    if (exp_negative) exponent = -exponent;
   }
   // value = 0.d1d2d3... * 10^(exponent+1); keep (exponent + 1 + digits) leading digits.
-  int keep = exponent + 1 + digits;
-  if (keep >= static_cast<int>(digits_text.size())) return v;  // already exact at that scale
+  const int keep = exponent + 1 + digits;
+  if (keep >= nd) return v;  // already exact at that scale
   if (keep < 0) return negative ? -0.0 : 0.0;
   // Round the kept prefix by the first dropped digit and the rest.
   int128_t kept = 0;
-  for (int i = 0; i < keep; ++i) kept = kept * 10 + (digits_text[static_cast<size_t>(i)] - '0');
-  int first_dropped = digits_text[static_cast<size_t>(keep)] - '0';
+  for (int i = 0; i < keep; ++i) kept = kept * 10 + (digits_text[i] - '0');
+  const int first_dropped = digits_text[keep] - '0';
   bool rest_nonzero = false;
-  for (size_t i = static_cast<size_t>(keep) + 1; i < digits_text.size(); ++i) rest_nonzero |= digits_text[i] != '0';
-  bool up = first_dropped > 5 || (first_dropped == 5 && (rest_nonzero || !half_even || (kept % 2 == 1)));
+  for (int i = keep + 1; i < nd; ++i) rest_nonzero |= digits_text[i] != '0';
+  const bool up = first_dropped > 5 || (first_dropped == 5 && (rest_nonzero || !half_even || (kept % 2 == 1)));
   if (up) ++kept;
-  // kept * 10^(exponent + 1 - keep) = kept * 10^(-digits)
-  std::string text = Int128ToString(kept) + "e" + std::to_string(-digits);
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   double out = 0;
-  std::from_chars(text.data(), text.data() + text.size(), out);
+  if (kept < (static_cast<int128_t>(1) << 53) && digits >= -22 && digits <= 22) {
+    const double k = static_cast<double>(static_cast<int64_t>(kept));
+    out = digits >= 0 ? k / kPow10[digits] : k * kPow10[-digits];
+  } else {
+    // kept * 10^(exponent + 1 - keep) = kept * 10^(-digits)
+    std::string text = Int128ToString(kept) + "e" + std::to_string(-digits);
+    std::from_chars(text.data(), text.data() + text.size(), out);
+  }
   return negative ? -out : out;
 }
 
