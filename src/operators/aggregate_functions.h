@@ -25,6 +25,9 @@
 
 namespace lakepipe::operators {
 
+class KeyTable;
+class SeenKeySet;
+
 class Accumulator {
  public:
   virtual ~Accumulator() = default;
@@ -49,5 +52,17 @@ class Accumulator {
 Result<std::unique_ptr<Accumulator>> MakeAccumulator(const expr::BoundExpr& call);
 // Whether `name` (canonical) has an accumulator.
 bool HasAccumulator(std::string_view name);
+
+// count(DISTINCT x) that keeps each group's count, not its values: its state is one bigint
+// column `<name>$distinct_count`, which Merge adds up. A row's (group, value) pair counts
+// when `pairs` says it is new (InsertIfAbsent of the pair key: `index`, the group's key
+// bytes from `groups`, then the value's KeyEncoder bytes), so the set of pairs can live
+// outside the aggregate (an incremental view's durable store, shared by partial
+// aggregates, whose counts then add up exactly). `pairs` null: an in-memory set of this
+// accumulator's own. `groups` is the owning HashAggregate's group table (outlives it).
+Result<std::unique_ptr<Accumulator>> MakeDistinctCounter(const expr::BoundExpr& call, uint32_t index,
+                                                         std::shared_ptr<SeenKeySet> pairs, const KeyTable* groups);
+// Whether `call` is count(DISTINCT x), which MakeDistinctCounter can count.
+bool IsCountDistinct(const expr::BoundExpr& call);
 
 }  // namespace lakepipe::operators

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "operators/aggregates_internal.h"
+#include "operators/deduplicate.h"
 #include "operators/key_encoder.h"
 #include "operators/key_table.h"
 #include "types/decimal.h"
@@ -161,6 +162,95 @@ class DistinctValuesAccumulator : public Accumulator {
   std::vector<int32_t> values_group_;
   std::vector<int64_t> counts_;
   std::string key_;
+};
+
+// count(DISTINCT x) kept as a count per group (MakeDistinctCounter): each non-null row's
+// (group, value) pair is asked of the pair set, and a pair new to it adds one to its
+// group. The set is `pairs_` (shared, possibly durable; keyed by the group's key bytes, so
+// that aggregates with other group ids agree) or, without one, `own_` (keyed by group id).
+class DistinctCountAccumulator : public Accumulator {
+ public:
+  DistinctCountAccumulator(uint32_t index, std::shared_ptr<SeenKeySet> pairs, const KeyTable* groups)
+      : index_(index), pairs_(std::move(pairs)), groups_(groups) {}
+  void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
+  Status Update(const std::vector<const Column*>& args, const std::vector<int32_t>& groups, int64_t n) override {
+    const Column* arg = args.empty() ? nullptr : args[0];
+    if (arg->type().id() == TypeId::kNull) return Status::OK();
+    if (pairs_ == nullptr) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (arg->IsNull(i)) continue;
+        const int32_t group = groups[static_cast<size_t>(i)];
+        key_.assign(reinterpret_cast<const char*>(&group), sizeof group);
+        KeyEncoder::AppendOne(*arg, i, &key_);
+        bool inserted;
+        own_.FindOrInsert(key_, &inserted);
+        if (inserted) ++counts_[static_cast<size_t>(group)];
+      }
+      return Status::OK();
+    }
+    // The pair keys of the batch in one arena, then one call to the set.
+    arena_.clear();
+    ends_.clear();
+    rows_.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      if (arg->IsNull(i)) continue;
+      const int32_t group = groups[static_cast<size_t>(i)];
+      std::string_view group_key = groups_->key(group);
+      const uint32_t length = static_cast<uint32_t>(group_key.size());
+      arena_.append(reinterpret_cast<const char*>(&index_), sizeof index_);
+      arena_.append(reinterpret_cast<const char*>(&length), sizeof length);
+      arena_.append(group_key);
+      KeyEncoder::AppendOne(*arg, i, &arena_);
+      ends_.push_back(arena_.size());
+      rows_.push_back(group);
+    }
+    if (rows_.empty()) return Status::OK();
+    views_.clear();
+    size_t begin = 0;
+    for (size_t end : ends_) {
+      views_.emplace_back(arena_.data() + begin, end - begin);
+      begin = end;
+    }
+    LP_RETURN_IF_ERROR(pairs_->InsertIfAbsent(views_, &inserted_));
+    for (size_t k = 0; k < rows_.size(); ++k) counts_[static_cast<size_t>(rows_[k])] += inserted_[k];
+    return Status::OK();
+  }
+  Status Finish(int32_t g, Column* out) const override {
+    out->ResizeFixed(g);
+    std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
+    return Status::OK();
+  }
+  std::vector<Field> StateFields(const std::string& name) const override {
+    return {Field{name + "$distinct_count", DataType::Long(), false}};
+  }
+  void Export(int32_t g, std::vector<Column>* out) const override {
+    Column c(DataType::Long());
+    c.ResizeFixed(g);
+    std::copy(counts_.begin(), counts_.begin() + g, c.data<int64_t>());
+    out->push_back(std::move(c));
+  }
+  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) {
+      if (s[0]->IsValid(i)) counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])] += s[0]->data<int64_t>()[i];
+    }
+    return Status::OK();
+  }
+  int64_t MemoryBytes() const override {
+    return static_cast<int64_t>(counts_.size() * 8 + arena_.capacity()) + own_.MemoryBytes();
+  }
+
+ private:
+  uint32_t index_;
+  std::shared_ptr<SeenKeySet> pairs_;
+  const KeyTable* groups_;
+  KeyTable own_;
+  std::vector<int64_t> counts_;
+  std::string key_;
+  std::string arena_;
+  std::vector<size_t> ends_;
+  std::vector<int32_t> rows_;
+  std::vector<std::string_view> views_;
+  std::vector<uint8_t> inserted_;
 };
 
 // sum / avg over integers (sum: bigint with overflow check; avg: double), doubles and
@@ -448,3 +538,20 @@ Result<std::unique_ptr<Accumulator>> MakeBasic(const expr::BoundExpr& a) {
 }
 
 }  // namespace lakepipe::operators::internal
+
+namespace lakepipe::operators {
+
+bool IsCountDistinct(const expr::BoundExpr& call) {
+  return call.kind == expr::BoundKind::kAggregate && call.function == "count" && call.distinct && call.args.size() == 1;
+}
+
+Result<std::unique_ptr<Accumulator>> MakeDistinctCounter(const expr::BoundExpr& call, uint32_t index,
+                                                         std::shared_ptr<SeenKeySet> pairs, const KeyTable* groups) {
+  if (!IsCountDistinct(call)) return Status::Internal("`" + call.text + "` is not count(DISTINCT x)");
+  LP_RETURN_IF_ERROR(KeyEncoder::CheckKeyType(call.args[0].type, "count(DISTINCT) argument `" + call.args[0].text + "`"));
+  std::unique_ptr<Accumulator> acc(new internal::DistinctCountAccumulator(index, std::move(pairs), groups));
+  acc->text = call.text;
+  return acc;
+}
+
+}  // namespace lakepipe::operators

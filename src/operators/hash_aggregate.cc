@@ -45,6 +45,7 @@ Result<std::unique_ptr<HashAggregate>> HashAggregate::Make(std::vector<expr::Bou
     agg->output_schema_.AddField(Field{name, a.type, a.nullable});
     for (auto& f : acc->StateFields(name)) agg->state_schema_.AddField(f);
     agg->accumulators_.push_back(std::move(acc));
+    agg->aggregate_names_.push_back(name);
   }
   agg->keys_ = std::move(keys);
   agg->aggregates_ = std::move(aggregates);
@@ -55,6 +56,29 @@ Result<std::unique_ptr<HashAggregate>> HashAggregate::Make(std::vector<expr::Bou
     agg->AssignGroups({}, 1, &groups);
   }
   return agg;
+}
+
+Result<int> HashAggregate::CountDistinctThrough(std::shared_ptr<SeenKeySet> pairs) {
+  // A global aggregate has its one group from Make on; any other group means rows came.
+  if (finished_ || table_.size() > (keys_.empty() ? 1 : 0)) {
+    return Status::InvalidArgument("HashAggregate::CountDistinctThrough after rows or states were taken in");
+  }
+  int changed = 0;
+  for (size_t a = 0; a < aggregates_.size(); ++a) {
+    if (!IsCountDistinct(aggregates_[a])) continue;
+    LP_ASSIGN_OR_RETURN(accumulators_[a], MakeDistinctCounter(aggregates_[a], static_cast<uint32_t>(a), pairs, &table_));
+    accumulators_[a]->Resize(table_.size());
+    ++changed;
+  }
+  if (changed == 0) return 0;
+  Schema state;
+  const size_t key_columns = group_keys_.size();
+  for (size_t k = 0; k < key_columns; ++k) state.AddField(state_schema_.field(k));
+  for (size_t a = 0; a < accumulators_.size(); ++a) {
+    for (auto& f : accumulators_[a]->StateFields(aggregate_names_[a])) state.AddField(f);
+  }
+  state_schema_ = std::move(state);
+  return changed;
 }
 
 void HashAggregate::AssignGroups(const std::vector<const Column*>& key_cols, int64_t n, std::vector<int32_t>* groups) {

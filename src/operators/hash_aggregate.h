@@ -79,6 +79,14 @@ class HashAggregate {
   // BY only (with grouping sets a row belongs to several groups): NotSupported otherwise.
   Result<std::vector<ColumnPtr>> EvaluateKeys(const RecordBatch& batch) const;
 
+  // Makes every count(DISTINCT x) of this aggregate keep counts instead of values
+  // (MakeDistinctCounter): the pairs go to `pairs` (null: a set per accumulator, in
+  // memory), and the state schema's `<name>$distinct` arrays become `<name>$distinct_count`
+  // bigints. Returns how many aggregates changed. Call right after Make (InvalidArgument
+  // once rows or states were taken in). Incremental views use it so that their state and
+  // their in-batch sets do not hold the values (docs/checkpoint.md, "Distinct pairs").
+  Result<int> CountDistinctThrough(std::shared_ptr<SeenKeySet> pairs);
+
  private:
   HashAggregate() = default;
   // Group ids of `n` rows whose key values are `key_cols`, adding new groups.
@@ -92,6 +100,7 @@ class HashAggregate {
   std::vector<int64_t> grouping_ids_;
   std::vector<expr::BoundExpr> aggregates_;
   std::vector<std::unique_ptr<Accumulator>> accumulators_;
+  std::vector<std::string> aggregate_names_;  // the state column prefix of each aggregate
   Schema output_schema_;
   Schema state_schema_;
   KeyTable table_;

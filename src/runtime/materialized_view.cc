@@ -11,6 +11,7 @@
 #include "operators/expectations.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "sql/streaming_rules.h"
+#include "runtime/state_memory.h"
 #include "runtime/status_board.h"
 
 namespace lakepipe::runtime {
@@ -726,9 +727,20 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   LP_ASSIGN_OR_RETURN(CountedAggregate counted, CountAggregate(*shape.aggregate, exec));
   LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(counted.node, exec));
   const std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
+  // count(DISTINCT)'s pending pairs have the seen-key stores' budget (docs/checkpoint.md,
+  // "Distinct pairs").
+  LP_ASSIGN_OR_RETURN(const int64_t distinct_memory, SeenKeysMemoryBytes(pipeline.settings));
+  auto open_state = [&]() -> Result<std::unique_ptr<state::IncrementalAggregate>> {
+    return state::IncrementalAggregate::Open(dir, make, state::AggregateStateStore::Options(), distinct_memory);
+  };
   if (flow->aggregate == nullptr) {
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-    LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    LP_ASSIGN_OR_RETURN(flow->aggregate, open_state());
+    if (!flow->aggregate->discarded_state().empty()) {
+      report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` (" + dir + ") was set aside: " +
+                                                      flow->aggregate->discarded_state() +
+                                                      "; recomputing it from a snapshot of `" + upstream + "`"});
+    }
     if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
     // The state and the view are cross-checked once per process (issue 19). A state that
     // is gone is rebuilt from a snapshot below (a complete recompute, so nothing is lost
@@ -743,9 +755,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
       flow->aggregate.reset();
       LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+      LP_ASSIGN_OR_RETURN(flow->aggregate, open_state());
       if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
-    } else if (!covered && view.flow_txn && !full_refresh) {
+    } else if (!covered && view.flow_txn && !full_refresh && flow->aggregate->discarded_state().empty()) {
       report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` is missing (" + dir +
                                                       "): recomputing it from a snapshot of `" + upstream + "`"});
     }
@@ -832,6 +844,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   enum class Pass { kRetracting, kRecomputing, kApplying };
   Pass pass = Pass::kApplying;
   Batches retracted;
+  Batches lost_rows;  // the retracted rows of recomputed groups (their distinct pairs leave)
   Batches recomputed;
   std::optional<RecordBatch> groups;  // the groups recomputed, when they are
   exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory&, const Batches& rows) -> Result<Batches> {
@@ -850,7 +863,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     }
     input_rows += CountRows(rows);
     if (groups) {
-      LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->ApplyRecomputingGroups(batch_id, rows, *groups, recomputed));
+      LP_ASSIGN_OR_RETURN(Batches out,
+                          flow->aggregate->ApplyRecomputingGroups(batch_id, rows, *groups, recomputed, lost_rows));
       return VisibleOutput(counted, out);
     }
     LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->Apply(batch_id, rows, retracted, counted.key_columns));
@@ -858,7 +872,8 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   };
   // The view's new rows read by parts (the snapshot of the first batch): Execute builds
   // their aggregate as they stream, and it is merged into the state whole.
-  exec.incremental_aggregate_factory = make;
+  // Its rows count distinct values against the state's pair store (RowsFactory).
+  exec.incremental_aggregate_factory = [&]() { return flow->aggregate->RowsFactory()(); };
   exec.incremental_aggregate_merge = [&](const sql::PlanNode&, const AggregateFactory&,
                                          std::unique_ptr<operators::HashAggregate> these,
                                          int64_t rows) -> Result<Batches> {
@@ -923,6 +938,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
                          "` version " + std::to_string(latest) + " (" + std::to_string(group_files.files_read()) +
                          " of " + std::to_string(group_files.files_total()) + " files read): " + lost;
         input_rows += CountRows(recomputed);
+        lost_rows = std::move(retracted);
         retracted.clear();
       } else {
         why = lost + (whole.empty() ? "" : "; " + whole);
@@ -938,7 +954,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     flow->aggregate.reset();
     LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
     LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-    LP_ASSIGN_OR_RETURN(flow->aggregate, state::IncrementalAggregate::Open(dir, make));
+    LP_ASSIGN_OR_RETURN(flow->aggregate, open_state());
     if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
     source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
     technique = replaced ? "incremental (initial)" : "complete recompute: " + why;

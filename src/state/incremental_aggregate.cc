@@ -1,25 +1,153 @@
 #include "state/incremental_aggregate.h"
 
+#include <mutex>
 #include <unordered_set>
 
+#include "common/fs.h"
+#include "common/kill_point.h"
+#include "operators/deduplicate.h"
 #include "operators/key_encoder.h"
 #include "types/decimal.h"
 
 namespace lakepipe::state {
+namespace {
+
+const char kPairsFolder[] = "distinct-pairs";
+
+// The pair store behind a mutex: the partial aggregates of one batch (RowsFactory) may
+// count on several threads at once. Each pair is inserted once whichever thread sees it
+// first, so the partial counts add up to the exact count.
+class LockedPairs : public operators::SeenKeySet {
+ public:
+  explicit LockedPairs(std::shared_ptr<SeenKeyStore> store) : store_(std::move(store)) {}
+  Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->InsertIfAbsent(keys, inserted);
+  }
+  int64_t size() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->size();
+  }
+  int64_t MemoryBytes() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_->MemoryBytes();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<SeenKeyStore> store_;
+};
+
+// Takes every pair it is given out of the store (none counts): fed the retracted rows of
+// recomputed groups, through the same accumulators that put the pairs in.
+class RemovingPairs : public operators::SeenKeySet {
+ public:
+  explicit RemovingPairs(SeenKeyStore* store) : store_(store) {}
+  Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override {
+    inserted->assign(keys.size(), 0);
+    return store_->Remove(keys);
+  }
+  int64_t size() const override { return store_->size(); }
+  int64_t MemoryBytes() const override { return store_->MemoryBytes(); }
+
+ private:
+  SeenKeyStore* store_;
+};
+
+// `make`'s aggregates counting distinct values through `pairs` (null: in memory).
+IncrementalAggregate::Factory Counting(IncrementalAggregate::Factory make,
+                                       std::function<std::shared_ptr<operators::SeenKeySet>()> pairs) {
+  return [make = std::move(make), pairs = std::move(pairs)]() -> Result<std::unique_ptr<operators::HashAggregate>> {
+    LP_ASSIGN_OR_RETURN(auto agg, make());
+    LP_RETURN_IF_ERROR(agg->CountDistinctThrough(pairs ? pairs() : nullptr).status());
+    return agg;
+  };
+}
+
+Status EmptyFolder(const std::string& dir) {
+  FileSystem* fs = FileSystem::Default();
+  LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
+  return fs->CreateDirs(dir);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<IncrementalAggregate>> IncrementalAggregate::Open(const std::string& dir, Factory make,
-                                                                         AggregateStateStore::Options options) {
+                                                                         AggregateStateStore::Options options,
+                                                                         int64_t distinct_memory_bytes) {
   std::unique_ptr<IncrementalAggregate> agg(new IncrementalAggregate());
-  agg->make_ = std::move(make);
-  LP_ASSIGN_OR_RETURN(auto probe, agg->make_());
-  LP_ASSIGN_OR_RETURN(agg->store_, AggregateStateStore::Open(dir, probe->state_schema(), options));
+  agg->dir_ = dir;
+  agg->options_ = options;
+  agg->distinct_memory_bytes_ = distinct_memory_bytes;
+  agg->plain_ = make;
+  LP_ASSIGN_OR_RETURN(auto probe, make());
+  LP_ASSIGN_OR_RETURN(int distinct, probe->CountDistinctThrough(nullptr));
+  agg->distinct_ = distinct > 0;
+  if (distinct > 0) {
+    agg->make_ = Counting(make, nullptr);
+    IncrementalAggregate* self = agg.get();
+    agg->make_rows_ = Counting(make, [self] { return self->locked_; });
+  } else {
+    agg->make_ = make;
+    agg->make_rows_ = make;
+  }
+  LP_RETURN_IF_ERROR(agg->OpenStores(dir, options, distinct_memory_bytes));
   LP_RETURN_IF_ERROR(agg->Reload());
   return agg;
+}
+
+Status IncrementalAggregate::OpenStores(const std::string& dir, AggregateStateStore::Options options,
+                                        int64_t distinct_memory_bytes) {
+  FileSystem* fs = FileSystem::Default();
+  LP_ASSIGN_OR_RETURN(auto probe, make_());
+  const bool with_pairs = distinct_;
+  const std::string pairs_dir = dir + "/" + kPairsFolder;
+  if (with_pairs && !fs->Exists(pairs_dir) && fs->Exists(dir + "/CURRENT")) {
+    discarded_ = "it was written by an earlier version of lakepipe, which kept the count(DISTINCT) values in the "
+                 "aggregate's snapshot";
+    LP_RETURN_IF_ERROR(EmptyFolder(dir));
+  }
+  for (int attempt = 0;; ++attempt) {
+    if (with_pairs) {
+      LP_RETURN_IF_ERROR(fs->CreateDirs(pairs_dir));
+      LP_ASSIGN_OR_RETURN(pairs_, SeenKeyStore::Open(pairs_dir, SeenKeyStore::kMaxKeysFromBudget, distinct_memory_bytes));
+      locked_ = std::make_shared<LockedPairs>(pairs_);
+    }
+    LP_ASSIGN_OR_RETURN(store_, AggregateStateStore::Open(dir, probe->state_schema(), options));
+    if (!pairs_ || pairs_->committed_batch() == store_->committed_batch() || attempt > 0) break;
+    auto name = [](std::optional<int64_t> b) { return b ? "batch " + std::to_string(*b) : std::string("no batch"); };
+    discarded_ = "its distinct pairs record " + name(pairs_->committed_batch()) + " and its aggregate " +
+                 name(store_->committed_batch()) + " (a crash between their two writes)";
+    store_.reset();
+    locked_.reset();
+    pairs_.reset();
+    LP_RETURN_IF_ERROR(EmptyFolder(dir));
+  }
+  return Status::OK();
+}
+
+Status IncrementalAggregate::DiscardState(std::string why) {
+  discarded_ = std::move(why);
+  store_.reset();
+  locked_.reset();
+  pairs_.reset();
+  LP_RETURN_IF_ERROR(EmptyFolder(dir_));
+  LP_RETURN_IF_ERROR(OpenStores(dir_, options_, distinct_memory_bytes_));
+  return Reload();
+}
+
+IncrementalAggregate::Factory IncrementalAggregate::RowsFactory() const { return make_rows_; }
+
+StateSize IncrementalAggregate::Size() const {
+  StateSize s = store_->Size();  // the folder's bytes include the pairs' subfolder
+  if (pairs_) s.memory_bytes += pairs_->MemoryBytes();
+  return s;
 }
 
 Status IncrementalAggregate::Reload() {
   pending_.reset();
   pending_batch_.reset();
+  if (pairs_) pairs_->Abandon();
   LP_ASSIGN_OR_RETURN(view_, make_());
   LP_RETURN_IF_ERROR(store_->LoadInto(view_.get()));
   // Deltas written before a snapshot may bring emptied groups back with count 0.
@@ -118,7 +246,11 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::Apply(int64_t batch_id, c
   if (applied) return view_->CurrentResult();  // already in the state
   // These rows are aggregated alone; their state is merged both into the view and into
   // the batch's delta (pending_), which Commit persists.
-  LP_ASSIGN_OR_RETURN(auto these, make_());
+  if (pairs_ && !retracted.empty()) {
+    return Status::Internal("incremental aggregate: rows taken back from a count(DISTINCT), which cannot take "
+                            "values back (its groups are recomputed instead)");
+  }
+  LP_ASSIGN_OR_RETURN(auto these, make_rows_());
   for (const auto& b : rows) LP_RETURN_IF_ERROR(these->Push(b));
   LP_ASSIGN_OR_RETURN(RecordBatch delta, these->ExportState());
   std::optional<RecordBatch> taken_back;
@@ -248,7 +380,12 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::RowsOfGroups(const std::v
 Result<std::vector<RecordBatch>> IncrementalAggregate::ApplyRecomputingGroups(int64_t batch_id,
                                                                               const std::vector<RecordBatch>& rows,
                                                                               const RecordBatch& groups,
-                                                                              const std::vector<RecordBatch>& recomputed) {
+                                                                              const std::vector<RecordBatch>& recomputed,
+                                                                              const std::vector<RecordBatch>& retracted) {
+  if (pairs_ && groups.num_rows() > 0 && retracted.empty()) {
+    return Status::Internal("incremental aggregate: groups recomputed without the rows they lost (their "
+                            "count(DISTINCT) pairs must leave the store)");
+  }
   LP_ASSIGN_OR_RETURN(bool applied, BeginBatch(batch_id));
   if (applied) return view_->CurrentResult();  // already in the state
   const size_t key_columns = view_->num_key_columns();
@@ -256,10 +393,23 @@ Result<std::vector<RecordBatch>> IncrementalAggregate::ApplyRecomputingGroups(in
   LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> in_groups, RowsOfGroups(recomputed, groups, true));
   LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> other_groups, RowsOfGroups(rows, groups, false));
   // The new state is built aside and swapped in whole, so a failure leaves view_ as it was.
+  // The replaced groups' distinct values are counted in memory (a few groups' rows).
   LP_ASSIGN_OR_RETURN(auto again, make_());
   for (const auto& b : in_groups) LP_RETURN_IF_ERROR(again->Push(b));
   LP_ASSIGN_OR_RETURN(RecordBatch replaced, again->ExportState());
-  LP_ASSIGN_OR_RETURN(auto these, make_());
+  if (pairs_) {
+    // The store's pairs of these groups become those of their current rows: the pairs of
+    // the rows they lost leave it, then those of the rows they hold are put back (a value
+    // both lost and still held stays). Every pair it had came from a row now either
+    // retracted or still held, so nothing stale is left.
+    LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> lost, RowsOfGroups(retracted, groups, true));
+    auto removing = std::make_shared<RemovingPairs>(pairs_.get());
+    LP_ASSIGN_OR_RETURN(auto unmark, Counting(plain_, [removing] { return removing; })());
+    for (const auto& b : lost) LP_RETURN_IF_ERROR(unmark->Push(b));
+    LP_ASSIGN_OR_RETURN(auto mark, make_rows_());
+    for (const auto& b : in_groups) LP_RETURN_IF_ERROR(mark->Push(b));
+  }
+  LP_ASSIGN_OR_RETURN(auto these, make_rows_());
   for (const auto& b : other_groups) LP_RETURN_IF_ERROR(these->Push(b));
   LP_ASSIGN_OR_RETURN(RecordBatch delta, these->ExportState());
   LP_ASSIGN_OR_RETURN(RecordBatch state, view_->ExportState());
@@ -292,7 +442,21 @@ Status IncrementalAggregate::Commit(int64_t batch_id) {
                             " but batch " + std::to_string(*pending_batch_) + " was applied");
   }
   LP_ASSIGN_OR_RETURN(RecordBatch delta, pending_->ExportState());
-  LP_RETURN_IF_ERROR(store_->Commit(batch_id, delta, *view_, groups_dropped_));
+  if (pairs_) {
+    // The pairs first: a crash before the aggregate's write leaves the markers apart,
+    // which the next Open sees (and starts the view again), never pairs missing from a
+    // count that includes them.
+    LP_RETURN_IF_ERROR(pairs_->Commit(batch_id));
+    LP_KILL_POINT("mv.after_distinct_pairs_commit");
+    Status written = store_->Commit(batch_id, delta, *view_, groups_dropped_);
+    if (!written.ok()) {
+      Status discarded = DiscardState("the write of batch " + std::to_string(batch_id) + "'s aggregate failed after "
+                                      "its distinct pairs' (" + written.message() + ")");
+      return discarded.ok() ? written : discarded;
+    }
+  } else {
+    LP_RETURN_IF_ERROR(store_->Commit(batch_id, delta, *view_, groups_dropped_));
+  }
   groups_dropped_ = false;
   pending_.reset();
   pending_batch_.reset();
@@ -300,6 +464,9 @@ Status IncrementalAggregate::Commit(int64_t batch_id) {
 }
 
 Status IncrementalAggregate::Abandon() {
+  // Pairs may be pending before any Apply: the rows of an input read by parts were
+  // counted (RowsFactory) before the failure.
+  if (pairs_) pairs_->Abandon();
   if (!pending_batch_) return Status::OK();
   return Reload();
 }

@@ -177,7 +177,7 @@ TEST(IncrementalAggregateTest, RecomputedGroupsEqualAFreshAggregate) {
     EXPECT_GE(groups->num_rows(), 1);
     EXPECT_LE(groups->num_rows(), static_cast<int64_t>(gone.size()));
     // Given the whole table: only the rows of the groups count.
-    auto out = view->ApplyRecomputingGroups(round, {batch(added)}, *groups, {batch(table)});
+    auto out = view->ApplyRecomputingGroups(round, {batch(added)}, *groups, {batch(table)}, {batch(gone)});
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     EXPECT_EQ(SortedRows(*out), fresh()) << "round " << round;
     ASSERT_TRUE(view->Commit(round).ok());

@@ -252,6 +252,11 @@ void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
   committed_.Reserve(committed_.size() + pending_.size());
   for (size_t s = 0; s < pending_.slot_count(); ++s) {
     if (!pending_.used(s)) continue;
+    if (pending_.flags(s) & kRemoved) {
+      size_t slot = committed_.Find(pending_.digest(s));
+      if (slot != DigestTable::kNone) committed_.Erase(slot);
+      continue;
+    }
     bool added;
     size_t slot = committed_.FindOrInsert(pending_.digest(s), &added);
     if (pending_.flags(s) & kHasTime) {
@@ -286,6 +291,18 @@ size_t SeenKeyStore::AddPending(const Digest& d, uint8_t flags, int64_t time, st
 // Commit), exactly as if ExpireBefore had removed it at once.
 Status SeenKeyStore::Probe(const Digest& d, bool with_time, int64_t time, uint8_t* inserted) {
   size_t slot = pending_.Find(d);
+  if (slot != DigestTable::kNone && (pending_.flags(slot) & kRemoved)) {
+    // Removed earlier in this batch: absent now, and present again after the commit.
+    const bool stored = (pending_.flags(slot) & kWasStored) != 0;
+    pending_.flags(slot) = static_cast<uint8_t>(DigestTable::kUsed | kNew | (stored ? kWasStored : 0));
+    ++pending_new_;
+    if (stored) {
+      --pending_stored_removed_;
+      ++pending_stored_reinserted_;
+    }
+    *inserted = 1;
+    return Status::OK();
+  }
   if (slot != DigestTable::kNone) {
     if (with_time && (pending_.flags(slot) & kHasTime)) pending_.time(slot) = std::max(pending_.time(slot), time);
     *inserted = 0;
@@ -320,6 +337,7 @@ Status SeenKeyStore::Probe(const Digest& d, bool with_time, int64_t time, uint8_
 
 Status SeenKeyStore::SpillIfFull() {
   if (pending_.has_times() || pending_watermark_) return Status::OK();  // spilling keeps no times
+  if (pending_removals_ > 0) return Status::OK();  // the removals live in pending_ (Remove)
   size_t slots = pending_.slot_count();
   if (slots == 0 || (pending_.size() + 1) * 4 <= slots * 3) return Status::OK();  // no growth yet
   if (GrowthFits(slots, memory_budget_bytes_)) return Status::OK();
@@ -388,7 +406,7 @@ Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, s
       for (const auto& run : runs_) run->Prefetch(ahead);
     }
     const Digest& d = digests_[i];
-    if (stored_keys_ == 0 && runs_.empty() && !pending_.has_times() &&
+    if (stored_keys_ == 0 && runs_.empty() && !pending_.has_times() && pending_removals_ == 0 &&
         (pending_.size() + 1) * 4 <= pending_.slot_count() * 3) {
       // Nothing stored or spilled and room without growth (so no spill either): one probe
       // of the pending table decides and inserts, where Probe takes two.
@@ -402,6 +420,40 @@ Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, s
       continue;
     }
     LP_RETURN_IF_ERROR(Probe(d, false, 0, &(*inserted)[i]));
+  }
+  return Status::OK();
+}
+
+Status SeenKeyStore::Remove(const std::vector<std::string_view>& keys) {
+  if (keys.empty()) return Status::OK();
+  if (!runs_.empty()) {
+    return Status::NotSupported("state store " + dir_ + ": removing keys from a batch whose keys were spilled");
+  }
+  if (pending_.has_times() || pending_watermark_) {
+    return Status::NotSupported("state store " + dir_ + ": removing keys recorded with event times");
+  }
+  for (std::string_view key : keys) {
+    const Digest d = DigestOf(key);
+    ++pending_removals_;
+    size_t slot = pending_.Find(d);
+    if (slot != DigestTable::kNone) {
+      uint8_t flags = pending_.flags(slot);
+      if (flags & kRemoved) continue;
+      // Inserted by this batch (new, possibly after an earlier removal): removed again.
+      const bool stored = (flags & kWasStored) != 0;
+      if (flags & kNew) --pending_new_;
+      if (stored) {
+        --pending_stored_reinserted_;
+        ++pending_stored_removed_;
+      }
+      pending_.flags(slot) = static_cast<uint8_t>(DigestTable::kUsed | kRemoved | (stored ? kWasStored : 0));
+      continue;
+    }
+    bool found;
+    std::optional<int64_t> time;
+    LP_RETURN_IF_ERROR(Lookup(d, &found, &time));
+    AddPending(d, static_cast<uint8_t>(kRemoved | (found ? kWasStored : 0)), 0, std::nullopt);
+    if (found) ++pending_stored_removed_;
   }
   return Status::OK();
 }
@@ -505,7 +557,9 @@ std::optional<int64_t> SeenKeyStore::RecordedWatermark() const {
   return pending_watermark_ ? pending_watermark_ : committed_watermark_;
 }
 
-int64_t SeenKeyStore::size() const { return stored_keys_ + pending_new_; }
+int64_t SeenKeyStore::size() const {
+  return stored_keys_ + pending_new_ - pending_stored_reinserted_ - pending_stored_removed_;
+}
 
 int64_t SeenKeyStore::MemoryBytes() const {
   int64_t bytes = pending_.MemoryBytes() + committed_.MemoryBytes();
@@ -530,6 +584,9 @@ void SeenKeyStore::Abandon() {
   RemoveRuns();
   pending_.Clear(kKeepSlots);
   pending_new_ = 0;
+  pending_removals_ = 0;
+  pending_stored_removed_ = 0;
+  pending_stored_reinserted_ = 0;
   pending_min_time_ = INT64_MAX;
   pending_watermark_.reset();
 }
@@ -587,7 +644,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
     }
     LP_RETURN_IF_ERROR(FromRocks(iter->status(), "scan state store " + dir_));
   }
-  count += pending_new_;
+  count += pending_new_ - pending_stored_reinserted_ - pending_stored_removed_;
   std::optional<int64_t> watermark = RecordedWatermark();
   const std::string* range = pending_watermark_ ? &range_end : nullptr;
   size_t entries = expired.size() + pending_.size() * (pending_.has_times() ? 2 : 1);
@@ -641,6 +698,10 @@ Status SeenKeyStore::EmitInKeyOrder(int64_t batch_id, std::vector<Digest>* expir
     const Digest& d = pending_.digest(s);
     for (; e < expired->size() && DigestTable::KeyLess((*expired)[e], d); ++e) {
       LP_RETURN_IF_ERROR(del(KeyEntry((*expired)[e], kbuf)));
+    }
+    if (pending_.flags(s) & kRemoved) {
+      if (pending_.flags(s) & kWasStored) LP_RETURN_IF_ERROR(del(KeyEntry(d, kbuf)));
+      continue;
     }
     rocksdb::Slice value;
     if (pending_.flags(s) & kHasTime) value = TimeValue(pending_.time(s), vbuf);

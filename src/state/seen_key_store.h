@@ -80,6 +80,13 @@ class SeenKeyStore : public operators::SeenKeySet {
   // Forgets the keys whose event time is below `watermark_micros`: pending keys at once,
   // stored keys at the next Commit. Returns how many pending keys were forgotten now.
   Result<int64_t> ExpireBefore(int64_t watermark_micros) override;
+  // Removes `keys` at the next Commit, whether stored, pending or absent; a key removed
+  // and then inserted again in the same batch counts as absent at the insert (and stays).
+  // Keys without event times only. A batch that removes keeps its pending keys in memory
+  // (it does not spill: the removals live in the pending table), and a batch that spilled
+  // cannot remove (NotSupported): removals are for small batches (an incremental view
+  // that recomputes a few groups, docs/checkpoint.md "Distinct pairs").
+  Status Remove(const std::vector<std::string_view>& keys);
   // The watermark of this batch (ExpireBefore) if any, else the committed one.
   std::optional<int64_t> RecordedWatermark() const override;
 
@@ -112,6 +119,8 @@ class SeenKeyStore : public operators::SeenKeySet {
   static constexpr uint8_t kNew = 2;            // absent (or expired) before this batch
   static constexpr uint8_t kHasTime = 4;        // recorded with an event time (DigestTable::time)
   static constexpr uint8_t kHasStoredTime = 8;  // stored with an event time (DigestTable::stored_time)
+  static constexpr uint8_t kRemoved = 16;       // removed by this batch (Remove), not inserted again
+  static constexpr uint8_t kWasStored = 32;     // with kRemoved or a re-insert: the key is in RocksDB
 
   SeenKeyStore() = default;
   Status Probe(const Digest& d, bool with_time, int64_t time, uint8_t* inserted);
@@ -150,6 +159,9 @@ class SeenKeyStore : public operators::SeenKeySet {
   std::string dir_;
   DigestTable pending_;  // the keys touched by the current batch
   int64_t pending_new_ = 0;
+  int64_t pending_removals_ = 0;          // Remove calls' keys this batch (0: no kRemoved/kWasStored flags)
+  int64_t pending_stored_removed_ = 0;    // stored keys flagged kRemoved now
+  int64_t pending_stored_reinserted_ = 0;  // stored keys removed, then inserted again (kNew | kWasStored)
   int64_t pending_min_time_ = INT64_MAX;  // at most the smallest pending time (ExpireBefore skips above it)
   std::optional<int64_t> pending_watermark_;
   std::optional<int64_t> committed_batch_;
