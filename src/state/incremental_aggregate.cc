@@ -21,8 +21,12 @@ class LockedPairs : public operators::SeenKeySet {
  public:
   explicit LockedPairs(std::shared_ptr<SeenKeyStore> store) : store_(std::move(store)) {}
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override {
+    // The digests (most of the work per key) outside the lock: the threads overlap there.
+    thread_local std::vector<Digest128> digests;
+    digests.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) digests[i] = SeenKeyStore::DigestOf(keys[i]);
     std::lock_guard<std::mutex> lock(mu_);
-    return store_->InsertIfAbsent(keys, inserted);
+    return store_->InsertDigestsIfAbsent(digests, inserted);
   }
   int64_t size() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -128,6 +132,10 @@ Status IncrementalAggregate::OpenStores(const std::string& dir, AggregateStateSt
 
 Status IncrementalAggregate::DiscardState(std::string why) {
   discarded_ = std::move(why);
+  // The aggregates hold the pair store too (their accumulators count through it).
+  view_.reset();
+  pending_.reset();
+  pending_batch_.reset();
   store_.reset();
   locked_.reset();
   pairs_.reset();

@@ -69,6 +69,8 @@ class IncrementalAggregate {
   Factory RowsFactory() const;
   // Whether the aggregate counts distinct values through the pair store.
   bool keeps_distinct_pairs() const { return pairs_ != nullptr; }
+  // Runs the pending pairs spilled to in the current batch (0 without count(DISTINCT)).
+  int64_t distinct_pairs_spilled_runs() const { return pairs_ ? pairs_->spilled_runs() : 0; }
   // Non-empty when Open found a state it could not use and emptied the folder: why.
   const std::string& discarded_state() const { return discarded_; }
 

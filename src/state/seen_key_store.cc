@@ -387,25 +387,30 @@ void SeenKeyStore::RemoveRuns() {
 
 Status SeenKeyStore::InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) {
   const size_t n = keys.size();
+  digests_.resize(n);
+  for (size_t i = 0; i < n; ++i) digests_[i] = SeenKeyStore::DigestOf(keys[i]);
+  return InsertDigestsIfAbsent(digests_, inserted);
+}
+
+Status SeenKeyStore::InsertDigestsIfAbsent(const std::vector<Digest>& digests, std::vector<uint8_t>* inserted) {
+  const size_t n = digests.size();
   inserted->assign(n, 0);
   // The digests first, then the probes, each fetching the table slots (and the run filter
   // blocks) of a key a few places ahead while this one is probed: a pending table of
   // millions of keys, or a run's filter, is a cache miss per key otherwise, and the misses
   // now overlap.
   constexpr size_t kAhead = 8;
-  digests_.resize(n);
-  for (size_t i = 0; i < n; ++i) digests_[i] = SeenKeyStore::DigestOf(keys[i]);
   if (n > 0 && stored_keys_ > 0 && !committed_loaded_ && stored_keys_ <= max_keys_in_memory_) {
     LP_RETURN_IF_ERROR(LoadCommitted());
   }
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {
-      const Digest& ahead = digests_[i + kAhead];
+      const Digest& ahead = digests[i + kAhead];
       pending_.Prefetch(ahead);
       if (committed_loaded_) committed_.Prefetch(ahead);
       for (const auto& run : runs_) run->Prefetch(ahead);
     }
-    const Digest& d = digests_[i];
+    const Digest& d = digests[i];
     if (stored_keys_ == 0 && runs_.empty() && !pending_.has_times() && pending_removals_ == 0 &&
         (pending_.size() + 1) * 4 <= pending_.slot_count() * 3) {
       // Nothing stored or spilled and room without growth (so no spill either): one probe

@@ -72,6 +72,9 @@ class SeenKeyStore : public operators::SeenKeySet {
   ~SeenKeyStore() override;
 
   Status InsertIfAbsent(const std::vector<std::string_view>& keys, std::vector<uint8_t>* inserted) override;
+  // InsertIfAbsent of keys already digested (DigestOf): a caller that serialises several
+  // threads' calls digests outside its lock.
+  Status InsertDigestsIfAbsent(const std::vector<Digest128>& digests, std::vector<uint8_t>* inserted);
   Status InsertIfAbsentWithTime(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,
                                 std::vector<uint8_t>* inserted) override;
   Status InsertIfAbsentOrExpired(const std::vector<std::string_view>& keys, const std::vector<int64_t>& event_times,

@@ -570,3 +570,85 @@ TEST(SeenKeyStoreTest, RestartRestoresTheWatermarkAndTheKeys) {
 
 }  // namespace
 }  // namespace lakepipe::state
+
+namespace lakepipe::state {
+namespace {
+
+// Remove (an incremental view's recomputed groups give their distinct pairs back): a
+// removed stored key is absent once committed, a key removed and inserted again in the
+// same batch is new at the insert and stays, a pending key removed is never written, and
+// removing what is not there changes nothing. The count follows; an abandoned removal
+// leaves the store as it was; both write paths (WriteBatch, ingested file) agree.
+TEST(SeenKeyStoreTest, RemovedKeysLeaveAtTheCommitAndMayComeBackInTheSameBatch) {
+  for (int keys : {20, 60000}) {  // 60,000 pending entries take the ingested-file path
+    testing::TempDir dir;
+    std::vector<std::string> names;
+    for (int i = 0; i < keys; ++i) names.push_back("k" + std::to_string(i));
+    auto views = [&](int from, int to) {
+      std::vector<std::string_view> v;
+      for (int i = from; i < to; ++i) v.push_back(names[static_cast<size_t>(i)]);
+      return v;
+    };
+    const int half = keys / 2;
+    {
+      auto store = OpenStore(dir.Join("s"));
+      std::vector<uint8_t> inserted;
+      ASSERT_TRUE(store->InsertIfAbsent(views(0, half), &inserted).ok());
+      ASSERT_TRUE(store->Commit(0).ok());
+      EXPECT_EQ(store->size(), half);
+      // An abandoned removal changes nothing.
+      ASSERT_TRUE(store->Remove(views(0, 4)).ok());
+      EXPECT_EQ(store->size(), half - 4);
+      store->Abandon();
+      EXPECT_EQ(store->size(), half);
+      // Batch 1: remove k0..k3 (stored), insert k2 again; insert k[half] and remove it
+      // again (pending only); remove k[keys-1] (never there); insert the rest of the keys.
+      ASSERT_TRUE(store->Remove(views(0, 4)).ok());
+      EXPECT_EQ(Insert(*store, {"k2", "k2"}), (std::vector<uint8_t>{1, 0}));
+      EXPECT_EQ(Insert(*store, views(half, half + 1)), (std::vector<uint8_t>{1}));
+      ASSERT_TRUE(store->Remove(views(half, half + 1)).ok());
+      ASSERT_TRUE(store->Remove(views(keys - 1, keys)).ok());
+      ASSERT_TRUE(store->InsertIfAbsent(views(half + 1, keys - 1), &inserted).ok());
+      EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), keys - 1 - (half + 1));
+      EXPECT_EQ(store->size(), half - 3 + (keys - 1 - (half + 1)));
+      ASSERT_TRUE(store->Commit(1).ok());
+    }
+    auto store = OpenStore(dir.Join("s"));
+    const int64_t expected = half - 3 + (keys - 1 - (half + 1));
+    EXPECT_EQ(store->size(), expected) << keys;
+    // k0, k1, k3, k[half], k[keys-1] are absent; k2, k4 and the batch-1 keys are present.
+    EXPECT_EQ(Insert(*store, {"k0", "k1", "k3", names[static_cast<size_t>(half)], names.back()}),
+              (std::vector<uint8_t>{1, 1, 1, 1, 1}))
+        << keys;
+    EXPECT_EQ(Insert(*store, {"k2", "k4", names[static_cast<size_t>(half + 1)]}), (std::vector<uint8_t>{0, 0, 0}))
+        << keys;
+  }
+}
+
+// A batch that removes keeps its keys in memory (removals live in the pending table), and
+// a batch that already spilled refuses to remove instead of losing the removal.
+TEST(SeenKeyStoreTest, RemovalsAndSpillsDoNotMix) {
+  testing::TempDir dir;
+  auto spilling = SeenKeyStore::Open(dir.Join("a"), SeenKeyStore::kMaxKeysFromBudget, /*memory_budget_bytes=*/1);
+  ASSERT_TRUE(spilling.ok());
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back("v" + std::to_string(i));
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::vector<uint8_t> inserted;
+  ASSERT_TRUE((*spilling)->InsertIfAbsent(views, &inserted).ok());
+  ASSERT_GT((*spilling)->spilled_runs(), 0);
+  auto refused = (*spilling)->Remove({"v1"});
+  EXPECT_EQ(refused.code(), StatusCode::kNotSupported) << refused.ToString();
+
+  auto removing = SeenKeyStore::Open(dir.Join("b"), SeenKeyStore::kMaxKeysFromBudget, /*memory_budget_bytes=*/1);
+  ASSERT_TRUE(removing.ok());
+  ASSERT_TRUE((*removing)->Remove({"gone"}).ok());
+  ASSERT_TRUE((*removing)->InsertIfAbsent(views, &inserted).ok());
+  EXPECT_EQ((*removing)->spilled_runs(), 0);
+  EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 5000);
+  ASSERT_TRUE((*removing)->Commit(0).ok());
+  EXPECT_EQ((*removing)->size(), 5000);
+}
+
+}  // namespace
+}  // namespace lakepipe::state
