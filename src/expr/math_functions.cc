@@ -16,6 +16,27 @@ namespace lakepipe::expr {
 // nearest the decimal, as parsing its text gives (the fallback, for longer values).
 double RoundDouble(double v, int digits, bool half_even) {
   if (!std::isfinite(v)) return v;
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  // Without the text, when that cannot change the result: y = |v|·10^digits is within
+  // |y|·2^-52 of the shortest text's decimal scaled alike (half an ulp of v, scaled, plus
+  // the product's rounding). Rounding to an integer changes only at halves, so when y is
+  // farther than that from one (2^-48 relative, to spare), both round to the same k, and
+  // k / 10^digits is what the text path computes below (a value that already has at most
+  // `digits` decimals gives k / 10^digits = v, the double nearest its text). Ties and
+  // near-ties take the text path.
+  if (digits >= 0 && digits <= 15) {
+    const double y = std::fabs(v) * kPow10[digits];
+    if (y < 0x1p40) {
+      const double whole = std::floor(y);
+      const double frac = y - whole;  // exact
+      const double margin = y * 0x1p-48 + 0x1p-60;
+      if (std::fabs(frac - 0.5) > margin) {
+        const double out = (frac > 0.5 ? whole + 1 : whole) / kPow10[digits];
+        return std::signbit(v) ? -out : out;
+      }
+    }
+  }
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   const char* p = buf;
@@ -49,8 +70,6 @@ double RoundDouble(double v, int digits, bool half_even) {
   for (int i = keep + 1; i < nd; ++i) rest_nonzero |= digits_text[i] != '0';
   const bool up = first_dropped > 5 || (first_dropped == 5 && (rest_nonzero || !half_even || (kept % 2 == 1)));
   if (up) ++kept;
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   double out = 0;
   if (kept < (static_cast<int128_t>(1) << 53) && digits >= -22 && digits <= 22) {
     const double k = static_cast<double>(static_cast<int64_t>(kept));

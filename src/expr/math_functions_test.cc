@@ -75,6 +75,14 @@ TEST(RoundDouble, EqualsRoundingTheDecimalText) {
     double any;
     std::memcpy(&any, &bits, sizeof any);
     ExpectSame(any, static_cast<int>(rng() % 40) - 20, i % 3 == 0);
+    // Any scale and digits of the fast path, and decimal halves (x.xx5 and its neighbours).
+    double scaled = price(rng) * std::pow(10.0, static_cast<int>(rng() % 18) - 6);
+    ExpectSame(scaled, static_cast<int>(rng() % 16), i % 2 == 0);
+    int d = static_cast<int>(rng() % 8);
+    double half = (static_cast<double>(rng() % 1000000) + 0.5) / std::pow(10.0, d);
+    ExpectSame(half, d, i % 2 == 0);
+    ExpectSame(std::nextafter(half, 0.0), d, false);
+    ExpectSame(std::nextafter(half, 1e300), d, true);
   }
 }
 
