@@ -158,8 +158,38 @@ std::vector<int32_t> AllRows(int64_t n) {
 
 std::string ValueText(const Column& c, int64_t i) { return c.GetValue(i).ToString(); }
 
+namespace {
+
+// Whether `e` reads no column and calls only functions of their arguments: its value is
+// the same in every row. (A call without arguments is left out: current_timestamp() is
+// bound to a literal already, and a function of nothing may differ per row.)
+bool IsConstant(const BoundExpr& e) {
+  switch (e.kind) {
+    case BoundKind::kLiteral: return true;
+    case BoundKind::kCast: return IsConstant(e.args[0]);
+    case BoundKind::kCall:
+      if (e.args.empty()) return false;
+      for (const auto& a : e.args) {
+        if (!IsConstant(a)) return false;
+      }
+      return e.fn != nullptr;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 Result<ColumnPtr> Evaluate(const BoundExpr& e, const RecordBatch& batch) {
   int64_t n = batch.num_rows();
+  // A constant call or cast (`',' || '${var}' || ','`) is evaluated over one row and its
+  // value repeated, not computed again per row over broadcast literals. Every row would
+  // have given that value, or the same error.
+  if (n > 1 && (e.kind == BoundKind::kCall || e.kind == BoundKind::kCast) && IsConstant(e)) {
+    LP_ASSIGN_OR_RETURN(ColumnPtr one, Evaluate(e, RecordBatch(Schema(), {}, 1)));
+    if (one->size() == 1 && one->type().id() != TypeId::kNull) {
+      return MakeColumn(one->Take(std::vector<int32_t>(static_cast<size_t>(n), 0)));
+    }
+  }
   switch (e.kind) {
     case BoundKind::kLiteral: return Broadcast(e.literal, e.type, n);
     case BoundKind::kColumn: {

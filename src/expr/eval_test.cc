@@ -398,5 +398,28 @@ TEST(EvalMore, StructFieldsAndCurrentTimestamp) {
   EXPECT_EQ(EvaluateConstant(*today)->ToString(), "2019-12-09");
 }
 
+// A constant call is evaluated once and repeated: the same values as per row, inside a
+// call that also reads a column, and an error of the constant only where there are rows.
+TEST(Eval, ConstantCallsAreRepeatedWithTheSameValuesAndErrors) {
+  RecordBatch b = MakeBatch("s STRING", {{Value::String("a")}, {Value::Null()}, {Value::String("c")}});
+  auto folded = Eval(Call("concat", {Str(","), Str("x"), Str(",")}), b);
+  ASSERT_TRUE(folded.ok()) << folded.status().ToString();
+  ASSERT_EQ(folded->size(), 3u);
+  for (const Value& v : *folded) EXPECT_EQ(v.ToString(), ",x,");
+  auto mixed = Eval(Call("concat", {Call("concat", {Str("<"), CastAs(Int(7), "string")}), Col("s")}), b);
+  ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+  EXPECT_EQ((*mixed)[0].ToString(), "<7a");
+  EXPECT_TRUE((*mixed)[1].is_null());
+  EXPECT_EQ((*mixed)[2].ToString(), "<7c");
+  auto null_const = Eval(Call("concat", {Str("a"), Null()}), b);
+  ASSERT_TRUE(null_const.ok());
+  for (const Value& v : *null_const) EXPECT_TRUE(v.is_null());
+  auto error = Eval(Call("concat", {Col("s"), CastAs(Call("/", {Int(1), Int(0)}), "string")}), b);
+  ASSERT_FALSE(error.ok());
+  EXPECT_NE(error.status().message().find("DIVIDE_BY_ZERO"), std::string::npos);
+  RecordBatch empty = MakeBatch("s STRING", {});
+  EXPECT_TRUE(Eval(Call("/", {Int(1), Int(0)}), empty).ok());
+}
+
 }  // namespace
 }  // namespace lakepipe::expr

@@ -201,5 +201,23 @@ TEST(ColumnTake, FixedWidthWithNullsEqualsRowByRow) {
   }
 }
 
+// SetValidity counts the nulls of the rows only (whole words, then the tail), whatever
+// the bitmap holds past them.
+TEST(ColumnValidity, SetValidityCountsNullsOfTheRowsOnly) {
+  for (int64_t n : {1, 63, 64, 65, 130, 200}) {
+    Column c(DataType::Int());
+    c.ResizeFixed(n);
+    std::vector<uint8_t> bits(static_cast<size_t>((n + 7) / 8 + 9), 0x00);  // trailing bytes: all "null"
+    int64_t want = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      if (r % 3 != 0) bits[static_cast<size_t>(r >> 3)] |= static_cast<uint8_t>(1u << (r & 7));
+      else ++want;
+    }
+    c.SetValidity(bits);
+    EXPECT_EQ(c.null_count(), want) << n;
+    for (int64_t r = 0; r < n; ++r) EXPECT_EQ(c.IsNull(r), r % 3 == 0);
+  }
+}
+
 }  // namespace
 }  // namespace lakepipe
