@@ -29,7 +29,8 @@
 //
 // Usage: node bench/latency.mjs --bin B [--rates 1000,10000,50000] [--seconds 25]
 //        [--max-lines 300000] [--backlog-lines N (0: none)] [--view-interval '0 seconds']
-//        [--only-backlog] [--json OUT.json] [--md OUT.md]
+//        [--only-backlog] [--json OUT.json] [--md OUT.md] [--keep]
+//        [--example DIR]
 // A binary without continuous mode is driven as a loop of `run --once` (said in the output).
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -47,6 +48,10 @@ const backlogLines = Number(argValue('--backlog-lines', String(maxLines)));
 const viewInterval = argValue('--view-interval', '0 seconds');
 const jsonOut = argValue('--json', null);
 const mdOut = argValue('--md', null);
+// --keep: leave each run's folder (landing, storage, checkpoints) for inspection.
+const keep = process.argv.includes('--keep');
+// --example DIR: run this pipeline folder (a variant of examples/orders) instead.
+const example = argValue('--example', EXAMPLE);
 const GOLD = 'gold_revenue_by_country';
 
 // Checkpoint files and Delta commits are written once and never change: each is parsed
@@ -205,9 +210,9 @@ function weightedPercentile(samples, p) {
 // The pipeline folder to run: examples/orders, or a copy of it in `work` whose Gold
 // views set pipelines.trigger.interval to `viewInterval`.
 function pipelineFolder(work) {
-  if (viewInterval === 'default') return EXAMPLE;
+  if (viewInterval === 'default') return example;
   const dir = join(work, 'pipeline');
-  cpSync(EXAMPLE, dir, { recursive: true });
+  cpSync(example, dir, { recursive: true });
   const gold = join(dir, 'gold.sql');
   const text = readFileSync(gold, 'utf8');
   const views = (text.match(/CREATE OR REFRESH MATERIALIZED VIEW/g) || []).length;
@@ -340,7 +345,8 @@ async function measure(label, rate, lines, linesPerFile) {
     stop: stopProblem ?? 'clean',
   };
   console.log(`${label}: ${JSON.stringify(result)}`);
-  removeDir(work);
+  if (keep) console.log(`${label}: kept ${work}`);
+  else removeDir(work);
   parsedCache.clear();
   landingCache.clear();
   return result;

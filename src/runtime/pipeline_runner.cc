@@ -419,11 +419,18 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
 Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
   for (const auto& s : plan_.sources) {
     if (s.kind == PlannedSource::Kind::kFiles && s.path == node.read_files.path) {
-      std::vector<SourceFileEntry> files;
-      for (const auto& f : s.files) files.push_back({f.path, f.size, f.mtime_micros});
+      // The planned files as the reader takes them. Copied once per read: a batch read by
+      // parts asks for every part here, and copying the list each time made a backlog of
+      // n small files (one part each) cost n * n copies.
+      auto planned_files = [&s] {
+        std::vector<SourceFileEntry> files;
+        files.reserve(s.files.size());
+        for (const auto& f : s.files) files.push_back({f.path, f.size, f.mtime_micros});
+        return files;
+      };
       if (part_ >= 0) {
         return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
-          part_files_ = std::move(files);
+          part_files_ = planned_files();
           // Read on the prefetch thread; file_stats_ is this provider's until the stream ends.
           LP_ASSIGN_OR_RETURN(std::shared_ptr<SourceFileStream> stream,
                               SourceFileStream::Open(runner_.fs, node.read_files, part_files_, node.schema,
@@ -431,7 +438,7 @@ Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
           return FunctionStream([stream](RecordBatch* out) { return stream->Next(out); });
         });
       }
-      return ReadSourceFiles(runner_.fs, node.read_files, files, node.schema, &file_stats_);
+      return ReadSourceFiles(runner_.fs, node.read_files, planned_files(), node.schema, &file_stats_);
     }
   }
   return Status::Internal("micro-batch plan has no entry for read_files " + node.read_files.path);
