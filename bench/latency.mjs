@@ -30,7 +30,7 @@
 // Usage: node bench/latency.mjs --bin B [--rates 1000,10000,50000] [--seconds 25]
 //        [--max-lines 300000] [--backlog-lines N (0: none)] [--view-interval '0 seconds']
 //        [--only-backlog] [--json OUT.json] [--md OUT.md] [--keep]
-//        [--example DIR]
+//        [--example DIR] [--backlog-lines-per-file 10000]
 // A binary without continuous mode is driven as a loop of `run --once` (said in the output).
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -45,6 +45,8 @@ const rates = onlyBacklog ? [] : argValue('--rates', '1000,10000,50000').split('
 const seconds = Number(argValue('--seconds', '25'));
 const maxLines = Number(argValue('--max-lines', '300000'));
 const backlogLines = Number(argValue('--backlog-lines', String(maxLines)));
+// Lines per file of the backlog (10,000 by default; small files make many parts).
+const backlogLinesPerFile = Number(argValue('--backlog-lines-per-file', '10000'));
 const viewInterval = argValue('--view-interval', '0 seconds');
 const jsonOut = argValue('--json', null);
 const mdOut = argValue('--md', null);
@@ -359,7 +361,7 @@ try {
     results.push(await measure(`${rate} lines/s`, rate, lines, Math.max(10, Math.round(rate / 10))));
   }
   // Throughput: a backlog dropped as fast as the producer writes, drained by the pipeline.
-  if (backlogLines > 0) results.push(await measure('max (backlog)', 10000000, backlogLines, 10000));
+  if (backlogLines > 0) results.push(await measure('max (backlog)', 10000000, backlogLines, backlogLinesPerFile));
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
   const table = [
     '| run | mode | lines | files | produced lines/s | p50 | p99 | max | sustained lines/s | p50 stages: plan / bronze / silver / gold | p99 stages | gold versions | CPU user + sys | load |',
@@ -379,7 +381,7 @@ followed through the bronze and silver checkpoints (docs/crash-testing.md, bench
 percentiles weighted per line. Sustained = lines / (last line in Gold − first line landed).
 Stages (p50 and p99 of each step alone): landing → Bronze plan written (plannedAt), → Bronze
 batch committed (commits/N committedAt), → Silver batch committed, → Gold commit.
-"max (backlog)": ${backlogLines} lines dropped as fast as possible, 10,000 per file.
+"max (backlog)": ${backlogLines} lines dropped as fast as possible, ${backlogLinesPerFile} per file.
 ${viewInterval === 'default'
     ? `Gold views commit at most once per second (the default \`pipelines.trigger.interval\`,
 docs/continuous.md, "Commit rate"): that adds up to one second to the Gold step and bounds

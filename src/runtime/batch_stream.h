@@ -2,8 +2,9 @@
 // streaming flow runs its row-wise operators and writes batch by batch instead of
 // materialising the whole micro-batch (docs/execution.md).
 //
-// What it owns: the stream interface and two wrappers over it, SliceStream (cuts batches
-// to at most N rows, e.g. a Parquet row group of a million rows into 64k-row pieces) and
+// What it owns: the stream interface and three wrappers over it, SliceStream (cuts batches
+// to at most N rows, e.g. a Parquet row group of a million rows into 64k-row pieces),
+// CoalesceStream (joins runs of small batches, e.g. one per small file) and
 // PrefetchStream (runs the stream on a thread of its own, a few batches ahead, so that
 // reading and decoding the next batch overlaps the operators and the writer working on
 // this one: both cores busy in `run --once`).
@@ -43,6 +44,15 @@ std::unique_ptr<BatchStream> FunctionStream(std::function<Result<bool>(RecordBat
 
 // Batches of `in` cut to at most `max_rows` rows each (max_rows > 0), in order.
 std::unique_ptr<BatchStream> SliceStream(std::unique_ptr<BatchStream> in, int64_t max_rows);
+
+// Consecutive small batches of `in` (each under max_rows / kCoalesceDivisor rows) joined
+// into one of at most `max_rows` rows (max_rows > 0), in order; other batches pass
+// through as they are. A read_files backlog of many small files yields a batch per file,
+// and each part of a micro-batch costs a run of the query's plan, a hand-over between
+// its threads and a write: 36,000 one-line files made 36,000 parts. Batches join only
+// when their schemas are equal. An error of `in` comes out after the rows read before it.
+inline constexpr int64_t kCoalesceDivisor = 16;
+std::unique_ptr<BatchStream> CoalesceStream(std::unique_ptr<BatchStream> in, int64_t max_rows);
 
 // `in` run on its own thread, at most `depth` batches (>= 1) ahead of the consumer.
 // Errors come out in order, after the batches read before them.

@@ -343,8 +343,9 @@ Result<Batches> BatchScanProvider::NextPart(const std::function<Result<std::uniq
   if (parts_ == nullptr) {
     if (part_ != 0) return Status::Internal("a part stream was asked for part " + std::to_string(part_) + " first");
     LP_ASSIGN_OR_RETURN(auto stream, open());
-    // Two parts ahead: the reader decodes the next while the flow runs this one.
-    parts_ = PrefetchStream(SliceStream(std::move(stream), batch_rows_), 2);
+    // Two parts ahead: the reader decodes the next while the flow runs this one. Small
+    // pieces (a file of a few lines, a small upstream commit) are joined into parts.
+    parts_ = PrefetchStream(SliceStream(CoalesceStream(std::move(stream), batch_rows_), batch_rows_), 2);
   }
   RecordBatch b;
   LP_ASSIGN_OR_RETURN(more_parts_, parts_->Next(&b));
@@ -390,25 +391,31 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         options.columns = node.schema.names();
         return delta::ReadChanges(*table, start, end, options);
       }
-      delta::ChangeReadOptions options;
-      options.skip_change_commits = node.skip_change_commits;
       // The plan's columns that version `end` has (the read's schema is end's): a plan made
-      // after a schema change may read versions from before it (WidenToPlan).
-      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, table->Latest());
-      delta::SnapshotPtr at_end = latest;
-      if (latest->version() != end) {
-        LP_ASSIGN_OR_RETURN(at_end, table->AtVersion(end));
-      }
-      for (const Field& f : node.schema.fields())
-        if (at_end->schema().FindField(f.name) >= 0) options.columns.push_back(f.name);
-      if (options.columns.empty()) options.columns = node.schema.names();  // let the read name what is missing
+      // after a schema change may read versions from before it (WidenToPlan). Found once
+      // per read, not once per part.
+      auto read_options = [&]() -> Result<delta::ChangeReadOptions> {
+        delta::ChangeReadOptions options;
+        options.skip_change_commits = node.skip_change_commits;
+        LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, table->Latest());
+        delta::SnapshotPtr at_end = latest;
+        if (latest->version() != end) {
+          LP_ASSIGN_OR_RETURN(at_end, table->AtVersion(end));
+        }
+        for (const Field& f : node.schema.fields())
+          if (at_end->schema().FindField(f.name) >= 0) options.columns.push_back(f.name);
+        if (options.columns.empty()) options.columns = node.schema.names();  // let the read name what is missing
+        return options;
+      };
       if (part_ >= 0) {
         return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+          LP_ASSIGN_OR_RETURN(delta::ChangeReadOptions options, read_options());
           // The stream keeps the table handle alive for its reader.
           auto reader = std::make_shared<delta::AppendsReader>(*table, start, end, options);
           return WidenedStream([table, reader](RecordBatch* out) { return reader->Next(out); }, node.schema);
         });
       }
+      LP_ASSIGN_OR_RETURN(delta::ChangeReadOptions options, read_options());
       LP_ASSIGN_OR_RETURN(Batches appended, delta::ReadAppends(*table, start, end, options));
       return WidenToPlan(std::move(appended), node.schema);
     }
