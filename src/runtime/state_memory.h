@@ -1,5 +1,6 @@
 // The memory budget of a streaming flow's seen-key stores (SELECT DISTINCT and keyed
-// de-duplication state): the pipeline configuration `lakepipe.seenKeysMemory`
+// de-duplication state) and of an incremental view's count(DISTINCT) pair store: the
+// pipeline configuration `lakepipe.seenKeysMemory`
 // (docs/checkpoint.md, "Memory budget"; docs/execution.md, "Settings"). Stateless.
 #pragma once
 
