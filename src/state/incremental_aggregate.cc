@@ -114,7 +114,11 @@ Status IncrementalAggregate::OpenStores(const std::string& dir, AggregateStateSt
   for (int attempt = 0;; ++attempt) {
     if (with_pairs) {
       LP_RETURN_IF_ERROR(fs->CreateDirs(pairs_dir));
-      LP_ASSIGN_OR_RETURN(pairs_, SeenKeyStore::Open(pairs_dir, SeenKeyStore::kMaxKeysFromBudget, distinct_memory_bytes));
+      // Stored pairs are probed in RocksDB (its Bloom filters), never copied into memory:
+      // a long-running view's memory is then the pending pairs alone, not a copy of every
+      // pair seen that grows to the budget (most pairs a batch asks about are new, which
+      // the filters answer without a read).
+      LP_ASSIGN_OR_RETURN(pairs_, SeenKeyStore::Open(pairs_dir, /*max_keys_in_memory=*/0, distinct_memory_bytes));
       locked_ = std::make_shared<LockedPairs>(pairs_);
     }
     LP_ASSIGN_OR_RETURN(store_, AggregateStateStore::Open(dir, probe->state_schema(), options));
