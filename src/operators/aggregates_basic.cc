@@ -24,11 +24,37 @@ Status OverflowError(const std::string& text, const std::string& type) {
                                  "`; use try_sum to get NULL instead");
 }
 
+// An int64 count per group: the state, result and merge of count(*), count(x), count_if
+// and count(DISTINCT x) kept as counts; the subclasses say what a row adds.
+class GroupCountsAccumulator : public Accumulator {
+ public:
+  void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
+  Status Finish(int32_t g, Column* out) const override {
+    out->ResizeFixed(g);
+    std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
+    return Status::OK();
+  }
+  void Export(int32_t g, std::vector<Column>* out) const override {
+    Column c(DataType::Long());
+    c.ResizeFixed(g);
+    std::copy(counts_.begin(), counts_.begin() + g, c.data<int64_t>());
+    out->push_back(std::move(c));
+  }
+  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) {
+      if (s[0]->IsValid(i)) counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])] += s[0]->data<int64_t>()[i];
+    }
+    return Status::OK();
+  }
+
+ protected:
+  std::vector<int64_t> counts_;
+};
+
 // count(*), count(x), and count_if(x) (counts the rows where x is true).
-class CountAccumulator : public Accumulator {
+class CountAccumulator : public GroupCountsAccumulator {
  public:
   CountAccumulator(bool star, bool if_true) : star_(star), if_true_(if_true) {}
-  void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
   Status Update(const std::vector<const Column*>& args, const std::vector<int32_t>& groups, int64_t n) override {
     const Column* arg = args.empty() ? nullptr : args[0];
     if (if_true_) {
@@ -47,32 +73,14 @@ class CountAccumulator : public Accumulator {
     }
     return Status::OK();
   }
-  Status Finish(int32_t g, Column* out) const override {
-    out->ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
-    return Status::OK();
-  }
   std::vector<Field> StateFields(const std::string& name) const override {
     return {Field{name + "$count", DataType::Long(), false}};
-  }
-  void Export(int32_t g, std::vector<Column>* out) const override {
-    Column c(DataType::Long());
-    c.ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, c.data<int64_t>());
-    out->push_back(std::move(c));
-  }
-  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
-    for (int64_t i = 0; i < n; ++i) {
-      if (s[0]->IsValid(i)) counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])] += s[0]->data<int64_t>()[i];
-    }
-    return Status::OK();
   }
   int64_t MemoryBytes() const override { return static_cast<int64_t>(counts_.size() * 8); }
 
  private:
   bool star_;
   bool if_true_;
-  std::vector<int64_t> counts_;
 };
 
 // count(DISTINCT x) and collect_set(x): a set of (group, value) pairs; the distinct values
@@ -169,11 +177,10 @@ class DistinctValuesAccumulator : public Accumulator {
 // (group, value) pair is asked of the pair set, and a pair new to it adds one to its
 // group. The set is `pairs_` (shared, possibly durable; keyed by the group's key bytes, so
 // that aggregates with other group ids agree) or, without one, `own_` (keyed by group id).
-class DistinctCountAccumulator : public Accumulator {
+class DistinctCountAccumulator : public GroupCountsAccumulator {
  public:
   DistinctCountAccumulator(uint32_t index, std::shared_ptr<SeenKeySet> pairs, const KeyTable* groups)
       : index_(index), pairs_(std::move(pairs)), groups_(groups) {}
-  void Resize(int32_t g) override { counts_.resize(static_cast<size_t>(g), 0); }
   Status Update(const std::vector<const Column*>& args, const std::vector<int32_t>& groups, int64_t n) override {
     const Column* arg = args.empty() ? nullptr : args[0];
     if (arg->type().id() == TypeId::kNull) return Status::OK();
@@ -226,25 +233,8 @@ class DistinctCountAccumulator : public Accumulator {
     for (size_t k = 0; k < rows_.size(); ++k) counts_[static_cast<size_t>(rows_[k])] += inserted_[k];
     return Status::OK();
   }
-  Status Finish(int32_t g, Column* out) const override {
-    out->ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, out->data<int64_t>());
-    return Status::OK();
-  }
   std::vector<Field> StateFields(const std::string& name) const override {
     return {Field{name + "$distinct_count", DataType::Long(), false}};
-  }
-  void Export(int32_t g, std::vector<Column>* out) const override {
-    Column c(DataType::Long());
-    c.ResizeFixed(g);
-    std::copy(counts_.begin(), counts_.begin() + g, c.data<int64_t>());
-    out->push_back(std::move(c));
-  }
-  Status Merge(const std::vector<const Column*>& s, const std::vector<int32_t>& groups, int64_t n) override {
-    for (int64_t i = 0; i < n; ++i) {
-      if (s[0]->IsValid(i)) counts_[static_cast<size_t>(groups[static_cast<size_t>(i)])] += s[0]->data<int64_t>()[i];
-    }
-    return Status::OK();
   }
   int64_t MemoryBytes() const override {
     return static_cast<int64_t>(counts_.size() * 8 + arena_.capacity()) + own_.MemoryBytes();
@@ -255,7 +245,6 @@ class DistinctCountAccumulator : public Accumulator {
   std::shared_ptr<SeenKeySet> pairs_;
   const KeyTable* groups_;
   KeyTable own_;
-  std::vector<int64_t> counts_;
   std::string key_;
   std::string arena_;
   std::vector<size_t> ends_;
