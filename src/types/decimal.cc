@@ -93,17 +93,24 @@ Result<int128_t> ParseDecimal(std::string_view text, int precision, int scale) {
   int128_t v = 0;
   int keep = static_cast<int>(digits.size()) + std::min(shift, 0);
   bool round_up = false;
+  // 39 digits pass the check above but may not fit int128: any overflow is beyond every
+  // precision (at most 38 digits), so it is refused as such.
+  auto too_big = [&] { return bad("decimal does not fit its precision"); };
   for (int k = 0; k < static_cast<int>(digits.size()); ++k) {
     if (k < keep) {
-      v = v * 10 + (digits[static_cast<size_t>(k)] - '0');
+      if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, digits[static_cast<size_t>(k)] - '0', &v)) {
+        return too_big();
+      }
     } else if (k == keep) {
       round_up = digits[static_cast<size_t>(k)] >= '5';
       break;
     }
   }
-  for (int k = 0; k < shift; ++k) v *= 10;
+  for (int k = 0; k < shift; ++k) {
+    if (__builtin_mul_overflow(v, 10, &v)) return too_big();
+  }
   if (round_up) ++v;
-  if (DecimalDigits(v) > precision && v != 0) return bad("decimal does not fit its precision");
+  if (DecimalDigits(v) > precision && v != 0) return too_big();
   return neg ? -v : v;
 }
 

@@ -84,6 +84,16 @@ TEST(DecimalTest, ParseAndFormat) {
   EXPECT_FALSE(ParseDecimal("abc", 5, 0).ok());
   int128_t big = Pow10(37) * 9;
   EXPECT_EQ(Int128ToString(big), "9" + std::string(37, '0'));
+  // 39 digits (one more than any precision) overflow int128 while they are read: refused,
+  // not wrapped (found by pgoutput_fuzz through a numeric column).
+  for (const std::string& text : {"8" + std::string(38, '0'), "8080" + std::string(35, '0'), std::string("8e38"), std::string("80.5e37")}) {
+    auto parsed = ParseDecimal(text, 38, 0);
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_NE(parsed.status().message().find("does not fit its precision"), std::string::npos) << parsed.status().message();
+  }
+  // The largest that fits still reads, and small values written with 39 digit places do.
+  EXPECT_EQ(Int128ToString(*ParseDecimal(std::string(38, '9'), 38, 0)), std::string(38, '9'));
+  EXPECT_EQ(FormatDecimal(*ParseDecimal("0.0005e1", 38, 36), 36), "0.005" + std::string(33, '0'));
 }
 
 TEST(ColumnTest, BuildsEveryLayout) {
