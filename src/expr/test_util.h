@@ -13,17 +13,25 @@
 
 namespace lakepipe::expr::test {
 
-// Every row of `batches` as "v1|v2|...", sorted: for comparing results whose row order
-// is not defined.
+// Every row of `b` as "v1|v2|...", in order: compact comparisons of results.
+inline std::vector<std::string> Rows(const RecordBatch& b) {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < b.num_rows(); ++i) {
+    std::string s;
+    auto row = b.Row(i);
+    for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
+    out.push_back(s);
+  }
+  return out;
+}
+
+// Every row of `batches` as Rows gives them, sorted: for comparing results whose row
+// order is not defined.
 inline std::vector<std::string> SortedRows(const std::vector<RecordBatch>& batches) {
   std::vector<std::string> out;
   for (const auto& b : batches) {
-    for (int64_t i = 0; i < b.num_rows(); ++i) {
-      std::string s;
-      auto row = b.Row(i);
-      for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
-      out.push_back(s);
-    }
+    std::vector<std::string> rows = Rows(b);
+    out.insert(out.end(), rows.begin(), rows.end());
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -34,17 +34,7 @@ BoundExpr B(const expr::ExprPtr& e, const Schema& s, bool aggregates = false) {
   return *b;
 }
 
-// Rows as text, "a|b|c", for compact comparisons.
-std::vector<std::string> Rows(const RecordBatch& b) {
-  std::vector<std::string> out;
-  for (int64_t i = 0; i < b.num_rows(); ++i) {
-    std::string s;
-    auto row = b.Row(i);
-    for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
-    out.push_back(s);
-  }
-  return out;
-}
+using expr::test::Rows;
 
 std::vector<std::string> Sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());

@@ -29,16 +29,7 @@ BoundExpr B(const expr::ExprPtr& e, const Schema& s) {
   return *b;
 }
 
-std::vector<std::string> Rows(const RecordBatch& b) {
-  std::vector<std::string> out;
-  for (int64_t i = 0; i < b.num_rows(); ++i) {
-    std::string s;
-    auto row = b.Row(i);
-    for (size_t c = 0; c < row.size(); ++c) s += (c ? "|" : "") + row[c].ToString();
-    out.push_back(s);
-  }
-  return out;
-}
+using expr::test::Rows;
 
 // q, p, s: rows 1 and 3 repeat rows 0 and 2.
 RecordBatch Input() {
