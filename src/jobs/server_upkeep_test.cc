@@ -13,6 +13,7 @@
 
 #include "delta/append_log_compaction.h"
 #include "delta/table.h"
+#include "delta/test_util.h"
 #include "governance/audit_log.h"
 #include "jobs/job_server.h"
 #include "jobs/job_spec.h"
@@ -22,6 +23,8 @@
 namespace lakepipe::jobs {
 namespace {
 
+using delta::test::CountCommits;
+
 constexpr int64_t kMinute = 60LL * 1000000;
 constexpr int64_t kDay = 86400LL * 1000000;
 
@@ -30,16 +33,6 @@ int ParquetFiles(const std::string& dir) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     n += e.path().extension() == ".parquet" && e.path().string().find("_delta_log") == std::string::npos;
   }
-  return n;
-}
-
-int Operations(const std::string& table_path, const std::string& operation) {
-  auto table = delta::DeltaTable::Open(table_path);
-  if (!table.ok()) return -1;
-  auto history = (*table)->History();
-  if (!history.ok()) return -1;
-  int n = 0;
-  for (const auto& h : *history) n += h.operation == operation;
   return n;
 }
 
@@ -83,14 +76,14 @@ TEST(ServerUpkeepTest, FirstAMinuteAfterTheStartThenDailyKeepingTheRetention) {
   EXPECT_TRUE(r.failures.empty()) << r.failures[0];
   EXPECT_EQ(r.audit_files_deleted, 0);
   EXPECT_EQ(ParquetFiles(audit), 3);
-  EXPECT_EQ(Operations(audit, "VACUUM START"), 0);  // nothing to delete: nothing committed
+  EXPECT_EQ(CountCommits(audit, "VACUUM START"), 0);  // nothing to delete: nothing committed
 
   clock.Advance(8 * kDay);  // due again (a day passed) and past the 7 days
   r = upkeep.RunIfDue();
   EXPECT_TRUE(r.failures.empty()) << r.failures[0];
   EXPECT_EQ(r.audit_files_deleted, 2);
   EXPECT_EQ(ParquetFiles(audit), 1);
-  EXPECT_EQ(Operations(audit, "VACUUM END"), 1);
+  EXPECT_EQ(CountCommits(audit, "VACUUM END"), 1);
   EXPECT_EQ(Records(storage), 2);  // the rows stay: only replaced files went
 
   // More replaced files (their time is the real clock's, eight days behind this one): not
@@ -113,7 +106,7 @@ TEST(ServerUpkeepTest, FirstAMinuteAfterTheStartThenDailyKeepingTheRetention) {
   r = upkeep.RunIfDue();
   EXPECT_TRUE(r.failures.empty()) << r.failures[0];
   EXPECT_EQ(r.audit_files_deleted, 2);
-  EXPECT_EQ(Operations(audit, "VACUUM END"), 2);
+  EXPECT_EQ(CountCommits(audit, "VACUUM END"), 2);
   EXPECT_EQ(Records(storage), 3);
 }
 
@@ -246,11 +239,11 @@ TEST(ServerUpkeepTest, TheJobServerVacuumsItsAuditTableAndDeletesOldLogs) {
   options.run_schedules = false;
   ASSERT_TRUE(server.Start(options).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(Operations(audit, "VACUUM END"), 0) << "not before its first minute";
+  EXPECT_EQ(CountCommits(audit, "VACUUM END"), 0) << "not before its first minute";
   clock.Advance(kMinute);
   bool vacuumed = false;
   for (int i = 0; i < 600 && !vacuumed; ++i) {
-    vacuumed = Operations(audit, "VACUUM END") == 1;
+    vacuumed = CountCommits(audit, "VACUUM END") == 1;
     if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   bool logs_gone = false;  // the logs come after the VACUUMs in the same upkeep

@@ -13,11 +13,14 @@
 #include <thread>
 
 #include "delta/table.h"
+#include "delta/test_util.h"
 #include "runtime/pipeline_runner.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
+
+using delta::test::CountCommits;
 
 int64_t Count(PipelineRunner& runner, const std::string& sql) {
   auto r = runner.Query(sql);
@@ -32,16 +35,6 @@ int ParquetFiles(const std::string& dir) {
   if (listed.ok()) {
     for (const auto& f : *listed) n += f.name.find(".parquet") != std::string::npos;
   }
-  return n;
-}
-
-int Operations(const std::string& table_path, const std::string& operation) {
-  auto table = delta::DeltaTable::Open(table_path);
-  if (!table.ok()) return -1;
-  auto history = (*table)->History();
-  if (!history.ok()) return -1;
-  int n = 0;
-  for (const auto& h : *history) n += h.operation == operation;
   return n;
 }
 
@@ -79,7 +72,7 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
     ASSERT_TRUE(update.ok()) << update.status().ToString();
   }
   std::string swept = dir.Join("storage/swept"), kept = dir.Join("storage/kept"), daily = dir.Join("storage/daily");
-  ASSERT_EQ(Operations(swept, "OPTIMIZE"), 1);
+  ASSERT_EQ(CountCommits(swept, "OPTIMIZE"), 1);
   ASSERT_EQ(ParquetFiles(swept), 3);  // the two compacted away and the compacted one
   ASSERT_EQ(ParquetFiles(kept), 3);
   ASSERT_EQ(ParquetFiles(daily), 3);
@@ -102,7 +95,7 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
   // runs four times faster than the wall).
   bool vacuumed = false;
   for (int i = 0; i < 1200 && !vacuumed; ++i) {
-    vacuumed = Operations(swept, "VACUUM END") == 1 && Operations(daily, "VACUUM END") == 1;
+    vacuumed = CountCommits(swept, "VACUUM END") == 1 && CountCommits(daily, "VACUUM END") == 1;
     if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(vacuumed);
@@ -114,10 +107,10 @@ TEST(ScheduledVacuumTest, DeletesWhatNoVersionWithinTheRetentionNeeds) {
   tick.join();
   ASSERT_TRUE(result.ok()) << result.ToString();
   EXPECT_EQ(ParquetFiles(swept), 1);
-  EXPECT_EQ(Operations(swept, "VACUUM START"), 1);
-  EXPECT_EQ(Operations(swept, "VACUUM END"), 1);
+  EXPECT_EQ(CountCommits(swept, "VACUUM START"), 1);
+  EXPECT_EQ(CountCommits(swept, "VACUUM END"), 1);
   EXPECT_EQ(ParquetFiles(kept), 3);
-  EXPECT_EQ(Operations(kept, "VACUUM START"), 0);
+  EXPECT_EQ(CountCommits(kept, "VACUUM START"), 0);
   EXPECT_EQ(ParquetFiles(daily), 1);
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM daily"), 4);
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM swept"), 4);
@@ -147,7 +140,7 @@ TEST(ScheduledVacuumTest, ATableWithinItsRetentionKeepsItsFiles) {
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(*n, 0);
   EXPECT_EQ(ParquetFiles(dir.Join("t")), 2);
-  EXPECT_EQ(Operations(dir.Join("t"), "VACUUM START"), 0);  // nothing to delete: no commit
+  EXPECT_EQ(CountCommits(dir.Join("t"), "VACUUM START"), 0);  // nothing to delete: no commit
 }
 
 // <storage>/_audit as the audit log leaves it (governance/audit_log.h): an append-only
@@ -219,7 +212,7 @@ TEST(ScheduledVacuumTest, TheAuditLogIsVacuumedOnTheDailySchedule) {
   });
   bool vacuumed = false;
   for (int i = 0; i < 1200 && !vacuumed; ++i) {
-    vacuumed = Operations(audit, "VACUUM END") == 1;
+    vacuumed = CountCommits(audit, "VACUUM END") == 1;
     if (!vacuumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   runner->RequestStop();
@@ -230,7 +223,7 @@ TEST(ScheduledVacuumTest, TheAuditLogIsVacuumedOnTheDailySchedule) {
   EXPECT_TRUE(vacuumed);
   EXPECT_EQ(ParquetFiles(audit), 1);
   EXPECT_EQ(RowsOf(audit), 2);
-  EXPECT_EQ(Operations(dir.Join("storage/kept"), "VACUUM START"), 0);
+  EXPECT_EQ(CountCommits(dir.Join("storage/kept"), "VACUUM START"), 0);
   EXPECT_EQ(Count(*runner, "SELECT count(*) FROM _event_log WHERE event_type = 'scheduled_vacuum' AND "
                            "table_name = '_audit' AND level = 'INFO'"),
             1);

@@ -1,0 +1,24 @@
+// Test helpers for tests that look at a Delta table's history (delta/, runtime/, jobs/
+// tests). Test-only: included by *_test.cc files.
+#pragma once
+
+#include <string>
+
+#include "delta/table.h"
+
+namespace lakepipe::delta::test {
+
+// How many commits of the table at `table_path` have the operation `operation` ("WRITE",
+// "OPTIMIZE", "VACUUM END", ...); -1 when the table or its history cannot be read, so that
+// an expectation of a count fails rather than passing on zero.
+inline int CountCommits(const std::string& table_path, const std::string& operation) {
+  auto table = DeltaTable::Open(table_path);
+  if (!table.ok()) return -1;
+  auto history = (*table)->History();
+  if (!history.ok()) return -1;
+  int n = 0;
+  for (const auto& h : *history) n += h.operation == operation;
+  return n;
+}
+
+}  // namespace lakepipe::delta::test
