@@ -197,28 +197,33 @@ class DistinctCountAccumulator : public GroupCountsAccumulator {
       return Status::OK();
     }
     // The pair keys of the batch in one arena, then one call to the set. A pair equal to
-    // the one just before it is left out: it was asked already and cannot be new (the
-    // lines of one order come together, so most rows repeat their predecessor's pair).
+    // the one just before it is left out, before its key is built: it was asked already
+    // and cannot be new (the lines of one order come together, so most rows repeat their
+    // predecessor's pair). Equal bytes are a sufficient test (values that only encode
+    // alike, such as -0.0 and 0.0, are left to the set).
     arena_.clear();
     ends_.clear();
     rows_.clear();
-    size_t previous = 0;  // where the last kept key begins
+    const bool strings = arg->type().id() == TypeId::kString || arg->type().id() == TypeId::kBinary;
+    const int width = strings || arg->type().is_nested() ? 0 : arg->type().fixed_width();
+    const uint8_t* fixed = width > 0 ? arg->raw_data().data() : nullptr;
+    int64_t previous = -1;  // the last non-null row (its pair was asked, or equals one asked)
     for (int64_t i = 0; i < n; ++i) {
       if (arg->IsNull(i)) continue;
       const int32_t group = groups[static_cast<size_t>(i)];
+      if (previous >= 0 && groups[static_cast<size_t>(previous)] == group &&
+          ((fixed != nullptr && std::memcmp(fixed + i * width, fixed + previous * width, static_cast<size_t>(width)) == 0) ||
+           (strings && arg->GetString(i) == arg->GetString(previous)))) {
+        previous = i;
+        continue;
+      }
+      previous = i;
       std::string_view group_key = groups_->key(group);
       const uint32_t length = static_cast<uint32_t>(group_key.size());
-      const size_t begin = arena_.size();
       arena_.append(reinterpret_cast<const char*>(&index_), sizeof index_);
       arena_.append(reinterpret_cast<const char*>(&length), sizeof length);
       arena_.append(group_key);
       KeyEncoder::AppendOne(*arg, i, &arena_);
-      if (!ends_.empty() && arena_.size() - begin == begin - previous &&
-          std::memcmp(arena_.data() + begin, arena_.data() + previous, begin - previous) == 0) {
-        arena_.resize(begin);
-        continue;
-      }
-      previous = begin;
       ends_.push_back(arena_.size());
       rows_.push_back(group);
     }
