@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "expr/test_util.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/pipeline_runner_internal.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
@@ -186,6 +188,35 @@ TEST_F(MvByPartsTest, ABadAggregateThreadsSettingIsRefused) {
   if (report.ok())
     for (const auto& t : report->tables) all += t.message;
   EXPECT_NE(all.find("lakepipe.aggregateThreads"), std::string::npos) << all;
+}
+
+// The columns a part does not read are NULL in the planned schema; one NULL column serves
+// every part of its length (parts are immutable), a part of another length gets its own.
+TEST(WidenToPlanTest, UnreadColumnsAreNullAndSharedBetweenPartsOfOneLength) {
+  Schema planned = Schema::ParseDDL("id INT, kind STRING, amount DOUBLE").value();
+  auto part = [](std::vector<int64_t> ids) {
+    std::vector<std::vector<Value>> rows;
+    for (int64_t id : ids) rows.push_back({Value::Int(id, TypeId::kInt)});
+    return expr::test::MakeBatch("id INT", rows);
+  };
+  std::vector<ColumnPtr> nulls;
+  auto widened = WidenToPlan({part({1, 2}), part({3, 4})}, planned, &nulls);
+  ASSERT_TRUE(widened.ok()) << widened.status().ToString();
+  auto later = WidenToPlan({part({5, 6}), part({7})}, planned, &nulls);
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  std::vector<RecordBatch> all = *widened;
+  all.insert(all.end(), later->begin(), later->end());
+  EXPECT_EQ(expr::test::SortedRows(all), (std::vector<std::string>{"1|NULL|NULL", "2|NULL|NULL", "3|NULL|NULL",
+                                                                   "4|NULL|NULL", "5|NULL|NULL", "6|NULL|NULL",
+                                                                   "7|NULL|NULL"}));
+  for (const auto& b : all) {
+    ASSERT_EQ(b.num_columns(), 3u);
+    EXPECT_EQ(b.column(1).type().id(), TypeId::kString);
+    EXPECT_EQ(b.column(2).size(), b.num_rows());
+  }
+  EXPECT_EQ(all[0].column_ptr(1), all[1].column_ptr(1));
+  EXPECT_EQ(all[0].column_ptr(2), all[2].column_ptr(2));  // kept across calls
+  EXPECT_NE(all[2].column_ptr(1), all[3].column_ptr(1));  // 2 rows, then 1
 }
 
 }  // namespace

@@ -78,7 +78,10 @@ constexpr size_t kArrivalVersionsKept = 2000;
 // change added columns or struct fields, read by a plan made after it (the table's next
 // commit will have them), lack them; they are NULL there, so that the executor sees the
 // columns and types it planned. Batches that have them all are left as they are.
-Result<Batches> WidenToPlan(Batches rows, const Schema& planned) {
+Result<Batches> WidenToPlan(Batches rows, const Schema& planned, std::vector<ColumnPtr>* nulls) {
+  std::vector<ColumnPtr> own;  // without a caller's: shared within this list
+  if (nulls == nullptr) nulls = &own;
+  nulls->resize(planned.size());
   for (auto& b : rows) {
     bool same = b.num_columns() == planned.size();
     for (size_t c = 0; c < b.num_columns() && same; ++c) {
@@ -88,10 +91,13 @@ Result<Batches> WidenToPlan(Batches rows, const Schema& planned) {
     if (same) continue;
     std::vector<ColumnPtr> cols;
     int64_t n = b.num_rows();
-    for (const Field& f : planned.fields()) {
+    for (size_t p = 0; p < planned.size(); ++p) {
+      const Field& f = planned.field(p);
       int c = b.schema().FindField(f.name);
       if (c < 0) {
-        cols.push_back(MakeColumn(Column::Nulls(f.type, n)));
+        ColumnPtr& kept = (*nulls)[p];
+        if (kept == nullptr || kept->size() != n) kept = MakeColumn(Column::Nulls(f.type, n));
+        cols.push_back(kept);
       } else if (delta::GainsStructFields(b.column(static_cast<size_t>(c)).type(), f.type)) {
         LP_ASSIGN_OR_RETURN(Column wide, delta::WidenStructColumn(b.column(static_cast<size_t>(c)), f.type));
         cols.push_back(MakeColumn(std::move(wide)));
@@ -108,12 +114,12 @@ Result<Batches> WidenToPlan(Batches rows, const Schema& planned) {
 // WidenToPlan widens a list; `planned` must outlive the stream.
 std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned) {
   const Schema* schema = &planned;
-  return FunctionStream([next = std::move(next), schema](RecordBatch* out) -> Result<bool> {
+  return FunctionStream([next = std::move(next), schema, nulls = std::vector<ColumnPtr>()](RecordBatch* out) mutable -> Result<bool> {
     LP_ASSIGN_OR_RETURN(bool more, next(out));
     if (!more) return false;
     Batches one;
     one.push_back(std::move(*out));
-    LP_ASSIGN_OR_RETURN(one, WidenToPlan(std::move(one), *schema));
+    LP_ASSIGN_OR_RETURN(one, WidenToPlan(std::move(one), *schema, &nulls));
     *out = std::move(one[0]);
     return true;
   });

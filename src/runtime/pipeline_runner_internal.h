@@ -125,7 +125,11 @@ Result<int> AggregateThreads(const sql::PipelineSettings& settings);
 Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings);
 // Rows read from a stored table in the plan's columns (`planned`): columns (or struct
 // fields) a batch lacks are NULL, so that the executor sees the columns it planned.
-Result<Batches> WidenToPlan(Batches rows, const Schema& planned);
+// A NULL column made is handed to the next batch of the same length too (batches are
+// immutable once built): a view reading 3 of Silver's 12 columns does not build 9
+// columns of NULLs per part. `nulls` keeps them across calls (one per planned field);
+// without it they are shared within `rows`.
+Result<Batches> WidenToPlan(Batches rows, const Schema& planned, std::vector<ColumnPtr>* nulls = nullptr);
 // A stream of stored rows (`next`), each batch widened as WidenToPlan widens a list;
 // `planned` must outlive the stream.
 std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned);
