@@ -117,12 +117,20 @@ Result<SelectedBatch> Deduplicate::PushSelect(const RecordBatch& batch, std::vec
   std::vector<const Column*> cols;
   for (int k : key_columns_) cols.push_back(&batch.column(static_cast<size_t>(k)));
   if (!watermark_spec_) {
-    KeyEncoder::EncodeAll(cols, n, &arena_, &keys_);
-    LP_RETURN_IF_ERROR(seen_->InsertIfAbsent(keys_, &inserted_));
+    // A slice of rows at a time: the slice's keys (about 100 bytes each for a DISTINCT of
+    // an order line) stay in the cache from their encoding to their digest, where a whole
+    // 64k-row part's keys (megabytes) went out to memory and were read back. The seen set
+    // gets the same keys in the same order, so it decides the same.
+    constexpr int64_t kSliceRows = 2048;
     std::vector<int32_t> rows;
-    rows.reserve(inserted_.size());
-    for (size_t i = 0; i < inserted_.size(); ++i) {
-      if (inserted_[i]) rows.push_back(static_cast<int32_t>(i));
+    rows.reserve(static_cast<size_t>(n));
+    for (int64_t from = 0; from < n; from += kSliceRows) {
+      const int64_t count = std::min(kSliceRows, n - from);
+      KeyEncoder::EncodeRows(cols, from, count, &arena_, &keys_);
+      LP_RETURN_IF_ERROR(seen_->InsertIfAbsent(keys_, &inserted_));
+      for (size_t i = 0; i < inserted_.size(); ++i) {
+        if (inserted_[i]) rows.push_back(static_cast<int32_t>(from + static_cast<int64_t>(i)));
+      }
     }
     return SelectedBatch(batch, std::move(rows));
   }

@@ -95,3 +95,68 @@ TEST(DeduplicateWatermark, KeyedResultDoesNotDependOnTheBatches) {
 
 }  // namespace
 }  // namespace lakepipe::operators
+
+namespace lakepipe::operators {
+namespace {
+
+// A DISTINCT encodes and looks up a large batch's keys a slice of 2,048 rows at a time:
+// the rows kept must be those of one row at a time, whatever slice a row and its earlier
+// duplicate fall in (the same slice, the one before, a batch before), and when no row, all
+// rows or one row of a batch survive.
+TEST(DeduplicateSlices, TheRowsKeptDoNotDependOnTheSlices) {
+  Schema schema = Schema::ParseDDL("k INT, s STRING").value();
+  auto batch_of = [](const std::vector<int>& keys) {
+    std::vector<std::vector<Value>> rows;
+    for (int k : keys) {
+      rows.push_back({Value::Int(k, TypeId::kInt), k % 3 == 0 ? Value::Null() : Value::String("v" + std::to_string(k % 7))});
+    }
+    return expr::test::MakeBatch("k INT, s STRING", rows);
+  };
+  // Key i and i + 7 mod 5,000 meet across slices; the third batch repeats every key of
+  // the first two (none survives); the fourth holds only new keys (all survive); the
+  // fifth one new key among repeats.
+  std::vector<std::vector<int>> batches;
+  std::vector<int> first;
+  for (int i = 0; i < 6000; ++i) first.push_back((i * 7919) % 5000);
+  batches.push_back(first);
+  std::vector<int> second;
+  for (int i = 0; i < 4100; ++i) second.push_back(i % 2 == 0 ? 4000 + i : (i * 31) % 6000);
+  batches.push_back(second);
+  std::vector<int> repeats(first.begin(), first.end());
+  repeats.insert(repeats.end(), second.begin(), second.end());
+  batches.push_back(repeats);
+  std::vector<int> fresh;
+  for (int i = 0; i < 2049; ++i) fresh.push_back(100000 + i);
+  batches.push_back(fresh);
+  std::vector<int> one(first.begin(), first.begin() + 4097);
+  one[2048] = 200000;
+  batches.push_back(one);
+
+  auto sliced = Deduplicate::Make(schema, {}).value();
+  auto row_by_row = Deduplicate::Make(schema, {}).value();
+  const std::vector<int64_t> expect_kept = {-1, -1, 0, 2049, 1};
+  for (size_t b = 0; b < batches.size(); ++b) {
+    RecordBatch batch = batch_of(batches[b]);
+    auto got = sliced->PushSelect(batch);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    std::vector<int32_t> want;
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      auto out = row_by_row->Push(batch.Slice(r, 1));
+      ASSERT_TRUE(out.ok());
+      if (out->num_rows() == 1) want.push_back(static_cast<int32_t>(r));
+    }
+    std::vector<int32_t> kept;
+    if (got->all()) {
+      for (int64_t r = 0; r < batch.num_rows(); ++r) kept.push_back(static_cast<int32_t>(r));
+    } else {
+      kept = *got->rows;
+    }
+    EXPECT_EQ(kept, want) << "batch " << b;
+    if (expect_kept[b] >= 0) {
+      EXPECT_EQ(static_cast<int64_t>(kept.size()), expect_kept[b]) << "batch " << b;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lakepipe::operators

@@ -194,6 +194,11 @@ void KeyEncoder::Encode(const std::vector<const Column*>& columns, int64_t row, 
 
 void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t rows, std::string* arena,
                            std::vector<std::string_view>* keys) {
+  EncodeRows(columns, 0, rows, arena, keys);
+}
+
+void KeyEncoder::EncodeRows(const std::vector<const Column*>& columns, int64_t first_row, int64_t rows,
+                            std::string* arena, std::vector<std::string_view>* keys) {
   arena->clear();
   const size_t n = static_cast<size_t>(rows);
   keys->resize(n);
@@ -203,7 +208,7 @@ void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t ro
     // Nested values have no length known in advance: row by row.
     std::vector<size_t> ends(n);
     for (int64_t r = 0; r < rows; ++r) {
-      for (const Column* c : columns) AppendValue(*c, r, arena);
+      for (const Column* c : columns) AppendValue(*c, first_row + r, arena);
       ends[static_cast<size_t>(r)] = arena->size();
     }
     size_t start = 0;
@@ -223,7 +228,7 @@ void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t ro
     const bool strings = c->type().id() == TypeId::kString || c->type().id() == TypeId::kBinary;
     const size_t fixed = strings || null_type ? 0 : static_cast<size_t>(c->type().fixed_width());
     for (size_t r = 0; r < n; ++r) {
-      const int64_t row = static_cast<int64_t>(r);
+      const int64_t row = first_row + static_cast<int64_t>(r);
       if (null_type || c->IsNull(row)) cursor[r] += 1;
       else if (strings) cursor[r] += 1 + sizeof(uint32_t) + c->GetString(row).size();
       else cursor[r] += 1 + fixed;
@@ -241,7 +246,7 @@ void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t ro
   for (const Column* c : columns) {
     const TypeId id = c->type().id();
     for (size_t r = 0; r < n; ++r) {
-      const int64_t row = static_cast<int64_t>(r);
+      const int64_t row = first_row + static_cast<int64_t>(r);
       char* out = base + cursor[r];
       if (id == TypeId::kNull || c->IsNull(row)) {
         *out = '\0';

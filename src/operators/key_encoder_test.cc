@@ -82,3 +82,29 @@ TEST(KeyEncoderEncodeAll, NestedColumnsAndEmptyBatches) {
 
 }  // namespace
 }  // namespace lakepipe::operators
+
+namespace lakepipe::operators {
+namespace {
+
+// EncodeRows over a range gives each row of the range the bytes EncodeAll gives it.
+TEST(KeyEncoderEncodeRows, ARangeEncodesAsTheWholeBatch) {
+  std::vector<std::vector<Value>> rows;
+  for (int i = 0; i < 50; ++i) {
+    rows.push_back({i % 4 == 0 ? Value::Null() : Value::Int(i * 3), Value::String(std::string(static_cast<size_t>(i % 9), 'x')),
+                    Value::Double(i / 4.0)});
+  }
+  RecordBatch batch = expr::test::MakeBatch("l BIGINT, s STRING, d DOUBLE", rows);
+  std::vector<const Column*> columns;
+  for (size_t c = 0; c < batch.num_columns(); ++c) columns.push_back(&batch.column(c));
+  std::string whole_arena, arena;
+  std::vector<std::string_view> whole, keys;
+  KeyEncoder::EncodeAll(columns, batch.num_rows(), &whole_arena, &whole);
+  for (auto [from, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 50}, {0, 0}, {13, 1}, {7, 30}, {49, 1}}) {
+    KeyEncoder::EncodeRows(columns, from, n, &arena, &keys);
+    ASSERT_EQ(keys.size(), static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(keys[static_cast<size_t>(i)], whole[static_cast<size_t>(from + i)]) << from << "+" << i;
+  }
+}
+
+}  // namespace
+}  // namespace lakepipe::operators

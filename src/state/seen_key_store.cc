@@ -139,6 +139,11 @@ rocksdb::Options BulkFileOptions(rocksdb::DB* db) {
   return options;
 }
 
+// Whether a table file being written asks the kernel to drop its pages from the page cache
+// (RocksDB's default, a call every megabyte and a check on every key): the file is ingested
+// at once and read by the next batch's probes, so its pages are better kept.
+constexpr bool kInvalidatePageCache = false;
+
 // Removes the runs a batch spilled before the process stopped: they were never part of
 // the store.
 Status RemoveStaleRuns(const std::string& dir) {
@@ -422,6 +427,32 @@ Status SeenKeyStore::InsertDigestsIfAbsent(const std::vector<Digest>& digests, s
         ++pending_new_;
         (*inserted)[i] = 1;
       }
+      continue;
+    }
+    if (!pending_.has_times() && !pending_watermark_ && pending_removals_ == 0) {
+      // Keys without times, nothing removed (a DISTINCT's batch past its first spill, or
+      // with stored keys): one probe of the pending table decides or inserts, where Probe
+      // finds, then inserts. A key found in a run or in the store after all is taken out
+      // again: a duplicate, rare next to the new keys. The spill check comes first, as
+      // the insert may need room; that it may now run for a key that turns out to be
+      // present only moves a spill by one key (runs are the batch's own, never stored).
+      LP_RETURN_IF_ERROR(SpillIfFull());
+      bool added;
+      size_t slot = pending_.FindOrInsert(d, &added);
+      if (!added) continue;
+      bool found = false;
+      if (!runs_.empty()) LP_RETURN_IF_ERROR(InSpilledRuns(d, &found));
+      if (!found && stored_keys_ > 0) {
+        std::optional<int64_t> stored_time;
+        LP_RETURN_IF_ERROR(Lookup(d, &found, &stored_time));
+      }
+      if (found) {
+        pending_.Erase(slot);
+        continue;
+      }
+      pending_.flags(slot) = DigestTable::kUsed | kNew;
+      ++pending_new_;
+      (*inserted)[i] = 1;
       continue;
     }
     LP_RETURN_IF_ERROR(Probe(d, false, 0, &(*inserted)[i]));
@@ -747,7 +778,7 @@ Status SeenKeyStore::WriteSmall(int64_t batch_id, std::vector<Digest>* expired, 
 Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end,
                                  int64_t count, std::optional<int64_t> watermark) {
   std::string file = dir_ + "/ingest-" + std::to_string(batch_id) + ".sst";
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), BulkFileOptions(db_.get()));
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), BulkFileOptions(db_.get()), nullptr, kInvalidatePageCache);
   LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
   auto check = [&file](const rocksdb::Status& st) { return FromRocks(st, "write " + file); };
   LP_RETURN_IF_ERROR(EmitInKeyOrder(
@@ -846,7 +877,7 @@ Status SeenKeyStore::WriteMerged(int64_t batch_id, int64_t count, std::optional<
   std::thread lower;
   if (split) {
     lower = std::thread([&] {
-      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, nullptr, kInvalidatePageCache);
       lower_status = FromRocks(writer.Open(lower_file), "create " + lower_file);
       if (lower_status.ok()) lower_status = MergeKeys(&writer, lower_file, slots, 0, mid, nullptr, &middle, &lower_written);
       // A half without keys makes no file (RocksDB refuses an empty one).
@@ -857,7 +888,7 @@ Status SeenKeyStore::WriteMerged(int64_t batch_id, int64_t count, std::optional<
   int64_t written = 0;
   Status st;
   {
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options);
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, nullptr, kInvalidatePageCache);
     auto check = [&file](const rocksdb::Status& s) { return FromRocks(s, "write " + file); };
     st = FromRocks(writer.Open(file), "create " + file);
     if (st.ok()) st = MergeKeys(&writer, file, slots, mid, slots.size(), split ? &middle : nullptr, nullptr, &written);
