@@ -365,10 +365,33 @@ void Column::AppendRange(const Column& other, int64_t offset, int64_t n) {
   // Validity.
   if (other.null_count_ > 0 || !validity_.empty()) {
     MaterializeValidity();
-    for (int64_t i = 0; i < n; ++i) {
-      bool valid = other.IsValid(offset + i);
-      SetValidBit(size_ + i, valid);
-      if (!valid) ++null_count_;
+    if (other.validity_.empty()) {
+      SetValidRange(size_, n);
+    } else {
+      const int64_t end = size_ + n;
+      const size_t bytes = static_cast<size_t>(end >> 3) + 1;
+      if (validity_.size() < bytes) validity_.resize(bytes + validity_.size() / 2, 0xFF);
+      int64_t i = 0, nulls = 0;
+      if ((size_ & 7) == 0 && (offset & 7) == 0) {
+        // Both on a byte boundary (a slice of a row group into parts, appended to an
+        // empty column): whole bytes of the bitmap at once, where a call per bit cost
+        // more than copying the values.
+        const size_t whole = static_cast<size_t>(n >> 3);
+        const uint8_t* src = other.validity_.data() + (offset >> 3);
+        uint8_t* dst = validity_.data() + (size_ >> 3);
+        std::memcpy(dst, src, whole);
+        for (size_t b = 0; b < whole; ++b) nulls += 8 - __builtin_popcount(src[b]);
+        i = static_cast<int64_t>(whole) * 8;
+      }
+      for (; i < n; ++i) {
+        const bool valid = other.IsValid(offset + i);
+        const int64_t at = size_ + i;
+        uint8_t& byte = validity_[static_cast<size_t>(at >> 3)];
+        const uint8_t bit = static_cast<uint8_t>(1u << (at & 7));
+        byte = valid ? static_cast<uint8_t>(byte | bit) : static_cast<uint8_t>(byte & ~bit);
+        nulls += valid ? 0 : 1;
+      }
+      null_count_ += nulls;
     }
   }
   size_ += n;

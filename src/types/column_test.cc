@@ -201,6 +201,55 @@ TEST(ColumnTake, FixedWidthWithNullsEqualsRowByRow) {
   }
 }
 
+// AppendRange (and Slice, which the parts of a row group are cut with) copies the bitmap a
+// byte at a time where source and destination rows both start on a byte boundary and bit
+// by bit otherwise: every alignment gives the rows, nulls and count of one-row appends.
+TEST(ColumnAppendRange, NullsAtEveryAlignmentEqualRowByRow) {
+  std::mt19937 rng(11);
+  Column src(DataType::String());
+  for (int i = 0; i < 200; ++i) {
+    if (rng() % 4 == 0) src.AppendNull();
+    else src.AppendString("v" + std::to_string(i));
+  }
+  ASSERT_TRUE(src.has_nulls());
+  for (int before : {0, 1, 5, 8, 16}) {
+    for (int offset : {0, 3, 8, 16, 57}) {
+      for (int count : {0, 1, 7, 8, 9, 64, 130}) {
+        if (offset + count > src.size()) continue;
+        Column want(src.type()), got(src.type());
+        for (int b = 0; b < before; ++b) {
+          if (b % 3 == 1) {
+            want.AppendNull();
+            got.AppendNull();
+          } else {
+            want.AppendString("b");
+            got.AppendString("b");
+          }
+        }
+        for (int r = offset; r < offset + count; ++r) {
+          if (src.IsNull(r)) want.AppendNull();
+          else want.AppendString(src.GetString(r));
+        }
+        got.AppendRange(src, offset, count);
+        SCOPED_TRACE("before " + std::to_string(before) + " offset " + std::to_string(offset) + " count " +
+                     std::to_string(count));
+        ExpectSameStrings(want, got);
+        // Rows appended later get their own bits.
+        want.AppendNull();
+        got.AppendNull();
+        want.AppendString("after");
+        got.AppendString("after");
+        ExpectSameStrings(want, got);
+      }
+    }
+  }
+  Column slice = src.Slice(64, 120);
+  int64_t nulls = 0;
+  for (int r = 64; r < 184; ++r) nulls += src.IsNull(r) ? 1 : 0;
+  EXPECT_EQ(slice.null_count(), nulls);
+  for (int r = 0; r < 120; ++r) ASSERT_EQ(slice.IsNull(r), src.IsNull(64 + r)) << r;
+}
+
 // SetValidity counts the nulls of the rows only (whole words, then the tail), whatever
 // the bitmap holds past them.
 TEST(ColumnValidity, SetValidityCountsNullsOfTheRowsOnly) {
