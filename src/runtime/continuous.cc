@@ -322,7 +322,11 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     // work: Bronze ingests the next files while Silver processes the last ones, and the
     // Gold views update side by side.
     ContinuousScheduler scheduler(std::move(tables), &host, &watcher, r.clock, max_restarts, kMaxParallelTables);
+    // A batch's readers start once it is committed, not after its state and commit record
+    // (the seen-key store's commit alone is a third of Silver's batch at 50,000 lines/s).
+    r.on_table_commit = [&scheduler](const std::string& table) { scheduler.NoteCommitted(table); };
     loop_status = scheduler.Run();
+    r.on_table_commit = nullptr;  // the workers have stopped
   }
   external_watch.Stop();
   compactor.Stop();

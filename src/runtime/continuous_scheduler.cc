@@ -49,6 +49,8 @@ struct ContinuousScheduler::State {
   bool ran_once = false;
   bool waiting = false;         // its last update waited for upstream data (no timer until then)
   bool busy = false;            // an update is running
+  // The running update already woke the tables downstream (NoteCommitted).
+  bool readers_woken = false;
   int64_t not_before = 0;       // wall micros: trigger time, commit-rate limit or retry backoff
   int64_t retry_delay = 0;      // current backoff after failures (0: none)
   int64_t next_vacuum = 0;      // wall micros of the next scheduled VACUUM
@@ -62,6 +64,7 @@ struct ContinuousScheduler::Workers {
   std::condition_variable cv;
   std::deque<std::function<void()>> queue;                // guarded by mu
   std::vector<std::pair<size_t, FinishedUpdate>> finished;  // guarded by mu
+  std::vector<std::string> committed;                      // guarded by mu: NoteCommitted's names
   bool shutting_down = false;                             // guarded by mu
   std::vector<std::thread> threads;
 
@@ -117,6 +120,19 @@ ContinuousScheduler::ContinuousScheduler(std::vector<ScheduledTable> tables, Hos
 
 ContinuousScheduler::~ContinuousScheduler() { workers_->Stop(); }
 
+void ContinuousScheduler::NoteCommitted(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(workers_->mu);
+    workers_->committed.push_back(LowerName(name));
+  }
+  watcher_->Wake();
+}
+
+void ContinuousScheduler::WakeReaders(size_t index) {
+  for (size_t d = 0; d < tables_.size(); ++d)
+    if (tables_[d].wakes_on.count(state_[index].key)) state_[d].dirty = true;
+}
+
 void ContinuousScheduler::Handle(size_t i, FinishedUpdate done, int64_t now) {
   const ScheduledTable& t = tables_[i];
   State& s = state_[i];
@@ -165,8 +181,9 @@ void ContinuousScheduler::Handle(size_t i, FinishedUpdate done, int64_t now) {
     if (t.trigger.kind == Kind::kContinuous && t.min_interval_micros > 0) {
       s.not_before = std::max(s.not_before, now + t.min_interval_micros);
     }
-    for (size_t d = 0; d < tables_.size(); ++d)
-      if (tables_[d].wakes_on.count(s.key)) state_[d].dirty = true;
+    // Unless its commit already did (NoteCommitted): a second wake-up would run each reader
+    // once more for nothing.
+    if (!s.readers_woken) WakeReaders(i);
     // A streaming table takes one batch per update: look for the next one.
     if (t.streaming) s.dirty = true;
   }
@@ -192,6 +209,7 @@ void ContinuousScheduler::StartDue(int64_t now) {
     s.dirty = false;
     s.ran_once = true;
     s.busy = true;
+    s.readers_woken = false;
     ++running_;
     const bool full = s.full_refresh;
     s.full_refresh = false;
@@ -231,11 +249,22 @@ Status ContinuousScheduler::Run() {
   while (true) {
     // Outcomes of the updates that finished.
     std::vector<std::pair<size_t, FinishedUpdate>> done;
+    std::vector<std::string> committed;
     {
       std::lock_guard<std::mutex> lock(workers_->mu);
       done.swap(workers_->finished);
+      committed.swap(workers_->committed);
     }
     now = clock_->NowMicros();
+    // Commits noted during updates (taken with the outcomes, so before the end of the
+    // update that made them): their readers may start while that update finishes.
+    for (const auto& key : committed) {
+      for (size_t i = 0; i < tables_.size(); ++i) {
+        if (state_[i].key != key) continue;
+        WakeReaders(i);
+        if (state_[i].busy) state_[i].readers_woken = true;
+      }
+    }
     for (auto& [i, finished] : done) Handle(i, std::move(finished), now);
     if (host_->StopRequested()) {
       if (running_ == 0) break;

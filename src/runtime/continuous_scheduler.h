@@ -16,7 +16,8 @@
 // Thread-safety: Run is called once, on one thread (the scheduler thread), which alone
 // reads and changes the schedule. Host::RunTable runs on the workers, at most one call
 // per table at a time, up to `max_parallel` at once; every other Host method is called on
-// the scheduler thread. Wake-ups from other threads go through FileWatcher::Wake.
+// the scheduler thread. Wake-ups from other threads go through FileWatcher::Wake, and
+// NoteCommitted may be called from any thread while Run runs.
 //
 // Call order: construct, Run (returns once Host::StopRequested() is true and the updates
 // in progress have finished, or when waiting for file events fails), destroy.
@@ -118,6 +119,13 @@ class ContinuousScheduler {
   // waiting for file events fails (the updates in progress are finished first).
   Status Run();
 
+  // Table `name` (any case) committed a version that its readers can see, before its
+  // update has ended (a streaming table's Delta commit, ahead of its state and commit
+  // record): the tables that wake on it are marked at once, on the scheduler's next pass,
+  // instead of when the update returns; that update's end then does not mark them again.
+  // Thread-safe (a worker calls it from Host::RunTable); an unknown name is ignored.
+  void NoteCommitted(const std::string& name);
+
   // Every read_files folder is listed this often even without an inotify event.
   static constexpr int64_t kBackstopMicros = 10 * 1000 * 1000;
   // A failed table is retried after this delay, doubling up to the maximum.
@@ -128,6 +136,7 @@ class ContinuousScheduler {
   struct State;
   struct Workers;
   void Handle(size_t index, FinishedUpdate done, int64_t now);
+  void WakeReaders(size_t index);
   void StartDue(int64_t now);
   int64_t WakeAt(int64_t now) const;
 

@@ -32,6 +32,9 @@ class ScriptedHost : public ContinuousScheduler::Host {
   std::function<std::string(size_t, int)> script;
   std::function<bool(const std::vector<Call>&)> stop_when;
   int work_ms = 5;
+  // Called after the work, before the update ends (an update's own doings, such as telling
+  // the scheduler of a commit).
+  std::function<void(size_t, int)> then;
 
   FinishedUpdate RunTable(size_t index, bool full_refresh, const std::set<std::string>& failed, int64_t,
                           int64_t) override {
@@ -43,6 +46,7 @@ class ScriptedHost : public ContinuousScheduler::Host {
       n = updates_[index]++;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
+    if (then) then(index, n);
     FinishedUpdate done;
     done.report.status = script(index, n);
     std::lock_guard<std::mutex> lock(mu_);
@@ -140,6 +144,42 @@ TEST(ContinuousScheduler, DownstreamRunsAfterEachUpstreamCommitAndNeverTwiceAtOn
   for (const auto& c : calls) silver_after += c.table == 1 && c.start_micros >= first_bronze_end;
   EXPECT_GE(silver_after, 1);
   for (const auto& c : calls) EXPECT_FALSE(c.full_refresh);
+}
+
+TEST(ContinuousScheduler, ACommitNotedDuringAnUpdateStartsItsReadersAtOnceAndOnlyOnce) {
+  // bronze's first update commits, notes it, then works 300 ms more (its state and commit
+  // record); gold reads bronze.
+  ScriptedHost host;
+  ContinuousScheduler* running = nullptr;
+  std::atomic<int64_t> noted_at{-1};
+  host.then = [&](size_t i, int n) {
+    if (i != 0 || n != 0) return;
+    noted_at = Clock::System()->NowMicros();
+    running->NoteCommitted("BRONZE");  // any case, as NoteCommitted takes names
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  host.script = [](size_t i, int n) { return i == 1 || n == 0 ? "updated" : "up to date"; };
+  host.stop_when = [](const std::vector<Call>& calls) { return Count(calls, 0) >= 2; };
+  FileWatcher watcher;
+  ContinuousScheduler scheduler({Streaming("bronze"), View("gold", {"bronze"}, 0)}, &host, &watcher,
+                                Clock::System(), 2, 4);
+  running = &scheduler;
+  ASSERT_TRUE(scheduler.Run().ok());
+  auto calls = host.calls();
+  int64_t bronze_end = -1;
+  for (const auto& c : calls)
+    if (c.table == 0 && bronze_end < 0) bronze_end = c.end_micros;
+  ASSERT_GT(bronze_end, 0);
+  ASSERT_GT(noted_at.load(), 0);
+  int after_note = 0, after_end = 0;
+  for (const auto& c : calls) {
+    if (c.table != 1) continue;
+    after_note += c.start_micros >= noted_at.load() && c.start_micros < bronze_end;
+    after_end += c.start_micros >= bronze_end;
+  }
+  EXPECT_EQ(after_note, 1) << "gold did not start on the noted commit while bronze still ran";
+  EXPECT_EQ(after_end, 0) << "the end of the update that noted its commit woke gold again";
+  EXPECT_FALSE(host.twice_at_once());
 }
 
 TEST(ContinuousScheduler, AFailedTableIsRetriedAfterBackoffAndNamedToTheOthers) {

@@ -150,6 +150,11 @@ void NoteCheckpointFailure(const delta::CommitResult& commit, TableReport* repor
 struct PipelineRunner::Impl {
   std::atomic<bool> stop_requested{false};
   std::atomic<FileWatcher*> watcher{nullptr};  // set while RunContinuous runs
+  // Set while RunContinuous's scheduler runs (ContinuousScheduler::NoteCommitted), else
+  // empty: called on the worker's thread as soon as a streaming table's micro-batch is in
+  // its Delta table, before the flow's state and commit record, so that the tables reading
+  // it start while this one finishes the batch.
+  std::function<void(const std::string& table)> on_table_commit;
   FileSystem* fs = nullptr;
   Clock* clock = nullptr;
   sql::Pipeline pipeline;

@@ -766,6 +766,21 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     }
     LP_KILL_POINT("flow.after_table_commit");
     NoteCheckpointFailure(commit, &report);
+    // Bookkeeping for reports and latency, recorded before the readers of the new version
+    // are woken (they look up what it holds).
+    Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
+    arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
+    for (const auto& s : plan.sources) {
+      if (s.kind != PlannedSource::Kind::kDelta) continue;
+      Arrivals up = ArrivalsBetween(s.table, s.start_version - 1, s.end_version);
+      arrivals.insert(arrivals.end(), up.begin(), up.end());
+    }
+    if (!commit.already_committed) {
+      RecordArrivals(ds.name, commit.version, std::move(arrivals), board);
+      // The version is durable and visible: what follows (state, commit record) is this
+      // flow's own, and a crash before it replays the batch against its txn.
+      if (on_table_commit) on_table_commit(ds.name);
+    }
     // State follows the table: applied only once the batch is in the table, then the
     // batch is recorded as done (docs/checkpoint.md).
     int64_t state_keys = 0, state_bytes = 0;
@@ -822,18 +837,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       }
     }
 
-    // Bookkeeping for reports and latency.
-    Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
-    arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
-    for (const auto& s : plan.sources) {
-      if (s.kind != PlannedSource::Kind::kDelta) continue;
-      Arrivals up = ArrivalsBetween(s.table, s.start_version - 1, s.end_version);
-      arrivals.insert(arrivals.end(), up.begin(), up.end());
-    }
-    if (!commit.already_committed) {
-      report.rows_written += rows_out;
-      RecordArrivals(ds.name, commit.version, std::move(arrivals), board);
-    }
+    if (!commit.already_committed) report.rows_written += rows_out;
     report.rows_dropped += batch_report.rows_dropped;
     report.rows_quarantined += batch_report.rows_quarantined;
     int64_t rows_late = commit.already_committed ? 0 : CountRows(late);
