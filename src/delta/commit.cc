@@ -7,6 +7,7 @@
 
 #include "common/kill_point.h"
 #include "common/uuid.h"
+#include "delta/checkpoint_deferral.h"
 #include "delta/commit_file_time.h"
 #include "delta/log_cleanup.h"
 #include "delta/log_internal.h"
@@ -216,6 +217,21 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
     if (const auto* m = std::get_if<Metadata>(&a)) interval = CheckpointInterval(*m);
   }
   if (out.version > 0 && interval > 0 && out.version % interval == 0) {
+    if (const CheckpointSink* sink = ScopedCheckpointDeferral::Current()) {
+      // Written later by the sink's task (delta/checkpoint_deferral.h); its failure is the
+      // sink's to report, as checkpoint_error would have been.
+      std::shared_ptr<TableState> state;
+      if (req.read_snapshot && req.read_snapshot->version() == out.version - 1) {
+        state = std::make_shared<TableState>(req.read_snapshot->state());
+        if (!ApplyCommit(state.get(), out.version, std::move(actions), options.clock->NowMillis()).ok()) state.reset();
+      }
+      const int64_t version = out.version;
+      (*sink)(table_path, version, [fs, table_path, options, version, state]() -> Status {
+        if (state) return WriteCheckpointOf(fs, table_path, options, std::move(*state));
+        return WriteCheckpoint(fs, table_path, options, version);
+      });
+      return out;
+    }
     if (req.read_snapshot && req.read_snapshot->version() == out.version - 1) {
       // Nobody committed in between: the new state is the snapshot read plus our commit,
       // which saves listing the log and reading the previous checkpoint back.

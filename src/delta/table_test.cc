@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "delta/checkpoint_deferral.h"
 #include "delta/table_internal.h"
 #include "testing/testing.h"
 #include "types/datetime.h"
@@ -421,6 +422,43 @@ TEST(DeltaTable, CheckpointIntervalIsConfigurable) {
   EXPECT_TRUE(FileSystem::Default()->Exists(JoinPath(LogDir(path), "00000000000000000003.checkpoint.parquet")));
   EXPECT_TRUE(FileSystem::Default()->Exists(JoinPath(LogDir(path), "00000000000000000006.checkpoint.parquet")));
   EXPECT_EQ(Ids(*table->Latest()), Range(1, 7));
+}
+
+TEST(DeltaTable, ADeferredCheckpointIsHandedToTheSinkAndWrittenByItsTask) {
+  testing::TempDir dir;
+  std::string path = dir.Join("t");
+  auto table = CreateTable(path, {}, {{"delta.checkpointInterval", "3"}});
+  auto checkpoint = [&](int v) {
+    return JoinPath(LogDir(path), "0000000000000000000" + std::to_string(v) + ".checkpoint.parquet");
+  };
+  std::vector<std::pair<int64_t, std::function<Status()>>> tasks;
+  {
+    ScopedCheckpointDeferral defer([&](const std::string& table_path, int64_t version, std::function<Status()> write) {
+      EXPECT_EQ(table_path, path);
+      tasks.emplace_back(version, std::move(write));
+    });
+    for (int v = 1; v <= 6; ++v) ASSERT_TRUE(table->Write({MakeBatch(v, v + 1)}, {}).ok());
+  }
+  // The commits returned without writing their checkpoints: the sink has them.
+  EXPECT_FALSE(FileSystem::Default()->Exists(checkpoint(3)));
+  EXPECT_FALSE(FileSystem::Default()->Exists(checkpoint(6)));
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].first, 3);
+  EXPECT_EQ(tasks[1].first, 6);
+  for (auto& [version, write] : tasks) ASSERT_TRUE(write().ok()) << version;
+  EXPECT_TRUE(FileSystem::Default()->Exists(checkpoint(3)));
+  EXPECT_TRUE(FileSystem::Default()->Exists(checkpoint(6)));
+  auto last = FileSystem::Default()->ReadFile(JoinPath(LogDir(path), "_last_checkpoint"));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(nlohmann::json::parse(*last)["version"].get<int64_t>(), 6);
+  // A new reader starts from that checkpoint and sees every row.
+  auto reopened = DeltaTable::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(Ids(*(*reopened)->Latest()), Range(1, 7));
+  // Without a deferral on the thread, the commit writes its checkpoint again.
+  for (int v = 7; v <= 9; ++v) ASSERT_TRUE(table->Write({MakeBatch(v, v + 1)}, {}).ok());
+  EXPECT_TRUE(FileSystem::Default()->Exists(checkpoint(9)));
+  EXPECT_EQ(tasks.size(), 2u);
 }
 
 TEST(DeltaTable, RacingAppendsAllLandOnAContiguousLog) {

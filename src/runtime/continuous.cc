@@ -11,6 +11,7 @@
 #include "common/uuid.h"
 #include "runtime/auto_compaction.h"
 #include "runtime/continuous_scheduler.h"
+#include "runtime/deferred_checkpoints.h"
 #include "runtime/scheduled_vacuum.h"
 #include "runtime/event_log.h"
 #include "runtime/event_log_upkeep.h"
@@ -107,7 +108,8 @@ class RunHost final : public ContinuousScheduler::Host {
  public:
   RunHost(PipelineRunner::Impl& r, const RunOptions& options, std::vector<const sql::ResolvedDataset*> datasets,
           EventLog& log, EventLogFlusher& flusher, AutoCompactor& compactor, ScheduledVacuum& vacuum,
-          std::vector<int> auto_compact_min_files, int64_t first_audit_vacuum_micros)
+          DeferredCheckpoints& checkpoints, std::vector<int> auto_compact_min_files,
+          int64_t first_audit_vacuum_micros)
       : r_(r),
         options_(options),
         datasets_(std::move(datasets)),
@@ -115,6 +117,7 @@ class RunHost final : public ContinuousScheduler::Host {
         flusher_(flusher),
         compactor_(compactor),
         vacuum_(vacuum),
+        checkpoint_sink_(checkpoints.Sink()),
         auto_compact_min_files_(std::move(auto_compact_min_files)),
         next_audit_vacuum_(first_audit_vacuum_micros) {}
 
@@ -123,7 +126,11 @@ class RunHost final : public ContinuousScheduler::Host {
     const sql::ResolvedDataset& ds = *datasets_[index];
     PipelineRunner::Impl::RestartBudget budget{restarts, max_restarts};
     FinishedUpdate done;
-    done.report = r_.RunTable(ds, full_refresh, failed, log_, options_.board, &budget);
+    {
+      // The Delta checkpoints this update's commits fall due for are written beside it.
+      delta::ScopedCheckpointDeferral defer_checkpoints(checkpoint_sink_);
+      done.report = r_.RunTable(ds, full_refresh, failed, log_, options_.board, &budget);
+    }
     // Read here, on the thread that ran the table's flow (a Flow is only used by the
     // thread running its table).
     if (Flow* flow = r_.FindFlow(Lower(ds.name))) {
@@ -192,6 +199,7 @@ class RunHost final : public ContinuousScheduler::Host {
   EventLogFlusher& flusher_;
   AutoCompactor& compactor_;
   ScheduledVacuum& vacuum_;
+  delta::CheckpointSink checkpoint_sink_;    // DeferredCheckpoints'
   std::vector<int> auto_compact_min_files_;  // per table; -1: no auto-compaction
   int64_t next_audit_vacuum_;                // wall micros of the next VACUUM of _audit
 };
@@ -314,9 +322,12 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   compactor.Start();
   ScheduledVacuum vacuum(r.fs, r.clock, &log);
   vacuum.Start();
+  // The tables' Delta checkpoints too: a micro-batch's commit returns without writing one.
+  DeferredCheckpoints checkpoints(&log);
+  checkpoints.Start();
   Status loop_status;
   {
-    RunHost host(r, options, datasets, log, flusher, compactor, vacuum, std::move(auto_compact_min_files),
+    RunHost host(r, options, datasets, log, flusher, compactor, vacuum, checkpoints, std::move(auto_compact_min_files),
                  now + std::min(sql::kDefaultVacuumIntervalMicros, kFirstVacuumMaxDelayMicros));
     // Tables run on a small pool of workers, so that one table's fsyncs overlap another's
     // work: Bronze ingests the next files while Silver processes the last ones, and the
@@ -329,6 +340,7 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     r.on_table_commit = nullptr;  // the workers have stopped
   }
   external_watch.Stop();
+  checkpoints.Stop();
   compactor.Stop();
   vacuum.Stop();
   upkeep.Stop();
