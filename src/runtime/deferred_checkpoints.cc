@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/fs.h"
+#include "runtime/background_priority.h"
 
 namespace lakepipe::runtime {
 
@@ -39,6 +40,14 @@ delta::CheckpointSink DeferredCheckpoints::Sink() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (running_) {
+        // A later checkpoint of a table supersedes one still queued: it takes its place
+        // (so the queue holds at most one state per table, however far the thread lags).
+        for (auto& queued : queue_) {
+          if (queued.table_path != task.table_path) continue;
+          if (queued.version < task.version) queued = std::move(task);
+          ++superseded_;
+          return;
+        }
         queue_.push_back(std::move(task));
         cv_.notify_one();
         return;
@@ -51,6 +60,11 @@ delta::CheckpointSink DeferredCheckpoints::Sink() {
 int64_t DeferredCheckpoints::written() const {
   std::lock_guard<std::mutex> lock(mu_);
   return written_;
+}
+
+int64_t DeferredCheckpoints::superseded() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return superseded_;
 }
 
 void DeferredCheckpoints::Run(const Task& task) {
@@ -69,6 +83,7 @@ void DeferredCheckpoints::Run(const Task& task) {
 }
 
 void DeferredCheckpoints::Loop() {
+  LowerThisThreadsPriority();  // a checkpoint only shortens later reads: batches come first
   while (true) {
     Task task;
     {

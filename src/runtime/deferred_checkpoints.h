@@ -2,8 +2,10 @@
 // tables' commits in a continuous run fall due for (delta/checkpoint_deferral.h), so that
 // a micro-batch's commit returns, and its readers start, without waiting for one.
 //
-// Owns: the thread and the queue of checkpoint tasks, run one at a time in the order the
-// commits made them (so one table's checkpoints are written in version order). A task
+// Owns: the thread (at a lower priority, runtime/background_priority.h) and the queue of
+// checkpoint tasks, run one at a time in the order the commits made them (so one table's
+// checkpoints are written in version order); a table's later checkpoint replaces one of
+// it still queued (the older is not written: readers need only the newest). A task
 // that fails is reported as a WARN event `checkpoint_failed` in the event log, as an in-line
 // checkpoint's failure is in the table's update report; the commit stands either way.
 // Not owned: the EventLog (may be null), which must outlive Stop.
@@ -40,8 +42,10 @@ class DeferredCheckpoints {
   void Stop();
   // The sink to install with delta::ScopedCheckpointDeferral.
   delta::CheckpointSink Sink();
-  // Checkpoints written so far (tests).
+  // Checkpoints written so far, and those not written because the queue held the same
+  // table's checkpoint at a later version (tests).
   int64_t written() const;
+  int64_t superseded() const;
 
  private:
   struct Task {
@@ -58,6 +62,7 @@ class DeferredCheckpoints {
   std::deque<Task> queue_;  // guarded by mu_
   bool running_ = false;    // guarded by mu_: the thread takes tasks
   int64_t written_ = 0;     // guarded by mu_
+  int64_t superseded_ = 0;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -17,39 +17,48 @@
 namespace lakepipe::runtime {
 namespace {
 
-TEST(DeferredCheckpoints, RunsTheTasksOffTheCommittingThreadInOrderAndAllOfThemByStop) {
+TEST(DeferredCheckpoints, RunsTheTasksOffTheCommittingThreadInOrderTheNewestPerTableAllByStop) {
   DeferredCheckpoints checkpoints(nullptr);
   checkpoints.Start();
   delta::CheckpointSink sink = checkpoints.Sink();
   std::mutex mu;
-  std::vector<int64_t> order;
+  std::vector<std::string> order;
   std::atomic<int> on_caller{0};
   const std::thread::id caller = std::this_thread::get_id();
-  std::atomic<bool> release{false};
-  for (int64_t v = 10; v <= 50; v += 10) {
-    sink("/t", v, [&, v]() -> Status {
+  std::atomic<bool> started{false}, release{false};
+  auto give = [&](const std::string& table, int64_t v) {
+    sink(table, v, [&, table, v]() -> Status {
       if (std::this_thread::get_id() == caller) ++on_caller;
       // The first task holds the thread: the others queue behind it, and the sink's
       // caller is not held.
-      while (v == 10 && !release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (table == "/a" && v == 10) {
+        started = true;
+        while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       std::lock_guard<std::mutex> lock(mu);
-      order.push_back(v);
+      order.push_back(table + "@" + std::to_string(v));
       return Status::OK();
     });
-  }
+  };
+  give("/a", 10);
+  // What follows is queued behind /a@10 once the thread holds it.
+  while (!started.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  give("/b", 10);
+  give("/a", 20);
+  give("/b", 20);
+  give("/a", 30);
   EXPECT_EQ(checkpoints.written(), 0);
   release = true;
   checkpoints.Stop();
-  EXPECT_EQ(order, (std::vector<int64_t>{10, 20, 30, 40, 50}));
+  // /b@20 took /b@10's place in the queue and /a@30 took /a@20's.
+  EXPECT_EQ(order, (std::vector<std::string>{"/a@10", "/b@20", "/a@30"}));
   EXPECT_EQ(on_caller.load(), 0);
-  EXPECT_EQ(checkpoints.written(), 5);
+  EXPECT_EQ(checkpoints.written(), 3);
+  EXPECT_EQ(checkpoints.superseded(), 2);
   // After Stop a task runs at once, on the caller's thread.
-  sink("/t", 60, [&]() -> Status {
-    if (std::this_thread::get_id() == caller) ++on_caller;
-    return Status::OK();
-  });
+  give("/c", 10);
   EXPECT_EQ(on_caller.load(), 1);
-  EXPECT_EQ(checkpoints.written(), 6);
+  EXPECT_EQ(checkpoints.written(), 4);
 }
 
 TEST(DeferredCheckpoints, AFailedCheckpointIsAWarnEventAndNotCounted) {

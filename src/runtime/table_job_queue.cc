@@ -1,5 +1,7 @@
 #include "runtime/table_job_queue.h"
 
+#include "runtime/background_priority.h"
+
 namespace lakepipe::runtime {
 
 void TableJobQueue::Start() {
@@ -29,6 +31,7 @@ void TableJobQueue::Stop() {
 }
 
 void TableJobQueue::Loop() {
+  LowerThisThreadsPriority();  // upkeep: the micro-batches come first
   while (true) {
     Job job;
     {

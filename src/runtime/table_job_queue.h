@@ -1,6 +1,7 @@
 // TableJobQueue: one background thread that runs a job per queued table, each table (by
 // path) queued at most once at a time: the upkeep that must never hold up ingestion
-// (auto-compaction, scheduled VACUUM) shares it.
+// (auto-compaction, scheduled VACUUM) shares it. The thread runs at a lower priority
+// (runtime/background_priority.h).
 //
 // A table is taken off the queue before its job runs, so a table queued again during the
 // job runs again after it (work that arrived meanwhile is looked at).
