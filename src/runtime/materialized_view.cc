@@ -727,9 +727,9 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
   LP_ASSIGN_OR_RETURN(CountedAggregate counted, CountAggregate(*shape.aggregate, exec));
   LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(counted.node, exec));
   const std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
-  // count(DISTINCT)'s pending pairs have the seen-key stores' budget (docs/checkpoint.md,
+  // count(DISTINCT)'s pending pairs share the pipeline's seen-key budget (docs/checkpoint.md,
   // "Distinct pairs").
-  LP_ASSIGN_OR_RETURN(const int64_t distinct_memory, SeenKeysMemoryBytes(pipeline.settings));
+  LP_ASSIGN_OR_RETURN(auto distinct_memory, SeenKeysBudget(pipeline.settings));
   auto open_state = [&]() -> Result<std::unique_ptr<state::IncrementalAggregate>> {
     return state::IncrementalAggregate::Open(dir, make, state::AggregateStateStore::Options(), distinct_memory);
   };

@@ -1,6 +1,8 @@
 #include "runtime/state_memory.h"
 
 #include <cctype>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "state/seen_key_store.h"
@@ -32,6 +34,26 @@ Result<int64_t> SeenKeysMemoryBytes(const sql::PipelineSettings& settings) {
                                    "(KiB, MiB, GiB), e.g. 64m (the default)");
   }
   return std::stoll(v.substr(0, digits)) << shift;
+}
+
+Result<std::shared_ptr<MemoryBudget>> SeenKeysBudget(const sql::PipelineSettings& settings) {
+  LP_ASSIGN_OR_RETURN(const int64_t bytes, SeenKeysMemoryBytes(settings));
+  // One per pipeline: keyed by its settings file (and the bytes, so that a changed setting
+  // takes effect once the old stores are closed). Entries are a few per process.
+  static std::mutex mu;
+  static auto* budgets = new std::map<std::string, std::weak_ptr<MemoryBudget>>();
+  const std::string key = settings.settings_file + "\n" + std::to_string(bytes);
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = budgets->begin(); it != budgets->end();) {
+    it = it->second.expired() ? budgets->erase(it) : std::next(it);
+  }
+  std::weak_ptr<MemoryBudget>& slot = (*budgets)[key];
+  std::shared_ptr<MemoryBudget> budget = slot.lock();
+  if (budget == nullptr) {
+    budget = std::make_shared<MemoryBudget>(bytes);
+    slot = budget;
+  }
+  return budget;
 }
 
 }  // namespace lakepipe::runtime

@@ -494,7 +494,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
                          std::to_string(flow->seen_stores.size());
       std::string dir = JoinPath(cp_dir, "state/" + name);
       LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(const int64_t budget, SeenKeysMemoryBytes(pipeline.settings));
+      LP_ASSIGN_OR_RETURN(auto budget, SeenKeysBudget(pipeline.settings));
       LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir, state::SeenKeyStore::kMaxKeysFromBudget, budget));
       LP_RETURN_IF_ERROR(flow->cp.CheckState(ds.name, name, store->committed_batch()));
       flow->seen_store_names[&node] = name;

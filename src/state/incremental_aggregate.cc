@@ -79,10 +79,20 @@ Status EmptyFolder(const std::string& dir) {
 Result<std::unique_ptr<IncrementalAggregate>> IncrementalAggregate::Open(const std::string& dir, Factory make,
                                                                          AggregateStateStore::Options options,
                                                                          int64_t distinct_memory_bytes) {
+  if (distinct_memory_bytes < 1) {
+    return Status::InvalidArgument("state store " + dir + ": memory budget of " +
+                                   std::to_string(distinct_memory_bytes) + " bytes; it must be at least 1");
+  }
+  return Open(dir, std::move(make), options, std::make_shared<MemoryBudget>(distinct_memory_bytes));
+}
+
+Result<std::unique_ptr<IncrementalAggregate>> IncrementalAggregate::Open(const std::string& dir, Factory make,
+                                                                         AggregateStateStore::Options options,
+                                                                         std::shared_ptr<MemoryBudget> distinct_budget) {
   std::unique_ptr<IncrementalAggregate> agg(new IncrementalAggregate());
   agg->dir_ = dir;
   agg->options_ = options;
-  agg->distinct_memory_bytes_ = distinct_memory_bytes;
+  agg->distinct_budget_ = std::move(distinct_budget);
   agg->plain_ = make;
   LP_ASSIGN_OR_RETURN(auto probe, make());
   LP_ASSIGN_OR_RETURN(int distinct, probe->CountDistinctThrough(nullptr));
@@ -95,13 +105,12 @@ Result<std::unique_ptr<IncrementalAggregate>> IncrementalAggregate::Open(const s
     agg->make_ = make;
     agg->make_rows_ = make;
   }
-  LP_RETURN_IF_ERROR(agg->OpenStores(dir, options, distinct_memory_bytes));
+  LP_RETURN_IF_ERROR(agg->OpenStores(dir, options));
   LP_RETURN_IF_ERROR(agg->Reload());
   return agg;
 }
 
-Status IncrementalAggregate::OpenStores(const std::string& dir, AggregateStateStore::Options options,
-                                        int64_t distinct_memory_bytes) {
+Status IncrementalAggregate::OpenStores(const std::string& dir, AggregateStateStore::Options options) {
   FileSystem* fs = FileSystem::Default();
   LP_ASSIGN_OR_RETURN(auto probe, make_());
   const bool with_pairs = distinct_;
@@ -118,7 +127,7 @@ Status IncrementalAggregate::OpenStores(const std::string& dir, AggregateStateSt
       // a long-running view's memory is then the pending pairs alone, not a copy of every
       // pair seen that grows to the budget (most pairs a batch asks about are new, which
       // the filters answer without a read).
-      LP_ASSIGN_OR_RETURN(pairs_, SeenKeyStore::Open(pairs_dir, /*max_keys_in_memory=*/0, distinct_memory_bytes));
+      LP_ASSIGN_OR_RETURN(pairs_, SeenKeyStore::Open(pairs_dir, /*max_keys_in_memory=*/0, distinct_budget_));
       locked_ = std::make_shared<LockedPairs>(pairs_);
     }
     LP_ASSIGN_OR_RETURN(store_, AggregateStateStore::Open(dir, probe->state_schema(), options));
@@ -144,7 +153,7 @@ Status IncrementalAggregate::DiscardState(std::string why) {
   locked_.reset();
   pairs_.reset();
   LP_RETURN_IF_ERROR(EmptyFolder(dir_));
-  LP_RETURN_IF_ERROR(OpenStores(dir_, options_, distinct_memory_bytes_));
+  LP_RETURN_IF_ERROR(OpenStores(dir_, options_));
   return Reload();
 }
 

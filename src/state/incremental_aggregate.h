@@ -50,10 +50,14 @@ class IncrementalAggregate {
   // Makes a fresh, empty aggregate of the view's query (same keys and aggregates each time).
   using Factory = std::function<Result<std::unique_ptr<operators::HashAggregate>>()>;
 
-  // `distinct_memory_bytes`: the budget of the pending pairs' table (as a SeenKeyStore's).
+  // `distinct_memory_bytes`: the budget of the pending pairs' table (as a SeenKeyStore's);
+  // `distinct_budget`: a budget shared with other stores (a pipeline's seen-key stores).
   static Result<std::unique_ptr<IncrementalAggregate>> Open(const std::string& dir, Factory make,
                                                             AggregateStateStore::Options options,
                                                             int64_t distinct_memory_bytes);
+  static Result<std::unique_ptr<IncrementalAggregate>> Open(const std::string& dir, Factory make,
+                                                            AggregateStateStore::Options options,
+                                                            std::shared_ptr<MemoryBudget> distinct_budget);
   static Result<std::unique_ptr<IncrementalAggregate>> Open(const std::string& dir, Factory make,
                                                             AggregateStateStore::Options options) {
     return Open(dir, std::move(make), options, kDefaultDistinctMemoryBytes);
@@ -137,7 +141,7 @@ class IncrementalAggregate {
 
   // Opens the pair store (when the aggregate has count(DISTINCT)) and the aggregate store,
   // emptying `dir` first when they cannot be used together (see above).
-  Status OpenStores(const std::string& dir, AggregateStateStore::Options options, int64_t distinct_memory_bytes);
+  Status OpenStores(const std::string& dir, AggregateStateStore::Options options);
 
   // After a failed write of the aggregate that followed the pairs' write: empties the
   // folder and reopens (the view then starts again from a snapshot of its input).
@@ -145,7 +149,7 @@ class IncrementalAggregate {
 
   std::string dir_;
   AggregateStateStore::Options options_;
-  int64_t distinct_memory_bytes_ = kDefaultDistinctMemoryBytes;
+  std::shared_ptr<MemoryBudget> distinct_budget_;
   bool distinct_ = false;  // the aggregate has count(DISTINCT): pairs_ is used
   Factory plain_;      // the caller's factory, as given
   Factory make_;       // counting distinct values in memory (view_, pending_, recomputed groups)

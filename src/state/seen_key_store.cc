@@ -159,7 +159,13 @@ Status RemoveStaleRuns(const std::string& dir) {
 
 }  // namespace
 
-SeenKeyStore::~SeenKeyStore() { RemoveRuns(); }
+SeenKeyStore::~SeenKeyStore() {
+  RemoveRuns();
+  if (budget_) {
+    budget_->Release(&pending_held_);
+    budget_->Release(&committed_held_);
+  }
+}
 
 int64_t SeenKeyStore::MaxKeysWithin(int64_t budget_bytes) {
   // The largest table whose own growth fits, filled to its 3/4: the loaded copy of the
@@ -176,10 +182,20 @@ Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir,
     return Status::InvalidArgument("state store " + dir + ": memory budget of " +
                                    std::to_string(memory_budget_bytes) + " bytes; it must be at least 1");
   }
+  return Open(dir, max_keys_in_memory, std::make_shared<MemoryBudget>(memory_budget_bytes));
+}
+
+Result<std::shared_ptr<SeenKeyStore>> SeenKeyStore::Open(const std::string& dir, int64_t max_keys_in_memory,
+                                                          std::shared_ptr<MemoryBudget> budget) {
+  if (budget == nullptr || budget->capacity() < 1) {
+    return Status::InvalidArgument("state store " + dir + ": a memory budget of at least 1 byte is needed");
+  }
   std::shared_ptr<SeenKeyStore> store(new SeenKeyStore());
-  store->memory_budget_bytes_ = memory_budget_bytes;
+  // The copy of the stored keys is a cache: it may take half the budget, so that the
+  // pending tables (which must hold a batch's keys or spill them) keep the other half.
   store->max_keys_in_memory_ =
-      max_keys_in_memory == kMaxKeysFromBudget ? MaxKeysWithin(memory_budget_bytes) : max_keys_in_memory;
+      max_keys_in_memory == kMaxKeysFromBudget ? MaxKeysWithin(budget->capacity() / 2) : max_keys_in_memory;
+  store->budget_ = std::move(budget);
   // Most lookups are of keys never seen: the bloom filter answers those without a read.
   // Digests do not compress: table files are written uncompressed.
   LP_ASSIGN_OR_RETURN(store->db_, OpenStateDb(dir, /*point_lookups=*/true, /*compress=*/false));
@@ -214,7 +230,33 @@ Status SeenKeyStore::Lookup(const Digest& d, bool* found, std::optional<int64_t>
   return Status::OK();
 }
 
+namespace {
+// Slots of a DigestTable reserved for `keys` keys (DigestTable::Reserve: at most 3/4 full).
+size_t SlotsFor(size_t keys) {
+  size_t slots = 1024;
+  while (keys * 4 > slots * 3) slots *= 2;
+  return slots;
+}
+}  // namespace
+
+bool SeenKeyStore::ReserveCommitted(size_t keys) {
+  // Growing to its size doubles from small tables: the last doubling holds 1.5x the table.
+  const int64_t slot_bytes = kSlotBytes + (committed_.has_times() ? 2 * static_cast<int64_t>(sizeof(int64_t)) : 0);
+  const int64_t want = static_cast<int64_t>(SlotsFor(keys)) * slot_bytes * 3 / 2;
+  if (want <= committed_held_ || budget_->TryResize(&committed_held_, want)) return true;
+  DropCommitted();
+  return false;
+}
+
+void SeenKeyStore::DropCommitted() {
+  committed_.Clear();
+  committed_loaded_ = false;
+  budget_->Release(&committed_held_);
+}
+
 Status SeenKeyStore::LoadCommitted() {
+  // No room left by the other stores: probe RocksDB (asked again at the next probe).
+  if (!ReserveCommitted(static_cast<size_t>(stored_keys_))) return Status::OK();
   DigestTable table;
   table.Reserve(static_cast<size_t>(stored_keys_));
   std::string begin(1, kKeyPrefix), end(1, static_cast<char>(kKeyPrefix + 1));
@@ -240,6 +282,7 @@ Status SeenKeyStore::LoadCommitted() {
   LP_RETURN_IF_ERROR(FromRocks(iter->status(), "scan state store " + dir_));
   committed_ = std::move(table);
   committed_loaded_ = true;
+  budget_->TryResize(&committed_held_, committed_.MemoryBytes());  // shrinks to what it holds
   return Status::OK();
 }
 
@@ -254,6 +297,11 @@ void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
   // (their homes span only part of it) until it grows: one long run of linear probing,
   // quadratic in the batch's keys (a 300,000-key batch spent seconds here). Reserved, the
   // table's slots span every key's home and the inserts sweep it once.
+  if (static_cast<int64_t>(committed_.size() + pending_.size()) > max_keys_in_memory_ ||
+      !ReserveCommitted(committed_.size() + pending_.size())) {
+    DropCommitted();  // past the limit or no room in the budget: probe RocksDB from now on
+    return;
+  }
   committed_.Reserve(committed_.size() + pending_.size());
   for (size_t s = 0; s < pending_.slot_count(); ++s) {
     if (!pending_.used(s)) continue;
@@ -273,9 +321,10 @@ void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
     }
   }
   if (static_cast<int64_t>(committed_.size()) > max_keys_in_memory_) {
-    committed_.Clear();  // grown past the limit: probe RocksDB from now on
-    committed_loaded_ = false;
+    DropCommitted();  // grown past the limit: probe RocksDB from now on
+    return;
   }
+  budget_->TryResize(&committed_held_, committed_.MemoryBytes());
 }
 
 size_t SeenKeyStore::AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time) {
@@ -345,12 +394,15 @@ Status SeenKeyStore::SpillIfFull() {
   if (pending_removals_ > 0) return Status::OK();  // the removals live in pending_ (Remove)
   size_t slots = pending_.slot_count();
   if (slots == 0 || (pending_.size() + 1) * 4 <= slots * 3) return Status::OK();  // no growth yet
-  if (GrowthFits(slots, memory_budget_bytes_)) return Status::OK();
+  // The growth (old and new arrays at once) reserved from the budget the stores share.
+  const int64_t growth = 3 * static_cast<int64_t>(slots) * kSlotBytes;
+  if (growth <= pending_held_ || budget_->TryResize(&pending_held_, growth)) return Status::OK();
   std::vector<uint32_t> sorted = pending_.SortedSlots();
   std::string path = dir_ + "/spill-" + std::to_string(next_run_++) + ".run";
   LP_ASSIGN_OR_RETURN(auto run, DigestRun::Write(path, pending_, sorted));
   runs_.push_back(std::move(run));
   pending_.Clear(slots);  // the arrays are reused for the next keys
+  budget_->TryResize(&pending_held_, pending_.MemoryBytes());
   // Every new key checks each run's filter: runs of equal size are merged four at a time,
   // so there are at most three of each size (a few runs, not one per spill), and each key
   // is rewritten once per level.
@@ -619,6 +671,7 @@ StateSize SeenKeyStore::Size() const {
 void SeenKeyStore::Abandon() {
   RemoveRuns();
   pending_.Clear(kKeepSlots);
+  budget_->TryResize(&pending_held_, std::min(pending_held_, pending_.MemoryBytes()));
   pending_new_ = 0;
   pending_removals_ = 0;
   pending_stored_removed_ = 0;
@@ -642,8 +695,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
     LP_RETURN_IF_ERROR(WriteMerged(batch_id, count, watermark));
     // The store outgrew the budget: a loaded copy is dropped, probes read RocksDB (or
     // reload when a small budget's key count still allows it).
-    committed_.Clear();
-    committed_loaded_ = false;
+    DropCommitted();
     Abandon();
     stored_keys_ = count;
     committed_batch_ = batch_id;

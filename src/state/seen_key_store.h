@@ -19,15 +19,17 @@
 // changes live in a DigestTable (flat, no node per key); a large batch's changes are
 // written as one sorted table file that RocksDB ingests, built straight from the table.
 //
-// Memory budget (docs/checkpoint.md, "Memory budget"): the pending table of a batch
-// without event times (a DISTINCT without a watermark, the only kind that runs a large
-// micro-batch by parts) holds at most `memory_budget_bytes`, counting the copy a growth
-// makes. When it would grow past that, its keys are written in key order to a run file in
+// Memory budget (docs/checkpoint.md, "Memory budget"): one MemoryBudget, which a pipeline's
+// stores share (`lakepipe.seenKeysMemory`), bounds the pending tables of batches without
+// event times (a DISTINCT without a watermark, the only kind that runs a large micro-batch
+// by parts) and the in-memory copies of stored keys together, counting the copy a growth
+// makes. A table grows only after reserving its growth from the budget. When it would grow past that, its keys are written in key order to a run file in
 // the store's folder (`spill-<n>.run`, a DigestRun) and the table starts empty again; a
 // probe looks in the table, then in the runs (a Bloom filter each, a block read when it
 // says maybe), then in the store. Commit merges the table and the runs into the one
 // ingested table file, so the commit protocol is unchanged; Abandon deletes the runs. The
-// in-memory copy of the stored keys is limited by the same budget.
+// in-memory copy of the stored keys may take at most half the budget, and only what the
+// other stores leave: without it, probes read RocksDB.
 //
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
 // InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
@@ -40,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "common/memory_budget.h"
 #include "common/status.h"
 #include "operators/deduplicate.h"
 #include "state/digest_run.h"
@@ -59,14 +62,17 @@ class SeenKeyStore : public operators::SeenKeySet {
   // keys, the first batch that needs to probe stored keys loads them all into memory (one
   // scan) and later commits keep that copy current; a larger store is probed in RocksDB
   // (bloom filters, a read per key present). 0: always probe RocksDB;
-  // kMaxKeysFromBudget: as many as a table within `memory_budget_bytes` holds.
-  // `memory_budget_bytes` (at least 1) bounds the pending table of a batch (see above).
+  // kMaxKeysFromBudget: as many as a table within half the budget holds.
+  // `memory_budget_bytes` (at least 1): a budget of this store's own; `budget`: one shared
+  // with other stores (see above).
   static constexpr int64_t kMaxKeysFromBudget = -1;
   static constexpr int64_t kDefaultMaxKeysInMemory = kMaxKeysFromBudget;
   static constexpr int64_t kDefaultMemoryBudgetBytes = 64LL << 20;
   static Result<std::shared_ptr<SeenKeyStore>> Open(const std::string& dir,
                                                     int64_t max_keys_in_memory = kDefaultMaxKeysInMemory,
                                                     int64_t memory_budget_bytes = kDefaultMemoryBudgetBytes);
+  static Result<std::shared_ptr<SeenKeyStore>> Open(const std::string& dir, int64_t max_keys_in_memory,
+                                                    std::shared_ptr<MemoryBudget> budget);
   // The stored keys a DigestTable within `budget_bytes` holds (kMaxKeysFromBudget's value).
   static int64_t MaxKeysWithin(int64_t budget_bytes);
   ~SeenKeyStore() override;
@@ -99,6 +105,8 @@ class SeenKeyStore : public operators::SeenKeySet {
   int64_t spilled_runs() const { return static_cast<int64_t>(runs_.size()); }
   // Pending changes (with the spilled runs' filters and indexes) plus RocksDB's write buffers.
   int64_t MemoryBytes() const override;
+  // Bytes this store holds reserved in its budget now (its tables and their next growth).
+  int64_t BudgetBytes() const { return pending_held_ + committed_held_; }
   // Keys, bytes on disk and in memory (lists the folder: call once per batch, not per row).
   StateSize Size() const;
 
@@ -130,8 +138,13 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status ProbeFirst(const Digest& d, int64_t time, int64_t floor, uint8_t* inserted, int64_t* recorded);
   // The stored entry of `d`: found, and its event time if it has one.
   Status Lookup(const Digest& d, bool* found, std::optional<int64_t>* time);
-  // Reads every stored key into committed_ (when within max_keys_in_memory_).
+  // Reads every stored key into committed_ (when within max_keys_in_memory_ and the budget
+  // has room for it).
   Status LoadCommitted();
+  // Reserves room in the budget for committed_ holding `keys` keys (with its growth), or
+  // drops the copy when there is none. Returns whether the copy may stay.
+  bool ReserveCommitted(size_t keys);
+  void DropCommitted();
   // After a successful write: applies the batch to committed_ (when loaded).
   void ApplyToCommitted(const std::vector<Digest>& expired);
   // Before a new key is added to pending_ (no event times): writes pending_ to a run when
@@ -175,7 +188,9 @@ class SeenKeyStore : public operators::SeenKeySet {
   DigestTable committed_;
   bool committed_loaded_ = false;
   int64_t max_keys_in_memory_ = 0;
-  int64_t memory_budget_bytes_ = kDefaultMemoryBudgetBytes;
+  std::shared_ptr<MemoryBudget> budget_;
+  int64_t pending_held_ = 0;    // reserved in budget_ for pending_ (and its next growth)
+  int64_t committed_held_ = 0;  // reserved in budget_ for committed_
   std::vector<std::unique_ptr<DigestRun>> runs_;  // the current batch's spilled keys
   int64_t next_run_ = 0;                          // numbers the run files of this process
   std::string value_;  // scratch
