@@ -114,12 +114,16 @@ function soakPipeline(work) {
 // Cumulative bucket counts of the Gold latency histogram: Map(le -> count), and the state
 // keys per table.
 let stateKeys = {};
+let memory = {};
 async function latencyBuckets(port) {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   if (!res.ok) fail(`/metrics answered ${res.status}`);
   const text = await res.text();
   stateKeys = {};
   for (const m of text.matchAll(/^lakepipe_state_keys\{table="([^"]+)"\} (\S+)$/gm)) stateKeys[m[1]] = Number(m[2]);
+  // The process's memory as malloc and RocksDB see it (heap in use against RSS).
+  memory = {};
+  for (const m of text.matchAll(/^lakepipe_memory_bytes\{kind="([^"]+)"\} (\S+)$/gm)) memory[m[1]] = Number(m[2]) / 1e6;
   const buckets = new Map();
   const re = /^lakepipe_end_to_end_latency_seconds_bucket\{([^}]*)\} (\S+)$/gm;
   for (let m; (m = re.exec(text));) {
@@ -225,9 +229,13 @@ while ((Date.now() - t0) / 60000 < minutes) {
   }
   s.event_log = { data: du(join(storage, '_event_log'), (n) => n === '_delta_log'), log: du(join(storage, '_event_log', '_delta_log')) };
   s.state_keys = { ...stateKeys };
+  s.memory_mb = { ...memory };
   samples.push(s);
   const gold = s.tables[GOLD];
-  console.log(`soak: ${s.minute.toFixed(1)} min: RSS ${s.rss_mb.toFixed(0)} MB, ${s.fds} fds, ${s.threads} threads, ` +
+  console.log(`soak: ${s.minute.toFixed(1)} min: RSS ${s.rss_mb.toFixed(0)} MB` +
+    (s.memory_mb.heap_in_use !== undefined ? ` (heap in use ${s.memory_mb.heap_in_use.toFixed(0)} MB, ` +
+      `free ${s.memory_mb.heap_free.toFixed(0)} MB, RocksDB cache ${s.memory_mb.state_cache.toFixed(0)} MB)` : '') +
+    `, ${s.fds} fds, ${s.threads} threads, ` +
     `p99 ${s.p99_ms ?? '-'} ms, status ${s.status_ms} ms` +
     (gold ? `, ${GOLD}: ${gold.data.files} data files, ${gold.log.files} log files` : ''));
 }
@@ -240,6 +248,8 @@ if (samples.length < 2) fail('fewer than two samples: run longer than two --samp
 // Series and slopes over the second half (warm-up excluded).
 const series = [
   ['RSS (MB)', (s) => s.rss_mb, false],
+  ['heap in use (MB, malloc)', (s) => s.memory_mb?.heap_in_use ?? null, false],
+  ['RocksDB shared cache, memtables included (MB)', (s) => s.memory_mb?.state_cache ?? null, false],
   ['open file descriptors', (s) => s.fds, false],
   ['threads', (s) => s.threads, false],
   ['startup replay: `lakepipe status` (ms)', (s) => s.status_ms, false],

@@ -1,5 +1,9 @@
 #include "common/memory.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -16,6 +20,23 @@ void ReleaseFreeMemory() {
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
+}
+
+ProcessMemory ReadProcessMemory() {
+  ProcessMemory m;
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    long long pages = 0, resident = 0;
+    if (std::fscanf(statm, "%lld %lld", &pages, &resident) == 2) {
+      m.rss_bytes = static_cast<int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+    }
+    std::fclose(statm);
+  }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 info = mallinfo2();
+  m.heap_in_use_bytes = static_cast<int64_t>(info.uordblks + info.hblkhd);
+  m.heap_free_bytes = static_cast<int64_t>(info.fordblks);
+#endif
+  return m;
 }
 
 MemoryReleaser::MemoryReleaser(std::chrono::milliseconds interval)

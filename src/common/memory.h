@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 
@@ -25,6 +26,17 @@ void TuneAllocatorForLongRun();
 // Returns the free memory of every arena to the system (glibc's malloc_trim): the pages of
 // free chunks inside the heaps, not only the top. Costs a walk of the free lists.
 void ReleaseFreeMemory();
+
+// What the process holds, as the kernel and as malloc see it: RSS counts pages, which
+// stay resident when malloc keeps freed chunks between live ones (fragmentation), so a
+// growing RSS over a flat heap_in_use is the allocator, not the run. Heap figures are 0
+// with another allocator.
+struct ProcessMemory {
+  int64_t rss_bytes = 0;         // resident pages (/proc/self/statm)
+  int64_t heap_in_use_bytes = 0;  // allocated and not freed (mallinfo2: arenas and mmapped chunks)
+  int64_t heap_free_bytes = 0;    // freed, kept by malloc in its arenas
+};
+ProcessMemory ReadProcessMemory();
 
 // Calls ReleaseFreeMemory every `interval` on a thread of its own until destroyed.
 class MemoryReleaser {

@@ -50,5 +50,26 @@ TEST(MemoryTest, MemoryReleaserStopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+// The figures /metrics reports (lakepipe_memory_bytes): 64 MiB allocated and touched show
+// in the heap in use and in RSS, and leave both when freed.
+TEST(MemoryTest, ReadProcessMemorySeesAllocationsComeAndGo) {
+  ProcessMemory before = ReadProcessMemory();
+  EXPECT_GT(before.rss_bytes, 0);
+  constexpr size_t kBytes = 64 << 20;
+  std::unique_ptr<char[]> block(new char[kBytes]);
+  std::memset(block.get(), 1, kBytes);
+  ProcessMemory during = ReadProcessMemory();
+  EXPECT_GE(during.rss_bytes - before.rss_bytes, static_cast<int64_t>(kBytes) * 9 / 10);
+#if defined(__GLIBC__)
+  EXPECT_GE(during.heap_in_use_bytes - before.heap_in_use_bytes, static_cast<int64_t>(kBytes));
+#endif
+  block.reset();
+  ProcessMemory after = ReadProcessMemory();
+  EXPECT_LT(after.rss_bytes, during.rss_bytes - static_cast<int64_t>(kBytes) / 2);
+#if defined(__GLIBC__)
+  EXPECT_LT(after.heap_in_use_bytes, during.heap_in_use_bytes - static_cast<int64_t>(kBytes) / 2);
+#endif
+}
+
 }  // namespace
 }  // namespace lakepipe

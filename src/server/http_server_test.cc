@@ -1033,6 +1033,7 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
                    {"lakepipe_backlog_bytes", "GAUGE"},
                    {"lakepipe_state_keys", "GAUGE"},
                    {"lakepipe_state_bytes", "GAUGE"},
+                   {"lakepipe_memory_bytes", "GAUGE"},
                    {"lakepipe_table_version", "GAUGE"},
                    {"lakepipe_expectation_passed_total", "COUNTER"},
                    {"lakepipe_expectation_failed_total", "COUNTER"},

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <functional>
 
+#include "common/memory.h"
+#include "state/memory_usage.h"
+
 namespace lakepipe::server {
 
 namespace {
@@ -154,6 +157,18 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
            [](const TableStatus& t) { return Number(t.state_keys); });
   PerTable(w, s, "lakepipe_state_bytes", "gauge", "Operator state size in bytes",
            [](const TableStatus& t) { return Number(t.state_bytes); });
+  // The process as a whole (docs/http-api.md, "Metrics"): RSS against what malloc holds,
+  // and RocksDB's shared cache (the memtables are charged to it) of all state stores.
+  w.Family("lakepipe_memory_bytes", "gauge",
+           "Process memory by kind: rss, heap_in_use, heap_free (freed, kept by malloc), state_cache (RocksDB's "
+           "shared cache, memtables included), state_memtables");
+  const ProcessMemory process = ReadProcessMemory();
+  const state::StateDbMemory rocks = state::ReadStateDbMemory();
+  w.Sample("lakepipe_memory_bytes", {{"kind", "rss"}}, Number(process.rss_bytes));
+  w.Sample("lakepipe_memory_bytes", {{"kind", "heap_in_use"}}, Number(process.heap_in_use_bytes));
+  w.Sample("lakepipe_memory_bytes", {{"kind", "heap_free"}}, Number(process.heap_free_bytes));
+  w.Sample("lakepipe_memory_bytes", {{"kind", "state_cache"}}, Number(rocks.cache_bytes));
+  w.Sample("lakepipe_memory_bytes", {{"kind", "state_memtables"}}, Number(rocks.memtable_bytes));
 
   w.Family("lakepipe_expectation_passed_total", "counter", "Rows that passed an expectation");
   for (const auto& t : s.tables)

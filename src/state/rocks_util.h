@@ -24,15 +24,19 @@ namespace lakepipe::state {
 
 Status FromRocks(const rocksdb::Status& st, const std::string& what);
 
-// Options of every state DB: created on first open, few open files, a short info log, and
-// the process-wide memory budget: the memtables of all state DBs together are flushed when
-// they pass kStateMemtableBudget, and table blocks share one kStateBlockCacheBytes cache.
+// Options of every state DB: created on first open, few open files, no info log, and the
+// process-wide memory budget: one cache of kStateMemtableBudget + kStateBlockCacheBytes
+// holds the table files' data, index and filter blocks of all state DBs and is charged
+// with their memtables, which are flushed when together they pass kStateMemtableBudget.
 rocksdb::Options StateDbOptions();
 inline constexpr size_t kStateMemtableBudget = 64 << 20;
 inline constexpr size_t kStateBlockCacheBytes = 32 << 20;
 // Bytes held now by the memtables of every state DB of the process (under the budget,
 // give or take the memtable being filled when a flush is triggered).
 size_t StateMemtableBytes();
+// Bytes held now by the shared cache: blocks of every state DB plus the memtables charged
+// to it (about kStateMemtableBudget + kStateBlockCacheBytes at most).
+size_t StateCacheBytes();
 
 // An integer marker stored as decimal text; nullopt when absent. Corruption when the value
 // is not a decimal integer.
