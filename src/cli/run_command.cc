@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -237,10 +238,13 @@ Status RunPipeline(const RunArgs& a) {
   options.board = &board;
   StopSignals signals(runner.get());
 
+  // Fewer malloc arenas, and freed memory given back every 10 s (common/memory.h), so RSS
+  // follows what the run holds rather than what it once held: for a run of months, and
+  // for a large --once, whose Silver threads' freed arenas stayed resident under the gold
+  // views' peak (20M lines: 373 MB with glibc's defaults, 336 MB with two arenas;
+  // docs/BENCHMARKS.md, "Memory: one budget").
+  TuneAllocatorForLongRun();
   if (!once) {
-    // A run of months: fewer malloc arenas, and freed memory given back every 10 s
-    // (common/memory.h), so RSS follows what the run holds rather than what it once held.
-    TuneAllocatorForLongRun();
     // The HTTP API and dashboard, when pipeline.yaml has `server:` or --port is given.
     server::HttpServer http;
     if (!a.no_server && (settings.server.has_value() || a.port >= 0)) {
@@ -356,9 +360,19 @@ Status RunPipeline(const RunArgs& a) {
   } else {
     options.on_table = [](const runtime::TableReport& t) { PrintReport(t, "  "); };
   }
+  // What a table freed is given back before the next one starts (as well as every 10 s).
+  options.on_table = [print = std::move(options.on_table)](const runtime::TableReport& t) {
+    print(t);
+    ReleaseFreeMemory();
+  };
   std::printf("pipeline %s: update started\n", settings.name.c_str());
   std::fflush(stdout);
-  LP_ASSIGN_OR_RETURN(runtime::UpdateReport report, runner->RunOnce(options));
+  std::optional<Result<runtime::UpdateReport>> ran;
+  {
+    MemoryReleaser releaser(std::chrono::seconds(10));
+    ran.emplace(runner->RunOnce(options));
+  }
+  LP_ASSIGN_OR_RETURN(runtime::UpdateReport report, std::move(*ran));
   if (tty) bar.Clear();
   int failed = 0;
   for (const auto& t : report.tables) failed += t.status == "failed" || t.status == "skipped";
