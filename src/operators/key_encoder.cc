@@ -199,12 +199,12 @@ void KeyEncoder::EncodeAll(const std::vector<const Column*>& columns, int64_t ro
 
 void KeyEncoder::EncodeRows(const std::vector<const Column*>& columns, int64_t first_row, int64_t rows,
                             std::string* arena, std::vector<std::string_view>* keys) {
-  arena->clear();
   const size_t n = static_cast<size_t>(rows);
   keys->resize(n);
   bool nested = false;
   for (const Column* c : columns) nested |= c->type().is_nested();
   if (nested) {
+    arena->clear();
     // Nested values have no length known in advance: row by row.
     std::vector<size_t> ends(n);
     for (int64_t r = 0; r < rows; ++r) {
@@ -240,7 +240,9 @@ void KeyEncoder::EncodeRows(const std::vector<const Column*>& columns, int64_t f
     cursor[r] = total;  // where row r starts
     total += len;
   }
-  arena->resize(total);
+  // Every byte of [0, total) is written below: an arena already that long (the same
+  // caller's previous, equal-sized slice of rows) is not cleared and zero-filled again.
+  if (arena->size() < total) arena->resize(total);
   char* base = arena->data();
   for (size_t r = 0; r < n; ++r) (*keys)[r] = std::string_view(base + cursor[r], 0);
   for (const Column* c : columns) {

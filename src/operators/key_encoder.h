@@ -27,7 +27,8 @@ class KeyEncoder {
 
   // Encodes row `row` of `columns` into `out` (cleared first).
   static void Encode(const std::vector<const Column*>& columns, int64_t row, std::string* out);
-  // Encodes every row: keys[i] is a view into `arena` (valid until the next call).
+  // Encodes every row: keys[i] is a view into `arena` (valid until the next call). The keys
+  // lie in the arena row after row from its start; the arena may be longer than they are.
   static void EncodeAll(const std::vector<const Column*>& columns, int64_t rows, std::string* arena,
                         std::vector<std::string_view>* keys);
   // Encodes rows [first_row, first_row + rows) the same way: keys[i] is row first_row + i.

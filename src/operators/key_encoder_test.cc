@@ -28,6 +28,14 @@ void ExpectSameAsRowByRow(const RecordBatch& batch) {
     total += one.size();
   }
   EXPECT_EQ(arena.size(), total);  // the keys are the arena, row after row
+  // Again into the same (now long enough) arena: the same keys, from its start.
+  const std::string first = arena;
+  KeyEncoder::EncodeAll(columns, batch.num_rows(), &arena, &keys);
+  ASSERT_EQ(keys.size(), static_cast<size_t>(batch.num_rows()));
+  EXPECT_EQ(arena, first);
+  if (!keys.empty()) {
+    EXPECT_EQ(keys[0].data(), arena.data());
+  }
 }
 
 TEST(KeyEncoderEncodeAll, EqualsEncodeRowByRowForEveryFlatType) {

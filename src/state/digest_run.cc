@@ -174,6 +174,14 @@ Result<bool> DigestRun::Contains(const Digest128& d) const {
   return pos != buf + n && *pos == d;
 }
 
+int64_t DigestRun::BlockStartFor(const Digest128& d) const {
+  // The last block whose first digest is below d holds the first digest at or above it
+  // (or ends just before it, when that digest opens the next block).
+  auto it = std::lower_bound(fences_.begin(), fences_.end(), d, DigestTable::KeyLess);
+  if (it == fences_.begin()) return 0;
+  return static_cast<int64_t>(it - fences_.begin() - 1) * static_cast<int64_t>(kDigestsPerBlock);
+}
+
 int64_t DigestRun::MemoryBytes() const {
   return static_cast<int64_t>(filter_.capacity() * sizeof(uint64_t) + fences_.capacity() * sizeof(Digest128));
 }

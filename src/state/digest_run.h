@@ -49,6 +49,9 @@ class DigestRun {
   // is of level L + 1). SeenKeyStore merges runs of equal level.
   int level() const { return level_; }
   const std::string& path() const { return path_; }
+  // The position (digest index) of the first digest of the block that holds the first
+  // digest at or above `d`: a reader started there skips the blocks wholly below `d`.
+  int64_t BlockStartFor(const Digest128& d) const;
   // Bytes of the filter and the sparse index.
   int64_t MemoryBytes() const;
   // Deletes the file.
@@ -77,6 +80,8 @@ class DigestRun {
 class DigestRunReader {
  public:
   explicit DigestRunReader(const DigestRun& run) : run_(run) {}
+  // Starts at digest `first` (a position, e.g. BlockStartFor) instead of the first.
+  DigestRunReader(const DigestRun& run, int64_t first) : run_(run), read_(first) {}
   // The next digest into *d; false at the end. Errors on a short or failed read.
   Result<bool> Next(Digest128* d);
 

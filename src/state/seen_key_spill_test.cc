@@ -88,6 +88,29 @@ TEST(DigestRunTest, FindsEveryWrittenDigestAndNoOther) {
   }
   std::sort(in.begin(), in.end(), DigestTable::KeyLess);
   EXPECT_TRUE(read == in);
+  // A reader started at BlockStartFor(x) skips only whole blocks below x: from there, the
+  // digests at or above x are exactly those of the run (x: a stored digest, one absent,
+  // below all, above all, the first of a block).
+  std::vector<Digest128> starts = {in[777], out[3], Digest128{{0, 0}}, Digest128{{~0ULL, ~0ULL}},
+                                   in[DigestRun::kDigestsPerBlock]};
+  for (const Digest128& x : starts) {
+    const int64_t first = (*run)->BlockStartFor(x);
+    EXPECT_EQ(first % static_cast<int64_t>(DigestRun::kDigestsPerBlock), 0);
+    DigestRunReader from(**run, first);
+    std::vector<Digest128> got;
+    while (true) {
+      auto more = from.Next(&d);
+      ASSERT_TRUE(more.ok());
+      if (!*more) break;
+      if (!DigestTable::KeyLess(d, x)) got.push_back(d);
+    }
+    std::vector<Digest128> want;
+    for (const Digest128& v : in) {
+      if (!DigestTable::KeyLess(v, x)) want.push_back(v);
+    }
+    EXPECT_TRUE(got == want) << "from " << first;
+  }
+  EXPECT_GT((*run)->BlockStartFor(in[2000]), 0) << "nothing skipped";
   (*run)->Remove();
   EXPECT_EQ(CountFiles(dir.path(), "r.run"), 0);
 }

@@ -823,15 +823,16 @@ bool ParquetReader::FlatCopyFastPath(const LeafColumn& leaf, LeafData& data, Col
     return true;
   }
 
-  out->ResizeFixed(n);
-  uint8_t* dst = out->raw_data().data();
   if (!from_dict && !nulls) {
-    // No nulls: the decoded buffer already has the column's layout.
+    // No nulls: the decoded buffer already has the column's layout, and becomes the
+    // column's (it was sized first, which zero-filled a buffer only to drop it).
     if (static_cast<int64_t>(data.values.fixed.size()) != n * w) return false;
     out->raw_data().swap(data.values.fixed);
     out->ResizeFixed(n);
     return true;
   }
+  out->ResizeFixed(n);
+  uint8_t* dst = out->raw_data().data();
   const uint8_t* src = from_dict ? data.dict.fixed.data() : data.values.fixed.data();
   const int32_t* idx = data.indices.data();
   // Value k of the dense sequence: the k-th kept index of the dictionary, or the k-th value.
