@@ -72,6 +72,24 @@ TEST(SeenKeyBudgetTest, StoresSharingABudgetStayWithinItTogether) {
   EXPECT_EQ(budget->used(), 0) << "closed stores keep nothing reserved";
 }
 
+// A batch that spills keeps each run's filter and sparse index in memory (~1.3 bytes a
+// key): they count against the budget, so the pending table makes room for them and the
+// store's memory stays within the budget however many keys the batch has.
+TEST(SeenKeyBudgetTest, SpilledRunsCountAgainstTheBudget) {
+  testing::TempDir dir;
+  auto budget = std::make_shared<MemoryBudget>(2 << 20);
+  auto s = SeenKeyStore::Open(dir.Join("s"), SeenKeyStore::kMaxKeysFromBudget, budget);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(Insert(**s, Keys("k-", 600000), *budget), 600000);
+  EXPECT_GT((*s)->spilled_runs(), 0);
+  // MemoryBytes: the pending table, the runs (~0.8 MB here) and RocksDB's memtable, which
+  // is an empty arena (a few KiB) before the first commit.
+  EXPECT_GE((*s)->BudgetBytes() + (64 << 10), (*s)->MemoryBytes());
+  EXPECT_LE(budget->used(), budget->capacity());
+  ASSERT_TRUE((*s)->Commit(0).ok());
+  EXPECT_EQ(Insert(**s, Keys("k-", 600000), *budget), 0);
+}
+
 // The in-memory copy of a store's stored keys is a cache: it takes at most half the
 // budget, and none when other stores hold the budget; probes then read RocksDB, with the
 // same answers.

@@ -393,15 +393,18 @@ Status SeenKeyStore::SpillIfFull() {
   if (pending_removals_ > 0) return Status::OK();  // the removals live in pending_ (Remove)
   size_t slots = pending_.slot_count();
   if (slots == 0 || (pending_.size() + 1) * 4 <= slots * 3) return Status::OK();  // no growth yet
-  // The growth (old and new arrays at once) reserved from the budget the stores share.
-  const int64_t growth = 3 * static_cast<int64_t>(slots) * kSlotBytes;
+  // The growth (old and new arrays at once) reserved from the budget the stores share,
+  // with what the batch's runs keep in memory (their filters and indexes, ~1.3 bytes a
+  // spilled key): counted, they make the table spill sooner instead of adding to it, so
+  // a batch of any size stays within the budget (they were 25 MB beside it at 20M keys).
+  const int64_t runs = RunsMemoryBytes();
+  const int64_t growth = 3 * static_cast<int64_t>(slots) * kSlotBytes + runs;
   if (growth <= pending_held_ || budget_->TryResize(&pending_held_, growth)) return Status::OK();
   std::vector<uint32_t> sorted = pending_.SortedSlots();
   std::string path = dir_ + "/spill-" + std::to_string(next_run_++) + ".run";
   LP_ASSIGN_OR_RETURN(auto run, DigestRun::Write(path, pending_, sorted));
   runs_.push_back(std::move(run));
   pending_.Clear(slots);  // the arrays are reused for the next keys
-  budget_->TryResize(&pending_held_, pending_.MemoryBytes());
   // Every new key checks each run's filter: runs of equal size are merged four at a time,
   // so there are at most three of each size (a few runs, not one per spill), and each key
   // is rewritten once per level.
@@ -423,7 +426,14 @@ Status SeenKeyStore::SpillIfFull() {
     runs_.resize(first);
     runs_.push_back(std::move(*merged));
   }
+  budget_->TryResize(&pending_held_, pending_.MemoryBytes() + RunsMemoryBytes());
   return Status::OK();
+}
+
+int64_t SeenKeyStore::RunsMemoryBytes() const {
+  int64_t bytes = 0;
+  for (const auto& run : runs_) bytes += run->MemoryBytes();
+  return bytes;
 }
 
 Status SeenKeyStore::InSpilledRuns(const Digest& d, bool* found) {

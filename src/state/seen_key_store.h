@@ -150,6 +150,8 @@ class SeenKeyStore : public operators::SeenKeySet {
   // Before a new key is added to pending_ (no event times): writes pending_ to a run when
   // growing it would pass the memory budget.
   Status SpillIfFull();
+  // What the current batch's runs keep in memory (filters and sparse indexes).
+  int64_t RunsMemoryBytes() const;
   // Whether `d` is in one of the current batch's runs.
   Status InSpilledRuns(const Digest& d, bool* found);
   // Drops the runs (and their files).
