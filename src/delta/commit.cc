@@ -2,6 +2,8 @@
 // checkpoints) and DeltaTable's read-side entry points (open, versions, history).
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -217,32 +219,25 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
     if (const auto* m = std::get_if<Metadata>(&a)) interval = CheckpointInterval(*m);
   }
   if (out.version > 0 && interval > 0 && out.version % interval == 0) {
+    // Nobody committed in between: the new state is the snapshot read plus our commit,
+    // which saves listing the log and reading the previous checkpoint back.
+    std::shared_ptr<TableState> state;
+    if (req.read_snapshot && req.read_snapshot->version() == out.version - 1) {
+      state = std::make_shared<TableState>(req.read_snapshot->state());
+      if (!ApplyCommit(state.get(), out.version, std::move(actions), options.clock->NowMillis()).ok()) state.reset();
+    }
+    const int64_t version = out.version;
+    std::function<Status()> write = [fs, table_path, options, version, state]() -> Status {
+      if (state) return WriteCheckpointOf(fs, table_path, options, std::move(*state));
+      return WriteCheckpoint(fs, table_path, options, version);
+    };
     if (const CheckpointSink* sink = ScopedCheckpointDeferral::Current()) {
       // Written later by the sink's task (delta/checkpoint_deferral.h); its failure is the
       // sink's to report, as checkpoint_error would have been.
-      std::shared_ptr<TableState> state;
-      if (req.read_snapshot && req.read_snapshot->version() == out.version - 1) {
-        state = std::make_shared<TableState>(req.read_snapshot->state());
-        if (!ApplyCommit(state.get(), out.version, std::move(actions), options.clock->NowMillis()).ok()) state.reset();
-      }
-      const int64_t version = out.version;
-      (*sink)(table_path, version, [fs, table_path, options, version, state]() -> Status {
-        if (state) return WriteCheckpointOf(fs, table_path, options, std::move(*state));
-        return WriteCheckpoint(fs, table_path, options, version);
-      });
+      (*sink)(table_path, version, std::move(write));
       return out;
     }
-    if (req.read_snapshot && req.read_snapshot->version() == out.version - 1) {
-      // Nobody committed in between: the new state is the snapshot read plus our commit,
-      // which saves listing the log and reading the previous checkpoint back.
-      TableState state = req.read_snapshot->state();
-      if (ApplyCommit(&state, out.version, std::move(actions), options.clock->NowMillis()).ok()) {
-        Status written = WriteCheckpointOf(fs, table_path, options, std::move(state));
-        if (!written.ok()) out.checkpoint_error = written.message();
-        return out;
-      }
-    }
-    Status written = WriteCheckpoint(fs, table_path, options, out.version);
+    Status written = write();
     if (!written.ok()) out.checkpoint_error = written.message();
   }
   return out;
