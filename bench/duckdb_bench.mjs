@@ -11,9 +11,11 @@
 // The table is typed as lakepipe loads it (bench/orders_loader.h): Price DOUBLE and
 // Quantity INTEGER by TRY_CAST (unparseable -> NULL), short lines padded with NULLs.
 import { DuckDBInstance } from '@duckdb/node-api';
-import { statSync, rmSync } from 'node:fs';
+import { statSync, rmSync, mkdirSync } from 'node:fs';
 
 const [mode, input, outDir] = process.argv.slice(2);
+// DuckDB's COPY does not create folders: the output folder is made here, so a first run works.
+if (outDir) mkdirSync(outDir, { recursive: true });
 const instance = await DuckDBInstance.create(':memory:');
 const conn = await instance.connect();
 await conn.run('SET threads=2');
