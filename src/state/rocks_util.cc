@@ -83,6 +83,15 @@ rocksdb::BlockBasedTableOptions SharedTableOptions() {
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_top_level_index_and_filter = true;
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  // What RocksDB keeps per table file outside the blocks is charged to the same cache
+  // (entries that make room by evicting blocks): an open file's reader (its properties and
+  // pinned top-level index and filter, up to kStateMaxOpenFiles per DB) and every file's
+  // metadata in the version set, which grows with the stored keys for as long as a
+  // DISTINCT without a watermark runs. Uncharged, both sat outside the cache's bound.
+  using Charge = rocksdb::CacheEntryRoleOptions;
+  table.cache_usage_options.options_overrides[rocksdb::CacheEntryRole::kBlockBasedTableReader] = {
+      Charge::Decision::kEnabled};
+  table.cache_usage_options.options_overrides[rocksdb::CacheEntryRole::kFileMetadata] = {Charge::Decision::kEnabled};
   return table;
 }
 
@@ -98,7 +107,11 @@ StateDbMemory ReadStateDbMemory() {
 rocksdb::Options StateDbOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
-  options.max_open_files = 64;
+  options.max_open_files = kStateMaxOpenFiles;
+  // One shard: RocksDB's table cache is an LRU cache of 2^6 shards by default, each of at
+  // least one entry, which let a DB keep 64 table files open whatever max_open_files said.
+  // A store is used by one flow at a time; a single lock costs nothing here.
+  options.table_cache_numshardbits = 0;
   // Table handlers are loaded at open on this many threads (RocksDB's default starts 16,
   // each with its stack): a state store has a few files, and under an address-space limit
   // (BoundedMemory, `ulimit -v`) a thread that cannot start ends the process.

@@ -27,10 +27,17 @@ Status FromRocks(const rocksdb::Status& st, const std::string& what);
 // Options of every state DB: created on first open, few open files, no info log, and the
 // process-wide memory budget: one cache of kStateMemtableBudget + kStateBlockCacheBytes
 // holds the table files' data, index and filter blocks of all state DBs and is charged
-// with their memtables, which are flushed when together they pass kStateMemtableBudget.
+// with their memtables, which are flushed when together they pass kStateMemtableBudget,
+// and with the table readers and per-file metadata RocksDB keeps.
 rocksdb::Options StateDbOptions();
 inline constexpr size_t kStateMemtableBudget = 64 << 20;
 inline constexpr size_t kStateBlockCacheBytes = 32 << 20;
+// Files a state DB keeps open (RocksDB's max_open_files): its LOCK, MANIFEST, WAL and
+// folders plus at most kStateMaxOpenFiles - 10 table files (RocksDB keeps the other ten
+// for the former), closed least recently used first. A store's table files grow with its
+// keys (a DISTINCT without a watermark: for ever); its descriptors stop at this bound.
+inline constexpr int kStateMaxOpenFiles = 64;
+inline constexpr int kStateMaxOpenTableFiles = kStateMaxOpenFiles - 10;
 // Bytes held now by the memtables of every state DB of the process (under the budget,
 // give or take the memtable being filled when a flush is triggered).
 size_t StateMemtableBytes();

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -102,6 +105,83 @@ TEST(StateDbOptionsTest, IndexAndFilterBlocksLiveInTheSharedCache) {
   ASSERT_TRUE(db->GetIntProperty("rocksdb.block-cache-usage", &cached));
   EXPECT_GT(cached, uint64_t{0});
   EXPECT_LE(StateCacheBytes(), kStateMemtableBudget + kStateBlockCacheBytes + (1 << 20));
+}
+
+// Descriptors this process holds on table files (`*.sst`) under `dir`.
+int OpenTableFilesUnder(const std::string& dir) {
+  int n = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (ec || target.rfind(dir, 0) != 0) continue;
+    if (target.size() > 4 && target.compare(target.size() - 4, 4, ".sst") == 0) ++n;
+  }
+  return n;
+}
+
+// One ingested table file per key, each holding only that key, so none overlaps another
+// and compaction has nothing to merge: `files` table files under the DB.
+void IngestOneFilePerKey(rocksdb::DB* db, const std::string& dir, int files) {
+  for (int i = 0; i < files; ++i) {
+    StateWrite write;
+    char key[16];
+    std::snprintf(key, sizeof(key), "k%06d", i);
+    write.Put(key, "v");
+    ASSERT_TRUE(write.Apply(db, dir, i, /*bulk_entries=*/0).ok());
+  }
+}
+
+// The soak's growing descriptors (docs/BENCHMARKS.md, "Soak": 51 -> 75 in 40 minutes)
+// were the state stores' table files, which grow with the stored keys. A store keeps at
+// most kStateMaxOpenTableFiles of them open, however many it has: reading every key of a
+// store of three times as many files leaves no more open.
+TEST(StateDbOptionsTest, OpenTableFilesStayWithinTheCap) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("db");
+  auto opened = OpenStateDb(path, /*point_lookups=*/true);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<rocksdb::DB> db = std::move(*opened);
+  constexpr int kFiles = 3 * kStateMaxOpenTableFiles;
+  IngestOneFilePerKey(db.get(), path, kFiles);
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db->GetLiveFilesMetaData(&files);
+  ASSERT_GE(files.size(), static_cast<size_t>(2 * kStateMaxOpenTableFiles)) << "too few table files to test the cap";
+  std::string got;
+  int max_open = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kFiles; ++i) {
+      char key[16];
+      std::snprintf(key, sizeof(key), "k%06d", i);
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), key, &got).ok()) << key;
+      if (i % 16 == 0) max_open = std::max(max_open, OpenTableFilesUnder(path));
+    }
+  }
+  max_open = std::max(max_open, OpenTableFilesUnder(path));
+  EXPECT_GT(max_open, 0) << "no table file was seen open: the count looks at the wrong place";
+  EXPECT_LE(max_open, kStateMaxOpenTableFiles) << files.size() << " table files";
+}
+
+// The memory RocksDB keeps per table file outside the blocks, the readers of open files
+// and the metadata of every file, is charged to the shared cache (so that the cache's
+// capacity bounds it), not held beside it. Charges are made in 256 KiB entries; forty
+// one-key files have blocks of a few dozen bytes each, so only the charges can move the
+// cache's usage by that much.
+TEST(StateDbOptionsTest, TableReadersAndFileMetadataAreChargedToTheSharedCache) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("db");
+  auto opened = OpenStateDb(path, /*point_lookups=*/true);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<rocksdb::DB> db = std::move(*opened);
+  const size_t before = StateCacheBytes();
+  IngestOneFilePerKey(db.get(), path, 40);
+  std::string got;
+  for (int i = 0; i < 40; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof(key), "k%06d", i);
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), key, &got).ok());
+  }
+  const size_t after = StateCacheBytes();
+  EXPECT_GE(after, before + (256 << 10)) << "before " << before << ", after " << after;
 }
 
 // RocksDB's LOG file is not written (on a full disk its writer aborted the process:
