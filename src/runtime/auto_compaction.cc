@@ -28,7 +28,15 @@ int64_t AutoCompactor::compactions() const {
   return compactions_;
 }
 
-Result<std::shared_ptr<delta::DeltaTable>> AutoCompactor::Table(const std::string& path) {
+void AutoCompactor::LendTableHandles(TableHandles handles) { lent_ = std::move(handles); }
+
+size_t AutoCompactor::own_handles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tables_.size();
+}
+
+Result<std::shared_ptr<delta::DeltaTable>> AutoCompactor::Table(const std::string& name, const std::string& path) {
+  if (lent_) return lent_(name, path);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tables_.find(path);
   if (it != tables_.end()) return it->second;
@@ -50,7 +58,7 @@ Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, c
     }
     return st;
   };
-  auto table = Table(path);
+  auto table = Table(name, path);
   if (!table.ok()) return table.status().IsNotFound() ? Result<AutoCompactResult>(out) : warn(table.status());
   auto snap = (*table)->Latest();
   if (!snap.ok()) return warn(snap.status());

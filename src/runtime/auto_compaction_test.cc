@@ -96,6 +96,46 @@ TEST(AutoCompactionTest, CompactsOncePastTheThresholdKeepingEveryRow) {
   EXPECT_FALSE(r->compacted);
 }
 
+// A compactor lent the runner's handles compacts through them and keeps none of its own:
+// otherwise every table's snapshot (its files and tombstones) is cached twice in a
+// continuous run. A table the lender does not have yet (NotFound) is nothing to compact.
+TEST(AutoCompactionTest, ALentHandleIsUsedAndNoneIsKeptBeside) {
+  testing::TempDir dir;
+  std::string path = dir.Join("t");
+  SmallFiles(path, 8);
+  auto opened = delta::DeltaTable::Open(path);
+  ASSERT_TRUE(opened.ok());
+  std::shared_ptr<delta::DeltaTable> handle = std::move(*opened);
+  AutoCompactOptions options;
+  options.min_num_files = 8;
+  AutoCompactor compactor(FileSystem::Default(), Clock::System(), nullptr, options);
+  int lent = 0;
+  compactor.LendTableHandles(
+      [&](const std::string& name, const std::string& at) -> Result<std::shared_ptr<delta::DeltaTable>> {
+        if (name != "t") return Status::NotFound("table `" + name + "` has no commit yet");
+        EXPECT_EQ(at, path);
+        ++lent;
+        return handle;
+      });
+  auto r = compactor.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->compacted);
+  EXPECT_EQ(lent, 1);
+  EXPECT_EQ(compactor.own_handles(), 0u);
+  auto snap = handle->Latest();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)->version(), r->version);
+  EXPECT_EQ((*snap)->files().size(), 1u);
+  r = compactor.CompactIfDue("u", dir.Join("u"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->compacted);
+
+  AutoCompactor alone(FileSystem::Default(), Clock::System(), nullptr, options);
+  r = alone.CompactIfDue("t", path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(alone.own_handles(), 1u);
+}
+
 int64_t OptimizeCommits(const delta::DeltaTable& table) {
   auto history = table.History();
   EXPECT_TRUE(history.ok());

@@ -319,6 +319,8 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
   // Compaction and VACUUM run beside the tables, on threads of their own, so they never
   // delay an update.
   AutoCompactor compactor(r.fs, r.clock, &log);
+  // The runner's table handles: a table's snapshot is cached once in the process.
+  compactor.LendTableHandles([&r](const std::string& name, const std::string&) { return r.Table(name); });
   compactor.Start();
   ScheduledVacuum vacuum(r.fs, r.clock, &log);
   vacuum.Start();

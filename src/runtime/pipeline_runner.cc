@@ -981,6 +981,7 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   // they write beside themselves, as in continuous mode: repeated `run --once` jobs add a
   // file per run to each.
   AutoCompactor compactor(r.fs, r.clock, &log);
+  compactor.LendTableHandles([&r](const std::string& name, const std::string&) { return r.Table(name); });
   for (size_t i = 0; i < update.tables.size() && !r.stop_requested.load(); ++i) {
     const sql::ResolvedDataset& ds = *tables[i];
     if (ds.kind != sql::DatasetKind::kStreamingTable || update.tables[i].status != "updated") continue;
