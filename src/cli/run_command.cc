@@ -133,6 +133,7 @@ std::string ReportLine(const runtime::TableReport& t) {
     if (t.rows_late) line += ", " + Thousands(t.rows_late) + " late";
     if (t.rows_rescued) line += ", " + Thousands(t.rows_rescued) + " with _rescued_data";
     line += ", version " + std::to_string(t.table_version) + ", " + std::to_string(t.duration_ms) + " ms";
+    if (t.shared_read_views > 1) line += ", input read once for " + std::to_string(t.shared_read_views) + " views";
   } else {
     line += ": " + t.message;
   }

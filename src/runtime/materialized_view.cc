@@ -1,6 +1,8 @@
 // Materialized views: recomputed from their inputs' current snapshots and written as one
 // overwrite commit, or left alone when nothing they read changed.
 #include <algorithm>
+#include <functional>
+#include <optional>
 
 #include "common/kill_point.h"
 #include "delta/change_feed.h"
@@ -17,6 +19,12 @@
 namespace lakepipe::runtime {
 
 namespace {
+// The plan nodes that work row by row (the steps an aggregate read by parts runs).
+bool IsRowwise(sql::PlanKind k) {
+  return k == sql::PlanKind::kFilter || k == sql::PlanKind::kProject || k == sql::PlanKind::kSubqueryAlias ||
+         k == sql::PlanKind::kGenerate;
+}
+
 // Whether rows failing an expectation go to `<table>_quarantine`.
 bool HasQuarantine(const sql::DatasetDefinition& def) {
   for (const auto& e : def.expectations)
@@ -88,6 +96,41 @@ Result<int> AggregateThreads(const sql::PipelineSettings& settings) {
   return std::stoi(v);
 }
 
+Result<bool> ShareViewScans(const sql::PipelineSettings& settings) {
+  static const std::string kKey = "lakepipe.shareViewScans";
+  auto it = settings.configuration.find(kKey);
+  if (it == settings.configuration.end()) return true;
+  const std::string v = Lower(it->second);
+  if (v == "true") return true;
+  if (v == "false") return false;
+  return Status::InvalidArgument(settings.settings_file + ": configuration " + kKey + " is '" + it->second +
+                                 "'; it must be true or false (the default is true)");
+}
+
+std::optional<std::string> PipelineRunner::Impl::PartScanTable(const sql::ResolvedDataset& ds) const {
+  if (ds.kind != sql::DatasetKind::kMaterializedView || ds.plan == nullptr || !ds.more_flows.empty()) {
+    return std::nullopt;
+  }
+  // The aggregates over row-wise steps over one stored table (Executor::RunAggregateByParts).
+  std::vector<std::string> scans;
+  std::function<void(const sql::PlanNode&)> visit = [&](const sql::PlanNode& n) {
+    if (n.kind == sql::PlanKind::kAggregate && sql::WindowKeyIndex(n) < 0 && n.inputs.size() == 1) {
+      const sql::PlanNode* below = n.inputs[0].get();
+      while (IsRowwise(below->kind) && below->inputs.size() == 1) below = below->inputs[0].get();
+      if (below->kind == sql::PlanKind::kTableScan && !below->read_change_feed) {
+        const sql::ResolvedDataset* up = Find(below->table);
+        if (up == nullptr || up->kind != sql::DatasetKind::kView) scans.push_back(Lower(below->table));
+      }
+    }
+    for (const auto& in : n.inputs) visit(*in);
+  };
+  visit(*ds.plan);
+  // One such read per view: a view that waited on two shared reads could wait on another
+  // view waiting on them in the other order.
+  if (scans.size() != 1) return std::nullopt;
+  return scans[0];
+}
+
 Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings) {
   // Whole row groups by default: a pipeline table's are 262,144 rows (at most 1,048,576
   // for any table lakepipe writes), and cutting them would copy every value once more.
@@ -102,12 +145,12 @@ Result<std::unique_ptr<BatchStream>> FullScanProvider::StreamTable(
   const sql::ResolvedDataset* ds = runner_.Find(node.table);
   if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return std::unique_ptr<BatchStream>();
   LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, LatestSnapshot(node));
-  return SnapshotStream(snap, node.schema, columns, predicates);
+  return SnapshotStream(node.table, snap, node.schema, columns, predicates);
 }
 
 Result<std::unique_ptr<BatchStream>> FullScanProvider::SnapshotStream(
-    const delta::SnapshotPtr& snap, const Schema& planned, const std::vector<std::string>& columns,
-    const std::vector<parquet::ColumnPredicate>& predicates) {
+    const std::string& table, const delta::SnapshotPtr& snap, const Schema& planned,
+    const std::vector<std::string>& columns, const std::vector<parquet::ColumnPredicate>& predicates) {
   delta::ScanOptions options;
   // Columns (and predicates) the snapshot has: an older version may lack a column the
   // plan has (it reads as NULL, WidenToPlan).
@@ -116,6 +159,17 @@ Result<std::unique_ptr<BatchStream>> FullScanProvider::SnapshotStream(
   if (options.columns.empty() && snap->schema().size() > 0) options.columns.push_back(snap->schema().field(0).name);
   for (const auto& p : predicates)
     if (snap->schema().FindField(p.column) >= 0) options.predicates.push_back(p);
+  if (!share_as_.empty()) {
+    // Read once for the views of this `run --once` group that read the same version.
+    LP_ASSIGN_OR_RETURN(std::unique_ptr<BatchStream> shared,
+                        runner_.shared_part_scans.Open(Lower(table), share_as_, snap, options.columns,
+                                                       options.predicates, cut_rows_,
+                                                       /*exact_parts=*/exec_.aggregate_threads > 1, &shared_read_views_));
+    if (shared != nullptr) {
+      std::shared_ptr<BatchStream> parts(std::move(shared));
+      return WidenedStream([parts](RecordBatch* out) { return parts->Next(out); }, planned);
+    }
+  }
   LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::SnapshotReader> reader, delta::SnapshotReader::Open(snap, options));
   // Cut first, then widen: the NULL columns of the columns not read are a part long.
   std::unique_ptr<BatchStream> parts = FunctionStream([reader](RecordBatch* out) { return reader->Next(out); });
@@ -144,10 +198,12 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   FullScanProvider provider(*this, exec);
   LP_ASSIGN_OR_RETURN(const int64_t part_rows, ViewPartRows(pipeline.settings));
   provider.ReadByParts(part_rows);
+  provider.ShareScansAs(Lower(ds.name));
   LP_ASSIGN_OR_RETURN(exec.aggregate_threads, AggregateThreads(pipeline.settings));
   LP_ASSIGN_OR_RETURN(Batches rows, Execute(*ds.plan, provider, exec));
   report.rows_read = CountRows(rows);
   report.rows_rescued = provider.file_stats().rescued_rows;
+  report.shared_read_views = provider.shared_read_views();
   NoteFileWarnings(provider.file_stats(), &report);
   LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &report));
 
@@ -192,11 +248,6 @@ const sql::PlanNode* FindWindow(const sql::PlanNode& n) {
     if (const sql::PlanNode* w = FindWindow(*in)) return w;
   }
   return nullptr;
-}
-
-bool IsRowwise(sql::PlanKind k) {
-  return k == sql::PlanKind::kFilter || k == sql::PlanKind::kProject || k == sql::PlanKind::kSubqueryAlias ||
-         k == sql::PlanKind::kGenerate;
 }
 
 }  // namespace
@@ -283,7 +334,7 @@ class IncrementalViewScanProvider : public FullScanProvider {
     if (snap->version() != version) {
       LP_ASSIGN_OR_RETURN(snap, table->AtVersion(version));
     }
-    return SnapshotStream(snap, node.schema, columns, predicates);
+    return SnapshotStream(node.table, snap, node.schema, columns, predicates);
   }
 
  private:
@@ -973,12 +1024,17 @@ Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::Resol
     if (!threads.ok()) return abandon(threads.status());
     exec.aggregate_threads = *threads;
   }
+  snapshot_or_appends.ShareScansAs(Lower(ds.name));
+  // Only a snapshot is read by parts through a shared read: the other views of the group
+  // need not wait for this one.
+  if (changes || source["kind"] != "snapshot") shared_part_scans.Withdraw(Lower(ds.name));
   GivenRowsScanProvider given(*this, exec, upstream, changes ? changes->inserted : retracted);
   FullScanProvider& provider = changes ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;
   auto executed = Execute(*ds.plan, provider, exec);
   if (!executed.ok()) return abandon(executed.status());
   Batches rows = std::move(executed).value();
   report.rows_read = input_rows;
+  report.shared_read_views = snapshot_or_appends.shared_read_views();
   auto quarantined = ApplyExpectations(ds, &rows, &report);
   if (!quarantined.ok()) return abandon(quarantined.status());
   LP_KILL_POINT("mv.after_process");

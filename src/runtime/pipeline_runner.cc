@@ -911,6 +911,7 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
   for (const auto& ds : r.resolved.datasets)
     if (ds.kind != sql::DatasetKind::kView && (selected.empty() || selected.count(Lower(ds.name)))) tables.push_back(&ds);
   LP_ASSIGN_OR_RETURN(int64_t max_restarts, r.MaxSchemaRestarts());
+  LP_ASSIGN_OR_RETURN(const bool share_view_scans, ShareViewScans(r.pipeline.settings));
   std::set<std::string> failed;  // lower-case names of tables that failed or were skipped
   std::mutex callbacks_mu;        // the caller's callbacks are called from one thread at a time
   for (size_t i = 0; i < tables.size() && !r.stop_requested.load();) {
@@ -918,11 +919,32 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
     // other run together on two threads, and a table they all read at one version is read
     // once for them (Impl::shared_scans). Reports keep the order of `tables`.
     size_t end = r.IndependentViews(tables, i);
+    // Views of the group that read the same table by parts share that read
+    // (Impl::shared_part_scans). Each waits for the others' columns before the first part
+    // is decoded, so they all run at once, each on a thread of its own: they are the
+    // first views the threads take.
+    size_t threads = std::min<size_t>(end - i, 2);
+    std::map<std::string, std::set<std::string>> part_scans;
+    if (end - i > 1 && share_view_scans) {
+      std::map<std::string, std::vector<size_t>> readers;  // table -> views of the group (offsets)
+      for (size_t k = i; k < end && k - i < SharedPartScans::kMaxViews; ++k) {
+        if (auto t = r.PartScanTable(*tables[k])) readers[*t].push_back(k - i);
+      }
+      for (const auto& [t, offsets] : readers) {
+        if (offsets.size() < 2) continue;
+        for (size_t o : offsets) part_scans[t].insert(Lower(tables[i + o]->name));
+        threads = std::max(threads, offsets.back() + 1);
+      }
+    }
     std::vector<TableReport> reports(end - i);
     std::atomic<size_t> next{i};
     auto work = [&]() {
-      for (size_t k = next++; k < end && !r.stop_requested.load(); k = next++) {
+      for (size_t k = next++; k < end; k = next++) {
         const sql::ResolvedDataset& ds = *tables[k];
+        if (r.stop_requested.load()) {
+          r.shared_part_scans.Withdraw(Lower(ds.name));  // the views waiting for it go on
+          break;
+        }
         if (options.on_table_start) {
           std::lock_guard<std::mutex> lock(callbacks_mu);
           options.on_table_start(ds.name, static_cast<int>(k), static_cast<int>(tables.size()));
@@ -952,6 +974,7 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
             break;
           }
         }
+        r.shared_part_scans.Withdraw(Lower(ds.name));
         report.restarts = budget.used;
         reports[k - i] = std::move(report);
         if (options.on_table) {
@@ -962,9 +985,12 @@ Result<UpdateReport> PipelineRunner::RunOnce(const RunOptions& options) {
     };
     if (end - i > 1) {
       r.shared_scans.Begin();
-      std::thread helper(work);
+      r.shared_part_scans.Begin(std::move(part_scans));
+      std::vector<std::thread> helpers;
+      for (size_t h = 1; h < threads; ++h) helpers.emplace_back(work);
       work();
-      helper.join();
+      for (auto& h : helpers) h.join();
+      r.shared_part_scans.End();
       r.shared_scans.End();
     } else {
       work();

@@ -64,6 +64,9 @@ struct TableReport {
   int64_t table_version = -1;  // the table's version after the update
   int64_t duration_ms = 0;
   std::string technique;       // materialized views: "incremental", "complete recompute", ...
+  // Materialized views of `run --once`: how many views (this one included) shared one read
+  // by parts of the table this view aggregates (docs/execution.md); 0 when it read alone.
+  int64_t shared_read_views = 0;
   int64_t state_keys = 0;      // operator state after the update (dedup keys, groups), total
   int64_t state_bytes = 0;
   struct OperatorState {

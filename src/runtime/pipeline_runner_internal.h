@@ -11,6 +11,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,7 @@
 #include "runtime/pipeline_runner.h"
 #include "runtime/shared_appends.h"
 #include "runtime/shared_scan.h"
+#include "runtime/shared_part_scan.h"
 #include "runtime/status_board.h"
 #include "runtime/stream_source.h"
 #include "state/incremental_aggregate.h"
@@ -123,6 +125,10 @@ Result<int> AggregateThreads(const sql::PipelineSettings& settings);
 // The rows a materialized view's part is cut to: 0 (whole row groups of the table it
 // reads) unless the configuration sets `lakepipe.batchRows`.
 Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings);
+// Whether the views of a `run --once` group share their reads by parts of a table they
+// read at the same version: the configuration `lakepipe.shareViewScans` (true or false),
+// else true.
+Result<bool> ShareViewScans(const sql::PipelineSettings& settings);
 // Rows read from a stored table in the plan's columns (`planned`): columns (or struct
 // fields) a batch lacks are NULL, so that the executor sees the columns it planned.
 // A NULL column made is handed to the next batch of the same length too (batches are
@@ -186,6 +192,9 @@ struct PipelineRunner::Impl {
   std::map<std::string, std::map<std::string, int64_t>> versions_consumed;
   // Snapshot reads shared by the views RunOnce runs together.
   mutable SharedScans shared_scans;
+  // Snapshot reads by parts shared by the views RunOnce runs together (their part streams,
+  // FullScanProvider::ShareScansAs).
+  mutable SharedPartScans shared_part_scans;
   // The rows upstream versions appended, decoded once for the incremental views that
   // follow the table (UpdateIncrementalView).
   mutable SharedAppends shared_appends;
@@ -229,6 +238,11 @@ struct PipelineRunner::Impl {
   // The end of the group of materialized views starting at tables[from] that read none of
   // each other (RunOnce runs them together); from + 1 when tables[from] is not a view.
   size_t IndependentViews(const std::vector<const sql::ResolvedDataset*>& tables, size_t from) const;
+  // The table (lower case) materialized view `ds` reads by parts, when its query has
+  // exactly one aggregate over row-wise steps over a stored table; nullopt otherwise.
+  // RunOnce lets the views of a group that read the same table share that read
+  // (shared_part_scans).
+  std::optional<std::string> PartScanTable(const sql::ResolvedDataset& ds) const;
   // How many times a flow stopped by schemaEvolutionMode addNewColumns may still be
   // restarted: `used` restarts so far (in this update; in a continuous run, in a row
   // without a committed batch) of at most `max` (pipelines.maxFlowRetryAttempts).
@@ -357,12 +371,18 @@ class FullScanProvider : public ScanProvider {
     by_parts_ = true;
     cut_rows_ = cut_rows;
   }
+  // The snapshot reads by parts of this provider are those of view `view` (lower case):
+  // a table that other views of the same `run --once` group read at the same version is
+  // read once for all of them (runner_.shared_part_scans). Unset, each read is its own.
+  void ShareScansAs(std::string view) { share_as_ = std::move(view); }
   Result<std::unique_ptr<BatchStream>> StreamTable(const sql::PlanNode& node, const std::vector<std::string>& columns,
                                                    const std::vector<parquet::ColumnPredicate>& predicates) override;
 
   const FileReadStats& file_stats() const { return file_stats_; }
   // name@version of every table read, for "nothing changed" checks.
   const std::map<std::string, int64_t>& versions_read() const { return versions_read_; }
+  // The views that shared this provider's read by parts (ShareScansAs), 0 when it read alone.
+  int64_t shared_read_views() const { return shared_read_views_; }
 
  protected:
   Result<Batches> ReadWholeTable(const sql::PlanNode& node);
@@ -375,11 +395,14 @@ class FullScanProvider : public ScanProvider {
   // The rows of a snapshot by parts, in `planned`'s columns of which only `columns` are
   // read (the others NULL), skipping row groups by `predicates`: a stream of row groups
   // (cut to cut_rows_), read a few batches ahead on a thread of its own.
-  Result<std::unique_ptr<BatchStream>> SnapshotStream(const delta::SnapshotPtr& snap, const Schema& planned,
-                                                      const std::vector<std::string>& columns,
+  // `table` is the table's name in the plan (the key of a shared read).
+  Result<std::unique_ptr<BatchStream>> SnapshotStream(const std::string& table, const delta::SnapshotPtr& snap,
+                                                      const Schema& planned, const std::vector<std::string>& columns,
                                                       const std::vector<parquet::ColumnPredicate>& predicates);
   bool by_parts_ = false;  // ReadByParts
   int64_t cut_rows_ = 0;
+  std::string share_as_;  // ShareScansAs
+  int64_t shared_read_views_ = 0;
 
   const PipelineRunner::Impl& runner_;
   const ExecOptions& exec_;
