@@ -250,7 +250,8 @@ Result<LastCheckpoint> WriteCheckpointFile(FileSystem* fs, const std::string& ta
                           OptLong(a.base_row_id), OptLong(a.default_row_commit_version),
                           OptStr(a.stats)})));
   }
-  for (const auto& [key, r] : state.tombstones) {
+  for (const auto& [key, tombstone] : state.tombstones) {
+    const RemoveFile r = tombstone.ToRemove(key);
     LP_RETURN_IF_ERROR(row(
         2, Value::Struct({Str(r.path), OptLong(r.deletion_timestamp), Value::Bool(false),
                           r.extended_file_metadata ? Value::Bool(*r.extended_file_metadata) : Value(),

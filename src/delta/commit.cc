@@ -134,13 +134,7 @@ Status WriteCheckpointOf(FileSystem* fs, const std::string& table_path, const Ta
   int64_t version = state.version;
   // Expired tombstones are dropped from the checkpoint (PROTOCOL.md: tombstones are
   // kept for at least delta.deletedFileRetentionDuration).
-  int64_t retention = DeletedFileRetentionMillis(state.metadata.configuration);
-  int64_t cutoff = options.clock->NowMillis() - retention;
-  std::vector<FileMap<RemoveFile>::Change> expired;
-  for (const auto& [key, t] : state.tombstones) {
-    if (t.deletion_timestamp.value_or(0) < cutoff) expired.emplace_back(key, std::nullopt);
-  }
-  state.tombstones.Apply(std::move(expired));
+  DropExpiredTombstones(&state, options.clock->NowMillis());
   // So are expired transaction identifiers (delta/txn_retention.h), when the table sets
   // delta.setTransactionRetentionDuration.
   const std::optional<int64_t> txn_cutoff = TxnExpiryCutoffMillis(state.metadata.configuration, options.clock->NowMillis());
@@ -353,12 +347,21 @@ Result<SnapshotPtr> DeltaTable::Latest() const {
         LP_RETURN_IF_ERROR(
             ApplyCommit(&state, state.version + 1, std::move(parsed).value(), CommitFileMillis(fs_, path_, info), &added));
       }
+      // The cached state outlives any checkpoint, so it lets expired tombstones go as a
+      // checkpoint does; otherwise a handle kept for months (a continuous run's) would hold
+      // every file ever removed. Once per checkpoint interval: the scan is O(tombstones).
+      const int64_t interval = CheckpointIntervalOf(state.metadata);
+      if (state.version / interval != base->version() / interval) {
+        DropExpiredTombstones(&state, options_.clock->NowMillis());
+      }
       LP_ASSIGN_OR_RETURN(snap, Snapshot::Advance(*base, std::move(state), added));
     }
   }
   if (!snap) {
-    // First use, or the cached version's commit is gone: replay from the newest checkpoint.
+    // First use, or the cached version's commit is gone: replay from the newest checkpoint
+    // (the JSON commits after it may hold tombstones that expired since).
     LP_ASSIGN_OR_RETURN(TableState state, ReplayLog(fs_, path_));
+    DropExpiredTombstones(&state, options_.clock->NowMillis());
     LP_ASSIGN_OR_RETURN(snap, Snapshot::Make(path_, std::move(state), fs_, options_.clock));
   }
   std::lock_guard<std::mutex> lock(cache_mu_);

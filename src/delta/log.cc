@@ -654,11 +654,49 @@ Result<std::string> FileKey(std::string_view path, const std::optional<DeletionV
   return key;
 }
 
+Tombstone Tombstone::Of(const std::string& key, RemoveFile remove) {
+  Tombstone t;
+  if (remove.path != key) t.path = std::move(remove.path);
+  t.deletion_timestamp = remove.deletion_timestamp;
+  t.size = remove.size;
+  t.data_change = remove.data_change;
+  t.extended_file_metadata = remove.extended_file_metadata;
+  t.has_partition_values = remove.partition_values.has_value();
+  if (remove.partition_values && remove.partition_values->empty()) remove.partition_values.reset();
+  if (remove.partition_values || remove.deletion_vector || remove.base_row_id ||
+      remove.default_row_commit_version) {
+    auto extras = std::make_shared<Extras>();
+    extras->partition_values = std::move(remove.partition_values);
+    extras->deletion_vector = std::move(remove.deletion_vector);
+    extras->base_row_id = remove.base_row_id;
+    extras->default_row_commit_version = remove.default_row_commit_version;
+    t.extras = std::move(extras);
+  }
+  return t;
+}
+
+RemoveFile Tombstone::ToRemove(const std::string& key) const {
+  RemoveFile r;
+  r.path = LogPath(key);
+  r.deletion_timestamp = deletion_timestamp;
+  r.size = size;
+  r.data_change = data_change;
+  r.extended_file_metadata = extended_file_metadata;
+  if (has_partition_values) r.partition_values.emplace();
+  if (extras) {
+    if (extras->partition_values) r.partition_values = extras->partition_values;
+    r.deletion_vector = extras->deletion_vector;
+    r.base_row_id = extras->base_row_id;
+    r.default_row_commit_version = extras->default_row_commit_version;
+  }
+  return r;
+}
+
 Status ApplyActions(TableState* state, std::vector<Action> actions, std::vector<std::string>* added_keys) {
   // File changes are gathered (in order: the last action on a key wins) and applied to
   // the copy-on-write maps at once, so a commit rebuilds each touched chunk once.
   std::vector<FileMap<AddFile>::Change> file_changes;
-  std::vector<FileMap<RemoveFile>::Change> tombstone_changes;
+  std::vector<FileMap<Tombstone>::Change> tombstone_changes;
   // Deletion-vector files counted per key as they stand after the actions.
   std::map<std::string, bool> dv_after;
   for (Action& action : actions) {
@@ -682,7 +720,8 @@ Status ApplyActions(TableState* state, std::vector<Action> actions, std::vector<
       LP_ASSIGN_OR_RETURN(std::string key, FileKey(r->path, r->deletion_vector));
       dv_after[key] = false;
       file_changes.emplace_back(key, std::nullopt);
-      tombstone_changes.emplace_back(std::move(key), std::move(*r));
+      Tombstone tombstone = Tombstone::Of(key, std::move(*r));
+      tombstone_changes.emplace_back(std::move(key), std::move(tombstone));
     } else if (auto* t = std::get_if<Txn>(&action)) {
       state->txns[t->app_id] = std::move(*t);
     }

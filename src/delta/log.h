@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +92,40 @@ struct RemoveFile {
   std::optional<DeletionVector> deletion_vector;
   std::optional<int64_t> base_row_id;
   std::optional<int64_t> default_row_commit_version;
+};
+
+// A removed file as a table state keeps it until its tombstone expires
+// (delta.deletedFileRetentionDuration): only what VACUUM and a checkpoint's `remove`
+// column need. Not its stats or tags, which no checkpoint writes and no reader of a
+// tombstone uses. Small on purpose (about 260 bytes of heap with its key, against 865
+// for the whole RemoveFile of a Gold view's file and 1,390 for a Bronze file's;
+// docs/BENCHMARKS.md, "Tombstones"): a view committing every second keeps one per version
+// within the retention.
+struct Tombstone {
+  // Rarely present fields, shared and immutable (null for a lakepipe table without
+  // partitions).
+  struct Extras {
+    std::optional<PartitionValues> partition_values;
+    std::optional<DeletionVector> deletion_vector;
+    std::optional<int64_t> base_row_id;
+    std::optional<int64_t> default_row_commit_version;
+  };
+  // The path as in the log; empty when it equals the file's key (a path without escapes,
+  // as lakepipe writes them), so the string is not kept twice. Use LogPath(key).
+  std::string path;
+  std::optional<int64_t> deletion_timestamp;
+  std::optional<int64_t> size;
+  bool data_change = true;
+  std::optional<bool> extended_file_metadata;
+  // The remove had `partitionValues` (an unpartitioned table's `{}` needs no Extras).
+  bool has_partition_values = false;
+  std::shared_ptr<const Extras> extras;
+
+  // The tombstone of `remove`, whose FileKey is `key`.
+  static Tombstone Of(const std::string& key, RemoveFile remove);
+  const std::string& LogPath(const std::string& key) const { return path.empty() ? key : path; }
+  // The `remove` action again (without stats and tags).
+  RemoveFile ToRemove(const std::string& key) const;
 };
 
 // Application transaction: the latest `version` an application (a streaming flow) has
@@ -185,8 +220,10 @@ struct TableState {
   // Active files keyed by (path, deletion vector id), in key order. Copy-on-write: a
   // copy of the state shares them, and a commit rebuilds only what it touches.
   FileMap<AddFile> files;
-  // Removed files still within their tombstone life, for VACUUM.
-  FileMap<RemoveFile> tombstones;
+  // Removed files still within their tombstone life, for VACUUM and checkpoints. The
+  // latest snapshot of a DeltaTable handle drops expired ones as it rolls forward
+  // (DropExpiredTombstones, delta/log_cleanup.h), as a checkpoint does.
+  FileMap<Tombstone> tombstones;
   std::map<std::string, Txn> txns;  // app id -> latest
   // Timestamp of the commit at `version` (inCommitTimestamp, commitInfo.timestamp, or
   // the commit file's modification time, in that order of preference), milliseconds.

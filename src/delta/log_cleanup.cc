@@ -39,6 +39,17 @@ int64_t DeletedFileRetentionMillis(const StringMap& configuration) {
   return IntervalProperty(configuration, "delta.deletedFileRetentionDuration", kDefaultDeletedFileRetentionMillis);
 }
 
+int64_t DropExpiredTombstones(TableState* state, int64_t now_millis) {
+  const int64_t cutoff = now_millis - DeletedFileRetentionMillis(state->metadata.configuration);
+  std::vector<FileMap<Tombstone>::Change> expired;
+  for (const auto& [key, t] : state->tombstones) {
+    if (t.deletion_timestamp.value_or(0) < cutoff) expired.emplace_back(key, std::nullopt);
+  }
+  const auto n = static_cast<int64_t>(expired.size());
+  state->tombstones.Apply(std::move(expired));
+  return n;
+}
+
 Result<LogCleanupResult> CleanUpExpiredLog(FileSystem* fs, const std::string& table_path,
                                            const StringMap& configuration, int64_t now_millis) {
   LogCleanupResult out;

@@ -33,6 +33,12 @@ int64_t LogRetentionMillis(const StringMap& configuration);
 // delta.deletedFileRetentionDuration in milliseconds (7 days when absent or unreadable).
 int64_t DeletedFileRetentionMillis(const StringMap& configuration);
 
+// Drops from `state` the tombstones whose deletionTimestamp (absent: 0) is before
+// now - delta.deletedFileRetentionDuration of its configuration: what a checkpoint leaves
+// out (PROTOCOL.md keeps a tombstone at least that long, and only VACUUM reads them, with
+// at least that retention). Returns how many went. O(tombstones).
+int64_t DropExpiredTombstones(TableState* state, int64_t now_millis);
+
 struct LogCleanupResult {
   int64_t cutoff_checkpoint = -1;  // the checkpoint kept as the log's new start (-1: none)
   int64_t files_deleted = 0;

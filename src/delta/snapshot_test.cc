@@ -42,11 +42,9 @@ std::string Describe(const TableState& s) {
     c.data_change = false;
     out += "add " + k + " " + SerializeAction(c) + "\n";
   }
-  for (const auto& [k, r] : s.tombstones) {
-    RemoveFile c = r;
+  for (const auto& [k, t] : s.tombstones) {
+    RemoveFile c = t.ToRemove(k);  // no stats or tags: neither kept in checkpoints
     c.data_change = false;
-    c.stats.reset();  // not kept in checkpoints
-    c.tags.reset();
     out += "tomb " + k + " " + SerializeAction(c) + "\n";
   }
   for (const auto& [k, t] : s.txns) out += "txn " + k + " " + std::to_string(t.version) + "\n";

@@ -309,6 +309,24 @@ Result<Column> CastColumn(const Column& in, const DataType& type, const std::str
   return out;
 }
 
+// Opens data file `file` of `snap`. A file that is gone is NotFound naming the file, the
+// version and the table, and saying why that happens: VACUUM deletes a removed file once
+// its tombstone is older than delta.deletedFileRetentionDuration, so an old version (time
+// travel, a reader far behind) may have lost its files while its log entry remains.
+Result<std::unique_ptr<parquet::FileReader>> OpenDataFile(const Snapshot& snap, const DataFile& file) {
+  auto reader = parquet::FileReader::Open(snap.fs(), file.full_path);
+  if (reader.ok() || !reader.status().IsNotFound()) return reader;
+  auto retention = snap.configuration().find("delta.deletedFileRetentionDuration");
+  const std::string kept = retention != snap.configuration().end()
+                               ? "the table's delta.deletedFileRetentionDuration ('" + retention->second + "')"
+                               : "the table's delta.deletedFileRetentionDuration (7 days, the default)";
+  return Status::NotFound("data file " + file.add.path + " of version " + std::to_string(snap.version()) + " of " +
+                          snap.table_path() + " no longer exists (" + reader.status().message() +
+                          "): once a later version removes a file, VACUUM deletes it after " + kept +
+                          ", so versions older than that may not be readable (time travel reaches back that far "
+                          "only); read a newer version");
+}
+
 }  // namespace
 
 Result<RecordBatch> Scan::ReadFile(size_t i) const {
@@ -328,7 +346,7 @@ Result<RecordBatch> Scan::ReadFileRows(size_t i, const std::vector<int64_t>& row
 Result<std::vector<RecordBatch>> Scan::ReadPieces(size_t i, const std::vector<int64_t>* selected) const {
   if (i >= files_.size()) return Status::InvalidArgument("scan has no file " + std::to_string(i));
   const DataFile& file = files_[i];
-  LP_ASSIGN_OR_RETURN(auto reader, parquet::FileReader::Open(snapshot_->fs(), file.full_path));
+  LP_ASSIGN_OR_RETURN(auto reader, OpenDataFile(*snapshot_, file));
   const Schema& file_schema = reader->schema();
   const auto& partition_columns = snapshot_->partition_columns();
   auto is_partition = [&](const std::string& name) {
@@ -426,7 +444,7 @@ Result<std::unique_ptr<Scan::RowGroupReader>> Scan::OpenFile(size_t i) const {
   auto out = std::make_unique<RowGroupReader>();
   out->scan_ = this;
   out->file_ = &files_[i];
-  LP_ASSIGN_OR_RETURN(out->reader_, parquet::FileReader::Open(snapshot_->fs(), files_[i].full_path));
+  LP_ASSIGN_OR_RETURN(out->reader_, OpenDataFile(*snapshot_, files_[i]));
   const Schema& file_schema = out->reader_->schema();
   const auto& partition_columns = snapshot_->partition_columns();
   auto is_partition = [&](const std::string& name) {

@@ -59,7 +59,7 @@ Result<VacuumResult> DeltaTable::Vacuum(const VacuumOptions& options) const {
   }
   for (const auto& [key, r] : snap->state().tombstones) {
     if (r.deletion_timestamp.value_or(0) >= cutoff_millis) {
-      LP_ASSIGN_OR_RETURN(std::string rel, RelativeToTable(path_, r.path));
+      LP_ASSIGN_OR_RETURN(std::string rel, RelativeToTable(path_, r.LogPath(key)));
       keep.insert(rel);
     }
   }
