@@ -19,6 +19,7 @@
 #include "runtime/file_watcher.h"
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/status_board.h"
+#include "runtime/view_table_defaults.h"
 #include "sql/table_properties.h"
 
 namespace lakepipe::runtime {
@@ -257,8 +258,11 @@ Status PipelineRunner::RunContinuous(const RunOptions& options) {
     } else if (ds.kind == sql::DatasetKind::kMaterializedView) {
       t.min_interval_micros = sql::kDefaultViewTriggerIntervalMicros;
     }
-    // Scheduled VACUUM: daily unless the table says otherwise ('off' never).
-    t.vacuum_interval_micros = props.vacuum_interval_micros.value_or(sql::kDefaultVacuumIntervalMicros);
+    // Scheduled VACUUM: daily for streaming tables, hourly for materialized views (their
+    // one-hour history, view_table_defaults.h), unless the table says otherwise ('off' never).
+    t.vacuum_interval_micros = props.vacuum_interval_micros.value_or(
+        ds.kind == sql::DatasetKind::kMaterializedView ? kDefaultViewVacuumIntervalMicros
+                                                       : sql::kDefaultVacuumIntervalMicros);
     if (t.vacuum_interval_micros > 0) {
       // The first one soon after the start (a run restarted more often than the interval
       // still vacuums), then one per interval.

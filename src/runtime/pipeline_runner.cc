@@ -29,6 +29,7 @@
 #include "sql/stream_source.h"
 #include "sql/table_properties.h"
 #include "runtime/status_board.h"
+#include "runtime/view_table_defaults.h"
 
 namespace lakepipe::runtime {
 
@@ -553,6 +554,8 @@ Result<delta::CreateOptions> PipelineRunner::Impl::CreateOptionsFor(const sql::R
   create.schema = schema;
   create.partition_columns = def.partition_columns;
   for (const auto& [k, v] : def.table_properties) create.configuration[k] = v;
+  // A view's short history unless its TBLPROPERTIES say otherwise (view_table_defaults.h).
+  if (ds.kind == sql::DatasetKind::kMaterializedView) AddMaterializedViewTableDefaults(&create.configuration);
   create.name = ds.name;
   if (!def.comment.empty()) create.description = def.comment;
   return create;

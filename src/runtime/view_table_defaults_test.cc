@@ -1,0 +1,79 @@
+// A pipeline's materialized views are created with a short history (one hour of removed
+// files and of log, a checkpoint every 100 versions: view_table_defaults.h) unless their
+// TBLPROPERTIES set those keys; streaming tables keep Delta's defaults.
+#include "runtime/view_table_defaults.h"
+
+#include <gtest/gtest.h>
+
+#include "delta/table.h"
+#include "runtime/pipeline_runner.h"
+#include "testing/testing.h"
+
+namespace lakepipe::runtime {
+namespace {
+
+std::map<std::string, std::string> ConfigurationOf(const std::string& path) {
+  auto table = delta::DeltaTable::Open(path);
+  EXPECT_TRUE(table.ok()) << table.status().ToString();
+  if (!table.ok()) return {};
+  auto snap = (*table)->Latest();
+  EXPECT_TRUE(snap.ok());
+  return snap.ok() ? (*snap)->configuration() : std::map<std::string, std::string>{};
+}
+
+TEST(ViewTableDefaultsTest, ViewsGetAShortHistoryAndTheUsersPropertiesWin) {
+  FileSystem* fs = FileSystem::Default();
+  testing::TempDir dir;
+  const std::string landing = dir.Join("landing");
+  const std::string storage = dir.Join("storage");
+  ASSERT_TRUE(fs->CreateDirs(landing).ok());
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
+  ASSERT_TRUE(fs->WriteFile(JoinPath(landing, "a.csv"), "id,kind\n1,a\n2,b\n3,a\n").ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/pipeline.yaml"), "name: t\nstorage: " + storage +
+                                                              "\nlibraries: [p.sql]\nconfiguration: {landing: " +
+                                                              landing + "}\n")
+                  .ok());
+  ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
+                            "CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${landing}', "
+                            "format => 'csv', header => true, schema => 'id INT, kind STRING');\n"
+                            "CREATE OR REFRESH MATERIALIZED VIEW totals AS SELECT kind, count(*) AS n FROM raw "
+                            "GROUP BY kind;\n"
+                            "CREATE OR REFRESH MATERIALIZED VIEW kept TBLPROPERTIES "
+                            "('delta.deletedFileRetentionDuration' = 'interval 2 days', "
+                            "'delta.logretentionduration' = 'interval 3 days') AS SELECT kind, sum(id) AS s FROM raw "
+                            "GROUP BY kind;\n")
+                  .ok());
+  auto runner = PipelineRunner::Open(dir.Join("p"), {});
+  ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+  auto update = (*runner)->RunOnce({});
+  ASSERT_TRUE(update.ok()) << update.status().ToString();
+
+  auto totals = ConfigurationOf(storage + "/totals");
+  EXPECT_EQ(totals["delta.deletedFileRetentionDuration"], "interval 1 hour");
+  EXPECT_EQ(totals["delta.logRetentionDuration"], "interval 1 hour");
+  EXPECT_EQ(totals["delta.checkpointInterval"], "100");
+
+  auto kept = ConfigurationOf(storage + "/kept");
+  EXPECT_EQ(kept["delta.deletedFileRetentionDuration"], "interval 2 days");
+  // Set in another letter case: left as written, no second key added.
+  EXPECT_EQ(kept["delta.logretentionduration"], "interval 3 days");
+  EXPECT_EQ(kept.count("delta.logRetentionDuration"), 0u);
+  EXPECT_EQ(kept["delta.checkpointInterval"], "100");
+
+  auto raw = ConfigurationOf(storage + "/raw");
+  EXPECT_EQ(raw.count("delta.deletedFileRetentionDuration"), 0u);
+  EXPECT_EQ(raw.count("delta.logRetentionDuration"), 0u);
+  EXPECT_EQ(raw.count("delta.checkpointInterval"), 0u);
+}
+
+TEST(ViewTableDefaultsTest, AddsOnlyTheKeysNotSet) {
+  std::map<std::string, std::string> configuration = {{"DELTA.CHECKPOINTINTERVAL", "7"}, {"other", "x"}};
+  AddMaterializedViewTableDefaults(&configuration);
+  EXPECT_EQ(configuration.size(), 4u);
+  EXPECT_EQ(configuration["DELTA.CHECKPOINTINTERVAL"], "7");
+  EXPECT_EQ(configuration["delta.deletedFileRetentionDuration"], "interval 1 hour");
+  EXPECT_EQ(configuration["delta.logRetentionDuration"], "interval 1 hour");
+}
+
+}  // namespace
+}  // namespace lakepipe::runtime
