@@ -49,7 +49,7 @@ class PartFanout;
 class SharedPartScans {
  public:
   // Parts decoded ahead of the slowest view at most.
-  static constexpr size_t kWindowParts = 3;
+  static constexpr size_t kWindowParts = 2;
   // Views of one group that share reads at most (RunOnce runs them all at once, each on a
   // thread of its own; the aggregates' states are held at the same time).
   static constexpr size_t kMaxViews = 8;
