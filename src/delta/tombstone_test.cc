@@ -12,6 +12,7 @@
 
 #include "delta/log_cleanup.h"
 #include "delta/table.h"
+#include "delta/test_util.h"
 #include "testing/testing.h"
 
 namespace lakepipe::delta {
@@ -19,15 +20,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-Schema IdSchema() { return *Schema::ParseDDL("id BIGINT"); }
-
-RecordBatch Ids(int64_t from, int64_t to) {
-  Column c(DataType::Long());
-  for (int64_t i = from; i < to; ++i) c.Append<int64_t>(i);
-  std::vector<Column> cols;
-  cols.push_back(std::move(c));
-  return RecordBatch::FromColumns(IdSchema(), std::move(cols));
-}
+using test::IdSchema;
+using test::Ids;
 
 // The remove actions of the newest checkpoint of the table at `path` (-1 without one).
 int64_t RemovesInNewestCheckpoint(const std::string& path, int64_t* version) {

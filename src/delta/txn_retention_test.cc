@@ -13,6 +13,7 @@
 
 #include "delta/log_internal.h"
 #include "delta/table.h"
+#include "delta/test_util.h"
 #include "testing/testing.h"
 
 namespace lakepipe::delta {
@@ -21,15 +22,8 @@ namespace {
 constexpr int64_t kMinute = 60LL * 1000000;  // microseconds, as ManualClock counts
 constexpr int64_t kStart = 1767225600LL * 1000000;  // 2026-01-01 00:00 UTC
 
-Schema IdSchema() { return *Schema::ParseDDL("id BIGINT"); }
-
-RecordBatch Ids(int64_t from, int64_t to) {
-  Column c(DataType::Long());
-  for (int64_t i = from; i < to; ++i) c.Append<int64_t>(i);
-  std::vector<Column> cols;
-  cols.push_back(std::move(c));
-  return RecordBatch::FromColumns(IdSchema(), std::move(cols));
-}
+using test::IdSchema;
+using test::Ids;
 
 std::unique_ptr<DeltaTable> Table(const std::string& path, ManualClock* clock, StringMap configuration) {
   CreateOptions create;

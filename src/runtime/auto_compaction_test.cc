@@ -23,15 +23,8 @@
 namespace lakepipe::runtime {
 namespace {
 
-Schema IdSchema() { return *Schema::ParseDDL("id BIGINT"); }
-
-RecordBatch Ids(int64_t from, int64_t to) {
-  Column c(DataType::Long());
-  for (int64_t i = from; i < to; ++i) c.Append<int64_t>(i);
-  std::vector<Column> cols;
-  cols.push_back(std::move(c));
-  return RecordBatch::FromColumns(IdSchema(), std::move(cols));
-}
+using delta::test::IdSchema;
+using delta::test::Ids;
 
 // Sum and count of `id` in a snapshot.
 std::pair<int64_t, int64_t> SumCount(const delta::SnapshotPtr& snap) {
