@@ -1,19 +1,13 @@
 #include "runtime/shared_appends.h"
 
 #include <algorithm>
-#include <cctype>
 #include <limits>
 
 #include "delta/commit_appends.h"
+#include "sql/lexer.h"
 
 namespace lakepipe::runtime {
 
-namespace {
-std::string LowerName(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-}  // namespace
 
 struct SharedAppends::Entry {
   int64_t version = 0;
@@ -96,7 +90,7 @@ Result<std::vector<RecordBatch>> SharedAppends::Read(const delta::DeltaTable& ta
   std::lock_guard<std::mutex> lock(entry->mu);
   std::vector<std::string> missing;
   for (const auto& c : columns) {
-    if (entry->columns.count(LowerName(c)) == 0 &&
+    if (entry->columns.count(sql::ToLower(c)) == 0 &&
         std::find(missing.begin(), missing.end(), c) == missing.end())
       missing.push_back(c);
   }
@@ -135,14 +129,14 @@ Result<std::vector<RecordBatch>> SharedAppends::Read(const delta::DeltaTable& ta
         decoded.pieces.push_back(p.column_ptr(c));
         decoded_bytes += p.column(c).MemoryBytes();
       }
-      entry->columns[LowerName(schema.field(c).name)] = std::move(decoded);
+      entry->columns[sql::ToLower(schema.field(c).name)] = std::move(decoded);
     }
   }
   for (size_t p = 0; p < entry->piece_rows.size(); ++p) {
     Schema schema;
     std::vector<ColumnPtr> cols;
     for (const auto& c : columns) {
-      auto it = entry->columns.find(LowerName(c));
+      auto it = entry->columns.find(sql::ToLower(c));
       if (it == entry->columns.end()) {
         return Status::InvalidArgument("table " + table.path() + " has no column `" + c + "` at version " +
                                        std::to_string(version));

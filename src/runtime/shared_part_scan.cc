@@ -5,17 +5,11 @@
 #include <deque>
 #include <thread>
 
-#include <cctype>
 #include "delta/changes.h"
+#include "sql/lexer.h"
 
 namespace lakepipe::runtime {
 
-namespace {
-std::string LowerName(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-}  // namespace
 
 // One shared read: a decode thread that reads the snapshot's parts into a window, and a
 // cursor per view. A part leaves the window once every view still reading has taken it;
@@ -157,7 +151,7 @@ class FanoutStream : public BatchStream {
 };
 
 bool SamePredicate(const parquet::ColumnPredicate& a, const parquet::ColumnPredicate& b) {
-  return LowerName(a.column) == LowerName(b.column) && a.op == b.op && a.value == b.value;
+  return sql::EqualsIgnoreCase(a.column, b.column) && a.op == b.op && a.value == b.value;
 }
 
 bool Has(const std::vector<parquet::ColumnPredicate>& list, const parquet::ColumnPredicate& p) {
@@ -258,7 +252,7 @@ void SharedPartScans::DecideLocked(Table* t) {
   std::set<std::string> have;
   for (const Request* r : sharing) {
     for (const auto& c : r->columns)
-      if (have.insert(LowerName(c)).second) options.columns.push_back(c);
+      if (have.insert(sql::ToLower(c)).second) options.columns.push_back(c);
   }
   options.predicates = std::move(common);
   t->fanout = std::make_shared<PartFanout>(sharing[0]->snap, std::move(options), sharing[0]->cut_rows,
