@@ -13,6 +13,7 @@
 #include "sql/resolve.h"
 #include "runtime/external_tables.h"
 #include "runtime/file_source_schema.h"
+#include "runtime/runtime_settings.h"
 
 namespace lakepipe::cli {
 
@@ -42,6 +43,8 @@ Result<sql::Pipeline> Load(const PipelineOptions& o) {
 
 Status RunValidate(const PipelineOptions& o) {
   LP_ASSIGN_OR_RETURN(sql::Pipeline p, Load(o));
+  // The runtime's own settings (lakepipe.*), refused here as `run` refuses them.
+  LP_RETURN_IF_ERROR(runtime::CheckRuntimeSettings(p.settings));
   // read_files scans without a schema: the kept or inferred schema, as `run` plans them.
   // Other pipelines' tables: through the catalog, at their current versions (docs/catalog.md).
   LP_ASSIGN_OR_RETURN(sql::ResolvedPipeline r,

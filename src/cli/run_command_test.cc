@@ -77,6 +77,14 @@ TEST_F(RunCommandTest, ErrorsAreOneClearLine) {
     ExpectOneErrorLine(LakepipeFails(std::string(command) + Example() + sets_ + " --set pipelines.maxFlowRetryAttempts=x"),
                        "pipelines.maxFlowRetryAttempts is 'x'");
   }
+  ExpectOneErrorLine(LakepipeFails("run --once " + Example() + sets_ + " --set lakepipe.shareViewScans=maybe"),
+                     "lakepipe.shareViewScans is 'maybe'");
+  // So are the runtime's own settings, each refused by validate as the run refuses it.
+  for (const char* key : {"lakepipe.batchRows", "lakepipe.flowThreads", "lakepipe.aggregateThreads",
+                          "lakepipe.shareViewScans", "lakepipe.seenKeysMemory",
+                          "spark.sql.streaming.minBatchesToRetain"}) {
+    ExpectOneErrorLine(LakepipeFails("validate " + Example() + sets_ + " --set " + key + "=x"), key);
+  }
   // Options of a continuous run are refused with --once, not ignored.
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --port 0" + sets_), "--port applies to a continuous run");
   ExpectOneErrorLine(LakepipeFails("run " + Example() + " --once --summary" + sets_), "--summary applies to a continuous run");

@@ -111,6 +111,9 @@ struct Flow {
   std::vector<std::pair<std::string, std::string>> warnings;
 };
 
+// spark.sql.streaming.minBatchesToRetain from the pipeline's configuration (Spark's name
+// for the setting; pipeline.yaml `configuration` or --set), else 100 as in Spark.
+Result<int64_t> MinBatchesToRetain(const sql::PipelineSettings& settings);
 // The rows per part of a table read by parts: the pipeline's configuration
 // `lakepipe.batchRows` (docs/execution.md; tests set a tiny one), else the default.
 Result<int64_t> BatchRows(const sql::PipelineSettings& settings);

@@ -75,8 +75,8 @@ BatchPlan ConsumedSummary(const Flow& flow, int64_t batch_id) {
   return summary;
 }
 
-// spark.sql.streaming.minBatchesToRetain from the pipeline's configuration (Spark's name
-// for the setting; pipeline.yaml `configuration` or --set).
+}  // namespace
+
 Result<int64_t> MinBatchesToRetain(const sql::PipelineSettings& settings) {
   static const std::string kKey = "spark.sql.streaming.minBatchesToRetain";
   auto it = settings.configuration.find(kKey);
@@ -89,8 +89,6 @@ Result<int64_t> MinBatchesToRetain(const sql::PipelineSettings& settings) {
   }
   return std::stoll(v);
 }
-
-}  // namespace
 
 Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, bool full_refresh,
                                              const sql::ResolvedDataset::MoreFlow* more) {
