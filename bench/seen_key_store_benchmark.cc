@@ -16,12 +16,19 @@
 //   BM_Reopen/N           Open a store holding N keys and probe one key: a restart's cost.
 //   BM_ProbeKnown/N       on a store of N keys, batches of 65536 keys, half already stored
 //                         and half new, probed and abandoned (a replay; no commit).
+//   BM_CommitNew/N/M/T    the commit alone of one batch of N new keys (T = 1: each with an
+//                         event time, as a deduplication with a watermark records them) into
+//                         a store of M keys (a copy of a store built once); the keys are
+//                         probed first, untimed. Reports ns per key: what issue 15's
+//                         "seen-key commit" costs Silver per new line.
 //
 // Keys are 48 bytes, about the KeyEncoder bytes of a row of the orders pipeline's Silver.
 // The stores of BM_Reopen/BM_ProbeKnown are built once per key count under
 // $TMPDIR/lp_seen_bench_<N> (not timed) and reused by later runs.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -204,6 +211,89 @@ void BM_ProbeKnown(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(kBatch * kBatches), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_ProbeKnown)->Arg(5000000)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// A store of m keys, with or without event times, built once under $TMPDIR (keys
+// [0, m), committed in batches of 1M).
+std::string StoreOf(int64_t m, bool times) {
+  if (!times) return StoreOf(m);
+  std::string dir = (std::filesystem::temp_directory_path() / ("lp_seen_bench_t" + std::to_string(m))).string();
+  std::string done = dir + ".done";
+  if (std::filesystem::exists(done)) return dir;
+  std::filesystem::remove_all(dir);
+  {
+    auto store = OpenOrDie(dir);
+    KeyBatch keys;
+    std::vector<int64_t> event_times;
+    std::vector<uint8_t> inserted;
+    constexpr int64_t kBatch = 1000000;
+    int64_t id = 0;
+    for (int64_t from = 0; from < m; from += kBatch, ++id) {
+      int64_t n = std::min(kBatch, m - from);
+      keys.Fill(from, n);
+      event_times.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) event_times[static_cast<size_t>(i)] = (from + i) * 1000;
+      store->Abandon();
+      Check(store->InsertIfAbsentWithTime(keys.views, event_times, &inserted));
+      Check(store->Commit(id));
+    }
+  }
+  std::FILE* f = std::fopen(done.c_str(), "w");
+  if (f != nullptr) std::fclose(f);
+  return dir;
+}
+
+// User + system CPU of the whole process (every thread's: a commit may write on two, and
+// RocksDB's background threads run beside it).
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+void BM_CommitNew(benchmark::State& state) {
+  const int64_t n = state.range(0), m = state.range(1);
+  const bool times = state.range(2) != 0;
+  const std::string base = m > 0 ? StoreOf(m, times) : std::string();
+  KeyBatch keys;
+  keys.Fill(m + 1000, n);  // none stored
+  std::vector<int64_t> event_times(static_cast<size_t>(n));
+  // Later than every stored time, so no stored key is re-timed.
+  for (int64_t i = 0; i < n; ++i) event_times[static_cast<size_t>(i)] = (m + 1000 + i) * 1000;
+  std::vector<uint8_t> inserted;
+  double commit_seconds = 0, commit_cpu_seconds = 0;
+  for (auto _ : state) {
+    std::string dir = Scratch("lp_seen_bench_commit");
+    if (m > 0) std::filesystem::copy(base, dir, std::filesystem::copy_options::recursive);
+    auto store = OpenOrDie(dir);
+    int64_t batch = store->committed_batch().value_or(-1) + 1;
+    store->Abandon();
+    if (times) Check(store->InsertIfAbsentWithTime(keys.views, event_times, &inserted));
+    else Check(store->InsertIfAbsent(keys.views, &inserted));
+    for (uint8_t b : inserted) {
+      if (b != 1) std::abort();
+    }
+    const double cpu_start = ProcessCpuSeconds();
+    auto start = std::chrono::steady_clock::now();
+    Check(store->Commit(batch));
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    commit_cpu_seconds += ProcessCpuSeconds() - cpu_start;
+    state.SetIterationTime(took.count());
+    commit_seconds += took.count();
+    if (store->size() != n + m) std::abort();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+  const double committed = static_cast<double>(n * state.iterations());
+  state.counters["ns_per_key"] = commit_seconds * 1e9 / committed;
+  state.counters["cpu_ns_per_key"] = commit_cpu_seconds * 1e9 / committed;
+}
+BENCHMARK(BM_CommitNew)
+    ->ArgNames({"new", "stored", "times"})
+    ->ArgsProduct({{10000, 100000, 1000000}, {0, 1000000}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->UseManualTime();
 
 }  // namespace
 }  // namespace lakepipe

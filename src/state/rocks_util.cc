@@ -214,7 +214,7 @@ Status StateWrite::Ingest(rocksdb::DB* db, const std::string& dir, int64_t tag) 
   LP_RETURN_IF_ERROR(FromRocks(writer.Open(file), "create " + file));
   for (const auto& op : ops_) {
     auto st = op.is_delete ? writer.Delete(op.key) : writer.Put(op.key, op.value);
-    LP_RETURN_IF_ERROR(FromRocks(st, "write " + file));
+    if (!st.ok()) return FromRocks(st, "write " + file);  // the message only on a failure
   }
   if (range_) LP_RETURN_IF_ERROR(FromRocks(writer.DeleteRange(range_->first, range_->second), "write " + file));
   LP_RETURN_IF_ERROR(FromRocks(writer.Finish(), "finish " + file));

@@ -160,16 +160,26 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark);
   Status MergeKeys(rocksdb::SstFileWriter* writer, const std::string& file, const std::vector<uint32_t>& slots,
                    size_t slot_from, size_t slot_to, const Digest* lo, const Digest* hi, int64_t* written) const;
-  static constexpr size_t kSplitKeys = 400000;  // from this many new keys, WriteMerged writes two files at once
+  // From this many new keys (WriteMerged) or entries (WriteSorted), the commit writes two
+  // table files at once.
+  static constexpr size_t kSplitKeys = 400000;
   size_t AddPending(const Digest& d, uint8_t flags, int64_t time, std::optional<int64_t> stored_time);
-  // The batch's writes, as one synced WriteBatch (small) or one ingested sorted table file.
+  // The batch's writes, as one synced WriteBatch (small) or one or two sorted table files
+  // ingested by one call.
   Status WriteSmall(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
                     std::optional<int64_t> watermark);
   Status WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end, int64_t count,
                      std::optional<int64_t> watermark);
   template <typename Put, typename Delete>
   Status EmitInKeyOrder(int64_t batch_id, std::vector<Digest>* expired, int64_t count,
-                        std::optional<int64_t> watermark, const Put& put, const Delete& del);
+                        std::optional<int64_t> watermark, const Put& put, const Delete& del) const;
+  template <typename Put, typename Delete>
+  Status EmitKeyEntries(const std::vector<uint32_t>& slots, size_t slot_from, size_t slot_to,
+                        const std::vector<Digest>& expired, size_t expired_from, size_t expired_to, const Put& put,
+                        const Delete& del) const;
+  template <typename Put, typename Delete>
+  Status EmitTimeEntriesAndMarkers(const std::vector<uint32_t>& slots, int64_t batch_id, int64_t count,
+                                   std::optional<int64_t> watermark, const Put& put, const Delete& del) const;
 
   static constexpr size_t kBulkKeys = 50000;     // from this many written entries, ingest a file
   static constexpr size_t kKeepSlots = 1 << 17;  // a pending table this small is reused by the next batch

@@ -153,6 +153,117 @@ TEST(SeenKeyStoreTest, ALargeSpilledBatchIsWrittenAsTwoFilesIngestedTogether) {
   for (const auto& e : *listed) EXPECT_NE(e.name.rfind("ingest-", 0), 0u) << e.name;
 }
 
+// The table files of a DB folder (opened read-only once the store is closed).
+int64_t TableFiles(const std::string& dir) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Options options;
+  EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(options, dir, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (db == nullptr) return -1;
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db->GetLiveFilesMetaData(&files);
+  return static_cast<int64_t>(files.size());
+}
+
+// From SeenKeyStore::kSplitKeys entries (400,000) a batch without spills is written as two
+// table files on two threads (the keys below the middle digest and the rest with the
+// markers), ingested by one call: every key is found after a reopen, in RocksDB and in
+// the loaded copy, and no file is left behind.
+TEST(SeenKeyStoreTest, ALargeBatchIsWrittenAsTwoFilesIngestedTogether) {
+  testing::TempDir dir;
+  std::vector<std::string> owned;
+  for (int i = 0; i < 450001; ++i) owned.push_back("key-" + std::to_string(i));
+  std::vector<std::string_view> keys(owned.begin(), owned.end());
+  std::vector<std::string_view> stored(keys.begin(), keys.end() - 1);
+  {
+    auto store = OpenStore(dir.Join("s"));
+    auto inserted = Insert(*store, stored);
+    EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), 450000);
+    EXPECT_EQ(store->spilled_runs(), 0);
+    ASSERT_TRUE(store->Commit(7).ok());
+  }
+  EXPECT_EQ(TableFiles(dir.Join("s")), 2);
+  auto listed = FileSystem::Default()->ListDir(dir.Join("s"));
+  ASSERT_TRUE(listed.ok());
+  for (const auto& e : *listed) EXPECT_NE(e.name.rfind("ingest-", 0), 0u) << e.name;
+  for (int64_t in_memory : {int64_t{0}, int64_t{1} << 20}) {
+    auto store = OpenStore(dir.Join("s"), in_memory);
+    EXPECT_EQ(store->committed_batch(), 7);
+    EXPECT_EQ(store->size(), 450000);
+    auto seen = Insert(*store, keys);
+    EXPECT_EQ(std::count(seen.begin(), seen.end() - 1, 0), 450000) << in_memory;
+    EXPECT_EQ(seen.back(), 1);  // key-450000 was never inserted
+    store->Abandon();
+  }
+}
+
+// The same with event times: the `k` entries and the `t` entries (sorted by time, a
+// radix sort) go to the two files. Times repeat, are negative or the NULL time (int64
+// max); a later large batch re-times most keys (deleting their old `t` entries) and a
+// watermark then expires exactly the keys whose latest time is below it, for good.
+TEST(SeenKeyStoreTest, ALargeWatermarkedBatchIsWrittenAsTwoFilesWithItsTimeIndex) {
+  testing::TempDir dir;
+  constexpr int kKeys = 250000;
+  std::vector<std::string> owned;
+  std::vector<int64_t> times;
+  for (int i = 0; i < kKeys; ++i) {
+    owned.push_back("key-" + std::to_string(i));
+    // 1,000 distinct times, 250 keys each, half of them negative; every 1,000th key NULL.
+    times.push_back(i % 1000 == 999 ? INT64_MAX : (static_cast<int64_t>(i % 1000) - 500) * kMinute);
+  }
+  std::vector<std::string_view> keys(owned.begin(), owned.end());
+  int64_t kept = 0;  // keys whose latest time is at or above the watermark below
+  {
+    auto store = OpenStore(dir.Join("s"));
+    auto inserted = InsertAt(*store, keys, times);
+    EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), kKeys);
+    ASSERT_TRUE(store->Commit(0).ok());
+  }
+  EXPECT_EQ(TableFiles(dir.Join("s")), 2);
+  {
+    auto store = OpenStore(dir.Join("s"));
+    // Batch 1: keys 0..199,999 seen again 1,000 minutes later: 200,000 `k` puts, 200,000
+    // `t` puts and 200,000 `t` deletions of their old times, in two files.
+    std::vector<std::string_view> head(keys.begin(), keys.begin() + 200000);
+    std::vector<int64_t> later(times.begin(), times.begin() + 200000);
+    for (auto& t : later) {
+      if (t != INT64_MAX) t += 1000 * kMinute;
+    }
+    auto again = InsertAt(*store, head, later);
+    EXPECT_EQ(std::count(again.begin(), again.end(), 1), 0);
+    ASSERT_TRUE(store->Commit(1).ok());
+    EXPECT_EQ(store->size(), kKeys);
+    for (int i = 0; i < kKeys; ++i) {
+      int64_t latest = i < 200000 && times[static_cast<size_t>(i)] != INT64_MAX ? times[static_cast<size_t>(i)] + 1000 * kMinute
+                                                                                : times[static_cast<size_t>(i)];
+      if (latest >= 600 * kMinute) ++kept;
+    }
+  }
+  {
+    auto store = OpenStore(dir.Join("s"));
+    ASSERT_TRUE(store->ExpireBefore(600 * kMinute).ok());
+    ASSERT_TRUE(store->Commit(2).ok());
+    EXPECT_EQ(store->size(), kept);
+  }
+  auto store = OpenStore(dir.Join("s"), 0);  // probes RocksDB
+  EXPECT_EQ(store->size(), kept);
+  EXPECT_EQ(store->committed_watermark(), 600 * kMinute);
+  // Every key probed at a time above the watermark: new exactly when it expired.
+  std::vector<int64_t> now(keys.size(), 5000 * kMinute);
+  auto seen = InsertAt(*store, keys, now);
+  int64_t gone = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    int64_t t = times[static_cast<size_t>(i)];
+    int64_t latest = i < 200000 && t != INT64_MAX ? t + 1000 * kMinute : t;
+    EXPECT_EQ(seen[static_cast<size_t>(i)], latest < 600 * kMinute ? 1 : 0) << owned[static_cast<size_t>(i)];
+    if (seen[static_cast<size_t>(i)] == 1) ++gone;
+    if (HasFailure()) break;
+  }
+  EXPECT_EQ(gone, kKeys - kept);
+  EXPECT_GT(gone, 0);
+  EXPECT_GT(kept, 0);
+}
+
 TEST(SeenKeyStoreTest, ABatchIsAppliedOnlyOnce) {
   testing::TempDir dir;
   auto store = OpenStore(dir.Join("s"));
