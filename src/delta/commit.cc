@@ -240,18 +240,20 @@ Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,
 // ---- DeltaTable: opening and reading ------------------------------------------------
 
 bool DeltaTable::Exists(const std::string& path, FileSystem* fs) {
-  // Asked per micro-batch (side tables): a stat of version 0 answers without listing a
-  // log of thousands of commits; a log whose early commits were cleaned up is listed.
-  if (fs->Exists(CommitPath(path, 0))) return true;
-  auto listing = ListLog(fs, path);
-  return listing.ok() && (!listing->versions.empty() || !listing->checkpoints.empty());
+  // Asked per micro-batch (side tables): a stat or two answer without listing a log of
+  // millions of commits.
+  return LogHasEntries(fs, path);
 }
 
 Result<std::unique_ptr<DeltaTable>> DeltaTable::Open(const std::string& path, FileSystem* fs,
                                                      TableOptions options) {
-  LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs, path));
-  if (listing.versions.empty() && listing.checkpoints.empty()) {
-    return Status::NotFound("no Delta table at " + path + " (_delta_log has no commits)");
+  // Version 0 or `_last_checkpoint` show a table without listing its log; otherwise the
+  // listing decides, and words the error.
+  if (!fs->Exists(CommitPath(path, 0)) && !fs->Exists(JoinPath(LogDir(path), "_last_checkpoint"))) {
+    LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs, path));
+    if (listing.versions.empty() && listing.checkpoints.empty()) {
+      return Status::NotFound("no Delta table at " + path + " (_delta_log has no commits)");
+    }
   }
   return std::unique_ptr<DeltaTable>(new DeltaTable(path, fs, options));
 }
@@ -392,6 +394,8 @@ Result<int64_t> DeltaTable::LatestVersion() const {
     auto newer = CommitsAfterCached(base->version());
     if (newer.ok()) return base->version() + static_cast<int64_t>(newer->size());
   }
+  if (std::optional<LogListing> tail = ListLogFromHint(fs_, path_); tail && !tail->versions.empty())
+    return std::max(tail->versions.back(), tail->checkpoints.front().version);
   LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
   int64_t v = listing.versions.empty() ? -1 : listing.versions.back();
   for (const auto& c : listing.checkpoints) v = std::max(v, c.version);

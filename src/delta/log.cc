@@ -632,6 +632,52 @@ std::string SerializeLastCheckpoint(const LastCheckpoint& lc) {
   return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::optional<LogListing> ListLogFromHint(FileSystem* fs, const std::string& table_path) {
+  std::optional<LastCheckpoint> hint = ReadLastCheckpoint(fs, table_path);
+  if (!hint || hint->version < 0) return std::nullopt;
+  const std::string dir = LogDir(table_path);
+  CheckpointFiles checkpoint;
+  checkpoint.version = hint->version;
+  if (hint->parts && *hint->parts > 1) {
+    for (int32_t part = 1; part <= *hint->parts; ++part) {
+      char buf[80];
+      std::snprintf(buf, sizeof(buf), "%020" PRId64 ".checkpoint.%010d.%010d.parquet", hint->version, part,
+                    *hint->parts);
+      checkpoint.paths.push_back(JoinPath(dir, buf));
+    }
+  } else {
+    // A v2 checkpoint's name holds a UUID that only a listing finds.
+    checkpoint.paths.push_back(JoinPath(dir, CheckpointFileName(hint->version)));
+  }
+  for (const std::string& path : checkpoint.paths) {
+    if (!fs->Exists(path)) return std::nullopt;
+  }
+  LogListing out;
+  out.checkpoints.push_back(std::move(checkpoint));
+  // The checkpoint's own commit (kept by log cleanup; it gives the version's time), then
+  // every commit after it until the first missing one.
+  for (int64_t v = hint->version;; ++v) {
+    auto info = fs->Stat(JoinPath(dir, CommitFileName(v)));
+    if (!info.ok()) {
+      if (v == hint->version) continue;
+      // A commit after the gap means a damaged log: the listing says so.
+      if (fs->Exists(JoinPath(dir, CommitFileName(v + 1)))) return std::nullopt;
+      break;
+    }
+    info->name = CommitFileName(v);
+    out.versions.push_back(v);
+    out.commit_files.push_back(std::move(info).value());
+  }
+  return out;
+}
+
+bool LogHasEntries(FileSystem* fs, const std::string& table_path) {
+  const std::string dir = LogDir(table_path);
+  if (fs->Exists(JoinPath(dir, CommitFileName(0))) || fs->Exists(JoinPath(dir, "_last_checkpoint"))) return true;
+  auto listing = ListLog(fs, table_path);
+  return listing.ok() && (!listing->versions.empty() || !listing->checkpoints.empty());
+}
+
 // ---- replay -------------------------------------------------------------------------
 
 Result<std::string> FileKey(std::string_view path, const std::optional<DeletionVector>& dv) {
@@ -750,9 +796,35 @@ Status ApplyCommit(TableState* state, int64_t version, std::vector<Action> actio
   return Status::OK();
 }
 
+namespace {
+
+Result<TableState> ReplayListed(FileSystem* fs, const std::string& table_path, const ReplayOptions& options,
+                                const LogListing& listing);
+
+}  // namespace
+
 Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
                              const ReplayOptions& options) {
+  // The usual case, the latest version or one after the newest checkpoint, from
+  // `_last_checkpoint` without listing the folder; anything it cannot do, and every
+  // error, is done again from a full listing (which also words the error).
+  if (!options.ignore_checkpoints) {
+    if (std::optional<LogListing> tail = ListLogFromHint(fs, table_path);
+        tail && !tail->versions.empty() &&
+        (options.version < 0 ||
+         (options.version >= tail->checkpoints.front().version && options.version <= tail->versions.back()))) {
+      auto state = ReplayListed(fs, table_path, options, *tail);
+      if (state.ok()) return state;
+    }
+  }
   LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs, table_path));
+  return ReplayListed(fs, table_path, options, listing);
+}
+
+namespace {
+
+Result<TableState> ReplayListed(FileSystem* fs, const std::string& table_path, const ReplayOptions& options,
+                                const LogListing& listing) {
   if (listing.versions.empty() && listing.checkpoints.empty()) {
     return Status::NotFound("no Delta table at " + table_path + " (_delta_log has no commits)");
   }
@@ -871,5 +943,7 @@ Result<TableState> ReplayLog(FileSystem* fs, const std::string& table_path,
   }
   return state;
 }
+
+}  // namespace
 
 }  // namespace lakepipe::delta

@@ -191,8 +191,24 @@ struct LogListing {
   std::vector<CheckpointFiles> checkpoints;
 };
 
-// Lists `<table>/_delta_log`. NotFound when the folder does not exist.
+// Lists `<table>/_delta_log`. NotFound when the folder does not exist. Costs a system
+// call per entry: a streaming table at 10 commits a second keeps millions of commits
+// within its 30-day log retention, so paths taken per batch or per checkpoint use
+// ListLogFromHint instead.
 Result<LogListing> ListLog(FileSystem* fs, const std::string& table_path);
+
+// The tail of the log found without listing the folder: the checkpoint `_last_checkpoint`
+// names (when every file of it is there) and the commits from that version on, probed by
+// name until the first that is missing. Costs a stat per commit after the checkpoint.
+// nullopt when it cannot tell (no or unreadable `_last_checkpoint`, a v2 or missing
+// checkpoint, a commit after the first gap): callers then list (ListLog), which also
+// reports what is wrong. A newer checkpoint than the hint is not seen (a crash between
+// writing it and the hint): replay then starts from the older one, as Delta allows.
+std::optional<LogListing> ListLogFromHint(FileSystem* fs, const std::string& table_path);
+
+// True when `<table>/_delta_log` holds a commit or a checkpoint, without listing it when
+// version 0 or `_last_checkpoint` is there (the usual cases).
+bool LogHasEntries(FileSystem* fs, const std::string& table_path);
 
 // Contents of `_last_checkpoint`; nullopt when absent or unreadable (callers then list).
 struct LastCheckpoint {

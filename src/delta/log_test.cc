@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "delta/log_cleanup.h"
 #include "delta/table.h"
+#include "delta/test_util.h"
 #include "testing/testing.h"
 
 namespace lakepipe::delta {
@@ -221,6 +223,97 @@ TEST(LastCheckpoint, RoundTripAndCorruption) {
   EXPECT_FALSE(ReadLastCheckpoint(fs, dir.path()).has_value());
 }
 
+
+// Counts the listings of folders; everything else goes to the real file system.
+class ListingCounter : public FaultInjectingFileSystem {
+ public:
+  ListingCounter() : FaultInjectingFileSystem(FileSystem::Default()) {}
+  Result<std::vector<FileInfo>> ListDir(const std::string& dir) override {
+    ++listings;
+    return FaultInjectingFileSystem::ListDir(dir);
+  }
+  Result<std::vector<FileInfo>> ListNames(const std::string& dir) override {
+    ++listings;
+    return FaultInjectingFileSystem::ListNames(dir);
+  }
+  int listings = 0;
+};
+
+// A streaming table commits ~10 times a second and keeps 30 days of log: ~26 million
+// entries, which a listing per batch or per checkpoint could not afford. Opening, reading
+// the latest version, committing, checkpointing and log cleanup go by `_last_checkpoint`
+// and names instead.
+TEST(LogTail, CommitsReadsCheckpointsAndCleanupDoNotListTheLog) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("t");
+  ListingCounter fs;
+  CreateOptions create;
+  create.schema = test::IdSchema();
+  create.configuration = {{"delta.checkpointInterval", "5"}, {"delta.logRetentionDuration", "interval 1 day"}};
+  auto table = DeltaTable::Create(path, create, &fs);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  for (int i = 1; i <= 7; ++i) ASSERT_TRUE((*table)->Write({test::Ids(i * 10, i * 10 + 10)}, {}).ok());
+  fs.listings = 0;
+  for (int i = 8; i <= 12; ++i) ASSERT_TRUE((*table)->Write({test::Ids(i * 10, i * 10 + 10)}, {}).ok());
+  EXPECT_TRUE(DeltaTable::Exists(path, &fs));
+  auto reopened = DeltaTable::Open(path, &fs);
+  ASSERT_TRUE(reopened.ok());
+  auto latest = (*reopened)->Latest();
+  ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+  EXPECT_EQ((*latest)->version(), 12);
+  EXPECT_EQ((*(*reopened)->LatestVersion()), 12);
+  auto at = (*reopened)->AtVersion(11);
+  ASSERT_TRUE(at.ok());
+  EXPECT_EQ(fs.listings, 0);
+
+  // The same state as a replay of every commit from version 0.
+  auto full = ReplayLog(FileSystem::Default(), path, {.version = -1, .ignore_checkpoints = true});
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ((*latest)->state().files.size(), full->files.size());
+  EXPECT_EQ((*latest)->state().version, full->version);
+}
+
+// What the hint cannot vouch for goes back to the listing: a stale hint (older checkpoint),
+// a hint naming a checkpoint that is gone, and a gap after the hint (a damaged log, which
+// must still be reported as such).
+TEST(LogTail, AStaleOrWrongHintFallsBackToTheListing) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("t");
+  CreateOptions create;
+  create.schema = test::IdSchema();
+  create.configuration = {{"delta.checkpointInterval", "5"}};
+  auto table = DeltaTable::Create(path, create);
+  ASSERT_TRUE(table.ok());
+  for (int i = 1; i <= 12; ++i) ASSERT_TRUE((*table)->Write({test::Ids(i * 10, i * 10 + 10)}, {}).ok());
+  FileSystem* fs = FileSystem::Default();
+  const std::string hint_path = JoinPath(LogDir(path), "_last_checkpoint");
+  auto rows_at_latest = [&]() -> int64_t {
+    auto state = ReplayLog(fs, path);
+    EXPECT_TRUE(state.ok()) << state.status().ToString();
+    return state.ok() ? static_cast<int64_t>(state->files.size()) * 100 + state->version : -1;
+  };
+  const int64_t expected = 12 * 100 + 12;
+  // Stale: names checkpoint 5 while 10 exists.
+  LastCheckpoint stale;
+  stale.version = 5;
+  stale.size = 1;
+  ASSERT_TRUE(fs->WriteFileAtomic(hint_path, SerializeLastCheckpoint(stale)).ok());
+  EXPECT_EQ(rows_at_latest(), expected);
+  ASSERT_TRUE(ListLogFromHint(fs, path).has_value());
+  EXPECT_EQ(ListLogFromHint(fs, path)->checkpoints.front().version, 5);
+  // Names a checkpoint that is not there.
+  stale.version = 11;
+  ASSERT_TRUE(fs->WriteFileAtomic(hint_path, SerializeLastCheckpoint(stale)).ok());
+  EXPECT_FALSE(ListLogFromHint(fs, path).has_value());
+  EXPECT_EQ(rows_at_latest(), expected);
+  // A gap after the hinted checkpoint: Corruption, as a listing finds.
+  stale.version = 10;
+  ASSERT_TRUE(fs->WriteFileAtomic(hint_path, SerializeLastCheckpoint(stale)).ok());
+  ASSERT_TRUE(fs->RemoveFile(JoinPath(LogDir(path), CommitFileName(11))).ok());
+  EXPECT_FALSE(ListLogFromHint(fs, path).has_value());
+  auto damaged = ReplayLog(fs, path);
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption) << damaged.status().ToString();
+}
 }  // namespace
 }  // namespace lakepipe::delta
 

@@ -5,7 +5,14 @@
 namespace lakepipe::delta {
 
 Result<std::optional<TornCommit>> FindTornNewestCommit(FileSystem* fs, const std::string& table_path) {
-  auto listing = ListLog(fs, table_path);
+  // Checked at every start for every table: the log's tail from `_last_checkpoint` when it
+  // can, not a listing of its millions of commits.
+  Result<LogListing> listing = Status::NotFound("");
+  if (std::optional<LogListing> tail = ListLogFromHint(fs, table_path); tail && !tail->versions.empty()) {
+    listing = std::move(*tail);
+  } else {
+    listing = ListLog(fs, table_path);
+  }
   if (!listing.ok()) {
     if (listing.status().IsNotFound()) return std::optional<TornCommit>();
     return listing.status();
