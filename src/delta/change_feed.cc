@@ -193,8 +193,14 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
   if (!cdc_cols.empty()) cdc_cols.push_back(kChangeTypeColumn);
 
   // Commit times as time travel uses them: the commit file's modification time made
-  // monotonic over the whole log (inCommitTimestamp where the commit has one).
-  LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(table.fs(), table.path()));
+  // monotonic over the log (inCommitTimestamp where the commit has one). A read at or after
+  // the newest checkpoint (a publication step, each batch) takes the log from there, not a
+  // listing of its millions of commits: monotonic from the checkpoint on, which differs
+  // from the whole log's only if a commit file before the checkpoint is newer than one
+  // after it (a clock set back).
+  std::optional<LogListing> tail = ListLogFromHint(table.fs(), table.path());
+  if (tail && (tail->versions.empty() || tail->versions.front() > start_version)) tail.reset();
+  LP_ASSIGN_OR_RETURN(LogListing listing, tail ? Result<LogListing>(std::move(*tail)) : ListLog(table.fs(), table.path()));
   std::map<int64_t, int64_t> times;
   {
     int64_t prev = INT64_MIN;
