@@ -147,7 +147,10 @@ Status WriteCheckpointOf(FileSystem* fs, const std::string& table_path, const Ta
                                          SerializeLastCheckpoint(lc)));
   // A new checkpoint may let expired log entries go (delta/log_cleanup.h).
   LP_KILL_POINT("delta.before_log_cleanup");
-  return CleanUpExpiredLog(fs, table_path, state.metadata.configuration, options.clock->NowMillis()).status();
+  LP_RETURN_IF_ERROR(CleanUpExpiredLog(fs, table_path, state.metadata.configuration, options.clock->NowMillis()).status());
+  return ThinCheckpoints(fs, table_path, state.metadata.configuration, CheckpointIntervalOf(state.metadata), version,
+                         options.clock->NowMillis())
+      .status();
 }
 
 Result<CommitOutcome> RunCommit(FileSystem* fs, const std::string& table_path,

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "common/interval_text.h"
@@ -170,6 +171,56 @@ Result<LogCleanupResult> CleanUpExpiredLog(FileSystem* fs, const std::string& ta
     ++out.files_deleted;
   }
   return out;
+}
+
+Result<int64_t> ThinCheckpoints(FileSystem* fs, const std::string& table_path, const StringMap& configuration,
+                                int64_t interval, int64_t newest, int64_t now_millis) {
+  if (auto it = configuration.find("lakepipe.checkpointThinning"); it != configuration.end()) {
+    std::string v = it->second;
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "false") return int64_t{0};
+  }
+  if (interval <= 0 || newest < 2 * interval) return int64_t{0};
+  const std::string dir = LogDir(table_path);
+  // A version's time: its commit file's (log cleanup keeps the commit of every checkpoint
+  // it keeps); nullopt once cleaned up.
+  auto commit_millis = [&](int64_t version) -> std::optional<int64_t> {
+    auto info = fs->Stat(JoinPath(dir, CommitFileName(version)));
+    if (!info.ok()) return std::nullopt;
+    return info->mtime_micros / 1000;
+  };
+  auto has_checkpoint = [&](int64_t version) { return fs->Exists(JoinPath(dir, CheckpointFileName(version))); };
+  constexpr int64_t kHour = 3600LL * 1000;
+  // The newest multiple of the interval that is an hour old.
+  int64_t q = newest - newest % interval - interval;
+  for (; q > 0; q -= interval) {
+    std::optional<int64_t> t = commit_millis(q);
+    if (!t) return int64_t{0};
+    if (*t <= now_millis - kCheckpointThinningAgeMillis) break;
+  }
+  // From there down until a checkpoint is missing (thinned by an earlier call): each one
+  // goes unless it is the first of its hour, i.e. the previous checkpoint there is (found
+  // by name, skipping thinned ones) is of an earlier hour, or there is none (the log's
+  // oldest). Deleting one never changes which checkpoint is first of its hour.
+  int64_t deleted = 0;
+  for (; q > 0 && has_checkpoint(q); q -= interval) {
+    int64_t previous = q - interval;
+    while (previous > 0 && !has_checkpoint(previous)) {
+      // Below the log's start (cleaned up): q is the oldest checkpoint.
+      previous = commit_millis(previous) ? previous - interval : 0;
+    }
+    if (previous <= 0) break;
+    std::optional<int64_t> tq = commit_millis(q), tp = commit_millis(previous);
+    if (!tq || !tp) break;
+    if (*tq / kHour != *tp / kHour) continue;
+    Status st = fs->RemoveFile(JoinPath(dir, CheckpointFileName(q)));
+    if (st.ok()) {
+      ++deleted;
+    } else if (!st.IsNotFound()) {
+      return st.WithContext("checkpoint thinning of " + table_path);
+    }
+  }
+  return deleted;
 }
 
 Status CheckVersionRetained(FileSystem* fs, const std::string& table_path, int64_t version) {

@@ -49,6 +49,23 @@ struct LogCleanupResult {
 Result<LogCleanupResult> CleanUpExpiredLog(FileSystem* fs, const std::string& table_path,
                                            const StringMap& configuration, int64_t now_millis);
 
+// Checkpoint thinning (a lakepipe extension; docs/delta.md, "Checkpoint thinning"). A table
+// committing 10 times a second with a checkpoint every 100 commits writes 8,640 checkpoints
+// a day, each holding every live file and unexpired tombstone, and log cleanup keeps them
+// all for delta.logRetentionDuration: hundreds of gigabytes of checkpoints over 30 days
+// for one busy table. Reading the latest version needs only the newest checkpoint; an
+// older version is read from the newest checkpoint at or before it plus the commits
+// after. So, once a checkpoint is an hour old, only the first checkpoint of each clock
+// hour (by its commit's time) is kept, and the oldest checkpoint of the log: every version
+// still in the log stays readable, from at most an hour of commits. Call after writing
+// checkpoint `newest` of a table checkpointed every `interval` versions: it looks at the
+// checkpoints at multiples of `interval` that became an hour old since the previous call
+// (a few stats in steady state) and deletes those that are not the first of their hour.
+// `lakepipe.checkpointThinning = 'false'` turns it off. Returns how many it deleted.
+inline constexpr int64_t kCheckpointThinningAgeMillis = 3600LL * 1000;
+Result<int64_t> ThinCheckpoints(FileSystem* fs, const std::string& table_path, const StringMap& configuration,
+                                int64_t interval, int64_t newest, int64_t now_millis);
+
 // NotFound naming the version, the oldest version the log can still give and the
 // property, when `version` is older than what log cleanup kept; OK otherwise (the caller
 // then reports its own error).

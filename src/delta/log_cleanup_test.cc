@@ -179,6 +179,61 @@ TEST(LogCleanupTest, ByNameLeavesWhatTheListingLeaves) {
   }
 }
 
+// Sets the commit files of versions [from, to] to the time `millis`.
+void SetCommitTime(const std::string& table, int64_t from, int64_t to, int64_t millis) {
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = millis / 1000;
+  times[0].tv_nsec = times[1].tv_nsec = (millis % 1000) * 1000000;
+  for (int64_t v = from; v <= to; ++v) {
+    ASSERT_EQ(utimensat(AT_FDCWD, JoinPath(LogDir(table), CommitFileName(v)).c_str(), times, 0), 0);
+  }
+}
+
+// Checkpoints more than an hour old are thinned to the first of each clock hour; every
+// version in the log still reads as a replay of all commits gives it.
+TEST(LogCleanupTest, ThinningKeepsTheFirstCheckpointOfEachHourAndEveryVersionReadable) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  for (bool off : {false, true}) {
+    std::string path = dir.Join(off ? "off" : "on");
+    StringMap config = {{"delta.checkpointInterval", "2"}};
+    if (off) config["lakepipe.checkpointThinning"] = "false";
+    auto table = Table(path, config);
+    for (int i = 1; i <= 24; ++i) ASSERT_TRUE(table->Write({Ids(i, i + 1)}, {}).ok());  // checkpoints 2, 4 ... 24
+    constexpr int64_t kHour = 3600 * 1000;
+    const int64_t now = Clock::System()->NowMillis();
+    const int64_t hour0 = (now - 5 * kHour) / kHour * kHour;
+    SetCommitTime(path, 0, 7, hour0 + 60 * 1000);               // checkpoints 2, 4, 6
+    SetCommitTime(path, 8, 15, hour0 + kHour + 60 * 1000);      // 8, 10, 12, 14
+    SetCommitTime(path, 16, 19, hour0 + 2 * kHour + 60 * 1000); // 16, 18
+    auto thinned = ThinCheckpoints(fs, path, config, 2, 24, now);
+    ASSERT_TRUE(thinned.ok()) << thinned.status().ToString();
+    std::vector<int64_t> kept;
+    for (int64_t v = 2; v <= 24; v += 2) {
+      if (fs->Exists(JoinPath(LogDir(path), CheckpointFileName(v)))) kept.push_back(v);
+    }
+    if (off) {
+      EXPECT_EQ(*thinned, 0);
+      EXPECT_EQ(kept.size(), 12u);
+      continue;
+    }
+    // The first of each hour (2 is also the log's oldest), and everything under an hour old.
+    EXPECT_EQ(kept, (std::vector<int64_t>{2, 8, 16, 20, 22, 24}));
+    EXPECT_EQ(*thinned, 6);
+    auto again = ThinCheckpoints(fs, path, config, 2, 24, now);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, 0);
+    auto reopened = DeltaTable::Open(path);
+    ASSERT_TRUE(reopened.ok());
+    for (int64_t v = 0; v <= 24; ++v) {
+      auto snap = (*reopened)->AtVersion(v);
+      ASSERT_TRUE(snap.ok()) << v << ": " << snap.status().ToString();
+      EXPECT_EQ(Rows(*snap), v) << v;
+    }
+    EXPECT_EQ(Rows(*(*reopened)->Latest()), 24);
+  }
+}
+
 TEST(LogCleanupTest, CheckpointsDropTombstonesPastTheDeletedFileRetention) {
   testing::TempDir dir;
   std::string path = dir.Join("t");
