@@ -63,7 +63,7 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
     }
     return Status::OK();
   }
-  if (key == "delta.enableexpiredlogcleanup") {
+  if (key == "delta.enableexpiredlogcleanup" || key == "lakepipe.checkpointthinning") {
     std::string v = Lower(value);
     if (v != "true" && v != "false") {
       return Status::InvalidArgument(quoted + ": `" + std::string(value) + "` must be true or false");
@@ -80,7 +80,8 @@ Status CheckTableProperty(std::string_view key_text, std::string_view value) {
   }
   if (StartsWith(key, "pipelines.") || StartsWith(key, "lakepipe.")) {
     return Status::NotSupported(quoted + " is not built yet; the table properties lakepipe acts on are "
-                                "pipelines.trigger.interval, lakepipe.autoCompact.minNumFiles, lakepipe.vacuum.interval and the delta.* "
+                                "pipelines.trigger.interval, lakepipe.autoCompact.minNumFiles, lakepipe.vacuum.interval, "
+                                "lakepipe.checkpointThinning and the delta.* "
                                 "properties "
                                 "of docs/sql-reference.md (\"Table properties\")");
   }

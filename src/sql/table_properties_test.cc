@@ -48,6 +48,7 @@ TEST(TablePropertiesTest, BadValuesAreRefusedAtTheirPosition) {
       {"'delta.checkpointInterval' = '0'", "`0` is not a positive number of commits"},
       {"'delta.autoOptimize.autoCompact' = 'sometimes'", "`sometimes` must be true, auto or false"},
       {"'delta.enableExpiredLogCleanup' = 'no'", "`no` must be true or false"},
+      {"'lakepipe.checkpointThinning' = 'hourly'", "`hourly` must be true or false"},
       {"'lakepipe.autoCompact.minNumFiles' = '1'", "`1` is not a number of files from 2 to 1000000"},
       {"'pipelines.reset.allowed' = 'false'", "not supported: TBLPROPERTIES `pipelines.reset.allowed` is not built yet"},
       {"'lakepipe.something' = '1'", "is not built yet"},
@@ -68,6 +69,7 @@ TEST(TablePropertiesTest, OtherPropertiesAreStoredAsTheyAre) {
   EXPECT_TRUE(CheckTableProperty("delta.appendOnly", "true").ok());
   EXPECT_TRUE(CheckTableProperty("delta.logRetentionDuration", "interval 30 days").ok());
   EXPECT_TRUE(CheckTableProperty("delta.checkpointInterval", "10").ok());
+  EXPECT_TRUE(CheckTableProperty("lakepipe.checkpointThinning", "FALSE").ok());
 }
 
 // Scheduled VACUUM: daily when the table says nothing, an interval, or 'off' (0).
