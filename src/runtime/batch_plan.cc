@@ -88,16 +88,27 @@ PlannedSource ParseSource(const Json& j, const std::string& path, std::string* e
         file.path = f.String("path");
         // A compact file keeps paths only.
         file.size = f.Integer("size", false);
+        file.mtime_known = (*files)[i].is_object() && (*files)[i].contains("mtime");
         file.mtime_micros = f.Integer("mtime", false);
         s.files.push_back(std::move(file));
       }
     }
     if (const Json* skipped = r.Array("skippedExisting", false)) {
       for (size_t i = 0; i < skipped->size() && r.ok(); ++i) {
-        if (!(*skipped)[i].is_string()) r.Fail("skippedExisting[" + std::to_string(i) + "]", "not a string");
-        else s.skipped_existing.push_back((*skipped)[i].get<std::string>());
+        const Json& e = (*skipped)[i];
+        PlannedFile file;
+        if (e.is_string()) {  // written before the times were recorded
+          file.path = e.get<std::string>();
+          file.mtime_known = false;
+        } else {
+          FieldReader f(e, r.Path("skippedExisting[" + std::to_string(i) + "]"), error);
+          file.path = f.String("path");
+          file.mtime_micros = f.Integer("mtime", true);
+        }
+        s.skipped_existing.push_back(std::move(file));
       }
     }
+    s.newest_mtime_micros = r.Integer("newest", false, INT64_MIN);
   } else if (kind == "delta") {
     s.kind = PlannedSource::Kind::kDelta;
     s.table = r.String("table");
@@ -122,7 +133,10 @@ PlannedSource ParseSource(const Json& j, const std::string& path, std::string* e
 Json BatchPlan::ToJson() const {
   Json j = {{"batchId", batch_id}};
   if (planned_at_millis != 0) j["plannedAt"] = planned_at_millis;
-  if (compact) j["compact"] = true;
+  if (compact) {
+    j["compact"] = true;
+    j["version"] = kCompactFormat;
+  }
   if (once) j["once"] = true;
   if (snapshot_end) j["snapshotEnd"] = true;
   Json list = Json::array();
@@ -133,11 +147,16 @@ Json BatchPlan::ToJson() const {
         e["path"] = s.path;
         Json files = Json::array();
         for (const auto& f : s.files) {
-          if (compact) files.push_back({{"path", f.path}});
+          if (compact) files.push_back({{"path", f.path}, {"mtime", f.mtime_micros}});
           else files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime_micros}});
         }
         e["files"] = std::move(files);
-        if (!s.skipped_existing.empty()) e["skippedExisting"] = s.skipped_existing;
+        if (!s.skipped_existing.empty()) {
+          Json skipped = Json::array();
+          for (const auto& f : s.skipped_existing) skipped.push_back({{"path", f.path}, {"mtime", f.mtime_micros}});
+          e["skippedExisting"] = std::move(skipped);
+        }
+        if (compact && s.newest_mtime_micros != INT64_MIN) e["newest"] = s.newest_mtime_micros;
         break;
       }
       case PlannedSource::Kind::kDelta:
@@ -175,6 +194,14 @@ Result<BatchPlan> ParseBatchPlan(std::string_view text, const std::string& file)
   plan.once = r.Bool("once");
   plan.snapshot_end = r.Bool("snapshotEnd");
   plan.compact = r.Bool("compact");
+  if (plan.compact) {
+    plan.compact_format = static_cast<int>(r.Integer("version", false, 1));
+    if (error.empty() && (plan.compact_format < 1 || plan.compact_format > BatchPlan::kCompactFormat)) {
+      return Status::Corruption(file + ": compact file format " + std::to_string(plan.compact_format) +
+                                " is not one this lakepipe reads (1 to " + std::to_string(BatchPlan::kCompactFormat) +
+                                "): written by a newer lakepipe?");
+    }
+  }
   if (const Json* sources = r.Array("sources", true)) {
     for (size_t i = 0; i < sources->size() && error.empty(); ++i)
       plan.sources.push_back(ParseSource((*sources)[i], "sources[" + std::to_string(i) + "]", &error));

@@ -25,6 +25,9 @@ struct PlannedFile {
   std::string path;
   int64_t size = 0;
   int64_t mtime_micros = 0;
+  // False when the file came without its time: a compact file of format 1, or a
+  // skippedExisting name of a plan written before times were recorded there.
+  bool mtime_known = true;
 };
 
 struct PlannedSource {
@@ -38,8 +41,11 @@ struct PlannedSource {
   std::string path;
   std::vector<PlannedFile> files;
   // includeExistingFiles = false: what the folder held at the flow's start, recorded as
-  // consumed without being read (first plan only).
-  std::vector<std::string> skipped_existing;
+  // consumed without being read (first plan only; path and mtime, no size).
+  std::vector<PlannedFile> skipped_existing;
+  // A compact file of format 2: the newest modification time of any file the source took
+  // (also of files forgotten since), the base of its maxFileAge horizon. INT64_MIN: none.
+  int64_t newest_mtime_micros = INT64_MIN;
   std::string table;
   int64_t start_version = 0;  // kDelta (absent from a compact file: 0)
   int64_t end_version = -1;   // kDelta
@@ -53,6 +59,10 @@ struct BatchPlan {
   int64_t planned_at_millis = 0;
   bool once = false;     // a ONCE flow's batch (reads whole tables only)
   bool compact = false;  // offsets/<C>.compact: what plans 0..C consumed
+  // A compact file's format: 1 (files as paths only; no "version" field) or 2 (each file
+  // with its "mtime", and the source's "newest"). Written as kCompactFormat.
+  static constexpr int kCompactFormat = 2;
+  int compact_format = kCompactFormat;
   // An AUTO CDC FROM SNAPSHOT flow's batch at the end of a triggered update's backlog: it
   // reads nothing and processes the snapshot version held as incomplete
   // (docs/sql-reference.md, "AUTO CDC FROM SNAPSHOT").

@@ -13,7 +13,10 @@ TEST(BatchPlanTest, EveryKindOfSourceSurvivesSerializeAndParse) {
   files.kind = PlannedSource::Kind::kFiles;
   files.path = "landing";
   files.files = {{"landing/a.csv", 10, 20}, {"landing/b.csv", 30, 40}};
-  files.skipped_existing = {"landing/old.csv"};
+  PlannedFile old_file;
+  old_file.path = "landing/old.csv";
+  old_file.mtime_micros = 50;
+  files.skipped_existing = {old_file};
   PlannedSource delta;
   delta.kind = PlannedSource::Kind::kDelta;
   delta.table = "bronze";
@@ -37,7 +40,10 @@ TEST(BatchPlanTest, EveryKindOfSourceSurvivesSerializeAndParse) {
   EXPECT_EQ(back->sources[0].files[1].path, "landing/b.csv");
   EXPECT_EQ(back->sources[0].files[1].size, 30);
   EXPECT_EQ(back->sources[0].files[1].mtime_micros, 40);
-  EXPECT_EQ(back->sources[0].skipped_existing, std::vector<std::string>{"landing/old.csv"});
+  ASSERT_EQ(back->sources[0].skipped_existing.size(), 1u);
+  EXPECT_EQ(back->sources[0].skipped_existing[0].path, "landing/old.csv");
+  EXPECT_EQ(back->sources[0].skipped_existing[0].mtime_micros, 50);
+  EXPECT_TRUE(back->sources[0].skipped_existing[0].mtime_known);
   EXPECT_EQ(back->sources[1].start_version, 3);
   EXPECT_EQ(back->sources[1].end_version, 5);
   EXPECT_EQ(back->sources[2].version, 9);
@@ -67,6 +73,49 @@ TEST(BatchPlanTest, ACompactFileKeepsPathsAndEndVersionsOnly) {
   EXPECT_EQ(back->sources[1].end_version, 5);
 }
 
+// Format 2 (maxFileAge): each file with its time, and the source's newest time.
+TEST(BatchPlanTest, ACompactFileKeepsEachFilesTimeAndTheNewest) {
+  BatchPlan plan;
+  plan.batch_id = 100;
+  plan.compact = true;
+  PlannedSource files;
+  files.kind = PlannedSource::Kind::kFiles;
+  files.path = "landing";
+  files.files = {{"a.csv", 10, 20}, {"b.csv", 11, 30}};
+  files.newest_mtime_micros = 45;
+  plan.sources = {files};
+  std::string text = plan.Serialize();
+  EXPECT_NE(text.find("\"version\":2"), std::string::npos) << text;
+  auto back = ParseBatchPlan(text, "offsets/100.compact");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->compact_format, 2);
+  ASSERT_EQ(back->sources[0].files.size(), 2u);
+  EXPECT_EQ(back->sources[0].files[1].path, "b.csv");
+  EXPECT_EQ(back->sources[0].files[1].mtime_micros, 30);
+  EXPECT_TRUE(back->sources[0].files[1].mtime_known);
+  EXPECT_EQ(back->sources[0].newest_mtime_micros, 45);
+}
+
+// Checkpoints written before maxFileAge: a compact file of paths only (no "version"), and
+// a first plan whose skippedExisting lists names. Both still load, their files without times.
+TEST(BatchPlanTest, FormatOneCheckpointsStillLoad) {
+  auto compact = ParseBatchPlan(
+      R"({"batchId":99,"compact":true,"sources":[{"kind":"files","path":"/l","files":[{"path":"a.csv"},{"path":"b.csv"}]}]})",
+      "offsets/99.compact");
+  ASSERT_TRUE(compact.ok()) << compact.status().ToString();
+  EXPECT_EQ(compact->compact_format, 1);
+  ASSERT_EQ(compact->sources[0].files.size(), 2u);
+  EXPECT_FALSE(compact->sources[0].files[0].mtime_known);
+  EXPECT_EQ(compact->sources[0].newest_mtime_micros, INT64_MIN);
+  auto first = ParseBatchPlan(
+      R"({"batchId":0,"sources":[{"kind":"files","path":"/l","files":[],"skippedExisting":["x.csv","y.csv"]}]})",
+      "offsets/0");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->sources[0].skipped_existing.size(), 2u);
+  EXPECT_EQ(first->sources[0].skipped_existing[1].path, "y.csv");
+  EXPECT_FALSE(first->sources[0].skipped_existing[1].mtime_known);
+}
+
 // Each malformed plan is Corruption naming the file and the field, never an exception.
 TEST(BatchPlanTest, MalformedPlansAreCorruptionNamingTheFileAndTheField) {
   struct Case {
@@ -84,7 +133,10 @@ TEST(BatchPlanTest, MalformedPlansAreCorruptionNamingTheFileAndTheField) {
       {"{\"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"files\": [{\"path\": \"a\", \"size\": \"big\"}]}]}",
        "sources[0].files[0].size: not an integer"},
       {"{\"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"files\": [], \"skippedExisting\": [1]}]}",
-       "sources[0].skippedExisting[0]: not a string"},
+       "sources[0].skippedExisting[0]: not an object"},
+      {"{\"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"files\": [], \"skippedExisting\": [{\"path\": \"a\"}]}]}",
+       "sources[0].skippedExisting[0].mtime: missing"},
+      {"{\"compact\": true, \"version\": 3, \"sources\": []}", "compact file format 3 is not one this lakepipe reads"},
       {"{\"sources\": [{\"kind\": \"delta\", \"table\": \"t\"}]}", "sources[0].endVersion: missing"},
       {"{\"sources\": [{\"kind\": \"snapshot\", \"table\": \"t\", \"version\": 1.5}]}",
        "sources[0].version: not an integer"},

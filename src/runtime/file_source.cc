@@ -26,7 +26,7 @@ struct TreeWalk {
   FileSystem* fs;
   std::string root;
   std::string real_root;  // resolved, for "inside the tree" tests of link targets
-  const std::set<std::string>& skip;
+  const KnownFile& skip;
   const FileSelection& selection;
   std::vector<SourceFileEntry>* out;
   std::vector<std::string>* not_followed;
@@ -65,7 +65,7 @@ struct TreeWalk {
           not_followed->push_back(child + " (a link to a folder)");
           continue;
         }
-        if (skip.count(child)) continue;
+        if (skip(child)) continue;
         auto real = fs->RealPath(JoinPath(dir, e.name));
         if (!real.ok()) {
           if (real.status().IsNotFound()) {
@@ -82,7 +82,7 @@ struct TreeWalk {
         LP_RETURN_IF_ERROR(AddFile(dir, e.name, child));
       } else if (e.is_dir) {
         LP_RETURN_IF_ERROR(Dir(child));
-      } else if (!skip.count(child)) {
+      } else if (!skip(child)) {
         LP_RETURN_IF_ERROR(AddFile(dir, e.name, child));
       }
     }
@@ -90,10 +90,10 @@ struct TreeWalk {
   }
 };
 
-// Lists the visible files under `root`. Files in `skip` (relative paths) are left out
+// Lists the visible files under `root`. Files `skip` knows (relative paths) are left out
 // before they are stat'ed: a landing folder holds mostly files already ingested.
 Result<std::vector<SourceFileEntry>> ListFilesExcept(FileSystem* fs, const std::string& root,
-                                                     const std::set<std::string>& skip, const FileSelection& selection,
+                                                     const KnownFile& skip, const FileSelection& selection,
                                                      std::vector<std::string>* not_followed) {
   LP_ASSIGN_OR_RETURN(FileInfo info, fs->Stat(root));
   std::vector<SourceFileEntry> out;
@@ -101,7 +101,7 @@ Result<std::vector<SourceFileEntry>> ListFilesExcept(FileSystem* fs, const std::
     LP_ASSIGN_OR_RETURN(std::string real_root, fs->RealPath(root));
     TreeWalk walk{fs, root, std::move(real_root), skip, selection, &out, not_followed, {}, {}};
     LP_RETURN_IF_ERROR(walk.Dir(""));
-  } else if (!skip.count("") && (!selection.name_glob || selection.name_glob->Matches(BaseName(root)))) {
+  } else if (!skip("") && (!selection.name_glob || selection.name_glob->Matches(BaseName(root)))) {
     out.push_back({"", info.size, info.mtime_micros});
   }
   return out;
@@ -221,15 +221,26 @@ Result<RecordBatch> ShapeBatch(const RecordBatch& read, const Schema& output,
 Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::string& root, const FileSelection& selection,
                                                   std::vector<std::string>* not_followed) {
   std::vector<std::string> ignored;
-  return ListFilesExcept(fs, root, {}, selection, not_followed != nullptr ? not_followed : &ignored);
+  KnownFile none = [](const std::string&) { return false; };
+  return ListFilesExcept(fs, root, none, selection, not_followed != nullptr ? not_followed : &ignored);
 }
 
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const std::set<std::string>& seen,
                                  const FileListOptions& options) {
+  KnownFile known = [&seen](const std::string& path) { return seen.count(path) > 0; };
+  return ListNewFiles(fs, root, known, options);
+}
+
+Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const KnownFile& known,
+                                 const FileListOptions& options) {
   FileListing listing;
-  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, seen, options.selection, &listing.not_followed));
+  LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, known, options.selection, &listing.not_followed));
   std::vector<SourceFileEntry> fresh;
   for (auto& f : unseen) {
+    if (f.mtime_micros < options.horizon_micros) {  // older than maxFileAge allows
+      listing.too_old.push_back(std::move(f));
+      continue;
+    }
     if (options.stable_micros > 0) {
       int64_t age = options.now_micros - f.mtime_micros;
       if (age < options.stable_micros) {
@@ -256,9 +267,11 @@ Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const 
     }
     fresh.push_back(std::move(f));
   }
-  std::sort(fresh.begin(), fresh.end(), [](const SourceFileEntry& a, const SourceFileEntry& b) {
+  auto oldest_first = [](const SourceFileEntry& a, const SourceFileEntry& b) {
     return a.mtime_micros != b.mtime_micros ? a.mtime_micros < b.mtime_micros : a.path < b.path;
-  });
+  };
+  std::sort(fresh.begin(), fresh.end(), oldest_first);
+  std::sort(listing.too_old.begin(), listing.too_old.end(), oldest_first);
   int64_t bytes = 0;
   for (auto& f : fresh) {
     bool over = (options.max_files > 0 && static_cast<int64_t>(listing.files.size()) >= options.max_files) ||
@@ -282,6 +295,7 @@ Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec) {
   options.max_files = settings.source.max_files_per_trigger;
   options.max_bytes = settings.source.max_bytes_per_trigger;
   options.stable_micros = settings.source.file_stable_millis * 1000;
+  options.max_file_age_micros = settings.source.max_file_age_micros;
   options.selection.recursive = settings.source.recursive_file_lookup;
   if (!settings.source.path_glob_filter.empty()) {
     LP_ASSIGN_OR_RETURN(options.selection.name_glob, FileNameGlob::Compile(settings.source.path_glob_filter));

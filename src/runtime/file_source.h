@@ -26,6 +26,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -64,6 +66,11 @@ struct FileListOptions {
   bool line_delimited = true;    // csv / json (false: parquet), for the rule above
   // How long an empty or unterminated file waits; 0: taken as it is.
   int64_t unterminated_settle_micros = 0;
+  // maxFileAge (as micros; 0: no limit): how far behind the newest taken file a file may
+  // be and still be taken. The caller turns it into `horizon_micros`.
+  int64_t max_file_age_micros = 0;
+  // Files modified before this are not taken (FileListing::too_old); INT64_MIN: none.
+  int64_t horizon_micros = std::numeric_limits<int64_t>::min();
 };
 
 // What one listing found: the files to take now, and how many complete or not-yet-stable
@@ -77,10 +84,19 @@ struct FileListing {
   // Links and folders the walk did not enter, each with the reason (a link to a folder,
   // a cycle, a link to nothing...), relative to the root: reported, never silent.
   std::vector<std::string> not_followed;
+  // Files not known before that are older than options.horizon_micros: not taken.
+  std::vector<SourceFileEntry> too_old;
 };
 
-// Files under `root` (a folder, searched recursively, or a single file) not in `seen`,
+// Whether a file (its path relative to the root) is known already: taken, or known to be
+// older than the horizon. Asked for every name before it is stat'ed.
+using KnownFile = std::function<bool(const std::string& relative_path)>;
+
+// Files under `root` (a folder, searched recursively, or a single file) not `known`,
 // oldest first (modification time, then path), capped by the options.
+Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const KnownFile& known,
+                                 const FileListOptions& options);
+// The same with the known files as a set of relative paths.
 Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root,
                                  const std::set<std::string>& seen, const FileListOptions& options);
 
@@ -91,7 +107,7 @@ Result<std::vector<SourceFileEntry>> ListAllFiles(FileSystem* fs, const std::str
                                                   std::vector<std::string>* not_followed = nullptr);
 
 // Options read from read_files options (maxFilesPerTrigger, maxBytesPerTrigger,
-// fileStableMillis, includeExistingFiles, recursiveFileLookup, pathGlobFilter).
+// fileStableMillis, includeExistingFiles, recursiveFileLookup, pathGlobFilter, maxFileAge).
 Result<FileListOptions> FileListOptionsFrom(const sql::ReadFilesSpec& spec);
 
 struct FileReadStats {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <algorithm>
 
@@ -63,7 +64,7 @@ TEST_F(FileSourceTest, LinksToFoldersAreNotFollowedAndCyclesDoNotLoop) {
   ASSERT_TRUE(fs_->CreateDirs(outside).ok());
   ASSERT_TRUE(fs_->WriteFile(JoinPath(outside, "secret.csv"), "id\n99\n").ok());
   Link(outside, "elsewhere");           // out of the tree
-  auto listing = ListNewFiles(fs_, root_, {}, {});
+  auto listing = ListNewFiles(fs_, root_, std::set<std::string>{}, {});
   ASSERT_TRUE(listing.ok()) << listing.status().ToString();
   EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"a/b/deep.csv", "good.csv", "sub/inner.csv"}));
   for (const char* link : {"sub/up", "a/b/root", "a/b/grand", "elsewhere"}) {
@@ -87,7 +88,7 @@ TEST_F(FileSourceTest, PathGlobFilterAndRecursiveFileLookupSelectFiles) {
   spec.options = {{"format", "json"}, {"pathglobfilter", "*.{json,jsonl}"}};
   auto options = FileListOptionsFrom(spec);
   ASSERT_TRUE(options.ok()) << options.status().ToString();
-  auto listing = ListNewFiles(fs_, root_, {}, *options);
+  auto listing = ListNewFiles(fs_, root_, std::set<std::string>{}, *options);
   ASSERT_TRUE(listing.ok()) << listing.status().ToString();
   // The glob is on names, at any depth; what it leaves out is not backlog either.
   EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"2026/01/c.json", "a.json", "b.jsonl"}));
@@ -95,7 +96,7 @@ TEST_F(FileSourceTest, PathGlobFilterAndRecursiveFileLookupSelectFiles) {
   spec.options["recursivefilelookup"] = "false";
   options = FileListOptionsFrom(spec);
   ASSERT_TRUE(options.ok());
-  listing = ListNewFiles(fs_, root_, {}, *options);
+  listing = ListNewFiles(fs_, root_, std::set<std::string>{}, *options);
   ASSERT_TRUE(listing.ok());
   EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"a.json", "b.jsonl"}));
   auto all = ListAllFiles(fs_, root_, options->selection);
@@ -118,7 +119,7 @@ TEST_F(FileSourceTest, LinksToFilesAreReadOnceAndOnlyFromOutsideTheTree) {
   Link(JoinPath(outside, "ext.csv"), "ext.csv");
   Link(JoinPath(outside, "ext.csv"), "ext-again.csv");  // a second link to it
   Link(dir_.Join("missing.csv"), "dangling.csv");
-  auto listing = ListNewFiles(fs_, root_, {}, {});
+  auto listing = ListNewFiles(fs_, root_, std::set<std::string>{}, {});
   ASSERT_TRUE(listing.ok()) << listing.status().ToString();
   EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"ext-again.csv", "good.csv"}));
   EXPECT_TRUE(Mentions(listing->not_followed, "ext.csv (a second link to"));
@@ -135,7 +136,7 @@ TEST_F(FileSourceTest, UnfinishedFilesWaitInContinuousRuns) {
   EXPECT_TRUE(options->line_delimited);
   options->now_micros = Clock::System()->NowMicros();
   options->unterminated_settle_micros = 60'000'000;
-  auto listing = ListNewFiles(fs_, root_, {}, *options);
+  auto listing = ListNewFiles(fs_, root_, std::set<std::string>{}, *options);
   ASSERT_TRUE(listing.ok()) << listing.status().ToString();
   EXPECT_EQ(Paths(listing->files), (std::vector<std::string>{"done.csv"}));
   EXPECT_EQ(listing->backlog_files, 2);
@@ -148,14 +149,14 @@ TEST_F(FileSourceTest, UnfinishedFilesWaitInContinuousRuns) {
   // A triggered run (no settle time) takes every file as it is.
   options->unterminated_settle_micros = 0;
   options->now_micros -= 61'000'000;
-  listing = ListNewFiles(fs_, root_, {}, *options);
+  listing = ListNewFiles(fs_, root_, std::set<std::string>{}, *options);
   ASSERT_TRUE(listing.ok());
   EXPECT_EQ(listing->files.size(), 3u);
 }
 
 TEST_F(FileSourceTest, APlannedFileIsReadAsItsPlannedBytesOnly) {
   Write("grow.csv", "id\n1\n2\n");
-  auto listing = ListNewFiles(fs_, root_, {}, {});
+  auto listing = ListNewFiles(fs_, root_, std::set<std::string>{}, {});
   ASSERT_TRUE(listing.ok());
   ASSERT_EQ(listing->files.size(), 1u);
   EXPECT_EQ(listing->files[0].size, 7);
@@ -177,10 +178,49 @@ TEST_F(FileSourceTest, APlannedFileIsReadAsItsPlannedBytesOnly) {
   EXPECT_EQ(stats.changed_files[0].size, 13);
   // A file read at its planned size is not reported.
   FileReadStats again;
-  auto exact = ListNewFiles(fs_, root_, {}, {});
+  auto exact = ListNewFiles(fs_, root_, std::set<std::string>{}, {});
   ASSERT_TRUE(ReadSourceFiles(fs_, spec, exact->files, output, &again).ok());
   EXPECT_EQ(again.rows, 5);
   EXPECT_TRUE(again.changed_files.empty());
+}
+
+// maxFileAge: a file older than the horizon is listed as too old, not taken and not
+// counted as backlog; files the caller knows are passed by before any stat.
+TEST_F(FileSourceTest, FilesOlderThanTheHorizonAreToldApartNotTaken) {
+  Write("new.csv", "id\n1\n");
+  Write("old.csv", "id\n2\n");
+  Write("older.csv", "id\n3\n");
+  Write("known.csv", "id\n4\n");
+  int64_t now_s = time(nullptr);
+  auto age = [&](const std::string& rel, int64_t seconds_ago) {
+    struct utimbuf t;
+    t.actime = t.modtime = now_s - seconds_ago;
+    ASSERT_EQ(utime(JoinPath(root_, rel).c_str(), &t), 0);
+  };
+  age("old.csv", 3 * 86400);
+  age("older.csv", 5 * 86400);
+  age("known.csv", 9 * 86400);
+  FileListOptions options;
+  options.horizon_micros = (now_s - 86400) * 1000000;  // a day ago
+  std::vector<std::string> asked;
+  KnownFile known = [&](const std::string& p) {
+    asked.push_back(p);
+    return p == "known.csv";
+  };
+  auto listing = ListNewFiles(fs_, root_, known, options);
+  ASSERT_TRUE(listing.ok()) << listing.status().ToString();
+  EXPECT_EQ(Paths(listing->files), std::vector<std::string>{"new.csv"});
+  ASSERT_EQ(listing->too_old.size(), 2u);
+  EXPECT_EQ(listing->too_old[0].path, "older.csv");  // oldest first
+  EXPECT_EQ(listing->too_old[1].path, "old.csv");
+  EXPECT_EQ(listing->backlog_files, 0);
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<std::string>{"known.csv", "new.csv", "old.csv", "older.csv"}));
+  // Without a horizon every file is new.
+  listing = ListNewFiles(fs_, root_, std::set<std::string>{}, FileListOptions{});
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(listing->files.size(), 4u);
+  EXPECT_TRUE(listing->too_old.empty());
 }
 
 }  // namespace

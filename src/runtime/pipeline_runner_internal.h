@@ -34,6 +34,7 @@
 #include "runtime/shared_part_scan.h"
 #include "runtime/status_board.h"
 #include "runtime/stream_source.h"
+#include "runtime/taken_files.h"
 #include "state/incremental_aggregate.h"
 #include "state/join_state_store.h"
 #include "state/scd_state_store.h"
@@ -70,7 +71,16 @@ struct Flow {
   explicit Flow(FlowCheckpoint checkpoint) : cp(std::move(checkpoint)) {}
   FlowCheckpoint cp;
   bool history_loaded = false;
-  std::map<std::string, std::set<std::string>> seen_files;  // read_files path -> files ingested
+  // What each read_files source (by path) remembers: the files taken within its maxFileAge
+  // horizon, and the names in its folder known to be older (runtime/taken_files.h).
+  struct FileSourceMemory {
+    TakenFiles taken;
+    OldFiles old;
+    // The source's maxFileAge, once a listing read its options (0: not yet, or no limit).
+    int64_t max_age_micros = 0;
+  };
+  std::map<std::string, FileSourceMemory> file_sources;
+  int64_t files_too_old = 0;  // listed files not taken for their age, since the process started
   std::map<std::string, int64_t> last_version;              // upstream (lower case) -> last endVersion
   // Message sources (runtime/stream_source.h), by StreamSourceKey: the open source (opened
   // on first use) and its range in the latest plan (where the next plan continues).

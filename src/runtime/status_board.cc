@@ -154,6 +154,14 @@ void StatusBoard::SetBacklog(const std::string& table, int64_t files, int64_t by
   Changed();
 }
 
+void StatusBoard::SetFilesTooOld(const std::string& table, int64_t files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TableStatus* t = Find(table);
+  if (t == nullptr || t->files_too_old == files) return;
+  t->files_too_old = files;
+  Changed();
+}
+
 void StatusBoard::SetReplicationLag(const std::string& table, int64_t bytes, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   TableStatus* t = Find(table);

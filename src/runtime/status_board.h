@@ -61,6 +61,9 @@ struct TableStatus {
   double rows_out_per_second = 0;  // over the last minute
   int64_t backlog_files = 0;       // input found but not yet processed
   int64_t backlog_bytes = 0;
+  // read_files: files listed and not taken for being older than maxFileAge allows, since
+  // the process started (each counted at the listing that first met it).
+  int64_t files_too_old = 0;
   // Tables fed by database replication (read_postgres_cdc): bytes of the server's log and
   // seconds since the oldest commit not yet confirmed; -1 for other tables.
   int64_t replication_lag_bytes = -1;
@@ -131,6 +134,7 @@ class StatusBoard {
   // Counts a restart of the table's flow after a schema change (`message`: why).
   void RecordRestart(const std::string& table, const std::string& message, int64_t now_unix_ms);
   void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
+  void SetFilesTooOld(const std::string& table, int64_t files);
   void SetReplicationLag(const std::string& table, int64_t bytes, double seconds);
   void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);
   void SetEventLogError(const std::string& error);  // empty: written again

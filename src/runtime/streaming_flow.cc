@@ -13,6 +13,7 @@
 #include "runtime/state_memory.h"
 #include "runtime/status_board.h"
 #include "sql/streaming_rules.h"
+#include "types/datetime.h"
 
 namespace lakepipe::runtime {
 
@@ -22,14 +23,25 @@ namespace {
 // one, a last line without its newline) may still be being written (runtime/file_source.h).
 constexpr int64_t kUnterminatedSettleMicros = 1'000'000;
 
-// Adds what `plan` consumed to the flow's record of consumed input.
-void NoteConsumed(const BatchPlan& plan, Flow& flow) {
+// Adds what `plan` consumed to the flow's record of consumed input. A file recorded
+// without its time (a compact file of format 1, an older plan's skippedExisting) is
+// remembered as of `now_micros`: kept for a whole maxFileAge from the upgrade, as its real
+// time is no later (docs/checkpoint.md, "Retention").
+void NoteConsumed(const BatchPlan& plan, Flow& flow, int64_t now_micros) {
   for (const auto& s : plan.sources) {
     switch (s.kind) {
       case PlannedSource::Kind::kFiles: {
-        auto& seen = flow.seen_files[s.path];
-        for (const auto& f : s.files) seen.insert(f.path);
-        seen.insert(s.skipped_existing.begin(), s.skipped_existing.end());
+        TakenFiles& taken = flow.file_sources[s.path].taken;
+        for (const auto* list : {&s.files, &s.skipped_existing}) {
+          for (const auto& f : *list) {
+            if (f.mtime_known) {
+              taken.Insert(f.path, f.mtime_micros);
+            } else {
+              taken.InsertWithoutTime(f.path, now_micros);
+            }
+          }
+        }
+        if (s.newest_mtime_micros != INT64_MIN) taken.NoteNewest(s.newest_mtime_micros);
         break;
       }
       case PlannedSource::Kind::kDelta:
@@ -46,16 +58,28 @@ void NoteConsumed(const BatchPlan& plan, Flow& flow) {
 }
 
 // What the flow's plans consumed so far, as one plan that NoteConsumed reads back into the
-// same Flow fields (the compact file of FlowCheckpoint::Retain).
-BatchPlan ConsumedSummary(const Flow& flow, int64_t batch_id) {
+// same Flow fields (the compact file of FlowCheckpoint::Retain). Each file source first
+// forgets the files older than its maxFileAge horizon: the compact file and the memory
+// keep one maxFileAge of files, whatever the flow's age.
+BatchPlan ConsumedSummary(Flow& flow, int64_t batch_id) {
   BatchPlan summary;
   summary.batch_id = batch_id;
   summary.compact = true;
-  for (const auto& [path, seen] : flow.seen_files) {
+  for (auto& [path, source] : flow.file_sources) {
+    OldFiles& old = source.old;
+    source.taken.ForgetOlderThan(source.taken.Horizon(source.max_age_micros),
+                                 [&old](std::string_view forgotten) { old.Forgotten(forgotten); });
     PlannedSource s;
     s.kind = PlannedSource::Kind::kFiles;
     s.path = path;
-    for (const auto& f : seen) s.files.push_back({f, 0, 0});
+    s.files.reserve(source.taken.size());
+    source.taken.ForEach([&s](std::string_view file, int64_t mtime) {
+      PlannedFile f;
+      f.path = std::string(file);
+      f.mtime_micros = mtime;
+      s.files.push_back(std::move(f));
+    });
+    s.newest_mtime_micros = source.taken.newest_micros();
     summary.sources.push_back(std::move(s));
   }
   for (const auto& [table, version] : flow.last_version) {
@@ -73,6 +97,40 @@ BatchPlan ConsumedSummary(const Flow& flow, int64_t batch_id) {
     summary.sources.push_back(std::move(s));
   }
   return summary;
+}
+
+// "7 days", "12 hours", "90 seconds": a duration as read_files options spell it.
+std::string DurationText(int64_t micros) {
+  struct Unit {
+    int64_t micros;
+    const char* name;
+  };
+  for (Unit u : {Unit{86'400'000'000LL, "day"}, Unit{3'600'000'000LL, "hour"}, Unit{60'000'000LL, "minute"},
+                 Unit{1'000'000LL, "second"}, Unit{1'000LL, "millisecond"}}) {
+    if (micros % u.micros == 0) {
+      int64_t n = micros / u.micros;
+      return std::to_string(n) + " " + u.name + (n == 1 ? "" : "s");
+    }
+  }
+  return std::to_string(micros) + " microseconds";
+}
+
+// The warning for files a listing did not take for their age: how many, the first few by
+// name, and the horizon they are behind.
+std::string TooOldMessage(const sql::ReadFilesSpec& spec, const std::vector<SourceFileEntry>& files,
+                          const FileListOptions& limits) {
+  constexpr size_t kNamed = 5;
+  std::string names;
+  for (size_t i = 0; i < files.size() && i < kNamed; ++i) {
+    names += (i == 0 ? "" : ", ") + (files[i].path.empty() ? spec.path : files[i].path) + " (modified " +
+             FormatTimestampIso(files[i].mtime_micros) + ")";
+  }
+  if (files.size() > kNamed) names += " and " + std::to_string(files.size() - kNamed) + " more";
+  return "read_files " + spec.path + ": " + std::to_string(files.size()) + (files.size() == 1 ? " file" : " files") +
+         " older than maxFileAge allows, not taken: " + names + "; the horizon is " +
+         FormatTimestampIso(limits.horizon_micros) + " (the newest file taken, minus maxFileAge " +
+         DurationText(limits.max_file_age_micros) + "). Give the file a newer time or raise maxFileAge "
+         "to have it read (docs/continuous.md, \"The file source\")";
 }
 
 }  // namespace
@@ -138,7 +196,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
     for (const auto& stored : history) {
       LP_ASSIGN_OR_RETURN(BatchPlan plan, ParseBatchPlan(stored.text, stored.file));
-      NoteConsumed(plan, flow);
+      NoteConsumed(plan, flow, clock->NowMicros());
     }
     flow.history_loaded = true;
   }
@@ -188,7 +246,8 @@ Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::
     LP_ASSIGN_OR_RETURN(FileListOptions limits, FileListOptionsFrom(spec));
     limits.now_micros = clock->NowMicros();
     if (continuous) limits.unterminated_settle_micros = kUnterminatedSettleMicros;
-    auto& seen = flow.seen_files[spec.path];
+    Flow::FileSourceMemory& memory = flow.file_sources[spec.path];
+    memory.max_age_micros = limits.max_file_age_micros;
     PlannedSource entry;
     entry.kind = PlannedSource::Kind::kFiles;
     entry.path = spec.path;
@@ -197,17 +256,33 @@ Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::
       // consumed without being read, in this first plan.
       LP_ASSIGN_OR_RETURN(auto existing, ListAllFiles(fs, spec.path, limits.selection));
       for (const auto& f : existing) {
-        entry.skipped_existing.push_back(f.path);
-        seen.insert(f.path);
+        PlannedFile skipped;
+        skipped.path = f.path;
+        skipped.mtime_micros = f.mtime_micros;
+        entry.skipped_existing.push_back(std::move(skipped));
+        memory.taken.Insert(f.path, f.mtime_micros);
       }
       any_new = true;  // the first plan is written even when it reads nothing
     }
-    auto listing = ListNewFiles(fs, spec.path, seen, limits);
+    // maxFileAge: a file older than the newest taken one by more than that is not taken
+    // (none is before the first file is taken: a flow's first batch takes every file).
+    limits.horizon_micros = memory.taken.Horizon(limits.max_file_age_micros);
+    memory.old.BeginListing();
+    KnownFile known = [&memory](const std::string& path) {
+      return memory.taken.Contains(path) || memory.old.Skip(path);
+    };
+    auto listing = ListNewFiles(fs, spec.path, known, limits);
     if (!listing.ok()) {
       if (listing.status().IsNotFound()) {
         return Status::NotFound("read_files path " + spec.path + " does not exist");
       }
       return listing.status();
+    }
+    for (const auto& f : listing->too_old) memory.old.Add(f.path);
+    memory.old.EndListing();
+    if (!listing->too_old.empty()) {
+      flow.files_too_old += static_cast<int64_t>(listing->too_old.size());
+      flow.warnings.push_back({"file_too_old", TooOldMessage(spec, listing->too_old, limits)});
     }
     for (const auto& link : listing->not_followed) {
       if (flow.links_reported.insert(spec.path + ": " + link).second)
@@ -595,7 +670,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       if (!next) break;
       plan = std::move(*next);
       LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.Serialize()));
-      NoteConsumed(plan, *flow);
+      NoteConsumed(plan, *flow, clock->NowMicros());
       LP_KILL_POINT("flow.after_plan");
     }
 
@@ -821,7 +896,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     }
     // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
     // batches, what the plans consumed so far is compacted and older batch files go.
-    LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] {
+    LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id]() {
       return ConsumedSummary(*flow, batch_id).Serialize();
     }));
     // Replication lag as it stands after the acknowledgement.
@@ -872,6 +947,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     if (continuous) break;
   }
   if (board != nullptr) board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
+  if (board != nullptr && flow->files_too_old > 0) board->SetFilesTooOld(ds.name, flow->files_too_old);
   if (board != nullptr && flow->lag_bytes >= 0) board->SetReplicationLag(ds.name, flow->lag_bytes, flow->lag_seconds);
   report.replication_lag_bytes = flow->lag_bytes;
   report.replication_lag_seconds = flow->lag_seconds;

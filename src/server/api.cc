@@ -246,6 +246,7 @@ Json TableStatusJson(const TableStatus& t) {
           {"rows_out_per_second", t.rows_out_per_second},
           {"backlog_files", t.backlog_files},
           {"backlog_bytes", t.backlog_bytes},
+          {"files_too_old", t.files_too_old},
           {"replication_lag_bytes", t.replication_lag_bytes},
           {"replication_lag_seconds", t.replication_lag_seconds},
           {"state_keys", t.state_keys},

@@ -143,6 +143,9 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
            [](const TableStatus& t) { return Number(t.backlog_files); });
   PerTable(w, s, "lakepipe_backlog_bytes", "gauge", "Bytes of input found but not yet processed",
            [](const TableStatus& t) { return Number(t.backlog_bytes); });
+  PerTable(w, s, "lakepipe_files_too_old_total", "counter",
+           "read_files: files listed and not taken for being older than maxFileAge allows",
+           [](const TableStatus& t) { return Number(t.files_too_old); });
   // Only the tables that replicate a database have a lag.
   w.Family("lakepipe_replication_lag_bytes", "gauge", "Replication sources: server log bytes past the confirmed position");
   for (const auto& t : s.tables)

@@ -76,7 +76,7 @@ void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, boo
       if (s.kind == runtime::PlannedSource::Kind::kFiles) {
         auto& seen = out->files[s.path];
         for (const auto& file : s.files) seen.insert(file.path);
-        seen.insert(s.skipped_existing.begin(), s.skipped_existing.end());
+        for (const auto& f : s.skipped_existing) seen.insert(f.path);
       } else if (s.kind == runtime::PlannedSource::Kind::kDelta || s.kind == runtime::PlannedSource::Kind::kSnapshot) {
         int64_t& v = versions.try_emplace(Lower(s.table), -1).first->second;
         v = std::max(v, s.kind == runtime::PlannedSource::Kind::kDelta ? s.end_version : s.version);

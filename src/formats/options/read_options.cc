@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/glob.h"
+#include "common/interval_text.h"
 #include "expr/datetime_parser.h"
 #include "formats/options/infer_schema.h"
 #include "formats/parquet/batch_reader.h"
@@ -26,7 +27,7 @@ std::string Lower(std::string s) {
 const std::vector<std::string> kSourceOptions = {
     "format", "schema", "rescueddatacolumn", "maxfilespertrigger", "maxbytespertrigger",
     "includeexistingfiles", "filestablemillis", "schemaevolutionmode", "recursivefilelookup", "pathglobfilter",
-    "infercolumntypes", "schemahints"};
+    "infercolumntypes", "schemahints", "maxfileage"};
 const std::vector<std::string> kCsvOptions = {"header", "sep", "delimiter", "quote", "escape", "nullvalue",
                                               "inferschema", "mode", "dateformat", "timestampformat"};
 const std::vector<std::string> kJsonOptions = {"multiline", "mode", "dateformat", "timestampformat"};
@@ -40,7 +41,8 @@ std::string Spelled(const std::string& key) {
       {"recursivefilelookup", "recursiveFileLookup"}, {"nullvalue", "nullValue"},
       {"inferschema", "inferSchema"}, {"dateformat", "dateFormat"}, {"timestampformat", "timestampFormat"},
       {"multiline", "multiLine"}, {"pathglobfilter", "pathGlobFilter"}, {"infercolumntypes", "inferColumnTypes"},
-      {"schemahints", "schemaHints"}};
+      {"schemahints", "schemaHints"}, {"maxfileage", "maxFileAge"}, {"cleansource", "cleanSource"},
+      {"sourcearchivedir", "sourceArchiveDir"}};
   auto it = kNames.find(key);
   return it == kNames.end() ? key : it->second;
 }
@@ -186,6 +188,28 @@ Result<ReadFilesSettings> ReadFilesSettingsFrom(const std::map<std::string, std:
     } else if (key == "schemahints") {
       LP_RETURN_IF_ERROR(ParseSchemaHints(value).status());
       s.inference.schema_hints = value;
+    } else if (key == "maxfileage") {
+      auto micros = ParseIntervalMicros(value);
+      if (!micros.ok() || *micros <= 0) {
+        return Status::InvalidArgument("read_files option maxFileAge must be a duration such as '7 days' or "
+                                       "'12 hours' (more than 0), got '" + value + "'");
+      }
+      s.source.max_file_age_micros = *micros;
+    } else if (key == "cleansource") {
+      // Spark's option: what becomes of a file once the batch that read it is committed.
+      std::string v = Lower(value);
+      if (v == "delete" || v == "archive") {
+        return Status::NotSupported("read_files option cleanSource => '" + value +
+                                    "' is not built yet: taken files stay in the folder (remove them yourself, "
+                                    "or leave them: maxFileAge bounds what the source remembers)");
+      }
+      if (v != "off") {
+        return Status::InvalidArgument("read_files option cleanSource must be 'off', 'delete' or 'archive', got '" +
+                                       value + "'");
+      }
+    } else if (key == "sourcearchivedir") {
+      return Status::NotSupported("read_files option sourceArchiveDir is not built yet (cleanSource => 'archive' "
+                                  "is not built yet either)");
     } else if (key == "recursivefilelookup") {
       LP_ASSIGN_OR_RETURN(s.source.recursive_file_lookup, Bool(key, value));
     } else if (key == "pathglobfilter") {

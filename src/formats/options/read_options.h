@@ -30,6 +30,10 @@ struct FileSourceSettings {
   int64_t file_stable_millis = 0;
   bool recursive_file_lookup = true;  // false: only the files directly in the source folder
   std::string path_glob_filter;       // on file names (common/glob.h); empty: every file
+  // maxFileAge: a file more than this older than the newest file taken is not taken, and
+  // what the source remembers is forgotten past it (docs/continuous.md). Spark's default.
+  static constexpr int64_t kDefaultMaxFileAgeMicros = 7LL * 24 * 3600 * 1000000;
+  int64_t max_file_age_micros = kDefaultMaxFileAgeMicros;
 };
 
 // schemaEvolutionMode (Auto Loader's): what a top-level field the schema lacks does.

@@ -117,5 +117,42 @@ TEST(ReadFilesSettingsTest, RefusesUnknownOptionsAndBadValuesNamingThem) {
   EXPECT_TRUE(r.status().code() == StatusCode::kNotSupported) << r.status().ToString();
 }
 
+// maxFileAge (Spark's name and default, 7 days), spelled as the other durations.
+TEST(ReadFilesSettingsTest, MaxFileAgeIsADurationNamedInItsErrors) {
+  auto r = From({{"format", "csv"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.max_file_age_micros, 7LL * 24 * 3600 * 1000000);
+  r = From({{"format", "csv"}, {"maxfileage", "12 hours"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.max_file_age_micros, 12LL * 3600 * 1000000);
+  r = From({{"format", "json"}, {"maxFileAge", "interval 1 day 6 hours"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.max_file_age_micros, 30LL * 3600 * 1000000);
+  for (const char* bad : {"7", "seven days", "-1 day", "0 seconds", ""}) {
+    r = From({{"format", "csv"}, {"maxfileage", bad}});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("maxFileAge"), std::string::npos) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("'" + std::string(bad) + "'"), std::string::npos) << r.status().ToString();
+  }
+}
+
+// cleanSource: 'off' (Spark's default) is what lakepipe does; the others are not built.
+TEST(ReadFilesSettingsTest, CleanSourceOtherThanOffIsNotBuiltYet) {
+  EXPECT_TRUE(From({{"format", "csv"}, {"cleansource", "OFF"}}).ok());
+  for (const char* mode : {"delete", "archive"}) {
+    auto r = From({{"format", "csv"}, {"cleansource", mode}});
+    ASSERT_FALSE(r.ok()) << mode;
+    EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("cleanSource"), std::string::npos) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("not built yet"), std::string::npos) << r.status().ToString();
+  }
+  auto r = From({{"format", "csv"}, {"cleansource", "move"}});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+  r = From({{"format", "csv"}, {"sourcearchivedir", "/archive"}});
+  EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("sourceArchiveDir is not built yet"), std::string::npos) << r.status().ToString();
+}
+
 }  // namespace
 }  // namespace lakepipe::formats
