@@ -109,6 +109,7 @@ PlannedSource ParseSource(const Json& j, const std::string& path, std::string* e
       }
     }
     s.newest_mtime_micros = r.Integer("newest", false, INT64_MIN);
+    s.forgotten_before_micros = r.Integer("forgottenBefore", false, INT64_MIN);
   } else if (kind == "delta") {
     s.kind = PlannedSource::Kind::kDelta;
     s.table = r.String("table");
@@ -157,6 +158,7 @@ Json BatchPlan::ToJson() const {
           e["skippedExisting"] = std::move(skipped);
         }
         if (compact && s.newest_mtime_micros != INT64_MIN) e["newest"] = s.newest_mtime_micros;
+        if (compact && s.forgotten_before_micros != INT64_MIN) e["forgottenBefore"] = s.forgotten_before_micros;
         break;
       }
       case PlannedSource::Kind::kDelta:

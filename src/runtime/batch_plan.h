@@ -46,6 +46,9 @@ struct PlannedSource {
   // A compact file of format 2: the newest modification time of any file the source took
   // (also of files forgotten since), the base of its maxFileAge horizon. INT64_MIN: none.
   int64_t newest_mtime_micros = INT64_MIN;
+  // A compact file of format 2: the horizon the source last forgot files at
+  // (runtime/taken_files.h); INT64_MIN: none.
+  int64_t forgotten_before_micros = INT64_MIN;
   std::string table;
   int64_t start_version = 0;  // kDelta (absent from a compact file: 0)
   int64_t end_version = -1;   // kDelta

@@ -83,6 +83,7 @@ TEST(BatchPlanTest, ACompactFileKeepsEachFilesTimeAndTheNewest) {
   files.path = "landing";
   files.files = {{"a.csv", 10, 20}, {"b.csv", 11, 30}};
   files.newest_mtime_micros = 45;
+  files.forgotten_before_micros = 15;
   plan.sources = {files};
   std::string text = plan.Serialize();
   EXPECT_NE(text.find("\"version\":2"), std::string::npos) << text;
@@ -94,6 +95,7 @@ TEST(BatchPlanTest, ACompactFileKeepsEachFilesTimeAndTheNewest) {
   EXPECT_EQ(back->sources[0].files[1].mtime_micros, 30);
   EXPECT_TRUE(back->sources[0].files[1].mtime_known);
   EXPECT_EQ(back->sources[0].newest_mtime_micros, 45);
+  EXPECT_EQ(back->sources[0].forgotten_before_micros, 15);
 }
 
 // Checkpoints written before maxFileAge: a compact file of paths only (no "version"), and

@@ -223,6 +223,33 @@ TEST_F(MaxFileAgeTest, ExactlyOnceAcrossRestartsWithinTheHorizon) {
   EXPECT_EQ(Ids(*again), "[1, 2, 11, 12, 21, 22, 31, 32, 99]");
 }
 
+// Raising maxFileAge later does not bring a forgotten file back: the horizon never moves
+// back past where files were forgotten (the compact file's forgottenBefore).
+TEST_F(MaxFileAgeTest, RaisingMaxFileAgeTakesNoForgottenFileTwice) {
+  Pipeline(", maxFileAge => '1 day'", "1");
+  Drop("a.csv", 1, 3);
+  Drop("c.csv", 3, 0);
+  {
+    auto runner = Open();
+    ASSERT_NE(runner, nullptr);
+    Run(*runner, "file_too_old");
+    EXPECT_EQ(Ids(*runner), "[1, 3]");
+  }
+  BatchPlan compact = NewestCompact();
+  EXPECT_EQ(CompactPaths(compact), std::vector<std::string>{"c.csv"});  // a.csv forgotten
+  ASSERT_EQ(compact.sources.size(), 1u);
+  EXPECT_EQ(compact.sources[0].forgotten_before_micros, (static_cast<int64_t>(now_) - kDaySeconds) * 1000000);
+  Pipeline(", maxFileAge => '30 days'", "1");
+  Drop("b.csv", 2, 2);  // within 30 days of c.csv, but behind where a.csv was forgotten
+  Drop("d.csv", 4, 0);
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  std::vector<std::string> warnings = Run(*runner, "file_too_old");
+  EXPECT_EQ(Ids(*runner), "[1, 3, 4]");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("2 files older than maxFileAge allows"), std::string::npos) << warnings[0];
+}
+
 // A checkpoint written before the files' times were kept: the compact file lists paths
 // only and carries no "version". It loads, nothing in it is taken again, and the next
 // compact file is format 2.

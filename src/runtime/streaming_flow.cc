@@ -42,6 +42,7 @@ void NoteConsumed(const BatchPlan& plan, Flow& flow, int64_t now_micros) {
           }
         }
         if (s.newest_mtime_micros != INT64_MIN) taken.NoteNewest(s.newest_mtime_micros);
+        if (s.forgotten_before_micros != INT64_MIN) taken.NoteForgottenBefore(s.forgotten_before_micros);
         break;
       }
       case PlannedSource::Kind::kDelta:
@@ -80,6 +81,7 @@ BatchPlan ConsumedSummary(Flow& flow, int64_t batch_id) {
       s.files.push_back(std::move(f));
     });
     s.newest_mtime_micros = source.taken.newest_micros();
+    s.forgotten_before_micros = source.taken.forgotten_before_micros();
     summary.sources.push_back(std::move(s));
   }
   for (const auto& [table, version] : flow.last_version) {
@@ -129,8 +131,9 @@ std::string TooOldMessage(const sql::ReadFilesSpec& spec, const std::vector<Sour
   return "read_files " + spec.path + ": " + std::to_string(files.size()) + (files.size() == 1 ? " file" : " files") +
          " older than maxFileAge allows, not taken: " + names + "; the horizon is " +
          FormatTimestampIso(limits.horizon_micros) + " (the newest file taken, minus maxFileAge " +
-         DurationText(limits.max_file_age_micros) + "). Give the file a newer time or raise maxFileAge "
-         "to have it read (docs/continuous.md, \"The file source\")";
+         DurationText(limits.max_file_age_micros) +
+         ", or where older files were forgotten, if later). To have such a file read, land it again "
+         "under a new name with a newer time (docs/continuous.md, \"The file source\")";
 }
 
 }  // namespace

@@ -86,12 +86,13 @@ bool TakenFiles::Contains(std::string_view path) const {
 void TakenFiles::NoteNewest(int64_t mtime_micros) { newest_ = std::max(newest_, mtime_micros); }
 
 int64_t TakenFiles::Horizon(int64_t max_age_micros) const {
-  if (max_age_micros <= 0 || newest_ == kNoHorizon) return kNoHorizon;
-  return newest_ - max_age_micros;
+  if (max_age_micros <= 0 || newest_ == kNoHorizon) return forgotten_before_;
+  return std::max(newest_ - max_age_micros, forgotten_before_);
 }
 
 size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten) {
   if (horizon == kNoHorizon) return 0;
+  NoteForgottenBefore(horizon);
   size_t old = 0;
   for (const Entry& e : entries_) old += e.mtime_micros < horizon;
   if (old == 0) return 0;

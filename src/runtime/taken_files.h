@@ -19,6 +19,7 @@
 // Plain values; not thread-safe (one flow thread).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -46,13 +47,19 @@ class TakenFiles {
   int64_t newest_micros() const { return newest_; }
   // Raises newest_micros() to `mtime_micros` (a compact file's `newest`).
   void NoteNewest(int64_t mtime_micros);
-  // newest_micros() - max_age_micros: files older than this are not taken. kNoHorizon
-  // when nothing was taken yet (a flow's first batch takes every file) or max_age <= 0.
+  // newest_micros() - max_age_micros, but never before forgotten_before_micros(): files
+  // older than this are not taken. kNoHorizon when nothing was taken or forgotten yet (a
+  // flow's first batch takes every file) and max_age <= 0 means no limit.
   int64_t Horizon(int64_t max_age_micros) const;
 
-  // Forgets the entries older than `horizon`, calling `forgotten(path)` for each first.
-  // Returns how many were forgotten.
+  // Forgets the entries older than `horizon`, calling `forgotten(path)` for each first,
+  // and keeps `horizon` as forgotten_before_micros(). Returns how many were forgotten.
   size_t ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten = nullptr);
+  // The latest horizon anything was forgotten at (kNoHorizon: none). The horizon never
+  // moves back past it, even when maxFileAge is raised later: a file forgotten there
+  // would otherwise be taken a second time.
+  int64_t forgotten_before_micros() const { return forgotten_before_; }
+  void NoteForgottenBefore(int64_t horizon) { forgotten_before_ = std::max(forgotten_before_, horizon); }
 
   // Every entry, in the order taken (forgetting keeps the order).
   void ForEach(const std::function<void(std::string_view path, int64_t mtime_micros)>& visit) const;
@@ -77,6 +84,7 @@ class TakenFiles {
   std::vector<Entry> entries_;
   std::vector<uint32_t> index_;  // entry number + 1; 0: empty
   int64_t newest_ = kNoHorizon;
+  int64_t forgotten_before_ = kNoHorizon;
 };
 
 // 128-bit digest of a file's relative path (two independent 64-bit hashes).

@@ -10,6 +10,13 @@
 namespace lakepipe::runtime {
 namespace {
 
+// Heap bytes in use: glibc's small-block arena plus its mmapped large blocks (a big array
+// is one of those, and uordblks alone does not count it).
+size_t HeapInUse() {
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
 constexpr int64_t kDay = 86'400'000'000LL;
 
 std::string Name(int i) { return "orders-20261206T" + std::to_string(100000 + i) + "Z-" + std::to_string(i) + ".csv"; }
@@ -52,7 +59,12 @@ TEST(TakenFilesTest, ForgetsWhatIsOlderThanTheHorizonOnly) {
   EXPECT_TRUE(taken.Contains("d9.csv"));
   EXPECT_TRUE(taken.Contains("d10.csv"));
   EXPECT_EQ(taken.size(), 3u);
-  EXPECT_EQ(taken.newest_micros(), 10 * kDay);  // forgetting never lowers the horizon
+  EXPECT_EQ(taken.newest_micros(), 10 * kDay);
+  // The horizon never moves back past where files were forgotten, even for a larger
+  // maxFileAge: d1.csv would be taken a second time.
+  EXPECT_EQ(taken.forgotten_before_micros(), 2 * kDay);
+  EXPECT_EQ(taken.Horizon(100 * kDay), 2 * kDay);
+  EXPECT_EQ(taken.Horizon(1 * kDay), 9 * kDay);
   // Entries taken after a forget are found as before.
   EXPECT_TRUE(taken.Insert("d11.csv", 11 * kDay));
   EXPECT_TRUE(taken.Contains("d11.csv"));
@@ -77,13 +89,13 @@ TEST(TakenFilesTest, AFileWithoutItsTimeDoesNotMoveTheHorizon) {
 TEST(TakenFilesTest, HoldsAFileInLittleMoreThanItsName) {
   constexpr int kFiles = 100000;
   size_t name_bytes = 0;
-  size_t before = mallinfo2().uordblks;
+  size_t before = HeapInUse();
   auto* taken = new TakenFiles();
   for (int i = 0; i < kFiles; ++i) {
     taken->Insert(Name(i), i);
     name_bytes += Name(i).size();
   }
-  size_t after = mallinfo2().uordblks;
+  size_t after = HeapInUse();
   double per_file = static_cast<double>(after - before) / kFiles;
   double name = static_cast<double>(name_bytes) / kFiles;
   EXPECT_LT(per_file, name + 48) << "bytes per file " << per_file << ", names " << name;
