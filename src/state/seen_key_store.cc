@@ -157,11 +157,14 @@ bool GrowthFits(size_t slots, int64_t budget) { return 3 * static_cast<int64_t>(
 // key's hash (8 bytes a key: 160 MB for a 20M-key batch, the peak of such a run);
 // partitioned, each partition's filter is finished as it fills. Reads need no setting:
 // a table file says how its filter and index are laid out.
-rocksdb::Options BulkFileOptions(rocksdb::DB* db) {
+// `filter` false: no Bloom filter (a file of entries never probed by key).
+rocksdb::Options BulkFileOptions(rocksdb::DB* db, bool filter = true) {
   rocksdb::Options options = db->GetOptions();
   rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.partition_filters = true;
+  if (filter) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.partition_filters = true;
+  }
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
@@ -886,11 +889,11 @@ Status SeenKeyStore::WriteSmall(int64_t batch_id, std::vector<Digest>* expired, 
 }
 
 // Table files that RocksDB links in whole, atomically (a crash before leaves a stray
-// `ingest-*.sst` that Open removes). From kSplitKeys entries the batch is cut in two files
-// of disjoint key ranges, written at once on two threads and ingested by one call, which
-// RocksDB records in one manifest write (both or neither): without event times the `k`
-// entries below the middle digest and the rest; with them the `k` entries and the `t`
-// entries (a `k` entry and a `t` entry per key). The second file holds the markers.
+// `ingest-*.sst` that Open removes). The batch is cut in two files of disjoint key ranges,
+// written at once on two threads and ingested by one call, which RocksDB records in one
+// manifest write (both or neither): with event times the `k` entries and the `t` entries
+// (a `k` entry and a `t` entry per key); without them, from kSplitKeys entries, the `k`
+// entries below the middle digest and the rest. The second file holds the markers.
 Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired, const std::string* range_end,
                                  int64_t count, std::optional<int64_t> watermark) {
   std::sort(expired->begin(), expired->end(), DigestTable::KeyLess);
@@ -899,22 +902,23 @@ Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired,
   const std::string base = dir_ + "/ingest-" + std::to_string(batch_id);
   // The first file: sorted slots [0, mid) and expired keys [0, expired_mid).
   size_t mid = 0, expired_mid = 0;
-  const size_t entries = expired->size() + slots.size() * (pending_.has_times() ? 2 : 1);
-  if (entries >= kSplitKeys) {
-    if (pending_.has_times()) {
-      mid = slots.size();
-      expired_mid = expired->size();
-    } else {
-      Digest middle{};
-      middle.part[0] = __builtin_bswap64(1ULL << 63);  // the first key byte 0x80: half of uniform digests below
-      auto below = [](const Digest& d, const Digest& m) { return DigestTable::KeyLess(d, m); };
-      mid = static_cast<size_t>(
-          std::lower_bound(slots.begin(), slots.end(), middle,
-                           [&](uint32_t s, const Digest& m) { return below(pending_.digest(s), m); }) -
-          slots.begin());
-      expired_mid = static_cast<size_t>(std::lower_bound(expired->begin(), expired->end(), middle, below) -
-                                        expired->begin());
-    }
+  // With event times the `k` entries and the `t` entries always go to two files: the `t`
+  // file needs no Bloom filter (the time index is only scanned, never probed by key; the
+  // markers in it are read three times per open), which spares a filter hash per entry.
+  const bool by_kind = pending_.has_times();
+  const size_t entries = expired->size() + slots.size() * (by_kind ? 2 : 1);
+  if (by_kind) {
+    mid = slots.size();
+    expired_mid = expired->size();
+  } else if (entries >= kSplitKeys) {
+    Digest middle{};
+    middle.part[0] = __builtin_bswap64(1ULL << 63);  // the first key byte 0x80: half of uniform digests below
+    auto below = [](const Digest& d, const Digest& m) { return DigestTable::KeyLess(d, m); };
+    mid = static_cast<size_t>(std::lower_bound(slots.begin(), slots.end(), middle,
+                                               [&](uint32_t s, const Digest& m) { return below(pending_.digest(s), m); }) -
+                              slots.begin());
+    expired_mid =
+        static_cast<size_t>(std::lower_bound(expired->begin(), expired->end(), middle, below) - expired->begin());
   }
   // The message is built only on a failure: these run once per entry (building it each
   // time was a quarter of the commit's instructions).
@@ -950,7 +954,8 @@ Status SeenKeyStore::WriteSorted(int64_t batch_id, std::vector<Digest>* expired,
   const std::string file = base + (first.joinable() ? "-1.sst" : ".sst");
   Status st;
   {
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, nullptr, kInvalidatePageCache);
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), by_kind ? BulkFileOptions(db_.get(), /*filter=*/false) : options,
+                                  nullptr, kInvalidatePageCache);
     auto check = checked(file);
     auto put = [&](const rocksdb::Slice& k, const rocksdb::Slice& v) { return check(writer.Put(k, v)); };
     auto del = [&](const rocksdb::Slice& k) { return check(writer.Delete(k)); };

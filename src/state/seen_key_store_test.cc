@@ -7,6 +7,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table_properties.h>
 
 #include "common/fs.h"
 #include "testing/testing.h"
@@ -153,17 +154,35 @@ TEST(SeenKeyStoreTest, ALargeSpilledBatchIsWrittenAsTwoFilesIngestedTogether) {
   for (const auto& e : *listed) EXPECT_NE(e.name.rfind("ingest-", 0), 0u) << e.name;
 }
 
-// The table files of a DB folder (opened read-only once the store is closed).
-int64_t TableFiles(const std::string& dir) {
+// The table files of a DB folder (opened read-only once the store is closed): each
+// file's first key and the bytes of its Bloom filter.
+struct TableFile {
+  std::string smallest_key;
+  uint64_t filter_bytes = 0;
+};
+std::vector<TableFile> TableFilesOf(const std::string& dir) {
   rocksdb::DB* raw = nullptr;
   rocksdb::Options options;
   EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(options, dir, &raw).ok());
   std::unique_ptr<rocksdb::DB> db(raw);
-  if (db == nullptr) return -1;
+  if (db == nullptr) return {};
   std::vector<rocksdb::LiveFileMetaData> files;
   db->GetLiveFilesMetaData(&files);
-  return static_cast<int64_t>(files.size());
+  rocksdb::TablePropertiesCollection properties;
+  EXPECT_TRUE(db->GetPropertiesOfAllTables(&properties).ok());
+  std::vector<TableFile> out;
+  for (const auto& f : files) {
+    TableFile t{f.smallestkey, 0};
+    for (const auto& [path, props] : properties) {
+      if (path.size() >= f.name.size() && path.compare(path.size() - f.name.size(), f.name.size(), f.name) == 0) {
+        t.filter_bytes = props->filter_size;
+      }
+    }
+    out.push_back(t);
+  }
+  return out;
 }
+int64_t TableFiles(const std::string& dir) { return static_cast<int64_t>(TableFilesOf(dir).size()); }
 
 // From SeenKeyStore::kSplitKeys entries (400,000) a batch without spills is written as two
 // table files on two threads (the keys below the middle digest and the rest with the
@@ -197,8 +216,8 @@ TEST(SeenKeyStoreTest, ALargeBatchIsWrittenAsTwoFilesIngestedTogether) {
   }
 }
 
-// The same with event times: the `k` entries and the `t` entries (sorted by time, a
-// radix sort) go to the two files. Times repeat, are negative or the NULL time (int64
+// With event times the `k` entries and the `t` entries (sorted by time, a radix sort) go
+// to two files, the second without a Bloom filter. Times repeat, are negative or the NULL time (int64
 // max); a later large batch re-times most keys (deleting their old `t` entries) and a
 // watermark then expires exactly the keys whose latest time is below it, for good.
 TEST(SeenKeyStoreTest, ALargeWatermarkedBatchIsWrittenAsTwoFilesWithItsTimeIndex) {
@@ -219,7 +238,14 @@ TEST(SeenKeyStoreTest, ALargeWatermarkedBatchIsWrittenAsTwoFilesWithItsTimeIndex
     EXPECT_EQ(std::count(inserted.begin(), inserted.end(), 1), kKeys);
     ASSERT_TRUE(store->Commit(0).ok());
   }
-  EXPECT_EQ(TableFiles(dir.Join("s")), 2);
+  // The `k` file with a Bloom filter, the `t` file (and markers) without one.
+  auto files = TableFilesOf(dir.Join("s"));
+  ASSERT_EQ(files.size(), 2u);
+  std::sort(files.begin(), files.end(), [](const TableFile& a, const TableFile& b) { return a.smallest_key < b.smallest_key; });
+  EXPECT_EQ(files[0].smallest_key[0], 'k');
+  EXPECT_GT(files[0].filter_bytes, 0u);
+  EXPECT_EQ(files[1].smallest_key[0], 't');
+  EXPECT_EQ(files[1].filter_bytes, 0u);
   {
     auto store = OpenStore(dir.Join("s"));
     // Batch 1: keys 0..199,999 seen again 1,000 minutes later: 200,000 `k` puts, 200,000
