@@ -155,6 +155,7 @@ below 1.0× lakepipe is faster.
     make bench                      # = scripts/bench.sh build-bench
     node bench/duckdb_bench.mjs table|read|pipeline ...   # the DuckDB side, SQL inside
     build-bench/bench/lp_parquet_benchmark                # the lakepipe side (Google Benchmark)
+    build-bench/bench/lp_seen_key_store_benchmark --benchmark_filter=BM_CommitNew   # seen-key commit per key
 
 Both sides load the CSV into the same typed table: six STRING columns, Price DOUBLE and
 Quantity INT by try-cast (unparseable values NULL, short lines padded with NULL). Parquet

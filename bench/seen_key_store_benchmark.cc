@@ -1,7 +1,8 @@
 // The durable seen-key set of a streaming DISTINCT (src/state/seen_key_store.h, issue 15
 // "Dedup state"): what inserting, committing, reopening and probing cost at millions of
-// keys. Built by `make bench` (-DLAKEPIPE_BENCH=ON), run by hand (figures in
-// docs/BENCHMARKS.md, "Dedup state"); not a test.
+// keys. Built by `make bench` (-DLAKEPIPE_BENCH=ON), which runs BM_CommitNew; the others
+// by hand (figures in docs/BENCHMARKS.md, "Dedup state", "The seen-key commit per key");
+// not a test.
 //
 //   BM_InsertCommit/B     LAKEPIPE_BENCH_KEYS (default 5,000,000) distinct keys inserted in
 //                         micro-batches of B keys into a fresh store, each batch committed
@@ -16,11 +17,12 @@
 //   BM_Reopen/N           Open a store holding N keys and probe one key: a restart's cost.
 //   BM_ProbeKnown/N       on a store of N keys, batches of 65536 keys, half already stored
 //                         and half new, probed and abandoned (a replay; no commit).
-//   BM_CommitNew/N/M/T    the commit alone of one batch of N new keys (T = 1: each with an
-//                         event time, as a deduplication with a watermark records them) into
-//                         a store of M keys (a copy of a store built once); the keys are
-//                         probed first, untimed. Reports ns per key: what issue 15's
-//                         "seen-key commit" costs Silver per new line.
+//   BM_CommitNew/new:N/stored:M/times:T  the commit alone of one batch of N new keys
+//                         (T = 1: each with an event time, as a deduplication with a
+//                         watermark records them) into a store of M keys (a copy of a store
+//                         built once); the keys are probed first, untimed. Reports ns per key
+//                         (wall) and CPU ns per key (every thread of the process): what
+//                         issue 15's "seen-key commit" costs Silver per new line.
 //
 // Keys are 48 bytes, about the KeyEncoder bytes of a row of the orders pipeline's Silver.
 // The stores of BM_Reopen/BM_ProbeKnown are built once per key count under

@@ -221,6 +221,25 @@ if "$BIN" produce --help > /dev/null 2>&1; then
   printf '## Windowed aggregation latency (issue 9)\n\n`node bench/window_latency.mjs --rate 10000 --seconds 60` (1-second windows, 2-second watermark delay; from the landing of the file that lets the watermark pass a window to the commit that writes it; the load average is in the line): %s\n\n```\n%s\n```\n' \
     "$verdict" "$(tail -4 "$RESULTS/window_latency.log")" > "$RESULTS/sections/45-window-latency.md"
 fi
+# 6d. The seen-key commit of a streaming DISTINCT (issue 15): the commit alone of N new
+# keys into a store of M, with and without event times, ns and CPU ns per key.
+SEEN_BIN="$BUILD/bench/lp_seen_key_store_benchmark"
+if [ -x "$SEEN_BIN" ]; then
+  echo "== seen-key commit: 10k, 100k and 1M new keys into stores of 0 and 1M keys"
+  mkdir -p "$RESULTS/sections"
+  load="$(cut -d' ' -f1-3 /proc/loadavg)"
+  if "$SEEN_BIN" --benchmark_filter=BM_CommitNew > "$RESULTS/seen_key_commit.log" 2>&1; then verdict="ran"; else verdict="FAILED"; fi
+  printf '## Seen-key commit per key (issue 15)
+
+`bench/lp_seen_key_store_benchmark --benchmark_filter=BM_CommitNew` (bench/seen_key_store_benchmark.cc; the commit alone of `new` keys into a store of `stored`, `times` 1 with event times; `ns_per_key` wall, `cpu_ns_per_key` all threads; load at the start %s): %s
+
+```
+%s
+```
+' \
+    "$load" "$verdict" "$(grep '^BM_' "$RESULTS/seen_key_commit.log")" > "$RESULTS/sections/57-seen-key-commit.md"
+fi
+
 rm -f "$RESULTS/err" "$OUT"/*.parquet
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_end.txt"
 
