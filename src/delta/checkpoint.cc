@@ -150,6 +150,10 @@ const Schema& CheckpointSchema() {
                                             {"extendedFileMetadata", DataType::Boolean()},
                                             {"partitionValues", strmap},
                                             {"size", lng},
+                                            // Only {"lakepipe.mtimeKept": "true"}, for the
+                                            // tombstones whose retention is an hour
+                                            // (delta/mtime_kept.h); null for the others.
+                                            {"tags", strmap},
                                             {"deletionVector", dv},
                                             {"baseRowId", lng},
                                             {"defaultRowCommitVersion", lng}})});
@@ -256,7 +260,8 @@ Result<LastCheckpoint> WriteCheckpointFile(FileSystem* fs, const std::string& ta
         2, Value::Struct({Str(r.path), OptLong(r.deletion_timestamp), Value::Bool(false),
                           r.extended_file_metadata ? Value::Bool(*r.extended_file_metadata) : Value(),
                           r.partition_values ? PartitionsValue(*r.partition_values) : Value(),
-                          OptLong(r.size), DvValue(r.deletion_vector), OptLong(r.base_row_id),
+                          OptLong(r.size), r.tags ? StrMapValue(*r.tags) : Value(),
+                          DvValue(r.deletion_vector), OptLong(r.base_row_id),
                           OptLong(r.default_row_commit_version)})));
   }
   RecordBatch batch = RecordBatch::FromColumns(schema, std::move(cols));

@@ -10,6 +10,7 @@
 
 #include "delta/commit_file_time.h"
 #include "delta/log_internal.h"
+#include "delta/mtime_kept.h"
 
 namespace lakepipe::delta {
 
@@ -707,6 +708,7 @@ Tombstone Tombstone::Of(const std::string& key, RemoveFile remove) {
   t.size = remove.size;
   t.data_change = remove.data_change;
   t.extended_file_metadata = remove.extended_file_metadata;
+  t.mtime_kept = HasMtimeKeptTag(remove.tags);
   t.has_partition_values = remove.partition_values.has_value();
   if (remove.partition_values && remove.partition_values->empty()) remove.partition_values.reset();
   if (remove.partition_values || remove.deletion_vector || remove.base_row_id ||
@@ -728,6 +730,7 @@ RemoveFile Tombstone::ToRemove(const std::string& key) const {
   r.size = size;
   r.data_change = data_change;
   r.extended_file_metadata = extended_file_metadata;
+  if (mtime_kept) r.tags = StringMap{{kMtimeKeptTag, "true"}};
   if (has_partition_values) r.partition_values.emplace();
   if (extras) {
     if (extras->partition_values) r.partition_values = extras->partition_values;

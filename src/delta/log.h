@@ -95,9 +95,10 @@ struct RemoveFile {
 };
 
 // A removed file as a table state keeps it until its tombstone expires
-// (delta.deletedFileRetentionDuration): only what VACUUM and a checkpoint's `remove`
-// column need. Not its stats or tags, which no checkpoint writes and no reader of a
-// tombstone uses. Small on purpose (about 260 bytes of heap with its key, against 865
+// (delta.deletedFileRetentionDuration, or an hour for a remove lakepipe's OPTIMIZE tagged
+// as kept by its file's modification time: delta/mtime_kept.h): only what VACUUM and a
+// checkpoint's `remove` column need. Not its stats or other tags, which no checkpoint
+// writes and no reader of a tombstone uses. Small on purpose (about 260 bytes of heap with its key, against 865
 // for the whole RemoveFile of a Gold view's file and 1,390 for a Bronze file's;
 // docs/BENCHMARKS.md, "Tombstones"): a view committing every second keeps one per version
 // within the retention.
@@ -117,6 +118,9 @@ struct Tombstone {
   std::optional<int64_t> size;
   bool data_change = true;
   std::optional<bool> extended_file_metadata;
+  // The remove had the tag {"lakepipe.mtimeKept": "true"} (delta/mtime_kept.h): its file's
+  // modification time keeps it from VACUUM, so the tombstone may go after an hour.
+  bool mtime_kept = false;
   // The remove had `partitionValues` (an unpartitioned table's `{}` needs no Extras).
   bool has_partition_values = false;
   std::shared_ptr<const Extras> extras;
@@ -124,7 +128,8 @@ struct Tombstone {
   // The tombstone of `remove`, whose FileKey is `key`.
   static Tombstone Of(const std::string& key, RemoveFile remove);
   const std::string& LogPath(const std::string& key) const { return path.empty() ? key : path; }
-  // The `remove` action again (without stats and tags).
+  // The `remove` action again (without stats; tags only {"lakepipe.mtimeKept": "true"}
+  // when mtime_kept).
   RemoveFile ToRemove(const std::string& key) const;
 };
 

@@ -10,6 +10,7 @@
 
 #include "common/interval_text.h"
 #include "delta/commit_file_time.h"
+#include "delta/mtime_kept.h"
 
 namespace lakepipe::delta {
 
@@ -110,10 +111,12 @@ int64_t DeletedFileRetentionMillis(const StringMap& configuration) {
 }
 
 int64_t DropExpiredTombstones(TableState* state, int64_t now_millis) {
-  const int64_t cutoff = now_millis - DeletedFileRetentionMillis(state->metadata.configuration);
+  const int64_t retention = DeletedFileRetentionMillis(state->metadata.configuration);
   std::vector<FileMap<Tombstone>::Change> expired;
   for (const auto& [key, t] : state->tombstones) {
-    if (t.deletion_timestamp.value_or(0) < cutoff) expired.emplace_back(key, std::nullopt);
+    if (t.deletion_timestamp.value_or(0) < now_millis - TombstoneRetentionMillis(t, retention)) {
+      expired.emplace_back(key, std::nullopt);
+    }
   }
   const auto n = static_cast<int64_t>(expired.size());
   state->tombstones.Apply(std::move(expired));

@@ -36,7 +36,9 @@ int64_t DeletedFileRetentionMillis(const StringMap& configuration);
 // Drops from `state` the tombstones whose deletionTimestamp (absent: 0) is before
 // now - delta.deletedFileRetentionDuration of its configuration: what a checkpoint leaves
 // out (PROTOCOL.md keeps a tombstone at least that long, and only VACUUM reads them, with
-// at least that retention). Returns how many went. O(tombstones).
+// at least that retention). A tombstone of a remove tagged as kept by its file's
+// modification time goes after an hour instead (delta/mtime_kept.h: the file's time keeps
+// it from VACUUM for the table's retention). Returns how many went. O(tombstones).
 int64_t DropExpiredTombstones(TableState* state, int64_t now_millis);
 
 struct LogCleanupResult {

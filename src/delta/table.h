@@ -289,6 +289,10 @@ struct OptimizeResult {
   std::optional<int64_t> version;  // nullopt when there was nothing to compact
   int64_t files_removed = 0;
   int64_t files_added = 0;
+  // Of files_removed, those whose modification time was set to the removal time and
+  // whose remove is tagged so (delta/mtime_kept.h): their tombstones go after an hour.
+  // The others (their time could not be set) keep the table's tombstone retention.
+  int64_t files_kept_by_time = 0;
   std::string checkpoint_error;  // as CommitResult::checkpoint_error
 };
 

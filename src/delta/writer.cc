@@ -9,6 +9,7 @@
 
 #include "common/uuid.h"
 #include "delta/change_feed.h"
+#include "delta/mtime_kept.h"
 #include "delta/schema_merge.h"
 #include "delta/table.h"
 #include "delta/table_internal.h"
@@ -740,6 +741,23 @@ Result<OptimizeResult> DeltaTable::Optimize(const OptimizeOptions& options) cons
     req.actions.push_back(std::move(a));
   }
   result.files_added = static_cast<int64_t>(impl->adds.size());
+  // Each file about to be removed gets "now" as its modification time, durably, before the
+  // commit, and its remove the tag saying so: every VACUUM that lists files then keeps it
+  // for the table's retention after its removal by its time alone, and its tombstone may
+  // leave the snapshot and the checkpoints after an hour (delta/mtime_kept.h). The time is
+  // taken after deletionTimestamp, so the file's time is never the earlier of the two. A
+  // file whose time cannot be set keeps an untagged remove (the full retention); a crash
+  // before the commit only leaves live files looking younger to VACUUM.
+  const int64_t touched_at = std::max(now, options_.clock->NowMillis());
+  for (Action& action : req.actions) {
+    auto* remove = std::get_if<RemoveFile>(&action);
+    if (remove == nullptr) continue;
+    auto full = ResolveDataPath(path_, remove->path);
+    if (!full.ok() || !KeepRemovedFileByTime(*full, touched_at).ok()) continue;
+    if (!remove->tags) remove->tags.emplace();
+    (*remove->tags)[kMtimeKeptTag] = "true";
+    ++result.files_kept_by_time;
+  }
   req.operation = "OPTIMIZE";
   req.operation_parameters["predicate"] = "[]";
   req.operation_parameters["zOrderBy"] = "[]";

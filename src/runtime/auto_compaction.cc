@@ -107,7 +107,8 @@ Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, c
                nlohmann::json({{"committed", true},
                                {"version", out.version},
                                {"files_removed", out.files_removed},
-                               {"files_added", out.files_added}})
+                               {"files_added", out.files_added},
+                               {"files_kept_by_time", done->files_kept_by_time}})
                    .dump()});
   }
   return out;
