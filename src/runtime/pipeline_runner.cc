@@ -554,8 +554,10 @@ Result<delta::CreateOptions> PipelineRunner::Impl::CreateOptionsFor(const sql::R
   create.schema = schema;
   create.partition_columns = def.partition_columns;
   for (const auto& [k, v] : def.table_properties) create.configuration[k] = v;
-  // A view's short history unless its TBLPROPERTIES say otherwise (view_table_defaults.h).
+  // A view's short history, a streaming table's sparser checkpoints, unless their
+  // TBLPROPERTIES say otherwise (view_table_defaults.h).
   if (ds.kind == sql::DatasetKind::kMaterializedView) AddMaterializedViewTableDefaults(&create.configuration);
+  if (ds.kind == sql::DatasetKind::kStreamingTable) AddStreamingTableDefaults(&create.configuration);
   create.name = ds.name;
   if (!def.comment.empty()) create.description = def.comment;
   return create;

@@ -1,5 +1,7 @@
 // The table properties a pipeline's materialized views get unless their TBLPROPERTIES say
-// otherwise (docs/continuous.md, "Materialized views: short history"): a short history.
+// otherwise (docs/continuous.md, "Materialized views: one hour of history"): a short
+// history. And, below, those of its streaming tables (same page, "Streaming tables:
+// bounded tombstones"): a sparser checkpoint.
 //
 // Why: in continuous mode a view commits up to once per second (pipelines.trigger.interval)
 // and each version replaces its result file, so each version leaves one removed file and
@@ -31,6 +33,18 @@ const std::vector<std::pair<std::string, std::string>>& MaterializedViewTableDef
 
 // Adds to `configuration` each default whose key it does not hold (compared ignoring case).
 void AddMaterializedViewTableDefaults(std::map<std::string, std::string>* configuration);
+
+// The defaults of a pipeline's streaming tables (and of their `<t>_quarantine` and
+// `<t>_late`, created with their properties): a checkpoint every 100 versions.
+//
+// Why: a streaming table commits once per micro-batch, ~10 times a second at 5,000
+// lines/s, so Delta's checkpoint every 10 commits meant one a second, each rewriting every
+// active file and every tombstone. Their history is kept as Delta's defaults keep it (7
+// days of removed files, 30 of log): their readers follow them by version. What keeps
+// their tombstones bounded is auto-compaction's removes, tagged to expire after an hour
+// (delta/mtime_kept.h), not a shorter retention.
+const std::vector<std::pair<std::string, std::string>>& StreamingTableDefaults();
+void AddStreamingTableDefaults(std::map<std::string, std::string>* configuration);
 
 // A materialized view is vacuumed this often in continuous mode unless its
 // `lakepipe.vacuum.interval` says otherwise (streaming tables: once a day).

@@ -1,6 +1,7 @@
 // A pipeline's materialized views are created with a short history (one hour of removed
 // files and of log, a checkpoint every 100 versions: view_table_defaults.h) unless their
-// TBLPROPERTIES set those keys; streaming tables keep Delta's defaults.
+// TBLPROPERTIES set those keys; streaming tables (and their `_quarantine`) keep Delta's
+// retentions but checkpoint every 100 versions, unless their TBLPROPERTIES say otherwise.
 #include "runtime/view_table_defaults.h"
 
 #include <gtest/gtest.h>
@@ -34,7 +35,11 @@ TEST(ViewTableDefaultsTest, ViewsGetAShortHistoryAndTheUsersPropertiesWin) {
                                                               landing + "}\n")
                   .ok());
   ASSERT_TRUE(fs->WriteFile(dir.Join("p/p.sql"),
-                            "CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM read_files('${landing}', "
+                            "CREATE OR REFRESH STREAMING TABLE raw (CONSTRAINT small EXPECT (id < 3) ON VIOLATION "
+                            "QUARANTINE) AS SELECT * FROM STREAM read_files('${landing}', "
+                            "format => 'csv', header => true, schema => 'id INT, kind STRING');\n"
+                            "CREATE OR REFRESH STREAMING TABLE tuned TBLPROPERTIES ('Delta.CheckpointInterval' = '25') "
+                            "AS SELECT * FROM STREAM read_files('${landing}', "
                             "format => 'csv', header => true, schema => 'id INT, kind STRING');\n"
                             "CREATE OR REFRESH MATERIALIZED VIEW totals AS SELECT kind, count(*) AS n FROM raw "
                             "GROUP BY kind;\n"
@@ -60,10 +65,26 @@ TEST(ViewTableDefaultsTest, ViewsGetAShortHistoryAndTheUsersPropertiesWin) {
   EXPECT_EQ(kept.count("delta.logRetentionDuration"), 0u);
   EXPECT_EQ(kept["delta.checkpointInterval"], "100");
 
-  auto raw = ConfigurationOf(storage + "/raw");
-  EXPECT_EQ(raw.count("delta.deletedFileRetentionDuration"), 0u);
-  EXPECT_EQ(raw.count("delta.logRetentionDuration"), 0u);
-  EXPECT_EQ(raw.count("delta.checkpointInterval"), 0u);
+  // Streaming tables: Delta's retentions, a checkpoint every 100 versions; their
+  // quarantine table as they are.
+  for (const std::string name : {"raw", "raw_quarantine"}) {
+    auto raw = ConfigurationOf(storage + "/" + name);
+    EXPECT_EQ(raw.count("delta.deletedFileRetentionDuration"), 0u) << name;
+    EXPECT_EQ(raw.count("delta.logRetentionDuration"), 0u) << name;
+    EXPECT_EQ(raw["delta.checkpointInterval"], "100") << name;
+  }
+  auto tuned = ConfigurationOf(storage + "/tuned");
+  EXPECT_EQ(tuned["Delta.CheckpointInterval"], "25");
+  EXPECT_EQ(tuned.count("delta.checkpointInterval"), 0u);
+}
+
+TEST(ViewTableDefaultsTest, StreamingTablesGetOnlyASparserCheckpoint) {
+  std::map<std::string, std::string> configuration = {{"other", "x"}};
+  AddStreamingTableDefaults(&configuration);
+  EXPECT_EQ(configuration, (std::map<std::string, std::string>{{"other", "x"}, {"delta.checkpointInterval", "100"}}));
+  std::map<std::string, std::string> set = {{"DELTA.CHECKPOINTINTERVAL", "7"}};
+  AddStreamingTableDefaults(&set);
+  EXPECT_EQ(set, (std::map<std::string, std::string>{{"DELTA.CHECKPOINTINTERVAL", "7"}}));
 }
 
 TEST(ViewTableDefaultsTest, AddsOnlyTheKeysNotSet) {
