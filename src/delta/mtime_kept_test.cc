@@ -11,6 +11,7 @@
 
 #include "delta/log_cleanup.h"
 #include "delta/table.h"
+#include "delta/table_internal.h"
 #include "delta/test_util.h"
 #include "testing/testing.h"
 
@@ -326,6 +327,20 @@ TEST(MtimeKeptRules, ATaggedTombstoneKeepsAnHourOrTheTablesRetentionIfShorter) {
   // Only the value "true" counts.
   EXPECT_FALSE(HasMtimeKeptTag(StringMap{{kMtimeKeptTag, "false"}}));
   EXPECT_FALSE(HasMtimeKeptTag(std::nullopt));
+}
+
+TEST(MtimeKeptRules, ARemoveNeverInheritsTheTagFromItsAdd) {
+  // An add that carries the tag (written by some other tool) is removed by an overwrite,
+  // a row-level change or an OPTIMIZE that could not set its time: its remove must keep
+  // the table's retention.
+  DataFile file;
+  file.add.path = "part-1.parquet";
+  file.add.tags = StringMap{{kMtimeKeptTag, "true"}, {"lakepipe.compacted", "1"}};
+  RemoveFile r = RemoveOf(file, 1000, /*data_change=*/true);
+  ASSERT_TRUE(r.tags.has_value());
+  EXPECT_EQ(*r.tags, (StringMap{{"lakepipe.compacted", "1"}}));
+  file.add.tags = StringMap{{kMtimeKeptTag, "true"}};
+  EXPECT_FALSE(HasMtimeKeptTag(RemoveOf(file, 1000, true).tags));
 }
 
 TEST(MtimeKeptRules, KeepRemovedFileByTimeOnlyMovesTheTimeForward) {

@@ -137,7 +137,8 @@ bool ChangeDataFeedEnabled(const Protocol& protocol, const Metadata& metadata);
 Protocol InitialProtocol(const StringMap& configuration);
 
 // The `remove` action for an active file of a snapshot (extended file metadata: partition
-// values, size, stats and tags copied from its `add`).
+// values, size, stats and tags copied from its `add`, but never the tag
+// lakepipe.mtimeKept, which only OPTIMIZE sets after setting the file's time).
 RemoveFile RemoveOf(const DataFile& file, int64_t deletion_timestamp, bool data_change);
 
 // After a failed commit: removes staged files unless a commit after `read_version` names

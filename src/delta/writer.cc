@@ -983,6 +983,9 @@ RemoveFile RemoveOf(const DataFile& file, int64_t deletion_timestamp, bool data_
   r.size = file.add.size;
   r.stats = file.add.stats;
   r.tags = file.add.tags;
+  // Only OPTIMIZE may say a removed file is kept by its time, after setting that time: the
+  // tag copied from an add (some writer's) would let the tombstone go early unprotected.
+  if (r.tags && r.tags->erase(kMtimeKeptTag) > 0 && r.tags->empty()) r.tags.reset();
   return r;
 }
 
