@@ -25,7 +25,7 @@
 // LAKEPIPE_EVENT_LOG_RETENTION_SECONDS (test builds only; runtime/event_log_upkeep.cc), its
 // retention and VACUUM then running every half retention.
 // --as-shipped runs examples/orders unchanged (streaming tables: daily VACUUM keeping 7 days,
-// 30 days of log; materialized views: hourly VACUUM keeping an hour, an hour of log).
+// 7 days of log, checkpoints thinned after an hour; materialized views: hourly VACUUM keeping an hour, an hour of log).
 //
 // Usage: node bench/soak.mjs [--bin B] [--minutes 60] [--rate 5000] [--sample-seconds 60]
 //        [--vacuum-interval '5 minutes'] [--retention-minutes 10] [--as-shipped]
@@ -301,7 +301,7 @@ const md = [
     `while \`lakepipe produce\` drops ${rate} lines/s (500 per file); ${samples.length} samples, one every ${sampleSeconds} s. ` +
     `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, ${os.cpus().length} CPUs, load ${loadStart} at the start and ${loadEnd} at the end.`,
   '',
-  asShipped ? 'The pipeline is examples/orders as shipped (the defaults: streaming tables vacuumed daily keeping 7 days of removed files and 30 days of log; materialized views vacuumed hourly keeping an hour of both).'
+  asShipped ? 'The pipeline is examples/orders as shipped (the defaults: streaming tables vacuumed daily keeping 7 days of removed files and of log (checkpoints older than an hour thinned to one an hour), the tombstones of compactions kept an hour; materialized views vacuumed hourly keeping an hour of both).'
     : `Every table of the pipeline (a copy of examples/orders) has \`'lakepipe.vacuum.interval' = '${vacuumInterval}'\`, ` +
       `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', and the run ` +
       `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise) and ` +

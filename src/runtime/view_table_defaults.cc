@@ -16,6 +16,7 @@ const std::vector<std::pair<std::string, std::string>>& MaterializedViewTableDef
 const std::vector<std::pair<std::string, std::string>>& StreamingTableDefaults() {
   static const std::vector<std::pair<std::string, std::string>> defaults = {
       {"delta.checkpointInterval", "100"},
+      {"delta.logRetentionDuration", "interval 7 days"},
   };
   return defaults;
 }

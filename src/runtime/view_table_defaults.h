@@ -35,14 +35,18 @@ const std::vector<std::pair<std::string, std::string>>& MaterializedViewTableDef
 void AddMaterializedViewTableDefaults(std::map<std::string, std::string>* configuration);
 
 // The defaults of a pipeline's streaming tables (and of their `<t>_quarantine` and
-// `<t>_late`, created with their properties): a checkpoint every 100 versions.
+// `<t>_late`, created with their properties): a checkpoint every 100 versions, and 7 days
+// of log.
 //
 // Why: a streaming table commits once per micro-batch, ~10 times a second at 5,000
 // lines/s, so Delta's checkpoint every 10 commits meant one a second, each rewriting every
-// active file and every tombstone. Their history is kept as Delta's defaults keep it (7
-// days of removed files, 30 of log): their readers follow them by version. What keeps
-// their tombstones bounded is auto-compaction's removes, tagged to expire after an hour
-// (delta/mtime_kept.h), not a shorter retention.
+// active file and every tombstone. Removed files are kept as Delta's default keeps them (7
+// days): their readers follow them by version. What keeps their tombstones bounded is
+// auto-compaction's removes, tagged to expire after an hour (delta/mtime_kept.h), not a
+// shorter retention. The log is kept as long as the removed files, not Delta's 30 days:
+// once the daily VACUUM has deleted the small files a compaction replaced, a version older
+// than that retention cannot be read anyway, and 30 days at 10 commits a second is ~26
+// million commit files per table.
 const std::vector<std::pair<std::string, std::string>>& StreamingTableDefaults();
 void AddStreamingTableDefaults(std::map<std::string, std::string>* configuration);
 

@@ -65,12 +65,12 @@ TEST(ViewTableDefaultsTest, ViewsGetAShortHistoryAndTheUsersPropertiesWin) {
   EXPECT_EQ(kept.count("delta.logRetentionDuration"), 0u);
   EXPECT_EQ(kept["delta.checkpointInterval"], "100");
 
-  // Streaming tables: Delta's retentions, a checkpoint every 100 versions; their
+  // Streaming tables: 7 days of removed files and of log, a checkpoint every 100 versions; their
   // quarantine table as they are.
   for (const std::string name : {"raw", "raw_quarantine"}) {
     auto raw = ConfigurationOf(storage + "/" + name);
     EXPECT_EQ(raw.count("delta.deletedFileRetentionDuration"), 0u) << name;
-    EXPECT_EQ(raw.count("delta.logRetentionDuration"), 0u) << name;
+    EXPECT_EQ(raw["delta.logRetentionDuration"], "interval 7 days") << name;
     EXPECT_EQ(raw["delta.checkpointInterval"], "100") << name;
   }
   auto tuned = ConfigurationOf(storage + "/tuned");
@@ -78,13 +78,16 @@ TEST(ViewTableDefaultsTest, ViewsGetAShortHistoryAndTheUsersPropertiesWin) {
   EXPECT_EQ(tuned.count("delta.checkpointInterval"), 0u);
 }
 
-TEST(ViewTableDefaultsTest, StreamingTablesGetOnlyASparserCheckpoint) {
+TEST(ViewTableDefaultsTest, StreamingTablesGetASparserCheckpointAndTheirFileRetentionOfLog) {
   std::map<std::string, std::string> configuration = {{"other", "x"}};
   AddStreamingTableDefaults(&configuration);
-  EXPECT_EQ(configuration, (std::map<std::string, std::string>{{"other", "x"}, {"delta.checkpointInterval", "100"}}));
-  std::map<std::string, std::string> set = {{"DELTA.CHECKPOINTINTERVAL", "7"}};
+  EXPECT_EQ(configuration, (std::map<std::string, std::string>{{"other", "x"},
+                                                               {"delta.checkpointInterval", "100"},
+                                                               {"delta.logRetentionDuration", "interval 7 days"}}));
+  std::map<std::string, std::string> set = {{"DELTA.CHECKPOINTINTERVAL", "7"}, {"delta.LogRetentionDuration", "30 days"}};
   AddStreamingTableDefaults(&set);
-  EXPECT_EQ(set, (std::map<std::string, std::string>{{"DELTA.CHECKPOINTINTERVAL", "7"}}));
+  EXPECT_EQ(set, (std::map<std::string, std::string>{{"DELTA.CHECKPOINTINTERVAL", "7"},
+                                                     {"delta.LogRetentionDuration", "30 days"}}));
 }
 
 TEST(ViewTableDefaultsTest, AddsOnlyTheKeysNotSet) {
