@@ -466,7 +466,14 @@ Result<std::vector<HistoryEntry>> DeltaTable::History(int limit) const {
   // Timestamps are the ones time travel uses (inCommitTimestamp, else the commit file's
   // modification time made monotonic), so `AtTimestamp(entry.timestamp_millis)` returns
   // that entry's version, as Delta's DESCRIBE HISTORY does.
-  LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs_, path_));
+  // The newest `limit` entries (the SLA of `lakepipe status` and /api/sla asks for one or a
+  // few per table) come from the log's tail after `_last_checkpoint` when it holds them,
+  // not from reading every commit of a log of millions; their times are then made
+  // monotonic from the checkpoint on, which differs from the whole log's only after a clock
+  // was set back.
+  std::optional<LogListing> tail = limit > 0 ? ListLogFromHint(fs_, path_) : std::nullopt;
+  if (tail && static_cast<int64_t>(tail->versions.size()) < limit) tail.reset();
+  LP_ASSIGN_OR_RETURN(LogListing listing, tail ? Result<LogListing>(std::move(*tail)) : ListLog(fs_, path_));
   std::vector<HistoryEntry> ascending;
   int64_t prev = INT64_MIN;
   for (size_t k = 0; k < listing.versions.size(); ++k) {

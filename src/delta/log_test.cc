@@ -264,7 +264,20 @@ TEST(LogTail, CommitsReadsCheckpointsAndCleanupDoNotListTheLog) {
   EXPECT_EQ((*(*reopened)->LatestVersion()), 12);
   auto at = (*reopened)->AtVersion(11);
   ASSERT_TRUE(at.ok());
+  // The newest entries of the history (an SLA check asks for one per table).
+  auto recent = (*reopened)->History(2);
+  ASSERT_TRUE(recent.ok());
   EXPECT_EQ(fs.listings, 0);
+  auto all = (*reopened)->History();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(recent->size(), 2u);
+  ASSERT_EQ(all->size(), 13u);
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ((*recent)[k].version, 12 - static_cast<int64_t>(k));
+    EXPECT_EQ((*recent)[k].version, (*all)[k].version);
+    EXPECT_EQ((*recent)[k].timestamp_millis, (*all)[k].timestamp_millis);
+    EXPECT_EQ((*recent)[k].operation, (*all)[k].operation);
+  }
 
   // The same state as a replay of every commit from version 0.
   auto full = ReplayLog(FileSystem::Default(), path, {.version = -1, .ignore_checkpoints = true});
