@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "common/hash_mix.h"
+
 namespace lakepipe::operators {
 
 Status KeyEncoder::CheckKeyType(const DataType& type, const std::string& what) {
@@ -369,12 +371,7 @@ uint64_t HashKey(std::string_view key) {
     h ^= h >> 29;
   }
   for (; i < key.size(); ++i) h = (h ^ static_cast<uint8_t>(key[i])) * 0x100000001b3ULL;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+  return Mix64(h);
 }
 
 }  // namespace lakepipe::operators

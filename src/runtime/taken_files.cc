@@ -3,17 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/hash_mix.h"
+
 namespace lakepipe::runtime {
 namespace {
-
-uint64_t Mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 33;
-  return h;
-}
 
 // A 64-bit hash of `data` from `seed`: 8 bytes at a time, each word mixed in.
 uint64_t Hash64(std::string_view data, uint64_t seed) {
@@ -22,11 +15,11 @@ uint64_t Hash64(std::string_view data, uint64_t seed) {
   for (; i + 8 <= data.size(); i += 8) {
     uint64_t w;
     std::memcpy(&w, data.data() + i, 8);
-    h = Mix(h ^ w) + 0x9E3779B97F4A7C15ULL;
+    h = Mix64(h ^ w) + 0x9E3779B97F4A7C15ULL;
   }
   uint64_t tail = 0;
   std::memcpy(&tail, data.data() + i, data.size() - i);
-  return Mix(h ^ tail ^ (static_cast<uint64_t>(data.size() - i) << 56));
+  return Mix64(h ^ tail ^ (static_cast<uint64_t>(data.size() - i) << 56));
 }
 
 constexpr uint64_t kIndexSeed = 0x2545F4914F6CDD1DULL;

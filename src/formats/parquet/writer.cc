@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/hash_mix.h"
 #include "common/utf8.h"
 #include "formats/parquet/compression.h"
 #include "formats/parquet/reader.h"
@@ -345,15 +346,7 @@ void BigEndian(int128_t v, int width, uint8_t* out) {
   }
 }
 
-// Hashes for the dictionary (a flat open-addressing table).
-inline uint64_t Mix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
+// Hashes for the dictionary (a flat open-addressing table): words mixed by Mix64.
 inline uint64_t Load64(const char* p) {
   uint64_t w;
   std::memcpy(&w, p, 8);
