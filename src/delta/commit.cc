@@ -250,13 +250,11 @@ bool DeltaTable::Exists(const std::string& path, FileSystem* fs) {
 
 Result<std::unique_ptr<DeltaTable>> DeltaTable::Open(const std::string& path, FileSystem* fs,
                                                      TableOptions options) {
-  // Version 0 or `_last_checkpoint` show a table without listing its log; otherwise the
-  // listing decides, and words the error.
-  if (!fs->Exists(CommitPath(path, 0)) && !fs->Exists(JoinPath(LogDir(path), "_last_checkpoint"))) {
-    LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs, path));
-    if (listing.versions.empty() && listing.checkpoints.empty()) {
-      return Status::NotFound("no Delta table at " + path + " (_delta_log has no commits)");
-    }
+  // Version 0 or `_last_checkpoint` show a table without listing its log (LogHasEntries);
+  // when it finds none, the listing words the error.
+  if (!LogHasEntries(fs, path)) {
+    LP_RETURN_IF_ERROR(ListLog(fs, path).status());
+    return Status::NotFound("no Delta table at " + path + " (_delta_log has no commits)");
   }
   return std::unique_ptr<DeltaTable>(new DeltaTable(path, fs, options));
 }

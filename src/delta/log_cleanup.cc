@@ -1,5 +1,7 @@
 #include "delta/log_cleanup.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -31,6 +33,12 @@ int64_t VersionOf(const std::string& name) {
     if (!std::isdigit(static_cast<unsigned char>(name[i]))) return -1;
   }
   return std::stoll(name.substr(0, 20));
+}
+
+// Whether the boolean table property `key` is set to false (in any letter case).
+bool TurnedOff(const StringMap& configuration, const char* key) {
+  auto it = configuration.find(key);
+  return it != configuration.end() && strcasecmp(it->second.c_str(), "false") == 0;
 }
 
 // The oldest commit still in the log at `dir`, whose commit `present` is there: the
@@ -126,12 +134,7 @@ int64_t DropExpiredTombstones(TableState* state, int64_t now_millis) {
 Result<LogCleanupResult> CleanUpExpiredLog(FileSystem* fs, const std::string& table_path,
                                            const StringMap& configuration, int64_t now_millis) {
   LogCleanupResult out;
-  auto enabled = configuration.find("delta.enableExpiredLogCleanup");
-  if (enabled != configuration.end()) {
-    std::string v = enabled->second;
-    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (v == "false") return out;
-  }
+  if (TurnedOff(configuration, "delta.enableExpiredLogCleanup")) return out;
   int64_t cutoff_time = now_millis - LogRetentionMillis(configuration);
   if (auto by_name = CleanUpByName(fs, table_path, cutoff_time)) return std::move(*by_name);
   LP_ASSIGN_OR_RETURN(LogListing listing, ListLog(fs, table_path));
@@ -178,11 +181,7 @@ Result<LogCleanupResult> CleanUpExpiredLog(FileSystem* fs, const std::string& ta
 
 Result<int64_t> ThinCheckpoints(FileSystem* fs, const std::string& table_path, const StringMap& configuration,
                                 int64_t interval, int64_t newest, int64_t now_millis) {
-  if (auto it = configuration.find("lakepipe.checkpointThinning"); it != configuration.end()) {
-    std::string v = it->second;
-    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (v == "false") return int64_t{0};
-  }
+  if (TurnedOff(configuration, "lakepipe.checkpointThinning")) return int64_t{0};
   if (interval <= 0 || newest < 2 * interval) return int64_t{0};
   const std::string dir = LogDir(table_path);
   // A version's time: its commit file's (log cleanup keeps the commit of every checkpoint
