@@ -24,6 +24,16 @@ uint64_t Hash64(std::string_view data, uint64_t seed) {
 
 constexpr uint64_t kIndexSeed = 0x2545F4914F6CDD1DULL;
 
+// The union of the sorted `known` and the digests `more` (any order), sorted, each once.
+std::vector<PathDigest> MergeDigests(const std::vector<PathDigest>& known, std::vector<PathDigest> more) {
+  std::sort(more.begin(), more.end());
+  std::vector<PathDigest> merged;
+  merged.reserve(known.size() + more.size());
+  std::merge(known.begin(), known.end(), more.begin(), more.end(), std::back_inserter(merged));
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  return merged;
+}
+
 }  // namespace
 
 PathDigest DigestPath(std::string_view path) {
@@ -124,14 +134,8 @@ int64_t TakenFiles::MemoryBytes() const {
 
 void OldFiles::BeginListing() {
   if (!forgotten_.empty()) {
-    std::sort(forgotten_.begin(), forgotten_.end());
-    std::vector<PathDigest> merged;
-    merged.reserve(known_.size() + forgotten_.size());
-    std::merge(known_.begin(), known_.end(), forgotten_.begin(), forgotten_.end(), std::back_inserter(merged));
-    merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
-    known_ = std::move(merged);
-    forgotten_.clear();
-    forgotten_.shrink_to_fit();
+    known_ = MergeDigests(known_, std::move(forgotten_));
+    forgotten_ = {};
   }
   present_.assign(known_.size(), false);
   added_.clear();
@@ -158,12 +162,7 @@ void OldFiles::EndListing() {
   for (size_t i = 0; i < known_.size(); ++i) {
     if (present_[i]) kept.push_back(known_[i]);
   }
-  std::sort(added_.begin(), added_.end());
-  std::vector<PathDigest> merged;
-  merged.reserve(kept.size() + added_.size());
-  std::merge(kept.begin(), kept.end(), added_.begin(), added_.end(), std::back_inserter(merged));
-  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
-  known_ = std::move(merged);
+  known_ = MergeDigests(kept, std::move(added_));
   present_.assign(known_.size(), true);
   added_.clear();
 }
