@@ -1,6 +1,7 @@
 #include "server/sla.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <set>
@@ -11,6 +12,7 @@
 #include "delta/table.h"
 #include "runtime/batch_plan.h"
 #include "runtime/file_source.h"
+#include "runtime/taken_files.h"
 
 namespace lakepipe::server {
 
@@ -52,9 +54,15 @@ void CollectInputs(const runtime::PipelineRunner& runner, const sql::PlanPtr& pl
 // What a streaming table's committed batches consumed, from its checkpoint folder (read
 // only: `lakepipe serve` never writes the storage). Plans without a commit record are not
 // in the table yet and so do not count.
+struct FilesConsumed {
+  std::set<std::string> paths;
+  // The source's maxFileAge horizon is built from these (runtime/taken_files.h): the
+  // newest time of a file it took, and where it last forgot files.
+  runtime::TakenFiles remembered_times;
+};
 struct Consumed {
-  std::map<std::string, std::set<std::string>> files;  // read_files path -> files
-  std::map<std::string, int64_t> versions;             // upstream (lower case) -> last version read
+  std::map<std::string, FilesConsumed> files;  // read_files path -> files
+  std::map<std::string, int64_t> versions;     // upstream (lower case) -> last version read
 };
 
 void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, bool first_flow) {
@@ -74,9 +82,15 @@ void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, boo
     if (!plan.ok()) continue;
     for (const auto& s : plan->sources) {
       if (s.kind == runtime::PlannedSource::Kind::kFiles) {
-        auto& seen = out->files[s.path];
-        for (const auto& file : s.files) seen.insert(file.path);
-        for (const auto& f : s.skipped_existing) seen.insert(f.path);
+        FilesConsumed& seen = out->files[s.path];
+        seen.remembered_times.NoteNewest(s.newest_mtime_micros);
+        seen.remembered_times.NoteForgottenBefore(s.forgotten_before_micros);
+        for (const auto* list : {&s.files, &s.skipped_existing}) {
+          for (const auto& file : *list) {
+            seen.paths.insert(file.path);
+            if (file.mtime_known) seen.remembered_times.NoteNewest(file.mtime_micros);
+          }
+        }
       } else if (s.kind == runtime::PlannedSource::Kind::kDelta || s.kind == runtime::PlannedSource::Kind::kSnapshot) {
         int64_t& v = versions.try_emplace(Lower(s.table), -1).first->second;
         v = std::max(v, s.kind == runtime::PlannedSource::Kind::kDelta ? s.end_version : s.version);
@@ -224,21 +238,31 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
     for (size_t i = 0; i < in.files.size(); ++i) {
       const sql::ReadFilesSpec& spec = *in.files[i];
       if (streaming && !in.files_streaming[i]) continue;  // a batch read inside a stream is not followed
-      auto options = runtime::FileListOptionsFrom(spec);
-      runtime::FileSelection selection = options.ok() ? options->selection : runtime::FileSelection{};
-      auto files = runtime::ListAllFiles(fs, spec.path, selection);
-      if (!files.ok()) continue;  // no landing folder yet: nothing has arrived
-      const std::set<std::string>* seen = nullptr;
+      auto parsed = runtime::FileListOptionsFrom(spec);
+      runtime::FileListOptions options;
+      options.selection = parsed.ok() ? parsed->selection : runtime::FileSelection{};
+      // A streaming source does not take a file older than its maxFileAge horizon, and
+      // forgets the ones it took before it (docs/continuous.md, "The file source"): such a
+      // file is not waiting to be read (it is reported as too old by the run), so it makes
+      // nothing late. Without the horizon a forgotten file still in the folder would count
+      // as unread for ever.
+      const FilesConsumed* seen = nullptr;
       if (streaming) {
         auto it = consumed.files.find(spec.path);
         if (it != consumed.files.end()) seen = &it->second;
+        if (seen != nullptr && parsed.ok())
+          options.horizon_micros = seen->remembered_times.Horizon(parsed->max_file_age_micros);
       }
+      // Names already read are passed by without a stat.
+      runtime::KnownFile known = [&](const std::string& path) {
+        return streaming ? seen != nullptr && seen->paths.count(path) > 0 : false;
+      };
+      auto listing = runtime::ListNewFiles(fs, spec.path, known, options);
+      if (!listing.ok()) continue;  // no landing folder yet: nothing has arrived
       int64_t oldest = -1, count = 0;
-      for (const auto& f : *files) {
+      for (const auto& f : listing->files) {
         int64_t mtime_ms = f.mtime_micros / 1000;
-        bool in_table = streaming ? (seen != nullptr && seen->count(f.path) > 0)
-                                  : (t.last_commit_unix_ms >= 0 && mtime_ms <= t.last_commit_unix_ms);
-        if (in_table) continue;
+        if (!streaming && t.last_commit_unix_ms >= 0 && mtime_ms <= t.last_commit_unix_ms) continue;
         ++count;
         if (oldest < 0 || mtime_ms < oldest) oldest = mtime_ms;
       }
@@ -288,20 +312,42 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
 SlaMonitor::SlaMonitor(const runtime::PipelineRunner* runner, int64_t min_interval_ms)
     : runner_(runner), min_interval_ms_(min_interval_ms) {}
 
+Status SlaMonitor::EvaluateLocked(int64_t now_ms) {
+  auto started = std::chrono::steady_clock::now();
+  auto report = EvaluateFreshness(*runner_, FileSystem::Default(), now_ms);
+  last_cost_ms_ =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  if (!report.ok()) return report.status();
+  last_ = std::move(*report);
+  have_ = true;
+  return Status::OK();
+}
+
+int64_t SlaMonitor::last_evaluation_ms() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_cost_ms_;
+}
+
+int64_t SlaMonitor::IntervalLocked() const { return std::max(min_interval_ms_, kCostFactor * last_cost_ms_); }
+
+int64_t SlaMonitor::IntervalMs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return IntervalLocked();
+}
+
 Result<FreshnessReport> SlaMonitor::Current() {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t now = Clock::System()->NowMillis();
-  if (have_ && now - last_.evaluated_unix_ms < min_interval_ms_) return last_;
-  LP_ASSIGN_OR_RETURN(last_, EvaluateFreshness(*runner_, FileSystem::Default(), now));
-  have_ = true;
+  if (have_ && now - last_.evaluated_unix_ms < IntervalLocked()) return last_;
+  LP_RETURN_IF_ERROR(EvaluateLocked(now));
   return last_;
 }
 
 Result<std::vector<runtime::Event>> SlaMonitor::Check() {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t now = Clock::System()->NowMillis();
-  LP_ASSIGN_OR_RETURN(last_, EvaluateFreshness(*runner_, FileSystem::Default(), now));
-  have_ = true;
+  if (have_ && now - last_.evaluated_unix_ms < kCostFactor * last_cost_ms_) return std::vector<runtime::Event>{};
+  LP_RETURN_IF_ERROR(EvaluateLocked(now));
   std::vector<runtime::Event> events;
   for (const auto& t : last_.tables) {
     if (!t.has_sla) continue;

@@ -16,7 +16,10 @@
 //
 // SlaMonitor keeps the last evaluation (for /metrics and the API, at most one evaluation
 // per interval however many requests come) and turns changes of breach state into
-// `sla_breached` / `sla_recovered` events.
+// `sla_breached` / `sla_recovered` events. An evaluation reads the flows' checkpoints and
+// lists the landing folders, so its cost grows with what a source remembers (a week of
+// files by default); the interval grows with it (kCostFactor times the last evaluation's
+// time) so that watching SLAs takes at most about a tenth of a core.
 //
 // Thread-safety: EvaluateFreshness is a pure function of the files it reads. SlaMonitor's
 // methods may be called from several threads; the runner must outlive it.
@@ -67,19 +70,31 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
 
 class SlaMonitor {
  public:
-  // `min_interval_ms`: Current() evaluates again only when the last evaluation is older.
+  static constexpr int64_t kCostFactor = 10;
+
+  // `min_interval_ms`: Current() evaluates again only when the last evaluation is older
+  // (and older than kCostFactor times its own duration).
   SlaMonitor(const runtime::PipelineRunner* runner, int64_t min_interval_ms = 1000);
 
-  // The latest evaluation (evaluating when it is older than the interval).
+  // The latest evaluation (evaluating when it is older than IntervalMs()).
   Result<FreshnessReport> Current();
-  // Evaluates now and returns the events for tables whose breach state changed since the
-  // previous call of Check (the first call reports the tables already in breach).
+  // Evaluates (unless the last evaluation is younger than kCostFactor times its duration:
+  // then nothing changed) and returns the events for tables whose breach state changed
+  // since the previous evaluation of Check (the first reports the tables already in breach).
   Result<std::vector<runtime::Event>> Check();
 
+  // How long the last evaluation took, and the interval Current() keeps between two.
+  int64_t last_evaluation_ms() const;
+  int64_t IntervalMs() const;
+
  private:
+  Status EvaluateLocked(int64_t now_ms);
+  int64_t IntervalLocked() const;
+
   const runtime::PipelineRunner* runner_;
   int64_t min_interval_ms_;
-  std::mutex mu_;
+  int64_t last_cost_ms_ = 0;
+  mutable std::mutex mu_;
   bool have_ = false;
   FreshnessReport last_;
   std::map<std::string, bool> breached_;  // table -> in breach at the last Check

@@ -150,6 +150,66 @@ TEST_F(SlaTest, AnUnreadUpstreamCommitIsMeasuredFromItsCommitTime) {
 
 // A scrape whose freshness evaluation failed keeps its other families: the SLA ones are
 // left out and lakepipe_sla_evaluation_failed says so (it was a 500 for the whole scrape).
+// A file the source forgot (older than its maxFileAge horizon, still in the folder) or
+// will never take (landed older than the horizon) is not waiting to be read: it must not
+// make Bronze late for ever.
+TEST_F(SlaTest, FilesOlderThanMaxFileAgeAreNotPending) {
+  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
+                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
+                                 ", spark.sql.streaming.minBatchesToRetain: '1'}\nsla:\n  bronze: {max_lag: 5m}\n")
+                  .ok());
+  ASSERT_TRUE(fs_->WriteFile(folder_ + "/events.sql",
+                             "CREATE OR REFRESH STREAMING TABLE bronze_events AS SELECT * FROM STREAM "
+                             "read_files('${landing}', format => 'csv', header => true, schema => 'id INT, amount "
+                             "DOUBLE', maxFileAge => '1 day');\n")
+                  .ok());
+  constexpr int64_t kDay = 86400;
+  int64_t now_s = ::time(nullptr);
+  int64_t now_ms = now_s * 1000;
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  runtime::RunOptions options;
+  // The first batch takes every file, however old; the second moves the horizon to a day
+  // before new.csv and, with a compact file after every batch, forgets old.csv.
+  Land("old.csv", "1,10\n", now_s, 3 * kDay);
+  auto first = runner->RunOnce(options);
+  ASSERT_TRUE(first.ok() && first->ok());
+  Land("new.csv", "2,20\n", now_s, 0);
+  auto second = runner->RunOnce(options);
+  ASSERT_TRUE(second.ok() && second->ok());
+  // Landed two days old: behind the horizon, never taken (the run reports it as too old).
+  Land("stale.csv", "3,30\n", now_s, 2 * kDay);
+
+  auto report = EvaluateFreshness(*runner, fs_, now_ms);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(Of(*report, "bronze_events").lag_seconds, 0) << Of(*report, "bronze_events").pending_reason;
+  EXPECT_FALSE(Of(*report, "bronze_events").breached);
+
+  // A file within the horizon still counts, and only it.
+  Land("fresh.csv", "4,40\n", now_s, 600);
+  auto late = EvaluateFreshness(*runner, fs_, now_ms);
+  ASSERT_TRUE(late.ok()) << late.status().message();
+  EXPECT_NEAR(Of(*late, "bronze_events").lag_seconds, 600, 1);
+  EXPECT_NE(Of(*late, "bronze_events").pending_reason.find("1 file in"), std::string::npos)
+      << Of(*late, "bronze_events").pending_reason;
+}
+
+// The monitor's interval follows the cost of an evaluation, never below its minimum, and
+// within it Current() returns the same evaluation.
+TEST_F(SlaTest, MonitorSpacesEvaluationsByTheirCost) {
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  SlaMonitor monitor(runner.get(), 60'000);
+  auto first = monitor.Current();
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(monitor.IntervalMs(), std::max<int64_t>(60'000, SlaMonitor::kCostFactor * monitor.last_evaluation_ms()));
+  Land("a.csv", "1,10\n", ::time(nullptr), 600);
+  auto again = monitor.Current();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->evaluated_unix_ms, first->evaluated_unix_ms);
+  EXPECT_EQ(Of(*again, "bronze_events").lag_seconds, 0);  // the file landed after it
+}
+
 TEST(SlaMetricsTest, AFailedEvaluationLeavesOutTheSlaFamiliesAndSaysSo) {
   FreshnessReport report;
   TableFreshness t;
