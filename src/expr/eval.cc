@@ -1,5 +1,6 @@
 #include "expr/eval.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string_view>
@@ -47,20 +48,35 @@ Result<ColumnPtr> Broadcast(const Value& v, const DataType& type, int64_t n) {
   if (w > 0) {
     Status st = c.AppendValue(v);
     if (!st.ok()) return Status::Internal("literal " + v.ToString() + " does not match its type: " + st.message());
-    std::vector<uint8_t> one(c.raw_data().begin(), c.raw_data().begin() + w);
     c.ResizeFixed(n);
+    // Doubling copies from the first value: a few memcpy calls, not one per row.
     uint8_t* d = c.raw_data().data();
-    for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * w, one.data(), static_cast<size_t>(w));
+    const size_t total = static_cast<size_t>(n) * static_cast<size_t>(w);
+    for (size_t filled = static_cast<size_t>(w); filled < total;) {
+      size_t step = std::min(filled, total - filled);
+      std::memcpy(d + filled, d, step);
+      filled += step;
+    }
     return MakeColumn(std::move(c));
   }
   if (type.is_binary_like()) {
     if (v.id() != TypeId::kString && v.id() != TypeId::kBinary) {
       return Status::Internal("literal " + v.ToString() + " is not a string but typed " + type.ToString());
     }
-    // One AppendStrings: a vector insert and an offset push per row cost more than the
-    // bytes (a literal in a filter over a part is broadcast to every row of it).
-    const std::vector<std::string_view> values(static_cast<size_t>(n), std::string_view(v.string_value()));
-    c.AppendStrings(values.data(), n);
+    // A literal in a filter or a concatenation is broadcast to every row of a part: one
+    // block of it is built, then appended whole (a bulk copy of bytes and offsets) as
+    // often as needed, instead of a view and a copy per row.
+    const int64_t block_rows = std::min<int64_t>(n, 1024);
+    const std::vector<std::string_view> views(static_cast<size_t>(block_rows), std::string_view(v.string_value()));
+    if (block_rows == n) {
+      c.AppendStrings(views.data(), n);
+      return MakeColumn(std::move(c));
+    }
+    Column block(type);
+    block.AppendStrings(views.data(), block_rows);
+    c.raw_data().reserve(v.string_value().size() * static_cast<size_t>(n));
+    c.mutable_offsets().reserve(static_cast<size_t>(n) + 1);
+    for (int64_t done = 0; done < n; done += block_rows) c.AppendRange(block, 0, std::min(block_rows, n - done));
     return MakeColumn(std::move(c));
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -187,7 +203,9 @@ Result<ColumnPtr> Evaluate(const BoundExpr& e, const RecordBatch& batch) {
   if (n > 1 && (e.kind == BoundKind::kCall || e.kind == BoundKind::kCast) && IsConstant(e)) {
     LP_ASSIGN_OR_RETURN(ColumnPtr one, Evaluate(e, RecordBatch(Schema(), {}, 1)));
     if (one->size() == 1 && one->type().id() != TypeId::kNull) {
-      return MakeColumn(one->Take(std::vector<int32_t>(static_cast<size_t>(n), 0)));
+      const DataType& type = one->type();
+      if (type.fixed_width() > 0 || type.is_binary_like()) return Broadcast(one->GetValue(0), type, n);
+      return MakeColumn(one->Take(std::vector<int32_t>(static_cast<size_t>(n), 0)));  // nested values
     }
   }
   switch (e.kind) {

@@ -421,5 +421,26 @@ TEST(Eval, ConstantCallsAreRepeatedWithTheSameValuesAndErrors) {
   EXPECT_TRUE(Eval(Call("/", {Int(1), Int(0)}), empty).ok());
 }
 
+// A literal (and a folded constant) over a batch is built by whole blocks (strings) or
+// doubling copies (fixed width): every row holds the value, for sizes below, at and
+// across a block of 1,024 rows.
+TEST(Eval, StringLiteralsBroadcastToEveryRow) {
+  for (int64_t n : {int64_t{1}, int64_t{1023}, int64_t{1024}, int64_t{1025}, int64_t{5000}}) {
+    Column ids(DataType::Int());
+    for (int64_t i = 0; i < n; ++i) ids.Append<int32_t>(static_cast<int32_t>(i));
+    RecordBatch b(Schema::ParseDDL("id INT").value(), {MakeColumn(std::move(ids))}, n);
+    for (const ExprPtr& e : {Str("%,"), Call("concat", {Str(","), Str(""), Str(",")}), Str(""), Dbl(2.5), Long(-3)}) {
+      auto bound = Bind(*e, b.schema());
+      ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+      auto c = Evaluate(*bound, b);
+      ASSERT_TRUE(c.ok()) << c.status().ToString();
+      ASSERT_EQ((*c)->size(), n);
+      std::string want = EvaluateConstant(*bound)->ToString();
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ((*c)->GetValue(i).ToString(), want) << "row " << i << " of " << n;
+      EXPECT_EQ((*c)->null_count(), 0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lakepipe::expr
