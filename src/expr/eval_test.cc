@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "expr/binder.h"
+#include "expr/kernel_state.h"
 #include "expr/test_util.h"
 #include "types/datetime.h"
 
@@ -440,6 +443,48 @@ TEST(Eval, StringLiteralsBroadcastToEveryRow) {
       EXPECT_EQ((*c)->null_count(), 0);
     }
   }
+}
+
+// A per-row LIKE pattern is matched without compiling it: the same answers and errors as
+// the compiled pattern, for random subjects and patterns over wildcards, escapes and a
+// two-byte character, with the default escape and with '%' as the escape.
+TEST(Eval, UncompiledLikeAgreesWithTheCompiledPattern) {
+  std::mt19937 rng(17);
+  const std::vector<std::string> pieces = {"a", "b", ",", "%", "_", "\\", "\xc3\xa9"};
+  auto random_text = [&](int max_pieces) {
+    std::string t;
+    int k = static_cast<int>(rng() % static_cast<unsigned>(max_pieces + 1));
+    for (int i = 0; i < k; ++i) t += pieces[rng() % pieces.size()];
+    return t;
+  };
+  int errors = 0, matches = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string subject = random_text(6), pattern = random_text(5);
+    for (char escape : {'\\', '%'}) {
+      auto compiled = CompilePattern(PatternKind::kLike, pattern, escape);
+      auto direct = LikeMatchesUncompiled(subject, pattern, escape);
+      ASSERT_EQ(compiled.ok(), direct.ok()) << "'" << subject << "' LIKE '" << pattern << "' escape " << escape;
+      if (!compiled.ok()) {
+        EXPECT_EQ(compiled.status().message(), direct.status().message());
+        ++errors;
+        continue;
+      }
+      bool want = static_cast<const LikePattern*>(compiled->get())->Matches(subject);
+      ASSERT_EQ(want, *direct) << "'" << subject << "' LIKE '" << pattern << "' escape " << escape;
+      matches += want;
+    }
+  }
+  EXPECT_GT(errors, 100);   // both kinds of case were drawn
+  EXPECT_GT(matches, 1000);
+  // Through the kernel: a pattern built per row.
+  RecordBatch b = MakeBatch("s STRING, c STRING", {{Value::String(",x,y,"), Value::String("y")},
+                                                  {Value::String(",x,y,"), Value::String("z")},
+                                                  {Value::String(",x,y,"), Value::Null()}});
+  auto like = Eval(Call("like", {Col("s"), Call("concat", {Str("%,"), Col("c"), Str(",%")})}), b);
+  ASSERT_TRUE(like.ok()) << like.status().ToString();
+  EXPECT_EQ((*like)[0].ToString(), "true");
+  EXPECT_EQ((*like)[1].ToString(), "false");
+  EXPECT_TRUE((*like)[2].is_null());
 }
 
 }  // namespace

@@ -53,6 +53,12 @@ struct DatetimeFormat : KernelState {
 
 enum class PatternKind { kLike, kILike, kRegex };
 Result<std::shared_ptr<const KernelState>> CompilePattern(PatternKind kind, const std::string& pattern, char escape);
+
+// `s LIKE pattern` (case-sensitive) without compiling the pattern: for a pattern that
+// differs per row (`x LIKE '%,' || y || ',%'`), where compiling it each row cost more
+// than matching. The same result as CompilePattern(kLike, ...)->Matches(s), and the same
+// error for an escape not followed by '_', '%' or itself.
+Result<bool> LikeMatchesUncompiled(std::string_view s, std::string_view pattern, char escape);
 Result<std::shared_ptr<const KernelState>> CompileDatetimeFormat(const std::string& format, bool parsing);
 
 // Parses `text` with `format` into microseconds since the epoch (UTC); nullopt when it does

@@ -60,6 +60,52 @@ bool LikePattern::Matches(std::string_view s) const {
   return MatchTokens(tokens, lower);
 }
 
+Result<bool> LikeMatchesUncompiled(std::string_view s, std::string_view pattern, char escape) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != escape) continue;
+    if (i + 1 >= pattern.size() || (pattern[i + 1] != '_' && pattern[i + 1] != '%' && pattern[i + 1] != escape)) {
+      return CompilePattern(PatternKind::kLike, std::string(pattern), escape).status();  // its message
+    }
+    ++i;
+  }
+  // MatchTokens' walk over the pattern's bytes: a literal byte (or an escaped one) must
+  // match, '_' takes one character, and on a mismatch the last '%' takes one more.
+  size_t si = 0, pi = 0;
+  size_t star_pi = std::string_view::npos, star_si = 0;
+  while (true) {
+    if (pi < pattern.size()) {
+      char c = pattern[pi];
+      if (c == escape) {
+        if (si < s.size() && s[si] == pattern[pi + 1]) {
+          ++si;
+          pi += 2;
+          continue;
+        }
+      } else if (c == '%') {
+        star_pi = ++pi;
+        star_si = si;
+        continue;
+      } else if (c == '_') {
+        if (si < s.size()) {
+          si += Utf8Length(static_cast<unsigned char>(s[si]));
+          ++pi;
+          continue;
+        }
+      } else if (si < s.size() && s[si] == c) {
+        ++si;
+        ++pi;
+        continue;
+      }
+    } else if (si >= s.size()) {
+      return true;
+    }
+    if (star_pi == std::string_view::npos || star_si >= s.size()) return false;
+    star_si += Utf8Length(static_cast<unsigned char>(s[star_si]));
+    si = star_si;
+    pi = star_pi;
+  }
+}
+
 Result<std::shared_ptr<const KernelState>> CompilePattern(PatternKind kind, const std::string& pattern, char escape) {
   if (kind != PatternKind::kRegex) {
     auto p = std::make_shared<LikePattern>();

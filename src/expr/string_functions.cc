@@ -184,6 +184,14 @@ Result<ColumnPtr> Like(const BoundExpr& e, const std::vector<ColumnPtr>& args, i
   Status error;
   auto r = FixedResult<uint8_t>(DataType::Boolean(), {args[0], args[1]}, n, [&](int64_t i, uint8_t* out) {
     const KernelState* state = e.state.get();
+    if constexpr (kind == PatternKind::kLike) {
+      if (!state) {
+        auto m = LikeMatchesUncompiled(Str(args, 0, i), Str(args, 1, i), escape);
+        if (!m.ok() && error.ok()) error = EvalError(e, m.status().message());
+        *out = m.ok() && *m ? 1 : 0;
+        return true;
+      }
+    }
     if (!state) {
       auto s = cache.Get(kind, Str(args, 1, i), escape);
       if (!s.ok()) {
