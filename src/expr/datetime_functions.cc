@@ -1,8 +1,8 @@
 // Date and time kernels (UTC; dates are days, timestamps microseconds since the epoch).
 #include <cctype>
-#include <cmath>
-
 #include <chrono>
+#include <cmath>
+#include <optional>
 
 #include "expr/eval_internal.h"
 #include "expr/function.h"
@@ -187,17 +187,30 @@ Result<ColumnPtr> ParseDatetime(const BoundExpr& e, const std::vector<ColumnPtr>
     }
     return false;
   };
+  // Neighbouring rows often carry the same text (the lines of one order, a day of
+  // events): the previous row's parse is reused when the text is the same.
+  bool have_previous = false;
+  std::string_view previous_text;
+  std::optional<int64_t> previous;
+  auto parse = [&](std::string_view text) {
+    if (!have_previous || text != previous_text) {
+      previous = ParseWithFormat(*format, text);
+      previous_text = text;
+      have_previous = true;
+    }
+    return previous;
+  };
   Result<ColumnPtr> r = Status::OK();
   if constexpr (date) {
     r = FixedResult<int32_t>(DataType::Date(), {args[0]}, n, [&](int64_t i, int32_t* out) {
-      auto t = ParseWithFormat(*format, args[0]->GetString(i));
+      auto t = parse(args[0]->GetString(i));
       if (!t) return fail(i);
       *out = static_cast<int32_t>(FloorDiv(*t, kMicrosPerDay));
       return true;
     });
   } else {
     r = FixedResult<int64_t>(DataType::Timestamp(), {args[0]}, n, [&](int64_t i, int64_t* out) {
-      auto t = ParseWithFormat(*format, args[0]->GetString(i));
+      auto t = parse(args[0]->GetString(i));
       if (!t) return fail(i);
       *out = *t;
       return true;

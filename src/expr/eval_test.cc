@@ -487,5 +487,26 @@ TEST(Eval, UncompiledLikeAgreesWithTheCompiledPattern) {
   EXPECT_TRUE((*like)[2].is_null());
 }
 
+// to_date / try_to_date reuse the previous row's parse when the text repeats: runs of the
+// same date, a bad text repeated, NULLs between, and a change back, each as parsed alone.
+TEST(Eval, ParsedDatesOfRepeatedTextsAreThoseOfEachText) {
+  std::vector<std::string> texts = {"12/9/2019", "12/9/2019", "bad", "bad", "", "12/10/2019", "12/9/2019", "1/1/2020"};
+  std::vector<std::vector<Value>> rows;
+  for (const auto& t : texts) rows.push_back({t.empty() ? Value::Null() : Value::String(t)});
+  RecordBatch b = MakeBatch("d STRING", rows);
+  auto parsed = Eval(Call("try_to_date", {Col("d"), Str("M/d/yyyy")}), b);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::string alone = texts[i].empty() ? "NULL" : EvalText(Call("try_to_date", {Str(texts[i]), Str("M/d/yyyy")}));
+    EXPECT_EQ((*parsed)[i].ToString(), alone) << "row " << i << " '" << texts[i] << "'";
+  }
+  EXPECT_EQ((*parsed)[1].ToString(), "2019-12-09");
+  EXPECT_TRUE((*parsed)[3].is_null());
+  EXPECT_EQ((*parsed)[5].ToString(), "2019-12-10");
+  auto strict = Eval(Call("to_date", {Col("d"), Str("M/d/yyyy")}), b);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("'bad'"), std::string::npos) << strict.status().message();
+}
+
 }  // namespace
 }  // namespace lakepipe::expr
