@@ -16,14 +16,30 @@
 //                            and the bytes per file of a compact file of format 1 (paths only).
 //   BM_RememberTaken/N       the same with TakenFiles and a compact file of format 2 (each
 //                            file's time too).
+//   BM_CompactWhole/N        one compaction of a source remembering N files, 100 new since
+//                            the last (600 a minute, a compaction every 10 s), as compact
+//                            format 2 wrote it: forget the old, the whole list as one JSON
+//                            document, put-if-absent (synced) on disk. Reports the bytes
+//                            written per compaction.
+//   BM_CompactSegments/N     the same in compact format 3 (runtime/taken_segments.h): the
+//                            segments written (the 100 new files, and the merges when they
+//                            come) and the compact file listing the segments; the bytes
+//                            written per compaction averaged over 1,024 compactions (so
+//                            merges count) and the most one wrote. The forgetting step
+//                            (TakenFiles, in memory, the same for both) is timed apart as
+//                            forget_ms.
+//   BM_LoadWhole/N           a restart's reading of that format-2 compact file into TakenFiles.
+//   BM_LoadSegments/N        the same from the format-3 compact file and its segments.
 //
 // The file names are those `lakepipe produce` writes ("orders-<UTC stamp>-<n>.csv").
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 
@@ -31,6 +47,7 @@
 #include "runtime/batch_plan.h"
 #include "runtime/file_source.h"
 #include "runtime/taken_files.h"
+#include "runtime/taken_segments.h"
 
 namespace lakepipe {
 namespace {
@@ -116,6 +133,7 @@ runtime::BatchPlan Compact(runtime::PlannedSource s) {
   runtime::BatchPlan compact;
   compact.batch_id = 100;
   compact.compact = true;
+  compact.compact_format = 2;
   s.kind = runtime::PlannedSource::Kind::kFiles;
   s.path = "/data/landing/orders";
   compact.sources.push_back(std::move(s));
@@ -162,12 +180,200 @@ void BM_RememberTaken(benchmark::State& state) {
   }
 }
 
+constexpr int64_t kFirstMtime = 1765000000000000;  // a real time: 16 digits
+constexpr int64_t kFileEvery = 100000;              // 600 files a minute
+constexpr int64_t kPerCompaction = 100;             // 10 batches a second, 100 batches a compaction
+const char* const kSourcePath = "/data/landing/orders";
+
+// Files [from, to) taken, 600 a minute. The benchmarks below set maxFileAge to n of those
+// intervals, so that a source remembers n files and forgets as many as it takes (at 6M,
+// about the default 7 days).
+void TakeFiles(runtime::TakenFiles& taken, int64_t from, int64_t to) {
+  for (int64_t i = from; i < to; ++i) taken.Insert(FileName(i), kFirstMtime + i * kFileEvery);
+}
+
+int64_t Micros(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
+}
+
+// Compact format 2: the whole list, as streaming_flow.cc wrote it before format 3.
+std::string WholeCompact(const runtime::TakenFiles& taken) {
+  runtime::PlannedSource s;
+  s.files.reserve(taken.size());
+  taken.ForEach([&s](std::string_view p, int64_t t) { s.files.push_back({std::string(p), 0, t}); });
+  s.newest_mtime_micros = taken.newest_micros();
+  s.forgotten_before_micros = taken.forgotten_before_micros();
+  return Compact(std::move(s)).Serialize() + "\n";
+}
+
+void BM_CompactWhole(benchmark::State& state) {
+  int64_t n = state.range(0);
+  std::string dir = Scratch("compact_whole");
+  runtime::TakenFiles taken;
+  TakeFiles(taken, 0, n);
+  int64_t next = n, batch = 0, bytes = 0, forget_us = 0;
+  FileSystem* fs = FileSystem::Default();
+  for (auto _ : state) {
+    TakeFiles(taken, next, next + kPerCompaction);
+    next += kPerCompaction;
+    auto t0 = std::chrono::steady_clock::now();
+    taken.ForgetOlderThan(taken.Horizon(n * kFileEvery));
+    forget_us += Micros(t0, std::chrono::steady_clock::now());
+    std::string text = WholeCompact(taken);
+    std::string path = dir + "/" + std::to_string(++batch) + ".compact";
+    if (!fs->PutIfAbsent(path, text).ok()) std::abort();
+    bytes += static_cast<int64_t>(text.size());
+    state.PauseTiming();
+    std::filesystem::remove(path);
+    state.ResumeTiming();
+  }
+  state.counters["bytes_per_compaction"] = static_cast<double>(bytes) / static_cast<double>(state.iterations());
+  state.counters["forget_ms"] = static_cast<double>(forget_us) / 1000.0 / static_cast<double>(state.iterations());
+  state.counters["files"] = static_cast<double>(taken.size());
+  std::filesystem::remove_all(dir);
+}
+
+// A source with `n` files taken 100 per compaction and its segments as they then are
+// (built in memory: the setup of BM_CompactSegments and BM_LoadSegments).
+struct SegmentedSource {
+  runtime::TakenFiles taken;
+  runtime::TakenSegments segments;
+  std::map<std::string, std::string> files;  // the segment files listed, by name
+  int64_t next = 0;
+  int64_t batch = 0;
+};
+
+void Build(SegmentedSource& src, int64_t n) {
+  for (; src.next < n; src.next += kPerCompaction) {
+    TakeFiles(src.taken, src.next, std::min(n, src.next + kPerCompaction));
+    int sequence = 0;
+    auto after = src.segments.Compact(src.taken, kSourcePath, ++src.batch, &sequence,
+                                      [&src](const std::string& name, std::string_view text) {
+                                        src.files[name] = std::string(text);
+                                        return Status::OK();
+                                      });
+    if (!after.ok()) std::abort();
+    src.segments = std::move(*after);
+    std::map<std::string, std::string> kept;
+    for (const auto& g : src.segments.segments()) kept[g.ref.name] = std::move(src.files[g.ref.name]);
+    src.files = std::move(kept);
+  }
+}
+
+std::string SegmentCompact(const SegmentedSource& src) {
+  runtime::PlannedSource s;
+  s.segments = src.segments.Refs();
+  s.newest_mtime_micros = src.taken.newest_micros();
+  s.forgotten_before_micros = src.taken.forgotten_before_micros();
+  runtime::BatchPlan plan = Compact(std::move(s));
+  plan.compact_format = 3;
+  return plan.Serialize() + "\n";
+}
+
+void BM_CompactSegments(benchmark::State& state) {
+  int64_t n = state.range(0);
+  std::string dir = Scratch("compact_segments");
+  SegmentedSource src;
+  Build(src, n);
+  FileSystem* fs = FileSystem::Default();
+  for (const auto& [name, text] : src.files)
+    if (!fs->PutIfAbsent(dir + "/" + name, text).ok()) std::abort();
+  int64_t bytes = 0, most = 0, forget_us = 0;
+  for (auto _ : state) {
+    TakeFiles(src.taken, src.next, src.next + kPerCompaction);
+    src.next += kPerCompaction;
+    auto t0 = std::chrono::steady_clock::now();
+    src.segments.Forget(&src.taken, src.taken.Horizon(n * kFileEvery), nullptr);
+    forget_us += Micros(t0, std::chrono::steady_clock::now());
+    int64_t written = 0;
+    int sequence = 0;
+    auto after = src.segments.Compact(src.taken, kSourcePath, ++src.batch, &sequence,
+                                      [&](const std::string& name, std::string_view text) {
+                                        written += static_cast<int64_t>(text.size());
+                                        return fs->PutIfAbsent(dir + "/" + name, text);
+                                      });
+    if (!after.ok()) std::abort();
+    std::vector<std::string> before;
+    for (const auto& g : src.segments.segments()) before.push_back(g.ref.name);
+    src.segments = std::move(*after);
+    std::string text = SegmentCompact(src);
+    std::string path = dir + "/" + std::to_string(src.batch) + ".compact";
+    if (!fs->PutIfAbsent(path, text).ok()) std::abort();
+    written += static_cast<int64_t>(text.size());
+    // The segments no longer listed go, as Retain deletes them.
+    std::set<std::string> listed;
+    for (const auto& g : src.segments.segments()) listed.insert(g.ref.name);
+    for (const auto& name : before)
+      if (!listed.count(name) && !fs->RemoveFile(dir + "/" + name).ok()) std::abort();
+    state.PauseTiming();
+    std::filesystem::remove(path);
+    state.ResumeTiming();
+    bytes += written;
+    most = std::max(most, written);
+  }
+  state.counters["bytes_per_compaction"] = static_cast<double>(bytes) / static_cast<double>(state.iterations());
+  state.counters["most_bytes"] = static_cast<double>(most);
+  state.counters["forget_ms"] = static_cast<double>(forget_us) / 1000.0 / static_cast<double>(state.iterations());
+  state.counters["segments"] = static_cast<double>(src.segments.segments().size());
+  state.counters["files"] = static_cast<double>(src.taken.size());
+  std::filesystem::remove_all(dir);
+}
+
+void BM_LoadWhole(benchmark::State& state) {
+  int64_t n = state.range(0);
+  std::string dir = Scratch("load_whole");
+  {
+    runtime::TakenFiles taken;
+    TakeFiles(taken, 0, n);
+    if (!FileSystem::Default()->WriteFile(dir + "/1.compact", WholeCompact(taken)).ok()) std::abort();
+  }
+  for (auto _ : state) {
+    auto text = FileSystem::Default()->ReadFile(dir + "/1.compact");
+    if (!text.ok()) std::abort();
+    auto plan = runtime::ParseBatchPlan(*text, dir + "/1.compact");
+    if (!plan.ok()) std::abort();
+    runtime::TakenFiles taken;
+    for (const auto& f : plan->sources[0].files) taken.Insert(f.path, f.mtime_micros);
+    if (static_cast<int64_t>(taken.size()) != n) std::abort();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+void BM_LoadSegments(benchmark::State& state) {
+  int64_t n = state.range(0);
+  std::string dir = Scratch("load_segments");
+  {
+    SegmentedSource src;
+    Build(src, n);
+    for (const auto& [name, text] : src.files)
+      if (!FileSystem::Default()->WriteFile(dir + "/" + name, text).ok()) std::abort();
+    if (!FileSystem::Default()->WriteFile(dir + "/1.compact", SegmentCompact(src)).ok()) std::abort();
+    state.counters["segments"] = static_cast<double>(src.segments.segments().size());
+  }
+  for (auto _ : state) {
+    auto text = FileSystem::Default()->ReadFile(dir + "/1.compact");
+    if (!text.ok()) std::abort();
+    auto plan = runtime::ParseBatchPlan(*text, dir + "/1.compact");
+    if (!plan.ok()) std::abort();
+    runtime::TakenFiles taken;
+    runtime::TakenSegments segments;
+    if (!segments.Load(FileSystem::Default(), dir, plan->sources[0], &taken).ok()) std::abort();
+    if (static_cast<int64_t>(taken.size()) != n) std::abort();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 BENCHMARK(BM_PollFolderSet)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PollFolderTaken)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PollFolderForgotten)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PollFolderStat)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RememberSet)->Arg(100000)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RememberTaken)->Arg(100000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CompactWhole)->Arg(1000000)->Arg(6000000)->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CompactSegments)->Arg(1000000)->Iterations(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CompactSegments)->Arg(6000000)->Iterations(256)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LoadWhole)->Arg(1000000)->Arg(6000000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LoadSegments)->Arg(1000000)->Arg(6000000)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace lakepipe

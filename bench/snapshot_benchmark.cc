@@ -170,8 +170,10 @@ std::string MakeFlowHistory(const std::string& name, int64_t batches) {
   }
   int64_t last = batches - 1 - (batches - 1) % cp->min_batches_to_retain();
   Status st = cp->Retain(last, [&] {
-    return "{\"batchId\":" + std::to_string(last) + ",\"compact\":true,\"sources\":[{\"kind\":\"files\","
-           "\"path\":\"/landing\",\"files\":[" + compact_files + "]}]}";
+    return runtime::FlowCheckpoint::Compaction{
+        "{\"batchId\":" + std::to_string(last) + ",\"compact\":true,\"sources\":[{\"kind\":\"files\","
+        "\"path\":\"/landing\",\"files\":[" + compact_files + "]}]}",
+        {}, nullptr};
   });
   if (!st.ok()) std::abort();
   return dir;
@@ -195,7 +197,8 @@ void BM_FlowCheckpointBatch(benchmark::State& state) {
     if (!planned.ok() || !committed.ok()) std::abort();
     if (!cp->WritePlan(b, PlanOf(b)).ok()) std::abort();
     if (!cp->WriteCommit(b, b + 1).ok()) std::abort();
-    if (!cp->Retain(b, [] { return std::string("{\"sources\":[]}"); }).ok()) std::abort();
+    if (!cp->Retain(b, [] { return runtime::FlowCheckpoint::Compaction{"{\"sources\":[]}", {}, nullptr}; }).ok())
+      std::abort();
     ++b;
   }
   std::filesystem::remove_all(dir);

@@ -73,7 +73,13 @@ class FieldReader {
   std::string* error_;
 };
 
-PlannedSource ParseSource(const Json& j, const std::string& path, std::string* error) {
+// A segment's name must stay inside taken/: a plain file name.
+bool IsPlainFileName(const std::string& name) {
+  return !name.empty() && name[0] != '.' && name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+// `with_segments`: a compact file of format 3, whose files sources list segment files.
+PlannedSource ParseSource(const Json& j, const std::string& path, bool with_segments, std::string* error) {
   FieldReader r(j, path, error);
   PlannedSource s;
   std::string kind = r.String("kind");
@@ -81,7 +87,22 @@ PlannedSource ParseSource(const Json& j, const std::string& path, std::string* e
   if (kind == "files") {
     s.kind = PlannedSource::Kind::kFiles;
     s.path = r.String("path");
-    if (const Json* files = r.Array("files", true)) {
+    const Json* segments = with_segments ? r.Array("segments", true) : nullptr;
+    for (size_t i = 0; segments != nullptr && i < segments->size() && r.ok(); ++i) {
+      FieldReader g((*segments)[i], r.Path("segments[" + std::to_string(i) + "]"), error);
+      PlannedSegment segment;
+      segment.name = g.String("name");
+      int64_t level = g.Integer("level", true);
+      segment.files = g.Integer("files", true);
+      segment.newest_micros = g.Integer("newest", false, INT64_MIN);
+      if (!g.ok()) break;
+      if (!IsPlainFileName(segment.name)) g.Fail("name", "not a file name: '" + segment.name + "'");
+      else if (level < 0 || level > 1000) g.Fail("level", "out of range");
+      else if (segment.files < 0) g.Fail("files", "negative");
+      segment.level = static_cast<int>(level);
+      s.segments.push_back(std::move(segment));
+    }
+    if (const Json* files = r.Array("files", !with_segments)) {
       for (size_t i = 0; i < files->size() && r.ok(); ++i) {
         FieldReader f((*files)[i], r.Path("files[" + std::to_string(i) + "]"), error);
         PlannedFile file;
@@ -136,7 +157,7 @@ Json BatchPlan::ToJson() const {
   if (planned_at_millis != 0) j["plannedAt"] = planned_at_millis;
   if (compact) {
     j["compact"] = true;
-    j["version"] = kCompactFormat;
+    j["version"] = compact_format;
   }
   if (once) j["once"] = true;
   if (snapshot_end) j["snapshotEnd"] = true;
@@ -146,12 +167,24 @@ Json BatchPlan::ToJson() const {
     switch (s.kind) {
       case PlannedSource::Kind::kFiles: {
         e["path"] = s.path;
-        Json files = Json::array();
-        for (const auto& f : s.files) {
-          if (compact) files.push_back({{"path", f.path}, {"mtime", f.mtime_micros}});
-          else files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime_micros}});
+        bool with_segments = compact && compact_format >= 3;
+        if (with_segments) {
+          Json segments = Json::array();
+          for (const auto& g : s.segments) {
+            Json one = {{"name", g.name}, {"level", g.level}, {"files", g.files}};
+            if (g.newest_micros != INT64_MIN) one["newest"] = g.newest_micros;
+            segments.push_back(std::move(one));
+          }
+          e["segments"] = std::move(segments);
         }
-        e["files"] = std::move(files);
+        if (!with_segments || !s.files.empty()) {
+          Json files = Json::array();
+          for (const auto& f : s.files) {
+            if (compact) files.push_back({{"path", f.path}, {"mtime", f.mtime_micros}});
+            else files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime_micros}});
+          }
+          e["files"] = std::move(files);
+        }
         if (!s.skipped_existing.empty()) {
           Json skipped = Json::array();
           for (const auto& f : s.skipped_existing) skipped.push_back({{"path", f.path}, {"mtime", f.mtime_micros}});
@@ -206,7 +239,8 @@ Result<BatchPlan> ParseBatchPlan(std::string_view text, const std::string& file)
   }
   if (const Json* sources = r.Array("sources", true)) {
     for (size_t i = 0; i < sources->size() && error.empty(); ++i)
-      plan.sources.push_back(ParseSource((*sources)[i], "sources[" + std::to_string(i) + "]", &error));
+      plan.sources.push_back(ParseSource((*sources)[i], "sources[" + std::to_string(i) + "]",
+                                         plan.compact && plan.compact_format >= 3, &error));
   }
   if (!error.empty()) return Status::Corruption(file + ": not a batch plan: " + error);
   return plan;

@@ -30,6 +30,15 @@ struct PlannedFile {
   bool mtime_known = true;
 };
 
+// A compact file of format 3 lists a read_files source's taken files as segment files
+// (runtime/taken_segments.h, docs/checkpoint.md "Retention"): one of them.
+struct PlannedSegment {
+  std::string name;   // its file name in the checkpoint folder's taken/
+  int level = 0;      // its place in the merge policy (TakenSegments::kFullLevel: not merged again)
+  int64_t files = 0;  // how many files it lists
+  int64_t newest_micros = INT64_MIN;  // the newest modification time among them
+};
+
 struct PlannedSource {
   enum class Kind {
     kFiles,     // read_files: `path` (the folder as written), `files`, `skipped_existing`
@@ -49,6 +58,9 @@ struct PlannedSource {
   // A compact file of format 2: the horizon the source last forgot files at
   // (runtime/taken_files.h); INT64_MIN: none.
   int64_t forgotten_before_micros = INT64_MIN;
+  // A compact file of format 3: the segment files holding the taken files (`files` is
+  // then empty), oldest first.
+  std::vector<PlannedSegment> segments;
   std::string table;
   int64_t start_version = 0;  // kDelta (absent from a compact file: 0)
   int64_t end_version = -1;   // kDelta
@@ -62,9 +74,10 @@ struct BatchPlan {
   int64_t planned_at_millis = 0;
   bool once = false;     // a ONCE flow's batch (reads whole tables only)
   bool compact = false;  // offsets/<C>.compact: what plans 0..C consumed
-  // A compact file's format: 1 (files as paths only; no "version" field) or 2 (each file
-  // with its "mtime", and the source's "newest"). Written as kCompactFormat.
-  static constexpr int kCompactFormat = 2;
+  // A compact file's format: 1 (files as paths only; no "version" field), 2 (each file
+  // with its "mtime", and the source's "newest") or 3 (a files source lists segment files
+  // instead of its files). Written as compact_format (kCompactFormat unless set).
+  static constexpr int kCompactFormat = 3;
   int compact_format = kCompactFormat;
   // An AUTO CDC FROM SNAPSHOT flow's batch at the end of a triggered update's backlog: it
   // reads nothing and processes the snapshot version held as incomplete

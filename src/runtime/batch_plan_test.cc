@@ -85,6 +85,7 @@ TEST(BatchPlanTest, ACompactFileKeepsEachFilesTimeAndTheNewest) {
   files.newest_mtime_micros = 45;
   files.forgotten_before_micros = 15;
   plan.sources = {files};
+  plan.compact_format = 2;
   std::string text = plan.Serialize();
   EXPECT_NE(text.find("\"version\":2"), std::string::npos) << text;
   auto back = ParseBatchPlan(text, "offsets/100.compact");
@@ -96,6 +97,34 @@ TEST(BatchPlanTest, ACompactFileKeepsEachFilesTimeAndTheNewest) {
   EXPECT_TRUE(back->sources[0].files[1].mtime_known);
   EXPECT_EQ(back->sources[0].newest_mtime_micros, 45);
   EXPECT_EQ(back->sources[0].forgotten_before_micros, 15);
+}
+
+// Format 3: a files source lists its segment files (runtime/taken_segments.h), not its files.
+TEST(BatchPlanTest, AFormatThreeCompactFileListsSegments) {
+  BatchPlan plan;
+  plan.batch_id = 200;
+  plan.compact = true;
+  PlannedSource files;
+  files.kind = PlannedSource::Kind::kFiles;
+  files.path = "landing";
+  files.segments = {{"100-0.json", 1, 400, 90}, {"200-0.json", 0, 7, 120}};
+  files.newest_mtime_micros = 120;
+  files.forgotten_before_micros = 15;
+  plan.sources = {files};
+  std::string text = plan.Serialize();
+  EXPECT_NE(text.find("\"version\":3"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\"files\":["), std::string::npos) << "no inline list: " << text;
+  auto back = ParseBatchPlan(text, "offsets/200.compact");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->compact_format, 3);
+  ASSERT_EQ(back->sources[0].segments.size(), 2u);
+  EXPECT_EQ(back->sources[0].segments[0].name, "100-0.json");
+  EXPECT_EQ(back->sources[0].segments[0].level, 1);
+  EXPECT_EQ(back->sources[0].segments[0].files, 400);
+  EXPECT_EQ(back->sources[0].segments[1].newest_micros, 120);
+  EXPECT_TRUE(back->sources[0].files.empty());
+  EXPECT_EQ(back->sources[0].forgotten_before_micros, 15);
+  EXPECT_EQ(back->Serialize(), text);
 }
 
 // Checkpoints written before maxFileAge: a compact file of paths only (no "version"), and
@@ -138,7 +167,18 @@ TEST(BatchPlanTest, MalformedPlansAreCorruptionNamingTheFileAndTheField) {
        "sources[0].skippedExisting[0]: not an object"},
       {"{\"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"files\": [], \"skippedExisting\": [{\"path\": \"a\"}]}]}",
        "sources[0].skippedExisting[0].mtime: missing"},
-      {"{\"compact\": true, \"version\": 3, \"sources\": []}", "compact file format 3 is not one this lakepipe reads"},
+      {"{\"compact\": true, \"version\": 4, \"sources\": []}", "compact file format 4 is not one this lakepipe reads"},
+      {"{\"compact\": true, \"version\": 3, \"sources\": [{\"kind\": \"files\", \"path\": \"l\"}]}",
+       "sources[0].segments: missing"},
+      {"{\"compact\": true, \"version\": 3, \"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"segments\": "
+       "[{\"name\": \"../metadata\", \"level\": 0, \"files\": 1}]}]}",
+       "sources[0].segments[0].name: not a file name: '../metadata'"},
+      {"{\"compact\": true, \"version\": 3, \"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"segments\": "
+       "[{\"name\": \"1-0.json\", \"files\": 1}]}]}",
+       "sources[0].segments[0].level: missing"},
+      {"{\"compact\": true, \"version\": 3, \"sources\": [{\"kind\": \"files\", \"path\": \"l\", \"segments\": "
+       "[{\"name\": \"1-0.json\", \"level\": 0, \"files\": -2}]}]}",
+       "sources[0].segments[0].files: negative"},
       {"{\"sources\": [{\"kind\": \"delta\", \"table\": \"t\"}]}", "sources[0].endVersion: missing"},
       {"{\"sources\": [{\"kind\": \"snapshot\", \"table\": \"t\", \"version\": 1.5}]}",
        "sources[0].version: not an integer"},

@@ -148,13 +148,20 @@ Result<std::vector<FlowCheckpoint::StoredPlan>> FlowCheckpoint::ReadAllPlans() c
   return plans;
 }
 
-Status FlowCheckpoint::Retain(int64_t batch_id, const std::function<std::string()>& consumed) {
+Status FlowCheckpoint::Retain(int64_t batch_id, const std::function<Result<Compaction>()>& build) {
   if (batch_id <= 0 || batch_id % retain_ != 0) return Status::OK();
   std::string offsets = JoinPath(dir_, "offsets");
-  Status st = fs_->PutIfAbsent(JoinPath(offsets, std::to_string(batch_id) + ".compact"), consumed() + "\n");
-  // A replayed batch may find its compact already written: the same content.
-  if (!st.ok() && !st.IsAlreadyExists()) return st;
+  std::string compact_path = JoinPath(offsets, std::to_string(batch_id) + ".compact");
+  std::optional<Compaction> written;
+  if (!fs_->Exists(compact_path)) {
+    LP_ASSIGN_OR_RETURN(Compaction compaction, build());
+    LP_KILL_POINT("checkpoint.after_segments");
+    Status st = fs_->PutIfAbsent(compact_path, compaction.text + "\n");
+    if (st.ok()) written = std::move(compaction);
+    else if (!st.IsAlreadyExists()) return st;
+  }
   LP_KILL_POINT("checkpoint.after_compact");
+  if (written && written->durable) written->durable();
   int64_t keep_from = batch_id - retain_ + 1;
   for (const char* sub : {"commits", "offsets"}) {
     std::string dir = JoinPath(dir_, sub);
@@ -168,7 +175,39 @@ Status FlowCheckpoint::Retain(int64_t batch_id, const std::function<std::string(
       }
     }
   }
+  // Segment files no compact file lists any more (dropped, merged, or left by a crash
+  // before their compact file was written).
+  if (written) {
+    std::string taken = taken_dir();
+    auto entries = fs_->ListNames(taken);
+    if (!entries.ok() && !entries.status().IsNotFound()) return entries.status();
+    std::vector<std::string> listed = written->segments;
+    std::sort(listed.begin(), listed.end());
+    for (const auto& e : entries.ok() ? *entries : std::vector<FileInfo>{}) {
+      if (e.is_dir || std::binary_search(listed.begin(), listed.end(), e.name)) continue;
+      LP_RETURN_IF_ERROR(fs_->RemoveFile(JoinPath(taken, e.name)));
+      LP_KILL_POINT("checkpoint.during_segment_cleanup");
+    }
+  }
   return Status::OK();
+}
+
+std::string FlowCheckpoint::TakenDirOf(const std::string& dir) { return JoinPath(dir, "taken"); }
+
+Status FlowCheckpoint::WriteSegment(const std::string& name, std::string_view text) {
+  std::string dir = taken_dir();
+  if (!fs_->Exists(dir)) {
+    LP_RETURN_IF_ERROR(fs_->CreateDirs(dir));
+    // The folder's own name must survive a power cut before the compact file that needs it.
+    LP_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  }
+  std::string path = JoinPath(dir, name);
+  Status st = fs_->PutIfAbsent(path, text);
+  if (st.IsAlreadyExists()) {
+    LP_RETURN_IF_ERROR(fs_->RemoveFile(path));
+    st = fs_->PutIfAbsent(path, text);
+  }
+  return st;
 }
 
 namespace {

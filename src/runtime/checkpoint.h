@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -63,15 +64,38 @@ class FlowCheckpoint {
   static constexpr int64_t kDefaultMinBatchesToRetain = 100;
   int64_t min_batches_to_retain() const { return retain_; }
   void set_min_batches_to_retain(int64_t n) { retain_ = n < 1 ? 1 : n; }
+  // What a compaction writes (Retain): the compact file's text, the segment files it
+  // lists (written by the builder with WriteSegment before it returns; every other file
+  // of taken/ is deleted once the compact file is durable), and what to do then (the
+  // caller's memory of its segments follows the files only once they are durable).
+  struct Compaction {
+    std::string text;
+    std::vector<std::string> segments;
+    std::function<void()> durable;
+  };
   // Bounds the folder, once batch `batch_id` is recorded (after WriteCommit): when
-  // batch_id is a multiple of min_batches_to_retain(), writes `offsets/<batch_id>.compact`
-  // with `consumed()` — what plans 0..batch_id consumed, as one plan-shaped JSON that
-  // the caller builds from what it noted — durably, and only then deletes the plans and
-  // commit records of batches below batch_id - min_batches_to_retain() + 1 and the older
-  // compact files. A crash at any point leaves a folder ReadAllPlans reads correctly
-  // (files are deleted only once the compact that covers them is durable); deletions left
-  // undone are done at the next compaction.
-  Status Retain(int64_t batch_id, const std::function<std::string()>& consumed);
+  // batch_id is a multiple of min_batches_to_retain() and `offsets/<batch_id>.compact` is
+  // not there yet, calls `build()` — what plans 0..batch_id consumed, as one plan-shaped
+  // JSON that the caller builds from what it noted, with the segment files it needs
+  // written — writes its text as that compact file durably, and only then calls
+  // `durable`, deletes the plans and commit records of batches below
+  // batch_id - min_batches_to_retain() + 1, the older compact files and the segment files
+  // the new compact file does not list. A crash at any point leaves a folder ReadAllPlans
+  // and the segments it lists read correctly (files are deleted only once the compact
+  // that covers them is durable); deletions left undone are done at the next compaction.
+  // (A compact file already there — a batch replayed after a machine crash lost its
+  // commit record — is kept, as are the segments: the flow loaded them from it.)
+  Status Retain(int64_t batch_id, const std::function<Result<Compaction>()>& build);
+
+  // The folder of compact format 3's segment files (runtime/taken_segments.h), of this
+  // checkpoint or of the checkpoint folder `dir` (for readers that do not open one).
+  std::string taken_dir() const { return TakenDirOf(dir_); }
+  static std::string TakenDirOf(const std::string& dir);
+  // Writes segment file `name` into taken_dir() durably (file and folder synced), for a
+  // compact file Retain is about to write. A file of that name can only be left by a
+  // crash before that compact file was written (names carry the compaction's batch id),
+  // so it is replaced.
+  Status WriteSegment(const std::string& name, std::string_view text);
 
   // Records that batch `batch_id` is committed as `table_version` of the flow's table,
   // with the operator state folders present under `state/` at that point.

@@ -35,6 +35,7 @@
 #include "runtime/status_board.h"
 #include "runtime/stream_source.h"
 #include "runtime/taken_files.h"
+#include "runtime/taken_segments.h"
 #include "state/incremental_aggregate.h"
 #include "state/join_state_store.h"
 #include "state/scd_state_store.h"
@@ -76,6 +77,8 @@ struct Flow {
   struct FileSourceMemory {
     TakenFiles taken;
     OldFiles old;
+    // Where `taken` is on disk: the segment files of the newest compact file (format 3).
+    TakenSegments segments;
     // The source's maxFileAge, once a listing read its options (0: not yet, or no limit).
     int64_t max_age_micros = 0;
   };

@@ -58,31 +58,48 @@ void NoteConsumed(const BatchPlan& plan, Flow& flow, int64_t now_micros) {
   }
 }
 
-// What the flow's plans consumed so far, as one plan that NoteConsumed reads back into the
-// same Flow fields (the compact file of FlowCheckpoint::Retain). Each file source first
-// forgets the files older than its maxFileAge horizon: the compact file and the memory
-// keep one maxFileAge of files, whatever the flow's age.
-BatchPlan ConsumedSummary(Flow& flow, int64_t batch_id) {
+// Reads the segment files a compact file of format 3 lists into the flow's memory of its
+// file sources, before NoteConsumed notes the rest of it (runtime/taken_segments.h).
+Status LoadTakenSegments(const BatchPlan& compact, Flow& flow, FileSystem* fs) {
+  for (const auto& s : compact.sources) {
+    if (s.kind != PlannedSource::Kind::kFiles || s.segments.empty()) continue;
+    auto& source = flow.file_sources[s.path];
+    LP_RETURN_IF_ERROR(source.segments.Load(fs, flow.cp.taken_dir(), s, &source.taken));
+  }
+  return Status::OK();
+}
+
+// What the flow's plans consumed so far, as the compact file FlowCheckpoint::Retain writes
+// and LoadTakenSegments and NoteConsumed read back into the same Flow fields. Each file
+// source first forgets the files older than its maxFileAge horizon (the compact file and
+// the memory keep one maxFileAge of files, whatever the flow's age), then writes the
+// segment files of what it took since the last compaction (runtime/taken_segments.h).
+Result<FlowCheckpoint::Compaction> CompactConsumed(Flow& flow, int64_t batch_id) {
   BatchPlan summary;
   summary.batch_id = batch_id;
   summary.compact = true;
+  FlowCheckpoint::Compaction out;
+  auto after = std::make_shared<std::vector<std::pair<TakenSegments*, TakenSegments>>>();
+  int sequence = 0;
+  FlowCheckpoint& cp = flow.cp;
   for (auto& [path, source] : flow.file_sources) {
     OldFiles& old = source.old;
-    source.taken.ForgetOlderThan(source.taken.Horizon(source.max_age_micros),
-                                 [&old](std::string_view forgotten) { old.Forgotten(forgotten); });
+    source.segments.Forget(&source.taken, source.taken.Horizon(source.max_age_micros),
+                           [&old](std::string_view forgotten) { old.Forgotten(forgotten); });
+    LP_ASSIGN_OR_RETURN(TakenSegments next,
+                        source.segments.Compact(source.taken, path, batch_id, &sequence,
+                                                [&cp](const std::string& name, std::string_view text) {
+                                                  return cp.WriteSegment(name, text);
+                                                }));
     PlannedSource s;
     s.kind = PlannedSource::Kind::kFiles;
     s.path = path;
-    s.files.reserve(source.taken.size());
-    source.taken.ForEach([&s](std::string_view file, int64_t mtime) {
-      PlannedFile f;
-      f.path = std::string(file);
-      f.mtime_micros = mtime;
-      s.files.push_back(std::move(f));
-    });
+    s.segments = next.Refs();
+    for (const auto& g : s.segments) out.segments.push_back(g.name);
     s.newest_mtime_micros = source.taken.newest_micros();
     s.forgotten_before_micros = source.taken.forgotten_before_micros();
     summary.sources.push_back(std::move(s));
+    after->emplace_back(&source.segments, std::move(next));
   }
   for (const auto& [table, version] : flow.last_version) {
     PlannedSource s;
@@ -98,7 +115,11 @@ BatchPlan ConsumedSummary(Flow& flow, int64_t batch_id) {
     s.range = range;
     summary.sources.push_back(std::move(s));
   }
-  return summary;
+  out.text = summary.Serialize();
+  out.durable = [after] {
+    for (auto& [memory, next] : *after) *memory = std::move(next);
+  };
+  return out;
 }
 
 // "7 days", "12 hours", "90 seconds": a duration as read_files options spell it.
@@ -199,6 +220,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
     LP_ASSIGN_OR_RETURN(auto history, flow.cp.ReadAllPlans());
     for (const auto& stored : history) {
       LP_ASSIGN_OR_RETURN(BatchPlan plan, ParseBatchPlan(stored.text, stored.file));
+      if (plan.compact) LP_RETURN_IF_ERROR(LoadTakenSegments(plan, flow, fs));
       NoteConsumed(plan, flow, clock->NowMicros());
     }
     flow.history_loaded = true;
@@ -899,9 +921,7 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
     }
     // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
     // batches, what the plans consumed so far is compacted and older batch files go.
-    LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id]() {
-      return ConsumedSummary(*flow, batch_id).Serialize();
-    }));
+    LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] { return CompactConsumed(*flow, batch_id); }));
     // Replication lag as it stands after the acknowledgement.
     if (flow->lag_bytes >= 0) {
       flow->lag_bytes = -1;

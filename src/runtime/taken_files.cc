@@ -93,7 +93,8 @@ int64_t TakenFiles::Horizon(int64_t max_age_micros) const {
   return std::max(newest_ - max_age_micros, forgotten_before_);
 }
 
-size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten) {
+size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten,
+                                   std::vector<size_t>* positions) {
   if (horizon == kNoHorizon) return 0;
   NoteForgottenBefore(horizon);
   size_t old = 0;
@@ -103,7 +104,13 @@ size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std
   arena.reserve(arena_.size());
   std::vector<Entry> entries;
   entries.reserve(entries_.size() - old);
-  for (const Entry& e : entries_) {
+  size_t next_position = 0;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (positions != nullptr) {
+      for (; next_position < positions->size() && (*positions)[next_position] <= i; ++next_position)
+        (*positions)[next_position] = entries.size();
+    }
+    const Entry& e = entries_[i];
     std::string_view path = PathOf(e);
     if (e.mtime_micros < horizon) {
       if (forgotten) forgotten(path);
@@ -112,6 +119,9 @@ size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std
     uint64_t offset = arena.size();
     arena.append(path);
     entries.push_back({offset << 24 | (e.place & 0xFFFFFF), e.mtime_micros});
+  }
+  if (positions != nullptr) {
+    for (; next_position < positions->size(); ++next_position) (*positions)[next_position] = entries.size();
   }
   arena.shrink_to_fit();
   arena_ = std::move(arena);

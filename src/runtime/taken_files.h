@@ -54,7 +54,10 @@ class TakenFiles {
 
   // Forgets the entries older than `horizon`, calling `forgotten(path)` for each first,
   // and keeps `horizon` as forgotten_before_micros(). Returns how many were forgotten.
-  size_t ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten = nullptr);
+  // `positions` (ascending entry numbers, such as where each segment of the source's
+  // compact file ends: runtime/taken_segments.h) become the numbers they have after.
+  size_t ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten = nullptr,
+                         std::vector<size_t>* positions = nullptr);
   // The latest horizon anything was forgotten at (kNoHorizon: none). The horizon never
   // moves back past it, even when maxFileAge is raised later: a file forgotten there
   // would otherwise be taken a second time.
@@ -63,6 +66,9 @@ class TakenFiles {
 
   // Every entry, in the order taken (forgetting keeps the order).
   void ForEach(const std::function<void(std::string_view path, int64_t mtime_micros)>& visit) const;
+  // Entry `i` (0 <= i < size()), in the order taken.
+  std::string_view PathAt(size_t i) const { return PathOf(entries_[i]); }
+  int64_t MtimeAt(size_t i) const { return entries_[i].mtime_micros; }
 
   // Bytes of memory held (the arrays' capacities).
   int64_t MemoryBytes() const;

@@ -11,8 +11,10 @@
 #include "common/clock.h"
 #include "delta/table.h"
 #include "runtime/batch_plan.h"
+#include "runtime/checkpoint.h"
 #include "runtime/file_source.h"
 #include "runtime/taken_files.h"
+#include "runtime/taken_segments.h"
 
 namespace lakepipe::server {
 
@@ -90,6 +92,12 @@ void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, boo
             seen.paths.insert(file.path);
             if (file.mtime_known) seen.remembered_times.NoteNewest(file.mtime_micros);
           }
+        }
+        if (!s.segments.empty()) {  // compact format 3: the files are in its segment files
+          runtime::TakenFiles taken;
+          runtime::TakenSegments segments;
+          if (segments.Load(fs, runtime::FlowCheckpoint::TakenDirOf(cp_dir), s, &taken).ok())
+            taken.ForEach([&seen](std::string_view path, int64_t) { seen.paths.emplace(path); });
         }
       } else if (s.kind == runtime::PlannedSource::Kind::kDelta || s.kind == runtime::PlannedSource::Kind::kSnapshot) {
         int64_t& v = versions.try_emplace(Lower(s.table), -1).first->second;

@@ -104,6 +104,29 @@ TEST_F(SlaTest, LandedFilesMakeEveryLayerBehindUntilAnUpdate) {
   EXPECT_TRUE(late->any_breached());
 }
 
+// Files whose plans are gone (minBatchesToRetain) are known from the compact file's
+// segment files (docs/checkpoint.md, "Retention"): not pending.
+TEST_F(SlaTest, FilesKnownOnlyFromTheCompactFileAreNotPending) {
+  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
+                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
+                                 ", spark.sql.streaming.minBatchesToRetain: '1'}\nsla:\n  bronze: {max_lag: 5m}\n")
+                  .ok());
+  int64_t now_s = ::time(nullptr);
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  for (const char* name : {"a.csv", "b.csv", "c.csv"}) {
+    Land(name, "1,10\n", now_s, 600);
+    auto update = runner->RunOnce(runtime::RunOptions{});
+    ASSERT_TRUE(update.ok() && update->ok());
+  }
+  std::string cp = dir_.Join("storage") + "/_checkpoints/bronze_events";
+  ASSERT_FALSE(fs_->Exists(cp + "/offsets/0")) << "a.csv's plan is gone";
+  ASSERT_TRUE(fs_->Exists(cp + "/offsets/2.compact"));
+  auto report = EvaluateFreshness(*runner, fs_, now_s * 1000 + 1000);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(Of(*report, "bronze_events").lag_seconds, 0) << Of(*report, "bronze_events").pending_reason;
+}
+
 TEST_F(SlaTest, AnUnreadUpstreamCommitIsMeasuredFromItsCommitTime) {
   int64_t now_s = ::time(nullptr);
   Land("a.csv", "1,10\n", now_s, 5);
