@@ -97,8 +97,7 @@ size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std
                                    std::vector<size_t>* positions) {
   if (horizon == kNoHorizon) return 0;
   NoteForgottenBefore(horizon);
-  size_t old = 0;
-  for (const Entry& e : entries_) old += e.mtime_micros < horizon;
+  size_t old = CountOlderThan(horizon);
   if (old == 0) return 0;
   std::string arena;
   arena.reserve(arena_.size());
@@ -130,6 +129,12 @@ size_t TakenFiles::ForgetOlderThan(int64_t horizon, const std::function<void(std
   while (slots < entries_.size() * 2) slots *= 2;
   Rehash(slots);
   index_.shrink_to_fit();
+  return old;
+}
+
+size_t TakenFiles::CountOlderThan(int64_t horizon) const {
+  size_t old = 0;
+  for (const Entry& e : entries_) old += e.mtime_micros < horizon;
   return old;
 }
 

@@ -58,6 +58,8 @@ class TakenFiles {
   // compact file ends: runtime/taken_segments.h) become the numbers they have after.
   size_t ForgetOlderThan(int64_t horizon, const std::function<void(std::string_view)>& forgotten = nullptr,
                          std::vector<size_t>* positions = nullptr);
+  // How many entries are older than `horizon` (a scan of 16 bytes an entry).
+  size_t CountOlderThan(int64_t horizon) const;
   // The latest horizon anything was forgotten at (kNoHorizon: none). The horizon never
   // moves back past it, even when maxFileAge is raised later: a file forgotten there
   // would otherwise be taken a second time.

@@ -126,6 +126,11 @@ Status TakenSegments::Load(FileSystem* fs, const std::string& dir, const Planned
 }
 
 size_t TakenSegments::Forget(TakenFiles* taken, int64_t horizon, const std::function<void(std::string_view)>& forgotten) {
+  if (horizon == TakenFiles::kNoHorizon) return 0;
+  if (taken->CountOlderThan(horizon) * kForgetShare < taken->size()) {
+    taken->NoteForgottenBefore(horizon);
+    return 0;
+  }
   std::vector<size_t> ends;
   ends.reserve(segments_.size());
   for (const Segment& s : segments_) ends.push_back(s.end);

@@ -176,6 +176,49 @@ TEST(TakenSegmentsTest, ForgottenFilesDropOrShrinkTheirSegments) {
   EXPECT_EQ(segments.segments()[1].ref.name, c_name);
 }
 
+// A few files behind the horizon stay in memory (forgetting rebuilds all of it) until they
+// are an eighth of it; the compact file's forgottenBefore moves at once, so a restart
+// does not load them.
+TEST(TakenSegmentsTest, FewForgottenFilesLeaveMemoryOnlyOnceTheyAreAnEighth) {
+  testing::TempDir dir;
+  TakenFiles taken;
+  for (int i = 0; i < 100; ++i) taken.Insert("f" + std::to_string(i), i);
+  TakenSegments segments;
+  int sequence = 0;
+  std::map<std::string, std::string> files;
+  auto compact = [&](int64_t batch) {
+    auto next = segments.Compact(taken, "/l", batch, &sequence, [&](const std::string& name, std::string_view text) {
+      files[name] = std::string(text);
+      return FileSystem::Default()->WriteFile(dir.Join(name), text);
+    });
+    ASSERT_TRUE(next.ok());
+    segments = std::move(*next);
+  };
+  compact(1);
+  std::vector<std::string> forgotten;
+  auto note = [&forgotten](std::string_view p) { forgotten.emplace_back(p); };
+  EXPECT_EQ(segments.Forget(&taken, 5, note), 0u);  // 5 of 100
+  EXPECT_EQ(taken.size(), 100u);
+  EXPECT_TRUE(forgotten.empty());
+  EXPECT_EQ(taken.forgotten_before_micros(), 5);
+  compact(2);
+  PlannedSource source;
+  source.path = "/l";
+  source.segments = segments.Refs();
+  source.forgotten_before_micros = taken.forgotten_before_micros();
+  TakenFiles loaded;
+  TakenSegments reloaded;
+  ASSERT_TRUE(reloaded.Load(FileSystem::Default(), dir.path(), source, &loaded).ok());
+  EXPECT_EQ(loaded.size(), 95u);
+  EXPECT_FALSE(loaded.Contains("f4"));
+  EXPECT_TRUE(loaded.Contains("f5"));
+  // 13 of 100: an eighth; they leave memory.
+  EXPECT_EQ(segments.Forget(&taken, 13, note), 13u);
+  EXPECT_EQ(taken.size(), 87u);
+  EXPECT_EQ(forgotten.size(), 13u);
+  EXPECT_EQ(segments.segments().back().end, 87u);
+}
+
 // Loading leaves out what the compact file had forgotten (older than forgottenBefore),
 // and does not even read a segment whose newest file is older than that.
 TEST(TakenSegmentsTest, LoadLeavesOutForgottenFiles) {
