@@ -121,11 +121,42 @@ bool ParseInt64(std::string_view s, int64_t* out) {
   return true;
 }
 
+// Plain decimals ("-12.5", "3") of at most 15 digits: the digits as an integer m, exact
+// in a double, divided by 10^k, also exact for k <= 15. IEEE division rounds correctly,
+// so this is the correctly rounded value fast_float returns too (Clinger's fast path, which
+// fast_float takes itself after a longer general scan). False for anything else.
+bool ParsePlainDecimal(const char* p, const char* e, double* out) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  bool neg = false;
+  if (p < e && *p == '-') {
+    neg = true;
+    ++p;
+  }
+  uint64_t m = 0;
+  int digits = 0;
+  const char* start = p;
+  for (; p < e && static_cast<unsigned>(*p - '0') <= 9; ++p, ++digits) m = m * 10 + static_cast<unsigned>(*p - '0');
+  if (p == start) return false;
+  int frac = 0;
+  if (p < e && *p == '.') {
+    const char* f = ++p;
+    for (; p < e && static_cast<unsigned>(*p - '0') <= 9; ++p, ++digits) m = m * 10 + static_cast<unsigned>(*p - '0');
+    frac = static_cast<int>(p - f);
+    if (frac == 0) return false;
+  }
+  if (p != e || digits > 15) return false;
+  const double d = static_cast<double>(m) / kPow10[frac];
+  *out = neg ? -d : d;
+  return true;
+}
+
 bool ParseDouble(std::string_view s, double* out) {
   const char* p = s.data();
   const char* e = p + s.size();
   if (p < e && *p == '+') ++p;
   if (p == e) return false;
+  if (ParsePlainDecimal(p, e, out)) return true;
   auto r = fast_float::from_chars(p, e, *out);
   return r.ec == std::errc() && r.ptr == e;
 }
@@ -368,7 +399,13 @@ class CsvReader::Impl {
       const char* row_start = buf_.data() + begin_;
       const char* next = nullptr;
       int64_t newlines = 0;
-      RowResult r = ParseRow(row_start, buf_.data() + end_, eof_, &next, &newlines);
+      RowResult r;
+      if (ScanSimpleRow(row_start, buf_.data() + end_, &next)) {
+        r = RowResult::kRow;
+        newlines = 1;
+      } else {
+        r = ParseRow(row_start, buf_.data() + end_, eof_, &next, &newlines);
+      }
       if (r == RowResult::kNeedMore) {
         FlushPendingStrings();  // MakeRoom moves the window's bytes
         LP_RETURN_IF_ERROR(MakeRoom());
@@ -378,11 +415,12 @@ class CsvReader::Impl {
       if (r == RowResult::kUnterminated) {
         std::string_view raw(row_start, static_cast<size_t>(end_ - begin_));
         newlines = CountNewlines(raw.data(), raw.data() + raw.size());
+        row_ = rows;
         EmitCorruptRow(raw, &bs, row_line);
         begin_ = end_;
       } else {
         begin_ = static_cast<size_t>(next - buf_.data());
-        if (spans_.size() == 1 && !spans_[0].quoted && spans_[0].len == 0) {
+        if (nspans_ == 1 && !spans_[0].quoted && spans_[0].len == 0) {
           // A blank line: skipped, as Spark does.
           int64_t consumed = newlines > 0 ? newlines : 1;
           line_ += consumed;
@@ -390,6 +428,7 @@ class CsvReader::Impl {
           continue;
         }
         row_utf8_ok_ = RowIsValidUtf8(OffsetOf(row_start), begin_);
+        row_ = rows;
         EmitRow(row_start, &bs, row_line);
       }
       int64_t consumed = newlines > 0 ? newlines : 1;  // the last line may lack its newline
@@ -405,6 +444,8 @@ class CsvReader::Impl {
     }
     bs.rows = rows;
     FlushPendingStrings();
+    FinishFixedColumns(rows);
+    FinishRescueColumn(rows);
     RememberStringBytes();
     std::vector<Column> cols = std::move(cols_);
     cols_.clear();
@@ -471,11 +512,62 @@ class CsvReader::Impl {
 
   std::string SourceName() const { return opt_.file_path.empty() ? "CSV input" : opt_.file_path; }
 
+  void AddSpan(const Span& s) {
+    if (nspans_ == spans_.size()) spans_.resize(spans_.size() * 2 + 16);
+    spans_[nspans_++] = s;
+  }
+
+  // The common row, split 16 bytes at a time: no quote and no '\r' before its '\n', and
+  // that '\n' within the window. Each 16-byte block is classified with four compares, and
+  // each delimiter then costs a bit scan, where ParseRow looks at every field's first
+  // byte, searches for its end and checks the byte that ended it. False (spans_ then
+  // undefined) leaves the row to ParseRow, which handles everything else: quotes, CR,
+  // a row that ends within the last 15 bytes of the window or at the end of the input.
+  bool ScanSimpleRow(const char* p, const char* end, const char** next) {
+#if defined(__SSE2__)
+    const char* row_start = p;
+    const char* field_start = p;
+    nspans_ = 0;
+    const __m128i vd = _mm_set1_epi8(opt_.delimiter);
+    const __m128i vn = _mm_set1_epi8('\n');
+    const __m128i vr = _mm_set1_epi8('\r');
+    const __m128i vq = _mm_set1_epi8(opt_.quote);
+    for (const char* block = p; end - block >= 16; block += 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block));
+      const unsigned nl = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vn)));
+      unsigned hits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vd))) | nl;
+      unsigned special = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, vq), _mm_cmpeq_epi8(x, vr))));
+      if (nl != 0) {
+        const unsigned upto = (nl & (0u - nl)) * 2 - 1;  // bits up to the first '\n'
+        hits &= upto;
+        special &= upto;
+      }
+      if (special != 0) return false;
+      while (hits != 0) {
+        const char* at = block + __builtin_ctz(hits);
+        hits &= hits - 1;
+        AddSpan(Span{field_start - row_start, at - field_start, false, false});
+        if (*at == '\n') {
+          *next = at + 1;
+          return true;
+        }
+        field_start = at + 1;
+      }
+    }
+#else
+    (void)p;
+    (void)end;
+    (void)next;
+#endif
+    return false;
+  }
+
   // Splits one row into spans_. Quoted content with escapes is copied to scratch_.
   RowResult ParseRow(const char* p, const char* end, bool at_eof, const char** next,
                      int64_t* newlines) {
     const char* row_start = p;
-    spans_.clear();
+    nspans_ = 0;
     scratch_.clear();
     *newlines = 0;
     const char delim = opt_.delimiter, quote = opt_.quote, escape = opt_.escape;
@@ -529,17 +621,17 @@ class CsvReader::Impl {
             p = e;
           }
           if (copied) {
-            spans_.push_back(Span{static_cast<int64_t>(scratch_start),
+            AddSpan(Span{static_cast<int64_t>(scratch_start),
                                   static_cast<int64_t>(scratch_.size() - scratch_start), true, true});
           } else {
-            spans_.push_back(Span{field_start - row_start, q - field_start, false, true});
+            AddSpan(Span{field_start - row_start, q - field_start, false, true});
           }
           break;
         }
       } else {
         const char* e = FindFieldEnd(p, end, delim);
         if (e == end && !at_eof) return RowResult::kNeedMore;
-        spans_.push_back(Span{p - row_start, e - p, false, false});
+        AddSpan(Span{p - row_start, e - p, false, false});
         p = e;
       }
       if (p >= end) {
@@ -608,6 +700,10 @@ class CsvReader::Impl {
   }
 
   void AppendNullTo(size_t c) {
+    if (kinds_[c] != ColumnKind::kString) {
+      SetFixedNull(c);
+      return;
+    }
     FlushPending(c);
     cols_[c].AppendNull();
   }
@@ -627,7 +723,7 @@ class CsvReader::Impl {
         return Status::Corruption(SourceName() + ": line 1: the header has an unterminated quote");
       }
       // Column names become Delta schema JSON: invalid UTF-8 is repaired (U+FFFD).
-      for (const Span& s : spans_) names->push_back(RepairUtf8(SpanText(row_start, s)));
+      for (size_t i = 0; i < nspans_; ++i) names->push_back(RepairUtf8(SpanText(row_start, spans_[i])));
       int64_t consumed = newlines > 0 ? newlines : 1;
       line_ += consumed;
       total_.lines += consumed;
@@ -655,10 +751,10 @@ class CsvReader::Impl {
       }
       if (r == RowResult::kUnterminated) break;
       pos = static_cast<size_t>(next - buf_.data());
-      if (spans_.size() == 1 && !spans_[0].quoted && spans_[0].len == 0) continue;
-      if (sampled == 0) first_row_fields = spans_.size();
-      if (seen.size() < spans_.size()) seen.resize(spans_.size(), Inferred::kNone);
-      for (size_t i = 0; i < spans_.size(); ++i) {
+      if (nspans_ == 1 && !spans_[0].quoted && spans_[0].len == 0) continue;
+      if (sampled == 0) first_row_fields = nspans_;
+      if (seen.size() < nspans_) seen.resize(nspans_, Inferred::kNone);
+      for (size_t i = 0; i < nspans_; ++i) {
         std::string_view v = SpanText(row_start, spans_[i]);
         if (v.empty() || (opt_.null_value && v == *opt_.null_value && !spans_[i].quoted)) continue;
         if (seen[i] == Inferred::kString) continue;
@@ -710,9 +806,17 @@ class CsvReader::Impl {
   void StartBatch() {
     cols_.clear();
     string_bytes_.resize(out_schema_.size(), 0);
+    // Fixed-width columns are sized ahead (see SetFixed) for as many rows as the last
+    // batch had, so a stream of small files does not zero a whole batch's width each.
+    cap_ = std::min<int64_t>(opt_.batch_rows, std::max<int64_t>(last_rows_, 256));
+    nulls_.assign(data_schema_.size(), {});
     for (size_t c = 0; c < out_schema_.size(); ++c) {
       cols_.emplace_back(out_schema_.field(c).type);
-      cols_.back().Reserve(std::min<int64_t>(opt_.batch_rows, 1 << 16));
+      if (c < kinds_.size() && kinds_[c] != ColumnKind::kString) {
+        cols_.back().ResizeFixed(cap_);
+        continue;
+      }
+      if (c < kinds_.size()) cols_.back().Reserve(std::min<int64_t>(opt_.batch_rows, 1 << 16));
       // String bytes: as many as the previous batch held, to append without regrowing.
       if (string_bytes_[c] > 0) cols_.back().raw_data().reserve(string_bytes_[c] + string_bytes_[c] / 8);
     }
@@ -729,12 +833,13 @@ class CsvReader::Impl {
   }
 
   void FinishRescue(ReadStats* bs, int64_t line) {
-    if (rescue_.empty()) {
-      if (has_rescue_col()) cols_.back().AppendNull();
-      return;
-    }
+    if (rescue_.empty()) return;
     FinishRescueRecord(opt_.file_path, &rescue_, &invalid_utf8_);
-    if (has_rescue_col()) cols_.back().AppendString(rescue_);
+    if (has_rescue_col()) {
+      rescued_rows_.push_back(row_);
+      rescued_text_.append(rescue_);
+      rescued_ends_.push_back(rescued_text_.size());
+    }
     ++bs->rescued_rows;
     if (bs->first_bad_lines.size() < ReadStats::kMaxBadLines) bs->first_bad_lines.push_back(line);
     rescue_.clear();
@@ -742,120 +847,199 @@ class CsvReader::Impl {
 
   bool has_rescue_col() const { return !opt_.rescued_data_column.empty(); }
 
+  // The rescue column is NULL in most rows: its records wait in rescued_* and the column
+  // is built once per batch, with the NULL rows between them appended in bulk.
+  void FinishRescueColumn(int64_t rows) {
+    if (!has_rescue_col()) return;
+    Column& col = cols_.back();
+    int64_t at = 0;
+    size_t from = 0;
+    for (size_t k = 0; k < rescued_rows_.size(); ++k) {
+      col.AppendNulls(rescued_rows_[k] - at);
+      col.AppendString(std::string_view(rescued_text_.data() + from, rescued_ends_[k] - from));
+      from = rescued_ends_[k];
+      at = rescued_rows_[k] + 1;
+    }
+    col.AppendNulls(rows - at);
+    rescued_rows_.clear();
+    rescued_ends_.clear();
+    rescued_text_.clear();
+  }
+
+  // Fixed-width columns are written in place: StartBatch sized them for cap_ rows (zeros,
+  // which is also what a NULL slot holds), a value is stored at row_, and a NULL clears
+  // its bit in nulls_[c] (empty while the column has none). A Column::Append per value
+  // cost a vector resize (a call and a zero-fill) each.
+  void GrowFixed() {
+    cap_ = std::max<int64_t>(cap_ * 2, 256);
+    for (size_t c = 0; c < kinds_.size(); ++c) {
+      if (kinds_[c] == ColumnKind::kString) continue;
+      cols_[c].ResizeFixed(cap_);
+      if (!nulls_[c].empty()) nulls_[c].resize(static_cast<size_t>(cap_ / 8 + 1), 0xFF);
+    }
+  }
+
+  template <typename T>
+  void SetFixed(size_t c, T v) {
+    cols_[c].data<T>()[row_] = v;
+  }
+
+  void SetFixedNull(size_t c) {
+    std::vector<uint8_t>& bits = nulls_[c];
+    if (bits.empty()) bits.assign(static_cast<size_t>(cap_ / 8 + 1), 0xFF);
+    bits[static_cast<size_t>(row_ >> 3)] &= static_cast<uint8_t>(~(1u << (row_ & 7)));
+  }
+
+  void FinishFixedColumns(int64_t rows) {
+    last_rows_ = rows;
+    for (size_t c = 0; c < kinds_.size(); ++c) {
+      if (kinds_[c] == ColumnKind::kString) continue;
+      cols_[c].ResizeFixed(rows);
+      if (!nulls_[c].empty()) {
+        nulls_[c].resize(static_cast<size_t>((rows + 7) / 8));
+        cols_[c].SetValidity(std::move(nulls_[c]));
+      }
+      nulls_[c].clear();
+    }
+  }
+
   // Appends one field to column c; on a value that does not fit, NULL plus a rescue entry.
   // `in_window`: v points into the input window (not scratch_), so it can wait in pending_.
-  void ConvertField(size_t c, std::string_view v, bool quoted, bool in_window,
-                    std::string_view name) {
-    Column& col = cols_[c];
-    ColumnKind kind = kinds_[c];
-    if (!quoted && (v.empty() || (opt_.null_value && v == *opt_.null_value))) {
-      if (kind == ColumnKind::kString) FlushPending(c);
-      col.AppendNull();
-      return;
-    }
+  // Inlined into EmitRow's loop: a call per field with its five arguments cost as much as
+  // converting a short number.
+  [[gnu::always_inline]] inline void ConvertField(size_t c, std::string_view v, bool quoted,
+                                                  bool in_window, std::string_view name) {
+    const ColumnKind kind = kinds_[c];
     if (kind == ColumnKind::kString) {
+      if (!quoted && (v.empty() || (opt_.null_value && v == *opt_.null_value))) {
+        AppendNullTo(c);
+        return;
+      }
       // A STRING holds UTF-8 only (Parquet's STRING is UTF-8): other bytes are rescued.
-      if (!is_binary_[c] && !row_utf8_ok_ && !IsValidUtf8(v)) {
+      if (!row_utf8_ok_ && !is_binary_[c] && !IsValidUtf8(v)) {
         AppendNullTo(c);
         AddRescue(name, v);
         return;
       }
+      std::vector<std::string_view>& p = pending_[c];
       if (in_window) {
-        pending_[c].push_back(v);
-        if (pending_[c].size() >= kFlushStrings) FlushPending(c);
+        p.push_back(v);
+        if (p.size() >= kFlushStrings) FlushPending(c);
       } else {
         FlushPending(c);
-        col.AppendString(v);
+        cols_[c].AppendString(v);
       }
       return;
     }
-    if (v.empty()) {  // "" for a non-string column: no value, nothing to rescue
-      col.AppendNull();
+    // NULL: an empty field ("" too: no value, nothing to rescue), or the null text.
+    if (v.empty() || (!quoted && opt_.null_value && v == *opt_.null_value)) {
+      SetFixedNull(c);
       return;
     }
-    bool ok = true;
+    bool ok;
+    switch (kind) {
+      case ColumnKind::kInt: {
+        int64_t x;
+        ok = ParseInt64(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
+             x <= std::numeric_limits<int32_t>::max();
+        if (ok) SetFixed<int32_t>(c, static_cast<int32_t>(x));
+        break;
+      }
+      case ColumnKind::kDouble: {
+        double d;
+        ok = ParseDouble(v, &d);
+        if (ok) SetFixed<double>(c, d);
+        break;
+      }
+      default:
+        ok = ConvertOther(c, kind, v);
+        break;
+    }
+    if (!ok) {
+      SetFixedNull(c);
+      AddRescue(name, v);
+    }
+  }
+
+  // The fixed-width kinds other than INT and DOUBLE; false when v does not fit.
+  bool ConvertOther(size_t c, ColumnKind kind, std::string_view v) {
     switch (kind) {
       case ColumnKind::kBool: {
         bool b;
-        ok = ParseBool(v, &b);
-        if (ok) col.AppendBool(b);
-        break;
+        if (!ParseBool(v, &b)) return false;
+        SetFixed<uint8_t>(c, b ? 1 : 0);
+        return true;
       }
       case ColumnKind::kByte:
       case ColumnKind::kShort:
       case ColumnKind::kInt:
       case ColumnKind::kLong: {
         int64_t x;
-        ok = ParseInt64(v, &x);
-        if (!ok) break;
+        if (!ParseInt64(v, &x)) return false;
         if (kind == ColumnKind::kLong) {
-          col.Append<int64_t>(x);
+          SetFixed<int64_t>(c, x);
         } else if (kind == ColumnKind::kInt) {
-          ok = x >= std::numeric_limits<int32_t>::min() && x <= std::numeric_limits<int32_t>::max();
-          if (ok) col.Append<int32_t>(static_cast<int32_t>(x));
+          if (x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max()) return false;
+          SetFixed<int32_t>(c, static_cast<int32_t>(x));
         } else if (kind == ColumnKind::kShort) {
-          ok = x >= std::numeric_limits<int16_t>::min() && x <= std::numeric_limits<int16_t>::max();
-          if (ok) col.Append<int16_t>(static_cast<int16_t>(x));
+          if (x < std::numeric_limits<int16_t>::min() || x > std::numeric_limits<int16_t>::max()) return false;
+          SetFixed<int16_t>(c, static_cast<int16_t>(x));
         } else {
-          ok = x >= std::numeric_limits<int8_t>::min() && x <= std::numeric_limits<int8_t>::max();
-          if (ok) col.Append<int8_t>(static_cast<int8_t>(x));
+          if (x < std::numeric_limits<int8_t>::min() || x > std::numeric_limits<int8_t>::max()) return false;
+          SetFixed<int8_t>(c, static_cast<int8_t>(x));
         }
-        break;
+        return true;
       }
       case ColumnKind::kFloat:
       case ColumnKind::kDouble: {
         double d;
-        ok = ParseDouble(v, &d);
-        if (ok) {
-          if (kind == ColumnKind::kDouble) {
-            col.Append<double>(d);
-          } else {
-            col.Append<float>(static_cast<float>(d));
-          }
+        if (!ParseDouble(v, &d)) return false;
+        if (kind == ColumnKind::kDouble) {
+          SetFixed<double>(c, d);
+        } else {
+          SetFixed<float>(c, static_cast<float>(d));
         }
-        break;
+        return true;
       }
       case ColumnKind::kDecimal: {
-        auto r = ParseDecimal(v, col.type().precision(), col.type().scale());
-        ok = r.ok();
-        if (ok) col.Append<int128_t>(*r);
-        break;
+        auto r = ParseDecimal(v, cols_[c].type().precision(), cols_[c].type().scale());
+        if (!r.ok()) return false;
+        SetFixed<int128_t>(c, *r);
+        return true;
       }
       case ColumnKind::kDate: {
         if (opt_.parse_date) {
           std::optional<int32_t> d = opt_.parse_date(v);
-          ok = d.has_value();
-          if (ok) col.Append<int32_t>(*d);
-          break;
+          if (!d.has_value()) return false;
+          SetFixed<int32_t>(c, *d);
+          return true;
         }
         auto r = ParseDate(v);
-        ok = r.ok();
-        if (ok) col.Append<int32_t>(*r);
-        break;
+        if (!r.ok()) return false;
+        SetFixed<int32_t>(c, *r);
+        return true;
       }
       case ColumnKind::kTimestamp: {
         if (opt_.parse_timestamp) {
           std::optional<int64_t> t = opt_.parse_timestamp(v);
-          ok = t.has_value();
-          if (ok) col.Append<int64_t>(*t);
-          break;
+          if (!t.has_value()) return false;
+          SetFixed<int64_t>(c, *t);
+          return true;
         }
         auto r = ParseTimestamp(v);
-        ok = r.ok();
-        if (ok) col.Append<int64_t>(*r);
-        break;
+        if (!r.ok()) return false;
+        SetFixed<int64_t>(c, *r);
+        return true;
       }
       case ColumnKind::kString: break;
     }
-    if (!ok) {
-      col.AppendNull();
-      AddRescue(name, v);
-    }
+    return false;
   }
 
   void EmitRow(const char* row_start, ReadStats* bs, int64_t line) {
+    if (row_ >= cap_) GrowFixed();
     size_t npos = pos_to_col_.size();
-    size_t nfields = spans_.size();
+    size_t nfields = nspans_;
     size_t n = std::min(npos, nfields);
     for (size_t i = 0; i < n; ++i) {
       std::string_view v = SpanText(row_start, spans_[i]);
@@ -892,6 +1076,7 @@ class CsvReader::Impl {
   }
 
   void EmitCorruptRow(std::string_view raw, ReadStats* bs, int64_t line) {
+    if (row_ >= cap_) GrowFixed();
     for (size_t c = 0; c < data_schema_.size(); ++c) AppendNullTo(c);
     AddRescue("_corrupt_record", raw);
     rescue_.append(",\"_error\":");
@@ -908,11 +1093,19 @@ class CsvReader::Impl {
   std::vector<int> pos_to_col_;          // file field position -> schema column, -1: rescued
   std::vector<std::string> pos_names_;   // rescue key of each file field position
   std::vector<int> uncovered_cols_;      // schema columns no file field fills
-  std::vector<Span> spans_;
+  std::vector<Span> spans_;  // the row's fields are spans_[0, nspans_) (see AddSpan)
+  size_t nspans_ = 0;
   std::string scratch_;
   std::string rescue_;
   std::string invalid_utf8_;  // "key":"hex" entries of the row's rescued invalid UTF-8
   std::vector<Column> cols_;
+  int64_t row_ = 0;        // the batch row being emitted
+  int64_t cap_ = 0;        // rows the fixed-width columns are sized for (GrowFixed)
+  int64_t last_rows_ = 0;  // rows of the last batch (StartBatch's first guess)
+  std::vector<std::vector<uint8_t>> nulls_;  // per data column, see SetFixedNull
+  std::vector<int64_t> rescued_rows_;        // see FinishRescueColumn
+  std::vector<size_t> rescued_ends_;
+  std::string rescued_text_;
   std::vector<size_t> string_bytes_;  // per column, bytes of the last batch's strings
   std::vector<std::vector<std::string_view>> pending_;  // per data column, see FlushPending
   bool ascii_syntax_ = false;  // delimiter, quote and escape are ASCII (RowIsValidUtf8)
