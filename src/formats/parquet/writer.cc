@@ -382,6 +382,38 @@ inline uint64_t HashBytes(const char* p, size_t n) {
   return Mix64((h ^ tail) * 0x94d049bb133111ebULL);
 }
 
+// Whether every byte is below 0x80, eight at a time.
+inline bool AllAscii(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) acc |= Load64(p + i);
+  for (; i < n; ++i) acc |= static_cast<unsigned char>(p[i]);
+  return (acc & 0x8080808080808080ULL) == 0;
+}
+
+// Whether two values hold the same bytes, with word loads and no call: a column's values
+// are mostly short, and memcmp's call and dispatch cost more than the compare (each
+// string value is compared with the one before it, PutBytes).
+inline bool SameBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* p = a.data();
+  const char* q = b.data();
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (Load64(p + i) != Load64(q + i)) return false;
+    }
+    return Load64(p + n - 8) == Load64(q + n - 8);
+  }
+  if (n >= 4) return Load32(p) == Load32(q) && Load32(p + n - 4) == Load32(q + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != q[i]) return false;
+  }
+  return true;
+}
+
 // Shredding input: a value slot (index >= 0 into the current column) or an absent value
 // whose definition level is already known (index < 0).
 struct Entry {
@@ -524,6 +556,8 @@ class LeafWriter {
     const auto* base = col.raw_data().data();
     std::string_view bytes(reinterpret_cast<const char*>(base) + off[begin],
                            static_cast<size_t>(off[end] - off[begin]));
+    // ASCII bytes (the common case) are valid and no value can start inside a character.
+    if (AllAscii(bytes)) return true;
     if (FirstInvalidUtf8(bytes) != std::string_view::npos) return false;
     const int64_t last = off[end];
     for (int64_t r = begin + 1; r < end; ++r) {
@@ -797,10 +831,14 @@ class LeafWriter {
       size_t at = page_indices_.size();
       page_indices_.resize(at + n);
       uint32_t* out = page_indices_.data() + at;
+      // As in PutBytes, a value equal to the one before it takes its index without a
+      // lookup (a constant column such as an ingestion time, or runs).
+      uint64_t prev = 0;
       for (int64_t i = 0; i < n; ++i) {
         uint64_t key = 0;
         std::memcpy(&key, &v[i], sizeof(T));
-        out[i] = LookupFixed(key, &v[i], sizeof(T));
+        out[i] = i > 0 && key == prev ? out[i - 1] : LookupFixed(key, &v[i], sizeof(T));
+        prev = key;
       }
       CheckDictionarySize();
     } else {
@@ -831,8 +869,7 @@ class LeafWriter {
       // grouped input (an order's lines share its number, date, customer and country)
       // repeats values in runs. The previous value is in cache; a lookup often is not.
       for (int64_t i = 0; i < n; ++i) {
-        if (i > 0 && v[i].size() == v[i - 1].size() &&
-            std::memcmp(v[i].data(), v[i - 1].data(), v[i].size()) == 0) {
+        if (i > 0 && SameBytes(v[i], v[i - 1])) {
           out[i] = out[i - 1];
         } else {
           out[i] = LookupBytes(v[i]);
@@ -913,7 +950,7 @@ class LeafWriter {
         const char* at = dict_data_.data() + bytes_off_[i];
         uint32_t len;
         std::memcpy(&len, at - 4, 4);
-        if (len == v.size() && std::memcmp(at, v.data(), v.size()) == 0) return i;
+        if (len == v.size() && SameBytes(std::string_view(at, len), v)) return i;
       }
       s = (s + 1) & mask;
     }
@@ -1184,8 +1221,14 @@ Status CheckShape(const Column& col, const std::string& name) {
     const auto& off = col.offsets();
     if (static_cast<int64_t>(off.size()) < n + 1) return bad("offsets too short");
     if (off[0] < 0) return bad("negative offset");
-    for (int64_t i = 0; i < n; ++i) {
-      if (off[i + 1] < off[i]) return bad("offsets decrease at row " + std::to_string(i));
+    // One pass without a branch per row (it vectorises); the row is searched for only
+    // when there is one to name.
+    bool decreases = false;
+    for (int64_t i = 0; i < n; ++i) decreases |= off[i + 1] < off[i];
+    if (decreases) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (off[i + 1] < off[i]) return bad("offsets decrease at row " + std::to_string(i));
+      }
     }
     if (off[n] > limit) return bad("offsets point past the data");
     return Status::OK();
