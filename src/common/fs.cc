@@ -1,6 +1,7 @@
 #include "common/fs.h"
 
 #include "common/crash_journal.h"
+#include "common/path_within.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -412,6 +413,30 @@ std::string BaseName(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   size_t slash = path.rfind('/');
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+namespace {
+
+std::vector<std::string_view> PathParts(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t slash = path.find('/', i);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view part = path.substr(i, slash - i);
+    if (!part.empty() && part != ".") parts.push_back(part);
+    i = slash + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+bool PathIsWithin(std::string_view path, std::string_view folder) {
+  if (path.empty() || folder.empty()) return false;
+  if ((path.front() == '/') != (folder.front() == '/')) return false;
+  std::vector<std::string_view> p = PathParts(path), f = PathParts(folder);
+  return f.size() <= p.size() && std::equal(f.begin(), f.end(), p.begin());
 }
 
 }  // namespace lakepipe

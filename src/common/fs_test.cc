@@ -1,4 +1,5 @@
 #include "common/fs.h"
+#include "common/path_within.h"
 
 #include <gtest/gtest.h>
 
@@ -70,6 +71,18 @@ TEST(PathTest, Helpers) {
   EXPECT_EQ(DirName("/x/y/z.json"), "/x/y");
   EXPECT_EQ(DirName("z.json"), ".");
   EXPECT_EQ(BaseName("/x/y/z.json"), "z.json");
+}
+
+TEST(PathTest, WithinComparesWholeComponents) {
+  EXPECT_TRUE(PathIsWithin("/landing/orders", "/landing/orders"));
+  EXPECT_TRUE(PathIsWithin("/landing/orders/", "/landing//orders"));
+  EXPECT_TRUE(PathIsWithin("/landing/orders/archive", "/landing/orders"));
+  EXPECT_TRUE(PathIsWithin("/landing/./orders/a/b", "/landing"));
+  EXPECT_TRUE(PathIsWithin("/anything", "/"));
+  EXPECT_FALSE(PathIsWithin("/landing/orders-archive", "/landing/orders"));
+  EXPECT_FALSE(PathIsWithin("/landing", "/landing/orders"));
+  EXPECT_FALSE(PathIsWithin("landing/orders", "/landing"));
+  EXPECT_FALSE(PathIsWithin("", "/"));
 }
 
 }  // namespace

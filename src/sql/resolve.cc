@@ -1,9 +1,11 @@
 #include "sql/resolve.h"
 
 #include <cctype>
+#include <functional>
 #include <map>
 #include <set>
 
+#include "common/path_within.h"
 #include "expr/binder.h"
 #include "expr/generator.h"
 #include "formats/options/read_options.h"
@@ -101,6 +103,29 @@ class Resolver {
     return {QualifiedRange{alias, 0, static_cast<int>(schema.size())}};
   }
 
+  // cleanSource (runtime/source_cleaner.h) on one scan; CheckCleanedFolders checks the
+  // pipeline's other readers of the folder.
+  static Status CheckCleanSource(const PlanNode& n, const formats::FileSourceSettings& source) {
+    if (source.clean_source == formats::CleanSourceMode::kOff) return Status::OK();
+    if (!n.streaming) {
+      return ErrorAt(n.loc, "read_files option cleanSource cleans the files a stream has committed, but this is a "
+                            "batch read (it reads the whole folder each time): read FROM STREAM read_files(...) in a "
+                            "streaming table, or leave the option out");
+    }
+    const std::string& dir = source.source_archive_dir;
+    const std::string& path = n.read_files.path;
+    if (source.clean_source == formats::CleanSourceMode::kArchive &&
+        (PathIsWithin(dir, path) || PathIsWithin(path, dir))) {
+      // Spark refuses an archive folder whose path meets the source's at their common depth.
+      bool above = !PathIsWithin(dir, path);
+      return ErrorAt(n.loc, "read_files option sourceArchiveDir '" + dir + "' " +
+                                (above ? "holds" : "is, or lies inside,") + " the source folder " + path +
+                                ": archived files (moved under it with their whole path) could be listed again as "
+                                "new ones (Spark refuses this too); choose a folder outside " + path);
+    }
+    return Status::OK();
+  }
+
   Status ResolveNode(PlanNode* n) {
     switch (n->kind) {
       case PlanKind::kTableScan: {
@@ -127,6 +152,7 @@ class Resolver {
         if (!settings.ok()) {
           return Status(settings.status().code(), n->loc.ToString() + ": " + settings.status().message());
         }
+        LP_RETURN_IF_ERROR(CheckCleanSource(*n, settings->source));
         if (!spec.schema) {
           if (!files_) {
             return NotSupportedAt(n->loc, "read_files without schema => '...' needs the files to infer it from, "
@@ -894,6 +920,56 @@ Result<expr::BoundExpr> BindExpectation(const Expectation& e, const ResolvedData
   return std::move(b).value();
 }
 
+namespace {
+
+// A folder that a read_files scan cleans (cleanSource) must have no other reader in the
+// pipeline: the first flow to commit a file would take it from the others (Spark: "the
+// source path should not be used from multiple sources or queries when enabling this
+// option"). A flow's own repeated scans of one path are one source (planned once).
+Status CheckCleanedFolders(const ResolvedPipeline& p) {
+  struct Scan {
+    std::string reader;  // the table, or table/flow
+    const PlanNode* node = nullptr;
+    formats::CleanSourceMode mode = formats::CleanSourceMode::kOff;
+  };
+  std::vector<Scan> scans;
+  std::function<void(const PlanNode&, const std::string&)> collect = [&](const PlanNode& n, const std::string& reader) {
+    if (n.kind == PlanKind::kReadFiles) {
+      auto settings = formats::ReadFilesSettingsFrom(n.read_files.options);
+      scans.push_back({reader, &n, settings.ok() ? settings->source.clean_source : formats::CleanSourceMode::kOff});
+    }
+    if (n.kind == PlanKind::kTableScan) {
+      const ResolvedDataset* d = p.Find(n.table);
+      if (d != nullptr && d->kind == DatasetKind::kView) collect(*d->plan, reader);
+    }
+    for (const auto& in : n.inputs)
+      if (in) collect(*in, reader);
+  };
+  for (const auto& ds : p.datasets) {
+    if (ds.kind == DatasetKind::kView) continue;  // read through its readers
+    collect(*ds.plan, ds.name);
+    for (const auto& f : ds.more_flows) collect(*f.plan, ds.name + " (flow " + f.name + ")");
+  }
+  for (const Scan& cleaner : scans) {
+    if (cleaner.mode == formats::CleanSourceMode::kOff) continue;
+    const std::string& path = cleaner.node->read_files.path;
+    for (const Scan& other : scans) {
+      if (&other == &cleaner) continue;
+      const std::string& o = other.node->read_files.path;
+      if (!PathIsWithin(o, path) && !PathIsWithin(path, o)) continue;
+      if (other.reader == cleaner.reader && o == path) continue;
+      return ErrorAt(cleaner.node->loc,
+                     "read_files option cleanSource: the folder " + path + " is also read by `" + other.reader +
+                         "` (" + other.node->loc.ToString() + ", " + o + "): cleaning removes a file once `" +
+                         cleaner.reader + "` has committed it, so the other reader would miss it; let one flow read "
+                         "a folder that is cleaned");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFilesSchemaLookup& files,
                                          const ExternalTableLookup& external) {
   ResolvedPipeline out;
@@ -938,6 +1014,7 @@ Result<ResolvedPipeline> ResolvePipeline(const Pipeline& pipeline, const ReadFil
     schemas[ToLower(def.name)] = rd.schema;
     out.datasets.push_back(std::move(rd));
   }
+  LP_RETURN_IF_ERROR(CheckCleanedFolders(out));
   const PipelineSettings& settings = pipeline.settings;
   auto known = [&] {
     std::string s;

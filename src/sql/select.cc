@@ -1323,6 +1323,12 @@ class Planner {
     if (!options_.base_dir.empty() && spec.path[0] != '/' && spec.path.find("://") == std::string::npos) {
       spec.path = NormalizePath(options_.base_dir + "/" + spec.path);
     }
+    // cleanSource's archive folder is a path as the source's is: relative to the pipeline folder.
+    auto archive = spec.options.find("sourcearchivedir");
+    if (archive != spec.options.end() && !options_.base_dir.empty() && !archive->second.empty() &&
+        archive->second[0] != '/' && archive->second.find("://") == std::string::npos) {
+      archive->second = NormalizePath(options_.base_dir + "/" + archive->second);
+    }
     auto fmt = spec.options.find("format");
     if (fmt == spec.options.end()) {
       return ErrorAt(loc, "read_files needs format => 'csv' | 'json' | 'parquet' (lakepipe does not guess the format)");

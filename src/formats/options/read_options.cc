@@ -27,7 +27,7 @@ std::string Lower(std::string s) {
 const std::vector<std::string> kSourceOptions = {
     "format", "schema", "rescueddatacolumn", "maxfilespertrigger", "maxbytespertrigger",
     "includeexistingfiles", "filestablemillis", "schemaevolutionmode", "recursivefilelookup", "pathglobfilter",
-    "infercolumntypes", "schemahints", "maxfileage"};
+    "infercolumntypes", "schemahints", "maxfileage", "cleansource", "sourcearchivedir"};
 const std::vector<std::string> kCsvOptions = {"header", "sep", "delimiter", "quote", "escape", "nullvalue",
                                               "inferschema", "mode", "dateformat", "timestampformat"};
 const std::vector<std::string> kJsonOptions = {"multiline", "mode", "dateformat", "timestampformat"};
@@ -198,18 +198,22 @@ Result<ReadFilesSettings> ReadFilesSettingsFrom(const std::map<std::string, std:
     } else if (key == "cleansource") {
       // Spark's option: what becomes of a file once the batch that read it is committed.
       std::string v = Lower(value);
-      if (v == "delete" || v == "archive") {
-        return Status::NotSupported("read_files option cleanSource => '" + value +
-                                    "' is not built yet: taken files stay in the folder (remove them yourself, "
-                                    "or leave them: maxFileAge bounds what the source remembers)");
-      }
-      if (v != "off") {
+      if (v == "off") {
+        s.source.clean_source = CleanSourceMode::kOff;
+      } else if (v == "delete") {
+        s.source.clean_source = CleanSourceMode::kDelete;
+      } else if (v == "archive") {
+        s.source.clean_source = CleanSourceMode::kArchive;
+      } else {
         return Status::InvalidArgument("read_files option cleanSource must be 'off', 'delete' or 'archive', got '" +
                                        value + "'");
       }
     } else if (key == "sourcearchivedir") {
-      return Status::NotSupported("read_files option sourceArchiveDir is not built yet (cleanSource => 'archive' "
-                                  "is not built yet either)");
+      if (value.empty() || value[0] != '/') {
+        return Status::InvalidArgument("read_files option sourceArchiveDir must be a folder's absolute path (or one "
+                                       "relative to the pipeline folder), got '" + value + "'");
+      }
+      s.source.source_archive_dir = value;
     } else if (key == "recursivefilelookup") {
       LP_ASSIGN_OR_RETURN(s.source.recursive_file_lookup, Bool(key, value));
     } else if (key == "pathglobfilter") {
@@ -232,6 +236,14 @@ Result<ReadFilesSettings> ReadFilesSettingsFrom(const std::map<std::string, std:
       return Status::NotSupported("read_files option " + Spelled(key) + " is not supported for format " + s.format +
                                   " (known options: " + KnownList(s.format) + ")");
     }
+  }
+  if (s.source.clean_source == CleanSourceMode::kArchive && s.source.source_archive_dir.empty()) {
+    return Status::InvalidArgument("read_files option cleanSource => 'archive' needs sourceArchiveDir => '/folder' "
+                                   "(where taken files are moved)");
+  }
+  if (s.source.clean_source != CleanSourceMode::kArchive && !s.source.source_archive_dir.empty()) {
+    // Spark ignores it then; a setting that does nothing is refused rather than dropped.
+    return Status::InvalidArgument("read_files option sourceArchiveDir is used only with cleanSource => 'archive'");
   }
   if (s.format == "csv") {
     LP_ASSIGN_OR_RETURN(s.csv, csv::CsvOptionsFromMap(csv_kv));

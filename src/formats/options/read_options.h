@@ -22,6 +22,10 @@
 
 namespace lakepipe::formats {
 
+// cleanSource (Spark's file source option): what becomes of a file once the batch that
+// read it is durably committed (docs/continuous.md, "Cleaning the source").
+enum class CleanSourceMode { kOff, kDelete, kArchive };
+
 // Auto Loader-style options of the file source itself (docs/continuous.md).
 struct FileSourceSettings {
   int64_t max_files_per_trigger = 0;  // 0: no limit
@@ -34,6 +38,10 @@ struct FileSourceSettings {
   // what the source remembers is forgotten past it (docs/continuous.md). Spark's default.
   static constexpr int64_t kDefaultMaxFileAgeMicros = 7LL * 24 * 3600 * 1000000;
   int64_t max_file_age_micros = kDefaultMaxFileAgeMicros;
+  CleanSourceMode clean_source = CleanSourceMode::kOff;
+  // sourceArchiveDir, for kArchive only: an absolute path (the planner resolves a relative
+  // one against the pipeline folder, as it does the source path).
+  std::string source_archive_dir;
 };
 
 // schemaEvolutionMode (Auto Loader's): what a top-level field the schema lacks does.

@@ -137,21 +137,41 @@ TEST(ReadFilesSettingsTest, MaxFileAgeIsADurationNamedInItsErrors) {
   }
 }
 
-// cleanSource: 'off' (Spark's default) is what lakepipe does; the others are not built.
-TEST(ReadFilesSettingsTest, CleanSourceOtherThanOffIsNotBuiltYet) {
-  EXPECT_TRUE(From({{"format", "csv"}, {"cleansource", "OFF"}}).ok());
-  for (const char* mode : {"delete", "archive"}) {
-    auto r = From({{"format", "csv"}, {"cleansource", mode}});
-    ASSERT_FALSE(r.ok()) << mode;
-    EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
-    EXPECT_NE(r.status().message().find("cleanSource"), std::string::npos) << r.status().ToString();
-    EXPECT_NE(r.status().message().find("not built yet"), std::string::npos) << r.status().ToString();
+// cleanSource (Spark's): 'off' (the default), 'delete', or 'archive' with sourceArchiveDir;
+// anything else, and a sourceArchiveDir that would do nothing, is refused naming the option.
+TEST(ReadFilesSettingsTest, CleanSourceModesAndTheirRefusals) {
+  auto r = From({{"format", "csv"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.clean_source, CleanSourceMode::kOff);
+  r = From({{"format", "csv"}, {"cleansource", "OFF"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.clean_source, CleanSourceMode::kOff);
+  r = From({{"format", "json"}, {"cleansource", "Delete"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.clean_source, CleanSourceMode::kDelete);
+  r = From({{"format", "parquet"}, {"cleansource", "archive"}, {"sourcearchivedir", "/archive/orders"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.clean_source, CleanSourceMode::kArchive);
+  EXPECT_EQ(r->source.source_archive_dir, "/archive/orders");
+
+  struct Bad {
+    std::map<std::string, std::string> options;
+    const char* says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"format", "csv"}, {"cleansource", "move"}}, "cleanSource must be 'off', 'delete' or 'archive', got 'move'"},
+           {{{"format", "csv"}, {"cleansource", ""}}, "cleanSource must be"},
+           {{{"format", "csv"}, {"cleansource", "archive"}}, "cleanSource => 'archive' needs sourceArchiveDir"},
+           {{{"format", "csv"}, {"sourcearchivedir", "/archive"}}, "sourceArchiveDir is used only with cleanSource => 'archive'"},
+           {{{"format", "csv"}, {"cleansource", "delete"}, {"sourcearchivedir", "/archive"}},
+            "sourceArchiveDir is used only with cleanSource => 'archive'"},
+           {{{"format", "csv"}, {"cleansource", "archive"}, {"sourcearchivedir", "archive"}},
+            "sourceArchiveDir must be a folder's absolute path"}}) {
+    r = From(bad.options);
+    ASSERT_FALSE(r.ok()) << bad.says;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(bad.says), std::string::npos) << r.status().ToString();
   }
-  auto r = From({{"format", "csv"}, {"cleansource", "move"}});
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
-  r = From({{"format", "csv"}, {"sourcearchivedir", "/archive"}});
-  EXPECT_EQ(r.status().code(), StatusCode::kNotSupported) << r.status().ToString();
-  EXPECT_NE(r.status().message().find("sourceArchiveDir is not built yet"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace
