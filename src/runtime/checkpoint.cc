@@ -231,7 +231,7 @@ Status PutIfAbsentUnsynced(FileSystem* fs, const std::string& path, std::string_
 
 }  // namespace
 
-Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version) {
+Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version, bool durable) {
   Json commit = {{"batchId", batch_id}, {"tableVersion", table_version},
                  {"committedAt", Clock::System()->NowMillis()}};
   // The state folders that exist now hold state up to this batch: a later start checks
@@ -245,12 +245,21 @@ Status FlowCheckpoint::WriteCommit(int64_t batch_id, int64_t table_version) {
     return state.status();
   }
   commit["stateStores"] = std::move(stores);
-  Status st = PutIfAbsentUnsynced(fs_, JoinPath(dir_, "commits/" + std::to_string(batch_id)),
-                                  commit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  // A replayed batch may find its commit record already written: that is the same fact.
+  std::string path = JoinPath(dir_, "commits/" + std::to_string(batch_id));
+  std::string text = commit.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  Status st = durable ? fs_->PutIfAbsent(path, text) : PutIfAbsentUnsynced(fs_, path, text);
+  // A replayed batch may find its commit record already written: that is the same fact
+  // (written unsynced, maybe: made durable when asked).
+  if (st.IsAlreadyExists() && durable) st = SyncCommit(batch_id);
   if (!st.ok() && !st.IsAlreadyExists()) return st;
   if (committed_known_ && (!committed_ || *committed_ < batch_id)) committed_ = batch_id;
   return Status::OK();
+}
+
+Status FlowCheckpoint::SyncCommit(int64_t batch_id) {
+  std::string path = JoinPath(dir_, "commits/" + std::to_string(batch_id));
+  LP_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path));
+  return fs_->WriteFileAtomic(path, text);
 }
 
 Result<FlowCheckpoint::CommitRecord> FlowCheckpoint::ReadCommit(int64_t batch_id) const {

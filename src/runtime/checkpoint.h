@@ -98,8 +98,15 @@ class FlowCheckpoint {
   Status WriteSegment(const std::string& name, std::string_view text);
 
   // Records that batch `batch_id` is committed as `table_version` of the flow's table,
-  // with the operator state folders present under `state/` at that point.
-  Status WriteCommit(int64_t batch_id, int64_t table_version);
+  // with the operator state folders present under `state/` at that point. The record is
+  // not synced (the Delta commit's txn holds the same fact) unless `durable`: a flow that
+  // cleans its source (read_files cleanSource) needs it durable before the batch's files
+  // go, since a record lost to a power cut replays the batch, which reads them again.
+  Status WriteCommit(int64_t batch_id, int64_t table_version, bool durable = false);
+  // Makes the existing record commits/<batch_id> durable by writing it again whole (the
+  // same bytes, through a synced temporary file and a rename): a record an earlier
+  // process wrote unsynced, before that flow cleans what the batch took.
+  Status SyncCommit(int64_t batch_id);
 
   // What the flow's table says about the flow, for CheckAgainstTable.
   struct TableProgress {

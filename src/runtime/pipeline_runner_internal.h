@@ -32,6 +32,7 @@
 #include "runtime/shared_appends.h"
 #include "runtime/shared_scan.h"
 #include "runtime/shared_part_scan.h"
+#include "runtime/source_cleaner.h"
 #include "runtime/status_board.h"
 #include "runtime/stream_source.h"
 #include "runtime/taken_files.h"
@@ -84,6 +85,10 @@ struct Flow {
   };
   std::map<std::string, FileSourceMemory> file_sources;
   int64_t files_too_old = 0;  // listed files not taken for their age, since the process started
+  // read_files sources that clean (cleanSource; runtime/source_cleaner.h), by path: set at
+  // the flow's first update in this process, once their archive folders are checked and
+  // what the newest committed batch took is cleaned (a crash may have stopped that).
+  std::optional<std::map<std::string, CleanTarget>> clean_targets;
   std::map<std::string, int64_t> last_version;              // upstream (lower case) -> last endVersion
   // Message sources (runtime/stream_source.h), by StreamSourceKey: the open source (opened
   // on first use) and its range in the latest plan (where the next plan continues).

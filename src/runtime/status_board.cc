@@ -162,6 +162,15 @@ void StatusBoard::SetFilesTooOld(const std::string& table, int64_t files) {
   Changed();
 }
 
+void StatusBoard::AddCleanedFiles(const std::string& table, int64_t cleaned, int64_t not_cleaned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TableStatus* t = Find(table);
+  if (t == nullptr || (cleaned == 0 && not_cleaned == 0)) return;
+  t->files_cleaned += cleaned;
+  t->files_not_cleaned += not_cleaned;
+  Changed();
+}
+
 void StatusBoard::SetReplicationLag(const std::string& table, int64_t bytes, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   TableStatus* t = Find(table);

@@ -64,6 +64,10 @@ struct TableStatus {
   // read_files: files listed and not taken for being older than maxFileAge allows, since
   // the process started (each counted at the listing that first met it).
   int64_t files_too_old = 0;
+  // read_files cleanSource: files deleted or archived after their batch committed, and
+  // files that could not be (each also a file_not_cleaned warning), since the process started.
+  int64_t files_cleaned = 0;
+  int64_t files_not_cleaned = 0;
   // Tables fed by database replication (read_postgres_cdc): bytes of the server's log and
   // seconds since the oldest commit not yet confirmed; -1 for other tables.
   int64_t replication_lag_bytes = -1;
@@ -135,6 +139,7 @@ class StatusBoard {
   void RecordRestart(const std::string& table, const std::string& message, int64_t now_unix_ms);
   void SetBacklog(const std::string& table, int64_t files, int64_t bytes);
   void SetFilesTooOld(const std::string& table, int64_t files);
+  void AddCleanedFiles(const std::string& table, int64_t cleaned, int64_t not_cleaned);
   void SetReplicationLag(const std::string& table, int64_t bytes, double seconds);
   void SetStateSize(const std::string& table, int64_t keys, int64_t bytes);
   void SetEventLogError(const std::string& error);  // empty: written again

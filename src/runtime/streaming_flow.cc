@@ -157,6 +157,13 @@ std::string TooOldMessage(const sql::ReadFilesSpec& spec, const std::vector<Sour
          "under a new name with a newer time (docs/continuous.md, \"The file source\")";
 }
 
+// What cleaning a batch's source files did: counted for the status, failures warned.
+void NoteCleaning(const std::string& table, PlanCleaning done, Flow& flow, StatusBoard* board) {
+  for (auto& w : done.warnings) flow.warnings.push_back({"file_not_cleaned", std::move(w)});
+  if (board != nullptr && (done.cleaned > 0 || done.not_cleaned > 0))
+    board->AddCleanedFiles(table, done.cleaned, done.not_cleaned);
+}
+
 }  // namespace
 
 Result<int64_t> MinBatchesToRetain(const sql::PipelineSettings& settings) {
@@ -575,6 +582,21 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
   LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh, more));
   FlowCheckpoint& cp = flow->cp;
   const std::string& cp_dir = cp.dir();
+  if (!flow->clean_targets) {
+    // cleanSource: a crash after a batch's commit record may have left some of what it
+    // took; the batch is durably done, so that is cleaned now (its record made durable
+    // first, in case an earlier process wrote it unsynced).
+    LP_ASSIGN_OR_RETURN(auto targets, CleanTargetsOf(fs, sources.file_scans));
+    LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
+    if (!targets.empty() && committed) {
+      LP_RETURN_IF_ERROR(cp.SyncCommit(*committed));
+      LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(*committed));
+      LP_ASSIGN_OR_RETURN(BatchPlan done, ParseBatchPlan(text, cp_dir + "/offsets/" + std::to_string(*committed)));
+      NoteCleaning(ds.name, CleanPlannedFiles(fs, done, targets), *flow, board);
+    }
+    flow->clean_targets = std::move(targets);
+  }
+  const bool cleans_source = !flow->clean_targets->empty();
   bool quarantines = false;
   for (const auto& e : Definition(ds).expectations)
     quarantines |= e.action == sql::ViolationAction::kQuarantine;
@@ -911,8 +933,10 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::Resolve
       state_bytes += size.disk_bytes;
       report.operators.push_back({"scd", size.keys, size.disk_bytes});
     }
-    LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version));
+    LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version, /*durable=*/cleans_source));
     LP_KILL_POINT("flow.after_commit_log");
+    // The batch is durably done (table, state, record): its files may go (cleanSource).
+    if (cleans_source) NoteCleaning(ds.name, CleanPlannedFiles(fs, plan, *flow->clean_targets), *flow, board);
     // Only now may a message source let go of what the batch read (runtime/stream_source.h).
     for (const auto& s : plan.sources) {
       if (s.kind != PlannedSource::Kind::kStream) continue;

@@ -247,6 +247,8 @@ Json TableStatusJson(const TableStatus& t) {
           {"backlog_files", t.backlog_files},
           {"backlog_bytes", t.backlog_bytes},
           {"files_too_old", t.files_too_old},
+          {"files_cleaned", t.files_cleaned},
+          {"files_not_cleaned", t.files_not_cleaned},
           {"replication_lag_bytes", t.replication_lag_bytes},
           {"replication_lag_seconds", t.replication_lag_seconds},
           {"state_keys", t.state_keys},

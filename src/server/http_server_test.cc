@@ -997,6 +997,8 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
   s.board.RecordBatch(Report("silver_orders", 5, 5, 30), 1764000001000);
   s.board.RecordLatency("silver_orders", 0.2, 100);
   s.board.SetBacklog("bronze_orders", 3, 4096);
+  s.board.AddCleanedFiles("bronze_orders", 5, 1);  // read_files cleanSource
+  s.board.AddCleanedFiles("bronze_orders", 2, 0);
   s.board.SetStateSize("silver_orders", 12, 384);
   s.board.RecordBatch(Report("we\"ird\\name\nx", 1, 1, 1), 1764000002000);
   // Publication to PostgreSQL, as publish/publish_loop.h reports it.
@@ -1031,6 +1033,8 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
                    {"lakepipe_batches_total", "COUNTER"},
                    {"lakepipe_backlog_files", "GAUGE"},
                    {"lakepipe_backlog_bytes", "GAUGE"},
+                   {"lakepipe_files_cleaned_total", "COUNTER"},
+                   {"lakepipe_files_not_cleaned_total", "COUNTER"},
                    {"lakepipe_state_keys", "GAUGE"},
                    {"lakepipe_state_bytes", "GAUGE"},
                    {"lakepipe_memory_bytes", "GAUGE"},
@@ -1057,6 +1061,8 @@ TEST(ServerMetricsTest, PrometheusTextParsedByAnIndependentParser) {
       value("lakepipe_rows_out_total", {{"table", "bronze_orders"}}, 0),
       value("lakepipe_backlog_files", {{"table", "bronze_orders"}}, 3),
       value("lakepipe_backlog_bytes", {{"table", "bronze_orders"}}, 4096),
+      value("lakepipe_files_cleaned_total", {{"table", "bronze_orders"}}, 7),
+      value("lakepipe_files_not_cleaned_total", {{"table", "bronze_orders"}}, 1),
       value("lakepipe_state_keys", silver, 12),
       value("lakepipe_state_bytes", silver, 384),
       value("lakepipe_table_version", silver, 7),

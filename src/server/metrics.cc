@@ -146,6 +146,12 @@ std::string RenderMetrics(const runtime::PipelineStatus& s, bool running) {
   PerTable(w, s, "lakepipe_files_too_old_total", "counter",
            "read_files: files listed and not taken for being older than maxFileAge allows",
            [](const TableStatus& t) { return Number(t.files_too_old); });
+  PerTable(w, s, "lakepipe_files_cleaned_total", "counter",
+           "read_files cleanSource: files deleted or archived once their batch was committed",
+           [](const TableStatus& t) { return Number(t.files_cleaned); });
+  PerTable(w, s, "lakepipe_files_not_cleaned_total", "counter",
+           "read_files cleanSource: files that could not be deleted or archived (each in a file_not_cleaned warning)",
+           [](const TableStatus& t) { return Number(t.files_not_cleaned); });
   // Only the tables that replicate a database have a lag.
   w.Family("lakepipe_replication_lag_bytes", "gauge", "Replication sources: server log bytes past the confirmed position");
   for (const auto& t : s.tables)
