@@ -50,12 +50,7 @@ class CleanSourceKillTest : public ::testing::Test {
   }
 
   // Runs one update killed at `point`; true when it died by SIGKILL.
-  bool RunKilledAt(const std::string& point) {
-    std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + Quote(dir_.Join("p")) +
-                      " --once --no-server >/dev/null 2>&1";
-    int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;
-  }
+  bool RunKilledAt(const std::string& point) { return RunOnceKilledAt(dir_.Join("p"), point); }
 
   std::string Count(const std::string& sql) {
     std::string out = Lakepipe("query " + Quote(dir_.Join("p")) + " --format csv " + Quote(sql));

@@ -33,6 +33,15 @@ inline std::string Lakepipe(const std::string& args) {
   return r.ok() ? *r : "";
 }
 
+// One `lakepipe run DIR --once --no-server` killed at kill point `point`
+// (LAKEPIPE_KILL_AT, docs/crash-testing.md); true when it died there by SIGKILL.
+inline bool RunOnceKilledAt(const std::string& pipeline_dir, const std::string& point) {
+  std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + Quote(pipeline_dir) +
+                    " --once --no-server >/dev/null 2>&1";
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;
+}
+
 // Runs lakepipe expecting failure; returns its stderr.
 inline std::string LakepipeFails(const std::string& args) {
   auto r = testing::RunCommand(Binary() + " " + args);

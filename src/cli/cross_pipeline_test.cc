@@ -69,12 +69,7 @@ class CrossPipelineTest : public ::testing::Test {
   }
 
   // One update of `reporting` killed at `point`; true when it died by SIGKILL.
-  bool RunReportingKilledAt(const std::string& point) {
-    std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + Quote(dir_.Join("reporting")) +
-                      " --once --no-server >/dev/null 2>&1";
-    int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;
-  }
+  bool RunReportingKilledAt(const std::string& point) { return RunOnceKilledAt(dir_.Join("reporting"), point); }
 
   std::string Query(const std::string& pipeline, const std::string& sql) {
     return Lakepipe("query " + Quote(dir_.Join(pipeline)) + " --format csv " + Quote(sql));

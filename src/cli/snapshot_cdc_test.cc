@@ -88,12 +88,7 @@ class SnapshotCdcTest : public ::testing::Test {
   std::string Run() { return Lakepipe("run " + Quote(dir_.Join("p")) + " --once --no-server"); }
 
   // One update killed at `point` (n-th hit); true when it died by SIGKILL.
-  bool RunKilledAt(const std::string& point) {
-    std::string cmd = "LAKEPIPE_KILL_AT=" + point + " " + Binary() + " run " + Quote(dir_.Join("p")) +
-                      " --once --no-server >/dev/null 2>&1";
-    int rc = std::system(cmd.c_str());
-    return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;
-  }
+  bool RunKilledAt(const std::string& point) { return RunOnceKilledAt(dir_.Join("p"), point); }
 
   std::vector<std::string> Query(const std::string& sql) {
     std::string quoted = "'";  // for sh: ' is written '\''
