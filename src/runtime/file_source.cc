@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "common/utf8.h"
 #include "formats/options/read_options.h"
 #include "runtime/file_source_schema.h"
 #include "types/batch_reader.h"
@@ -238,6 +239,10 @@ Result<FileListing> ListNewFiles(FileSystem* fs, const std::string& root, const 
   LP_ASSIGN_OR_RETURN(auto unseen, ListFilesExcept(fs, root, known, options.selection, &listing.not_followed));
   std::vector<SourceFileEntry> fresh;
   for (auto& f : unseen) {
+    if (!IsValidUtf8(f.path)) {
+      listing.bad_names.push_back(std::move(f));
+      continue;
+    }
     if (f.mtime_micros < options.horizon_micros) {  // older than maxFileAge allows
       listing.too_old.push_back(std::move(f));
       continue;

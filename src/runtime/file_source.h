@@ -86,6 +86,10 @@ struct FileListing {
   std::vector<std::string> not_followed;
   // Files not known before that are older than options.horizon_micros: not taken.
   std::vector<SourceFileEntry> too_old;
+  // Files not known before whose path (relative to the root) is not valid UTF-8: not
+  // taken. The checkpoint records taken names as JSON text, which cannot hold them, so a
+  // restart would not recognise such a file and would read it a second time.
+  std::vector<SourceFileEntry> bad_names;
 };
 
 // Whether a file (its path relative to the root) is known already: taken, or known to be

@@ -184,6 +184,22 @@ TEST_F(FileSourceTest, APlannedFileIsReadAsItsPlannedBytesOnly) {
   EXPECT_TRUE(again.changed_files.empty());
 }
 
+// A name that is not valid UTF-8 cannot be recorded in the checkpoint (JSON text): such a
+// file is told apart, not taken, whatever its age.
+TEST_F(FileSourceTest, FilesWhoseNamesAreNotUtf8AreToldApartNotTaken) {
+  Write("ok.csv", "id\n1\n");
+  Write("caf\xe9.csv", "id\n2\n");  // Latin-1
+  Write("sub\xff/x.csv", "id\n3\n");
+  auto listing = ListNewFiles(fs_, root_, std::set<std::string>{}, FileListOptions{});
+  ASSERT_TRUE(listing.ok()) << listing.status().ToString();
+  EXPECT_EQ(Paths(listing->files), std::vector<std::string>{"ok.csv"});
+  std::vector<std::string> bad;
+  for (const auto& f : listing->bad_names) bad.push_back(f.path);
+  std::sort(bad.begin(), bad.end());
+  EXPECT_EQ(bad, (std::vector<std::string>{"caf\xe9.csv", "sub\xff/x.csv"}));
+  EXPECT_EQ(listing->backlog_files, 0);
+}
+
 // maxFileAge: a file older than the horizon is listed as too old, not taken and not
 // counted as backlog; files the caller knows are passed by before any stat.
 TEST_F(FileSourceTest, FilesOlderThanTheHorizonAreToldApartNotTaken) {

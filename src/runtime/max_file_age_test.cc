@@ -244,6 +244,24 @@ TEST_F(MaxFileAgeTest, ExactlyOnceAcrossRestartsWithinTheHorizon) {
   EXPECT_EQ(Ids(*again), "[1, 2, 11, 12, 21, 22, 31, 32, 99]");
 }
 
+// A file whose name is not valid UTF-8 is reported and not taken, in every run: the
+// checkpoint could not record its name, so a restart would read it again.
+TEST_F(MaxFileAgeTest, AFileNamedInInvalidUtf8IsReportedAndNeverTaken) {
+  Pipeline("", "1");
+  Drop("a.csv", 1, 0);
+  Drop("caf\xe9.csv", 2, 0);
+  for (int restart = 0; restart < 2; ++restart) {
+    auto runner = Open();
+    ASSERT_NE(runner, nullptr);
+    auto warnings = Run(*runner, "file_name_not_utf8");
+    ASSERT_EQ(warnings.size(), 1u) << restart;
+    EXPECT_NE(warnings[0].find("1 file not taken: the name is not valid UTF-8 (caf\xef\xbf\xbd.csv)"), std::string::npos)
+        << warnings[0];
+    EXPECT_EQ(Run(*runner, "file_name_not_utf8").size(), 0u);  // said once per run
+    EXPECT_EQ(Ids(*runner), "[1]");
+  }
+}
+
 // Raising maxFileAge later does not bring a forgotten file back: the horizon never moves
 // back past where files were forgotten (the compact file's forgottenBefore).
 TEST_F(MaxFileAgeTest, RaisingMaxFileAgeTakesNoForgottenFileTwice) {

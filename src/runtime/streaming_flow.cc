@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "common/kill_point.h"
+#include "common/utf8.h"
 #include "delta/changes.h"
 #include "operators/expectations.h"
 #include "runtime/torn_commit_repair.h"
@@ -155,6 +156,19 @@ std::string TooOldMessage(const sql::ReadFilesSpec& spec, const std::vector<Sour
          DurationText(limits.max_file_age_micros) +
          ", or where older files were forgotten, if later). To have such a file read, land it again "
          "under a new name with a newer time (docs/continuous.md, \"The file source\")";
+}
+
+// The warning for files not taken because their names are not valid UTF-8: the first few
+// by name (each bad byte shown as U+FFFD) and the reason.
+std::string BadNameMessage(const sql::ReadFilesSpec& spec, const std::vector<SourceFileEntry>& files) {
+  constexpr size_t kNamed = 5;
+  std::string names;
+  for (size_t i = 0; i < files.size() && i < kNamed; ++i) names += (i == 0 ? "" : ", ") + RepairUtf8(files[i].path);
+  if (files.size() > kNamed) names += " and " + std::to_string(files.size() - kNamed) + " more";
+  return "read_files " + spec.path + ": " + std::to_string(files.size()) + (files.size() == 1 ? " file" : " files") +
+         " not taken: the name is not valid UTF-8 (" + names +
+         "), which the checkpoint cannot record, so a restart would read the file again. Rename it "
+         "(docs/continuous.md, \"The file source\")";
 }
 
 // What cleaning a batch's source files did: counted for the status, failures warned.
@@ -311,10 +325,14 @@ Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::
       return listing.status();
     }
     for (const auto& f : listing->too_old) memory.old.Add(f.path);
+    for (const auto& f : listing->bad_names) memory.old.Add(f.path);  // said once, then passed by
     memory.old.EndListing();
     if (!listing->too_old.empty()) {
       flow.files_too_old += static_cast<int64_t>(listing->too_old.size());
       flow.warnings.push_back({"file_too_old", TooOldMessage(spec, listing->too_old, limits)});
+    }
+    if (!listing->bad_names.empty()) {
+      flow.warnings.push_back({"file_name_not_utf8", BadNameMessage(spec, listing->bad_names)});
     }
     for (const auto& link : listing->not_followed) {
       if (flow.links_reported.insert(spec.path + ": " + link).second)
