@@ -42,6 +42,13 @@ inline bool RunOnceKilledAt(const std::string& pipeline_dir, const std::string& 
   return WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL;
 }
 
+// The rows of `lakepipe query DIR --format csv SQL`, without the header line.
+inline std::string QueryCsvRows(const std::string& pipeline_dir, const std::string& sql) {
+  std::string out = Lakepipe("query " + Quote(pipeline_dir) + " --format csv " + Quote(sql));
+  size_t nl = out.find('\n');
+  return nl == std::string::npos ? out : out.substr(nl + 1);
+}
+
 // Runs lakepipe expecting failure; returns its stderr.
 inline std::string LakepipeFails(const std::string& args) {
   auto r = testing::RunCommand(Binary() + " " + args);

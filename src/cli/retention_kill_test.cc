@@ -45,11 +45,7 @@ class RetentionKillTest : public ::testing::Test {
   // Runs one update killed at `point` (n-th hit); true when it died by SIGKILL.
   bool RunKilledAt(const std::string& point) { return RunOnceKilledAt(dir_.Join("p"), point); }
 
-  std::string Count(const std::string& sql) {
-    std::string out = Lakepipe("query " + Quote(dir_.Join("p")) + " --format csv " + Quote(sql));
-    size_t nl = out.find('\n');  // header line
-    return nl == std::string::npos ? out : out.substr(nl + 1);
-  }
+  std::string Count(const std::string& sql) { return QueryCsvRows(dir_.Join("p"), sql); }
 
   size_t Entries(const std::string& path) {
     auto e = FileSystem::Default()->ListDir(path);

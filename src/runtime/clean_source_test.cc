@@ -11,24 +11,13 @@
 #include <thread>
 
 #include "runtime/pipeline_runner.h"
+#include "runtime/refusing_fs_test_util.h"
 #include "runtime/source_cleaner.h"
 #include "runtime/status_board.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
-
-// Refuses to remove or move the file named `refused` (EACCES), as a read-only folder would
-// for a user other than root (tests may run as root, which ignores folder modes).
-class RefusingFs : public FaultInjectingFileSystem {
- public:
-  RefusingFs() : FaultInjectingFileSystem(FileSystem::Default()) {}
-  Status RemoveFile(const std::string& path) override {
-    if (BaseName(path) == refused) return Status::FromErrno(EACCES, "remove " + path);
-    return FaultInjectingFileSystem::RemoveFile(path);
-  }
-  std::string refused;
-};
 
 bool WaitFor(const std::function<bool()>& done) {
   for (int i = 0; i < 400; ++i) {

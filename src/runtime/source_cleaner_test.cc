@@ -9,33 +9,11 @@
 
 #include <cerrno>
 
+#include "runtime/refusing_fs_test_util.h"
 #include "testing/testing.h"
 
 namespace lakepipe::runtime {
 namespace {
-
-// Refuses to remove or move the files named `refused` (EACCES), as a read-only folder
-// would for a user other than root (tests may run as root, which ignores the mode).
-class RefusingFs : public FaultInjectingFileSystem {
- public:
-  RefusingFs() : FaultInjectingFileSystem(FileSystem::Default()) {}
-  Status RemoveFile(const std::string& path) override {
-    if (BaseName(path) == refused) return Status::FromErrno(EACCES, "remove " + path);
-    return FaultInjectingFileSystem::RemoveFile(path);
-  }
-  Status Rename(const std::string& from, const std::string& to) override {
-    if (BaseName(from) == refused) return Status::FromErrno(EACCES, "rename " + from + " to " + to);
-    return FaultInjectingFileSystem::Rename(from, to);
-  }
-  // Reports `other_device` on a device of its own, as a folder on another file system.
-  Result<FileInfo> Stat(const std::string& path) override {
-    LP_ASSIGN_OR_RETURN(FileInfo info, FaultInjectingFileSystem::Stat(path));
-    if (!other_device.empty() && path == other_device) info.device += 1;
-    return info;
-  }
-  std::string refused;
-  std::string other_device;
-};
 
 class SourceCleanerTest : public ::testing::Test {
  protected:
