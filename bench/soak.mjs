@@ -20,6 +20,7 @@
 // 10 minutes). Scheduled VACUUM never keeps less than an hour (docs/continuous.md); so that
 // the file counts level off within a soak of an hour, the run gets
 // LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS (honoured by test builds only) = the retention.
+// Bronze's file source forgets the files it took after the same retention (maxFileAge).
 // The event log's own retentions (7 days of events, an hour of log and removed files, an
 // upkeep an hour; none can be set under an hour) are shortened to the same --retention by
 // LAKEPIPE_EVENT_LOG_RETENTION_SECONDS (test builds only; runtime/event_log_upkeep.cc), its
@@ -109,6 +110,14 @@ function soakPipeline(work) {
     writeFileSync(join(dir, file), patched);
   }
   if (tables !== 6) fail(`expected the six tables of examples/orders each with a COMMENT line, found ${tables}`);
+  // The file source remembers the files it took for maxFileAge (7 days by default): state
+  // that grows for a week by design. The soak shortens it to the same retention so that the
+  // checkpoint folders level within the run.
+  const bronze = join(dir, 'bronze.sql');
+  const sql = readFileSync(bronze, 'utf8');
+  const withAge = sql.replace("format => 'csv',", `format => 'csv', maxFileAge => '${retentionMinutes} minutes',`);
+  if (withAge === sql) fail(`${bronze}: expected "format => 'csv'," to put maxFileAge after`);
+  writeFileSync(bronze, withAge);
   return dir;
 }
 
@@ -303,7 +312,8 @@ const md = [
   '',
   asShipped ? 'The pipeline is examples/orders as shipped (the defaults: streaming tables vacuumed daily keeping 7 days of removed files and of log (checkpoints older than an hour thinned to one an hour), the tombstones of compactions kept an hour; materialized views vacuumed hourly keeping an hour of both).'
     : `Every table of the pipeline (a copy of examples/orders) has \`'lakepipe.vacuum.interval' = '${vacuumInterval}'\`, ` +
-      `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', and the run ` +
+      `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', bronze_orders reads with \`maxFileAge => '${retentionMinutes} minutes'\` ` +
+      `(the files its source remembers: 7 days by default), and the run ` +
       `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise) and ` +
       `LAKEPIPE_EVENT_LOG_RETENTION_SECONDS=${retentionMinutes * 60} (the event log keeps ${retentionMinutes} minutes of events, ` +
       `log and removed files, with its retention and VACUUM every ${retentionMinutes / 2} minutes, instead of 7 days, an hour and an hour).`,
