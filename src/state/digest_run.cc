@@ -10,16 +10,8 @@
 namespace lakepipe::state {
 namespace {
 
-constexpr uint64_t kFilterBitsPerDigest = 10;
-constexpr int kFilterProbes = 7;  // bits set per digest, all in one 512-bit block
 constexpr size_t kWriteBufferDigests = 4096;
 constexpr size_t kReadBufferDigests = 4096;
-
-// The filter's block comes from the digest's second half, its bits from the first: the
-// digest is already uniformly distributed, so its bits need no further hashing.
-inline uint64_t FilterBlock(const Digest128& d, uint64_t blocks) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(d.part[1]) * blocks) >> 64);
-}
 
 Status WriteAll(int fd, const void* data, size_t bytes, const std::string& path) {
   const char* p = static_cast<const char*>(data);
@@ -59,15 +51,14 @@ Result<std::unique_ptr<DigestRun>> DigestRun::Create(const std::string& path, in
   run->path_ = path;
   run->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (run->fd_ < 0) return Status::FromErrno(errno, "create " + path);
-  run->filter_blocks_ = std::max<uint64_t>(1, (static_cast<uint64_t>(count) * kFilterBitsPerDigest + 511) / 512);
-  run->filter_.assign(run->filter_blocks_ * 8, 0);
+  run->filter_.Reset(count);
   run->fences_.reserve((static_cast<size_t>(count) + kDigestsPerBlock - 1) / kDigestsPerBlock);
   return run;
 }
 
 Status DigestRun::Append(const Digest128& d, std::vector<Digest128>* buffer) {
   if (count_ % static_cast<int64_t>(kDigestsPerBlock) == 0) fences_.push_back(d);
-  AddToFilter(d);
+  filter_.Add(d);
   ++count_;
   buffer->push_back(d);
   if (buffer->size() == kWriteBufferDigests) return Flush(buffer);
@@ -137,29 +128,6 @@ DigestRun::~DigestRun() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void DigestRun::AddToFilter(const Digest128& d) {
-  uint64_t* block = &filter_[FilterBlock(d, filter_blocks_) * 8];
-  uint64_t bits = d.part[0];
-  for (int i = 0; i < kFilterProbes; ++i, bits >>= 9) {
-    uint64_t b = bits & 511;
-    block[b >> 6] |= 1ULL << (b & 63);
-  }
-}
-
-void DigestRun::Prefetch(const Digest128& d) const {
-  __builtin_prefetch(&filter_[FilterBlock(d, filter_blocks_) * 8]);
-}
-
-bool DigestRun::MayContain(const Digest128& d) const {
-  const uint64_t* block = &filter_[FilterBlock(d, filter_blocks_) * 8];
-  uint64_t bits = d.part[0];
-  for (int i = 0; i < kFilterProbes; ++i, bits >>= 9) {
-    uint64_t b = bits & 511;
-    if ((block[b >> 6] & (1ULL << (b & 63))) == 0) return false;
-  }
-  return true;
-}
-
 Result<bool> DigestRun::Contains(const Digest128& d) const {
   if (count_ == 0) return false;
   // The last block whose first digest is at or below d.
@@ -183,7 +151,7 @@ int64_t DigestRun::BlockStartFor(const Digest128& d) const {
 }
 
 int64_t DigestRun::MemoryBytes() const {
-  return static_cast<int64_t>(filter_.capacity() * sizeof(uint64_t) + fences_.capacity() * sizeof(Digest128));
+  return filter_.MemoryBytes() + static_cast<int64_t>(fences_.capacity() * sizeof(Digest128));
 }
 
 void DigestRun::Remove() {

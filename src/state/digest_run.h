@@ -5,8 +5,8 @@
 // The file is the digests' 16 bytes each, in ascending key order (DigestTable::KeyLess),
 // nothing else: it only lives until the batch commits or is abandoned, and a process that
 // opens the store deletes any it finds. What stays in memory per run is small and fixed
-// per key: a blocked Bloom filter (about 10 bits per digest, one 64-byte block per
-// lookup) and the first digest of every 4 KiB block of the file (a sparse index). A
+// per key: a blocked Bloom filter (DigestFilter: about 10 bits per digest, one 64-byte
+// block per lookup) and the first digest of every 4 KiB block of the file (a sparse index). A
 // lookup that the filter cannot rule out reads one block.
 //
 // DigestRunReader streams a run's digests in order (for the k-way merge of the commit).
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "state/digest_filter.h"
 #include "state/digest_table.h"
 
 namespace lakepipe::state {
@@ -38,9 +39,9 @@ class DigestRun {
   ~DigestRun();
 
   // False: `d` is certainly not in the run. True: it may be (Contains says).
-  bool MayContain(const Digest128& d) const;
+  bool MayContain(const Digest128& d) const { return filter_.MayContain(d); }
   // Asks the CPU to fetch the filter block of `d` (a hint; for probes a few keys ahead).
-  void Prefetch(const Digest128& d) const;
+  void Prefetch(const Digest128& d) const { filter_.Prefetch(d); }
   // Whether `d` is in the run: one block read (callers check MayContain first).
   Result<bool> Contains(const Digest128& d) const;
 
@@ -65,14 +66,12 @@ class DigestRun {
   // Appends digests in key order (buffered; Flush at the end).
   Status Append(const Digest128& d, std::vector<Digest128>* buffer);
   Status Flush(std::vector<Digest128>* buffer);
-  void AddToFilter(const Digest128& d);
 
   std::string path_;
   int fd_ = -1;
   int64_t count_ = 0;
   int level_ = 0;
-  std::vector<uint64_t> filter_;  // blocks of 8 words (512 bits)
-  uint64_t filter_blocks_ = 0;
+  DigestFilter filter_;
   std::vector<Digest128> fences_;  // the first digest of each block of the file
 };
 

@@ -1,0 +1,64 @@
+// DigestFilter: a blocked Bloom filter of 128-bit digests (internal to src/state), the
+// in-memory filter of a spilled DigestRun and of a SeenKeyStore's stored keys.
+//
+// About 10 bits per digest sized for, 7 bits set per digest, all in one 64-byte block, so a
+// lookup touches one cache line (~1% false positives when filled to what it was sized for,
+// fewer below). The digests are uniformly distributed already: the block comes from the
+// digest's second half and the bits from its first, with no further hashing. A filter
+// answers "certainly absent" or "maybe present"; digests cannot be taken out (a removed
+// digest only costs false positives), so its owner rebuilds it when too many were.
+//
+// Thread-safety: none; Add and MayContain from one thread (or MayContain from several
+// once no Add runs). Call order: Reset (sizes and clears), then Add / MayContain.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "state/digest_table.h"
+
+namespace lakepipe::state {
+
+class DigestFilter {
+ public:
+  // Empties the filter and sizes it for `digests` digests (at least one block).
+  void Reset(int64_t digests);
+  // Frees the filter's memory (it then holds nothing: call Reset before using it again).
+  void Clear();
+  void Add(const Digest128& d) {
+    uint64_t* block = &words_[Block(d) * kWordsPerBlock];
+    uint64_t bits = d.part[0];
+    for (int i = 0; i < kProbes; ++i, bits >>= 9) block[(bits & 511) >> 6] |= 1ULL << (bits & 63);
+  }
+  // False: `d` was never added. True: it may have been.
+  bool MayContain(const Digest128& d) const {
+    const uint64_t* block = &words_[Block(d) * kWordsPerBlock];
+    uint64_t bits = d.part[0];
+    for (int i = 0; i < kProbes; ++i, bits >>= 9) {
+      if ((block[(bits & 511) >> 6] & (1ULL << (bits & 63))) == 0) return false;
+    }
+    return true;
+  }
+  // Asks the CPU to fetch the block of `d` (a hint, for probes a few keys ahead).
+  void Prefetch(const Digest128& d) const { __builtin_prefetch(&words_[Block(d) * kWordsPerBlock]); }
+  // The digests it was sized for (Reset).
+  int64_t sized_for() const { return sized_for_; }
+  int64_t MemoryBytes() const { return static_cast<int64_t>(words_.capacity() * sizeof(uint64_t)); }
+  // The bytes Reset(digests) allocates.
+  static int64_t BytesFor(int64_t digests);
+
+ private:
+  static constexpr int kProbes = 7;
+  static constexpr uint64_t kBitsPerDigest = 10;
+  static constexpr uint64_t kWordsPerBlock = 8;  // 512 bits
+  static uint64_t BlocksFor(int64_t digests);
+  uint64_t Block(const Digest128& d) const {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(d.part[1]) * blocks_) >> 64);
+  }
+
+  std::vector<uint64_t> words_;
+  uint64_t blocks_ = 0;
+  int64_t sized_for_ = 0;
+};
+
+}  // namespace lakepipe::state
