@@ -296,3 +296,73 @@ TEST(DigestRunTest, MergedRunsHoldEveryDigestInOrder) {
 
 }  // namespace
 }  // namespace lakepipe::state
+
+namespace lakepipe::state {
+namespace {
+
+std::vector<std::string> Keys(const std::string& prefix, int from, int to) {
+  std::vector<std::string> keys;
+  for (int i = from; i < to; ++i) keys.push_back(prefix + std::to_string(i));
+  return keys;
+}
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Stored keys probed without a copy in memory (as an incremental view's distinct pairs
+// are) go through a Bloom filter of the stored keys, which must hold every stored key:
+// those a spilled batch wrote from its runs, those of a batch that outgrew the filter (it is
+// built again), and those stored before a restart. A key it wrongly ruled out would be
+// counted as new again. Keys read in the store are remembered for the rest of the batch,
+// also past the memo's size, where it starts over.
+TEST(SeenKeySpillTest, TheFilterOfStoredKeysKeepsEveryStoredKey) {
+  testing::TempDir dir;
+  constexpr int64_t kBudget = 1 << 20;  // spills every ~12,000 new keys; room for the filter
+  auto open = [&] {
+    auto store = SeenKeyStore::Open(dir.Join("s"), /*max_keys_in_memory=*/0, kBudget);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? *store : nullptr;
+  };
+  auto store = open();
+  auto expect = [](const std::vector<uint8_t>& got, size_t old_keys, size_t new_keys) {
+    ASSERT_EQ(got.size(), old_keys + new_keys);
+    EXPECT_EQ(std::count(got.begin(), got.begin() + static_cast<long>(old_keys), 1), 0) << "a stored key was new";
+    EXPECT_EQ(std::count(got.begin() + static_cast<long>(old_keys), got.end(), 0), 0) << "a new key was found";
+  };
+  // 60,000 keys: the filter built at the next batch is sized for 120,000.
+  expect(Insert(*store, Keys("a", 0, 60000)), 0, 60000);
+  ASSERT_TRUE(store->Commit(0).ok());
+  // 50,000 new keys beside stored ones: they spill to runs, and the commit adds the runs'
+  // keys to the filter (110,000 stored, within what it was sized for).
+  expect(Insert(*store, Concat(Keys("a", 0, 30000), Keys("b", 0, 50000))), 30000, 50000);
+  EXPECT_TRUE(store->stored_filter_loaded());
+  EXPECT_GE(store->spilled_runs(), 1);
+  ASSERT_TRUE(store->Commit(1).ok());
+  EXPECT_TRUE(store->stored_filter_loaded()) << "the filter should have been kept and the runs' keys added";
+  expect(Insert(*store, Concat(Keys("b", 0, 50000), Keys("c", 0, 1000))), 50000, 1000);
+  ASSERT_TRUE(store->Commit(2).ok());
+  // Past what the filter was sized for: dropped at the commit, built again when needed.
+  expect(Insert(*store, Keys("d", 0, 20000)), 0, 20000);
+  ASSERT_TRUE(store->Commit(3).ok());
+  EXPECT_FALSE(store->stored_filter_loaded());
+  std::vector<std::string> stored =
+      Concat(Concat(Concat(Keys("a", 0, 60000), Keys("b", 0, 50000)), Keys("c", 0, 1000)), Keys("d", 0, 20000));
+  expect(Insert(*store, Concat(stored, Keys("e", 0, 10))), stored.size(), 10);
+  EXPECT_TRUE(store->stored_filter_loaded());
+  // The same stored keys again in the same batch: 131,000 of them, twice the memo of keys
+  // read in the store.
+  expect(Insert(*store, stored), stored.size(), 0);
+  ASSERT_TRUE(store->Commit(4).ok());
+  // After a restart the filter is built from the store.
+  store.reset();
+  store = open();
+  expect(Insert(*store, Concat(Keys("e", 0, 10), Keys("f", 0, 10))), 10, 10);
+  expect(Insert(*store, stored), stored.size(), 0);
+  EXPECT_TRUE(store->stored_filter_loaded());
+  EXPECT_EQ(store->size(), static_cast<int64_t>(stored.size()) + 20);
+}
+
+}  // namespace
+}  // namespace lakepipe::state

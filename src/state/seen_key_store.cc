@@ -195,6 +195,7 @@ SeenKeyStore::~SeenKeyStore() {
   if (budget_) {
     budget_->Release(&pending_held_);
     budget_->Release(&committed_held_);
+    budget_->Release(&stored_filter_held_);
   }
 }
 
@@ -252,6 +253,9 @@ Status SeenKeyStore::Lookup(const Digest& d, bool* found, std::optional<int64_t>
     if (committed_.flags(slot) & kHasTime) *time = committed_.time(slot);
     return Status::OK();
   }
+  LP_RETURN_IF_ERROR(EnsureStoredFilter(1));
+  if (stored_filter_loaded_ && !stored_filter_.MayContain(d)) return Status::OK();
+  ++store_reads_;
   char buf[kKeyEntryBytes];
   auto st = db_->Get(rocksdb::ReadOptions(), KeyEntry(d, buf), &value_);
   if (st.IsNotFound()) return Status::OK();
@@ -285,16 +289,13 @@ void SeenKeyStore::DropCommitted() {
   budget_->Release(&committed_held_);
 }
 
-Status SeenKeyStore::LoadCommitted() {
-  // No room left by the other stores: probe RocksDB (asked again at the next probe).
-  if (!ReserveCommitted(static_cast<size_t>(stored_keys_))) return Status::OK();
-  DigestTable table;
-  table.Reserve(static_cast<size_t>(stored_keys_));
+template <typename Add>
+Status SeenKeyStore::ScanStoredKeys(const Add& add) {
   std::string begin(1, kKeyPrefix), end(1, static_cast<char>(kKeyPrefix + 1));
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  ro.fill_cache = false;  // read once, kept here
+  ro.fill_cache = false;  // read once, kept by the caller
   std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(ro));
   for (iter->Seek(begin); iter->Valid(); iter->Next()) {
     rocksdb::Slice k = iter->key(), v = iter->value();
@@ -302,19 +303,98 @@ Status SeenKeyStore::LoadCommitted() {
       return Status::Corruption("state store " + dir_ + ": key entry of " + std::to_string(k.size()) +
                                 " bytes with a value of " + std::to_string(v.size()) + ", expected 17 and 0 or 8");
     }
+    add(ReadDigest(k.data() + 1), v.size() == 8 ? v.data() : nullptr);
+  }
+  return FromRocks(iter->status(), "scan state store " + dir_);
+}
+
+Status SeenKeyStore::LoadCommitted() {
+  // No room left by the other stores: probe RocksDB (asked again at the next probe).
+  if (!ReserveCommitted(static_cast<size_t>(stored_keys_))) return Status::OK();
+  DigestTable table;
+  table.Reserve(static_cast<size_t>(stored_keys_));
+  LP_RETURN_IF_ERROR(ScanStoredKeys([&table](const Digest& d, const char* time) {
     bool added;
-    size_t slot = table.FindOrInsert(ReadDigest(k.data() + 1), &added);
-    if (v.size() == 8) {
+    size_t slot = table.FindOrInsert(d, &added);
+    if (time != nullptr) {
       table.EnableTimes();
       table.flags(slot) |= kHasTime;
-      table.time(slot) = ReadTime(v.data());
+      table.time(slot) = ReadTime(time);
     }
-  }
-  LP_RETURN_IF_ERROR(FromRocks(iter->status(), "scan state store " + dir_));
+  }));
   committed_ = std::move(table);
   committed_loaded_ = true;
   budget_->TryResize(&committed_held_, committed_.MemoryBytes());  // shrinks to what it holds
+  DropStoredFilter();  // the copy answers every probe
   return Status::OK();
+}
+
+Status SeenKeyStore::EnsureStoredFilter(int64_t upcoming_reads) {
+  if (stored_keys_ == 0 || committed_loaded_ || stored_filter_loaded_ || stored_filter_refused_) return Status::OK();
+  // Building the filter scans every stored key, at about a twentieth of the cost of a read
+  // each: worth it once the reads it would save come to a sixteenth of the stored keys.
+  // A small batch against a large store (a `--once` run of a few new files) reads instead.
+  if ((store_reads_ + upcoming_reads) * 16 < stored_keys_) return Status::OK();
+  return LoadStoredFilter();
+}
+
+Status SeenKeyStore::LoadStoredFilter() {
+  // Sized for twice the keys stored now, so that it serves while the store doubles (then it
+  // is built again, one scan per doubling); in less room, for a quarter more.
+  const int64_t half = budget_->capacity() / 2;
+  int64_t sized_for = std::max<int64_t>(2 * stored_keys_, 1 << 16);
+  if (DigestFilter::BytesFor(sized_for) > half) sized_for = stored_keys_ + stored_keys_ / 4;
+  const int64_t bytes = DigestFilter::BytesFor(sized_for);
+  if (bytes > half || !budget_->TryResize(&stored_filter_held_, bytes)) {
+    stored_filter_refused_ = true;  // probes read RocksDB until the next commit asks again
+    return Status::OK();
+  }
+  stored_filter_.Reset(sized_for);
+  Status st = ScanStoredKeys([this](const Digest& d, const char*) { stored_filter_.Add(d); });
+  if (!st.ok()) {
+    DropStoredFilter();
+    return st;
+  }
+  stored_filter_loaded_ = true;
+  stored_filter_removed_ = 0;
+  return Status::OK();
+}
+
+void SeenKeyStore::DropStoredFilter() {
+  stored_filter_.Clear();
+  stored_filter_loaded_ = false;
+  stored_filter_removed_ = 0;
+  budget_->Release(&stored_filter_held_);
+}
+
+void SeenKeyStore::ApplyToStoredFilter(int64_t removed) {
+  stored_filter_refused_ = false;  // the next batch may find room
+  if (!stored_filter_loaded_) return;
+  stored_filter_removed_ += removed;
+  // Past what it was sized for, or with many removed keys still in it, false positives
+  // climb: build it again when a probe next needs it.
+  if (stored_keys_ > stored_filter_.sized_for() || stored_filter_removed_ > stored_filter_.sized_for() / 2) {
+    DropStoredFilter();
+    return;
+  }
+  for (size_t s = 0; s < pending_.slot_count(); ++s) {
+    if (pending_.used(s) && (pending_.flags(s) & kNew)) stored_filter_.Add(pending_.digest(s));
+  }
+  for (const auto& run : runs_) {
+    DigestRunReader reader(*run);
+    Digest d;
+    while (true) {
+      auto more = reader.Next(&d);
+      if (!more.ok()) {
+        // The keys are stored (the write succeeded); a filter without them would rule them
+        // out. It is only a cache: dropped, and built again from the store when needed.
+        DropStoredFilter();
+        return;
+      }
+      if (!*more) break;
+      stored_filter_.Add(d);
+    }
+  }
 }
 
 void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
@@ -501,11 +581,13 @@ Status SeenKeyStore::InsertDigestsIfAbsent(const std::vector<Digest>& digests, s
   if (n > 0 && stored_keys_ > 0 && !committed_loaded_ && stored_keys_ <= max_keys_in_memory_) {
     LP_RETURN_IF_ERROR(LoadCommitted());
   }
+  if (n > 0) LP_RETURN_IF_ERROR(EnsureStoredFilter(static_cast<int64_t>(n)));
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {
       const Digest& ahead = digests[i + kAhead];
       pending_.Prefetch(ahead);
       if (committed_loaded_) committed_.Prefetch(ahead);
+      if (stored_filter_loaded_) stored_filter_.Prefetch(ahead);
       for (const auto& run : runs_) run->Prefetch(ahead);
     }
     const Digest& d = digests[i];
@@ -529,6 +611,9 @@ Status SeenKeyStore::InsertDigestsIfAbsent(const std::vector<Digest>& digests, s
       // again: a duplicate, rare next to the new keys. The spill check comes first, as
       // the insert may need room; that it may now run for a key that turns out to be
       // present only moves a spill by one key (runs are the batch's own, never stored).
+      // A key read in the store earlier in this batch is still there (nothing is removed
+      // in this form), and in neither pending_ nor a run.
+      if (found_stored_.size() > 0 && found_stored_.Find(d) != DigestTable::kNone) continue;
       LP_RETURN_IF_ERROR(SpillIfFull());
       bool added;
       size_t slot = pending_.FindOrInsert(d, &added);
@@ -538,6 +623,11 @@ Status SeenKeyStore::InsertDigestsIfAbsent(const std::vector<Digest>& digests, s
       if (!found && stored_keys_ > 0) {
         std::optional<int64_t> stored_time;
         LP_RETURN_IF_ERROR(Lookup(d, &found, &stored_time));
+        if (found && !committed_loaded_) {
+          if (found_stored_.size() >= kFoundStoredKeys) found_stored_.Clear(2 * kFoundStoredKeys);
+          bool memo_added;
+          found_stored_.FindOrInsert(d, &memo_added);
+        }
       }
       if (found) {
         pending_.Erase(slot);
@@ -691,7 +781,8 @@ int64_t SeenKeyStore::size() const {
 }
 
 int64_t SeenKeyStore::MemoryBytes() const {
-  int64_t bytes = pending_.MemoryBytes() + committed_.MemoryBytes();
+  int64_t bytes = pending_.MemoryBytes() + committed_.MemoryBytes() + stored_filter_.MemoryBytes() +
+                  found_stored_.MemoryBytes();
   for (const auto& run : runs_) bytes += run->MemoryBytes();
   uint64_t memtables = 0;
   if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
@@ -712,6 +803,7 @@ StateSize SeenKeyStore::Size() const {
 void SeenKeyStore::Abandon() {
   RemoveRuns();
   pending_.Clear(kKeepSlots);
+  found_stored_.Clear(2 * kFoundStoredKeys);
   budget_->TryResize(&pending_held_, std::min(pending_held_, pending_.MemoryBytes()));
   pending_new_ = 0;
   pending_removals_ = 0;
@@ -734,11 +826,12 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
     int64_t count = stored_keys_ + pending_new_;
     std::optional<int64_t> watermark = RecordedWatermark();
     LP_RETURN_IF_ERROR(WriteMerged(batch_id, count, watermark));
-    // The store outgrew the budget: a loaded copy is dropped, probes read RocksDB (or
-    // reload when a small budget's key count still allows it).
+    // The store outgrew the budget: a loaded copy is dropped, probes use the filter or read
+    // RocksDB (or reload when a small budget's key count still allows it).
     DropCommitted();
-    Abandon();
     stored_keys_ = count;
+    ApplyToStoredFilter(0);
+    Abandon();
     committed_batch_ = batch_id;
     committed_watermark_ = watermark;
     return Status::OK();
@@ -780,8 +873,9 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
   LP_RETURN_IF_ERROR(entries >= kBulkKeys ? WriteSorted(batch_id, &expired, range, count, watermark)
                                           : WriteSmall(batch_id, &expired, range, count, watermark));
   ApplyToCommitted(expired);
-  Abandon();
   stored_keys_ = count;
+  ApplyToStoredFilter(static_cast<int64_t>(expired.size()) + pending_stored_removed_);
+  Abandon();
   committed_batch_ = batch_id;
   committed_watermark_ = watermark;
   return Status::OK();

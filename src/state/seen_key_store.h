@@ -29,7 +29,9 @@
 // says maybe), then in the store. Commit merges the table and the runs into the one
 // ingested table file, so the commit protocol is unchanged; Abandon deletes the runs. The
 // in-memory copy of the stored keys may take at most half the budget, and only what the
-// other stores leave: without it, probes read RocksDB.
+// other stores leave. Without it, a Bloom filter of the stored keys (DigestFilter, ~2.5
+// bytes a key, also within half the budget) answers the probes of new keys, and only the
+// keys it cannot rule out are read in RocksDB; without either, every probe reads RocksDB.
 //
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
 // InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
@@ -45,6 +47,7 @@
 #include "common/memory_budget.h"
 #include "common/status.h"
 #include "operators/deduplicate.h"
+#include "state/digest_filter.h"
 #include "state/digest_run.h"
 #include "state/digest_table.h"
 #include "state/state_size.h"
@@ -101,12 +104,15 @@ class SeenKeyStore : public operators::SeenKeySet {
 
   // Committed keys plus keys new in the current batch (expiry is counted at Commit).
   int64_t size() const override;
+  // Whether probes of stored keys go through the in-memory filter of the stored keys now
+  // (tests).
+  bool stored_filter_loaded() const { return stored_filter_loaded_; }
   // Runs written by the current batch because its keys outgrew the memory budget.
   int64_t spilled_runs() const { return static_cast<int64_t>(runs_.size()); }
   // Pending changes (with the spilled runs' filters and indexes) plus RocksDB's write buffers.
   int64_t MemoryBytes() const override;
   // Bytes this store holds reserved in its budget now (its tables and their next growth).
-  int64_t BudgetBytes() const { return pending_held_ + committed_held_; }
+  int64_t BudgetBytes() const { return pending_held_ + committed_held_ + stored_filter_held_; }
   // Keys, bytes on disk and in memory (lists the folder: call once per batch, not per row).
   StateSize Size() const;
 
@@ -138,9 +144,22 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status ProbeFirst(const Digest& d, int64_t time, int64_t floor, uint8_t* inserted, int64_t* recorded);
   // The stored entry of `d`: found, and its event time if it has one.
   Status Lookup(const Digest& d, bool* found, std::optional<int64_t>* time);
+  // Calls `add(digest, time)` for every stored key (time: nullptr when stored without one):
+  // one scan of the `k` entries.
+  template <typename Add>
+  Status ScanStoredKeys(const Add& add);
   // Reads every stored key into committed_ (when within max_keys_in_memory_ and the budget
   // has room for it).
   Status LoadCommitted();
+  // Builds stored_filter_ from the stored keys (when the budget has room for it).
+  Status LoadStoredFilter();
+  void DropStoredFilter();
+  // After a successful write: adds the batch's new keys (pending_ and the runs) to
+  // stored_filter_ (when loaded), or drops it when the store outgrew it or removed many.
+  void ApplyToStoredFilter(int64_t removed);
+  // Before probes of stored keys, `upcoming_reads` of which may read RocksDB: loads
+  // stored_filter_ when it is not and the reads it would save are worth its scan.
+  Status EnsureStoredFilter(int64_t upcoming_reads);
   // Reserves room in the budget for committed_ holding `keys` keys (with its growth), or
   // drops the copy when there is none. Returns whether the copy may stay.
   bool ReserveCommitted(size_t keys);
@@ -199,6 +218,21 @@ class SeenKeyStore : public operators::SeenKeySet {
   // of RocksDB's `k` entries as of the last commit, so probes need no read.
   DigestTable committed_;
   bool committed_loaded_ = false;
+  // A superset of the stored keys (a Bloom filter), when committed_ is not loaded: a key it
+  // rules out is absent without a RocksDB read. Kept current by each commit after the write
+  // succeeded (keys added; removed keys stay in it until it is rebuilt).
+  DigestFilter stored_filter_;
+  bool stored_filter_loaded_ = false;
+  bool stored_filter_refused_ = false;  // no room in the budget: not asked again until the next commit
+  int64_t stored_filter_removed_ = 0;   // keys removed from the store since the filter was built
+  int64_t stored_filter_held_ = 0;      // reserved in budget_ for stored_filter_
+  int64_t store_reads_ = 0;  // RocksDB reads of probes in this process (they decide when the filter pays)
+  // Keys of the current batch found stored by a RocksDB read (probes without times only):
+  // a value repeated in a batch, such as the (country, customer) pairs of a
+  // count(DISTINCT), is read once, not once per row. Small and outside the budget: emptied
+  // when it reaches kFoundStoredKeys, and at each commit or abandon.
+  DigestTable found_stored_;
+  static constexpr size_t kFoundStoredKeys = 1 << 16;
   int64_t max_keys_in_memory_ = 0;
   std::shared_ptr<MemoryBudget> budget_;
   int64_t pending_held_ = 0;    // reserved in budget_ for pending_ (and its next growth)
