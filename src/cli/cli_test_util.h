@@ -131,6 +131,7 @@ class LakepipeProcess {
     }
     if (out_ >= 0) close(out_);
   }
+  pid_t pid() const { return pid_; }
   // Reads stdout until `needle` appears (or EOF / `seconds`); returns all read so far.
   std::string ReadUntil(const std::string& needle, int seconds = 20) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -13,6 +16,32 @@ namespace lakepipe {
 void TuneAllocatorForLongRun() {
 #if defined(__GLIBC__)
   mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
+std::optional<std::string> TunablesWithMallocHugePages(const char* current) {
+  if (current == nullptr || *current == '\0') return std::string("glibc.malloc.hugetlb=1");
+  if (std::strstr(current, "glibc.malloc.hugetlb") != nullptr) return std::nullopt;
+  return std::string(current) + ":glibc.malloc.hugetlb=1";
+}
+
+void ReexecWithMallocHugePages(char** argv) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  const char* choice = std::getenv("LAKEPIPE_MALLOC_HUGEPAGES");
+  if (choice != nullptr && std::strcmp(choice, "0") == 0) return;
+  // A second pass never executes again, whatever glibc made of the variable.
+  if (std::getenv("LAKEPIPE_MALLOC_REEXEC") != nullptr) return;
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  if (!std::getline(thp, modes) || modes.find("[never]") != std::string::npos) return;
+  std::optional<std::string> tunables = TunablesWithMallocHugePages(std::getenv("GLIBC_TUNABLES"));
+  if (!tunables) return;
+  if (::setenv("GLIBC_TUNABLES", tunables->c_str(), 1) != 0) return;
+  ::setenv("LAKEPIPE_MALLOC_REEXEC", "1", 1);
+  ::execv("/proc/self/exe", argv);
+  // Not executed again (no /proc): run on as started. The variables stay for children.
+#else
+  (void)argv;
 #endif
 }
 

@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 namespace lakepipe {
@@ -22,6 +24,22 @@ namespace lakepipe {
 // same CPU. (A fixed 1 MiB mmap threshold gave 133 MB but cost 32% more CPU: not taken.)
 // A no-op with another allocator.
 void TuneAllocatorForLongRun();
+
+// glibc's malloc can put its heaps on transparent huge pages (the tunable
+// glibc.malloc.hugetlb=1: it madvises MADV_HUGEPAGE on what it maps), which the kernel's
+// default "madvise" mode then backs with 2 MiB pages. A batch's column buffers are
+// allocated, touched once and freed; on 4 KiB pages each first touch is a page fault, and
+// on this VM a fault is dear: a 300,000-line `run --once` of the orders pipeline took 74,000
+// faults and 0.6 s of system time, and 31,000 and 0.5 s with the tunable, 25% less wall
+// (docs/BENCHMARKS.md, "Malloc on huge pages"). glibc reads tunables only from the
+// environment at start, so main() calls this first: when GLIBC_TUNABLES does not mention
+// glibc.malloc.hugetlb (the user's own setting stands), the kernel offers transparent huge
+// pages, and LAKEPIPE_MALLOC_HUGEPAGES is not 0, it adds the tunable and executes the
+// program again (same pid, same arguments). Returns when it does not re-execute.
+void ReexecWithMallocHugePages(char** argv);
+// GLIBC_TUNABLES with glibc.malloc.hugetlb=1 added to `current` (null: unset), or nullopt
+// when `current` already sets glibc.malloc.hugetlb.
+std::optional<std::string> TunablesWithMallocHugePages(const char* current);
 
 // Returns the free memory of every arena to the system (glibc's malloc_trim): the pages of
 // free chunks inside the heaps, not only the top. Costs a walk of the free lists.

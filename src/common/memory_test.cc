@@ -71,5 +71,14 @@ TEST(MemoryTest, ReadProcessMemorySeesAllocationsComeAndGo) {
 #endif
 }
 
+// The tunable is added to what the user set, and never replaces their own choice.
+TEST(MemoryTest, TunablesAskForMallocHugePagesUnlessTheyAlreadySayHow) {
+  EXPECT_EQ(TunablesWithMallocHugePages(nullptr), "glibc.malloc.hugetlb=1");
+  EXPECT_EQ(TunablesWithMallocHugePages(""), "glibc.malloc.hugetlb=1");
+  EXPECT_EQ(TunablesWithMallocHugePages("glibc.malloc.arena_max=4"), "glibc.malloc.arena_max=4:glibc.malloc.hugetlb=1");
+  EXPECT_EQ(TunablesWithMallocHugePages("glibc.malloc.hugetlb=0"), std::nullopt);
+  EXPECT_EQ(TunablesWithMallocHugePages("glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=2"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace lakepipe
