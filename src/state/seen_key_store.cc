@@ -803,7 +803,7 @@ StateSize SeenKeyStore::Size() const {
 void SeenKeyStore::Abandon() {
   RemoveRuns();
   pending_.Clear(kKeepSlots);
-  found_stored_.Clear(2 * kFoundStoredKeys);
+  found_stored_.Clear(1 << 12);  // a large memo is not kept between batches
   budget_->TryResize(&pending_held_, std::min(pending_held_, pending_.MemoryBytes()));
   pending_new_ = 0;
   pending_removals_ = 0;

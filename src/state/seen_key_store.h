@@ -230,7 +230,8 @@ class SeenKeyStore : public operators::SeenKeySet {
   // Keys of the current batch found stored by a RocksDB read (probes without times only):
   // a value repeated in a batch, such as the (country, customer) pairs of a
   // count(DISTINCT), is read once, not once per row. Small and outside the budget: emptied
-  // when it reaches kFoundStoredKeys, and at each commit or abandon.
+  // when it reaches kFoundStoredKeys, and at each commit or abandon (its arrays freed
+  // unless small).
   DigestTable found_stored_;
   static constexpr size_t kFoundStoredKeys = 1 << 16;
   int64_t max_keys_in_memory_ = 0;
