@@ -16,6 +16,12 @@ namespace lakepipe {
 void TuneAllocatorForLongRun() {
 #if defined(__GLIBC__)
   mallopt(M_ARENA_MAX, 2);
+  // Fixed thresholds instead of glibc's dynamic ones (see memory.h): blocks below 32 MiB
+  // (the most glibc allows) come from the heaps, which grow 32 MiB at a time and give
+  // back their top only past 128 MiB free; ReleaseFreeMemory still returns what is free.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TOP_PAD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
 #endif
 }
 

@@ -22,7 +22,13 @@ namespace lakepipe {
 // chunks instead of each keeping its own. Measured side by side at 5,000 lines/s
 // (docs/BENCHMARKS.md, "Memory of a continuous run"): 371 -> 258 MB after six minutes, the
 // same CPU. (A fixed 1 MiB mmap threshold gave 133 MB but cost 32% more CPU: not taken.)
-// A no-op with another allocator.
+// And buffers stay in the process between batches: glibc's dynamic thresholds mapped and
+// unmapped blocks and trimmed the heaps' tops after each batch, so the next batch's
+// buffers were fresh pages again, each first touch a page fault (a third of a
+// 300,000-line run --once's samples, with malloc on huge pages). Fixed thresholds (32 MiB
+// mmap, 32 MiB top pad, 128 MiB trim): 0.65-0.81 s against 1.13-1.18 s for that run, peak
+// RSS 157-162 MB against 147-148, 5M lines 268 MB and 20M 309 MB (1.15x; docs/BENCHMARKS.md,
+// "Malloc on huge pages"). A no-op with another allocator.
 void TuneAllocatorForLongRun();
 
 // glibc's malloc can put its heaps on transparent huge pages (the tunable
