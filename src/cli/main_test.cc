@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/cli_test_util.h"
+#include "common/memory.h"
 
 namespace lakepipe {
 namespace {
@@ -20,34 +21,22 @@ std::string EnvironOf(pid_t pid) {
   return "\n" + env;
 }
 
-bool KernelOffersHugePages() {
-  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string modes;
-  return std::getline(thp, modes) && modes.find("[never]") == std::string::npos;
-}
-
 TEST(MainTest, RunsWithMallocOnHugePagesUnlessTurnedOff) {
   if (!KernelOffersHugePages()) GTEST_SKIP() << "this kernel has transparent huge pages off: nothing to ask for";
+  // The environment of a `lakepipe kafka serve` started now: the pid the test started is
+  // the program running with it (executed again, not forked).
+  auto environ_of_started = [] {
+    LakepipeProcess broker({"kafka", "serve", "--partitions", "1", "--topics", "t"});
+    EXPECT_NE(broker.ReadUntil("\n").find("bootstrap.servers="), std::string::npos);
+    return EnvironOf(broker.pid());
+  };
   unsetenv("GLIBC_TUNABLES");
-  {
-    // The pid the test started is the program running with the tunable: executed again, not forked.
-    LakepipeProcess broker({"kafka", "serve", "--partitions", "1", "--topics", "t"});
-    ASSERT_NE(broker.ReadUntil("\n").find("bootstrap.servers="), std::string::npos);
-    EXPECT_NE(EnvironOf(broker.pid()).find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=1\n"), std::string::npos);
-  }
+  EXPECT_NE(environ_of_started().find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=1\n"), std::string::npos);
   setenv("LAKEPIPE_MALLOC_HUGEPAGES", "0", 1);
-  {
-    LakepipeProcess broker({"kafka", "serve", "--partitions", "1", "--topics", "t"});
-    ASSERT_NE(broker.ReadUntil("\n").find("bootstrap.servers="), std::string::npos);
-    EXPECT_EQ(EnvironOf(broker.pid()).find("\nGLIBC_TUNABLES="), std::string::npos);
-  }
+  EXPECT_EQ(environ_of_started().find("\nGLIBC_TUNABLES="), std::string::npos);
   unsetenv("LAKEPIPE_MALLOC_HUGEPAGES");
   setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0", 1);
-  {
-    LakepipeProcess broker({"kafka", "serve", "--partitions", "1", "--topics", "t"});
-    ASSERT_NE(broker.ReadUntil("\n").find("bootstrap.servers="), std::string::npos);
-    EXPECT_NE(EnvironOf(broker.pid()).find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=0\n"), std::string::npos);
-  }
+  EXPECT_NE(environ_of_started().find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=0\n"), std::string::npos);
   unsetenv("GLIBC_TUNABLES");
 }
 

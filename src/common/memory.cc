@@ -31,15 +31,19 @@ std::optional<std::string> TunablesWithMallocHugePages(const char* current) {
   return std::string(current) + ":glibc.malloc.hugetlb=1";
 }
 
+bool KernelOffersHugePages() {
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  return std::getline(thp, modes) && modes.find("[never]") == std::string::npos;
+}
+
 void ReexecWithMallocHugePages(char** argv) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
   const char* choice = std::getenv("LAKEPIPE_MALLOC_HUGEPAGES");
   if (choice != nullptr && std::strcmp(choice, "0") == 0) return;
   // A second pass never executes again, whatever glibc made of the variable.
   if (std::getenv("LAKEPIPE_MALLOC_REEXEC") != nullptr) return;
-  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string modes;
-  if (!std::getline(thp, modes) || modes.find("[never]") != std::string::npos) return;
+  if (!KernelOffersHugePages()) return;
   std::optional<std::string> tunables = TunablesWithMallocHugePages(std::getenv("GLIBC_TUNABLES"));
   if (!tunables) return;
   if (::setenv("GLIBC_TUNABLES", tunables->c_str(), 1) != 0) return;

@@ -43,6 +43,9 @@ void TuneAllocatorForLongRun();
 // pages, and LAKEPIPE_MALLOC_HUGEPAGES is not 0, it adds the tunable and executes the
 // program again (same pid, same arguments). Returns when it does not re-execute.
 void ReexecWithMallocHugePages(char** argv);
+// Whether the kernel backs madvised memory with transparent huge pages (its mode is not
+// "never").
+bool KernelOffersHugePages();
 // GLIBC_TUNABLES with glibc.malloc.hugetlb=1 added to `current` (null: unset), or nullopt
 // when `current` already sets glibc.malloc.hugetlb.
 std::optional<std::string> TunablesWithMallocHugePages(const char* current);
