@@ -68,12 +68,16 @@ runTest(powerLoss ? 'power_loss' : ioFaults ? 'io_faults' : 'kill_points', async
     bronzeSql.replace(marker,
       `${marker}TBLPROPERTIES ('delta.checkpointInterval' = '1', 'lakepipe.autoCompact.minNumFiles' = '2')\n`));
 
-  if (seenKeysMemory) {
-    const yaml = readFileSync(join(pipelineDir, 'pipeline.yaml'), 'utf8');
-    if (!yaml.includes('\nconfiguration:\n')) fail('examples/orders/pipeline.yaml has no configuration: section');
-    writeFileSync(join(pipelineDir, 'pipeline.yaml'),
-      yaml.replace('\nconfiguration:\n', `\nconfiguration:\n  lakepipe.seenKeysMemory: "${seenKeysMemory}"\n`));
-  }
+  // Every flow keeps one batch (minBatchesToRetain 1), so the second update's batch compacts
+  // each flow's checkpoint folder (docs/checkpoint.md, "Retention"): the file source's
+  // segments and compact file, and the deletion of older plans and records, are among the
+  // kill points (and, with --power-loss, power cuts).
+  const yaml = readFileSync(join(pipelineDir, 'pipeline.yaml'), 'utf8');
+  if (!yaml.includes('\nconfiguration:\n')) fail('examples/orders/pipeline.yaml has no configuration: section');
+  const settings = ['  spark.sql.streaming.minBatchesToRetain: "1"',
+    ...(seenKeysMemory ? [`  lakepipe.seenKeysMemory: "${seenKeysMemory}"`] : [])];
+  writeFileSync(join(pipelineDir, 'pipeline.yaml'),
+    yaml.replace('\nconfiguration:\n', `\nconfiguration:\n${settings.join('\n')}\n`));
 
   // Update u sees the files of updates 0..u: two files first, then a third.
   const updateFiles = [['orders-1.csv', 'orders-2.csv'], ['orders-3.csv']];
