@@ -16,6 +16,31 @@ std::string ArchiveRefusal(const CleanTarget& target, const std::string& why) {
   return "read_files " + target.root + ": sourceArchiveDir " + target.archive_dir + " " + why;
 }
 
+// Creates `folder` and the missing folders above it, each one's entry synced in its parent,
+// so that a file renamed into it survives a power cut once `folder` itself is synced.
+Status CreateDirsDurably(FileSystem* fs, const std::string& folder) {
+  std::vector<std::string> missing;
+  for (std::string f = folder; !f.empty() && f != "/" && !fs->Exists(f); f = DirName(f)) missing.push_back(f);
+  if (missing.empty()) return Status::OK();
+  LP_RETURN_IF_ERROR(fs->CreateDirs(folder));
+  for (const auto& f : missing) LP_RETURN_IF_ERROR(fs->SyncDir(DirName(f)));
+  return Status::OK();
+}
+
+// A removal or rename is durable only once its folder is synced: without it a power cut
+// brings a cleaned file back into the source folder (remembered, so never read again, but
+// not cleaned either). One sync per folder a batch changed. A folder that cannot be synced
+// is reported like a file not cleaned: its files may come back.
+void SyncFolders(FileSystem* fs, const std::set<std::string>& folders, CleanResult* out) {
+  for (const auto& folder : folders) {
+    Status st = fs->SyncDir(folder);
+    if (!st.ok()) {
+      out->failures.push_back({folder, "the folder could not be synced (" + st.message() +
+                                           "): a power cut may bring back the files cleaned from it"});
+    }
+  }
+}
+
 }  // namespace
 
 std::string ArchivePathOf(const CleanTarget& target, const std::string& relative) {
@@ -50,6 +75,7 @@ Status PrepareArchiveDir(FileSystem* fs, const CleanTarget& target) {
 
 CleanResult CleanFiles(FileSystem* fs, const CleanTarget& target, const std::vector<PlannedFile>& files) {
   CleanResult out;
+  std::set<std::string> emptied;  // source folders a file left
   auto fail = [&out](const std::string& path, const std::string& error) { out.failures.push_back({path, error}); };
   if (target.mode == formats::CleanSourceMode::kDelete) {
     for (const auto& f : files) {
@@ -70,22 +96,25 @@ CleanResult CleanFiles(FileSystem* fs, const CleanTarget& target, const std::vec
       Status st = fs->RemoveFile(path);
       if (st.ok()) {
         ++out.cleaned;
+        emptied.insert(DirName(path));
       } else if (!st.IsNotFound()) {
         fail(path, st.message());
       }
       LP_KILL_POINT("clean_source.after_file");
     }
+    SyncFolders(fs, emptied, &out);
     return out;
   }
   if (target.mode != formats::CleanSourceMode::kArchive) return out;
   std::set<std::string> folders_made;
+  std::set<std::string> filled;
   for (const auto& f : files) {
     std::string from = SourcePathOf(target, f.path);
     if (!fs->Exists(from)) continue;  // moved before a crash, or removed by someone else
     std::string to = ArchivePathOf(target, f.path);
     std::string folder = DirName(to);
     if (!folders_made.count(folder)) {
-      Status st = fs->CreateDirs(folder);
+      Status st = CreateDirsDurably(fs, folder);
       if (!st.ok()) {
         fail(from, "archive folder: " + st.message());
         continue;
@@ -102,11 +131,17 @@ CleanResult CleanFiles(FileSystem* fs, const CleanTarget& target, const std::vec
     Status st = fs->Rename(from, to);
     if (st.ok()) {
       ++out.cleaned;
+      filled.insert(folder);
+      emptied.insert(DirName(from));
     } else if (!st.IsNotFound() || fs->Exists(from)) {
       fail(from, st.message());
     }
     LP_KILL_POINT("clean_source.after_file");
   }
+  // The archive's new names first: a power cut between the two leaves a file at both
+  // places (harmless: the source's copy is remembered), never at neither.
+  SyncFolders(fs, filled, &out);
+  SyncFolders(fs, emptied, &out);
   return out;
 }
 

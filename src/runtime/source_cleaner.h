@@ -65,7 +65,9 @@ struct CleanResult {
 // file whose size or time differs from its plan (written to after it was taken: bytes past
 // the planned size were never read) and reports it. 'archive' moves each file with one
 // rename (it is in the source or in the archive at every instant) and never replaces a
-// file in the archive: a name taken there already is a failure, as in Spark.
+// file in the archive: a name taken there already is a failure, as in Spark. Before it
+// returns, every folder it changed is synced (the archive's first), so that a power cut
+// cannot bring the cleaned files back; a folder that cannot be synced is a failure too.
 CleanResult CleanFiles(FileSystem* fs, const CleanTarget& target, const std::vector<PlannedFile>& files);
 
 // The read_files scans among `scans` that clean, by source path (as plans name them),
