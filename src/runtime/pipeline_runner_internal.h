@@ -28,6 +28,7 @@
 #include "runtime/storage_lock.h"
 #include "runtime/executor.h"
 #include "runtime/file_source.h"
+#include "runtime/flow_states.h"
 #include "runtime/pipeline_runner.h"
 #include "runtime/shared_appends.h"
 #include "runtime/shared_scan.h"
@@ -38,10 +39,7 @@
 #include "runtime/taken_files.h"
 #include "runtime/taken_segments.h"
 #include "state/incremental_aggregate.h"
-#include "state/join_state_store.h"
 #include "state/scd_state_store.h"
-#include "state/seen_key_store.h"
-#include "state/window_state_store.h"
 
 namespace lakepipe::runtime {
 
@@ -70,7 +68,11 @@ using Arrivals = std::vector<std::pair<int64_t, int64_t>>;
 // A streaming table's flow, kept open across updates (continuous mode runs many): its
 // checkpoint, what its plans consumed so far, and its open state stores.
 struct Flow {
-  explicit Flow(FlowCheckpoint checkpoint) : cp(std::move(checkpoint)) {}
+  // `table`: the streaming table the flow writes (named in errors about its state).
+  Flow(FlowCheckpoint checkpoint, FileSystem* fs, const std::string& table)
+      : cp(std::move(checkpoint)), states(fs, &cp, table) {}
+  Flow(const Flow&) = delete;
+  Flow& operator=(const Flow&) = delete;
   FlowCheckpoint cp;
   bool history_loaded = false;
   // What each read_files source (by path) remembers: the files taken within its maxFileAge
@@ -95,18 +97,10 @@ struct Flow {
   std::map<std::string, std::unique_ptr<StreamSource>> stream_sources;
   std::map<std::string, Json> stream_ranges;
   int64_t backlog_records = 0;  // message sources' backlog after the last plan
-  // The durable seen-key set of each DISTINCT in the plan, numbered in the (deterministic)
-  // order execution first asks for them.
-  std::map<const sql::PlanNode*, std::shared_ptr<state::SeenKeyStore>> seen_stores;
-  std::map<const sql::PlanNode*, std::string> seen_store_names;  // "distinct-<i>"
-  // The durable buffers of each stream-stream join, numbered likewise ("join-<i>").
-  std::map<const sql::PlanNode*, std::unique_ptr<state::JoinStateStore>> join_stores;
-  std::map<const sql::PlanNode*, std::string> join_store_names;
-  // The open windows of each streaming time-window aggregate (opened on first use).
-  std::map<const sql::PlanNode*, std::shared_ptr<state::WindowStateStore>> window_stores;
-  std::map<const sql::PlanNode*, std::string> window_store_names;  // "window-aggregate-<i>"
-  // An AUTO CDC flow's per-key sequences and tombstones ("scd"; opened on first use):
-  // the target's store, shared by every AUTO CDC flow into it (Impl::scd_stores), in which
+  // The durable state of each stateful operator of the flow's query (opened on first use).
+  FlowStates states;
+  // An AUTO CDC flow's per-key sequences and tombstones (in `states` as "scd" too): the
+  // target's store, shared by every AUTO CDC flow into it (Impl::scd_stores), in which
   // this flow commits under its own marker (`scd_marker`: "" for the table's own flow).
   std::shared_ptr<state::ScdStateStore> scd_store;
   std::string scd_marker;

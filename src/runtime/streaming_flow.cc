@@ -11,7 +11,6 @@
 #include "runtime/pipeline_runner_internal.h"
 #include "runtime/file_source_schema.h"
 #include "runtime/file_watcher.h"
-#include "runtime/state_memory.h"
 #include "runtime/status_board.h"
 #include "sql/streaming_rules.h"
 #include "types/datetime.h"
@@ -217,7 +216,7 @@ Result<Flow*> PipelineRunner::Impl::OpenFlow(const sql::ResolvedDataset& ds, boo
   auto it = flows.find(key);
   if (it == flows.end()) {
     LP_ASSIGN_OR_RETURN(FlowCheckpoint cp, FlowCheckpoint::Open(fs, cp_dir, more ? more->name : ds.name));
-    it = flows.emplace(key, std::make_unique<Flow>(std::move(cp))).first;
+    it = flows.emplace(key, std::make_unique<Flow>(std::move(cp), fs, ds.name)).first;
   }
   Flow& flow = *it->second;
   if (full_refresh) flow.start_from_snapshot = true;
@@ -573,457 +572,486 @@ Result<TableReport> PipelineRunner::Impl::UpdateStreamingTable(const sql::Resolv
   return report;
 }
 
-Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::ResolvedDataset& table_ds,
-                                                              const sql::ResolvedDataset::MoreFlow* more,
-                                                              bool full_refresh, StatusBoard* board, bool replay_only) {
-  // Another flow runs as the table with that flow's query (and its AUTO CDC spec).
-  sql::ResolvedDataset flow_ds;
-  if (more != nullptr) {
-    flow_ds = table_ds;
-    flow_ds.plan = more->plan;
-    if (more->apply_changes) flow_ds.apply_changes = more->apply_changes;
+namespace {
+
+// One update of one flow into a streaming table: batch after batch, each planned (or, after
+// a crash, replayed), processed, written to the table in one Delta commit with the flow's
+// txn, its operator state committed, recorded as done, then its source cleaned and
+// acknowledged (docs/checkpoint.md, "The protocol"). Run() once; one thread.
+class StreamingFlowUpdate {
+ public:
+  StreamingFlowUpdate(PipelineRunner::Impl& runner, const sql::ResolvedDataset& table_ds,
+                      const sql::ResolvedDataset::MoreFlow* more, bool full_refresh, StatusBoard* board,
+                      bool replay_only)
+      : r_(runner), more_(more), full_refresh_(full_refresh), board_(board), replay_only_(replay_only) {
+    // Another flow runs as the table with that flow's query (and its AUTO CDC spec).
+    if (more != nullptr) {
+      flow_ds_ = table_ds;
+      flow_ds_.plan = more->plan;
+      if (more->apply_changes) flow_ds_.apply_changes = more->apply_changes;
+    }
+    ds_ = more != nullptr ? &flow_ds_ : &table_ds;
+    scd_marker_ = more != nullptr ? more->name : std::string();
+    once_ = more != nullptr ? more->once : ds_->once;
+    report_.table = ds_->name;
+    report_.kind = sql::DatasetKindName(ds_->kind);
   }
-  const std::string scd_marker = more != nullptr ? more->name : std::string();
-  const sql::ResolvedDataset& ds = more != nullptr ? flow_ds : table_ds;
-  const bool once = more != nullptr ? more->once : ds.once;
-  TableReport report;
-  report.table = ds.name;
-  report.kind = sql::DatasetKindName(ds.kind);
-  PlanSources sources;
-  CollectSources(*ds.plan, &sources);
-  if (sources.file_scans.empty() && sources.streaming_tables.empty() && sources.stream_scans.empty() &&
-      !once) {
+
+  Result<TableReport> Run();
+
+ private:
+  // What processing a batch gave: its table commit and its counts.
+  struct Processed {
+    delta::CommitResult commit;
+    int64_t rows_read = 0;
+    int64_t rows_out = 0;
+    TableReport expectations;  // the batch's expectation counts
+    Batches late;              // rows behind a watermark, for `<table>_late`
+  };
+
+  Status Open();
+  // The batch to run next: one planned before a crash (replayed as planned), else a new
+  // one planned and written; nullopt when there is none.
+  Result<std::optional<BatchPlan>> NextBatch();
+  delta::WriteOptions WriteOptionsFor(int64_t batch_id) const;
+  // Reads the batch by parts, each part processed and written as it comes (bounded memory).
+  Status ProcessByParts(BatchScanProvider& provider, const ExecOptions& exec, const delta::WriteOptions& options,
+                        Processed* out);
+  // Reads and processes the batch whole, then writes the quarantine, late and main tables.
+  Status ProcessWhole(const BatchPlan& plan, BatchScanProvider& provider, const ExecOptions& exec,
+                      const delta::WriteOptions& options, Processed* out);
+  // After the table commit: latency bookkeeping, readers woken.
+  void NoteCommitted(const BatchPlan& plan, const BatchScanProvider& provider, const delta::CommitResult& commit);
+  // After the state commit: the commit record, then what may only follow it.
+  Status Record(const BatchPlan& plan, const delta::CommitResult& commit);
+  void ReportBatch(const BatchScanProvider& provider, const Processed& done, int64_t batch_start);
+  Result<TableReport> Finish();
+  // Whether the side table `name` (quarantine, late rows) is written by this batch: when
+  // it has rows, and on a first batch so that the table exists (a replay then finds its
+  // txn and writes nothing).
+  bool WritesSideTable(const std::string& name, bool has_rows, const delta::WriteOptions& options) const {
+    return has_rows || options.mode == delta::WriteMode::kOverwrite ||
+           !delta::DeltaTable::Exists(r_.TablePath(name), r_.fs);
+  }
+
+  PipelineRunner::Impl& r_;
+  const sql::ResolvedDataset::MoreFlow* more_;
+  const bool full_refresh_;
+  StatusBoard* board_;
+  const bool replay_only_;
+  sql::ResolvedDataset flow_ds_;  // another flow: the table with that flow's query
+  const sql::ResolvedDataset* ds_ = nullptr;
+  std::string scd_marker_;
+  bool once_ = false;
+  TableReport report_;
+
+  // Set by Open.
+  Flow* flow_ = nullptr;
+  PlanSources sources_;
+  bool cleans_source_ = false;
+  bool quarantines_ = false;
+  std::optional<Schema> late_schema_;
+  bool by_parts_ = false;
+  int64_t batch_rows_ = 0;
+  int flow_threads_ = 1;
+  bool stop_after_batch_ = false;  // replay_only: the replayed batch is the last
+};
+
+Status StreamingFlowUpdate::Open() {
+  const sql::ResolvedDataset& ds = *ds_;
+  r_.CollectSources(*ds.plan, &sources_);
+  if (sources_.file_scans.empty() && sources_.streaming_tables.empty() && sources_.stream_scans.empty() && !once_) {
     return Status::InvalidArgument("streaming table `" + ds.name +
                                    "` reads no streaming source: use STREAM(table), read_files(...) or "
                                    "STREAM read_kafka(...)");
   }
-  LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh, more));
-  FlowCheckpoint& cp = flow->cp;
-  const std::string& cp_dir = cp.dir();
-  if (!flow->clean_targets) {
+  LP_ASSIGN_OR_RETURN(flow_, r_.OpenFlow(ds, full_refresh_, more_));
+  FlowCheckpoint& cp = flow_->cp;
+  if (!flow_->clean_targets) {
     // cleanSource: a crash after a batch's commit record may have left some of what it
     // took; the batch is durably done, so that is cleaned now (its record made durable
     // first, in case an earlier process wrote it unsynced).
-    LP_ASSIGN_OR_RETURN(auto targets, CleanTargetsOf(fs, sources.file_scans));
+    LP_ASSIGN_OR_RETURN(auto targets, CleanTargetsOf(r_.fs, sources_.file_scans));
     LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
     if (!targets.empty() && committed) {
       LP_RETURN_IF_ERROR(cp.SyncCommit(*committed));
       LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(*committed));
-      LP_ASSIGN_OR_RETURN(BatchPlan done, ParseBatchPlan(text, cp_dir + "/offsets/" + std::to_string(*committed)));
-      NoteCleaning(ds.name, CleanPlannedFiles(fs, done, targets), *flow, board);
+      LP_ASSIGN_OR_RETURN(BatchPlan done, ParseBatchPlan(text, cp.dir() + "/offsets/" + std::to_string(*committed)));
+      NoteCleaning(ds.name, CleanPlannedFiles(r_.fs, done, targets), *flow_, board_);
     }
-    flow->clean_targets = std::move(targets);
+    flow_->clean_targets = std::move(targets);
   }
-  const bool cleans_source = !flow->clean_targets->empty();
-  bool quarantines = false;
-  for (const auto& e : Definition(ds).expectations)
-    quarantines |= e.action == sql::ViolationAction::kQuarantine;
-  sql::ViewPlanLookup views = [this](const std::string& name) -> const sql::PlanNode* {
-    const sql::ResolvedDataset* d = Find(name);
-    return d != nullptr && d->kind == sql::DatasetKind::kView ? d->plan.get() : nullptr;
-  };
-  auto seen_keys = [this, flow, &cp_dir, &ds, &views](const sql::PlanNode& node) -> Result<std::shared_ptr<operators::SeenKeySet>> {
-    // A DISTINCT over tables read in full sees all their rows in every batch: its keys
-    // must not carry over (a durable set would drop them all from the second batch on).
-    if (!sql::ReadsStream(*node.inputs[0], views)) return std::shared_ptr<operators::SeenKeySet>();
-    auto it = flow->seen_stores.find(&node);
-    if (it == flow->seen_stores.end()) {
-      std::string name = (node.kind == sql::PlanKind::kWindow ? "dedup-" : "distinct-") +
-                         std::to_string(flow->seen_stores.size());
-      std::string dir = JoinPath(cp_dir, "state/" + name);
-      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(auto budget, SeenKeysBudget(pipeline.settings));
-      LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir, state::SeenKeyStore::kMaxKeysFromBudget, budget));
-      LP_RETURN_IF_ERROR(flow->cp.CheckState(ds.name, name, store->committed_batch()));
-      flow->seen_store_names[&node] = name;
-      it = flow->seen_stores.emplace(&node, std::move(store)).first;
-    }
-    return std::shared_ptr<operators::SeenKeySet>(it->second);
-  };
-  // A replayed batch whose join state is already committed (a crash between the state
-  // commit and the commit log) runs over a scratch state: its output is not written (the
-  // table has the batch, by txn), and the durable state must not see the rows twice.
-  int64_t current_batch = -1;
-  std::map<const sql::PlanNode*, std::unique_ptr<operators::StreamJoinState>> replay_scratch;
-  auto join_state = [this, flow, &cp_dir, &current_batch,
-                     &replay_scratch](const sql::PlanNode& node) -> Result<operators::StreamJoinState*> {
-    auto it = flow->join_stores.find(&node);
-    if (it == flow->join_stores.end()) {
-      std::string name = "join-" + std::to_string(flow->join_stores.size());
-      std::string dir = JoinPath(cp_dir, "state/" + name);
-      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(auto store, state::JoinStateStore::Open(dir, node.inputs[0]->schema, node.inputs[1]->schema));
-      flow->join_store_names[&node] = name;
-      it = flow->join_stores.emplace(&node, std::move(store)).first;
-    }
-    auto committed = it->second->committed_batch();
-    if (committed && *committed >= current_batch) {
-      auto& scratch = replay_scratch[&node];
-      scratch = std::make_unique<operators::StreamJoinState>(node.inputs[0]->schema, node.inputs[1]->schema);
-      return scratch.get();
-    }
-    return it->second->state();
-  };
-
-  auto window_state = [this, flow, &cp_dir, &ds](const sql::PlanNode& node,
-                                            const Schema& state_schema) -> Result<std::shared_ptr<operators::WindowState>> {
-    auto it = flow->window_stores.find(&node);
-    if (it == flow->window_stores.end()) {
-      std::string name = "window-aggregate-" + std::to_string(flow->window_stores.size());
-      std::string dir = JoinPath(cp_dir, "state/" + name);
-      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(auto store, state::WindowStateStore::Open(dir, state_schema));
-      LP_RETURN_IF_ERROR(flow->cp.CheckState(ds.name, name, store->committed_batch()));
-      flow->window_store_names[&node] = name;
-      it = flow->window_stores.emplace(&node, std::move(store)).first;
-    }
-    return std::shared_ptr<operators::WindowState>(it->second);
-  };
+  cleans_source_ = !flow_->clean_targets->empty();
+  for (const auto& e : r_.Definition(ds).expectations)
+    quarantines_ |= e.action == sql::ViolationAction::kQuarantine;
   // Rows behind a watermark go to `<table>_late` (docs/sql-reference.md "Streaming
   // semantics"), committed with each batch like the quarantine table.
-  LP_ASSIGN_OR_RETURN(std::optional<Schema> late_schema, LateRowsSchema(*ds.plan));
-  const std::string late_table = ds.name + "_late";
+  LP_ASSIGN_OR_RETURN(late_schema_, LateRowsSchema(*ds.plan));
   // A row-by-row query over one source (a message source, read_files, or a stored table
   // read as a stream) reads its batch by parts (StreamSource::ReadPart; about batch_rows
   // rows of the files or of the planned versions' row groups), each processed and written
   // as it comes into the batch's one commit: a micro-batch of any size takes memory for
   // a few parts, not for the batch (docs/execution.md).
-  const size_t num_sources = sources.stream_scans.size() + sources.file_scans.size() + sources.streaming_tables.size();
-  const bool by_parts = num_sources == 1 && sources.tables_read.size() == sources.streaming_tables.size() &&
-                        !ds.apply_changes && !late_schema && RowByRow(*ds.plan);
-  LP_ASSIGN_OR_RETURN(const int64_t batch_rows, BatchRows(pipeline.settings));
-  LP_ASSIGN_OR_RETURN(const int flow_threads, FlowThreads(pipeline.settings));
+  const size_t num_sources = sources_.stream_scans.size() + sources_.file_scans.size() + sources_.streaming_tables.size();
+  by_parts_ = num_sources == 1 && sources_.tables_read.size() == sources_.streaming_tables.size() &&
+              !ds.apply_changes && !late_schema_ && RowByRow(*ds.plan);
+  LP_ASSIGN_OR_RETURN(batch_rows_, BatchRows(r_.pipeline.settings));
+  LP_ASSIGN_OR_RETURN(flow_threads_, FlowThreads(r_.pipeline.settings));
+  return Status::OK();
+}
 
-  bool stop_after_batch = false;
-  while (!stop_requested.load() && !stop_after_batch) {
+Result<std::optional<BatchPlan>> StreamingFlowUpdate::NextBatch() {
+  const sql::ResolvedDataset& ds = *ds_;
+  FlowCheckpoint& cp = flow_->cp;
+  LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
+  LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
+  if (planned && (!committed || *committed < *planned)) {
+    // A batch planned before a crash: replay exactly that input.
+    LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(*planned));
+    if (replay_only_) stop_after_batch_ = true;
+    LP_ASSIGN_OR_RETURN(BatchPlan plan, ParseBatchPlan(text, cp.dir() + "/offsets/" + std::to_string(*planned)));
+    plan.batch_id = *planned;  // the file's name rules (older plans may not say)
+    return std::optional<BatchPlan>(std::move(plan));
+  }
+  if (replay_only_) return std::optional<BatchPlan>();
+  if (once_ && planned) return std::optional<BatchPlan>();  // a ONCE flow has run (docs/checkpoint.md, "Flows")
+  const int64_t batch_id = planned ? *planned + 1 : 0;
+  LP_ASSIGN_OR_RETURN(auto next, r_.PlanNextBatch(ds, *flow_, batch_id));
+  if (!next && !r_.continuous && ds.apply_changes && ds.apply_changes->spec->from_snapshot) {
+    // The end of a triggered update's backlog completes the snapshot version held as
+    // incomplete: one batch that reads nothing (docs/sql-reference.md, "AUTO CDC FROM
+    // SNAPSHOT"). A continuous run waits for a later version instead.
+    LP_RETURN_IF_ERROR(r_.OpenScdState(ds, *flow_, scd_marker_));
+    LP_ASSIGN_OR_RETURN(bool held, flow_->scd_store->HoldsSnapshotVersion());
+    if (held) {
+      next.emplace();
+      next->batch_id = batch_id;
+      next->planned_at_millis = r_.clock->NowMillis();
+      next->snapshot_end = true;
+    }
+  }
+  if (!next && once_) {
+    // Its one batch reads whole tables only: the plan lists no source.
+    next.emplace();
+    next->batch_id = batch_id;
+    next->planned_at_millis = r_.clock->NowMillis();
+    next->once = true;
+  }
+  if (!next) return next;
+  next->batch_id = batch_id;
+  LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, next->Serialize()));
+  NoteConsumed(*next, *flow_, r_.clock->NowMicros());
+  LP_KILL_POINT("flow.after_plan");
+  return next;
+}
+
+delta::WriteOptions StreamingFlowUpdate::WriteOptionsFor(int64_t batch_id) const {
+  delta::WriteOptions options;
+  // The first batch after a full refresh replaces the old rows; the history stays.
+  // (The table's own flow runs first; the other flows then append to what it wrote.)
+  options.mode = (full_refresh_ && batch_id == 0 && more_ == nullptr) ? delta::WriteMode::kOverwrite
+                                                                        : delta::WriteMode::kAppend;
+  if (more_ != nullptr) options.operation_parameters["flow"] = "\"" + more_->name + "\"";
+  options.operation = "STREAMING UPDATE";
+  options.operation_parameters["batchId"] = std::to_string(batch_id);
+  options.txn_app_id = flow_->cp.flow_id();
+  options.txn_version = batch_id;
+  return options;
+}
+
+Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const ExecOptions& exec,
+                                           const delta::WriteOptions& options, Processed* out) {
+  const sql::ResolvedDataset& ds = *ds_;
+  // The quarantine writer opens first and commits first, as WriteTable's order in ProcessWhole.
+  std::unique_ptr<delta::TableWriter> quarantine_writer, writer;
+  if (quarantines_) {
+    LP_ASSIGN_OR_RETURN(quarantine_writer, r_.OpenTableWriter(ds.name + "_quarantine",
+                                                              operators::QuarantineSchema(ds.schema), ds, options));
+  }
+  LP_ASSIGN_OR_RETURN(writer, r_.OpenTableWriter(ds.name, ds.schema, ds, options));
+  bool any_quarantined = false;
+  // Each part goes through three steps: the query up to its DISTINCT (reads the part;
+  // the seen-key set decides in row order), the rest of the query with the
+  // expectations, the writers. With lakepipe.flowThreads = 3 each step has a thread
+  // and works on the next part while the following step takes this one; with 2 the
+  // first two share a thread; with 1 all run here, part after part. Every step sees
+  // the parts in order, so all three forms write the same rows in the same order
+  // (docs/execution.md, "Both cores").
+  // A part's rows stay selections of the batches read (operators/selection.h) from the
+  // DISTINCT through the expectations, and are copied once, at the end of the second
+  // step, when any was dropped.
+  struct PartWork {
+    std::vector<operators::SelectedBatch> selected;
+    Batches rows, quarantined;
+    int64_t rows_read = 0;
+    TableReport report;  // its expectation counts
+  };
+  const sql::PlanNode* cut = flow_threads_ >= 3 ? StageCut(*ds.plan) : nullptr;
+  int next_part = 0;
+  bool read_all = false;
+  auto read_part = [&](PartWork* w) -> Result<bool> {
+    if (read_all) return false;
+    provider.SetPart(next_part++, batch_rows_);
+    LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, exec));
+    read_all = !provider.more_parts();
+    return true;
+  };
+  auto finish_query = [&](PartWork& w) -> Status {
+    if (cut != nullptr) {
+      ExecOptions upper = exec;
+      upper.given_node = cut;
+      upper.given_selected = &w.selected;
+      NoScans no_scans;
+      LP_ASSIGN_OR_RETURN(std::vector<operators::SelectedBatch> selected, ExecuteSelected(*ds.plan, no_scans, upper));
+      w.selected = std::move(selected);
+    }
+    if (more_ != nullptr) {
+      Batches dense;
+      for (const auto& b : w.selected) dense.push_back(b.Materialize());
+      dense = ConformByName(dense, ds.schema);
+      w.selected.clear();
+      for (auto& b : dense) w.selected.emplace_back(std::move(b));
+    }
+    w.rows_read = operators::CountSelectedRows(w.selected);
+    LP_ASSIGN_OR_RETURN(w.quarantined, r_.ApplyExpectations(ds, &w.selected, &w.report));
+    w.rows.clear();
+    for (const auto& b : w.selected) w.rows.push_back(b.Materialize());
+    w.selected.clear();
+    return Status::OK();
+  };
+  auto write_part = [&](PartWork& w) -> Status {
+    out->rows_read += w.rows_read;
+    MergeExpectationCounts(w.report, &out->expectations);
+    for (const auto& b : w.quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
+    any_quarantined |= !w.quarantined.empty();
+    for (const auto& b : w.rows) LP_RETURN_IF_ERROR(writer->Write(b));
+    out->rows_out += CountRows(w.rows);
+    return Status::OK();
+  };
+  using Step = std::function<Status(PartWork&)>;
+  if (flow_threads_ == 2) {
+    auto read_and_finish = [&](PartWork* w) -> Result<bool> {
+      LP_ASSIGN_OR_RETURN(bool got, read_part(w));
+      if (got) LP_RETURN_IF_ERROR(finish_query(*w));
+      return got;
+    };
+    LP_RETURN_IF_ERROR(RunOrderedStages<PartWork>(read_and_finish, std::vector<Step>{write_part}, 2, true));
+  } else {
+    LP_RETURN_IF_ERROR(
+        RunOrderedStages<PartWork>(read_part, std::vector<Step>{finish_query, write_part}, 2, flow_threads_ > 1));
+  }
+  report_.rows_read += out->rows_read;
+  report_.rows_rescued += provider.file_stats().rescued_rows;
+  NoteFileWarnings(provider.file_stats(), &report_);
+  LP_KILL_POINT("flow.after_process");
+  if (quarantines_ && WritesSideTable(ds.name + "_quarantine", any_quarantined, options)) {
+    LP_RETURN_IF_ERROR(quarantine_writer->Commit().status());
+    LP_KILL_POINT("flow.after_quarantine_commit");
+  }
+  LP_ASSIGN_OR_RETURN(out->commit, writer->Commit());
+  return Status::OK();
+}
+
+Status StreamingFlowUpdate::ProcessWhole(const BatchPlan& plan, BatchScanProvider& provider, const ExecOptions& exec,
+                                         const delta::WriteOptions& options, Processed* out) {
+  const sql::ResolvedDataset& ds = *ds_;
+  Batches rows;
+  // A snapshot flow's end-of-backlog batch reads nothing: its plan lists no source.
+  if (!plan.snapshot_end) {
+    LP_ASSIGN_OR_RETURN(rows, Execute(*ds.plan, provider, exec));
+  }
+  if (more_ != nullptr && !more_->apply_changes) rows = ConformByName(rows, ds.schema);
+  out->rows_read = CountRows(rows);
+  report_.rows_read += out->rows_read;
+  report_.rows_rescued += provider.file_stats().rescued_rows;
+  NoteFileWarnings(provider.file_stats(), &report_);
+  LP_ASSIGN_OR_RETURN(Batches quarantined, r_.ApplyExpectations(ds, &rows, &out->expectations));
+  LP_KILL_POINT("flow.after_process");
+
+  // A batch without quarantined rows leaves the quarantine table alone (a replay of it
+  // has none either), except to create the table on the flow's first batch.
+  if (quarantines_ && WritesSideTable(ds.name + "_quarantine", !quarantined.empty(), options)) {
+    // AUTO CDC quarantines change events (its expectations check them), not table rows.
+    const Schema& checked = ds.apply_changes ? ds.apply_changes->source_schema : ds.schema;
+    LP_RETURN_IF_ERROR(
+        r_.WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(checked), ds, quarantined, options).status());
+    LP_KILL_POINT("flow.after_quarantine_commit");
+  }
+  const std::string late_table = ds.name + "_late";
+  if (late_schema_ && WritesSideTable(late_table, !out->late.empty(), options)) {
+    LP_RETURN_IF_ERROR(r_.WriteTable(late_table, *late_schema_, ds, out->late, options).status());
+    LP_KILL_POINT("flow.after_late_commit");
+  }
+  if (ds.apply_changes) {
+    LP_ASSIGN_OR_RETURN(out->commit, r_.ApplyChangesBatch(ds, *flow_, scd_marker_, rows, options,
+                                                          full_refresh_ && plan.batch_id == 0 && more_ == nullptr,
+                                                          plan.snapshot_end));
+  } else {
+    LP_ASSIGN_OR_RETURN(out->commit, r_.WriteTable(ds.name, ds.schema, ds, rows, options));
+  }
+  out->rows_out = CountRows(rows);
+  return Status::OK();
+}
+
+void StreamingFlowUpdate::NoteCommitted(const BatchPlan& plan, const BatchScanProvider& provider,
+                                        const delta::CommitResult& commit) {
+  NoteCheckpointFailure(commit, &report_);
+  if (commit.already_committed) return;
+  // Bookkeeping for reports and latency, recorded before the readers of the new version
+  // are woken (they look up what it holds).
+  Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
+  arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
+  for (const auto& s : plan.sources) {
+    if (s.kind != PlannedSource::Kind::kDelta) continue;
+    Arrivals up = r_.ArrivalsBetween(s.table, s.start_version - 1, s.end_version);
+    arrivals.insert(arrivals.end(), up.begin(), up.end());
+  }
+  r_.RecordArrivals(ds_->name, commit.version, std::move(arrivals), board_);
+  // The version is durable and visible: what follows (state, commit record) is this
+  // flow's own, and a crash before it replays the batch against its txn.
+  if (r_.on_table_commit) r_.on_table_commit(ds_->name);
+}
+
+Status StreamingFlowUpdate::Record(const BatchPlan& plan, const delta::CommitResult& commit) {
+  FlowCheckpoint& cp = flow_->cp;
+  LP_RETURN_IF_ERROR(cp.WriteCommit(plan.batch_id, commit.version, /*durable=*/cleans_source_));
+  LP_KILL_POINT("flow.after_commit_log");
+  // The batch is durably done (table, state, record): its files may go (cleanSource).
+  if (cleans_source_) NoteCleaning(ds_->name, CleanPlannedFiles(r_.fs, plan, *flow_->clean_targets), *flow_, board_);
+  // Only now may a message source let go of what the batch read (runtime/stream_source.h).
+  for (const auto& s : plan.sources) {
+    if (s.kind != PlannedSource::Kind::kStream) continue;
+    auto src = flow_->stream_sources.find(s.key);
+    if (src != flow_->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s.range));
+  }
+  // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
+  // batches, what the plans consumed so far is compacted and older batch files go.
+  const int64_t batch_id = plan.batch_id;
+  Flow* flow = flow_;
+  LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] { return CompactConsumed(*flow, batch_id); }));
+  // Replication lag as it stands after the acknowledgement.
+  if (flow_->lag_bytes >= 0) {
+    flow_->lag_bytes = -1;
+    flow_->lag_seconds = -1;
+    for (const auto& [key, src] : flow_->stream_sources) {
+      StreamBacklog b = src->Backlog();
+      flow_->lag_bytes = std::max(flow_->lag_bytes, b.lag_bytes);
+      flow_->lag_seconds = std::max(flow_->lag_seconds, b.lag_seconds);
+    }
+  }
+  return Status::OK();
+}
+
+void StreamingFlowUpdate::ReportBatch(const BatchScanProvider& provider, const Processed& done, int64_t batch_start) {
+  const bool written = !done.commit.already_committed;
+  const TableReport& batch = done.expectations;
+  if (written) report_.rows_written += done.rows_out;
+  report_.rows_dropped += batch.rows_dropped;
+  report_.rows_quarantined += batch.rows_quarantined;
+  const int64_t rows_late = written ? CountRows(done.late) : 0;
+  report_.rows_late += rows_late;
+  if (report_.expectations.empty()) {
+    report_.expectations = batch.expectations;
+  } else {
+    for (size_t i = 0; i < report_.expectations.size(); ++i) {
+      report_.expectations[i].passed += batch.expectations[i].passed;
+      report_.expectations[i].failed += batch.expectations[i].failed;
+    }
+  }
+  report_.table_version = done.commit.version;
+  report_.batches += 1;
+  if (board_ == nullptr) return;
+  TableReport one = batch;
+  one.table = ds_->name;
+  one.kind = report_.kind;
+  one.status = "updated";
+  one.rows_read = done.rows_read;
+  one.rows_rescued = provider.file_stats().rescued_rows;
+  one.rows_written = written ? done.rows_out : 0;
+  one.rows_late = rows_late;
+  one.table_version = done.commit.version;
+  one.batches = 1;
+  one.duration_ms = ElapsedMs(batch_start);
+  board_->RecordBatch(one, r_.clock->NowMillis());
+  board_->SetStateSize(ds_->name, report_.state_keys, report_.state_bytes);
+  board_->SetBacklog(ds_->name, flow_->backlog_files, flow_->backlog_bytes);
+  if (flow_->lag_bytes >= 0) board_->SetReplicationLag(ds_->name, flow_->lag_bytes, flow_->lag_seconds);
+}
+
+Result<TableReport> StreamingFlowUpdate::Run() {
+  LP_RETURN_IF_ERROR(Open());
+  const sql::ResolvedDataset& ds = *ds_;
+  sql::ViewPlanLookup views = [this](const std::string& name) -> const sql::PlanNode* {
+    const sql::ResolvedDataset* d = r_.Find(name);
+    return d != nullptr && d->kind == sql::DatasetKind::kView ? d->plan.get() : nullptr;
+  };
+  while (!r_.stop_requested.load() && !stop_after_batch_) {
     int64_t batch_start = MonotonicNanos();
-    LP_ASSIGN_OR_RETURN(auto planned, cp.LatestPlanned());
-    LP_ASSIGN_OR_RETURN(auto committed, cp.LatestCommitted());
-    int64_t batch_id;
-    BatchPlan plan;
-    if (planned && (!committed || *committed < *planned)) {
-      // A batch planned before a crash: replay exactly that input.
-      batch_id = *planned;
-      LP_ASSIGN_OR_RETURN(std::string text, cp.ReadPlan(batch_id));
-      if (replay_only) stop_after_batch = true;
-      LP_ASSIGN_OR_RETURN(plan, ParseBatchPlan(text, cp_dir + "/offsets/" + std::to_string(batch_id)));
-    } else {
-      if (replay_only) break;
-      if (once && planned) break;  // a ONCE flow has run (docs/checkpoint.md, "Flows")
-      batch_id = planned ? *planned + 1 : 0;
-      LP_ASSIGN_OR_RETURN(auto next, PlanNextBatch(ds, *flow, batch_id));
-      if (!next && !continuous && ds.apply_changes && ds.apply_changes->spec->from_snapshot) {
-        // The end of a triggered update's backlog completes the snapshot version held as
-        // incomplete: one batch that reads nothing (docs/sql-reference.md, "AUTO CDC FROM
-        // SNAPSHOT"). A continuous run waits for a later version instead.
-        LP_RETURN_IF_ERROR(OpenScdState(ds, *flow, scd_marker));
-        LP_ASSIGN_OR_RETURN(bool held, flow->scd_store->HoldsSnapshotVersion());
-        if (held) {
-          next.emplace();
-          next->batch_id = batch_id;
-          next->planned_at_millis = clock->NowMillis();
-          next->snapshot_end = true;
-        }
-      }
-      if (!next && once) {
-        // Its one batch reads whole tables only: the plan lists no source.
-        next.emplace();
-        next->batch_id = batch_id;
-        next->planned_at_millis = clock->NowMillis();
-        next->once = true;
-      }
-      if (!next) break;
-      plan = std::move(*next);
-      LP_RETURN_IF_ERROR(cp.WritePlan(batch_id, plan.Serialize()));
-      NoteConsumed(plan, *flow, clock->NowMicros());
-      LP_KILL_POINT("flow.after_plan");
-    }
-
-    // Process the batch.
+    LP_ASSIGN_OR_RETURN(std::optional<BatchPlan> next, NextBatch());
+    if (!next) break;
+    const BatchPlan& plan = *next;
+    Processed done;
     ExecOptions exec;
-    exec.current_timestamp_micros = clock->NowMicros();
-    exec.seen_keys = seen_keys;
-    exec.join_state = join_state;
-    current_batch = batch_id;
-    Batches late;
-    if (late_schema) {
-      exec.late_rows = [&late, &late_schema](const sql::PlanNode&, const RecordBatch& rows,
-                                             const std::vector<std::string>& reasons) -> Status {
-        LP_ASSIGN_OR_RETURN(RecordBatch b, ToLateRows(*late_schema, rows, reasons));
-        late.push_back(std::move(b));
+    exec.current_timestamp_micros = r_.clock->NowMicros();
+    if (late_schema_) {
+      exec.late_rows = [&done, this](const sql::PlanNode&, const RecordBatch& rows,
+                                     const std::vector<std::string>& reasons) -> Status {
+        LP_ASSIGN_OR_RETURN(RecordBatch b, ToLateRows(*late_schema_, rows, reasons));
+        done.late.push_back(std::move(b));
         return Status::OK();
       };
     }
-    exec.window_state = window_state;
-    for (auto& [node, store] : flow->seen_stores) store->Abandon();
-    for (auto& [node, store] : flow->join_stores) LP_RETURN_IF_ERROR(store->Abandon());
-    for (auto& [node, store] : flow->window_stores) store->Abandon();
-    if (flow->scd_store) flow->scd_store->Abandon();
+    LP_RETURN_IF_ERROR(flow_->states.AbandonAll());
+    flow_->states.Install(&exec, plan.batch_id, views, &r_.pipeline.settings);
     // A replayed plan may name message sources this process has not opened yet.
-    for (const sql::PlanNode* scan : sources.stream_scans) LP_RETURN_IF_ERROR(OpenStreamSourceOf(ds, *flow, *scan).status());
-    BatchScanProvider provider(*this, exec, plan, flow);
-    delta::WriteOptions options;
-    // The first batch after a full refresh replaces the old rows; the history stays.
-    // (The table's own flow runs first; the other flows then append to what it wrote.)
-    options.mode = (full_refresh && batch_id == 0 && more == nullptr) ? delta::WriteMode::kOverwrite
-                                                                      : delta::WriteMode::kAppend;
-    if (more != nullptr) options.operation_parameters["flow"] = "\"" + more->name + "\"";
-    options.operation = "STREAMING UPDATE";
-    options.operation_parameters["batchId"] = std::to_string(batch_id);
-    options.txn_app_id = cp.flow_id();
-    options.txn_version = batch_id;
-    TableReport batch_report;  // this batch's expectation counts, merged below
-    int64_t rows_read = 0, rows_out = 0;
-    delta::CommitResult commit;
-    if (by_parts) {
-      // The quarantine writer opens first and commits first, as WriteTable's order below.
-      std::unique_ptr<delta::TableWriter> quarantine_writer, writer;
-      if (quarantines) {
-        LP_ASSIGN_OR_RETURN(quarantine_writer, OpenTableWriter(ds.name + "_quarantine",
-                                                               operators::QuarantineSchema(ds.schema), ds, options));
-      }
-      LP_ASSIGN_OR_RETURN(writer, OpenTableWriter(ds.name, ds.schema, ds, options));
-      bool any_quarantined = false;
-      // Each part goes through three steps: the query up to its DISTINCT (reads the part;
-      // the seen-key set decides in row order), the rest of the query with the
-      // expectations, the writers. With lakepipe.flowThreads = 3 each step has a thread
-      // and works on the next part while the following step takes this one; with 2 the
-      // first two share a thread; with 1 all run here, part after part. Every step sees
-      // the parts in order, so all three forms write the same rows in the same order
-      // (docs/execution.md, "Both cores").
-      // A part's rows stay selections of the batches read (operators/selection.h) from the
-      // DISTINCT through the expectations, and are copied once, at the end of the second
-      // step, when any was dropped.
-      struct PartWork {
-        std::vector<operators::SelectedBatch> selected;
-        Batches rows, quarantined;
-        int64_t rows_read = 0;
-        TableReport report;  // its expectation counts
-      };
-      const sql::PlanNode* cut = flow_threads >= 3 ? StageCut(*ds.plan) : nullptr;
-      int next_part = 0;
-      bool read_all = false;
-      auto read_part = [&](PartWork* w) -> Result<bool> {
-        if (read_all) return false;
-        provider.SetPart(next_part++, batch_rows);
-        LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, exec));
-        read_all = !provider.more_parts();
-        return true;
-      };
-      auto finish_query = [&](PartWork& w) -> Status {
-        if (cut != nullptr) {
-          ExecOptions upper = exec;
-          upper.given_node = cut;
-          upper.given_selected = &w.selected;
-          NoScans no_scans;
-          LP_ASSIGN_OR_RETURN(std::vector<operators::SelectedBatch> out, ExecuteSelected(*ds.plan, no_scans, upper));
-          w.selected = std::move(out);
-        }
-        if (more != nullptr) {
-          Batches dense;
-          for (const auto& b : w.selected) dense.push_back(b.Materialize());
-          dense = ConformByName(dense, ds.schema);
-          w.selected.clear();
-          for (auto& b : dense) w.selected.emplace_back(std::move(b));
-        }
-        w.rows_read = operators::CountSelectedRows(w.selected);
-        LP_ASSIGN_OR_RETURN(w.quarantined, ApplyExpectations(ds, &w.selected, &w.report));
-        w.rows.clear();
-        for (const auto& b : w.selected) w.rows.push_back(b.Materialize());
-        w.selected.clear();
-        return Status::OK();
-      };
-      auto write_part = [&](PartWork& w) -> Status {
-        rows_read += w.rows_read;
-        MergeExpectationCounts(w.report, &batch_report);
-        for (const auto& b : w.quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
-        any_quarantined |= !w.quarantined.empty();
-        for (const auto& b : w.rows) LP_RETURN_IF_ERROR(writer->Write(b));
-        rows_out += CountRows(w.rows);
-        return Status::OK();
-      };
-      using Step = std::function<Status(PartWork&)>;
-      if (flow_threads == 2) {
-        auto read_and_finish = [&](PartWork* w) -> Result<bool> {
-          LP_ASSIGN_OR_RETURN(bool got, read_part(w));
-          if (got) LP_RETURN_IF_ERROR(finish_query(*w));
-          return got;
-        };
-        LP_RETURN_IF_ERROR(RunOrderedStages<PartWork>(read_and_finish, std::vector<Step>{write_part}, 2, true));
-      } else {
-        LP_RETURN_IF_ERROR(RunOrderedStages<PartWork>(read_part, std::vector<Step>{finish_query, write_part}, 2,
-                                                      flow_threads > 1));
-      }
-      report.rows_read += rows_read;
-      report.rows_rescued += provider.file_stats().rescued_rows;
-      NoteFileWarnings(provider.file_stats(), &report);
-      LP_KILL_POINT("flow.after_process");
-      if (quarantines && (any_quarantined || options.mode == delta::WriteMode::kOverwrite ||
-                          !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
-        LP_RETURN_IF_ERROR(quarantine_writer->Commit().status());
-        LP_KILL_POINT("flow.after_quarantine_commit");
-      }
-      LP_ASSIGN_OR_RETURN(commit, writer->Commit());
+    for (const sql::PlanNode* scan : sources_.stream_scans)
+      LP_RETURN_IF_ERROR(r_.OpenStreamSourceOf(ds, *flow_, *scan).status());
+    BatchScanProvider provider(r_, exec, plan, flow_);
+    const delta::WriteOptions options = WriteOptionsFor(plan.batch_id);
+    if (by_parts_) {
+      LP_RETURN_IF_ERROR(ProcessByParts(provider, exec, options, &done));
     } else {
-      Batches rows;
-      // A snapshot flow's end-of-backlog batch reads nothing: its plan lists no source.
-      if (!plan.snapshot_end) {
-        LP_ASSIGN_OR_RETURN(rows, Execute(*ds.plan, provider, exec));
-      }
-      if (more != nullptr && !more->apply_changes) rows = ConformByName(rows, ds.schema);
-      rows_read = CountRows(rows);
-      report.rows_read += rows_read;
-      report.rows_rescued += provider.file_stats().rescued_rows;
-      NoteFileWarnings(provider.file_stats(), &report);
-      LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &batch_report));
-      LP_KILL_POINT("flow.after_process");
-
-      // A batch without quarantined rows leaves the quarantine table alone (a replay of it
-      // has none either), except to create the table on the flow's first batch.
-      if (quarantines && (!quarantined.empty() || options.mode == delta::WriteMode::kOverwrite ||
-                          !delta::DeltaTable::Exists(TablePath(ds.name + "_quarantine"), fs))) {
-        // AUTO CDC quarantines change events (its expectations check them), not table rows.
-        const Schema& checked = ds.apply_changes ? ds.apply_changes->source_schema : ds.schema;
-        LP_RETURN_IF_ERROR(WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(checked), ds,
-                                      quarantined, options)
-                               .status());
-        LP_KILL_POINT("flow.after_quarantine_commit");
-      }
-      // Like the quarantine table: written when the batch has late rows, and on the flow's
-      // first batch so that the table exists (a replay finds its txn and writes nothing).
-      if (late_schema && (!late.empty() || options.mode == delta::WriteMode::kOverwrite ||
-                          !delta::DeltaTable::Exists(TablePath(late_table), fs))) {
-        LP_RETURN_IF_ERROR(WriteTable(late_table, *late_schema, ds, late, options).status());
-        LP_KILL_POINT("flow.after_late_commit");
-      }
-      LP_ASSIGN_OR_RETURN(commit, ds.apply_changes ? ApplyChangesBatch(ds, *flow, scd_marker, rows, options,
-                                                                       full_refresh && batch_id == 0 && more == nullptr,
-                                                                       plan.snapshot_end)
-                                                   : WriteTable(ds.name, ds.schema, ds, rows, options));
-      rows_out = CountRows(rows);
+      LP_RETURN_IF_ERROR(ProcessWhole(plan, provider, exec, options, &done));
     }
     LP_KILL_POINT("flow.after_table_commit");
-    NoteCheckpointFailure(commit, &report);
-    // Bookkeeping for reports and latency, recorded before the readers of the new version
-    // are woken (they look up what it holds).
-    Arrivals arrivals = provider.file_stats().rows_by_file_mtime;
-    arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
-    for (const auto& s : plan.sources) {
-      if (s.kind != PlannedSource::Kind::kDelta) continue;
-      Arrivals up = ArrivalsBetween(s.table, s.start_version - 1, s.end_version);
-      arrivals.insert(arrivals.end(), up.begin(), up.end());
-    }
-    if (!commit.already_committed) {
-      RecordArrivals(ds.name, commit.version, std::move(arrivals), board);
-      // The version is durable and visible: what follows (state, commit record) is this
-      // flow's own, and a crash before it replays the batch against its txn.
-      if (on_table_commit) on_table_commit(ds.name);
-    }
+    NoteCommitted(plan, provider, done.commit);
     // State follows the table: applied only once the batch is in the table, then the
     // batch is recorded as done (docs/checkpoint.md).
-    int64_t state_keys = 0, state_bytes = 0;
-    report.operators.clear();
-    // Every store kind: commit this batch's state unless a restart already did, then size it.
-    auto commit_stores = [&](auto& stores, auto& names) -> Status {
-      for (auto& [node, store] : stores) {
-        if (!store->committed_batch() || *store->committed_batch() < batch_id) {
-          LP_RETURN_IF_ERROR(store->Commit(batch_id));
-          LP_KILL_POINT("flow.after_state_commit");
-        }
-        state::StateSize size = store->Size();
-        state_keys += size.keys;
-        state_bytes += size.disk_bytes;
-        report.operators.push_back({names[node], size.keys, size.disk_bytes});
-      }
-      return Status::OK();
-    };
-    LP_RETURN_IF_ERROR(commit_stores(flow->seen_stores, flow->seen_store_names));
-    LP_RETURN_IF_ERROR(commit_stores(flow->join_stores, flow->join_store_names));
-    LP_RETURN_IF_ERROR(commit_stores(flow->window_stores, flow->window_store_names));
-    if (flow->scd_store) {
-      std::optional<int64_t> applied = flow->scd_store->committed_batch(flow->scd_marker);
-      if (!applied || *applied < batch_id) {
-        LP_RETURN_IF_ERROR(flow->scd_store->Commit(batch_id, flow->scd_marker));
-        LP_KILL_POINT("flow.after_state_commit");
-      }
-      state::StateSize size = flow->scd_store->Size();
-      state_keys += size.keys;
-      state_bytes += size.disk_bytes;
-      report.operators.push_back({"scd", size.keys, size.disk_bytes});
-    }
-    LP_RETURN_IF_ERROR(cp.WriteCommit(batch_id, commit.version, /*durable=*/cleans_source));
-    LP_KILL_POINT("flow.after_commit_log");
-    // The batch is durably done (table, state, record): its files may go (cleanSource).
-    if (cleans_source) NoteCleaning(ds.name, CleanPlannedFiles(fs, plan, *flow->clean_targets), *flow, board);
-    // Only now may a message source let go of what the batch read (runtime/stream_source.h).
-    for (const auto& s : plan.sources) {
-      if (s.kind != PlannedSource::Kind::kStream) continue;
-      auto src = flow->stream_sources.find(s.key);
-      if (src != flow->stream_sources.end()) LP_RETURN_IF_ERROR(src->second->Acknowledge(s.range));
-    }
-    // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
-    // batches, what the plans consumed so far is compacted and older batch files go.
-    LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] { return CompactConsumed(*flow, batch_id); }));
-    // Replication lag as it stands after the acknowledgement.
-    if (flow->lag_bytes >= 0) {
-      flow->lag_bytes = -1;
-      flow->lag_seconds = -1;
-      for (const auto& [key, src] : flow->stream_sources) {
-        StreamBacklog b = src->Backlog();
-        flow->lag_bytes = std::max(flow->lag_bytes, b.lag_bytes);
-        flow->lag_seconds = std::max(flow->lag_seconds, b.lag_seconds);
-      }
-    }
-
-    if (!commit.already_committed) report.rows_written += rows_out;
-    report.rows_dropped += batch_report.rows_dropped;
-    report.rows_quarantined += batch_report.rows_quarantined;
-    int64_t rows_late = commit.already_committed ? 0 : CountRows(late);
-    report.rows_late += rows_late;
-    if (report.expectations.empty()) report.expectations = batch_report.expectations;
-    else
-      for (size_t i = 0; i < report.expectations.size(); ++i) {
-        report.expectations[i].passed += batch_report.expectations[i].passed;
-        report.expectations[i].failed += batch_report.expectations[i].failed;
-      }
-    report.table_version = commit.version;
-    report.batches += 1;
-    report.state_keys = state_keys;
-    report.state_bytes = state_bytes;
-    if (board != nullptr) {
-      TableReport one = batch_report;
-      one.table = ds.name;
-      one.kind = report.kind;
-      one.status = "updated";
-      one.rows_read = rows_read;
-      one.rows_rescued = provider.file_stats().rescued_rows;
-      one.rows_written = commit.already_committed ? 0 : rows_out;
-      one.rows_late = rows_late;
-      one.table_version = commit.version;
-      one.batches = 1;
-      one.duration_ms = ElapsedMs(batch_start);
-      board->RecordBatch(one, clock->NowMillis());
-      board->SetStateSize(ds.name, state_keys, state_bytes);
-      board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
-      if (flow->lag_bytes >= 0) board->SetReplicationLag(ds.name, flow->lag_bytes, flow->lag_seconds);
-    }
+    LP_RETURN_IF_ERROR(flow_->states.CommitAll(plan.batch_id, &report_));
+    LP_RETURN_IF_ERROR(Record(plan, done.commit));
+    ReportBatch(provider, done, batch_start);
     // Continuous mode takes one batch at a time, so that the tables downstream start on it
     // while this one plans the next (the scheduler runs it again at once).
-    if (continuous) break;
+    if (r_.continuous) break;
   }
-  if (board != nullptr) board->SetBacklog(ds.name, flow->backlog_files, flow->backlog_bytes);
-  if (board != nullptr && flow->files_too_old > 0) board->SetFilesTooOld(ds.name, flow->files_too_old);
-  if (board != nullptr && flow->lag_bytes >= 0) board->SetReplicationLag(ds.name, flow->lag_bytes, flow->lag_seconds);
-  report.replication_lag_bytes = flow->lag_bytes;
-  report.replication_lag_seconds = flow->lag_seconds;
-  report.warnings.insert(report.warnings.end(), flow->warnings.begin(), flow->warnings.end());
-  flow->warnings.clear();
-  report.status = report.batches > 0 ? "updated" : "up to date";
-  if (report.table_version < 0 && delta::DeltaTable::Exists(TablePath(ds.name), fs)) {
-    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(TablePath(ds.name), fs));
-    LP_ASSIGN_OR_RETURN(report.table_version, table->LatestVersion());
+  return Finish();
+}
+
+Result<TableReport> StreamingFlowUpdate::Finish() {
+  const std::string& name = ds_->name;
+  if (board_ != nullptr) {
+    board_->SetBacklog(name, flow_->backlog_files, flow_->backlog_bytes);
+    if (flow_->files_too_old > 0) board_->SetFilesTooOld(name, flow_->files_too_old);
+    if (flow_->lag_bytes >= 0) board_->SetReplicationLag(name, flow_->lag_bytes, flow_->lag_seconds);
   }
-  return report;
+  report_.replication_lag_bytes = flow_->lag_bytes;
+  report_.replication_lag_seconds = flow_->lag_seconds;
+  report_.warnings.insert(report_.warnings.end(), flow_->warnings.begin(), flow_->warnings.end());
+  flow_->warnings.clear();
+  report_.status = report_.batches > 0 ? "updated" : "up to date";
+  if (report_.table_version < 0 && delta::DeltaTable::Exists(r_.TablePath(name), r_.fs)) {
+    LP_ASSIGN_OR_RETURN(auto table, delta::DeltaTable::Open(r_.TablePath(name), r_.fs));
+    LP_ASSIGN_OR_RETURN(report_.table_version, table->LatestVersion());
+  }
+  return std::move(report_);
+}
+
+}  // namespace
+
+Result<TableReport> PipelineRunner::Impl::UpdateStreamingFlow(const sql::ResolvedDataset& table_ds,
+                                                              const sql::ResolvedDataset::MoreFlow* more,
+                                                              bool full_refresh, StatusBoard* board, bool replay_only) {
+  return StreamingFlowUpdate(*this, table_ds, more, full_refresh, board, replay_only).Run();
 }
 
 }  // namespace lakepipe::runtime

@@ -168,7 +168,7 @@ StateSize IncrementalAggregate::Size() const {
 Status IncrementalAggregate::Reload() {
   pending_.reset();
   pending_batch_.reset();
-  if (pairs_) pairs_->Abandon();
+  if (pairs_) LP_RETURN_IF_ERROR(pairs_->Abandon());
   LP_ASSIGN_OR_RETURN(view_, make_());
   LP_RETURN_IF_ERROR(store_->LoadInto(view_.get()));
   // Deltas written before a snapshot may bring emptied groups back with count 0.
@@ -487,7 +487,7 @@ Status IncrementalAggregate::Commit(int64_t batch_id) {
 Status IncrementalAggregate::Abandon() {
   // Pairs may be pending before any Apply: the rows of an input read by parts were
   // counted (RowsFactory) before the failure.
-  if (pairs_) pairs_->Abandon();
+  if (pairs_) LP_RETURN_IF_ERROR(pairs_->Abandon());
   if (!pending_batch_) return Status::OK();
   return Reload();
 }

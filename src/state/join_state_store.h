@@ -20,6 +20,7 @@
 
 #include "common/status.h"
 #include "operators/stream_join.h"
+#include "state/batch_state.h"
 #include "state/state_size.h"
 
 namespace rocksdb {
@@ -28,25 +29,25 @@ class DB;
 
 namespace lakepipe::state {
 
-class JoinStateStore {
+class JoinStateStore : public BatchState {
  public:
   // Opens (creating if needed) the store in folder `dir` for a join of inputs `left` and
   // `right`; a store written for other input columns is refused (the query changed: full
   // refresh the table).
   static Result<std::unique_ptr<JoinStateStore>> Open(const std::string& dir, const Schema& left,
                                                       const Schema& right);
-  ~JoinStateStore();
+  ~JoinStateStore() override;
 
   operators::StreamJoinState* state() { return state_.get(); }
   // The last batch whose changes were committed; nullopt before the first.
-  std::optional<int64_t> committed_batch() const { return committed_batch_; }
+  std::optional<int64_t> committed_batch() const override { return committed_batch_; }
   // Durably applies the state's changes and records batch `batch_id` as applied.
   // InvalidArgument when `batch_id` is not above committed_batch().
-  Status Commit(int64_t batch_id);
+  Status Commit(int64_t batch_id) override;
   // Forgets uncommitted changes (reloads the committed state when there are any).
-  Status Abandon();
+  Status Abandon() override;
   // Buffered rows of both sides, bytes on disk and in memory.
-  StateSize Size() const;
+  StateSize Size() const override;
 
  private:
   JoinStateStore() = default;

@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "operators/scd.h"
 #include "operators/snapshot_cdc.h"
+#include "state/batch_state.h"
 #include "state/state_size.h"
 
 namespace rocksdb {
@@ -112,6 +113,25 @@ class ScdStateStore : public operators::ScdKeyStates, public operators::Snapshot
   int64_t stored_keys_ = 0;
   int64_t pending_new_ = 0;
   std::string value_;
+};
+
+// One AUTO CDC flow's view of its target's shared store, as the flow's commit protocol
+// sees it: commits and markers under the flow's name. Holds the store alive.
+class ScdFlowState final : public BatchState {
+ public:
+  ScdFlowState(std::shared_ptr<ScdStateStore> store, std::string flow)
+      : store_(std::move(store)), flow_(std::move(flow)) {}
+  std::optional<int64_t> committed_batch() const override { return store_->committed_batch(flow_); }
+  Status Commit(int64_t batch_id) override { return store_->Commit(batch_id, flow_); }
+  Status Abandon() override {
+    store_->Abandon();
+    return Status::OK();
+  }
+  StateSize Size() const override { return store_->Size(); }
+
+ private:
+  std::shared_ptr<ScdStateStore> store_;
+  std::string flow_;
 };
 
 }  // namespace lakepipe::state

@@ -66,7 +66,7 @@ TEST(SeenKeyBudgetTest, StoresSharingABudgetStayWithinItTogether) {
   EXPECT_EQ(Insert(**a, keys_a, *budget), 0);
   EXPECT_EQ(Insert(**b, keys_b, *budget), 0);
   EXPECT_EQ(Insert(**b, keys_a, *budget), 150000);  // and only to its own store
-  (*b)->Abandon();
+  ASSERT_TRUE((*b)->Abandon().ok());
   a->reset();
   b->reset();
   EXPECT_EQ(budget->used(), 0) << "closed stores keep nothing reserved";

@@ -178,7 +178,7 @@ TEST(SeenKeySpillTest, AnAbandonedSpilledBatchLeavesNoTrace) {
   EXPECT_GT(store->spilled_runs(), 0);
   EXPECT_GT(CountFiles(dir.Join("s"), "spill-"), 0);
   EXPECT_EQ(store->size(), 6000);
-  store->Abandon();
+  ASSERT_TRUE(store->Abandon().ok());
   EXPECT_EQ(store->spilled_runs(), 0);
   EXPECT_EQ(CountFiles(dir.Join("s"), "spill-"), 0);
   EXPECT_EQ(store->size(), 2000);

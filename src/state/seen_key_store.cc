@@ -800,7 +800,12 @@ StateSize SeenKeyStore::Size() const {
   return s;
 }
 
-void SeenKeyStore::Abandon() {
+Status SeenKeyStore::Abandon() {
+  ClearPending();
+  return Status::OK();
+}
+
+void SeenKeyStore::ClearPending() {
   RemoveRuns();
   pending_.Clear(kKeepSlots);
   found_stored_.Clear(1 << 12);  // a large memo is not kept between batches
@@ -831,7 +836,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
     DropCommitted();
     stored_keys_ = count;
     ApplyToStoredFilter(0);
-    Abandon();
+    ClearPending();
     committed_batch_ = batch_id;
     committed_watermark_ = watermark;
     return Status::OK();
@@ -875,7 +880,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
   ApplyToCommitted(expired);
   stored_keys_ = count;
   ApplyToStoredFilter(static_cast<int64_t>(expired.size()) + pending_stored_removed_);
-  Abandon();
+  ClearPending();
   committed_batch_ = batch_id;
   committed_watermark_ = watermark;
   return Status::OK();

@@ -49,6 +49,7 @@
 #include "operators/deduplicate.h"
 #include "state/digest_filter.h"
 #include "state/digest_run.h"
+#include "state/batch_state.h"
 #include "state/digest_table.h"
 #include "state/state_size.h"
 
@@ -59,7 +60,7 @@ class SstFileWriter;
 
 namespace lakepipe::state {
 
-class SeenKeyStore : public operators::SeenKeySet {
+class SeenKeyStore : public operators::SeenKeySet, public BatchState {
  public:
   // Opens (creating if needed) the store in folder `dir`. Up to `max_keys_in_memory` stored
   // keys, the first batch that needs to probe stored keys loads them all into memory (one
@@ -114,17 +115,17 @@ class SeenKeyStore : public operators::SeenKeySet {
   // Bytes this store holds reserved in its budget now (its tables and their next growth).
   int64_t BudgetBytes() const { return pending_held_ + committed_held_ + stored_filter_held_; }
   // Keys, bytes on disk and in memory (lists the folder: call once per batch, not per row).
-  StateSize Size() const;
+  StateSize Size() const override;
 
   // The last batch whose changes were committed; nullopt before the first.
-  std::optional<int64_t> committed_batch() const { return committed_batch_; }
+  std::optional<int64_t> committed_batch() const override { return committed_batch_; }
   // The watermark as of the last commit; nullopt when no watermark was ever recorded.
   std::optional<int64_t> committed_watermark() const { return committed_watermark_; }
   // Durably applies the pending changes and records batch `batch_id` as applied.
   // InvalidArgument when `batch_id` is not above committed_batch() (a batch is applied once).
-  Status Commit(int64_t batch_id);
-  // Forgets the pending changes (the batch failed or is replayed).
-  void Abandon();
+  Status Commit(int64_t batch_id) override;
+  // Forgets the pending changes (the batch failed or is replayed). Never fails.
+  Status Abandon() override;
 
   // 128-bit digest of a key; public for tests of collisions and layout only.
   using Digest = Digest128;
@@ -175,6 +176,8 @@ class SeenKeyStore : public operators::SeenKeySet {
   Status InSpilledRuns(const Digest& d, bool* found);
   // Drops the runs (and their files).
   void RemoveRuns();
+  // Forgets the current batch's keys, runs, memo and watermark (Abandon, and after Commit).
+  void ClearPending();
   // Commit of a batch with runs: the runs and pending_ merged into one ingested table file.
   Status WriteMerged(int64_t batch_id, int64_t count, std::optional<int64_t> watermark);
   Status MergeKeys(rocksdb::SstFileWriter* writer, const std::string& file, const std::vector<uint32_t>& slots,

@@ -52,7 +52,7 @@ TEST(SeenKeyStoreTest, KeysSurviveReopenOnlyOnceCommitted) {
   EXPECT_EQ(store->committed_batch(), 0);
   EXPECT_EQ(store->size(), 2);
   EXPECT_EQ(Insert(*store, {"a", "c"}), (std::vector<uint8_t>{0, 1}));
-  store->Abandon();
+  ASSERT_TRUE(store->Abandon().ok());
   EXPECT_EQ(store->size(), 2);
   EXPECT_EQ(Insert(*store, {"c"}), (std::vector<uint8_t>{1}));
 }
@@ -212,7 +212,7 @@ TEST(SeenKeyStoreTest, ALargeBatchIsWrittenAsTwoFilesIngestedTogether) {
     auto seen = Insert(*store, keys);
     EXPECT_EQ(std::count(seen.begin(), seen.end() - 1, 0), 450000) << in_memory;
     EXPECT_EQ(seen.back(), 1);  // key-450000 was never inserted
-    store->Abandon();
+    ASSERT_TRUE(store->Abandon().ok());
   }
 }
 
@@ -374,7 +374,7 @@ TEST(SeenKeyStoreTest, ExpiryForgetsOldKeysAtCommitAndKeepsRetimedOnes) {
   EXPECT_EQ(store->RecordedWatermark(), 9 * kMinute + 1);
   // Abandoning forgets the batch's keys and its watermark.
   ASSERT_TRUE(store->ExpireBefore(15 * kMinute).ok());
-  store->Abandon();
+  ASSERT_TRUE(store->Abandon().ok());
   EXPECT_EQ(store->RecordedWatermark(), 9 * kMinute + 1);
   EXPECT_EQ(store->size(), 1);
 }
@@ -462,7 +462,7 @@ TEST(SeenKeyStoreTest, LargeWatermarkedBatchesAreIngestedWithTheirExpiry) {
   EXPECT_EQ(store->committed_watermark(), 30000);
   EXPECT_EQ(InsertAt(*store, {"key-0", "key-19999", "key-20000", "key-79999"}, {2000000, 2000000, 2000000, 2000000}),
             (std::vector<uint8_t>{1, 1, 0, 0}));
-  store->Abandon();
+  ASSERT_TRUE(store->Abandon().ok());
   // The re-timed keys expire at their new time, not their old one.
   ASSERT_TRUE(store->ExpireBefore(999999).ok());
   ASSERT_TRUE(store->Commit(2).ok());
@@ -543,7 +543,7 @@ TEST(SeenKeyStoreTest, AnAbandonedLargeBatchLeavesNoTrace) {
   EXPECT_EQ(std::count(again.begin(), again.end(), 1), 10000);
   EXPECT_EQ(store->size(), 70000);
   EXPECT_GT(store->MemoryBytes(), 10000 * 16);
-  store->Abandon();
+  ASSERT_TRUE(store->Abandon().ok());
   EXPECT_EQ(store->size(), 60000);
   store.reset();
   store = OpenStore(dir.Join("s"));
@@ -637,7 +637,7 @@ RecordBatch Concat(const RecordBatch& a, const RecordBatch& b) {
 // One micro-batch as the runtime runs it: a fresh Deduplicate over the store, Push, Commit.
 int64_t RunBatch(const std::shared_ptr<SeenKeyStore>& store, const RecordBatch& input, int64_t batch_id,
                  bool watermarked) {
-  store->Abandon();
+  EXPECT_TRUE(store->Abandon().ok());
   std::optional<operators::DeduplicateWatermark> wm;
   if (watermarked) wm = operators::DeduplicateWatermark{1, 10 * kMinute};
   auto dedup = operators::Deduplicate::Make(input.schema(), {0}, store, wm);
@@ -736,7 +736,7 @@ TEST(SeenKeyStoreTest, RemovedKeysLeaveAtTheCommitAndMayComeBackInTheSameBatch) 
       // An abandoned removal changes nothing.
       ASSERT_TRUE(store->Remove(views(0, 4)).ok());
       EXPECT_EQ(store->size(), half - 4);
-      store->Abandon();
+      ASSERT_TRUE(store->Abandon().ok());
       EXPECT_EQ(store->size(), half);
       // Batch 1: remove k0..k3 (stored), insert k2 again; insert k[half] and remove it
       // again (pending only); remove k[keys-1] (never there); insert the rest of the keys.

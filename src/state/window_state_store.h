@@ -23,6 +23,7 @@
 
 #include "common/status.h"
 #include "operators/window_aggregate.h"
+#include "state/batch_state.h"
 #include "state/state_size.h"
 #include "types/batch.h"
 #include "types/schema.h"
@@ -33,7 +34,7 @@ class DB;
 
 namespace lakepipe::state {
 
-class WindowStateStore : public operators::WindowState {
+class WindowStateStore : public operators::WindowState, public BatchState {
  public:
   // Opens (creating if needed) the store in `dir` for open-window states of `state_schema`
   // (the HashAggregate state schema). InvalidArgument when it was written for another
@@ -41,15 +42,18 @@ class WindowStateStore : public operators::WindowState {
   static Result<std::unique_ptr<WindowStateStore>> Open(const std::string& dir, const Schema& state_schema);
   ~WindowStateStore() override;
 
-  std::optional<int64_t> committed_batch() const { return committed_batch_; }
+  std::optional<int64_t> committed_batch() const override { return committed_batch_; }
   std::optional<int64_t> max_event_time() const override;
   Result<RecordBatch> OpenWindows() const override;
   void Stage(std::optional<int64_t> max_event_time, RecordBatch open_windows) override;
 
-  Status Commit(int64_t batch_id);
-  void Abandon() { staged_.reset(); }
+  Status Commit(int64_t batch_id) override;
+  Status Abandon() override {
+    staged_.reset();
+    return Status::OK();
+  }
 
-  StateSize Size() const;
+  StateSize Size() const override;
 
  private:
   WindowStateStore() = default;
