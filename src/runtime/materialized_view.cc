@@ -298,54 +298,68 @@ std::string PipelineRunner::Impl::WhyNotIncremental(const sql::ResolvedDataset& 
 
 namespace {
 
-// Reads the planned input of an incremental view's batch: the whole table at a version
-// (the first batch) or the rows appended by a version range.
+// What one update of an incremental view reads of the table it aggregates: the whole
+// table at a version (the first batch, or a start again from a snapshot), or the rows the
+// versions start..end appended.
+struct ViewInput {
+  enum class Kind { kSnapshot, kAppends };
+  Kind kind = Kind::kSnapshot;
+  std::string table;          // the upstream's name as resolved
+  int64_t version = -1;       // kSnapshot
+  int64_t start_version = -1;  // kAppends
+  int64_t end_version = -1;
+
+  static ViewInput Snapshot(std::string table, int64_t version) {
+    return {Kind::kSnapshot, std::move(table), version, -1, -1};
+  }
+  static ViewInput Appends(std::string table, int64_t start, int64_t end) {
+    return {Kind::kAppends, std::move(table), -1, start, end};
+  }
+};
+
+// Reads the planned input of an incremental view's batch (ViewInput).
 class IncrementalViewScanProvider : public FullScanProvider {
  public:
-  IncrementalViewScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const Json& source)
-      : FullScanProvider(runner, exec), source_(source) {}
+  IncrementalViewScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const ViewInput& input)
+      : FullScanProvider(runner, exec), input_(input) {}
 
   Result<Batches> ReadTable(const sql::PlanNode& node) override {
-    if (Lower(node.table) != Lower(source_["table"].get<std::string>())) return FullScanProvider::ReadTable(node);
+    if (Lower(node.table) != Lower(input_.table)) return FullScanProvider::ReadTable(node);
     LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
-    if (source_["kind"] == "snapshot") {
-      int64_t version = source_["version"].get<int64_t>();
-      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
-      if (snap->version() != version) {
-        LP_ASSIGN_OR_RETURN(snap, table->AtVersion(version));
-      }
+    if (input_.kind == ViewInput::Kind::kSnapshot) {
+      LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, SnapshotAt(*table));
       return ReadSnapshot(snap, node.schema);
     }
     delta::ChangeReadOptions options;
     options.columns = node.schema.names();
-    return delta::ReadAppends(*table, source_["startVersion"].get<int64_t>(), source_["endVersion"].get<int64_t>(),
-                              options);
+    return delta::ReadAppends(*table, input_.start_version, input_.end_version, options);
   }
 
   Result<std::unique_ptr<BatchStream>> StreamTable(const sql::PlanNode& node, const std::vector<std::string>& columns,
                                                    const std::vector<parquet::ColumnPredicate>& predicates) override {
-    if (Lower(node.table) != Lower(source_["table"].get<std::string>()))
-      return FullScanProvider::StreamTable(node, columns, predicates);
-    if (by_parts_ && source_["kind"] == "delta") return SharedAppendsStream(node, columns);
-    if (!by_parts_ || source_["kind"] != "snapshot") return std::unique_ptr<BatchStream>();
+    if (Lower(node.table) != Lower(input_.table)) return FullScanProvider::StreamTable(node, columns, predicates);
+    if (by_parts_ && input_.kind == ViewInput::Kind::kAppends) return SharedAppendsStream(node, columns);
+    if (!by_parts_ || input_.kind != ViewInput::Kind::kSnapshot) return std::unique_ptr<BatchStream>();
     LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
-    int64_t version = source_["version"].get<int64_t>();
-    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->Latest());
-    if (snap->version() != version) {
-      LP_ASSIGN_OR_RETURN(snap, table->AtVersion(version));
-    }
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, SnapshotAt(*table));
     return SnapshotStream(node.table, snap, node.schema, columns, predicates);
   }
 
  private:
+  Result<delta::SnapshotPtr> SnapshotAt(delta::DeltaTable& table) {
+    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table.Latest());
+    if (snap->version() == input_.version) return snap;
+    return table.AtVersion(input_.version);
+  }
+
   // The rows of the planned versions, in the columns the query reads, one version after
   // the other through runner_.shared_appends (each version decoded once for every view
   // that follows the table); null when the latest schema is not that of every version in
   // the range (then the range is read whole, in the schema of its end).
   Result<std::unique_ptr<BatchStream>> SharedAppendsStream(const sql::PlanNode& node,
                                                            const std::vector<std::string>& columns) {
-    const int64_t start = source_["startVersion"].get<int64_t>();
-    const int64_t end = source_["endVersion"].get<int64_t>();
+    const int64_t start = input_.start_version;
+    const int64_t end = input_.end_version;
     LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::DeltaTable> table, runner_.Table(node.table));
     LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, table->Latest());
     if (latest->version() < end || !SharedAppends::UsableFor(*latest, start)) return std::unique_ptr<BatchStream>();
@@ -377,7 +391,7 @@ class IncrementalViewScanProvider : public FullScanProvider {
     return PrefetchStream(std::move(widened), 2);
   }
 
-  const Json& source_;
+  const ViewInput& input_;
 };
 
 // The rows of one table scan of a view's query given in advance (the rows an update
@@ -762,319 +776,414 @@ Result<TableReport> PipelineRunner::Impl::UpdateMaterializedView(const sql::Reso
   return result;
 }
 
-Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::ResolvedDataset& ds,
-                                                                const IncrementalShape& shape, bool full_refresh,
-                                                                StatusBoard* board) {
-  int64_t start = MonotonicNanos();
-  TableReport report;
-  report.table = ds.name;
-  report.kind = sql::DatasetKindName(ds.kind);
-  LP_ASSIGN_OR_RETURN(Flow * flow, OpenFlow(ds, full_refresh));
-  // The upstream as declared, or another pipeline's `pipeline.table` (docs/catalog.md).
-  const sql::ResolvedDataset* upstream_ds = Find(shape.scan->table);
-  const std::string upstream = upstream_ds != nullptr ? upstream_ds->name : Lower(shape.scan->table);
-  ExecOptions exec;
-  exec.current_timestamp_micros = clock->NowMicros();
-  LP_ASSIGN_OR_RETURN(CountedAggregate counted, CountAggregate(*shape.aggregate, exec));
-  LP_ASSIGN_OR_RETURN(AggregateFactory make, AggregateFactoryFor(counted.node, exec));
-  const std::string dir = JoinPath(flow->cp.dir(), "state/aggregate-0");
-  // count(DISTINCT)'s pending pairs share the pipeline's seen-key budget (docs/checkpoint.md,
-  // "Distinct pairs").
-  LP_ASSIGN_OR_RETURN(auto distinct_memory, SeenKeysBudget(pipeline.settings));
-  auto open_state = [&]() -> Result<std::unique_ptr<state::IncrementalAggregate>> {
-    return state::IncrementalAggregate::Open(dir, make, state::AggregateStateStore::Options(), distinct_memory);
-  };
-  if (flow->aggregate == nullptr) {
-    LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-    LP_ASSIGN_OR_RETURN(flow->aggregate, open_state());
-    if (!flow->aggregate->discarded_state().empty()) {
-      report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` (" + dir + ") was set aside: " +
-                                                      flow->aggregate->discarded_state() +
-                                                      "; recomputing it from a snapshot of `" + upstream + "`"});
-    }
-    if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
-    // The state and the view are cross-checked once per process (issue 19). A state that
-    // is gone is rebuilt from a snapshot below (a complete recompute, so nothing is lost
-    // or doubled); a view behind its state (its newest commits deleted, or the view
-    // gone) is republished the same way, since the state alone would say "up to date".
-    std::optional<int64_t> covered = flow->aggregate->committed_batch();
-    LP_ASSIGN_OR_RETURN(auto view, FlowCheckpoint::ReadTableProgress(fs, TablePath(ds.name), flow->cp.flow_id()));
-    if (covered && (!view.flow_txn || *view.flow_txn < *covered)) {
-      report.warnings.push_back({"state_rebuilt", "view `" + ds.name + "` is behind its state (" + dir +
-                                                      " covers upstream version " + std::to_string(*covered) +
-                                                      "): recomputing it from a snapshot of `" + upstream + "`"});
-      flow->aggregate.reset();
-      LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
-      LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-      LP_ASSIGN_OR_RETURN(flow->aggregate, open_state());
-      if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
-    } else if (!covered && view.flow_txn && !full_refresh && flow->aggregate->discarded_state().empty()) {
-      report.warnings.push_back({"state_rebuilt", "state of view `" + ds.name + "` is missing (" + dir +
-                                                      "): recomputing it from a snapshot of `" + upstream + "`"});
-    }
+namespace {
+
+// One update of an incrementally maintained materialized view (an aggregate over one stored
+// table): its state opened and cross-checked with the view once per process; the upstream
+// versions the state lacks read as appended rows, as net row changes, or as a snapshot;
+// retracted rows taken back, or their groups recomputed; the new rows applied; the view
+// written in one commit whose txn is the state's batch (the upstream version now covered),
+// then the state committed (docs/execution.md; docs/checkpoint.md, "The protocol").
+// Run() once; one thread.
+class IncrementalViewUpdate {
+ public:
+  IncrementalViewUpdate(PipelineRunner::Impl& runner, const sql::ResolvedDataset& ds,
+                        const PipelineRunner::Impl::IncrementalShape& shape, bool full_refresh, StatusBoard* board)
+      : r_(runner), ds_(ds), shape_(shape), full_refresh_(full_refresh), board_(board), start_(MonotonicNanos()) {
+    report_.table = ds.name;
+    report_.kind = sql::DatasetKindName(ds.kind);
+    // The upstream as declared, or another pipeline's `pipeline.table` (docs/catalog.md).
+    const sql::ResolvedDataset* upstream_ds = r_.Find(shape.scan->table);
+    upstream_ = upstream_ds != nullptr ? upstream_ds->name : Lower(shape.scan->table);
   }
 
+  Result<TableReport> Run();
+
+ private:
+  // Where the rows the query's aggregate receives go (the query runs up to three times):
+  //  - kRetracting: the retracted upstream rows through the row-wise steps, gathered in
+  //    retracted_ (the query's output is unused);
+  //  - kRecomputing: the rows of the groups that lost a value, read from the table's new
+  //    snapshot, gathered in recomputed_ (output unused);
+  //  - kApplying: the new rows, applied to the state, whose output is the view.
+  enum class Pass { kRetracting, kRecomputing, kApplying };
+
+  // Opens the view's state (once per process) and cross-checks it with the view.
+  Status OpenState();
+  // The state opened afresh in an empty folder.
+  Status ResetState();
+  Result<std::unique_ptr<state::IncrementalAggregate>> NewState() {
+    return state::IncrementalAggregate::Open(dir_, make_, state::AggregateStateStore::Options(), distinct_memory_);
+  }
+  // What this update reads: false when the state covers the latest upstream version (the
+  // report then says "up to date").
+  Result<bool> PlanInput();
+  // For a range of versions: whether it only appends rows, else its net row changes (or
+  // why they cannot be read).
+  Status ReadChanges();
+  // The rows the range retracted: taken out of the state, or their groups recomputed, or
+  // (when neither can be exact) the view starts again from a snapshot.
+  Status TakeBackRetracted();
+  void InstallAggregateCallbacks();
+  // Runs the query over the planned input, writes the view, commits the state.
+  Result<TableReport> ApplyAndCommit();
+
+  PipelineRunner::Impl& r_;
+  const sql::ResolvedDataset& ds_;
+  const PipelineRunner::Impl::IncrementalShape& shape_;
+  const bool full_refresh_;
+  StatusBoard* board_;
+  const int64_t start_;
+  TableReport report_;
+  std::string upstream_;
+
+  // Set by OpenState.
+  Flow* flow_ = nullptr;
+  ExecOptions exec_;
+  CountedAggregate counted_;
+  AggregateFactory make_;
+  std::string dir_;
+  std::shared_ptr<MemoryBudget> distinct_memory_;
+
+  // Set by PlanInput and ReadChanges.
+  std::shared_ptr<delta::DeltaTable> table_;
+  int64_t latest_ = -1;  // the upstream version the update brings the view to: its batch
+  std::optional<int64_t> covered_;
+  ViewInput input_;
+  std::string technique_;
+  std::string range_;  // "`t` versions a..b", for messages
+  bool only_appends_ = false;
+  std::optional<NetChanges> changes_;
+  bool replaced_ = false;  // the range overwrote the table
+  std::string why_;        // why the view starts again from a snapshot of an updated table
+
+  // The passes (InstallAggregateCallbacks).
+  Pass pass_ = Pass::kApplying;
+  int64_t input_rows_ = 0;
+  Batches retracted_;
+  Batches lost_rows_;  // the retracted rows of recomputed groups (their distinct pairs leave)
+  Batches recomputed_;
+  std::optional<RecordBatch> groups_;  // the groups recomputed, when they are
+};
+
+Status IncrementalViewUpdate::ResetState() {
+  flow_->aggregate.reset();
+  LP_RETURN_IF_ERROR(r_.fs->RemoveAll(dir_));
+  LP_RETURN_IF_ERROR(r_.fs->CreateDirs(dir_));
+  LP_ASSIGN_OR_RETURN(flow_->aggregate, NewState());
+  if (counted_.keyed) LP_RETURN_IF_ERROR(flow_->aggregate->SetRowCountColumn(kRowCountState));
+  return Status::OK();
+}
+
+Status IncrementalViewUpdate::OpenState() {
+  LP_ASSIGN_OR_RETURN(flow_, r_.OpenFlow(ds_, full_refresh_));
+  exec_.current_timestamp_micros = r_.clock->NowMicros();
+  LP_ASSIGN_OR_RETURN(counted_, CountAggregate(*shape_.aggregate, exec_));
+  LP_ASSIGN_OR_RETURN(make_, AggregateFactoryFor(counted_.node, exec_));
+  dir_ = JoinPath(flow_->cp.dir(), "state/aggregate-0");
+  // count(DISTINCT)'s pending pairs share the pipeline's seen-key budget (docs/checkpoint.md,
+  // "Distinct pairs").
+  LP_ASSIGN_OR_RETURN(distinct_memory_, SeenKeysBudget(r_.pipeline.settings));
+  if (flow_->aggregate != nullptr) return Status::OK();
+  LP_RETURN_IF_ERROR(r_.fs->CreateDirs(dir_));
+  LP_ASSIGN_OR_RETURN(flow_->aggregate, NewState());
+  if (!flow_->aggregate->discarded_state().empty()) {
+    report_.warnings.push_back({"state_rebuilt", "state of view `" + ds_.name + "` (" + dir_ + ") was set aside: " +
+                                                     flow_->aggregate->discarded_state() +
+                                                     "; recomputing it from a snapshot of `" + upstream_ + "`"});
+  }
+  if (counted_.keyed) LP_RETURN_IF_ERROR(flow_->aggregate->SetRowCountColumn(kRowCountState));
+  // The state and the view are cross-checked once per process (issue 19). A state that
+  // is gone is rebuilt from a snapshot (a complete recompute, so nothing is lost or
+  // doubled); a view behind its state (its newest commits deleted, or the view gone) is
+  // republished the same way, since the state alone would say "up to date".
+  std::optional<int64_t> covered = flow_->aggregate->committed_batch();
+  LP_ASSIGN_OR_RETURN(auto view, FlowCheckpoint::ReadTableProgress(r_.fs, r_.TablePath(ds_.name), flow_->cp.flow_id()));
+  if (covered && (!view.flow_txn || *view.flow_txn < *covered)) {
+    report_.warnings.push_back({"state_rebuilt", "view `" + ds_.name + "` is behind its state (" + dir_ +
+                                                     " covers upstream version " + std::to_string(*covered) +
+                                                     "): recomputing it from a snapshot of `" + upstream_ + "`"});
+    return ResetState();
+  }
+  if (!covered && view.flow_txn && !full_refresh_ && flow_->aggregate->discarded_state().empty()) {
+    report_.warnings.push_back({"state_rebuilt", "state of view `" + ds_.name + "` is missing (" + dir_ +
+                                                     "): recomputing it from a snapshot of `" + upstream_ + "`"});
+  }
+  return Status::OK();
+}
+
+Result<bool> IncrementalViewUpdate::PlanInput() {
   // The state says which upstream version it covers (its batch id is that version), so
   // the next batch is the versions after it: no plan file is needed. A crash after the
   // view's commit but before the state's leaves the state behind the table; the next
   // batch then covers more versions and publishes the same aggregate again.
-  LP_ASSIGN_OR_RETURN(auto table, Table(upstream));
-  LP_ASSIGN_OR_RETURN(int64_t latest, table->LatestVersion());
-  std::optional<int64_t> covered = flow->aggregate->committed_batch();
-  Json source;
-  if (!covered) {
-    source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
-  } else if (*covered < latest) {
-    source = {{"kind", "delta"}, {"table", upstream}, {"startVersion", *covered + 1}, {"endVersion", latest}};
-  } else {
-    report.status = "up to date";
-    LP_ASSIGN_OR_RETURN(auto own, Table(ds.name));
-    LP_ASSIGN_OR_RETURN(report.table_version, own->LatestVersion());
-    return report;
+  LP_ASSIGN_OR_RETURN(table_, r_.Table(upstream_));
+  LP_ASSIGN_OR_RETURN(latest_, table_->LatestVersion());
+  covered_ = flow_->aggregate->committed_batch();
+  if (covered_ && *covered_ >= latest_) {
+    report_.status = "up to date";
+    LP_ASSIGN_OR_RETURN(auto own, r_.Table(ds_.name));
+    LP_ASSIGN_OR_RETURN(report_.table_version, own->LatestVersion());
+    return false;
   }
-  int64_t batch_id = latest;
-  std::string technique = source["kind"] == "snapshot" ? "incremental (initial)" : "incremental";
+  input_ = covered_ ? ViewInput::Appends(upstream_, *covered_ + 1, latest_) : ViewInput::Snapshot(upstream_, latest_);
+  technique_ = covered_ ? "incremental" : "incremental (initial)";
+  range_ = "`" + upstream_ + "` versions " + std::to_string(covered_ ? *covered_ + 1 : 0) + ".." +
+           std::to_string(latest_);
+  return true;
+}
 
+Status IncrementalViewUpdate::ReadChanges() {
+  // A range that only appends rows (the usual case) is read by parts, in the columns the
+  // query reads, through shared_appends: each version is decoded once for every view that
+  // follows the table (IncrementalViewScanProvider::SharedAppendsStream).
+  PipelineRunner::Impl& r = r_;
+  std::call_once(r.followed_by_views, [&r] {
+    for (const auto& other : r.resolved.datasets) {
+      if (other.kind != sql::DatasetKind::kMaterializedView || other.plan == nullptr) continue;
+      PipelineRunner::Impl::IncrementalShape other_shape;
+      if (!r.WhyNotIncremental(other, &other_shape).empty()) continue;
+      const sql::ResolvedDataset* up = r.Find(other_shape.scan->table);
+      if (up != nullptr) r.shared_appends.Follow(r.TablePath(up->name), Lower(other.name));
+    }
+  });
+  if (input_.kind != ViewInput::Kind::kAppends) return Status::OK();
+  const int64_t first = input_.start_version;
+  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr now, table_->Latest());
+  if (now->version() >= latest_ && SharedAppends::UsableFor(*now, first)) {
+    LP_ASSIGN_OR_RETURN(only_appends_, r_.shared_appends.OnlyAppends(*table_, now, first, latest_));
+  }
+  if (only_appends_) return Status::OK();
   // Versions that delete or rewrite rows (an AUTO CDC target, `lakepipe table delete`):
   // their net row changes, from the change data feed or the rewritten files. Retracted
   // rows are taken out of the state when every aggregate can take them back exactly;
   // otherwise (or when the changes cannot be read) the view starts again from a snapshot.
-  std::optional<NetChanges> changes;
-  std::string why;  // why the view starts again from a snapshot of an updated table
-  bool replaced = false;
-  const std::string range = "`" + upstream + "` versions " + std::to_string(covered ? *covered + 1 : 0) + ".." +
-                            std::to_string(latest);
-  // A range that only appends rows (the usual case) is read by parts, in the columns the
-  // query reads, through shared_appends: each version is decoded once for every view that
-  // follows the table (IncrementalViewScanProvider::SharedAppendsStream).
-  bool only_appends = false;
-  std::call_once(followed_by_views, [this] {
-    for (const auto& other : resolved.datasets) {
-      if (other.kind != sql::DatasetKind::kMaterializedView || other.plan == nullptr) continue;
-      IncrementalShape other_shape;
-      if (!WhyNotIncremental(other, &other_shape).empty()) continue;
-      const sql::ResolvedDataset* up = Find(other_shape.scan->table);
-      if (up != nullptr) shared_appends.Follow(TablePath(up->name), Lower(other.name));
-    }
-  });
-  if (source["kind"] == "delta") {
-    LP_ASSIGN_OR_RETURN(delta::SnapshotPtr now, table->Latest());
-    if (now->version() >= latest && SharedAppends::UsableFor(*now, *covered + 1)) {
-      LP_ASSIGN_OR_RETURN(only_appends, shared_appends.OnlyAppends(*table, now, *covered + 1, latest));
-    }
+  delta::ChangeReadOptions appends;
+  appends.columns = shape_.scan->schema.names();
+  auto appended = delta::ReadAppends(*table_, first, latest_, appends);
+  if (appended.ok()) {
+    changes_ = NetChanges{std::move(appended).value(), {}};
+    return Status::OK();
   }
-  if (source["kind"] == "delta" && !only_appends) {
-    delta::ChangeReadOptions appends;
-    appends.columns = shape.scan->schema.names();
-    auto appended = delta::ReadAppends(*table, *covered + 1, latest, appends);
-    if (appended.ok()) {
-      changes = NetChanges{std::move(appended).value(), {}};
-    } else if (appended.status().code() != StatusCode::kNotSupported ||
-               appended.status().message().find("skipChangeCommits") == std::string::npos) {
-      return appended.status();
-    } else {
-      LP_ASSIGN_OR_RETURN(replaced, TableOverwritten(*table, *covered, latest));
-      if (!replaced) {
-        auto read = ReadNetChanges(*table, *covered + 1, latest, shape.scan->schema);
-        if (read.ok()) {
-          changes = std::move(read).value();
-        } else {
-          why = "the row changes of " + range + " cannot be read (" + read.status().message() + ")";
-        }
-      }
-    }
+  if (appended.status().code() != StatusCode::kNotSupported ||
+      appended.status().message().find("skipChangeCommits") == std::string::npos) {
+    return appended.status();
   }
+  LP_ASSIGN_OR_RETURN(replaced_, TableOverwritten(*table_, *covered_, latest_));
+  if (replaced_) return Status::OK();
+  auto read = ReadNetChanges(*table_, first, latest_, shape_.scan->schema);
+  if (read.ok()) {
+    changes_ = std::move(read).value();
+  } else {
+    why_ = "the row changes of " + range_ + " cannot be read (" + read.status().message() + ")";
+  }
+  return Status::OK();
+}
 
-  int64_t input_rows = 0;
-  // The query runs up to three times; its aggregate's input rows go, by `pass`:
-  //  - kRetracting: the retracted upstream rows through the row-wise steps, gathered in
-  //    `retracted` (the query's output is unused);
-  //  - kRecomputing: the rows of the groups that lost a value, read from the table's new
-  //    snapshot, gathered in `recomputed` (output unused);
-  //  - kApplying: the new rows, applied to the state, whose output is the view.
-  enum class Pass { kRetracting, kRecomputing, kApplying };
-  Pass pass = Pass::kApplying;
-  Batches retracted;
-  Batches lost_rows;  // the retracted rows of recomputed groups (their distinct pairs leave)
-  Batches recomputed;
-  std::optional<RecordBatch> groups;  // the groups recomputed, when they are
-  exec.incremental_aggregate = [&](const sql::PlanNode&, const AggregateFactory&, const Batches& rows) -> Result<Batches> {
-    switch (pass) {
+void IncrementalViewUpdate::InstallAggregateCallbacks() {
+  exec_.incremental_aggregate = [this](const sql::PlanNode&, const AggregateFactory&,
+                                       const Batches& rows) -> Result<Batches> {
+    switch (pass_) {
       case Pass::kRetracting:
-        retracted.insert(retracted.end(), rows.begin(), rows.end());
+        retracted_.insert(retracted_.end(), rows.begin(), rows.end());
         return Batches{};
       case Pass::kRecomputing: {
         // Only the groups' rows are kept (the files read hold others too).
-        LP_ASSIGN_OR_RETURN(Batches kept, flow->aggregate->RowsOfGroups(rows, *groups, true));
-        recomputed.insert(recomputed.end(), kept.begin(), kept.end());
+        LP_ASSIGN_OR_RETURN(Batches kept, flow_->aggregate->RowsOfGroups(rows, *groups_, true));
+        recomputed_.insert(recomputed_.end(), kept.begin(), kept.end());
         return Batches{};
       }
       case Pass::kApplying:
         break;
     }
-    input_rows += CountRows(rows);
-    if (groups) {
+    input_rows_ += CountRows(rows);
+    if (groups_) {
       LP_ASSIGN_OR_RETURN(Batches out,
-                          flow->aggregate->ApplyRecomputingGroups(batch_id, rows, *groups, recomputed, lost_rows));
-      return VisibleOutput(counted, out);
+                          flow_->aggregate->ApplyRecomputingGroups(latest_, rows, *groups_, recomputed_, lost_rows_));
+      return VisibleOutput(counted_, out);
     }
-    LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->Apply(batch_id, rows, retracted, counted.key_columns));
-    return VisibleOutput(counted, out);
+    LP_ASSIGN_OR_RETURN(Batches out, flow_->aggregate->Apply(latest_, rows, retracted_, counted_.key_columns));
+    return VisibleOutput(counted_, out);
   };
   // The view's new rows read by parts (the snapshot of the first batch): Execute builds
   // their aggregate as they stream, and it is merged into the state whole.
   // Its rows count distinct values against the state's pair store (RowsFactory).
-  exec.incremental_aggregate_factory = [&]() { return flow->aggregate->RowsFactory()(); };
-  exec.incremental_aggregate_merge = [&](const sql::PlanNode&, const AggregateFactory&,
-                                         std::unique_ptr<operators::HashAggregate> these,
-                                         int64_t rows) -> Result<Batches> {
-    if (pass != Pass::kApplying || groups || !retracted.empty()) {
+  exec_.incremental_aggregate_factory = [this]() { return flow_->aggregate->RowsFactory()(); };
+  exec_.incremental_aggregate_merge = [this](const sql::PlanNode&, const AggregateFactory&,
+                                             std::unique_ptr<operators::HashAggregate> these,
+                                             int64_t rows) -> Result<Batches> {
+    if (pass_ != Pass::kApplying || groups_ || !retracted_.empty()) {
       return Status::Internal("a view's rows read by parts outside the pass that applies them");
     }
-    input_rows += rows;
-    LP_ASSIGN_OR_RETURN(Batches out, flow->aggregate->ApplyAggregated(batch_id, std::move(these)));
-    return VisibleOutput(counted, out);
+    input_rows_ += rows;
+    LP_ASSIGN_OR_RETURN(Batches out, flow_->aggregate->ApplyAggregated(latest_, std::move(these)));
+    return VisibleOutput(counted_, out);
   };
-  if (changes && !changes->deleted.empty()) {
-    pass = Pass::kRetracting;
-    GivenRowsScanProvider gone(*this, exec, upstream, changes->deleted);
-    LP_RETURN_IF_ERROR(Execute(*ds.plan, gone, exec).status());
-    pass = Pass::kApplying;
-    // Rows the query's WHERE never let in need no taking back.
-    if (CountRows(retracted) > 0 && !counted.not_retractable.empty()) {
-      const std::string lost = counted.not_retractable + "; " + range + " deleted or updated " +
-                               std::to_string(CountRows(retracted)) + " of its rows";
-      // Recompute only the groups that lost a value, from the table's new snapshot —
-      // unless that is the whole view anyway (see below).
-      std::string whole;  // why the whole view is recomputed instead
-      if (counted.keyed && shape.aggregate->grouping_ids.empty()) {
-        LP_ASSIGN_OR_RETURN(RecordBatch lost_groups, flow->aggregate->GroupsOf(retracted));
-        const int64_t n = lost_groups.num_rows();
-        const int64_t total = flow->aggregate->aggregate().num_groups();
-        // The rule: more than half of the view's groups are recomputed whole. Recomputing
-        // them reads (nearly) every file anyway, and replacing most of the state costs
-        // more than rebuilding it.
-        if (2 * n > total) {
-          whole = std::to_string(n) + " of its " + std::to_string(total) +
-                  " groups lost a value (more than half: the whole view is recomputed)";
-        } else {
-          groups = std::move(lost_groups);
-        }
-      } else if (counted.keyed) {
-        whole = "with GROUPING SETS every row also counts in rolled-up groups";
-      }
-      if (groups) {
-        // The group key that is a table column, unchanged, lets statistics skip files.
-        KeyValues keys;
-        for (size_t k = 0; k < shape.aggregate->group_keys.size() && keys.column.empty(); ++k) {
-          keys.column = ScanColumnOfKey(*shape.aggregate, k, *shape.scan);
-          if (keys.column.empty()) continue;
-          for (int64_t r = 0; r < groups->num_rows(); ++r) {
-            if (groups->column(k).IsNull(r)) keys.with_null = true;
-            else keys.values.push_back(groups->column(k).GetValue(r));
-          }
-          std::sort(keys.values.begin(), keys.values.end(), [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
-          keys.values.erase(std::unique(keys.values.begin(), keys.values.end(),
-                                        [](const Value& a, const Value& b) { return a.Compare(b) == 0; }),
-                            keys.values.end());
-        }
-        pass = Pass::kRecomputing;
-        GroupFilesScanProvider group_files(*this, exec, upstream, latest, keys);
-        LP_RETURN_IF_ERROR(Execute(*ds.plan, group_files, exec).status());
-        pass = Pass::kApplying;
-        const int64_t n = groups->num_rows();
-        technique = "incremental (" + std::to_string(n) + (n == 1 ? " group" : " groups") + " recomputed)";
-        report.message = "recomputed " + std::to_string(n) + " of " +
-                         std::to_string(flow->aggregate->aggregate().num_groups()) + " groups from `" + upstream +
-                         "` version " + std::to_string(latest) + " (" + std::to_string(group_files.files_read()) +
-                         " of " + std::to_string(group_files.files_total()) + " files read): " + lost;
-        input_rows += CountRows(recomputed);
-        lost_rows = std::move(retracted);
-        retracted.clear();
-      } else {
-        why = lost + (whole.empty() ? "" : "; " + whole);
-        changes.reset();
-        retracted.clear();
-      }
-    } else if (CountRows(retracted) > 0) {
-      technique = "incremental (retracting)";
-      input_rows += CountRows(retracted);
+}
+
+Status IncrementalViewUpdate::TakeBackRetracted() {
+  if (!changes_ || changes_->deleted.empty()) return Status::OK();
+  pass_ = Pass::kRetracting;
+  GivenRowsScanProvider gone(r_, exec_, upstream_, changes_->deleted);
+  LP_RETURN_IF_ERROR(Execute(*ds_.plan, gone, exec_).status());
+  pass_ = Pass::kApplying;
+  // Rows the query's WHERE never let in need no taking back.
+  if (CountRows(retracted_) == 0) return Status::OK();
+  if (counted_.not_retractable.empty()) {
+    technique_ = "incremental (retracting)";
+    input_rows_ += CountRows(retracted_);
+    return Status::OK();
+  }
+  const std::string lost = counted_.not_retractable + "; " + range_ + " deleted or updated " +
+                           std::to_string(CountRows(retracted_)) + " of its rows";
+  // Recompute only the groups that lost a value, from the table's new snapshot — unless
+  // that is the whole view anyway (see below).
+  std::string whole;  // why the whole view is recomputed instead
+  if (counted_.keyed && shape_.aggregate->grouping_ids.empty()) {
+    LP_ASSIGN_OR_RETURN(RecordBatch lost_groups, flow_->aggregate->GroupsOf(retracted_));
+    const int64_t n = lost_groups.num_rows();
+    const int64_t total = flow_->aggregate->aggregate().num_groups();
+    // The rule: more than half of the view's groups are recomputed whole. Recomputing
+    // them reads (nearly) every file anyway, and replacing most of the state costs more
+    // than rebuilding it.
+    if (2 * n > total) {
+      whole = std::to_string(n) + " of its " + std::to_string(total) +
+              " groups lost a value (more than half: the whole view is recomputed)";
+    } else {
+      groups_ = std::move(lost_groups);
     }
+  } else if (counted_.keyed) {
+    whole = "with GROUPING SETS every row also counts in rolled-up groups";
   }
-  if (source["kind"] == "delta" && !changes && !only_appends) {
-    flow->aggregate.reset();
-    LP_RETURN_IF_ERROR(fs->RemoveAll(dir));
-    LP_RETURN_IF_ERROR(fs->CreateDirs(dir));
-    LP_ASSIGN_OR_RETURN(flow->aggregate, open_state());
-    if (counted.keyed) LP_RETURN_IF_ERROR(flow->aggregate->SetRowCountColumn(kRowCountState));
-    source = {{"kind", "snapshot"}, {"table", upstream}, {"version", latest}};
-    technique = replaced ? "incremental (initial)" : "complete recompute: " + why;
+  if (!groups_) {
+    why_ = lost + (whole.empty() ? "" : "; " + whole);
+    changes_.reset();
+    retracted_.clear();
+    return Status::OK();
   }
-  state::IncrementalAggregate& aggregate = *flow->aggregate;
-  auto abandon = [&](Status st) {
+  // The group key that is a table column, unchanged, lets statistics skip files.
+  KeyValues keys;
+  for (size_t k = 0; k < shape_.aggregate->group_keys.size() && keys.column.empty(); ++k) {
+    keys.column = ScanColumnOfKey(*shape_.aggregate, k, *shape_.scan);
+    if (keys.column.empty()) continue;
+    for (int64_t row = 0; row < groups_->num_rows(); ++row) {
+      if (groups_->column(k).IsNull(row)) keys.with_null = true;
+      else keys.values.push_back(groups_->column(k).GetValue(row));
+    }
+    auto less = [](const Value& a, const Value& b) { return a.Compare(b) < 0; };
+    auto equal = [](const Value& a, const Value& b) { return a.Compare(b) == 0; };
+    std::sort(keys.values.begin(), keys.values.end(), less);
+    keys.values.erase(std::unique(keys.values.begin(), keys.values.end(), equal), keys.values.end());
+  }
+  pass_ = Pass::kRecomputing;
+  GroupFilesScanProvider group_files(r_, exec_, upstream_, latest_, keys);
+  LP_RETURN_IF_ERROR(Execute(*ds_.plan, group_files, exec_).status());
+  pass_ = Pass::kApplying;
+  const int64_t n = groups_->num_rows();
+  technique_ = "incremental (" + std::to_string(n) + (n == 1 ? " group" : " groups") + " recomputed)";
+  report_.message = "recomputed " + std::to_string(n) + " of " +
+                    std::to_string(flow_->aggregate->aggregate().num_groups()) + " groups from `" + upstream_ +
+                    "` version " + std::to_string(latest_) + " (" + std::to_string(group_files.files_read()) + " of " +
+                    std::to_string(group_files.files_total()) + " files read): " + lost;
+  input_rows_ += CountRows(recomputed_);
+  lost_rows_ = std::move(retracted_);
+  retracted_.clear();
+  return Status::OK();
+}
+
+Result<TableReport> IncrementalViewUpdate::ApplyAndCommit() {
+  state::IncrementalAggregate& aggregate = *flow_->aggregate;
+  auto abandon = [&aggregate](Status st) {
     (void)aggregate.Abandon();
     return st;
   };
-  IncrementalViewScanProvider snapshot_or_appends(*this, exec, source);
+  IncrementalViewScanProvider snapshot_or_appends(r_, exec_, input_);
   {
-    auto part_rows = ViewPartRows(pipeline.settings);
+    auto part_rows = ViewPartRows(r_.pipeline.settings);
     if (!part_rows.ok()) return abandon(part_rows.status());
     snapshot_or_appends.ReadByParts(*part_rows);
-    auto threads = AggregateThreads(pipeline.settings);
+    auto threads = AggregateThreads(r_.pipeline.settings);
     if (!threads.ok()) return abandon(threads.status());
-    exec.aggregate_threads = *threads;
+    exec_.aggregate_threads = *threads;
   }
-  snapshot_or_appends.ShareScansAs(Lower(ds.name));
+  const std::string view = Lower(ds_.name);
+  snapshot_or_appends.ShareScansAs(view);
   // Only a snapshot is read by parts through a shared read: the other views of the group
   // need not wait for this one.
-  if (changes || source["kind"] != "snapshot") shared_part_scans.Withdraw(Lower(ds.name));
-  GivenRowsScanProvider given(*this, exec, upstream, changes ? changes->inserted : retracted);
-  FullScanProvider& provider = changes ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;
-  auto executed = Execute(*ds.plan, provider, exec);
+  if (changes_ || input_.kind != ViewInput::Kind::kSnapshot) r_.shared_part_scans.Withdraw(view);
+  GivenRowsScanProvider given(r_, exec_, upstream_, changes_ ? changes_->inserted : retracted_);
+  FullScanProvider& provider = changes_ ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;
+  auto executed = Execute(*ds_.plan, provider, exec_);
   if (!executed.ok()) return abandon(executed.status());
   Batches rows = std::move(executed).value();
-  report.rows_read = input_rows;
-  report.shared_read_views = snapshot_or_appends.shared_read_views();
-  auto quarantined = ApplyExpectations(ds, &rows, &report);
+  report_.rows_read = input_rows_;
+  report_.shared_read_views = snapshot_or_appends.shared_read_views();
+  auto quarantined = r_.ApplyExpectations(ds_, &rows, &report_);
   if (!quarantined.ok()) return abandon(quarantined.status());
   LP_KILL_POINT("mv.after_process");
 
   delta::WriteOptions options;
   options.mode = delta::WriteMode::kOverwrite;
   options.operation = "CREATE OR REFRESH MATERIALIZED VIEW";
-  options.operation_parameters["inputs"] = Json({{Lower(upstream), latest}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  options.operation_parameters["technique"] = technique;
-  if (full_refresh) options.operation_parameters["fullRefresh"] = "true";
-  options.txn_app_id = flow->cp.flow_id();
-  options.txn_version = batch_id;
-  if (HasQuarantine(Definition(ds))) {
-    auto written = WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(ds.schema), ds, *quarantined, options);
+  options.operation_parameters["inputs"] =
+      Json({{Lower(upstream_), latest_}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  options.operation_parameters["technique"] = technique_;
+  if (full_refresh_) options.operation_parameters["fullRefresh"] = "true";
+  options.txn_app_id = flow_->cp.flow_id();
+  options.txn_version = latest_;
+  if (HasQuarantine(r_.Definition(ds_))) {
+    auto written =
+        r_.WriteTable(ds_.name + "_quarantine", operators::QuarantineSchema(ds_.schema), ds_, *quarantined, options);
     if (!written.ok()) return abandon(written.status());
   }
-  auto commit = WriteTable(ds.name, ds.schema, ds, rows, options);
+  auto commit = r_.WriteTable(ds_.name, ds_.schema, ds_, rows, options);
   if (!commit.ok()) return abandon(commit.status());
-  NoteCheckpointFailure(*commit, &report);
+  NoteCheckpointFailure(*commit, &report_);
   LP_KILL_POINT("mv.after_commit");
-  LP_RETURN_IF_ERROR(aggregate.Commit(batch_id));
+  LP_RETURN_IF_ERROR(aggregate.Commit(latest_));
   LP_KILL_POINT("mv.after_state_commit");
-  shared_appends.Taken(TablePath(upstream), Lower(ds.name), latest);
+  r_.shared_appends.Taken(r_.TablePath(upstream_), view, latest_);
   state::StateSize size = aggregate.Size();
 
-  report.status = "updated";
-  report.rows_written = CountRows(rows);
-  report.table_version = commit->version;
-  report.batches = 1;
-  report.state_keys = size.keys;
-  report.state_bytes = size.disk_bytes;
-  report.operators = {{"aggregate-0", size.keys, size.disk_bytes}};
-  report.technique = options.operation_parameters["technique"];
-  RecordArrivals(ds.name, commit->version, NewArrivalsFor(ds.name, {{Lower(upstream), latest}}), board);
-  if (board != nullptr) {
-    report.duration_ms = ElapsedMs(start);
-    board->RecordBatch(report, clock->NowMillis());
-    board->SetStateSize(ds.name, report.state_keys, report.state_bytes);
+  report_.status = "updated";
+  report_.rows_written = CountRows(rows);
+  report_.table_version = commit->version;
+  report_.batches = 1;
+  report_.state_keys = size.keys;
+  report_.state_bytes = size.disk_bytes;
+  report_.operators = {{"aggregate-0", size.keys, size.disk_bytes}};
+  report_.technique = technique_;
+  r_.RecordArrivals(ds_.name, commit->version, r_.NewArrivalsFor(ds_.name, {{Lower(upstream_), latest_}}), board_);
+  if (board_ != nullptr) {
+    report_.duration_ms = ElapsedMs(start_);
+    board_->RecordBatch(report_, r_.clock->NowMillis());
+    board_->SetStateSize(ds_.name, report_.state_keys, report_.state_bytes);
   }
-  return report;
+  return std::move(report_);
+}
+
+Result<TableReport> IncrementalViewUpdate::Run() {
+  LP_RETURN_IF_ERROR(OpenState());
+  LP_ASSIGN_OR_RETURN(bool behind, PlanInput());
+  if (!behind) return std::move(report_);
+  LP_RETURN_IF_ERROR(ReadChanges());
+  InstallAggregateCallbacks();
+  LP_RETURN_IF_ERROR(TakeBackRetracted());
+  if (input_.kind == ViewInput::Kind::kAppends && !changes_ && !only_appends_) {
+    // The range's changes cannot be applied exactly: start again from a snapshot.
+    LP_RETURN_IF_ERROR(ResetState());
+    input_ = ViewInput::Snapshot(upstream_, latest_);
+    technique_ = replaced_ ? "incremental (initial)" : "complete recompute: " + why_;
+  }
+  return ApplyAndCommit();
+}
+
+}  // namespace
+
+Result<TableReport> PipelineRunner::Impl::UpdateIncrementalView(const sql::ResolvedDataset& ds,
+                                                                const IncrementalShape& shape, bool full_refresh,
+                                                                StatusBoard* board) {
+  return IncrementalViewUpdate(*this, ds, shape, full_refresh, board).Run();
 }
 
 }  // namespace lakepipe::runtime
