@@ -60,6 +60,8 @@ Result<operators::StreamJoinState*> FlowStates::JoinState(const sql::PlanNode& n
     LP_ASSIGN_OR_RETURN(std::string dir, StoreDir(name));
     LP_ASSIGN_OR_RETURN(std::shared_ptr<state::JoinStateStore> store,
                         state::JoinStateStore::Open(dir, node.inputs[0]->schema, node.inputs[1]->schema));
+    // Buffers lost or older than the commit log would miss every match with the rows they held.
+    LP_RETURN_IF_ERROR(checkpoint_->CheckState(table_, name, store->committed_batch()));
     Add(name, store);
     it = joins_.emplace(&node, std::move(store)).first;
   }

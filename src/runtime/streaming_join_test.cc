@@ -4,6 +4,7 @@
 // whole input with the same per-side late-row rule.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "runtime/pipeline_runner.h"
@@ -111,6 +112,41 @@ TEST_F(StreamingJoinTest, PartnerArrivingOneOrSeveralBatchesLaterIsJoined) {
   Drop(d, "clicks", 2, {{102, 8, t0_ + 50 * kMinute, "bob"}});
   Run(d);
   EXPECT_EQ(Rows(d), (std::vector<std::string>{"1-101", "2-102"}));
+}
+
+TEST_F(StreamingJoinTest, JoinStateOlderThanTheCommitLogIsRefusedInsteadOfMissingMatches) {
+  std::string d = tmp_.Join("older");
+  Pipeline(d, "", "");
+  Drop(d, "views", 1, {{1, 7, t0_, "home"}});
+  Run(d);
+  const std::string state = d + "/storage/_checkpoints/j/state/join-0";
+  std::filesystem::copy(state, d + "/after-batch-0", std::filesystem::copy_options::recursive);
+  Drop(d, "views", 2, {{2, 8, t0_ + kMinute, "cart"}});
+  Run(d);
+  // Restored from an older copy: the state lacks view 2, whose click comes next.
+  ASSERT_TRUE(fs_->RemoveAll(state).ok());
+  std::filesystem::copy(d + "/after-batch-0", state, std::filesystem::copy_options::recursive);
+  Drop(d, "clicks", 1, {{102, 8, t0_ + 5 * kMinute, "bob"}});
+  auto runner = Open(d);
+  ASSERT_NE(runner, nullptr);
+  auto update = runner->RunOnce({});
+  ASSERT_TRUE(update.ok()) << update.status().ToString();
+  ASSERT_EQ(update->tables.size(), 1u);
+  const std::string& message = update->tables[0].message;
+  EXPECT_EQ(update->tables[0].status, "failed");
+  EXPECT_NE(message.find("state missing for batch 1 of `j`"), std::string::npos) << message;
+  EXPECT_NE(message.find("--full-refresh j"), std::string::npos) << message;
+  runner.reset();
+  EXPECT_TRUE(Rows(d).empty()) << "nothing is written past an older state";
+  // A full refresh reads both sides again from the start: the match is found.
+  runner = Open(d);
+  RunOptions refresh;
+  refresh.full_refresh = {"j"};
+  auto rebuilt = runner->RunOnce(refresh);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(rebuilt->tables[0].status, "updated") << rebuilt->tables[0].message;
+  runner.reset();
+  EXPECT_EQ(Rows(d), (std::vector<std::string>{"2-102"}));
 }
 
 TEST_F(StreamingJoinTest, UnmatchedLeftRowIsWrittenOnceTheRightWatermarkPassesIt) {
