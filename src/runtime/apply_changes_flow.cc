@@ -83,11 +83,11 @@ Status PipelineRunner::Impl::OpenScdState(const sql::ResolvedDataset& ds, Flow& 
     std::lock_guard<std::mutex> lock(flows_mu);
     scd_stores[Lower(ds.name)] = store;
   }
-  // Checked before the flow holds it: a later update must not find it open and unchecked.
-  LP_RETURN_IF_ERROR(flow.cp.CheckState(ds.name, "scd", store->committed_batch(marker)));
+  // Checked (FlowStates::Add) before the flow holds it: a later update must not find it
+  // open and unchecked.
+  LP_RETURN_IF_ERROR(flow.states.Add("scd", std::make_shared<state::ScdFlowState>(store, marker)));
   flow.scd_store = store;
   flow.scd_marker = marker;
-  flow.states.Add("scd", std::make_shared<state::ScdFlowState>(store, marker));
   return Status::OK();
 }
 

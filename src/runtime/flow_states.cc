@@ -14,8 +14,10 @@ Status FlowStates::AbandonAll() {
   return Status::OK();
 }
 
-void FlowStates::Add(std::string name, std::shared_ptr<state::BatchState> state) {
+Status FlowStates::Add(std::string name, std::shared_ptr<state::BatchState> state) {
+  LP_RETURN_IF_ERROR(checkpoint_->CheckState(table_, name, state->committed_batch()));
   states_.push_back({std::move(name), std::move(state)});
+  return Status::OK();
 }
 
 void FlowStates::Install(ExecOptions* exec, int64_t batch_id, sql::ViewPlanLookup views,
@@ -46,8 +48,7 @@ Result<std::shared_ptr<operators::SeenKeySet>> FlowStates::SeenKeys(const sql::P
     LP_ASSIGN_OR_RETURN(std::string dir, StoreDir(name));
     LP_ASSIGN_OR_RETURN(auto budget, SeenKeysBudget(settings));
     LP_ASSIGN_OR_RETURN(auto store, state::SeenKeyStore::Open(dir, state::SeenKeyStore::kMaxKeysFromBudget, budget));
-    LP_RETURN_IF_ERROR(checkpoint_->CheckState(table_, name, store->committed_batch()));
-    Add(name, store);
+    LP_RETURN_IF_ERROR(Add(name, store));
     it = seen_.emplace(&node, std::move(store)).first;
   }
   return std::shared_ptr<operators::SeenKeySet>(it->second);
@@ -60,9 +61,7 @@ Result<operators::StreamJoinState*> FlowStates::JoinState(const sql::PlanNode& n
     LP_ASSIGN_OR_RETURN(std::string dir, StoreDir(name));
     LP_ASSIGN_OR_RETURN(std::shared_ptr<state::JoinStateStore> store,
                         state::JoinStateStore::Open(dir, node.inputs[0]->schema, node.inputs[1]->schema));
-    // Buffers lost or older than the commit log would miss every match with the rows they held.
-    LP_RETURN_IF_ERROR(checkpoint_->CheckState(table_, name, store->committed_batch()));
-    Add(name, store);
+    LP_RETURN_IF_ERROR(Add(name, store));
     it = joins_.emplace(&node, std::move(store)).first;
   }
   auto committed = it->second->committed_batch();
@@ -81,8 +80,7 @@ Result<std::shared_ptr<operators::WindowState>> FlowStates::WindowState(const sq
     std::string name = "window-aggregate-" + std::to_string(windows_.size());
     LP_ASSIGN_OR_RETURN(std::string dir, StoreDir(name));
     LP_ASSIGN_OR_RETURN(std::shared_ptr<state::WindowStateStore> store, state::WindowStateStore::Open(dir, state_schema));
-    LP_RETURN_IF_ERROR(checkpoint_->CheckState(table_, name, store->committed_batch()));
-    Add(name, store);
+    LP_RETURN_IF_ERROR(Add(name, store));
     it = windows_.emplace(&node, std::move(store)).first;
   }
   return std::shared_ptr<operators::WindowState>(it->second);

@@ -56,8 +56,11 @@ class FlowStates {
   // views; it and `settings` must outlive the batch's execution.
   void Install(ExecOptions* exec, int64_t batch_id, sql::ViewPlanLookup views, const sql::PipelineSettings* settings);
 
-  // Adds a state opened elsewhere (AUTO CDC's, shared by the flows into one target).
-  void Add(std::string name, std::shared_ptr<state::BatchState> state);
+  // Adds a state once it is checked against the flow's commit log: a state behind it
+  // (deleted, emptied, restored from an older copy) is Corruption naming the store, since
+  // resuming on it would lose or double rows. Every store this class opens comes through
+  // here; so does AUTO CDC's, opened elsewhere (shared by the flows into one target).
+  Status Add(std::string name, std::shared_ptr<state::BatchState> state);
 
   // Once batch `batch_id` is in its table: commits each state that does not have it yet
   // (kill point flow.after_state_commit after each), then reports every state's size in

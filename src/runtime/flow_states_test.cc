@@ -1,7 +1,8 @@
 // FlowStates' part of the commit protocol, over states that record their calls: each
 // state commits a batch once (a state that already has it, as after a crash between two
 // states' commits, is passed), in the order the states were opened, sizes reported by
-// name; a failed commit stops the rest; AbandonAll reaches every state.
+// name; a failed commit stops the rest; AbandonAll reaches every state; a state behind the
+// commit log is refused as it is added.
 #include "runtime/flow_states.h"
 
 #include <gtest/gtest.h>
@@ -43,8 +44,8 @@ TEST(FlowStatesTest, EachStateCommitsABatchOnceInOpeningOrderAndAllAreAbandoned)
   FlowStates states(FileSystem::Default(), &*cp, "t");
   auto fresh = std::make_shared<RecordingState>(std::nullopt, 2);
   auto ahead = std::make_shared<RecordingState>(3, 5);  // committed batch 3 before a crash
-  states.Add("distinct-0", fresh);
-  states.Add("scd", ahead);
+  ASSERT_TRUE(states.Add("distinct-0", fresh).ok());
+  ASSERT_TRUE(states.Add("scd", ahead).ok());
 
   TableReport report;
   ASSERT_TRUE(states.CommitAll(3, &report).ok());
@@ -74,6 +75,18 @@ TEST(FlowStatesTest, EachStateCommitsABatchOnceInOpeningOrderAndAllAreAbandoned)
   // The report is the latest batch's, not a sum over batches.
   EXPECT_EQ(report.operators.size(), 2u);
   EXPECT_EQ(report.state_keys, 7);
+
+  // A state behind the commit log (restored from an older copy) is refused as it is added,
+  // whichever operator it belongs to, and is not driven.
+  ASSERT_TRUE(cp->WritePlan(4, "{}").ok());
+  ASSERT_TRUE(cp->WriteCommit(4, 7).ok());
+  auto older = std::make_shared<RecordingState>(2, 1);
+  Status refused = states.Add("join-0", older);
+  EXPECT_EQ(refused.code(), StatusCode::kCorruption) << refused.message();
+  EXPECT_NE(refused.message().find("state missing for batches 3..4 of `t`"), std::string::npos) << refused.message();
+  ASSERT_TRUE(states.CommitAll(5, &report).ok());
+  EXPECT_TRUE(older->commits.empty());
+  EXPECT_EQ(report.operators.size(), 2u);
 }
 
 }  // namespace

@@ -927,8 +927,7 @@ Status StreamingFlowUpdate::Record(const BatchPlan& plan, const delta::CommitRes
   // Bounded history (docs/checkpoint.md, "Retention"): every min_batches_to_retain
   // batches, what the plans consumed so far is compacted and older batch files go.
   const int64_t batch_id = plan.batch_id;
-  Flow* flow = flow_;
-  LP_RETURN_IF_ERROR(cp.Retain(batch_id, [flow, batch_id] { return CompactConsumed(*flow, batch_id); }));
+  LP_RETURN_IF_ERROR(cp.Retain(batch_id, [this, batch_id] { return CompactConsumed(*flow_, batch_id); }));
   // Replication lag as it stands after the acknowledgement.
   if (flow_->lag_bytes >= 0) {
     flow_->lag_bytes = -1;
