@@ -16,7 +16,10 @@ namespace lakepipe {
 namespace {
 
 constexpr int64_t kLines = 1'500'000;
-constexpr rlim_t kLimitBytes = 320ull << 20;
+// Measured on 6f3f294 (session 21): the bounded run needs 296 MiB (288 failed some runs),
+// the view's SELECT read whole 400 MiB (384 failed), the micro-batch as one part 512-640.
+// The limit sits between the first two with a margin on each side.
+constexpr rlim_t kLimitBytes = 336ull << 20;
 
 // Bronze as examples/orders has it; Silver its typed, validated form without the
 // DISTINCT (whose seen keys are state that grows with the distinct rows, not with the

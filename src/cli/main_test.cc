@@ -1,6 +1,7 @@
 // main(): the process executes itself again with malloc on transparent huge pages
 // (common/memory.h, ReexecWithMallocHugePages), keeping its pid and arguments.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -21,7 +22,7 @@ std::string EnvironOf(pid_t pid) {
   return "\n" + env;
 }
 
-TEST(MainTest, RunsWithMallocOnHugePagesUnlessTurnedOff) {
+TEST(MainTest, RunsWithMallocOnHugePagesUnlessTurnedOffOrUnderAnAddressSpaceLimit) {
   if (!KernelOffersHugePages()) GTEST_SKIP() << "this kernel has transparent huge pages off: nothing to ask for";
   // The environment of a `lakepipe kafka serve` started now: the pid the test started is
   // the program running with it (executed again, not forked).
@@ -38,6 +39,17 @@ TEST(MainTest, RunsWithMallocOnHugePagesUnlessTurnedOff) {
   setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0", 1);
   EXPECT_NE(environ_of_started().find("\nGLIBC_TUNABLES=glibc.malloc.hugetlb=0\n"), std::string::npos);
   unsetenv("GLIBC_TUNABLES");
+
+  // Under an address-space limit (inherited by the child; 1 TiB lets this process run on),
+  // huge pages would spend the limit on reservations: not asked for.
+  struct rlimit before;
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &before), 0);
+  if (before.rlim_cur != RLIM_INFINITY) GTEST_SKIP() << "this test runs under an address-space limit already";
+  struct rlimit limited = {rlim_t{1} << 40, before.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &limited), 0);
+  std::string environ_limited = environ_of_started();
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &before), 0);
+  EXPECT_EQ(environ_limited.find("\nGLIBC_TUNABLES="), std::string::npos);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "common/memory.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -37,13 +38,18 @@ bool KernelOffersHugePages() {
   return std::getline(thp, modes) && modes.find("[never]") == std::string::npos;
 }
 
+bool AddressSpaceIsLimited() {
+  struct rlimit limit;
+  return ::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+}
+
 void ReexecWithMallocHugePages(char** argv) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
   const char* choice = std::getenv("LAKEPIPE_MALLOC_HUGEPAGES");
   if (choice != nullptr && std::strcmp(choice, "0") == 0) return;
   // A second pass never executes again, whatever glibc made of the variable.
   if (std::getenv("LAKEPIPE_MALLOC_REEXEC") != nullptr) return;
-  if (!KernelOffersHugePages()) return;
+  if (!KernelOffersHugePages() || AddressSpaceIsLimited()) return;
   std::optional<std::string> tunables = TunablesWithMallocHugePages(std::getenv("GLIBC_TUNABLES"));
   if (!tunables) return;
   if (::setenv("GLIBC_TUNABLES", tunables->c_str(), 1) != 0) return;

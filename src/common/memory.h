@@ -40,9 +40,16 @@ void TuneAllocatorForLongRun();
 // (docs/BENCHMARKS.md, "Malloc on huge pages"). glibc reads tunables only from the
 // environment at start, so main() calls this first: when GLIBC_TUNABLES does not mention
 // glibc.malloc.hugetlb (the user's own setting stands), the kernel offers transparent huge
-// pages, and LAKEPIPE_MALLOC_HUGEPAGES is not 0, it adds the tunable and executes the
-// program again (same pid, same arguments). Returns when it does not re-execute.
+// pages, the address space is not limited, and LAKEPIPE_MALLOC_HUGEPAGES is not 0, it adds
+// the tunable and executes the program again (same pid, same arguments). Returns when it
+// does not re-execute.
+// Not under an address-space limit (`ulimit -v`, RLIMIT_AS): with the tunable, malloc
+// aligns what it maps to 2 MiB and its heaps reserve more than they touch, and the limit
+// counts reservations. A 1.5M-line run under 320 MiB then failed with bad_alloc in about
+// half the runs, and never without the tunable (src/cli/bounded_memory_test.cc).
 void ReexecWithMallocHugePages(char** argv);
+// Whether the soft RLIMIT_AS of this process is finite.
+bool AddressSpaceIsLimited();
 // Whether the kernel backs madvised memory with transparent huge pages (its mode is not
 // "never").
 bool KernelOffersHugePages();
