@@ -53,76 +53,140 @@ void CollectInputs(const runtime::PipelineRunner& runner, const sql::PlanPtr& pl
   for (const auto& child : plan->inputs) CollectInputs(runner, child, via_stream, out, views_seen);
 }
 
-// What a streaming table's committed batches consumed, from its checkpoint folder (read
-// only: `lakepipe serve` never writes the storage). Plans without a commit record are not
-// in the table yet and so do not count.
-struct FilesConsumed {
-  std::set<std::string> paths;
-  // The source's maxFileAge horizon is built from these (runtime/taken_files.h): the
-  // newest time of a file it took, and where it last forgot files.
-  runtime::TakenFiles remembered_times;
-};
-struct Consumed {
-  std::map<std::string, FilesConsumed> files;  // read_files path -> files
-  std::map<std::string, int64_t> versions;     // upstream (lower case) -> last version read
-};
+// The flow id in a checkpoint folder's metadata; "" when it cannot be read.
+std::string ReadFlowId(FileSystem* fs, const std::string& cp_dir) {
+  auto text = fs->ReadFile(JoinPath(cp_dir, "metadata"));
+  if (!text.ok()) return "";
+  Json metadata = Json::parse(*text, nullptr, false);
+  if (!metadata.is_object() || !metadata.contains("id") || !metadata["id"].is_string()) return "";
+  return metadata["id"].get<std::string>();
+}
 
-void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, Consumed* out, bool first_flow) {
+// Adds the files of the segment `ref` of `source` to `taken`, but those older than the
+// source's forgottenBefore (as TakenSegments::Load does). False when it cannot be read:
+// its files then stay unknown, so they count as pending until a later evaluation reads it.
+bool NoteSegment(FileSystem* fs, const std::string& dir, const runtime::PlannedSource& source,
+                 const runtime::PlannedSegment& ref, runtime::TakenFiles* taken) {
+  int64_t forgotten_before = source.forgotten_before_micros;
+  bool all_forgotten = forgotten_before != INT64_MIN && ref.newest_micros != INT64_MIN && ref.newest_micros < forgotten_before;
+  if (all_forgotten) return true;
+  std::string file = JoinPath(dir, ref.name);
+  auto text = fs->ReadFile(file);
+  if (!text.ok()) return false;
+  return runtime::ParseSegment(*text, file, source.path, ref.files, [&](std::string_view path, int64_t mtime) {
+           // Without noting the newest time: the compact file's "newest" says it.
+           if (forgotten_before == INT64_MIN || mtime >= forgotten_before) taken->InsertWithoutTime(path, mtime);
+         })
+      .ok();
+}
+
+// Notes into `flow` what the flow whose checkpoint folder is `cp_dir` consumed, from the
+// committed plans and segment files it has not read yet (read only: `lakepipe serve`
+// never writes the storage). Plans without a commit record are not in the table yet and
+// so do not count. Everything kept only grows (files taken, the newest time, versions
+// read), so what was read before stays true; files older than the flow's forgottenBefore
+// are dropped as the flow drops them (TakenSegments::kForgetShare at a time).
+void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, int64_t now_micros, FlowConsumed* flow) {
+  std::string id = ReadFlowId(fs, cp_dir);
+  if (id.empty() || id != flow->flow_id) {
+    *flow = FlowConsumed{};
+    flow->flow_id = id;
+  }
   auto offsets = fs->ListDir(JoinPath(cp_dir, "offsets"));
   if (!offsets.ok()) return;
   auto commits = fs->ListDir(JoinPath(cp_dir, "commits"));
   std::set<std::string> committed;
   if (commits.ok()) for (const auto& c : *commits) committed.insert(c.name);
-  std::map<std::string, int64_t> versions;
+  const std::string taken_dir = runtime::FlowCheckpoint::TakenDirOf(cp_dir);
+  std::set<std::string> plans_listed;
+  bool read_compact = false;
   for (const auto& f : *offsets) {
     bool compact = f.name.size() > 8 && f.name.compare(f.name.size() - 8, 8, ".compact") == 0;
     if (!compact && committed.count(f.name) == 0) continue;
+    plans_listed.insert(f.name);
+    if (flow->plans_read.count(f.name) > 0) continue;
     auto text = fs->ReadFile(JoinPath(JoinPath(cp_dir, "offsets"), f.name));
     if (!text.ok()) continue;
     // A plan that does not parse is skipped: the flow itself stops on it, with the reason.
     auto plan = runtime::ParseBatchPlan(*text, f.name);
     if (!plan.ok()) continue;
+    bool complete = true;
     for (const auto& s : plan->sources) {
       if (s.kind == runtime::PlannedSource::Kind::kFiles) {
-        FilesConsumed& seen = out->files[s.path];
-        seen.remembered_times.NoteNewest(s.newest_mtime_micros);
-        seen.remembered_times.NoteForgottenBefore(s.forgotten_before_micros);
+        runtime::TakenFiles& taken = flow->files[s.path];
+        taken.NoteNewest(s.newest_mtime_micros);
+        taken.NoteForgottenBefore(s.forgotten_before_micros);
         for (const auto* list : {&s.files, &s.skipped_existing}) {
           for (const auto& file : *list) {
-            seen.paths.insert(file.path);
-            if (file.mtime_known) seen.remembered_times.NoteNewest(file.mtime_micros);
+            if (file.mtime_known) {
+              taken.Insert(file.path, file.mtime_micros);
+              taken.NoteNewest(file.mtime_micros);
+            } else {
+              taken.InsertWithoutTime(file.path, now_micros);
+            }
           }
         }
-        if (!s.segments.empty()) {  // compact format 3: the files are in its segment files
-          runtime::TakenFiles taken;
-          runtime::TakenSegments segments;
-          if (segments.Load(fs, runtime::FlowCheckpoint::TakenDirOf(cp_dir), s, &taken).ok())
-            taken.ForEach([&seen](std::string_view path, int64_t) { seen.paths.emplace(path); });
+        for (const auto& ref : s.segments) {  // compact format 3: the files are in its segment files
+          if (flow->segments_read.count(ref.name) > 0) continue;
+          if (NoteSegment(fs, taken_dir, s, ref, &taken)) flow->segments_read.insert(ref.name);
+          else complete = false;
         }
       } else if (s.kind == runtime::PlannedSource::Kind::kDelta || s.kind == runtime::PlannedSource::Kind::kSnapshot) {
-        int64_t& v = versions.try_emplace(Lower(s.table), -1).first->second;
+        int64_t& v = flow->versions.try_emplace(Lower(s.table), -1).first->second;
         v = std::max(v, s.kind == runtime::PlannedSource::Kind::kDelta ? s.end_version : s.version);
       }
     }
+    if (complete) flow->plans_read.insert(f.name);
+    read_compact = read_compact || compact;
   }
-  // Several flows into one table: the table has an upstream's version only when every
-  // flow reading it has.
-  for (const auto& [t, v] : versions) {
-    auto it = out->versions.find(t);
-    if (it == out->versions.end()) out->versions[t] = v;
-    else it->second = std::min(it->second, v);
+  // Under one flow id a name is never written again once retention deleted it.
+  for (auto it = flow->plans_read.begin(); it != flow->plans_read.end();)
+    it = plans_listed.count(*it) > 0 ? std::next(it) : flow->plans_read.erase(it);
+  if (!read_compact) return;  // segments are dropped, and files forgotten, only by a compaction
+  if (auto segments = fs->ListNames(taken_dir); segments.ok()) {
+    std::set<std::string> present;
+    for (const auto& e : *segments) present.insert(e.name);
+    for (auto it = flow->segments_read.begin(); it != flow->segments_read.end();)
+      it = present.count(*it) > 0 ? std::next(it) : flow->segments_read.erase(it);
   }
-  (void)first_flow;
+  for (auto& [path, taken] : flow->files) {
+    int64_t before = taken.forgotten_before_micros();
+    if (before != runtime::TakenFiles::kNoHorizon &&
+        taken.CountOlderThan(before) * runtime::TakenSegments::kForgetShare >= taken.size())
+      taken.ForgetOlderThan(before);
+  }
 }
 
-Consumed ReadConsumed(FileSystem* fs, const std::string& cp_dir) {
-  Consumed c;
-  NoteFlowPlans(fs, cp_dir, &c, true);
+// The flows writing a streaming table (its own, in `cp_dir`, and the append flows under
+// flows/), each brought up to date in `cache`; their folders are added to `visited`.
+std::vector<const FlowConsumed*> ReadConsumed(FileSystem* fs, const std::string& cp_dir, int64_t now_micros,
+                                              FreshnessCache* cache, std::set<std::string>* visited) {
+  std::vector<std::string> dirs = {cp_dir};
   auto flows = fs->ListDir(JoinPath(cp_dir, "flows"));
   if (flows.ok()) {
-    for (const auto& f : *flows) if (f.is_dir) NoteFlowPlans(fs, JoinPath(JoinPath(cp_dir, "flows"), f.name), &c, false);
+    for (const auto& f : *flows) if (f.is_dir) dirs.push_back(JoinPath(JoinPath(cp_dir, "flows"), f.name));
   }
-  return c;
+  std::vector<const FlowConsumed*> out;
+  for (const auto& dir : dirs) {
+    visited->insert(dir);
+    FlowConsumed& flow = cache->flows[dir];
+    NoteFlowPlans(fs, dir, now_micros, &flow);
+    out.push_back(&flow);
+  }
+  return out;
+}
+
+// Several flows into one table: the table has an upstream's version only when every flow
+// reading it has.
+std::map<std::string, int64_t> VersionsRead(const std::vector<const FlowConsumed*>& flows) {
+  std::map<std::string, int64_t> out;
+  for (const FlowConsumed* flow : flows) {
+    for (const auto& [t, v] : flow->versions) {
+      auto [it, added] = out.try_emplace(t, v);
+      if (!added) it->second = std::min(it->second, v);
+    }
+  }
+  return out;
 }
 
 // Commits that only rearrange data: nothing downstream reads them.
@@ -160,7 +224,11 @@ bool FreshnessReport::any_breached() const {
   return false;
 }
 
-Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner, FileSystem* fs, int64_t now_unix_ms) {
+Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner, FileSystem* fs, int64_t now_unix_ms,
+                                          FreshnessCache* cache) {
+  FreshnessCache one_evaluation;
+  if (cache == nullptr) cache = &one_evaluation;
+  std::set<std::string> flows_visited;
   FreshnessReport report;
   report.evaluated_unix_ms = now_unix_ms;
   const auto& settings = runner.pipeline().settings;
@@ -225,8 +293,8 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
       }
     };
 
-    Consumed consumed;
-    if (streaming) consumed = ReadConsumed(fs, runner.CheckpointPath(ds.name));
+    std::vector<const FlowConsumed*> flows;
+    if (streaming) flows = ReadConsumed(fs, runner.CheckpointPath(ds.name), now_unix_ms * 1000, cache, &flows_visited);
     std::map<std::string, int64_t> mv_inputs;  // materialized views: versions their last update read
     if (!streaming) {
       Json info = Json::parse(commit_info, nullptr, false);
@@ -254,16 +322,21 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
       // file is not waiting to be read (it is reported as too old by the run), so it makes
       // nothing late. Without the horizon a forgotten file still in the folder would count
       // as unread for ever.
-      const FilesConsumed* seen = nullptr;
+      std::vector<const runtime::TakenFiles*> seen;  // by each flow
       if (streaming) {
-        auto it = consumed.files.find(spec.path);
-        if (it != consumed.files.end()) seen = &it->second;
-        if (seen != nullptr && parsed.ok())
-          options.horizon_micros = seen->remembered_times.Horizon(parsed->max_file_age_micros);
+        for (const FlowConsumed* flow : flows) {
+          auto it = flow->files.find(spec.path);
+          if (it == flow->files.end()) continue;
+          seen.push_back(&it->second);
+          if (parsed.ok())
+            options.horizon_micros = std::max(options.horizon_micros, it->second.Horizon(parsed->max_file_age_micros));
+        }
       }
       // Names already read are passed by without a stat.
       runtime::KnownFile known = [&](const std::string& path) {
-        return streaming ? seen != nullptr && seen->paths.count(path) > 0 : false;
+        for (const runtime::TakenFiles* taken : seen)
+          if (taken->Contains(path)) return true;
+        return false;
       };
       auto listing = runtime::ListNewFiles(fs, spec.path, known, options);
       if (!listing.ok()) continue;  // no landing folder yet: nothing has arrived
@@ -278,6 +351,7 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
     }
 
     // Tables read: versions not yet read, and what they themselves lack.
+    const std::map<std::string, int64_t> streaming_read = VersionsRead(flows);
     for (const auto& [up, via_stream] : in.tables) {
       if (streaming && !via_stream) continue;
       auto up_pending = pending_of.find(up);
@@ -287,7 +361,7 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
       const sql::ResolvedDataset* up_ds = runner.resolved().Find(up);
       LP_ASSIGN_OR_RETURN(Upstream * u, open(up_ds != nullptr ? up_ds->name : up));
       int64_t read = -1;
-      const auto& versions = streaming ? consumed.versions : mv_inputs;
+      const auto& versions = streaming ? streaming_read : mv_inputs;
       auto it = versions.find(up);
       if (it != versions.end()) read = it->second;
       LP_ASSIGN_OR_RETURN(int64_t since, first_unread(*u, read));
@@ -314,6 +388,9 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
     }
     report.tables.push_back(std::move(t));
   }
+  // Flows no longer in the pipeline (or in its storage) are not kept.
+  for (auto it = cache->flows.begin(); it != cache->flows.end();)
+    it = flows_visited.count(it->first) > 0 ? std::next(it) : cache->flows.erase(it);
   return report;
 }
 
@@ -322,7 +399,7 @@ SlaMonitor::SlaMonitor(const runtime::PipelineRunner* runner, int64_t min_interv
 
 Status SlaMonitor::EvaluateLocked(int64_t now_ms) {
   auto started = std::chrono::steady_clock::now();
-  auto report = EvaluateFreshness(*runner_, FileSystem::Default(), now_ms);
+  auto report = EvaluateFreshness(*runner_, FileSystem::Default(), now_ms, &cache_);
   last_cost_ms_ =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (!report.ok()) return report.status();

@@ -16,18 +16,22 @@
 //
 // SlaMonitor keeps the last evaluation (for /metrics and the API, at most one evaluation
 // per interval however many requests come) and turns changes of breach state into
-// `sla_breached` / `sla_recovered` events. An evaluation reads the flows' checkpoints and
-// lists the landing folders, so its cost grows with what a source remembers (a week of
-// files by default); the interval grows with it (kCostFactor times the last evaluation's
-// time) so that watching SLAs takes at most about a tenth of a core.
+// `sla_breached` / `sla_recovered` events. An evaluation lists the landing folders and
+// reads the flows' checkpoints. It keeps what it read of them (FreshnessCache): a plan or
+// a segment file is never rewritten under one flow id, so the next evaluation reads only
+// the ones written since, not the week of files a source remembers by default. Its
+// interval still grows with its cost (kCostFactor times the last evaluation's time), so
+// that watching SLAs takes at most about a tenth of a core.
 //
-// Thread-safety: EvaluateFreshness is a pure function of the files it reads. SlaMonitor's
+// Thread-safety: EvaluateFreshness is a pure function of the files it reads (and of the
+// cache it is given, which it updates: one evaluation at a time per cache). SlaMonitor's
 // methods may be called from several threads; the runner must outlive it.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +39,7 @@
 #include "common/status.h"
 #include "runtime/event_log.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/taken_files.h"
 
 namespace lakepipe::server {
 
@@ -65,8 +70,27 @@ struct FreshnessReport {
 // The layer of a table from its name: "bronze_x" -> "bronze"; "" when none.
 std::string LayerOf(const std::string& table);
 
-// Evaluates every stored dataset of the runner's pipeline at `now_unix_ms`.
-Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner, FileSystem* fs, int64_t now_unix_ms);
+// What one flow's committed plans, and the segment files its compact files list, say it
+// consumed: the plans and segments read so far under the flow id `flow_id`.
+struct FlowConsumed {
+  std::string flow_id;                  // the checkpoint's metadata id ("": none, nothing kept)
+  std::set<std::string> plans_read;     // offsets/ names noted (committed plans, compact files)
+  std::set<std::string> segments_read;  // taken/ names noted
+  // read_files path -> the files taken, with the horizon's times (newest, forgotten before).
+  // Files older than the flow's forgotten-before leave it, as they leave the flow's memory.
+  std::map<std::string, runtime::TakenFiles> files;
+  std::map<std::string, int64_t> versions;  // upstream (lower case) -> last version read
+};
+// What evaluations keep of the flows' checkpoints between them, by checkpoint folder. A
+// flow whose metadata id changed (a full refresh) is read again whole.
+struct FreshnessCache {
+  std::map<std::string, FlowConsumed> flows;
+};
+
+// Evaluates every stored dataset of the runner's pipeline at `now_unix_ms`. With a
+// `cache`, reads only the checkpoint files not in it, and updates it.
+Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner, FileSystem* fs, int64_t now_unix_ms,
+                                          FreshnessCache* cache = nullptr);
 
 class SlaMonitor {
  public:
@@ -98,6 +122,7 @@ class SlaMonitor {
   bool have_ = false;
   FreshnessReport last_;
   std::map<std::string, bool> breached_;  // table -> in breach at the last Check
+  FreshnessCache cache_;
 };
 
 }  // namespace lakepipe::server

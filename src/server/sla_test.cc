@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <utime.h>
 
+#include <cstdio>
+#include <set>
+#include <utility>
+
 #include "common/fs.h"
 #include "runtime/pipeline_runner.h"
 #include "server/metrics.h"
@@ -125,6 +129,96 @@ TEST_F(SlaTest, FilesKnownOnlyFromTheCompactFileAreNotPending) {
   auto report = EvaluateFreshness(*runner, fs_, now_s * 1000 + 1000);
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(Of(*report, "bronze_events").lag_seconds, 0) << Of(*report, "bronze_events").pending_reason;
+}
+
+// Counts the files opened for reading whose path contains `part`; everything else is the
+// wrapped file system's (a FaultInjectingFileSystem never armed forwards every call).
+class ReadCountingFileSystem : public FaultInjectingFileSystem {
+ public:
+  ReadCountingFileSystem(FileSystem* base, std::vector<std::string> parts)
+      : FaultInjectingFileSystem(base), base_(base), parts_(std::move(parts)) {}
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    for (const auto& part : parts_)
+      if (path.find(part) != std::string::npos) read_.insert(path);
+    return base_->NewRandomAccessFile(path);
+  }
+  // The paths read since the last call.
+  std::set<std::string> TakeRead() { return std::exchange(read_, {}); }
+
+ private:
+  FileSystem* base_;
+  std::vector<std::string> parts_;
+  std::set<std::string> read_;
+};
+
+// A monitor keeps what it read of the flows' checkpoints: the next evaluation reads only
+// the plans and segment files written since, and gives what an evaluation from scratch
+// gives. A full refresh (a new flow id) is read again whole, so what the old flow read
+// does not hide what the new one has not.
+TEST_F(SlaTest, AnEvaluationReadsOnlyTheCheckpointFilesWrittenSinceThePrevious) {
+  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
+                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
+                                 ", spark.sql.streaming.minBatchesToRetain: '1'}\nsla:\n  bronze: {max_lag: 5m}\n")
+                  .ok());
+  int64_t now_s = ::time(nullptr);
+  int64_t now_ms = now_s * 1000;
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  auto update = [&](runtime::RunOptions options = {}) {
+    auto u = runner->RunOnce(options);
+    ASSERT_TRUE(u.ok() && u->ok());
+  };
+  for (const char* name : {"a.csv", "b.csv", "c.csv"}) {
+    Land(name, "1,10\n", now_s, 600);
+    update();
+  }
+  ReadCountingFileSystem counting(fs_, {"/offsets/", "/taken/"});
+  FreshnessCache cache;
+  // Each cached evaluation against one from scratch, for every table.
+  auto evaluate = [&]() -> FreshnessReport {
+    auto cached = EvaluateFreshness(*runner, &counting, now_ms, &cache);
+    EXPECT_TRUE(cached.ok()) << cached.status().message();
+    auto scratch = EvaluateFreshness(*runner, fs_, now_ms);
+    EXPECT_TRUE(scratch.ok()) << scratch.status().message();
+    if (!cached.ok() || !scratch.ok()) return {};
+    for (const auto& t : scratch->tables) {
+      EXPECT_EQ(Of(*cached, t.table).lag_seconds, t.lag_seconds) << t.table;
+      EXPECT_EQ(Of(*cached, t.table).pending_reason, t.pending_reason) << t.table;
+    }
+    return *cached;
+  };
+
+  FreshnessReport first = evaluate();
+  EXPECT_EQ(Of(first, "bronze_events").lag_seconds, 0) << Of(first, "bronze_events").pending_reason;
+  std::set<std::string> read_before = counting.TakeRead();
+  EXPECT_FALSE(read_before.empty());
+  // Nothing written since: no plan or segment is read again, and a new file is pending.
+  Land("d.csv", "1,10\n", now_s, 600);
+  FreshnessReport second = evaluate();
+  EXPECT_TRUE(counting.TakeRead().empty());
+  EXPECT_NEAR(Of(second, "bronze_events").lag_seconds, 600, 1);
+  // One batch more: only its plan, the compact file after it and that file's new segment.
+  update();
+  FreshnessReport third = evaluate();
+  EXPECT_EQ(Of(third, "bronze_events").lag_seconds, 0) << Of(third, "bronze_events").pending_reason;
+  std::set<std::string> read_after = counting.TakeRead();
+  EXPECT_FALSE(read_after.empty());
+  for (const auto& path : read_after) EXPECT_EQ(read_before.count(path), 0u) << path << " was read again";
+
+  // A full refresh while the landing folder is empty: the new flow read nothing, so once
+  // the files are back every one of them is pending, however many the old flow read.
+  std::string aside = dir_.Join("aside");
+  ASSERT_EQ(::rename(landing_.c_str(), aside.c_str()), 0);
+  ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+  runtime::RunOptions refresh;
+  refresh.full_refresh.insert("bronze_events");
+  update(refresh);
+  ASSERT_TRUE(fs_->RemoveAll(landing_).ok());
+  ASSERT_EQ(::rename(aside.c_str(), landing_.c_str()), 0);
+  FreshnessReport refreshed = evaluate();
+  EXPECT_NEAR(Of(refreshed, "bronze_events").lag_seconds, 600, 1);
+  EXPECT_NE(Of(refreshed, "bronze_events").pending_reason.find("4 files in"), std::string::npos)
+      << Of(refreshed, "bronze_events").pending_reason;
 }
 
 TEST_F(SlaTest, AnUnreadUpstreamCommitIsMeasuredFromItsCommitTime) {
