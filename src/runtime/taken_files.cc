@@ -58,6 +58,13 @@ void TakenFiles::Rehash(size_t slots) {
   }
 }
 
+void TakenFiles::Reserve(size_t entries) {
+  entries_.reserve(entries);
+  size_t slots = std::max<size_t>(16, index_.size());
+  while (slots < entries * 2) slots *= 2;
+  if (slots > index_.size()) Rehash(slots);
+}
+
 bool TakenFiles::Insert(std::string_view path, int64_t mtime_micros) {
   if (!Add(path, mtime_micros)) return false;
   NoteNewest(mtime_micros);

@@ -41,6 +41,9 @@ class TakenFiles {
   bool InsertWithoutTime(std::string_view path, int64_t kept_as_of_micros);
   bool Contains(std::string_view path) const;
   size_t size() const { return entries_.size(); }
+  // Makes room for `entries` in all (a loader that knows how many are coming), so that
+  // the index is not rebuilt at each doubling on the way.
+  void Reserve(size_t entries);
 
   // The newest modification time of a file taken so far (also of forgotten ones, and as
   // noted by NoteNewest); kNoHorizon before the first.

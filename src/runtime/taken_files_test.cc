@@ -103,6 +103,26 @@ TEST(TakenFilesTest, HoldsAFileInLittleMoreThanItsName) {
   delete taken;
 }
 
+// A loader that reserves room first gets the same set, and the index is built once: its
+// memory does not move while the reserved entries come in.
+TEST(TakenFilesTest, ReservedRoomHoldsWhatComesWithoutRebuildingTheIndex) {
+  constexpr int kFiles = 5000;
+  TakenFiles taken;
+  taken.Insert(Name(kFiles), 1);  // an entry before the reservation is kept
+  taken.Reserve(kFiles + 1);
+  int64_t reserved = taken.MemoryBytes();
+  for (int i = 0; i < kFiles; ++i) EXPECT_TRUE(taken.Insert(Name(i), i));
+  EXPECT_EQ(taken.size(), static_cast<size_t>(kFiles + 1));
+  for (int i = 0; i <= kFiles; ++i) EXPECT_TRUE(taken.Contains(Name(i))) << i;
+  EXPECT_FALSE(taken.Insert(Name(7), 7));
+  EXPECT_FALSE(taken.Contains(Name(kFiles + 1)));
+  // Only the names' arena grew; the entries and the index were there already.
+  EXPECT_LE(taken.MemoryBytes() - reserved, static_cast<int64_t>(2 * kFiles * Name(kFiles).size() + 64));
+  int64_t grown = taken.MemoryBytes();
+  taken.Insert(Name(kFiles + 1), 1);  // past the reservation it grows again
+  EXPECT_GT(taken.MemoryBytes(), grown);
+}
+
 TEST(OldFilesTest, SkipsKnownOldNamesWhileTheyArePresentOnly) {
   OldFiles old;
   old.BeginListing();

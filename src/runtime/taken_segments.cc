@@ -103,6 +103,11 @@ Status TakenSegments::Load(FileSystem* fs, const std::string& dir, const Planned
   if (taken->size() != 0 || !segments_.empty())
     return Status::Internal("segments of " + source.path + " loaded after other files");
   int64_t forgotten_before = source.forgotten_before_micros;
+  // What the compact file says is coming (no segment lists more than kMaxFiles: a
+  // damaged count reserves no more than that, and its segment is refused on reading).
+  int64_t listed = 0;
+  for (const PlannedSegment& ref : source.segments) listed += std::clamp<int64_t>(ref.files, 0, kMaxFiles);
+  taken->Reserve(static_cast<size_t>(listed));
   for (const PlannedSegment& ref : source.segments) {
     // A segment whose files were all forgotten is not even read; the next compaction drops it.
     if (forgotten_before == INT64_MIN || ref.newest_micros == INT64_MIN || ref.newest_micros >= forgotten_before) {
