@@ -228,7 +228,7 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
                                           FreshnessCache* cache) {
   FreshnessCache one_evaluation;
   if (cache == nullptr) cache = &one_evaluation;
-  std::set<std::string> flows_visited;
+  std::set<std::string> flows_visited, old_files_visited;
   FreshnessReport report;
   report.evaluated_unix_ms = now_unix_ms;
   const auto& settings = runner.pipeline().settings;
@@ -332,14 +332,27 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
             options.horizon_micros = std::max(options.horizon_micros, it->second.Horizon(parsed->max_file_age_micros));
         }
       }
-      // Names already read are passed by without a stat.
+      // Names already read, or found older than the horizon before, are passed by without a stat.
+      // Keyed by the flows' ids too: after a full refresh the new flow has no horizon yet.
+      std::string old_key = Lower(ds.name) + "\n" + spec.path;
+      for (const FlowConsumed* flow : flows) old_key += "\n" + flow->flow_id;
+      runtime::OldFiles* old = streaming ? &cache->old_files[old_key] : nullptr;
+      if (old != nullptr) {
+        old_files_visited.insert(old_key);
+        old->BeginListing();
+      }
       runtime::KnownFile known = [&](const std::string& path) {
         for (const runtime::TakenFiles* taken : seen)
           if (taken->Contains(path)) return true;
-        return false;
+        return old != nullptr && old->Skip(path);
       };
       auto listing = runtime::ListNewFiles(fs, spec.path, known, options);
       if (!listing.ok()) continue;  // no landing folder yet: nothing has arrived
+      if (old != nullptr) {
+        for (const auto& f : listing->too_old) old->Add(f.path);
+        for (const auto& f : listing->bad_names) old->Add(f.path);
+        old->EndListing();
+      }
       int64_t oldest = -1, count = 0;
       for (const auto& f : listing->files) {
         int64_t mtime_ms = f.mtime_micros / 1000;
@@ -388,9 +401,11 @@ Result<FreshnessReport> EvaluateFreshness(const runtime::PipelineRunner& runner,
     }
     report.tables.push_back(std::move(t));
   }
-  // Flows no longer in the pipeline (or in its storage) are not kept.
+  // Flows and scans no longer in the pipeline (or in its storage) are not kept.
   for (auto it = cache->flows.begin(); it != cache->flows.end();)
     it = flows_visited.count(it->first) > 0 ? std::next(it) : cache->flows.erase(it);
+  for (auto it = cache->old_files.begin(); it != cache->old_files.end();)
+    it = old_files_visited.count(it->first) > 0 ? std::next(it) : cache->old_files.erase(it);
   return report;
 }
 

@@ -81,10 +81,15 @@ struct FlowConsumed {
   std::map<std::string, runtime::TakenFiles> files;
   std::map<std::string, int64_t> versions;  // upstream (lower case) -> last version read
 };
-// What evaluations keep of the flows' checkpoints between them, by checkpoint folder. A
-// flow whose metadata id changed (a full refresh) is read again whole.
+// What evaluations keep between them: of the flows' checkpoints, by checkpoint folder (a
+// flow whose metadata id changed, a full refresh, is read again whole), and of each
+// streaming read_files scan's landing folder, the names found older than its horizon and
+// not taken, passed by without a stat while they stay there (as the run's own listing
+// does: runtime/taken_files.h, OldFiles).
 struct FreshnessCache {
   std::map<std::string, FlowConsumed> flows;
+  // "<table>\n<read_files path>\n<flow id>..." -> names
+  std::map<std::string, runtime::OldFiles> old_files;
 };
 
 // Evaluates every stored dataset of the runner's pipeline at `now_unix_ms`. With a

@@ -131,24 +131,34 @@ TEST_F(SlaTest, FilesKnownOnlyFromTheCompactFileAreNotPending) {
   EXPECT_EQ(Of(*report, "bronze_events").lag_seconds, 0) << Of(*report, "bronze_events").pending_reason;
 }
 
-// Counts the files opened for reading whose path contains `part`; everything else is the
-// wrapped file system's (a FaultInjectingFileSystem never armed forwards every call).
+// Notes the files opened for reading, and the paths stat'ed, whose path contains one of
+// `parts`; everything else is the wrapped file system's (a FaultInjectingFileSystem never
+// armed forwards every call).
 class ReadCountingFileSystem : public FaultInjectingFileSystem {
  public:
   ReadCountingFileSystem(FileSystem* base, std::vector<std::string> parts)
       : FaultInjectingFileSystem(base), base_(base), parts_(std::move(parts)) {}
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    for (const auto& part : parts_)
-      if (path.find(part) != std::string::npos) read_.insert(path);
+    if (Watched(path)) read_.insert(path);
     return base_->NewRandomAccessFile(path);
   }
-  // The paths read since the last call.
+  Result<FileInfo> Stat(const std::string& path) override {
+    if (Watched(path)) stated_.insert(path);
+    return base_->Stat(path);
+  }
+  // The paths read, or stat'ed, since the last call.
   std::set<std::string> TakeRead() { return std::exchange(read_, {}); }
+  std::set<std::string> TakeStated() { return std::exchange(stated_, {}); }
 
  private:
+  bool Watched(const std::string& path) const {
+    for (const auto& part : parts_)
+      if (path.find(part) != std::string::npos) return true;
+    return false;
+  }
   FileSystem* base_;
   std::vector<std::string> parts_;
-  std::set<std::string> read_;
+  std::set<std::string> read_, stated_;
 };
 
 // A monitor keeps what it read of the flows' checkpoints: the next evaluation reads only
@@ -309,6 +319,47 @@ TEST_F(SlaTest, FilesOlderThanMaxFileAgeAreNotPending) {
   EXPECT_NEAR(Of(*late, "bronze_events").lag_seconds, 600, 1);
   EXPECT_NE(Of(*late, "bronze_events").pending_reason.find("1 file in"), std::string::npos)
       << Of(*late, "bronze_events").pending_reason;
+}
+
+// A name found older than the horizon is passed by without a stat by the next cached
+// evaluation while it stays in the folder (the run's own listing does the same), so a
+// landing folder nobody empties costs a listing, not a stat of every old file.
+TEST_F(SlaTest, ACachedEvaluationDoesNotStatFilesFoundTooOldBefore) {
+  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
+                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
+                                 "}\nsla:\n  bronze: {max_lag: 5m}\n")
+                  .ok());
+  ASSERT_TRUE(fs_->WriteFile(folder_ + "/events.sql",
+                             "CREATE OR REFRESH STREAMING TABLE bronze_events AS SELECT * FROM STREAM "
+                             "read_files('${landing}', format => 'csv', header => true, schema => 'id INT, amount "
+                             "DOUBLE', maxFileAge => '1 day');\n")
+                  .ok());
+  constexpr int64_t kDay = 86400;
+  int64_t now_s = ::time(nullptr);
+  auto runner = Open();
+  ASSERT_NE(runner, nullptr);
+  Land("new.csv", "2,20\n", now_s, 0);
+  auto update = runner->RunOnce(runtime::RunOptions{});
+  ASSERT_TRUE(update.ok() && update->ok());
+  Land("stale.csv", "3,30\n", now_s, 2 * kDay);  // behind the horizon: never taken
+
+  ReadCountingFileSystem counting(fs_, {landing_ + "/"});
+  FreshnessCache cache;
+  for (int round = 0; round < 2; ++round) {
+    auto report = EvaluateFreshness(*runner, &counting, now_s * 1000, &cache);
+    ASSERT_TRUE(report.ok()) << report.status().message();
+    EXPECT_EQ(Of(*report, "bronze_events").lag_seconds, 0) << Of(*report, "bronze_events").pending_reason;
+    std::set<std::string> stated = counting.TakeStated();
+    EXPECT_EQ(stated.count(landing_ + "/stale.csv"), round == 0 ? 1u : 0u) << "round " << round;
+  }
+  // A file landing later is still stat'ed, and found pending.
+  Land("fresh.csv", "4,40\n", now_s, 600);
+  auto late = EvaluateFreshness(*runner, &counting, now_s * 1000, &cache);
+  ASSERT_TRUE(late.ok()) << late.status().message();
+  EXPECT_NEAR(Of(*late, "bronze_events").lag_seconds, 600, 1);
+  std::set<std::string> stated = counting.TakeStated();
+  EXPECT_EQ(stated.count(landing_ + "/fresh.csv"), 1u);
+  EXPECT_EQ(stated.count(landing_ + "/stale.csv"), 0u);
 }
 
 // The monitor's interval follows the cost of an evaluation, never below its minimum, and
