@@ -45,6 +45,21 @@ class SlaTest : public ::testing::Test {
     struct utimbuf times {static_cast<time_t>(now_s - age_s), static_cast<time_t>(now_s - age_s)};
     ASSERT_EQ(utime(path.c_str(), &times), 0);
   }
+  // pipeline.yaml with Bronze's SLA only (5 min); `more` is added to `configuration`.
+  void WriteBronzeSlaOnly(const std::string& more) {
+    ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml", "name: sla\nstorage: " + dir_.Join("storage") +
+                                                               "\nconfiguration: {landing: " + landing_ + more +
+                                                               "}\nsla:\n  bronze: {max_lag: 5m}\n")
+                    .ok());
+  }
+  // The pipeline as Bronze alone, reading with maxFileAge => '1 day'.
+  void WriteBronzeWithMaxFileAgeOfADay() {
+    ASSERT_TRUE(fs_->WriteFile(folder_ + "/events.sql",
+                               "CREATE OR REFRESH STREAMING TABLE bronze_events AS SELECT * FROM STREAM "
+                               "read_files('${landing}', format => 'csv', header => true, schema => 'id INT, amount "
+                               "DOUBLE', maxFileAge => '1 day');\n")
+                    .ok());
+  }
   std::unique_ptr<runtime::PipelineRunner> Open() {
     auto runner = runtime::PipelineRunner::Open(folder_, {});
     EXPECT_TRUE(runner.ok()) << runner.status().message();
@@ -111,10 +126,7 @@ TEST_F(SlaTest, LandedFilesMakeEveryLayerBehindUntilAnUpdate) {
 // Files whose plans are gone (minBatchesToRetain) are known from the compact file's
 // segment files (docs/checkpoint.md, "Retention"): not pending.
 TEST_F(SlaTest, FilesKnownOnlyFromTheCompactFileAreNotPending) {
-  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
-                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
-                                 ", spark.sql.streaming.minBatchesToRetain: '1'}\nsla:\n  bronze: {max_lag: 5m}\n")
-                  .ok());
+  WriteBronzeSlaOnly(", spark.sql.streaming.minBatchesToRetain: '1'");
   int64_t now_s = ::time(nullptr);
   auto runner = Open();
   ASSERT_NE(runner, nullptr);
@@ -166,10 +178,7 @@ class ReadCountingFileSystem : public FaultInjectingFileSystem {
 // gives. A full refresh (a new flow id) is read again whole, so what the old flow read
 // does not hide what the new one has not.
 TEST_F(SlaTest, AnEvaluationReadsOnlyTheCheckpointFilesWrittenSinceThePrevious) {
-  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
-                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
-                                 ", spark.sql.streaming.minBatchesToRetain: '1'}\nsla:\n  bronze: {max_lag: 5m}\n")
-                  .ok());
+  WriteBronzeSlaOnly(", spark.sql.streaming.minBatchesToRetain: '1'");
   int64_t now_s = ::time(nullptr);
   int64_t now_ms = now_s * 1000;
   auto runner = Open();
@@ -281,15 +290,8 @@ TEST_F(SlaTest, AnUnreadUpstreamCommitIsMeasuredFromItsCommitTime) {
 // will never take (landed older than the horizon) is not waiting to be read: it must not
 // make Bronze late for ever.
 TEST_F(SlaTest, FilesOlderThanMaxFileAgeAreNotPending) {
-  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
-                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
-                                 ", spark.sql.streaming.minBatchesToRetain: '1'}\nsla:\n  bronze: {max_lag: 5m}\n")
-                  .ok());
-  ASSERT_TRUE(fs_->WriteFile(folder_ + "/events.sql",
-                             "CREATE OR REFRESH STREAMING TABLE bronze_events AS SELECT * FROM STREAM "
-                             "read_files('${landing}', format => 'csv', header => true, schema => 'id INT, amount "
-                             "DOUBLE', maxFileAge => '1 day');\n")
-                  .ok());
+  WriteBronzeSlaOnly(", spark.sql.streaming.minBatchesToRetain: '1'");
+  WriteBronzeWithMaxFileAgeOfADay();
   constexpr int64_t kDay = 86400;
   int64_t now_s = ::time(nullptr);
   int64_t now_ms = now_s * 1000;
@@ -325,15 +327,8 @@ TEST_F(SlaTest, FilesOlderThanMaxFileAgeAreNotPending) {
 // evaluation while it stays in the folder (the run's own listing does the same), so a
 // landing folder nobody empties costs a listing, not a stat of every old file.
 TEST_F(SlaTest, ACachedEvaluationDoesNotStatFilesFoundTooOldBefore) {
-  ASSERT_TRUE(fs_->WriteFile(folder_ + "/pipeline.yaml",
-                             "name: sla\nstorage: " + dir_.Join("storage") + "\nconfiguration: {landing: " + landing_ +
-                                 "}\nsla:\n  bronze: {max_lag: 5m}\n")
-                  .ok());
-  ASSERT_TRUE(fs_->WriteFile(folder_ + "/events.sql",
-                             "CREATE OR REFRESH STREAMING TABLE bronze_events AS SELECT * FROM STREAM "
-                             "read_files('${landing}', format => 'csv', header => true, schema => 'id INT, amount "
-                             "DOUBLE', maxFileAge => '1 day');\n")
-                  .ok());
+  WriteBronzeSlaOnly("");
+  WriteBronzeWithMaxFileAgeOfADay();
   constexpr int64_t kDay = 86400;
   int64_t now_s = ::time(nullptr);
   auto runner = Open();
