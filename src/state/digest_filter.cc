@@ -25,4 +25,50 @@ void DigestFilter::Clear() {
   sized_for_ = 0;
 }
 
+void GrowingDigestFilter::Reset(int64_t intake, int64_t sized_for) {
+  links_.clear();
+  links_.emplace_back();
+  links_.back().filter.Reset(sized_for);
+  links_.back().intake = intake;
+}
+
+void GrowingDigestFilter::Clear() { std::vector<Link>().swap(links_); }
+
+int64_t GrowingDigestFilter::NextIntake(int64_t more, bool dense) const {
+  constexpr int64_t kLeast = 1 << 16;
+  return std::max({dense ? added() / 4 : added(), more, kLeast});
+}
+
+int64_t GrowingDigestFilter::BytesToGrow(int64_t more, bool dense) const {
+  if (!links_.empty() && links_.back().intake - links_.back().added >= more) return 0;
+  int64_t intake = NextIntake(more, dense);
+  return DigestFilter::BytesFor(dense ? intake : 2 * intake);
+}
+
+void GrowingDigestFilter::Grow(int64_t more, bool dense) {
+  if (BytesToGrow(more, dense) == 0) return;
+  int64_t intake = NextIntake(more, dense);
+  links_.emplace_back();
+  links_.back().filter.Reset(dense ? intake : 2 * intake);
+  links_.back().intake = intake;
+}
+
+int64_t GrowingDigestFilter::added() const {
+  int64_t n = 0;
+  for (const Link& l : links_) n += l.added;
+  return n;
+}
+
+int64_t GrowingDigestFilter::sized_for() const {
+  int64_t n = 0;
+  for (const Link& l : links_) n += l.filter.sized_for();
+  return n;
+}
+
+int64_t GrowingDigestFilter::MemoryBytes() const {
+  int64_t n = 0;
+  for (const Link& l : links_) n += l.filter.MemoryBytes();
+  return n;
+}
+
 }  // namespace lakepipe::state

@@ -61,4 +61,58 @@ class DigestFilter {
   int64_t sized_for_ = 0;
 };
 
+// DigestFilters chained, for a set that keeps growing (a scalable Bloom filter): digests go
+// to the newest filter, and once it has taken its intake Grow starts a new one whose
+// intake is as many digests as the chain holds (the chain doubles), sized for twice that,
+// so it is at most half full (~0.1% false positives). A lookup asks every filter; false
+// positives add up, ~1% after ten doublings, and the memory stays about that of one filter
+// sized for twice the digests held. Growing never reads the digests already in: the owner
+// scans its store once for the first filter and only adds from then on (rebuilding it at
+// each doubling was a full scan inside a batch: seconds at millions of keys, longer as the
+// set grows).
+//
+// Thread-safety and call order as DigestFilter: Reset, then Grow before each group of Adds.
+class GrowingDigestFilter {
+ public:
+  // Empties the chain: one filter that takes `intake` digests, sized for `sized_for`.
+  void Reset(int64_t intake, int64_t sized_for);
+  // Frees everything (empty() after).
+  void Clear();
+  bool empty() const { return links_.empty(); }
+  // The bytes Grow(more, dense) would allocate (0: the newest filter has room for `more`).
+  int64_t BytesToGrow(int64_t more, bool dense = false) const;
+  // Makes room for `more` digests: a new filter when the newest has not enough left. A
+  // dense one (for an owner short of memory) takes a quarter of what the chain holds (or
+  // `more`) and is sized for just that: a fifth of the memory, ~1% false positives once full.
+  void Grow(int64_t more, bool dense = false);
+  // Adds to the newest filter (past its intake too: then only false positives climb).
+  void Add(const Digest128& d) {
+    links_.back().filter.Add(d);
+    ++links_.back().added;
+  }
+  bool MayContain(const Digest128& d) const {
+    for (const Link& l : links_)
+      if (l.filter.MayContain(d)) return true;
+    return false;
+  }
+  void Prefetch(const Digest128& d) const {
+    for (const Link& l : links_) l.filter.Prefetch(d);
+  }
+  int64_t added() const;      // digests added, over every filter
+  int64_t sized_for() const;  // what the filters were sized for, together
+  size_t filters() const { return links_.size(); }
+  int64_t MemoryBytes() const;
+
+ private:
+  struct Link {
+    DigestFilter filter;
+    int64_t intake = 0;
+    int64_t added = 0;
+  };
+  // The intake of the filter Grow(more, dense) starts; it is sized for twice that, or
+  // (dense) for just that.
+  int64_t NextIntake(int64_t more, bool dense) const;
+  std::vector<Link> links_;
+};
+
 }  // namespace lakepipe::state

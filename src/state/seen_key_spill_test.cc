@@ -313,8 +313,8 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
 
 // Stored keys probed without a copy in memory (as an incremental view's distinct pairs
 // are) go through a Bloom filter of the stored keys, which must hold every stored key:
-// those a spilled batch wrote from its runs, those of a batch that outgrew the filter (it is
-// built again), and those stored before a restart. A key it wrongly ruled out would be
+// those a spilled batch wrote from its runs, those of a batch that outgrew the filter (a
+// second filter takes them, without a scan of the store), and those stored before a restart. A key it wrongly ruled out would be
 // counted as new again. Keys read in the store are remembered for the rest of the batch,
 // also past the memo's size, where it starts over.
 TEST(SeenKeySpillTest, TheFilterOfStoredKeysKeepsEveryStoredKey) {
@@ -343,10 +343,14 @@ TEST(SeenKeySpillTest, TheFilterOfStoredKeysKeepsEveryStoredKey) {
   EXPECT_TRUE(store->stored_filter_loaded()) << "the filter should have been kept and the runs' keys added";
   expect(Insert(*store, Concat(Keys("b", 0, 50000), Keys("c", 0, 1000))), 50000, 1000);
   ASSERT_TRUE(store->Commit(2).ok());
-  // Past what the filter was sized for: dropped at the commit, built again when needed.
+  // Past what the filter was sized for: a second filter in its chain takes the new keys
+  // at the commit, and the stored keys are not scanned again.
+  EXPECT_EQ(store->stored_filter_scans(), 1);
   expect(Insert(*store, Keys("d", 0, 20000)), 0, 20000);
   ASSERT_TRUE(store->Commit(3).ok());
-  EXPECT_FALSE(store->stored_filter_loaded());
+  EXPECT_TRUE(store->stored_filter_loaded());
+  EXPECT_EQ(store->stored_filters(), 2u);
+  EXPECT_EQ(store->stored_filter_scans(), 1);
   std::vector<std::string> stored =
       Concat(Concat(Concat(Keys("a", 0, 60000), Keys("b", 0, 50000)), Keys("c", 0, 1000)), Keys("d", 0, 20000));
   expect(Insert(*store, Concat(stored, Keys("e", 0, 10))), stored.size(), 10);
@@ -362,6 +366,47 @@ TEST(SeenKeySpillTest, TheFilterOfStoredKeysKeepsEveryStoredKey) {
   expect(Insert(*store, stored), stored.size(), 0);
   EXPECT_TRUE(store->stored_filter_loaded());
   EXPECT_EQ(store->size(), static_cast<int64_t>(stored.size()) + 20);
+}
+
+// A store that keeps growing is never scanned again for its filter: each batch's new keys
+// go to the newest filter of the chain, a doubling while it fits in half the budget, then
+// smaller (dense) filters, and without room the filter is dropped (probes read RocksDB).
+// Every stored key stays "seen" throughout.
+TEST(SeenKeySpillTest, AGrowingStoreAddsFiltersInsteadOfScanningItsKeysAgain) {
+  testing::TempDir dir;
+  constexpr int64_t kBudget = 2 << 20;
+  auto store = SeenKeyStore::Open(dir.Join("s"), /*max_keys_in_memory=*/0, kBudget);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SeenKeyStore& s = **store;
+  std::vector<std::string> stored;
+  size_t most_filters = 0;
+  bool dropped = false;
+  for (int batch = 0; batch < 15; ++batch) {
+    std::vector<std::string> fresh = Keys("k" + std::to_string(batch) + "-", 0, 40000);
+    // A sample of the stored keys, then the new ones.
+    std::vector<std::string> probe;
+    for (size_t i = 0; i < stored.size(); i += 97) probe.push_back(stored[i]);
+    std::vector<uint8_t> got = Insert(s, Concat(probe, fresh));
+    ASSERT_EQ(got.size(), probe.size() + fresh.size());
+    EXPECT_EQ(std::count(got.begin(), got.begin() + static_cast<long>(probe.size()), 1), 0) << "batch " << batch;
+    EXPECT_EQ(std::count(got.begin() + static_cast<long>(probe.size()), got.end(), 0), 0) << "batch " << batch;
+    ASSERT_TRUE(s.Commit(batch).ok());
+    stored.insert(stored.end(), fresh.begin(), fresh.end());
+    EXPECT_LE(s.stored_filter_bytes(), kBudget / 2) << "batch " << batch;
+    most_filters = std::max(most_filters, s.stored_filters());
+    if (!dropped && s.stored_filter_scans() > 0) {
+      dropped = !s.stored_filter_loaded();
+      // Until the chain runs out of room, the one scan that built it is the only one.
+      if (!dropped) EXPECT_EQ(s.stored_filter_scans(), 1) << "batch " << batch;
+    }
+  }
+  // 40,000 keys a batch under 1 MiB for the filter: three filters by doubling (the first
+  // 40,000 keys scanned into one sized for 80,000; then 80,000 and 160,000 more, each in one
+  // sized for twice that), then dense ones of a quarter of the chain, then no room (batch
+  // 12 here): dropped, and built again by a scan the next batch.
+  EXPECT_GE(most_filters, 4u) << "the chain should have grown by doublings, then by dense filters";
+  EXPECT_TRUE(dropped) << "the chain should have run out of room in half the budget";
+  EXPECT_EQ(s.size(), static_cast<int64_t>(stored.size()));
 }
 
 }  // namespace

@@ -349,7 +349,8 @@ Status SeenKeyStore::LoadStoredFilter() {
     stored_filter_refused_ = true;  // probes read RocksDB until the next commit asks again
     return Status::OK();
   }
-  stored_filter_.Reset(sized_for);
+  stored_filter_.Reset(sized_for, sized_for);
+  ++stored_filter_scans_;
   Status st = ScanStoredKeys([this](const Digest& d, const char*) { stored_filter_.Add(d); });
   if (!st.ok()) {
     DropStoredFilter();
@@ -371,9 +372,32 @@ void SeenKeyStore::ApplyToStoredFilter(int64_t removed) {
   stored_filter_refused_ = false;  // the next batch may find room
   if (!stored_filter_loaded_) return;
   stored_filter_removed_ += removed;
-  // Past what it was sized for, or with many removed keys still in it, false positives
-  // climb: build it again when a probe next needs it.
-  if (stored_keys_ > stored_filter_.sized_for() || stored_filter_removed_ > stored_filter_.sized_for() / 2) {
+  // With many removed keys still in it, false positives climb: build it again when a probe
+  // next needs it.
+  if (stored_filter_removed_ > stored_filter_.sized_for() / 2) {
+    DropStoredFilter();
+    return;
+  }
+  // Room for this batch's new keys: one more filter in the chain when the newest is full,
+  // never a scan of the stored keys (a rebuild at each doubling paused the batch for the
+  // scan: 30 s at 15M keys in a soak). Within half the budget, as the first; a dense one
+  // when a doubling does not fit; without room, probes read RocksDB.
+  const int64_t more = std::max<int64_t>(pending_new_, 0);
+  const int64_t half = budget_->capacity() / 2;
+  bool grown = false;
+  for (bool dense : {false, true}) {
+    int64_t bytes = stored_filter_.BytesToGrow(more, dense);
+    if (bytes == 0) {
+      grown = true;
+      break;
+    }
+    if (stored_filter_held_ + bytes <= half && budget_->TryResize(&stored_filter_held_, stored_filter_held_ + bytes)) {
+      stored_filter_.Grow(more, dense);
+      grown = true;
+      break;
+    }
+  }
+  if (!grown) {
     DropStoredFilter();
     return;
   }

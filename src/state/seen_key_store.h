@@ -29,8 +29,9 @@
 // says maybe), then in the store. Commit merges the table and the runs into the one
 // ingested table file, so the commit protocol is unchanged; Abandon deletes the runs. The
 // in-memory copy of the stored keys may take at most half the budget, and only what the
-// other stores leave. Without it, a Bloom filter of the stored keys (DigestFilter, ~2.5
-// bytes a key, also within half the budget) answers the probes of new keys, and only the
+// other stores leave. Without it, a Bloom filter of the stored keys (GrowingDigestFilter,
+// ~2.5 bytes a key, also within half the budget: built by one scan, then grown by a filter
+// more per doubling, never scanned again) answers the probes of new keys, and only the
 // keys it cannot rule out are read in RocksDB; without either, every probe reads RocksDB.
 //
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
@@ -108,6 +109,10 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   // Whether probes of stored keys go through the in-memory filter of the stored keys now
   // (tests).
   bool stored_filter_loaded() const { return stored_filter_loaded_; }
+  // The filters in its chain, and how many times it was built by a scan of the stored keys.
+  size_t stored_filters() const { return stored_filter_.filters(); }
+  int64_t stored_filter_bytes() const { return stored_filter_held_; }
+  int64_t stored_filter_scans() const { return stored_filter_scans_; }
   // Runs written by the current batch because its keys outgrew the memory budget.
   int64_t spilled_runs() const { return static_cast<int64_t>(runs_.size()); }
   // Pending changes (with the spilled runs' filters and indexes) plus RocksDB's write buffers.
@@ -224,11 +229,12 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   // A superset of the stored keys (a Bloom filter), when committed_ is not loaded: a key it
   // rules out is absent without a RocksDB read. Kept current by each commit after the write
   // succeeded (keys added; removed keys stay in it until it is rebuilt).
-  DigestFilter stored_filter_;
+  GrowingDigestFilter stored_filter_;
   bool stored_filter_loaded_ = false;
   bool stored_filter_refused_ = false;  // no room in the budget: not asked again until the next commit
   int64_t stored_filter_removed_ = 0;   // keys removed from the store since the filter was built
   int64_t stored_filter_held_ = 0;      // reserved in budget_ for stored_filter_
+  int64_t stored_filter_scans_ = 0;     // LoadStoredFilter's scans in this process
   int64_t store_reads_ = 0;  // RocksDB reads of probes in this process (they decide when the filter pays)
   // Keys of the current batch found stored by a RocksDB read (probes without times only):
   // a value repeated in a batch, such as the (country, customer) pairs of a
