@@ -99,32 +99,39 @@ Status ParseSegment(std::string_view text, const std::string& file, const std::s
   return Status::OK();
 }
 
+Status ReadSegment(FileSystem* fs, const std::string& dir, const PlannedSource& source, const PlannedSegment& ref,
+                   const std::function<void(std::string_view, int64_t)>& visit) {
+  const int64_t forgotten_before = source.forgotten_before_micros;
+  // A segment whose files were all forgotten is not even read; the next compaction drops it.
+  if (forgotten_before != INT64_MIN && ref.newest_micros != INT64_MIN && ref.newest_micros < forgotten_before)
+    return Status::OK();
+  std::string file = JoinPath(dir, ref.name);
+  auto text = fs->ReadFile(file);
+  if (!text.ok()) {
+    if (text.status().IsNotFound())
+      return Status::Corruption(file + ": missing, but the flow's compact file lists it (segment of " + source.path +
+                                ")");
+    return text.status();
+  }
+  return ParseSegment(*text, file, source.path, ref.files, [&](std::string_view path, int64_t mtime) {
+    if (forgotten_before == INT64_MIN || mtime >= forgotten_before) visit(path, mtime);
+  });
+}
+
 Status TakenSegments::Load(FileSystem* fs, const std::string& dir, const PlannedSource& source, TakenFiles* taken) {
   if (taken->size() != 0 || !segments_.empty())
     return Status::Internal("segments of " + source.path + " loaded after other files");
-  int64_t forgotten_before = source.forgotten_before_micros;
   // What the compact file says is coming (no segment lists more than kMaxFiles: a
   // damaged count reserves no more than that, and its segment is refused on reading).
   int64_t listed = 0;
   for (const PlannedSegment& ref : source.segments) listed += std::clamp<int64_t>(ref.files, 0, kMaxFiles);
   taken->Reserve(static_cast<size_t>(listed));
   for (const PlannedSegment& ref : source.segments) {
-    // A segment whose files were all forgotten is not even read; the next compaction drops it.
-    if (forgotten_before == INT64_MIN || ref.newest_micros == INT64_MIN || ref.newest_micros >= forgotten_before) {
-      std::string file = JoinPath(dir, ref.name);
-      auto text = fs->ReadFile(file);
-      if (!text.ok()) {
-        if (text.status().IsNotFound())
-          return Status::Corruption(file + ": missing, but the flow's compact file lists it (segment of " +
-                                    source.path + ")");
-        return text.status();
-      }
-      LP_RETURN_IF_ERROR(ParseSegment(*text, file, source.path, ref.files, [&](std::string_view path, int64_t mtime) {
-        // Without noting the newest time: the compact file's "newest" says it (and a file
-        // kept as of an upgrade must not move it).
-        if (forgotten_before == INT64_MIN || mtime >= forgotten_before) taken->InsertWithoutTime(path, mtime);
-      }));
-    }
+    // Without noting the newest time: the compact file's "newest" says it (and a file
+    // kept as of an upgrade must not move it).
+    LP_RETURN_IF_ERROR(ReadSegment(fs, dir, source, ref, [taken](std::string_view path, int64_t mtime) {
+      taken->InsertWithoutTime(path, mtime);
+    }));
     segments_.push_back({ref, taken->size()});
   }
   return Status::OK();

@@ -93,6 +93,13 @@ class TakenSegments {
 // "Segment files").
 std::string SerializeSegment(const std::string& source_path, const TakenFiles& taken, size_t begin, size_t end);
 
+// Reads the segment file `ref` of `source` from `dir` (the checkpoint's taken/), calling
+// visit(path, mtime) for each file in order but those older than the source's
+// forgottenBefore; a segment whose files all are is not read. A segment missing, malformed,
+// or not listing what `ref` says is Corruption naming its file.
+Status ReadSegment(FileSystem* fs, const std::string& dir, const PlannedSource& source, const PlannedSegment& ref,
+                   const std::function<void(std::string_view, int64_t)>& visit);
+
 // Parses a segment file, calling visit(path, mtime) for each file in order. Corruption
 // naming `file` unless it is a segment of `source_path` listing `expected_files` files.
 Status ParseSegment(std::string_view text, const std::string& file, const std::string& source_path,

@@ -62,24 +62,6 @@ std::string ReadFlowId(FileSystem* fs, const std::string& cp_dir) {
   return metadata["id"].get<std::string>();
 }
 
-// Adds the files of the segment `ref` of `source` to `taken`, but those older than the
-// source's forgottenBefore (as TakenSegments::Load does). False when it cannot be read:
-// its files then stay unknown, so they count as pending until a later evaluation reads it.
-bool NoteSegment(FileSystem* fs, const std::string& dir, const runtime::PlannedSource& source,
-                 const runtime::PlannedSegment& ref, runtime::TakenFiles* taken) {
-  int64_t forgotten_before = source.forgotten_before_micros;
-  bool all_forgotten = forgotten_before != INT64_MIN && ref.newest_micros != INT64_MIN && ref.newest_micros < forgotten_before;
-  if (all_forgotten) return true;
-  std::string file = JoinPath(dir, ref.name);
-  auto text = fs->ReadFile(file);
-  if (!text.ok()) return false;
-  return runtime::ParseSegment(*text, file, source.path, ref.files, [&](std::string_view path, int64_t mtime) {
-           // Without noting the newest time: the compact file's "newest" says it.
-           if (forgotten_before == INT64_MIN || mtime >= forgotten_before) taken->InsertWithoutTime(path, mtime);
-         })
-      .ok();
-}
-
 // Notes into `flow` what the flow whose checkpoint folder is `cp_dir` consumed, from the
 // committed plans and segment files it has not read yet (read only: `lakepipe serve`
 // never writes the storage). Plans without a commit record are not in the table yet and
@@ -128,7 +110,12 @@ void NoteFlowPlans(FileSystem* fs, const std::string& cp_dir, int64_t now_micros
         }
         for (const auto& ref : s.segments) {  // compact format 3: the files are in its segment files
           if (flow->segments_read.count(ref.name) > 0) continue;
-          if (NoteSegment(fs, taken_dir, s, ref, &taken)) flow->segments_read.insert(ref.name);
+          // Without noting the newest time: the compact file's "newest" says it. A segment
+          // that cannot be read leaves its files unknown (pending) until a later evaluation.
+          Status read = runtime::ReadSegment(fs, taken_dir, s, ref, [&taken](std::string_view path, int64_t mtime) {
+            taken.InsertWithoutTime(path, mtime);
+          });
+          if (read.ok()) flow->segments_read.insert(ref.name);
           else complete = false;
         }
       } else if (s.kind == runtime::PlannedSource::Kind::kDelta || s.kind == runtime::PlannedSource::Kind::kSnapshot) {
