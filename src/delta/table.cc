@@ -468,14 +468,25 @@ Result<bool> Scan::RowGroupReader::Next(RecordBatch* out) {
     const int64_t rows = reader_->row_group_num_rows(g);
     if (rows == 0) continue;
     if (!predicates_.empty() && !reader_->RowGroupMayMatch(g, predicates_)) continue;
-    RecordBatch data;
-    if (!columns_.empty()) {
-      LP_ASSIGN_OR_RETURN(data, reader_->ReadRowGroup(g, columns_));
-    }
-    LP_ASSIGN_OR_RETURN(*out, scan_->MapPiece(*file_, data, rows));
+    LP_ASSIGN_OR_RETURN(*out, Read(g));
     return true;
   }
   return false;
+}
+
+int Scan::RowGroupReader::num_row_groups() const { return reader_->num_row_groups(); }
+
+int64_t Scan::RowGroupReader::row_group_rows(int g) const { return reader_->row_group_num_rows(g); }
+
+Result<RecordBatch> Scan::RowGroupReader::Read(int g) {
+  if (g < 0 || g >= reader_->num_row_groups()) {
+    return Status::InvalidArgument("file " + file_->full_path + " has no row group " + std::to_string(g));
+  }
+  RecordBatch data;
+  if (!columns_.empty()) {
+    LP_ASSIGN_OR_RETURN(data, reader_->ReadRowGroup(g, columns_));
+  }
+  return scan_->MapPiece(*file_, data, reader_->row_group_num_rows(g));
 }
 
 Result<RecordBatch> Scan::ReadAll() const {

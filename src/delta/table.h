@@ -154,6 +154,11 @@ class Scan {
     // The next row group that may match the predicates, mapped as ReadFile maps rows;
     // false at the end of the file. Row groups of no rows are skipped.
     Result<bool> Next(RecordBatch* out);
+    // The file's row groups, for a caller that picks them itself (predicates aside).
+    int num_row_groups() const;
+    int64_t row_group_rows(int g) const;
+    // Row group g (0 <= g < num_row_groups()), mapped as Next maps it.
+    Result<RecordBatch> Read(int g);
 
    private:
     friend class Scan;

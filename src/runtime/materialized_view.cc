@@ -370,20 +370,21 @@ class IncrementalViewScanProvider : public FullScanProvider {
     if (read.empty() && latest->schema().size() > 0) read.push_back(latest->schema().field(0).name);
     struct Cursor {
       int64_t next;
-      Batches pieces;
-      size_t at = 0;
+      std::unique_ptr<BatchStream> version;  // the one being read, piece by piece
     };
-    auto cursor = std::make_shared<Cursor>(Cursor{start, {}, 0});
+    auto cursor = std::make_shared<Cursor>(Cursor{start, nullptr});
     SharedAppends* shared = &runner_.shared_appends;
     std::unique_ptr<BatchStream> parts =
         FunctionStream([=](RecordBatch* out) -> Result<bool> {
-          while (cursor->at >= cursor->pieces.size()) {
+          while (true) {
+            if (cursor->version != nullptr) {
+              LP_ASSIGN_OR_RETURN(bool more, cursor->version->Next(out));
+              if (more) return true;
+              cursor->version.reset();
+            }
             if (cursor->next > end) return false;
-            LP_ASSIGN_OR_RETURN(cursor->pieces, shared->Read(*table, latest, cursor->next++, read));
-            cursor->at = 0;
+            LP_ASSIGN_OR_RETURN(cursor->version, shared->Read(*table, latest, cursor->next++, read));
           }
-          *out = std::move(cursor->pieces[cursor->at++]);
-          return true;
         });
     if (cut_rows_ > 0) parts = SliceStream(std::move(parts), cut_rows_);
     std::shared_ptr<BatchStream> cut(std::move(parts));

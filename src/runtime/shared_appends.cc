@@ -10,22 +10,75 @@ namespace lakepipe::runtime {
 
 
 struct SharedAppends::Entry {
+  std::string table_path;
   int64_t version = 0;
   int64_t schema_version = 0;  // metadata_version of the snapshot the files are read with
   bool rewrites_rows = false;
   delta::SnapshotPtr added;  // the commit's appended files; null when none
 
-  std::mutex mu;  // guards what follows: the decoded columns
-  bool pieces_known = false;
-  std::vector<int64_t> piece_rows;  // rows of each piece
-  struct DecodedColumn {
-    Field field;
-    std::vector<ColumnPtr> pieces;
+  struct Piece {
+    size_t file = 0;  // index in the appended files (delta::Scan::files(), unfiltered)
+    int row_group = 0;
+    int64_t rows = 0;
+    std::map<std::string, ColumnPtr> columns;  // kept, by lower-case name
+    int64_t bytes = 0;                         // of `columns`, counted in accounted
+    int takes = 0;                             // readers that took it
   };
-  std::map<std::string, DecodedColumn> columns;  // by lower-case name
+  std::mutex mu;  // guards what follows: the pieces
+  std::vector<Piece> pieces;  // the non-empty row groups of files [0, files_listed)
+  size_t files_listed = 0;
+  bool all_listed = false;
+  std::map<std::string, Field> fields;  // of every column decoded, by lower-case name
 
   int64_t accounted = 0;  // bytes counted in bytes_ (guarded by the cache's mu_)
   bool kept = true;       // still in entries_ (guarded by the cache's mu_)
+};
+
+// One appended file opened for some columns, kept by a stream while its pieces come from it.
+struct SharedAppends::PieceFile {
+  size_t file = 0;
+  std::vector<std::string> columns;
+  std::unique_ptr<delta::Scan> scan;  // outlives `reader`, which points into it
+  std::unique_ptr<delta::Scan::RowGroupReader> reader;
+};
+
+namespace {
+
+// File `f` of `added` opened for `columns`; false when the commit has no such file.
+Result<bool> OpenAppendedFile(const delta::SnapshotPtr& added, const std::vector<std::string>& columns, size_t f,
+                              std::unique_ptr<delta::Scan>* scan, std::unique_ptr<delta::Scan::RowGroupReader>* reader) {
+  delta::ScanOptions options;
+  options.columns = columns;
+  LP_ASSIGN_OR_RETURN(delta::Scan planned, delta::Scan::Plan(added, options));
+  if (f >= planned.files().size()) return false;
+  *scan = std::make_unique<delta::Scan>(std::move(planned));
+  LP_ASSIGN_OR_RETURN(*reader, (*scan)->OpenFile(f));
+  return true;
+}
+
+}  // namespace
+
+class SharedAppends::VersionStream final : public BatchStream {
+ public:
+  VersionStream(SharedAppends* owner, std::shared_ptr<Entry> entry, std::vector<std::string> columns)
+      : owner_(owner), entry_(std::move(entry)), columns_(std::move(columns)) {}
+
+  Result<bool> Next(RecordBatch* out) override {
+    LP_ASSIGN_OR_RETURN(bool more, owner_->TakePiece(*entry_, next_, columns_, &file_, out));
+    if (!more) {
+      file_.reset();
+      return false;
+    }
+    ++next_;
+    return true;
+  }
+
+ private:
+  SharedAppends* const owner_;
+  const std::shared_ptr<Entry> entry_;
+  const std::vector<std::string> columns_;
+  size_t next_ = 0;
+  std::unique_ptr<PieceFile> file_;
 };
 
 Result<std::shared_ptr<SharedAppends::Entry>> SharedAppends::EntryOf(const delta::DeltaTable& table,
@@ -43,10 +96,12 @@ Result<std::shared_ptr<SharedAppends::Entry>> SharedAppends::EntryOf(const delta
   // Parsed outside the lock: other versions are served meanwhile.
   LP_ASSIGN_OR_RETURN(delta::CommitAppends commit, delta::ReadCommitAppends(table, *latest, version));
   auto entry = std::make_shared<Entry>();
+  entry->table_path = table.path();
   entry->version = version;
   entry->schema_version = schema_version;
   entry->rewrites_rows = commit.rewrites_rows;
   entry->added = std::move(commit.added);
+  entry->all_listed = entry->added == nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   // A version every reader has taken is not kept (a late reader reads it on its own).
   auto taken = taken_.find(table.path());
@@ -77,95 +132,117 @@ Result<bool> SharedAppends::OnlyAppends(const delta::DeltaTable& table, const de
   return true;
 }
 
-Result<std::vector<RecordBatch>> SharedAppends::Read(const delta::DeltaTable& table,
-                                                     const delta::SnapshotPtr& latest, int64_t version,
-                                                     const std::vector<std::string>& columns) {
+Result<std::unique_ptr<BatchStream>> SharedAppends::Read(const delta::DeltaTable& table,
+                                                         const delta::SnapshotPtr& latest, int64_t version,
+                                                         const std::vector<std::string>& columns) {
   LP_ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, EntryOf(table, latest, version));
   if (entry->rewrites_rows) {
     return Status::NotSupported("table " + table.path() + ": version " + std::to_string(version) +
                                 " deletes or rewrites rows, which a read of appended rows cannot follow");
   }
-  std::vector<RecordBatch> out;
-  if (entry->added == nullptr) return out;
-  std::lock_guard<std::mutex> lock(entry->mu);
+  return std::unique_ptr<BatchStream>(std::make_unique<VersionStream>(this, std::move(entry), columns));
+}
+
+Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<std::string>& columns,
+                                      std::unique_ptr<PieceFile>* file, RecordBatch* out) {
+  std::vector<ColumnPtr> released;  // freed outside the locks
+  std::unique_lock<std::mutex> lock(entry.mu);
+  auto open = [&](size_t f, const std::vector<std::string>& cols) -> Result<bool> {
+    auto opened = std::make_unique<PieceFile>();
+    LP_ASSIGN_OR_RETURN(bool exists, OpenAppendedFile(entry.added, cols, f, &opened->scan, &opened->reader));
+    if (!exists) return false;
+    opened->file = f;
+    opened->columns = cols;
+    *file = std::move(opened);
+    return true;
+  };
+  // Pieces are listed file by file as readers reach them (a footer read each).
+  while (p >= entry.pieces.size()) {
+    if (entry.all_listed) return false;
+    const size_t f = entry.files_listed;
+    LP_ASSIGN_OR_RETURN(bool exists, open(f, columns));
+    if (!exists) {
+      entry.all_listed = true;
+      return false;
+    }
+    const delta::Scan::RowGroupReader& reader = *(*file)->reader;
+    for (int g = 0; g < reader.num_row_groups(); ++g) {
+      if (reader.row_group_rows(g) > 0) entry.pieces.push_back(Entry::Piece{f, g, reader.row_group_rows(g), {}, 0, 0});
+    }
+    ++entry.files_listed;
+  }
+  Entry::Piece& piece = entry.pieces[p];
   std::vector<std::string> missing;
   for (const auto& c : columns) {
-    if (entry->columns.count(sql::ToLower(c)) == 0 &&
+    if (piece.columns.count(sql::ToLower(c)) == 0 &&
         std::find(missing.begin(), missing.end(), c) == missing.end())
       missing.push_back(c);
   }
   int64_t decoded_bytes = 0;
   if (!missing.empty()) {
-    delta::ScanOptions options;
-    options.columns = missing;
-    LP_ASSIGN_OR_RETURN(delta::Scan scan, delta::Scan::Plan(entry->added, options));
-    std::vector<RecordBatch> pieces;
-    for (size_t i = 0; i < scan.files().size(); ++i) {
-      LP_ASSIGN_OR_RETURN(std::unique_ptr<delta::Scan::RowGroupReader> file, scan.OpenFile(i));
-      RecordBatch piece;
-      while (true) {
-        LP_ASSIGN_OR_RETURN(bool more, file->Next(&piece));
-        if (!more) break;
-        if (piece.num_rows() > 0) pieces.push_back(std::move(piece));
-      }
+    if (*file == nullptr || (*file)->file != piece.file || (*file)->columns != missing) {
+      LP_ASSIGN_OR_RETURN(bool exists, open(piece.file, missing));
+      if (!exists) return Status::Internal("table " + entry.table_path + ": a file of version " +
+                                           std::to_string(entry.version) + " went missing from its commit");
     }
-    // Every decode of the version cuts it into the same pieces (the same files, in the
-    // same order, their row groups whole): columns decoded at different times line up.
-    if (!entry->pieces_known) {
-      for (const auto& p : pieces) entry->piece_rows.push_back(p.num_rows());
-      entry->pieces_known = true;
-    } else {
-      bool same = pieces.size() == entry->piece_rows.size();
-      for (size_t p = 0; same && p < pieces.size(); ++p) same = pieces[p].num_rows() == entry->piece_rows[p];
-      if (!same) {
-        return Status::Internal("table " + table.path() + ": version " + std::to_string(version) +
-                                " read in other columns gave other row groups");
-      }
+    LP_ASSIGN_OR_RETURN(RecordBatch decoded, (*file)->reader->Read(piece.row_group));
+    if (decoded.num_rows() != piece.rows) {
+      return Status::Internal("table " + entry.table_path + ": version " + std::to_string(entry.version) +
+                              " read in other columns gave other row groups");
     }
-    const Schema& schema = scan.output_schema();
+    const Schema& schema = decoded.schema();
     for (size_t c = 0; c < schema.size(); ++c) {
-      Entry::DecodedColumn decoded{schema.field(c), {}};
-      for (const auto& p : pieces) {
-        decoded.pieces.push_back(p.column_ptr(c));
-        decoded_bytes += p.column(c).MemoryBytes();
-      }
-      entry->columns[sql::ToLower(schema.field(c).name)] = std::move(decoded);
+      const std::string name = sql::ToLower(schema.field(c).name);
+      entry.fields.emplace(name, schema.field(c));
+      piece.columns[name] = decoded.column_ptr(c);
+      decoded_bytes += decoded.column(c).MemoryBytes();
     }
   }
-  for (size_t p = 0; p < entry->piece_rows.size(); ++p) {
-    Schema schema;
-    std::vector<ColumnPtr> cols;
-    for (const auto& c : columns) {
-      auto it = entry->columns.find(sql::ToLower(c));
-      if (it == entry->columns.end()) {
-        return Status::InvalidArgument("table " + table.path() + " has no column `" + c + "` at version " +
-                                       std::to_string(version));
-      }
-      schema.AddField(it->second.field);
-      cols.push_back(it->second.pieces[p]);
+  Schema schema;
+  std::vector<ColumnPtr> cols;
+  for (const auto& c : columns) {
+    auto it = piece.columns.find(sql::ToLower(c));
+    if (it == piece.columns.end()) {
+      return Status::InvalidArgument("table " + entry.table_path + " has no column `" + c + "` at version " +
+                                     std::to_string(entry.version));
     }
-    out.emplace_back(std::move(schema), std::move(cols), entry->piece_rows[p]);
+    schema.AddField(entry.fields.at(it->first));
+    cols.push_back(it->second);
   }
+  *out = RecordBatch(std::move(schema), std::move(cols), piece.rows);
+  ++piece.takes;
+
   std::lock_guard<std::mutex> cache(mu_);
   columns_decoded_ += static_cast<int64_t>(missing.size());
   columns_reused_ += static_cast<int64_t>(columns.size() - missing.size());
-  if (decoded_bytes > 0 && entry->kept) {
-    entry->accounted += decoded_bytes;
-    bytes_ += decoded_bytes;
-    // Beyond the budget, the oldest versions go (of any table), never the one just read.
-    while (bytes_ > budget_bytes_) {
-      std::map<int64_t, std::shared_ptr<Entry>>* oldest = nullptr;
-      for (auto& [path, versions] : entries_) {
-        if (versions.empty() || versions.begin()->second == entry) continue;
-        if (oldest == nullptr || versions.begin()->first < oldest->begin()->first) oldest = &versions;
-      }
-      if (oldest == nullptr) break;
-      bytes_ -= oldest->begin()->second->accounted;
-      oldest->begin()->second->kept = false;
-      oldest->erase(oldest->begin());
+  auto readers = taken_.find(entry.table_path);
+  const size_t followers = readers == taken_.end() ? 0 : readers->second.size();
+  const bool everyone_took = followers > 0 && static_cast<size_t>(piece.takes) >= followers;
+  piece.bytes += decoded_bytes;
+  entry.accounted += decoded_bytes;
+  if (entry.kept) bytes_ += decoded_bytes;
+  // Beyond the budget, the oldest versions go (of any table), never this one.
+  while (entry.kept && bytes_ > budget_bytes_) {
+    std::map<int64_t, std::shared_ptr<Entry>>* oldest = nullptr;
+    for (auto& [path, versions] : entries_) {
+      if (versions.empty() || versions.begin()->second.get() == &entry) continue;
+      if (oldest == nullptr || versions.begin()->first < oldest->begin()->first) oldest = &versions;
     }
+    if (oldest == nullptr) break;
+    bytes_ -= oldest->begin()->second->accounted;
+    oldest->begin()->second->kept = false;
+    oldest->erase(oldest->begin());
   }
-  return out;
+  // A piece nobody else will take, or that does not fit, is let go (the batch handed out
+  // keeps its columns): a reader holds a piece, not the version.
+  if (!entry.kept || everyone_took || bytes_ > budget_bytes_) {
+    if (entry.kept) bytes_ -= piece.bytes;
+    entry.accounted -= piece.bytes;
+    piece.bytes = 0;
+    for (auto& [name, col] : piece.columns) released.push_back(std::move(col));
+    piece.columns.clear();
+  }
+  return true;
 }
 
 void SharedAppends::Follow(const std::string& table_path, const std::string& reader) {

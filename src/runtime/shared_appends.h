@@ -5,16 +5,21 @@
 // Silver decoded each Silver commit four times, in nine columns each.
 //
 // Owns: per (table path, version, schema version), the commit's appended files (parsed
-// once) and, per column asked for, that column's values as decoded pieces (one per row
-// group of each appended file, in ReadAppends' order). A view asks for one version in the
-// columns its query reads: columns decoded before are reused, missing ones are decoded
-// then and kept beside them. An entry is dropped once every view that follows the table
-// has taken the version (Taken), or when the kept bytes pass the budget (oldest versions
-// first); batches handed out keep their columns alive either way.
+// once) and its pieces: one per non-empty row group of each appended file, in ReadAppends'
+// order, each with the columns decoded so far. A view reads a version as a stream of
+// pieces in the columns its query reads: columns decoded before are reused, missing ones
+// are decoded then and kept beside them. A piece is decoded when a reader reaches it, so a
+// reader holds about one row group, not the version (a Silver commit of millions of rows
+// made every view decode the whole of it at once). A piece is let go once every view that
+// follows the table has taken it, or right away when keeping it would pass the budget; an
+// entry is dropped once every view has taken its version (Taken), or when the kept bytes
+// pass the budget (oldest versions first). Batches handed out keep their columns alive
+// either way.
 //
-// Thread-safety: every method may be called from several threads at once. A version's
-// decoding runs under that version's own lock (a second view asking for it waits and
-// reuses), never under the cache's.
+// Thread-safety: every method may be called from several threads at once, and each stream
+// Read returns is used by one thread at a time (the SharedAppends must outlive it). A
+// version's pieces are decoded under that version's own lock (a second view asking for
+// one waits and reuses it), never under the cache's.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,7 @@
 
 #include "common/status.h"
 #include "delta/table.h"
+#include "runtime/batch_stream.h"
 #include "types/batch.h"
 
 namespace lakepipe::runtime {
@@ -45,10 +51,11 @@ class SharedAppends {
                            int64_t end);
 
   // The rows version `version` of `table` appended, in `columns` (names of `latest`'s
-  // schema, in this order): one batch per non-empty row group of each appended file.
-  // NotSupported when the version deletes or rewrites rows.
-  Result<std::vector<RecordBatch>> Read(const delta::DeltaTable& table, const delta::SnapshotPtr& latest,
-                                        int64_t version, const std::vector<std::string>& columns);
+  // schema, in this order): a stream of one batch per non-empty row group of each appended
+  // file, each decoded (or reused) when the stream reaches it. NotSupported when the
+  // version deletes or rewrites rows.
+  Result<std::unique_ptr<BatchStream>> Read(const delta::DeltaTable& table, const delta::SnapshotPtr& latest,
+                                            int64_t version, const std::vector<std::string>& columns);
 
   // Reader `reader` (a view) will read `table_path`: versions are kept for it until it
   // takes them (the process's incremental views register before the first reads, so that
@@ -64,14 +71,20 @@ class SharedAppends {
     return latest.state().metadata_version < start;
   }
 
-  // Counters since construction: column pieces decoded, column reads answered from what
-  // was kept, and the bytes kept now.
+  // Counters since construction: columns of pieces decoded, columns of pieces answered
+  // from what was kept, and the bytes kept now.
   int64_t columns_decoded() const;
   int64_t columns_reused() const;
   int64_t bytes_kept() const;
 
  private:
   struct Entry;
+  struct PieceFile;
+  class VersionStream;
+  // Piece `p` of `entry` in `columns` (decoded where missing), or false past its last
+  // piece. `file` is the caller's open file, reused while the pieces come from it.
+  Result<bool> TakePiece(Entry& entry, size_t p, const std::vector<std::string>& columns,
+                         std::unique_ptr<PieceFile>* file, RecordBatch* out);
   // The entry of (table, version) in `latest`'s schema, created (commit parsed) if new.
   Result<std::shared_ptr<Entry>> EntryOf(const delta::DeltaTable& table, const delta::SnapshotPtr& latest,
                                          int64_t version);

@@ -1,7 +1,8 @@
 // SharedAppends: a version read through it, in any columns and in any order of column
-// sets, gives exactly the rows ReadAppends gives for that version; a column is decoded
-// once per version and reused by later readers; a version that rewrites rows is refused;
-// versions every reader took, and versions beyond the budget, are let go.
+// sets, gives exactly the rows ReadAppends gives for that version, a row group at a time;
+// a column of a row group is decoded once and reused by later readers; a version that
+// rewrites rows is refused; pieces every follower took, versions every reader took, and
+// versions beyond the budget are let go.
 #include "runtime/shared_appends.h"
 
 #include <gtest/gtest.h>
@@ -52,6 +53,20 @@ std::vector<std::string> Lines(const std::vector<RecordBatch>& batches, const st
   return out;
 }
 
+// Every batch of version `version` read through `shared` in `columns`.
+Result<std::vector<RecordBatch>> ReadAll(SharedAppends& shared, const delta::DeltaTable& table,
+                                         const delta::SnapshotPtr& latest, int64_t version,
+                                         const std::vector<std::string>& columns) {
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<BatchStream> stream, shared.Read(table, latest, version, columns));
+  std::vector<RecordBatch> out;
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, stream->Next(&b));
+    if (!more) return out;
+    out.push_back(std::move(b));
+  }
+}
+
 class SharedAppendsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -97,9 +112,10 @@ TEST_F(SharedAppendsTest, EachVersionInAnyColumnsEqualsReadAppendsAndDecodesACol
   ASSERT_TRUE(only.ok()) << only.status().ToString();
   EXPECT_TRUE(*only);
   const std::vector<std::vector<std::string>> sets = {{"name", "id"}, {"part", "id", "amount"}, {"AMOUNT"}};
+  int64_t pieces = 0;
   for (int64_t v = 1; v <= 3; ++v) {
     for (const auto& columns : sets) {
-      auto rows = shared.Read(*table_, Latest(), v, columns);
+      auto rows = ReadAll(shared, *table_, Latest(), v, columns);
       ASSERT_TRUE(rows.ok()) << rows.status().ToString();
       EXPECT_EQ(Lines(*rows, columns), Expected(v, columns)) << "version " << v << ", " << columns[0];
       for (const auto& b : *rows) {
@@ -107,12 +123,14 @@ TEST_F(SharedAppendsTest, EachVersionInAnyColumnsEqualsReadAppendsAndDecodesACol
         EXPECT_LE(b.num_rows(), 500);  // a row group at most, not a file of its partition
         EXPECT_EQ(b.num_columns(), columns.size());
       }
+      if (&columns == &sets[0]) pieces += static_cast<int64_t>(rows->size());
     }
   }
-  // Per version: name and id decoded by the first set, part and amount by the second
+  ASSERT_GT(pieces, 3);  // versions 1 and 3 have several row groups
+  // Per piece: name and id decoded by the first set, part and amount by the second
   // (id reused), amount reused by the third.
-  EXPECT_EQ(shared.columns_decoded(), 3 * 4);
-  EXPECT_EQ(shared.columns_reused(), 3 * 2);
+  EXPECT_EQ(shared.columns_decoded(), pieces * 4);
+  EXPECT_EQ(shared.columns_reused(), pieces * 2);
   EXPECT_GT(shared.bytes_kept(), 0);
 }
 
@@ -128,10 +146,10 @@ TEST_F(SharedAppendsTest, AVersionThatRewritesRowsIsNotAppends) {
   auto both = shared.OnlyAppends(*table_, Latest(), 1, 2);
   ASSERT_TRUE(both.ok());
   EXPECT_FALSE(*both);
-  auto rows = shared.Read(*table_, Latest(), 2, {"id"});
+  auto rows = ReadAll(shared, *table_, Latest(), 2, {"id"});
   EXPECT_EQ(rows.status().code(), StatusCode::kNotSupported) << rows.status().ToString();
   // A version that is not in the log is an error naming it.
-  auto missing = shared.Read(*table_, Latest(), 9, {"id"});
+  auto missing = ReadAll(shared, *table_, Latest(), 9, {"id"});
   EXPECT_FALSE(missing.ok());
 }
 
@@ -139,7 +157,7 @@ TEST_F(SharedAppendsTest, VersionsEveryReaderTookAreLetGo) {
   Append(0, 500);
   Append(500, 1000);
   SharedAppends shared;
-  for (int64_t v = 1; v <= 2; ++v) ASSERT_TRUE(shared.Read(*table_, Latest(), v, {"id", "name"}).ok());
+  for (int64_t v = 1; v <= 2; ++v) ASSERT_TRUE(ReadAll(shared, *table_, Latest(), v, {"id", "name"}).ok());
   const int64_t both = shared.bytes_kept();
   ASSERT_GT(both, 0);
   shared.Taken(table_->path(), "view_a", 1);  // the only reader known: version 1 goes
@@ -153,27 +171,112 @@ TEST_F(SharedAppendsTest, VersionsEveryReaderTookAreLetGo) {
   EXPECT_EQ(shared.bytes_kept(), 0);
   // Read again, it is decoded again (and equal).
   const int64_t decoded = shared.columns_decoded();
-  auto again = shared.Read(*table_, Latest(), 2, {"id", "name"});
+  auto again = ReadAll(shared, *table_, Latest(), 2, {"id", "name"});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Lines(*again, {"id", "name"}), Expected(2, {"id", "name"}));
-  EXPECT_EQ(shared.columns_decoded(), decoded + 2);
+  EXPECT_EQ(shared.columns_decoded(), decoded + 2 * static_cast<int64_t>(again->size()));
 }
 
 TEST_F(SharedAppendsTest, BeyondTheBudgetTheOldestVersionsGo) {
   Append(0, 500);
   Append(500, 1000);
   Append(1000, 1500);
-  SharedAppends shared(/*budget_bytes=*/1);
-  for (int64_t v = 1; v <= 3; ++v) ASSERT_TRUE(shared.Read(*table_, Latest(), v, {"name"}).ok());
+  // The budget holds the largest version (its names are the longest), not two.
+  int64_t largest = 0;
+  {
+    SharedAppends measure;
+    ASSERT_TRUE(ReadAll(measure, *table_, Latest(), 3, {"name"}).ok());
+    largest = measure.bytes_kept();
+  }
+  ASSERT_GT(largest, 0);
+  SharedAppends shared(largest);
+  for (int64_t v = 1; v <= 3; ++v) ASSERT_TRUE(ReadAll(shared, *table_, Latest(), v, {"name"}).ok());
   // Only the version read last is kept.
+  EXPECT_EQ(shared.bytes_kept(), largest);
   const int64_t decoded = shared.columns_decoded();
-  auto last = shared.Read(*table_, Latest(), 3, {"name"});
+  auto last = ReadAll(shared, *table_, Latest(), 3, {"name"});
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(shared.columns_decoded(), decoded);
-  auto first = shared.Read(*table_, Latest(), 1, {"name"});
+  auto first = ReadAll(shared, *table_, Latest(), 1, {"name"});
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(shared.columns_decoded(), decoded + 1);
+  EXPECT_EQ(shared.columns_decoded(), decoded + static_cast<int64_t>(first->size()));
   EXPECT_EQ(Lines(*first, {"name"}), Expected(1, {"name"}));
+}
+
+// A version of many row groups read by the views that follow its table: each reader
+// holds a row group, not the version; a piece is decoded once and let go when every
+// follower took it; a reader ahead of the others keeps pieces for them only within the
+// budget, and what it could not keep is decoded again for the reader behind.
+TEST_F(SharedAppendsTest, AReaderHoldsARowGroupNotTheVersion) {
+  Append(0, 4000);
+  const std::vector<std::string> columns = {"id", "name"};
+  int64_t pieces = 0, version_bytes = 0;
+  {
+    SharedAppends measure;
+    auto all = ReadAll(measure, *table_, Latest(), 1, columns);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    pieces = static_cast<int64_t>(all->size());
+    version_bytes = measure.bytes_kept();
+  }
+  ASSERT_GE(pieces, 8);
+  const std::vector<std::string> expected = Expected(1, columns);
+
+  // In step: two followers take each piece in turn.
+  {
+    SharedAppends shared;
+    shared.Follow(table_->path(), "view_a");
+    shared.Follow(table_->path(), "view_b");
+    auto a = shared.Read(*table_, Latest(), 1, columns);
+    auto b = shared.Read(*table_, Latest(), 1, columns);
+    ASSERT_TRUE(a.ok() && b.ok());
+    std::vector<RecordBatch> got_a, got_b;
+    RecordBatch batch;
+    while (true) {
+      auto more_a = (*a)->Next(&batch);
+      ASSERT_TRUE(more_a.ok()) << more_a.status().ToString();
+      if (*more_a) got_a.push_back(std::move(batch));
+      EXPECT_LT(shared.bytes_kept(), version_bytes / 2) << "the piece view_b has yet to take, not the version";
+      auto more_b = (*b)->Next(&batch);
+      ASSERT_TRUE(more_b.ok()) << more_b.status().ToString();
+      ASSERT_EQ(*more_a, *more_b);
+      if (!*more_b) break;
+      got_b.push_back(std::move(batch));
+      EXPECT_EQ(shared.bytes_kept(), 0) << "a piece both followers took is let go";
+    }
+    EXPECT_EQ(Lines(got_a, columns), expected);
+    EXPECT_EQ(Lines(got_b, columns), expected);
+    EXPECT_EQ(shared.columns_decoded(), pieces * 2);
+    EXPECT_EQ(shared.columns_reused(), pieces * 2);
+  }
+
+  // One after the other, with room for about a quarter of the version: view_a keeps
+  // pieces for view_b until the budget is full, view_b decodes the rest again.
+  {
+    SharedAppends shared(version_bytes / 4);
+    shared.Follow(table_->path(), "view_a");
+    shared.Follow(table_->path(), "view_b");
+    auto a = shared.Read(*table_, Latest(), 1, columns);
+    ASSERT_TRUE(a.ok());
+    std::vector<RecordBatch> got_a;
+    RecordBatch batch;
+    while (true) {
+      auto more = (*a)->Next(&batch);
+      ASSERT_TRUE(more.ok()) << more.status().ToString();
+      if (!*more) break;
+      got_a.push_back(std::move(batch));
+      EXPECT_LE(shared.bytes_kept(), version_bytes / 4);
+    }
+    const int64_t kept = shared.bytes_kept();
+    EXPECT_GT(kept, 0);
+    got_a.clear();
+    auto b = ReadAll(shared, *table_, Latest(), 1, columns);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(Lines(*b, columns), expected);
+    EXPECT_EQ(shared.bytes_kept(), 0);
+    EXPECT_GT(shared.columns_reused(), 0);
+    EXPECT_GT(shared.columns_decoded(), pieces * 2);
+    EXPECT_LT(shared.columns_decoded(), pieces * 4);
+  }
 }
 
 }  // namespace
