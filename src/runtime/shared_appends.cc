@@ -156,11 +156,15 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
     *file = std::move(opened);
     return true;
   };
-  // Pieces are listed file by file as readers reach them (a footer read each).
+  std::vector<std::string> wanted;  // `columns` without repeats
+  for (const auto& c : columns)
+    if (std::find(wanted.begin(), wanted.end(), c) == wanted.end()) wanted.push_back(c);
+  // Pieces are listed file by file as readers reach them (a footer read each); the file is
+  // opened for every column wanted, which a piece not decoded yet misses.
   while (p >= entry.pieces.size()) {
     if (entry.all_listed) return false;
     const size_t f = entry.files_listed;
-    LP_ASSIGN_OR_RETURN(bool exists, open(f, columns));
+    LP_ASSIGN_OR_RETURN(bool exists, open(f, wanted));
     if (!exists) {
       entry.all_listed = true;
       return false;
@@ -173,11 +177,8 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
   }
   Entry::Piece& piece = entry.pieces[p];
   std::vector<std::string> missing;
-  for (const auto& c : columns) {
-    if (piece.columns.count(sql::ToLower(c)) == 0 &&
-        std::find(missing.begin(), missing.end(), c) == missing.end())
-      missing.push_back(c);
-  }
+  for (const auto& c : wanted)
+    if (piece.columns.count(sql::ToLower(c)) == 0) missing.push_back(c);
   int64_t decoded_bytes = 0;
   if (!missing.empty()) {
     if (*file == nullptr || (*file)->file != piece.file || (*file)->columns != missing) {
@@ -214,7 +215,7 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
 
   std::lock_guard<std::mutex> cache(mu_);
   columns_decoded_ += static_cast<int64_t>(missing.size());
-  columns_reused_ += static_cast<int64_t>(columns.size() - missing.size());
+  columns_reused_ += static_cast<int64_t>(wanted.size() - missing.size());
   auto readers = taken_.find(entry.table_path);
   const size_t followers = readers == taken_.end() ? 0 : readers->second.size();
   const bool everyone_took = followers > 0 && static_cast<size_t>(piece.takes) >= followers;
