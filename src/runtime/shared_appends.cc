@@ -1,6 +1,7 @@
 #include "runtime/shared_appends.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 
 #include "delta/commit_appends.h"
@@ -17,18 +18,21 @@ struct SharedAppends::Entry {
   delta::SnapshotPtr added;  // the commit's appended files; null when none
 
   struct Piece {
-    size_t file = 0;  // index in the appended files (delta::Scan::files(), unfiltered)
-    int row_group = 0;
-    int64_t rows = 0;
-    std::map<std::string, ColumnPtr> columns;  // kept, by lower-case name
-    int64_t bytes = 0;                         // of `columns`, counted in accounted
-    int takes = 0;                             // readers that took it
+    Piece(size_t f, int g, int64_t n) : file(f), row_group(g), rows(n) {}
+    const size_t file;  // index in the appended files (delta::Scan::files(), unfiltered)
+    const int row_group;
+    const int64_t rows;
+    // Guards what follows. A piece is decoded under its own lock: a reader taking a piece
+    // decoded before does not wait for another reader decoding the next one.
+    std::mutex mu;
+    std::map<std::string, std::pair<Field, ColumnPtr>> columns;  // kept, by lower-case name
+    int64_t bytes = 0;  // of `columns`, counted in accounted
+    int takes = 0;      // readers that took it
   };
-  std::mutex mu;  // guards what follows: the pieces
-  std::vector<Piece> pieces;  // the non-empty row groups of files [0, files_listed)
+  std::mutex mu;  // guards what follows: the list of pieces (not their columns)
+  std::deque<Piece> pieces;  // the non-empty row groups of files [0, files_listed); never moved
   size_t files_listed = 0;
   bool all_listed = false;
-  std::map<std::string, Field> fields;  // of every column decoded, by lower-case name
 
   int64_t accounted = 0;  // bytes counted in bytes_ (guarded by the cache's mu_)
   bool kept = true;       // still in entries_ (guarded by the cache's mu_)
@@ -145,8 +149,6 @@ Result<std::unique_ptr<BatchStream>> SharedAppends::Read(const delta::DeltaTable
 
 Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<std::string>& columns,
                                       std::unique_ptr<PieceFile>* file, RecordBatch* out) {
-  std::vector<ColumnPtr> released;  // freed outside the locks
-  std::unique_lock<std::mutex> lock(entry.mu);
   auto open = [&](size_t f, const std::vector<std::string>& cols) -> Result<bool> {
     auto opened = std::make_unique<PieceFile>();
     LP_ASSIGN_OR_RETURN(bool exists, OpenAppendedFile(entry.added, cols, f, &opened->scan, &opened->reader));
@@ -159,67 +161,72 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
   std::vector<std::string> wanted;  // `columns` without repeats
   for (const auto& c : columns)
     if (std::find(wanted.begin(), wanted.end(), c) == wanted.end()) wanted.push_back(c);
-  // Pieces are listed file by file as readers reach them (a footer read each); the file is
-  // opened for every column wanted, which a piece not decoded yet misses.
-  while (p >= entry.pieces.size()) {
-    if (entry.all_listed) return false;
-    const size_t f = entry.files_listed;
-    LP_ASSIGN_OR_RETURN(bool exists, open(f, wanted));
-    if (!exists) {
-      entry.all_listed = true;
-      return false;
+  Entry::Piece* piece = nullptr;
+  {
+    // Pieces are listed file by file as readers reach them (a footer read each); the file
+    // is opened for every column wanted, which a piece not decoded yet misses.
+    std::lock_guard<std::mutex> lock(entry.mu);
+    while (p >= entry.pieces.size()) {
+      if (entry.all_listed) return false;
+      const size_t f = entry.files_listed;
+      LP_ASSIGN_OR_RETURN(bool exists, open(f, wanted));
+      if (!exists) {
+        entry.all_listed = true;
+        return false;
+      }
+      const delta::Scan::RowGroupReader& reader = *(*file)->reader;
+      for (int g = 0; g < reader.num_row_groups(); ++g) {
+        if (reader.row_group_rows(g) > 0) entry.pieces.emplace_back(f, g, reader.row_group_rows(g));
+      }
+      ++entry.files_listed;
     }
-    const delta::Scan::RowGroupReader& reader = *(*file)->reader;
-    for (int g = 0; g < reader.num_row_groups(); ++g) {
-      if (reader.row_group_rows(g) > 0) entry.pieces.push_back(Entry::Piece{f, g, reader.row_group_rows(g), {}, 0, 0});
-    }
-    ++entry.files_listed;
+    piece = &entry.pieces[p];
   }
-  Entry::Piece& piece = entry.pieces[p];
+
+  std::vector<ColumnPtr> released;  // freed outside the locks
+  std::unique_lock<std::mutex> lock(piece->mu);
   std::vector<std::string> missing;
   for (const auto& c : wanted)
-    if (piece.columns.count(sql::ToLower(c)) == 0) missing.push_back(c);
+    if (piece->columns.count(sql::ToLower(c)) == 0) missing.push_back(c);
   int64_t decoded_bytes = 0;
   if (!missing.empty()) {
-    if (*file == nullptr || (*file)->file != piece.file || (*file)->columns != missing) {
-      LP_ASSIGN_OR_RETURN(bool exists, open(piece.file, missing));
+    if (*file == nullptr || (*file)->file != piece->file || (*file)->columns != missing) {
+      LP_ASSIGN_OR_RETURN(bool exists, open(piece->file, missing));
       if (!exists) return Status::Internal("table " + entry.table_path + ": a file of version " +
                                            std::to_string(entry.version) + " went missing from its commit");
     }
-    LP_ASSIGN_OR_RETURN(RecordBatch decoded, (*file)->reader->Read(piece.row_group));
-    if (decoded.num_rows() != piece.rows) {
+    LP_ASSIGN_OR_RETURN(RecordBatch decoded, (*file)->reader->Read(piece->row_group));
+    if (decoded.num_rows() != piece->rows) {
       return Status::Internal("table " + entry.table_path + ": version " + std::to_string(entry.version) +
                               " read in other columns gave other row groups");
     }
     const Schema& schema = decoded.schema();
     for (size_t c = 0; c < schema.size(); ++c) {
-      const std::string name = sql::ToLower(schema.field(c).name);
-      entry.fields.emplace(name, schema.field(c));
-      piece.columns[name] = decoded.column_ptr(c);
+      piece->columns[sql::ToLower(schema.field(c).name)] = {schema.field(c), decoded.column_ptr(c)};
       decoded_bytes += decoded.column(c).MemoryBytes();
     }
   }
   Schema schema;
   std::vector<ColumnPtr> cols;
   for (const auto& c : columns) {
-    auto it = piece.columns.find(sql::ToLower(c));
-    if (it == piece.columns.end()) {
+    auto it = piece->columns.find(sql::ToLower(c));
+    if (it == piece->columns.end()) {
       return Status::InvalidArgument("table " + entry.table_path + " has no column `" + c + "` at version " +
                                      std::to_string(entry.version));
     }
-    schema.AddField(entry.fields.at(it->first));
-    cols.push_back(it->second);
+    schema.AddField(it->second.first);
+    cols.push_back(it->second.second);
   }
-  *out = RecordBatch(std::move(schema), std::move(cols), piece.rows);
-  ++piece.takes;
+  *out = RecordBatch(std::move(schema), std::move(cols), piece->rows);
+  ++piece->takes;
 
   std::lock_guard<std::mutex> cache(mu_);
   columns_decoded_ += static_cast<int64_t>(missing.size());
   columns_reused_ += static_cast<int64_t>(wanted.size() - missing.size());
   auto readers = taken_.find(entry.table_path);
   const size_t followers = readers == taken_.end() ? 0 : readers->second.size();
-  const bool everyone_took = followers > 0 && static_cast<size_t>(piece.takes) >= followers;
-  piece.bytes += decoded_bytes;
+  const bool everyone_took = followers > 0 && static_cast<size_t>(piece->takes) >= followers;
+  piece->bytes += decoded_bytes;
   entry.accounted += decoded_bytes;
   if (entry.kept) bytes_ += decoded_bytes;
   // Beyond the budget, the oldest versions go (of any table), never this one.
@@ -237,11 +244,11 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
   // A piece nobody else will take, or that does not fit, is let go (the batch handed out
   // keeps its columns): a reader holds a piece, not the version.
   if (!entry.kept || everyone_took || bytes_ > budget_bytes_) {
-    if (entry.kept) bytes_ -= piece.bytes;
-    entry.accounted -= piece.bytes;
-    piece.bytes = 0;
-    for (auto& [name, col] : piece.columns) released.push_back(std::move(col));
-    piece.columns.clear();
+    if (entry.kept) bytes_ -= piece->bytes;
+    entry.accounted -= piece->bytes;
+    piece->bytes = 0;
+    for (auto& [name, column] : piece->columns) released.push_back(std::move(column.second));
+    piece->columns.clear();
   }
   return true;
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "delta/changes.h"
@@ -277,6 +278,33 @@ TEST_F(SharedAppendsTest, AReaderHoldsARowGroupNotTheVersion) {
     EXPECT_GT(shared.columns_decoded(), pieces * 2);
     EXPECT_LT(shared.columns_decoded(), pieces * 4);
   }
+}
+
+// Views updated on threads of their own read the same version at once, each in its own
+// columns: each gets every row, and no column of a row group is decoded twice while the
+// budget holds them.
+TEST_F(SharedAppendsTest, ViewsReadingAtOnceEachGetTheWholeVersion) {
+  Append(0, 3000);
+  const std::vector<std::vector<std::string>> sets = {{"id", "name"}, {"name", "amount"}, {"part", "id"}, {"amount"}};
+  SharedAppends shared;
+  for (size_t v = 0; v < sets.size(); ++v) shared.Follow(table_->path(), "view_" + std::to_string(v));
+  const delta::SnapshotPtr latest = Latest();
+  std::vector<Result<std::vector<RecordBatch>>> got(sets.size(), Status::Internal("not run"));
+  std::vector<std::thread> views;
+  for (size_t v = 0; v < sets.size(); ++v) {
+    views.emplace_back([&, v] { got[v] = ReadAll(shared, *table_, latest, 1, sets[v]); });
+  }
+  for (auto& t : views) t.join();
+  int64_t pieces = 0;
+  for (size_t v = 0; v < sets.size(); ++v) {
+    ASSERT_TRUE(got[v].ok()) << got[v].status().ToString();
+    EXPECT_EQ(Lines(*got[v], sets[v]), Expected(1, sets[v])) << "view " << v;
+    pieces = static_cast<int64_t>(got[v]->size());
+  }
+  ASSERT_GE(pieces, 4);
+  EXPECT_EQ(shared.columns_decoded(), pieces * 4);  // id, name, amount, part: once each
+  EXPECT_EQ(shared.columns_reused(), pieces * 3);
+  EXPECT_EQ(shared.bytes_kept(), 0);  // every follower took every piece
 }
 
 }  // namespace
