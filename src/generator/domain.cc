@@ -6,7 +6,7 @@ namespace lakepipe::generator {
 
 std::vector<DomainInfo> KnownDomains() {
   return {
-      {"orders", std::string(OrdersDomain().description()), true},
+      {"orders", std::string(OrdersDomain::Description()), true},
       {"videos", "video posts and view counts per social network and institution as JSON event files, two "
                  "batches a day (seed 003): --days N --out DIR; ~0.3% malformed lines, 2% late, 1% re-delivered",
        true},

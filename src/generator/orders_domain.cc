@@ -357,7 +357,7 @@ class OrdersGenerator : public RowGenerator {
 OrdersDomain::OrdersDomain() { BuildCatalog(); }
 OrdersDomain::~OrdersDomain() = default;
 
-std::string_view OrdersDomain::description() const {
+std::string_view OrdersDomain::Description() {
   return "order lines of seed 000's online shop (TransactionNo,Date,ProductNo,ProductName,"
          "Price,Quantity,CustomerNo,Country): 3,700 products, 4,700 customers, 38 countries "
          "(United Kingdom ~89% of lines), dates 12/1/2018..12/9/2019; 1.5% of transactions "
