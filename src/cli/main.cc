@@ -4,12 +4,14 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/data_commands.h"
 #include "common/kill_point.h"
 #include "common/memory.h"
 
 int main(int argc, char** argv) {
-  // First: it may execute the program again, with malloc on huge pages (common/memory.h).
-  lakepipe::ReexecWithMallocHugePages(argv);
+  // First: a command that moves data may execute the program again, with malloc on huge
+  // pages (common/memory.h).
+  if (lakepipe::cli::MovesDataAtVolume(argc, argv)) lakepipe::ReexecWithMallocHugePages(argv);
   lakepipe::CheckKillPointEnvironment();
   CLI::App app{"lakepipe: declarative streaming lakehouse pipelines into Delta Lake tables"};
   app.require_subcommand(1);

@@ -7,8 +7,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "cli/cli_test_util.h"
+#include "cli/data_commands.h"
 #include "common/memory.h"
 
 namespace lakepipe {
@@ -50,6 +52,25 @@ TEST(MainTest, RunsWithMallocOnHugePagesUnlessTurnedOffOrUnderAnAddressSpaceLimi
   std::string environ_limited = environ_of_started();
   ASSERT_EQ(setrlimit(RLIMIT_AS, &before), 0);
   EXPECT_EQ(environ_limited.find("\nGLIBC_TUNABLES="), std::string::npos);
+}
+
+// Only the commands that move data pay the second start; a one-shot look does not.
+TEST(MainTest, OnlyCommandsThatMoveDataAskForHugePages) {
+  auto moves = [](std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return cli::MovesDataAtVolume(static_cast<int>(argv.size()), argv.data());
+  };
+  EXPECT_TRUE(moves({"lakepipe", "run", "p", "--once"}));
+  EXPECT_TRUE(moves({"lakepipe", "query", "p", "SELECT 1"}));
+  EXPECT_TRUE(moves({"lakepipe", "kafka", "serve"}));
+  EXPECT_FALSE(moves({"lakepipe", "status", "p"}));
+  EXPECT_FALSE(moves({"lakepipe", "validate", "p"}));
+  EXPECT_FALSE(moves({"lakepipe", "generate", "orders", "--rows", "5"}));
+  EXPECT_FALSE(moves({"lakepipe", "--version"}));
+  EXPECT_FALSE(moves({"lakepipe"}));
+  // A path that happens to be named like a command is an argument, not the command.
+  EXPECT_FALSE(moves({"lakepipe", "status", "run"}));
 }
 
 }  // namespace

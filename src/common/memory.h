@@ -38,7 +38,8 @@ void TuneAllocatorForLongRun();
 // on this VM a fault is dear: a 300,000-line `run --once` of the orders pipeline took 74,000
 // faults and 0.6 s of system time, and 31,000 and 0.5 s with the tunable, 25% less wall
 // (docs/BENCHMARKS.md, "Malloc on huge pages"). glibc reads tunables only from the
-// environment at start, so main() calls this first: when GLIBC_TUNABLES does not mention
+// environment at start, so main() calls this first (for the commands that move data,
+// cli/data_commands.h: a second start costs ~40 ms here): when GLIBC_TUNABLES does not mention
 // glibc.malloc.hugetlb (the user's own setting stands), the kernel offers transparent huge
 // pages, the address space is not limited, and LAKEPIPE_MALLOC_HUGEPAGES is not 0, it adds
 // the tunable and executes the program again (same pid, same arguments). Returns when it
