@@ -18,8 +18,8 @@
 //
 // Thread-safety: every method may be called from several threads at once, and each stream
 // Read returns is used by one thread at a time (the SharedAppends must outlive it). A
-// version's pieces are decoded under that version's own lock (a second view asking for
-// one waits and reuses it), never under the cache's.
+// piece is decoded under its own lock (a second view asking for it waits and reuses it;
+// one asking for another piece does not wait), never under the cache's.
 #pragma once
 
 #include <cstdint>
