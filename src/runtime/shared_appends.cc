@@ -229,8 +229,23 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
   piece->bytes += decoded_bytes;
   entry.accounted += decoded_bytes;
   if (entry.kept) bytes_ += decoded_bytes;
-  // Beyond the budget, the oldest versions go (of any table), never this one.
-  while (entry.kept && bytes_ > budget_bytes_) {
+  auto let_go = [&](Entry::Piece& q) {
+    if (entry.kept) bytes_ -= q.bytes;
+    entry.accounted -= q.bytes;
+    q.bytes = 0;
+    for (auto& [name, column] : q.columns) released.push_back(std::move(column.second));
+    q.columns.clear();
+  };
+  // A piece nobody else will take is let go (the batch handed out keeps its columns).
+  if (!entry.kept || everyone_took) {
+    let_go(*piece);
+    return true;
+  }
+  // Beyond the budget, the oldest versions go (of any table), then this version's other
+  // pieces, lowest first; never the piece just read, which the other views reading this
+  // version in step are about to take (dropped, it would be decoded again by each). So a
+  // version being read holds at most a row group beyond the budget, not the version.
+  while (bytes_ > budget_bytes_) {
     std::map<int64_t, std::shared_ptr<Entry>>* oldest = nullptr;
     for (auto& [path, versions] : entries_) {
       if (versions.empty() || versions.begin()->second.get() == &entry) continue;
@@ -241,14 +256,15 @@ Result<bool> SharedAppends::TakePiece(Entry& entry, size_t p, const std::vector<
     oldest->begin()->second->kept = false;
     oldest->erase(oldest->begin());
   }
-  // A piece nobody else will take, or that does not fit, is let go (the batch handed out
-  // keeps its columns): a reader holds a piece, not the version.
-  if (!entry.kept || everyone_took || bytes_ > budget_bytes_) {
-    if (entry.kept) bytes_ -= piece->bytes;
-    entry.accounted -= piece->bytes;
-    piece->bytes = 0;
-    for (auto& [name, column] : piece->columns) released.push_back(std::move(column.second));
-    piece->columns.clear();
+  if (bytes_ > budget_bytes_) {
+    // Lock order: a piece, the cache, then the list; another piece only if free at once.
+    std::lock_guard<std::mutex> list(entry.mu);
+    for (Entry::Piece& q : entry.pieces) {
+      if (bytes_ <= budget_bytes_) break;
+      if (&q == piece) continue;
+      std::unique_lock<std::mutex> other(q.mu, std::try_to_lock);
+      if (other.owns_lock() && q.bytes > 0) let_go(q);
+    }
   }
   return true;
 }

@@ -11,10 +11,11 @@
 // are decoded then and kept beside them. A piece is decoded when a reader reaches it, so a
 // reader holds about one row group, not the version (a Silver commit of millions of rows
 // made every view decode the whole of it at once). A piece is let go once every view that
-// follows the table has taken it, or right away when keeping it would pass the budget; an
-// entry is dropped once every view has taken its version (Taken), or when the kept bytes
-// pass the budget (oldest versions first). Batches handed out keep their columns alive
-// either way.
+// follows the table has taken it. Beyond the budget, the oldest versions go first, then the
+// version's other pieces, never the one just read (the views reading in step take it
+// next): a version being read holds at most one row group beyond the budget. An entry is
+// dropped once every view has taken its version (Taken). Batches handed out keep their
+// columns alive either way.
 //
 // Thread-safety: every method may be called from several threads at once, and each stream
 // Read returns is used by one thread at a time (the SharedAppends must outlive it). A
