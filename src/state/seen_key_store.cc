@@ -278,9 +278,7 @@ bool SeenKeyStore::ReserveCommitted(size_t keys) {
   // Growing to its size doubles from small tables: the last doubling holds 1.5x the table.
   const int64_t slot_bytes = kSlotBytes + (committed_.has_times() ? 2 * static_cast<int64_t>(sizeof(int64_t)) : 0);
   const int64_t want = static_cast<int64_t>(SlotsFor(keys)) * slot_bytes * 3 / 2;
-  if (want <= committed_held_ || budget_->TryResize(&committed_held_, want)) return true;
-  DropCommitted();
-  return false;
+  return want <= committed_held_ || budget_->TryResize(&committed_held_, want);
 }
 
 void SeenKeyStore::DropCommitted() {
@@ -310,7 +308,10 @@ Status SeenKeyStore::ScanStoredKeys(const Add& add) {
 
 Status SeenKeyStore::LoadCommitted() {
   // No room left by the other stores: probe RocksDB (asked again at the next probe).
-  if (!ReserveCommitted(static_cast<size_t>(stored_keys_))) return Status::OK();
+  if (!ReserveCommitted(static_cast<size_t>(stored_keys_))) {
+    DropCommitted();
+    return Status::OK();
+  }
   DigestTable table;
   table.Reserve(static_cast<size_t>(stored_keys_));
   LP_RETURN_IF_ERROR(ScanStoredKeys([&table](const Digest& d, const char* time) {
@@ -338,18 +339,41 @@ Status SeenKeyStore::EnsureStoredFilter(int64_t upcoming_reads) {
   return LoadStoredFilter();
 }
 
-Status SeenKeyStore::LoadStoredFilter() {
-  // Sized for twice the keys stored now, so that it serves while the store doubles (then it
-  // is built again, one scan per doubling); in less room, for a quarter more.
+bool SeenKeyStore::ReserveStoredFilter(int64_t keys) {
+  // Sized for twice the keys stored now, so that it serves while the store doubles (then
+  // the chain grows: ApplyToStoredFilter); in less room, for a quarter more.
   const int64_t half = budget_->capacity() / 2;
-  int64_t sized_for = std::max<int64_t>(2 * stored_keys_, 1 << 16);
-  if (DigestFilter::BytesFor(sized_for) > half) sized_for = stored_keys_ + stored_keys_ / 4;
+  int64_t sized_for = std::max<int64_t>(2 * keys, 1 << 16);
+  if (DigestFilter::BytesFor(sized_for) > half) sized_for = keys + keys / 4;
   const int64_t bytes = DigestFilter::BytesFor(sized_for);
-  if (bytes > half || !budget_->TryResize(&stored_filter_held_, bytes)) {
+  if (bytes > half || !budget_->TryResize(&stored_filter_held_, bytes)) return false;
+  stored_filter_.Reset(sized_for, sized_for);
+  return true;
+}
+
+void SeenKeyStore::DropCommittedKeepingItsFilter() {
+  // Built later from the store instead, the filter took a scan of every stored key inside
+  // a batch: a soak's Gold p99 reached 27 s at the batch where Silver's DISTINCT passed its
+  // keys in memory (14.4M). committed_'s budget is given back first; the table itself is
+  // freed right after the filter is filled.
+  if (committed_loaded_ && !stored_filter_loaded_) {
+    budget_->Release(&committed_held_);
+    if (ReserveStoredFilter(static_cast<int64_t>(committed_.size()))) {
+      for (size_t s = 0; s < committed_.slot_count(); ++s) {
+        if (committed_.used(s)) stored_filter_.Add(committed_.digest(s));
+      }
+      stored_filter_loaded_ = true;
+      stored_filter_removed_ = 0;
+    }
+  }
+  DropCommitted();
+}
+
+Status SeenKeyStore::LoadStoredFilter() {
+  if (!ReserveStoredFilter(stored_keys_)) {
     stored_filter_refused_ = true;  // probes read RocksDB until the next commit asks again
     return Status::OK();
   }
-  stored_filter_.Reset(sized_for, sized_for);
   ++stored_filter_scans_;
   Status st = ScanStoredKeys([this](const Digest& d, const char*) { stored_filter_.Add(d); });
   if (!st.ok()) {
@@ -433,9 +457,12 @@ void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
   // (their homes span only part of it) until it grows: one long run of linear probing,
   // quadratic in the batch's keys (a 300,000-key batch spent seconds here). Reserved, the
   // table's slots span every key's home and the inserts sweep it once.
-  if (static_cast<int64_t>(committed_.size() + pending_.size()) > max_keys_in_memory_ ||
-      !ReserveCommitted(committed_.size() + pending_.size())) {
-    DropCommitted();  // past the limit or no room in the budget: probe RocksDB from now on
+  if (static_cast<int64_t>(committed_.size() + pending_.size()) > max_keys_in_memory_) {
+    DropCommittedKeepingItsFilter();  // past the limit: probe RocksDB from now on
+    return;
+  }
+  if (!ReserveCommitted(committed_.size() + pending_.size())) {
+    DropCommittedKeepingItsFilter();  // no room in the budget: probe RocksDB from now on
     return;
   }
   committed_.Reserve(committed_.size() + pending_.size());
@@ -457,7 +484,7 @@ void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
     }
   }
   if (static_cast<int64_t>(committed_.size()) > max_keys_in_memory_) {
-    DropCommitted();  // grown past the limit: probe RocksDB from now on
+    DropCommittedKeepingItsFilter();  // grown past the limit: probe RocksDB from now on
     return;
   }
   budget_->TryResize(&committed_held_, committed_.MemoryBytes());
@@ -858,7 +885,7 @@ Status SeenKeyStore::Commit(int64_t batch_id) {
     LP_RETURN_IF_ERROR(WriteMerged(batch_id, count, watermark));
     // The store outgrew the budget: a loaded copy is dropped, probes use the filter or read
     // RocksDB (or reload when a small budget's key count still allows it).
-    DropCommitted();
+    DropCommittedKeepingItsFilter();
     stored_keys_ = count;
     ApplyToStoredFilter(0);
     ClearPending();

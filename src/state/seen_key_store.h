@@ -159,6 +159,12 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   Status LoadCommitted();
   // Builds stored_filter_ from the stored keys (when the budget has room for it).
   Status LoadStoredFilter();
+  // Resets stored_filter_ sized for `keys` stored keys and reserves its bytes; false (and
+  // nothing changed) when the budget has no room for it.
+  bool ReserveStoredFilter(int64_t keys);
+  // committed_ goes (the keys outgrew memory): the stored filter that probes need from now
+  // on is built from committed_'s keys first, without a scan of the store.
+  void DropCommittedKeepingItsFilter();
   void DropStoredFilter();
   // After a successful write: adds the batch's new keys (pending_ and the runs) to
   // stored_filter_ (when loaded), or drops it when the store outgrew it or removed many.
@@ -166,8 +172,8 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   // Before probes of stored keys, `upcoming_reads` of which may read RocksDB: loads
   // stored_filter_ when it is not and the reads it would save are worth its scan.
   Status EnsureStoredFilter(int64_t upcoming_reads);
-  // Reserves room in the budget for committed_ holding `keys` keys (with its growth), or
-  // drops the copy when there is none. Returns whether the copy may stay.
+  // Reserves room in the budget for committed_ holding `keys` keys (with its growth).
+  // Returns whether there was room (the caller drops the copy when not).
   bool ReserveCommitted(size_t keys);
   void DropCommitted();
   // After a successful write: applies the batch to committed_ (when loaded).
