@@ -317,6 +317,18 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
 // second filter takes them, without a scan of the store), and those stored before a restart. A key it wrongly ruled out would be
 // counted as new again. Keys read in the store are remembered for the rest of the batch,
 // also past the memo's size, where it starts over.
+// Inserts every `step`th key of `stored` and all of `fresh` in one batch of `s`: each stored
+// key must be found, each fresh one new.
+void ExpectStoredSeenAndFreshNew(SeenKeyStore& s, const std::vector<std::string>& stored, size_t step,
+                                 const std::vector<std::string>& fresh, const std::string& where) {
+  std::vector<std::string> probe;
+  for (size_t i = 0; i < stored.size(); i += step) probe.push_back(stored[i]);
+  std::vector<uint8_t> got = Insert(s, Concat(probe, fresh));
+  ASSERT_EQ(got.size(), probe.size() + fresh.size()) << where;
+  EXPECT_EQ(std::count(got.begin(), got.begin() + static_cast<long>(probe.size()), 1), 0) << where;
+  EXPECT_EQ(std::count(got.begin() + static_cast<long>(probe.size()), got.end(), 0), 0) << where;
+}
+
 TEST(SeenKeySpillTest, TheFilterOfStoredKeysKeepsEveryStoredKey) {
   testing::TempDir dir;
   constexpr int64_t kBudget = 1 << 20;  // spills every ~12,000 new keys; room for the filter
@@ -383,13 +395,7 @@ TEST(SeenKeySpillTest, AGrowingStoreAddsFiltersInsteadOfScanningItsKeysAgain) {
   bool dropped = false;
   for (int batch = 0; batch < 15; ++batch) {
     std::vector<std::string> fresh = Keys("k" + std::to_string(batch) + "-", 0, 40000);
-    // A sample of the stored keys, then the new ones.
-    std::vector<std::string> probe;
-    for (size_t i = 0; i < stored.size(); i += 97) probe.push_back(stored[i]);
-    std::vector<uint8_t> got = Insert(s, Concat(probe, fresh));
-    ASSERT_EQ(got.size(), probe.size() + fresh.size());
-    EXPECT_EQ(std::count(got.begin(), got.begin() + static_cast<long>(probe.size()), 1), 0) << "batch " << batch;
-    EXPECT_EQ(std::count(got.begin() + static_cast<long>(probe.size()), got.end(), 0), 0) << "batch " << batch;
+    ExpectStoredSeenAndFreshNew(s, stored, 97, fresh, "batch " + std::to_string(batch));
     ASSERT_TRUE(s.Commit(batch).ok());
     stored.insert(stored.end(), fresh.begin(), fresh.end());
     EXPECT_LE(s.stored_filter_bytes(), kBudget / 2) << "batch " << batch;
@@ -410,8 +416,8 @@ TEST(SeenKeySpillTest, AGrowingStoreAddsFiltersInsteadOfScanningItsKeysAgain) {
 }
 
 // The stored keys outgrow their copy in memory: from then on probes go through the filter
-// of the stored keys, built from the copy as it goes, never by a scan of the store (which
-// paused a soak's batch for 27 s at 14.4M keys).
+// of the stored keys, filled from the copy as it goes, not by a scan of the store inside
+// the next batch.
 TEST(SeenKeySpillTest, KeysOutgrowingMemoryKeepTheirFilterWithoutAScan) {
   testing::TempDir dir;
   constexpr int64_t kBudget = 64 << 20;
@@ -422,12 +428,7 @@ TEST(SeenKeySpillTest, KeysOutgrowingMemoryKeepTheirFilterWithoutAScan) {
   bool switched = false;
   for (int batch = 0; batch < 6; ++batch) {
     std::vector<std::string> fresh = Keys("m" + std::to_string(batch) + "-", 0, 40000);
-    std::vector<std::string> probe;
-    for (size_t i = 0; i < stored.size(); i += 31) probe.push_back(stored[i]);
-    std::vector<uint8_t> got = Insert(s, Concat(probe, fresh));
-    ASSERT_EQ(got.size(), probe.size() + fresh.size());
-    EXPECT_EQ(std::count(got.begin(), got.begin() + static_cast<long>(probe.size()), 1), 0) << "batch " << batch;
-    EXPECT_EQ(std::count(got.begin() + static_cast<long>(probe.size()), got.end(), 0), 0) << "batch " << batch;
+    ExpectStoredSeenAndFreshNew(s, stored, 31, fresh, "batch " + std::to_string(batch));
     ASSERT_TRUE(s.Commit(batch).ok());
     stored.insert(stored.end(), fresh.begin(), fresh.end());
     if (stored.size() > 100000) {
@@ -443,11 +444,7 @@ TEST(SeenKeySpillTest, KeysOutgrowingMemoryKeepTheirFilterWithoutAScan) {
   store->reset();
   auto reopened = SeenKeyStore::Open(dir.Join("s"), /*max_keys_in_memory=*/100000, kBudget);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-  std::vector<std::string> probe;
-  for (size_t i = 0; i < stored.size(); i += 7) probe.push_back(stored[i]);
-  std::vector<uint8_t> got = Insert(**reopened, Concat(probe, Keys("n-", 0, 40000)));
-  EXPECT_EQ(std::count(got.begin(), got.begin() + static_cast<long>(probe.size()), 1), 0);
-  EXPECT_EQ(std::count(got.begin() + static_cast<long>(probe.size()), got.end(), 0), 0);
+  ExpectStoredSeenAndFreshNew(**reopened, stored, 7, Keys("n-", 0, 40000), "reopened");
   EXPECT_EQ((*reopened)->stored_filter_scans(), 1);
 }
 
