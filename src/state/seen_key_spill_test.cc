@@ -403,7 +403,9 @@ TEST(SeenKeySpillTest, AGrowingStoreAddsFiltersInsteadOfScanningItsKeysAgain) {
     if (!dropped && s.stored_filter_scans() > 0) {
       dropped = !s.stored_filter_loaded();
       // Until the chain runs out of room, the one scan that built it is the only one.
-      if (!dropped) EXPECT_EQ(s.stored_filter_scans(), 1) << "batch " << batch;
+      if (!dropped) {
+        EXPECT_EQ(s.stored_filter_scans(), 1) << "batch " << batch;
+      }
     }
   }
   // 40,000 keys a batch under 1 MiB for the filter: three filters by doubling (the first
@@ -446,6 +448,56 @@ TEST(SeenKeySpillTest, KeysOutgrowingMemoryKeepTheirFilterWithoutAScan) {
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   ExpectStoredSeenAndFreshNew(**reopened, stored, 7, Keys("n-", 0, 40000), "reopened");
   EXPECT_EQ((*reopened)->stored_filter_scans(), 1);
+}
+
+// A store of many keys scans for its filter on a thread of its own: the batches meanwhile
+// read RocksDB and commit, and the filter, scanned from a snapshot taken before their
+// commits, holds their keys too once taken into use.
+TEST(SeenKeySpillTest, AFilterScannedOnItsOwnThreadHoldsTheKeysCommittedMeanwhile) {
+  testing::TempDir dir;
+  auto open = [&] {
+    auto store = SeenKeyStore::Open(dir.Join("s"), /*max_keys_in_memory=*/0, 64 << 20);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (store.ok()) (*store)->set_background_scan_keys(50000);
+    return store.ok() ? *store : nullptr;
+  };
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  SeenKeyStore& s = *store;
+  std::vector<std::string> stored = Keys("a", 0, 60000);
+  Insert(s, stored);
+  ASSERT_TRUE(s.Commit(0).ok());
+  // The scan begins at batch 1's probes and waits (held); the probes read RocksDB.
+  s.HoldFilterScans(true);
+  for (int batch = 1; batch <= 2; ++batch) {
+    std::vector<std::string> fresh = Keys("b" + std::to_string(batch) + "-", 0, 30000);
+    ExpectStoredSeenAndFreshNew(s, stored, 7, fresh, "during the scan, batch " + std::to_string(batch));
+    EXPECT_TRUE(s.stored_filter_building());
+    EXPECT_FALSE(s.stored_filter_loaded());
+    ASSERT_TRUE(s.Commit(batch).ok());
+    stored = Concat(stored, fresh);
+  }
+  EXPECT_EQ(s.stored_filter_scans(), 1);
+  s.HoldFilterScans(false);
+  s.WaitForFilterScan();
+  // Taken into use at the next probe: every stored key passes it, batches 1 and 2's too.
+  ExpectStoredSeenAndFreshNew(s, stored, 1, Keys("c", 0, 100), "after the scan");
+  EXPECT_TRUE(s.stored_filter_loaded());
+  EXPECT_FALSE(s.stored_filter_building());
+  EXPECT_EQ(s.stored_filter_scans(), 1);
+  ASSERT_TRUE(s.Commit(3).ok());
+  stored = Concat(stored, Keys("c", 0, 100));
+  // A store closed during a scan stops it; opened again, it has every key.
+  store.reset();
+  store = open();
+  ASSERT_NE(store, nullptr);
+  store->HoldFilterScans(true);
+  ExpectStoredSeenAndFreshNew(*store, stored, 3, Keys("d", 0, 20000), "reopened");
+  EXPECT_TRUE(store->stored_filter_building());
+  store.reset();
+  store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->size(), static_cast<int64_t>(stored.size()));
 }
 
 }  // namespace

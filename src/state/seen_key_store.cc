@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -190,7 +191,21 @@ Status RemoveStaleRuns(const std::string& dir) {
 
 }  // namespace
 
+// The scan for the stored keys' filter on a thread of its own (LoadStoredFilter).
+struct SeenKeyStore::FilterBuild {
+  GrowingDigestFilter filter;  // the thread's until `done`
+  Status status;               // the thread's until `done`
+  std::atomic<bool> done{false};
+  std::atomic<bool> cancel{false};
+  const rocksdb::Snapshot* snapshot = nullptr;  // the state the thread scans
+  // The flow thread's: the keys of commits after the snapshot, and the keys they removed.
+  std::vector<SeenKeyStore::Digest> committed_since;
+  int64_t removed_since = 0;
+  std::thread thread;
+};
+
 SeenKeyStore::~SeenKeyStore() {
+  CancelFilterBuild();  // its thread reads db_
   RemoveRuns();
   if (budget_) {
     budget_->Release(&pending_held_);
@@ -288,14 +303,20 @@ void SeenKeyStore::DropCommitted() {
 }
 
 template <typename Add>
-Status SeenKeyStore::ScanStoredKeys(const Add& add) {
+Status SeenKeyStore::ScanStoredKeys(const Add& add, const rocksdb::Snapshot* snapshot,
+                                    const std::atomic<bool>* stop) const {
   std::string begin(1, kKeyPrefix), end(1, static_cast<char>(kKeyPrefix + 1));
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   ro.fill_cache = false;  // read once, kept by the caller
+  ro.snapshot = snapshot;
   std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(ro));
+  size_t seen = 0;
   for (iter->Seek(begin); iter->Valid(); iter->Next()) {
+    if (stop != nullptr && (++seen & 4095) == 0 && stop->load(std::memory_order_relaxed)) {
+      return Status::Aborted("scan of state store " + dir_ + " stopped");
+    }
     rocksdb::Slice k = iter->key(), v = iter->value();
     if (k.size() != kKeyEntryBytes || (v.size() != 0 && v.size() != 8)) {
       return Status::Corruption("state store " + dir_ + ": key entry of " + std::to_string(k.size()) +
@@ -331,6 +352,7 @@ Status SeenKeyStore::LoadCommitted() {
 }
 
 Status SeenKeyStore::EnsureStoredFilter(int64_t upcoming_reads) {
+  if (filter_build_ != nullptr) return TakeBuiltFilter();
   if (stored_keys_ == 0 || committed_loaded_ || stored_filter_loaded_ || stored_filter_refused_) return Status::OK();
   // Building the filter scans every stored key, at about a twentieth of the cost of a read
   // each: worth it once the reads it would save come to a sixteenth of the stored keys.
@@ -339,7 +361,7 @@ Status SeenKeyStore::EnsureStoredFilter(int64_t upcoming_reads) {
   return LoadStoredFilter();
 }
 
-bool SeenKeyStore::ReserveStoredFilter(int64_t keys) {
+bool SeenKeyStore::ReserveStoredFilter(int64_t keys, GrowingDigestFilter* filter) {
   // Sized for twice the keys stored now, so that it serves while the store doubles (then
   // the chain grows: ApplyToStoredFilter); in less room, for a quarter more.
   const int64_t half = budget_->capacity() / 2;
@@ -347,7 +369,7 @@ bool SeenKeyStore::ReserveStoredFilter(int64_t keys) {
   if (DigestFilter::BytesFor(sized_for) > half) sized_for = keys + keys / 4;
   const int64_t bytes = DigestFilter::BytesFor(sized_for);
   if (bytes > half || !budget_->TryResize(&stored_filter_held_, bytes)) return false;
-  stored_filter_.Reset(sized_for, sized_for);
+  filter->Reset(sized_for, sized_for);
   return true;
 }
 
@@ -357,7 +379,7 @@ void SeenKeyStore::DropCommittedKeepingItsFilter() {
   // itself is freed right after the filter is filled.
   if (committed_loaded_ && !stored_filter_loaded_) {
     budget_->Release(&committed_held_);
-    if (ReserveStoredFilter(static_cast<int64_t>(committed_.size()))) {
+    if (ReserveStoredFilter(static_cast<int64_t>(committed_.size()), &stored_filter_)) {
       for (size_t s = 0; s < committed_.slot_count(); ++s) {
         if (committed_.used(s)) stored_filter_.Add(committed_.digest(s));
       }
@@ -369,11 +391,26 @@ void SeenKeyStore::DropCommittedKeepingItsFilter() {
 }
 
 Status SeenKeyStore::LoadStoredFilter() {
-  if (!ReserveStoredFilter(stored_keys_)) {
+  const bool background = stored_keys_ >= background_scan_keys_;
+  auto build = background ? std::make_unique<FilterBuild>() : nullptr;
+  if (!ReserveStoredFilter(stored_keys_, background ? &build->filter : &stored_filter_)) {
     stored_filter_refused_ = true;  // probes read RocksDB until the next commit asks again
     return Status::OK();
   }
   ++stored_filter_scans_;
+  if (background) {
+    // Probes read RocksDB until the scan ends; the commits meanwhile keep their new keys
+    // aside (ApplyToStoredFilter), since the snapshot does not have them.
+    build->snapshot = db_->GetSnapshot();
+    FilterBuild* b = build.get();
+    b->thread = std::thread([this, b] {
+      while (hold_filter_scans_.load() && !b->cancel.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      b->status = ScanStoredKeys([b](const Digest& d, const char*) { b->filter.Add(d); }, b->snapshot, &b->cancel);
+      b->done.store(true, std::memory_order_release);
+    });
+    filter_build_ = std::move(build);
+    return Status::OK();
+  }
   Status st = ScanStoredKeys([this](const Digest& d, const char*) { stored_filter_.Add(d); });
   if (!st.ok()) {
     DropStoredFilter();
@@ -384,7 +421,62 @@ Status SeenKeyStore::LoadStoredFilter() {
   return Status::OK();
 }
 
+Status SeenKeyStore::TakeBuiltFilter() {
+  if (filter_build_ == nullptr || !filter_build_->done.load(std::memory_order_acquire)) return Status::OK();
+  std::unique_ptr<FilterBuild> build = std::move(filter_build_);
+  build->thread.join();
+  db_->ReleaseSnapshot(build->snapshot);
+  budget_->Release(&filter_build_keys_held_);
+  if (!build->status.ok()) {
+    budget_->Release(&stored_filter_held_);
+    return build->status;
+  }
+  stored_filter_ = std::move(build->filter);
+  stored_filter_loaded_ = true;
+  stored_filter_removed_ = build->removed_since;
+  // Sized at the start for a quarter more keys than the snapshot's at least; past that the
+  // chain grows, or the filter takes them anyway (only its false positives climb) and the
+  // next commit decides.
+  GrowStoredFilter(static_cast<int64_t>(build->committed_since.size()));
+  for (const Digest& d : build->committed_since) stored_filter_.Add(d);
+  return Status::OK();
+}
+
+void SeenKeyStore::CancelFilterBuild() {
+  if (filter_build_ == nullptr) return;
+  filter_build_->cancel.store(true);
+  filter_build_->thread.join();
+  db_->ReleaseSnapshot(filter_build_->snapshot);
+  filter_build_.reset();
+  budget_->Release(&filter_build_keys_held_);
+}
+
+void SeenKeyStore::HoldFilterScans(bool hold) { hold_filter_scans_.store(hold); }
+
+void SeenKeyStore::WaitForFilterScan() {
+  if (filter_build_ == nullptr) return;
+  while (!filter_build_->done.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+template <typename Add>
+Status SeenKeyStore::ForEachNewKey(const Add& add) const {
+  for (size_t s = 0; s < pending_.slot_count(); ++s) {
+    if (pending_.used(s) && (pending_.flags(s) & kNew)) add(pending_.digest(s));
+  }
+  for (const auto& run : runs_) {
+    DigestRunReader reader(*run);
+    Digest d;
+    while (true) {
+      LP_ASSIGN_OR_RETURN(bool more, reader.Next(&d));
+      if (!more) break;
+      add(d);
+    }
+  }
+  return Status::OK();
+}
+
 void SeenKeyStore::DropStoredFilter() {
+  CancelFilterBuild();
   stored_filter_.Clear();
   stored_filter_loaded_ = false;
   stored_filter_removed_ = 0;
@@ -393,6 +485,19 @@ void SeenKeyStore::DropStoredFilter() {
 
 void SeenKeyStore::ApplyToStoredFilter(int64_t removed) {
   stored_filter_refused_ = false;  // the next batch may find room
+  if (filter_build_ != nullptr) {
+    // Committed after the scan's snapshot: kept for its filter, within the budget. Without
+    // room (a large batch during the scan), or when a run cannot be read, the scan is
+    // stopped; the next probe begins another.
+    FilterBuild& b = *filter_build_;
+    const int64_t bytes = static_cast<int64_t>((b.committed_since.size() + pending_new_) * sizeof(Digest));
+    Status st = budget_->TryResize(&filter_build_keys_held_, bytes)
+                    ? ForEachNewKey([&b](const Digest& d) { b.committed_since.push_back(d); })
+                    : Status::NoSpace("no room for the keys committed during the scan");
+    b.removed_since += removed;
+    if (!st.ok()) DropStoredFilter();
+    return;
+  }
   if (!stored_filter_loaded_) return;
   stored_filter_removed_ += removed;
   // With many removed keys still in it, false positives climb: build it again when a probe
@@ -403,46 +508,29 @@ void SeenKeyStore::ApplyToStoredFilter(int64_t removed) {
   }
   // Room for this batch's new keys: one more filter in the chain when the newest is full,
   // never a scan of the stored keys (a rebuild at each doubling paused the batch for the
-  // scan: a soak's Gold p99 reached 30 s as its DISTINCT passed 15M keys). Within half the
-  // budget, as the first; a dense one when a doubling does not fit; without room, probes
-  // read RocksDB.
-  const int64_t more = std::max<int64_t>(pending_new_, 0);
-  const int64_t half = budget_->capacity() / 2;
-  bool grown = false;
-  for (bool dense : {false, true}) {
-    int64_t bytes = stored_filter_.BytesToGrow(more, dense);
-    if (bytes == 0) {
-      grown = true;
-      break;
-    }
-    if (stored_filter_held_ + bytes <= half && budget_->TryResize(&stored_filter_held_, stored_filter_held_ + bytes)) {
-      stored_filter_.Grow(more, dense);
-      grown = true;
-      break;
-    }
-  }
-  if (!grown) {
+  // scan: a soak's Gold p99 reached 30 s as its DISTINCT passed 15M keys). Without room,
+  // it is dropped and scanned for again (on a thread of its own when large).
+  if (!GrowStoredFilter(std::max<int64_t>(pending_new_, 0))) {
     DropStoredFilter();
     return;
   }
-  for (size_t s = 0; s < pending_.slot_count(); ++s) {
-    if (pending_.used(s) && (pending_.flags(s) & kNew)) stored_filter_.Add(pending_.digest(s));
-  }
-  for (const auto& run : runs_) {
-    DigestRunReader reader(*run);
-    Digest d;
-    while (true) {
-      auto more = reader.Next(&d);
-      if (!more.ok()) {
-        // The keys are stored (the write succeeded); a filter without them would rule them
-        // out. It is only a cache: dropped, and built again from the store when needed.
-        DropStoredFilter();
-        return;
-      }
-      if (!*more) break;
-      stored_filter_.Add(d);
+  // The keys are stored (the write succeeded); a filter without them would rule them out.
+  // It is only a cache: when a run cannot be read, dropped, and built again when needed.
+  if (!ForEachNewKey([this](const Digest& d) { stored_filter_.Add(d); }).ok()) DropStoredFilter();
+}
+
+bool SeenKeyStore::GrowStoredFilter(int64_t more) {
+  // Within half the budget, as the first filter; a dense one when a doubling does not fit.
+  const int64_t half = budget_->capacity() / 2;
+  for (bool dense : {false, true}) {
+    int64_t bytes = stored_filter_.BytesToGrow(more, dense);
+    if (bytes == 0) return true;
+    if (stored_filter_held_ + bytes <= half && budget_->TryResize(&stored_filter_held_, stored_filter_held_ + bytes)) {
+      stored_filter_.Grow(more, dense);
+      return true;
     }
   }
+  return false;
 }
 
 void SeenKeyStore::ApplyToCommitted(const std::vector<Digest>& expired) {
@@ -834,6 +922,10 @@ int64_t SeenKeyStore::size() const {
 int64_t SeenKeyStore::MemoryBytes() const {
   int64_t bytes = pending_.MemoryBytes() + committed_.MemoryBytes() + stored_filter_.MemoryBytes() +
                   found_stored_.MemoryBytes();
+  if (filter_build_ != nullptr) {  // the filter being scanned for (reserved whole at its start)
+    bytes += stored_filter_held_ +
+             static_cast<int64_t>(filter_build_->committed_since.capacity() * sizeof(Digest));
+  }
   for (const auto& run : runs_) bytes += run->MemoryBytes();
   uint64_t memtables = 0;
   if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {

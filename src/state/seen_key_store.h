@@ -33,12 +33,19 @@
 // ~2.5 bytes a key, also within half the budget: built by one scan, then grown by a filter
 // more per doubling, never scanned again) answers the probes of new keys, and only the
 // keys it cannot rule out are read in RocksDB; without either, every probe reads RocksDB.
+// A store of many keys (kBackgroundScanKeys) scans for its filter on a thread of its own,
+// from a RocksDB snapshot, while batches go on probing RocksDB; the keys committed
+// meanwhile are kept aside and added when the filter is taken into use (at the next probe
+// or commit after the scan ends). Inside a batch, that scan paused the flow for seconds per
+// million keys (a soak's Gold p99 reached 27 s at 14M keys).
 //
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
 // InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
-// the batch is in the table. Thread-safety: one flow thread; not synchronised.
+// the batch is in the table. Thread-safety: one flow thread; not synchronised (the filter
+// scan's thread touches only its own filter and a snapshot; the destructor stops it).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -56,6 +63,7 @@
 
 namespace rocksdb {
 class DB;
+class Snapshot;
 class SstFileWriter;
 }
 
@@ -113,6 +121,17 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   size_t stored_filters() const { return stored_filter_.filters(); }
   int64_t stored_filter_bytes() const { return stored_filter_held_; }
   int64_t stored_filter_scans() const { return stored_filter_scans_; }
+  // Whether a scan for the filter runs on its own thread now (begun and not yet taken into use).
+  bool stored_filter_building() const { return filter_build_ != nullptr; }
+  // From this many stored keys the filter is scanned for on a thread of its own.
+  static constexpr int64_t kBackgroundScanKeys = 1 << 18;
+  // Tests: the threshold above for this store, and a hold on the thread's scan (it waits
+  // before reading while held) to commit batches during it deterministically.
+  void set_background_scan_keys(int64_t keys) { background_scan_keys_ = keys; }
+  void HoldFilterScans(bool hold);
+  // Tests: waits until the filter's scan thread (if any) has finished (it is taken into use
+  // at the next probe or commit).
+  void WaitForFilterScan();
   // Runs written by the current batch because its keys outgrew the memory budget.
   int64_t spilled_runs() const { return static_cast<int64_t>(runs_.size()); }
   // Pending changes (with the spilled runs' filters and indexes) plus RocksDB's write buffers.
@@ -151,17 +170,30 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   // The stored entry of `d`: found, and its event time if it has one.
   Status Lookup(const Digest& d, bool* found, std::optional<int64_t>* time);
   // Calls `add(digest, time)` for every stored key (time: nullptr when stored without one):
-  // one scan of the `k` entries.
+  // one scan of the `k` entries, as of `snapshot` when given; Aborted once `stop` is set.
   template <typename Add>
-  Status ScanStoredKeys(const Add& add);
+  Status ScanStoredKeys(const Add& add, const rocksdb::Snapshot* snapshot = nullptr,
+                        const std::atomic<bool>* stop = nullptr) const;
+  // Calls `add(digest)` for every key the pending batch adds to the store (pending_'s new
+  // keys, then the spilled runs'); a run's read error is returned.
+  template <typename Add>
+  Status ForEachNewKey(const Add& add) const;
   // Reads every stored key into committed_ (when within max_keys_in_memory_ and the budget
   // has room for it).
   Status LoadCommitted();
-  // Builds stored_filter_ from the stored keys (when the budget has room for it).
+  // Builds stored_filter_ from the stored keys (when the budget has room for it): here, or
+  // from kBackgroundScanKeys on a thread of its own (FilterBuild).
   Status LoadStoredFilter();
-  // Resets stored_filter_ sized for `keys` stored keys and reserves its bytes; false (and
-  // nothing changed) when the budget has no room for it.
-  bool ReserveStoredFilter(int64_t keys);
+  // Resets `filter` sized for `keys` stored keys and reserves its bytes as
+  // stored_filter_held_; false (and nothing changed) when the budget has no room for it.
+  bool ReserveStoredFilter(int64_t keys, GrowingDigestFilter* filter);
+  // Makes room in stored_filter_ for `more` keys within half the budget; false: no room.
+  bool GrowStoredFilter(int64_t more);
+  // The scan thread's filter, when it has finished: taken into use with the keys committed
+  // since its snapshot (or its error returned).
+  Status TakeBuiltFilter();
+  // Stops and forgets a scan thread (its filter is not used).
+  void CancelFilterBuild();
   // committed_ goes (the keys outgrew memory): the stored filter that probes need from now
   // on is built from committed_'s keys first, without a scan of the store.
   void DropCommittedKeepingItsFilter();
@@ -241,6 +273,13 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   int64_t stored_filter_removed_ = 0;   // keys removed from the store since the filter was built
   int64_t stored_filter_held_ = 0;      // reserved in budget_ for stored_filter_
   int64_t stored_filter_scans_ = 0;     // LoadStoredFilter's scans in this process
+  // A scan for the filter on its own thread (seen_key_store.cc), while stored_filter_ is
+  // not loaded; its reservation is stored_filter_held_.
+  struct FilterBuild;
+  std::unique_ptr<FilterBuild> filter_build_;
+  int64_t filter_build_keys_held_ = 0;  // reserved in budget_ for the keys committed during it
+  int64_t background_scan_keys_ = kBackgroundScanKeys;
+  std::atomic<bool> hold_filter_scans_{false};
   int64_t store_reads_ = 0;  // RocksDB reads of probes in this process (they decide when the filter pays)
   // Keys of the current batch found stored by a RocksDB read (probes without times only):
   // a value repeated in a batch, such as the (country, customer) pairs of a
