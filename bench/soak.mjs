@@ -20,7 +20,10 @@
 // 10 minutes). Scheduled VACUUM never keeps less than an hour (docs/continuous.md); so that
 // the file counts level off within a soak of an hour, the run gets
 // LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS (honoured by test builds only) = the retention.
-// Bronze's file source forgets the files it took after the same retention (maxFileAge).
+// Bronze's file source forgets the files it took after the same retention (maxFileAge),
+// and moves each file it committed out of the landing folder (cleanSource => 'archive',
+// to <work>/archive): a folder nobody empties costs every poll, and `lakepipe status`, a
+// listing that grows with it (docs/continuous.md, "Cleaning the source").
 // The event log's own retentions (7 days of events, an hour of log and removed files, an
 // upkeep an hour; none can be set under an hour) are shortened to the same --retention by
 // LAKEPIPE_EVENT_LOG_RETENTION_SECONDS (test builds only; runtime/event_log_upkeep.cc), its
@@ -115,7 +118,8 @@ function soakPipeline(work) {
   // checkpoint folders level within the run.
   const bronze = join(dir, 'bronze.sql');
   const sql = readFileSync(bronze, 'utf8');
-  const withAge = sql.replace("format => 'csv',", `format => 'csv', maxFileAge => '${retentionMinutes} minutes',`);
+  const withAge = sql.replace("format => 'csv',", `format => 'csv', maxFileAge => '${retentionMinutes} minutes', ` +
+    `cleanSource => 'archive', sourceArchiveDir => '${join(work, 'archive')}',`);
   if (withAge === sql) fail(`${bronze}: expected "format => 'csv'," to put maxFileAge after`);
   writeFileSync(bronze, withAge);
   return dir;
@@ -324,7 +328,8 @@ const md = [
   asShipped ? 'The pipeline is examples/orders as shipped (the defaults: streaming tables vacuumed daily keeping 7 days of removed files and of log (checkpoints older than an hour thinned to one an hour), the tombstones of compactions kept an hour; materialized views vacuumed hourly keeping an hour of both).'
     : `Every table of the pipeline (a copy of examples/orders) has \`'lakepipe.vacuum.interval' = '${vacuumInterval}'\`, ` +
       `\`'delta.deletedFileRetentionDuration'\` and \`'delta.logRetentionDuration'\` = '${retentionMinutes} minutes', bronze_orders reads with \`maxFileAge => '${retentionMinutes} minutes'\` ` +
-      `(the files its source remembers: 7 days by default), and the run ` +
+      `(the files its source remembers: 7 days by default) and \`cleanSource => 'archive'\` (committed files move out of the landing folder, ` +
+      `which every poll lists), and the run ` +
       `LAKEPIPE_VACUUM_MIN_RETENTION_SECONDS=${retentionMinutes * 60} (scheduled VACUUM keeps at least an hour otherwise) and ` +
       `LAKEPIPE_EVENT_LOG_RETENTION_SECONDS=${retentionMinutes * 60} (the event log keeps ${retentionMinutes} minutes of events, ` +
       `log and removed files, with its retention and VACUUM every ${retentionMinutes / 2} minutes, instead of 7 days, an hour and an hour).`,
