@@ -111,33 +111,6 @@ Result<CdcFile> ParseCdc(const OtherAction& a, const std::string& commit) {
   return f;
 }
 
-// Reads `files` (added to a copy of `base` as its only files) with `schema_string`.
-Result<std::vector<RecordBatch>> ReadAs(const DeltaTable& table, const TableState& base,
-                                        const std::string& schema_string, std::map<std::string, AddFile> files,
-                                        const std::vector<std::string>& columns) {
-  std::vector<RecordBatch> out;
-  if (files.empty()) return out;
-  TableState state = base;
-  state.files = FileMap<AddFile>(files);
-  state.metadata.schema_string = schema_string;
-  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Snapshot::Make(table.path(), std::move(state), table.fs()));
-  ScanOptions so;
-  so.columns = columns;
-  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, so));
-  for (size_t i = 0; i < scan.files().size(); ++i) {
-    auto b = scan.ReadFile(i);
-    if (!b.ok()) {
-      if (b.status().IsNotFound()) {
-        return Status::NotFound("table " + table.path() + ": file " + scan.files()[i].add.path +
-                                " of the change data feed is gone (removed by VACUUM?): " + b.status().message());
-      }
-      return b.status();
-    }
-    if (b->num_rows() > 0) out.push_back(std::move(b).value());
-  }
-  return out;
-}
-
 }  // namespace
 
 bool HasChangeDataFeed(const Snapshot& snapshot) {
@@ -152,27 +125,23 @@ Schema ChangeFeedSchema(const Schema& columns) {
   return s;
 }
 
-Result<std::vector<RecordBatch>> SnapshotAsInserts(const SnapshotPtr& snapshot, const ChangeFeedOptions& options) {
-  std::vector<RecordBatch> out;
-  std::vector<std::string> cols = TableColumns(options, snapshot->schema());
-  ScanOptions so;
-  so.columns = cols;
-  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snapshot, so));
-  const std::string insert = kChangeInsert;
-  for (size_t i = 0; i < scan.files().size(); ++i) {
-    LP_ASSIGN_OR_RETURN(RecordBatch b, scan.ReadFile(i));
-    if (b.num_rows() == 0) continue;
-    out.push_back(WithFeedColumns(b, cols, &insert, snapshot->version(), snapshot->timestamp_millis(),
-                                  !OnlyFeedColumns(options)));
-  }
-  return out;
-}
+struct ChangeReader::Group {
+  int64_t version = 0;
+  int64_t timestamp_millis = 0;
+  bool cdc = false;          // change data files: each row says its own _change_type
+  std::string change_type;   // otherwise the type of every row (insert or delete)
+  FileMap<AddFile> files;
+};
 
-Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t start_version, int64_t end_version,
-                                             const ChangeFeedOptions& options) {
-  std::vector<RecordBatch> out;
+ChangeReader::~ChangeReader() = default;
+
+Result<std::unique_ptr<ChangeReader>> ChangeReader::Open(const DeltaTable& table, int64_t start_version,
+                                                         int64_t end_version, const ChangeFeedOptions& options) {
+  std::unique_ptr<ChangeReader> reader(new ChangeReader());
+  reader->path_ = table.path();
+  reader->fs_ = table.fs();
   if (start_version < 0) return Status::InvalidArgument("change data feed start version must be >= 0");
-  if (start_version > end_version) return out;
+  if (start_version > end_version) return reader;
   LP_ASSIGN_OR_RETURN(SnapshotPtr end, table.Latest());
   if (end->version() < end_version) {
     return Status::InvalidArgument("table " + table.path() + " has no version " + std::to_string(end_version) +
@@ -183,14 +152,13 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
   if (end->version() != end_version && end->state().metadata_version > end_version) {
     LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
   }
-  const Schema& schema = end->schema();
-  std::vector<std::string> cols = TableColumns(options, schema);
-  const bool keep = !OnlyFeedColumns(options);
-  Schema with_type = schema;
+  reader->base_ = end->state();
+  reader->base_.files = FileMap<AddFile>();
+  reader->columns_ = TableColumns(options, end->schema());
+  reader->keep_table_columns_ = !OnlyFeedColumns(options);
+  Schema with_type = end->schema();
   with_type.AddField(Field{kChangeTypeColumn, DataType::String(), true});
-  std::string cdc_schema_string = with_type.ToSparkJson();
-  std::vector<std::string> cdc_cols = cols;
-  if (!cdc_cols.empty()) cdc_cols.push_back(kChangeTypeColumn);
+  reader->cdc_schema_string_ = with_type.ToSparkJson();
 
   // Commit times as time travel uses them: the commit file's modification time made
   // monotonic over the log (inCommitTimestamp where the commit has one). A read at or after
@@ -292,9 +260,13 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
         removed[key] = std::move(as_add);
       }
     }
+    auto add_group = [&](bool cdc, const char* type, const std::map<std::string, AddFile>& files) {
+      if (files.empty()) return;
+      reader->may_hold_non_inserts_ |= cdc || std::string(type) != kChangeInsert;
+      reader->groups_.push_back(Group{v, ts, cdc, type, FileMap<AddFile>(files)});
+    };
     if (!cdc_files.empty()) {
-      LP_ASSIGN_OR_RETURN(auto rows, ReadAs(table, end->state(), cdc_schema_string, std::move(cdc_files), cdc_cols));
-      for (const auto& b : rows) out.push_back(WithFeedColumns(b, cols, nullptr, v, ts, keep));
+      add_group(true, "", cdc_files);
       continue;
     }
     if (removes_rows && !cdf && !options.derive_from_files) {
@@ -304,13 +276,107 @@ Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t st
           "(TBLPROPERTIES (delta.enableChangeDataFeed = true) when the table is created, or a full "
           "refresh to rebuild it with it); read from a later version");
     }
-    const std::string del = kChangeDelete, ins = kChangeInsert;
-    LP_ASSIGN_OR_RETURN(auto deleted, ReadAs(table, end->state(), end->metadata().schema_string, std::move(removed), cols));
-    for (const auto& b : deleted) out.push_back(WithFeedColumns(b, cols, &del, v, ts, keep));
-    LP_ASSIGN_OR_RETURN(auto inserted, ReadAs(table, end->state(), end->metadata().schema_string, std::move(added), cols));
-    for (const auto& b : inserted) out.push_back(WithFeedColumns(b, cols, &ins, v, ts, keep));
+    add_group(false, kChangeDelete, removed);
+    add_group(false, kChangeInsert, added);
   }
-  return out;
+  return reader;
+}
+
+// Plans the scan of groups_[group_]'s files: change data files with the table's columns
+// and `_change_type`, others with the table's (as of the end version).
+Status ChangeReader::OpenGroup() {
+  Group& g = groups_[group_];
+  TableState state = base_;
+  state.files = std::move(g.files);
+  std::vector<std::string> cols = columns_;
+  if (g.cdc) {
+    state.metadata.schema_string = cdc_schema_string_;
+    if (!cols.empty()) cols.push_back(kChangeTypeColumn);
+  }
+  LP_ASSIGN_OR_RETURN(SnapshotPtr snap, Snapshot::Make(path_, std::move(state), fs_));
+  ScanOptions so;
+  so.columns = std::move(cols);
+  LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(snap, so));
+  scan_ = std::make_unique<Scan>(std::move(scan));
+  file_ = 0;
+  return Status::OK();
+}
+
+Result<bool> ChangeReader::Next(RecordBatch* out) {
+  while (group_ < groups_.size()) {
+    if (scan_ == nullptr) LP_RETURN_IF_ERROR(OpenGroup());
+    Status st = Status::OK();
+    if (file_reader_ == nullptr && file_ < scan_->files().size()) {
+      auto opened = scan_->OpenFile(file_);
+      if (opened.ok()) file_reader_ = std::move(opened).value();
+      else st = opened.status();
+    }
+    if (st.ok() && file_reader_ != nullptr) {
+      RecordBatch rows;
+      auto more = file_reader_->Next(&rows);
+      if (more.ok() && *more) {
+        const Group& g = groups_[group_];
+        *out = WithFeedColumns(rows, columns_, g.cdc ? nullptr : &g.change_type, g.version, g.timestamp_millis,
+                               keep_table_columns_);
+        return true;
+      }
+      st = more.status();
+      if (st.ok()) {
+        file_reader_.reset();
+        ++file_;
+        continue;
+      }
+    }
+    if (!st.ok()) {
+      if (st.IsNotFound()) {
+        return Status::NotFound("table " + path_ + ": file " + scan_->files()[file_].add.path +
+                                " of the change data feed is gone (removed by VACUUM?): " + st.message());
+      }
+      return st;
+    }
+    scan_.reset();
+    ++group_;
+  }
+  return false;
+}
+
+Result<std::unique_ptr<ChangeReader>> ChangeReader::OpenSnapshot(const SnapshotPtr& snapshot,
+                                                                 const ChangeFeedOptions& options) {
+  std::unique_ptr<ChangeReader> reader(new ChangeReader());
+  reader->path_ = snapshot->table_path();
+  reader->fs_ = snapshot->fs();
+  reader->base_ = snapshot->state();
+  reader->base_.files = FileMap<AddFile>();
+  reader->columns_ = TableColumns(options, snapshot->schema());
+  reader->keep_table_columns_ = !OnlyFeedColumns(options);
+  if (!snapshot->state().files.empty()) {
+    reader->groups_.push_back(
+        Group{snapshot->version(), snapshot->timestamp_millis(), false, kChangeInsert, snapshot->state().files});
+  }
+  return reader;
+}
+
+namespace {
+Result<std::vector<RecordBatch>> ReadAll(ChangeReader& reader) {
+  std::vector<RecordBatch> out;
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, reader.Next(&b));
+    if (!more) return out;
+    out.push_back(std::move(b));
+  }
+}
+}  // namespace
+
+Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t start_version, int64_t end_version,
+                                             const ChangeFeedOptions& options) {
+  LP_ASSIGN_OR_RETURN(auto reader, ChangeReader::Open(table, start_version, end_version, options));
+  return ReadAll(*reader);
+}
+
+Result<std::vector<RecordBatch>> SnapshotAsInserts(const SnapshotPtr& snapshot, const ChangeFeedOptions& options) {
+  LP_ASSIGN_OR_RETURN(auto reader, ChangeReader::OpenSnapshot(snapshot, options));
+  return ReadAll(*reader);
 }
 
 }  // namespace lakepipe::delta

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,43 @@ struct ChangeFeedOptions {
 Result<std::vector<RecordBatch>> ReadChanges(const DeltaTable& table, int64_t start_version,
                                              int64_t end_version,
                                              const ChangeFeedOptions& options = {});
+
+// What ReadChanges returns, read a row group at a time: memory bounded by a row group
+// however large the versions are (a streaming table's version is as large as its
+// micro-batch). Open reads and checks the log of the whole range, so every refusal of
+// ReadChanges comes from Open, before any row; Next then decodes the data files in order.
+// Thread-safety: one thread at a time; `table`'s file system must outlive the reader.
+class ChangeReader {
+ public:
+  static Result<std::unique_ptr<ChangeReader>> Open(const DeltaTable& table, int64_t start_version,
+                                                    int64_t end_version, const ChangeFeedOptions& options = {});
+  // What SnapshotAsInserts returns, a row group at a time.
+  static Result<std::unique_ptr<ChangeReader>> OpenSnapshot(const SnapshotPtr& snapshot,
+                                                            const ChangeFeedOptions& options = {});
+  ~ChangeReader();
+  // The next piece (a row group's rows, in ChangeFeedSchema of the projection); false at the end.
+  Result<bool> Next(RecordBatch* out);
+  // False when every row is an `insert` (the range only adds files): known from the log.
+  bool may_hold_non_inserts() const { return may_hold_non_inserts_; }
+
+ private:
+  struct Group;  // the files of one version read alike (change_feed.cc)
+  ChangeReader() = default;
+  Status OpenGroup();
+
+  std::string path_;
+  FileSystem* fs_ = nullptr;
+  TableState base_;  // the end version's state without its files
+  std::string cdc_schema_string_;  // its schema with `_change_type`, for change data files
+  std::vector<std::string> columns_;  // table columns read
+  bool keep_table_columns_ = true;
+  bool may_hold_non_inserts_ = false;
+  std::vector<Group> groups_;
+  size_t group_ = 0;
+  std::unique_ptr<Scan> scan_;  // groups_[group_]'s files
+  size_t file_ = 0;
+  std::unique_ptr<Scan::RowGroupReader> file_reader_;
+};
 
 // The rows of a snapshot as `insert` changes at its version (the first batch of a
 // streaming change feed read, as Spark's readChangeFeed without startingVersion).

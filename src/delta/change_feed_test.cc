@@ -442,6 +442,56 @@ TEST_F(ChangeFeedTest, RowChangesOnATableWithoutTheFeedAreRefusedByTheReader) {
   EXPECT_NE(refused.status().message().find("delta.enableChangeDataFeed"), std::string::npos);
 }
 
+// The reader hands out a row group at a time, in the order ReadChanges returns, and
+// knows from the log alone whether any row may be other than an insert.
+TEST_F(ChangeFeedTest, TheReaderGivesARowGroupAtATime) {
+  WriteOptions small_groups;
+  small_groups.parquet.row_group_bytes = 2048;
+  std::vector<RecordBatch> parts;
+  Model rows;
+  for (int64_t id = 0; id < 2000; ++id) {
+    rows[id] = "name-" + std::to_string(id);
+    if (rows.size() == 200) {
+      parts.push_back(Rows(rows));
+      rows.clear();
+    }
+  }
+  ASSERT_TRUE(table_->Write(parts, small_groups).ok());  // version 1: 2,000 rows in one file
+  ASSERT_TRUE(table_->Write({Rows({{5000, "x"}})}, {}).ok());
+  auto whole = ReadChanges(*table_, 1, 2);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  auto reader = ChangeReader::Open(*table_, 1, 2);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_FALSE((*reader)->may_hold_non_inserts());
+  std::vector<RecordBatch> pieces;
+  int64_t largest = 0;
+  RecordBatch b;
+  while (true) {
+    auto more = (*reader)->Next(&b);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    largest = std::max(largest, b.num_rows());
+    pieces.push_back(std::move(b));
+  }
+  EXPECT_GE(pieces.size(), 4u) << "version 1's file should be read in several row groups";
+  EXPECT_LT(largest, 2000);
+  std::vector<Change> got = Flatten(pieces), want = Flatten(*whole);
+  ASSERT_EQ(got.size(), 2001u);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].id, want[i].id) << i;
+    EXPECT_EQ(got[i].type, want[i].type) << i;
+    EXPECT_EQ(got[i].version, want[i].version) << i;
+  }
+  EXPECT_EQ(got.front().version, 1);
+  EXPECT_EQ(got.back().version, 2);
+  // An upsert writes change data files: their rows carry updates and deletes.
+  ASSERT_TRUE(Upsert(*table_, {{1, "y"}}, {2}).ok());
+  auto with_updates = ChangeReader::Open(*table_, 2, 3);
+  ASSERT_TRUE(with_updates.ok()) << with_updates.status().ToString();
+  EXPECT_TRUE((*with_updates)->may_hold_non_inserts());
+}
+
 TEST_F(ChangeFeedTest, VacuumRemovesOldChangeDataFiles) {
   ManualClock clock(Clock::System()->NowMicros());
   TableOptions opts;

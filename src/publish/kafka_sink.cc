@@ -240,18 +240,29 @@ Result<PublishResult> KafkaSink::Publish(const std::string& table, bool rebuild)
                             " does not belong to this table's history");
   }
 
-  auto changes = delta::ReadChanges(*dt, progress.version + 1, L);
-  if (!changes.ok()) {
+  // The versions are read a row group at a time (a streaming table's version is as large
+  // as its micro-batch), so the sink holds one row group however far behind it is.
+  auto open_changes = [&](const delta::ChangeFeedOptions& options) -> Result<std::unique_ptr<delta::ChangeReader>> {
+    auto reader = delta::ChangeReader::Open(*dt, progress.version + 1, L, options);
+    if (reader.ok()) return reader;
     // A rewrite without a recorded feed, or history that is gone: nothing a topic of new
     // rows can follow; the table stops here until it changes (publish_error event).
     return Status::Conflict("Kafka sink of " + t->table + " to topic " + t->topic + ", versions " +
                             std::to_string(progress.version + 1) + ".." + std::to_string(L) + ": " +
-                            changes.status().message());
-  }
-  if (!r.from_change_feed) {
+                            reader.status().message());
+  };
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<delta::ChangeReader> changes, open_changes({}));
+  if (!r.from_change_feed && changes->may_hold_non_inserts()) {
     // Without a feed only appends can be sent as they are. An overwrite is read as deletes
-    // and inserts, which a topic of new rows cannot express: refused before anything is sent.
-    for (const RecordBatch& b : *changes) {
+    // and inserts, which a topic of new rows cannot express: refused before anything is
+    // sent, by a first pass over the change types alone.
+    delta::ChangeFeedOptions types_only;
+    types_only.columns = {delta::kChangeTypeColumn, delta::kCommitVersionColumn};
+    LP_ASSIGN_OR_RETURN(std::unique_ptr<delta::ChangeReader> types, open_changes(types_only));
+    RecordBatch b;
+    while (true) {
+      LP_ASSIGN_OR_RETURN(bool more, types->Next(&b));
+      if (!more) break;
       const Column* type_col = b.ColumnByName(delta::kChangeTypeColumn);
       const Column* version_col = b.ColumnByName(delta::kCommitVersionColumn);
       for (int64_t row = 0; type_col != nullptr && row < b.num_rows(); ++row) {
@@ -274,7 +285,10 @@ Result<PublishResult> KafkaSink::Publish(const std::string& table, bool rebuild)
   std::vector<std::pair<std::string, std::string>> headers = {
       {kHeaderTable, t->table}, {kHeaderTableId, table_id}, {kHeaderVersion, ""}, {kHeaderSeq, ""}};
   std::vector<std::string> quoted_names;
-  for (const RecordBatch& b : *changes) {
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, changes->Next(&b));
+    if (!more) break;
     const Column* version_col = b.ColumnByName(delta::kCommitVersionColumn);
     if (version_col == nullptr) return Status::Internal("change rows without _commit_version");
     const Column* key_col = t->key.empty() ? nullptr : b.ColumnByName(t->key);

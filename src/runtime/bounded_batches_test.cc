@@ -20,7 +20,8 @@ namespace {
 
 // Bronze from CSV files (with a rescued row and _metadata), Silver de-duplicated across
 // parts and batches with quarantine and drop expectations, and a projection of Silver
-// with a LATERAL VIEW explode (a generator over parts).
+// with a LATERAL VIEW explode (a generator over parts); Silver's change data feed, filtered
+// (its first batch a snapshot read as inserts, then Silver's new versions).
 constexpr char kSql[] = R"sql(
 CREATE OR REFRESH STREAMING TABLE bronze
 AS SELECT *, _metadata.file_name AS source_file
@@ -36,6 +37,10 @@ WHERE id IS NULL OR id <> 13;
 
 CREATE OR REFRESH STREAMING TABLE exploded
 AS SELECT id, part FROM STREAM(silver) LATERAL VIEW explode(array(kind, upper(kind))) t AS part;
+
+CREATE OR REFRESH STREAMING TABLE silver_log
+AS SELECT id, kind, _change_type, _commit_version FROM STREAM(silver) WITH (readChangeFeed = true)
+WHERE kind <> 'k1';
 )sql";
 
 class BoundedBatchesTest : public ::testing::Test {
@@ -89,7 +94,7 @@ class BoundedBatchesTest : public ::testing::Test {
 
   static std::vector<std::string> Tables(PipelineRunner& runner) {
     std::vector<std::string> out;
-    for (const char* table : {"bronze", "silver", "silver_quarantine", "exploded"}) {
+    for (const char* table : {"bronze", "silver", "silver_quarantine", "exploded", "silver_log"}) {
       auto r = runner.Query(std::string("SELECT * FROM ") + table);
       EXPECT_TRUE(r.ok()) << table << ": " << r.status().ToString();
       std::string text;
@@ -133,7 +138,7 @@ TEST_F(BoundedBatchesTest, PartsOfAnySizeWriteWhatTheWholeBatchWrites) {
   std::vector<std::vector<std::string>> second;
   for (size_t i = 0; i < sizes.size(); ++i) second.push_back(Run(folders[i], sizes[i]));
 
-  ASSERT_EQ(first[0].size(), 4u);
+  ASSERT_EQ(first[0].size(), 5u);
   // The reference holds what the assertions below compare: rows in every table.
   for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 2) << t;
   EXPECT_NE(first[0][1], second[0][1]) << "the second batch added no silver row";
@@ -163,7 +168,7 @@ TEST_F(BoundedBatchesTest, PartsOnThreeThreadsWriteWhatOneThreadWrites) {
   for (size_t i = 0; i < configs.size(); ++i) first.push_back(Run(folders[i], configs[i].rows, configs[i].threads));
   Drop("c.csv", 200, 150);  // re-deliveries of lines of the first batch, and new ones
   for (size_t i = 0; i < configs.size(); ++i) second.push_back(Run(folders[i], configs[i].rows, configs[i].threads));
-  ASSERT_EQ(first[0].size(), 4u);
+  ASSERT_EQ(first[0].size(), 5u);
   for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 2) << t;
   for (size_t i = 1; i < configs.size(); ++i) {
     for (size_t t = 0; t < first[0].size(); ++t) {
@@ -186,7 +191,7 @@ TEST_F(BoundedBatchesTest, ADuplicatePairIsDroppedWhereverThePartBoundaryFalls) 
                   .ok());
   std::string reference_folder = Pipeline("ref");
   std::vector<std::string> reference = Run(reference_folder, "1000000", "1");
-  ASSERT_EQ(reference.size(), 4u);
+  ASSERT_EQ(reference.size(), 5u);
   // 11 lines in Bronze, 9 distinct in Silver (the two repeats dropped).
   EXPECT_EQ(std::count(reference[0].begin(), reference[0].end(), '\n'), 12) << reference[0];
   EXPECT_EQ(std::count(reference[1].begin(), reference[1].end(), '\n'), 10) << reference[1];
@@ -219,7 +224,7 @@ TEST_F(BoundedBatchesTest, SmallFilesJoinedIntoPartsWriteWhatOnePartPerFileWrite
   for (size_t i = 0; i < sizes.size(); ++i) first.push_back(Run(folders[i], sizes[i], "3"));
   Drop("later.csv", 5, 12);  // a second batch with re-deliveries of the first's lines
   for (size_t i = 0; i < sizes.size(); ++i) second.push_back(Run(folders[i], sizes[i], "3"));
-  ASSERT_EQ(first[0].size(), 4u);
+  ASSERT_EQ(first[0].size(), 5u);
   // Bronze holds every line (80 and a header line), from 40 files.
   EXPECT_EQ(std::count(first[0][0].begin(), first[0][0].end(), '\n'), next) << first[0][0];
   EXPECT_NE(first[0][0].find("small-039.csv"), std::string::npos);

@@ -374,6 +374,13 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         // readChangeFeed without startingVersion).
         delta::ChangeFeedOptions options;
         options.columns = node.schema.names();
+        if (part_ >= 0) {
+          return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+            LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::ChangeReader> reader,
+                                delta::ChangeReader::OpenSnapshot(snap, options));
+            return FunctionStream([reader](RecordBatch* out) { return reader->Next(out); });
+          });
+        }
         return delta::SnapshotAsInserts(snap, options);
       }
       if (part_ >= 0) {
@@ -396,6 +403,14 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
       if (node.read_change_feed) {
         delta::ChangeFeedOptions options;
         options.columns = node.schema.names();
+        if (part_ >= 0) {
+          return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+            LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::ChangeReader> reader,
+                                delta::ChangeReader::Open(*table, start, end, options));
+            // The stream keeps the table handle alive for its reader.
+            return FunctionStream([table, reader](RecordBatch* out) { return reader->Next(out); });
+          });
+        }
         return delta::ReadChanges(*table, start, end, options);
       }
       // The plan's columns that version `end` has (the read's schema is end's): a plan made

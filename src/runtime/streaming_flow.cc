@@ -430,8 +430,8 @@ bool RowByRow(const sql::PlanNode& node) {
     case sql::PlanKind::kGenerate:
       break;
     case sql::PlanKind::kTableScan:
-      // A streaming read of a stored table's appends (not its change feed, read whole).
-      if (!node.streaming || node.read_change_feed) return false;
+      // A streaming read of a stored table's appends or of its change feed.
+      if (!node.streaming) return false;
       break;
     case sql::PlanKind::kDistinct:
       if (sql::WatermarkScanBelow(node) != nullptr) return false;
