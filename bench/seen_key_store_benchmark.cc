@@ -15,6 +15,9 @@
 //                         without room reserved, which crowded them into one probe run
 //                         (seconds at 300,000 keys).
 //   BM_Reopen/N           Open a store holding N keys and probe one key: a restart's cost.
+//   BM_BatchesAfterReopen/N  a copy of a store of N keys opened, then 160 batches of 5,000
+//                         new keys probed and committed: the slowest batch (the filter's
+//                         scan, when it runs inside a batch) and the median.
 //   BM_ProbeKnown/N       on a store of N keys, batches of 65536 keys, half already stored
 //                         and half new, probed and abandoned (a replay; no commit).
 //   BM_CommitNew/new:N/stored:M/times:T  the commit alone of one batch of N new keys
@@ -30,6 +33,7 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -187,6 +191,51 @@ void BM_Reopen(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Reopen)->Arg(5000000)->Arg(10000000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+
+// A continuous DISTINCT after a restart: a copy of a store of N keys (more than fit in
+// memory as a copy), then 160 micro-batches of 5,000 new keys (a second at 5,000 lines/s),
+// each probed and committed. Its probes read RocksDB until they come to a sixteenth of the
+// stored keys, which builds the filter of the stored keys by a scan of all of them (a
+// batch's pause, inside the batch before session 23, on a thread of its own since).
+// Reports the slowest batch, the median and the batch whose probes first used the filter.
+void BM_BatchesAfterReopen(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  constexpr int64_t kBatch = 5000;
+  constexpr int kBatches = 160;
+  const std::string source = StoreOf(n);
+  std::vector<double> ms;
+  int first_filtered = -1;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dir = Scratch("lp_seen_bench_after_reopen");
+    std::filesystem::copy(source, dir, std::filesystem::copy_options::recursive);
+    state.ResumeTiming();
+    auto store = OpenOrDie(dir);
+    KeyBatch keys;
+    std::vector<uint8_t> inserted;
+    int64_t id = store->committed_batch().value_or(-1) + 1;
+    for (int b = 0; b < kBatches; ++b) {
+      keys.Fill(n + b * kBatch, kBatch);
+      auto start = std::chrono::steady_clock::now();
+      store->Abandon();
+      Check(store->InsertIfAbsent(keys.views, &inserted));
+      Check(store->Commit(id++));
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      if (first_filtered < 0 && store->stored_filter_loaded()) first_filtered = b;
+    }
+    if (store->size() != n + kBatches * kBatch) std::abort();
+    state.PauseTiming();
+    store.reset();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  state.counters["max_batch_ms"] = sorted.back();
+  state.counters["p50_batch_ms"] = sorted[sorted.size() / 2];
+  state.counters["filter_from_batch"] = first_filtered;
+}
+BENCHMARK(BM_BatchesAfterReopen)->Arg(5000000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 void BM_ProbeKnown(benchmark::State& state) {
   int64_t n = state.range(0);
