@@ -152,13 +152,7 @@ Result<std::unique_ptr<ChangeReader>> ChangeReader::Open(const DeltaTable& table
   if (end->version() != end_version && end->state().metadata_version > end_version) {
     LP_ASSIGN_OR_RETURN(end, table.AtVersion(end_version));
   }
-  reader->base_ = end->state();
-  reader->base_.files = FileMap<AddFile>();
-  reader->columns_ = TableColumns(options, end->schema());
-  reader->keep_table_columns_ = !OnlyFeedColumns(options);
-  Schema with_type = end->schema();
-  with_type.AddField(Field{kChangeTypeColumn, DataType::String(), true});
-  reader->cdc_schema_string_ = with_type.ToSparkJson();
+  reader->ReadAs(*end, options);
 
   // Commit times as time travel uses them: the commit file's modification time made
   // monotonic over the log (inCommitTimestamp where the commit has one). A read at or after
@@ -282,6 +276,16 @@ Result<std::unique_ptr<ChangeReader>> ChangeReader::Open(const DeltaTable& table
   return reader;
 }
 
+void ChangeReader::ReadAs(const Snapshot& end, const ChangeFeedOptions& options) {
+  base_ = end.state();
+  base_.files = FileMap<AddFile>();
+  columns_ = TableColumns(options, end.schema());
+  keep_table_columns_ = !OnlyFeedColumns(options);
+  Schema with_type = end.schema();
+  with_type.AddField(Field{kChangeTypeColumn, DataType::String(), true});
+  cdc_schema_string_ = with_type.ToSparkJson();
+}
+
 // Plans the scan of groups_[group_]'s files: change data files with the table's columns
 // and `_change_type`, others with the table's (as of the end version).
 Status ChangeReader::OpenGroup() {
@@ -345,10 +349,7 @@ Result<std::unique_ptr<ChangeReader>> ChangeReader::OpenSnapshot(const SnapshotP
   std::unique_ptr<ChangeReader> reader(new ChangeReader());
   reader->path_ = snapshot->table_path();
   reader->fs_ = snapshot->fs();
-  reader->base_ = snapshot->state();
-  reader->base_.files = FileMap<AddFile>();
-  reader->columns_ = TableColumns(options, snapshot->schema());
-  reader->keep_table_columns_ = !OnlyFeedColumns(options);
+  reader->ReadAs(*snapshot, options);
   if (!snapshot->state().files.empty()) {
     reader->groups_.push_back(
         Group{snapshot->version(), snapshot->timestamp_millis(), false, kChangeInsert, snapshot->state().files});

@@ -90,6 +90,9 @@ class ChangeReader {
  private:
   struct Group;  // the files of one version read alike (change_feed.cc)
   ChangeReader() = default;
+  // Reads files with the schema and settings of `end` (the range's last version), in the
+  // options' columns.
+  void ReadAs(const Snapshot& end, const ChangeFeedOptions& options);
   Status OpenGroup();
 
   std::string path_;
