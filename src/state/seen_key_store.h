@@ -36,8 +36,9 @@
 // A store of many keys (kBackgroundScanKeys) scans for its filter on a thread of its own,
 // from a RocksDB snapshot, while batches go on probing RocksDB; the keys committed
 // meanwhile are kept aside and added when the filter is taken into use (at the next probe
-// or commit after the scan ends). Inside a batch, that scan paused the flow for seconds per
-// million keys (a soak's Gold p99 reached 27 s at 14M keys).
+// or commit after the scan ends). Inside a batch, that scan paused the flow for seconds at
+// millions of keys (3 s at 5M in BM_BatchesAfterReopen; most likely the 27 s Gold pause of
+// a soak at 14M).
 //
 // Call order per batch: Abandon() (forget anything left from a failed attempt), then
 // InsertIfAbsent[WithTime] / ExpireBefore (through Deduplicate::Push), then Commit(N) once
