@@ -120,7 +120,9 @@ Status DiffFromChangeFeed(const delta::DeltaTable& table, int64_t from, int64_t 
                           Rows* upserts, Rows* deletes, int64_t* unchanged) {
   delta::ChangeFeedOptions options;
   for (const auto& c : columns) options.columns.push_back(c.field.name);
-  LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> changes, delta::ReadChanges(table, from + 1, to, options));
+  // Read a row group at a time: what is kept is the state per changed key below.
+  LP_ASSIGN_OR_RETURN(std::unique_ptr<delta::ChangeReader> changes,
+                      delta::ChangeReader::Open(table, from + 1, to, options));
   struct KeyState {
     bool existed = false;   // its first change removed a row present at `from`
     std::string original;   // that row
@@ -143,7 +145,10 @@ Status DiffFromChangeFeed(const delta::DeltaTable& table, int64_t from, int64_t 
     pending_additions.clear();
     return Status::OK();
   };
-  for (const RecordBatch& b : changes) {
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, changes->Next(&b));
+    if (!more) break;
     const ::lakepipe::Column* type = b.ColumnByName(delta::kChangeTypeColumn);
     const ::lakepipe::Column* version = b.ColumnByName(delta::kCommitVersionColumn);
     if (type == nullptr || version == nullptr) return Status::Internal("change feed batch without its columns");
