@@ -271,6 +271,43 @@ TEST_F(KafkaSinkTest, ChangeFeedTablesSendChangeRowsWithTheirType) {
                                              "delete:2=b", "insert:3=c"}));
 }
 
+// A table whose change data feed was turned off after row-level commits: its latest
+// version says "no feed", so only inserts may be sent, and the versions read hold change
+// data files with updates and deletes. Found by a first pass over the change types alone,
+// before anything is sent.
+TEST_F(KafkaSinkTest, RowsRemovedWhileTheFeedWasOnStopTheTableOnceItIsOff) {
+  auto t = Create("f", true);
+  ASSERT_TRUE(t->Write({Rows({{1, "a"}, {2, "b"}})}, {}).ok());  // v1
+  delta::KeyedReplace change;  // v2: 1 updated, 2 deleted
+  change.key_columns = {"id"};
+  {
+    Column id(DataType::Long());
+    for (int64_t k : {1, 2}) id.Append<int64_t>(k);
+    std::vector<Column> cols;
+    cols.push_back(std::move(id));
+    change.keys = RecordBatch::FromColumns(*Schema::ParseDDL("id BIGINT"), std::move(cols));
+  }
+  RecordBatch replacement = Rows({{1, "a2"}});
+  ASSERT_TRUE(delta::ReplaceKeyedRows(*t, change, [&](const RecordBatch&) -> Result<RecordBatch> { return replacement; }, {})
+                  .ok());
+  // v3: the feed turned off (a metaData action, as ALTER TABLE ... SET TBLPROPERTIES writes).
+  auto latest = t->Latest();
+  ASSERT_TRUE(latest.ok());
+  delta::Metadata metadata = (*latest)->metadata();
+  metadata.configuration["delta.enableChangeDataFeed"] = "false";
+  ASSERT_TRUE(FileSystem::Default()
+                  ->WriteFile(delta::LogDir(dir_.Join("f")) + "/" + delta::CommitFileName(3),
+                              delta::SerializeAction(delta::Action(metadata)) + "\n")
+                  .ok());
+  ASSERT_TRUE(t->Write({Rows({{4, "d"}})}, {}).ok());  // v4
+  KafkaSink sink(Options("f"));
+  auto r = sink.Publish("f");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kConflict);
+  EXPECT_THAT(r.status().message(), HasSubstr("version 2 removes rows"));
+  EXPECT_TRUE(Topic().empty()) << "nothing may be sent before the refusal";
+}
+
 TEST_F(KafkaSinkTest, AnOverwriteWithoutAChangeFeedStopsTheTable) {
   auto t = Create("t", false);
   ASSERT_TRUE(t->Write({Rows({{1, "a"}})}, {}).ok());
