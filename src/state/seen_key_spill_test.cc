@@ -500,5 +500,36 @@ TEST(SeenKeySpillTest, AFilterScannedOnItsOwnThreadHoldsTheKeysCommittedMeanwhil
   EXPECT_EQ(store->size(), static_cast<int64_t>(stored.size()));
 }
 
+// The keys committed during the scan are kept within the memory budget: a batch too large
+// for it stops the scan (the filter would miss its keys), and the next probe begins another.
+TEST(SeenKeySpillTest, ABatchTooLargeToKeepAsideDuringTheScanStopsIt) {
+  testing::TempDir dir;
+  constexpr int64_t kBudget = 1 << 20;
+  auto store = SeenKeyStore::Open(dir.Join("s"), /*max_keys_in_memory=*/0, kBudget);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SeenKeyStore& s = **store;
+  s.set_background_scan_keys(50000);
+  std::vector<std::string> stored = Keys("a", 0, 60000);
+  Insert(s, stored);
+  ASSERT_TRUE(s.Commit(0).ok());
+  s.HoldFilterScans(true);
+  // 50,000 new keys: 800 KB to keep aside, more than the budget leaves beside the filter.
+  std::vector<std::string> fresh = Keys("b", 0, 50000);
+  ExpectStoredSeenAndFreshNew(s, stored, 3, fresh, "during the scan");
+  EXPECT_TRUE(s.stored_filter_building());
+  ASSERT_TRUE(s.Commit(1).ok());
+  stored = Concat(stored, fresh);
+  EXPECT_FALSE(s.stored_filter_building()) << "the scan should have been stopped";
+  EXPECT_LE(s.BudgetBytes(), kBudget);
+  s.HoldFilterScans(false);
+  // The next probes begin a scan from a snapshot that has batch 1; once taken into use, the
+  // filter holds every key.
+  ExpectStoredSeenAndFreshNew(s, stored, 5, Keys("c", 0, 20000), "after the stop");
+  EXPECT_EQ(s.stored_filter_scans(), 2);
+  s.WaitForFilterScan();
+  ExpectStoredSeenAndFreshNew(s, stored, 1, Keys("d", 0, 100), "with the new filter");
+  EXPECT_TRUE(s.stored_filter_loaded());
+}
+
 }  // namespace
 }  // namespace lakepipe::state
