@@ -421,12 +421,17 @@ Status SeenKeyStore::LoadStoredFilter() {
   return Status::OK();
 }
 
-Status SeenKeyStore::TakeBuiltFilter() {
-  if (filter_build_ == nullptr || !filter_build_->done.load(std::memory_order_acquire)) return Status::OK();
+std::unique_ptr<SeenKeyStore::FilterBuild> SeenKeyStore::EndFilterBuild() {
   std::unique_ptr<FilterBuild> build = std::move(filter_build_);
   build->thread.join();
   db_->ReleaseSnapshot(build->snapshot);
   budget_->Release(&filter_build_keys_held_);
+  return build;
+}
+
+Status SeenKeyStore::TakeBuiltFilter() {
+  if (filter_build_ == nullptr || !filter_build_->done.load(std::memory_order_acquire)) return Status::OK();
+  std::unique_ptr<FilterBuild> build = EndFilterBuild();
   if (!build->status.ok()) {
     budget_->Release(&stored_filter_held_);
     return build->status;
@@ -445,10 +450,7 @@ Status SeenKeyStore::TakeBuiltFilter() {
 void SeenKeyStore::CancelFilterBuild() {
   if (filter_build_ == nullptr) return;
   filter_build_->cancel.store(true);
-  filter_build_->thread.join();
-  db_->ReleaseSnapshot(filter_build_->snapshot);
-  filter_build_.reset();
-  budget_->Release(&filter_build_keys_held_);
+  EndFilterBuild();
 }
 
 void SeenKeyStore::HoldFilterScans(bool hold) { hold_filter_scans_.store(hold); }

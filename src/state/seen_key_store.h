@@ -195,6 +195,10 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   Status TakeBuiltFilter();
   // Stops and forgets a scan thread (its filter is not used).
   void CancelFilterBuild();
+  // Joins the scan thread (done or told to stop) and gives back its snapshot and the room
+  // of the keys kept aside; returns the build, filter_build_ empty.
+  struct FilterBuild;
+  std::unique_ptr<FilterBuild> EndFilterBuild();
   // committed_ goes (the keys outgrew memory): the stored filter that probes need from now
   // on is built from committed_'s keys first, without a scan of the store.
   void DropCommittedKeepingItsFilter();
@@ -276,7 +280,6 @@ class SeenKeyStore : public operators::SeenKeySet, public BatchState {
   int64_t stored_filter_scans_ = 0;     // LoadStoredFilter's scans in this process
   // A scan for the filter on its own thread (seen_key_store.cc), while stored_filter_ is
   // not loaded; its reservation is stored_filter_held_.
-  struct FilterBuild;
   std::unique_ptr<FilterBuild> filter_build_;
   int64_t filter_build_keys_held_ = 0;  // reserved in budget_ for the keys committed during it
   int64_t background_scan_keys_ = kBackgroundScanKeys;
