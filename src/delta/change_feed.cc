@@ -306,40 +306,35 @@ Status ChangeReader::OpenGroup() {
   return Status::OK();
 }
 
+Result<bool> ChangeReader::NextInGroup(RecordBatch* rows) {
+  while (file_ < scan_->files().size()) {
+    if (file_reader_ == nullptr) {
+      LP_ASSIGN_OR_RETURN(file_reader_, scan_->OpenFile(file_));
+    }
+    LP_ASSIGN_OR_RETURN(bool more, file_reader_->Next(rows));
+    if (more) return true;
+    file_reader_.reset();
+    ++file_;
+  }
+  return false;
+}
+
 Result<bool> ChangeReader::Next(RecordBatch* out) {
-  while (group_ < groups_.size()) {
+  for (; group_ < groups_.size(); ++group_, scan_.reset()) {
     if (scan_ == nullptr) LP_RETURN_IF_ERROR(OpenGroup());
-    Status st = Status::OK();
-    if (file_reader_ == nullptr && file_ < scan_->files().size()) {
-      auto opened = scan_->OpenFile(file_);
-      if (opened.ok()) file_reader_ = std::move(opened).value();
-      else st = opened.status();
+    RecordBatch rows;
+    Result<bool> more = NextInGroup(&rows);
+    if (!more.ok()) {
+      if (!more.status().IsNotFound()) return more.status();
+      return Status::NotFound("table " + path_ + ": file " + scan_->files()[file_].add.path +
+                              " of the change data feed is gone (removed by VACUUM?): " + more.status().message());
     }
-    if (st.ok() && file_reader_ != nullptr) {
-      RecordBatch rows;
-      auto more = file_reader_->Next(&rows);
-      if (more.ok() && *more) {
-        const Group& g = groups_[group_];
-        *out = WithFeedColumns(rows, columns_, g.cdc ? nullptr : &g.change_type, g.version, g.timestamp_millis,
-                               keep_table_columns_);
-        return true;
-      }
-      st = more.status();
-      if (st.ok()) {
-        file_reader_.reset();
-        ++file_;
-        continue;
-      }
+    if (*more) {
+      const Group& g = groups_[group_];
+      *out = WithFeedColumns(rows, columns_, g.cdc ? nullptr : &g.change_type, g.version, g.timestamp_millis,
+                             keep_table_columns_);
+      return true;
     }
-    if (!st.ok()) {
-      if (st.IsNotFound()) {
-        return Status::NotFound("table " + path_ + ": file " + scan_->files()[file_].add.path +
-                                " of the change data feed is gone (removed by VACUUM?): " + st.message());
-      }
-      return st;
-    }
-    scan_.reset();
-    ++group_;
   }
   return false;
 }

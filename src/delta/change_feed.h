@@ -94,6 +94,8 @@ class ChangeReader {
   // options' columns.
   void ReadAs(const Snapshot& end, const ChangeFeedOptions& options);
   Status OpenGroup();
+  // The next row group of groups_[group_]'s files; false once they are all read.
+  Result<bool> NextInGroup(RecordBatch* rows);
 
   std::string path_;
   FileSystem* fs_ = nullptr;
