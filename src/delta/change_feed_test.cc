@@ -485,6 +485,15 @@ TEST_F(ChangeFeedTest, TheReaderGivesARowGroupAtATime) {
   }
   EXPECT_EQ(got.front().version, 1);
   EXPECT_EQ(got.back().version, 2);
+  // Against what was written, not only against ReadChanges (built on the same reader):
+  // version 1's ids in order, then version 2's row, every one an insert with its name.
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int64_t id = i < 2000 ? static_cast<int64_t>(i) : 5000;
+    EXPECT_EQ(got[i].id, id) << i;
+    EXPECT_EQ(got[i].type, kChangeInsert) << i;
+    EXPECT_EQ(got[i].name, i < 2000 ? "name-" + std::to_string(i) : "x") << i;
+    EXPECT_EQ(got[i].version, i < 2000 ? 1 : 2) << i;
+  }
   // An upsert writes change data files: their rows carry updates and deletes.
   ASSERT_TRUE(Upsert(*table_, {{1, "y"}}, {2}).ok());
   auto with_updates = ChangeReader::Open(*table_, 2, 3);
