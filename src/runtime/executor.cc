@@ -314,9 +314,16 @@ class Executor {
   // as it comes: memory holds the aggregate's state and a few parts, not the input.
   // nullopt when the input has another shape or the provider reads the table only whole.
   Result<std::optional<Batches>> RunAggregateByParts(const PlanNode& node, const AggregateFactory& make);
-  Result<Batches> RunStreamJoin(const PlanNode& node, operators::JoinType type, const Batches& left_rows,
-                                const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
-                                std::vector<expr::BoundExpr> right_keys, std::optional<expr::BoundExpr> residual);
+  // A join's keys, bound over its inputs, its residual over its output, and its type.
+  struct JoinParts {
+    operators::JoinType type = operators::JoinType::kInner;
+    std::vector<expr::BoundExpr> left_keys, right_keys;
+    std::optional<expr::BoundExpr> residual;
+  };
+  Result<JoinParts> BindJoin(const PlanNode& node);
+  Result<std::unique_ptr<operators::HashJoin>> BuildJoin(const PlanNode& node, JoinParts parts);
+  Result<Batches> RunStreamJoin(const PlanNode& node, JoinParts parts, const Batches& left_rows,
+                                const Batches& right_rows);
 
   Result<Batches> RunWindowAggregate(const PlanNode& node);
   Result<Batches> RunKeyedDedup(const PlanNode& node);
@@ -765,38 +772,24 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
     }
     case PlanKind::kJoin: {
       const PlanNode& left = *node.inputs[0];
-      const PlanNode& right = *node.inputs[1];
       if (node.left_keys.empty()) {
         return Status::NotSupported("a join without an equality between the two sides (cross join or "
                                     "non-equi join); join ON left.col = right.col");
       }
+      operators::HashJoin* join =
+          options_.across_parts != nullptr ? options_.across_parts->FindJoin(node) : nullptr;
+      std::unique_ptr<operators::HashJoin> own;
+      if (join == nullptr) {
+        LP_ASSIGN_OR_RETURN(JoinParts parts, BindJoin(node));
+        if (sql::IsStreamStreamJoin(node)) {
+          LP_ASSIGN_OR_RETURN(Batches left_rows, Run(left));
+          LP_ASSIGN_OR_RETURN(Batches right_rows, Run(*node.inputs[1]));
+          return RunStreamJoin(node, std::move(parts), left_rows, right_rows);
+        }
+        LP_ASSIGN_OR_RETURN(own, BuildJoin(node, std::move(parts)));
+        join = options_.across_parts != nullptr ? options_.across_parts->KeepJoin(node, std::move(own)) : own.get();
+      }
       LP_ASSIGN_OR_RETURN(Batches left_rows, Run(left));
-      LP_ASSIGN_OR_RETURN(Batches right_rows, Run(right));
-      std::vector<expr::BoundExpr> left_keys, right_keys;
-      for (const auto& k : node.left_keys) {
-        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, left.schema, ContextFor(left, options_)));
-        left_keys.push_back(std::move(b));
-      }
-      for (const auto& k : node.right_keys) {
-        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, right.schema, ContextFor(right, options_)));
-        right_keys.push_back(std::move(b));
-      }
-      std::optional<expr::BoundExpr> residual;
-      if (node.residual) {
-        LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*node.residual, node.schema, ContextFor(node, options_)));
-        residual = std::move(b);
-      }
-      auto type = node.join_type == sql::JoinType::kLeft ? operators::JoinType::kLeft
-                                                         : operators::JoinType::kInner;
-      if (sql::IsStreamStreamJoin(node)) {
-        return RunStreamJoin(node, type, left_rows, right_rows, std::move(left_keys), std::move(right_keys),
-                             std::move(residual));
-      }
-      LP_ASSIGN_OR_RETURN(auto join, operators::HashJoin::Make(type, left.schema, right.schema,
-                                                               std::move(left_keys), std::move(right_keys),
-                                                               std::move(residual)));
-      for (const auto& b : right_rows) LP_RETURN_IF_ERROR(join->Build(b));
-      LP_RETURN_IF_ERROR(join->FinishBuild());
       Batches out;
       for (const auto& b : left_rows) {
         LP_ASSIGN_OR_RETURN(RecordBatch joined, join->Probe(b));
@@ -838,12 +831,43 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
   return Status::Internal("not a stateful plan node");
 }
 
+// The keys and residual of a join, bound over its inputs.
+Result<Executor::JoinParts> Executor::BindJoin(const PlanNode& node) {
+  const PlanNode& left = *node.inputs[0];
+  const PlanNode& right = *node.inputs[1];
+  JoinParts parts;
+  for (const auto& k : node.left_keys) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, left.schema, ContextFor(left, options_)));
+    parts.left_keys.push_back(std::move(b));
+  }
+  for (const auto& k : node.right_keys) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*k, right.schema, ContextFor(right, options_)));
+    parts.right_keys.push_back(std::move(b));
+  }
+  if (node.residual) {
+    LP_ASSIGN_OR_RETURN(expr::BoundExpr b, expr::Bind(*node.residual, node.schema, ContextFor(node, options_)));
+    parts.residual = std::move(b);
+  }
+  parts.type = node.join_type == sql::JoinType::kLeft ? operators::JoinType::kLeft : operators::JoinType::kInner;
+  return parts;
+}
+
+// A hash join with its right input read and built, ready to probe.
+Result<std::unique_ptr<operators::HashJoin>> Executor::BuildJoin(const PlanNode& node, JoinParts parts) {
+  const PlanNode& right = *node.inputs[1];
+  LP_ASSIGN_OR_RETURN(auto join, operators::HashJoin::Make(parts.type, node.inputs[0]->schema, right.schema,
+                                                           std::move(parts.left_keys), std::move(parts.right_keys),
+                                                           std::move(parts.residual)));
+  LP_ASSIGN_OR_RETURN(Batches right_rows, Run(right));
+  for (const auto& b : right_rows) LP_RETURN_IF_ERROR(join->Build(b));
+  LP_RETURN_IF_ERROR(join->FinishBuild());
+  return join;
+}
+
 // Both inputs are streams: the join keeps its buffers across micro-batches (the flow's
 // state) and answers for this batch's new rows only (operators/stream_join.h).
-Result<Batches> Executor::RunStreamJoin(const PlanNode& node, operators::JoinType type, const Batches& left_rows,
-                                        const Batches& right_rows, std::vector<expr::BoundExpr> left_keys,
-                                        std::vector<expr::BoundExpr> right_keys,
-                                        std::optional<expr::BoundExpr> residual) {
+Result<Batches> Executor::RunStreamJoin(const PlanNode& node, JoinParts parts, const Batches& left_rows,
+                                        const Batches& right_rows) {
   const PlanNode& left = *node.inputs[0];
   const PlanNode& right = *node.inputs[1];
   LP_ASSIGN_OR_RETURN(sql::StreamJoinBounds found, sql::AnalyzeStreamJoin(node));
@@ -862,9 +886,9 @@ Result<Batches> Executor::RunStreamJoin(const PlanNode& node, operators::JoinTyp
     local = std::make_unique<operators::StreamJoinState>(left.schema, right.schema);
     state = local.get();
   }
-  LP_ASSIGN_OR_RETURN(auto join, operators::StreamJoin::Make(type, left.schema, right.schema, node.schema,
-                                                             std::move(left_keys), std::move(right_keys),
-                                                             std::move(residual), bounds, state));
+  LP_ASSIGN_OR_RETURN(auto join, operators::StreamJoin::Make(parts.type, left.schema, right.schema, node.schema,
+                                                             std::move(parts.left_keys), std::move(parts.right_keys),
+                                                             std::move(parts.residual), bounds, state));
   LP_ASSIGN_OR_RETURN(operators::StreamJoinOutput out, join->Push(left_rows, right_rows));
   for (int side = 0; side < 2; ++side) {
     const RecordBatch& late = side == 0 ? out.late_left : out.late_right;
@@ -1019,6 +1043,20 @@ Result<Batches> Executor::RunWindowAggregate(const PlanNode& node) {
 }
 
 }  // namespace
+
+AcrossParts::AcrossParts() = default;
+AcrossParts::~AcrossParts() = default;
+
+operators::HashJoin* AcrossParts::FindJoin(const sql::PlanNode& node) const {
+  auto it = joins_.find(&node);
+  return it == joins_.end() ? nullptr : it->second.get();
+}
+
+operators::HashJoin* AcrossParts::KeepJoin(const sql::PlanNode& node, std::unique_ptr<operators::HashJoin> join) {
+  auto& kept = joins_[&node];
+  kept = std::move(join);
+  return kept.get();
+}
 
 Result<std::vector<RecordBatch>> Execute(const sql::PlanNode& plan, ScanProvider& provider,
                                          const ExecOptions& options) {

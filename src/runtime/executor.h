@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@
 #include "types/batch.h"
 
 namespace lakepipe::operators {
+class HashJoin;
 class StreamJoinState;
 }
 
@@ -64,6 +66,25 @@ class ScanProvider {
 };
 
 using AggregateFactory = std::function<Result<std::unique_ptr<operators::HashAggregate>>()>;
+
+// What the runs of one query over the parts of a micro-batch keep from one part to the
+// next (docs/execution.md, "Two ways to run a micro-batch"): the hash table of each join
+// with a stored table, built from that table at the first part, so every part is joined
+// with the same version of it and the table is read once. Owned by the caller running the
+// parts, which runs them one at a time (not thread-safe).
+class AcrossParts {
+ public:
+  AcrossParts();
+  ~AcrossParts();
+  AcrossParts(const AcrossParts&) = delete;
+  AcrossParts& operator=(const AcrossParts&) = delete;
+  // The join of `node` built at an earlier part; null before the first.
+  operators::HashJoin* FindJoin(const sql::PlanNode& node) const;
+  operators::HashJoin* KeepJoin(const sql::PlanNode& node, std::unique_ptr<operators::HashJoin> join);
+
+ private:
+  std::map<const sql::PlanNode*, std::unique_ptr<operators::HashJoin>> joins_;
+};
 
 struct ExecOptions {
   // current_timestamp() for the whole query (Spark fixes it once per query).
@@ -114,6 +135,8 @@ struct ExecOptions {
   const std::vector<RecordBatch>* given_rows = nullptr;
   // The same as selections (ExecuteSelected's output for given_node), for ExecuteSelected.
   const std::vector<operators::SelectedBatch>* given_selected = nullptr;
+  // Set when the query runs once per part of its input: what it keeps between the parts.
+  AcrossParts* across_parts = nullptr;
 };
 
 // The name of the reason column of a late-rows table.
