@@ -357,7 +357,10 @@ Result<Batches> BatchScanProvider::NextPart(const std::function<Result<std::uniq
   RecordBatch b;
   LP_ASSIGN_OR_RETURN(more_parts_, parts_->Next(&b));
   Batches out;
-  if (more_parts_) out.push_back(std::move(b));
+  if (more_parts_) {
+    out.push_back(std::move(b));
+    ++parts_read_;
+  }
   return out;
 }
 
@@ -487,6 +490,7 @@ Result<Batches> BatchScanProvider::ReadStream(const sql::PlanNode& node) {
         LP_ASSIGN_OR_RETURN(read, it->second->Read(s.range, node.schema));
       } else {
         LP_ASSIGN_OR_RETURN(read, it->second->ReadPart(s.range, node.schema, part_));
+        if (!read.batches.empty()) ++parts_read_;
       }
       more_parts_ = read.more;
       stream_arrivals_.insert(stream_arrivals_.end(), read.produced_at.begin(), read.produced_at.end());
@@ -861,6 +865,7 @@ TableReport PipelineRunner::Impl::RunTable(const sql::ResolvedDataset& ds, bool 
                   {"state", {{"keys", report.state_keys}, {"bytes", report.state_bytes}}}};
   if (!report.technique.empty()) details["technique"] = report.technique;
   if (report.restarts > 0) details["restarts"] = report.restarts;
+  if (report.parts > 0) details["parts"] = report.parts;
   if (report.replication_lag_bytes >= 0) {
     details["replication_lag"] = {{"bytes", report.replication_lag_bytes}, {"seconds", report.replication_lag_seconds}};
   }

@@ -61,6 +61,9 @@ struct TableReport {
   int64_t replication_lag_bytes = -1;
   double replication_lag_seconds = -1;
   int64_t batches = 0;         // micro-batches committed (streaming tables)
+  // Streaming tables: the parts their micro-batches were read in (docs/execution.md, "Two
+  // ways to run a micro-batch"); 0 when every one was read whole.
+  int64_t parts = 0;
   int64_t table_version = -1;  // the table's version after the update
   int64_t duration_ms = 0;
   std::string technique;       // materialized views: "incremental", "complete recompute", ...

@@ -451,6 +451,8 @@ class BatchScanProvider : public FullScanProvider {
     batch_rows_ = batch_rows;
   }
   bool more_parts() const { return more_parts_; }
+  // The parts with rows read so far.
+  int64_t parts_read() const { return parts_read_; }
   ~BatchScanProvider() override;
 
  private:
@@ -462,6 +464,7 @@ class BatchScanProvider : public FullScanProvider {
   Arrivals stream_arrivals_;
   int part_ = -1;  // -1: the whole range
   bool more_parts_ = false;
+  int64_t parts_read_ = 0;
   int64_t batch_rows_ = kDefaultBatchRows;
   std::vector<SourceFileEntry> part_files_;  // the planned files the part stream reads
   std::unique_ptr<BatchStream> parts_;       // declared last: its thread stops first

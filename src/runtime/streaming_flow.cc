@@ -12,6 +12,7 @@
 #include "runtime/file_source_schema.h"
 #include "runtime/file_watcher.h"
 #include "runtime/status_board.h"
+#include "sql/stream_join.h"
 #include "sql/streaming_rules.h"
 #include "types/datetime.h"
 
@@ -415,12 +416,23 @@ Result<std::optional<BatchPlan>> PipelineRunner::Impl::PlanNextBatch(const sql::
 
 namespace {
 
-// Whether the query works row by row (each output row from one input row, or dropped),
-// so that a range read by parts gives, part by part, exactly the rows of the whole range.
-// A DISTINCT without a watermark qualifies too: its seen keys are the flow's durable set,
-// which every part inserts into, so a key repeated across parts is dropped as within one
-// (a watermarked one is not: its watermark advances per Execute, docs/execution.md).
-bool RowByRow(const sql::PlanNode& node) {
+// Whether a range read by parts gives, part by part, exactly the rows (and the late rows)
+// of the whole range read at once (docs/execution.md, "Two ways to run a micro-batch").
+// - Row-wise steps: each output row from one input row, or dropped.
+// - A DISTINCT and a keyed de-duplication (QUALIFY row_number() ... = 1 over a watermarked
+//   stream): their seen keys are the flow's durable set, which every part inserts into,
+//   and with a watermark the set carries it from part to part (SeenKeySet::
+//   RecordedWatermark, which includes the batch's own), so each row meets the watermark it
+//   meets in the whole read.
+// - A time-window aggregate over a watermarked stream: each part continues from the open
+//   windows the part before staged (operators::WindowState), as a micro-batch continues
+//   from the one before, and hands on the windows the watermark closed in it.
+// - A join of the stream (its left input) with what `reads_no_stream` says reads no stream
+//   (a stored table, a view or subquery over stored tables): that side is read and built
+//   once, at the first part (ExecOptions::across_parts), so every part is joined with the
+//   same version of it, and each row of the stream gives what it gives in the whole read.
+//   Not a join between two streams, nor one whose stream is on the right (the side built).
+bool ReadsByParts(const sql::PlanNode& node, const std::function<bool(const sql::PlanNode&)>& reads_no_stream) {
   switch (node.kind) {
     case sql::PlanKind::kReadStream:
     case sql::PlanKind::kReadFiles:
@@ -428,19 +440,29 @@ bool RowByRow(const sql::PlanNode& node) {
     case sql::PlanKind::kProject:
     case sql::PlanKind::kSubqueryAlias:
     case sql::PlanKind::kGenerate:
+    case sql::PlanKind::kDistinct:
       break;
     case sql::PlanKind::kTableScan:
       // A streaming read of a stored table's appends or of its change feed.
       if (!node.streaming) return false;
       break;
-    case sql::PlanKind::kDistinct:
-      if (sql::WatermarkScanBelow(node) != nullptr) return false;
+    case sql::PlanKind::kWindow:
+      if (!sql::IsStreamingKeyedDedup(node)) return false;
       break;
+    case sql::PlanKind::kAggregate:
+      if (sql::WindowKeyIndex(node) < 0 || sql::WatermarkScanBelow(node) == nullptr) return false;
+      break;
+    case sql::PlanKind::kJoin:
+      if (sql::IsStreamStreamJoin(node) || node.inputs.size() != 2 || !node.inputs[0] || !node.inputs[1] ||
+          !reads_no_stream(*node.inputs[1])) {
+        return false;
+      }
+      return ReadsByParts(*node.inputs[0], reads_no_stream);
     default:
       return false;
   }
   for (const auto& in : node.inputs)
-    if (!in || !RowByRow(*in)) return false;
+    if (!in || !ReadsByParts(*in, reads_no_stream)) return false;
   return true;
 }
 
@@ -475,14 +497,16 @@ Result<int> FlowThreads(const sql::PipelineSettings& settings) {
 
 namespace {
 
-// Where a micro-batch run by parts on three threads cuts its query: the topmost DISTINCT,
-// with only row-wise steps above it. The part up to it (the read and the seen-key set,
-// whose answers depend on the order of the rows) stays on one thread; the steps above
-// it depend on nothing but their row and run on the next. nullptr: no DISTINCT.
+// Where a micro-batch run by parts on three threads cuts its query: the topmost DISTINCT
+// or keyed de-duplication, with only row-wise steps above it. The part up to it (the read
+// and the seen-key set, whose answers depend on the order of the rows) stays on one
+// thread; the steps above it depend on nothing but their row and run on the next.
+// nullptr: no such step.
 const sql::PlanNode* StageCut(const sql::PlanNode& plan) {
   const sql::PlanNode* node = &plan;
   while (true) {
     if (node->kind == sql::PlanKind::kDistinct) return node;
+    if (node->kind == sql::PlanKind::kWindow && sql::IsStreamingKeyedDedup(*node)) return node;
     switch (node->kind) {
       case sql::PlanKind::kProject:
       case sql::PlanKind::kFilter:
@@ -605,8 +629,12 @@ class StreamingFlowUpdate {
     delta::CommitResult commit;
     int64_t rows_read = 0;
     int64_t rows_out = 0;
+    int64_t rows_late = 0;
+    int64_t parts = 0;  // read by parts: how many had rows
     TableReport expectations;  // the batch's expectation counts
-    Batches late;              // rows behind a watermark, for `<table>_late`
+    // Rows behind a watermark, for `<table>_late`: the batch's (read whole), or the part's
+    // being read (by parts).
+    Batches late;
   };
 
   Status Open();
@@ -625,6 +653,8 @@ class StreamingFlowUpdate {
   // After the state commit: the commit record, then what may only follow it.
   Status Record(const BatchPlan& plan, const delta::CommitResult& commit);
   void ReportBatch(const BatchScanProvider& provider, const Processed& done, int64_t batch_start);
+  // The table of the rows behind a watermark.
+  std::string LateTable() const { return ds_->name + "_late"; }
   Result<TableReport> Finish();
   // Whether the side table `name` (quarantine, late rows) is written by this batch: when
   // it has rows, and on a first batch so that the table exists (a replay then finds its
@@ -687,14 +717,19 @@ Status StreamingFlowUpdate::Open() {
   // Rows behind a watermark go to `<table>_late` (docs/sql-reference.md "Streaming
   // semantics"), committed with each batch like the quarantine table.
   LP_ASSIGN_OR_RETURN(late_schema_, LateRowsSchema(*ds.plan));
-  // A row-by-row query over one source (a message source, read_files, or a stored table
-  // read as a stream) reads its batch by parts (StreamSource::ReadPart; about batch_rows
-  // rows of the files or of the planned versions' row groups), each processed and written
-  // as it comes into the batch's one commit: a micro-batch of any size takes memory for
-  // a few parts, not for the batch (docs/execution.md).
+  // A query over one source (a message source, read_files, or a stored table read as a
+  // stream) whose parts give the rows of the whole (ReadsByParts) reads its batch by parts
+  // (StreamSource::ReadPart; about batch_rows rows of the files or of the planned
+  // versions' row groups), each processed and written as it comes into the batch's one
+  // commit: a micro-batch of any size takes memory for a few parts, not for the batch
+  // (docs/execution.md).
   const size_t num_sources = sources_.stream_scans.size() + sources_.file_scans.size() + sources_.streaming_tables.size();
-  by_parts_ = num_sources == 1 && sources_.tables_read.size() == sources_.streaming_tables.size() &&
-              !ds.apply_changes && !late_schema_ && RowByRow(*ds.plan);
+  auto reads_no_stream = [this](const sql::PlanNode& side) {
+    PlanSources read;
+    r_.CollectSources(side, &read);
+    return read.file_scans.empty() && read.streaming_tables.empty() && read.stream_scans.empty();
+  };
+  by_parts_ = num_sources == 1 && !ds.apply_changes && ReadsByParts(*ds.plan, reads_no_stream);
   LP_ASSIGN_OR_RETURN(batch_rows_, BatchRows(r_.pipeline.settings));
   LP_ASSIGN_OR_RETURN(flow_threads_, FlowThreads(r_.pipeline.settings));
   return Status::OK();
@@ -762,11 +797,15 @@ delta::WriteOptions StreamingFlowUpdate::WriteOptionsFor(int64_t batch_id) const
 Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const ExecOptions& exec,
                                            const delta::WriteOptions& options, Processed* out) {
   const sql::ResolvedDataset& ds = *ds_;
-  // The quarantine writer opens first and commits first, as WriteTable's order in ProcessWhole.
-  std::unique_ptr<delta::TableWriter> quarantine_writer, writer;
+  // The side tables' writers open first and commit first (quarantine, late rows, then the
+  // table), as ProcessWhole's order.
+  std::unique_ptr<delta::TableWriter> quarantine_writer, late_writer, writer;
   if (quarantines_) {
     LP_ASSIGN_OR_RETURN(quarantine_writer, r_.OpenTableWriter(ds.name + "_quarantine",
                                                               operators::QuarantineSchema(ds.schema), ds, options));
+  }
+  if (late_schema_) {
+    LP_ASSIGN_OR_RETURN(late_writer, r_.OpenTableWriter(LateTable(), *late_schema_, ds, options));
   }
   LP_ASSIGN_OR_RETURN(writer, r_.OpenTableWriter(ds.name, ds.schema, ds, options));
   bool any_quarantined = false;
@@ -782,17 +821,24 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
   // step, when any was dropped.
   struct PartWork {
     std::vector<operators::SelectedBatch> selected;
-    Batches rows, quarantined;
+    Batches rows, quarantined, late;
     int64_t rows_read = 0;
     TableReport report;  // its expectation counts
   };
   const sql::PlanNode* cut = flow_threads_ >= 3 ? StageCut(*ds.plan) : nullptr;
+  AcrossParts across;
+  ExecOptions part_exec = exec;
+  part_exec.across_parts = &across;
   int next_part = 0;
   bool read_all = false;
   auto read_part = [&](PartWork* w) -> Result<bool> {
     if (read_all) return false;
     provider.SetPart(next_part++, batch_rows_);
-    LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, exec));
+    LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, part_exec));
+    // The late rows go where the query hands them (exec.late_rows: out->late), only here
+    // and on this thread: every stateful step is below the cut.
+    w->late = std::move(out->late);
+    out->late.clear();
     read_all = !provider.more_parts();
     return true;
   };
@@ -824,6 +870,8 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
     MergeExpectationCounts(w.report, &out->expectations);
     for (const auto& b : w.quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
     any_quarantined |= !w.quarantined.empty();
+    for (const auto& b : w.late) LP_RETURN_IF_ERROR(late_writer->Write(b));
+    out->rows_late += CountRows(w.late);
     for (const auto& b : w.rows) LP_RETURN_IF_ERROR(writer->Write(b));
     out->rows_out += CountRows(w.rows);
     return Status::OK();
@@ -842,11 +890,16 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
   }
   report_.rows_read += out->rows_read;
   report_.rows_rescued += provider.file_stats().rescued_rows;
+  out->parts = provider.parts_read();
   NoteFileWarnings(provider.file_stats(), &report_);
   LP_KILL_POINT("flow.after_process");
   if (quarantines_ && WritesSideTable(ds.name + "_quarantine", any_quarantined, options)) {
     LP_RETURN_IF_ERROR(quarantine_writer->Commit().status());
     LP_KILL_POINT("flow.after_quarantine_commit");
+  }
+  if (late_schema_ && WritesSideTable(LateTable(), out->rows_late > 0, options)) {
+    LP_RETURN_IF_ERROR(late_writer->Commit().status());
+    LP_KILL_POINT("flow.after_late_commit");
   }
   LP_ASSIGN_OR_RETURN(out->commit, writer->Commit());
   return Status::OK();
@@ -877,9 +930,9 @@ Status StreamingFlowUpdate::ProcessWhole(const BatchPlan& plan, BatchScanProvide
         r_.WriteTable(ds.name + "_quarantine", operators::QuarantineSchema(checked), ds, quarantined, options).status());
     LP_KILL_POINT("flow.after_quarantine_commit");
   }
-  const std::string late_table = ds.name + "_late";
-  if (late_schema_ && WritesSideTable(late_table, !out->late.empty(), options)) {
-    LP_RETURN_IF_ERROR(r_.WriteTable(late_table, *late_schema_, ds, out->late, options).status());
+  out->rows_late = CountRows(out->late);
+  if (late_schema_ && WritesSideTable(LateTable(), !out->late.empty(), options)) {
+    LP_RETURN_IF_ERROR(r_.WriteTable(LateTable(), *late_schema_, ds, out->late, options).status());
     LP_KILL_POINT("flow.after_late_commit");
   }
   if (ds.apply_changes) {
@@ -947,8 +1000,9 @@ void StreamingFlowUpdate::ReportBatch(const BatchScanProvider& provider, const P
   if (written) report_.rows_written += done.rows_out;
   report_.rows_dropped += batch.rows_dropped;
   report_.rows_quarantined += batch.rows_quarantined;
-  const int64_t rows_late = written ? CountRows(done.late) : 0;
+  const int64_t rows_late = written ? done.rows_late : 0;
   report_.rows_late += rows_late;
+  report_.parts += done.parts;
   if (report_.expectations.empty()) {
     report_.expectations = batch.expectations;
   } else {
