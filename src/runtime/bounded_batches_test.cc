@@ -257,9 +257,10 @@ TEST_F(BoundedBatchesTest, SmallFilesJoinedIntoPartsWriteWhatOnePartPerFileWrite
 
 // The steps that keep state from row to row, read by parts: under a watermark a keyed
 // de-duplication, a DISTINCT, a tumbling window over the de-duplicated table and session
-// windows; and a join with a stored table, built once for all parts. Each row must meet
-// the watermark it meets in one part, each window must hold the rows it holds then, and
-// each row must find its matches: the same rows (and late rows) in every table.
+// windows; and a join with a stored table, built once for all parts (directly, and in a
+// view read as a stream). Each row must meet the watermark it meets in one part, each
+// window must hold the rows it holds then, and each row must find its matches: the same
+// rows (and late rows) in every table.
 constexpr char kStatefulSql[] = R"sql(
 CREATE OR REFRESH STREAMING TABLE events
 AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true,
@@ -288,6 +289,12 @@ AS SELECT * FROM read_files('${dims}', format => 'csv', header => true, schema =
 CREATE OR REFRESH STREAMING TABLE named_events
 AS SELECT e.id, e.ts, p.name FROM STREAM(events) e LEFT JOIN people p ON e.who = p.who
 WHERE e.amount > 1;
+
+CREATE TEMPORARY VIEW events_of_people
+AS SELECT e.id, e.amount, p.name FROM STREAM(events) e JOIN people p ON e.who = p.who;
+
+CREATE OR REFRESH STREAMING TABLE large_events_of_people
+AS SELECT id, name FROM STREAM(events_of_people) WHERE amount > 3;
 )sql";
 
 class StatefulPartsTest : public BoundedBatchesTest {
@@ -296,7 +303,7 @@ class StatefulPartsTest : public BoundedBatchesTest {
     sql_ = kStatefulSql;
     tables_ = {"events",          "first_events", "first_events_late", "seen_pairs",
                "seen_pairs_late", "per_window",   "per_window_late",   "sessions",
-               "sessions_late",   "named_events"};
+               "sessions_late",   "named_events", "large_events_of_people"};
     unordered_ = {"per_window", "sessions"};
   }
 
@@ -344,7 +351,8 @@ TEST_F(StatefulPartsTest, StatefulStepsWriteWhatOnePartWrites) {
   ASSERT_EQ(second[0].size(), tables_.size());
   // The reference has what the comparisons below need: rows in every table, late ones too.
   for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 3) << t;
-  for (const char* table : {"first_events", "seen_pairs", "per_window", "sessions", "named_events"}) {
+  for (const char* table :
+       {"first_events", "seen_pairs", "per_window", "sessions", "named_events", "large_events_of_people"}) {
     // One part a batch (two) in the reference; a part a row with batchRows 1.
     EXPECT_EQ(parts[0][table], 2) << table;
     EXPECT_GT(parts[1][table], 100) << table << ": not read by parts";

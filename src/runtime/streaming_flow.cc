@@ -427,12 +427,13 @@ namespace {
 // - A time-window aggregate over a watermarked stream: each part continues from the open
 //   windows the part before staged (operators::WindowState), as a micro-batch continues
 //   from the one before, and hands on the windows the watermark closed in it.
-// - A join of the stream (its left input) with what `reads_no_stream` says reads no stream
-//   (a stored table, a view or subquery over stored tables): that side is read and built
-//   once, at the first part (ExecOptions::across_parts), so every part is joined with the
-//   same version of it, and each row of the stream gives what it gives in the whole read.
-//   Not a join between two streams, nor one whose stream is on the right (the side built).
-bool ReadsByParts(const sql::PlanNode& node, const std::function<bool(const sql::PlanNode&)>& reads_no_stream) {
+// - A join of the stream (its left input) with a side that reads no stream (a stored
+//   table, a view or subquery over stored tables): that side is read and built once, at
+//   the first part (ExecOptions::across_parts), so every part is joined with the same
+//   version of it, and each row of the stream gives what it gives in the whole read. Not
+//   a join between two streams, nor one whose stream is on the right (the side built).
+// A view read as a stream (STREAM(v)) runs its query once per part: the same holds for it.
+bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r) {
   switch (node.kind) {
     case sql::PlanKind::kReadStream:
     case sql::PlanKind::kReadFiles:
@@ -442,27 +443,31 @@ bool ReadsByParts(const sql::PlanNode& node, const std::function<bool(const sql:
     case sql::PlanKind::kGenerate:
     case sql::PlanKind::kDistinct:
       break;
-    case sql::PlanKind::kTableScan:
-      // A streaming read of a stored table's appends or of its change feed.
+    case sql::PlanKind::kTableScan: {
+      // A streaming read of a stored table's appends or of its change feed, or of a view.
       if (!node.streaming) return false;
+      const sql::ResolvedDataset* view = r.Find(node.table);
+      if (view != nullptr && view->kind == sql::DatasetKind::kView) return ReadsByParts(*view->plan, r);
       break;
+    }
     case sql::PlanKind::kWindow:
       if (!sql::IsStreamingKeyedDedup(node)) return false;
       break;
     case sql::PlanKind::kAggregate:
       if (sql::WindowKeyIndex(node) < 0 || sql::WatermarkScanBelow(node) == nullptr) return false;
       break;
-    case sql::PlanKind::kJoin:
-      if (sql::IsStreamStreamJoin(node) || node.inputs.size() != 2 || !node.inputs[0] || !node.inputs[1] ||
-          !reads_no_stream(*node.inputs[1])) {
-        return false;
-      }
-      return ReadsByParts(*node.inputs[0], reads_no_stream);
+    case sql::PlanKind::kJoin: {
+      if (sql::IsStreamStreamJoin(node) || node.inputs.size() != 2 || !node.inputs[0] || !node.inputs[1]) return false;
+      PlanSources built;
+      r.CollectSources(*node.inputs[1], &built);
+      if (!built.file_scans.empty() || !built.streaming_tables.empty() || !built.stream_scans.empty()) return false;
+      return ReadsByParts(*node.inputs[0], r);
+    }
     default:
       return false;
   }
   for (const auto& in : node.inputs)
-    if (!in || !ReadsByParts(*in, reads_no_stream)) return false;
+    if (!in || !ReadsByParts(*in, r)) return false;
   return true;
 }
 
@@ -724,12 +729,7 @@ Status StreamingFlowUpdate::Open() {
   // commit: a micro-batch of any size takes memory for a few parts, not for the batch
   // (docs/execution.md).
   const size_t num_sources = sources_.stream_scans.size() + sources_.file_scans.size() + sources_.streaming_tables.size();
-  auto reads_no_stream = [this](const sql::PlanNode& side) {
-    PlanSources read;
-    r_.CollectSources(side, &read);
-    return read.file_scans.empty() && read.streaming_tables.empty() && read.stream_scans.empty();
-  };
-  by_parts_ = num_sources == 1 && !ds.apply_changes && ReadsByParts(*ds.plan, reads_no_stream);
+  by_parts_ = num_sources == 1 && !ds.apply_changes && ReadsByParts(*ds.plan, r_);
   LP_ASSIGN_OR_RETURN(batch_rows_, BatchRows(r_.pipeline.settings));
   LP_ASSIGN_OR_RETURN(flow_threads_, FlowThreads(r_.pipeline.settings));
   return Status::OK();
@@ -826,15 +826,12 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
     TableReport report;  // its expectation counts
   };
   const sql::PlanNode* cut = flow_threads_ >= 3 ? StageCut(*ds.plan) : nullptr;
-  AcrossParts across;
-  ExecOptions part_exec = exec;
-  part_exec.across_parts = &across;
   int next_part = 0;
   bool read_all = false;
   auto read_part = [&](PartWork* w) -> Result<bool> {
     if (read_all) return false;
     provider.SetPart(next_part++, batch_rows_);
-    LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, part_exec));
+    LP_ASSIGN_OR_RETURN(w->selected, ExecuteSelected(cut != nullptr ? *cut : *ds.plan, provider, exec));
     // The late rows go where the query hands them (exec.late_rows: out->late), only here
     // and on this thread: every stateful step is below the cut.
     w->late = std::move(out->late);
@@ -1054,6 +1051,10 @@ Result<TableReport> StreamingFlowUpdate::Run() {
         return Status::OK();
       };
     }
+    // Read by parts, the query runs once a part: what it keeps from part to part (the
+    // provider runs the views read as streams with the same options).
+    AcrossParts across;
+    if (by_parts_) exec.across_parts = &across;
     LP_RETURN_IF_ERROR(flow_->states.AbandonAll());
     flow_->states.Install(&exec, plan.batch_id, views, &r_.pipeline.settings);
     // A replayed plan may name message sources this process has not opened yet.
