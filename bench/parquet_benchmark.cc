@@ -7,7 +7,9 @@
 //   LAKEPIPE_BENCH_PARQUET        any Parquet file for BM_ParquetReadFile (optional), and
 //   LAKEPIPE_BENCH_PARQUET_COLUMNS the columns it reads (comma-separated; default all)
 // Each benchmark runs one iteration on the whole table (reads: three repetitions); the
-// script takes the minimum. The writer and reader benchmarks exist only when those parts
+// script takes the minimum. The process sets up malloc as `lakepipe run` does (huge pages,
+// fixed thresholds: common/memory.h), so the reads measure the reader as the pipeline runs
+// it; LAKEPIPE_MALLOC_HUGEPAGES=0 leaves glibc's defaults for the huge pages part. The writer and reader benchmarks exist only when those parts
 // of src/formats/parquet are built (CMake defines LAKEPIPE_BENCH_HAVE_PARQUET_*).
 #include <benchmark/benchmark.h>
 
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "common/memory.h"
 #include "generator/domain.h"
 #include "orders_loader.h"
 
@@ -269,4 +272,12 @@ BENCHMARK(BM_ParquetReadFile)->Iterations(1)->Repetitions(3)->Unit(benchmark::kM
 }  // namespace
 }  // namespace lakepipe::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  lakepipe::ReexecWithMallocHugePages(argv);
+  lakepipe::TuneAllocatorForLongRun();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -77,7 +77,8 @@ const written = new Map();  // window start (ms) -> {commit (ms), n}
 for (const c of readDeltaLog(table)) {
   const info = c.actions.find((a) => a.commitInfo);
   for (const a of c.actions) {
-    if (!a.add) continue;
+    // A compaction's files hold rows written before (dataChange false): not a new write.
+    if (!a.add || a.add.dataChange === false) continue;
     const rows = await duck.rows(`SELECT epoch_ms(ws) AS ws, sum(n) AS n FROM read_parquet(${sqlString(join(table, decodeURIComponent(a.add.path)))}) GROUP BY ws`);
     for (const r of rows) {
       const ws = Number(r.ws);
