@@ -6,7 +6,8 @@
 // Stateful nodes (aggregate, distinct, join build side) keep their state only for one
 // Execute call, unless ExecOptions supplies state that lives across micro-batches (the
 // durable seen keys of a streaming DISTINCT, the open windows of a streaming time-window
-// aggregate, the state of an incremental aggregate).
+// aggregate, the state of an incremental aggregate) or across the parts of one micro-batch
+// (AcrossParts: the built side of a join with a stored table).
 //
 // Thread-safety: Execute is reentrant; the provider is called from the calling thread.
 #pragma once
