@@ -129,6 +129,9 @@ try {
     ? readFileSync(`${resultsDir}/commit.txt`, 'utf8').trim()
     : execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
 } catch {}
+// Unknown (no record, an older results folder) counts as changed.
+const changed = !existsSync(`${resultsDir}/changed.txt`) ||
+                readFileSync(`${resultsDir}/changed.txt`, 'utf8').trim() !== '';
 const csvBytes = existsSync(csvPath) ? statSync(csvPath).size : null;
 const mdTable = (headers, body) =>
   [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`,
@@ -146,7 +149,7 @@ below 1.0× lakepipe is faster.
 - Machine: ${os.cpus().length} CPUs (nproc), ${cpu}, ${mem ? (Number(mem) / 1048576).toFixed(1) + ' GiB RAM' : ''}
 - Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The
   machine is shared: a load above the CPU count means other work ran beside the benchmark
-- Commit: ${commit} (plus uncommitted work in the tree); run as \`scripts/bench.sh ${existsSync(`${resultsDir}/build.txt`) ? readFileSync(`${resultsDir}/build.txt`, 'utf8').trim() : 'build-bench'}\`
+- Commit: ${commit}${changed ? ' (plus uncommitted work in the tree)' : ''}; run as \`scripts/bench.sh ${existsSync(`${resultsDir}/build.txt`) ? readFileSync(`${resultsDir}/build.txt`, 'utf8').trim() : 'build-bench'}\`
 - DuckDB: ${duckTable.duckdb_version ?? duckPipe.duckdb_version ?? 'unknown'} from npm (@duckdb/node-api), \`SET threads=2\`
 - Input: \`lakepipe generate orders --rows ${duckTable.rows ?? 5000000} --seed 1\`, ${csvBytes ? (csvBytes / 1e6).toFixed(1) + ' MB' : 'size unknown'} of CSV (cached in bench/out/)
 

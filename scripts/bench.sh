@@ -25,6 +25,8 @@ mkdir -p "$RESULTS"
 cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/load_start.txt"
 date -u +%Y-%m-%dT%H:%M:%SZ > "$RESULTS/date.txt"
 git rev-parse --short HEAD > "$RESULTS/commit.txt" 2>/dev/null || true
+# Changed tracked files (the build measured holds them); empty when the tree is the commit.
+git status --porcelain --untracked-files=no > "$RESULTS/changed.txt" 2>/dev/null || true
 realpath --relative-to="$ROOT" "$BUILD" > "$RESULTS/build.txt"
 
 now() { date +%s.%N; }
