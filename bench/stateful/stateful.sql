@@ -1,6 +1,7 @@
--- bench/stateful_parts.sh: Bronze as examples/orders has it, with an event time; a join of
--- the stream with a small stored table; a keyed de-duplication and a daily window over it,
--- both under a one-day watermark on the order date.
+-- bench/stateful_parts.sh, and the memory limit of src/cli/bounded_memory_test.cc: Bronze as
+-- examples/orders has it, with an event time; a join of the stream with a small stored
+-- table; a keyed de-duplication and a daily window over it, both under a one-day watermark
+-- on the order date. The test's limit was measured with this query.
 CREATE OR REFRESH STREAMING TABLE bronze_orders
 AS SELECT *, try_to_timestamp(Date, 'M/d/yyyy') AS order_ts, _metadata.file_path AS source_file
 FROM STREAM read_files('${landing}', format => 'csv', header => true,

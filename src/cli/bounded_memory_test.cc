@@ -24,8 +24,9 @@ constexpr int64_t kLines = 1'500'000;
 // The 4.5M-line second run (session 22) peaked at 304-322 MiB of address space (VmPeak,
 // session 23, two runs) and once failed under 336 MiB beside a soak and a full test
 // run; read whole, Silver's commit alone took 314 MB more. The limit sits between the
-// bounded runs and the SELECT read whole, with a margin on each side. kStatefulSql by parts
-// (session 24): 320 MiB passed, 288 failed; as one part its peak RSS was 794 MB.
+// bounded runs and the SELECT read whole, with a margin on each side. bench/stateful's
+// pipeline by parts (session 24): 320 MiB passed, 288 failed; as one part its peak RSS was
+// 794 MB.
 constexpr rlim_t kLimitBytes = 360ull << 20;
 
 // Bronze as examples/orders has it; Silver its typed, validated form without the
@@ -50,37 +51,6 @@ CREATE OR REFRESH MATERIALIZED VIEW gold_by_country AS
 SELECT Country, round(SUM(line_total), 2) AS revenue, COUNT(*) AS order_lines,
           COUNT(DISTINCT CustomerNo) AS customers, max(ProductName) AS last_product
 FROM silver_orders GROUP BY Country;
-)sql";
-
-// The steps that keep state from row to row, over the same Bronze with an event time:
-// a join with a stored table, a keyed de-duplication under a watermark, and a daily
-// window over its output. Read by parts, each holds its state (the stored table, the keys
-// of a day, the open windows) and a few parts, not the micro-batch.
-constexpr char kStatefulSql[] = R"sql(
-CREATE OR REFRESH STREAMING TABLE bronze_orders
-AS SELECT *, try_to_timestamp(Date, 'M/d/yyyy') AS order_ts, _metadata.file_path AS source_file
-FROM STREAM read_files('${landing}', format => 'csv', header => true,
-  schema => 'TransactionNo STRING, Date STRING, ProductNo STRING, ProductName STRING,
-             Price DOUBLE, Quantity INT, CustomerNo STRING, Country STRING');
-
-CREATE OR REFRESH MATERIALIZED VIEW countries
-AS SELECT * FROM read_files('${dims}', format => 'csv', header => true,
-  schema => 'Country STRING, region STRING');
-
-CREATE OR REFRESH STREAMING TABLE silver_orders
-AS SELECT o.TransactionNo, o.ProductNo, o.ProductName, o.Price, o.Quantity, o.CustomerNo, o.Country, c.region
-FROM STREAM(bronze_orders) o LEFT JOIN countries c ON o.Country = c.Country
-WHERE o.Quantity > 0;
-
-CREATE OR REFRESH STREAMING TABLE silver_lines
-AS SELECT TransactionNo, ProductNo, Price, Quantity, Country, order_ts FROM STREAM(bronze_orders)
-WATERMARK order_ts DELAY OF INTERVAL 1 DAY
-QUALIFY row_number() OVER (PARTITION BY TransactionNo, ProductNo ORDER BY order_ts) = 1;
-
-CREATE OR REFRESH STREAMING TABLE gold_daily
-AS SELECT window.start AS day, Country, round(sum(Price * Quantity), 2) AS revenue, count(*) AS lines
-FROM STREAM(silver_lines) WATERMARK order_ts DELAY OF INTERVAL 1 DAY
-GROUP BY window(order_ts, '1 day'), Country;
 )sql";
 
 // The gold view's SELECT, for the control run of `lakepipe query`.
@@ -124,7 +94,7 @@ int RunLimited(const std::vector<std::string>& args, const std::string& log) {
 // `lakepipe run --once` under the limit.
 class LimitedPipeline {
  public:
-  explicit LimitedPipeline(const char* sql) {
+  explicit LimitedPipeline(const std::string& sql) {
     EXPECT_TRUE(fs->CreateDirs(landing).ok());
     EXPECT_TRUE(fs->CreateDirs(dims).ok());
     EXPECT_TRUE(fs->CreateDirs(dir.Join("p")).ok());
@@ -205,11 +175,15 @@ TEST(BoundedMemory, AMicroBatchLargerThanTheMemoryLimitRunsByParts) {
   EXPECT_NE(commit->find("\"technique\":\"incremental\""), std::string::npos) << *commit;
 }
 
-// The steps that keep state (kStatefulSql: a join with a stored table, a keyed
-// de-duplication and a daily window, both under a watermark) read the same micro-batch by
-// parts under the same limit; as one part it does not fit.
+// The steps that keep state read the same micro-batch by parts under the same limit; as one
+// part it does not fit. The pipeline is bench/stateful's (bench/stateful_parts.sh): Bronze
+// with an event time, a join of the stream with a stored table, a keyed de-duplication and
+// a daily window, both under a one-day watermark. Each holds its state (the stored table,
+// a day's keys, the open windows) and a few parts, not the micro-batch.
 TEST(BoundedMemory, StatefulStepsOfAMicroBatchLargerThanTheLimitRunByParts) {
-  LimitedPipeline pipeline(kStatefulSql);
+  auto sql = FileSystem::Default()->ReadFile(testing::SourceDir() + "/bench/stateful/stateful.sql");
+  ASSERT_TRUE(sql.ok()) << sql.status().ToString();
+  LimitedPipeline pipeline(*sql);
   ASSERT_TRUE(pipeline.fs
                   ->WriteFile(pipeline.dims + "/countries.csv",
                               "Country,region\nUnited Kingdom,Europe\nFrance,Europe\nGermany,Europe\n")
