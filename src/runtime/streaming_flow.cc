@@ -797,16 +797,20 @@ delta::WriteOptions StreamingFlowUpdate::WriteOptionsFor(int64_t batch_id) const
 Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const ExecOptions& exec,
                                            const delta::WriteOptions& options, Processed* out) {
   const sql::ResolvedDataset& ds = *ds_;
-  // The side tables' writers open first and commit first (quarantine, late rows, then the
-  // table), as ProcessWhole's order.
+  // The side tables commit first (quarantine, late rows, then the table), as ProcessWhole's
+  // order. The late-rows writer opens at the first late row (or to create the table on the
+  // first batch): most batches have none, and opening reads the table's latest version.
   std::unique_ptr<delta::TableWriter> quarantine_writer, late_writer, writer;
   if (quarantines_) {
     LP_ASSIGN_OR_RETURN(quarantine_writer, r_.OpenTableWriter(ds.name + "_quarantine",
                                                               operators::QuarantineSchema(ds.schema), ds, options));
   }
-  if (late_schema_) {
-    LP_ASSIGN_OR_RETURN(late_writer, r_.OpenTableWriter(LateTable(), *late_schema_, ds, options));
-  }
+  auto open_late_writer = [&]() -> Status {
+    if (late_writer == nullptr) {
+      LP_ASSIGN_OR_RETURN(late_writer, r_.OpenTableWriter(LateTable(), *late_schema_, ds, options));
+    }
+    return Status::OK();
+  };
   LP_ASSIGN_OR_RETURN(writer, r_.OpenTableWriter(ds.name, ds.schema, ds, options));
   bool any_quarantined = false;
   // Each part goes through three steps: the query up to its DISTINCT (reads the part;
@@ -862,11 +866,13 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
     w.selected.clear();
     return Status::OK();
   };
+  // The last step runs on this thread (RunOrderedStages), so it may open the late writer.
   auto write_part = [&](PartWork& w) -> Status {
     out->rows_read += w.rows_read;
     MergeExpectationCounts(w.report, &out->expectations);
     for (const auto& b : w.quarantined) LP_RETURN_IF_ERROR(quarantine_writer->Write(b));
     any_quarantined |= !w.quarantined.empty();
+    if (!w.late.empty()) LP_RETURN_IF_ERROR(open_late_writer());
     for (const auto& b : w.late) LP_RETURN_IF_ERROR(late_writer->Write(b));
     out->rows_late += CountRows(w.late);
     for (const auto& b : w.rows) LP_RETURN_IF_ERROR(writer->Write(b));
@@ -895,6 +901,7 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
     LP_KILL_POINT("flow.after_quarantine_commit");
   }
   if (late_schema_ && WritesSideTable(LateTable(), out->rows_late > 0, options)) {
+    LP_RETURN_IF_ERROR(open_late_writer());
     LP_RETURN_IF_ERROR(late_writer->Commit().status());
     LP_KILL_POINT("flow.after_late_commit");
   }
