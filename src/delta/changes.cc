@@ -54,6 +54,7 @@ Result<bool> AppendsReader::NextCommit() {
     if (commit.added == nullptr) continue;
     ScanOptions scan_options;
     scan_options.columns = options_.columns;
+    scan_options.slice_rows = options_.slice_rows;
     LP_ASSIGN_OR_RETURN(Scan scan, Scan::Plan(commit.added, scan_options));
     scan_ = std::make_unique<Scan>(std::move(scan));
     return true;

@@ -23,6 +23,8 @@ namespace lakepipe::delta {
 struct ChangeReadOptions {
   std::vector<std::string> columns;  // table columns to return; empty: all
   bool skip_change_commits = false;
+  // AppendsReader: row groups cut into slices of at most this many rows (ScanOptions::slice_rows).
+  int64_t slice_rows = 0;
 };
 
 // Rows appended by versions [start_version, end_version] of `table`, in commit order,

@@ -125,6 +125,62 @@ TEST_F(AppendsReaderTest, SnapshotReaderGivesTheSnapshotsRows) {
   EXPECT_GT(pieces.size(), scan->files().size());
 }
 
+// With slice_rows, row groups come in slices of at most that many rows (decoded page by
+// page), with the same rows in the same order and partition values filled.
+TEST_F(AppendsReaderTest, SlicedRowGroupsGiveTheSameRows) {
+  Append(0, 3000);
+  Append(3000, 3001);
+  Append(3001, 5000);
+  auto latest = table_->LatestVersion();
+  ASSERT_TRUE(latest.ok());
+  ChangeReadOptions options;
+  options.columns = {"part", "id", "name"};
+  auto whole = ReadAppends(*table_, 1, *latest, options);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  options.slice_rows = 64;
+  AppendsReader reader(*table_, 1, *latest, options);
+  std::vector<RecordBatch> pieces;
+  RecordBatch b;
+  while (true) {
+    auto more = reader.Next(&b);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    ASSERT_GT(b.num_rows(), 0);
+    ASSERT_LE(b.num_rows(), 64);
+    pieces.push_back(b);
+  }
+  EXPECT_EQ(Ids(pieces), Ids(*whole));
+  EXPECT_GT(pieces.size(), 5000u / 64);
+  std::vector<std::string> names, expected_names;
+  for (const auto& p : pieces)
+    for (int64_t i = 0; i < p.num_rows(); ++i) {
+      names.emplace_back(p.column(2).GetString(i));
+      EXPECT_EQ(p.column(0).GetString(i), p.column(1).Get<int64_t>(i) % 3 == 0 ? "p0" : "p1");
+    }
+  for (const auto& p : *whole)
+    for (int64_t i = 0; i < p.num_rows(); ++i) expected_names.emplace_back(p.column(2).GetString(i));
+  EXPECT_EQ(names, expected_names);
+
+  ScanOptions scan_options;
+  scan_options.slice_rows = 100;
+  auto snap = table_->Latest();
+  ASSERT_TRUE(snap.ok());
+  auto snapshot = SnapshotReader::Open(*snap, scan_options);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  std::vector<RecordBatch> snapshot_pieces;
+  while (true) {
+    auto more = (*snapshot)->Next(&b);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    ASSERT_LE(b.num_rows(), 100);
+    snapshot_pieces.push_back(b);
+  }
+  std::vector<int64_t> got = Ids(snapshot_pieces), want = Ids(*whole);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
 TEST_F(AppendsReaderTest, ACommitThatRewritesRowsFailsWhenReached) {
   Append(0, 10);
   WriteOptions overwrite;

@@ -463,15 +463,31 @@ Result<std::unique_ptr<Scan::RowGroupReader>> Scan::OpenFile(size_t i) const {
 
 Result<bool> Scan::RowGroupReader::Next(RecordBatch* out) {
   const int groups = reader_->num_row_groups();
-  while (next_ < groups) {
+  const int64_t slice_rows = scan_->options_.slice_rows;
+  while (true) {
+    if (slices_) {
+      RecordBatch data;
+      LP_ASSIGN_OR_RETURN(bool more, slices_->Next(&data));
+      if (more) {
+        LP_ASSIGN_OR_RETURN(*out, scan_->MapPiece(*file_, data, data.num_rows()));
+        return true;
+      }
+      slices_.reset();
+    }
+    if (next_ >= groups) return false;
     const int g = next_++;
     const int64_t rows = reader_->row_group_num_rows(g);
     if (rows == 0) continue;
     if (!predicates_.empty() && !reader_->RowGroupMayMatch(g, predicates_)) continue;
+    // Sliced only when there is more than a slice and a column to read (a row count alone
+    // costs nothing to read whole).
+    if (slice_rows > 0 && rows > slice_rows && !columns_.empty()) {
+      LP_ASSIGN_OR_RETURN(slices_, reader_->SliceRowGroup(g, columns_, slice_rows));
+      continue;
+    }
     LP_ASSIGN_OR_RETURN(*out, Read(g));
     return true;
   }
-  return false;
 }
 
 int Scan::RowGroupReader::num_row_groups() const { return reader_->num_row_groups(); }

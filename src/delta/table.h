@@ -122,6 +122,10 @@ struct ScanOptions {
   // add.stats; row groups by Parquet statistics. Rows are NOT filtered: a returned
   // batch may hold rows that fail the predicates (the caller filters).
   std::vector<parquet::ColumnPredicate> predicates;
+  // RowGroupReader::Next: each row group in slices of at most this many rows, decoded as
+  // the slice being read reaches its pages (parquet::FileReader::SliceRowGroup), so that a
+  // reader holds a slice, not a row group. 0: whole row groups.
+  int64_t slice_rows = 0;
 };
 
 // The files a scan will read, and a reader for each. Thread-safe: ReadFile may run from
@@ -151,8 +155,9 @@ class Scan {
   // must outlive it.
   class RowGroupReader {
    public:
-    // The next row group that may match the predicates, mapped as ReadFile maps rows;
-    // false at the end of the file. Row groups of no rows are skipped.
+    // The next row group that may match the predicates (or its next slice, with
+    // ScanOptions::slice_rows), mapped as ReadFile maps rows; false at the end of the
+    // file. Row groups of no rows are skipped.
     Result<bool> Next(RecordBatch* out);
     // The file's row groups, for a caller that picks them itself (predicates aside).
     int num_row_groups() const;
@@ -168,6 +173,8 @@ class Scan {
     std::vector<int> columns_;  // file column indices to read (empty: none, only the row count)
     std::vector<parquet::ColumnPredicate> predicates_;
     int next_ = 0;
+    std::unique_ptr<parquet::FileReader::RowGroupSlices> slices_;  // of row group next_ - 1
+    int64_t slice_group_rows_ = 0;
   };
   Result<std::unique_ptr<RowGroupReader>> OpenFile(size_t i) const;
 

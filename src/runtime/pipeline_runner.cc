@@ -390,6 +390,7 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
           delta::ScanOptions options;
           options.columns = node.schema.names();
+          options.slice_rows = batch_rows_;
           LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::SnapshotReader> reader, delta::SnapshotReader::Open(snap, options));
           return WidenedStream([reader](RecordBatch* out) { return reader->Next(out); }, node.schema);
         });
@@ -435,6 +436,7 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
       if (part_ >= 0) {
         return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
           LP_ASSIGN_OR_RETURN(delta::ChangeReadOptions options, read_options());
+          options.slice_rows = batch_rows_;
           // The stream keeps the table handle alive for its reader.
           auto reader = std::make_shared<delta::AppendsReader>(*table, start, end, options);
           return WidenedStream([table, reader](RecordBatch* out) { return reader->Next(out); }, node.schema);

@@ -313,6 +313,43 @@ TEST(ParquetTestingConformance, EveryFileReadsOrIsRefusedForANamedReason) {
   for (const auto& r : refused) std::printf("  refused: %s\n", r.c_str());
 }
 
+// Every row group of every readable file read in slices of 7 rows and of 1000 holds the
+// rows it holds read whole (flat row groups decode page by page; others are read whole
+// and cut).
+TEST(ParquetTestingConformance, SlicedRowGroupsHoldTheRowsOfWholeOnes) {
+  std::string dir = DataDir();
+  if (dir.empty()) GTEST_SKIP() << "../shared/testdata/parquet-testing/data is missing";
+  int compared = 0;
+  for (const auto& rel : ListParquetFiles(dir)) {
+    auto reader = FileReader::Open(FileSystem::Default(), dir + "/" + rel);
+    if (!reader.ok()) continue;
+    const FileReader& f = **reader;
+    for (int g = 0; g < f.num_row_groups(); ++g) {
+      auto whole = f.ReadRowGroup(g, {});
+      if (!whole.ok()) break;  // refused files are the test above's
+      for (int64_t slice_rows : {int64_t{7}, int64_t{1000}}) {
+        auto slices = f.SliceRowGroup(g, {}, slice_rows);
+        ASSERT_TRUE(slices.ok()) << rel << ": " << slices.status().ToString();
+        int64_t row = 0;
+        RecordBatch b;
+        while (true) {
+          auto more = (*slices)->Next(&b);
+          ASSERT_TRUE(more.ok()) << rel << ", row group " << g << ": " << more.status().ToString();
+          if (!*more) break;
+          ASSERT_LE(b.num_rows(), slice_rows);
+          for (int64_t i = 0; i < b.num_rows(); ++i, ++row) {
+            ASSERT_EQ(b.Row(i), whole->Row(row)) << rel << ", row group " << g << ", row " << row;
+          }
+        }
+        ASSERT_EQ(row, whole->num_rows()) << rel << ", row group " << g;
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 50);
+  std::printf("compared %d row groups\n", compared);
+}
+
 TEST(ParquetTestingConformance, ExpectCsvTwinsMatchValueByValue) {
   std::string dir = DataDir();
   if (dir.empty()) GTEST_SKIP() << "../shared/testdata/parquet-testing/data is missing";

@@ -146,6 +146,20 @@ class FileReader {
   virtual Result<RecordBatch> ReadRowGroupRows(int row_group, const std::vector<int>& columns,
                                                const std::vector<int64_t>& rows,
                                                const ReadOptions& options = {}) const = 0;
+  // One row group read in order as slices of at most `slice_rows` rows (> 0), columns as
+  // ReadRowGroup. Flat columns decode their pages as the slice being read reaches them,
+  // so a slice is ready before the row group is decoded and memory holds a slice and the
+  // pages it spans, not the row group. (A row group with lists or maps is read whole and
+  // cut.) The reader must outlive the slices; one thread at a time per RowGroupSlices.
+  class RowGroupSlices {
+   public:
+    virtual ~RowGroupSlices() = default;
+    // The next slice; false after the row group's last row.
+    virtual Result<bool> Next(RecordBatch* out) = 0;
+  };
+  virtual Result<std::unique_ptr<RowGroupSlices>> SliceRowGroup(int row_group, const std::vector<int>& columns,
+                                                                int64_t slice_rows,
+                                                                const ReadOptions& options = {}) const = 0;
   // Reads every row group that may match, concatenated into one batch.
   virtual Result<RecordBatch> ReadAll(const ReadOptions& options = {}) const = 0;
   // The same batches without concatenating them (one per row group read, in file order,

@@ -206,8 +206,61 @@ class ParquetReader final : public FileReader {
                                        const ReadOptions& options) const override;
   Result<RecordBatch> ReadAll(const ReadOptions& options) const override;
   Result<std::vector<RecordBatch>> ReadRowGroups(const ReadOptions& options) const override;
+  Result<std::unique_ptr<RowGroupSlices>> SliceRowGroup(int row_group, const std::vector<int>& columns,
+                                                        int64_t slice_rows, const ReadOptions& options) const override;
 
  private:
+  class Slices;
+  // The pages of one column chunk in order: ReadChunk's loop made resumable, so that a
+  // sliced read (Slices) decodes a page only when the slice being read reaches it.
+  // Dictionary pages are read on the way, into the buffer given to Open. Neither copied
+  // nor moved once open (the chunk's bytes may live in `scratch_`); one thread at a time.
+  class ChunkPages {
+   public:
+    ChunkPages(const ParquetReader& reader, int rg_index, int leaf_index, const ReadOptions& options);
+    ChunkPages(const ChunkPages&) = delete;
+    ChunkPages& operator=(const ChunkPages&) = delete;
+    // Checks the chunk's metadata and reads its bytes; `dict` is where its dictionary goes.
+    Status Open(ValueBuffer* dict);
+    const ColumnMetaData& meta() const { return *cm_; }
+    // Moves to the next data page (reading a dictionary page and passing over index
+    // pages on the way): false once every value of the chunk was decoded or passed over.
+    Result<bool> Next(int64_t* num_values);
+    // Decodes the data page Next found, appending its levels and values to `into`.
+    Status Decode(LeafData* into, bool keep_indices);
+    // Passes over it without decompressing it.
+    void Skip() { consumed_ += page_values_; }
+    // Values (level entries) of the pages decoded or passed over.
+    int64_t consumed() const { return consumed_; }
+    const std::string& page_where() const { return page_where_; }
+
+   private:
+    Result<std::string_view> Decompress(std::string_view in, int64_t expected, std::string* buf) const;
+
+    const ParquetReader& r_;
+    const int rg_index_;
+    const int leaf_index_;
+    const ReadOptions& options_;
+    const LeafColumn* leaf_ = nullptr;
+    const ColumnMetaData* cm_ = nullptr;
+    std::string where_;
+    std::string scratch_;
+    const uint8_t* base_ = nullptr;
+    int64_t start_ = 0;
+    int64_t length_ = 0;
+    int64_t pos_ = 0;
+    int64_t consumed_ = 0;
+    ValueBuffer* dict_ = nullptr;
+    bool have_dict_ = false;
+    // The data page Next found.
+    PageHeader header_;
+    std::string_view page_;
+    int64_t page_values_ = 0;
+    std::string page_where_;
+    std::string page_buf_;
+    std::string values_buf_;
+  };
+
   Status Corrupt(const std::string& what) const { return Status::Corruption(name_ + ": " + what); }
   // Decodes one column chunk. With `rows` (a flat leaf only: ascending row numbers of the
   // row group), only those rows' levels and values are kept, and pages holding none of
@@ -238,6 +291,8 @@ class ParquetReader final : public FileReader {
   // Flat columns (every level entry a row) of a same-layout type: moves or scatters the
   // values without an index per row. Returns false when the column needs ConvertLeaf.
   bool FlatCopyFastPath(const LeafColumn& leaf, LeafData& data, Column* out) const;
+  // A flat leaf's column from its decoded entries (FlatCopyFastPath, else ConvertLeaf).
+  Status FlatColumn(const LeafColumn& leaf, LeafData& data, Column* out, const std::string& where) const;
   bool PredicateMayMatch(const RowGroup& rg, const ColumnPredicate& p) const;
 
   std::unique_ptr<Source> source_;
@@ -488,28 +543,189 @@ Status AppendSelected(const LeafColumn& leaf, const LeafData& page, int64_t firs
   return Status::OK();
 }
 
-Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions& options, LeafData* out,
-                                const std::vector<int64_t>* rows, bool keep_indices) const {
-  const RowGroup& rg = md_.row_groups[static_cast<size_t>(rg_index)];
-  const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(leaf_index)];
-  const ColumnChunk& cc = rg.columns[static_cast<size_t>(leaf_index)];
-  std::string where = "row group " + Num(rg_index) + ", column '" + leaf.PathString() + "'";
-  if (cc.file_path) return Status::NotSupported(name_ + ": " + where + ": column chunk stored in another file (file_path)");
-  if (!cc.meta_data) return Corrupt(where + ": column chunk without ColumnMetaData");
-  const ColumnMetaData& cm = *cc.meta_data;
-  if (cm.type != leaf.physical) return Corrupt(where + ": chunk's physical type differs from the schema's");
-  if (cm.num_values < 0) return Corrupt(where + ": negative num_values");
+ParquetReader::ChunkPages::ChunkPages(const ParquetReader& reader, int rg_index, int leaf_index,
+                                      const ReadOptions& options)
+    : r_(reader), rg_index_(rg_index), leaf_index_(leaf_index), options_(options) {}
+
+Status ParquetReader::ChunkPages::Open(ValueBuffer* dict) {
+  const RowGroup& rg = r_.md_.row_groups[static_cast<size_t>(rg_index_)];
+  leaf_ = &r_.fs_.leaves[static_cast<size_t>(leaf_index_)];
+  const LeafColumn& leaf = *leaf_;
+  const ColumnChunk& cc = rg.columns[static_cast<size_t>(leaf_index_)];
+  where_ = "row group " + Num(rg_index_) + ", column '" + leaf.PathString() + "'";
+  if (cc.file_path) {
+    return Status::NotSupported(r_.name_ + ": " + where_ + ": column chunk stored in another file (file_path)");
+  }
+  if (!cc.meta_data) return r_.Corrupt(where_ + ": column chunk without ColumnMetaData");
+  cm_ = &*cc.meta_data;
+  const ColumnMetaData& cm = *cm_;
+  if (cm.type != leaf.physical) return r_.Corrupt(where_ + ": chunk's physical type differs from the schema's");
+  if (cm.num_values < 0) return r_.Corrupt(where_ + ": negative num_values");
   if (leaf.max_rep == 0 && cm.num_values != rg.num_rows) {
-    return Corrupt(where + ": " + Num(cm.num_values) + " values in a row group of " + Num(rg.num_rows) + " rows");
+    return r_.Corrupt(where_ + ": " + Num(cm.num_values) + " values in a row group of " + Num(rg.num_rows) + " rows");
   }
   if (cm.codec == CompressionCodec::kLzo) {
-    return Status::NotSupported(name_ + ": " + where + ": the LZO codec");
+    return Status::NotSupported(r_.name_ + ": " + where_ + ": the LZO codec");
   }
+  dict_ = dict;
+  *dict_ = ValueBuffer(PhysicalWidth(leaf));
+  if (cm.num_values == 0) return Status::OK();  // empty chunk: offsets may be placeholders
+  // The chunk starts at its dictionary page when there is one. Some writers store
+  // dictionary_page_offset 0 (or a value past the data page) to mean "none": then the
+  // chunk starts at data_page_offset, and a dictionary page may still come first there.
+  start_ = cm.data_page_offset;
+  if (cm.dictionary_page_offset && *cm.dictionary_page_offset > 0 && *cm.dictionary_page_offset < start_) {
+    start_ = *cm.dictionary_page_offset;
+  }
+  const int64_t data_end = r_.source_->size() - 8;  // the footer follows, but is not ours to check
+  length_ = cm.total_compressed_size;
+  if (start_ < 4 || start_ >= data_end || length_ <= 0 || length_ > data_end - start_) {
+    return r_.Corrupt(where_ + ": column chunk at offset " + Num(start_) + " of " + Num(length_) +
+                      " bytes lies outside the file's " + Num(r_.source_->size()) + " bytes");
+  }
+  LP_ASSIGN_OR_RETURN(std::string_view chunk, r_.source_->Read(start_, length_, &scratch_));
+  base_ = reinterpret_cast<const uint8_t*>(chunk.data());
+  return Status::OK();
+}
+
+Result<std::string_view> ParquetReader::ChunkPages::Decompress(std::string_view in, int64_t expected,
+                                                               std::string* buf) const {
+  if (cm_->codec == CompressionCodec::kUncompressed) {
+    if (static_cast<int64_t>(in.size()) != expected) {
+      return r_.Corrupt(page_where_ + ": uncompressed page of " + Num(in.size()) + " bytes, header says " +
+                        Num(expected));
+    }
+    return in;
+  }
+  if (expected == 0) return std::string_view();
+  Status st = DecompressToString(cm_->codec, reinterpret_cast<const uint8_t*>(in.data()), in.size(), expected,
+                                 options_.max_page_bytes, buf);
+  if (!st.ok()) return Status(st.code(), r_.name_ + ": " + page_where_ + ": " + st.message());
+  return std::string_view(*buf);
+}
+
+Result<bool> ParquetReader::ChunkPages::Next(int64_t* num_values) {
+  const ColumnMetaData& cm = *cm_;
+  while (consumed_ < cm.num_values) {
+    if (pos_ >= length_) {
+      return r_.Corrupt(where_ + ": column chunk ends after " + Num(consumed_) + " of " + Num(cm.num_values) +
+                        " values");
+    }
+    PageHeader ph;
+    size_t header_size = 0;
+    page_where_ = where_ + ", page at offset " + Num(start_ + pos_);
+    LP_RETURN_IF_ERROR(ParsePageHeader(base_ + pos_, static_cast<size_t>(length_ - pos_),
+                                       r_.name_ + ": " + page_where_, &ph, &header_size));
+    pos_ += static_cast<int64_t>(header_size);
+    int64_t csize = ph.compressed_page_size;
+    int64_t usize = ph.uncompressed_page_size;
+    if (csize < 0 || csize > length_ - pos_) {
+      return r_.Corrupt(page_where_ + ": compressed size " + Num(csize) + " runs past the column chunk (" +
+                        Num(length_ - pos_) + " bytes left)");
+    }
+    if (usize < 0 || usize > options_.max_page_bytes) {
+      return r_.Corrupt(page_where_ + ": uncompressed size " + Num(usize) + " exceeds max_page_bytes (" +
+                        Num(options_.max_page_bytes) + ")");
+    }
+    page_ = std::string_view(reinterpret_cast<const char*>(base_ + pos_), static_cast<size_t>(csize));
+    pos_ += csize;
+    // A data page (v1 or v2) of `n` values: at most what the chunk has left.
+    auto data_page = [&](int64_t n) -> Result<bool> {
+      if (n < 0 || n > cm.num_values - consumed_) {
+        return r_.Corrupt(page_where_ + ": " + Num(n) + " values, more than the chunk's remaining " +
+                          Num(cm.num_values - consumed_));
+      }
+      header_ = std::move(ph);
+      page_values_ = n;
+      *num_values = n;
+      return true;
+    };
+    switch (ph.type) {
+      case PageType::kDictionaryPage: {
+        if (!ph.dictionary_page_header) return r_.Corrupt(page_where_ + ": dictionary page without its header");
+        if (have_dict_ || consumed_ > 0) return r_.Corrupt(page_where_ + ": dictionary page after the first page");
+        const auto& dh = *ph.dictionary_page_header;
+        if (dh.encoding != Encoding::kPlain && dh.encoding != Encoding::kPlainDictionary) {
+          return Status::NotSupported(r_.name_ + ": " + page_where_ + ": dictionary page encoded as " +
+                                      EncodingName(dh.encoding));
+        }
+        if (dh.num_values < 0) return r_.Corrupt(page_where_ + ": negative dictionary size");
+        LP_ASSIGN_OR_RETURN(std::string_view bytes, Decompress(page_, usize, &page_buf_));
+        Status st;
+        if (leaf_->physical == PhysicalType::kBoolean) {
+          st = encodings::DecodePlainBoolean(bytes, dh.num_values, dict_).status();
+        } else if (leaf_->physical == PhysicalType::kByteArray) {
+          st = encodings::DecodePlainByteArray(bytes, dh.num_values, dict_).status();
+        } else {
+          st = encodings::DecodePlainFixed(bytes, dh.num_values, dict_).status();
+        }
+        if (!st.ok()) return r_.Corrupt(page_where_ + ": dictionary: " + st.message());
+        have_dict_ = true;
+        break;
+      }
+      case PageType::kDataPage:
+        if (!ph.data_page_header) return r_.Corrupt(page_where_ + ": data page without its header");
+        return data_page(ph.data_page_header->num_values);
+      case PageType::kDataPageV2:
+        if (!ph.data_page_header_v2) return r_.Corrupt(page_where_ + ": data page v2 without its header");
+        return data_page(ph.data_page_header_v2->num_values);
+      default:
+        break;  // index pages and unknown page types carry no values: skip them
+    }
+  }
+  return false;
+}
+
+Status ParquetReader::ChunkPages::Decode(LeafData* into, bool keep_indices) {
+  const ValueBuffer* dict = have_dict_ ? dict_ : nullptr;
+  const int64_t usize = header_.uncompressed_page_size;
+  const int64_t csize = header_.compressed_page_size;
+  if (header_.type == PageType::kDataPage) {
+    const auto& dh = *header_.data_page_header;
+    LP_ASSIGN_OR_RETURN(std::string_view bytes, Decompress(page_, usize, &page_buf_));
+    LP_RETURN_IF_ERROR(r_.DecodePage(*leaf_, page_where_, dh.encoding, bytes, dh.repetition_level_encoding, true,
+                                     bytes, dh.definition_level_encoding, true, bytes, dh.num_values, dict, options_,
+                                     into, keep_indices));
+  } else {
+    const auto& dh = *header_.data_page_header_v2;
+    int64_t rl = dh.repetition_levels_byte_length, dl = dh.definition_levels_byte_length;
+    if (rl < 0 || dl < 0 || rl + dl > csize || rl + dl > usize) {
+      return r_.Corrupt(page_where_ + ": level lengths " + Num(rl) + " + " + Num(dl) + " exceed the page (" +
+                        Num(csize) + " bytes)");
+    }
+    // v2: levels are stored uncompressed before the (maybe compressed) values.
+    std::string_view rep = page_.substr(0, static_cast<size_t>(rl));
+    std::string_view def = page_.substr(static_cast<size_t>(rl), static_cast<size_t>(dl));
+    std::string_view raw = page_.substr(static_cast<size_t>(rl + dl));
+    std::string_view vals = raw;
+    if (dh.is_compressed) {
+      LP_ASSIGN_OR_RETURN(vals, Decompress(raw, usize - rl - dl, &values_buf_));
+    } else if (static_cast<int64_t>(raw.size()) != usize - rl - dl) {
+      return r_.Corrupt(page_where_ + ": uncompressed values of " + Num(raw.size()) + " bytes, header says " +
+                        Num(usize - rl - dl));
+    }
+    LP_RETURN_IF_ERROR(r_.DecodePage(*leaf_, page_where_, dh.encoding, rep, Encoding::kRle, false, def,
+                                     Encoding::kRle, false, vals, dh.num_values, dict, options_, into,
+                                     keep_indices));
+  }
+  consumed_ += page_values_;
+  return Status::OK();
+}
+
+Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions& options, LeafData* out,
+                                const std::vector<int64_t>* rows, bool keep_indices) const {
+  const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(leaf_index)];
+  if (rows != nullptr && leaf.max_rep > 0) return Status::Internal("row selection on a repeated column");
   out->values = ValueBuffer(PhysicalWidth(leaf));
   out->dict = ValueBuffer(PhysicalWidth(leaf));
   out->indices.clear();
   keep_indices = keep_indices && rows == nullptr && leaf.max_rep == 0;
-  if (cm.num_values == 0) return Status::OK();  // empty chunk: offsets may be placeholders
+  // Kept indices point into the chunk's LeafData::dict, which therefore holds the dictionary.
+  ValueBuffer local_dict;
+  ChunkPages pages(*this, rg_index, leaf_index, options);
+  LP_RETURN_IF_ERROR(pages.Open(keep_indices ? &out->dict : &local_dict));
+  const ColumnMetaData& cm = pages.meta();
+  if (cm.num_values == 0) return Status::OK();
   const bool dictionary_chunk = cm.dictionary_page_offset.has_value() && *cm.dictionary_page_offset > 0;
   if (keep_indices && dictionary_chunk) {
     constexpr int64_t kCap = 64LL << 20;
@@ -526,179 +742,32 @@ Status ParquetReader::ReadChunk(int rg_index, int leaf_index, const ReadOptions&
       v.fixed.reserve(static_cast<size_t>(std::min(cm.num_values * v.width, kCap)));
     }
   }
-  // The chunk starts at its dictionary page when there is one. Some writers store
-  // dictionary_page_offset 0 (or a value past the data page) to mean "none": then the
-  // chunk starts at data_page_offset, and a dictionary page may still come first there.
-  int64_t start = cm.data_page_offset;
-  if (cm.dictionary_page_offset && *cm.dictionary_page_offset > 0 && *cm.dictionary_page_offset < start) {
-    start = *cm.dictionary_page_offset;
-  }
-  const int64_t data_end = source_->size() - 8;  // the footer follows, but is not ours to check
-  int64_t length = cm.total_compressed_size;
-  if (start < 4 || start >= data_end || length <= 0 || length > data_end - start) {
-    return Corrupt(where + ": column chunk at offset " + Num(start) + " of " + Num(length) +
-                   " bytes lies outside the file's " + Num(source_->size()) + " bytes");
-  }
-  std::string scratch;
-  LP_ASSIGN_OR_RETURN(std::string_view chunk, source_->Read(start, length, &scratch));
-  const uint8_t* base = reinterpret_cast<const uint8_t*>(chunk.data());
-
-  ValueBuffer local_dict(PhysicalWidth(leaf));
-  // Kept indices point into the chunk's LeafData::dict, which therefore holds the dictionary.
-  ValueBuffer& dict = keep_indices ? out->dict : local_dict;
-  bool have_dict = false;
-  std::string page_buf;
-  std::string values_buf;
-  int64_t pos = 0;
-  if (rows != nullptr && leaf.max_rep > 0) return Status::Internal("row selection on a repeated column");
-  // Level entries of the pages passed (= out->entries without a row selection), and the
-  // next selected row.
-  int64_t consumed = 0;
+  // With a selection, a data page holding selected rows is decoded into page_data and
+  // those rows appended to `out`; a page holding none is passed over undecompressed.
+  // Without one, pages decode straight into `out`.
   size_t next_row = 0;
   LeafData page_data;
-  // With a selection, a data page is decoded into page_data and its selected entries
-  // appended; a page holding none is passed over. False: decode straight into `out`.
-  // Where a data page of `n` values decodes to: `out`, or page_data with [from, to) the
-  // selected rows it holds; nullptr for a page holding none (passed over).
-  auto page_target = [&](int64_t n, size_t* from, size_t* to) -> LeafData* {
-    if (rows == nullptr) return out;
-    *from = next_row;
-    while (next_row < rows->size() && (*rows)[next_row] < consumed + n) ++next_row;
-    *to = next_row;
-    if (*from == *to) return nullptr;
+  int64_t n = 0;
+  while (rows == nullptr || next_row < rows->size()) {
+    LP_ASSIGN_OR_RETURN(bool more, pages.Next(&n));
+    if (!more) break;
+    if (rows == nullptr) {
+      LP_RETURN_IF_ERROR(pages.Decode(out, keep_indices));
+      continue;
+    }
+    // The selected rows [from, to) the page holds.
+    const int64_t first = pages.consumed();
+    const size_t from = next_row;
+    while (next_row < rows->size() && (*rows)[next_row] < first + n) ++next_row;
+    if (from == next_row) {
+      pages.Skip();
+      continue;
+    }
     page_data = LeafData();
     page_data.values = ValueBuffer(PhysicalWidth(leaf));
-    return &page_data;
-  };
-  while (consumed < cm.num_values) {
-    if (rows != nullptr && next_row == rows->size()) break;  // every selected row is read
-    if (pos >= length) {
-      return Corrupt(where + ": column chunk ends after " + Num(consumed) + " of " + Num(cm.num_values) +
-                     " values");
-    }
-    PageHeader ph;
-    size_t header_size = 0;
-    std::string page_where = where + ", page at offset " + Num(start + pos);
-    LP_RETURN_IF_ERROR(ParsePageHeader(base + pos, static_cast<size_t>(length - pos), name_ + ": " + page_where,
-                                       &ph, &header_size));
-    pos += static_cast<int64_t>(header_size);
-    int64_t csize = ph.compressed_page_size;
-    int64_t usize = ph.uncompressed_page_size;
-    if (csize < 0 || csize > length - pos) {
-      return Corrupt(page_where + ": compressed size " + Num(csize) + " runs past the column chunk (" +
-                     Num(length - pos) + " bytes left)");
-    }
-    if (usize < 0 || usize > options.max_page_bytes) {
-      return Corrupt(page_where + ": uncompressed size " + Num(usize) + " exceeds max_page_bytes (" +
-                     Num(options.max_page_bytes) + ")");
-    }
-    std::string_view page(reinterpret_cast<const char*>(base + pos), static_cast<size_t>(csize));
-    pos += csize;
-    auto decompress = [&](std::string_view in, int64_t expected, std::string* buf) -> Result<std::string_view> {
-      if (cm.codec == CompressionCodec::kUncompressed) {
-        if (static_cast<int64_t>(in.size()) != expected) {
-          return Corrupt(page_where + ": uncompressed page of " + Num(in.size()) + " bytes, header says " +
-                         Num(expected));
-        }
-        return in;
-      }
-      if (expected == 0) return std::string_view();
-      Status st = DecompressToString(cm.codec, reinterpret_cast<const uint8_t*>(in.data()), in.size(), expected,
-                                     options.max_page_bytes, buf);
-      if (!st.ok()) return Status(st.code(), name_ + ": " + page_where + ": " + st.message());
-      return std::string_view(*buf);
-    };
-    // A data page (v1 or v2) of `n` values: at most what the chunk has left.
-    auto check_count = [&](int64_t n) -> Status {
-      if (n >= 0 && n <= cm.num_values - consumed) return Status::OK();
-      return Corrupt(page_where + ": " + Num(n) + " values, more than the chunk's remaining " +
-                     Num(cm.num_values - consumed));
-    };
-    // After a data page of `n` values was decoded: its selected rows [from, to) appended.
-    auto finish_page = [&](int64_t n, size_t from, size_t to) -> Status {
-      if (rows != nullptr) {
-        Status st = AppendSelected(leaf, page_data, consumed, *rows, from, to, out);
-        if (!st.ok()) return Corrupt(page_where + ": " + st.message());
-      }
-      consumed += n;
-      return Status::OK();
-    };
-
-    switch (ph.type) {
-      case PageType::kDictionaryPage: {
-        if (!ph.dictionary_page_header) return Corrupt(page_where + ": dictionary page without its header");
-        if (have_dict || consumed > 0) return Corrupt(page_where + ": dictionary page after the first page");
-        const auto& dh = *ph.dictionary_page_header;
-        if (dh.encoding != Encoding::kPlain && dh.encoding != Encoding::kPlainDictionary) {
-          return Status::NotSupported(name_ + ": " + page_where + ": dictionary page encoded as " +
-                                      EncodingName(dh.encoding));
-        }
-        if (dh.num_values < 0) return Corrupt(page_where + ": negative dictionary size");
-        LP_ASSIGN_OR_RETURN(std::string_view bytes, decompress(page, usize, &page_buf));
-        Status st;
-        if (leaf.physical == PhysicalType::kBoolean) {
-          st = encodings::DecodePlainBoolean(bytes, dh.num_values, &dict).status();
-        } else if (leaf.physical == PhysicalType::kByteArray) {
-          st = encodings::DecodePlainByteArray(bytes, dh.num_values, &dict).status();
-        } else {
-          st = encodings::DecodePlainFixed(bytes, dh.num_values, &dict).status();
-        }
-        if (!st.ok()) return Corrupt(page_where + ": dictionary: " + st.message());
-        have_dict = true;
-        break;
-      }
-      case PageType::kDataPage: {
-        if (!ph.data_page_header) return Corrupt(page_where + ": data page without its header");
-        const auto& dh = *ph.data_page_header;
-        LP_RETURN_IF_ERROR(check_count(dh.num_values));
-        size_t from = 0, to = 0;
-        LeafData* into = page_target(dh.num_values, &from, &to);
-        if (into == nullptr) {
-          consumed += dh.num_values;
-          break;
-        }
-        LP_ASSIGN_OR_RETURN(std::string_view bytes, decompress(page, usize, &page_buf));
-        LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, bytes, dh.repetition_level_encoding, true,
-                                      bytes, dh.definition_level_encoding, true, bytes, dh.num_values,
-                                      have_dict ? &dict : nullptr, options, into, keep_indices));
-        LP_RETURN_IF_ERROR(finish_page(dh.num_values, from, to));
-        break;
-      }
-      case PageType::kDataPageV2: {
-        if (!ph.data_page_header_v2) return Corrupt(page_where + ": data page v2 without its header");
-        const auto& dh = *ph.data_page_header_v2;
-        LP_RETURN_IF_ERROR(check_count(dh.num_values));
-        size_t from = 0, to = 0;
-        LeafData* into = page_target(dh.num_values, &from, &to);
-        if (into == nullptr) {
-          consumed += dh.num_values;
-          break;
-        }
-        int64_t rl = dh.repetition_levels_byte_length, dl = dh.definition_levels_byte_length;
-        if (rl < 0 || dl < 0 || rl + dl > csize || rl + dl > usize) {
-          return Corrupt(page_where + ": level lengths " + Num(rl) + " + " + Num(dl) + " exceed the page (" +
-                         Num(csize) + " bytes)");
-        }
-        // v2: levels are stored uncompressed before the (maybe compressed) values.
-        std::string_view rep = page.substr(0, static_cast<size_t>(rl));
-        std::string_view def = page.substr(static_cast<size_t>(rl), static_cast<size_t>(dl));
-        std::string_view raw = page.substr(static_cast<size_t>(rl + dl));
-        std::string_view vals = raw;
-        if (dh.is_compressed) {
-          LP_ASSIGN_OR_RETURN(vals, decompress(raw, usize - rl - dl, &values_buf));
-        } else if (static_cast<int64_t>(raw.size()) != usize - rl - dl) {
-          return Corrupt(page_where + ": uncompressed values of " + Num(raw.size()) + " bytes, header says " +
-                         Num(usize - rl - dl));
-        }
-        LP_RETURN_IF_ERROR(DecodePage(leaf, page_where, dh.encoding, rep, Encoding::kRle, false, def,
-                                      Encoding::kRle, false, vals, dh.num_values, have_dict ? &dict : nullptr,
-                                      options, into, keep_indices));
-        LP_RETURN_IF_ERROR(finish_page(dh.num_values, from, to));
-        break;
-      }
-      default:
-        break;  // index pages and unknown page types carry no values: skip them
-    }
+    LP_RETURN_IF_ERROR(pages.Decode(&page_data, false));
+    Status st = AppendSelected(leaf, page_data, first, *rows, from, next_row, out);
+    if (!st.ok()) return Corrupt(pages.page_where() + ": " + st.message());
   }
   return Status::OK();
 }
@@ -859,6 +928,13 @@ bool ParquetReader::FlatCopyFastPath(const LeafColumn& leaf, LeafData& data, Col
   }
   if (nulls) out->SetValidity(std::move(bitmap));
   return true;
+}
+
+Status ParquetReader::FlatColumn(const LeafColumn& leaf, LeafData& data, Column* out, const std::string& where) const {
+  if (FlatCopyFastPath(leaf, data, out)) return Status::OK();
+  *out = Column(out->type());
+  MaterializeIndices(&data);
+  return ConvertLeaf(leaf, data, nullptr, out, where);
 }
 
 Status ParquetReader::ConvertLeaf(const LeafColumn& leaf, const LeafData& data, const std::vector<int64_t>* starts,
@@ -1206,13 +1282,8 @@ Result<ColumnPtr> ParquetReader::ReadField(int row_group, int f, const std::vect
   Column col(node.type);
   if (node.kind == AssemblyNode::Kind::kLeaf && data[static_cast<size_t>(node.leaf)].rep.empty()) {
     // Flat column: every level entry is a row.
-    LeafData& d = data[static_cast<size_t>(node.leaf)];
-    const LeafColumn& leaf = fs_.leaves[static_cast<size_t>(node.leaf)];
-    if (!FlatCopyFastPath(leaf, d, &col)) {
-      col = Column(node.type);
-      MaterializeIndices(&d);
-      LP_RETURN_IF_ERROR(ConvertLeaf(leaf, d, nullptr, &col, where));
-    }
+    LP_RETURN_IF_ERROR(FlatColumn(fs_.leaves[static_cast<size_t>(node.leaf)], data[static_cast<size_t>(node.leaf)],
+                                  &col, where));
   } else {
     for (int L = node.first_leaf; L < node.first_leaf + node.num_leaves; ++L) {
       auto& s = starts[static_cast<size_t>(L)];
@@ -1233,6 +1304,206 @@ Result<ColumnPtr> ParquetReader::ReadField(int row_group, int f, const std::vect
   return MakeColumn(std::move(col));
 }
 
+
+// ---- row groups by slices -------------------------------------------------------------
+
+// A row group read slice by slice. Each flat column keeps the entries its pages decoded
+// past the last slice (`pending`, from `front` on) and decodes another page only when the
+// next slice needs it: a slice costs one copy of its values out of the decoded pages, and
+// memory holds a slice plus at most a page per column beyond it.
+class ParquetReader::Slices final : public RowGroupSlices {
+ public:
+  Slices(const ParquetReader& reader, int row_group, int64_t slice_rows, const ReadOptions& options)
+      : r_(reader), rg_(row_group), slice_rows_(slice_rows), options_(options) {}
+
+  Status Open(const std::vector<int>& fields) {
+    num_rows_ = r_.md_.row_groups[static_cast<size_t>(rg_)].num_rows;
+    bool flat = true;
+    for (int f : fields) {
+      const AssemblyNode& node = r_.fs_.fields[static_cast<size_t>(f)];
+      flat = flat && node.kind == AssemblyNode::Kind::kLeaf && r_.fs_.leaves[static_cast<size_t>(node.leaf)].max_rep == 0;
+    }
+    if (!flat) {
+      // Lists, maps and structs assemble from several leaves: read whole, then cut.
+      LP_ASSIGN_OR_RETURN(RecordBatch all, r_.ReadRows(rg_, fields, nullptr, options_));
+      whole_ = std::move(all);
+      return Status::OK();
+    }
+    columns_.reserve(fields.size());
+    for (int f : fields) {
+      schema_.AddField(r_.fs_.schema.field(static_cast<size_t>(f)));
+      const AssemblyNode& node = r_.fs_.fields[static_cast<size_t>(f)];
+      auto& c = columns_.emplace_back();
+      c.node = &node;
+      c.leaf = &r_.fs_.leaves[static_cast<size_t>(node.leaf)];
+      c.where = "row group " + Num(rg_) + ", column '" + r_.fs_.schema.field(static_cast<size_t>(f)).name + "'";
+      c.pending.values = ValueBuffer(PhysicalWidth(*c.leaf));
+      c.pages = std::make_unique<ChunkPages>(r_, rg_, node.leaf, options_);
+      LP_RETURN_IF_ERROR(c.pages->Open(&c.pending.dict));
+    }
+    return Status::OK();
+  }
+
+  Result<bool> Next(RecordBatch* out) override {
+    if (emitted_ >= num_rows_) return false;
+    const int64_t n = std::min(slice_rows_, num_rows_ - emitted_);
+    if (whole_) {
+      *out = whole_->Slice(emitted_, n);
+      emitted_ += n;
+      if (emitted_ >= num_rows_) whole_.reset();
+      return true;
+    }
+    std::vector<ColumnPtr> cols;
+    cols.reserve(columns_.size());
+    for (auto& c : columns_) {
+      if (c.pending.entries - c.front < n) {
+        Compact(c);
+        int64_t page_values = 0;
+        while (c.pending.entries < n) {
+          LP_ASSIGN_OR_RETURN(bool more, c.pages->Next(&page_values));
+          if (!more) {
+            return r_.Corrupt(c.where + ": " + Num(emitted_ + c.pending.entries) + " values for a row group of " +
+                              Num(num_rows_) + " rows");
+          }
+          LP_RETURN_IF_ERROR(c.pages->Decode(&c.pending, /*keep_indices=*/true));
+        }
+      }
+      LP_ASSIGN_OR_RETURN(LeafData piece, TakeFront(c, n));
+      Column col(c.node->type);
+      // The piece's kept indices point into the dictionary, lent to it while it converts.
+      std::swap(piece.dict, c.pending.dict);
+      Status st = r_.FlatColumn(*c.leaf, piece, &col, c.where);
+      std::swap(piece.dict, c.pending.dict);
+      LP_RETURN_IF_ERROR(st);
+      if (col.size() != n) {
+        return r_.Corrupt(c.where + ": assembled " + Num(col.size()) + " rows of a slice of " + Num(n));
+      }
+      cols.push_back(MakeColumn(std::move(col)));
+    }
+    emitted_ += n;
+    *out = RecordBatch(schema_, std::move(cols), n);
+    return true;
+  }
+
+ private:
+  struct ColumnCursor {
+    const AssemblyNode* node = nullptr;
+    const LeafColumn* leaf = nullptr;
+    std::string where;
+    std::unique_ptr<ChunkPages> pages;
+    // Entries decoded and not yet handed out: [front, pending.entries), whose dense values
+    // start at front_value (of pending.values, or of pending.indices while a dictionary's
+    // indices are kept). pending.dict holds the chunk's dictionary.
+    LeafData pending;
+    int64_t front = 0;
+    int64_t front_value = 0;
+  };
+
+  // The dense values pending holds (kept indices or values).
+  static int64_t DenseCount(const LeafData& d) {
+    return d.indices.empty() ? d.values.count : static_cast<int64_t>(d.indices.size());
+  }
+
+  // Drops the entries already handed out, before more pages are appended.
+  static void Compact(ColumnCursor& c) {
+    LeafData& d = c.pending;
+    if (c.front == 0) return;
+    const auto f = static_cast<std::ptrdiff_t>(c.front);
+    const auto fv = static_cast<std::ptrdiff_t>(c.front_value);
+    if (!d.def.empty()) d.def.erase(d.def.begin(), d.def.begin() + f);
+    if (!d.indices.empty()) {
+      d.indices.erase(d.indices.begin(), d.indices.begin() + fv);
+    } else if (d.values.count > 0) {
+      ValueBuffer& v = d.values;
+      if (v.is_byte_array()) {
+        const int64_t cut = v.offsets[static_cast<size_t>(fv)];
+        v.bytes.erase(v.bytes.begin(), v.bytes.begin() + cut);
+        v.offsets.erase(v.offsets.begin(), v.offsets.begin() + fv);
+        for (int64_t& o : v.offsets) o -= cut;
+      } else {
+        v.fixed.erase(v.fixed.begin(), v.fixed.begin() + fv * v.width);
+      }
+      v.count -= c.front_value;
+    }
+    d.entries -= c.front;
+    c.front = 0;
+    c.front_value = 0;
+  }
+
+  // The next `n` entries of the column (and their values), copied out of pending.
+  Result<LeafData> TakeFront(ColumnCursor& c, int64_t n) const {
+    const LeafData& d = c.pending;
+    const LeafColumn& leaf = *c.leaf;
+    LeafData piece;
+    piece.entries = n;
+    piece.values = ValueBuffer(d.values.width);
+    int64_t k = n;  // dense values among the n entries
+    if (leaf.max_def > 0) {
+      const int16_t* def = d.def.data() + c.front;
+      piece.def.assign(def, def + n);
+      k = 0;
+      for (int64_t i = 0; i < n; ++i) k += def[i] == leaf.max_def;
+    }
+    if (leaf.conversion != Conversion::kAllNull) {
+      if (c.front_value + k > DenseCount(d)) {
+        return r_.Corrupt(c.where + ": the definition levels promise " + Num(c.front_value + k) +
+                          " values, the pages hold " + Num(DenseCount(d)));
+      }
+      const auto fv = static_cast<size_t>(c.front_value);
+      if (!d.indices.empty()) {
+        piece.indices.assign(d.indices.begin() + fv, d.indices.begin() + fv + k);
+      } else {
+        const ValueBuffer& v = d.values;
+        ValueBuffer& p = piece.values;
+        if (v.is_byte_array()) {
+          const int64_t first = v.offsets[fv];
+          p.offsets.resize(static_cast<size_t>(k) + 1);
+          for (int64_t i = 0; i <= k; ++i) p.offsets[static_cast<size_t>(i)] = v.offsets[fv + i] - first;
+          p.bytes.assign(v.bytes.begin() + first, v.bytes.begin() + v.offsets[fv + k]);
+        } else {
+          p.fixed.assign(v.fixed.begin() + c.front_value * v.width, v.fixed.begin() + (c.front_value + k) * v.width);
+        }
+        p.count = k;
+      }
+      c.front_value += k;
+    }
+    c.front += n;
+    return piece;
+  }
+
+  const ParquetReader& r_;
+  const int rg_;
+  const int64_t slice_rows_;
+  const ReadOptions options_;
+  int64_t num_rows_ = 0;
+  int64_t emitted_ = 0;
+  Schema schema_;
+  std::vector<ColumnCursor> columns_;
+  std::optional<RecordBatch> whole_;  // a row group that is not flat, read whole
+};
+
+Result<std::unique_ptr<FileReader::RowGroupSlices>> ParquetReader::SliceRowGroup(int row_group,
+                                                                                const std::vector<int>& columns,
+                                                                                int64_t slice_rows,
+                                                                                const ReadOptions& options) const {
+  if (row_group < 0 || row_group >= num_row_groups()) {
+    return Status::InvalidArgument(name_ + ": row group " + Num(row_group) + " does not exist (" +
+                                   Num(num_row_groups()) + " row groups)");
+  }
+  if (slice_rows <= 0) return Status::InvalidArgument(name_ + ": slices of " + Num(slice_rows) + " rows");
+  std::vector<int> fields = columns;
+  if (fields.empty()) {
+    for (size_t i = 0; i < fs_.fields.size(); ++i) fields.push_back(static_cast<int>(i));
+  }
+  for (int f : fields) {
+    if (f < 0 || f >= static_cast<int>(fs_.fields.size())) {
+      return Status::InvalidArgument(name_ + ": column index " + Num(f) + " is out of range");
+    }
+  }
+  auto slices = std::make_unique<Slices>(*this, row_group, slice_rows, options);
+  LP_RETURN_IF_ERROR(slices->Open(fields));
+  return std::unique_ptr<RowGroupSlices>(std::move(slices));
+}
 
 Result<RecordBatch> ParquetReader::ReadAll(const ReadOptions& options) const {
   LP_ASSIGN_OR_RETURN(std::vector<RecordBatch> batches, ReadRowGroups(options));

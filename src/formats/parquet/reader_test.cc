@@ -1027,6 +1027,136 @@ TEST(RowSelection, PagesWithoutSelectedRowsAreNotDecompressed) {
   }
 }
 
+// The rows of a row group's slices, concatenated.
+Result<RecordBatch> ReadSliced(const FileReader& f, int g, const std::vector<int>& columns, int64_t slice_rows,
+                               std::vector<int64_t>* sizes) {
+  LP_ASSIGN_OR_RETURN(auto slices, f.SliceRowGroup(g, columns, slice_rows));
+  std::vector<RecordBatch> got;
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, slices->Next(&b));
+    if (!more) break;
+    sizes->push_back(b.num_rows());
+    got.push_back(std::move(b));
+  }
+  if (got.empty()) return Status::Internal("no slice");
+  Schema schema = got[0].schema();
+  return RecordBatch::Concat(schema, got);
+}
+
+// A row group read by slices holds the rows of the row group read whole, at every cut:
+// a slice inside a page, across pages, across a dictionary chunk's switch to PLAIN, of
+// one row, of the whole group and more; columns picked, reordered and repeated; nested
+// columns (read whole, then cut) beside flat ones.
+TEST(RowGroupSlices, SlicesHoldTheRowsOfTheWholeRowGroupAtEveryCut) {
+  auto schema = Schema::ParseDDL(
+      "s STRING, city STRING NOT NULL, id BIGINT, q INT NOT NULL, flag BOOLEAN, amount DECIMAL(10,2), "
+      "empty STRING, tags ARRAY<STRING>");
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  std::mt19937 rng(23);
+  const int64_t kRows = 20000;
+  std::vector<Column> cols;
+  for (const auto& f : schema->fields()) cols.emplace_back(f.type);
+  for (int64_t i = 0; i < kRows; ++i) {
+    std::string s = i < kRows / 3 ? "v" + std::to_string(i % 5) : "unique-" + std::to_string(rng());
+    if (i % 7 == 3) cols[0].AppendNull(); else cols[0].AppendString(s);
+    cols[1].AppendString("city-" + std::to_string(rng() % 30));
+    if (i % 3 == 0) cols[2].AppendNull(); else cols[2].Append<int64_t>(static_cast<int64_t>(rng() % 40) - 20);
+    cols[3].Append<int32_t>(static_cast<int32_t>(i));
+    if (i % 4 == 0) cols[4].AppendNull(); else cols[4].Append<uint8_t>(rng() % 2);
+    ASSERT_TRUE(cols[5].AppendValue(i % 9 == 0 ? Value::Null() : Value::Decimal(static_cast<int64_t>(rng() % 100000), 10, 2)).ok());
+    cols[6].AppendNull();
+    std::vector<Value> tags;
+    for (int64_t t = 0; t < i % 3; ++t) tags.push_back(Value::String("t" + std::to_string(t)));
+    ASSERT_TRUE(cols[7].AppendValue(i % 19 == 0 ? Value::Null() : Value::Array(tags)).ok());
+  }
+  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
+  lakepipe::testing::TempDir dir;
+  WriteOptions wo;
+  wo.row_group_bytes = 160 << 10;
+  wo.page_bytes = 4 << 10;
+  wo.dictionary_page_bytes = 2 << 10;  // s falls back to PLAIN within a chunk
+  const std::string path = dir.Join("sliced.parquet");
+  auto w = FileWriter::Open(FileSystem::Default(), path, *schema, wo);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (int64_t i = 0; i < kRows; i += 5000) ASSERT_TRUE((*w)->Write(batch.Slice(i, 5000)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  auto r = FileReader::Open(FileSystem::Default(), path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const FileReader& f = **r;
+  ASSERT_GE(f.num_row_groups(), 2);
+  for (int g = 0; g < f.num_row_groups(); ++g) {
+    const int64_t n = f.row_group_num_rows(g);
+    for (const std::vector<int>& columns :
+         {std::vector<int>{0, 1, 2, 3, 4, 5, 6}, std::vector<int>{3, 0, 0}, std::vector<int>{}}) {
+      auto whole = f.ReadRowGroup(g, columns);
+      ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+      for (int64_t slice : {int64_t{1}, int64_t{3}, int64_t{999}, int64_t{4096}, n - 1, n, n + 5}) {
+        std::vector<int64_t> sizes;
+        auto got = ReadSliced(f, g, columns, slice, &sizes);
+        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        ASSERT_EQ(got->num_rows(), n);
+        ASSERT_EQ(got->schema().names(), whole->schema().names());
+        for (size_t k = 0; k < sizes.size(); ++k) {
+          ASSERT_EQ(sizes[k], std::min(slice, n - static_cast<int64_t>(k) * slice)) << "slice " << k;
+        }
+        for (size_t c = 0; c < got->num_columns(); ++c) {
+          ASSERT_EQ(got->column(c).null_count(), whole->column(c).null_count()) << "column " << c;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(got->Row(i), whole->Row(i)) << "row group " << g << ", slices of " << slice << ", row " << i;
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(f.SliceRowGroup(f.num_row_groups(), {}, 10).ok());
+  EXPECT_FALSE(f.SliceRowGroup(0, {}, 0).ok());
+  EXPECT_FALSE(f.SliceRowGroup(0, {99}, 10).ok());
+}
+
+// A slice is decoded from the pages it spans: the first slices of a row group whose later
+// pages are damaged read as from the intact file, and the damage is reported (Corruption)
+// by the slice that reaches it.
+TEST(RowGroupSlices, ASliceDecodesOnlyThePagesItReaches) {
+  auto schema = Schema::ParseDDL("id BIGINT NOT NULL");
+  ASSERT_TRUE(schema.ok());
+  Column c(schema->field(0).type);
+  for (int64_t i = 0; i < 50000; ++i) c.Append<int64_t>(i * 7919 % 100003);
+  std::vector<Column> cols;
+  cols.push_back(std::move(c));
+  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
+  lakepipe::testing::TempDir dir;
+  WriteOptions wo;
+  wo.page_bytes = 4 << 10;
+  wo.dictionary = false;
+  auto w = FileWriter::Open(FileSystem::Default(), dir.Join("p.parquet"), *schema, wo);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(batch).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  auto bytes = FileSystem::Default()->ReadFile(dir.Join("p.parquet"));
+  ASSERT_TRUE(bytes.ok());
+  std::string damaged = *bytes;
+  for (size_t i = damaged.size() / 2; i < damaged.size() * 3 / 4; ++i) damaged[i] = static_cast<char>(0xA5);
+  auto d = FileReader::OpenBuffer(damaged, "damaged.parquet");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_FALSE((*d)->ReadRowGroup(0, {}).ok());
+  auto slices = (*d)->SliceRowGroup(0, {}, 1000);
+  ASSERT_TRUE(slices.ok()) << slices.status().ToString();
+  RecordBatch b;
+  auto first = (*slices)->Next(&b);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(*first);
+  ASSERT_EQ(b.num_rows(), 1000);
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(b.column(0).Get<int64_t>(i), i * 7919 % 100003) << i;
+  Status failure;
+  for (int k = 1; k < 50 && failure.ok(); ++k) {
+    auto more = (*slices)->Next(&b);
+    if (!more.ok()) failure = more.status();
+    else ASSERT_TRUE(*more) << "the damaged row group ended without an error";
+  }
+  EXPECT_EQ(failure.code(), StatusCode::kCorruption) << failure.ToString();
+}
+
 TEST(RowGroupSkipping, ParquetTestingFileWithSeveralRowGroups) {
   std::string path = TestdataFile("data/sort_columns.parquet");
   if (path.empty() || !fsys::exists(path)) GTEST_SKIP() << "parquet-testing data is missing";
