@@ -5,8 +5,8 @@
 // refused with NotSupported naming Parquet modular encryption), column chunks and their
 // pages (dictionary pages, data page v1 and v2, every codec of compression.h), the value
 // decoders of encodings.h, record assembly from definition/repetition levels into the
-// Column layout of types/column.h, column projection, and row-group skipping by
-// statistics. Every size read from the file is checked against the file and
+// Column layout of types/column.h, column projection, row-group skipping by statistics,
+// and a row group read whole, by selected rows, or in slices decoded page by page. Every size read from the file is checked against the file and
 // ReadOptions.max_page_bytes before anything is allocated; malformed input is Corruption
 // naming the file, the column and what is wrong. Page checksums (crc) are not verified:
 // a flipped bit in a page is caught only when it breaks the encoding.
