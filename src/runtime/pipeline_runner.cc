@@ -75,6 +75,24 @@ constexpr size_t kArrivalVersionsKept = 2000;
 
 }  // namespace
 
+// A NULL column of `type` and `n` rows, shared by every stream that widens batches of that
+// length: the incremental views reading the same upstream version each lack the columns
+// they do not read, and built those NULLs once per view (tens of MB of fresh memory per
+// update at 262,144 rows). Batches are immutable once built, so one column serves all.
+namespace {
+ColumnPtr SharedNulls(const DataType& type, int64_t n) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, int64_t>, std::weak_ptr<Column>> made;
+  std::lock_guard<std::mutex> lock(mu);
+  std::weak_ptr<Column>& slot = made[{type.ToString(), n}];
+  if (ColumnPtr kept = slot.lock()) return kept;
+  ColumnPtr built = MakeColumn(Column::Nulls(type, n));
+  slot = built;
+  if (made.size() > 256) std::erase_if(made, [](const auto& entry) { return entry.second.expired(); });
+  return built;
+}
+}  // namespace
+
 // Rows read from a stored table in the plan's columns: versions written before a schema
 // change added columns or struct fields, read by a plan made after it (the table's next
 // commit will have them), lack them; they are NULL there, so that the executor sees the
@@ -97,7 +115,7 @@ Result<Batches> WidenToPlan(Batches rows, const Schema& planned, std::vector<Col
       int c = b.schema().FindField(f.name);
       if (c < 0) {
         ColumnPtr& kept = (*nulls)[p];
-        if (kept == nullptr || kept->size() != n) kept = MakeColumn(Column::Nulls(f.type, n));
+        if (kept == nullptr || kept->size() != n) kept = SharedNulls(f.type, n);
         cols.push_back(kept);
       } else if (delta::GainsStructFields(b.column(static_cast<size_t>(c)).type(), f.type)) {
         LP_ASSIGN_OR_RETURN(Column wide, delta::WidenStructColumn(b.column(static_cast<size_t>(c)), f.type));
