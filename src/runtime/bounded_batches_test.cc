@@ -168,6 +168,69 @@ TEST_F(BoundedBatchesTest, PartsOfAnySizeWriteWhatTheWholeBatchWrites) {
   }
 }
 
+// A UNION ALL of streams (two read_files sources and a stored table read as a stream)
+// followed by row-wise steps and an expectation reads each source by parts, a part of
+// each at a time: the table holds the rows of the whole read (compared sorted: the parts
+// interleave the sources), in both batches. A DISTINCT over such a union would meet the
+// rows in another order: that table is read whole (no parts counted), with the same rows.
+TEST_F(BoundedBatchesTest, AUnionOfStreamsIsReadByPartsOfEachSource) {
+  sql_ = R"sql(
+CREATE OR REFRESH STREAMING TABLE bronze
+AS SELECT *, _metadata.file_name AS source_file
+FROM STREAM read_files('${landing}', format => 'csv', header => true,
+  schema => 'id INT, kind STRING, amount DOUBLE');
+
+CREATE OR REFRESH STREAMING TABLE merged (
+  CONSTRAINT positive EXPECT (amount > 0) ON VIOLATION DROP ROW
+) AS SELECT id, kind, amount, 'bronze' AS origin FROM STREAM(bronze) WHERE id IS NULL OR id <> 13
+UNION ALL
+SELECT id, upper(kind), amount * 10, 'dims' FROM STREAM read_files('${dims}', format => 'csv', header => true,
+  schema => 'id INT, kind STRING, amount DOUBLE')
+UNION ALL
+SELECT id, kind, amount, _metadata.file_name FROM STREAM read_files('${landing}', format => 'csv',
+  header => true, schema => 'id INT, kind STRING, amount DOUBLE');
+
+CREATE OR REFRESH STREAMING TABLE merged_kinds
+AS SELECT DISTINCT kind FROM (SELECT kind FROM STREAM(bronze) UNION ALL SELECT kind FROM STREAM(merged)) AS u;
+)sql";
+  tables_ = {"bronze", "merged", "merged_kinds"};
+  unordered_ = {"merged", "merged_kinds"};
+  ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
+  ASSERT_TRUE(fs_->CreateDirs(dims_).ok());
+  Drop("a.csv", 1, 40);
+  Drop("b.csv", 41, 23);
+  std::string dims_text = "id,kind,amount\n";
+  for (int i = 0; i < 57; ++i) dims_text += std::to_string(1000 + i) + ",d" + std::to_string(i % 4) + "," + std::to_string(i % 6) + ".25\n";
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(dims_, "d1.csv"), dims_text).ok());
+  const std::vector<std::string> sizes = {"1000000", "1", "3", "7"};
+  std::vector<std::string> folders;
+  for (const auto& n : sizes) folders.push_back(Pipeline("u" + n));
+  std::vector<std::vector<std::string>> first, second;
+  std::vector<std::map<std::string, int64_t>> parts(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) first.push_back(Run(folders[i], sizes[i], "3", &parts[i]));
+  Drop("c.csv", 30, 50);
+  ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(dims_, "d2.csv"), "id,kind,amount\n2001,x,1.5\n2002,,-1\n").ok());
+  for (size_t i = 0; i < sizes.size(); ++i) second.push_back(Run(folders[i], sizes[i], "3", &parts[i]));
+
+  ASSERT_EQ(first[0].size(), 3u);
+  for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 4) << t;
+  // All three inputs reached merged: Bronze's rows, the dims' (upper-cased) and the files'.
+  for (const char* origin : {"|bronze|", "|dims|", "|a.csv|", "|c.csv|", "|D3|", "|X|"}) {
+    EXPECT_NE(second[0][1].find(origin), std::string::npos) << origin << " in\n" << second[0][1];
+  }
+  for (size_t i = 1; i < sizes.size(); ++i) {
+    for (size_t t = 0; t < first[0].size(); ++t) {
+      EXPECT_EQ(first[i][t], first[0][t]) << "batchRows " << sizes[i] << ", first run";
+      EXPECT_EQ(second[i][t], second[0][t]) << "batchRows " << sizes[i] << ", second run";
+    }
+  }
+  // One row per part: the union's three sources (63 + 57 + 63 lines, then 50 + 2 + 50)
+  // took as many parts as its largest source, in each batch; the DISTINCT was read whole.
+  EXPECT_EQ(parts[1]["merged"], 63 + 50) << "batchRows 1";
+  EXPECT_GE(parts[2]["merged"], 21 + 17) << "batchRows 3";
+  EXPECT_EQ(parts[1]["merged_kinds"], 0) << "batchRows 1";
+}
+
 // lakepipe.flowThreads: the three steps of each part (query up to the DISTINCT, the rest
 // with the expectations, the writers) on one, two or three threads write the same rows in
 // the same order, in both micro-batches.

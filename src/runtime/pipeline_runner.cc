@@ -364,21 +364,46 @@ Result<Batches> FullScanProvider::ReadSnapshot(const delta::SnapshotPtr& snap, c
 
 BatchScanProvider::~BatchScanProvider() = default;
 
-Result<Batches> BatchScanProvider::NextPart(const std::function<Result<std::unique_ptr<BatchStream>>()>& open) {
-  if (parts_ == nullptr) {
-    if (part_ != 0) return Status::Internal("a part stream was asked for part " + std::to_string(part_) + " first");
-    LP_ASSIGN_OR_RETURN(auto stream, open());
-    // Two parts ahead: the reader decodes the next while the flow runs this one. Small
-    // pieces (a file of a few lines, a small upstream commit) are joined into parts.
-    parts_ = PrefetchStream(SliceStream(CoalesceStream(std::move(stream), batch_rows_), batch_rows_), 2);
-  }
-  RecordBatch b;
-  LP_ASSIGN_OR_RETURN(more_parts_, parts_->Next(&b));
-  Batches out;
-  if (more_parts_) {
-    out.push_back(std::move(b));
+void BatchScanProvider::NotePart(bool rows, bool more) {
+  more_parts_ = more_parts_ || more;
+  if (rows && counted_part_ != part_) {
+    counted_part_ = part_;
     ++parts_read_;
   }
+}
+
+Result<Batches> BatchScanProvider::NextPart(
+    const sql::PlanNode& node, const std::function<Result<std::unique_ptr<BatchStream>>(SourceParts&)>& open) {
+  auto found = parts_.find(&node);
+  if (found == parts_.end()) {
+    if (part_ != 0) return Status::Internal("a part stream was asked for part " + std::to_string(part_) + " first");
+    SourceParts& source = parts_[&node];
+    LP_ASSIGN_OR_RETURN(auto stream, open(source));
+    // Two parts ahead: the reader decodes the next while the flow runs this one. Small
+    // pieces (a file of a few lines, a small upstream commit) are joined into parts.
+    source.stream = PrefetchStream(SliceStream(CoalesceStream(std::move(stream), batch_rows_), batch_rows_), 2);
+    found = parts_.find(&node);
+  }
+  SourceParts& source = found->second;
+  Batches out;
+  if (source.ended) return out;
+  RecordBatch b;
+  LP_ASSIGN_OR_RETURN(bool more, source.stream->Next(&b));
+  if (more) {
+    out.push_back(std::move(b));
+  } else {
+    source.ended = true;
+    // The stream's thread is done with the statistics.
+    FileReadStats& stats = source.stats;
+    file_stats_.files += stats.files;
+    file_stats_.rows += stats.rows;
+    file_stats_.rescued_rows += stats.rescued_rows;
+    file_stats_.bytes += stats.bytes;
+    for (auto& m : stats.rows_by_file_mtime) file_stats_.rows_by_file_mtime.push_back(m);
+    for (auto& f : stats.changed_files) file_stats_.changed_files.push_back(std::move(f));
+    for (auto& n : stats.not_followed) file_stats_.not_followed.push_back(std::move(n));
+  }
+  NotePart(more, more);
   return out;
 }
 
@@ -396,7 +421,7 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         delta::ChangeFeedOptions options;
         options.columns = node.schema.names();
         if (part_ >= 0) {
-          return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+          return NextPart(node, [&](SourceParts&) -> Result<std::unique_ptr<BatchStream>> {
             LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::ChangeReader> reader,
                                 delta::ChangeReader::OpenSnapshot(snap, options));
             return FunctionStream([reader](RecordBatch* out) { return reader->Next(out); });
@@ -405,7 +430,7 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         return delta::SnapshotAsInserts(snap, options);
       }
       if (part_ >= 0) {
-        return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+        return NextPart(node, [&](SourceParts&) -> Result<std::unique_ptr<BatchStream>> {
           delta::ScanOptions options;
           options.columns = node.schema.names();
           options.slice_rows = batch_rows_;
@@ -417,16 +442,13 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
     }
     if (s.kind == PlannedSource::Kind::kDelta && Lower(s.table) == Lower(node.table)) {
       int64_t start = s.start_version, end = s.end_version;
-      if (start > end) {
-        more_parts_ = false;
-        return Batches{};
-      }
+      if (start > end) return Batches{};
       LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
       if (node.read_change_feed) {
         delta::ChangeFeedOptions options;
         options.columns = node.schema.names();
         if (part_ >= 0) {
-          return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+          return NextPart(node, [&](SourceParts&) -> Result<std::unique_ptr<BatchStream>> {
             LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::ChangeReader> reader,
                                 delta::ChangeReader::Open(*table, start, end, options));
             // The stream keeps the table handle alive for its reader.
@@ -452,7 +474,7 @@ Result<Batches> BatchScanProvider::ReadTable(const sql::PlanNode& node) {
         return options;
       };
       if (part_ >= 0) {
-        return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
+        return NextPart(node, [&](SourceParts&) -> Result<std::unique_ptr<BatchStream>> {
           LP_ASSIGN_OR_RETURN(delta::ChangeReadOptions options, read_options());
           options.slice_rows = batch_rows_;
           // The stream keeps the table handle alive for its reader.
@@ -481,12 +503,12 @@ Result<Batches> BatchScanProvider::ReadFiles(const sql::PlanNode& node) {
         return files;
       };
       if (part_ >= 0) {
-        return NextPart([&]() -> Result<std::unique_ptr<BatchStream>> {
-          part_files_ = planned_files();
-          // Read on the prefetch thread; file_stats_ is this provider's until the stream ends.
+        return NextPart(node, [&](SourceParts& source) -> Result<std::unique_ptr<BatchStream>> {
+          source.files = planned_files();
+          // Read on the prefetch thread; its statistics are the stream's until it ends.
           LP_ASSIGN_OR_RETURN(std::shared_ptr<SourceFileStream> stream,
-                              SourceFileStream::Open(runner_.fs, node.read_files, part_files_, node.schema,
-                                                     &file_stats_, batch_rows_));
+                              SourceFileStream::Open(runner_.fs, node.read_files, source.files, node.schema,
+                                                     &source.stats, batch_rows_));
           return FunctionStream([stream](RecordBatch* out) { return stream->Next(out); });
         });
       }
@@ -509,10 +531,11 @@ Result<Batches> BatchScanProvider::ReadStream(const sql::PlanNode& node) {
       if (part_ < 0) {
         LP_ASSIGN_OR_RETURN(read, it->second->Read(s.range, node.schema));
       } else {
+        if (stream_parts_ended_.count(&node)) return Batches{};
         LP_ASSIGN_OR_RETURN(read, it->second->ReadPart(s.range, node.schema, part_));
-        if (!read.batches.empty()) ++parts_read_;
+        NotePart(!read.batches.empty(), read.more);
+        if (!read.more) stream_parts_ended_.insert(&node);
       }
-      more_parts_ = read.more;
       stream_arrivals_.insert(stream_arrivals_.end(), read.produced_at.begin(), read.produced_at.end());
       return std::move(read.batches);
     }

@@ -440,15 +440,17 @@ class BatchScanProvider : public FullScanProvider {
 
   // When the message-source rows read were produced (for latency).
   const Arrivals& stream_arrivals() const { return stream_arrivals_; }
-  // Reading by parts: from now on the batch's one source gives part `part` of its input
-  // (part 0 first, then 1, 2, ... while more_parts() says another follows; a part may be
-  // empty). A message source reads StreamSource::ReadPart; read_files and a streaming
+  // Reading by parts: from now on each source of the batch gives part `part` of its
+  // input (part 0 first, then 1, 2, ... while more_parts() says another follows; a part
+  // may be empty, and a source whose input ended gives empty parts while another goes
+  // on). A message source reads StreamSource::ReadPart; read_files and a streaming
   // table's planned versions (or snapshot) are read as a stream of about `batch_rows`
   // rows per part, decoded on a thread of their own a few parts ahead (runtime/
   // batch_stream.h). file_stats() is complete once more_parts() is false.
   void SetPart(int part, int64_t batch_rows = kDefaultBatchRows) {
     part_ = part;
     batch_rows_ = batch_rows;
+    more_parts_ = false;
   }
   bool more_parts() const { return more_parts_; }
   // The parts with rows read so far.
@@ -456,8 +458,19 @@ class BatchScanProvider : public FullScanProvider {
   ~BatchScanProvider() override;
 
  private:
-  // The next part of a stream opened on first use by `open`.
-  Result<Batches> NextPart(const std::function<Result<std::unique_ptr<BatchStream>>()>& open);
+  // A source's parts: its stream (opened at part 0) and, for read_files, the planned files
+  // it reads and its read statistics, added to file_stats_ when it ends (each stream is
+  // read on a thread of its own).
+  struct SourceParts {
+    std::unique_ptr<BatchStream> stream;
+    std::vector<SourceFileEntry> files;
+    FileReadStats stats;
+    bool ended = false;
+  };
+  // The next part of `node`'s stream, opened at part 0 by `open`.
+  Result<Batches> NextPart(const sql::PlanNode& node, const std::function<Result<std::unique_ptr<BatchStream>>(SourceParts&)>& open);
+  // After a source's read of the current part: whether it had rows, and whether more follow.
+  void NotePart(bool rows, bool more);
 
   const BatchPlan& plan_;
   Flow* flow_;
@@ -465,9 +478,10 @@ class BatchScanProvider : public FullScanProvider {
   int part_ = -1;  // -1: the whole range
   bool more_parts_ = false;
   int64_t parts_read_ = 0;
+  int counted_part_ = -1;  // the last part counted in parts_read_
   int64_t batch_rows_ = kDefaultBatchRows;
-  std::vector<SourceFileEntry> part_files_;  // the planned files the part stream reads
-  std::unique_ptr<BatchStream> parts_;       // declared last: its thread stops first
+  std::set<const sql::PlanNode*> stream_parts_ended_;  // message sources whose parts ended
+  std::map<const sql::PlanNode*, SourceParts> parts_;  // declared last: their threads stop first
 };
 
 }  // namespace lakepipe::runtime

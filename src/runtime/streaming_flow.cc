@@ -433,7 +433,11 @@ namespace {
 //   version of it, and each row of the stream gives what it gives in the whole read. Not
 //   a join between two streams, nor one whose stream is on the right (the side built).
 // A view read as a stream (STREAM(v)) runs its query once per part: the same holds for it.
-bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r) {
+// - UNION ALL of streams (`row_wise`: a query of several sources): each part runs with
+//   the next part of every source (one whose input ended gives none), so the parts hold
+//   the whole read's rows, interleaved by source. Only row-wise steps may then follow:
+//   one that keeps state would meet the rows in another order than in the whole read.
+bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool row_wise) {
   switch (node.kind) {
     case sql::PlanKind::kReadStream:
     case sql::PlanKind::kReadFiles:
@@ -441,33 +445,39 @@ bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r) {
     case sql::PlanKind::kProject:
     case sql::PlanKind::kSubqueryAlias:
     case sql::PlanKind::kGenerate:
+      break;
+    case sql::PlanKind::kUnionAll:
+      if (!row_wise) return false;
+      break;
     case sql::PlanKind::kDistinct:
+      if (row_wise) return false;
       break;
     case sql::PlanKind::kTableScan: {
       // A streaming read of a stored table's appends or of its change feed, or of a view.
       if (!node.streaming) return false;
       const sql::ResolvedDataset* view = r.Find(node.table);
-      if (view != nullptr && view->kind == sql::DatasetKind::kView) return ReadsByParts(*view->plan, r);
+      if (view != nullptr && view->kind == sql::DatasetKind::kView) return ReadsByParts(*view->plan, r, row_wise);
       break;
     }
     case sql::PlanKind::kWindow:
-      if (!sql::IsStreamingKeyedDedup(node)) return false;
+      if (row_wise || !sql::IsStreamingKeyedDedup(node)) return false;
       break;
     case sql::PlanKind::kAggregate:
-      if (sql::WindowKeyIndex(node) < 0 || sql::WatermarkScanBelow(node) == nullptr) return false;
+      if (row_wise || sql::WindowKeyIndex(node) < 0 || sql::WatermarkScanBelow(node) == nullptr) return false;
       break;
     case sql::PlanKind::kJoin: {
+      if (row_wise) return false;
       if (sql::IsStreamStreamJoin(node) || node.inputs.size() != 2 || !node.inputs[0] || !node.inputs[1]) return false;
       PlanSources built;
       r.CollectSources(*node.inputs[1], &built);
       if (!built.file_scans.empty() || !built.streaming_tables.empty() || !built.stream_scans.empty()) return false;
-      return ReadsByParts(*node.inputs[0], r);
+      return ReadsByParts(*node.inputs[0], r, row_wise);
     }
     default:
       return false;
   }
   for (const auto& in : node.inputs)
-    if (!in || !ReadsByParts(*in, r)) return false;
+    if (!in || !ReadsByParts(*in, r, row_wise)) return false;
   return true;
 }
 
@@ -722,14 +732,21 @@ Status StreamingFlowUpdate::Open() {
   // Rows behind a watermark go to `<table>_late` (docs/sql-reference.md "Streaming
   // semantics"), committed with each batch like the quarantine table.
   LP_ASSIGN_OR_RETURN(late_schema_, LateRowsSchema(*ds.plan));
-  // A query over one source (a message source, read_files, or a stored table read as a
-  // stream) whose parts give the rows of the whole (ReadsByParts) reads its batch by parts
+  // A query over its sources (message sources, read_files, stored tables read as
+  // streams) whose parts give the rows of the whole (ReadsByParts) reads its batch by parts
   // (StreamSource::ReadPart; about batch_rows rows of the files or of the planned
   // versions' row groups), each processed and written as it comes into the batch's one
   // commit: a micro-batch of any size takes memory for a few parts, not for the batch
   // (docs/execution.md).
+  // Several sources (a UNION ALL of streams) each give their own parts. A source read
+  // twice (a view referenced twice shares its plan nodes) would be asked for two parts
+  // in one: it is read whole.
+  std::set<const sql::PlanNode*> distinct_sources(sources_.stream_scans.begin(), sources_.stream_scans.end());
+  distinct_sources.insert(sources_.file_scans.begin(), sources_.file_scans.end());
+  distinct_sources.insert(sources_.streaming_tables.begin(), sources_.streaming_tables.end());
   const size_t num_sources = sources_.stream_scans.size() + sources_.file_scans.size() + sources_.streaming_tables.size();
-  by_parts_ = num_sources == 1 && !ds.apply_changes && ReadsByParts(*ds.plan, r_);
+  by_parts_ = num_sources >= 1 && distinct_sources.size() == num_sources && !ds.apply_changes &&
+              ReadsByParts(*ds.plan, r_, /*row_wise=*/num_sources > 1);
   LP_ASSIGN_OR_RETURN(batch_rows_, BatchRows(r_.pipeline.settings));
   LP_ASSIGN_OR_RETURN(flow_threads_, FlowThreads(r_.pipeline.settings));
   return Status::OK();
