@@ -16,7 +16,7 @@ namespace lakepipe {
 
 void TuneAllocatorForLongRun() {
 #if defined(__GLIBC__)
-  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_ARENA_MAX, 1);
   // Fixed thresholds instead of glibc's dynamic ones (see memory.h): blocks below 32 MiB
   // (the most glibc allows) come from the heaps, which grow 32 MiB at a time and give
   // back their top only past 128 MiB free; ReleaseFreeMemory still returns what is free.

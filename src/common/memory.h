@@ -18,10 +18,13 @@
 
 namespace lakepipe {
 
-// At most two malloc arenas (glibc's default is eight per core): threads share their free
-// chunks instead of each keeping its own. Measured side by side at 5,000 lines/s
-// (docs/BENCHMARKS.md, "Memory of a continuous run"): 371 -> 258 MB after six minutes, the
-// same CPU. (A fixed 1 MiB mmap threshold gave 133 MB but cost 32% more CPU: not taken.)
+// One malloc arena (glibc's default is eight per core): threads share their free chunks
+// instead of each keeping its own. Measured side by side at 5,000 lines/s
+// (docs/BENCHMARKS.md, "Memory of a continuous run"): two arenas instead of the default,
+// 371 -> 258 MB after six minutes, the same CPU. One instead of two (session 25, "The
+// 1M-line drain"): a batch's buffers freed by one thread are reused by the next batch's
+// threads instead of fresh pages: 5M lines 226-231 MB against 245-256 MB, the same time; the
+// 1M-line drain 3% faster; p99 at 50,000 lines/s the same. (A fixed 1 MiB mmap threshold gave 133 MB but cost 32% more CPU: not taken.)
 // And buffers stay in the process between batches: glibc's dynamic thresholds mapped and
 // unmapped blocks and trimmed the heaps' tops after each batch, so the next batch's
 // buffers were fresh pages again, each first touch a page fault (a third of a
