@@ -73,13 +73,10 @@ bool GainsColumns(const Schema& table, const Schema& query) {
 // How many versions of a table's arrival record are kept for latency bookkeeping.
 constexpr size_t kArrivalVersionsKept = 2000;
 
-}  // namespace
-
 // A NULL column of `type` and `n` rows, shared by every stream that widens batches of that
 // length: the incremental views reading the same upstream version each lack the columns
 // they do not read, and built those NULLs once per view (tens of MB of fresh memory per
 // update at 262,144 rows). Batches are immutable once built, so one column serves all.
-namespace {
 ColumnPtr SharedNulls(const DataType& type, int64_t n) {
   static std::mutex mu;
   static std::map<std::pair<std::string, int64_t>, std::weak_ptr<Column>> made;
@@ -91,6 +88,7 @@ ColumnPtr SharedNulls(const DataType& type, int64_t n) {
   if (made.size() > 256) std::erase_if(made, [](const auto& entry) { return entry.second.expired(); });
   return built;
 }
+
 }  // namespace
 
 // Rows read from a stored table in the plan's columns: versions written before a schema
@@ -377,12 +375,17 @@ Result<Batches> BatchScanProvider::NextPart(
   auto found = parts_.find(&node);
   if (found == parts_.end()) {
     if (part_ != 0) return Status::Internal("a part stream was asked for part " + std::to_string(part_) + " first");
-    SourceParts& source = parts_[&node];
-    LP_ASSIGN_OR_RETURN(auto stream, open(source));
+    // In place first: the stream keeps the addresses of the entry's files and statistics.
+    found = parts_.try_emplace(&node).first;
+    Result<std::unique_ptr<BatchStream>> stream = open(found->second);
+    if (!stream.ok()) {
+      parts_.erase(found);
+      return stream.status();
+    }
     // Two parts ahead: the reader decodes the next while the flow runs this one. Small
     // pieces (a file of a few lines, a small upstream commit) are joined into parts.
-    source.stream = PrefetchStream(SliceStream(CoalesceStream(std::move(stream), batch_rows_), batch_rows_), 2);
-    found = parts_.find(&node);
+    found->second.stream =
+        PrefetchStream(SliceStream(CoalesceStream(std::move(stream).value(), batch_rows_), batch_rows_), 2);
   }
   SourceParts& source = found->second;
   Batches out;
