@@ -899,18 +899,17 @@ TEST(RowSelection, SelectedRowsEqualTheWholeReadTaken) {
 // once into the column, PLAIN strings moved, validity from the definition levels. Every
 // kind of flat column, with and without nulls, dictionary pages with a PLAIN fallback in
 // the same chunk, in one row group (its columns decoded by two threads) and in several.
-TEST(Reader, FlatColumnsReadWholeEqualTheWrittenValues) {
-  auto schema = Schema::ParseDDL(
+// Every kind of flat column, with and without nulls: `s` first holds a few distinct values
+// (dictionary pages), then unique ones (the writer falls back to PLAIN within the chunk).
+RecordBatch FlatRows(int64_t rows, uint32_t seed) {
+  Schema schema = *Schema::ParseDDL(
       "s STRING, city STRING NOT NULL, bin BINARY, id BIGINT, q INT NOT NULL, price DOUBLE, day DATE, "
       "flag BOOLEAN, amount DECIMAL(10,2), ts TIMESTAMP, empty STRING");
-  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
-  std::mt19937 rng(11);
-  const int64_t kRows = 30000;
+  std::mt19937 rng(seed);
   std::vector<Column> cols;
-  for (const auto& f : schema->fields()) cols.emplace_back(f.type);
-  for (int64_t i = 0; i < kRows; ++i) {
-    // First a few distinct values (dictionary), then unique ones (the writer falls back to PLAIN).
-    std::string s = i < kRows / 3 ? "v" + std::to_string(i % 5) : "unique-" + std::to_string(rng());
+  for (const auto& f : schema.fields()) cols.emplace_back(f.type);
+  for (int64_t i = 0; i < rows; ++i) {
+    std::string s = i < rows / 3 ? "v" + std::to_string(i % 5) : "unique-" + std::to_string(rng());
     if (i % 7 == 3) cols[0].AppendNull(); else cols[0].AppendString(i % 50 == 0 ? "" : s);
     cols[1].AppendString("city-" + std::to_string(rng() % 30));
     if (i % 5 == 1) cols[2].AppendNull(); else cols[2].AppendString(std::string(1 + i % 3, static_cast<char>(i % 256)));
@@ -919,11 +918,17 @@ TEST(Reader, FlatColumnsReadWholeEqualTheWrittenValues) {
     if (i % 11 == 0) cols[5].AppendNull(); else cols[5].Append<double>(static_cast<double>(rng() % 1000) / 8);
     if (i % 13 == 0) cols[6].AppendNull(); else cols[6].Append<int32_t>(static_cast<int32_t>(19000 + i % 400));
     if (i % 4 == 0) cols[7].AppendNull(); else cols[7].Append<uint8_t>(rng() % 2);
-    ASSERT_TRUE(cols[8].AppendValue(i % 9 == 0 ? Value::Null() : Value::Decimal(static_cast<int64_t>(rng() % 100000), 10, 2)).ok());
+    EXPECT_TRUE(cols[8].AppendValue(i % 9 == 0 ? Value::Null() : Value::Decimal(static_cast<int64_t>(rng() % 100000), 10, 2)).ok());
     if (i % 6 == 0) cols[9].AppendNull(); else cols[9].Append<int64_t>(1700000000000000LL + static_cast<int64_t>(rng() % 1000) * 1000000);
     cols[10].AppendNull();
   }
-  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
+  return RecordBatch::FromColumns(schema, std::move(cols));
+}
+
+TEST(Reader, FlatColumnsReadWholeEqualTheWrittenValues) {
+  const int64_t kRows = 30000;
+  RecordBatch batch = FlatRows(kRows, 11);
+  const Schema* schema = &batch.schema();
   for (int64_t row_group_bytes : {int64_t{256} << 20, int64_t{128} << 10}) {
     lakepipe::testing::TempDir dir;
     WriteOptions wo;
@@ -985,9 +990,13 @@ TEST(Reader, FlatColumnsReadWholeEqualTheWrittenValues) {
   }
 }
 
-TEST(RowSelection, PagesWithoutSelectedRowsAreNotDecompressed) {
-  // One required BIGINT column of many zstd pages; the bytes of every page but the first
-  // are overwritten: reading row 0 alone succeeds, reading a later row is refused.
+// One required BIGINT column of 50,000 rows (row i holds i * 7919 % 100003) in many small
+// PLAIN pages, as file bytes (`intact`), and a copy whose bytes from half to three
+// quarters of the file are overwritten, later pages' headers and data alike (`damaged`).
+struct ManyPages {
+  std::string intact, damaged;
+};
+void WriteManyPages(ManyPages* out) {
   auto schema = Schema::ParseDDL("id BIGINT NOT NULL");
   ASSERT_TRUE(schema.ok());
   Column c(schema->field(0).type);
@@ -1005,16 +1014,22 @@ TEST(RowSelection, PagesWithoutSelectedRowsAreNotDecompressed) {
   ASSERT_TRUE((*w)->Close().ok());
   auto bytes = FileSystem::Default()->ReadFile(dir.Join("p.parquet"));
   ASSERT_TRUE(bytes.ok());
-  auto r = FileReader::OpenBuffer(*bytes, "p.parquet");
+  out->intact = *bytes;
+  out->damaged = *bytes;
+  for (size_t i = out->damaged.size() / 2; i < out->damaged.size() * 3 / 4; ++i) out->damaged[i] = static_cast<char>(0xA5);
+}
+
+TEST(RowSelection, PagesWithoutSelectedRowsAreNotDecompressed) {
+  // The bytes of later pages are overwritten: reading the first rows alone succeeds,
+  // reading the whole row group is refused.
+  ManyPages file;
+  ASSERT_NO_FATAL_FAILURE(WriteManyPages(&file));
+  auto r = FileReader::OpenBuffer(file.intact, "p.parquet");
   ASSERT_TRUE(r.ok());
   auto first = (*r)->ReadRowGroupRows(0, {}, {0, 1});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->column(0).Get<int64_t>(1), 7919);
-  // Damage the second half of the column chunk (page headers and data alike).
-  std::string damaged = *bytes;
-  const size_t from = damaged.size() / 2, to = damaged.size() * 3 / 4;
-  for (size_t i = from; i < to; ++i) damaged[i] = static_cast<char>(0xA5);
-  auto d = FileReader::OpenBuffer(damaged, "damaged.parquet");
+  auto d = FileReader::OpenBuffer(file.damaged, "damaged.parquet");
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   // The rows of the first pages read from the damaged file as from the good one; the
   // whole row group does not.
@@ -1049,35 +1064,29 @@ Result<RecordBatch> ReadSliced(const FileReader& f, int g, const std::vector<int
 // one row, of the whole group and more; columns picked, reordered and repeated; nested
 // columns (read whole, then cut) beside flat ones.
 TEST(RowGroupSlices, SlicesHoldTheRowsOfTheWholeRowGroupAtEveryCut) {
-  auto schema = Schema::ParseDDL(
-      "s STRING, city STRING NOT NULL, id BIGINT, q INT NOT NULL, flag BOOLEAN, amount DECIMAL(10,2), "
-      "empty STRING, tags ARRAY<STRING>");
-  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
-  std::mt19937 rng(23);
   const int64_t kRows = 20000;
+  RecordBatch flat = FlatRows(kRows, 23);
+  // And a list column, whose row groups are read whole and cut.
+  Schema schema = flat.schema();
+  auto tags_type = Schema::ParseDDL("tags ARRAY<STRING>");
+  ASSERT_TRUE(tags_type.ok());
+  schema.AddField(tags_type->field(0));
   std::vector<Column> cols;
-  for (const auto& f : schema->fields()) cols.emplace_back(f.type);
+  for (size_t c = 0; c < flat.num_columns(); ++c) cols.push_back(flat.column(c));
+  cols.emplace_back(tags_type->field(0).type);
   for (int64_t i = 0; i < kRows; ++i) {
-    std::string s = i < kRows / 3 ? "v" + std::to_string(i % 5) : "unique-" + std::to_string(rng());
-    if (i % 7 == 3) cols[0].AppendNull(); else cols[0].AppendString(s);
-    cols[1].AppendString("city-" + std::to_string(rng() % 30));
-    if (i % 3 == 0) cols[2].AppendNull(); else cols[2].Append<int64_t>(static_cast<int64_t>(rng() % 40) - 20);
-    cols[3].Append<int32_t>(static_cast<int32_t>(i));
-    if (i % 4 == 0) cols[4].AppendNull(); else cols[4].Append<uint8_t>(rng() % 2);
-    ASSERT_TRUE(cols[5].AppendValue(i % 9 == 0 ? Value::Null() : Value::Decimal(static_cast<int64_t>(rng() % 100000), 10, 2)).ok());
-    cols[6].AppendNull();
     std::vector<Value> tags;
     for (int64_t t = 0; t < i % 3; ++t) tags.push_back(Value::String("t" + std::to_string(t)));
-    ASSERT_TRUE(cols[7].AppendValue(i % 19 == 0 ? Value::Null() : Value::Array(tags)).ok());
+    ASSERT_TRUE(cols.back().AppendValue(i % 19 == 0 ? Value::Null() : Value::Array(tags)).ok());
   }
-  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
+  RecordBatch batch = RecordBatch::FromColumns(schema, std::move(cols));
   lakepipe::testing::TempDir dir;
   WriteOptions wo;
   wo.row_group_bytes = 160 << 10;
   wo.page_bytes = 4 << 10;
   wo.dictionary_page_bytes = 2 << 10;  // s falls back to PLAIN within a chunk
   const std::string path = dir.Join("sliced.parquet");
-  auto w = FileWriter::Open(FileSystem::Default(), path, *schema, wo);
+  auto w = FileWriter::Open(FileSystem::Default(), path, schema, wo);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   for (int64_t i = 0; i < kRows; i += 5000) ASSERT_TRUE((*w)->Write(batch.Slice(i, 5000)).ok());
   ASSERT_TRUE((*w)->Close().ok());
@@ -1088,7 +1097,7 @@ TEST(RowGroupSlices, SlicesHoldTheRowsOfTheWholeRowGroupAtEveryCut) {
   for (int g = 0; g < f.num_row_groups(); ++g) {
     const int64_t n = f.row_group_num_rows(g);
     for (const std::vector<int>& columns :
-         {std::vector<int>{0, 1, 2, 3, 4, 5, 6}, std::vector<int>{3, 0, 0}, std::vector<int>{}}) {
+         {std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, std::vector<int>{4, 0, 0}, std::vector<int>{}}) {
       auto whole = f.ReadRowGroup(g, columns);
       ASSERT_TRUE(whole.ok()) << whole.status().ToString();
       for (int64_t slice : {int64_t{1}, int64_t{3}, int64_t{999}, int64_t{4096}, n - 1, n, n + 5}) {
@@ -1118,26 +1127,9 @@ TEST(RowGroupSlices, SlicesHoldTheRowsOfTheWholeRowGroupAtEveryCut) {
 // pages are damaged read as from the intact file, and the damage is reported (Corruption)
 // by the slice that reaches it.
 TEST(RowGroupSlices, ASliceDecodesOnlyThePagesItReaches) {
-  auto schema = Schema::ParseDDL("id BIGINT NOT NULL");
-  ASSERT_TRUE(schema.ok());
-  Column c(schema->field(0).type);
-  for (int64_t i = 0; i < 50000; ++i) c.Append<int64_t>(i * 7919 % 100003);
-  std::vector<Column> cols;
-  cols.push_back(std::move(c));
-  RecordBatch batch = RecordBatch::FromColumns(*schema, std::move(cols));
-  lakepipe::testing::TempDir dir;
-  WriteOptions wo;
-  wo.page_bytes = 4 << 10;
-  wo.dictionary = false;
-  auto w = FileWriter::Open(FileSystem::Default(), dir.Join("p.parquet"), *schema, wo);
-  ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->Write(batch).ok());
-  ASSERT_TRUE((*w)->Close().ok());
-  auto bytes = FileSystem::Default()->ReadFile(dir.Join("p.parquet"));
-  ASSERT_TRUE(bytes.ok());
-  std::string damaged = *bytes;
-  for (size_t i = damaged.size() / 2; i < damaged.size() * 3 / 4; ++i) damaged[i] = static_cast<char>(0xA5);
-  auto d = FileReader::OpenBuffer(damaged, "damaged.parquet");
+  ManyPages file;
+  ASSERT_NO_FATAL_FAILURE(WriteManyPages(&file));
+  auto d = FileReader::OpenBuffer(file.damaged, "damaged.parquet");
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_FALSE((*d)->ReadRowGroup(0, {}).ok());
   auto slices = (*d)->SliceRowGroup(0, {}, 1000);
