@@ -38,6 +38,18 @@ std::vector<int64_t> Ids(const std::vector<RecordBatch>& batches) {
   return out;
 }
 
+// Every piece a streaming reader (AppendsReader, SnapshotReader) gives, until its end.
+template <typename Reader>
+Result<std::vector<RecordBatch>> Pieces(Reader& reader) {
+  std::vector<RecordBatch> pieces;
+  RecordBatch b;
+  while (true) {
+    LP_ASSIGN_OR_RETURN(bool more, reader.Next(&b));
+    if (!more) return pieces;
+    pieces.push_back(std::move(b));
+  }
+}
+
 class AppendsReaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,15 +93,12 @@ TEST_F(AppendsReaderTest, RowGroupByRowGroupGivesTheRowsOfReadAppends) {
   ASSERT_EQ(expected.size(), 9000u);
 
   AppendsReader reader(*table_, 1, *latest, options);
-  std::vector<RecordBatch> pieces;
-  RecordBatch b;
-  while (true) {
-    auto more = reader.Next(&b);
-    ASSERT_TRUE(more.ok()) << more.status().ToString();
-    if (!*more) break;
-    ASSERT_GT(b.num_rows(), 0);
-    ASSERT_EQ(b.schema().names(), (std::vector<std::string>{"part", "id"}));
-    pieces.push_back(b);
+  auto read = Pieces(reader);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  const std::vector<RecordBatch>& pieces = *read;
+  for (const auto& p : pieces) {
+    ASSERT_GT(p.num_rows(), 0);
+    ASSERT_EQ(p.schema().names(), (std::vector<std::string>{"part", "id"}));
   }
   EXPECT_EQ(Ids(pieces), expected);
   // Row groups, not files: a file holds thousands of rows, a piece a few hundred.
@@ -108,14 +117,9 @@ TEST_F(AppendsReaderTest, SnapshotReaderGivesTheSnapshotsRows) {
   ASSERT_TRUE(snap.ok());
   auto reader = SnapshotReader::Open(*snap, {});
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  std::vector<RecordBatch> pieces;
-  RecordBatch b;
-  while (true) {
-    auto more = (*reader)->Next(&b);
-    ASSERT_TRUE(more.ok()) << more.status().ToString();
-    if (!*more) break;
-    pieces.push_back(b);
-  }
+  auto read = Pieces(**reader);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  const std::vector<RecordBatch>& pieces = *read;
   auto scan = Scan::Plan(*snap, {});
   ASSERT_TRUE(scan.ok());
   std::vector<RecordBatch> files;
@@ -139,15 +143,12 @@ TEST_F(AppendsReaderTest, SlicedRowGroupsGiveTheSameRows) {
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   options.slice_rows = 64;
   AppendsReader reader(*table_, 1, *latest, options);
-  std::vector<RecordBatch> pieces;
-  RecordBatch b;
-  while (true) {
-    auto more = reader.Next(&b);
-    ASSERT_TRUE(more.ok()) << more.status().ToString();
-    if (!*more) break;
-    ASSERT_GT(b.num_rows(), 0);
-    ASSERT_LE(b.num_rows(), 64);
-    pieces.push_back(b);
+  auto read = Pieces(reader);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  const std::vector<RecordBatch>& pieces = *read;
+  for (const auto& p : pieces) {
+    ASSERT_GT(p.num_rows(), 0);
+    ASSERT_LE(p.num_rows(), 64);
   }
   EXPECT_EQ(Ids(pieces), Ids(*whole));
   EXPECT_GT(pieces.size(), 5000u / 64);
@@ -167,14 +168,10 @@ TEST_F(AppendsReaderTest, SlicedRowGroupsGiveTheSameRows) {
   ASSERT_TRUE(snap.ok());
   auto snapshot = SnapshotReader::Open(*snap, scan_options);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
-  std::vector<RecordBatch> snapshot_pieces;
-  while (true) {
-    auto more = (*snapshot)->Next(&b);
-    ASSERT_TRUE(more.ok()) << more.status().ToString();
-    if (!*more) break;
-    ASSERT_LE(b.num_rows(), 100);
-    snapshot_pieces.push_back(b);
-  }
+  auto snapshot_read = Pieces(**snapshot);
+  ASSERT_TRUE(snapshot_read.ok()) << snapshot_read.status().ToString();
+  const std::vector<RecordBatch>& snapshot_pieces = *snapshot_read;
+  for (const auto& p : snapshot_pieces) ASSERT_LE(p.num_rows(), 100);
   std::vector<int64_t> got = Ids(snapshot_pieces), want = Ids(*whole);
   std::sort(got.begin(), got.end());
   std::sort(want.begin(), want.end());
