@@ -138,48 +138,6 @@ Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings) {
   return BatchRows(settings);
 }
 
-Result<std::unique_ptr<BatchStream>> FullScanProvider::StreamTable(
-    const sql::PlanNode& node, const std::vector<std::string>& columns,
-    const std::vector<parquet::ColumnPredicate>& predicates) {
-  if (!by_parts_ || node.read_change_feed) return std::unique_ptr<BatchStream>();
-  const sql::ResolvedDataset* ds = runner_.Find(node.table);
-  if (ds != nullptr && ds->kind == sql::DatasetKind::kView) return std::unique_ptr<BatchStream>();
-  LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, LatestSnapshot(node));
-  return SnapshotStream(node.table, snap, node.schema, columns, predicates);
-}
-
-Result<std::unique_ptr<BatchStream>> FullScanProvider::SnapshotStream(
-    const std::string& table, const delta::SnapshotPtr& snap, const Schema& planned,
-    const std::vector<std::string>& columns, const std::vector<parquet::ColumnPredicate>& predicates) {
-  delta::ScanOptions options;
-  // Columns (and predicates) the snapshot has: an older version may lack a column the
-  // plan has (it reads as NULL, WidenToPlan).
-  for (const auto& c : columns)
-    if (snap->schema().FindField(c) >= 0) options.columns.push_back(c);
-  if (options.columns.empty() && snap->schema().size() > 0) options.columns.push_back(snap->schema().field(0).name);
-  for (const auto& p : predicates)
-    if (snap->schema().FindField(p.column) >= 0) options.predicates.push_back(p);
-  if (!share_as_.empty()) {
-    // Read once for the views of this `run --once` group that read the same version.
-    LP_ASSIGN_OR_RETURN(std::unique_ptr<BatchStream> shared,
-                        runner_.shared_part_scans.Open(Lower(table), share_as_, snap, options.columns,
-                                                       options.predicates, cut_rows_,
-                                                       /*exact_parts=*/exec_.aggregate_threads > 1, &shared_read_views_));
-    if (shared != nullptr) {
-      std::shared_ptr<BatchStream> parts(std::move(shared));
-      return WidenedStream([parts](RecordBatch* out) { return parts->Next(out); }, planned);
-    }
-  }
-  LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::SnapshotReader> reader, delta::SnapshotReader::Open(snap, options));
-  // Cut first, then widen: the NULL columns of the columns not read are a part long.
-  std::unique_ptr<BatchStream> parts = FunctionStream([reader](RecordBatch* out) { return reader->Next(out); });
-  if (cut_rows_ > 0) parts = SliceStream(std::move(parts), cut_rows_);
-  std::shared_ptr<BatchStream> cut(std::move(parts));
-  auto widened = WidenedStream([cut](RecordBatch* out) { return cut->Next(out); }, planned);
-  // Two parts ahead: the next is decoded while the aggregate takes this one.
-  return PrefetchStream(std::move(widened), 2);
-}
-
 Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::ResolvedDataset& ds,
                                                                     bool full_refresh, StatusBoard* board) {
   int64_t start = MonotonicNanos();
@@ -195,7 +153,7 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   }
   ExecOptions exec;
   exec.current_timestamp_micros = clock->NowMicros();
-  FullScanProvider provider(*this, exec);
+  FullScanProvider provider(Scans(), exec);
   LP_ASSIGN_OR_RETURN(const int64_t part_rows, ViewPartRows(pipeline.settings));
   provider.ReadByParts(part_rows);
   provider.ShareScansAs(Lower(ds.name));
@@ -320,12 +278,12 @@ struct ViewInput {
 // Reads the planned input of an incremental view's batch (ViewInput).
 class IncrementalViewScanProvider : public FullScanProvider {
  public:
-  IncrementalViewScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const ViewInput& input)
-      : FullScanProvider(runner, exec), input_(input) {}
+  IncrementalViewScanProvider(ScanContext context, const ExecOptions& exec, const ViewInput& input)
+      : FullScanProvider(std::move(context), exec), input_(input) {}
 
   Result<Batches> ReadTable(const sql::PlanNode& node) override {
     if (Lower(node.table) != Lower(input_.table)) return FullScanProvider::ReadTable(node);
-    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+    LP_ASSIGN_OR_RETURN(auto table, context_.open_table(node.table));
     if (input_.kind == ViewInput::Kind::kSnapshot) {
       LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, SnapshotAt(*table));
       return ReadSnapshot(snap, node.schema);
@@ -340,7 +298,7 @@ class IncrementalViewScanProvider : public FullScanProvider {
     if (Lower(node.table) != Lower(input_.table)) return FullScanProvider::StreamTable(node, columns, predicates);
     if (by_parts_ && input_.kind == ViewInput::Kind::kAppends) return SharedAppendsStream(node, columns);
     if (!by_parts_ || input_.kind != ViewInput::Kind::kSnapshot) return std::unique_ptr<BatchStream>();
-    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+    LP_ASSIGN_OR_RETURN(auto table, context_.open_table(node.table));
     LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, SnapshotAt(*table));
     return SnapshotStream(node.table, snap, node.schema, columns, predicates);
   }
@@ -353,14 +311,14 @@ class IncrementalViewScanProvider : public FullScanProvider {
   }
 
   // The rows of the planned versions, in the columns the query reads, one version after
-  // the other through runner_.shared_appends (each version decoded once for every view
+  // the other through ScanContext::shared_appends (each version decoded once for every view
   // that follows the table); null when the latest schema is not that of every version in
   // the range (then the range is read whole, in the schema of its end).
   Result<std::unique_ptr<BatchStream>> SharedAppendsStream(const sql::PlanNode& node,
                                                            const std::vector<std::string>& columns) {
     const int64_t start = input_.start_version;
     const int64_t end = input_.end_version;
-    LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::DeltaTable> table, runner_.Table(node.table));
+    LP_ASSIGN_OR_RETURN(std::shared_ptr<delta::DeltaTable> table, context_.open_table(node.table));
     LP_ASSIGN_OR_RETURN(delta::SnapshotPtr latest, table->Latest());
     if (latest->version() < end || !SharedAppends::UsableFor(*latest, start)) return std::unique_ptr<BatchStream>();
     std::vector<std::string> read;
@@ -373,7 +331,7 @@ class IncrementalViewScanProvider : public FullScanProvider {
       std::unique_ptr<BatchStream> version;  // the one being read, piece by piece
     };
     auto cursor = std::make_shared<Cursor>(Cursor{start, nullptr});
-    SharedAppends* shared = &runner_.shared_appends;
+    SharedAppends* shared = context_.shared_appends;
     std::unique_ptr<BatchStream> parts =
         FunctionStream([=](RecordBatch* out) -> Result<bool> {
           while (true) {
@@ -399,9 +357,8 @@ class IncrementalViewScanProvider : public FullScanProvider {
 // retracts, or adds); other tables are read whole.
 class GivenRowsScanProvider : public FullScanProvider {
  public:
-  GivenRowsScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, std::string table,
-                        const Batches& rows)
-      : FullScanProvider(runner, exec), table_(Lower(table)), rows_(rows) {}
+  GivenRowsScanProvider(ScanContext context, const ExecOptions& exec, std::string table, const Batches& rows)
+      : FullScanProvider(std::move(context), exec), table_(Lower(table)), rows_(rows) {}
 
   Result<Batches> ReadTable(const sql::PlanNode& node) override {
     if (Lower(node.table) != table_) return FullScanProvider::ReadTable(node);
@@ -693,13 +650,13 @@ bool FileMayHoldKeys(const delta::Snapshot& snap, const delta::DataFile& file, c
 // of other groups in the files read are still returned (the caller keeps the groups').
 class GroupFilesScanProvider : public FullScanProvider {
  public:
-  GroupFilesScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, std::string table,
-                         int64_t version, const KeyValues& keys)
-      : FullScanProvider(runner, exec), table_(Lower(table)), version_(version), keys_(keys) {}
+  GroupFilesScanProvider(ScanContext context, const ExecOptions& exec, std::string table, int64_t version,
+                         const KeyValues& keys)
+      : FullScanProvider(std::move(context), exec), table_(Lower(table)), version_(version), keys_(keys) {}
 
   Result<Batches> ReadTable(const sql::PlanNode& node) override {
     if (Lower(node.table) != table_) return FullScanProvider::ReadTable(node);
-    LP_ASSIGN_OR_RETURN(auto table, runner_.Table(node.table));
+    LP_ASSIGN_OR_RETURN(auto table, context_.open_table(node.table));
     LP_ASSIGN_OR_RETURN(delta::SnapshotPtr snap, table->AtVersion(version_));
     delta::ScanOptions options;
     options.columns = node.schema.names();
@@ -1025,7 +982,7 @@ void IncrementalViewUpdate::InstallAggregateCallbacks() {
 Status IncrementalViewUpdate::TakeBackRetracted() {
   if (!changes_ || changes_->deleted.empty()) return Status::OK();
   pass_ = Pass::kRetracting;
-  GivenRowsScanProvider gone(r_, exec_, upstream_, changes_->deleted);
+  GivenRowsScanProvider gone(r_.Scans(), exec_, upstream_, changes_->deleted);
   LP_RETURN_IF_ERROR(Execute(*ds_.plan, gone, exec_).status());
   pass_ = Pass::kApplying;
   // Rows the query's WHERE never let in need no taking back.
@@ -1077,7 +1034,7 @@ Status IncrementalViewUpdate::TakeBackRetracted() {
     keys.values.erase(std::unique(keys.values.begin(), keys.values.end(), equal), keys.values.end());
   }
   pass_ = Pass::kRecomputing;
-  GroupFilesScanProvider group_files(r_, exec_, upstream_, latest_, keys);
+  GroupFilesScanProvider group_files(r_.Scans(), exec_, upstream_, latest_, keys);
   LP_RETURN_IF_ERROR(Execute(*ds_.plan, group_files, exec_).status());
   pass_ = Pass::kApplying;
   const int64_t n = groups_->num_rows();
@@ -1098,7 +1055,7 @@ Result<TableReport> IncrementalViewUpdate::ApplyAndCommit() {
     (void)aggregate.Abandon();
     return st;
   };
-  IncrementalViewScanProvider snapshot_or_appends(r_, exec_, input_);
+  IncrementalViewScanProvider snapshot_or_appends(r_.Scans(), exec_, input_);
   {
     auto part_rows = ViewPartRows(r_.pipeline.settings);
     if (!part_rows.ok()) return abandon(part_rows.status());
@@ -1112,7 +1069,7 @@ Result<TableReport> IncrementalViewUpdate::ApplyAndCommit() {
   // Only a snapshot is read by parts through a shared read: the other views of the group
   // need not wait for this one.
   if (changes_ || input_.kind != ViewInput::Kind::kSnapshot) r_.shared_part_scans.Withdraw(view);
-  GivenRowsScanProvider given(r_, exec_, upstream_, changes_ ? changes_->inserted : retracted_);
+  GivenRowsScanProvider given(r_.Scans(), exec_, upstream_, changes_ ? changes_->inserted : retracted_);
   FullScanProvider& provider = changes_ ? static_cast<FullScanProvider&>(given) : snapshot_or_appends;
   auto executed = Execute(*ds_.plan, provider, exec_);
   if (!executed.ok()) return abandon(executed.status());

@@ -30,6 +30,7 @@
 #include "runtime/file_source.h"
 #include "runtime/flow_states.h"
 #include "runtime/pipeline_runner.h"
+#include "runtime/scan_providers.h"
 #include "runtime/shared_appends.h"
 #include "runtime/shared_scan.h"
 #include "runtime/shared_part_scan.h"
@@ -47,7 +48,6 @@ class EventLog;
 class FileWatcher;
 
 using Json = nlohmann::json;
-using Batches = std::vector<RecordBatch>;
 
 std::string Lower(std::string s);
 int64_t ElapsedMs(int64_t start_nanos);
@@ -59,11 +59,6 @@ struct PlanSources {
   std::vector<const sql::PlanNode*> stream_scans;      // STREAM read_kafka(...), ... (message sources)
   std::set<std::string> tables_read;                   // every stored table read (lower case)
 };
-
-// When the source lines of a table version arrived: (landing file mtime, lines), for the
-// end-to-end latency of the tables downstream. Kept in memory only; after a restart the
-// lines committed before it are simply not observed.
-using Arrivals = std::vector<std::pair<int64_t, int64_t>>;
 
 // A streaming table's flow, kept open across updates (continuous mode runs many): its
 // checkpoint, what its plans consumed so far, and its open state stores.
@@ -94,7 +89,7 @@ struct Flow {
   std::map<std::string, int64_t> last_version;              // upstream (lower case) -> last endVersion
   // Message sources (runtime/stream_source.h), by StreamSourceKey: the open source (opened
   // on first use) and its range in the latest plan (where the next plan continues).
-  std::map<std::string, std::unique_ptr<StreamSource>> stream_sources;
+  StreamSources stream_sources;
   std::map<std::string, Json> stream_ranges;
   int64_t backlog_records = 0;  // message sources' backlog after the last plan
   // The durable state of each stateful operator of the flow's query (opened on first use).
@@ -144,17 +139,6 @@ Result<int64_t> ViewPartRows(const sql::PipelineSettings& settings);
 // read at the same version: the configuration `lakepipe.shareViewScans` (true or false),
 // else true.
 Result<bool> ShareViewScans(const sql::PipelineSettings& settings);
-// Rows read from a stored table in the plan's columns (`planned`): columns (or struct
-// fields) a batch lacks are NULL, so that the executor sees the columns it planned.
-// A NULL column made is handed to the next batch of the same length too (batches are
-// immutable once built): a view reading 3 of Silver's 12 columns does not build 9
-// columns of NULLs per part. `nulls` keeps them across calls (one per planned field);
-// without it they are shared within `rows`.
-Result<Batches> WidenToPlan(Batches rows, const Schema& planned, std::vector<ColumnPtr>* nulls = nullptr);
-// A stream of stored rows (`next`), each batch widened as WidenToPlan widens a list;
-// `planned` must outlive the stream.
-std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned);
-
 // A table and the tables it writes beside itself: `<t>_quarantine` (rows that failed a
 // QUARANTINE expectation) and `<t>_late` (rows behind a watermark). They are created with
 // its table properties and grow a file per batch like it, so auto-compaction and scheduled
@@ -307,6 +291,12 @@ struct PipelineRunner::Impl {
   Result<std::shared_ptr<delta::DeltaTable>> Table(const std::string& name) const;
   // Forgets the handle (the table's folder was removed).
   void ForgetTable(const std::string& name) const;
+  // What the scan providers read through: this runner's datasets, table handles and
+  // shared reads.
+  ScanContext Scans() const {
+    return ScanContext{fs, &resolved, [this](const std::string& name) { return Table(name); }, &shared_scans,
+                       &shared_part_scans, &shared_appends};
+  }
   // Whether a materialized view's last update read exactly the table versions that are
   // current now (recorded as operationParameters.inputs), so recomputing it would change
   // nothing. Views over read_files or current_timestamp() are always recomputed.
@@ -366,122 +356,6 @@ struct PipelineRunner::Impl {
   Arrivals NewArrivalsFor(const std::string& view, const std::map<std::string, int64_t>& versions_read);
   // The arrivals of upstream `table`'s versions (after_version, up_to_version].
   Arrivals ArrivalsBetween(const std::string& table, int64_t after_version, int64_t up_to_version) const;
-};
-
-// Reads everything: the current snapshot of each table, every file of each source.
-class FullScanProvider : public ScanProvider {
- public:
-  FullScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec)
-      : runner_(runner), exec_(exec) {}
-
-  Result<Batches> ReadTable(const sql::PlanNode& node) override;
-  Result<Batches> ReadFiles(const sql::PlanNode& node) override;
-
-  // Lets an aggregate read the tables it scans by parts (StreamTable; docs/execution.md,
-  // "Materialized views by parts"), decoded on a thread of their own: one part per row
-  // group, cut to at most `cut_rows` rows when that is > 0. Off until called: the
-  // providers that give a scan its rows in advance (a view's retracted rows) must not be
-  // bypassed.
-  void ReadByParts(int64_t cut_rows) {
-    by_parts_ = true;
-    cut_rows_ = cut_rows;
-  }
-  // The snapshot reads by parts of this provider are those of view `view` (lower case):
-  // a table that other views of the same `run --once` group read at the same version is
-  // read once for all of them (runner_.shared_part_scans). Unset, each read is its own.
-  void ShareScansAs(std::string view) { share_as_ = std::move(view); }
-  Result<std::unique_ptr<BatchStream>> StreamTable(const sql::PlanNode& node, const std::vector<std::string>& columns,
-                                                   const std::vector<parquet::ColumnPredicate>& predicates) override;
-
-  const FileReadStats& file_stats() const { return file_stats_; }
-  // name@version of every table read, for "nothing changed" checks.
-  const std::map<std::string, int64_t>& versions_read() const { return versions_read_; }
-  // The views that shared this provider's read by parts (ShareScansAs), 0 when it read alone.
-  int64_t shared_read_views() const { return shared_read_views_; }
-
- protected:
-  Result<Batches> ReadWholeTable(const sql::PlanNode& node);
-  // The latest snapshot of the table `node` reads, recorded in versions_read_; NotFound
-  // names the table when it has no data yet.
-  Result<delta::SnapshotPtr> LatestSnapshot(const sql::PlanNode& node);
-  // Every row of a snapshot, in `columns`' columns (one read shared by the views that run
-  // together, runner_.shared_scans).
-  Result<Batches> ReadSnapshot(const delta::SnapshotPtr& snap, const Schema& columns);
-  // The rows of a snapshot by parts, in `planned`'s columns of which only `columns` are
-  // read (the others NULL), skipping row groups by `predicates`: a stream of row groups
-  // (cut to cut_rows_), read a few batches ahead on a thread of its own.
-  // `table` is the table's name in the plan (the key of a shared read).
-  Result<std::unique_ptr<BatchStream>> SnapshotStream(const std::string& table, const delta::SnapshotPtr& snap,
-                                                      const Schema& planned, const std::vector<std::string>& columns,
-                                                      const std::vector<parquet::ColumnPredicate>& predicates);
-  bool by_parts_ = false;  // ReadByParts
-  int64_t cut_rows_ = 0;
-  std::string share_as_;  // ShareScansAs
-  int64_t shared_read_views_ = 0;
-
-  const PipelineRunner::Impl& runner_;
-  const ExecOptions& exec_;
-  FileReadStats file_stats_;
-  std::map<std::string, int64_t> versions_read_;
-};
-
-// The input of one planned micro-batch: the planned files of each read_files source and the
-// planned version range of each streaming table; other tables are read whole.
-class BatchScanProvider : public FullScanProvider {
- public:
-  BatchScanProvider(const PipelineRunner::Impl& runner, const ExecOptions& exec, const BatchPlan& plan,
-                    Flow* flow = nullptr)
-      : FullScanProvider(runner, exec), plan_(plan), flow_(flow) {}
-
-  Result<Batches> ReadTable(const sql::PlanNode& node) override;
-  Result<Batches> ReadFiles(const sql::PlanNode& node) override;
-  // The planned range of a message source, read through the flow's open source.
-  Result<Batches> ReadStream(const sql::PlanNode& node) override;
-
-  // When the message-source rows read were produced (for latency).
-  const Arrivals& stream_arrivals() const { return stream_arrivals_; }
-  // Reading by parts: from now on each source of the batch gives part `part` of its
-  // input (part 0 first, then 1, 2, ... while more_parts() says another follows; a part
-  // may be empty, and a source whose input ended gives empty parts while another goes
-  // on). A message source reads StreamSource::ReadPart; read_files and a streaming
-  // table's planned versions (or snapshot) are read as a stream of about `batch_rows`
-  // rows per part, decoded on a thread of their own a few parts ahead (runtime/
-  // batch_stream.h). file_stats() is complete once more_parts() is false.
-  void SetPart(int part, int64_t batch_rows = kDefaultBatchRows) {
-    part_ = part;
-    batch_rows_ = batch_rows;
-    more_parts_ = false;
-  }
-  bool more_parts() const { return more_parts_; }
-  // The parts with rows read so far.
-  int64_t parts_read() const { return parts_read_; }
-  ~BatchScanProvider() override;
-
- private:
-  // A source's parts: its stream (opened at part 0) and, for read_files, the planned files
-  // it reads and its read statistics, added to file_stats_ when it ends (each stream is
-  // read on a thread of its own).
-  struct SourceParts {
-    std::unique_ptr<BatchStream> stream;
-    std::vector<SourceFileEntry> files;
-    FileReadStats stats;
-    bool ended = false;
-  };
-  // The next part of `node`'s stream, opened at part 0 by `open`.
-  Result<Batches> NextPart(const sql::PlanNode& node, const std::function<Result<std::unique_ptr<BatchStream>>(SourceParts&)>& open);
-  // After a source's read of the current part: whether it had rows, and whether more follow.
-  void NotePart(bool rows, bool more);
-
-  const BatchPlan& plan_;
-  Flow* flow_;
-  Arrivals stream_arrivals_;
-  int part_ = -1;  // -1: the whole range
-  bool more_parts_ = false;
-  int64_t parts_read_ = 0;
-  int counted_part_ = -1;  // the last part counted in parts_read_
-  int64_t batch_rows_ = kDefaultBatchRows;
-  std::set<const sql::PlanNode*> stream_parts_ended_;  // message sources whose parts ended
-  std::map<const sql::PlanNode*, SourceParts> parts_;  // declared last: their threads stop first
 };
 
 }  // namespace lakepipe::runtime

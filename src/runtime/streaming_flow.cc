@@ -1084,7 +1084,7 @@ Result<TableReport> StreamingFlowUpdate::Run() {
     // A replayed plan may name message sources this process has not opened yet.
     for (const sql::PlanNode* scan : sources_.stream_scans)
       LP_RETURN_IF_ERROR(r_.OpenStreamSourceOf(ds, *flow_, *scan).status());
-    BatchScanProvider provider(r_, exec, plan, flow_);
+    BatchScanProvider provider(r_.Scans(), exec, plan, &flow_->stream_sources);
     const delta::WriteOptions options = WriteOptionsFor(plan.batch_id);
     if (by_parts_) {
       LP_RETURN_IF_ERROR(ProcessByParts(provider, exec, options, &done));
