@@ -187,7 +187,7 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   report.status = "updated";
   report.technique = "complete recompute";
   // Latency: the lines of every upstream version this update read for the first time.
-  RecordArrivals(ds.name, commit.version, NewArrivalsFor(ds.name, provider.versions_read()), board);
+  RecordArrivals(ds.name, commit.version, arrivals.NewFor(ds.name, provider.versions_read()), board);
   if (board != nullptr) {
     report.duration_ms = ElapsedMs(start);
     board->RecordBatch(report, clock->NowMillis());
@@ -1111,7 +1111,7 @@ Result<TableReport> IncrementalViewUpdate::ApplyAndCommit() {
   report_.state_bytes = size.disk_bytes;
   report_.operators = {{"aggregate-0", size.keys, size.disk_bytes}};
   report_.technique = technique_;
-  r_.RecordArrivals(ds_.name, commit->version, r_.NewArrivalsFor(ds_.name, {{Lower(upstream_), latest_}}), board_);
+  r_.RecordArrivals(ds_.name, commit->version, r_.arrivals.NewFor(ds_.name, {{Lower(upstream_), latest_}}), board_);
   if (board_ != nullptr) {
     report_.duration_ms = ElapsedMs(start_);
     board_->RecordBatch(report_, r_.clock->NowMillis());

@@ -70,9 +70,6 @@ bool GainsColumns(const Schema& table, const Schema& query) {
   return true;
 }
 
-// How many versions of a table's arrival record are kept for latency bookkeeping.
-constexpr size_t kArrivalVersionsKept = 2000;
-
 }  // namespace
 
 PipelineRunner::Impl::~Impl() = default;
@@ -124,57 +121,14 @@ Result<TableReport> PipelineRunner::Impl::UpdateTable(const sql::ResolvedDataset
                                                       : UpdateMaterializedView(ds, full_refresh, board);
 }
 
-void PipelineRunner::Impl::RecordArrivals(const std::string& table, int64_t version, Arrivals arrivals,
+void PipelineRunner::Impl::RecordArrivals(const std::string& table, int64_t version, Arrivals lines,
                                           StatusBoard* board) {
-  // Lines from one file share its arrival time: merge them.
-  std::sort(arrivals.begin(), arrivals.end());
-  Arrivals merged;
-  for (const auto& [t, n] : arrivals) {
-    if (!merged.empty() && merged.back().first == t) merged.back().second += n;
-    else merged.emplace_back(t, n);
+  Arrivals merged = arrivals.Record(table, version, std::move(lines));
+  if (board == nullptr) return;
+  int64_t now = clock->NowMicros();
+  for (const auto& [t, n] : merged) {
+    board->RecordLatency(table, static_cast<double>(std::max<int64_t>(0, now - t)) / 1e6, n);
   }
-  if (board != nullptr) {
-    int64_t now = clock->NowMicros();
-    for (const auto& [t, n] : merged) {
-      board->RecordLatency(table, static_cast<double>(std::max<int64_t>(0, now - t)) / 1e6, n);
-    }
-  }
-  std::lock_guard<std::mutex> lock(lineage_mu);
-  auto& versions = this->arrivals[Lower(table)];
-  versions[version] = std::move(merged);
-  while (versions.size() > kArrivalVersionsKept) versions.erase(versions.begin());
-}
-
-Arrivals PipelineRunner::Impl::ArrivalsBetween(const std::string& table, int64_t after_version,
-                                               int64_t up_to_version) const {
-  Arrivals out;
-  std::lock_guard<std::mutex> lock(lineage_mu);
-  auto it = arrivals.find(Lower(table));
-  if (it == arrivals.end()) return out;
-  for (auto v = it->second.upper_bound(after_version); v != it->second.end() && v->first <= up_to_version; ++v) {
-    out.insert(out.end(), v->second.begin(), v->second.end());
-  }
-  return out;
-}
-
-Arrivals PipelineRunner::Impl::NewArrivalsFor(const std::string& view,
-                                              const std::map<std::string, int64_t>& versions_read) {
-  std::map<std::string, std::pair<int64_t, int64_t>> ranges;  // table -> (after, up to)
-  {
-    std::lock_guard<std::mutex> lock(lineage_mu);
-    auto& consumed = versions_consumed[Lower(view)];
-    for (const auto& [t, v] : versions_read) {
-      auto it = consumed.find(t);
-      if (it != consumed.end()) ranges[t] = {it->second, v};
-      consumed[t] = v;
-    }
-  }
-  Arrivals out;
-  for (const auto& [t, range] : ranges) {
-    Arrivals up = ArrivalsBetween(t, range.first, range.second);
-    out.insert(out.end(), up.begin(), up.end());
-  }
-  return out;
 }
 
 Result<std::shared_ptr<delta::DeltaTable>> PipelineRunner::Impl::Table(const std::string& name) const {

@@ -184,11 +184,8 @@ struct PipelineRunner::Impl {
   std::map<std::string, std::shared_ptr<state::ScdStateStore>> scd_stores;
   mutable std::mutex tables_mu;
   mutable std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables;  // by path
-  mutable std::mutex lineage_mu;
-  // table (lower case) -> version -> arrivals, for latency; trimmed as it grows.
-  std::map<std::string, std::map<int64_t, Arrivals>> arrivals;
-  // table (lower case) -> the upstream versions its last update read (latency bookkeeping).
-  std::map<std::string, std::map<std::string, int64_t>> versions_consumed;
+  // When the lines in each table version arrived (latency bookkeeping).
+  ArrivalLedger arrivals;
   // Snapshot reads shared by the views RunOnce runs together.
   mutable SharedScans shared_scans;
   // Snapshot reads by parts shared by the views RunOnce runs together (their part streams,
@@ -351,11 +348,7 @@ struct PipelineRunner::Impl {
                                          delta::WriteOptions options);
   // Latency bookkeeping: records what table `table` version `version` contains, and
   // observes on `board` how long its lines took to get there.
-  void RecordArrivals(const std::string& table, int64_t version, Arrivals arrivals, StatusBoard* board);
-  // The arrivals of what a materialized view reads for the first time at `versions_read`.
-  Arrivals NewArrivalsFor(const std::string& view, const std::map<std::string, int64_t>& versions_read);
-  // The arrivals of upstream `table`'s versions (after_version, up_to_version].
-  Arrivals ArrivalsBetween(const std::string& table, int64_t after_version, int64_t up_to_version) const;
+  void RecordArrivals(const std::string& table, int64_t version, Arrivals lines, StatusBoard* board);
 };
 
 }  // namespace lakepipe::runtime

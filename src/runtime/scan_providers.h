@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "delta/table.h"
+#include "runtime/arrival_ledger.h"
 #include "runtime/batch_plan.h"
 #include "runtime/batch_stream.h"
 #include "runtime/executor.h"
@@ -37,11 +38,6 @@ namespace lakepipe::runtime {
 using Batches = std::vector<RecordBatch>;
 // A streaming flow's open message sources, by StreamSourceKey.
 using StreamSources = std::map<std::string, std::unique_ptr<StreamSource>>;
-
-// When the source lines of a table version arrived: (landing file mtime, lines), for the
-// end-to-end latency of the tables downstream. Kept in memory only; after a restart the
-// lines committed before it are simply not observed.
-using Arrivals = std::vector<std::pair<int64_t, int64_t>>;
 
 // What the scan providers need of the running pipeline (PipelineRunner::Impl::Scans()
 // makes one). Every pointer outlives the providers given it.

@@ -977,7 +977,7 @@ void StreamingFlowUpdate::NoteCommitted(const BatchPlan& plan, const BatchScanPr
   arrivals.insert(arrivals.end(), provider.stream_arrivals().begin(), provider.stream_arrivals().end());
   for (const auto& s : plan.sources) {
     if (s.kind != PlannedSource::Kind::kDelta) continue;
-    Arrivals up = r_.ArrivalsBetween(s.table, s.start_version - 1, s.end_version);
+    Arrivals up = r_.arrivals.Between(s.table, s.start_version - 1, s.end_version);
     arrivals.insert(arrivals.end(), up.begin(), up.end());
   }
   r_.RecordArrivals(ds_->name, commit.version, std::move(arrivals), board_);
