@@ -320,10 +320,12 @@ TEST_F(BoundedBatchesTest, SmallFilesJoinedIntoPartsWriteWhatOnePartPerFileWrite
 
 // The steps that keep state from row to row, read by parts: under a watermark a keyed
 // de-duplication, a DISTINCT, a tumbling window over the de-duplicated table and session
-// windows; and a join with a stored table, built once for all parts (directly, and in a
-// view read as a stream). Each row must meet the watermark it meets in one part, each
-// window must hold the rows it holds then, and each row must find its matches: the same
-// rows (and late rows) in every table.
+// windows; and a join with a stored table, built once for all parts (directly, in a view
+// read as a stream, and with the stream on the right of an inner join, whose left side is
+// then the one built). Each row must meet the watermark it meets in one part, each window
+// must hold the rows it holds then, and each row must find its matches: the same rows
+// (and late rows) in every table, and the same rows whichever side of the join the
+// stream is on.
 constexpr char kStatefulSql[] = R"sql(
 CREATE OR REFRESH STREAMING TABLE events
 AS SELECT * FROM STREAM read_files('${landing}', format => 'csv', header => true,
@@ -358,6 +360,14 @@ AS SELECT e.id, e.amount, p.name FROM STREAM(events) e JOIN people p ON e.who = 
 
 CREATE OR REFRESH STREAMING TABLE large_events_of_people
 AS SELECT id, name FROM STREAM(events_of_people) WHERE amount > 3;
+
+CREATE OR REFRESH STREAMING TABLE people_then_events
+AS SELECT p.name, e.id, e.amount FROM people p JOIN STREAM(events) e
+  ON p.who = e.who AND e.amount > length(p.name);
+
+CREATE OR REFRESH STREAMING TABLE events_then_people
+AS SELECT p.name, e.id, e.amount FROM STREAM(events) e JOIN people p
+  ON p.who = e.who AND e.amount > length(p.name);
 )sql";
 
 class StatefulPartsTest : public BoundedBatchesTest {
@@ -366,8 +376,9 @@ class StatefulPartsTest : public BoundedBatchesTest {
     sql_ = kStatefulSql;
     tables_ = {"events",          "first_events", "first_events_late", "seen_pairs",
                "seen_pairs_late", "per_window",   "per_window_late",   "sessions",
-               "sessions_late",   "named_events", "large_events_of_people"};
-    unordered_ = {"per_window", "sessions"};
+               "sessions_late",   "named_events", "large_events_of_people", "people_then_events",
+               "events_then_people"};
+    unordered_ = {"per_window", "sessions", "people_then_events", "events_then_people"};
   }
 
   // `rows` events from line `first`: bursts of six lines 20 s apart every 5 minutes; every
@@ -415,11 +426,22 @@ TEST_F(StatefulPartsTest, StatefulStepsWriteWhatOnePartWrites) {
   // The reference has what the comparisons below need: rows in every table, late ones too.
   for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 3) << t;
   for (const char* table :
-       {"first_events", "seen_pairs", "per_window", "sessions", "named_events", "large_events_of_people"}) {
+       {"first_events", "seen_pairs", "per_window", "sessions", "named_events", "large_events_of_people",
+        "people_then_events"}) {
     // One part a batch (two) in the reference; a part a row with batchRows 1.
     EXPECT_EQ(parts[0][table], 2) << table;
     EXPECT_GT(parts[1][table], 100) << table << ": not read by parts";
   }
+  // The stream on either side of the inner join: the same rows, in every run.
+  auto rows_of = [](const std::string& table_text) { return table_text.substr(table_text.find('\n')); };
+  const size_t people_then_events = tables_.size() - 2, events_then_people = tables_.size() - 1;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    for (const auto* run : {&first, &second}) {
+      EXPECT_EQ(rows_of((*run)[i][people_then_events]), rows_of((*run)[i][events_then_people]))
+          << "batchRows " << configs[i].rows;
+    }
+  }
+  EXPECT_GT(std::count(second[0][people_then_events].begin(), second[0][people_then_events].end(), '\n'), 20);
   for (size_t i = 1; i < configs.size(); ++i) {
     for (size_t t = 0; t < tables_.size(); ++t) {
       EXPECT_EQ(first[i][t], first[0][t]) << "batchRows " << configs[i].rows << ", flowThreads "

@@ -321,6 +321,7 @@ class Executor {
     std::optional<expr::BoundExpr> residual;
   };
   Result<JoinParts> BindJoin(const PlanNode& node);
+  Result<Batches> RunJoinBuildingLeft(const PlanNode& node);
   Result<std::unique_ptr<operators::HashJoin>> BuildJoin(const PlanNode& node, JoinParts parts);
   Result<Batches> RunStreamJoin(const PlanNode& node, JoinParts parts, const Batches& left_rows,
                                 const Batches& right_rows);
@@ -776,6 +777,7 @@ Result<Batches> Executor::RunStateful(const PlanNode& node) {
         return Status::NotSupported("a join without an equality between the two sides (cross join or "
                                     "non-equi join); join ON left.col = right.col");
       }
+      if (options_.across_parts != nullptr && options_.across_parts->BuildsLeft(node)) return RunJoinBuildingLeft(node);
       operators::HashJoin* join =
           options_.across_parts != nullptr ? options_.across_parts->FindJoin(node) : nullptr;
       std::unique_ptr<operators::HashJoin> own;
@@ -862,6 +864,49 @@ Result<std::unique_ptr<operators::HashJoin>> Executor::BuildJoin(const PlanNode&
   for (const auto& b : right_rows) LP_RETURN_IF_ERROR(join->Build(b));
   LP_RETURN_IF_ERROR(join->FinishBuild());
   return join;
+}
+
+// An INNER join read by parts whose stream is its right input (AcrossParts::BuildLeft):
+// the same join with its sides swapped. Its left input is built once, at the first part;
+// each part's right rows probe it, and the matches are put back in the join's column
+// order (left, then right) before the residual condition keeps the rows it accepts, as
+// an inner join's residual does.
+Result<Batches> Executor::RunJoinBuildingLeft(const PlanNode& node) {
+  const PlanNode& left = *node.inputs[0];
+  const PlanNode& right = *node.inputs[1];
+  if (node.join_type != sql::JoinType::kInner) {
+    return Status::Internal("only an inner join can build its left side");
+  }
+  LP_ASSIGN_OR_RETURN(JoinParts parts, BindJoin(node));
+  operators::HashJoin* join = options_.across_parts->FindJoin(node);
+  if (join == nullptr) {
+    LP_ASSIGN_OR_RETURN(auto built, operators::HashJoin::Make(operators::JoinType::kInner, right.schema, left.schema,
+                                                              std::move(parts.right_keys), std::move(parts.left_keys),
+                                                              std::nullopt));
+    LP_ASSIGN_OR_RETURN(Batches left_rows, Run(left));
+    for (const auto& b : left_rows) LP_RETURN_IF_ERROR(built->Build(b));
+    LP_RETURN_IF_ERROR(built->FinishBuild());
+    join = options_.across_parts->KeepJoin(node, std::move(built));
+  }
+  const size_t left_columns = left.schema.size();
+  const size_t right_columns = right.schema.size();
+  LP_ASSIGN_OR_RETURN(Batches right_rows, Run(right));
+  Batches out;
+  for (const auto& b : right_rows) {
+    LP_ASSIGN_OR_RETURN(RecordBatch swapped, join->Probe(b));
+    if (swapped.num_rows() == 0) continue;
+    std::vector<ColumnPtr> columns;
+    columns.reserve(left_columns + right_columns);
+    for (size_t c = 0; c < left_columns; ++c) columns.push_back(swapped.column_ptr(right_columns + c));
+    for (size_t c = 0; c < right_columns; ++c) columns.push_back(swapped.column_ptr(c));
+    RecordBatch joined(node.schema, std::move(columns), swapped.num_rows());
+    if (parts.residual) {
+      LP_ASSIGN_OR_RETURN(joined, operators::Filter(joined, *parts.residual));
+      if (joined.num_rows() == 0) continue;
+    }
+    out.push_back(std::move(joined));
+  }
+  return Relabel(node.schema, std::move(out));
 }
 
 // Both inputs are streams: the join keeps its buffers across micro-batches (the flow's

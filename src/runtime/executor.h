@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,9 +83,15 @@ class AcrossParts {
   // The join of `node` built at an earlier part; null before the first.
   operators::HashJoin* FindJoin(const sql::PlanNode& node) const;
   operators::HashJoin* KeepJoin(const sql::PlanNode& node, std::unique_ptr<operators::HashJoin> join);
+  // Marks INNER join `node` as one whose stream is its right input: its left input (a
+  // stored table) is the side built once, and each part's rows of the right probe it.
+  // Set before the first part.
+  void BuildLeft(const sql::PlanNode& node) { build_left_.insert(&node); }
+  bool BuildsLeft(const sql::PlanNode& node) const { return build_left_.count(&node) > 0; }
 
  private:
   std::map<const sql::PlanNode*, std::unique_ptr<operators::HashJoin>> joins_;
+  std::set<const sql::PlanNode*> build_left_;
 };
 
 struct ExecOptions {

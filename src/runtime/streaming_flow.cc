@@ -430,14 +430,18 @@ namespace {
 // - A join of the stream (its left input) with a side that reads no stream (a stored
 //   table, a view or subquery over stored tables): that side is read and built once, at
 //   the first part (ExecOptions::across_parts), so every part is joined with the same
-//   version of it, and each row of the stream gives what it gives in the whole read. Not
-//   a join between two streams, nor one whose stream is on the right (the side built).
+//   version of it, and each row of the stream gives what it gives in the whole read.
+//   An INNER join whose stream is on the right is the same join with its sides swapped:
+//   its left side is built once and the stream's parts probe it (added to `build_left`).
+//   Not a join between two streams (nor a LEFT join with the stream on the right, which
+//   a streaming table refuses).
 // A view read as a stream (STREAM(v)) runs its query once per part: the same holds for it.
 // - UNION ALL of streams (`row_wise`: a query of several sources): each part runs with
 //   the next part of every source (one whose input ended gives none), so the parts hold
 //   the whole read's rows, interleaved by source. Only row-wise steps may then follow:
 //   one that keeps state would meet the rows in another order than in the whole read.
-bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool row_wise) {
+bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool row_wise,
+                  std::vector<const sql::PlanNode*>* build_left) {
   switch (node.kind) {
     case sql::PlanKind::kReadStream:
     case sql::PlanKind::kReadFiles:
@@ -456,7 +460,7 @@ bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool
       // A streaming read of a stored table's appends or of its change feed, or of a view.
       if (!node.streaming) return false;
       const sql::ResolvedDataset* view = r.Find(node.table);
-      if (view != nullptr && view->kind == sql::DatasetKind::kView) return ReadsByParts(*view->plan, r, row_wise);
+      if (view != nullptr && view->kind == sql::DatasetKind::kView) return ReadsByParts(*view->plan, r, row_wise, build_left);
       break;
     }
     case sql::PlanKind::kWindow:
@@ -468,16 +472,22 @@ bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool
     case sql::PlanKind::kJoin: {
       if (row_wise) return false;
       if (sql::IsStreamStreamJoin(node) || node.inputs.size() != 2 || !node.inputs[0] || !node.inputs[1]) return false;
-      PlanSources built;
-      r.CollectSources(*node.inputs[1], &built);
-      if (!built.file_scans.empty() || !built.streaming_tables.empty() || !built.stream_scans.empty()) return false;
-      return ReadsByParts(*node.inputs[0], r, row_wise);
+      auto reads_no_source = [&r](const sql::PlanNode& side) {
+        PlanSources sources;
+        r.CollectSources(side, &sources);
+        return sources.file_scans.empty() && sources.streaming_tables.empty() && sources.stream_scans.empty();
+      };
+      if (reads_no_source(*node.inputs[1])) return ReadsByParts(*node.inputs[0], r, row_wise, build_left);
+      if (node.join_type != sql::JoinType::kInner || !reads_no_source(*node.inputs[0])) return false;
+      if (!ReadsByParts(*node.inputs[1], r, row_wise, build_left)) return false;
+      build_left->push_back(&node);
+      return true;
     }
     default:
       return false;
   }
   for (const auto& in : node.inputs)
-    if (!in || !ReadsByParts(*in, r, row_wise)) return false;
+    if (!in || !ReadsByParts(*in, r, row_wise, build_left)) return false;
   return true;
 }
 
@@ -699,6 +709,9 @@ class StreamingFlowUpdate {
   bool by_parts_ = false;
   int64_t batch_rows_ = 0;
   int flow_threads_ = 1;
+  // By parts: the inner joins whose stream is their right input (ReadsByParts), which
+  // build their left side once and probe it with the stream's parts.
+  std::vector<const sql::PlanNode*> build_left_joins_;
   bool stop_after_batch_ = false;  // replay_only: the replayed batch is the last
 };
 
@@ -746,7 +759,8 @@ Status StreamingFlowUpdate::Open() {
   distinct_sources.insert(sources_.streaming_tables.begin(), sources_.streaming_tables.end());
   const size_t num_sources = sources_.stream_scans.size() + sources_.file_scans.size() + sources_.streaming_tables.size();
   by_parts_ = num_sources >= 1 && distinct_sources.size() == num_sources && !ds.apply_changes &&
-              ReadsByParts(*ds.plan, r_, /*row_wise=*/num_sources > 1);
+              ReadsByParts(*ds.plan, r_, /*row_wise=*/num_sources > 1, &build_left_joins_);
+  if (!by_parts_) build_left_joins_.clear();
   LP_ASSIGN_OR_RETURN(batch_rows_, BatchRows(r_.pipeline.settings));
   LP_ASSIGN_OR_RETURN(flow_threads_, FlowThreads(r_.pipeline.settings));
   return Status::OK();
@@ -1078,7 +1092,10 @@ Result<TableReport> StreamingFlowUpdate::Run() {
     // Read by parts, the query runs once a part: what it keeps from part to part (the
     // provider runs the views read as streams with the same options).
     AcrossParts across;
-    if (by_parts_) exec.across_parts = &across;
+    if (by_parts_) {
+      exec.across_parts = &across;
+      for (const sql::PlanNode* join : build_left_joins_) across.BuildLeft(*join);
+    }
     LP_RETURN_IF_ERROR(flow_->states.AbandonAll());
     flow_->states.Install(&exec, plan.batch_id, views, &r_.pipeline.settings);
     // A replayed plan may name message sources this process has not opened yet.
