@@ -171,8 +171,9 @@ TEST_F(BoundedBatchesTest, PartsOfAnySizeWriteWhatTheWholeBatchWrites) {
 // A UNION ALL of streams (two read_files sources and a stored table read as a stream)
 // followed by row-wise steps and an expectation reads each source by parts, a part of
 // each at a time: the table holds the rows of the whole read (compared sorted: the parts
-// interleave the sources), in both batches. A DISTINCT over such a union would meet the
-// rows in another order: that table is read whole (no parts counted), with the same rows.
+// interleave the sources), in both batches. A DISTINCT over such a union (no watermark:
+// its output does not depend on the order of its rows) is read by parts too, with the same
+// rows; a union with a DISTINCT under a watermark is read whole (no parts counted).
 TEST_F(BoundedBatchesTest, AUnionOfStreamsIsReadByPartsOfEachSource) {
   sql_ = R"sql(
 CREATE OR REFRESH STREAMING TABLE bronze
@@ -192,9 +193,16 @@ SELECT id, kind, amount, _metadata.file_name FROM STREAM read_files('${landing}'
 
 CREATE OR REFRESH STREAMING TABLE merged_kinds
 AS SELECT DISTINCT kind FROM (SELECT kind FROM STREAM(bronze) UNION ALL SELECT kind FROM STREAM(merged)) AS u;
+
+CREATE OR REFRESH STREAMING TABLE timed
+AS SELECT id, kind, CAST(id * 60 AS TIMESTAMP) AS ts FROM STREAM(bronze);
+
+CREATE OR REFRESH STREAMING TABLE recent_kinds
+AS SELECT DISTINCT kind, ts FROM STREAM(timed) WATERMARK ts DELAY OF INTERVAL 30 MINUTES
+UNION ALL SELECT kind, CAST(id * 60 AS TIMESTAMP) FROM STREAM(merged);
 )sql";
-  tables_ = {"bronze", "merged", "merged_kinds"};
-  unordered_ = {"merged", "merged_kinds"};
+  tables_ = {"bronze", "merged", "merged_kinds", "timed", "recent_kinds"};
+  unordered_ = {"merged", "merged_kinds", "timed", "recent_kinds"};
   ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
   ASSERT_TRUE(fs_->CreateDirs(dims_).ok());
   Drop("a.csv", 1, 40);
@@ -212,7 +220,7 @@ AS SELECT DISTINCT kind FROM (SELECT kind FROM STREAM(bronze) UNION ALL SELECT k
   ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(dims_, "d2.csv"), "id,kind,amount\n2001,x,1.5\n2002,,-1\n").ok());
   for (size_t i = 0; i < sizes.size(); ++i) second.push_back(Run(folders[i], sizes[i], "3", &parts[i]));
 
-  ASSERT_EQ(first[0].size(), 3u);
+  ASSERT_EQ(first[0].size(), 5u);
   for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 4) << t;
   // All three inputs reached merged: Bronze's rows, the dims' (upper-cased) and the files'.
   for (const char* origin : {"|bronze|", "|dims|", "|a.csv|", "|c.csv|", "|D3|", "|X|"}) {
@@ -225,10 +233,15 @@ AS SELECT DISTINCT kind FROM (SELECT kind FROM STREAM(bronze) UNION ALL SELECT k
     }
   }
   // One row per part: the union's three sources (63 + 57 + 63 lines, then 50 + 2 + 50)
-  // took as many parts as its largest source, in each batch; the DISTINCT was read whole.
+  // took as many parts as its largest source, in each batch; so did the DISTINCT over
+  // Bronze and merged (merged has more rows than Bronze in each batch: as many parts as
+  // its rows); the union with a DISTINCT under a watermark was read whole.
   EXPECT_EQ(parts[1]["merged"], 63 + 50) << "batchRows 1";
   EXPECT_GE(parts[2]["merged"], 21 + 17) << "batchRows 3";
-  EXPECT_EQ(parts[1]["merged_kinds"], 0) << "batchRows 1";
+  const int64_t merged_rows = std::count(second[0][1].begin(), second[0][1].end(), '\n') - 1;
+  EXPECT_GT(merged_rows, 63 + 50);
+  EXPECT_EQ(parts[1]["merged_kinds"], merged_rows) << "batchRows 1";
+  EXPECT_EQ(parts[1]["recent_kinds"], 0) << "batchRows 1";
 }
 
 // lakepipe.flowThreads: the three steps of each part (query up to the DISTINCT, the rest

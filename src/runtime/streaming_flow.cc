@@ -438,8 +438,10 @@ namespace {
 // A view read as a stream (STREAM(v)) runs its query once per part: the same holds for it.
 // - UNION ALL of streams (`row_wise`: a query of several sources): each part runs with
 //   the next part of every source (one whose input ended gives none), so the parts hold
-//   the whole read's rows, interleaved by source. Only row-wise steps may then follow:
-//   one that keeps state would meet the rows in another order than in the whole read.
+//   the whole read's rows, interleaved by source. Only row-wise steps may then follow,
+//   and a DISTINCT without a watermark (its output does not depend on the order of its
+//   rows): another step that keeps state would meet the rows in another order than in
+//   the whole read, and a watermark would advance in another order.
 bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool row_wise,
                   std::vector<const sql::PlanNode*>* build_left) {
   switch (node.kind) {
@@ -454,7 +456,9 @@ bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool
       if (!row_wise) return false;
       break;
     case sql::PlanKind::kDistinct:
-      if (row_wise) return false;
+      // Without a watermark, the rows a DISTINCT lets through are the same in any order
+      // (the first of identical rows), so it may follow a union of streams.
+      if (row_wise && sql::WatermarkScanBelow(node) != nullptr) return false;
       break;
     case sql::PlanKind::kTableScan: {
       // A streaming read of a stored table's appends or of its change feed, or of a view.
