@@ -9,7 +9,7 @@
 namespace lakepipe::runtime {
 
 AutoCompactor::AutoCompactor(FileSystem* fs, Clock* clock, EventLog* log, AutoCompactOptions options)
-    : fs_(fs), clock_(clock), log_(log), options_(options), jobs_([this](const TableJobQueue::Job& job) {
+    : log_(log), options_(options), own_(fs, clock), jobs_([this](const TableJobQueue::Job& job) {
         (void)CompactIfDue(job.name, job.path, job.setting);  // reported in the event log
       }) {}
 
@@ -30,22 +30,11 @@ int64_t AutoCompactor::compactions() const {
 
 void AutoCompactor::LendTableHandles(TableHandles handles) { lent_ = std::move(handles); }
 
-size_t AutoCompactor::own_handles() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return tables_.size();
-}
+size_t AutoCompactor::own_handles() const { return own_.size(); }
 
 Result<std::shared_ptr<delta::DeltaTable>> AutoCompactor::Table(const std::string& name, const std::string& path) {
   if (lent_) return lent_(name, path);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = tables_.find(path);
-  if (it != tables_.end()) return it->second;
-  delta::TableOptions options;
-  options.clock = clock_;
-  LP_ASSIGN_OR_RETURN(auto opened, delta::DeltaTable::Open(path, fs_, options));
-  std::shared_ptr<delta::DeltaTable> table = std::move(opened);
-  tables_[path] = table;
-  return table;
+  return own_.Open(name, path);
 }
 
 Result<AutoCompactResult> AutoCompactor::CompactIfDue(const std::string& name, const std::string& path,

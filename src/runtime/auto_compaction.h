@@ -38,6 +38,8 @@
 #include <mutex>
 #include <string>
 
+#include "runtime/table_handles.h"
+
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/status.h"
@@ -104,13 +106,11 @@ class AutoCompactor {
  private:
   Result<std::shared_ptr<delta::DeltaTable>> Table(const std::string& name, const std::string& path);
 
-  FileSystem* fs_;
-  Clock* clock_;
   EventLog* log_;
   AutoCompactOptions options_;
-  mutable std::mutex mu_;  // guards compactions_ and tables_
+  mutable std::mutex mu_;  // guards compactions_
   int64_t compactions_ = 0;
-  std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables_;  // own handles by path
+  TableHandleCache own_;  // its own handles, when none are lent
   TableHandles lent_;  // set before Start
   TableJobQueue jobs_;  // last: stopped first, before what its jobs use goes
 };

@@ -132,25 +132,10 @@ void PipelineRunner::Impl::RecordArrivals(const std::string& table, int64_t vers
 }
 
 Result<std::shared_ptr<delta::DeltaTable>> PipelineRunner::Impl::Table(const std::string& name) const {
-  std::string path = TablePath(name);
-  {
-    std::lock_guard<std::mutex> lock(tables_mu);
-    auto it = tables.find(path);
-    if (it != tables.end()) return it->second;
-  }
-  if (!delta::DeltaTable::Exists(path, fs)) return Status::NotFound("table `" + name + "` has no commit yet");
-  delta::TableOptions options;
-  options.clock = clock;
-  LP_ASSIGN_OR_RETURN(auto opened, delta::DeltaTable::Open(path, fs, options));
-  std::shared_ptr<delta::DeltaTable> shared(std::move(opened));
-  std::lock_guard<std::mutex> lock(tables_mu);
-  return tables.emplace(path, std::move(shared)).first->second;
+  return table_handles->Open(name, TablePath(name));
 }
 
-void PipelineRunner::Impl::ForgetTable(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(tables_mu);
-  tables.erase(TablePath(name));
-}
+void PipelineRunner::Impl::ForgetTable(const std::string& name) const { table_handles->Forget(TablePath(name)); }
 
 void NoteCheckpointFailure(const delta::CommitResult& commit, TableReport* report) {
   if (commit.checkpoint_error.empty()) return;
@@ -333,6 +318,7 @@ Result<std::unique_ptr<PipelineRunner>> PipelineRunner::OpenForQuery(
   auto impl = std::make_unique<Impl>();
   impl->fs = fs;
   impl->clock = clock;
+  impl->table_handles = std::make_unique<TableHandleCache>(fs, clock);
   LP_ASSIGN_OR_RETURN(impl->pipeline, sql::LoadPipeline(folder, overrides, fs));
   // Read_files scans without a schema take their kept (or inferred) schema, exactly as
   // `validate` plans them.

@@ -26,6 +26,7 @@
 #include "runtime/batch_stream.h"
 #include "runtime/checkpoint.h"
 #include "runtime/storage_lock.h"
+#include "runtime/table_handles.h"
 #include "runtime/executor.h"
 #include "runtime/file_source.h"
 #include "runtime/flow_states.h"
@@ -182,8 +183,8 @@ struct PipelineRunner::Impl {
   std::map<std::string, std::unique_ptr<Flow>> flows;  // by lower-case table name
   // The AUTO CDC state of each target (lower-case table name), shared by its flows.
   std::map<std::string, std::shared_ptr<state::ScdStateStore>> scd_stores;
-  mutable std::mutex tables_mu;
-  mutable std::map<std::string, std::shared_ptr<delta::DeltaTable>> tables;  // by path
+  // The open handles of the tables (Table), made at open once `fs` and `clock` are set.
+  std::unique_ptr<TableHandleCache> table_handles;
   // When the lines in each table version arrived (latency bookkeeping).
   ArrivalLedger arrivals;
   // Snapshot reads shared by the views RunOnce runs together.
