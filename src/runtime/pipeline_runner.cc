@@ -16,8 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/uuid.h"
-#include "delta/change_feed.h"
-#include "delta/changes.h"
 #include "delta/schema_merge.h"
 #include "expr/binder.h"
 #include "operators/expectations.h"
