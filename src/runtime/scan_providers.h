@@ -68,7 +68,6 @@ Result<Batches> WidenToPlan(Batches rows, const Schema& planned, std::vector<Col
 // `planned` must outlive the stream.
 std::unique_ptr<BatchStream> WidenedStream(std::function<Result<bool>(RecordBatch*)> next, const Schema& planned);
 
-
 // Reads everything: the current snapshot of each table, every file of each source.
 class FullScanProvider : public ScanProvider {
  public:
