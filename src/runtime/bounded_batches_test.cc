@@ -172,8 +172,9 @@ TEST_F(BoundedBatchesTest, PartsOfAnySizeWriteWhatTheWholeBatchWrites) {
 // followed by row-wise steps and an expectation reads each source by parts, a part of
 // each at a time: the table holds the rows of the whole read (compared sorted: the parts
 // interleave the sources), in both batches. A DISTINCT over such a union (no watermark:
-// its output does not depend on the order of its rows) is read by parts too, with the same
-// rows; a union with a DISTINCT under a watermark is read whole (no parts counted).
+// its output does not depend on the order of its rows), and a join of it with a stored
+// table on either side, are read by parts too, with the same rows; a union with a
+// DISTINCT under a watermark is read whole (no parts counted).
 TEST_F(BoundedBatchesTest, AUnionOfStreamsIsReadByPartsOfEachSource) {
   sql_ = R"sql(
 CREATE OR REFRESH STREAMING TABLE bronze
@@ -194,6 +195,17 @@ SELECT id, kind, amount, _metadata.file_name FROM STREAM read_files('${landing}'
 CREATE OR REFRESH STREAMING TABLE merged_kinds
 AS SELECT DISTINCT kind FROM (SELECT kind FROM STREAM(bronze) UNION ALL SELECT kind FROM STREAM(merged)) AS u;
 
+CREATE OR REFRESH MATERIALIZED VIEW kind_names
+AS SELECT DISTINCT kind, concat('kind ', kind) AS label FROM merged WHERE kind IS NOT NULL;
+
+CREATE OR REFRESH STREAMING TABLE labelled
+AS SELECT u.id, n.label FROM (SELECT id, kind FROM STREAM(bronze) UNION ALL SELECT id, kind FROM STREAM(merged)) AS u
+JOIN kind_names n ON u.kind = n.kind;
+
+CREATE OR REFRESH STREAMING TABLE labelled_right
+AS SELECT u.id, n.label FROM kind_names n
+JOIN (SELECT id, kind FROM STREAM(bronze) UNION ALL SELECT id, kind FROM STREAM(merged)) AS u ON u.kind = n.kind;
+
 CREATE OR REFRESH STREAMING TABLE timed
 AS SELECT id, kind, CAST(id * 60 AS TIMESTAMP) AS ts FROM STREAM(bronze);
 
@@ -201,8 +213,8 @@ CREATE OR REFRESH STREAMING TABLE recent_kinds
 AS SELECT DISTINCT kind, ts FROM STREAM(timed) WATERMARK ts DELAY OF INTERVAL 30 MINUTES
 UNION ALL SELECT kind, CAST(id * 60 AS TIMESTAMP) FROM STREAM(merged);
 )sql";
-  tables_ = {"bronze", "merged", "merged_kinds", "timed", "recent_kinds"};
-  unordered_ = {"merged", "merged_kinds", "timed", "recent_kinds"};
+  tables_ = {"bronze", "merged", "merged_kinds", "timed", "recent_kinds", "labelled", "labelled_right"};
+  unordered_ = {"merged", "merged_kinds", "timed", "recent_kinds", "labelled", "labelled_right"};
   ASSERT_TRUE(fs_->CreateDirs(landing_).ok());
   ASSERT_TRUE(fs_->CreateDirs(dims_).ok());
   Drop("a.csv", 1, 40);
@@ -220,7 +232,7 @@ UNION ALL SELECT kind, CAST(id * 60 AS TIMESTAMP) FROM STREAM(merged);
   ASSERT_TRUE(fs_->WriteFileAtomic(JoinPath(dims_, "d2.csv"), "id,kind,amount\n2001,x,1.5\n2002,,-1\n").ok());
   for (size_t i = 0; i < sizes.size(); ++i) second.push_back(Run(folders[i], sizes[i], "3", &parts[i]));
 
-  ASSERT_EQ(first[0].size(), 5u);
+  ASSERT_EQ(first[0].size(), 7u);
   for (const auto& t : second[0]) EXPECT_GT(std::count(t.begin(), t.end(), '\n'), 4) << t;
   // All three inputs reached merged: Bronze's rows, the dims' (upper-cased) and the files'.
   for (const char* origin : {"|bronze|", "|dims|", "|a.csv|", "|c.csv|", "|D3|", "|X|"}) {
@@ -241,6 +253,15 @@ UNION ALL SELECT kind, CAST(id * 60 AS TIMESTAMP) FROM STREAM(merged);
   const int64_t merged_rows = std::count(second[0][1].begin(), second[0][1].end(), '\n') - 1;
   EXPECT_GT(merged_rows, 63 + 50);
   EXPECT_EQ(parts[1]["merged_kinds"], merged_rows) << "batchRows 1";
+  // The union joined with a view of merged's kinds, from either side: by parts too, with
+  // the same rows as each other.
+  EXPECT_EQ(parts[1]["labelled"], merged_rows) << "batchRows 1";
+  EXPECT_EQ(parts[1]["labelled_right"], merged_rows) << "batchRows 1";
+  auto rows_of = [](const std::string& table_text) { return table_text.substr(table_text.find('\n')); };
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ(rows_of(first[i][5]), rows_of(first[i][6])) << "batchRows " << sizes[i];
+    EXPECT_EQ(rows_of(second[i][5]), rows_of(second[i][6])) << "batchRows " << sizes[i];
+  }
   EXPECT_EQ(parts[1]["recent_kinds"], 0) << "batchRows 1";
 }
 

@@ -439,9 +439,9 @@ namespace {
 // - UNION ALL of streams (`row_wise`: a query of several sources): each part runs with
 //   the next part of every source (one whose input ended gives none), so the parts hold
 //   the whole read's rows, interleaved by source. Only row-wise steps may then follow,
-//   and a DISTINCT without a watermark (its output does not depend on the order of its
-//   rows): another step that keeps state would meet the rows in another order than in
-//   the whole read, and a watermark would advance in another order.
+//   joins with stored tables, and a DISTINCT without a watermark (neither depends on the
+//   order of its rows): another step that keeps state would meet the rows in another
+//   order than in the whole read, and a watermark would advance in another order.
 bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool row_wise,
                   std::vector<const sql::PlanNode*>* build_left) {
   switch (node.kind) {
@@ -474,7 +474,8 @@ bool ReadsByParts(const sql::PlanNode& node, const PipelineRunner::Impl& r, bool
       if (row_wise || sql::WindowKeyIndex(node) < 0 || sql::WatermarkScanBelow(node) == nullptr) return false;
       break;
     case sql::PlanKind::kJoin: {
-      if (row_wise) return false;
+      // A join with stored tables gives each stream row what it gives alone: it may take
+      // a union of streams (`row_wise`) too.
       if (sql::IsStreamStreamJoin(node) || node.inputs.size() != 2 || !node.inputs[0] || !node.inputs[1]) return false;
       auto reads_no_source = [&r](const sql::PlanNode& side) {
         PlanSources sources;
