@@ -163,7 +163,8 @@ Result<TableReport> PipelineRunner::Impl::RecomputeMaterializedView(const sql::R
   report.rows_rescued = provider.file_stats().rescued_rows;
   report.shared_read_views = provider.shared_read_views();
   NoteFileWarnings(provider.file_stats(), &report);
-  LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &rows, &report));
+  LP_ASSIGN_OR_RETURN(DatasetExpectations checks, DatasetExpectations::Bind(ds, Definition(ds)));
+  LP_ASSIGN_OR_RETURN(Batches quarantined, checks.Apply(&rows, &report));
 
   delta::WriteOptions options;
   options.mode = delta::WriteMode::kOverwrite;
@@ -1076,7 +1077,9 @@ Result<TableReport> IncrementalViewUpdate::ApplyAndCommit() {
   Batches rows = std::move(executed).value();
   report_.rows_read = input_rows_;
   report_.shared_read_views = snapshot_or_appends.shared_read_views();
-  auto quarantined = r_.ApplyExpectations(ds_, &rows, &report_);
+  auto checks = DatasetExpectations::Bind(ds_, r_.Definition(ds_));
+  if (!checks.ok()) return abandon(checks.status());
+  auto quarantined = checks->Apply(&rows, &report_);
   if (!quarantined.ok()) return abandon(quarantined.status());
   LP_KILL_POINT("mv.after_process");
 

@@ -17,8 +17,6 @@
 
 #include "common/uuid.h"
 #include "delta/schema_merge.h"
-#include "expr/binder.h"
-#include "operators/expectations.h"
 #include "runtime/auto_compaction.h"
 #include "runtime/event_log.h"
 #include "runtime/event_log_upkeep.h"
@@ -161,71 +159,7 @@ void NoteFileWarnings(const FileReadStats& stats, TableReport* report) {
   }
 }
 
-// ---- shared steps --------------------------------------------------------------------
-
-namespace {
-
-// The dataset's expectations bound against the rows they check, with a zero count for
-// each in `report`.
-Result<std::vector<operators::Expectation>> BindExpectations(const sql::ResolvedDataset& ds,
-                                                             const sql::DatasetDefinition& def, TableReport* report) {
-  std::vector<operators::Expectation> expectations;
-  for (const auto& e : def.expectations) {
-    // AUTO CDC: the expectations check the change events (before they are applied).
-    auto bound = sql::BindExpectation(e, ds, ds.apply_changes ? ds.apply_changes->source_schema : ds.schema);
-    if (!bound.ok()) return bound.status();
-    operators::Expectation x;
-    x.name = e.name;
-    x.predicate = std::move(bound).value();
-    switch (e.action) {
-      case sql::ViolationAction::kWarn: x.action = operators::ViolationAction::kWarn; break;
-      case sql::ViolationAction::kDropRow: x.action = operators::ViolationAction::kDrop; break;
-      case sql::ViolationAction::kFailUpdate: x.action = operators::ViolationAction::kFail; break;
-      case sql::ViolationAction::kQuarantine: x.action = operators::ViolationAction::kQuarantine; break;
-    }
-    expectations.push_back(std::move(x));
-    report->expectations.push_back({e.name, Lower(sql::ViolationActionName(e.action)), 0, 0});
-  }
-  return expectations;
-}
-
-}  // namespace
-
-Result<Batches> PipelineRunner::Impl::ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows,
-                                                        TableReport* report) {
-  std::vector<operators::SelectedBatch> selected;
-  selected.reserve(rows->size());
-  for (auto& b : *rows) selected.emplace_back(std::move(b));
-  rows->clear();
-  LP_ASSIGN_OR_RETURN(Batches quarantined, ApplyExpectations(ds, &selected, report));
-  for (const auto& b : selected) rows->push_back(b.Materialize());
-  return quarantined;
-}
-
-Result<Batches> PipelineRunner::Impl::ApplyExpectations(const sql::ResolvedDataset& ds,
-                                                        std::vector<operators::SelectedBatch>* rows,
-                                                        TableReport* report) {
-  const auto& def = Definition(ds);
-  Batches quarantined;
-  if (def.expectations.empty()) return quarantined;
-  LP_ASSIGN_OR_RETURN(std::vector<operators::Expectation> expectations, BindExpectations(ds, def, report));
-  std::vector<operators::SelectedBatch> kept;
-  for (auto& b : *rows) {
-    const int64_t n = b.num_rows();
-    auto result = operators::ApplyExpectationsSelected(std::move(b), expectations);
-    if (!result.ok()) return result.status();
-    for (size_t i = 0; i < result->counts.size(); ++i) {
-      report->expectations[i].passed += result->counts[i].passed;
-      report->expectations[i].failed += result->counts[i].failed;
-    }
-    report->rows_dropped += n - result->kept.num_rows() - result->quarantined.num_rows();
-    report->rows_quarantined += result->quarantined.num_rows();
-    if (result->kept.num_rows() > 0) kept.push_back(std::move(result->kept));
-    if (result->quarantined.num_rows() > 0) quarantined.push_back(std::move(result->quarantined));
-  }
-  *rows = std::move(kept);
-  return quarantined;
-}
+// ---- writing tables ------------------------------------------------------------------
 
 Result<delta::CreateOptions> PipelineRunner::Impl::CreateOptionsFor(const sql::ResolvedDataset& ds,
                                                                     const Schema& schema) const {

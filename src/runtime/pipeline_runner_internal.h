@@ -25,6 +25,7 @@
 #include "runtime/batch_plan.h"
 #include "runtime/batch_stream.h"
 #include "runtime/checkpoint.h"
+#include "runtime/dataset_expectations.h"
 #include "runtime/storage_lock.h"
 #include "runtime/table_handles.h"
 #include "runtime/executor.h"
@@ -331,12 +332,6 @@ struct PipelineRunner::Impl {
                                                 bool replace_all, bool snapshot_end = false);
   // Plans the flow's next batch from its sources; nullopt when there is no new input.
   Result<std::optional<BatchPlan>> PlanNextBatch(const sql::ResolvedDataset& ds, Flow& flow, int64_t batch_id);
-  // Applies the dataset's expectations to `rows`; the kept rows replace `rows`.
-  Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, Batches* rows, TableReport* report);
-  // The same over selections (operators/selection.h): the kept rows stay selections of the
-  // same batches, copied by no one here.
-  Result<Batches> ApplyExpectations(const sql::ResolvedDataset& ds, std::vector<operators::SelectedBatch>* rows,
-                                    TableReport* report);
   Result<delta::CreateOptions> CreateOptionsFor(const sql::ResolvedDataset& ds, const Schema& schema) const;
   // Writes `rows` to table `name` (creating it), in one commit.
   // The writer WriteTable uses (the table created, or rebuilt for an overwrite whose

@@ -865,6 +865,8 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
     int64_t rows_read = 0;
     TableReport report;  // its expectation counts
   };
+  // Bound once for the batch's parts.
+  LP_ASSIGN_OR_RETURN(const DatasetExpectations checks, DatasetExpectations::Bind(ds, r_.Definition(ds)));
   const sql::PlanNode* cut = flow_threads_ >= 3 ? StageCut(*ds.plan) : nullptr;
   int next_part = 0;
   bool read_all = false;
@@ -896,7 +898,7 @@ Status StreamingFlowUpdate::ProcessByParts(BatchScanProvider& provider, const Ex
       for (auto& b : dense) w.selected.emplace_back(std::move(b));
     }
     w.rows_read = operators::CountSelectedRows(w.selected);
-    LP_ASSIGN_OR_RETURN(w.quarantined, r_.ApplyExpectations(ds, &w.selected, &w.report));
+    LP_ASSIGN_OR_RETURN(w.quarantined, checks.Apply(&w.selected, &w.report));
     w.rows.clear();
     for (const auto& b : w.selected) w.rows.push_back(b.Materialize());
     w.selected.clear();
@@ -958,7 +960,8 @@ Status StreamingFlowUpdate::ProcessWhole(const BatchPlan& plan, BatchScanProvide
   report_.rows_read += out->rows_read;
   report_.rows_rescued += provider.file_stats().rescued_rows;
   NoteFileWarnings(provider.file_stats(), &report_);
-  LP_ASSIGN_OR_RETURN(Batches quarantined, r_.ApplyExpectations(ds, &rows, &out->expectations));
+  LP_ASSIGN_OR_RETURN(DatasetExpectations checks, DatasetExpectations::Bind(ds, r_.Definition(ds)));
+  LP_ASSIGN_OR_RETURN(Batches quarantined, checks.Apply(&rows, &out->expectations));
   LP_KILL_POINT("flow.after_process");
 
   // A batch without quarantined rows leaves the quarantine table alone (a replay of it
